@@ -1,0 +1,4 @@
+//! pkgwarden: argv[0] dispatch.
+mod managers;
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Facts about a manager, derived from the manager itself (stub).

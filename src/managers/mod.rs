@@ -1,0 +1,281 @@
+//! Manager adapters: one per family. Each adapter classifies a command line
+//! (install or not) and derives, from the real manager itself, where an install
+//! may write and which registries it talks to (see `facts`).
+
+pub mod args;
+pub mod brew;
+pub mod conda;
+pub mod facts;
+pub mod gem;
+pub mod npm;
+pub mod pip;
+pub mod pytools;
+
+use serde::Serialize;
+use std::fmt;
+
+/// A command pkgwarden can stand in for, by the name it is invoked as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tool {
+    Pip,
+    Pip3,
+    Npm,
+    Npx,
+    Yarn,
+    Pnpm,
+    Pnpx,
+    Gem,
+    Bundle,
+    Brew,
+    Conda,
+    Mamba,
+    Micromamba,
+    Uv,
+    Uvx,
+    Poetry,
+    Pipx,
+    /// `python`/`python3`: only `-m pip` and `-m ensurepip` are installs.
+    Python,
+}
+
+/// The adapter family a tool belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Pip,
+    Npm,
+    Gem,
+    Conda,
+    Brew,
+    /// uv, poetry and pipx.
+    PyTools,
+}
+
+impl Tool {
+    /// Every tool, in the order `shims install` creates them.
+    pub const ALL: [Tool; 18] = [
+        Tool::Pip,
+        Tool::Pip3,
+        Tool::Npm,
+        Tool::Npx,
+        Tool::Yarn,
+        Tool::Pnpm,
+        Tool::Pnpx,
+        Tool::Gem,
+        Tool::Bundle,
+        Tool::Brew,
+        Tool::Conda,
+        Tool::Mamba,
+        Tool::Micromamba,
+        Tool::Uv,
+        Tool::Uvx,
+        Tool::Poetry,
+        Tool::Pipx,
+        Tool::Python,
+    ];
+
+    /// The command name (`pip3`, `micromamba`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Pip => "pip",
+            Tool::Pip3 => "pip3",
+            Tool::Npm => "npm",
+            Tool::Npx => "npx",
+            Tool::Yarn => "yarn",
+            Tool::Pnpm => "pnpm",
+            Tool::Pnpx => "pnpx",
+            Tool::Gem => "gem",
+            Tool::Bundle => "bundle",
+            Tool::Brew => "brew",
+            Tool::Conda => "conda",
+            Tool::Mamba => "mamba",
+            Tool::Micromamba => "micromamba",
+            Tool::Uv => "uv",
+            Tool::Uvx => "uvx",
+            Tool::Poetry => "poetry",
+            Tool::Pipx => "pipx",
+            Tool::Python => "python",
+        }
+    }
+
+    /// The tool a command name stands for: exact names, plus versioned
+    /// spellings of pip and python (`pip3.11`, `python3`, `python3.12`).
+    pub fn from_command(name: &str) -> Option<Tool> {
+        if let Some(t) = Tool::ALL.iter().copied().find(|t| t.name() == name) {
+            return Some(t);
+        }
+        if name == "python3" || is_versioned(name, "python3.") {
+            return Some(Tool::Python);
+        }
+        if is_versioned(name, "pip3.") {
+            return Some(Tool::Pip3);
+        }
+        None
+    }
+
+    /// The adapter family.
+    pub fn family(self) -> Family {
+        match self {
+            Tool::Pip | Tool::Pip3 | Tool::Python => Family::Pip,
+            Tool::Npm | Tool::Npx | Tool::Yarn | Tool::Pnpm | Tool::Pnpx => Family::Npm,
+            Tool::Gem | Tool::Bundle => Family::Gem,
+            Tool::Brew => Family::Brew,
+            Tool::Conda | Tool::Mamba | Tool::Micromamba => Family::Conda,
+            Tool::Uv | Tool::Uvx | Tool::Poetry | Tool::Pipx => Family::PyTools,
+        }
+    }
+}
+
+impl fmt::Display for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `prefix` followed by one or more digits (`pip3.11`, `python3.12`).
+fn is_versioned(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Why a command line is handed to the real manager untouched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PassReason {
+    /// The subcommand neither downloads a package nor runs a package's code.
+    NotAnInstall,
+    /// `--help`, `-h`, `help …`.
+    Help,
+    /// `--version`, `-V`, `-v`.
+    Version,
+    /// A dry run that resolves but neither downloads packages nor runs their code.
+    DryRun,
+}
+
+/// An option the user gave, with its canonical long name where the adapter
+/// knows it (`-i` → `index-url`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Opt {
+    /// Canonical option name without dashes.
+    pub name: String,
+    /// Its value, for options that take one.
+    pub value: Option<String>,
+}
+
+/// An install, as the adapter understood it from the command line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InstallRequest {
+    /// The tool invoked.
+    pub tool: Tool,
+    /// The canonical verb: `install`, `exec`, `dlx`, `env create`, `-m pip install`…
+    pub command: String,
+    /// Package specs, requirement files or project words named on the line (best effort).
+    pub packages: Vec<String>,
+    /// The options the adapter recognised, in order.
+    pub options: Vec<Opt>,
+}
+
+impl InstallRequest {
+    /// The last value given for option `name`.
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .rev()
+            .find(|o| o.name == name)
+            .and_then(|o| o.value.as_deref())
+    }
+
+    /// Every value given for option `name`, in order.
+    pub fn option_values(&self, name: &str) -> Vec<&str> {
+        self.options
+            .iter()
+            .filter(|o| o.name == name)
+            .filter_map(|o| o.value.as_deref())
+            .collect()
+    }
+
+    /// True when flag `name` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.options.iter().any(|o| o.name == name)
+    }
+}
+
+/// What the adapter made of a command line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Classified {
+    /// Hand the command to the real manager untouched.
+    Passthrough {
+        /// Why.
+        reason: PassReason,
+    },
+    /// Run the command as a monitored install.
+    Install(InstallRequest),
+}
+
+impl Classified {
+    /// Shorthand for a passthrough.
+    pub fn pass(reason: PassReason) -> Self {
+        Classified::Passthrough { reason }
+    }
+}
+
+/// Classifies `args` (without argv[0]) for `tool`. Never fails: an unknown
+/// shape is a passthrough only when the adapter is sure nothing is installed.
+pub fn classify(tool: Tool, args: &[String]) -> Classified {
+    match tool {
+        Tool::Pip | Tool::Pip3 => pip::classify(tool, args),
+        Tool::Python => pip::classify_python(args),
+        Tool::Npm | Tool::Npx | Tool::Yarn | Tool::Pnpm | Tool::Pnpx => npm::classify(tool, args),
+        Tool::Gem | Tool::Bundle => gem::classify(tool, args),
+        Tool::Brew => brew::classify(tool, args),
+        Tool::Conda | Tool::Mamba | Tool::Micromamba => conda::classify(tool, args),
+        Tool::Uv | Tool::Uvx | Tool::Poetry | Tool::Pipx => pytools::classify(tool, args),
+    }
+}
+
+/// Converts the tokens an adapter scanned into `Opt`s, mapping short letters
+/// and aliases to canonical long names through `names` (`("i", "index-url")`).
+pub fn to_opts(tokens: &[args::Token<'_>], names: &[(&str, &str)]) -> Vec<Opt> {
+    let canon = |n: &str| -> String {
+        names
+            .iter()
+            .find(|(from, _)| *from == n)
+            .map(|(_, to)| (*to).to_string())
+            .unwrap_or_else(|| n.to_string())
+    };
+    tokens
+        .iter()
+        .filter_map(|t| match t {
+            args::Token::Long { name, value } => Some(Opt {
+                name: canon(name),
+                value: value.map(str::to_string),
+            }),
+            args::Token::Short { flag, value } => Some(Opt {
+                name: canon(&flag.to_string()),
+                value: value.map(str::to_string),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_names_map_to_tools() {
+        assert_eq!(Tool::from_command("pip3.11"), Some(Tool::Pip3));
+        assert_eq!(Tool::from_command("python3.12"), Some(Tool::Python));
+        assert_eq!(Tool::from_command("python3"), Some(Tool::Python));
+        assert_eq!(Tool::from_command("micromamba"), Some(Tool::Micromamba));
+        assert_eq!(Tool::from_command("pip3."), None);
+        assert_eq!(Tool::from_command("pip3.x"), None);
+        assert_eq!(Tool::from_command("cargo"), None);
+        for t in Tool::ALL {
+            assert_eq!(Tool::from_command(t.name()), Some(t));
+        }
+    }
+}
