@@ -1,4 +1,37 @@
-//! pkgwarden: argv[0] dispatch.
-mod managers;
+//! pkgwarden: stops malicious libraries at install time.
+//!
+//! One binary. Called as `pkgwarden`, it is the command line; called through a
+//! shim (a link named `pip`, `npm`, `gem` …), it stands in for that manager.
 
-fn main() {}
+mod cli;
+mod exit;
+mod managers;
+mod monitor;
+mod paths;
+mod policy;
+mod run;
+mod shim;
+
+use managers::Tool;
+use policy::Overrides;
+use std::path::Path;
+
+fn main() {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    let name = Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let code = match Tool::from_command(&name) {
+        Some(tool) => run::invoke(run::Invocation {
+            tool,
+            name,
+            argv0,
+            args: args.collect(),
+            overrides: Overrides::default(),
+        }),
+        None => cli::main(std::iter::once(argv0).chain(args).collect()),
+    };
+    std::process::exit(code);
+}

@@ -1,1 +1,768 @@
-//! Facts about a manager, derived from the manager itself (stub).
+//! Facts about a manager, read from the manager itself, and the install plan
+//! built from them and the command line.
+//!
+//! Nothing here names a registry: the default index of pip comes from the
+//! installed pip, npm's registry from `npm config`. Facts are cached per
+//! manager binary, its configuration files and the environment that changes
+//! them, so the common path runs no probe.
+
+use super::{Family, InstallRequest, Tool};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A file the facts were derived from, with what it looked like then.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dep {
+    /// The file.
+    pub path: PathBuf,
+    /// `(mtime in ns, size)`, or `None` when it did not exist.
+    pub stamp: Option<(i128, u64)>,
+}
+
+impl Dep {
+    fn of(path: &Path) -> Dep {
+        Dep {
+            path: path.to_path_buf(),
+            stamp: stamp(path),
+        }
+    }
+
+    fn unchanged(&self) -> bool {
+        stamp(&self.path) == self.stamp
+    }
+}
+
+fn stamp(path: &Path) -> Option<(i128, u64)> {
+    std::fs::metadata(path).ok().map(|m| {
+        (
+            i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            m.size(),
+        )
+    })
+}
+
+/// What one manager installation is and where it works, per its own config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ManagerFacts {
+    /// The adapter family.
+    pub family: Family,
+    /// The real manager executable.
+    pub real_exe: PathBuf,
+    /// The manager's version, as it reports it.
+    pub version: Option<String>,
+    /// For Python managers: the interpreter that runs them.
+    pub interpreter: Option<PathBuf>,
+    /// Where a default install writes (site-packages, scripts dir, global prefix …).
+    pub write_roots: Vec<PathBuf>,
+    /// Cache directories.
+    pub cache_dirs: Vec<PathBuf>,
+    /// Log directories.
+    pub log_dirs: Vec<PathBuf>,
+    /// Configuration files the manager reads (existing or not).
+    pub config_files: Vec<PathBuf>,
+    /// Registry base URLs the manager is configured to use.
+    pub registries: Vec<String>,
+    /// Hosts the registry hands downloads to (e.g. pip's own file host).
+    pub download_hosts: Vec<String>,
+    /// A proxy the manager's own configuration names.
+    pub proxy: Option<String>,
+    /// Named values the plan needs (`user_site`, `global_prefix`, …).
+    pub values: BTreeMap<String, String>,
+    /// False for families whose facts are not derived yet (a skeleton).
+    pub derived: bool,
+    /// Files whose change invalidates these facts.
+    pub deps: Vec<Dep>,
+}
+
+impl ManagerFacts {
+    fn skeleton(family: Family, real_exe: &Path) -> ManagerFacts {
+        ManagerFacts {
+            family,
+            real_exe: real_exe.to_path_buf(),
+            version: None,
+            interpreter: None,
+            write_roots: Vec::new(),
+            cache_dirs: Vec::new(),
+            log_dirs: Vec::new(),
+            config_files: Vec::new(),
+            registries: Vec::new(),
+            download_hosts: Vec::new(),
+            proxy: None,
+            values: BTreeMap::new(),
+            derived: false,
+            deps: vec![Dep::of(real_exe)],
+        }
+    }
+}
+
+/// Why facts could not be derived.
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    /// The probe could not be started or failed.
+    #[error("cannot ask {exe} about its configuration: {why}\n  hint: check that `{exe}` runs on its own")]
+    Probe {
+        /// What was run.
+        exe: String,
+        /// What went wrong.
+        why: String,
+    },
+}
+
+/// Where the facts came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Read from the facts cache.
+    Cache,
+    /// Derived by asking the manager now.
+    Probe,
+}
+
+/// The install as pkgwarden will run it: the facts applied to this command line.
+#[derive(Clone, Debug, Serialize)]
+pub struct InstallPlan {
+    /// The tool invoked.
+    pub tool: Tool,
+    /// The real manager.
+    pub real_exe: PathBuf,
+    /// The request as classified.
+    pub request: InstallRequest,
+    /// Where this install may write.
+    pub write_roots: Vec<PathBuf>,
+    /// Cache directories.
+    pub cache_dirs: Vec<PathBuf>,
+    /// Log directories.
+    pub log_dirs: Vec<PathBuf>,
+    /// Configuration files the manager reads.
+    pub config_files: Vec<PathBuf>,
+    /// Registry base URLs for this install.
+    pub registries: Vec<String>,
+    /// `host[:port]` of every registry and download host: the allowed endpoints.
+    pub registry_hosts: Vec<String>,
+    /// A proxy the manager is configured with.
+    pub proxy: Option<String>,
+    /// The full facts.
+    pub facts: ManagerFacts,
+    /// Cache or probe.
+    pub facts_origin: Origin,
+}
+
+/// Derives (or reads from cache) the facts, then applies the command line.
+pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<InstallPlan, FactsError> {
+    let interpreter = match request.tool.family() {
+        Family::Pip => pip_target_interpreter(real, request),
+        _ => None,
+    };
+    let (facts, origin) = facts(real, request.tool, interpreter.as_deref(), cwd)?;
+    let mut p = InstallPlan {
+        tool: request.tool,
+        real_exe: real.to_path_buf(),
+        request: request.clone(),
+        write_roots: facts.write_roots.clone(),
+        cache_dirs: facts.cache_dirs.clone(),
+        log_dirs: facts.log_dirs.clone(),
+        config_files: facts.config_files.clone(),
+        registries: facts.registries.clone(),
+        registry_hosts: Vec::new(),
+        proxy: facts.proxy.clone(),
+        facts: facts.clone(),
+        facts_origin: origin,
+    };
+    match request.tool.family() {
+        Family::Pip => apply_pip(&mut p, cwd),
+        Family::Npm => apply_npm(&mut p, cwd),
+        _ => {}
+    }
+    let mut hosts: Vec<String> = p.registries.iter().filter_map(|u| host_port(u)).collect();
+    hosts.extend(p.facts.download_hosts.iter().cloned());
+    hosts.sort();
+    hosts.dedup();
+    p.registry_hosts = hosts;
+    Ok(p)
+}
+
+/// `host[:port]` of an http(s) URL; `None` for other schemes and paths.
+pub fn host_port(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !matches!(scheme, "http" | "https") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let hostport = authority.rsplit('@').next()?;
+    (!hostport.is_empty()).then(|| hostport.to_ascii_lowercase())
+}
+
+/// Facts for the manager at `real`, from the cache when nothing they depend on changed.
+pub fn facts(
+    real: &Path,
+    tool: Tool,
+    interpreter: Option<&Path>,
+    cwd: &Path,
+) -> Result<(ManagerFacts, Origin), FactsError> {
+    let family = tool.family();
+    let project = match family {
+        Family::Npm => Some(npm_local_prefix(cwd)),
+        _ => None,
+    };
+    let key = cache_key(real, family, interpreter, project.as_deref());
+    let file = crate::paths::cache_dir().map(|d| d.join("facts").join(format!("{key:016x}.json")));
+    if let Some(f) = &file
+        && let Some(cached) = read_cached(f)
+    {
+        return Ok((cached, Origin::Cache));
+    }
+    let facts = match family {
+        Family::Pip => pip_facts(real, interpreter)?,
+        Family::Npm => npm_facts(real, tool, cwd)?,
+        _ => ManagerFacts::skeleton(family, real),
+    };
+    if let Some(f) = &file {
+        // A cache that cannot be written only costs the next call a probe.
+        let _ = write_cached(f, &facts);
+    }
+    Ok((facts, Origin::Probe))
+}
+
+/// The environment variables that change what a family's manager does.
+fn relevant_env(family: Family) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| {
+            let k = k.as_str();
+            matches!(k, "HOME" | "XDG_CONFIG_HOME" | "XDG_CACHE_HOME" | "PATH")
+                || match family {
+                    Family::Pip => {
+                        k.starts_with("PIP_")
+                            || k.starts_with("PYTHON")
+                            || k == "VIRTUAL_ENV"
+                            || k == "CONDA_PREFIX"
+                    }
+                    Family::Npm => {
+                        let l = k.to_ascii_lowercase();
+                        l.starts_with("npm_config_") || l.starts_with("yarn_") || l == "prefix"
+                    }
+                    _ => false,
+                }
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn cache_key(real: &Path, family: Family, interp: Option<&Path>, project: Option<&Path>) -> u64 {
+    // DefaultHasher is stable for one pkgwarden build, which is all a cache key needs.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    env!("CARGO_PKG_VERSION").hash(&mut h);
+    real.hash(&mut h);
+    stamp(real).hash(&mut h);
+    (family as u8).hash(&mut h);
+    interp.hash(&mut h);
+    interp.map(stamp).hash(&mut h);
+    project.hash(&mut h);
+    relevant_env(family).hash(&mut h);
+    h.finish()
+}
+
+fn read_cached(file: &Path) -> Option<ManagerFacts> {
+    let text = std::fs::read(file).ok()?;
+    let facts: ManagerFacts = serde_json::from_slice(&text).ok()?;
+    facts.deps.iter().all(Dep::unchanged).then_some(facts)
+}
+
+fn write_cached(file: &Path, facts: &ManagerFacts) -> std::io::Result<()> {
+    let dir = file.parent().ok_or(std::io::ErrorKind::NotFound)?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.tmp", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_vec(facts).map_err(std::io::Error::other)?)?;
+    std::fs::rename(&tmp, file)
+}
+
+/// Runs a probe command with no input and returns its stdout.
+fn probe(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| FactsError::Probe {
+            exe: what.display().to_string(),
+            why: e.to_string(),
+        })?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(FactsError::Probe {
+            exe: what.display().to_string(),
+            why: format!(
+                "{} ({})",
+                out.status,
+                err.lines().last().unwrap_or("no message")
+            ),
+        });
+    }
+    Ok(out.stdout)
+}
+
+// ---------------------------------------------------------------- pip ----
+
+/// The Python that runs pip, found without running anything when possible.
+fn pip_interpreter(real: &Path) -> Result<PathBuf, FactsError> {
+    if let Some(p) = shebang_python(real) {
+        return Ok(p);
+    }
+    // A wrapper script (pyenv, asdf): pip itself says which Python it runs on.
+    let out = probe(
+        Command::new(real)
+            .arg("debug")
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+        real,
+    )?;
+    String::from_utf8_lossy(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("sys.executable:"))
+        .map(|p| PathBuf::from(p.trim()))
+        .ok_or_else(|| FactsError::Probe {
+            exe: real.display().to_string(),
+            why: "`pip debug` did not name sys.executable".into(),
+        })
+}
+
+/// Reads the interpreter from a pip script's first lines: `#!/path/python`,
+/// `#!/usr/bin/env python3`, or pip's `'''exec' "/path/python"` form for long paths.
+fn shebang_python(script: &Path) -> Option<PathBuf> {
+    use std::io::Read;
+    let mut head = [0u8; 1024];
+    let n = std::fs::File::open(script).ok()?.read(&mut head).ok()?;
+    let text = std::str::from_utf8(&head[..n]).ok()?;
+    let first = text.lines().next()?.strip_prefix("#!")?.trim();
+    let mut words = first.split_whitespace();
+    let interp = words.next()?;
+    let is_python = |p: &str| {
+        Path::new(p)
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("python"))
+    };
+    if is_python(interp) {
+        return Some(PathBuf::from(interp));
+    }
+    if interp.ends_with("/env") {
+        let name = words.find(|w| !w.starts_with('-'))?;
+        if is_python(name) {
+            let shims = crate::shim::shims_dir();
+            let path = std::env::var_os("PATH");
+            return crate::shim::find_real(name, path.as_deref(), shims.as_deref());
+        }
+    }
+    if interp.ends_with("/sh") {
+        let line = text.lines().nth(1)?;
+        let rest = line.strip_prefix("'''exec' \"")?;
+        let end = rest.find('"')?;
+        return Some(PathBuf::from(&rest[..end]));
+    }
+    None
+}
+
+/// The interpreter an install targets: `python -m pip` runs in that Python;
+/// `pip --python X` installs into X.
+fn pip_target_interpreter(real: &Path, req: &InstallRequest) -> Option<PathBuf> {
+    if let Some(p) = req.option("python") {
+        let p = Path::new(p);
+        if p.is_dir() {
+            return Some(p.join("bin/python"));
+        }
+        return Some(p.to_path_buf());
+    }
+    (req.tool == Tool::Python).then(|| real.to_path_buf())
+}
+
+/// Asks the interpreter (isolated, without site hooks, so a project's files
+/// and `.pth` hooks run nothing here) where it installs and what pip's own
+/// configuration says.
+const PIP_PROBE: &str = r#"
+import json, os, site, sys, sysconfig
+out = {"executable": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix,
+       "version": sys.version.split()[0], "in_venv": sys.prefix != sys.base_prefix}
+for k in ("purelib", "platlib", "scripts", "data"):
+    out[k] = sysconfig.get_path(k)
+out["user_site"] = site.getusersitepackages()
+out["user_base"] = site.getuserbase()
+for p in site.getsitepackages() + [out["purelib"], out["platlib"]]:
+    if p not in sys.path:
+        sys.path.append(p)
+try:
+    import pip
+    out["pip_version"] = pip.__version__
+    from pip._internal.models.index import PyPI
+    out["default_index"] = PyPI.simple_url
+    out["file_host"] = PyPI.file_storage_domain
+    from pip._internal.locations import USER_CACHE_DIR
+    out["cache_dir"] = USER_CACHE_DIR
+    from pip._internal.configuration import Configuration
+    c = Configuration(isolated=False)
+    c.load()
+    out["config"] = {k: str(v) for k, v in c.items()}
+    out["config_files"] = [f for _, files in c.iter_config_files() for f in files]
+except Exception as e:
+    out["pip_error"] = repr(e)
+print(json.dumps(out))
+"#;
+
+#[derive(Deserialize)]
+struct PipProbe {
+    executable: String,
+    prefix: String,
+    version: String,
+    in_venv: bool,
+    purelib: String,
+    platlib: String,
+    scripts: String,
+    user_site: String,
+    user_base: String,
+    pip_version: Option<String>,
+    default_index: Option<String>,
+    file_host: Option<String>,
+    cache_dir: Option<String>,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+    #[serde(default)]
+    config_files: Vec<String>,
+    pip_error: Option<String>,
+}
+
+fn pip_facts(real: &Path, interpreter: Option<&Path>) -> Result<ManagerFacts, FactsError> {
+    let interp = match interpreter {
+        Some(p) => p.to_path_buf(),
+        None => pip_interpreter(real)?,
+    };
+    let out = probe(
+        Command::new(&interp)
+            .args(["-I", "-S", "-c", PIP_PROBE])
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+        &interp,
+    )?;
+    let pr: PipProbe = serde_json::from_slice(&out).map_err(|e| FactsError::Probe {
+        exe: interp.display().to_string(),
+        why: format!("unexpected probe output: {e}"),
+    })?;
+    if let Some(err) = pr.pip_error {
+        return Err(FactsError::Probe {
+            exe: interp.display().to_string(),
+            why: format!("pip cannot be imported there: {err}"),
+        });
+    }
+    // pip's own option precedence: environment, then the install section, then global.
+    let conf = |key: &str| -> Option<String> {
+        [format!(":env:.{key}"), format!("install.{key}"), format!("global.{key}")]
+            .iter()
+            .find_map(|k| pr.config.get(k).cloned())
+    };
+    let mut registries = vec![
+        conf("index-url")
+            .or(pr.default_index.clone())
+            .unwrap_or_default(),
+    ];
+    if let Some(extra) = conf("extra-index-url") {
+        registries.extend(extra.split_whitespace().map(String::from));
+    }
+    if let Some(links) = conf("find-links") {
+        registries.extend(links.split_whitespace().map(String::from));
+    }
+    registries.retain(|r| !r.is_empty());
+    let uses_default_index = conf("index-url").is_none();
+    let cache = conf("cache-dir").or(pr.cache_dir.clone());
+    let mut values = BTreeMap::new();
+    values.insert("user_site".into(), pr.user_site.clone());
+    values.insert("user_scripts".into(), format!("{}/bin", pr.user_base));
+    values.insert("in_venv".into(), pr.in_venv.to_string());
+    values.insert("prefix".into(), pr.prefix.clone());
+    values.insert("python_version".into(), pr.version.clone());
+    if let Some(i) = &pr.default_index {
+        values.insert("default_index".into(), i.clone());
+    }
+    let mut write_roots: Vec<PathBuf> = [&pr.purelib, &pr.platlib, &pr.scripts]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    write_roots.dedup();
+    let config_files: Vec<PathBuf> = pr.config_files.iter().map(PathBuf::from).collect();
+    let mut deps: Vec<Dep> = config_files.iter().map(|p| Dep::of(p)).collect();
+    deps.push(Dep::of(real));
+    deps.push(Dep::of(&interp));
+    Ok(ManagerFacts {
+        family: Family::Pip,
+        real_exe: real.to_path_buf(),
+        version: pr.pip_version,
+        interpreter: Some(PathBuf::from(pr.executable)),
+        write_roots,
+        cache_dirs: cache.map(PathBuf::from).into_iter().collect(),
+        log_dirs: Vec::new(),
+        config_files,
+        registries,
+        download_hosts: if uses_default_index {
+            pr.file_host.into_iter().collect()
+        } else {
+            Vec::new()
+        },
+        proxy: conf("proxy"),
+        values,
+        derived: true,
+        deps,
+    })
+}
+
+/// Applies pip's command-line options to the plan.
+fn apply_pip(p: &mut InstallPlan, cwd: &Path) {
+    let req = &p.request;
+    let abs = |v: &str| cwd.join(crate::paths::expand_tilde(v));
+    if let Some(index) = req.option("index-url") {
+        p.registries.retain(|r| Some(r.as_str()) != p.facts.registries.first().map(String::as_str));
+        p.registries.insert(0, index.to_string());
+        // pip's file host serves only its default index.
+        p.facts.download_hosts.clear();
+    }
+    if req.flag("no-index") {
+        p.registries.clear();
+        p.facts.download_hosts.clear();
+    }
+    for v in req.option_values("extra-index-url") {
+        p.registries.push(v.to_string());
+    }
+    for v in req.option_values("find-links") {
+        if host_port(v).is_some() {
+            p.registries.push(v.to_string());
+        }
+    }
+    if let Some(proxy) = req.option("proxy") {
+        p.proxy = Some(proxy.to_string());
+    }
+    if let Some(c) = req.option("cache-dir") {
+        p.cache_dirs = vec![abs(c)];
+    }
+    if req.flag("no-cache-dir") {
+        p.cache_dirs.clear();
+    }
+    let roots = if let Some(t) = req.option("target") {
+        vec![abs(t)]
+    } else if let Some(pre) = req.option("prefix") {
+        vec![abs(pre)]
+    } else if let Some(root) = req.option("root") {
+        vec![abs(root)]
+    } else if req.flag("user")
+        || (p.facts.values.get("in_venv").map(String::as_str) == Some("false")
+            && !p.write_roots.iter().all(|r| writable(r)))
+    {
+        // pip falls back to a user install when site-packages is not writable.
+        ["user_site", "user_scripts"]
+            .iter()
+            .filter_map(|k| p.facts.values.get(*k).map(PathBuf::from))
+            .collect()
+    } else {
+        p.write_roots.clone()
+    };
+    p.write_roots = roots;
+    if let Some(d) = req.option("dest").or(req.option("wheel-dir")) {
+        p.write_roots.push(abs(d));
+    }
+    if matches!(req.command.as_str(), "download" | "wheel" | "-m pip download" | "-m pip wheel")
+        && req.option("dest").is_none()
+        && req.option("wheel-dir").is_none()
+    {
+        p.write_roots = vec![cwd.to_path_buf()];
+    }
+}
+
+/// True when the current user may create files in `dir`.
+fn writable(dir: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: c is a valid NUL-terminated path.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+// ---------------------------------------------------------------- npm ----
+
+/// npm's local prefix: the nearest directory at or above `cwd` holding a
+/// `package.json` or `node_modules`, else `cwd` itself.
+pub fn npm_local_prefix(cwd: &Path) -> PathBuf {
+    cwd.ancestors()
+        .find(|d| d.join("package.json").is_file() || d.join("node_modules").is_dir())
+        .unwrap_or(cwd)
+        .to_path_buf()
+}
+
+fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsError> {
+    // npx, yarn and pnpm are skeletons for now; npm's config is what npx uses.
+    let npm = match tool {
+        Tool::Npm => real.to_path_buf(),
+        Tool::Npx => real.with_file_name("npm"),
+        _ => return Ok(ManagerFacts::skeleton(Family::Npm, real)),
+    };
+    let out = probe(
+        Command::new(&npm)
+            .args(["config", "list", "--json"])
+            .current_dir(cwd)
+            .env("npm_config_update_notifier", "false"),
+        &npm,
+    )?;
+    let conf: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&out).map_err(|e| FactsError::Probe {
+            exe: npm.display().to_string(),
+            why: format!("unexpected `npm config list --json` output: {e}"),
+        })?;
+    let s = |k: &str| conf.get(k).and_then(|v| v.as_str()).map(String::from);
+    let version_out = probe(Command::new(&npm).arg("--version"), &npm).ok();
+    let mut registries: Vec<String> = s("registry").into_iter().collect();
+    registries.extend(
+        conf.iter()
+            .filter(|(k, _)| k.starts_with('@') && k.ends_with(":registry"))
+            .filter_map(|(_, v)| v.as_str().map(String::from)),
+    );
+    let cache = s("cache").map(PathBuf::from);
+    let logs = s("logs-dir")
+        .map(PathBuf::from)
+        .or_else(|| cache.as_ref().map(|c| c.join("_logs")));
+    let global_prefix = s("prefix").unwrap_or_default();
+    let project = npm_local_prefix(cwd);
+    let mut config_files: Vec<PathBuf> = ["userconfig", "globalconfig"]
+        .iter()
+        .filter_map(|k| s(k).map(PathBuf::from))
+        .collect();
+    config_files.push(project.join(".npmrc"));
+    if let Some(root) = npm.canonicalize().ok().and_then(|p| {
+        p.ancestors()
+            .find(|a| a.join("package.json").is_file() && a.join("npmrc").exists())
+            .map(Path::to_path_buf)
+    }) {
+        config_files.push(root.join("npmrc"));
+    }
+    let mut values = BTreeMap::new();
+    values.insert("global_prefix".into(), global_prefix);
+    values.insert("local_prefix".into(), project.display().to_string());
+    let mut deps: Vec<Dep> = config_files.iter().map(|p| Dep::of(p)).collect();
+    deps.push(Dep::of(real));
+    deps.push(Dep::of(&project.join("package.json")));
+    Ok(ManagerFacts {
+        family: Family::Npm,
+        real_exe: real.to_path_buf(),
+        version: version_out.map(|v| String::from_utf8_lossy(&v).trim().to_string()),
+        interpreter: None,
+        write_roots: vec![project.join("node_modules")],
+        cache_dirs: cache.into_iter().collect(),
+        log_dirs: logs.into_iter().collect(),
+        config_files,
+        registries,
+        download_hosts: Vec::new(),
+        proxy: s("https-proxy").or_else(|| s("proxy")),
+        values,
+        derived: true,
+        deps,
+    })
+}
+
+/// Applies npm's command-line options to the plan.
+fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
+    if !p.facts.derived {
+        return;
+    }
+    let req = &p.request;
+    if let Some(r) = req.option("registry") {
+        if let Some(first) = p.registries.first_mut() {
+            *first = r.to_string();
+        } else {
+            p.registries.push(r.to_string());
+        }
+    }
+    for o in &req.options {
+        if o.name.starts_with('@') && o.name.ends_with(":registry")
+            && let Some(v) = &o.value
+        {
+            p.registries.push(v.clone());
+        }
+    }
+    if let Some(c) = req.option("cache") {
+        p.cache_dirs = vec![cwd.join(c)];
+    }
+    let global = req.flag("global") || req.option("location") == Some("global");
+    let prefix = req.option("prefix").map(|v| cwd.join(v));
+    p.write_roots = if global {
+        let g = prefix.unwrap_or_else(|| {
+            PathBuf::from(p.facts.values.get("global_prefix").cloned().unwrap_or_default())
+        });
+        vec![g.join("lib/node_modules"), g.join("bin")]
+    } else {
+        let project = prefix.unwrap_or_else(|| npm_local_prefix(cwd));
+        let mut roots = vec![project.join("node_modules")];
+        roots.extend(
+            ["package.json", "package-lock.json", "npm-shrinkwrap.json"]
+                .iter()
+                .map(|f| project.join(f)),
+        );
+        roots
+    };
+    // npx / npm exec install into the cache's _npx directory.
+    if matches!(req.command.as_str(), "exec") {
+        let npx: Vec<PathBuf> = p.cache_dirs.iter().map(|c| c.join("_npx")).collect();
+        p.write_roots.extend(npx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_of_urls() {
+        assert_eq!(
+            host_port("http://127.0.0.1:8080/simple/"),
+            Some("127.0.0.1:8080".into())
+        );
+        assert_eq!(
+            host_port("https://user:pw@Mirror.Example:443/x"),
+            Some("mirror.example:443".into())
+        );
+        assert_eq!(host_port("http://[::1]:9/"), Some("[::1]:9".into()));
+        assert_eq!(host_port("/local/wheels"), None);
+        assert_eq!(host_port("file:///x"), None);
+    }
+
+    #[test]
+    fn shebangs_name_the_interpreter() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("pip");
+        std::fs::write(&f, "#!/opt/venv/bin/python3.11\nimport sys\n").unwrap();
+        assert_eq!(shebang_python(&f), Some(PathBuf::from("/opt/venv/bin/python3.11")));
+        std::fs::write(
+            &f,
+            "#!/bin/sh\n'''exec' \"/very/long/path/bin/python\" \"$0\" \"$@\"\n' '''\n",
+        )
+        .unwrap();
+        assert_eq!(shebang_python(&f), Some(PathBuf::from("/very/long/path/bin/python")));
+        std::fs::write(&f, "#!/usr/bin/env bash\nexec pyenv\n").unwrap();
+        assert_eq!(shebang_python(&f), None);
+    }
+
+    #[test]
+    fn npm_local_prefix_walks_up() {
+        let t = tempfile::tempdir().unwrap();
+        let sub = t.path().join("a/b");
+        std::fs::create_dir_all(&sub).unwrap();
+        assert_eq!(npm_local_prefix(&sub), sub);
+        std::fs::write(t.path().join("a/package.json"), "{}").unwrap();
+        assert_eq!(npm_local_prefix(&sub), t.path().join("a"));
+    }
+
+    #[test]
+    fn cached_facts_are_dropped_when_a_dep_changes() {
+        let t = tempfile::tempdir().unwrap();
+        let conf = t.path().join("pip.conf");
+        let mut f = ManagerFacts::skeleton(Family::Pip, &conf);
+        f.deps = vec![Dep::of(&conf)];
+        let file = t.path().join("facts.json");
+        write_cached(&file, &f).unwrap();
+        assert_eq!(read_cached(&file), Some(f.clone()));
+        std::fs::write(&conf, "[global]\n").unwrap();
+        assert_eq!(read_cached(&file), None);
+    }
+}

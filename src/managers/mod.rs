@@ -11,7 +11,7 @@ pub mod npm;
 pub mod pip;
 pub mod pytools;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A command pkgwarden can stand in for, by the name it is invoked as.
@@ -40,7 +40,7 @@ pub enum Tool {
 }
 
 /// The adapter family a tool belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     Pip,

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds pkgwarden, installs the binary and the shims, and prints the PATH line.
+#
+#   ./install.sh                   build (cargo build --release) and install to ~/.local/bin
+#   ./install.sh --bin PATH        install a binary built elsewhere
+#   ./install.sh --prefix DIR      install the binary to DIR/bin
+#   ./install.sh --shims-dir DIR   put the shims in DIR (default ~/.local/share/pkgwarden/shims)
+#   ./install.sh --ci              also print the lines for GitHub Actions and GitLab CI
+#   ./install.sh --uninstall       remove the shims and the binary
+#
+# Re-running it changes nothing. It never edits shell start-up files.
+set -euo pipefail
+
+prefix="${HOME:?HOME must be set}/.local"
+bin=""
+shims_dir=""
+ci=0
+uninstall=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
+    --bin) bin="${2:?--bin needs a path}"; shift 2 ;;
+    --shims-dir) shims_dir="${2:?--shims-dir needs a directory}"; shift 2 ;;
+    --ci) ci=1; shift ;;
+    --uninstall) uninstall=1; shift ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+here="$(cd "$(dirname "$0")" && pwd)"
+dest="$prefix/bin/pkgwarden"
+dir_args=()
+[ -n "$shims_dir" ] && dir_args=(--dir "$shims_dir")
+
+if [ "$uninstall" = 1 ]; then
+  if [ -x "$dest" ]; then
+    "$dest" shims uninstall "${dir_args[@]}"
+    rm -f "$dest"
+    echo "install.sh: removed $dest"
+  else
+    echo "install.sh: no pkgwarden at $dest; nothing to remove"
+  fi
+  exit 0
+fi
+
+if [ -z "$bin" ]; then
+  command -v cargo >/dev/null || { echo "install.sh: cargo not found; install Rust or pass --bin PATH" >&2; exit 1; }
+  (cd "$here" && cargo build --release --quiet)
+  bin="$here/target/release/pkgwarden"
+fi
+[ -x "$bin" ] || { echo "install.sh: $bin is not an executable" >&2; exit 1; }
+
+mkdir -p "$prefix/bin"
+if cmp -s "$bin" "$dest"; then
+  echo "install.sh: $dest is up to date"
+else
+  # Copy then rename, so a running pkgwarden is never overwritten in place.
+  cp "$bin" "$dest.new.$$"
+  chmod 755 "$dest.new.$$"
+  mv -f "$dest.new.$$" "$dest"
+  echo "install.sh: installed $dest"
+fi
+
+"$dest" shims install "${dir_args[@]}"
+dir="${shims_dir:-$("$dest" shims env --shell bash | sed -n 's/^export PATH="\(.*\):\$PATH"$/\1/p')}"
+
+if [ "$ci" = 1 ]; then
+  cat <<TXT
+GitHub Actions (a step before the installs):
+  echo "$dir" >> "\$GITHUB_PATH"
+  echo "PKGWARDEN_MODE=block" >> "\$GITHUB_ENV"
+GitLab CI (before_script):
+  export PATH="$dir:\$PATH" PKGWARDEN_MODE=block
+TXT
+fi

@@ -1,0 +1,420 @@
+//! The `pkgwarden` command line (when not invoked through a shim).
+
+use crate::exit;
+use crate::managers::{Classified, Tool};
+use crate::policy::{self, Mode, Overrides};
+use crate::run::{self, Invocation};
+use crate::shim::{self, Shell};
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// pkgwarden: runs package installs in a sandbox and reports what they did.
+#[derive(Debug, Parser)]
+#[command(name = "pkgwarden", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run a manager command as a shim would: `pkgwarden run -- pip install x`.
+    Run {
+        /// audit, protect or block (overrides every policy layer).
+        #[arg(long)]
+        mode: Option<ModeArg>,
+        /// A policy file applied on top of the others.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// The manager and its arguments.
+        #[arg(required = true, last = true, value_name = "MANAGER ARGS")]
+        argv: Vec<OsString>,
+    },
+    /// Show how pkgwarden understands a command: passthrough, or the install plan.
+    Plan {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The manager and its arguments.
+        #[arg(required = true, last = true, value_name = "MANAGER ARGS")]
+        argv: Vec<OsString>,
+    },
+    /// Manage the shim directory.
+    Shims {
+        #[command(subcommand)]
+        action: ShimsCmd,
+    },
+    /// Show or check the policy.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyCmd,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    Audit,
+    Protect,
+    Block,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Audit => Mode::Audit,
+            ModeArg::Protect => Mode::Protect,
+            ModeArg::Block => Mode::Block,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum ShimsCmd {
+    /// Create one shim per monitored manager and print the PATH line.
+    Install {
+        /// The shim directory (default: ~/.local/share/pkgwarden/shims).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Remove pkgwarden's shims.
+    Uninstall {
+        /// The shim directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// List the shims and the real manager behind each.
+    List {
+        /// The shim directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the line that puts the shims first on PATH, for `eval`.
+    Env {
+        /// The shell.
+        #[arg(long, value_enum, default_value = "bash")]
+        shell: Shell,
+        /// The shim directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCmd {
+    /// The effective policy and where each value came from.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check one policy file; errors point at line and column.
+    Check {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+/// Entry point for `pkgwarden …`; returns the exit code.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Cmd::Run { mode, policy, argv } => cmd_run(argv, mode.map(Mode::from), policy),
+        Cmd::Plan { json, argv } => cmd_plan(argv, json),
+        Cmd::Shims { action } => cmd_shims(action),
+        Cmd::Policy { action } => cmd_policy(action),
+    }
+}
+
+/// Splits `MANAGER ARGS…` into the tool and its name.
+fn manager_of(argv: &[OsString]) -> Result<(Tool, String), String> {
+    let first = argv.first().map(|a| a.to_string_lossy().into_owned());
+    let name = first.unwrap_or_default();
+    let base = std::path::Path::new(&name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Tool::from_command(&base).map(|t| (t, base.clone())).ok_or_else(|| {
+        format!(
+            "pkgwarden: '{name}' is not a manager pkgwarden knows\n  hint: use one of {}",
+            Tool::ALL.map(Tool::name).join(", ")
+        )
+    })
+}
+
+fn cmd_run(argv: Vec<OsString>, mode: Option<Mode>, policy: Option<PathBuf>) -> i32 {
+    let (tool, name) = match manager_of(&argv) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::USAGE;
+        }
+    };
+    run::invoke(Invocation {
+        tool,
+        argv0: argv[0].clone(),
+        name,
+        args: argv[1..].to_vec(),
+        overrides: Overrides { file: policy, mode },
+    })
+}
+
+fn cmd_plan(argv: Vec<OsString>, json: bool) -> i32 {
+    let (tool, name) = match manager_of(&argv) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::USAGE;
+        }
+    };
+    let words: Vec<String> = argv[1..]
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let (real, classified) = match run::resolve(tool, &name, &words) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pkgwarden: {e}");
+            return exit::NOT_FOUND;
+        }
+    };
+    let value = match &classified {
+        Classified::Passthrough { reason } => serde_json::json!({
+            "tool": tool, "real_exe": real, "classified": classified,
+            "note": format!("passthrough ({})", serde_json::to_value(reason).unwrap_or_default().as_str().unwrap_or("")),
+        }),
+        Classified::Install(req) => {
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+            match crate::managers::facts::plan(&real, req, &cwd) {
+                Ok(p) => serde_json::json!({"tool": tool, "real_exe": real, "classified": classified, "plan": p}),
+                Err(e) => {
+                    eprintln!("pkgwarden: {e}");
+                    return 1;
+                }
+            }
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    } else {
+        print_plan_human(&value);
+    }
+    0
+}
+
+fn print_plan_human(v: &serde_json::Value) {
+    let s = |p: &str| v.pointer(p).and_then(|x| x.as_str()).unwrap_or("");
+    println!("manager   {} ({})", s("/tool"), s("/real_exe"));
+    match v.pointer("/plan") {
+        None => println!(
+            "verdict   passthrough: {}",
+            s("/classified/reason").replace('-', " ")
+        ),
+        Some(_) => {
+            println!("verdict   install: {}", s("/plan/request/command"));
+            let list = |p: &str| {
+                v.pointer(p)
+                    .and_then(|x| x.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|i| i.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            };
+            println!("registry  {}", list("/plan/registry_hosts"));
+            println!("writes    {}", list("/plan/write_roots"));
+            println!("caches    {}", list("/plan/cache_dirs"));
+            println!("configs   {}", list("/plan/config_files"));
+            println!("facts     {}", s("/plan/facts_origin"));
+        }
+    }
+}
+
+fn shims_dir_or(dir: Option<PathBuf>) -> Result<PathBuf, i32> {
+    dir.or_else(shim::shims_dir).ok_or_else(|| {
+        eprintln!("pkgwarden: cannot tell where the shims go: HOME is not set\n  hint: pass --dir DIR");
+        exit::USAGE
+    })
+}
+
+fn cmd_shims(action: ShimsCmd) -> i32 {
+    match action {
+        ShimsCmd::Install { dir } => {
+            let dir = match shims_dir_or(dir) {
+                Ok(d) => d,
+                Err(c) => return c,
+            };
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            let eff = match policy::load(&policy::Locations::default(), &env, &Overrides::default()) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("pkgwarden: policy error, no shims changed\n{e}");
+                    return exit::USAGE;
+                }
+            };
+            let target = match std::env::current_exe().and_then(|p| p.canonicalize()) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("pkgwarden: cannot find my own binary: {e}");
+                    return 1;
+                }
+            };
+            let path_var = std::env::var_os("PATH");
+            let names = shim::wanted_names(&eff.policy.package_managers, path_var.as_deref(), &dir);
+            match shim::install_shims(&dir, &target, &names) {
+                Ok(changes) => {
+                    let count = |c: shim::Change| changes.iter().filter(|(_, x)| *x == c).count();
+                    println!(
+                        "pkgwarden: {} shims in {} (created {}, updated {}, unchanged {}, removed {})",
+                        names.len() - count(shim::Change::Skipped),
+                        dir.display(),
+                        count(shim::Change::Created),
+                        count(shim::Change::Updated),
+                        count(shim::Change::Unchanged),
+                        count(shim::Change::Removed),
+                    );
+                    for (name, _) in changes.iter().filter(|(_, c)| *c == shim::Change::Skipped) {
+                        eprintln!(
+                            "pkgwarden: left {} alone: it is not a pkgwarden shim",
+                            dir.join(name).display()
+                        );
+                    }
+                    println!("Put the shims first on PATH; pkgwarden never edits start-up files itself.");
+                    println!("bash (~/.bashrc) and zsh (~/.zshrc):");
+                    println!("  export PATH=\"{}:$PATH\"", dir.display());
+                    println!("fish (~/.config/fish/config.fish):");
+                    println!("  fish_add_path --global --prepend --move \"{}\"", dir.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("pkgwarden: cannot write shims in {}: {e}", dir.display());
+                    1
+                }
+            }
+        }
+        ShimsCmd::Uninstall { dir } => {
+            let dir = match shims_dir_or(dir) {
+                Ok(d) => d,
+                Err(c) => return c,
+            };
+            match shim::uninstall_shims(&dir) {
+                Ok(removed) => {
+                    println!(
+                        "pkgwarden: removed {} shims from {}; remove the PATH line from your start-up file",
+                        removed.len(),
+                        dir.display()
+                    );
+                    0
+                }
+                Err(e) => {
+                    eprintln!("pkgwarden: cannot remove shims in {}: {e}", dir.display());
+                    1
+                }
+            }
+        }
+        ShimsCmd::List { dir, json } => {
+            let dir = match shims_dir_or(dir) {
+                Ok(d) => d,
+                Err(c) => return c,
+            };
+            let path_var = std::env::var_os("PATH");
+            let entries = shim::list_shims(&dir, path_var.as_deref());
+            let first = path_var
+                .as_deref()
+                .and_then(|p| std::env::split_paths(p).next())
+                .is_some_and(|p| p == dir);
+            if json {
+                let v = serde_json::json!({"dir": dir, "first_on_path": first, "shims": entries});
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                return 0;
+            }
+            println!(
+                "{} ({})",
+                dir.display(),
+                if first {
+                    "first on PATH"
+                } else {
+                    "NOT first on PATH: run `pkgwarden shims env`"
+                }
+            );
+            for e in entries {
+                let real = e
+                    .real
+                    .map(|r| r.display().to_string())
+                    .unwrap_or_else(|| "no real manager on PATH".into());
+                println!("  {:<12} -> {real}", e.name);
+            }
+            0
+        }
+        ShimsCmd::Env { shell, dir } => {
+            let dir = match shims_dir_or(dir) {
+                Ok(d) => d,
+                Err(c) => return c,
+            };
+            print!("{}", shim::activation(shell, &dir));
+            0
+        }
+    }
+}
+
+fn cmd_policy(action: PolicyCmd) -> i32 {
+    match action {
+        PolicyCmd::Check { file } => match policy::check_file(&file) {
+            Ok(()) => {
+                println!("pkgwarden: {}: ok", file.display());
+                0
+            }
+            Err(e) => {
+                eprintln!("pkgwarden: {e}");
+                exit::USAGE
+            }
+        },
+        PolicyCmd::Show { json } => {
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            let eff = match policy::load(&policy::Locations::default(), &env, &Overrides::default()) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("pkgwarden: policy error\n{e}");
+                    return exit::USAGE;
+                }
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&eff).unwrap_or_default());
+                return 0;
+            }
+            let value = serde_json::to_value(&eff.policy).unwrap_or_default();
+            for key in policy::KEYS {
+                let v = value.pointer(&format!("/{}", key.replace('.', "/")));
+                let shown = v.map(|v| v.to_string()).unwrap_or_default();
+                let shown = if shown.len() > 70 {
+                    format!("{}…", &shown[..shown.floor_char_boundary(69)])
+                } else {
+                    shown
+                };
+                let src = eff
+                    .sources
+                    .get(key)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
+                println!("{key:<30} {shown:<72} # {src}");
+            }
+            println!("# layers: {}", eff.layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(" < "));
+            for w in &eff.warnings {
+                println!("# warning: {w}");
+            }
+            0
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! What the supervisor observes about processes (more monitors come with the sandbox).
+
+pub mod procs;

@@ -1,0 +1,131 @@
+//! Processes as /proc shows them: the parent chain of the current process.
+
+use serde::Serialize;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// One process of the parent chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Proc {
+    /// Process id.
+    pub pid: i32,
+    /// Parent process id.
+    pub ppid: i32,
+    /// Short name (`comm`).
+    pub comm: String,
+    /// Executable, when readable.
+    pub exe: Option<PathBuf>,
+}
+
+/// Reads `/proc/<pid>/stat` for the command name and the parent pid.
+fn stat(pid: i32) -> Option<(String, i32)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm is in parentheses and may itself hold spaces or parentheses: the
+    // fields after it start at the last ')'.
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_string();
+    let mut rest = text.get(close + 1..)?.split_whitespace();
+    let _state = rest.next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    Some((comm, ppid))
+}
+
+/// The parents of the current process, nearest first, up to (not including) pid 0.
+pub fn ancestors() -> Vec<Proc> {
+    let mut out = Vec::new();
+    // SAFETY: getppid has no preconditions and cannot fail.
+    let mut pid = unsafe { libc::getppid() };
+    while pid > 0 && out.len() < 128 {
+        let Some((comm, ppid)) = stat(pid) else { break };
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
+        out.push(Proc {
+            pid,
+            ppid,
+            comm,
+            exe,
+        });
+        pid = ppid;
+    }
+    out
+}
+
+/// Device and inode of a file, following symlinks.
+pub fn file_id(path: &Path) -> Option<(u64, u64)> {
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Device and inode of the running pkgwarden binary.
+pub fn self_id() -> Option<(u64, u64)> {
+    file_id(Path::new("/proc/self/exe"))
+}
+
+/// True when `pid` is one of our parents and runs the same binary as we do:
+/// the proof that an environment marker naming it was set by a pkgwarden
+/// supervisor that is still watching us, not copied from elsewhere.
+pub fn is_supervising_ancestor(pid: i32) -> bool {
+    let Some(me) = self_id() else { return false };
+    ancestors()
+        .iter()
+        .any(|p| p.pid == pid && file_id(Path::new(&format!("/proc/{pid}/exe"))) == Some(me))
+}
+
+/// True when an entry of `allowed` matches a parent: an entry holding a `/`
+/// is compared with the parent's executable path, any other with its name.
+pub fn allowed_parent<'a>(allowed: &'a [String], chain: &[Proc]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .find(|a| {
+            chain.iter().any(|p| {
+                if a.contains('/') {
+                    p.exe.as_deref() == Some(Path::new(a.as_str()))
+                } else {
+                    p.comm == **a
+                        || p.exe
+                            .as_deref()
+                            .and_then(Path::file_name)
+                            .is_some_and(|n| n == a.as_str())
+                }
+            })
+        })
+        .map(String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_reach_our_parent() {
+        let chain = ancestors();
+        // SAFETY: getppid has no preconditions.
+        let ppid = unsafe { libc::getppid() };
+        assert_eq!(chain.first().map(|p| p.pid), Some(ppid));
+        assert!(chain.windows(2).all(|w| w[0].ppid == w[1].pid));
+    }
+
+    #[test]
+    fn allowed_parent_matches_by_path_or_name() {
+        let chain = vec![Proc {
+            pid: 10,
+            ppid: 1,
+            comm: "ansible-playboo".into(),
+            exe: Some(PathBuf::from("/usr/bin/python3.11")),
+        }];
+        let yes = vec!["/usr/bin/python3.11".to_string()];
+        assert_eq!(allowed_parent(&yes, &chain), Some("/usr/bin/python3.11"));
+        let by_name = vec!["python3.11".to_string()];
+        assert!(allowed_parent(&by_name, &chain).is_some());
+        let by_comm = vec!["ansible-playboo".to_string()];
+        assert!(allowed_parent(&by_comm, &chain).is_some());
+        let no = vec!["/usr/bin/python3".to_string(), "bash".to_string()];
+        assert_eq!(allowed_parent(&no, &chain), None);
+    }
+
+    #[test]
+    fn a_non_ancestor_is_not_a_supervisor() {
+        assert!(!is_supervising_ancestor(std::process::id() as i32));
+        assert!(!is_supervising_ancestor(i32::MAX));
+    }
+}

@@ -1,0 +1,977 @@
+//! The policy: its keys, the layers it is read from, merging and validation.
+//!
+//! Layers, lowest first: the built-in `policy/default.toml`, `/etc/pkgwarden/policy.toml`,
+//! `~/.config/pkgwarden/policy.toml`, the project's `.pkgwarden.toml` (nearest one at or
+//! above the working directory), `PKGWARDEN_POLICY` (a file), `PKGWARDEN_*` variables,
+//! then flags (`--policy FILE`, `--mode`). A later layer replaces single keys of the
+//! ones below it; `endpoints.allow` merges per manager. Any error in any layer stops
+//! everything: a broken policy runs nothing.
+//!
+//! A project file comes with the code being installed, so it may only make the policy
+//! stricter: it can raise `mode`, but not lower it, and it cannot set
+//! `allowed_parents`, `user_scope` or `package_managers`. Such lines are ignored and
+//! reported as warnings.
+
+use crate::managers::Tool;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The built-in layer, compiled in.
+pub const BUILTIN: &str = include_str!("../policy/default.toml");
+
+/// How much an install is allowed to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Observe and report; deny nothing.
+    Audit,
+    /// Deny never-legitimate actions; report the rest.
+    Protect,
+    /// Allow only what the policy expects; any finding fails the install.
+    Block,
+}
+
+impl Mode {
+    /// The lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Audit => "audit",
+            Mode::Protect => "protect",
+            Mode::Block => "block",
+        }
+    }
+
+    /// Parses a mode name (for flags and variables).
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "audit" => Some(Mode::Audit),
+            "protect" => Some(Mode::Protect),
+            "block" => Some(Mode::Block),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// UserContextScope: which accounts are monitored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserScope {
+    /// Lowest uid of an interactive account.
+    pub min_uid: u32,
+    /// Highest uid of an interactive account.
+    pub max_uid: u32,
+    /// Whether root is monitored.
+    pub root: bool,
+    /// Account names never monitored.
+    #[serde(default)]
+    pub exclude_users: Vec<String>,
+}
+
+impl UserScope {
+    /// True when the account `uid`/`name` is monitored.
+    pub fn includes(&self, uid: u32, name: Option<&str>) -> bool {
+        if name.is_some_and(|n| self.exclude_users.iter().any(|e| e == n)) {
+            return false;
+        }
+        if uid == 0 {
+            return self.root;
+        }
+        (self.min_uid..=self.max_uid).contains(&uid)
+    }
+}
+
+/// StartupAgentPaths, per platform.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartupPaths {
+    /// Linux persistence locations (globs; `~` is the home directory).
+    pub linux: Vec<String>,
+    /// macOS persistence locations, for reports of a future macOS port.
+    pub macos: Vec<String>,
+}
+
+/// Classes of endpoints refused in every mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DenyClass {
+    /// Connections to literal IP addresses that are not a configured registry.
+    RawIp,
+    /// Cloud metadata services.
+    Metadata,
+    /// Known exfiltration, paste and tunnel services.
+    ExfilService,
+}
+
+/// Endpoint policy. Registry hosts are derived from each manager at run time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    /// Extra allowed hosts, per manager name.
+    #[serde(default)]
+    pub allow: BTreeMap<String, Vec<String>>,
+    /// Endpoint classes denied in every mode.
+    #[serde(default)]
+    pub deny: Vec<DenyClass>,
+}
+
+/// The effective policy: every key has a value.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Policy {
+    /// audit · protect · block.
+    pub mode: Mode,
+    /// PackageManagerList.
+    pub package_managers: Vec<String>,
+    /// InstallWritePaths.
+    pub install_write_paths: Vec<String>,
+    /// UserContextScope.
+    pub user_scope: UserScope,
+    /// TimeWindow.
+    #[serde(serialize_with = "ser_duration")]
+    pub time_window: Duration,
+    /// AllowedParentProcesses.
+    pub allowed_parents: Vec<String>,
+    /// ExecutableEntropyThreshold (bits/byte).
+    pub executable_entropy_threshold: f64,
+    /// StartupAgentPaths.
+    pub startup_paths: StartupPaths,
+    /// UnsignedBinaryAlerting.
+    pub unsigned_binary_alerting: bool,
+    /// Endpoint policy.
+    pub endpoints: Endpoints,
+}
+
+impl Policy {
+    /// True when `command` (`pip3.11`, `npm` …) is in `package_managers`.
+    pub fn monitors(&self, tool: Tool) -> bool {
+        self.package_managers.iter().any(|m| m == tool.name())
+    }
+}
+
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_duration(*d).to_string())
+}
+
+/// One layer as written: every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Layer {
+    mode: Option<Mode>,
+    package_managers: Option<Vec<toml::Spanned<ManagerName>>>,
+    install_write_paths: Option<Vec<String>>,
+    user_scope: Option<UserScope>,
+    #[serde(default, deserialize_with = "de_duration")]
+    time_window: Option<Duration>,
+    allowed_parents: Option<Vec<NonEmpty>>,
+    #[serde(default, deserialize_with = "de_entropy")]
+    executable_entropy_threshold: Option<f64>,
+    startup_paths: Option<StartupPaths>,
+    unsigned_binary_alerting: Option<bool>,
+    endpoints: Option<Endpoints>,
+}
+
+/// A manager name as written; checked against the known tools after parsing,
+/// so that the error can point at the element rather than the whole list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+struct ManagerName(String);
+
+impl ManagerName {
+    fn known(&self) -> bool {
+        Tool::from_command(&self.0).is_some_and(|t| t.name() == self.0)
+    }
+}
+
+/// A string that must not be empty.
+#[derive(Debug, Clone)]
+struct NonEmpty(String);
+
+impl<'de> Deserialize<'de> for NonEmpty {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.trim().is_empty() {
+            return Err(serde::de::Error::custom("empty entry"));
+        }
+        Ok(NonEmpty(s))
+    }
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    let dur = humantime::parse_duration(&s).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "invalid duration `{s}` ({e}); write it like \"30s\", \"5m\" or \"1h\""
+        ))
+    })?;
+    if dur > Duration::from_secs(24 * 3600) {
+        return Err(serde::de::Error::custom(format!(
+            "time window `{s}` is longer than 24h"
+        )));
+    }
+    Ok(Some(dur))
+}
+
+fn de_entropy<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !(v > 0.0 && v <= 8.0) {
+        return Err(serde::de::Error::custom(format!(
+            "entropy threshold {v} is out of range: bits per byte lie in (0, 8]"
+        )));
+    }
+    Ok(Some(v))
+}
+
+/// Where a layer or a key's value came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "at", rename_all = "lowercase")]
+pub enum Source {
+    /// The compiled-in `policy/default.toml`.
+    Builtin,
+    /// The system file.
+    System(PathBuf),
+    /// The user's file.
+    User(PathBuf),
+    /// The project's `.pkgwarden.toml`.
+    Project(PathBuf),
+    /// A file named by `PKGWARDEN_POLICY` or `--policy`.
+    File(PathBuf),
+    /// A `PKGWARDEN_*` variable.
+    Env(String),
+    /// A command-line flag.
+    Flag(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Builtin => f.write_str("built-in"),
+            Source::System(p) => write!(f, "system {}", p.display()),
+            Source::User(p) => write!(f, "user {}", p.display()),
+            Source::Project(p) => write!(f, "project {}", p.display()),
+            Source::File(p) => write!(f, "file {}", p.display()),
+            Source::Env(v) => write!(f, "env {v}"),
+            Source::Flag(v) => write!(f, "flag {v}"),
+        }
+    }
+}
+
+/// The effective policy with the origin of every key.
+#[derive(Clone, Debug, Serialize)]
+pub struct Effective {
+    /// The merged policy.
+    pub policy: Policy,
+    /// For each key, the layer that set it last.
+    pub sources: BTreeMap<String, Source>,
+    /// The layers read, lowest first.
+    pub layers: Vec<Source>,
+    /// Lines ignored because a project file may not weaken the policy.
+    pub warnings: Vec<String>,
+}
+
+/// A policy error: says where and what to do; nothing runs.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// A file that exists could not be read.
+    #[error("cannot read policy file {path}: {source}\n  hint: fix its permissions or remove it")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file does not parse or holds a bad key or value.
+    #[error("{path}:{line}:{column}: {message}\n{excerpt}  hint: {hint}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+        /// The offending line with a caret.
+        excerpt: String,
+        /// What to do.
+        hint: String,
+    },
+    /// A `PKGWARDEN_*` variable or flag holds a bad value.
+    #[error("{name}: {message}\n  hint: {hint}")]
+    Value {
+        /// The variable or flag.
+        name: String,
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
+}
+
+/// Where the layers live; `Default` reads the real locations.
+#[derive(Clone, Debug)]
+pub struct Locations {
+    /// `/etc/pkgwarden/policy.toml` (or `PKGWARDEN_SYSTEM_POLICY`).
+    pub system: PathBuf,
+    /// `$XDG_CONFIG_HOME/pkgwarden/policy.toml`.
+    pub user: Option<PathBuf>,
+    /// The directory to start the search for `.pkgwarden.toml` from.
+    pub cwd: Option<PathBuf>,
+}
+
+impl Default for Locations {
+    fn default() -> Self {
+        Locations {
+            system: std::env::var_os("PKGWARDEN_SYSTEM_POLICY")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/etc/pkgwarden/policy.toml")),
+            user: crate::paths::config_dir().map(|d| d.join("policy.toml")),
+            cwd: std::env::current_dir().ok(),
+        }
+    }
+}
+
+/// Flags that override the policy.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--policy FILE`.
+    pub file: Option<PathBuf>,
+    /// `--mode`.
+    pub mode: Option<Mode>,
+}
+
+/// Finds the nearest `.pkgwarden.toml` at or above `start`.
+pub fn find_project_file(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|d| d.join(".pkgwarden.toml"))
+        .find(|p| p.is_file())
+}
+
+/// Reads every layer and merges them. `env` is the process environment (passed in
+/// so tests can supply their own).
+pub fn load(
+    loc: &Locations,
+    env: &[(String, String)],
+    flags: &Overrides,
+) -> Result<Effective, PolicyError> {
+    let mut m = Merger::new()?;
+    if let Some(layer) = read_file(&loc.system)? {
+        m.apply(layer, Source::System(loc.system.clone()));
+    }
+    if let Some(user) = &loc.user
+        && let Some(layer) = read_file(user)?
+    {
+        m.apply(layer, Source::User(user.clone()));
+    }
+    if let Some(project) = loc.cwd.as_deref().and_then(find_project_file)
+        && let Some(layer) = read_file(&project)?
+    {
+        m.apply_project(layer, project);
+    }
+    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    if let Some(p) = var("PKGWARDEN_POLICY").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(p);
+        let layer = read_file(&path)?.ok_or_else(|| PolicyError::Value {
+            name: "PKGWARDEN_POLICY".into(),
+            message: format!("no such file: {p}"),
+            hint: "point it at an existing policy file or unset it".into(),
+        })?;
+        m.apply(layer, Source::File(path));
+    }
+    for (name, layer) in env_layers(&var)? {
+        m.apply(layer, Source::Env(name));
+    }
+    if let Some(path) = &flags.file {
+        let layer = read_file(path)?.ok_or_else(|| PolicyError::Value {
+            name: "--policy".into(),
+            message: format!("no such file: {}", path.display()),
+            hint: "name an existing policy file".into(),
+        })?;
+        m.apply(layer, Source::File(path.clone()));
+    }
+    if let Some(mode) = flags.mode {
+        m.apply(
+            Layer {
+                mode: Some(mode),
+                ..Layer::default()
+            },
+            Source::Flag("--mode".into()),
+        );
+    }
+    Ok(m.finish())
+}
+
+/// Checks one policy file on its own (`pkgwarden policy check FILE`).
+pub fn check_file(path: &Path) -> Result<(), PolicyError> {
+    match read_file(path)? {
+        Some(_) => Ok(()),
+        None => Err(PolicyError::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        }),
+    }
+}
+
+/// Reads and parses a file; `None` when it does not exist.
+fn read_file(path: &Path) -> Result<Option<Layer>, PolicyError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(PolicyError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    parse(&text, &path.display().to_string()).map(Some)
+}
+
+/// Parses one layer's text; errors point at `name:line:column`.
+fn parse(text: &str, name: &str) -> Result<Layer, PolicyError> {
+    let invalid = |span: Option<std::ops::Range<usize>>, message: String| {
+        let start = span.as_ref().map_or(0, |s| s.start).min(text.len());
+        let end = span.map_or(start, |s| s.end).min(text.len());
+        let (line, column) = line_col(text, start);
+        PolicyError::Invalid {
+            path: name.to_string(),
+            line,
+            column,
+            hint: hint_for(&message),
+            excerpt: excerpt(text, line, column, end.saturating_sub(start)),
+            message,
+        }
+    };
+    let layer = toml::from_str::<Layer>(text)
+        .map_err(|e| invalid(e.span(), e.message().trim().to_string()))?;
+    for m in layer.package_managers.iter().flatten() {
+        if !m.get_ref().known() {
+            return Err(invalid(
+                Some(m.span()),
+                format!(
+                    "unknown package manager `{}`, expected one of {}",
+                    m.get_ref().0,
+                    Tool::ALL.map(Tool::name).join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(layer)
+}
+
+/// 1-based line and column (in characters) of byte offset `at`.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |l| l.chars().count())
+        + 1;
+    (line, col)
+}
+
+/// The offending line with a caret under the error.
+fn excerpt(text: &str, line: usize, column: usize, width: usize) -> String {
+    let Some(src) = text.lines().nth(line - 1) else {
+        return String::new();
+    };
+    let width = width.clamp(1, src.chars().count().saturating_sub(column - 1).max(1));
+    format!(
+        "  {line:>4} | {src}\n       | {}{}\n",
+        " ".repeat(column - 1),
+        "^".repeat(width)
+    )
+}
+
+fn hint_for(message: &str) -> String {
+    if message.contains("unknown field") {
+        "remove or rename the key; `pkgwarden policy show` lists the keys".into()
+    } else if message.contains("unknown variant") || message.contains("expected one of") {
+        "use one of the values listed".into()
+    } else if message.contains("invalid type") {
+        "write the value with the type the key takes (see policy/default.toml)".into()
+    } else {
+        "fix the line, then run `pkgwarden policy check FILE`".into()
+    }
+}
+
+/// The `PKGWARDEN_*` variables that set keys, each as a one-key layer.
+fn env_layers<'a>(
+    var: &dyn Fn(&str) -> Option<&'a str>,
+) -> Result<Vec<(String, Layer)>, PolicyError> {
+    let mut out = Vec::new();
+    let bad = |name: &str, message: String, hint: &str| PolicyError::Value {
+        name: name.into(),
+        message,
+        hint: hint.into(),
+    };
+    let list = |v: &str, sep: char| -> Vec<String> {
+        v.split(sep)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    if let Some(v) = var("PKGWARDEN_MODE") {
+        let mode = Mode::parse(v).ok_or_else(|| {
+            bad(
+                "PKGWARDEN_MODE",
+                format!("unknown mode `{v}`"),
+                "use audit, protect or block",
+            )
+        })?;
+        out.push((
+            "PKGWARDEN_MODE".into(),
+            Layer {
+                mode: Some(mode),
+                ..Layer::default()
+            },
+        ));
+    }
+    // The remaining variables go through the same deserializers as files, so
+    // their values are validated exactly alike.
+    let typed: [(&str, &str, Option<char>); 6] = [
+        ("PKGWARDEN_PACKAGE_MANAGERS", "package_managers", Some(',')),
+        ("PKGWARDEN_INSTALL_WRITE_PATHS", "install_write_paths", Some(':')),
+        ("PKGWARDEN_ALLOWED_PARENTS", "allowed_parents", Some(':')),
+        ("PKGWARDEN_TIME_WINDOW", "time_window", None),
+        (
+            "PKGWARDEN_EXECUTABLE_ENTROPY_THRESHOLD",
+            "executable_entropy_threshold",
+            None,
+        ),
+        (
+            "PKGWARDEN_UNSIGNED_BINARY_ALERTING",
+            "unsigned_binary_alerting",
+            None,
+        ),
+    ];
+    for (name, key, sep) in typed {
+        let Some(v) = var(name) else { continue };
+        let value = match (sep, key) {
+            (Some(sep), _) => toml::Value::Array(
+                list(v, sep)
+                    .into_iter()
+                    .map(toml::Value::String)
+                    .collect(),
+            ),
+            (None, "executable_entropy_threshold") => {
+                toml::Value::Float(v.trim().parse::<f64>().map_err(|_| {
+                    bad(
+                        name,
+                        format!("`{v}` is not a number"),
+                        "write bits per byte, e.g. 7.2",
+                    )
+                })?)
+            }
+            (None, "unsigned_binary_alerting") => match v.trim() {
+                "1" | "true" | "on" | "yes" => toml::Value::Boolean(true),
+                "0" | "false" | "off" | "no" => toml::Value::Boolean(false),
+                _ => {
+                    return Err(bad(
+                        name,
+                        format!("`{v}` is not a boolean"),
+                        "use true or false",
+                    ));
+                }
+            },
+            _ => toml::Value::String(v.to_string()),
+        };
+        let mut table = toml::Table::new();
+        table.insert(key.to_string(), value);
+        let text = toml::to_string(&table).map_err(|e| bad(name, e.to_string(), "fix or unset the variable"))?;
+        let layer = parse(&text, name).map_err(|e| match e {
+            PolicyError::Invalid { message, .. } => bad(name, message, "fix or unset the variable"),
+            other => other,
+        })?;
+        out.push((name.to_string(), layer));
+    }
+    Ok(out)
+}
+
+/// Folds layers onto the built-in one, remembering where each key came from.
+struct Merger {
+    policy: Policy,
+    sources: BTreeMap<String, Source>,
+    layers: Vec<Source>,
+    warnings: Vec<String>,
+}
+
+impl Merger {
+    fn new() -> Result<Self, PolicyError> {
+        let b = parse(BUILTIN, "<built-in policy>")?;
+        let missing = |key: &str| PolicyError::Value {
+            name: "<built-in policy>".into(),
+            message: format!("key `{key}` is missing"),
+            hint: "this is a bug in pkgwarden's build; please report it".into(),
+        };
+        let policy = Policy {
+            mode: b.mode.ok_or_else(|| missing("mode"))?,
+            package_managers: b
+                .package_managers
+                .ok_or_else(|| missing("package_managers"))?
+                .into_iter()
+                .map(|m| m.into_inner().0)
+                .collect(),
+            install_write_paths: b
+                .install_write_paths
+                .ok_or_else(|| missing("install_write_paths"))?,
+            user_scope: b.user_scope.ok_or_else(|| missing("user_scope"))?,
+            time_window: b.time_window.ok_or_else(|| missing("time_window"))?,
+            allowed_parents: b
+                .allowed_parents
+                .ok_or_else(|| missing("allowed_parents"))?
+                .into_iter()
+                .map(|p| p.0)
+                .collect(),
+            executable_entropy_threshold: b
+                .executable_entropy_threshold
+                .ok_or_else(|| missing("executable_entropy_threshold"))?,
+            startup_paths: b.startup_paths.ok_or_else(|| missing("startup_paths"))?,
+            unsigned_binary_alerting: b
+                .unsigned_binary_alerting
+                .ok_or_else(|| missing("unsigned_binary_alerting"))?,
+            endpoints: b.endpoints.ok_or_else(|| missing("endpoints"))?,
+        };
+        let sources = KEYS
+            .iter()
+            .map(|k| (k.to_string(), Source::Builtin))
+            .collect();
+        Ok(Merger {
+            policy,
+            sources,
+            layers: vec![Source::Builtin],
+            warnings: Vec::new(),
+        })
+    }
+
+    /// A project layer: only keys that tighten the policy take effect.
+    fn apply_project(&mut self, mut layer: Layer, path: PathBuf) {
+        let shown = path.display().to_string();
+        if let Some(mode) = layer.mode
+            && mode < self.policy.mode
+        {
+            self.warnings.push(format!(
+                "{shown}: ignored `mode = \"{mode}\"`: a project file may raise the mode, not lower it (now {})",
+                self.policy.mode
+            ));
+            layer.mode = None;
+        }
+        let mut refuse = |key: &str, set: bool| {
+            if set {
+                self.warnings.push(format!(
+                    "{shown}: ignored `{key}`: a project file may not set it; put it in your user or system policy"
+                ));
+            }
+        };
+        refuse("allowed_parents", layer.allowed_parents.take().is_some());
+        refuse("user_scope", layer.user_scope.take().is_some());
+        refuse("package_managers", layer.package_managers.take().is_some());
+        self.apply(layer, Source::Project(path));
+    }
+
+    fn apply(&mut self, layer: Layer, source: Source) {
+        let p = &mut self.policy;
+        let mut set = Vec::new();
+        if let Some(v) = layer.mode {
+            p.mode = v;
+            set.push("mode");
+        }
+        if let Some(v) = layer.package_managers {
+            p.package_managers = v.into_iter().map(|m| m.into_inner().0).collect();
+            set.push("package_managers");
+        }
+        if let Some(v) = layer.install_write_paths {
+            p.install_write_paths = v;
+            set.push("install_write_paths");
+        }
+        if let Some(v) = layer.user_scope {
+            p.user_scope = v;
+            set.push("user_scope");
+        }
+        if let Some(v) = layer.time_window {
+            p.time_window = v;
+            set.push("time_window");
+        }
+        if let Some(v) = layer.allowed_parents {
+            p.allowed_parents = v.into_iter().map(|a| a.0).collect();
+            set.push("allowed_parents");
+        }
+        if let Some(v) = layer.executable_entropy_threshold {
+            p.executable_entropy_threshold = v;
+            set.push("executable_entropy_threshold");
+        }
+        if let Some(v) = layer.startup_paths {
+            p.startup_paths = v;
+            set.push("startup_paths");
+        }
+        if let Some(v) = layer.unsigned_binary_alerting {
+            p.unsigned_binary_alerting = v;
+            set.push("unsigned_binary_alerting");
+        }
+        if let Some(v) = layer.endpoints {
+            if !v.deny.is_empty() {
+                p.endpoints.deny = v.deny;
+                set.push("endpoints.deny");
+            }
+            if !v.allow.is_empty() {
+                p.endpoints.allow.extend(v.allow);
+                set.push("endpoints.allow");
+            }
+        }
+        for key in set {
+            self.sources.insert(key.to_string(), source.clone());
+        }
+        self.layers.push(source);
+    }
+
+    fn finish(self) -> Effective {
+        Effective {
+            policy: self.policy,
+            sources: self.sources,
+            layers: self.layers,
+            warnings: self.warnings,
+        }
+    }
+}
+
+/// Every key, as `policy show` lists them.
+pub const KEYS: [&str; 11] = [
+    "mode",
+    "package_managers",
+    "install_write_paths",
+    "user_scope",
+    "time_window",
+    "allowed_parents",
+    "executable_entropy_threshold",
+    "startup_paths",
+    "unsigned_binary_alerting",
+    "endpoints.allow",
+    "endpoints.deny",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn locs(dir: &Path) -> Locations {
+        Locations {
+            system: dir.join("etc.toml"),
+            user: Some(dir.join("user.toml")),
+            cwd: Some(dir.join("project")),
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn builtin_alone_is_protect_and_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let eff = load(&locs(dir.path()), &[], &Overrides::default()).unwrap();
+        assert_eq!(eff.policy.mode, Mode::Protect);
+        assert_eq!(eff.policy.time_window, Duration::from_secs(300));
+        assert_eq!(eff.policy.executable_entropy_threshold, 7.2);
+        assert!(eff.policy.monitors(Tool::Pip));
+        assert!(eff.sources.values().all(|s| *s == Source::Builtin));
+        assert_eq!(eff.sources.len(), KEYS.len());
+    }
+
+    #[test]
+    fn shipped_policies_parse() {
+        for (f, text) in [
+            ("ci.toml", include_str!("../policy/ci.toml")),
+            ("audit.toml", include_str!("../policy/audit.toml")),
+            ("default.toml", BUILTIN),
+        ] {
+            parse(text, f).unwrap_or_else(|e| panic!("{f}: {e}"));
+        }
+        assert_eq!(parse(include_str!("../policy/ci.toml"), "ci").unwrap().mode, Some(Mode::Block));
+        assert_eq!(parse(include_str!("../policy/audit.toml"), "a").unwrap().mode, Some(Mode::Audit));
+    }
+
+    #[test]
+    fn layers_override_in_order_and_record_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = locs(dir.path());
+        fs::create_dir_all(dir.path().join("project/sub")).unwrap();
+        fs::write(&l.system, "mode = \"audit\"\ntime_window = \"10m\"\n").unwrap();
+        fs::write(l.user.as_ref().unwrap(), "time_window = \"1m\"\n").unwrap();
+        fs::write(
+            dir.path().join("project/.pkgwarden.toml"),
+            "mode = \"block\"\n[endpoints.allow]\nnpm = [\"127.0.0.1\"]\n",
+        )
+        .unwrap();
+        let mut l2 = l.clone();
+        l2.cwd = Some(dir.path().join("project/sub"));
+        let eff = load(
+            &l2,
+            &env(&[("PKGWARDEN_EXECUTABLE_ENTROPY_THRESHOLD", "6.5")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(eff.policy.mode, Mode::Block);
+        assert_eq!(eff.policy.time_window, Duration::from_secs(60));
+        assert_eq!(eff.policy.executable_entropy_threshold, 6.5);
+        assert_eq!(eff.policy.endpoints.allow["npm"], vec!["127.0.0.1"]);
+        assert_eq!(
+            eff.sources["mode"],
+            Source::Project(dir.path().join("project/.pkgwarden.toml"))
+        );
+        assert_eq!(
+            eff.sources["time_window"],
+            Source::User(dir.path().join("user.toml"))
+        );
+        assert_eq!(
+            eff.sources["executable_entropy_threshold"],
+            Source::Env("PKGWARDEN_EXECUTABLE_ENTROPY_THRESHOLD".into())
+        );
+        assert_eq!(eff.sources["package_managers"], Source::Builtin);
+        assert_eq!(eff.layers.len(), 5);
+
+        // Flags beat everything.
+        let eff = load(
+            &l2,
+            &env(&[("PKGWARDEN_MODE", "block")]),
+            &Overrides {
+                mode: Some(Mode::Audit),
+                file: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(eff.policy.mode, Mode::Audit);
+        assert_eq!(eff.sources["mode"], Source::Flag("--mode".into()));
+    }
+
+    #[test]
+    fn project_file_cannot_weaken() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = locs(dir.path());
+        fs::create_dir_all(dir.path().join("project")).unwrap();
+        fs::write(
+            dir.path().join("project/.pkgwarden.toml"),
+            "mode = \"audit\"\nallowed_parents = [\"bash\"]\npackage_managers = [\"gem\"]\n[user_scope]\nmin_uid = 5\nmax_uid = 6\nroot = false\n",
+        )
+        .unwrap();
+        let eff = load(&l, &[], &Overrides::default()).unwrap();
+        assert_eq!(eff.policy.mode, Mode::Protect);
+        assert!(eff.policy.allowed_parents.is_empty());
+        assert!(eff.policy.monitors(Tool::Npm));
+        assert!(eff.policy.user_scope.root);
+        assert_eq!(eff.warnings.len(), 4, "{:?}", eff.warnings);
+        assert_eq!(eff.sources["mode"], Source::Builtin);
+    }
+
+    #[test]
+    fn errors_point_at_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("bad.toml");
+        fs::write(&f, "# comment\ntime_window = \"5m\"\nmode = \"blok\"\n").unwrap();
+        let e = check_file(&f).unwrap_err().to_string();
+        assert!(e.contains("bad.toml:3:8:"), "{e}");
+        assert!(e.contains("blok"), "{e}");
+        assert!(e.contains("hint:"), "{e}");
+
+        fs::write(&f, "mode = \"block\"\ncolour = true\n").unwrap();
+        let e = check_file(&f).unwrap_err().to_string();
+        assert!(e.contains("bad.toml:2:1:"), "{e}");
+        assert!(e.contains("unknown field"), "{e}");
+
+        fs::write(&f, "executable_entropy_threshold = 9.5\n").unwrap();
+        let e = check_file(&f).unwrap_err().to_string();
+        assert!(e.contains("bad.toml:1:32:") && e.contains("(0, 8]"), "{e}");
+
+        fs::write(&f, "time_window = \"5 parsecs\"\n").unwrap();
+        let e = check_file(&f).unwrap_err().to_string();
+        assert!(e.contains("bad.toml:1:15:") && e.contains("5m"), "{e}");
+
+        fs::write(&f, "package_managers = [\"pip\", \"cargo\"]\n").unwrap();
+        let e = check_file(&f).unwrap_err().to_string();
+        assert!(e.contains("bad.toml:1:28:") && e.contains("cargo"), "{e}");
+
+        fs::write(&f, "mode = \n").unwrap();
+        let e = check_file(&f).unwrap_err().to_string();
+        assert!(e.contains("bad.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn a_broken_layer_stops_the_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = locs(dir.path());
+        fs::write(l.user.as_ref().unwrap(), "mode = 3\n").unwrap();
+        assert!(matches!(
+            load(&l, &[], &Overrides::default()),
+            Err(PolicyError::Invalid { line: 1, .. })
+        ));
+        let l = locs(dir.path());
+        fs::remove_file(l.user.as_ref().unwrap()).unwrap();
+        let e = load(
+            &l,
+            &env(&[("PKGWARDEN_TIME_WINDOW", "soon")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("PKGWARDEN_TIME_WINDOW:"), "{e}");
+        let e = load(
+            &l,
+            &env(&[("PKGWARDEN_POLICY", "/nonexistent/p.toml")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no such file"), "{e}");
+    }
+
+    #[test]
+    fn user_scope_decides_monitoring() {
+        let s = UserScope {
+            min_uid: 1000,
+            max_uid: 60000,
+            root: true,
+            exclude_users: vec!["builder".into()],
+        };
+        assert!(s.includes(0, Some("root")));
+        assert!(s.includes(1000, Some("dev")));
+        assert!(!s.includes(999, Some("www-data")));
+        assert!(!s.includes(65534, Some("nobody")));
+        assert!(!s.includes(1001, Some("builder")));
+    }
+
+    #[test]
+    fn env_lists_and_bools() {
+        let dir = tempfile::tempdir().unwrap();
+        let eff = load(
+            &locs(dir.path()),
+            &env(&[
+                ("PKGWARDEN_PACKAGE_MANAGERS", "pip, npm"),
+                ("PKGWARDEN_UNSIGNED_BINARY_ALERTING", "off"),
+                ("PKGWARDEN_ALLOWED_PARENTS", "/usr/bin/unattended-upgrade:ansible"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(eff.policy.package_managers, vec!["pip", "npm"]);
+        assert!(!eff.policy.unsigned_binary_alerting);
+        assert_eq!(eff.policy.allowed_parents.len(), 2);
+        let e = load(
+            &locs(dir.path()),
+            &env(&[("PKGWARDEN_PACKAGE_MANAGERS", "pip,cargo")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("cargo"), "{e}");
+    }
+}

@@ -1,0 +1,314 @@
+//! Shims: finding the real manager behind a shim, and handing a command to it.
+//!
+//! This is the hot path of every `pip`/`npm`/… call: no policy is read and no
+//! process is started before a non-install command is `execve`d.
+
+use crate::monitor::procs;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The variable that marks processes started by a monitored install; its value
+/// is the supervisor's pid. A manager that calls itself inside a monitored
+/// install goes straight to the real one (it is already watched).
+pub const SUPERVISOR_VAR: &str = "PKGWARDEN_SUPERVISOR";
+
+/// The variable naming the shim directory (set by `shims install` users who
+/// put it elsewhere); it is skipped when looking for the real manager.
+pub const SHIMS_DIR_VAR: &str = "PKGWARDEN_SHIMS_DIR";
+
+/// The shim directory in effect: `$PKGWARDEN_SHIMS_DIR` or the default.
+pub fn shims_dir() -> Option<PathBuf> {
+    std::env::var_os(SHIMS_DIR_VAR)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(crate::paths::default_shims_dir)
+}
+
+/// Finds the real `name` on `path_var`: the first executable that is neither
+/// in the shim directory nor pkgwarden itself (a symlink or copy of it
+/// anywhere on PATH would otherwise call us again, forever).
+pub fn find_real(name: &str, path_var: Option<&OsStr>, shims: Option<&Path>) -> Option<PathBuf> {
+    let path_var = path_var?;
+    let shims_id = shims.and_then(procs::file_id);
+    let dirs = std::env::split_paths(path_var).filter(|d| {
+        !(shims.is_some_and(|s| d == s) || (shims_id.is_some() && procs::file_id(d) == shims_id))
+    });
+    let filtered = std::env::join_paths(dirs).ok()?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let me = procs::self_id();
+    which::which_in_all(name, Some(filtered), cwd)
+        .ok()?
+        .find(|cand| me.is_none() || procs::file_id(cand) != me)
+}
+
+/// Replaces this process with the real manager: same argv[0] as typed, same
+/// arguments, environment, file descriptors and signal dispositions. Returns
+/// only on failure.
+pub fn exec(real: &Path, argv0: &OsStr, args: &[OsString]) -> std::io::Error {
+    Command::new(real).arg0(argv0).args(args).exec()
+}
+
+/// True when this process runs inside an install that a pkgwarden supervisor
+/// is already watching (the marker is set and its pid is a live parent running
+/// pkgwarden; a marker copied into an unrelated shell counts for nothing).
+pub fn inside_monitored_install() -> bool {
+    std::env::var(SUPERVISOR_VAR)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+        .is_some_and(procs::is_supervising_ancestor)
+}
+
+/// The shell a PATH line is printed for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    /// bash.
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// The activation snippet for `shell`, with the shim directory filled in.
+pub fn activation(shell: Shell, dir: &Path) -> String {
+    let template = match shell {
+        Shell::Bash => include_str!("../shims/activate.bash"),
+        Shell::Zsh => include_str!("../shims/activate.zsh"),
+        Shell::Fish => include_str!("../shims/activate.fish"),
+    };
+    template.replace("@SHIMS_DIR@", &dir.display().to_string())
+}
+
+/// What `shims install` did to one entry.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// A new link.
+    Created,
+    /// A link to an older pkgwarden binary, pointed at this one.
+    Updated,
+    /// Already right.
+    Unchanged,
+    /// A file that is not a pkgwarden shim is in the way; left alone.
+    Skipped,
+    /// A link to pkgwarden for a manager no longer monitored.
+    Removed,
+}
+
+/// True when `link` is a symlink to a pkgwarden binary (this one or another).
+fn is_our_link(link: &Path) -> bool {
+    std::fs::read_link(link).is_ok_and(|t| {
+        t.file_name().is_some_and(|n| n == "pkgwarden")
+            || procs::file_id(&t).is_some() && procs::file_id(&t) == procs::self_id()
+    })
+}
+
+/// The shim names to create for `managers` (policy names): each name, plus
+/// `python3` with `python`, plus the versioned `pip3.N`/`python3.N` found on PATH.
+pub fn wanted_names(managers: &[String], path_var: Option<&OsStr>, dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = managers.to_vec();
+    if managers.iter().any(|m| m == "python") {
+        names.push("python3".into());
+    }
+    let versioned = |n: &str, prefix: &str| {
+        n.strip_prefix(prefix)
+            .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+    };
+    for d in path_var.map(std::env::split_paths).into_iter().flatten() {
+        if d == dir {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let family = if versioned(&n, "pip3.") {
+                "pip3"
+            } else if versioned(&n, "python3.") {
+                "python"
+            } else {
+                continue;
+            };
+            if managers.iter().any(|m| m == family) {
+                names.push(n);
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Creates (or refreshes) one link per name in `dir` pointing at `target`, and
+/// removes pkgwarden links for names no longer wanted. Idempotent.
+pub fn install_shims(
+    dir: &Path,
+    target: &Path,
+    names: &[String],
+) -> std::io::Result<Vec<(String, Change)>> {
+    std::fs::create_dir_all(dir)?;
+    let mut out = Vec::new();
+    for name in names {
+        let link = dir.join(name);
+        let change = match std::fs::read_link(&link) {
+            Ok(t) if t == target => Change::Unchanged,
+            Ok(_) if is_our_link(&link) => {
+                std::fs::remove_file(&link)?;
+                std::os::unix::fs::symlink(target, &link)?;
+                Change::Updated
+            }
+            Ok(_) => Change::Skipped,
+            Err(_) if link.symlink_metadata().is_ok() => Change::Skipped,
+            Err(_) => {
+                std::os::unix::fs::symlink(target, &link)?;
+                Change::Created
+            }
+        };
+        out.push((name.clone(), change));
+    }
+    for e in std::fs::read_dir(dir)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !names.contains(&name) && is_our_link(&e.path()) {
+            std::fs::remove_file(e.path())?;
+            out.push((name, Change::Removed));
+        }
+    }
+    Ok(out)
+}
+
+/// Removes every pkgwarden link from `dir`, then `dir` itself when empty.
+pub fn uninstall_shims(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(e),
+    };
+    for e in entries.flatten() {
+        if is_our_link(&e.path()) {
+            std::fs::remove_file(e.path())?;
+            removed.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    // Only an empty directory goes; anything else in it is the user's.
+    let _ = std::fs::remove_dir(dir);
+    removed.sort();
+    Ok(removed)
+}
+
+/// One row of `shims list`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ShimEntry {
+    /// The command name.
+    pub name: String,
+    /// Where the link points.
+    pub target: Option<PathBuf>,
+    /// The real manager behind it on the current PATH.
+    pub real: Option<PathBuf>,
+}
+
+/// The pkgwarden links in `dir` and the real manager each one hands off to.
+pub fn list_shims(dir: &Path, path_var: Option<&OsStr>) -> Vec<ShimEntry> {
+    let mut out: Vec<ShimEntry> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| is_our_link(&e.path()))
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            ShimEntry {
+                real: find_real(&name, path_var, Some(dir)),
+                target: std::fs::read_link(e.path()).ok(),
+                name,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn exe(path: &Path) {
+        fs::write(path, "#!/bin/sh\nexit 0\n").unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn skips_the_shims_dir_and_ourselves() {
+        let t = tempfile::tempdir().unwrap();
+        let shims = t.path().join("shims");
+        let a = t.path().join("a");
+        let b = t.path().join("b");
+        for d in [&shims, &a, &b] {
+            fs::create_dir(d).unwrap();
+        }
+        exe(&shims.join("conda"));
+        // A link to the running binary elsewhere on PATH must be skipped too.
+        std::os::unix::fs::symlink(std::env::current_exe().unwrap(), a.join("conda")).unwrap();
+        exe(&b.join("conda"));
+        let path = std::env::join_paths([&shims, &a, &b]).unwrap();
+        assert_eq!(
+            find_real("conda", Some(&path), Some(&shims)),
+            Some(b.join("conda"))
+        );
+        // Without the shims dir named, its entry is a plain candidate.
+        assert_eq!(
+            find_real("conda", Some(&path), None),
+            Some(shims.join("conda"))
+        );
+        fs::remove_file(b.join("conda")).unwrap();
+        assert_eq!(find_real("conda", Some(&path), Some(&shims)), None);
+    }
+
+    #[test]
+    fn shims_install_is_idempotent_and_uninstall_keeps_foreign_files() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("shims");
+        let me = std::env::current_exe().unwrap();
+        let names: Vec<String> = ["pip", "npm"].iter().map(|s| s.to_string()).collect();
+        let first = install_shims(&dir, &me, &names).unwrap();
+        assert!(first.iter().all(|(_, c)| *c == Change::Created));
+        let again = install_shims(&dir, &me, &names).unwrap();
+        assert!(again.iter().all(|(_, c)| *c == Change::Unchanged));
+        // A user's own file in the way is never clobbered.
+        fs::write(dir.join("gem"), "mine").unwrap();
+        let with_gem: Vec<String> = ["gem", "pip"].iter().map(|s| s.to_string()).collect();
+        let third = install_shims(&dir, &me, &with_gem).unwrap();
+        assert!(third.contains(&("gem".to_string(), Change::Skipped)));
+        assert!(third.contains(&("npm".to_string(), Change::Removed)));
+        assert_eq!(fs::read_to_string(dir.join("gem")).unwrap(), "mine");
+        let removed = uninstall_shims(&dir).unwrap();
+        assert_eq!(removed, vec!["pip".to_string()]);
+        assert!(dir.join("gem").exists());
+    }
+
+    #[test]
+    fn wanted_names_add_versioned_spellings_found_on_path() {
+        let t = tempfile::tempdir().unwrap();
+        let bin = t.path().join("bin");
+        fs::create_dir(&bin).unwrap();
+        exe(&bin.join("pip3.11"));
+        exe(&bin.join("python3.11"));
+        exe(&bin.join("pip3.x"));
+        let path = std::env::join_paths([&bin]).unwrap();
+        let managers: Vec<String> = ["pip3", "python"].iter().map(|s| s.to_string()).collect();
+        let names = wanted_names(&managers, Some(&path), &t.path().join("shims"));
+        assert_eq!(names, vec!["pip3", "pip3.11", "python", "python3", "python3.11"]);
+    }
+
+    #[test]
+    fn activation_snippets_name_the_dir() {
+        let d = Path::new("/home/u/.local/share/pkgwarden/shims");
+        assert!(activation(Shell::Bash, d).contains("export PATH=\"/home/u/.local/share/pkgwarden/shims:$PATH\""));
+        assert!(activation(Shell::Fish, d).contains("fish_add_path"));
+        assert!(!activation(Shell::Zsh, d).contains("@SHIMS_DIR@"));
+    }
+}

@@ -1,0 +1,69 @@
+//! A temporary HOME with pkgwarden's shims installed first on PATH.
+
+use super::{TestHome, assert_success, pkgwarden_bin, run};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The words pkgwarden prints after an install it could not monitor yet.
+pub const UNMONITORED: &str = "ran unmonitored";
+
+/// A test HOME whose PATH is: shims, then `dirs`, then the test's own PATH.
+pub struct ShimEnv {
+    /// The HOME.
+    pub home: TestHome,
+    /// The shim directory.
+    pub shims: PathBuf,
+    /// PATH with the shims first.
+    pub path: OsString,
+}
+
+impl ShimEnv {
+    /// Installs the shims with `pkgwarden shims install` and builds PATH.
+    pub fn new(dirs: &[&Path]) -> ShimEnv {
+        let home = TestHome::new();
+        let shims = home.path().join("shims");
+        let outer = std::env::var_os("PATH").unwrap_or_default();
+        let mut entries: Vec<PathBuf> = vec![shims.clone()];
+        entries.extend(dirs.iter().map(|d| d.to_path_buf()));
+        entries.extend(std::env::split_paths(&outer));
+        let path = std::env::join_paths(entries).expect("PATH entries");
+        let env = ShimEnv { home, shims, path };
+        let out = run(env
+            .pkgwarden()
+            .args(["shims", "install", "--dir"])
+            .arg(&env.shims));
+        assert_success(&out, "pkgwarden shims install");
+        env
+    }
+
+    /// `pkgwarden` with this HOME and PATH.
+    pub fn pkgwarden(&self) -> Command {
+        self.with_env(self.home.command(pkgwarden_bin()))
+    }
+
+    /// The shim `name`, as a user typing `name` would run it.
+    pub fn shim(&self, name: &str) -> Command {
+        let mut cmd = self.with_env(self.home.command(self.shims.join(name)));
+        // A shell passes the command name as typed.
+        std::os::unix::process::CommandExt::arg0(&mut cmd, name);
+        cmd
+    }
+
+    /// A program run directly, with the same environment.
+    pub fn bare(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        self.with_env(self.home.command(program))
+    }
+
+    fn with_env(&self, mut cmd: Command) -> Command {
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("PKGWARDEN_") {
+                cmd.env_remove(&k);
+            }
+        }
+        cmd.env("PATH", &self.path)
+            .env("PKGWARDEN_SHIMS_DIR", &self.shims)
+            .env("NO_COLOR", "1");
+        cmd
+    }
+}
