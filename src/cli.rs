@@ -144,12 +144,14 @@ fn manager_of(argv: &[OsString]) -> Result<(Tool, String), String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Tool::from_command(&base).map(|t| (t, base.clone())).ok_or_else(|| {
-        format!(
-            "pkgwarden: '{name}' is not a manager pkgwarden knows\n  hint: use one of {}",
-            Tool::ALL.map(Tool::name).join(", ")
-        )
-    })
+    Tool::from_command(&base)
+        .map(|t| (t, base.clone()))
+        .ok_or_else(|| {
+            format!(
+                "pkgwarden: '{name}' is not a manager pkgwarden knows\n  hint: use one of {}",
+                Tool::ALL.map(Tool::name).join(", ")
+            )
+        })
 }
 
 fn cmd_run(argv: Vec<OsString>, mode: Option<Mode>, policy: Option<PathBuf>) -> i32 {
@@ -162,7 +164,6 @@ fn cmd_run(argv: Vec<OsString>, mode: Option<Mode>, policy: Option<PathBuf>) -> 
     };
     run::invoke(Invocation {
         tool,
-        argv0: argv[0].clone(),
         name,
         args: argv[1..].to_vec(),
         overrides: Overrides { file: policy, mode },
@@ -196,7 +197,9 @@ fn cmd_plan(argv: Vec<OsString>, json: bool) -> i32 {
         Classified::Install(req) => {
             let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
             match crate::managers::facts::plan(&real, req, &cwd) {
-                Ok(p) => serde_json::json!({"tool": tool, "real_exe": real, "classified": classified, "plan": p}),
+                Ok(p) => {
+                    serde_json::json!({"tool": tool, "real_exe": real, "classified": classified, "plan": p})
+                }
                 Err(e) => {
                     eprintln!("pkgwarden: {e}");
                     return 1;
@@ -205,7 +208,10 @@ fn cmd_plan(argv: Vec<OsString>, json: bool) -> i32 {
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
     } else {
         print_plan_human(&value);
     }
@@ -244,7 +250,9 @@ fn print_plan_human(v: &serde_json::Value) {
 
 fn shims_dir_or(dir: Option<PathBuf>) -> Result<PathBuf, i32> {
     dir.or_else(shim::shims_dir).ok_or_else(|| {
-        eprintln!("pkgwarden: cannot tell where the shims go: HOME is not set\n  hint: pass --dir DIR");
+        eprintln!(
+            "pkgwarden: cannot tell where the shims go: HOME is not set\n  hint: pass --dir DIR"
+        );
         exit::USAGE
     })
 }
@@ -257,7 +265,8 @@ fn cmd_shims(action: ShimsCmd) -> i32 {
                 Err(c) => return c,
             };
             let env: Vec<(String, String)> = std::env::vars().collect();
-            let eff = match policy::load(&policy::Locations::default(), &env, &Overrides::default()) {
+            let eff = match policy::load(&policy::Locations::default(), &env, &Overrides::default())
+            {
                 Ok(e) => e,
                 Err(e) => {
                     eprintln!("pkgwarden: policy error, no shims changed\n{e}");
@@ -291,11 +300,16 @@ fn cmd_shims(action: ShimsCmd) -> i32 {
                             dir.join(name).display()
                         );
                     }
-                    println!("Put the shims first on PATH; pkgwarden never edits start-up files itself.");
+                    println!(
+                        "Put the shims first on PATH; pkgwarden never edits start-up files itself."
+                    );
                     println!("bash (~/.bashrc) and zsh (~/.zshrc):");
                     println!("  export PATH=\"{}:$PATH\"", dir.display());
                     println!("fish (~/.config/fish/config.fish):");
-                    println!("  fish_add_path --global --prepend --move \"{}\"", dir.display());
+                    println!(
+                        "  fish_add_path --global --prepend --move \"{}\"",
+                        dir.display()
+                    );
                     0
                 }
                 Err(e) => {
@@ -383,7 +397,8 @@ fn cmd_policy(action: PolicyCmd) -> i32 {
         },
         PolicyCmd::Show { json } => {
             let env: Vec<(String, String)> = std::env::vars().collect();
-            let eff = match policy::load(&policy::Locations::default(), &env, &Overrides::default()) {
+            let eff = match policy::load(&policy::Locations::default(), &env, &Overrides::default())
+            {
                 Ok(e) => e,
                 Err(e) => {
                     eprintln!("pkgwarden: policy error\n{e}");
@@ -410,7 +425,14 @@ fn cmd_policy(action: PolicyCmd) -> i32 {
                     .unwrap_or_default();
                 println!("{key:<30} {shown:<72} # {src}");
             }
-            println!("# layers: {}", eff.layers.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(" < "));
+            println!(
+                "# layers: {}",
+                eff.layers
+                    .iter()
+                    .map(|l| l.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" < ")
+            );
             for w in &eff.warnings {
                 println!("# warning: {w}");
             }

@@ -27,7 +27,6 @@ fn main() {
         Some(tool) => run::invoke(run::Invocation {
             tool,
             name,
-            argv0,
             args: args.collect(),
             overrides: Overrides::default(),
         }),

@@ -471,11 +471,7 @@ fn parse(text: &str, name: &str) -> Result<Layer, PolicyError> {
 fn line_col(text: &str, at: usize) -> (usize, usize) {
     let before = &text[..at];
     let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map_or(0, |l| l.chars().count())
-        + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
 }
 
@@ -541,7 +537,11 @@ fn env_layers<'a>(
     // their values are validated exactly alike.
     let typed: [(&str, &str, Option<char>); 6] = [
         ("PKGWARDEN_PACKAGE_MANAGERS", "package_managers", Some(',')),
-        ("PKGWARDEN_INSTALL_WRITE_PATHS", "install_write_paths", Some(':')),
+        (
+            "PKGWARDEN_INSTALL_WRITE_PATHS",
+            "install_write_paths",
+            Some(':'),
+        ),
         ("PKGWARDEN_ALLOWED_PARENTS", "allowed_parents", Some(':')),
         ("PKGWARDEN_TIME_WINDOW", "time_window", None),
         (
@@ -558,12 +558,9 @@ fn env_layers<'a>(
     for (name, key, sep) in typed {
         let Some(v) = var(name) else { continue };
         let value = match (sep, key) {
-            (Some(sep), _) => toml::Value::Array(
-                list(v, sep)
-                    .into_iter()
-                    .map(toml::Value::String)
-                    .collect(),
-            ),
+            (Some(sep), _) => {
+                toml::Value::Array(list(v, sep).into_iter().map(toml::Value::String).collect())
+            }
             (None, "executable_entropy_threshold") => {
                 toml::Value::Float(v.trim().parse::<f64>().map_err(|_| {
                     bad(
@@ -588,7 +585,8 @@ fn env_layers<'a>(
         };
         let mut table = toml::Table::new();
         table.insert(key.to_string(), value);
-        let text = toml::to_string(&table).map_err(|e| bad(name, e.to_string(), "fix or unset the variable"))?;
+        let text = toml::to_string(&table)
+            .map_err(|e| bad(name, e.to_string(), "fix or unset the variable"))?;
         let layer = parse(&text, name).map_err(|e| match e {
             PolicyError::Invalid { message, .. } => bad(name, message, "fix or unset the variable"),
             other => other,
@@ -800,8 +798,16 @@ mod tests {
         ] {
             parse(text, f).unwrap_or_else(|e| panic!("{f}: {e}"));
         }
-        assert_eq!(parse(include_str!("../policy/ci.toml"), "ci").unwrap().mode, Some(Mode::Block));
-        assert_eq!(parse(include_str!("../policy/audit.toml"), "a").unwrap().mode, Some(Mode::Audit));
+        assert_eq!(
+            parse(include_str!("../policy/ci.toml"), "ci").unwrap().mode,
+            Some(Mode::Block)
+        );
+        assert_eq!(
+            parse(include_str!("../policy/audit.toml"), "a")
+                .unwrap()
+                .mode,
+            Some(Mode::Audit)
+        );
     }
 
     #[test]
@@ -958,7 +964,10 @@ mod tests {
             &env(&[
                 ("PKGWARDEN_PACKAGE_MANAGERS", "pip, npm"),
                 ("PKGWARDEN_UNSIGNED_BINARY_ALERTING", "off"),
-                ("PKGWARDEN_ALLOWED_PARENTS", "/usr/bin/unattended-upgrade:ansible"),
+                (
+                    "PKGWARDEN_ALLOWED_PARENTS",
+                    "/usr/bin/unattended-upgrade:ansible",
+                ),
             ]),
             &Overrides::default(),
         )

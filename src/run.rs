@@ -18,8 +18,6 @@ pub struct Invocation {
     pub tool: Tool,
     /// The command name to look up on PATH (`pip3.11`, `python3`, …).
     pub name: String,
-    /// argv[0] as the caller wrote it; the real manager gets the same.
-    pub argv0: OsString,
     /// The arguments after argv[0].
     pub args: Vec<OsString>,
     /// Policy flags of `pkgwarden run`.
@@ -55,8 +53,12 @@ pub fn invoke(inv: Invocation) -> i32 {
 }
 
 /// Becomes the real manager; returns only when `execve` failed.
+///
+/// argv[0] is the real manager's path (same base name as typed): an
+/// interpreter that locates itself through argv[0] (Python finding its
+/// virtualenv) would otherwise search PATH, find the shim, and lose its prefix.
 fn passthrough(real: &Path, inv: &Invocation) -> i32 {
-    let err = shim::exec(real, &inv.argv0, &inv.args);
+    let err = shim::exec(real, real.as_os_str(), &inv.args);
     eprintln!("pkgwarden: cannot run {}: {err}", real.display());
     // A shell answers 126 for a command found but not executable.
     126
@@ -96,7 +98,7 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
         );
         return exit::SANDBOX_UNAVAILABLE;
     }
-    let code = run_child(real, &inv.argv0, &inv.args);
+    let code = run_child(real, real.as_os_str(), &inv.args);
     eprintln!(
         "pkgwarden: {what} ran unmonitored ({} mode): this build has no sandbox yet; no report was written",
         p.mode

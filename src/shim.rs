@@ -301,13 +301,19 @@ mod tests {
         let path = std::env::join_paths([&bin]).unwrap();
         let managers: Vec<String> = ["pip3", "python"].iter().map(|s| s.to_string()).collect();
         let names = wanted_names(&managers, Some(&path), &t.path().join("shims"));
-        assert_eq!(names, vec!["pip3", "pip3.11", "python", "python3", "python3.11"]);
+        assert_eq!(
+            names,
+            vec!["pip3", "pip3.11", "python", "python3", "python3.11"]
+        );
     }
 
     #[test]
     fn activation_snippets_name_the_dir() {
         let d = Path::new("/home/u/.local/share/pkgwarden/shims");
-        assert!(activation(Shell::Bash, d).contains("export PATH=\"/home/u/.local/share/pkgwarden/shims:$PATH\""));
+        assert!(
+            activation(Shell::Bash, d)
+                .contains("export PATH=\"/home/u/.local/share/pkgwarden/shims:$PATH\"")
+        );
         assert!(activation(Shell::Fish, d).contains("fish_add_path"));
         assert!(!activation(Shell::Zsh, d).contains("@SHIMS_DIR@"));
     }

@@ -8,14 +8,35 @@ use support::*;
 #[test]
 fn shims_install_is_idempotent_lists_and_uninstalls() {
     let env = ShimEnv::new(&[]);
-    let again = run(env.pkgwarden().args(["shims", "install", "--dir"]).arg(&env.shims));
+    let again = run(env
+        .pkgwarden()
+        .args(["shims", "install", "--dir"])
+        .arg(&env.shims));
     assert_success(&again, "second shims install");
     let text = stdout_str(&again);
     assert!(text.contains("created 0, updated 0"), "{text}");
     assert!(text.contains(&format!("export PATH=\"{}:$PATH\"", env.shims.display())));
     assert!(text.contains("fish_add_path"));
-    for name in ["pip", "pip3", "npm", "npx", "yarn", "pnpm", "gem", "bundle", "brew", "conda",
-        "mamba", "micromamba", "uv", "uvx", "poetry", "pipx", "python", "python3"] {
+    for name in [
+        "pip",
+        "pip3",
+        "npm",
+        "npx",
+        "yarn",
+        "pnpm",
+        "gem",
+        "bundle",
+        "brew",
+        "conda",
+        "mamba",
+        "micromamba",
+        "uv",
+        "uvx",
+        "poetry",
+        "pipx",
+        "python",
+        "python3",
+    ] {
         let link = env.shims.join(name);
         assert_eq!(
             fs::canonicalize(&link).unwrap(),
@@ -23,17 +44,31 @@ fn shims_install_is_idempotent_lists_and_uninstalls() {
             "{name}"
         );
     }
-    let list = run(env.pkgwarden().args(["shims", "list", "--json", "--dir"]).arg(&env.shims));
+    let list = run(env
+        .pkgwarden()
+        .args(["shims", "list", "--json", "--dir"])
+        .arg(&env.shims));
     assert_success(&list, "shims list");
     let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(v["first_on_path"], true);
-    let npm = v["shims"].as_array().unwrap().iter().find(|s| s["name"] == "npm").unwrap();
+    let npm = v["shims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "npm")
+        .unwrap();
     assert_eq!(npm["real"], which::which("npm").unwrap().to_str().unwrap());
 
-    let envline = run(env.pkgwarden().args(["shims", "env", "--shell", "fish", "--dir"]).arg(&env.shims));
+    let envline = run(env
+        .pkgwarden()
+        .args(["shims", "env", "--shell", "fish", "--dir"])
+        .arg(&env.shims));
     assert!(stdout_str(&envline).contains(&format!("\"{}\"", env.shims.display())));
 
-    let un = run(env.pkgwarden().args(["shims", "uninstall", "--dir"]).arg(&env.shims));
+    let un = run(env
+        .pkgwarden()
+        .args(["shims", "uninstall", "--dir"])
+        .arg(&env.shims));
     assert_success(&un, "shims uninstall");
     assert!(!env.shims.exists());
 }
@@ -42,16 +77,29 @@ fn shims_install_is_idempotent_lists_and_uninstalls() {
 fn policy_check_points_at_line_and_column() {
     let home = TestHome::new();
     let bad = home.path().join("bad.toml");
-    fs::write(&bad, "mode = \"block\"\n\n[endpoints]\ndeny = [\"raw-ip\", \"carrier-pigeon\"]\n").unwrap();
-    let out = run(home.command(pkgwarden_bin()).args(["policy", "check"]).arg(&bad));
+    fs::write(
+        &bad,
+        "mode = \"block\"\n\n[endpoints]\ndeny = [\"raw-ip\", \"carrier-pigeon\"]\n",
+    )
+    .unwrap();
+    let out = run(home
+        .command(pkgwarden_bin())
+        .args(["policy", "check"])
+        .arg(&bad));
     assert_eq!(out.status.code(), Some(92));
     let err = stderr_str(&out);
     assert!(err.contains(&format!("{}:4:", bad.display())), "{err}");
-    assert!(err.contains("carrier-pigeon") && err.contains("hint:"), "{err}");
+    assert!(
+        err.contains("carrier-pigeon") && err.contains("hint:"),
+        "{err}"
+    );
     assert!(err.contains("   4 | deny = "), "{err}");
 
     let good = crate_root().join("policy/ci.toml");
-    let out = run(home.command(pkgwarden_bin()).args(["policy", "check"]).arg(&good));
+    let out = run(home
+        .command(pkgwarden_bin())
+        .args(["policy", "check"])
+        .arg(&good));
     assert_success(&out, "policy check ci.toml");
 }
 
@@ -62,7 +110,11 @@ fn policy_show_names_the_source_of_each_key() {
     fs::create_dir_all(&cfg).unwrap();
     fs::write(cfg.join("policy.toml"), "time_window = \"90s\"\n").unwrap();
     let project = home.subdir("proj");
-    fs::write(project.join(".pkgwarden.toml"), "mode = \"block\"\nallowed_parents = [\"make\"]\n").unwrap();
+    fs::write(
+        project.join(".pkgwarden.toml"),
+        "mode = \"block\"\nallowed_parents = [\"make\"]\n",
+    )
+    .unwrap();
     let out = run(home
         .command(pkgwarden_bin())
         .args(["policy", "show"])
@@ -70,16 +122,36 @@ fn policy_show_names_the_source_of_each_key() {
         .env("PKGWARDEN_EXECUTABLE_ENTROPY_THRESHOLD", "7.5"));
     assert_success(&out, "policy show");
     let text = stdout_str(&out);
-    let line = |key: &str| text.lines().find(|l| l.starts_with(&format!("{key} "))).unwrap_or_else(|| panic!("no {key} in\n{text}")).to_string();
-    assert!(line("mode").contains("\"block\"") && line("mode").contains(&format!("# project {}", project.join(".pkgwarden.toml").display())));
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key} in\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("mode").contains("\"block\"")
+            && line("mode").contains(&format!(
+                "# project {}",
+                project.join(".pkgwarden.toml").display()
+            ))
+    );
     assert!(line("time_window").contains("1m 30s") && line("time_window").contains("# user "));
-    assert!(line("executable_entropy_threshold").contains("# env PKGWARDEN_EXECUTABLE_ENTROPY_THRESHOLD"));
+    assert!(
+        line("executable_entropy_threshold")
+            .contains("# env PKGWARDEN_EXECUTABLE_ENTROPY_THRESHOLD")
+    );
     assert!(line("package_managers").contains("# built-in"));
     // The project may not add allowed parents: ignored, and said so.
     assert!(line("allowed_parents").contains("[]"));
-    assert!(text.contains("# warning:") && text.contains("allowed_parents"), "{text}");
+    assert!(
+        text.contains("# warning:") && text.contains("allowed_parents"),
+        "{text}"
+    );
 
-    let out = run(home.command(pkgwarden_bin()).args(["policy", "show", "--json"]).current_dir(&project));
+    let out = run(home
+        .command(pkgwarden_bin())
+        .args(["policy", "show", "--json"])
+        .current_dir(&project));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["policy"]["mode"], "block");
     assert_eq!(v["sources"]["time_window"]["kind"], "user");
@@ -88,7 +160,9 @@ fn policy_show_names_the_source_of_each_key() {
 #[test]
 fn run_rejects_an_unknown_manager() {
     let home = TestHome::new();
-    let out = run(home.command(pkgwarden_bin()).args(["run", "--", "cargo", "install", "x"]));
+    let out = run(home
+        .command(pkgwarden_bin())
+        .args(["run", "--", "cargo", "install", "x"]));
     assert_eq!(out.status.code(), Some(92));
     assert!(stderr_str(&out).contains("'cargo' is not a manager pkgwarden knows"));
     let out = run(home.command(pkgwarden_bin()).args(["frobnicate"]));
@@ -102,7 +176,12 @@ fn install_sh_installs_idempotently_and_uninstalls() {
     let script = crate_root().join("install.sh");
     let install = |extra: &[&str]| {
         let mut c = home.command("bash");
-        c.arg(&script).arg("--bin").arg(pkgwarden_bin()).arg("--prefix").arg(&prefix).args(extra);
+        c.arg(&script)
+            .arg("--bin")
+            .arg(pkgwarden_bin())
+            .arg("--prefix")
+            .arg(&prefix)
+            .args(extra);
         run(&mut c)
     };
     let first = install(&[]);
@@ -114,7 +193,10 @@ fn install_sh_installs_idempotently_and_uninstalls() {
     let second = install(&["--ci"]);
     assert_success(&second, "install.sh again");
     let text = stdout_str(&second);
-    assert!(text.contains("is up to date") && text.contains("created 0, updated 0"), "{text}");
+    assert!(
+        text.contains("is up to date") && text.contains("created 0, updated 0"),
+        "{text}"
+    );
     assert!(text.contains("GITHUB_PATH") && text.contains(&shims.display().to_string()));
     let un = install(&["--uninstall"]);
     assert_success(&un, "install.sh --uninstall");

@@ -106,7 +106,10 @@ fn sigint_to_the_shim_reaches_the_manager_and_gives_130() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "SIGINT was not forwarded");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "SIGINT was not forwarded"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(130));
@@ -140,7 +143,10 @@ fn a_broken_policy_runs_nothing_and_says_where() {
     assert_eq!(out.status.code(), Some(92));
     let err = stderr_str(&out);
     assert!(err.contains("policy.toml:2:15:"), "{err}");
-    assert!(err.contains("nothing was run") && err.contains("hint:"), "{err}");
+    assert!(
+        err.contains("nothing was run") && err.contains("hint:"),
+        "{err}"
+    );
     assert!(f.calls().is_empty());
     f.policy("");
     let out = run(f.gem(&["install", "x"]).env("PKGWARDEN_MODE", "strict"));
@@ -152,7 +158,7 @@ fn a_broken_policy_runs_nothing_and_says_where() {
 #[test]
 fn policy_scope_decides_what_is_monitored() {
     let f = fake();
-    let me = stdout_str(&run(&mut std::process::Command::new("id").arg("-un")))
+    let me = stdout_str(&run(std::process::Command::new("id").arg("-un")))
         .trim()
         .to_string();
     // An excluded account passes through: no pkgwarden line.
@@ -172,7 +178,11 @@ fn policy_scope_decides_what_is_monitored() {
     let out = run(f
         .gem(&["install", "x"])
         .env("PKGWARDEN_ALLOWED_PARENTS", &me_exe));
-    assert!(!stderr_str(&out).contains("pkgwarden"), "{}", stderr_str(&out));
+    assert!(
+        !stderr_str(&out).contains("pkgwarden"),
+        "{}",
+        stderr_str(&out)
+    );
     // Otherwise it is the install path.
     let out = run(&mut f.gem(&["install", "x"]));
     assert!(stderr_str(&out).contains(UNMONITORED));
@@ -196,14 +206,21 @@ fn a_copied_supervisor_marker_does_not_skip_monitoring() {
     let parent = std::process::id().to_string();
     for pid in ["1", parent.as_str(), "not-a-pid"] {
         let out = run(f.gem(&["install", "x"]).env("PKGWARDEN_SUPERVISOR", pid));
-        assert!(stderr_str(&out).contains(UNMONITORED), "marker {pid} was trusted");
+        assert!(
+            stderr_str(&out).contains(UNMONITORED),
+            "marker {pid} was trusted"
+        );
     }
 }
 
 #[test]
 fn a_missing_manager_is_127_like_a_shell() {
     let env = ShimEnv::new(&[]);
-    let out = run(env.shim("micromamba").arg("install").arg("x").env("PATH", path_without("micromamba", &env)));
+    let out = run(env
+        .shim("micromamba")
+        .arg("install")
+        .arg("x")
+        .env("PATH", path_without("micromamba", &env)));
     assert_eq!(out.status.code(), Some(127));
     assert_eq!(
         stderr_str(&out),

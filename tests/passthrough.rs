@@ -18,7 +18,12 @@ fn pip_version_and_list_are_untouched() {
     let venv = venv(&probe_home);
     let env = ShimEnv::new(&[&venv.join("bin")]);
     let pip = venv_bin(&venv, "pip");
-    for args in [&["--version"][..], &["list"], &["list", "--format=json"], &["show", "pip"]] {
+    for args in [
+        &["--version"][..],
+        &["list"],
+        &["list", "--format=json"],
+        &["show", "pip"],
+    ] {
         let shim = run(env.shim("pip").args(args));
         let bare = run(env.bare(&pip).args(args));
         assert!(bare.status.success());
@@ -73,15 +78,25 @@ fn pip_install_from_loopback_index_through_the_shim() {
         .args(["install", "--index-url", &index.index_url(), "pwdemo"]));
     assert_success(&out, "pip install pwdemo through the shim");
     assert!(index.was_downloaded("pwdemo"));
-    assert!(stderr_str(&out).contains(UNMONITORED), "{}", stderr_str(&out));
-    let py = run(env
-        .bare(venv_bin(&venv, "python"))
-        .args(["-c", "import pwdemo, sys; sys.stdout.write(pwdemo.__name__)"]));
+    assert!(
+        stderr_str(&out).contains(UNMONITORED),
+        "{}",
+        stderr_str(&out)
+    );
+    let py = run(env.bare(venv_bin(&venv, "python")).args([
+        "-c",
+        "import pwdemo, sys; sys.stdout.write(pwdemo.__name__)",
+    ]));
     assert_success(&py, "import pwdemo");
     assert_eq!(stdout_str(&py), "pwdemo");
 
     // A missing package: pip's own exit code and message, then pkgwarden's one line.
-    let args = ["install", "--index-url", &index.index_url(), "does-not-exist"];
+    let args = [
+        "install",
+        "--index-url",
+        &index.index_url(),
+        "does-not-exist",
+    ];
     let shim = run(env.shim("pip").args(args));
     let bare = run(env.bare(&pip).args(args));
     assert_eq!(bare.status.code(), Some(1));
@@ -114,13 +129,24 @@ fn npm_install_from_loopback_registry_through_the_shim() {
     );
 
     let project = env.home.subdir("proj");
-    fs::write(project.join("package.json"), r#"{"name":"proj","version":"1.0.0"}"#).unwrap();
-    let out = run(env.shim("npm").args(["install", "pwdemo"]).current_dir(&project));
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"proj","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    let out = run(env
+        .shim("npm")
+        .args(["install", "pwdemo"])
+        .current_dir(&project));
     assert_success(&out, "npm install pwdemo through the shim");
     assert!(stderr_str(&out).contains("pkgwarden: npm install ran unmonitored"));
     assert!(registry.tarball_fetched("pwdemo", "1.0.0"));
     assert!(project.join("node_modules/pwdemo/package.json").is_file());
-    assert!(project.join("node_modules/pwdemo-dep/package.json").is_file());
+    assert!(
+        project
+            .join("node_modules/pwdemo-dep/package.json")
+            .is_file()
+    );
     let lock = fs::read_to_string(project.join("package-lock.json")).unwrap();
     assert!(lock.contains(&registry.tarball_url("pwdemo", "1.0.0")));
 }
@@ -172,14 +198,20 @@ fn plan_derives_registries_and_roots_from_the_managers() {
 
     let v = plan(&["pip", "install", "-i", &index.index_url(), "pwdemo"]);
     let hosts = v["plan"]["registry_hosts"].as_array().unwrap();
-    assert_eq!(hosts, &vec![serde_json::json!(format!("127.0.0.1:{}", index.port()))]);
+    assert_eq!(
+        hosts,
+        &vec![serde_json::json!(format!("127.0.0.1:{}", index.port()))]
+    );
     let roots: Vec<&str> = v["plan"]["write_roots"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r.as_str().unwrap())
         .collect();
-    assert!(roots.contains(&purelib.as_str()), "{roots:?} lacks {purelib}");
+    assert!(
+        roots.contains(&purelib.as_str()),
+        "{roots:?} lacks {purelib}"
+    );
     assert_eq!(v["plan"]["facts_origin"], "probe");
     // The second time the facts come from the cache.
     let v = plan(&["pip", "install", "-i", &index.index_url(), "pwdemo"]);
@@ -192,7 +224,9 @@ fn plan_derives_registries_and_roots_from_the_managers() {
     ])))
     .trim()
     .to_string();
-    let conf = stdout_str(&run(env.bare(venv_bin(&venv, "pip")).args(["config", "list"])));
+    let conf = stdout_str(&run(env
+        .bare(venv_bin(&venv, "pip"))
+        .args(["config", "list"])));
     if !conf.contains("index-url") {
         let v = plan(&["pip", "install", "pwdemo"]);
         assert_eq!(v["plan"]["registries"][0], default.as_str());
@@ -200,7 +234,10 @@ fn plan_derives_registries_and_roots_from_the_managers() {
 
     // A target directory replaces site-packages.
     let v = plan(&["pip", "install", "--target", "/tmp/pw-target", "pwdemo"]);
-    assert_eq!(v["plan"]["write_roots"], serde_json::json!(["/tmp/pw-target"]));
+    assert_eq!(
+        v["plan"]["write_roots"],
+        serde_json::json!(["/tmp/pw-target"])
+    );
 
     // npm: the registry a user configured becomes the endpoint.
     let registry = NpmRegistry::start(&["pwdemo", "pwdemo-dep"]);

@@ -1,7 +1,8 @@
 //! Homebrew (`brew`): which command lines install.
 
 use super::args::{self, Spec, Token};
-use super::{Classified, InstallRequest, Opt, PassReason, Tool, to_opts};
+use super::{Classified, PassReason, Tool, to_opts};
+use super::{install, owned};
 
 /// Options of brew commands that take a value (Homebrew declares them as
 /// `--name=`, and its parser also reads `--name VALUE`).
@@ -157,26 +158,10 @@ fn classify_bundle(tool: Tool, before: &[Token<'_>], rest: &[String]) -> Classif
     install(tool, &command, owned(args::positionals(&tokens)), options)
 }
 
-fn owned(words: Vec<&str>) -> Vec<String> {
-    words.into_iter().map(str::to_string).collect()
-}
-
-fn install(tool: Tool, command: &str, packages: Vec<String>, options: Vec<Opt>) -> Classified {
-    Classified::Install(InstallRequest {
-        tool,
-        command: command.to_string(),
-        packages,
-        options,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(words: &[&str]) -> Vec<String> {
-        words.iter().map(|s| s.to_string()).collect()
-    }
+    use crate::managers::testkit::v;
 
     fn run(words: &[&str]) -> Classified {
         classify(Tool::Brew, &v(words))
@@ -202,12 +187,18 @@ mod tests {
             (&["upgrade"], Some("upgrade")),
             (&["upgrade", "wget"], Some("upgrade")),
             (&["tap", "someone/tools"], Some("tap")),
-            (&["tap", "someone/tools", "http://127.0.0.1/tools.git"], Some("tap")),
+            (
+                &["tap", "someone/tools", "http://127.0.0.1/tools.git"],
+                Some("tap"),
+            ),
             (&["fetch", "wget"], Some("fetch")),
             (&["postinstall", "wget"], Some("postinstall")),
             (&["post_install", "wget"], Some("postinstall")),
             (&["bundle"], Some("bundle install")),
-            (&["bundle", "--file", "/tmp/p/Brewfile"], Some("bundle install")),
+            (
+                &["bundle", "--file", "/tmp/p/Brewfile"],
+                Some("bundle install"),
+            ),
             (&["bundle", "install"], Some("bundle install")),
             (&["bundle", "upgrade"], Some("bundle upgrade")),
             (&["vendor-install", "ruby"], Some("vendor-install")),
@@ -278,7 +269,14 @@ mod tests {
 
     #[test]
     fn brew_options_and_packages() {
-        let Classified::Install(req) = run(&["install", "--cask", "--appdir", "/tmp/apps", "firefox", "-v"]) else {
+        let Classified::Install(req) = run(&[
+            "install",
+            "--cask",
+            "--appdir",
+            "/tmp/apps",
+            "firefox",
+            "-v",
+        ]) else {
             panic!("install expected");
         };
         assert_eq!(req.tool, Tool::Brew);

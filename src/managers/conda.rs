@@ -1,7 +1,8 @@
 //! conda, mamba and micromamba: which command lines install.
 
 use super::args::{self, Spec, Token};
-use super::{Classified, InstallRequest, Opt, PassReason, Tool, to_opts};
+use super::{Classified, PassReason, Tool, to_opts};
+use super::{install, wants_help};
 
 /// Options before the subcommand that take a value (micromamba's
 /// `-r/--root-prefix`, `--rc-file`, `--log-level`). `-V/--version`, `-h`,
@@ -57,9 +58,12 @@ const CONDA_NAMES: &[(&str, &str)] = &[
 /// Subcommands that download packages (and run their link scripts).
 /// `self-update` (mamba, micromamba) replaces the manager with a download;
 /// conda-build's `build`, `mambabuild` and `debug` fill build environments
-/// from channels and run the recipe's scripts.
+/// from channels and run the recipe's scripts. `remove`/`uninstall` run the
+/// removed packages' `pre-unlink` scripts, and the solver may update others.
 const CONDA_INSTALLS: &[&str] = &[
     "install",
+    "remove",
+    "uninstall",
     "create",
     "update",
     "env create",
@@ -72,7 +76,15 @@ const CONDA_INSTALLS: &[&str] = &[
 
 /// Subcommands whose `--dry-run`/`-d` only solves: it reads channel indexes
 /// but neither downloads packages nor runs their scripts.
-const CONDA_DRY_RUNS: &[&str] = &["install", "create", "update", "env create", "env update"];
+const CONDA_DRY_RUNS: &[&str] = &[
+    "install",
+    "create",
+    "update",
+    "remove",
+    "uninstall",
+    "env create",
+    "env update",
+];
 
 /// Classifies a conda, mamba or micromamba command line (`args` without argv[0]).
 pub fn classify(tool: Tool, args: &[String]) -> Classified {
@@ -129,43 +141,12 @@ pub fn classify(tool: Tool, args: &[String]) -> Classified {
     install(tool, command, packages, options)
 }
 
-fn wants_help(tokens: &[Token<'_>]) -> bool {
-    args::has(tokens, &["help"], &['h'])
-}
-
-fn install(tool: Tool, command: &str, packages: Vec<String>, options: Vec<Opt>) -> Classified {
-    Classified::Install(InstallRequest {
-        tool,
-        command: command.to_string(),
-        packages,
-        options,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::managers::testkit::{request, v, verb};
 
     const TOOLS: [Tool; 3] = [Tool::Conda, Tool::Mamba, Tool::Micromamba];
-
-    fn v(words: &[&str]) -> Vec<String> {
-        words.iter().map(|s| s.to_string()).collect()
-    }
-
-    /// The install verb, or None for a passthrough.
-    fn verb(tool: Tool, words: &[&str]) -> Option<String> {
-        match classify(tool, &v(words)) {
-            Classified::Install(req) => Some(req.command),
-            Classified::Passthrough { .. } => None,
-        }
-    }
-
-    fn request(tool: Tool, words: &[&str]) -> InstallRequest {
-        match classify(tool, &v(words)) {
-            Classified::Install(req) => req,
-            other => panic!("{words:?} should be an install, got {other:?}"),
-        }
-    }
 
     #[test]
     fn verbs_for_every_conda_flavour() {
@@ -175,12 +156,21 @@ mod tests {
             (&["create", "-n", "work", "python=3.12"], Some("create")),
             (&["update", "--all"], Some("update")),
             (&["upgrade", "numpy"], Some("update")),
-            (&["env", "create", "-f", "environment.yml"], Some("env create")),
-            (&["env", "update", "-n", "work", "--prune"], Some("env update")),
+            (
+                &["env", "create", "-f", "environment.yml"],
+                Some("env create"),
+            ),
+            (
+                &["env", "update", "-n", "work", "--prune"],
+                Some("env update"),
+            ),
             (&["self-update"], Some("self-update")),
             (&["build", "recipe/"], Some("build")),
             (&["-v", "install", "numpy"], Some("install")),
-            (&["-vv", "--no-plugins", "create", "-n", "x"], Some("create")),
+            (
+                &["-vv", "--no-plugins", "create", "-n", "x"],
+                Some("create"),
+            ),
             (&["install", "--download-only", "numpy"], Some("install")),
             (&["install", "numpy", "--", "--help"], Some("install")),
             (&["run", "-n", "work", "python"], None),
@@ -189,8 +179,11 @@ mod tests {
             (&["activate", "work"], None),
             (&["list"], None),
             (&["info"], None),
-            (&["config", "--add", "channels", "http://127.0.0.1:8000/ch"], None),
-            (&["remove", "numpy"], None),
+            (
+                &["config", "--add", "channels", "http://127.0.0.1:8000/ch"],
+                None,
+            ),
+            (&["env", "list"], None),
             (&["env", "list"], None),
             (&["env", "export", "-n", "create"], None),
             (&["search", "numpy"], None),
@@ -211,9 +204,18 @@ mod tests {
     #[test]
     fn micromamba_global_value_options() {
         let table: &[(&[&str], Option<&str>)] = &[
-            (&["-r", "/tmp/mm", "install", "-n", "x", "numpy"], Some("install")),
-            (&["--root-prefix", "/tmp/mm", "create", "-n", "x"], Some("create")),
-            (&["--rc-file", "/tmp/rc", "self-update"], Some("self-update")),
+            (
+                &["-r", "/tmp/mm", "install", "-n", "x", "numpy"],
+                Some("install"),
+            ),
+            (
+                &["--root-prefix", "/tmp/mm", "create", "-n", "x"],
+                Some("create"),
+            ),
+            (
+                &["--rc-file", "/tmp/rc", "self-update"],
+                Some("self-update"),
+            ),
             (&["-r", "install", "list"], None),
             (&["--root-prefix=/tmp/mm", "list"], None),
         ];
@@ -235,7 +237,10 @@ mod tests {
             (&["env", "create", "--help"], PassReason::Help),
             (&["env"], PassReason::Help),
             (&["run", "--help"], PassReason::Help),
-            (&["run", "-n", "x", "python", "--help"], PassReason::NotAnInstall),
+            (
+                &["run", "-n", "x", "python", "--help"],
+                PassReason::NotAnInstall,
+            ),
             (&["list", "--help"], PassReason::Help),
             (&["--version"], PassReason::Version),
             (&["-V"], PassReason::Version),
@@ -243,7 +248,10 @@ mod tests {
             (&["install", "-d", "numpy"], PassReason::DryRun),
             (&["create", "-n", "x", "-yd", "python"], PassReason::DryRun),
             (&["update", "--all", "--dry-run"], PassReason::DryRun),
-            (&["env", "create", "-f", "e.yml", "--dry-run"], PassReason::DryRun),
+            (
+                &["env", "create", "-f", "e.yml", "--dry-run"],
+                PassReason::DryRun,
+            ),
             (&["-v", "list"], PassReason::NotAnInstall),
         ];
         for tool in TOOLS {
@@ -285,13 +293,21 @@ mod tests {
         assert_eq!(req.option("file"), Some("/tmp/req.txt"));
         assert!(req.flag("override-channels"));
 
-        let req = request(Tool::Micromamba, &["-r", "/tmp/mm", "create", "-pfoo", "-c", "a", "-c", "b", "x"]);
+        let req = request(
+            Tool::Micromamba,
+            &[
+                "-r", "/tmp/mm", "create", "-pfoo", "-c", "a", "-c", "b", "x",
+            ],
+        );
         assert_eq!(req.option("root-prefix"), Some("/tmp/mm"));
         assert_eq!(req.option("prefix"), Some("foo"));
         assert_eq!(req.option_values("channel"), vec!["a", "b"]);
         assert_eq!(req.packages, v(&["x"]));
 
-        let req = request(Tool::Mamba, &["env", "create", "--name=x", "-f", "/tmp/e.yml"]);
+        let req = request(
+            Tool::Mamba,
+            &["env", "create", "--name=x", "-f", "/tmp/e.yml"],
+        );
         assert_eq!(req.command, "env create");
         assert_eq!(req.option("name"), Some("x"));
         assert_eq!(req.option("file"), Some("/tmp/e.yml"));
@@ -301,8 +317,21 @@ mod tests {
     #[test]
     fn odd_input_never_panics() {
         let vocab = [
-            "", "-", "--", "-h", "-V", "-n", "-r", "--name", "--prefix=", "install", "env", "create",
-            "é", "-é", "--é=ü",
+            "",
+            "-",
+            "--",
+            "-h",
+            "-V",
+            "-n",
+            "-r",
+            "--name",
+            "--prefix=",
+            "install",
+            "env",
+            "create",
+            "é",
+            "-é",
+            "--é=ü",
         ];
         for a in vocab {
             for b in vocab {
@@ -315,5 +344,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn remove_runs_unlink_scripts_so_it_is_an_install() {
+        let words: Vec<String> = ["remove", "-n", "work", "numpy"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        match classify(Tool::Conda, &words) {
+            Classified::Install(r) => assert_eq!(r.command, "remove"),
+            other => panic!("{other:?}"),
+        }
+        let dry: Vec<String> = ["remove", "--dry-run", "numpy"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            classify(Tool::Mamba, &dry),
+            Classified::pass(PassReason::DryRun)
+        );
     }
 }

@@ -103,7 +103,9 @@ impl ManagerFacts {
 #[derive(Debug, thiserror::Error)]
 pub enum FactsError {
     /// The probe could not be started or failed.
-    #[error("cannot ask {exe} about its configuration: {why}\n  hint: check that `{exe}` runs on its own")]
+    #[error(
+        "cannot ask {exe} about its configuration: {why}\n  hint: check that `{exe}` runs on its own"
+    )]
     Probe {
         /// What was run.
         exe: String,
@@ -276,7 +278,10 @@ fn write_cached(file: &Path, facts: &ManagerFacts) -> std::io::Result<()> {
     let dir = file.parent().ok_or(std::io::ErrorKind::NotFound)?;
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{}.tmp", std::process::id()));
-    std::fs::write(&tmp, serde_json::to_vec(facts).map_err(std::io::Error::other)?)?;
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec(facts).map_err(std::io::Error::other)?,
+    )?;
     std::fs::rename(&tmp, file)
 }
 
@@ -381,13 +386,25 @@ fn pip_target_interpreter(real: &Path, req: &InstallRequest) -> Option<PathBuf> 
 /// configuration says.
 const PIP_PROBE: &str = r#"
 import json, os, site, sys, sysconfig
-out = {"executable": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix,
-       "version": sys.version.split()[0], "in_venv": sys.prefix != sys.base_prefix}
+# Without site (-S) the interpreter does not know it runs in a virtualenv:
+# find pyvenv.cfg the way site.venv() does, without processing .pth files.
+exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+venv = next((os.path.dirname(exe_dir) for c in (os.path.join(exe_dir, "pyvenv.cfg"),
+             os.path.join(os.path.dirname(exe_dir), "pyvenv.cfg")) if os.path.isfile(c)), None)
+if venv:
+    scheme = "venv" if "venv" in sysconfig.get_scheme_names() else "posix_prefix"
+    paths = sysconfig.get_paths(scheme=scheme, vars={"base": venv, "platbase": venv})
+    prefix = sys.prefix = sys.exec_prefix = venv
+else:
+    paths = sysconfig.get_paths()
+    prefix = sys.prefix
+out = {"executable": sys.executable, "prefix": prefix, "base_prefix": sys.base_prefix,
+       "version": sys.version.split()[0], "in_venv": venv is not None}
 for k in ("purelib", "platlib", "scripts", "data"):
-    out[k] = sysconfig.get_path(k)
+    out[k] = paths[k]
 out["user_site"] = site.getusersitepackages()
 out["user_base"] = site.getuserbase()
-for p in site.getsitepackages() + [out["purelib"], out["platlib"]]:
+for p in [out["purelib"], out["platlib"]] + ([] if venv else site.getsitepackages()):
     if p not in sys.path:
         sys.path.append(p)
 try:
@@ -453,9 +470,13 @@ fn pip_facts(real: &Path, interpreter: Option<&Path>) -> Result<ManagerFacts, Fa
     }
     // pip's own option precedence: environment, then the install section, then global.
     let conf = |key: &str| -> Option<String> {
-        [format!(":env:.{key}"), format!("install.{key}"), format!("global.{key}")]
-            .iter()
-            .find_map(|k| pr.config.get(k).cloned())
+        [
+            format!(":env:.{key}"),
+            format!("install.{key}"),
+            format!("global.{key}"),
+        ]
+        .iter()
+        .find_map(|k| pr.config.get(k).cloned())
     };
     let mut registries = vec![
         conf("index-url")
@@ -516,7 +537,8 @@ fn apply_pip(p: &mut InstallPlan, cwd: &Path) {
     let req = &p.request;
     let abs = |v: &str| cwd.join(crate::paths::expand_tilde(v));
     if let Some(index) = req.option("index-url") {
-        p.registries.retain(|r| Some(r.as_str()) != p.facts.registries.first().map(String::as_str));
+        p.registries
+            .retain(|r| Some(r.as_str()) != p.facts.registries.first().map(String::as_str));
         p.registries.insert(0, index.to_string());
         // pip's file host serves only its default index.
         p.facts.download_hosts.clear();
@@ -564,8 +586,10 @@ fn apply_pip(p: &mut InstallPlan, cwd: &Path) {
     if let Some(d) = req.option("dest").or(req.option("wheel-dir")) {
         p.write_roots.push(abs(d));
     }
-    if matches!(req.command.as_str(), "download" | "wheel" | "-m pip download" | "-m pip wheel")
-        && req.option("dest").is_none()
+    if matches!(
+        req.command.as_str(),
+        "download" | "wheel" | "-m pip download" | "-m pip wheel"
+    ) && req.option("dest").is_none()
         && req.option("wheel-dir").is_none()
     {
         p.write_roots = vec![cwd.to_path_buf()];
@@ -675,7 +699,8 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
         }
     }
     for o in &req.options {
-        if o.name.starts_with('@') && o.name.ends_with(":registry")
+        if o.name.starts_with('@')
+            && o.name.ends_with(":registry")
             && let Some(v) = &o.value
         {
             p.registries.push(v.clone());
@@ -688,7 +713,13 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
     let prefix = req.option("prefix").map(|v| cwd.join(v));
     p.write_roots = if global {
         let g = prefix.unwrap_or_else(|| {
-            PathBuf::from(p.facts.values.get("global_prefix").cloned().unwrap_or_default())
+            PathBuf::from(
+                p.facts
+                    .values
+                    .get("global_prefix")
+                    .cloned()
+                    .unwrap_or_default(),
+            )
         });
         vec![g.join("lib/node_modules"), g.join("bin")]
     } else {
@@ -732,13 +763,19 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let f = t.path().join("pip");
         std::fs::write(&f, "#!/opt/venv/bin/python3.11\nimport sys\n").unwrap();
-        assert_eq!(shebang_python(&f), Some(PathBuf::from("/opt/venv/bin/python3.11")));
+        assert_eq!(
+            shebang_python(&f),
+            Some(PathBuf::from("/opt/venv/bin/python3.11"))
+        );
         std::fs::write(
             &f,
             "#!/bin/sh\n'''exec' \"/very/long/path/bin/python\" \"$0\" \"$@\"\n' '''\n",
         )
         .unwrap();
-        assert_eq!(shebang_python(&f), Some(PathBuf::from("/very/long/path/bin/python")));
+        assert_eq!(
+            shebang_python(&f),
+            Some(PathBuf::from("/very/long/path/bin/python"))
+        );
         std::fs::write(&f, "#!/usr/bin/env bash\nexec pyenv\n").unwrap();
         assert_eq!(shebang_python(&f), None);
     }

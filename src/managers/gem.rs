@@ -1,7 +1,8 @@
 //! RubyGems (`gem`) and Bundler (`bundle`): which command lines install.
 
-use super::args::{self, Spec, Token};
-use super::{Classified, InstallRequest, Opt, PassReason, Tool, to_opts};
+use super::args::{self, Spec};
+use super::{Classified, PassReason, Tool, to_opts};
+use super::{install, owned, wants_help};
 
 /// Every RubyGems command. RubyGems runs any unambiguous prefix of one, so a
 /// command word is resolved against the whole list, not only the installs.
@@ -44,11 +45,8 @@ const GEM_COMMANDS: &[&str] = &[
 ];
 
 /// RubyGems' aliases, applied before prefix matching.
-const GEM_ALIASES: &[(&str, &str)] = &[
-    ("i", "install"),
-    ("login", "signin"),
-    ("logout", "signout"),
-];
+const GEM_ALIASES: &[(&str, &str)] =
+    &[("i", "install"), ("login", "signin"), ("logout", "signout")];
 
 /// Commands that download gems or run their code (extension builds, hooks).
 /// `exec` is handled apart: it is run-style.
@@ -119,8 +117,9 @@ const GEM_EXEC_NAMES: &[(&str, &str)] = &[
 /// alias.
 const BUNDLE_COMMANDS: &[&str] = &[
     "add", "binstubs", "cache", "check", "clean", "config", "console", "doctor", "exec", "fund",
-    "gem", "help", "info", "init", "inject", "install", "issue", "licenses", "list", "lock", "open",
-    "outdated", "platform", "plugin", "pristine", "remove", "show", "update", "version", "viz",
+    "gem", "help", "info", "init", "inject", "install", "issue", "licenses", "list", "lock",
+    "open", "outdated", "platform", "plugin", "pristine", "remove", "show", "update", "version",
+    "viz",
 ];
 
 /// Bundler's aliases (Thor `map`s).
@@ -315,45 +314,10 @@ fn resolve_bundle_command(word: &str) -> Option<&'static str> {
     targets.all(|t| t == first).then_some(first)
 }
 
-fn wants_help(tokens: &[Token<'_>]) -> bool {
-    args::has(tokens, &["help"], &['h'])
-}
-
-fn owned(words: Vec<&str>) -> Vec<String> {
-    words.into_iter().map(str::to_string).collect()
-}
-
-fn install(tool: Tool, command: &str, packages: Vec<String>, options: Vec<Opt>) -> Classified {
-    Classified::Install(InstallRequest {
-        tool,
-        command: command.to_string(),
-        packages,
-        options,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(words: &[&str]) -> Vec<String> {
-        words.iter().map(|s| s.to_string()).collect()
-    }
-
-    /// The install verb, or None for a passthrough.
-    fn verb(tool: Tool, words: &[&str]) -> Option<String> {
-        match classify(tool, &v(words)) {
-            Classified::Install(req) => Some(req.command),
-            Classified::Passthrough { .. } => None,
-        }
-    }
-
-    fn request(tool: Tool, words: &[&str]) -> InstallRequest {
-        match classify(tool, &v(words)) {
-            Classified::Install(req) => req,
-            other => panic!("{words:?} should be an install, got {other:?}"),
-        }
-    }
+    use crate::managers::testkit::{request, v, verb};
 
     #[test]
     fn gem_verbs() {
@@ -374,10 +338,19 @@ mod tests {
             (&["reb", "rake"], Some("rebuild")),
             // Global options before the command, including valued ones.
             (&["--config-file", "install", "list"], None),
-            (&["--config-file", "/tmp/gemrc", "install", "x"], Some("install")),
-            (&["--config-file=/tmp/gemrc", "install", "x"], Some("install")),
+            (
+                &["--config-file", "/tmp/gemrc", "install", "x"],
+                Some("install"),
+            ),
+            (
+                &["--config-file=/tmp/gemrc", "install", "x"],
+                Some("install"),
+            ),
             (&["-C", "/tmp/p", "install", "x"], Some("install")),
-            (&["--norc", "-V", "--backtrace", "install", "x"], Some("install")),
+            (
+                &["--norc", "-V", "--backtrace", "install", "x"],
+                Some("install"),
+            ),
             // Ambiguous prefixes are errors in RubyGems.
             (&["in", "rails"], None),
             (&["e"], None),
@@ -467,14 +440,26 @@ mod tests {
         assert_eq!(req.option("version"), Some("7.1"));
         assert!(req.flag("clear-sources"));
 
-        let req = request(Tool::Gem, &["ins", "--install-dir=/tmp/g", "--source", "http://127.0.0.1:1/", "x"]);
+        let req = request(
+            Tool::Gem,
+            &[
+                "ins",
+                "--install-dir=/tmp/g",
+                "--source",
+                "http://127.0.0.1:1/",
+                "x",
+            ],
+        );
         assert_eq!(req.command, "install");
         assert_eq!(req.option("install-dir"), Some("/tmp/g"));
         assert_eq!(req.option("source"), Some("http://127.0.0.1:1/"));
         assert_eq!(req.packages, v(&["x"]));
 
         // exec: `-g` names the gem; the program's own options are not gem's.
-        let req = request(Tool::Gem, &["exec", "-g", "rubocop-x", "rubocop", "-v", "--only", "x"]);
+        let req = request(
+            Tool::Gem,
+            &["exec", "-g", "rubocop-x", "rubocop", "-v", "--only", "x"],
+        );
         assert_eq!(req.option("gem"), Some("rubocop-x"));
         assert_eq!(req.packages, v(&["rubocop"]));
         assert!(!req.flag("only"));
@@ -499,7 +484,10 @@ mod tests {
             (&["pa"], Some("cache")),
             (&["pristine"], Some("pristine")),
             (&["plugin", "install", "bundler-x"], Some("plugin install")),
-            (&["--no-color", "-V", "--retry", "2", "install"], Some("install")),
+            (
+                &["--no-color", "-V", "--retry", "2", "install"],
+                Some("install"),
+            ),
             (&["-r", "3", "update"], Some("update")),
             (&["plugin", "list"], None),
             (&["plugin"], None),
@@ -524,7 +512,11 @@ mod tests {
             (&["--", "install"], Some("install")),
         ];
         for (words, want) in table {
-            assert_eq!(verb(Tool::Bundle, words).as_deref(), *want, "bundle {words:?}");
+            assert_eq!(
+                verb(Tool::Bundle, words).as_deref(),
+                *want,
+                "bundle {words:?}"
+            );
         }
     }
 
@@ -556,7 +548,16 @@ mod tests {
     fn bundle_options() {
         let req = request(
             Tool::Bundle,
-            &["--retry", "3", "install", "--path", "vendor/bundle", "--gemfile=/tmp/p/Gemfile", "-j", "4"],
+            &[
+                "--retry",
+                "3",
+                "install",
+                "--path",
+                "vendor/bundle",
+                "--gemfile=/tmp/p/Gemfile",
+                "-j",
+                "4",
+            ],
         );
         assert_eq!(req.command, "install");
         assert_eq!(req.option("retry"), Some("3"));
@@ -565,7 +566,17 @@ mod tests {
         assert_eq!(req.option("jobs"), Some("4"));
         assert!(req.packages.is_empty());
 
-        let req = request(Tool::Bundle, &["add", "rails", "-v", "7.1", "--source", "http://127.0.0.1:9/"]);
+        let req = request(
+            Tool::Bundle,
+            &[
+                "add",
+                "rails",
+                "-v",
+                "7.1",
+                "--source",
+                "http://127.0.0.1:9/",
+            ],
+        );
         assert_eq!(req.packages, v(&["rails"]));
         assert_eq!(req.option("version"), Some("7.1"));
         assert_eq!(req.option("source"), Some("http://127.0.0.1:9/"));
@@ -574,8 +585,24 @@ mod tests {
     #[test]
     fn odd_input_never_panics() {
         let vocab = [
-            "", "-", "--", "-h", "--help", "-v", "-i", "-g", "--source", "--source=", "install", "exec",
-            "é", "-é", "--é=ü", "i", "plugin", "-r",
+            "",
+            "-",
+            "--",
+            "-h",
+            "--help",
+            "-v",
+            "-i",
+            "-g",
+            "--source",
+            "--source=",
+            "install",
+            "exec",
+            "é",
+            "-é",
+            "--é=ü",
+            "i",
+            "plugin",
+            "-r",
         ];
         for a in vocab {
             for b in vocab {

@@ -10,6 +10,8 @@ pub mod gem;
 pub mod npm;
 pub mod pip;
 pub mod pytools;
+#[cfg(test)]
+mod testkit;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -233,6 +235,31 @@ pub fn classify(tool: Tool, args: &[String]) -> Classified {
         Tool::Conda | Tool::Mamba | Tool::Micromamba => conda::classify(tool, args),
         Tool::Uv | Tool::Uvx | Tool::Poetry | Tool::Pipx => pytools::classify(tool, args),
     }
+}
+
+/// An install of `command` with these packages and options.
+pub(crate) fn install(
+    tool: Tool,
+    command: &str,
+    packages: Vec<String>,
+    options: Vec<Opt>,
+) -> Classified {
+    Classified::Install(InstallRequest {
+        tool,
+        command: command.to_string(),
+        packages,
+        options,
+    })
+}
+
+/// Owned copies of borrowed words.
+pub(crate) fn owned(words: Vec<&str>) -> Vec<String> {
+    words.into_iter().map(str::to_string).collect()
+}
+
+/// True when the tokens ask for help (`--help`, `-h`).
+pub(crate) fn wants_help(tokens: &[args::Token<'_>]) -> bool {
+    args::has(tokens, &["help"], &['h'])
 }
 
 /// Converts the tokens an adapter scanned into `Opt`s, mapping short letters
