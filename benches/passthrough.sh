@@ -5,7 +5,8 @@
 #   benches/passthrough.sh            (needs hyperfine; builds the release binary)
 #
 # Three managers: a minimal stand-in (`/bin/true` behind the name `conda`) that
-# isolates pkgwarden's own start-up cost, and the real pip and npm.
+# isolates pkgwarden's own start-up cost, and the real pip (in a virtualenv)
+# and npm.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 command -v hyperfine >/dev/null || { echo "benches: install hyperfine (apt-get install hyperfine)" >&2; exit 1; }
@@ -22,7 +23,10 @@ PATH="$work/real:$PATH" "$bin" shims install --dir "$shims" >/dev/null
 export PATH="$shims:$work/real:$PATH" PKGWARDEN_SHIMS_DIR="$shims"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 npm_config_update_notifier=false
 
-real_pip="$(PATH="${PATH#"$shims:"}" command -v pip)"
+# A virtualenv's pip: the real pip itself, not a version manager's wrapper script.
+python3 -m venv "$work/venv"
+export PATH="$shims:$work/venv/bin:${PATH#"$shims:"}"
+real_pip="$work/venv/bin/pip"
 real_npm="$(PATH="${PATH#"$shims:"}" command -v npm)"
 
 run() { # name, shim command, bare command
@@ -39,5 +43,5 @@ PY
 
 echo "median of each; same machine, same run"
 run "conda (true)" "$shims/conda --version" "$work/real/conda --version" 300
-run "pip --version" "$shims/pip --version" "$real_pip --version" 30
-run "npm --version" "$shims/npm --version" "$real_npm --version" 30
+run "pip --version" "$shims/pip --version" "$real_pip --version" 60
+run "npm --version" "$shims/npm --version" "$real_npm --version" 60
