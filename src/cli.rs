@@ -27,6 +27,12 @@ enum Cmd {
         /// A policy file applied on top of the others.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        /// Run the install in the experimental sandbox (also PKGWARDEN_SANDBOX=1).
+        #[arg(long)]
+        sandbox: bool,
+        /// With --sandbox: write what the install did as JSON to FILE.
+        #[arg(long, value_name = "FILE")]
+        events_json: Option<PathBuf>,
         /// The manager and its arguments.
         #[arg(required = true, last = true, value_name = "MANAGER ARGS")]
         argv: Vec<OsString>,
@@ -129,7 +135,18 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
     };
     match cli.command {
-        Cmd::Run { mode, policy, argv } => cmd_run(argv, mode.map(Mode::from), policy),
+        Cmd::Run {
+            mode,
+            policy,
+            sandbox,
+            events_json,
+            argv,
+        } => {
+            let mut opts = run::SandboxOpts::from_env();
+            opts.enabled |= sandbox;
+            opts.events_json = events_json.or(opts.events_json);
+            cmd_run(argv, mode.map(Mode::from), policy, opts)
+        }
         Cmd::Plan { json, argv } => cmd_plan(argv, json),
         Cmd::Shims { action } => cmd_shims(action),
         Cmd::Policy { action } => cmd_policy(action),
@@ -154,7 +171,12 @@ fn manager_of(argv: &[OsString]) -> Result<(Tool, String), String> {
         })
 }
 
-fn cmd_run(argv: Vec<OsString>, mode: Option<Mode>, policy: Option<PathBuf>) -> i32 {
+fn cmd_run(
+    argv: Vec<OsString>,
+    mode: Option<Mode>,
+    policy: Option<PathBuf>,
+    sandbox: run::SandboxOpts,
+) -> i32 {
     let (tool, name) = match manager_of(&argv) {
         Ok(t) => t,
         Err(e) => {
@@ -167,6 +189,7 @@ fn cmd_run(argv: Vec<OsString>, mode: Option<Mode>, policy: Option<PathBuf>) -> 
         name,
         args: argv[1..].to_vec(),
         overrides: Overrides { file: policy, mode },
+        sandbox,
     })
 }
 

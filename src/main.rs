@@ -10,6 +10,7 @@ mod monitor;
 mod paths;
 mod policy;
 mod run;
+mod sandbox;
 mod shim;
 
 use managers::Tool;
@@ -29,6 +30,7 @@ fn main() {
             name,
             args: args.collect(),
             overrides: Overrides::default(),
+            sandbox: run::SandboxOpts::from_env(),
         }),
         None => cli::main(std::iter::once(argv0).chain(args).collect()),
     };

@@ -22,6 +22,27 @@ pub struct Invocation {
     pub args: Vec<OsString>,
     /// Policy flags of `pkgwarden run`.
     pub overrides: Overrides,
+    /// The experimental sandbox (`--sandbox`, `PKGWARDEN_SANDBOX=1`).
+    pub sandbox: SandboxOpts,
+}
+
+/// Options of the experimental sandboxed install.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxOpts {
+    /// Run installs inside the sandbox.
+    pub enabled: bool,
+    /// Write the events as JSON here.
+    pub events_json: Option<PathBuf>,
+}
+
+impl SandboxOpts {
+    /// From `PKGWARDEN_SANDBOX` and `PKGWARDEN_EVENTS_JSON` (for shims).
+    pub fn from_env() -> SandboxOpts {
+        SandboxOpts {
+            enabled: std::env::var("PKGWARDEN_SANDBOX").is_ok_and(|v| v == "1"),
+            events_json: std::env::var_os("PKGWARDEN_EVENTS_JSON").map(PathBuf::from),
+        }
+    }
 }
 
 /// Runs one invocation to completion and returns the exit code. Passthrough
@@ -92,6 +113,9 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
         return passthrough(real, inv);
     }
     let what = format!("{} {}", inv.tool, request.command);
+    if inv.sandbox.enabled {
+        return sandboxed(inv, real, request, p, &what);
+    }
     if p.mode == Mode::Block {
         eprintln!(
             "pkgwarden: {what}: block mode needs the sandbox, and this build of pkgwarden has none yet; nothing was run\n  hint: use --mode protect or audit to run it unmonitored, or install a pkgwarden with sandbox support"
@@ -104,6 +128,201 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
         p.mode
     );
     code
+}
+
+/// The sandboxed install: plan, rules, child, supervisor, events.
+fn sandboxed(
+    inv: &Invocation,
+    real: &Path,
+    request: &InstallRequest,
+    p: &policy::Policy,
+    what: &str,
+) -> i32 {
+    use crate::monitor::notify::{self, NetPolicy, Watch};
+    use crate::sandbox::{self, landlock, seccomp, spawn};
+    use std::os::unix::process::CommandExt;
+    let unavailable = |why: String| {
+        eprintln!("pkgwarden: {what}: cannot set up the sandbox, nothing was run: {why}");
+        exit::SANDBOX_UNAVAILABLE
+    };
+    let start = std::time::Instant::now();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let plan = match crate::managers::facts::plan(real, request, &cwd) {
+        Ok(plan) => plan,
+        Err(e) => return unavailable(e.to_string()),
+    };
+    let home = crate::paths::home();
+    // The manager's caches and logs exist before the sandbox closes over them.
+    for d in plan.cache_dirs.iter().chain(&plan.log_dirs) {
+        let _ = std::fs::create_dir_all(d);
+    }
+    let tmp = match private_tmp() {
+        Ok(t) => t,
+        Err(e) => return unavailable(format!("private temporary directory: {e}")),
+    };
+    let spec = sandbox::fs_spec(&plan, p, home.as_deref(), &cwd, &tmp.0);
+    let audit = p.mode == Mode::Audit;
+    let grants = if audit {
+        // Audit denies nothing: read and write everywhere, observe all.
+        vec![landlock::Grant::Write(PathBuf::from("/"))]
+    } else {
+        landlock::grants(&spec)
+    };
+    let (ll_fd, ll_status) = match landlock::build(&grants, None, !audit) {
+        Ok(r) => r,
+        Err(e) => return unavailable(e.to_string()),
+    };
+    if p.mode == Mode::Block && ll_fd.is_none() {
+        return unavailable("block mode requires landlock, which this kernel does not have".into());
+    }
+    let rules = seccomp::rules();
+    let program = rules.program();
+    let allowed = registry_addrs(&plan.registries);
+    let net = NetPolicy {
+        observe_only: audit,
+        allowed,
+        privileged_unix: privileged_sockets(home.as_deref()),
+        deny_all_unix: p.mode == Mode::Block,
+    };
+    let watch = Watch {
+        rules,
+        observe_only: audit,
+        secrets: spec.secrets.clone(),
+        net,
+        start,
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let mut cmd = Command::new(real);
+    cmd.arg0(real.as_os_str())
+        .args(&inv.args)
+        .env(shim::SUPERVISOR_VAR, std::process::id().to_string())
+        .env("TMPDIR", &tmp.0);
+    install_forwarding();
+    let prep = spawn::Prepared {
+        landlock: ll_fd,
+        program,
+    };
+    let grace = std::time::Duration::from_secs(2);
+    let (mut child, handle) = match spawn::spawn(&mut cmd, prep, move |listener| {
+        notify::supervise(listener, watch, stop2, grace)
+    }) {
+        Ok(r) => r,
+        Err(e) => return unavailable(format!("starting {}: {e}", real.display())),
+    };
+    CHILD.store(child.id() as i32, Ordering::SeqCst);
+    let code = wait_code(&mut child, real);
+    stop.store(true, Ordering::SeqCst);
+    let observed = handle.join().ok().flatten().unwrap_or_default();
+    let denied = observed
+        .events
+        .iter()
+        .filter(|e| e.action == notify::Action::Denied)
+        .count();
+    if let Some(path) = &inv.sandbox.events_json {
+        let doc = serde_json::json!({
+            "manager": inv.tool,
+            "command": request.command,
+            "mode": p.mode,
+            "exit_code": code,
+            "landlock": ll_status,
+            "seccomp": {"notify": true},
+            "lingering": observed.lingering,
+            "notifications": observed.notifications,
+            "events": observed.events,
+        });
+        if let Err(e) = std::fs::write(path, serde_json::to_vec_pretty(&doc).unwrap_or_default()) {
+            eprintln!("pkgwarden: cannot write {}: {e}", path.display());
+        }
+    }
+    eprintln!(
+        "pkgwarden: {what} ran sandboxed ({} mode, experimental): {} events, {denied} denied{}",
+        p.mode,
+        observed.events.len(),
+        if observed.lingering {
+            ", processes left running"
+        } else {
+            ""
+        }
+    );
+    code
+}
+
+/// The install's private temporary directory, removed when dropped.
+struct PrivateTmp(PathBuf);
+
+impl Drop for PrivateTmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn private_tmp() -> std::io::Result<PrivateTmp> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    for n in 0..100u32 {
+        let p = base.join(format!("pkgwarden-{}-{n}", std::process::id()));
+        match std::fs::DirBuilder::new().mode(0o700).create(&p) {
+            Ok(()) => return Ok(PrivateTmp(p)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free name"))
+}
+
+/// The socket addresses of the registries (until the proxy carries names).
+fn registry_addrs(urls: &[String]) -> Vec<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let mut out = Vec::new();
+    for u in urls {
+        let Some(hp) = crate::managers::facts::host_port(u) else {
+            continue;
+        };
+        let with_port = if hp
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            && !hp.ends_with(']')
+        {
+            hp
+        } else if u.starts_with("https") {
+            format!("{hp}:443")
+        } else {
+            format!("{hp}:80")
+        };
+        if let Ok(addrs) = with_port.to_socket_addrs() {
+            out.extend(addrs);
+        }
+    }
+    out
+}
+
+/// Unix sockets no install may use.
+fn privileged_sockets(home: Option<&Path>) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = [
+        "/var/run/docker.sock",
+        "/run/docker.sock",
+        "/run/containerd/containerd.sock",
+        "/run/systemd/resolve/io.systemd.Resolve",
+        "/var/run/nscd/socket",
+        "/run/dbus/system_bus_socket",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    if let Some(s) = std::env::var_os("SSH_AUTH_SOCK") {
+        v.push(PathBuf::from(s));
+    }
+    if let Some(h) = home {
+        v.push(h.join(".docker/run/docker.sock"));
+        v.push(h.join(".gnupg/S.gpg-agent"));
+    }
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    v.push(PathBuf::from(format!("/run/user/{uid}/bus")));
+    v.push(PathBuf::from(format!("/run/user/{uid}/docker.sock")));
+    v.push(PathBuf::from(format!("/run/user/{uid}/gnupg/S.gpg-agent")));
+    v
 }
 
 /// The child's pid, for the signal handler (0: none yet).
@@ -144,7 +363,7 @@ fn install_forwarding() {
 /// Runs the real manager as a child with the terminal untouched and returns
 /// its exit code (`128+n` when a signal ended it).
 fn run_child(real: &Path, argv0: &OsStr, args: &[OsString]) -> i32 {
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::os::unix::process::CommandExt;
     install_forwarding();
     let mut cmd = Command::new(real);
     cmd.arg0(argv0)
@@ -158,6 +377,12 @@ fn run_child(real: &Path, argv0: &OsStr, args: &[OsString]) -> i32 {
         }
     };
     CHILD.store(child.id() as i32, Ordering::SeqCst);
+    wait_code(&mut child, real)
+}
+
+/// Waits for the manager and returns its exit code (`128+n` for a signal).
+fn wait_code(child: &mut std::process::Child, real: &Path) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
     match child.wait() {
         Ok(status) => match (status.code(), status.signal()) {
             (Some(code), _) => exit::from_manager(code),

@@ -1,0 +1,703 @@
+//! The seccomp user-notification loop: what the sandboxed processes do.
+//!
+//! For each notification the supervisor reads the arguments from the
+//! process's memory, checks that the notification is still valid, records an
+//! event, and answers. Files and exec continue (landlock enforces); denied
+//! syscalls get their errno; a network connection is refused, or performed by
+//! the supervisor itself on a copy of the process's socket with the address
+//! it read, so that a second thread rewriting that address after the check
+//! changes nothing.
+
+use crate::sandbox::seccomp::{self, Rules, Verdict};
+use crate::sandbox::spawn::take_fd;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What the supervisor did with a syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Let it run (landlock still applies).
+    Observed,
+    /// Performed or allowed on the supervisor's decision.
+    Allowed,
+    /// Refused.
+    Denied,
+}
+
+/// One thing a sandboxed process did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    /// Order of arrival.
+    pub seq: u64,
+    /// Milliseconds since the install started.
+    pub ms: u64,
+    /// Process id.
+    pub pid: i32,
+    /// Parent process id (exec events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ppid: Option<i32>,
+    /// The syscall.
+    pub syscall: String,
+    /// `exec`, `open-write`, `open-read`, `rename`, `link`, `symlink`,
+    /// `unlink`, `mkdir`, `mknod`, `chmod-exec`, `truncate`, `memfd`,
+    /// `connect`, `bind`, `listen`, `send`, `denied`.
+    pub kind: String,
+    /// Paths involved, resolved against the process's cwd or dirfd.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// argv of an exec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<String>>,
+    /// A network address (`ip:port` or a unix socket path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+    /// Open flags or mode.
+    pub flags: u64,
+    /// What was done.
+    pub action: Action,
+    /// The errno returned, when denied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i32>,
+}
+
+/// The network decisions of one install.
+#[derive(Clone, Debug, Default)]
+pub struct NetPolicy {
+    /// Deny nothing (audit).
+    pub observe_only: bool,
+    /// Addresses the install may connect to (registries).
+    pub allowed: Vec<SocketAddr>,
+    /// Unix sockets never allowed (docker, ssh-agent, D-Bus …).
+    pub privileged_unix: Vec<PathBuf>,
+    /// Refuse every unix socket connection (block mode).
+    pub deny_all_unix: bool,
+}
+
+/// What the supervisor is told to watch for.
+#[derive(Clone, Debug)]
+pub struct Watch {
+    /// The seccomp rules (the same the filter was built from).
+    pub rules: Rules,
+    /// Deny nothing: denials become observations (audit).
+    pub observe_only: bool,
+    /// Credential paths: reads of these are kept as events.
+    pub secrets: Vec<PathBuf>,
+    /// Network decisions.
+    pub net: NetPolicy,
+    /// When the install started.
+    pub start: Instant,
+}
+
+/// What the loop saw.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Observed {
+    /// Recorded events.
+    pub events: Vec<Event>,
+    /// Notifications handled (events plus unrecorded reads).
+    pub notifications: u64,
+    /// True when processes still held the filter after the grace period.
+    pub lingering: bool,
+}
+
+/// Runs the loop until no process holds the filter, or until `stop` has been
+/// set for longer than `grace` (processes left behind; their trapped syscalls
+/// fail once the listener is closed).
+pub fn supervise(
+    listener: OwnedFd,
+    watch: Watch,
+    stop: Arc<AtomicBool>,
+    grace: Duration,
+) -> Observed {
+    let mut out = Observed::default();
+    let mut stop_seen: Option<Instant> = None;
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, 100) };
+        if stop.load(Ordering::SeqCst) {
+            let t = *stop_seen.get_or_insert_with(Instant::now);
+            if t.elapsed() > grace && (n <= 0 || pfd.revents & libc::POLLIN == 0) {
+                out.lingering = pfd.revents & libc::POLLHUP == 0;
+                break;
+            }
+        }
+        if n < 0 {
+            continue;
+        }
+        if n == 0 {
+            continue;
+        }
+        if pfd.revents & libc::POLLIN == 0 {
+            if pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+                break;
+            }
+            continue;
+        }
+        // SAFETY: a zeroed seccomp_notif is what RECV expects.
+        let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: RECV fills req.
+        let rc = unsafe {
+            libc::ioctl(
+                listener.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_RECV as _,
+                &mut req,
+            )
+        };
+        if rc != 0 {
+            continue;
+        }
+        out.notifications += 1;
+        let (event, resp) = handle(&listener, &watch, &req);
+        if let Some(mut e) = event {
+            e.seq = out.events.len() as u64;
+            out.events.push(e);
+        }
+        let mut resp = resp;
+        resp.id = req.id;
+        // SAFETY: SEND reads resp; a target that died meanwhile gives ENOENT.
+        unsafe {
+            libc::ioctl(
+                listener.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SEND as _,
+                &mut resp,
+            );
+        }
+    }
+    out
+}
+
+fn cont() -> libc::seccomp_notif_resp {
+    libc::seccomp_notif_resp {
+        id: 0,
+        val: 0,
+        error: 0,
+        flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+    }
+}
+
+fn fail(errno: i32) -> libc::seccomp_notif_resp {
+    libc::seccomp_notif_resp {
+        id: 0,
+        val: 0,
+        error: -errno,
+        flags: 0,
+    }
+}
+
+fn ok(val: i64) -> libc::seccomp_notif_resp {
+    libc::seccomp_notif_resp {
+        id: 0,
+        val,
+        error: 0,
+        flags: 0,
+    }
+}
+
+/// The notification is still about the same live syscall (checked after
+/// reading its memory, so a recycled pid cannot feed us another process's).
+fn still_valid(listener: &OwnedFd, id: u64) -> bool {
+    let mut id = id;
+    // SAFETY: ID_VALID reads a u64.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _,
+            &mut id,
+        ) == 0
+    }
+}
+
+fn handle(
+    listener: &OwnedFd,
+    w: &Watch,
+    req: &libc::seccomp_notif,
+) -> (Option<Event>, libc::seccomp_notif_resp) {
+    let nr = i64::from(req.data.nr);
+    let a = req.data.args;
+    let pid = req.pid as i32;
+    let mut ev = Event {
+        seq: 0,
+        ms: w.start.elapsed().as_millis() as u64,
+        pid,
+        ppid: None,
+        syscall: seccomp::name(nr),
+        kind: String::new(),
+        paths: Vec::new(),
+        argv: None,
+        addr: None,
+        flags: 0,
+        action: Action::Observed,
+        errno: None,
+    };
+    match w.rules.verdict(nr, a) {
+        Verdict::Deny(errno) if !w.observe_only => {
+            ev.kind = "denied".into();
+            ev.action = Action::Denied;
+            ev.errno = Some(errno);
+            ev.flags = a[0];
+            return (Some(ev), fail(errno));
+        }
+        Verdict::Deny(_) => {
+            ev.kind = "denied".into();
+            ev.flags = a[0];
+            return (Some(ev), cont());
+        }
+        Verdict::Allow | Verdict::KernelErrno(_) => return (None, cont()),
+        Verdict::Trap => {}
+    }
+    let mem = Mem { pid };
+    let at = |dirfd: u64, ptr: u64| resolve(pid, dirfd as i64 as i32, &mem.string(ptr));
+    let cwd = libc::AT_FDCWD as u64;
+    use libc::*;
+    let keep = match nr {
+        n if n == SYS_execve || n == SYS_execveat => {
+            let (path, argv) = if n == SYS_execve {
+                (at(cwd, a[0]), a[1])
+            } else {
+                (at(a[0], a[1]), a[2])
+            };
+            ev.kind = "exec".into();
+            ev.paths = vec![path];
+            ev.argv = Some(mem.argv(argv));
+            ev.ppid = ppid(pid);
+            true
+        }
+        n if n == SYS_openat
+            || n == SYS_openat2
+            || is_legacy(n, "open")
+            || is_legacy(n, "creat") =>
+        {
+            let (path, flags) = if n == SYS_openat {
+                (at(a[0], a[1]), a[2])
+            } else if n == SYS_openat2 {
+                (at(a[0], a[1]), mem.u64(a[2]).unwrap_or(0))
+            } else if is_legacy(n, "creat") {
+                (at(cwd, a[0]), (O_CREAT | O_WRONLY | O_TRUNC) as u64)
+            } else {
+                (at(cwd, a[0]), a[1])
+            };
+            let write =
+                (flags as i32 & O_ACCMODE) != O_RDONLY || flags as i32 & (O_CREAT | O_TRUNC) != 0;
+            ev.flags = flags;
+            ev.kind = if write { "open-write" } else { "open-read" }.into();
+            let secret = w.secrets.iter().any(|s| Path::new(&path).starts_with(s))
+                || is_other_environ(&path, pid);
+            ev.paths = vec![path];
+            write || secret
+        }
+        n if n == SYS_renameat || n == SYS_renameat2 || is_legacy(n, "rename") => {
+            ev.kind = "rename".into();
+            ev.paths = if n == SYS_renameat || n == SYS_renameat2 {
+                vec![at(a[0], a[1]), at(a[2], a[3])]
+            } else {
+                vec![at(cwd, a[0]), at(cwd, a[1])]
+            };
+            true
+        }
+        n if n == SYS_linkat || is_legacy(n, "link") => {
+            ev.kind = "link".into();
+            ev.paths = if n == SYS_linkat {
+                vec![at(a[0], a[1]), at(a[2], a[3])]
+            } else {
+                vec![at(cwd, a[0]), at(cwd, a[1])]
+            };
+            true
+        }
+        n if n == SYS_symlinkat || is_legacy(n, "symlink") => {
+            ev.kind = "symlink".into();
+            // The target is stored as written; the link path is resolved.
+            ev.paths = if n == SYS_symlinkat {
+                vec![mem.string(a[0]), at(a[1], a[2])]
+            } else {
+                vec![mem.string(a[0]), at(cwd, a[1])]
+            };
+            true
+        }
+        n if n == SYS_unlinkat || is_legacy(n, "unlink") || is_legacy(n, "rmdir") => {
+            ev.kind = "unlink".into();
+            ev.paths = vec![if n == SYS_unlinkat {
+                at(a[0], a[1])
+            } else {
+                at(cwd, a[0])
+            }];
+            true
+        }
+        n if n == SYS_mkdirat || is_legacy(n, "mkdir") => {
+            ev.kind = "mkdir".into();
+            ev.paths = vec![if n == SYS_mkdirat {
+                at(a[0], a[1])
+            } else {
+                at(cwd, a[0])
+            }];
+            true
+        }
+        n if n == SYS_mknodat || is_legacy(n, "mknod") => {
+            ev.kind = "mknod".into();
+            ev.paths = vec![if n == SYS_mknodat {
+                at(a[0], a[1])
+            } else {
+                at(cwd, a[0])
+            }];
+            true
+        }
+        n if n == SYS_fchmod => {
+            ev.kind = "chmod-exec".into();
+            ev.paths = vec![fd_path(pid, a[0] as i32)];
+            ev.flags = a[1];
+            true
+        }
+        n if n == SYS_fchmodat || n == SYS_fchmodat2 || is_legacy(n, "chmod") => {
+            ev.kind = "chmod-exec".into();
+            if is_legacy(n, "chmod") {
+                ev.paths = vec![at(cwd, a[0])];
+                ev.flags = a[1];
+            } else {
+                ev.paths = vec![at(a[0], a[1])];
+                ev.flags = a[2];
+            }
+            true
+        }
+        n if n == SYS_truncate => {
+            ev.kind = "truncate".into();
+            ev.paths = vec![at(cwd, a[0])];
+            true
+        }
+        n if n == SYS_memfd_create => {
+            ev.kind = "memfd".into();
+            ev.paths = vec![mem.string(a[0])];
+            true
+        }
+        n if n == SYS_connect
+            || n == SYS_bind
+            || n == SYS_sendto
+            || n == SYS_sendmsg
+            || n == SYS_sendmmsg =>
+        {
+            return network(listener, w, req, ev, &mem);
+        }
+        n if n == SYS_listen => {
+            ev.kind = "listen".into();
+            true
+        }
+        _ => false,
+    };
+    if !keep || !still_valid(listener, req.id) {
+        return (None, cont());
+    }
+    (Some(ev), cont())
+}
+
+/// connect, bind and datagrams with a destination.
+fn network(
+    listener: &OwnedFd,
+    w: &Watch,
+    req: &libc::seccomp_notif,
+    mut ev: Event,
+    mem: &Mem,
+) -> (Option<Event>, libc::seccomp_notif_resp) {
+    use libc::*;
+    let nr = i64::from(req.data.nr);
+    let a = req.data.args;
+    let (addr_ptr, addr_len) = if nr == SYS_connect || nr == SYS_bind {
+        (a[1], a[2])
+    } else if nr == SYS_sendto {
+        (a[4], a[5])
+    } else {
+        // msghdr (sendmsg) or the first mmsghdr (sendmmsg): msg_name, msg_namelen.
+        let name = mem.u64(a[1]).unwrap_or(0);
+        let len = mem.u64(a[1] + 8).unwrap_or(0) & 0xffff_ffff;
+        (name, len)
+    };
+    if addr_ptr == 0 {
+        // A connected socket: its destination was checked at connect.
+        return (None, cont());
+    }
+    let raw = mem.bytes(addr_ptr, (addr_len as usize).min(128));
+    if !still_valid(listener, req.id) {
+        return (None, cont());
+    }
+    let target = parse_sockaddr(&raw);
+    ev.kind = if nr == SYS_connect {
+        "connect"
+    } else if nr == SYS_bind {
+        "bind"
+    } else {
+        "send"
+    }
+    .into();
+    ev.addr = target.as_ref().map(ToString::to_string);
+    if nr == SYS_bind {
+        // TCP binds are refused by landlock; the attempt is the evidence.
+        return (Some(ev), cont());
+    }
+    if w.net.observe_only {
+        return (Some(ev), cont());
+    }
+    match &target {
+        Some(Target::Ip(sa)) => {
+            if nr == SYS_connect && w.net.allowed.contains(sa) {
+                // Connect on our own copy of the socket, to the address we checked.
+                let res = match take_fd(req.pid as i32, a[0] as i32) {
+                    Ok(sock) => {
+                        // SAFETY: raw holds the sockaddr we read, of its length.
+                        let rc = unsafe {
+                            libc::connect(sock.as_raw_fd(), raw.as_ptr().cast(), raw.len() as u32)
+                        };
+                        if rc == 0 {
+                            ok(0)
+                        } else {
+                            fail(
+                                std::io::Error::last_os_error()
+                                    .raw_os_error()
+                                    .unwrap_or(EACCES),
+                            )
+                        }
+                    }
+                    Err(_) => fail(EACCES),
+                };
+                ev.action = Action::Allowed;
+                return (Some(ev), res);
+            }
+            ev.action = Action::Denied;
+            ev.errno = Some(ECONNREFUSED);
+            (Some(ev), fail(ECONNREFUSED))
+        }
+        Some(Target::Unix(path)) => {
+            let privileged = w
+                .net
+                .privileged_unix
+                .iter()
+                .any(|p| Path::new(path) == p.as_path());
+            if privileged || w.net.deny_all_unix {
+                ev.action = Action::Denied;
+                ev.errno = Some(EACCES);
+                return (Some(ev), fail(EACCES));
+            }
+            (Some(ev), cont())
+        }
+        None => (Some(ev), cont()),
+    }
+}
+
+/// A socket address the supervisor understands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// IPv4 or IPv6.
+    Ip(SocketAddr),
+    /// A unix socket path (`@name` for the abstract namespace).
+    Unix(String),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Ip(a) => write!(f, "{a}"),
+            Target::Unix(p) => write!(f, "unix:{p}"),
+        }
+    }
+}
+
+/// Parses a raw `sockaddr` (family in native byte order, port big-endian).
+pub fn parse_sockaddr(raw: &[u8]) -> Option<Target> {
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+    let family = i32::from(u16::from_ne_bytes([*raw.first()?, *raw.get(1)?]));
+    match family {
+        libc::AF_INET if raw.len() >= 8 => {
+            let port = u16::from_be_bytes([raw[2], raw[3]]);
+            let ip = Ipv4Addr::new(raw[4], raw[5], raw[6], raw[7]);
+            Some(Target::Ip(SocketAddr::V4(SocketAddrV4::new(ip, port))))
+        }
+        libc::AF_INET6 if raw.len() >= 24 => {
+            let port = u16::from_be_bytes([raw[2], raw[3]]);
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&raw[8..24]);
+            Some(Target::Ip(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(b),
+                port,
+                0,
+                0,
+            ))))
+        }
+        libc::AF_UNIX => {
+            let path = raw.get(2..).unwrap_or(&[]);
+            if path.first() == Some(&0) {
+                let name: Vec<u8> = path[1..].to_vec();
+                return Some(Target::Unix(format!("@{}", String::from_utf8_lossy(&name))));
+            }
+            let end = path.iter().position(|b| *b == 0).unwrap_or(path.len());
+            Some(Target::Unix(
+                String::from_utf8_lossy(&path[..end]).into_owned(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn is_legacy(nr: i64, name: &str) -> bool {
+    let n = match name {
+        "open" => libc::SYS_open,
+        "creat" => libc::SYS_creat,
+        "rename" => libc::SYS_rename,
+        "link" => libc::SYS_link,
+        "symlink" => libc::SYS_symlink,
+        "unlink" => libc::SYS_unlink,
+        "rmdir" => libc::SYS_rmdir,
+        "mkdir" => libc::SYS_mkdir,
+        "mknod" => libc::SYS_mknod,
+        "chmod" => libc::SYS_chmod,
+        _ => return false,
+    };
+    nr == n
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn is_legacy(_nr: i64, _name: &str) -> bool {
+    false
+}
+
+/// `/proc/<pid>/environ` of a process outside the reader's own.
+fn is_other_environ(path: &str, pid: i32) -> bool {
+    path.strip_prefix("/proc/")
+        .and_then(|r| r.strip_suffix("/environ"))
+        .is_some_and(|p| p != "self" && p != pid.to_string())
+}
+
+/// Reads another process's memory.
+struct Mem {
+    pid: i32,
+}
+
+impl Mem {
+    fn bytes(&self, addr: u64, len: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; len];
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: len,
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: len,
+        };
+        // SAFETY: local points at len writable bytes; the kernel checks remote.
+        let n = unsafe { libc::process_vm_readv(self.pid, &local, 1, &remote, 1, 0) };
+        buf.truncate(n.max(0) as usize);
+        buf
+    }
+
+    fn u64(&self, addr: u64) -> Option<u64> {
+        let b = self.bytes(addr, 8);
+        Some(u64::from_ne_bytes(b.try_into().ok()?))
+    }
+
+    /// A NUL-terminated string, read page by page (a single read across an
+    /// unmapped page would fail as a whole).
+    fn string(&self, addr: u64) -> String {
+        let mut out = Vec::new();
+        let mut at = addr;
+        while out.len() < 4096 {
+            let page_left = 4096 - (at % 4096) as usize;
+            let chunk = self.bytes(at, page_left.min(4096 - out.len()));
+            if chunk.is_empty() {
+                break;
+            }
+            if let Some(end) = chunk.iter().position(|b| *b == 0) {
+                out.extend_from_slice(&chunk[..end]);
+                return String::from_utf8_lossy(&out).into_owned();
+            }
+            at += chunk.len() as u64;
+            out.extend_from_slice(&chunk);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn argv(&self, addr: u64) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        while out.len() < 256 {
+            match self.u64(at) {
+                Some(0) | None => break,
+                Some(p) => out.push(self.string(p)),
+            }
+            at += 8;
+        }
+        out
+    }
+}
+
+/// A path as the process meant it: relative paths against its cwd or dirfd.
+fn resolve(pid: i32, dirfd: i32, path: &str) -> String {
+    if path.starts_with('/') {
+        return path.to_string();
+    }
+    let base = if dirfd == libc::AT_FDCWD {
+        std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+    } else {
+        std::fs::read_link(format!("/proc/{pid}/fd/{dirfd}")).ok()
+    };
+    match base {
+        Some(b) if path.is_empty() => b.display().to_string(),
+        Some(b) => b.join(path).display().to_string(),
+        None => path.to_string(),
+    }
+}
+
+fn fd_path(pid: i32, fd: i32) -> String {
+    std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+fn ppid(pid: i32) -> Option<i32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s.get(s.rfind(')')? + 2..)?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockaddrs_parse() {
+        let mut v4 = vec![0u8; 16];
+        v4[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        v4[2..4].copy_from_slice(&8080u16.to_be_bytes());
+        v4[4..8].copy_from_slice(&[127, 0, 0, 1]);
+        assert_eq!(
+            parse_sockaddr(&v4),
+            Some(Target::Ip("127.0.0.1:8080".parse().unwrap()))
+        );
+        let mut un = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        un.extend_from_slice(b"/run/docker.sock\0junk");
+        assert_eq!(
+            parse_sockaddr(&un),
+            Some(Target::Unix("/run/docker.sock".into()))
+        );
+        let mut abs = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        abs.extend_from_slice(b"\0bus");
+        assert_eq!(parse_sockaddr(&abs).unwrap().to_string(), "unix:@bus");
+        assert_eq!(parse_sockaddr(&[]), None);
+    }
+
+    #[test]
+    fn other_processes_environ_is_a_secret() {
+        assert!(is_other_environ("/proc/1/environ", 50));
+        assert!(!is_other_environ("/proc/50/environ", 50));
+        assert!(!is_other_environ("/proc/self/environ", 50));
+        assert!(!is_other_environ("/home/u/environ", 50));
+    }
+}

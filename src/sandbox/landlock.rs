@@ -1,0 +1,277 @@
+//! Filesystem and network rules for landlock.
+//!
+//! Landlock only allows, so "everything but ~/.ssh" is spelled as grants on
+//! each sibling along the way down to every protected path. The grants are
+//! built as data by [`grants`] (it reads directory listings, nothing else),
+//! turned into a ruleset by [`build`] in the supervisor before `fork`, and the
+//! child only calls `landlock_restrict_self` on the inherited descriptor.
+
+use landlock::{
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
+    Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
+};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// What the sandboxed install may do with a path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "grant", content = "path", rename_all = "kebab-case")]
+pub enum Grant {
+    /// Read and execute everything beneath.
+    Read(PathBuf),
+    /// Read, execute, create, write, remove, rename beneath.
+    Write(PathBuf),
+    /// Read and write one existing file (a device such as /dev/null).
+    WriteFile(PathBuf),
+}
+
+/// The inputs of the filesystem rules.
+#[derive(Clone, Debug, Default)]
+pub struct FsSpec {
+    /// Paths nobody in the sandbox may read (credential stores).
+    pub secrets: Vec<PathBuf>,
+    /// Directories the install may write beneath.
+    pub write_dirs: Vec<PathBuf>,
+    /// Single files the install may write (devices, lockfiles).
+    pub write_files: Vec<PathBuf>,
+    /// A directory whose children are writable except `keep` (protect mode's
+    /// "the rest of $HOME"); the directory itself gains no new entries.
+    pub writable_tree: Option<(PathBuf, Vec<PathBuf>)>,
+}
+
+/// Turns the spec into grants: read on `/` minus the secrets, write on the
+/// write dirs, and on the writable tree minus what it must keep.
+pub fn grants(spec: &FsSpec) -> Vec<Grant> {
+    let mut out = BTreeSet::new();
+    for p in allow_all_except(Path::new("/"), &spec.secrets) {
+        out.insert(Grant::Read(p));
+    }
+    for d in &spec.write_dirs {
+        if d.exists() && !is_within_any(d, &spec.secrets) {
+            out.insert(Grant::Write(d.clone()));
+        }
+    }
+    for f in &spec.write_files {
+        if f.exists() {
+            out.insert(Grant::WriteFile(f.clone()));
+        }
+    }
+    if let Some((root, keep)) = &spec.writable_tree {
+        let mut keep = keep.clone();
+        keep.extend(spec.secrets.iter().cloned());
+        for p in allow_all_except(root, &keep) {
+            if p != *root {
+                out.insert(Grant::Write(p));
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn is_within_any(p: &Path, set: &[PathBuf]) -> bool {
+    set.iter().any(|s| p.starts_with(s))
+}
+
+/// The smallest set of paths under `root` whose union is everything beneath
+/// `root` except `deny` (and what lies beneath them). Directories on the way
+/// down to a denied path are split into their children.
+pub fn allow_all_except(root: &Path, deny: &[PathBuf]) -> Vec<PathBuf> {
+    let relevant: Vec<&PathBuf> = deny.iter().filter(|d| d.starts_with(root)).collect();
+    if relevant.iter().any(|d| d.as_path() == root) {
+        return Vec::new();
+    }
+    if relevant.is_empty() {
+        return vec![root.to_path_buf()];
+    }
+    // A symlinked directory is not descended: its target is reached by its
+    // real path, and rules attach to inodes, not names.
+    if !root.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        return Vec::new();
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    children.sort();
+    for child in children {
+        out.extend(allow_all_except(&child, deny));
+    }
+    out
+}
+
+/// What landlock enforces for this install.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LandlockStatus {
+    /// The kernel's landlock ABI (0: none).
+    pub abi: u32,
+    /// Filesystem rules enforced.
+    pub filesystem: bool,
+    /// TCP connect/bind rules enforced (ABI ≥ 4).
+    pub network: bool,
+    /// Abstract unix socket and signal scoping (ABI ≥ 6).
+    pub scoping: bool,
+    /// Number of path rules.
+    pub rules: usize,
+}
+
+/// The kernel's landlock ABI version (0 when landlock is off).
+pub fn kernel_abi() -> u32 {
+    // SAFETY: landlock_create_ruleset with a NULL attr, size 0 and the
+    // VERSION flag only returns the ABI version (or an error).
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    u32::try_from(v).unwrap_or(0)
+}
+
+/// Landlock errors: a ruleset that cannot be built is reported, never
+/// silently skipped.
+#[derive(Debug, thiserror::Error)]
+pub enum LandlockError {
+    /// The crate or kernel refused the ruleset.
+    #[error("cannot build the landlock ruleset: {0}")]
+    Ruleset(#[from] landlock::RulesetError),
+    /// A path to grant could not be opened.
+    #[error("cannot open {path} for a landlock rule: {why}")]
+    Path {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+}
+
+/// Builds the ruleset (in the supervisor, before `fork`) and returns its
+/// descriptor for the child, or `None` when the kernel has no landlock.
+/// With `restrict_net`, the sandbox may not bind TCP ports nor connect to
+/// any but `proxy_port` itself (the supervisor connects on its behalf).
+pub fn build(
+    grants: &[Grant],
+    proxy_port: Option<u16>,
+    restrict_net: bool,
+) -> Result<(Option<OwnedFd>, LandlockStatus), LandlockError> {
+    let abi_n = kernel_abi();
+    let abi = match abi_n {
+        0 => ABI::Unsupported,
+        1 => ABI::V1,
+        2 => ABI::V2,
+        3 => ABI::V3,
+        4 => ABI::V4,
+        5 => ABI::V5,
+        _ => ABI::V6,
+    };
+    let mut status = LandlockStatus {
+        abi: abi_n,
+        filesystem: abi_n >= 1,
+        network: restrict_net && abi_n >= 4,
+        scoping: abi_n >= 6,
+        rules: 0,
+    };
+    if abi_n == 0 {
+        return Ok((None, status));
+    }
+    let read = AccessFs::from_read(abi);
+    let all = AccessFs::from_all(abi);
+    let file_rw = AccessFs::from_file(abi);
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(all)?;
+    if status.network {
+        ruleset = ruleset.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?;
+    }
+    if status.scoping {
+        ruleset = ruleset.scope(Scope::AbstractUnixSocket | Scope::Signal)?;
+    }
+    let mut created = ruleset.create()?;
+    for g in grants {
+        let (path, access) = match g {
+            Grant::Read(p) => (p, read),
+            Grant::Write(p) => (p, all),
+            Grant::WriteFile(p) => (p, file_rw),
+        };
+        let fd = match PathFd::new(path) {
+            Ok(fd) => fd,
+            // A path that vanished since it was listed grants nothing.
+            Err(_) if !path.exists() => continue,
+            Err(e) => {
+                return Err(LandlockError::Path {
+                    path: path.clone(),
+                    why: e.to_string(),
+                });
+            }
+        };
+        // A file cannot carry directory rights: keep only the file ones.
+        let access = if path.is_dir() {
+            access
+        } else {
+            access & AccessFs::from_file(abi)
+        };
+        created = created.add_rule(PathBeneath::new(fd, access))?;
+        status.rules += 1;
+    }
+    if status.network
+        && let Some(port) = proxy_port
+    {
+        created = created.add_rule(NetPort::new(port, AccessNet::ConnectTcp))?;
+    }
+    Ok((Option::<OwnedFd>::from(created), status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn allow_all_except_splits_only_the_way_down() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path();
+        for d in [".ssh", ".config/gh", ".config/pip", ".cache", "proj"] {
+            fs::create_dir_all(home.join(d)).unwrap();
+        }
+        fs::write(home.join(".bashrc"), "").unwrap();
+        let deny = vec![home.join(".ssh"), home.join(".config/gh")];
+        let got = allow_all_except(home, &deny);
+        assert!(got.contains(&home.join(".cache")));
+        assert!(got.contains(&home.join(".bashrc")));
+        assert!(got.contains(&home.join(".config/pip")));
+        assert!(!got.iter().any(|p| p.starts_with(home.join(".ssh"))));
+        assert!(!got.iter().any(|p| p.starts_with(home.join(".config/gh"))));
+        assert!(!got.contains(&home.to_path_buf()));
+        assert!(!got.contains(&home.join(".config")));
+        // Nothing denied below: one grant for the whole tree.
+        assert_eq!(
+            allow_all_except(&home.join("proj"), &deny),
+            vec![home.join("proj")]
+        );
+    }
+
+    #[test]
+    fn grants_keep_secrets_out_of_writable_trees() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().to_path_buf();
+        for d in [".ssh", ".cache", "work"] {
+            fs::create_dir_all(home.join(d)).unwrap();
+        }
+        fs::write(home.join(".bashrc"), "").unwrap();
+        let spec = FsSpec {
+            secrets: vec![home.join(".ssh")],
+            write_dirs: vec![home.join(".cache"), home.join(".ssh/inner")],
+            write_files: vec![PathBuf::from("/dev/null")],
+            writable_tree: Some((home.clone(), vec![home.join(".bashrc")])),
+        };
+        let g = grants(&spec);
+        assert!(g.contains(&Grant::Write(home.join(".cache"))));
+        assert!(g.contains(&Grant::Write(home.join("work"))));
+        assert!(g.contains(&Grant::WriteFile(PathBuf::from("/dev/null"))));
+        assert!(!g.iter().any(|x| matches!(x, Grant::Write(p) if p.starts_with(home.join(".ssh")) || *p == home.join(".bashrc") || *p == home)));
+    }
+}

@@ -1,0 +1,137 @@
+//! The kernel sandbox of an install: landlock rules, the seccomp filter, and
+//! the child setup between `fork` and `execve`.
+
+pub mod bpf;
+pub mod landlock;
+pub mod seccomp;
+pub mod spawn;
+
+use crate::managers::facts::InstallPlan;
+use crate::policy::{Mode, Policy};
+use std::path::{Path, PathBuf};
+
+/// Credential stores under `$HOME` nobody in the sandbox may read (THREATS.md
+/// `cred.read`). The managers' own configuration (`~/.npmrc`, pip's files,
+/// `~/.netrc`) stays readable: they need it.
+pub const HOME_SECRETS: &[&str] = &[
+    ".ssh",
+    ".aws",
+    ".gnupg",
+    ".config/gh",
+    ".config/gcloud",
+    ".azure",
+    ".kube",
+    ".docker/config.json",
+    ".git-credentials",
+    ".vault-token",
+    ".pypirc",
+    ".gem/credentials",
+    ".cargo/credentials.toml",
+    ".cargo/credentials",
+    ".mozilla",
+    ".config/google-chrome",
+    ".config/chromium",
+    ".config/BraveSoftware",
+    ".local/share/keyrings",
+    ".bitcoin",
+    ".ethereum",
+    ".electrum",
+    ".config/Exodus",
+];
+
+/// System-wide secrets.
+pub const SYSTEM_SECRETS: &[&str] = &["/etc/shadow", "/etc/gshadow", "/etc/sudoers"];
+
+/// Persistence locations inside a project directory (THREATS.md).
+pub const PROJECT_PERSISTENCE: &[&str] = &[
+    ".git/hooks",
+    ".git/config",
+    ".github/workflows",
+    ".gitlab-ci.yml",
+    ".vscode/tasks.json",
+    ".claude",
+    ".cursor",
+];
+
+/// The secrets that exist for this user.
+pub fn secrets(home: Option<&Path>) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = SYSTEM_SECRETS.iter().map(PathBuf::from).collect();
+    if let Some(h) = home {
+        out.extend(HOME_SECRETS.iter().map(|s| h.join(s)));
+    }
+    out
+}
+
+/// The fixed part of a glob: `~/.config/fish/**` → `~/.config/fish`.
+fn glob_base(pattern: &str) -> &str {
+    let cut = pattern.find(['*', '?', '[']).unwrap_or(pattern.len());
+    pattern[..cut].trim_end_matches('/')
+}
+
+/// Where the install may write, per mode. `tmp` is the install's private
+/// temporary directory; `cwd` the directory the manager runs in.
+pub fn fs_spec(
+    plan: &InstallPlan,
+    policy: &Policy,
+    home: Option<&Path>,
+    cwd: &Path,
+    tmp: &Path,
+) -> landlock::FsSpec {
+    let secrets = secrets(home);
+    let mut write_dirs: Vec<PathBuf> = Vec::new();
+    let mut write_files: Vec<PathBuf> = ["/dev/null", "/dev/tty", "/dev/zero", "/dev/full"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    for r in plan
+        .write_roots
+        .iter()
+        .chain(&plan.cache_dirs)
+        .chain(&plan.log_dirs)
+    {
+        if r.is_file() {
+            write_files.push(r.clone());
+        } else {
+            write_dirs.push(r.clone());
+        }
+    }
+    write_dirs.push(tmp.to_path_buf());
+    // An npm-style local install writes its lockfile and manifest beside
+    // node_modules: the project directory.
+    if plan
+        .write_roots
+        .iter()
+        .any(|r| r.file_name().is_some_and(|n| n == "node_modules") && r.parent() == Some(cwd))
+        && home != Some(cwd)
+    {
+        write_dirs.push(cwd.to_path_buf());
+    }
+    for fd in 0..3 {
+        if let Ok(p) = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            && p.starts_with("/dev/pts")
+        {
+            write_files.push(p);
+        }
+    }
+    let writable_tree = match (policy.mode, home) {
+        (Mode::Protect, Some(h)) => {
+            let mut keep: Vec<PathBuf> = policy
+                .startup_paths
+                .linux
+                .iter()
+                .filter_map(|p| p.strip_prefix("~/"))
+                .map(|p| h.join(glob_base(p)))
+                .collect();
+            keep.extend(["bin", ".local/bin"].iter().map(|p| h.join(p)));
+            keep.extend(PROJECT_PERSISTENCE.iter().map(|p| cwd.join(p)));
+            Some((h.to_path_buf(), keep))
+        }
+        _ => None,
+    };
+    landlock::FsSpec {
+        secrets,
+        write_dirs,
+        write_files,
+        writable_tree,
+    }
+}

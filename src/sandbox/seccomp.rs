@@ -1,0 +1,387 @@
+//! The seccomp policy of a sandboxed install, as data.
+//!
+//! One filter: syscalls an install must be seen doing are sent to the
+//! supervisor (`Trap`); syscalls an install never needs are denied by the
+//! supervisor with an errno (`Deny`), so that each attempt is also an event;
+//! `clone3` (its flags live in memory the filter cannot read) fails in the
+//! kernel with ENOSYS, and the C library falls back to `clone`, whose flags
+//! are checked. If the supervisor is gone, every trapped syscall fails: the
+//! sandbox fails closed.
+
+use super::bpf::{Action, Cond, Filter, Program};
+use libc::{ENOSYS, EPERM};
+
+/// What pkgwarden does with one syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not trapped.
+    Allow,
+    /// Trapped and recorded; the supervisor decides (files and exec continue).
+    Trap,
+    /// Trapped, recorded, and refused with this errno.
+    Deny(i32),
+    /// Refused in the kernel, unseen.
+    KernelErrno(i32),
+}
+
+/// Namespace flags a `clone` may not carry.
+const NS_FLAGS: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWCGROUP
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET) as u64;
+
+/// The rules, independent of how they are compiled.
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    /// `(syscall, conditions, verdict)`, tried in order per syscall.
+    pub rules: Vec<(i64, Vec<Cond>, Verdict)>,
+}
+
+impl Rules {
+    fn add(&mut self, nr: i64, when: &[Cond], v: Verdict) {
+        self.rules.push((nr, when.to_vec(), v));
+    }
+
+    /// Evaluates the rules for one syscall (what the supervisor applies to a
+    /// notification: it depends on the syscall number and register values
+    /// only, never on memory the sandboxed process could change).
+    pub fn verdict(&self, nr: i64, args: [u64; 6]) -> Verdict {
+        let mut f = Filter::default();
+        let mut verdicts = Vec::new();
+        for (n, when, v) in self.rules.iter().filter(|(n, _, _)| *n == nr) {
+            f.rule(*n, when, Action::Errno(verdicts.len() as u16));
+            verdicts.push(*v);
+        }
+        match f.decide(nr, args, Action::Allow) {
+            Action::Errno(i) => verdicts[usize::from(i)],
+            _ => Verdict::Allow,
+        }
+    }
+
+    /// The BPF program: Trap and Deny notify the supervisor.
+    pub fn program(&self) -> Program {
+        let mut f = Filter::default();
+        for (nr, when, v) in &self.rules {
+            let action = match v {
+                Verdict::Allow => Action::Allow,
+                Verdict::Trap | Verdict::Deny(_) => Action::Notify,
+                Verdict::KernelErrno(e) => Action::Errno(*e as u16),
+            };
+            f.rule(*nr, when, action);
+        }
+        f.compile(Action::Allow)
+    }
+}
+
+/// The rules of every sandboxed install.
+pub fn rules() -> Rules {
+    use libc::{
+        AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_VSOCK, NETLINK_ROUTE, SOCK_RAW, SYS_add_key,
+        SYS_bind, SYS_bpf, SYS_clone, SYS_clone3, SYS_connect, SYS_delete_module, SYS_execve,
+        SYS_execveat, SYS_fchmod, SYS_fchmodat, SYS_fchmodat2, SYS_finit_module, SYS_fsmount,
+        SYS_fsopen, SYS_init_module, SYS_io_uring_enter, SYS_io_uring_register, SYS_io_uring_setup,
+        SYS_kexec_file_load, SYS_kexec_load, SYS_keyctl, SYS_linkat, SYS_listen, SYS_memfd_create,
+        SYS_mkdirat, SYS_mknodat, SYS_mount, SYS_move_mount, SYS_open_tree, SYS_openat,
+        SYS_openat2, SYS_perf_event_open, SYS_pivot_root, SYS_process_vm_readv,
+        SYS_process_vm_writev, SYS_ptrace, SYS_renameat, SYS_renameat2, SYS_request_key,
+        SYS_sendmmsg, SYS_sendmsg, SYS_sendto, SYS_setns, SYS_socket, SYS_symlinkat, SYS_truncate,
+        SYS_umount2, SYS_unlinkat, SYS_unshare, SYS_userfaultfd,
+    };
+    #[cfg(target_arch = "x86_64")]
+    use libc::{
+        SYS_chmod, SYS_creat, SYS_link, SYS_mkdir, SYS_mknod, SYS_open, SYS_rename, SYS_rmdir,
+        SYS_symlink, SYS_unlink,
+    };
+    let mut r = Rules::default();
+    let t = Verdict::Trap;
+    // Exec and every open (a read of a credential is kept with its pid even
+    // when landlock refuses it).
+    for nr in [SYS_execve, SYS_execveat, SYS_openat, SYS_openat2] {
+        r.add(nr, &[], t);
+    }
+    // Changes to the file tree.
+    for nr in [
+        SYS_renameat,
+        SYS_renameat2,
+        SYS_linkat,
+        SYS_symlinkat,
+        SYS_unlinkat,
+        SYS_mkdirat,
+        SYS_mknodat,
+        SYS_truncate,
+        SYS_memfd_create,
+    ] {
+        r.add(nr, &[], t);
+    }
+    // chmod only when it sets an execute bit.
+    let exec_bits = 0o111;
+    r.add(SYS_fchmod, &[Cond::AnyBits(1, exec_bits)], t);
+    r.add(SYS_fchmodat, &[Cond::AnyBits(2, exec_bits)], t);
+    r.add(SYS_fchmodat2, &[Cond::AnyBits(2, exec_bits)], t);
+    // Network: connections, listeners, datagrams with a destination.
+    for nr in [SYS_connect, SYS_bind, SYS_listen, SYS_sendmsg, SYS_sendmmsg] {
+        r.add(nr, &[], t);
+    }
+    r.add(SYS_sendto, &[Cond::Ne(4, 0)], t);
+    #[cfg(target_arch = "x86_64")]
+    {
+        for nr in [
+            SYS_open,
+            SYS_creat,
+            SYS_rename,
+            SYS_link,
+            SYS_symlink,
+            SYS_unlink,
+            SYS_rmdir,
+            SYS_mkdir,
+            SYS_mknod,
+        ] {
+            r.add(nr, &[], t);
+        }
+        r.add(SYS_chmod, &[Cond::AnyBits(1, exec_bits)], t);
+    }
+    // Never needed by an install. libuv probes io_uring: ENOSYS makes it fall back.
+    for nr in [
+        SYS_io_uring_setup,
+        SYS_io_uring_enter,
+        SYS_io_uring_register,
+    ] {
+        r.add(nr, &[], Verdict::Deny(ENOSYS));
+    }
+    for nr in [
+        SYS_ptrace,
+        SYS_process_vm_writev,
+        SYS_process_vm_readv,
+        SYS_bpf,
+        SYS_mount,
+        SYS_umount2,
+        SYS_pivot_root,
+        SYS_unshare,
+        SYS_setns,
+        SYS_kexec_load,
+        SYS_kexec_file_load,
+        SYS_init_module,
+        SYS_finit_module,
+        SYS_delete_module,
+        SYS_add_key,
+        SYS_keyctl,
+        SYS_request_key,
+        SYS_perf_event_open,
+        SYS_userfaultfd,
+        SYS_open_tree,
+        SYS_move_mount,
+        SYS_fsopen,
+        SYS_fsmount,
+    ] {
+        r.add(nr, &[], Verdict::Deny(EPERM));
+    }
+    r.add(
+        SYS_clone,
+        &[Cond::AnyBits(0, NS_FLAGS)],
+        Verdict::Deny(EPERM),
+    );
+    r.add(SYS_clone3, &[], Verdict::KernelErrno(ENOSYS));
+    // Sockets that reach below IP or into other kernel subsystems.
+    let deny = Verdict::Deny(EPERM);
+    r.add(SYS_socket, &[Cond::Eq(0, AF_PACKET as u64)], deny);
+    r.add(SYS_socket, &[Cond::Eq(0, AF_VSOCK as u64)], deny);
+    r.add(
+        SYS_socket,
+        &[
+            Cond::Eq(0, AF_NETLINK as u64),
+            Cond::Ne(2, NETLINK_ROUTE as u64),
+        ],
+        deny,
+    );
+    for af in [AF_INET, AF_INET6] {
+        r.add(
+            SYS_socket,
+            &[
+                Cond::Eq(0, af as u64),
+                Cond::MaskedEq(1, 0xf, SOCK_RAW as u64),
+            ],
+            deny,
+        );
+    }
+    r
+}
+
+/// The syscall's name, for events.
+pub fn name(nr: i64) -> String {
+    use libc::*;
+    let known: &[(i64, &str)] = &[
+        (SYS_execve, "execve"),
+        (SYS_execveat, "execveat"),
+        (SYS_openat, "openat"),
+        (SYS_openat2, "openat2"),
+        (SYS_renameat, "renameat"),
+        (SYS_renameat2, "renameat2"),
+        (SYS_linkat, "linkat"),
+        (SYS_symlinkat, "symlinkat"),
+        (SYS_unlinkat, "unlinkat"),
+        (SYS_mkdirat, "mkdirat"),
+        (SYS_mknodat, "mknodat"),
+        (SYS_truncate, "truncate"),
+        (SYS_memfd_create, "memfd_create"),
+        (SYS_fchmod, "fchmod"),
+        (SYS_fchmodat, "fchmodat"),
+        (SYS_fchmodat2, "fchmodat2"),
+        (SYS_connect, "connect"),
+        (SYS_bind, "bind"),
+        (SYS_listen, "listen"),
+        (SYS_sendto, "sendto"),
+        (SYS_sendmsg, "sendmsg"),
+        (SYS_sendmmsg, "sendmmsg"),
+        (SYS_io_uring_setup, "io_uring_setup"),
+        (SYS_io_uring_enter, "io_uring_enter"),
+        (SYS_io_uring_register, "io_uring_register"),
+        (SYS_ptrace, "ptrace"),
+        (SYS_process_vm_writev, "process_vm_writev"),
+        (SYS_process_vm_readv, "process_vm_readv"),
+        (SYS_bpf, "bpf"),
+        (SYS_mount, "mount"),
+        (SYS_umount2, "umount2"),
+        (SYS_pivot_root, "pivot_root"),
+        (SYS_unshare, "unshare"),
+        (SYS_setns, "setns"),
+        (SYS_kexec_load, "kexec_load"),
+        (SYS_kexec_file_load, "kexec_file_load"),
+        (SYS_init_module, "init_module"),
+        (SYS_finit_module, "finit_module"),
+        (SYS_delete_module, "delete_module"),
+        (SYS_add_key, "add_key"),
+        (SYS_keyctl, "keyctl"),
+        (SYS_request_key, "request_key"),
+        (SYS_perf_event_open, "perf_event_open"),
+        (SYS_userfaultfd, "userfaultfd"),
+        (SYS_clone, "clone"),
+        (SYS_socket, "socket"),
+        #[cfg(target_arch = "x86_64")]
+        (SYS_open, "open"),
+        #[cfg(target_arch = "x86_64")]
+        (SYS_creat, "creat"),
+        #[cfg(target_arch = "x86_64")]
+        (SYS_rename, "rename"),
+        #[cfg(target_arch = "x86_64")]
+        (SYS_link, "link"),
+        #[cfg(target_arch = "x86_64")]
+        (SYS_symlink, "symlink"),
+        #[cfg(target_arch = "x86_64")]
+        (SYS_unlink, "unlink"),
+        #[cfg(target_arch = "x86_64")]
+        (SYS_rmdir, "rmdir"),
+        #[cfg(target_arch = "x86_64")]
+        (SYS_mkdir, "mkdir"),
+        #[cfg(target_arch = "x86_64")]
+        (SYS_mknod, "mknod"),
+        #[cfg(target_arch = "x86_64")]
+        (SYS_chmod, "chmod"),
+    ];
+    known
+        .iter()
+        .find(|(n, _)| *n == nr)
+        .map_or_else(|| format!("syscall_{nr}"), |(_, s)| (*s).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::bpf::{
+        AUDIT_ARCH, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_USER_NOTIF,
+    };
+
+    #[test]
+    fn read_only_opens_are_trapped() {
+        let r = rules();
+        let p = r.program();
+        let ro = [
+            libc::AT_FDCWD as u64,
+            0x1000,
+            libc::O_RDONLY as u64,
+            0,
+            0,
+            0,
+        ];
+        assert_eq!(r.verdict(libc::SYS_openat, ro), Verdict::Trap);
+        assert_eq!(
+            p.run(AUDIT_ARCH, libc::SYS_openat, ro),
+            SECCOMP_RET_USER_NOTIF
+        );
+    }
+
+    #[test]
+    fn escapes_are_denied_with_the_right_errno() {
+        let r = rules();
+        assert_eq!(
+            r.verdict(libc::SYS_io_uring_setup, [0; 6]),
+            Verdict::Deny(ENOSYS)
+        );
+        assert_eq!(r.verdict(libc::SYS_ptrace, [0; 6]), Verdict::Deny(EPERM));
+        assert_eq!(r.verdict(libc::SYS_unshare, [0; 6]), Verdict::Deny(EPERM));
+        let newuser = [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0];
+        assert_eq!(r.verdict(libc::SYS_clone, newuser), Verdict::Deny(EPERM));
+        // A plain fork/thread clone is not even trapped.
+        let thread = [(libc::CLONE_VM | libc::CLONE_THREAD) as u64, 0, 0, 0, 0, 0];
+        assert_eq!(r.verdict(libc::SYS_clone, thread), Verdict::Allow);
+        assert_eq!(
+            r.program().run(AUDIT_ARCH, libc::SYS_clone, thread),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            r.program().run(AUDIT_ARCH, libc::SYS_clone3, [0; 6]),
+            SECCOMP_RET_ERRNO | ENOSYS as u32
+        );
+        let raw = [
+            libc::AF_INET as u64,
+            (libc::SOCK_RAW | libc::SOCK_CLOEXEC) as u64,
+            0,
+            0,
+            0,
+            0,
+        ];
+        assert_eq!(r.verdict(libc::SYS_socket, raw), Verdict::Deny(EPERM));
+        let tcp = [libc::AF_INET as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0];
+        assert_eq!(r.verdict(libc::SYS_socket, tcp), Verdict::Allow);
+        let route = [libc::AF_NETLINK as u64, libc::SOCK_RAW as u64, 0, 0, 0, 0];
+        assert_eq!(r.verdict(libc::SYS_socket, route), Verdict::Allow);
+        let audit = [libc::AF_NETLINK as u64, libc::SOCK_RAW as u64, 9, 0, 0, 0];
+        assert_eq!(r.verdict(libc::SYS_socket, audit), Verdict::Deny(EPERM));
+    }
+
+    #[test]
+    fn chmod_is_trapped_only_with_an_exec_bit_and_reads_are_free() {
+        let r = rules();
+        assert_eq!(
+            r.verdict(libc::SYS_fchmodat, [0, 0, 0o644, 0, 0, 0]),
+            Verdict::Allow
+        );
+        assert_eq!(
+            r.verdict(libc::SYS_fchmodat, [0, 0, 0o755, 0, 0, 0]),
+            Verdict::Trap
+        );
+        assert_eq!(r.verdict(libc::SYS_read, [0; 6]), Verdict::Allow);
+        assert_eq!(
+            r.verdict(libc::SYS_sendto, [3, 0, 0, 0, 0, 0]),
+            Verdict::Allow
+        );
+        assert_eq!(
+            r.verdict(libc::SYS_sendto, [3, 0, 0, 0, 0x7ff0, 16]),
+            Verdict::Trap
+        );
+        // The program and the rules agree on every syscall number with these args.
+        let p = r.program();
+        for nr in 0..460 {
+            for args in [[0u64; 6], [u64::MAX; 6], [0x10, 0o755, 0o755, 0, 1, 0]] {
+                let want = match r.verdict(nr, args) {
+                    Verdict::Allow => SECCOMP_RET_ALLOW,
+                    Verdict::Trap | Verdict::Deny(_) => SECCOMP_RET_USER_NOTIF,
+                    Verdict::KernelErrno(e) => SECCOMP_RET_ERRNO | e as u32,
+                };
+                assert_eq!(p.run(AUDIT_ARCH, nr, args), want, "nr {nr} {args:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Starting the real manager inside the sandbox, and handing the seccomp
+//! listener to the supervisor.
+//!
+//! Before `fork` the supervisor has built everything: the landlock ruleset
+//! (an open descriptor), the BPF program, two pipes. Between `fork` and
+//! `execve` the child only makes system calls, in this order:
+//! `PR_SET_NO_NEW_PRIVS`, `landlock_restrict_self`, `seccomp(NEW_LISTENER)`,
+//! a write of its pid and listener number, a read of the supervisor's ack,
+//! `close(listener)`. The supervisor takes the listener with `pidfd_getfd`
+//! (passing it over a socket would deadlock: `sendmsg` is itself trapped), so
+//! the child's own `execve`, trapped like every other, is answered.
+
+use super::bpf::Program;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::thread::JoinHandle;
+
+/// What the child needs, prepared before `fork`.
+pub struct Prepared {
+    /// The landlock ruleset to restrict to, when the kernel has landlock.
+    pub landlock: Option<OwnedFd>,
+    /// The seccomp program.
+    pub program: Program,
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: fds has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 returned two fresh descriptors we now own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Takes descriptor `fd` of process `pid`.
+pub fn take_fd(pid: i32, fd: i32) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscalls on integers; the results are checked.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pidfd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pidfd is a descriptor we own from here on.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
+    // SAFETY: as above.
+    let got = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if got < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pidfd_getfd returned a new descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(got as RawFd) })
+}
+
+/// Spawns `cmd` sandboxed. `supervise` runs on its own thread with the
+/// listener as soon as the child hands it over (before the child's
+/// `execve`, which it must answer); its result is returned by the handle.
+pub fn spawn<R, F>(
+    cmd: &mut Command,
+    prep: Prepared,
+    supervise: F,
+) -> io::Result<(Child, JoinHandle<Option<R>>)>
+where
+    F: FnOnce(OwnedFd) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let (hs_r, hs_w) = pipe()?;
+    let (ack_r, ack_w) = pipe()?;
+    let handle = std::thread::spawn(move || {
+        let mut hs = std::fs::File::from(hs_r);
+        let mut buf = [0u8; 8];
+        // EOF: the child failed before it installed the filter.
+        hs.read_exact(&mut buf).ok()?;
+        let pid = i32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+        let fd = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+        let listener = take_fd(pid, fd).ok()?;
+        set_sync_wakeup(&listener);
+        let mut ack = std::fs::File::from(ack_w);
+        ack.write_all(&[1]).ok()?;
+        drop(ack);
+        Some(supervise(listener))
+    });
+
+    let ll_fd: RawFd = prep.landlock.as_ref().map_or(-1, |f| f.as_raw_fd());
+    // The closure must be Send: carry the program as an address and length.
+    let (prog_ptr, prog_len) = (prep.program.0.as_ptr() as usize, prep.program.0.len());
+    let (hs_w_fd, ack_r_fd) = (hs_w.as_raw_fd(), ack_r.as_raw_fd());
+    // SAFETY: the closure runs in the child between fork and execve. It
+    // allocates nothing and makes only async-signal-safe system calls on
+    // values prepared above (the program's memory is the child's copy).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if ll_fd >= 0 && libc::syscall(libc::SYS_landlock_restrict_self, ll_fd, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let fprog = libc::sock_fprog {
+                len: prog_len as u16,
+                filter: prog_ptr as *mut libc::sock_filter,
+            };
+            let listener = libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                &fprog as *const libc::sock_fprog,
+            );
+            if listener < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let pid = libc::getpid().to_ne_bytes();
+            let fd = (listener as i32).to_ne_bytes();
+            let msg = [pid[0], pid[1], pid[2], pid[3], fd[0], fd[1], fd[2], fd[3]];
+            if libc::write(hs_w_fd, msg.as_ptr().cast(), msg.len()) != 8 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut b = 0u8;
+            if libc::read(ack_r_fd, (&mut b as *mut u8).cast(), 1) != 1 {
+                return Err(io::Error::from_raw_os_error(libc::EPIPE));
+            }
+            // The sandboxed program must never hold its own listener.
+            libc::close(listener as i32);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn();
+    // The child has its copies; ours go, so the supervisor sees EOF if the
+    // child died before the hand-over.
+    drop(hs_w);
+    drop(ack_r);
+    drop(prep);
+    let child = child?;
+    Ok((child, handle))
+}
+
+/// Asks the kernel to wake the supervisor on the same CPU (much cheaper round
+/// trips); older kernels refuse, which only costs speed.
+pub fn set_sync_wakeup(listener: &OwnedFd) -> bool {
+    const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
+    // SAFETY: an ioctl on a descriptor we own, with an integer argument.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS as _,
+            SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+        ) == 0
+    }
+}

@@ -1,0 +1,296 @@
+//! The experimental sandbox (`pkgwarden run --sandbox`): landlock and seccomp
+//! applied by the kernel, checked by a hook that tries to break out, and real
+//! pip and npm installs from loopback registries that still succeed.
+
+mod support;
+
+use serde_json::Value;
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use support::*;
+
+/// Runs `pkgwarden run --sandbox` and returns the output and the events document.
+fn sandboxed(
+    env: &ShimEnv,
+    mode: &str,
+    args: &[&str],
+    cwd: &Path,
+) -> (std::process::Output, Value) {
+    let events = env
+        .home
+        .path()
+        .join(format!("events-{mode}-{}.json", args.len()));
+    let out = run(env
+        .pkgwarden()
+        .args(["run", "--sandbox", "--mode", mode, "--events-json"])
+        .arg(&events)
+        .arg("--")
+        .args(args)
+        .current_dir(cwd));
+    let doc = fs::read(&events)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_else(|| panic!("no events written:\n{}", stderr_str(&out)));
+    (out, doc)
+}
+
+fn events<'a>(doc: &'a Value, kind: &str) -> Vec<&'a Value> {
+    doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .collect()
+}
+
+fn touches(e: &Value, path: &Path) -> bool {
+    e["paths"]
+        .as_array()
+        .is_some_and(|p| p.iter().any(|x| x.as_str() == path.to_str()))
+}
+
+struct Escape {
+    env: ShimEnv,
+    c2: TcpListener,
+    _bin: tempfile::TempDir,
+}
+
+fn escape_env() -> Escape {
+    let bin = tempfile::tempdir().unwrap();
+    let gem = bin.path().join("gem");
+    fs::copy(crate_root().join("tests/fixtures/escape/gem"), &gem).unwrap();
+    fs::set_permissions(&gem, fs::Permissions::from_mode(0o755)).unwrap();
+    let env = ShimEnv::new(&[bin.path()]);
+    let home = env.home.path();
+    fs::create_dir_all(home.join(".ssh")).unwrap();
+    fs::write(home.join(".ssh/id_rsa"), "not a real key\n").unwrap();
+    fs::write(home.join(".bashrc"), "# rc\n").unwrap();
+    let c2 = TcpListener::bind("127.0.0.1:0").unwrap();
+    c2.set_nonblocking(true).unwrap();
+    Escape { env, c2, _bin: bin }
+}
+
+impl Escape {
+    fn run(&self, mode: &str) -> (String, Value, i32) {
+        let home = self.env.home.path().to_path_buf();
+        let mut cmd = self.env.pkgwarden();
+        let events = home.join(format!("events-{mode}.json"));
+        cmd.args(["run", "--sandbox", "--mode", mode, "--events-json"])
+            .arg(&events)
+            .args(["--", "gem", "install", "x"])
+            .env("PY", python3())
+            .env("C2_PORT", self.c2.local_addr().unwrap().port().to_string())
+            .env("GEM_EXIT", "3");
+        let out = run(&mut cmd);
+        let doc: Value = serde_json::from_slice(&fs::read(&events).unwrap()).unwrap();
+        (stdout_str(&out), doc, out.status.code().unwrap_or(-1))
+    }
+}
+
+#[test]
+fn protect_mode_stops_every_escape_and_records_it() {
+    let e = escape_env();
+    let home = e.env.home.path().to_path_buf();
+    let (out, doc, code) = e.run("protect");
+    // The manager's exit code is untouched.
+    assert_eq!(code, 3, "{out}");
+    assert!(!out.contains("ESCAPED"), "{out}");
+    for line in [
+        "bashrc blocked",
+        "id_rsa blocked",
+        "cache written",
+        "io_uring_setup blocked 38",
+        "unshare blocked 1",
+        "ptrace blocked 1",
+        "symlink blocked",
+        "hardlink blocked",
+        "rename blocked",
+        "procfd blocked",
+        "connect blocked 111",
+    ] {
+        assert!(out.contains(line), "missing `{line}` in\n{out}");
+    }
+    assert_eq!(fs::read_to_string(home.join(".bashrc")).unwrap(), "# rc\n");
+    assert_eq!(
+        fs::read_to_string(home.join(".cache/tool/state")).unwrap(),
+        "ok\n"
+    );
+    // Nothing reached the stand-in C2.
+    assert!(e.c2.accept().is_err());
+
+    // The credential read is an event with the reader's pid, an exec of cat.
+    let reads: Vec<_> = events(&doc, "open-read")
+        .into_iter()
+        .filter(|ev| touches(ev, &home.join(".ssh/id_rsa")))
+        .collect();
+    assert_eq!(reads.len(), 1, "{doc:#}");
+    let reader = reads[0]["pid"].as_i64().unwrap();
+    let execs = events(&doc, "exec");
+    assert!(
+        execs.iter().any(|x| x["pid"].as_i64() == Some(reader)
+            && x["paths"][0].as_str().unwrap().ends_with("/cat")),
+        "the reader's exec is not recorded"
+    );
+    // The write attempt on .bashrc is an event too.
+    assert!(
+        events(&doc, "open-write")
+            .iter()
+            .any(|ev| touches(ev, &home.join(".bashrc")))
+    );
+    // Denied syscalls carry their errno.
+    let denied: Vec<(String, i64)> = events(&doc, "denied")
+        .iter()
+        .map(|d| {
+            (
+                d["syscall"].as_str().unwrap().to_string(),
+                d["errno"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    for want in [("io_uring_setup", 38), ("unshare", 1), ("ptrace", 1)] {
+        assert!(denied.contains(&(want.0.to_string(), want.1)), "{denied:?}");
+    }
+    let c2 = format!("127.0.0.1:{}", e.c2.local_addr().unwrap().port());
+    assert!(
+        events(&doc, "connect")
+            .iter()
+            .any(|c| c["addr"] == c2.as_str() && c["action"] == "denied")
+    );
+    assert_eq!(doc["landlock"]["filesystem"], true);
+}
+
+#[test]
+fn audit_mode_denies_nothing_but_records_everything() {
+    let e = escape_env();
+    let home = e.env.home.path().to_path_buf();
+    let (out, doc, code) = e.run("audit");
+    assert_eq!(code, 3);
+    assert!(out.contains("bashrc ESCAPED"), "{out}");
+    assert!(out.contains("id_rsa ESCAPED"), "{out}");
+    assert!(out.contains("connect ESCAPED"), "{out}");
+    assert!(
+        fs::read_to_string(home.join(".bashrc"))
+            .unwrap()
+            .contains("evil")
+    );
+    assert!(
+        events(&doc, "open-read")
+            .iter()
+            .any(|ev| touches(ev, &home.join(".ssh/id_rsa")))
+    );
+    assert!(
+        events(&doc, "denied")
+            .iter()
+            .all(|d| d["action"] == "observed")
+    );
+    assert!(
+        events(&doc, "denied")
+            .iter()
+            .any(|d| d["syscall"] == "unshare")
+    );
+}
+
+#[test]
+fn pip_install_succeeds_in_the_sandbox() {
+    let index = PypiIndex::start(&["pwdemo"]);
+    let probe_home = TestHome::new();
+    let venv = venv(&probe_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let (out, doc) = sandboxed(
+        &env,
+        "protect",
+        &[
+            "pip",
+            "install",
+            "--index-url",
+            &index.index_url(),
+            "pwdemo",
+        ],
+        env.home.path(),
+    );
+    assert_success(&out, "sandboxed pip install");
+    assert!(index.was_downloaded("pwdemo"));
+    let site: PathBuf = fs::read_dir(venv.join("lib"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("site-packages");
+    assert!(site.join("pwdemo/__init__.py").is_file());
+    // pip wrote the package, and the events say so; the registry connection
+    // was made by the supervisor on pip's behalf.
+    assert!(events(&doc, "open-write").iter().any(|e| {
+        e["paths"][0]
+            .as_str()
+            .unwrap()
+            .starts_with(site.to_str().unwrap())
+    }));
+    let registry = format!("127.0.0.1:{}", index.port());
+    assert!(
+        events(&doc, "connect")
+            .iter()
+            .any(|c| c["addr"] == registry.as_str() && c["action"] == "allowed")
+    );
+    assert!(stderr_str(&out).contains("ran sandboxed (protect mode"));
+}
+
+#[test]
+fn npm_install_with_a_postinstall_hook_succeeds_and_the_hook_is_confined() {
+    // A package whose postinstall tries to append to ~/.bashrc and reports.
+    let hook = "node -e \"try{require('fs').appendFileSync(process.env.HOME+'/.bashrc','evil');console.log('HOOK ESCAPED')}catch(e){console.log('HOOK blocked '+e.code)}\"";
+    let pkg = NpmPackage::new(
+        serde_json::json!({
+            "name": "pw-hook", "version": "1.0.0",
+            "scripts": {"postinstall": hook}
+        }),
+        &[("index.js", b"module.exports = 1;\n")],
+    );
+    let registry = NpmRegistry::start_with(vec![pkg]);
+    let env = ShimEnv::new(&[]);
+    fs::write(env.home.path().join(".bashrc"), "# rc\n").unwrap();
+    let project = env.home.subdir("proj");
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"proj","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    let (out, doc) = sandboxed(
+        &env,
+        "protect",
+        &[
+            "npm",
+            "install",
+            "--foreground-scripts",
+            "--registry",
+            &registry.registry_url(),
+            "pw-hook",
+        ],
+        &project,
+    );
+    assert_success(&out, "sandboxed npm install");
+    assert!(project.join("node_modules/pw-hook/index.js").is_file());
+    assert!(
+        stdout_str(&out).contains("HOOK blocked EACCES"),
+        "{}",
+        stdout_str(&out)
+    );
+    assert_eq!(
+        fs::read_to_string(env.home.path().join(".bashrc")).unwrap(),
+        "# rc\n"
+    );
+    // The lifecycle script ran under npm: its shell's exec is recorded.
+    assert!(events(&doc, "exec").iter().any(|e| {
+        e["argv"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|w| w.as_str().is_some_and(|w| w.contains("appendFileSync")))
+        })
+    }));
+    assert!(
+        events(&doc, "open-write")
+            .iter()
+            .any(|e| touches(e, &env.home.path().join(".bashrc")))
+    );
+}
