@@ -152,8 +152,15 @@ fn sandboxed(
         Err(e) => return unavailable(e.to_string()),
     };
     let home = crate::paths::home();
-    // The manager's caches and logs exist before the sandbox closes over them.
-    for d in plan.cache_dirs.iter().chain(&plan.log_dirs) {
+    // The directories the install writes to exist before the sandbox closes
+    // over them (landlock rules attach to existing files): caches, logs, and
+    // a target such as `pip install --target DIR`.
+    for d in plan
+        .write_roots
+        .iter()
+        .chain(&plan.cache_dirs)
+        .chain(&plan.log_dirs)
+    {
         let _ = std::fs::create_dir_all(d);
     }
     let tmp = match private_tmp() {

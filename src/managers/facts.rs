@@ -133,8 +133,10 @@ pub struct InstallPlan {
     pub real_exe: PathBuf,
     /// The request as classified.
     pub request: InstallRequest,
-    /// Where this install may write.
+    /// Directories this install may write beneath.
     pub write_roots: Vec<PathBuf>,
+    /// Single files this install may write (a project's manifest and lockfile).
+    pub write_files: Vec<PathBuf>,
     /// Cache directories.
     pub cache_dirs: Vec<PathBuf>,
     /// Log directories.
@@ -165,6 +167,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         real_exe: real.to_path_buf(),
         request: request.clone(),
         write_roots: facts.write_roots.clone(),
+        write_files: Vec::new(),
         cache_dirs: facts.cache_dirs.clone(),
         log_dirs: facts.log_dirs.clone(),
         config_files: facts.config_files.clone(),
@@ -724,13 +727,11 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
         vec![g.join("lib/node_modules"), g.join("bin")]
     } else {
         let project = prefix.unwrap_or_else(|| npm_local_prefix(cwd));
-        let mut roots = vec![project.join("node_modules")];
-        roots.extend(
-            ["package.json", "package-lock.json", "npm-shrinkwrap.json"]
-                .iter()
-                .map(|f| project.join(f)),
-        );
-        roots
+        p.write_files = ["package.json", "package-lock.json", "npm-shrinkwrap.json"]
+            .iter()
+            .map(|f| project.join(f))
+            .collect();
+        vec![project.join("node_modules")]
     };
     // npx / npm exec install into the cache's _npx directory.
     if matches!(req.command.as_str(), "exec") {

@@ -160,6 +160,7 @@ pub fn supervise(
         let (event, resp) = handle(&listener, &watch, &req);
         if let Some(mut e) = event {
             e.seq = out.events.len() as u64;
+            e.syscall = seccomp::name(i64::from(req.data.nr));
             out.events.push(e);
         }
         let mut resp = resp;
@@ -230,7 +231,7 @@ fn handle(
         ms: w.start.elapsed().as_millis() as u64,
         pid,
         ppid: None,
-        syscall: seccomp::name(nr),
+        syscall: String::new(),
         kind: String::new(),
         paths: Vec::new(),
         argv: None,

@@ -77,7 +77,8 @@ impl Filter {
     }
 
     /// What the filter answers for `nr` with `args` (a pure evaluation of the
-    /// rules, the same the compiled program computes; for tests and reports).
+    /// rules, the same the compiled program computes; the tests compare them).
+    #[cfg(test)]
     pub fn decide(&self, nr: i64, args: [u64; 6], default: Action) -> Action {
         self.rules
             .get(&nr)
@@ -124,6 +125,13 @@ impl Filter {
         }
         a.ret(default.ret());
         Program(a.assemble())
+    }
+}
+
+impl Cond {
+    /// True when the condition holds for these arguments.
+    pub fn holds(self, args: &[u64; 6]) -> bool {
+        holds(self, args)
     }
 }
 

@@ -83,18 +83,14 @@ pub fn fs_spec(
         .iter()
         .map(PathBuf::from)
         .collect();
-    for r in plan
-        .write_roots
-        .iter()
-        .chain(&plan.cache_dirs)
-        .chain(&plan.log_dirs)
-    {
-        if r.is_file() {
-            write_files.push(r.clone());
-        } else {
-            write_dirs.push(r.clone());
-        }
-    }
+    write_dirs.extend(
+        plan.write_roots
+            .iter()
+            .chain(&plan.cache_dirs)
+            .chain(&plan.log_dirs)
+            .cloned(),
+    );
+    write_files.extend(plan.write_files.iter().cloned());
     write_dirs.push(tmp.to_path_buf());
     // An npm-style local install writes its lockfile and manifest beside
     // node_modules: the project directory.

@@ -49,16 +49,11 @@ impl Rules {
     /// notification: it depends on the syscall number and register values
     /// only, never on memory the sandboxed process could change).
     pub fn verdict(&self, nr: i64, args: [u64; 6]) -> Verdict {
-        let mut f = Filter::default();
-        let mut verdicts = Vec::new();
-        for (n, when, v) in self.rules.iter().filter(|(n, _, _)| *n == nr) {
-            f.rule(*n, when, Action::Errno(verdicts.len() as u16));
-            verdicts.push(*v);
-        }
-        match f.decide(nr, args, Action::Allow) {
-            Action::Errno(i) => verdicts[usize::from(i)],
-            _ => Verdict::Allow,
-        }
+        // On the notification path: no allocation, first matching rule wins.
+        self.rules
+            .iter()
+            .find(|(n, when, _)| *n == nr && when.iter().all(|c| c.holds(&args)))
+            .map_or(Verdict::Allow, |(_, _, v)| *v)
     }
 
     /// The BPF program: Trap and Deny notify the supervisor.

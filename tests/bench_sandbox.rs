@@ -1,0 +1,197 @@
+//! Benchmark (not a test): a sandboxed install against the bare manager, in
+//! the same run, from loopback registries. Run with
+//!
+//!     cargo test --release --test bench_sandbox -- --ignored --nocapture
+//!
+//! pip installs 20 generated wheels (`--target`, a fresh directory each run);
+//! npm installs a generated tree of 300 packages into a fresh project each
+//! run, with a warm cache. Runs alternate bare / sandboxed; medians are
+//! reported, with the ratio, the notifications handled and the cost per
+//! notification.
+
+mod support;
+
+use std::fs;
+use std::time::{Duration, Instant};
+use support::pypi::build_wheel;
+use support::*;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Times `bare` and `sandboxed` alternately, `n` times each, after one warm-up of each.
+fn compare(
+    n: usize,
+    mut bare: impl FnMut(usize) -> Duration,
+    mut sandboxed: impl FnMut(usize) -> (Duration, u64),
+) -> (Duration, Duration, u64) {
+    bare(1000);
+    sandboxed(1001);
+    let (mut b, mut s, mut notes) = (Vec::new(), Vec::new(), 0);
+    for i in 0..n {
+        b.push(bare(i));
+        let (d, k) = sandboxed(i);
+        s.push(d);
+        notes = k;
+    }
+    (median(b), median(s), notes)
+}
+
+fn report(what: &str, bare: Duration, sandboxed: Duration, notes: u64) {
+    let added = sandboxed.as_secs_f64() - bare.as_secs_f64();
+    println!(
+        "{what:<28} bare {:>8.1} ms  sandboxed {:>8.1} ms  ratio {:.3}  notifications {notes}  added per notification {:.1} µs",
+        bare.as_secs_f64() * 1e3,
+        sandboxed.as_secs_f64() * 1e3,
+        sandboxed.as_secs_f64() / bare.as_secs_f64(),
+        if notes > 0 {
+            added / notes as f64 * 1e6
+        } else {
+            0.0
+        },
+    );
+}
+
+fn timed(cmd: &mut std::process::Command) -> Duration {
+    let t = Instant::now();
+    let out = run(cmd);
+    assert_success(&out, "benchmark run");
+    t.elapsed()
+}
+
+fn notifications(events: &std::path::Path) -> u64 {
+    let doc: serde_json::Value = serde_json::from_slice(&fs::read(events).unwrap()).unwrap();
+    doc["notifications"].as_u64().unwrap_or(0)
+}
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn bench_pip_20_wheels() {
+    let src = tempfile::tempdir().unwrap();
+    let mut dists = Vec::new();
+    let mut names = Vec::new();
+    for i in 0..20 {
+        let name = format!("pwbench{i}");
+        let dir = src.path().join(&name);
+        fs::create_dir_all(dir.join(&name)).unwrap();
+        for f in 0..8 {
+            fs::write(
+                dir.join(&name).join(format!("m{f}.py")),
+                format!("X = {f}\n").repeat(50),
+            )
+            .unwrap();
+        }
+        fs::write(dir.join(&name).join("__init__.py"), "").unwrap();
+        dists.push(build_wheel(&PipFixture {
+            name: name.clone(),
+            version: "1.0.0".into(),
+            summary: None,
+            requires_dist: Vec::new(),
+            dir,
+        }));
+        names.push(name);
+    }
+    let index = PypiIndex::start_with(dists);
+    let probe = TestHome::new();
+    let venv = venv(&probe);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let pip = venv_bin(&venv, "pip");
+    let args = |target: &std::path::Path| {
+        let mut a = vec![
+            "install".to_string(),
+            "--index-url".into(),
+            index.index_url(),
+            "--target".into(),
+            target.display().to_string(),
+        ];
+        a.extend(names.iter().cloned());
+        a
+    };
+    let home = env.home.path().to_path_buf();
+    let (b, s, n) = compare(
+        5,
+        |i| timed(env.bare(&pip).args(args(&home.join(format!("t-bare-{i}"))))),
+        |i| {
+            let ev = home.join(format!("ev-{i}.json"));
+            let d = timed(
+                env.pkgwarden()
+                    .args(["run", "--sandbox", "--events-json"])
+                    .arg(&ev)
+                    .arg("--")
+                    .arg("pip")
+                    .args(args(&home.join(format!("t-sb-{i}")))),
+            );
+            (d, notifications(&ev))
+        },
+    );
+    report("pip install (20 wheels)", b, s, n);
+}
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn bench_npm_300_packages() {
+    // root → 30 middles → 9 leaves each: 300 packages.
+    let mut pkgs = Vec::new();
+    let mut root_deps = serde_json::Map::new();
+    for m in 0..30 {
+        let mut deps = serde_json::Map::new();
+        for l in 0..9 {
+            let leaf = format!("pwb-leaf-{m}-{l}");
+            deps.insert(leaf.clone(), "1.0.0".into());
+            pkgs.push(NpmPackage::new(
+                serde_json::json!({"name": leaf, "version": "1.0.0"}),
+                &[
+                    ("index.js", b"module.exports = 1;\n"),
+                    ("README.md", b"leaf\n"),
+                ],
+            ));
+        }
+        let mid = format!("pwb-mid-{m}");
+        root_deps.insert(mid.clone(), "1.0.0".into());
+        pkgs.push(NpmPackage::new(
+            serde_json::json!({"name": mid, "version": "1.0.0", "dependencies": deps}),
+            &[("index.js", b"module.exports = 2;\n")],
+        ));
+    }
+    let registry = NpmRegistry::start_with(pkgs);
+    let env = ShimEnv::new(&[]);
+    let npm = npm();
+    let project = |tag: &str| {
+        let p = env.home.subdir(tag);
+        fs::write(
+            p.join("package.json"),
+            serde_json::to_vec(&serde_json::json!({"name": "bench", "version": "1.0.0", "dependencies": root_deps.clone()})).unwrap(),
+        )
+        .unwrap();
+        p
+    };
+    let args = ["install", "--no-audit", "--no-fund", "--registry"];
+    let home = env.home.path().to_path_buf();
+    let (b, s, n) = compare(
+        3,
+        |i| {
+            timed(
+                env.bare(&npm)
+                    .args(args)
+                    .arg(registry.registry_url())
+                    .current_dir(project(&format!("bare-{i}"))),
+            )
+        },
+        |i| {
+            let ev = home.join(format!("npm-ev-{i}.json"));
+            let d = timed(
+                env.pkgwarden()
+                    .args(["run", "--sandbox", "--events-json"])
+                    .arg(&ev)
+                    .args(["--", "npm"])
+                    .args(args)
+                    .arg(registry.registry_url())
+                    .current_dir(project(&format!("sb-{i}"))),
+            );
+            (d, notifications(&ev))
+        },
+    );
+    report("npm install (300 packages)", b, s, n);
+}
