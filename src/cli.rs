@@ -56,6 +56,12 @@ enum Cmd {
         #[command(subcommand)]
         action: PolicyCmd,
     },
+    /// Show which protections this kernel gives (landlock, seccomp, notification).
+    Doctor {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -150,6 +156,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Cmd::Plan { json, argv } => cmd_plan(argv, json),
         Cmd::Shims { action } => cmd_shims(action),
         Cmd::Policy { action } => cmd_policy(action),
+        Cmd::Doctor { json } => cmd_doctor(json),
     }
 }
 
@@ -461,5 +468,31 @@ fn cmd_policy(action: PolicyCmd) -> i32 {
             }
             0
         }
+    }
+}
+
+fn cmd_doctor(json: bool) -> i32 {
+    let p = crate::sandbox::probe::probe();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default());
+        return 0;
+    }
+    let yes = |b: bool| if b { "yes" } else { "NO" };
+    println!("landlock ABI          {}", p.landlock_abi);
+    println!("seccomp filter        {}", yes(p.seccomp_filter));
+    println!("user notification     {}", yes(p.user_notification));
+    println!("sync wake-up          {}", yes(p.sync_wakeup));
+    println!("pidfd_getfd           {}", yes(p.pidfd_getfd));
+    println!(
+        "yama ptrace scope     {}",
+        p.yama_ptrace_scope
+            .map_or("absent".to_string(), |v| v.to_string())
+    );
+    if p.complete() {
+        println!("the sandbox can be set up in full");
+        0
+    } else {
+        println!("the sandbox cannot be set up in full: block mode will refuse to run installs");
+        exit::SANDBOX_UNAVAILABLE
     }
 }

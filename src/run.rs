@@ -179,8 +179,14 @@ fn sandboxed(
         Ok(r) => r,
         Err(e) => return unavailable(e.to_string()),
     };
-    if p.mode == Mode::Block && ll_fd.is_none() {
-        return unavailable("block mode requires landlock, which this kernel does not have".into());
+    if p.mode == Mode::Block {
+        let probe = sandbox::probe::probe();
+        if ll_fd.is_none() || !probe.complete() {
+            return unavailable(format!(
+                "block mode requires landlock, seccomp user notification and pidfd_getfd; this kernel gives {}",
+                serde_json::to_string(&probe).unwrap_or_default()
+            ));
+        }
     }
     let rules = seccomp::rules();
     let program = rules.program();

@@ -294,3 +294,82 @@ fn npm_install_with_a_postinstall_hook_succeeds_and_the_hook_is_confined() {
             .any(|e| touches(e, &env.home.path().join(".bashrc")))
     );
 }
+
+/// A stand-in `gem` from a shell script, first on PATH after the shims.
+fn stand_in(script: &str) -> (ShimEnv, tempfile::TempDir) {
+    let bin = tempfile::tempdir().unwrap();
+    let gem = bin.path().join("gem");
+    fs::write(&gem, script).unwrap();
+    fs::set_permissions(&gem, fs::Permissions::from_mode(0o755)).unwrap();
+    let env = ShimEnv::new(&[bin.path()]);
+    // Protect mode lets the install write inside HOME's existing directories only.
+    env.home.subdir("work");
+    (env, bin)
+}
+
+fn wait_for(path: &Path, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never happened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigint_reaches_the_sandboxed_manager_and_gives_130() {
+    let (env, _bin) = stand_in("#!/bin/sh\ntouch \"$HOME/work/started\"\nexec sleep 30\n");
+    let mut cmd = env.pkgwarden();
+    cmd.args(["run", "--sandbox", "--", "gem", "install", "x"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    wait_for(&env.home.path().join("work/started"), "the stand-in start");
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+}
+
+#[test]
+fn without_its_supervisor_the_sandbox_fails_closed() {
+    // The stand-in waits until the supervisor is gone, then tries to exec:
+    // every trapped syscall now fails instead of running unwatched.
+    // Its result file is opened while the supervisor is alive: afterwards even
+    // an open would fail.
+    let script = "#!/bin/sh\nexec 3> \"$HOME/work/exec-result\"\ntouch \"$HOME/work/started\"\nwhile [ ! -e \"$HOME/work/go\" ]; do :; done\n/bin/echo unwatched >&3 2>/dev/null || echo \"exec failed\" >&3\ntouch \"$HOME/work/done\" 2>/dev/null\necho end >&3\n";
+    let (env, _bin) = stand_in(script);
+    let home = env.home.path().to_path_buf();
+    let mut cmd = env.pkgwarden();
+    cmd.args(["run", "--sandbox", "--", "gem", "install", "x"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    wait_for(&home.join("work/started"), "the stand-in start");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // `go` is created from outside the sandbox (the sandbox could not).
+    fs::write(home.join("work/go"), "").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !fs::read_to_string(home.join("work/exec-result"))
+        .unwrap_or_default()
+        .ends_with("end\n")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stand-in never finished"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        fs::read_to_string(home.join("work/exec-result")).unwrap(),
+        "exec failed\nend\n"
+    );
+    // Creating a file failed too.
+    assert!(!home.join("work/done").exists());
+}

@@ -3,6 +3,7 @@
 
 pub mod bpf;
 pub mod landlock;
+pub mod probe;
 pub mod seccomp;
 pub mod spawn;
 

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sandboxed install vs bare manager, same run, loopback registries:
+# pip installing 20 generated wheels, npm installing a 300-package tree.
+# Prints medians, the ratio, notifications handled and the added cost per
+# notification. The work is in tests/bench_sandbox.rs (ignored as a test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --release --test bench_sandbox -- --ignored --nocapture --test-threads 1 2>&1 |
+  grep -E 'bare .* sandboxed|panicked|FAILED'

@@ -1,0 +1,126 @@
+//! What protection this kernel gives, found by trying it (principle 4: probe,
+//! then trust).
+
+use super::bpf::{Action, Filter};
+use super::spawn::{set_sync_wakeup, take_fd};
+use serde::Serialize;
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// The protections available here.
+#[derive(Clone, Debug, Serialize)]
+pub struct Probe {
+    /// The landlock ABI (0: none).
+    pub landlock_abi: u32,
+    /// A process may set no_new_privs and install a seccomp filter.
+    pub seccomp_filter: bool,
+    /// Seccomp user notification (a listener fd).
+    pub user_notification: bool,
+    /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (cheap round trips).
+    pub sync_wakeup: bool,
+    /// `pidfd_getfd` on a child (how the supervisor takes the listener).
+    pub pidfd_getfd: bool,
+    /// Yama's ptrace scope (2 and 3 forbid what the supervisor does unprivileged).
+    pub yama_ptrace_scope: Option<u8>,
+}
+
+impl Probe {
+    /// True when the sandbox can be set up in full.
+    pub fn complete(&self) -> bool {
+        self.landlock_abi >= 1 && self.seccomp_filter && self.user_notification && self.pidfd_getfd
+    }
+}
+
+/// Tries each mechanism in a short-lived child.
+pub fn probe() -> Probe {
+    let yama = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let mut p = Probe {
+        landlock_abi: super::landlock::kernel_abi(),
+        seccomp_filter: false,
+        user_notification: false,
+        sync_wakeup: false,
+        pidfd_getfd: false,
+        yama_ptrace_scope: yama,
+    };
+    let program = Filter::default().compile(Action::Allow);
+    let fprog = libc::sock_fprog {
+        len: program.0.len() as u16,
+        filter: program.0.as_ptr() as *mut libc::sock_filter,
+    };
+    let mut fds = [0; 2];
+    // SAFETY: fds has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return p;
+    }
+    // SAFETY: pipe2 gave us both ends.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let wfd = fds[1];
+    // SAFETY: the child only makes async-signal-safe system calls on values
+    // prepared before the fork, then _exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: as above.
+        unsafe {
+            let mut msg = [-1i32; 2];
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 {
+                msg[0] = 1;
+                let fd = libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                    &fprog as *const libc::sock_fprog,
+                );
+                msg[1] = fd as i32;
+            }
+            libc::write(wfd, msg.as_ptr().cast(), 8);
+            // Wait until the parent has tried to take the listener and kills us.
+            loop {
+                libc::pause();
+            }
+        }
+    }
+    if pid < 0 {
+        return p;
+    }
+    drop(w);
+    let mut buf = [0u8; 8];
+    let mut file = std::fs::File::from(r);
+    if file.read_exact(&mut buf).is_ok() {
+        let ok = i32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+        let fd = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+        p.seccomp_filter = ok == 1;
+        p.user_notification = fd >= 0;
+        if fd >= 0
+            && let Ok(listener) = take_fd(pid, fd)
+        {
+            p.pidfd_getfd = true;
+            p.sync_wakeup = set_sync_wakeup(&listener);
+        }
+    }
+    // The child waits in pause(): kill it, then reap it.
+    // SAFETY: pid is our child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_finds_what_the_sandbox_tests_rely_on() {
+        let p = probe();
+        // The machines this project runs on have all of it; a kernel without
+        // one of these must show it here rather than fail obscurely later.
+        assert!(p.seccomp_filter, "{p:?}");
+        assert!(p.user_notification, "{p:?}");
+        assert!(p.pidfd_getfd, "{p:?}");
+        assert!(p.landlock_abi >= 1, "{p:?}");
+        assert!(p.complete());
+    }
+}
