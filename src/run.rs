@@ -212,6 +212,8 @@ fn sandboxed(
         .env(shim::SUPERVISOR_VAR, std::process::id().to_string())
         .env("TMPDIR", &tmp.0);
     install_forwarding();
+    // Detached grandchildren stay in our tree, where they can be found.
+    procs::become_subreaper();
     let prep = spawn::Prepared {
         landlock: ll_fd,
         program,
@@ -225,6 +227,32 @@ fn sandboxed(
     };
     CHILD.store(child.id() as i32, Ordering::SeqCst);
     let code = wait_code(&mut child, real);
+    // What is still running shortly after the manager exited lingers (a job
+    // forked just before the exit is given a moment to become what it is).
+    let me = std::process::id() as i32;
+    let mut lingering = Vec::new();
+    for _ in 0..10 {
+        procs::reap_zombies();
+        lingering = procs::descendants(me);
+        if lingering.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if p.mode == Mode::Block && !lingering.is_empty() {
+        // Block mode leaves nothing running: a short grace, then SIGKILL.
+        for l in &lingering {
+            // SAFETY: signalling a pid from our own tree.
+            unsafe { libc::kill(l.pid, libc::SIGTERM) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        for l in procs::descendants(std::process::id() as i32) {
+            // SAFETY: as above.
+            unsafe { libc::kill(l.pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        procs::reap_zombies();
+    }
     stop.store(true, Ordering::SeqCst);
     let observed = handle.join().ok().flatten().unwrap_or_default();
     let denied = observed
@@ -240,8 +268,10 @@ fn sandboxed(
             "exit_code": code,
             "landlock": ll_status,
             "seccomp": {"notify": true},
-            "lingering": observed.lingering,
+            "lingering": lingering,
+            "processes": procs::tree(&observed.events),
             "notifications": observed.notifications,
+            "supervisor_max_rss_kb": procs::max_rss_kb(),
             "events": observed.events,
         });
         if let Err(e) = std::fs::write(path, serde_json::to_vec_pretty(&doc).unwrap_or_default()) {
@@ -252,10 +282,12 @@ fn sandboxed(
         "pkgwarden: {what} ran sandboxed ({} mode, experimental): {} events, {denied} denied{}",
         p.mode,
         observed.events.len(),
-        if observed.lingering {
-            ", processes left running"
+        if lingering.is_empty() {
+            String::new()
+        } else if p.mode == Mode::Block {
+            format!(", {} processes left running were killed", lingering.len())
         } else {
-            ""
+            format!(", {} processes left running", lingering.len())
         }
     );
     code

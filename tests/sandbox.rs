@@ -373,3 +373,32 @@ fn without_its_supervisor_the_sandbox_fails_closed() {
     // Creating a file failed too.
     assert!(!home.join("work/done").exists());
 }
+
+#[test]
+fn a_detached_process_is_reported_and_killed_in_block_mode() {
+    let script = "#!/bin/sh\nsetsid sleep 300 </dev/null >/dev/null 2>&1 &\nexit 0\n";
+    for mode in ["protect", "block"] {
+        let (env, _bin) = stand_in(script);
+        let (out, doc) = sandboxed(&env, mode, &["gem", "install", "x"], env.home.path());
+        assert_success(&out, "install with a detached child");
+        let lingering = doc["lingering"].as_array().unwrap();
+        let sleeper = lingering
+            .iter()
+            .find(|l| l["argv"][0] == "sleep")
+            .unwrap_or_else(|| panic!("{mode}: no lingering sleep in {doc:#}"));
+        let pid = sleeper["pid"].as_i64().unwrap();
+        let alive = Path::new(&format!("/proc/{pid}")).exists()
+            && !fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ");
+        if mode == "block" {
+            assert!(!alive, "block mode left {pid} running");
+        } else {
+            assert!(alive, "protect mode reports, it does not kill");
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+        assert!(stderr_str(&out).contains("processes left running"));
+    }
+}

@@ -54,6 +54,16 @@ pub struct Event {
     /// argv of an exec.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub argv: Option<Vec<String>>,
+    /// Working directory of an exec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// The package whose lifecycle hook runs this exec, when the manager says
+    /// so in the new program's environment (npm's `npm_package_name@version`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// The hook (`preinstall`, `postinstall`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
     /// A network address (`ip:port` or a unix socket path).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub addr: Option<String>,
@@ -235,6 +245,9 @@ fn handle(
         kind: String::new(),
         paths: Vec::new(),
         argv: None,
+        cwd: None,
+        package: None,
+        hook: None,
         addr: None,
         flags: 0,
         action: Action::Observed,
@@ -262,15 +275,32 @@ fn handle(
     use libc::*;
     let keep = match nr {
         n if n == SYS_execve || n == SYS_execveat => {
-            let (path, argv) = if n == SYS_execve {
-                (at(cwd, a[0]), a[1])
+            let (path, argv, envp) = if n == SYS_execve {
+                (at(cwd, a[0]), a[1], a[2])
             } else {
-                (at(a[0], a[1]), a[2])
+                (at(a[0], a[1]), a[2], a[3])
             };
             ev.kind = "exec".into();
+            // A PATH search tries names that do not exist: not an exec.
+            if !Path::new(&path).exists() {
+                return (None, cont());
+            }
             ev.paths = vec![path];
             ev.argv = Some(mem.argv(argv));
             ev.ppid = ppid(pid);
+            ev.cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .ok()
+                .map(|p| p.display().to_string());
+            let (package, hook) = lifecycle(&mem.env_values(
+                envp,
+                &[
+                    "npm_package_name",
+                    "npm_package_version",
+                    "npm_lifecycle_event",
+                ],
+            ));
+            ev.package = package;
+            ev.hook = hook;
             true
         }
         n if n == SYS_openat
@@ -622,6 +652,26 @@ impl Mem {
         String::from_utf8_lossy(&out).into_owned()
     }
 
+    /// The values of the named variables in an `envp` array (nothing else
+    /// of the environment is kept: it may hold secrets).
+    fn env_values(&self, addr: u64, names: &[&str]) -> Vec<Option<String>> {
+        let mut out = vec![None; names.len()];
+        let mut at = addr;
+        for _ in 0..4096 {
+            let Some(p) = self.u64(at).filter(|p| *p != 0) else {
+                break;
+            };
+            let entry = self.string(p);
+            if let Some((k, v)) = entry.split_once('=')
+                && let Some(i) = names.iter().position(|n| *n == k)
+            {
+                out[i] = Some(v.to_string());
+            }
+            at += 8;
+        }
+        out
+    }
+
     fn argv(&self, addr: u64) -> Vec<String> {
         let mut out = Vec::new();
         let mut at = addr;
@@ -650,6 +700,24 @@ fn resolve(pid: i32, dirfd: i32, path: &str) -> String {
         Some(b) if path.is_empty() => b.display().to_string(),
         Some(b) => b.join(path).display().to_string(),
         None => path.to_string(),
+    }
+}
+
+/// npm's lifecycle variables → (`name@version`, hook).
+fn lifecycle(v: &[Option<String>]) -> (Option<String>, Option<String>) {
+    match (
+        v.first().cloned().flatten(),
+        v.get(1).cloned().flatten(),
+        v.get(2).cloned().flatten(),
+    ) {
+        (Some(name), version, Some(hook)) => (
+            Some(match version {
+                Some(ver) => format!("{name}@{ver}"),
+                None => name,
+            }),
+            Some(hook),
+        ),
+        _ => (None, None),
     }
 }
 

@@ -129,3 +129,124 @@ mod tests {
         assert!(!is_supervising_ancestor(i32::MAX));
     }
 }
+
+/// A process still running in the install's tree after the manager exited.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Lingering {
+    /// Process id.
+    pub pid: i32,
+    /// Parent process id.
+    pub ppid: i32,
+    /// Its command line.
+    pub argv: Vec<String>,
+}
+
+/// Every live descendant of `root`, found through /proc (with pkgwarden a
+/// child subreaper, detached grandchildren are re-parented to it and stay in
+/// its tree).
+pub fn descendants(root: i32) -> Vec<Lingering> {
+    let mut parent_of = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if let Some((_, ppid)) = stat(pid) {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for &(pid, ppid) in &parent_of {
+            if ppid == p && pid != root {
+                frontier.push(pid);
+                let argv = std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|b| {
+                        b.split(|c| *c == 0)
+                            .filter(|w| !w.is_empty())
+                            .map(|w| String::from_utf8_lossy(w).into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(Lingering { pid, ppid, argv });
+            }
+        }
+    }
+    out
+}
+
+/// Makes this process the reaper of its orphaned descendants.
+pub fn become_subreaper() -> bool {
+    // SAFETY: a prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
+}
+
+/// Reaps exited children without blocking (orphans re-parented to us).
+pub fn reap_zombies() {
+    loop {
+        // SAFETY: waitpid with WNOHANG and no status pointer.
+        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if r <= 0 {
+            break;
+        }
+    }
+}
+
+/// One exec of the install: a node of its process tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProcNode {
+    /// Process id.
+    pub pid: i32,
+    /// Parent process id.
+    pub ppid: Option<i32>,
+    /// The executable.
+    pub exe: String,
+    /// Its arguments.
+    pub argv: Vec<String>,
+    /// Its working directory.
+    pub cwd: Option<String>,
+    /// The package whose hook it runs, when known.
+    pub package: Option<String>,
+    /// The hook.
+    pub hook: Option<String>,
+}
+
+/// The process tree of an install, from its exec events (a process that
+/// execs twice is two nodes with one pid, in order).
+pub fn tree(events: &[crate::monitor::notify::Event]) -> Vec<ProcNode> {
+    let mut nodes: Vec<ProcNode> = Vec::new();
+    for e in events.iter().filter(|e| e.kind == "exec") {
+        // A hook's sub-processes inherit its attribution.
+        let inherited = e.ppid.and_then(|pp| {
+            nodes
+                .iter()
+                .rev()
+                .find(|n| n.pid == pp || n.pid == e.pid)
+                .and_then(|n| n.package.clone().map(|p| (p, n.hook.clone())))
+        });
+        let (package, hook) = match (&e.package, inherited) {
+            (Some(p), _) => (Some(p.clone()), e.hook.clone()),
+            (None, Some((p, h))) => (Some(p), h),
+            (None, None) => (None, None),
+        };
+        nodes.push(ProcNode {
+            pid: e.pid,
+            ppid: e.ppid,
+            exe: e.paths.first().cloned().unwrap_or_default(),
+            argv: e.argv.clone().unwrap_or_default(),
+            cwd: e.cwd.clone(),
+            package,
+            hook,
+        });
+    }
+    nodes
+}
+
+/// This process's peak resident set size, in KiB.
+pub fn max_rss_kb() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
