@@ -190,7 +190,13 @@ fn sandboxed(
     }
     let rules = seccomp::rules();
     let program = rules.program();
-    let allowed = registry_addrs(&plan.registries);
+    // The registries, plus the hosts the policy allows for this manager.
+    let mut endpoints = plan.registries.clone();
+    for host in p.endpoints.allow.get(inv.tool.name()).into_iter().flatten() {
+        endpoints.push(format!("http://{host}/"));
+        endpoints.push(format!("https://{host}/"));
+    }
+    let allowed = registry_addrs(&endpoints);
     let net = NetPolicy {
         observe_only: audit,
         allowed,

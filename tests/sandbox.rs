@@ -402,3 +402,172 @@ fn a_detached_process_is_reported_and_killed_in_block_mode() {
         assert!(stderr_str(&out).contains("processes left running"));
     }
 }
+
+#[test]
+fn a_thread_swapping_the_connect_address_never_reaches_its_target() {
+    // One thread connects to an allowed address over and over while another
+    // rewrites the port in the same sockaddr buffer to a stand-in C2.
+    let script = r#"#!/bin/sh
+exec "$PY" - <<'PY'
+import ctypes, os, socket, struct, threading
+libc = ctypes.CDLL(None, use_errno=True)
+def sa(port):
+    return struct.pack("=H", socket.AF_INET) + struct.pack("!H", port) + socket.inet_aton("127.0.0.1") + b"\0" * 8
+good, bad = sa(int(os.environ["OK_PORT"])), sa(int(os.environ["C2_PORT"]))
+buf = ctypes.create_string_buffer(good, 16)
+stop = False
+def flip():
+    while not stop:
+        ctypes.memmove(buf, bad, 16)
+        ctypes.memmove(buf, good, 16)
+t = threading.Thread(target=flip)
+t.start()
+ok = 0
+for _ in range(300):
+    s = socket.socket()
+    if libc.connect(s.fileno(), buf, 16) == 0:
+        ok += 1
+    s.close()
+stop = True
+t.join()
+print("connected", ok)
+PY
+"#;
+    let (env, _bin) = stand_in(script);
+    let good = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c2 = TcpListener::bind("127.0.0.1:0").unwrap();
+    c2.set_nonblocking(true).unwrap();
+    good.set_nonblocking(true).unwrap();
+    let cfg = env.home.config_dir().join("pkgwarden");
+    fs::create_dir_all(&cfg).unwrap();
+    fs::write(
+        cfg.join("policy.toml"),
+        format!(
+            "[endpoints.allow]\ngem = [\"127.0.0.1:{}\"]\n",
+            good.local_addr().unwrap().port()
+        ),
+    )
+    .unwrap();
+    // Accept as they come, so the allowed listener's backlog never fills.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let accepted = {
+        let stop = stop.clone();
+        let good = good.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                match good.accept() {
+                    Ok(_) => n += 1,
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+                }
+            }
+            n + std::iter::from_fn(|| good.accept().ok()).count()
+        })
+    };
+    let events = env.home.path().join("race.json");
+    let out = run(env
+        .pkgwarden()
+        .args(["run", "--sandbox", "--events-json"])
+        .arg(&events)
+        .args(["--", "gem", "install", "x"])
+        .env("PY", python3())
+        .env("OK_PORT", good.local_addr().unwrap().port().to_string())
+        .env("C2_PORT", c2.local_addr().unwrap().port().to_string()));
+    assert_success(&out, "racing connects");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let good_count = accepted.join().unwrap();
+    let c2_count = std::iter::from_fn(|| c2.accept().ok()).count();
+    assert_eq!(c2_count, 0, "a swapped address reached the C2");
+    let connected: usize = stdout_str(&out)
+        .trim()
+        .strip_prefix("connected ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Connections the supervisor made went to the allowed listener only.
+    assert_eq!(good_count, connected);
+    assert!(connected > 0, "no connection was allowed at all");
+}
+
+#[test]
+fn a_pip_sdist_runs_its_build_backend_inside_the_sandbox() {
+    let index = PypiIndex::start(&[]);
+    index.add_sdist("pwsdist");
+    let probe_home = TestHome::new();
+    let venv = venv(&probe_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let home = env.home.path().to_path_buf();
+    fs::write(home.join(".bashrc"), "# rc\n").unwrap();
+    fs::create_dir_all(home.join(".cache")).unwrap();
+    // An in-tree backend with no build requirements: nothing else to download.
+    let (out, doc) = sandboxed(
+        &env,
+        "protect",
+        &[
+            "pip",
+            "install",
+            "--index-url",
+            &index.index_url(),
+            "pwsdist",
+        ],
+        &home,
+    );
+    assert_success(&out, "sandboxed sdist install");
+    // pip imports the backend once per hook (requirements, metadata, wheel).
+    let ran = fs::read_to_string(home.join(".cache/pwsdist/ran")).unwrap();
+    assert!(
+        !ran.is_empty() && ran.lines().all(|l| l == "backend ran"),
+        "{ran}"
+    );
+    assert_eq!(fs::read_to_string(home.join(".bashrc")).unwrap(), "# rc\n");
+    // The build ran in a Python started by pip, in pip's unpacked sdist, and
+    // its write attempt on .bashrc is an event of that process.
+    let writer = events(&doc, "open-write")
+        .into_iter()
+        .find(|e| touches(e, &home.join(".bashrc")))
+        .map(|e| e["pid"].as_i64().unwrap())
+        .expect("the .bashrc attempt is recorded");
+    let procs = doc["processes"].as_array().unwrap();
+    let builder = procs
+        .iter()
+        .rev()
+        .find(|n| n["pid"].as_i64() == Some(writer))
+        .unwrap();
+    assert!(
+        builder["exe"].as_str().unwrap().contains("python"),
+        "{builder:#}"
+    );
+    assert!(
+        builder["cwd"].as_str().unwrap().contains("pwsdist"),
+        "{builder:#}"
+    );
+}
+
+#[test]
+fn a_quiet_install_prints_exactly_what_the_bare_manager_prints() {
+    let index = PypiIndex::start(&["pwdemo"]);
+    let probe_home = TestHome::new();
+    let v1 = venv(&probe_home);
+    let v2 = venv(&probe_home);
+    let env = ShimEnv::new(&[&v1.join("bin")]);
+    let args = [
+        "install",
+        "--no-cache-dir",
+        "--index-url",
+        &index.index_url(),
+        "pwdemo",
+    ];
+    let bare = run(env.bare(venv_bin(&v2, "pip")).args(args));
+    assert_success(&bare, "bare pip install");
+    let (out, _) = sandboxed(
+        &env,
+        "protect",
+        &[&["pip"][..], &args[..]].concat(),
+        env.home.path(),
+    );
+    assert_success(&out, "sandboxed pip install");
+    assert_eq!(stdout_str(&out), stdout_str(&bare));
+    // stderr: the manager's (nothing here), then pkgwarden's one line.
+    assert_eq!(stderr_str(&bare), "");
+    assert_eq!(stderr_str(&out).lines().count(), 1, "{}", stderr_str(&out));
+}

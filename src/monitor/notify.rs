@@ -124,6 +124,8 @@ pub fn supervise(
     stop: Arc<AtomicBool>,
     grace: Duration,
 ) -> Observed {
+    // Shared with the threads that answer slow connects.
+    let listener = Arc::new(listener);
     let mut out = Observed::default();
     let mut stop_seen: Option<Instant> = None;
     loop {
@@ -173,18 +175,65 @@ pub fn supervise(
             e.syscall = seccomp::name(i64::from(req.data.nr));
             out.events.push(e);
         }
-        let mut resp = resp;
-        resp.id = req.id;
-        // SAFETY: SEND reads resp; a target that died meanwhile gives ENOENT.
-        unsafe {
-            libc::ioctl(
-                listener.as_raw_fd(),
-                libc::SECCOMP_IOCTL_NOTIF_SEND as _,
-                &mut resp,
-            );
+        if let Some(resp) = resp {
+            send(&listener, req.id, resp);
         }
     }
     out
+}
+
+/// Answers notification `id`.
+fn send(listener: &OwnedFd, id: u64, mut resp: libc::seccomp_notif_resp) {
+    resp.id = id;
+    // SAFETY: SEND reads resp; a target that died meanwhile gives ENOENT.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SEND as _,
+            &mut resp,
+        );
+    }
+}
+
+/// Connects made on behalf of sandboxed processes, still in progress.
+static CONNECTS_IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// At most this many connects wait at once; past it, new ones are refused
+/// (a flood of connects to a silent address must not pile up threads).
+const MAX_CONNECTS_IN_FLIGHT: usize = 64;
+
+/// Connects the process's socket to `raw` from our own copy of it, on a
+/// worker thread: a blocking connect to a slow host must not stall the
+/// notifications of every other process.
+fn connect_for(listener: &Arc<OwnedFd>, id: u64, pid: i32, sockfd: i32, raw: Vec<u8>) {
+    if CONNECTS_IN_FLIGHT.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTS_IN_FLIGHT {
+        CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        send(listener, id, fail(libc::EAGAIN));
+        return;
+    }
+    let listener = Arc::clone(listener);
+    std::thread::spawn(move || {
+        let resp = match take_fd(pid, sockfd) {
+            Ok(sock) => {
+                // SAFETY: raw holds the sockaddr we read, of its length.
+                let rc = unsafe {
+                    libc::connect(sock.as_raw_fd(), raw.as_ptr().cast(), raw.len() as u32)
+                };
+                if rc == 0 {
+                    ok(0)
+                } else {
+                    fail(
+                        std::io::Error::last_os_error()
+                            .raw_os_error()
+                            .unwrap_or(libc::EACCES),
+                    )
+                }
+            }
+            Err(_) => fail(libc::EACCES),
+        };
+        send(&listener, id, resp);
+        CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    });
 }
 
 fn cont() -> libc::seccomp_notif_resp {
@@ -228,11 +277,13 @@ fn still_valid(listener: &OwnedFd, id: u64) -> bool {
     }
 }
 
+/// Records and decides one notification. `None` as the answer: a worker
+/// thread answers it.
 fn handle(
-    listener: &OwnedFd,
+    listener: &Arc<OwnedFd>,
     w: &Watch,
     req: &libc::seccomp_notif,
-) -> (Option<Event>, libc::seccomp_notif_resp) {
+) -> (Option<Event>, Option<libc::seccomp_notif_resp>) {
     let nr = i64::from(req.data.nr);
     let a = req.data.args;
     let pid = req.pid as i32;
@@ -259,14 +310,14 @@ fn handle(
             ev.action = Action::Denied;
             ev.errno = Some(errno);
             ev.flags = a[0];
-            return (Some(ev), fail(errno));
+            return (Some(ev), Some(fail(errno)));
         }
         Verdict::Deny(_) => {
             ev.kind = "denied".into();
             ev.flags = a[0];
-            return (Some(ev), cont());
+            return (Some(ev), Some(cont()));
         }
-        Verdict::Allow | Verdict::KernelErrno(_) => return (None, cont()),
+        Verdict::Allow | Verdict::KernelErrno(_) => return (None, Some(cont())),
         Verdict::Trap => {}
     }
     let mem = Mem { pid };
@@ -283,7 +334,7 @@ fn handle(
             ev.kind = "exec".into();
             // A PATH search tries names that do not exist: not an exec.
             if !Path::new(&path).exists() {
-                return (None, cont());
+                return (None, Some(cont()));
             }
             ev.paths = vec![path];
             ev.argv = Some(mem.argv(argv));
@@ -423,19 +474,19 @@ fn handle(
         _ => false,
     };
     if !keep || !still_valid(listener, req.id) {
-        return (None, cont());
+        return (None, Some(cont()));
     }
-    (Some(ev), cont())
+    (Some(ev), Some(cont()))
 }
 
 /// connect, bind and datagrams with a destination.
 fn network(
-    listener: &OwnedFd,
+    listener: &Arc<OwnedFd>,
     w: &Watch,
     req: &libc::seccomp_notif,
     mut ev: Event,
     mem: &Mem,
-) -> (Option<Event>, libc::seccomp_notif_resp) {
+) -> (Option<Event>, Option<libc::seccomp_notif_resp>) {
     use libc::*;
     let nr = i64::from(req.data.nr);
     let a = req.data.args;
@@ -451,11 +502,11 @@ fn network(
     };
     if addr_ptr == 0 {
         // A connected socket: its destination was checked at connect.
-        return (None, cont());
+        return (None, Some(cont()));
     }
     let raw = mem.bytes(addr_ptr, (addr_len as usize).min(128));
     if !still_valid(listener, req.id) {
-        return (None, cont());
+        return (None, Some(cont()));
     }
     let target = parse_sockaddr(&raw);
     ev.kind = if nr == SYS_connect {
@@ -469,39 +520,22 @@ fn network(
     ev.addr = target.as_ref().map(ToString::to_string);
     if nr == SYS_bind {
         // TCP binds are refused by landlock; the attempt is the evidence.
-        return (Some(ev), cont());
+        return (Some(ev), Some(cont()));
     }
     if w.net.observe_only {
-        return (Some(ev), cont());
+        return (Some(ev), Some(cont()));
     }
     match &target {
         Some(Target::Ip(sa)) => {
             if nr == SYS_connect && w.net.allowed.contains(sa) {
                 // Connect on our own copy of the socket, to the address we checked.
-                let res = match take_fd(req.pid as i32, a[0] as i32) {
-                    Ok(sock) => {
-                        // SAFETY: raw holds the sockaddr we read, of its length.
-                        let rc = unsafe {
-                            libc::connect(sock.as_raw_fd(), raw.as_ptr().cast(), raw.len() as u32)
-                        };
-                        if rc == 0 {
-                            ok(0)
-                        } else {
-                            fail(
-                                std::io::Error::last_os_error()
-                                    .raw_os_error()
-                                    .unwrap_or(EACCES),
-                            )
-                        }
-                    }
-                    Err(_) => fail(EACCES),
-                };
+                connect_for(listener, req.id, req.pid as i32, a[0] as i32, raw);
                 ev.action = Action::Allowed;
-                return (Some(ev), res);
+                return (Some(ev), None);
             }
             ev.action = Action::Denied;
             ev.errno = Some(ECONNREFUSED);
-            (Some(ev), fail(ECONNREFUSED))
+            (Some(ev), Some(fail(ECONNREFUSED)))
         }
         Some(Target::Unix(path)) => {
             let privileged = w
@@ -512,11 +546,11 @@ fn network(
             if privileged || w.net.deny_all_unix {
                 ev.action = Action::Denied;
                 ev.errno = Some(EACCES);
-                return (Some(ev), fail(EACCES));
+                return (Some(ev), Some(fail(EACCES)));
             }
-            (Some(ev), cont())
+            (Some(ev), Some(cont()))
         }
-        None => (Some(ev), cont()),
+        None => (Some(ev), Some(cont())),
     }
 }
 
