@@ -571,3 +571,44 @@ fn a_quiet_install_prints_exactly_what_the_bare_manager_prints() {
     assert_eq!(stderr_str(&bare), "");
     assert_eq!(stderr_str(&out).lines().count(), 1, "{}", stderr_str(&out));
 }
+
+#[test]
+fn a_prompt_is_answered_through_a_terminal() {
+    // The stand-in asks on the terminal and reads the answer from stdin, as
+    // `npm init` or a conda confirmation does.
+    let (env, _bin) = stand_in(
+        "#!/bin/sh\nprintf 'Proceed ([y]/n)? '\nread ans\necho \"answer=$ans\"\n[ -t 0 ] && echo stdin-is-a-tty\n",
+    );
+    let driver = r#"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+deadline = time.time() + 20
+while b"Proceed" not in out and time.time() < deadline:
+    out += os.read(fd, 1024)
+os.write(fd, b"y\n")
+while time.time() < deadline:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.stdout.write("\nexit=%d\n" % os.waitstatus_to_exitcode(status))
+"#;
+    let out = run(env
+        .bare(python3())
+        .arg("-c")
+        .arg(driver)
+        .arg(pkgwarden_bin())
+        .args(["run", "--sandbox", "--", "gem", "install", "x"]));
+    let text = stdout_str(&out);
+    assert!(text.contains("answer=y"), "{text}");
+    assert!(text.contains("stdin-is-a-tty"), "{text}");
+    assert!(text.contains("exit=0"), "{text}");
+}
