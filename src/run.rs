@@ -139,6 +139,7 @@ fn sandboxed(
     what: &str,
 ) -> i32 {
     use crate::monitor::notify::{self, NetPolicy, Watch};
+    use crate::monitor::proxy::{Proxy, ProxyPolicy};
     use crate::sandbox::{self, landlock, seccomp, spawn};
     use std::os::unix::process::CommandExt;
     let unavailable = |why: String| {
@@ -190,18 +191,42 @@ fn sandboxed(
     }
     let rules = seccomp::rules();
     let program = rules.program();
-    // The registries, plus the hosts the policy allows for this manager.
-    let mut endpoints = plan.registries.clone();
+    // The proxy: the install's only way out. It lets through the registries
+    // and the hosts the policy allows for this manager; unknown hosts pass in
+    // protect and audit (recorded as unexpected) and are refused in block.
+    let mut allowed_hosts: Vec<String> = plan
+        .registries
+        .iter()
+        .filter_map(|u| host_port_default(u))
+        .collect();
+    allowed_hosts.extend(plan.facts.download_hosts.iter().map(|h| with_port(h, 443)));
     for host in p.endpoints.allow.get(inv.tool.name()).into_iter().flatten() {
-        endpoints.push(format!("http://{host}/"));
-        endpoints.push(format!("https://{host}/"));
+        if host
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+        {
+            allowed_hosts.push(host.to_ascii_lowercase());
+        } else {
+            allowed_hosts.push(with_port(host, 443));
+            allowed_hosts.push(with_port(host, 80));
+        }
     }
-    let allowed = registry_addrs(&endpoints);
+    let proxy = match Proxy::start(
+        ProxyPolicy {
+            allowed: allowed_hosts,
+            allow_unknown: p.mode != Mode::Block,
+        },
+        start,
+    ) {
+        Ok(proxy) => proxy,
+        Err(e) => return unavailable(format!("cannot start the proxy: {e}")),
+    };
     let net = NetPolicy {
         observe_only: audit,
-        allowed,
+        allowed: vec![proxy.addr],
         privileged_unix: privileged_sockets(home.as_deref()),
         deny_all_unix: p.mode == Mode::Block,
+        peers: Some(proxy.peers.clone()),
     };
     let watch = Watch {
         rules,
@@ -217,6 +242,7 @@ fn sandboxed(
         .args(&inv.args)
         .env(shim::SUPERVISOR_VAR, std::process::id().to_string())
         .env("TMPDIR", &tmp.0);
+    proxy_env(&mut cmd, &proxy.url());
     install_forwarding();
     // Detached grandchildren stay in our tree, where they can be found.
     procs::become_subreaper();
@@ -261,6 +287,7 @@ fn sandboxed(
     }
     stop.store(true, Ordering::SeqCst);
     let observed = handle.join().ok().flatten().unwrap_or_default();
+    let requests = proxy.finish();
     let denied = observed
         .events
         .iter()
@@ -276,6 +303,7 @@ fn sandboxed(
             "seccomp": {"notify": true},
             "lingering": lingering,
             "processes": procs::tree(&observed.events),
+            "requests": requests,
             "notifications": observed.notifications,
             "supervisor_max_rss_kb": procs::max_rss_kb(),
             "events": observed.events,
@@ -284,10 +312,13 @@ fn sandboxed(
             eprintln!("pkgwarden: cannot write {}: {e}", path.display());
         }
     }
+    let hosts: std::collections::BTreeSet<&str> =
+        requests.iter().map(|r| r.host.as_str()).collect();
     eprintln!(
-        "pkgwarden: {what} ran sandboxed ({} mode, experimental): {} events, {denied} denied{}",
+        "pkgwarden: {what} ran sandboxed ({} mode, experimental): {} events, {} hosts, {denied} denied{}",
         p.mode,
         observed.events.len(),
+        hosts.len(),
         if lingering.is_empty() {
             String::new()
         } else if p.mode == Mode::Block {
@@ -322,30 +353,53 @@ fn private_tmp() -> std::io::Result<PrivateTmp> {
     Err(std::io::Error::other("no free name"))
 }
 
-/// The socket addresses of the registries (until the proxy carries names).
-fn registry_addrs(urls: &[String]) -> Vec<std::net::SocketAddr> {
-    use std::net::ToSocketAddrs;
-    let mut out = Vec::new();
-    for u in urls {
-        let Some(hp) = crate::managers::facts::host_port(u) else {
-            continue;
-        };
-        let with_port = if hp
-            .rsplit_once(':')
+/// `host:port` of a registry URL, with the scheme's port when none is given.
+fn host_port_default(url: &str) -> Option<String> {
+    let hp = crate::managers::facts::host_port(url)?;
+    let default = if url.starts_with("https") { 443 } else { 80 };
+    Some(with_port(&hp, default))
+}
+
+/// `host` with `port` appended unless it has one.
+fn with_port(host: &str, port: u16) -> String {
+    let h = host.to_ascii_lowercase();
+    let has_port = if let Some(rest) = h.strip_prefix('[') {
+        rest.contains("]:")
+    } else {
+        h.rsplit_once(':')
             .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-            && !hp.ends_with(']')
-        {
-            hp
-        } else if u.starts_with("https") {
-            format!("{hp}:443")
-        } else {
-            format!("{hp}:80")
-        };
-        if let Ok(addrs) = with_port.to_socket_addrs() {
-            out.extend(addrs);
-        }
+    };
+    if has_port { h } else { format!("{h}:{port}") }
+}
+
+/// Points every client in the sandbox at the proxy: the generic variables in
+/// both cases (Ruby's Net::HTTP reads only `http_proxy`, even for https),
+/// npm's, yarn's (yarn 4 ignores the generic ones) and pip's own. No host
+/// bypasses it: NO_PROXY is cleared. CA settings pass through untouched.
+fn proxy_env(cmd: &mut Command, url: &str) {
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "npm_config_proxy",
+        "npm_config_https_proxy",
+        "YARN_HTTP_PROXY",
+        "YARN_HTTPS_PROXY",
+        "PIP_PROXY",
+    ] {
+        cmd.env(var, url);
     }
-    out
+    for var in [
+        "NO_PROXY",
+        "no_proxy",
+        "npm_config_noproxy",
+        "NPM_CONFIG_NOPROXY",
+    ] {
+        cmd.env_remove(var);
+    }
 }
 
 /// Unix sockets no install may use.

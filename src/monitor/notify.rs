@@ -87,6 +87,9 @@ pub struct NetPolicy {
     pub privileged_unix: Vec<PathBuf>,
     /// Refuse every unix socket connection (block mode).
     pub deny_all_unix: bool,
+    /// Where to note which pid owns each connection made on its behalf
+    /// (local port → pid), for the proxy's records.
+    pub peers: Option<Arc<std::sync::Mutex<std::collections::HashMap<u16, i32>>>>,
 }
 
 /// What the supervisor is told to watch for.
@@ -195,6 +198,35 @@ fn send(listener: &OwnedFd, id: u64, mut resp: libc::seccomp_notif_resp) {
     }
 }
 
+/// The local port a socket is bound to.
+fn local_port(sock: &OwnedFd) -> Option<u16> {
+    // SAFETY: a zeroed sockaddr_storage and its size are valid out-parameters.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: as above.
+    let rc = unsafe {
+        libc::getsockname(
+            sock.as_raw_fd(),
+            (&mut ss as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: getsockname filled len bytes of ss.
+    let raw = unsafe {
+        std::slice::from_raw_parts(
+            (&ss as *const libc::sockaddr_storage).cast::<u8>(),
+            len as usize,
+        )
+    };
+    match parse_sockaddr(raw) {
+        Some(Target::Ip(a)) if a.port() != 0 => Some(a.port()),
+        _ => None,
+    }
+}
+
 /// Connects made on behalf of sandboxed processes, still in progress.
 static CONNECTS_IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -205,7 +237,14 @@ const MAX_CONNECTS_IN_FLIGHT: usize = 64;
 /// Connects the process's socket to `raw` from our own copy of it, on a
 /// worker thread: a blocking connect to a slow host must not stall the
 /// notifications of every other process.
-fn connect_for(listener: &Arc<OwnedFd>, id: u64, pid: i32, sockfd: i32, raw: Vec<u8>) {
+fn connect_for(
+    listener: &Arc<OwnedFd>,
+    peers: Option<Arc<std::sync::Mutex<std::collections::HashMap<u16, i32>>>>,
+    id: u64,
+    pid: i32,
+    sockfd: i32,
+    raw: Vec<u8>,
+) {
     if CONNECTS_IN_FLIGHT.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTS_IN_FLIGHT {
         CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
         send(listener, id, fail(libc::EAGAIN));
@@ -219,14 +258,18 @@ fn connect_for(listener: &Arc<OwnedFd>, id: u64, pid: i32, sockfd: i32, raw: Vec
                 let rc = unsafe {
                     libc::connect(sock.as_raw_fd(), raw.as_ptr().cast(), raw.len() as u32)
                 };
+                let err = std::io::Error::last_os_error();
+                // Before answering: the process cannot send on the connection
+                // before it has the answer, so the proxy finds the pid in time.
+                if let (Some(peers), Some(port)) = (&peers, local_port(&sock))
+                    && let Ok(mut p) = peers.lock()
+                {
+                    p.insert(port, pid);
+                }
                 if rc == 0 {
                     ok(0)
                 } else {
-                    fail(
-                        std::io::Error::last_os_error()
-                            .raw_os_error()
-                            .unwrap_or(libc::EACCES),
-                    )
+                    fail(err.raw_os_error().unwrap_or(libc::EACCES))
                 }
             }
             Err(_) => fail(libc::EACCES),
@@ -529,7 +572,14 @@ fn network(
         Some(Target::Ip(sa)) => {
             if nr == SYS_connect && w.net.allowed.contains(sa) {
                 // Connect on our own copy of the socket, to the address we checked.
-                connect_for(listener, req.id, req.pid as i32, a[0] as i32, raw);
+                connect_for(
+                    listener,
+                    w.net.peers.clone(),
+                    req.id,
+                    req.pid as i32,
+                    a[0] as i32,
+                    raw,
+                );
                 ev.action = Action::Allowed;
                 return (Some(ev), None);
             }

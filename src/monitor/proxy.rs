@@ -1,0 +1,511 @@
+//! The install's only way out: a loopback HTTP proxy that sees host names.
+//!
+//! `CONNECT host:port` tunnels and absolute-URI plain HTTP requests, parsed
+//! with httparse. No TLS interception: the proxy sees names and byte counts,
+//! never content. Each request carries a per-install token in its proxy
+//! credentials; other local processes cannot use the proxy. The supervisor
+//! tells the proxy which sandboxed pid opened each connection (it performs
+//! those connects itself), so every request is attributed.
+//!
+//! One thread per connection: an install opens tens of connections, not
+//! thousands.
+
+use base64::Engine as _;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Which hosts the proxy lets through.
+#[derive(Clone, Debug, Default)]
+pub struct ProxyPolicy {
+    /// `host:port` (lowercase) of the registries and the policy's extra hosts.
+    pub allowed: Vec<String>,
+    /// Let unknown hosts through (recorded as unexpected): protect and audit.
+    pub allow_unknown: bool,
+}
+
+/// What the proxy decided for one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// A registry or an allowed host.
+    Allowed,
+    /// Not expected, let through (protect, audit).
+    Unexpected,
+    /// Refused.
+    Denied,
+}
+
+/// One request through the proxy.
+#[derive(Clone, Debug, Serialize)]
+pub struct Request {
+    /// Milliseconds since the install started.
+    pub ms: u64,
+    /// The sandboxed process that opened the connection, when known.
+    pub pid: Option<i32>,
+    /// `CONNECT`, `GET`, …
+    pub method: String,
+    /// The host asked for.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// The decision.
+    pub verdict: Verdict,
+    /// Why, when not plainly allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Bytes from the client.
+    pub bytes_up: u64,
+    /// Bytes to the client.
+    pub bytes_down: u64,
+    /// How long the connection lasted.
+    pub duration_ms: u64,
+}
+
+/// A running proxy.
+pub struct Proxy {
+    /// Where it listens (always 127.0.0.1).
+    pub addr: SocketAddr,
+    /// The credential clients must present.
+    pub token: String,
+    /// Local port of a connection → the sandboxed pid that opened it.
+    pub peers: Arc<Mutex<HashMap<u16, i32>>>,
+    records: Arc<Mutex<Vec<Request>>>,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Proxy {
+    /// Starts the proxy on an ephemeral loopback port.
+    pub fn start(policy: ProxyPolicy, start: Instant) -> io::Result<Proxy> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let token = random_token()?;
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let peers = Arc::new(Mutex::new(HashMap::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let ctx = Arc::new(Ctx {
+            policy,
+            expected_auth: format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("pkgwarden:{token}"))
+            ),
+            records: records.clone(),
+            peers: peers.clone(),
+            start,
+        });
+        let stop2 = stop.clone();
+        let accept = std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, peer)) => {
+                        let ctx = ctx.clone();
+                        std::thread::spawn(move || serve(&ctx, stream, peer));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Ok(Proxy {
+            addr,
+            token,
+            peers,
+            records,
+            stop,
+            accept: Some(accept),
+        })
+    }
+
+    /// The proxy URL with its credentials, for the child's environment.
+    pub fn url(&self) -> String {
+        format!("http://pkgwarden:{}@{}", self.token, self.addr)
+    }
+
+    /// Stops accepting and returns what was recorded (connections still
+    /// open are recorded when they end, if before this call).
+    pub fn finish(mut self) -> Vec<Request> {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+        let mut r = self.records.lock().map(|r| r.clone()).unwrap_or_default();
+        r.sort_by_key(|x| x.ms);
+        r
+    }
+}
+
+struct Ctx {
+    policy: ProxyPolicy,
+    expected_auth: String,
+    records: Arc<Mutex<Vec<Request>>>,
+    peers: Arc<Mutex<HashMap<u16, i32>>>,
+    start: Instant,
+}
+
+fn random_token() -> io::Result<String> {
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// Cloud metadata endpoints: refused in every mode.
+fn is_metadata(host: &str, ip: Option<IpAddr>) -> bool {
+    let names = ["metadata.google.internal", "metadata", "instance-data"];
+    if names.contains(&host) {
+        return true;
+    }
+    matches!(ip, Some(IpAddr::V4(v4)) if v4.octets()[..2] == [169, 254])
+        || matches!(ip, Some(IpAddr::V6(v6)) if v6.segments()[..4] == [0xfd00, 0xec2, 0, 0])
+}
+
+/// Loopback, private and link-local addresses: a name that resolves there is
+/// refused unless allowed (DNS rebinding onto local services).
+fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => {
+            v.is_loopback() || v.is_private() || v.is_link_local() || v.is_unspecified()
+        }
+        IpAddr::V6(v) => {
+            v.is_loopback()
+                || v.is_unspecified()
+                || (v.segments()[0] & 0xfe00) == 0xfc00
+                || (v.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// The decision for `host:port`, and the address to connect to.
+fn decide(
+    policy: &ProxyPolicy,
+    host: &str,
+    port: u16,
+) -> (Verdict, Option<String>, Vec<SocketAddr>) {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    let literal: Option<IpAddr> = host.parse().ok();
+    if is_metadata(&host, literal) {
+        return (
+            Verdict::Denied,
+            Some("cloud metadata service".into()),
+            Vec::new(),
+        );
+    }
+    let key = |h: &str| {
+        if h.contains(':') {
+            format!("[{h}]:{port}")
+        } else {
+            format!("{h}:{port}")
+        }
+    };
+    let allowed = policy.allowed.iter().any(|a| *a == key(&host));
+    let addrs: Vec<SocketAddr> = (host.as_str(), port)
+        .to_socket_addrs()
+        .map(|a| a.collect())
+        .unwrap_or_default();
+    if addrs.is_empty() {
+        return (Verdict::Denied, Some("name does not resolve".into()), addrs);
+    }
+    if allowed {
+        return (Verdict::Allowed, None, addrs);
+    }
+    if addrs.iter().any(|a| is_metadata(&host, Some(a.ip()))) {
+        return (
+            Verdict::Denied,
+            Some("resolves to a cloud metadata address".into()),
+            Vec::new(),
+        );
+    }
+    if addrs.iter().any(|a| is_internal(a.ip())) {
+        return (
+            Verdict::Denied,
+            Some("resolves to a loopback, private or link-local address".into()),
+            Vec::new(),
+        );
+    }
+    if policy.allow_unknown {
+        (
+            Verdict::Unexpected,
+            Some("not a configured registry".into()),
+            addrs,
+        )
+    } else {
+        (
+            Verdict::Denied,
+            Some("not a configured registry or allowed host".into()),
+            Vec::new(),
+        )
+    }
+}
+
+fn respond(stream: &mut TcpStream, status: &str, body: &str) {
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{body}",
+        body.len(),
+        if status.starts_with("407") {
+            "Proxy-Authenticate: Basic realm=\"pkgwarden\"\r\n"
+        } else {
+            ""
+        }
+    );
+    let _ = stream.flush();
+}
+
+/// Reads the request head (up to the blank line); returns it and any bytes
+/// already read past it.
+fn read_head(stream: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = buf.split_off(end + 4);
+            return Some((buf, rest));
+        }
+        if buf.len() > 64 * 1024 {
+            return None;
+        }
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
+    let began = Instant::now();
+    let _ = client.set_nonblocking(false);
+    let Some((head, rest)) = read_head(&mut client) else {
+        return;
+    };
+    // The supervisor registered the connection before the client could send.
+    let pid = ctx
+        .peers
+        .lock()
+        .ok()
+        .and_then(|p| p.get(&peer.port()).copied());
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    if !matches!(req.parse(&head), Ok(httparse::Status::Complete(_))) {
+        respond(
+            &mut client,
+            "400 Bad Request",
+            "pkgwarden: malformed proxy request\n",
+        );
+        return;
+    }
+    let method = req.method.unwrap_or("").to_string();
+    let target = req.path.unwrap_or("").to_string();
+    let auth_ok = req.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("proxy-authorization")
+            && std::str::from_utf8(h.value).is_ok_and(|v| v.trim() == ctx.expected_auth)
+    });
+    if !auth_ok {
+        respond(
+            &mut client,
+            "407 Proxy Authentication Required",
+            "pkgwarden: this proxy serves one sandboxed install only\n",
+        );
+        return;
+    }
+    let (host, port, origin_form) = if method == "CONNECT" {
+        match target.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().unwrap_or(443), None),
+            None => (target.clone(), 443, None),
+        }
+    } else {
+        match split_absolute(&target) {
+            Some((h, p, path)) => (h, p, Some(path)),
+            None => {
+                respond(
+                    &mut client,
+                    "400 Bad Request",
+                    "pkgwarden: only absolute URIs and CONNECT\n",
+                );
+                return;
+            }
+        }
+    };
+    let (verdict, reason, addrs) = decide(&ctx.policy, &host, port);
+    let mut record = Request {
+        ms: ctx.start.elapsed().as_millis() as u64,
+        pid,
+        method: method.clone(),
+        host: host.clone(),
+        port,
+        verdict,
+        reason,
+        bytes_up: 0,
+        bytes_down: 0,
+        duration_ms: 0,
+    };
+    let upstream = if verdict == Verdict::Denied {
+        None
+    } else {
+        TcpStream::connect_timeout(&addrs[0], Duration::from_secs(30))
+            .ok()
+            .or_else(|| {
+                addrs[1..]
+                    .iter()
+                    .find_map(|a| TcpStream::connect_timeout(a, Duration::from_secs(30)).ok())
+            })
+    };
+    let Some(mut upstream) = upstream else {
+        if verdict == Verdict::Denied {
+            respond(
+                &mut client,
+                "403 Forbidden",
+                &format!(
+                    "pkgwarden: {host}:{port} refused ({}); see the install's report\n",
+                    record.reason.as_deref().unwrap_or("policy")
+                ),
+            );
+        } else {
+            respond(
+                &mut client,
+                "502 Bad Gateway",
+                "pkgwarden: cannot reach the host\n",
+            );
+        }
+        record.duration_ms = began.elapsed().as_millis() as u64;
+        if let Ok(mut r) = ctx.records.lock() {
+            r.push(record);
+        }
+        return;
+    };
+    let mut up_prefix = Vec::new();
+    match origin_form {
+        None => {
+            if client
+                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .is_err()
+            {
+                return;
+            }
+        }
+        Some(path) => {
+            // Forward the request in origin form, without the proxy's own
+            // headers; one request per connection keeps hosts apart.
+            up_prefix.extend_from_slice(format!("{method} {path} HTTP/1.1\r\n").as_bytes());
+            for h in req.headers.iter() {
+                let n = h.name.to_ascii_lowercase();
+                if n.starts_with("proxy-") || n == "connection" || n == "keep-alive" {
+                    continue;
+                }
+                up_prefix.extend_from_slice(h.name.as_bytes());
+                up_prefix.extend_from_slice(b": ");
+                up_prefix.extend_from_slice(h.value);
+                up_prefix.extend_from_slice(b"\r\n");
+            }
+            up_prefix.extend_from_slice(b"Connection: close\r\n\r\n");
+        }
+    }
+    up_prefix.extend_from_slice(&rest);
+    if upstream.write_all(&up_prefix).is_err() {
+        return;
+    }
+    let up = Arc::new(AtomicU64::new(rest.len() as u64));
+    let (mut c2, mut u2) = match (client.try_clone(), upstream.try_clone()) {
+        (Ok(c), Ok(u)) => (c, u),
+        _ => return,
+    };
+    let up2 = up.clone();
+    let pump_up = std::thread::spawn(move || {
+        let n = io::copy(&mut c2, &mut u2).unwrap_or(0);
+        up2.fetch_add(n, Ordering::SeqCst);
+        let _ = u2.shutdown(Shutdown::Write);
+    });
+    let down = io::copy(&mut upstream, &mut client).unwrap_or(0);
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = upstream.shutdown(Shutdown::Both);
+    let _ = pump_up.join();
+    record.bytes_up = up.load(Ordering::SeqCst);
+    record.bytes_down = down;
+    record.duration_ms = began.elapsed().as_millis() as u64;
+    if let Ok(mut r) = ctx.records.lock() {
+        r.push(record);
+    }
+}
+
+/// `http://host[:port]/path` → (host, port, `/path`).
+fn split_absolute(target: &str) -> Option<(String, u16, String)> {
+    let rest = target.strip_prefix("http://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let authority = authority.rsplit('@').next()?;
+    let (host, port) = if let Some(h) = authority.strip_prefix('[') {
+        let (h, after) = h.split_once(']')?;
+        (
+            h.to_string(),
+            after
+                .strip_prefix(':')
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(80),
+        )
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().ok()?),
+            None => (authority.to_string(), 80),
+        }
+    };
+    Some((host, port, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_uris_split() {
+        assert_eq!(
+            split_absolute("http://127.0.0.1:8080/simple/x/"),
+            Some(("127.0.0.1".into(), 8080, "/simple/x/".into()))
+        );
+        assert_eq!(
+            split_absolute("http://h"),
+            Some(("h".into(), 80, "/".into()))
+        );
+        assert_eq!(
+            split_absolute("http://[::1]:9/p"),
+            Some(("::1".into(), 9, "/p".into()))
+        );
+        assert_eq!(split_absolute("/relative"), None);
+        assert_eq!(split_absolute("https://h/x"), None);
+    }
+
+    #[test]
+    fn metadata_and_internal_addresses_are_refused_unless_allowed() {
+        let p = ProxyPolicy {
+            allowed: vec!["127.0.0.1:4873".into()],
+            allow_unknown: true,
+        };
+        assert_eq!(decide(&p, "127.0.0.1", 4873).0, Verdict::Allowed);
+        assert_eq!(decide(&p, "127.0.0.1", 22).0, Verdict::Denied);
+        assert_eq!(decide(&p, "localhost", 80).0, Verdict::Denied);
+        assert_eq!(decide(&p, "169.254.169.254", 80).0, Verdict::Denied);
+        assert_eq!(
+            decide(&p, "metadata.google.internal", 80).0,
+            Verdict::Denied
+        );
+        assert_eq!(decide(&p, "10.1.2.3", 443).0, Verdict::Denied);
+        // An allowed metadata address is still refused.
+        let q = ProxyPolicy {
+            allowed: vec!["169.254.169.254:80".into()],
+            allow_unknown: true,
+        };
+        assert_eq!(decide(&q, "169.254.169.254", 80).0, Verdict::Denied);
+    }
+}
