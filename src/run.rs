@@ -215,6 +215,7 @@ fn sandboxed(
         ProxyPolicy {
             allowed: allowed_hosts,
             allow_unknown: p.mode != Mode::Block,
+            deny_raw_ip: p.endpoints.deny.contains(&policy::DenyClass::RawIp),
         },
         start,
     ) {

