@@ -27,7 +27,8 @@ enum Cmd {
         /// A policy file applied on top of the others.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
-        /// Run the install in the experimental sandbox (also PKGWARDEN_SANDBOX=1).
+        /// Run the install in the sandbox even for managers whose facts are not
+        /// derived yet (pip and npm are sandboxed by default; PKGWARDEN_SANDBOX=1/0).
         #[arg(long)]
         sandbox: bool,
         /// With --sandbox: write what the install did as JSON to FILE.
@@ -149,7 +150,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
             argv,
         } => {
             let mut opts = run::SandboxOpts::from_env();
-            opts.enabled |= sandbox;
+            if sandbox {
+                opts.enabled = Some(true);
+            }
             opts.events_json = events_json.or(opts.events_json);
             cmd_run(argv, mode.map(Mode::from), policy, opts)
         }

@@ -26,11 +26,14 @@ pub struct Invocation {
     pub sandbox: SandboxOpts,
 }
 
-/// Options of the experimental sandboxed install.
+/// Options of the sandboxed install.
 #[derive(Debug, Clone, Default)]
 pub struct SandboxOpts {
-    /// Run installs inside the sandbox.
-    pub enabled: bool,
+    /// Run installs inside the sandbox: `Some(true)` forces it (`--sandbox`,
+    /// `PKGWARDEN_SANDBOX=1`), `Some(false)` turns it off
+    /// (`PKGWARDEN_SANDBOX=0`), `None` leaves it to the family (on where the
+    /// manager's facts are derived: pip and npm).
+    pub enabled: Option<bool>,
     /// Write the events as JSON here.
     pub events_json: Option<PathBuf>,
 }
@@ -39,7 +42,11 @@ impl SandboxOpts {
     /// From `PKGWARDEN_SANDBOX` and `PKGWARDEN_EVENTS_JSON` (for shims).
     pub fn from_env() -> SandboxOpts {
         SandboxOpts {
-            enabled: std::env::var("PKGWARDEN_SANDBOX").is_ok_and(|v| v == "1"),
+            enabled: match std::env::var("PKGWARDEN_SANDBOX").as_deref() {
+                Ok("1") => Some(true),
+                Ok("0") => Some(false),
+                _ => None,
+            },
             events_json: std::env::var_os("PKGWARDEN_EVENTS_JSON").map(PathBuf::from),
         }
     }
@@ -113,7 +120,13 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
         return passthrough(real, inv);
     }
     let what = format!("{} {}", inv.tool, request.command);
-    if inv.sandbox.enabled {
+    // The sandbox needs the manager's facts (where it writes, its registries);
+    // families whose facts are still a skeleton run unmonitored by default.
+    let derived = matches!(
+        inv.tool,
+        Tool::Pip | Tool::Pip3 | Tool::Python | Tool::Npm | Tool::Npx
+    );
+    if inv.sandbox.enabled.unwrap_or(derived) {
         return sandboxed(inv, real, request, p, &what);
     }
     if p.mode == Mode::Block {
@@ -180,14 +193,20 @@ fn sandboxed(
         Ok(r) => r,
         Err(e) => return unavailable(e.to_string()),
     };
-    if p.mode == Mode::Block {
-        let probe = sandbox::probe::probe();
-        if ll_fd.is_none() || !probe.complete() {
+    // Probe, then trust: block refuses to run with less than it requires;
+    // the other modes run unmonitored, and say so loudly.
+    let probe = sandbox::probe::probe();
+    if ll_fd.is_none() || !probe.complete() {
+        let have = serde_json::to_string(&probe).unwrap_or_default();
+        if p.mode == Mode::Block {
             return unavailable(format!(
-                "block mode requires landlock, seccomp user notification and pidfd_getfd; this kernel gives {}",
-                serde_json::to_string(&probe).unwrap_or_default()
+                "block mode requires landlock, seccomp user notification and pidfd_getfd; this kernel gives {have}"
             ));
         }
+        eprintln!(
+            "pkgwarden: WARNING: {what}: this kernel cannot sandbox installs ({have}); running it UNMONITORED"
+        );
+        return run_child(real, real.as_os_str(), &inv.args);
     }
     let rules = seccomp::rules();
     let program = rules.program();
@@ -216,6 +235,9 @@ fn sandboxed(
             allowed: allowed_hosts,
             allow_unknown: p.mode != Mode::Block,
             deny_raw_ip: p.endpoints.deny.contains(&policy::DenyClass::RawIp),
+            upstream: crate::monitor::proxy::Upstream::from_env(
+                &std::env::vars().collect::<Vec<_>>(),
+            ),
         },
         start,
     ) {
@@ -316,7 +338,7 @@ fn sandboxed(
     let hosts: std::collections::BTreeSet<&str> =
         requests.iter().map(|r| r.host.as_str()).collect();
     eprintln!(
-        "pkgwarden: {what} ran sandboxed ({} mode, experimental): {} events, {} hosts, {denied} denied{}",
+        "pkgwarden: {what} ran sandboxed ({} mode): {} events, {} hosts, {denied} denied{}; findings and reports are not built yet",
         p.mode,
         observed.events.len(),
         hosts.len(),

@@ -78,11 +78,7 @@ fn pip_install_from_loopback_index_through_the_shim() {
         .args(["install", "--index-url", &index.index_url(), "pwdemo"]));
     assert_success(&out, "pip install pwdemo through the shim");
     assert!(index.was_downloaded("pwdemo"));
-    assert!(
-        stderr_str(&out).contains(UNMONITORED),
-        "{}",
-        stderr_str(&out)
-    );
+    assert!(stderr_str(&out).contains(SANDBOXED), "{}", stderr_str(&out));
     let py = run(env.bare(venv_bin(&venv, "python")).args([
         "-c",
         "import pwdemo, sys; sys.stdout.write(pwdemo.__name__)",
@@ -108,7 +104,7 @@ fn pip_install_from_loopback_index_through_the_shim() {
         .strip_prefix(bare_err.as_str())
         .unwrap_or_else(|| panic!("pip's stderr is not kept as is:\n{shim_err}"));
     assert_eq!(extra.lines().count(), 1, "{extra}");
-    assert!(extra.starts_with("pkgwarden: pip install ") && extra.contains(UNMONITORED));
+    assert!(extra.starts_with("pkgwarden: pip install ") && extra.contains(SANDBOXED));
 }
 
 #[test]
@@ -139,7 +135,7 @@ fn npm_install_from_loopback_registry_through_the_shim() {
         .args(["install", "pwdemo"])
         .current_dir(&project));
     assert_success(&out, "npm install pwdemo through the shim");
-    assert!(stderr_str(&out).contains("pkgwarden: npm install ran unmonitored"));
+    assert!(stderr_str(&out).contains("pkgwarden: npm install ran sandboxed (protect mode)"));
     assert!(registry.tarball_fetched("pwdemo", "1.0.0"));
     assert!(project.join("node_modules/pwdemo/package.json").is_file());
     assert!(
@@ -174,7 +170,9 @@ fn python_shim_routes_only_pip() {
         "pwdemo",
     ]));
     assert_success(&out, "python3 -m pip install");
-    assert!(stderr_str(&out).contains("pkgwarden: python -m pip install ran unmonitored"));
+    assert!(
+        stderr_str(&out).contains("pkgwarden: python -m pip install ran sandboxed (protect mode)")
+    );
     assert!(index.was_downloaded("pwdemo"));
 }
 

@@ -29,6 +29,73 @@ pub struct ProxyPolicy {
     pub allow_unknown: bool,
     /// Refuse literal IP addresses that are not allowed (policy `raw-ip`).
     pub deny_raw_ip: bool,
+    /// The user's own proxy, which the allowed requests go through.
+    pub upstream: Option<Upstream>,
+}
+
+/// An upstream proxy (a corporate proxy the user already had).
+#[derive(Clone, Debug, Default)]
+pub struct Upstream {
+    /// `host:port` of the upstream proxy.
+    pub addr: String,
+    /// `Proxy-Authorization` value for it, from its URL's credentials.
+    pub auth: Option<String>,
+    /// The user's NO_PROXY entries: hosts reached directly, not through it.
+    pub no_proxy: Vec<String>,
+}
+
+impl Upstream {
+    /// From the user's environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+    /// either case, and `NO_PROXY`); `None` when there is no proxy.
+    pub fn from_env(env: &[(String, String)]) -> Option<Upstream> {
+        let get = |k: &str| {
+            env.iter()
+                .find(|(n, v)| n.eq_ignore_ascii_case(k) && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        };
+        let url = get("HTTPS_PROXY")
+            .or_else(|| get("HTTP_PROXY"))
+            .or_else(|| get("ALL_PROXY"))?;
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+        let authority = rest.split('/').next()?;
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let addr = if hostport
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            hostport.to_string()
+        } else {
+            format!("{hostport}:80")
+        };
+        Some(Upstream {
+            addr,
+            auth: userinfo.map(|u| {
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(u)
+                )
+            }),
+            no_proxy: get("NO_PROXY")
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().trim_start_matches('.').to_ascii_lowercase())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    /// True when `host` goes through this upstream (not in NO_PROXY).
+    fn covers(&self, host: &str) -> bool {
+        !self
+            .no_proxy
+            .iter()
+            .any(|n| n == "*" || host == n || host.ends_with(&format!(".{n}")))
+    }
 }
 
 /// What the proxy decided for one request.
@@ -215,7 +282,10 @@ fn decide(
         .to_socket_addrs()
         .map(|a| a.collect())
         .unwrap_or_default();
-    if addrs.is_empty() {
+    // Behind the user's proxy a name need not resolve here: the upstream
+    // resolves it (and the rebinding check cannot apply).
+    let via_upstream = policy.upstream.as_ref().is_some_and(|u| u.covers(&host));
+    if addrs.is_empty() && !via_upstream {
         return (Verdict::Denied, Some("name does not resolve".into()), addrs);
     }
     if allowed {
@@ -359,16 +429,19 @@ fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
         bytes_down: 0,
         duration_ms: 0,
     };
+    let chain = ctx
+        .policy
+        .upstream
+        .as_ref()
+        .filter(|u| u.covers(&host.to_ascii_lowercase()));
     let upstream = if verdict == Verdict::Denied {
         None
+    } else if let Some(u) = chain {
+        open_via(u, &method, &host, port)
     } else {
-        TcpStream::connect_timeout(&addrs[0], Duration::from_secs(30))
-            .ok()
-            .or_else(|| {
-                addrs[1..]
-                    .iter()
-                    .find_map(|a| TcpStream::connect_timeout(a, Duration::from_secs(30)).ok())
-            })
+        addrs
+            .iter()
+            .find_map(|a| TcpStream::connect_timeout(a, Duration::from_secs(30)).ok())
     };
     let Some(mut upstream) = upstream else {
         if verdict == Verdict::Denied {
@@ -404,9 +477,17 @@ fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
             }
         }
         Some(path) => {
-            // Forward the request in origin form, without the proxy's own
-            // headers; one request per connection keeps hosts apart.
-            up_prefix.extend_from_slice(format!("{method} {path} HTTP/1.1\r\n").as_bytes());
+            // Forward the request in origin form (absolute form to an upstream
+            // proxy, with its credentials), without our own proxy headers;
+            // one request per connection keeps hosts apart.
+            let line = match chain {
+                Some(_) => format!("{method} {target} HTTP/1.1\r\n"),
+                None => format!("{method} {path} HTTP/1.1\r\n"),
+            };
+            up_prefix.extend_from_slice(line.as_bytes());
+            if let Some(auth) = chain.and_then(|u| u.auth.as_ref()) {
+                up_prefix.extend_from_slice(format!("Proxy-Authorization: {auth}\r\n").as_bytes());
+            }
             for h in req.headers.iter() {
                 let n = h.name.to_ascii_lowercase();
                 if n.starts_with("proxy-") || n == "connection" || n == "keep-alive" {
@@ -444,6 +525,33 @@ fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
     record.duration_ms = began.elapsed().as_millis() as u64;
     if let Ok(mut r) = ctx.records.lock() {
         r.push(record);
+    }
+}
+
+/// Opens a connection to `host:port` through the upstream proxy: a CONNECT
+/// tunnel for CONNECT requests, a plain connection for absolute-URI ones.
+fn open_via(u: &Upstream, method: &str, host: &str, port: u16) -> Option<TcpStream> {
+    let addr = u.addr.to_socket_addrs().ok()?.next()?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(30)).ok()?;
+    if method != "CONNECT" {
+        return Some(s);
+    }
+    let auth = u
+        .auth
+        .as_ref()
+        .map(|a| format!("Proxy-Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}\r\n"
+    )
+    .ok()?;
+    let (head, rest) = read_head(&mut s)?;
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(&head) {
+        Ok(httparse::Status::Complete(_)) if resp.code == Some(200) && rest.is_empty() => Some(s),
+        _ => None,
     }
 }
 
@@ -501,6 +609,7 @@ mod tests {
             allowed: vec!["127.0.0.1:4873".into()],
             allow_unknown: true,
             deny_raw_ip: false,
+            upstream: None,
         };
         assert_eq!(decide(&p, "127.0.0.1", 4873).0, Verdict::Allowed);
         assert_eq!(decide(&p, "127.0.0.1", 22).0, Verdict::Denied);
@@ -516,6 +625,7 @@ mod tests {
             allowed: vec!["169.254.169.254:80".into()],
             allow_unknown: true,
             deny_raw_ip: true,
+            upstream: None,
         };
         assert_eq!(decide(&q, "169.254.169.254", 80).0, Verdict::Denied);
         let (v, reason, _) = decide(&q, "203.0.113.9", 443);
@@ -553,6 +663,7 @@ mod tests {
                 allowed: vec![origin_addr.to_string()],
                 allow_unknown: false,
                 deny_raw_ip: true,
+                upstream: None,
             },
             Instant::now(),
         )
@@ -610,5 +721,51 @@ mod tests {
                 .iter()
                 .any(|r| r.verdict == Verdict::Denied && r.port == 1)
         );
+    }
+
+    #[test]
+    fn allowed_requests_go_through_the_users_upstream_proxy() {
+        let (origin_addr, served) = origin();
+        let policy = |upstream| ProxyPolicy {
+            allowed: vec![origin_addr.to_string()],
+            allow_unknown: false,
+            deny_raw_ip: true,
+            upstream,
+        };
+        let inner = Proxy::start(policy(None), Instant::now()).unwrap();
+        let env = vec![
+            ("HTTPS_PROXY".to_string(), inner.url()),
+            (
+                "NO_PROXY".to_string(),
+                "internal.example, .corp.example".to_string(),
+            ),
+        ];
+        let up = Upstream::from_env(&env).unwrap();
+        assert_eq!(up.addr, inner.addr.to_string());
+        assert!(
+            !up.covers("a.corp.example")
+                && !up.covers("internal.example")
+                && up.covers("other.example")
+        );
+        let outer = Proxy::start(policy(Some(up)), Instant::now()).unwrap();
+        let auth =
+            base64::engine::general_purpose::STANDARD.encode(format!("pkgwarden:{}", outer.token));
+        let out = ask(
+            &outer,
+            format!(
+                "GET http://{origin_addr}/y HTTP/1.1\r\nHost: {origin_addr}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+            ),
+        );
+        assert!(out.ends_with("hello"), "{out}");
+        assert!(
+            String::from_utf8(served.join().unwrap())
+                .unwrap()
+                .starts_with("GET /y ")
+        );
+        // The inner proxy (the user's) saw the request, with its own credentials.
+        let seen = inner.finish();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].verdict, Verdict::Allowed);
+        assert_eq!(outer.finish().len(), 1);
     }
 }
