@@ -22,7 +22,7 @@ pub struct Invocation {
     pub args: Vec<OsString>,
     /// Policy flags of `pkgwarden run`.
     pub overrides: Overrides,
-    /// The experimental sandbox (`--sandbox`, `PKGWARDEN_SANDBOX=1`).
+    /// Sandbox options (`--sandbox`, `PKGWARDEN_SANDBOX`).
     pub sandbox: SandboxOpts,
 }
 
@@ -266,6 +266,15 @@ fn sandboxed(
         .env(shim::SUPERVISOR_VAR, std::process::id().to_string())
         .env("TMPDIR", &tmp.0);
     proxy_env(&mut cmd, &proxy.url());
+    // Secrets in the environment never reach the install's scripts, unless the
+    // manager's own configuration asks for them.
+    let env_now: Vec<(String, String)> = std::env::vars().collect();
+    let mut config_files = plan.config_files.clone();
+    config_files.push(cwd.join(".npmrc"));
+    let (env_removed, env_kept) = sandbox::scrub_env(&env_now, &config_files);
+    for name in &env_removed {
+        cmd.env_remove(name);
+    }
     install_forwarding();
     // Detached grandchildren stay in our tree, where they can be found.
     procs::become_subreaper();
@@ -327,6 +336,7 @@ fn sandboxed(
             "lingering": lingering,
             "processes": procs::tree(&observed.events),
             "requests": requests,
+            "env": {"removed": env_removed, "kept": env_kept},
             "notifications": observed.notifications,
             "supervisor_max_rss_kb": procs::max_rss_kb(),
             "events": observed.events,
@@ -440,6 +450,13 @@ fn privileged_sockets(home: Option<&Path>) -> Vec<PathBuf> {
     .collect();
     if let Some(s) = std::env::var_os("SSH_AUTH_SOCK") {
         v.push(PathBuf::from(s));
+    }
+    // The docker socket the user's docker client would use.
+    if let Some(path) = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(PathBuf::from))
+    {
+        v.push(path);
     }
     if let Some(h) = home {
         v.push(h.join(".docker/run/docker.sock"));

@@ -667,3 +667,85 @@ PY
         assert!(to_metadata["reason"].as_str().unwrap().contains("metadata"));
     }
 }
+
+#[test]
+fn secrets_in_the_environment_do_not_reach_install_scripts() {
+    let (env, _bin) = stand_in("#!/bin/sh\nenv | cut -d= -f1 | sort > \"$HOME/work/env-names\"\n");
+    let events_path = env.home.path().join("env.json");
+    let out = run(env
+        .pkgwarden()
+        .args(["run", "--sandbox", "--events-json"])
+        .arg(&events_path)
+        .args(["--", "gem", "install", "x"])
+        .env("GITHUB_TOKEN", "ghp_not_a_real_token")
+        .env("AWS_SECRET_ACCESS_KEY", "not-a-real-key")
+        .env("MY_SERVICE_API_KEY", "k")
+        .env("AWS_REGION", "eu-west-1")
+        .env("HARMLESS", "1"));
+    assert_success(&out, "stand-in");
+    let seen = fs::read_to_string(env.home.path().join("work/env-names")).unwrap();
+    let names: Vec<&str> = seen.lines().collect();
+    for gone in [
+        "GITHUB_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "MY_SERVICE_API_KEY",
+    ] {
+        assert!(!names.contains(&gone), "{gone} reached the script");
+    }
+    for kept in ["HARMLESS", "AWS_REGION", "HTTPS_PROXY"] {
+        assert!(names.contains(&kept), "{kept} is missing");
+    }
+    // The report names what was removed, never the values.
+    let text = fs::read_to_string(&events_path).unwrap();
+    assert!(!text.contains("ghp_not_a_real_token") && !text.contains("not-a-real-key"));
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let removed: Vec<&str> = doc["env"]["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(removed.contains(&"GITHUB_TOKEN") && removed.contains(&"AWS_SECRET_ACCESS_KEY"));
+}
+
+#[test]
+fn the_docker_socket_is_refused_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("docker.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let script = r#"#!/bin/sh
+exec "$PY" - <<'PY'
+import os, socket
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(os.environ["DOCKER_HOST"][len("unix://"):])
+    print("docker ESCAPED")
+except OSError as e:
+    print("docker blocked", e.errno)
+PY
+"#;
+    let (env, _bin) = stand_in(script);
+    let events_path = env.home.path().join("docker.json");
+    let out = run(env
+        .pkgwarden()
+        .args(["run", "--sandbox", "--events-json"])
+        .arg(&events_path)
+        .args(["--", "gem", "install", "x"])
+        .env("PY", python3())
+        .env("DOCKER_HOST", format!("unix://{}", sock_path.display())));
+    assert!(
+        stdout_str(&out).contains("docker blocked 13"),
+        "{}",
+        stdout_str(&out)
+    );
+    assert!(listener.accept().is_err());
+    let doc: Value = serde_json::from_slice(&fs::read(&events_path).unwrap()).unwrap();
+    let want = format!("unix:{}", sock_path.display());
+    assert!(
+        events(&doc, "connect")
+            .iter()
+            .any(|c| c["addr"] == want.as_str() && c["action"] == "denied"),
+        "{doc:#}"
+    );
+}

@@ -467,6 +467,7 @@ fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
         return;
     };
     let mut up_prefix = Vec::new();
+    let is_plain = origin_form.is_some();
     match origin_form {
         None => {
             if client
@@ -516,7 +517,24 @@ fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
         up2.fetch_add(n, Ordering::SeqCst);
         let _ = u2.shutdown(Shutdown::Write);
     });
-    let down = io::copy(&mut upstream, &mut client).unwrap_or(0);
+    // A plain request: the response says `Connection: close`, so the client
+    // never sends a second request on a connection the proxy tied to one host.
+    let mut down = 0u64;
+    if is_plain {
+        let Some((head, body_start)) = read_head(&mut upstream) else {
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = pump_up.join();
+            return;
+        };
+        let rewritten = close_response(&head).unwrap_or(head);
+        if client.write_all(&rewritten).is_err() || client.write_all(&body_start).is_err() {
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = pump_up.join();
+            return;
+        }
+        down += (rewritten.len() + body_start.len()) as u64;
+    }
+    down += io::copy(&mut upstream, &mut client).unwrap_or(0);
     let _ = client.shutdown(Shutdown::Both);
     let _ = upstream.shutdown(Shutdown::Both);
     let _ = pump_up.join();
@@ -553,6 +571,28 @@ fn open_via(u: &Upstream, method: &str, host: &str, port: u16) -> Option<TcpStre
         Ok(httparse::Status::Complete(_)) if resp.code == Some(200) && rest.is_empty() => Some(s),
         _ => None,
     }
+}
+
+/// A response head with its connection headers replaced by `Connection: close`.
+fn close_response(head: &[u8]) -> Option<Vec<u8>> {
+    let mut headers = [httparse::EMPTY_HEADER; 96];
+    let mut resp = httparse::Response::new(&mut headers);
+    if !matches!(resp.parse(head), Ok(httparse::Status::Complete(_))) {
+        return None;
+    }
+    let mut out = format!("HTTP/1.1 {} {}\r\n", resp.code?, resp.reason.unwrap_or("")).into_bytes();
+    for h in resp.headers.iter() {
+        let n = h.name.to_ascii_lowercase();
+        if n == "connection" || n == "keep-alive" || n == "proxy-connection" {
+            continue;
+        }
+        out.extend_from_slice(h.name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    Some(out)
 }
 
 /// `http://host[:port]/path` → (host, port, `/path`).

@@ -132,3 +132,119 @@ pub fn fs_spec(
         writable_tree,
     }
 }
+
+/// Environment variable names that hold secrets (THREATS.md `cred.env`).
+pub fn is_secret_var(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    const EXACT: &[&str] = &[
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "NPM_TOKEN",
+        "NODE_AUTH_TOKEN",
+        "TWINE_PASSWORD",
+        "GEM_HOST_API_KEY",
+        "CI_JOB_TOKEN",
+        "VAULT_TOKEN",
+        "DOCKER_AUTH_CONFIG",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "AZURE_CLIENT_SECRET",
+        "ACTIONS_RUNTIME_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "PYPI_TOKEN",
+        "UV_PUBLISH_TOKEN",
+        "POETRY_PYPI_TOKEN_PYPI",
+    ];
+    const SUFFIXES: &[&str] = &[
+        "_TOKEN",
+        "_PASSWORD",
+        "_PASSWD",
+        "_API_KEY",
+        "_APIKEY",
+        "_ACCESS_KEY",
+        "_PRIVATE_KEY",
+        "_CREDENTIALS",
+    ];
+    // AWS_REGION and friends are configuration; keys and session tokens are not.
+    const AWS_CONFIG: &[&str] = &[
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_CONFIG_FILE",
+    ];
+    EXACT.contains(&n.as_str())
+        || n.contains("SECRET")
+        || SUFFIXES.iter().any(|s| n.ends_with(s))
+        || (n.starts_with("AWS_") && !AWS_CONFIG.contains(&n.as_str()))
+}
+
+/// Which secret-looking variables of `env` the install keeps: those the
+/// manager's own configuration files reference as `${NAME}` (an `.npmrc`
+/// with `_authToken=${NPM_TOKEN}` needs it). Returns (removed, kept) names.
+pub fn scrub_env(env: &[(String, String)], config_files: &[PathBuf]) -> (Vec<String>, Vec<String>) {
+    let referenced: String = config_files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut removed = Vec::new();
+    let mut kept = Vec::new();
+    for (k, _) in env {
+        if !is_secret_var(k) {
+            continue;
+        }
+        if referenced.contains(&format!("${{{k}}}")) {
+            kept.push(k.clone());
+        } else {
+            removed.push(k.clone());
+        }
+    }
+    removed.sort();
+    kept.sort();
+    (removed, kept)
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    #[test]
+    fn secret_variables_are_recognised() {
+        for s in [
+            "GITHUB_TOKEN",
+            "npm_token",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "MY_API_KEY",
+            "DB_PASSWORD",
+            "CLIENT_SECRET_X",
+        ] {
+            assert!(is_secret_var(s), "{s}");
+        }
+        for s in [
+            "PATH",
+            "HOME",
+            "AWS_REGION",
+            "TERM",
+            "NPM_CONFIG_REGISTRY",
+            "TOKENIZERS_PARALLELISM",
+        ] {
+            assert!(!is_secret_var(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn variables_the_managers_config_references_are_kept() {
+        let t = tempfile::tempdir().unwrap();
+        let npmrc = t.path().join(".npmrc");
+        std::fs::write(&npmrc, "//127.0.0.1:4873/:_authToken=${NPM_TOKEN}\n").unwrap();
+        let env: Vec<(String, String)> =
+            [("NPM_TOKEN", "x"), ("GITHUB_TOKEN", "y"), ("PATH", "/bin")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let (removed, kept) = scrub_env(&env, &[npmrc]);
+        assert_eq!(removed, vec!["GITHUB_TOKEN"]);
+        assert_eq!(kept, vec!["NPM_TOKEN"]);
+    }
+}
