@@ -251,7 +251,7 @@ fn npm_install_with_a_postinstall_hook_succeeds_and_the_hook_is_confined() {
     let pkg = NpmPackage::new(
         serde_json::json!({
             "name": "pw-hook", "version": "1.0.0",
-            "scripts": {"postinstall": hook}
+            "scripts": {"preinstall": "node -e \"console.log('PRE ran')\"", "postinstall": hook}
         }),
         &[("index.js", b"module.exports = 1;\n")],
     );
@@ -747,5 +747,31 @@ PY
             .iter()
             .any(|c| c["addr"] == want.as_str() && c["action"] == "denied"),
         "{doc:#}"
+    );
+}
+
+#[test]
+fn block_mode_stops_the_same_escapes_and_writes_only_where_the_install_may() {
+    let e = escape_env();
+    let home = e.env.home.path().to_path_buf();
+    let (out, doc, code) = e.run("block");
+    assert_eq!(code, 3, "{out}");
+    assert!(!out.contains("ESCAPED"), "{out}");
+    for line in [
+        "bashrc blocked",
+        "id_rsa blocked",
+        "unshare blocked 1",
+        "connect blocked 111",
+    ] {
+        assert!(out.contains(line), "missing `{line}` in\n{out}");
+    }
+    // Block mode grants no write in HOME outside the plan (a gem stand-in has none).
+    assert!(!out.contains("cache written"), "{out}");
+    assert!(!home.join(".cache/tool/state").exists());
+    assert_eq!(fs::read_to_string(home.join(".bashrc")).unwrap(), "# rc\n");
+    assert!(
+        events(&doc, "open-read")
+            .iter()
+            .any(|ev| touches(ev, &home.join(".ssh/id_rsa")))
     );
 }
