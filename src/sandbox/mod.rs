@@ -171,6 +171,7 @@ pub fn is_secret_var(name: &str) -> bool {
         "AWS_DEFAULT_REGION",
         "AWS_PROFILE",
         "AWS_CONFIG_FILE",
+        "AWS_CA_BUNDLE",
     ];
     EXACT.contains(&n.as_str())
         || n.contains("SECRET")
