@@ -226,6 +226,7 @@ mod env_tests {
             "PATH",
             "HOME",
             "AWS_REGION",
+            "AWS_CA_BUNDLE",
             "TERM",
             "NPM_CONFIG_REGISTRY",
             "TOKENIZERS_PARALLELISM",
