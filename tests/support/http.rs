@@ -190,6 +190,13 @@ fn serve<H>(
                 response = response.with_header(h);
             }
         }
+        // One request per connection: a keep-alive connection to this
+        // single-threaded server can stall a client that opened several, and
+        // the benchmarks compare bare and sandboxed installs on equal terms
+        // (pkgwarden's proxy also closes plain-HTTP connections per request).
+        if let Ok(h) = tiny_http::Header::from_bytes("Connection", "close") {
+            response = response.with_header(h);
+        }
         // A client that went away mid-response is not our problem.
         let _ = request.respond(response);
     }
