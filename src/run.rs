@@ -195,7 +195,7 @@ fn sandboxed(
     };
     // Probe, then trust: block refuses to run with less than it requires;
     // the other modes run unmonitored, and say so loudly.
-    let probe = sandbox::probe::probe();
+    let probe = sandbox::probe::probe_cached();
     if ll_fd.is_none() || !probe.complete() {
         let have = serde_json::to_string(&probe).unwrap_or_default();
         if p.mode == Mode::Block {

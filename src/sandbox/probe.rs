@@ -3,12 +3,12 @@
 
 use super::bpf::{Action, Filter};
 use super::spawn::{set_sync_wakeup, take_fd};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 
 /// The protections available here.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Probe {
     /// The landlock ABI (0: none).
     pub landlock_abi: u32,
@@ -29,6 +29,37 @@ impl Probe {
     pub fn complete(&self) -> bool {
         self.landlock_abi >= 1 && self.seccomp_filter && self.user_notification && self.pidfd_getfd
     }
+}
+
+/// The probe, cached per boot (the kernel cannot change without one).
+pub fn probe_cached() -> Probe {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let file = crate::paths::cache_dir().map(|d| {
+        d.join(format!(
+            "probe-{}-{}.json",
+            boot.trim(),
+            env!("CARGO_PKG_VERSION")
+        ))
+    });
+    if let Some(f) = &file
+        && let Some(p) = std::fs::read(f)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Probe>(&b).ok())
+    {
+        return p;
+    }
+    let p = probe();
+    if let Some(f) = &file
+        && let Some(dir) = f.parent()
+        && std::fs::create_dir_all(dir).is_ok()
+    {
+        // Written whole then renamed: a concurrent install reads all or nothing.
+        let tmp = dir.join(format!(".probe.{}", std::process::id()));
+        if std::fs::write(&tmp, serde_json::to_vec(&p).unwrap_or_default()).is_ok() {
+            let _ = std::fs::rename(&tmp, f);
+        }
+    }
+    p
 }
 
 /// Tries each mechanism in a short-lived child.
