@@ -195,3 +195,36 @@ fn bench_npm_300_packages() {
     );
     report("npm install (300 packages)", b, s, n);
 }
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn bench_notification_round_trip() {
+    // 20,000 opens of an existing file, bare and sandboxed: the difference
+    // divided by the opens is the cost of one trapped syscall.
+    let bin = tempfile::tempdir().unwrap();
+    let gem = bin.path().join("gem");
+    fs::write(
+        &gem,
+        "#!/bin/sh\nexec \"$PY\" -c 'import os\nfor _ in range(20000): os.close(os.open(\"/dev/null\", os.O_RDONLY))'\n",
+    )
+    .unwrap();
+    fs::set_permissions(&gem, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let env = ShimEnv::new(&[bin.path()]);
+    let home = env.home.path().to_path_buf();
+    let (b, s, n) = compare(
+        5,
+        |_| timed(env.bare(&gem).env("PY", python3())),
+        |i| {
+            let ev = home.join(format!("rt-{i}.json"));
+            let d = timed(
+                env.pkgwarden()
+                    .args(["run", "--sandbox", "--events-json"])
+                    .arg(&ev)
+                    .args(["--", "gem", "install", "x"])
+                    .env("PY", python3()),
+            );
+            (d, notifications(&ev))
+        },
+    );
+    report("20,000 opens", b, s, n);
+}
