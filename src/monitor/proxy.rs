@@ -398,6 +398,14 @@ fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
         );
         return;
     }
+    let chunked_body = req
+        .headers
+        .iter()
+        .any(|h| h.name.eq_ignore_ascii_case("transfer-encoding"));
+    if method != "CONNECT" && !chunked_body {
+        serve_plain(ctx, client, head, rest, pid);
+        return;
+    }
     let (host, port, origin_form) = if method == "CONNECT" {
         match target.rsplit_once(':') {
             Some((h, p)) => (h.to_string(), p.parse().unwrap_or(443), None),
@@ -573,6 +581,335 @@ fn open_via(u: &Upstream, method: &str, host: &str, port: u16) -> Option<TcpStre
     }
 }
 
+/// A connection with what has been read from it but not used yet.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    /// Reads more; false at end of stream.
+    fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 16 * 1024];
+        match self.stream.read(&mut chunk) {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+        }
+    }
+
+    /// The next head (through the blank line), or None at end of stream.
+    fn head(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let rest = self.buf.split_off(end + 4);
+                return Some(std::mem::replace(&mut self.buf, rest));
+            }
+            if self.buf.len() > 64 * 1024 || !self.fill() {
+                return None;
+            }
+        }
+    }
+
+    /// Moves exactly `n` bytes to `out`; false if the stream ended first.
+    fn relay(&mut self, mut n: u64, out: &mut TcpStream) -> bool {
+        while n > 0 {
+            if self.buf.is_empty() && !self.fill() {
+                return false;
+            }
+            let take = (n as usize).min(self.buf.len());
+            if out.write_all(&self.buf[..take]).is_err() {
+                return false;
+            }
+            self.buf.drain(..take);
+            n -= take as u64;
+        }
+        true
+    }
+
+    /// Moves a chunked body (through its trailers) to `out`; returns bytes moved.
+    fn relay_chunked(&mut self, out: &mut TcpStream) -> Option<u64> {
+        let mut moved = 0u64;
+        loop {
+            let (idx, size) = loop {
+                match httparse::parse_chunk_size(&self.buf) {
+                    Ok(httparse::Status::Complete(v)) => break v,
+                    Ok(httparse::Status::Partial) if self.buf.len() < 4096 && self.fill() => {}
+                    _ => return None,
+                }
+            };
+            out.write_all(&self.buf[..idx]).ok()?;
+            self.buf.drain(..idx);
+            moved += idx as u64;
+            if size == 0 {
+                // Trailers end with an empty line.
+                loop {
+                    if self.buf.starts_with(b"\r\n") {
+                        out.write_all(b"\r\n").ok()?;
+                        self.buf.drain(..2);
+                        return Some(moved + 2);
+                    }
+                    if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        out.write_all(&self.buf[..end + 4]).ok()?;
+                        self.buf.drain(..end + 4);
+                        return Some(moved + end as u64 + 4);
+                    }
+                    if !self.fill() {
+                        return None;
+                    }
+                }
+            }
+            // The chunk's data and its CRLF.
+            if !self.relay(size + 2, out) {
+                return None;
+            }
+            moved += size + 2;
+        }
+    }
+}
+
+/// Plain-HTTP requests on one client connection, kept alive: each request is
+/// checked and recorded on its own, and the upstream connection is reused
+/// while requests go to the same host.
+fn serve_plain(ctx: &Ctx, client: TcpStream, first: Vec<u8>, rest: Vec<u8>, pid: Option<i32>) {
+    let mut out = match client.try_clone() {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let mut client = Conn {
+        stream: client,
+        buf: rest,
+    };
+    let mut head = first;
+    let mut upstream: Option<(String, Conn)> = None;
+    loop {
+        let began = Instant::now();
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut headers);
+        if !matches!(req.parse(&head), Ok(httparse::Status::Complete(_))) {
+            respond(
+                &mut out,
+                "400 Bad Request",
+                "pkgwarden: malformed proxy request\n",
+            );
+            return;
+        }
+        let auth_ok = req.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("proxy-authorization")
+                && std::str::from_utf8(h.value).is_ok_and(|v| v.trim() == ctx.expected_auth)
+        });
+        if !auth_ok {
+            respond(
+                &mut out,
+                "407 Proxy Authentication Required",
+                "pkgwarden: this proxy serves one sandboxed install only\n",
+            );
+            return;
+        }
+        let method = req.method.unwrap_or("").to_string();
+        let target = req.path.unwrap_or("").to_string();
+        // The client may ask to close after this response (or speak HTTP/1.0).
+        let client_closes = req.version == Some(0)
+            || req.headers.iter().any(|h| {
+                h.name.eq_ignore_ascii_case("connection")
+                    && std::str::from_utf8(h.value)
+                        .is_ok_and(|v| v.to_ascii_lowercase().contains("close"))
+            });
+        let Some((host, port, path)) = split_absolute(&target) else {
+            respond(
+                &mut out,
+                "400 Bad Request",
+                "pkgwarden: only absolute URIs and CONNECT\n",
+            );
+            return;
+        };
+        let (verdict, reason, addrs) = decide(&ctx.policy, &host, port);
+        let mut record = Request {
+            ms: ctx.start.elapsed().as_millis() as u64,
+            pid,
+            method: method.clone(),
+            host: host.clone(),
+            port,
+            verdict,
+            reason,
+            bytes_up: 0,
+            bytes_down: 0,
+            duration_ms: 0,
+        };
+        let push = |mut r: Request| {
+            r.duration_ms = began.elapsed().as_millis() as u64;
+            if let Ok(mut all) = ctx.records.lock() {
+                all.push(r);
+            }
+        };
+        if verdict == Verdict::Denied {
+            respond(
+                &mut out,
+                "403 Forbidden",
+                &format!(
+                    "pkgwarden: {host}:{port} refused ({}); see the install's report\n",
+                    record.reason.as_deref().unwrap_or("policy")
+                ),
+            );
+            push(record);
+            return;
+        }
+        let key = format!("{host}:{port}");
+        let chain = ctx
+            .policy
+            .upstream
+            .as_ref()
+            .filter(|u| u.covers(&host.to_ascii_lowercase()));
+        if upstream.as_ref().is_none_or(|(k, _)| *k != key) {
+            let opened = match chain {
+                Some(u) => open_via(u, &method, &host, port),
+                None => addrs
+                    .iter()
+                    .find_map(|a| TcpStream::connect_timeout(a, Duration::from_secs(30)).ok()),
+            };
+            let Some(stream) = opened else {
+                respond(
+                    &mut out,
+                    "502 Bad Gateway",
+                    "pkgwarden: cannot reach the host\n",
+                );
+                push(record);
+                return;
+            };
+            upstream = Some((
+                key,
+                Conn {
+                    stream,
+                    buf: Vec::new(),
+                },
+            ));
+        }
+        let Some((_, up)) = upstream.as_mut() else {
+            return;
+        };
+        // The request, in origin form (absolute form to the user's proxy, with
+        // its credentials), without our own proxy headers.
+        let mut msg = match chain {
+            Some(_) => format!("{method} {target} HTTP/1.1\r\n"),
+            None => format!("{method} {path} HTTP/1.1\r\n"),
+        }
+        .into_bytes();
+        if let Some(auth) = chain.and_then(|u| u.auth.as_ref()) {
+            msg.extend_from_slice(format!("Proxy-Authorization: {auth}\r\n").as_bytes());
+        }
+        let mut body_len = 0u64;
+        for h in req.headers.iter() {
+            let n = h.name.to_ascii_lowercase();
+            if n.starts_with("proxy-") || n == "connection" || n == "keep-alive" {
+                continue;
+            }
+            if n == "content-length" {
+                body_len = std::str::from_utf8(h.value)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+            }
+            msg.extend_from_slice(h.name.as_bytes());
+            msg.extend_from_slice(b": ");
+            msg.extend_from_slice(h.value);
+            msg.extend_from_slice(b"\r\n");
+        }
+        msg.extend_from_slice(b"\r\n");
+        if up.stream.write_all(&msg).is_err() || !client.relay(body_len, &mut up.stream) {
+            respond(
+                &mut out,
+                "502 Bad Gateway",
+                "pkgwarden: the host closed the connection\n",
+            );
+            push(record);
+            return;
+        }
+        record.bytes_up = msg.len() as u64 + body_len;
+        // The response: its head as it came, its body framed as it says.
+        let Some(resp_head) = up.head() else {
+            respond(
+                &mut out,
+                "502 Bad Gateway",
+                "pkgwarden: no response from the host\n",
+            );
+            push(record);
+            return;
+        };
+        let mut rh = [httparse::EMPTY_HEADER; 96];
+        let mut resp = httparse::Response::new(&mut rh);
+        if !matches!(resp.parse(&resp_head), Ok(httparse::Status::Complete(_))) {
+            respond(
+                &mut out,
+                "502 Bad Gateway",
+                "pkgwarden: malformed response\n",
+            );
+            push(record);
+            return;
+        }
+        let code = resp.code.unwrap_or(0);
+        let header = |name: &str| {
+            resp.headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .and_then(|h| std::str::from_utf8(h.value).ok())
+                .map(|v| v.trim().to_ascii_lowercase())
+        };
+        let chunked = header("transfer-encoding").is_some_and(|v| v.contains("chunked"));
+        let length: Option<u64> = header("content-length").and_then(|v| v.parse().ok());
+        let upstream_closes = header("connection").is_some_and(|v| v.contains("close"));
+        let no_body = method == "HEAD" || code / 100 == 1 || code == 204 || code == 304;
+        let close_delimited = !no_body && !chunked && length.is_none();
+        // Our connection to the client outlives the upstream's: its
+        // connection headers stay on its side.
+        let head_out = if close_delimited || client_closes {
+            close_response(&resp_head).unwrap_or(resp_head.clone())
+        } else {
+            strip_connection(&resp_head).unwrap_or(resp_head.clone())
+        };
+        if out.write_all(&head_out).is_err() {
+            return;
+        }
+        let moved = if no_body {
+            Some(0)
+        } else if chunked {
+            up.relay_chunked(&mut out)
+        } else if let Some(n) = length {
+            up.relay(n, &mut out).then_some(n)
+        } else {
+            // Delimited by the end of the connection: relay until it ends.
+            let mut n = up.buf.len() as u64;
+            let _ = out.write_all(&up.buf);
+            up.buf.clear();
+            n += io::copy(&mut up.stream, &mut out).unwrap_or(0);
+            Some(n)
+        };
+        record.bytes_down = head_out.len() as u64 + moved.unwrap_or(0);
+        push(record);
+        if moved.is_none() || close_delimited || client_closes {
+            let _ = out.shutdown(Shutdown::Both);
+            return;
+        }
+        if upstream_closes {
+            upstream = None;
+        }
+        match client.head() {
+            Some(next) => head = next,
+            None => return,
+        }
+    }
+}
+
+/// A response head without its connection headers.
+fn strip_connection(head: &[u8]) -> Option<Vec<u8>> {
+    let mut out = close_response(head)?;
+    let close = b"Connection: close\r\n\r\n";
+    out.truncate(out.len() - close.len());
+    out.extend_from_slice(b"\r\n");
+    Some(out)
+}
+
 /// A response head with its connection headers replaced by `Connection: close`.
 fn close_response(head: &[u8]) -> Option<Vec<u8>> {
     let mut headers = [httparse::EMPTY_HEADER; 96];
@@ -727,7 +1064,7 @@ mod tests {
         let out = ask(
             &proxy,
             format!(
-                "GET http://{origin_addr}/x HTTP/1.1\r\nHost: {origin_addr}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+                "GET http://{origin_addr}/x HTTP/1.1\r\nHost: {origin_addr}\r\nConnection: close\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
             ),
         );
         assert!(
@@ -793,7 +1130,7 @@ mod tests {
         let out = ask(
             &outer,
             format!(
-                "GET http://{origin_addr}/y HTTP/1.1\r\nHost: {origin_addr}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+                "GET http://{origin_addr}/y HTTP/1.1\r\nHost: {origin_addr}\r\nConnection: close\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
             ),
         );
         assert!(out.ends_with("hello"), "{out}");
@@ -807,5 +1144,78 @@ mod tests {
         assert_eq!(seen.len(), 1, "{seen:?}");
         assert_eq!(seen[0].verdict, Verdict::Allowed);
         assert_eq!(outer.finish().len(), 1);
+    }
+
+    #[test]
+    fn plain_requests_keep_the_connection_alive_and_relay_chunked_bodies() {
+        // An origin answering two requests on one connection: a sized body,
+        // then a chunked one.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let origin_addr = l.local_addr().unwrap();
+        let served = std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            let mut c = Conn {
+                stream: s,
+                buf: Vec::new(),
+            };
+            let mut out = c.stream.try_clone().unwrap();
+            let first = c.head().unwrap();
+            out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                .unwrap();
+            let second = c.head().unwrap();
+            out.write_all(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            )
+            .unwrap();
+            (first, second)
+        });
+        let proxy = Proxy::start(
+            ProxyPolicy {
+                allowed: vec![origin_addr.to_string()],
+                allow_unknown: false,
+                deny_raw_ip: true,
+                upstream: None,
+            },
+            Instant::now(),
+        )
+        .unwrap();
+        let auth =
+            base64::engine::general_purpose::STANDARD.encode(format!("pkgwarden:{}", proxy.token));
+        let mut c = Conn {
+            stream: TcpStream::connect(proxy.addr).unwrap(),
+            buf: Vec::new(),
+        };
+        let mut w = c.stream.try_clone().unwrap();
+        let req = |p: &str| {
+            format!(
+                "GET http://{origin_addr}{p} HTTP/1.1\r\nHost: {origin_addr}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+            )
+        };
+        w.write_all(req("/a").as_bytes()).unwrap();
+        let h1 = String::from_utf8(c.head().unwrap()).unwrap();
+        assert!(
+            h1.starts_with("HTTP/1.1 200") && h1.contains("Content-Length: 5"),
+            "{h1}"
+        );
+        while c.buf.len() < 5 {
+            assert!(c.fill());
+        }
+        assert_eq!(&c.buf[..5], b"hello");
+        c.buf.drain(..5);
+        // Same client connection, second request.
+        w.write_all(req("/b").as_bytes()).unwrap();
+        let h2 = String::from_utf8(c.head().unwrap()).unwrap();
+        assert!(h2.contains("chunked"), "{h2}");
+        while !c.buf.ends_with(b"0\r\n\r\n") {
+            assert!(c.fill());
+        }
+        assert_eq!(c.buf, b"3\r\nabc\r\n0\r\n\r\n");
+        let (first, second) = served.join().unwrap();
+        assert!(first.starts_with(b"GET /a HTTP/1.1"));
+        assert!(second.starts_with(b"GET /b HTTP/1.1"));
+        drop(w);
+        drop(c);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(proxy.finish().len(), 2);
     }
 }
