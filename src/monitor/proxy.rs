@@ -365,6 +365,9 @@ fn read_head(stream: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
 fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
     let began = Instant::now();
     let _ = client.set_nonblocking(false);
+    // Heads and bodies go out in separate writes: without this, Nagle's
+    // algorithm and delayed ACKs stall every kept-alive response.
+    let _ = client.set_nodelay(true);
     let Some((head, rest)) = read_head(&mut client) else {
         return;
     };
@@ -778,6 +781,7 @@ fn serve_plain(ctx: &Ctx, client: TcpStream, first: Vec<u8>, rest: Vec<u8>, pid:
                 push(record);
                 return;
             };
+            let _ = stream.set_nodelay(true);
             upstream = Some((
                 key,
                 Conn {
