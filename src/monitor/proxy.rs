@@ -401,31 +401,26 @@ fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
         );
         return;
     }
-    let chunked_body = req
-        .headers
-        .iter()
-        .any(|h| h.name.eq_ignore_ascii_case("transfer-encoding"));
-    if method != "CONNECT" && !chunked_body {
+    if method != "CONNECT" {
+        // Uploads with a chunked body are not something an install sends.
+        if req
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
+        {
+            respond(
+                &mut client,
+                "411 Length Required",
+                "pkgwarden: send a Content-Length\n",
+            );
+            return;
+        }
         serve_plain(ctx, client, head, rest, pid);
         return;
     }
-    let (host, port, origin_form) = if method == "CONNECT" {
-        match target.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().unwrap_or(443), None),
-            None => (target.clone(), 443, None),
-        }
-    } else {
-        match split_absolute(&target) {
-            Some((h, p, path)) => (h, p, Some(path)),
-            None => {
-                respond(
-                    &mut client,
-                    "400 Bad Request",
-                    "pkgwarden: only absolute URIs and CONNECT\n",
-                );
-                return;
-            }
-        }
+    let (host, port) = match target.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), p.parse().unwrap_or(443)),
+        None => (target.clone(), 443),
     };
     let (verdict, reason, addrs) = decide(&ctx.policy, &host, port);
     let mut record = Request {
@@ -455,66 +450,33 @@ fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
             .find_map(|a| TcpStream::connect_timeout(a, Duration::from_secs(30)).ok())
     };
     let Some(mut upstream) = upstream else {
-        if verdict == Verdict::Denied {
-            respond(
-                &mut client,
+        let (status, body) = if verdict == Verdict::Denied {
+            (
                 "403 Forbidden",
-                &format!(
+                format!(
                     "pkgwarden: {host}:{port} refused ({}); see the install's report\n",
                     record.reason.as_deref().unwrap_or("policy")
                 ),
-            );
+            )
         } else {
-            respond(
-                &mut client,
+            (
                 "502 Bad Gateway",
-                "pkgwarden: cannot reach the host\n",
-            );
-        }
+                "pkgwarden: cannot reach the host\n".to_string(),
+            )
+        };
+        respond(&mut client, status, &body);
         record.duration_ms = began.elapsed().as_millis() as u64;
         if let Ok(mut r) = ctx.records.lock() {
             r.push(record);
         }
         return;
     };
-    let mut up_prefix = Vec::new();
-    let is_plain = origin_form.is_some();
-    match origin_form {
-        None => {
-            if client
-                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                .is_err()
-            {
-                return;
-            }
-        }
-        Some(path) => {
-            // Forward the request in origin form (absolute form to an upstream
-            // proxy, with its credentials), without our own proxy headers;
-            // one request per connection keeps hosts apart.
-            let line = match chain {
-                Some(_) => format!("{method} {target} HTTP/1.1\r\n"),
-                None => format!("{method} {path} HTTP/1.1\r\n"),
-            };
-            up_prefix.extend_from_slice(line.as_bytes());
-            if let Some(auth) = chain.and_then(|u| u.auth.as_ref()) {
-                up_prefix.extend_from_slice(format!("Proxy-Authorization: {auth}\r\n").as_bytes());
-            }
-            for h in req.headers.iter() {
-                let n = h.name.to_ascii_lowercase();
-                if n.starts_with("proxy-") || n == "connection" || n == "keep-alive" {
-                    continue;
-                }
-                up_prefix.extend_from_slice(h.name.as_bytes());
-                up_prefix.extend_from_slice(b": ");
-                up_prefix.extend_from_slice(h.value);
-                up_prefix.extend_from_slice(b"\r\n");
-            }
-            up_prefix.extend_from_slice(b"Connection: close\r\n\r\n");
-        }
-    }
-    up_prefix.extend_from_slice(&rest);
-    if upstream.write_all(&up_prefix).is_err() {
+    // A tunnel: bytes both ways until either side closes.
+    if client
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .is_err()
+        || upstream.write_all(&rest).is_err()
+    {
         return;
     }
     let up = Arc::new(AtomicU64::new(rest.len() as u64));
@@ -528,24 +490,7 @@ fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
         up2.fetch_add(n, Ordering::SeqCst);
         let _ = u2.shutdown(Shutdown::Write);
     });
-    // A plain request: the response says `Connection: close`, so the client
-    // never sends a second request on a connection the proxy tied to one host.
-    let mut down = 0u64;
-    if is_plain {
-        let Some((head, body_start)) = read_head(&mut upstream) else {
-            let _ = client.shutdown(Shutdown::Both);
-            let _ = pump_up.join();
-            return;
-        };
-        let rewritten = close_response(&head).unwrap_or(head);
-        if client.write_all(&rewritten).is_err() || client.write_all(&body_start).is_err() {
-            let _ = client.shutdown(Shutdown::Both);
-            let _ = pump_up.join();
-            return;
-        }
-        down += (rewritten.len() + body_start.len()) as u64;
-    }
-    down += io::copy(&mut upstream, &mut client).unwrap_or(0);
+    let down = io::copy(&mut upstream, &mut client).unwrap_or(0);
     let _ = client.shutdown(Shutdown::Both);
     let _ = upstream.shutdown(Shutdown::Both);
     let _ = pump_up.join();
