@@ -334,6 +334,7 @@ fn sandboxed(
             "landlock": ll_status,
             "seccomp": {"notify": true},
             "lingering": lingering,
+            "filter_still_held": observed.still_held,
             "processes": procs::tree(&observed.events),
             "requests": requests,
             "env": {"removed": env_removed, "kept": env_kept},

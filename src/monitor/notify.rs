@@ -117,8 +117,9 @@ pub struct Observed {
     pub events: Vec<Event>,
     /// Notifications handled (events plus unrecorded reads).
     pub notifications: u64,
-    /// True when processes still held the filter after the grace period.
-    pub lingering: bool,
+    /// True when processes still held the filter after the grace period
+    /// (their trapped syscalls fail from then on).
+    pub still_held: bool,
 }
 
 /// Runs the loop until no process holds the filter, or until `stop` has been
@@ -145,7 +146,7 @@ pub fn supervise(
         if stop.load(Ordering::SeqCst) {
             let t = *stop_seen.get_or_insert_with(Instant::now);
             if t.elapsed() > grace && (n <= 0 || pfd.revents & libc::POLLIN == 0) {
-                out.lingering = pfd.revents & libc::POLLHUP == 0;
+                out.still_held = pfd.revents & libc::POLLHUP == 0;
                 break;
             }
         }

@@ -140,6 +140,11 @@ impl TestHome {
             ("npm_config_audit".into(), "false".into()),
             ("npm_config_cache".into(), s(&self.path().join(".npm"))),
             ("npm_config_prefix".into(), s(&self.npm_prefix())),
+            // The machine's own /etc/pkgwarden/policy.toml must not leak in.
+            (
+                "PKGWARDEN_SYSTEM_POLICY".into(),
+                s(&self.path().join("etc-pkgwarden-policy.toml")),
+            ),
         ]
     }
 

@@ -64,9 +64,13 @@ impl ShimEnv {
                 cmd.env_remove(&k);
             }
         }
-        cmd.env("PATH", &self.path)
-            .env("PKGWARDEN_SHIMS_DIR", &self.shims)
-            .env("NO_COLOR", "1");
+        cmd.env(
+            "PKGWARDEN_SYSTEM_POLICY",
+            self.home.path().join("etc-pkgwarden-policy.toml"),
+        )
+        .env("PATH", &self.path)
+        .env("PKGWARDEN_SHIMS_DIR", &self.shims)
+        .env("NO_COLOR", "1");
         cmd
     }
 }
