@@ -127,18 +127,24 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
         Tool::Pip | Tool::Pip3 | Tool::Python | Tool::Npm | Tool::Npx
     );
     if inv.sandbox.enabled.unwrap_or(derived) {
-        return sandboxed(inv, real, request, p, &what);
+        return sandboxed(inv, real, request, p, &what, &env);
     }
     if p.mode == Mode::Block {
         eprintln!(
-            "pkgwarden: {what}: block mode needs the sandbox, and this build of pkgwarden has none yet; nothing was run\n  hint: use --mode protect or audit to run it unmonitored, or install a pkgwarden with sandbox support"
+            "pkgwarden: {what}: block mode needs the sandbox, and pkgwarden does not sandbox {} installs by default yet (where they write is not derived); nothing was run\n  hint: `pkgwarden run --sandbox` (or PKGWARDEN_SANDBOX=1) sandboxes it anyway, allowing writes only where the plan says",
+            inv.tool
         );
         return exit::SANDBOX_UNAVAILABLE;
     }
     let code = run_child(real, real.as_os_str(), &inv.args);
     eprintln!(
-        "pkgwarden: {what} ran unmonitored ({} mode): this build has no sandbox yet; no report was written",
-        p.mode
+        "pkgwarden: {what} ran unmonitored ({} mode): {}; no report was written",
+        p.mode,
+        if inv.sandbox.enabled == Some(false) {
+            "PKGWARDEN_SANDBOX=0"
+        } else {
+            "this manager is not sandboxed by default yet"
+        }
     );
     code
 }
@@ -150,6 +156,7 @@ fn sandboxed(
     request: &InstallRequest,
     p: &policy::Policy,
     what: &str,
+    env: &[(String, String)],
 ) -> i32 {
     use crate::monitor::notify::{self, NetPolicy, Watch};
     use crate::monitor::proxy::{Proxy, ProxyPolicy};
@@ -235,9 +242,7 @@ fn sandboxed(
             allowed: allowed_hosts,
             allow_unknown: p.mode != Mode::Block,
             deny_raw_ip: p.endpoints.deny.contains(&policy::DenyClass::RawIp),
-            upstream: crate::monitor::proxy::Upstream::from_env(
-                &std::env::vars().collect::<Vec<_>>(),
-            ),
+            upstream: crate::monitor::proxy::Upstream::from_env(env),
         },
         start,
     ) {
@@ -268,10 +273,9 @@ fn sandboxed(
     proxy_env(&mut cmd, &proxy.url());
     // Secrets in the environment never reach the install's scripts, unless the
     // manager's own configuration asks for them.
-    let env_now: Vec<(String, String)> = std::env::vars().collect();
     let mut config_files = plan.config_files.clone();
     config_files.push(cwd.join(".npmrc"));
-    let (env_removed, env_kept) = sandbox::scrub_env(&env_now, &config_files);
+    let (env_removed, env_kept) = sandbox::scrub_env(env, &config_files);
     for name in &env_removed {
         cmd.env_remove(name);
     }

@@ -220,6 +220,78 @@ struct Ctx {
     start: Instant,
 }
 
+impl Ctx {
+    /// The request carries this install's proxy credentials.
+    fn authorized(&self, headers: &[httparse::Header<'_>]) -> bool {
+        headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("proxy-authorization")
+                && std::str::from_utf8(h.value).is_ok_and(|v| v.trim() == self.expected_auth)
+        })
+    }
+
+    /// Decides on `host:port` and starts the request's record; also returns
+    /// the addresses to connect to when allowed.
+    fn judge(
+        &self,
+        pid: Option<i32>,
+        method: &str,
+        host: &str,
+        port: u16,
+    ) -> (Request, Vec<SocketAddr>) {
+        let (verdict, reason, addrs) = decide(&self.policy, host, port);
+        let record = Request {
+            ms: self.start.elapsed().as_millis() as u64,
+            pid,
+            method: method.to_string(),
+            host: host.to_string(),
+            port,
+            verdict,
+            reason,
+            bytes_up: 0,
+            bytes_down: 0,
+            duration_ms: 0,
+        };
+        (record, addrs)
+    }
+
+    /// The user's proxy, when `host` goes through it.
+    fn chain(&self, host: &str) -> Option<&Upstream> {
+        self.policy
+            .upstream
+            .as_ref()
+            .filter(|u| u.covers(&host.to_ascii_lowercase()))
+    }
+
+    /// Opens the connection for an allowed request: through the user's proxy
+    /// or directly to the first address that answers.
+    fn open(&self, method: &str, host: &str, port: u16, addrs: &[SocketAddr]) -> Option<TcpStream> {
+        match self.chain(host) {
+            Some(u) => open_via(u, method, host, port),
+            None => addrs
+                .iter()
+                .find_map(|a| TcpStream::connect_timeout(a, Duration::from_secs(30)).ok()),
+        }
+    }
+
+    /// Keeps a finished request's record.
+    fn store(&self, mut record: Request, began: Instant) {
+        record.duration_ms = began.elapsed().as_millis() as u64;
+        if let Ok(mut all) = self.records.lock() {
+            all.push(record);
+        }
+    }
+}
+
+/// The body of a 403: what was refused and why.
+fn refusal(r: &Request) -> String {
+    format!(
+        "pkgwarden: {}:{} refused ({}); see the install's report\n",
+        r.host,
+        r.port,
+        r.reason.as_deref().unwrap_or("policy")
+    )
+}
+
 fn random_token() -> io::Result<String> {
     let mut b = [0u8; 16];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
@@ -389,11 +461,7 @@ fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
     }
     let method = req.method.unwrap_or("").to_string();
     let target = req.path.unwrap_or("").to_string();
-    let auth_ok = req.headers.iter().any(|h| {
-        h.name.eq_ignore_ascii_case("proxy-authorization")
-            && std::str::from_utf8(h.value).is_ok_and(|v| v.trim() == ctx.expected_auth)
-    });
-    if !auth_ok {
+    if !ctx.authorized(req.headers) {
         respond(
             &mut client,
             "407 Proxy Authentication Required",
@@ -422,53 +490,23 @@ fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
         Some((h, p)) => (h.to_string(), p.parse().unwrap_or(443)),
         None => (target.clone(), 443),
     };
-    let (verdict, reason, addrs) = decide(&ctx.policy, &host, port);
-    let mut record = Request {
-        ms: ctx.start.elapsed().as_millis() as u64,
-        pid,
-        method: method.clone(),
-        host: host.clone(),
-        port,
-        verdict,
-        reason,
-        bytes_up: 0,
-        bytes_down: 0,
-        duration_ms: 0,
-    };
-    let chain = ctx
-        .policy
-        .upstream
-        .as_ref()
-        .filter(|u| u.covers(&host.to_ascii_lowercase()));
-    let upstream = if verdict == Verdict::Denied {
+    let (mut record, addrs) = ctx.judge(pid, &method, &host, port);
+    let upstream = if record.verdict == Verdict::Denied {
         None
-    } else if let Some(u) = chain {
-        open_via(u, &method, &host, port)
     } else {
-        addrs
-            .iter()
-            .find_map(|a| TcpStream::connect_timeout(a, Duration::from_secs(30)).ok())
+        ctx.open(&method, &host, port, &addrs)
     };
     let Some(mut upstream) = upstream else {
-        let (status, body) = if verdict == Verdict::Denied {
-            (
-                "403 Forbidden",
-                format!(
-                    "pkgwarden: {host}:{port} refused ({}); see the install's report\n",
-                    record.reason.as_deref().unwrap_or("policy")
-                ),
-            )
+        if record.verdict == Verdict::Denied {
+            respond(&mut client, "403 Forbidden", &refusal(&record));
         } else {
-            (
+            respond(
+                &mut client,
                 "502 Bad Gateway",
-                "pkgwarden: cannot reach the host\n".to_string(),
-            )
-        };
-        respond(&mut client, status, &body);
-        record.duration_ms = began.elapsed().as_millis() as u64;
-        if let Ok(mut r) = ctx.records.lock() {
-            r.push(record);
+                "pkgwarden: cannot reach the host\n",
+            );
         }
+        ctx.store(record, began);
         return;
     };
     // A tunnel: bytes both ways until either side closes.
@@ -496,10 +534,7 @@ fn serve(ctx: &Ctx, mut client: TcpStream, peer: SocketAddr) {
     let _ = pump_up.join();
     record.bytes_up = up.load(Ordering::SeqCst);
     record.bytes_down = down;
-    record.duration_ms = began.elapsed().as_millis() as u64;
-    if let Ok(mut r) = ctx.records.lock() {
-        r.push(record);
-    }
+    ctx.store(record, began);
 }
 
 /// Opens a connection to `host:port` through the upstream proxy: a CONNECT
@@ -644,11 +679,7 @@ fn serve_plain(ctx: &Ctx, client: TcpStream, first: Vec<u8>, rest: Vec<u8>, pid:
             );
             return;
         }
-        let auth_ok = req.headers.iter().any(|h| {
-            h.name.eq_ignore_ascii_case("proxy-authorization")
-                && std::str::from_utf8(h.value).is_ok_and(|v| v.trim() == ctx.expected_auth)
-        });
-        if !auth_ok {
+        if !ctx.authorized(req.headers) {
             respond(
                 &mut out,
                 "407 Proxy Authentication Required",
@@ -673,51 +704,17 @@ fn serve_plain(ctx: &Ctx, client: TcpStream, first: Vec<u8>, rest: Vec<u8>, pid:
             );
             return;
         };
-        let (verdict, reason, addrs) = decide(&ctx.policy, &host, port);
-        let mut record = Request {
-            ms: ctx.start.elapsed().as_millis() as u64,
-            pid,
-            method: method.clone(),
-            host: host.clone(),
-            port,
-            verdict,
-            reason,
-            bytes_up: 0,
-            bytes_down: 0,
-            duration_ms: 0,
-        };
-        let push = |mut r: Request| {
-            r.duration_ms = began.elapsed().as_millis() as u64;
-            if let Ok(mut all) = ctx.records.lock() {
-                all.push(r);
-            }
-        };
-        if verdict == Verdict::Denied {
-            respond(
-                &mut out,
-                "403 Forbidden",
-                &format!(
-                    "pkgwarden: {host}:{port} refused ({}); see the install's report\n",
-                    record.reason.as_deref().unwrap_or("policy")
-                ),
-            );
+        let (mut record, addrs) = ctx.judge(pid, &method, &host, port);
+        let push = |r: Request| ctx.store(r, began);
+        if record.verdict == Verdict::Denied {
+            respond(&mut out, "403 Forbidden", &refusal(&record));
             push(record);
             return;
         }
         let key = format!("{host}:{port}");
-        let chain = ctx
-            .policy
-            .upstream
-            .as_ref()
-            .filter(|u| u.covers(&host.to_ascii_lowercase()));
+        let chain = ctx.chain(&host);
         if upstream.as_ref().is_none_or(|(k, _)| *k != key) {
-            let opened = match chain {
-                Some(u) => open_via(u, &method, &host, port),
-                None => addrs
-                    .iter()
-                    .find_map(|a| TcpStream::connect_timeout(a, Duration::from_secs(30)).ok()),
-            };
-            let Some(stream) = opened else {
+            let Some(stream) = ctx.open(&method, &host, port, &addrs) else {
                 respond(
                     &mut out,
                     "502 Bad Gateway",
