@@ -4,10 +4,12 @@
 //! shim (a link named `pip`, `npm`, `gem` …), it stands in for that manager.
 
 mod cli;
+mod detect;
 mod exit;
 mod managers;
 mod monitor;
 mod paths;
+mod report;
 mod policy;
 mod run;
 mod sandbox;

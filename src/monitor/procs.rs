@@ -131,7 +131,7 @@ mod tests {
 }
 
 /// A process still running in the install's tree after the manager exited.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Lingering {
     /// Process id.
     pub pid: i32,
@@ -193,7 +193,7 @@ pub fn reap_zombies() {
 }
 
 /// One exec of the install: a node of its process tree.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ProcNode {
     /// Process id.
     pub pid: i32,

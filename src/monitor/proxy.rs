@@ -99,7 +99,7 @@ impl Upstream {
 }
 
 /// What the proxy decided for one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// A registry or an allowed host.
@@ -111,7 +111,7 @@ pub enum Verdict {
 }
 
 /// One request through the proxy.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Request {
     /// Milliseconds since the install started.
     pub ms: u64,

@@ -1,0 +1,165 @@
+//! The audit report of one install: a versioned JSON document.
+
+use crate::detect::{Finding, Severity};
+use crate::monitor::notify::Event;
+use crate::monitor::procs::{Lingering, ProcNode};
+use crate::monitor::proxy::Request;
+use crate::monitor::snapshot::Change;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The report format's version; bumped when a field changes meaning.
+pub const VERSION: u32 = 1;
+
+/// Everything pkgwarden knows about one install.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    /// [`VERSION`].
+    pub version: u32,
+    /// A random id (16 hex digits), unique per install.
+    pub id: String,
+    /// Start time, RFC 3339 UTC.
+    pub started: String,
+    /// Wall time of the whole install, in milliseconds.
+    pub duration_ms: u64,
+    /// Who ran it.
+    pub who: Who,
+    /// What ran.
+    pub what: What,
+    /// What the sandbox enforced and what it only observed.
+    pub sandbox: SandboxStatus,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Every exec, as a tree (parent pids).
+    pub processes: Vec<ProcNode>,
+    /// Processes still running when the manager exited.
+    pub lingering: Vec<Lingering>,
+    /// File activity.
+    pub files: Files,
+    /// Requests through the proxy.
+    pub endpoints: Vec<Request>,
+    /// Network syscalls seen by the supervisor (direct connects, DNS, unix
+    /// sockets), in full.
+    pub network: Vec<Event>,
+    /// Environment variables removed from and kept in the install's
+    /// environment (names only, never values).
+    pub env: EnvReport,
+    /// Changes to persistence locations (before/after snapshot).
+    pub snapshot: Vec<Change>,
+    /// What the rules found.
+    pub findings: Vec<Finding>,
+    /// What was moved to the quarantine.
+    pub quarantine: Vec<Quarantined>,
+}
+
+impl Report {
+    /// The highest severity among the findings.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// Who ran the install.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Who {
+    /// Account name.
+    pub user: Option<String>,
+    /// Real uid.
+    pub uid: u32,
+    /// Host name.
+    pub host: Option<String>,
+    /// Parent processes, nearest first: `pid name`.
+    pub parents: Vec<String>,
+}
+
+/// What ran.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct What {
+    /// The command typed (`pip`, `npm` …).
+    pub manager: String,
+    /// The real manager's path.
+    pub real_exe: String,
+    /// The manager's version, when known.
+    pub version: Option<String>,
+    /// The arguments after the command.
+    pub argv: Vec<String>,
+    /// The install subcommand (`install`, `add` …).
+    pub command: String,
+    /// Working directory.
+    pub cwd: String,
+    /// audit · protect · block.
+    pub mode: String,
+    /// Policy layers that were read, lowest first.
+    pub policy_sources: Vec<String>,
+    /// SHA-256 of the effective policy as JSON.
+    pub policy_hash: String,
+}
+
+/// What the kernel enforced and what was only observed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SandboxStatus {
+    /// Protections in force (`landlock-fs`, `landlock-net`, `seccomp-deny`,
+    /// `seccomp-notify`, `proxy` …).
+    pub enforced: Vec<String>,
+    /// What was only watched (audit mode, missing kernel features).
+    pub observed_only: Vec<String>,
+    /// The landlock status as the crate reported it.
+    pub landlock: Option<serde_json::Value>,
+    /// Credential stores that stayed readable.
+    pub readable_secrets: Vec<String>,
+    /// True when processes still held the seccomp filter after the grace
+    /// period.
+    pub filter_still_held: bool,
+    /// Notifications the supervisor handled.
+    pub notifications: u64,
+}
+
+/// How the install ended.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Outcome {
+    /// `completed` (the manager exited), `interrupted` (a signal ended it),
+    /// `crashed` (it died of a fault signal), `blocked` (block mode failed it).
+    pub status: String,
+    /// The manager's own exit code.
+    pub manager_exit: Option<i32>,
+    /// The signal that ended the manager.
+    pub signal: Option<i32>,
+    /// The code pkgwarden exited with.
+    pub exit_code: i32,
+}
+
+/// File activity, summarised.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Files {
+    /// Write events per expected root.
+    pub per_root: BTreeMap<String, u64>,
+    /// Write events outside every expected root, in full.
+    pub outside: Vec<Event>,
+    /// Credential reads, in full.
+    pub secret_reads: Vec<Event>,
+    /// Write events in all.
+    pub writes: u64,
+}
+
+/// Environment names removed and kept.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct EnvReport {
+    /// Removed from the install's environment.
+    pub removed: Vec<String>,
+    /// Secret-like names kept (the manager's configuration refers to them).
+    pub kept: Vec<String>,
+}
+
+/// A file moved to the quarantine.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Quarantined {
+    /// Where it was.
+    pub original: String,
+    /// Where it is now.
+    pub stored: String,
+    /// SHA-256 of its content.
+    pub sha256: String,
+    /// True when the file existed before the install and its earlier content
+    /// was put back.
+    pub restored_previous: bool,
+}
