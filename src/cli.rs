@@ -57,6 +57,11 @@ enum Cmd {
         #[command(subcommand)]
         action: PolicyCmd,
     },
+    /// What block mode moved out of persistence locations.
+    Quarantine {
+        #[command(subcommand)]
+        action: QuarantineCmd,
+    },
     /// Show which protections this kernel gives (landlock, seccomp, notification).
     Doctor {
         /// Print JSON.
@@ -117,6 +122,17 @@ enum ShimsCmd {
 }
 
 #[derive(Debug, Subcommand)]
+enum QuarantineCmd {
+    /// The quarantines held, per report.
+    List,
+    /// Put the files of a quarantine back where they were.
+    Restore {
+        /// The report id (or a unique prefix of it).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum PolicyCmd {
     /// The effective policy and where each value came from.
     Show {
@@ -159,8 +175,54 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Cmd::Plan { json, argv } => cmd_plan(argv, json),
         Cmd::Shims { action } => cmd_shims(action),
         Cmd::Policy { action } => cmd_policy(action),
+        Cmd::Quarantine { action } => cmd_quarantine(action),
         Cmd::Doctor { json } => cmd_doctor(json),
     }
+}
+
+fn cmd_quarantine(action: QuarantineCmd) -> i32 {
+    use crate::quarantine;
+    match action {
+        QuarantineCmd::List => match quarantine::list() {
+            Ok(held) => {
+                for (id, items) in held {
+                    println!("{id}");
+                    for q in items {
+                        let what = if q.stored.is_empty() {
+                            "deleted file put back".to_string()
+                        } else if q.restored_previous {
+                            format!("earlier content put back; install's version held ({})", short(&q.sha256))
+                        } else {
+                            format!("held ({})", short(&q.sha256))
+                        };
+                        println!("  {}  {what}", q.original);
+                    }
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("pkgwarden: {e}");
+                exit::USAGE
+            }
+        },
+        QuarantineCmd::Restore { id } => match quarantine::restore(&id) {
+            Ok(paths) => {
+                for p in paths {
+                    println!("restored {p}");
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("pkgwarden: {e}");
+                exit::USAGE
+            }
+        },
+    }
+}
+
+/// The first 12 hex digits of a hash.
+fn short(h: &str) -> &str {
+    &h[..h.len().min(12)]
 }
 
 /// Splits `MANAGER ARGS…` into the tool and its name.

@@ -46,3 +46,8 @@ pub fn expand_tilde(path: &str) -> PathBuf {
         _ => PathBuf::from(path),
     }
 }
+
+/// `$XDG_STATE_HOME/pkgwarden` (reports, quarantine).
+pub fn state_dir() -> Option<PathBuf> {
+    xdg("XDG_STATE_HOME", ".local/state").map(|p| p.join("pkgwarden"))
+}

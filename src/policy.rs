@@ -23,12 +23,13 @@ use std::time::Duration;
 pub const BUILTIN: &str = include_str!("../policy/default.toml");
 
 /// How much an install is allowed to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Observe and report; deny nothing.
     Audit,
     /// Deny never-legitimate actions; report the rest.
+    #[default]
     Protect,
     /// Allow only what the policy expects; any finding fails the install.
     Block,
@@ -147,6 +148,48 @@ pub struct Policy {
     pub unsigned_binary_alerting: bool,
     /// Endpoint policy.
     pub endpoints: Endpoints,
+    /// Block mode fails an install on findings of this severity and above.
+    pub block_severity: crate::detect::Severity,
+    /// Findings accepted for a package version (`name@version`).
+    pub allow: Vec<AllowEntry>,
+}
+
+/// An accepted finding: a package version (and optionally some rules) whose
+/// findings are reported but do not fail a block-mode install.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowEntry {
+    /// `name@version` as the report names it.
+    pub package: String,
+    /// Rule ids; empty means every rule.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// `YYYY-MM-DD`: the entry stops applying after this day.
+    #[serde(default, deserialize_with = "de_date")]
+    pub expires: Option<String>,
+    /// Why it is accepted.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl AllowEntry {
+    /// True when the entry has expired at `now`.
+    pub fn expired(&self, now: std::time::SystemTime) -> bool {
+        self.expires
+            .as_deref()
+            .and_then(|d| humantime::parse_rfc3339(&format!("{d}T23:59:59Z")).ok())
+            .is_some_and(|end| now > end)
+    }
+}
+
+fn de_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    if humantime::parse_rfc3339(&format!("{s}T00:00:00Z")).is_err() {
+        return Err(serde::de::Error::custom(format!(
+            "invalid date `{s}`; write it as YYYY-MM-DD"
+        )));
+    }
+    Ok(Some(s))
 }
 
 impl Policy {
@@ -176,6 +219,8 @@ struct Layer {
     startup_paths: Option<StartupPaths>,
     unsigned_binary_alerting: Option<bool>,
     endpoints: Option<Endpoints>,
+    block_severity: Option<crate::detect::Severity>,
+    allow: Option<Vec<AllowEntry>>,
 }
 
 /// A manager name as written; checked against the known tools after parsing,
@@ -639,6 +684,8 @@ impl Merger {
                 .unsigned_binary_alerting
                 .ok_or_else(|| missing("unsigned_binary_alerting"))?,
             endpoints: b.endpoints.ok_or_else(|| missing("endpoints"))?,
+            block_severity: b.block_severity.ok_or_else(|| missing("block_severity"))?,
+            allow: b.allow.unwrap_or_default(),
         };
         let sources = KEYS
             .iter()
@@ -674,6 +721,17 @@ impl Merger {
         refuse("allowed_parents", layer.allowed_parents.take().is_some());
         refuse("user_scope", layer.user_scope.take().is_some());
         refuse("package_managers", layer.package_managers.take().is_some());
+        // A project may not accept its own dependencies' findings.
+        refuse("allow", layer.allow.take().is_some());
+        if let Some(sev) = layer.block_severity
+            && sev > self.policy.block_severity
+        {
+            self.warnings.push(format!(
+                "{shown}: ignored `block_severity = \"{sev}\"`: a project file may lower the threshold, not raise it (now {})",
+                self.policy.block_severity
+            ));
+            layer.block_severity = None;
+        }
         self.apply(layer, Source::Project(path));
     }
 
@@ -716,6 +774,14 @@ impl Merger {
             p.unsigned_binary_alerting = v;
             set.push("unsigned_binary_alerting");
         }
+        if let Some(v) = layer.block_severity {
+            p.block_severity = v;
+            set.push("block_severity");
+        }
+        if let Some(v) = layer.allow {
+            p.allow = v;
+            set.push("allow");
+        }
         if let Some(v) = layer.endpoints {
             if !v.deny.is_empty() {
                 p.endpoints.deny = v.deny;
@@ -743,7 +809,7 @@ impl Merger {
 }
 
 /// Every key, as `policy show` lists them.
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 13] = [
     "mode",
     "package_managers",
     "install_write_paths",
@@ -755,6 +821,8 @@ pub const KEYS: [&str; 11] = [
     "unsigned_binary_alerting",
     "endpoints.allow",
     "endpoints.deny",
+    "block_severity",
+    "allow",
 ];
 
 #[cfg(test)]

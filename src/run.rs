@@ -127,7 +127,7 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
         Tool::Pip | Tool::Pip3 | Tool::Python | Tool::Npm | Tool::Npx
     );
     if inv.sandbox.enabled.unwrap_or(derived) {
-        return sandboxed(inv, real, request, p, &what, &env);
+        return sandboxed(inv, real, request, &eff, &what, &env);
     }
     if p.mode == Mode::Block {
         eprintln!(
@@ -154,11 +154,14 @@ fn sandboxed(
     inv: &Invocation,
     real: &Path,
     request: &InstallRequest,
-    p: &policy::Policy,
+    eff: &policy::Effective,
     what: &str,
     env: &[(String, String)],
 ) -> i32 {
     use crate::monitor::notify::{self, NetPolicy, Watch};
+    use crate::monitor::snapshot;
+    let p = &eff.policy;
+    let started = std::time::SystemTime::now();
     use crate::monitor::proxy::{Proxy, ProxyPolicy};
     use crate::sandbox::{self, landlock, seccomp, spawn};
     use std::os::unix::process::CommandExt;
@@ -215,6 +218,24 @@ fn sandboxed(
         );
         return run_child(real, real.as_os_str(), &inv.args);
     }
+    // Ground truth: the persistence locations before the install.
+    let site_dirs: Vec<PathBuf> = plan
+        .write_roots
+        .iter()
+        .filter(|r| {
+            r.file_name()
+                .is_some_and(|n| n == "site-packages" || n == "dist-packages")
+        })
+        .cloned()
+        .collect();
+    let scope = snapshot::Scope::new(
+        home.clone(),
+        cwd.clone(),
+        &p.startup_paths.linux,
+        site_dirs.clone(),
+        std::env::var_os("PATH").as_deref(),
+    );
+    let before = snapshot::take(&scope);
     let rules = seccomp::rules();
     let program = rules.program();
     // The proxy: the install's only way out. It lets through the registries
@@ -256,10 +277,22 @@ fn sandboxed(
         deny_all_unix: p.mode == Mode::Block,
         peers: Some(proxy.peers.clone()),
     };
+    // Reads recorded as evidence: the hidden stores, and the credentials the
+    // managers need readable (a hook reading them is the finding).
+    let mut read_watch = spec.secrets.clone();
+    if let Some(h) = &home {
+        read_watch.extend([".npmrc", ".netrc"].iter().map(|f| h.join(f)));
+    }
+    read_watch.extend(
+        [".env", ".env.local", ".env.production", ".env.development"]
+            .iter()
+            .map(|f| cwd.join(f)),
+    );
+    let privileged_unix = net.privileged_unix.clone();
     let watch = Watch {
         rules,
         observe_only: audit,
-        secrets: spec.secrets.clone(),
+        secrets: read_watch,
         net,
         start,
     };
@@ -294,7 +327,7 @@ fn sandboxed(
         Err(e) => return unavailable(format!("starting {}: {e}", real.display())),
     };
     CHILD.store(child.id() as i32, Ordering::SeqCst);
-    let code = wait_code(&mut child, real);
+    let (code, signal) = wait_status(&mut child, real);
     // What is still running shortly after the manager exited lingers (a job
     // forked just before the exit is given a moment to become what it is).
     let me = std::process::id() as i32;
@@ -324,11 +357,6 @@ fn sandboxed(
     stop.store(true, Ordering::SeqCst);
     let observed = handle.join().ok().flatten().unwrap_or_default();
     let requests = proxy.finish();
-    let denied = observed
-        .events
-        .iter()
-        .filter(|e| e.action == notify::Action::Denied)
-        .count();
     if let Some(path) = &inv.sandbox.events_json {
         let doc = serde_json::json!({
             "manager": inv.tool,
@@ -350,22 +378,260 @@ fn sandboxed(
             eprintln!("pkgwarden: cannot write {}: {e}", path.display());
         }
     }
-    let hosts: std::collections::BTreeSet<&str> =
-        requests.iter().map(|r| r.host.as_str()).collect();
-    eprintln!(
-        "pkgwarden: {what} ran sandboxed ({} mode): {} events, {} hosts, {denied} denied{}; findings and reports are not built yet",
-        p.mode,
-        observed.events.len(),
-        hosts.len(),
-        if lingering.is_empty() {
-            String::new()
-        } else if p.mode == Mode::Block {
-            format!(", {} processes left running were killed", lingering.len())
-        } else {
-            format!(", {} processes left running", lingering.len())
+    // Ground truth after, then the rules.
+    let after = snapshot::take(&scope);
+    let changes = snapshot::diff(&before, &after);
+    let tree = procs::tree(&observed.events);
+    let mut expected: Vec<PathBuf> = plan
+        .write_roots
+        .iter()
+        .chain(&plan.cache_dirs)
+        .chain(&plan.log_dirs)
+        .chain(&plan.write_files)
+        .cloned()
+        .collect();
+    expected.extend(spec.write_dirs.iter().cloned());
+    let input = crate::detect::Input {
+        mode: p.mode,
+        home: home.clone(),
+        cwd: cwd.clone(),
+        expected,
+        tmp: tmp.0.clone(),
+        fs: spec.clone(),
+        manager_configs: plan.config_files.clone(),
+        site_dirs,
+        path_dirs: scope.path_dirs.clone(),
+        privileged_unix,
+        startup_patterns: p.startup_paths.linux.clone(),
+        entropy_threshold: p.executable_entropy_threshold,
+        unsigned_binary_alerting: p.unsigned_binary_alerting,
+        project_package: project_package(&cwd),
+        events: &observed.events,
+        tree: &tree,
+        requests: &requests,
+        lingering: &lingering,
+        changes: &changes,
+        env_kept: &env_kept,
+    };
+    let mut findings = crate::detect::run(&input);
+    for w in accept(&mut findings, &p.allow, started) {
+        eprintln!("pkgwarden: warning: {w}");
+    }
+    let id = crate::report::store::new_id();
+    let failing = findings
+        .iter()
+        .any(|f| f.allowed_by.is_none() && f.severity >= p.block_severity);
+    let mut quarantined = Vec::new();
+    let mut exit_code = code;
+    if p.mode == Mode::Block && failing {
+        exit_code = exit::BLOCKED;
+        // What the failed install left in persistence locations goes.
+        let evidence: std::collections::BTreeSet<&String> = findings
+            .iter()
+            .filter(|f| f.severity >= p.block_severity)
+            .flat_map(|f| &f.evidence.paths)
+            .collect();
+        let held: Vec<&snapshot::Change> = changes
+            .iter()
+            .filter(|c| evidence.contains(&c.path))
+            .collect();
+        let (q, errors) = crate::quarantine::isolate(&id, &held);
+        for e in errors {
+            eprintln!("pkgwarden: quarantine: {e}");
         }
+        for f in findings.iter_mut() {
+            if f.evidence
+                .paths
+                .iter()
+                .any(|p| q.iter().any(|x| &x.original == p))
+            {
+                f.action = crate::detect::Taken::Quarantined;
+            }
+        }
+        quarantined = q;
+    }
+    let status = match signal {
+        _ if p.mode == Mode::Block && failing => "blocked",
+        Some(libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT) => "interrupted",
+        Some(_) => "crashed",
+        None => "completed",
+    };
+    let report = crate::report::model::Report {
+        version: crate::report::model::VERSION,
+        id,
+        started: humantime::format_rfc3339_seconds(started).to_string(),
+        duration_ms: start.elapsed().as_millis() as u64,
+        who: who(),
+        what: crate::report::model::What {
+            manager: inv.tool.name().to_string(),
+            real_exe: real.display().to_string(),
+            version: plan.facts.version.clone(),
+            argv: inv
+                .args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            command: request.command.clone(),
+            cwd: cwd.display().to_string(),
+            mode: p.mode.to_string(),
+            policy_sources: eff.layers.iter().map(|l| l.to_string()).collect(),
+            policy_hash: policy_hash(p),
+        },
+        sandbox: crate::report::model::SandboxStatus {
+            enforced: if audit {
+                vec!["seccomp-deny-list (observed, not refused)".into()]
+            } else {
+                let mut v = Vec::new();
+                if ll_status.filesystem {
+                    v.push("landlock-fs".to_string());
+                }
+                if ll_status.network {
+                    v.push("landlock-net".into());
+                }
+                if ll_status.scoping {
+                    v.push("landlock-scope".into());
+                }
+                v.extend([
+                    "seccomp-deny".into(),
+                    "seccomp-notify".into(),
+                    "proxy".into(),
+                ]);
+                v
+            },
+            observed_only: if audit {
+                vec!["files".into(), "network".into(), "syscalls".into()]
+            } else {
+                Vec::new()
+            },
+            landlock: serde_json::to_value(&ll_status).ok(),
+            readable_secrets: readable_secrets(home.as_deref(), &cwd),
+            filter_still_held: observed.still_held,
+            notifications: observed.notifications,
+        },
+        outcome: crate::report::model::Outcome {
+            status: status.into(),
+            manager_exit: signal.is_none().then_some(code),
+            signal,
+            exit_code,
+        },
+        files: crate::report::model::Files::summarise(&input),
+        processes: tree.clone(),
+        lingering: lingering.clone(),
+        endpoints: requests.clone(),
+        network: observed
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind.as_str(),
+                    "connect" | "send" | "dns" | "bind" | "listen"
+                )
+            })
+            .cloned()
+            .collect(),
+        env: crate::report::model::EnvReport {
+            removed: env_removed.clone(),
+            kept: env_kept.clone(),
+        },
+        snapshot: changes.clone(),
+        findings,
+        quarantine: quarantined,
+    };
+    match crate::report::store::write(&report) {
+        Ok(_) => {}
+        Err(e) => eprintln!("pkgwarden: cannot store the report: {e}"),
+    }
+    for e in crate::report::publish(&report) {
+        eprintln!("pkgwarden: {e}");
+    }
+    eprintln!(
+        "{}",
+        crate::report::human::summary(&report, crate::report::human::use_color())
     );
-    code
+    exit_code
+}
+
+/// Marks the findings the policy's allow list accepts; returns warnings for
+/// expired entries that would have matched.
+fn accept(
+    findings: &mut [crate::detect::Finding],
+    allow: &[policy::AllowEntry],
+    now: std::time::SystemTime,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for f in findings.iter_mut() {
+        let Some(pkg) = &f.package else { continue };
+        for a in allow {
+            if &a.package != pkg || !(a.rules.is_empty() || a.rules.contains(&f.rule)) {
+                continue;
+            }
+            if a.expired(now) {
+                let w = format!(
+                    "allow entry for {} expired on {}; its findings count again",
+                    a.package,
+                    a.expires.as_deref().unwrap_or("")
+                );
+                if !warnings.contains(&w) {
+                    warnings.push(w);
+                }
+                continue;
+            }
+            f.allowed_by = Some(match &a.reason {
+                Some(r) => format!("allow {}: {r}", a.package),
+                None => format!("allow {}", a.package),
+            });
+            break;
+        }
+    }
+    warnings
+}
+
+/// The root project's package name, from `package.json` in `cwd`.
+fn project_package(cwd: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(cwd.join("package.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("name")?.as_str().map(str::to_string)
+}
+
+/// Credential files that stayed readable inside the sandbox (the managers
+/// need them).
+fn readable_secrets(home: Option<&Path>, cwd: &Path) -> Vec<String> {
+    let mut v: Vec<PathBuf> = Vec::new();
+    if let Some(h) = home {
+        v.extend([".npmrc", ".netrc"].iter().map(|f| h.join(f)));
+    }
+    v.push(cwd.join(".env"));
+    v.into_iter()
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// SHA-256 of the effective policy as JSON.
+fn policy_hash(p: &policy::Policy) -> String {
+    use sha2::Digest;
+    let json = serde_json::to_vec(p).unwrap_or_default();
+    sha2::Sha256::digest(&json)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Who runs this install.
+fn who() -> crate::report::model::Who {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    crate::report::model::Who {
+        user: user_name(uid),
+        uid,
+        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string()),
+        parents: procs::ancestors()
+            .iter()
+            .map(|a| format!("{} {}", a.pid, a.comm))
+            .collect(),
+    }
 }
 
 /// The install's private temporary directory, removed when dropped.
@@ -528,6 +794,23 @@ fn run_child(real: &Path, argv0: &OsStr, args: &[OsString]) -> i32 {
     };
     CHILD.store(child.id() as i32, Ordering::SeqCst);
     wait_code(&mut child, real)
+}
+
+/// Waits for the manager: its exit code (`128+n` for a signal) and the
+/// signal that ended it.
+fn wait_status(child: &mut std::process::Child, real: &Path) -> (i32, Option<i32>) {
+    use std::os::unix::process::ExitStatusExt;
+    match child.wait() {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => (exit::from_manager(code), None),
+            (None, Some(sig)) => (128 + sig, Some(sig)),
+            (None, None) => (1, None),
+        },
+        Err(e) => {
+            eprintln!("pkgwarden: lost track of {}: {e}", real.display());
+            (1, None)
+        }
+    }
 }
 
 /// Waits for the manager and returns its exit code (`128+n` for a signal).

@@ -105,4 +105,437 @@ pub struct Finding {
     pub evidence: Evidence,
     /// What pkgwarden did.
     pub action: Taken,
+    /// The policy's allow entry that accepts this finding, when one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_by: Option<String>,
+}
+
+pub mod binary;
+pub mod cred;
+pub mod data;
+pub mod escape;
+pub mod exec;
+pub mod hidden;
+pub mod lingering;
+pub mod net;
+pub mod persist;
+pub mod pth;
+
+use crate::monitor::notify::{Action, Event};
+use crate::monitor::procs::{Lingering, ProcNode};
+use crate::monitor::proxy::Request;
+use crate::monitor::snapshot::{Change, ChangeKind};
+use crate::policy::Mode;
+use crate::sandbox::landlock::FsSpec;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Everything the rules look at for one install.
+#[derive(Debug, Default)]
+pub struct Input<'a> {
+    /// audit · protect · block.
+    pub mode: Mode,
+    /// `$HOME`.
+    pub home: Option<PathBuf>,
+    /// The directory the manager ran in.
+    pub cwd: PathBuf,
+    /// The expected roots: where this install may write (target, caches,
+    /// logs, lockfiles, the private temporary directory).
+    pub expected: Vec<PathBuf>,
+    /// The private temporary directory.
+    pub tmp: PathBuf,
+    /// The filesystem rules the sandbox applied (what was refused).
+    pub fs: FsSpec,
+    /// The manager's own configuration files (reading them is its business).
+    pub manager_configs: Vec<PathBuf>,
+    /// Site-packages directories of the install (`.pth` files).
+    pub site_dirs: Vec<PathBuf>,
+    /// PATH entries ahead of `/usr/bin`, plus `~/.local/bin` and `~/bin`.
+    pub path_dirs: Vec<PathBuf>,
+    /// Unix sockets of privileged services (docker, ssh-agent, D-Bus …).
+    pub privileged_unix: Vec<PathBuf>,
+    /// Extra persistence patterns from the policy (`startup_paths`).
+    pub startup_patterns: Vec<String>,
+    /// `executable_entropy_threshold`.
+    pub entropy_threshold: f64,
+    /// `unsigned_binary_alerting`.
+    pub unsigned_binary_alerting: bool,
+    /// The root project's package name (`package.json`), for hooks the
+    /// project asks for itself.
+    pub project_package: Option<String>,
+    /// Supervisor events.
+    pub events: &'a [Event],
+    /// Process tree.
+    pub tree: &'a [ProcNode],
+    /// Proxy requests.
+    pub requests: &'a [Request],
+    /// Processes left running.
+    pub lingering: &'a [Lingering],
+    /// Snapshot diff.
+    pub changes: &'a [Change],
+    /// Secret-like variables kept in the environment.
+    pub env_kept: &'a [String],
+}
+
+impl Input<'_> {
+    /// True when `p` lies under one of the expected roots.
+    pub fn expected_path(&self, p: &Path) -> bool {
+        self.expected.iter().any(|r| p.starts_with(r)) || p.starts_with(&self.tmp)
+    }
+
+    /// True when `p` lies in a tool cache the benign list names.
+    pub fn tool_cache(&self, p: &Path) -> bool {
+        data::benign()
+            .tool_caches
+            .iter()
+            .any(|c| data::under_pattern(p, c, self.home.as_deref()))
+    }
+
+    /// What happened to a write attempt on `p`, judged after the fact: it
+    /// happened when the file changed or exists; else the sandbox refused it
+    /// unless the rules allowed it (then it was undone by the install).
+    pub fn write_taken(&self, p: &Path) -> Taken {
+        if self.mode == Mode::Audit || self.changed(p).is_some() {
+            return Taken::Observed;
+        }
+        if self.fs.allows_write(p) {
+            Taken::Observed
+        } else {
+            Taken::Blocked
+        }
+    }
+
+    /// The snapshot change of `p`, if any.
+    pub fn changed(&self, p: &Path) -> Option<&Change> {
+        self.changes.iter().find(|c| Path::new(&c.path) == p)
+    }
+
+    /// Every path the install wrote or tried to write, with the first event
+    /// that did: open for writing, rename/link target, symlink, chmod +x,
+    /// truncate, mknod.
+    pub fn written(&self) -> Vec<(PathBuf, &Event)> {
+        let mut seen: HashMap<PathBuf, usize> = HashMap::new();
+        let mut out: Vec<(PathBuf, &Event)> = Vec::new();
+        for e in self.events {
+            let target = match e.kind.as_str() {
+                "open-write" | "chmod-exec" | "truncate" | "mknod" => e.paths.first(),
+                "rename" | "link" | "symlink" => e.paths.get(1),
+                _ => None,
+            };
+            if let Some(t) = target {
+                let p = PathBuf::from(t);
+                if !seen.contains_key(&p) {
+                    seen.insert(p.clone(), out.len());
+                    out.push((p, e));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The process tree, for attribution.
+pub struct Procs<'a> {
+    nodes: HashMap<i32, &'a ProcNode>,
+    root: Option<i32>,
+}
+
+impl<'a> Procs<'a> {
+    /// Indexes the tree (the last exec of each pid wins).
+    pub fn new(tree: &'a [ProcNode]) -> Procs<'a> {
+        let mut nodes = HashMap::new();
+        for n in tree {
+            nodes.insert(n.pid, n);
+        }
+        Procs {
+            nodes,
+            root: tree.first().map(|n| n.pid),
+        }
+    }
+
+    /// The node of `pid`.
+    pub fn node(&self, pid: i32) -> Option<&'a ProcNode> {
+        self.nodes.get(&pid).copied()
+    }
+
+    /// Package and hook whose code `pid` runs.
+    pub fn attribution(&self, pid: i32) -> (Option<String>, Option<String>) {
+        match self.node(pid) {
+            Some(n) => (n.package.clone(), n.hook.clone()),
+            None => (None, None),
+        }
+    }
+
+    /// True when `pid` runs a package's code (a lifecycle hook, a build
+    /// script, or anything they started).
+    pub fn is_hook(&self, pid: i32) -> bool {
+        self.node(pid).is_some_and(|n| n.package.is_some())
+    }
+
+    /// `pid`'s ancestors in the tree, nearest first.
+    pub fn ancestors(&self, pid: i32) -> Vec<i32> {
+        let mut out = Vec::new();
+        let mut cur = self.node(pid).and_then(|n| n.ppid);
+        while let Some(p) = cur {
+            if out.contains(&p) || out.len() > 64 {
+                break;
+            }
+            match self.node(p) {
+                Some(n) => {
+                    out.push(p);
+                    cur = n.ppid;
+                }
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// `pid name` from the manager down to `pid`.
+    pub fn chain(&self, pid: i32) -> Vec<String> {
+        let mut v: Vec<i32> = self.ancestors(pid);
+        v.reverse();
+        v.push(pid);
+        v.into_iter()
+            .map(|p| match self.node(p) {
+                Some(n) => format!("{p} {}", short_cmd(&n.argv, &n.exe)),
+                None => format!("{p}"),
+            })
+            .collect()
+    }
+
+    /// True when `a` and `b` belong to one branch of the tree: the same
+    /// process, one an ancestor of the other, or the same package's code.
+    pub fn related(&self, a: i32, b: i32) -> bool {
+        if a == b || self.ancestors(a).contains(&b) && Some(b) != self.root {
+            return true;
+        }
+        if self.ancestors(b).contains(&a) && Some(a) != self.root {
+            return true;
+        }
+        let (pa, _) = self.attribution(a);
+        pa.is_some() && pa == self.attribution(b).0
+    }
+}
+
+/// A command line shortened for a chain: the program's name and a few words.
+fn short_cmd(argv: &[String], exe: &str) -> String {
+    let name = argv
+        .first()
+        .map(String::as_str)
+        .unwrap_or(exe)
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let rest: Vec<&str> = argv.iter().skip(1).take(3).map(String::as_str).collect();
+    let mut s = if rest.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} {}", rest.join(" "))
+    };
+    if s.len() > 80 {
+        s.truncate(s.floor_char_boundary(77));
+        s.push_str("...");
+    }
+    s
+}
+
+/// The ATT&CK techniques and the default severity of each rule.
+pub fn rule_meta(rule: &str) -> (&'static [&'static str], Severity, &'static str) {
+    use Severity::*;
+    match rule {
+        "persist.shell-rc" => (&["T1546.004"], High, "Shell start-up file written"),
+        "persist.systemd" => (&["T1543.002"], High, "systemd unit or timer created"),
+        "persist.autostart" => (&["T1547.013"], High, "XDG autostart entry"),
+        "persist.cron" => (&["T1053.003"], High, "cron or at job"),
+        "persist.python-startup" => (&["T1546.018"], High, "Python start-up hook"),
+        "persist.path-hijack" => (
+            &["T1574.007"],
+            High,
+            "Executable placed ahead of system commands",
+        ),
+        "persist.ssh" => (&["T1098.004"], High, "SSH access or start-up file written"),
+        "persist.pm-config" => (
+            &["T1574", "T1546"],
+            High,
+            "Package-manager configuration tampered",
+        ),
+        "persist.git" => (&["T1546"], High, "Git hook or git configuration written"),
+        "persist.ci" => (
+            &["T1195.002", "T1219"],
+            High,
+            "CI pipeline or runner file written",
+        ),
+        "persist.agent-hook" => (&["T1546"], High, "AI agent or editor auto-run hook written"),
+        "persist.system" => (
+            &["T1574.006", "T1548.003", "T1037.004"],
+            High,
+            "System boot, loader or privilege file written",
+        ),
+        "persist.launchd" => (&["T1543.001", "T1543.004"], High, "Launch agent or daemon"),
+        "hidden.script" => (
+            &["T1564.001", "T1059"],
+            Medium,
+            "Script dropped in a hidden or scratch place",
+        ),
+        "drop.binary" => (
+            &["T1105", "T1027.002"],
+            Medium,
+            "Native executable written outside the package payload",
+        ),
+        "exec.dropped" => (
+            &["T1059", "T1620"],
+            High,
+            "A file written during the install was executed",
+        ),
+        "exec.suspicious" => (
+            &["T1059.004", "T1528", "T1080", "T1548.003", "T1496"],
+            Medium,
+            "Install script ran a tool no install needs",
+        ),
+        "cred.read" => (&["T1552.001", "T1552.004"], High, "Credential store opened"),
+        "cred.env" => (
+            &["T1552.001"],
+            Low,
+            "Secrets left in the install's environment",
+        ),
+        "net.unexpected-host" => (
+            &["T1071.001", "T1041"],
+            Medium,
+            "Request to a host outside the allowed set",
+        ),
+        "net.direct" => (&["T1571", "T1095"], High, "Traffic that bypasses the proxy"),
+        "net.exfil-service" => (&["T1567"], High, "Known exfiltration service contacted"),
+        "net.metadata" => (&["T1552.005"], High, "Cloud metadata service contacted"),
+        "net.dns" => (
+            &["T1071.004", "T1048"],
+            Medium,
+            "DNS resolved by the install itself",
+        ),
+        "net.local-socket" => (&["T1611", "T1552"], High, "Privileged local socket used"),
+        "proc.lingering" => (
+            &["T1059", "T1564"],
+            High,
+            "Process left running after the install",
+        ),
+        "sandbox.escape" => (
+            &["T1611", "T1055"],
+            High,
+            "Syscall a package install never needs",
+        ),
+        _ => (&[], Medium, "Finding"),
+    }
+}
+
+/// Builds a finding of `rule` for `pid` with the rule's defaults.
+pub fn finding(
+    rule: &str,
+    title: String,
+    pid: Option<i32>,
+    procs: &Procs,
+    evidence: Evidence,
+    action: Taken,
+) -> Finding {
+    let (attack, severity, _) = rule_meta(rule);
+    let (package, hook) = pid.map(|p| procs.attribution(p)).unwrap_or((None, None));
+    Finding {
+        rule: rule.to_string(),
+        title,
+        severity,
+        attack: attack.iter().map(|s| s.to_string()).collect(),
+        pid,
+        chain: pid.map(|p| procs.chain(p)).unwrap_or_default(),
+        package,
+        hook,
+        evidence,
+        action,
+        allowed_by: None,
+    }
+}
+
+/// The action an event's own outcome implies.
+pub fn taken_of(e: &Event) -> Taken {
+    if e.action == Action::Denied {
+        Taken::Blocked
+    } else {
+        Taken::Observed
+    }
+}
+
+/// The pid of the first event that wrote `path`, if any.
+pub fn writer_of(input: &Input, path: &Path) -> Option<i32> {
+    input
+        .written()
+        .into_iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, e)| e.pid)
+}
+
+/// Runs every rule family and the correlations; findings come out worst
+/// first.
+pub fn run(input: &Input) -> Vec<Finding> {
+    let procs = Procs::new(input.tree);
+    let mut out = Vec::new();
+    out.extend(persist::check(input, &procs));
+    out.extend(pth::check(input, &procs));
+    out.extend(hidden::check(input, &procs));
+    out.extend(binary::check(input, &procs));
+    out.extend(exec::check(input, &procs));
+    out.extend(cred::check(input, &procs));
+    out.extend(net::check(input, &procs));
+    out.extend(lingering::check(input, &procs));
+    out.extend(escape::check(input, &procs));
+    correlate(&mut out, &procs);
+    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out
+}
+
+/// Raises severities where two signals meet in one branch of the process
+/// tree: a credential read and then a request to a non-registry host; a
+/// hidden script written and then executed.
+pub fn correlate(findings: &mut [Finding], procs: &Procs) {
+    let creds: Vec<(i32, String)> = findings
+        .iter()
+        .filter(|f| f.rule == "cred.read")
+        .filter_map(|f| {
+            Some((
+                f.pid?,
+                f.evidence.paths.first().cloned().unwrap_or_default(),
+            ))
+        })
+        .collect();
+    for f in findings.iter_mut() {
+        let net = matches!(
+            f.rule.as_str(),
+            "net.unexpected-host" | "net.direct" | "net.exfil-service"
+        );
+        if let (true, Some(pid)) = (net, f.pid)
+            && let Some((_, path)) = creds.iter().find(|(c, _)| procs.related(*c, pid))
+        {
+            f.severity = Severity::Critical;
+            let note = format!("after reading {path} in the same process tree");
+            f.evidence.detail = Some(match f.evidence.detail.take() {
+                Some(d) => format!("{d}; {note}"),
+                None => note,
+            });
+        }
+    }
+    let hidden: Vec<String> = findings
+        .iter()
+        .filter(|f| f.rule == "hidden.script")
+        .flat_map(|f| f.evidence.paths.clone())
+        .collect();
+    for f in findings.iter_mut().filter(|f| f.rule == "exec.dropped") {
+        if f.evidence.paths.iter().any(|p| hidden.contains(p)) {
+            f.severity = Severity::Critical;
+            f.evidence.detail = Some("a hidden script written and then executed".into());
+        }
+    }
+}
+
+/// Changes of the snapshot that added or modified a file.
+pub fn added_or_modified<'a>(changes: &'a [Change]) -> impl Iterator<Item = &'a Change> {
+    changes
+        .iter()
+        .filter(|c| matches!(c.kind, ChangeKind::Added | ChangeKind::Modified))
 }

@@ -135,6 +135,8 @@ pub fn supervise(
     let listener = Arc::new(listener);
     let mut out = Observed::default();
     let mut stop_seen: Option<Instant> = None;
+    // Thread id → process id: events name processes, not threads.
+    let mut tgids: std::collections::HashMap<i32, i32> = std::collections::HashMap::new();
     loop {
         let mut pfd = libc::pollfd {
             fd: listener.as_raw_fd(),
@@ -180,6 +182,15 @@ pub fn supervise(
         if let Some(mut e) = event {
             e.seq = out.events.len() as u64;
             e.syscall = seccomp::name(i64::from(req.data.nr));
+            if e.kind == "exec" {
+                // After execve the caller is the leader: forget stale threads.
+                tgids.remove(&e.pid);
+            } else if let Some(t) = tgids.get(&e.pid) {
+                e.pid = *t;
+            } else if let Some(t) = tgid(e.pid) {
+                tgids.insert(e.pid, t);
+                e.pid = t;
+            }
             out.events.push(e);
         }
         if let Some(resp) = resp {
@@ -838,6 +849,17 @@ fn fd_path(pid: i32, fd: i32) -> String {
     std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
         .map(|p| p.display().to_string())
         .unwrap_or_default()
+}
+
+/// The process (thread group) a thread belongs to.
+fn tgid(tid: i32) -> Option<i32> {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn ppid(pid: i32) -> Option<i32> {

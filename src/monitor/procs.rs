@@ -227,7 +227,10 @@ pub fn tree(events: &[crate::monitor::notify::Event]) -> Vec<ProcNode> {
         let (package, hook) = match (&e.package, inherited) {
             (Some(p), _) => (Some(p.clone()), e.hook.clone()),
             (None, Some((p, h))) => (Some(p), h),
-            (None, None) => (None, None),
+            (None, None) => match pip_build(e.cwd.as_deref(), e.argv.as_deref()) {
+                Some((p, h)) => (Some(p), Some(h)),
+                None => (None, None),
+            },
         };
         nodes.push(ProcNode {
             pid: e.pid,
@@ -240,6 +243,33 @@ pub fn tree(events: &[crate::monitor::notify::Event]) -> Vec<ProcNode> {
         });
     }
     nodes
+}
+
+/// pip runs an sdist's build (`setup.py`, a PEP 517 backend) with its cwd in
+/// the unpacked source, `…/pip-install-XXXX/<name>_<hash>` (or
+/// `pip-req-build-XXXX` for a local path): the package and the hook.
+fn pip_build(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, String)> {
+    let cwd = cwd?;
+    let mut parts = cwd.split('/');
+    let name = loop {
+        let part = parts.next()?;
+        if part.starts_with("pip-install-") {
+            let dir = parts.next()?;
+            break dir.rsplit_once('_').map_or(dir, |(n, _)| n).to_string();
+        }
+        if part.starts_with("pip-req-build-") {
+            break part.to_string();
+        }
+    };
+    let argv = argv.unwrap_or_default();
+    let hook = if argv.iter().any(|a| a.ends_with("setup.py")) {
+        "setup.py"
+    } else if argv.iter().any(|a| a.ends_with("_in_process.py")) {
+        "build-backend"
+    } else {
+        "build"
+    };
+    Some((name, hook.to_string()))
 }
 
 /// This process's peak resident set size, in KiB.

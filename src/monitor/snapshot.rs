@@ -14,6 +14,12 @@ pub struct Entry {
     pub mtime_ns: i128,
     /// `st_mode` (type and permission bits).
     pub mode: u32,
+    /// Inode number (a rename onto the path changes it).
+    #[serde(default)]
+    pub ino: u64,
+    /// Where a symlink points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_target: Option<String>,
     /// SHA-256 of the content, when it was hashed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
@@ -59,4 +65,40 @@ pub struct Change {
     /// line number, text), for text files; capped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub added_lines: Vec<(u32, String)>,
+}
+
+// Placeholder until the snapshot implementation lands (same signatures).
+/// What to watch for one install.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// `$HOME`.
+    pub home: Option<PathBuf>,
+    /// PATH directories ahead of `/usr/bin`.
+    pub path_dirs: Vec<PathBuf>,
+}
+
+impl Scope {
+    /// The scope of one install.
+    pub fn new(
+        home: Option<PathBuf>,
+        _cwd: PathBuf,
+        _patterns: &[String],
+        _site_dirs: Vec<PathBuf>,
+        _path_var: Option<&std::ffi::OsStr>,
+    ) -> Scope {
+        Scope {
+            home,
+            path_dirs: Vec::new(),
+        }
+    }
+}
+
+/// Stats every watched file.
+pub fn take(_scope: &Scope) -> Snapshot {
+    Snapshot::default()
+}
+
+/// Compares two snapshots.
+pub fn diff(_before: &Snapshot, _after: &Snapshot) -> Vec<Change> {
+    Vec::new()
 }

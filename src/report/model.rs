@@ -163,3 +163,39 @@ pub struct Quarantined {
     /// was put back.
     pub restored_previous: bool,
 }
+
+impl Files {
+    /// Summarises the write events of an install: counts per expected root,
+    /// the rest in full; credential reads in full.
+    pub fn summarise(input: &crate::detect::Input) -> Files {
+        let mut f = Files::default();
+        for (path, e) in input.written() {
+            f.writes += 1;
+            match input.expected.iter().find(|r| path.starts_with(r)) {
+                Some(root) => *f.per_root.entry(root.display().to_string()).or_default() += 1,
+                None if path.starts_with(&input.tmp) => {
+                    *f.per_root
+                        .entry(input.tmp.display().to_string())
+                        .or_default() += 1
+                }
+                None => f.outside.push(e.clone()),
+            }
+        }
+        f.secret_reads = input
+            .events
+            .iter()
+            .filter(|e| e.kind == "open-read")
+            .filter(|e| {
+                e.paths.first().is_some_and(|p| {
+                    crate::detect::cred::is_credential(
+                        std::path::Path::new(p),
+                        input.home.as_deref(),
+                        &input.cwd,
+                    )
+                })
+            })
+            .cloned()
+            .collect();
+        f
+    }
+}

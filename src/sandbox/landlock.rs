@@ -41,6 +41,35 @@ pub struct FsSpec {
     pub writable_tree: Option<(PathBuf, Vec<PathBuf>)>,
 }
 
+impl FsSpec {
+    /// True when the rules this spec makes let the install write `path`
+    /// (judged after the fact, for reports: a new entry directly in the
+    /// writable tree's root was refused; a deeper one was allowed when its
+    /// top directory exists).
+    pub fn allows_write(&self, path: &Path) -> bool {
+        if is_within_any(path, &self.secrets) {
+            return false;
+        }
+        if is_within_any(path, &self.write_dirs) || self.write_files.iter().any(|f| f == path) {
+            return true;
+        }
+        match &self.writable_tree {
+            Some((root, keep)) if path.starts_with(root) && !is_within_any(path, keep) => {
+                let mut rest = path
+                    .strip_prefix(root)
+                    .map(|r| r.components())
+                    .into_iter()
+                    .flatten();
+                match (rest.next(), rest.next()) {
+                    (Some(top), Some(_)) => root.join(top).is_dir(),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Turns the spec into grants: read on `/` minus the secrets, write on the
 /// write dirs, and on the writable tree minus what it must keep.
 pub fn grants(spec: &FsSpec) -> Vec<Grant> {

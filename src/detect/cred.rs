@@ -1,0 +1,143 @@
+//! `cred.read` (a credential store opened by anything but the manager
+//! reading its own configuration) and `cred.env` (secret-like variables the
+//! policy kept in the install's environment).
+
+use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Credential stores below `$HOME` (prefixes; THREATS.md `cred.read`).
+const HOME_CREDS: &[&str] = &[
+    ".ssh",
+    ".aws",
+    ".config/gcloud",
+    ".azure",
+    ".kube",
+    ".docker/config.json",
+    ".config/gh",
+    ".git-credentials",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".gem/credentials",
+    ".cargo/credentials.toml",
+    ".cargo/credentials",
+    ".vault-token",
+    ".gnupg",
+    ".mozilla",
+    ".config/google-chrome",
+    ".config/chromium",
+    ".config/BraveSoftware",
+    ".local/share/keyrings",
+    ".bitcoin",
+    ".ethereum",
+    ".electrum",
+    ".config/Exodus",
+];
+
+/// True when `p` is a credential store (`cwd` for the project's `.env*`).
+pub fn is_credential(p: &Path, home: Option<&Path>, cwd: &Path) -> bool {
+    let s = p.to_string_lossy();
+    if ["/etc/shadow", "/etc/gshadow"].contains(&s.as_ref()) {
+        return true;
+    }
+    if s.starts_with("/proc/") && s.ends_with("/environ") && !s.starts_with("/proc/self/") {
+        return true;
+    }
+    if p.parent() == Some(cwd)
+        && p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".env"))
+    {
+        return true;
+    }
+    home.is_some_and(|h| HOME_CREDS.iter().any(|c| p.starts_with(h.join(c))))
+}
+
+/// Finds credential reads and exposed secret variables.
+pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for e in input.events {
+        if !matches!(e.kind.as_str(), "open-read" | "open-write") {
+            continue;
+        }
+        let Some(path) = e.paths.first() else {
+            continue;
+        };
+        let p = Path::new(path);
+        if !is_credential(p, input.home.as_deref(), &input.cwd) {
+            continue;
+        }
+        let hook = procs.is_hook(e.pid);
+        // The manager (not a package's code) reading its own configuration,
+        // and git's ssh reading keys for a git dependency.
+        if !hook && input.manager_configs.iter().any(|c| c == p) {
+            continue;
+        }
+        if !hook
+            && p.starts_with(
+                input
+                    .home
+                    .as_deref()
+                    .unwrap_or(Path::new("/nonexistent"))
+                    .join(".ssh"),
+            )
+            && procs.node(e.pid).is_some_and(|n| {
+                n.exe.ends_with("/ssh")
+                    && procs
+                        .ancestors(e.pid)
+                        .iter()
+                        .any(|a| procs.node(*a).is_some_and(|n| n.exe.ends_with("/git")))
+            })
+        {
+            continue;
+        }
+        if !seen.insert((path.clone(), e.pid)) {
+            continue;
+        }
+        // Landlock refuses reads of the stores the sandbox hides.
+        let hidden = input.fs.secrets.iter().any(|s| p.starts_with(s));
+        let action = if input.mode != crate::policy::Mode::Audit && hidden {
+            Taken::Blocked
+        } else {
+            Taken::Observed
+        };
+        let ev = Evidence {
+            paths: vec![path.clone()],
+            ..Evidence::default()
+        };
+        let title = format!("Credential store opened: {path}");
+        out.push(finding("cred.read", title, Some(e.pid), procs, ev, action));
+    }
+    if !input.env_kept.is_empty() {
+        let ev = Evidence {
+            detail: Some(format!("kept: {}", input.env_kept.join(", "))),
+            ..Evidence::default()
+        };
+        let title = format!(
+            "{} secret-like variable(s) stayed in the install's environment (the manager's configuration refers to them)",
+            input.env_kept.len()
+        );
+        out.push(finding("cred.env", title, None, procs, ev, Taken::Observed));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_paths() {
+        let h = Some(Path::new("/home/u"));
+        let cwd = Path::new("/p");
+        assert!(is_credential(Path::new("/home/u/.ssh/id_ed25519"), h, cwd));
+        assert!(is_credential(Path::new("/home/u/.aws/credentials"), h, cwd));
+        assert!(is_credential(Path::new("/home/u/.npmrc"), h, cwd));
+        assert!(is_credential(Path::new("/p/.env.local"), h, cwd));
+        assert!(is_credential(Path::new("/proc/1/environ"), h, cwd));
+        assert!(!is_credential(Path::new("/proc/self/environ"), h, cwd));
+        assert!(!is_credential(Path::new("/home/u/.bashrc"), h, cwd));
+        assert!(!is_credential(Path::new("/p/src/.envrc/x"), h, cwd));
+    }
+}

@@ -1,0 +1,177 @@
+//! The rules' data: known-benign behaviour and endpoint classes, read from
+//! `policy/benign.toml` and `policy/endpoints.toml` (compiled in).
+
+use serde::Deserialize;
+use std::path::{Component, Path};
+use std::sync::OnceLock;
+
+/// Known-benign install behaviour.
+#[derive(Debug, Default, Deserialize)]
+pub struct Benign {
+    /// Tool caches (`~/`-relative prefixes).
+    pub tool_caches: Vec<String>,
+    /// `.pth` file names (with `*`) that ship with well-known tools.
+    pub pth_names: Vec<String>,
+    /// Tokens that make a `.pth` line malicious.
+    pub pth_bad_tokens: Vec<String>,
+    /// Longest acceptable `.pth` line.
+    pub pth_max_line: usize,
+    /// Start-up file blocks written by tools the user runs on purpose.
+    pub rc_blocks: Vec<(String, String)>,
+    /// Syscalls runtimes probe harmlessly.
+    pub probe_syscalls: Vec<String>,
+}
+
+/// Endpoint classes.
+#[derive(Debug, Default, Deserialize)]
+pub struct Endpoints {
+    /// Exfiltration, paste and tunnel services (a name covers its subdomains).
+    pub exfil_hosts: Vec<String>,
+    /// Top-level domains of throwaway infrastructure.
+    pub suspicious_tlds: Vec<String>,
+    /// Cloud metadata names and addresses.
+    pub metadata: Vec<String>,
+}
+
+/// The compiled-in benign list. A broken file is a build-time mistake caught
+/// by the tests; at run time it degrades to an empty list.
+pub fn benign() -> &'static Benign {
+    static B: OnceLock<Benign> = OnceLock::new();
+    B.get_or_init(|| toml::from_str(include_str!("../../policy/benign.toml")).unwrap_or_default())
+}
+
+/// The compiled-in endpoint classes.
+pub fn endpoints() -> &'static Endpoints {
+    static E: OnceLock<Endpoints> = OnceLock::new();
+    E.get_or_init(|| {
+        toml::from_str(include_str!("../../policy/endpoints.toml")).unwrap_or_default()
+    })
+}
+
+/// `*` and `?` within one string.
+pub fn wildcard(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+/// True when `path` lies at or under `pattern` (`~/` expanded; `*` matches
+/// within one component; a trailing `/**` is the same as the directory).
+pub fn under_pattern(path: &Path, pattern: &str, home: Option<&Path>) -> bool {
+    let pattern = pattern.trim_end_matches("/**");
+    let expanded = match (pattern.strip_prefix("~/"), home) {
+        (Some(rest), Some(h)) => h.join(rest),
+        (Some(_), None) => return false,
+        (None, _) => Path::new(pattern).to_path_buf(),
+    };
+    let mut pc = expanded.components();
+    let mut tc = path.components();
+    loop {
+        match (pc.next(), tc.next()) {
+            (None, _) => return true,
+            (Some(_), None) => return false,
+            (Some(Component::Normal(p)), Some(Component::Normal(t))) => {
+                if !wildcard(&p.to_string_lossy(), &t.to_string_lossy()) {
+                    return false;
+                }
+            }
+            (Some(p), Some(t)) if p == t => {}
+            _ => return false,
+        }
+    }
+}
+
+/// True when `host` is `name` or one of its subdomains; `*` stands for one
+/// label.
+pub fn host_matches(host: &str, name: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let hl: Vec<&str> = host.split('.').collect();
+    let nl: Vec<&str> = name.split('.').collect();
+    if nl.len() > hl.len() {
+        return false;
+    }
+    hl[hl.len() - nl.len()..]
+        .iter()
+        .zip(&nl)
+        .all(|(h, n)| *n == "*" || h == n)
+}
+
+/// The exfiltration service `host` (with an optional URL path) belongs to.
+pub fn exfil_service(host: &str, path: Option<&str>) -> Option<&'static str> {
+    endpoints()
+        .exfil_hosts
+        .iter()
+        .map(String::as_str)
+        .find(|e| match e.split_once('/') {
+            Some((h, p)) => {
+                host_matches(host, h)
+                    && path.is_some_and(|x| x.trim_start_matches('/').starts_with(p))
+            }
+            None => host_matches(host, e),
+        })
+}
+
+/// True when `host` (a name or an address) is a cloud metadata service.
+pub fn is_metadata(host: &str) -> bool {
+    let h = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    endpoints().metadata.contains(&h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_files_parse() {
+        let b: Benign = toml::from_str(include_str!("../../policy/benign.toml")).unwrap();
+        assert!(b.tool_caches.iter().any(|c| c == "~/.cache/puppeteer"));
+        assert!(b.pth_max_line > 0);
+        let e: Endpoints = toml::from_str(include_str!("../../policy/endpoints.toml")).unwrap();
+        assert!(e.exfil_hosts.iter().any(|h| h == "webhook.site"));
+    }
+
+    #[test]
+    fn patterns_and_hosts() {
+        let home = Path::new("/home/u");
+        assert!(under_pattern(
+            Path::new("/home/u/.cache/puppeteer/chrome/x"),
+            "~/.cache/puppeteer",
+            Some(home)
+        ));
+        assert!(!under_pattern(
+            Path::new("/home/u/.cache/puppeteerx"),
+            "~/.cache/puppeteer",
+            Some(home)
+        ));
+        assert!(under_pattern(
+            Path::new("/etc/profile.d/x.sh"),
+            "/etc/profile.d/*",
+            None
+        ));
+        assert!(wildcard(
+            "__editable__*.pth",
+            "__editable___foo_1_0_finder.pth"
+        ));
+        assert!(!wildcard("*-nspkg.pth", "evil.pth"));
+        assert!(host_matches("abc.webhook.site", "webhook.site"));
+        assert!(!host_matches("notwebhook.site", "webhook.site"));
+        assert!(host_matches("x.burpcollaborator.net", "burpcollaborator.*"));
+        assert_eq!(
+            exfil_service("discord.com", Some("/api/webhooks/1/2")),
+            Some("discord.com/api/webhooks")
+        );
+        assert_eq!(exfil_service("discord.com", Some("/channels")), None);
+        assert!(is_metadata("169.254.169.254"));
+        assert!(is_metadata("[fd00:ec2::254]"));
+    }
+}

@@ -1,0 +1,191 @@
+//! `exec.dropped` (a file written during the install is executed, or code
+//! runs from a scratch place or an anonymous memory file) and
+//! `exec.suspicious` (an install script runs a tool no install needs).
+
+use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Finds executions of dropped files and suspicious commands.
+pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let written: Vec<(PathBuf, u64)> = input
+        .written()
+        .into_iter()
+        .map(|(p, e)| (p, e.seq))
+        .collect();
+    let memfd_pids: BTreeSet<i32> = input
+        .events
+        .iter()
+        .filter(|e| e.kind == "memfd")
+        .map(|e| e.pid)
+        .collect();
+    let scratch = |p: &Path| {
+        ["/tmp", "/var/tmp", "/dev/shm"]
+            .iter()
+            .any(|s| p.starts_with(s))
+            || input
+                .home
+                .as_deref()
+                .is_some_and(|h| p.starts_with(h.join(".cache")))
+    };
+    let mut seen = BTreeSet::new();
+    for e in input.events.iter().filter(|e| e.kind == "exec") {
+        let exe = e.paths.first().map(PathBuf::from).unwrap_or_default();
+        let argv = e.argv.clone().unwrap_or_default();
+        // The program, and any script path it was handed.
+        let mut targets = vec![exe.clone()];
+        targets.extend(
+            argv.iter()
+                .skip(1)
+                .filter(|a| a.starts_with('/'))
+                .map(PathBuf::from),
+        );
+        let dropped = targets.iter().find(|t| {
+            let outside = !input.expected_path(t) && !input.tool_cache(t);
+            outside
+                && (written.iter().any(|(w, seq)| w == *t && *seq < e.seq)
+                    || (scratch(t) && t.is_file()))
+        });
+        let memfd = exe.to_string_lossy().starts_with("/memfd:")
+            || (e.syscall == "execveat" && memfd_pids.contains(&e.pid));
+        if let Some(t) = dropped.cloned().or(memfd.then_some(exe.clone())) {
+            if !seen.insert((t.clone(), e.pid)) {
+                continue;
+            }
+            let ev = Evidence {
+                paths: vec![t.display().to_string()],
+                argv: Some(argv.clone()),
+                detail: memfd.then(|| "executed from an anonymous memory file".into()),
+                ..Evidence::default()
+            };
+            // The program started; whether the dropped file was there to run
+            // is what the sandbox decided.
+            let action = if memfd || t.exists() {
+                Taken::Observed
+            } else {
+                input.write_taken(&t)
+            };
+            let title = format!(
+                "Executed a file written during the install: {}",
+                t.display()
+            );
+            out.push(finding(
+                "exec.dropped",
+                title,
+                Some(e.pid),
+                procs,
+                ev,
+                action,
+            ));
+        }
+        if procs.is_hook(e.pid)
+            && let Some(why) = suspicious(&argv)
+        {
+            let ev = Evidence {
+                argv: Some(argv.clone()),
+                detail: Some(why.to_string()),
+                ..Evidence::default()
+            };
+            let title = format!("Install script ran `{}`", shorten_cmd(&argv));
+            out.push(finding(
+                "exec.suspicious",
+                title,
+                Some(e.pid),
+                procs,
+                ev,
+                super::taken_of(e),
+            ));
+        }
+    }
+    out
+}
+
+fn shorten_cmd(argv: &[String]) -> String {
+    super::pth::shorten(&argv.join(" "))
+}
+
+/// Why a command line is one no install needs, if it is.
+pub fn suspicious(argv: &[String]) -> Option<&'static str> {
+    let name = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a))?;
+    let has = |w: &str| argv.iter().skip(1).any(|a| a == w);
+    let joined = argv.join(" ");
+    let tool = match name {
+        "curl" | "wget" => Some("downloads with curl/wget"),
+        "nc" | "ncat" | "netcat" | "socat" | "nmap" | "telnet" => Some("raw network tool"),
+        "ssh" | "scp" | "sftp" => Some("remote shell"),
+        "sudo" | "su" | "doas" | "pkexec" => Some("privilege escalation"),
+        "iptables" | "nft" | "shred" => Some("system tampering"),
+        "trufflehog" | "gitleaks" | "detect-secrets" => Some("secret scanner"),
+        "xmrig" | "minerd" | "cpuminer" => Some("cryptocurrency miner"),
+        "gh" if has("auth") && has("token") => Some("reads the GitHub CLI token"),
+        "git" if has("credential") && (has("fill") || has("get")) => Some("reads git credentials"),
+        "npm" | "yarn" | "pnpm" if has("publish") => Some("publishes a package (self-propagation)"),
+        "twine" if has("upload") => Some("publishes a package (self-propagation)"),
+        "gem" if has("push") => Some("publishes a package (self-propagation)"),
+        "docker" | "podman" if has("--privileged") => Some("privileged container"),
+        _ => None,
+    };
+    if tool.is_some() {
+        return tool;
+    }
+    if [
+        "--dangerously-skip-permissions",
+        "--yolo",
+        "--trust-all-tools",
+        "--dangerously-bypass-approvals-and-sandbox",
+    ]
+    .iter()
+    .any(|f| has(f))
+    {
+        return Some("AI agent CLI with permission checks off");
+    }
+    if joined.contains("stratum+tcp://") {
+        return Some("mining pool address");
+    }
+    if matches!(name, "sh" | "bash" | "dash" | "zsh") && has("-c") {
+        let script = argv.last().map(String::as_str).unwrap_or("");
+        let piped = ["| sh", "|sh", "| bash", "|bash", "| python", "|python"]
+            .iter()
+            .any(|p| script.contains(p));
+        if piped {
+            return Some("pipes downloaded text into an interpreter");
+        }
+        if script.contains("base64 -d") || script.contains("base64 --decode") {
+            return Some("decodes base64 in a shell");
+        }
+        if script
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| w == "eval")
+        {
+            return Some("eval in a shell");
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn suspicious_commands() {
+        assert!(suspicious(&v("/usr/bin/curl -s http://x")).is_some());
+        assert!(suspicious(&v("gh auth token")).is_some());
+        assert!(suspicious(&v("npm publish")).is_some());
+        assert!(suspicious(&["sh".into(), "-c".into(), "curl x | sh".into()]).is_some());
+        assert!(suspicious(&["sh".into(), "-c".into(), "echo aGk= | base64 -d".into()]).is_some());
+        assert!(suspicious(&v("claude --dangerously-skip-permissions -p x")).is_some());
+        assert!(suspicious(&v("node install.js")).is_none());
+        assert!(suspicious(&["sh".into(), "-c".into(), "node-gyp rebuild".into()]).is_none());
+        assert!(suspicious(&v("make -j2")).is_none());
+        assert!(suspicious(&v("git clone x")).is_none());
+        assert!(
+            suspicious(&["sh".into(), "-c".into(), "node scripts/evaluate.js".into()]).is_none()
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! `net.*`: requests through the proxy to hosts outside the allowed set,
+//! exfiltration services and metadata services; traffic that bypasses the
+//! proxy; DNS resolved by the install itself; privileged local sockets.
+
+use super::data;
+use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
+use crate::monitor::notify::Action;
+use crate::monitor::proxy::Verdict;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Resolver sockets: a lookup through them is DNS by the install itself.
+const RESOLVER_SOCKETS: &[&str] = &[
+    "/run/systemd/resolve/io.systemd.Resolve",
+    "/run/systemd/resolve/io.systemd.Resolve.Monitor",
+    "/var/run/nscd/socket",
+    "/run/nscd/socket",
+];
+
+/// True when a DNS name looks like data: a label over 40 characters, or a
+/// long high-entropy label.
+pub fn encoded_name(name: &str) -> bool {
+    name.split('.')
+        .any(|l| l.len() > 40 || (l.len() >= 20 && super::binary::entropy(l.as_bytes()) > 3.8))
+}
+
+/// Finds endpoint findings.
+pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for r in input.requests {
+        let endpoint = format!("{}:{}", r.host, r.port);
+        let action = if r.verdict == Verdict::Denied {
+            Taken::Blocked
+        } else {
+            Taken::Observed
+        };
+        let reason = r.reason.clone().unwrap_or_default();
+        let (rule, title) = if data::is_metadata(&r.host) || reason.contains("metadata") {
+            (
+                "net.metadata",
+                format!("Cloud metadata service asked: {endpoint}"),
+            )
+        } else if let Some(svc) = data::exfil_service(&r.host, None) {
+            (
+                "net.exfil-service",
+                format!("Known exfiltration service contacted: {endpoint} ({svc})"),
+            )
+        } else if r.verdict == Verdict::Allowed {
+            continue;
+        } else if reason.contains("literal IP") {
+            (
+                "net.direct",
+                format!("Request to a raw IP address: {endpoint}"),
+            )
+        } else {
+            (
+                "net.unexpected-host",
+                format!("Request to a host outside the allowed set: {endpoint}"),
+            )
+        };
+        if !seen.insert((rule, endpoint.clone(), r.pid)) {
+            continue;
+        }
+        let ev = Evidence {
+            endpoint: Some(endpoint),
+            detail: Some(format!(
+                "{} {}, {} bytes up, {} down{}",
+                r.method,
+                match r.verdict {
+                    Verdict::Allowed => "allowed",
+                    Verdict::Unexpected => "let through",
+                    Verdict::Denied => "refused",
+                },
+                r.bytes_up,
+                r.bytes_down,
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {reason}")
+                }
+            )),
+            ..Evidence::default()
+        };
+        let mut f = finding(rule, title, r.pid, procs, ev, action);
+        let tld = r.host.rsplit('.').next().unwrap_or("");
+        if rule == "net.unexpected-host"
+            && (data::endpoints().suspicious_tlds.iter().any(|t| t == tld)
+                || reason.contains("loopback, private"))
+        {
+            f.severity = Severity::High;
+        }
+        out.push(f);
+    }
+    for e in input.events {
+        if !matches!(
+            e.kind.as_str(),
+            "connect" | "send" | "dns" | "bind" | "listen"
+        ) || e.action == Action::Allowed
+        {
+            continue;
+        }
+        let addr = e.addr.clone().unwrap_or_default();
+        let action = super::taken_of(e);
+        let (rule, title, detail) = if let Some(path) = addr.strip_prefix("unix:") {
+            if RESOLVER_SOCKETS.contains(&path) {
+                (
+                    "net.dns",
+                    format!("Name lookup through the resolver socket {path}"),
+                    None,
+                )
+            } else if input.privileged_unix.iter().any(|p| Path::new(path) == p)
+                || e.action == Action::Denied
+            {
+                (
+                    "net.local-socket",
+                    format!("Privileged local socket used: {path}"),
+                    None,
+                )
+            } else {
+                continue;
+            }
+        } else if let Some(q) = &e.dns_query {
+            let sev = if encoded_name(q) {
+                "a long encoded label"
+            } else {
+                "a query"
+            };
+            (
+                "net.dns",
+                format!("DNS query sent by the install itself: {q}"),
+                Some(sev.to_string()),
+            )
+        } else if let Ok(sa) = addr.parse::<SocketAddr>() {
+            if data::is_metadata(&sa.ip().to_string()) {
+                (
+                    "net.metadata",
+                    format!("Cloud metadata address contacted: {addr}"),
+                    None,
+                )
+            } else if sa.port() == 53 {
+                (
+                    "net.dns",
+                    format!("DNS server contacted directly: {addr}"),
+                    None,
+                )
+            } else if matches!(e.kind.as_str(), "bind" | "listen") {
+                continue;
+            } else {
+                (
+                    "net.direct",
+                    format!("Connection that bypasses the proxy: {addr}"),
+                    None,
+                )
+            }
+        } else {
+            continue;
+        };
+        if !seen.insert((rule, addr.clone(), Some(e.pid))) {
+            continue;
+        }
+        let ev = Evidence {
+            endpoint: Some(addr.clone()),
+            detail: detail.or_else(|| e.errno.map(|n| format!("refused with errno {n}"))),
+            ..Evidence::default()
+        };
+        let mut f = finding(rule, title, Some(e.pid), procs, ev, action);
+        if rule == "net.dns" && e.dns_query.as_deref().is_some_and(encoded_name) {
+            f.severity = Severity::High;
+        }
+        out.push(f);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_dns_names() {
+        assert!(!encoded_name("example.org"));
+        assert!(encoded_name(
+            "aGVsbG8gd29ybGQgdGhpcyBpcyBzZWNyZXQgZGF0YQ.x.example"
+        ));
+        assert!(encoded_name("k2j3h4g5f6d7s8a9q0w1e2r3.example"));
+        assert!(!encoded_name("registry.example.internal"));
+    }
+}

@@ -1,0 +1,494 @@
+//! `persist.*`: writes to persistence locations (THREATS.md), from the
+//! snapshot diff (what happened) and the supervisor's write events (who did
+//! it, and what the sandbox refused); and commands that install persistence
+//! (`systemctl --user enable`, `crontab`, `launchctl load`, `git config
+//! --global core.hooksPath`).
+
+use super::data::{self, under_pattern};
+use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::monitor::snapshot::ChangeKind;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const SHELL_RC: &[&str] = &[
+    "~/.bashrc",
+    "~/.bash_profile",
+    "~/.bash_login",
+    "~/.bash_logout",
+    "~/.profile",
+    "~/.bash_aliases",
+    "~/.zshrc",
+    "~/.zshenv",
+    "~/.zprofile",
+    "~/.zlogin",
+    "~/.config/fish",
+    "~/.cshrc",
+    "~/.tcshrc",
+    "~/.kshrc",
+    "~/.inputrc",
+    "/etc/profile",
+    "/etc/profile.d",
+    "/etc/bash.bashrc",
+    "/etc/zsh",
+];
+const SYSTEMD: &[&str] = &[
+    "~/.config/systemd/user",
+    "~/.local/share/systemd/user",
+    "/etc/systemd/system",
+    "/etc/systemd/user",
+];
+const AUTOSTART: &[&str] = &["~/.config/autostart/*.desktop", "/etc/xdg/autostart"];
+const CRON: &[&str] = &["/var/spool/cron", "/etc/cron*", "/var/spool/at"];
+const SSH: &[&str] = &[
+    "~/.ssh/authorized_keys",
+    "~/.ssh/authorized_keys2",
+    "~/.ssh/rc",
+    "~/.ssh/config",
+];
+const PM_CONFIG: &[&str] = &[
+    "~/.npmrc",
+    "./.npmrc",
+    "~/.yarnrc",
+    "~/.yarnrc.yml",
+    "./.yarnrc",
+    "./.yarnrc.yml",
+    "~/.config/pip/pip.conf",
+    "~/.pip/pip.conf",
+    "/etc/pip.conf",
+    "~/.pypirc",
+    "~/.condarc",
+    "~/.gemrc",
+    "~/.bundle/config",
+    "./.bundle/config",
+];
+const GIT: &[&str] = &[
+    "./.git/hooks",
+    "./.git/config",
+    "~/.gitconfig",
+    "~/.config/git/config",
+    "~/.git-templates",
+    "~/.config/git/hooks",
+];
+const CI: &[&str] = &[
+    "./.github/workflows",
+    "./.gitlab-ci.yml",
+    "./.circleci",
+    "./Jenkinsfile",
+    "~/.dev-env",
+    "~/actions-runner",
+];
+const AGENT: &[&str] = &[
+    "./.claude",
+    "~/.claude",
+    "./.vscode/tasks.json",
+    "./.vscode/settings.json",
+    "./.cursor",
+    "~/.cursor",
+    "~/.gemini",
+    "./.gemini",
+    "~/.codex",
+    "./.mcp.json",
+    "~/.config/Code/User/settings.json",
+];
+const SYSTEM: &[&str] = &[
+    "/etc/ld.so.preload",
+    "/etc/ld.so.conf.d",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/rc.local",
+    "/etc/init.d",
+    "/etc/update-motd.d",
+    "/etc/udev/rules.d",
+];
+const LAUNCHD: &[&str] = &[
+    "~/Library/LaunchAgents",
+    "/Library/LaunchAgents",
+    "/Library/LaunchDaemons",
+];
+
+/// The `persist.*` rule a path belongs to, if it is a persistence location.
+pub fn classify(
+    path: &Path,
+    home: Option<&Path>,
+    cwd: &Path,
+    extra: &[String],
+) -> Option<&'static str> {
+    let m = |list: &[&str]| {
+        list.iter().any(|pat| match pat.strip_prefix("./") {
+            Some(rel) => under_pattern(path, &cwd.join(rel).to_string_lossy(), home),
+            None => under_pattern(path, pat, home),
+        })
+    };
+    let table: [(&[&str], &'static str); 12] = [
+        (SHELL_RC, "persist.shell-rc"),
+        (SYSTEMD, "persist.systemd"),
+        (AUTOSTART, "persist.autostart"),
+        (CRON, "persist.cron"),
+        (SSH, "persist.ssh"),
+        (PM_CONFIG, "persist.pm-config"),
+        (GIT, "persist.git"),
+        (CI, "persist.ci"),
+        (AGENT, "persist.agent-hook"),
+        (SYSTEM, "persist.system"),
+        (LAUNCHD, "persist.launchd"),
+        (&[], ""),
+    ];
+    for (list, rule) in table {
+        if !list.is_empty() && m(list) {
+            return Some(rule);
+        }
+    }
+    if path.file_name().is_some_and(|n| n == "rubygems_plugin.rb") {
+        return Some("persist.pm-config");
+    }
+    // The policy's own start-up paths: persistence the built-in list lacks.
+    let extra_hit = extra.iter().any(|pat| {
+        let pat = pat.trim_end_matches("/*").trim_end_matches("/**");
+        if pat.starts_with('/') || pat.starts_with("~/") {
+            under_pattern(path, pat, home)
+        } else {
+            under_pattern(path, &cwd.join(pat).to_string_lossy(), home)
+        }
+    });
+    extra_hit.then_some("persist.system")
+}
+
+/// True when every added line lies inside a block that a tool the user runs
+/// on purpose writes (`conda init` …).
+fn tool_block(content: &str, added: &[(u32, String)]) -> bool {
+    if added.is_empty() {
+        return false;
+    }
+    let lines: Vec<&str> = content.lines().collect();
+    added.iter().all(|(n, _)| {
+        let i = (*n as usize).saturating_sub(1);
+        data::benign().rc_blocks.iter().any(|(begin, end)| {
+            let start = lines[..(i + 1).min(lines.len())]
+                .iter()
+                .rposition(|l| l.trim() == begin);
+            let stop = lines.iter().skip(i).position(|l| l.trim() == end);
+            start.is_some() && stop.is_some()
+        })
+    })
+}
+
+/// Finds the persistence writes and commands of an install.
+pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
+    let home = input.home.as_deref();
+    // Path → (rule, first writer event pid, kind of write).
+    let mut hits: BTreeMap<PathBuf, (&'static str, Option<i32>, String)> = BTreeMap::new();
+    for (path, e) in input.written() {
+        // A symlink's own path is index 1; its target was written as given.
+        if let Some(rule) = classify(&path, home, &input.cwd, &input.startup_patterns) {
+            hits.entry(path)
+                .or_insert((rule, Some(e.pid), e.kind.clone()));
+        }
+    }
+    for c in input.changes {
+        let p = PathBuf::from(&c.path);
+        if let Some(rule) = classify(&p, home, &input.cwd, &input.startup_patterns) {
+            hits.entry(p)
+                .or_insert((rule, None, format!("{:?}", c.kind).to_lowercase()));
+        }
+    }
+    let mut out = Vec::new();
+    for (path, (rule, pid, how)) in hits {
+        // Executables in PATH directories have their own rule.
+        if path
+            .parent()
+            .is_some_and(|d| input.path_dirs.iter().any(|x| x == d))
+        {
+            continue;
+        }
+        let change = input.changed(&path);
+        let mut ev = Evidence {
+            paths: vec![path.display().to_string()],
+            ..Evidence::default()
+        };
+        if let Some(c) = change {
+            ev.sha256 = c.after.as_ref().and_then(|a| a.sha256.clone());
+            if let Some((n, line)) = c.added_lines.first() {
+                ev.line = Some(*n);
+                ev.excerpt = Some(line.clone());
+            }
+            if c.kind == ChangeKind::Removed {
+                ev.detail = Some("removed".into());
+            }
+            if let Some(t) = c.after.as_ref().and_then(|a| a.link_target.clone()) {
+                ev.detail = Some(format!("now a symlink to {t}"));
+            }
+        } else {
+            ev.detail = Some(format!("attempted ({how})"));
+        }
+        let hook = pid.is_some_and(|p| procs.is_hook(p));
+        // A tool-managed block written by the manager itself (never by a
+        // package's hook) is the user's own doing.
+        if rule == "persist.shell-rc"
+            && !hook
+            && let Some(c) = change
+            && let Ok(text) = std::fs::read_to_string(&path)
+            && tool_block(&text, &c.added_lines)
+        {
+            continue;
+        }
+        // Git hooks the root project asks for from its own `prepare` script.
+        if rule == "persist.git"
+            && path.starts_with(input.cwd.join(".git/hooks"))
+            && let Some(p) = pid
+            && project_hook(input, procs, p)
+        {
+            continue;
+        }
+        let action = if change.is_some() {
+            Taken::Observed
+        } else {
+            input.write_taken(&path)
+        };
+        if pid.is_none() {
+            // Changed, but by nobody the sandbox saw: perhaps the user, in
+            // another terminal. Still worth a look, with less certainty.
+            ev.detail =
+                Some("changed during the install; no sandboxed process was seen writing it".into());
+        }
+        let (_, _, what) = super::rule_meta(rule);
+        let title = format!("{what}: {}", path.display());
+        let mut f = finding(rule, title, pid, procs, ev, action);
+        if pid.is_none() {
+            f.severity = super::Severity::Medium;
+        }
+        out.push(f);
+    }
+    out.extend(commands(input, procs));
+    out.extend(path_hijack(input, procs));
+    out
+}
+
+/// Commands a planted executable would shadow to catch credentials or run
+/// with the user's authority.
+const SHADOWED: &[&str] = &[
+    "sudo", "su", "doas", "git", "ssh", "scp", "gpg", "ls", "cd", "cat", "curl", "wget", "bash",
+    "sh", "zsh", "python", "python3", "node", "npm", "npx", "pip", "pip3", "gem", "docker",
+    "kubectl", "aws", "gh",
+];
+
+/// `persist.path-hijack`: a new executable in a PATH directory ahead of
+/// `/usr/bin`. The manager itself installing a package's declared entry
+/// points (pip's console scripts, npm's bin links) is what installs do,
+/// unless the name shadows a system or security-relevant command; anything a
+/// package's hook puts there is not.
+fn path_hijack(input: &Input, procs: &Procs) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let in_path_dir = |p: &Path| {
+        p.parent()
+            .is_some_and(|d| input.path_dirs.iter().any(|x| x == d))
+    };
+    let mut candidates: Vec<(PathBuf, Option<i32>)> = input
+        .written()
+        .into_iter()
+        .filter(|(p, _)| in_path_dir(p))
+        .map(|(p, e)| (p, Some(e.pid)))
+        .collect();
+    for c in super::added_or_modified(input.changes) {
+        let p = PathBuf::from(&c.path);
+        if in_path_dir(&p) && !candidates.iter().any(|(x, _)| *x == p) {
+            candidates.push((p, None));
+        }
+    }
+    for (p, pid) in candidates {
+        if !seen.insert(p.clone()) {
+            continue;
+        }
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let exists = std::fs::symlink_metadata(&p).is_ok();
+        let executable = std::fs::metadata(&p)
+            .map(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            })
+            .unwrap_or(false);
+        if exists && !executable {
+            continue;
+        }
+        let shadows = SHADOWED.contains(&name.as_str());
+        let hook = pid.is_some_and(|p| procs.is_hook(p));
+        let unseen = pid.is_none();
+        // The manager's own entry points: the manager process wrote them.
+        let manager_own = pid.is_some() && !hook;
+        if manager_own && !shadows {
+            continue;
+        }
+        let mut detail = Vec::new();
+        if shadows {
+            detail.push(format!("shadows `{name}`"));
+        }
+        if hook {
+            detail.push("written by a package's install script".to_string());
+        }
+        if unseen {
+            detail.push(
+                "appeared during the install; no sandboxed process was seen writing it".to_string(),
+            );
+        }
+        let ev = Evidence {
+            paths: vec![p.display().to_string()],
+            sha256: super::hidden::sha256_file(&p),
+            detail: Some(detail.join("; ")),
+            ..Evidence::default()
+        };
+        let action = if exists {
+            Taken::Observed
+        } else {
+            input.write_taken(&p)
+        };
+        let title = format!(
+            "Executable placed ahead of system commands: {}",
+            p.display()
+        );
+        let mut f = finding("persist.path-hijack", title, pid, procs, ev, action);
+        if unseen && !shadows {
+            f.severity = super::Severity::Medium;
+        }
+        out.push(f);
+    }
+    out
+}
+
+/// True when `pid` runs the root project's own `prepare` (or `postinstall`)
+/// script, or a git hook manager it started.
+fn project_hook(input: &Input, procs: &Procs, pid: i32) -> bool {
+    let (package, hook) = procs.attribution(pid);
+    let Some(root) = &input.project_package else {
+        return false;
+    };
+    let name = package
+        .as_deref()
+        .map(|p| p.rsplit_once('@').map_or(p, |(n, _)| n));
+    name == Some(root.as_str())
+        && matches!(hook.as_deref(), Some("prepare" | "postinstall" | "install"))
+}
+
+/// Commands that install persistence.
+fn commands(input: &Input, procs: &Procs) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for e in input.events.iter().filter(|e| e.kind == "exec") {
+        let Some(argv) = &e.argv else { continue };
+        let name = argv
+            .first()
+            .map(|a| a.rsplit('/').next().unwrap_or(a))
+            .unwrap_or("");
+        let has = |w: &str| argv.iter().skip(1).any(|a| a == w);
+        let rule = match name {
+            "systemctl"
+                if has("--user")
+                    && (has("enable") || has("start") || has("daemon-reload") || has("link")) =>
+            {
+                "persist.systemd"
+            }
+            "crontab" if !has("-l") => "persist.cron",
+            "at" | "batch" => "persist.cron",
+            "launchctl" if has("load") || has("bootstrap") => "persist.launchd",
+            "git"
+                if has("config")
+                    && (has("--global") || has("--system"))
+                    && argv.iter().any(|a| {
+                        a.starts_with("core.hooksPath")
+                            || a.starts_with("credential.helper")
+                            || a.starts_with("core.pager")
+                            || a.starts_with("core.sshCommand")
+                    }) =>
+            {
+                "persist.git"
+            }
+            _ => continue,
+        };
+        let ev = Evidence {
+            argv: Some(argv.clone()),
+            ..Evidence::default()
+        };
+        let title = format!("{}: `{}`", super::rule_meta(rule).2, argv.join(" "));
+        out.push(finding(
+            rule,
+            title,
+            Some(e.pid),
+            procs,
+            ev,
+            super::taken_of(e),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persistence_paths_are_classified() {
+        let home = Some(Path::new("/home/u"));
+        let cwd = Path::new("/work/proj");
+        let c = |p: &str| classify(Path::new(p), home, cwd, &[]);
+        assert_eq!(c("/home/u/.bashrc"), Some("persist.shell-rc"));
+        assert_eq!(
+            c("/home/u/.config/fish/conf.d/x.fish"),
+            Some("persist.shell-rc")
+        );
+        assert_eq!(c("/etc/profile.d/evil.sh"), Some("persist.shell-rc"));
+        assert_eq!(
+            c("/home/u/.config/systemd/user/x.service"),
+            Some("persist.systemd")
+        );
+        assert_eq!(
+            c("/home/u/.config/autostart/x.desktop"),
+            Some("persist.autostart")
+        );
+        assert_eq!(c("/etc/cron.d/job"), Some("persist.cron"));
+        assert_eq!(c("/home/u/.ssh/authorized_keys"), Some("persist.ssh"));
+        assert_eq!(c("/work/proj/.npmrc"), Some("persist.pm-config"));
+        assert_eq!(c("/work/proj/.git/hooks/pre-commit"), Some("persist.git"));
+        assert_eq!(c("/work/proj/.github/workflows/ci.yml"), Some("persist.ci"));
+        assert_eq!(
+            c("/work/proj/.claude/settings.json"),
+            Some("persist.agent-hook")
+        );
+        assert_eq!(c("/etc/ld.so.preload"), Some("persist.system"));
+        assert_eq!(
+            c("/home/u/Library/LaunchAgents/x.plist"),
+            Some("persist.launchd")
+        );
+        assert_eq!(
+            c("/x/lib/ruby/gems/3.1.0/gems/a/lib/rubygems_plugin.rb"),
+            Some("persist.pm-config")
+        );
+        assert_eq!(c("/home/u/.bashrc.bak"), None);
+        assert_eq!(c("/work/proj/node_modules/a/index.js"), None);
+        assert_eq!(c("/home/u/.cache/pip/x"), None);
+        let extra = vec!["~/.myrc".to_string()];
+        assert_eq!(
+            classify(Path::new("/home/u/.myrc"), home, cwd, &extra),
+            Some("persist.system")
+        );
+    }
+
+    #[test]
+    fn tool_blocks_are_recognised() {
+        let text = "a\n# >>> conda initialize >>>\nx\ny\n# <<< conda initialize <<<\n";
+        assert!(tool_block(
+            text,
+            &[
+                (2, String::new()),
+                (3, "x".into()),
+                (4, "y".into()),
+                (5, String::new())
+            ]
+        ));
+        assert!(!tool_block(
+            "a\ncurl x | sh\n",
+            &[(2, "curl x | sh".into())]
+        ));
+        assert!(!tool_block(text, &[]));
+    }
+}
