@@ -1,0 +1,687 @@
+//! Detection end to end: inert packages that behave like real malware
+//! (tests/fixtures/incidents), installed by real npm and pip from loopback
+//! registries in every mode, and their benign twins. Each malicious fixture
+//! must raise its rule with the right ATT&CK id, severity and attribution;
+//! block mode must fail with the reserved code and leave nothing persistent;
+//! benign twins must stay below medium.
+
+mod support;
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use support::pypi::{build_sdist, build_wheel};
+use support::*;
+
+const BLOCKED: i32 = 90;
+
+fn incident(name: &str) -> Vec<u8> {
+    let p = crate_root().join("tests/fixtures/incidents").join(name);
+    fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// One monitored install: its output, exit code and report.
+struct Installed {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    report: Value,
+}
+
+impl Installed {
+    fn findings(&self, rule: &str) -> Vec<&Value> {
+        self.report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .collect()
+    }
+
+    fn finding(&self, rule: &str) -> &Value {
+        self.findings(rule).into_iter().next().unwrap_or_else(|| {
+            panic!(
+                "no {rule} finding\nstdout:\n{}\nstderr:\n{}\nfindings: {:#}",
+                self.stdout, self.stderr, self.report["findings"]
+            )
+        })
+    }
+
+    /// Findings of medium severity or more.
+    fn serious(&self) -> Vec<&Value> {
+        self.report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| matches!(f["severity"].as_str(), Some("medium" | "high" | "critical")))
+            .collect()
+    }
+}
+
+fn report_files(env: &ShimEnv) -> BTreeSet<PathBuf> {
+    let dir = env.home.state_dir().join("pkgwarden/reports");
+    fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `pkgwarden run --sandbox --mode MODE -- ARGS` in `cwd`; the report it left.
+fn install(env: &ShimEnv, mode: &str, args: &[&str], cwd: &Path, vars: &[(&str, String)]) -> Installed {
+    let before = report_files(env);
+    let mut cmd = env.pkgwarden();
+    cmd.args(["run", "--sandbox", "--mode", mode, "--"])
+        .args(args)
+        .current_dir(cwd);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = run(&mut cmd);
+    let new: Vec<PathBuf> = report_files(env).difference(&before).cloned().collect();
+    assert_eq!(
+        new.len(),
+        1,
+        "{mode}: one new report expected, got {new:?}\nstderr:\n{}",
+        stderr_str(&out)
+    );
+    let report: Value = serde_json::from_slice(&fs::read(&new[0]).unwrap()).unwrap();
+    Installed {
+        code: out.status.code().unwrap_or(-1),
+        stdout: stdout_str(&out),
+        stderr: stderr_str(&out),
+        report,
+    }
+}
+
+/// Checks the common shape of a finding.
+fn check_finding(f: &Value, attack: &str, min_severity: &str, package: Option<&str>, hook: Option<&str>) {
+    let order = ["info", "low", "medium", "high", "critical"];
+    let sev = f["severity"].as_str().unwrap();
+    assert!(
+        order.iter().position(|s| *s == sev) >= order.iter().position(|s| *s == min_severity),
+        "severity {sev} < {min_severity}: {f:#}"
+    );
+    assert!(
+        f["attack"].as_array().unwrap().iter().any(|a| a == attack),
+        "{attack} missing: {f:#}"
+    );
+    if let Some(p) = package {
+        assert_eq!(f["package"].as_str(), Some(p), "{f:#}");
+        assert!(f["pid"].as_i64().is_some_and(|p| p > 0), "{f:#}");
+    }
+    if let Some(h) = hook {
+        assert_eq!(f["hook"].as_str(), Some(h), "{f:#}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// npm
+// ---------------------------------------------------------------------------
+
+/// A project that installs one package whose `hook` runs `node incident.js`.
+struct NpmCase {
+    env: ShimEnv,
+    registry: NpmRegistry,
+    project: PathBuf,
+    name: String,
+}
+
+fn npm_case(file: &str, hook: &str) -> NpmCase {
+    let name = format!("pw-{}", file.trim_end_matches(".js"));
+    let pkg = NpmPackage::new(
+        serde_json::json!({
+            "name": name, "version": "1.0.0",
+            "scripts": {hook: "node incident.js"}
+        }),
+        &[("incident.js", &incident(file)), ("index.js", b"module.exports = 1;\n")],
+    );
+    let registry = NpmRegistry::start_with(vec![pkg]);
+    let env = ShimEnv::new(&[]);
+    fs::write(env.home.path().join(".bashrc"), "# rc\n").unwrap();
+    let project = env.home.subdir("proj");
+    fs::create_dir_all(project.join(".git/hooks")).unwrap();
+    NpmCase {
+        env,
+        registry,
+        project,
+        name,
+    }
+}
+
+impl NpmCase {
+    fn install(&self, mode: &str, vars: &[(&str, String)]) -> Installed {
+        // A fresh project each time: the same install again would be a no-op.
+        let _ = fs::remove_dir_all(self.project.join("node_modules"));
+        let _ = fs::remove_file(self.project.join("package-lock.json"));
+        fs::write(
+            self.project.join("package.json"),
+            r#"{"name":"proj","version":"1.0.0"}"#,
+        )
+        .unwrap();
+        install(
+            &self.env,
+            mode,
+            &[
+                "npm",
+                "install",
+                "--foreground-scripts",
+                "--registry",
+                &self.registry.registry_url(),
+                &self.name,
+            ],
+            &self.project,
+            vars,
+        )
+    }
+
+    fn pkg(&self) -> String {
+        format!("{}@1.0.0", self.name)
+    }
+
+    fn bashrc(&self) -> String {
+        fs::read_to_string(self.env.home.path().join(".bashrc")).unwrap()
+    }
+}
+
+/// A start-up file edit: refused in protect and block (block fails the
+/// install), happens and is reported in audit.
+fn rc_case(file: &str, hook: &str, rule: &str, attack: &str, target: &str) {
+    let c = npm_case(file, hook);
+    let path = c.env.home.path().join(target);
+    let before = fs::read(&path).ok();
+
+    let p = c.install("protect", &[]);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    let f = p.finding(rule);
+    check_finding(f, attack, "high", Some(&c.pkg()), Some(hook));
+    assert_eq!(f["action"], "blocked", "{f:#}");
+    assert_eq!(fs::read(&path).ok(), before, "protect let the write through");
+
+    let b = c.install("block", &[]);
+    assert_eq!(b.code, BLOCKED, "{}", b.stderr);
+    assert_eq!(b.report["outcome"]["status"], "blocked");
+    assert_eq!(b.report["outcome"]["exit_code"], BLOCKED);
+    assert_eq!(b.finding(rule)["action"], "blocked");
+    assert_eq!(fs::read(&path).ok(), before);
+
+    let a = c.install("audit", &[]);
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    let f = a.finding(rule);
+    check_finding(f, attack, "high", Some(&c.pkg()), Some(hook));
+    assert_eq!(f["action"], "observed");
+    assert_ne!(fs::read(&path).ok(), before, "audit denies nothing");
+    // The ground truth saw it too.
+    assert!(
+        a.report["snapshot"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|ch| ch["path"].as_str() == path.to_str()),
+        "{:#}",
+        a.report["snapshot"]
+    );
+}
+
+#[test]
+fn npm_postinstall_appending_to_bashrc() {
+    rc_case("rc-append.js", "postinstall", "persist.shell-rc", "T1546.004", ".bashrc");
+}
+
+#[test]
+fn npm_postinstall_renaming_a_file_onto_bashrc() {
+    rc_case("rc-rename.js", "postinstall", "persist.shell-rc", "T1546.004", ".bashrc");
+}
+
+#[test]
+fn npm_preinstall_writing_an_autostart_entry() {
+    rc_case(
+        "autostart.js",
+        "preinstall",
+        "persist.autostart",
+        "T1547.013",
+        ".config/autostart/pw-update.desktop",
+    );
+}
+
+#[test]
+fn npm_install_hook_writing_a_conda_block_is_still_persistence() {
+    // The block `conda init` writes is the user's own doing only when the
+    // user runs conda; from a dependency's hook it is persistence.
+    let c = npm_case("conda-block.js", "install");
+    let a = c.install("audit", &[]);
+    assert!(c.bashrc().contains("conda initialize"));
+    check_finding(
+        a.finding("persist.shell-rc"),
+        "T1546.004",
+        "high",
+        Some(&c.pkg()),
+        Some("install"),
+    );
+}
+
+#[test]
+fn conda_init_run_on_purpose_is_not_an_install_and_stays_quiet() {
+    // The benign twin: the user runs `conda init` (a stand-in that writes the
+    // same block). Not an install: no sandbox, no report, the block lands.
+    let bin = tempfile::tempdir().unwrap();
+    let conda = bin.path().join("conda");
+    fs::write(
+        &conda,
+        "#!/bin/sh\nprintf '\\n# >>> conda initialize >>>\\nexport PW_MARK=conda-init\\n# <<< conda initialize <<<\\n' >> \"$HOME/.bashrc\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&conda, fs::Permissions::from_mode(0o755)).unwrap();
+    let env = ShimEnv::new(&[bin.path()]);
+    let out = run(env.shim("conda").arg("init").arg("bash"));
+    assert_success(&out, "conda init");
+    assert!(
+        fs::read_to_string(env.home.path().join(".bashrc"))
+            .unwrap()
+            .contains("conda initialize")
+    );
+    assert!(report_files(&env).is_empty(), "a passthrough leaves no report");
+    assert!(stderr_str(&out).is_empty(), "{}", stderr_str(&out));
+}
+
+#[test]
+fn npm_postinstall_reading_a_token_then_calling_home() {
+    let c = npm_case("cred-exfil.js", "postinstall");
+    fs::write(c.env.home.path().join(".npmrc"), "//127.0.0.1/:_authToken=not-a-real-token\n").unwrap();
+    let c2 = TcpListener::bind("127.0.0.1:0").unwrap();
+    c2.set_nonblocking(true).unwrap();
+    let port = c2.local_addr().unwrap().port().to_string();
+    for mode in ["protect", "block", "audit"] {
+        let r = c.install(mode, &[("C2_PORT", port.clone())]);
+        let read = r.finding("cred.read");
+        check_finding(read, "T1552.001", "high", Some(&c.pkg()), Some("postinstall"));
+        assert!(read["evidence"]["paths"][0].as_str().unwrap().ends_with("/.npmrc"));
+        let direct = r.finding("net.direct");
+        check_finding(direct, "T1571", "high", Some(&c.pkg()), Some("postinstall"));
+        // A credential read and a connection elsewhere in one branch.
+        assert_eq!(direct["severity"], "critical", "{mode}: {direct:#}");
+        assert_eq!(direct["evidence"]["endpoint"], format!("127.0.0.1:{port}"));
+        match mode {
+            "audit" => {
+                assert_eq!(direct["action"], "observed");
+                assert!(c2.accept().is_ok(), "audit lets the connection through");
+            }
+            _ => {
+                assert_eq!(direct["action"], "blocked", "{mode}");
+                assert!(c2.accept().is_err(), "{mode}: the C2 was reached");
+            }
+        }
+        assert_eq!(r.code, if mode == "block" { BLOCKED } else { 0 }, "{mode}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn npm_postinstall_leaving_a_detached_process() {
+    let c = npm_case("detached.js", "postinstall");
+    for mode in ["protect", "block"] {
+        let r = c.install(mode, &[]);
+        let f = r.finding("proc.lingering");
+        check_finding(f, "T1564", "high", None, None);
+        assert!(f["evidence"]["argv"][0].as_str().unwrap().contains("sleep"), "{f:#}");
+        let pid = f["pid"].as_i64().unwrap() as i32;
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        if mode == "block" {
+            assert_eq!(r.code, BLOCKED);
+            assert_eq!(f["action"], "blocked");
+            assert!(!alive, "block mode leaves nothing running");
+        } else {
+            assert_eq!(f["action"], "observed");
+            // SAFETY: a pid the test's own install started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// A write into the project (writable: npm installs there) that block mode
+/// must undo through the quarantine.
+fn project_case(file: &str, rule: &str, attack: &str, target: &str) {
+    let c = npm_case(file, "postinstall");
+    let path = c.project.join(target);
+
+    let p = c.install("protect", &[]);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    let f = p.finding(rule);
+    check_finding(f, attack, "high", Some(&c.pkg()), Some("postinstall"));
+    assert!(path.exists());
+    fs::remove_file(&path).unwrap();
+
+    let b = c.install("block", &[]);
+    assert_eq!(b.code, BLOCKED, "{}", b.stderr);
+    let f = b.finding(rule);
+    assert_eq!(f["action"], "quarantined", "{f:#}");
+    assert!(!path.exists(), "block mode left {}", path.display());
+    let q = &b.report["quarantine"][0];
+    assert_eq!(q["original"].as_str(), path.to_str());
+    let stored = PathBuf::from(q["stored"].as_str().unwrap());
+    assert!(stored.starts_with(c.env.home.state_dir().join("pkgwarden/quarantine")));
+    assert_eq!(sha256_hex(&fs::read(&stored).unwrap()), q["sha256"].as_str().unwrap());
+    // And it can be put back.
+    let id = b.report["id"].as_str().unwrap();
+    let out = run(c.env.pkgwarden().args(["quarantine", "restore", id]));
+    assert_success(&out, "quarantine restore");
+    assert!(path.exists());
+}
+
+#[test]
+fn npm_postinstall_injecting_a_workflow() {
+    project_case("workflow.js", "persist.ci", "T1195.002", ".github/workflows/pw-discussion.yml");
+}
+
+#[test]
+fn npm_dependency_writing_a_git_hook() {
+    project_case("git-hook.js", "persist.git", "T1546", ".git/hooks/pre-commit");
+}
+
+#[test]
+fn husky_style_hooks_asked_for_by_the_root_project_stay_quiet() {
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    fs::create_dir_all(project.join(".git/hooks")).unwrap();
+    fs::write(project.join("git-hook.js"), incident("git-hook.js")).unwrap();
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"proj","version":"1.0.0","scripts":{"prepare":"node git-hook.js"}}"#,
+    )
+    .unwrap();
+    let registry = NpmRegistry::start_with(vec![]);
+    let r = install(
+        &env,
+        "protect",
+        &["npm", "install", "--foreground-scripts", "--registry", &registry.registry_url()],
+        &project,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("git-hook wrote"), "{}", r.stdout);
+    assert!(project.join(".git/hooks/pre-commit").is_file());
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+}
+
+#[test]
+fn native_binary_downloads_into_the_package_and_a_tool_cache_stay_quiet() {
+    let c = npm_case("native-download.js", "postinstall");
+    for mode in ["protect", "audit"] {
+        let r = c.install(mode, &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("native-download done"), "{}", r.stdout);
+        assert!(r.serious().is_empty(), "{mode}: {:#?}", r.serious());
+    }
+}
+
+#[test]
+fn a_node_gyp_style_build_stays_quiet() {
+    let pkg = NpmPackage::new(
+        serde_json::json!({
+            "name": "pw-gyp", "version": "1.0.0",
+            "scripts": {"install": "sh gyp-build.sh"}
+        }),
+        &[("gyp-build.sh", &incident("gyp-build.sh")), ("index.js", b"module.exports = 1;\n")],
+    );
+    let registry = NpmRegistry::start_with(vec![pkg]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    fs::write(project.join("package.json"), r#"{"name":"proj","version":"1.0.0"}"#).unwrap();
+    let r = install(
+        &env,
+        "protect",
+        &["npm", "install", "--foreground-scripts", "--registry", &registry.registry_url(), "pw-gyp"],
+        &project,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(project.join("node_modules/pw-gyp/build/Release/addon.node").is_file());
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+    // The compiler ran under the hook, and the tree says so.
+    assert!(r.report["processes"].as_array().unwrap().iter().any(|p| {
+        p["package"] == "pw-gyp@1.0.0" && p["argv"][0].as_str().is_some_and(|a| a.ends_with("cc"))
+    }));
+}
+
+// ---------------------------------------------------------------------------
+// pip
+// ---------------------------------------------------------------------------
+
+struct PipCase {
+    env: ShimEnv,
+    index: PypiIndex,
+    _fixture: tempfile::TempDir,
+    /// Holds the virtualenv.
+    _venv_home: TestHome,
+    venv: PathBuf,
+    name: String,
+}
+
+/// A fixture directory with `files`, served as a wheel or an sdist.
+fn pip_case(name: &str, files: &[(&str, Vec<u8>)], sdist: bool) -> PipCase {
+    let dir = tempfile::tempdir().unwrap();
+    for (rel, data) in files {
+        let p = dir.path().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+    let fx = PipFixture {
+        name: name.into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden detection fixture".into()),
+        requires_dist: vec![],
+        dir: dir.path().to_path_buf(),
+    };
+    let dist = if sdist { build_sdist(&fx) } else { build_wheel(&fx) };
+    let index = PypiIndex::start_with(vec![dist]);
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    fs::write(env.home.path().join(".bashrc"), "# rc\n").unwrap();
+    PipCase {
+        env,
+        index,
+        _fixture: dir,
+        _venv_home: venv_home,
+        venv,
+        name: name.into(),
+    }
+}
+
+impl PipCase {
+    fn install(&self, mode: &str, extra: &[&str]) -> Installed {
+        let url = self.index.index_url();
+        let mut args = vec!["pip", "install", "--index-url", &url];
+        args.extend_from_slice(extra);
+        args.push(&self.name);
+        let r = install(&self.env, mode, &args, self.env.home.path(), &[]);
+        self.uninstall();
+        r
+    }
+
+    /// Undoes an install for the next mode, unmonitored.
+    fn uninstall(&self) {
+        let _ = run(self
+            .env
+            .bare(venv_bin(&self.venv, "pip"))
+            .args(["uninstall", "-y", &self.name]));
+    }
+}
+
+/// An in-tree PEP 517 backend that runs `behaviour` when pip imports it.
+fn backend_files(name: &str, behaviour: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let template = fs::read_to_string(crate_root().join("tests/fixtures/pip/pwsdist/pwbackend.py")).unwrap();
+    // The template's own module-level actions are replaced by the incident.
+    let body = template.split("NAME, VERSION =").nth(1).unwrap();
+    let backend = format!(
+        "import base64, hashlib, os, zipfile\n{}\nNAME, VERSION ={}",
+        String::from_utf8_lossy(behaviour),
+        body.replace("\"pwsdist\"", &format!("\"{name}\""))
+    );
+    vec![
+        ("pyproject.toml", b"[build-system]\nrequires = []\nbuild-backend = \"pwbackend\"\nbackend-path = [\".\"]\n".to_vec()),
+        ("pwbackend.py", backend.into_bytes()),
+        (Box::leak(format!("{name}/__init__.py").into_boxed_str()), b"".to_vec()),
+    ]
+}
+
+#[test]
+fn pip_wheel_shipping_a_pth_that_execs() {
+    let c = pip_case(
+        "pwpth",
+        &[("pwpth/__init__.py", b"".to_vec()), ("pwpth.pth", incident("pth-exec.pth"))],
+        false,
+    );
+    let p = c.install("protect", &[]);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    let f = p.finding("persist.python-startup");
+    check_finding(f, "T1546.018", "high", Some("pwpth@1.0.0"), None);
+    assert_eq!(f["evidence"]["line"], 1);
+    assert!(f["evidence"]["excerpt"].as_str().unwrap().contains("exec("));
+    assert_eq!(f["action"], "observed");
+
+    let b = c.install("block", &[]);
+    assert_eq!(b.code, BLOCKED, "{}", b.stderr);
+    let f = b.finding("persist.python-startup");
+    assert_eq!(f["action"], "quarantined");
+    let pth = PathBuf::from(f["evidence"]["paths"][0].as_str().unwrap());
+    assert!(!pth.exists(), "block mode left {}", pth.display());
+    assert_eq!(b.report["outcome"]["status"], "blocked");
+}
+
+#[test]
+fn pip_wheel_with_setuptools_style_pth_stays_quiet() {
+    let c = pip_case(
+        "pwdistutils",
+        &[
+            ("_distutils_hack/__init__.py", b"def add_shim():\n    pass\n".to_vec()),
+            ("distutils-precedence.pth", incident("distutils-precedence.pth")),
+        ],
+        false,
+    );
+    let r = c.install("block", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+}
+
+#[test]
+fn pip_setup_py_writing_a_systemd_unit_and_a_path_hijack() {
+    let setup = format!(
+        "{}\nfrom setuptools import setup\nfrom setuptools.command.build_py import build_py\n\nclass Build(build_py):\n    def run(self):\n{}\n        build_py.run(self)\n\nsetup(name='pwsetup', version='1.0.0', packages=['pwsetup'], cmdclass={{'build_py': Build}})\n",
+        String::from_utf8_lossy(&incident("systemd.py")),
+        String::from_utf8_lossy(&incident("path-hijack.py"))
+            .lines()
+            .map(|l| format!("        {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let c = pip_case(
+        "pwsetup",
+        &[("setup.py", setup.into_bytes()), ("pwsetup/__init__.py", b"".to_vec())],
+        true,
+    );
+    let home = c.env.home.path().to_path_buf();
+    for mode in ["protect", "block", "audit"] {
+        let r = c.install(mode, &["--no-build-isolation"]);
+        let unit = home.join(".config/systemd/user/pw-sync.service");
+        let sudo = home.join(".local/bin/sudo");
+        let s = r.finding("persist.systemd");
+        check_finding(s, "T1543.002", "high", Some("pwsetup"), None);
+        let h = r.finding("persist.path-hijack");
+        check_finding(h, "T1574.007", "high", Some("pwsetup"), None);
+        if mode == "audit" {
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            assert!(unit.is_file() && sudo.is_file());
+            assert_eq!(s["action"], "observed");
+            fs::remove_file(&unit).unwrap();
+            fs::remove_file(&sudo).unwrap();
+        } else {
+            assert_eq!(s["action"], "blocked", "{mode}: {s:#}");
+            assert_eq!(h["action"], "blocked", "{mode}: {h:#}");
+            assert!(!unit.exists() && !sudo.exists(), "{mode}");
+            assert_eq!(r.code, if mode == "block" { BLOCKED } else { 0 }, "{mode}: {}", r.stderr);
+        }
+    }
+}
+
+#[test]
+fn pip_build_backend_dropping_a_hidden_script_and_running_it() {
+    let c = pip_case("pwhidden", &backend_files("pwhidden", &incident("hidden-exec.py")), true);
+    let home = c.env.home.path().to_path_buf();
+    let script = home.join(".config/sysmon/sysmon.py");
+    let p = c.install("protect", &[]);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    let hidden = p.finding("hidden.script");
+    check_finding(hidden, "T1564.001", "medium", Some("pwhidden"), Some("build-backend"));
+    assert_eq!(hidden["evidence"]["paths"][0].as_str(), script.to_str());
+    let ran = p.finding("exec.dropped");
+    check_finding(ran, "T1059", "high", Some("pwhidden"), None);
+    assert_eq!(ran["severity"], "critical", "{ran:#}");
+
+    let b = c.install("block", &[]);
+    assert_eq!(b.code, BLOCKED, "{}", b.stderr);
+    assert_eq!(b.report["outcome"]["status"], "blocked");
+}
+
+#[test]
+fn pip_build_backend_dropping_a_packed_binary_in_tmp() {
+    let c = pip_case("pwpacked", &backend_files("pwpacked", &incident("packed-drop.py")), true);
+    let tag = format!("{}", std::process::id());
+    let target = PathBuf::from(format!("/tmp/.X11-cache-{tag}/ld-linux"));
+    let tagged = |mode: &str| {
+        let mut args = vec!["pip", "install", "--index-url"];
+        let url = c.index.index_url();
+        args.push(&url);
+        args.push("pwpacked");
+        install(&c.env, mode, &args, c.env.home.path(), &[("PW_TAG", tag.clone())])
+    };
+    let p = tagged("protect");
+    let f = p.finding("drop.binary");
+    check_finding(f, "T1105", "high", Some("pwpacked"), None);
+    assert_eq!(f["action"], "blocked");
+    assert!(!target.exists());
+    c.uninstall();
+    let a = tagged("audit");
+    let f = a.finding("drop.binary");
+    assert_eq!(f["severity"], "high");
+    assert!(f["evidence"]["detail"].as_str().unwrap().contains("UPX"), "{f:#}");
+    assert_eq!(f["action"], "observed");
+    let _ = fs::remove_dir_all(target.parent().unwrap());
+}
+
+// ---------------------------------------------------------------------------
+// Real installs stay quiet
+// ---------------------------------------------------------------------------
+
+#[test]
+fn plain_installs_have_no_findings_of_medium_or_more() {
+    let c = pip_case("pwplain", &[("pwplain/__init__.py", b"x = 1\n".to_vec())], false);
+    for mode in ["protect", "block"] {
+        let r = c.install(mode, &[]);
+        assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
+        assert!(r.serious().is_empty(), "{mode}: {:#?}", r.serious());
+        assert_eq!(r.report["outcome"]["status"], "completed");
+        assert!(r.report["files"]["writes"].as_u64().unwrap() > 0);
+    }
+    let registry = NpmRegistry::start(&["pwdemo", "pwdemo-dep"]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    fs::write(project.join("package.json"), r#"{"name":"proj","version":"1.0.0"}"#).unwrap();
+    for mode in ["protect", "block"] {
+        let _ = fs::remove_dir_all(project.join("node_modules"));
+        let r = install(
+            &env,
+            mode,
+            &["npm", "install", "--registry", &registry.registry_url(), "pwdemo"],
+            &project,
+            &[],
+        );
+        assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
+        assert!(r.serious().is_empty(), "{mode}: {:#?}", r.serious());
+    }
+}
