@@ -68,6 +68,65 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// List, show and export the reports of past installs.
+    Report {
+        #[command(subcommand)]
+        action: ReportCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCmd {
+    /// The stored reports, oldest first.
+    List {
+        /// Only reports started since then: a duration back from now (`1h`,
+        /// `2days`) or an RFC 3339 time (`2026-01-31T12:00:00Z`).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// Only reports with findings.
+        #[arg(long)]
+        findings: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One report in full.
+    Show {
+        /// A report id, a unique prefix of one, or `last`.
+        #[arg(value_name = "ID|last")]
+        id: String,
+        /// How to print it.
+        #[arg(long, value_enum, default_value = "human")]
+        format: ShowFormat,
+    },
+    /// Reports as JSON lines for a SIEM, on stdout.
+    Export {
+        /// A report id, a unique prefix of one, or `last` (the default).
+        #[arg(value_name = "ID|last", conflicts_with = "all")]
+        id: Option<String>,
+        /// Every stored report (with --since, those started since then).
+        #[arg(long)]
+        all: bool,
+        /// With --all: only reports started since then (as for `list`).
+        #[arg(long, value_name = "WHEN", requires = "all")]
+        since: Option<String>,
+        /// The output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ShowFormat {
+    Human,
+    Json,
+    Sarif,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Jsonl,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -177,6 +236,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Cmd::Policy { action } => cmd_policy(action),
         Cmd::Quarantine { action } => cmd_quarantine(action),
         Cmd::Doctor { json } => cmd_doctor(json),
+        Cmd::Report { action } => cmd_report(action),
     }
 }
 
@@ -559,5 +619,154 @@ fn cmd_doctor(json: bool) -> i32 {
     } else {
         println!("the sandbox cannot be set up in full: block mode will refuse to run installs");
         exit::SANDBOX_UNAVAILABLE
+    }
+}
+
+/// `--since`: a duration back from now, or an RFC 3339 time.
+fn parse_since(s: &str) -> Result<std::time::SystemTime, String> {
+    if let Ok(d) = humantime::parse_duration(s) {
+        return std::time::SystemTime::now().checked_sub(d).ok_or_else(|| {
+            format!("pkgwarden: --since {s} is too far back\n  hint: give a shorter duration")
+        });
+    }
+    humantime::parse_rfc3339_weak(s).map_err(|_| {
+        format!(
+            "pkgwarden: cannot read --since '{s}'\n  hint: give a duration like 1h or 2days, or a time like 2026-01-31T12:00:00Z"
+        )
+    })
+}
+
+/// Writes report output to stdout; a closed pipe (`| head`) ends it quietly
+/// instead of panicking as `print!` would.
+fn emit(text: &str) -> i32 {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    0
+}
+
+/// Prints a report error and returns the usage exit code.
+fn report_error(e: impl std::fmt::Display) -> i32 {
+    eprintln!("pkgwarden: {e}");
+    exit::USAGE
+}
+
+fn cmd_report(action: ReportCmd) -> i32 {
+    use crate::report::{human, jsonl, markdown, sarif, store};
+    match action {
+        ReportCmd::List {
+            since,
+            findings,
+            json,
+        } => {
+            let since = match since.as_deref().map(parse_since).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return exit::USAGE;
+                }
+            };
+            let all = match store::list(since, findings) {
+                Ok(a) => a,
+                Err(e) => return report_error(e),
+            };
+            if json {
+                return emit(&(serde_json::to_string_pretty(&all).unwrap_or_default() + "\n"));
+            }
+            if all.is_empty() {
+                let dir = store::reports_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default();
+                let which = if findings {
+                    "reports with findings"
+                } else {
+                    "reports"
+                };
+                eprintln!("pkgwarden: no {which} in {dir}");
+                return 0;
+            }
+            let mut table = format!(
+                "{:<16}  {:<20}  {:<8} {:<9} {:<8} {:<11} {:>4}  FINDINGS\n",
+                "ID", "STARTED", "MANAGER", "COMMAND", "MODE", "STATUS", "EXIT"
+            );
+            for s in all {
+                let started = humantime::parse_rfc3339_weak(&s.started)
+                    .ok()
+                    .and_then(|t| crate::report::rfc3339(t, 0, false))
+                    .unwrap_or(s.started);
+                let found = match s.worst {
+                    Some(w) if s.findings > 0 => format!("{} (worst {w})", s.findings),
+                    _ => s.findings.to_string(),
+                };
+                let cell = |v: &str, n: usize| crate::report::shorten(&crate::report::clean(v), n);
+                table.push_str(&format!(
+                    "{:<16}  {:<20}  {:<8} {:<9} {:<8} {:<11} {:>4}  {found}\n",
+                    cell(&s.id, 16),
+                    cell(&started, 20),
+                    cell(&s.manager, 8),
+                    cell(&s.command, 9),
+                    cell(&s.mode, 8),
+                    cell(&s.status, 11),
+                    s.exit_code,
+                ));
+            }
+            emit(&table)
+        }
+        ReportCmd::Show { id, format } => {
+            let r = match store::load(&id) {
+                Ok(r) => r,
+                Err(e) => return report_error(e),
+            };
+            let text = match format {
+                ShowFormat::Human => human::show(&r, human::use_color_stdout()),
+                ShowFormat::Json => serde_json::to_string_pretty(&r).unwrap_or_default() + "\n",
+                ShowFormat::Sarif => {
+                    serde_json::to_string_pretty(&sarif::render(&r)).unwrap_or_default() + "\n"
+                }
+                ShowFormat::Markdown => markdown::render(&r),
+            };
+            emit(&text)
+        }
+        ReportCmd::Export {
+            id,
+            all,
+            since,
+            format: ExportFormat::Jsonl,
+        } => {
+            let reports = if all {
+                let since = match since.as_deref().map(parse_since).transpose() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return exit::USAGE;
+                    }
+                };
+                let listed = match store::list(since, false) {
+                    Ok(l) => l,
+                    Err(e) => return report_error(e),
+                };
+                let mut loaded = Vec::new();
+                for s in listed {
+                    match store::load(&s.id) {
+                        Ok(r) => loaded.push(r),
+                        Err(e) => return report_error(e),
+                    }
+                }
+                loaded
+            } else {
+                match store::load(id.as_deref().unwrap_or("last")) {
+                    Ok(r) => vec![r],
+                    Err(e) => return report_error(e),
+                }
+            };
+            let mut out = std::io::stdout().lock();
+            for r in &reports {
+                use std::io::Write as _;
+                // A closed pipe (`| head`) ends the export quietly.
+                if out.write_all(jsonl::render(r).as_bytes()).is_err() {
+                    return 0;
+                }
+            }
+            0
+        }
     }
 }

