@@ -251,7 +251,10 @@ fn cmd_quarantine(action: QuarantineCmd) -> i32 {
                         let what = if q.stored.is_empty() {
                             "deleted file put back".to_string()
                         } else if q.restored_previous {
-                            format!("earlier content put back; install's version held ({})", short(&q.sha256))
+                            format!(
+                                "earlier content put back; install's version held ({})",
+                                short(&q.sha256)
+                            )
                         } else {
                             format!("held ({})", short(&q.sha256))
                         };

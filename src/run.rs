@@ -412,6 +412,7 @@ fn sandboxed(
         lingering: &lingering,
         changes: &changes,
         env_kept: &env_kept,
+        started: Some(started),
     };
     let mut findings = crate::detect::run(&input);
     for w in accept(&mut findings, &p.allow, started) {
@@ -507,6 +508,8 @@ fn sandboxed(
             readable_secrets: readable_secrets(home.as_deref(), &cwd),
             filter_still_held: observed.still_held,
             notifications: observed.notifications,
+            snapshot_us: before.took_us + after.took_us,
+            snapshot_incomplete: after.incomplete.clone(),
         },
         outcome: crate::report::model::Outcome {
             status: status.into(),

@@ -43,8 +43,8 @@ impl Installed {
     fn finding(&self, rule: &str) -> &Value {
         self.findings(rule).into_iter().next().unwrap_or_else(|| {
             panic!(
-                "no {rule} finding\nstdout:\n{}\nstderr:\n{}\nfindings: {:#}",
-                self.stdout, self.stderr, self.report["findings"]
+                "no {rule} finding\nstdout:\n{}\nstderr:\n{}\nfindings: {:#}\nwrites outside the expected roots: {:#}\nprocesses: {:#}",
+                self.stdout, self.stderr, self.report["findings"], self.report["files"], self.report["processes"]
             )
         })
     }
@@ -73,7 +73,13 @@ fn report_files(env: &ShimEnv) -> BTreeSet<PathBuf> {
 }
 
 /// `pkgwarden run --sandbox --mode MODE -- ARGS` in `cwd`; the report it left.
-fn install(env: &ShimEnv, mode: &str, args: &[&str], cwd: &Path, vars: &[(&str, String)]) -> Installed {
+fn install(
+    env: &ShimEnv,
+    mode: &str,
+    args: &[&str],
+    cwd: &Path,
+    vars: &[(&str, String)],
+) -> Installed {
     let before = report_files(env);
     let mut cmd = env.pkgwarden();
     cmd.args(["run", "--sandbox", "--mode", mode, "--"])
@@ -100,7 +106,13 @@ fn install(env: &ShimEnv, mode: &str, args: &[&str], cwd: &Path, vars: &[(&str, 
 }
 
 /// Checks the common shape of a finding.
-fn check_finding(f: &Value, attack: &str, min_severity: &str, package: Option<&str>, hook: Option<&str>) {
+fn check_finding(
+    f: &Value,
+    attack: &str,
+    min_severity: &str,
+    package: Option<&str>,
+    hook: Option<&str>,
+) {
     let order = ["info", "low", "medium", "high", "critical"];
     let sev = f["severity"].as_str().unwrap();
     assert!(
@@ -139,7 +151,10 @@ fn npm_case(file: &str, hook: &str) -> NpmCase {
             "name": name, "version": "1.0.0",
             "scripts": {hook: "node incident.js"}
         }),
-        &[("incident.js", &incident(file)), ("index.js", b"module.exports = 1;\n")],
+        &[
+            ("incident.js", &incident(file)),
+            ("index.js", b"module.exports = 1;\n"),
+        ],
     );
     let registry = NpmRegistry::start_with(vec![pkg]);
     let env = ShimEnv::new(&[]);
@@ -201,7 +216,11 @@ fn rc_case(file: &str, hook: &str, rule: &str, attack: &str, target: &str) {
     let f = p.finding(rule);
     check_finding(f, attack, "high", Some(&c.pkg()), Some(hook));
     assert_eq!(f["action"], "blocked", "{f:#}");
-    assert_eq!(fs::read(&path).ok(), before, "protect let the write through");
+    assert_eq!(
+        fs::read(&path).ok(),
+        before,
+        "protect let the write through"
+    );
 
     let b = c.install("block", &[]);
     assert_eq!(b.code, BLOCKED, "{}", b.stderr);
@@ -230,12 +249,24 @@ fn rc_case(file: &str, hook: &str, rule: &str, attack: &str, target: &str) {
 
 #[test]
 fn npm_postinstall_appending_to_bashrc() {
-    rc_case("rc-append.js", "postinstall", "persist.shell-rc", "T1546.004", ".bashrc");
+    rc_case(
+        "rc-append.js",
+        "postinstall",
+        "persist.shell-rc",
+        "T1546.004",
+        ".bashrc",
+    );
 }
 
 #[test]
 fn npm_postinstall_renaming_a_file_onto_bashrc() {
-    rc_case("rc-rename.js", "postinstall", "persist.shell-rc", "T1546.004", ".bashrc");
+    rc_case(
+        "rc-rename.js",
+        "postinstall",
+        "persist.shell-rc",
+        "T1546.004",
+        ".bashrc",
+    );
 }
 
 #[test]
@@ -286,22 +317,50 @@ fn conda_init_run_on_purpose_is_not_an_install_and_stays_quiet() {
             .unwrap()
             .contains("conda initialize")
     );
-    assert!(report_files(&env).is_empty(), "a passthrough leaves no report");
+    assert!(
+        report_files(&env).is_empty(),
+        "a passthrough leaves no report"
+    );
     assert!(stderr_str(&out).is_empty(), "{}", stderr_str(&out));
 }
 
 #[test]
 fn npm_postinstall_reading_a_token_then_calling_home() {
     let c = npm_case("cred-exfil.js", "postinstall");
-    fs::write(c.env.home.path().join(".npmrc"), "//127.0.0.1/:_authToken=not-a-real-token\n").unwrap();
+    fs::write(
+        c.env.home.path().join(".npmrc"),
+        "//127.0.0.1/:_authToken=not-a-real-token\n",
+    )
+    .unwrap();
+    // A stand-in C2 that counts connections and closes each one.
     let c2 = TcpListener::bind("127.0.0.1:0").unwrap();
-    c2.set_nonblocking(true).unwrap();
     let port = c2.local_addr().unwrap().port().to_string();
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = reached.clone();
+    std::thread::spawn(move || {
+        for conn in c2.incoming() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    let seen = || reached.load(std::sync::atomic::Ordering::SeqCst);
     for mode in ["protect", "block", "audit"] {
+        let before = seen();
         let r = c.install(mode, &[("C2_PORT", port.clone())]);
         let read = r.finding("cred.read");
-        check_finding(read, "T1552.001", "high", Some(&c.pkg()), Some("postinstall"));
-        assert!(read["evidence"]["paths"][0].as_str().unwrap().ends_with("/.npmrc"));
+        check_finding(
+            read,
+            "T1552.001",
+            "high",
+            Some(&c.pkg()),
+            Some("postinstall"),
+        );
+        assert!(
+            read["evidence"]["paths"][0]
+                .as_str()
+                .unwrap()
+                .ends_with("/.npmrc")
+        );
         let direct = r.finding("net.direct");
         check_finding(direct, "T1571", "high", Some(&c.pkg()), Some("postinstall"));
         // A credential read and a connection elsewhere in one branch.
@@ -310,14 +369,19 @@ fn npm_postinstall_reading_a_token_then_calling_home() {
         match mode {
             "audit" => {
                 assert_eq!(direct["action"], "observed");
-                assert!(c2.accept().is_ok(), "audit lets the connection through");
+                assert!(seen() > before, "audit lets the connection through");
             }
             _ => {
                 assert_eq!(direct["action"], "blocked", "{mode}");
-                assert!(c2.accept().is_err(), "{mode}: the C2 was reached");
+                assert_eq!(seen(), before, "{mode}: the C2 was reached");
             }
         }
-        assert_eq!(r.code, if mode == "block" { BLOCKED } else { 0 }, "{mode}: {}", r.stderr);
+        assert_eq!(
+            r.code,
+            if mode == "block" { BLOCKED } else { 0 },
+            "{mode}: {}",
+            r.stderr
+        );
     }
 }
 
@@ -328,7 +392,10 @@ fn npm_postinstall_leaving_a_detached_process() {
         let r = c.install(mode, &[]);
         let f = r.finding("proc.lingering");
         check_finding(f, "T1564", "high", None, None);
-        assert!(f["evidence"]["argv"][0].as_str().unwrap().contains("sleep"), "{f:#}");
+        assert!(
+            f["evidence"]["argv"][0].as_str().unwrap().contains("sleep"),
+            "{f:#}"
+        );
         let pid = f["pid"].as_i64().unwrap() as i32;
         let alive = Path::new(&format!("/proc/{pid}")).exists();
         if mode == "block" {
@@ -359,13 +426,20 @@ fn project_case(file: &str, rule: &str, attack: &str, target: &str) {
     let b = c.install("block", &[]);
     assert_eq!(b.code, BLOCKED, "{}", b.stderr);
     let f = b.finding(rule);
-    assert_eq!(f["action"], "quarantined", "{f:#}");
+    assert_eq!(
+        f["action"], "quarantined",
+        "{f:#}\nsnapshot: {:#}\nquarantine: {:#}\n{}",
+        b.report["snapshot"], b.report["quarantine"], b.stderr
+    );
     assert!(!path.exists(), "block mode left {}", path.display());
     let q = &b.report["quarantine"][0];
     assert_eq!(q["original"].as_str(), path.to_str());
     let stored = PathBuf::from(q["stored"].as_str().unwrap());
     assert!(stored.starts_with(c.env.home.state_dir().join("pkgwarden/quarantine")));
-    assert_eq!(sha256_hex(&fs::read(&stored).unwrap()), q["sha256"].as_str().unwrap());
+    assert_eq!(
+        sha256_hex(&fs::read(&stored).unwrap()),
+        q["sha256"].as_str().unwrap()
+    );
     // And it can be put back.
     let id = b.report["id"].as_str().unwrap();
     let out = run(c.env.pkgwarden().args(["quarantine", "restore", id]));
@@ -375,12 +449,22 @@ fn project_case(file: &str, rule: &str, attack: &str, target: &str) {
 
 #[test]
 fn npm_postinstall_injecting_a_workflow() {
-    project_case("workflow.js", "persist.ci", "T1195.002", ".github/workflows/pw-discussion.yml");
+    project_case(
+        "workflow.js",
+        "persist.ci",
+        "T1195.002",
+        ".github/workflows/pw-discussion.yml",
+    );
 }
 
 #[test]
 fn npm_dependency_writing_a_git_hook() {
-    project_case("git-hook.js", "persist.git", "T1546", ".git/hooks/pre-commit");
+    project_case(
+        "git-hook.js",
+        "persist.git",
+        "T1546",
+        ".git/hooks/pre-commit",
+    );
 }
 
 #[test]
@@ -398,7 +482,13 @@ fn husky_style_hooks_asked_for_by_the_root_project_stay_quiet() {
     let r = install(
         &env,
         "protect",
-        &["npm", "install", "--foreground-scripts", "--registry", &registry.registry_url()],
+        &[
+            "npm",
+            "install",
+            "--foreground-scripts",
+            "--registry",
+            &registry.registry_url(),
+        ],
         &project,
         &[],
     );
@@ -426,21 +516,39 @@ fn a_node_gyp_style_build_stays_quiet() {
             "name": "pw-gyp", "version": "1.0.0",
             "scripts": {"install": "sh gyp-build.sh"}
         }),
-        &[("gyp-build.sh", &incident("gyp-build.sh")), ("index.js", b"module.exports = 1;\n")],
+        &[
+            ("gyp-build.sh", &incident("gyp-build.sh")),
+            ("index.js", b"module.exports = 1;\n"),
+        ],
     );
     let registry = NpmRegistry::start_with(vec![pkg]);
     let env = ShimEnv::new(&[]);
     let project = env.home.subdir("proj");
-    fs::write(project.join("package.json"), r#"{"name":"proj","version":"1.0.0"}"#).unwrap();
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"proj","version":"1.0.0"}"#,
+    )
+    .unwrap();
     let r = install(
         &env,
         "protect",
-        &["npm", "install", "--foreground-scripts", "--registry", &registry.registry_url(), "pw-gyp"],
+        &[
+            "npm",
+            "install",
+            "--foreground-scripts",
+            "--registry",
+            &registry.registry_url(),
+            "pw-gyp",
+        ],
         &project,
         &[],
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(project.join("node_modules/pw-gyp/build/Release/addon.node").is_file());
+    assert!(
+        project
+            .join("node_modules/pw-gyp/build/Release/addon.node")
+            .is_file()
+    );
     assert!(r.serious().is_empty(), "{:#?}", r.serious());
     // The compiler ran under the hook, and the tree says so.
     assert!(r.report["processes"].as_array().unwrap().iter().any(|p| {
@@ -462,8 +570,42 @@ struct PipCase {
     name: String,
 }
 
+/// setuptools and wheel (and their dependencies) for pip's isolated build
+/// environment, downloaded by .ci/run into tests/.wheels.
+fn build_requirements() -> Vec<Dist> {
+    let dir = crate_root().join("tests/.wheels");
+    let wheels: Vec<Dist> = fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let filename = e.file_name().to_string_lossy().into_owned();
+            let project = filename
+                .strip_suffix(".whl")?
+                .split('-')
+                .next()?
+                .to_string();
+            Some(Dist {
+                project,
+                filename,
+                bytes: fs::read(e.path()).ok()?,
+            })
+        })
+        .collect();
+    assert!(
+        wheels.iter().any(|w| w.project == "setuptools"),
+        "no setuptools wheel in {}: run .ci/run, or `python3 -m pip download --only-binary :all: --dest tests/.wheels setuptools wheel`",
+        dir.display()
+    );
+    wheels
+}
+
 /// A fixture directory with `files`, served as a wheel or an sdist.
 fn pip_case(name: &str, files: &[(&str, Vec<u8>)], sdist: bool) -> PipCase {
+    pip_case_with(name, files, sdist, Vec::new())
+}
+
+fn pip_case_with(name: &str, files: &[(&str, Vec<u8>)], sdist: bool, extra: Vec<Dist>) -> PipCase {
     let dir = tempfile::tempdir().unwrap();
     for (rel, data) in files {
         let p = dir.path().join(rel);
@@ -477,8 +619,13 @@ fn pip_case(name: &str, files: &[(&str, Vec<u8>)], sdist: bool) -> PipCase {
         requires_dist: vec![],
         dir: dir.path().to_path_buf(),
     };
-    let dist = if sdist { build_sdist(&fx) } else { build_wheel(&fx) };
-    let index = PypiIndex::start_with(vec![dist]);
+    let mut dists = vec![if sdist {
+        build_sdist(&fx)
+    } else {
+        build_wheel(&fx)
+    }];
+    dists.extend(extra);
+    let index = PypiIndex::start_with(dists);
     let venv_home = TestHome::new();
     let venv = venv(&venv_home);
     let env = ShimEnv::new(&[&venv.join("bin")]);
@@ -504,18 +651,22 @@ impl PipCase {
         r
     }
 
-    /// Undoes an install for the next mode, unmonitored.
+    /// Undoes an install for the next mode, unmonitored; forgets the wheel
+    /// pip built, so that the next install builds (and runs the hook) again.
     fn uninstall(&self) {
-        let _ = run(self
-            .env
-            .bare(venv_bin(&self.venv, "pip"))
-            .args(["uninstall", "-y", &self.name]));
+        let _ = fs::remove_dir_all(self.env.home.path().join(".cache/pip/wheels"));
+        let _ =
+            run(self
+                .env
+                .bare(venv_bin(&self.venv, "pip"))
+                .args(["uninstall", "-y", &self.name]));
     }
 }
 
 /// An in-tree PEP 517 backend that runs `behaviour` when pip imports it.
 fn backend_files(name: &str, behaviour: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
-    let template = fs::read_to_string(crate_root().join("tests/fixtures/pip/pwsdist/pwbackend.py")).unwrap();
+    let template =
+        fs::read_to_string(crate_root().join("tests/fixtures/pip/pwsdist/pwbackend.py")).unwrap();
     // The template's own module-level actions are replaced by the incident.
     let body = template.split("NAME, VERSION =").nth(1).unwrap();
     let backend = format!(
@@ -534,7 +685,10 @@ fn backend_files(name: &str, behaviour: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 fn pip_wheel_shipping_a_pth_that_execs() {
     let c = pip_case(
         "pwpth",
-        &[("pwpth/__init__.py", b"".to_vec()), ("pwpth.pth", incident("pth-exec.pth"))],
+        &[
+            ("pwpth/__init__.py", b"".to_vec()),
+            ("pwpth.pth", incident("pth-exec.pth")),
+        ],
         false,
     );
     let p = c.install("protect", &[]);
@@ -559,8 +713,14 @@ fn pip_wheel_with_setuptools_style_pth_stays_quiet() {
     let c = pip_case(
         "pwdistutils",
         &[
-            ("_distutils_hack/__init__.py", b"def add_shim():\n    pass\n".to_vec()),
-            ("distutils-precedence.pth", incident("distutils-precedence.pth")),
+            (
+                "_distutils_hack/__init__.py",
+                b"def add_shim():\n    pass\n".to_vec(),
+            ),
+            (
+                "distutils-precedence.pth",
+                incident("distutils-precedence.pth"),
+            ),
         ],
         false,
     );
@@ -580,14 +740,22 @@ fn pip_setup_py_writing_a_systemd_unit_and_a_path_hijack() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let c = pip_case(
+    // A plain setup.py sdist: pip builds it with setuptools in an isolated
+    // build environment, fetched from the same loopback index.
+    let c = pip_case_with(
         "pwsetup",
-        &[("setup.py", setup.into_bytes()), ("pwsetup/__init__.py", b"".to_vec())],
+        &[
+            ("setup.py", setup.into_bytes()),
+            ("pwsetup/__init__.py", b"".to_vec()),
+        ],
         true,
+        build_requirements(),
     );
     let home = c.env.home.path().to_path_buf();
+    // Most users have ~/.local/bin (and it is on PATH).
+    fs::create_dir_all(home.join(".local/bin")).unwrap();
     for mode in ["protect", "block", "audit"] {
-        let r = c.install(mode, &["--no-build-isolation"]);
+        let r = c.install(mode, &[]);
         let unit = home.join(".config/systemd/user/pw-sync.service");
         let sudo = home.join(".local/bin/sudo");
         let s = r.finding("persist.systemd");
@@ -604,33 +772,69 @@ fn pip_setup_py_writing_a_systemd_unit_and_a_path_hijack() {
             assert_eq!(s["action"], "blocked", "{mode}: {s:#}");
             assert_eq!(h["action"], "blocked", "{mode}: {h:#}");
             assert!(!unit.exists() && !sudo.exists(), "{mode}");
-            assert_eq!(r.code, if mode == "block" { BLOCKED } else { 0 }, "{mode}: {}", r.stderr);
+            assert_eq!(
+                r.code,
+                if mode == "block" { BLOCKED } else { 0 },
+                "{mode}: {}",
+                r.stderr
+            );
         }
     }
 }
 
 #[test]
 fn pip_build_backend_dropping_a_hidden_script_and_running_it() {
-    let c = pip_case("pwhidden", &backend_files("pwhidden", &incident("hidden-exec.py")), true);
+    let c = pip_case(
+        "pwhidden",
+        &backend_files("pwhidden", &incident("hidden-exec.py")),
+        true,
+    );
     let home = c.env.home.path().to_path_buf();
     let script = home.join(".config/sysmon/sysmon.py");
+    // Protect: a new directory under ~/.config is refused; the attempt is
+    // reported, attributed to the build backend of the package.
     let p = c.install("protect", &[]);
     assert_eq!(p.code, 0, "{}", p.stderr);
-    let hidden = p.finding("hidden.script");
-    check_finding(hidden, "T1564.001", "medium", Some("pwhidden"), Some("build-backend"));
-    assert_eq!(hidden["evidence"]["paths"][0].as_str(), script.to_str());
-    let ran = p.finding("exec.dropped");
-    check_finding(ran, "T1059", "high", Some("pwhidden"), None);
-    assert_eq!(ran["severity"], "critical", "{ran:#}");
+    let refused = p.finding("hidden.script");
+    check_finding(
+        refused,
+        "T1564.001",
+        "medium",
+        Some("pwhidden"),
+        Some("build-backend"),
+    );
+    assert_eq!(refused["action"], "blocked");
+    assert!(!script.exists());
 
     let b = c.install("block", &[]);
     assert_eq!(b.code, BLOCKED, "{}", b.stderr);
     assert_eq!(b.report["outcome"]["status"], "blocked");
+
+    // Audit: the script lands and runs; written then executed is critical.
+    let a = c.install("audit", &[]);
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    let hidden = a.finding("hidden.script");
+    check_finding(
+        hidden,
+        "T1564.001",
+        "medium",
+        Some("pwhidden"),
+        Some("build-backend"),
+    );
+    assert_eq!(hidden["evidence"]["paths"][0].as_str(), script.to_str());
+    let ran = a.finding("exec.dropped");
+    check_finding(ran, "T1059", "high", Some("pwhidden"), None);
+    assert_eq!(ran["severity"], "critical", "{ran:#}");
+    assert!(script.with_file_name("ran").is_file());
 }
 
 #[test]
 fn pip_build_backend_dropping_a_packed_binary_in_tmp() {
-    let c = pip_case("pwpacked", &backend_files("pwpacked", &incident("packed-drop.py")), true);
+    let c = pip_case(
+        "pwpacked",
+        &backend_files("pwpacked", &incident("packed-drop.py")),
+        true,
+    );
     let tag = format!("{}", std::process::id());
     let target = PathBuf::from(format!("/tmp/.X11-cache-{tag}/ld-linux"));
     let tagged = |mode: &str| {
@@ -638,18 +842,34 @@ fn pip_build_backend_dropping_a_packed_binary_in_tmp() {
         let url = c.index.index_url();
         args.push(&url);
         args.push("pwpacked");
-        install(&c.env, mode, &args, c.env.home.path(), &[("PW_TAG", tag.clone())])
+        install(
+            &c.env,
+            mode,
+            &args,
+            c.env.home.path(),
+            &[("PW_TAG", tag.clone())],
+        )
     };
     let p = tagged("protect");
-    let f = p.finding("drop.binary");
-    check_finding(f, "T1105", "high", Some("pwpacked"), None);
+    // Protect refuses the hidden directory in /tmp before anything is written.
+    let f = p.finding("hidden.script");
+    check_finding(
+        f,
+        "T1564.001",
+        "medium",
+        Some("pwpacked"),
+        Some("build-backend"),
+    );
     assert_eq!(f["action"], "blocked");
     assert!(!target.exists());
     c.uninstall();
     let a = tagged("audit");
     let f = a.finding("drop.binary");
     assert_eq!(f["severity"], "high");
-    assert!(f["evidence"]["detail"].as_str().unwrap().contains("UPX"), "{f:#}");
+    assert!(
+        f["evidence"]["detail"].as_str().unwrap().contains("UPX"),
+        "{f:#}"
+    );
     assert_eq!(f["action"], "observed");
     let _ = fs::remove_dir_all(target.parent().unwrap());
 }
@@ -660,7 +880,11 @@ fn pip_build_backend_dropping_a_packed_binary_in_tmp() {
 
 #[test]
 fn plain_installs_have_no_findings_of_medium_or_more() {
-    let c = pip_case("pwplain", &[("pwplain/__init__.py", b"x = 1\n".to_vec())], false);
+    let c = pip_case(
+        "pwplain",
+        &[("pwplain/__init__.py", b"x = 1\n".to_vec())],
+        false,
+    );
     for mode in ["protect", "block"] {
         let r = c.install(mode, &[]);
         assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
@@ -671,13 +895,23 @@ fn plain_installs_have_no_findings_of_medium_or_more() {
     let registry = NpmRegistry::start(&["pwdemo", "pwdemo-dep"]);
     let env = ShimEnv::new(&[]);
     let project = env.home.subdir("proj");
-    fs::write(project.join("package.json"), r#"{"name":"proj","version":"1.0.0"}"#).unwrap();
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"proj","version":"1.0.0"}"#,
+    )
+    .unwrap();
     for mode in ["protect", "block"] {
         let _ = fs::remove_dir_all(project.join("node_modules"));
         let r = install(
             &env,
             mode,
-            &["npm", "install", "--registry", &registry.registry_url(), "pwdemo"],
+            &[
+                "npm",
+                "install",
+                "--registry",
+                &registry.registry_url(),
+                "pwdemo",
+            ],
             &project,
             &[],
         );

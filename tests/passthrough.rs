@@ -135,7 +135,11 @@ fn npm_install_from_loopback_registry_through_the_shim() {
         .args(["install", "pwdemo"])
         .current_dir(&project));
     assert_success(&out, "npm install pwdemo through the shim");
-    assert!(stderr_str(&out).contains("pkgwarden: npm install ran sandboxed (protect mode)"));
+    let err = stderr_str(&out);
+    assert!(
+        err.starts_with("pkgwarden: npm install") && err.contains(SANDBOXED),
+        "{err}"
+    );
     assert!(registry.tarball_fetched("pwdemo", "1.0.0"));
     assert!(project.join("node_modules/pwdemo/package.json").is_file());
     assert!(
@@ -171,7 +175,8 @@ fn python_shim_routes_only_pip() {
     ]));
     assert_success(&out, "python3 -m pip install");
     assert!(
-        stderr_str(&out).contains("pkgwarden: python -m pip install ran sandboxed (protect mode)")
+        stderr_str(&out).contains("pkgwarden: python -m pip install")
+            && stderr_str(&out).contains(SANDBOXED)
     );
     assert!(index.was_downloaded("pwdemo"));
 }

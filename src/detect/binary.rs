@@ -49,7 +49,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     for (p, e) in input.written() {
-        if e.kind == "symlink" {
+        if matches!(e.kind.as_str(), "symlink" | "mkdir") {
             continue;
         }
         let payload = input.expected_path(&p) || input.tool_cache(&p);

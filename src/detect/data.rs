@@ -48,18 +48,9 @@ pub fn endpoints() -> &'static Endpoints {
     })
 }
 
-/// `*` and `?` within one string.
+/// `*` and `?` within one name (the snapshot's matcher).
 pub fn wildcard(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), text.as_bytes())
+    crate::monitor::snapshot::match_name(pattern, text)
 }
 
 /// True when `path` lies at or under `pattern` (`~/` expanded; `*` matches

@@ -20,14 +20,22 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         .filter(|e| e.kind == "memfd")
         .map(|e| e.pid)
         .collect();
+    // A scratch place outside $HOME (a home directory may itself live under
+    // /tmp), or the user's cache; and a file that changed since the install
+    // began (the shims and tools that were already there are not dropped).
     let scratch = |p: &Path| {
-        ["/tmp", "/var/tmp", "/dev/shm"]
+        let home = input.home.as_deref();
+        let place = (["/tmp", "/var/tmp", "/dev/shm"]
             .iter()
             .any(|s| p.starts_with(s))
-            || input
-                .home
-                .as_deref()
-                .is_some_and(|h| p.starts_with(h.join(".cache")))
+            && !home.is_some_and(|h| p.starts_with(h)))
+            || home.is_some_and(|h| p.starts_with(h.join(".cache")));
+        let fresh = std::fs::symlink_metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .zip(input.started)
+            .is_some_and(|(m, s)| m >= s);
+        place && fresh
     };
     let mut seen = BTreeSet::new();
     for e in input.events.iter().filter(|e| e.kind == "exec") {

@@ -60,6 +60,12 @@ pub fn is_script(p: &Path) -> bool {
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut out = Vec::new();
     for (p, e) in input.written() {
+        if e.kind == "mkdir" {
+            if let Some(f) = refused_dir(input, procs, &p, e.pid) {
+                out.push(f);
+            }
+            continue;
+        }
         if e.kind == "symlink"
             || !hidden_place(input, &p)
             || !is_script(&p)
@@ -92,6 +98,43 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// A hidden directory the sandbox refused to create: the first step of a
+/// drop that never happened. Medium from a package's code, low otherwise.
+fn refused_dir(input: &Input, procs: &Procs, p: &Path, pid: i32) -> Option<Finding> {
+    if p.exists()
+        || !hidden_place(input, &p.join("x"))
+        || input.write_taken(p) != super::Taken::Blocked
+        || super::persist::classify(
+            p,
+            input.home.as_deref(),
+            &input.cwd,
+            &input.startup_patterns,
+        )
+        .is_some()
+        || super::persist::leads_to(p, input.home.as_deref(), &input.cwd).is_some()
+    {
+        return None;
+    }
+    let ev = Evidence {
+        paths: vec![p.display().to_string()],
+        detail: Some("creating this directory was refused; nothing was written in it".into()),
+        ..Evidence::default()
+    };
+    let title = format!("Hidden directory creation refused: {}", p.display());
+    let mut f = finding(
+        "hidden.script",
+        title,
+        Some(pid),
+        procs,
+        ev,
+        super::Taken::Blocked,
+    );
+    if !procs.is_hook(pid) {
+        f.severity = super::Severity::Low;
+    }
+    Some(f)
 }
 
 /// SHA-256 of a file's content (up to 64 MiB), lowercase hex.

@@ -175,6 +175,9 @@ pub struct Input<'a> {
     pub changes: &'a [Change],
     /// Secret-like variables kept in the environment.
     pub env_kept: &'a [String],
+    /// When the install started (files older than this were not dropped by
+    /// it).
+    pub started: Option<std::time::SystemTime>,
 }
 
 impl Input<'_> {
@@ -212,13 +215,13 @@ impl Input<'_> {
 
     /// Every path the install wrote or tried to write, with the first event
     /// that did: open for writing, rename/link target, symlink, chmod +x,
-    /// truncate, mknod.
+    /// truncate, mknod, mkdir.
     pub fn written(&self) -> Vec<(PathBuf, &Event)> {
         let mut seen: HashMap<PathBuf, usize> = HashMap::new();
         let mut out: Vec<(PathBuf, &Event)> = Vec::new();
         for e in self.events {
             let target = match e.kind.as_str() {
-                "open-write" | "chmod-exec" | "truncate" | "mknod" => e.paths.first(),
+                "open-write" | "chmod-exec" | "truncate" | "mknod" | "mkdir" => e.paths.first(),
                 "rename" | "link" | "symlink" => e.paths.get(1),
                 _ => None,
             };
@@ -486,7 +489,7 @@ pub fn run(input: &Input) -> Vec<Finding> {
     out.extend(lingering::check(input, &procs));
     out.extend(escape::check(input, &procs));
     correlate(&mut out, &procs);
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 
@@ -534,7 +537,7 @@ pub fn correlate(findings: &mut [Finding], procs: &Procs) {
 }
 
 /// Changes of the snapshot that added or modified a file.
-pub fn added_or_modified<'a>(changes: &'a [Change]) -> impl Iterator<Item = &'a Change> {
+pub fn added_or_modified(changes: &[Change]) -> impl Iterator<Item = &Change> {
     changes
         .iter()
         .filter(|c| matches!(c.kind, ChangeKind::Added | ChangeKind::Modified))

@@ -37,7 +37,7 @@ const SYSTEMD: &[&str] = &[
     "/etc/systemd/system",
     "/etc/systemd/user",
 ];
-const AUTOSTART: &[&str] = &["~/.config/autostart/*.desktop", "/etc/xdg/autostart"];
+const AUTOSTART: &[&str] = &["~/.config/autostart", "/etc/xdg/autostart"];
 const CRON: &[&str] = &["/var/spool/cron", "/etc/cron*", "/var/spool/at"];
 const SSH: &[&str] = &[
     "~/.ssh/authorized_keys",
@@ -142,15 +142,53 @@ pub fn classify(
         return Some("persist.pm-config");
     }
     // The policy's own start-up paths: persistence the built-in list lacks.
+    let text = path.to_string_lossy();
     let extra_hit = extra.iter().any(|pat| {
-        let pat = pat.trim_end_matches("/*").trim_end_matches("/**");
-        if pat.starts_with('/') || pat.starts_with("~/") {
-            under_pattern(path, pat, home)
-        } else {
-            under_pattern(path, &cwd.join(pat).to_string_lossy(), home)
-        }
+        let full = match (pat.strip_prefix("~/"), home) {
+            (Some(rest), Some(h)) => h.join(rest),
+            (Some(_), None) => return false,
+            (None, _) if pat.starts_with('/') => PathBuf::from(pat),
+            (None, _) => cwd.join(pat),
+        };
+        let full = full.to_string_lossy();
+        crate::monitor::snapshot::glob_match(&full, &text)
+            || crate::monitor::snapshot::glob_match(&format!("{full}/**"), &text)
     });
     extra_hit.then_some("persist.system")
+}
+
+/// The rule of the persistence location a new directory `path` leads to
+/// (`~/.config/systemd` on the way to `~/.config/systemd/user`).
+pub fn leads_to(path: &Path, home: Option<&Path>, cwd: &Path) -> Option<&'static str> {
+    let tables: [(&[&str], &'static str); 8] = [
+        (SYSTEMD, "persist.systemd"),
+        (AUTOSTART, "persist.autostart"),
+        (CRON, "persist.cron"),
+        (GIT, "persist.git"),
+        (CI, "persist.ci"),
+        (AGENT, "persist.agent-hook"),
+        (SYSTEM, "persist.system"),
+        (LAUNCHD, "persist.launchd"),
+    ];
+    for (list, rule) in tables {
+        for pat in list {
+            let expanded = match (pat.strip_prefix("~/"), pat.strip_prefix("./")) {
+                (Some(rest), _) => home?.join(rest),
+                (_, Some(rest)) => cwd.join(rest),
+                _ => PathBuf::from(pat),
+            };
+            // Only literal paths: a wildcard names no directory to lead to.
+            if !pat.contains('*') && expanded != path && expanded.starts_with(path) {
+                let depth = expanded.components().count() - path.components().count();
+                if depth <= 2
+                    && path.components().count() > home.map_or(1, |h| h.components().count())
+                {
+                    return Some(rule);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// True when every added line lies inside a block that a tool the user runs
@@ -178,8 +216,17 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     // Path → (rule, first writer event pid, kind of write).
     let mut hits: BTreeMap<PathBuf, (&'static str, Option<i32>, String)> = BTreeMap::new();
     for (path, e) in input.written() {
-        // A symlink's own path is index 1; its target was written as given.
-        if let Some(rule) = classify(&path, home, &input.cwd, &input.startup_patterns) {
+        // A directory that exists: what lands in it is the evidence.
+        if e.kind == "mkdir" && path.exists() {
+            continue;
+        }
+        let rule = classify(&path, home, &input.cwd, &input.startup_patterns).or_else(|| {
+            // A directory on the way there, refused: the attempt is the evidence.
+            (e.kind == "mkdir")
+                .then(|| leads_to(&path, home, &input.cwd))
+                .flatten()
+        });
+        if let Some(rule) = rule {
             hits.entry(path)
                 .or_insert((rule, Some(e.pid), e.kind.clone()));
         }
@@ -490,5 +537,48 @@ mod tests {
             &[(2, "curl x | sh".into())]
         ));
         assert!(!tool_block(text, &[]));
+    }
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+    use crate::monitor::notify::{Action, Event};
+
+    fn ev(kind: &str, path: &str) -> Event {
+        Event {
+            seq: 0,
+            ms: 0,
+            pid: 7,
+            ppid: None,
+            syscall: kind.into(),
+            kind: kind.into(),
+            paths: vec![path.into()],
+            argv: None,
+            cwd: None,
+            package: None,
+            hook: None,
+            addr: None,
+            flags: 0,
+            dns_query: None,
+            action: Action::Observed,
+            errno: None,
+        }
+    }
+
+    #[test]
+    fn a_refused_directory_on_the_way_to_a_unit_is_persistence() {
+        let events = vec![ev("mkdir", "/nonexistent-home/.config/systemd")];
+        let input = Input {
+            home: Some(PathBuf::from("/nonexistent-home")),
+            cwd: PathBuf::from("/nonexistent-proj"),
+            events: &events,
+            ..Input::default()
+        };
+        let procs = Procs::new(&[]);
+        let f = check(&input, &procs);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, "persist.systemd");
+        assert_eq!(f[0].action, Taken::Blocked);
     }
 }

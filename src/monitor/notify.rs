@@ -600,6 +600,13 @@ fn network(
         return (Some(ev), Some(cont()));
     }
     if w.net.observe_only {
+        // Audit refuses nothing; the proxy is still the expected way out.
+        if let Some(Target::Ip(sa)) = &target
+            && nr == SYS_connect
+            && w.net.allowed.contains(sa)
+        {
+            ev.action = Action::Allowed;
+        }
         return (Some(ev), Some(cont()));
     }
     match &target {

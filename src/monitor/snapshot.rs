@@ -26,7 +26,7 @@ use std::fs::{self, DirEntry, File, Metadata};
 use std::io::{ErrorKind, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Largest file whose content a snapshot keeps (and whose lines a diff shows).
@@ -254,25 +254,6 @@ impl Scope {
         }
     }
 
-    /// The first pattern that watches `path` (the path matches it, or the
-    /// path is a file directly in a directory that matches it). Files found
-    /// through `site_dirs` or `path_dirs` have none.
-    pub fn pattern_for(&self, path: &Path) -> Option<&str> {
-        self.patterns.iter().map(String::as_str).find(|p| {
-            let Some((base, comps)) = self.resolve(p) else {
-                return false;
-            };
-            let Ok(rest) = path.strip_prefix(&base) else {
-                return false;
-            };
-            let names = names(rest);
-            match_comps(&comps, &names)
-                || names
-                    .split_last()
-                    .is_some_and(|(_, parent)| match_comps(&comps, parent))
-        })
-    }
-
     /// Splits a pattern into the literal directory it starts from (home,
     /// project or `/`) and the components after it. `None` for `~` patterns
     /// without a home and for `~user/…`, which pkgwarden does not expand.
@@ -379,16 +360,6 @@ fn parse(pattern: &str) -> Vec<Comp> {
         .collect()
 }
 
-/// The names of a relative path's components (lossy UTF-8).
-fn names(path: &Path) -> Vec<String> {
-    path.components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// True when `path` matches `pattern`, component by component: `*` is any
 /// run of characters and `?` one character, within one component (both
 /// match a leading `.`); a `**` component is zero or more components. Both
@@ -433,7 +404,7 @@ fn match_comps(pat: &[Comp], names: &[String]) -> bool {
 
 /// `*` and `?` within one name; greedy with one backtrack point, linear in
 /// practice.
-fn match_name(pat: &str, name: &str) -> bool {
+pub fn match_name(pat: &str, name: &str) -> bool {
     let p: Vec<char> = pat.chars().collect();
     let s: Vec<char> = name.chars().collect();
     let (mut i, mut j) = (0, 0);
@@ -941,6 +912,34 @@ mod tests {
     }
 
     #[test]
+    fn matched_directories_stand_for_their_files() {
+        let f = Fixture::new();
+        // Like `/etc/cron*`: a file and directories matched by one glob.
+        let etc = f.h("etc");
+        write_old(&etc.join("crontab"), "* * * * * root x\n");
+        write_old(&etc.join("cron.d/job"), "j\n");
+        write_old(&etc.join("cron.daily/sub/deep"), "d\n");
+        write_old(&etc.join("crypttab"), "not cron\n");
+        write_old(&f.h(".config/autostart/a.desktop"), "[Desktop Entry]\n");
+        write_old(&f.h(".config/autostart/a.txt"), "x\n");
+        let scope = f.scope(
+            &["~/etc/cron*", "~/.config/autostart/*.desktop"],
+            vec![],
+            None,
+        );
+        let snap = take(&scope);
+        let got: Vec<PathBuf> = snap.entries.keys().cloned().collect();
+        assert_eq!(
+            got,
+            vec![
+                f.h(".config/autostart/a.desktop"),
+                etc.join("cron.d/job"),
+                etc.join("crontab"),
+            ]
+        );
+    }
+
+    #[test]
     fn added_modified_removed() {
         let f = Fixture::new();
         write_old(&f.h(".bashrc"), "export A=1\n");
@@ -1246,44 +1245,6 @@ mod tests {
         let snap = take(&f.scope(&["~/.claude/**"], vec![], None));
         assert!(snap.entries.len() < WALK_ENTRIES);
         assert!(snap.incomplete.iter().any(|l| l.contains("stopped")));
-    }
-
-    #[test]
-    fn matched_directories_stand_for_their_files() {
-        let f = Fixture::new();
-        // Like `/etc/cron*`: a file and directories matched by one glob.
-        let etc = f.h("etc");
-        write_old(&etc.join("crontab"), "* * * * * root x\n");
-        write_old(&etc.join("cron.d/job"), "j\n");
-        write_old(&etc.join("cron.daily/sub/deep"), "d\n");
-        write_old(&etc.join("crypttab"), "not cron\n");
-        write_old(&f.h(".config/autostart/a.desktop"), "[Desktop Entry]\n");
-        write_old(&f.h(".config/autostart/a.txt"), "x\n");
-        let scope = f.scope(
-            &["~/etc/cron*", "~/.config/autostart/*.desktop"],
-            vec![],
-            None,
-        );
-        let snap = take(&scope);
-        let got: Vec<PathBuf> = snap.entries.keys().cloned().collect();
-        assert_eq!(
-            got,
-            vec![
-                f.h(".config/autostart/a.desktop"),
-                etc.join("cron.d/job"),
-                etc.join("crontab"),
-            ]
-        );
-        assert_eq!(
-            scope.pattern_for(&etc.join("cron.d/job")),
-            Some("~/etc/cron*")
-        );
-        assert_eq!(scope.pattern_for(&etc.join("crontab")), Some("~/etc/cron*"));
-        assert_eq!(scope.pattern_for(&etc.join("crypttab")), None);
-        assert_eq!(
-            scope.pattern_for(&f.c(".git/hooks/pre-push")),
-            Some(".git/hooks/*")
-        );
     }
 
     #[test]

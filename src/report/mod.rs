@@ -147,8 +147,14 @@ pub(crate) fn shell_join(argv: &[String]) -> String {
 pub(crate) fn command_line(r: &Report) -> String {
     let w = &r.what;
     let mut words = vec![w.manager.clone()];
-    // `argv` may or may not start with the subcommand; never show it twice.
-    if !w.command.is_empty() && w.argv.first() != Some(&w.command) {
+    // `argv` may or may not hold the subcommand (`install`, `-m pip
+    // install`); never show it twice.
+    let cmd: Vec<&str> = w.command.split_whitespace().collect();
+    let holds = !cmd.is_empty()
+        && w.argv
+            .windows(cmd.len())
+            .any(|win| win.iter().map(String::as_str).eq(cmd.iter().copied()));
+    if !w.command.is_empty() && !holds {
         words.push(w.command.clone());
     }
     words.extend(w.argv.iter().cloned());
@@ -263,6 +269,8 @@ pub(crate) mod testdata {
                 readable_secrets: vec![],
                 filter_still_held: false,
                 notifications: 1700,
+                snapshot_us: 2100,
+                snapshot_incomplete: vec![],
             },
             outcome: Outcome {
                 status: "completed".into(),
@@ -401,6 +409,9 @@ pub(crate) mod testdata {
                 size: 10,
                 mtime_ns: 1,
                 mode: 0o100644,
+                ino: 1,
+                ctime_ns: 1,
+                link_target: None,
                 sha256: None,
                 content: None,
             }),
@@ -425,6 +436,7 @@ pub(crate) mod testdata {
                 hook: Some("postinstall".into()),
                 evidence,
                 action,
+                allowed_by: None,
             }
         };
         r.findings = vec![
@@ -545,6 +557,10 @@ mod tests {
         assert_eq!(command_line(&r), "pip install requests");
         r.what.argv = vec!["requests".into()];
         assert_eq!(command_line(&r), "pip install requests");
+        r.what.manager = "python".into();
+        r.what.command = "-m pip install".into();
+        r.what.argv = vec!["-m".into(), "pip".into(), "install".into(), "x".into()];
+        assert_eq!(command_line(&r), "python -m pip install x");
     }
 
     #[test]

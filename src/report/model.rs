@@ -112,6 +112,12 @@ pub struct SandboxStatus {
     pub filter_still_held: bool,
     /// Notifications the supervisor handled.
     pub notifications: u64,
+    /// Microseconds the two snapshots of persistence locations took.
+    #[serde(default)]
+    pub snapshot_us: u64,
+    /// Snapshot walks cut short by their size limits (what was not seen).
+    #[serde(default)]
+    pub snapshot_incomplete: Vec<String>,
 }
 
 /// How the install ended.

@@ -42,10 +42,9 @@ pub struct FsSpec {
 }
 
 impl FsSpec {
-    /// True when the rules this spec makes let the install write `path`
-    /// (judged after the fact, for reports: a new entry directly in the
-    /// writable tree's root was refused; a deeper one was allowed when its
-    /// top directory exists).
+    /// True when the rules this spec makes let the install write `path`,
+    /// judged after the fact for reports (the tree is split again as it is
+    /// now; what the refused install did not create is not there).
     pub fn allows_write(&self, path: &Path) -> bool {
         if is_within_any(path, &self.secrets) {
             return false;
@@ -53,17 +52,15 @@ impl FsSpec {
         if is_within_any(path, &self.write_dirs) || self.write_files.iter().any(|f| f == path) {
             return true;
         }
+        // The same split of the tree that `grants` made: a new entry is
+        // allowed only beneath one of the granted paths.
         match &self.writable_tree {
-            Some((root, keep)) if path.starts_with(root) && !is_within_any(path, keep) => {
-                let mut rest = path
-                    .strip_prefix(root)
-                    .map(|r| r.components())
-                    .into_iter()
-                    .flatten();
-                match (rest.next(), rest.next()) {
-                    (Some(top), Some(_)) => root.join(top).is_dir(),
-                    _ => false,
-                }
+            Some((root, keep)) if path.starts_with(root) => {
+                let mut keep = keep.clone();
+                keep.extend(self.secrets.iter().cloned());
+                allow_all_except(root, &keep)
+                    .iter()
+                    .any(|g| g != root && path.starts_with(g))
             }
             _ => false,
         }

@@ -8,8 +8,9 @@ use std::process::Command;
 /// The words pkgwarden prints after an install it could not monitor yet.
 pub const UNMONITORED: &str = "ran unmonitored";
 
-/// The words pkgwarden prints after a sandboxed install.
-pub const SANDBOXED: &str = "ran sandboxed";
+/// What pkgwarden's summary after a sandboxed install always holds: the
+/// report it left.
+pub const SANDBOXED: &str = " · report ";
 
 /// A test HOME whose PATH is: shims, then `dirs`, then the test's own PATH.
 pub struct ShimEnv {
