@@ -919,3 +919,205 @@ fn plain_installs_have_no_findings_of_medium_or_more() {
         assert!(r.serious().is_empty(), "{mode}: {:#?}", r.serious());
     }
 }
+
+// ---------------------------------------------------------------------------
+// Every install leaves a report
+// ---------------------------------------------------------------------------
+
+/// A stand-in `gem` (a shell script) run with `--sandbox`.
+fn gem_stand_in(script: &str) -> (ShimEnv, tempfile::TempDir) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::tempdir().unwrap();
+    let gem = bin.path().join("gem");
+    fs::write(&gem, script).unwrap();
+    fs::set_permissions(&gem, fs::Permissions::from_mode(0o755)).unwrap();
+    let env = ShimEnv::new(&[bin.path()]);
+    env.home.subdir("work");
+    (env, bin)
+}
+
+fn wait_for(path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn only_report(env: &ShimEnv) -> Value {
+    let files = report_files(env);
+    assert_eq!(files.len(), 1, "{files:?}");
+    serde_json::from_slice(&fs::read(files.iter().next().unwrap()).unwrap()).unwrap()
+}
+
+#[test]
+fn an_interrupted_install_still_leaves_a_complete_report() {
+    let (env, _bin) = gem_stand_in("#!/bin/sh\ntouch \"$HOME/work/started\"\nexec sleep 30\n");
+    let mut cmd = env.pkgwarden();
+    cmd.args(["run", "--sandbox", "--", "gem", "install", "x"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    wait_for(&env.home.path().join("work/started"));
+    // SAFETY: signalling the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let r = only_report(&env);
+    assert_eq!(r["outcome"]["status"], "interrupted");
+    assert_eq!(r["outcome"]["signal"], libc::SIGINT);
+    assert_eq!(r["outcome"]["exit_code"], 130);
+    assert!(
+        r["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["argv"][0] == "sleep")
+    );
+    assert_eq!(r["version"], 1);
+}
+
+#[test]
+fn a_manager_crash_leaves_a_report_marked_crashed() {
+    let (env, _bin) = gem_stand_in("#!/bin/sh\nkill -SEGV $$\n");
+    let out = run(env
+        .pkgwarden()
+        .args(["run", "--sandbox", "--", "gem", "install", "x"]));
+    assert_eq!(out.status.code(), Some(128 + libc::SIGSEGV));
+    let r = only_report(&env);
+    assert_eq!(r["outcome"]["status"], "crashed");
+    assert_eq!(r["outcome"]["signal"], libc::SIGSEGV);
+    assert!(r["outcome"]["manager_exit"].is_null());
+}
+
+#[test]
+fn sixteen_concurrent_installs_leave_sixteen_valid_reports() {
+    let (env, _bin) = gem_stand_in("#!/bin/sh\necho \"$1 $2\" > /dev/null\nexit 0\n");
+    let children: Vec<std::process::Child> = (0..16)
+        .map(|i| {
+            env.pkgwarden()
+                .args([
+                    "run",
+                    "--sandbox",
+                    "--",
+                    "gem",
+                    "install",
+                    &format!("pkg{i}"),
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert_eq!(c.wait().unwrap().code(), Some(0));
+    }
+    let files = report_files(&env);
+    assert_eq!(files.len(), 16, "{files:?}");
+    let mut ids = BTreeSet::new();
+    let mut packages = BTreeSet::new();
+    for f in &files {
+        let r: Value = serde_json::from_slice(&fs::read(f).unwrap()).unwrap();
+        assert_eq!(r["outcome"]["status"], "completed");
+        ids.insert(r["id"].as_str().unwrap().to_string());
+        packages.insert(r["what"]["argv"][1].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 16);
+    assert_eq!(packages.len(), 16);
+    // The store's listing sees every one of them.
+    let out = run(env.pkgwarden().args(["report", "list", "--json"]));
+    assert_success(&out, "report list");
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 16, "{listed:#}");
+}
+
+#[test]
+fn an_allow_entry_accepts_a_package_until_it_expires() {
+    let c = npm_case("rc-append.js", "postinstall");
+    let policy = c.env.home.config_dir().join("pkgwarden/policy.toml");
+    fs::create_dir_all(policy.parent().unwrap()).unwrap();
+    fs::write(
+        &policy,
+        "[[allow]]\npackage = \"pw-rc-append@1.0.0\"\nrules = [\"persist.shell-rc\"]\nexpires = \"2999-12-31\"\nreason = \"reviewed\"\n",
+    )
+    .unwrap();
+    let r = c.install("block", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let f = r.finding("persist.shell-rc");
+    assert_eq!(f["allowed_by"], "allow pw-rc-append@1.0.0: reviewed");
+    assert_eq!(
+        f["action"], "blocked",
+        "the sandbox still refused the write"
+    );
+
+    fs::write(
+        &policy,
+        "[[allow]]\npackage = \"pw-rc-append@1.0.0\"\nexpires = \"2020-01-01\"\n",
+    )
+    .unwrap();
+    let r = c.install("block", &[]);
+    assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+    assert!(r.stderr.contains("expired on 2020-01-01"), "{}", r.stderr);
+    assert!(r.finding("persist.shell-rc")["allowed_by"].is_null());
+}
+
+#[test]
+fn a_malicious_install_renders_valid_sarif_markdown_and_jsonl() {
+    let c = npm_case("cred-exfil.js", "postinstall");
+    fs::write(
+        c.env.home.path().join(".npmrc"),
+        "//127.0.0.1/:_authToken=not-a-real-token\n",
+    )
+    .unwrap();
+    let sarif_path = c.env.home.path().join("out.sarif");
+    let md_path = c.env.home.path().join("summary.md");
+    let r = c.install(
+        "protect",
+        &[
+            ("C2_PORT", "9".into()),
+            ("PKGWARDEN_SARIF", sarif_path.display().to_string()),
+            ("PKGWARDEN_SUMMARY", md_path.display().to_string()),
+        ],
+    );
+    assert!(!r.findings("cred.read").is_empty());
+    let sarif: Value = serde_json::from_slice(&fs::read(&sarif_path).unwrap()).unwrap();
+    let schema: Value = serde_json::from_slice(
+        &fs::read(crate_root().join("tests/data/sarif-schema-2.1.0.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().any(|x| x["ruleId"] == "cred.read"));
+    let md = fs::read_to_string(&md_path).unwrap();
+    assert!(
+        md.contains("cred.read") && md.contains("net.direct"),
+        "{md}"
+    );
+    let out = run(c
+        .env
+        .pkgwarden()
+        .args(["report", "export", "last", "--format", "jsonl"]));
+    assert_success(&out, "export jsonl");
+    let lines: Vec<Value> = stdout_str(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|l| {
+        l["rule.id"] == "net.direct"
+            && l["threat.technique.id"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|x| x == "T1571"))
+    }));
+}

@@ -113,11 +113,15 @@ pub struct SandboxStatus {
     /// Notifications the supervisor handled.
     pub notifications: u64,
     /// Microseconds the two snapshots of persistence locations took.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub snapshot_us: u64,
     /// Snapshot walks cut short by their size limits (what was not seen).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub snapshot_incomplete: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How the install ended.
