@@ -125,7 +125,13 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
     let derived = matches!(
         inv.tool,
         Tool::Pip | Tool::Pip3 | Tool::Python | Tool::Npm | Tool::Npx
-    );
+    ) || (inv.tool == Tool::Gem
+        && inv.sandbox.enabled.is_none()
+        && crate::managers::facts::derived(
+            real,
+            inv.tool,
+            &std::env::current_dir().unwrap_or_default(),
+        ));
     if inv.sandbox.enabled.unwrap_or(derived) {
         return sandboxed(inv, real, request, &eff, &what, &env);
     }

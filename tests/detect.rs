@@ -1121,3 +1121,128 @@ fn a_malicious_install_renders_valid_sarif_markdown_and_jsonl() {
                 .is_some_and(|t| t.iter().any(|x| x == "T1571"))
     }));
 }
+
+// ---------------------------------------------------------------------------
+// gem
+// ---------------------------------------------------------------------------
+
+/// A static file server over `dir` (what `gem generate_index` wrote).
+fn static_server(dir: PathBuf) -> HttpServer {
+    HttpServer::start(move |_port| {
+        move |rq: &support::http::Incoming<'_>| {
+            let rel = rq.path.trim_start_matches('/');
+            let p = dir.join(rel);
+            if rel.contains("..") || !p.is_file() {
+                return Reply::not_found_text();
+            }
+            Reply::ok("application/octet-stream", fs::read(&p).unwrap())
+        }
+    })
+}
+
+#[test]
+fn gem_extconf_reading_credentials_then_calling_home() {
+    // A real `gem build` and `gem generate_index`, served on loopback.
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    let copy = run(std::process::Command::new("cp")
+        .arg("-r")
+        .arg(crate_root().join("tests/fixtures/gem/pwgem"))
+        .arg(&src));
+    assert_success(&copy, "copy the gem fixture");
+    let built = run(std::process::Command::new("gem")
+        .args(["build", "pwgem.gemspec"])
+        .current_dir(&src));
+    assert_success(&built, "gem build");
+    let repo = work.path().join("repo");
+    fs::create_dir_all(repo.join("gems")).unwrap();
+    fs::copy(
+        src.join("pwgem-1.0.0.gem"),
+        repo.join("gems/pwgem-1.0.0.gem"),
+    )
+    .unwrap();
+    let indexed = run(std::process::Command::new("gem")
+        .args(["generate_index", "--directory"])
+        .arg(&repo));
+    assert_success(&indexed, "gem generate_index");
+    let server = static_server(repo);
+    let source = format!("{}/", server.base_url());
+
+    let c2 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = c2.local_addr().unwrap().port().to_string();
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = reached.clone();
+    std::thread::spawn(move || {
+        for conn in c2.incoming() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    fs::create_dir_all(home.join(".gem")).unwrap();
+    fs::write(
+        home.join(".gem/credentials"),
+        "---\n:rubygems_api_key: not-a-real-key\n",
+    )
+    .unwrap();
+    let gems = home.join("gems");
+    for mode in ["protect", "block"] {
+        let _ = fs::remove_dir_all(&gems);
+        // gem is sandboxed by default: its facts come from RubyGems itself.
+        let r = install(
+            &env,
+            mode,
+            &[
+                "gem",
+                "install",
+                "--clear-sources",
+                "--source",
+                &source,
+                "--install-dir",
+                gems.to_str().unwrap(),
+                "--no-document",
+                "pwgem",
+            ],
+            &home,
+            &[("C2_PORT", port.clone())],
+        );
+        let read = r.finding("cred.read");
+        check_finding(
+            read,
+            "T1552.001",
+            "high",
+            Some("pwgem@1.0.0"),
+            Some("extconf.rb"),
+        );
+        assert_eq!(read["action"], "blocked", "{read:#}");
+        let direct = r.finding("net.direct");
+        check_finding(
+            direct,
+            "T1571",
+            "high",
+            Some("pwgem@1.0.0"),
+            Some("extconf.rb"),
+        );
+        assert_eq!(direct["severity"], "critical");
+        assert_eq!(
+            reached.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "{mode}: the C2 was reached"
+        );
+        if mode == "block" {
+            assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+        } else {
+            assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+            assert!(gems.join("gems/pwgem-1.0.0/lib/pwgem.rb").is_file());
+            // The registry came from `--source`, as a user would give it.
+            assert!(
+                r.report["endpoints"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|e| e["verdict"] == "allowed")
+            );
+        }
+    }
+}

@@ -180,6 +180,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     match request.tool.family() {
         Family::Pip => apply_pip(&mut p, cwd),
         Family::Npm => apply_npm(&mut p, cwd),
+        Family::Gem if request.tool == Tool::Gem => apply_gem(&mut p, cwd),
         _ => {}
     }
     let mut hosts: Vec<String> = p.registries.iter().filter_map(|u| host_port(u)).collect();
@@ -188,6 +189,12 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     hosts.dedup();
     p.registry_hosts = hosts;
     Ok(p)
+}
+
+/// True when the facts of this manager are derived (read from the manager
+/// itself), so that its installs can be sandboxed by default.
+pub fn derived(real: &Path, tool: Tool, cwd: &Path) -> bool {
+    facts(real, tool, None, cwd).is_ok_and(|(f, _)| f.derived)
 }
 
 /// `host[:port]` of an http(s) URL; `None` for other schemes and paths.
@@ -223,6 +230,11 @@ pub fn facts(
     let facts = match family {
         Family::Pip => pip_facts(real, interpreter)?,
         Family::Npm => npm_facts(real, tool, cwd)?,
+        // A `gem` that is not RubyGems (a wrapper, a stand-in) keeps the
+        // skeleton: not derived, so not sandboxed by default.
+        Family::Gem if tool == Tool::Gem => {
+            gem_facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
+        }
         _ => ManagerFacts::skeleton(family, real),
     };
     if let Some(f) = &file {
@@ -249,6 +261,7 @@ fn relevant_env(family: Family) -> Vec<(String, String)> {
                         let l = k.to_ascii_lowercase();
                         l.starts_with("npm_config_") || l.starts_with("yarn_") || l == "prefix"
                     }
+                    Family::Gem => k.starts_with("GEM_") || k.starts_with("RUBY"),
                     _ => false,
                 }
         })
@@ -606,6 +619,114 @@ fn writable(dir: &Path) -> bool {
     };
     // SAFETY: c is a valid NUL-terminated path.
     unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+// ---------------------------------------------------------------- gem ----
+
+/// What RubyGems itself says, printed as JSON by the gem's own Ruby.
+const GEM_PROBE: &str = r#"require "rubygems"; require "json"
+puts JSON.generate({"dir" => Gem.dir, "user_dir" => Gem.user_dir, "bindir" => Gem.bindir,
+  "spec_cache" => Gem.spec_cache_dir, "sources" => Gem.sources.to_a.map(&:to_s),
+  "version" => Gem::VERSION, "config_file" => Gem.config_file})"#;
+
+#[derive(Deserialize)]
+struct GemProbe {
+    dir: String,
+    user_dir: String,
+    bindir: String,
+    spec_cache: String,
+    sources: Vec<String>,
+    version: String,
+    config_file: String,
+}
+
+/// The Ruby that runs `gem`, from its shebang (`#!/usr/bin/ruby3.1`,
+/// `#!/usr/bin/env ruby`).
+fn gem_interpreter(real: &Path) -> Option<PathBuf> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(real).ok()?.read(&mut head).ok()?;
+    let first = std::str::from_utf8(&head[..n]).ok()?.lines().next()?;
+    let mut words = first.strip_prefix("#!")?.split_whitespace();
+    let interp = words.next()?;
+    if interp.ends_with("/env") {
+        let name = words.find(|w| !w.starts_with('-'))?;
+        return which::which(name).ok();
+    }
+    Some(PathBuf::from(interp))
+}
+
+fn gem_facts(real: &Path) -> Result<ManagerFacts, FactsError> {
+    let ruby = gem_interpreter(real).ok_or_else(|| FactsError::Probe {
+        exe: real.display().to_string(),
+        why: "no Ruby interpreter named in its first line".into(),
+    })?;
+    // RUBYOPT could load code before the probe: not outside the sandbox.
+    let out = probe(
+        Command::new(&ruby)
+            .args(["-e", GEM_PROBE])
+            .env_remove("RUBYOPT")
+            .env_remove("RUBYLIB"),
+        &ruby,
+    )?;
+    let pr: GemProbe = serde_json::from_slice(&out).map_err(|e| FactsError::Probe {
+        exe: ruby.display().to_string(),
+        why: format!("unexpected probe output: {e}"),
+    })?;
+    let mut f = ManagerFacts::skeleton(Family::Gem, real);
+    f.version = Some(pr.version);
+    f.interpreter = Some(ruby.clone());
+    f.write_roots = vec![PathBuf::from(&pr.dir), PathBuf::from(&pr.bindir)];
+    f.cache_dirs = vec![PathBuf::from(&pr.spec_cache)];
+    let home_rc = crate::paths::home().map(|h| h.join(".gemrc"));
+    f.config_files = [
+        Some(PathBuf::from(&pr.config_file)),
+        home_rc,
+        Some(PathBuf::from("/etc/gemrc")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    f.registries = pr.sources;
+    f.values.insert("user_dir".into(), pr.user_dir);
+    f.derived = true;
+    f.deps.push(Dep::of(&ruby));
+    f.deps.extend(f.config_files.iter().map(|c| Dep::of(c)));
+    Ok(f)
+}
+
+/// `gem install` options on top of the facts: `--install-dir`,
+/// `--user-install`, `--bindir`, `--source`.
+fn apply_gem(p: &mut InstallPlan, cwd: &Path) {
+    let req = &p.request;
+    let abs = |s: &str| {
+        let path = Path::new(s);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            cwd.join(path)
+        }
+    };
+    if let Some(dir) = req.option("install-dir") {
+        p.write_roots = vec![abs(dir), abs(dir).join("bin")];
+    } else if req.flag("user-install")
+        && let Some(u) = p.facts.values.get("user_dir")
+    {
+        p.write_roots = vec![PathBuf::from(u)];
+    }
+    if let Some(b) = req.option("bindir") {
+        p.write_roots.push(abs(b));
+    }
+    let sources: Vec<String> = req
+        .option_values("source")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if req.flag("clear-sources") {
+        p.registries = sources;
+    } else {
+        p.registries.extend(sources);
+    }
 }
 
 // ---------------------------------------------------------------- npm ----

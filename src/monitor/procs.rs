@@ -97,6 +97,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn build_processes_are_attributed_by_their_directory() {
+        let argv = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            pip_build(
+                Some("/tmp/pkgwarden-1-0/pip-install-ab12/pwsetup_0f9e"),
+                Some(&argv("python setup.py egg_info"))
+            ),
+            Some(("pwsetup".into(), "setup.py".into()))
+        );
+        assert_eq!(
+            gem_build(
+                Some("/h/gems/gems/pwgem-1.0.0/ext/pwgem"),
+                Some(&argv("/usr/bin/ruby3.1 -I /x extconf.rb"))
+            ),
+            Some(("pwgem@1.0.0".into(), "extconf.rb".into()))
+        );
+        assert_eq!(
+            gem_build(
+                Some("/h/gems/gems/pwgem-1.0.0/ext/pwgem"),
+                Some(&argv("make"))
+            ),
+            Some(("pwgem@1.0.0".into(), "ext-build".into()))
+        );
+        assert_eq!(gem_build(Some("/h/gems/gems/pwgem-1.0.0/lib"), None), None);
+        assert_eq!(pip_build(Some("/home/u/proj"), None), None);
+    }
+
+    #[test]
     fn ancestors_reach_our_parent() {
         let chain = ancestors();
         // SAFETY: getppid has no preconditions.
@@ -227,7 +255,9 @@ pub fn tree(events: &[crate::monitor::notify::Event]) -> Vec<ProcNode> {
         let (package, hook) = match (&e.package, inherited) {
             (Some(p), _) => (Some(p.clone()), e.hook.clone()),
             (None, Some((p, h))) => (Some(p), h),
-            (None, None) => match pip_build(e.cwd.as_deref(), e.argv.as_deref()) {
+            (None, None) => match pip_build(e.cwd.as_deref(), e.argv.as_deref())
+                .or_else(|| gem_build(e.cwd.as_deref(), e.argv.as_deref()))
+            {
                 Some((p, h)) => (Some(p), Some(h)),
                 None => (None, None),
             },
@@ -270,6 +300,24 @@ fn pip_build(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, Stri
         "build"
     };
     Some((name, hook.to_string()))
+}
+
+/// RubyGems builds an extension with its cwd in the installed gem,
+/// `…/gems/<name>-<version>/ext/…`: `extconf.rb`, then `make`.
+fn gem_build(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, String)> {
+    let parts: Vec<&str> = cwd?.split('/').collect();
+    let dir = parts
+        .windows(3)
+        .find(|w| w[0] == "gems" && w[2] == "ext")
+        .map(|w| w[1])?;
+    let (name, version) = dir.rsplit_once('-')?;
+    let argv = argv.unwrap_or_default();
+    let hook = if argv.iter().any(|a| a.ends_with("extconf.rb")) {
+        "extconf.rb"
+    } else {
+        "ext-build"
+    };
+    Some((format!("{name}@{version}"), hook.to_string()))
 }
 
 /// This process's peak resident set size, in KiB.
