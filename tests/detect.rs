@@ -885,6 +885,12 @@ fn plain_installs_have_no_findings_of_medium_or_more() {
         &[("pwplain/__init__.py", b"x = 1\n".to_vec())],
         false,
     );
+    // The managers read their own credentials: that is not theft.
+    fs::write(
+        c.env.home.path().join(".netrc"),
+        "machine 127.0.0.1 login u password not-real\n",
+    )
+    .unwrap();
     for mode in ["protect", "block"] {
         let r = c.install(mode, &[]);
         assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
@@ -894,6 +900,7 @@ fn plain_installs_have_no_findings_of_medium_or_more() {
     }
     let registry = NpmRegistry::start(&["pwdemo", "pwdemo-dep"]);
     let env = ShimEnv::new(&[]);
+    fs::write(env.home.path().join(".npmrc"), "fund=false\n").unwrap();
     let project = env.home.subdir("proj");
     fs::write(
         project.join("package.json"),
@@ -1245,4 +1252,140 @@ fn gem_extconf_reading_credentials_then_calling_home() {
             );
         }
     }
+}
+
+#[test]
+fn npm_git_dependency_prepare_script_writing_bashrc() {
+    // A git dependency: npm clones it and runs its `prepare` script.
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    fs::write(home.join(".bashrc"), "# rc\n").unwrap();
+    let repo = home.join("src/pw-gitdep");
+    fs::create_dir_all(&repo).unwrap();
+    fs::write(
+        repo.join("package.json"),
+        r#"{"name":"pw-gitdep","version":"1.0.0","scripts":{"prepare":"node incident.js"}}"#,
+    )
+    .unwrap();
+    fs::write(repo.join("incident.js"), incident("rc-append.js")).unwrap();
+    for args in [
+        vec!["init", "-q"],
+        vec!["add", "."],
+        vec![
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "x",
+        ],
+    ] {
+        let out = run(env.bare("git").args(&args).current_dir(&repo));
+        assert_success(&out, "git");
+    }
+    let project = env.home.subdir("proj");
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"proj","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    let url = format!("git+file://{}", repo.display());
+    let registry = NpmRegistry::start_with(vec![]);
+    let r = install(
+        &env,
+        "protect",
+        &[
+            "npm",
+            "install",
+            "--foreground-scripts",
+            "--registry",
+            &registry.registry_url(),
+            &url,
+        ],
+        &project,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let f = r.finding("persist.shell-rc");
+    check_finding(
+        f,
+        "T1546.004",
+        "high",
+        Some("pw-gitdep@1.0.0"),
+        Some("prepare"),
+    );
+    assert_eq!(f["action"], "blocked");
+    assert_eq!(fs::read_to_string(home.join(".bashrc")).unwrap(), "# rc\n");
+    // git ran inside the sandbox, as part of the install.
+    assert!(
+        r.report["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["argv"][0].as_str().is_some_and(|a| a.ends_with("git")))
+    );
+}
+
+#[test]
+fn npm_binding_gyp_command_expansion_runs_under_an_implicit_node_gyp_rebuild() {
+    // No install script at all: npm runs `node-gyp rebuild` because a
+    // binding.gyp is there, and gyp runs `<!(…)` commands while configuring.
+    let gyp = br#"{ "variables": { "pw_probe": "<!(node incident.js)" },
+  "targets": [ { "target_name": "pwaddon", "sources": [ "addon.c" ] } ] }
+"#;
+    let pkg = NpmPackage::new(
+        serde_json::json!({"name": "pw-gyp-evil", "version": "1.0.0"}),
+        &[
+            ("binding.gyp", gyp),
+            ("addon.c", b"int pw_addon(void) { return 1; }\n"),
+            ("incident.js", &incident("autostart.js")),
+        ],
+    );
+    let registry = NpmRegistry::start_with(vec![pkg]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"proj","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    let r = install(
+        &env,
+        "protect",
+        &[
+            "npm",
+            "install",
+            "--foreground-scripts",
+            "--registry",
+            &registry.registry_url(),
+            "pw-gyp-evil",
+        ],
+        &project,
+        // The machine's own node headers: nothing to download.
+        &[("npm_config_nodedir", "/usr".into())],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        project
+            .join("node_modules/pw-gyp-evil/build/Release/pwaddon.node")
+            .is_file()
+    );
+    let f = r.finding("persist.autostart");
+    check_finding(
+        f,
+        "T1547.013",
+        "high",
+        Some("pw-gyp-evil@1.0.0"),
+        Some("install"),
+    );
+    assert_eq!(f["action"], "blocked");
+    assert!(
+        f["chain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().contains("node-gyp")),
+        "{f:#}"
+    );
 }

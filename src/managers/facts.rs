@@ -253,6 +253,7 @@ fn relevant_env(family: Family) -> Vec<(String, String)> {
                 || match family {
                     Family::Pip => {
                         k.starts_with("PIP_")
+                            || k == "NETRC"
                             || k.starts_with("PYTHON")
                             || k == "VIRTUAL_ENV"
                             || k == "CONDA_PREFIX"
@@ -522,10 +523,15 @@ fn pip_facts(real: &Path, interpreter: Option<&Path>) -> Result<ManagerFacts, Fa
         .map(PathBuf::from)
         .collect();
     write_roots.dedup();
-    let config_files: Vec<PathBuf> = pr.config_files.iter().map(PathBuf::from).collect();
+    let mut config_files: Vec<PathBuf> = pr.config_files.iter().map(PathBuf::from).collect();
     let mut deps: Vec<Dep> = config_files.iter().map(|p| Dep::of(p)).collect();
     deps.push(Dep::of(real));
     deps.push(Dep::of(&interp));
+    // pip's HTTP client reads ~/.netrc (or $NETRC) for every index request.
+    let netrc = std::env::var_os("NETRC")
+        .map(PathBuf::from)
+        .or_else(|| crate::paths::home().map(|h| h.join(".netrc")));
+    config_files.extend(netrc);
     Ok(ManagerFacts {
         family: Family::Pip,
         real_exe: real.to_path_buf(),
