@@ -136,6 +136,54 @@ fn check_finding(
 // npm
 // ---------------------------------------------------------------------------
 
+/// A stand-in C2 on loopback that counts connections and closes each one:
+/// its port, and the count.
+fn stand_in_c2() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let c2 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = c2.local_addr().unwrap().port().to_string();
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = reached.clone();
+    std::thread::spawn(move || {
+        for conn in c2.incoming() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    (port, reached)
+}
+
+/// Installs one package from a loopback registry into a fresh project.
+fn install_one(
+    pkg: NpmPackage,
+    mode: &str,
+    vars: &[(&str, String)],
+) -> (ShimEnv, PathBuf, Installed) {
+    let name = pkg.name().to_string();
+    let registry = NpmRegistry::start_with(vec![pkg]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"proj","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    let r = install(
+        &env,
+        mode,
+        &[
+            "npm",
+            "install",
+            "--foreground-scripts",
+            "--registry",
+            &registry.registry_url(),
+            &name,
+        ],
+        &project,
+        vars,
+    );
+    (env, project, r)
+}
+
 /// A project that installs one package whose `hook` runs `node incident.js`.
 struct NpmCase {
     env: ShimEnv,
@@ -332,17 +380,7 @@ fn npm_postinstall_reading_a_token_then_calling_home() {
         "//127.0.0.1/:_authToken=not-a-real-token\n",
     )
     .unwrap();
-    // A stand-in C2 that counts connections and closes each one.
-    let c2 = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = c2.local_addr().unwrap().port().to_string();
-    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = reached.clone();
-    std::thread::spawn(move || {
-        for conn in c2.incoming() {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            drop(conn);
-        }
-    });
+    let (port, reached) = stand_in_c2();
     let seen = || reached.load(std::sync::atomic::Ordering::SeqCst);
     for mode in ["protect", "block", "audit"] {
         let before = seen();
@@ -521,28 +559,7 @@ fn a_node_gyp_style_build_stays_quiet() {
             ("index.js", b"module.exports = 1;\n"),
         ],
     );
-    let registry = NpmRegistry::start_with(vec![pkg]);
-    let env = ShimEnv::new(&[]);
-    let project = env.home.subdir("proj");
-    fs::write(
-        project.join("package.json"),
-        r#"{"name":"proj","version":"1.0.0"}"#,
-    )
-    .unwrap();
-    let r = install(
-        &env,
-        "protect",
-        &[
-            "npm",
-            "install",
-            "--foreground-scripts",
-            "--registry",
-            &registry.registry_url(),
-            "pw-gyp",
-        ],
-        &project,
-        &[],
-    );
+    let (_env, project, r) = install_one(pkg, "protect", &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         project
@@ -931,30 +948,6 @@ fn plain_installs_have_no_findings_of_medium_or_more() {
 // Every install leaves a report
 // ---------------------------------------------------------------------------
 
-/// A stand-in `gem` (a shell script) run with `--sandbox`.
-fn gem_stand_in(script: &str) -> (ShimEnv, tempfile::TempDir) {
-    use std::os::unix::fs::PermissionsExt;
-    let bin = tempfile::tempdir().unwrap();
-    let gem = bin.path().join("gem");
-    fs::write(&gem, script).unwrap();
-    fs::set_permissions(&gem, fs::Permissions::from_mode(0o755)).unwrap();
-    let env = ShimEnv::new(&[bin.path()]);
-    env.home.subdir("work");
-    (env, bin)
-}
-
-fn wait_for(path: &Path) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !path.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 fn only_report(env: &ShimEnv) -> Value {
     let files = report_files(env);
     assert_eq!(files.len(), 1, "{files:?}");
@@ -963,13 +956,13 @@ fn only_report(env: &ShimEnv) -> Value {
 
 #[test]
 fn an_interrupted_install_still_leaves_a_complete_report() {
-    let (env, _bin) = gem_stand_in("#!/bin/sh\ntouch \"$HOME/work/started\"\nexec sleep 30\n");
+    let (env, _bin) = stand_in("#!/bin/sh\ntouch \"$HOME/work/started\"\nexec sleep 30\n");
     let mut cmd = env.pkgwarden();
     cmd.args(["run", "--sandbox", "--", "gem", "install", "x"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
-    wait_for(&env.home.path().join("work/started"));
+    wait_for(&env.home.path().join("work/started"), "the stand-in start");
     // SAFETY: signalling the child this test started.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     assert_eq!(child.wait().unwrap().code(), Some(130));
@@ -989,7 +982,7 @@ fn an_interrupted_install_still_leaves_a_complete_report() {
 
 #[test]
 fn a_manager_crash_leaves_a_report_marked_crashed() {
-    let (env, _bin) = gem_stand_in("#!/bin/sh\nkill -SEGV $$\n");
+    let (env, _bin) = stand_in("#!/bin/sh\nkill -SEGV $$\n");
     let out = run(env
         .pkgwarden()
         .args(["run", "--sandbox", "--", "gem", "install", "x"]));
@@ -1002,7 +995,7 @@ fn a_manager_crash_leaves_a_report_marked_crashed() {
 
 #[test]
 fn sixteen_concurrent_installs_leave_sixteen_valid_reports() {
-    let (env, _bin) = gem_stand_in("#!/bin/sh\necho \"$1 $2\" > /dev/null\nexit 0\n");
+    let (env, _bin) = stand_in("#!/bin/sh\necho \"$1 $2\" > /dev/null\nexit 0\n");
     let children: Vec<std::process::Child> = (0..16)
         .map(|i| {
             env.pkgwarden()
@@ -1175,16 +1168,7 @@ fn gem_extconf_reading_credentials_then_calling_home() {
     let server = static_server(repo);
     let source = format!("{}/", server.base_url());
 
-    let c2 = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = c2.local_addr().unwrap().port().to_string();
-    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = reached.clone();
-    std::thread::spawn(move || {
-        for conn in c2.incoming() {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            drop(conn);
-        }
-    });
+    let (port, reached) = stand_in_c2();
     let env = ShimEnv::new(&[]);
     let home = env.home.path().to_path_buf();
     fs::create_dir_all(home.join(".gem")).unwrap();
@@ -1342,29 +1326,8 @@ fn npm_binding_gyp_command_expansion_runs_under_an_implicit_node_gyp_rebuild() {
             ("incident.js", &incident("autostart.js")),
         ],
     );
-    let registry = NpmRegistry::start_with(vec![pkg]);
-    let env = ShimEnv::new(&[]);
-    let project = env.home.subdir("proj");
-    fs::write(
-        project.join("package.json"),
-        r#"{"name":"proj","version":"1.0.0"}"#,
-    )
-    .unwrap();
-    let r = install(
-        &env,
-        "protect",
-        &[
-            "npm",
-            "install",
-            "--foreground-scripts",
-            "--registry",
-            &registry.registry_url(),
-            "pw-gyp-evil",
-        ],
-        &project,
-        // The machine's own node headers: nothing to download.
-        &[("npm_config_nodedir", "/usr".into())],
-    );
+    // The machine's own node headers: nothing to download.
+    let (_env, project, r) = install_one(pkg, "protect", &[("npm_config_nodedir", "/usr".into())]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
         project

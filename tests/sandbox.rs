@@ -307,29 +307,6 @@ fn npm_install_with_a_postinstall_hook_succeeds_and_the_hook_is_confined() {
     );
 }
 
-/// A stand-in `gem` from a shell script, first on PATH after the shims.
-fn stand_in(script: &str) -> (ShimEnv, tempfile::TempDir) {
-    let bin = tempfile::tempdir().unwrap();
-    let gem = bin.path().join("gem");
-    fs::write(&gem, script).unwrap();
-    fs::set_permissions(&gem, fs::Permissions::from_mode(0o755)).unwrap();
-    let env = ShimEnv::new(&[bin.path()]);
-    // Protect mode lets the install write inside HOME's existing directories only.
-    env.home.subdir("work");
-    (env, bin)
-}
-
-fn wait_for(path: &Path, what: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !path.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what} never happened"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn sigint_reaches_the_sandboxed_manager_and_gives_130() {
     let (env, _bin) = stand_in("#!/bin/sh\ntouch \"$HOME/work/started\"\nexec sleep 30\n");

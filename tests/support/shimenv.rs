@@ -75,3 +75,29 @@ impl ShimEnv {
         cmd
     }
 }
+
+/// A stand-in `gem` from a shell script, first on PATH after the shims, in a
+/// new [`ShimEnv`] (with `HOME/work`, which protect mode lets it write).
+/// Keep the returned directory alive as long as the environment.
+pub fn stand_in(script: &str) -> (ShimEnv, tempfile::TempDir) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::tempdir().expect("stand-in dir");
+    let gem = bin.path().join("gem");
+    std::fs::write(&gem, script).expect("stand-in script");
+    std::fs::set_permissions(&gem, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let env = ShimEnv::new(&[bin.path()]);
+    env.home.subdir("work");
+    (env, bin)
+}
+
+/// Waits up to 30 s for `path` to exist.
+pub fn wait_for(path: &Path, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never happened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
