@@ -426,10 +426,10 @@ fn npm_postinstall_reading_a_token_then_calling_home() {
 #[test]
 fn npm_postinstall_leaving_a_detached_process() {
     let c = npm_case("detached.js", "postinstall");
-    for mode in ["protect", "block"] {
+    for mode in ["protect", "block", "audit"] {
         let r = c.install(mode, &[]);
         let f = r.finding("proc.lingering");
-        check_finding(f, "T1564", "high", None, None);
+        check_finding(f, "T1564", "high", Some(&c.pkg()), Some("postinstall"));
         assert!(
             f["evidence"]["argv"][0].as_str().unwrap().contains("sleep"),
             "{f:#}"
@@ -482,6 +482,12 @@ fn project_case(file: &str, rule: &str, attack: &str, target: &str) {
     let id = b.report["id"].as_str().unwrap();
     let out = run(c.env.pkgwarden().args(["quarantine", "restore", id]));
     assert_success(&out, "quarantine restore");
+    assert!(path.exists());
+    fs::remove_file(&path).unwrap();
+
+    let a = c.install("audit", &[]);
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    assert_eq!(a.finding(rule)["action"], "observed");
     assert!(path.exists());
 }
 
@@ -723,6 +729,10 @@ fn pip_wheel_shipping_a_pth_that_execs() {
     let pth = PathBuf::from(f["evidence"]["paths"][0].as_str().unwrap());
     assert!(!pth.exists(), "block mode left {}", pth.display());
     assert_eq!(b.report["outcome"]["status"], "blocked");
+
+    let a = c.install("audit", &[]);
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    assert_eq!(a.finding("persist.python-startup")["action"], "observed");
 }
 
 #[test]
@@ -878,6 +888,10 @@ fn pip_build_backend_dropping_a_packed_binary_in_tmp() {
         Some("build-backend"),
     );
     assert_eq!(f["action"], "blocked");
+    assert!(!target.exists());
+    c.uninstall();
+    let b = tagged("block");
+    assert_eq!(b.code, BLOCKED, "{}", b.stderr);
     assert!(!target.exists());
     c.uninstall();
     let a = tagged("audit");
