@@ -177,6 +177,75 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::Input;
+    use crate::monitor::proxy::Request;
+
+    fn req(host: &str, port: u16, verdict: Verdict, reason: Option<&str>) -> Request {
+        Request {
+            ms: 0,
+            pid: Some(42),
+            method: "CONNECT".into(),
+            host: host.into(),
+            port,
+            verdict,
+            reason: reason.map(str::to_string),
+            bytes_up: 10,
+            bytes_down: 0,
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn endpoint_classes_become_their_rules() {
+        let requests = vec![
+            req(
+                "abc.webhook.site",
+                443,
+                Verdict::Unexpected,
+                Some("not a configured registry"),
+            ),
+            req(
+                "169.254.169.254",
+                80,
+                Verdict::Denied,
+                Some("cloud metadata service"),
+            ),
+            req(
+                "evil.example.tk",
+                443,
+                Verdict::Unexpected,
+                Some("not a configured registry"),
+            ),
+            req("registry.internal", 443, Verdict::Allowed, None),
+            req(
+                "10.1.2.3",
+                443,
+                Verdict::Denied,
+                Some("a literal IP address that is not a registry"),
+            ),
+        ];
+        let input = Input {
+            requests: &requests,
+            ..Input::default()
+        };
+        let procs = crate::detect::Procs::new(&[]);
+        let f = check(&input, &procs);
+        let rules: Vec<(&str, Severity, Taken)> = f
+            .iter()
+            .map(|x| (x.rule.as_str(), x.severity, x.action))
+            .collect();
+        assert_eq!(
+            rules,
+            vec![
+                ("net.exfil-service", Severity::High, Taken::Observed),
+                ("net.metadata", Severity::High, Taken::Blocked),
+                ("net.unexpected-host", Severity::High, Taken::Observed),
+                ("net.direct", Severity::High, Taken::Blocked),
+            ]
+        );
+        assert_eq!(f[0].pid, Some(42));
+        assert_eq!(f[0].attack, vec!["T1567".to_string()]);
+    }
 
     #[test]
     fn encoded_dns_names() {
