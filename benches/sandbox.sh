@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --release --test bench_sandbox -- --ignored --nocapture --test-threads 1 2>&1 |
-  grep -E 'bare .* sandboxed|panicked|FAILED'
+  grep -E "bare .* sandboxed|last sandboxed run|panicked|FAILED"

@@ -326,6 +326,7 @@ fn sandboxed(
         program,
     };
     let grace = std::time::Duration::from_secs(2);
+    let setup_ms = start.elapsed().as_millis() as u64;
     let (mut child, handle) = match spawn::spawn(&mut cmd, prep, move |listener| {
         notify::supervise(listener, watch, stop2, grace)
     }) {
@@ -334,6 +335,7 @@ fn sandboxed(
     };
     CHILD.store(child.id() as i32, Ordering::SeqCst);
     let (code, signal) = wait_status(&mut child, real);
+    let manager_ms = start.elapsed().as_millis() as u64 - setup_ms;
     // What is still running shortly after the manager exited lingers (a job
     // forked just before the exit is given a moment to become what it is).
     let me = std::process::id() as i32;
@@ -385,6 +387,7 @@ fn sandboxed(
         }
     }
     // Ground truth after, then the rules.
+    let analysis = std::time::Instant::now();
     let after = snapshot::take(&scope);
     let changes = snapshot::diff(&before, &after);
     let tree = procs::tree(&observed.events);
@@ -457,6 +460,11 @@ fn sandboxed(
         }
         quarantined = q;
     }
+    let timings = crate::report::model::Timings {
+        setup_ms,
+        manager_ms,
+        analysis_ms: analysis.elapsed().as_millis() as u64,
+    };
     let status = match signal {
         _ if p.mode == Mode::Block && failing => "blocked",
         Some(libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT) => "interrupted",
@@ -468,6 +476,7 @@ fn sandboxed(
         id,
         started: humantime::format_rfc3339_seconds(started).to_string(),
         duration_ms: start.elapsed().as_millis() as u64,
+        timings,
         who: who(),
         what: crate::report::model::What {
             manager: inv.tool.name().to_string(),

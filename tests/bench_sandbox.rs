@@ -127,6 +127,7 @@ fn bench_pip_20_wheels() {
         },
     );
     report("pip install (20 wheels)", b, s, n);
+    timings(&env);
 }
 
 #[test]
@@ -194,6 +195,29 @@ fn bench_npm_300_packages() {
         },
     );
     report("npm install (300 packages)", b, s, n);
+    timings(&env);
+}
+
+/// Where the time of the newest report went (setup, manager, analysis).
+fn timings(env: &ShimEnv) {
+    let dir = env.home.state_dir().join("pkgwarden/reports");
+    let newest = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .max()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&fs::read(newest).unwrap()).unwrap();
+    let t = &r["timings"];
+    println!(
+        "{:<28} setup {} ms  manager {} ms  analysis {} ms (snapshots {} µs)",
+        "  last sandboxed run",
+        t["setup_ms"],
+        t["manager_ms"],
+        t["analysis_ms"],
+        r["sandbox"]["snapshot_us"]
+    );
 }
 
 #[test]

@@ -57,7 +57,10 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             .extension()
             .and_then(|x| x.to_str())
             .is_some_and(|x| MISLEADING.contains(&x.to_ascii_lowercase().as_str()));
-        if payload && !misleading {
+        // Inside the payload only a package's own code writing a native
+        // file under a misleading name is suspect (not the manager
+        // unpacking what the package ships).
+        if payload && !(misleading && procs.is_hook(e.pid)) {
             continue;
         }
         let Some(data) = read_head(&p, 32 << 20) else {

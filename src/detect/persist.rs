@@ -106,55 +106,104 @@ const LAUNCHD: &[&str] = &[
     "/Library/LaunchDaemons",
 ];
 
-/// The `persist.*` rule a path belongs to, if it is a persistence location.
+/// The persistence locations of one install, expanded once: checking a
+/// path is then prefix comparisons, with no allocation (an npm install
+/// writes thousands of paths).
+pub struct Classifier {
+    /// Expanded pattern (components may hold `*`), its rule.
+    table: Vec<(PathBuf, bool, &'static str)>,
+    /// The policy's own patterns: literal base, glob, glob with `/**`.
+    extra: Vec<(PathBuf, String, String)>,
+}
+
+impl Classifier {
+    /// Expands the built-in lists and the policy's `startup_paths`.
+    pub fn new(home: Option<&Path>, cwd: &Path, extra: &[String]) -> Classifier {
+        let lists: [(&[&str], &'static str); 11] = [
+            (SHELL_RC, "persist.shell-rc"),
+            (SYSTEMD, "persist.systemd"),
+            (AUTOSTART, "persist.autostart"),
+            (CRON, "persist.cron"),
+            (SSH, "persist.ssh"),
+            (PM_CONFIG, "persist.pm-config"),
+            (GIT, "persist.git"),
+            (CI, "persist.ci"),
+            (AGENT, "persist.agent-hook"),
+            (SYSTEM, "persist.system"),
+            (LAUNCHD, "persist.launchd"),
+        ];
+        let expand = |pat: &str| -> Option<PathBuf> {
+            match (pat.strip_prefix("~/"), pat.strip_prefix("./")) {
+                (Some(rest), _) => home.map(|h| h.join(rest)),
+                (_, Some(rest)) => Some(cwd.join(rest)),
+                _ => Some(PathBuf::from(pat)),
+            }
+        };
+        let mut table = Vec::new();
+        for (list, rule) in lists {
+            for pat in list {
+                if let Some(p) = expand(pat) {
+                    table.push((p, pat.contains('*'), rule));
+                }
+            }
+        }
+        let extra = extra
+            .iter()
+            .filter_map(|pat| {
+                let full = if pat.starts_with('/') || pat.starts_with("~/") {
+                    expand(pat)?
+                } else {
+                    cwd.join(pat)
+                };
+                let text = full.to_string_lossy().into_owned();
+                let cut = text.find(['*', '?', '[']).unwrap_or(text.len());
+                let base = PathBuf::from(text[..cut].rsplit_once('/').map_or("/", |(b, _)| b));
+                let base = if cut == text.len() {
+                    full.clone()
+                } else {
+                    base
+                };
+                Some((base, text.clone(), format!("{text}/**")))
+            })
+            .collect();
+        Classifier { table, extra }
+    }
+
+    /// The `persist.*` rule `path` belongs to, if it is a persistence location.
+    pub fn classify(&self, path: &Path) -> Option<&'static str> {
+        for (pat, wild, rule) in &self.table {
+            let hit = if *wild {
+                under_pattern(path, &pat.to_string_lossy(), None)
+            } else {
+                path.starts_with(pat)
+            };
+            if hit {
+                return Some(rule);
+            }
+        }
+        if path.file_name().is_some_and(|n| n == "rubygems_plugin.rb") {
+            return Some("persist.pm-config");
+        }
+        // The policy's own start-up paths: persistence the built-in list lacks.
+        let text = path.to_string_lossy();
+        let extra_hit = self.extra.iter().any(|(base, glob, below)| {
+            path.starts_with(base)
+                && (crate::monitor::snapshot::glob_match(glob, &text)
+                    || crate::monitor::snapshot::glob_match(below, &text))
+        });
+        extra_hit.then_some("persist.system")
+    }
+}
+
+/// The `persist.*` rule a path belongs to, if it is a persistence location
+/// (one path; [`Classifier`] for many).
 pub fn classify(
     path: &Path,
     home: Option<&Path>,
     cwd: &Path,
     extra: &[String],
 ) -> Option<&'static str> {
-    let m = |list: &[&str]| {
-        list.iter().any(|pat| match pat.strip_prefix("./") {
-            Some(rel) => under_pattern(path, &cwd.join(rel).to_string_lossy(), home),
-            None => under_pattern(path, pat, home),
-        })
-    };
-    let table: [(&[&str], &'static str); 12] = [
-        (SHELL_RC, "persist.shell-rc"),
-        (SYSTEMD, "persist.systemd"),
-        (AUTOSTART, "persist.autostart"),
-        (CRON, "persist.cron"),
-        (SSH, "persist.ssh"),
-        (PM_CONFIG, "persist.pm-config"),
-        (GIT, "persist.git"),
-        (CI, "persist.ci"),
-        (AGENT, "persist.agent-hook"),
-        (SYSTEM, "persist.system"),
-        (LAUNCHD, "persist.launchd"),
-        (&[], ""),
-    ];
-    for (list, rule) in table {
-        if !list.is_empty() && m(list) {
-            return Some(rule);
-        }
-    }
-    if path.file_name().is_some_and(|n| n == "rubygems_plugin.rb") {
-        return Some("persist.pm-config");
-    }
-    // The policy's own start-up paths: persistence the built-in list lacks.
-    let text = path.to_string_lossy();
-    let extra_hit = extra.iter().any(|pat| {
-        let full = match (pat.strip_prefix("~/"), home) {
-            (Some(rest), Some(h)) => h.join(rest),
-            (Some(_), None) => return false,
-            (None, _) if pat.starts_with('/') => PathBuf::from(pat),
-            (None, _) => cwd.join(pat),
-        };
-        let full = full.to_string_lossy();
-        crate::monitor::snapshot::glob_match(&full, &text)
-            || crate::monitor::snapshot::glob_match(&format!("{full}/**"), &text)
-    });
-    extra_hit.then_some("persist.system")
+    Classifier::new(home, cwd, extra).classify(path)
 }
 
 /// The rule of the persistence location a new directory `path` leads to
@@ -213,6 +262,7 @@ fn tool_block(content: &str, added: &[(u32, String)]) -> bool {
 /// Finds the persistence writes and commands of an install.
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let home = input.home.as_deref();
+    let cls = Classifier::new(home, &input.cwd, &input.startup_patterns);
     // Path → (rule, first writer event pid, kind of write).
     let mut hits: BTreeMap<PathBuf, (&'static str, Option<i32>, String)> = BTreeMap::new();
     for (path, e) in input.written() {
@@ -220,7 +270,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         if e.kind == "mkdir" && path.exists() {
             continue;
         }
-        let rule = classify(&path, home, &input.cwd, &input.startup_patterns).or_else(|| {
+        let rule = cls.classify(&path).or_else(|| {
             // A directory on the way there, refused: the attempt is the evidence.
             (e.kind == "mkdir")
                 .then(|| leads_to(&path, home, &input.cwd))
@@ -233,7 +283,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     }
     for c in input.changes {
         let p = PathBuf::from(&c.path);
-        if let Some(rule) = classify(&p, home, &input.cwd, &input.startup_patterns) {
+        if let Some(rule) = cls.classify(&p) {
             hits.entry(p)
                 .or_insert((rule, None, format!("{:?}", c.kind).to_lowercase()));
         }

@@ -217,7 +217,10 @@ pub fn facts(
 ) -> Result<(ManagerFacts, Origin), FactsError> {
     let family = tool.family();
     let project = match family {
-        Family::Npm => Some(npm_local_prefix(cwd)),
+        // npm's configuration depends on the project only through its own
+        // `.npmrc`; projects without one share the facts (the project's
+        // own paths are applied to the plan, not cached).
+        Family::Npm => Some(npm_local_prefix(cwd)).filter(|p| p.join(".npmrc").exists()),
         _ => None,
     };
     let key = cache_key(real, family, interpreter, project.as_deref());
@@ -766,7 +769,22 @@ fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsE
             why: format!("unexpected `npm config list --json` output: {e}"),
         })?;
     let s = |k: &str| conf.get(k).and_then(|v| v.as_str()).map(String::from);
-    let version_out = probe(Command::new(&npm).arg("--version"), &npm).ok();
+    // npm's own package.json says its version: no second node start-up.
+    let npm_root = npm.canonicalize().ok().and_then(|p| {
+        p.ancestors()
+            .find(|a| {
+                std::fs::read(a.join("package.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .is_some_and(|v| v["name"] == "npm")
+            })
+            .map(Path::to_path_buf)
+    });
+    let version = npm_root.as_ref().and_then(|r| {
+        let b = std::fs::read(r.join("package.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&b).ok()?;
+        v["version"].as_str().map(str::to_string)
+    });
     let mut registries: Vec<String> = s("registry").into_iter().collect();
     registries.extend(
         conf.iter()
@@ -783,24 +801,22 @@ fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsE
         .iter()
         .filter_map(|k| s(k).map(PathBuf::from))
         .collect();
-    config_files.push(project.join(".npmrc"));
-    if let Some(root) = npm.canonicalize().ok().and_then(|p| {
-        p.ancestors()
-            .find(|a| a.join("package.json").is_file() && a.join("npmrc").exists())
-            .map(Path::to_path_buf)
-    }) {
+    if let Some(root) = npm_root.filter(|r| r.join("npmrc").exists()) {
         config_files.push(root.join("npmrc"));
     }
     let mut values = BTreeMap::new();
     values.insert("global_prefix".into(), global_prefix);
-    values.insert("local_prefix".into(), project.display().to_string());
     let mut deps: Vec<Dep> = config_files.iter().map(|p| Dep::of(p)).collect();
     deps.push(Dep::of(real));
-    deps.push(Dep::of(&project.join("package.json")));
+    // Only a project with its own .npmrc has facts of its own.
+    let project_rc = project.join(".npmrc");
+    if project_rc.exists() {
+        deps.push(Dep::of(&project_rc));
+    }
     Ok(ManagerFacts {
         family: Family::Npm,
         real_exe: real.to_path_buf(),
-        version: version_out.map(|v| String::from_utf8_lossy(&v).trim().to_string()),
+        version,
         interpreter: None,
         write_roots: vec![project.join("node_modules")],
         cache_dirs: cache.into_iter().collect(),
@@ -854,6 +870,8 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
         vec![g.join("lib/node_modules"), g.join("bin")]
     } else {
         let project = prefix.unwrap_or_else(|| npm_local_prefix(cwd));
+        // The project's own .npmrc is the manager's configuration too.
+        p.config_files.push(project.join(".npmrc"));
         p.write_files = ["package.json", "package-lock.json", "npm-shrinkwrap.json"]
             .iter()
             .map(|f| project.join(f))

@@ -241,6 +241,7 @@ pub(crate) mod testdata {
             id: id.to_string(),
             started: "2026-03-04T05:06:07.250Z".into(),
             duration_ms: 4321,
+            timings: Default::default(),
             who: Who {
                 user: Some("alice".into()),
                 uid: 1000,

@@ -22,6 +22,9 @@ pub struct Report {
     pub started: String,
     /// Wall time of the whole install, in milliseconds.
     pub duration_ms: u64,
+    /// Where that time went.
+    #[serde(default, skip_serializing_if = "Timings::is_empty")]
+    pub timings: Timings,
     /// Who ran it.
     pub who: Who,
     /// What ran.
@@ -56,6 +59,25 @@ impl Report {
     /// The highest severity among the findings.
     pub fn worst(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// Where an install's time went, in milliseconds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Timings {
+    /// From pkgwarden's start to the manager's start: facts, snapshot,
+    /// sandbox rules, proxy.
+    pub setup_ms: u64,
+    /// The manager, sandboxed.
+    pub manager_ms: u64,
+    /// After it: the second snapshot, the rules, the quarantine.
+    pub analysis_ms: u64,
+}
+
+impl Timings {
+    /// Nothing measured (a report written by hand, or by an older version).
+    pub fn is_empty(&self) -> bool {
+        self.setup_ms == 0 && self.manager_ms == 0 && self.analysis_ms == 0
     }
 }
 
