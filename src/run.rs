@@ -525,6 +525,7 @@ fn sandboxed(
             notifications: observed.notifications,
             snapshot_us: before.took_us + after.took_us,
             snapshot_incomplete: after.incomplete.clone(),
+            supervisor_max_rss_kb: procs::max_rss_kb(),
         },
         outcome: crate::report::model::Outcome {
             status: status.into(),

@@ -211,12 +211,13 @@ fn timings(env: &ShimEnv) {
     let r: serde_json::Value = serde_json::from_slice(&fs::read(newest).unwrap()).unwrap();
     let t = &r["timings"];
     println!(
-        "{:<28} setup {} ms  manager {} ms  analysis {} ms (snapshots {} µs)",
+        "{:<28} setup {} ms  manager {} ms  analysis {} ms (snapshots {} µs)  supervisor peak RSS {} KiB",
         "  last sandboxed run",
         t["setup_ms"],
         t["manager_ms"],
         t["analysis_ms"],
-        r["sandbox"]["snapshot_us"]
+        r["sandbox"]["snapshot_us"],
+        r["sandbox"]["supervisor_max_rss_kb"]
     );
 }
 

@@ -272,6 +272,7 @@ pub(crate) mod testdata {
                 notifications: 1700,
                 snapshot_us: 2100,
                 snapshot_incomplete: vec![],
+                supervisor_max_rss_kb: None,
             },
             outcome: Outcome {
                 status: "completed".into(),

@@ -140,6 +140,9 @@ pub struct SandboxStatus {
     /// Snapshot walks cut short by their size limits (what was not seen).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub snapshot_incomplete: Vec<String>,
+    /// The supervisor's peak resident set size, in KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisor_max_rss_kb: Option<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {
