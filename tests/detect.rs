@@ -1368,3 +1368,132 @@ fn npm_binding_gyp_command_expansion_runs_under_an_implicit_node_gyp_rebuild() {
         "{f:#}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Hosts outside the allowed set
+// ---------------------------------------------------------------------------
+
+/// The user's own proxy, on loopback: answers every plain request `200 ok`
+/// and keeps the request lines. Names behind it need not resolve here, which
+/// lets a test ask for a host outside the allowed set without DNS.
+fn user_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    return;
+                }
+                log.lock().unwrap().push(line.trim().to_string());
+                // The rest of the head.
+                let mut h = String::new();
+                while r.read_line(&mut h).is_ok_and(|n| n > 2) {
+                    h.clear();
+                }
+                let mut w = conn;
+                let _ = w.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// The variables that make pkgwarden chain to the user's proxy, loopback
+/// registries excepted.
+fn behind(proxy: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("HTTP_PROXY", proxy.to_string()),
+        ("HTTPS_PROXY", proxy.to_string()),
+        ("NO_PROXY", "127.0.0.1,localhost".to_string()),
+    ]
+}
+
+fn check_unexpected(
+    r: &Installed,
+    mode: &str,
+    package: &str,
+    hook: Option<&str>,
+    before: usize,
+    seen: &std::sync::Mutex<Vec<String>>,
+) {
+    let f = r.finding("net.unexpected-host");
+    check_finding(f, "T1071.001", "medium", Some(package), hook);
+    assert_eq!(
+        f["evidence"]["endpoint"], "unexpected-host.example:80",
+        "{f:#}"
+    );
+    let asked = seen.lock().unwrap().len();
+    if mode == "block" {
+        assert_eq!(f["action"], "blocked");
+        assert_eq!(asked, before, "block let the request out");
+        assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+    } else {
+        assert_eq!(f["action"], "observed");
+        // pip imports a backend once per hook: as many requests.
+        assert!(asked > before, "{mode}: the request did not go out");
+        assert!(
+            seen.lock()
+                .unwrap()
+                .last()
+                .unwrap()
+                .starts_with("GET http://unexpected-host.example/collect")
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+}
+
+#[test]
+fn npm_postinstall_asking_a_host_outside_the_allowed_set() {
+    let (proxy, seen) = user_proxy();
+    let c = npm_case("fetch-unexpected.js", "postinstall");
+    for mode in ["protect", "block"] {
+        let before = seen.lock().unwrap().len();
+        let r = c.install(mode, &behind(&proxy));
+        check_unexpected(&r, mode, &c.pkg(), Some("postinstall"), before, &seen);
+        if mode == "protect" {
+            assert!(
+                r.stdout.contains("fetch-unexpected got 200"),
+                "{}",
+                r.stdout
+            );
+        } else {
+            assert!(
+                r.stdout.contains("fetch-unexpected got 403"),
+                "{}",
+                r.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn pip_build_backend_asking_a_host_outside_the_allowed_set() {
+    let (proxy, seen) = user_proxy();
+    let c = pip_case(
+        "pwfetch",
+        &backend_files("pwfetch", &incident("fetch-unexpected.py")),
+        true,
+    );
+    for mode in ["protect", "block"] {
+        let before = seen.lock().unwrap().len();
+        let url = c.index.index_url();
+        let r = install(
+            &c.env,
+            mode,
+            &["pip", "install", "--index-url", &url, "pwfetch"],
+            c.env.home.path(),
+            &behind(&proxy),
+        );
+        c.uninstall();
+        check_unexpected(&r, mode, "pwfetch", Some("build-backend"), before, &seen);
+    }
+}
