@@ -93,10 +93,20 @@ pub fn summary(r: &Report, color: bool) -> String {
     let n_hosts = hosts(r).len();
     let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let mut out = String::new();
-    if r.findings.is_empty() {
+    // Info findings (a runtime probing io_uring) are in the report, not a
+    // reason to leave the one clean line.
+    let infos = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == crate::detect::Severity::Info)
+        .count();
+    if r.findings.len() == infos {
         let mut verdict = paint("clean", Style::new().green(), color);
         if !matches!(r.outcome.status.as_str(), "completed" | "") {
             verdict.push_str(&format!(" ({})", clean(&r.outcome.status)));
+        }
+        if infos > 0 {
+            verdict.push_str(&format!(" ({infos} info)"));
         }
         let _ = writeln!(
             out,
@@ -596,6 +606,18 @@ pub fn show(r: &Report, color: bool) -> String {
 mod tests {
     use super::*;
     use crate::report::testdata::{clean_report, dirty_report};
+
+    #[test]
+    fn info_findings_keep_the_one_clean_line() {
+        let mut r = clean_report("7f3a12c4e5d6f7a8");
+        let mut info = dirty_report("x").findings[0].clone();
+        info.severity = crate::detect::Severity::Info;
+        r.findings = vec![info];
+        assert_eq!(
+            summary(&r, false),
+            "pkgwarden: pip install requests — clean (1 info) · 214 files · 2 hosts · report 7f3a12c4\n"
+        );
+    }
 
     #[test]
     fn a_clean_install_is_one_line() {
