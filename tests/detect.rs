@@ -786,9 +786,9 @@ fn pip_setup_py_writing_a_systemd_unit_and_a_path_hijack() {
         let unit = home.join(".config/systemd/user/pw-sync.service");
         let sudo = home.join(".local/bin/sudo");
         let s = r.finding("persist.systemd");
-        check_finding(s, "T1543.002", "high", Some("pwsetup"), None);
+        check_finding(s, "T1543.002", "high", Some("pwsetup@1.0.0"), None);
         let h = r.finding("persist.path-hijack");
-        check_finding(h, "T1574.007", "high", Some("pwsetup"), None);
+        check_finding(h, "T1574.007", "high", Some("pwsetup@1.0.0"), None);
         if mode == "audit" {
             assert_eq!(r.code, 0, "{}", r.stderr);
             assert!(unit.is_file() && sudo.is_file());
@@ -827,7 +827,7 @@ fn pip_build_backend_dropping_a_hidden_script_and_running_it() {
         refused,
         "T1564.001",
         "medium",
-        Some("pwhidden"),
+        Some("pwhidden@1.0.0"),
         Some("build-backend"),
     );
     assert_eq!(refused["action"], "blocked");
@@ -845,12 +845,12 @@ fn pip_build_backend_dropping_a_hidden_script_and_running_it() {
         hidden,
         "T1564.001",
         "medium",
-        Some("pwhidden"),
+        Some("pwhidden@1.0.0"),
         Some("build-backend"),
     );
     assert_eq!(hidden["evidence"]["paths"][0].as_str(), script.to_str());
     let ran = a.finding("exec.dropped");
-    check_finding(ran, "T1059", "high", Some("pwhidden"), None);
+    check_finding(ran, "T1059", "high", Some("pwhidden@1.0.0"), None);
     assert_eq!(ran["severity"], "critical", "{ran:#}");
     assert!(script.with_file_name("ran").is_file());
 }
@@ -884,7 +884,7 @@ fn pip_build_backend_dropping_a_packed_binary_in_tmp() {
         f,
         "T1564.001",
         "medium",
-        Some("pwpacked"),
+        Some("pwpacked@1.0.0"),
         Some("build-backend"),
     );
     assert_eq!(f["action"], "blocked");
@@ -1494,6 +1494,13 @@ fn pip_build_backend_asking_a_host_outside_the_allowed_set() {
             &behind(&proxy),
         );
         c.uninstall();
-        check_unexpected(&r, mode, "pwfetch", Some("build-backend"), before, &seen);
+        check_unexpected(
+            &r,
+            mode,
+            "pwfetch@1.0.0",
+            Some("build-backend"),
+            before,
+            &seen,
+        );
     }
 }

@@ -411,6 +411,13 @@ fn handle(
             ));
             ev.package = package;
             ev.hook = hook;
+            if ev.package.is_none()
+                && let Some((p, h)) =
+                    crate::monitor::procs::build_attribution(ev.cwd.as_deref(), ev.argv.as_deref())
+            {
+                ev.package = Some(p);
+                ev.hook = Some(h);
+            }
             true
         }
         n if n == SYS_openat

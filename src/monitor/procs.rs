@@ -255,9 +255,7 @@ pub fn tree(events: &[crate::monitor::notify::Event]) -> Vec<ProcNode> {
         let (package, hook) = match (&e.package, inherited) {
             (Some(p), _) => (Some(p.clone()), e.hook.clone()),
             (None, Some((p, h))) => (Some(p), h),
-            (None, None) => match pip_build(e.cwd.as_deref(), e.argv.as_deref())
-                .or_else(|| gem_build(e.cwd.as_deref(), e.argv.as_deref()))
-            {
+            (None, None) => match build_attribution(e.cwd.as_deref(), e.argv.as_deref()) {
                 Some((p, h)) => (Some(p), Some(h)),
                 None => (None, None),
             },
@@ -273,6 +271,13 @@ pub fn tree(events: &[crate::monitor::notify::Event]) -> Vec<ProcNode> {
         });
     }
     nodes
+}
+
+/// The package and hook of a build process, from its directory: pip's
+/// unpacked sdists and RubyGems' extension directories. The supervisor asks
+/// at exec time, while pip's temporary directory (and its PKG-INFO) exists.
+pub fn build_attribution(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, String)> {
+    pip_build(cwd, argv).or_else(|| gem_build(cwd, argv))
 }
 
 /// pip runs an sdist's build (`setup.py`, a PEP 517 backend) with its cwd in
@@ -299,7 +304,20 @@ fn pip_build(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, Stri
     } else {
         "build"
     };
-    Some((name, hook.to_string()))
+    // The sdist's own PKG-INFO names the version (`name@version`, as the
+    // policy's allow entries and npm's attribution spell it).
+    let version = std::fs::read_to_string(Path::new(cwd).join("PKG-INFO"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("Version:"))
+                .map(|v| v.trim().to_string())
+        });
+    let package = match version {
+        Some(v) if !v.is_empty() => format!("{name}@{v}"),
+        _ => name,
+    };
+    Some((package, hook.to_string()))
 }
 
 /// RubyGems builds an extension with its cwd in the installed gem,
