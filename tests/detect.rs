@@ -1504,3 +1504,30 @@ fn pip_build_backend_asking_a_host_outside_the_allowed_set() {
         );
     }
 }
+
+#[test]
+fn npm_postinstall_piping_decoded_text_into_a_shell() {
+    // `echo pwexec`, base64-encoded, decoded and piped into sh: inert.
+    let pkg = NpmPackage::new(
+        serde_json::json!({
+            "name": "pw-pipe", "version": "1.0.0",
+            "scripts": {"postinstall": "echo ZWNobyBwd2V4ZWMK | base64 -d | sh"}
+        }),
+        &[("index.js", b"module.exports = 1;\n")],
+    );
+    let (_env, _project, r) = install_one(pkg, "protect", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("pwexec"), "{}", r.stdout);
+    let f = r.finding("exec.suspicious");
+    check_finding(
+        f,
+        "T1059.004",
+        "medium",
+        Some("pw-pipe@1.0.0"),
+        Some("postinstall"),
+    );
+    assert!(
+        f["evidence"]["argv"].to_string().contains("base64 -d"),
+        "{f:#}"
+    );
+}
