@@ -287,7 +287,7 @@ fn sandboxed(
     // managers need readable (a hook reading them is the finding).
     let mut read_watch = spec.secrets.clone();
     if let Some(h) = &home {
-        read_watch.extend([".npmrc", ".netrc"].iter().map(|f| h.join(f)));
+        read_watch.extend(sandbox::READABLE_CREDENTIALS.iter().map(|f| h.join(f)));
     }
     read_watch.extend(
         [".env", ".env.local", ".env.production", ".env.development"]
@@ -619,7 +619,11 @@ fn project_package(cwd: &Path) -> Option<String> {
 fn readable_secrets(home: Option<&Path>, cwd: &Path) -> Vec<String> {
     let mut v: Vec<PathBuf> = Vec::new();
     if let Some(h) = home {
-        v.extend([".npmrc", ".netrc"].iter().map(|f| h.join(f)));
+        v.extend(
+            crate::sandbox::READABLE_CREDENTIALS
+                .iter()
+                .map(|f| h.join(f)),
+        );
     }
     v.push(cwd.join(".env"));
     v.into_iter()

@@ -3,37 +3,9 @@
 //! policy kept in the install's environment).
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::sandbox::{HOME_SECRETS, READABLE_CREDENTIALS};
 use std::collections::BTreeSet;
 use std::path::Path;
-
-/// Credential stores below `$HOME` (prefixes; THREATS.md `cred.read`).
-const HOME_CREDS: &[&str] = &[
-    ".ssh",
-    ".aws",
-    ".config/gcloud",
-    ".azure",
-    ".kube",
-    ".docker/config.json",
-    ".config/gh",
-    ".git-credentials",
-    ".netrc",
-    ".npmrc",
-    ".pypirc",
-    ".gem/credentials",
-    ".cargo/credentials.toml",
-    ".cargo/credentials",
-    ".vault-token",
-    ".gnupg",
-    ".mozilla",
-    ".config/google-chrome",
-    ".config/chromium",
-    ".config/BraveSoftware",
-    ".local/share/keyrings",
-    ".bitcoin",
-    ".ethereum",
-    ".electrum",
-    ".config/Exodus",
-];
 
 /// True when `p` is a credential store (`cwd` for the project's `.env*`).
 pub fn is_credential(p: &Path, home: Option<&Path>, cwd: &Path) -> bool {
@@ -50,7 +22,13 @@ pub fn is_credential(p: &Path, home: Option<&Path>, cwd: &Path) -> bool {
     {
         return true;
     }
-    home.is_some_and(|h| HOME_CREDS.iter().any(|c| p.starts_with(h.join(c))))
+    // The stores the sandbox hides, and those the managers need readable.
+    home.is_some_and(|h| {
+        HOME_SECRETS
+            .iter()
+            .chain(READABLE_CREDENTIALS)
+            .any(|c| p.starts_with(h.join(c)))
+    })
 }
 
 /// Finds credential reads and exposed secret variables.

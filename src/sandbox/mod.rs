@@ -40,6 +40,11 @@ pub const HOME_SECRETS: &[&str] = &[
     ".config/Exodus",
 ];
 
+/// Credential files below `$HOME` that stay readable because the managers
+/// read them (npm its token, pip's HTTP client `~/.netrc`): a package's
+/// code reading them is the finding.
+pub const READABLE_CREDENTIALS: &[&str] = &[".npmrc", ".netrc"];
+
 /// System-wide secrets.
 pub const SYSTEM_SECRETS: &[&str] = &["/etc/shadow", "/etc/gshadow", "/etc/sudoers"];
 
