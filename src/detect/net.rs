@@ -10,13 +10,18 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
 
-/// Resolver sockets: a lookup through them is DNS by the install itself.
+/// systemd-resolved's sockets: they answer host lookups only, so a connect
+/// is DNS by the install itself.
 const RESOLVER_SOCKETS: &[&str] = &[
     "/run/systemd/resolve/io.systemd.Resolve",
     "/run/systemd/resolve/io.systemd.Resolve.Monitor",
-    "/var/run/nscd/socket",
-    "/run/nscd/socket",
 ];
+
+/// nscd's socket: glibc asks it for users and groups as well as hosts (bash
+/// does at start when `SHELL` is unset), so a connect alone is no DNS. The
+/// sandbox refuses it; a host lookup then falls through to a DNS query,
+/// which is seen with its name.
+const NSCD_SOCKETS: &[&str] = &["/var/run/nscd/socket", "/run/nscd/socket"];
 
 /// True when a DNS name looks like data: a label over 40 characters, or a
 /// long high-entropy label.
@@ -104,7 +109,17 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         let addr = e.addr.clone().unwrap_or_default();
         let action = super::taken_of(e);
         let (rule, title, detail) = if let Some(path) = addr.strip_prefix("unix:") {
-            if RESOLVER_SOCKETS.contains(&path) {
+            if NSCD_SOCKETS.contains(&path) {
+                (
+                    "net.dns",
+                    format!("Name service cache asked: {path}"),
+                    Some(
+                        "nscd also answers user and group lookups; a host lookup it \
+                         could not answer shows as a DNS query"
+                            .to_string(),
+                    ),
+                )
+            } else if RESOLVER_SOCKETS.contains(&path) {
                 (
                     "net.dns",
                     format!("Name lookup through the resolver socket {path}"),
@@ -157,7 +172,13 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         } else {
             continue;
         };
-        if !seen.insert((rule, addr.clone(), Some(e.pid))) {
+        let nscd = NSCD_SOCKETS
+            .iter()
+            .any(|p| addr.strip_prefix("unix:") == Some(*p));
+        // nscd is asked by every process that looks up a user: one finding
+        // per install, not one per process.
+        let pid = if nscd { None } else { Some(e.pid) };
+        if !seen.insert((rule, addr.clone(), pid)) {
             continue;
         }
         let ev = Evidence {
@@ -168,6 +189,9 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         let mut f = finding(rule, title, Some(e.pid), procs, ev, action);
         if rule == "net.dns" && e.dns_query.as_deref().is_some_and(encoded_name) {
             f.severity = Severity::High;
+        }
+        if nscd {
+            f.severity = Severity::Info;
         }
         out.push(f);
     }
@@ -245,6 +269,53 @@ mod tests {
         );
         assert_eq!(f[0].pid, Some(42));
         assert_eq!(f[0].attack, vec!["T1567".to_string()]);
+    }
+
+    fn unix_connect(pid: i32, path: &str) -> crate::monitor::notify::Event {
+        crate::monitor::notify::Event {
+            seq: 0,
+            ms: 0,
+            pid,
+            ppid: None,
+            syscall: "connect".into(),
+            kind: "connect".into(),
+            paths: Vec::new(),
+            argv: None,
+            cwd: None,
+            package: None,
+            hook: None,
+            addr: Some(format!("unix:{path}")),
+            flags: 0,
+            dns_query: None,
+            action: Action::Denied,
+            errno: Some(13),
+        }
+    }
+
+    #[test]
+    fn nscd_is_one_info_finding_and_resolved_stays_dns() {
+        let events = vec![
+            unix_connect(10, "/var/run/nscd/socket"),
+            unix_connect(11, "/var/run/nscd/socket"),
+            unix_connect(12, "/run/systemd/resolve/io.systemd.Resolve"),
+        ];
+        let input = Input {
+            events: &events,
+            ..Input::default()
+        };
+        let f = check(&input, &crate::detect::Procs::new(&[]));
+        let got: Vec<(&str, Severity, Option<i32>)> = f
+            .iter()
+            .map(|x| (x.rule.as_str(), x.severity, x.pid))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("net.dns", Severity::Info, Some(10)),
+                ("net.dns", Severity::Medium, Some(12)),
+            ]
+        );
+        assert_eq!(f[0].action, Taken::Blocked);
     }
 
     #[test]

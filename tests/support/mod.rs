@@ -176,7 +176,8 @@ pub fn is_manager_env_var(key: &str) -> bool {
         )
 }
 
-/// Removes every inherited variable matching [`is_manager_env_var`].
+/// Removes every inherited variable matching [`is_manager_env_var`], and
+/// `SHELL`.
 pub fn scrub_env(cmd: &mut Command) {
     for (k, _) in std::env::vars_os() {
         if let Some(key) = k.to_str()
@@ -185,6 +186,9 @@ pub fn scrub_env(cmd: &mut Command) {
             cmd.env_remove(&k);
         }
     }
+    // CI runs without SHELL, and bash then looks the user up (through nscd
+    // when glibc finds it): the tests see what CI sees, wherever they run.
+    cmd.env_remove("SHELL");
 }
 
 // ---------------------------------------------------------------------------
