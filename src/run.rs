@@ -122,11 +122,11 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
     let what = format!("{} {}", inv.tool, request.command);
     // The sandbox needs the manager's facts (where it writes, its registries);
     // families whose facts are still a skeleton run unmonitored by default.
+    // Any other family is sandboxed when its facts say they are derived.
     let derived = matches!(
         inv.tool,
         Tool::Pip | Tool::Pip3 | Tool::Python | Tool::Npm | Tool::Npx
-    ) || (inv.tool == Tool::Gem
-        && inv.sandbox.enabled.is_none()
+    ) || (inv.sandbox.enabled.is_none()
         && crate::managers::facts::derived(
             real,
             inv.tool,
