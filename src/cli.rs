@@ -73,6 +73,12 @@ enum Cmd {
         #[command(subcommand)]
         action: ReportCmd,
     },
+    /// The post-install watch window (started by an install, not by hand).
+    #[command(hide = true)]
+    Watch {
+        /// The watch spec the install wrote.
+        spec: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +243,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Cmd::Quarantine { action } => cmd_quarantine(action),
         Cmd::Doctor { json } => cmd_doctor(json),
         Cmd::Report { action } => cmd_report(action),
+        Cmd::Watch { spec } => crate::monitor::watch::run(&spec),
     }
 }
 

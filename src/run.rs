@@ -555,10 +555,43 @@ fn sandboxed(
         snapshot: changes.clone(),
         findings,
         quarantine: quarantined,
+        watch: (!p.time_window.is_zero()).then(|| crate::monitor::watch::pending(p.time_window)),
     };
-    match crate::report::store::write(&report) {
-        Ok(_) => {}
-        Err(e) => eprintln!("pkgwarden: cannot store the report: {e}"),
+    let stored = match crate::report::store::write(&report) {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("pkgwarden: cannot store the report: {e}");
+            false
+        }
+    };
+    // The watch window goes on after the install, adding to the report.
+    if stored && report.watch.is_some() {
+        let ended_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        let mut spec = crate::monitor::watch::WatchSpec {
+            report_id: report.id.clone(),
+            ended_ms,
+            until_ms: ended_ms.saturating_add(p.time_window.as_millis() as u64),
+            scope: scope.clone(),
+            baseline: after.clone(),
+            contents: Default::default(),
+            mode: p.mode,
+            expected: input.expected.clone(),
+            manager_configs: input.manager_configs.clone(),
+            startup_patterns: input.startup_patterns.clone(),
+            entropy_threshold: input.entropy_threshold,
+            unsigned_binary_alerting: input.unsigned_binary_alerting,
+            project_package: input.project_package.clone(),
+        };
+        spec.keep_contents();
+        if let Err(e) = crate::monitor::watch::spawn(&spec) {
+            eprintln!("pkgwarden: warning: no watch window after this install: {e}");
+            let mut r = report.clone();
+            r.watch = None;
+            let _ = crate::report::store::write(&r);
+        }
     }
     if let Err(errors) = crate::report::publish(&report) {
         for e in errors {

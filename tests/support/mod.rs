@@ -427,3 +427,17 @@ pub fn tar_gz(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let gz = tar.into_inner().expect("finish tar stream");
     gz.finish().expect("finish gzip stream")
 }
+
+/// Calls `f` every 100 ms until it returns `Some`, for at most `timeout`.
+pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if std::time::Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
