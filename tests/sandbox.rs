@@ -571,6 +571,69 @@ sys.stdout.write("\nexit=%d\n" % os.waitstatus_to_exitcode(status))
 }
 
 #[test]
+fn ctrl_z_stops_the_install_and_fg_resumes_it() {
+    // An interactive shell with job control on a terminal: Ctrl-Z stops the
+    // whole foreground job (pkgwarden, the manager and its children), `fg`
+    // resumes it, and the manager's exit code still comes back.
+    let (env, _bin) = stand_in("#!/bin/sh\necho \"pid=$$\"\nsleep 2\necho finished\nexit 7\n");
+    let driver = r#"
+import os, pty, re, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("bash", ["bash", "--norc", "--noprofile", "-i"])
+out = b""
+def until(pattern, seconds):
+    global out
+    deadline = time.time() + seconds
+    while not re.search(pattern, out) and time.time() < deadline:
+        try:
+            out += os.read(fd, 1024)
+        except OSError:
+            break
+    return re.search(pattern, out)
+os.write(fd, (" ".join(sys.argv[1:]) + "\n").encode())
+m = until(rb"pid=(\d+)", 30)
+if not m:
+    sys.exit("no pid: %r" % out)
+child = int(m.group(1))
+os.write(fd, b"\x1a")
+if not until(rb"Stopped", 10):
+    sys.exit("no Stopped: %r" % out)
+# The manager is stopped, or waits on its stopped supervisor (a vfork
+# parent whose child's exec is trapped): either way it does not run.
+with open("/proc/%d/stat" % child) as f:
+    print("state=" + f.read().rsplit(")", 1)[1].split()[0])
+time.sleep(2.5)
+print("finished-while-stopped=%s" % (b"finished" in out))
+os.write(fd, b"fg\n")
+until(rb"finished", 30)
+os.write(fd, b"echo rc=$?\n")
+until(rb"rc=\d+", 10)
+os.write(fd, b"exit\n")
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let out = run(env
+        .bare(python3())
+        .arg("-c")
+        .arg(driver)
+        .arg(pkgwarden_bin())
+        .args(["run", "--sandbox", "--", "gem", "install", "x"]));
+    let text = stdout_str(&out);
+    let state = text
+        .lines()
+        .find_map(|l| l.strip_prefix("state="))
+        .unwrap_or_else(|| panic!("{text}\n{}", stderr_str(&out)));
+    assert!(
+        matches!(state, "T" | "D"),
+        "the manager ran on ({state}):\n{text}"
+    );
+    assert!(text.contains("finished-while-stopped=False"), "{text}");
+    assert!(text.contains("finished\r\n"), "{text}");
+    assert!(text.contains("rc=7"), "{text}");
+}
+
+#[test]
 fn a_hook_fetching_an_unexpected_host_is_refused_and_attributed() {
     // A stand-in C2 on another loopback address, and a cloud metadata URL.
     let c2 = TcpListener::bind("127.0.0.2:0").unwrap();
