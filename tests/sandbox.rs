@@ -601,8 +601,15 @@ if not until(rb"Stopped", 10):
     sys.exit("no Stopped: %r" % out)
 # The manager is stopped, or waits on its stopped supervisor (a vfork
 # parent whose child's exec is trapped): either way it does not run.
-with open("/proc/%d/stat" % child) as f:
-    print("state=" + f.read().rsplit(")", 1)[1].split()[0])
+# The signal reaches it a moment after the shell says Stopped.
+deadline = time.time() + 3
+while True:
+    with open("/proc/%d/stat" % child) as f:
+        state = f.read().rsplit(")", 1)[1].split()[0]
+    if state in "TD" or time.time() > deadline:
+        break
+    time.sleep(0.05)
+print("state=" + state)
 time.sleep(2.5)
 print("finished-while-stopped=%s" % (b"finished" in out))
 os.write(fd, b"fg\n")
