@@ -198,6 +198,94 @@ fn bench_npm_300_packages() {
     timings(&env);
 }
 
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn bench_gem_20_gems() {
+    // 20 pure-Ruby gems, built with `gem build` and indexed with
+    // `gem generate_index`, installed into a fresh directory each run.
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    fs::create_dir_all(repo.join("gems")).unwrap();
+    let mut names = Vec::new();
+    for i in 0..20 {
+        let name = format!("pwbench{i}");
+        let dir = work.path().join(&name);
+        fs::create_dir_all(dir.join("lib")).unwrap();
+        for f in 0..8 {
+            fs::write(
+                dir.join("lib").join(format!("{name}_{f}.rb")),
+                format!("X{f} = {f}\n").repeat(50),
+            )
+            .unwrap();
+        }
+        fs::write(
+            dir.join(format!("{name}.gemspec")),
+            format!(
+                "Gem::Specification.new do |s|\n  s.name = '{name}'\n  s.version = '1.0.0'\n  s.summary = 'bench'\n  s.authors = ['pkgwarden']\n  s.files = Dir['lib/*.rb']\n  s.license = 'MIT'\nend\n"
+            ),
+        )
+        .unwrap();
+        let built = run(std::process::Command::new("gem")
+            .args(["build", &format!("{name}.gemspec")])
+            .current_dir(&dir));
+        assert_success(&built, "gem build");
+        fs::copy(
+            dir.join(format!("{name}-1.0.0.gem")),
+            repo.join(format!("gems/{name}-1.0.0.gem")),
+        )
+        .unwrap();
+        names.push(name);
+    }
+    let indexed = run(std::process::Command::new("gem")
+        .args(["generate_index", "--directory"])
+        .arg(&repo));
+    assert_success(&indexed, "gem generate_index");
+    let server = support::http::static_dir(repo);
+    let source = format!("{}/", server.base_url());
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let args = |dir: &std::path::Path| {
+        let mut a = vec![
+            "install".to_string(),
+            "--clear-sources".into(),
+            "--source".into(),
+            source.clone(),
+            "--install-dir".into(),
+            dir.display().to_string(),
+            "--no-document".into(),
+        ];
+        a.extend(names.iter().cloned());
+        a
+    };
+    let gem = which_gem();
+    let (b, s, n) = compare(
+        5,
+        |i| timed(env.bare(&gem).args(args(&home.join(format!("g-bare-{i}"))))),
+        |i| {
+            let ev = home.join(format!("gev-{i}.json"));
+            let d = timed(
+                env.pkgwarden()
+                    .args(["run", "--events-json"])
+                    .arg(&ev)
+                    .arg("--")
+                    .arg("gem")
+                    .args(args(&home.join(format!("g-sb-{i}")))),
+            );
+            (d, notifications(&ev))
+        },
+    );
+    report("gem install (20 gems)", b, s, n);
+    timings(&env);
+}
+
+/// The real `gem` on PATH.
+fn which_gem() -> std::path::PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("gem"))
+        .find(|p| p.is_file())
+        .expect("no gem on PATH: .ci/run installs ruby")
+}
+
 /// Where the time of the newest report went (setup, manager, analysis).
 fn timings(env: &ShimEnv) {
     let dir = env.home.state_dir().join("pkgwarden/reports");

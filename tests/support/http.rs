@@ -221,3 +221,18 @@ pub fn percent_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// A server for the files under `dir`, by path (a gem source made by
+/// `gem generate_index`, a channel …); anything else is a 404.
+pub fn static_dir(dir: std::path::PathBuf) -> HttpServer {
+    HttpServer::start(move |_port| {
+        move |rq: &Incoming<'_>| {
+            let rel = rq.path.trim_start_matches('/');
+            let p = dir.join(rel);
+            if rel.contains("..") || !p.is_file() {
+                return Reply::not_found_text();
+            }
+            Reply::ok("application/octet-stream", std::fs::read(&p).unwrap())
+        }
+    })
+}
