@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sandboxed install vs bare manager, same run, loopback registries:
-# pip installing 20 generated wheels, npm installing a 300-package tree.
+# pip installing 20 generated wheels, npm installing a 300-package tree, gem
+# installing 20 gems from a `gem generate_index` source.
 # Prints medians, the ratio, notifications handled and the added cost per
 # notification. The work is in tests/bench_sandbox.rs (ignored as a test).
 set -euo pipefail
