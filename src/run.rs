@@ -234,13 +234,17 @@ fn sandboxed(
         })
         .cloned()
         .collect();
-    let scope = snapshot::Scope::new(
+    let mut scope = snapshot::Scope::new(
         home.clone(),
         cwd.clone(),
         &p.startup_paths.linux,
         site_dirs.clone(),
         std::env::var_os("PATH").as_deref(),
     );
+    // conda's activation scripts in the target prefix are start-up hooks.
+    scope
+        .patterns
+        .extend(crate::managers::conda::watched(&plan));
     let before = snapshot::take(&scope);
     let rules = seccomp::rules();
     let program = rules.program();
