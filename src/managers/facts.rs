@@ -241,7 +241,11 @@ pub fn facts(
         Family::Gem if tool == Tool::Gem => {
             gem_facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
         }
-        Family::Conda if tool == Tool::Conda => super::conda::facts(real)?,
+        // A `conda` whose configuration cannot be read (a wrapper, a stub)
+        // keeps the skeleton, as gem does.
+        Family::Conda if tool == Tool::Conda => {
+            super::conda::facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
+        }
         _ => ManagerFacts::skeleton(family, real),
     };
     if let Some(f) = &file {
