@@ -273,7 +273,17 @@ fn sandboxed(
             allowed: allowed_hosts,
             allow_unknown: p.mode != Mode::Block,
             deny_raw_ip: p.endpoints.deny.contains(&policy::DenyClass::RawIp),
-            upstream: crate::monitor::proxy::Upstream::from_env(env),
+            // The manager's own proxy setting (conda's proxy_servers, pip's
+            // proxy …) is overridden inside the sandbox: chain to it.
+            upstream: crate::monitor::proxy::Upstream::from_env(env).or_else(|| {
+                let mut own: Vec<(String, String)> = env
+                    .iter()
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("NO_PROXY"))
+                    .cloned()
+                    .collect();
+                own.push(("HTTPS_PROXY".into(), plan.proxy.clone()?));
+                crate::monitor::proxy::Upstream::from_env(&own)
+            }),
         },
         start,
     ) {

@@ -158,6 +158,11 @@ struct Case {
 }
 
 fn case(packages: Vec<CondaPackage>) -> Case {
+    case_with(packages, "")
+}
+
+/// [`case`], with more `.condarc` lines.
+fn case_with(packages: Vec<CondaPackage>, condarc: &str) -> Case {
     require_standin();
     let server = channel(packages);
     let bin = tempfile::tempdir().expect("bin dir");
@@ -167,7 +172,10 @@ fn case(packages: Vec<CondaPackage>) -> Case {
     let env = ShimEnv::new(&[bin.path()]);
     fs::write(
         env.home.path().join(".condarc"),
-        format!("channels:\n  - pw\nchannel_alias: {}\n", server.base_url()),
+        format!(
+            "channels:\n  - pw\nchannel_alias: {}\n{condarc}",
+            server.base_url()
+        ),
     )
     .expect("write .condarc");
     let prefix = env.home.path().join("envs/pw");
@@ -220,13 +228,19 @@ impl Installed {
 impl Case {
     /// `conda create -y -p PREFIX <packages>` through the shim, in `mode`.
     fn create(&self, mode: &str, packages: &[&str]) -> Installed {
+        self.create_with(mode, packages, &[])
+    }
+
+    /// [`Case::create`] with more variables for pkgwarden.
+    fn create_with(&self, mode: &str, packages: &[&str], vars: &[(&str, &str)]) -> Installed {
         let _ = fs::remove_dir_all(&self.prefix);
         let before = self.env.report_files();
         let mut cmd = self.env.shim("conda");
         cmd.args(["create", "-y", "-p"])
             .arg(&self.prefix)
             .args(packages)
-            .env("PKGWARDEN_MODE", mode);
+            .env("PKGWARDEN_MODE", mode)
+            .envs(vars.iter().copied());
         let out = run(&mut cmd);
         let stderr = stderr_str(&out);
         let new: Vec<PathBuf> = self
@@ -408,4 +422,88 @@ fn a_malicious_activation_script_is_a_shell_start_up_hook() {
     let f = b.finding("persist.shell-rc", "/etc/conda/activate.d/pw-activate.sh");
     assert_eq!(f["action"], "quarantined", "{f:#}\n{}", b.stderr);
     assert!(!script.exists(), "block mode left {}", script.display());
+}
+
+/// The user's own proxy on loopback: answers every request `200 ok` and
+/// keeps the request lines.
+fn user_proxy() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the user's proxy");
+    let url = format!("http://{}", l.local_addr().expect("its address"));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for mut conn in l.incoming().flatten() {
+            let Ok(read) = conn.try_clone() else { continue };
+            let mut r = BufReader::new(read);
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            if let Ok(mut l) = log.lock() {
+                l.push(line.trim().to_string());
+            }
+            let mut h = String::new();
+            while r.read_line(&mut h).is_ok_and(|n| n > 2) {
+                h.clear();
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn the_proxy_servers_of_the_condarc_are_chained() {
+    // conda's own proxy setting lives in the condarc, not in the
+    // environment: pkgwarden's proxy must still go out through it.
+    let (proxy, seen) = user_proxy();
+    let c = case_with(
+        vec![package(
+            "pw-fetch",
+            "1.0",
+            vec![
+                (
+                    "share/pw-fetch/fetch.py",
+                    incident("fetch-unexpected.py"),
+                    0o644,
+                ),
+                (
+                    "bin/.pw-fetch-post-link.sh",
+                    b"/usr/bin/python3 \"$PREFIX/share/pw-fetch/fetch.py\" > \"$PREFIX/share/pw-fetch/out.txt\"\n"
+                        .to_vec(),
+                    0o755,
+                ),
+            ],
+        )],
+        &format!("proxy_servers:\n  http: {proxy}\n  https: {proxy}\n"),
+    );
+    let r = c.create_with(
+        "protect",
+        &["pw-fetch"],
+        &[("NO_PROXY", "127.0.0.1,localhost")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        fs::read_to_string(c.prefix.join("share/pw-fetch/out.txt")).ok(),
+        Some("fetch-unexpected got 200\n".to_string()),
+        "{}",
+        r.stderr
+    );
+    let lines = seen.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("GET http://unexpected-host.example/collect")),
+        "the condarc's proxy saw {lines:?}"
+    );
+    let f = r.report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "net.unexpected-host")
+        .unwrap_or_else(|| panic!("no net.unexpected-host: {:#}", r.report["findings"]));
+    assert_eq!(f["package"], "pw-fetch@1.0", "{f:#}");
+    assert_eq!(f["hook"], "post-link", "{f:#}");
 }
