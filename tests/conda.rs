@@ -112,39 +112,74 @@ fn package(name: &str, version: &str, files: Vec<File>) -> CondaPackage {
     }
 }
 
-/// A channel named `pw` on loopback: `/pw/noarch/…`, and an empty
-/// repodata for every other subdir.
-fn channel(packages: Vec<CondaPackage>) -> HttpServer {
+/// What the channel answers for one path: status, content type, body.
+fn answer(path: &str, noarch: &Value, packages: &[CondaPackage]) -> (u16, &'static str, Vec<u8>) {
+    let missing = (404, "text/plain", b"not found\n".to_vec());
+    let Some((subdir, file)) = path.strip_prefix("/pw/").and_then(|r| r.split_once('/')) else {
+        return missing;
+    };
+    match (subdir, file) {
+        ("noarch", "repodata.json") => (200, "application/json", noarch.to_string().into_bytes()),
+        (sub, "repodata.json") => (
+            200,
+            "application/json",
+            json!({"info": {"subdir": sub}, "packages": {}, "packages.conda": {}})
+                .to_string()
+                .into_bytes(),
+        ),
+        ("noarch", f) => match packages.iter().find(|p| p.file_name == f) {
+            Some(p) => (200, "application/x-tar", p.archive.clone()),
+            None => missing,
+        },
+        _ => missing,
+    }
+}
+
+/// A channel named `pw` on loopback (`/pw/noarch/…`, and an empty repodata
+/// for every other subdir): its port. A thread per connection, one request
+/// each: rattler opens several connections at once.
+fn channel(packages: Vec<CondaPackage>) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
     let mut records = serde_json::Map::new();
     for p in &packages {
         records.insert(p.file_name.clone(), p.record.clone());
     }
-    let noarch = json!({"info": {"subdir": "noarch"}, "packages": records,
-                        "packages.conda": {}});
+    let noarch = Arc::new(json!({"info": {"subdir": "noarch"}, "packages": records,
+                                 "packages.conda": {}}));
     let packages = Arc::new(packages);
-    HttpServer::start(move |_| {
-        move |req: &http::Incoming<'_>| {
-            let path = req.path.trim_start_matches('/');
-            let Some(rest) = path.strip_prefix("pw/") else {
-                return Reply::not_found_text();
-            };
-            let Some((subdir, file)) = rest.split_once('/') else {
-                return Reply::not_found_text();
-            };
-            match (subdir, file) {
-                ("noarch", "repodata.json") => Reply::json(200, &noarch),
-                (sub, "repodata.json") => Reply::json(
-                    200,
-                    &json!({"info": {"subdir": sub}, "packages": {}, "packages.conda": {}}),
-                ),
-                ("noarch", f) => match packages.iter().find(|p| p.file_name == f) {
-                    Some(p) => Reply::ok("application/x-tar", p.archive.clone()),
-                    None => Reply::not_found_text(),
-                },
-                _ => Reply::not_found_text(),
-            }
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the channel");
+    let port = l.local_addr().expect("channel address").port();
+    std::thread::spawn(move || {
+        for mut conn in l.incoming().flatten() {
+            let (noarch, packages) = (noarch.clone(), packages.clone());
+            std::thread::spawn(move || {
+                let Ok(read) = conn.try_clone() else { return };
+                let mut r = BufReader::new(read);
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    return;
+                }
+                let mut h = String::new();
+                while r.read_line(&mut h).is_ok_and(|n| n > 2) {
+                    h.clear();
+                }
+                let mut words = line.split_whitespace();
+                let method = words.next().unwrap_or("");
+                let path = words.next().unwrap_or("").split('?').next().unwrap_or("");
+                let (status, kind, body) = answer(path, &noarch, &packages);
+                let head = format!(
+                    "HTTP/1.1 {status} {}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    if status == 200 { "OK" } else { "Not Found" },
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes());
+                if method != "HEAD" {
+                    let _ = conn.write_all(&body);
+                }
+            });
         }
-    })
+    });
+    port
 }
 
 /// A test HOME with the shims first, then a directory holding `conda` (the
@@ -152,7 +187,6 @@ fn channel(packages: Vec<CondaPackage>) -> HttpServer {
 struct Case {
     env: ShimEnv,
     _bin: tempfile::TempDir,
-    _channel: HttpServer,
     port: u16,
     prefix: PathBuf,
 }
@@ -164,7 +198,7 @@ fn case(packages: Vec<CondaPackage>) -> Case {
 /// [`case`], with more `.condarc` lines.
 fn case_with(packages: Vec<CondaPackage>, condarc: &str) -> Case {
     require_standin();
-    let server = channel(packages);
+    let port = channel(packages);
     let bin = tempfile::tempdir().expect("bin dir");
     let conda = bin.path().join("conda");
     fs::copy(crate_root().join("tests/standins/conda/conda"), &conda)
@@ -172,18 +206,14 @@ fn case_with(packages: Vec<CondaPackage>, condarc: &str) -> Case {
     let env = ShimEnv::new(&[bin.path()]);
     fs::write(
         env.home.path().join(".condarc"),
-        format!(
-            "channels:\n  - pw\nchannel_alias: {}\n{condarc}",
-            server.base_url()
-        ),
+        format!("channels:\n  - pw\nchannel_alias: http://127.0.0.1:{port}\n{condarc}"),
     )
     .expect("write .condarc");
     let prefix = env.home.path().join("envs/pw");
     Case {
-        port: server.port(),
+        port,
         env,
         _bin: bin,
-        _channel: server,
         prefix,
     }
 }
