@@ -234,13 +234,17 @@ fn sandboxed(
         })
         .cloned()
         .collect();
-    let scope = snapshot::Scope::new(
+    let mut scope = snapshot::Scope::new(
         home.clone(),
         cwd.clone(),
         &p.startup_paths.linux,
         site_dirs.clone(),
         std::env::var_os("PATH").as_deref(),
     );
+    // conda's activation scripts in the target prefix are start-up hooks.
+    scope
+        .patterns
+        .extend(crate::managers::conda::watched(&plan));
     let before = snapshot::take(&scope);
     let rules = seccomp::rules();
     let program = rules.program();
@@ -269,7 +273,17 @@ fn sandboxed(
             allowed: allowed_hosts,
             allow_unknown: p.mode != Mode::Block,
             deny_raw_ip: p.endpoints.deny.contains(&policy::DenyClass::RawIp),
-            upstream: crate::monitor::proxy::Upstream::from_env(env),
+            // The manager's own proxy setting (conda's proxy_servers, pip's
+            // proxy …) is overridden inside the sandbox: chain to it.
+            upstream: crate::monitor::proxy::Upstream::from_env(env).or_else(|| {
+                let mut own: Vec<(String, String)> = env
+                    .iter()
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("NO_PROXY"))
+                    .cloned()
+                    .collect();
+                own.push(("HTTPS_PROXY".into(), plan.proxy.clone()?));
+                crate::monitor::proxy::Upstream::from_env(&own)
+            }),
         },
         start,
     ) {

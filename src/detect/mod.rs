@@ -115,6 +115,7 @@ pub struct Finding {
 }
 
 pub mod binary;
+pub mod conda;
 pub mod cred;
 pub mod data;
 pub mod escape;
@@ -493,6 +494,7 @@ pub fn run(input: &Input) -> Vec<Finding> {
     out.extend(net::check(input, &procs));
     out.extend(lingering::check(input, &procs));
     out.extend(escape::check(input, &procs));
+    out.extend(conda::check(input, &procs));
     correlate(&mut out, &procs);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out

@@ -141,6 +141,275 @@ pub fn classify(tool: Tool, args: &[String]) -> Classified {
     install(tool, command, packages, options)
 }
 
+// -------------------------------------------------------------- facts ----
+
+use super::Family;
+use super::facts::{Dep, FactsError, InstallPlan, ManagerFacts, probe, writable};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What `conda config --show --json` says, under conda's own key names.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct CondaConfig {
+    channels: Vec<String>,
+    channel_alias: Option<String>,
+    default_channels: Vec<String>,
+    custom_channels: BTreeMap<String, String>,
+    custom_multichannels: BTreeMap<String, Vec<String>>,
+    pkgs_dirs: Vec<String>,
+    envs_dirs: Vec<String>,
+    root_prefix: Option<String>,
+    proxy_servers: BTreeMap<String, String>,
+}
+
+/// Channel settings kept in the facts, to resolve `-c NAME` the way conda does.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+#[serde(default)]
+struct Channels {
+    alias: String,
+    defaults: Vec<String>,
+    custom: BTreeMap<String, String>,
+    multi: BTreeMap<String, Vec<String>>,
+}
+
+impl Channels {
+    /// conda's resolution of a channel name to base URLs: a URL as is,
+    /// `defaults` to default_channels, custom (multi)channels, else
+    /// channel_alias/NAME.
+    fn urls(&self, name: &str, depth: usize) -> Vec<String> {
+        let name = name.trim_end_matches('/');
+        if name.contains("://") {
+            return vec![name.to_string()];
+        }
+        if name == "defaults" {
+            return self
+                .defaults
+                .iter()
+                .map(|u| u.trim_end_matches('/').to_string())
+                .collect();
+        }
+        if let Some(members) = self.multi.get(name).filter(|_| depth < 4) {
+            return members
+                .iter()
+                .flat_map(|m| self.urls(m, depth + 1))
+                .collect();
+        }
+        if let Some(base) = self.custom.get(name) {
+            return vec![format!("{}/{name}", base.trim_end_matches('/'))];
+        }
+        if self.alias.is_empty() {
+            return Vec::new();
+        }
+        vec![format!("{}/{name}", self.alias.trim_end_matches('/'))]
+    }
+}
+
+/// The files conda reads its configuration from, in its search order.
+fn condarc_files(root_prefix: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = vec![
+        PathBuf::from("/etc/conda/.condarc"),
+        PathBuf::from("/etc/conda/condarc"),
+        root_prefix.join(".condarc"),
+    ];
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME") {
+        v.push(PathBuf::from(x).join("conda/.condarc"));
+    }
+    if let Some(h) = crate::paths::home() {
+        v.push(h.join(".config/conda/.condarc"));
+        v.push(h.join(".conda/.condarc"));
+        v.push(h.join(".condarc"));
+    }
+    if let Some(c) = std::env::var_os("CONDARC") {
+        v.push(PathBuf::from(c));
+    }
+    v.dedup();
+    v
+}
+
+/// conda's facts, from `conda config --show --json` (and `conda --version`).
+pub fn facts(real: &Path) -> Result<ManagerFacts, FactsError> {
+    let out = probe(
+        Command::new(real).args(["config", "--show", "--json"]),
+        real,
+    )?;
+    let c: CondaConfig = serde_json::from_slice(&out).map_err(|e| FactsError::Probe {
+        exe: real.display().to_string(),
+        why: format!("unexpected `conda config --show --json` output: {e}"),
+    })?;
+    let version = probe(Command::new(real).arg("--version"), real)
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o)
+                .split_whitespace()
+                .nth(1)
+                .map(str::to_string)
+        });
+    let channels = Channels {
+        alias: c.channel_alias.unwrap_or_default(),
+        defaults: c.default_channels,
+        custom: c.custom_channels,
+        multi: c.custom_multichannels,
+    };
+    let mut registries: Vec<String> = Vec::new();
+    for name in &c.channels {
+        for u in channels.urls(name, 0) {
+            if !registries.contains(&u) {
+                registries.push(u);
+            }
+        }
+    }
+    let root = c.root_prefix.map(PathBuf::from).unwrap_or_default();
+    let mut f = ManagerFacts::skeleton(Family::Conda, real);
+    f.version = version;
+    f.registries = registries;
+    f.cache_dirs = c.pkgs_dirs.iter().map(PathBuf::from).collect();
+    // conda keeps environments.txt and its tokens in ~/.conda, and its
+    // notices in the user cache.
+    if let Some(h) = crate::paths::home() {
+        f.cache_dirs.push(h.join(".conda"));
+    }
+    if let Some(cache) = crate::paths::cache_dir().and_then(|d| d.parent().map(Path::to_path_buf)) {
+        f.cache_dirs.push(cache.join("conda"));
+    }
+    f.config_files = condarc_files(&root);
+    f.proxy = c
+        .proxy_servers
+        .get("https")
+        .or_else(|| c.proxy_servers.get("http"))
+        .cloned();
+    f.values
+        .insert("root_prefix".into(), root.display().to_string());
+    f.values.insert(
+        "envs_dirs".into(),
+        serde_json::to_string(&c.envs_dirs).unwrap_or_default(),
+    );
+    f.values.insert(
+        "channels".into(),
+        serde_json::to_string(&channels).unwrap_or_default(),
+    );
+    f.derived = true;
+    f.deps.extend(f.config_files.iter().map(|p| Dep::of(p)));
+    Ok(f)
+}
+
+/// The prefix an install targets: `-p`, `-n` (in the first writable
+/// envs_dirs entry; `base` is the root prefix), else the active environment,
+/// else the root prefix.
+fn target_prefix(p: &InstallPlan, cwd: &Path) -> PathBuf {
+    let req = &p.request;
+    let root = PathBuf::from(
+        p.facts
+            .values
+            .get("root_prefix")
+            .cloned()
+            .unwrap_or_default(),
+    );
+    if let Some(pre) = req.option("prefix") {
+        return cwd.join(crate::paths::expand_tilde(pre));
+    }
+    if let Some(name) = req.option("name") {
+        if matches!(name, "base" | "root") {
+            return root;
+        }
+        let envs: Vec<PathBuf> = p
+            .facts
+            .values
+            .get("envs_dirs")
+            .and_then(|s| serde_json::from_str::<Vec<String>>(s).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        // conda creates the first envs dir it can write to.
+        let usable = |d: &Path| d.ancestors().find(|a| a.exists()).is_some_and(writable);
+        if let Some(d) = envs.iter().find(|d| usable(d)).or(envs.first()) {
+            return d.join(name);
+        }
+    }
+    std::env::var_os("CONDA_PREFIX")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or(root)
+}
+
+/// conda's command line on top of the facts: the target prefix, `-c`
+/// channels and `--override-channels`.
+pub fn apply(p: &mut InstallPlan, cwd: &Path) {
+    if !p.facts.derived {
+        return;
+    }
+    let channels: Channels = p
+        .facts
+        .values
+        .get("channels")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    let mut registries: Vec<String> = Vec::new();
+    for name in p.request.option_values("channel") {
+        // A local directory channel needs no network.
+        if name.starts_with('/') || name.starts_with('.') {
+            continue;
+        }
+        registries.extend(channels.urls(name, 0));
+    }
+    if !p.request.flag("override-channels") {
+        registries.extend(p.registries.iter().cloned());
+    }
+    registries.dedup();
+    p.registries = registries;
+    p.write_roots = vec![target_prefix(p, cwd)];
+}
+
+/// Snapshot patterns for a conda install: the activation directories of
+/// the target prefixes (conda sources their scripts on every activate).
+pub fn watched(p: &InstallPlan) -> Vec<String> {
+    if p.tool.family() != Family::Conda || !p.facts.derived {
+        return Vec::new();
+    }
+    let dirs = &crate::detect::conda::data().activation_dirs;
+    p.write_roots
+        .iter()
+        .filter_map(|r| r.to_str())
+        // A pattern string would read `*` or `?` in the path as wildcards.
+        .filter(|r| r.starts_with('/') && !r.contains(['*', '?']))
+        .flat_map(|r| {
+            dirs.iter()
+                .map(move |d| format!("{}/{d}", r.trim_end_matches('/')))
+        })
+        .collect()
+}
+
+/// The package and hook of a conda link script (`bash -x
+/// $PREFIX/bin/.NAME-post-link.sh`, as conda runs it), from its command line
+/// and the `PKG_NAME`/`PKG_VERSION` conda puts in its environment (`env`:
+/// those two values, in that order). The name must agree with the script's.
+pub fn link_script_attribution(
+    argv: &[String],
+    env: &[Option<String>],
+) -> Option<(String, String)> {
+    let script = argv.iter().skip(1).find_map(|a| {
+        let path = Path::new(a);
+        let dir = path.parent()?.file_name()?;
+        let file = path.file_name()?.to_str()?;
+        let stem = file.strip_prefix('.')?.strip_suffix(".sh")?;
+        (dir == "bin").then_some(stem.to_string())
+    })?;
+    let (name, hook) = ["post-link", "pre-unlink", "pre-link"]
+        .iter()
+        .find_map(|h| Some((script.strip_suffix(&format!("-{h}"))?.to_string(), *h)))?;
+    let pkg_name = env.first().cloned().flatten()?;
+    if pkg_name != name {
+        return None;
+    }
+    let package = match env.get(1).cloned().flatten() {
+        Some(v) => format!("{name}@{v}"),
+        None => name,
+    };
+    Some((package, hook.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +632,63 @@ mod tests {
         assert_eq!(
             classify(Tool::Mamba, &dry),
             Classified::pass(PassReason::DryRun)
+        );
+    }
+
+    #[test]
+    fn channel_names_resolve_like_conda() {
+        let c = Channels {
+            alias: "http://127.0.0.1:9/".into(),
+            defaults: vec![
+                "http://127.0.0.1:8/main/".into(),
+                "http://127.0.0.1:8/r".into(),
+            ],
+            custom: [("corp".to_string(), "http://127.0.0.1:7".to_string())].into(),
+            multi: [(
+                "both".to_string(),
+                vec!["corp".to_string(), "x".to_string()],
+            )]
+            .into(),
+        };
+        assert_eq!(c.urls("pw", 0), vec!["http://127.0.0.1:9/pw"]);
+        assert_eq!(
+            c.urls("defaults", 0),
+            vec!["http://127.0.0.1:8/main", "http://127.0.0.1:8/r"]
+        );
+        assert_eq!(c.urls("corp", 0), vec!["http://127.0.0.1:7/corp"]);
+        assert_eq!(
+            c.urls("both", 0),
+            vec!["http://127.0.0.1:7/corp", "http://127.0.0.1:9/x"]
+        );
+        assert_eq!(
+            c.urls("http://127.0.0.1:6/ch/", 0),
+            vec!["http://127.0.0.1:6/ch"]
+        );
+        assert!(Channels::default().urls("pw", 0).is_empty());
+    }
+
+    #[test]
+    fn link_scripts_are_attributed_by_name_and_version() {
+        let argv = v(&["/usr/bin/bash", "-x", "/e/env/bin/.pw-evil-post-link.sh"]);
+        assert_eq!(
+            link_script_attribution(&argv, &[Some("pw-evil".into()), Some("1.0".into())]),
+            Some(("pw-evil@1.0".into(), "post-link".into()))
+        );
+        let argv = v(&["bash", "-x", "/e/env/bin/.pw-evil-pre-unlink.sh"]);
+        assert_eq!(
+            link_script_attribution(&argv, &[Some("pw-evil".into()), None]),
+            Some(("pw-evil".into(), "pre-unlink".into()))
+        );
+        // A PKG_NAME that disagrees with the script, or no PKG_NAME: no claim.
+        assert_eq!(
+            link_script_attribution(&argv, &[Some("other".into()), None]),
+            None
+        );
+        assert_eq!(link_script_attribution(&argv, &[None, None]), None);
+        let argv = v(&["bash", "/e/env/share/.pw-evil-post-link.sh"]);
+        assert_eq!(
+            link_script_attribution(&argv, &[Some("pw-evil".into()), None]),
+            None
         );
     }
 }

@@ -24,7 +24,8 @@ pub struct Dep {
 }
 
 impl Dep {
-    fn of(path: &Path) -> Dep {
+    /// The file as it is now.
+    pub(super) fn of(path: &Path) -> Dep {
         Dep {
             path: path.to_path_buf(),
             stamp: stamp(path),
@@ -79,7 +80,8 @@ pub struct ManagerFacts {
 }
 
 impl ManagerFacts {
-    fn skeleton(family: Family, real_exe: &Path) -> ManagerFacts {
+    /// Facts that know only the binary: not derived.
+    pub(super) fn skeleton(family: Family, real_exe: &Path) -> ManagerFacts {
         ManagerFacts {
             family,
             real_exe: real_exe.to_path_buf(),
@@ -181,6 +183,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         Family::Pip => apply_pip(&mut p, cwd),
         Family::Npm => apply_npm(&mut p, cwd),
         Family::Gem if request.tool == Tool::Gem => apply_gem(&mut p, cwd),
+        Family::Conda if request.tool == Tool::Conda => super::conda::apply(&mut p, cwd),
         _ => {}
     }
     let mut hosts: Vec<String> = p.registries.iter().filter_map(|u| host_port(u)).collect();
@@ -238,6 +241,11 @@ pub fn facts(
         Family::Gem if tool == Tool::Gem => {
             gem_facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
         }
+        // A `conda` whose configuration cannot be read (a wrapper, a stub)
+        // keeps the skeleton, as gem does.
+        Family::Conda if tool == Tool::Conda => {
+            super::conda::facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
+        }
         _ => ManagerFacts::skeleton(family, real),
     };
     if let Some(f) = &file {
@@ -266,6 +274,7 @@ fn relevant_env(family: Family) -> Vec<(String, String)> {
                         l.starts_with("npm_config_") || l.starts_with("yarn_") || l == "prefix"
                     }
                     Family::Gem => k.starts_with("GEM_") || k.starts_with("RUBY"),
+                    Family::Conda => k.starts_with("CONDA"),
                     _ => false,
                 }
         })
@@ -306,7 +315,7 @@ fn write_cached(file: &Path, facts: &ManagerFacts) -> std::io::Result<()> {
 }
 
 /// Runs a probe command with no input and returns its stdout.
-fn probe(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
+pub(super) fn probe(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
     let out = cmd
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
@@ -622,7 +631,7 @@ fn apply_pip(p: &mut InstallPlan, cwd: &Path) {
 }
 
 /// True when the current user may create files in `dir`.
-fn writable(dir: &Path) -> bool {
+pub(super) fn writable(dir: &Path) -> bool {
     let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
         return false;
     };

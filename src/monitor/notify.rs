@@ -266,6 +266,9 @@ fn connect_for(
         return;
     }
     let listener = Arc::clone(listener);
+    // The notification names the calling thread; pidfd_open takes a process
+    // (a tokio worker thread connects for rattler, uv, cargo …).
+    let pid = tgid(pid).unwrap_or(pid);
     std::thread::spawn(move || {
         let resp = match take_fd(pid, sockfd) {
             Ok(sock) => {
@@ -414,6 +417,20 @@ fn handle(
             if ev.package.is_none()
                 && let Some((p, h)) =
                     crate::monitor::procs::build_attribution(ev.cwd.as_deref(), ev.argv.as_deref())
+            {
+                ev.package = Some(p);
+                ev.hook = Some(h);
+            }
+            // conda's link scripts: `bash -x $PREFIX/bin/.NAME-post-link.sh`.
+            if ev.package.is_none()
+                && let Some(argv) = ev.argv.as_deref()
+                && argv
+                    .iter()
+                    .any(|a| a.ends_with("-link.sh") || a.ends_with("-unlink.sh"))
+                && let Some((p, h)) = crate::managers::conda::link_script_attribution(
+                    argv,
+                    &mem.env_values(envp, &["PKG_NAME", "PKG_VERSION"]),
+                )
             {
                 ev.package = Some(p);
                 ev.hook = Some(h);

@@ -59,6 +59,18 @@ impl ShimEnv {
         self.with_env(self.home.command(program))
     }
 
+    /// The install reports stored so far in this HOME.
+    pub fn report_files(&self) -> std::collections::BTreeSet<PathBuf> {
+        std::fs::read_dir(self.home.state_dir().join("pkgwarden/reports"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn with_env(&self, mut cmd: Command) -> Command {
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("PKGWARDEN_") {
