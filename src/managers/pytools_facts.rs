@@ -237,10 +237,12 @@ if venv:
     paths = sysconfig.get_paths(scheme=scheme, vars={"base": venv, "platbase": venv})
 else:
     paths = sysconfig.get_paths()
-print(json.dumps([paths["purelib"], paths["platlib"], paths["scripts"]]))
+# A virtualenv's own root holds uv's lock and temporary files.
+print(json.dumps([paths["purelib"], paths["platlib"], paths["scripts"]] + ([venv] if venv else [])))
 "#;
 
-/// The site-packages and scripts directories of `python`.
+/// The site-packages and scripts directories of `python`, and its
+/// virtualenv's root when it runs in one.
 fn site_dirs(python: &Path) -> Result<Vec<PathBuf>, FactsError> {
     let out = probe(
         Command::new(python).args(["-I", "-S", "-c", SITE_PROBE]),
@@ -482,7 +484,10 @@ fn apply_uv(p: &mut InstallPlan, cwd: &Path) {
                 .unwrap_or_else(|_| project.join(".venv"));
             p.write_files = vec![project.join("pyproject.toml"), project.join("uv.lock")];
             p.config_files.push(project.join("uv.toml"));
-            [Some(env), value("python_dir")]
+            // uv replaces the manifest and lockfile by renaming a temporary
+            // file from the project directory onto them, so the directory
+            // itself is written (as for an npm project).
+            [Some(project), Some(env), value("python_dir")]
                 .into_iter()
                 .flatten()
                 .collect()
@@ -546,6 +551,21 @@ fn pipx_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     f.download_hosts = backend.download_hosts.clone();
     f.proxy = backend.proxy.clone();
     f.values = env.clone();
+    // The Python pipx creates environments with, for their layout.
+    if let Some(python) = get("PIPX_DEFAULT_PYTHON") {
+        let out = probe(
+            Command::new(&python).args([
+                "-I",
+                "-S",
+                "-c",
+                "import sys; print('%d.%d' % sys.version_info[:2])",
+            ]),
+            &python,
+        );
+        if let Ok(v) = out {
+            f.values.insert("python_version".into(), text(v));
+        }
+    }
     f.values.extend(
         backend
             .values
@@ -595,8 +615,8 @@ fn apply_pipx(p: &mut InstallPlan, _cwd: &Path) {
     }
     p.registries
         .extend(pip_extra.into_iter().filter(|u| host_port(u).is_some()));
+    let get = |k: &str| p.facts.values.get(k).map(PathBuf::from);
     if req.flag("global") {
-        let get = |k: &str| p.facts.values.get(k).map(PathBuf::from);
         p.write_roots = [
             "PIPX_GLOBAL_HOME",
             "PIPX_GLOBAL_BIN_DIR",
@@ -606,6 +626,49 @@ fn apply_pipx(p: &mut InstallPlan, _cwd: &Path) {
         .filter_map(|k| get(k))
         .collect();
     }
+    // The site-packages of each app's environment, named before it exists,
+    // so the persistence snapshot covers its `.pth` files.
+    let venvs = if req.flag("global") {
+        get("PIPX_GLOBAL_HOME").map(|h| h.join("venvs"))
+    } else {
+        get("PIPX_LOCAL_VENVS")
+    };
+    if let (Some(venvs), Some(version)) = (venvs, p.facts.values.get("python_version")) {
+        let suffix = req.option("suffix").unwrap_or("");
+        let apps: Vec<String> = match req.command.as_str() {
+            "install" | "upgrade" | "reinstall" => req.packages.clone(),
+            "inject" => req.packages.first().cloned().into_iter().collect(),
+            _ => Vec::new(),
+        };
+        for app in apps {
+            let name = format!("{}{suffix}", canonical_name(&app));
+            p.write_roots.push(
+                venvs
+                    .join(name)
+                    .join(format!("lib/python{version}/site-packages")),
+            );
+        }
+    }
+}
+
+/// A requirement's project name as pipx names its environment: up to the
+/// first version or extras character, normalized like PEP 503.
+fn canonical_name(spec: &str) -> String {
+    let name = spec
+        .split(|c: char| "=<>!~[;@ (".contains(c))
+        .next()
+        .unwrap_or(spec);
+    let mut out = String::new();
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
 }
 
 // --------------------------------------------------------------- poetry ----
@@ -686,5 +749,11 @@ mod tests {
         );
         assert_eq!(d.as_deref(), Some("http://127.0.0.1:1/simple"));
         assert_eq!(e, vec!["http://127.0.0.1:2/s"]);
+    }
+
+    #[test]
+    fn pipx_environment_names() {
+        assert_eq!(canonical_name("Black_Formatter[d]>=24"), "black-formatter");
+        assert_eq!(canonical_name("pwapp"), "pwapp");
     }
 }

@@ -41,6 +41,19 @@ impl ShimEnv {
         env
     }
 
+    /// The JSON reports stored so far.
+    pub fn reports(&self) -> std::collections::BTreeSet<PathBuf> {
+        let dir = self.home.state_dir().join("pkgwarden/reports");
+        std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// `pkgwarden` with this HOME and PATH.
     pub fn pkgwarden(&self) -> Command {
         self.with_env(self.home.command(pkgwarden_bin()))
