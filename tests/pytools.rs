@@ -351,3 +351,64 @@ fn pipx_install_of_a_wheel_shipping_an_exec_pth() {
     assert_eq!(b.finding("persist.python-startup")["action"], "quarantined");
     assert!(!pth.exists(), "block mode left {}", pth.display());
 }
+
+/// A poetry project whose only source is the loopback index, with its
+/// environment made beforehand (`poetry config --local`, `poetry env use`:
+/// not installs, passed through).
+fn poetry_project(env: &ShimEnv, name: &str, index: &PypiIndex) -> PathBuf {
+    need("poetry");
+    let project = env.home.subdir(name);
+    fs::write(
+        project.join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"{name}\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = []\n\n[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\nname = \"local\"\nurl = \"{}\"\npriority = \"primary\"\n",
+            index.index_url()
+        ),
+    )
+    .unwrap();
+    let before = env.reports();
+    for args in [
+        vec!["config", "--local", "virtualenvs.in-project", "true"],
+        vec!["env", "use", python3().to_str().unwrap()],
+    ] {
+        let out = run(env.shim("poetry").args(&args).current_dir(&project));
+        assert_success(&out, &format!("poetry {args:?}"));
+    }
+    assert_eq!(env.reports(), before, "poetry config/env are not installs");
+    project
+}
+
+#[test]
+fn poetry_add_from_the_project_source_is_sandboxed_and_quiet() {
+    let index = plain_index();
+    let env = ShimEnv::new(&[]);
+    let project = poetry_project(&env, "poetryproj", &index);
+    // Block: writes only where the plan says, unknown hosts refused.
+    let r = install(&env, "block", "poetry", &["add", "pwplain"], &project, None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+    r.allowed(index.port());
+    let lock = fs::read_to_string(project.join("poetry.lock")).unwrap();
+    assert!(lock.contains("pwplain"), "{lock}");
+    assert!(venv_site(&project).join("pwplain/__init__.py").is_file());
+}
+
+#[test]
+fn poetry_add_of_a_wheel_shipping_an_exec_pth() {
+    let index = PypiIndex::start_with(vec![pth_wheel("pwpoetrypth")]);
+    let env = ShimEnv::new(&[]);
+    let args = ["add", "pwpoetrypth"];
+    let a = poetry_project(&env, "protected", &index);
+    let p = install(&env, "protect", "poetry", &args, &a, None);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    let f = p.finding("persist.python-startup");
+    assert_eq!(f["severity"], "high", "{f:#}");
+    assert_eq!(f["package"], "pwpoetrypth@1.0.0", "{f:#}");
+    assert!(venv_site(&a).join("pwpoetrypth.pth").is_file());
+
+    let b = poetry_project(&env, "blocked", &index);
+    let r = install(&env, "block", "poetry", &args, &b, None);
+    assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+    assert_eq!(r.finding("persist.python-startup")["action"], "quarantined");
+    assert!(!venv_site(&b).join("pwpoetrypth.pth").exists());
+}

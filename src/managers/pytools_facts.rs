@@ -19,7 +19,7 @@ use std::process::Command;
 
 /// True for environment variables that change what these tools do.
 pub(super) fn relevant_env(key: &str) -> bool {
-    ["UV_", "PIPX_", "POETRY_", "PIP_", "PYTHON"]
+    ["UV_", "PIPX_", "POETRY_", "PIP_", "PYTHON", "VIRTUALENV_"]
         .iter()
         .any(|p| key.starts_with(p))
         || matches!(key, "VIRTUAL_ENV" | "CONDA_PREFIX")
@@ -225,9 +225,12 @@ fn uv(uv: &Path, cwd: &Path, args: &[&str]) -> Result<(String, String), FactsErr
     ))
 }
 
-/// Where an interpreter installs, asked without its site hooks (`-I -S`),
-/// so nothing of the environment runs outside the sandbox.
-const SITE_PROBE: &str = r#"
+/// The start of the probes run in an interpreter without its site hooks
+/// (`-I -S`), so nothing of the environment runs outside the sandbox:
+/// without `site` Python does not know it runs in a virtualenv, so its
+/// `pyvenv.cfg` is found the way `site` finds it, and `paths` are that
+/// environment's.
+const VENV_PATHS: &str = r#"
 import json, os, sys, sysconfig
 exe_dir = os.path.dirname(os.path.abspath(sys.executable))
 venv = next((d for d in (exe_dir, os.path.dirname(exe_dir))
@@ -237,6 +240,10 @@ if venv:
     paths = sysconfig.get_paths(scheme=scheme, vars={"base": venv, "platbase": venv})
 else:
     paths = sysconfig.get_paths()
+"#;
+
+/// Where an interpreter installs.
+const SITE_PROBE: &str = r#"
 # A virtualenv's own root holds uv's lock and temporary files.
 print(json.dumps([paths["purelib"], paths["platlib"], paths["scripts"]] + ([venv] if venv else [])))
 "#;
@@ -245,7 +252,7 @@ print(json.dumps([paths["purelib"], paths["platlib"], paths["scripts"]] + ([venv
 /// virtualenv's root when it runs in one.
 fn site_dirs(python: &Path) -> Result<Vec<PathBuf>, FactsError> {
     let out = probe(
-        Command::new(python).args(["-I", "-S", "-c", SITE_PROBE]),
+        Command::new(python).args(["-I", "-S", "-c", &format!("{VENV_PATHS}{SITE_PROBE}")]),
         python,
     )?;
     let dirs: Vec<String> = serde_json::from_slice(&out).map_err(|e| FactsError::Probe {
@@ -673,14 +680,173 @@ fn canonical_name(spec: &str) -> String {
 
 // --------------------------------------------------------------- poetry ----
 
-fn poetry_facts(real: &Path, _cwd: &Path) -> Result<ManagerFacts, FactsError> {
-    Err(FactsError::Probe {
-        exe: real.display().to_string(),
-        why: "poetry's facts are not derived yet".into(),
-    })
+/// Asks poetry, in its own Python without site hooks, for its settings, the
+/// project's sources (the implicit default index included) and where the
+/// project's environment lives. Loads the project as poetry itself would.
+const POETRY_PROBE: &str = r#"
+for p in (paths["purelib"], paths["platlib"]):
+    if p not in sys.path:
+        sys.path.append(p)
+from pathlib import Path
+from poetry.__version__ import __version__
+from poetry.config.config import Config
+from poetry.locations import CONFIG_DIR
+out = {"version": __version__, "own_env": venv or sys.prefix,
+       "config_files": [str(CONFIG_DIR / "config.toml"), str(CONFIG_DIR / "auth.toml")]}
+config = Config.create()
+cwd = Path.cwd()
+project = next((d for d in [cwd, *cwd.parents] if (d / "pyproject.toml").is_file()), None)
+out["repos"] = []
+if project:
+    from poetry.factory import Factory
+    from poetry.utils.env import EnvManager
+    poetry = Factory().create_poetry(project)
+    config = poetry.config
+    out["project"] = str(project)
+    out["repos"] = [[r.name, r.url] for r in poetry.pool.all_repositories if getattr(r, "url", None)]
+    manager = EnvManager(poetry)
+    out["in_project"] = manager.use_in_project_venv()
+    out["env_name"] = manager.base_env_name
+    out["config_files"].append(str(project / "poetry.toml"))
+# poetry creates environments with virtualenv, which caches its seed wheels.
+out["app_data"] = []
+try:
+    from virtualenv.app_data.cache_migration import _default_dirs
+    out["app_data"] = [d for d in (_default_dirs() or ()) if d]
+except Exception:
+    pass
+override = os.environ.get("VIRTUALENV_OVERRIDE_APP_DATA", "").strip()
+if override:
+    out["app_data"] = [override]
+out["cache_dir"] = str(config.get("cache-dir"))
+out["data_dir"] = str(config.get("data-dir"))
+out["venvs"] = str(config.virtualenvs_path)
+print(json.dumps(out))
+"#;
+
+#[derive(serde::Deserialize)]
+struct PoetryProbe {
+    version: String,
+    own_env: String,
+    config_files: Vec<String>,
+    repos: Vec<(String, String)>,
+    project: Option<String>,
+    #[serde(default)]
+    in_project: bool,
+    env_name: Option<String>,
+    cache_dir: String,
+    data_dir: String,
+    venvs: String,
+    #[serde(default)]
+    app_data: Vec<String>,
 }
 
-fn apply_poetry(_p: &mut InstallPlan, _cwd: &Path) {}
+/// The site-packages directories of the environments under `root` whose
+/// names start with `prefix` (`<root>/<prefix>*/lib/python*/site-packages`).
+fn env_sites(root: &Path, prefix: &str) -> Vec<PathBuf> {
+    let dirs = |d: &Path, start: &str| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(start))
+            .map(|e| e.path())
+            .collect()
+    };
+    dirs(root, prefix)
+        .iter()
+        .flat_map(|env| dirs(&env.join("lib"), "python"))
+        .map(|lib| lib.join("site-packages"))
+        .filter(|s| s.is_dir())
+        .collect()
+}
+
+fn poetry_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
+    let python = super::facts::shebang_python(real).ok_or_else(|| FactsError::Probe {
+        exe: real.display().to_string(),
+        why: "no Python named in its first line".into(),
+    })?;
+    let out = probe(
+        Command::new(&python)
+            .args(["-I", "-S", "-c", &format!("{VENV_PATHS}{POETRY_PROBE}")])
+            .current_dir(cwd),
+        &python,
+    )?;
+    let pr: PoetryProbe = serde_json::from_slice(&out).map_err(|e| FactsError::Probe {
+        exe: python.display().to_string(),
+        why: format!("unexpected probe output: {e}"),
+    })?;
+    let mut f = ManagerFacts::skeleton(super::Family::PyTools, real);
+    f.version = Some(pr.version);
+    f.interpreter = Some(python.clone());
+    let venvs = PathBuf::from(&pr.venvs);
+    if let Some(project) = pr.project.as_ref().map(PathBuf::from) {
+        // poetry rewrites pyproject.toml and poetry.lock in the project.
+        f.write_roots.push(project.clone());
+        if pr.in_project {
+            f.write_roots.push(project.join(".venv"));
+            f.write_roots.extend(env_sites(&project, ".venv"));
+        } else {
+            f.write_roots.push(venvs.clone());
+            if let Some(name) = &pr.env_name {
+                f.write_roots
+                    .extend(env_sites(&venvs, &format!("{name}-py")));
+            }
+        }
+        f.deps.push(Dep::of(&project.join("pyproject.toml")));
+        f.deps.push(Dep::of(&project.join(".venv/pyvenv.cfg")));
+        f.values
+            .insert("project".into(), project.display().to_string());
+    }
+    // An environment made since (`poetry env use`) is a new target.
+    f.deps.push(Dep::of(&venvs.join("envs.toml")));
+    f.cache_dirs = vec![PathBuf::from(&pr.cache_dir)];
+    f.cache_dirs.extend(pr.app_data.iter().map(PathBuf::from));
+    f.config_files = pr.config_files.iter().map(PathBuf::from).collect();
+    for (name, url) in &pr.repos {
+        f.registries.push(url.clone());
+        // The implicit default index hands downloads to another host,
+        // which poetry does not name: pip's model of that index does.
+        if name == "PyPI" {
+            f.download_hosts.extend(file_host_for(url, real));
+        }
+    }
+    f.values.insert("data_dir".into(), pr.data_dir);
+    f.values.insert("own_env".into(), pr.own_env);
+    f.values.insert("venvs".into(), pr.venvs);
+    f.derived = true;
+    f.deps.push(Dep::of(&python));
+    f.deps.extend(f.config_files.iter().map(|c| Dep::of(c)));
+    Ok(f)
+}
+
+/// `poetry self …` changes poetry's own environment; `poetry python
+/// install` writes its Python directory; `--directory`/`--project` name
+/// another project, whose facts are asked there.
+fn apply_poetry(p: &mut InstallPlan, cwd: &Path) {
+    let req = p.request.clone();
+    let value = |k: &str| p.facts.values.get(k).map(PathBuf::from);
+    if req.command.starts_with("self ") {
+        p.write_roots = value("own_env").into_iter().collect();
+        return;
+    }
+    if req.command == "python install" {
+        p.write_roots = value("data_dir")
+            .map(|d| d.join("python"))
+            .into_iter()
+            .collect();
+        return;
+    }
+    if let Some(dir) = req.option("project").or(req.option("directory")) {
+        let dir = abs(cwd, dir);
+        if let Ok(f) = poetry_facts(&p.real_exe, &dir) {
+            p.write_roots = f.write_roots.clone();
+            p.registries = f.registries.clone();
+            p.config_files = f.config_files.clone();
+            p.facts.download_hosts = f.download_hosts.clone();
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
