@@ -352,9 +352,10 @@ fn pipx_install_of_a_wheel_shipping_an_exec_pth() {
     assert!(!pth.exists(), "block mode left {}", pth.display());
 }
 
-/// A poetry project whose only source is the loopback index, with its
-/// environment made beforehand (`poetry config --local`, `poetry env use`:
-/// not installs, passed through).
+/// A poetry project whose only source is the loopback index, its
+/// environment in the project and made with poetry's own Python (`poetry
+/// config --local`: passed through), then created by `poetry install`
+/// (sandboxed, block mode: nothing to install, nothing found).
 fn poetry_project(env: &ShimEnv, name: &str, index: &PypiIndex) -> PathBuf {
     need("poetry");
     let project = env.home.subdir(name);
@@ -367,14 +368,18 @@ fn poetry_project(env: &ShimEnv, name: &str, index: &PypiIndex) -> PathBuf {
     )
     .unwrap();
     let before = env.reports();
-    for args in [
-        vec!["config", "--local", "virtualenvs.in-project", "true"],
-        vec!["env", "use", python3().to_str().unwrap()],
-    ] {
-        let out = run(env.shim("poetry").args(&args).current_dir(&project));
-        assert_success(&out, &format!("poetry {args:?}"));
+    for setting in ["virtualenvs.in-project", "virtualenvs.use-poetry-python"] {
+        let out = run(env
+            .shim("poetry")
+            .args(["config", "--local", setting, "true"])
+            .current_dir(&project));
+        assert_success(&out, "poetry config --local");
     }
-    assert_eq!(env.reports(), before, "poetry config/env are not installs");
+    assert_eq!(env.reports(), before, "poetry config is not an install");
+    let r = install(&env, "block", "poetry", &["install"], &project, None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+    assert!(venv_site(&project).is_dir());
     project
 }
 
