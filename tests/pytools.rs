@@ -376,7 +376,7 @@ fn poetry_project(env: &ShimEnv, name: &str, index: &PypiIndex) -> PathBuf {
         assert_success(&out, "poetry config --local");
     }
     assert_eq!(env.reports(), before, "poetry config is not an install");
-    let r = install(&env, "block", "poetry", &["install"], &project, None);
+    let r = install(env, "block", "poetry", &["install"], &project, None);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.serious().is_empty(), "{:#?}", r.serious());
     assert!(venv_site(&project).is_dir());
