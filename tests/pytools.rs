@@ -254,7 +254,7 @@ fn uv_pip_install_of_a_wheel_shipping_an_exec_pth() {
 }
 
 #[test]
-fn uv_add_in_a_project_writes_only_its_environment_and_lockfile() {
+fn uv_add_locks_and_syncs_the_project_in_block_mode() {
     let index = plain_index();
     let env = ShimEnv::new(&[]);
     let project = uv_project(&env);

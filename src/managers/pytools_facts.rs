@@ -493,11 +493,23 @@ fn apply_uv(p: &mut InstallPlan, cwd: &Path) {
             p.config_files.push(project.join("uv.toml"));
             // uv replaces the manifest and lockfile by renaming a temporary
             // file from the project directory onto them, so the directory
-            // itself is written (as for an npm project).
-            [Some(project), Some(env), value("python_dir")]
+            // itself is written (as for an npm project). An environment
+            // inside it is not named apart: creating it empty beforehand
+            // would leave a `.venv` behind where uv makes none (`uv run`
+            // outside a project).
+            let outside = (!env.starts_with(&project)).then_some(env);
+            let mut roots: Vec<PathBuf> = [Some(project.clone()), outside, value("python_dir")]
                 .into_iter()
                 .flatten()
-                .collect()
+                .collect();
+            // Its site-packages, when it exists, for the snapshot.
+            let env_dir = std::env::var("UV_PROJECT_ENVIRONMENT")
+                .map(|e| abs(&project, &e))
+                .unwrap_or_else(|_| project.join(".venv"));
+            if let (Some(parent), Some(name)) = (env_dir.parent(), env_dir.file_name()) {
+                roots.extend(env_sites(parent, &name.to_string_lossy()));
+            }
+            roots
         }
     };
 }
@@ -784,7 +796,8 @@ fn poetry_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
         // poetry rewrites pyproject.toml and poetry.lock in the project.
         f.write_roots.push(project.clone());
         if pr.in_project {
-            f.write_roots.push(project.join(".venv"));
+            // Inside the project, which is a root already; its
+            // site-packages, when it exists, for the snapshot.
             f.write_roots.extend(env_sites(&project, ".venv"));
         } else {
             f.write_roots.push(venvs.clone());
@@ -915,6 +928,125 @@ mod tests {
         );
         assert_eq!(d.as_deref(), Some("http://127.0.0.1:1/simple"));
         assert_eq!(e, vec!["http://127.0.0.1:2/s"]);
+    }
+
+    /// The plan for `tool ARGS` over facts naming a default index with a
+    /// download host of its own.
+    fn plan_for(tool: Tool, args: &[&str], cwd: &Path) -> InstallPlan {
+        let words: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let super::super::Classified::Install(request) = super::super::classify(tool, &words)
+        else {
+            panic!("{args:?} is not an install");
+        };
+        let mut facts = ManagerFacts::skeleton(super::super::Family::PyTools, Path::new("/x/uv"));
+        facts.registries = vec!["http://127.0.0.1:1/simple".into()];
+        facts.download_hosts = vec!["127.0.0.1:9".into()];
+        facts.write_roots = vec![PathBuf::from("/env/site-packages")];
+        facts
+            .values
+            .insert("default_index".into(), "http://127.0.0.1:1/simple".into());
+        facts.derived = true;
+        let mut p = InstallPlan {
+            tool,
+            real_exe: PathBuf::from("/x/uv"),
+            request,
+            write_roots: facts.write_roots.clone(),
+            write_files: Vec::new(),
+            cache_dirs: vec![PathBuf::from("/c")],
+            log_dirs: Vec::new(),
+            config_files: Vec::new(),
+            registries: facts.registries.clone(),
+            registry_hosts: Vec::new(),
+            proxy: None,
+            facts,
+            facts_origin: super::super::facts::Origin::Probe,
+        };
+        apply(&mut p, cwd);
+        p
+    }
+
+    #[test]
+    fn uv_options_move_indexes_and_roots() {
+        let p = plan_for(
+            Tool::Uv,
+            &[
+                "pip",
+                "install",
+                "--default-index",
+                "http://127.0.0.1:2/simple",
+                "--index",
+                "local=http://127.0.0.1:3/s",
+                "--target",
+                "t",
+                "--cache-dir",
+                "/cache",
+                "x",
+            ],
+            Path::new("/work"),
+        );
+        assert_eq!(
+            p.registries,
+            vec!["http://127.0.0.1:2/simple", "http://127.0.0.1:3/s"]
+        );
+        assert!(p.facts.download_hosts.is_empty());
+        assert_eq!(p.write_roots, vec![PathBuf::from("/work/t")]);
+        assert_eq!(p.cache_dirs, vec![PathBuf::from("/cache")]);
+
+        // An extra index keeps the default and its download host.
+        let p = plan_for(
+            Tool::Uv,
+            &[
+                "pip",
+                "install",
+                "--extra-index-url",
+                "http://127.0.0.1:4/s",
+                "x",
+            ],
+            Path::new("/work"),
+        );
+        assert_eq!(
+            p.registries,
+            vec!["http://127.0.0.1:1/simple", "http://127.0.0.1:4/s"]
+        );
+        assert_eq!(p.facts.download_hosts, vec!["127.0.0.1:9"]);
+        assert_eq!(p.write_roots, vec![PathBuf::from("/env/site-packages")]);
+
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("pyproject.toml"), "").unwrap();
+        let sub = t.path().join("src");
+        std::fs::create_dir(&sub).unwrap();
+        let p = plan_for(Tool::Uv, &["add", "x"], &sub);
+        assert!(p.write_roots.contains(&t.path().to_path_buf()));
+        assert_eq!(
+            p.write_files,
+            vec![t.path().join("pyproject.toml"), t.path().join("uv.lock")]
+        );
+        let p = plan_for(Tool::Uv, &["pip", "install", "--no-index", "x"], &sub);
+        assert!(p.registries.is_empty());
+    }
+
+    #[test]
+    fn pipx_options_move_indexes() {
+        let p = plan_for(
+            Tool::Pipx,
+            &["install", "--index-url", "http://127.0.0.1:2/simple", "x"],
+            Path::new("/work"),
+        );
+        assert_eq!(p.registries, vec!["http://127.0.0.1:2/simple"]);
+        assert!(p.facts.download_hosts.is_empty());
+        let p = plan_for(
+            Tool::Pipx,
+            &[
+                "install",
+                "--pip-args=--extra-index-url http://127.0.0.1:3/s",
+                "x",
+            ],
+            Path::new("/work"),
+        );
+        assert_eq!(
+            p.registries,
+            vec!["http://127.0.0.1:1/simple", "http://127.0.0.1:3/s"]
+        );
     }
 
     #[test]
