@@ -458,8 +458,9 @@ fn apply_uv(p: &mut InstallPlan, cwd: &Path) {
             .into_iter()
             .flatten()
             .collect(),
-        // Ephemeral environments live in the cache.
-        "tool run" => Vec::new(),
+        // Ephemeral environments live in the cache; uv locks the tools
+        // directory while it looks for an installed tool.
+        "tool run" => value("tool_dir").into_iter().collect(),
         "python install" | "python upgrade" => {
             let dir = req
                 .option("install-dir")
