@@ -293,6 +293,23 @@ fn with_local_bin(env: &ShimEnv) -> std::ffi::OsString {
 }
 
 #[test]
+fn uv_tool_install_links_its_app_and_stays_quiet() {
+    need("uv");
+    let index = PypiIndex::start_with(vec![app_wheel("pwtool", &[])]);
+    let env = ShimEnv::new(&[]);
+    let path = with_local_bin(&env);
+    let url = index.index_url();
+    let args = ["tool", "install", "--default-index", &url, "pwtool"];
+    let r = install(&env, "block", "uv", &args, env.home.path(), Some(&path));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // uv links the entry point as ~/.local/share/../bin/pwtool: still the
+    // package's own, written by uv.
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+    r.allowed(index.port());
+    assert!(env.home.path().join(".local/bin/pwtool").exists());
+}
+
+#[test]
 fn pipx_install_links_its_app_and_stays_quiet() {
     need("pipx");
     let index = PypiIndex::start_with(vec![app_wheel("pwapp", &[])]);
