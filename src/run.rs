@@ -191,6 +191,15 @@ fn sandboxed(
         .chain(&plan.cache_dirs)
         .chain(&plan.log_dirs)
     {
+        // The site-packages of an environment the install itself creates
+        // (a pipx app's) is left to it: an empty one would look like an
+        // existing environment.
+        let env_root = d.ancestors().nth(3);
+        if d.file_name().is_some_and(|n| n == "site-packages")
+            && env_root.is_some_and(|e| !e.exists())
+        {
+            continue;
+        }
         let _ = std::fs::create_dir_all(d);
     }
     let tmp = match private_tmp() {

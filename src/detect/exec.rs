@@ -50,7 +50,13 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 .map(PathBuf::from),
         );
         let dropped = targets.iter().find(|t| {
-            let outside = !input.expected_path(t) && !input.tool_cache(t);
+            // A device handed as an argument (`ld -o /dev/null`, as Python's
+            // ctypes.util.find_library runs it) is written, never run.
+            let device = std::fs::metadata(t).is_ok_and(|m| {
+                use std::os::unix::fs::FileTypeExt;
+                m.file_type().is_char_device() || m.file_type().is_block_device()
+            });
+            let outside = !device && !input.expected_path(t) && !input.tool_cache(t);
             outside
                 && (written.iter().any(|(w, seq)| w == *t && *seq < e.seq)
                     || (scratch(t) && t.is_file()))

@@ -231,7 +231,7 @@ impl Input<'_> {
                 _ => None,
             };
             if let Some(t) = target {
-                let p = PathBuf::from(t);
+                let p = without_dot_dot(PathBuf::from(t));
                 if !seen.contains_key(&p) {
                     seen.insert(p.clone(), out.len());
                     out.push((p, e));
@@ -239,6 +239,22 @@ impl Input<'_> {
             }
         }
         out
+    }
+}
+
+/// `path` with `..` resolved through its existing parent (uv links tool
+/// entry points as `~/.local/share/../bin/x`), so it compares with the
+/// places the rules watch; other paths are kept as recorded.
+fn without_dot_dot(path: PathBuf) -> PathBuf {
+    if !path
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return path;
+    }
+    match (path.parent().map(Path::canonicalize), path.file_name()) {
+        (Some(Ok(dir)), Some(name)) => dir.join(name),
+        _ => path,
     }
 }
 

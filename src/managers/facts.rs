@@ -184,6 +184,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         Family::Npm => apply_npm(&mut p, cwd),
         Family::Gem if request.tool == Tool::Gem => apply_gem(&mut p, cwd),
         Family::Conda if request.tool == Tool::Conda => super::conda::apply(&mut p, cwd),
+        Family::PyTools if p.facts.derived => super::pytools_facts::apply(&mut p, cwd),
         _ => {}
     }
     let mut hosts: Vec<String> = p.registries.iter().filter_map(|u| host_port(u)).collect();
@@ -224,6 +225,8 @@ pub fn facts(
         // `.npmrc`; projects without one share the facts (the project's
         // own paths are applied to the plan, not cached).
         Family::Npm => Some(npm_local_prefix(cwd)).filter(|p| p.join(".npmrc").exists()),
+        // uv, pipx and poetry read the project's configuration and environment.
+        Family::PyTools => Some(cwd.to_path_buf()),
         _ => None,
     };
     let key = cache_key(real, family, interpreter, project.as_deref());
@@ -246,6 +249,9 @@ pub fn facts(
         Family::Conda if tool == Tool::Conda => {
             super::conda::facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
         }
+        // A tool that cannot tell its facts keeps the skeleton (unmonitored).
+        Family::PyTools => super::pytools_facts::facts(real, tool, cwd)
+            .unwrap_or_else(|_| ManagerFacts::skeleton(family, real)),
         _ => ManagerFacts::skeleton(family, real),
     };
     if let Some(f) = &file {
@@ -275,6 +281,7 @@ fn relevant_env(family: Family) -> Vec<(String, String)> {
                     }
                     Family::Gem => k.starts_with("GEM_") || k.starts_with("RUBY"),
                     Family::Conda => k.starts_with("CONDA"),
+                    Family::PyTools => super::pytools_facts::relevant_env(k),
                     _ => false,
                 }
         })
@@ -364,7 +371,7 @@ fn pip_interpreter(real: &Path) -> Result<PathBuf, FactsError> {
 
 /// Reads the interpreter from a pip script's first lines: `#!/path/python`,
 /// `#!/usr/bin/env python3`, or pip's `'''exec' "/path/python"` form for long paths.
-fn shebang_python(script: &Path) -> Option<PathBuf> {
+pub(super) fn shebang_python(script: &Path) -> Option<PathBuf> {
     use std::io::Read;
     let mut head = [0u8; 1024];
     let n = std::fs::File::open(script).ok()?.read(&mut head).ok()?;
@@ -476,7 +483,10 @@ struct PipProbe {
     pip_error: Option<String>,
 }
 
-fn pip_facts(real: &Path, interpreter: Option<&Path>) -> Result<ManagerFacts, FactsError> {
+pub(super) fn pip_facts(
+    real: &Path,
+    interpreter: Option<&Path>,
+) -> Result<ManagerFacts, FactsError> {
     let interp = match interpreter {
         Some(p) => p.to_path_buf(),
         None => pip_interpreter(real)?,
@@ -529,6 +539,9 @@ fn pip_facts(real: &Path, interpreter: Option<&Path>) -> Result<ManagerFacts, Fa
     values.insert("python_version".into(), pr.version.clone());
     if let Some(i) = &pr.default_index {
         values.insert("default_index".into(), i.clone());
+    }
+    if let Some(h) = &pr.file_host {
+        values.insert("file_host".into(), h.clone());
     }
     let mut write_roots: Vec<PathBuf> = [&pr.purelib, &pr.platlib, &pr.scripts]
         .iter()

@@ -10,6 +10,7 @@ pub mod gem;
 pub mod npm;
 pub mod pip;
 pub mod pytools;
+pub mod pytools_facts;
 #[cfg(test)]
 mod testkit;
 

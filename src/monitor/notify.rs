@@ -266,9 +266,6 @@ fn connect_for(
         return;
     }
     let listener = Arc::clone(listener);
-    // The notification names the calling thread; pidfd_open takes a process
-    // (a tokio worker thread connects for rattler, uv, cargo …).
-    let pid = tgid(pid).unwrap_or(pid);
     std::thread::spawn(move || {
         let resp = match take_fd(pid, sockfd) {
             Ok(sock) => {

@@ -38,9 +38,22 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// Takes descriptor `fd` of process `pid`.
 pub fn take_fd(pid: i32, fd: i32) -> io::Result<OwnedFd> {
     // SAFETY: plain syscalls on integers; the results are checked.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let mut pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if pidfd < 0 {
-        return Err(io::Error::last_os_error());
+        let err = io::Error::last_os_error();
+        // A notification names the thread; pidfd_open takes only a thread
+        // group leader (a tokio worker's connect, as in uv), and the
+        // threads share one descriptor table.
+        match thread_group(pid) {
+            Some(tgid) if tgid != pid => {
+                // SAFETY: as above.
+                pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0) };
+                if pidfd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            _ => return Err(err),
+        }
     }
     // SAFETY: pidfd is a descriptor we own from here on.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
@@ -51,6 +64,15 @@ pub fn take_fd(pid: i32, fd: i32) -> io::Result<OwnedFd> {
     }
     // SAFETY: pidfd_getfd returned a new descriptor we own.
     Ok(unsafe { OwnedFd::from_raw_fd(got as RawFd) })
+}
+
+/// The thread group (process) of thread `tid`, from `/proc`.
+fn thread_group(tid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Spawns `cmd` sandboxed. `supervise` runs on its own thread with the
