@@ -234,10 +234,12 @@ fn sandboxed(
         })
         .cloned()
         .collect();
+    let mut watched = p.startup_paths.linux.clone();
+    watched.extend(crate::managers::gem::watch_patterns(&plan));
     let scope = snapshot::Scope::new(
         home.clone(),
         cwd.clone(),
-        &p.startup_paths.linux,
+        &watched,
         site_dirs.clone(),
         std::env::var_os("PATH").as_deref(),
     );

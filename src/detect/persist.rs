@@ -181,7 +181,7 @@ impl Classifier {
                 return Some(rule);
             }
         }
-        if path.file_name().is_some_and(|n| n == "rubygems_plugin.rb") {
+        if crate::managers::gem::is_plugin_file(path) {
             return Some("persist.pm-config");
         }
         // The policy's own start-up paths: persistence the built-in list lacks.
