@@ -24,7 +24,8 @@ pub struct Dep {
 }
 
 impl Dep {
-    fn of(path: &Path) -> Dep {
+    /// The file `path` as it is now.
+    pub(crate) fn of(path: &Path) -> Dep {
         Dep {
             path: path.to_path_buf(),
             stamp: stamp(path),
@@ -79,7 +80,8 @@ pub struct ManagerFacts {
 }
 
 impl ManagerFacts {
-    fn skeleton(family: Family, real_exe: &Path) -> ManagerFacts {
+    /// Facts that only name the binary: not derived.
+    pub(crate) fn skeleton(family: Family, real_exe: &Path) -> ManagerFacts {
         ManagerFacts {
             family,
             real_exe: real_exe.to_path_buf(),
@@ -181,6 +183,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         Family::Pip => apply_pip(&mut p, cwd),
         Family::Npm => apply_npm(&mut p, cwd),
         Family::Gem if request.tool == Tool::Gem => apply_gem(&mut p, cwd),
+        Family::Brew => super::brew::apply(&mut p),
         _ => {}
     }
     let mut hosts: Vec<String> = p.registries.iter().filter_map(|u| host_port(u)).collect();
@@ -238,6 +241,10 @@ pub fn facts(
         Family::Gem if tool == Tool::Gem => {
             gem_facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
         }
+        // A `brew` that does not answer like Homebrew keeps the skeleton.
+        Family::Brew => {
+            super::brew::facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
+        }
         _ => ManagerFacts::skeleton(family, real),
     };
     if let Some(f) = &file {
@@ -266,6 +273,7 @@ fn relevant_env(family: Family) -> Vec<(String, String)> {
                         l.starts_with("npm_config_") || l.starts_with("yarn_") || l == "prefix"
                     }
                     Family::Gem => k.starts_with("GEM_") || k.starts_with("RUBY"),
+                    Family::Brew => k.starts_with("HOMEBREW_"),
                     _ => false,
                 }
         })
@@ -306,7 +314,7 @@ fn write_cached(file: &Path, facts: &ManagerFacts) -> std::io::Result<()> {
 }
 
 /// Runs a probe command with no input and returns its stdout.
-fn probe(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
+pub(crate) fn probe(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
     let out = cmd
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
