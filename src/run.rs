@@ -443,9 +443,12 @@ fn sandboxed(
             .filter(|f| f.severity >= p.block_severity)
             .flat_map(|f| &f.evidence.paths)
             .collect();
+        let loaders =
+            crate::detect::gemplugin::loaders_to_hold(&findings, p.block_severity, &changes);
         let held: Vec<&snapshot::Change> = changes
             .iter()
             .filter(|c| evidence.contains(&c.path))
+            .chain(&loaders)
             .collect();
         let (q, errors) = crate::quarantine::isolate(&id, &held);
         for e in errors {

@@ -84,6 +84,17 @@ fn bare_install(env: &ShimEnv, gems: &Path, file: &Path) -> std::process::Output
         .env("GEM_HOME", gems))
 }
 
+/// The shape of the finding the plugin's hook leaves.
+fn plugin_wrote_bashrc(f: &serde_json::Value) {
+    check_finding(
+        f,
+        "T1546.004",
+        "high",
+        Some("pwplugin@1.0.0"),
+        Some("rubygems_plugin.rb"),
+    );
+}
+
 fn bashrc(env: &ShimEnv) -> String {
     fs::read_to_string(env.home.path().join(".bashrc")).unwrap()
 }
@@ -108,21 +119,12 @@ fn rubygems_plugin_post_install_hook_fires_on_the_next_gem_command_and_is_caught
 
     // The next install of another gem loads the plugin; its hook writes
     // ~/.bashrc from the gem process, and is attributed to the plugin.
-    for mode in ["protect", "block"] {
-        let next = gem_install(&env, mode, &gems, &quiet);
-        let rc = next.finding("persist.shell-rc");
-        check_finding(
-            rc,
-            "T1546.004",
-            "high",
-            Some("pwplugin@1.0.0"),
-            Some("rubygems_plugin.rb"),
-        );
-        assert_eq!(bashrc(&env), RC, "{mode}: ~/.bashrc changed");
-        if mode == "block" {
-            assert_eq!(next.code, BLOCKED, "{}", next.stderr);
-        }
-    }
+    let next = gem_install(&env, "protect", &gems, &quiet);
+    let rc = next.finding("persist.shell-rc");
+    plugin_wrote_bashrc(rc);
+    assert_eq!(rc["action"], "blocked", "{rc:#}");
+    assert_eq!(bashrc(&env), RC, "protect: ~/.bashrc changed");
+    assert!(loader.is_file(), "protect mode removed the plugin");
 
     // Control: without pkgwarden the same command runs the hook, so the
     // checks above would fail if pkgwarden let it through.
@@ -132,6 +134,28 @@ fn rubygems_plugin_post_install_hook_fires_on_the_next_gem_command_and_is_caught
         bashrc(&env).contains(MARKER),
         "the fixture's hook did not run"
     );
+    fs::write(env.home.path().join(".bashrc"), RC).unwrap();
+
+    // Block mode fails the install and quarantines the plugin's loader,
+    // installed earlier but loaded now: no later gem command loads it.
+    let blocked = gem_install(&env, "block", &gems, &quiet);
+    assert_eq!(blocked.code, BLOCKED, "{}", blocked.stderr);
+    let rc = blocked.finding("persist.shell-rc");
+    plugin_wrote_bashrc(rc);
+    assert_eq!(bashrc(&env), RC, "block: ~/.bashrc changed");
+    assert!(!loader.exists(), "block mode left the plugin loader");
+    assert!(
+        blocked.report["quarantine"]
+            .to_string()
+            .contains("pwplugin_plugin.rb"),
+        "{:#}",
+        blocked.report["quarantine"]
+    );
+    assert_success(
+        &bare_install(&env, &gems, &quiet),
+        "gem install after the blocked one",
+    );
+    assert_eq!(bashrc(&env), RC, "the plugin still ran");
 }
 
 #[test]
