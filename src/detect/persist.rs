@@ -60,6 +60,8 @@ const PM_CONFIG: &[&str] = &[
     "~/.gemrc",
     "~/.bundle/config",
     "./.bundle/config",
+    "~/.homebrew/brew.env",
+    "~/.config/homebrew/brew.env",
 ];
 const GIT: &[&str] = &[
     "./.git/hooks",
@@ -558,6 +560,10 @@ mod tests {
         );
         assert_eq!(
             c("/x/lib/ruby/gems/3.1.0/gems/a/lib/rubygems_plugin.rb"),
+            Some("persist.pm-config")
+        );
+        assert_eq!(
+            c("/home/u/.config/homebrew/brew.env"),
             Some("persist.pm-config")
         );
         assert_eq!(c("/home/u/.bashrc.bak"), None);
