@@ -243,10 +243,12 @@ fn sandboxed(
         })
         .cloned()
         .collect();
+    let mut watched = p.startup_paths.linux.clone();
+    watched.extend(crate::managers::gem::watch_patterns(&plan));
     let mut scope = snapshot::Scope::new(
         home.clone(),
         cwd.clone(),
-        &p.startup_paths.linux,
+        &watched,
         site_dirs.clone(),
         std::env::var_os("PATH").as_deref(),
     );
@@ -464,9 +466,12 @@ fn sandboxed(
             .filter(|f| f.severity >= p.block_severity)
             .flat_map(|f| &f.evidence.paths)
             .collect();
+        let loaders =
+            crate::detect::gemplugin::loaders_to_hold(&findings, p.block_severity, &changes);
         let held: Vec<&snapshot::Change> = changes
             .iter()
             .filter(|c| evidence.contains(&c.path))
+            .chain(&loaders)
             .collect();
         let (q, errors) = crate::quarantine::isolate(&id, &held);
         for e in errors {

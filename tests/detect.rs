@@ -13,6 +13,7 @@ use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use support::installs::{Installed, check_finding, install, report_files, static_server};
 use support::pypi::{build_sdist, build_wheel};
 use support::*;
 
@@ -21,108 +22,6 @@ const BLOCKED: i32 = 90;
 fn incident(name: &str) -> Vec<u8> {
     let p = crate_root().join("tests/fixtures/incidents").join(name);
     fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// One monitored install: its output, exit code and report.
-struct Installed {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    report: Value,
-}
-
-impl Installed {
-    fn findings(&self, rule: &str) -> Vec<&Value> {
-        self.report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["rule"] == rule)
-            .collect()
-    }
-
-    fn finding(&self, rule: &str) -> &Value {
-        self.findings(rule).into_iter().next().unwrap_or_else(|| {
-            panic!(
-                "no {rule} finding\nstdout:\n{}\nstderr:\n{}\nfindings: {:#}\nwrites outside the expected roots: {:#}\nprocesses: {:#}",
-                self.stdout, self.stderr, self.report["findings"], self.report["files"], self.report["processes"]
-            )
-        })
-    }
-
-    /// Findings of medium severity or more.
-    fn serious(&self) -> Vec<&Value> {
-        self.report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| matches!(f["severity"].as_str(), Some("medium" | "high" | "critical")))
-            .collect()
-    }
-}
-
-fn report_files(env: &ShimEnv) -> BTreeSet<PathBuf> {
-    env.report_files()
-}
-
-/// `pkgwarden run --sandbox --mode MODE -- ARGS` in `cwd`; the report it left.
-fn install(
-    env: &ShimEnv,
-    mode: &str,
-    args: &[&str],
-    cwd: &Path,
-    vars: &[(&str, String)],
-) -> Installed {
-    let before = report_files(env);
-    let mut cmd = env.pkgwarden();
-    cmd.args(["run", "--sandbox", "--mode", mode, "--"])
-        .args(args)
-        .current_dir(cwd);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let out = run(&mut cmd);
-    let new: Vec<PathBuf> = report_files(env).difference(&before).cloned().collect();
-    assert_eq!(
-        new.len(),
-        1,
-        "{mode}: one new report expected, got {new:?}\nstderr:\n{}",
-        stderr_str(&out)
-    );
-    let report: Value = serde_json::from_slice(&fs::read(&new[0]).unwrap()).unwrap();
-    Installed {
-        code: out.status.code().unwrap_or(-1),
-        stdout: stdout_str(&out),
-        stderr: stderr_str(&out),
-        report,
-    }
-}
-
-/// Checks the common shape of a finding.
-fn check_finding(
-    f: &Value,
-    attack: &str,
-    min_severity: &str,
-    package: Option<&str>,
-    hook: Option<&str>,
-) {
-    let order = ["info", "low", "medium", "high", "critical"];
-    let sev = f["severity"].as_str().unwrap();
-    assert!(
-        order.iter().position(|s| *s == sev) >= order.iter().position(|s| *s == min_severity),
-        "severity {sev} < {min_severity}: {f:#}"
-    );
-    assert!(
-        f["attack"].as_array().unwrap().iter().any(|a| a == attack),
-        "{attack} missing: {f:#}"
-    );
-    if let Some(p) = package {
-        assert_eq!(f["package"].as_str(), Some(p), "{f:#}");
-        assert!(f["pid"].as_i64().is_some_and(|p| p > 0), "{f:#}");
-    }
-    if let Some(h) = hook {
-        assert_eq!(f["hook"].as_str(), Some(h), "{f:#}");
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1231,19 +1130,6 @@ fn a_malicious_install_renders_valid_sarif_markdown_and_jsonl() {
 // ---------------------------------------------------------------------------
 
 /// A static file server over `dir` (what `gem generate_index` wrote).
-fn static_server(dir: PathBuf) -> HttpServer {
-    HttpServer::start(move |_port| {
-        move |rq: &support::http::Incoming<'_>| {
-            let rel = rq.path.trim_start_matches('/');
-            let p = dir.join(rel);
-            if rel.contains("..") || !p.is_file() {
-                return Reply::not_found_text();
-            }
-            Reply::ok("application/octet-stream", fs::read(&p).unwrap())
-        }
-    })
-}
-
 #[test]
 fn gem_extconf_reading_credentials_then_calling_home() {
     // A real `gem build` and `gem generate_index`, served on loopback.

@@ -105,7 +105,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
 }
 
 /// Up to `max` bytes of a regular file.
-fn read_head(p: &Path, max: u64) -> Option<Vec<u8>> {
+pub fn read_head(p: &Path, max: u64) -> Option<Vec<u8>> {
     let meta = std::fs::symlink_metadata(p).ok()?;
     if !meta.is_file() {
         return None;

@@ -120,6 +120,7 @@ pub mod cred;
 pub mod data;
 pub mod escape;
 pub mod exec;
+pub mod gemplugin;
 pub mod hidden;
 pub mod lingering;
 pub mod net;
@@ -511,6 +512,7 @@ pub fn run(input: &Input) -> Vec<Finding> {
     out.extend(lingering::check(input, &procs));
     out.extend(escape::check(input, &procs));
     out.extend(conda::check(input, &procs));
+    gemplugin::attribute(input, &procs, &mut out);
     correlate(&mut out, &procs);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out

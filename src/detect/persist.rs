@@ -60,6 +60,8 @@ const PM_CONFIG: &[&str] = &[
     "~/.gemrc",
     "~/.bundle/config",
     "./.bundle/config",
+    "~/.homebrew/brew.env",
+    "~/.config/homebrew/brew.env",
 ];
 const GIT: &[&str] = &[
     "./.git/hooks",
@@ -181,7 +183,7 @@ impl Classifier {
                 return Some(rule);
             }
         }
-        if path.file_name().is_some_and(|n| n == "rubygems_plugin.rb") {
+        if crate::managers::gem::is_plugin_file(path) {
             return Some("persist.pm-config");
         }
         // The policy's own start-up paths: persistence the built-in list lacks.
@@ -558,6 +560,10 @@ mod tests {
         );
         assert_eq!(
             c("/x/lib/ruby/gems/3.1.0/gems/a/lib/rubygems_plugin.rb"),
+            Some("persist.pm-config")
+        );
+        assert_eq!(
+            c("/home/u/.config/homebrew/brew.env"),
             Some("persist.pm-config")
         );
         assert_eq!(c("/home/u/.bashrc.bak"), None);

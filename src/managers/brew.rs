@@ -1,8 +1,13 @@
-//! Homebrew (`brew`): which command lines install.
+//! Homebrew (`brew`): which command lines install, and where Homebrew
+//! installs, caches and downloads from, as `brew` itself says.
 
 use super::args::{self, Spec, Token};
+use super::facts::{Dep, FactsError, InstallPlan, ManagerFacts, probe};
 use super::{Classified, PassReason, Tool, to_opts};
-use super::{install, owned};
+use super::{Family, install, owned};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// Options of brew commands that take a value (Homebrew declares them as
 /// `--name=`, and its parser also reads `--name VALUE`).
@@ -156,6 +161,162 @@ fn classify_bundle(tool: Tool, before: &[Token<'_>], rest: &[String]) -> Classif
     options.extend(to_opts(&bundle_opts, BREW_NAMES));
     options.extend(to_opts(&tokens, BREW_NAMES));
     install(tool, &command, owned(args::positionals(&tokens)), options)
+}
+
+// -------------------------------------------------------------- facts ----
+
+/// Homebrew's answer to one path question (`brew --prefix` …), which
+/// brew.sh answers without starting Ruby.
+fn ask(real: &Path, arg: &str) -> Result<PathBuf, FactsError> {
+    let out = probe(brew(real).arg(arg), real)?;
+    let text = String::from_utf8_lossy(&out);
+    let line = text.lines().next().map(str::trim).unwrap_or_default();
+    if !line.starts_with('/') {
+        return Err(FactsError::Probe {
+            exe: real.display().to_string(),
+            why: format!("`brew {arg}` did not print an absolute path"),
+        });
+    }
+    Ok(PathBuf::from(line))
+}
+
+/// `brew` with no auto-update, no analytics and no hints: a probe changes
+/// nothing and prints only the answer.
+fn brew(real: &Path) -> Command {
+    let mut cmd = Command::new(real);
+    cmd.env("HOMEBREW_NO_AUTO_UPDATE", "1")
+        .env("HOMEBREW_NO_ANALYTICS", "1")
+        .env("HOMEBREW_NO_ENV_HINTS", "1");
+    cmd
+}
+
+/// `KEY: value` lines of `brew config`.
+fn parse_config(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Homebrew's own default domains (`HOMEBREW_BOTTLE_DEFAULT_DOMAIN` …), as
+/// brew.sh in its repository assigns them; every assignment counts (older
+/// versions pick one per platform).
+fn default_domains(brew_sh: &str, key: &str) -> Vec<String> {
+    brew_sh
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).strip_prefix(key))
+        .filter_map(|rest| rest.strip_prefix('='))
+        .map(|v| v.trim_matches('"').to_string())
+        .filter(|v| v.starts_with("http"))
+        .collect()
+}
+
+/// Where Homebrew installs, caches and downloads from, asked of `brew`
+/// itself: `--prefix`, `--cellar`, `--cache`, `--repository`, and `brew
+/// config` for the configured domains and logs; the default domains come
+/// from brew.sh in its repository.
+pub fn facts(real: &Path) -> Result<ManagerFacts, FactsError> {
+    let prefix = ask(real, "--prefix")?;
+    let cellar = ask(real, "--cellar")?;
+    let cache = ask(real, "--cache")?;
+    let repository = ask(real, "--repository")?;
+    let config = parse_config(&String::from_utf8_lossy(&probe(
+        brew(real).arg("config"),
+        real,
+    )?));
+    if !config.contains_key("HOMEBREW_PREFIX") {
+        return Err(FactsError::Probe {
+            exe: real.display().to_string(),
+            why: "`brew config` did not print HOMEBREW_PREFIX".into(),
+        });
+    }
+    let cache_home = crate::paths::cache_dir().and_then(|c| c.parent().map(Path::to_path_buf));
+    let logs = config
+        .get("HOMEBREW_LOGS")
+        .map(PathBuf::from)
+        .or_else(|| cache_home.map(|c| c.join("Homebrew/Logs")));
+    let brew_sh = repository.join("Library/Homebrew/brew.sh");
+    let sh = std::fs::read_to_string(&brew_sh).unwrap_or_default();
+    let mut registries = Vec::new();
+    for (set, default) in [
+        ("HOMEBREW_BOTTLE_DOMAIN", "HOMEBREW_BOTTLE_DEFAULT_DOMAIN"),
+        ("HOMEBREW_API_DOMAIN", "HOMEBREW_API_DEFAULT_DOMAIN"),
+    ] {
+        match config.get(set) {
+            Some(v) => registries.push(v.clone()),
+            None => registries.extend(default_domains(&sh, default)),
+        }
+    }
+    registries.extend(config.get("HOMEBREW_ARTIFACT_DOMAIN").cloned());
+    let mut f = ManagerFacts::skeleton(Family::Brew, real);
+    f.version = config.get("HOMEBREW_VERSION").cloned();
+    f.write_roots = vec![prefix.clone()];
+    if !cellar.starts_with(&prefix) {
+        f.write_roots.push(cellar.clone());
+    }
+    f.cache_dirs = vec![cache];
+    f.log_dirs = logs.into_iter().collect();
+    // Homebrew reads HOMEBREW_* settings from these files.
+    let home = crate::paths::home();
+    f.config_files = [
+        Some(PathBuf::from("/etc/homebrew/brew.env")),
+        Some(prefix.join("etc/homebrew/brew.env")),
+        crate::paths::config_dir().and_then(|c| c.parent().map(|x| x.join("homebrew/brew.env"))),
+        home.map(|h| h.join(".homebrew/brew.env")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    f.registries = registries;
+    f.values
+        .insert("prefix".into(), prefix.display().to_string());
+    f.values
+        .insert("cellar".into(), cellar.display().to_string());
+    f.values
+        .insert("repository".into(), repository.display().to_string());
+    f.derived = true;
+    f.deps.push(Dep::of(&brew_sh));
+    f.deps.extend(f.config_files.iter().map(|c| Dep::of(c)));
+    Ok(f)
+}
+
+/// The command line on top of the facts: installing a formula named
+/// `user/repo/name` taps it first, into the repository's `Library/Taps`.
+pub fn apply(p: &mut InstallPlan) {
+    if !p.facts.derived {
+        return;
+    }
+    if let Some(repo) = p.facts.values.get("repository") {
+        let taps = Path::new(repo).join("Library/Taps");
+        if !p.write_roots.iter().any(|r| taps.starts_with(r)) {
+            p.write_roots.push(taps);
+        }
+    }
+}
+
+/// The formula whose `post_install` a process runs: Homebrew runs it as
+/// `ruby … Library/Homebrew/postinstall.rb <formula file>`. The package is
+/// the formula's name, with the version its file declares (`version "…"`)
+/// when it does.
+pub fn post_install_attribution(argv: Option<&[String]>) -> Option<(String, String)> {
+    let argv = argv?;
+    let runner = argv
+        .iter()
+        .position(|a| a.ends_with("/Library/Homebrew/postinstall.rb"))?;
+    let formula = argv[runner + 1..].last()?;
+    let path = Path::new(formula);
+    let name = path.file_name()?.to_str()?.strip_suffix(".rb")?.to_string();
+    let text = crate::detect::binary::read_head(path, 64 * 1024).unwrap_or_default();
+    let version = String::from_utf8_lossy(&text).lines().find_map(|l| {
+        let v = l.trim().strip_prefix("version ")?.trim();
+        Some(v.trim_matches(|c| c == '"' || c == '\'').to_string())
+    });
+    let package = match version {
+        Some(v) if !v.is_empty() => format!("{name}@{v}"),
+        _ => name,
+    };
+    Some((package, "post_install".to_string()))
 }
 
 #[cfg(test)]
@@ -313,5 +474,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn config_lines_and_default_domains() {
+        let c = parse_config(
+            "HOMEBREW_VERSION: 4.4.0\nHOMEBREW_PREFIX: /opt/hb\nHOMEBREW_BOTTLE_DOMAIN: http://127.0.0.1:8/b\nCPU: dual-core\n",
+        );
+        assert_eq!(c["HOMEBREW_PREFIX"], "/opt/hb");
+        assert_eq!(c["HOMEBREW_BOTTLE_DOMAIN"], "http://127.0.0.1:8/b");
+        let sh = "setup_curl\nHOMEBREW_API_DEFAULT_DOMAIN=\"http://127.0.0.1:1/api\"\n  export HOMEBREW_BOTTLE_DEFAULT_DOMAIN=\"http://127.0.0.1:2/b\"\nHOMEBREW_BOTTLE_DEFAULT_DOMAIN_X=\"http://no\"\n";
+        assert_eq!(
+            default_domains(sh, "HOMEBREW_API_DEFAULT_DOMAIN"),
+            vec!["http://127.0.0.1:1/api".to_string()]
+        );
+        assert_eq!(
+            default_domains(sh, "HOMEBREW_BOTTLE_DEFAULT_DOMAIN"),
+            vec!["http://127.0.0.1:2/b".to_string()]
+        );
+    }
+
+    #[test]
+    fn post_install_runs_are_attributed_to_their_formula() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("Formula/pw-x.rb");
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(&f, "class PwX < Formula\n  version \"2.1\"\nend\n").unwrap();
+        let argv = v(&[
+            "/usr/bin/ruby",
+            "-I",
+            "/hb/Library/Homebrew",
+            "--",
+            "/hb/Library/Homebrew/postinstall.rb",
+            f.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            post_install_attribution(Some(&argv)),
+            Some(("pw-x@2.1".into(), "post_install".into()))
+        );
+        assert_eq!(
+            post_install_attribution(Some(&v(&["/usr/bin/ruby", "/x/postinstall.rb", "a.rb"]))),
+            None
+        );
     }
 }

@@ -24,8 +24,8 @@ pub struct Dep {
 }
 
 impl Dep {
-    /// The file as it is now.
-    pub(super) fn of(path: &Path) -> Dep {
+    /// The file `path` as it is now.
+    pub(crate) fn of(path: &Path) -> Dep {
         Dep {
             path: path.to_path_buf(),
             stamp: stamp(path),
@@ -80,8 +80,8 @@ pub struct ManagerFacts {
 }
 
 impl ManagerFacts {
-    /// Facts that know only the binary: not derived.
-    pub(super) fn skeleton(family: Family, real_exe: &Path) -> ManagerFacts {
+    /// Facts that only name the binary: not derived.
+    pub(crate) fn skeleton(family: Family, real_exe: &Path) -> ManagerFacts {
         ManagerFacts {
             family,
             real_exe: real_exe.to_path_buf(),
@@ -185,6 +185,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         Family::Gem if request.tool == Tool::Gem => apply_gem(&mut p, cwd),
         Family::Conda if request.tool == Tool::Conda => super::conda::apply(&mut p, cwd),
         Family::PyTools if p.facts.derived => super::pytools_facts::apply(&mut p, cwd),
+        Family::Brew => super::brew::apply(&mut p),
         _ => {}
     }
     let mut hosts: Vec<String> = p.registries.iter().filter_map(|u| host_port(u)).collect();
@@ -252,6 +253,10 @@ pub fn facts(
         // A tool that cannot tell its facts keeps the skeleton (unmonitored).
         Family::PyTools => super::pytools_facts::facts(real, tool, cwd)
             .unwrap_or_else(|_| ManagerFacts::skeleton(family, real)),
+        // A `brew` that does not answer like Homebrew keeps the skeleton.
+        Family::Brew => {
+            super::brew::facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
+        }
         _ => ManagerFacts::skeleton(family, real),
     };
     if let Some(f) = &file {
@@ -282,7 +287,7 @@ fn relevant_env(family: Family) -> Vec<(String, String)> {
                     Family::Gem => k.starts_with("GEM_") || k.starts_with("RUBY"),
                     Family::Conda => k.starts_with("CONDA"),
                     Family::PyTools => super::pytools_facts::relevant_env(k),
-                    _ => false,
+                    Family::Brew => k.starts_with("HOMEBREW_"),
                 }
         })
         .collect();
@@ -322,7 +327,7 @@ fn write_cached(file: &Path, facts: &ManagerFacts) -> std::io::Result<()> {
 }
 
 /// Runs a probe command with no input and returns its stdout.
-pub(super) fn probe(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
+pub(crate) fn probe(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
     let out = cmd
         .stdin(Stdio::null())
         .stderr(Stdio::piped())

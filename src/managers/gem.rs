@@ -1,8 +1,10 @@
 //! RubyGems (`gem`) and Bundler (`bundle`): which command lines install.
 
 use super::args::{self, Spec};
+use super::facts::InstallPlan;
 use super::{Classified, PassReason, Tool, to_opts};
 use super::{install, owned, wants_help};
+use std::path::Path;
 
 /// Every RubyGems command. RubyGems runs any unambiguous prefix of one, so a
 /// command word is resolved against the whole list, not only the installs.
@@ -314,6 +316,87 @@ fn resolve_bundle_command(word: &str) -> Option<&'static str> {
     targets.all(|t| t == first).then_some(first)
 }
 
+// ------------------------------------------------------------ plugins ----
+
+/// True for a file RubyGems loads at the start of every later `gem`
+/// command: a gem's own `rubygems_plugin.rb`, or the loader RubyGems writes
+/// for it as `<gem home>/plugins/<name>_plugin.rb` (RubyGems 3.2 and later).
+pub fn is_plugin_file(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    if name == "rubygems_plugin.rb" {
+        return true;
+    }
+    let loader_name = name.ends_with("_plugin.rb") || name.ends_with("_plugin.so");
+    // Only a `plugins` directory beside `specifications` is a gem home's: a
+    // file of that name elsewhere (a Rails app, a package's sources) is not.
+    loader_name
+        && path
+            .parent()
+            .filter(|d| d.file_name().is_some_and(|n| n == "plugins"))
+            .and_then(Path::parent)
+            .is_some_and(|home| home.join("specifications").is_dir())
+}
+
+/// The gem (`name@version`) a plugin file belongs to: from the
+/// `gems/<name>-<version>/` directory it lies in, or, for a loader in
+/// `plugins/`, from the file it requires (else its name alone).
+pub fn plugin_gem(path: &Path) -> Option<String> {
+    if let Some(g) = gem_of_path(path) {
+        return Some(g);
+    }
+    let name = path.file_stem()?.to_str()?.strip_suffix("_plugin")?;
+    let head = crate::detect::binary::read_head(path, 4096).unwrap_or_default();
+    let text = String::from_utf8_lossy(&head);
+    let target = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("require_relative"))
+        .map(|r| {
+            r.trim()
+                .trim_matches(|c| c == '\'' || c == '"' || c == '(' || c == ')')
+        });
+    target
+        .and_then(|t| gem_of_path(Path::new(t)))
+        .or_else(|| Some(name.to_string()))
+}
+
+/// `name@version` of the `gems/<name>-<version>[-<platform>]` component of
+/// `path`.
+fn gem_of_path(path: &Path) -> Option<String> {
+    let comps: Vec<&str> = path.iter().filter_map(|c| c.to_str()).collect();
+    let full = comps
+        .windows(2)
+        .rev()
+        .find(|w| w[0] == "gems")
+        .map(|w| w[1])?;
+    // The version starts at the first `-` followed by a digit (names may
+    // hold dashes; versions start with a digit).
+    let cut = full
+        .char_indices()
+        .find(|(i, c)| *c == '-' && full[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
+        .map(|(i, _)| i)?;
+    let version = full[cut + 1..].split('-').next()?;
+    Some(format!("{}@{version}", &full[..cut]))
+}
+
+/// Snapshot patterns for what a gem install adds that RubyGems runs later:
+/// the `plugins` directory of the gem home the plan writes to, so that block
+/// mode can quarantine a loader written there.
+pub fn watch_patterns(plan: &InstallPlan) -> Vec<String> {
+    if plan.tool.family() != super::Family::Gem {
+        return Vec::new();
+    }
+    plan.write_roots
+        .first()
+        .map(|home| home.join("plugins"))
+        .and_then(|d| d.to_str().map(str::to_string))
+        // A pattern reads `*`, `?` and `[` as wildcards.
+        .filter(|d| d.starts_with('/') && !d.contains(['*', '?', '[']))
+        .into_iter()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -615,5 +698,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn plugin_files_and_their_gems() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("gems");
+        std::fs::create_dir_all(home.join("specifications")).unwrap();
+        std::fs::create_dir_all(home.join("plugins")).unwrap();
+        let loader = home.join("plugins/pw-x_plugin.rb");
+        std::fs::write(
+            &loader,
+            "require_relative '../gems/pw-x-1.2.0-x86_64-linux/lib/rubygems_plugin.rb'\n",
+        )
+        .unwrap();
+        assert!(is_plugin_file(&loader));
+        assert_eq!(plugin_gem(&loader).as_deref(), Some("pw-x@1.2.0"));
+        let own = home.join("gems/pw-x-1.2.0/lib/rubygems_plugin.rb");
+        assert!(is_plugin_file(&own));
+        assert_eq!(plugin_gem(&own).as_deref(), Some("pw-x@1.2.0"));
+        // A `plugins` directory that is not a gem home's.
+        assert!(!is_plugin_file(
+            &t.path().join("app/plugins/auth_plugin.rb")
+        ));
+        assert!(!is_plugin_file(&home.join("gems/a-1/lib/a.rb")));
     }
 }

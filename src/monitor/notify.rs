@@ -454,8 +454,10 @@ fn handle(
             ev.kind = if write { "open-write" } else { "open-read" }.into();
             let secret = w.secrets.iter().any(|s| Path::new(&path).starts_with(s))
                 || is_other_environ(&path, pid);
+            // A RubyGems plugin loaded: what that process does next is the plugin's.
+            let plugin = !write && crate::managers::gem::is_plugin_file(Path::new(&path));
             ev.paths = vec![path];
-            write || secret
+            write || secret || plugin
         }
         n if n == SYS_renameat || n == SYS_renameat2 || is_legacy(n, "rename") => {
             ev.kind = "rename".into();

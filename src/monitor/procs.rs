@@ -277,7 +277,9 @@ pub fn tree(events: &[crate::monitor::notify::Event]) -> Vec<ProcNode> {
 /// unpacked sdists and RubyGems' extension directories. The supervisor asks
 /// at exec time, while pip's temporary directory (and its PKG-INFO) exists.
 pub fn build_attribution(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, String)> {
-    pip_build(cwd, argv).or_else(|| gem_build(cwd, argv))
+    pip_build(cwd, argv)
+        .or_else(|| gem_build(cwd, argv))
+        .or_else(|| crate::managers::brew::post_install_attribution(argv))
 }
 
 /// pip runs an sdist's build (`setup.py`, a PEP 517 backend) with its cwd in

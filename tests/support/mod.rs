@@ -10,6 +10,7 @@
 #![allow(unused_imports)]
 
 pub mod http;
+pub mod installs;
 pub mod npm;
 pub mod pypi;
 pub mod shimenv;

@@ -1,0 +1,116 @@
+//! One monitored install as the detection tests run it: `pkgwarden run
+//! --sandbox --mode MODE -- ARGS`, its exit code and the report it left.
+
+use super::http::{HttpServer, Incoming, Reply};
+use super::{ShimEnv, run, stderr_str, stdout_str};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// One monitored install: its output, exit code and report.
+pub struct Installed {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub report: Value,
+}
+
+impl Installed {
+    pub fn findings(&self, rule: &str) -> Vec<&Value> {
+        self.report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .collect()
+    }
+
+    pub fn finding(&self, rule: &str) -> &Value {
+        self.findings(rule).into_iter().next().unwrap_or_else(|| {
+            panic!(
+                "no {rule} finding\nstdout:\n{}\nstderr:\n{}\nfindings: {:#}\nwrites outside the expected roots: {:#}\nprocesses: {:#}",
+                self.stdout, self.stderr, self.report["findings"], self.report["files"], self.report["processes"]
+            )
+        })
+    }
+
+    /// Findings of medium severity or more.
+    pub fn serious(&self) -> Vec<&Value> {
+        self.report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| matches!(f["severity"].as_str(), Some("medium" | "high" | "critical")))
+            .collect()
+    }
+}
+
+pub fn report_files(env: &ShimEnv) -> BTreeSet<PathBuf> {
+    env.report_files()
+}
+
+/// `pkgwarden run --sandbox --mode MODE -- ARGS` in `cwd`; the report it left.
+pub fn install(
+    env: &ShimEnv,
+    mode: &str,
+    args: &[&str],
+    cwd: &Path,
+    vars: &[(&str, String)],
+) -> Installed {
+    let before = report_files(env);
+    let mut cmd = env.pkgwarden();
+    cmd.args(["run", "--sandbox", "--mode", mode, "--"])
+        .args(args)
+        .current_dir(cwd);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = run(&mut cmd);
+    let new: Vec<PathBuf> = report_files(env).difference(&before).cloned().collect();
+    assert_eq!(
+        new.len(),
+        1,
+        "{mode}: one new report expected, got {new:?}\nstderr:\n{}",
+        stderr_str(&out)
+    );
+    let report: Value = serde_json::from_slice(&fs::read(&new[0]).unwrap()).unwrap();
+    Installed {
+        code: out.status.code().unwrap_or(-1),
+        stdout: stdout_str(&out),
+        stderr: stderr_str(&out),
+        report,
+    }
+}
+
+/// Checks the common shape of a finding.
+pub fn check_finding(
+    f: &Value,
+    attack: &str,
+    min_severity: &str,
+    package: Option<&str>,
+    hook: Option<&str>,
+) {
+    let order = ["info", "low", "medium", "high", "critical"];
+    let sev = f["severity"].as_str().unwrap();
+    assert!(
+        order.iter().position(|s| *s == sev) >= order.iter().position(|s| *s == min_severity),
+        "severity {sev} < {min_severity}: {f:#}"
+    );
+    assert!(
+        f["attack"].as_array().unwrap().iter().any(|a| a == attack),
+        "{attack} missing: {f:#}"
+    );
+    if let Some(p) = package {
+        assert_eq!(f["package"].as_str(), Some(p), "{f:#}");
+        assert!(f["pid"].as_i64().is_some_and(|p| p > 0), "{f:#}");
+    }
+    if let Some(h) = hook {
+        assert_eq!(f["hook"].as_str(), Some(h), "{f:#}");
+    }
+}
+
+/// Serves the files below `dir` on loopback.
+pub fn static_server(dir: PathBuf) -> HttpServer {
+    super::http::static_dir(dir)
+}
