@@ -106,12 +106,27 @@ fn is_our_link(link: &Path) -> bool {
 }
 
 /// The shim names to create for `managers` (policy names): each name, plus
-/// `python3` with `python`, plus the versioned `pip3.N`/`python3.N` found on PATH.
+/// `python3` with `python`, plus the versioned `pip3.N`/`python3.N` found on
+/// PATH. The interpreter names `python` and `python3` get a shim only when a
+/// real one is on PATH: tools probe them (poetry, node-gyp), and a shim with
+/// nothing behind it would turn "not found" into a failing interpreter.
 pub fn wanted_names(managers: &[String], path_var: Option<&OsStr>, dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = managers.to_vec();
     if managers.iter().any(|m| m == "python") {
         names.push("python3".into());
     }
+    let on_path = |name: &str| {
+        path_var
+            .map(std::env::split_paths)
+            .into_iter()
+            .flatten()
+            .filter(|d| d != dir)
+            .any(|d| {
+                let p = d.join(name);
+                p.is_file() && !is_our_link(&p)
+            })
+    };
+    names.retain(|n| !matches!(n.as_str(), "python" | "python3") || on_path(n));
     let versioned = |n: &str, prefix: &str| {
         n.strip_prefix(prefix)
             .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
@@ -297,14 +312,13 @@ mod tests {
         fs::create_dir(&bin).unwrap();
         exe(&bin.join("pip3.11"));
         exe(&bin.join("python3.11"));
+        exe(&bin.join("python3"));
         exe(&bin.join("pip3.x"));
         let path = std::env::join_paths([&bin]).unwrap();
         let managers: Vec<String> = ["pip3", "python"].iter().map(|s| s.to_string()).collect();
         let names = wanted_names(&managers, Some(&path), &t.path().join("shims"));
-        assert_eq!(
-            names,
-            vec!["pip3", "pip3.11", "python", "python3", "python3.11"]
-        );
+        // No real `python` on PATH: no `python` shim.
+        assert_eq!(names, vec!["pip3", "pip3.11", "python3", "python3.11"]);
     }
 
     #[test]
