@@ -34,8 +34,6 @@ fn shims_install_is_idempotent_lists_and_uninstalls() {
         "uvx",
         "poetry",
         "pipx",
-        "python",
-        "python3",
     ] {
         let link = env.shims.join(name);
         assert_eq!(
@@ -43,6 +41,12 @@ fn shims_install_is_idempotent_lists_and_uninstalls() {
             fs::canonicalize(pkgwarden_bin()).unwrap(),
             "{name}"
         );
+    }
+    // The interpreter names get a shim only when a real one is on PATH.
+    for name in ["python", "python3"] {
+        let real =
+            std::env::split_paths(&env.path).any(|d| d != env.shims && d.join(name).is_file());
+        assert_eq!(env.shims.join(name).exists(), real, "{name}");
     }
     let list = run(env
         .pkgwarden()
