@@ -60,18 +60,6 @@ impl Installed {
     }
 }
 
-fn report_files(env: &ShimEnv) -> BTreeSet<PathBuf> {
-    let dir = env.home.state_dir().join("pkgwarden/reports");
-    fs::read_dir(&dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// `pkgwarden run --sandbox --mode MODE -- ARGS` in `cwd`; the report it left.
 fn install(
     env: &ShimEnv,

@@ -12,6 +12,7 @@ pub mod pip;
 pub mod pytools;
 #[cfg(test)]
 mod testkit;
+pub mod yarn_pnpm;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

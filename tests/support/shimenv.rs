@@ -90,6 +90,19 @@ pub fn stand_in(script: &str) -> (ShimEnv, tempfile::TempDir) {
     (env, bin)
 }
 
+/// The JSON reports pkgwarden stored in this environment's HOME.
+pub fn report_files(env: &ShimEnv) -> std::collections::BTreeSet<PathBuf> {
+    let dir = env.home.state_dir().join("pkgwarden/reports");
+    std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Waits up to 30 s for `path` to exist.
 pub fn wait_for(path: &Path, what: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
