@@ -300,7 +300,8 @@ pub fn apply(p: &mut InstallPlan, cwd: &Path) {
             {
                 p.cache_dirs = vec![abs(c)];
             }
-            if req.command.starts_with("global ") {
+            // `yarn create x` is a global add of `create-x`, then its run.
+            if req.command.starts_with("global ") || req.command == "create" {
                 p.write_roots = yarn_global(p, &req, cwd);
             } else {
                 let modules = req.option("modules-folder").map(abs);
