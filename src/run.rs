@@ -335,6 +335,7 @@ fn sandboxed(
         .env(shim::SUPERVISOR_VAR, std::process::id().to_string())
         .env("TMPDIR", &tmp.0);
     proxy_env(&mut cmd, &proxy.url());
+    cmd.envs(crate::managers::yarn_pnpm::sandbox_env(&plan));
     // Secrets in the environment never reach the install's scripts, unless the
     // manager's own configuration asks for them.
     let mut config_files = plan.config_files.clone();

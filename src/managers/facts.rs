@@ -181,6 +181,9 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     };
     match request.tool.family() {
         Family::Pip => apply_pip(&mut p, cwd),
+        Family::Npm if super::yarn_pnpm::handles(request.tool) => {
+            super::yarn_pnpm::apply(&mut p, cwd)
+        }
         Family::Npm => apply_npm(&mut p, cwd),
         Family::Gem if request.tool == Tool::Gem => apply_gem(&mut p, cwd),
         Family::Conda if request.tool == Tool::Conda => super::conda::apply(&mut p, cwd),
@@ -225,6 +228,7 @@ pub fn facts(
         // npm's configuration depends on the project only through its own
         // `.npmrc`; projects without one share the facts (the project's
         // own paths are applied to the plan, not cached).
+        Family::Npm if super::yarn_pnpm::handles(tool) => super::yarn_pnpm::cache_project(cwd),
         Family::Npm => Some(npm_local_prefix(cwd)).filter(|p| p.join(".npmrc").exists()),
         // uv, pipx and poetry read the project's configuration and environment.
         Family::PyTools => Some(cwd.to_path_buf()),
@@ -239,6 +243,7 @@ pub fn facts(
     }
     let facts = match family {
         Family::Pip => pip_facts(real, interpreter)?,
+        Family::Npm if super::yarn_pnpm::handles(tool) => super::yarn_pnpm::facts(real, tool, cwd)?,
         Family::Npm => npm_facts(real, tool, cwd)?,
         // A `gem` that is not RubyGems (a wrapper, a stand-in) keeps the
         // skeleton: not derived, so not sandboxed by default.
@@ -283,6 +288,9 @@ fn relevant_env(family: Family) -> Vec<(String, String)> {
                     Family::Npm => {
                         let l = k.to_ascii_lowercase();
                         l.starts_with("npm_config_") || l.starts_with("yarn_") || l == "prefix"
+                            // pnpm's configuration, data, state and store.
+                            || l.starts_with("pnpm_")
+                            || matches!(k, "XDG_DATA_HOME" | "XDG_STATE_HOME")
                     }
                     Family::Gem => k.starts_with("GEM_") || k.starts_with("RUBY"),
                     Family::Conda => k.starts_with("CONDA"),
@@ -777,7 +785,7 @@ pub fn npm_local_prefix(cwd: &Path) -> PathBuf {
 }
 
 fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsError> {
-    // npx, yarn and pnpm are skeletons for now; npm's config is what npx uses.
+    // npm's config is what npx uses (yarn and pnpm have their own module).
     let npm = match tool {
         Tool::Npm => real.to_path_buf(),
         Tool::Npx => real.with_file_name("npm"),
@@ -858,11 +866,9 @@ fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsE
     })
 }
 
-/// Applies npm's command-line options to the plan.
-fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
-    if !p.facts.derived {
-        return;
-    }
+/// `--registry` replaces the default registry (scoped ones stay);
+/// `--@scope:registry` adds one. npm, yarn and pnpm read them alike.
+pub(super) fn apply_registry_options(p: &mut InstallPlan) {
     let req = &p.request;
     if let Some(r) = req.option("registry") {
         if let Some(first) = p.registries.first_mut() {
@@ -879,6 +885,15 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
             p.registries.push(v.clone());
         }
     }
+}
+
+/// Applies npm's command-line options to the plan.
+fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
+    if !p.facts.derived {
+        return;
+    }
+    apply_registry_options(p);
+    let req = &p.request;
     if let Some(c) = req.option("cache") {
         p.cache_dirs = vec![cwd.join(c)];
     }

@@ -13,6 +13,7 @@ pub mod pytools;
 pub mod pytools_facts;
 #[cfg(test)]
 mod testkit;
+pub mod yarn_pnpm;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
