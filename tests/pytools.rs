@@ -89,10 +89,7 @@ impl Installed {
 
     /// Findings of medium severity or more.
     fn serious(&self) -> Vec<&Value> {
-        self.findings()
-            .iter()
-            .filter(|f| matches!(f["severity"].as_str(), Some("medium" | "high" | "critical")))
-            .collect()
+        support::installs::serious(&self.report)
     }
 
     /// The index on loopback was reached and let through as a registry.

@@ -39,12 +39,7 @@ struct Installed {
 
 impl Installed {
     fn serious(&self) -> Vec<&Value> {
-        self.report["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
-            .filter(|f| matches!(f["severity"].as_str(), Some("medium" | "high" | "critical")))
-            .collect()
+        support::installs::serious(&self.report)
     }
 
     fn finding(&self, rule: &str) -> &Value {

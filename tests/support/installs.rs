@@ -37,13 +37,18 @@ impl Installed {
 
     /// Findings of medium severity or more.
     pub fn serious(&self) -> Vec<&Value> {
-        self.report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| matches!(f["severity"].as_str(), Some("medium" | "high" | "critical")))
-            .collect()
+        serious(&self.report)
     }
+}
+
+/// The findings of `report` of medium severity or more.
+pub fn serious(report: &Value) -> Vec<&Value> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| matches!(f["severity"].as_str(), Some("medium" | "high" | "critical")))
+        .collect()
 }
 
 pub fn report_files(env: &ShimEnv) -> BTreeSet<PathBuf> {
