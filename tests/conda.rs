@@ -268,12 +268,7 @@ impl Case {
             .envs(vars.iter().copied());
         let out = run(&mut cmd);
         let stderr = stderr_str(&out);
-        let new: Vec<PathBuf> = self
-            .env
-            .report_files()
-            .difference(&before)
-            .cloned()
-            .collect();
+        let new = self.env.reports_since(&before);
         assert_eq!(
             new.len(),
             1,

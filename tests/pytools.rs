@@ -137,7 +137,7 @@ fn install(
         stderr.contains(SANDBOXED),
         "{tool} {args:?}: not sandboxed by default\n{stderr}"
     );
-    let new: Vec<PathBuf> = env.report_files().difference(&before).cloned().collect();
+    let new = env.reports_since(&before);
     assert_eq!(new.len(), 1, "{mode}: one new report expected, got {new:?}");
     Installed {
         code: out.status.code().unwrap_or(-1),

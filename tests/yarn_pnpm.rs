@@ -146,12 +146,7 @@ impl Case {
             stderr_str(&out).contains(SANDBOXED),
             "not sandboxed: {text}"
         );
-        let new: Vec<PathBuf> = self
-            .env
-            .report_files()
-            .difference(&before)
-            .cloned()
-            .collect();
+        let new = self.env.reports_since(&before);
         assert_eq!(new.len(), 1, "one new report expected: {text}");
         let report: Value = serde_json::from_slice(&fs::read(&new[0]).unwrap()).unwrap();
         Installed {

@@ -72,7 +72,7 @@ pub fn install(
         cmd.env(k, v);
     }
     let out = run(&mut cmd);
-    let new: Vec<PathBuf> = report_files(env).difference(&before).cloned().collect();
+    let new = env.reports_since(&before);
     assert_eq!(
         new.len(),
         1,

@@ -71,6 +71,11 @@ impl ShimEnv {
             .unwrap_or_default()
     }
 
+    /// The reports stored since `before` (a [`ShimEnv::report_files`] result).
+    pub fn reports_since(&self, before: &std::collections::BTreeSet<PathBuf>) -> Vec<PathBuf> {
+        self.report_files().difference(before).cloned().collect()
+    }
+
     fn with_env(&self, mut cmd: Command) -> Command {
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("PKGWARDEN_") {
