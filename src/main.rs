@@ -21,13 +21,21 @@ use policy::Overrides;
 use std::path::Path;
 
 fn main() {
-    let mut args = std::env::args_os();
-    let argv0 = args.next().unwrap_or_default();
-    let name = Path::new(&argv0)
-        .file_name()
+    let all: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let name = all
+        .first()
+        .and_then(|a| Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let code = match Tool::from_command(&name) {
+    let tool = Tool::from_command(&name);
+    // The hook wrapper (npm's script shell, called by pkgwarden's own name,
+    // never a shim's) confines itself and execs the shell.
+    if tool.is_none() && sandbox::hook::is_invocation(&all) {
+        std::process::exit(sandbox::hook::main(all));
+    }
+    let mut args = all.into_iter();
+    let argv0 = args.next().unwrap_or_default();
+    let code = match tool {
         Some(tool) => run::invoke(run::Invocation {
             tool,
             name,

@@ -336,6 +336,33 @@ fn sandboxed(
         .env("TMPDIR", &tmp.0);
     proxy_env(&mut cmd, &proxy.url());
     cmd.envs(crate::managers::yarn_pnpm::sandbox_env(&plan));
+    // Package scripts start through the hook wrapper, in a nested domain.
+    let mut hook_domain = crate::detect::HookDomain::default();
+    if !audit && let Some(h) = &plan.hook_shell {
+        let hook = sandbox::hook::spec(&plan, &spec, home.as_deref(), &cwd, &tmp.0);
+        let written = hook.as_ref().map(|s| sandbox::hook::write(s, &tmp.0));
+        match (h.overridden, std::env::current_exe(), hook, written) {
+            (false, Ok(exe), Some(hook), Some(Ok(var))) => {
+                cmd.env(&h.var, &exe).env(sandbox::hook::VAR, var);
+                hook_domain = crate::detect::HookDomain {
+                    exe: Some(exe),
+                    hidden: hook.hide,
+                    project: hook.project,
+                    writes: hook.writes,
+                };
+            }
+            (true, ..) => eprintln!(
+                "pkgwarden: WARNING: {what}: package scripts run with the install's rights: the command line chose their shell (--script-shell)"
+            ),
+            (_, exe, _, written) => eprintln!(
+                "pkgwarden: WARNING: {what}: package scripts run with the install's rights: cannot set up their domain ({})",
+                match (exe, written) {
+                    (Err(e), _) | (_, Some(Err(e))) => e.to_string(),
+                    _ => "no spec".into(),
+                }
+            ),
+        }
+    }
     // Secrets in the environment never reach the install's scripts, unless the
     // manager's own configuration asks for them.
     let mut config_files = plan.config_files.clone();
@@ -433,7 +460,12 @@ fn sandboxed(
         expected,
         tmp: tmp.0.clone(),
         fs: spec.clone(),
-        manager_configs: plan.config_files.clone(),
+        manager_configs: plan
+            .config_files
+            .iter()
+            .chain(&plan.readable_credentials)
+            .cloned()
+            .collect(),
         site_dirs,
         path_dirs: scope.path_dirs.clone(),
         privileged_unix,
@@ -448,6 +480,7 @@ fn sandboxed(
         changes: &changes,
         env_kept: &env_kept,
         started: Some(started),
+        hooks: hook_domain,
     };
     let mut findings = crate::detect::run(&input);
     for w in accept(&mut findings, &p.allow, started) {
@@ -549,7 +582,7 @@ fn sandboxed(
                 Vec::new()
             },
             landlock: serde_json::to_value(&ll_status).ok(),
-            readable_secrets: readable_secrets(home.as_deref(), &cwd),
+            readable_secrets: readable_secrets(&plan.readable_credentials, &cwd),
             filter_still_held: observed.still_held,
             notifications: observed.notifications,
             snapshot_us: before.took_us + after.took_us,
@@ -676,19 +709,12 @@ fn project_package(cwd: &Path) -> Option<String> {
     v.get("name")?.as_str().map(str::to_string)
 }
 
-/// Credential files that stayed readable inside the sandbox (the managers
-/// need them).
-fn readable_secrets(home: Option<&Path>, cwd: &Path) -> Vec<String> {
-    let mut v: Vec<PathBuf> = Vec::new();
-    if let Some(h) = home {
-        v.extend(
-            crate::sandbox::READABLE_CREDENTIALS
-                .iter()
-                .map(|f| h.join(f)),
-        );
-    }
-    v.push(cwd.join(".env"));
-    v.into_iter()
+/// Credential files that stayed readable inside the sandbox (the manager
+/// of this install reads them; its package scripts do not see them).
+fn readable_secrets(own: &[PathBuf], cwd: &Path) -> Vec<String> {
+    own.iter()
+        .cloned()
+        .chain(std::iter::once(cwd.join(".env")))
         .filter(|p| p.exists())
         .map(|p| p.display().to_string())
         .collect()

@@ -74,7 +74,10 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             continue;
         }
         // Landlock refuses reads of the stores the sandbox hides.
-        let hidden = input.fs.secrets.iter().any(|s| p.starts_with(s));
+        let hidden = input.fs.secrets.iter().any(|s| p.starts_with(s))
+            || hook
+                && input.hooks.hidden.iter().any(|s| p.starts_with(s))
+                && input.hooks.confines(e.pid, input.tree, procs);
         let action = if input.mode != crate::policy::Mode::Audit && hidden {
             Taken::Blocked
         } else {

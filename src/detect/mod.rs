@@ -184,6 +184,64 @@ pub struct Input<'a> {
     /// When the install started (files older than this were not dropped by
     /// it).
     pub started: Option<std::time::SystemTime>,
+    /// The nested domain package scripts ran in, when there was one.
+    pub hooks: HookDomain,
+}
+
+/// The hook wrapper's domain (`sandbox::hook`): which processes it confined
+/// and what it hid from them.
+#[derive(Clone, Debug, Default)]
+pub struct HookDomain {
+    /// The wrapper's executable (pkgwarden itself), as the manager ran it.
+    pub exe: Option<PathBuf>,
+    /// Files hidden from confined processes although the install reads them.
+    pub hidden: Vec<PathBuf>,
+    /// The root project (its own scripts are not write-confined).
+    pub project: PathBuf,
+    /// Where a dependency's script may write besides its own directory.
+    pub writes: Vec<PathBuf>,
+}
+
+impl HookDomain {
+    /// True when `pid` (or an ancestor) started as the wrapper.
+    pub fn confines(&self, pid: i32, tree: &[ProcNode], procs: &Procs) -> bool {
+        let Some(exe) = &self.exe else {
+            return false;
+        };
+        let wrapper = |p: i32| {
+            tree.iter().any(|n| {
+                n.pid == p && Path::new(&n.exe) == exe && n.argv.get(1).is_some_and(|a| a == "-c")
+            })
+        };
+        wrapper(pid) || procs.ancestors(pid).into_iter().any(wrapper)
+    }
+
+    /// True when the nested domain refused `pid` a write to `path`: `pid`
+    /// runs a dependency's script (started outside the root project) and
+    /// `path` is outside its own directory and the shared write places.
+    pub fn refuses_write(&self, pid: i32, path: &Path, tree: &[ProcNode], procs: &Procs) -> bool {
+        let Some(exe) = &self.exe else {
+            return false;
+        };
+        let mut chain = vec![pid];
+        chain.extend(procs.ancestors(pid));
+        let Some(own) = chain.into_iter().find_map(|p| {
+            tree.iter()
+                .find(|n| {
+                    n.pid == p
+                        && Path::new(&n.exe) == exe
+                        && n.argv.get(1).is_some_and(|a| a == "-c")
+                })
+                .and_then(|n| n.cwd.clone())
+        }) else {
+            return false;
+        };
+        let own = PathBuf::from(own);
+        own != self.project
+            && !path.starts_with(&own)
+            && !path.starts_with("/dev")
+            && !self.writes.iter().any(|w| path.starts_with(w))
+    }
 }
 
 impl Input<'_> {

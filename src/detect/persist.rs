@@ -340,6 +340,8 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         }
         let action = if change.is_some() {
             Taken::Observed
+        } else if pid.is_some_and(|p| input.hooks.refuses_write(p, &path, input.tree, procs)) {
+            Taken::Blocked
         } else {
             input.write_taken(&path)
         };

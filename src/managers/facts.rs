@@ -155,6 +155,29 @@ pub struct InstallPlan {
     pub facts: ManagerFacts,
     /// Cache or probe.
     pub facts_origin: Origin,
+    /// Credential files this manager itself reads (its rc file with a token,
+    /// `~/.netrc` for its index): readable by the install, hidden from every
+    /// other manager's installs and from package code.
+    pub readable_credentials: Vec<PathBuf>,
+    /// How the manager starts package code, when it does so through a shell
+    /// it lets the environment choose: the sandbox puts its hook wrapper
+    /// there, so lifecycle scripts run in a tighter, nested domain.
+    pub hook_shell: Option<HookShell>,
+}
+
+/// A manager's configurable shell for package scripts (npm's `script-shell`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HookShell {
+    /// The environment variable that names the shell.
+    pub var: String,
+    /// The shell the manager would use without pkgwarden.
+    pub shell: PathBuf,
+    /// A path component that marks a dependency's own directory
+    /// (`node_modules`): a script started there is a dependency's.
+    pub package_component: String,
+    /// Set when the command line chose the shell itself (it outranks the
+    /// environment): scripts then run unconfined, and the report says so.
+    pub overridden: bool,
 }
 
 /// Derives (or reads from cache) the facts, then applies the command line.
@@ -178,6 +201,8 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         proxy: facts.proxy.clone(),
         facts: facts.clone(),
         facts_origin: origin,
+        readable_credentials: Vec::new(),
+        hook_shell: None,
     };
     match request.tool.family() {
         Family::Pip => apply_pip(&mut p, cwd),
@@ -196,7 +221,87 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     hosts.sort();
     hosts.dedup();
     p.registry_hosts = hosts;
+    apply_credentials(&mut p, cwd, crate::paths::home().as_deref());
     Ok(p)
+}
+
+/// Which credential files the manager itself reads, and how its package
+/// scripts start: npm-style managers read their rc files (tokens) and run
+/// scripts through `script-shell`; Python managers read `~/.netrc` only when
+/// it holds an entry for one of their registries (or a `default` one).
+fn apply_credentials(p: &mut InstallPlan, cwd: &Path, home: Option<&Path>) {
+    match p.tool.family() {
+        Family::Npm if p.facts.derived => {
+            let project = npm_local_prefix(cwd);
+            if let Some(h) = home {
+                p.readable_credentials.push(h.join(".npmrc"));
+                if matches!(p.tool, Tool::Yarn) {
+                    p.readable_credentials.push(h.join(".yarnrc"));
+                    p.readable_credentials.push(h.join(".yarnrc.yml"));
+                }
+            }
+            p.readable_credentials.push(project.join(".npmrc"));
+            // yarn 1 starts scripts with node's `shell: true` (/bin/sh,
+            // whatever is configured): no place for the wrapper.
+            if matches!(p.tool, Tool::Yarn) {
+                return;
+            }
+            let cli = p.request.option("script-shell").map(PathBuf::from);
+            let configured = p.facts.values.get("script_shell").map(PathBuf::from);
+            p.hook_shell = Some(HookShell {
+                var: "npm_config_script_shell".into(),
+                overridden: cli.is_some(),
+                shell: cli
+                    .or(configured)
+                    .unwrap_or_else(|| PathBuf::from("/bin/sh")),
+                package_component: "node_modules".into(),
+            });
+        }
+        Family::Pip | Family::PyTools => {
+            if let Some(netrc) = home.map(|h| h.join(".netrc"))
+                && let Ok(text) = std::fs::read_to_string(&netrc)
+            {
+                let hosts: Vec<String> = p
+                    .registries
+                    .iter()
+                    .filter_map(|u| host_port(u))
+                    .map(|h| strip_port(&h).to_ascii_lowercase())
+                    .collect();
+                if netrc_names_any(&text, &hosts) {
+                    p.readable_credentials.push(netrc);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `host` of `host[:port]` (IPv6 literals keep their brackets).
+fn strip_port(hp: &str) -> &str {
+    match hp.rsplit_once(':') {
+        Some((h, port)) if port.parse::<u16>().is_ok() && !h.ends_with(':') => h,
+        _ => hp,
+    }
+}
+
+/// True when a netrc text has a `default` entry or a `machine` entry for one
+/// of `hosts` (lower case).
+fn netrc_names_any(text: &str, hosts: &[String]) -> bool {
+    let mut words = text.split_whitespace();
+    while let Some(w) = words.next() {
+        match w {
+            "default" => return true,
+            "machine"
+                if words
+                    .next()
+                    .is_some_and(|m| hosts.iter().any(|h| h.eq_ignore_ascii_case(m))) =>
+            {
+                return true;
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// True when the facts of this manager are derived (read from the manager
@@ -841,6 +946,9 @@ fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsE
     }
     let mut values = BTreeMap::new();
     values.insert("global_prefix".into(), global_prefix);
+    if let Some(shell) = s("script-shell").filter(|v| !v.is_empty()) {
+        values.insert("script_shell".into(), shell);
+    }
     let mut deps: Vec<Dep> = config_files.iter().map(|p| Dep::of(p)).collect();
     deps.push(Dep::of(real));
     // Only a project with its own .npmrc has facts of its own.

@@ -961,6 +961,8 @@ mod tests {
             proxy: None,
             facts,
             facts_origin: super::super::facts::Origin::Probe,
+            readable_credentials: Vec::new(),
+            hook_shell: None,
         };
         apply(&mut p, cwd);
         p

@@ -165,6 +165,9 @@ pub enum LandlockError {
     /// The crate or kernel refused the ruleset.
     #[error("cannot build the landlock ruleset: {0}")]
     Ruleset(#[from] landlock::RulesetError),
+    /// The kernel enforces no landlock rules.
+    #[error("this kernel enforces no landlock rules")]
+    Unavailable,
     /// A path to grant could not be opened.
     #[error("cannot open {path} for a landlock rule: {why}")]
     Path {
@@ -249,6 +252,53 @@ pub fn build(
         created = created.add_rule(NetPort::new(port, AccessNet::ConnectTcp))?;
     }
     Ok((Option::<OwnedFd>::from(created), status))
+}
+
+/// Restricts the calling process further, in a domain stacked on the one it
+/// runs in (the hook wrapper's): only `read` stays readable; with `writes`
+/// (directories, single files) nothing else is writable either.
+pub fn restrict_nested(
+    read_grants: &[PathBuf],
+    writes: Option<(&[PathBuf], &[PathBuf])>,
+) -> Result<(), LandlockError> {
+    let abi = match kernel_abi() {
+        0 => return Err(LandlockError::Unavailable),
+        1 => ABI::V1,
+        2 => ABI::V2,
+        3 => ABI::V3,
+        4 => ABI::V4,
+        5 => ABI::V5,
+        _ => ABI::V6,
+    };
+    let read = AccessFs::from_read(abi);
+    let all = AccessFs::from_all(abi);
+    let handled = if writes.is_some() { all } else { read };
+    let mut created = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(handled)?
+        .create()?;
+    let mut rules: Vec<(PathBuf, landlock::BitFlags<AccessFs>)> =
+        read_grants.iter().map(|p| (p.clone(), read)).collect();
+    if let Some((dirs, files)) = writes {
+        rules.extend(dirs.iter().map(|d| (d.clone(), all)));
+        rules.extend(files.iter().map(|f| (f.clone(), AccessFs::from_file(abi))));
+    }
+    for (path, access) in rules {
+        let Ok(fd) = PathFd::new(&path) else {
+            continue;
+        };
+        let access = if path.is_dir() {
+            access
+        } else {
+            access & AccessFs::from_file(abi)
+        };
+        created = created.add_rule(PathBeneath::new(fd, access))?;
+    }
+    let status = created.restrict_self()?;
+    if status.ruleset == landlock::RulesetStatus::NotEnforced {
+        return Err(LandlockError::Unavailable);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! the child setup between `fork` and `execve`.
 
 pub mod bpf;
+pub mod hook;
 pub mod landlock;
 pub mod probe;
 pub mod seccomp;
@@ -40,10 +41,11 @@ pub const HOME_SECRETS: &[&str] = &[
     ".config/Exodus",
 ];
 
-/// Credential files below `$HOME` that stay readable because the managers
-/// read them (npm its token, pip's HTTP client `~/.netrc`): a package's
-/// code reading them is the finding.
-pub const READABLE_CREDENTIALS: &[&str] = &[".npmrc", ".netrc"];
+/// Credential files below `$HOME` that a manager reads itself (npm and yarn
+/// their tokens, pip's HTTP client `~/.netrc`): readable only by the install
+/// whose plan names them (`InstallPlan::readable_credentials`), hidden from
+/// every other install, and from package code in the nested hook domain.
+pub const READABLE_CREDENTIALS: &[&str] = &[".npmrc", ".netrc", ".yarnrc", ".yarnrc.yml"];
 
 /// System-wide secrets.
 pub const SYSTEM_SECRETS: &[&str] = &["/etc/shadow", "/etc/gshadow", "/etc/sudoers"];
@@ -83,7 +85,16 @@ pub fn fs_spec(
     cwd: &Path,
     tmp: &Path,
 ) -> landlock::FsSpec {
-    let secrets = secrets(home);
+    let mut secrets = secrets(home);
+    // Another manager's credentials are as secret as any other store.
+    if let Some(h) = home {
+        secrets.extend(
+            READABLE_CREDENTIALS
+                .iter()
+                .map(|c| h.join(c))
+                .filter(|c| !plan.readable_credentials.contains(c)),
+        );
+    }
     let mut write_dirs: Vec<PathBuf> = Vec::new();
     let mut write_files: Vec<PathBuf> = ["/dev/null", "/dev/tty", "/dev/zero", "/dev/full"]
         .iter()
