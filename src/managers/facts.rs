@@ -139,6 +139,12 @@ pub struct InstallPlan {
     pub write_roots: Vec<PathBuf>,
     /// Single files this install may write (a project's manifest and lockfile).
     pub write_files: Vec<PathBuf>,
+    /// Write roots pkgwarden makes before the install so that they can be
+    /// granted (a local project's build outputs); removed after it when the
+    /// install left them empty.
+    pub transient_dirs: Vec<PathBuf>,
+    /// What the plan could not derive and therefore does not grant.
+    pub notes: Vec<String>,
     /// Cache directories.
     pub cache_dirs: Vec<PathBuf>,
     /// Log directories.
@@ -170,6 +176,8 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         request: request.clone(),
         write_roots: facts.write_roots.clone(),
         write_files: Vec::new(),
+        transient_dirs: Vec::new(),
+        notes: Vec::new(),
         cache_dirs: facts.cache_dirs.clone(),
         log_dirs: facts.log_dirs.clone(),
         config_files: facts.config_files.clone(),
@@ -191,12 +199,45 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         Family::Brew => super::brew::apply(&mut p),
         _ => {}
     }
+    if builds_local_projects(&p) {
+        apply_local_projects(&mut p, cwd);
+    }
     let mut hosts: Vec<String> = p.registries.iter().filter_map(|u| host_port(u)).collect();
     hosts.extend(p.facts.download_hosts.iter().cloned());
     hosts.sort();
     hosts.dedup();
     p.registry_hosts = hosts;
     Ok(p)
+}
+
+/// True when the install builds what its command line names, so local
+/// project paths on it are built in place: pip's and `uv pip`'s installs.
+fn builds_local_projects(p: &InstallPlan) -> bool {
+    match p.tool.family() {
+        // install, download, wheel and lock all build a local project.
+        Family::Pip => true,
+        Family::PyTools => p.facts.derived && p.request.command == "pip install",
+        _ => false,
+    }
+}
+
+/// Grants the build outputs of the local projects the command line names.
+fn apply_local_projects(p: &mut InstallPlan, cwd: &Path) {
+    for (project, editable) in super::local::python_projects(&p.request, cwd) {
+        let out = super::local::build_outputs(&project, editable);
+        for d in out.existing {
+            if !p.write_roots.contains(&d) {
+                p.write_roots.push(d);
+            }
+        }
+        for d in out.transient {
+            if !p.write_roots.contains(&d) {
+                p.write_roots.push(d.clone());
+                p.transient_dirs.push(d);
+            }
+        }
+        p.notes.extend(out.notes);
+    }
 }
 
 /// True when the facts of this manager are derived (read from the manager
@@ -483,6 +524,7 @@ struct PipProbe {
     purelib: String,
     platlib: String,
     scripts: String,
+    data: String,
     user_site: String,
     user_base: String,
     pip_version: Option<String>,
@@ -556,7 +598,10 @@ pub(super) fn pip_facts(
     if let Some(h) = &pr.file_host {
         values.insert("file_host".into(), h.clone());
     }
-    let mut write_roots: Vec<PathBuf> = [&pr.purelib, &pr.platlib, &pr.scripts]
+    // The scheme's data path (a virtualenv's root, the interpreter's
+    // prefix) is where a wheel's data files go (`share/man/…`, jupyter
+    // kernels, desktop files) and pip's headers beneath `include/`.
+    let mut write_roots: Vec<PathBuf> = [&pr.purelib, &pr.platlib, &pr.scripts, &pr.data]
         .iter()
         .map(PathBuf::from)
         .collect();

@@ -7,6 +7,7 @@ pub mod brew;
 pub mod conda;
 pub mod facts;
 pub mod gem;
+pub mod local;
 pub mod npm;
 pub mod pip;
 pub mod pytools;
