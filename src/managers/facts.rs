@@ -202,6 +202,12 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     if builds_local_projects(&p) {
         apply_local_projects(&mut p, cwd);
     }
+    // A version manager rehashes its shims after the install.
+    if let Some(d) = super::shimdirs::shim_dir(real)
+        && !p.write_roots.contains(&d)
+    {
+        p.write_roots.push(d);
+    }
     let mut hosts: Vec<String> = p.registries.iter().filter_map(|u| host_port(u)).collect();
     hosts.extend(p.facts.download_hosts.iter().cloned());
     hosts.sort();

@@ -12,6 +12,7 @@ pub mod npm;
 pub mod pip;
 pub mod pytools;
 pub mod pytools_facts;
+pub mod shimdirs;
 #[cfg(test)]
 mod testkit;
 pub mod yarn_pnpm;
