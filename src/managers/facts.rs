@@ -950,6 +950,7 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
     }
     let global = req.flag("global") || req.option("location") == Some("global");
     let prefix = req.option("prefix").map(|v| cwd.join(v));
+    let mut local = Vec::new();
     p.write_roots = if global {
         let g = prefix.unwrap_or_else(|| {
             PathBuf::from(
@@ -963,6 +964,8 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
         vec![g.join("lib/node_modules"), g.join("bin")]
     } else {
         let project = prefix.unwrap_or_else(|| npm_local_prefix(cwd));
+        // Local packages linked into the project are built in place.
+        local = super::local::npm_packages(req, cwd, &project);
         // The project's own .npmrc is the manager's configuration too.
         p.config_files.push(project.join(".npmrc"));
         p.write_files = ["package.json", "package-lock.json", "npm-shrinkwrap.json"]
@@ -971,6 +974,7 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
             .collect();
         vec![project.join("node_modules")]
     };
+    p.write_roots.extend(local);
     // npx / npm exec install into the cache's _npx directory.
     if matches!(req.command.as_str(), "exec") {
         let npx: Vec<PathBuf> = p.cache_dirs.iter().map(|c| c.join("_npx")).collect();

@@ -291,6 +291,63 @@ fn egg_name(name: &str) -> String {
     out
 }
 
+/// The local package directories an npm install links and builds in place:
+/// path specs on the command line (`./pkg`, `../pkg`, `/abs`, `~/pkg`,
+/// `file:…`, `name@file:…`) and, for a plain `npm install`, the project's
+/// `file:` and `link:` dependencies. npm runs their lifecycle scripts
+/// (node-gyp's `build/` included) in their own directory and installs their
+/// dependencies into their `node_modules`, as for the project itself.
+pub fn npm_packages(req: &InstallRequest, cwd: &Path, project: &Path) -> Vec<PathBuf> {
+    let mut specs: Vec<(String, PathBuf)> = req
+        .packages
+        .iter()
+        .map(|w| (w.clone(), cwd.to_path_buf()))
+        .collect();
+    if req.packages.is_empty()
+        && let Some(manifest) = std::fs::read(project.join("package.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    {
+        for key in [
+            "dependencies",
+            "devDependencies",
+            "optionalDependencies",
+            "peerDependencies",
+        ] {
+            if let Some(deps) = manifest[key].as_object() {
+                specs.extend(
+                    deps.values()
+                        .filter_map(|v| v.as_str())
+                        .map(|v| (v.to_string(), project.to_path_buf())),
+                );
+            }
+        }
+    }
+    let mut out: Vec<PathBuf> = Vec::new();
+    for (spec, base) in specs {
+        // `name@file:../x`: the part after the name's `@`.
+        let spec = match spec.find("@file:").or(spec.find("@link:")) {
+            Some(i) if i > 0 => spec[i + 1..].to_string(),
+            _ => spec,
+        };
+        let path = if let Some(rest) = spec.strip_prefix("file:").or(spec.strip_prefix("link:")) {
+            rest.trim_start_matches("//").to_string()
+        } else if spec.starts_with('.') || spec.starts_with('/') || spec.starts_with("~/") {
+            spec
+        } else {
+            continue;
+        };
+        let dir = base.join(crate::paths::expand_tilde(&path));
+        if let Ok(dir) = dir.canonicalize()
+            && dir.join("package.json").is_file()
+            && !out.contains(&dir)
+        {
+            out.push(dir);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +366,36 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn npm_local_packages_from_the_line_and_the_manifest() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().canonicalize().unwrap();
+        for d in ["app", "a", "b", "c"] {
+            std::fs::create_dir(root.join(d)).unwrap();
+            std::fs::write(root.join(d).join("package.json"), "{}").unwrap();
+        }
+        let app = root.join("app");
+        let r = |pkgs: &[&str]| InstallRequest {
+            tool: Tool::Npm,
+            command: "install".into(),
+            packages: pkgs.iter().map(|s| s.to_string()).collect(),
+            options: Vec::new(),
+        };
+        assert_eq!(
+            npm_packages(&r(&["../a", "left-pad", "b@file:../b"]), &app, &app),
+            vec![root.join("a"), root.join("b")]
+        );
+        std::fs::write(
+            app.join("package.json"),
+            r#"{"dependencies": {"c": "file:../c", "x": "^1"}, "devDependencies": {"a": "link:../a"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            npm_packages(&r(&[]), &app, &app),
+            vec![root.join("c"), root.join("a")]
+        );
     }
 
     #[test]
