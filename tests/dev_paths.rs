@@ -482,3 +482,84 @@ fn with_entry_point(wheel: Dist, name: &str, target: &str) -> Dist {
         bytes: zip.finish().unwrap().into_inner(),
     }
 }
+
+/// node-gyp downloads the headers of the node that runs the build from the
+/// `disturl` the configuration gives: here a loopback server serving the
+/// machine's own headers, named only by `npm_config_disturl`. Allowed in
+/// block because the configuration names it.
+#[test]
+fn node_gyp_headers_come_from_the_configured_disturl() {
+    let node_include = Path::new("/usr/include/node");
+    assert!(
+        node_include.join("common.gypi").is_file(),
+        "no node headers in /usr/include/node (Debian's nodejs ships them)"
+    );
+    let out = run(std::process::Command::new(support::node()).args(["-p", "process.version"]));
+    let version = stdout_str(&out).trim().to_string();
+    let name = format!("node-{version}-headers.tar.gz");
+    let entries: Vec<(String, Vec<u8>)> = support::collect_files(node_include, &|_| true)
+        .into_iter()
+        .map(|(rel, data)| (format!("node-{version}/include/node/{rel}"), data))
+        .collect();
+    let tarball = support::tar_gz(&entries);
+    let dist = tempfile::tempdir().unwrap();
+    let vdir = dist.path().join(&version);
+    fs::create_dir_all(&vdir).unwrap();
+    fs::write(
+        vdir.join("SHASUMS256.txt"),
+        format!("{}  {name}\n", support::sha256_hex(&tarball)),
+    )
+    .unwrap();
+    fs::write(vdir.join(&name), &tarball).unwrap();
+    let server = support::installs::static_server(dist.path().to_path_buf());
+    let pkg = support::NpmPackage::new(
+        serde_json::json!({"name": "pw-native", "version": "1.0.0"}),
+        &[
+            (
+                "binding.gyp",
+                br#"{ "targets": [ { "target_name": "pwnative", "sources": [ "addon.c" ] } ] }
+"# as &[u8],
+            ),
+            ("addon.c", b"int pw_native(void) { return 1; }\n"),
+        ],
+    );
+    let registry = NpmRegistry::start_with(vec![pkg]);
+    let place = outside();
+    let env = ShimEnv::new(&[]);
+    for mode in MODES {
+        let app = place.path().join(format!("app-{mode}"));
+        write_files(
+            &app,
+            &[("package.json", r#"{"name":"app","version":"1.0.0"}"#)],
+        );
+        let _ = fs::remove_dir_all(env.home.path().join(".cache/node-gyp"));
+        let mut cmd = env.shim("npm");
+        cmd.args(["install", "--no-audit", "--no-fund", "pw-native"])
+            .env("npm_config_registry", registry.registry_url())
+            .env("npm_config_disturl", server.base_url())
+            .current_dir(&app);
+        let (code, report) = through_shim(&env, mode, &mut cmd, "npm install pw-native");
+        assert_eq!(code, 0, "{mode}");
+        assert!(
+            app.join("node_modules/pw-native/build/Release/pwnative.node")
+                .is_file(),
+            "{mode}: the addon was built"
+        );
+        assert!(
+            server.was_requested(&format!("/{version}/{name}")),
+            "{mode}"
+        );
+        let port = server.port();
+        let hits: Vec<&Value> = report["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["host"] == "127.0.0.1" && e["port"] == port)
+            .collect();
+        assert!(
+            !hits.is_empty() && hits.iter().all(|e| e["verdict"] == "allowed"),
+            "{mode}: {:#}",
+            report["endpoints"]
+        );
+    }
+}

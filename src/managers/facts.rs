@@ -890,8 +890,25 @@ fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsE
     if let Some(root) = npm_root.filter(|r| r.join("npmrc").exists()) {
         config_files.push(root.join("npmrc"));
     }
+    // node-gyp downloads the headers of the node that runs the build from
+    // the `disturl` the configuration gives (npm passes it on as
+    // `npm_config_disturl`), else from where that node says its headers are.
+    let disturl = ["disturl", "dist-url"]
+        .iter()
+        .find_map(|k| s(k))
+        .or_else(|| {
+            ["npm_config_disturl", "npm_config_dist_url"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok())
+        })
+        .filter(|u| !u.is_empty())
+        .or_else(|| node_headers_url(&npm));
+    let download_hosts: Vec<String> = disturl.as_deref().and_then(host_port).into_iter().collect();
     let mut values = BTreeMap::new();
     values.insert("global_prefix".into(), global_prefix);
+    if let Some(u) = &disturl {
+        values.insert("headers_url".into(), u.clone());
+    }
     let mut deps: Vec<Dep> = config_files.iter().map(|p| Dep::of(p)).collect();
     deps.push(Dep::of(real));
     // Only a project with its own .npmrc has facts of its own.
@@ -909,12 +926,53 @@ fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsE
         log_dirs: logs.into_iter().collect(),
         config_files,
         registries,
-        download_hosts: Vec::new(),
+        download_hosts,
         proxy: s("https-proxy").or_else(|| s("proxy")),
         values,
         derived: true,
         deps,
     })
+}
+
+/// node-gyp's devdir: `devdir` from npm's configuration (passed on as
+/// `npm_config_devdir`), else node-gyp's default, `node-gyp` in the user's
+/// cache directory.
+fn node_gyp_devdir(p: &InstallPlan) -> Option<PathBuf> {
+    let configured = std::env::var("npm_config_devdir")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    let cache_home =
+        || crate::paths::cache_dir().and_then(|d| d.parent().map(|c| c.join("node-gyp")));
+    configured.or_else(cache_home).filter(|_| p.facts.derived)
+}
+
+/// Where the node that runs npm says its headers are
+/// (`process.release.headersUrl`): the node npm's first line names.
+fn node_headers_url(npm: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let real = npm.canonicalize().ok()?;
+    let n = std::fs::File::open(&real).ok()?.read(&mut head).ok()?;
+    let first = std::str::from_utf8(&head[..n]).ok()?.lines().next()?;
+    let mut words = first.strip_prefix("#!")?.split_whitespace();
+    let interp = words.next()?;
+    let node = if interp.ends_with("/env") {
+        let name = words.find(|w| !w.starts_with('-'))?;
+        let path = std::env::var_os("PATH");
+        crate::shim::find_real(name, path.as_deref(), crate::shim::shims_dir().as_deref())?
+    } else {
+        PathBuf::from(interp)
+    };
+    let out = probe(
+        Command::new(&node)
+            .args(["-p", "process.release.headersUrl || ''"])
+            .env_remove("NODE_OPTIONS"),
+        &node,
+    )
+    .ok()?;
+    let url = String::from_utf8_lossy(&out).trim().to_string();
+    (!url.is_empty()).then_some(url)
 }
 
 /// `--registry` replaces the default registry (scoped ones stay);
@@ -975,6 +1033,15 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
         vec![project.join("node_modules")]
     };
     p.write_roots.extend(local);
+    // node-gyp keeps the headers it downloads in its devdir: the
+    // configured one, else its default cache directory. Made for the grant
+    // and removed again when no build used it.
+    if let Some(dev) = node_gyp_devdir(p) {
+        if !dev.exists() {
+            p.transient_dirs.push(dev.clone());
+        }
+        p.cache_dirs.push(dev);
+    }
     // npx / npm exec install into the cache's _npx directory.
     if matches!(req.command.as_str(), "exec") {
         let npx: Vec<PathBuf> = p.cache_dirs.iter().map(|c| c.join("_npx")).collect();
