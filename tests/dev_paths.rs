@@ -563,3 +563,71 @@ fn node_gyp_headers_come_from_the_configured_disturl() {
         );
     }
 }
+
+/// The machine's real pyenv, when `pip` on PATH is one of its shims (root's
+/// on the development machine): `pip install --target` (nothing lands in
+/// pyenv's own Python) through pkgwarden exits as it does bare, though
+/// pyenv rehashes its shim directory afterwards, with no finding of medium
+/// or more. Elsewhere the pyenv-like fixture above stands in for it.
+#[test]
+fn real_pyenv_shims_when_present() {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let Some(pip) = std::env::split_paths(&path)
+        .map(|d| d.join("pip"))
+        .find(|p| p.is_file())
+    else {
+        return;
+    };
+    let text = fs::read_to_string(&pip).unwrap_or_default();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    if !(last.contains(" exec \"$program\" \"$@\"") && text.contains("PYENV_ROOT")) {
+        eprintln!("pip on PATH is not a pyenv shim: nothing to test here");
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    write_files(
+        src.path(),
+        &[("pwcli/__init__.py", "def main():\n    print('hi')\n")],
+    );
+    let fx = PipFixture {
+        name: "pwcli".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture with a command".into()),
+        requires_dist: vec![],
+        dir: src.path().to_path_buf(),
+    };
+    let index = PypiIndex::start_with(vec![with_entry_point(
+        build_wheel(&fx),
+        "pwcli",
+        "pwcli:main",
+    )]);
+    let place = outside();
+    let env = ShimEnv::new(&[]);
+    let args = |cmd: &mut std::process::Command, target: &Path| {
+        cmd.args([
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--index-url",
+        ])
+        .arg(index.index_url())
+        .arg("--target")
+        .arg(target)
+        .arg("pwcli")
+        .current_dir(place.path());
+    };
+    let mut bare = env.bare(&pip);
+    args(&mut bare, &place.path().join("bare"));
+    let bare_code = run(&mut bare).status.code();
+    for mode in MODES {
+        let mut cmd = env.shim("pip");
+        args(&mut cmd, &place.path().join(mode));
+        let (code, _) = through_shim(&env, mode, &mut cmd, "pip install through pyenv");
+        assert_eq!(Some(code), bare_code, "{mode}");
+        assert!(place.path().join(mode).join("pwcli").is_dir(), "{mode}");
+    }
+}
