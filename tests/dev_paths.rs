@@ -279,6 +279,22 @@ fn a_wheel_with_data_files_installs_into_a_venv() {
     let venv = venv_at(place.path());
     let env = ShimEnv::new(&[&venv.join("bin")]);
     let man = venv.join("share/man/man1/pwdata.1");
+    let bare = run(env
+        .bare(venv.join("bin/pip"))
+        .args([
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--index-url",
+        ])
+        .arg(index.index_url())
+        .arg("pwdata")
+        .current_dir(place.path()));
+    let bare_code = bare.status.code().unwrap_or(-1);
+    assert!(man.is_file(), "bare pip installs the data file");
+    let _ = run(env
+        .bare(venv.join("bin/pip"))
+        .args(["uninstall", "-qy", "pwdata"]));
     for mode in MODES {
         let mut cmd = env.shim("pip");
         cmd.args([
@@ -291,7 +307,7 @@ fn a_wheel_with_data_files_installs_into_a_venv() {
         .arg("pwdata")
         .current_dir(place.path());
         let (code, _) = through_shim(&env, mode, &mut cmd, "pip install pwdata");
-        assert_eq!(code, 0, "{mode}");
+        assert_eq!(code, bare_code, "{mode}");
         assert!(man.is_file(), "{mode}: {} not installed", man.display());
         let _ = run(env
             .bare(venv.join("bin/pip"))
@@ -314,6 +330,17 @@ fn npm_installs_a_local_package_that_builds_in_place() {
         )],
     );
     let env = ShimEnv::new(&[]);
+    write_files(
+        &app,
+        &[("package.json", r#"{"name":"app","version":"1.0.0"}"#)],
+    );
+    let bare = run(env
+        .bare("npm")
+        .args(["install", "--no-audit", "--no-fund", "../local-pkg"])
+        .env("npm_config_registry", registry.registry_url())
+        .current_dir(&app));
+    let bare_code = bare.status.code().unwrap_or(-1);
+    assert!(pkg.join("build/out.txt").is_file(), "bare: its build ran");
     for mode in MODES {
         let _ = fs::remove_dir_all(&app);
         let _ = fs::remove_dir_all(pkg.join("build"));
@@ -326,7 +353,7 @@ fn npm_installs_a_local_package_that_builds_in_place() {
             .env("npm_config_registry", registry.registry_url())
             .current_dir(&app);
         let (code, _) = through_shim(&env, mode, &mut cmd, "npm install ../local-pkg");
-        assert_eq!(code, 0, "{mode}");
+        assert_eq!(code, bare_code, "{mode}");
         assert!(pkg.join("build/out.txt").is_file(), "{mode}: its build ran");
         assert!(app.join("node_modules/local-pkg").exists());
     }
