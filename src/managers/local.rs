@@ -52,17 +52,48 @@ pub struct Outputs {
 /// `pyproject.toml` or `setup.py`.
 pub fn python_projects(req: &InstallRequest, cwd: &Path) -> Vec<(PathBuf, bool)> {
     let mut out: Vec<(PathBuf, bool)> = Vec::new();
+    let from_files: Vec<(String, bool)> = req
+        .option_values("requirement")
+        .into_iter()
+        .flat_map(|f| requirement_lines(&cwd.join(crate::paths::expand_tilde(f))))
+        .collect();
     let words = req
         .packages
         .iter()
         .map(|w| (w.as_str(), false))
-        .chain(req.option_values("editable").into_iter().map(|w| (w, true)));
+        .chain(req.option_values("editable").into_iter().map(|w| (w, true)))
+        .chain(from_files.iter().map(|(w, e)| (w.as_str(), *e)));
     for (w, editable) in words {
         if let Some(dir) = local_dir(w, cwd, editable)
             && (dir.join("pyproject.toml").is_file() || dir.join("setup.py").is_file())
             && !out.contains(&(dir.clone(), editable))
         {
             out.push((dir, editable));
+        }
+    }
+    out
+}
+
+/// The requirements of a requirements file (`-r FILE`) that may name a
+/// local project: `-e PATH`/`--editable PATH` lines (editable) and bare
+/// lines (pip resolves both against the working directory).
+fn requirement_lines(file: &Path) -> Vec<(String, bool)> {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.split(" #").next().unwrap_or("").trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let editable = ["-e ", "-e\t", "--editable ", "--editable="]
+            .iter()
+            .find_map(|p| line.strip_prefix(p));
+        match editable {
+            Some(w) => out.push((w.trim().to_string(), true)),
+            None if !line.starts_with('-') => out.push((line.to_string(), false)),
+            None => {}
         }
     }
     out
@@ -431,6 +462,21 @@ mod tests {
         assert_eq!(
             python_projects(&r, &root.join("a")),
             vec![(root.join("a"), false)]
+        );
+        // A requirements file naming local projects.
+        std::fs::write(
+            root.join("dev.txt"),
+            "# dev\n-e ./b\nrequests>=2\n./a  # the app\n--index-url http://x/\n",
+        )
+        .unwrap();
+        let mut r = req(&[], &[]);
+        r.options.push(Opt {
+            name: "requirement".into(),
+            value: Some("dev.txt".into()),
+        });
+        assert_eq!(
+            python_projects(&r, &root),
+            vec![(root.join("b"), true), (root.join("a"), false)]
         );
     }
 
