@@ -409,6 +409,15 @@ fn print_plan_human(v: &serde_json::Value) {
             println!("caches    {}", list("/plan/cache_dirs"));
             println!("configs   {}", list("/plan/config_files"));
             println!("facts     {}", s("/plan/facts_origin"));
+            for note in v
+                .pointer("/plan/notes")
+                .and_then(|x| x.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str())
+            {
+                println!("note      {note}");
+            }
         }
     }
 }

@@ -439,6 +439,11 @@ fn sandboxed(
             eprintln!("pkgwarden: cannot write {}: {e}", path.display());
         }
     }
+    // Build outputs made for the grant and left unused go again (rmdir
+    // removes only empty directories).
+    for d in plan.transient_dirs.iter().rev() {
+        let _ = std::fs::remove_dir(d);
+    }
     // Ground truth after, then the rules.
     let analysis = std::time::Instant::now();
     let after = snapshot::take(&scope);

@@ -41,11 +41,15 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     for e in input.events.iter().filter(|e| e.kind == "exec") {
         let exe = e.paths.first().map(PathBuf::from).unwrap_or_default();
         let argv = e.argv.clone().unwrap_or_default();
-        // The program, and any script path it was handed.
+        // The program, and the script it was handed: an interpreter takes
+        // it as its first operand (`sh x`, `python -u x`, `bash -x x`).
+        // Later operands are files the program reads or changes (`diff a
+        // b`, `chmod 755 p`), not programs it runs.
         let mut targets = vec![exe.clone()];
         targets.extend(
             argv.iter()
                 .skip(1)
+                .find(|a| !a.starts_with('-'))
                 .filter(|a| a.starts_with('/'))
                 .map(PathBuf::from),
         );

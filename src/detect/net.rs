@@ -89,6 +89,16 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             ..Evidence::default()
         };
         let mut f = finding(rule, title, r.pid, procs, ev, action);
+        // What pkgwarden could not derive from the tools is one policy line.
+        if rule == "net.unexpected-host"
+            && r.verdict == Verdict::Denied
+            && let Some(d) = f.evidence.detail.as_mut()
+        {
+            d.push_str(&format!(
+                "; no tool configuration names this host: to allow it, add `[endpoints.allow] <manager> = [\"{}\"]` to the policy",
+                r.host
+            ));
+        }
         let tld = r.host.rsplit('.').next().unwrap_or("");
         if rule == "net.unexpected-host"
             && (data::endpoints().suspicious_tlds.iter().any(|t| t == tld)

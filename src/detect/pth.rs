@@ -165,6 +165,12 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         let Some(site) = site_of(input, &p) else {
             continue;
         };
+        // A temporary build environment (uv's, in its cache) that the tool
+        // removed again: its start-up files start nothing. A refused write
+        // leaves its site directory in place and is judged below.
+        if !site.exists() {
+            continue;
+        }
         let pid = super::writer_of(input, &p);
         let content = std::fs::read_to_string(&p).ok();
         let action = if content.is_some() {

@@ -139,6 +139,12 @@ pub struct InstallPlan {
     pub write_roots: Vec<PathBuf>,
     /// Single files this install may write (a project's manifest and lockfile).
     pub write_files: Vec<PathBuf>,
+    /// Write roots pkgwarden makes before the install so that they can be
+    /// granted (a local project's build outputs); removed after it when the
+    /// install left them empty.
+    pub transient_dirs: Vec<PathBuf>,
+    /// What the plan could not derive and therefore does not grant.
+    pub notes: Vec<String>,
     /// Cache directories.
     pub cache_dirs: Vec<PathBuf>,
     /// Log directories.
@@ -193,6 +199,8 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         request: request.clone(),
         write_roots: facts.write_roots.clone(),
         write_files: Vec::new(),
+        transient_dirs: Vec::new(),
+        notes: Vec::new(),
         cache_dirs: facts.cache_dirs.clone(),
         log_dirs: facts.log_dirs.clone(),
         config_files: facts.config_files.clone(),
@@ -215,6 +223,15 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         Family::PyTools if p.facts.derived => super::pytools_facts::apply(&mut p, cwd),
         Family::Brew => super::brew::apply(&mut p),
         _ => {}
+    }
+    if builds_local_projects(&p) {
+        apply_local_projects(&mut p, cwd);
+    }
+    // A version manager rehashes its shims after the install.
+    if let Some(d) = super::shimdirs::shim_dir(real)
+        && !p.write_roots.contains(&d)
+    {
+        p.write_roots.push(d);
     }
     let mut hosts: Vec<String> = p.registries.iter().filter_map(|u| host_port(u)).collect();
     hosts.extend(p.facts.download_hosts.iter().cloned());
@@ -302,6 +319,36 @@ fn netrc_names_any(text: &str, hosts: &[String]) -> bool {
         }
     }
     false
+}
+
+/// True when the install builds what its command line names, so local
+/// project paths on it are built in place: pip's and `uv pip`'s installs.
+fn builds_local_projects(p: &InstallPlan) -> bool {
+    match p.tool.family() {
+        // install, download, wheel and lock all build a local project.
+        Family::Pip => true,
+        Family::PyTools => p.facts.derived && p.request.command == "pip install",
+        _ => false,
+    }
+}
+
+/// Grants the build outputs of the local projects the command line names.
+fn apply_local_projects(p: &mut InstallPlan, cwd: &Path) {
+    for (project, editable) in super::local::python_projects(&p.request, cwd) {
+        let out = super::local::build_outputs(&project, editable);
+        for d in out.existing {
+            if !p.write_roots.contains(&d) {
+                p.write_roots.push(d);
+            }
+        }
+        for d in out.transient {
+            if !p.write_roots.contains(&d) {
+                p.write_roots.push(d.clone());
+                p.transient_dirs.push(d);
+            }
+        }
+        p.notes.extend(out.notes);
+    }
 }
 
 /// True when the facts of this manager are derived (read from the manager
@@ -588,6 +635,7 @@ struct PipProbe {
     purelib: String,
     platlib: String,
     scripts: String,
+    data: String,
     user_site: String,
     user_base: String,
     pip_version: Option<String>,
@@ -661,7 +709,10 @@ pub(super) fn pip_facts(
     if let Some(h) = &pr.file_host {
         values.insert("file_host".into(), h.clone());
     }
-    let mut write_roots: Vec<PathBuf> = [&pr.purelib, &pr.platlib, &pr.scripts]
+    // The scheme's data path (a virtualenv's root, the interpreter's
+    // prefix) is where a wheel's data files go (`share/man/…`, jupyter
+    // kernels, desktop files) and pip's headers beneath `include/`.
+    let mut write_roots: Vec<PathBuf> = [&pr.purelib, &pr.platlib, &pr.scripts, &pr.data]
         .iter()
         .map(PathBuf::from)
         .collect();
@@ -944,10 +995,27 @@ fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsE
     if let Some(root) = npm_root.filter(|r| r.join("npmrc").exists()) {
         config_files.push(root.join("npmrc"));
     }
+    // node-gyp downloads the headers of the node that runs the build from
+    // the `disturl` the configuration gives (npm passes it on as
+    // `npm_config_disturl`), else from where that node says its headers are.
+    let disturl = ["disturl", "dist-url"]
+        .iter()
+        .find_map(|k| s(k))
+        .or_else(|| {
+            ["npm_config_disturl", "npm_config_dist_url"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok())
+        })
+        .filter(|u| !u.is_empty())
+        .or_else(|| node_headers_url(&npm));
+    let download_hosts: Vec<String> = disturl.as_deref().and_then(host_port).into_iter().collect();
     let mut values = BTreeMap::new();
     values.insert("global_prefix".into(), global_prefix);
     if let Some(shell) = s("script-shell").filter(|v| !v.is_empty()) {
         values.insert("script_shell".into(), shell);
+    }
+    if let Some(u) = &disturl {
+        values.insert("headers_url".into(), u.clone());
     }
     let mut deps: Vec<Dep> = config_files.iter().map(|p| Dep::of(p)).collect();
     deps.push(Dep::of(real));
@@ -966,12 +1034,53 @@ fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsE
         log_dirs: logs.into_iter().collect(),
         config_files,
         registries,
-        download_hosts: Vec::new(),
+        download_hosts,
         proxy: s("https-proxy").or_else(|| s("proxy")),
         values,
         derived: true,
         deps,
     })
+}
+
+/// node-gyp's devdir: `devdir` from npm's configuration (passed on as
+/// `npm_config_devdir`), else node-gyp's default, `node-gyp` in the user's
+/// cache directory.
+fn node_gyp_devdir(p: &InstallPlan) -> Option<PathBuf> {
+    let configured = std::env::var("npm_config_devdir")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    let cache_home =
+        || crate::paths::cache_dir().and_then(|d| d.parent().map(|c| c.join("node-gyp")));
+    configured.or_else(cache_home).filter(|_| p.facts.derived)
+}
+
+/// Where the node that runs npm says its headers are
+/// (`process.release.headersUrl`): the node npm's first line names.
+fn node_headers_url(npm: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let real = npm.canonicalize().ok()?;
+    let n = std::fs::File::open(&real).ok()?.read(&mut head).ok()?;
+    let first = std::str::from_utf8(&head[..n]).ok()?.lines().next()?;
+    let mut words = first.strip_prefix("#!")?.split_whitespace();
+    let interp = words.next()?;
+    let node = if interp.ends_with("/env") {
+        let name = words.find(|w| !w.starts_with('-'))?;
+        let path = std::env::var_os("PATH");
+        crate::shim::find_real(name, path.as_deref(), crate::shim::shims_dir().as_deref())?
+    } else {
+        PathBuf::from(interp)
+    };
+    let out = probe(
+        Command::new(&node)
+            .args(["-p", "process.release.headersUrl || ''"])
+            .env_remove("NODE_OPTIONS"),
+        &node,
+    )
+    .ok()?;
+    let url = String::from_utf8_lossy(&out).trim().to_string();
+    (!url.is_empty()).then_some(url)
 }
 
 /// `--registry` replaces the default registry (scoped ones stay);
@@ -1007,6 +1116,7 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
     }
     let global = req.flag("global") || req.option("location") == Some("global");
     let prefix = req.option("prefix").map(|v| cwd.join(v));
+    let mut local = Vec::new();
     p.write_roots = if global {
         let g = prefix.unwrap_or_else(|| {
             PathBuf::from(
@@ -1020,6 +1130,8 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
         vec![g.join("lib/node_modules"), g.join("bin")]
     } else {
         let project = prefix.unwrap_or_else(|| npm_local_prefix(cwd));
+        // Local packages linked into the project are built in place.
+        local = super::local::npm_packages(req, cwd, &project);
         // The project's own .npmrc is the manager's configuration too.
         p.config_files.push(project.join(".npmrc"));
         p.write_files = ["package.json", "package-lock.json", "npm-shrinkwrap.json"]
@@ -1028,6 +1140,16 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
             .collect();
         vec![project.join("node_modules")]
     };
+    p.write_roots.extend(local);
+    // node-gyp keeps the headers it downloads in its devdir: the
+    // configured one, else its default cache directory. Made for the grant
+    // and removed again when no build used it.
+    if let Some(dev) = node_gyp_devdir(p) {
+        if !dev.exists() {
+            p.transient_dirs.push(dev.clone());
+        }
+        p.cache_dirs.push(dev);
+    }
     // npx / npm exec install into the cache's _npx directory.
     if matches!(req.command.as_str(), "exec") {
         let npx: Vec<PathBuf> = p.cache_dirs.iter().map(|c| c.join("_npx")).collect();

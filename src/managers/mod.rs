@@ -7,10 +7,12 @@ pub mod brew;
 pub mod conda;
 pub mod facts;
 pub mod gem;
+pub mod local;
 pub mod npm;
 pub mod pip;
 pub mod pytools;
 pub mod pytools_facts;
+pub mod shimdirs;
 #[cfg(test)]
 mod testkit;
 pub mod yarn_pnpm;

@@ -245,10 +245,11 @@ else:
 /// Where an interpreter installs.
 const SITE_PROBE: &str = r#"
 # A virtualenv's own root holds uv's lock and temporary files.
-print(json.dumps([paths["purelib"], paths["platlib"], paths["scripts"]] + ([venv] if venv else [])))
+# The data path (the environment's root or prefix) takes a wheel's data files.
+print(json.dumps([paths["purelib"], paths["platlib"], paths["scripts"], paths["data"]] + ([venv] if venv else [])))
 "#;
 
-/// The site-packages and scripts directories of `python`, and its
+/// The site-packages, scripts and data directories of `python`, and its
 /// virtualenv's root when it runs in one.
 fn site_dirs(python: &Path) -> Result<Vec<PathBuf>, FactsError> {
     let out = probe(
@@ -953,6 +954,8 @@ mod tests {
             request,
             write_roots: facts.write_roots.clone(),
             write_files: Vec::new(),
+            transient_dirs: Vec::new(),
+            notes: Vec::new(),
             cache_dirs: vec![PathBuf::from("/c")],
             log_dirs: Vec::new(),
             config_files: Vec::new(),
