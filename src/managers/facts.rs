@@ -139,9 +139,9 @@ pub struct InstallPlan {
     pub write_roots: Vec<PathBuf>,
     /// Single files this install may write (a project's manifest and lockfile).
     pub write_files: Vec<PathBuf>,
-    /// Write roots pkgwarden makes before the install so that they can be
-    /// granted (a local project's build outputs); removed after it when the
-    /// install left them empty.
+    /// Write roots and caches pkgwarden makes before the install so that
+    /// they can be granted (a local project's build outputs, node-gyp's
+    /// devdir); removed after it when the install left them empty.
     pub transient_dirs: Vec<PathBuf>,
     /// What the plan could not derive and therefore does not grant.
     pub notes: Vec<String>,
