@@ -53,3 +53,26 @@ pub fn expand_tilde(path: &str) -> PathBuf {
         _ => PathBuf::from(path),
     }
 }
+
+/// Reads a file of pkgwarden's own cache only when it can be trusted: a
+/// regular file (not a symlink) owned by this user and writable by nobody
+/// else. The sandbox never grants the cache; this catches a file planted by
+/// other means (an audit-mode install, another user).
+pub fn read_trusted(path: &std::path::Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    let m = f.metadata().ok()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !m.is_file() || m.uid() != me || m.mode() & 0o022 != 0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    f.read_to_end(&mut out).ok()?;
+    Some(out)
+}

@@ -206,6 +206,19 @@ fn sandboxed(
         Ok(t) => t,
         Err(e) => return unavailable(format!("private temporary directory: {e}")),
     };
+    // pkgwarden's own directories exist before the grants split around them
+    // (a missing one would cost its parent the right to gain entries).
+    for d in [crate::paths::cache_dir(), crate::paths::state_dir()]
+        .into_iter()
+        .flatten()
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(d);
+    }
+    let precreated = sandbox::Precreated::create(&plan.create_files);
     let spec = sandbox::fs_spec(&plan, p, home.as_deref(), &cwd, &tmp.0);
     let audit = p.mode == Mode::Audit;
     let grants = if audit {
@@ -361,6 +374,7 @@ fn sandboxed(
     };
     CHILD.store(child.id() as i32, Ordering::SeqCst);
     let (code, signal) = wait_status(&mut child, real);
+    drop(precreated);
     let manager_ms = start.elapsed().as_millis() as u64 - setup_ms;
     // What is still running shortly after the manager exited lingers (a job
     // forked just before the exit is given a moment to become what it is).

@@ -139,6 +139,11 @@ pub struct InstallPlan {
     pub write_roots: Vec<PathBuf>,
     /// Single files this install may write (a project's manifest and lockfile).
     pub write_files: Vec<PathBuf>,
+    /// Those of `write_files` the install creates when they are missing (its
+    /// own lockfile). Landlock grants only existing files, so they are
+    /// created empty before the sandbox closes (npm, yarn and pnpm read an
+    /// empty lockfile as none) and removed afterwards if still empty.
+    pub create_files: Vec<PathBuf>,
     /// Cache directories.
     pub cache_dirs: Vec<PathBuf>,
     /// Log directories.
@@ -170,6 +175,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         request: request.clone(),
         write_roots: facts.write_roots.clone(),
         write_files: Vec::new(),
+        create_files: Vec::new(),
         cache_dirs: facts.cache_dirs.clone(),
         log_dirs: facts.log_dirs.clone(),
         config_files: facts.config_files.clone(),
@@ -318,7 +324,9 @@ fn cache_key(real: &Path, family: Family, interp: Option<&Path>, project: Option
 }
 
 fn read_cached(file: &Path) -> Option<ManagerFacts> {
-    let text = std::fs::read(file).ok()?;
+    // Facts decide where the sandbox lets an install write: only a file
+    // pkgwarden itself could have written is read.
+    let text = crate::paths::read_trusted(file)?;
     let facts: ManagerFacts = serde_json::from_slice(&text).ok()?;
     facts.deps.iter().all(Dep::unchanged).then_some(facts)
 }
@@ -918,6 +926,11 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
             .iter()
             .map(|f| project.join(f))
             .collect();
+        // npm writes its lockfile in place (open, truncate, write): a missing
+        // one must exist before the sandbox closes. A shrinkwrap replaces it.
+        if !project.join("npm-shrinkwrap.json").exists() {
+            p.create_files = vec![project.join("package-lock.json")];
+        }
         vec![project.join("node_modules")]
     };
     // npx / npm exec install into the cache's _npx directory.

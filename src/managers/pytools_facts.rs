@@ -953,6 +953,7 @@ mod tests {
             request,
             write_roots: facts.write_roots.clone(),
             write_files: Vec::new(),
+            create_files: Vec::new(),
             cache_dirs: vec![PathBuf::from("/c")],
             log_dirs: Vec::new(),
             config_files: Vec::new(),

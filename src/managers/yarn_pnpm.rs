@@ -307,6 +307,10 @@ pub fn apply(p: &mut InstallPlan, cwd: &Path) {
                 let modules = req.option("modules-folder").map(abs);
                 let files = ["package.json", "yarn.lock", "yarn-error.log"];
                 local(p, &project, modules, &files, &[".yarnrc", ".npmrc"]);
+                p.create_files = ["yarn.lock", "yarn-error.log"]
+                    .iter()
+                    .map(|f| project.join(f))
+                    .collect();
             }
         }
         _ => {
@@ -327,6 +331,7 @@ pub fn apply(p: &mut InstallPlan, cwd: &Path) {
                 let modules = req.option("modules-dir").map(abs);
                 let files = ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
                 local(p, &project, modules, &files, &[".npmrc"]);
+                p.create_files = vec![project.join("pnpm-lock.yaml")];
             }
         }
     }

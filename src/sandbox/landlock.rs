@@ -39,6 +39,10 @@ pub struct FsSpec {
     /// A directory whose children are writable except `keep` (protect mode's
     /// "the rest of $HOME"); the directory itself gains no new entries.
     pub writable_tree: Option<(PathBuf, Vec<PathBuf>)>,
+    /// Paths no write grant may cover (pkgwarden's own policy, state,
+    /// caches, shims and binary): a write directory that holds one is split
+    /// around it, as the writable tree is around `keep`.
+    pub protected: Vec<PathBuf>,
 }
 
 impl FsSpec {
@@ -46,10 +50,21 @@ impl FsSpec {
     /// judged after the fact for reports (the tree is split again as it is
     /// now; what the refused install did not create is not there).
     pub fn allows_write(&self, path: &Path) -> bool {
-        if is_within_any(path, &self.secrets) {
+        if is_within_any(path, &self.secrets) || is_within_any(path, &self.protected) {
             return false;
         }
-        if is_within_any(path, &self.write_dirs) || self.write_files.iter().any(|f| f == path) {
+        if self.write_files.iter().any(|f| f == path) {
+            return true;
+        }
+        let deny = self.denied();
+        // A write directory is split around what it must not cover, as in
+        // `grants`.
+        if self.write_dirs.iter().any(|d| {
+            path.starts_with(d)
+                && allow_all_except(d, &deny)
+                    .iter()
+                    .any(|g| path.starts_with(g))
+        }) {
             return true;
         }
         // The same split of the tree that `grants` made: a new entry is
@@ -57,7 +72,7 @@ impl FsSpec {
         match &self.writable_tree {
             Some((root, keep)) if path.starts_with(root) => {
                 let mut keep = keep.clone();
-                keep.extend(self.secrets.iter().cloned());
+                keep.extend(deny);
                 allow_all_except(root, &keep)
                     .iter()
                     .any(|g| g != root && path.starts_with(g))
@@ -67,26 +82,41 @@ impl FsSpec {
     }
 }
 
+impl FsSpec {
+    /// What no write grant may cover: the secrets and the protected paths.
+    fn denied(&self) -> Vec<PathBuf> {
+        self.secrets
+            .iter()
+            .chain(&self.protected)
+            .cloned()
+            .collect()
+    }
+}
+
 /// Turns the spec into grants: read on `/` minus the secrets, write on the
-/// write dirs, and on the writable tree minus what it must keep.
+/// write dirs and on the writable tree, each split around the secrets, the
+/// protected paths and (for the tree) what it must keep.
 pub fn grants(spec: &FsSpec) -> Vec<Grant> {
     let mut out = BTreeSet::new();
     for p in allow_all_except(Path::new("/"), &spec.secrets) {
         out.insert(Grant::Read(p));
     }
+    let deny = spec.denied();
     for d in &spec.write_dirs {
-        if d.exists() && !is_within_any(d, &spec.secrets) {
-            out.insert(Grant::Write(d.clone()));
+        if d.exists() && !is_within_any(d, &deny) {
+            for p in allow_all_except(d, &deny) {
+                out.insert(Grant::Write(p));
+            }
         }
     }
     for f in &spec.write_files {
-        if f.exists() {
+        if f.exists() && !is_within_any(f, &deny) {
             out.insert(Grant::WriteFile(f.clone()));
         }
     }
     if let Some((root, keep)) = &spec.writable_tree {
         let mut keep = keep.clone();
-        keep.extend(spec.secrets.iter().cloned());
+        keep.extend(deny);
         for p in allow_all_except(root, &keep) {
             if p != *root {
                 out.insert(Grant::Write(p));
@@ -293,6 +323,7 @@ mod tests {
             write_dirs: vec![home.join(".cache"), home.join(".ssh/inner")],
             write_files: vec![PathBuf::from("/dev/null")],
             writable_tree: Some((home.clone(), vec![home.join(".bashrc")])),
+            protected: Vec::new(),
         };
         let g = grants(&spec);
         assert!(g.contains(&Grant::Write(home.join(".cache"))));
