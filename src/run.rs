@@ -123,15 +123,26 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
     // The sandbox needs the manager's facts (where it writes, its registries);
     // families whose facts are still a skeleton run unmonitored by default.
     // Any other family is sandboxed when its facts say they are derived.
-    let derived = matches!(
+    let always = matches!(
         inv.tool,
         Tool::Pip | Tool::Pip3 | Tool::Python | Tool::Npm | Tool::Npx
-    ) || (inv.sandbox.enabled.is_none()
-        && crate::managers::facts::derived(
-            real,
-            inv.tool,
-            &std::env::current_dir().unwrap_or_default(),
-        ));
+    );
+    let derived = always
+        || match inv.sandbox.enabled {
+            Some(_) => false,
+            // A probe that cannot run sandboxed runs nothing at all.
+            None => match crate::managers::facts::derived(
+                real,
+                inv.tool,
+                &std::env::current_dir().unwrap_or_default(),
+            ) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("pkgwarden: {what}: {e}");
+                    return exit::SANDBOX_UNAVAILABLE;
+                }
+            },
+        };
     if inv.sandbox.enabled.unwrap_or(derived) {
         return sandboxed(inv, real, request, &eff, &what, &env);
     }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// A file the facts were derived from, with what it looked like then.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +114,28 @@ pub enum FactsError {
         /// What went wrong.
         why: String,
     },
+    /// The probe could not be sandboxed: it was not run.
+    #[error(
+        "cannot ask {exe} about its configuration: the probe's sandbox cannot be set up ({why}); nothing was run\n  hint: `pkgwarden doctor` shows what this kernel gives; PKGWARDEN_SANDBOX=0 runs the install unmonitored on purpose"
+    )]
+    Sandbox {
+        /// What was to be run.
+        exe: String,
+        /// What went wrong.
+        why: String,
+    },
+}
+
+impl FactsError {
+    /// For families whose facts may stay a skeleton (a stand-in that is not
+    /// the real manager): the skeleton when the manager answered badly, the
+    /// error when the probe could not be sandboxed.
+    fn or_skeleton(self, family: Family, real: &Path) -> Result<ManagerFacts, FactsError> {
+        match self {
+            FactsError::Probe { .. } => Ok(ManagerFacts::skeleton(family, real)),
+            e @ FactsError::Sandbox { .. } => Err(e),
+        }
+    }
 }
 
 /// Where the facts came from.
@@ -207,8 +229,13 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
 
 /// True when the facts of this manager are derived (read from the manager
 /// itself), so that its installs can be sandboxed by default.
-pub fn derived(real: &Path, tool: Tool, cwd: &Path) -> bool {
-    facts(real, tool, None, cwd).is_ok_and(|(f, _)| f.derived)
+/// A probe that could not run sandboxed is an error, never "not derived".
+pub fn derived(real: &Path, tool: Tool, cwd: &Path) -> Result<bool, FactsError> {
+    match facts(real, tool, None, cwd) {
+        Ok((f, _)) => Ok(f.derived),
+        Err(e @ FactsError::Sandbox { .. }) => Err(e),
+        Err(FactsError::Probe { .. }) => Ok(false),
+    }
 }
 
 /// `host[:port]` of an http(s) URL; `None` for other schemes and paths.
@@ -254,20 +281,19 @@ pub fn facts(
         // A `gem` that is not RubyGems (a wrapper, a stand-in) keeps the
         // skeleton: not derived, so not sandboxed by default.
         Family::Gem if tool == Tool::Gem => {
-            gem_facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
+            gem_facts(real).or_else(|e| e.or_skeleton(family, real))?
         }
         // A `conda` whose configuration cannot be read (a wrapper, a stub)
         // keeps the skeleton, as gem does.
         Family::Conda if tool == Tool::Conda => {
-            super::conda::facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
+            super::conda::facts(real).or_else(|e| e.or_skeleton(family, real))?
         }
         // A tool that cannot tell its facts keeps the skeleton (unmonitored).
-        Family::PyTools => super::pytools_facts::facts(real, tool, cwd)
-            .unwrap_or_else(|_| ManagerFacts::skeleton(family, real)),
-        // A `brew` that does not answer like Homebrew keeps the skeleton.
-        Family::Brew => {
-            super::brew::facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
+        Family::PyTools => {
+            super::pytools_facts::facts(real, tool, cwd).or_else(|e| e.or_skeleton(family, real))?
         }
+        // A `brew` that does not answer like Homebrew keeps the skeleton.
+        Family::Brew => super::brew::facts(real).or_else(|e| e.or_skeleton(family, real))?,
         _ => ManagerFacts::skeleton(family, real),
     };
     if let Some(f) = &file {
@@ -342,28 +368,10 @@ fn write_cached(file: &Path, facts: &ManagerFacts) -> std::io::Result<()> {
     std::fs::rename(&tmp, file)
 }
 
-/// Runs a probe command with no input and returns its stdout.
+/// Runs a probe command with no input and returns its stdout: the one probe
+/// runner, sandboxed ([`super::probe::run`]).
 pub(crate) fn probe(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| FactsError::Probe {
-            exe: what.display().to_string(),
-            why: e.to_string(),
-        })?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(FactsError::Probe {
-            exe: what.display().to_string(),
-            why: format!(
-                "{} ({})",
-                out.status,
-                err.lines().last().unwrap_or("no message")
-            ),
-        });
-    }
-    Ok(out.stdout)
+    super::probe::run(cmd, what)
 }
 
 // ---------------------------------------------------------------- pip ----

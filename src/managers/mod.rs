@@ -9,6 +9,7 @@ pub mod facts;
 pub mod gem;
 pub mod npm;
 pub mod pip;
+pub mod probe;
 pub mod pytools;
 pub mod pytools_facts;
 #[cfg(test)]

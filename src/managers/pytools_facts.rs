@@ -199,30 +199,14 @@ fn uv_builtin_index(help: &str) -> Option<String> {
 
 /// Runs `uv ARGS` in `cwd` and returns stdout (and stderr).
 fn uv(uv: &Path, cwd: &Path, args: &[&str]) -> Result<(String, String), FactsError> {
-    let out = Command::new(uv)
-        .args(args)
-        .current_dir(cwd)
-        .env("UV_NO_PROGRESS", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| FactsError::Probe {
-            exe: uv.display().to_string(),
-            why: e.to_string(),
-        })?;
-    if !out.status.success() {
-        return Err(FactsError::Probe {
-            exe: format!("{} {}", uv.display(), args.join(" ")),
-            why: String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("no message")
-                .to_string(),
-        });
-    }
-    Ok((
-        text(out.stdout),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+    let (out, err) = super::probe::output(
+        Command::new(uv)
+            .args(args)
+            .current_dir(cwd)
+            .env("UV_NO_PROGRESS", "1"),
+        uv,
+    )?;
+    Ok((text(out), String::from_utf8_lossy(&err).into_owned()))
 }
 
 /// The start of the probes run in an interpreter without its site hooks

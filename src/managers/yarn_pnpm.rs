@@ -98,7 +98,11 @@ fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
         let mut c = Command::new(real);
         c.args(args)
             .current_dir(cwd)
-            .env("YARN_DISABLE_SELF_UPDATE_CHECK", "true");
+            .env("YARN_DISABLE_SELF_UPDATE_CHECK", "true")
+            // A project's `yarn-path` would run the project's code as the
+            // probe: ask the yarn found on PATH (the install itself runs
+            // the project's yarn inside the install's sandbox).
+            .env("YARN_IGNORE_PATH", "1");
         c
     };
     let out = probe(&mut quiet(&["config", "list", "--json", "--silent"]), real)?;
@@ -177,7 +181,9 @@ fn pnpm_facts(real: &Path, pnpm: &Path, cwd: &Path) -> Result<ManagerFacts, Fact
         let mut c = Command::new(pnpm);
         c.args(args)
             .current_dir(cwd)
-            .env("npm_config_update_notifier", "false");
+            .env("npm_config_update_notifier", "false")
+            // `packageManager: pnpm@x` would fetch and run another pnpm.
+            .env("npm_config_manage_package_manager_versions", "false");
         c
     };
     let out = probe(&mut run(&["config", "list", "--json"]), pnpm)?;
@@ -375,7 +381,8 @@ fn yarn_global(p: &InstallPlan, req: &super::InstallRequest, cwd: &Path) -> Vec<
         c.args(args)
             .args(req.option("prefix").map(|v| format!("--prefix={v}")))
             .current_dir(cwd)
-            .env("YARN_DISABLE_SELF_UPDATE_CHECK", "true");
+            .env("YARN_DISABLE_SELF_UPDATE_CHECK", "true")
+            .env("YARN_IGNORE_PATH", "1");
         c
     };
     let folder = req
