@@ -30,8 +30,24 @@ pub fn run(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
     output(cmd, what).map(|(out, _)| out)
 }
 
+/// [`run`] with the scratch directory as the working directory, for a
+/// question a manager answers by writing a test file where it runs (`pnpm
+/// store path` hard-links one from there to see whether its home store is on
+/// the same file system): the project stays read-only.
+pub fn run_in_scratch(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
+    exec(cmd, what, true).map(|(out, _)| out)
+}
+
 /// [`run`], returning stderr too (uv says where its cache is there).
 pub fn output(cmd: &mut Command, what: &Path) -> Result<(Vec<u8>, Vec<u8>), FactsError> {
+    exec(cmd, what, false)
+}
+
+fn exec(
+    cmd: &mut Command,
+    what: &Path,
+    in_scratch: bool,
+) -> Result<(Vec<u8>, Vec<u8>), FactsError> {
     let fail = |why: String| FactsError::Probe {
         exe: what.display().to_string(),
         why,
@@ -57,6 +73,9 @@ pub fn output(cmd: &mut Command, what: &Path) -> Result<(Vec<u8>, Vec<u8>), Fact
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .env("TMPDIR", &scratch.0);
+    if in_scratch {
+        cmd.current_dir(&scratch.0);
+    }
     // SAFETY: the closure runs in the child between fork and execve. It
     // allocates nothing and makes only async-signal-safe system calls on
     // values prepared above (the program's memory is the child's copy).

@@ -175,6 +175,53 @@ fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
 
 // --------------------------------------------------------------- pnpm ----
 
+/// The store pnpm uses for `project` when none is configured: `<pnpm
+/// home>/store/<v>` when the project is on the home's file system (hard
+/// links work), else `.pnpm-store/<v>` at the highest writable directory
+/// of the project's file system. `answer` is what pnpm said from the probe's
+/// scratch directory; its last component is the store layout version.
+fn pnpm_default_store(project: &Path, answer: &Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let version = answer
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("v10"));
+    let dev = |p: &Path| {
+        p.ancestors()
+            .find_map(|a| std::fs::metadata(a).ok())
+            .map(|m| m.dev())
+    };
+    let home = std::env::var_os("PNPM_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_DATA_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| crate::paths::home().map(|h| h.join(".local/share")))
+                .map(|d| d.join("pnpm"))
+        });
+    if let Some(h) = &home
+        && dev(h).is_some()
+        && dev(h) == dev(project)
+    {
+        return h.join("store").join(version);
+    }
+    let writable = |p: &Path| {
+        use std::os::unix::ffi::OsStrExt;
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            // SAFETY: access reads a NUL-terminated path we own.
+            .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0)
+    };
+    let top = project
+        .ancestors()
+        .take_while(|a| dev(a) == dev(project))
+        .filter(|a| writable(a))
+        .last()
+        .unwrap_or(project);
+    top.join(".pnpm-store").join(version)
+}
+
 fn pnpm_facts(real: &Path, pnpm: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     let mut f = ManagerFacts::skeleton(Family::Npm, real);
     let run = |args: &[&str]| {
@@ -194,9 +241,19 @@ fn pnpm_facts(real: &Path, pnpm: &Path, cwd: &Path) -> Result<ManagerFacts, Fact
         )
     })?;
     let s = |k: &str| conf.get(k).and_then(Value::as_str).map(String::from);
-    let store = String::from_utf8_lossy(&probe(&mut run(&["store", "path"]), pnpm)?)
-        .trim()
-        .to_string();
+    let store = match probe(&mut run(&["store", "path"]), pnpm) {
+        Ok(out) => String::from_utf8_lossy(&out).trim().to_string(),
+        // Without a configured store pnpm picks one by hard-linking a test
+        // file from the project: the probe's project is read-only, so the
+        // same choice is made here, from the file systems.
+        Err(_) => {
+            let out = super::probe::run_in_scratch(&mut run(&["store", "path"]), pnpm)?;
+            let answer = PathBuf::from(String::from_utf8_lossy(&out).trim());
+            pnpm_default_store(&npm_local_prefix(cwd), &answer)
+                .display()
+                .to_string()
+        }
+    };
     let mut registries: Vec<String> = s("registry").into_iter().collect();
     registries.extend(
         conf.iter()
