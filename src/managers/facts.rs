@@ -229,13 +229,11 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
 
 /// True when the facts of this manager are derived (read from the manager
 /// itself), so that its installs can be sandboxed by default.
-/// A probe that could not run sandboxed is an error, never "not derived".
+/// A probe that failed is an error, never "not derived" (which would run
+/// the install unmonitored); families that may stay a skeleton say so in
+/// [`facts`].
 pub fn derived(real: &Path, tool: Tool, cwd: &Path) -> Result<bool, FactsError> {
-    match facts(real, tool, None, cwd) {
-        Ok((f, _)) => Ok(f.derived),
-        Err(e @ FactsError::Sandbox { .. }) => Err(e),
-        Err(FactsError::Probe { .. }) => Ok(false),
-    }
+    facts(real, tool, None, cwd).map(|(f, _)| f.derived)
 }
 
 /// `host[:port]` of an http(s) URL; `None` for other schemes and paths.

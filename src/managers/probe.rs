@@ -35,18 +35,30 @@ pub fn run(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
 /// store path` hard-links one from there to see whether its home store is on
 /// the same file system): the project stays read-only.
 pub fn run_in_scratch(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
-    exec(cmd, what, true).map(|(out, _)| out)
+    exec(cmd, what, true, &[]).map(|(out, _)| out)
+}
+
+/// [`run`] with each variable of `vars` set to a directory in the scratch,
+/// for a manager that creates a directory before it answers anything (yarn
+/// its cache folder, `YARN_CACHE_FOLDER`).
+pub fn run_with_scratch_vars(
+    cmd: &mut Command,
+    what: &Path,
+    vars: &[&str],
+) -> Result<Vec<u8>, FactsError> {
+    exec(cmd, what, false, vars).map(|(out, _)| out)
 }
 
 /// [`run`], returning stderr too (uv says where its cache is there).
 pub fn output(cmd: &mut Command, what: &Path) -> Result<(Vec<u8>, Vec<u8>), FactsError> {
-    exec(cmd, what, false)
+    exec(cmd, what, false, &[])
 }
 
 fn exec(
     cmd: &mut Command,
     what: &Path,
     in_scratch: bool,
+    scratch_vars: &[&str],
 ) -> Result<(Vec<u8>, Vec<u8>), FactsError> {
     let fail = |why: String| FactsError::Probe {
         exe: what.display().to_string(),
@@ -75,6 +87,9 @@ fn exec(
         .env("TMPDIR", &scratch.0);
     if in_scratch {
         cmd.current_dir(&scratch.0);
+    }
+    for v in scratch_vars {
+        cmd.env(v, scratch.0.join(v));
     }
     // SAFETY: the closure runs in the child between fork and execve. It
     // allocates nothing and makes only async-signal-safe system calls on

@@ -79,6 +79,29 @@ fn probe_err(exe: &Path, why: String) -> FactsError {
 
 // --------------------------------------------------------------- yarn ----
 
+/// The `cache-folder` the yarnrc files name (nearest project file first,
+/// then the user's, root's and yarn's own), when absolute.
+fn rc_cache_folder(cwd: &Path, yarn_root: &Path) -> Option<PathBuf> {
+    let mut files = ancestor_files(cwd, &[".yarnrc"]);
+    files.extend(crate::paths::home().map(|h| h.join(".yarnrc")));
+    files.push(PathBuf::from("/usr/local/share/.yarnrc"));
+    files.push(yarn_root.join(".yarnrc"));
+    files.iter().find_map(|f| {
+        let text = std::fs::read_to_string(f).ok()?;
+        text.lines().find_map(|l| {
+            let rest = l
+                .trim()
+                .trim_start_matches("--")
+                .strip_prefix("cache-folder")?;
+            let v = rest
+                .trim_start_matches([' ', '\t', '='])
+                .trim()
+                .trim_matches('"');
+            Some(PathBuf::from(v)).filter(|p| p.is_absolute())
+        })
+    })
+}
+
 fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     let mut f = ManagerFacts::skeleton(Family::Npm, real);
     let (root, version) = package_root(real, "yarn").unwrap_or((PathBuf::new(), None));
@@ -105,7 +128,16 @@ fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
             .env("YARN_IGNORE_PATH", "1");
         c
     };
-    let out = probe(&mut quiet(&["config", "list", "--json", "--silent"]), real)?;
+    let list = ["config", "list", "--json", "--silent"];
+    // yarn creates its cache folder before it answers anything: a configured
+    // folder that does not exist yet is refused by the read-only probe, so
+    // it is asked again with a cache folder in the probe's scratch.
+    let out = match probe(&mut quiet(&list), real) {
+        Ok(out) => out,
+        Err(_) => {
+            super::probe::run_with_scratch_vars(&mut quiet(&list), real, &["YARN_CACHE_FOLDER"])?
+        }
+    };
     // One JSON object per line: an "inspect" for yarn's config, then one for npm's.
     let sections: Vec<BTreeMap<String, Value>> = String::from_utf8_lossy(&out)
         .lines()
@@ -121,17 +153,30 @@ fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     };
     let s =
         |m: &BTreeMap<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(String::from);
-    let cache =
-        PathBuf::from(String::from_utf8_lossy(&probe(&mut quiet(&["cache", "dir"]), real)?).trim());
-    // `yarn cache dir` names the versioned folder (`…/v6`); yarn writes its
-    // parent, the cache folder, too.
-    let versioned = cache.file_name().is_some_and(|n| {
-        let n = n.to_string_lossy();
-        n.len() > 1 && n.starts_with('v') && n[1..].bytes().all(|b| b.is_ascii_digit())
-    });
-    let cache = match cache.parent() {
-        Some(parent) if versioned => parent.to_path_buf(),
-        _ => cache,
+    // `yarn cache dir` creates the cache folder it names, which the
+    // read-only probe refuses: a configured folder is then taken as is.
+    let configured = std::env::var_os("YARN_CACHE_FOLDER")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| rc_cache_folder(cwd, &root));
+    let cache = match probe(&mut quiet(&["cache", "dir"]), real) {
+        Ok(out) => {
+            let cache = PathBuf::from(String::from_utf8_lossy(&out).trim());
+            // `yarn cache dir` names the versioned folder (`…/v6`); yarn
+            // writes its parent, the cache folder, too.
+            let versioned = cache.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.len() > 1 && n.starts_with('v') && n[1..].bytes().all(|b| b.is_ascii_digit())
+            });
+            match cache.parent() {
+                Some(parent) if versioned => parent.to_path_buf(),
+                _ => cache,
+            }
+        }
+        Err(e) => match configured {
+            Some(c) if c.is_absolute() => c,
+            _ => return Err(e),
+        },
     };
     // yarn classic asks npm's registry when .npmrc names one, its own otherwise.
     let mut registries: Vec<String> = s(npm, "registry")
