@@ -451,6 +451,7 @@ fn sandboxed(
         .cloned()
         .collect();
     expected.extend(spec.write_dirs.iter().cloned());
+    expected.extend(spec.file_dirs.iter().cloned());
     let input = crate::detect::Input {
         mode: p.mode,
         home: home.clone(),

@@ -166,6 +166,10 @@ pub struct InstallPlan {
     /// created empty before the sandbox closes (npm, yarn and pnpm read an
     /// empty lockfile as none) and removed afterwards if still empty.
     pub create_files: Vec<PathBuf>,
+    /// Directories where the manager writes a file through a temporary one
+    /// beside it (pnpm's lockfile): regular files may be created, written
+    /// and removed there, nothing else (see README, "The sandbox").
+    pub file_dirs: Vec<PathBuf>,
     /// Cache directories.
     pub cache_dirs: Vec<PathBuf>,
     /// Log directories.
@@ -198,6 +202,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         write_roots: facts.write_roots.clone(),
         write_files: Vec::new(),
         create_files: Vec::new(),
+        file_dirs: Vec::new(),
         cache_dirs: facts.cache_dirs.clone(),
         log_dirs: facts.log_dirs.clone(),
         config_files: facts.config_files.clone(),

@@ -159,6 +159,7 @@ fn grants(scratch: &Path) -> Vec<landlock::Grant> {
         secrets: sandbox::secrets(crate::paths::home().as_deref()),
         write_dirs: vec![scratch.to_path_buf()],
         write_files: vec![PathBuf::from("/dev/null")],
+        file_dirs: Vec::new(),
         writable_tree: None,
         protected: Vec::new(),
     };

@@ -938,6 +938,7 @@ mod tests {
             write_roots: facts.write_roots.clone(),
             write_files: Vec::new(),
             create_files: Vec::new(),
+            file_dirs: Vec::new(),
             cache_dirs: vec![PathBuf::from("/c")],
             log_dirs: Vec::new(),
             config_files: Vec::new(),

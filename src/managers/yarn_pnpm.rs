@@ -439,7 +439,9 @@ pub fn apply(p: &mut InstallPlan, cwd: &Path) {
                 let modules = req.option("modules-dir").map(abs);
                 let files = ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
                 local(p, &project, modules, &files, &[".npmrc"]);
-                p.create_files = vec![project.join("pnpm-lock.yaml")];
+                // pnpm writes its lockfile through a temporary file beside
+                // it: the project gets file rights, not the whole tree's.
+                p.file_dirs = vec![project.clone()];
             }
         }
     }

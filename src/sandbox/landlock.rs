@@ -25,6 +25,10 @@ pub enum Grant {
     Write(PathBuf),
     /// Read and write one existing file (a device such as /dev/null).
     WriteFile(PathBuf),
+    /// Create, write and remove regular files beneath (no directories,
+    /// links or moves across directories): a manager that writes a file
+    /// through a temporary one beside it (pnpm's lockfile).
+    Files(PathBuf),
 }
 
 /// The inputs of the filesystem rules.
@@ -36,6 +40,9 @@ pub struct FsSpec {
     pub write_dirs: Vec<PathBuf>,
     /// Single files the install may write (devices, lockfiles).
     pub write_files: Vec<PathBuf>,
+    /// Directories where regular files may be created, written and
+    /// removed ([`Grant::Files`]).
+    pub file_dirs: Vec<PathBuf>,
     /// A directory whose children are writable except `keep` (protect mode's
     /// "the rest of $HOME"); the directory itself gains no new entries.
     pub writable_tree: Option<(PathBuf, Vec<PathBuf>)>,
@@ -53,7 +60,7 @@ impl FsSpec {
         if is_within_any(path, &self.secrets) || is_within_any(path, &self.protected) {
             return false;
         }
-        if self.write_files.iter().any(|f| f == path) {
+        if self.write_files.iter().any(|f| f == path) || is_within_any(path, &self.file_dirs) {
             return true;
         }
         let deny = self.denied();
@@ -112,6 +119,11 @@ pub fn grants(spec: &FsSpec) -> Vec<Grant> {
     for f in &spec.write_files {
         if f.exists() && !is_within_any(f, &deny) {
             out.insert(Grant::WriteFile(f.clone()));
+        }
+    }
+    for d in &spec.file_dirs {
+        if d.is_dir() && !is_within_any(d, &deny) && !deny.iter().any(|p| p.starts_with(d)) {
+            out.insert(Grant::Files(d.clone()));
         }
     }
     if let Some((root, keep)) = &spec.writable_tree {
@@ -237,6 +249,7 @@ pub fn build(
     let read = AccessFs::from_read(abi);
     let all = AccessFs::from_all(abi);
     let file_rw = AccessFs::from_file(abi);
+    let files = file_rw | AccessFs::MakeReg | AccessFs::RemoveFile;
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(all)?;
@@ -252,6 +265,7 @@ pub fn build(
             Grant::Read(p) => (p, read),
             Grant::Write(p) => (p, all),
             Grant::WriteFile(p) => (p, file_rw),
+            Grant::Files(p) => (p, files),
         };
         let fd = match PathFd::new(path) {
             Ok(fd) => fd,
@@ -322,6 +336,7 @@ mod tests {
             secrets: vec![home.join(".ssh")],
             write_dirs: vec![home.join(".cache"), home.join(".ssh/inner")],
             write_files: vec![PathBuf::from("/dev/null")],
+            file_dirs: Vec::new(),
             writable_tree: Some((home.clone(), vec![home.join(".bashrc")])),
             protected: Vec::new(),
         };

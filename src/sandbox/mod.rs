@@ -131,6 +131,7 @@ pub fn fs_spec(
         secrets,
         write_dirs,
         write_files,
+        file_dirs: plan.file_dirs.clone(),
         writable_tree,
         protected: own_paths(cwd),
     }
