@@ -28,6 +28,16 @@ pub fn cache_dir() -> Option<PathBuf> {
     xdg("XDG_CACHE_HOME", ".cache").map(|p| p.join("pkgwarden"))
 }
 
+/// Where pkgwarden caches what it learned (the kernel probe, managers'
+/// facts): `<state dir>/cache`, not `$XDG_CACHE_HOME/pkgwarden`. The sandbox
+/// never lets an install write pkgwarden's files, and landlock can only keep
+/// a directory out of a writable tree by splitting its parent, which then
+/// gains no new entries: `~/.cache` must stay open to the tool caches an
+/// install creates in protect (node-gyp's, a browser download's).
+pub fn own_cache_dir() -> Option<PathBuf> {
+    state_dir().map(|p| p.join("cache"))
+}
+
 /// `$XDG_DATA_HOME/pkgwarden`.
 pub fn data_dir() -> Option<PathBuf> {
     xdg("XDG_DATA_HOME", ".local/share").map(|p| p.join("pkgwarden"))

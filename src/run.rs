@@ -219,10 +219,7 @@ fn sandboxed(
     };
     // pkgwarden's own directories exist before the grants split around them
     // (a missing one would cost its parent the right to gain entries).
-    for d in [crate::paths::cache_dir(), crate::paths::state_dir()]
-        .into_iter()
-        .flatten()
-    {
+    for d in [crate::paths::state_dir()].into_iter().flatten() {
         use std::os::unix::fs::DirBuilderExt;
         let _ = std::fs::DirBuilder::new()
             .recursive(true)

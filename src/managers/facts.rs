@@ -271,7 +271,8 @@ pub fn facts(
         _ => None,
     };
     let key = cache_key(real, family, interpreter, project.as_deref());
-    let file = crate::paths::cache_dir().map(|d| d.join("facts").join(format!("{key:016x}.json")));
+    let file =
+        crate::paths::own_cache_dir().map(|d| d.join("facts").join(format!("{key:016x}.json")));
     if let Some(f) = &file
         && let Some(cached) = read_cached(f)
     {

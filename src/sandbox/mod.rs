@@ -231,7 +231,6 @@ pub fn own_paths(cwd: &Path) -> Vec<PathBuf> {
     let loc = crate::policy::Locations::default();
     let mut raw: Vec<PathBuf> = [
         crate::paths::config_dir(),
-        crate::paths::cache_dir(),
         crate::paths::state_dir(),
         crate::paths::data_dir(),
         crate::shim::shims_dir(),

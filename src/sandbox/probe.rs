@@ -38,7 +38,7 @@ impl Probe {
 /// built, which refuses to run the install.
 pub fn probe_cached() -> Probe {
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    let file = crate::paths::cache_dir().map(|d| {
+    let file = crate::paths::own_cache_dir().map(|d| {
         d.join(format!(
             "probe-{}-{}.json",
             boot.trim(),
