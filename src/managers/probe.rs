@@ -27,7 +27,7 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 /// the manager in errors. A non-zero exit is an error carrying the last line
 /// of its stderr.
 pub fn run(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
-    output(cmd, what).map(|(out, _)| out)
+    output(cmd, what, &[]).map(|(out, _)| out)
 }
 
 /// [`run`] with the scratch directory as the working directory, for a
@@ -49,9 +49,14 @@ pub fn run_with_scratch_vars(
     exec(cmd, what, false, vars).map(|(out, _)| out)
 }
 
-/// [`run`], returning stderr too (uv says where its cache is there).
-pub fn output(cmd: &mut Command, what: &Path) -> Result<(Vec<u8>, Vec<u8>), FactsError> {
-    exec(cmd, what, false, &[])
+/// [`run`], returning stderr too (uv says where its cache is there), with
+/// each variable of `scratch_vars` set as in [`run_with_scratch_vars`].
+pub fn output(
+    cmd: &mut Command,
+    what: &Path,
+    scratch_vars: &[&str],
+) -> Result<(Vec<u8>, Vec<u8>), FactsError> {
+    exec(cmd, what, false, scratch_vars)
 }
 
 fn exec(
@@ -153,17 +158,23 @@ fn exec(
 }
 
 /// Read everything but the credential stores; write the scratch directory
-/// and the null device.
+/// and the null device; create (empty) directories under `$HOME`, which
+/// pipx (its home and bin dirs), uv (its cache) and yarn (its cache folder)
+/// do before they answer anything. A directory runs no code; pkgwarden's
+/// own readers skip directories where they expect files.
 fn grants(scratch: &Path) -> Vec<landlock::Grant> {
+    let home = crate::paths::home();
     let spec = landlock::FsSpec {
-        secrets: sandbox::secrets(crate::paths::home().as_deref()),
+        secrets: sandbox::secrets(home.as_deref()),
         write_dirs: vec![scratch.to_path_buf()],
         write_files: vec![PathBuf::from("/dev/null")],
         file_dirs: Vec::new(),
         writable_tree: None,
         protected: Vec::new(),
     };
-    landlock::grants(&spec)
+    let mut g = landlock::grants(&spec);
+    g.extend(home.filter(|h| h.is_dir()).map(landlock::Grant::MakeDir));
+    g
 }
 
 /// Reads a pipe to its end on a thread of its own (two pipes read in turn

@@ -493,8 +493,11 @@ fn scan(dir: &Path) -> Result<Vec<Named>, StoreError> {
             });
         }
     };
+    // Only regular files are reports (a directory under a report's name
+    // must not take a sequence number).
     Ok(entries
         .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter_map(|e| e.file_name().to_str().and_then(parse_name))
         .collect())
 }

@@ -25,6 +25,9 @@ pub enum Grant {
     Write(PathBuf),
     /// Read and write one existing file (a device such as /dev/null).
     WriteFile(PathBuf),
+    /// Create directories beneath, nothing else (a fact probe's manager
+    /// making its own home or cache directory at start-up).
+    MakeDir(PathBuf),
     /// Create, write and remove regular files beneath (no directories,
     /// links or moves across directories): a manager that writes a file
     /// through a temporary one beside it (pnpm's lockfile).
@@ -266,6 +269,7 @@ pub fn build(
             Grant::Write(p) => (p, all),
             Grant::WriteFile(p) => (p, file_rw),
             Grant::Files(p) => (p, files),
+            Grant::MakeDir(p) => (p, AccessFs::MakeDir.into()),
         };
         let fd = match PathFd::new(path) {
             Ok(fd) => fd,
