@@ -329,6 +329,53 @@ mod tests {
     }
 
     #[test]
+    fn protected_paths_are_split_out_of_every_write_grant() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().to_path_buf();
+        for d in [
+            "bin",
+            "state/pkgwarden/reports",
+            "state/other",
+            "proj/node_modules",
+        ] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        fs::write(root.join("bin/pkgwarden"), "").unwrap();
+        fs::write(root.join("bin/tool"), "").unwrap();
+        fs::write(root.join("proj/.npmrc"), "").unwrap();
+        let spec = FsSpec {
+            write_dirs: vec![root.join("bin"), root.join("state/pkgwarden/reports")],
+            file_dirs: vec![root.join("proj")],
+            writable_tree: Some((root.clone(), vec![root.join("proj")])),
+            protected: vec![root.join("bin/pkgwarden"), root.join("state/pkgwarden")],
+            ..FsSpec::default()
+        };
+        let g = grants(&spec);
+        assert!(g.contains(&Grant::Write(root.join("bin/tool"))));
+        assert!(g.contains(&Grant::Write(root.join("state/other"))));
+        assert!(g.contains(&Grant::Files(root.join("proj"))));
+        for p in [
+            root.join("bin"),
+            root.join("bin/pkgwarden"),
+            root.join("state"),
+        ] {
+            assert!(
+                !g.iter().any(|x| matches!(x, Grant::Write(q) if *q == p)),
+                "{p:?}"
+            );
+        }
+        assert!(!g.iter().any(|x| matches!(x, Grant::Write(q) | Grant::Files(q) if q.starts_with(root.join("state/pkgwarden")))));
+        assert!(!spec.allows_write(&root.join("bin/pkgwarden")));
+        assert!(!spec.allows_write(&root.join("state/pkgwarden/reports/x.json")));
+        assert!(spec.allows_write(&root.join("bin/tool")));
+        // A file grant on a directory holding a protected path is not made.
+        let mut inside = spec.clone();
+        inside.protected.push(root.join("proj/.pkgwarden.toml"));
+        fs::write(root.join("proj/.pkgwarden.toml"), "").unwrap();
+        assert!(!grants(&inside).contains(&Grant::Files(root.join("proj"))));
+    }
+
+    #[test]
     fn grants_keep_secrets_out_of_writable_trees() {
         let t = tempfile::tempdir().unwrap();
         let home = t.path().to_path_buf();

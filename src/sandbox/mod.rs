@@ -237,6 +237,9 @@ pub fn own_paths(cwd: &Path) -> Vec<PathBuf> {
         std::env::current_exe().ok(),
         Some(loc.system),
         loc.user,
+        // `PKGWARDEN_POLICY` names a policy file too (`--policy` is read
+        // before the plan and names one for this run only).
+        std::env::var_os("PKGWARDEN_POLICY").map(PathBuf::from),
         // A project file may only tighten the policy: an existing one is
         // kept as it is; a new one changes nothing an attacker wants.
         crate::policy::find_project_file(cwd),
@@ -326,6 +329,41 @@ pub fn scrub_env(env: &[(String, String)], config_files: &[PathBuf]) -> (Vec<Str
 #[cfg(test)]
 mod env_tests {
     use super::*;
+
+    #[test]
+    fn only_a_root_project_with_install_scripts_gets_its_git_hooks() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path();
+        std::fs::write(
+            p.join("package.json"),
+            r#"{"name":"p","scripts":{"test":"x"}}"#,
+        )
+        .unwrap();
+        assert!(root_hook_dirs(p).is_empty());
+        std::fs::write(
+            p.join("package.json"),
+            r#"{"name":"p","scripts":{"prepare":"husky install"}}"#,
+        )
+        .unwrap();
+        assert_eq!(root_hook_dirs(p), vec![p.join(".git/hooks")]);
+        std::fs::write(p.join("package.json"), "not json").unwrap();
+        assert!(root_hook_dirs(p).is_empty());
+    }
+
+    #[test]
+    fn a_precreated_file_goes_when_left_empty_and_stays_when_written() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b, c) = (t.path().join("a"), t.path().join("b"), t.path().join("c"));
+        std::fs::write(&c, "mine").unwrap();
+        let made = Precreated::create(&[a.clone(), b.clone(), c.clone()]);
+        assert!(a.is_file() && b.is_file());
+        std::fs::write(&b, "lock").unwrap();
+        drop(made);
+        assert!(!a.exists());
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "lock");
+        // An existing file was never created, so never removed.
+        assert_eq!(std::fs::read_to_string(&c).unwrap(), "mine");
+    }
 
     #[test]
     fn secret_variables_are_recognised() {
