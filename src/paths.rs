@@ -28,6 +28,16 @@ pub fn cache_dir() -> Option<PathBuf> {
     xdg("XDG_CACHE_HOME", ".cache").map(|p| p.join("pkgwarden"))
 }
 
+/// Where pkgwarden caches what it learned (the kernel probe, managers'
+/// facts): `<state dir>/cache`, not `$XDG_CACHE_HOME/pkgwarden`. The sandbox
+/// never lets an install write pkgwarden's files, and landlock can only keep
+/// a directory out of a writable tree by splitting its parent, which then
+/// gains no new entries: `~/.cache` must stay open to the tool caches an
+/// install creates in protect (node-gyp's, a browser download's).
+pub fn own_cache_dir() -> Option<PathBuf> {
+    state_dir().map(|p| p.join("cache"))
+}
+
 /// `$XDG_DATA_HOME/pkgwarden`.
 pub fn data_dir() -> Option<PathBuf> {
     xdg("XDG_DATA_HOME", ".local/share").map(|p| p.join("pkgwarden"))
@@ -52,4 +62,27 @@ pub fn expand_tilde(path: &str) -> PathBuf {
         (_, true, Some(h)) => h,
         _ => PathBuf::from(path),
     }
+}
+
+/// Reads a file of pkgwarden's own cache only when it can be trusted: a
+/// regular file (not a symlink) owned by this user and writable by nobody
+/// else. The sandbox never grants the cache; this catches a file planted by
+/// other means (an audit-mode install, another user).
+pub fn read_trusted(path: &std::path::Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    let m = f.metadata().ok()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !m.is_file() || m.uid() != me || m.mode() & 0o022 != 0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    f.read_to_end(&mut out).ok()?;
+    Some(out)
 }

@@ -123,15 +123,26 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
     // The sandbox needs the manager's facts (where it writes, its registries);
     // families whose facts are still a skeleton run unmonitored by default.
     // Any other family is sandboxed when its facts say they are derived.
-    let derived = matches!(
+    let always = matches!(
         inv.tool,
         Tool::Pip | Tool::Pip3 | Tool::Python | Tool::Npm | Tool::Npx
-    ) || (inv.sandbox.enabled.is_none()
-        && crate::managers::facts::derived(
-            real,
-            inv.tool,
-            &std::env::current_dir().unwrap_or_default(),
-        ));
+    );
+    let derived = always
+        || match inv.sandbox.enabled {
+            Some(_) => false,
+            // A probe that cannot run sandboxed runs nothing at all.
+            None => match crate::managers::facts::derived(
+                real,
+                inv.tool,
+                &std::env::current_dir().unwrap_or_default(),
+            ) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("pkgwarden: {what}: {e}");
+                    return exit::SANDBOX_UNAVAILABLE;
+                }
+            },
+        };
     if inv.sandbox.enabled.unwrap_or(derived) {
         return sandboxed(inv, real, request, &eff, &what, &env);
     }
@@ -206,6 +217,16 @@ fn sandboxed(
         Ok(t) => t,
         Err(e) => return unavailable(format!("private temporary directory: {e}")),
     };
+    // pkgwarden's own directories exist before the grants split around them
+    // (a missing one would cost its parent the right to gain entries).
+    for d in [crate::paths::state_dir()].into_iter().flatten() {
+        use std::os::unix::fs::DirBuilderExt;
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(d);
+    }
+    let precreated = sandbox::Precreated::create(&plan.create_files);
     let spec = sandbox::fs_spec(&plan, p, home.as_deref(), &cwd, &tmp.0);
     let audit = p.mode == Mode::Audit;
     let grants = if audit {
@@ -388,6 +409,7 @@ fn sandboxed(
     };
     CHILD.store(child.id() as i32, Ordering::SeqCst);
     let (code, signal) = wait_status(&mut child, real);
+    drop(precreated);
     let manager_ms = start.elapsed().as_millis() as u64 - setup_ms;
     // What is still running shortly after the manager exited lingers (a job
     // forked just before the exit is given a moment to become what it is).
@@ -458,6 +480,7 @@ fn sandboxed(
         .cloned()
         .collect();
     expected.extend(spec.write_dirs.iter().cloned());
+    expected.extend(spec.file_dirs.iter().cloned());
     let input = crate::detect::Input {
         mode: p.mode,
         home: home.clone(),

@@ -340,21 +340,25 @@ fn npm_postinstall_leaving_a_detached_process() {
     }
 }
 
-/// A dependency's write into the project: its script runs in the nested
-/// hook domain, which lets it write only its own `node_modules/<name>`, so
-/// the write is refused in protect and block (and reported); audit lets it
-/// happen and reports it.
+/// A dependency's write into the project outside its own package: the
+/// project is writable only where the install writes (node_modules, the
+/// manifest, the lockfile), so protect and block refuse it and report it;
+/// audit lets it happen and reports it.
 fn project_case(file: &str, rule: &str, attack: &str, target: &str) {
     let c = npm_case(file, "postinstall");
     let path = c.project.join(target);
-    for (mode, code) in [("protect", 0), ("block", BLOCKED)] {
+
+    for mode in ["protect", "block"] {
         let r = c.install(mode, &[]);
-        assert_eq!(r.code, code, "{mode}: {}", r.stderr);
         let f = r.finding(rule);
         check_finding(f, attack, "high", Some(&c.pkg()), Some("postinstall"));
-        assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+        assert_eq!(f["action"], "blocked", "{mode}: {f:#}\n{}", r.stdout);
+        assert!(r.stdout.contains("refused"), "{mode}: {}", r.stdout);
         assert!(!path.exists(), "{mode} let {} be written", path.display());
+        let want = if mode == "block" { BLOCKED } else { 0 };
+        assert_eq!(r.code, want, "{mode}: {}", r.stderr);
     }
+
     let a = c.install("audit", &[]);
     assert_eq!(a.code, 0, "{}", a.stderr);
     assert_eq!(a.finding(rule)["action"], "observed");

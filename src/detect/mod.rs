@@ -126,6 +126,7 @@ pub mod lingering;
 pub mod net;
 pub mod persist;
 pub mod pth;
+pub mod tamper;
 
 use crate::monitor::notify::{Action, Event};
 use crate::monitor::procs::{Lingering, ProcNode};
@@ -506,6 +507,11 @@ pub fn rule_meta(rule: &str) -> (&'static [&'static str], Severity, &'static str
             High,
             "Syscall a package install never needs",
         ),
+        "tamper.pkgwarden" => (
+            &["T1562.001"],
+            High,
+            "pkgwarden's own policy, state or binary tampered with",
+        ),
         _ => (&[], Medium, "Finding"),
     }
 }
@@ -569,6 +575,7 @@ pub fn run(input: &Input) -> Vec<Finding> {
     out.extend(net::check(input, &procs));
     out.extend(lingering::check(input, &procs));
     out.extend(escape::check(input, &procs));
+    out.extend(tamper::check(input, &procs));
     out.extend(conda::check(input, &procs));
     gemplugin::attribute(input, &procs, &mut out);
     correlate(&mut out, &procs);

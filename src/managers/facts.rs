@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// A file the facts were derived from, with what it looked like then.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +114,28 @@ pub enum FactsError {
         /// What went wrong.
         why: String,
     },
+    /// The probe could not be sandboxed: it was not run.
+    #[error(
+        "cannot ask {exe} about its configuration: the probe's sandbox cannot be set up ({why}); nothing was run\n  hint: `pkgwarden doctor` shows what this kernel gives; PKGWARDEN_SANDBOX=0 runs the install unmonitored on purpose"
+    )]
+    Sandbox {
+        /// What was to be run.
+        exe: String,
+        /// What went wrong.
+        why: String,
+    },
+}
+
+impl FactsError {
+    /// For families whose facts may stay a skeleton (a stand-in that is not
+    /// the real manager): the skeleton when the manager answered badly, the
+    /// error when the probe could not be sandboxed.
+    fn or_skeleton(self, family: Family, real: &Path) -> Result<ManagerFacts, FactsError> {
+        match self {
+            FactsError::Probe { .. } => Ok(ManagerFacts::skeleton(family, real)),
+            e @ FactsError::Sandbox { .. } => Err(e),
+        }
+    }
 }
 
 /// Where the facts came from.
@@ -145,6 +167,15 @@ pub struct InstallPlan {
     pub transient_dirs: Vec<PathBuf>,
     /// What the plan could not derive and therefore does not grant.
     pub notes: Vec<String>,
+    /// Those of `write_files` the install creates when they are missing (its
+    /// own lockfile). Landlock grants only existing files, so they are
+    /// created empty before the sandbox closes (npm, yarn and pnpm read an
+    /// empty lockfile as none) and removed afterwards if still empty.
+    pub create_files: Vec<PathBuf>,
+    /// Directories where the manager writes a file through a temporary one
+    /// beside it (pnpm's lockfile): regular files may be created, written
+    /// and removed there, nothing else (see README, "The sandbox").
+    pub file_dirs: Vec<PathBuf>,
     /// Cache directories.
     pub cache_dirs: Vec<PathBuf>,
     /// Log directories.
@@ -201,6 +232,8 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         write_files: Vec::new(),
         transient_dirs: Vec::new(),
         notes: Vec::new(),
+        create_files: Vec::new(),
+        file_dirs: Vec::new(),
         cache_dirs: facts.cache_dirs.clone(),
         log_dirs: facts.log_dirs.clone(),
         config_files: facts.config_files.clone(),
@@ -353,8 +386,11 @@ fn apply_local_projects(p: &mut InstallPlan, cwd: &Path) {
 
 /// True when the facts of this manager are derived (read from the manager
 /// itself), so that its installs can be sandboxed by default.
-pub fn derived(real: &Path, tool: Tool, cwd: &Path) -> bool {
-    facts(real, tool, None, cwd).is_ok_and(|(f, _)| f.derived)
+/// A probe that failed is an error, never "not derived" (which would run
+/// the install unmonitored); families that may stay a skeleton say so in
+/// [`facts`].
+pub fn derived(real: &Path, tool: Tool, cwd: &Path) -> Result<bool, FactsError> {
+    facts(real, tool, None, cwd).map(|(f, _)| f.derived)
 }
 
 /// `host[:port]` of an http(s) URL; `None` for other schemes and paths.
@@ -387,7 +423,8 @@ pub fn facts(
         _ => None,
     };
     let key = cache_key(real, family, interpreter, project.as_deref());
-    let file = crate::paths::cache_dir().map(|d| d.join("facts").join(format!("{key:016x}.json")));
+    let file =
+        crate::paths::own_cache_dir().map(|d| d.join("facts").join(format!("{key:016x}.json")));
     if let Some(f) = &file
         && let Some(cached) = read_cached(f)
     {
@@ -400,20 +437,19 @@ pub fn facts(
         // A `gem` that is not RubyGems (a wrapper, a stand-in) keeps the
         // skeleton: not derived, so not sandboxed by default.
         Family::Gem if tool == Tool::Gem => {
-            gem_facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
+            gem_facts(real).or_else(|e| e.or_skeleton(family, real))?
         }
         // A `conda` whose configuration cannot be read (a wrapper, a stub)
         // keeps the skeleton, as gem does.
         Family::Conda if tool == Tool::Conda => {
-            super::conda::facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
+            super::conda::facts(real).or_else(|e| e.or_skeleton(family, real))?
         }
         // A tool that cannot tell its facts keeps the skeleton (unmonitored).
-        Family::PyTools => super::pytools_facts::facts(real, tool, cwd)
-            .unwrap_or_else(|_| ManagerFacts::skeleton(family, real)),
-        // A `brew` that does not answer like Homebrew keeps the skeleton.
-        Family::Brew => {
-            super::brew::facts(real).unwrap_or_else(|_| ManagerFacts::skeleton(family, real))
+        Family::PyTools => {
+            super::pytools_facts::facts(real, tool, cwd).or_else(|e| e.or_skeleton(family, real))?
         }
+        // A `brew` that does not answer like Homebrew keeps the skeleton.
+        Family::Brew => super::brew::facts(real).or_else(|e| e.or_skeleton(family, real))?,
         _ => ManagerFacts::skeleton(family, real),
     };
     if let Some(f) = &file {
@@ -470,7 +506,9 @@ fn cache_key(real: &Path, family: Family, interp: Option<&Path>, project: Option
 }
 
 fn read_cached(file: &Path) -> Option<ManagerFacts> {
-    let text = std::fs::read(file).ok()?;
+    // Facts decide where the sandbox lets an install write: only a file
+    // pkgwarden itself could have written is read.
+    let text = crate::paths::read_trusted(file)?;
     let facts: ManagerFacts = serde_json::from_slice(&text).ok()?;
     facts.deps.iter().all(Dep::unchanged).then_some(facts)
 }
@@ -486,28 +524,10 @@ fn write_cached(file: &Path, facts: &ManagerFacts) -> std::io::Result<()> {
     std::fs::rename(&tmp, file)
 }
 
-/// Runs a probe command with no input and returns its stdout.
+/// Runs a probe command with no input and returns its stdout: the one probe
+/// runner, sandboxed ([`super::probe::run`]).
 pub(crate) fn probe(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| FactsError::Probe {
-            exe: what.display().to_string(),
-            why: e.to_string(),
-        })?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(FactsError::Probe {
-            exe: what.display().to_string(),
-            why: format!(
-                "{} ({})",
-                out.status,
-                err.lines().last().unwrap_or("no message")
-            ),
-        });
-    }
-    Ok(out.stdout)
+    super::probe::run(cmd, what)
 }
 
 // ---------------------------------------------------------------- pip ----
@@ -1138,6 +1158,11 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
             .iter()
             .map(|f| project.join(f))
             .collect();
+        // npm writes its lockfile in place (open, truncate, write): a missing
+        // one must exist before the sandbox closes. A shrinkwrap replaces it.
+        if !project.join("npm-shrinkwrap.json").exists() {
+            p.create_files = vec![project.join("package-lock.json")];
+        }
         vec![project.join("node_modules")]
     };
     p.write_roots.extend(local);

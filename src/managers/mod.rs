@@ -10,6 +10,7 @@ pub mod gem;
 pub mod local;
 pub mod npm;
 pub mod pip;
+pub mod probe;
 pub mod pytools;
 pub mod pytools_facts;
 pub mod shimdirs;

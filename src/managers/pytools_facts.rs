@@ -199,30 +199,23 @@ fn uv_builtin_index(help: &str) -> Option<String> {
 
 /// Runs `uv ARGS` in `cwd` and returns stdout (and stderr).
 fn uv(uv: &Path, cwd: &Path, args: &[&str]) -> Result<(String, String), FactsError> {
-    let out = Command::new(uv)
-        .args(args)
-        .current_dir(cwd)
-        .env("UV_NO_PROGRESS", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| FactsError::Probe {
-            exe: uv.display().to_string(),
-            why: e.to_string(),
-        })?;
-    if !out.status.success() {
-        return Err(FactsError::Probe {
-            exe: format!("{} {}", uv.display(), args.join(" ")),
-            why: String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("no message")
-                .to_string(),
-        });
-    }
-    Ok((
-        text(out.stdout),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+    // uv keeps what it learns about interpreters in its cache, which the
+    // read-only probe cannot write: every question but where the cache is
+    // gets a scratch one.
+    let scratch: &[&str] = if args.contains(&"cache") {
+        &[]
+    } else {
+        &["UV_CACHE_DIR"]
+    };
+    let (out, err) = super::probe::output(
+        Command::new(uv)
+            .args(args)
+            .current_dir(cwd)
+            .env("UV_NO_PROGRESS", "1"),
+        uv,
+        scratch,
+    )?;
+    Ok((text(out), String::from_utf8_lossy(&err).into_owned()))
 }
 
 /// The start of the probes run in an interpreter without its site hooks
@@ -520,14 +513,35 @@ fn apply_uv(p: &mut InstallPlan, cwd: &Path) {
 
 /// `pipx environment`: its own variables, then the values it derived.
 fn pipx_environment(real: &Path) -> Result<BTreeMap<String, String>, FactsError> {
-    let out = probe(Command::new(real).arg("environment"), real)?;
+    // pipx opens a log file in its state directory before it answers; the
+    // read-only probe refuses that, so it is asked with a scratch state
+    // directory and its log directory is put back where pipx keeps it
+    // (platformdirs: `$XDG_STATE_HOME/pipx/log`).
+    let state = "XDG_STATE_HOME";
+    let out = match probe(Command::new(real).arg("environment"), real) {
+        Ok(out) => out,
+        Err(_) => super::probe::run_with_scratch_vars(
+            Command::new(real).arg("environment"),
+            real,
+            &[state],
+        )?,
+    };
+    let real_log = std::env::var_os(state)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| crate::paths::home().map(|h| h.join(".local/state")))
+        .map(|d| d.join("pipx/log"));
     let mut vars = BTreeMap::new();
     for line in String::from_utf8_lossy(&out).lines() {
         if let Some((k, v)) = line.split_once('=')
             && k.starts_with("PIPX_")
             && !v.is_empty()
         {
-            vars.insert(k.to_string(), v.to_string());
+            let v = match (&real_log, k == "PIPX_LOG_DIR" && v.contains(state)) {
+                (Some(l), true) => l.display().to_string(),
+                _ => v.to_string(),
+            };
+            vars.insert(k.to_string(), v);
         }
     }
     Ok(vars)
@@ -956,6 +970,8 @@ mod tests {
             write_files: Vec::new(),
             transient_dirs: Vec::new(),
             notes: Vec::new(),
+            create_files: Vec::new(),
+            file_dirs: Vec::new(),
             cache_dirs: vec![PathBuf::from("/c")],
             log_dirs: Vec::new(),
             config_files: Vec::new(),

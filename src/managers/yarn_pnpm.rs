@@ -79,6 +79,29 @@ fn probe_err(exe: &Path, why: String) -> FactsError {
 
 // --------------------------------------------------------------- yarn ----
 
+/// The `cache-folder` the yarnrc files name (nearest project file first,
+/// then the user's, root's and yarn's own), when absolute.
+fn rc_cache_folder(cwd: &Path, yarn_root: &Path) -> Option<PathBuf> {
+    let mut files = ancestor_files(cwd, &[".yarnrc"]);
+    files.extend(crate::paths::home().map(|h| h.join(".yarnrc")));
+    files.push(PathBuf::from("/usr/local/share/.yarnrc"));
+    files.push(yarn_root.join(".yarnrc"));
+    files.iter().find_map(|f| {
+        let text = std::fs::read_to_string(f).ok()?;
+        text.lines().find_map(|l| {
+            let rest = l
+                .trim()
+                .trim_start_matches("--")
+                .strip_prefix("cache-folder")?;
+            let v = rest
+                .trim_start_matches([' ', '\t', '='])
+                .trim()
+                .trim_matches('"');
+            Some(PathBuf::from(v)).filter(|p| p.is_absolute())
+        })
+    })
+}
+
 fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     let mut f = ManagerFacts::skeleton(Family::Npm, real);
     let (root, version) = package_root(real, "yarn").unwrap_or((PathBuf::new(), None));
@@ -98,10 +121,23 @@ fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
         let mut c = Command::new(real);
         c.args(args)
             .current_dir(cwd)
-            .env("YARN_DISABLE_SELF_UPDATE_CHECK", "true");
+            .env("YARN_DISABLE_SELF_UPDATE_CHECK", "true")
+            // A project's `yarn-path` would run the project's code as the
+            // probe: ask the yarn found on PATH (the install itself runs
+            // the project's yarn inside the install's sandbox).
+            .env("YARN_IGNORE_PATH", "1");
         c
     };
-    let out = probe(&mut quiet(&["config", "list", "--json", "--silent"]), real)?;
+    let list = ["config", "list", "--json", "--silent"];
+    // yarn creates its cache folder before it answers anything: a configured
+    // folder that does not exist yet is refused by the read-only probe, so
+    // it is asked again with a cache folder in the probe's scratch.
+    let out = match probe(&mut quiet(&list), real) {
+        Ok(out) => out,
+        Err(_) => {
+            super::probe::run_with_scratch_vars(&mut quiet(&list), real, &["YARN_CACHE_FOLDER"])?
+        }
+    };
     // One JSON object per line: an "inspect" for yarn's config, then one for npm's.
     let sections: Vec<BTreeMap<String, Value>> = String::from_utf8_lossy(&out)
         .lines()
@@ -117,17 +153,30 @@ fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     };
     let s =
         |m: &BTreeMap<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(String::from);
-    let cache =
-        PathBuf::from(String::from_utf8_lossy(&probe(&mut quiet(&["cache", "dir"]), real)?).trim());
-    // `yarn cache dir` names the versioned folder (`…/v6`); yarn writes its
-    // parent, the cache folder, too.
-    let versioned = cache.file_name().is_some_and(|n| {
-        let n = n.to_string_lossy();
-        n.len() > 1 && n.starts_with('v') && n[1..].bytes().all(|b| b.is_ascii_digit())
-    });
-    let cache = match cache.parent() {
-        Some(parent) if versioned => parent.to_path_buf(),
-        _ => cache,
+    // `yarn cache dir` creates the cache folder it names, which the
+    // read-only probe refuses: a configured folder is then taken as is.
+    let configured = std::env::var_os("YARN_CACHE_FOLDER")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| rc_cache_folder(cwd, &root));
+    let cache = match probe(&mut quiet(&["cache", "dir"]), real) {
+        Ok(out) => {
+            let cache = PathBuf::from(String::from_utf8_lossy(&out).trim());
+            // `yarn cache dir` names the versioned folder (`…/v6`); yarn
+            // writes its parent, the cache folder, too.
+            let versioned = cache.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.len() > 1 && n.starts_with('v') && n[1..].bytes().all(|b| b.is_ascii_digit())
+            });
+            match cache.parent() {
+                Some(parent) if versioned => parent.to_path_buf(),
+                _ => cache,
+            }
+        }
+        Err(e) => match configured {
+            Some(c) if c.is_absolute() => c,
+            _ => return Err(e),
+        },
     };
     // yarn classic asks npm's registry when .npmrc names one, its own otherwise.
     let mut registries: Vec<String> = s(npm, "registry")
@@ -171,13 +220,62 @@ fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
 
 // --------------------------------------------------------------- pnpm ----
 
+/// The store pnpm uses for `project` when none is configured: `<pnpm
+/// home>/store/<v>` when the project is on the home's file system (hard
+/// links work), else `.pnpm-store/<v>` at the highest writable directory
+/// of the project's file system. `answer` is what pnpm said from the probe's
+/// scratch directory; its last component is the store layout version.
+fn pnpm_default_store(project: &Path, answer: &Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let version = answer
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("v10"));
+    let dev = |p: &Path| {
+        p.ancestors()
+            .find_map(|a| std::fs::metadata(a).ok())
+            .map(|m| m.dev())
+    };
+    let home = std::env::var_os("PNPM_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_DATA_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| crate::paths::home().map(|h| h.join(".local/share")))
+                .map(|d| d.join("pnpm"))
+        });
+    if let Some(h) = &home
+        && dev(h).is_some()
+        && dev(h) == dev(project)
+    {
+        return h.join("store").join(version);
+    }
+    let writable = |p: &Path| {
+        use std::os::unix::ffi::OsStrExt;
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            // SAFETY: access reads a NUL-terminated path we own.
+            .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0)
+    };
+    let top = project
+        .ancestors()
+        .take_while(|a| dev(a) == dev(project))
+        .filter(|a| writable(a))
+        .last()
+        .unwrap_or(project);
+    top.join(".pnpm-store").join(version)
+}
+
 fn pnpm_facts(real: &Path, pnpm: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     let mut f = ManagerFacts::skeleton(Family::Npm, real);
     let run = |args: &[&str]| {
         let mut c = Command::new(pnpm);
         c.args(args)
             .current_dir(cwd)
-            .env("npm_config_update_notifier", "false");
+            .env("npm_config_update_notifier", "false")
+            // `packageManager: pnpm@x` would fetch and run another pnpm.
+            .env("npm_config_manage_package_manager_versions", "false");
         c
     };
     let out = probe(&mut run(&["config", "list", "--json"]), pnpm)?;
@@ -188,9 +286,19 @@ fn pnpm_facts(real: &Path, pnpm: &Path, cwd: &Path) -> Result<ManagerFacts, Fact
         )
     })?;
     let s = |k: &str| conf.get(k).and_then(Value::as_str).map(String::from);
-    let store = String::from_utf8_lossy(&probe(&mut run(&["store", "path"]), pnpm)?)
-        .trim()
-        .to_string();
+    let store = match probe(&mut run(&["store", "path"]), pnpm) {
+        Ok(out) => String::from_utf8_lossy(&out).trim().to_string(),
+        // Without a configured store pnpm picks one by hard-linking a test
+        // file from the project: the probe's project is read-only, so the
+        // same choice is made here, from the file systems.
+        Err(_) => {
+            let out = super::probe::run_in_scratch(&mut run(&["store", "path"]), pnpm)?;
+            let answer = PathBuf::from(String::from_utf8_lossy(&out).trim());
+            pnpm_default_store(&npm_local_prefix(cwd), &answer)
+                .display()
+                .to_string()
+        }
+    };
     let mut registries: Vec<String> = s("registry").into_iter().collect();
     registries.extend(
         conf.iter()
@@ -307,6 +415,10 @@ pub fn apply(p: &mut InstallPlan, cwd: &Path) {
                 let modules = req.option("modules-folder").map(abs);
                 let files = ["package.json", "yarn.lock", "yarn-error.log"];
                 local(p, &project, modules, &files, &[".yarnrc", ".npmrc"]);
+                p.create_files = ["yarn.lock", "yarn-error.log"]
+                    .iter()
+                    .map(|f| project.join(f))
+                    .collect();
             }
         }
         _ => {
@@ -327,6 +439,9 @@ pub fn apply(p: &mut InstallPlan, cwd: &Path) {
                 let modules = req.option("modules-dir").map(abs);
                 let files = ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
                 local(p, &project, modules, &files, &[".npmrc"]);
+                // pnpm writes its lockfile through a temporary file beside
+                // it: the project gets file rights, not the whole tree's.
+                p.file_dirs = vec![project.clone()];
             }
         }
     }
@@ -370,7 +485,8 @@ fn yarn_global(p: &InstallPlan, req: &super::InstallRequest, cwd: &Path) -> Vec<
         c.args(args)
             .args(req.option("prefix").map(|v| format!("--prefix={v}")))
             .current_dir(cwd)
-            .env("YARN_DISABLE_SELF_UPDATE_CHECK", "true");
+            .env("YARN_DISABLE_SELF_UPDATE_CHECK", "true")
+            .env("YARN_IGNORE_PATH", "1");
         c
     };
     let folder = req

@@ -227,6 +227,13 @@ const RULES: &[RuleInfo] = &[
         Severity::High,
         &["T1611", "T1055"],
     ),
+    rule(
+        "tamper.pkgwarden",
+        "pkgwarden's own files tampered with",
+        "An install wrote, replaced or removed pkgwarden's policy, cache (kernel probe, manager facts), state (reports), shims or binary, which would blind or weaken the next install. The sandbox refuses it in every mode but audit.",
+        Severity::High,
+        &["T1562.001"],
+    ),
 ];
 
 /// The one-line description of a rule family, when pkgwarden knows it.

@@ -1,6 +1,10 @@
 //! Where reports live: one JSON file per install in
 //! `$XDG_STATE_HOME/pkgwarden/reports`, named
-//! `<UTC start YYYYMMDDTHHMMSSZ>-<manager>-<id>.json` and written atomically,
+//! `<sequence>-<UTC start YYYYMMDDTHHMMSSZ>-<manager>-<id>.json` and written
+//! atomically. The sequence (ten digits) is the store's own: one more than
+//! the highest stored, assigned under a lock. Reports are ordered by it, never
+//! by the time a file claims (a forged report dated in the future must not
+//! become `last`); files without one (older pkgwarden) come first, by time.
 //! plus `index.jsonl`, one summary line per write, so that listing need not
 //! parse every report.
 //!
@@ -23,6 +27,12 @@ use std::time::{Duration, SystemTime};
 
 /// The index's file name inside the reports directory.
 const INDEX: &str = "index.jsonl";
+
+/// The lock held while a sequence number is chosen and its file written.
+const SEQ_LOCK: &str = ".sequence.lock";
+
+/// Digits of the sequence number in a file name.
+const SEQ_DIGITS: usize = 10;
 
 /// `$XDG_STATE_HOME/pkgwarden/reports` (fallback
 /// `$HOME/.local/state/pkgwarden/reports`); `None` when neither variable
@@ -232,23 +242,42 @@ pub(crate) fn write_in(dir: &Path, report: &Report) -> Result<PathBuf, StoreErro
             source,
             hint: "check that its parent is writable, or set XDG_STATE_HOME elsewhere",
         })?;
-    // A report written again keeps its file name even if its start time
-    // could not be read (so a re-write never leaves two files).
-    let name = scan(dir)?
-        .into_iter()
-        .find(|n| n.id == *id)
-        .map(|n| n.file)
-        .unwrap_or_else(|| file_name(report));
+    // Choosing the next number and writing its file is one step for every
+    // writer: the lock is released when `lock` closes.
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(dir.join(SEQ_LOCK))
+        .and_then(|f| flock(&f, libc::LOCK_EX).map(|()| f))
+        .map_err(|source| StoreError::Io {
+            what: "lock",
+            path: dir.join(SEQ_LOCK),
+            source,
+            hint: "check that the reports directory is writable",
+        })?;
+    // A report written again keeps its file name (and so its place).
+    let names = scan(dir)?;
+    let name = match names.iter().find(|n| n.id == *id) {
+        Some(n) => n.file.clone(),
+        None => {
+            let next = names.iter().filter_map(|n| n.seq).max().unwrap_or(0) + 1;
+            file_name(report, next)
+        }
+    };
     let json = serde_json::to_vec_pretty(report).map_err(StoreError::Encode)?;
     let path = dir.join(&name);
     write_atomic(dir, &name, &json)?;
+    drop(lock);
     // The index is a cache; without this line `list` reads the file itself.
     let _ = append_index(dir, &name, &path, report);
     Ok(path)
 }
 
-/// `<YYYYMMDDTHHMMSSZ>-<manager>-<id>.json`.
-fn file_name(report: &Report) -> String {
+/// `<sequence>-<YYYYMMDDTHHMMSSZ>-<manager>-<id>.json`.
+fn file_name(report: &Report, seq: u64) -> String {
     let stamp = humantime::parse_rfc3339_weak(&report.started)
         .ok()
         .and_then(|t| super::rfc3339(t, 0, false))
@@ -275,7 +304,11 @@ fn file_name(report: &Report) -> String {
     } else {
         manager
     };
-    format!("{stamp}-{manager}-{}.json", report.id)
+    format!(
+        "{seq:0w$}-{stamp}-{manager}-{}.json",
+        report.id,
+        w = SEQ_DIGITS
+    )
 }
 
 /// Writes `bytes` to `dir/name` so that readers see the old file or the new
@@ -393,24 +426,35 @@ fn read_index(dir: &Path) -> HashMap<String, IndexLine> {
 /// A report file name, taken apart.
 struct Named {
     file: String,
+    /// The store's sequence number (none in names of older pkgwarden).
+    seq: Option<u64>,
     id: String,
     /// The start time in the name (to the second).
     time: Option<SystemTime>,
 }
 
-/// Splits `<stamp>-<manager>-<id>.json`; `None` for anything else (the
-/// index, temporary files, stray files).
+/// Splits `[<sequence>-]<stamp>-<manager>-<id>.json`; `None` for anything
+/// else (the index, temporary files, stray files).
 fn parse_name(file: &str) -> Option<Named> {
     if file.starts_with('.') {
         return None;
     }
-    let stem = file.strip_suffix(".json")?;
+    let full = file.strip_suffix(".json")?;
+    let (seq, stem) = match full.split_at_checked(SEQ_DIGITS) {
+        Some((digits, rest))
+            if digits.bytes().all(|b| b.is_ascii_digit()) && rest.starts_with('-') =>
+        {
+            (digits.parse::<u64>().ok(), &rest[1..])
+        }
+        _ => (None, full),
+    };
     let (rest, id) = stem.rsplit_once('-')?;
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     Some(Named {
         file: file.to_string(),
+        seq,
         id: id.to_ascii_lowercase(),
         time: rest.get(..16).and_then(parse_stamp),
     })
@@ -449,8 +493,11 @@ fn scan(dir: &Path) -> Result<Vec<Named>, StoreError> {
             });
         }
     };
+    // Only regular files are reports (a directory under a report's name
+    // must not take a sequence number).
     Ok(entries
         .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter_map(|e| e.file_name().to_str().and_then(parse_name))
         .collect())
 }
@@ -521,10 +568,11 @@ pub(crate) fn list_in(
         if findings_only && summary.findings == 0 {
             continue;
         }
-        out.push((started, named.file, summary));
+        out.push((named.seq, started, named.file, summary));
     }
-    out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    Ok(out.into_iter().map(|(_, _, s)| s).collect())
+    // The store's order; the claimed time only orders files without one.
+    out.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+    Ok(out.into_iter().map(|(_, _, _, s)| s).collect())
 }
 
 /// [`load`] in `dir`.
@@ -588,7 +636,7 @@ mod tests {
         let path = write_in(&dir, &r).expect("write");
         assert_eq!(
             path.file_name().and_then(|n| n.to_str()),
-            Some("20260304T050607Z-pip-0123456789abcdef.json")
+            Some("0000000001-20260304T050607Z-pip-0123456789abcdef.json")
         );
         let mode = |p: &Path| fs::metadata(p).expect("stat").mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
@@ -599,7 +647,8 @@ mod tests {
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names.len(), 2, "{names:?}");
+        // The report, the index and the sequence lock.
+        assert_eq!(names.len(), 3, "{names:?}");
         let back = load_in(&dir, "0123456789abcdef").expect("load");
         assert_eq!(
             serde_json::to_value(&back).ok(),
@@ -649,7 +698,8 @@ mod tests {
         for r in [&a, &b, &c] {
             write_in(dir, r).expect("write");
         }
-        assert_eq!(load_in(dir, "last").expect("last").id, b.id);
+        // The last written, whatever time it claims.
+        assert_eq!(load_in(dir, "last").expect("last").id, c.id);
         assert_eq!(load_in(dir, "def").expect("prefix").id, c.id);
         assert_eq!(load_in(dir, "ABC0000000000001").expect("upper").id, a.id);
         match load_in(dir, "abc") {
@@ -694,10 +744,11 @@ mod tests {
 
         let all = list_in(dir, None, false).expect("list");
         let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["0000000000000002", "0000000000000001"]);
-        assert_eq!(all[0].findings, 7);
-        assert_eq!(all[0].worst, Some(Severity::Critical));
-        assert_eq!(all[0].manager, "npm");
+        // In the order the store wrote them, not by the time they claim.
+        assert_eq!(ids, ["0000000000000001", "0000000000000002"]);
+        assert_eq!(all[1].findings, 7);
+        assert_eq!(all[1].worst, Some(Severity::Critical));
+        assert_eq!(all[1].manager, "npm");
 
         let only = list_in(dir, None, true).expect("findings only");
         assert_eq!(only.len(), 1);
@@ -711,6 +762,45 @@ mod tests {
             Err(e @ StoreError::Corrupt { .. }) => assert!(e.to_string().contains("move it out")),
             other => panic!("expected corrupt, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_forged_report_dated_in_the_future_never_becomes_last() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        let mut old = clean_report("00000000000000a1");
+        old.started = "2026-01-01T00:00:00Z".into();
+        write_in(dir, &old).expect("write");
+        // Planted under a name without the store's number (the sandbox
+        // cannot write the directory at all; this is what an earlier audit
+        // run or another program could leave).
+        let mut forged = dirty_report("00000000000000f0");
+        forged.started = "2099-12-31T23:59:59Z".into();
+        fs::write(
+            dir.join("20991231T235959Z-npm-00000000000000f0.json"),
+            serde_json::to_vec(&forged).expect("json"),
+        )
+        .expect("plant");
+        assert_eq!(load_in(dir, "last").expect("last").id, old.id);
+        let mut new = clean_report("00000000000000b2");
+        new.started = "2026-01-02T00:00:00Z".into();
+        let path = write_in(dir, &new).expect("write");
+        // The store's number follows its own, not the planted file.
+        assert!(
+            path.to_string_lossy().contains("/0000000002-"),
+            "{}",
+            path.display()
+        );
+        assert_eq!(load_in(dir, "last").expect("last").id, new.id);
+        let ids: Vec<String> = list_in(dir, None, false)
+            .expect("list")
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(
+            ids,
+            ["00000000000000f0", "00000000000000a1", "00000000000000b2"]
+        );
     }
 
     #[test]

@@ -25,6 +25,13 @@ pub enum Grant {
     Write(PathBuf),
     /// Read and write one existing file (a device such as /dev/null).
     WriteFile(PathBuf),
+    /// Create directories beneath, nothing else (a fact probe's manager
+    /// making its own home or cache directory at start-up).
+    MakeDir(PathBuf),
+    /// Create, write and remove regular files beneath (no directories,
+    /// links or moves across directories): a manager that writes a file
+    /// through a temporary one beside it (pnpm's lockfile).
+    Files(PathBuf),
 }
 
 /// The inputs of the filesystem rules.
@@ -36,9 +43,16 @@ pub struct FsSpec {
     pub write_dirs: Vec<PathBuf>,
     /// Single files the install may write (devices, lockfiles).
     pub write_files: Vec<PathBuf>,
+    /// Directories where regular files may be created, written and
+    /// removed ([`Grant::Files`]).
+    pub file_dirs: Vec<PathBuf>,
     /// A directory whose children are writable except `keep` (protect mode's
     /// "the rest of $HOME"); the directory itself gains no new entries.
     pub writable_tree: Option<(PathBuf, Vec<PathBuf>)>,
+    /// Paths no write grant may cover (pkgwarden's own policy, state,
+    /// caches, shims and binary): a write directory that holds one is split
+    /// around it, as the writable tree is around `keep`.
+    pub protected: Vec<PathBuf>,
 }
 
 impl FsSpec {
@@ -46,10 +60,21 @@ impl FsSpec {
     /// judged after the fact for reports (the tree is split again as it is
     /// now; what the refused install did not create is not there).
     pub fn allows_write(&self, path: &Path) -> bool {
-        if is_within_any(path, &self.secrets) {
+        if is_within_any(path, &self.secrets) || is_within_any(path, &self.protected) {
             return false;
         }
-        if is_within_any(path, &self.write_dirs) || self.write_files.iter().any(|f| f == path) {
+        if self.write_files.iter().any(|f| f == path) || is_within_any(path, &self.file_dirs) {
+            return true;
+        }
+        let deny = self.denied();
+        // A write directory is split around what it must not cover, as in
+        // `grants`.
+        if self.write_dirs.iter().any(|d| {
+            path.starts_with(d)
+                && allow_all_except(d, &deny)
+                    .iter()
+                    .any(|g| path.starts_with(g))
+        }) {
             return true;
         }
         // The same split of the tree that `grants` made: a new entry is
@@ -57,7 +82,7 @@ impl FsSpec {
         match &self.writable_tree {
             Some((root, keep)) if path.starts_with(root) => {
                 let mut keep = keep.clone();
-                keep.extend(self.secrets.iter().cloned());
+                keep.extend(deny);
                 allow_all_except(root, &keep)
                     .iter()
                     .any(|g| g != root && path.starts_with(g))
@@ -67,26 +92,46 @@ impl FsSpec {
     }
 }
 
+impl FsSpec {
+    /// What no write grant may cover: the secrets and the protected paths.
+    fn denied(&self) -> Vec<PathBuf> {
+        self.secrets
+            .iter()
+            .chain(&self.protected)
+            .cloned()
+            .collect()
+    }
+}
+
 /// Turns the spec into grants: read on `/` minus the secrets, write on the
-/// write dirs, and on the writable tree minus what it must keep.
+/// write dirs and on the writable tree, each split around the secrets, the
+/// protected paths and (for the tree) what it must keep.
 pub fn grants(spec: &FsSpec) -> Vec<Grant> {
     let mut out = BTreeSet::new();
     for p in allow_all_except(Path::new("/"), &spec.secrets) {
         out.insert(Grant::Read(p));
     }
+    let deny = spec.denied();
     for d in &spec.write_dirs {
-        if d.exists() && !is_within_any(d, &spec.secrets) {
-            out.insert(Grant::Write(d.clone()));
+        if d.exists() && !is_within_any(d, &deny) {
+            for p in allow_all_except(d, &deny) {
+                out.insert(Grant::Write(p));
+            }
         }
     }
     for f in &spec.write_files {
-        if f.exists() {
+        if f.exists() && !is_within_any(f, &deny) {
             out.insert(Grant::WriteFile(f.clone()));
+        }
+    }
+    for d in &spec.file_dirs {
+        if d.is_dir() && !is_within_any(d, &deny) && !deny.iter().any(|p| p.starts_with(d)) {
+            out.insert(Grant::Files(d.clone()));
         }
     }
     if let Some((root, keep)) = &spec.writable_tree {
         let mut keep = keep.clone();
-        keep.extend(spec.secrets.iter().cloned());
+        keep.extend(deny);
         for p in allow_all_except(root, &keep) {
             if p != *root {
                 out.insert(Grant::Write(p));
@@ -210,6 +255,7 @@ pub fn build(
     let read = AccessFs::from_read(abi);
     let all = AccessFs::from_all(abi);
     let file_rw = AccessFs::from_file(abi);
+    let files = file_rw | AccessFs::MakeReg | AccessFs::RemoveFile;
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(all)?;
@@ -225,6 +271,8 @@ pub fn build(
             Grant::Read(p) => (p, read),
             Grant::Write(p) => (p, all),
             Grant::WriteFile(p) => (p, file_rw),
+            Grant::Files(p) => (p, files),
+            Grant::MakeDir(p) => (p, AccessFs::MakeDir.into()),
         };
         let fd = match PathFd::new(path) {
             Ok(fd) => fd,
@@ -331,6 +379,53 @@ mod tests {
     }
 
     #[test]
+    fn protected_paths_are_split_out_of_every_write_grant() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().to_path_buf();
+        for d in [
+            "bin",
+            "state/pkgwarden/reports",
+            "state/other",
+            "proj/node_modules",
+        ] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        fs::write(root.join("bin/pkgwarden"), "").unwrap();
+        fs::write(root.join("bin/tool"), "").unwrap();
+        fs::write(root.join("proj/.npmrc"), "").unwrap();
+        let spec = FsSpec {
+            write_dirs: vec![root.join("bin"), root.join("state/pkgwarden/reports")],
+            file_dirs: vec![root.join("proj")],
+            writable_tree: Some((root.clone(), vec![root.join("proj")])),
+            protected: vec![root.join("bin/pkgwarden"), root.join("state/pkgwarden")],
+            ..FsSpec::default()
+        };
+        let g = grants(&spec);
+        assert!(g.contains(&Grant::Write(root.join("bin/tool"))));
+        assert!(g.contains(&Grant::Write(root.join("state/other"))));
+        assert!(g.contains(&Grant::Files(root.join("proj"))));
+        for p in [
+            root.join("bin"),
+            root.join("bin/pkgwarden"),
+            root.join("state"),
+        ] {
+            assert!(
+                !g.iter().any(|x| matches!(x, Grant::Write(q) if *q == p)),
+                "{p:?}"
+            );
+        }
+        assert!(!g.iter().any(|x| matches!(x, Grant::Write(q) | Grant::Files(q) if q.starts_with(root.join("state/pkgwarden")))));
+        assert!(!spec.allows_write(&root.join("bin/pkgwarden")));
+        assert!(!spec.allows_write(&root.join("state/pkgwarden/reports/x.json")));
+        assert!(spec.allows_write(&root.join("bin/tool")));
+        // A file grant on a directory holding a protected path is not made.
+        let mut inside = spec.clone();
+        inside.protected.push(root.join("proj/.pkgwarden.toml"));
+        fs::write(root.join("proj/.pkgwarden.toml"), "").unwrap();
+        assert!(!grants(&inside).contains(&Grant::Files(root.join("proj"))));
+    }
+
+    #[test]
     fn grants_keep_secrets_out_of_writable_trees() {
         let t = tempfile::tempdir().unwrap();
         let home = t.path().to_path_buf();
@@ -342,7 +437,9 @@ mod tests {
             secrets: vec![home.join(".ssh")],
             write_dirs: vec![home.join(".cache"), home.join(".ssh/inner")],
             write_files: vec![PathBuf::from("/dev/null")],
+            file_dirs: Vec::new(),
             writable_tree: Some((home.clone(), vec![home.join(".bashrc")])),
+            protected: Vec::new(),
         };
         let g = grants(&spec);
         assert!(g.contains(&Grant::Write(home.join(".cache"))));

@@ -109,16 +109,7 @@ pub fn fs_spec(
     );
     write_files.extend(plan.write_files.iter().cloned());
     write_dirs.push(tmp.to_path_buf());
-    // An npm-style local install writes its lockfile and manifest beside
-    // node_modules: the project directory.
-    if plan
-        .write_roots
-        .iter()
-        .any(|r| r.file_name().is_some_and(|n| n == "node_modules") && r.parent() == Some(cwd))
-        && home != Some(cwd)
-    {
-        write_dirs.push(cwd.to_path_buf());
-    }
+    let projects = local_projects(plan, home);
     for fd in 0..3 {
         if let Ok(p) = std::fs::read_link(format!("/proc/self/fd/{fd}"))
             && p.starts_with("/dev/pts")
@@ -137,16 +128,141 @@ pub fn fs_spec(
                 .collect();
             keep.extend(["bin", ".local/bin"].iter().map(|p| h.join(p)));
             keep.extend(PROJECT_PERSISTENCE.iter().map(|p| cwd.join(p)));
+            // A node project is writable only where its install writes
+            // (granted above), plus what its own hooks need (below).
+            keep.extend(projects.iter().cloned());
             Some((h.to_path_buf(), keep))
         }
         _ => None,
     };
+    if policy.mode == Mode::Protect {
+        write_dirs.extend(projects.iter().flat_map(|p| root_hook_dirs(p)));
+    }
     landlock::FsSpec {
         secrets,
         write_dirs,
         write_files,
+        file_dirs: plan.file_dirs.clone(),
         writable_tree,
+        protected: own_paths(cwd),
     }
+}
+
+/// The projects a local install writes into: the directories of the
+/// manifest and lockfiles the plan writes (npm, yarn, pnpm). Only the plan's
+/// entries are writable there; the rest of the project (`.git/`,
+/// `.github/`, `.npmrc`, editor and agent hooks, sources) is not, in any mode
+/// but audit.
+fn local_projects(plan: &InstallPlan, home: Option<&Path>) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = plan
+        .write_files
+        .iter()
+        .filter_map(|f| f.parent())
+        .filter(|p| home != Some(*p))
+        .map(Path::to_path_buf)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Directories of a node project that its own install-time scripts write
+/// (husky and simple-git-hooks install `.git/hooks` from `prepare`), granted
+/// in protect only when the project's `package.json` has such a script. A
+/// dependency's hook writing there is still reported (`persist.git`); only a
+/// nested domain per hook (DESIGN.md principle 9) can refuse it.
+fn root_hook_dirs(project: &Path) -> Vec<PathBuf> {
+    let scripts = std::fs::read(project.join("package.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get("scripts").cloned());
+    let runs_at_install = scripts.is_some_and(|s| {
+        ROOT_INSTALL_SCRIPTS
+            .iter()
+            .any(|n| s.get(n).is_some_and(|c| c.is_string()))
+    });
+    if !runs_at_install {
+        return Vec::new();
+    }
+    ROOT_HOOK_DIRS.iter().map(|d| project.join(d)).collect()
+}
+
+/// The root project's scripts npm, yarn and pnpm run on a plain install.
+const ROOT_INSTALL_SCRIPTS: &[&str] = &[
+    "preinstall",
+    "install",
+    "postinstall",
+    "preprepare",
+    "prepare",
+    "postprepare",
+];
+
+/// What those scripts may write in protect (relative to the project).
+const ROOT_HOOK_DIRS: &[&str] = &[".git/hooks"];
+
+/// Files created empty before the sandbox closes so that it can grant them
+/// (the plan's `create_files`); on drop, those still empty are removed, so
+/// an install that did not write them leaves the project as it was.
+#[derive(Debug, Default)]
+pub struct Precreated(Vec<PathBuf>);
+
+impl Precreated {
+    /// Creates each missing file of `files` (never replacing one: O_EXCL).
+    pub fn create(files: &[PathBuf]) -> Precreated {
+        let made = files
+            .iter()
+            .filter(|f| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(f)
+                    .is_ok()
+            })
+            .cloned()
+            .collect();
+        Precreated(made)
+    }
+}
+
+impl Drop for Precreated {
+    fn drop(&mut self) {
+        for f in &self.0 {
+            if std::fs::symlink_metadata(f).is_ok_and(|m| m.is_file() && m.len() == 0) {
+                let _ = std::fs::remove_file(f);
+            }
+        }
+    }
+}
+
+/// pkgwarden's own files, never writable from the sandbox: the policy files,
+/// its configuration, cache, state (reports) and data directories, the shims
+/// and the running binary. Each existing one is given by its real path too
+/// (landlock rules attach to inodes; the grants compare real paths).
+pub fn own_paths(cwd: &Path) -> Vec<PathBuf> {
+    let loc = crate::policy::Locations::default();
+    let mut raw: Vec<PathBuf> = [
+        crate::paths::config_dir(),
+        crate::paths::state_dir(),
+        crate::paths::data_dir(),
+        crate::shim::shims_dir(),
+        std::env::current_exe().ok(),
+        Some(loc.system),
+        loc.user,
+        // `PKGWARDEN_POLICY` names a policy file too (`--policy` is read
+        // before the plan and names one for this run only).
+        std::env::var_os("PKGWARDEN_POLICY").map(PathBuf::from),
+        // A project file may only tighten the policy: an existing one is
+        // kept as it is; a new one changes nothing an attacker wants.
+        crate::policy::find_project_file(cwd),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let real: Vec<PathBuf> = raw.iter().filter_map(|p| p.canonicalize().ok()).collect();
+    raw.extend(real);
+    raw.sort();
+    raw.dedup();
+    raw
 }
 
 /// Environment variable names that hold secrets (THREATS.md `cred.env`).
@@ -224,6 +340,41 @@ pub fn scrub_env(env: &[(String, String)], config_files: &[PathBuf]) -> (Vec<Str
 #[cfg(test)]
 mod env_tests {
     use super::*;
+
+    #[test]
+    fn only_a_root_project_with_install_scripts_gets_its_git_hooks() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path();
+        std::fs::write(
+            p.join("package.json"),
+            r#"{"name":"p","scripts":{"test":"x"}}"#,
+        )
+        .unwrap();
+        assert!(root_hook_dirs(p).is_empty());
+        std::fs::write(
+            p.join("package.json"),
+            r#"{"name":"p","scripts":{"prepare":"husky install"}}"#,
+        )
+        .unwrap();
+        assert_eq!(root_hook_dirs(p), vec![p.join(".git/hooks")]);
+        std::fs::write(p.join("package.json"), "not json").unwrap();
+        assert!(root_hook_dirs(p).is_empty());
+    }
+
+    #[test]
+    fn a_precreated_file_goes_when_left_empty_and_stays_when_written() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b, c) = (t.path().join("a"), t.path().join("b"), t.path().join("c"));
+        std::fs::write(&c, "mine").unwrap();
+        let made = Precreated::create(&[a.clone(), b.clone(), c.clone()]);
+        assert!(a.is_file() && b.is_file());
+        std::fs::write(&b, "lock").unwrap();
+        drop(made);
+        assert!(!a.exists());
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "lock");
+        // An existing file was never created, so never removed.
+        assert_eq!(std::fs::read_to_string(&c).unwrap(), "mine");
+    }
 
     #[test]
     fn secret_variables_are_recognised() {

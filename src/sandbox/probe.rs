@@ -31,10 +31,14 @@ impl Probe {
     }
 }
 
-/// The probe, cached per boot (the kernel cannot change without one).
+/// The probe, cached per boot (the kernel cannot change without one). Only a
+/// cached "everything works" is trusted: a cache saying a mechanism is
+/// missing is probed again (a forged one would otherwise turn the sandbox
+/// off), and one saying more than the kernel has fails when the sandbox is
+/// built, which refuses to run the install.
 pub fn probe_cached() -> Probe {
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    let file = crate::paths::cache_dir().map(|d| {
+    let file = crate::paths::own_cache_dir().map(|d| {
         d.join(format!(
             "probe-{}-{}.json",
             boot.trim(),
@@ -42,9 +46,9 @@ pub fn probe_cached() -> Probe {
         ))
     });
     if let Some(f) = &file
-        && let Some(p) = std::fs::read(f)
-            .ok()
+        && let Some(p) = crate::paths::read_trusted(f)
             .and_then(|b| serde_json::from_slice::<Probe>(&b).ok())
+            .filter(Probe::complete)
     {
         return p;
     }

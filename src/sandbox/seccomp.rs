@@ -204,6 +204,27 @@ pub fn rules() -> Rules {
     r
 }
 
+/// The rules of a fact probe (the manager asked about its configuration):
+/// no supervisor, so nothing is trapped. Every syscall an install is denied
+/// fails in the kernel, and so does every socket (a probe needs no network;
+/// landlock keeps TCP closed too) and unix datagram pairs, which could send
+/// to any pathname socket. Stream pairs (libuv's stdio) stay.
+pub fn probe_rules() -> Rules {
+    let mut r = Rules::default();
+    r.add(libc::SYS_socket, &[], Verdict::KernelErrno(EPERM));
+    r.add(
+        libc::SYS_socketpair,
+        &[Cond::MaskedEq(1, 0xf, libc::SOCK_DGRAM as u64)],
+        Verdict::KernelErrno(EPERM),
+    );
+    for (nr, when, v) in rules().rules {
+        if let Verdict::Deny(e) | Verdict::KernelErrno(e) = v {
+            r.add(nr, &when, Verdict::KernelErrno(e));
+        }
+    }
+    r
+}
+
 /// The syscall's name, for events.
 pub fn name(nr: i64) -> String {
     use libc::*;
@@ -304,6 +325,42 @@ mod tests {
         assert_eq!(
             p.run(AUDIT_ARCH, libc::SYS_openat, ro),
             SECCOMP_RET_USER_NOTIF
+        );
+    }
+
+    #[test]
+    fn the_probe_filter_traps_nothing_and_refuses_sockets_in_the_kernel() {
+        let r = probe_rules();
+        let p = r.program();
+        for (nr, args) in [
+            (libc::SYS_openat, [0u64; 6]),
+            (libc::SYS_execve, [0; 6]),
+            (libc::SYS_connect, [0; 6]),
+        ] {
+            assert_eq!(p.run(AUDIT_ARCH, nr, args), SECCOMP_RET_ALLOW, "{nr}");
+        }
+        let eperm = SECCOMP_RET_ERRNO | EPERM as u32;
+        for af in [
+            libc::AF_INET,
+            libc::AF_INET6,
+            libc::AF_UNIX,
+            libc::AF_NETLINK,
+        ] {
+            let args = [af as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0];
+            assert_eq!(p.run(AUDIT_ARCH, libc::SYS_socket, args), eperm, "{af}");
+        }
+        let dgram = [libc::AF_UNIX as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0];
+        assert_eq!(p.run(AUDIT_ARCH, libc::SYS_socketpair, dgram), eperm);
+        let stream = [libc::AF_UNIX as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0];
+        assert_eq!(
+            p.run(AUDIT_ARCH, libc::SYS_socketpair, stream),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(p.run(AUDIT_ARCH, libc::SYS_ptrace, [0; 6]), eperm);
+        assert_eq!(p.run(AUDIT_ARCH, libc::SYS_mount, [0; 6]), eperm);
+        assert_eq!(
+            p.run(AUDIT_ARCH, libc::SYS_io_uring_setup, [0; 6]),
+            SECCOMP_RET_ERRNO | ENOSYS as u32
         );
     }
 
