@@ -162,15 +162,17 @@ fn a_dependency_script_reads_no_credential_and_writes_only_its_own_directory() {
 #[test]
 fn the_root_projects_own_scripts_keep_the_installs_rights() {
     let c = case();
-    // The project asks for a generated file in its own directory.
+    // The project's own script writes where protect lets the install write
+    // (a directory of HOME), which a dependency's script may not.
+    let out = c.env.home.path().join("outdir");
+    fs::create_dir_all(&out).unwrap();
     let scripts = serde_json::json!({
-        "postinstall": "node -e \"require('fs').writeFileSync('generated.txt', 'ok')\""
+        "postinstall": "node -e \"require('fs').writeFileSync(process.env.HOME + '/outdir/generated.txt', 'ok')\""
     });
-    let _ = fs::remove_file(c.project.join("generated.txt"));
     let (r, result) = c.install("protect", scripts);
     assert_eq!(result["write_own"], "ok", "{result:#}\n{}", r.stderr);
     assert_eq!(
-        fs::read_to_string(c.project.join("generated.txt")).unwrap_or_default(),
+        fs::read_to_string(out.join("generated.txt")).unwrap_or_default(),
         "ok",
         "{}",
         r.stderr
