@@ -257,7 +257,11 @@ fn sandboxed(
         .patterns
         .extend(crate::managers::conda::watched(&plan));
     let before = snapshot::take(&scope);
-    let rules = seccomp::rules();
+    let rules = if p.mode == Mode::Block {
+        seccomp::block_rules()
+    } else {
+        seccomp::rules()
+    };
     let program = rules.program();
     // The proxy: the install's only way out. It lets through the registries
     // and the hosts the policy allows for this manager; unknown hosts pass in

@@ -31,6 +31,14 @@ pub fn is_credential(p: &Path, home: Option<&Path>, cwd: &Path) -> bool {
     })
 }
 
+/// `/proc/<digits>/…`.
+fn is_proc_entry(path: &str) -> bool {
+    path.split("/proc/").skip(1).any(|r| {
+        let n = r.split('/').next().unwrap_or("");
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 /// Finds credential reads and exposed secret variables.
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -43,6 +51,27 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             continue;
         };
         let p = Path::new(path);
+        if e.action == crate::monitor::notify::Action::Denied && is_proc_entry(path) {
+            // The supervisor refused an entry of a process outside the
+            // sandbox (its environment, memory, descriptors, root).
+            if seen.insert((path.clone(), e.pid)) {
+                let ev = Evidence {
+                    paths: vec![path.clone()],
+                    detail: Some("a process outside the sandbox; refused".into()),
+                    ..Evidence::default()
+                };
+                let title = format!("Another process's /proc entry opened: {path}");
+                out.push(finding(
+                    "cred.read",
+                    title,
+                    Some(e.pid),
+                    procs,
+                    ev,
+                    Taken::Blocked,
+                ));
+            }
+            continue;
+        }
         if !is_credential(p, input.home.as_deref(), &input.cwd) {
             continue;
         }

@@ -133,6 +133,14 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                     format!("Privileged local socket used: {path}"),
                     None,
                 )
+            } else if e.kind == "send" || e.kind == "dns" {
+                // A datagram to a named socket: a way out of the sandbox
+                // that no install needs (protect lets it through).
+                (
+                    "net.local-socket",
+                    format!("Datagram sent to a local socket: {path}"),
+                    Some("a unix datagram with a destination".to_string()),
+                )
             } else {
                 continue;
             }
@@ -169,6 +177,14 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                     None,
                 )
             }
+        } else if e.action == Action::Denied {
+            // An address the supervisor could not read or does not know
+            // (AF_UNSPEC, another family, a truncated one): refused.
+            (
+                "net.direct",
+                format!("Socket address the sandbox cannot judge, refused: {addr}"),
+                None,
+            )
         } else {
             continue;
         };
@@ -192,6 +208,9 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         }
         if nscd {
             f.severity = Severity::Info;
+        }
+        if rule == "net.local-socket" && e.kind != "connect" && e.action != Action::Denied {
+            f.severity = Severity::Medium;
         }
         out.push(f);
     }
