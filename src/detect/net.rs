@@ -108,7 +108,18 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         }
         let addr = e.addr.clone().unwrap_or_default();
         let action = super::taken_of(e);
-        let (rule, title, detail) = if let Some(path) = addr.strip_prefix("unix:") {
+        let (rule, title, detail) = if let Some(q) = &e.dns_query {
+            let sev = if encoded_name(q) {
+                "a long encoded label"
+            } else {
+                "a query"
+            };
+            (
+                "net.dns",
+                format!("DNS query sent by the install itself: {q}"),
+                Some(sev.to_string()),
+            )
+        } else if let Some(path) = addr.strip_prefix("unix:") {
             if NSCD_SOCKETS.contains(&path) {
                 (
                     "net.dns",
@@ -125,15 +136,19 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                     format!("Name lookup through the resolver socket {path}"),
                     None,
                 )
-            } else if input.privileged_unix.iter().any(|p| Path::new(path) == p)
-                || e.action == Action::Denied
-            {
+            } else if input.privileged_unix.iter().any(|p| Path::new(path) == p) {
                 (
                     "net.local-socket",
                     format!("Privileged local socket used: {path}"),
                     None,
                 )
-            } else if e.kind == "send" || e.kind == "dns" {
+            } else if e.action == Action::Denied {
+                (
+                    "net.local-socket",
+                    format!("Local socket refused: {path}"),
+                    None,
+                )
+            } else if e.kind == "send" {
                 // A datagram to a named socket: a way out of the sandbox
                 // that no install needs (protect lets it through).
                 (
@@ -144,17 +159,6 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             } else {
                 continue;
             }
-        } else if let Some(q) = &e.dns_query {
-            let sev = if encoded_name(q) {
-                "a long encoded label"
-            } else {
-                "a query"
-            };
-            (
-                "net.dns",
-                format!("DNS query sent by the install itself: {q}"),
-                Some(sev.to_string()),
-            )
         } else if let Ok(sa) = addr.parse::<SocketAddr>() {
             if data::is_metadata(&sa.ip().to_string()) {
                 (
