@@ -316,7 +316,7 @@ fn sandboxed(
     // managers need readable (a hook reading them is the finding).
     let mut read_watch = spec.secrets.clone();
     if let Some(h) = &home {
-        read_watch.extend(sandbox::READABLE_CREDENTIALS.iter().map(|f| h.join(f)));
+        read_watch.extend(sandbox::readable_credentials().iter().map(|f| h.join(f)));
     }
     read_watch.extend(
         [".env", ".env.local", ".env.production", ".env.development"]
@@ -686,7 +686,7 @@ fn readable_secrets(home: Option<&Path>, cwd: &Path) -> Vec<String> {
     let mut v: Vec<PathBuf> = Vec::new();
     if let Some(h) = home {
         v.extend(
-            crate::sandbox::READABLE_CREDENTIALS
+            crate::sandbox::readable_credentials()
                 .iter()
                 .map(|f| h.join(f)),
         );

@@ -3,14 +3,14 @@
 //! policy kept in the install's environment).
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
-use crate::sandbox::{HOME_SECRETS, READABLE_CREDENTIALS};
+use crate::sandbox::{home_secrets, readable_credentials, system_secrets};
 use std::collections::BTreeSet;
 use std::path::Path;
 
 /// True when `p` is a credential store (`cwd` for the project's `.env*`).
 pub fn is_credential(p: &Path, home: Option<&Path>, cwd: &Path) -> bool {
     let s = p.to_string_lossy();
-    if ["/etc/shadow", "/etc/gshadow"].contains(&s.as_ref()) {
+    if system_secrets().iter().any(|x| x == s.as_ref()) {
         return true;
     }
     if s.starts_with("/proc/") && s.ends_with("/environ") && !s.starts_with("/proc/self/") {
@@ -24,9 +24,9 @@ pub fn is_credential(p: &Path, home: Option<&Path>, cwd: &Path) -> bool {
     }
     // The stores the sandbox hides, and those the managers need readable.
     home.is_some_and(|h| {
-        HOME_SECRETS
+        home_secrets()
             .iter()
-            .chain(READABLE_CREDENTIALS)
+            .chain(readable_credentials())
             .any(|c| p.starts_with(h.join(c)))
     })
 }
