@@ -189,6 +189,7 @@ fn secrets_nobody_listed_stay_out_of_reach() {
             "supenviron blocked 1",
             "supalias blocked 1",
             "supdirfd blocked 1",
+            "suplink blocked 1",
             "ownenviron ESCAPED",
             "env DATABASE_URL absent",
             "env DEPLOY_PAT absent",

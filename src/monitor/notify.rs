@@ -468,7 +468,7 @@ fn handle(
             // sandbox. The open is held while we decide, so the answer is
             // the kernel's.
             if !w.observe_only
-                && proc_pids_of(&path)
+                && other_procs(pid, &path)
                     .into_iter()
                     .any(|other| !in_sandbox(other, pid, members))
                 && still_valid(listener, req.id)
@@ -1046,6 +1046,35 @@ fn proc_pids_of(path: &str) -> Vec<i32> {
         }
     }
     out
+}
+
+/// The processes whose `/proc` entries an open of `path` by `pid` reaches:
+/// by the path as written, and, when what it names lies on a procfs (a
+/// symlink planted in `TMPDIR`, a `..` through a link), by the path the
+/// process's view of it resolves to. One `statfs` per open; the full
+/// resolution only for procfs files.
+fn other_procs(pid: i32, path: &str) -> Vec<i32> {
+    let mut out = proc_pids_of(path);
+    let view = process_view(pid, path);
+    if on_procfs(&view)
+        && let Ok(real) = std::fs::canonicalize(&view)
+    {
+        out.extend(proc_pids_of(&real.to_string_lossy()));
+    }
+    out
+}
+
+/// True when `path` (symlinks followed) is on a procfs.
+fn on_procfs(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a zeroed statfs is a valid out-parameter; c is NUL-terminated.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    rc == 0 && st.f_type == libc::PROC_SUPER_MAGIC
 }
 
 /// True when process (or thread) `other` is inside the sandbox: the caller
