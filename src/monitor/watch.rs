@@ -307,3 +307,26 @@ fn update(
         .map(|_| true)
         .map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watcher_keeps_no_secret() {
+        let env = [
+            ("HOME", "/home/u"),
+            ("XDG_STATE_HOME", "/home/u/.local/state"),
+            ("GITHUB_TOKEN", "not-real"),
+            ("DATABASE_URL", "postgres://u:p@h/db"),
+            ("SSH_AUTH_SOCK", "/tmp/agent"),
+            ("PKGWARDEN_SUPERVISOR", "1"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let kept: Vec<String> = watcher_env(env.into_iter())
+            .into_iter()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(kept, vec!["HOME", "XDG_STATE_HOME"]);
+    }
+}

@@ -188,6 +188,23 @@ mod env_tests {
     }
 
     #[test]
+    fn credentials_in_values_go_unless_the_manager_reads_them() {
+        let env: Vec<(String, String)> = [
+            ("MIRROR", "https://u:not-real@127.0.0.1/simple"),
+            ("PIP_INDEX_URL", "https://u:not-real@127.0.0.1/simple"),
+            ("HTTPS_PROXY", "http://u:not-real@127.0.0.1:3128"),
+            ("DATABASE_URL", "postgres://127.0.0.1/db"),
+            ("HOMEPAGE", "https://127.0.0.1/"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let (removed, kept) = scrub_env(&env, &[]);
+        assert_eq!(removed, vec!["DATABASE_URL", "MIRROR"]);
+        assert_eq!(kept, vec!["PIP_INDEX_URL"]);
+    }
+
+    #[test]
     fn variables_the_managers_config_references_are_kept() {
         let t = tempfile::tempdir().unwrap();
         let npmrc = t.path().join(".npmrc");
