@@ -212,3 +212,56 @@ fn secrets_nobody_listed_stay_out_of_reach() {
         let _: &Value = &r.report;
     }
 }
+
+#[test]
+fn an_npm_postinstall_sending_udp_reaches_nothing() {
+    let hook = fs::read(crate_root().join("tests/fixtures/netsec/udp-hook.js")).unwrap();
+    let pkg = NpmPackage::new(
+        serde_json::json!({
+            "name": "pw-udp", "version": "1.0.0",
+            "scripts": {"postinstall": "node hook.js"}
+        }),
+        &[("hook.js", &hook), ("index.js", b"module.exports = 1;\n")],
+    );
+    let registry = NpmRegistry::start_with(vec![pkg]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    for mode in ["protect", "block"] {
+        let l = Listeners::start();
+        let _ = fs::remove_dir_all(project.join("node_modules"));
+        let _ = fs::remove_file(project.join("package-lock.json"));
+        fs::write(
+            project.join("package.json"),
+            r#"{"name":"proj","version":"1.0.0"}"#,
+        )
+        .unwrap();
+        let r = install(
+            &env,
+            mode,
+            &[
+                "npm",
+                "install",
+                "--foreground-scripts",
+                "--registry",
+                &registry.registry_url(),
+                "pw-udp",
+            ],
+            &project,
+            &l.vars(),
+        );
+        assert!(
+            r.stdout.contains("npmudp blocked"),
+            "{mode}: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        let (udp, _) = l.received();
+        assert!(udp.is_empty(), "{mode}: the UDP listener got {udp:?}");
+        if mode == "protect" {
+            reported(&r, "net.dns", &format!("{LABEL}.npm.example"));
+        } else {
+            assert_eq!(r.code, 90, "{}", r.stderr);
+            reported(&r, "sandbox.escape", "socket");
+        }
+    }
+}
