@@ -183,11 +183,11 @@ pub fn supervise(
         // Every process that traps is inside the sandbox (the filter is
         // inherited and cannot be dropped).
         let caller = req.pid as i32;
-        let leader = match tgids.get(&caller) {
-            Some(t) => *t,
-            None => tgid(caller).unwrap_or(caller),
-        };
-        members.insert(leader);
+        if let std::collections::hash_map::Entry::Vacant(slot) = tgids.entry(caller) {
+            let leader = tgid(caller).unwrap_or(caller);
+            slot.insert(leader);
+            members.insert(leader);
+        }
         let (event, resp) = handle(&listener, &watch, &req, &members);
         if let Some(mut e) = event {
             e.seq = out.events.len() as u64;
