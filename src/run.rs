@@ -278,7 +278,11 @@ fn sandboxed(
         .patterns
         .extend(crate::managers::conda::watched(&plan));
     let before = snapshot::take(&scope);
-    let rules = seccomp::rules();
+    let rules = if p.mode == Mode::Block {
+        seccomp::block_rules()
+    } else {
+        seccomp::rules()
+    };
     let program = rules.program();
     // The proxy: the install's only way out. It lets through the registries
     // and the hosts the policy allows for this manager; unknown hosts pass in
@@ -333,7 +337,7 @@ fn sandboxed(
     // managers need readable (a hook reading them is the finding).
     let mut read_watch = spec.secrets.clone();
     if let Some(h) = &home {
-        read_watch.extend(sandbox::READABLE_CREDENTIALS.iter().map(|f| h.join(f)));
+        read_watch.extend(sandbox::readable_credentials().iter().map(|f| h.join(f)));
     }
     read_watch.extend(
         [".env", ".env.local", ".env.production", ".env.development"]

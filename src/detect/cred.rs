@@ -3,14 +3,14 @@
 //! policy kept in the install's environment).
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
-use crate::sandbox::{HOME_SECRETS, READABLE_CREDENTIALS};
+use crate::sandbox::{home_secrets, readable_credentials, system_secrets};
 use std::collections::BTreeSet;
 use std::path::Path;
 
 /// True when `p` is a credential store (`cwd` for the project's `.env*`).
 pub fn is_credential(p: &Path, home: Option<&Path>, cwd: &Path) -> bool {
     let s = p.to_string_lossy();
-    if ["/etc/shadow", "/etc/gshadow"].contains(&s.as_ref()) {
+    if system_secrets().iter().any(|x| x == s.as_ref()) {
         return true;
     }
     if s.starts_with("/proc/") && s.ends_with("/environ") && !s.starts_with("/proc/self/") {
@@ -24,10 +24,18 @@ pub fn is_credential(p: &Path, home: Option<&Path>, cwd: &Path) -> bool {
     }
     // The stores the sandbox hides, and those the managers need readable.
     home.is_some_and(|h| {
-        HOME_SECRETS
+        home_secrets()
             .iter()
-            .chain(READABLE_CREDENTIALS)
+            .chain(readable_credentials())
             .any(|c| p.starts_with(h.join(c)))
+    })
+}
+
+/// `/proc/<digits>/…`.
+fn is_proc_entry(path: &str) -> bool {
+    path.split("/proc/").skip(1).any(|r| {
+        let n = r.split('/').next().unwrap_or("");
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
     })
 }
 
@@ -43,6 +51,27 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             continue;
         };
         let p = Path::new(path);
+        if e.action == crate::monitor::notify::Action::Denied && is_proc_entry(path) {
+            // The supervisor refused an entry of a process outside the
+            // sandbox (its environment, memory, descriptors, root).
+            if seen.insert((path.clone(), e.pid)) {
+                let ev = Evidence {
+                    paths: vec![path.clone()],
+                    detail: Some("a process outside the sandbox; refused".into()),
+                    ..Evidence::default()
+                };
+                let title = format!("Another process's /proc entry opened: {path}");
+                out.push(finding(
+                    "cred.read",
+                    title,
+                    Some(e.pid),
+                    procs,
+                    ev,
+                    Taken::Blocked,
+                ));
+            }
+            continue;
+        }
         if !is_credential(p, input.home.as_deref(), &input.cwd) {
             continue;
         }

@@ -118,7 +118,18 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         }
         let addr = e.addr.clone().unwrap_or_default();
         let action = super::taken_of(e);
-        let (rule, title, detail) = if let Some(path) = addr.strip_prefix("unix:") {
+        let (rule, title, detail) = if let Some(q) = &e.dns_query {
+            let sev = if encoded_name(q) {
+                "a long encoded label"
+            } else {
+                "a query"
+            };
+            (
+                "net.dns",
+                format!("DNS query sent by the install itself: {q}"),
+                Some(sev.to_string()),
+            )
+        } else if let Some(path) = addr.strip_prefix("unix:") {
             if NSCD_SOCKETS.contains(&path) {
                 (
                     "net.dns",
@@ -135,28 +146,29 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                     format!("Name lookup through the resolver socket {path}"),
                     None,
                 )
-            } else if input.privileged_unix.iter().any(|p| Path::new(path) == p)
-                || e.action == Action::Denied
-            {
+            } else if input.privileged_unix.iter().any(|p| Path::new(path) == p) {
                 (
                     "net.local-socket",
                     format!("Privileged local socket used: {path}"),
                     None,
                 )
+            } else if e.action == Action::Denied {
+                (
+                    "net.local-socket",
+                    format!("Local socket refused: {path}"),
+                    None,
+                )
+            } else if e.kind == "send" {
+                // A datagram to a named socket: a way out of the sandbox
+                // that no install needs (protect lets it through).
+                (
+                    "net.local-socket",
+                    format!("Datagram sent to a local socket: {path}"),
+                    Some("a unix datagram with a destination".to_string()),
+                )
             } else {
                 continue;
             }
-        } else if let Some(q) = &e.dns_query {
-            let sev = if encoded_name(q) {
-                "a long encoded label"
-            } else {
-                "a query"
-            };
-            (
-                "net.dns",
-                format!("DNS query sent by the install itself: {q}"),
-                Some(sev.to_string()),
-            )
         } else if let Ok(sa) = addr.parse::<SocketAddr>() {
             if data::is_metadata(&sa.ip().to_string()) {
                 (
@@ -179,6 +191,14 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                     None,
                 )
             }
+        } else if e.action == Action::Denied {
+            // An address the supervisor could not read or does not know
+            // (AF_UNSPEC, another family, a truncated one): refused.
+            (
+                "net.direct",
+                format!("Socket address the sandbox cannot judge, refused: {addr}"),
+                None,
+            )
         } else {
             continue;
         };
@@ -202,6 +222,9 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         }
         if nscd {
             f.severity = Severity::Info;
+        }
+        if rule == "net.local-socket" && e.kind != "connect" && e.action != Action::Denied {
+            f.severity = Severity::Medium;
         }
         out.push(f);
     }

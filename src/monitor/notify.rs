@@ -137,6 +137,8 @@ pub fn supervise(
     let mut stop_seen: Option<Instant> = None;
     // Thread id → process id: events name processes, not threads.
     let mut tgids: std::collections::HashMap<i32, i32> = std::collections::HashMap::new();
+    // The processes seen inside the sandbox (thread group leaders).
+    let mut members: std::collections::HashSet<i32> = std::collections::HashSet::new();
     loop {
         let mut pfd = libc::pollfd {
             fd: listener.as_raw_fd(),
@@ -178,7 +180,15 @@ pub fn supervise(
             continue;
         }
         out.notifications += 1;
-        let (event, resp) = handle(&listener, &watch, &req);
+        // Every process that traps is inside the sandbox (the filter is
+        // inherited and cannot be dropped).
+        let caller = req.pid as i32;
+        if let std::collections::hash_map::Entry::Vacant(slot) = tgids.entry(caller) {
+            let leader = tgid(caller).unwrap_or(caller);
+            slot.insert(leader);
+            members.insert(leader);
+        }
+        let (event, resp) = handle(&listener, &watch, &req, &members);
         if let Some(mut e) = event {
             e.seq = out.events.len() as u64;
             e.syscall = seccomp::name(i64::from(req.data.nr));
@@ -341,6 +351,7 @@ fn handle(
     listener: &Arc<OwnedFd>,
     w: &Watch,
     req: &libc::seccomp_notif,
+    members: &std::collections::HashSet<i32>,
 ) -> (Option<Event>, Option<libc::seccomp_notif_resp>) {
     let nr = i64::from(req.data.nr);
     let a = req.data.args;
@@ -452,6 +463,21 @@ fn handle(
                 (flags as i32 & O_ACCMODE) != O_RDONLY || flags as i32 & (O_CREAT | O_TRUNC) != 0;
             ev.flags = flags;
             ev.kind = if write { "open-write" } else { "open-read" }.into();
+            // Another process's /proc entry (its environment, memory,
+            // descriptors, root): refused unless that process is inside the
+            // sandbox. The open is held while we decide, so the answer is
+            // the kernel's.
+            if !w.observe_only
+                && other_procs(pid, &path)
+                    .into_iter()
+                    .any(|other| !in_sandbox(other, pid, members))
+                && still_valid(listener, req.id)
+            {
+                ev.flags = flags;
+                ev.kind = if write { "open-write" } else { "open-read" }.into();
+                ev.paths = vec![path];
+                return refuse(ev, EPERM, false);
+            }
             let secret = w.secrets.iter().any(|s| Path::new(&path).starts_with(s))
                 || is_other_environ(&path, pid);
             // A RubyGems plugin loaded: what that process does next is the plugin's.
@@ -561,7 +587,146 @@ fn handle(
     (Some(ev), Some(cont()))
 }
 
-/// connect, bind and datagrams with a destination.
+/// The most messages of one `sendmmsg` the kernel looks at (`UIO_MAXIOV`).
+const MAX_MMSG: u64 = 1024;
+
+/// Size of `struct msghdr` and of `struct mmsghdr` (x86_64 and aarch64).
+const MSGHDR: u64 = 56;
+const MMSGHDR: u64 = 64;
+
+/// One destination a syscall names, as the process wrote it.
+struct Dest {
+    /// The raw `sockaddr` bytes.
+    raw: Vec<u8>,
+    /// The start of the message's data (for DNS decoding), when a datagram.
+    payload: Vec<u8>,
+}
+
+/// Every destination address of a connect, bind, sendto, sendmsg or
+/// sendmmsg (a message without a name has none: it goes to the connected
+/// peer, checked at connect). `Err` when some part could not be read: the
+/// caller refuses, since the kernel may read what we could not.
+fn destinations(nr: i64, a: [u64; 6], mem: &Mem) -> Result<Vec<Dest>, String> {
+    use libc::*;
+    // sockaddr_storage: longer names are refused (connect, sendto) or cut
+    // there (msghdr) by the kernel.
+    let read_name = |ptr: u64, len: u64, cut: bool| -> Result<Option<Vec<u8>>, String> {
+        let len = len & 0xffff_ffff;
+        // The kernel rejects a negative length, and ignores a name without
+        // pointer or length.
+        if ptr == 0 || len == 0 || len > 0x7fff_ffff {
+            return Ok(None);
+        }
+        if len > 128 && !cut {
+            return Err(format!("address length {len}"));
+        }
+        let want = (len as usize).min(128);
+        let raw = mem.bytes(ptr, want);
+        if raw.len() != want {
+            return Err("unreadable address".into());
+        }
+        Ok(Some(raw))
+    };
+    let payload = |iov: u64, iovlen: u64| -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..iovlen.min(8) {
+            let base = mem.u64(iov + 16 * i).unwrap_or(0);
+            let len = mem.u64(iov + 16 * i + 8).unwrap_or(0);
+            let want = (len as usize).min(512 - out.len());
+            out.extend(mem.bytes(base, want));
+            if out.len() >= 512 {
+                break;
+            }
+        }
+        out
+    };
+    let msg = |hdr: u64| -> Result<Option<Dest>, String> {
+        let h = mem.bytes(hdr, MSGHDR as usize);
+        if h.len() != MSGHDR as usize {
+            return Err("unreadable message header".into());
+        }
+        let word = |off: usize| u64::from_ne_bytes(h[off..off + 8].try_into().unwrap_or([0; 8]));
+        let Some(raw) = read_name(word(0), word(8), true)? else {
+            return Ok(None);
+        };
+        Ok(Some(Dest {
+            raw,
+            payload: payload(word(16), word(24)),
+        }))
+    };
+    if nr == SYS_connect || nr == SYS_bind {
+        return Ok(read_name(a[1], a[2], false)?
+            .map(|raw| Dest {
+                raw,
+                payload: Vec::new(),
+            })
+            .into_iter()
+            .collect());
+    }
+    if nr == SYS_sendto {
+        return Ok(read_name(a[4], a[5], false)?
+            .map(|raw| Dest {
+                raw,
+                payload: mem.bytes(a[1], (a[2] as usize).min(512)),
+            })
+            .into_iter()
+            .collect());
+    }
+    if nr == SYS_sendmsg {
+        return Ok(msg(a[1])?.into_iter().collect());
+    }
+    // sendmmsg: every message, as far as the kernel would go.
+    let mut out = Vec::new();
+    for i in 0..(a[2] & 0xffff_ffff).min(MAX_MMSG) {
+        out.extend(msg(a[1] + i * MMSGHDR)?);
+    }
+    Ok(out)
+}
+
+/// What the supervisor does with one destination.
+#[derive(Debug, PartialEq, Eq)]
+enum Judged {
+    /// Nothing to decide, nothing to record (a disconnect, the kernel's
+    /// own netlink).
+    Quiet,
+    /// Recorded, left to the kernel.
+    Continue,
+    /// Performed by the supervisor on its copy of the socket (connects to
+    /// the allowed addresses).
+    ConnectForIt,
+    /// Refused with this errno.
+    Refuse(i32),
+}
+
+/// Decides one destination of syscall `nr` (pure: the unit tests drive it).
+fn judge(nr: i64, target: Option<&Target>, net: &NetPolicy, privileged: bool) -> Judged {
+    use libc::*;
+    let connect = nr == SYS_connect;
+    let bind = nr == SYS_bind;
+    match target {
+        // Fail closed: an address the supervisor cannot read is one it
+        // cannot judge (AF_UNSPEC on a UDP socket is IPv4 to the kernel).
+        None => Judged::Refuse(EPERM),
+        // connect(AF_UNSPEC) dissolves an association, on every family.
+        Some(Target::Unspec) if connect => Judged::Quiet,
+        Some(Target::Unspec) => Judged::Refuse(EPERM),
+        // The C library's routing and interface queries go to the kernel.
+        Some(Target::Netlink { pid: 0, groups: 0 }) => Judged::Quiet,
+        Some(Target::Netlink { .. }) => Judged::Refuse(EPERM),
+        _ if net.observe_only => Judged::Continue,
+        // TCP binds are refused by landlock; the attempt is the evidence.
+        Some(_) if bind => Judged::Continue,
+        Some(Target::Ip(sa)) if connect && net.allowed.contains(sa) => Judged::ConnectForIt,
+        // Nothing else leaves by IP: datagrams included (the proxy resolves
+        // names, the install needs no DNS of its own).
+        Some(Target::Ip(_)) => Judged::Refuse(ECONNREFUSED),
+        Some(Target::Unix(_)) if privileged || net.deny_all_unix => Judged::Refuse(EACCES),
+        Some(Target::Unix(_)) => Judged::Continue,
+    }
+}
+
+/// connect, bind and datagrams with a destination: every address of every
+/// message is read and judged; one refused address refuses the call.
 fn network(
     listener: &Arc<OwnedFd>,
     w: &Watch,
@@ -572,25 +737,7 @@ fn network(
     use libc::*;
     let nr = i64::from(req.data.nr);
     let a = req.data.args;
-    let (addr_ptr, addr_len) = if nr == SYS_connect || nr == SYS_bind {
-        (a[1], a[2])
-    } else if nr == SYS_sendto {
-        (a[4], a[5])
-    } else {
-        // msghdr (sendmsg) or the first mmsghdr (sendmmsg): msg_name, msg_namelen.
-        let name = mem.u64(a[1]).unwrap_or(0);
-        let len = mem.u64(a[1] + 8).unwrap_or(0) & 0xffff_ffff;
-        (name, len)
-    };
-    if addr_ptr == 0 {
-        // A connected socket: its destination was checked at connect.
-        return (None, Some(cont()));
-    }
-    let raw = mem.bytes(addr_ptr, (addr_len as usize).min(128));
-    if !still_valid(listener, req.id) {
-        return (None, Some(cont()));
-    }
-    let target = parse_sockaddr(&raw);
+    let pid = req.pid as i32;
     ev.kind = if nr == SYS_connect {
         "connect"
     } else if nr == SYS_bind {
@@ -599,72 +746,170 @@ fn network(
         "send"
     }
     .into();
-    ev.addr = target.as_ref().map(ToString::to_string);
-    // A datagram that is a DNS query (to port 53 or any other resolver): the
-    // query name is the evidence (a long encoded label is how DNS
-    // exfiltration looks).
-    if matches!(&target, Some(Target::Ip(_))) && nr != SYS_connect {
-        let payload = if nr == SYS_sendto {
-            mem.bytes(a[1], (a[2] as usize).min(512))
-        } else {
-            // msghdr.msg_iov (offset 16) → the first iovec's base and length.
-            let iov = mem.u64(a[1] + 16).unwrap_or(0);
-            let base = mem.u64(iov).unwrap_or(0);
-            let len = mem.u64(iov + 8).unwrap_or(0);
-            mem.bytes(base, (len as usize).min(512))
+    let dests = destinations(nr, a, mem);
+    if !still_valid(listener, req.id) {
+        return (None, Some(cont()));
+    }
+    let dests = match dests {
+        Ok(d) => d,
+        Err(why) => {
+            ev.addr = Some(format!("unreadable: {why}"));
+            return refuse(ev, EPERM, w.net.observe_only);
+        }
+    };
+    if dests.is_empty() {
+        // A connected socket: its destination was checked at connect.
+        return (None, Some(cont()));
+    }
+    let mut verdict = Judged::Quiet;
+    let mut chosen: Option<(Option<Target>, &Dest)> = None;
+    for d in &dests {
+        let target = parse_sockaddr(&d.raw);
+        if ev.dns_query.is_none() && nr != SYS_connect && nr != SYS_bind {
+            ev.dns_query = dns_query_name(&d.payload);
+        }
+        let privileged = match &target {
+            Some(Target::Unix(path)) => is_privileged_unix(pid, path, &w.net.privileged_unix),
+            _ => false,
         };
-        ev.dns_query = dns_query_name(&payload);
-        if ev.dns_query.is_some() {
-            ev.kind = "dns".into();
+        let j = judge(nr, target.as_ref(), &w.net, privileged);
+        let worse = match (&verdict, &j) {
+            (_, Judged::Refuse(_)) => !matches!(verdict, Judged::Refuse(_)),
+            (Judged::Quiet, _) => true,
+            _ => false,
+        };
+        if worse {
+            verdict = j;
+            chosen = Some((target, d));
         }
     }
-    if nr == SYS_bind {
-        // TCP binds are refused by landlock; the attempt is the evidence.
-        return (Some(ev), Some(cont()));
+    let Some((target, dest)) = chosen else {
+        return (None, Some(cont()));
+    };
+    ev.addr = Some(match &target {
+        Some(t) => t.to_string(),
+        None => describe_unparsed(&dest.raw),
+    });
+    if ev.dns_query.is_some() {
+        // A datagram that is a DNS query (to port 53 or any other
+        // resolver): the name is the evidence (a long encoded label is how
+        // DNS exfiltration looks).
+        ev.kind = "dns".into();
     }
-    if w.net.observe_only {
-        // Audit refuses nothing; the proxy is still the expected way out.
-        if let Some(Target::Ip(sa)) = &target
-            && nr == SYS_connect
-            && w.net.allowed.contains(sa)
-        {
+    match verdict {
+        Judged::Quiet => (None, Some(cont())),
+        Judged::Refuse(errno) => refuse(ev, errno, w.net.observe_only),
+        Judged::ConnectForIt if dests.len() == 1 => {
+            // Connect on our own copy of the socket, to the address we checked.
+            connect_for(
+                listener,
+                w.net.peers.clone(),
+                req.id,
+                pid,
+                a[0] as i32,
+                dest.raw.clone(),
+            );
             ev.action = Action::Allowed;
+            (Some(ev), None)
         }
-        return (Some(ev), Some(cont()));
-    }
-    match &target {
-        Some(Target::Ip(sa)) => {
-            if nr == SYS_connect && w.net.allowed.contains(sa) {
-                // Connect on our own copy of the socket, to the address we checked.
-                connect_for(
-                    listener,
-                    w.net.peers.clone(),
-                    req.id,
-                    req.pid as i32,
-                    a[0] as i32,
-                    raw,
-                );
+        Judged::ConnectForIt => refuse(ev, EPERM, false),
+        Judged::Continue => {
+            if w.net.observe_only
+                && nr == SYS_connect
+                && matches!(&target, Some(Target::Ip(sa)) if w.net.allowed.contains(sa))
+            {
                 ev.action = Action::Allowed;
-                return (Some(ev), None);
             }
-            ev.action = Action::Denied;
-            ev.errno = Some(ECONNREFUSED);
-            (Some(ev), Some(fail(ECONNREFUSED)))
-        }
-        Some(Target::Unix(path)) => {
-            let privileged = w
-                .net
-                .privileged_unix
-                .iter()
-                .any(|p| Path::new(path) == p.as_path());
-            if privileged || w.net.deny_all_unix {
-                ev.action = Action::Denied;
-                ev.errno = Some(EACCES);
-                return (Some(ev), Some(fail(EACCES)));
+            // A unix address is left to the kernel, which reads it again:
+            // the socket must be a unix one, or a second thread swapping in
+            // an IP address after the check would be let through.
+            if !w.net.observe_only
+                && matches!(target, Some(Target::Unix(_)))
+                && nr != SYS_bind
+                && socket_family(pid, a[0] as i32) != Some(AF_UNIX)
+            {
+                return refuse(ev, EPERM, false);
             }
             (Some(ev), Some(cont()))
         }
-        None => (Some(ev), Some(cont())),
+    }
+}
+
+/// Records a refusal (an observation only, in audit).
+fn refuse(
+    mut ev: Event,
+    errno: i32,
+    observe_only: bool,
+) -> (Option<Event>, Option<libc::seccomp_notif_resp>) {
+    if observe_only {
+        return (Some(ev), Some(cont()));
+    }
+    ev.action = Action::Denied;
+    ev.errno = Some(errno);
+    (Some(ev), Some(fail(errno)))
+}
+
+/// The address family of the process's socket `fd`.
+fn socket_family(pid: i32, fd: i32) -> Option<i32> {
+    let sock = take_fd(pid, fd).ok()?;
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: v and len are valid out-parameters of their sizes.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(v)
+}
+
+/// A unix socket path as process `pid` names it, seen from outside: its
+/// root and cwd through `/proc/<pid>/`, its `/proc/self` as itself.
+fn process_view(pid: i32, path: &str) -> PathBuf {
+    let path = path
+        .strip_prefix("/proc/self/")
+        .or_else(|| path.strip_prefix("/proc/thread-self/"))
+        .map_or_else(|| path.to_string(), |rest| format!("/proc/{pid}/{rest}"));
+    if let Some(rest) = path.strip_prefix('/') {
+        PathBuf::from(format!("/proc/{pid}/root")).join(rest)
+    } else {
+        PathBuf::from(format!("/proc/{pid}/cwd")).join(path)
+    }
+}
+
+/// True when `path` (as process `pid` names it) is one of the privileged
+/// sockets: compared by the file it resolves to (device and inode), so an
+/// alias (`/proc/self/root/…`, a symlink, `..`) is the same socket. An
+/// abstract name is compared by name.
+fn is_privileged_unix(pid: i32, path: &str, privileged: &[PathBuf]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if path.starts_with('@') {
+        return privileged.iter().any(|p| p.as_os_str() == path);
+    }
+    let Ok(target) = std::fs::metadata(process_view(pid, path)) else {
+        // Nothing there to reach; the string still counts.
+        return privileged.iter().any(|p| p.as_os_str() == path);
+    };
+    privileged.iter().any(|p| {
+        p.as_os_str() == path
+            || std::fs::metadata(p)
+                .is_ok_and(|m| m.dev() == target.dev() && m.ino() == target.ino())
+    })
+}
+
+/// What a refused address looked like, for the record.
+fn describe_unparsed(raw: &[u8]) -> String {
+    match raw {
+        [a, b, ..] => format!(
+            "unparsed: family {}, {} bytes",
+            u16::from_ne_bytes([*a, *b]),
+            raw.len()
+        ),
+        _ => format!("unparsed: {} bytes", raw.len()),
     }
 }
 
@@ -681,6 +926,15 @@ pub enum Target {
     Ip(SocketAddr),
     /// A unix socket path (`@name` for the abstract namespace).
     Unix(String),
+    /// A netlink peer (`pid` 0: the kernel).
+    Netlink {
+        /// The peer's port id.
+        pid: u32,
+        /// Multicast groups.
+        groups: u32,
+    },
+    /// `AF_UNSPEC`: a disconnect for connect, IPv4 for a UDP send.
+    Unspec,
 }
 
 impl std::fmt::Display for Target {
@@ -688,16 +942,21 @@ impl std::fmt::Display for Target {
         match self {
             Target::Ip(a) => write!(f, "{a}"),
             Target::Unix(p) => write!(f, "unix:{p}"),
+            Target::Netlink { pid, groups } => write!(f, "netlink:{pid}/{groups}"),
+            Target::Unspec => write!(f, "unspec"),
         }
     }
 }
 
 /// Parses a raw `sockaddr` (family in native byte order, port big-endian).
+/// `None` for a family the supervisor does not know, or an address shorter
+/// than the kernel requires for its family: the caller refuses those.
 pub fn parse_sockaddr(raw: &[u8]) -> Option<Target> {
     use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
     let family = i32::from(u16::from_ne_bytes([*raw.first()?, *raw.get(1)?]));
     match family {
-        libc::AF_INET if raw.len() >= 8 => {
+        // The kernel wants a whole sockaddr_in (16) and sockaddr_in6 (24).
+        libc::AF_INET if raw.len() >= 16 => {
             let port = u16::from_be_bytes([raw[2], raw[3]]);
             let ip = Ipv4Addr::new(raw[4], raw[5], raw[6], raw[7]);
             Some(Target::Ip(SocketAddr::V4(SocketAddrV4::new(ip, port))))
@@ -713,8 +972,10 @@ pub fn parse_sockaddr(raw: &[u8]) -> Option<Target> {
                 0,
             ))))
         }
-        libc::AF_UNIX => {
-            let path = raw.get(2..).unwrap_or(&[]);
+        // More than the family: an autobind (family alone) has no peer to
+        // reach and is refused with the rest.
+        libc::AF_UNIX if raw.len() > 2 => {
+            let path = &raw[2..];
             if path.first() == Some(&0) {
                 let name: Vec<u8> = path[1..].to_vec();
                 return Some(Target::Unix(format!("@{}", String::from_utf8_lossy(&name))));
@@ -724,6 +985,11 @@ pub fn parse_sockaddr(raw: &[u8]) -> Option<Target> {
                 String::from_utf8_lossy(&path[..end]).into_owned(),
             ))
         }
+        libc::AF_NETLINK if raw.len() >= 12 => Some(Target::Netlink {
+            pid: u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]),
+            groups: u32::from_ne_bytes([raw[8], raw[9], raw[10], raw[11]]),
+        }),
+        libc::AF_UNSPEC => Some(Target::Unspec),
         _ => None,
     }
 }
@@ -748,6 +1014,90 @@ fn is_legacy(nr: i64, name: &str) -> bool {
 
 #[cfg(not(target_arch = "x86_64"))]
 fn is_legacy(_nr: i64, _name: &str) -> bool {
+    false
+}
+
+/// The processes whose `/proc/<pid>/` entries `path` goes through (after
+/// `.` and `..`; `/proc/<x>/root/` leads back to `/`, and is an entry of
+/// `x` itself). `/proc/self` and `/proc/thread-self` are the caller's own.
+fn proc_pids_of(path: &str) -> Vec<i32> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = Vec::new();
+    let mut rest: &[&str] = &parts;
+    while let ["proc", who, tail @ ..] = rest {
+        if !matches!(*who, "self" | "thread-self") {
+            match who.parse::<i32>() {
+                Ok(pid) => out.push(pid),
+                Err(_) => break,
+            }
+        }
+        match tail {
+            ["root", more @ ..] => rest = more,
+            _ => break,
+        }
+    }
+    out
+}
+
+/// The processes whose `/proc` entries an open of `path` by `pid` reaches:
+/// by the path as written, and, when what it names lies on a procfs (a
+/// symlink planted in `TMPDIR`, a `..` through a link), by the path the
+/// process's view of it resolves to. One `statfs` per open; the full
+/// resolution only for procfs files.
+fn other_procs(pid: i32, path: &str) -> Vec<i32> {
+    let mut out = proc_pids_of(path);
+    let view = process_view(pid, path);
+    if on_procfs(&view)
+        && let Ok(real) = std::fs::canonicalize(&view)
+    {
+        out.extend(proc_pids_of(&real.to_string_lossy()));
+    }
+    out
+}
+
+/// True when `path` (symlinks followed) is on a procfs.
+fn on_procfs(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a zeroed statfs is a valid out-parameter; c is NUL-terminated.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    rc == 0 && st.f_type == libc::PROC_SUPER_MAGIC
+}
+
+/// True when process (or thread) `other` is inside the sandbox: the caller
+/// itself, a process seen trapping, or a descendant of one. Anything else —
+/// the supervisor, its watchers, the user's shell, pid 1 — is outside.
+fn in_sandbox(other: i32, caller: i32, members: &std::collections::HashSet<i32>) -> bool {
+    let me = std::process::id() as i32;
+    let mut p = tgid(other).unwrap_or(other);
+    if p == caller || tgid(caller) == Some(p) {
+        return true;
+    }
+    for _ in 0..64 {
+        if members.contains(&p) && p != me {
+            return true;
+        }
+        if p <= 1 || p == me {
+            return false;
+        }
+        match ppid(p) {
+            Some(q) => p = q,
+            None => return false,
+        }
+    }
     false
 }
 
@@ -925,6 +1275,232 @@ mod tests {
         abs.extend_from_slice(b"\0bus");
         assert_eq!(parse_sockaddr(&abs).unwrap().to_string(), "unix:@bus");
         assert_eq!(parse_sockaddr(&[]), None);
+    }
+
+    fn family(f: i32, len: usize) -> Vec<u8> {
+        let mut raw = vec![0u8; len.max(2)];
+        raw[..2].copy_from_slice(&(f as u16).to_ne_bytes());
+        raw[2..]
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = b'a' + (i % 26) as u8);
+        raw.truncate(len);
+        raw
+    }
+
+    fn protect() -> NetPolicy {
+        NetPolicy {
+            allowed: vec!["127.0.0.1:3128".parse().unwrap()],
+            ..NetPolicy::default()
+        }
+    }
+
+    /// The shortest address the kernel takes for the families we parse.
+    fn minimum(f: i32) -> Option<usize> {
+        match f {
+            libc::AF_INET => Some(16),
+            libc::AF_INET6 => Some(24),
+            libc::AF_UNIX => Some(3),
+            libc::AF_NETLINK => Some(12),
+            libc::AF_UNSPEC => Some(2),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_family_and_every_truncation_fails_closed() {
+        use libc::{SYS_bind, SYS_connect, SYS_sendmmsg, SYS_sendmsg, SYS_sendto};
+        let block = NetPolicy {
+            deny_all_unix: true,
+            ..protect()
+        };
+        // AF_MAX is 46 on Linux 6 (libc does not export it); past it, and the
+        // top of the 16-bit field, for good measure.
+        for f in (0..=64).chain([255, 0x7fff, 0xffff]) {
+            for len in 0..=128 {
+                let raw = family(f, len);
+                let t = parse_sockaddr(&raw);
+                let known = minimum(f).is_some_and(|m| len >= m);
+                assert_eq!(t.is_some(), known, "family {f}, {len} bytes: {t:?}");
+                for nr in [SYS_sendto, SYS_sendmsg, SYS_sendmmsg] {
+                    for (mode, net) in [("protect", protect()), ("block", block.clone())] {
+                        let j = judge(nr, t.as_ref(), &net, false);
+                        // The one datagram destination that may pass: a unix
+                        // socket in protect (reported), and the kernel's netlink.
+                        let may = matches!(
+                            (&t, mode),
+                            (Some(Target::Unix(_)), "protect")
+                                | (Some(Target::Netlink { pid: 0, groups: 0 }), _)
+                        );
+                        assert_eq!(
+                            !matches!(j, Judged::Refuse(_)),
+                            may,
+                            "{mode} nr {nr} family {f}, {len} bytes: {j:?}"
+                        );
+                    }
+                }
+                // connect: only the proxy is performed; AF_UNSPEC disconnects.
+                let j = judge(SYS_connect, t.as_ref(), &protect(), false);
+                match &t {
+                    None => assert_eq!(j, Judged::Refuse(libc::EPERM)),
+                    Some(Target::Unspec) => assert_eq!(j, Judged::Quiet),
+                    Some(Target::Ip(_)) => assert_eq!(j, Judged::Refuse(libc::ECONNREFUSED)),
+                    _ => {}
+                }
+                if t.is_none() {
+                    assert_eq!(
+                        judge(SYS_bind, None, &protect(), false),
+                        Judged::Refuse(libc::EPERM)
+                    );
+                }
+            }
+        }
+        // AF_UNSPEC is refused for a send, in both modes.
+        let unspec = parse_sockaddr(&family(libc::AF_UNSPEC, 16));
+        assert_eq!(unspec, Some(Target::Unspec));
+        assert_eq!(
+            judge(SYS_sendto, unspec.as_ref(), &protect(), false),
+            Judged::Refuse(libc::EPERM)
+        );
+        // The proxy is connected to; a datagram to it is not.
+        let proxy = Target::Ip("127.0.0.1:3128".parse().unwrap());
+        assert_eq!(
+            judge(SYS_connect, Some(&proxy), &protect(), false),
+            Judged::ConnectForIt
+        );
+        assert_eq!(
+            judge(SYS_sendto, Some(&proxy), &protect(), false),
+            Judged::Refuse(libc::ECONNREFUSED)
+        );
+        // A privileged unix socket is refused in protect.
+        let agent = Target::Unix("/tmp/agent.sock".into());
+        assert_eq!(
+            judge(SYS_connect, Some(&agent), &protect(), true),
+            Judged::Refuse(libc::EACCES)
+        );
+        assert_eq!(
+            judge(SYS_sendto, Some(&agent), &block, false),
+            Judged::Refuse(libc::EACCES)
+        );
+    }
+
+    /// A sockaddr_in for `port` on 127.0.0.1.
+    fn v4(port: u16) -> Vec<u8> {
+        let mut v = family(libc::AF_INET, 16);
+        v[2..4].copy_from_slice(&port.to_be_bytes());
+        v[4..8].copy_from_slice(&[127, 0, 0, 1]);
+        v[8..].fill(0);
+        v
+    }
+
+    #[test]
+    fn the_name_of_every_message_is_read() {
+        let me = Mem {
+            pid: std::process::id() as i32,
+        };
+        let names = [v4(1001), v4(1002), family(libc::AF_UNSPEC, 16), v4(1004)];
+        let data = b"payload".to_vec();
+        let mut iov = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        // Message 1 has no name (the connected peer); the others name theirs.
+        let mut msgs: Vec<libc::mmsghdr> = (0..names.len())
+            .map(|i| {
+                // SAFETY: an all-zero mmsghdr is a valid value.
+                let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                if i != 1 {
+                    m.msg_hdr.msg_name = names[i].as_ptr() as *mut libc::c_void;
+                    m.msg_hdr.msg_namelen = names[i].len() as u32;
+                }
+                m.msg_hdr.msg_iov = &mut iov;
+                m.msg_hdr.msg_iovlen = 1;
+                m
+            })
+            .collect();
+        assert_eq!(std::mem::size_of::<libc::mmsghdr>() as u64, MMSGHDR);
+        assert_eq!(std::mem::size_of::<libc::msghdr>() as u64, MSGHDR);
+        let base = msgs.as_mut_ptr() as u64;
+        let args = |n: u64| [3, base, n, 0, 0, 0];
+        let got = destinations(libc::SYS_sendmmsg, args(4), &me).unwrap();
+        let targets: Vec<Option<Target>> = got.iter().map(|d| parse_sockaddr(&d.raw)).collect();
+        assert_eq!(
+            targets,
+            vec![
+                Some(Target::Ip("127.0.0.1:1001".parse().unwrap())),
+                Some(Target::Unspec),
+                Some(Target::Ip("127.0.0.1:1004".parse().unwrap())),
+            ]
+        );
+        assert!(got.iter().all(|d| d.payload == data));
+        // Fewer messages: only those the kernel would send.
+        assert_eq!(
+            destinations(libc::SYS_sendmmsg, args(2), &me)
+                .unwrap()
+                .len(),
+            1
+        );
+        // sendmsg reads its one header.
+        let one =
+            destinations(libc::SYS_sendmsg, [3, base + 2 * MMSGHDR, 0, 0, 0, 0], &me).unwrap();
+        assert_eq!(parse_sockaddr(&one[0].raw), Some(Target::Unspec));
+        // A message array the process cannot read is refused, not skipped.
+        assert!(destinations(libc::SYS_sendmmsg, [3, 8, 4, 0, 0, 0], &me).is_err());
+        // A vlen past the array: the unreadable tail fails closed too.
+        let mut one_msg = vec![msgs[0]];
+        let at = one_msg.as_mut_ptr() as u64;
+        let huge = destinations(libc::SYS_sendmmsg, [3, at, 1 << 20, 0, 0, 0], &me);
+        assert!(huge.is_err() || huge.unwrap().len() <= MAX_MMSG as usize);
+        // A name that cannot be read is refused.
+        // SAFETY: an all-zero msghdr is a valid value.
+        let mut bad: libc::msghdr = unsafe { std::mem::zeroed() };
+        bad.msg_name = 16 as *mut libc::c_void;
+        bad.msg_namelen = 16;
+        let bad_at = &bad as *const libc::msghdr as u64;
+        assert!(destinations(libc::SYS_sendmsg, [3, bad_at, 0, 0, 0, 0], &me).is_err());
+        // sendto: the address argument, and its payload.
+        let name = v4(53);
+        let to = destinations(
+            libc::SYS_sendto,
+            [
+                3,
+                data.as_ptr() as u64,
+                data.len() as u64,
+                0,
+                name.as_ptr() as u64,
+                16,
+            ],
+            &me,
+        )
+        .unwrap();
+        assert_eq!(to[0].payload, data);
+        // An over-long address for sendto or connect is refused.
+        assert!(
+            destinations(
+                libc::SYS_connect,
+                [3, name.as_ptr() as u64, 200, 0, 0, 0],
+                &me
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn proc_entries_name_their_process() {
+        assert_eq!(proc_pids_of("/proc/42/environ"), vec![42]);
+        assert_eq!(proc_pids_of("/proc/self/environ"), Vec::<i32>::new());
+        assert_eq!(proc_pids_of("/proc/self/root/proc/42/environ"), vec![42]);
+        assert_eq!(proc_pids_of("/proc/7/root/proc/42/mem"), vec![7, 42]);
+        assert_eq!(proc_pids_of("/tmp/../proc/./42/cmdline"), vec![42]);
+        assert_eq!(proc_pids_of("//proc//42"), vec![42]);
+        assert_eq!(proc_pids_of("/proc/sys/kernel/hostname"), Vec::<i32>::new());
+        assert_eq!(proc_pids_of("/home/u/proc/42"), Vec::<i32>::new());
+        // The supervisor is outside its own sandbox; the caller is inside.
+        let me = std::process::id() as i32;
+        let none = std::collections::HashSet::new();
+        assert!(!in_sandbox(me, 999_999, &none));
+        assert!(in_sandbox(me, me, &none));
+        assert!(!in_sandbox(1, 999_999, &none));
     }
 
     #[test]

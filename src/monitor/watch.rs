@@ -145,7 +145,10 @@ pub fn spawn(spec: &WatchSpec) -> Result<(), String> {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .env_remove("PKGWARDEN_SUPERVISOR");
+        // The watcher lives past the install: it keeps none of the user's
+        // environment (tokens, keys), only what locates pkgwarden's files.
+        .env_clear()
+        .envs(watcher_env(std::env::vars_os()));
     // SAFETY: setsid is async-signal-safe and allocates nothing.
     unsafe {
         cmd.pre_exec(|| {
@@ -156,6 +159,27 @@ pub fn spawn(spec: &WatchSpec) -> Result<(), String> {
     cmd.spawn()
         .map(drop)
         .map_err(|e| format!("cannot start the watcher: {e}"))
+}
+
+/// The variables the watcher keeps: where pkgwarden's files are, and the
+/// locale and time zone its report dates use.
+fn watcher_env(
+    env: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    const KEEP: &[&str] = &[
+        "HOME",
+        "PATH",
+        "XDG_CONFIG_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_DATA_HOME",
+        "XDG_STATE_HOME",
+        "PKGWARDEN_SYSTEM_POLICY",
+        "LANG",
+        "LC_ALL",
+        "TZ",
+    ];
+    env.filter(|(k, _)| KEEP.iter().any(|n| k.as_os_str() == *n))
+        .collect()
 }
 
 /// The watcher's body: snapshot every [`TICK`] until the window closes (or
@@ -282,4 +306,27 @@ fn update(
     crate::report::store::write(&report)
         .map(|_| true)
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watcher_keeps_no_secret() {
+        let env = [
+            ("HOME", "/home/u"),
+            ("XDG_STATE_HOME", "/home/u/.local/state"),
+            ("GITHUB_TOKEN", "not-real"),
+            ("DATABASE_URL", "postgres://u:p@h/db"),
+            ("SSH_AUTH_SOCK", "/tmp/agent"),
+            ("PKGWARDEN_SUPERVISOR", "1"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let kept: Vec<String> = watcher_env(env.into_iter())
+            .into_iter()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(kept, vec!["HOME", "XDG_STATE_HOME"]);
+    }
 }

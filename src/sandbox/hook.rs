@@ -52,7 +52,7 @@ pub fn spec(
     let h = plan.hook_shell.as_ref()?;
     let mut hide: Vec<PathBuf> = plan.readable_credentials.clone();
     if let Some(home) = home {
-        hide.extend(super::READABLE_CREDENTIALS.iter().map(|c| home.join(c)));
+        hide.extend(super::readable_credentials().iter().map(|c| home.join(c)));
     }
     if let Ok(entries) = std::fs::read_dir(cwd) {
         hide.extend(

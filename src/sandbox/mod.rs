@@ -6,6 +6,7 @@ pub mod hook;
 pub mod landlock;
 pub mod probe;
 pub mod seccomp;
+pub mod secrets;
 pub mod spawn;
 
 use crate::managers::facts::InstallPlan;
@@ -13,42 +14,23 @@ use crate::policy::{Mode, Policy};
 use std::path::{Path, PathBuf};
 
 /// Credential stores under `$HOME` nobody in the sandbox may read (THREATS.md
-/// `cred.read`). The managers' own configuration (`~/.npmrc`, pip's files,
-/// `~/.netrc`) stays readable: they need it.
-pub const HOME_SECRETS: &[&str] = &[
-    ".ssh",
-    ".aws",
-    ".gnupg",
-    ".config/gh",
-    ".config/gcloud",
-    ".azure",
-    ".kube",
-    ".docker/config.json",
-    ".git-credentials",
-    ".vault-token",
-    ".pypirc",
-    ".gem/credentials",
-    ".cargo/credentials.toml",
-    ".cargo/credentials",
-    ".mozilla",
-    ".config/google-chrome",
-    ".config/chromium",
-    ".config/BraveSoftware",
-    ".local/share/keyrings",
-    ".bitcoin",
-    ".ethereum",
-    ".electrum",
-    ".config/Exodus",
-];
+/// `cred.read`; `policy/secrets.toml` `home_hidden`). The managers' own
+/// configuration (`~/.npmrc`, pip's files, `~/.netrc`) stays readable: they
+/// need it.
+pub fn home_secrets() -> &'static [String] {
+    &secrets::data().home_hidden
+}
 
-/// Credential files below `$HOME` that a manager reads itself (npm and yarn
-/// their tokens, pip's HTTP client `~/.netrc`): readable only by the install
-/// whose plan names them (`InstallPlan::readable_credentials`), hidden from
-/// every other install, and from package code in the nested hook domain.
-pub const READABLE_CREDENTIALS: &[&str] = &[".npmrc", ".netrc", ".yarnrc", ".yarnrc.yml"];
+/// Credential files below `$HOME` that stay readable because the managers
+/// read them (`home_readable`): a package's code reading them is the finding.
+pub fn readable_credentials() -> &'static [String] {
+    &secrets::data().home_readable
+}
 
-/// System-wide secrets.
-pub const SYSTEM_SECRETS: &[&str] = &["/etc/shadow", "/etc/gshadow", "/etc/sudoers"];
+/// System-wide secrets (`system_hidden`).
+pub fn system_secrets() -> &'static [String] {
+    &secrets::data().system_hidden
+}
 
 /// Persistence locations inside a project directory (THREATS.md).
 pub const PROJECT_PERSISTENCE: &[&str] = &[
@@ -63,9 +45,9 @@ pub const PROJECT_PERSISTENCE: &[&str] = &[
 
 /// The secrets that exist for this user.
 pub fn secrets(home: Option<&Path>) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = SYSTEM_SECRETS.iter().map(PathBuf::from).collect();
+    let mut out: Vec<PathBuf> = system_secrets().iter().map(PathBuf::from).collect();
     if let Some(h) = home {
-        out.extend(HOME_SECRETS.iter().map(|s| h.join(s)));
+        out.extend(home_secrets().iter().map(|s| h.join(s)));
     }
     out
 }
@@ -89,7 +71,7 @@ pub fn fs_spec(
     // Another manager's credentials are as secret as any other store.
     if let Some(h) = home {
         secrets.extend(
-            READABLE_CREDENTIALS
+            readable_credentials()
                 .iter()
                 .map(|c| h.join(c))
                 .filter(|c| !plan.readable_credentials.contains(c)),
@@ -265,55 +247,18 @@ pub fn own_paths(cwd: &Path) -> Vec<PathBuf> {
     raw
 }
 
-/// Environment variable names that hold secrets (THREATS.md `cred.env`).
+/// Environment variable names that hold secrets (THREATS.md `cred.env`;
+/// the patterns are `policy/secrets.toml` `[env]`).
 pub fn is_secret_var(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    const EXACT: &[&str] = &[
-        "GITHUB_TOKEN",
-        "GH_TOKEN",
-        "NPM_TOKEN",
-        "NODE_AUTH_TOKEN",
-        "TWINE_PASSWORD",
-        "GEM_HOST_API_KEY",
-        "CI_JOB_TOKEN",
-        "VAULT_TOKEN",
-        "DOCKER_AUTH_CONFIG",
-        "GOOGLE_APPLICATION_CREDENTIALS",
-        "AZURE_CLIENT_SECRET",
-        "ACTIONS_RUNTIME_TOKEN",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "PYPI_TOKEN",
-        "UV_PUBLISH_TOKEN",
-        "POETRY_PYPI_TOKEN_PYPI",
-    ];
-    const SUFFIXES: &[&str] = &[
-        "_TOKEN",
-        "_PASSWORD",
-        "_PASSWD",
-        "_API_KEY",
-        "_APIKEY",
-        "_ACCESS_KEY",
-        "_PRIVATE_KEY",
-        "_CREDENTIALS",
-    ];
-    // AWS_REGION and friends are configuration; keys and session tokens are not.
-    const AWS_CONFIG: &[&str] = &[
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_PROFILE",
-        "AWS_CONFIG_FILE",
-        "AWS_CA_BUNDLE",
-    ];
-    EXACT.contains(&n.as_str())
-        || n.contains("SECRET")
-        || SUFFIXES.iter().any(|s| n.ends_with(s))
-        || (n.starts_with("AWS_") && !AWS_CONFIG.contains(&n.as_str()))
+    secrets::is_secret_name(name)
 }
 
 /// Which secret-looking variables of `env` the install keeps: those the
 /// manager's own configuration files reference as `${NAME}` (an `.npmrc`
-/// with `_authToken=${NPM_TOKEN}` needs it). Returns (removed, kept) names.
+/// with `_authToken=${NPM_TOKEN}` needs it), and a manager's own setting
+/// whose value is a URL with credentials (a private index). A variable is
+/// secret-looking by its name or by such a value. The proxy variables are
+/// replaced by pkgwarden, not removed. Returns (removed, kept) names.
 pub fn scrub_env(env: &[(String, String)], config_files: &[PathBuf]) -> (Vec<String>, Vec<String>) {
     let referenced: String = config_files
         .iter()
@@ -322,11 +267,12 @@ pub fn scrub_env(env: &[(String, String)], config_files: &[PathBuf]) -> (Vec<Str
         .join("\n");
     let mut removed = Vec::new();
     let mut kept = Vec::new();
-    for (k, _) in env {
-        if !is_secret_var(k) {
+    for (k, v) in env {
+        let by_name = is_secret_var(k);
+        if secrets::is_replaced(k) || !(by_name || secrets::is_secret_value(v)) {
             continue;
         }
-        if referenced.contains(&format!("${{{k}}}")) {
+        if referenced.contains(&format!("${{{k}}}")) || (!by_name && secrets::is_manager_var(k)) {
             kept.push(k.clone());
         } else {
             removed.push(k.clone());
@@ -400,6 +346,23 @@ mod env_tests {
         ] {
             assert!(!is_secret_var(s), "{s}");
         }
+    }
+
+    #[test]
+    fn credentials_in_values_go_unless_the_manager_reads_them() {
+        let env: Vec<(String, String)> = [
+            ("MIRROR", "https://u:not-real@127.0.0.1/simple"),
+            ("PIP_INDEX_URL", "https://u:not-real@127.0.0.1/simple"),
+            ("HTTPS_PROXY", "http://u:not-real@127.0.0.1:3128"),
+            ("DATABASE_URL", "postgres://127.0.0.1/db"),
+            ("HOMEPAGE", "https://127.0.0.1/"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let (removed, kept) = scrub_env(&env, &[]);
+        assert_eq!(removed, vec!["DATABASE_URL", "MIRROR"]);
+        assert_eq!(kept, vec!["PIP_INDEX_URL"]);
     }
 
     #[test]

@@ -225,6 +225,26 @@ pub fn probe_rules() -> Rules {
     r
 }
 
+/// The rules of a block-mode install: [`rules`], and no IP datagram socket
+/// at all. The proxy is the only way out and it resolves names, so an
+/// install needs neither UDP nor ICMP; refusing the socket itself leaves
+/// nothing to the reading of addresses (AF_UNSPEC, `sendmmsg`'s later
+/// messages, a thread rewriting an address).
+pub fn block_rules() -> Rules {
+    let mut r = rules();
+    for af in [libc::AF_INET, libc::AF_INET6] {
+        r.add(
+            libc::SYS_socket,
+            &[
+                Cond::Eq(0, af as u64),
+                Cond::MaskedEq(1, 0xf, libc::SOCK_DGRAM as u64),
+            ],
+            Verdict::Deny(EPERM),
+        );
+    }
+    r
+}
+
 /// The syscall's name, for events.
 pub fn name(nr: i64) -> String {
     use libc::*;
@@ -401,6 +421,40 @@ mod tests {
         assert_eq!(r.verdict(libc::SYS_socket, route), Verdict::Allow);
         let audit = [libc::AF_NETLINK as u64, libc::SOCK_RAW as u64, 9, 0, 0, 0];
         assert_eq!(r.verdict(libc::SYS_socket, audit), Verdict::Deny(EPERM));
+    }
+
+    #[test]
+    fn block_mode_refuses_ip_datagram_sockets_in_the_filter() {
+        let b = block_rules();
+        let p = b.program();
+        for af in [libc::AF_INET, libc::AF_INET6] {
+            for ty in [
+                libc::SOCK_DGRAM,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            ] {
+                let args = [af as u64, ty as u64, 0, 0, 0, 0];
+                assert_eq!(b.verdict(libc::SYS_socket, args), Verdict::Deny(EPERM));
+                assert_eq!(
+                    p.run(AUDIT_ARCH, libc::SYS_socket, args),
+                    SECCOMP_RET_USER_NOTIF
+                );
+                // Protect keeps them (its supervisor refuses every datagram
+                // with a destination outside the policy).
+                assert_eq!(rules().verdict(libc::SYS_socket, args), Verdict::Allow);
+            }
+            let tcp = [
+                af as u64,
+                (libc::SOCK_STREAM | libc::SOCK_CLOEXEC) as u64,
+                0,
+                0,
+                0,
+                0,
+            ];
+            assert_eq!(b.verdict(libc::SYS_socket, tcp), Verdict::Allow);
+            assert_eq!(p.run(AUDIT_ARCH, libc::SYS_socket, tcp), SECCOMP_RET_ALLOW);
+        }
+        let unix = [libc::AF_UNIX as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0];
+        assert_eq!(b.verdict(libc::SYS_socket, unix), Verdict::Allow);
     }
 
     #[test]

@@ -1,0 +1,142 @@
+//! The credential stores and secret-shaped variables of `policy/secrets.toml`
+//! (compiled in): which files the sandbox hides or watches, which variables
+//! never reach the install.
+
+use serde::Deserialize;
+use std::sync::OnceLock;
+
+/// `policy/secrets.toml`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Secrets {
+    /// Stores under `$HOME` the sandbox hides.
+    pub home_hidden: Vec<String>,
+    /// Credential files under `$HOME` the managers need readable.
+    pub home_readable: Vec<String>,
+    /// System-wide secrets.
+    pub system_hidden: Vec<String>,
+    /// Secret-shaped variables.
+    pub env: SecretEnv,
+}
+
+/// Which environment variables hold secrets.
+#[derive(Debug, Default, Deserialize)]
+pub struct SecretEnv {
+    /// Whole names.
+    pub exact: Vec<String>,
+    /// Name endings.
+    pub suffixes: Vec<String>,
+    /// Words anywhere in the name.
+    pub contains: Vec<String>,
+    /// Name beginnings.
+    pub prefixes: Vec<String>,
+    /// Names the patterns match that are configuration.
+    pub not_secret: Vec<String>,
+    /// The managers' own configuration variables.
+    pub manager_prefixes: Vec<String>,
+    /// Variables pkgwarden replaces inside the sandbox.
+    pub replaced: Vec<String>,
+}
+
+/// The compiled-in lists. A broken file is a build-time mistake the tests
+/// catch (`the_policy_file_parses`).
+pub fn data() -> &'static Secrets {
+    static S: OnceLock<Secrets> = OnceLock::new();
+    S.get_or_init(|| toml::from_str(include_str!("../../policy/secrets.toml")).unwrap_or_default())
+}
+
+/// True when the variable's name says it holds a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    let e = &data().env;
+    if e.not_secret.contains(&n) {
+        return false;
+    }
+    e.exact.contains(&n)
+        || e.contains.iter().any(|s| n.contains(s.as_str()))
+        || e.suffixes.iter().any(|s| n.ends_with(s.as_str()))
+        || e.prefixes.iter().any(|s| n.starts_with(s.as_str()))
+}
+
+/// True when the value carries credentials in a URL (`scheme://user:pass@`),
+/// anywhere in it (a list of URLs, a connection string).
+pub fn is_secret_value(value: &str) -> bool {
+    value.match_indices("://").any(|(i, _)| {
+        let rest = &value[i + 3..];
+        let authority = rest
+            .split(['/', '?', '#', ' ', ',', ';'])
+            .next()
+            .unwrap_or("");
+        authority
+            .rsplit_once('@')
+            .and_then(|(userinfo, _)| userinfo.split_once(':'))
+            .is_some_and(|(user, pass)| !user.is_empty() && !pass.is_empty())
+    })
+}
+
+/// True for a manager's own configuration variable.
+pub fn is_manager_var(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    data()
+        .env
+        .manager_prefixes
+        .iter()
+        .any(|p| n.starts_with(p.as_str()))
+}
+
+/// True for a variable pkgwarden sets itself inside the sandbox.
+pub fn is_replaced(name: &str) -> bool {
+    data()
+        .env
+        .replaced
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_file_parses() {
+        let s: Secrets = toml::from_str(include_str!("../../policy/secrets.toml")).unwrap();
+        assert!(s.home_hidden.iter().any(|p| p == ".config/git/credentials"));
+        assert!(s.home_hidden.iter().any(|p| p == ".bash_history"));
+        assert!(!s.env.exact.is_empty() && !s.env.suffixes.is_empty());
+    }
+
+    #[test]
+    fn names_and_values() {
+        for n in [
+            "DATABASE_URL",
+            "DEPLOY_PAT",
+            "SENTRY_DSN",
+            "APP_DATABASE_URL",
+            "gh_pat",
+        ] {
+            assert!(is_secret_name(n), "{n}");
+        }
+        for n in ["PATH", "PATCH_LEVEL", "DSN_HOST", "AWS_REGION", "URL"] {
+            assert!(!is_secret_name(n), "{n}");
+        }
+        for v in [
+            "postgres://u:pw@127.0.0.1/db",
+            "https://user:tok@127.0.0.1/simple",
+            "a https://x:y@h b",
+            "redis://default:pw@h:6379",
+        ] {
+            assert!(is_secret_value(v), "{v}");
+        }
+        for v in [
+            "https://127.0.0.1/simple",
+            "ssh://git@127.0.0.1/repo.git",
+            "https://127.0.0.1/a@b:c",
+            "mailto:someone@example",
+            "",
+        ] {
+            assert!(!is_secret_value(v), "{v}");
+        }
+        assert!(is_manager_var("PIP_INDEX_URL") && is_manager_var("npm_config_registry"));
+        assert!(!is_manager_var("MIRROR"));
+        assert!(is_replaced("https_proxy") && !is_replaced("PIP_PROXY"));
+    }
+}
