@@ -426,16 +426,27 @@ fn sandboxed(
         .cloned()
         .collect();
     expected.extend(spec.write_dirs.iter().cloned());
+    // The payload and the build directories: what the install runs from.
+    let mut exec_roots: Vec<PathBuf> = plan
+        .write_roots
+        .iter()
+        .chain(&plan.write_files)
+        .chain(&plan.build_dirs)
+        .cloned()
+        .collect();
+    exec_roots.extend(crate::detect::data::python_envs(&plan.write_roots));
     let input = crate::detect::Input {
         mode: p.mode,
         home: home.clone(),
         cwd: cwd.clone(),
         expected,
         tmp: tmp.0.clone(),
+        exec_roots,
         fs: spec.clone(),
         manager_configs: plan.config_files.clone(),
         site_dirs,
         path_dirs: scope.path_dirs.clone(),
+        envs: scope.envs.clone(),
         privileged_unix,
         startup_patterns: p.startup_paths.linux.clone(),
         entropy_threshold: p.executable_entropy_threshold,

@@ -41,8 +41,10 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     for e in input.events.iter().filter(|e| e.kind == "exec") {
         let exe = e.paths.first().map(PathBuf::from).unwrap_or_default();
         let argv = e.argv.clone().unwrap_or_default();
-        // The program, and any script path it was handed.
+        // The program (resolved, and as named: a symlink written during the
+        // install is dropped too), and any script path it was handed.
         let mut targets = vec![exe.clone()];
+        targets.extend(e.raw_paths.first().map(PathBuf::from));
         targets.extend(
             argv.iter()
                 .skip(1)
@@ -56,10 +58,17 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 use std::os::unix::fs::FileTypeExt;
                 m.file_type().is_char_device() || m.file_type().is_block_device()
             });
-            let outside = !device && !input.expected_path(t) && !input.tool_cache(t);
-            outside
+            // Written then run: dropped wherever it was written (a tool
+            // cache too), unless it is the payload or a build directory.
+            // Found fresh in a scratch place without a write seen: the
+            // caches of tools that download binaries are their business.
+            !device
+                && !input.exec_root(t)
                 && (written.iter().any(|(w, seq)| w == *t && *seq < e.seq)
-                    || (scratch(t) && t.is_file()))
+                    || (scratch(t)
+                        && t.is_file()
+                        && !input.expected_path(t)
+                        && !input.tool_cache(t)))
         });
         let memfd = exe.to_string_lossy().starts_with("/memfd:")
             || (e.syscall == "execveat" && memfd_pids.contains(&e.pid));
@@ -181,9 +190,75 @@ pub fn suspicious(argv: &[String]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::monitor::notify::{Action, Event};
 
     fn v(s: &str) -> Vec<String> {
         s.split(' ').map(str::to_string).collect()
+    }
+
+    fn event(seq: u64, kind: &str, path: &str, argv: Option<&[&str]>) -> Event {
+        Event {
+            seq,
+            ms: 0,
+            pid: 9,
+            ppid: None,
+            syscall: kind.into(),
+            kind: kind.into(),
+            paths: vec![path.into()],
+            raw_paths: Vec::new(),
+            argv: argv.map(|a| a.iter().map(|s| s.to_string()).collect()),
+            cwd: None,
+            package: None,
+            hook: None,
+            addr: None,
+            flags: 0,
+            dns_query: None,
+            action: Action::Observed,
+            errno: None,
+        }
+    }
+
+    fn dropped(events: &[Event]) -> Vec<Finding> {
+        let input = Input {
+            home: Some(PathBuf::from("/nonexistent-home")),
+            expected: vec![PathBuf::from("/nonexistent-home/.cache/pip")],
+            exec_roots: vec![PathBuf::from("/nonexistent-venv/lib/site-packages")],
+            tmp: PathBuf::from("/nonexistent-tmp"),
+            events,
+            ..Input::default()
+        };
+        check(&input, &Procs::new(&[]))
+            .into_iter()
+            .filter(|f| f.rule == "exec.dropped")
+            .collect()
+    }
+
+    #[test]
+    fn a_script_written_to_a_tool_cache_and_run_is_dropped() {
+        for place in [
+            "/nonexistent-home/.cache/pip/x.sh",
+            "/nonexistent-home/.npm/_cacache/x.sh",
+            "/nonexistent-home/.cache/other/x.sh",
+        ] {
+            let f = dropped(&[
+                event(0, "open-write", place, None),
+                event(1, "exec", "/bin/sh", Some(&["sh", place])),
+            ]);
+            assert_eq!(f.len(), 1, "{place}: {f:#?}");
+            assert_eq!(f[0].evidence.paths, vec![place.to_string()]);
+        }
+        // The payload and the private TMPDIR (builds) are where installs run
+        // what they wrote.
+        for place in [
+            "/nonexistent-venv/lib/site-packages/pkg/build/a.out",
+            "/nonexistent-tmp/pip-build-env-1/overlay/bin/cmake",
+        ] {
+            let f = dropped(&[
+                event(0, "open-write", place, None),
+                event(1, "exec", place, Some(&[place, "--version"])),
+            ]);
+            assert!(f.is_empty(), "{place}: {f:#?}");
+        }
     }
 
     #[test]

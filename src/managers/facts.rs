@@ -141,6 +141,11 @@ pub struct InstallPlan {
     pub write_files: Vec<PathBuf>,
     /// Cache directories.
     pub cache_dirs: Vec<PathBuf>,
+    /// Directories outside the write roots where the manager itself runs
+    /// what it wrote (its build environments, ephemeral tool environments):
+    /// executing a file written there is not `exec.dropped`. A cache as a
+    /// whole never is one.
+    pub build_dirs: Vec<PathBuf>,
     /// Log directories.
     pub log_dirs: Vec<PathBuf>,
     /// Configuration files the manager reads.
@@ -171,6 +176,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         write_roots: facts.write_roots.clone(),
         write_files: Vec::new(),
         cache_dirs: facts.cache_dirs.clone(),
+        build_dirs: Vec::new(),
         log_dirs: facts.log_dirs.clone(),
         config_files: facts.config_files.clone(),
         registries: facts.registries.clone(),
