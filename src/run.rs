@@ -320,12 +320,27 @@ fn sandboxed(
             .map(|f| cwd.join(f)),
     );
     let privileged_unix = net.privileged_unix.clone();
+    // The payload and the build directories: what the install runs from.
+    let mut exec_roots: Vec<PathBuf> = plan
+        .write_roots
+        .iter()
+        .chain(&plan.write_files)
+        .chain(&plan.build_dirs)
+        .cloned()
+        .collect();
+    exec_roots.extend(crate::detect::data::python_envs(&plan.write_roots));
     let watch = Watch {
         rules,
         observe_only: audit,
         secrets: read_watch,
         net,
         start,
+        // Block runs nothing the install wrote outside them.
+        exec_roots: (p.mode == Mode::Block).then(|| {
+            let mut r = exec_roots.clone();
+            r.push(tmp.0.clone());
+            r
+        }),
     };
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop2 = stop.clone();
@@ -426,22 +441,13 @@ fn sandboxed(
         .cloned()
         .collect();
     expected.extend(spec.write_dirs.iter().cloned());
-    // The payload and the build directories: what the install runs from.
-    let mut exec_roots: Vec<PathBuf> = plan
-        .write_roots
-        .iter()
-        .chain(&plan.write_files)
-        .chain(&plan.build_dirs)
-        .cloned()
-        .collect();
-    exec_roots.extend(crate::detect::data::python_envs(&plan.write_roots));
     let input = crate::detect::Input {
         mode: p.mode,
         home: home.clone(),
         cwd: cwd.clone(),
         expected,
         tmp: tmp.0.clone(),
-        exec_roots,
+        exec_roots: exec_roots.clone(),
         fs: spec.clone(),
         manager_configs: plan.config_files.clone(),
         site_dirs,

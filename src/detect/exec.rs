@@ -84,7 +84,9 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             };
             // The program started; whether the dropped file was there to run
             // is what the sandbox decided.
-            let action = if memfd || t.exists() {
+            let action = if e.action == crate::monitor::notify::Action::Denied {
+                Taken::Blocked
+            } else if memfd || t.exists() {
                 Taken::Observed
             } else {
                 input.write_taken(&t)

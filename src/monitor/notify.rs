@@ -114,6 +114,10 @@ pub struct Watch {
     pub net: NetPolicy,
     /// When the install started.
     pub start: Instant,
+    /// Block mode: a file the install wrote may be executed only below
+    /// these (the payload, build directories, the private TMPDIR); `None`
+    /// lets every exec continue.
+    pub exec_roots: Option<Vec<PathBuf>>,
 }
 
 /// What the loop saw.
@@ -143,6 +147,8 @@ pub fn supervise(
     let mut stop_seen: Option<Instant> = None;
     // Thread id → process id: events name processes, not threads.
     let mut tgids: std::collections::HashMap<i32, i32> = std::collections::HashMap::new();
+    // Every path the install has written so far (resolved).
+    let mut written: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
         let mut pfd = libc::pollfd {
             fd: listener.as_raw_fd(),
@@ -184,8 +190,16 @@ pub fn supervise(
             continue;
         }
         out.notifications += 1;
-        let (event, resp) = handle(&listener, &watch, &req);
+        let (event, resp) = handle(&listener, &watch, &req, &written);
         if let Some(mut e) = event {
+            let target = match e.kind.as_str() {
+                "open-write" | "chmod-exec" | "truncate" | "mknod" => e.paths.first(),
+                "rename" | "link" | "symlink" => e.paths.get(1),
+                _ => None,
+            };
+            if let Some(t) = target {
+                written.insert(t.clone());
+            }
             e.seq = out.events.len() as u64;
             e.syscall = seccomp::name(i64::from(req.data.nr));
             if e.kind == "exec" {
@@ -347,6 +361,7 @@ fn handle(
     listener: &Arc<OwnedFd>,
     w: &Watch,
     req: &libc::seccomp_notif,
+    written: &std::collections::HashSet<String>,
 ) -> (Option<Event>, Option<libc::seccomp_notif_resp>) {
     let nr = i64::from(req.data.nr);
     let a = req.data.args;
@@ -448,6 +463,26 @@ fn handle(
             {
                 ev.package = Some(p);
                 ev.hook = Some(h);
+            }
+            // Block: a file this install wrote runs only from the payload or
+            // a build directory (the program, or a script handed to it).
+            if let Some(roots) = &w.exec_roots {
+                let argv = ev.argv.as_deref().unwrap_or(&[]);
+                let dropped = ev
+                    .paths
+                    .iter()
+                    .chain(raw.borrow().iter())
+                    .chain(argv.iter().skip(1).filter(|a| a.starts_with('/')))
+                    .any(|t| {
+                        written.contains(t)
+                            && !t.starts_with("/dev/")
+                            && !roots.iter().any(|r| Path::new(t).starts_with(r))
+                    });
+                if dropped && still_valid(listener, req.id) {
+                    ev.action = Action::Denied;
+                    ev.errno = Some(EACCES);
+                    return (Some(ev), Some(fail(EACCES)));
+                }
             }
             true
         }
