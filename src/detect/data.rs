@@ -20,6 +20,16 @@ pub struct Benign {
     pub rc_blocks: Vec<(String, String)>,
     /// Syscalls runtimes probe harmlessly.
     pub probe_syscalls: Vec<String>,
+    /// Programs that run the script file they are handed.
+    #[serde(default)]
+    pub interpreters: Vec<String>,
+}
+
+/// True when the program `argv0` (a path or a name) runs the script file it
+/// is handed (`policy/benign.toml` `interpreters`).
+pub fn is_interpreter(argv0: &str) -> bool {
+    let name = argv0.rsplit('/').next().unwrap_or(argv0);
+    benign().interpreters.iter().any(|p| wildcard(p, name))
 }
 
 /// Endpoint classes.
@@ -203,6 +213,8 @@ mod tests {
         let b: Benign = toml::from_str(include_str!("../../policy/benign.toml")).unwrap();
         assert!(b.tool_caches.iter().any(|c| c == "~/.cache/puppeteer"));
         assert!(b.pth_max_line > 0);
+        assert!(is_interpreter("/usr/bin/python3.12") && is_interpreter("sh"));
+        assert!(!is_interpreter("/usr/bin/tar") && !is_interpreter("ld"));
         let e: Endpoints = toml::from_str(include_str!("../../policy/endpoints.toml")).unwrap();
         let p: Persistence = toml::from_str(include_str!("../../policy/persistence.toml")).unwrap();
         assert!(p.family.len() >= 11);

@@ -45,12 +45,18 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         // install is dropped too), and any script path it was handed.
         let mut targets = vec![exe.clone()];
         targets.extend(e.raw_paths.first().map(PathBuf::from));
-        targets.extend(
-            argv.iter()
-                .skip(1)
-                .filter(|a| a.starts_with('/'))
-                .map(PathBuf::from),
-        );
+        // A script handed to an interpreter runs; a file handed to any
+        // other program (`tar xf`, `ld -o`) does not.
+        if super::data::is_interpreter(&exe.to_string_lossy())
+            || argv.first().is_some_and(|a| super::data::is_interpreter(a))
+        {
+            targets.extend(
+                argv.iter()
+                    .skip(1)
+                    .filter(|a| a.starts_with('/'))
+                    .map(PathBuf::from),
+            );
+        }
         let dropped = targets.iter().find(|t| {
             // A device handed as an argument (`ld -o /dev/null`, as Python's
             // ctypes.util.find_library runs it) is written, never run.

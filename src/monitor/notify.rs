@@ -468,11 +468,19 @@ fn handle(
             // a build directory (the program, or a script handed to it).
             if let Some(roots) = &w.exec_roots {
                 let argv = ev.argv.as_deref().unwrap_or(&[]);
+                // A script handed to an interpreter runs; a file handed to
+                // any other program (`tar xf`) is only read.
+                let interp = ev
+                    .paths
+                    .iter()
+                    .chain(argv.first())
+                    .any(|p| crate::detect::data::is_interpreter(p));
+                let args = if interp { argv } else { &[] };
                 let dropped = ev
                     .paths
                     .iter()
                     .chain(raw.borrow().iter())
-                    .chain(argv.iter().skip(1).filter(|a| a.starts_with('/')))
+                    .chain(args.iter().skip(1).filter(|a| a.starts_with('/')))
                     .any(|t| {
                         written.contains(t)
                             && !t.starts_with("/dev/")
