@@ -345,12 +345,27 @@ fn sandboxed(
             .map(|f| cwd.join(f)),
     );
     let privileged_unix = net.privileged_unix.clone();
+    // The payload and the build directories: what the install runs from.
+    let mut exec_roots: Vec<PathBuf> = plan
+        .write_roots
+        .iter()
+        .chain(&plan.write_files)
+        .chain(&plan.build_dirs)
+        .cloned()
+        .collect();
+    exec_roots.extend(crate::detect::data::python_envs(&plan.write_roots));
     let watch = Watch {
         rules,
         observe_only: audit,
         secrets: read_watch,
         net,
         start,
+        // Block runs nothing the install wrote outside them.
+        exec_roots: (p.mode == Mode::Block).then(|| {
+            let mut r = exec_roots.clone();
+            r.push(tmp.0.clone());
+            r
+        }),
     };
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop2 = stop.clone();
@@ -491,6 +506,7 @@ fn sandboxed(
         cwd: cwd.clone(),
         expected,
         tmp: tmp.0.clone(),
+        exec_roots: exec_roots.clone(),
         fs: spec.clone(),
         manager_configs: plan
             .config_files
@@ -500,6 +516,7 @@ fn sandboxed(
             .collect(),
         site_dirs,
         path_dirs: scope.path_dirs.clone(),
+        envs: scope.envs.clone(),
         privileged_unix,
         startup_patterns: p.startup_paths.linux.clone(),
         entropy_threshold: p.executable_entropy_threshold,

@@ -2,7 +2,7 @@
 //! `policy/benign.toml` and `policy/endpoints.toml` (compiled in).
 
 use serde::Deserialize;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
 /// Known-benign install behaviour.
@@ -20,6 +20,16 @@ pub struct Benign {
     pub rc_blocks: Vec<(String, String)>,
     /// Syscalls runtimes probe harmlessly.
     pub probe_syscalls: Vec<String>,
+    /// Programs that run the script file they are handed.
+    #[serde(default)]
+    pub interpreters: Vec<String>,
+}
+
+/// True when the program `argv0` (a path or a name) runs the script file it
+/// is handed (`policy/benign.toml` `interpreters`).
+pub fn is_interpreter(argv0: &str) -> bool {
+    let name = argv0.rsplit('/').next().unwrap_or(argv0);
+    benign().interpreters.iter().any(|p| wildcard(p, name))
 }
 
 /// Endpoint classes.
@@ -31,6 +41,82 @@ pub struct Endpoints {
     pub suspicious_tlds: Vec<String>,
     /// Cloud metadata names and addresses.
     pub metadata: Vec<String>,
+}
+
+/// One persistence family of THREATS.md (`policy/persistence.toml`).
+#[derive(Debug, Default, Deserialize)]
+pub struct Family {
+    /// The rule id (`persist.shell-rc` …).
+    pub rule: String,
+    /// A refused directory on the way to one of its directories is evidence.
+    #[serde(default)]
+    pub leads: bool,
+    /// Patterns: `~/`, `./`, `{env}/` or absolute; `*`, `?`, `**`.
+    pub paths: Vec<String>,
+}
+
+/// The persistence families.
+#[derive(Debug, Default, Deserialize)]
+pub struct Persistence {
+    /// In THREATS.md's order.
+    pub family: Vec<Family>,
+}
+
+/// The compiled-in persistence families (a broken file is caught by the
+/// tests; at run time it would degrade to none).
+pub fn persistence() -> &'static Persistence {
+    static P: OnceLock<Persistence> = OnceLock::new();
+    P.get_or_init(|| {
+        toml::from_str(include_str!("../../policy/persistence.toml")).unwrap_or_default()
+    })
+}
+
+/// A persistence pattern made concrete for one install: `~/` is `home`,
+/// `./` is `cwd`, `{env}/` each of `envs`; `None`s are left out (no home,
+/// no environment). Wildcards stay; a place whose own name holds `*`, `?`
+/// or `[` is skipped (it would read as a pattern).
+pub fn expand_place(
+    pattern: &str,
+    home: Option<&Path>,
+    cwd: &Path,
+    envs: &[PathBuf],
+) -> Vec<String> {
+    let literal = |p: &Path| {
+        let s = p.to_string_lossy().into_owned();
+        (!s.contains(['*', '?', '['])).then_some(s)
+    };
+    let join = |base: &Path, rest: &str| {
+        literal(base).map(|b| format!("{}/{rest}", b.trim_end_matches('/')))
+    };
+    if let Some(rest) = pattern.strip_prefix("~/") {
+        home.and_then(|h| join(h, rest)).into_iter().collect()
+    } else if let Some(rest) = pattern.strip_prefix("./") {
+        join(cwd, rest).into_iter().collect()
+    } else if let Some(rest) = pattern.strip_prefix("{env}/") {
+        envs.iter().filter_map(|e| join(e, rest)).collect()
+    } else if pattern.starts_with('/') {
+        vec![pattern.to_string()]
+    } else {
+        join(cwd, pattern).into_iter().collect()
+    }
+}
+
+/// The Python environments (virtualenvs: a `pyvenv.cfg` a few levels up)
+/// that hold `site_dirs`, as they are now.
+pub fn python_envs(site_dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for d in site_dirs {
+        if let Some(env) = d
+            .ancestors()
+            .skip(1)
+            .take(4)
+            .find(|a| a.join("pyvenv.cfg").is_file())
+            && !out.iter().any(|e| e == env)
+        {
+            out.push(env.to_path_buf());
+        }
+    }
+    out
 }
 
 /// The compiled-in benign list. A broken file is a build-time mistake caught
@@ -127,7 +213,16 @@ mod tests {
         let b: Benign = toml::from_str(include_str!("../../policy/benign.toml")).unwrap();
         assert!(b.tool_caches.iter().any(|c| c == "~/.cache/puppeteer"));
         assert!(b.pth_max_line > 0);
+        assert!(is_interpreter("/usr/bin/python3.12") && is_interpreter("sh"));
+        assert!(!is_interpreter("/usr/bin/tar") && !is_interpreter("ld"));
         let e: Endpoints = toml::from_str(include_str!("../../policy/endpoints.toml")).unwrap();
+        let p: Persistence = toml::from_str(include_str!("../../policy/persistence.toml")).unwrap();
+        assert!(p.family.len() >= 11);
+        assert!(
+            p.family
+                .iter()
+                .all(|f| f.rule.starts_with("persist.") && !f.paths.is_empty())
+        );
         assert!(e.exfil_hosts.iter().any(|h| h == "webhook.site"));
     }
 

@@ -41,18 +41,24 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     for e in input.events.iter().filter(|e| e.kind == "exec") {
         let exe = e.paths.first().map(PathBuf::from).unwrap_or_default();
         let argv = e.argv.clone().unwrap_or_default();
-        // The program, and the script it was handed: an interpreter takes
-        // it as its first operand (`sh x`, `python -u x`, `bash -x x`).
-        // Later operands are files the program reads or changes (`diff a
-        // b`, `chmod 755 p`), not programs it runs.
+        // The program (resolved, and as named: a symlink written during the
+        // install is dropped too), and the script it was handed: an
+        // interpreter takes it as its first operand (`sh x`, `python -u x`).
+        // Later operands, and files handed to any other program (`diff a b`,
+        // `chmod 755 p`, `tar xf`), are not programs it runs.
         let mut targets = vec![exe.clone()];
-        targets.extend(
-            argv.iter()
-                .skip(1)
-                .find(|a| !a.starts_with('-'))
-                .filter(|a| a.starts_with('/'))
-                .map(PathBuf::from),
-        );
+        targets.extend(e.raw_paths.first().map(PathBuf::from));
+        if super::data::is_interpreter(&exe.to_string_lossy())
+            || argv.first().is_some_and(|a| super::data::is_interpreter(a))
+        {
+            targets.extend(
+                argv.iter()
+                    .skip(1)
+                    .find(|a| !a.starts_with('-'))
+                    .filter(|a| a.starts_with('/'))
+                    .map(PathBuf::from),
+            );
+        }
         let dropped = targets.iter().find(|t| {
             // A device handed as an argument (`ld -o /dev/null`, as Python's
             // ctypes.util.find_library runs it) is written, never run.
@@ -60,10 +66,17 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 use std::os::unix::fs::FileTypeExt;
                 m.file_type().is_char_device() || m.file_type().is_block_device()
             });
-            let outside = !device && !input.expected_path(t) && !input.tool_cache(t);
-            outside
+            // Written then run: dropped wherever it was written (a tool
+            // cache too), unless it is the payload or a build directory.
+            // Found fresh in a scratch place without a write seen: the
+            // caches of tools that download binaries are their business.
+            !device
+                && !input.exec_root(t)
                 && (written.iter().any(|(w, seq)| w == *t && *seq < e.seq)
-                    || (scratch(t) && t.is_file()))
+                    || (scratch(t)
+                        && t.is_file()
+                        && !input.expected_path(t)
+                        && !input.tool_cache(t)))
         });
         let memfd = exe.to_string_lossy().starts_with("/memfd:")
             || (e.syscall == "execveat" && memfd_pids.contains(&e.pid));
@@ -79,7 +92,9 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             };
             // The program started; whether the dropped file was there to run
             // is what the sandbox decided.
-            let action = if memfd || t.exists() {
+            let action = if e.action == crate::monitor::notify::Action::Denied {
+                Taken::Blocked
+            } else if memfd || t.exists() {
                 Taken::Observed
             } else {
                 input.write_taken(&t)
@@ -185,9 +200,75 @@ pub fn suspicious(argv: &[String]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::monitor::notify::{Action, Event};
 
     fn v(s: &str) -> Vec<String> {
         s.split(' ').map(str::to_string).collect()
+    }
+
+    fn event(seq: u64, kind: &str, path: &str, argv: Option<&[&str]>) -> Event {
+        Event {
+            seq,
+            ms: 0,
+            pid: 9,
+            ppid: None,
+            syscall: kind.into(),
+            kind: kind.into(),
+            paths: vec![path.into()],
+            raw_paths: Vec::new(),
+            argv: argv.map(|a| a.iter().map(|s| s.to_string()).collect()),
+            cwd: None,
+            package: None,
+            hook: None,
+            addr: None,
+            flags: 0,
+            dns_query: None,
+            action: Action::Observed,
+            errno: None,
+        }
+    }
+
+    fn dropped(events: &[Event]) -> Vec<Finding> {
+        let input = Input {
+            home: Some(PathBuf::from("/nonexistent-home")),
+            expected: vec![PathBuf::from("/nonexistent-home/.cache/pip")],
+            exec_roots: vec![PathBuf::from("/nonexistent-venv/lib/site-packages")],
+            tmp: PathBuf::from("/nonexistent-tmp"),
+            events,
+            ..Input::default()
+        };
+        check(&input, &Procs::new(&[]))
+            .into_iter()
+            .filter(|f| f.rule == "exec.dropped")
+            .collect()
+    }
+
+    #[test]
+    fn a_script_written_to_a_tool_cache_and_run_is_dropped() {
+        for place in [
+            "/nonexistent-home/.cache/pip/x.sh",
+            "/nonexistent-home/.npm/_cacache/x.sh",
+            "/nonexistent-home/.cache/other/x.sh",
+        ] {
+            let f = dropped(&[
+                event(0, "open-write", place, None),
+                event(1, "exec", "/bin/sh", Some(&["sh", place])),
+            ]);
+            assert_eq!(f.len(), 1, "{place}: {f:#?}");
+            assert_eq!(f[0].evidence.paths, vec![place.to_string()]);
+        }
+        // The payload and the private TMPDIR (builds) are where installs run
+        // what they wrote.
+        for place in [
+            "/nonexistent-venv/lib/site-packages/pkg/build/a.out",
+            "/nonexistent-tmp/pip-build-env-1/overlay/bin/cmake",
+        ] {
+            let f = dropped(&[
+                event(0, "open-write", place, None),
+                event(1, "exec", place, Some(&[place, "--version"])),
+            ]);
+            assert!(f.is_empty(), "{place}: {f:#?}");
+        }
     }
 
     #[test]

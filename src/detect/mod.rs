@@ -151,6 +151,11 @@ pub struct Input<'a> {
     pub expected: Vec<PathBuf>,
     /// The private temporary directory.
     pub tmp: PathBuf,
+    /// Where the install may run what it wrote: the package payload (the
+    /// plan's write roots and files, the target environments) and the build
+    /// directories the plan names; the private temporary directory too.
+    /// Caches are not among them.
+    pub exec_roots: Vec<PathBuf>,
     /// The filesystem rules the sandbox applied (what was refused).
     pub fs: FsSpec,
     /// The manager's own configuration files (reading them is its business).
@@ -159,6 +164,9 @@ pub struct Input<'a> {
     pub site_dirs: Vec<PathBuf>,
     /// PATH entries ahead of `/usr/bin`, plus `~/.local/bin` and `~/bin`.
     pub path_dirs: Vec<PathBuf>,
+    /// The target Python environments that existed before the install
+    /// (their `pip.conf` and activation scripts are persistence).
+    pub envs: Vec<PathBuf>,
     /// Unix sockets of privileged services (docker, ssh-agent, D-Bus …).
     pub privileged_unix: Vec<PathBuf>,
     /// Extra persistence patterns from the policy (`startup_paths`).
@@ -251,6 +259,12 @@ impl Input<'_> {
         self.expected.iter().any(|r| p.starts_with(r)) || p.starts_with(&self.tmp)
     }
 
+    /// True when running `p`, written during the install, is what the
+    /// install does: it lies in the payload or a build directory.
+    pub fn exec_root(&self, p: &Path) -> bool {
+        self.exec_roots.iter().any(|r| p.starts_with(r)) || p.starts_with(&self.tmp)
+    }
+
     /// True when `p` lies in a tool cache the benign list names.
     pub fn tool_cache(&self, p: &Path) -> bool {
         data::benign()
@@ -280,18 +294,41 @@ impl Input<'_> {
 
     /// Every path the install wrote or tried to write, with the first event
     /// that did: open for writing, rename/link target, symlink, chmod +x,
-    /// truncate, mknod, mkdir.
+    /// truncate, mknod, mkdir. Paths are the resolved ones the supervisor
+    /// recorded; a hard link is the file it links to: linking a file is
+    /// judged as writing it (it becomes writable under the new name), and a
+    /// later write through the new name is a write of that file.
     pub fn written(&self) -> Vec<(PathBuf, &Event)> {
         let mut seen: HashMap<PathBuf, usize> = HashMap::new();
         let mut out: Vec<(PathBuf, &Event)> = Vec::new();
+        // New name → the file it is a hard link of.
+        let mut links: HashMap<PathBuf, PathBuf> = HashMap::new();
         for e in self.events {
-            let target = match e.kind.as_str() {
-                "open-write" | "chmod-exec" | "truncate" | "mknod" | "mkdir" => e.paths.first(),
-                "rename" | "link" | "symlink" => e.paths.get(1),
-                _ => None,
-            };
-            if let Some(t) = target {
-                let p = without_dot_dot(PathBuf::from(t));
+            let mut targets: Vec<PathBuf> = Vec::new();
+            match e.kind.as_str() {
+                "open-write" | "chmod-exec" | "truncate" | "mknod" | "mkdir" => {
+                    targets.extend(e.paths.first().map(PathBuf::from));
+                }
+                "rename" | "symlink" => targets.extend(e.paths.get(1).map(PathBuf::from)),
+                "link" => {
+                    if let (Some(src), Some(dst)) = (e.paths.first(), e.paths.get(1)) {
+                        let src = without_dot_dot(PathBuf::from(src));
+                        let dst = without_dot_dot(PathBuf::from(dst));
+                        let src = links.get(&src).cloned().unwrap_or(src);
+                        links.insert(dst.clone(), src.clone());
+                        targets.push(src);
+                        targets.push(dst);
+                    }
+                }
+                _ => {}
+            }
+            for t in targets {
+                let p = without_dot_dot(t);
+                let p = if e.kind == "link" {
+                    p
+                } else {
+                    links.get(&p).cloned().unwrap_or(p)
+                };
                 if !seen.contains_key(&p) {
                     seen.insert(p.clone(), out.len());
                     out.push((p, e));
@@ -300,6 +337,43 @@ impl Input<'_> {
         }
         out
     }
+
+    /// The files the install made symlinks to (the link's target resolved
+    /// against its directory), with the event: a link planted in an allowed
+    /// place that points at a persistence location is how a write gets
+    /// there under another name.
+    pub fn symlinked(&self) -> Vec<(PathBuf, &Event)> {
+        self.events
+            .iter()
+            .filter(|e| e.kind == "symlink")
+            .filter_map(|e| {
+                let target = Path::new(e.paths.first()?);
+                let link = Path::new(e.paths.get(1)?);
+                let full = if target.is_absolute() {
+                    target.to_path_buf()
+                } else {
+                    link.parent()?.join(target)
+                };
+                Some((lexical(&full), e))
+            })
+            .collect()
+    }
+}
+
+/// `path` with `.` and `..` applied to the text (for a place that may not
+/// exist).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `path` with `..` resolved through its existing parent (uv links tool

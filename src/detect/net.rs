@@ -313,6 +313,7 @@ mod tests {
             syscall: "connect".into(),
             kind: "connect".into(),
             paths: Vec::new(),
+            raw_paths: Vec::new(),
             argv: None,
             cwd: None,
             package: None,

@@ -4,180 +4,96 @@
 //! (`systemctl --user enable`, `crontab`, `launchctl load`, `git config
 //! --global core.hooksPath`).
 
-use super::data::{self, under_pattern};
+use super::data;
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
 use crate::monitor::snapshot::ChangeKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const SHELL_RC: &[&str] = &[
-    "~/.bashrc",
-    "~/.bash_profile",
-    "~/.bash_login",
-    "~/.bash_logout",
-    "~/.profile",
-    "~/.bash_aliases",
-    "~/.zshrc",
-    "~/.zshenv",
-    "~/.zprofile",
-    "~/.zlogin",
-    "~/.config/fish",
-    "~/.cshrc",
-    "~/.tcshrc",
-    "~/.kshrc",
-    "~/.inputrc",
-    "/etc/profile",
-    "/etc/profile.d",
-    "/etc/bash.bashrc",
-    "/etc/zsh",
-];
-const SYSTEMD: &[&str] = &[
-    "~/.config/systemd/user",
-    "~/.local/share/systemd/user",
-    "/etc/systemd/system",
-    "/etc/systemd/user",
-];
-const AUTOSTART: &[&str] = &["~/.config/autostart", "/etc/xdg/autostart"];
-const CRON: &[&str] = &["/var/spool/cron", "/etc/cron*", "/var/spool/at"];
-const SSH: &[&str] = &[
-    "~/.ssh/authorized_keys",
-    "~/.ssh/authorized_keys2",
-    "~/.ssh/rc",
-    "~/.ssh/config",
-];
-const PM_CONFIG: &[&str] = &[
-    "~/.npmrc",
-    "./.npmrc",
-    "~/.yarnrc",
-    "~/.yarnrc.yml",
-    "./.yarnrc",
-    "./.yarnrc.yml",
-    "~/.config/pip/pip.conf",
-    "~/.pip/pip.conf",
-    "/etc/pip.conf",
-    "~/.pypirc",
-    "~/.condarc",
-    "~/.gemrc",
-    "~/.bundle/config",
-    "./.bundle/config",
-    "~/.homebrew/brew.env",
-    "~/.config/homebrew/brew.env",
-];
-const GIT: &[&str] = &[
-    "./.git/hooks",
-    "./.git/config",
-    "~/.gitconfig",
-    "~/.config/git/config",
-    "~/.git-templates",
-    "~/.config/git/hooks",
-];
-const CI: &[&str] = &[
-    "./.github/workflows",
-    "./.gitlab-ci.yml",
-    "./.circleci",
-    "./Jenkinsfile",
-    "~/.dev-env",
-    "~/actions-runner",
-];
-const AGENT: &[&str] = &[
-    "./.claude",
-    "~/.claude",
-    "./.vscode/tasks.json",
-    "./.vscode/settings.json",
-    "./.cursor",
-    "~/.cursor",
-    "~/.gemini",
-    "./.gemini",
-    "~/.codex",
-    "./.mcp.json",
-    "~/.config/Code/User/settings.json",
-];
-const SYSTEM: &[&str] = &[
-    "/etc/ld.so.preload",
-    "/etc/ld.so.conf.d",
-    "/etc/sudoers",
-    "/etc/sudoers.d",
-    "/etc/rc.local",
-    "/etc/init.d",
-    "/etc/update-motd.d",
-    "/etc/udev/rules.d",
-];
-const LAUNCHD: &[&str] = &[
-    "~/Library/LaunchAgents",
-    "/Library/LaunchAgents",
-    "/Library/LaunchDaemons",
-];
-
 /// The persistence locations of one install, expanded once: checking a
-/// path is then prefix comparisons, with no allocation (an npm install
-/// writes thousands of paths).
+/// path is then a prefix comparison per place, and a glob match only below
+/// the literal start of a wildcard place (an npm install writes thousands
+/// of paths).
 pub struct Classifier {
-    /// Expanded pattern (components may hold `*`), its rule.
-    table: Vec<(PathBuf, bool, &'static str)>,
-    /// The policy's own patterns: literal base, glob, glob with `/**`.
-    extra: Vec<(PathBuf, String, String)>,
+    table: Vec<Place>,
+}
+
+/// One persistence place, expanded.
+struct Place {
+    /// The literal start.
+    base: PathBuf,
+    /// The pattern and the pattern with `/**`; `None` for a literal place.
+    glob: Option<(String, String)>,
+    rule: &'static str,
 }
 
 impl Classifier {
-    /// Expands the built-in lists and the policy's `startup_paths`.
+    /// Expands the families of `policy/persistence.toml` and the policy's
+    /// `startup_paths`.
     pub fn new(home: Option<&Path>, cwd: &Path, extra: &[String]) -> Classifier {
-        let lists: [(&[&str], &'static str); 11] = [
-            (SHELL_RC, "persist.shell-rc"),
-            (SYSTEMD, "persist.systemd"),
-            (AUTOSTART, "persist.autostart"),
-            (CRON, "persist.cron"),
-            (SSH, "persist.ssh"),
-            (PM_CONFIG, "persist.pm-config"),
-            (GIT, "persist.git"),
-            (CI, "persist.ci"),
-            (AGENT, "persist.agent-hook"),
-            (SYSTEM, "persist.system"),
-            (LAUNCHD, "persist.launchd"),
-        ];
-        let expand = |pat: &str| -> Option<PathBuf> {
-            match (pat.strip_prefix("~/"), pat.strip_prefix("./")) {
-                (Some(rest), _) => home.map(|h| h.join(rest)),
-                (_, Some(rest)) => Some(cwd.join(rest)),
-                _ => Some(PathBuf::from(pat)),
+        Classifier::with_envs(home, cwd, &[], extra)
+    }
+
+    /// [`Classifier::new`] with the install's target Python environments
+    /// (`{env}/` places).
+    pub fn with_envs(
+        home: Option<&Path>,
+        cwd: &Path,
+        envs: &[PathBuf],
+        extra: &[String],
+    ) -> Classifier {
+        let mut table = Vec::new();
+        let mut add = |text: String, rule: &'static str| {
+            let cut = text.find(['*', '?', '[']).unwrap_or(text.len());
+            if cut == text.len() {
+                table.push(Place {
+                    base: PathBuf::from(text),
+                    glob: None,
+                    rule,
+                });
+            } else {
+                let base = PathBuf::from(text[..cut].rsplit_once('/').map_or("/", |(b, _)| b));
+                let below = format!("{text}/**");
+                table.push(Place {
+                    base,
+                    glob: Some((text, below)),
+                    rule,
+                });
             }
         };
-        let mut table = Vec::new();
-        for (list, rule) in lists {
-            for pat in list {
-                if let Some(p) = expand(pat) {
-                    table.push((p, pat.contains('*'), rule));
+        for fam in &data::persistence().family {
+            let Some(rule) = rule_name(&fam.rule) else {
+                continue;
+            };
+            for pat in &fam.paths {
+                for text in data::expand_place(pat, home, cwd, envs) {
+                    add(text, rule);
                 }
             }
         }
-        let extra = extra
-            .iter()
-            .filter_map(|pat| {
-                let full = if pat.starts_with('/') || pat.starts_with("~/") {
-                    expand(pat)?
-                } else {
-                    cwd.join(pat)
-                };
-                let text = full.to_string_lossy().into_owned();
-                let cut = text.find(['*', '?', '[']).unwrap_or(text.len());
-                let base = PathBuf::from(text[..cut].rsplit_once('/').map_or("/", |(b, _)| b));
-                let base = if cut == text.len() {
-                    full.clone()
-                } else {
-                    base
-                };
-                Some((base, text.clone(), format!("{text}/**")))
-            })
-            .collect();
-        Classifier { table, extra }
+        // The policy's own start-up paths: persistence the families lack.
+        for pat in extra {
+            for text in data::expand_place(pat, home, cwd, envs) {
+                add(text, "persist.system");
+            }
+        }
+        Classifier { table }
     }
 
     /// The `persist.*` rule `path` belongs to, if it is a persistence location.
     pub fn classify(&self, path: &Path) -> Option<&'static str> {
-        for (pat, wild, rule) in &self.table {
-            let hit = if *wild {
-                under_pattern(path, &pat.to_string_lossy(), None)
-            } else {
-                path.starts_with(pat)
+        let mut text: Option<std::borrow::Cow<str>> = None;
+        for Place { base, glob, rule } in &self.table {
+            if !path.starts_with(base) {
+                continue;
+            }
+            let hit = match glob {
+                None => true,
+                Some((g, below)) => {
+                    let t = text.get_or_insert_with(|| path.to_string_lossy());
+                    crate::monitor::snapshot::glob_match(g, t)
+                        || crate::monitor::snapshot::glob_match(below, t)
+                }
             };
             if hit {
                 return Some(rule);
@@ -186,15 +102,26 @@ impl Classifier {
         if crate::managers::gem::is_plugin_file(path) {
             return Some("persist.pm-config");
         }
-        // The policy's own start-up paths: persistence the built-in list lacks.
-        let text = path.to_string_lossy();
-        let extra_hit = self.extra.iter().any(|(base, glob, below)| {
-            path.starts_with(base)
-                && (crate::monitor::snapshot::glob_match(glob, &text)
-                    || crate::monitor::snapshot::glob_match(below, &text))
-        });
-        extra_hit.then_some("persist.system")
+        None
     }
+}
+
+/// The rule ids of the families, as `'static` names (findings carry them).
+fn rule_name(rule: &str) -> Option<&'static str> {
+    const RULES: &[&str] = &[
+        "persist.shell-rc",
+        "persist.systemd",
+        "persist.autostart",
+        "persist.cron",
+        "persist.ssh",
+        "persist.pm-config",
+        "persist.git",
+        "persist.ci",
+        "persist.agent-hook",
+        "persist.system",
+        "persist.launchd",
+    ];
+    RULES.iter().find(|r| **r == rule).copied()
 }
 
 /// The `persist.*` rule a path belongs to, if it is a persistence location
@@ -211,30 +138,24 @@ pub fn classify(
 /// The rule of the persistence location a new directory `path` leads to
 /// (`~/.config/systemd` on the way to `~/.config/systemd/user`).
 pub fn leads_to(path: &Path, home: Option<&Path>, cwd: &Path) -> Option<&'static str> {
-    let tables: [(&[&str], &'static str); 8] = [
-        (SYSTEMD, "persist.systemd"),
-        (AUTOSTART, "persist.autostart"),
-        (CRON, "persist.cron"),
-        (GIT, "persist.git"),
-        (CI, "persist.ci"),
-        (AGENT, "persist.agent-hook"),
-        (SYSTEM, "persist.system"),
-        (LAUNCHD, "persist.launchd"),
-    ];
-    for (list, rule) in tables {
-        for pat in list {
-            let expanded = match (pat.strip_prefix("~/"), pat.strip_prefix("./")) {
-                (Some(rest), _) => home?.join(rest),
-                (_, Some(rest)) => cwd.join(rest),
-                _ => PathBuf::from(pat),
-            };
-            // Only literal paths: a wildcard names no directory to lead to.
-            if !pat.contains('*') && expanded != path && expanded.starts_with(path) {
-                let depth = expanded.components().count() - path.components().count();
-                if depth <= 2
-                    && path.components().count() > home.map_or(1, |h| h.components().count())
-                {
-                    return Some(rule);
+    for fam in data::persistence().family.iter().filter(|f| f.leads) {
+        let Some(rule) = rule_name(&fam.rule) else {
+            continue;
+        };
+        for pat in &fam.paths {
+            // Only literal places: a wildcard names no directory to lead to.
+            if pat.contains(['*', '?', '[']) || pat.starts_with("{env}/") {
+                continue;
+            }
+            for text in data::expand_place(pat, home, cwd, &[]) {
+                let expanded = PathBuf::from(text);
+                if expanded != path && expanded.starts_with(path) {
+                    let depth = expanded.components().count() - path.components().count();
+                    if depth <= 2
+                        && path.components().count() > home.map_or(1, |h| h.components().count())
+                    {
+                        return Some(rule);
+                    }
                 }
             }
         }
@@ -264,7 +185,7 @@ fn tool_block(content: &str, added: &[(u32, String)]) -> bool {
 /// Finds the persistence writes and commands of an install.
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let home = input.home.as_deref();
-    let cls = Classifier::new(home, &input.cwd, &input.startup_patterns);
+    let cls = Classifier::with_envs(home, &input.cwd, &input.envs, &input.startup_patterns);
     // Path → (rule, first writer event pid, kind of write).
     let mut hits: BTreeMap<PathBuf, (&'static str, Option<i32>, String)> = BTreeMap::new();
     for (path, e) in input.written() {
@@ -281,6 +202,14 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         if let Some(rule) = rule {
             hits.entry(path)
                 .or_insert((rule, Some(e.pid), e.kind.clone()));
+        }
+    }
+    // A symlink planted to a persistence location: the write through it
+    // may have raced the supervisor's resolution; the link is evidence.
+    for (target, e) in input.symlinked() {
+        if let Some(rule) = cls.classify(&target) {
+            hits.entry(target)
+                .or_insert((rule, Some(e.pid), "symlink".into()));
         }
     }
     for c in input.changes {
@@ -578,6 +507,70 @@ mod tests {
         );
     }
 
+    /// Every place of every persistence family, as a file and as a
+    /// directory holding files, is classified by the rules and covered by
+    /// the snapshot; where the place can be made in a test home, a write
+    /// there that no event saw is found by the diff.
+    #[test]
+    fn every_place_a_persist_rule_classifies_is_in_the_snapshot_scope() {
+        use crate::monitor::snapshot::{Scope, diff, take};
+        for as_dir in [false, true] {
+            let t = tempfile::tempdir().unwrap();
+            let root = t.path().canonicalize().unwrap();
+            let home = root.join("home");
+            let cwd = home.join("proj");
+            let env = root.join("venv");
+            let site = env.join("lib/python3.12/site-packages");
+            std::fs::create_dir_all(&cwd).unwrap();
+            std::fs::create_dir_all(&site).unwrap();
+            std::fs::write(env.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+            let scope = Scope::new(Some(home.clone()), cwd.clone(), &[], vec![site], None);
+            assert_eq!(scope.envs, vec![env.clone()]);
+            let cls = Classifier::with_envs(Some(&home), &cwd, &scope.envs, &[]);
+            let before = take(&scope);
+            let mut made = Vec::new();
+            for fam in &data::persistence().family {
+                for pat in &fam.paths {
+                    let sample = pat
+                        .replace("**", "src/repo")
+                        .replace('*', "x")
+                        .replace('?', "y");
+                    for place in data::expand_place(&sample, Some(&home), &cwd, &scope.envs) {
+                        let file = if as_dir {
+                            PathBuf::from(format!("{place}/f"))
+                        } else {
+                            PathBuf::from(&place)
+                        };
+                        assert!(
+                            cls.classify(&file).is_some(),
+                            "{pat}: {} is not classified",
+                            file.display()
+                        );
+                        assert!(
+                            scope.covers(&file),
+                            "{pat}: {} is outside the snapshot scope",
+                            file.display()
+                        );
+                        if file.starts_with(&root) {
+                            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                            std::fs::write(&file, "planted\n").unwrap();
+                            made.push(file);
+                        }
+                    }
+                }
+            }
+            assert!(made.len() > 40, "{made:?}");
+            let changes = diff(&before, &take(&scope));
+            for f in &made {
+                assert!(
+                    changes.iter().any(|c| Path::new(&c.path) == f),
+                    "a write to {} was not found by the diff",
+                    f.display()
+                );
+            }
+        }
+    }
+
     #[test]
     fn tool_blocks_are_recognised() {
         let text = "a\n# >>> conda initialize >>>\nx\ny\n# <<< conda initialize <<<\n";
@@ -612,6 +605,7 @@ mod check_tests {
             syscall: kind.into(),
             kind: kind.into(),
             paths: vec![path.into()],
+            raw_paths: Vec::new(),
             argv: None,
             cwd: None,
             package: None,
@@ -622,6 +616,123 @@ mod check_tests {
             action: Action::Observed,
             errno: None,
         }
+    }
+
+    fn ev2(kind: &str, a: &str, b: &str, seq: u64) -> Event {
+        let mut e = ev(kind, a);
+        e.paths.push(b.into());
+        e.seq = seq;
+        e
+    }
+
+    #[test]
+    fn a_hard_link_to_a_protected_file_and_a_write_through_it_are_persistence() {
+        let home = "/nonexistent-home";
+        let events = vec![
+            ev2(
+                "link",
+                "/nonexistent-home/.config/git/config",
+                "/nonexistent-tmp/h",
+                0,
+            ),
+            ev("open-write", "/nonexistent-tmp/h"),
+        ];
+        let input = Input {
+            home: Some(PathBuf::from(home)),
+            cwd: PathBuf::from("/nonexistent-proj"),
+            events: &events,
+            ..Input::default()
+        };
+        let written: Vec<PathBuf> = input.written().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            written,
+            vec![
+                PathBuf::from("/nonexistent-home/.config/git/config"),
+                PathBuf::from("/nonexistent-tmp/h")
+            ]
+        );
+        let f = check(&input, &Procs::new(&[]));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, "persist.git");
+        assert_eq!(f[0].severity, crate::detect::Severity::High);
+    }
+
+    #[test]
+    fn a_symlink_planted_to_a_persistence_location_is_evidence() {
+        let events = vec![ev2(
+            "symlink",
+            "../../nonexistent-home/.bash_logout",
+            "/nonexistent-tmp/x/l",
+            0,
+        )];
+        let input = Input {
+            home: Some(PathBuf::from("/nonexistent-home")),
+            cwd: PathBuf::from("/nonexistent-proj"),
+            events: &events,
+            ..Input::default()
+        };
+        let f = check(&input, &Procs::new(&[]));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, "persist.shell-rc");
+        assert_eq!(
+            f[0].evidence.paths,
+            vec!["/nonexistent-home/.bash_logout".to_string()]
+        );
+        // A link into the package's own tree is not.
+        let events = vec![ev2(
+            "symlink",
+            "../pkg/cli.js",
+            "/nonexistent-proj/node_modules/.bin/cli",
+            0,
+        )];
+        let input = Input {
+            home: Some(PathBuf::from("/nonexistent-home")),
+            cwd: PathBuf::from("/nonexistent-proj"),
+            events: &events,
+            ..Input::default()
+        };
+        assert!(check(&input, &Procs::new(&[])).is_empty());
+    }
+
+    #[test]
+    fn other_repositories_and_editor_files_are_classified() {
+        let home = Some(Path::new("/home/u"));
+        let cwd = Path::new("/work/proj");
+        let c = |p: &str| classify(Path::new(p), home, cwd, &[]);
+        assert_eq!(
+            c("/home/u/src/other/.git/hooks/pre-commit"),
+            Some("persist.git")
+        );
+        assert_eq!(c("/home/u/src/other/.git/config"), Some("persist.git"));
+        assert_eq!(c("/home/u/src/other/.git/objects/ab"), None);
+        assert_eq!(c("/home/u/.config/git/config"), Some("persist.git"));
+        assert_eq!(c("/home/u/.bash_logout"), Some("persist.shell-rc"));
+        assert_eq!(c("/home/u/.vimrc"), Some("persist.agent-hook"));
+        assert_eq!(
+            c("/home/u/.config/nvim/init.lua"),
+            Some("persist.agent-hook")
+        );
+        assert_eq!(c("/home/u/.cargo/config.toml"), Some("persist.pm-config"));
+        assert_eq!(c("/home/u/.cargo/registry/x"), None);
+        assert_eq!(
+            c("/home/u/.config/environment.d/x.conf"),
+            Some("persist.systemd")
+        );
+        assert_eq!(
+            c("/home/u/.local/share/applications/x.desktop"),
+            Some("persist.autostart")
+        );
+        let envs = [PathBuf::from("/v")];
+        let cls = Classifier::with_envs(home, cwd, &envs, &[]);
+        assert_eq!(
+            cls.classify(Path::new("/v/pip.conf")),
+            Some("persist.pm-config")
+        );
+        assert_eq!(
+            cls.classify(Path::new("/v/bin/activate.fish")),
+            Some("persist.shell-rc")
+        );
+        assert_eq!(cls.classify(Path::new("/v/bin/pip")), None);
     }
 
     #[test]

@@ -178,6 +178,11 @@ pub struct InstallPlan {
     pub file_dirs: Vec<PathBuf>,
     /// Cache directories.
     pub cache_dirs: Vec<PathBuf>,
+    /// Directories outside the write roots where the manager itself runs
+    /// what it wrote (its build environments, ephemeral tool environments):
+    /// executing a file written there is not `exec.dropped`. A cache as a
+    /// whole never is one.
+    pub build_dirs: Vec<PathBuf>,
     /// Log directories.
     pub log_dirs: Vec<PathBuf>,
     /// Configuration files the manager reads.
@@ -235,6 +240,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         create_files: Vec::new(),
         file_dirs: Vec::new(),
         cache_dirs: facts.cache_dirs.clone(),
+        build_dirs: Vec::new(),
         log_dirs: facts.log_dirs.clone(),
         config_files: facts.config_files.clone(),
         registries: facts.registries.clone(),

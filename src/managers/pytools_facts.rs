@@ -54,7 +54,24 @@ pub(super) fn apply(p: &mut InstallPlan, cwd: &Path) {
         Tool::Poetry => apply_poetry(p, cwd),
         _ => {}
     }
+    // uv builds sdists and runs ephemeral tools from directories of its
+    // cache (also as pipx's backend); pipx runs apps from its venv cache.
+    let uv =
+        matches!(p.tool, Tool::Uv | Tool::Uvx) || p.facts.values.contains_key("backend.tool_dir");
+    if uv {
+        for c in p.cache_dirs.clone() {
+            for d in UV_BUILD_DIRS {
+                p.build_dirs.push(c.join(d));
+            }
+        }
+    }
+    if let Some(d) = p.facts.values.get("venv_cache") {
+        p.build_dirs.push(PathBuf::from(d));
+    }
 }
+
+/// Directories of uv's cache it builds in and runs tools from.
+const UV_BUILD_DIRS: &[&str] = &["builds-v0", "archive-v0", "environments-v2"];
 
 /// `path` relative to `cwd`, `~` expanded.
 fn abs(cwd: &Path, path: &str) -> PathBuf {
@@ -580,6 +597,10 @@ fn pipx_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     f.write_roots.dedup();
     f.cache_dirs = backend.cache_dirs.clone();
     f.cache_dirs.extend(get("PIPX_VENV_CACHEDIR"));
+    if let Some(d) = get("PIPX_VENV_CACHEDIR") {
+        f.values
+            .insert("venv_cache".into(), d.display().to_string());
+    }
     f.log_dirs = get("PIPX_LOG_DIR").into_iter().collect();
     f.config_files = backend.config_files.clone();
     f.registries = backend.registries.clone();
@@ -973,6 +994,7 @@ mod tests {
             create_files: Vec::new(),
             file_dirs: Vec::new(),
             cache_dirs: vec![PathBuf::from("/c")],
+            build_dirs: Vec::new(),
             log_dirs: Vec::new(),
             config_files: Vec::new(),
             registries: facts.registries.clone(),

@@ -48,9 +48,15 @@ pub struct Event {
     /// `unlink`, `mkdir`, `mknod`, `chmod-exec`, `truncate`, `memfd`,
     /// `connect`, `bind`, `listen`, `send`, `denied`.
     pub kind: String,
-    /// Paths involved, resolved against the process's cwd or dirfd.
+    /// Paths involved, resolved to what they name (cwd or dirfd, symlinks,
+    /// `..`, `/proc` aliases): what the rules judge. A symlink's own target
+    /// text is kept as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<String>,
+    /// The paths as the process gave them, when they differ from `paths`
+    /// (evidence: the alias it went through).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub raw_paths: Vec<String>,
     /// argv of an exec.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub argv: Option<Vec<String>>,
@@ -108,6 +114,10 @@ pub struct Watch {
     pub net: NetPolicy,
     /// When the install started.
     pub start: Instant,
+    /// Block mode: a file the install wrote may be executed only below
+    /// these (the payload, build directories, the private TMPDIR); `None`
+    /// lets every exec continue.
+    pub exec_roots: Option<Vec<PathBuf>>,
 }
 
 /// What the loop saw.
@@ -139,6 +149,8 @@ pub fn supervise(
     let mut tgids: std::collections::HashMap<i32, i32> = std::collections::HashMap::new();
     // The processes seen inside the sandbox (thread group leaders).
     let mut members: std::collections::HashSet<i32> = std::collections::HashSet::new();
+    // Every path the install has written so far (resolved).
+    let mut written: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
         let mut pfd = libc::pollfd {
             fd: listener.as_raw_fd(),
@@ -188,8 +200,16 @@ pub fn supervise(
             slot.insert(leader);
             members.insert(leader);
         }
-        let (event, resp) = handle(&listener, &watch, &req, &members);
+        let (event, resp) = handle(&listener, &watch, &req, &members, &written);
         if let Some(mut e) = event {
+            let target = match e.kind.as_str() {
+                "open-write" | "chmod-exec" | "truncate" | "mknod" => e.paths.first(),
+                "rename" | "link" | "symlink" => e.paths.get(1),
+                _ => None,
+            };
+            if let Some(t) = target {
+                written.insert(t.clone());
+            }
             e.seq = out.events.len() as u64;
             e.syscall = seccomp::name(i64::from(req.data.nr));
             if e.kind == "exec" {
@@ -352,6 +372,7 @@ fn handle(
     w: &Watch,
     req: &libc::seccomp_notif,
     members: &std::collections::HashSet<i32>,
+    written: &std::collections::HashSet<String>,
 ) -> (Option<Event>, Option<libc::seccomp_notif_resp>) {
     let nr = i64::from(req.data.nr);
     let a = req.data.args;
@@ -364,6 +385,7 @@ fn handle(
         syscall: String::new(),
         kind: String::new(),
         paths: Vec::new(),
+        raw_paths: Vec::new(),
         argv: None,
         cwd: None,
         package: None,
@@ -391,15 +413,25 @@ fn handle(
         Verdict::Trap => {}
     }
     let mem = Mem { pid };
-    let at = |dirfd: u64, ptr: u64| resolve(pid, dirfd as i64 as i32, &mem.string(ptr));
+    // Each path as given, kept beside the resolved one as evidence.
+    let raw = std::cell::RefCell::new(Vec::<String>::new());
+    let at_follow = |dirfd: u64, ptr: u64, follow: bool| {
+        let given = mem.string(ptr);
+        let resolved = resolve(pid, dirfd as i64 as i32, &given, follow);
+        raw.borrow_mut().push(given);
+        resolved
+    };
+    // Most calls act on the last name itself (rename, unlink, mkdir …).
+    let at = |dirfd: u64, ptr: u64| at_follow(dirfd, ptr, false);
     let cwd = libc::AT_FDCWD as u64;
     use libc::*;
     let keep = match nr {
         n if n == SYS_execve || n == SYS_execveat => {
             let (path, argv, envp) = if n == SYS_execve {
-                (at(cwd, a[0]), a[1], a[2])
+                (at_follow(cwd, a[0], true), a[1], a[2])
             } else {
-                (at(a[0], a[1]), a[2], a[3])
+                let follow = a[4] as i32 & AT_SYMLINK_NOFOLLOW == 0;
+                (at_follow(a[0], a[1], follow), a[2], a[3])
             };
             ev.kind = "exec".into();
             // A PATH search tries names that do not exist: not an exec.
@@ -443,6 +475,34 @@ fn handle(
                 ev.package = Some(p);
                 ev.hook = Some(h);
             }
+            // Block: a file this install wrote runs only from the payload or
+            // a build directory (the program, or a script handed to it).
+            if let Some(roots) = &w.exec_roots {
+                let argv = ev.argv.as_deref().unwrap_or(&[]);
+                // A script handed to an interpreter runs; a file handed to
+                // any other program (`tar xf`) is only read.
+                let interp = ev
+                    .paths
+                    .iter()
+                    .chain(argv.first())
+                    .any(|p| crate::detect::data::is_interpreter(p));
+                let args = if interp { argv } else { &[] };
+                let dropped = ev
+                    .paths
+                    .iter()
+                    .chain(raw.borrow().iter())
+                    .chain(args.iter().skip(1).filter(|a| a.starts_with('/')))
+                    .any(|t| {
+                        written.contains(t)
+                            && !t.starts_with("/dev/")
+                            && !roots.iter().any(|r| Path::new(t).starts_with(r))
+                    });
+                if dropped && still_valid(listener, req.id) {
+                    ev.action = Action::Denied;
+                    ev.errno = Some(EACCES);
+                    return (Some(ev), Some(fail(EACCES)));
+                }
+            }
             true
         }
         n if n == SYS_openat
@@ -450,15 +510,25 @@ fn handle(
             || is_legacy(n, "open")
             || is_legacy(n, "creat") =>
         {
-            let (path, flags) = if n == SYS_openat {
-                (at(a[0], a[1]), a[2])
+            let (dirfd, flags) = if n == SYS_openat {
+                (a[0], a[2])
             } else if n == SYS_openat2 {
-                (at(a[0], a[1]), mem.u64(a[2]).unwrap_or(0))
+                (a[0], mem.u64(a[2]).unwrap_or(0))
             } else if is_legacy(n, "creat") {
-                (at(cwd, a[0]), (O_CREAT | O_WRONLY | O_TRUNC) as u64)
+                (cwd, (O_CREAT | O_WRONLY | O_TRUNC) as u64)
             } else {
-                (at(cwd, a[0]), a[1])
+                (cwd, a[1])
             };
+            // The kernel follows a final symlink unless told not to, or
+            // unless the file must be new (O_CREAT|O_EXCL).
+            let f = flags as i32;
+            let follow = f & O_NOFOLLOW == 0 && f & (O_CREAT | O_EXCL) != (O_CREAT | O_EXCL);
+            let ptr = if n == SYS_openat || n == SYS_openat2 {
+                a[1]
+            } else {
+                a[0]
+            };
+            let path = at_follow(dirfd, ptr, follow);
             let write =
                 (flags as i32 & O_ACCMODE) != O_RDONLY || flags as i32 & (O_CREAT | O_TRUNC) != 0;
             ev.flags = flags;
@@ -496,8 +566,10 @@ fn handle(
         }
         n if n == SYS_linkat || is_legacy(n, "link") => {
             ev.kind = "link".into();
+            // The source is the inode linked: the file it names is judged.
             ev.paths = if n == SYS_linkat {
-                vec![at(a[0], a[1]), at(a[2], a[3])]
+                let follow = a[4] as i32 & AT_SYMLINK_FOLLOW != 0;
+                vec![at_follow(a[0], a[1], follow), at(a[2], a[3])]
             } else {
                 vec![at(cwd, a[0]), at(cwd, a[1])]
             };
@@ -507,9 +579,13 @@ fn handle(
             ev.kind = "symlink".into();
             // The target is stored as written; the link path is resolved.
             ev.paths = if n == SYS_symlinkat {
-                vec![mem.string(a[0]), at(a[1], a[2])]
+                let target = mem.string(a[0]);
+                raw.borrow_mut().push(target.clone());
+                vec![target, at(a[1], a[2])]
             } else {
-                vec![mem.string(a[0]), at(cwd, a[1])]
+                let target = mem.string(a[0]);
+                raw.borrow_mut().push(target.clone());
+                vec![target, at(cwd, a[1])]
             };
             true
         }
@@ -549,17 +625,18 @@ fn handle(
         n if n == SYS_fchmodat || n == SYS_fchmodat2 || is_legacy(n, "chmod") => {
             ev.kind = "chmod-exec".into();
             if is_legacy(n, "chmod") {
-                ev.paths = vec![at(cwd, a[0])];
+                ev.paths = vec![at_follow(cwd, a[0], true)];
                 ev.flags = a[1];
             } else {
-                ev.paths = vec![at(a[0], a[1])];
+                let follow = n != SYS_fchmodat2 || a[3] as i32 & AT_SYMLINK_NOFOLLOW == 0;
+                ev.paths = vec![at_follow(a[0], a[1], follow)];
                 ev.flags = a[2];
             }
             true
         }
         n if n == SYS_truncate => {
             ev.kind = "truncate".into();
-            ev.paths = vec![at(cwd, a[0])];
+            ev.paths = vec![at_follow(cwd, a[0], true)];
             true
         }
         n if n == SYS_memfd_create => {
@@ -583,6 +660,10 @@ fn handle(
     };
     if !keep || !still_valid(listener, req.id) {
         return (None, Some(cont()));
+    }
+    let raw = raw.into_inner();
+    if raw.len() == ev.paths.len() && raw != ev.paths {
+        ev.raw_paths = raw;
     }
     (Some(ev), Some(cont()))
 }
@@ -1190,21 +1271,101 @@ impl Mem {
     }
 }
 
-/// A path as the process meant it: relative paths against its cwd or dirfd.
-fn resolve(pid: i32, dirfd: i32, path: &str) -> String {
-    if path.starts_with('/') {
-        return path.to_string();
-    }
-    let base = if dirfd == libc::AT_FDCWD {
-        std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+/// Symlinks followed while resolving one path (the kernel's own limit).
+const MAX_HOPS: usize = 40;
+
+/// A path as the process meant it, resolved to what it names: relative
+/// paths against its cwd or `dirfd`, then every symlink on the way
+/// (`follow_last`: the final one too, as open, exec, truncate and chmod do),
+/// `..`, and the magic links of `/proc` read for the process
+/// (`/proc/self`, `/proc/thread-self`, `/proc/<pid>/root`, `/proc/*/fd/N`,
+/// `/proc/*/cwd`). What does not exist yet is kept as written, `..` applied.
+/// The walk is done by hand, component by component, because the
+/// supervisor's own `/proc/self` is not the process's. It is not race-free
+/// (the process may swap a link after the check): the snapshot covers the
+/// persistence locations for that.
+pub fn resolve(pid: i32, dirfd: i32, path: &str, follow_last: bool) -> String {
+    let start = if path.starts_with('/') {
+        PathBuf::from(path)
     } else {
-        std::fs::read_link(format!("/proc/{pid}/fd/{dirfd}")).ok()
+        let base = if dirfd == libc::AT_FDCWD {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+        } else {
+            std::fs::read_link(format!("/proc/{pid}/fd/{dirfd}")).ok()
+        };
+        match base {
+            Some(b) if path.is_empty() => b,
+            Some(b) if b.is_absolute() => b.join(path),
+            _ => return path.to_string(),
+        }
     };
-    match base {
-        Some(b) if path.is_empty() => b.display().to_string(),
-        Some(b) => b.join(path).display().to_string(),
-        None => path.to_string(),
+    resolve_abs(pid, &start, follow_last).display().to_string()
+}
+
+/// [`resolve`] of an absolute path.
+fn resolve_abs(pid: i32, path: &Path, follow_last: bool) -> PathBuf {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    use std::path::Component;
+    let comps = |p: &Path| -> Vec<OsString> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                Component::ParentDir => Some(OsString::from("..")),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut todo: VecDeque<OsString> = comps(path).into();
+    let mut cur = PathBuf::from("/");
+    let mut hops = 0;
+    // Past a name that does not exist, the rest is only spelled.
+    let mut missing = false;
+    while let Some(c) = todo.pop_front() {
+        if c == ".." {
+            cur.pop();
+            continue;
+        }
+        let mut next = cur.join(&c);
+        if cur == Path::new("/proc") {
+            if c == "self" {
+                next = PathBuf::from(format!("/proc/{pid}"));
+            } else if c == "thread-self" {
+                next = PathBuf::from(format!("/proc/{pid}/task/{pid}"));
+            }
+        }
+        if missing {
+            cur = next;
+            continue;
+        }
+        let last = todo.is_empty();
+        match std::fs::symlink_metadata(&next) {
+            Ok(m) if m.file_type().is_symlink() && (!last || follow_last) && hops < MAX_HOPS => {
+                let Ok(target) = std::fs::read_link(&next) else {
+                    cur = next;
+                    continue;
+                };
+                // A magic link to a socket, pipe or anonymous inode names no path.
+                if !target.is_absolute() && next.starts_with("/proc") {
+                    cur = next;
+                    continue;
+                }
+                hops += 1;
+                let mut t = comps(&target);
+                t.extend(todo.drain(..));
+                todo = t.into();
+                if target.is_absolute() {
+                    cur = PathBuf::from("/");
+                }
+            }
+            Ok(_) => cur = next,
+            Err(_) => {
+                missing = true;
+                cur = next;
+            }
+        }
     }
+    cur
 }
 
 /// npm's lifecycle variables → (`name@version`, hook).
@@ -1518,6 +1679,61 @@ mod tests {
             Some("aGVsbG8.exfil.example")
         );
         assert_eq!(dns_query_name(b"not dns"), None);
+    }
+
+    #[test]
+    fn paths_resolve_to_what_they_name() {
+        use std::os::fd::AsRawFd;
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().canonicalize().unwrap();
+        let home = root.join("home");
+        let tmp = root.join("tmp");
+        std::fs::create_dir_all(home.join(".config/git")).unwrap();
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(home.join(".bash_logout"), "x").unwrap();
+        let me = std::process::id() as i32;
+        let r = |p: &Path, follow: bool| resolve(me, libc::AT_FDCWD, p.to_str().unwrap(), follow);
+        let s = |p: &Path| p.display().to_string();
+        // A symlink planted in an allowed place, written through.
+        std::os::unix::fs::symlink(home.join(".bash_logout"), tmp.join("l")).unwrap();
+        assert_eq!(r(&tmp.join("l"), true), s(&home.join(".bash_logout")));
+        assert_eq!(r(&tmp.join("l"), false), s(&tmp.join("l")));
+        // A symlinked directory on the way, relative links, `..`.
+        std::os::unix::fs::symlink("../home/.config/git", tmp.join("d")).unwrap();
+        assert_eq!(
+            r(&tmp.join("d/config"), false),
+            s(&home.join(".config/git/config"))
+        );
+        assert_eq!(r(&tmp.join("d/../x"), false), s(&home.join(".config/x")));
+        // A dangling link: O_CREAT creates its target.
+        std::os::unix::fs::symlink(home.join(".config/git/new"), tmp.join("n")).unwrap();
+        assert_eq!(r(&tmp.join("n"), true), s(&home.join(".config/git/new")));
+        // /proc aliases, read for the process, not the supervisor.
+        let alias = format!("/proc/self/root{}", home.join(".bash_logout").display());
+        assert_eq!(r(Path::new(&alias), true), s(&home.join(".bash_logout")));
+        let alias = format!("/proc/{me}/root{}", home.join(".bash_logout").display());
+        assert_eq!(r(Path::new(&alias), true), s(&home.join(".bash_logout")));
+        let dir = std::fs::File::open(home.join(".config/git")).unwrap();
+        let alias = format!("/proc/self/fd/{}/config", dir.as_raw_fd());
+        assert_eq!(
+            r(Path::new(&alias), true),
+            s(&home.join(".config/git/config"))
+        );
+        // dirfd-relative.
+        assert_eq!(
+            resolve(me, dir.as_raw_fd(), "../../.bash_logout", true),
+            s(&home.join(".bash_logout"))
+        );
+        // A link through /proc/self planted as a file: still the process's.
+        std::os::unix::fs::symlink(format!("/proc/self/fd/{}", dir.as_raw_fd()), tmp.join("p"))
+            .unwrap();
+        assert_eq!(
+            r(&tmp.join("p/config"), true),
+            s(&home.join(".config/git/config"))
+        );
+        // A loop ends.
+        std::os::unix::fs::symlink(tmp.join("loop"), tmp.join("loop")).unwrap();
+        assert!(r(&tmp.join("loop"), true).ends_with("loop"));
     }
 
     #[test]

@@ -51,18 +51,6 @@ pub const LINES_MAX: usize = 50;
 /// Characters kept of one added line (the last one becomes `…` when cut).
 pub const LINE_CHARS: usize = 300;
 
-/// Watched whatever the policy says: the places THREATS.md names for SSH,
-/// git, CI and agent-hook persistence in the project and the home directory.
-const ALWAYS: &[&str] = &[
-    "~/.ssh/authorized_keys",
-    "~/.gitconfig",
-    ".git/hooks/*",
-    ".github/workflows/*",
-    ".gitlab-ci.yml",
-    ".claude/settings.json",
-    ".vscode/tasks.json",
-];
-
 /// Python runs these from a site directory at every start-up.
 const SITE_HOOKS: &[&str] = &["sitecustomize.py", "usercustomize.py"];
 
@@ -192,14 +180,18 @@ pub struct Scope {
     pub site_dirs: Vec<PathBuf>,
     /// Directories whose every file is watched, stat only.
     pub path_dirs: Vec<PathBuf>,
+    /// The target Python environments (virtualenvs) as they were when the
+    /// scope was made: their `{env}/` persistence places are watched.
+    #[serde(default)]
+    pub envs: Vec<PathBuf>,
 }
 
 impl Scope {
     /// The scope of one install.
     ///
-    /// `patterns` are the policy's `startup_paths.linux`; the always-watched
-    /// ones (`~/.ssh/authorized_keys`, `~/.gitconfig`, the project's git
-    /// hooks, CI files and agent hooks) are added, and so is the hooks
+    /// `patterns` are the policy's `startup_paths.linux`; every place of the
+    /// persistence families (`policy/persistence.toml`, with the target
+    /// virtualenvs for `{env}/`) is added, and so is the hooks
     /// directory of a linked worktree whose `.git` is a file. `site_dirs` are
     /// the install's target site-packages; the user site dirs
     /// `~/.local/lib/python3*/site-packages` that exist are added. The PATH
@@ -220,12 +212,35 @@ impl Scope {
                 all.push(p.to_string());
             }
         };
-        for p in patterns
-            .iter()
-            .map(String::as_str)
-            .chain(ALWAYS.iter().copied())
-        {
-            add(p);
+        let mut sites: Vec<PathBuf> = Vec::new();
+        for d in &site_dirs {
+            let d = if d.is_absolute() {
+                d.clone()
+            } else {
+                cwd.join(d)
+            };
+            if !sites.contains(&d) {
+                sites.push(d);
+            }
+        }
+        // Patterns are made absolute here, so that the policy's and the
+        // families' spellings of one place are walked once.
+        let envs = crate::detect::data::python_envs(&sites);
+        let place = |p: &str| crate::detect::data::expand_place(p, home.as_deref(), &cwd, &envs);
+        for p in patterns {
+            for full in place(p) {
+                add(&full);
+            }
+        }
+        // Every place a `persist.*` rule classifies, whatever the policy
+        // says: a file, or a directory and everything below it.
+        for fam in &crate::detect::data::persistence().family {
+            for pat in &fam.paths {
+                for full in place(pat) {
+                    add(&full);
+                    add(&format!("{full}/**"));
+                }
+            }
         }
         // A pattern string would read `*` or `?` in the path as wildcards.
         if let Some(hooks) = linked_hooks_dir(&cwd)
@@ -236,7 +251,6 @@ impl Scope {
             add(&format!("{hooks}/*"));
         }
 
-        let mut sites: Vec<PathBuf> = Vec::new();
         let user_sites = home.as_deref().map(user_site_dirs).unwrap_or_default();
         for d in site_dirs.into_iter().chain(user_sites) {
             let d = if d.is_absolute() { d } else { cwd.join(d) };
@@ -251,7 +265,31 @@ impl Scope {
             cwd,
             patterns: all,
             site_dirs: sites,
+            envs,
         }
+    }
+
+    /// True when a snapshot of this scope records the file `path`: a
+    /// pattern matches it, or matches the directory it is directly in (the
+    /// walk bounds aside). The coverage test's measure.
+    #[cfg(test)]
+    pub fn covers(&self, path: &Path) -> bool {
+        let text = path.to_string_lossy();
+        let dir = path.parent().map(|d| d.to_string_lossy());
+        let in_dirs = |dirs: &[PathBuf]| path.parent().is_some_and(|d| dirs.iter().any(|x| x == d));
+        in_dirs(&self.path_dirs)
+            || self.patterns.iter().any(|p| {
+                let Some((base, _)) = self.resolve(p) else {
+                    return false;
+                };
+                let rest = p.strip_prefix("~/").unwrap_or(p);
+                let full = if p.starts_with('/') {
+                    p.clone()
+                } else {
+                    format!("{}/{rest}", base.display())
+                };
+                glob_match(&full, &text) || dir.as_deref().is_some_and(|d| glob_match(&full, d))
+            })
     }
 
     /// Splits a pattern into the literal directory it starts from (home,
@@ -290,6 +328,8 @@ fn linked_hooks_dir(cwd: &Path) -> Option<PathBuf> {
         Some(c) => gitdir.join(c.trim()),
         None => gitdir,
     };
+    // One name per file: `worktrees/wt/../..` is the repository's own.
+    let common = common.canonicalize().unwrap_or(common);
     Some(common.join("hooks"))
 }
 
@@ -513,9 +553,22 @@ impl Walker {
             }
             Some((Comp::Any, [])) => self.below(path, depth, walk),
             Some((Comp::Any, rest)) => {
+                // Looking for places (`~/**/.git/hooks`) below a tree: a
+                // branch where the rest begins is not searched further, and
+                // hidden directories and `node_modules` are not entered
+                // (they hold caches and dependencies, not the user's work).
+                if depth > 0
+                    && let Some(Comp::Lit(first)) = rest.first()
+                    && fs::symlink_metadata(path.join(first)).is_ok()
+                {
+                    self.expand(path, rest, depth, walk);
+                    return;
+                }
                 self.expand(path, rest, depth, walk);
                 for e in list(path, &mut walk.left) {
-                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    let name = e.file_name();
+                    let skip = name.as_bytes().starts_with(b".") || name == "node_modules";
+                    if !skip && e.file_type().is_ok_and(|t| t.is_dir()) {
                         if depth >= WALK_DEPTH {
                             walk.deep = true;
                         } else {
@@ -928,7 +981,14 @@ mod tests {
             None,
         );
         let snap = take(&scope);
-        let got: Vec<PathBuf> = snap.entries.keys().cloned().collect();
+        let mut got: Vec<PathBuf> = snap
+            .entries
+            .keys()
+            .filter(|p| p.starts_with(f.home.path()))
+            .cloned()
+            .collect();
+        // The autostart family covers its whole directory.
+        got.retain(|p| *p != f.h(".config/autostart/a.txt"));
         assert_eq!(
             got,
             vec![
@@ -1190,7 +1250,7 @@ mod tests {
         write_old(&f.c(".vscode/tasks.json"), "{}\n");
         write_old(&f.c(".vscode/settings.json"), "{}\n");
         let changes = diff(&before, &take(&scope));
-        assert_eq!(changes.len(), 7, "{changes:#?}");
+        assert_eq!(changes.len(), 8, "{changes:#?}");
         assert!(changes.iter().all(|c| c.kind == ChangeKind::Added));
     }
 
@@ -1243,7 +1303,8 @@ mod tests {
             File::create(dir.join(format!("f{i}"))).unwrap();
         }
         let snap = take(&f.scope(&["~/.claude/**"], vec![], None));
-        assert!(snap.entries.len() < WALK_ENTRIES);
+        let mine = snap.entries.keys().filter(|p| p.starts_with(&dir)).count();
+        assert!(mine < WALK_ENTRIES);
         assert!(snap.incomplete.iter().any(|l| l.contains("stopped")));
     }
 
@@ -1272,7 +1333,13 @@ mod tests {
         );
         let scope = f.scope(&["~/.bashrc", "~/.zshrc"], vec![], None);
         let before = take(&scope);
-        assert!(before.entries.values().all(|e| e.content.is_none()));
+        assert!(
+            before
+                .entries
+                .iter()
+                .filter(|(p, _)| p.starts_with(f.home.path()))
+                .all(|(_, e)| e.content.is_none())
+        );
         fs::write(f.h(".zshrc"), "y").unwrap();
         let changes = diff(&before, &take(&scope));
         // Content before unknown: a stat change is a change, without lines.

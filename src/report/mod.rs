@@ -359,6 +359,7 @@ pub(crate) mod testdata {
             syscall: "openat".into(),
             kind: kind.into(),
             paths: paths.iter().map(|p| p.to_string()).collect(),
+            raw_paths: Vec::new(),
             argv: None,
             cwd: None,
             package: None,
