@@ -257,6 +257,9 @@ fn sandboxed(
         .patterns
         .extend(crate::managers::conda::watched(&plan));
     let before = snapshot::take(&scope);
+    // The installed distributions' files, stat only: after the install, the
+    // ones that changed are checked against their RECORD.
+    let installed = crate::detect::record::stat_installed(&scope.site_dirs);
     let rules = seccomp::rules();
     let program = rules.program();
     // The proxy: the install's only way out. It lets through the registries
@@ -416,6 +419,7 @@ fn sandboxed(
     let analysis = std::time::Instant::now();
     let after = snapshot::take(&scope);
     let changes = snapshot::diff(&before, &after);
+    let (tampered, verify_us) = crate::detect::record::verify(&installed);
     let tree = procs::tree(&observed.events);
     let mut expected: Vec<PathBuf> = plan
         .write_roots
@@ -447,6 +451,7 @@ fn sandboxed(
         lingering: &lingering,
         changes: &changes,
         env_kept: &env_kept,
+        tampered: &tampered,
         started: Some(started),
     };
     let mut findings = crate::detect::run(&input);
@@ -469,8 +474,12 @@ fn sandboxed(
             .collect();
         let loaders =
             crate::detect::gemplugin::loaders_to_hold(&findings, p.block_severity, &changes);
+        // A tampered file of another package goes too: better a package that
+        // fails to import than one that runs what was added to it.
+        let trojaned = crate::detect::record::as_changes(&tampered);
         let held: Vec<&snapshot::Change> = changes
             .iter()
+            .chain(&trojaned)
             .filter(|c| evidence.contains(&c.path))
             .chain(&loaders)
             .collect();
@@ -493,6 +502,13 @@ fn sandboxed(
         setup_ms,
         manager_ms,
         analysis_ms: analysis.elapsed().as_millis() as u64,
+        record_check: Some(crate::report::model::RecordCheck {
+            dists: installed.dists(),
+            files: installed.files(),
+            stat_us: installed.took_us,
+            verify_us,
+        }),
+        detonation_ms: None,
     };
     let status = match signal {
         _ if p.mode == Mode::Block && failing => "blocked",
