@@ -512,6 +512,7 @@ pub fn run(input: &Input) -> Vec<Finding> {
     let mut out = Vec::new();
     out.extend(persist::check(input, &procs));
     out.extend(pth::check(input, &procs));
+    out.extend(pth::detonation(input, &procs));
     out.extend(record::check(input, &procs));
     out.extend(hidden::check(input, &procs));
     out.extend(binary::check(input, &procs));

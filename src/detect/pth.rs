@@ -345,6 +345,87 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     out
 }
 
+/// What the start-up detonation did beyond starting the interpreter: each
+/// write outside the private temporary directory and `__pycache__`, each
+/// program run, each connection. Any of them is code that will run at every
+/// start of that interpreter.
+pub fn detonation(input: &Input, procs: &Procs) -> Vec<Finding> {
+    use crate::monitor::detonate::HOOK;
+    let mut out = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut interpreters: BTreeSet<i32> = BTreeSet::new();
+    for e in input
+        .events
+        .iter()
+        .filter(|e| e.hook.as_deref() == Some(HOOK))
+    {
+        let (what, target) = match e.kind.as_str() {
+            "open-write" | "truncate" | "mknod" | "mkdir" | "chmod-exec" => {
+                ("wrote", e.paths.first().cloned())
+            }
+            "rename" | "link" | "symlink" => ("wrote", e.paths.get(1).cloned()),
+            "exec" => {
+                let argv = e.argv.clone().unwrap_or_default();
+                // The interpreter the detonation started.
+                if argv.ends_with(&["-c".into(), "pass".into()]) && interpreters.insert(e.pid) {
+                    continue;
+                }
+                ("ran", Some(argv.join(" ")))
+            }
+            "connect" | "send" => ("connected to", e.addr.clone()),
+            _ => continue,
+        };
+        let Some(target) = target else { continue };
+        let mut ev = Evidence::default();
+        let action = match what {
+            "wrote" => {
+                let p = Path::new(&target);
+                if p.starts_with(&input.tmp)
+                    || p.components().any(|c| c.as_os_str() == "__pycache__")
+                    || p == Path::new("/dev/null")
+                {
+                    continue;
+                }
+                ev.paths = vec![target.clone()];
+                if e.action == crate::monitor::notify::Action::Denied {
+                    Taken::Blocked
+                } else {
+                    input.write_taken(p)
+                }
+            }
+            "ran" => {
+                ev.argv = e.argv.clone();
+                super::taken_of(e)
+            }
+            _ => {
+                ev.endpoint = Some(target.clone());
+                super::taken_of(e)
+            }
+        };
+        if !seen.insert(format!("{what} {target}")) {
+            continue;
+        }
+        ev.detail = Some(format!(
+            "{HOOK}: the interpreter was started once after the install, in the sandbox, and its start-up {what} this"
+        ));
+        let mut f = finding(
+            "persist.python-startup",
+            format!("{HOOK}: Python's start-up {what} {}", shorten(&target)),
+            Some(e.pid),
+            procs,
+            ev,
+            action,
+        );
+        f.severity = Severity::High;
+        if f.package.is_none() {
+            f.package = e.package.clone();
+        }
+        f.hook = Some(HOOK.to_string());
+        out.push(f);
+    }
+    out
+}
+
 /// A line cut to a readable length.
 pub fn shorten(line: &str) -> String {
     if line.len() <= 200 {
