@@ -1667,3 +1667,102 @@ fn venv_site(venv: &Path) -> PathBuf {
         .unwrap_or_else(|| panic!("no python* in {}", lib.display()));
     py.path().join("site-packages")
 }
+
+/// setuptools' namespace-package .pth, in its real shape: quiet in block.
+#[test]
+fn pip_wheel_with_a_namespace_package_pth_stays_quiet() {
+    let line = "import sys, types, os;p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('pwns',));importlib = __import__('importlib.util');__import__('importlib.machinery');m = sys.modules.setdefault('pwns', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('pwns', [os.path.dirname(p)])));m = m or sys.modules.setdefault('pwns', types.ModuleType('pwns'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)\n";
+    let c = pip_case(
+        "pwnsx",
+        &[
+            ("pwns/x/__init__.py", b"".to_vec()),
+            ("pwnsx-1.0.0-py3-nspkg.pth", line.as_bytes().to_vec()),
+        ],
+        false,
+    );
+    let r = c.install("block", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+}
+
+/// setuptools' editable-install finder module, rendered from the template
+/// of the real setuptools wheel in tests/.wheels.
+fn setuptools_finder(finder: &str, package: &str, source: &Path) -> Vec<u8> {
+    let wheel = build_requirements()
+        .into_iter()
+        .find(|w| w.project == "setuptools")
+        .unwrap();
+    let path = std::env::temp_dir().join(format!("pw-setuptools-{}.whl", std::process::id()));
+    fs::write(&path, &wheel.bytes).unwrap();
+    let script = "import sys, zipfile\nsrc = zipfile.ZipFile(sys.argv[1]).read('setuptools/command/editable_wheel.py').decode()\nstart = src.index('_FINDER_TEMPLATE = ')\nend = src.index('\"\"\"', src.index('\"\"\"', start) + 3) + 3\nns = {}\nexec(src[start:end], ns)\nsys.stdout.write(ns['_FINDER_TEMPLATE'].format(name=sys.argv[2], mapping={sys.argv[3]: sys.argv[4]}, namespaces={}))\n";
+    let out = std::process::Command::new(python3())
+        .args(["-c", script])
+        .arg(&path)
+        .args([finder, package])
+        .arg(source)
+        .output()
+        .unwrap();
+    let _ = fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("class _EditableFinder"));
+    out.stdout
+}
+
+/// What `pip install -e` of a setuptools project installs: the
+/// `__editable__` .pth and setuptools' own finder module (rendered from the
+/// real wheel), pointing at a project directory. Quiet in block; the
+/// detonation runs the finder and finds nothing to report. (A real
+/// `pip install -e` is refused further up today: the sandbox keeps the
+/// project directory read-only, where setuptools writes its egg-info.)
+#[test]
+fn setuptools_editable_finder_stays_quiet() {
+    let source_home = TestHome::new();
+    let source = source_home.subdir("pwedit");
+    fs::write(source.join("__init__.py"), "X = 1\n").unwrap();
+    let finder = "__editable___pwedit_1_0_0_finder";
+    let c = pip_case(
+        "pwedit",
+        &[
+            (
+                "__editable__.pwedit-1.0.0.pth",
+                format!("import {finder}; {finder}.install()").into_bytes(),
+            ),
+            (
+                "__editable___pwedit_1_0_0_finder.py",
+                setuptools_finder(finder, "pwedit", &source),
+            ),
+        ],
+        false,
+    );
+    let r = c.install("block", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+    assert!(r.report["timings"]["detonation_ms"].is_u64());
+}
+
+/// Variation: the import line hidden behind a lone carriage return, which
+/// Python's universal newlines split and a `\n` reader would not.
+#[test]
+fn a_pth_import_hidden_behind_a_carriage_return_is_caught() {
+    let c = pip_case(
+        "pwcr",
+        &[
+            ("pwcr/__init__.py", marker_module("pwcr")),
+            ("pwcr.pth", b"/nonexistent/pwcr\rimport pwcr\n".to_vec()),
+        ],
+        false,
+    );
+    let r = c.install("block", &[]);
+    assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+    let f = r
+        .findings("persist.python-startup")
+        .into_iter()
+        .find(|f| f["hook"].is_null())
+        .expect("no static finding");
+    assert_eq!(f["evidence"]["line"], 2, "{f:#}");
+    assert!(!c.env.home.path().join(".config/pwcr/marker").exists());
+}
