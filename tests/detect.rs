@@ -1766,3 +1766,50 @@ fn a_pth_import_hidden_behind_a_carriage_return_is_caught() {
     assert_eq!(f["evidence"]["line"], 2, "{f:#}");
     assert!(!c.env.home.path().join(".config/pwcr/marker").exists());
 }
+
+/// Variation: the setup.py also rewrites pip's RECORD so that it vouches for
+/// the trojaned file. A changed RECORD is a reinstall only when the manager
+/// wrote it; package code writing it is a forgery.
+#[test]
+fn setup_py_forging_the_record_of_the_package_it_trojans() {
+    let setup = "import base64, glob, hashlib, os, sysconfig\n_site = sysconfig.get_paths()['purelib']\n_p = os.path.join(_site, 'pip', '__init__.py')\ntry:\n    with open(_p, 'a') as _f:\n        _f.write('\\n# pkgwarden fixture: appended by pwforge\\n')\n    _h = base64.urlsafe_b64encode(hashlib.sha256(open(_p, 'rb').read()).digest()).rstrip(b'=').decode()\n    _rec = glob.glob(os.path.join(_site, 'pip-*.dist-info', 'RECORD'))[0]\n    _lines = open(_rec).read().splitlines()\n    _lines = [('pip/__init__.py,sha256=%s,%d' % (_h, os.path.getsize(_p))) if l.startswith('pip/__init__.py,') else l for l in _lines]\n    with open(_rec, 'w') as _f:\n        _f.write('\\n'.join(_lines) + '\\n')\nexcept OSError:\n    pass\nfrom setuptools import setup\nsetup(name='pwforge', version='1.0.0', packages=['pwforge'])\n";
+    let c = pip_case_with(
+        "pwforge",
+        &[
+            ("setup.py", setup.as_bytes().to_vec()),
+            ("pwforge/__init__.py", b"".to_vec()),
+        ],
+        true,
+        build_requirements(),
+    );
+    let site = venv_site(&c.venv);
+    let pip_init = site.join("pip/__init__.py");
+    let record = fs::read_dir(&site)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("pip-") && n.ends_with(".dist-info")
+        })
+        .unwrap()
+        .join("RECORD");
+    let (init0, record0) = (fs::read(&pip_init).unwrap(), fs::read(&record).unwrap());
+    for mode in ["protect", "block"] {
+        let r = c.install(mode, &[]);
+        let f = r.finding("tamper.installed-package");
+        check_finding(f, "T1195.002", "high", Some("pwforge@1.0.0"), None);
+        assert_eq!(f["evidence"]["paths"][0], pip_init.display().to_string());
+        assert!(
+            f["evidence"]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("rewrote its RECORD"),
+            "{f:#}"
+        );
+        let code = if mode == "block" { BLOCKED } else { 0 };
+        assert_eq!(r.code, code, "{mode}: {}", r.stderr);
+        fs::write(&pip_init, &init0).unwrap();
+        fs::write(&record, &record0).unwrap();
+    }
+}

@@ -170,6 +170,11 @@ pub struct Tampered {
     pub kind: Departure,
     /// SHA-256 (hex) of the content now, when modified.
     pub sha256: Option<String>,
+    /// The distribution's RECORD, when it changed too: a reinstall by the
+    /// manager, or a forgery by package code that rewrote it to match (which
+    /// [`check`] tells apart by who wrote it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_rewritten: Option<String>,
 }
 
 /// The listed files that changed since [`stat_installed`], with the time it
@@ -183,15 +188,14 @@ pub fn verify(before: &Installed) -> (Vec<Tampered>, u64) {
         .collect();
     let mut out = Vec::new();
     for f in &before.files {
-        if reinstalled[f.dist] {
-            continue;
-        }
         let now = stat(&f.path);
         if now == f.before {
             continue;
         }
         let dist = before.dists[f.dist].0.clone();
         let path = f.path.display().to_string();
+        let record_rewritten =
+            reinstalled[f.dist].then(|| before.dists[f.dist].1.display().to_string());
         if now.is_none() {
             if f.before.is_some() {
                 out.push(Tampered {
@@ -199,6 +203,7 @@ pub fn verify(before: &Installed) -> (Vec<Tampered>, u64) {
                     path,
                     kind: Departure::Removed,
                     sha256: None,
+                    record_rewritten,
                 });
             }
             continue;
@@ -214,6 +219,7 @@ pub fn verify(before: &Installed) -> (Vec<Tampered>, u64) {
                 path,
                 kind: Departure::Modified,
                 sha256: Some(digest.iter().map(|b| format!("{b:02x}")).collect()),
+                record_rewritten,
             });
         }
     }
@@ -244,21 +250,43 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     }
     by_file
         .values()
-        .map(|t| {
+        .filter_map(|t| {
             let p = Path::new(&t.path);
             let pid = super::writer_of(input, p);
+            // A changed RECORD vouches for the new content only when the
+            // manager wrote it (a reinstall), not when package code did.
+            let forged = match &t.record_rewritten {
+                None => false,
+                Some(rec) => {
+                    let writer = super::writer_of(input, Path::new(rec));
+                    if !writer.is_some_and(|w| procs.is_hook(w)) {
+                        return None;
+                    }
+                    true
+                }
+            };
             let (severity, verb) = match t.kind {
                 Departure::Modified => (Severity::High, "changed"),
                 Departure::Removed => (Severity::Medium, "removed"),
             };
-            let ev = Evidence {
-                paths: vec![t.path.clone()],
-                sha256: t.sha256.clone(),
-                detail: Some(format!(
-                    "{} of {}, which this install did not install, no longer matches its RECORD; reinstall it (pip install --force-reinstall)",
-                    p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            let file = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            let detail = if forged {
+                format!(
+                    "{file} of {} changed, and package code rewrote its RECORD to match; reinstall it (pip install --force-reinstall)",
                     t.dist
-                )),
+                )
+            } else {
+                format!(
+                    "{file} of {}, which this install did not install, no longer matches its RECORD; reinstall it (pip install --force-reinstall)",
+                    t.dist
+                )
+            };
+            let mut paths = vec![t.path.clone()];
+            paths.extend(t.record_rewritten.iter().filter(|_| forged).cloned());
+            let ev = Evidence {
+                paths,
+                sha256: t.sha256.clone(),
+                detail: Some(detail),
                 ..Evidence::default()
             };
             let action = if pid.is_some() {
@@ -275,7 +303,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 action,
             );
             f.severity = severity;
-            f
+            Some(f)
         })
         .collect()
 }
@@ -353,10 +381,20 @@ mod tests {
         );
         assert!(found.iter().all(|t| t.dist == "victim@1.0"));
 
-        // The install reinstalled victim: its new RECORD vouches for it.
+        assert!(found.iter().all(|t| t.record_rewritten.is_none()));
+
+        // The RECORD changed too: a reinstall, or a forgery; check() asks
+        // who wrote it.
         std::fs::remove_file(&rec).unwrap();
         std::fs::write(&rec, "victim/__init__.py,,\n").unwrap();
-        assert!(verify(&before).0.is_empty());
+        let (found, _) = verify(&before);
+        assert_eq!(found.len(), 3);
+        let rec_s = rec.display().to_string();
+        assert!(
+            found
+                .iter()
+                .all(|t| t.record_rewritten.as_deref() == Some(rec_s.as_str()))
+        );
     }
 
     #[test]
