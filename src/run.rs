@@ -278,6 +278,9 @@ fn sandboxed(
         .patterns
         .extend(crate::managers::conda::watched(&plan));
     let before = snapshot::take(&scope);
+    // The installed distributions' files, stat only: after the install, the
+    // ones that changed are checked against their RECORD.
+    let installed = crate::detect::record::stat_installed(&scope.site_dirs);
     let rules = if p.mode == Mode::Block {
         seccomp::block_rules()
     } else {
@@ -367,6 +370,7 @@ fn sandboxed(
             r
         }),
     };
+    let detonation_watch = watch.clone();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop2 = stop.clone();
     let mut cmd = Command::new(real);
@@ -430,6 +434,60 @@ fn sandboxed(
     let (code, signal) = wait_status(&mut child, real);
     drop(precreated);
     let manager_ms = start.elapsed().as_millis() as u64 - setup_ms;
+    // The start-up detonation: an interpreter whose start-up the install
+    // changed is started once in the same sandbox (not in audit, which
+    // would let its start-up do whatever it does).
+    let detonation = std::time::Instant::now();
+    let mut detonation_events: Vec<notify::Event> = Vec::new();
+    let mut detonated = false;
+    if !audit {
+        use crate::monitor::detonate;
+        let probes = detonate::python_probes(
+            &before,
+            &scope.site_dirs,
+            std::env::var_os("PATH").as_deref(),
+            shim::shims_dir().as_deref(),
+        );
+        for probe in probes {
+            detonated = true;
+            let mut dcmd = detonate::command(&probe);
+            dcmd.current_dir(&cwd)
+                .env(shim::SUPERVISOR_VAR, std::process::id().to_string())
+                .env("TMPDIR", &tmp.0);
+            proxy_env(&mut dcmd, &proxy.url());
+            for name in &env_removed {
+                dcmd.env_remove(name);
+            }
+            let prep = match landlock::build(&grants, None, true) {
+                Ok((fd, _)) if fd.is_some() => spawn::Prepared {
+                    landlock: fd,
+                    program: seccomp::rules().program(),
+                },
+                Ok(_) | Err(_) => {
+                    eprintln!(
+                        "pkgwarden: warning: no start-up detonation of {}: the sandbox could not be built again",
+                        probe.program.display()
+                    );
+                    continue;
+                }
+            };
+            let package = probe
+                .because
+                .iter()
+                .find_map(|f| crate::detect::pth::owner(f.parent()?, f));
+            match detonate::run(&mut dcmd, prep, detonation_watch.clone()) {
+                Ok(mut events) => {
+                    detonate::mark(&mut events, package.as_deref());
+                    detonation_events.extend(events);
+                }
+                Err(e) => eprintln!(
+                    "pkgwarden: warning: no start-up detonation of {}: {e}",
+                    probe.program.display()
+                ),
+            }
+        }
+    }
+    let detonation_ms = detonated.then(|| detonation.elapsed().as_millis() as u64);
     // What is still running shortly after the manager exited lingers (a job
     // forked just before the exit is given a moment to become what it is).
     let me = std::process::id() as i32;
@@ -457,7 +515,9 @@ fn sandboxed(
         procs::reap_zombies();
     }
     stop.store(true, Ordering::SeqCst);
-    let observed = handle.join().ok().flatten().unwrap_or_default();
+    let mut observed: notify::Observed = handle.join().ok().flatten().unwrap_or_default();
+    let detonation_pids = crate::monitor::detonate::pids(&detonation_events);
+    crate::monitor::detonate::merge(&mut observed.events, detonation_events);
     let requests = proxy.finish();
     if let Some(path) = &inv.sandbox.events_json {
         let doc = serde_json::json!({
@@ -489,6 +549,7 @@ fn sandboxed(
     let analysis = std::time::Instant::now();
     let after = snapshot::take(&scope);
     let changes = snapshot::diff(&before, &after);
+    let (tampered, verify_us) = crate::detect::record::verify(&installed);
     let tree = procs::tree(&observed.events);
     let mut expected: Vec<PathBuf> = plan
         .write_roots
@@ -528,10 +589,16 @@ fn sandboxed(
         lingering: &lingering,
         changes: &changes,
         env_kept: &env_kept,
+        tampered: &tampered,
         started: Some(started),
         hooks: hook_domain,
     };
     let mut findings = crate::detect::run(&input);
+    for f in findings.iter_mut() {
+        if f.hook.is_none() && f.pid.is_some_and(|p| detonation_pids.contains(&p)) {
+            f.hook = Some(crate::monitor::detonate::HOOK.to_string());
+        }
+    }
     for w in accept(&mut findings, &p.allow, started) {
         eprintln!("pkgwarden: warning: {w}");
     }
@@ -551,8 +618,12 @@ fn sandboxed(
             .collect();
         let loaders =
             crate::detect::gemplugin::loaders_to_hold(&findings, p.block_severity, &changes);
+        // A tampered file of another package goes too: better a package that
+        // fails to import than one that runs what was added to it.
+        let trojaned = crate::detect::record::as_changes(&tampered);
         let held: Vec<&snapshot::Change> = changes
             .iter()
+            .chain(&trojaned)
             .filter(|c| evidence.contains(&c.path))
             .chain(&loaders)
             .collect();
@@ -575,6 +646,13 @@ fn sandboxed(
         setup_ms,
         manager_ms,
         analysis_ms: analysis.elapsed().as_millis() as u64,
+        record_check: Some(crate::report::model::RecordCheck {
+            dists: installed.dists(),
+            files: installed.files(),
+            stat_us: installed.took_us,
+            verify_us,
+        }),
+        detonation_ms,
     };
     let status = match signal {
         _ if p.mode == Mode::Block && failing => "blocked",

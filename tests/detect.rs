@@ -634,8 +634,18 @@ fn a_pth_that_acts_on_the_next_python_start_is_caught_by_the_watch_window() {
     let args = ["pip", "install", "--index-url", &url, "pwlate"];
     let r = install(&c.env, "protect", &args, home, &window);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    // The install itself looks clean: the .pth imports its own module.
-    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+    // The install itself is found now: an import line in a .pth is code at
+    // every start, whoever ships the module; and the start-up detonation
+    // saw the module try ~/.bashrc (refused in protect).
+    let f = r.finding("persist.python-startup");
+    check_finding(f, "T1546.018", "high", Some("pwlate@1.0.0"), None);
+    assert!(
+        r.findings("persist.shell-rc")
+            .iter()
+            .any(|f| f["hook"] == "start-up detonation"),
+        "{:#?}",
+        r.serious()
+    );
     assert_eq!(r.report["watch"]["window_s"], 4, "{:#}", r.report["watch"]);
     let id = r.report["id"].as_str().unwrap().to_string();
     let rc = home.join(".bashrc");
@@ -704,15 +714,86 @@ fn a_pth_that_acts_on_the_next_python_start_is_caught_by_the_watch_window() {
     c.uninstall();
 }
 
+/// Inert start-up payload: the module a `.pth` imports writes a marker into
+/// `~/.config/<name>/marker` under the test's HOME.
+fn marker_module(name: &str) -> Vec<u8> {
+    format!(
+        "import os\n_d = os.path.join(os.path.expanduser('~'), '.config', '{name}')\ntry:\n    os.makedirs(_d, exist_ok=True)\n    with open(os.path.join(_d, 'marker'), 'w') as _f:\n        _f.write('pkgwarden fixture')\nexcept OSError:\n    pass\n"
+    )
+    .into_bytes()
+}
+
+/// The 2026 wave: `x.pth` holding `import x`, x doing the work at import.
 #[test]
-fn pip_wheel_with_setuptools_style_pth_stays_quiet() {
+fn pip_wheel_whose_pth_imports_its_own_module() {
     let c = pip_case(
+        "pwown",
+        &[
+            ("pwown/__init__.py", marker_module("pwown")),
+            ("pwown.pth", b"import pwown\n".to_vec()),
+        ],
+        false,
+    );
+    let marker = c.env.home.path().join(".config/pwown/marker");
+    for mode in ["protect", "block"] {
+        let r = c.install(mode, &[]);
+        let statics: Vec<&Value> = r
+            .findings("persist.python-startup")
+            .into_iter()
+            .filter(|f| f["hook"].is_null())
+            .collect();
+        assert_eq!(statics.len(), 1, "{mode}: {:#?}", r.serious());
+        check_finding(statics[0], "T1546.018", "high", Some("pwown@1.0.0"), None);
+        assert_eq!(statics[0]["evidence"]["excerpt"], "import pwown");
+        // The detonation names what the start-up did.
+        let det = r
+            .findings("persist.python-startup")
+            .into_iter()
+            .find(|f| f["hook"] == "start-up detonation")
+            .unwrap_or_else(|| panic!("{mode}: no detonation finding: {:#?}", r.serious()));
+        assert!(
+            det["title"].as_str().unwrap().contains(".config/pwown"),
+            "{det:#}"
+        );
+        assert_eq!(det["package"], "pwown@1.0.0", "{det:#}");
+        assert!(r.report["timings"]["detonation_ms"].is_u64());
+        if mode == "block" {
+            assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+            assert_eq!(statics[0]["action"], "quarantined");
+            let pth = PathBuf::from(statics[0]["evidence"]["paths"][0].as_str().unwrap());
+            assert!(!pth.exists(), "block mode left {}", pth.display());
+            assert!(
+                !marker.exists(),
+                "the detonation's write got through in block"
+            );
+        } else {
+            assert_eq!(r.code, 0, "{}", r.stderr);
+        }
+        let _ = fs::remove_dir_all(c.env.home.path().join(".config/pwown"));
+    }
+}
+
+/// A file named like setuptools' with other content, and setuptools'
+/// content shipped by someone else beside their own `_distutils_hack`.
+#[test]
+fn a_disguised_distutils_precedence_pth_is_caught() {
+    let other = pip_case(
+        "pwdisguise",
+        &[
+            ("pwdisguise/__init__.py", marker_module("pwdisguise")),
+            ("distutils-precedence.pth", b"import pwdisguise\n".to_vec()),
+        ],
+        false,
+    );
+    let r = other.install("block", &[]);
+    assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+    let f = r.finding("persist.python-startup");
+    check_finding(f, "T1546.018", "high", Some("pwdisguise@1.0.0"), None);
+
+    let twin = pip_case(
         "pwdistutils",
         &[
-            (
-                "_distutils_hack/__init__.py",
-                b"def add_shim():\n    pass\n".to_vec(),
-            ),
+            ("_distutils_hack/__init__.py", marker_module("pwdistutils")),
             (
                 "distutils-precedence.pth",
                 incident("distutils-precedence.pth"),
@@ -720,9 +801,79 @@ fn pip_wheel_with_setuptools_style_pth_stays_quiet() {
         ],
         false,
     );
-    let r = c.install("block", &[]);
+    let r = twin.install("block", &[]);
+    assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+    let f = r.finding("persist.python-startup");
+    check_finding(f, "T1546.018", "high", Some("pwdistutils@1.0.0"), None);
+}
+
+/// The real setuptools wheel, its distutils-precedence.pth included, from
+/// the loopback index: quiet in block, though the detonation ran.
+#[test]
+fn real_setuptools_stays_quiet() {
+    let c = pip_case_with(
+        "pwplain",
+        &[("pwplain/__init__.py", b"".to_vec())],
+        false,
+        build_requirements(),
+    );
+    let url = c.index.index_url();
+    // The venv may hold an older setuptools (Python < 3.12): upgrade it.
+    let args = ["pip", "install", "-U", "--index-url", &url, "setuptools"];
+    let r = install(&c.env, "block", &args, c.env.home.path(), &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.serious().is_empty(), "{:#?}", r.serious());
+    assert!(
+        venv_site(&c.venv)
+            .join("distutils-precedence.pth")
+            .is_file()
+    );
+    assert!(
+        r.report["timings"]["detonation_ms"].is_u64(),
+        "{:#}",
+        r.report["timings"]
+    );
+    // RECORD verification covered the environment (pip, setuptools).
+    assert!(
+        r.report["timings"]["record_check"]["dists"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+}
+
+/// A dependency's setup.py that appends to another installed distribution
+/// (the venv's own pip): the RECORD no longer vouches for the file.
+#[test]
+fn setup_py_appending_to_another_package_is_tamper() {
+    let setup = "import os, sysconfig\n_p = os.path.join(sysconfig.get_paths()['purelib'], 'pip', '__init__.py')\ntry:\n    with open(_p, 'a') as _f:\n        _f.write('\\n# pkgwarden fixture: appended by pwtamper\\n')\nexcept OSError:\n    pass\nfrom setuptools import setup\nsetup(name='pwtamper', version='1.0.0', packages=['pwtamper'])\n";
+    let c = pip_case_with(
+        "pwtamper",
+        &[
+            ("setup.py", setup.as_bytes().to_vec()),
+            ("pwtamper/__init__.py", b"".to_vec()),
+        ],
+        true,
+        build_requirements(),
+    );
+    let pip_init = venv_site(&c.venv).join("pip/__init__.py");
+    let original = fs::read(&pip_init).unwrap();
+    for mode in ["protect", "block"] {
+        let r = c.install(mode, &[]);
+        let f = r.finding("tamper.installed-package");
+        check_finding(f, "T1195.002", "high", Some("pwtamper@1.0.0"), None);
+        assert_eq!(f["evidence"]["paths"][0], pip_init.display().to_string());
+        assert!(f["title"].as_str().unwrap().contains("pip@"), "{f:#}");
+        if mode == "block" {
+            assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+            assert_eq!(f["action"], "quarantined", "{f:#}");
+            assert!(!pip_init.exists(), "the trojaned file stayed");
+        } else {
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            assert!(fs::read_to_string(&pip_init).unwrap().contains("pwtamper"));
+        }
+        fs::write(&pip_init, &original).unwrap();
+    }
 }
 
 #[test]
@@ -1567,4 +1718,161 @@ fn npm_postinstall_piping_decoded_text_into_a_shell() {
         f["evidence"]["argv"].to_string().contains("base64 -d"),
         "{f:#}"
     );
+}
+
+/// The site-packages directory of the virtual environment at `venv`.
+fn venv_site(venv: &Path) -> PathBuf {
+    let lib = venv.join("lib");
+    let py = fs::read_dir(&lib)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("python"))
+        .unwrap_or_else(|| panic!("no python* in {}", lib.display()));
+    py.path().join("site-packages")
+}
+
+/// setuptools' namespace-package .pth, in its real shape: quiet in block.
+#[test]
+fn pip_wheel_with_a_namespace_package_pth_stays_quiet() {
+    let line = "import sys, types, os;p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('pwns',));importlib = __import__('importlib.util');__import__('importlib.machinery');m = sys.modules.setdefault('pwns', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('pwns', [os.path.dirname(p)])));m = m or sys.modules.setdefault('pwns', types.ModuleType('pwns'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)\n";
+    let c = pip_case(
+        "pwnsx",
+        &[
+            ("pwns/x/__init__.py", b"".to_vec()),
+            ("pwnsx-1.0.0-py3-nspkg.pth", line.as_bytes().to_vec()),
+        ],
+        false,
+    );
+    let r = c.install("block", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+}
+
+/// setuptools' editable-install finder module, rendered from the template
+/// of the real setuptools wheel in tests/.wheels.
+fn setuptools_finder(finder: &str, package: &str, source: &Path) -> Vec<u8> {
+    let wheel = build_requirements()
+        .into_iter()
+        .find(|w| w.project == "setuptools")
+        .unwrap();
+    let path = std::env::temp_dir().join(format!("pw-setuptools-{}.whl", std::process::id()));
+    fs::write(&path, &wheel.bytes).unwrap();
+    let script = "import sys, zipfile\nsrc = zipfile.ZipFile(sys.argv[1]).read('setuptools/command/editable_wheel.py').decode()\nstart = src.index('_FINDER_TEMPLATE = ')\nend = src.index('\"\"\"', src.index('\"\"\"', start) + 3) + 3\nns = {}\nexec(src[start:end], ns)\nsys.stdout.write(ns['_FINDER_TEMPLATE'].format(name=sys.argv[2], mapping={sys.argv[3]: sys.argv[4]}, namespaces={}))\n";
+    let out = std::process::Command::new(python3())
+        .args(["-c", script])
+        .arg(&path)
+        .args([finder, package])
+        .arg(source)
+        .output()
+        .unwrap();
+    let _ = fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("class _EditableFinder"));
+    out.stdout
+}
+
+/// What `pip install -e` of a setuptools project installs: the
+/// `__editable__` .pth and setuptools' own finder module (rendered from the
+/// real wheel), pointing at a project directory. Quiet in block; the
+/// detonation runs the finder and finds nothing to report. (A real
+/// `pip install -e` is refused further up today: the sandbox keeps the
+/// project directory read-only, where setuptools writes its egg-info.)
+#[test]
+fn setuptools_editable_finder_stays_quiet() {
+    let source_home = TestHome::new();
+    let source = source_home.subdir("pwedit");
+    fs::write(source.join("__init__.py"), "X = 1\n").unwrap();
+    let finder = "__editable___pwedit_1_0_0_finder";
+    let c = pip_case(
+        "pwedit",
+        &[
+            (
+                "__editable__.pwedit-1.0.0.pth",
+                format!("import {finder}; {finder}.install()").into_bytes(),
+            ),
+            (
+                "__editable___pwedit_1_0_0_finder.py",
+                setuptools_finder(finder, "pwedit", &source),
+            ),
+        ],
+        false,
+    );
+    let r = c.install("block", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+    assert!(r.report["timings"]["detonation_ms"].is_u64());
+}
+
+/// Variation: the import line hidden behind a lone carriage return, which
+/// Python's universal newlines split and a `\n` reader would not.
+#[test]
+fn a_pth_import_hidden_behind_a_carriage_return_is_caught() {
+    let c = pip_case(
+        "pwcr",
+        &[
+            ("pwcr/__init__.py", marker_module("pwcr")),
+            ("pwcr.pth", b"/nonexistent/pwcr\rimport pwcr\n".to_vec()),
+        ],
+        false,
+    );
+    let r = c.install("block", &[]);
+    assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+    let f = r
+        .findings("persist.python-startup")
+        .into_iter()
+        .find(|f| f["hook"].is_null())
+        .expect("no static finding");
+    assert_eq!(f["evidence"]["line"], 2, "{f:#}");
+    assert!(!c.env.home.path().join(".config/pwcr/marker").exists());
+}
+
+/// Variation: the setup.py also rewrites pip's RECORD so that it vouches for
+/// the trojaned file. A changed RECORD is a reinstall only when the manager
+/// wrote it; package code writing it is a forgery.
+#[test]
+fn setup_py_forging_the_record_of_the_package_it_trojans() {
+    let setup = "import base64, glob, hashlib, os, sysconfig\n_site = sysconfig.get_paths()['purelib']\n_p = os.path.join(_site, 'pip', '__init__.py')\ntry:\n    with open(_p, 'a') as _f:\n        _f.write('\\n# pkgwarden fixture: appended by pwforge\\n')\n    _h = base64.urlsafe_b64encode(hashlib.sha256(open(_p, 'rb').read()).digest()).rstrip(b'=').decode()\n    _rec = glob.glob(os.path.join(_site, 'pip-*.dist-info', 'RECORD'))[0]\n    _lines = open(_rec).read().splitlines()\n    _lines = [('pip/__init__.py,sha256=%s,%d' % (_h, os.path.getsize(_p))) if l.startswith('pip/__init__.py,') else l for l in _lines]\n    with open(_rec, 'w') as _f:\n        _f.write('\\n'.join(_lines) + '\\n')\nexcept OSError:\n    pass\nfrom setuptools import setup\nsetup(name='pwforge', version='1.0.0', packages=['pwforge'])\n";
+    let c = pip_case_with(
+        "pwforge",
+        &[
+            ("setup.py", setup.as_bytes().to_vec()),
+            ("pwforge/__init__.py", b"".to_vec()),
+        ],
+        true,
+        build_requirements(),
+    );
+    let site = venv_site(&c.venv);
+    let pip_init = site.join("pip/__init__.py");
+    let record = fs::read_dir(&site)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("pip-") && n.ends_with(".dist-info")
+        })
+        .unwrap()
+        .join("RECORD");
+    let (init0, record0) = (fs::read(&pip_init).unwrap(), fs::read(&record).unwrap());
+    for mode in ["protect", "block"] {
+        let r = c.install(mode, &[]);
+        let f = r.finding("tamper.installed-package");
+        check_finding(f, "T1195.002", "high", Some("pwforge@1.0.0"), None);
+        assert_eq!(f["evidence"]["paths"][0], pip_init.display().to_string());
+        assert!(
+            f["evidence"]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("rewrote its RECORD"),
+            "{f:#}"
+        );
+        let code = if mode == "block" { BLOCKED } else { 0 };
+        assert_eq!(r.code, code, "{mode}: {}", r.stderr);
+        fs::write(&pip_init, &init0).unwrap();
+        fs::write(&record, &record0).unwrap();
+    }
 }

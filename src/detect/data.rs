@@ -10,8 +10,9 @@ use std::sync::OnceLock;
 pub struct Benign {
     /// Tool caches (`~/`-relative prefixes).
     pub tool_caches: Vec<String>,
-    /// `.pth` file names (with `*`) that ship with well-known tools.
-    pub pth_names: Vec<String>,
+    /// `.pth` files of well-known tools, by name, content shape and owner.
+    #[serde(default)]
+    pub pth_benign: Vec<PthShape>,
     /// Tokens that make a `.pth` line malicious.
     pub pth_bad_tokens: Vec<String>,
     /// Longest acceptable `.pth` line.
@@ -30,6 +31,20 @@ pub struct Benign {
 pub fn is_interpreter(argv0: &str) -> bool {
     let name = argv0.rsplit('/').next().unwrap_or(argv0);
     benign().interpreters.iter().any(|p| wildcard(p, name))
+}
+
+/// One known-benign `.pth` file: every executing line matches one of
+/// `lines` (templates, see `policy/benign.toml`), and `owner` names the
+/// distribution whose RECORD lists it (`none`: none does).
+#[derive(Debug, Default, Deserialize)]
+pub struct PthShape {
+    /// File name, with `*`.
+    pub name: String,
+    /// The distribution that must own it, or `none`.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Line templates.
+    pub lines: Vec<String>,
 }
 
 /// Endpoint classes.

@@ -126,6 +126,7 @@ pub mod lingering;
 pub mod net;
 pub mod persist;
 pub mod pth;
+pub mod record;
 pub mod tamper;
 
 use crate::monitor::notify::{Action, Event};
@@ -190,6 +191,8 @@ pub struct Input<'a> {
     pub changes: &'a [Change],
     /// Secret-like variables kept in the environment.
     pub env_kept: &'a [String],
+    /// Files of installed distributions that no longer match their RECORD.
+    pub tampered: &'a [record::Tampered],
     /// When the install started (files older than this were not dropped by
     /// it).
     pub started: Option<std::time::SystemTime>,
@@ -507,6 +510,11 @@ pub fn rule_meta(rule: &str) -> (&'static [&'static str], Severity, &'static str
         "persist.autostart" => (&["T1547.013"], High, "XDG autostart entry"),
         "persist.cron" => (&["T1053.003"], High, "cron or at job"),
         "persist.python-startup" => (&["T1546.018"], High, "Python start-up hook"),
+        "tamper.installed-package" => (
+            &["T1195.002", "T1554"],
+            High,
+            "File of an installed package no longer matches its RECORD",
+        ),
         "persist.path-hijack" => (
             &["T1574.007"],
             High,
@@ -642,6 +650,8 @@ pub fn run(input: &Input) -> Vec<Finding> {
     let mut out = Vec::new();
     out.extend(persist::check(input, &procs));
     out.extend(pth::check(input, &procs));
+    out.extend(pth::detonation(input, &procs));
+    out.extend(record::check(input, &procs));
     out.extend(hidden::check(input, &procs));
     out.extend(binary::check(input, &procs));
     out.extend(exec::check(input, &procs));

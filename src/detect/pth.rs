@@ -1,37 +1,54 @@
 //! `persist.python-startup`: `.pth` files with executable lines and
 //! `sitecustomize.py`/`usercustomize.py` in site-packages directories.
 //!
-//! A `.pth` line starting with `import` runs at every interpreter start.
-//! Benign ones are path lines, or imports of a module that the same
-//! distribution ships (its RECORD lists both); malicious ones carry `exec(`,
-//! `base64`, `subprocess`, `urllib` … or one very long line.
+//! A `.pth` line starting with `import` runs at every interpreter start, so
+//! it is a finding unless the file is one of the known ones of
+//! `policy/benign.toml`, recognised by name, by the shape of every executing
+//! line and by the distribution that owns it. Trusting an import because the
+//! same distribution ships the module (the earlier rule) is exactly what the
+//! `.pth` malware wave relied on: the module does the work at import. Lines
+//! that carry `exec(`, `base64`, `subprocess` … say why in the evidence.
 
 use super::data;
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// What a `.pth` file's content says.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Path lines, or imports of modules its distribution ships.
+    /// Path lines only, or a known tool's file in its known shape.
     Benign,
-    /// An import of a module nobody vouches for (line number, line).
-    Unverified(u32, String),
+    /// A line Python executes at every start (line number, line).
+    Executes(u32, String),
     /// A line that executes code it hides or fetches (line number, line, why).
     Malicious(u32, String, String),
 }
 
-/// Judges a `.pth` file's content. `shipped`: top-level modules its
-/// distribution's RECORD lists.
-pub fn judge(name: &str, content: &str, shipped: &BTreeSet<String>) -> Verdict {
+/// The lines of a `.pth` file as Python's `site` module reads them: universal
+/// newlines (a lone `\r` ends a line too) and a UTF-8 byte-order mark
+/// dropped, so a line hidden behind either is still seen.
+fn pth_lines(content: &str) -> impl Iterator<Item = &str> {
+    content
+        .strip_prefix('\u{feff}')
+        .unwrap_or(content)
+        .split(['\n', '\r'])
+}
+
+/// True when Python executes `line` (after trimming, to be safe).
+fn executes(line: &str) -> bool {
+    let t = line.trim();
+    t.starts_with("import ") || t.starts_with("import\t")
+}
+
+/// Judges a `.pth` file's content. `owner`: the distribution (`name@version`)
+/// whose RECORD lists it.
+pub fn judge(name: &str, content: &str, owner: Option<&str>) -> Verdict {
     let b = data::benign();
-    let known_name = b.pth_names.iter().any(|p| data::wildcard(p, name));
-    let mut unverified = None;
-    for (i, line) in content.lines().enumerate() {
+    let known = known_shape(name, content, owner);
+    let mut first_exec = None;
+    for (i, line) in pth_lines(content).enumerate() {
         let n = i as u32 + 1;
-        let t = line.trim();
-        let exec_line = t.starts_with("import ") || t.starts_with("import\t");
         if line.len() > b.pth_max_line {
             return Verdict::Malicious(
                 n,
@@ -39,10 +56,10 @@ pub fn judge(name: &str, content: &str, shipped: &BTreeSet<String>) -> Verdict {
                 format!("a {}-character line", line.len()),
             );
         }
-        if !exec_line {
+        if known || !executes(line) {
             continue;
         }
-        let lower = t.to_ascii_lowercase();
+        let lower = line.to_ascii_lowercase();
         if let Some(tok) = b
             .pth_bad_tokens
             .iter()
@@ -50,53 +67,167 @@ pub fn judge(name: &str, content: &str, shipped: &BTreeSet<String>) -> Verdict {
         {
             return Verdict::Malicious(n, line.to_string(), format!("contains `{tok}`"));
         }
-        let modules = imported(t);
-        let vouched =
-            known_name || (!modules.is_empty() && modules.iter().all(|m| shipped.contains(m)));
-        if !vouched && unverified.is_none() {
-            unverified = Some((n, line.to_string()));
+        if first_exec.is_none() {
+            first_exec = Some((n, line.to_string()));
         }
     }
-    match unverified {
-        Some((n, l)) => Verdict::Unverified(n, l),
+    match first_exec {
+        Some((n, l)) => Verdict::Executes(n, l),
         None => Verdict::Benign,
     }
 }
 
-/// Top-level module names a `.pth` import line names (`import a, b.c; …`
-/// and `__import__('x')`).
-fn imported(line: &str) -> Vec<String> {
+/// True when `content` is a known tool's file: its name, owner and every
+/// executing line match one entry of the benign list.
+fn known_shape(name: &str, content: &str, owner: Option<&str>) -> bool {
+    data::benign().pth_benign.iter().any(|shape| {
+        data::wildcard(&shape.name, name)
+            && owner_matches(shape.owner.as_deref(), owner)
+            && pth_lines(content).filter(|l| executes(l)).all(|l| {
+                shape
+                    .lines
+                    .iter()
+                    .any(|t| template_matches(t.trim(), l.trim()))
+            })
+    })
+}
+
+/// True when the owner the shape asks for is the one the RECORD names.
+fn owner_matches(wanted: Option<&str>, owner: Option<&str>) -> bool {
+    match (wanted, owner) {
+        (None, _) => true,
+        (Some("none"), o) => o.is_none(),
+        (Some(w), Some(o)) => {
+            let name = o.rsplit_once('@').map_or(o, |(n, _)| n);
+            normalize(w) == normalize(name)
+        }
+        (Some(_), None) => false,
+    }
+}
+
+/// A distribution name as PEP 503 compares them.
+fn normalize(name: &str) -> String {
+    name.to_ascii_lowercase().replace(['_', '.'], "-")
+}
+
+/// One piece of a line template.
+#[derive(Debug)]
+enum Piece<'a> {
+    Lit(&'a str),
+    /// Kind (`ident`, `str`, `tuple`) and an optional label.
+    Hole(&'a str, Option<&'a str>),
+}
+
+/// Splits a template at its `{kind}` / `{kind:label}` holes.
+fn pieces(template: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
-    for stmt in line.split(';') {
-        let s = stmt.trim();
-        if let Some(rest) = s.strip_prefix("import ") {
-            for m in rest.split(',') {
-                let m = m.split_whitespace().next().unwrap_or("");
-                if let Some(top) = m.split('.').next().filter(|t| !t.is_empty()) {
-                    out.push(top.to_string());
-                }
-            }
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|c| open + c) else {
+            break;
+        };
+        let inner = &rest[open + 1..close];
+        let kind = inner.split(':').next().unwrap_or("");
+        if !matches!(kind, "ident" | "str" | "tuple") {
+            // Not a hole: a literal brace.
+            out.push(Piece::Lit(&rest[..=open]));
+            rest = &rest[open + 1..];
+            continue;
         }
-        let mut rest = s;
-        while let Some(i) = rest.find("__import__(") {
-            let after = &rest[i + 11..];
-            let name: String = after
-                .trim_start_matches(['\'', '"'])
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
-                .collect();
-            if let Some(top) = name.split('.').next().filter(|t| !t.is_empty()) {
-                out.push(top.to_string());
-            }
-            rest = after;
+        if open > 0 {
+            out.push(Piece::Lit(&rest[..open]));
         }
+        out.push(Piece::Hole(kind, inner.split_once(':').map(|(_, l)| l)));
+        rest = &rest[close + 1..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Lit(rest));
     }
     out
 }
 
-/// The distribution (`name@version`) whose RECORD lists `file`, and the
-/// top-level modules it ships.
-pub fn owner(site: &Path, file: &Path) -> Option<(String, BTreeSet<String>)> {
+/// True when `line` is exactly `template` with its holes filled.
+pub fn template_matches(template: &str, line: &str) -> bool {
+    fill(&pieces(template), line, &BTreeMap::new())
+}
+
+fn fill(pieces: &[Piece], text: &str, bound: &BTreeMap<&str, String>) -> bool {
+    let Some((first, rest)) = pieces.split_first() else {
+        return text.is_empty();
+    };
+    match first {
+        Piece::Lit(l) => text.strip_prefix(l).is_some_and(|t| fill(rest, t, bound)),
+        Piece::Hole(kind, label) => hole_ends(kind, text).into_iter().any(|end| {
+            let got = &text[..end];
+            match label {
+                Some(l) => match bound.get(l) {
+                    Some(prev) => prev == got && fill(rest, &text[end..], bound),
+                    None => {
+                        let mut b = bound.clone();
+                        b.insert(l, got.to_string());
+                        fill(rest, &text[end..], &b)
+                    }
+                },
+                None => fill(rest, &text[end..], bound),
+            }
+        }),
+    }
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Where a quoted dotted name at the start of `text` ends.
+fn str_end(text: &str) -> Option<usize> {
+    let q = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let body = &text[1..];
+    let len = body.find(|c: char| !(is_name_char(c) || c == '.'))?;
+    (len > 0 && body[len..].starts_with(q)).then_some(len + 2)
+}
+
+/// The possible ends of a hole of `kind` at the start of `text`, longest
+/// first.
+fn hole_ends(kind: &str, text: &str) -> Vec<usize> {
+    match kind {
+        "ident" => {
+            let max = text.find(|c: char| !is_name_char(c)).unwrap_or(text.len());
+            (1..=max).rev().collect()
+        }
+        "str" => str_end(text).into_iter().collect(),
+        "tuple" => {
+            let Some(mut rest) = text.strip_prefix('(') else {
+                return Vec::new();
+            };
+            let mut items = 0;
+            loop {
+                if let Some(r) = rest.strip_prefix(')') {
+                    return if items > 0 {
+                        vec![text.len() - r.len()]
+                    } else {
+                        Vec::new()
+                    };
+                }
+                let Some(e) = str_end(rest) else {
+                    return Vec::new();
+                };
+                items += 1;
+                rest = &rest[e..];
+                rest = rest
+                    .strip_prefix(", ")
+                    .or_else(|| rest.strip_prefix(','))
+                    .unwrap_or(rest);
+                if !rest.starts_with(')') && !rest.starts_with(['\'', '"']) {
+                    return Vec::new();
+                }
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The distribution (`name@version`) whose RECORD lists `file`.
+pub fn owner(site: &Path, file: &Path) -> Option<String> {
     let rel = file.strip_prefix(site).ok()?.to_string_lossy().into_owned();
     for e in std::fs::read_dir(site).ok()?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -106,27 +237,17 @@ pub fn owner(site: &Path, file: &Path) -> Option<(String, BTreeSet<String>)> {
         let Ok(record) = std::fs::read_to_string(e.path().join("RECORD")) else {
             continue;
         };
-        let files: Vec<&str> = record.lines().filter_map(|l| l.split(',').next()).collect();
-        if !files.contains(&rel.as_str()) {
+        if !record
+            .lines()
+            .filter_map(|l| l.split(',').next())
+            .any(|f| f == rel)
+        {
             continue;
         }
-        let modules = files
-            .iter()
-            .filter_map(|f| {
-                let top = f.split('/').next()?;
-                if f.contains('/') {
-                    (!top.ends_with(".dist-info") && !top.ends_with(".data"))
-                        .then(|| top.to_string())
-                } else {
-                    top.strip_suffix(".py").map(str::to_string)
-                }
-            })
-            .collect();
-        let pkg = match stem.rsplit_once('-') {
+        return Some(match stem.rsplit_once('-') {
             Some((n, v)) => format!("{n}@{v}"),
             None => stem.to_string(),
-        };
-        return Some((pkg, modules));
+        });
     }
     None
 }
@@ -178,7 +299,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         } else {
             input.write_taken(&p)
         };
-        let (dist, shipped) = owner(&site, &p).unwrap_or_default();
+        let dist = owner(&site, &p);
         let mut ev = Evidence {
             paths: vec![p.display().to_string()],
             sha256: input
@@ -194,15 +315,18 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 format!("{name} written in {}", site.display()),
             )
         } else {
-            match content.as_deref().map(|c| judge(&name, c, &shipped)) {
+            match content.as_deref().map(|c| judge(&name, c, dist.as_deref())) {
                 Some(Verdict::Benign) => continue,
-                Some(Verdict::Unverified(n, l)) => {
+                Some(Verdict::Executes(n, l)) => {
                     ev.line = Some(n);
                     ev.excerpt = Some(shorten(&l));
-                    ev.detail = Some("imports a module its distribution does not ship".into());
+                    ev.detail = Some(
+                        "an import line runs code at every Python start, and the file is none of the known ones (policy/benign.toml)"
+                            .into(),
+                    );
                     (
-                        Severity::Medium,
-                        format!("{name}: an import line runs at every start"),
+                        Severity::High,
+                        format!("{name}: an import line runs at every Python start"),
                     )
                 }
                 Some(Verdict::Malicious(n, l, why)) => {
@@ -219,9 +343,90 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         };
         let mut f = finding("persist.python-startup", title, pid, procs, ev, action);
         f.severity = severity;
-        if f.package.is_none() && !dist.is_empty() {
-            f.package = Some(dist);
+        if f.package.is_none() {
+            f.package = dist;
         }
+        out.push(f);
+    }
+    out
+}
+
+/// What the start-up detonation did beyond starting the interpreter: each
+/// write outside the private temporary directory and `__pycache__`, each
+/// program run, each connection. Any of them is code that will run at every
+/// start of that interpreter.
+pub fn detonation(input: &Input, procs: &Procs) -> Vec<Finding> {
+    use crate::monitor::detonate::HOOK;
+    let mut out = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut interpreters: BTreeSet<i32> = BTreeSet::new();
+    for e in input
+        .events
+        .iter()
+        .filter(|e| e.hook.as_deref() == Some(HOOK))
+    {
+        let (what, target) = match e.kind.as_str() {
+            "open-write" | "truncate" | "mknod" | "mkdir" | "chmod-exec" => {
+                ("wrote", e.paths.first().cloned())
+            }
+            "rename" | "link" | "symlink" => ("wrote", e.paths.get(1).cloned()),
+            "exec" => {
+                let argv = e.argv.clone().unwrap_or_default();
+                // The interpreter the detonation started.
+                if argv.ends_with(&["-c".into(), "pass".into()]) && interpreters.insert(e.pid) {
+                    continue;
+                }
+                ("ran", Some(argv.join(" ")))
+            }
+            "connect" | "send" => ("connected to", e.addr.clone()),
+            _ => continue,
+        };
+        let Some(target) = target else { continue };
+        let mut ev = Evidence::default();
+        let action = match what {
+            "wrote" => {
+                let p = Path::new(&target);
+                if p.starts_with(&input.tmp)
+                    || p.components().any(|c| c.as_os_str() == "__pycache__")
+                    || p == Path::new("/dev/null")
+                {
+                    continue;
+                }
+                ev.paths = vec![target.clone()];
+                if e.action == crate::monitor::notify::Action::Denied {
+                    Taken::Blocked
+                } else {
+                    input.write_taken(p)
+                }
+            }
+            "ran" => {
+                ev.argv = e.argv.clone();
+                super::taken_of(e)
+            }
+            _ => {
+                ev.endpoint = Some(target.clone());
+                super::taken_of(e)
+            }
+        };
+        if !seen.insert(format!("{what} {target}")) {
+            continue;
+        }
+        ev.detail = Some(format!(
+            "{HOOK}: the interpreter was started once after the install, in the sandbox, and its start-up {what} this"
+        ));
+        let mut f = finding(
+            "persist.python-startup",
+            format!("{HOOK}: Python's start-up {what} {}", shorten(&target)),
+            Some(e.pid),
+            procs,
+            ev,
+            action,
+        );
+        f.severity = Severity::High;
+        if f.package.is_none() {
+            f.package = e.package.clone();
+        }
+        f.hook = Some(HOOK.to_string());
         out.push(f);
     }
     out
@@ -244,58 +449,166 @@ pub fn shorten(line: &str) -> String {
 mod tests {
     use super::*;
 
-    fn set(v: &[&str]) -> BTreeSet<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    const DISTUTILS: &str = "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; enabled and __import__('_distutils_hack').add_shim(); \n";
+
+    #[test]
+    fn path_lines_are_benign() {
+        assert_eq!(
+            judge("x.pth", "/opt/lib\n../src\n# c\n", None),
+            Verdict::Benign
+        );
     }
 
     #[test]
-    fn pth_lines_are_judged() {
+    fn an_import_of_its_own_module_is_a_finding() {
+        // The 2026 wave: x.pth `import x`, x does the work at import.
+        assert!(matches!(
+            judge("foo.pth", "import foo_hook\n", Some("foo@1.0")),
+            Verdict::Executes(1, _)
+        ));
+    }
+
+    #[test]
+    fn setuptools_distutils_precedence_is_benign_only_from_setuptools() {
+        let own = Some("setuptools@84.2.1");
         assert_eq!(
-            judge("x.pth", "/opt/lib\n../src\n", &set(&[])),
+            judge("distutils-precedence.pth", DISTUTILS, own),
             Verdict::Benign
         );
-        let dp = "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; enabled and __import__('_distutils_hack').add_shim(); \n";
+        let older = DISTUTILS.replace("'local') ==", "'stdlib') ==");
         assert_eq!(
-            judge("distutils-precedence.pth", dp, &set(&[])),
+            judge("distutils-precedence.pth", &older, own),
             Verdict::Benign
         );
+        // The same content shipped by anyone else imports their own
+        // `_distutils_hack`.
+        assert!(matches!(
+            judge("distutils-precedence.pth", DISTUTILS, Some("pwx@1.0")),
+            Verdict::Executes(1, _)
+        ));
+        // The name with other content.
+        assert!(matches!(
+            judge("distutils-precedence.pth", "import pwx_hook\n", own),
+            Verdict::Executes(1, _)
+        ));
+        // The known line, then one more.
+        let more = format!("{DISTUTILS}import pwx_hook\n");
+        assert!(matches!(
+            judge("distutils-precedence.pth", &more, own),
+            Verdict::Executes(1, _)
+        ));
+    }
+
+    #[test]
+    fn virtualenv_pth_is_benign_when_no_record_lists_it() {
         assert_eq!(
-            judge(
-                "__editable__.foo-1.0.pth",
-                "import __editable___foo_1_0_finder; __editable___foo_1_0_finder.install()\n",
-                &set(&[])
-            ),
-            Verdict::Benign
-        );
-        assert_eq!(
-            judge("foo.pth", "import foo_hook\n", &set(&["foo_hook"])),
+            judge("_virtualenv.pth", "import _virtualenv\n", None),
             Verdict::Benign
         );
         assert!(matches!(
-            judge("foo.pth", "import foo_hook\n", &set(&[])),
-            Verdict::Unverified(1, _)
+            judge("_virtualenv.pth", "import _virtualenv\n", Some("pwx@1.0")),
+            Verdict::Executes(1, _)
         ));
+        assert!(matches!(
+            judge("_virtualenv.pth", "import _virtualenv; import os\n", None),
+            Verdict::Executes(1, _)
+        ));
+    }
+
+    #[test]
+    fn editable_finders_are_benign_in_their_shape() {
+        let ok = "import __editable___foo_1_0_finder; __editable___foo_1_0_finder.install()\n";
+        assert_eq!(
+            judge("__editable__.foo-1.0.pth", ok, Some("foo@1.0")),
+            Verdict::Benign
+        );
+        let twisted = "import __editable___foo_1_0_finder; __editable___bar_finder.install()\n";
+        assert!(matches!(
+            judge("__editable__.foo-1.0.pth", twisted, None),
+            Verdict::Executes(1, _)
+        ));
+        let extra = "import __editable___foo_finder; __editable___foo_finder.install(); import x\n";
+        assert!(matches!(
+            judge("__editable__.foo-1.0.pth", extra, None),
+            Verdict::Executes(1, _)
+        ));
+        assert!(matches!(
+            judge("foo.pth", ok, None),
+            Verdict::Executes(1, _)
+        ));
+    }
+
+    #[test]
+    fn namespace_package_pth_is_benign() {
+        let one = "import sys, types, os;p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('zope',));importlib = __import__('importlib.util');__import__('importlib.machinery');m = sys.modules.setdefault('zope', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('zope', [os.path.dirname(p)])));m = m or sys.modules.setdefault('zope', types.ModuleType('zope'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)\n";
+        let two = "import sys, types, os;has_mfs = sys.version_info > (3, 5);p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('a', 'b'));importlib = has_mfs and __import__('importlib.util');has_mfs and __import__('importlib.machinery');m = has_mfs and sys.modules.setdefault('a.b', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('a.b', [os.path.dirname(p)])));m = m or sys.modules.setdefault('a.b', types.ModuleType('a.b'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p);m and setattr(sys.modules['a'], 'b', m)\n";
+        let both = format!("{one}{two}");
+        assert_eq!(
+            judge("zope.x-1.0-py3.12-nspkg.pth", &both, Some("zope.x@1.0")),
+            Verdict::Benign
+        );
+        // The shape with one name changed to a call.
+        let bent = one.replacen("'zope',)", "__import__('pwx'),)", 1);
+        assert!(!matches!(
+            judge("zope-nspkg.pth", &bent, None),
+            Verdict::Benign
+        ));
+    }
+
+    #[test]
+    fn coverage_pth_is_benign_from_coverage_only() {
+        let cov = "import sys; exec('import os\\n\\nif os.getenv(\"COVERAGE_PROCESS_START\") or os.getenv(\"COVERAGE_PROCESS_CONFIG\"):\\n try:\\n  import coverage\\n except:\\n  pass\\n else:\\n  coverage.process_startup(slug=\"pth\")')";
+        assert_eq!(
+            judge("a1_coverage.pth", cov, Some("coverage@7.18.0")),
+            Verdict::Benign
+        );
+        assert!(matches!(
+            judge("a1_coverage.pth", cov, Some("pwx@1.0")),
+            Verdict::Malicious(1, _, _)
+        ));
+    }
+
+    #[test]
+    fn hidden_and_obfuscated_lines_are_malicious() {
         assert!(matches!(
             judge(
                 "evil.pth",
                 "/x\nimport os;exec(__import__('base64').b64decode('cHJpbnQ='))\n",
-                &set(&[])
+                None
             ),
             Verdict::Malicious(2, _, _)
         ));
-        assert!(matches!(
-            judge(
-                "e.pth",
-                "import subprocess; subprocess.Popen(['sh'])\n",
-                &set(&["subprocess"])
-            ),
-            Verdict::Malicious(1, _, _)
-        ));
         let long = format!("/{}\n", "a".repeat(5000));
         assert!(matches!(
-            judge("l.pth", &long, &set(&[])),
+            judge("l.pth", &long, None),
             Verdict::Malicious(1, _, _)
         ));
+        // Python reads universal newlines: a lone CR starts a line.
+        assert!(matches!(
+            judge("cr.pth", "/opt/lib\rimport pwx_hook\n", None),
+            Verdict::Executes(2, _)
+        ));
+        // ... and drops a UTF-8 byte-order mark.
+        assert!(matches!(
+            judge("bom.pth", "\u{feff}import pwx_hook\n", None),
+            Verdict::Executes(1, _)
+        ));
+    }
+
+    #[test]
+    fn templates_bind_labels() {
+        assert!(template_matches(
+            "import {ident:a}; {ident:a}.go()",
+            "import x_1; x_1.go()"
+        ));
+        assert!(!template_matches(
+            "import {ident:a}; {ident:a}.go()",
+            "import x_1; y.go()"
+        ));
+        assert!(template_matches("f({tuple})", "f(('a', 'b.c'))"));
+        assert!(template_matches("f({tuple})", "f(('a',))"));
+        assert!(!template_matches("f({tuple})", "f(('a', b))"));
+        assert!(!template_matches("f({str})", "f('a'+x)"));
     }
 
     #[test]
@@ -308,9 +621,7 @@ mod tests {
             "foo/__init__.py,sha256=x,1\nfoo_hook.py,sha256=y,2\nfoo.pth,sha256=z,3\nfoo-1.0.dist-info/RECORD,,\n",
         )
         .unwrap();
-        let (pkg, mods) = owner(site, &site.join("foo.pth")).unwrap();
-        assert_eq!(pkg, "foo@1.0");
-        assert_eq!(mods, set(&["foo", "foo_hook"]));
+        assert_eq!(owner(site, &site.join("foo.pth")).unwrap(), "foo@1.0");
         assert!(owner(site, &site.join("other.pth")).is_none());
     }
 }

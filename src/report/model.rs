@@ -75,6 +75,27 @@ pub struct Timings {
     pub manager_ms: u64,
     /// After it: the second snapshot, the rules, the quarantine.
     pub analysis_ms: u64,
+    /// Of setup and analysis: stating the installed distributions' RECORD
+    /// files before, hashing the changed ones after (microseconds), and how
+    /// many distributions and files that covered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_check: Option<RecordCheck>,
+    /// Of analysis: the start-up detonation, when one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detonation_ms: Option<u64>,
+}
+
+/// The cost of the RECORD verification of one install.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RecordCheck {
+    /// Distributions whose RECORD was read.
+    pub dists: usize,
+    /// Files listed with a hash.
+    pub files: usize,
+    /// Microseconds stating them before the install.
+    pub stat_us: u64,
+    /// Microseconds checking them after.
+    pub verify_us: u64,
 }
 
 impl Timings {

@@ -74,6 +74,13 @@ const RULES: &[RuleInfo] = &[
         &["T1546.018"],
     ),
     rule(
+        "tamper.installed-package",
+        "Installed package modified",
+        "A file of a distribution the install did not install (pip/__init__.py …) no longer matches the sha256 its RECORD lists: code added to another package runs wherever it is imported.",
+        Severity::High,
+        &["T1195.002", "T1554"],
+    ),
+    rule(
         "persist.path-hijack",
         "Executable placed ahead of system commands",
         "A new executable appeared in a PATH entry searched before /usr/bin that the package does not declare, or that shadows a common command.",
