@@ -494,12 +494,11 @@ fn sandboxed(
         manager_ms,
         analysis_ms: analysis.elapsed().as_millis() as u64,
     };
-    let status = match signal {
-        _ if p.mode == Mode::Block && failing => "blocked",
-        Some(libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT) => "interrupted",
-        Some(_) => "crashed",
-        None => "completed",
-    };
+    let status = outcome_status(
+        p.mode == Mode::Block && failing,
+        signal,
+        RECEIVED.load(Ordering::SeqCst),
+    );
     let report = crate::report::model::Report {
         version: crate::report::model::VERSION,
         id,
@@ -632,6 +631,25 @@ fn sandboxed(
         crate::report::human::summary(&report, crate::report::human::use_color())
     );
     exit_code
+}
+
+/// How the install ended: `blocked` by the policy, else `interrupted` when
+/// pkgwarden received (and forwarded) a stop signal or one ended the manager,
+/// whatever the manager's exit code; `crashed` for any other signal.
+fn outcome_status(blocked: bool, signal: Option<i32>, received: i32) -> &'static str {
+    let stop = |s: i32| {
+        matches!(
+            s,
+            libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT
+        )
+    };
+    match signal {
+        _ if blocked => "blocked",
+        _ if stop(received) => "interrupted",
+        Some(s) if stop(s) => "interrupted",
+        Some(_) => "crashed",
+        None => "completed",
+    }
 }
 
 /// Marks the findings the policy's allow list accepts; returns warnings for
@@ -831,11 +849,17 @@ fn privileged_sockets(home: Option<&Path>) -> Vec<PathBuf> {
 /// The child's pid, for the signal handler (0: none yet).
 static CHILD: AtomicI32 = AtomicI32::new(0);
 
+/// The last stop signal pkgwarden received while the manager ran (0: none).
+/// pip and npm catch SIGINT and exit 1: the report says `interrupted` from
+/// this, not from how the manager ended.
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
 /// Forwards a signal that was sent to pkgwarden alone. A signal the terminal
 /// sent (Ctrl-C, Ctrl-\) reached the whole foreground process group, the
 /// manager included, and is not sent twice.
 extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     let child = CHILD.load(Ordering::SeqCst);
+    RECEIVED.store(sig, Ordering::SeqCst);
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let from_kernel = !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL;
     if child > 0 && !from_kernel {
@@ -939,4 +963,20 @@ pub fn resolve(tool: Tool, name: &str, args: &[String]) -> Result<(PathBuf, Clas
     let real = shim::find_real(name, path_var.as_deref(), shims.as_deref())
         .ok_or_else(|| format!("no real '{name}' found on PATH (shims dir skipped)"))?;
     Ok((real, managers::classify(tool, args)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::outcome_status;
+
+    #[test]
+    fn a_received_stop_signal_makes_the_install_interrupted() {
+        // pip caught the forwarded SIGINT and exited 1.
+        assert_eq!(outcome_status(false, None, libc::SIGINT), "interrupted");
+        assert_eq!(outcome_status(false, None, libc::SIGHUP), "interrupted");
+        assert_eq!(outcome_status(false, Some(libc::SIGTERM), 0), "interrupted");
+        assert_eq!(outcome_status(false, Some(libc::SIGSEGV), 0), "crashed");
+        assert_eq!(outcome_status(false, None, 0), "completed");
+        assert_eq!(outcome_status(true, None, libc::SIGINT), "blocked");
+    }
 }

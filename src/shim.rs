@@ -71,14 +71,25 @@ pub enum Shell {
     Fish,
 }
 
-/// The activation snippet for `shell`, with the shim directory filled in.
+/// The activation snippet for `shell`, with the shim directory filled in
+/// (inside single quotes in the template, so only `'` needs escaping).
 pub fn activation(shell: Shell, dir: &Path) -> String {
-    let template = match shell {
-        Shell::Bash => include_str!("../shims/activate.bash"),
-        Shell::Zsh => include_str!("../shims/activate.zsh"),
-        Shell::Fish => include_str!("../shims/activate.fish"),
+    let dir = dir.display().to_string();
+    let (template, quoted) = match shell {
+        Shell::Bash => (
+            include_str!("../shims/activate.bash"),
+            dir.replace('\'', "'\\''"),
+        ),
+        Shell::Zsh => (
+            include_str!("../shims/activate.zsh"),
+            dir.replace('\'', "'\\''"),
+        ),
+        Shell::Fish => (
+            include_str!("../shims/activate.fish"),
+            dir.replace('\\', "\\\\").replace('\'', "\\'"),
+        ),
     };
-    template.replace("@SHIMS_DIR@", &dir.display().to_string())
+    template.replace("@SHIMS_DIR@", &quoted)
 }
 
 /// What `shims install` did to one entry.
@@ -245,6 +256,79 @@ pub fn list_shims(dir: &Path, path_var: Option<&OsStr>) -> Vec<ShimEntry> {
     out
 }
 
+/// A monitored command name whose first hit on PATH is not a shim: typing it
+/// runs the manager unmonitored.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Shadow {
+    /// The command name (`pip`, `npm` …).
+    pub name: String,
+    /// What the name resolves to.
+    pub resolves_to: PathBuf,
+    /// Why it is ahead of the shims, and how to fix it.
+    pub fix: String,
+}
+
+/// The names in `names` whose first executable on `path_var` is neither in
+/// the shim directory nor a link to pkgwarden, with the fix for each.
+pub fn shadowed(names: &[String], path_var: Option<&OsStr>, dir: &Path) -> Vec<Shadow> {
+    let dirs: Vec<PathBuf> = path_var
+        .map(std::env::split_paths)
+        .into_iter()
+        .flatten()
+        .collect();
+    let dir_id = procs::file_id(dir);
+    let is_shims = |d: &Path| d == dir || (dir_id.is_some() && procs::file_id(d) == dir_id);
+    let on_path = dirs.iter().any(|d| is_shims(d));
+    let hook = "load the shell hook, which puts the shims first again at every prompt: eval \"$(pkgwarden shims env --shell bash)\" in ~/.bashrc (zsh: --shell zsh in ~/.zshrc; fish: pkgwarden shims env --shell fish | source)";
+    let mut out = Vec::new();
+    for name in names {
+        let Some(hit) = dirs.iter().find_map(|d| {
+            let p = d.join(name);
+            let exe = std::fs::metadata(&p).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            });
+            exe.then(|| (d.clone(), p))
+        }) else {
+            continue;
+        };
+        let (hit_dir, path) = hit;
+        if is_shims(&hit_dir) || is_our_link(&path) {
+            continue;
+        }
+        let venv = hit_dir
+            .parent()
+            .is_some_and(|root| root.join("pyvenv.cfg").is_file());
+        let fix = if !on_path {
+            format!(
+                "the shim directory {} is not on PATH: {hook}",
+                dir.display()
+            )
+        } else if venv {
+            format!(
+                "the virtualenv {} is activated ahead of the shims: {hook}; a script calling {} by absolute path stays unmonitored (use `pkgwarden run -- {} install …`, or set shim_new_venvs = true in the policy before creating virtualenvs)",
+                hit_dir
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                path.display(),
+                path.display(),
+            )
+        } else {
+            format!(
+                "{} comes before the shim directory on PATH (a version manager or an activation prepended it): {hook}",
+                hit_dir.display()
+            )
+        };
+        out.push(Shadow {
+            name: name.clone(),
+            resolves_to: path,
+            fix,
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,13 +406,70 @@ mod tests {
     }
 
     #[test]
+    fn shadowed_names_are_those_ahead_of_the_shims() {
+        let t = tempfile::tempdir().unwrap();
+        let shims = t.path().join("shims");
+        let venv = t.path().join("v");
+        let nvm = t.path().join("nvm");
+        let sys = t.path().join("sys");
+        for d in [&shims, &venv.join("bin"), &nvm, &sys] {
+            fs::create_dir_all(d).unwrap();
+        }
+        fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        for n in ["pip", "npm", "gem"] {
+            std::os::unix::fs::symlink(std::env::current_exe().unwrap(), shims.join(n)).unwrap();
+            exe(&sys.join(n));
+        }
+        exe(&venv.join("bin/pip"));
+        exe(&nvm.join("npm"));
+        let names: Vec<String> = ["gem", "npm", "pip", "conda"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let path = std::env::join_paths([&venv.join("bin"), &nvm, &shims, &sys]).unwrap();
+        let found = shadowed(&names, Some(&path), &shims);
+        let got: Vec<(&str, &Path)> = found
+            .iter()
+            .map(|s| (s.name.as_str(), s.resolves_to.as_path()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("npm", nvm.join("npm").as_path()),
+                ("pip", venv.join("bin/pip").as_path())
+            ]
+        );
+        assert!(found[1].fix.contains("virtualenv"), "{}", found[1].fix);
+        assert!(found[0].fix.contains("shims env"), "{}", found[0].fix);
+        // Shims first: nothing shadowed.
+        let path = std::env::join_paths([&shims, &venv.join("bin"), &nvm, &sys]).unwrap();
+        assert!(shadowed(&names, Some(&path), &shims).is_empty());
+        // Shims absent from PATH: every name that resolves is shadowed.
+        let path = std::env::join_paths([&sys]).unwrap();
+        let all = shadowed(&names, Some(&path), &shims);
+        assert_eq!(all.len(), 3);
+        assert!(all[0].fix.contains("not on PATH"));
+    }
+
+    #[test]
     fn activation_snippets_name_the_dir() {
         let d = Path::new("/home/u/.local/share/pkgwarden/shims");
-        assert!(
-            activation(Shell::Bash, d)
-                .contains("export PATH=\"/home/u/.local/share/pkgwarden/shims:$PATH\"")
-        );
-        assert!(activation(Shell::Fish, d).contains("fish_add_path"));
-        assert!(!activation(Shell::Zsh, d).contains("@SHIMS_DIR@"));
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let text = activation(shell, d);
+            assert!(
+                text.contains("_pkgwarden_shims '/home/u/.local/share/pkgwarden/shims'")
+                    || text.contains("_pkgwarden_shims='/home/u/.local/share/pkgwarden/shims'"),
+                "{shell:?}: {text}"
+            );
+            assert!(text.contains("PKGWARDEN_SHELL_HOOK"), "{shell:?}");
+            assert!(!text.contains("@SHIMS_DIR@"), "{shell:?}");
+        }
+        assert!(activation(Shell::Bash, d).contains("PROMPT_COMMAND"));
+        assert!(activation(Shell::Zsh, d).contains("add-zsh-hook precmd"));
+        assert!(activation(Shell::Fish, d).contains("--on-event fish_prompt"));
+        // A quote in the directory cannot end the string early.
+        let odd = Path::new("/home/o'x/shims");
+        assert!(activation(Shell::Bash, odd).contains("_pkgwarden_shims='/home/o'\\''x/shims'"));
+        assert!(activation(Shell::Fish, odd).contains("_pkgwarden_shims '/home/o\\'x/shims'"));
     }
 }

@@ -67,7 +67,7 @@ fn shims_install_is_idempotent_lists_and_uninstalls() {
         .pkgwarden()
         .args(["shims", "env", "--shell", "fish", "--dir"])
         .arg(&env.shims));
-    assert!(stdout_str(&envline).contains(&format!("\"{}\"", env.shims.display())));
+    assert!(stdout_str(&envline).contains(&format!("'{}'", env.shims.display())));
 
     let un = run(env
         .pkgwarden()

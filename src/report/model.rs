@@ -177,6 +177,10 @@ pub struct Files {
     pub secret_reads: Vec<Event>,
     /// Write events in all.
     pub writes: u64,
+    /// Writes the sandbox refused (each is also in `outside`, with action
+    /// `denied`).
+    #[serde(default)]
+    pub refused: u64,
 }
 
 /// Environment names removed and kept.
@@ -203,12 +207,39 @@ pub struct Quarantined {
 }
 
 impl Files {
+    /// The paths of the refused writes, in the order they were tried.
+    pub fn refused_paths(&self) -> Vec<&str> {
+        self.outside
+            .iter()
+            .filter(|e| e.action == crate::monitor::notify::Action::Denied)
+            .filter_map(|e| {
+                match e.kind.as_str() {
+                    "rename" | "link" | "symlink" => e.paths.get(1),
+                    _ => e.paths.first(),
+                }
+                .map(String::as_str)
+            })
+            .collect()
+    }
+
     /// Summarises the write events of an install: counts per expected root,
     /// the rest in full; credential reads in full.
     pub fn summarise(input: &crate::detect::Input) -> Files {
         let mut f = Files::default();
         for (path, e) in input.written() {
             f.writes += 1;
+            // Judged against the rules the sandbox applied: a refused write
+            // did not happen, and the report says so.
+            // A mkdir of a directory that exists failed with EEXIST before
+            // any rule was asked: nothing was refused.
+            let existed = e.kind == "mkdir" && path.is_dir();
+            if !existed && input.write_taken(&path) == crate::detect::Taken::Blocked {
+                f.refused += 1;
+                let mut denied = e.clone();
+                denied.action = crate::monitor::notify::Action::Denied;
+                f.outside.push(denied);
+                continue;
+            }
             match input.expected.iter().find(|r| path.starts_with(r)) {
                 Some(root) => *f.per_root.entry(root.display().to_string()).or_default() += 1,
                 None if path.starts_with(&input.tmp) => {

@@ -98,6 +98,14 @@ pub fn fs_spec(
     );
     write_files.extend(plan.write_files.iter().cloned());
     write_dirs.push(tmp.to_path_buf());
+    // The user's own additions; a relative entry means nothing here.
+    write_dirs.extend(
+        policy
+            .extra_write_paths
+            .iter()
+            .map(|p| crate::paths::expand_tilde(p))
+            .filter(|p| p.is_absolute()),
+    );
     // An npm-style local install writes its lockfile and manifest beside
     // node_modules: the project directory.
     if plan
