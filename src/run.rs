@@ -57,7 +57,19 @@ impl SandboxOpts {
 pub fn invoke(inv: Invocation) -> i32 {
     let shims = shim::shims_dir();
     let path_var = std::env::var_os("PATH");
-    let Some(real) = shim::find_real(&inv.name, path_var.as_deref(), shims.as_deref()) else {
+    // Called by its path inside a shimmed virtualenv (`v/bin/pip`): that
+    // virtualenv's own manager, wherever PATH points.
+    let by_path = std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .filter(|p| {
+            p.file_name().is_some_and(|n| *n == *inv.name)
+                && p.parent().is_some_and(|d| !d.as_os_str().is_empty())
+        })
+        .and_then(|p| shim::moved_real(&p, &inv.name));
+    let Some(real) =
+        by_path.or_else(|| shim::find_real(&inv.name, path_var.as_deref(), shims.as_deref()))
+    else {
         eprintln!(
             "pkgwarden: no real '{}' found on PATH (shims dir skipped)",
             inv.name
@@ -69,15 +81,77 @@ pub fn invoke(inv: Invocation) -> i32 {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    let new_venvs = managers::new_venvs(inv.tool, &words);
     let request = match managers::classify(inv.tool, &words) {
-        Classified::Passthrough { .. } => return passthrough(&real, &inv),
+        Classified::Passthrough { .. } => match new_venvs {
+            Some(dirs) if !shim::inside_monitored_install() => {
+                return create_venvs(&real, &inv, &dirs);
+            }
+            _ => return passthrough(&real, &inv),
+        },
         Classified::Install(req) => req,
     };
     // Inside a monitored install, the manager calling itself is already watched.
     if shim::inside_monitored_install() {
         return passthrough(&real, &inv);
     }
-    install(&inv, &real, &request)
+    let code = install(&inv, &real, &request);
+    if let Some(dirs) = new_venvs
+        && code == 0
+    {
+        shim_new_venvs(&inv, &dirs);
+    }
+    code
+}
+
+/// `python -m venv DIR`, `uv venv`: with `shim_new_venvs = true`, run it as a
+/// child and put shims into the new virtualenvs; else pass it through.
+fn create_venvs(real: &Path, inv: &Invocation, dirs: &[String]) -> i32 {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let wanted = policy::load(&policy::Locations::default(), &env, &inv.overrides)
+        .is_ok_and(|e| e.policy.shim_new_venvs && e.policy.monitors(inv.tool));
+    if !wanted {
+        return passthrough(real, inv);
+    }
+    let code = run_child(real, real.as_os_str(), &inv.args);
+    if code == 0 {
+        shim_new_venvs(inv, dirs);
+    }
+    code
+}
+
+/// Puts pkgwarden shims into the `bin/` of the virtualenvs `dirs` when the
+/// policy asks (`shim_new_venvs`), so their `pip` called by absolute path is
+/// monitored too.
+fn shim_new_venvs(inv: &Invocation, dirs: &[String]) {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let Ok(eff) = policy::load(&policy::Locations::default(), &env, &inv.overrides) else {
+        return;
+    };
+    let p = &eff.policy;
+    if !p.shim_new_venvs {
+        return;
+    }
+    let Ok(target) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+        return;
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let monitored = |n: &str| Tool::from_command(n).is_some_and(|t| p.monitors(t));
+    for d in dirs {
+        let venv = cwd.join(d);
+        match shim::shim_venv(&venv, &target, monitored) {
+            Ok(names) if !names.is_empty() => eprintln!(
+                "pkgwarden: shimmed {} in {}/bin (shim_new_venvs): installs through them are monitored",
+                names.join(", "),
+                venv.display()
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "pkgwarden: warning: could not shim {}/bin: {e}; its pip runs unmonitored when called by path",
+                venv.display()
+            ),
+        }
+    }
 }
 
 /// Becomes the real manager; returns only when `execve` failed.

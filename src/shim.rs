@@ -40,7 +40,60 @@ pub fn find_real(name: &str, path_var: Option<&OsStr>, shims: Option<&Path>) -> 
     let me = procs::self_id();
     which::which_in_all(name, Some(filtered), cwd)
         .ok()?
-        .find(|cand| me.is_none() || procs::file_id(cand) != me)
+        .find_map(|cand| {
+            if me.is_none() || procs::file_id(&cand) != me {
+                Some(cand)
+            } else {
+                // A shimmed virtualenv's bin/: its own manager moved aside.
+                moved_real(&cand, name)
+            }
+        })
+}
+
+/// Where [`shim_venv`] moves a virtualenv's own manager: `bin/.pkgwarden-real/`.
+pub const REAL_SUBDIR: &str = ".pkgwarden-real";
+
+/// The real `name` that [`shim_venv`] moved aside from `link`'s directory.
+pub fn moved_real(link: &Path, name: &str) -> Option<PathBuf> {
+    let real = link.parent()?.join(REAL_SUBDIR).join(name);
+    real.is_file().then_some(real)
+}
+
+/// Puts pkgwarden shims into a new virtualenv's `bin/` for the monitored
+/// `pip` names (`pip`, `pip3`, `pip3.N`), moving the venv's own scripts to
+/// `bin/.pkgwarden-real/` where the shim finds them. The interpreter stays
+/// (it locates its virtualenv from its own path). Returns the names shimmed;
+/// a directory without `pyvenv.cfg` is not a virtualenv and is left alone.
+pub fn shim_venv(
+    venv: &Path,
+    target: &Path,
+    monitored: impl Fn(&str) -> bool,
+) -> std::io::Result<Vec<String>> {
+    let bin = venv.join("bin");
+    if !venv.join("pyvenv.cfg").is_file() || !bin.is_dir() {
+        return Ok(Vec::new());
+    }
+    let is_pip = |n: &str| {
+        n == "pip"
+            || n == "pip3"
+            || n.strip_prefix("pip3.")
+                .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut done = Vec::new();
+    for e in std::fs::read_dir(&bin)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        if !is_pip(&name) || !monitored(&name) || is_our_link(&path) || !path.is_file() {
+            continue;
+        }
+        let aside = bin.join(REAL_SUBDIR);
+        std::fs::create_dir_all(&aside)?;
+        std::fs::rename(&path, aside.join(&name))?;
+        std::os::unix::fs::symlink(target, &path)?;
+        done.push(name);
+    }
+    done.sort();
+    Ok(done)
 }
 
 /// Replaces this process with the real manager: same argv[0] as typed, same
@@ -365,6 +418,32 @@ mod tests {
         );
         fs::remove_file(b.join("conda")).unwrap();
         assert_eq!(find_real("conda", Some(&path), Some(&shims)), None);
+    }
+
+    #[test]
+    fn a_shimmed_venv_hands_off_to_its_own_pip() {
+        let t = tempfile::tempdir().unwrap();
+        let v = t.path().join("v");
+        fs::create_dir_all(v.join("bin")).unwrap();
+        for n in ["pip", "pip3", "pip3.12", "python3", "activate"] {
+            exe(&v.join("bin").join(n));
+        }
+        let me = std::env::current_exe().unwrap();
+        // Not a virtualenv yet: nothing changes.
+        assert!(shim_venv(&v, &me, |_| true).unwrap().is_empty());
+        fs::write(v.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        let done = shim_venv(&v, &me, |n| n != "pip3").unwrap();
+        assert_eq!(done, vec!["pip", "pip3.12"]);
+        assert!(is_our_link(&v.join("bin/pip")));
+        assert!(!is_our_link(&v.join("bin/pip3")));
+        assert!(!is_our_link(&v.join("bin/python3")));
+        // Idempotent.
+        assert!(shim_venv(&v, &me, |_| true).unwrap() == vec!["pip3"]);
+        // Found by PATH (an activated venv) and by its own path.
+        let path = std::env::join_paths([v.join("bin")]).unwrap();
+        let real = v.join("bin").join(REAL_SUBDIR).join("pip");
+        assert_eq!(find_real("pip", Some(&path), None), Some(real.clone()));
+        assert_eq!(moved_real(&v.join("bin/pip"), "pip"), Some(real));
     }
 
     #[test]

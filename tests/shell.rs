@@ -427,3 +427,61 @@ fn ctrl_c_during_a_pip_install_marks_the_report_interrupted() {
         assert!(err.contains("(interrupted)"), "{mode}: {err}");
     }
 }
+
+#[test]
+fn shim_new_venvs_monitors_a_venv_pip_called_by_its_path() {
+    let index = PypiIndex::start(&["pwdemo"]);
+    let env = ShimEnv::new(&[]);
+    let policy = env.home.path().join("etc-pkgwarden-policy.toml");
+    // Off (the default): a venv made through the shim is left as it is.
+    let out = run(env
+        .shim("python3")
+        .args(["-m", "venv", "plain"])
+        .current_dir(env.home.path()));
+    assert_success(&out, "python3 -m venv plain");
+    let plain = env.home.path().join("plain/bin/pip");
+    assert!(plain.is_file() && !plain.is_symlink());
+    fs::write(&policy, "shim_new_venvs = true\n").unwrap();
+    let out = run(env
+        .shim("python3")
+        .args(["-m", "venv", "v"])
+        .current_dir(env.home.path()));
+    assert_success(&out, "python3 -m venv v");
+    let v = env.home.path().join("v");
+    assert!(
+        stderr_str(&out).contains("shimmed pip"),
+        "{}",
+        stderr_str(&out)
+    );
+    assert_eq!(
+        fs::read_link(v.join("bin/pip")).unwrap(),
+        fs::canonicalize(pkgwarden_bin()).unwrap()
+    );
+    // A script calling v/bin/pip by its path, shims nowhere on PATH.
+    let before = env.report_files();
+    let mut cmd = env.bare(v.join("bin/pip"));
+    cmd.args(["install", "--index-url", &index.index_url(), "pwdemo"])
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin");
+    let out = run(&mut cmd);
+    assert_success(&out, "v/bin/pip install");
+    assert!(
+        stderr_str(&out).contains(support::SANDBOXED),
+        "{}",
+        stderr_str(&out)
+    );
+    assert!(site_has(&v, "pwdemo"));
+    let new = env.reports_since(&before);
+    assert_eq!(new.len(), 1);
+    let r = read_json(&new[0]);
+    assert_eq!(
+        r["what"]["real_exe"],
+        v.join("bin/.pkgwarden-real/pip").to_str().unwrap()
+    );
+    // A non-install passes through to the venv's own pip.
+    let mut cmd = env.bare(v.join("bin/pip"));
+    cmd.args(["show", "pwdemo"])
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin");
+    let out = run(&mut cmd);
+    assert_success(&out, "v/bin/pip show");
+    assert!(stdout_str(&out).contains("Version: 1.0.0"));
+}

@@ -109,10 +109,17 @@ fn refusal_cause(r: &Report) -> String {
     if !failed {
         return String::new();
     }
-    let dir = std::path::Path::new(first)
-        .parent()
-        .map(|d| d.display().to_string())
-        .unwrap_or_else(|| first.to_string());
+    let dirs = r.files.refused_dirs();
+    let shown: Vec<String> = dirs
+        .iter()
+        .take(3)
+        .map(|d| format!("\"{}\"", clean(&shorten(d, 80))))
+        .collect();
+    let more = if dirs.len() > 3 {
+        format!(" (and {} more, see the report)", dirs.len() - 3)
+    } else {
+        String::new()
+    };
     let mut out = format!(
         "  {} exited {} after pkgwarden refused {} (first: {}): the refusal is the likely cause\n",
         clean(&r.what.manager),
@@ -126,8 +133,8 @@ fn refusal_cause(r: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "  to allow it: extra_write_paths = [\"{}\"] in ~/.config/pkgwarden/policy.toml (or /etc/pkgwarden/policy.toml)",
-        clean(&shorten(&dir, 80))
+        "  to allow it: extra_write_paths = [{}] in ~/.config/pkgwarden/policy.toml (or /etc/pkgwarden/policy.toml){more}",
+        shown.join(", ")
     );
     out
 }

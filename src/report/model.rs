@@ -209,6 +209,31 @@ pub struct Quarantined {
 impl Files {
     /// The paths of the refused writes, in the order they were tried.
     pub fn refused_paths(&self) -> Vec<&str> {
+        self.refused_events().map(|(_, p)| p).collect()
+    }
+
+    /// The directories that would have to be writable for the refused
+    /// writes to succeed (a refused mkdir names itself), each once, in the
+    /// order they were tried.
+    pub fn refused_dirs(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (kind, p) in self.refused_events() {
+            let path = std::path::Path::new(p);
+            let dir = if kind == "mkdir" {
+                Some(path)
+            } else {
+                path.parent()
+            };
+            if let Some(d) = dir.map(|d| d.display().to_string())
+                && !out.contains(&d)
+            {
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    fn refused_events(&self) -> impl Iterator<Item = (&str, &str)> {
         self.outside
             .iter()
             .filter(|e| e.action == crate::monitor::notify::Action::Denied)
@@ -217,9 +242,8 @@ impl Files {
                     "rename" | "link" | "symlink" => e.paths.get(1),
                     _ => e.paths.first(),
                 }
-                .map(String::as_str)
+                .map(|p| (e.kind.as_str(), p.as_str()))
             })
-            .collect()
     }
 
     /// Summarises the write events of an install: counts per expected root,
