@@ -654,13 +654,37 @@ fn cmd_doctor(json: bool) -> i32 {
     if shadowed.is_empty() {
         println!("PATH                  every monitored name resolves to a shim");
     }
+    // One block per directory ahead of the shims.
+    let mut groups: Vec<(PathBuf, Vec<&shim::Shadow>)> = Vec::new();
     for s in &shadowed {
+        let d = s
+            .resolves_to
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        match groups.iter_mut().find(|(g, _)| *g == d) {
+            Some((_, v)) => v.push(s),
+            None => groups.push((d, vec![s])),
+        }
+    }
+    for (d, group) in &groups {
+        let names: Vec<&str> = group.iter().map(|s| s.name.as_str()).collect();
         println!(
-            "NOT MONITORED         {} -> {}",
-            s.name,
-            s.resolves_to.display()
+            "NOT MONITORED         {} in {}",
+            names.join(", "),
+            d.display()
         );
-        println!("  fix: {}", s.fix);
+        println!("  fix: {}", group[0].fix);
+    }
+    if !shadowed.is_empty() {
+        println!(
+            "  the shell hook keeps the shims first at every prompt (PKGWARDEN_SHELL_HOOK=0 turns it off):"
+        );
+        println!("    bash: eval \"$(pkgwarden shims env --shell bash)\"   in ~/.bashrc");
+        println!("    zsh:  eval \"$(pkgwarden shims env --shell zsh)\"    in ~/.zshrc");
+        println!(
+            "    fish: pkgwarden shims env --shell fish | source    in ~/.config/fish/config.fish"
+        );
     }
     if p.complete() {
         println!("the sandbox can be set up in full");

@@ -332,7 +332,6 @@ pub fn shadowed(names: &[String], path_var: Option<&OsStr>, dir: &Path) -> Vec<S
     let dir_id = procs::file_id(dir);
     let is_shims = |d: &Path| d == dir || (dir_id.is_some() && procs::file_id(d) == dir_id);
     let on_path = dirs.iter().any(|d| is_shims(d));
-    let hook = "load the shell hook, which puts the shims first again at every prompt: eval \"$(pkgwarden shims env --shell bash)\" in ~/.bashrc (zsh: --shell zsh in ~/.zshrc; fish: pkgwarden shims env --shell fish | source)";
     let mut out = Vec::new();
     for name in names {
         let Some(hit) = dirs.iter().find_map(|d| {
@@ -351,27 +350,21 @@ pub fn shadowed(names: &[String], path_var: Option<&OsStr>, dir: &Path) -> Vec<S
         }
         let venv = hit_dir
             .parent()
-            .is_some_and(|root| root.join("pyvenv.cfg").is_file());
-        let fix = if !on_path {
-            format!(
-                "the shim directory {} is not on PATH: {hook}",
+            .filter(|root| root.join("pyvenv.cfg").is_file());
+        let fix = match venv {
+            _ if !on_path => format!(
+                "the shim directory {} is not on PATH: load the shell hook",
                 dir.display()
-            )
-        } else if venv {
-            format!(
-                "the virtualenv {} is activated ahead of the shims: {hook}; a script calling {} by absolute path stays unmonitored (use `pkgwarden run -- {} install …`, or set shim_new_venvs = true in the policy before creating virtualenvs)",
-                hit_dir
-                    .parent()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                path.display(),
-                path.display(),
-            )
-        } else {
-            format!(
-                "{} comes before the shim directory on PATH (a version manager or an activation prepended it): {hook}",
+            ),
+            Some(root) => format!(
+                "the virtualenv {} is activated ahead of the shims: load the shell hook; called by its path (a script, a Makefile, an IDE) its pip stays unmonitored: use `pkgwarden run -- {}/pip install …`, or set shim_new_venvs = true in the policy before creating virtualenvs",
+                root.display(),
                 hit_dir.display()
-            )
+            ),
+            None => format!(
+                "{} was put ahead of the shims (a version manager or an activation): load the shell hook",
+                hit_dir.display()
+            ),
         };
         out.push(Shadow {
             name: name.clone(),
@@ -519,7 +512,7 @@ mod tests {
             ]
         );
         assert!(found[1].fix.contains("virtualenv"), "{}", found[1].fix);
-        assert!(found[0].fix.contains("shims env"), "{}", found[0].fix);
+        assert!(found[0].fix.contains("shell hook"), "{}", found[0].fix);
         // Shims first: nothing shadowed.
         let path = std::env::join_paths([&shims, &venv.join("bin"), &nvm, &sys]).unwrap();
         assert!(shadowed(&names, Some(&path), &shims).is_empty());

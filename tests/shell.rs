@@ -257,12 +257,19 @@ fn doctor_names_a_pip_that_shadows_the_shims_and_the_fix() {
     let out = run(&mut cmd);
     let text = stdout_str(&out);
     let pip = venv_bin(&v, "pip");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("NOT MONITORED"))
+        .unwrap_or_else(|| panic!("{text}"));
     assert!(
-        text.contains(&format!("NOT MONITORED         pip -> {}", pip.display())),
+        line.contains(&format!(" in {}", v.join("bin").display()))
+            && line.split([' ', ',']).any(|w| w == "pip"),
         "{text}"
     );
     assert!(
-        text.contains("fix: the virtualenv") && text.contains("shims env --shell bash"),
+        text.contains(&format!("fix: the virtualenv {} is activated", v.display()))
+            && text.contains("eval \"$(pkgwarden shims env --shell bash)\"")
+            && text.contains("shim_new_venvs = true"),
         "{text}"
     );
     // The json form says the same.

@@ -179,7 +179,7 @@ pub struct Files {
     pub writes: u64,
     /// Writes the sandbox refused (each is also in `outside`, with action
     /// `denied`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub refused: u64,
 }
 
