@@ -315,7 +315,11 @@ fn a_refused_write_is_counted_and_named_with_the_key_that_allows_it() {
             .env("PKGWARDEN_MODE", mode));
         let err = stderr_str(&out);
         assert_eq!(out.status.code(), Some(3), "{mode}: {err}");
-        assert!(err.contains("1 write refused"), "{mode}: {err}");
+        assert!(
+            err.contains("— no findings, install failed · ")
+                && err.contains(" · 1 write refused · "),
+            "{mode}: {err}"
+        );
         assert!(
             err.contains("gem exited 3 after pkgwarden refused a write")
                 && err.contains("likely cause"),

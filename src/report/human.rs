@@ -98,15 +98,25 @@ fn refused_part(r: &Report, color: bool) -> String {
     }
 }
 
+/// True when the manager exited non-zero on its own (no signal, not blocked)
+/// after the sandbox refused writes.
+fn refused_failure(r: &Report) -> bool {
+    r.outcome.status == "completed"
+        && r.outcome.manager_exit.is_some_and(|c| c != 0)
+        && r.files
+            .outside
+            .iter()
+            .any(|e| e.action == crate::monitor::notify::Action::Denied)
+}
+
 /// When the manager failed after the sandbox refused writes, the likely
 /// cause and the policy key that would allow them; else nothing.
 fn refusal_cause(r: &Report) -> String {
-    let failed = r.outcome.status == "completed" && r.outcome.manager_exit.is_some_and(|c| c != 0);
     let paths = r.files.refused_paths();
     let Some(first) = paths.first() else {
         return String::new();
     };
-    if !failed {
+    if !refused_failure(r) {
         return String::new();
     }
     let dirs = r.files.refused_dirs();
@@ -157,7 +167,13 @@ pub fn summary(r: &Report, color: bool) -> String {
         .filter(|f| f.severity == crate::detect::Severity::Info)
         .count();
     if r.findings.len() == infos {
-        let mut verdict = paint("clean", Style::new().green(), color);
+        // No findings, but an install that failed on a refused write is not
+        // "clean": it did not do what was asked.
+        let mut verdict = if refused_failure(r) {
+            paint("no findings, install failed", Style::new().yellow(), color)
+        } else {
+            paint("clean", Style::new().green(), color)
+        };
         if !matches!(r.outcome.status.as_str(), "completed" | "") {
             verdict.push_str(&format!(" ({})", clean(&r.outcome.status)));
         }
@@ -721,6 +737,10 @@ mod tests {
         r.outcome.manager_exit = Some(1);
         r.outcome.exit_code = 1;
         let failed = summary(&r, false);
+        assert!(
+            failed.contains("— no findings, install failed · 214 files"),
+            "{failed}"
+        );
         assert!(failed.contains("pip exited 1 after pkgwarden refused 2 writes (first: /opt/tools/x.egg-info/PKG-INFO)"), "{failed}");
         assert!(
             failed.contains("extra_write_paths = [\"/opt/tools/x.egg-info\"]"),
