@@ -8,7 +8,7 @@
 # turns the per-prompt step off (the shims are then put first once, here).
 typeset -g _pkgwarden_shims='@SHIMS_DIR@'
 _pkgwarden_first() {
-  [[ ${path[1]} == $_pkgwarden_shims ]] && return
+  [[ "${path[1]}" == "$_pkgwarden_shims" ]] && return
   path=("$_pkgwarden_shims" ${path:#${(b)_pkgwarden_shims}})
   export PATH
 }

@@ -42,12 +42,41 @@ impl Session {
 /// env)"`). A line `mark NAME WORDS` prints `@@2 NAME=WORDS`; the marker is
 /// computed by the shell, so the echo of the typed line never matches.
 fn interactive(env: &ShimEnv, cwd: &Path, vars: &[(&str, &str)], lines: &[String]) -> Session {
-    let rc = env.home.path().join("session.sh");
-    let mut text = format!(
-        "PS1='$ '\nmark() {{ local n=$1; shift; printf '@@%s %s=%s\\n' $((1+1)) \"$n\" \"$*\"; }}\neval \"$('{}' shims env --shell bash --dir '{}')\"\n",
-        pkgwarden_bin().display(),
-        env.shims.display()
-    );
+    interactive_in("bash", env, cwd, vars, lines)
+}
+
+/// [`interactive`] in `shell` (bash, zsh or fish), each started without the
+/// user's own start-up files.
+fn interactive_in(
+    shell: &str,
+    env: &ShimEnv,
+    cwd: &Path,
+    vars: &[(&str, &str)],
+    lines: &[String],
+) -> Session {
+    let rc = env.home.path().join(format!("session.{shell}"));
+    let bin = pkgwarden_bin().display().to_string();
+    let dir = env.shims.display().to_string();
+    let (start, mut text) = match shell {
+        "fish" => (
+            "fish --no-config -i",
+            format!(
+                "function mark; printf '@@%s %s=%s\\n' (math 1+1) $argv[1] \"$argv[2..-1]\"; end\n'{bin}' shims env --shell fish --dir '{dir}' | source\n"
+            ),
+        ),
+        "zsh" => (
+            "zsh -f -i",
+            format!(
+                "PS1='$ '\nmark() {{ local n=$1; shift; printf '@@%s %s=%s\\n' $((1+1)) \"$n\" \"$*\"; }}\neval \"$('{bin}' shims env --shell zsh --dir '{dir}')\"\n"
+            ),
+        ),
+        _ => (
+            "bash --norc --noprofile -i",
+            format!(
+                "PS1='$ '\nmark() {{ local n=$1; shift; printf '@@%s %s=%s\\n' $((1+1)) \"$n\" \"$*\"; }}\neval \"$('{bin}' shims env --shell bash --dir '{dir}')\"\n"
+            ),
+        ),
+    };
     for l in lines {
         text.push_str(l);
         text.push('\n');
@@ -56,7 +85,7 @@ fn interactive(env: &ShimEnv, cwd: &Path, vars: &[(&str, &str)], lines: &[String
     fs::write(&rc, text).unwrap();
     let mut cmd = env.bare("bash");
     cmd.arg("-c")
-        .arg("exec script -qec 'bash --norc --noprofile -i' /dev/null < \"$1\"")
+        .arg(format!("exec script -qec '{start}' /dev/null < \"$1\""))
         .arg("session")
         .arg(&rc)
         .current_dir(cwd)
@@ -243,6 +272,72 @@ fn version_manager_prepends_are_undone_at_the_next_prompt() {
         s.one("OFFNPM"),
         format!("fake npm from {} --version", later.display())
     );
+}
+
+#[test]
+fn zsh_and_fish_hooks_undo_a_prepend_and_can_be_turned_off() {
+    let env = ShimEnv::new(&[]);
+    let nvm = env.home.path().join(".nvm/versions/node/v99/bin");
+    let later = env.home.path().join("later/bin");
+    fake_tool(&nvm, "npm");
+    fake_tool(&later, "npm");
+    let shims = env.shims.to_str().unwrap();
+    for shell in ["zsh", "fish"] {
+        let (prepend, prepend_later, off) = if shell == "fish" {
+            (
+                format!("set -gx PATH '{}' $PATH", nvm.display()),
+                format!("set -gx PATH '{}' $PATH", later.display()),
+                "set -gx PKGWARDEN_SHELL_HOOK 0".to_string(),
+            )
+        } else {
+            (
+                format!("export PATH=\"{}:$PATH\"", nvm.display()),
+                format!("export PATH=\"{}:$PATH\"", later.display()),
+                "export PKGWARDEN_SHELL_HOOK=0".to_string(),
+            )
+        };
+        // fish prints PATH as a list: join it the same way in both.
+        let show = if shell == "fish" {
+            "mark P (string join : $PATH)"
+        } else {
+            "mark P \"$PATH\""
+        };
+        let s = interactive_in(
+            shell,
+            &env,
+            env.home.path(),
+            &[],
+            &[
+                show.into(),
+                prepend,
+                show.into(),
+                if shell == "fish" {
+                    "mark NPM (npm --version)".into()
+                } else {
+                    "mark NPM \"$(npm --version)\"".into()
+                },
+                off,
+                prepend_later,
+                show.into(),
+            ],
+        );
+        let p = s.get("P");
+        assert_eq!(p.len(), 3, "{shell}: {}", s.raw);
+        assert_eq!(first_on_path(p[0]), shims, "{shell}: {}", s.raw);
+        assert_eq!(first_on_path(p[1]), shims, "{shell}: {}", s.raw);
+        assert!(p[1].contains(nvm.to_str().unwrap()), "{shell}: {}", p[1]);
+        assert_eq!(
+            s.one("NPM"),
+            format!("fake npm from {} --version", nvm.display()),
+            "{shell}"
+        );
+        assert_eq!(
+            first_on_path(p[2]),
+            later.to_str().unwrap(),
+            "{shell}: {}",
+            s.raw
+        );
+    }
 }
 
 #[test]
