@@ -326,10 +326,16 @@ fn cmd_run(
             return exit::USAGE;
         }
     };
+    // `pkgwarden run -- v/bin/pip …` means that pip, not the first on PATH.
+    let explicit = argv
+        .first()
+        .map(PathBuf::from)
+        .filter(|p| p.components().count() > 1);
     run::invoke(Invocation {
         tool,
         name,
         args: argv[1..].to_vec(),
+        explicit,
         overrides: Overrides { file: policy, mode },
         sandbox,
     })

@@ -20,6 +20,9 @@ pub struct Invocation {
     pub name: String,
     /// The arguments after argv[0].
     pub args: Vec<OsString>,
+    /// The manager named by its path (`pkgwarden run -- v/bin/pip …`): that
+    /// one, not the first on PATH.
+    pub explicit: Option<PathBuf>,
     /// Policy flags of `pkgwarden run`.
     pub overrides: Overrides,
     /// Sandbox options (`--sandbox`, `PKGWARDEN_SANDBOX`).
@@ -57,16 +60,26 @@ impl SandboxOpts {
 pub fn invoke(inv: Invocation) -> i32 {
     let shims = shim::shims_dir();
     let path_var = std::env::var_os("PATH");
-    // Called by its path inside a shimmed virtualenv (`v/bin/pip`): that
-    // virtualenv's own manager, wherever PATH points.
-    let by_path = std::env::args_os()
-        .next()
-        .map(PathBuf::from)
-        .filter(|p| {
-            p.file_name().is_some_and(|n| *n == *inv.name)
-                && p.parent().is_some_and(|d| !d.as_os_str().is_empty())
+    // Named by its path (`pkgwarden run -- v/bin/pip`, or a shim in a
+    // shimmed virtualenv called as `v/bin/pip`): that manager, wherever PATH
+    // points; a pkgwarden link there hands off to what it moved aside.
+    let by_path = inv
+        .explicit
+        .clone()
+        .or_else(|| {
+            std::env::args_os().next().map(PathBuf::from).filter(|p| {
+                p.file_name().is_some_and(|n| *n == *inv.name)
+                    && p.parent().is_some_and(|d| !d.as_os_str().is_empty())
+            })
         })
-        .and_then(|p| shim::moved_real(&p, &inv.name));
+        .and_then(|p| {
+            let p = std::env::current_dir().map(|c| c.join(&p)).unwrap_or(p);
+            if procs::file_id(&p).is_some() && procs::file_id(&p) == procs::self_id() {
+                shim::moved_real(&p, &inv.name)
+            } else {
+                p.is_file().then_some(p)
+            }
+        });
     let Some(real) =
         by_path.or_else(|| shim::find_real(&inv.name, path_var.as_deref(), shims.as_deref()))
     else {

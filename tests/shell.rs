@@ -583,6 +583,23 @@ fn shim_new_venvs_monitors_a_venv_pip_called_by_its_path() {
         r["what"]["real_exe"],
         v.join("bin/.pkgwarden-real/pip").to_str().unwrap()
     );
+    // `pkgwarden run -- v/bin/pip` (the fix doctor gives) means that pip,
+    // not the first on PATH: the plain venv's, which has no shims.
+    let before = env.report_files();
+    let out = run(env.pkgwarden().arg("run").arg("--").arg(&plain).args([
+        "install",
+        "--index-url",
+        &index.index_url(),
+        "pwdemo",
+    ]));
+    assert_success(&out, "pkgwarden run -- plain/bin/pip install");
+    assert!(site_has(&env.home.path().join("plain"), "pwdemo"));
+    let new = env.reports_since(&before);
+    assert_eq!(new.len(), 1);
+    assert_eq!(
+        read_json(&new[0])["what"]["real_exe"],
+        plain.to_str().unwrap()
+    );
     // A non-install passes through to the venv's own pip.
     let mut cmd = env.bare(v.join("bin/pip"));
     cmd.args(["show", "pwdemo"])
