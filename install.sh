@@ -63,7 +63,7 @@ else
 fi
 
 "$dest" shims install "${dir_args[@]}"
-dir="${shims_dir:-$("$dest" shims env --shell bash | sed -n 's/^export PATH="\(.*\):\$PATH"$/\1/p')}"
+dir="${shims_dir:-$("$dest" shims env --shell bash | sed -n "s/^_pkgwarden_shims='\\(.*\\)'\$/\\1/p")}"
 
 if [ "$ci" = 1 ]; then
   cat <<TXT

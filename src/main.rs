@@ -40,6 +40,7 @@ fn main() {
             tool,
             name,
             args: args.collect(),
+            explicit: None,
             overrides: Overrides::default(),
             sandbox: run::SandboxOpts::from_env(),
         }),

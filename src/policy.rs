@@ -152,6 +152,14 @@ pub struct Policy {
     pub block_severity: crate::detect::Severity,
     /// Findings accepted for a package version (`name@version`).
     pub allow: Vec<AllowEntry>,
+    /// Directories every sandboxed install may also write beneath (`~/`
+    /// expanded); the credential stores stay refused. The remedy pkgwarden
+    /// names when a refused write made an install fail.
+    pub extra_write_paths: Vec<String>,
+    /// Put pkgwarden shims into the `bin/` of a virtualenv created through a
+    /// shim (`python -m venv`, `virtualenv`, `uv venv`), so its `pip` called
+    /// by absolute path is monitored too.
+    pub shim_new_venvs: bool,
 }
 
 /// An accepted finding: a package version (and optionally some rules) whose
@@ -221,6 +229,8 @@ struct Layer {
     endpoints: Option<Endpoints>,
     block_severity: Option<crate::detect::Severity>,
     allow: Option<Vec<AllowEntry>>,
+    extra_write_paths: Option<Vec<NonEmpty>>,
+    shim_new_venvs: Option<bool>,
 }
 
 /// A manager name as written; checked against the known tools after parsing,
@@ -686,6 +696,8 @@ impl Merger {
             endpoints: b.endpoints.ok_or_else(|| missing("endpoints"))?,
             block_severity: b.block_severity.ok_or_else(|| missing("block_severity"))?,
             allow: b.allow.unwrap_or_default(),
+            extra_write_paths: Vec::new(),
+            shim_new_venvs: b.shim_new_venvs.unwrap_or(false),
         };
         let sources = KEYS
             .iter()
@@ -723,6 +735,11 @@ impl Merger {
         refuse("package_managers", layer.package_managers.take().is_some());
         // A project may not accept its own dependencies' findings.
         refuse("allow", layer.allow.take().is_some());
+        // Nor widen the sandbox it runs its own dependencies in.
+        refuse(
+            "extra_write_paths",
+            layer.extra_write_paths.take().is_some(),
+        );
         if let Some(sev) = layer.block_severity
             && sev > self.policy.block_severity
         {
@@ -782,6 +799,14 @@ impl Merger {
             p.allow = v;
             set.push("allow");
         }
+        if let Some(v) = layer.extra_write_paths {
+            p.extra_write_paths = v.into_iter().map(|a| a.0).collect();
+            set.push("extra_write_paths");
+        }
+        if let Some(v) = layer.shim_new_venvs {
+            p.shim_new_venvs = v;
+            set.push("shim_new_venvs");
+        }
         if let Some(v) = layer.endpoints {
             if !v.deny.is_empty() {
                 p.endpoints.deny = v.deny;
@@ -809,7 +834,7 @@ impl Merger {
 }
 
 /// Every key, as `policy show` lists them.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 15] = [
     "mode",
     "package_managers",
     "install_write_paths",
@@ -823,6 +848,8 @@ pub const KEYS: [&str; 13] = [
     "endpoints.deny",
     "block_severity",
     "allow",
+    "extra_write_paths",
+    "shim_new_venvs",
 ];
 
 #[cfg(test)]

@@ -20,6 +20,9 @@ pub struct Invocation {
     pub name: String,
     /// The arguments after argv[0].
     pub args: Vec<OsString>,
+    /// The manager named by its path (`pkgwarden run -- v/bin/pip …`): that
+    /// one, not the first on PATH.
+    pub explicit: Option<PathBuf>,
     /// Policy flags of `pkgwarden run`.
     pub overrides: Overrides,
     /// Sandbox options (`--sandbox`, `PKGWARDEN_SANDBOX`).
@@ -57,7 +60,29 @@ impl SandboxOpts {
 pub fn invoke(inv: Invocation) -> i32 {
     let shims = shim::shims_dir();
     let path_var = std::env::var_os("PATH");
-    let Some(real) = shim::find_real(&inv.name, path_var.as_deref(), shims.as_deref()) else {
+    // Named by its path (`pkgwarden run -- v/bin/pip`, or a shim in a
+    // shimmed virtualenv called as `v/bin/pip`): that manager, wherever PATH
+    // points; a pkgwarden link there hands off to what it moved aside.
+    let by_path = inv
+        .explicit
+        .clone()
+        .or_else(|| {
+            std::env::args_os().next().map(PathBuf::from).filter(|p| {
+                p.file_name().is_some_and(|n| *n == *inv.name)
+                    && p.parent().is_some_and(|d| !d.as_os_str().is_empty())
+            })
+        })
+        .and_then(|p| {
+            let p = std::env::current_dir().map(|c| c.join(&p)).unwrap_or(p);
+            if procs::file_id(&p).is_some() && procs::file_id(&p) == procs::self_id() {
+                shim::moved_real(&p, &inv.name)
+            } else {
+                p.is_file().then_some(p)
+            }
+        });
+    let Some(real) =
+        by_path.or_else(|| shim::find_real(&inv.name, path_var.as_deref(), shims.as_deref()))
+    else {
         eprintln!(
             "pkgwarden: no real '{}' found on PATH (shims dir skipped)",
             inv.name
@@ -69,15 +94,77 @@ pub fn invoke(inv: Invocation) -> i32 {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    let new_venvs = managers::new_venvs(inv.tool, &words);
     let request = match managers::classify(inv.tool, &words) {
-        Classified::Passthrough { .. } => return passthrough(&real, &inv),
+        Classified::Passthrough { .. } => match new_venvs {
+            Some(dirs) if !shim::inside_monitored_install() => {
+                return create_venvs(&real, &inv, &dirs);
+            }
+            _ => return passthrough(&real, &inv),
+        },
         Classified::Install(req) => req,
     };
     // Inside a monitored install, the manager calling itself is already watched.
     if shim::inside_monitored_install() {
         return passthrough(&real, &inv);
     }
-    install(&inv, &real, &request)
+    let code = install(&inv, &real, &request);
+    if let Some(dirs) = new_venvs
+        && code == 0
+    {
+        shim_new_venvs(&inv, &dirs);
+    }
+    code
+}
+
+/// `python -m venv DIR`, `uv venv`: with `shim_new_venvs = true`, run it as a
+/// child and put shims into the new virtualenvs; else pass it through.
+fn create_venvs(real: &Path, inv: &Invocation, dirs: &[String]) -> i32 {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let wanted = policy::load(&policy::Locations::default(), &env, &inv.overrides)
+        .is_ok_and(|e| e.policy.shim_new_venvs && e.policy.monitors(inv.tool));
+    if !wanted {
+        return passthrough(real, inv);
+    }
+    let code = run_child(real, real.as_os_str(), &inv.args);
+    if code == 0 {
+        shim_new_venvs(inv, dirs);
+    }
+    code
+}
+
+/// Puts pkgwarden shims into the `bin/` of the virtualenvs `dirs` when the
+/// policy asks (`shim_new_venvs`), so their `pip` called by absolute path is
+/// monitored too.
+fn shim_new_venvs(inv: &Invocation, dirs: &[String]) {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let Ok(eff) = policy::load(&policy::Locations::default(), &env, &inv.overrides) else {
+        return;
+    };
+    let p = &eff.policy;
+    if !p.shim_new_venvs {
+        return;
+    }
+    let Ok(target) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+        return;
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let monitored = |n: &str| Tool::from_command(n).is_some_and(|t| p.monitors(t));
+    for d in dirs {
+        let venv = cwd.join(d);
+        match shim::shim_venv(&venv, &target, monitored) {
+            Ok(names) if !names.is_empty() => eprintln!(
+                "pkgwarden: shimmed {} in {}/bin (shim_new_venvs): installs through them are monitored",
+                names.join(", "),
+                venv.display()
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "pkgwarden: warning: could not shim {}/bin: {e}; its pip runs unmonitored when called by path",
+                venv.display()
+            ),
+        }
+    }
 }
 
 /// Becomes the real manager; returns only when `execve` failed.
@@ -654,12 +741,11 @@ fn sandboxed(
         }),
         detonation_ms,
     };
-    let status = match signal {
-        _ if p.mode == Mode::Block && failing => "blocked",
-        Some(libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT) => "interrupted",
-        Some(_) => "crashed",
-        None => "completed",
-    };
+    let status = outcome_status(
+        p.mode == Mode::Block && failing,
+        signal,
+        RECEIVED.load(Ordering::SeqCst),
+    );
     let report = crate::report::model::Report {
         version: crate::report::model::VERSION,
         id,
@@ -792,6 +878,25 @@ fn sandboxed(
         crate::report::human::summary(&report, crate::report::human::use_color())
     );
     exit_code
+}
+
+/// How the install ended: `blocked` by the policy, else `interrupted` when
+/// pkgwarden received (and forwarded) a stop signal or one ended the manager,
+/// whatever the manager's exit code; `crashed` for any other signal.
+fn outcome_status(blocked: bool, signal: Option<i32>, received: i32) -> &'static str {
+    let stop = |s: i32| {
+        matches!(
+            s,
+            libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT
+        )
+    };
+    match signal {
+        _ if blocked => "blocked",
+        _ if stop(received) => "interrupted",
+        Some(s) if stop(s) => "interrupted",
+        Some(_) => "crashed",
+        None => "completed",
+    }
 }
 
 /// Marks the findings the policy's allow list accepts; returns warnings for
@@ -984,11 +1089,17 @@ fn privileged_sockets(home: Option<&Path>) -> Vec<PathBuf> {
 /// The child's pid, for the signal handler (0: none yet).
 static CHILD: AtomicI32 = AtomicI32::new(0);
 
+/// The last stop signal pkgwarden received while the manager ran (0: none).
+/// pip and npm catch SIGINT and exit 1: the report says `interrupted` from
+/// this, not from how the manager ended.
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
 /// Forwards a signal that was sent to pkgwarden alone. A signal the terminal
 /// sent (Ctrl-C, Ctrl-\) reached the whole foreground process group, the
 /// manager included, and is not sent twice.
 extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     let child = CHILD.load(Ordering::SeqCst);
+    RECEIVED.store(sig, Ordering::SeqCst);
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let from_kernel = !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL;
     if child > 0 && !from_kernel {
@@ -1092,4 +1203,20 @@ pub fn resolve(tool: Tool, name: &str, args: &[String]) -> Result<(PathBuf, Clas
     let real = shim::find_real(name, path_var.as_deref(), shims.as_deref())
         .ok_or_else(|| format!("no real '{name}' found on PATH (shims dir skipped)"))?;
     Ok((real, managers::classify(tool, args)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::outcome_status;
+
+    #[test]
+    fn a_received_stop_signal_makes_the_install_interrupted() {
+        // pip caught the forwarded SIGINT and exited 1.
+        assert_eq!(outcome_status(false, None, libc::SIGINT), "interrupted");
+        assert_eq!(outcome_status(false, None, libc::SIGHUP), "interrupted");
+        assert_eq!(outcome_status(false, Some(libc::SIGTERM), 0), "interrupted");
+        assert_eq!(outcome_status(false, Some(libc::SIGSEGV), 0), "crashed");
+        assert_eq!(outcome_status(false, None, 0), "completed");
+        assert_eq!(outcome_status(true, None, libc::SIGINT), "blocked");
+    }
 }

@@ -40,7 +40,60 @@ pub fn find_real(name: &str, path_var: Option<&OsStr>, shims: Option<&Path>) -> 
     let me = procs::self_id();
     which::which_in_all(name, Some(filtered), cwd)
         .ok()?
-        .find(|cand| me.is_none() || procs::file_id(cand) != me)
+        .find_map(|cand| {
+            if me.is_none() || procs::file_id(&cand) != me {
+                Some(cand)
+            } else {
+                // A shimmed virtualenv's bin/: its own manager moved aside.
+                moved_real(&cand, name)
+            }
+        })
+}
+
+/// Where [`shim_venv`] moves a virtualenv's own manager: `bin/.pkgwarden-real/`.
+pub const REAL_SUBDIR: &str = ".pkgwarden-real";
+
+/// The real `name` that [`shim_venv`] moved aside from `link`'s directory.
+pub fn moved_real(link: &Path, name: &str) -> Option<PathBuf> {
+    let real = link.parent()?.join(REAL_SUBDIR).join(name);
+    real.is_file().then_some(real)
+}
+
+/// Puts pkgwarden shims into a new virtualenv's `bin/` for the monitored
+/// `pip` names (`pip`, `pip3`, `pip3.N`), moving the venv's own scripts to
+/// `bin/.pkgwarden-real/` where the shim finds them. The interpreter stays
+/// (it locates its virtualenv from its own path). Returns the names shimmed;
+/// a directory without `pyvenv.cfg` is not a virtualenv and is left alone.
+pub fn shim_venv(
+    venv: &Path,
+    target: &Path,
+    monitored: impl Fn(&str) -> bool,
+) -> std::io::Result<Vec<String>> {
+    let bin = venv.join("bin");
+    if !venv.join("pyvenv.cfg").is_file() || !bin.is_dir() {
+        return Ok(Vec::new());
+    }
+    let is_pip = |n: &str| {
+        n == "pip"
+            || n == "pip3"
+            || n.strip_prefix("pip3.")
+                .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut done = Vec::new();
+    for e in std::fs::read_dir(&bin)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        if !is_pip(&name) || !monitored(&name) || is_our_link(&path) || !path.is_file() {
+            continue;
+        }
+        let aside = bin.join(REAL_SUBDIR);
+        std::fs::create_dir_all(&aside)?;
+        std::fs::rename(&path, aside.join(&name))?;
+        std::os::unix::fs::symlink(target, &path)?;
+        done.push(name);
+    }
+    done.sort();
+    Ok(done)
 }
 
 /// Replaces this process with the real manager: same argv[0] as typed, same
@@ -71,14 +124,25 @@ pub enum Shell {
     Fish,
 }
 
-/// The activation snippet for `shell`, with the shim directory filled in.
+/// The activation snippet for `shell`, with the shim directory filled in
+/// (inside single quotes in the template, so only `'` needs escaping).
 pub fn activation(shell: Shell, dir: &Path) -> String {
-    let template = match shell {
-        Shell::Bash => include_str!("../shims/activate.bash"),
-        Shell::Zsh => include_str!("../shims/activate.zsh"),
-        Shell::Fish => include_str!("../shims/activate.fish"),
+    let dir = dir.display().to_string();
+    let (template, quoted) = match shell {
+        Shell::Bash => (
+            include_str!("../shims/activate.bash"),
+            dir.replace('\'', "'\\''"),
+        ),
+        Shell::Zsh => (
+            include_str!("../shims/activate.zsh"),
+            dir.replace('\'', "'\\''"),
+        ),
+        Shell::Fish => (
+            include_str!("../shims/activate.fish"),
+            dir.replace('\\', "\\\\").replace('\'', "\\'"),
+        ),
     };
-    template.replace("@SHIMS_DIR@", &dir.display().to_string())
+    template.replace("@SHIMS_DIR@", &quoted)
 }
 
 /// What `shims install` did to one entry.
@@ -245,6 +309,72 @@ pub fn list_shims(dir: &Path, path_var: Option<&OsStr>) -> Vec<ShimEntry> {
     out
 }
 
+/// A monitored command name whose first hit on PATH is not a shim: typing it
+/// runs the manager unmonitored.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Shadow {
+    /// The command name (`pip`, `npm` …).
+    pub name: String,
+    /// What the name resolves to.
+    pub resolves_to: PathBuf,
+    /// Why it is ahead of the shims, and how to fix it.
+    pub fix: String,
+}
+
+/// The names in `names` whose first executable on `path_var` is neither in
+/// the shim directory nor a link to pkgwarden, with the fix for each.
+pub fn shadowed(names: &[String], path_var: Option<&OsStr>, dir: &Path) -> Vec<Shadow> {
+    let dirs: Vec<PathBuf> = path_var
+        .map(std::env::split_paths)
+        .into_iter()
+        .flatten()
+        .collect();
+    let dir_id = procs::file_id(dir);
+    let is_shims = |d: &Path| d == dir || (dir_id.is_some() && procs::file_id(d) == dir_id);
+    let on_path = dirs.iter().any(|d| is_shims(d));
+    let mut out = Vec::new();
+    for name in names {
+        let Some(hit) = dirs.iter().find_map(|d| {
+            let p = d.join(name);
+            let exe = std::fs::metadata(&p).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            });
+            exe.then(|| (d.clone(), p))
+        }) else {
+            continue;
+        };
+        let (hit_dir, path) = hit;
+        if is_shims(&hit_dir) || is_our_link(&path) {
+            continue;
+        }
+        let venv = hit_dir
+            .parent()
+            .filter(|root| root.join("pyvenv.cfg").is_file());
+        let fix = match venv {
+            _ if !on_path => format!(
+                "the shim directory {} is not on PATH: load the shell hook",
+                dir.display()
+            ),
+            Some(root) => format!(
+                "the virtualenv {} is activated ahead of the shims: load the shell hook; called by its path (a script, a Makefile, an IDE) its pip stays unmonitored: use `pkgwarden run -- {}/pip install …`, or set shim_new_venvs = true in the policy before creating virtualenvs",
+                root.display(),
+                hit_dir.display()
+            ),
+            None => format!(
+                "{} was put ahead of the shims (a version manager or an activation): load the shell hook",
+                hit_dir.display()
+            ),
+        };
+        out.push(Shadow {
+            name: name.clone(),
+            resolves_to: path,
+            fix,
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +411,32 @@ mod tests {
         );
         fs::remove_file(b.join("conda")).unwrap();
         assert_eq!(find_real("conda", Some(&path), Some(&shims)), None);
+    }
+
+    #[test]
+    fn a_shimmed_venv_hands_off_to_its_own_pip() {
+        let t = tempfile::tempdir().unwrap();
+        let v = t.path().join("v");
+        fs::create_dir_all(v.join("bin")).unwrap();
+        for n in ["pip", "pip3", "pip3.12", "python3", "activate"] {
+            exe(&v.join("bin").join(n));
+        }
+        let me = std::env::current_exe().unwrap();
+        // Not a virtualenv yet: nothing changes.
+        assert!(shim_venv(&v, &me, |_| true).unwrap().is_empty());
+        fs::write(v.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        let done = shim_venv(&v, &me, |n| n != "pip3").unwrap();
+        assert_eq!(done, vec!["pip", "pip3.12"]);
+        assert!(is_our_link(&v.join("bin/pip")));
+        assert!(!is_our_link(&v.join("bin/pip3")));
+        assert!(!is_our_link(&v.join("bin/python3")));
+        // Idempotent.
+        assert!(shim_venv(&v, &me, |_| true).unwrap() == vec!["pip3"]);
+        // Found by PATH (an activated venv) and by its own path.
+        let path = std::env::join_paths([v.join("bin")]).unwrap();
+        let real = v.join("bin").join(REAL_SUBDIR).join("pip");
+        assert_eq!(find_real("pip", Some(&path), None), Some(real.clone()));
+        assert_eq!(moved_real(&v.join("bin/pip"), "pip"), Some(real));
     }
 
     #[test]
@@ -322,13 +478,70 @@ mod tests {
     }
 
     #[test]
+    fn shadowed_names_are_those_ahead_of_the_shims() {
+        let t = tempfile::tempdir().unwrap();
+        let shims = t.path().join("shims");
+        let venv = t.path().join("v");
+        let nvm = t.path().join("nvm");
+        let sys = t.path().join("sys");
+        for d in [&shims, &venv.join("bin"), &nvm, &sys] {
+            fs::create_dir_all(d).unwrap();
+        }
+        fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        for n in ["pip", "npm", "gem"] {
+            std::os::unix::fs::symlink(std::env::current_exe().unwrap(), shims.join(n)).unwrap();
+            exe(&sys.join(n));
+        }
+        exe(&venv.join("bin/pip"));
+        exe(&nvm.join("npm"));
+        let names: Vec<String> = ["gem", "npm", "pip", "conda"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let path = std::env::join_paths([&venv.join("bin"), &nvm, &shims, &sys]).unwrap();
+        let found = shadowed(&names, Some(&path), &shims);
+        let got: Vec<(&str, &Path)> = found
+            .iter()
+            .map(|s| (s.name.as_str(), s.resolves_to.as_path()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("npm", nvm.join("npm").as_path()),
+                ("pip", venv.join("bin/pip").as_path())
+            ]
+        );
+        assert!(found[1].fix.contains("virtualenv"), "{}", found[1].fix);
+        assert!(found[0].fix.contains("shell hook"), "{}", found[0].fix);
+        // Shims first: nothing shadowed.
+        let path = std::env::join_paths([&shims, &venv.join("bin"), &nvm, &sys]).unwrap();
+        assert!(shadowed(&names, Some(&path), &shims).is_empty());
+        // Shims absent from PATH: every name that resolves is shadowed.
+        let path = std::env::join_paths([&sys]).unwrap();
+        let all = shadowed(&names, Some(&path), &shims);
+        assert_eq!(all.len(), 3);
+        assert!(all[0].fix.contains("not on PATH"));
+    }
+
+    #[test]
     fn activation_snippets_name_the_dir() {
         let d = Path::new("/home/u/.local/share/pkgwarden/shims");
-        assert!(
-            activation(Shell::Bash, d)
-                .contains("export PATH=\"/home/u/.local/share/pkgwarden/shims:$PATH\"")
-        );
-        assert!(activation(Shell::Fish, d).contains("fish_add_path"));
-        assert!(!activation(Shell::Zsh, d).contains("@SHIMS_DIR@"));
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let text = activation(shell, d);
+            assert!(
+                text.contains("_pkgwarden_shims '/home/u/.local/share/pkgwarden/shims'")
+                    || text.contains("_pkgwarden_shims='/home/u/.local/share/pkgwarden/shims'"),
+                "{shell:?}: {text}"
+            );
+            assert!(text.contains("PKGWARDEN_SHELL_HOOK"), "{shell:?}");
+            assert!(!text.contains("@SHIMS_DIR@"), "{shell:?}");
+        }
+        assert!(activation(Shell::Bash, d).contains("PROMPT_COMMAND"));
+        assert!(activation(Shell::Zsh, d).contains("add-zsh-hook precmd"));
+        assert!(activation(Shell::Fish, d).contains("--on-event fish_prompt"));
+        // A quote in the directory cannot end the string early.
+        let odd = Path::new("/home/o'x/shims");
+        assert!(activation(Shell::Bash, odd).contains("_pkgwarden_shims='/home/o'\\''x/shims'"));
+        assert!(activation(Shell::Fish, odd).contains("_pkgwarden_shims '/home/o\\'x/shims'"));
     }
 }

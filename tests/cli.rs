@@ -16,7 +16,8 @@ fn shims_install_is_idempotent_lists_and_uninstalls() {
     let text = stdout_str(&again);
     assert!(text.contains("created 0, updated 0"), "{text}");
     assert!(text.contains(&format!("export PATH=\"{}:$PATH\"", env.shims.display())));
-    assert!(text.contains("fish_add_path"));
+    assert!(text.contains("shims env --shell bash)\""), "{text}");
+    assert!(text.contains("shims env --shell fish | source"), "{text}");
     for name in [
         "pip",
         "pip3",
@@ -67,7 +68,7 @@ fn shims_install_is_idempotent_lists_and_uninstalls() {
         .pkgwarden()
         .args(["shims", "env", "--shell", "fish", "--dir"])
         .arg(&env.shims));
-    assert!(stdout_str(&envline).contains(&format!("\"{}\"", env.shims.display())));
+    assert!(stdout_str(&envline).contains(&format!("'{}'", env.shims.display())));
 
     let un = run(env
         .pkgwarden()

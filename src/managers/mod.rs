@@ -14,6 +14,16 @@ pub mod probe;
 pub mod pytools;
 pub mod pytools_facts;
 pub mod shimdirs;
+/// The virtualenvs a command line creates (`python -m venv DIR`, `python -m
+/// virtualenv DIR`, `uv venv [DIR]`), as written; `None` when it creates none.
+pub fn new_venvs(tool: Tool, args: &[String]) -> Option<Vec<String>> {
+    match tool {
+        Tool::Python => pip::new_venvs(args),
+        Tool::Uv => pytools::new_venvs_uv(args),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod testkit;
 pub mod yarn_pnpm;
@@ -309,5 +319,39 @@ mod tests {
         for t in Tool::ALL {
             assert_eq!(Tool::from_command(t.name()), Some(t));
         }
+    }
+
+    #[test]
+    fn venv_creations_name_their_directories() {
+        let w = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            new_venvs(Tool::Python, &w(&["-m", "venv", "--prompt", "x", "v"])),
+            Some(vec!["v".to_string()])
+        );
+        assert_eq!(
+            new_venvs(
+                Tool::Python,
+                &w(&["-I", "-mvirtualenv", "-p", "3.12", "a", "b"])
+            ),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(
+            new_venvs(Tool::Python, &w(&["-m", "pip", "install", "x"])),
+            None
+        );
+        assert_eq!(
+            new_venvs(Tool::Python, &w(&["script.py", "-m", "venv", "v"])),
+            None
+        );
+        assert_eq!(
+            new_venvs(Tool::Uv, &w(&["venv", "-p", "3.12"])),
+            Some(vec![".venv".to_string()])
+        );
+        assert_eq!(
+            new_venvs(Tool::Uv, &w(&["--quiet", "venv", "env", "--seed"])),
+            Some(vec!["env".to_string()])
+        );
+        assert_eq!(new_venvs(Tool::Uv, &w(&["pip", "install", "x"])), None);
+        assert_eq!(new_venvs(Tool::Npm, &w(&["venv"])), None);
     }
 }

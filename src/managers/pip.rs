@@ -306,6 +306,50 @@ pub fn classify_python(args: &[String]) -> Classified {
     interpreter_only(version)
 }
 
+/// The directories `python -m venv|virtualenv DIR…` creates (as written,
+/// relative to the working directory), or `None` for any other command line.
+pub fn new_venvs(args: &[String]) -> Option<Vec<String>> {
+    let m = args.iter().position(|a| a == "-m" || a.starts_with("-m"))?;
+    // Only interpreter options may come before `-m`.
+    if args[..m].iter().any(|a| !a.starts_with('-')) {
+        return None;
+    }
+    let (module, rest) = match args[m].strip_prefix("-m") {
+        Some("") => (args.get(m + 1)?.as_str(), args.get(m + 2..).unwrap_or(&[])),
+        Some(attached) => (attached, args.get(m + 1..).unwrap_or(&[])),
+        None => return None,
+    };
+    if module != "venv" && module != "virtualenv" {
+        return None;
+    }
+    // The options of venv and virtualenv that take a value.
+    const SPEC: super::args::Spec = super::args::Spec {
+        value_long: &[
+            "prompt",
+            "python",
+            "activators",
+            "app-data",
+            "discovery",
+            "creator",
+            "seeder",
+            "pip",
+            "setuptools",
+            "wheel",
+            "extra-search-dir",
+        ],
+        value_short: &['p'],
+    };
+    Some(
+        super::args::scan(rest, &SPEC, false)
+            .into_iter()
+            .filter_map(|t| match t {
+                super::args::Token::Positional(p) => Some(p.to_string()),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
 /// The result for a python command line that runs no module of interest.
 fn interpreter_only(version: bool) -> Classified {
     if version {

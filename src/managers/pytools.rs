@@ -462,6 +462,26 @@ fn classify_uv(args: &[String]) -> Classified {
 }
 
 /// `uvx ...` is `uv tool run ...`.
+/// The directory `uv venv [DIR]` creates (as written, relative to the working
+/// directory; `.venv` when none is given), or `None` for any other command.
+pub fn new_venvs_uv(args: &[String]) -> Option<Vec<String>> {
+    let (_, word, rest) = args::split_command(args, &UV_GLOBAL.spec);
+    if word != Some("venv") {
+        return None;
+    }
+    let mut dirs: Vec<String> = args::scan(rest, &UV_PROJECT.spec, false)
+        .into_iter()
+        .filter_map(|t| match t {
+            args::Token::Positional(p) => Some(p.to_string()),
+            _ => None,
+        })
+        .collect();
+    if dirs.is_empty() {
+        dirs.push(".venv".into());
+    }
+    Some(dirs)
+}
+
 fn classify_uvx(args: &[String]) -> Classified {
     let tokens = args::scan(args, &UV_RUN.spec, true);
     if wants_help(&tokens) {

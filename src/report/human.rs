@@ -83,6 +83,72 @@ fn ranked(r: &Report) -> Vec<&Finding> {
     v
 }
 
+/// ` · N writes refused` when the sandbox refused writes, else nothing.
+fn refused_part(r: &Report, color: bool) -> String {
+    match r.files.refused {
+        0 => String::new(),
+        1 => format!(
+            " · {}",
+            paint("1 write refused", Style::new().yellow(), color)
+        ),
+        n => format!(
+            " · {}",
+            paint(&format!("{n} writes refused"), Style::new().yellow(), color)
+        ),
+    }
+}
+
+/// True when the manager exited non-zero on its own (no signal, not blocked)
+/// after the sandbox refused writes.
+fn refused_failure(r: &Report) -> bool {
+    r.outcome.status == "completed"
+        && r.outcome.manager_exit.is_some_and(|c| c != 0)
+        && r.files
+            .outside
+            .iter()
+            .any(|e| e.action == crate::monitor::notify::Action::Denied)
+}
+
+/// When the manager failed after the sandbox refused writes, the likely
+/// cause and the policy key that would allow them; else nothing.
+fn refusal_cause(r: &Report) -> String {
+    let paths = r.files.refused_paths();
+    let Some(first) = paths.first() else {
+        return String::new();
+    };
+    if !refused_failure(r) {
+        return String::new();
+    }
+    let dirs = r.files.refused_dirs();
+    let shown: Vec<String> = dirs
+        .iter()
+        .take(3)
+        .map(|d| format!("\"{}\"", clean(&shorten(d, 80))))
+        .collect();
+    let more = if dirs.len() > 3 {
+        format!(" (and {} more, see the report)", dirs.len() - 3)
+    } else {
+        String::new()
+    };
+    let mut out = format!(
+        "  {} exited {} after pkgwarden refused {} (first: {}): the refusal is the likely cause\n",
+        clean(&r.what.manager),
+        r.outcome.manager_exit.unwrap_or_default(),
+        if paths.len() == 1 {
+            "a write".to_string()
+        } else {
+            format!("{} writes", paths.len())
+        },
+        clean(&shorten(first, 80)),
+    );
+    let _ = writeln!(
+        out,
+        "  to allow it: extra_write_paths = [{}] in ~/.config/pkgwarden/policy.toml (or /etc/pkgwarden/policy.toml){more}",
+        shown.join(", ")
+    );
+    out
+}
+
 /// The stderr summary of one install. Clean: one line
 /// (`pkgwarden: pip install requests — clean · 214 files · 2 hosts · report
 /// 7f3a12c4`). With findings: a header with the counts per severity, then a
@@ -101,7 +167,13 @@ pub fn summary(r: &Report, color: bool) -> String {
         .filter(|f| f.severity == crate::detect::Severity::Info)
         .count();
     if r.findings.len() == infos {
-        let mut verdict = paint("clean", Style::new().green(), color);
+        // No findings, but an install that failed on a refused write is not
+        // "clean": it did not do what was asked.
+        let mut verdict = if refused_failure(r) {
+            paint("no findings, install failed", Style::new().yellow(), color)
+        } else {
+            paint("clean", Style::new().green(), color)
+        };
         if !matches!(r.outcome.status.as_str(), "completed" | "") {
             verdict.push_str(&format!(" ({})", clean(&r.outcome.status)));
         }
@@ -110,10 +182,12 @@ pub fn summary(r: &Report, color: bool) -> String {
         }
         let _ = writeln!(
             out,
-            "pkgwarden: {cmd} — {verdict} · {} · {} · report {id}",
+            "pkgwarden: {cmd} — {verdict} · {} · {}{} · report {id}",
             plural(r.files.writes, "file", "files"),
             plural(n_hosts as u64, "host", "hosts"),
+            refused_part(r, color),
         );
+        out.push_str(&refusal_cause(r));
         return out;
     }
     let n = r.findings.len();
@@ -130,7 +204,12 @@ pub fn summary(r: &Report, color: bool) -> String {
             paint("install blocked", Style::new().bold().red(), color)
         );
     }
-    let _ = writeln!(out, "pkgwarden: {cmd} — {header}{status} · report {id}");
+    let _ = writeln!(
+        out,
+        "pkgwarden: {cmd} — {header}{status}{} · report {id}",
+        refused_part(r, color)
+    );
+    out.push_str(&refusal_cause(r));
     for f in ranked(r).into_iter().take(SUMMARY_FINDINGS) {
         let _ = writeln!(
             out,
@@ -625,6 +704,53 @@ fn change_lines(changes: &[crate::monitor::snapshot::Change]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::report::testdata::{clean_report, dirty_report};
+
+    #[test]
+    fn refused_writes_are_counted_and_named_as_the_likely_cause() {
+        let mut r = clean_report("7f3a12c4e5d6f7a8");
+        let denied = crate::monitor::notify::Event {
+            seq: 1,
+            ms: 5,
+            pid: 42,
+            ppid: None,
+            syscall: "openat".into(),
+            kind: "open-write".into(),
+            paths: vec!["/opt/tools/x.egg-info/PKG-INFO".into()],
+            raw_paths: vec![],
+            argv: None,
+            cwd: None,
+            package: None,
+            hook: None,
+            addr: None,
+            flags: 0o101,
+            dns_query: None,
+            action: crate::monitor::notify::Action::Denied,
+            errno: None,
+        };
+        r.files.outside = vec![denied.clone(), denied];
+        r.files.refused = 2;
+        let ok = summary(&r, false);
+        assert!(
+            ok.contains("clean · 214 files · 2 hosts · 2 writes refused · report"),
+            "{ok}"
+        );
+        assert_eq!(ok.lines().count(), 1, "{ok}");
+        r.outcome.manager_exit = Some(1);
+        r.outcome.exit_code = 1;
+        let failed = summary(&r, false);
+        assert!(
+            failed.contains("— no findings, install failed · 214 files"),
+            "{failed}"
+        );
+        assert!(failed.contains("pip exited 1 after pkgwarden refused 2 writes (first: /opt/tools/x.egg-info/PKG-INFO)"), "{failed}");
+        assert!(
+            failed.contains("extra_write_paths = [\"/opt/tools/x.egg-info\"]"),
+            "{failed}"
+        );
+        // An interrupted install failed because of the signal.
+        r.outcome.status = "interrupted".into();
+        assert!(!summary(&r, false).contains("likely cause"));
+    }
 
     #[test]
     fn info_findings_keep_the_one_clean_line() {

@@ -312,6 +312,7 @@ pub(crate) mod testdata {
                 outside: vec![],
                 secret_reads: vec![],
                 writes: 214,
+                refused: 0,
             },
             endpoints: vec![
                 request("files.pkg.test", 443, Verdict::Allowed),

@@ -198,6 +198,10 @@ pub struct Files {
     pub secret_reads: Vec<Event>,
     /// Write events in all.
     pub writes: u64,
+    /// Writes the sandbox refused (each is also in `outside`, with action
+    /// `denied`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused: u64,
 }
 
 /// Environment names removed and kept.
@@ -224,12 +228,63 @@ pub struct Quarantined {
 }
 
 impl Files {
+    /// The paths of the refused writes, in the order they were tried.
+    pub fn refused_paths(&self) -> Vec<&str> {
+        self.refused_events().map(|(_, p)| p).collect()
+    }
+
+    /// The directories that would have to be writable for the refused
+    /// writes to succeed (a refused mkdir names itself), each once, in the
+    /// order they were tried.
+    pub fn refused_dirs(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (kind, p) in self.refused_events() {
+            let path = std::path::Path::new(p);
+            let dir = if kind == "mkdir" {
+                Some(path)
+            } else {
+                path.parent()
+            };
+            if let Some(d) = dir.map(|d| d.display().to_string())
+                && !out.contains(&d)
+            {
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    fn refused_events(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.outside
+            .iter()
+            .filter(|e| e.action == crate::monitor::notify::Action::Denied)
+            .filter_map(|e| {
+                match e.kind.as_str() {
+                    "rename" | "link" | "symlink" => e.paths.get(1),
+                    _ => e.paths.first(),
+                }
+                .map(|p| (e.kind.as_str(), p.as_str()))
+            })
+    }
+
     /// Summarises the write events of an install: counts per expected root,
     /// the rest in full; credential reads in full.
     pub fn summarise(input: &crate::detect::Input) -> Files {
         let mut f = Files::default();
         for (path, e) in input.written() {
             f.writes += 1;
+            // Judged against the rules the sandbox applied: a refused write
+            // did not happen, and the report says so.
+            // A mkdir of a directory that exists failed with EEXIST before
+            // any rule was asked: nothing was refused.
+            let existed = e.kind == "mkdir" && path.is_dir();
+            if !existed && input.write_taken(&path) == crate::detect::Taken::Blocked {
+                f.refused += 1;
+                let mut denied = e.clone();
+                denied.action = crate::monitor::notify::Action::Denied;
+                f.outside.push(denied);
+                continue;
+            }
             match input.expected.iter().find(|r| path.starts_with(r)) {
                 Some(root) => *f.per_root.entry(root.display().to_string()).or_default() += 1,
                 None if path.starts_with(&input.tmp) => {

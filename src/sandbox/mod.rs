@@ -92,6 +92,14 @@ pub fn fs_spec(
     write_files.extend(plan.write_files.iter().cloned());
     write_dirs.push(tmp.to_path_buf());
     let projects = local_projects(plan, home);
+    // The user's own additions; a relative entry means nothing here.
+    write_dirs.extend(
+        policy
+            .extra_write_paths
+            .iter()
+            .map(|p| crate::paths::expand_tilde(p))
+            .filter(|p| p.is_absolute()),
+    );
     for fd in 0..3 {
         if let Ok(p) = std::fs::read_link(format!("/proc/self/fd/{fd}"))
             && p.starts_with("/dev/pts")
