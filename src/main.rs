@@ -28,13 +28,19 @@ fn main() {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let code = match Tool::from_command(&name) {
-        Some(tool) => run::invoke(run::Invocation {
-            tool,
-            name,
-            args: args.collect(),
-            overrides: Overrides::default(),
-            sandbox: run::SandboxOpts::from_env(),
-        }),
+        Some(tool) => {
+            // What a watch window found since the last call, once.
+            if !shim::inside_monitored_install() {
+                monitor::watch::print_notices();
+            }
+            run::invoke(run::Invocation {
+                tool,
+                name,
+                args: args.collect(),
+                overrides: Overrides::default(),
+                sandbox: run::SandboxOpts::from_env(),
+            })
+        }
         None => cli::main(std::iter::once(argv0).chain(args).collect()),
     };
     std::process::exit(code);

@@ -613,6 +613,8 @@ fn sandboxed(
             entropy_threshold: input.entropy_threshold,
             unsigned_binary_alerting: input.unsigned_binary_alerting,
             project_package: input.project_package.clone(),
+            lingering: crate::monitor::watch::tracked(lingering.iter().map(|l| l.pid)),
+            planted: crate::monitor::watch::planted(&changes),
         };
         spec.keep_contents();
         if let Err(e) = crate::monitor::watch::spawn(&spec) {
