@@ -215,9 +215,16 @@ fn a_write_by_a_detached_process_of_the_install_is_caught_and_announced_once() {
     let found = late(&seen);
     let f = on_path(&found, &rc)[0];
     assert_eq!(f["rule"], "persist.shell-rc", "{f:#}");
+    // Linked through the sleeper: the rule's severity, and its pid.
+    assert_eq!(f["severity"], "high", "linked to the install: {f:#}");
+    let sleeper = f["pid"].as_i64().expect("the sleeper's pid") as i32;
     assert!(
-        matches!(f["severity"].as_str(), Some("medium" | "high" | "critical")),
-        "linked to the install: {f:#}"
+        r.report["lingering"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["pid"] == sleeper),
+        "{f:#}"
     );
     assert!(
         f["evidence"]["detail"]

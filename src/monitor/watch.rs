@@ -416,7 +416,7 @@ impl Window {
 
     /// Why `c`, seen at `seen`, is this install's; `None` when nothing
     /// links it.
-    fn link(&self, c: &Change, seen: Instant) -> Option<String> {
+    fn link(&self, c: &Change, seen: Instant) -> Option<Link> {
         let path = Path::new(&c.path);
         if let Some((t, _)) = self
             .procs
@@ -424,13 +424,19 @@ impl Window {
             .filter(|(_, last)| **last + PROC_SLACK >= seen)
             .min_by_key(|(t, _)| t.pid)
         {
-            return Some(format!(
-                "while process {} that the install left running was alive",
-                t.pid
-            ));
+            return Some(Link {
+                why: format!(
+                    "while process {} that the install left running was alive",
+                    t.pid
+                ),
+                pid: Some(t.pid),
+            });
         }
         if self.spec.planted.iter().any(|p| p == path) {
-            return Some("in a file the install itself wrote".into());
+            return Some(Link {
+                why: "in a file the install itself wrote".into(),
+                pid: None,
+            });
         }
         for (_, line) in &c.added_lines {
             let line = line.trim();
@@ -438,14 +444,26 @@ impl Window {
                 continue;
             }
             if let Some((p, _)) = self.planted_text.iter().find(|(_, t)| t.contains(line)) {
-                return Some(format!(
-                    "its added text is in {}, which the install planted",
-                    p.display()
-                ));
+                return Some(Link {
+                    why: format!(
+                        "its added text is in {}, which the install planted",
+                        p.display()
+                    ),
+                    pid: None,
+                });
             }
         }
         None
     }
+}
+
+/// What ties a change to an install.
+#[derive(Clone, Debug)]
+struct Link {
+    /// In a few words, for the finding's detail.
+    why: String,
+    /// The install's process that was alive then, when that is the link.
+    pid: Option<i32>,
 }
 
 /// The identity of one change: the path and what is there now.
@@ -843,7 +861,7 @@ impl Watcher {
                 .into_iter()
                 .filter(|c| self.claimed.get(&change_key(c)) == Some(&x.spec.report_id))
                 .collect();
-            let mut fresh: Vec<(Change, Option<String>)> = Vec::new();
+            let mut fresh: Vec<(Change, Option<Link>)> = Vec::new();
             for c in &mine {
                 let key = change_key(c);
                 if x.judged.insert(key) {
@@ -916,7 +934,7 @@ fn judge(spec: &WatchSpec, changes: &[Change]) -> Vec<Finding> {
 /// for findings above info. `Ok(false)` when the report no longer exists.
 fn update(
     x: &mut Window,
-    fresh: &[(Change, Option<String>)],
+    fresh: &[(Change, Option<Link>)],
     closing: bool,
     dir: &Path,
 ) -> Result<bool, String> {
@@ -945,10 +963,19 @@ fn update(
                 ""
             };
             let note = match link {
-                Some(why) => format!(
-                    "seen {} s after the install ended{gone}, {why}",
-                    after / 1000
-                ),
+                Some(l) => {
+                    // A process of the install's own tree: the rule's
+                    // severity for an attributed write.
+                    if let Some(pid) = l.pid {
+                        f.pid = Some(pid);
+                        f.severity = f.severity.max(detect::rule_meta(&f.rule).1);
+                    }
+                    format!(
+                        "seen {} s after the install ended{gone}, {}",
+                        after / 1000,
+                        l.why
+                    )
+                }
                 None => {
                     // Nothing ties it to this install: the user's own write,
                     // or another program's. Recorded once, as info.
@@ -1007,4 +1034,175 @@ fn notice(dir: &Path, id: &str, command: &str, found: &[Finding]) {
     let nd = notice_dir(dir);
     let _ = std::fs::create_dir_all(&nd);
     let _ = std::fs::write(nd.join(format!("{}-{id}", now_ms())), line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(home: &Path) -> Scope {
+        Scope {
+            home: Some(home.to_path_buf()),
+            cwd: home.join("proj"),
+            patterns: vec![
+                "~/.bashrc".into(),
+                "~/.config/autostart/*.desktop".into(),
+                "~/.config/fish/**".into(),
+                ".git/hooks/*".into(),
+            ],
+            site_dirs: vec![home.join("site")],
+            path_dirs: vec![home.join("bin")],
+        }
+    }
+
+    #[test]
+    fn covers_what_the_snapshot_watches_and_nothing_else() {
+        let h = Path::new("/h");
+        let s = scope(h);
+        for yes in [
+            "/h/.bashrc",
+            "/h/.config/autostart/x.desktop",
+            "/h/.config/fish/conf.d/a.fish",
+            "/h/proj/.git/hooks/pre-commit",
+            "/h/site/evil.pth",
+            "/h/site/sitecustomize.py",
+            "/h/bin/sudo",
+        ] {
+            assert!(covers(&s, Path::new(yes)), "{yes}");
+        }
+        for no in [
+            "/h/.bash_history",
+            "/h/.config/autostart/x.txt",
+            "/h/site/module.py",
+            "/h/proj/src/main.rs",
+        ] {
+            assert!(!covers(&s, Path::new(no)), "{no}");
+        }
+    }
+
+    #[test]
+    fn watch_dirs_start_where_the_patterns_do() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        std::fs::create_dir_all(h.join(".config/fish")).unwrap();
+        let dirs = watch_dirs(&scope(h));
+        // `~/.bashrc`: its directory; `autostart` does not exist yet: the
+        // nearest ancestor; `fish/**`: recursively.
+        assert!(dirs.contains(&(h.to_path_buf(), false)), "{dirs:?}");
+        assert!(dirs.contains(&(h.join(".config"), false)), "{dirs:?}");
+        assert!(dirs.contains(&(h.join(".config/fish"), true)), "{dirs:?}");
+    }
+
+    #[test]
+    fn planted_names_a_pth_and_the_modules_it_imports() {
+        let d = tempfile::tempdir().unwrap();
+        let site = d.path();
+        std::fs::write(site.join("x.pth"), "import x_hook, y\n./plain\n").unwrap();
+        std::fs::write(site.join("x_hook.py"), "print(1)\n").unwrap();
+        std::fs::create_dir(site.join("y")).unwrap();
+        std::fs::write(site.join("y/__init__.py"), "").unwrap();
+        let change = |p: PathBuf, kind| Change {
+            path: p.display().to_string(),
+            kind,
+            before: None,
+            after: None,
+            added_lines: Vec::new(),
+        };
+        let got = planted(&[
+            change(site.join("x.pth"), ChangeKind::Added),
+            change(site.join("gone.pth"), ChangeKind::Removed),
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                site.join("x_hook.py"),
+                site.join("y/__init__.py"),
+                site.join("x.pth")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_window_links_by_process_path_or_planted_text_only() {
+        let d = tempfile::tempdir().unwrap();
+        let hook = d.path().join("hook.py");
+        std::fs::write(&hook, "f.write('export PWLATE=1  # marker line\\n')\n").unwrap();
+        let spec = WatchSpec {
+            report_id: "ab".into(),
+            ended_ms: 0,
+            until_ms: 0,
+            scope: scope(d.path()),
+            baseline: Snapshot::default(),
+            contents: BTreeMap::new(),
+            mode: Mode::Protect,
+            expected: Vec::new(),
+            manager_configs: Vec::new(),
+            startup_patterns: Vec::new(),
+            entropy_threshold: 7.2,
+            unsigned_binary_alerting: true,
+            project_package: None,
+            lingering: Vec::new(),
+            planted: vec![hook.clone(), d.path().join("own.pth")],
+        };
+        let file = d.path().join("ab.json");
+        std::fs::write(&file, serde_json::to_vec(&spec).unwrap()).unwrap();
+        let mut w = Window::load(&file).unwrap();
+        let rc = |lines: Vec<(u32, String)>| Change {
+            path: d.path().join(".bashrc").display().to_string(),
+            kind: ChangeKind::Modified,
+            before: None,
+            after: None,
+            added_lines: lines,
+        };
+        let now = Instant::now();
+        assert!(w.link(&rc(vec![(2, "export FOO=1".into())]), now).is_none());
+        let text = w.link(&rc(vec![(2, "export PWLATE=1  # marker line".into())]), now);
+        assert!(text.is_some_and(|l| l.pid.is_none() && l.why.contains("hook.py")));
+        let own = Change {
+            path: d.path().join("own.pth").display().to_string(),
+            ..rc(Vec::new())
+        };
+        assert!(w.link(&own, now).is_some());
+        // A process of the install alive just now links anything.
+        let me = Tracked::of(std::process::id() as i32).unwrap();
+        w.procs.insert(me, now);
+        let l = w.link(&rc(Vec::new()), now).unwrap();
+        assert_eq!(l.pid, Some(me.pid));
+        assert!(
+            w.link(&rc(Vec::new()), now + PROC_SLACK * 2).is_none(),
+            "dead too long ago"
+        );
+    }
+
+    #[test]
+    fn a_change_is_known_by_what_is_there_now() {
+        let c = |after: Option<u64>, kind| Change {
+            path: "/h/.npmrc".into(),
+            kind,
+            before: None,
+            after: after.map(|ino| snapshot::Entry {
+                size: 1,
+                mtime_ns: 0,
+                mode: 0o100_644,
+                ino,
+                ctime_ns: 5,
+                link_target: None,
+                sha256: None,
+                content: None,
+            }),
+            added_lines: Vec::new(),
+        };
+        assert_eq!(
+            change_key(&c(Some(1), ChangeKind::Added)),
+            change_key(&c(Some(1), ChangeKind::Modified))
+        );
+        assert_ne!(
+            change_key(&c(Some(1), ChangeKind::Added)),
+            change_key(&c(Some(2), ChangeKind::Added))
+        );
+        assert_ne!(
+            change_key(&c(None, ChangeKind::Removed)),
+            change_key(&c(None, ChangeKind::Added))
+        );
+    }
 }
