@@ -287,9 +287,19 @@ fn a_file_written_and_removed_at_once_is_seen() {
     let autostart = c.env.home.path().join(".config/autostart");
     fs::create_dir_all(&autostart).unwrap();
     let id = id(&c.install("pw-plain", "protect", "8s"));
-    // Give the watcher a moment to be up, then a file that lives for
-    // microseconds: far less than any polling period.
-    std::thread::sleep(Duration::from_millis(500));
+    // The watcher is up once a lasting file shows in the report (written
+    // again on each try: the watcher may start after the first write);
+    // then a file that lives for microseconds: far less than any polling
+    // period.
+    let first = autostart.join("pw-first.desktop");
+    let mut n = 0;
+    poll(Duration::from_secs(6), || {
+        n += 1;
+        fs::write(&first, format!("[Desktop Entry]\nExec=true {n}\n")).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        (!on_path(&late(&c.reread(&id)), &first).is_empty()).then_some(())
+    })
+    .expect("the watcher never looked");
     let desktop = autostart.join("pw-flash.desktop");
     fs::write(&desktop, "[Desktop Entry]\nExec=true\n").unwrap();
     fs::remove_file(&desktop).unwrap();

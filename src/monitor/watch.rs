@@ -620,7 +620,9 @@ pub fn run(dir: &Path) -> i32 {
     w.add_watch(dir, false);
     let mut last_look = Instant::now() - POLL_TICK;
     loop {
-        w.load_new();
+        // A new window is looked at once: what changed between its
+        // install's end and now is in its diff already.
+        let added = w.load_new();
         if w.windows.is_empty() {
             // A window written after the scan above but before the unlock
             // saw the lock held and started no watcher: look once more.
@@ -649,6 +651,9 @@ pub fn run(dir: &Path) -> i32 {
         if w.windows.iter().any(|x| !x.procs.is_empty()) {
             wait = wait.min(PROC_TICK);
         }
+        if added {
+            wait = Duration::ZERO;
+        }
         let mut paths: Vec<PathBuf> = Vec::new();
         let mut woke = false;
         if let Ok(ev) = rx.recv_timeout(wait) {
@@ -663,7 +668,7 @@ pub fn run(dir: &Path) -> i32 {
         w.check_procs(seen);
         paths.retain(|p| p.parent() != Some(dir) && !p.starts_with(notice_dir(dir)));
         let due = w.windows.iter().any(|x| now_ms() >= x.spec.until_ms);
-        if (woke && !paths.is_empty()) || last_look.elapsed() >= tick || due {
+        if added || (woke && !paths.is_empty()) || last_look.elapsed() >= tick || due {
             w.look(&paths, seen);
             last_look = Instant::now();
         }
@@ -730,14 +735,19 @@ impl Watcher {
         }
     }
 
-    /// Reads the windows written since the last look.
-    fn load_new(&mut self) {
+    /// Reads the windows written since the last look; true when there
+    /// were any.
+    fn load_new(&mut self) -> bool {
+        let mut added = false;
         for f in spec_files(&self.dir) {
             if self.windows.iter().any(|x| x.file == f) {
                 continue;
             }
             match Window::load(&f) {
-                Ok(x) => self.windows.push(x),
+                Ok(x) => {
+                    self.windows.push(x);
+                    added = true;
+                }
                 Err(e) => {
                     eprintln!("pkgwarden: watch: cannot read {}: {e}", f.display());
                     let _ = std::fs::remove_file(&f);
@@ -747,6 +757,7 @@ impl Watcher {
         // Newest install first: ownership goes to the newest window.
         self.windows
             .sort_by_key(|x| std::cmp::Reverse(x.spec.ended_ms));
+        added
     }
 
     /// Notes which processes of each install are alive, adding the children
