@@ -664,6 +664,8 @@ pub fn run(dir: &Path) -> i32 {
                 collect(ev, &mut paths);
             }
         }
+        // Windows written before these events: the change may be theirs.
+        let added = w.load_new() || added;
         let seen = Instant::now();
         w.check_procs(seen);
         paths.retain(|p| p.parent() != Some(dir) && !p.starts_with(notice_dir(dir)));
