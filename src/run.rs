@@ -168,6 +168,9 @@ fn sandboxed(
     use crate::monitor::snapshot;
     let p = &eff.policy;
     let started = std::time::SystemTime::now();
+    // Open watch windows hold what changes while this install runs: its own
+    // snapshot will say what it did.
+    let _running = (!p.time_window.is_zero()).then(crate::monitor::watch::Running::mark);
     use crate::monitor::proxy::{Proxy, ProxyPolicy};
     use crate::sandbox::{self, landlock, seccomp, spawn};
     use std::os::unix::process::CommandExt;

@@ -323,3 +323,25 @@ fn a_file_written_and_removed_at_once_is_seen() {
         seen["watch"]
     );
 }
+
+#[test]
+fn a_later_install_writing_what_an_earlier_one_planted_stays_its_own() {
+    let c = case(Some("rc-append.js"));
+    let rc = c.env.home.path().join(".bashrc");
+    // audit: the hook may append to ~/.bashrc. The first install plants it.
+    let first = c.install("pw-late", "audit", "10s");
+    assert!(
+        !first.findings("persist.shell-rc").is_empty(),
+        "{:#}",
+        first.report["findings"]
+    );
+    let a = id(&first);
+    // The same package again: its write is in its own report, not a late
+    // finding of the first install's window (linked by path otherwise).
+    let second = c.install("pw-late", "audit", "10s");
+    assert!(!second.findings("persist.shell-rc").is_empty());
+    std::thread::sleep(Duration::from_millis(1500));
+    let ra = c.reread(&a);
+    assert!(on_path(&late(&ra), &rc).is_empty(), "{:#}", ra["findings"]);
+    assert_eq!(watch_changes(&ra, &rc), 0, "{:#}", ra["watch"]);
+}

@@ -347,6 +347,63 @@ pub fn spawn(spec: &WatchSpec) -> Result<(), String> {
         .map_err(|e| format!("cannot start the watcher: {e}"))
 }
 
+/// A monitored install in progress, marked in `watch/running/` for the
+/// watcher; the mark goes when this is dropped.
+pub struct Running(Option<PathBuf>);
+
+impl Running {
+    /// Marks this process's install as running (best effort).
+    pub fn mark() -> Running {
+        let me = std::process::id() as i32;
+        let file = spec_dir().zip(Tracked::of(me)).and_then(|(d, t)| {
+            let d = running_dir(&d);
+            std::fs::create_dir_all(&d).ok()?;
+            let f = d.join(format!("{}.{}", t.pid, t.start));
+            std::fs::write(&f, b"").ok()?;
+            Some(f)
+        });
+        Running(file)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+fn running_dir(dir: &Path) -> PathBuf {
+    dir.join("running")
+}
+
+/// True while a monitored install runs (a mark whose process is alive);
+/// marks of processes that are gone are removed.
+fn installs_running(dir: &Path) -> bool {
+    let mut any = false;
+    for e in std::fs::read_dir(running_dir(dir))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name();
+        let t = name.to_str().and_then(|n| {
+            let (pid, start) = n.split_once('.')?;
+            Some(Tracked {
+                pid: pid.parse().ok()?,
+                start: start.parse().ok()?,
+            })
+        });
+        if t.is_some_and(|t| t.alive()) {
+            any = true;
+        } else {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    any
+}
+
 /// Prints, once each, the notices the watcher left: one line per report
 /// that gained findings above info after its install ended.
 pub fn print_notices() {
@@ -464,6 +521,16 @@ struct Link {
     why: String,
     /// The install's process that was alive then, when that is the link.
     pid: Option<i32>,
+}
+
+/// True when `entry` (a baseline's, at the change's path) is what the
+/// change left there (nothing, for a removal).
+fn same_entry(entry: Option<&snapshot::Entry>, c: &Change) -> bool {
+    match (entry, &c.after) {
+        (Some(e), Some(a)) => e.ino == a.ino && e.ctime_ns == a.ctime_ns && e.size == a.size,
+        (None, None) => c.kind == ChangeKind::Removed,
+        _ => false,
+    }
 }
 
 /// The identity of one change: the path and what is there now.
@@ -618,6 +685,8 @@ pub fn run(dir: &Path) -> i32 {
         polling: false,
     };
     w.add_watch(dir, false);
+    let _ = std::fs::create_dir_all(running_dir(dir));
+    w.add_watch(&running_dir(dir), false);
     let mut last_look = Instant::now() - POLL_TICK;
     loop {
         // A new window is looked at once: what changed between its
@@ -668,9 +737,14 @@ pub fn run(dir: &Path) -> i32 {
         let added = w.load_new() || added;
         let seen = Instant::now();
         w.check_procs(seen);
-        paths.retain(|p| p.parent() != Some(dir) && !p.starts_with(notice_dir(dir)));
+        let ran = paths.iter().any(|p| p.starts_with(running_dir(dir)));
+        paths.retain(|p| {
+            p.parent() != Some(dir)
+                && !p.starts_with(notice_dir(dir))
+                && !p.starts_with(running_dir(dir))
+        });
         let due = w.windows.iter().any(|x| now_ms() >= x.spec.until_ms);
-        if added || (woke && !paths.is_empty()) || last_look.elapsed() >= tick || due {
+        if added || ran || (woke && !paths.is_empty()) || last_look.elapsed() >= tick || due {
             w.look(&paths, seen);
             last_look = Instant::now();
         }
@@ -834,6 +908,9 @@ impl Watcher {
             }
             diffs.push(d);
         }
+        // While an install runs, only a process link decides: the rest
+        // waits for that install's window (its snapshot covers it).
+        let running = installs_running(&self.dir);
         // Owners of the changes not yet given to a report.
         for (i, d) in diffs.iter().enumerate() {
             for c in d {
@@ -849,16 +926,37 @@ impl Watcher {
                                 .is_some_and(|dj| dj.iter().any(|cj| change_key(cj) == key))
                     })
                     .collect();
+                let by_process = holders.iter().copied().find(|&j| {
+                    self.windows
+                        .get(j)
+                        .and_then(|x| x.link(c, seen))
+                        .is_some_and(|l| l.pid.is_some())
+                });
+                // Seen by a newer install's own snapshot (it ended with this
+                // there): that install's, or from before it; not a window's.
+                let covered = c.after.is_some() || c.kind == ChangeKind::Removed;
+                let seen_by_newer = covered
+                    && self.windows.iter().enumerate().any(|(j, x)| {
+                        !holders.contains(&j)
+                            && holders.first().is_some_and(|&h| j < h)
+                            && same_entry(x.spec.baseline.entries.get(Path::new(&c.path)), c)
+                    });
+                if by_process.is_none() && (running || seen_by_newer) {
+                    continue;
+                }
                 // Windows are newest first: the first linked, else the first.
-                let owner = holders
-                    .iter()
-                    .copied()
-                    .find(|&j| {
-                        self.windows
-                            .get(j)
-                            .is_some_and(|x| x.link(c, seen).is_some())
+                let owner = by_process
+                    .or_else(|| {
+                        holders
+                            .iter()
+                            .copied()
+                            .find(|&j| {
+                                self.windows
+                                    .get(j)
+                                    .is_some_and(|x| x.link(c, seen).is_some())
+                            })
+                            .or_else(|| holders.first().copied())
                     })
-                    .or_else(|| holders.first().copied())
                     .unwrap_or(i);
                 if let Some(x) = self.windows.get(owner) {
                     self.claimed.insert(key, x.spec.report_id.clone());
