@@ -415,6 +415,10 @@ pub fn print_notices() {
         .flatten()
         .flatten()
         .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.as_encoded_bytes().starts_with(b"."))
+        })
         .collect();
     files.sort();
     for f in files {
@@ -1114,7 +1118,8 @@ fn update(
     let w = report.watch.get_or_insert_with(WatchReport::default);
     w.changes = x.owned.iter().chain(&x.transient).cloned().collect();
     w.ended = closing;
-    crate::report::store::write(&report).map_err(|e| e.to_string())?;
+    // The notice first: whoever sees the finding in the report can also
+    // be told of it.
     if !notable.is_empty() {
         let command = std::iter::once(report.what.manager.as_str())
             .chain(report.what.argv.iter().map(String::as_str))
@@ -1122,6 +1127,7 @@ fn update(
             .join(" ");
         notice(dir, &x.spec.report_id, &command, &notable);
     }
+    crate::report::store::write(&report).map_err(|e| e.to_string())?;
     Ok(true)
 }
 
@@ -1144,7 +1150,12 @@ fn notice(dir: &Path, id: &str, command: &str, found: &[Finding]) {
     );
     let nd = notice_dir(dir);
     let _ = std::fs::create_dir_all(&nd);
-    let _ = std::fs::write(nd.join(format!("{}-{id}", now_ms())), line);
+    // Written aside, then renamed: a shim never prints half a line.
+    let name = format!("{}-{id}", now_ms());
+    let part = nd.join(format!(".{name}"));
+    if std::fs::write(&part, line).is_ok() {
+        let _ = std::fs::rename(&part, nd.join(name));
+    }
 }
 
 #[cfg(test)]
