@@ -335,10 +335,14 @@ pub fn spawn(spec: &WatchSpec) -> Result<(), String> {
             cmd.env(var, v);
         }
     }
-    // SAFETY: setsid is async-signal-safe and allocates nothing.
+    // SAFETY: setsid and close_range are plain syscalls and allocate nothing.
     unsafe {
         cmd.pre_exec(|| {
             libc::setsid();
+            // No descriptor of the install's caller (a pipe someone reads
+            // to its end) stays open in the watcher: close-on-exec for all
+            // (CLOSE_RANGE_CLOEXEC), so spawn's own error pipe still works.
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 4u32);
             Ok(())
         });
     }
@@ -1053,6 +1057,11 @@ fn update(
     closing: bool,
     dir: &Path,
 ) -> Result<bool, String> {
+    // Its file gone (the state directory removed): the window is over, and
+    // writing now would create directories again.
+    if !x.file.exists() {
+        return Ok(false);
+    }
     let mut report = match crate::report::store::load(&x.spec.report_id) {
         Ok(r) => r,
         Err(crate::report::store::StoreError::NotFound { .. }) => return Ok(false),
@@ -1149,7 +1158,8 @@ fn notice(dir: &Path, id: &str, command: &str, found: &[Finding]) {
         worst.title
     );
     let nd = notice_dir(dir);
-    let _ = std::fs::create_dir_all(&nd);
+    // Only the last level: never re-create a state directory removed meanwhile.
+    let _ = std::fs::create_dir(&nd);
     // Written aside, then renamed: a shim never prints half a line.
     let name = format!("{}-{id}", now_ms());
     let part = nd.join(format!(".{name}"));
