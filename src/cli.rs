@@ -76,8 +76,8 @@ enum Cmd {
     /// The post-install watch window (started by an install, not by hand).
     #[command(hide = true)]
     Watch {
-        /// The watch spec the install wrote.
-        spec: PathBuf,
+        /// The directory where installs leave their windows.
+        dir: PathBuf,
     },
 }
 
@@ -243,7 +243,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Cmd::Quarantine { action } => cmd_quarantine(action),
         Cmd::Doctor { json } => cmd_doctor(json),
         Cmd::Report { action } => cmd_report(action),
-        Cmd::Watch { spec } => crate::monitor::watch::run(&spec),
+        Cmd::Watch { dir } => crate::monitor::watch::run(&dir),
     }
 }
 
@@ -753,6 +753,7 @@ fn cmd_report(action: ReportCmd) -> i32 {
                     return exit::USAGE;
                 }
             };
+            crate::monitor::watch::print_notices();
             let all = match store::list(since, findings) {
                 Ok(a) => a,
                 Err(e) => return report_error(e),

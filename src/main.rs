@@ -36,14 +36,20 @@ fn main() {
     let mut args = all.into_iter();
     let argv0 = args.next().unwrap_or_default();
     let code = match tool {
-        Some(tool) => run::invoke(run::Invocation {
-            tool,
-            name,
-            args: args.collect(),
-            explicit: None,
-            overrides: Overrides::default(),
-            sandbox: run::SandboxOpts::from_env(),
-        }),
+        Some(tool) => {
+            // What a watch window found since the last call, once.
+            if !shim::inside_monitored_install() {
+                monitor::watch::print_notices();
+            }
+            run::invoke(run::Invocation {
+                tool,
+                name,
+                args: args.collect(),
+                explicit: None,
+                overrides: Overrides::default(),
+                sandbox: run::SandboxOpts::from_env(),
+            })
+        }
         None => cli::main(std::iter::once(argv0).chain(args).collect()),
     };
     std::process::exit(code);

@@ -266,6 +266,9 @@ fn sandboxed(
     use crate::monitor::snapshot;
     let p = &eff.policy;
     let started = std::time::SystemTime::now();
+    // Open watch windows hold what changes while this install runs: its own
+    // snapshot will say what it did.
+    let _running = (!p.time_window.is_zero()).then(crate::monitor::watch::Running::mark);
     use crate::monitor::proxy::{Proxy, ProxyPolicy};
     use crate::sandbox::{self, landlock, seccomp, spawn};
     use std::os::unix::process::CommandExt;
@@ -859,6 +862,8 @@ fn sandboxed(
             entropy_threshold: input.entropy_threshold,
             unsigned_binary_alerting: input.unsigned_binary_alerting,
             project_package: input.project_package.clone(),
+            lingering: crate::monitor::watch::tracked(lingering.iter().map(|l| l.pid)),
+            planted: crate::monitor::watch::planted(&changes),
         };
         spec.keep_contents();
         if let Err(e) = crate::monitor::watch::spawn(&spec) {
