@@ -1,0 +1,140 @@
+//! Real pip through pkgwarden's proxy against origins of the shapes private
+//! mirrors have: `python3 -m http.server` (HTTP/1.0, closing after each
+//! response), an HTTP/1.1 registry closing idle kept-alive connections, and
+//! a registry redirecting its downloads to a second loopback origin that no
+//! policy names (allowed because the registry sent the client there).
+
+mod support;
+
+use std::fs;
+use support::installs::install;
+use support::origins::{PythonHttpServer, keep_alive_origin};
+use support::pypi::build_wheel;
+use support::{PipFixture, ShimEnv, TestHome, venv};
+
+/// A PEP 503 index of one wheel, as files: `simple/pwdemo/index.html` and
+/// `files/<wheel>`.
+fn index_dir() -> (tempfile::TempDir, String) {
+    let dist = build_wheel(&PipFixture::load("pwdemo"));
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("simple/pwdemo")).unwrap();
+    fs::create_dir_all(dir.path().join("files")).unwrap();
+    fs::write(dir.path().join("files").join(&dist.filename), &dist.bytes).unwrap();
+    fs::write(
+        dir.path().join("simple/pwdemo/index.html"),
+        format!(
+            "<!DOCTYPE html><html><body><a href=\"/files/{0}#sha256={1}\">{0}</a></body></html>\n",
+            dist.filename,
+            dist.sha256()
+        ),
+    )
+    .unwrap();
+    (dir, dist.filename)
+}
+
+fn pip_env() -> (ShimEnv, TestHome, std::path::PathBuf) {
+    let venv_home = TestHome::new();
+    let v = venv(&venv_home);
+    let env = ShimEnv::new(&[&v.join("bin")]);
+    (env, venv_home, v)
+}
+
+fn endpoints(report: &serde_json::Value) -> Vec<serde_json::Value> {
+    report["endpoints"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn pip_installs_from_an_http_1_0_index() {
+    let (dir, _) = index_dir();
+    let server = PythonHttpServer::start(dir.path());
+    let (env, _venv_home, _v) = pip_env();
+    let url = format!("http://{}/simple/", server.addr);
+    for mode in ["protect", "block"] {
+        let r = install(
+            &env,
+            mode,
+            &[
+                "pip",
+                "install",
+                "--no-cache-dir",
+                "--index-url",
+                &url,
+                "pwdemo",
+            ],
+            env.home.path(),
+            &[],
+        );
+        assert_eq!(r.code, 0, "{mode}\n{}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("Successfully installed pwdemo"),
+            "{}",
+            r.stdout
+        );
+        let eps = endpoints(&r.report);
+        // The page and the wheel, both through the proxy, both allowed.
+        assert!(eps.len() >= 2, "{eps:#?}");
+        assert!(eps.iter().all(|e| e["verdict"] == "allowed"), "{eps:#?}");
+        let _ = support::run(
+            env.bare(_v.join("bin/pip"))
+                .args(["uninstall", "-y", "pwdemo"]),
+        );
+    }
+}
+
+#[test]
+fn pip_follows_a_registry_redirect_to_a_second_origin() {
+    let (dir, filename) = index_dir();
+    // The files on a second origin, HTTP/1.0; named by no policy.
+    let files = PythonHttpServer::start(dir.path());
+    let page = fs::read(dir.path().join("simple/pwdemo/index.html")).unwrap();
+    let files_addr = files.addr;
+    // The registry: HTTP/1.1, kept alive, idle connections closed after 1 s;
+    // its downloads redirect to the files origin.
+    let registry = keep_alive_origin(move |path| {
+        if path.starts_with("/simple/pwdemo") {
+            (
+                "200 OK".into(),
+                "Content-Type: text/html\r\n".into(),
+                page.clone(),
+            )
+        } else if let Some(f) = path.strip_prefix("/files/") {
+            (
+                "302 Found".into(),
+                format!("Location: http://{files_addr}/files/{f}\r\n"),
+                Vec::new(),
+            )
+        } else {
+            ("404 Not Found".into(), String::new(), Vec::new())
+        }
+    });
+    let (env, _venv_home, _v) = pip_env();
+    let url = format!("http://{registry}/simple/");
+    let r = install(
+        &env,
+        "block",
+        &[
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--index-url",
+            &url,
+            "pwdemo",
+        ],
+        env.home.path(),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let eps = endpoints(&r.report);
+    let to_files: Vec<_> = eps
+        .iter()
+        .filter(|e| e["port"] == files_addr.port())
+        .collect();
+    assert!(!to_files.is_empty(), "{eps:#?}");
+    assert!(
+        to_files.iter().all(|e| e["verdict"] == "allowed"
+            && e["reason"].as_str().is_some_and(|x| x.contains("redirect"))),
+        "{eps:#?}"
+    );
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+    let _ = filename;
+}
