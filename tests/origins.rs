@@ -138,3 +138,63 @@ fn pip_follows_a_registry_redirect_to_a_second_origin() {
     assert!(r.serious().is_empty(), "{:#?}", r.serious());
     let _ = filename;
 }
+
+#[test]
+fn npm_installs_from_an_http_1_0_registry() {
+    let pkg = support::NpmPackage::new(
+        serde_json::json!({"name": "pwplain", "version": "1.0.0", "main": "index.js"}),
+        &[("index.js", b"module.exports = 'plain';\n")],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("tarballs")).unwrap();
+    fs::write(dir.path().join("tarballs/pwplain-1.0.0.tgz"), &pkg.tarball).unwrap();
+    let server = PythonHttpServer::start(dir.path());
+    let mut version = pkg.manifest.clone();
+    version["dist"] = serde_json::json!({
+        "tarball": format!("http://{}/tarballs/pwplain-1.0.0.tgz", server.addr),
+        "shasum": pkg.shasum(),
+        "integrity": pkg.integrity(),
+    });
+    // The packument as a file named like the package: what a registry
+    // mirrored onto a static server looks like.
+    fs::write(
+        dir.path().join("pwplain"),
+        serde_json::json!({
+            "name": "pwplain",
+            "dist-tags": {"latest": "1.0.0"},
+            "versions": {"1.0.0": version},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"proj","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    let url = format!("http://{}/", server.addr);
+    for mode in ["protect", "block"] {
+        let _ = fs::remove_dir_all(project.join("node_modules"));
+        let r = install(
+            &env,
+            mode,
+            &[
+                "npm",
+                "install",
+                "--prefer-online",
+                "--registry",
+                &url,
+                "pwplain",
+            ],
+            &project,
+            &[],
+        );
+        assert_eq!(r.code, 0, "{mode}\n{}\n{}", r.stdout, r.stderr);
+        assert!(project.join("node_modules/pwplain/index.js").exists());
+        let eps = endpoints(&r.report);
+        assert!(!eps.is_empty(), "{eps:#?}");
+        assert!(eps.iter().all(|e| e["verdict"] == "allowed"), "{eps:#?}");
+    }
+}
