@@ -198,3 +198,68 @@ fn npm_installs_from_an_http_1_0_registry() {
         assert!(eps.iter().all(|e| e["verdict"] == "allowed"), "{eps:#?}");
     }
 }
+
+/// Inert: a detached node process opens a CONNECT tunnel through the
+/// install's proxy to the registry and keeps it open past the install; it
+/// exits when the tunnel closes or after 20 s.
+const HOLD_TUNNEL: &str = r#"
+const { spawn } = require('child_process');
+const child = spawn(process.execPath, ['-e', `
+  const net = require('net');
+  const p = new URL(process.env.HTTP_PROXY || process.env.http_proxy);
+  const r = new URL(process.env.npm_config_registry);
+  const auth = Buffer.from(decodeURIComponent(p.username) + ':' + decodeURIComponent(p.password)).toString('base64');
+  const s = net.connect(Number(p.port), p.hostname, () => {
+    s.write('CONNECT ' + r.host + ' HTTP/1.1\\r\\nHost: ' + r.host + '\\r\\nProxy-Authorization: Basic ' + auth + '\\r\\n\\r\\n');
+  });
+  s.on('data', () => {});
+  s.on('close', () => process.exit(0));
+  s.on('error', () => process.exit(0));
+  setTimeout(() => process.exit(0), 20000);
+`], { detached: true, stdio: 'ignore', env: process.env });
+child.unref();
+// Give the tunnel time to be made before the install ends.
+setTimeout(() => {}, 1500);
+"#;
+
+#[test]
+fn a_tunnel_kept_open_by_a_detached_process_is_in_the_report() {
+    let pkg = support::NpmPackage::new(
+        serde_json::json!({
+            "name": "pwhold", "version": "1.0.0",
+            "scripts": {"install": "node hold.js"}
+        }),
+        &[("hold.js", HOLD_TUNNEL.as_bytes())],
+    );
+    let registry = support::NpmRegistry::start_with(vec![pkg]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"proj","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    let r = install(
+        &env,
+        "protect",
+        &[
+            "npm",
+            "install",
+            "--foreground-scripts",
+            "--registry",
+            &registry.registry_url(),
+            "pwhold",
+        ],
+        &project,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let eps = endpoints(&r.report);
+    let tunnel = eps
+        .iter()
+        .find(|e| e["method"] == "CONNECT" && e["port"] == registry.port())
+        .unwrap_or_else(|| panic!("no tunnel in the report: {eps:#?}"));
+    assert_eq!(tunnel["verdict"], "allowed", "{tunnel:#}");
+    assert_eq!(tunnel["open_at_end"], true, "{tunnel:#}");
+    assert!(tunnel["pid"].as_i64().is_some_and(|p| p > 0), "{tunnel:#}");
+}
