@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the install proxy (src/monitor/proxy.rs) adds, against a direct
+# What the install proxy (src/monitor/proxy/) adds, against a direct
 # download from a loopback origin, same run, alternating:
 #  - latency: 2,000 GETs of 1 KiB per mode: direct (kept alive; a new
 #    connection each), through the proxy as plain HTTP (kept alive; a new

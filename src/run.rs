@@ -413,6 +413,7 @@ fn sandboxed(
                 own.push(("HTTPS_PROXY".into(), plan.proxy.clone()?));
                 crate::monitor::proxy::Upstream::from_env(&own)
             }),
+            limits: Default::default(),
         },
         start,
     ) {

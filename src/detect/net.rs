@@ -249,6 +249,7 @@ mod tests {
             bytes_up: 10,
             bytes_down: 0,
             duration_ms: 1,
+            open_at_end: false,
         }
     }
 

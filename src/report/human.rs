@@ -559,11 +559,12 @@ pub fn show(r: &Report, color: bool) -> String {
                 _ => paint(&verdict, Style::new().yellow(), color),
             };
             let pid = e.pid.map(|p| format!(" pid {p}")).unwrap_or_default();
-            let reason = e
-                .reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default();
+            let reason = match (e.reason.as_deref(), e.open_at_end) {
+                (Some(r), true) => format!(" ({r}; open at end)"),
+                (None, true) => " (open at end)".to_string(),
+                (Some(r), false) => format!(" ({r})"),
+                (None, false) => String::new(),
+            };
             format!(
                 "{verdict} {} {}:{}{pid} ↑{} ↓{} {} ms{}",
                 clean(&e.method),

@@ -135,7 +135,11 @@ pub fn render(r: &Report) -> String {
                 e.pid.map(|p| p.to_string()).unwrap_or_default(),
                 e.bytes_up,
                 e.bytes_down,
-                escape(e.reason.as_deref().unwrap_or("")),
+                escape(&match (e.reason.as_deref(), e.open_at_end) {
+                    (Some(r), true) => format!("{r}; open at end"),
+                    (None, true) => "open at end".to_string(),
+                    (r, false) => r.unwrap_or("").to_string(),
+                }),
             );
         }
         if r.endpoints.len() > MAX_ROWS {

@@ -348,6 +348,7 @@ pub(crate) mod testdata {
             bytes_up: 900,
             bytes_down: 120_000,
             duration_ms: 300,
+            open_at_end: false,
         }
     }
 

@@ -12,6 +12,7 @@
 pub mod http;
 pub mod installs;
 pub mod npm;
+pub mod origins;
 pub mod pypi;
 pub mod shimenv;
 

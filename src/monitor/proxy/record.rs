@@ -1,0 +1,196 @@
+//! What the proxy decided, kept the moment it decided: a request is in the
+//! book before a byte goes to its host, and its bytes and duration are added
+//! when it ends. What never ends before the install does (a tunnel a detached
+//! process keeps open) is still in the report, marked `open_at_end`.
+
+use super::{Request, Verdict};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// All requests of one install.
+pub struct Book {
+    start: Instant,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    entries: Vec<Entry>,
+    /// `finish` has taken the records: later ends change nothing.
+    closed: bool,
+}
+
+struct Entry {
+    request: Request,
+    began: Instant,
+    open: bool,
+    up: Arc<AtomicU64>,
+    down: Arc<AtomicU64>,
+}
+
+impl Book {
+    /// An empty book; times count from `start` (the install's start).
+    pub fn new(start: Instant) -> Book {
+        Book {
+            start,
+            inner: Mutex::new(Inner {
+                entries: Vec::new(),
+                closed: false,
+            }),
+        }
+    }
+
+    /// Records a verdict now; the returned handle completes the entry when
+    /// the request ends (or is dropped).
+    pub fn open(
+        self: &Arc<Self>,
+        pid: Option<i32>,
+        method: &str,
+        host: &str,
+        port: u16,
+        verdict: Verdict,
+        reason: Option<String>,
+    ) -> Open {
+        let kept = (verdict, reason.clone());
+        let request = Request {
+            ms: self.start.elapsed().as_millis() as u64,
+            pid,
+            method: method.to_string(),
+            host: host.to_string(),
+            port,
+            verdict,
+            reason,
+            bytes_up: 0,
+            bytes_down: 0,
+            duration_ms: 0,
+            open_at_end: false,
+        };
+        let up = Arc::new(AtomicU64::new(0));
+        let down = Arc::new(AtomicU64::new(0));
+        let index = match self.inner.lock() {
+            Ok(mut inner) => {
+                inner.entries.push(Entry {
+                    request,
+                    began: Instant::now(),
+                    open: true,
+                    up: up.clone(),
+                    down: down.clone(),
+                });
+                Some(inner.entries.len() - 1)
+            }
+            Err(_) => None,
+        };
+        Open {
+            book: self.clone(),
+            index,
+            up,
+            down,
+            verdict: kept.0,
+            reason: kept.1,
+        }
+    }
+
+    /// A refusal that is not about a host (a head too large or too slow, too
+    /// many connections): one line of its own, closed at once.
+    pub fn refusal(self: &Arc<Self>, pid: Option<i32>, what: &str, reason: String) {
+        drop(self.open(pid, what, "-", 0, Verdict::Denied, Some(reason)));
+    }
+
+    /// Adds `reason` to an entry's reason (what happened after the verdict).
+    fn note(&self, index: usize, reason: &str) {
+        if let Ok(mut inner) = self.inner.lock()
+            && !inner.closed
+            && let Some(e) = inner.entries.get_mut(index)
+        {
+            e.request.reason = Some(match e.request.reason.take() {
+                Some(r) => format!("{r}; {reason}"),
+                None => reason.to_string(),
+            });
+        }
+    }
+
+    fn end(&self, index: usize) {
+        if let Ok(mut inner) = self.inner.lock()
+            && !inner.closed
+            && let Some(e) = inner.entries.get_mut(index)
+        {
+            e.open = false;
+            e.request.bytes_up = e.up.load(Ordering::Relaxed);
+            e.request.bytes_down = e.down.load(Ordering::Relaxed);
+            e.request.duration_ms = e.began.elapsed().as_millis() as u64;
+        }
+    }
+
+    /// Closes the book: entries still open are marked `open_at_end`, with
+    /// what they had moved so far; returns all, in time order.
+    pub fn close(&self) -> Vec<Request> {
+        let Ok(mut inner) = self.inner.lock() else {
+            return Vec::new();
+        };
+        inner.closed = true;
+        let mut out: Vec<Request> = inner
+            .entries
+            .iter()
+            .map(|e| {
+                let mut r = e.request.clone();
+                if e.open {
+                    r.open_at_end = true;
+                    r.bytes_up = e.up.load(Ordering::Relaxed);
+                    r.bytes_down = e.down.load(Ordering::Relaxed);
+                    r.duration_ms = e.began.elapsed().as_millis() as u64;
+                }
+                r
+            })
+            .collect();
+        out.sort_by_key(|r| r.ms);
+        out
+    }
+}
+
+/// A recorded request in flight: counts its bytes, and ends its entry when
+/// dropped.
+pub struct Open {
+    book: Arc<Book>,
+    index: Option<usize>,
+    up: Arc<AtomicU64>,
+    down: Arc<AtomicU64>,
+    verdict: Verdict,
+    reason: Option<String>,
+}
+
+impl Open {
+    /// The verdict recorded.
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
+    }
+
+    /// Why, as recorded with the verdict.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// Bytes from the client.
+    pub fn add_up(&self, n: u64) {
+        self.up.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Bytes to the client.
+    pub fn add_down(&self, n: u64) {
+        self.down.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds to the entry's reason.
+    pub fn note(&self, reason: &str) {
+        if let Some(i) = self.index {
+            self.book.note(i, reason);
+        }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(i) = self.index {
+            self.book.end(i);
+        }
+    }
+}

@@ -1,0 +1,598 @@
+//! The client side: hyper's HTTP/1 server on each connection from the
+//! sandbox, one task per connection on the proxy's runtime. Each request is
+//! checked (credentials, `Host` agreeing with the URI), judged by
+//! [`decide`](super::decide), recorded at once, then relayed: plain HTTP
+//! through the pooled client, `CONNECT` as an upgrade copied both ways.
+
+use super::record::{Book, Open};
+use super::upstream::{Connector, Routes};
+use super::{Limits, ProxyPolicy, Verdict, decide};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+/// Upstream connections idle longer than this are closed (origins close
+/// theirs after a few seconds; a stale one is retried on a fresh one).
+const POOL_IDLE: Duration = Duration::from_secs(20);
+
+/// Everything the connections share.
+pub struct Ctx {
+    /// The policy; redirect targets learned from registries are added to
+    /// its `allowed` (copy on write: a request judges on one version).
+    policy: Mutex<Arc<ProxyPolicy>>,
+    /// Redirect targets learned: `host:port` → the registry that sent it.
+    redirected: Mutex<HashMap<String, String>>,
+    limits: Limits,
+    expected_auth: String,
+    book: Arc<Book>,
+    peers: Arc<Mutex<HashMap<u16, i32>>>,
+    routes: Arc<Routes>,
+}
+
+impl Ctx {
+    /// The shared state of one proxy.
+    pub fn new(
+        policy: ProxyPolicy,
+        expected_auth: String,
+        book: Arc<Book>,
+        peers: Arc<Mutex<HashMap<u16, i32>>>,
+    ) -> Ctx {
+        Ctx {
+            limits: policy.limits.clone(),
+            routes: Arc::new(Routes::new(policy.upstream.clone())),
+            policy: Mutex::new(Arc::new(policy)),
+            redirected: Mutex::new(HashMap::new()),
+            expected_auth,
+            book,
+            peers,
+        }
+    }
+
+    fn pid(&self, peer_port: u16) -> Option<i32> {
+        self.peers
+            .lock()
+            .ok()
+            .and_then(|p| p.get(&peer_port).copied())
+    }
+
+    /// Judges `host:port` and records the verdict now; allowed addresses are
+    /// kept for the connection.
+    async fn judge(&self, pid: Option<i32>, method: &str, host: &str, port: u16) -> Arc<Open> {
+        let policy = match self.policy.lock() {
+            Ok(p) => p.clone(),
+            Err(_) => Arc::new(ProxyPolicy::default()),
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        // Resolving a name blocks: off the runtime's only thread.
+        let (verdict, mut reason, addrs) = if bare.parse::<IpAddr>().is_ok() {
+            decide(&policy, host, port)
+        } else {
+            let h = host.to_string();
+            tokio::task::spawn_blocking(move || decide(&policy, &h, port))
+                .await
+                .unwrap_or((
+                    Verdict::Denied,
+                    Some("the name could not be resolved".into()),
+                    Vec::new(),
+                ))
+        };
+        if verdict != Verdict::Denied {
+            if let Some(from) = self
+                .redirected
+                .lock()
+                .ok()
+                .and_then(|r| r.get(&hostport(host, port)).cloned())
+            {
+                reason = Some(format!("redirect target sent by {from}"));
+            }
+            self.routes.remember(host, port, addrs);
+        }
+        Arc::new(self.book.open(pid, method, host, port, verdict, reason))
+    }
+
+    /// An allowed registry redirected to `location`: its host is allowed too,
+    /// because the registry sent it there (a mirror's download host).
+    fn learn_redirect(&self, from: &str, location: &str) {
+        let Ok(uri) = location.parse::<Uri>() else {
+            return;
+        };
+        let (Some(host), Some(scheme)) = (uri.host(), uri.scheme_str()) else {
+            return;
+        };
+        let port = uri.port_u16().unwrap_or(match scheme {
+            "https" => 443,
+            _ => 80,
+        });
+        let target = hostport(host, port);
+        if let Ok(mut p) = self.policy.lock()
+            && !p.allowed.contains(&target)
+        {
+            let mut next = (**p).clone();
+            next.allowed.push(target.clone());
+            *p = Arc::new(next);
+            if let Ok(mut r) = self.redirected.lock() {
+                r.insert(target, from.to_string());
+            }
+        }
+    }
+}
+
+/// `host:port` as the policy lists it (lowercase, IPv6 in brackets).
+fn hostport(host: &str, port: u16) -> String {
+    let h = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    if h.contains(':') {
+        format!("[{h}]:{port}")
+    } else {
+        format!("{h}:{port}")
+    }
+}
+
+/// Accepts connections until `stop`.
+pub async fn run(
+    ctx: Ctx,
+    listener: std::net::TcpListener,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        return;
+    };
+    let ctx = Arc::new(ctx);
+    let client: Client<Connector, Body> = Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(POOL_IDLE)
+        .build(Connector(ctx.routes.clone()));
+    let slots = Arc::new(Semaphore::new(ctx.limits.max_connections));
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else {
+                    // Out of descriptors, most likely: wait, do not spin.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                match slots.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let (ctx, client) = (ctx.clone(), client.clone());
+                        tokio::spawn(async move {
+                            serve(ctx, client, stream, peer).await;
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => {
+                        ctx.book.refusal(
+                            ctx.pid(peer.port()),
+                            "connect",
+                            format!(
+                                "over {} proxy connections at once (503)",
+                                ctx.limits.max_connections
+                            ),
+                        );
+                        tokio::spawn(busy(stream));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The answer to a connection over the cap.
+async fn busy(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let body = "pkgwarden: too many connections through the proxy\n";
+    let _ = stream
+        .write_all(
+            format!(
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await;
+}
+
+/// One client connection: requests until it closes.
+async fn serve(
+    ctx: Arc<Ctx>,
+    client: Client<Connector, Body>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) {
+    let _ = stream.set_nodelay(true);
+    let served = Arc::new(AtomicU64::new(0));
+    let svc = {
+        let (ctx, served) = (ctx.clone(), served.clone());
+        hyper::service::service_fn(move |req| {
+            served.fetch_add(1, Ordering::Relaxed);
+            handle(ctx.clone(), client.clone(), peer.port(), req)
+        })
+    };
+    let result = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(ctx.limits.head_timeout)
+        .max_buf_size(ctx.limits.max_head)
+        .serve_connection(TokioIo::new(stream), svc)
+        .with_upgrades()
+        .await;
+    let Err(e) = result else {
+        return;
+    };
+    // The same timer closes an idle kept-alive connection: that is no
+    // refusal, only a first head that never came is.
+    let reason = if e.is_timeout() && served.load(Ordering::Relaxed) == 0 {
+        format!(
+            "no complete request head within {} s (connection closed)",
+            ctx.limits.head_timeout.as_secs()
+        )
+    } else if e.is_parse_too_large() {
+        format!("request head over {} bytes (431)", ctx.limits.max_head)
+    } else if e.is_parse() {
+        "malformed request (400)".to_string()
+    } else {
+        return;
+    };
+    ctx.book.refusal(ctx.pid(peer.port()), "-", reason);
+}
+
+fn text(status: StatusCode, body: String) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|n| match n {}).boxed());
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+        r.headers_mut().insert(
+            header::PROXY_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"pkgwarden\""),
+        );
+    }
+    r
+}
+
+/// The body of a 403: what was refused and why.
+fn refusal(host: &str, port: u16, reason: Option<&str>) -> String {
+    format!(
+        "pkgwarden: {host}:{port} refused ({}); see the install's report\n",
+        reason.unwrap_or("policy")
+    )
+}
+
+async fn handle(
+    ctx: Arc<Ctx>,
+    client: Client<Connector, Body>,
+    peer_port: u16,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    // hyper's buffer limit bounds what it reads at once, not a head that
+    // arrived whole: measure the head as parsed too.
+    let head_size = req.uri().to_string().len()
+        + req
+            .headers()
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if head_size > ctx.limits.max_head {
+        ctx.book.refusal(
+            ctx.pid(peer_port),
+            req.method().as_str(),
+            format!("request head over {} bytes (431)", ctx.limits.max_head),
+        );
+        let mut r = text(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "pkgwarden: request head too large\n".into(),
+        );
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return Ok(r);
+    }
+    let authorized = req
+        .headers()
+        .get(header::PROXY_AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == ctx.expected_auth);
+    if !authorized {
+        return Ok(text(
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+            "pkgwarden: this proxy serves one sandboxed install only\n".into(),
+        ));
+    }
+    let pid = ctx.pid(peer_port);
+    if req.method() == Method::CONNECT {
+        return Ok(connect(ctx, pid, req).await);
+    }
+    Ok(plain(ctx, client, pid, req).await)
+}
+
+/// `CONNECT host:port`: judged, recorded, then the upgraded connection is
+/// copied both ways until either side closes (or the install ends).
+async fn connect(ctx: Arc<Ctx>, pid: Option<i32>, req: Request<Incoming>) -> Response<Body> {
+    let Some(authority) = req.uri().authority().cloned() else {
+        ctx.book
+            .refusal(pid, "CONNECT", "no host:port to connect to (400)".into());
+        return text(
+            StatusCode::BAD_REQUEST,
+            "pkgwarden: CONNECT needs host:port\n".into(),
+        );
+    };
+    let host = authority.host().to_string();
+    let port = authority.port_u16().unwrap_or(443);
+    let open = ctx.judge(pid, "CONNECT", &host, port).await;
+    if open.verdict() == Verdict::Denied {
+        return denied(&host, port, &open);
+    }
+    let far = match ctx.routes.tunnel(&host, port).await {
+        Ok(s) => s,
+        Err(e) => {
+            open.note(&format!("cannot reach the host: {e}"));
+            return text(
+                StatusCode::BAD_GATEWAY,
+                "pkgwarden: cannot reach the host\n".into(),
+            );
+        }
+    };
+    tokio::spawn(async move {
+        let Ok(upgraded) = hyper::upgrade::on(req).await else {
+            return;
+        };
+        let mut near = TokioIo::new(upgraded);
+        let mut far = Counted {
+            inner: far,
+            open: open.clone(),
+        };
+        let _ = tokio::io::copy_bidirectional_with_sizes(&mut near, &mut far, RELAY_BUF, RELAY_BUF)
+            .await;
+        drop(far);
+        drop(open);
+    });
+    Response::new(Full::new(Bytes::new()).map_err(|n| match n {}).boxed())
+}
+
+/// Bytes moved per read when copying a tunnel: small reads made large
+/// downloads syscall-bound (see the bench).
+const RELAY_BUF: usize = 128 * 1024;
+
+/// The 403 for a refused request.
+fn denied(host: &str, port: u16, open: &Open) -> Response<Body> {
+    text(StatusCode::FORBIDDEN, refusal(host, port, open.reason()))
+}
+
+/// Headers that belong to one hop (RFC 9110 §7.6.1), and our own.
+const HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn strip_hop(headers: &mut HeaderMap) {
+    // Headers the Connection header names are hop-by-hop too.
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    for n in HOP.iter().map(|s| s.to_string()).chain(named) {
+        headers.remove(n.as_str());
+    }
+}
+
+/// The host and port a `Host` header names (port 80 when it names none).
+fn host_header(v: &str) -> Option<(String, u16)> {
+    let a: http::uri::Authority = v.trim().parse().ok()?;
+    Some((
+        a.host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase(),
+        a.port_u16().unwrap_or(80),
+    ))
+}
+
+/// A plain-HTTP request in absolute form: judged, recorded, relayed through
+/// the pooled client.
+async fn plain(
+    ctx: Arc<Ctx>,
+    client: Client<Connector, Body>,
+    pid: Option<i32>,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let method = req.method().to_string();
+    let uri = req.uri().clone();
+    let (Some("http"), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        ctx.book.refusal(
+            pid,
+            &method,
+            "not an absolute http:// URI nor a CONNECT (400)".into(),
+        );
+        return text(
+            StatusCode::BAD_REQUEST,
+            "pkgwarden: only absolute http:// URIs and CONNECT\n".into(),
+        );
+    };
+    let host = authority.host().to_string();
+    let port = authority.port_u16().unwrap_or(80);
+    let bare = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    // The policy judges the URI's host; the origin serves the Host header's.
+    // They must be the same host.
+    if let Some(v) = req.headers().get(header::HOST) {
+        let named = v.to_str().ok().and_then(host_header);
+        if named.as_ref() != Some(&(bare.clone(), port)) {
+            let shown = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            let open = ctx.book.open(
+                pid,
+                &method,
+                &host,
+                port,
+                Verdict::Denied,
+                Some(format!(
+                    "Host header {shown:?} is not the request's host (400)"
+                )),
+            );
+            drop(open);
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("pkgwarden: the Host header ({shown}) does not name {host}:{port}\n"),
+            );
+        }
+    }
+    let open = ctx.judge(pid, &method, &host, port).await;
+    if open.verdict() == Verdict::Denied {
+        return denied(&host, port, &open);
+    }
+    let allowed = open.verdict() == Verdict::Allowed;
+    let (mut parts, body) = req.into_parts();
+    strip_hop(&mut parts.headers);
+    // hyper answers `Expect: 100-continue` itself when the body is first
+    // read; the origin gets the body without the wait.
+    parts.headers.remove(header::EXPECT);
+    if let Some(auth) = ctx.routes.chain(&host).and_then(|u| u.auth.clone())
+        && let Ok(v) = HeaderValue::from_str(&auth)
+    {
+        parts.headers.insert(header::PROXY_AUTHORIZATION, v);
+    }
+    let body = Metered {
+        inner: body,
+        open: open.clone(),
+        up: true,
+    }
+    .boxed();
+    let out = Request::from_parts(parts, body);
+    let resp = match client.request(out).await {
+        Ok(r) => r,
+        Err(e) => {
+            open.note(&format!("no answer from the host: {e}"));
+            return text(
+                StatusCode::BAD_GATEWAY,
+                "pkgwarden: no answer from the host\n".into(),
+            );
+        }
+    };
+    let (mut parts, body) = resp.into_parts();
+    if allowed
+        && parts.status.is_redirection()
+        && let Some(location) = parts
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+    {
+        ctx.learn_redirect(&hostport(&host, port), location);
+    }
+    strip_hop(&mut parts.headers);
+    let body = Metered {
+        inner: body,
+        open,
+        up: false,
+    }
+    .boxed();
+    Response::from_parts(parts, body)
+}
+
+/// A body whose data bytes count toward its request's record; the record
+/// ends when the last body referring to it is dropped.
+struct Metered {
+    inner: Incoming,
+    open: Arc<Open>,
+    up: bool,
+}
+
+impl hyper::body::Body for Metered {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(d) = frame.data_ref()
+        {
+            if this.up {
+                this.open.add_up(d.len() as u64);
+            } else {
+                this.open.add_down(d.len() as u64);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A tunnel's far end, counting what crosses it.
+struct Counted {
+    inner: tokio::net::TcpStream,
+    open: Arc<Open>,
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        this.open.add_down((buf.filled().len() - before) as u64);
+        r
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &r {
+            this.open.add_up(*n as u64);
+        }
+        r
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,444 @@
+//! The proxy against loopback origins of every shape, with curl and raw
+//! sockets as clients.
+
+use super::*;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+
+/// Reads one request or response head (byte by byte: nothing past it).
+fn head(s: &mut TcpStream) -> Option<String> {
+    let mut h = Vec::new();
+    let mut b = [0u8; 1];
+    while !h.ends_with(b"\r\n\r\n") {
+        if s.read(&mut b).ok()? == 0 {
+            return None;
+        }
+        h.push(b[0]);
+    }
+    String::from_utf8(h).ok()
+}
+
+fn content_length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0)
+}
+
+/// Reads a request: its head and its (Content-Length) body.
+fn request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let h = head(s)?;
+    let mut body = vec![0u8; content_length(&h)];
+    s.read_exact(&mut body).ok()?;
+    Some((h, body))
+}
+
+/// A loopback origin: every connection is handed to `serve` on a thread.
+fn origin(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let serve = Arc::new(serve);
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let serve = serve.clone();
+            std::thread::spawn(move || serve(s));
+        }
+    });
+    addr
+}
+
+fn policy(allowed: &[SocketAddr]) -> ProxyPolicy {
+    ProxyPolicy {
+        allowed: allowed.iter().map(|a| a.to_string()).collect(),
+        allow_unknown: false,
+        deny_raw_ip: true,
+        upstream: None,
+        limits: Limits::default(),
+    }
+}
+
+fn auth(p: &Proxy) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("pkgwarden:{}", p.token))
+}
+
+/// One request on a fresh connection; the whole answer (the proxy closes
+/// after `Connection: close`).
+fn ask(proxy: &Proxy, request: String) -> String {
+    let mut c = TcpStream::connect(proxy.addr).unwrap();
+    c.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    out
+}
+
+/// curl through the proxy; (exit success, stdout).
+fn curl(proxy: &Proxy, args: &[&str]) -> (bool, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-x", &proxy.url()])
+        .args(args)
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// An HTTP/1.1 origin keeping connections alive: answers `hello <path>` to
+/// each request; closes a connection idle for `idle`.
+fn keep_alive_origin(idle: Duration) -> SocketAddr {
+    origin(move |mut s| {
+        let _ = s.set_read_timeout(Some(idle));
+        while let Some((h, _)) = request(&mut s) {
+            let path = h.split(' ').nth(1).unwrap_or("").to_string();
+            let body = format!("hello {path}");
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    })
+}
+
+#[test]
+fn requests_need_the_token_and_go_to_allowed_hosts_only() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    let origin_addr = origin(move |mut s| {
+        if let Some((h, _)) = request(&mut s) {
+            seen2.lock().unwrap().push(h);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+        }
+    });
+    let proxy = Proxy::start(policy(&[origin_addr]), Instant::now()).unwrap();
+    let out = ask(
+        &proxy,
+        format!(
+            "GET http://{origin_addr}/x HTTP/1.1\r\nHost: {origin_addr}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(out.starts_with("HTTP/1.1 407"), "{out}");
+    let auth = auth(&proxy);
+    let out = ask(
+        &proxy,
+        format!(
+            "GET http://{origin_addr}/x HTTP/1.1\r\nHost: {origin_addr}\r\nConnection: close\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        ),
+    );
+    assert!(
+        out.starts_with("HTTP/1.1 200") && out.ends_with("hello"),
+        "{out}"
+    );
+    let h = seen.lock().unwrap()[0].clone();
+    assert!(h.starts_with("GET /x HTTP/1.1\r\n"), "{h}");
+    assert!(
+        !h.to_ascii_lowercase().contains("proxy-authorization"),
+        "{h}"
+    );
+    // Another loopback port is not a registry: 403, never connected.
+    let out = ask(
+        &proxy,
+        format!(
+            "CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        ),
+    );
+    assert!(
+        out.starts_with("HTTP/1.1 403") && out.contains("pkgwarden"),
+        "{out}"
+    );
+    // The Host header must name the host the policy judged.
+    let out = ask(
+        &proxy,
+        format!(
+            "GET http://{origin_addr}/x HTTP/1.1\r\nHost: other.invalid\r\nConnection: close\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        ),
+    );
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    let records = proxy.finish();
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert!(
+        records
+            .iter()
+            .any(|r| r.verdict == Verdict::Allowed && r.bytes_down == 5 && !r.open_at_end)
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r.verdict == Verdict::Denied && r.port == 1)
+    );
+    assert!(records.iter().any(|r| {
+        r.verdict == Verdict::Denied
+            && r.reason
+                .as_deref()
+                .is_some_and(|x| x.contains("Host header"))
+    }));
+}
+
+#[test]
+fn allowed_requests_go_through_the_users_upstream_proxy() {
+    let origin_addr = keep_alive_origin(Duration::from_secs(5));
+    let inner = Proxy::start(policy(&[origin_addr]), Instant::now()).unwrap();
+    let env = vec![
+        ("HTTPS_PROXY".to_string(), inner.url()),
+        (
+            "NO_PROXY".to_string(),
+            "internal.example, .corp.example".to_string(),
+        ),
+    ];
+    let up = Upstream::from_env(&env).unwrap();
+    assert_eq!(up.addr, inner.addr.to_string());
+    assert!(
+        !up.covers("a.corp.example") && !up.covers("internal.example") && up.covers("x.example")
+    );
+    let mut p = policy(&[origin_addr]);
+    p.upstream = Some(up);
+    let outer = Proxy::start(p, Instant::now()).unwrap();
+    let (ok, out) = curl(&outer, &[&format!("http://{origin_addr}/y")]);
+    assert!(ok && out == "hello /y", "{out}");
+    let (ok, out) = curl(
+        &outer,
+        &[
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-p",
+            &format!("https://{origin_addr}/"),
+        ],
+    );
+    // A tunnel through both proxies reaches the origin (which speaks no
+    // TLS: curl fails the handshake, after the tunnel was made).
+    assert!(!ok, "{out}");
+    // The inner proxy (the user's) saw both, with its own credentials.
+    let seen = inner.finish();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen.iter().all(|r| r.verdict == Verdict::Allowed));
+    assert_eq!(outer.finish().len(), 2);
+}
+
+#[test]
+fn http_1_0_origins_closing_after_each_response_serve_every_request() {
+    // python3 -m http.server's shape: HTTP/1.0, no Connection header, the
+    // connection closed after the body.
+    let origin_addr = origin(|mut s| {
+        if let Some((h, _)) = request(&mut s) {
+            let path = h.split(' ').nth(1).unwrap_or("").to_string();
+            let _ = write!(s, "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nold {path}");
+        }
+    });
+    let proxy = Proxy::start(policy(&[origin_addr]), Instant::now()).unwrap();
+    // One curl, three URLs: one proxy connection kept alive.
+    let (ok, out) = curl(
+        &proxy,
+        &[
+            &format!("http://{origin_addr}/a"),
+            &format!("http://{origin_addr}/b"),
+            &format!("http://{origin_addr}/c"),
+        ],
+    );
+    assert!(ok && out == "old /aold /bold /c", "{out}");
+    let r = proxy.finish();
+    assert_eq!(r.len(), 3, "{r:?}");
+    assert!(
+        r.iter().all(|x| x.bytes_down == 6 && !x.open_at_end),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn an_origin_closing_idle_connections_is_retried_on_a_fresh_one() {
+    let origin_addr = keep_alive_origin(Duration::from_secs(1));
+    let proxy = Proxy::start(policy(&[origin_addr]), Instant::now()).unwrap();
+    let auth = auth(&proxy);
+    let mut c = TcpStream::connect(proxy.addr).unwrap();
+    for (i, path) in ["/1", "/2", "/3"].iter().enumerate() {
+        if i > 0 {
+            // Past the origin's idle timeout: it closed its side.
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        write!(
+            c,
+            "GET http://{origin_addr}{path} HTTP/1.1\r\nHost: {origin_addr}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        )
+        .unwrap();
+        let h = head(&mut c).unwrap();
+        assert!(h.starts_with("HTTP/1.1 200"), "{h}");
+        let mut body = vec![0u8; content_length(&h)];
+        c.read_exact(&mut body).unwrap();
+        assert_eq!(body, format!("hello {path}").as_bytes());
+    }
+    drop(c);
+    assert_eq!(proxy.finish().len(), 3);
+}
+
+#[test]
+fn chunked_bodies_with_trailers_and_100_continue_uploads_pass() {
+    let origin_addr = origin(|mut s| {
+        while let Some((h, body)) = request(&mut s) {
+            if h.starts_with("POST") {
+                let b = format!("got {}", body.len());
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{b}",
+                    b.len()
+                );
+            } else {
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\nX-Sum: 7\r\n\r\n",
+                );
+            }
+        }
+    });
+    let proxy = Proxy::start(policy(&[origin_addr]), Instant::now()).unwrap();
+    let (ok, out) = curl(&proxy, &[&format!("http://{origin_addr}/chunked")]);
+    assert!(ok && out == "abcdefg", "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let upload = dir.path().join("up");
+    std::fs::write(&upload, vec![7u8; 10 << 20]).unwrap();
+    let began = Instant::now();
+    let (ok, out) = curl(
+        &proxy,
+        &[
+            "-H",
+            "Expect: 100-continue",
+            "--expect100-timeout",
+            "15",
+            "--data-binary",
+            &format!("@{}", upload.display()),
+            &format!("http://{origin_addr}/up"),
+        ],
+    );
+    assert!(ok && out == format!("got {}", 10 << 20), "{out}");
+    // The proxy answered 100 itself: curl did not wait out its timeout.
+    assert!(began.elapsed() < Duration::from_secs(10));
+    let r = proxy.finish();
+    assert!(
+        r.iter()
+            .any(|x| x.method == "POST" && x.bytes_up == 10 << 20),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_redirect_from_a_registry_allows_its_target() {
+    let files = keep_alive_origin(Duration::from_secs(5));
+    let registry = origin(move |mut s| {
+        while request(&mut s).is_some() {
+            let _ = write!(
+                s,
+                "HTTP/1.1 302 Found\r\nLocation: http://{files}/pkg.tgz\r\nContent-Length: 0\r\n\r\n"
+            );
+        }
+    });
+    let proxy = Proxy::start(policy(&[registry]), Instant::now()).unwrap();
+    // Named nowhere, the target is refused.
+    let (_, out) = curl(
+        &proxy,
+        &["-w", "%{http_code}", &format!("http://{files}/x")],
+    );
+    assert!(out.ends_with("403"), "{out}");
+    let (ok, out) = curl(&proxy, &["-L", &format!("http://{registry}/dl")]);
+    assert!(ok && out == "hello /pkg.tgz", "{out}");
+    let r = proxy.finish();
+    assert!(
+        r.iter().any(|x| x.port == files.port()
+            && x.verdict == Verdict::Allowed
+            && x.reason.as_deref().is_some_and(|w| w.contains("redirect"))),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_tunnel_still_open_at_the_end_is_in_the_records() {
+    let origin_addr = origin(|mut s| {
+        let mut b = [0u8; 4];
+        if s.read_exact(&mut b).is_ok() {
+            let _ = s.write_all(b"pong");
+        }
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let proxy = Proxy::start(policy(&[origin_addr]), Instant::now()).unwrap();
+    let auth = auth(&proxy);
+    let mut c = TcpStream::connect(proxy.addr).unwrap();
+    write!(
+        c,
+        "CONNECT {origin_addr} HTTP/1.1\r\nHost: {origin_addr}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+    )
+    .unwrap();
+    let h = head(&mut c).unwrap();
+    assert!(h.starts_with("HTTP/1.1 200"), "{h}");
+    c.write_all(b"ping").unwrap();
+    let mut b = [0u8; 4];
+    c.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"pong");
+    let r = proxy.finish();
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].open_at_end && r[0].verdict == Verdict::Allowed,
+        "{r:?}"
+    );
+    assert_eq!((r[0].bytes_up, r[0].bytes_down), (4, 4));
+    // finish() closed it.
+    assert_eq!(c.read(&mut b).unwrap_or(0), 0);
+}
+
+#[test]
+fn slow_huge_and_numerous_clients_are_refused_and_recorded() {
+    let origin_addr = keep_alive_origin(Duration::from_secs(5));
+    let mut p = policy(&[origin_addr]);
+    p.limits.head_timeout = Duration::from_secs(1);
+    p.limits.max_connections = 3;
+    let proxy = Proxy::start(p, Instant::now()).unwrap();
+    // A slow-loris client: one byte now and then, never a whole head.
+    let mut slow = TcpStream::connect(proxy.addr).unwrap();
+    slow.write_all(b"GET http://").unwrap();
+    // Meanwhile another client is served at once.
+    let began = Instant::now();
+    let (ok, out) = curl(&proxy, &[&format!("http://{origin_addr}/fast")]);
+    assert!(ok && out == "hello /fast", "{out}");
+    assert!(began.elapsed() < Duration::from_millis(900));
+    // A head over the limit: 431.
+    let auth = auth(&proxy);
+    let big = "a".repeat(80 * 1024);
+    let out = ask(
+        &proxy,
+        format!(
+            "GET http://{origin_addr}/ HTTP/1.1\r\nHost: {origin_addr}\r\nX-Big: {big}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        ),
+    );
+    assert!(
+        out.starts_with("HTTP/1.1 431"),
+        "{}",
+        &out[..out.len().min(200)]
+    );
+    // The slow one was cut off.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut b = [0u8; 64];
+    assert_eq!(slow.read(&mut b).unwrap_or(0), 0);
+    // Over the cap: 503.
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(proxy.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let out = ask(&proxy, "GET / HTTP/1.1\r\n\r\n".into());
+    assert!(out.starts_with("HTTP/1.1 503"), "{out}");
+    drop(held);
+    let r = proxy.finish();
+    let reasons: Vec<&str> = r.iter().filter_map(|x| x.reason.as_deref()).collect();
+    assert!(reasons.iter().any(|x| x.contains("431")), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|x| x.contains("no complete request head")),
+        "{reasons:?}"
+    );
+    assert!(reasons.iter().any(|x| x.contains("503")), "{reasons:?}");
+}
