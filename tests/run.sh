@@ -13,7 +13,7 @@ cd "$here"
 user="${PKGWARDEN_TEST_USER:-pkgwarden-test}"
 
 echo "== tests as $(id -un) (uid $(id -u))"
-cargo test --all-targets 2>&1
+cargo test --all-targets --no-fail-fast 2>&1
 
 if [ "$(id -u)" != 0 ] || ! id "$user" >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] && echo "tests/run.sh: no user '$user'; skipped the unprivileged run (.ci/run creates it)"
