@@ -120,6 +120,23 @@ fn alias_case_with(how: &str, target: &str, rule: &str, refused_in_protect: bool
 
     let p = c.install("protect");
     assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
+    // A dependency's script runs in the nested hook domain, which may refuse
+    // the trick before it names the target at all (a link in
+    // node_modules/.bin is outside the package's own directory): then
+    // nothing changed, which is the point; the finding is not required.
+    if p.stdout.contains("alias-write refused")
+        && !naming(&p, &real).iter().any(|f| f["rule"] == rule)
+    {
+        assert_eq!(
+            fs::read_to_string(&real).unwrap(),
+            original,
+            "protect: {how}"
+        );
+        let b = c.install("block");
+        assert_eq!(fs::read_to_string(&real).unwrap(), original, "block: {how}");
+        assert!(b.stdout.contains("alias-write refused"), "{}", b.stdout);
+        return;
+    }
     let found = naming(&p, &real);
     assert!(
         !found.is_empty(),

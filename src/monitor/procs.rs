@@ -65,10 +65,33 @@ pub fn self_id() -> Option<(u64, u64)> {
 /// the proof that an environment marker naming it was set by a pkgwarden
 /// supervisor that is still watching us, not copied from elsewhere.
 pub fn is_supervising_ancestor(pid: i32) -> bool {
-    let Some(me) = self_id() else { return false };
-    ancestors()
-        .iter()
-        .any(|p| p.pid == pid && file_id(Path::new(&format!("/proc/{pid}/exe"))) == Some(me))
+    // The walk reads only the entries of processes below `pid`: inside the
+    // sandbox the supervisor's own are refused (and reported), so there the
+    // filter this process inherited stands for it; outside, its executable.
+    let mut cur = std::process::id() as i32;
+    for _ in 0..64 {
+        let Some((_, ppid)) = stat(cur) else {
+            return false;
+        };
+        if ppid == pid {
+            return under_seccomp_filter()
+                || self_id()
+                    .is_some_and(|me| file_id(Path::new(&format!("/proc/{pid}/exe"))) == Some(me));
+        }
+        if ppid <= 1 {
+            return false;
+        }
+        cur = ppid;
+    }
+    false
+}
+
+/// True when this process runs under a seccomp filter (`Seccomp: 2`).
+fn under_seccomp_filter() -> bool {
+    fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.strip_prefix("Seccomp:").is_some_and(|v| v.trim() == "2"))
+    })
 }
 
 /// True when an entry of `allowed` matches a parent: an entry holding a `/`
