@@ -13,11 +13,12 @@ cd "$here"
 user="${PKGWARDEN_TEST_USER:-pkgwarden-test}"
 
 echo "== tests as $(id -un) (uid $(id -u))"
-cargo test --all-targets --no-fail-fast 2>&1
+status=0
+cargo test --all-targets --no-fail-fast 2>&1 || status=1
 
 if [ "$(id -u)" != 0 ] || ! id "$user" >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] && echo "tests/run.sh: no user '$user'; skipped the unprivileged run (.ci/run creates it)"
-  exit 0
+  exit "$status"
 fi
 
 # The unprivileged user may not be able to read this checkout (it may sit in
@@ -44,7 +45,6 @@ chmod -R a+rX "$mirror"
 
 echo "== tests as $user (uid $(id -u "$user"))"
 user_home="$(getent passwd "$user" | cut -d: -f6)"
-status=0
 for t in "$mirror"/bin/*; do
   echo "-- $(basename "$t")"
   (cd "$mirror" && runuser -u "$user" -- env -i \

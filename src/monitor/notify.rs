@@ -479,8 +479,9 @@ fn handle(
             // a build directory (the program, or a script handed to it).
             if let Some(roots) = &w.exec_roots {
                 let argv = ev.argv.as_deref().unwrap_or(&[]);
-                // A script handed to an interpreter runs; a file handed to
-                // any other program (`tar xf`) is only read.
+                // A script handed to an interpreter (its first operand)
+                // runs; later operands, and a file handed to any other
+                // program (`tar xf`), are only read.
                 let interp = ev
                     .paths
                     .iter()
@@ -491,7 +492,12 @@ fn handle(
                     .paths
                     .iter()
                     .chain(raw.borrow().iter())
-                    .chain(args.iter().skip(1).filter(|a| a.starts_with('/')))
+                    .chain(
+                        args.iter()
+                            .skip(1)
+                            .find(|a| !a.starts_with('-'))
+                            .filter(|a| a.starts_with('/')),
+                    )
                     .any(|t| {
                         written.contains(t)
                             && !t.starts_with("/dev/")

@@ -65,7 +65,11 @@ pub fn spec(
     hide.retain(|p| p.symlink_metadata().is_ok());
     hide.sort();
     hide.dedup();
-    let read = landlock::allow_all_except(Path::new("/"), &hide);
+    // The grants leave out what the install's own domain hides too: the
+    // wrapper opens each grant, and opening a hidden store is a finding.
+    let mut unread = hide.clone();
+    unread.extend(fs.secrets.iter().cloned());
+    let read = landlock::allow_all_except(Path::new("/"), &unread);
     let mut writes = vec![tmp.to_path_buf()];
     writes.extend(plan.cache_dirs.iter().cloned());
     if let Some(home) = home {
