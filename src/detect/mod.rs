@@ -215,40 +215,37 @@ pub struct HookDomain {
 }
 
 impl HookDomain {
+    /// The wrapper process `pid` runs under: itself or its nearest
+    /// ancestor that started as the wrapper (`<pkgwarden> -c <script>`).
+    fn wrapper<'t>(&self, pid: i32, tree: &'t [ProcNode], procs: &Procs) -> Option<&'t ProcNode> {
+        let exe = self.exe.as_deref()?;
+        std::iter::once(pid)
+            .chain(procs.ancestors(pid))
+            .find_map(|p| {
+                tree.iter().find(|n| {
+                    n.pid == p
+                        && Path::new(&n.exe) == exe
+                        && n.argv.get(1).is_some_and(|a| a == "-c")
+                })
+            })
+    }
+
     /// True when `pid` (or an ancestor) started as the wrapper.
     pub fn confines(&self, pid: i32, tree: &[ProcNode], procs: &Procs) -> bool {
-        let Some(exe) = &self.exe else {
-            return false;
-        };
-        let wrapper = |p: i32| {
-            tree.iter().any(|n| {
-                n.pid == p && Path::new(&n.exe) == exe && n.argv.get(1).is_some_and(|a| a == "-c")
-            })
-        };
-        wrapper(pid) || procs.ancestors(pid).into_iter().any(wrapper)
+        self.wrapper(pid, tree, procs).is_some()
     }
 
     /// True when the nested domain refused `pid` a write to `path`: `pid`
     /// runs a dependency's script (started outside the root project) and
     /// `path` is outside its own directory and the shared write places.
     pub fn refuses_write(&self, pid: i32, path: &Path, tree: &[ProcNode], procs: &Procs) -> bool {
-        let Some(exe) = &self.exe else {
+        let Some(own) = self
+            .wrapper(pid, tree, procs)
+            .and_then(|n| n.cwd.as_deref())
+            .map(PathBuf::from)
+        else {
             return false;
         };
-        let mut chain = vec![pid];
-        chain.extend(procs.ancestors(pid));
-        let Some(own) = chain.into_iter().find_map(|p| {
-            tree.iter()
-                .find(|n| {
-                    n.pid == p
-                        && Path::new(&n.exe) == exe
-                        && n.argv.get(1).is_some_and(|a| a == "-c")
-                })
-                .and_then(|n| n.cwd.clone())
-        }) else {
-            return false;
-        };
-        let own = PathBuf::from(own);
         own != self.project
             && !path.starts_with(&own)
             && !path.starts_with("/dev")

@@ -214,9 +214,6 @@ pub struct HookShell {
     pub var: String,
     /// The shell the manager would use without pkgwarden.
     pub shell: PathBuf,
-    /// A path component that marks a dependency's own directory
-    /// (`node_modules`): a script started there is a dependency's.
-    pub package_component: String,
     /// Set when the command line chose the shell itself (it outranks the
     /// environment): scripts then run unconfined, and the report says so.
     pub overridden: bool,
@@ -310,7 +307,6 @@ fn apply_credentials(p: &mut InstallPlan, cwd: &Path, home: Option<&Path>) {
                 shell: cli
                     .or(configured)
                     .unwrap_or_else(|| PathBuf::from("/bin/sh")),
-                package_component: "node_modules".into(),
             });
         }
         Family::Pip | Family::PyTools => {
