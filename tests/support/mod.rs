@@ -276,7 +276,7 @@ pub fn run(cmd: &mut Command) -> Output {
 /// output it had produced). Also echoes the command and its output to the
 /// test's stderr, which the test harness shows only on failure.
 pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
-    let shown = format!("{cmd:?}");
+    let shown = shown_command(cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -301,10 +301,11 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
     };
     let stdout = out_reader.join().unwrap_or_default();
     let stderr = err_reader.join().unwrap_or_default();
+    // Short, so that CI's excerpt of a failing test still reaches its panic.
     eprintln!(
-        "$ {shown}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--- status: {status:?} ---",
-        String::from_utf8_lossy(&stdout),
-        String::from_utf8_lossy(&stderr)
+        "$ {shown}\n  status: {status:?}\n  stdout: {}\n  stderr: {}",
+        tail_of(&stdout),
+        tail_of(&stderr)
     );
     let Some(status) = status else {
         panic!("{shown} did not finish within {timeout:?}");
@@ -313,6 +314,37 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
         status,
         stdout,
         stderr,
+    }
+}
+
+/// The program, its arguments and its directory (the environment left out:
+/// it is long and the same for every command of a test).
+fn shown_command(cmd: &Command) -> String {
+    let mut s = String::new();
+    if let Some(dir) = cmd.get_current_dir() {
+        s.push_str(&format!("(in {}) ", dir.display()));
+    }
+    s.push_str(&cmd.get_program().to_string_lossy());
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// At most the last 1,500 bytes of a command's output, on one line each.
+fn tail_of(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_end();
+    let cut = text.len().saturating_sub(1500);
+    let start = (cut..=text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    let shown = text[start..].replace('\n', "\n          ");
+    if start > 0 {
+        format!("…{shown}")
+    } else {
+        shown
     }
 }
 
