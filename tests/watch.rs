@@ -313,19 +313,20 @@ fn a_file_written_and_removed_at_once_is_seen() {
     assert_eq!(f["rule"], "persist.autostart", "{f:#}");
     // The test wrote it, not the install.
     assert_eq!(f["severity"], "info", "{f:#}");
+    // Recorded as a change; usually as gone again (no `after`), but a look
+    // whose snapshot ran in the microseconds it existed records it as it was.
     assert!(
         seen["watch"]["changes"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|ch| ch["path"] == desktop.display().to_string().as_str() && ch["after"].is_null()),
+            .any(|ch| ch["path"] == desktop.display().to_string().as_str()),
         "{:#}",
         seen["watch"]
     );
 }
 
 #[test]
-#[ignore = "fails as root on the merged build: the first window takes the second install's write (seen 0 s after, linked by path) although the second install marks itself running; open bug, see README \"The watch window\""]
 fn a_later_install_writing_what_an_earlier_one_planted_stays_its_own() {
     let c = case(Some("rc-append.js"));
     let rc = c.env.home.path().join(".bashrc");

@@ -713,6 +713,7 @@ pub fn run(dir: &Path) -> i32 {
     let _ = std::fs::create_dir_all(running_dir(dir));
     w.add_watch(&running_dir(dir), false);
     let mut last_look = Instant::now() - POLL_TICK;
+    let mut again = false;
     loop {
         // A new window is looked at once: what changed between its
         // install's end and now is in its diff already.
@@ -745,7 +746,7 @@ pub fn run(dir: &Path) -> i32 {
         if w.windows.iter().any(|x| !x.procs.is_empty()) {
             wait = wait.min(PROC_TICK);
         }
-        if added {
+        if added || again {
             wait = Duration::ZERO;
         }
         let mut paths: Vec<PathBuf> = Vec::new();
@@ -769,8 +770,14 @@ pub fn run(dir: &Path) -> i32 {
                 && !p.starts_with(running_dir(dir))
         });
         let due = w.windows.iter().any(|x| now_ms() >= x.spec.until_ms);
-        if added || ran || (woke && !paths.is_empty()) || last_look.elapsed() >= tick || due {
-            w.look(&paths, seen);
+        if again
+            || added
+            || ran
+            || (woke && !paths.is_empty())
+            || last_look.elapsed() >= tick
+            || due
+        {
+            again = !w.look(&paths, seen);
             last_look = Instant::now();
         }
         w.close_due();
@@ -894,8 +901,15 @@ impl Watcher {
     }
 
     /// One look: a snapshot per scope, each window's diff, each new change
-    /// given to one report and judged there.
-    fn look(&mut self, events: &[PathBuf], seen: Instant) {
+    /// given to one report and judged there. False when a window arrived
+    /// while the snapshots were taken: nothing was given, look again.
+    fn look(&mut self, events: &[PathBuf], seen: Instant) -> bool {
+        // An install marks itself running before it writes anything and
+        // writes its window before it unmarks. So a change the snapshots
+        // below see was made by an install that was marked before or after
+        // them, or whose window is loaded by the time the marks are read
+        // again (its own snapshot then says whether the change is its own).
+        let running_before = installs_running(&self.dir);
         let mut snaps: HashMap<String, Snapshot> = HashMap::new();
         for x in &self.windows {
             if !snaps.contains_key(&x.scope_key) {
@@ -935,7 +949,10 @@ impl Watcher {
         }
         // While an install runs, only a process link decides: the rest
         // waits for that install's window (its snapshot covers it).
-        let running = installs_running(&self.dir);
+        let running = running_before || installs_running(&self.dir);
+        if self.load_new() {
+            return false;
+        }
         // Owners of the changes not yet given to a report.
         for (i, d) in diffs.iter().enumerate() {
             for c in d {
@@ -1022,6 +1039,7 @@ impl Watcher {
             let x = self.windows.remove(i);
             let _ = std::fs::remove_file(&x.file);
         }
+        true
     }
 
     /// Closes the windows whose time is up (or whose home is gone).
