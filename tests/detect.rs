@@ -932,6 +932,59 @@ fn pip_setup_py_writing_a_systemd_unit_and_a_path_hijack() {
 /// Issue 9.10: another manager's credentials are not readable by a pip
 /// install at all (npm's and yarn's tokens), and `~/.netrc` only when it
 /// names the index pip uses.
+/// A symlink beside a hidden credential store (planted in HOME by anything
+/// earlier) is no way back into it: landlock grants are never made from a
+/// link, whose rule would attach to the store itself.
+#[test]
+fn a_link_planted_beside_a_hidden_store_does_not_reopen_it() {
+    let probe = "import os, pathlib\nh = os.environ['HOME']\nout = []\nfor f in ['pw-keys/id_pw', 'pw-npmrc']:\n    try:\n        out.append(f + '=' + open(os.path.join(h, f)).read().strip())\n    except OSError as e:\n        out.append(f + '=refused')\ntry:\n    pathlib.Path(h, 'out', 'pw-probe.txt').write_text(' '.join(out))\nexcept OSError:\n    pass\n";
+    let setup = format!(
+        "from setuptools import setup\n{probe}\nsetup(name='pwlinks', version='1.0.0', packages=['pwlinks'])\n"
+    );
+    let c = pip_case_with(
+        "pwlinks",
+        &[
+            ("setup.py", setup.into_bytes()),
+            ("pwlinks/__init__.py", b"".to_vec()),
+        ],
+        true,
+        build_requirements(),
+    );
+    let home = c.env.home.path().to_path_buf();
+    fs::create_dir_all(home.join(".ssh")).unwrap();
+    fs::write(home.join(".ssh/id_pw"), "PW-NOT-A-REAL-KEY\n").unwrap();
+    fs::write(
+        home.join(".npmrc"),
+        "//127.0.0.1/:_authToken=PW-NOT-A-REAL-TOKEN\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(home.join(".ssh"), home.join("pw-keys")).unwrap();
+    std::os::unix::fs::symlink(home.join(".npmrc"), home.join("pw-npmrc")).unwrap();
+    fs::create_dir_all(home.join("out")).unwrap();
+    let marker = home.join("out/pw-probe.txt");
+    for mode in ["protect", "block"] {
+        let _ = fs::remove_file(&marker);
+        let r = c.install(mode, &[]);
+        let seen = fs::read_to_string(&marker).unwrap_or_default();
+        assert!(
+            !seen.contains("PW-NOT-A-REAL"),
+            "{mode}: read through a link: {seen}"
+        );
+        if mode == "protect" {
+            assert_eq!(
+                seen, "pw-keys/id_pw=refused pw-npmrc=refused",
+                "{}",
+                r.stderr
+            );
+        }
+        let reads = r.findings("cred.read");
+        assert!(
+            reads.iter().any(|f| f["action"] == "blocked"),
+            "{mode}: the refused reads are reported: {reads:#?}"
+        );
+    }
+}
+
 #[test]
 fn pip_setup_py_cannot_read_other_managers_tokens() {
     let probe = "import os, pathlib\nout = []\nfor f in ['.npmrc', '.yarnrc', '.netrc']:\n    try:\n        out.append(f + '=' + str(len(open(os.path.join(os.environ['HOME'], f)).read())))\n    except OSError as e:\n        out.append(f + '=refused')\ntry:\n    pathlib.Path(os.environ['HOME'], 'out', 'pw-probe.txt').write_text(' '.join(out))\nexcept OSError:\n    pass\n";

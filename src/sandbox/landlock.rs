@@ -165,7 +165,16 @@ pub fn allow_all_except(root: &Path, deny: &[PathBuf]) -> Vec<PathBuf> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    let mut children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    // A symlink among the children is no place of its own: a rule made from
+    // it would attach to its target (landlock opens what it names), so a
+    // link planted beside a split-out path (`~/x -> ~/.ssh`, a link in /tmp
+    // to another process's /proc entry) would grant or open the target.
+    // What it points to is granted, or not, where it lies.
+    let mut children: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| !e.file_type().is_ok_and(|t| t.is_symlink()))
+        .map(|e| e.path())
+        .collect();
     children.sort();
     for child in children {
         out.extend(allow_all_except(&child, deny));
@@ -371,6 +380,13 @@ mod tests {
         assert!(!got.iter().any(|p| p.starts_with(home.join(".config/gh"))));
         assert!(!got.contains(&home.to_path_buf()));
         assert!(!got.contains(&home.join(".config")));
+        // A link beside a split-out path is not a way back into it.
+        std::os::unix::fs::symlink(home.join(".ssh"), home.join("keys")).unwrap();
+        std::os::unix::fs::symlink(home.join(".bashrc"), home.join("rc")).unwrap();
+        let got = allow_all_except(home, &deny);
+        assert!(!got.contains(&home.join("keys")), "{got:?}");
+        assert!(!got.contains(&home.join("rc")), "{got:?}");
+        assert!(got.contains(&home.join(".bashrc")));
         // Nothing denied below: one grant for the whole tree.
         assert_eq!(
             allow_all_except(&home.join("proj"), &deny),
