@@ -316,6 +316,142 @@ fn a_wheel_with_data_files_installs_into_a_venv() {
     }
 }
 
+/// A wheel whose `.data/data/` tree holds `files`, as a [`Dist`].
+fn data_wheel(name: &str, files: &[(&str, &str)]) -> Dist {
+    let src = tempfile::tempdir().unwrap();
+    let init = format!("{name}/__init__.py");
+    let mut all = vec![(init.as_str(), "X = 1\n")];
+    let data: Vec<(String, &str)> = files
+        .iter()
+        .map(|(rel, text)| (format!("{name}-1.0.0.data/data/{rel}"), *text))
+        .collect();
+    all.extend(data.iter().map(|(r, t)| (r.as_str(), *t)));
+    write_files(src.path(), &all);
+    build_wheel(&PipFixture {
+        name: name.into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture with data files".into()),
+        requires_dist: vec![],
+        dir: src.path().to_path_buf(),
+    })
+}
+
+/// `pip install --user`: the user scheme's data path is `~/.local`, which
+/// also holds `~/.local/bin` and start-up locations. A wheel's data files
+/// land (man pages from an index; a local wheel's own data directory), a
+/// start-up location named by a wheel stays refused in block, and the
+/// directories made for the grant and left unused are gone afterwards.
+#[test]
+fn a_user_install_of_a_wheel_with_data_files() {
+    let from_index = data_wheel(
+        "pwudata",
+        &[("share/man/man1/pwudata.1", ".TH PWUDATA 1\n")],
+    );
+    let index = PypiIndex::start_with(vec![from_index]);
+    let local = data_wheel(
+        "pwulocal",
+        &[("share/pwulocal/templates/t.txt", "template\n")],
+    );
+    let persisting = data_wheel(
+        "pwupersist",
+        &[("share/systemd/user/pwupersist.service", "[Service]\n")],
+    );
+    let place = outside();
+    fs::write(place.path().join(&local.filename), &local.bytes).unwrap();
+    fs::write(place.path().join(&persisting.filename), &persisting.bytes).unwrap();
+    // `--user` needs the user site visible: a venv that sees the system's.
+    let venv = place.path().join("venv");
+    let out = run(std::process::Command::new(python3())
+        .args(["-m", "venv", "--system-site-packages"])
+        .arg(&venv));
+    assert!(out.status.success(), "venv: {}", stderr_str(&out));
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let local_base = env.home.path().join(".local");
+    let man = local_base.join("share/man/man1/pwudata.1");
+    let template = local_base.join("share/pwulocal/templates/t.txt");
+    let service = local_base.join("share/systemd/user/pwupersist.service");
+    let user_pip = |cmd: &mut std::process::Command, what: &[&str]| {
+        cmd.args([
+            "install",
+            "--user",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-index",
+        ])
+        .args(["--find-links", "/nonexistent"])
+        .args(what)
+        .current_dir(place.path());
+    };
+    let uninstall = || {
+        let _ = run(env.bare(venv.join("bin/pip")).args([
+            "uninstall",
+            "-qy",
+            "pwudata",
+            "pwulocal",
+            "pwupersist",
+        ]));
+        let _ = fs::remove_dir_all(&local_base);
+    };
+    // Bare pip: every data file lands.
+    let mut bare = env.bare(venv.join("bin/pip"));
+    bare.args([
+        "install",
+        "--user",
+        "-q",
+        "--disable-pip-version-check",
+        "--index-url",
+    ])
+    .arg(index.index_url())
+    .arg("pwudata")
+    .current_dir(place.path());
+    let bare_out = run(&mut bare);
+    assert!(bare_out.status.success(), "bare: {}", stderr_str(&bare_out));
+    assert!(man.is_file(), "bare pip installs the man page");
+    let mut bare = env.bare(venv.join("bin/pip"));
+    user_pip(&mut bare, &[&format!("./{}", local.filename)]);
+    assert!(run(&mut bare).status.success());
+    assert!(template.is_file(), "bare pip installs the template");
+    uninstall();
+    for mode in MODES {
+        let mut cmd = env.shim("pip");
+        cmd.args([
+            "install",
+            "--user",
+            "-q",
+            "--disable-pip-version-check",
+            "--index-url",
+        ])
+        .arg(index.index_url())
+        .arg("pwudata")
+        .current_dir(place.path());
+        let (code, _) = through_shim(&env, mode, &mut cmd, "pip install --user pwudata");
+        assert_eq!(code, 0, "{mode}");
+        assert!(man.is_file(), "{mode}: {} not installed", man.display());
+        // Made for the grant and not used: removed again.
+        assert!(!local_base.join("share/doc").exists(), "{mode}");
+        assert!(!local_base.join("etc").exists(), "{mode}");
+        let mut cmd = env.shim("pip");
+        user_pip(&mut cmd, &[&format!("./{}", local.filename)]);
+        let (code, _) = through_shim(&env, mode, &mut cmd, "pip install --user ./pwulocal.whl");
+        assert_eq!(code, 0, "{mode}");
+        assert!(
+            template.is_file(),
+            "{mode}: {} not installed",
+            template.display()
+        );
+        uninstall();
+    }
+    // A wheel naming a start-up location: refused in block, whatever bare does.
+    let mut cmd = env.shim("pip");
+    user_pip(&mut cmd, &[&format!("./{}", persisting.filename)]);
+    cmd.env("PKGWARDEN_MODE", "block")
+        .env("PKGWARDEN_TIME_WINDOW", "0s");
+    let out = run(&mut cmd);
+    assert_ne!(out.status.code(), Some(0), "{}", stderr_str(&out));
+    assert!(!service.exists(), "the unit file was written");
+    uninstall();
+}
+
 #[test]
 fn npm_installs_a_local_package_that_builds_in_place() {
     let registry = NpmRegistry::start(&[]);
