@@ -601,6 +601,133 @@ exit $code
     }
 }
 
+/// A mise-like version manager: its shims are links to its own binary,
+/// which runs the tool the link is named for; its npm is a wrapper that
+/// runs `mise reshim` after a global install (as mise's node_npm_shim
+/// does), and reshim links every command of the installed versions into the
+/// shims directory, through a temporary link renamed into place (as mise's
+/// `make_symlink` does).
+#[test]
+fn mise_like_link_shims_are_reshimmed_after_a_global_install() {
+    let pkg = support::NpmPackage::new(
+        serde_json::json!({
+            "name": "pwmisecli", "version": "1.0.0",
+            "bin": {"pwmisecli": "cli.js"}
+        }),
+        &[("cli.js", b"#!/usr/bin/env node\nconsole.log('hi');\n")],
+    );
+    let registry = NpmRegistry::start(&[]);
+    registry.add(pkg);
+    let place = outside();
+    let root = place.path().join("mise");
+    let data = root.join("data");
+    let shims = data.join("shims");
+    let install = data.join("installs/node/20");
+    let mise = root.join("bin/mise");
+    fs::create_dir_all(&shims).unwrap();
+    fs::create_dir_all(install.join("bin")).unwrap();
+    write_files(
+        &root,
+        &[(
+            "bin/mise",
+            &format!(
+                r#"#!/bin/sh
+# Started by a shim's name: that tool of the active version. As `mise reshim`:
+# a link for every command of the installed versions that has none yet.
+data="{data}"
+name="${{0##*/}}"
+if [ "$name" = mise ]; then
+  [ "$1" = reshim ] || exit 2
+  for f in "$data"/installs/*/*/bin/*; do
+    n="${{f##*/}}"
+    [ -e "$data/shims/$n" ] && continue
+    tmp="$data/shims/.$n.tmp.$$.0"
+    ln -s "{mise}" "$tmp" && mv -f "$tmp" "$data/shims/$n"
+  done
+  exit 0
+fi
+PATH="{install}/bin:$PATH" exec "{install}/bin/$name" "$@"
+"#,
+                data = data.display(),
+                mise = mise.display(),
+                install = install.display(),
+            ),
+        )],
+    );
+    write_files(
+        &install,
+        &[(
+            "bin/npm",
+            &format!(
+                r#"#!/bin/sh
+# mise's npm wrapper: npm, then `mise reshim` after a global install.
+global=; cmd=
+for a; do
+  case "$a" in -g|--global) global=1;; -*) ;; *) [ -z "$cmd" ] && cmd="$a";; esac
+done
+"{npm}" "$@"; code=$?
+if [ -n "$global" ]; then
+  case "$cmd" in install|i|add|uninstall|rm) "{mise}" reshim || true;; esac
+fi
+exit $code
+"#,
+                npm = support::npm().display(),
+                mise = mise.display(),
+            ),
+        )],
+    );
+    for f in [&mise, &install.join("bin/npm")] {
+        fs::set_permissions(f, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::os::unix::fs::symlink(&mise, shims.join("npm")).unwrap();
+    let env = ShimEnv::new(&[&shims]);
+    let npm_args = |cmd: &mut std::process::Command| {
+        cmd.args(["install", "-g", "--no-audit", "--no-fund", "pwmisecli"])
+            .env("npm_config_registry", registry.registry_url())
+            .env("npm_config_prefix", &install)
+            .current_dir(place.path());
+    };
+    let new_shim = shims.join("pwmisecli");
+    let reset = || {
+        let _ = fs::remove_dir_all(install.join("lib"));
+        let _ = fs::remove_file(install.join("bin/pwmisecli"));
+        let _ = fs::remove_file(&new_shim);
+    };
+    let mut bare = env.bare(shims.join("npm"));
+    npm_args(&mut bare);
+    let bare_out = run(&mut bare);
+    let bare_code = bare_out.status.code();
+    assert_eq!(bare_code, Some(0), "bare: {}", stderr_str(&bare_out));
+    assert_eq!(
+        fs::read_link(&new_shim).ok(),
+        Some(mise.clone()),
+        "bare reshim"
+    );
+    for mode in MODES {
+        reset();
+        let mut cmd = env.shim("npm");
+        npm_args(&mut cmd);
+        let (code, report) = through_shim(&env, mode, &mut cmd, "npm install -g (mise shim)");
+        assert_eq!(Some(code), bare_code, "{mode}: exit code");
+        assert!(install.join("bin/pwmisecli").exists(), "{mode}: installed");
+        assert_eq!(
+            fs::read_link(&new_shim).ok(),
+            Some(mise.clone()),
+            "{mode}: reshim made the link"
+        );
+        let rules: Vec<&str> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["rule"].as_str())
+            .collect();
+        assert!(
+            !rules.contains(&"persist.path-hijack") && !rules.contains(&"exec.dropped"),
+            "{mode}: {rules:?}"
+        );
+    }
+}
+
 /// Adds a console script to a test wheel (its entry_points.txt and RECORD).
 fn with_entry_point(wheel: Dist, name: &str, target: &str) -> Dist {
     use std::io::{Read, Write};
