@@ -728,6 +728,88 @@ exit $code
     }
 }
 
+/// The `python`/`python3` shims exist even when no real interpreter of
+/// that name is on PATH at `shims install`: one appearing later (a
+/// virtualenv's `python` where the system has only `python3`) is monitored;
+/// with none, the shim answers as the shell would: "command not found",
+/// exit 127, no report.
+#[test]
+fn the_python_shim_exists_without_a_real_python() {
+    let env = ShimEnv::new(&[]);
+    let place = outside();
+    let empty = place.path().join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    // Installed again with nothing named python on PATH.
+    let out = run(env
+        .pkgwarden()
+        .env("PATH", &empty)
+        .args(["shims", "install", "--dir"])
+        .arg(&env.shims));
+    assert!(out.status.success(), "{}", stderr_str(&out));
+    for name in ["python", "python3"] {
+        assert!(
+            fs::read_link(env.shims.join(name)).is_ok(),
+            "no {name} shim"
+        );
+    }
+    let path = |dirs: &[&Path]| std::env::join_paths(dirs).unwrap();
+    let before = env.report_files();
+    let out = run(env
+        .shim("python")
+        .env("PATH", path(&[&env.shims, &empty]))
+        .args(["-c", "print(1)"]));
+    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(stderr_str(&out), "python: command not found\n");
+    assert!(stdout_str(&out).is_empty());
+    // Started by a shell, in that shell's words.
+    let out = run(env
+        .bare("/bin/bash")
+        .env("PATH", path(&[&env.shims, &empty]))
+        .args(["-c", "python3 -m pip install x; echo \"code=$?\""]));
+    assert_eq!(stdout_str(&out).trim(), "code=127");
+    assert_eq!(stderr_str(&out), "bash: python3: command not found\n");
+    assert!(env.reports_since(&before).is_empty());
+    // A virtualenv's `python`, on PATH after the shims were made: its
+    // interpreter runs, and `python -m pip install` is monitored.
+    let venv = venv_at(place.path());
+    let venv_path = path(&[&env.shims, &venv.join("bin"), &empty]);
+    let out = run(env
+        .shim("python")
+        .env("PATH", &venv_path)
+        .args(["-c", "import sys; print(sys.prefix)"]));
+    assert_eq!(
+        Path::new(stdout_str(&out).trim()),
+        venv.as_path(),
+        "{}",
+        stderr_str(&out)
+    );
+    let index = PypiIndex::start_with(vec![build_wheel(&PipFixture::load("pwdemo"))]);
+    for mode in MODES {
+        let mut cmd = env.shim("python");
+        cmd.env("PATH", &venv_path)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--index-url",
+            ])
+            .arg(index.index_url())
+            .arg("pwdemo")
+            .current_dir(place.path());
+        let (code, _) = through_shim(&env, mode, &mut cmd, "python -m pip install pwdemo");
+        assert_eq!(code, 0, "{mode}");
+        let show = run(env
+            .bare(venv.join("bin/pip"))
+            .args(["show", "-q", "pwdemo"]));
+        assert!(show.status.success(), "{mode}: pwdemo not in the venv");
+        let _ = run(env
+            .bare(venv.join("bin/pip"))
+            .args(["uninstall", "-qy", "pwdemo"]));
+    }
+}
+
 /// Adds a console script to a test wheel (its entry_points.txt and RECORD).
 fn with_entry_point(wheel: Dist, name: &str, target: &str) -> Dist {
     use std::io::{Read, Write};
