@@ -83,10 +83,16 @@ pub fn invoke(inv: Invocation) -> i32 {
     let Some(real) =
         by_path.or_else(|| shim::find_real(&inv.name, path_var.as_deref(), shims.as_deref()))
     else {
-        eprintln!(
-            "pkgwarden: no real '{}' found on PATH (shims dir skipped)",
-            inv.name
-        );
+        // The interpreter's shim exists whether or not a real one does: it
+        // answers as the shell would have.
+        if inv.tool == Tool::Python {
+            eprintln!("{}", shim::not_found_message(&inv.name));
+        } else {
+            eprintln!(
+                "pkgwarden: no real '{}' found on PATH (shims dir skipped)",
+                inv.name
+            );
+        }
         return exit::NOT_FOUND;
     };
     let words: Vec<String> = inv

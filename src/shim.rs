@@ -169,28 +169,37 @@ fn is_our_link(link: &Path) -> bool {
     })
 }
 
+/// What a shell prints for a command it cannot find, for an interpreter
+/// name whose shim has no real one behind it: a script probing `python`
+/// sees the same words and exit code (127) as without pkgwarden. The form
+/// follows the shell that started the shim, when it is one.
+pub fn not_found_message(name: &str) -> String {
+    let parent = std::fs::read_to_string(format!(
+        "/proc/{}/comm",
+        std::os::unix::process::parent_id()
+    ))
+    .map(|c| c.trim().to_string())
+    .unwrap_or_default();
+    match parent.as_str() {
+        "zsh" => format!("zsh: command not found: {name}"),
+        "fish" => format!("fish: Unknown command: {name}"),
+        "bash" | "sh" | "dash" | "ksh" | "mksh" => format!("{parent}: {name}: command not found"),
+        _ => format!("{name}: command not found"),
+    }
+}
+
 /// The shim names to create for `managers` (policy names): each name, plus
 /// `python3` with `python`, plus the versioned `pip3.N`/`python3.N` found on
-/// PATH. The interpreter names `python` and `python3` get a shim only when a
-/// real one is on PATH: tools probe them (poetry, node-gyp), and a shim with
-/// nothing behind it would turn "not found" into a failing interpreter.
+/// PATH. `python` and `python3` get a shim whether or not a real one is on
+/// PATH now: a virtualenv activated later brings its own `python` (where the
+/// system has only `python3`), and `python -m pip` there must be monitored;
+/// with no real one behind it the shim says "command not found" as a shell
+/// would and exits 127 ([`not_found_message`]).
 pub fn wanted_names(managers: &[String], path_var: Option<&OsStr>, dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = managers.to_vec();
     if managers.iter().any(|m| m == "python") {
         names.push("python3".into());
     }
-    let on_path = |name: &str| {
-        path_var
-            .map(std::env::split_paths)
-            .into_iter()
-            .flatten()
-            .filter(|d| d != dir)
-            .any(|d| {
-                let p = d.join(name);
-                p.is_file() && !is_our_link(&p)
-            })
-    };
-    names.retain(|n| !matches!(n.as_str(), "python" | "python3") || on_path(n));
     let versioned = |n: &str, prefix: &str| {
         n.strip_prefix(prefix)
             .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
@@ -473,8 +482,11 @@ mod tests {
         let path = std::env::join_paths([&bin]).unwrap();
         let managers: Vec<String> = ["pip3", "python"].iter().map(|s| s.to_string()).collect();
         let names = wanted_names(&managers, Some(&path), &t.path().join("shims"));
-        // No real `python` on PATH: no `python` shim.
-        assert_eq!(names, vec!["pip3", "pip3.11", "python3", "python3.11"]);
+        // No real `python` on PATH: its shim all the same.
+        assert_eq!(
+            names,
+            vec!["pip3", "pip3.11", "python", "python3", "python3.11"]
+        );
     }
 
     #[test]

@@ -316,6 +316,142 @@ fn a_wheel_with_data_files_installs_into_a_venv() {
     }
 }
 
+/// A wheel whose `.data/data/` tree holds `files`, as a [`Dist`].
+fn data_wheel(name: &str, files: &[(&str, &str)]) -> Dist {
+    let src = tempfile::tempdir().unwrap();
+    let init = format!("{name}/__init__.py");
+    let mut all = vec![(init.as_str(), "X = 1\n")];
+    let data: Vec<(String, &str)> = files
+        .iter()
+        .map(|(rel, text)| (format!("{name}-1.0.0.data/data/{rel}"), *text))
+        .collect();
+    all.extend(data.iter().map(|(r, t)| (r.as_str(), *t)));
+    write_files(src.path(), &all);
+    build_wheel(&PipFixture {
+        name: name.into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture with data files".into()),
+        requires_dist: vec![],
+        dir: src.path().to_path_buf(),
+    })
+}
+
+/// `pip install --user`: the user scheme's data path is `~/.local`, which
+/// also holds `~/.local/bin` and start-up locations. A wheel's data files
+/// land (man pages from an index; a local wheel's own data directory), a
+/// start-up location named by a wheel stays refused in block, and the
+/// directories made for the grant and left unused are gone afterwards.
+#[test]
+fn a_user_install_of_a_wheel_with_data_files() {
+    let from_index = data_wheel(
+        "pwudata",
+        &[("share/man/man1/pwudata.1", ".TH PWUDATA 1\n")],
+    );
+    let index = PypiIndex::start_with(vec![from_index]);
+    let local = data_wheel(
+        "pwulocal",
+        &[("share/pwulocal/templates/t.txt", "template\n")],
+    );
+    let persisting = data_wheel(
+        "pwupersist",
+        &[("share/systemd/user/pwupersist.service", "[Service]\n")],
+    );
+    let place = outside();
+    fs::write(place.path().join(&local.filename), &local.bytes).unwrap();
+    fs::write(place.path().join(&persisting.filename), &persisting.bytes).unwrap();
+    // `--user` needs the user site visible: a venv that sees the system's.
+    let venv = place.path().join("venv");
+    let out = run(std::process::Command::new(python3())
+        .args(["-m", "venv", "--system-site-packages"])
+        .arg(&venv));
+    assert!(out.status.success(), "venv: {}", stderr_str(&out));
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let local_base = env.home.path().join(".local");
+    let man = local_base.join("share/man/man1/pwudata.1");
+    let template = local_base.join("share/pwulocal/templates/t.txt");
+    let service = local_base.join("share/systemd/user/pwupersist.service");
+    let user_pip = |cmd: &mut std::process::Command, what: &[&str]| {
+        cmd.args([
+            "install",
+            "--user",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-index",
+        ])
+        .args(["--find-links", "/nonexistent"])
+        .args(what)
+        .current_dir(place.path());
+    };
+    let uninstall = || {
+        let _ = run(env.bare(venv.join("bin/pip")).args([
+            "uninstall",
+            "-qy",
+            "pwudata",
+            "pwulocal",
+            "pwupersist",
+        ]));
+        let _ = fs::remove_dir_all(&local_base);
+    };
+    // Bare pip: every data file lands.
+    let mut bare = env.bare(venv.join("bin/pip"));
+    bare.args([
+        "install",
+        "--user",
+        "-q",
+        "--disable-pip-version-check",
+        "--index-url",
+    ])
+    .arg(index.index_url())
+    .arg("pwudata")
+    .current_dir(place.path());
+    let bare_out = run(&mut bare);
+    assert!(bare_out.status.success(), "bare: {}", stderr_str(&bare_out));
+    assert!(man.is_file(), "bare pip installs the man page");
+    let mut bare = env.bare(venv.join("bin/pip"));
+    user_pip(&mut bare, &[&format!("./{}", local.filename)]);
+    assert!(run(&mut bare).status.success());
+    assert!(template.is_file(), "bare pip installs the template");
+    uninstall();
+    for mode in MODES {
+        let mut cmd = env.shim("pip");
+        cmd.args([
+            "install",
+            "--user",
+            "-q",
+            "--disable-pip-version-check",
+            "--index-url",
+        ])
+        .arg(index.index_url())
+        .arg("pwudata")
+        .current_dir(place.path());
+        let (code, _) = through_shim(&env, mode, &mut cmd, "pip install --user pwudata");
+        assert_eq!(code, 0, "{mode}");
+        assert!(man.is_file(), "{mode}: {} not installed", man.display());
+        // Made for the grant and not used: removed again.
+        assert!(!local_base.join("share/doc").exists(), "{mode}");
+        assert!(!local_base.join("etc").exists(), "{mode}");
+        let mut cmd = env.shim("pip");
+        user_pip(&mut cmd, &[&format!("./{}", local.filename)]);
+        let (code, _) = through_shim(&env, mode, &mut cmd, "pip install --user ./pwulocal.whl");
+        assert_eq!(code, 0, "{mode}");
+        assert!(
+            template.is_file(),
+            "{mode}: {} not installed",
+            template.display()
+        );
+        uninstall();
+    }
+    // A wheel naming a start-up location: refused in block, whatever bare does.
+    let mut cmd = env.shim("pip");
+    user_pip(&mut cmd, &[&format!("./{}", persisting.filename)]);
+    cmd.env("PKGWARDEN_MODE", "block")
+        .env("PKGWARDEN_TIME_WINDOW", "0s");
+    let out = run(&mut cmd);
+    assert_ne!(out.status.code(), Some(0), "{}", stderr_str(&out));
+    assert!(!service.exists(), "the unit file was written");
+    uninstall();
+}
+
 #[test]
 fn npm_installs_a_local_package_that_builds_in_place() {
     let registry = NpmRegistry::start(&[]);
@@ -462,6 +598,215 @@ exit $code
             !rules.contains(&"persist.path-hijack") && !rules.contains(&"exec.dropped"),
             "{mode}: {rules:?}"
         );
+    }
+}
+
+/// A mise-like version manager: its shims are links to its own binary,
+/// which runs the tool the link is named for; its npm is a wrapper that
+/// runs `mise reshim` after a global install (as mise's node_npm_shim
+/// does), and reshim links every command of the installed versions into the
+/// shims directory, through a temporary link renamed into place (as mise's
+/// `make_symlink` does).
+#[test]
+fn mise_like_link_shims_are_reshimmed_after_a_global_install() {
+    let pkg = support::NpmPackage::new(
+        serde_json::json!({
+            "name": "pwmisecli", "version": "1.0.0",
+            "bin": {"pwmisecli": "cli.js"}
+        }),
+        &[("cli.js", b"#!/usr/bin/env node\nconsole.log('hi');\n")],
+    );
+    let registry = NpmRegistry::start(&[]);
+    registry.add(pkg);
+    let place = outside();
+    let root = place.path().join("mise");
+    let data = root.join("data");
+    let shims = data.join("shims");
+    let install = data.join("installs/node/20");
+    let mise = root.join("bin/mise");
+    fs::create_dir_all(&shims).unwrap();
+    fs::create_dir_all(install.join("bin")).unwrap();
+    write_files(
+        &root,
+        &[(
+            "bin/mise",
+            &format!(
+                r#"#!/bin/sh
+# Started by a shim's name: that tool of the active version. As `mise reshim`:
+# a link for every command of the installed versions that has none yet.
+data="{data}"
+name="${{0##*/}}"
+if [ "$name" = mise ]; then
+  [ "$1" = reshim ] || exit 2
+  for f in "$data"/installs/*/*/bin/*; do
+    n="${{f##*/}}"
+    [ -e "$data/shims/$n" ] && continue
+    tmp="$data/shims/.$n.tmp.$$.0"
+    ln -s "{mise}" "$tmp" && mv -f "$tmp" "$data/shims/$n"
+  done
+  exit 0
+fi
+PATH="{install}/bin:$PATH" exec "{install}/bin/$name" "$@"
+"#,
+                data = data.display(),
+                mise = mise.display(),
+                install = install.display(),
+            ),
+        )],
+    );
+    write_files(
+        &install,
+        &[(
+            "bin/npm",
+            &format!(
+                r#"#!/bin/sh
+# mise's npm wrapper: npm, then `mise reshim` after a global install.
+global=; cmd=
+for a; do
+  case "$a" in -g|--global) global=1;; -*) ;; *) [ -z "$cmd" ] && cmd="$a";; esac
+done
+"{npm}" "$@"; code=$?
+if [ -n "$global" ]; then
+  case "$cmd" in install|i|add|uninstall|rm) "{mise}" reshim || true;; esac
+fi
+exit $code
+"#,
+                npm = support::npm().display(),
+                mise = mise.display(),
+            ),
+        )],
+    );
+    for f in [&mise, &install.join("bin/npm")] {
+        fs::set_permissions(f, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::os::unix::fs::symlink(&mise, shims.join("npm")).unwrap();
+    let env = ShimEnv::new(&[&shims]);
+    let npm_args = |cmd: &mut std::process::Command| {
+        cmd.args(["install", "-g", "--no-audit", "--no-fund", "pwmisecli"])
+            .env("npm_config_registry", registry.registry_url())
+            .env("npm_config_prefix", &install)
+            .current_dir(place.path());
+    };
+    let new_shim = shims.join("pwmisecli");
+    let reset = || {
+        let _ = fs::remove_dir_all(install.join("lib"));
+        let _ = fs::remove_file(install.join("bin/pwmisecli"));
+        let _ = fs::remove_file(&new_shim);
+    };
+    let mut bare = env.bare(shims.join("npm"));
+    npm_args(&mut bare);
+    let bare_out = run(&mut bare);
+    let bare_code = bare_out.status.code();
+    assert_eq!(bare_code, Some(0), "bare: {}", stderr_str(&bare_out));
+    assert_eq!(
+        fs::read_link(&new_shim).ok(),
+        Some(mise.clone()),
+        "bare reshim"
+    );
+    for mode in MODES {
+        reset();
+        let mut cmd = env.shim("npm");
+        npm_args(&mut cmd);
+        let (code, report) = through_shim(&env, mode, &mut cmd, "npm install -g (mise shim)");
+        assert_eq!(Some(code), bare_code, "{mode}: exit code");
+        assert!(install.join("bin/pwmisecli").exists(), "{mode}: installed");
+        assert_eq!(
+            fs::read_link(&new_shim).ok(),
+            Some(mise.clone()),
+            "{mode}: reshim made the link"
+        );
+        let rules: Vec<&str> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["rule"].as_str())
+            .collect();
+        assert!(
+            !rules.contains(&"persist.path-hijack") && !rules.contains(&"exec.dropped"),
+            "{mode}: {rules:?}"
+        );
+    }
+}
+
+/// The `python`/`python3` shims exist even when no real interpreter of
+/// that name is on PATH at `shims install`: one appearing later (a
+/// virtualenv's `python` where the system has only `python3`) is monitored;
+/// with none, the shim answers as the shell would: "command not found",
+/// exit 127, no report.
+#[test]
+fn the_python_shim_exists_without_a_real_python() {
+    let env = ShimEnv::new(&[]);
+    let place = outside();
+    let empty = place.path().join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    // Installed again with nothing named python on PATH.
+    let out = run(env
+        .pkgwarden()
+        .env("PATH", &empty)
+        .args(["shims", "install", "--dir"])
+        .arg(&env.shims));
+    assert!(out.status.success(), "{}", stderr_str(&out));
+    for name in ["python", "python3"] {
+        assert!(
+            fs::read_link(env.shims.join(name)).is_ok(),
+            "no {name} shim"
+        );
+    }
+    let path = |dirs: &[&Path]| std::env::join_paths(dirs).unwrap();
+    let before = env.report_files();
+    let out = run(env
+        .shim("python")
+        .env("PATH", path(&[&env.shims, &empty]))
+        .args(["-c", "print(1)"]));
+    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(stderr_str(&out), "python: command not found\n");
+    assert!(stdout_str(&out).is_empty());
+    // Started by a shell, in that shell's words.
+    let out = run(env
+        .bare("/bin/bash")
+        .env("PATH", path(&[&env.shims, &empty]))
+        .args(["-c", "python3 -m pip install x; echo \"code=$?\""]));
+    assert_eq!(stdout_str(&out).trim(), "code=127");
+    assert_eq!(stderr_str(&out), "bash: python3: command not found\n");
+    assert!(env.reports_since(&before).is_empty());
+    // A virtualenv's `python`, on PATH after the shims were made: its
+    // interpreter runs, and `python -m pip install` is monitored.
+    let venv = venv_at(place.path());
+    let venv_path = path(&[&env.shims, &venv.join("bin"), &empty]);
+    let out = run(env
+        .shim("python")
+        .env("PATH", &venv_path)
+        .args(["-c", "import sys; print(sys.prefix)"]));
+    assert_eq!(
+        Path::new(stdout_str(&out).trim()),
+        venv.as_path(),
+        "{}",
+        stderr_str(&out)
+    );
+    let index = PypiIndex::start_with(vec![build_wheel(&PipFixture::load("pwdemo"))]);
+    for mode in MODES {
+        let mut cmd = env.shim("python");
+        cmd.env("PATH", &venv_path)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--index-url",
+            ])
+            .arg(index.index_url())
+            .arg("pwdemo")
+            .current_dir(place.path());
+        let (code, _) = through_shim(&env, mode, &mut cmd, "python -m pip install pwdemo");
+        assert_eq!(code, 0, "{mode}");
+        let show = run(env
+            .bare(venv.join("bin/pip"))
+            .args(["show", "-q", "pwdemo"]));
+        assert!(show.status.success(), "{mode}: pwdemo not in the venv");
+        let _ = run(env
+            .bare(venv.join("bin/pip"))
+            .args(["uninstall", "-qy", "pwdemo"]));
     }
 }
 

@@ -8,7 +8,7 @@ mod support;
 
 use std::fs;
 use support::installs::install;
-use support::origins::{PythonHttpServer, keep_alive_origin};
+use support::origins::{PythonHttpServer, keep_alive_origin, keep_alive_origin_on};
 use support::pypi::build_wheel;
 use support::{PipFixture, ShimEnv, TestHome, venv};
 
@@ -107,35 +107,41 @@ fn pip_follows_a_registry_redirect_to_a_second_origin() {
             ("404 Not Found".into(), String::new(), Vec::new())
         }
     });
-    let (env, _venv_home, _v) = pip_env();
+    let (env, _venv_home, v) = pip_env();
     let url = format!("http://{registry}/simple/");
-    let r = install(
-        &env,
-        "block",
-        &[
-            "pip",
-            "install",
-            "--no-cache-dir",
-            "--index-url",
-            &url,
-            "pwdemo",
-        ],
-        env.home.path(),
-        &[],
-    );
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let eps = endpoints(&r.report);
-    let to_files: Vec<_> = eps
-        .iter()
-        .filter(|e| e["port"] == files_addr.port())
-        .collect();
-    assert!(!to_files.is_empty(), "{eps:#?}");
-    assert!(
-        to_files.iter().all(|e| e["verdict"] == "allowed"
-            && e["reason"].as_str().is_some_and(|x| x.contains("redirect"))),
-        "{eps:#?}"
-    );
-    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+    for mode in ["protect", "block"] {
+        let r = install(
+            &env,
+            mode,
+            &[
+                "pip",
+                "install",
+                "--no-cache-dir",
+                "--index-url",
+                &url,
+                "pwdemo",
+            ],
+            env.home.path(),
+            &[],
+        );
+        assert_eq!(r.code, 0, "{mode}\n{}\n{}", r.stdout, r.stderr);
+        let eps = endpoints(&r.report);
+        let to_files: Vec<_> = eps
+            .iter()
+            .filter(|e| e["port"] == files_addr.port())
+            .collect();
+        assert!(!to_files.is_empty(), "{mode}: {eps:#?}");
+        assert!(
+            to_files.iter().all(|e| e["verdict"] == "allowed"
+                && e["reason"].as_str().is_some_and(|x| x.contains("redirect"))),
+            "{mode}: {eps:#?}"
+        );
+        assert!(r.serious().is_empty(), "{mode}: {:#?}", r.serious());
+        let _ = support::run(
+            env.bare(v.join("bin/pip"))
+                .args(["uninstall", "-y", "pwdemo"]),
+        );
+    }
     let _ = filename;
 }
 
@@ -196,6 +202,104 @@ fn npm_installs_from_an_http_1_0_registry() {
         let eps = endpoints(&r.report);
         assert!(!eps.is_empty(), "{eps:#?}");
         assert!(eps.iter().all(|e| e["verdict"] == "allowed"), "{eps:#?}");
+    }
+}
+
+#[test]
+fn npm_follows_a_registry_redirect_to_a_second_origin() {
+    let pkg = support::NpmPackage::new(
+        serde_json::json!({"name": "pwredir", "version": "1.0.0", "main": "index.js"}),
+        &[("index.js", b"module.exports = 'redirected';\n")],
+    );
+    // The tarball on a second origin, HTTP/1.0; named by no policy.
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("tarballs")).unwrap();
+    fs::write(dir.path().join("tarballs/pwredir-1.0.0.tgz"), &pkg.tarball).unwrap();
+    let files = PythonHttpServer::start(dir.path());
+    let files_addr = files.addr;
+    // The registry: HTTP/1.1, kept alive, idle connections closed after 1 s;
+    // its packument names tarballs on itself, which redirect to the files
+    // origin (what a Verdaccio- or Nexus-like mirror with a blob store does).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let registry_port = listener.local_addr().unwrap().port();
+    let manifest = pkg.manifest.clone();
+    let (shasum, integrity) = (pkg.shasum(), pkg.integrity());
+    let registry = keep_alive_origin_on(listener, move |path| {
+        if path == "/pwredir" {
+            let mut version = manifest.clone();
+            version["dist"] = serde_json::json!({
+                "tarball": format!("http://127.0.0.1:{registry_port}/pwredir/-/pwredir-1.0.0.tgz"),
+                "shasum": shasum,
+                "integrity": integrity,
+            });
+            let body = serde_json::json!({
+                "name": "pwredir",
+                "dist-tags": {"latest": "1.0.0"},
+                "versions": {"1.0.0": version},
+            })
+            .to_string()
+            .into_bytes();
+            (
+                "200 OK".into(),
+                "Content-Type: application/json\r\n".into(),
+                body,
+            )
+        } else if path == "/pwredir/-/pwredir-1.0.0.tgz" {
+            (
+                "302 Found".into(),
+                format!("Location: http://{files_addr}/tarballs/pwredir-1.0.0.tgz\r\n"),
+                Vec::new(),
+            )
+        } else {
+            ("404 Not Found".into(), String::new(), Vec::new())
+        }
+    });
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"proj","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    let url = format!("http://{registry}/");
+    for mode in ["protect", "block"] {
+        let _ = fs::remove_dir_all(project.join("node_modules"));
+        let _ = fs::remove_file(project.join("package-lock.json"));
+        let r = install(
+            &env,
+            mode,
+            &[
+                "npm",
+                "install",
+                "--prefer-online",
+                "--registry",
+                &url,
+                "pwredir",
+            ],
+            &project,
+            &[],
+        );
+        assert_eq!(r.code, 0, "{mode}\n{}\n{}", r.stdout, r.stderr);
+        assert_eq!(
+            fs::read_to_string(project.join("node_modules/pwredir/index.js")).unwrap(),
+            "module.exports = 'redirected';\n"
+        );
+        let eps = endpoints(&r.report);
+        let to_files: Vec<_> = eps
+            .iter()
+            .filter(|e| e["port"] == files_addr.port())
+            .collect();
+        assert!(!to_files.is_empty(), "{mode}: {eps:#?}");
+        assert!(
+            to_files.iter().all(|e| e["verdict"] == "allowed"
+                && e["reason"].as_str().is_some_and(|x| x.contains("redirect"))),
+            "{mode}: {eps:#?}"
+        );
+        assert!(
+            eps.iter().all(|e| e["verdict"] == "allowed"),
+            "{mode}: {eps:#?}"
+        );
+        assert!(r.serious().is_empty(), "{mode}: {:#?}", r.serious());
     }
 }
 

@@ -813,10 +813,39 @@ fn apply_pip(p: &mut InstallPlan, cwd: &Path) {
             && !p.write_roots.iter().all(|r| writable(r)))
     {
         // pip falls back to a user install when site-packages is not writable.
-        ["user_site", "user_scripts"]
+        let mut roots: Vec<PathBuf> = ["user_site", "user_scripts"]
             .iter()
             .filter_map(|k| p.facts.values.get(*k).map(PathBuf::from))
-            .collect()
+            .collect();
+        // The user scheme's data path (`~/.local`, the parent of its
+        // scripts) is granted only where wheels' data files go.
+        let base = p
+            .facts
+            .values
+            .get("user_scripts")
+            .and_then(|s| Path::new(s).parent().map(Path::to_path_buf));
+        if let Some(base) = base {
+            let home = crate::paths::home();
+            let (dirs, notes) = super::wheel_data::user_data_dirs(&base, req, cwd, home.as_deref());
+            for d in dirs {
+                // Made for the grant, removed after when left empty, with
+                // the directories made on the way to it.
+                let mut made: Vec<PathBuf> = d
+                    .ancestors()
+                    .take_while(|a| a.starts_with(&base) && *a != base && !a.exists())
+                    .map(Path::to_path_buf)
+                    .collect();
+                made.reverse();
+                for m in made {
+                    if !p.transient_dirs.contains(&m) {
+                        p.transient_dirs.push(m);
+                    }
+                }
+                roots.push(d);
+            }
+            p.notes.extend(notes);
+        }
+        roots
     } else {
         p.write_roots.clone()
     };

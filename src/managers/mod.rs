@@ -14,6 +14,7 @@ pub mod probe;
 pub mod pytools;
 pub mod pytools_facts;
 pub mod shimdirs;
+pub mod wheel_data;
 /// The virtualenvs a command line creates (`python -m venv DIR`, `python -m
 /// virtualenv DIR`, `uv venv [DIR]`), as written; `None` when it creates none.
 pub fn new_venvs(tool: Tool, args: &[String]) -> Option<Vec<String>> {

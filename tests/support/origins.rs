@@ -74,7 +74,15 @@ fn head(s: &mut TcpStream) -> Option<String> {
 pub fn keep_alive_origin(
     answer: impl Fn(&str) -> (String, String, Vec<u8>) + Send + Sync + 'static,
 ) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    keep_alive_origin_on(TcpListener::bind("127.0.0.1:0").unwrap(), answer)
+}
+
+/// `keep_alive_origin` on a listener bound beforehand, for an origin whose
+/// answers name its own address.
+pub fn keep_alive_origin_on(
+    l: TcpListener,
+    answer: impl Fn(&str) -> (String, String, Vec<u8>) + Send + Sync + 'static,
+) -> SocketAddr {
     let addr = l.local_addr().unwrap();
     let answer = Arc::new(answer);
     std::thread::spawn(move || {
