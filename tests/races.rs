@@ -1,0 +1,115 @@
+//! Issue 9 leftovers: what a second thread can do between the supervisor's
+//! check and the kernel's own walk. Inert fixtures race a symlink (or a
+//! descriptor number behind `/proc/self/fd/N`) between something harmless
+//! and something the sandbox must keep out of reach; many rounds each.
+
+mod support;
+
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use support::installs::{Installed, install};
+use support::*;
+
+/// A stand-in `gem` that runs one of the fixtures in tests/fixtures/races.
+fn fixture_env(script: &str) -> (ShimEnv, tempfile::TempDir) {
+    let path = crate_root().join("tests/fixtures/races").join(script);
+    stand_in(&format!("#!/bin/sh\nexec \"$PY\" {}\n", path.display()))
+}
+
+/// A unix listener that accepts (and counts) every connection on a thread
+/// of its own, so a full backlog never blocks the fixture.
+struct Counting {
+    path: PathBuf,
+    count: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Counting {
+    fn start(dir: &std::path::Path, name: &str) -> Counting {
+        let path = dir.join(name);
+        let l = UnixListener::bind(&path).unwrap();
+        l.set_nonblocking(true).unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, s) = (count.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                match l.accept() {
+                    Ok(_) => {
+                        c.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+                }
+            }
+            while l.accept().is_ok() {
+                c.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Counting {
+            path,
+            count,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops accepting; the connections it got.
+    fn finish(mut self) -> usize {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+fn line_count(r: &Installed, prefix: &str, word: &str) -> usize {
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line in\n{}\n{}", r.stdout, r.stderr));
+    let w: Vec<&str> = line.split_whitespace().collect();
+    let i = w.iter().position(|x| *x == word).unwrap();
+    w[i + 1].parse().unwrap()
+}
+
+#[test]
+fn a_unix_socket_swapped_after_the_check_is_never_the_agent() {
+    let (env, _bin) = fixture_env("unixrace.py");
+    let work = env.home.path().join("work");
+    for mode in ["protect", "block"] {
+        let dir = tempfile::tempdir().unwrap();
+        let harmless = Counting::start(dir.path(), "harmless.sock");
+        let agent = Counting::start(dir.path(), "agent.sock");
+        let vars = vec![
+            ("PY", python3().display().to_string()),
+            ("HARMLESS", harmless.path.display().to_string()),
+            ("SSH_AUTH_SOCK", agent.path.display().to_string()),
+            ("ROUNDS", "400".to_string()),
+        ];
+        let r = install(&env, mode, &["gem", "install", "x"], &work, &vars);
+        assert!(
+            r.stdout.contains("done"),
+            "{mode}: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        let reached = agent.finish();
+        let served = harmless.finish();
+        assert_eq!(reached, 0, "{mode}: the agent got {reached} connections");
+        let ok = line_count(&r, "link ", "connected") + line_count(&r, "fd ", "connected");
+        if mode == "protect" {
+            // The harmless socket stays usable (the race is real: both
+            // targets were named), and every success landed there.
+            assert!(ok > 0, "protect: nothing connected\n{}", r.stdout);
+            assert_eq!(ok, served, "protect: {}", r.stdout);
+        } else {
+            assert_eq!(ok, 0, "block: {}", r.stdout);
+            assert_eq!(served, 0);
+        }
+    }
+}
