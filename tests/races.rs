@@ -113,3 +113,70 @@ fn a_unix_socket_swapped_after_the_check_is_never_the_agent() {
         }
     }
 }
+
+/// The `(opened, foreign, first foreign bytes)` a procrace line reports.
+fn proc_line(r: &Installed, entry: &str) -> (usize, usize, Vec<u8>) {
+    let prefix = format!("{entry} opened");
+    let opened = line_count(r, &prefix, "opened");
+    let foreign = line_count(r, &prefix, "foreign");
+    let line = r.stdout.lines().find(|l| l.starts_with(&prefix)).unwrap();
+    let hex = line.split_whitespace().nth(6).unwrap_or("");
+    let bytes = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    (opened, foreign, bytes)
+}
+
+#[test]
+fn a_link_swapped_to_the_supervisors_proc_entries_reads_nothing_of_it() {
+    let (env, _bin) = fixture_env("procrace.py");
+    let work = env.home.path().join("work");
+    // Removed from the sandbox's environment by its name (`*_TOKEN`), so
+    // only the supervisor's own /proc/<pid>/environ holds it.
+    let marker = format!("race-marker-{}", std::process::id());
+    for mode in ["protect", "block"] {
+        let vars = vec![
+            ("PY", python3().display().to_string()),
+            ("RACE_MARKER_TOKEN", marker.clone()),
+            ("ROUNDS", "300".to_string()),
+        ];
+        let r = install(&env, mode, &["gem", "install", "x"], &work, &vars);
+        assert!(
+            r.stdout.contains("done"),
+            "{mode}: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        assert!(
+            !r.stdout.contains(&marker) && !r.stdout.contains(&hex(marker.as_bytes())),
+            "{mode}: the supervisor's environment was read\n{}",
+            r.stdout
+        );
+        // The kernel refuses these to a landlocked reader (a ptrace check
+        // across domains), as root too: however the race goes, nothing.
+        for entry in ["environ", "maps", "mem"] {
+            let (opened, foreign, first) = proc_line(&r, entry);
+            assert_eq!(
+                foreign,
+                0,
+                "{mode}: {entry} read: {:?}",
+                String::from_utf8_lossy(&first)
+            );
+            assert!(
+                opened > 0,
+                "{mode}: {entry}: the harmless file never opened"
+            );
+        }
+        for entry in ["environ", "cmdline", "status"] {
+            assert!(
+                r.stdout.contains(&format!("direct {entry} blocked 1")),
+                "{mode}: direct {entry}\n{}",
+                r.stdout
+            );
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
