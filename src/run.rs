@@ -533,12 +533,13 @@ fn sandboxed(
     let mut detonated = false;
     if !audit {
         use crate::monitor::detonate;
-        let probes = detonate::python_probes(
+        let mut probes = detonate::python_probes(
             &before,
             &scope.site_dirs,
             std::env::var_os("PATH").as_deref(),
             shim::shims_dir().as_deref(),
         );
+        probes.extend(detonate::plan_probes(&before, &plan.startup_probes));
         for probe in probes {
             detonated = true;
             let mut dcmd = detonate::command(&probe);
@@ -562,13 +563,19 @@ fn sandboxed(
                     continue;
                 }
             };
-            let package = probe
-                .because
-                .iter()
-                .find_map(|f| crate::detect::pth::owner(f.parent()?, f));
+            // A manager's start-up is attributed by the rules (the plugin
+            // a process loaded); Python's by the distribution of the file.
+            let package = (probe.hook == detonate::HOOK)
+                .then(|| {
+                    probe
+                        .because
+                        .iter()
+                        .find_map(|f| crate::detect::pth::owner(f.parent()?, f))
+                })
+                .flatten();
             match detonate::run(&mut dcmd, prep, detonation_watch.clone()) {
                 Ok(mut events) => {
-                    detonate::mark(&mut events, package.as_deref());
+                    detonate::mark(&mut events, package.as_deref(), probe.hook);
                     detonation_events.extend(events);
                 }
                 Err(e) => eprintln!(
