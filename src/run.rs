@@ -1145,6 +1145,7 @@ fn install_forwarding() {
 fn run_child(real: &Path, argv0: &OsStr, args: &[OsString]) -> i32 {
     use std::os::unix::process::CommandExt;
     install_forwarding();
+    crate::sandbox::spawn::unguard_self();
     let mut cmd = Command::new(real);
     cmd.arg0(argv0)
         .args(args)

@@ -90,6 +90,16 @@ pub fn guard_self() {
     }
 }
 
+/// Undoes [`guard_self`] before a manager runs unsandboxed (nothing to
+/// guard against; its shims find pkgwarden as their parent through
+/// `/proc/<pid>/exe`, which an undumpable process closes).
+pub fn unguard_self() {
+    // SAFETY: prctl with plain integer arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
+    }
+}
+
 /// The capabilities that open another process's memory and ptrace-checked
 /// `/proc` entries: `CAP_SYS_PTRACE`, and (measured on 6.18, as root: either
 /// one alone reads an undumpable process's `environ` and `maps`)
