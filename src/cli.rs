@@ -243,7 +243,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Cmd::Quarantine { action } => cmd_quarantine(action),
         Cmd::Doctor { json } => cmd_doctor(json),
         Cmd::Report { action } => cmd_report(action),
-        Cmd::Watch { dir } => crate::monitor::watch::run(&dir),
+        Cmd::Watch { dir } => {
+            // It outlives the install, beside later sandboxes.
+            crate::sandbox::spawn::guard_self();
+            crate::monitor::watch::run(&dir)
+        }
     }
 }
 

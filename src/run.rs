@@ -539,12 +539,13 @@ fn sandboxed(
     let mut detonated = false;
     if !audit {
         use crate::monitor::detonate;
-        let probes = detonate::python_probes(
+        let mut probes = detonate::python_probes(
             &before,
             &scope.site_dirs,
             std::env::var_os("PATH").as_deref(),
             shim::shims_dir().as_deref(),
         );
+        probes.extend(detonate::plan_probes(&before, &plan.startup_probes));
         for probe in probes {
             detonated = true;
             let mut dcmd = detonate::command(&probe);
@@ -568,13 +569,19 @@ fn sandboxed(
                     continue;
                 }
             };
-            let package = probe
-                .because
-                .iter()
-                .find_map(|f| crate::detect::pth::owner(f.parent()?, f));
+            // A manager's start-up is attributed by the rules (the plugin
+            // a process loaded); Python's by the distribution of the file.
+            let package = (probe.hook == detonate::HOOK)
+                .then(|| {
+                    probe
+                        .because
+                        .iter()
+                        .find_map(|f| crate::detect::pth::owner(f.parent()?, f))
+                })
+                .flatten();
             match detonate::run(&mut dcmd, prep, detonation_watch.clone()) {
                 Ok(mut events) => {
-                    detonate::mark(&mut events, package.as_deref());
+                    detonate::mark(&mut events, package.as_deref(), probe.hook);
                     detonation_events.extend(events);
                 }
                 Err(e) => eprintln!(
@@ -1144,6 +1151,7 @@ fn install_forwarding() {
 fn run_child(real: &Path, argv0: &OsStr, args: &[OsString]) -> i32 {
     use std::os::unix::process::CommandExt;
     install_forwarding();
+    crate::sandbox::spawn::unguard_self();
     let mut cmd = Command::new(real);
     cmd.arg0(argv0)
         .args(args)

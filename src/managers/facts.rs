@@ -205,6 +205,24 @@ pub struct InstallPlan {
     /// it lets the environment choose: the sandbox puts its hook wrapper
     /// there, so lifecycle scripts run in a tighter, nested domain.
     pub hook_shell: Option<HookShell>,
+    /// Programs the manager runs later that load code an install can add
+    /// (RubyGems loads every plugin when `gem` starts): each is started
+    /// once after the install, in the sandbox, when a file it loads is new
+    /// or changed (the start-up detonation).
+    pub startup_probes: Vec<StartupProbe>,
+}
+
+/// A start-up to observe after the install (data for `monitor::detonate`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StartupProbe {
+    /// The program to start.
+    pub program: PathBuf,
+    /// Its arguments (a command that does nothing but start).
+    pub args: Vec<String>,
+    /// The directory whose files it loads at start-up.
+    pub dir: PathBuf,
+    /// The names of the files it loads there (suffixes).
+    pub suffixes: Vec<String>,
 }
 
 /// A manager's configurable shell for package scripts (npm's `script-shell`).
@@ -247,6 +265,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         facts_origin: origin,
         readable_credentials: Vec::new(),
         hook_shell: None,
+        startup_probes: Vec::new(),
     };
     match request.tool.family() {
         Family::Pip => apply_pip(&mut p, cwd),
@@ -978,6 +997,7 @@ fn apply_gem(p: &mut InstallPlan, cwd: &Path) {
     } else {
         p.registries.extend(sources);
     }
+    p.startup_probes = super::gem::startup_probes(p);
 }
 
 // ---------------------------------------------------------------- npm ----

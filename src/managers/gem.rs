@@ -397,6 +397,25 @@ pub fn watch_patterns(plan: &InstallPlan) -> Vec<String> {
         .collect()
 }
 
+/// The start-up to observe after an install that added or changed a
+/// plugin: `gem --version` loads every plugin of the gem home (its loaders
+/// in `<gem home>/plugins/`) before it answers.
+pub fn startup_probes(plan: &InstallPlan) -> Vec<super::facts::StartupProbe> {
+    if plan.tool.family() != super::Family::Gem {
+        return Vec::new();
+    }
+    plan.write_roots
+        .first()
+        .map(|home| super::facts::StartupProbe {
+            program: plan.real_exe.clone(),
+            args: vec!["--version".into()],
+            dir: home.join("plugins"),
+            suffixes: vec!["_plugin.rb".into()],
+        })
+        .into_iter()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

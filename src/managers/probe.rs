@@ -96,11 +96,14 @@ fn exec(
     for v in scratch_vars {
         cmd.env(v, scratch.0.join(v));
     }
+    // The probe must not read pkgwarden's memory either.
+    crate::sandbox::spawn::guard_self();
     // SAFETY: the closure runs in the child between fork and execve. It
     // allocates nothing and makes only async-signal-safe system calls on
     // values prepared above (the program's memory is the child's copy).
     unsafe {
         cmd.pre_exec(move || {
+            crate::sandbox::spawn::child_without_ptrace();
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }

@@ -1004,6 +1004,7 @@ mod tests {
             facts_origin: super::super::facts::Origin::Probe,
             readable_credentials: Vec::new(),
             hook_shell: None,
+            startup_probes: Vec::new(),
         };
         apply(&mut p, cwd);
         p

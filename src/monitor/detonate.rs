@@ -18,6 +18,11 @@ use std::time::{Duration, Instant};
 /// The hook name detonation processes and their findings carry.
 pub const HOOK: &str = "start-up detonation";
 
+/// The hook name of a manager's own start-up detonation (the plan's
+/// [`StartupProbe`](crate::managers::facts::StartupProbe)s): its events are
+/// judged by the ordinary rules, not as an interpreter's start-up.
+pub const MANAGER_HOOK: &str = "start-up detonation of the manager";
+
 /// Longest a detonation may run; then it is killed (and what it left
 /// running is lingering).
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +36,8 @@ pub struct Probe {
     pub args: Vec<String>,
     /// The start-up files that made it necessary.
     pub because: Vec<PathBuf>,
+    /// The hook name its events carry ([`HOOK`] or [`MANAGER_HOOK`]).
+    pub hook: &'static str,
 }
 
 /// True when `name` is a file Python runs from a site directory at start-up.
@@ -40,12 +47,18 @@ fn startup_file(name: &str) -> bool {
 
 /// The start-up files of `site` that are new or changed since `before`.
 fn changed_startup(site: &Path, before: &Snapshot) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(site) else {
+    changed_files(site, before, startup_file)
+}
+
+/// The files of `dir` named as `loaded` says that are new or changed
+/// since `before`.
+fn changed_files(dir: &Path, before: &Snapshot, loaded: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut out: Vec<PathBuf> = rd
         .flatten()
-        .filter(|e| startup_file(&e.file_name().to_string_lossy()))
+        .filter(|e| loaded(&e.file_name().to_string_lossy()))
         .map(|e| e.path())
         .filter(|p| {
             let Ok(m) = std::fs::symlink_metadata(p) else {
@@ -110,10 +123,33 @@ pub fn python_probes(
                 program,
                 args: vec!["-c".into(), "pass".into()],
                 because,
+                hook: HOOK,
             }),
         }
     }
     out
+}
+
+/// The manager start-ups the plan names whose loaded files the install
+/// added or changed (a new RubyGems plugin: `gem --version`).
+pub fn plan_probes(
+    before: &Snapshot,
+    startup: &[crate::managers::facts::StartupProbe],
+) -> Vec<Probe> {
+    startup
+        .iter()
+        .filter_map(|s| {
+            let because = changed_files(&s.dir, before, |name| {
+                s.suffixes.iter().any(|x| name.ends_with(x.as_str()))
+            });
+            (!because.is_empty()).then(|| Probe {
+                program: s.program.clone(),
+                args: s.args.clone(),
+                because,
+                hook: MANAGER_HOOK,
+            })
+        })
+        .collect()
 }
 
 /// Waits for `child` up to `TIMEOUT`, then kills it.
@@ -160,9 +196,9 @@ pub fn run(
 
 /// Marks a detonation's events as its own (the hook, and the package that
 /// shipped the start-up file when known).
-pub fn mark(events: &mut [Event], package: Option<&str>) {
+pub fn mark(events: &mut [Event], package: Option<&str>, hook: &str) {
     for e in events.iter_mut() {
-        e.hook = Some(HOOK.to_string());
+        e.hook = Some(hook.to_string());
         if e.package.is_none() {
             e.package = package.map(str::to_string);
         }
@@ -227,5 +263,29 @@ mod tests {
         assert_eq!(p[0].program, t.path().join("bin/python3.12"));
         assert_eq!(p[0].args, ["-c", "pass"]);
         assert_eq!(p[0].because, vec![site.join("new.pth")]);
+    }
+
+    #[test]
+    fn a_new_loader_in_the_plans_directory_starts_the_plans_program() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("plugins");
+        std::fs::create_dir_all(&dir).unwrap();
+        let startup = vec![crate::managers::facts::StartupProbe {
+            program: PathBuf::from("/usr/bin/tool"),
+            args: vec!["--version".into()],
+            dir: dir.clone(),
+            suffixes: vec!["_plugin.rb".into()],
+        }];
+        let before = Snapshot::default();
+        assert!(plan_probes(&before, &startup).is_empty());
+        std::fs::write(dir.join("notes.txt"), "").unwrap();
+        assert!(plan_probes(&before, &startup).is_empty());
+        std::fs::write(dir.join("x_plugin.rb"), "").unwrap();
+        let p = plan_probes(&before, &startup);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].program, PathBuf::from("/usr/bin/tool"));
+        assert_eq!(p[0].args, ["--version"]);
+        assert_eq!(p[0].because, vec![dir.join("x_plugin.rb")]);
+        assert_eq!(p[0].hook, MANAGER_HOOK);
     }
 }

@@ -289,6 +289,7 @@ fn connect_for(
     pid: i32,
     sockfd: i32,
     raw: Vec<u8>,
+    keep: Option<OwnedFd>,
 ) {
     if CONNECTS_IN_FLIGHT.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTS_IN_FLIGHT {
         CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
@@ -304,6 +305,8 @@ fn connect_for(
                     libc::connect(sock.as_raw_fd(), raw.as_ptr().cast(), raw.len() as u32)
                 };
                 let err = std::io::Error::last_os_error();
+                // The socket file it named stays open until the connect is done.
+                drop(keep);
                 // Before answering: the process cannot send on the connection
                 // before it has the answer, so the proxy finds the pid in time.
                 if let (Some(peers), Some(port)) = (&peers, local_port(&sock))
@@ -895,6 +898,7 @@ fn network(
                 pid,
                 a[0] as i32,
                 dest.raw.clone(),
+                None,
             );
             ev.action = Action::Allowed;
             (Some(ev), None)
@@ -907,9 +911,38 @@ fn network(
             {
                 ev.action = Action::Allowed;
             }
-            // A unix address is left to the kernel, which reads it again:
-            // the socket must be a unix one, or a second thread swapping in
-            // an IP address after the check would be let through.
+            // A connect to a pathname unix socket is made by the supervisor
+            // on the socket file it opened and judged by inode, so a link
+            // swapped after the check changes nothing.
+            if !w.net.observe_only
+                && nr == SYS_connect
+                && dests.len() == 1
+                && let Some(Target::Unix(path)) = &target
+                && !path.starts_with('@')
+            {
+                return match open_unix(pid, path) {
+                    Ok(file) if is_privileged_file(&file, &w.net.privileged_unix) => {
+                        refuse(ev, EACCES, false)
+                    }
+                    Ok(file) => {
+                        connect_for(
+                            listener,
+                            None,
+                            req.id,
+                            pid,
+                            a[0] as i32,
+                            unix_addr_of(&file),
+                            Some(file),
+                        );
+                        (Some(ev), None)
+                    }
+                    Err(errno) => refuse(ev, errno, false),
+                };
+            }
+            // Any other unix address (a datagram's) is left to the kernel,
+            // which reads it again: the socket must be a unix one, or a
+            // second thread swapping in an IP address after the check would
+            // be let through.
             if !w.net.observe_only
                 && matches!(target, Some(Target::Unix(_)))
                 && nr != SYS_bind
@@ -952,6 +985,69 @@ fn socket_family(pid: i32, fd: i32) -> Option<i32> {
         )
     };
     (rc == 0).then_some(v)
+}
+
+/// Opens (`O_PATH`) the socket file a unix address of process `pid` names:
+/// the path is resolved as the process sees it, then opened with no symlink
+/// followed (`RESOLVE_NO_SYMLINKS`), so the file opened is the one the
+/// resolution reached or none (a link planted since gives `ELOOP`). The
+/// descriptor pins the inode the connect will reach. `Err` is the errno.
+fn open_unix(pid: i32, path: &str) -> Result<OwnedFd, i32> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let judged = resolve(pid, libc::AT_FDCWD, path, true);
+    if !judged.starts_with('/') {
+        return Err(libc::ENOENT);
+    }
+    let c = std::ffi::CString::new(std::ffi::OsStr::new(&judged).as_bytes())
+        .map_err(|_| libc::EINVAL)?;
+    // SAFETY: open_how is plain data; zero is "no flags".
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: c is NUL-terminated; how is an open_how of the size passed.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EACCES));
+    }
+    // SAFETY: openat2 returned a new descriptor we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// True when the opened socket file is one of the privileged sockets
+/// (device and inode).
+fn is_privileged_file(file: &OwnedFd, privileged: &[PathBuf]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: a zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: file is open; st is writable.
+    if unsafe { libc::fstat(file.as_raw_fd(), &mut st) } != 0 {
+        // Not judged, not connected.
+        return true;
+    }
+    privileged
+        .iter()
+        .any(|p| std::fs::metadata(p).is_ok_and(|m| m.dev() == st.st_dev && m.ino() == st.st_ino))
+}
+
+/// A unix address naming the supervisor's own descriptor of a socket file
+/// (`/proc/self/fd/N`): the kernel's connect then reaches that inode.
+fn unix_addr_of(file: &OwnedFd) -> Vec<u8> {
+    let name = format!("/proc/self/fd/{}", file.as_raw_fd());
+    let mut raw = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+    raw.extend_from_slice(name.as_bytes());
+    raw.push(0);
+    raw
 }
 
 /// A unix socket path as process `pid` names it, seen from outside: its

@@ -99,6 +99,9 @@ pub fn probe() -> Probe {
         // SAFETY: as above.
         unsafe {
             let mut msg = [-1i32; 2];
+            // An undumpable parent (a supervisor already guarded) must
+            // still be able to take the listener, as it will from a sandbox.
+            libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 {
                 msg[0] = 1;
                 let fd = libc::syscall(

@@ -75,6 +75,94 @@ fn thread_group(tid: i32) -> Option<i32> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// Makes this process's memory and its `/proc/<pid>/` entries that the
+/// kernel guards with a ptrace check (`environ`, `mem`, `maps`, `fd/`,
+/// `root`, `cwd`, `exe` …) unreachable from the sandboxes it starts: an
+/// undumpable process can be inspected only with the capabilities that
+/// [`child_without_ptrace`] takes from the sandboxed processes (root's
+/// included). Landlock's own ptrace scoping did not stop root's reads here
+/// (6.18); unprivileged, either check suffices. The supervisor's own check of such opens is a check on a
+/// resolved path, which a swapped symlink can race; this is the kernel's.
+pub fn guard_self() {
+    // SAFETY: prctl with plain integer arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
+/// Undoes [`guard_self`] before a manager runs unsandboxed (nothing to
+/// guard against; its shims find pkgwarden as their parent through
+/// `/proc/<pid>/exe`, which an undumpable process closes).
+pub fn unguard_self() {
+    // SAFETY: prctl with plain integer arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
+    }
+}
+
+/// The capabilities that open another process's memory and ptrace-checked
+/// `/proc` entries: `CAP_SYS_PTRACE`, and (measured on 6.18, as root: either
+/// one alone reads an undumpable process's `environ` and `maps`)
+/// `CAP_SYS_ADMIN` and `CAP_PERFMON`. An install needs none of them.
+const INSPECTING_CAPS: [u32; 3] = [19, 21, 38];
+
+/// Between fork and execve: the child is dumpable again (it inherited the
+/// supervisor's flag; the supervisor must read its memory and take its
+/// listener) and holds none of [`INSPECTING_CAPS`] now or after any execve
+/// (bounding, ambient, inheritable, permitted and effective sets). Without
+/// `CAP_SETPCAP` (unprivileged) there is nothing to drop. Allocates
+/// nothing; errors are ignored (a capability not held is already dropped).
+///
+/// # Safety
+/// Call only in a `pre_exec` closure.
+pub unsafe fn child_without_ptrace() {
+    const VERSION_3: u32 = 0x2008_0522;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    // SAFETY: plain system calls on stack values of the kernel's layout.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
+        for cap in INSPECTING_CAPS {
+            libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0);
+        }
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+        let mut h = Header {
+            version: VERSION_3,
+            pid: 0,
+        };
+        let mut d = [Data {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        }; 2];
+        if libc::syscall(libc::SYS_capget, &mut h as *mut Header, d.as_mut_ptr()) == 0 {
+            for cap in INSPECTING_CAPS {
+                let (word, bit) = ((cap / 32) as usize, !(1u32 << (cap % 32)));
+                d[word].effective &= bit;
+                d[word].permitted &= bit;
+                d[word].inheritable &= bit;
+            }
+            libc::syscall(libc::SYS_capset, &mut h as *mut Header, d.as_ptr());
+        }
+    }
+}
+
 /// Spawns `cmd` sandboxed. `supervise` runs on its own thread with the
 /// listener as soon as the child hands it over (before the child's
 /// `execve`, which it must answer); its result is returned by the handle.
@@ -87,6 +175,7 @@ where
     F: FnOnce(OwnedFd) -> R + Send + 'static,
     R: Send + 'static,
 {
+    guard_self();
     let (hs_r, hs_w) = pipe()?;
     let (ack_r, ack_w) = pipe()?;
     let handle = std::thread::spawn(move || {
@@ -113,6 +202,7 @@ where
     // values prepared above (the program's memory is the child's copy).
     unsafe {
         cmd.pre_exec(move || {
+            child_without_ptrace();
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
