@@ -172,3 +172,37 @@ except OSError as e:
         }
     }
 }
+
+/// Class: blinding the report. A FIFO named like a script in a hidden place
+/// made the analysis open it for its hash and wait forever for a writer:
+/// the install was over, no report was ever written, the user interrupts.
+#[test]
+fn a_fifo_planted_as_a_script_does_not_hang_the_analysis() {
+    let (env, _bin) = python_hook(
+        r#"
+import os
+d = os.environ["HOME"] + "/.cache/evil"
+os.makedirs(d, exist_ok=True)
+os.mkfifo(d + "/x.py")
+print("fifo planted")
+"#,
+    );
+    let before = env.report_files();
+    let out = run_with_timeout(
+        env.pkgwarden().env("PY", python3()).args([
+            "run",
+            "--sandbox",
+            "--mode",
+            "protect",
+            "--",
+            "gem",
+            "install",
+            "x",
+        ]),
+        std::time::Duration::from_secs(60),
+    );
+    let text = format!("{}{}", stdout_str(&out), stderr_str(&out));
+    assert!(text.contains("fifo planted"), "{text}");
+    assert_eq!(env.reports_since(&before).len(), 1, "{text}");
+    assert!(text.contains("hidden.script"), "{text}");
+}
