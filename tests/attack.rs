@@ -150,7 +150,7 @@ fn root_capabilities_no_install_needs_are_dropped() {
 import os, stat
 caps = {l.split(":")[0]: int(l.split()[1], 16) for l in open("/proc/self/status") if l.startswith("Cap")}
 dropped = sum(1 << c for c in (2, 12, 13, 19, 21, 27, 31))
-print("caps", "ESCAPED" if (caps["CapEff"] | caps["CapBnd"]) & dropped else "dropped")
+print("caps", "ESCAPED" if (caps["CapEff"] | caps["CapPrm"]) & dropped else "dropped")
 t = os.environ["TMPDIR"]
 open(t + "/bin", "w").write("inert\n")
 try:
@@ -205,4 +205,51 @@ print("fifo planted")
     assert!(text.contains("fifo planted"), "{text}");
     assert_eq!(env.reports_since(&before).len(), 1, "{text}");
     assert!(text.contains("hidden.script"), "{text}");
+}
+
+/// Class: transient execution. Code run from a memfd (execveat on its
+/// descriptor, or `/proc/self/fd/N`) or from a file unlinked after it was
+/// opened names no file on disk, and the supervisor took such an exec for a
+/// PATH search miss: not recorded, not refused, a clean report in block.
+#[test]
+fn fileless_execution_is_dropped_code() {
+    let (env, _bin) = python_hook(
+        r##"
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def run(fd, how):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if how == "execveat":
+                libc.syscall(322, fd, ctypes.c_char_p(b""), (ctypes.c_char_p * 2)(b"x", None),
+                             (ctypes.c_char_p * 1)(None), 0x1000)
+                os._exit(ctypes.get_errno())
+            os.execv("/proc/self/fd/%d" % fd, ["x"])
+        except OSError as e:
+            os._exit(e.errno)
+    _, st = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(st)
+script = b"#!/bin/sh\necho FILELESS-RAN\n"
+m = os.memfd_create("x", 0)
+os.write(m, script)
+t = os.environ["TMPDIR"] + "/stage"
+with open(t, "wb") as f:
+    f.write(script)
+os.chmod(t, 0o755)
+d = os.open(t, os.O_RDONLY)
+os.unlink(t)
+for name, fd in [("memfd", m), ("deleted", d)]:
+    for how in ["execveat", "procfd"]:
+        print(name, how, "exit", run(fd, how))
+"##,
+    );
+    let (text, code) = install(&env, "block");
+    assert!(!text.contains("FILELESS-RAN"), "{text}");
+    assert!(text.contains("exec.dropped"), "{text}");
+    assert_eq!(code, 90, "{text}");
+    let (text, _) = install(&env, "protect");
+    assert!(text.contains("anonymous memory file"), "{text}");
+    assert!(text.contains("deleted before it ran"), "{text}");
 }
