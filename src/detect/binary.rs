@@ -111,11 +111,7 @@ pub fn read_head(p: &Path, max: u64) -> Option<Vec<u8>> {
         return None;
     }
     let mut v = Vec::new();
-    std::fs::File::open(p)
-        .ok()?
-        .take(max)
-        .read_to_end(&mut v)
-        .ok()?;
+    super::open_regular(p)?.take(max).read_to_end(&mut v).ok()?;
     Some(v)
 }
 

@@ -57,7 +57,7 @@ fn owner(prefix: &Path, rel: &str) -> Option<String> {
         if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
-        let Ok(text) = std::fs::read(&path) else {
+        let Some(text) = super::read_regular(&path, super::TEXT_MAX) else {
             continue;
         };
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(&text) else {
@@ -91,7 +91,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         let Some((prefix, rel)) = activation_script(&path) else {
             continue;
         };
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Some(bytes) = super::read_regular(&path, super::TEXT_MAX) else {
             continue;
         };
         let Some((line, text, token)) = judge(&String::from_utf8_lossy(&bytes)) else {

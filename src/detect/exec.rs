@@ -80,6 +80,9 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         });
         let memfd = exe.to_string_lossy().starts_with("/memfd:")
             || (e.syscall == "execveat" && memfd_pids.contains(&e.pid));
+        // Run through a descriptor after its file was unlinked: fileless too.
+        let deleted = !memfd && exe.to_string_lossy().ends_with(" (deleted)");
+        let memfd = memfd || deleted;
         if let Some(t) = dropped.cloned().or(memfd.then_some(exe.clone())) {
             if !seen.insert((t.clone(), e.pid)) {
                 continue;
@@ -87,7 +90,13 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             let ev = Evidence {
                 paths: vec![t.display().to_string()],
                 argv: Some(argv.clone()),
-                detail: memfd.then(|| "executed from an anonymous memory file".into()),
+                detail: memfd.then(|| {
+                    if deleted {
+                        "executed from a file deleted before it ran".into()
+                    } else {
+                        "executed from an anonymous memory file".into()
+                    }
+                }),
                 ..Evidence::default()
             };
             // The program started; whether the dropped file was there to run

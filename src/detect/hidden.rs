@@ -51,9 +51,7 @@ pub fn is_script(p: &Path) -> bool {
         return true;
     }
     let mut head = [0u8; 2];
-    std::fs::File::open(p)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|()| &head == b"#!")
+    super::open_regular(p).is_some_and(|mut f| f.read_exact(&mut head).is_ok() && &head == b"#!")
 }
 
 /// Finds scripts the install dropped in hidden or scratch places.
@@ -140,7 +138,7 @@ fn refused_dir(input: &Input, procs: &Procs, p: &Path, pid: i32) -> Option<Findi
 /// SHA-256 of a file's content (up to 64 MiB), lowercase hex.
 pub fn sha256_file(p: &Path) -> Option<String> {
     use sha2::Digest;
-    let f = std::fs::File::open(p).ok()?;
+    let f = super::open_regular(p)?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut r = f.take(64 << 20);

@@ -707,6 +707,37 @@ pub fn correlate(findings: &mut [Finding], procs: &Procs) {
     }
 }
 
+/// Opens a file for reading only when it is a regular one, without
+/// blocking on the way: a FIFO or device planted where a file was (by the
+/// install, or by a process of it still running) must not hang the
+/// analysis, and with it the report. Symlinks are followed.
+pub fn open_regular(p: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p)
+        .ok()?;
+    f.metadata().ok()?.is_file().then_some(f)
+}
+
+/// At most `max` bytes of a regular file (see [`open_regular`]).
+pub fn read_regular(p: &Path, max: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut v = Vec::new();
+    open_regular(p)?.take(max).read_to_end(&mut v).ok()?;
+    Some(v)
+}
+
+/// The text of a regular file of at most `max` bytes (see [`open_regular`]).
+pub fn read_regular_text(p: &Path, max: u64) -> Option<String> {
+    String::from_utf8(read_regular(p, max)?).ok()
+}
+
+/// Reading limit for the text files rules look into (RECORDs, `.pth`,
+/// start-up files): far above any real one, and a bound on memory.
+pub const TEXT_MAX: u64 = 64 << 20;
+
 /// Changes of the snapshot that added or modified a file.
 pub fn added_or_modified(changes: &[Change]) -> impl Iterator<Item = &Change> {
     changes

@@ -254,7 +254,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         if rule == "persist.shell-rc"
             && !hook
             && let Some(c) = change
-            && let Ok(text) = std::fs::read_to_string(&path)
+            && let Some(text) = super::read_regular_text(&path, super::TEXT_MAX)
             && tool_block(&text, &c.added_lines)
         {
             continue;

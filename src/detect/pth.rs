@@ -234,7 +234,8 @@ pub fn owner(site: &Path, file: &Path) -> Option<String> {
         let Some(stem) = name.strip_suffix(".dist-info") else {
             continue;
         };
-        let Ok(record) = std::fs::read_to_string(e.path().join("RECORD")) else {
+        let Some(record) = super::read_regular_text(&e.path().join("RECORD"), super::TEXT_MAX)
+        else {
             continue;
         };
         if !record
@@ -293,7 +294,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             continue;
         }
         let pid = super::writer_of(input, &p);
-        let content = std::fs::read_to_string(&p).ok();
+        let content = super::read_regular_text(&p, super::TEXT_MAX);
         let action = if content.is_some() {
             Taken::Observed
         } else {

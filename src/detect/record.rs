@@ -85,7 +85,7 @@ pub fn stat_installed(site_dirs: &[PathBuf]) -> Installed {
         infos.sort();
         for info in infos {
             let record = info.join("RECORD");
-            let Ok(text) = std::fs::read_to_string(&record) else {
+            let Some(text) = super::read_regular_text(&record, super::TEXT_MAX) else {
                 continue;
             };
             let stem = info
@@ -208,7 +208,16 @@ pub fn verify(before: &Installed) -> (Vec<Tampered>, u64) {
             }
             continue;
         }
-        let Ok(data) = std::fs::read(&f.path) else {
+        // Not a regular file any more (a FIFO or device in its place) is a
+        // change of that file, and must not hang the check.
+        let Some(data) = super::read_regular(&f.path, u64::MAX) else {
+            out.push(Tampered {
+                dist,
+                path,
+                kind: Departure::Modified,
+                sha256: None,
+                record_rewritten,
+            });
             continue;
         };
         let digest = Sha256::digest(&data);

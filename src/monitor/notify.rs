@@ -437,8 +437,12 @@ fn handle(
                 (at_follow(a[0], a[1], follow), a[2], a[3])
             };
             ev.kind = "exec".into();
+            // A program that is no file on disk: a memfd, or a file deleted
+            // after it was opened, run through its descriptor (execveat,
+            // `/proc/self/fd/N`). Fileless code is exec.dropped.
+            let anonymous = is_anonymous_exec(&path);
             // A PATH search tries names that do not exist: not an exec.
-            if !Path::new(&path).exists() {
+            if !anonymous && !Path::new(&path).exists() {
                 return (None, Some(cont()));
             }
             ev.paths = vec![path];
@@ -506,7 +510,7 @@ fn handle(
                             && !t.starts_with("/dev/")
                             && !roots.iter().any(|r| Path::new(t).starts_with(r))
                     });
-                if dropped && still_valid(listener, req.id) {
+                if (dropped || anonymous) && still_valid(listener, req.id) {
                     ev.action = Action::Denied;
                     ev.errno = Some(EACCES);
                     return (Some(ev), Some(fail(EACCES)));
@@ -967,6 +971,12 @@ fn refuse(
     ev.action = Action::Denied;
     ev.errno = Some(errno);
     (Some(ev), Some(fail(errno)))
+}
+
+/// True for the name the kernel gives a program run from no file on disk:
+/// a memfd (`/memfd:name (deleted)`) or an unlinked file (`… (deleted)`).
+fn is_anonymous_exec(path: &str) -> bool {
+    path.starts_with("/memfd:") || path.ends_with(" (deleted)")
 }
 
 /// The address family of the process's socket `fd`.

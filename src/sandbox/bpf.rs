@@ -31,7 +31,10 @@ impl Action {
 /// A condition on one 64-bit syscall argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cond {
-    /// `args[i] == v`.
+    /// `args[i] == v`, all 64 bits: for pointer and `long` arguments only.
+    /// The kernel reads an `int` argument's low half alone, so those are
+    /// compared with `MaskedEq(i, 0xffff_ffff, v)` (high bits would slip by).
+    #[allow(dead_code)]
     Eq(u8, u64),
     /// `args[i] != v`.
     Ne(u8, u64),

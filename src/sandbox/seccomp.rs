@@ -78,9 +78,9 @@ pub fn rules() -> Rules {
         SYS_bind, SYS_bpf, SYS_clone, SYS_clone3, SYS_connect, SYS_delete_module, SYS_execve,
         SYS_execveat, SYS_fchmod, SYS_fchmodat, SYS_fchmodat2, SYS_finit_module, SYS_fsmount,
         SYS_fsopen, SYS_init_module, SYS_io_uring_enter, SYS_io_uring_register, SYS_io_uring_setup,
-        SYS_kexec_file_load, SYS_kexec_load, SYS_keyctl, SYS_linkat, SYS_listen, SYS_memfd_create,
-        SYS_mkdirat, SYS_mknodat, SYS_mount, SYS_move_mount, SYS_open_tree, SYS_openat,
-        SYS_openat2, SYS_perf_event_open, SYS_pivot_root, SYS_process_vm_readv,
+        SYS_ioctl, SYS_kexec_file_load, SYS_kexec_load, SYS_keyctl, SYS_linkat, SYS_listen,
+        SYS_memfd_create, SYS_mkdirat, SYS_mknodat, SYS_mount, SYS_move_mount, SYS_open_tree,
+        SYS_openat, SYS_openat2, SYS_perf_event_open, SYS_pivot_root, SYS_process_vm_readv,
         SYS_process_vm_writev, SYS_ptrace, SYS_renameat, SYS_renameat2, SYS_request_key,
         SYS_sendmmsg, SYS_sendmsg, SYS_sendto, SYS_setns, SYS_socket, SYS_symlinkat, SYS_truncate,
         SYS_umount2, SYS_unlinkat, SYS_unshare, SYS_userfaultfd,
@@ -179,14 +179,22 @@ pub fn rules() -> Rules {
         Verdict::Deny(EPERM),
     );
     r.add(SYS_clone3, &[], Verdict::KernelErrno(ENOSYS));
-    // Sockets that reach below IP or into other kernel subsystems.
+    // Typing into a terminal: TIOCSTI queues input that the user's shell
+    // reads once the install is over (a command run outside the sandbox);
+    // TIOCLINUX pastes a console selection the same way. The terminal the
+    // install inherits was opened before landlock, so only this stops it.
     let deny = Verdict::Deny(EPERM);
-    r.add(SYS_socket, &[Cond::Eq(0, AF_PACKET as u64)], deny);
-    r.add(SYS_socket, &[Cond::Eq(0, AF_VSOCK as u64)], deny);
+    for req in [libc::TIOCSTI, libc::TIOCLINUX] {
+        r.add(SYS_ioctl, &[int_is(1, req)], deny);
+    }
+    // Sockets that reach below IP or into other kernel subsystems.
+    r.add(SYS_socket, &[int_is(0, AF_PACKET as u64)], deny);
+    r.add(SYS_socket, &[int_is(0, AF_VSOCK as u64)], deny);
     r.add(
         SYS_socket,
         &[
-            Cond::Eq(0, AF_NETLINK as u64),
+            int_is(0, AF_NETLINK as u64),
+            // Any other protocol, high bits included, is refused.
             Cond::Ne(2, NETLINK_ROUTE as u64),
         ],
         deny,
@@ -195,13 +203,22 @@ pub fn rules() -> Rules {
         r.add(
             SYS_socket,
             &[
-                Cond::Eq(0, af as u64),
+                int_is(0, af as u64),
                 Cond::MaskedEq(1, 0xf, SOCK_RAW as u64),
             ],
             deny,
         );
     }
     r
+}
+
+/// The bits of an `int` argument: the kernel reads only those, so a value
+/// with anything in the upper half of the register is the same to it.
+const INT: u64 = 0xffff_ffff;
+
+/// `args[i]` as the kernel's `int` (or `unsigned int`) equals `v`.
+fn int_is(i: u8, v: u64) -> Cond {
+    Cond::MaskedEq(i, INT, v)
 }
 
 /// The rules of a fact probe (the manager asked about its configuration):
@@ -236,7 +253,7 @@ pub fn block_rules() -> Rules {
         r.add(
             libc::SYS_socket,
             &[
-                Cond::Eq(0, af as u64),
+                int_is(0, af as u64),
                 Cond::MaskedEq(1, 0xf, libc::SOCK_DGRAM as u64),
             ],
             Verdict::Deny(EPERM),
@@ -295,6 +312,7 @@ pub fn name(nr: i64) -> String {
         (SYS_userfaultfd, "userfaultfd"),
         (SYS_clone, "clone"),
         (SYS_socket, "socket"),
+        (SYS_ioctl, "ioctl"),
         #[cfg(target_arch = "x86_64")]
         (SYS_open, "open"),
         #[cfg(target_arch = "x86_64")]
@@ -421,6 +439,74 @@ mod tests {
         assert_eq!(r.verdict(libc::SYS_socket, route), Verdict::Allow);
         let audit = [libc::AF_NETLINK as u64, libc::SOCK_RAW as u64, 9, 0, 0, 0];
         assert_eq!(r.verdict(libc::SYS_socket, audit), Verdict::Deny(EPERM));
+    }
+
+    #[test]
+    fn int_arguments_are_judged_by_their_low_half() {
+        // The kernel reads socket()'s domain and ioctl()'s request as 32-bit
+        // ints: a value with high bits set is the same call to it.
+        let hi = 1u64 << 32;
+        for (rules, nr, args) in [
+            (
+                rules(),
+                libc::SYS_socket,
+                [libc::AF_PACKET as u64 | hi, 3, 0, 0, 0, 0],
+            ),
+            (
+                rules(),
+                libc::SYS_socket,
+                [libc::AF_VSOCK as u64 | hi, 1, 0, 0, 0, 0],
+            ),
+            (
+                rules(),
+                libc::SYS_socket,
+                [libc::AF_NETLINK as u64 | hi, 3, 4, 0, 0, 0],
+            ),
+            (
+                rules(),
+                libc::SYS_socket,
+                [libc::AF_INET as u64 | hi, 3, 0, 0, 0, 0],
+            ),
+            (
+                block_rules(),
+                libc::SYS_socket,
+                [libc::AF_INET as u64 | hi, 2, 0, 0, 0, 0],
+            ),
+            (
+                block_rules(),
+                libc::SYS_socket,
+                [libc::AF_INET6 as u64 | hi, 2, 0, 0, 0, 0],
+            ),
+            (rules(), libc::SYS_ioctl, [0, libc::TIOCSTI, 0, 0, 0, 0]),
+            (
+                rules(),
+                libc::SYS_ioctl,
+                [0, libc::TIOCSTI | hi, 0, 0, 0, 0],
+            ),
+            (
+                rules(),
+                libc::SYS_ioctl,
+                [0, libc::TIOCLINUX | (u64::MAX << 32), 0, 0, 0, 0],
+            ),
+        ] {
+            assert_eq!(
+                rules.verdict(nr, args),
+                Verdict::Deny(EPERM),
+                "{nr} {args:x?}"
+            );
+            assert_eq!(
+                rules.program().run(AUDIT_ARCH, nr, args),
+                SECCOMP_RET_USER_NOTIF,
+                "{nr} {args:x?}"
+            );
+        }
+        // Ordinary terminal ioctls stay free.
+        let tcgets = [0, libc::TCGETS, 0, 0, 0, 0];
+        assert_eq!(rules().verdict(libc::SYS_ioctl, tcgets), Verdict::Allow);
+        assert_eq!(
+            rules().program().run(AUDIT_ARCH, libc::SYS_ioctl, tcgets),
+            SECCOMP_RET_ALLOW
+        );
     }
 
     #[test]

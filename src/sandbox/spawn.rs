@@ -4,7 +4,7 @@
 //! Before `fork` the supervisor has built everything: the landlock ruleset
 //! (an open descriptor), the BPF program, two pipes. Between `fork` and
 //! `execve` the child only makes system calls, in this order:
-//! `PR_SET_NO_NEW_PRIVS`, `landlock_restrict_self`, `seccomp(NEW_LISTENER)`,
+//! `PR_CAPBSET_DROP` of root's capabilities no install needs, `PR_SET_NO_NEW_PRIVS`, `landlock_restrict_self`, `seccomp(NEW_LISTENER)`,
 //! a write of its pid and listener number, a read of the supervisor's ack,
 //! `close(listener)`. The supervisor takes the listener with `pidfd_getfd`
 //! (passing it over a socket would deadlock: `sendmsg` is itself trapped), so
@@ -24,6 +24,49 @@ pub struct Prepared {
     /// The seccomp program.
     pub program: Program,
 }
+
+/// Capabilities an install run as root never needs, and that landlock and
+/// the seccomp filter do not stand in for: raw and admin network access
+/// (packet sockets, routes, firewall), device nodes (`mknod` of a disk in
+/// the private TMPDIR), file capabilities (`security.capability` xattrs: a
+/// persistent privilege on any binary), immutable flags, handle-based
+/// opens, other processes' IPC, ptrace, the clock, modules, audit, BPF.
+/// Kept: what installing as root uses (chown, DAC override, fowner, fsetid,
+/// setuid and setgid for npm's switch to the project owner, kill, nice,
+/// resource limits, IPC lock).
+const DROPPED_CAPS: &[libc::c_ulong] = &[
+    2,  // CAP_DAC_READ_SEARCH
+    8,  // CAP_SETPCAP
+    9,  // CAP_LINUX_IMMUTABLE
+    10, // CAP_NET_BIND_SERVICE
+    11, // CAP_NET_BROADCAST
+    12, // CAP_NET_ADMIN
+    13, // CAP_NET_RAW
+    15, // CAP_IPC_OWNER
+    16, // CAP_SYS_MODULE
+    17, // CAP_SYS_RAWIO
+    18, // CAP_SYS_CHROOT
+    19, // CAP_SYS_PTRACE
+    20, // CAP_SYS_PACCT
+    21, // CAP_SYS_ADMIN
+    22, // CAP_SYS_BOOT
+    25, // CAP_SYS_TIME
+    26, // CAP_SYS_TTY_CONFIG
+    27, // CAP_MKNOD
+    28, // CAP_LEASE
+    29, // CAP_AUDIT_WRITE
+    30, // CAP_AUDIT_CONTROL
+    31, // CAP_SETFCAP
+    32, // CAP_MAC_OVERRIDE
+    33, // CAP_MAC_ADMIN
+    34, // CAP_SYSLOG
+    35, // CAP_WAKE_ALARM
+    36, // CAP_BLOCK_SUSPEND
+    37, // CAP_AUDIT_READ
+    38, // CAP_PERFMON
+    39, // CAP_BPF
+    40, // CAP_CHECKPOINT_RESTORE
+];
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
@@ -203,6 +246,13 @@ where
     unsafe {
         cmd.pre_exec(move || {
             child_without_ptrace();
+            // Root's capabilities no install needs leave the bounding set,
+            // so the manager does not get them back at its execve. Without
+            // CAP_SETPCAP (any other user) there is nothing to drop and
+            // the call fails harmlessly.
+            for cap in DROPPED_CAPS {
+                libc::prctl(libc::PR_CAPBSET_DROP, *cap, 0, 0, 0);
+            }
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
