@@ -205,6 +205,13 @@ pub struct InstallPlan {
     /// it lets the environment choose: the sandbox puts its hook wrapper
     /// there, so lifecycle scripts run in a tighter, nested domain.
     pub hook_shell: Option<HookShell>,
+    /// How the manager starts package code as a plain child process (build
+    /// backends, `setup.py`, `extconf.rb`): the preload library confines
+    /// processes of these shapes in a nested domain.
+    pub package_code: Vec<crate::sandbox::nest_spec::Shape>,
+    /// What such package code may write besides the private TMPDIR and
+    /// `~/.cache`: a local project's build outputs.
+    pub package_code_writes: Vec<PathBuf>,
 }
 
 /// A manager's configurable shell for package scripts (npm's `script-shell`).
@@ -247,6 +254,8 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         facts_origin: origin,
         readable_credentials: Vec::new(),
         hook_shell: None,
+        package_code: Vec::new(),
+        package_code_writes: Vec::new(),
     };
     match request.tool.family() {
         Family::Pip => apply_pip(&mut p, cwd),
@@ -275,6 +284,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     hosts.dedup();
     p.registry_hosts = hosts;
     apply_credentials(&mut p, cwd, crate::paths::home().as_deref());
+    apply_package_code(&mut p);
     Ok(p)
 }
 
@@ -328,6 +338,17 @@ fn apply_credentials(p: &mut InstallPlan, cwd: &Path, home: Option<&Path>) {
     }
 }
 
+/// How the manager starts package code as a plain child process.
+fn apply_package_code(p: &mut InstallPlan) {
+    let key = match p.tool.family() {
+        Family::Pip => "pip",
+        Family::PyTools if p.facts.derived => "pytools",
+        Family::Gem if p.tool == Tool::Gem => "gem",
+        _ => return,
+    };
+    p.package_code = super::package_code::shapes(key);
+}
+
 /// `host` of `host[:port]` (IPv6 literals keep their brackets).
 fn strip_port(hp: &str) -> &str {
     match hp.rsplit_once(':') {
@@ -371,6 +392,8 @@ fn builds_local_projects(p: &InstallPlan) -> bool {
 fn apply_local_projects(p: &mut InstallPlan, cwd: &Path) {
     for (project, editable) in super::local::python_projects(&p.request, cwd) {
         let out = super::local::build_outputs(&project, editable);
+        p.package_code_writes
+            .extend(out.existing.iter().chain(&out.transient).cloned());
         for d in out.existing {
             if !p.write_roots.contains(&d) {
                 p.write_roots.push(d);

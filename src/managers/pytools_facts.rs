@@ -1004,6 +1004,8 @@ mod tests {
             facts_origin: super::super::facts::Origin::Probe,
             readable_credentials: Vec::new(),
             hook_shell: None,
+            package_code: Vec::new(),
+            package_code_writes: Vec::new(),
         };
         apply(&mut p, cwd);
         p
