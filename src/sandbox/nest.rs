@@ -41,7 +41,16 @@ pub fn spec(
     if plan.package_code.is_empty() {
         return None;
     }
-    let (_, read) = hook::package_code_reads(plan, fs, home, cwd);
+    let (_, mut read) = hook::package_code_reads(plan, fs, home, cwd);
+    // Grants split inside /proc name other processes' entries (opening
+    // them is refused by the supervisor, and they are gone by the time the
+    // library runs): /proc is one grant, and the supervisor keeps judging
+    // which process's entry is opened.
+    let proc = Path::new("/proc");
+    if read.iter().any(|r| r.starts_with(proc)) {
+        read.retain(|r| !r.starts_with(proc));
+        read.push(proc.to_path_buf());
+    }
     let mut writes = vec![tmp.to_path_buf()];
     writes.extend(plan.package_code_writes.iter().cloned());
     if let Some(cache) = home.map(|h| h.join(".cache"))
