@@ -444,6 +444,10 @@ fn sandboxed(
             .iter()
             .map(|f| cwd.join(f)),
     );
+    // A process confined by the preload library says so by opening this.
+    if !audit && !plan.package_code.is_empty() {
+        read_watch.push(sandbox::nest::ack_path(&tmp.0));
+    }
     let privileged_unix = net.privileged_unix.clone();
     // The payload and the build directories: what the install runs from.
     let mut exec_roots: Vec<PathBuf> = plan
@@ -504,6 +508,22 @@ fn sandboxed(
             ),
         }
     }
+    // Package code the manager starts as a plain child process (build
+    // backends, setup.py, extconf.rb) is confined by the preload library.
+    let nest_domain = if !audit && !plan.package_code.is_empty() {
+        nest_setup(
+            &mut cmd,
+            &plan,
+            &spec,
+            home.as_deref(),
+            &cwd,
+            &tmp.0,
+            env,
+            what,
+        )
+    } else {
+        crate::detect::NestDomain::default()
+    };
     // Secrets in the environment never reach the install's scripts, unless the
     // manager's own configuration asks for them.
     let mut config_files = plan.config_files.clone();
@@ -696,6 +716,7 @@ fn sandboxed(
         tampered: &tampered,
         started: Some(started),
         hooks: hook_domain,
+        nest: nest_domain,
     };
     let mut findings = crate::detect::run(&input);
     for f in findings.iter_mut() {
@@ -818,6 +839,7 @@ fn sandboxed(
             snapshot_us: before.took_us + after.took_us,
             snapshot_incomplete: after.incomplete.clone(),
             supervisor_max_rss_kb: procs::max_rss_kb(),
+            package_code: crate::report::model::PackageCode::summarise(&input),
         },
         outcome: crate::report::model::Outcome {
             status: status.into(),
@@ -902,6 +924,68 @@ fn sandboxed(
 /// How the install ended: `blocked` by the policy, else `interrupted` when
 /// pkgwarden received (and forwarded) a stop signal or one ended the manager,
 /// whatever the manager's exit code; `crashed` for any other signal.
+/// Puts the preload library and its spec into the install's environment;
+/// the domain the detectors judge by. Without the library (or its spec)
+/// package code runs with the install's rights, and the report says so.
+#[allow(clippy::too_many_arguments)]
+fn nest_setup(
+    cmd: &mut Command,
+    plan: &crate::managers::facts::InstallPlan,
+    fs: &crate::sandbox::landlock::FsSpec,
+    home: Option<&Path>,
+    cwd: &Path,
+    tmp: &Path,
+    env: &[(String, String)],
+    what: &str,
+) -> crate::detect::NestDomain {
+    let spec = crate::sandbox::nest::spec(plan, fs, home, cwd, tmp, std::process::id() as i32);
+    let lib = std::env::current_exe()
+        .map_err(|e| e.to_string())
+        .and_then(|exe| {
+            crate::sandbox::nest::library(&exe).ok_or_else(|| {
+                format!(
+                    "{} not found beside {} (reinstall with install.sh)",
+                    crate::sandbox::nest::LIBRARY,
+                    exe.display()
+                )
+            })
+        });
+    let written = spec
+        .as_ref()
+        .map(|s| crate::sandbox::nest::write(s, tmp).map_err(|e| e.to_string()));
+    match (lib, spec, written) {
+        (Ok(lib), Some(spec), Some(Ok(var))) => {
+            let existing = env
+                .iter()
+                .find(|(k, _)| k == "LD_PRELOAD")
+                .map(|(_, v)| std::ffi::OsString::from(v));
+            cmd.env("LD_PRELOAD", crate::sandbox::nest::preload(&lib, existing))
+                .env(crate::sandbox::nest_spec::VAR, var);
+            crate::detect::NestDomain {
+                spec: Some(spec),
+                missing: None,
+            }
+        }
+        (lib, spec, written) => {
+            let why = match (lib, written) {
+                (Err(e), _) | (_, Some(Err(e))) => e,
+                _ => "no spec".into(),
+            };
+            eprintln!(
+                "pkgwarden: WARNING: {what}: build backends and other package code run with the install's rights: {why}"
+            );
+            crate::detect::NestDomain {
+                spec: spec.map(|mut s| {
+                    // Nothing acknowledges: every run is reported unnested.
+                    s.ack = PathBuf::new();
+                    s
+                }),
+                missing: Some(why),
+            }
+        }
+    }
+}
+
 fn outcome_status(blocked: bool, signal: Option<i32>, received: i32) -> &'static str {
     let stop = |s: i32| {
         matches!(

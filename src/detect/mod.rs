@@ -123,6 +123,7 @@ pub mod exec;
 pub mod gemplugin;
 pub mod hidden;
 pub mod lingering;
+pub mod nested;
 pub mod net;
 pub mod persist;
 pub mod pth;
@@ -198,6 +199,78 @@ pub struct Input<'a> {
     pub started: Option<std::time::SystemTime>,
     /// The nested domain package scripts ran in, when there was one.
     pub hooks: HookDomain,
+    /// The nested domain of package code the preload library confines.
+    pub nest: NestDomain,
+}
+
+/// The preload library's domain (`sandbox::nest`): which command lines are
+/// package code, what they may write, and how a confined one says so.
+#[derive(Clone, Debug, Default)]
+pub struct NestDomain {
+    /// The spec the library read; `None` when the install had none.
+    pub spec: Option<crate::sandbox::nest_spec::NestSpec>,
+    /// Why package code could not be confined at all (no library).
+    pub missing: Option<String>,
+}
+
+impl NestDomain {
+    /// The processes that ran package code (a shape's command line, not
+    /// the manager itself), each with its shape's name and whether it
+    /// acknowledged its domain.
+    pub fn runs<'t>(&self, input: &Input<'t>) -> Vec<(&'t ProcNode, String, bool)> {
+        let Some(spec) = &self.spec else {
+            return Vec::new();
+        };
+        let manager = input.tree.first().map(|n| n.pid);
+        let ack = spec.ack.to_string_lossy();
+        input
+            .tree
+            .iter()
+            .filter(|n| Some(n.pid) != manager)
+            .filter_map(|n| {
+                let shape = spec.shape(&n.argv)?;
+                let acked = input.events.iter().any(|e| {
+                    e.pid == n.pid
+                        && e.kind == "open-read"
+                        && e.paths.first().is_some_and(|p| *p == ack)
+                });
+                Some((n, shape.name.clone(), acked))
+            })
+            .collect()
+    }
+
+    /// True when the nested domain refused `pid` a write to `path`: `pid`
+    /// (or an ancestor) acknowledged its domain, and `path` is outside what
+    /// that domain writes.
+    pub fn refuses_write(&self, pid: i32, path: &Path, input: &Input, procs: &Procs) -> bool {
+        let Some(spec) = &self.spec else {
+            return false;
+        };
+        let ack = spec.ack.to_string_lossy();
+        let acked = |p: i32| {
+            input.events.iter().any(|e| {
+                e.pid == p && e.kind == "open-read" && e.paths.first().is_some_and(|x| *x == ack)
+            })
+        };
+        let Some(confined) = std::iter::once(pid)
+            .chain(procs.ancestors(pid))
+            .find(|p| acked(*p))
+        else {
+            return false;
+        };
+        let (Some(node), Some(shape)) = (
+            procs.node(confined),
+            procs.node(confined).and_then(|n| spec.shape(&n.argv)),
+        ) else {
+            return false;
+        };
+        let cwd = node.cwd.as_deref().map(PathBuf::from).unwrap_or_default();
+        !spec
+            .write_dirs(shape, &cwd)
+            .iter()
+            .chain(&spec.write_files)
+            .any(|w| path.starts_with(w))
+    }
 }
 
 /// The hook wrapper's domain (`sandbox::hook`): which processes it confined
@@ -280,11 +353,28 @@ impl Input<'_> {
         if self.mode == Mode::Audit || self.changed(p).is_some() {
             return Taken::Observed;
         }
-        if self.fs.allows_write(p) {
+        if self.fs.allows_write(p) && !self.nest_refused(p) {
             Taken::Observed
         } else {
             Taken::Blocked
         }
+    }
+
+    /// True when every attempt to write `p` came from package code whose
+    /// nested domain refuses it (and `p` did not change).
+    fn nest_refused(&self, p: &Path) -> bool {
+        if self.nest.spec.is_none() {
+            return false;
+        }
+        let procs = Procs::new(self.tree);
+        let mut pids = self
+            .events
+            .iter()
+            .filter(|e| e.kind != "open-read" && e.kind != "exec")
+            .filter(|e| e.paths.iter().any(|x| Path::new(x) == p))
+            .map(|e| e.pid)
+            .peekable();
+        pids.peek().is_some() && pids.all(|pid| self.nest.refuses_write(pid, p, self, &procs))
     }
 
     /// The snapshot change of `p`, if any.
@@ -591,6 +681,11 @@ pub fn rule_meta(rule: &str) -> (&'static [&'static str], Severity, &'static str
             High,
             "pkgwarden's own policy, state or binary tampered with",
         ),
+        "sandbox.unnested" => (
+            &["T1562.001"],
+            Medium,
+            "Package code ran with the install's rights",
+        ),
         _ => (&[], Medium, "Finding"),
     }
 }
@@ -658,6 +753,7 @@ pub fn run(input: &Input) -> Vec<Finding> {
     out.extend(escape::check(input, &procs));
     out.extend(tamper::check(input, &procs));
     out.extend(conda::check(input, &procs));
+    out.extend(nested::check(input, &procs));
     gemplugin::attribute(input, &procs, &mut out);
     correlate(&mut out, &procs);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));

@@ -205,6 +205,13 @@ pub struct InstallPlan {
     /// it lets the environment choose: the sandbox puts its hook wrapper
     /// there, so lifecycle scripts run in a tighter, nested domain.
     pub hook_shell: Option<HookShell>,
+    /// How the manager starts package code as a plain child process (build
+    /// backends, `setup.py`, `extconf.rb`): the preload library confines
+    /// processes of these shapes in a nested domain.
+    pub package_code: Vec<crate::sandbox::nest_spec::Shape>,
+    /// What such package code may write besides the private TMPDIR and
+    /// `~/.cache`: a local project's build outputs.
+    pub package_code_writes: Vec<PathBuf>,
     /// Programs the manager runs later that load code an install can add
     /// (RubyGems loads every plugin when `gem` starts): each is started
     /// once after the install, in the sandbox, when a file it loads is new
@@ -266,6 +273,8 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         readable_credentials: Vec::new(),
         hook_shell: None,
         startup_probes: Vec::new(),
+        package_code: Vec::new(),
+        package_code_writes: Vec::new(),
     };
     match request.tool.family() {
         Family::Pip => apply_pip(&mut p, cwd),
@@ -294,6 +303,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     hosts.dedup();
     p.registry_hosts = hosts;
     apply_credentials(&mut p, cwd, crate::paths::home().as_deref());
+    apply_package_code(&mut p);
     Ok(p)
 }
 
@@ -347,6 +357,17 @@ fn apply_credentials(p: &mut InstallPlan, cwd: &Path, home: Option<&Path>) {
     }
 }
 
+/// How the manager starts package code as a plain child process.
+fn apply_package_code(p: &mut InstallPlan) {
+    let key = match p.tool.family() {
+        Family::Pip => "pip",
+        Family::PyTools if p.facts.derived => "pytools",
+        Family::Gem if p.tool == Tool::Gem => "gem",
+        _ => return,
+    };
+    p.package_code = super::package_code::shapes(key);
+}
+
 /// `host` of `host[:port]` (IPv6 literals keep their brackets).
 fn strip_port(hp: &str) -> &str {
     match hp.rsplit_once(':') {
@@ -390,6 +411,8 @@ fn builds_local_projects(p: &InstallPlan) -> bool {
 fn apply_local_projects(p: &mut InstallPlan, cwd: &Path) {
     for (project, editable) in super::local::python_projects(&p.request, cwd) {
         let out = super::local::build_outputs(&project, editable);
+        p.package_code_writes
+            .extend(out.existing.iter().chain(&out.transient).cloned());
         for d in out.existing {
             if !p.write_roots.contains(&d) {
                 p.write_roots.push(d);

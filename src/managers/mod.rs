@@ -9,6 +9,7 @@ pub mod facts;
 pub mod gem;
 pub mod local;
 pub mod npm;
+pub mod package_code;
 pub mod pip;
 pub mod probe;
 pub mod pytools;

@@ -1005,6 +1005,8 @@ mod tests {
             readable_credentials: Vec::new(),
             hook_shell: None,
             startup_probes: Vec::new(),
+            package_code: Vec::new(),
+            package_code_writes: Vec::new(),
         };
         apply(&mut p, cwd);
         p

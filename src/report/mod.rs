@@ -279,6 +279,7 @@ pub(crate) mod testdata {
                 snapshot_us: 2100,
                 snapshot_incomplete: vec![],
                 supervisor_max_rss_kb: None,
+                package_code: None,
             },
             outcome: Outcome {
                 status: "completed".into(),

@@ -167,6 +167,48 @@ pub struct SandboxStatus {
     /// The supervisor's peak resident set size, in KiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supervisor_max_rss_kb: Option<u64>,
+    /// Package code started as plain child processes (build backends,
+    /// `setup.py`, `extconf.rb`): whether each ran in the nested domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_code: Option<PackageCode>,
+}
+
+/// Whether the install's package code ran nested (README, "The sandbox").
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PackageCode {
+    /// `preload` when the library was set up, else why not.
+    pub mechanism: String,
+    /// Processes that ran package code.
+    pub runs: u32,
+    /// Of those, the ones confined in the nested domain.
+    pub nested: u32,
+}
+
+impl PackageCode {
+    /// The summary of one install, `None` when it had no nested domain.
+    pub fn summarise(input: &crate::detect::Input) -> Option<PackageCode> {
+        let nest = &input.nest;
+        if nest.spec.is_none() && nest.missing.is_none() {
+            return None;
+        }
+        let runs = nest.runs(input);
+        let procs = crate::detect::Procs::new(input.tree);
+        let nested = runs
+            .iter()
+            .filter(|(n, _, acked)| {
+                *acked
+                    || procs
+                        .ancestors(n.pid)
+                        .iter()
+                        .any(|a| runs.iter().any(|(m, _, ok)| m.pid == *a && *ok))
+            })
+            .count();
+        Some(PackageCode {
+            mechanism: nest.missing.clone().unwrap_or_else(|| "preload".into()),
+            runs: u32::try_from(runs.len()).unwrap_or(u32::MAX),
+            nested: u32::try_from(nested).unwrap_or(u32::MAX),
+        })
+    }
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -50,26 +50,7 @@ pub fn spec(
     tmp: &Path,
 ) -> Option<HookSpec> {
     let h = plan.hook_shell.as_ref()?;
-    let mut hide: Vec<PathBuf> = plan.readable_credentials.clone();
-    if let Some(home) = home {
-        hide.extend(super::readable_credentials().iter().map(|c| home.join(c)));
-    }
-    if let Ok(entries) = std::fs::read_dir(cwd) {
-        hide.extend(
-            entries
-                .flatten()
-                .filter(|e| e.file_name().to_string_lossy().starts_with(".env"))
-                .map(|e| e.path()),
-        );
-    }
-    hide.retain(|p| p.symlink_metadata().is_ok());
-    hide.sort();
-    hide.dedup();
-    // The grants leave out what the install's own domain hides too: the
-    // wrapper opens each grant, and opening a hidden store is a finding.
-    let mut unread = hide.clone();
-    unread.extend(fs.secrets.iter().cloned());
-    let read = landlock::allow_all_except(Path::new("/"), &unread);
+    let (hide, read) = package_code_reads(plan, fs, home, cwd);
     let mut writes = vec![tmp.to_path_buf()];
     writes.extend(plan.cache_dirs.iter().cloned());
     if let Some(home) = home {
@@ -94,6 +75,39 @@ pub fn spec(
             .cloned()
             .collect(),
     })
+}
+
+/// What package code may not read although the install may (the
+/// manager's own credentials, the project's `.env*`), and what it may read
+/// as landlock grants: everything but those and the install's hidden
+/// stores.
+pub fn package_code_reads(
+    plan: &InstallPlan,
+    fs: &landlock::FsSpec,
+    home: Option<&Path>,
+    cwd: &Path,
+) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut hide: Vec<PathBuf> = plan.readable_credentials.clone();
+    if let Some(home) = home {
+        hide.extend(super::readable_credentials().iter().map(|c| home.join(c)));
+    }
+    if let Ok(entries) = std::fs::read_dir(cwd) {
+        hide.extend(
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(".env"))
+                .map(|e| e.path()),
+        );
+    }
+    hide.retain(|p| p.symlink_metadata().is_ok());
+    hide.sort();
+    hide.dedup();
+    // The grants leave out what the install's own domain hides too: the
+    // wrapper opens each grant, and opening a hidden store is a finding.
+    let mut unread = hide.clone();
+    unread.extend(fs.secrets.iter().cloned());
+    let read = landlock::allow_all_except(Path::new("/"), &unread);
+    (hide, read)
 }
 
 /// True when this process is the wrapper: [`VAR`] is set and it was called

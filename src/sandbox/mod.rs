@@ -4,6 +4,10 @@
 pub mod bpf;
 pub mod hook;
 pub mod landlock;
+pub mod nest;
+/// The nested domain's spec, shared with the preload library.
+#[path = "../nest/spec.rs"]
+pub mod nest_spec;
 pub mod probe;
 pub mod seccomp;
 pub mod secrets;

@@ -1,0 +1,65 @@
+//! How each manager starts package code as a plain child process
+//! (`policy/package_code.toml`): the shapes the preload library confines.
+
+use crate::sandbox::nest_spec::Shape;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+fn data() -> &'static BTreeMap<String, Vec<Shape>> {
+    static DATA: OnceLock<BTreeMap<String, Vec<Shape>>> = OnceLock::new();
+    // Compiled in and checked by a unit test: a parse error cannot reach users.
+    DATA.get_or_init(|| {
+        toml::from_str(include_str!("../../policy/package_code.toml")).unwrap_or_default()
+    })
+}
+
+/// The shapes of the adapter `key` (`pip`, `pytools`, `gem`).
+pub fn shapes(key: &str) -> Vec<Shape> {
+    data().get(key).cloned().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_data_parses_and_recognises_each_managers_package_code() {
+        let pip = shapes("pip");
+        let any = |s: &[Shape], a: &[&str]| s.iter().any(|x| x.matches(&argv(a)));
+        assert!(any(
+            &pip,
+            &[
+                "/venv/bin/python",
+                "/venv/lib/python3.11/site-packages/pip/_vendor/pyproject_hooks/_in_process/_in_process.py",
+                "build_wheel",
+                "/tmp/tmpx"
+            ]
+        ));
+        assert!(any(
+            &pip,
+            &[
+                "python",
+                "-c",
+                "exec(compile(open('/tmp/pip-install-1/x/setup.py').read()))",
+                "egg_info"
+            ]
+        ));
+        assert!(any(&pip, &["python", "setup.py", "develop"]));
+        assert!(!any(&pip, &["python", "-m", "pip", "install", "x"]));
+        assert!(!any(&pip, &["/usr/bin/git", "clone", "setup.pyx"]));
+        // argv[0] alone never matches.
+        assert!(!any(&pip, &["/tmp/setup.py"]));
+        let gem = shapes("gem");
+        assert!(any(
+            &gem,
+            &["/usr/bin/ruby", "-I", "/usr/lib/ruby", "extconf.rb"]
+        ));
+        assert!(any(&gem, &["make", "DESTDIR=", "sitearchdir=./.gem.2026"]));
+        assert!(gem.iter().all(|s| s.own_dir));
+        assert!(!shapes("pytools").is_empty());
+    }
+}

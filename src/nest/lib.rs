@@ -1,0 +1,140 @@
+//! pkgwarden's preload library (DESIGN.md principle 9, "package code is not
+//! the manager"). The supervisor puts it in `LD_PRELOAD` of installs whose
+//! manager starts package code as a plain child process (pip's build
+//! backends, `setup.py`, gem's `extconf.rb` and `make`). Its constructor runs
+//! in every dynamically linked process of the install before any of the
+//! program's own code; in a process whose command line has one of the
+//! shapes the install plan names, it stacks a nested landlock domain on the
+//! install's (reads: all but the credentials; writes: the private TMPDIR,
+//! the build outputs, `~/.cache`), then opens the spec's `ack` path so that
+//! the supervisor knows. The domain is inherited and can only remove rights.
+//!
+//! Nothing here may crash the host: every failure of the spec in a process
+//! that is not package code leaves the process alone; in one that is, the
+//! process exits with 126 before its code runs (fail closed, like the hook
+//! wrapper of npm's scripts).
+
+mod spec;
+
+use landlock::{
+    ABI, Access, AccessFs, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus,
+};
+use spec::{NestSpec, Shape};
+use std::ffi::{CStr, c_char, c_int};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Runs before the program's `main` (and before a Python or Ruby
+/// interpreter reads its first line of code).
+#[used]
+#[unsafe(link_section = ".init_array")]
+static INIT: extern "C" fn(c_int, *const *const c_char, *const *const c_char) = init;
+
+extern "C" fn init(argc: c_int, argv: *const *const c_char, _env: *const *const c_char) {
+    // A panic must not unwind into the C runtime.
+    let _ = std::panic::catch_unwind(|| confine(argc, argv));
+}
+
+fn confine(argc: c_int, argv: *const *const c_char) {
+    let Some(var) = std::env::var_os(spec::VAR) else {
+        return;
+    };
+    let args = args(argc, argv);
+    let spec = match load(var.as_bytes()) {
+        Ok(s) => s,
+        Err(why) => {
+            // Without an intact spec no process can be told apart: a
+            // changed spec means package code already tried to loosen it.
+            refuse(&args, &why);
+        }
+    };
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } == spec.manager_parent {
+        return;
+    }
+    let Some(shape) = spec.shape(&args) else {
+        return;
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if let Err(why) = restrict(&spec, shape, &cwd) {
+        refuse(&args, &why);
+    }
+    if let Ok(ack) = std::ffi::CString::new(spec.ack.as_os_str().as_bytes()) {
+        // SAFETY: a valid C string; the descriptor, if any, is closed.
+        let fd = unsafe { libc::open(ack.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd >= 0 {
+            // SAFETY: fd was just opened by us.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+fn args(argc: c_int, argv: *const *const c_char) -> Vec<String> {
+    let mut out = Vec::new();
+    if argv.is_null() {
+        return out;
+    }
+    for i in 0..usize::try_from(argc).unwrap_or(0) {
+        // SAFETY: the C runtime passes argc valid pointers in argv.
+        let p = unsafe { *argv.add(i) };
+        if p.is_null() {
+            break;
+        }
+        // SAFETY: each is a NUL-terminated string.
+        out.push(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned());
+    }
+    out
+}
+
+fn refuse(args: &[String], why: &str) -> ! {
+    eprintln!(
+        "pkgwarden: package code not run ({}): {why}",
+        args.first().map(String::as_str).unwrap_or("?")
+    );
+    // SAFETY: _exit ends the process without running the host's handlers.
+    unsafe { libc::_exit(126) }
+}
+
+fn load(var: &[u8]) -> Result<NestSpec, String> {
+    use sha2::Digest;
+    let var = String::from_utf8_lossy(var);
+    let (sum, path) = var
+        .split_once(':')
+        .ok_or_else(|| format!("{} is malformed", spec::VAR))?;
+    let json = std::fs::read(path).map_err(|e| format!("the spec cannot be read: {e}"))?;
+    if spec::hex(&sha2::Sha256::digest(&json)) != sum {
+        return Err("the spec was changed after the install started".into());
+    }
+    serde_json::from_slice(&json).map_err(|e| format!("not a spec: {e}"))
+}
+
+fn restrict(spec: &NestSpec, shape: &Shape, cwd: &Path) -> Result<(), String> {
+    let abi = ABI::V6;
+    let read = AccessFs::from_read(abi);
+    let all = AccessFs::from_all(abi);
+    let file = AccessFs::from_file(abi);
+    let mut created = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(all)
+        .and_then(|r| r.create())
+        .map_err(|e| e.to_string())?;
+    let mut rules: Vec<(&Path, _)> = spec.read.iter().map(|p| (p.as_path(), read)).collect();
+    let dirs: Vec<PathBuf> = spec.write_dirs(shape, cwd);
+    rules.extend(dirs.iter().map(|d| (d.as_path(), all)));
+    rules.extend(spec.write_files.iter().map(|f| (f.as_path(), file)));
+    for (path, access) in rules {
+        let Ok(fd) = PathFd::new(path) else {
+            continue;
+        };
+        let access = if path.is_dir() { access } else { access & file };
+        created = created
+            .add_rule(PathBeneath::new(fd, access))
+            .map_err(|e| e.to_string())?;
+    }
+    let status = created.restrict_self().map_err(|e| e.to_string())?;
+    if status.ruleset == RulesetStatus::NotEnforced {
+        return Err("landlock is not available".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! The nested domain's spec, shared by the supervisor (which writes it) and
+//! the preload library (which reads it in every process of the install and
+//! confines those that run package code). Plain data and pure functions: the
+//! library includes this file by path, without the rest of pkgwarden.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The variable naming the spec as `<sha256 of the file>:<path>`.
+pub const VAR: &str = "PKGWARDEN_NEST";
+
+/// How a manager starts package code, recognised by its command line.
+/// Produced by the manager's adapter (policy/package_code.toml).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    /// What it is, for the report (`PEP 517 hook`, `extconf.rb`).
+    pub name: String,
+    /// Matches when an argument after argv[0] ends with one of these.
+    #[serde(default)]
+    pub arg_ends_with: Vec<String>,
+    /// Matches when an argument after argv[0] contains one of these.
+    #[serde(default)]
+    pub arg_contains: Vec<String>,
+    /// The process may also write its working directory, when that lies
+    /// strictly beneath one of the spec's `own_roots` (a gem's extension
+    /// directory, where `make` builds).
+    #[serde(default)]
+    pub own_dir: bool,
+}
+
+impl Shape {
+    /// True when `argv` (argv[0] excluded) has this shape.
+    pub fn matches(&self, argv: &[String]) -> bool {
+        argv.iter().skip(1).any(|a| {
+            self.arg_ends_with.iter().any(|s| a.ends_with(s.as_str()))
+                || self.arg_contains.iter().any(|s| a.contains(s.as_str()))
+        })
+    }
+}
+
+/// What the library needs to confine package code, decided by the supervisor.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NestSpec {
+    /// The command lines of package code.
+    pub shapes: Vec<Shape>,
+    /// What package code may read (everything but the credential stores and
+    /// the manager's own credentials), as landlock grants.
+    pub read: Vec<PathBuf>,
+    /// Directories package code may write (the private TMPDIR, a local
+    /// project's build outputs, `~/.cache` but the manager's caches).
+    pub writes: Vec<PathBuf>,
+    /// Single files it may write (devices, the terminal).
+    pub write_files: Vec<PathBuf>,
+    /// Where a shape with `own_dir` may write its working directory.
+    pub own_roots: Vec<PathBuf>,
+    /// Opened (read, and missing) by a process once it is confined: the
+    /// supervisor sees the open, so a package-code process that never opens
+    /// it ran unconfined (a static interpreter, no library).
+    pub ack: PathBuf,
+    /// The process id of the manager itself, which is never confined.
+    pub manager_parent: i32,
+}
+
+impl NestSpec {
+    /// The shape `argv` has, if any.
+    pub fn shape(&self, argv: &[String]) -> Option<&Shape> {
+        self.shapes.iter().find(|s| s.matches(argv))
+    }
+
+    /// The directories a process of `shape` running in `cwd` may write.
+    pub fn write_dirs(&self, shape: &Shape, cwd: &Path) -> Vec<PathBuf> {
+        let mut w = self.writes.clone();
+        if shape.own_dir
+            && self
+                .own_roots
+                .iter()
+                .any(|r| cwd.starts_with(r) && cwd != r.as_path())
+        {
+            w.push(cwd.to_path_buf());
+        }
+        w
+    }
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(D[(b >> 4) as usize] as char);
+        s.push(D[(b & 15) as usize] as char);
+    }
+    s
+}

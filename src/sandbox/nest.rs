@@ -1,0 +1,158 @@
+//! Package code started as a plain child process (pip's build backends and
+//! `setup.py`, gem's `extconf.rb` and `make`) runs in a nested landlock
+//! domain (DESIGN.md principle 9). Such managers offer no hook to put a
+//! wrapper in, so pkgwarden's preload library (`src/nest/`, in `LD_PRELOAD`)
+//! confines, from its constructor, every process whose command line has one
+//! of the shapes the install plan names. This module prepares its spec and
+//! finds the library.
+
+use super::hook;
+use super::landlock;
+use super::nest_spec::NestSpec;
+use crate::managers::facts::InstallPlan;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// The library's file name, beside pkgwarden's executable.
+pub const LIBRARY: &str = "libpkgwarden_nest.so";
+
+/// The preload library that goes with the executable `exe`: beside it
+/// (install.sh, `target/debug`), or in `../lib/pkgwarden/`.
+pub fn library(exe: &Path) -> Option<PathBuf> {
+    let dir = exe.parent()?;
+    [
+        dir.join(LIBRARY),
+        dir.join("../lib/pkgwarden").join(LIBRARY),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+/// The spec for this install, or `None` when its manager starts no package
+/// code as a plain child process.
+pub fn spec(
+    plan: &InstallPlan,
+    fs: &landlock::FsSpec,
+    home: Option<&Path>,
+    cwd: &Path,
+    tmp: &Path,
+    supervisor: i32,
+) -> Option<NestSpec> {
+    if plan.package_code.is_empty() {
+        return None;
+    }
+    let (_, mut read) = hook::package_code_reads(plan, fs, home, cwd);
+    // Grants split inside /proc name other processes' entries (opening
+    // them is refused by the supervisor, and they are gone by the time the
+    // library runs): /proc is one grant, and the supervisor keeps judging
+    // which process's entry is opened.
+    let proc = Path::new("/proc");
+    if read.iter().any(|r| r.starts_with(proc)) {
+        read.retain(|r| !r.starts_with(proc));
+        read.push(proc.to_path_buf());
+    }
+    let mut writes = vec![tmp.to_path_buf()];
+    writes.extend(plan.package_code_writes.iter().cloned());
+    if let Some(cache) = home.map(|h| h.join(".cache"))
+        && cache.is_dir()
+    {
+        // `~/.cache` but the manager's own caches (a wheel planted in pip's
+        // cache would be installed by a later install).
+        let own: Vec<PathBuf> = plan
+            .cache_dirs
+            .iter()
+            .filter(|c| c.starts_with(&cache))
+            .cloned()
+            .collect();
+        if own.is_empty() {
+            writes.push(cache);
+        } else {
+            writes.extend(landlock::allow_all_except(&cache, &own));
+        }
+    }
+    Some(NestSpec {
+        shapes: plan.package_code.clone(),
+        read,
+        writes,
+        write_files: fs
+            .write_files
+            .iter()
+            .filter(|f| f.starts_with("/dev"))
+            .cloned()
+            .collect(),
+        own_roots: plan.write_roots.clone(),
+        ack: ack_path(tmp),
+        manager_parent: supervisor,
+    })
+}
+
+/// The path a confined process opens to say so.
+pub fn ack_path(tmp: &Path) -> PathBuf {
+    tmp.join(".pkgwarden-nested")
+}
+
+/// Writes the spec into the private TMPDIR and returns the value of
+/// `PKGWARDEN_NEST`: the file's sha256 and path (a changed spec is refused).
+pub fn write(spec: &NestSpec, tmp: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let json = serde_json::to_vec(spec).map_err(std::io::Error::other)?;
+    let path = tmp.join(".pkgwarden-nest.json");
+    std::fs::write(&path, &json)?;
+    let sum = super::nest_spec::hex(&sha2::Sha256::digest(&json));
+    Ok(format!("{sum}:{}", path.display()))
+}
+
+/// `LD_PRELOAD` with the library first, the user's own entries kept.
+pub fn preload(lib: &Path, existing: Option<OsString>) -> OsString {
+    let mut v = lib.as_os_str().to_os_string();
+    if let Some(e) = existing.filter(|e| !e.is_empty()) {
+        v.push(":");
+        v.push(e);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::nest_spec::Shape;
+
+    #[test]
+    fn own_dir_is_granted_only_strictly_below_a_write_root() {
+        let spec = NestSpec {
+            writes: vec![PathBuf::from("/t")],
+            own_roots: vec![PathBuf::from("/g")],
+            ..NestSpec::default()
+        };
+        let own = Shape {
+            own_dir: true,
+            ..Shape::default()
+        };
+        assert_eq!(
+            spec.write_dirs(&own, Path::new("/g/gems/x/ext/x")),
+            vec![PathBuf::from("/t"), PathBuf::from("/g/gems/x/ext/x")]
+        );
+        assert_eq!(
+            spec.write_dirs(&own, Path::new("/g")),
+            vec![PathBuf::from("/t")]
+        );
+        assert_eq!(
+            spec.write_dirs(&own, Path::new("/home/u")),
+            vec![PathBuf::from("/t")]
+        );
+        let plain = Shape::default();
+        assert_eq!(
+            spec.write_dirs(&plain, Path::new("/g/gems/x")),
+            vec![PathBuf::from("/t")]
+        );
+    }
+
+    #[test]
+    fn preload_keeps_the_users_entries() {
+        assert_eq!(preload(Path::new("/l.so"), None), "/l.so");
+        assert_eq!(
+            preload(Path::new("/l.so"), Some("/u.so".into())),
+            "/l.so:/u.so"
+        );
+    }
+}

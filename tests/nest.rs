@@ -1,0 +1,326 @@
+//! Package code started as a plain child process runs in a nested domain
+//! (issue 9.10, DESIGN.md principle 9): pip's build backend running an
+//! sdist's `setup.py` cannot write the target site-packages (a `.pth`),
+//! another installed package's file, or a local project's `.git/hooks` and
+//! sources, although the install itself may; a benign sdist and a local
+//! `pip install -e .` still install cleanly. Real pip, a loopback index, in
+//! protect and block, as root and unprivileged.
+
+mod support;
+
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use support::installs::{Installed, install};
+use support::pypi::{Dist, PipFixture, build_sdist};
+use support::*;
+
+/// An inert setup.py that tries each write and records what happened and  prints them (pip -v shows them), then
+/// builds normally.
+fn probe_setup(name: &str) -> String {
+    format!(
+        r##"import json, os, sysconfig, tempfile
+site = sysconfig.get_paths()["purelib"]
+home = os.path.expanduser("~")
+r = {{}}
+def t(k, f):
+    try:
+        f(); r[k] = "ok"
+    except OSError as e:
+        r[k] = {{13: "EACCES", 1: "EPERM", 2: "ENOENT"}}.get(e.errno, str(e.errno))
+def w(p, mode="w"):
+    def f():
+        with open(p, mode) as fh:
+            fh.write("# pkgwarden fixture\n")
+    return f
+t("pth", w(os.path.join(site, "pw-nest-evil.pth")))
+t("other_package", w(os.path.join(site, "pip", "__init__.py"), "a"))
+t("git_hook", w(os.path.join(os.getcwd(), ".git", "hooks", "pre-commit")))
+t("project_file", w(os.path.join(os.getcwd(), "pw-stolen.txt")))
+t("home", w(os.path.join(home, "pw-stray.txt")))
+t("tmp", w(os.path.join(tempfile.gettempdir(), "pw-tmp.txt")))
+import sys
+print("PWNEST-{name} " + json.dumps(r), file=sys.stderr)
+from setuptools import setup
+setup(name="{name}", version="1.0.0", packages=["{name}"])
+"##
+    )
+}
+
+/// setuptools and wheel for pip's isolated build (tests/.wheels).
+fn build_requirements() -> Vec<Dist> {
+    let dir = crate_root().join("tests/.wheels");
+    let wheels: Vec<Dist> = fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let filename = e.file_name().to_string_lossy().into_owned();
+            let project = filename
+                .strip_suffix(".whl")?
+                .split('-')
+                .next()?
+                .to_string();
+            Some(Dist {
+                project,
+                filename,
+                bytes: fs::read(e.path()).ok()?,
+            })
+        })
+        .collect();
+    assert!(
+        wheels.iter().any(|w| w.project == "setuptools"),
+        "no setuptools wheel in {}: run .ci/run",
+        dir.display()
+    );
+    wheels
+}
+
+fn write_tree(dir: &Path, files: &[(&str, String)]) {
+    for (rel, data) in files {
+        let p = dir.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+}
+
+struct Case {
+    env: ShimEnv,
+    index: PypiIndex,
+    _src: tempfile::TempDir,
+    _venv_home: TestHome,
+    venv: PathBuf,
+    site: PathBuf,
+}
+
+fn case(sdists: &[(&str, String)]) -> Case {
+    let src = tempfile::tempdir().unwrap();
+    let mut dists = build_requirements();
+    for (name, setup) in sdists {
+        let dir = src.path().join(name);
+        write_tree(
+            &dir,
+            &[
+                ("setup.py", setup.clone()),
+                (&format!("{name}/__init__.py"), String::new()),
+            ],
+        );
+        dists.push(build_sdist(&PipFixture {
+            name: name.to_string(),
+            version: "1.0.0".into(),
+            summary: Some("Inert pkgwarden fixture".into()),
+            requires_dist: vec![],
+            dir,
+        }));
+    }
+    let index = PypiIndex::start_with(dists);
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let lib = venv.join("lib");
+    let py = fs::read_dir(&lib)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("python"))
+        .unwrap();
+    let site = py.path().join("site-packages");
+    Case {
+        env,
+        index,
+        _src: src,
+        _venv_home: venv_home,
+        venv,
+        site,
+    }
+}
+
+impl Case {
+    fn pip(&self, mode: &str, args: &[&str], cwd: &Path) -> Installed {
+        let url = self.index.index_url();
+        let mut a = vec![
+            "pip",
+            "install",
+            "-v",
+            "--no-cache-dir",
+            "--index-url",
+            &url,
+        ];
+        a.extend_from_slice(args);
+        install(&self.env, mode, &a, cwd, &[])
+    }
+
+    /// What the probes of package `name` recorded (one per setup.py run;
+    /// pip -v passes the backend's output on).
+    fn probes(&self, name: &str, r: &Installed) -> Vec<Value> {
+        let marker = format!("PWNEST-{name} ");
+        format!("{}\n{}", r.stdout, r.stderr)
+            .lines()
+            .filter_map(|l| l.split_once(marker.as_str()))
+            .map(|(_, j)| serde_json::from_str(j.trim()).unwrap())
+            .collect()
+    }
+
+    fn uninstall(&self, name: &str) {
+        let _ = run(self
+            .env
+            .bare(venv_bin(&self.venv, "pip"))
+            .args(["uninstall", "-y", name]));
+    }
+}
+
+fn medium_or_more(r: &Installed) -> Vec<&Value> {
+    r.report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| matches!(f["severity"].as_str(), Some("medium" | "high" | "critical")))
+        .collect()
+}
+
+fn nest_counts(r: &Installed) -> (u64, u64) {
+    let pc = &r.report["sandbox"]["package_code"];
+    assert_eq!(pc["mechanism"], "preload", "{pc:#}\n{}", r.stderr);
+    (pc["runs"].as_u64().unwrap(), pc["nested"].as_u64().unwrap())
+}
+
+#[test]
+fn an_sdists_setup_py_writes_neither_site_packages_nor_another_package() {
+    let c = case(&[("pwnest", probe_setup("pwnest"))]);
+    let pip_init = c.site.join("pip/__init__.py");
+    let original = fs::read(&pip_init).unwrap();
+    let pth = c.site.join("pw-nest-evil.pth");
+    for mode in ["protect", "block"] {
+        let r = c.pip(mode, &["pwnest"], c.env.home.path());
+        let probes = c.probes("pwnest", &r);
+        assert!(
+            !probes.is_empty(),
+            "{mode}: setup.py never ran\n{}",
+            r.stderr
+        );
+        for p in &probes {
+            assert_eq!(p["pth"], "EACCES", "{mode}: {p:#}\n{}", r.stderr);
+            assert_eq!(p["other_package"], "EACCES", "{mode}: {p:#}");
+            assert_eq!(p["home"], "EACCES", "{mode}: {p:#}");
+            assert_eq!(p["tmp"], "ok", "{mode}: {p:#}");
+        }
+        assert!(!pth.exists(), "{mode}: the .pth was planted");
+        assert_eq!(
+            fs::read(&pip_init).unwrap(),
+            original,
+            "{mode}: pip was changed"
+        );
+        // The install itself went through: pip wrote the package.
+        if mode == "protect" {
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            assert!(c.site.join("pwnest/__init__.py").is_file(), "{}", r.stderr);
+        }
+        // Reported, as refused.
+        let f = r.finding("persist.python-startup");
+        assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+        assert_eq!(f["package"], "pwnest@1.0.0", "{mode}: {f:#}");
+        let (runs, nested) = nest_counts(&r);
+        assert!(
+            runs >= 1 && runs == nested,
+            "{mode}: {runs} runs, {nested} nested"
+        );
+        assert!(r.findings("sandbox.unnested").is_empty(), "{mode}");
+        c.uninstall("pwnest");
+    }
+}
+
+#[test]
+fn a_local_projects_setup_py_writes_neither_its_git_hooks_nor_its_sources() {
+    let c = case(&[]);
+    let proj = c.env.home.subdir("proj");
+    write_tree(
+        &proj,
+        &[
+            ("setup.py", probe_setup("pwlocal")),
+            ("pwlocal/__init__.py", String::new()),
+            (".git/hooks/README", "hooks\n".into()),
+        ],
+    );
+    for mode in ["protect", "block"] {
+        for editable in [false, true] {
+            let args: Vec<&str> = if editable { vec!["-e", "."] } else { vec!["."] };
+            let r = c.pip(mode, &args, &proj);
+            let probes = c.probes("pwlocal", &r);
+            assert!(
+                !probes.is_empty(),
+                "{mode}: setup.py never ran\n{}",
+                r.stderr
+            );
+            for p in &probes {
+                assert_eq!(
+                    p["git_hook"], "EACCES",
+                    "{mode} {editable}: {p:#}\n{}",
+                    r.stderr
+                );
+                assert_eq!(p["project_file"], "EACCES", "{mode} {editable}: {p:#}");
+                assert_eq!(p["pth"], "EACCES", "{mode} {editable}: {p:#}");
+            }
+            assert!(!proj.join(".git/hooks/pre-commit").exists(), "{mode}");
+            assert!(!proj.join("pw-stolen.txt").exists(), "{mode}");
+            let f = r.finding("persist.git");
+            assert_eq!(f["action"], "blocked", "{mode} {editable}: {f:#}");
+            let (runs, nested) = nest_counts(&r);
+            assert!(
+                runs >= 1 && runs == nested,
+                "{mode}: {runs} runs, {nested} nested"
+            );
+            c.uninstall("pwlocal");
+        }
+    }
+}
+
+#[test]
+fn a_benign_sdist_and_a_local_editable_install_stay_clean() {
+    let setup = "from setuptools import setup\nsetup(name='pwbenign', version='1.0.0', packages=['pwbenign'])\n";
+    let c = case(&[("pwbenign", setup.to_string())]);
+    let proj = c.env.home.subdir("proj");
+    write_tree(
+        &proj,
+        &[
+            ("setup.py", setup.replace("pwbenign", "pweditable")),
+            ("pweditable/__init__.py", String::new()),
+        ],
+    );
+    for mode in ["protect", "block"] {
+        let r = c.pip(mode, &["pwbenign"], c.env.home.path());
+        assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
+        assert!(c.site.join("pwbenign/__init__.py").is_file(), "{mode}");
+        assert!(
+            medium_or_more(&r).is_empty(),
+            "{mode}: {:#}",
+            r.report["findings"]
+        );
+        let (runs, nested) = nest_counts(&r);
+        assert!(
+            runs >= 1 && runs == nested,
+            "{mode}: {runs} runs, {nested} nested"
+        );
+        c.uninstall("pwbenign");
+
+        let r = c.pip(mode, &["-e", "."], &proj);
+        assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
+        assert!(
+            medium_or_more(&r).is_empty(),
+            "{mode}: {:#}",
+            r.report["findings"]
+        );
+        let (runs, nested) = nest_counts(&r);
+        assert!(
+            runs >= 1 && runs == nested,
+            "{mode}: {runs} runs, {nested} nested"
+        );
+        let check = run(c
+            .env
+            .bare(venv_bin(&c.venv, "python"))
+            .args(["-c", "import pweditable"]));
+        assert!(
+            check.status.success(),
+            "{mode}: the editable install does not import"
+        );
+        c.uninstall("pweditable");
+    }
+}
