@@ -17,6 +17,7 @@
 
 mod decide;
 mod record;
+mod relay;
 mod server;
 mod upstream;
 
@@ -62,6 +63,11 @@ pub struct Limits {
     pub max_head: usize,
     /// Client connections open at once (over it: 503).
     pub max_connections: usize,
+    /// A `CONNECT` tunnel with no byte either way for this long is closed
+    /// (and its record says so). Longer than the longest default timeout of
+    /// the managers' own clients, so only a tunnel they have given up on is
+    /// cut; a long download is never idle.
+    pub tunnel_idle: Duration,
 }
 
 impl Default for Limits {
@@ -70,6 +76,7 @@ impl Default for Limits {
             head_timeout: Duration::from_secs(30),
             max_head: 64 * 1024,
             max_connections: 256,
+            tunnel_idle: Duration::from_secs(300),
         }
     }
 }

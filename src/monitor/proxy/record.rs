@@ -179,6 +179,11 @@ impl Open {
         self.down.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Bytes moved so far, both ways.
+    pub fn moved(&self) -> u64 {
+        self.up.load(Ordering::Relaxed) + self.down.load(Ordering::Relaxed)
+    }
+
     /// Adds to the entry's reason.
     pub fn note(&self, reason: &str) {
         if let Some(i) = self.index {

@@ -5,15 +5,15 @@
 //! through the pooled client, `CONNECT` as an upgrade copied both ways.
 
 use super::record::{Book, Open};
-use super::upstream::{Connector, Routes};
+use super::relay;
+use super::upstream::{Body, Kept, Routes};
 use super::{Limits, ProxyPolicy, Verdict, decide};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -23,12 +23,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::Semaphore;
-
-type Body = BoxBody<Bytes, hyper::Error>;
-
-/// Upstream connections idle longer than this are closed (origins close
-/// theirs after a few seconds; a stale one is retried on a fresh one).
-const POOL_IDLE: Duration = Duration::from_secs(20);
 
 /// Everything the connections share.
 pub struct Ctx {
@@ -155,10 +149,6 @@ pub async fn run(
         return;
     };
     let ctx = Arc::new(ctx);
-    let client: Client<Connector, Body> = Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(POOL_IDLE)
-        .build(Connector(ctx.routes.clone()));
     let slots = Arc::new(Semaphore::new(ctx.limits.max_connections));
     loop {
         tokio::select! {
@@ -171,9 +161,9 @@ pub async fn run(
                 };
                 match slots.clone().try_acquire_owned() {
                     Ok(permit) => {
-                        let (ctx, client) = (ctx.clone(), client.clone());
+                        let ctx = ctx.clone();
                         tokio::spawn(async move {
-                            serve(ctx, client, stream, peer).await;
+                            serve(ctx, stream, peer).await;
                             drop(permit);
                         });
                     }
@@ -210,19 +200,15 @@ async fn busy(mut stream: tokio::net::TcpStream) {
 }
 
 /// One client connection: requests until it closes.
-async fn serve(
-    ctx: Arc<Ctx>,
-    client: Client<Connector, Body>,
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-) {
+async fn serve(ctx: Arc<Ctx>, stream: tokio::net::TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let served = Arc::new(AtomicU64::new(0));
     let svc = {
         let (ctx, served) = (ctx.clone(), served.clone());
+        let kept = Arc::new(Mutex::new(Kept::default()));
         hyper::service::service_fn(move |req| {
             served.fetch_add(1, Ordering::Relaxed);
-            handle(ctx.clone(), client.clone(), peer.port(), req)
+            handle(ctx.clone(), kept.clone(), peer.port(), req)
         })
     };
     let result = hyper::server::conn::http1::Builder::new()
@@ -276,7 +262,7 @@ fn refusal(host: &str, port: u16, reason: Option<&str>) -> String {
 
 async fn handle(
     ctx: Arc<Ctx>,
-    client: Client<Connector, Body>,
+    kept: Arc<Mutex<Kept>>,
     peer_port: u16,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
@@ -317,7 +303,7 @@ async fn handle(
     if req.method() == Method::CONNECT {
         return Ok(connect(ctx, pid, req).await);
     }
-    Ok(plain(ctx, client, pid, req).await)
+    Ok(plain(ctx, &kept, pid, req).await)
 }
 
 /// `CONNECT host:port`: judged, recorded, then the upgraded connection is
@@ -347,26 +333,22 @@ async fn connect(ctx: Arc<Ctx>, pid: Option<i32>, req: Request<Incoming>) -> Res
             );
         }
     };
+    let idle = ctx.limits.tunnel_idle;
     tokio::spawn(async move {
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
             return;
         };
-        let mut near = TokioIo::new(upgraded);
-        let mut far = Counted {
-            inner: far,
-            open: open.clone(),
-        };
-        let _ = tokio::io::copy_bidirectional_with_sizes(&mut near, &mut far, RELAY_BUF, RELAY_BUF)
-            .await;
-        drop(far);
-        drop(open);
+        // The client's own socket back from hyper: the relay reads and
+        // writes it directly, with what hyper had read past the head first.
+        match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
+            Ok(parts) => {
+                relay::tunnel(parts.io.into_inner(), &parts.read_buf, far, open, idle).await;
+            }
+            Err(_) => open.note("the client connection could not be taken over"),
+        }
     });
     Response::new(Full::new(Bytes::new()).map_err(|n| match n {}).boxed())
 }
-
-/// Bytes moved per read when copying a tunnel: small reads made large
-/// downloads syscall-bound (see the bench).
-const RELAY_BUF: usize = 128 * 1024;
 
 /// The 403 for a refused request.
 fn denied(host: &str, port: u16, open: &Open) -> Response<Body> {
@@ -414,10 +396,10 @@ fn host_header(v: &str) -> Option<(String, u16)> {
 }
 
 /// A plain-HTTP request in absolute form: judged, recorded, relayed through
-/// the pooled client.
+/// the connections this client connection keeps.
 async fn plain(
     ctx: Arc<Ctx>,
-    client: Client<Connector, Body>,
+    kept: &Mutex<Kept>,
     pid: Option<i32>,
     req: Request<Incoming>,
 ) -> Response<Body> {
@@ -485,7 +467,7 @@ async fn plain(
     }
     .boxed();
     let out = Request::from_parts(parts, body);
-    let resp = match client.request(out).await {
+    let resp = match ctx.routes.send(kept, &host, port, out).await {
         Ok(r) => r,
         Err(e) => {
             open.note(&format!("no answer from the host: {e}"));
@@ -551,48 +533,5 @@ impl hyper::body::Body for Metered {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-/// A tunnel's far end, counting what crosses it.
-struct Counted {
-    inner: tokio::net::TcpStream,
-    open: Arc<Open>,
-}
-
-impl tokio::io::AsyncRead for Counted {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
-        this.open.add_down((buf.filled().len() - before) as u64);
-        r
-    }
-}
-
-impl tokio::io::AsyncWrite for Counted {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &r {
-            this.open.add_up(*n as u64);
-        }
-        r
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }

@@ -442,3 +442,62 @@ fn slow_huge_and_numerous_clients_are_refused_and_recorded() {
     );
     assert!(reasons.iter().any(|x| x.contains("503")), "{reasons:?}");
 }
+
+#[test]
+fn an_idle_tunnel_is_closed_and_a_trickling_one_is_not() {
+    // The origin echoes each byte it gets.
+    let origin_addr = origin(|mut s| {
+        let mut b = [0u8; 1];
+        while s.read_exact(&mut b).is_ok() {
+            if s.write_all(&b).is_err() {
+                return;
+            }
+        }
+    });
+    let mut p = policy(&[origin_addr]);
+    p.limits.tunnel_idle = Duration::from_secs(1);
+    let proxy = Proxy::start(p, Instant::now()).unwrap();
+    let auth = auth(&proxy);
+    let open_tunnel = || {
+        let mut c = TcpStream::connect(proxy.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            c,
+            "CONNECT {origin_addr} HTTP/1.1\r\nHost: {origin_addr}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        )
+        .unwrap();
+        let h = head(&mut c).unwrap();
+        assert!(h.starts_with("HTTP/1.1 200"), "{h}");
+        c
+    };
+    let mut idle = open_tunnel();
+    let mut trickle = open_tunnel();
+    let mut b = [0u8; 1];
+    // A byte every 400 ms for 2.4 s: never idle for 1 s, stays open.
+    for _ in 0..6 {
+        trickle.write_all(b"t").unwrap();
+        trickle.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"t");
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    // The other one said nothing for 2.4 s: closed.
+    assert_eq!(idle.read(&mut b).unwrap_or(0), 0);
+    drop((idle, trickle));
+    std::thread::sleep(Duration::from_millis(100));
+    let r = proxy.finish();
+    assert_eq!(r.len(), 2, "{r:?}");
+    let closed: Vec<_> = r
+        .iter()
+        .filter(|x| {
+            x.reason
+                .as_deref()
+                .is_some_and(|x| x.contains("closed after 1 s with no bytes"))
+        })
+        .collect();
+    assert_eq!(closed.len(), 1, "{r:?}");
+    assert!(!closed[0].open_at_end && closed[0].bytes_up == 0, "{r:?}");
+    assert!(
+        r.iter().any(|x| x.bytes_up == 6 && x.bytes_down == 6),
+        "{r:?}"
+    );
+}

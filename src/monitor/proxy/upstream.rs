@@ -1,23 +1,27 @@
 //! The origin side: where an allowed request's connection goes. Straight to
 //! the addresses the decision resolved (never resolved again: what was judged
 //! is what is reached), or through the user's own proxy. Plain HTTP goes
-//! through hyper-util's pooled client with this connector; tunnels get a
-//! bare stream.
+//! through hyper's HTTP/1 client on connections each client connection
+//! keeps for itself; tunnels get a bare stream.
 
 use super::Upstream;
-use hyper::Uri;
-use hyper_util::client::legacy::connect::{Connected, Connection};
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, Uri};
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// A relayed body, either way.
+pub type Body = BoxBody<Bytes, hyper::Error>;
 
 /// How long connecting to a host (or to the user's proxy) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -140,90 +144,103 @@ async fn connect_named(addr: &str) -> io::Result<TcpStream> {
     connect_any(&addrs).await
 }
 
-/// hyper-util's connector for plain HTTP: the pool asks it for a connection
-/// to a URI's authority.
-#[derive(Clone)]
-pub struct Connector(pub Arc<Routes>);
+/// Plain-HTTP connections to hosts that one client connection has used,
+/// kept for its next requests: hyper's HTTP/1 client on each, one per
+/// `host:port`, closed with the client connection.
+#[derive(Default)]
+pub struct Kept {
+    senders: Vec<(String, SendRequest<Body>)>,
+}
 
-impl tower_service::Service<Uri> for Connector {
-    type Response = Stream;
-    type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = io::Result<Stream>> + Send>>;
+/// Hosts one client connection keeps connections to (a client asking more
+/// hosts than this through one connection reconnects to the oldest).
+const KEPT_HOSTS: usize = 8;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
+/// Largest read buffer of an upstream connection: a large body comes
+/// through in big chunks, few reads and writes.
+const UPSTREAM_BUF: usize = 1024 * 1024;
 
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        let routes = self.0.clone();
-        Box::pin(async move {
-            let host = uri.host().unwrap_or_default().to_string();
-            let port = uri.port_u16().unwrap_or(80);
-            if let Some(u) = routes.chain(&host) {
-                let s = connect_named(&u.addr).await?;
-                return Ok(Stream {
-                    io: TokioIo::new(s),
-                    proxied: true,
-                });
+impl Routes {
+    /// Sends a plain-HTTP request to `host:port`: on the connection `kept`
+    /// for this client, or a fresh one (also when the kept one turns out
+    /// closed before the request went out: the origin closed it while idle).
+    pub async fn send(
+        &self,
+        kept: &Mutex<Kept>,
+        host: &str,
+        port: u16,
+        mut req: Request<Body>,
+    ) -> io::Result<Response<Incoming>> {
+        let k = key(host, port);
+        let proxied = self.chain(host).is_some();
+        if !req.headers().contains_key(header::HOST)
+            && let Some(a) = req.uri().authority()
+            && let Ok(v) = HeaderValue::from_str(a.as_str())
+        {
+            req.headers_mut().insert(header::HOST, v);
+        }
+        if !proxied {
+            // Origins get origin-form (`/path?query`); the user's proxy the
+            // absolute form.
+            let mut parts = std::mem::take(req.uri_mut()).into_parts();
+            parts.scheme = None;
+            parts.authority = None;
+            if parts.path_and_query.is_none() {
+                parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
             }
-            let s = connect_any(&routes.addrs(&host, port)).await?;
-            Ok(Stream {
-                io: TokioIo::new(s),
-                proxied: false,
-            })
-        })
-    }
-}
-
-/// A pooled connection; `proxied` makes hyper send requests in absolute form
-/// (to the user's proxy).
-pub struct Stream {
-    io: TokioIo<TcpStream>,
-    proxied: bool,
-}
-
-impl Connection for Stream {
-    fn connected(&self) -> Connected {
-        Connected::new().proxy(self.proxied)
-    }
-}
-
-impl hyper::rt::Read for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
-    }
-}
-
-impl hyper::rt::Write for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+            *req.uri_mut() = Uri::from_parts(parts).map_err(io::Error::other)?;
+        }
+        let reused = kept.lock().ok().and_then(|mut kept| {
+            let i = kept.senders.iter().position(|(key, _)| *key == k)?;
+            Some(kept.senders.swap_remove(i).1)
+        });
+        let mut ready = None;
+        if let Some(mut s) = reused
+            && !s.is_closed()
+            && s.ready().await.is_ok()
+        {
+            ready = Some(s);
+        }
+        let fresh = ready.is_none();
+        let mut sender = match ready {
+            Some(s) => s,
+            None => self.open(host, port).await?,
+        };
+        let resp = match sender.try_send_request(req).await {
+            Ok(r) => r,
+            Err(mut e) => match e.take_message() {
+                // Never written: the kept connection had closed.
+                Some(req) if !fresh => {
+                    sender = self.open(host, port).await?;
+                    sender.send_request(req).await.map_err(io::Error::other)?
+                }
+                _ => return Err(io::Error::other(e.into_error())),
+            },
+        };
+        if let Ok(mut kept) = kept.lock() {
+            if kept.senders.len() >= KEPT_HOSTS {
+                kept.senders.remove(0);
+            }
+            kept.senders.push((k, sender));
+        }
+        Ok(resp)
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    /// A fresh HTTP/1 connection to `host:port` (or to the user's proxy),
+    /// its connection task on the runtime.
+    async fn open(&self, host: &str, port: u16) -> io::Result<SendRequest<Body>> {
+        let stream = match self.chain(host) {
+            Some(u) => connect_named(&u.addr).await?,
+            None => connect_any(&self.addrs(host, port)).await?,
+        };
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(UPSTREAM_BUF)
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(io::Error::other)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(sender)
     }
 }
