@@ -2,7 +2,8 @@
 # Builds pkgwarden, installs the binary and the shims, and prints the PATH line.
 #
 #   ./install.sh                   build (cargo build --release) and install to ~/.local/bin
-#   ./install.sh --bin PATH        install a binary built elsewhere
+#   ./install.sh --bin PATH        install a binary built elsewhere (its preload
+#                                  library libpkgwarden_nest.so beside it goes too)
 #   ./install.sh --prefix DIR      install the binary to DIR/bin
 #   ./install.sh --shims-dir DIR   put the shims in DIR (default ~/.local/share/pkgwarden/shims)
 #   ./install.sh --ci              also print the lines for GitHub Actions and GitLab CI
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --shims-dir) shims_dir="${2:?--shims-dir needs a directory}"; shift 2 ;;
     --ci) ci=1; shift ;;
     --uninstall) uninstall=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -33,10 +34,11 @@ dest="$prefix/bin/pkgwarden"
 dir_args=()
 [ -n "$shims_dir" ] && dir_args=(--dir "$shims_dir")
 
+lib_dest="$prefix/lib/pkgwarden/libpkgwarden_nest.so"
 if [ "$uninstall" = 1 ]; then
   if [ -x "$dest" ]; then
     "$dest" shims uninstall "${dir_args[@]}"
-    rm -f "$dest"
+    rm -f "$dest" "$lib_dest"
     echo "install.sh: removed $dest"
   else
     echo "install.sh: no pkgwarden at $dest; nothing to remove"
@@ -60,6 +62,21 @@ else
   chmod 755 "$dest.new.$$"
   mv -f "$dest.new.$$" "$dest"
   echo "install.sh: installed $dest"
+fi
+
+# The preload library that confines build backends, setup.py and extconf.rb
+# (pkgwarden finds it in ../lib/pkgwarden beside its binary).
+lib="$(dirname "$bin")/libpkgwarden_nest.so"
+if [ -f "$lib" ]; then
+  mkdir -p "$(dirname "$lib_dest")"
+  if ! cmp -s "$lib" "$lib_dest"; then
+    cp "$lib" "$lib_dest.new.$$"
+    chmod 644 "$lib_dest.new.$$"
+    mv -f "$lib_dest.new.$$" "$lib_dest"
+    echo "install.sh: installed $lib_dest"
+  fi
+else
+  echo "install.sh: WARNING: no libpkgwarden_nest.so beside $bin: build backends, setup.py and extconf.rb will run with the install's rights and every install that runs them reports sandbox.unnested (build with cargo build --release, which makes it)" >&2
 fi
 
 "$dest" shims install "${dir_args[@]}"

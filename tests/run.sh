@@ -14,6 +14,9 @@ user="${PKGWARDEN_TEST_USER:-pkgwarden-test}"
 
 echo "== tests as $(id -un) (uid $(id -u))"
 status=0
+# cargo test does not build the preload library (a cdylib) the tests'
+# pkgwarden loads from beside itself: cargo build does.
+cargo build --quiet
 cargo test --all-targets --no-fail-fast 2>&1 || status=1
 
 if [ "$(id -u)" != 0 ] || ! id "$user" >/dev/null 2>&1; then
@@ -41,6 +44,7 @@ for line in sys.stdin:
 ' > "$mirror/tests.list"
 while read -r t; do cp "$t" "$mirror/bin/"; done < "$mirror/tests.list"
 cp target/debug/pkgwarden "$mirror/pkgwarden"
+cp target/debug/libpkgwarden_nest.so "$mirror/"
 chmod -R a+rX "$mirror"
 
 echo "== tests as $user (uid $(id -u "$user"))"
