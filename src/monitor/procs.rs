@@ -331,8 +331,8 @@ fn pip_build(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, Stri
     };
     // The sdist's own PKG-INFO names the version (`name@version`, as the
     // policy's allow entries and npm's attribution spell it).
-    let version = std::fs::read_to_string(Path::new(cwd).join("PKG-INFO"))
-        .ok()
+    // Package code may have made it a FIFO: never a blocking read.
+    let version = crate::detect::read_regular_text(&Path::new(cwd).join("PKG-INFO"), 1 << 20)
         .and_then(|t| {
             t.lines()
                 .find_map(|l| l.strip_prefix("Version:"))

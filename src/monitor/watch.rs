@@ -188,7 +188,11 @@ pub fn planted(changes: &[Change]) -> Vec<PathBuf> {
     for c in changes.iter().filter(|c| c.kind != ChangeKind::Removed) {
         let p = PathBuf::from(&c.path);
         if p.extension().is_some_and(|e| e == "pth")
-            && let (Some(dir), Ok(text)) = (p.parent(), std::fs::read_to_string(&p))
+            // Never a blocking read: a FIFO named x.pth would hang the watcher.
+            && let (Some(dir), Some(text)) = (
+                p.parent(),
+                crate::detect::read_regular_text(&p, crate::detect::TEXT_MAX),
+            )
         {
             for line in text.lines() {
                 let Some(rest) = line.trim_start().strip_prefix("import ") else {
@@ -480,8 +484,8 @@ impl Window {
         let planted_text = spec
             .planted
             .iter()
-            .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() <= PLANTED_MAX))
-            .filter_map(|p| Some((p.clone(), std::fs::read_to_string(p).ok()?)))
+            .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() <= PLANTED_MAX))
+            .filter_map(|p| Some((p.clone(), crate::detect::read_regular_text(p, PLANTED_MAX)?)))
             .collect();
         let now = Instant::now();
         Ok(Window {
