@@ -673,7 +673,9 @@ fn sandboxed(
     let analysis = std::time::Instant::now();
     let after = snapshot::take(&scope);
     let changes = snapshot::diff(&before, &after);
-    let (tampered, verify_us) = crate::detect::record::verify(&installed);
+    let (mut tampered, verify_us) = crate::detect::record::verify(&installed);
+    let attempted = crate::detect::record::attempted(&installed, &observed.events, &tampered);
+    tampered.extend(attempted);
     let tree = procs::tree(&observed.events);
     let mut expected: Vec<PathBuf> = plan
         .write_roots

@@ -858,19 +858,29 @@ fn setup_py_appending_to_another_package_is_tamper() {
     );
     let pip_init = venv_site(&c.venv).join("pip/__init__.py");
     let original = fs::read(&pip_init).unwrap();
-    for mode in ["protect", "block"] {
+    // audit lets the write happen: the RECORD check finds it. protect and
+    // block run setup.py in package code's nested domain, which refuses it:
+    // the attempt is the finding, the file stays as it was.
+    for mode in ["audit", "protect", "block"] {
         let r = c.install(mode, &[]);
         let f = r.finding("tamper.installed-package");
         check_finding(f, "T1195.002", "high", Some("pwtamper@1.0.0"), None);
         assert_eq!(f["evidence"]["paths"][0], pip_init.display().to_string());
         assert!(f["title"].as_str().unwrap().contains("pip@"), "{f:#}");
-        if mode == "block" {
-            assert_eq!(r.code, BLOCKED, "{}", r.stderr);
-            assert_eq!(f["action"], "quarantined", "{f:#}");
-            assert!(!pip_init.exists(), "the trojaned file stayed");
-        } else {
+        let now = fs::read(&pip_init).unwrap();
+        if mode == "audit" {
             assert_eq!(r.code, 0, "{}", r.stderr);
-            assert!(fs::read_to_string(&pip_init).unwrap().contains("pwtamper"));
+            assert_eq!(f["action"], "observed", "{f:#}");
+            assert!(String::from_utf8_lossy(&now).contains("pwtamper"));
+        } else {
+            assert_eq!(now, original, "{mode}: the file changed");
+            assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+            assert!(
+                f["title"].as_str().unwrap().starts_with("tried to change"),
+                "{f:#}"
+            );
+            let code = if mode == "block" { BLOCKED } else { 0 };
+            assert_eq!(r.code, code, "{mode}: {}", r.stderr);
         }
         fs::write(&pip_init, &original).unwrap();
     }
@@ -937,7 +947,7 @@ fn pip_setup_py_writing_a_systemd_unit_and_a_path_hijack() {
 /// link, whose rule would attach to the store itself.
 #[test]
 fn a_link_planted_beside_a_hidden_store_does_not_reopen_it() {
-    let probe = "import os, pathlib\nh = os.environ['HOME']\nout = []\nfor f in ['pw-keys/id_pw', 'pw-npmrc']:\n    try:\n        out.append(f + '=' + open(os.path.join(h, f)).read().strip())\n    except OSError as e:\n        out.append(f + '=refused')\ntry:\n    pathlib.Path(h, 'out', 'pw-probe.txt').write_text(' '.join(out))\nexcept OSError:\n    pass\n";
+    let probe = "import os, pathlib\nh = os.environ['HOME']\nout = []\nfor f in ['pw-keys/id_pw', 'pw-npmrc']:\n    try:\n        out.append(f + '=' + open(os.path.join(h, f)).read().strip())\n    except OSError as e:\n        out.append(f + '=refused')\ntry:\n    pathlib.Path(h, '.cache', 'pw-out', 'pw-probe.txt').write_text(' '.join(out))\nexcept OSError:\n    pass\n";
     let setup = format!(
         "from setuptools import setup\n{probe}\nsetup(name='pwlinks', version='1.0.0', packages=['pwlinks'])\n"
     );
@@ -960,8 +970,8 @@ fn a_link_planted_beside_a_hidden_store_does_not_reopen_it() {
     .unwrap();
     std::os::unix::fs::symlink(home.join(".ssh"), home.join("pw-keys")).unwrap();
     std::os::unix::fs::symlink(home.join(".npmrc"), home.join("pw-npmrc")).unwrap();
-    fs::create_dir_all(home.join("out")).unwrap();
-    let marker = home.join("out/pw-probe.txt");
+    fs::create_dir_all(home.join(".cache/pw-out")).unwrap();
+    let marker = home.join(".cache/pw-out/pw-probe.txt");
     for mode in ["protect", "block"] {
         let _ = fs::remove_file(&marker);
         let r = c.install(mode, &[]);
@@ -987,7 +997,7 @@ fn a_link_planted_beside_a_hidden_store_does_not_reopen_it() {
 
 #[test]
 fn pip_setup_py_cannot_read_other_managers_tokens() {
-    let probe = "import os, pathlib\nout = []\nfor f in ['.npmrc', '.yarnrc', '.netrc']:\n    try:\n        out.append(f + '=' + str(len(open(os.path.join(os.environ['HOME'], f)).read())))\n    except OSError as e:\n        out.append(f + '=refused')\ntry:\n    pathlib.Path(os.environ['HOME'], 'out', 'pw-probe.txt').write_text(' '.join(out))\nexcept OSError:\n    pass\n";
+    let probe = "import os, pathlib\nout = []\nfor f in ['.npmrc', '.yarnrc', '.netrc']:\n    try:\n        out.append(f + '=' + str(len(open(os.path.join(os.environ['HOME'], f)).read())))\n    except OSError as e:\n        out.append(f + '=refused')\ntry:\n    pathlib.Path(os.environ['HOME'], '.cache', 'pw-out', 'pw-probe.txt').write_text(' '.join(out))\nexcept OSError:\n    pass\n";
     let setup = format!(
         "from setuptools import setup\n{probe}\nsetup(name='pwtokens', version='1.0.0', packages=['pwtokens'])\n"
     );
@@ -1012,13 +1022,13 @@ fn pip_setup_py_cannot_read_other_managers_tokens() {
         "machine elsewhere.invalid login u password p\n",
     )
     .unwrap();
-    fs::create_dir_all(home.join("out")).unwrap();
-    let marker = home.join("out/pw-probe.txt");
+    fs::create_dir_all(home.join(".cache/pw-out")).unwrap();
+    let marker = home.join(".cache/pw-out/pw-probe.txt");
     for mode in ["protect", "block"] {
         let _ = fs::remove_file(&marker);
         let r = c.install(mode, &[]);
         let seen = fs::read_to_string(&marker).unwrap_or_default();
-        // protect lets the hook write its marker in HOME; block does not, and
+        // protect lets package code write its marker in ~/.cache; block does not, and
         // the refused reads are in the report either way.
         if mode == "protect" {
             assert_eq!(
@@ -1055,12 +1065,21 @@ fn pip_setup_py_cannot_read_other_managers_tokens() {
     let _ = fs::remove_file(&marker);
     let r = c.install("protect", &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // pip's, not package code's: setup.py runs in the nested domain, where
+    // no credential is readable.
     let seen = fs::read_to_string(&marker).unwrap_or_default();
-    assert!(
-        seen.starts_with(".npmrc=refused .yarnrc=refused .netrc="),
-        "{seen}"
+    assert_eq!(
+        seen, ".npmrc=refused .yarnrc=refused .netrc=refused",
+        "{}",
+        r.stderr
     );
-    assert!(!seen.ends_with(".netrc=refused"), "{seen}");
+    assert!(
+        r.report["sandbox"]["readable_secrets"]
+            .to_string()
+            .contains(".netrc"),
+        "{:#}",
+        r.report["sandbox"]
+    );
 }
 
 #[test]
@@ -1911,18 +1930,21 @@ fn setup_py_forging_the_record_of_the_package_it_trojans() {
         .unwrap()
         .join("RECORD");
     let (init0, record0) = (fs::read(&pip_init).unwrap(), fs::read(&record).unwrap());
-    for mode in ["protect", "block"] {
+    // audit lets package code write both: the forged RECORD does not hide
+    // the change. protect and block refuse both writes (nested domain).
+    for mode in ["audit", "protect", "block"] {
         let r = c.install(mode, &[]);
         let f = r.finding("tamper.installed-package");
         check_finding(f, "T1195.002", "high", Some("pwforge@1.0.0"), None);
         assert_eq!(f["evidence"]["paths"][0], pip_init.display().to_string());
-        assert!(
-            f["evidence"]["detail"]
-                .as_str()
-                .unwrap()
-                .contains("rewrote its RECORD"),
-            "{f:#}"
-        );
+        let detail = f["evidence"]["detail"].as_str().unwrap();
+        if mode == "audit" {
+            assert!(detail.contains("rewrote its RECORD"), "{f:#}");
+        } else {
+            assert!(detail.contains("tried to write"), "{f:#}");
+            assert_eq!(fs::read(&pip_init).unwrap(), init0, "{mode}");
+            assert_eq!(fs::read(&record).unwrap(), record0, "{mode}");
+        }
         let code = if mode == "block" { BLOCKED } else { 0 };
         assert_eq!(r.code, code, "{mode}: {}", r.stderr);
         fs::write(&pip_init, &init0).unwrap();

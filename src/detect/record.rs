@@ -74,6 +74,8 @@ pub fn stat_installed(site_dirs: &[PathBuf]) -> Installed {
     let t = std::time::Instant::now();
     let mut out = Installed::default();
     for site in site_dirs {
+        // Listed paths as the supervisor records paths: resolved.
+        let site = &site.canonicalize().unwrap_or_else(|_| site.clone());
         let Ok(rd) = std::fs::read_dir(site) else {
             continue;
         };
@@ -157,6 +159,9 @@ pub enum Departure {
     Modified,
     /// It is gone while its distribution's RECORD is unchanged.
     Removed,
+    /// Still as its RECORD says, but something of the install tried to
+    /// write it (package code's nested domain refused the write).
+    Attempted,
 }
 
 /// A file of a distribution the install did not (re)install that changed.
@@ -235,6 +240,45 @@ pub fn verify(before: &Installed) -> (Vec<Tampered>, u64) {
     (out, t.elapsed().as_micros() as u64)
 }
 
+/// Listed files of distributions the install did not (re)install that a
+/// write event of the install names but that still match their RECORD
+/// (not in `changed`): attempts the sandbox refused, judged by [`check`].
+pub fn attempted(
+    before: &Installed,
+    events: &[crate::monitor::notify::Event],
+    changed: &[Tampered],
+) -> Vec<Tampered> {
+    let mut targets: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for e in events {
+        match e.kind.as_str() {
+            "open-write" | "truncate" | "chmod-exec" => {
+                targets.extend(e.paths.first().map(String::as_str))
+            }
+            "rename" | "link" => targets.extend(e.paths.iter().map(String::as_str)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for f in &before.files {
+        let path = f.path.to_string_lossy();
+        if !targets.contains(path.as_ref()) || changed.iter().any(|t| t.path == path) {
+            continue;
+        }
+        let (dist, record, st) = &before.dists[f.dist];
+        if stat(record) != *st {
+            continue;
+        }
+        out.push(Tampered {
+            dist: dist.clone(),
+            path: path.into_owned(),
+            kind: Departure::Attempted,
+            sha256: None,
+            record_rewritten: None,
+        });
+    }
+    out
+}
+
 /// The modified files as snapshot changes, for the quarantine (no earlier
 /// content to put back: the distribution is to be reinstalled).
 pub fn as_changes(tampered: &[Tampered]) -> Vec<crate::monitor::snapshot::Change> {
@@ -274,12 +318,23 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                     true
                 }
             };
+            // An attempt that changed nothing is package code's only: the
+            // manager's own writes there are a reinstall.
+            if t.kind == Departure::Attempted && !pid.is_some_and(|w| procs.is_hook(w)) {
+                return None;
+            }
             let (severity, verb) = match t.kind {
                 Departure::Modified => (Severity::High, "changed"),
                 Departure::Removed => (Severity::Medium, "removed"),
+                Departure::Attempted => (Severity::High, "tried to change"),
             };
             let file = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-            let detail = if forged {
+            let detail = if t.kind == Departure::Attempted {
+                format!(
+                    "package code tried to write {file} of {}, which this install did not install; the file still matches its RECORD",
+                    t.dist
+                )
+            } else if forged {
                 format!(
                     "{file} of {} changed, and package code rewrote its RECORD to match; reinstall it (pip install --force-reinstall)",
                     t.dist

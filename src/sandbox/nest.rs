@@ -56,19 +56,12 @@ pub fn spec(
     if let Some(cache) = home.map(|h| h.join(".cache"))
         && cache.is_dir()
     {
-        // `~/.cache` but the manager's own caches (a wheel planted in pip's
-        // cache would be installed by a later install).
-        let own: Vec<PathBuf> = plan
-            .cache_dirs
-            .iter()
-            .filter(|c| c.starts_with(&cache))
-            .cloned()
-            .collect();
-        if own.is_empty() {
-            writes.push(cache);
-        } else {
-            writes.extend(landlock::allow_all_except(&cache, &own));
-        }
+        // `~/.cache` whole: build tools make their own caches there
+        // (`~/.cache/<tool>`), and landlock cannot allow new entries in it
+        // without allowing them beneath, in the manager's own caches too.
+        // What package code leaves in those is judged by the rules (a
+        // script run from pip's cache is `exec.dropped`).
+        writes.push(cache);
     }
     Some(NestSpec {
         shapes: plan.package_code.clone(),
