@@ -540,7 +540,10 @@ fn pip_case_with(name: &str, files: &[(&str, Vec<u8>)], sdist: bool, extra: Vec<
 impl PipCase {
     fn install(&self, mode: &str, extra: &[&str]) -> Installed {
         let url = self.index.index_url();
-        let mut args = vec!["pip", "install", "--index-url", &url];
+        // PEP 517 builds (what pip ≥ 23.1 does anyway): an older pip without
+        // `wheel` installs an sdist by the legacy `setup.py install`, which is
+        // the install itself and may write site-packages (README).
+        let mut args = vec!["pip", "install", "--use-pep517", "--index-url", &url];
         args.extend_from_slice(extra);
         args.push(&self.name);
         let r = install(&self.env, mode, &args, self.env.home.path(), &[]);

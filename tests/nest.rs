@@ -141,6 +141,9 @@ impl Case {
             "pip",
             "install",
             "-v",
+            // PEP 517 builds: an older pip without `wheel` installs by the
+            // legacy `setup.py install`, which may write site-packages.
+            "--use-pep517",
             "--no-cache-dir",
             "--index-url",
             &url,

@@ -49,6 +49,28 @@ mod tests {
             ]
         ));
         assert!(any(&pip, &["python", "setup.py", "develop"]));
+        // The legacy `setup.py install` is the install itself: it may write
+        // the install's roots; a build command is package code only.
+        let first = |a: &[&str]| pip.iter().find(|x| x.matches(&argv(a))).cloned();
+        let legacy = first(&[
+            "python",
+            "-u",
+            "-c",
+            "exec(compile(open('/t/x/setup.py').read()))",
+            "install",
+            "--record",
+            "/t/r",
+        ])
+        .unwrap();
+        assert!(legacy.writes_roots, "{legacy:?}");
+        let build = first(&[
+            "python",
+            "-c",
+            "exec(compile(open('/t/x/setup.py').read()))",
+            "bdist_wheel",
+        ])
+        .unwrap();
+        assert!(!build.writes_roots, "{build:?}");
         assert!(!any(&pip, &["python", "-m", "pip", "install", "x"]));
         assert!(!any(&pip, &["/usr/bin/git", "clone", "setup.pyx"]));
         // argv[0] alone never matches.

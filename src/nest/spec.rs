@@ -26,15 +26,25 @@ pub struct Shape {
     /// directory, where `make` builds).
     #[serde(default)]
     pub own_dir: bool,
+    /// When not empty, matches only if one argument is one of these (the
+    /// command of a legacy `setup.py`: `install`, `develop`).
+    #[serde(default)]
+    pub with_arg: Vec<String>,
+    /// The process is the install itself (pip's legacy `setup.py install`
+    /// writes the package into site-packages): it may also write the
+    /// install's write roots, still without credentials.
+    #[serde(default)]
+    pub writes_roots: bool,
 }
 
 impl Shape {
     /// True when `argv` (argv[0] excluded) has this shape.
     pub fn matches(&self, argv: &[String]) -> bool {
-        argv.iter().skip(1).any(|a| {
+        let rest = || argv.iter().skip(1);
+        rest().any(|a| {
             self.arg_ends_with.iter().any(|s| a.ends_with(s.as_str()))
                 || self.arg_contains.iter().any(|s| a.contains(s.as_str()))
-        })
+        }) && (self.with_arg.is_empty() || rest().any(|a| self.with_arg.contains(a)))
     }
 }
 
@@ -70,6 +80,9 @@ impl NestSpec {
     /// The directories a process of `shape` running in `cwd` may write.
     pub fn write_dirs(&self, shape: &Shape, cwd: &Path) -> Vec<PathBuf> {
         let mut w = self.writes.clone();
+        if shape.writes_roots {
+            w.extend(self.own_roots.iter().cloned());
+        }
         if shape.own_dir
             && self
                 .own_roots
