@@ -252,24 +252,26 @@ impl NestDomain {
                 e.pid == p && e.kind == "open-read" && e.paths.first().is_some_and(|x| *x == ack)
             })
         };
-        let Some(confined) = std::iter::once(pid)
+        // Stacked domains only narrow: the write is refused when any
+        // confined process on the way up refuses it (a child of package code
+        // with another shape's command line gains nothing).
+        std::iter::once(pid)
             .chain(procs.ancestors(pid))
-            .find(|p| acked(*p))
-        else {
-            return false;
-        };
-        let (Some(node), Some(shape)) = (
-            procs.node(confined),
-            procs.node(confined).and_then(|n| spec.shape(&n.argv)),
-        ) else {
-            return false;
-        };
-        let cwd = node.cwd.as_deref().map(PathBuf::from).unwrap_or_default();
-        !spec
-            .write_dirs(shape, &cwd)
-            .iter()
-            .chain(&spec.write_files)
-            .any(|w| path.starts_with(w))
+            .filter(|p| acked(*p))
+            .any(|confined| {
+                let (Some(node), Some(shape)) = (
+                    procs.node(confined),
+                    procs.node(confined).and_then(|n| spec.shape(&n.argv)),
+                ) else {
+                    return false;
+                };
+                let cwd = node.cwd.as_deref().map(PathBuf::from).unwrap_or_default();
+                !spec
+                    .write_dirs(shape, &cwd)
+                    .iter()
+                    .chain(&spec.write_files)
+                    .any(|w| path.starts_with(w))
+            })
     }
 }
 
