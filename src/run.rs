@@ -470,6 +470,8 @@ fn sandboxed(
             r.push(tmp.0.clone());
             r
         }),
+        // chmod and chown take effect only where landlock lets it write.
+        perm: (!audit).then(|| notify::WriteGrants::from_grants(&grants)),
     };
     let detonation_watch = watch.clone();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

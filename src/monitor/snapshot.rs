@@ -75,6 +75,12 @@ pub struct Entry {
     /// old mtime still shows.
     #[serde(default)]
     pub ctime_ns: i128,
+    /// Owner: a chown is a change like a new mode.
+    #[serde(default)]
+    pub uid: u32,
+    /// Group.
+    #[serde(default)]
+    pub gid: u32,
     /// Where a symlink points (lossy UTF-8); `None` for anything else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_target: Option<String>,
@@ -96,6 +102,8 @@ impl Entry {
             mode: meta.mode(),
             ino: meta.ino(),
             ctime_ns: nanos(meta.ctime(), meta.ctime_nsec()),
+            uid: meta.uid(),
+            gid: meta.gid(),
             link_target,
             sha256: None,
             content: None,
@@ -112,6 +120,8 @@ impl Entry {
             && self.mtime_ns == other.mtime_ns
             && self.ctime_ns == other.ctime_ns
             && self.mode == other.mode
+            && self.uid == other.uid
+            && self.gid == other.gid
             && self.ino == other.ino
             && self.link_target == other.link_target
     }
@@ -774,6 +784,7 @@ fn fill(entry: &mut Entry, path: &Path, read: bool) {
 /// whose hashes are not both known is taken as changed.
 fn really_changed(before: &Entry, after: &Entry) -> bool {
     if before.mode != after.mode
+        || (before.uid, before.gid) != (after.uid, after.gid)
         || before.ino != after.ino
         || before.link_target != after.link_target
     {

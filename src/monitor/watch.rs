@@ -1358,6 +1358,8 @@ mod tests {
                 mode: 0o100_644,
                 ino,
                 ctime_ns: 5,
+                uid: 0,
+                gid: 0,
                 link_target: None,
                 sha256: None,
                 content: None,
