@@ -1595,6 +1595,8 @@ fn is_legacy(nr: i64, name: &str) -> bool {
         "mkdir" => libc::SYS_mkdir,
         "mknod" => libc::SYS_mknod,
         "chmod" => libc::SYS_chmod,
+        "chown" => libc::SYS_chown,
+        "lchown" => libc::SYS_lchown,
         _ => return false,
     };
     nr == n
