@@ -2270,6 +2270,72 @@ mod tests {
     }
 
     #[test]
+    fn chmod_and_chown_follow_the_callers_permissions() {
+        let status = "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nGroups:\t27 1000\nCapEff:\t0000000000000000\n";
+        let user = Creds::parse(status).unwrap();
+        assert_eq!(user.fsuid, 1000);
+        assert_eq!(user.groups, vec![27, 1000]);
+        // SAFETY: a zeroed stat is plain data.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        st.st_uid = 1000;
+        st.st_gid = 1000;
+        let m = PermChange::Mode(0o644);
+        assert_eq!(user.permits(m, &st), Ok(m));
+        // Group 27 (not the file's): fine for a chown of one's own file.
+        let g = PermChange::Owner(u32::MAX, 27);
+        assert_eq!(user.permits(g, &st), Ok(g));
+        assert_eq!(
+            user.permits(PermChange::Owner(0, u32::MAX), &st),
+            Err(libc::EPERM)
+        );
+        st.st_uid = 0;
+        assert_eq!(user.permits(m, &st), Err(libc::EPERM));
+        // Root with CAP_CHOWN and CAP_FOWNER: anything.
+        let root = Creds::parse(
+            &status
+                .replace("1000", "0")
+                .replace("0000000000000000", "000001ffffffffff"),
+        )
+        .unwrap();
+        assert_eq!(
+            root.permits(PermChange::Owner(5, 5), &st),
+            Ok(PermChange::Owner(5, 5))
+        );
+        // setgid dropped outside the file's group without CAP_FSETID.
+        st.st_uid = 1000;
+        st.st_gid = 5;
+        assert_eq!(
+            user.permits(PermChange::Mode(0o2755), &st),
+            Ok(PermChange::Mode(0o755))
+        );
+    }
+
+    #[test]
+    fn chmod_and_chown_arguments_are_ints() {
+        let hi = 1u64 << 32;
+        assert_eq!(
+            perm_call(libc::SYS_fchmod, [3 | hi, 0o777 | hi, 0, 0, 0, 0]),
+            Some((PermTarget::Fd(3), PermChange::Mode(0o777)))
+        );
+        let Some((PermTarget::Path { follow, empty, .. }, PermChange::Owner(u, g))) = perm_call(
+            libc::SYS_fchownat,
+            [
+                libc::AT_FDCWD as u32 as u64,
+                0x1000,
+                7,
+                u64::MAX,
+                (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64,
+                0,
+            ],
+        ) else {
+            panic!("fchownat not decoded");
+        };
+        assert!(!follow && empty);
+        assert_eq!((u, g), (7, u32::MAX));
+        assert_eq!(owner_text(u, g), "7:-1");
+    }
+
+    #[test]
     fn other_processes_environ_is_a_secret() {
         assert!(is_other_environ("/proc/1/environ", 50));
         assert!(!is_other_environ("/proc/50/environ", 50));

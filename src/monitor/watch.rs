@@ -1214,6 +1214,7 @@ mod tests {
     fn scope(home: &Path) -> Scope {
         Scope {
             envs: Vec::new(),
+            stat_only: Vec::new(),
             home: Some(home.to_path_buf()),
             cwd: home.join("proj"),
             patterns: vec![
