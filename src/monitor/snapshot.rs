@@ -1158,7 +1158,7 @@ mod tests {
         fs::remove_dir(&gone).unwrap();
         fs::create_dir_all(f.h("later")).unwrap();
         assert!(diff(&before, &take(&scope)).is_empty());
-        fs::set_permissions(&state, fs::Permissions::from_mode(0)).unwrap();
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o0)).unwrap();
         let changes = diff(&before, &take(&scope));
         fs::set_permissions(&state, fs::Permissions::from_mode(0o700)).unwrap();
         assert_eq!(changes.len(), 1, "{changes:?}");
