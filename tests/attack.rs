@@ -310,6 +310,9 @@ attempt("ssh-key", lambda: os.chmod(H + "/.ssh/id_rsa", 0o644))
 attempt("bashrc", lambda: os.chmod(H + "/.bashrc", 0o666))
 fd = os.open(H + "/.bashrc", os.O_RDONLY)
 attempt("fchmod", lambda: os.fchmod(fd, 0o666))
+# A POSIX ACL needs only ownership, like chmod: user 65534 may read the key.
+acl = bytes.fromhex("02000000" "0100" "0600" "ffffffff" "0200" "0400" "feff0000" "0400" "0000" "ffffffff" "1000" "0400" "ffffffff" "2000" "0000" "ffffffff")
+attempt("acl", lambda: os.setxattr(H + "/.ssh/id_rsa", "system.posix_acl_access", acl))
 if os.getuid() == 0:
     attempt("chown", lambda: os.chown(os.environ["OUTSIDE"], 65534, 65534))
 # Its own files: performed.
@@ -387,6 +390,10 @@ print("race done", done)
                 "{mode}: {name}:\n{text}"
             );
         }
+        assert!(
+            text.contains(&format!("acl blocked {}", libc::EOPNOTSUPP)),
+            "{mode}:\n{text}"
+        );
         assert!(text.contains("own 0o640"), "{mode}:\n{text}");
         assert!(text.contains("race done"), "{mode}:\n{text}");
         assert!(!text.contains("ESCAPED"), "{mode}:\n{text}");

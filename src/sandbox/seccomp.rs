@@ -190,6 +190,22 @@ pub fn rules() -> Rules {
         Verdict::Deny(EPERM),
     );
     r.add(SYS_clone3, &[], Verdict::KernelErrno(ENOSYS));
+    // Extended attributes: landlock has no right for them, and POSIX ACLs
+    // (`system.posix_acl_*`) need only ownership, like chmod: an ACL on
+    // `~/.ssh/id_rsa` opens it to another user. The capability drop
+    // already keeps `security.*` and `trusted.*` out of reach. No install
+    // needs to set one; "not supported" is what every tool copes with
+    // (file systems without xattrs are common: cp, shutil.copystat).
+    for nr in [
+        libc::SYS_setxattr,
+        libc::SYS_lsetxattr,
+        libc::SYS_fsetxattr,
+        libc::SYS_removexattr,
+        libc::SYS_lremovexattr,
+        libc::SYS_fremovexattr,
+    ] {
+        r.add(nr, &[], Verdict::Deny(libc::EOPNOTSUPP));
+    }
     // Typing into a terminal: TIOCSTI queues input that the user's shell
     // reads once the install is over (a command run outside the sandbox);
     // TIOCLINUX pastes a console selection the same way. The terminal the
@@ -294,6 +310,12 @@ pub fn name(nr: i64) -> String {
         (SYS_fchmodat, "fchmodat"),
         (SYS_fchmodat2, "fchmodat2"),
         (SYS_fchown, "fchown"),
+        (SYS_setxattr, "setxattr"),
+        (SYS_lsetxattr, "lsetxattr"),
+        (SYS_fsetxattr, "fsetxattr"),
+        (SYS_removexattr, "removexattr"),
+        (SYS_lremovexattr, "lremovexattr"),
+        (SYS_fremovexattr, "fremovexattr"),
         (SYS_fchownat, "fchownat"),
         (SYS_connect, "connect"),
         (SYS_bind, "bind"),
