@@ -373,6 +373,21 @@ fn sandboxed(
     scope
         .patterns
         .extend(crate::managers::conda::watched(&plan));
+    // Said now, not after the install: a reports directory made unusable
+    // (by an earlier install, say) loses this report and every later one.
+    if let Err(e) = crate::report::store::check_writable() {
+        eprintln!(
+            "pkgwarden: WARNING: {what}: the report of this install cannot be stored ({e}); repair the directory's mode and owner (`chmod 700`, `chown` to you) or this install goes unrecorded"
+        );
+    }
+    // pkgwarden's own places and the credential stores: their own mode
+    // and owner (a chmod or chown that slipped past the supervisor).
+    scope
+        .stat_only
+        .extend(spec.protected.iter().chain(&spec.secrets).cloned());
+    if let Some(d) = crate::paths::state_dir() {
+        scope.stat_only.push(d.join("reports"));
+    }
     let before = snapshot::take(&scope);
     // The installed distributions' files, stat only: after the install, the
     // ones that changed are checked against their RECORD.
@@ -470,6 +485,8 @@ fn sandboxed(
             r.push(tmp.0.clone());
             r
         }),
+        // chmod and chown take effect only where landlock lets it write.
+        perm: (!audit).then(|| notify::WriteGrants::from_grants(&grants)),
     };
     let detonation_watch = watch.clone();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

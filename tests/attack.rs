@@ -253,3 +253,172 @@ for name, fd in [("memfd", m), ("deleted", d)]:
     assert!(text.contains("anonymous memory file"), "{text}");
     assert!(text.contains("deleted before it ran"), "{text}");
 }
+
+/// The findings of the one report stored since `before`: `(rule, first
+/// evidence path)`.
+fn findings_since(
+    env: &ShimEnv,
+    before: &std::collections::BTreeSet<std::path::PathBuf>,
+    text: &str,
+) -> Vec<(String, String)> {
+    let new = env.reports_since(before);
+    assert_eq!(new.len(), 1, "one report expected:\n{text}");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&fs::read(&new[0]).unwrap()).expect("report JSON");
+    doc["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["evidence"]["paths"][0].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn mode_of(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// Class: chmod and chown were not judged (landlock has no right for them;
+/// the filter trapped only a chmod with an execute bit). A hook made
+/// pkgwarden's state unreadable (every later report lost), opened `~/.ssh`
+/// and a key to every local user, made `~/.bashrc` world-writable, in
+/// block too; directly, through a descriptor it held read-only, and
+/// through a symlink flipped by a second thread between the check and the
+/// change. Now the supervisor performs the change on the file it opened
+/// itself, only inside the write grants.
+#[test]
+fn chmod_and_chown_take_effect_only_inside_the_grants() {
+    let (env, bin) = python_hook(
+        r#"
+import os, threading
+H = os.environ["HOME"]
+T = os.environ["TMPDIR"]
+def attempt(name, f):
+    try:
+        f()
+        print(name, "ESCAPED")
+    except OSError as e:
+        print(name, "blocked", e.errno)
+attempt("state", lambda: os.chmod(H + "/.local/state/pkgwarden", 0))
+attempt("ssh-dir", lambda: os.chmod(H + "/.ssh", 0o777))
+attempt("ssh-key", lambda: os.chmod(H + "/.ssh/id_rsa", 0o644))
+attempt("bashrc", lambda: os.chmod(H + "/.bashrc", 0o666))
+fd = os.open(H + "/.bashrc", os.O_RDONLY)
+attempt("fchmod", lambda: os.fchmod(fd, 0o666))
+# A POSIX ACL needs only ownership, like chmod: user 65534 may read the key.
+acl = bytes.fromhex("02000000" "0100" "0600" "ffffffff" "0200" "0400" "feff0000" "0400" "0000" "ffffffff" "1000" "0400" "ffffffff" "2000" "0000" "ffffffff")
+attempt("acl", lambda: os.setxattr(H + "/.ssh/id_rsa", "system.posix_acl_access", acl))
+if os.getuid() == 0:
+    attempt("chown", lambda: os.chown(os.environ["OUTSIDE"], 65534, 65534))
+# Its own files: performed.
+own = T + "/own"
+open(own, "w").write("x")
+os.chmod(own, 0o600)
+g = os.open(own, os.O_RDONLY)
+os.fchmod(g, 0o640)
+print("own", oct(os.stat(own).st_mode & 0o777))
+# The race: a link flipped between its own file and ~/.bashrc.
+ok = T + "/ok"
+open(ok, "w").write("x")
+link = T + "/link"
+stop = False
+def flip():
+    while not stop:
+        for target in (ok, H + "/.bashrc"):
+            try:
+                os.symlink(target, link + ".new")
+                os.replace(link + ".new", link)
+            except OSError:
+                pass
+th = threading.Thread(target=flip)
+th.start()
+done = 0
+for i in range(400):
+    try:
+        os.chmod(link, 0o666 if i % 2 else 0o606)
+        done += 1
+    except OSError:
+        pass
+stop = True
+th.join()
+print("race done", done)
+"#,
+    );
+    let outside = bin.path().join("outside.txt");
+    fs::write(&outside, "x\n").unwrap();
+    let h = env.home.path().to_path_buf();
+    let state = env.home.state_dir().join("pkgwarden");
+    fs::create_dir_all(state.join("reports")).unwrap();
+    fs::create_dir_all(h.join(".ssh")).unwrap();
+    fs::write(h.join(".ssh/id_rsa"), "inert key\n").unwrap();
+    fs::write(h.join(".bashrc"), "# rc\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for (p, m) in [
+        (h.join(".ssh"), 0o700),
+        (h.join(".ssh/id_rsa"), 0o600),
+        (h.join(".bashrc"), 0o644),
+        (state.clone(), 0o700),
+    ] {
+        fs::set_permissions(&p, fs::Permissions::from_mode(m)).unwrap();
+    }
+    let root = unsafe { libc::geteuid() } == 0;
+    for mode in ["protect", "block"] {
+        let before = env.report_files();
+        let out = run(env
+            .pkgwarden()
+            .env("PY", python3())
+            .env("OUTSIDE", &outside)
+            .args([
+                "run",
+                "--sandbox",
+                "--mode",
+                mode,
+                "--",
+                "gem",
+                "install",
+                "x",
+            ]));
+        let text = format!("{}{}", stdout_str(&out), stderr_str(&out));
+        for name in ["state", "ssh-dir", "ssh-key", "bashrc", "fchmod"] {
+            assert!(
+                text.contains(&format!("{name} blocked 1")),
+                "{mode}: {name}:\n{text}"
+            );
+        }
+        assert!(
+            text.contains(&format!("acl blocked {}", libc::EOPNOTSUPP)),
+            "{mode}:\n{text}"
+        );
+        assert!(text.contains("own 0o640"), "{mode}:\n{text}");
+        assert!(text.contains("race done"), "{mode}:\n{text}");
+        assert!(!text.contains("ESCAPED"), "{mode}:\n{text}");
+        assert_eq!(mode_of(&state), 0o700, "{mode}");
+        assert_eq!(mode_of(&h.join(".ssh")), 0o700, "{mode}");
+        assert_eq!(mode_of(&h.join(".ssh/id_rsa")), 0o600, "{mode}");
+        assert_eq!(
+            mode_of(&h.join(".bashrc")),
+            0o644,
+            "{mode}: the race got through"
+        );
+        let f = findings_since(&env, &before, &text);
+        let has = |rule: &str, path: &std::path::Path| {
+            f.iter()
+                .any(|(r, p)| r == rule && std::path::Path::new(p) == path)
+        };
+        assert!(has("tamper.pkgwarden", &state), "{mode}: {f:?}\n{text}");
+        assert!(has("cred.perm", &h.join(".ssh")), "{mode}: {f:?}");
+        assert!(has("cred.perm", &h.join(".ssh/id_rsa")), "{mode}: {f:?}");
+        assert!(has("persist.shell-rc", &h.join(".bashrc")), "{mode}: {f:?}");
+        if root {
+            use std::os::unix::fs::MetadataExt;
+            assert!(text.contains("chown blocked 1"), "{mode}:\n{text}");
+            assert_eq!(fs::metadata(&outside).unwrap().uid(), 0, "{mode}");
+            assert!(has("perm.outside", &outside), "{mode}: {f:?}");
+        }
+    }
+}

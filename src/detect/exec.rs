@@ -231,6 +231,7 @@ mod tests {
             hook: None,
             addr: None,
             flags: 0,
+            owner: None,
             dns_query: None,
             action: Action::Observed,
             errno: None,

@@ -125,6 +125,7 @@ pub mod hidden;
 pub mod lingering;
 pub mod nested;
 pub mod net;
+pub mod perm;
 pub mod persist;
 pub mod pth;
 pub mod record;
@@ -430,6 +431,17 @@ impl Input<'_> {
         out
     }
 
+    /// Every chmod and chown without an execute bit (those are in
+    /// [`Input::written`]), with the file they named: a mode or an owner is
+    /// a change of the file, judged by the same places as a write.
+    pub fn perm_changes(&self) -> Vec<(PathBuf, &Event)> {
+        self.events
+            .iter()
+            .filter(|e| matches!(e.kind.as_str(), "chmod" | "chown"))
+            .filter_map(|e| Some((without_dot_dot(PathBuf::from(e.paths.first()?)), e)))
+            .collect()
+    }
+
     /// The files the install made symlinks to (the link's target resolved
     /// against its directory), with the event: a link planted in an allowed
     /// place that points at a persistence location is how a write gets
@@ -683,6 +695,21 @@ pub fn rule_meta(rule: &str) -> (&'static [&'static str], Severity, &'static str
             High,
             "pkgwarden's own policy, state or binary tampered with",
         ),
+        "cred.perm" => (
+            &["T1222.002", "T1552.004"],
+            High,
+            "Credential store's permissions or owner changed",
+        ),
+        "perm.setuid" => (
+            &["T1548.001"],
+            High,
+            "Setuid or setgid bit asked for on a file",
+        ),
+        "perm.outside" => (
+            &["T1222.002"],
+            Medium,
+            "Permissions or owner changed outside the install's places",
+        ),
         "sandbox.unnested" => (
             &["T1562.001"],
             Medium,
@@ -728,6 +755,16 @@ pub fn taken_of(e: &Event) -> Taken {
     }
 }
 
+/// What an event did, for a finding's detail: the mode or owner of a
+/// chmod or chown, else its kind.
+pub fn how(e: &Event) -> String {
+    match e.kind.as_str() {
+        "chmod" | "chmod-exec" => format!("chmod {:04o}", e.flags & 0o7777),
+        "chown" => format!("chown {}", e.owner.as_deref().unwrap_or("?")),
+        k => k.to_string(),
+    }
+}
+
 /// The pid of the first event that wrote `path`, if any.
 pub fn writer_of(input: &Input, path: &Path) -> Option<i32> {
     input
@@ -754,6 +791,7 @@ pub fn run(input: &Input) -> Vec<Finding> {
     out.extend(lingering::check(input, &procs));
     out.extend(escape::check(input, &procs));
     out.extend(tamper::check(input, &procs));
+    out.extend(perm::check(input, &procs));
     out.extend(conda::check(input, &procs));
     out.extend(nested::check(input, &procs));
     gemplugin::attribute(input, &procs, &mut out);

@@ -321,6 +321,7 @@ mod tests {
             hook: None,
             addr: Some(format!("unix:{path}")),
             flags: 0,
+            owner: None,
             dns_query: None,
             action: Action::Denied,
             errno: Some(13),

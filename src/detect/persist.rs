@@ -188,7 +188,8 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let cls = Classifier::with_envs(home, &input.cwd, &input.envs, &input.startup_patterns);
     // Path → (rule, first writer event pid, kind of write).
     let mut hits: BTreeMap<PathBuf, (&'static str, Option<i32>, String)> = BTreeMap::new();
-    for (path, e) in input.written() {
+    // A chmod or chown of a persistence file is a change of it too.
+    for (path, e) in input.written().into_iter().chain(input.perm_changes()) {
         // A directory that exists: what lands in it is the evidence.
         if e.kind == "mkdir" && path.exists() {
             continue;
@@ -201,7 +202,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         });
         if let Some(rule) = rule {
             hits.entry(path)
-                .or_insert((rule, Some(e.pid), e.kind.clone()));
+                .or_insert((rule, Some(e.pid), super::how(e)));
         }
     }
     // A symlink planted to a persistence location: the write through it
@@ -612,6 +613,7 @@ mod check_tests {
             hook: None,
             addr: None,
             flags: 0,
+            owner: None,
             dns_query: None,
             action: Action::Observed,
             errno: None,

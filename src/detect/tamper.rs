@@ -14,9 +14,11 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let within = |p: &Path| protected.iter().any(|d| p.starts_with(d));
     // Path → (first pid, what it did).
     let mut hits: BTreeMap<PathBuf, (Option<i32>, String)> = BTreeMap::new();
-    for (path, e) in input.written() {
+    // A mode or an owner changed is tampering too: a state directory made
+    // unreadable to pkgwarden loses every later report.
+    for (path, e) in input.written().into_iter().chain(input.perm_changes()) {
         if within(&path) {
-            hits.entry(path).or_insert((Some(e.pid), e.kind.clone()));
+            hits.entry(path).or_insert((Some(e.pid), super::how(e)));
         }
     }
     // Removing or moving away is tampering too (a report, a shim).

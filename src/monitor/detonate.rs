@@ -250,6 +250,8 @@ mod tests {
                 mode: m.mode(),
                 ino: m.ino(),
                 ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+                uid: 0,
+                gid: 0,
                 link_target: None,
                 sha256: None,
                 content: None,

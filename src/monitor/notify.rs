@@ -45,7 +45,8 @@ pub struct Event {
     /// The syscall.
     pub syscall: String,
     /// `exec`, `open-write`, `open-read`, `rename`, `link`, `symlink`,
-    /// `unlink`, `mkdir`, `mknod`, `chmod-exec`, `truncate`, `memfd`,
+    /// `unlink`, `mkdir`, `mknod`, `chmod-exec` (a mode with an execute
+    /// bit), `chmod` (any other mode), `chown`, `truncate`, `memfd`,
     /// `connect`, `bind`, `listen`, `send`, `denied`.
     pub kind: String,
     /// Paths involved, resolved to what they name (cwd or dirfd, symlinks,
@@ -75,6 +76,9 @@ pub struct Event {
     pub addr: Option<String>,
     /// Open flags or mode.
     pub flags: u64,
+    /// The owner a chown asked for (`uid:gid`, `-1` for "unchanged").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// The name asked for, when the datagram is a DNS query.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns_query: Option<String>,
@@ -118,6 +122,51 @@ pub struct Watch {
     /// these (the payload, build directories, the private TMPDIR); `None`
     /// lets every exec continue.
     pub exec_roots: Option<Vec<PathBuf>>,
+    /// Where a chmod or chown may take effect (the install's write grants);
+    /// `None` lets every one continue (audit).
+    pub perm: Option<WriteGrants>,
+}
+
+/// The places landlock lets an install write, as paths: what a chmod or
+/// chown (for which landlock has no right) is judged by.
+#[derive(Clone, Debug, Default)]
+pub struct WriteGrants {
+    /// Directories written beneath (themselves included).
+    pub dirs: Vec<PathBuf>,
+    /// Directories whose files (not themselves) are written.
+    pub file_dirs: Vec<PathBuf>,
+    /// Single files.
+    pub files: Vec<PathBuf>,
+}
+
+impl WriteGrants {
+    /// The write grants among landlock's, by their real paths (the
+    /// supervisor judges the path the kernel gives for the file it holds).
+    pub fn from_grants(grants: &[crate::sandbox::landlock::Grant]) -> WriteGrants {
+        use crate::sandbox::landlock::Grant;
+        let real = |p: &PathBuf| p.canonicalize().unwrap_or_else(|_| p.clone());
+        let mut out = WriteGrants::default();
+        for g in grants {
+            match g {
+                Grant::Write(p) => out.dirs.push(real(p)),
+                Grant::Files(p) => out.file_dirs.push(real(p)),
+                Grant::WriteFile(p) => out.files.push(real(p)),
+                Grant::Read(_) | Grant::MakeDir(_) => {}
+            }
+        }
+        out
+    }
+
+    /// True when `path` (a real path, as the kernel names an open file)
+    /// lies within a write grant.
+    pub fn allows(&self, path: &Path) -> bool {
+        self.dirs.iter().any(|d| path.starts_with(d))
+            || self.files.iter().any(|f| f == path)
+            || self
+                .file_dirs
+                .iter()
+                .any(|d| path != d && path.starts_with(d))
+    }
 }
 
 /// What the loop saw.
@@ -394,6 +443,7 @@ fn handle(
         package: None,
         hook: None,
         addr: None,
+        owner: None,
         dns_query: None,
         flags: 0,
         action: Action::Observed,
@@ -629,23 +679,16 @@ fn handle(
             }];
             true
         }
-        n if n == SYS_fchmod => {
-            ev.kind = "chmod-exec".into();
-            ev.paths = vec![fd_path(pid, a[0] as i32)];
-            ev.flags = a[1];
-            true
-        }
-        n if n == SYS_fchmodat || n == SYS_fchmodat2 || is_legacy(n, "chmod") => {
-            ev.kind = "chmod-exec".into();
-            if is_legacy(n, "chmod") {
-                ev.paths = vec![at_follow(cwd, a[0], true)];
-                ev.flags = a[1];
-            } else {
-                let follow = n != SYS_fchmodat2 || a[3] as i32 & AT_SYMLINK_NOFOLLOW == 0;
-                ev.paths = vec![at_follow(a[0], a[1], follow)];
-                ev.flags = a[2];
-            }
-            true
+        n if n == SYS_fchmod
+            || n == SYS_fchmodat
+            || n == SYS_fchmodat2
+            || n == SYS_fchown
+            || n == SYS_fchownat
+            || is_legacy(n, "chmod")
+            || is_legacy(n, "chown")
+            || is_legacy(n, "lchown") =>
+        {
+            return permissions(listener, w, req, ev, &mem);
         }
         n if n == SYS_truncate => {
             ev.kind = "truncate".into();
@@ -959,6 +1002,358 @@ fn network(
     }
 }
 
+/// What a chmod or chown asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PermChange {
+    /// New permission bits.
+    Mode(u32),
+    /// New owner and group (`u32::MAX`: unchanged).
+    Owner(u32, u32),
+}
+
+/// Which file a chmod or chown names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PermTarget {
+    /// The process's descriptor (fchmod, fchown): the open file itself.
+    Fd(i32),
+    /// A path (at `ptr`) relative to `dirfd`. `follow`: a final symlink is
+    /// followed; `empty`: an empty path names `dirfd` (AT_EMPTY_PATH).
+    Path {
+        dirfd: i32,
+        ptr: u64,
+        follow: bool,
+        empty: bool,
+    },
+}
+
+/// The target and change of chmod/chown syscall `nr`, from its registers
+/// (the kernel reads modes, ids, descriptors and flags as 32-bit ints).
+fn perm_call(nr: i64, a: [u64; 6]) -> Option<(PermTarget, PermChange)> {
+    use libc::*;
+    let int = |v: u64| v as u32;
+    let fd = |v: u64| v as u32 as i32;
+    let at = |dirfd: u64, ptr: u64, flags: u64| PermTarget::Path {
+        dirfd: fd(dirfd),
+        ptr,
+        follow: int(flags) as i32 & AT_SYMLINK_NOFOLLOW == 0,
+        empty: int(flags) as i32 & AT_EMPTY_PATH != 0,
+    };
+    let cwd = AT_FDCWD as u32 as u64;
+    // chmod's mode is a umode_t: the kernel keeps the permission bits.
+    let mode = |v: u64| PermChange::Mode(int(v) & 0o7777);
+    Some(match nr {
+        n if n == SYS_fchmod => (PermTarget::Fd(fd(a[0])), mode(a[1])),
+        n if n == SYS_fchmodat => (at(a[0], a[1], 0), mode(a[2])),
+        n if n == SYS_fchmodat2 => (at(a[0], a[1], a[3]), mode(a[2])),
+        n if n == SYS_fchown => (
+            PermTarget::Fd(fd(a[0])),
+            PermChange::Owner(int(a[1]), int(a[2])),
+        ),
+        n if n == SYS_fchownat => (
+            at(a[0], a[1], a[4]),
+            PermChange::Owner(int(a[2]), int(a[3])),
+        ),
+        n if is_legacy(n, "chmod") => (at(cwd, a[0], 0), mode(a[1])),
+        n if is_legacy(n, "chown") => (at(cwd, a[0], 0), PermChange::Owner(int(a[1]), int(a[2]))),
+        n if is_legacy(n, "lchown") => (
+            at(cwd, a[0], AT_SYMLINK_NOFOLLOW as u64),
+            PermChange::Owner(int(a[1]), int(a[2])),
+        ),
+        _ => return None,
+    })
+}
+
+/// `uid:gid` as chown was asked (`-1`: unchanged).
+fn owner_text(uid: u32, gid: u32) -> String {
+    let id = |v: u32| {
+        if v == u32::MAX {
+            "-1".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    format!("{}:{}", id(uid), id(gid))
+}
+
+/// chmod and chown, for which landlock has no right. The supervisor opens
+/// the file the process names itself (`O_PATH`, no symlink followed past
+/// its own resolution, or the process's own descriptor), judges that file
+/// by the path the kernel gives it against the install's write grants,
+/// and performs the change on that very file, answering with the result;
+/// or refuses. Nothing is left for the kernel to read again from the
+/// process's memory, so a link or a name swapped after the check changes
+/// nothing (DESIGN.md principle 1: emulation on a private copy).
+fn permissions(
+    listener: &Arc<OwnedFd>,
+    w: &Watch,
+    req: &libc::seccomp_notif,
+    mut ev: Event,
+    mem: &Mem,
+) -> (Option<Event>, Option<libc::seccomp_notif_resp>) {
+    use libc::*;
+    use std::os::unix::ffi::OsStrExt;
+    let nr = i64::from(req.data.nr);
+    let pid = req.pid as i32;
+    let Some((target, change)) = perm_call(nr, req.data.args) else {
+        return (None, Some(cont()));
+    };
+    match change {
+        PermChange::Mode(m) => {
+            ev.kind = if m & 0o111 != 0 {
+                "chmod-exec"
+            } else {
+                "chmod"
+            }
+            .into();
+            ev.flags = u64::from(m);
+        }
+        PermChange::Owner(u, g) => {
+            ev.kind = "chown".into();
+            ev.owner = Some(owner_text(u, g));
+        }
+    }
+    // The file, as the process names it.
+    let mut via_fd = false;
+    let opened: Result<OwnedFd, i32> = match target {
+        PermTarget::Fd(fd) => {
+            via_fd = true;
+            take_fd(pid, fd).map_err(|e| e.raw_os_error().unwrap_or(EBADF))
+        }
+        PermTarget::Path {
+            dirfd,
+            ptr,
+            follow,
+            empty,
+        } => match mem.c_path(ptr) {
+            Err(errno) => Err(errno),
+            Ok(given) if given.is_empty() && !empty => Err(ENOENT),
+            Ok(given) if given.is_empty() && dirfd != AT_FDCWD => {
+                take_fd(pid, dirfd).map_err(|e| e.raw_os_error().unwrap_or(EBADF))
+            }
+            Ok(given) => {
+                let path = std::ffi::OsStr::from_bytes(&given);
+                ev.raw_paths = vec![String::from_utf8_lossy(&given).into_owned()];
+                match resolve_path(pid, dirfd, Path::new(path), follow) {
+                    Some(judged) => {
+                        ev.paths = vec![judged.display().to_string()];
+                        open_exact(&judged, follow)
+                    }
+                    None => Err(ENOENT),
+                }
+            }
+        },
+    };
+    let file = match opened {
+        Ok(f) => f,
+        Err(errno) => {
+            if !still_valid(listener, req.id) {
+                return (None, Some(cont()));
+            }
+            if ev.paths.is_empty() {
+                ev.paths = ev.raw_paths.clone();
+            }
+            ev.raw_paths.clear();
+            if w.observe_only {
+                return (Some(ev), Some(cont()));
+            }
+            ev.errno = Some(errno);
+            return (Some(ev), Some(fail(errno)));
+        }
+    };
+    // What it is: the path the kernel gives the file we hold.
+    let Some(st) = stat_of(&file) else {
+        return refuse(ev, EPERM, w.observe_only);
+    };
+    let held =
+        std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).unwrap_or_default();
+    ev.paths = vec![held.display().to_string()];
+    if ev.raw_paths.first() == ev.paths.first() {
+        ev.raw_paths.clear();
+    }
+    if !still_valid(listener, req.id) {
+        return (None, Some(cont()));
+    }
+    let Some(grants) = w.perm.as_ref().filter(|_| !w.observe_only) else {
+        return (Some(ev), Some(cont()));
+    };
+    let kind = st.st_mode & S_IFMT;
+    // A file with no name left matters to nobody but its holders.
+    let nameless = st.st_nlink == 0 && kind != S_IFDIR;
+    // Setuid and setgid programs outlive the install with another user's
+    // (root's) rights: no install makes one. A setgid directory is how
+    // shared group directories work.
+    let set_id =
+        matches!(change, PermChange::Mode(m) if m & (S_ISUID | S_ISGID) != 0 && kind != S_IFDIR);
+    if set_id || !(nameless || grants.allows(&held)) {
+        return refuse(ev, EPERM, false);
+    }
+    // The kernel's own permission rules, for the caller's credentials (the
+    // supervisor may hold more: npm's scripts run as the project's owner).
+    let change = match Creds::of(pid).map(|c| c.permits(change, &st)) {
+        Some(Ok(c)) => c,
+        Some(Err(errno)) => {
+            ev.errno = Some(errno);
+            return (Some(ev), Some(fail(errno)));
+        }
+        None => return refuse(ev, EPERM, false),
+    };
+    let name =
+        std::ffi::CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).unwrap_or_default();
+    // SAFETY: plain syscalls on a descriptor we own and a NUL-terminated name.
+    let rc = unsafe {
+        match change {
+            // Symlinks have no mode of their own to change.
+            PermChange::Mode(_) if kind == S_IFLNK => {
+                *libc::__errno_location() = EOPNOTSUPP;
+                -1
+            }
+            PermChange::Mode(m) if via_fd => libc::fchmod(file.as_raw_fd(), m),
+            PermChange::Mode(m) => libc::fchmodat(AT_FDCWD, name.as_ptr(), m, 0),
+            PermChange::Owner(u, g) if via_fd => libc::fchown(file.as_raw_fd(), u, g),
+            PermChange::Owner(u, g) => libc::fchownat(
+                file.as_raw_fd(),
+                c"".as_ptr(),
+                u,
+                g,
+                AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+            ),
+        }
+    };
+    if rc == 0 {
+        ev.action = Action::Allowed;
+        (Some(ev), Some(ok(0)))
+    } else {
+        let errno = std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(EPERM);
+        ev.errno = Some(errno);
+        (Some(ev), Some(fail(errno)))
+    }
+}
+
+/// `fstat` of a descriptor we hold.
+fn stat_of(file: &OwnedFd) -> Option<libc::stat> {
+    // SAFETY: a zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: file is open; st is writable.
+    (unsafe { libc::fstat(file.as_raw_fd(), &mut st) } == 0).then_some(st)
+}
+
+/// Opens (`O_PATH`) exactly the file at `path`, a path already resolved:
+/// no symlink is followed on the way (one planted since gives `ELOOP`),
+/// and the last component itself is opened when `follow` is false (lchown,
+/// AT_SYMLINK_NOFOLLOW). `Err` is the errno.
+fn open_exact(path: &Path, follow: bool) -> Result<OwnedFd, i32> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| libc::EINVAL)?;
+    // SAFETY: open_how is plain data; zero is "no flags".
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    if !follow {
+        how.flags |= libc::O_NOFOLLOW as u64;
+    }
+    how.resolve = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: c is NUL-terminated; how is an open_how of the size passed.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EACCES));
+    }
+    // SAFETY: openat2 returned a new descriptor we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// The credentials the kernel checks a chmod or chown against.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Creds {
+    fsuid: u32,
+    fsgid: u32,
+    groups: Vec<u32>,
+    cap_eff: u64,
+}
+
+impl Creds {
+    /// Those of thread `tid` (credentials are per thread).
+    fn of(tid: i32) -> Option<Creds> {
+        Creds::parse(&std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?)
+    }
+
+    /// From the text of `/proc/<tid>/status`.
+    fn parse(status: &str) -> Option<Creds> {
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+        };
+        let fourth =
+            |name: &str| -> Option<u32> { field(name)?.split_whitespace().nth(3)?.parse().ok() };
+        Some(Creds {
+            fsuid: fourth("Uid:")?,
+            fsgid: fourth("Gid:")?,
+            groups: field("Groups:")?
+                .split_whitespace()
+                .filter_map(|g| g.parse().ok())
+                .collect(),
+            cap_eff: u64::from_str_radix(field("CapEff:")?, 16).ok()?,
+        })
+    }
+
+    fn has(&self, cap: u32) -> bool {
+        self.cap_eff & (1u64 << cap) != 0
+    }
+
+    fn in_group(&self, gid: u32) -> bool {
+        self.fsgid == gid || self.groups.contains(&gid)
+    }
+
+    /// The kernel's rules for `change` on a file with stat `st` (owner or
+    /// CAP_FOWNER for a mode, CAP_CHOWN or owner-within-own-groups for an
+    /// owner; setgid dropped outside the file's group without
+    /// CAP_FSETID): the change to make, or the errno.
+    fn permits(&self, change: PermChange, st: &libc::stat) -> Result<PermChange, i32> {
+        const CAP_CHOWN: u32 = 0;
+        const CAP_FOWNER: u32 = 3;
+        const CAP_FSETID: u32 = 4;
+        let owner = self.fsuid == st.st_uid;
+        match change {
+            PermChange::Mode(m) => {
+                if !owner && !self.has(CAP_FOWNER) {
+                    return Err(libc::EPERM);
+                }
+                let keep_sgid = self.in_group(st.st_gid) || self.has(CAP_FSETID);
+                Ok(PermChange::Mode(if keep_sgid {
+                    m
+                } else {
+                    m & !libc::S_ISGID
+                }))
+            }
+            PermChange::Owner(u, g) => {
+                if self.has(CAP_CHOWN) {
+                    return Ok(change);
+                }
+                let uid_ok = u == u32::MAX || (owner && u == st.st_uid);
+                let gid_ok = g == u32::MAX || (owner && (g == st.st_gid || self.in_group(g)));
+                if uid_ok && gid_ok {
+                    Ok(change)
+                } else {
+                    Err(libc::EPERM)
+                }
+            }
+        }
+    }
+}
+
 /// Records a refusal (an observation only, in audit).
 fn refuse(
     mut ev: Event,
@@ -1200,6 +1595,8 @@ fn is_legacy(nr: i64, name: &str) -> bool {
         "mkdir" => libc::SYS_mkdir,
         "mknod" => libc::SYS_mknod,
         "chmod" => libc::SYS_chmod,
+        "chown" => libc::SYS_chown,
+        "lchown" => libc::SYS_lchown,
         _ => return false,
     };
     nr == n
@@ -1323,6 +1720,27 @@ impl Mem {
         buf
     }
 
+    /// A path argument, byte for byte, as the kernel reads it: `Err` is the
+    /// kernel's errno (unreadable, or no NUL within `PATH_MAX`).
+    fn c_path(&self, addr: u64) -> Result<Vec<u8>, i32> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        while out.len() < libc::PATH_MAX as usize {
+            let page_left = 4096 - (at % 4096) as usize;
+            let chunk = self.bytes(at, page_left.min(libc::PATH_MAX as usize - out.len()));
+            if chunk.is_empty() {
+                return Err(libc::EFAULT);
+            }
+            if let Some(end) = chunk.iter().position(|b| *b == 0) {
+                out.extend_from_slice(&chunk[..end]);
+                return Ok(out);
+            }
+            at += chunk.len() as u64;
+            out.extend_from_slice(&chunk);
+        }
+        Err(libc::ENAMETOOLONG)
+    }
+
     fn u64(&self, addr: u64) -> Option<u64> {
         let b = self.bytes(addr, 8);
         Some(u64::from_ne_bytes(b.try_into().ok()?))
@@ -1397,8 +1815,17 @@ const MAX_HOPS: usize = 40;
 /// (the process may swap a link after the check): the snapshot covers the
 /// persistence locations for that.
 pub fn resolve(pid: i32, dirfd: i32, path: &str, follow_last: bool) -> String {
-    let start = if path.starts_with('/') {
-        PathBuf::from(path)
+    match resolve_path(pid, dirfd, Path::new(path), follow_last) {
+        Some(p) => p.display().to_string(),
+        None => path.to_string(),
+    }
+}
+
+/// [`resolve`] on the exact bytes of a path; `None` when a relative path
+/// has no directory to start from.
+fn resolve_path(pid: i32, dirfd: i32, path: &Path, follow_last: bool) -> Option<PathBuf> {
+    let start = if path.is_absolute() {
+        path.to_path_buf()
     } else {
         let base = if dirfd == libc::AT_FDCWD {
             std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
@@ -1406,12 +1833,12 @@ pub fn resolve(pid: i32, dirfd: i32, path: &str, follow_last: bool) -> String {
             std::fs::read_link(format!("/proc/{pid}/fd/{dirfd}")).ok()
         };
         match base {
-            Some(b) if path.is_empty() => b,
+            Some(b) if path.as_os_str().is_empty() => b,
             Some(b) if b.is_absolute() => b.join(path),
-            _ => return path.to_string(),
+            _ => return None,
         }
     };
-    resolve_abs(pid, &start, follow_last).display().to_string()
+    Some(resolve_abs(pid, &start, follow_last))
 }
 
 /// [`resolve`] of an absolute path.
@@ -1496,12 +1923,6 @@ fn lifecycle(v: &[Option<String>]) -> (Option<String>, Option<String>) {
         ),
         _ => (None, None),
     }
-}
-
-fn fd_path(pid: i32, fd: i32) -> String {
-    std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
-        .map(|p| p.display().to_string())
-        .unwrap_or_default()
 }
 
 /// The process (thread group) a thread belongs to.
@@ -1846,6 +2267,72 @@ mod tests {
         // A loop ends.
         std::os::unix::fs::symlink(tmp.join("loop"), tmp.join("loop")).unwrap();
         assert!(r(&tmp.join("loop"), true).ends_with("loop"));
+    }
+
+    #[test]
+    fn chmod_and_chown_follow_the_callers_permissions() {
+        let status = "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nGroups:\t27 1000\nCapEff:\t0000000000000000\n";
+        let user = Creds::parse(status).unwrap();
+        assert_eq!(user.fsuid, 1000);
+        assert_eq!(user.groups, vec![27, 1000]);
+        // SAFETY: a zeroed stat is plain data.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        st.st_uid = 1000;
+        st.st_gid = 1000;
+        let m = PermChange::Mode(0o644);
+        assert_eq!(user.permits(m, &st), Ok(m));
+        // Group 27 (not the file's): fine for a chown of one's own file.
+        let g = PermChange::Owner(u32::MAX, 27);
+        assert_eq!(user.permits(g, &st), Ok(g));
+        assert_eq!(
+            user.permits(PermChange::Owner(0, u32::MAX), &st),
+            Err(libc::EPERM)
+        );
+        st.st_uid = 0;
+        assert_eq!(user.permits(m, &st), Err(libc::EPERM));
+        // Root with CAP_CHOWN and CAP_FOWNER: anything.
+        let root = Creds::parse(
+            &status
+                .replace("1000", "0")
+                .replace("0000000000000000", "000001ffffffffff"),
+        )
+        .unwrap();
+        assert_eq!(
+            root.permits(PermChange::Owner(5, 5), &st),
+            Ok(PermChange::Owner(5, 5))
+        );
+        // setgid dropped outside the file's group without CAP_FSETID.
+        st.st_uid = 1000;
+        st.st_gid = 5;
+        assert_eq!(
+            user.permits(PermChange::Mode(0o2755), &st),
+            Ok(PermChange::Mode(0o755))
+        );
+    }
+
+    #[test]
+    fn chmod_and_chown_arguments_are_ints() {
+        let hi = 1u64 << 32;
+        assert_eq!(
+            perm_call(libc::SYS_fchmod, [3 | hi, 0o777 | hi, 0, 0, 0, 0]),
+            Some((PermTarget::Fd(3), PermChange::Mode(0o777)))
+        );
+        let Some((PermTarget::Path { follow, empty, .. }, PermChange::Owner(u, g))) = perm_call(
+            libc::SYS_fchownat,
+            [
+                libc::AT_FDCWD as u32 as u64,
+                0x1000,
+                7,
+                u64::MAX,
+                (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64,
+                0,
+            ],
+        ) else {
+            panic!("fchownat not decoded");
+        };
+        assert!(!follow && empty);
+        assert_eq!((u, g), (7, u32::MAX));
+        assert_eq!(owner_text(u, g), "7:-1");
     }
 
     #[test]

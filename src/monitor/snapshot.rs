@@ -56,6 +56,7 @@ const SITE_HOOKS: &[&str] = &["sitecustomize.py", "usercustomize.py"];
 
 const S_IFMT: u32 = 0o170_000;
 const S_IFREG: u32 = 0o100_000;
+const S_IFDIR: u32 = 0o040_000;
 
 /// One file as seen by a snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +76,12 @@ pub struct Entry {
     /// old mtime still shows.
     #[serde(default)]
     pub ctime_ns: i128,
+    /// Owner: a chown is a change like a new mode.
+    #[serde(default)]
+    pub uid: u32,
+    /// Group.
+    #[serde(default)]
+    pub gid: u32,
     /// Where a symlink points (lossy UTF-8); `None` for anything else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_target: Option<String>,
@@ -96,6 +103,8 @@ impl Entry {
             mode: meta.mode(),
             ino: meta.ino(),
             ctime_ns: nanos(meta.ctime(), meta.ctime_nsec()),
+            uid: meta.uid(),
+            gid: meta.gid(),
             link_target,
             sha256: None,
             content: None,
@@ -112,6 +121,8 @@ impl Entry {
             && self.mtime_ns == other.mtime_ns
             && self.ctime_ns == other.ctime_ns
             && self.mode == other.mode
+            && self.uid == other.uid
+            && self.gid == other.gid
             && self.ino == other.ino
             && self.link_target == other.link_target
     }
@@ -184,6 +195,13 @@ pub struct Scope {
     /// scope was made: their `{env}/` persistence places are watched.
     #[serde(default)]
     pub envs: Vec<PathBuf>,
+    /// Paths whose own stat (type, mode, owner, inode) is watched, nothing
+    /// below them: pkgwarden's own directories and files and the roots of
+    /// the credential stores. A mode or owner changed behind the event
+    /// stream's back (a state directory made unreadable, a loosened
+    /// `~/.ssh`) is still found.
+    #[serde(default)]
+    pub stat_only: Vec<PathBuf>,
 }
 
 impl Scope {
@@ -266,6 +284,7 @@ impl Scope {
             patterns: all,
             site_dirs: sites,
             envs,
+            stat_only: Vec::new(),
         }
     }
 
@@ -504,6 +523,13 @@ pub fn take(scope: &Scope) -> Snapshot {
     // Executables: stat only (they can be large and binary).
     for dir in &scope.path_dirs {
         w.flat(dir, 0, |_| true);
+    }
+    for p in &scope.stat_only {
+        if let Ok(meta) = fs::symlink_metadata(p)
+            && !w.entries.contains_key(p)
+        {
+            w.entries.insert(p.clone(), Entry::from_meta(&meta, None));
+        }
     }
     Snapshot {
         entries: w.entries,
@@ -774,6 +800,7 @@ fn fill(entry: &mut Entry, path: &Path, read: bool) {
 /// whose hashes are not both known is taken as changed.
 fn really_changed(before: &Entry, after: &Entry) -> bool {
     if before.mode != after.mode
+        || (before.uid, before.gid) != (after.uid, after.gid)
         || before.ino != after.ino
         || before.link_target != after.link_target
     {
@@ -794,8 +821,11 @@ fn really_changed(before: &Entry, after: &Entry) -> bool {
 /// second [`take`]. Changes come sorted by path.
 pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
     let mut out = Vec::new();
+    // A directory stands for its own mode, owner and inode: its coming and
+    // going is told by the files in it.
+    let dir = |e: &Entry| e.mode & S_IFMT == S_IFDIR;
     for (path, b) in &before.entries {
-        if !after.entries.contains_key(path) {
+        if !after.entries.contains_key(path) && !dir(b) {
             let mut b = b.clone();
             fill(&mut b, path, false);
             out.push(Change {
@@ -814,6 +844,7 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
         }
         let mut a = a.clone();
         let (kind, before, added_lines) = match b {
+            None if dir(&a) => continue,
             None => {
                 fill(&mut a, path, true);
                 let lines = a
@@ -1110,6 +1141,28 @@ mod tests {
         assert_eq!(changes[0].kind, ChangeKind::Modified);
         assert!(changes[0].added_lines.is_empty());
         assert_eq!(changes[0].after.as_ref().unwrap().mode & 0o777, 0o777);
+    }
+
+    #[test]
+    fn stat_only_paths_show_a_new_mode_but_not_their_contents() {
+        let f = Fixture::new();
+        let state = f.h(".local/state/pkgwarden");
+        fs::create_dir_all(state.join("reports")).unwrap();
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o700)).unwrap();
+        let gone = f.h("gone");
+        fs::create_dir_all(&gone).unwrap();
+        let mut scope = f.scope(&[], vec![], None);
+        scope.stat_only = vec![state.clone(), gone.clone(), f.h("later")];
+        let before = take(&scope);
+        fs::write(state.join("reports/r.json"), "{}").unwrap();
+        fs::remove_dir(&gone).unwrap();
+        fs::create_dir_all(f.h("later")).unwrap();
+        assert!(diff(&before, &take(&scope)).is_empty());
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o0)).unwrap();
+        let changes = diff(&before, &take(&scope));
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(find(&changes, &state).kind, ChangeKind::Modified);
     }
 
     #[test]

@@ -1214,6 +1214,7 @@ mod tests {
     fn scope(home: &Path) -> Scope {
         Scope {
             envs: Vec::new(),
+            stat_only: Vec::new(),
             home: Some(home.to_path_buf()),
             cwd: home.join("proj"),
             patterns: vec![
@@ -1358,6 +1359,8 @@ mod tests {
                 mode: 0o100_644,
                 ino,
                 ctime_ns: 5,
+                uid: 0,
+                gid: 0,
                 link_target: None,
                 sha256: None,
                 content: None,

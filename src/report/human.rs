@@ -724,6 +724,7 @@ mod tests {
             hook: None,
             addr: None,
             flags: 0o101,
+            owner: None,
             dns_query: None,
             action: crate::monitor::notify::Action::Denied,
             errno: None,

@@ -235,6 +235,27 @@ const RULES: &[RuleInfo] = &[
         &["T1611", "T1055"],
     ),
     rule(
+        "cred.perm",
+        "Credential store's permissions or owner changed",
+        "A chmod that opens a credential store (~/.ssh and its keys, cloud and registry tokens) to other users, or a chown of one, tried or done. The sandbox refuses it outside the install's write grants.",
+        Severity::High,
+        &["T1222.002", "T1552.004"],
+    ),
+    rule(
+        "perm.setuid",
+        "Setuid or setgid bit asked for on a file",
+        "A chmod asking for a setuid or setgid bit on a file: a program that would run with its owner's rights after the install. No install needs one; the sandbox refuses it.",
+        Severity::High,
+        &["T1548.001"],
+    ),
+    rule(
+        "perm.outside",
+        "Permissions or owner changed outside the install's places",
+        "A chmod or chown of a file outside the install's write grants, refused by the sandbox (landlock has no right for them; the supervisor judges and performs them).",
+        Severity::Medium,
+        &["T1222.002"],
+    ),
+    rule(
         "tamper.pkgwarden",
         "pkgwarden's own files tampered with",
         "An install wrote, replaced or removed pkgwarden's policy, cache (kernel probe, manager facts), state (reports), shims or binary, which would blind or weaken the next install. The sandbox refuses it in every mode but audit.",

@@ -41,6 +41,23 @@ pub fn reports_dir() -> Option<PathBuf> {
     crate::paths::state_dir().map(|p| p.join("reports"))
 }
 
+/// Checks, before an install, that its report can be stored: the reports
+/// directory exists (or is made) and a file can be created in it. `Err`
+/// says why not (a mode changed by an earlier install, a full disk).
+pub fn check_writable() -> Result<PathBuf, String> {
+    let dir = reports_dir().ok_or("neither XDG_STATE_HOME nor HOME is an absolute path")?;
+    let fail = |e: std::io::Error| format!("{}: {e}", dir.display());
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    let probe = dir.join(format!(".writable-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(fail)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(dir)
+}
+
 /// What went wrong reading or writing reports. Every message ends with what
 /// to do about it.
 #[derive(Debug, thiserror::Error)]

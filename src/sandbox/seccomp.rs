@@ -76,19 +76,20 @@ pub fn rules() -> Rules {
     use libc::{
         AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_VSOCK, NETLINK_ROUTE, SOCK_RAW, SYS_add_key,
         SYS_bind, SYS_bpf, SYS_clone, SYS_clone3, SYS_connect, SYS_delete_module, SYS_execve,
-        SYS_execveat, SYS_fchmod, SYS_fchmodat, SYS_fchmodat2, SYS_finit_module, SYS_fsmount,
-        SYS_fsopen, SYS_init_module, SYS_io_uring_enter, SYS_io_uring_register, SYS_io_uring_setup,
-        SYS_ioctl, SYS_kexec_file_load, SYS_kexec_load, SYS_keyctl, SYS_linkat, SYS_listen,
-        SYS_memfd_create, SYS_mkdirat, SYS_mknodat, SYS_mount, SYS_move_mount, SYS_open_tree,
-        SYS_openat, SYS_openat2, SYS_perf_event_open, SYS_pivot_root, SYS_process_vm_readv,
-        SYS_process_vm_writev, SYS_ptrace, SYS_renameat, SYS_renameat2, SYS_request_key,
-        SYS_sendmmsg, SYS_sendmsg, SYS_sendto, SYS_setns, SYS_socket, SYS_symlinkat, SYS_truncate,
-        SYS_umount2, SYS_unlinkat, SYS_unshare, SYS_userfaultfd,
+        SYS_execveat, SYS_fchmod, SYS_fchmodat, SYS_fchmodat2, SYS_fchown, SYS_fchownat,
+        SYS_finit_module, SYS_fsmount, SYS_fsopen, SYS_init_module, SYS_io_uring_enter,
+        SYS_io_uring_register, SYS_io_uring_setup, SYS_ioctl, SYS_kexec_file_load, SYS_kexec_load,
+        SYS_keyctl, SYS_linkat, SYS_listen, SYS_memfd_create, SYS_mkdirat, SYS_mknodat, SYS_mount,
+        SYS_move_mount, SYS_open_tree, SYS_openat, SYS_openat2, SYS_perf_event_open,
+        SYS_pivot_root, SYS_process_vm_readv, SYS_process_vm_writev, SYS_ptrace, SYS_renameat,
+        SYS_renameat2, SYS_request_key, SYS_sendmmsg, SYS_sendmsg, SYS_sendto, SYS_setns,
+        SYS_socket, SYS_symlinkat, SYS_truncate, SYS_umount2, SYS_unlinkat, SYS_unshare,
+        SYS_userfaultfd,
     };
     #[cfg(target_arch = "x86_64")]
     use libc::{
-        SYS_chmod, SYS_creat, SYS_link, SYS_mkdir, SYS_mknod, SYS_open, SYS_rename, SYS_rmdir,
-        SYS_symlink, SYS_unlink,
+        SYS_chmod, SYS_chown, SYS_creat, SYS_lchown, SYS_link, SYS_mkdir, SYS_mknod, SYS_open,
+        SYS_rename, SYS_rmdir, SYS_symlink, SYS_unlink,
     };
     let mut r = Rules::default();
     let t = Verdict::Trap;
@@ -111,11 +112,19 @@ pub fn rules() -> Rules {
     ] {
         r.add(nr, &[], t);
     }
-    // chmod only when it sets an execute bit.
-    let exec_bits = 0o111;
-    r.add(SYS_fchmod, &[Cond::AnyBits(1, exec_bits)], t);
-    r.add(SYS_fchmodat, &[Cond::AnyBits(2, exec_bits)], t);
-    r.add(SYS_fchmodat2, &[Cond::AnyBits(2, exec_bits)], t);
+    // Every chmod and chown, whatever the mode or owner: landlock has no
+    // right for them, so the supervisor judges the file and performs the
+    // change itself (a loosened ~/.ssh, a world-writable ~/.bashrc, a state
+    // directory made unreadable to pkgwarden are all mode changes).
+    for nr in [
+        SYS_fchmod,
+        SYS_fchmodat,
+        SYS_fchmodat2,
+        SYS_fchown,
+        SYS_fchownat,
+    ] {
+        r.add(nr, &[], t);
+    }
     // Network: connections, listeners, datagrams with a destination.
     for nr in [SYS_connect, SYS_bind, SYS_listen, SYS_sendmsg, SYS_sendmmsg] {
         r.add(nr, &[], t);
@@ -136,7 +145,9 @@ pub fn rules() -> Rules {
         ] {
             r.add(nr, &[], t);
         }
-        r.add(SYS_chmod, &[Cond::AnyBits(1, exec_bits)], t);
+        for nr in [SYS_chmod, SYS_chown, SYS_lchown] {
+            r.add(nr, &[], t);
+        }
     }
     // Never needed by an install. libuv probes io_uring: ENOSYS makes it fall back.
     for nr in [
@@ -179,6 +190,22 @@ pub fn rules() -> Rules {
         Verdict::Deny(EPERM),
     );
     r.add(SYS_clone3, &[], Verdict::KernelErrno(ENOSYS));
+    // Extended attributes: landlock has no right for them, and POSIX ACLs
+    // (`system.posix_acl_*`) need only ownership, like chmod: an ACL on
+    // `~/.ssh/id_rsa` opens it to another user. The capability drop
+    // already keeps `security.*` and `trusted.*` out of reach. No install
+    // needs to set one; "not supported" is what every tool copes with
+    // (file systems without xattrs are common: cp, shutil.copystat).
+    for nr in [
+        libc::SYS_setxattr,
+        libc::SYS_lsetxattr,
+        libc::SYS_fsetxattr,
+        libc::SYS_removexattr,
+        libc::SYS_lremovexattr,
+        libc::SYS_fremovexattr,
+    ] {
+        r.add(nr, &[], Verdict::Deny(libc::EOPNOTSUPP));
+    }
     // Typing into a terminal: TIOCSTI queues input that the user's shell
     // reads once the install is over (a command run outside the sandbox);
     // TIOCLINUX pastes a console selection the same way. The terminal the
@@ -282,6 +309,14 @@ pub fn name(nr: i64) -> String {
         (SYS_fchmod, "fchmod"),
         (SYS_fchmodat, "fchmodat"),
         (SYS_fchmodat2, "fchmodat2"),
+        (SYS_fchown, "fchown"),
+        (SYS_setxattr, "setxattr"),
+        (SYS_lsetxattr, "lsetxattr"),
+        (SYS_fsetxattr, "fsetxattr"),
+        (SYS_removexattr, "removexattr"),
+        (SYS_lremovexattr, "lremovexattr"),
+        (SYS_fremovexattr, "fremovexattr"),
+        (SYS_fchownat, "fchownat"),
         (SYS_connect, "connect"),
         (SYS_bind, "bind"),
         (SYS_listen, "listen"),
@@ -333,6 +368,10 @@ pub fn name(nr: i64) -> String {
         (SYS_mknod, "mknod"),
         #[cfg(target_arch = "x86_64")]
         (SYS_chmod, "chmod"),
+        #[cfg(target_arch = "x86_64")]
+        (SYS_chown, "chown"),
+        #[cfg(target_arch = "x86_64")]
+        (SYS_lchown, "lchown"),
     ];
     known
         .iter()
@@ -544,16 +583,24 @@ mod tests {
     }
 
     #[test]
-    fn chmod_is_trapped_only_with_an_exec_bit_and_reads_are_free() {
+    fn every_chmod_and_chown_is_trapped_and_reads_are_free() {
         let r = rules();
-        assert_eq!(
-            r.verdict(libc::SYS_fchmodat, [0, 0, 0o644, 0, 0, 0]),
-            Verdict::Allow
-        );
-        assert_eq!(
-            r.verdict(libc::SYS_fchmodat, [0, 0, 0o755, 0, 0, 0]),
-            Verdict::Trap
-        );
+        for mode in [0, 0o644, 0o755, 0o777] {
+            for nr in [libc::SYS_fchmodat, libc::SYS_fchmodat2] {
+                assert_eq!(r.verdict(nr, [0, 0, mode, 0, 0, 0]), Verdict::Trap);
+            }
+            assert_eq!(
+                r.verdict(libc::SYS_fchmod, [3, mode, 0, 0, 0, 0]),
+                Verdict::Trap
+            );
+        }
+        for nr in [libc::SYS_fchown, libc::SYS_fchownat] {
+            assert_eq!(r.verdict(nr, [0; 6]), Verdict::Trap);
+        }
+        #[cfg(target_arch = "x86_64")]
+        for nr in [libc::SYS_chmod, libc::SYS_chown, libc::SYS_lchown] {
+            assert_eq!(r.verdict(nr, [0; 6]), Verdict::Trap);
+        }
         assert_eq!(r.verdict(libc::SYS_read, [0; 6]), Verdict::Allow);
         assert_eq!(
             r.verdict(libc::SYS_sendto, [3, 0, 0, 0, 0, 0]),
