@@ -203,9 +203,9 @@ async fn busy(mut stream: tokio::net::TcpStream) {
 async fn serve(ctx: Arc<Ctx>, stream: tokio::net::TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let served = Arc::new(AtomicU64::new(0));
+    let kept = Arc::new(Mutex::new(Kept::default()));
     let svc = {
-        let (ctx, served) = (ctx.clone(), served.clone());
-        let kept = Arc::new(Mutex::new(Kept::default()));
+        let (ctx, served, kept) = (ctx.clone(), served.clone(), kept.clone());
         hyper::service::service_fn(move |req| {
             served.fetch_add(1, Ordering::Relaxed);
             handle(ctx.clone(), kept.clone(), peer.port(), req)
@@ -218,6 +218,7 @@ async fn serve(ctx: Arc<Ctx>, stream: tokio::net::TcpStream, peer: SocketAddr) {
         .serve_connection(TokioIo::new(stream), svc)
         .with_upgrades()
         .await;
+    ctx.routes.park(&kept);
     let Err(e) = result else {
         return;
     };

@@ -93,7 +93,13 @@ fn curl(proxy: &Proxy, args: &[&str]) -> (bool, String) {
 /// An HTTP/1.1 origin keeping connections alive: answers `hello <path>` to
 /// each request; closes a connection idle for `idle`.
 fn keep_alive_origin(idle: Duration) -> SocketAddr {
+    counted_origin(idle, Arc::default())
+}
+
+/// [`keep_alive_origin`], counting the connections it accepts.
+fn counted_origin(idle: Duration, accepted: Arc<std::sync::atomic::AtomicUsize>) -> SocketAddr {
     origin(move |mut s| {
+        accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let _ = s.set_read_timeout(Some(idle));
         while let Some((h, _)) = request(&mut s) {
             let path = h.split(' ').nth(1).unwrap_or("").to_string();
@@ -105,6 +111,20 @@ fn keep_alive_origin(idle: Duration) -> SocketAddr {
             );
         }
     })
+}
+
+/// `GET path` on `c` through the proxy; asserts the origin's `hello path`.
+fn get_hello(c: &mut TcpStream, auth: &str, origin_addr: SocketAddr, path: &str) {
+    write!(
+        c,
+        "GET http://{origin_addr}{path} HTTP/1.1\r\nHost: {origin_addr}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+    )
+    .unwrap();
+    let h = head(c).unwrap();
+    assert!(h.starts_with("HTTP/1.1 200"), "{h}");
+    let mut body = vec![0u8; content_length(&h)];
+    c.read_exact(&mut body).unwrap();
+    assert_eq!(body, format!("hello {path}").as_bytes());
 }
 
 #[test]
@@ -264,19 +284,41 @@ fn an_origin_closing_idle_connections_is_retried_on_a_fresh_one() {
             // Past the origin's idle timeout: it closed its side.
             std::thread::sleep(Duration::from_millis(1500));
         }
-        write!(
-            c,
-            "GET http://{origin_addr}{path} HTTP/1.1\r\nHost: {origin_addr}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
-        )
-        .unwrap();
-        let h = head(&mut c).unwrap();
-        assert!(h.starts_with("HTTP/1.1 200"), "{h}");
-        let mut body = vec![0u8; content_length(&h)];
-        c.read_exact(&mut body).unwrap();
-        assert_eq!(body, format!("hello {path}").as_bytes());
+        get_hello(&mut c, &auth, origin_addr, path);
     }
     drop(c);
     assert_eq!(proxy.finish().len(), 3);
+}
+
+#[test]
+fn client_connections_share_idle_origin_connections() {
+    // Managers open many short client connections: the origin connection
+    // one leaves idle serves the next, and one the origin closed meanwhile
+    // is replaced without an error.
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let origin_addr = counted_origin(Duration::from_secs(1), accepted.clone());
+    let proxy = Proxy::start(policy(&[origin_addr]), Instant::now()).unwrap();
+    let auth = auth(&proxy);
+    let get = |path: &str| {
+        let mut c = TcpStream::connect(proxy.addr).unwrap();
+        get_hello(&mut c, &auth, origin_addr, path);
+        // The client closes; the proxy parks the origin connection.
+        drop(c);
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    get("/1");
+    get("/2");
+    get("/3");
+    let used = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        used, 1,
+        "three client connections, {used} origin connections"
+    );
+    // Past the origin's idle timeout: the parked connection is closed.
+    std::thread::sleep(Duration::from_millis(1500));
+    get("/4");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(proxy.finish().len(), 4);
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! the addresses the decision resolved (never resolved again: what was judged
 //! is what is reached), or through the user's own proxy. Plain HTTP goes
 //! through hyper's HTTP/1 client on connections each client connection
-//! keeps for itself; tunnels get a bare stream.
+//! keeps for itself, left idle for the next client connection when it
+//! closes; tunnels get a bare stream.
 
 use super::Upstream;
 use bytes::Bytes;
@@ -26,11 +27,16 @@ pub type Body = BoxBody<Bytes, hyper::Error>;
 /// How long connecting to a host (or to the user's proxy) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where connections go: the user's proxy, and the addresses each judged
-/// `host:port` resolved to.
+/// Where connections go: the user's proxy, the addresses each judged
+/// `host:port` resolved to, and the idle origin connections that client
+/// connections left behind.
 pub struct Routes {
     upstream: Option<Upstream>,
     resolved: Mutex<HashMap<String, Vec<SocketAddr>>>,
+    /// Idle HTTP/1 connections by `host:port`, for the next client
+    /// connection: managers open many short client connections, and a fresh
+    /// origin handshake for each doubled a new connection's latency.
+    idle: Mutex<HashMap<String, Vec<SendRequest<Body>>>>,
 }
 
 /// `host:port` as the routes key it (lowercase, no brackets).
@@ -49,6 +55,7 @@ impl Routes {
         Routes {
             upstream,
             resolved: Mutex::new(HashMap::new()),
+            idle: Mutex::new(HashMap::new()),
         }
     }
 
@@ -146,7 +153,7 @@ async fn connect_named(addr: &str) -> io::Result<TcpStream> {
 
 /// Plain-HTTP connections to hosts that one client connection has used,
 /// kept for its next requests: hyper's HTTP/1 client on each, one per
-/// `host:port`, closed with the client connection.
+/// `host:port`, parked for other client connections when this one closes.
 #[derive(Default)]
 pub struct Kept {
     senders: Vec<(String, SendRequest<Body>)>,
@@ -155,6 +162,10 @@ pub struct Kept {
 /// Hosts one client connection keeps connections to (a client asking more
 /// hosts than this through one connection reconnects to the oldest).
 const KEPT_HOSTS: usize = 8;
+
+/// Idle origin connections kept per `host:port` after their client
+/// connections closed (more are closed).
+const IDLE_PER_HOST: usize = 8;
 
 /// Largest read buffer of an upstream connection: a large body comes
 /// through in big chunks, few reads and writes.
@@ -201,6 +212,9 @@ impl Routes {
         {
             ready = Some(s);
         }
+        if ready.is_none() {
+            ready = self.unpark(&k);
+        }
         let fresh = ready.is_none();
         let mut sender = match ready {
             Some(s) => s,
@@ -224,6 +238,39 @@ impl Routes {
             kept.senders.push((k, sender));
         }
         Ok(resp)
+    }
+
+    /// Hands the connections a closed client connection kept to the next
+    /// client connections: only those idle and open (one still carrying a
+    /// response, or closed by its origin, is dropped).
+    pub fn park(&self, kept: &Mutex<Kept>) {
+        let senders = match kept.lock() {
+            Ok(mut k) => std::mem::take(&mut k.senders),
+            Err(_) => return,
+        };
+        let Ok(mut idle) = self.idle.lock() else {
+            return;
+        };
+        for (k, s) in senders {
+            if s.is_ready() && !s.is_closed() {
+                let list = idle.entry(k).or_default();
+                if list.len() < IDLE_PER_HOST {
+                    list.push(s);
+                }
+            }
+        }
+    }
+
+    /// An idle connection to `host:port` a closed client connection left.
+    fn unpark(&self, k: &str) -> Option<SendRequest<Body>> {
+        let mut idle = self.idle.lock().ok()?;
+        let list = idle.get_mut(k)?;
+        while let Some(s) = list.pop() {
+            if s.is_ready() && !s.is_closed() {
+                return Some(s);
+            }
+        }
+        None
     }
 
     /// A fresh HTTP/1 connection to `host:port` (or to the user's proxy),
