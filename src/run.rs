@@ -220,11 +220,14 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
         inv.tool,
         Tool::Pip | Tool::Pip3 | Tool::Python | Tool::Npm | Tool::Npx
     );
-    let derived = always
-        || match inv.sandbox.enabled {
-            Some(_) => false,
+    // Why this install is not sandboxed by default, if it is not.
+    let not_derived = if always {
+        None
+    } else {
+        match inv.sandbox.enabled {
+            Some(_) => None,
             // A probe that cannot run sandboxed runs nothing at all.
-            None => match crate::managers::facts::derived(
+            None => match crate::managers::facts::not_derived(
                 real,
                 inv.tool,
                 &std::env::current_dir().unwrap_or_default(),
@@ -235,26 +238,29 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
                     return exit::SANDBOX_UNAVAILABLE;
                 }
             },
-        };
-    if inv.sandbox.enabled.unwrap_or(derived) {
+        }
+    };
+    if inv.sandbox.enabled.unwrap_or(not_derived.is_none()) {
         return sandboxed(inv, real, request, &eff, &what, &env);
     }
+    let why = match (&inv.sandbox.enabled, &not_derived) {
+        (Some(false), _) => "PKGWARDEN_SANDBOX=0 (or --no-sandbox) asked for it".to_string(),
+        (_, Some(why)) => format!(
+            "where {} writes and downloads from is not known: {why}",
+            real.display()
+        ),
+        _ => "its facts are not derived".to_string(),
+    };
     if p.mode == Mode::Block {
         eprintln!(
-            "pkgwarden: {what}: block mode needs the sandbox, and pkgwarden does not sandbox {} installs by default yet (where they write is not derived); nothing was run\n  hint: `pkgwarden run --sandbox` (or PKGWARDEN_SANDBOX=1) sandboxes it anyway, allowing writes only where the plan says",
-            inv.tool
+            "pkgwarden: {what}: block mode needs the sandbox, and this install cannot have one: {why}; nothing was run\n  hint: `pkgwarden run --sandbox` (or PKGWARDEN_SANDBOX=1) sandboxes it anyway, allowing writes only where the plan says"
         );
         return exit::SANDBOX_UNAVAILABLE;
     }
     let code = run_child(real, real.as_os_str(), &inv.args);
     eprintln!(
-        "pkgwarden: {what} ran unmonitored ({} mode): {}; no report was written",
-        p.mode,
-        if inv.sandbox.enabled == Some(false) {
-            "PKGWARDEN_SANDBOX=0"
-        } else {
-            "this manager is not sandboxed by default yet"
-        }
+        "pkgwarden: {what} ran unmonitored ({} mode): {why}; no report was written\n  hint: `pkgwarden run --sandbox` (or PKGWARDEN_SANDBOX=1) sandboxes it anyway; mode = \"block\" refuses such installs",
+        p.mode
     );
     code
 }

@@ -235,3 +235,28 @@ fn path_without(name: &str, env: &ShimEnv) -> std::ffi::OsString {
         .collect();
     std::env::join_paths(dirs).unwrap()
 }
+
+#[test]
+fn a_manager_pkgwarden_cannot_plan_for_runs_loudly_in_protect_and_never_in_block() {
+    let f = fake();
+    // The stand-in answers no probe as RubyGems does: its facts are a
+    // skeleton. Protect runs it and says so, with why and the way out.
+    let out = run(&mut f.gem(&["install", "x"]));
+    let err = stderr_str(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains(UNMONITORED), "{err}");
+    assert!(err.contains("did not answer as this manager does"), "{err}");
+    assert!(err.contains("--sandbox") && err.contains("block"), "{err}");
+    assert!(f.calls().contains(&"gem install x".to_string()));
+    // Block runs nothing, and says why.
+    let before = f.calls().len();
+    let out = run(f.gem(&["install", "y"]).env("PKGWARDEN_MODE", "block"));
+    let err = stderr_str(&out);
+    assert_eq!(out.status.code(), Some(91), "{err}");
+    assert!(err.contains("did not answer as this manager does"), "{err}");
+    assert!(
+        !f.calls()[before..].contains(&"gem install y".to_string()),
+        "{:?}",
+        f.calls()
+    );
+}

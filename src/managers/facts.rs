@@ -75,6 +75,10 @@ pub struct ManagerFacts {
     pub values: BTreeMap<String, String>,
     /// False for families whose facts are not derived yet (a skeleton).
     pub derived: bool,
+    /// Why a skeleton is one (what the probe answered), for the message
+    /// that says an install ran unmonitored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_derived: Option<String>,
     /// Files whose change invalidates these facts.
     pub deps: Vec<Dep>,
 }
@@ -96,6 +100,7 @@ impl ManagerFacts {
             proxy: None,
             values: BTreeMap::new(),
             derived: false,
+            not_derived: Some("pkgwarden does not derive this manager's facts yet".into()),
             deps: vec![Dep::of(real_exe)],
         }
     }
@@ -132,7 +137,14 @@ impl FactsError {
     /// error when the probe could not be sandboxed.
     fn or_skeleton(self, family: Family, real: &Path) -> Result<ManagerFacts, FactsError> {
         match self {
-            FactsError::Probe { .. } => Ok(ManagerFacts::skeleton(family, real)),
+            FactsError::Probe { why, .. } => {
+                let mut f = ManagerFacts::skeleton(family, real);
+                // The probe's own words, shortened: a stand-in may answer
+                // with anything.
+                let short: String = why.lines().next().unwrap_or("").chars().take(120).collect();
+                f.not_derived = Some(format!("it did not answer as this manager does ({short})"));
+                Ok(f)
+            }
             e @ FactsError::Sandbox { .. } => Err(e),
         }
     }
@@ -428,13 +440,18 @@ fn apply_local_projects(p: &mut InstallPlan, cwd: &Path) {
     }
 }
 
-/// True when the facts of this manager are derived (read from the manager
-/// itself), so that its installs can be sandboxed by default.
-/// A probe that failed is an error, never "not derived" (which would run
-/// the install unmonitored); families that may stay a skeleton say so in
-/// [`facts`].
-pub fn derived(real: &Path, tool: Tool, cwd: &Path) -> Result<bool, FactsError> {
-    facts(real, tool, None, cwd).map(|(f, _)| f.derived)
+/// `Ok(None)` when the facts of this manager are derived (read from the
+/// manager itself), so that its installs can be sandboxed by default;
+/// `Ok(Some(why))` when they are a skeleton. A probe that could not be
+/// sandboxed is an error, never "not derived" (which would run the install
+/// unmonitored); families that may stay a skeleton say so in [`facts`].
+pub fn not_derived(real: &Path, tool: Tool, cwd: &Path) -> Result<Option<String>, FactsError> {
+    facts(real, tool, None, cwd).map(|(f, _)| {
+        (!f.derived).then(|| {
+            f.not_derived
+                .unwrap_or_else(|| "its facts are not derived".into())
+        })
+    })
 }
 
 /// `host[:port]` of an http(s) URL; `None` for other schemes and paths.
@@ -808,6 +825,7 @@ pub(super) fn pip_facts(
         proxy: conf("proxy"),
         values,
         derived: true,
+        not_derived: None,
         deps,
     })
 }
@@ -1132,6 +1150,7 @@ fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsE
         proxy: s("https-proxy").or_else(|| s("proxy")),
         values,
         derived: true,
+        not_derived: None,
         deps,
     })
 }
