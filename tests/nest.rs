@@ -20,7 +20,8 @@ use support::*;
 fn probe_setup(name: &str) -> String {
     format!(
         r##"import json, os, sysconfig, tempfile
-site = sysconfig.get_paths()["purelib"]
+# uv builds in a virtualenv of its own: the test names the target's.
+site = os.environ.get("PW_TARGET_SITE") or sysconfig.get_paths()["purelib"]
 home = os.path.expanduser("~")
 r = {{}}
 def t(k, f):
@@ -41,6 +42,13 @@ t("home", w(os.path.join(home, "pw-stray.txt")))
 t("tmp", w(os.path.join(tempfile.gettempdir(), "pw-tmp.txt")))
 import sys
 print("PWNEST-{name} " + json.dumps(r), file=sys.stderr)
+# uv shows a build's output only when it fails: the same line in a file
+# the test names (in uv's cache, which block lets the build write).
+out = os.environ.get("PW_PROBE_DIR")
+if out:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "{name}.jsonl"), "a") as fh:
+        fh.write(json.dumps(r) + "\n")
 from setuptools import setup
 setup(name="{name}", version="1.0.0", packages=["{name}"])
 "##
@@ -152,6 +160,43 @@ impl Case {
         install(&self.env, mode, &a, cwd, &[])
     }
 
+    /// `uv pip install` into the same virtualenv, uv's cache in `cache`
+    /// (its default under the test's HOME when `None`), and what the
+    /// probes recorded: uv shows a build's output only when it fails, so
+    /// they write it into a file in uv's cache, which block lets them write.
+    fn uv(&self, mode: &str, name: &str, cache: Option<&Path>) -> (Installed, Vec<Value>) {
+        let url = self.index.index_url();
+        let python = venv_bin(&self.venv, "python");
+        let a = [
+            "uv",
+            "pip",
+            "install",
+            "--python",
+            python.to_str().unwrap(),
+            "--index-url",
+            &url,
+            name,
+        ];
+        let default = self.env.home.path().join(".cache/uv");
+        let out = cache.unwrap_or(&default).join("pw-probes");
+        let mut vars = vec![
+            ("PW_TARGET_SITE", self.site.display().to_string()),
+            ("PW_PROBE_DIR", out.display().to_string()),
+        ];
+        if let Some(c) = cache {
+            vars.push(("UV_CACHE_DIR", c.display().to_string()));
+        }
+        let r = install(&self.env, mode, &a, self.env.home.path(), &vars);
+        let text = fs::read_to_string(out.join(format!("{name}.jsonl"))).unwrap_or_default();
+        let probes = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // uv keeps the built wheel: the next run builds again.
+        let _ = fs::remove_dir_all(cache.unwrap_or(&default));
+        (r, probes)
+    }
+
     /// What the probes of package `name` recorded (one per setup.py run;
     /// pip -v passes the backend's output on).
     fn probes(&self, name: &str, r: &Installed) -> Vec<Value> {
@@ -186,47 +231,55 @@ fn nest_counts(r: &Installed) -> (u64, u64) {
     (pc["runs"].as_u64().unwrap(), pc["nested"].as_u64().unwrap())
 }
 
+/// Package `name`'s build ran confined in `mode`: its probes were refused
+/// the target site-packages (a `.pth`, pip's own `__init__.py`) and HOME
+/// and allowed the private TMPDIR; nothing was planted; the install itself
+/// went through in protect; the refused `.pth` is reported; every package
+/// code process was nested.
+fn assert_confined(c: &Case, mode: &str, name: &str, r: &Installed, probes: &[Value]) {
+    let pip_init = c.site.join("pip/__init__.py");
+    assert!(
+        !probes.is_empty(),
+        "{mode}: setup.py never ran\n{}",
+        r.stderr
+    );
+    for p in probes {
+        assert_eq!(p["pth"], "EACCES", "{mode}: {p:#}\n{}", r.stderr);
+        assert_eq!(p["other_package"], "EACCES", "{mode}: {p:#}");
+        assert_eq!(p["home"], "EACCES", "{mode}: {p:#}");
+        assert_eq!(p["tmp"], "ok", "{mode}: {p:#}");
+    }
+    assert!(
+        !c.site.join("pw-nest-evil.pth").exists(),
+        "{mode}: the .pth was planted"
+    );
+    let pip = fs::read_to_string(&pip_init).unwrap();
+    assert!(
+        !pip.contains("pkgwarden fixture"),
+        "{mode}: pip was changed"
+    );
+    if mode == "protect" {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let installed = c.site.join(format!("{name}/__init__.py"));
+        assert!(installed.is_file(), "{}", r.stderr);
+    }
+    let f = r.finding("persist.python-startup");
+    assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+    assert_eq!(f["package"], format!("{name}@1.0.0"), "{mode}: {f:#}");
+    let (runs, nested) = nest_counts(r);
+    assert!(
+        runs >= 1 && runs == nested,
+        "{mode}: {runs} runs, {nested} nested"
+    );
+    assert!(r.findings("sandbox.unnested").is_empty(), "{mode}");
+}
+
 #[test]
 fn an_sdists_setup_py_writes_neither_site_packages_nor_another_package() {
     let c = case(&[("pwnest", probe_setup("pwnest"))]);
-    let pip_init = c.site.join("pip/__init__.py");
-    let original = fs::read(&pip_init).unwrap();
-    let pth = c.site.join("pw-nest-evil.pth");
     for mode in ["protect", "block"] {
         let r = c.pip(mode, &["pwnest"], c.env.home.path());
-        let probes = c.probes("pwnest", &r);
-        assert!(
-            !probes.is_empty(),
-            "{mode}: setup.py never ran\n{}",
-            r.stderr
-        );
-        for p in &probes {
-            assert_eq!(p["pth"], "EACCES", "{mode}: {p:#}\n{}", r.stderr);
-            assert_eq!(p["other_package"], "EACCES", "{mode}: {p:#}");
-            assert_eq!(p["home"], "EACCES", "{mode}: {p:#}");
-            assert_eq!(p["tmp"], "ok", "{mode}: {p:#}");
-        }
-        assert!(!pth.exists(), "{mode}: the .pth was planted");
-        assert_eq!(
-            fs::read(&pip_init).unwrap(),
-            original,
-            "{mode}: pip was changed"
-        );
-        // The install itself went through: pip wrote the package.
-        if mode == "protect" {
-            assert_eq!(r.code, 0, "{}", r.stderr);
-            assert!(c.site.join("pwnest/__init__.py").is_file(), "{}", r.stderr);
-        }
-        // Reported, as refused.
-        let f = r.finding("persist.python-startup");
-        assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
-        assert_eq!(f["package"], "pwnest@1.0.0", "{mode}: {f:#}");
-        let (runs, nested) = nest_counts(&r);
-        assert!(
-            runs >= 1 && runs == nested,
-            "{mode}: {runs} runs, {nested} nested"
-        );
-        assert!(r.findings("sandbox.unnested").is_empty(), "{mode}");
+        assert_confined(&c, mode, "pwnest", &r, &c.probes("pwnest", &r));
         c.uninstall("pwnest");
     }
 }
@@ -325,5 +378,21 @@ fn a_benign_sdist_and_a_local_editable_install_stay_clean() {
             "{mode}: the editable install does not import"
         );
         c.uninstall("pweditable");
+    }
+}
+
+#[test]
+fn uvs_build_hooks_write_neither_site_packages_nor_another_package() {
+    let c = case(&[("pwnestuv", probe_setup("pwnestuv"))]);
+    fs::create_dir_all(c.env.home.path().join(".cache")).unwrap();
+    // uv's cache where it is by default, then elsewhere (UV_CACHE_DIR):
+    // the build needs it either way.
+    let elsewhere = c.env.home.path().join("uvcache");
+    for cache in [None, Some(elsewhere.as_path())] {
+        for mode in ["protect", "block"] {
+            let (r, probes) = c.uv(mode, "pwnestuv", cache);
+            assert_confined(&c, mode, "pwnestuv", &r, &probes);
+            c.uninstall("pwnestuv");
+        }
     }
 }

@@ -82,6 +82,24 @@ mod tests {
         ));
         assert!(any(&gem, &["make", "DESTDIR=", "sitearchdir=./.gem.2026"]));
         assert!(gem.iter().all(|s| s.own_dir));
-        assert!(!shapes("pytools").is_empty());
+        let pytools = shapes("pytools");
+        // uv's hook script, as uv writes it; uv's own `-c` probes are not
+        // package code.
+        let uv_hook = "import sys\n\nif sys.path[0] == \"\":\n    sys.path.pop(0)\n\nimport setuptools.build_meta as backend\n\nwheel_filename = backend.build_wheel(\"/c/builds-v0/.tmpd\", {}, None)\n";
+        let uv = pytools
+            .iter()
+            .find(|x| x.matches(&argv(&["/c/builds-v0/.tmpk/bin/python", "-c", uv_hook])))
+            .unwrap();
+        assert!(uv.own_dir && !uv.writes_roots, "{uv:?}");
+        assert!(!any(
+            &pytools,
+            &[
+                "/v/bin/python",
+                "-I",
+                "-B",
+                "-c",
+                "import sys; from python.get_interpreter_info import main; main()"
+            ]
+        ));
     }
 }

@@ -63,6 +63,11 @@ pub(super) fn apply(p: &mut InstallPlan, cwd: &Path) {
             for d in UV_BUILD_DIRS {
                 p.build_dirs.push(c.join(d));
             }
+            // uv runs a build's hooks in the source tree it unpacked in its
+            // cache and has them write the wheel into a directory there:
+            // package code needs the cache, as it has it under `~/.cache`
+            // by default (what it leaves there is judged by the rules).
+            p.package_code_writes.push(c);
         }
     }
     if let Some(d) = p.facts.values.get("venv_cache") {

@@ -145,6 +145,23 @@ mod tests {
         );
         assert_eq!(gem_build(Some("/h/gems/gems/pwgem-1.0.0/lib"), None), None);
         assert_eq!(pip_build(Some("/home/u/proj"), None), None);
+        // uv: the unpacked source's PKG-INFO, only in uv's sdist cache.
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("uv/sdists-v11/index/ab/pwuv/1.0.0/xy/src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join("PKG-INFO"),
+            "Metadata-Version: 2.1\nName: pwuv\nVersion: 1.0.0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            uv_build(src.to_str()),
+            Some(("pwuv@1.0.0".into(), "build-backend".into()))
+        );
+        let elsewhere = d.path().join("proj");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("PKG-INFO"), "Name: x\n").unwrap();
+        assert_eq!(uv_build(elsewhere.to_str()), None);
     }
 
     #[test]
@@ -301,6 +318,7 @@ pub fn tree(events: &[crate::monitor::notify::Event]) -> Vec<ProcNode> {
 /// at exec time, while pip's temporary directory (and its PKG-INFO) exists.
 pub fn build_attribution(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, String)> {
     pip_build(cwd, argv)
+        .or_else(|| uv_build(cwd))
         .or_else(|| gem_build(cwd, argv))
         .or_else(|| crate::managers::brew::post_install_attribution(argv))
 }
@@ -343,6 +361,30 @@ fn pip_build(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, Stri
         _ => name,
     };
     Some((package, hook.to_string()))
+}
+
+/// uv runs an sdist's hooks with its cwd in the source it unpacked in its
+/// cache, `…/sdists-vN/…/src`: the package is what that source's PKG-INFO
+/// names (its own claim, as pip's directory name is).
+fn uv_build(cwd: Option<&str>) -> Option<(String, String)> {
+    let cwd = cwd?;
+    if !cwd.split('/').any(|p| p.starts_with("sdists-v")) {
+        return None;
+    }
+    // Package code may have made it a FIFO: never a blocking read.
+    let text = crate::detect::read_regular_text(&Path::new(cwd).join("PKG-INFO"), 1 << 20)?;
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let name = field("Name:")?;
+    let package = match field("Version:") {
+        Some(v) => format!("{name}@{v}"),
+        None => name,
+    };
+    Some((package, "build-backend".to_string()))
 }
 
 /// RubyGems builds an extension with its cwd in the installed gem,
