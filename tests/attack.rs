@@ -422,3 +422,65 @@ print("race done", done)
         }
     }
 }
+
+/// Class: a setuid or setgid bit set at creation. `perm.setuid` refused the
+/// bit on chmod only; `open(O_CREAT)`, `creat`, `mknod(S_IFREG)` and
+/// `openat2` take a mode too, and the kernel keeps the set-id bits of it
+/// (umask clears only what it names). As root that is a root-owned setuid
+/// program left in a write root any local user can reach.
+#[test]
+fn a_setuid_bit_cannot_be_set_at_creation() {
+    let (env, _bin) = python_hook(
+        r#"
+import os, stat, ctypes, struct
+T = os.environ["TMPDIR"]
+libc = ctypes.CDLL(None, use_errno=True)
+os.umask(0)
+def attempt(name, f):
+    p = T + "/" + name
+    try:
+        f(p)
+    except OSError as e:
+        print(name, "blocked", e.errno)
+        return
+    try:
+        m = os.lstat(p).st_mode
+    except OSError:
+        print(name, "blocked missing")
+        return
+    print(name, "ESCAPED" if m & 0o6000 else "clean", oct(m & 0o7777))
+def sys(nr, args):
+    def f(p):
+        r = libc.syscall(nr, *args(p))
+        if r < 0:
+            raise OSError(ctypes.get_errno(), "")
+        os.close(r) if nr != 133 and nr != 259 else None
+    return f
+AT = ctypes.c_int(-100)
+attempt("open", lambda p: os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o4755)))
+attempt("openat", sys(257, lambda p: (AT, p.encode(), os.O_CREAT | os.O_WRONLY, 0o6755)))
+attempt("creat", sys(85, lambda p: (p.encode(), 0o4755)))
+attempt("mknod", lambda p: os.mknod(p, stat.S_IFREG | 0o4755))
+attempt("mknodat", sys(259, lambda p: (AT, p.encode(), stat.S_IFREG | 0o2755, 0)))
+how = ctypes.create_string_buffer(struct.pack("QQQ", os.O_CREAT | os.O_WRONLY, 0o4755, 0))
+attempt("openat2", sys(437, lambda p: (AT, p.encode(), how, ctypes.c_size_t(24))))
+"#,
+    );
+    for mode in ["protect", "block"] {
+        let before = env.report_files();
+        let (text, _) = install(&env, mode);
+        for name in ["open", "openat", "creat", "mknod", "mknodat", "openat2"] {
+            assert!(
+                text.contains(&format!("{name} blocked"))
+                    || text.contains(&format!("{name} clean")),
+                "{mode}: {name}:\n{text}"
+            );
+        }
+        assert!(!text.contains("ESCAPED"), "{mode}:\n{text}");
+        let f = findings_since(&env, &before, &text);
+        assert!(
+            f.iter().any(|(r, _)| r == "perm.setuid"),
+            "{mode}: {f:?}\n{text}"
+        );
+    }
+}

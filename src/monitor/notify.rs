@@ -568,15 +568,9 @@ fn handle(
             }
             true
         }
-        n if n == SYS_openat
-            || n == SYS_openat2
-            || is_legacy(n, "open")
-            || is_legacy(n, "creat") =>
-        {
+        n if n == SYS_openat || is_legacy(n, "open") || is_legacy(n, "creat") => {
             let (dirfd, flags) = if n == SYS_openat {
                 (a[0], a[2])
-            } else if n == SYS_openat2 {
-                (a[0], mem.u64(a[2]).unwrap_or(0))
             } else if is_legacy(n, "creat") {
                 (cwd, (O_CREAT | O_WRONLY | O_TRUNC) as u64)
             } else {
@@ -586,16 +580,17 @@ fn handle(
             // unless the file must be new (O_CREAT|O_EXCL).
             let f = flags as i32;
             let follow = f & O_NOFOLLOW == 0 && f & (O_CREAT | O_EXCL) != (O_CREAT | O_EXCL);
-            let ptr = if n == SYS_openat || n == SYS_openat2 {
-                a[1]
-            } else {
-                a[0]
-            };
+            let ptr = if n == SYS_openat { a[1] } else { a[0] };
             let path = at_follow(dirfd, ptr, follow);
             let write =
                 (flags as i32 & O_ACCMODE) != O_RDONLY || flags as i32 & (O_CREAT | O_TRUNC) != 0;
             ev.flags = flags;
             ev.kind = if write { "open-write" } else { "open-read" }.into();
+            if let Some(m) = creation_mode(n, a, flags).filter(|m| m & SET_ID != 0)
+                && still_valid(listener, req.id)
+            {
+                return set_id_at_creation(ev, path, m, w.observe_only);
+            }
             // Another process's /proc entry (its environment, memory,
             // descriptors, root): refused unless that process is inside the
             // sandbox. The open is held while we decide, so the answer is
@@ -672,11 +667,17 @@ fn handle(
         }
         n if n == SYS_mknodat || is_legacy(n, "mknod") => {
             ev.kind = "mknod".into();
-            ev.paths = vec![if n == SYS_mknodat {
+            let path = if n == SYS_mknodat {
                 at(a[0], a[1])
             } else {
                 at(cwd, a[0])
-            }];
+            };
+            if let Some(m) = creation_mode(n, a, 0).filter(|m| m & SET_ID != 0)
+                && still_valid(listener, req.id)
+            {
+                return set_id_at_creation(ev, path, m, w.observe_only);
+            }
+            ev.paths = vec![path];
             true
         }
         n if n == SYS_fchmod
@@ -1229,6 +1230,48 @@ fn permissions(
         ev.errno = Some(errno);
         (Some(ev), Some(fail(errno)))
     }
+}
+
+/// The set-id bits of a mode.
+const SET_ID: u32 = libc::S_ISUID | libc::S_ISGID;
+
+/// The mode a call that creates a file gives it (`open`/`openat` with
+/// `O_CREAT` or `O_TMPFILE`, `creat`, `mknod`/`mknodat`), read from the
+/// registers only: the kernel keeps its set-id bits (the umask clears only
+/// what it names), so a creation is a chmod too. `openat2` carries its
+/// mode in memory and fails in the kernel instead (seccomp.rs).
+fn creation_mode(nr: i64, a: [u64; 6], open_flags: u64) -> Option<u32> {
+    use libc::*;
+    let f = open_flags as u32 as i32;
+    let creates = f & O_CREAT != 0 || f & O_TMPFILE == O_TMPFILE;
+    let mode = |v: u64| v as u32 & 0o7777;
+    match nr {
+        n if n == SYS_openat && creates => Some(mode(a[3])),
+        n if is_legacy(n, "open") && creates => Some(mode(a[2])),
+        n if is_legacy(n, "creat") => Some(mode(a[1])),
+        n if n == SYS_mknodat => Some(mode(a[2])),
+        n if is_legacy(n, "mknod") => Some(mode(a[1])),
+        _ => None,
+    }
+}
+
+/// A file created with a setuid or setgid bit is refused like a chmod that
+/// asks for one (`perm.setuid`), wherever it is: no install makes one.
+fn set_id_at_creation(
+    mut ev: Event,
+    path: String,
+    mode: u32,
+    observe_only: bool,
+) -> (Option<Event>, Option<libc::seccomp_notif_resp>) {
+    ev.kind = if mode & 0o111 != 0 {
+        "chmod-exec"
+    } else {
+        "chmod"
+    }
+    .into();
+    ev.flags = u64::from(mode);
+    ev.paths = vec![path];
+    refuse(ev, libc::EPERM, observe_only)
 }
 
 /// `fstat` of a descriptor we hold.
