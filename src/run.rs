@@ -740,6 +740,7 @@ fn sandboxed(
         env_kept: &env_kept,
         tampered: &tampered,
         started: Some(started),
+        caches: plan.cache_dirs.clone(),
         hooks: hook_domain,
         nest: nest_domain,
     };

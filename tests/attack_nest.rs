@@ -66,9 +66,11 @@ fn benign_setup(name: &str) -> String {
 /// whole) and rewrites its `__init__.py` into one that leaves an inert
 /// marker in HOME on import, with a RECORD to match.
 const POISON: &str = r#"import base64, glob, hashlib, os, sys, zipfile
-cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+# Where pip keeps its cache, whatever XDG_CACHE_HOME package code is given.
+caches = {os.environ.get("XDG_CACHE_HOME") or "", os.path.join(os.path.expanduser("~"), ".cache")}
 done = []
-for whl in glob.glob(os.path.join(cache, "pip", "wheels", "**", "pwb-1.0.0-*.whl"), recursive=True):
+found = [w for c in caches if c for w in glob.glob(os.path.join(c, "pip", "wheels", "**", "pwb-1.0.0-*.whl"), recursive=True)]
+for whl in found:
     try:
         with zipfile.ZipFile(whl) as z:
             items = {n: z.read(n) for n in z.namelist()}
@@ -130,16 +132,15 @@ fn cached_wheels(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Class: package code persists through the manager's cache. The nested
-/// domain grants `~/.cache` whole, pip's cache of built wheels included:
-/// pwa's setup.py rewrites the wheel pip built earlier for pwb (another
+/// Class: package code persists through the manager's cache. When the
+/// nested domain granted `~/.cache` whole, pip's cache of built wheels
+/// included, pwa's setup.py rewrote the wheel pip built earlier for pwb (another
 /// distribution), and the next `pip install pwb` installs it from the cache
 /// without building or checking it (pip checks the sdist's hash recorded in
 /// the cache entry's origin.json, not the wheel). pwb's code then runs
 /// unsandboxed at import. Secure: the cached wheel is not changed by
-/// package code, or that write is reported (medium or more).
+/// package code, and the attempt is reported (`tamper.manager-cache`).
 #[test]
-#[ignore = "bypass: package code's ~/.cache grant includes pip's wheel cache; a setup.py replaces another package's cached wheel, installed later with a clean report"]
 fn package_code_cannot_replace_another_packages_cached_wheel() {
     for mode in ["protect", "block"] {
         let src = tempfile::tempdir().unwrap();
@@ -168,6 +169,13 @@ fn package_code_cannot_replace_another_packages_cached_wheel() {
             "{mode}: setup.py never ran\n{text}"
         );
         let changed = fs::read(&wheels[0]).unwrap() != original;
+        assert!(
+            !changed,
+            "{mode}: pwa's setup.py rewrote pwb's cached wheel\n{text}"
+        );
+        let f = r.finding("tamper.manager-cache");
+        assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+        assert_eq!(f["package"], "pwa@1.0.0", "{mode}: {f:#}");
         assert!(
             !changed || !r.serious().is_empty(),
             "{mode}: pwa's setup.py rewrote pwb's cached wheel, and the report is clean: {:#}\n{text}",

@@ -15,8 +15,10 @@ use support::installs::{Installed, install};
 use support::pypi::{Dist, PipFixture, build_sdist};
 use support::*;
 
-/// An inert setup.py that tries each write and records what happened and  prints them (pip -v shows them), then
-/// builds normally.
+const BLOCKED: i32 = 90;
+
+/// An inert setup.py that tries each write, records what happened and
+/// prints it (pip -v shows it), then builds normally.
 fn probe_setup(name: &str) -> String {
     format!(
         r##"import json, os, sysconfig, tempfile
@@ -394,5 +396,84 @@ fn uvs_build_hooks_write_neither_site_packages_nor_another_package() {
             assert_confined(&c, mode, "pwnestuv", &r, &probes);
             c.uninstall("pwnestuv");
         }
+    }
+}
+
+/// A setup.py that writes pip's cache, a cache of its own where
+/// `XDG_CACHE_HOME` says, an existing `~/.cache/<tool>`, and a new one
+/// hard-coded under `~/.cache`.
+fn cache_probe_setup(name: &str) -> String {
+    format!(
+        r##"import json, os, sys
+home = os.path.expanduser("~")
+xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+r = {{"xdg_dir": xdg}}
+def t(k, d):
+    try:
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "state"), "w") as fh:
+            fh.write("# pkgwarden fixture\n")
+        r[k] = "ok"
+    except OSError as e:
+        r[k] = {{13: "EACCES", 1: "EPERM", 2: "ENOENT"}}.get(e.errno, str(e.errno))
+t("manager_cache", os.path.join(home, ".cache", "pip", "pw-nest"))
+t("xdg", os.path.join(xdg, "pwtool"))
+t("existing", os.path.join(home, ".cache", "pwold"))
+t("new_hardcoded", os.path.join(home, ".cache", "pwnew"))
+print("PWNEST-{name} " + json.dumps(r), file=sys.stderr)
+from setuptools import setup
+setup(name="{name}", version="1.0.0", packages=["{name}"])
+"##
+    )
+}
+
+/// Package code may not write the manager's cache (a wheel planted there is
+/// installed by a later install without a build): its nested domain grants
+/// `~/.cache` but pip's cache, so it makes no new entry there either, and a
+/// build tool finds its own cache where `XDG_CACHE_HOME` says (a private
+/// directory). An existing `~/.cache/<tool>` stays writable in protect. The refused
+/// write is `tamper.manager-cache`, blocked, attributed to the package.
+#[test]
+fn package_code_keeps_its_own_caches_but_never_writes_the_managers() {
+    let c = case(&[("pwcaches", cache_probe_setup("pwcaches"))]);
+    let home = c.env.home.path();
+    fs::create_dir_all(home.join(".cache/pwold")).unwrap();
+    let url = c.index.index_url();
+    for mode in ["protect", "block"] {
+        let a = [
+            "pip",
+            "install",
+            "-v",
+            "--use-pep517",
+            "--index-url",
+            &url,
+            "pwcaches",
+        ];
+        let r = install(&c.env, mode, &a, home, &[]);
+        let probes = c.probes("pwcaches", &r);
+        assert!(
+            !probes.is_empty(),
+            "{mode}: setup.py never ran\n{}",
+            r.stderr
+        );
+        for p in &probes {
+            assert_eq!(p["manager_cache"], "EACCES", "{mode}: {p:#}");
+            assert_eq!(p["xdg"], "ok", "{mode}: {p:#}");
+            // Block grants the install nothing of HOME but its own places.
+            let existing = if mode == "protect" { "ok" } else { "EACCES" };
+            assert_eq!(p["existing"], existing, "{mode}: {p:#}");
+            assert_eq!(p["new_hardcoded"], "EACCES", "{mode}: {p:#}");
+            let xdg = PathBuf::from(p["xdg_dir"].as_str().unwrap());
+            assert!(!xdg.starts_with(home), "{mode}: {p:#}");
+        }
+        assert!(!home.join(".cache/pip/pw-nest").exists(), "{mode}");
+        let f = r.finding("tamper.manager-cache");
+        assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+        assert_eq!(f["package"], "pwcaches@1.0.0", "{mode}: {f:#}");
+        assert_eq!(f["severity"], "high", "{mode}: {f:#}");
+        let want = if mode == "protect" { 0 } else { BLOCKED };
+        assert_eq!(r.code, want, "{mode}: {}", r.stderr);
+        let _ = fs::remove_dir_all(home.join(".cache/pip/wheels"));
+        c.uninstall("pwcaches");
     }
 }

@@ -319,12 +319,15 @@ fn build_requirements() -> Vec<Dist> {
     wheels
 }
 
-/// A script in pip's own cache, run and deleted by setup.py: exec.dropped
-/// (it was critical from any other cache directory, and nothing from pip's).
-/// The sdist's build itself (pip-build-env in the private TMPDIR) is the
-/// benign twin: no other finding of medium or more.
+/// A script staged in pip's own cache by setup.py (to run, then delete):
+/// package code may not write the manager's cache (a wheel planted there is
+/// installed by a later install), so the write is refused by its nested
+/// domain in protect and block and reported as `tamper.manager-cache`; the
+/// script never exists, so never runs. The sdist's build itself
+/// (pip-build-env in the private TMPDIR) is the benign twin: no other
+/// finding of medium or more.
 #[test]
-fn a_script_run_and_deleted_from_pips_cache_is_exec_dropped() {
+fn a_script_staged_in_pips_cache_by_setup_py_is_refused_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let setup = format!(
         "{}\nfrom setuptools import setup\nsetup(name='pwcache', version='1.0.0', py_modules=[])\n",
@@ -354,7 +357,7 @@ fn a_script_run_and_deleted_from_pips_cache_is_exec_dropped() {
         let r = install(
             &env,
             mode,
-            &["pip", "install", "--index-url", &url, "pwcache"],
+            &["pip", "install", "-v", "--index-url", &url, "pwcache"],
             env.home.path(),
             &[],
         );
@@ -364,28 +367,35 @@ fn a_script_run_and_deleted_from_pips_cache_is_exec_dropped() {
             .args(["uninstall", "-y", "pwcache"]));
         r
     };
-    let p = pip("protect");
-    assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
-    let f = p.finding("exec.dropped");
-    check_finding(f, "T1059", "high", Some("pwcache@1.0.0"), None);
-    assert!(
-        f["evidence"]["paths"][0]
-            .as_str()
-            .unwrap()
-            .ends_with(".cache/pip/pw-stage.sh"),
-        "{f:#}"
-    );
-    let others: Vec<&Value> = p
-        .serious()
-        .into_iter()
-        .filter(|f| f["rule"] != "exec.dropped")
-        .collect();
-    assert!(others.is_empty(), "the build itself is benign: {others:#?}");
-
-    let b = pip("block");
-    assert_eq!(b.code, BLOCKED, "{}\n{}", b.stdout, b.stderr);
-    assert!(
-        !b.stdout.contains("pw-cache-exec ran") && !b.stderr.contains("pw-cache-exec ran"),
-        "block mode ran the dropped script"
-    );
+    for mode in ["protect", "block"] {
+        let r = pip(mode);
+        let text = format!("{}\n{}", r.stdout, r.stderr);
+        assert!(text.contains("cache-exec refused"), "{mode}: {text}");
+        assert!(
+            !text.contains("pw-cache-exec ran"),
+            "{mode}: the script ran"
+        );
+        let f = r.finding("tamper.manager-cache");
+        check_finding(f, "T1554", "high", Some("pwcache@1.0.0"), None);
+        assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+        assert!(
+            f["evidence"]["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p.as_str().unwrap().ends_with(".cache/pip/pw-stage.sh")),
+            "{f:#}"
+        );
+        let others: Vec<&Value> = r
+            .serious()
+            .into_iter()
+            .filter(|f| f["rule"] != "tamper.manager-cache")
+            .collect();
+        assert!(
+            others.is_empty(),
+            "{mode}: the build itself is benign: {others:#?}"
+        );
+        let want = if mode == "protect" { 0 } else { BLOCKED };
+        assert_eq!(r.code, want, "{mode}: {text}");
+    }
 }

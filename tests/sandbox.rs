@@ -455,7 +455,9 @@ fn a_pip_sdist_runs_its_build_backend_inside_the_sandbox() {
     let env = ShimEnv::new(&[&venv.join("bin")]);
     let home = env.home.path().to_path_buf();
     fs::write(home.join(".bashrc"), "# rc\n").unwrap();
-    fs::create_dir_all(home.join(".cache")).unwrap();
+    // The backend keeps its marker in a cache of its own that exists (package
+    // code makes no new entry beside pip's cache; see tests/nest.rs).
+    fs::create_dir_all(home.join(".cache/pwsdist")).unwrap();
     // An in-tree backend with no build requirements: nothing else to download.
     let (out, doc) = sandboxed(
         &env,

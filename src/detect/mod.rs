@@ -115,6 +115,7 @@ pub struct Finding {
 }
 
 pub mod binary;
+pub mod cache;
 pub mod conda;
 pub mod cred;
 pub mod data;
@@ -198,6 +199,9 @@ pub struct Input<'a> {
     /// When the install started (files older than this were not dropped by
     /// it).
     pub started: Option<std::time::SystemTime>,
+    /// The manager's own caches (a later install takes what lies there
+    /// without building it).
+    pub caches: Vec<PathBuf>,
     /// The nested domain package scripts ran in, when there was one.
     pub hooks: HookDomain,
     /// The nested domain of package code the preload library confines.
@@ -710,6 +714,11 @@ pub fn rule_meta(rule: &str) -> (&'static [&'static str], Severity, &'static str
             Medium,
             "Permissions or owner changed outside the install's places",
         ),
+        "tamper.manager-cache" => (
+            &["T1195.002", "T1554"],
+            High,
+            "Package code wrote into the manager's cache",
+        ),
         "sandbox.unnested" => (
             &["T1562.001"],
             Medium,
@@ -794,6 +803,7 @@ pub fn run(input: &Input) -> Vec<Finding> {
     out.extend(perm::check(input, &procs));
     out.extend(conda::check(input, &procs));
     out.extend(nested::check(input, &procs));
+    out.extend(cache::check(input, &procs));
     gemplugin::attribute(input, &procs, &mut out);
     correlate(&mut out, &procs);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));

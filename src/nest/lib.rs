@@ -6,7 +6,8 @@
 //! program's own code; in a process whose command line has one of the
 //! shapes the install plan names, it stacks a nested landlock domain on the
 //! install's (reads: all but the credentials; writes: the private TMPDIR,
-//! the build outputs, `~/.cache`), then opens the spec's `ack` path so that
+//! the build outputs, `~/.cache` but the manager's caches, with
+//! `XDG_CACHE_HOME` moved to a private directory), then opens the spec's `ack` path so that
 //! the supervisor knows. The domain is inherited and can only remove rights.
 //!
 //! Nothing here may crash the host: every failure of the spec in a process
@@ -59,6 +60,12 @@ fn confine(argc: c_int, argv: *const *const c_char) {
     let cwd = std::env::current_dir().unwrap_or_default();
     if let Err(why) = restrict(&spec, shape, &cwd) {
         refuse(&args, &why);
+    }
+    let current = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from);
+    if let Some(private) = spec.cache_redirect(current.as_deref()) {
+        // SAFETY: a constructor runs before the program's code, so no other
+        // thread reads the environment yet.
+        unsafe { std::env::set_var("XDG_CACHE_HOME", private) };
     }
     if let Ok(ack) = std::ffi::CString::new(spec.ack.as_os_str().as_bytes()) {
         // SAFETY: a valid C string; the descriptor, if any, is closed.

@@ -69,6 +69,13 @@ pub struct NestSpec {
     pub ack: PathBuf,
     /// The process id of the manager itself, which is never confined.
     pub manager_parent: i32,
+    /// `(home cache, private cache)`: package code may not write the
+    /// manager's caches inside `~/.cache`, so nor create new entries there;
+    /// a confined process whose `XDG_CACHE_HOME` is unset or names the home
+    /// cache gets the private one instead (build tools make their caches
+    /// where `XDG_CACHE_HOME` says).
+    #[serde(default)]
+    pub cache_home: Option<(PathBuf, PathBuf)>,
 }
 
 impl NestSpec {
@@ -92,6 +99,18 @@ impl NestSpec {
             w.push(cwd.to_path_buf());
         }
         w
+    }
+
+    /// The `XDG_CACHE_HOME` a confined process gets, given its own value:
+    /// `None` keeps it.
+    #[allow(dead_code)] // the preload library's; the supervisor only writes the spec
+    pub fn cache_redirect(&self, current: Option<&Path>) -> Option<&Path> {
+        let (home, private) = self.cache_home.as_ref()?;
+        match current {
+            None => Some(private),
+            Some(c) if c.as_os_str().is_empty() || c == home.as_path() => Some(private),
+            Some(_) => None,
+        }
     }
 }
 

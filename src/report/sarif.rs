@@ -256,6 +256,13 @@ const RULES: &[RuleInfo] = &[
         &["T1222.002"],
     ),
     rule(
+        "tamper.manager-cache",
+        "Package code wrote into the manager's cache",
+        "Package code (a build backend, setup.py, extconf.rb) tried to write the manager's own cache, where a later install takes a built wheel or a downloaded archive without building or checking it. The nested domain refuses it.",
+        Severity::High,
+        &["T1195.002", "T1554"],
+    ),
+    rule(
         "tamper.pkgwarden",
         "pkgwarden's own files tampered with",
         "An install wrote, replaced or removed pkgwarden's policy, cache (kernel probe, manager facts), state (reports), shims or binary, which would blind or weaken the next install. The sandbox refuses it in every mode but audit.",

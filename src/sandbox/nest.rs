@@ -53,15 +53,28 @@ pub fn spec(
     }
     let mut writes = vec![tmp.to_path_buf()];
     writes.extend(plan.package_code_writes.iter().cloned());
+    let mut cache_home = None;
     if let Some(cache) = home.map(|h| h.join(".cache"))
         && cache.is_dir()
     {
-        // `~/.cache` whole: build tools make their own caches there
-        // (`~/.cache/<tool>`), and landlock cannot allow new entries in it
-        // without allowing them beneath, in the manager's own caches too.
-        // What package code leaves in those is judged by the rules (a
-        // script run from pip's cache is `exec.dropped`).
-        writes.push(cache);
+        // `~/.cache` but the manager's own caches: a wheel or archive
+        // planted there is installed by a later install without a build.
+        // Rules attach to inodes, so the split is made on real paths.
+        let real = cache.canonicalize().unwrap_or_else(|_| cache.clone());
+        let own: Vec<PathBuf> = plan
+            .cache_dirs
+            .iter()
+            .map(|c| c.canonicalize().unwrap_or_else(|_| c.clone()))
+            .filter(|c| c.starts_with(&real))
+            .collect();
+        if own.is_empty() {
+            writes.push(real);
+        } else {
+            writes.extend(landlock::allow_all_except(&real, &own));
+            // No new entry can be made in `~/.cache` then: build tools that
+            // make theirs where `XDG_CACHE_HOME` says get a private one.
+            cache_home = Some((cache, private_cache(tmp)));
+        }
     }
     Some(NestSpec {
         shapes: plan.package_code.clone(),
@@ -76,7 +89,13 @@ pub fn spec(
         own_roots: plan.write_roots.clone(),
         ack: ack_path(tmp),
         manager_parent: supervisor,
+        cache_home,
     })
+}
+
+/// The `XDG_CACHE_HOME` of package code when `~/.cache` is split.
+pub fn private_cache(tmp: &Path) -> PathBuf {
+    tmp.join(".cache")
 }
 
 /// The path a confined process opens to say so.
@@ -91,6 +110,9 @@ pub fn write(spec: &NestSpec, tmp: &Path) -> std::io::Result<String> {
     let json = serde_json::to_vec(spec).map_err(std::io::Error::other)?;
     let path = tmp.join(".pkgwarden-nest.json");
     std::fs::write(&path, &json)?;
+    if let Some((_, private)) = &spec.cache_home {
+        std::fs::create_dir_all(private)?;
+    }
     let sum = super::nest_spec::hex(&sha2::Sha256::digest(&json));
     Ok(format!("{sum}:{}", path.display()))
 }

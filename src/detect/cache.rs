@@ -1,0 +1,65 @@
+//! `tamper.manager-cache`: package code (a build backend, `setup.py`, …)
+//! writing into the manager's own caches. What lies there (a built wheel, a
+//! downloaded archive) is taken by a later install without a build or a
+//! check, so a file planted there runs outside any sandbox. The nested
+//! domain refuses such writes; the attempt is the finding.
+
+use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One finding per package-code process that tried to write a cache.
+pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
+    if input.caches.is_empty() || input.nest.spec.is_none() {
+        return Vec::new();
+    }
+    // Rules attach to inodes: compare real paths, as the events are.
+    let caches: Vec<PathBuf> = input
+        .caches
+        .iter()
+        .flat_map(|c| [c.clone(), c.canonicalize().unwrap_or_else(|_| c.clone())])
+        .collect();
+    let mut by_pid: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    for (path, e) in input.written() {
+        if !caches.iter().any(|c| path.starts_with(c)) {
+            continue;
+        }
+        if !input.nest.refuses_write(e.pid, &path, input, procs) {
+            continue;
+        }
+        let paths = by_pid.entry(e.pid).or_default();
+        let p = path.to_string_lossy().into_owned();
+        if !paths.contains(&p) {
+            paths.push(p);
+        }
+    }
+    by_pid
+        .into_iter()
+        .map(|(pid, paths)| {
+            let ev = Evidence {
+                argv: procs.node(pid).map(|n| n.argv.clone()),
+                detail: Some(
+                    "package code may not write the manager's cache: a later install would take what it left there without building or checking it".into(),
+                ),
+                paths,
+                ..Evidence::default()
+            };
+            // The nested domain refused it: nothing changed, unless the
+            // snapshot says otherwise.
+            let changed = ev.paths.iter().any(|p| input.changed(Path::new(p)).is_some());
+            let title = "Package code tried to write the manager's cache".to_string();
+            finding(
+                "tamper.manager-cache",
+                title,
+                Some(pid),
+                procs,
+                ev,
+                if changed {
+                    Taken::Observed
+                } else {
+                    Taken::Blocked
+                },
+            )
+        })
+        .collect()
+}
