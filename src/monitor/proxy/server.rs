@@ -24,6 +24,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+/// A verdict, why, and the addresses it was judged on.
+type Decision = (Verdict, Option<String>, Vec<SocketAddr>);
+
 /// Everything the connections share.
 pub struct Ctx {
     /// The policy; redirect targets learned from registries are added to
@@ -31,6 +34,10 @@ pub struct Ctx {
     policy: Mutex<Arc<ProxyPolicy>>,
     /// Redirect targets learned: `host:port` → the registry that sent it.
     redirected: Mutex<HashMap<String, String>>,
+    /// Decisions already made, by `host:port`: a name is resolved once per
+    /// install, not once per request (a lookup per request doubled a kept-
+    /// alive request's cost, and what was judged stays what is reached).
+    decided: Mutex<HashMap<String, Decision>>,
     limits: Limits,
     expected_auth: String,
     book: Arc<Book>,
@@ -51,6 +58,7 @@ impl Ctx {
             routes: Arc::new(Routes::new(policy.upstream.clone())),
             policy: Mutex::new(Arc::new(policy)),
             redirected: Mutex::new(HashMap::new()),
+            decided: Mutex::new(HashMap::new()),
             expected_auth,
             book,
             peers,
@@ -67,24 +75,7 @@ impl Ctx {
     /// Judges `host:port` and records the verdict now; allowed addresses are
     /// kept for the connection.
     async fn judge(&self, pid: Option<i32>, method: &str, host: &str, port: u16) -> Arc<Open> {
-        let policy = match self.policy.lock() {
-            Ok(p) => p.clone(),
-            Err(_) => Arc::new(ProxyPolicy::default()),
-        };
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        // Resolving a name blocks: off the runtime's only thread.
-        let (verdict, mut reason, addrs) = if bare.parse::<IpAddr>().is_ok() {
-            decide(&policy, host, port)
-        } else {
-            let h = host.to_string();
-            tokio::task::spawn_blocking(move || decide(&policy, &h, port))
-                .await
-                .unwrap_or((
-                    Verdict::Denied,
-                    Some("the name could not be resolved".into()),
-                    Vec::new(),
-                ))
-        };
+        let (verdict, mut reason, addrs) = self.decision(host, port).await;
         if verdict != Verdict::Denied {
             if let Some(from) = self
                 .redirected
@@ -97,6 +88,40 @@ impl Ctx {
             self.routes.remember(host, port, addrs);
         }
         Arc::new(self.book.open(pid, method, host, port, verdict, reason))
+    }
+
+    /// The decision for `host:port`: made once, then kept (a name that did
+    /// not resolve or was refused is asked again next time).
+    async fn decision(&self, host: &str, port: u16) -> Decision {
+        let key = hostport(host, port);
+        if let Some(d) = self.decided.lock().ok().and_then(|d| d.get(&key).cloned()) {
+            return d;
+        }
+        let policy = match self.policy.lock() {
+            Ok(p) => p.clone(),
+            Err(_) => Arc::new(ProxyPolicy::default()),
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let literal = bare.parse::<IpAddr>().is_ok();
+        // Resolving a name blocks: off the runtime's only thread.
+        let d = if literal {
+            decide(&policy, host, port)
+        } else {
+            let h = host.to_string();
+            tokio::task::spawn_blocking(move || decide(&policy, &h, port))
+                .await
+                .unwrap_or((
+                    Verdict::Denied,
+                    Some("the name could not be resolved".into()),
+                    Vec::new(),
+                ))
+        };
+        if (literal || d.0 != Verdict::Denied)
+            && let Ok(mut cache) = self.decided.lock()
+        {
+            cache.insert(key, d.clone());
+        }
+        d
     }
 
     /// An allowed registry redirected to `location`: its host is allowed too,
@@ -119,6 +144,10 @@ impl Ctx {
             let mut next = (**p).clone();
             next.allowed.push(target.clone());
             *p = Arc::new(next);
+            // Judged again under the new policy.
+            if let Ok(mut d) = self.decided.lock() {
+                d.remove(&target);
+            }
             if let Ok(mut r) = self.redirected.lock() {
                 r.insert(target, from.to_string());
             }
