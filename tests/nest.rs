@@ -42,10 +42,13 @@ t("git_hook", w(os.path.join(os.getcwd(), ".git", "hooks", "pre-commit")))
 t("project_file", w(os.path.join(os.getcwd(), "pw-stolen.txt")))
 t("home", w(os.path.join(home, "pw-stray.txt")))
 t("tmp", w(os.path.join(tempfile.gettempdir(), "pw-tmp.txt")))
+# The manager's cache, where the test names it (a later install trusts it).
+if os.environ.get("PW_MANAGER_CACHE"):
+    t("manager_cache", w(os.path.join(os.environ["PW_MANAGER_CACHE"], "pw-nest.txt")))
 import sys
 print("PWNEST-{name} " + json.dumps(r), file=sys.stderr)
 # uv shows a build's output only when it fails: the same line in a file
-# the test names (in uv's cache, which block lets the build write).
+# the test names (in uv's build directory, which package code may write).
 out = os.environ.get("PW_PROBE_DIR")
 if out:
     os.makedirs(out, exist_ok=True)
@@ -165,7 +168,8 @@ impl Case {
     /// `uv pip install` into the same virtualenv, uv's cache in `cache`
     /// (its default under the test's HOME when `None`), and what the
     /// probes recorded: uv shows a build's output only when it fails, so
-    /// they write it into a file in uv's cache, which block lets them write.
+    /// they write it into a file in uv's build directory (`builds-v0`, the
+    /// one part of uv's cache package code may write).
     fn uv(&self, mode: &str, name: &str, cache: Option<&Path>) -> (Installed, Vec<Value>) {
         let url = self.index.index_url();
         let python = venv_bin(&self.venv, "python");
@@ -180,10 +184,14 @@ impl Case {
             name,
         ];
         let default = self.env.home.path().join(".cache/uv");
-        let out = cache.unwrap_or(&default).join("pw-probes");
+        let out = cache.unwrap_or(&default).join("builds-v0/pw-probes");
         let mut vars = vec![
             ("PW_TARGET_SITE", self.site.display().to_string()),
             ("PW_PROBE_DIR", out.display().to_string()),
+            (
+                "PW_MANAGER_CACHE",
+                cache.unwrap_or(&default).display().to_string(),
+            ),
         ];
         if let Some(c) = cache {
             vars.push(("UV_CACHE_DIR", c.display().to_string()));
@@ -394,6 +402,14 @@ fn uvs_build_hooks_write_neither_site_packages_nor_another_package() {
         for mode in ["protect", "block"] {
             let (r, probes) = c.uv(mode, "pwnestuv", cache);
             assert_confined(&c, mode, "pwnestuv", &r, &probes);
+            // The rest of uv's cache (the archives it links installs from,
+            // other sdists' built wheels) is not package code's.
+            for p in &probes {
+                assert_eq!(p["manager_cache"], "EACCES", "{mode}: {p:#}");
+            }
+            let f = r.finding("tamper.manager-cache");
+            assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+            assert_eq!(f["package"], "pwnestuv@1.0.0", "{mode}: {f:#}");
             c.uninstall("pwnestuv");
         }
     }

@@ -64,10 +64,11 @@ pub(super) fn apply(p: &mut InstallPlan, cwd: &Path) {
                 p.build_dirs.push(c.join(d));
             }
             // uv runs a build's hooks in the source tree it unpacked in its
-            // cache and has them write the wheel into a directory there:
-            // package code needs the cache, as it has it under `~/.cache`
-            // by default (what it leaves there is judged by the rules).
-            p.package_code_writes.push(c);
+            // cache (their own directory) and has them write their outputs
+            // in a build directory: package code gets that bucket, never
+            // the rest (the archives installs are linked from, other
+            // sdists' built wheels), which a later install would trust.
+            p.package_code_writes.push(c.join("builds-v0"));
         }
     }
     if let Some(d) = p.facts.values.get("venv_cache") {

@@ -86,7 +86,14 @@ pub fn spec(
             .filter(|f| f.starts_with("/dev"))
             .cloned()
             .collect(),
-        own_roots: plan.write_roots.clone(),
+        // A hook's own directory may lie in the manager's cache (uv unpacks
+        // an sdist there): strictly beneath it, never the cache itself.
+        own_roots: plan
+            .write_roots
+            .iter()
+            .chain(&plan.cache_dirs)
+            .cloned()
+            .collect(),
         ack: ack_path(tmp),
         manager_parent: supervisor,
         cache_home,
