@@ -1,0 +1,128 @@
+//! A gem's extension built by RubyGems' rake builder (`ext/<name>/Rakefile`,
+//! run as `ruby … rake RUBYARCHDIR=<dest> RUBYLIBDIR=<dest>`) is package
+//! code: it runs in the nested domain (issue 9), writing its own extension
+//! directory, the extension directory RubyGems names, and TMPDIR, but not
+//! HOME, the gem home's bin directory or another installed gem. Real `gem
+//! build` / `gem generate_index` / `gem install` against a loopback source,
+//! in protect and block, as root and unprivileged.
+
+mod support;
+
+use serde_json::Value;
+use std::fs;
+use support::installs::{check_finding, install, static_server};
+use support::*;
+
+const RC: &str = "# rc\n";
+/// pkgwarden's exit code for an install it blocked.
+const BLOCKED: i32 = 90;
+
+#[test]
+fn a_gems_rakefile_writes_neither_home_nor_the_gem_home_outside_its_own_dirs() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    let copy = run(std::process::Command::new("cp")
+        .arg("-r")
+        .arg(crate_root().join("tests/fixtures/gem/pwrake"))
+        .arg(&src));
+    assert_success(&copy, "copy the gem fixture");
+    let built = run(std::process::Command::new("gem")
+        .args(["build", "pwrake.gemspec"])
+        .current_dir(&src));
+    assert_success(&built, "gem build");
+    let repo = work.path().join("repo");
+    fs::create_dir_all(repo.join("gems")).unwrap();
+    fs::copy(
+        src.join("pwrake-1.0.0.gem"),
+        repo.join("gems/pwrake-1.0.0.gem"),
+    )
+    .unwrap();
+    let indexed = run(std::process::Command::new("gem")
+        .args(["generate_index", "--directory"])
+        .arg(&repo));
+    assert_success(&indexed, "gem generate_index");
+    let server = static_server(repo);
+    let source = format!("{}/", server.base_url());
+
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let gems = home.join("gems");
+    for mode in ["protect", "block"] {
+        let _ = fs::remove_dir_all(&gems);
+        fs::write(home.join(".bashrc"), RC).unwrap();
+        // Another gem, installed before.
+        let other = gems.join("gems/pwother-1.0.0/lib/pwother.rb");
+        fs::create_dir_all(other.parent().unwrap()).unwrap();
+        fs::write(&other, "# pwother\n").unwrap();
+        let r = install(
+            &env,
+            mode,
+            &[
+                "gem",
+                "install",
+                "--clear-sources",
+                "--source",
+                &source,
+                "--install-dir",
+                gems.to_str().unwrap(),
+                "--no-document",
+                "pwrake",
+            ],
+            &home,
+            &[],
+        );
+        let result = gems.join("gems/pwrake-1.0.0/ext/pwrake/pw-rake-result.json");
+        let probes: Value = serde_json::from_slice(&fs::read(&result).unwrap_or_else(|e| {
+            panic!(
+                "{mode}: the Rakefile never ran ({e})\n{}\n{}",
+                r.stdout, r.stderr
+            )
+        }))
+        .unwrap();
+        for refused in ["home", "bin", "other_gem"] {
+            assert_eq!(
+                probes[refused], "EACCES",
+                "{mode}: {probes:#}\n{}",
+                r.stderr
+            );
+        }
+        for allowed in ["own", "dest", "tmp"] {
+            assert_eq!(probes[allowed], "ok", "{mode}: {probes:#}\n{}", r.stderr);
+        }
+        assert_eq!(fs::read_to_string(home.join(".bashrc")).unwrap(), RC);
+        assert_eq!(fs::read_to_string(&other).unwrap(), "# pwother\n");
+        assert!(!gems.join("bin/pwrake-planted").exists());
+        // Every package-code process (the rake run) was nested.
+        let pc = &r.report["sandbox"]["package_code"];
+        assert_eq!(pc["mechanism"], "preload", "{pc:#}\n{}", r.stderr);
+        let runs = pc["runs"].as_u64().unwrap();
+        assert!(runs >= 1, "{mode}: no package code recognised: {pc:#}");
+        assert_eq!(pc["nested"].as_u64(), Some(runs), "{mode}: {pc:#}");
+        // The refused ~/.bashrc append is reported, attributed to the gem.
+        let rc = r.finding("persist.shell-rc");
+        check_finding(rc, "T1546.004", "high", Some("pwrake@1.0.0"), None);
+        if mode == "block" {
+            assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+        } else {
+            assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+            assert!(gems.join("gems/pwrake-1.0.0/lib/pwrake.rb").is_file());
+            let dest = walk(&gems.join("extensions"))
+                .into_iter()
+                .any(|p| p.ends_with("pw-rake-dest.txt"));
+            assert!(dest, "{mode}: RUBYARCHDIR was not written");
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
