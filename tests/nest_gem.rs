@@ -4,7 +4,8 @@
 //! directory, the extension directory RubyGems names, and TMPDIR, but not
 //! HOME, the gem home's bin directory or another installed gem. Real `gem
 //! build` / `gem generate_index` / `gem install` against a loopback source,
-//! in protect and block, as root and unprivileged.
+//! in protect and block, as root and unprivileged. The same for the
+//! Makefile an `extconf.rb` writes, which `make` runs.
 
 mod support;
 
@@ -19,24 +20,36 @@ const BLOCKED: i32 = 90;
 
 #[test]
 fn a_gems_rakefile_writes_neither_home_nor_the_gem_home_outside_its_own_dirs() {
+    confined_build("pwrake", "rake");
+}
+
+/// RubyGems before 3.4 runs the Makefile extconf.rb wrote as `make DESTDIR=
+/// [clean|install]`, without `sitearchdir=`: the Makefile's recipes are
+/// package code too.
+#[test]
+fn a_makefile_written_by_extconf_runs_confined() {
+    confined_build("pwmake", "make");
+}
+
+/// Installs the fixture gem `name` (its probe results in
+/// `ext/<name>/pw-<probe>-result.json`) in protect and block and checks
+/// where its build could write.
+fn confined_build(name: &str, probe: &str) {
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
     let copy = run(std::process::Command::new("cp")
         .arg("-r")
-        .arg(crate_root().join("tests/fixtures/gem/pwrake"))
+        .arg(crate_root().join(format!("tests/fixtures/gem/{name}")))
         .arg(&src));
     assert_success(&copy, "copy the gem fixture");
     let built = run(std::process::Command::new("gem")
-        .args(["build", "pwrake.gemspec"])
+        .args(["build", &format!("{name}.gemspec")])
         .current_dir(&src));
     assert_success(&built, "gem build");
     let repo = work.path().join("repo");
     fs::create_dir_all(repo.join("gems")).unwrap();
-    fs::copy(
-        src.join("pwrake-1.0.0.gem"),
-        repo.join("gems/pwrake-1.0.0.gem"),
-    )
-    .unwrap();
+    let gem = format!("{name}-1.0.0.gem");
+    fs::copy(src.join(&gem), repo.join("gems").join(&gem)).unwrap();
     let indexed = run(std::process::Command::new("gem")
         .args(["generate_index", "--directory"])
         .arg(&repo));
@@ -66,15 +79,17 @@ fn a_gems_rakefile_writes_neither_home_nor_the_gem_home_outside_its_own_dirs() {
                 "--install-dir",
                 gems.to_str().unwrap(),
                 "--no-document",
-                "pwrake",
+                name,
             ],
             &home,
             &[],
         );
-        let result = gems.join("gems/pwrake-1.0.0/ext/pwrake/pw-rake-result.json");
+        let result = gems.join(format!(
+            "gems/{name}-1.0.0/ext/{name}/pw-{probe}-result.json"
+        ));
         let probes: Value = serde_json::from_slice(&fs::read(&result).unwrap_or_else(|e| {
             panic!(
-                "{mode}: the Rakefile never ran ({e})\n{}\n{}",
+                "{mode}: the build never ran ({e})\n{}\n{}",
                 r.stdout, r.stderr
             )
         }))
@@ -86,12 +101,13 @@ fn a_gems_rakefile_writes_neither_home_nor_the_gem_home_outside_its_own_dirs() {
                 r.stderr
             );
         }
-        for allowed in ["own", "dest", "tmp"] {
+        let dest = if probe == "rake" { "dest" } else { "tmp" };
+        for allowed in ["own", dest, "tmp"] {
             assert_eq!(probes[allowed], "ok", "{mode}: {probes:#}\n{}", r.stderr);
         }
         assert_eq!(fs::read_to_string(home.join(".bashrc")).unwrap(), RC);
         assert_eq!(fs::read_to_string(&other).unwrap(), "# pwother\n");
-        assert!(!gems.join("bin/pwrake-planted").exists());
+        assert!(!gems.join(format!("bin/{name}-planted")).exists());
         // Every package-code process (the rake run) was nested.
         let pc = &r.report["sandbox"]["package_code"];
         assert_eq!(pc["mechanism"], "preload", "{pc:#}\n{}", r.stderr);
@@ -100,12 +116,23 @@ fn a_gems_rakefile_writes_neither_home_nor_the_gem_home_outside_its_own_dirs() {
         assert_eq!(pc["nested"].as_u64(), Some(runs), "{mode}: {pc:#}");
         // The refused ~/.bashrc append is reported, attributed to the gem.
         let rc = r.finding("persist.shell-rc");
-        check_finding(rc, "T1546.004", "high", Some("pwrake@1.0.0"), None);
+        check_finding(
+            rc,
+            "T1546.004",
+            "high",
+            Some(&format!("{name}@1.0.0")),
+            None,
+        );
         if mode == "block" {
             assert_eq!(r.code, BLOCKED, "{}", r.stderr);
         } else {
             assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-            assert!(gems.join("gems/pwrake-1.0.0/lib/pwrake.rb").is_file());
+            assert!(
+                gems.join(format!("gems/{name}-1.0.0/lib/{name}.rb"))
+                    .is_file()
+            );
+        }
+        if mode == "protect" && probe == "rake" {
             let dest = walk(&gems.join("extensions"))
                 .into_iter()
                 .any(|p| p.ends_with("pw-rake-dest.txt"));

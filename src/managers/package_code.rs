@@ -82,6 +82,8 @@ mod tests {
             &["/usr/bin/ruby", "-I", "/usr/lib/ruby", "extconf.rb"]
         ));
         assert!(any(&gem, &["make", "DESTDIR=", "sitearchdir=./.gem.2026"]));
+        // RubyGems < 3.4: `make DESTDIR= install`, no sitearchdir.
+        assert!(any(&gem, &["make", "DESTDIR=", "install"]));
         // RubyGems' rake, mkrf_conf, cmake and configure builders.
         let gem_first = |a: &[&str]| gem.iter().find(|x| x.matches(&argv(a))).cloned();
         let rake = gem_first(&[
