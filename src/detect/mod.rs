@@ -271,8 +271,14 @@ impl NestDomain {
                     return false;
                 };
                 let cwd = node.cwd.as_deref().map(PathBuf::from).unwrap_or_default();
+                // Resolved as the library resolved them (relative to cwd).
+                let dests: Vec<PathBuf> = shape
+                    .dest_dirs(&node.argv)
+                    .iter()
+                    .filter_map(|d| std::fs::canonicalize(cwd.join(d)).ok())
+                    .collect();
                 !spec
-                    .write_dirs(shape, &cwd)
+                    .write_dirs(shape, &cwd, &dests)
                     .iter()
                     .chain(&spec.write_files)
                     .any(|w| path.starts_with(w))

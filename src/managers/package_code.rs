@@ -21,6 +21,7 @@ pub fn shapes(key: &str) -> Vec<Shape> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn argv(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
@@ -81,6 +82,35 @@ mod tests {
             &["/usr/bin/ruby", "-I", "/usr/lib/ruby", "extconf.rb"]
         ));
         assert!(any(&gem, &["make", "DESTDIR=", "sitearchdir=./.gem.2026"]));
+        // RubyGems < 3.4: `make DESTDIR= install`, no sitearchdir.
+        assert!(any(&gem, &["make", "DESTDIR=", "install"]));
+        // RubyGems' rake, mkrf_conf, cmake and configure builders.
+        let gem_first = |a: &[&str]| gem.iter().find(|x| x.matches(&argv(a))).cloned();
+        let rake = gem_first(&[
+            "/usr/bin/ruby3.1",
+            "-I/usr/lib/ruby/vendor_ruby",
+            "-rrubygems",
+            "/usr/bin/rake",
+            "RUBYARCHDIR=/g/extensions/x86_64-linux/3.1.0/x-1",
+            "RUBYLIBDIR=/g/extensions/x86_64-linux/3.1.0/x-1",
+        ])
+        .unwrap();
+        assert!(rake.dest_dirs(&argv(&["rake", "RUBYARCHDIR=/g/e"])) == [PathBuf::from("/g/e")]);
+        assert!(any(&gem, &["/usr/bin/ruby3.1", "mkrf_conf.rb"]));
+        assert!(any(&gem, &["cmake", ".", "-DCMAKE_INSTALL_PREFIX=/g/e"]));
+        assert!(any(&gem, &["sh", "./configure", "--prefix=/g/e"]));
+        // The manager itself is never one of them.
+        assert!(!any(
+            &gem,
+            &[
+                "/usr/bin/ruby3.1",
+                "/usr/bin/gem",
+                "install",
+                "--install-dir",
+                "/g",
+                "x"
+            ]
+        ));
         assert!(gem.iter().all(|s| s.own_dir));
         let pytools = shapes("pytools");
         // uv's hook script, as uv writes it; uv's own `-c` probes are not

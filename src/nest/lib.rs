@@ -58,7 +58,13 @@ fn confine(argc: c_int, argv: *const *const c_char) {
         return;
     };
     let cwd = std::env::current_dir().unwrap_or_default();
-    if let Err(why) = restrict(&spec, shape, &cwd) {
+    // Judged by what they resolve to; one that does not exist is not granted.
+    let dests: Vec<PathBuf> = shape
+        .dest_dirs(&args)
+        .iter()
+        .filter_map(|d| std::fs::canonicalize(d).ok())
+        .collect();
+    if let Err(why) = restrict(&spec, shape, &cwd, &dests) {
         refuse(&args, &why);
     }
     let current = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from);
@@ -116,7 +122,7 @@ fn load(var: &[u8]) -> Result<NestSpec, String> {
     serde_json::from_slice(&json).map_err(|e| format!("not a spec: {e}"))
 }
 
-fn restrict(spec: &NestSpec, shape: &Shape, cwd: &Path) -> Result<(), String> {
+fn restrict(spec: &NestSpec, shape: &Shape, cwd: &Path, dests: &[PathBuf]) -> Result<(), String> {
     let abi = ABI::V6;
     let read = AccessFs::from_read(abi);
     let all = AccessFs::from_all(abi);
@@ -127,7 +133,7 @@ fn restrict(spec: &NestSpec, shape: &Shape, cwd: &Path) -> Result<(), String> {
         .and_then(|r| r.create())
         .map_err(|e| e.to_string())?;
     let mut rules: Vec<(&Path, _)> = spec.read.iter().map(|p| (p.as_path(), read)).collect();
-    let dirs: Vec<PathBuf> = spec.write_dirs(shape, cwd);
+    let dirs: Vec<PathBuf> = spec.write_dirs(shape, cwd, dests);
     rules.extend(dirs.iter().map(|d| (d.as_path(), all)));
     rules.extend(spec.write_files.iter().map(|f| (f.as_path(), file)));
     for (path, access) in rules {

@@ -35,6 +35,12 @@ pub struct Shape {
     /// install's write roots, still without credentials.
     #[serde(default)]
     pub writes_roots: bool,
+    /// An argument starting with one of these names, after the prefix, a
+    /// directory the process may also write when it lies strictly beneath
+    /// one of the spec's `own_roots` (RubyGems' rake builder installs the
+    /// built extension into `RUBYARCHDIR=<the gem's extension dir>`).
+    #[serde(default)]
+    pub dest_arg: Vec<String>,
 }
 
 impl Shape {
@@ -45,6 +51,21 @@ impl Shape {
             self.arg_ends_with.iter().any(|s| a.ends_with(s.as_str()))
                 || self.arg_contains.iter().any(|s| a.contains(s.as_str()))
         }) && (self.with_arg.is_empty() || rest().any(|a| self.with_arg.contains(a)))
+    }
+
+    /// The directories `argv` names through `dest_arg`, as written: the
+    /// caller resolves them before they reach `NestSpec::write_dirs`.
+    pub fn dest_dirs(&self, argv: &[String]) -> Vec<PathBuf> {
+        argv.iter()
+            .skip(1)
+            .filter_map(|a| {
+                self.dest_arg
+                    .iter()
+                    .find_map(|p| a.strip_prefix(p.as_str()))
+            })
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .collect()
     }
 }
 
@@ -84,20 +105,22 @@ impl NestSpec {
         self.shapes.iter().find(|s| s.matches(argv))
     }
 
-    /// The directories a process of `shape` running in `cwd` may write.
-    pub fn write_dirs(&self, shape: &Shape, cwd: &Path) -> Vec<PathBuf> {
+    /// The directories a process of `shape` running in `cwd` may write;
+    /// `dests` are its `dest_arg` directories, resolved.
+    pub fn write_dirs(&self, shape: &Shape, cwd: &Path, dests: &[PathBuf]) -> Vec<PathBuf> {
         let mut w = self.writes.clone();
         if shape.writes_roots {
             w.extend(self.own_roots.iter().cloned());
         }
-        if shape.own_dir
-            && self
-                .own_roots
+        let beneath = |d: &Path| {
+            self.own_roots
                 .iter()
-                .any(|r| cwd.starts_with(r) && cwd != r.as_path())
-        {
+                .any(|r| d.starts_with(r) && d != r.as_path())
+        };
+        if shape.own_dir && beneath(cwd) {
             w.push(cwd.to_path_buf());
         }
+        w.extend(dests.iter().filter(|d| beneath(d)).cloned());
         w
     }
 

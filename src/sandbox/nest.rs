@@ -151,20 +151,43 @@ mod tests {
             ..Shape::default()
         };
         assert_eq!(
-            spec.write_dirs(&own, Path::new("/g/gems/x/ext/x")),
+            spec.write_dirs(&own, Path::new("/g/gems/x/ext/x"), &[]),
             vec![PathBuf::from("/t"), PathBuf::from("/g/gems/x/ext/x")]
         );
         assert_eq!(
-            spec.write_dirs(&own, Path::new("/g")),
+            spec.write_dirs(&own, Path::new("/g"), &[]),
             vec![PathBuf::from("/t")]
         );
         assert_eq!(
-            spec.write_dirs(&own, Path::new("/home/u")),
+            spec.write_dirs(&own, Path::new("/home/u"), &[]),
             vec![PathBuf::from("/t")]
+        );
+        // A dest argument counts only strictly beneath a write root.
+        let rake = Shape {
+            dest_arg: vec!["RUBYARCHDIR=".into()],
+            ..Shape::default()
+        };
+        let argv: Vec<String> = [
+            "ruby",
+            "rake",
+            "RUBYARCHDIR=/g/ext/x",
+            "RUBYARCHDIR=/home/u",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let dests = rake.dest_dirs(&argv);
+        assert_eq!(
+            dests,
+            vec![PathBuf::from("/g/ext/x"), PathBuf::from("/home/u")]
+        );
+        assert_eq!(
+            spec.write_dirs(&rake, Path::new("/home/u"), &dests),
+            vec![PathBuf::from("/t"), PathBuf::from("/g/ext/x")]
         );
         let plain = Shape::default();
         assert_eq!(
-            spec.write_dirs(&plain, Path::new("/g/gems/x")),
+            spec.write_dirs(&plain, Path::new("/g/gems/x"), &[]),
             vec![PathBuf::from("/t")]
         );
     }
