@@ -47,7 +47,13 @@ if [ "$uninstall" = 1 ]; then
 fi
 
 if [ -z "$bin" ]; then
-  command -v cargo >/dev/null || { echo "install.sh: cargo not found; install Rust or pass --bin PATH" >&2; exit 1; }
+  command -v cargo >/dev/null || { echo "install.sh: cargo not found; install Rust (rustup), or pass --bin PATH with a prebuilt pkgwarden" >&2; exit 1; }
+  # A rustup proxy with no toolchain passes `command -v` and fails only
+  # inside the build, with rustup's own trace: ask it first.
+  if ! cargo --version >/dev/null 2>&1; then
+    echo "install.sh: $(command -v cargo) cannot run (no Rust toolchain installed?); run 'rustup default stable', or pass --bin PATH with a prebuilt pkgwarden" >&2
+    exit 1
+  fi
   (cd "$here" && cargo build --release --quiet)
   bin="$here/target/release/pkgwarden"
 fi
@@ -81,6 +87,21 @@ fi
 
 "$dest" shims install "${dir_args[@]}"
 dir="${shims_dir:-$("$dest" shims env --shell bash | sed -n "s/^_pkgwarden_shims='\\(.*\\)'\$/\\1/p")}"
+
+# The shims line above names the binary by its full path; a bare
+# `pkgwarden` needs its directory on PATH, which a clean PATH lacks.
+case ":$PATH:" in
+  *":$prefix/bin:"*) ;;
+  *)
+    case "$(basename "${SHELL:-bash}")" in
+      zsh) fix="echo 'export PATH=\"$prefix/bin:\$PATH\"' >> ~/.zshrc" ;;
+      fish) fix="fish_add_path '$prefix/bin'" ;;
+      *) fix="echo 'export PATH=\"$prefix/bin:\$PATH\"' >> ~/.bashrc" ;;
+    esac
+    echo "install.sh: $prefix/bin is not on PATH, so 'pkgwarden' alone is not found; this line fixes it (then open a new shell):"
+    echo "  $fix"
+    ;;
+esac
 
 if [ "$ci" = 1 ]; then
   cat <<TXT

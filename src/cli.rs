@@ -27,8 +27,9 @@ enum Cmd {
         /// A policy file applied on top of the others.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
-        /// Run the install in the sandbox even for managers whose facts are not
-        /// derived yet (pip and npm are sandboxed by default; PKGWARDEN_SANDBOX=1/0).
+        /// Sandbox the install also where it would run unmonitored by default
+        /// (bundle, mamba, micromamba, yarn 2+: where they write is not derived);
+        /// every other manager is sandboxed by default. PKGWARDEN_SANDBOX=1/0.
         #[arg(long)]
         sandbox: bool,
         /// With --sandbox: write what the install did as JSON to FILE.
@@ -395,30 +396,58 @@ fn cmd_plan(argv: Vec<OsString>, json: bool) -> i32 {
 
 fn print_plan_human(v: &serde_json::Value) {
     let s = |p: &str| v.pointer(p).and_then(|x| x.as_str()).unwrap_or("");
-    println!("manager   {} ({})", s("/tool"), s("/real_exe"));
+    let list = |p: &str| {
+        let items: Vec<&str> = v
+            .pointer(p)
+            .and_then(|x| x.as_array())
+            .map(|a| a.iter().filter_map(|i| i.as_str()).collect())
+            .unwrap_or_default();
+        if items.is_empty() {
+            "(none)".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    let tool = s("/tool");
+    println!("{:<18} {}", format!("real {tool}"), s("/real_exe"));
     match v.pointer("/plan") {
-        None => println!(
-            "verdict   passthrough: {}",
-            s("/classified/reason").replace('-', " ")
-        ),
-        Some(_) => {
-            println!("verdict   install: {}", s("/plan/request/command"));
-            let list = |p: &str| {
-                v.pointer(p)
-                    .and_then(|x| x.as_array())
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|i| i.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default()
+        None => {
+            let why = match s("/classified/reason") {
+                "help" => "a help request",
+                "version" => "a version query",
+                "dry-run" => "a dry run that downloads and runs nothing",
+                _ => "not an install",
             };
-            println!("registry  {}", list("/plan/registry_hosts"));
-            println!("writes    {}", list("/plan/write_roots"));
-            println!("caches    {}", list("/plan/cache_dirs"));
-            println!("configs   {}", list("/plan/config_files"));
-            println!("facts     {}", s("/plan/facts_origin"));
+            println!("what happens       {why}: passed to the real {tool} untouched");
+        }
+        Some(_) => {
+            let derived = v
+                .pointer("/plan/facts/derived")
+                .and_then(|x| x.as_bool())
+                .unwrap_or(true);
+            if derived {
+                println!(
+                    "what happens       an install (`{tool} {}`): run in the sandbox, watched, reported",
+                    s("/plan/request/command")
+                );
+            } else {
+                println!(
+                    "what happens       an install (`{tool} {}`): run unmonitored, with a notice (where {tool} writes is not derived; `pkgwarden run --sandbox` sandboxes it)",
+                    s("/plan/request/command")
+                );
+            }
+            println!("packages           {}", list("/plan/request/packages"));
+            println!("may download from  {}", list("/plan/registry_hosts"));
+            println!("may write under    {}", list("/plan/write_roots"));
+            println!("caches it may use  {}", list("/plan/cache_dirs"));
+            println!("config it reads    {}", list("/plan/config_files"));
+            let origin = match s("/plan/facts_origin") {
+                "cache" => format!(
+                    "asking {tool} earlier, cached (asked again when its config files change)"
+                ),
+                _ => format!("asking {tool} itself just now"),
+            };
+            println!("learned by         {origin}");
             for note in v
                 .pointer("/plan/notes")
                 .and_then(|x| x.as_array())
@@ -426,7 +455,7 @@ fn print_plan_human(v: &serde_json::Value) {
                 .flatten()
                 .filter_map(|n| n.as_str())
             {
-                println!("note      {note}");
+                println!("note               {note}");
             }
         }
     }

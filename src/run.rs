@@ -35,7 +35,7 @@ pub struct SandboxOpts {
     /// Run installs inside the sandbox: `Some(true)` forces it (`--sandbox`,
     /// `PKGWARDEN_SANDBOX=1`), `Some(false)` turns it off
     /// (`PKGWARDEN_SANDBOX=0`), `None` leaves it to the family (on where the
-    /// manager's facts are derived: pip and npm).
+    /// manager's facts are derived: every family but the skeletons).
     pub enabled: Option<bool>,
     /// Write the events as JSON here.
     pub events_json: Option<PathBuf>,
