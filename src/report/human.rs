@@ -132,7 +132,7 @@ fn refusal_cause(r: &Report) -> String {
     };
     let mut out = format!(
         "  {} exited {} after pkgwarden refused {} (first: {}): the refusal is the likely cause\n",
-        clean(&r.what.manager),
+        clean(r.what.typed_name()),
         r.outcome.manager_exit.unwrap_or_default(),
         if paths.len() == 1 {
             "a write".to_string()
