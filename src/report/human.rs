@@ -566,6 +566,10 @@ pub fn show(r: &Report, color: bool) -> String {
         .map(|e| {
             let verdict = format!("{:<10}", format!("{:?}", e.verdict).to_lowercase());
             let verdict = match e.verdict {
+                // Allowed, but the host never answered: say so first.
+                _ if e.upstream_failure.is_some() => {
+                    paint(&format!("{:<10}", "failed"), Style::new().yellow(), color)
+                }
                 crate::monitor::proxy::Verdict::Allowed => verdict,
                 _ => paint(&verdict, Style::new().yellow(), color),
             };
@@ -575,6 +579,10 @@ pub fn show(r: &Report, color: bool) -> String {
                 (None, true) => " (open at end)".to_string(),
                 (Some(r), false) => format!(" ({r})"),
                 (None, false) => String::new(),
+            };
+            let reason = match &e.upstream_failure {
+                Some(f) => format!(" (allowed; unreachable: {f}){reason}"),
+                None => reason,
             };
             format!(
                 "{verdict} {} {}:{}{pid} ↑{} ↓{} {} ms{}",

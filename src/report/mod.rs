@@ -361,6 +361,7 @@ pub(crate) mod testdata {
             bytes_down: 120_000,
             duration_ms: 300,
             open_at_end: false,
+            upstream_failure: None,
         }
     }
 
