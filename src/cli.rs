@@ -631,6 +631,7 @@ fn cmd_policy(action: PolicyCmd) -> i32 {
                     .get(key)
                     .map(|s| s.to_string())
                     .unwrap_or_default();
+                println!("# {key}: {}", policy::explain(key));
                 println!("{key:<30} {shown:<72} # {src}");
             }
             println!(
