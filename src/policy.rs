@@ -866,7 +866,9 @@ pub fn explain(key: &str) -> &'static str {
         "artifact_paths" => {
             "where an install's leftovers are expected (informational); not a write grant, see extra_write_paths"
         }
-        "user_scope" => "whose installs are monitored",
+        "user_scope" => {
+            "which accounts' installs are monitored (interactive uids and root); others pass through"
+        }
         "time_window" => {
             "how long after an install later writes and connections are still tied to it"
         }
@@ -874,14 +876,18 @@ pub fn explain(key: &str) -> &'static str {
         "executable_entropy_threshold" => {
             "bits per byte above which a new executable counts as packed"
         }
-        "startup_paths" => "extra persistence places watched, per platform",
+        "startup_paths" => {
+            "persistence places added to the built-in ones: watched, and in protect refused under $HOME"
+        }
         "unsigned_binary_alerting" => "flag new native executables outside the package's payload",
         "endpoints.allow" => {
             "hosts each manager may reach through the proxy, besides its registries"
         }
         "endpoints.deny" => "endpoint classes refused in every mode",
         "block_severity" => "in block mode, findings of this severity and above fail the install",
-        "allow" => "findings accepted by rule and path or package (reported, never failing)",
+        "allow" => {
+            "accepted findings per package version: reported, but they do not fail a block-mode install"
+        }
         "extra_write_paths" => "directories every sandboxed install may also write beneath",
         "shim_new_venvs" => "put pkgwarden shims in virtualenvs created through a shim",
         _ => "",
