@@ -102,11 +102,13 @@ enum ReportCmd {
         /// A report id, a unique prefix of one, or `last`.
         #[arg(value_name = "ID|last")]
         id: String,
-        /// How to print it.
+        /// How to print it (the same formats as `report export`).
         #[arg(long, value_enum, default_value = "human")]
-        format: ShowFormat,
+        format: ReportFormat,
     },
-    /// Reports as JSON lines for a SIEM, on stdout.
+    /// Reports for a SIEM or a file, on stdout: JSON lines by default; the
+    /// same formats as `report show` (json: one report a line; sarif: one
+    /// report only, a SARIF log holds one run per tool invocation).
     Export {
         /// A report id, a unique prefix of one, or `last` (the default).
         #[arg(value_name = "ID|last", conflicts_with = "all")]
@@ -119,21 +121,38 @@ enum ReportCmd {
         since: Option<String>,
         /// The output format.
         #[arg(long, value_enum, default_value = "jsonl")]
-        format: ExportFormat,
+        format: ReportFormat,
     },
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum ShowFormat {
+/// The formats of `report show` and `report export`, the same for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    /// For people (colour on a terminal).
     Human,
+    /// The report as stored (pretty on `show`, one line a report on `export`).
     Json,
+    /// JSON lines of events and alerts, for a SIEM.
+    Jsonl,
+    /// SARIF 2.1.0, for code scanning.
     Sarif,
+    /// A Markdown summary, for a pull request or an issue.
     Markdown,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum ExportFormat {
-    Jsonl,
+/// One report in `format`; `several` when it is one of many on one stream.
+fn render_report(r: &crate::report::model::Report, format: ReportFormat, several: bool) -> String {
+    use crate::report::{human, jsonl, markdown, sarif};
+    match format {
+        ReportFormat::Human => human::show(r, human::use_color_stdout()),
+        ReportFormat::Json if several => serde_json::to_string(r).unwrap_or_default() + "\n",
+        ReportFormat::Json => serde_json::to_string_pretty(r).unwrap_or_default() + "\n",
+        ReportFormat::Jsonl => jsonl::render(r),
+        ReportFormat::Sarif => {
+            serde_json::to_string_pretty(&sarif::render(r)).unwrap_or_default() + "\n"
+        }
+        ReportFormat::Markdown => markdown::render(r),
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -257,6 +276,9 @@ fn cmd_quarantine(action: QuarantineCmd) -> i32 {
     match action {
         QuarantineCmd::List => match quarantine::list() {
             Ok(held) => {
+                if held.iter().all(|(_, items)| items.is_empty()) {
+                    println!("nothing is in quarantine");
+                }
                 for (id, items) in held {
                     println!("{id}");
                     for q in items {
@@ -638,6 +660,7 @@ fn cmd_policy(action: PolicyCmd) -> i32 {
                     .get(key)
                     .map(|s| s.to_string())
                     .unwrap_or_default();
+                println!("# {key}: {}", policy::explain(key));
                 println!("{key:<30} {shown:<72} # {src}");
             }
             println!(
@@ -772,7 +795,7 @@ fn report_error(e: impl std::fmt::Display) -> i32 {
 }
 
 fn cmd_report(action: ReportCmd) -> i32 {
-    use crate::report::{human, jsonl, markdown, sarif, store};
+    use crate::report::store;
     match action {
         ReportCmd::List {
             since,
@@ -838,22 +861,20 @@ fn cmd_report(action: ReportCmd) -> i32 {
                 Ok(r) => r,
                 Err(e) => return report_error(e),
             };
-            let text = match format {
-                ShowFormat::Human => human::show(&r, human::use_color_stdout()),
-                ShowFormat::Json => serde_json::to_string_pretty(&r).unwrap_or_default() + "\n",
-                ShowFormat::Sarif => {
-                    serde_json::to_string_pretty(&sarif::render(&r)).unwrap_or_default() + "\n"
-                }
-                ShowFormat::Markdown => markdown::render(&r),
-            };
-            emit(&text)
+            emit(&render_report(&r, format, false))
         }
         ReportCmd::Export {
             id,
             all,
             since,
-            format: ExportFormat::Jsonl,
+            format,
         } => {
+            if all && format == ReportFormat::Sarif {
+                eprintln!(
+                    "pkgwarden: a SARIF log holds one report here\n  hint: export one id with --format sarif, or use --format jsonl with --all"
+                );
+                return exit::USAGE;
+            }
             let reports = if all {
                 let since = match since.as_deref().map(parse_since).transpose() {
                     Ok(s) => s,
@@ -884,7 +905,10 @@ fn cmd_report(action: ReportCmd) -> i32 {
             for r in &reports {
                 use std::io::Write as _;
                 // A closed pipe (`| head`) ends the export quietly.
-                if out.write_all(jsonl::render(r).as_bytes()).is_err() {
+                if out
+                    .write_all(render_report(r, format, all).as_bytes())
+                    .is_err()
+                {
                     return 0;
                 }
             }

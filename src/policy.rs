@@ -131,8 +131,9 @@ pub struct Policy {
     pub mode: Mode,
     /// PackageManagerList.
     pub package_managers: Vec<String>,
-    /// InstallWritePaths.
-    pub install_write_paths: Vec<String>,
+    /// InstallWritePaths, renamed: places outside the install's target where
+    /// its leftovers are expected. Not a write grant (`extra_write_paths`).
+    pub artifact_paths: Vec<String>,
     /// UserContextScope.
     pub user_scope: UserScope,
     /// TimeWindow.
@@ -217,6 +218,9 @@ fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Er
 struct Layer {
     mode: Option<Mode>,
     package_managers: Option<Vec<toml::Spanned<ManagerName>>>,
+    artifact_paths: Option<Vec<String>>,
+    /// The old name of `artifact_paths`, accepted with a warning: it read
+    /// as a write grant, which it never was.
     install_write_paths: Option<Vec<String>>,
     user_scope: Option<UserScope>,
     #[serde(default, deserialize_with = "de_duration")]
@@ -592,11 +596,7 @@ fn env_layers<'a>(
     // their values are validated exactly alike.
     let typed: [(&str, &str, Option<char>); 6] = [
         ("PKGWARDEN_PACKAGE_MANAGERS", "package_managers", Some(',')),
-        (
-            "PKGWARDEN_INSTALL_WRITE_PATHS",
-            "install_write_paths",
-            Some(':'),
-        ),
+        ("PKGWARDEN_INSTALL_WRITE_PATHS", "artifact_paths", Some(':')),
         ("PKGWARDEN_ALLOWED_PARENTS", "allowed_parents", Some(':')),
         ("PKGWARDEN_TIME_WINDOW", "time_window", None),
         (
@@ -675,9 +675,7 @@ impl Merger {
                 .into_iter()
                 .map(|m| m.into_inner().0)
                 .collect(),
-            install_write_paths: b
-                .install_write_paths
-                .ok_or_else(|| missing("install_write_paths"))?,
+            artifact_paths: b.artifact_paths.ok_or_else(|| missing("artifact_paths"))?,
             user_scope: b.user_scope.ok_or_else(|| missing("user_scope"))?,
             time_window: b.time_window.ok_or_else(|| missing("time_window"))?,
             allowed_parents: b
@@ -752,7 +750,13 @@ impl Merger {
         self.apply(layer, Source::Project(path));
     }
 
-    fn apply(&mut self, layer: Layer, source: Source) {
+    fn apply(&mut self, mut layer: Layer, source: Source) {
+        if let Some(old) = layer.install_write_paths.take() {
+            self.warnings.push(format!(
+                "{source}: `install_write_paths` is deprecated (it never granted writes): rename it `artifact_paths`; `extra_write_paths` grants writes"
+            ));
+            layer.artifact_paths.get_or_insert(old);
+        }
         let p = &mut self.policy;
         let mut set = Vec::new();
         if let Some(v) = layer.mode {
@@ -763,9 +767,9 @@ impl Merger {
             p.package_managers = v.into_iter().map(|m| m.into_inner().0).collect();
             set.push("package_managers");
         }
-        if let Some(v) = layer.install_write_paths {
-            p.install_write_paths = v;
-            set.push("install_write_paths");
+        if let Some(v) = layer.artifact_paths {
+            p.artifact_paths = v;
+            set.push("artifact_paths");
         }
         if let Some(v) = layer.user_scope {
             p.user_scope = v;
@@ -837,7 +841,7 @@ impl Merger {
 pub const KEYS: [&str; 15] = [
     "mode",
     "package_managers",
-    "install_write_paths",
+    "artifact_paths",
     "user_scope",
     "time_window",
     "allowed_parents",
@@ -852,10 +856,78 @@ pub const KEYS: [&str; 15] = [
     "shim_new_venvs",
 ];
 
+/// What a key does, in one line (`policy show`).
+pub fn explain(key: &str) -> &'static str {
+    match key {
+        "mode" => {
+            "audit: observe only; protect: refuse what no install needs, report the rest; block: only what the plan expects"
+        }
+        "package_managers" => "commands whose installs are monitored; others run as they are",
+        "artifact_paths" => {
+            "where an install's leftovers are expected (informational); not a write grant, see extra_write_paths"
+        }
+        "user_scope" => {
+            "which accounts' installs are monitored (interactive uids and root); others pass through"
+        }
+        "time_window" => {
+            "how long after an install later writes and connections are still tied to it"
+        }
+        "allowed_parents" => "installs started under one of these run unmonitored",
+        "executable_entropy_threshold" => {
+            "bits per byte above which a new executable counts as packed"
+        }
+        "startup_paths" => {
+            "persistence places added to the built-in ones: watched, and in protect refused under $HOME"
+        }
+        "unsigned_binary_alerting" => "flag new native executables outside the package's payload",
+        "endpoints.allow" => {
+            "hosts each manager may reach through the proxy, besides its registries"
+        }
+        "endpoints.deny" => "endpoint classes refused in every mode",
+        "block_severity" => "in block mode, findings of this severity and above fail the install",
+        "allow" => {
+            "accepted findings per package version: reported, but they do not fail a block-mode install"
+        }
+        "extra_write_paths" => "directories every sandboxed install may also write beneath",
+        "shim_new_venvs" => "put pkgwarden shims in virtualenvs created through a shim",
+        _ => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn the_old_key_name_is_accepted_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = locs(dir.path());
+        fs::write(
+            l.user.as_ref().unwrap(),
+            "install_write_paths = [\"~/.local\"]\n",
+        )
+        .unwrap();
+        let eff = load(&l, &[], &Overrides::default()).unwrap();
+        assert_eq!(eff.policy.artifact_paths, vec!["~/.local".to_string()]);
+        assert_eq!(eff.warnings.len(), 1, "{:?}", eff.warnings);
+        assert!(eff.warnings[0].contains("`install_write_paths` is deprecated"));
+        assert!(eff.warnings[0].contains("`artifact_paths`"));
+        assert!(!eff.warnings[0].contains('\n'));
+        assert!(matches!(eff.sources["artifact_paths"], Source::User(_)));
+        // The new name: no warning.
+        fs::write(l.user.as_ref().unwrap(), "artifact_paths = [\"/srv\"]\n").unwrap();
+        let eff = load(&l, &[], &Overrides::default()).unwrap();
+        assert_eq!(eff.policy.artifact_paths, vec!["/srv".to_string()]);
+        assert!(eff.warnings.is_empty(), "{:?}", eff.warnings);
+    }
+
+    #[test]
+    fn every_key_is_explained() {
+        for key in KEYS {
+            assert!(!explain(key).is_empty(), "{key}");
+        }
+    }
 
     fn locs(dir: &Path) -> Locations {
         Locations {

@@ -819,6 +819,7 @@ fn sandboxed(
         who: who(),
         what: crate::report::model::What {
             manager: inv.tool.name().to_string(),
+            typed: inv.name.clone(),
             real_exe: real.display().to_string(),
             version: plan.facts.version.clone(),
             argv: inv

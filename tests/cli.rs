@@ -210,3 +210,55 @@ fn install_sh_installs_idempotently_and_uninstalls() {
     assert!(!prefix.join("bin/pkgwarden").exists());
     assert!(!shims.exists());
 }
+
+#[test]
+fn policy_show_explains_each_key_and_the_old_write_paths_name_warns() {
+    let home = TestHome::new();
+    let cfg = home.config_dir().join("pkgwarden");
+    fs::create_dir_all(&cfg).unwrap();
+    fs::write(
+        cfg.join("policy.toml"),
+        "install_write_paths = [\"/srv\"]\n",
+    )
+    .unwrap();
+    let out = run(home.command(pkgwarden_bin()).args(["policy", "show"]));
+    assert_success(&out, "policy show");
+    let text = stdout_str(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    // Each key's line follows one line that says what it does.
+    for key in ["mode", "artifact_paths", "extra_write_paths", "time_window"] {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key} in\n{text}"));
+        let explained = lines[at - 1];
+        assert!(
+            explained.starts_with(&format!("# {key}: ")) && explained.len() > key.len() + 10,
+            "{explained}"
+        );
+    }
+    // The old name still works, under the new one, with a one-line warning.
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("artifact_paths "))
+        .unwrap();
+    assert!(
+        line.contains("\"/srv\"") && line.contains("# user "),
+        "{line}"
+    );
+    assert!(!text.contains("\ninstall_write_paths "), "{text}");
+    let warning = lines
+        .iter()
+        .find(|l| l.contains("install_write_paths"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        warning.starts_with("# warning: ") && warning.contains("deprecated"),
+        "{warning}"
+    );
+    // What the old name sounded like it did is what extra_write_paths does.
+    let explained = lines
+        .iter()
+        .find(|l| l.starts_with("# artifact_paths: "))
+        .unwrap();
+    assert!(explained.contains("not a write grant"), "{explained}");
+}

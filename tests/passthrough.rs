@@ -149,6 +149,16 @@ fn npm_install_from_loopback_registry_through_the_shim() {
     );
     let lock = fs::read_to_string(project.join("package-lock.json")).unwrap();
     assert!(lock.contains(&registry.tarball_url("pwdemo", "1.0.0")));
+
+    // An alias is an install too, and the summary shows it as typed, not
+    // as `npm install i …`.
+    let out = run(env.shim("npm").args(["i", "pwdemo"]).current_dir(&project));
+    assert_success(&out, "npm i pwdemo through the shim");
+    let err = stderr_str(&out);
+    assert!(
+        err.starts_with("pkgwarden: npm i pwdemo — ") && err.contains(SANDBOXED),
+        "{err}"
+    );
 }
 
 #[test]
@@ -174,9 +184,12 @@ fn python_shim_routes_only_pip() {
         "pwdemo",
     ]));
     assert_success(&out, "python3 -m pip install");
+    // The summary shows the command as typed: `python3`, not `python`.
     assert!(
-        stderr_str(&out).contains("pkgwarden: python -m pip install")
-            && stderr_str(&out).contains(SANDBOXED)
+        stderr_str(&out).contains("pkgwarden: python3 -m pip install --index-url")
+            && stderr_str(&out).contains(SANDBOXED),
+        "{}",
+        stderr_str(&out)
     );
     assert!(index.was_downloaded("pwdemo"));
 }

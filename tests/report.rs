@@ -350,3 +350,57 @@ fn unknown_ambiguous_and_missing_reports_say_what_to_do() {
         stderr_str(&out)
     );
 }
+
+#[test]
+fn show_and_export_offer_the_same_formats() {
+    let s = Store::new();
+    // jsonl on show: the same lines as export gives for that report.
+    let shown = s.run(&["report", "show", "bb33", "--format", "jsonl"]);
+    assert_success(&shown, "show jsonl");
+    let exported = s.run(&["report", "export", "bb33", "--format", "jsonl"]);
+    assert_success(&exported, "export jsonl");
+    assert!(!stdout_str(&shown).is_empty());
+    assert_eq!(stdout_str(&shown), stdout_str(&exported));
+    // json on export --all: one whole report a line.
+    let out = s.run(&["report", "export", "--all", "--format", "json"]);
+    assert_success(&out, "export json");
+    let ids: Vec<String> = stdout_str(&out)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            v["id"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    // markdown and human on export, as show renders them.
+    for format in ["markdown", "human"] {
+        let shown = s.run(&["report", "show", "bb33", "--format", format]);
+        let exported = s.run(&["report", "export", "bb33", "--format", format]);
+        assert_success(&exported, format);
+        assert_eq!(stdout_str(&shown), stdout_str(&exported), "{format}");
+    }
+    // sarif for one report, and refused for many with what to do instead.
+    let out = s.run(&["report", "export", "bb33", "--format", "sarif"]);
+    assert_success(&out, "export sarif");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("sarif json");
+    assert_eq!(v["version"], "2.1.0");
+    let out = s.run(&["report", "export", "--all", "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(92), "{}", stderr_str(&out));
+    assert!(stderr_str(&out).contains("--format jsonl"));
+    // Both help texts list the five formats.
+    for cmd in ["show", "export"] {
+        let out = s.run(&["report", cmd, "--help"]);
+        let help = stdout_str(&out);
+        for f in ["human", "json", "jsonl", "sarif", "markdown"] {
+            assert!(help.contains(f), "report {cmd} --help lacks {f}:\n{help}");
+        }
+    }
+}
+
+#[test]
+fn an_empty_quarantine_says_so() {
+    let s = Store::new();
+    let out = s.run(&["quarantine", "list"]);
+    assert_success(&out, "quarantine list");
+    assert_eq!(stdout_str(&out), "nothing is in quarantine\n");
+}

@@ -24,6 +24,9 @@ pub struct Benign {
     /// Programs that run the script file they are handed.
     #[serde(default)]
     pub interpreters: Vec<String>,
+    /// Scratch directories every program shares (`/tmp` …).
+    #[serde(default)]
+    pub scratch_dirs: Vec<String>,
 }
 
 /// True when the program `argv0` (a path or a name) runs the script file it

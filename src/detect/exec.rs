@@ -25,7 +25,8 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     // began (the shims and tools that were already there are not dropped).
     let scratch = |p: &Path| {
         let home = input.home.as_deref();
-        let place = (["/tmp", "/var/tmp", "/dev/shm"]
+        let place = (super::data::benign()
+            .scratch_dirs
             .iter()
             .any(|s| p.starts_with(s))
             && !home.is_some_and(|h| p.starts_with(h)))

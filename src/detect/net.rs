@@ -250,6 +250,7 @@ mod tests {
             bytes_down: 0,
             duration_ms: 1,
             open_at_end: false,
+            upstream_failure: None,
         }
     }
 

@@ -148,7 +148,7 @@ pub fn build_outputs(project: &Path, editable: bool) -> Outputs {
     let backend = backend(project);
     let Some(b) = data().backends.get(&backend) else {
         out.notes.push(format!(
-            "{}: build backend `{backend}` is not in policy/build_outputs.toml: what it writes in the project is not granted (install_write_paths adds it)",
+            "{}: build backend `{backend}` is not in policy/build_outputs.toml: what it writes in the project is not granted (extra_write_paths adds it)",
             project.display()
         ));
         return out;
@@ -179,7 +179,7 @@ pub fn build_outputs(project: &Path, editable: bool) -> Outputs {
                 Some(name) => wanted.push(base.join(format!("{}.egg-info", egg_name(&name)))),
                 None if !wanted.iter().any(|w| w.extension().is_some_and(|x| x == "egg-info")) => {
                     out.notes.push(format!(
-                        "{}: the project's name is computed by its setup.py: its egg-info directory is not granted (install_write_paths adds it)",
+                        "{}: the project's name is computed by its setup.py: its egg-info directory is not granted (extra_write_paths adds it)",
                         project.display()
                     ))
                 }

@@ -1169,7 +1169,7 @@ fn update(
     // The notice first: whoever sees the finding in the report can also
     // be told of it.
     if !notable.is_empty() {
-        let command = std::iter::once(report.what.manager.as_str())
+        let command = std::iter::once(report.what.typed_name())
             .chain(report.what.argv.iter().map(String::as_str))
             .collect::<Vec<_>>()
             .join(" ");

@@ -38,10 +38,21 @@ fn color_allowed(tty: bool) -> bool {
     tty && !no_color && !dumb
 }
 
-/// `s` in `style` when `color`, else as is.
+/// `s` in `style` when `color`, else as is. Each line is painted on its
+/// own, so every reset comes before its newline: a terminal never carries a
+/// style over to the next line.
 fn paint(s: &str, style: Style, color: bool) -> String {
     if color {
-        s.style(style).to_string()
+        s.split('\n')
+            .map(|l| {
+                if l.is_empty() {
+                    String::new()
+                } else {
+                    l.style(style).to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     } else {
         s.to_string()
     }
@@ -132,7 +143,7 @@ fn refusal_cause(r: &Report) -> String {
     };
     let mut out = format!(
         "  {} exited {} after pkgwarden refused {} (first: {}): the refusal is the likely cause\n",
-        clean(&r.what.manager),
+        clean(r.what.typed_name()),
         r.outcome.manager_exit.unwrap_or_default(),
         if paths.len() == 1 {
             "a write".to_string()
@@ -555,6 +566,10 @@ pub fn show(r: &Report, color: bool) -> String {
         .map(|e| {
             let verdict = format!("{:<10}", format!("{:?}", e.verdict).to_lowercase());
             let verdict = match e.verdict {
+                // Allowed, but the host never answered: say so first.
+                _ if e.upstream_failure.is_some() => {
+                    paint(&format!("{:<10}", "failed"), Style::new().yellow(), color)
+                }
                 crate::monitor::proxy::Verdict::Allowed => verdict,
                 _ => paint(&verdict, Style::new().yellow(), color),
             };
@@ -564,6 +579,10 @@ pub fn show(r: &Report, color: bool) -> String {
                 (None, true) => " (open at end)".to_string(),
                 (Some(r), false) => format!(" ({r})"),
                 (None, false) => String::new(),
+            };
+            let reason = match &e.upstream_failure {
+                Some(f) => format!(" (allowed; unreachable: {f}){reason}"),
+                None => reason,
             };
             format!(
                 "{verdict} {} {}:{}{pid} ↑{} ↓{} {} ms{}",
@@ -810,6 +829,51 @@ mod tests {
         assert!(!s.contains('\u{1b}'), "{s:?}");
         assert!(s.contains("\\u{1b}[31mcurl"), "{s}");
         assert!(s.contains("details: `pkgwarden report show 7f3a12c4`"));
+    }
+
+    /// True when every style a line sets is reset on that same line,
+    /// before its newline.
+    fn resets_before_newlines(s: &str) -> Result<(), String> {
+        for (i, line) in s.split('\n').enumerate() {
+            let mut open = false;
+            let mut rest = line;
+            while let Some(at) = rest.find('\u{1b}') {
+                let seq = &rest[at..];
+                let end = seq
+                    .find('m')
+                    .ok_or(format!("line {i}: unterminated escape"))?;
+                open = &seq[..=end] != "\u{1b}[0m";
+                if !open && at == 0 && rest.len() == line.len() && i > 0 {
+                    return Err(format!("line {i} starts with a reset: {line:?}"));
+                }
+                rest = &seq[end + 1..];
+            }
+            if open {
+                return Err(format!("line {i} leaves a style set: {line:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_style_is_reset_before_its_newline() {
+        let mut dirty = dirty_report("7f3a12c4e5d6f7a8");
+        dirty.files.refused = 2;
+        let mut failed = clean_report("7f3a12c4e5d6f7a8");
+        failed.outcome.manager_exit = Some(1);
+        failed.files.refused = 1;
+        for r in [clean_report("7f3a12c4e5d6f7a8"), dirty, failed] {
+            let s = summary(&r, true);
+            assert!(s.contains('\u{1b}'), "{s:?}");
+            resets_before_newlines(&s).unwrap_or_else(|e| panic!("{e}\n{s:?}"));
+            let s = show(&r, true);
+            resets_before_newlines(&s).unwrap_or_else(|e| panic!("{e}\n{s:?}"));
+        }
+        // A painted text of several lines is painted line by line.
+        let p = paint("a\nb\n", Style::new().bold(), true);
+        assert_eq!(p, "\u{1b}[1ma\u{1b}[0m\n\u{1b}[1mb\u{1b}[0m\n");
+        resets_before_newlines(&p).unwrap();
+        assert!(resets_before_newlines("\u{1b}[1ma\n\u{1b}[0m").is_err());
     }
 
     #[test]

@@ -310,7 +310,7 @@ pub fn render(r: &Report) -> String {
             .set("event.action", "proxy-request")
             .set(
                 "event.outcome",
-                if q.verdict == Verdict::Denied {
+                if q.verdict == Verdict::Denied || q.upstream_failure.is_some() {
                     "failure"
                 } else {
                     "success"
@@ -318,6 +318,7 @@ pub fn render(r: &Report) -> String {
             )
             .set("event.duration", q.duration_ms.saturating_mul(1_000_000))
             .opt("event.reason", q.reason.as_deref())
+            .opt("error.message", q.upstream_failure.as_deref())
             .set("http.request.method", q.method.as_str())
             .set("source.bytes", q.bytes_up)
             .set("destination.bytes", q.bytes_down)

@@ -136,6 +136,10 @@ pub fn render(r: &Report) -> String {
                 e.bytes_up,
                 e.bytes_down,
                 escape(&match (e.reason.as_deref(), e.open_at_end) {
+                    _ if e.upstream_failure.is_some() => format!(
+                        "unreachable: {}",
+                        e.upstream_failure.as_deref().unwrap_or_default()
+                    ),
                     (Some(r), true) => format!("{r}; open at end"),
                     (None, true) => "open at end".to_string(),
                     (r, false) => r.unwrap_or("").to_string(),

@@ -143,9 +143,19 @@ pub(crate) fn shell_join(argv: &[String]) -> String {
         .join(" ")
 }
 
-/// What was run, as typed: `pip install requests`.
+/// What was run, as typed: the command name as invoked and its arguments
+/// as given (`npm i left-pad`, `python3 -m pip install x`), never a mix of
+/// what was typed and what it means.
 pub(crate) fn command_line(r: &Report) -> String {
     let w = &r.what;
+    if !w.typed.is_empty() {
+        let words: Vec<String> = std::iter::once(w.typed.clone())
+            .chain(w.argv.iter().cloned())
+            .collect();
+        return shell_join(&words);
+    }
+    // Reports written before `typed` was kept: the manager's name, and the
+    // subcommand when `argv` lacks it.
     let mut words = vec![w.manager.clone()];
     // `argv` may or may not hold the subcommand (`install`, `-m pip
     // install`); never show it twice.
@@ -256,6 +266,7 @@ pub(crate) mod testdata {
             },
             what: What {
                 manager: "pip".into(),
+                typed: "pip".into(),
                 real_exe: "/usr/bin/pip".into(),
                 version: Some("24.0".into()),
                 argv: vec!["install".into(), "requests".into()],
@@ -350,6 +361,7 @@ pub(crate) mod testdata {
             bytes_down: 120_000,
             duration_ms: 300,
             open_at_end: false,
+            upstream_failure: None,
         }
     }
 
@@ -381,6 +393,7 @@ pub(crate) mod testdata {
     pub fn dirty_report(id: &str) -> Report {
         let mut r = clean_report(id);
         r.what.manager = "npm".into();
+        r.what.typed = "npm".into();
         r.what.argv = vec!["install".into(), "evil-pkg".into()];
         r.outcome.status = "blocked".into();
         r.outcome.exit_code = 90;
@@ -574,8 +587,29 @@ mod tests {
     }
 
     #[test]
-    fn command_line_never_repeats_the_subcommand() {
+    fn command_line_shows_what_was_typed() {
         let mut r = testdata::clean_report("0123456789abcdef");
+        r.what.manager = "npm".into();
+        r.what.typed = "npm".into();
+        r.what.command = "install".into();
+        r.what.argv = vec!["i".into(), "left-pad".into()];
+        assert_eq!(command_line(&r), "npm i left-pad");
+        r.what.argv = vec!["isntall".into(), "left-pad".into()];
+        assert_eq!(command_line(&r), "npm isntall left-pad");
+        r.what.manager = "python".into();
+        r.what.typed = "python3".into();
+        r.what.command = "-m pip install".into();
+        r.what.argv = vec!["-m".into(), "pip".into(), "install".into(), "x".into()];
+        assert_eq!(command_line(&r), "python3 -m pip install x");
+        r.what.typed = "pip3.11".into();
+        r.what.argv = vec!["install".into(), "x".into()];
+        assert_eq!(command_line(&r), "pip3.11 install x");
+    }
+
+    #[test]
+    fn command_line_of_an_older_report_never_repeats_the_subcommand() {
+        let mut r = testdata::clean_report("0123456789abcdef");
+        r.what.typed.clear();
         assert_eq!(command_line(&r), "pip install requests");
         r.what.argv = vec!["requests".into()];
         assert_eq!(command_line(&r), "pip install requests");

@@ -121,13 +121,18 @@ pub struct Who {
 /// What ran.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct What {
-    /// The command typed (`pip`, `npm` …).
+    /// The manager (`pip`, `npm`, `python` for `python -m pip` …): what
+    /// reports are grouped and labelled by.
     pub manager: String,
+    /// The command name as the user invoked it (`npm`, `python3`,
+    /// `pip3.11`); empty in reports written before it was kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub typed: String,
     /// The real manager's path.
     pub real_exe: String,
     /// The manager's version, when known.
     pub version: Option<String>,
-    /// The arguments after the command.
+    /// The arguments after the command, as given.
     pub argv: Vec<String>,
     /// The install subcommand (`install`, `add` …).
     pub command: String,
@@ -139,6 +144,18 @@ pub struct What {
     pub policy_sources: Vec<String>,
     /// SHA-256 of the effective policy as JSON.
     pub policy_hash: String,
+}
+
+impl What {
+    /// The command name as the user invoked it, or the manager's name in
+    /// reports that predate it.
+    pub fn typed_name(&self) -> &str {
+        if self.typed.is_empty() {
+            &self.manager
+        } else {
+            &self.typed
+        }
+    }
 }
 
 /// What the kernel enforced and what was only observed.

@@ -186,6 +186,11 @@ pub struct Request {
     /// its bytes and duration are those seen until then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub open_at_end: bool,
+    /// Allowed, but the host could not be reached: what failed, to which
+    /// `host:port`, and what the proxy answered (`connection refused to
+    /// 127.0.0.1:9 (502)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_failure: Option<String>,
 }
 
 /// A running proxy.

@@ -64,6 +64,7 @@ impl Book {
             bytes_down: 0,
             duration_ms: 0,
             open_at_end: false,
+            upstream_failure: None,
         };
         let up = Arc::new(AtomicU64::new(0));
         let down = Arc::new(AtomicU64::new(0));
@@ -106,6 +107,16 @@ impl Book {
                 Some(r) => format!("{r}; {reason}"),
                 None => reason.to_string(),
             });
+        }
+    }
+
+    /// Records why the host of an allowed request could not be reached.
+    fn fail(&self, index: usize, failure: &str) {
+        if let Ok(mut inner) = self.inner.lock()
+            && !inner.closed
+            && let Some(e) = inner.entries.get_mut(index)
+        {
+            e.request.upstream_failure = Some(failure.to_string());
         }
     }
 
@@ -188,6 +199,13 @@ impl Open {
     pub fn note(&self, reason: &str) {
         if let Some(i) = self.index {
             self.book.note(i, reason);
+        }
+    }
+
+    /// Records that the host could not be reached (`upstream_failure`).
+    pub fn fail(&self, failure: &str) {
+        if let Some(i) = self.index {
+            self.book.fail(i, failure);
         }
     }
 }

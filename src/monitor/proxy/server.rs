@@ -336,6 +336,25 @@ async fn handle(
     Ok(plain(ctx, &kept, pid, req).await)
 }
 
+/// An allowed request whose host could not be reached: 504 when it timed
+/// out, else 502; the cause and `host:port` go to the record, to stderr
+/// and to the client.
+fn unreachable(open: &Open, host: &str, port: u16, e: &std::io::Error) -> Response<Body> {
+    let cause = super::upstream::failure_cause(e);
+    let status = if cause.starts_with("timed out") {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    let failure = format!("{cause} to {host}:{port} ({})", status.as_u16());
+    open.fail(&failure);
+    eprintln!("pkgwarden: proxy: {}", crate::report::clean(&failure));
+    text(
+        status,
+        format!("pkgwarden: cannot reach the host: {failure}\n"),
+    )
+}
+
 /// `CONNECT host:port`: judged, recorded, then the upgraded connection is
 /// copied both ways until either side closes (or the install ends).
 async fn connect(ctx: Arc<Ctx>, pid: Option<i32>, req: Request<Incoming>) -> Response<Body> {
@@ -355,13 +374,7 @@ async fn connect(ctx: Arc<Ctx>, pid: Option<i32>, req: Request<Incoming>) -> Res
     }
     let far = match ctx.routes.tunnel(&host, port).await {
         Ok(s) => s,
-        Err(e) => {
-            open.note(&format!("cannot reach the host: {e}"));
-            return text(
-                StatusCode::BAD_GATEWAY,
-                "pkgwarden: cannot reach the host\n".into(),
-            );
-        }
+        Err(e) => return unreachable(&open, &host, port, &e),
     };
     let idle = ctx.limits.tunnel_idle;
     tokio::spawn(async move {
@@ -499,13 +512,7 @@ async fn plain(
     let out = Request::from_parts(parts, body);
     let resp = match ctx.routes.send(kept, &host, port, out).await {
         Ok(r) => r,
-        Err(e) => {
-            open.note(&format!("no answer from the host: {e}"));
-            return text(
-                StatusCode::BAD_GATEWAY,
-                "pkgwarden: no answer from the host\n".into(),
-            );
-        }
+        Err(e) => return unreachable(&open, &host, port, &e),
     };
     let (mut parts, body) = resp.into_parts();
     if allowed

@@ -543,3 +543,81 @@ fn an_idle_tunnel_is_closed_and_a_trickling_one_is_not() {
         "{r:?}"
     );
 }
+
+/// A loopback port with nothing listening on it.
+fn closed_port() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    addr
+}
+
+#[test]
+fn an_unreachable_host_is_recorded_with_its_cause() {
+    let dead = closed_port();
+    let proxy = Proxy::start(policy(&[dead]), Instant::now()).unwrap();
+    let auth = auth(&proxy);
+    let out = ask(
+        &proxy,
+        format!(
+            "CONNECT {dead} HTTP/1.1\r\nHost: {dead}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        ),
+    );
+    assert!(out.starts_with("HTTP/1.1 502"), "{out}");
+    assert!(
+        out.contains("connection refused") && out.contains(&dead.to_string()),
+        "{out}"
+    );
+    let out = ask(
+        &proxy,
+        format!(
+            "GET http://{dead}/x HTTP/1.1\r\nHost: {dead}\r\nConnection: close\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        ),
+    );
+    assert!(out.starts_with("HTTP/1.1 502"), "{out}");
+    assert!(out.contains("connection refused"), "{out}");
+    let records = proxy.finish();
+    assert_eq!(records.len(), 2, "{records:#?}");
+    for r in &records {
+        assert_eq!(r.verdict, Verdict::Allowed);
+        let f = r.upstream_failure.as_deref().unwrap_or_default();
+        assert!(
+            f.starts_with("connection refused") && f.contains(&format!("to {dead} (502)")),
+            "{r:#?}"
+        );
+    }
+    // The report says it in words, not `allowed … 0 B`.
+    let mut report = crate::report::testdata::clean_report("0123456789abcdef");
+    report.endpoints = records;
+    let text = crate::report::human::show(&report, false);
+    let line = text
+        .lines()
+        .find(|l| l.contains(&format!("CONNECT {dead}")))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.trim_start().starts_with("failed"), "{line}");
+    assert!(
+        line.contains("connection refused") && line.contains("(502)"),
+        "{line}"
+    );
+}
+
+#[test]
+fn failure_causes_are_named() {
+    use super::upstream::failure_cause;
+    use std::io::{Error, ErrorKind};
+    let refused = Error::from(ErrorKind::ConnectionRefused);
+    assert!(failure_cause(&refused).starts_with("connection refused"));
+    let timed = Error::new(ErrorKind::TimedOut, "connecting to 127.0.0.1:9");
+    assert!(failure_cause(&timed).starts_with("timed out"));
+    let dns = Error::other("failed to lookup address information: Name or service not known");
+    assert!(failure_cause(&dns).starts_with("DNS lookup failed"));
+    let tls = Error::other("invalid peer certificate: UnknownIssuer");
+    assert!(failure_cause(&tls).starts_with("TLS failed"));
+    // Wrapped: the I/O error in the chain decides.
+    let wrapped = Error::other(Error::from(ErrorKind::ConnectionRefused));
+    assert!(
+        failure_cause(&wrapped).starts_with("connection refused"),
+        "{}",
+        failure_cause(&wrapped)
+    );
+}

@@ -116,6 +116,53 @@ impl Routes {
     }
 }
 
+/// Why reaching a host failed, in a few words a user can act on
+/// (`connection refused`, `DNS lookup failed`, `TLS failed`, `timed out`),
+/// from the first I/O error in `e`'s chain, then its message.
+pub fn failure_cause(e: &io::Error) -> String {
+    let mut kinds = vec![e.kind()];
+    let mut text = e.to_string();
+    // The wrapped error's display is `e`'s own; its sources add to it.
+    let mut src: Option<&(dyn std::error::Error + 'static)> = match e.get_ref() {
+        Some(inner) => Some(inner),
+        None => None,
+    };
+    let mut first = true;
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            kinds.push(io.kind());
+        }
+        if !first {
+            text.push_str(&format!(": {s}"));
+        }
+        first = false;
+        src = s.source();
+    }
+    let lower = text.to_ascii_lowercase();
+    let kind = kinds.into_iter().find(|k| *k != io::ErrorKind::Other);
+    let words = match kind {
+        Some(io::ErrorKind::ConnectionRefused) => "connection refused",
+        Some(io::ErrorKind::TimedOut) => "timed out",
+        Some(io::ErrorKind::ConnectionReset) => "connection reset",
+        Some(io::ErrorKind::HostUnreachable) => "host unreachable",
+        Some(io::ErrorKind::NetworkUnreachable) => "network unreachable",
+        _ if lower.contains("lookup")
+            || lower.contains("name or service")
+            || lower.contains("dns") =>
+        {
+            "DNS lookup failed"
+        }
+        _ if lower.contains("tls")
+            || lower.contains("certificate")
+            || lower.contains("handshake") =>
+        {
+            "TLS failed"
+        }
+        _ => return text,
+    };
+    format!("{words} ({text})")
+}
+
 /// Reads a response head byte by byte: nothing past it is consumed, so the
 /// tunnel's first bytes stay in the stream.
 async fn read_head(s: &mut TcpStream) -> io::Result<Vec<u8>> {
