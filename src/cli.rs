@@ -242,6 +242,14 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return code;
         }
     };
+    if !matches!(cli.command, Cmd::Run { .. } | Cmd::Watch { .. }) {
+        // A command that only prints ends quietly when its reader does
+        // (`pkgwarden report show | head`), as other tools do; an install
+        // and the watch window keep ignoring SIGPIPE, so a closed pipe
+        // never kills a supervisor.
+        // SAFETY: resetting a signal's disposition before any thread exists.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match cli.command {
         Cmd::Run {
             mode,

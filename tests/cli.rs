@@ -262,3 +262,30 @@ fn policy_show_explains_each_key_and_the_old_write_paths_name_warns() {
         .unwrap();
     assert!(explained.contains("not a write grant"), "{explained}");
 }
+
+/// A command that only prints, read by a reader that stops early (`| head`),
+/// ends quietly: no panic, no "Broken pipe" message.
+#[test]
+fn output_into_a_pipe_closed_early_ends_quietly() {
+    let home = TestHome::new();
+    for args in [
+        &["policy", "show"][..],
+        &["plan", "--json", "--", "pip", "install", "x"],
+    ] {
+        let mut child = home
+            .command(pkgwarden_bin())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closing the read end at once: every write the command makes fails.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+    }
+}
