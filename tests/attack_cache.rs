@@ -1,0 +1,155 @@
+//! Round 3 against package code's nested domain and the split of `~/.cache`
+//! around the manager's caches (src/sandbox/nest.rs `spec()`): ways into
+//! pip's cache the split missed. Real pip, a loopback index, inert fixtures
+//! (markers in the temporary HOME).
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use support::installs::{Installed, install};
+use support::pypi::{Dist, PipFixture, build_sdist};
+use support::*;
+
+/// setuptools and wheel for pip's isolated build (tests/.wheels).
+fn build_requirements() -> Vec<Dist> {
+    let dir = crate_root().join("tests/.wheels");
+    let wheels: Vec<Dist> = fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let filename = e.file_name().to_string_lossy().into_owned();
+            let project = filename
+                .strip_suffix(".whl")?
+                .split('-')
+                .next()?
+                .to_string();
+            Some(Dist {
+                project,
+                filename,
+                bytes: fs::read(e.path()).ok()?,
+            })
+        })
+        .collect();
+    assert!(
+        wheels.iter().any(|w| w.project == "setuptools"),
+        "no setuptools wheel in {}: run .ci/run",
+        dir.display()
+    );
+    wheels
+}
+
+/// setup.py that plants an inert marker in pip's cache (wherever HOME's
+/// `.cache/pip` leads), then builds normally.
+const PLANT: &str = r#"import os, sys
+cache = os.path.join(os.path.expanduser("~"), ".cache", "pip")
+try:
+    os.makedirs(os.path.join(cache, "wheels"), exist_ok=True)
+    with open(os.path.join(cache, "wheels", "PLANTED"), "w") as f:
+        f.write("inert marker: package code wrote pip's cache\n")
+    print("PWPLANT ok", file=sys.stderr)
+except OSError as e:
+    print("PWPLANT refused %d" % e.errno, file=sys.stderr)
+from setuptools import setup
+setup(name="pwc", version="1.0.0", packages=["pwc"])
+"#;
+
+fn project(dir: &Path) {
+    fs::create_dir_all(dir.join("pwc")).unwrap();
+    fs::write(dir.join("setup.py"), PLANT).unwrap();
+    fs::write(dir.join("pwc/__init__.py"), "").unwrap();
+}
+
+fn pip(env: &ShimEnv, index: &PypiIndex, mode: &str, args: &[&str], cwd: &Path) -> Installed {
+    let url = index.index_url();
+    let mut a = vec!["pip", "install", "-v", "--index-url", &url];
+    a.extend_from_slice(args);
+    install(env, mode, &a, cwd, &[])
+}
+
+fn assert_not_planted(env: &ShimEnv, mode: &str, r: &Installed) {
+    let text = format!("{}\n{}", r.stdout, r.stderr);
+    assert!(
+        text.contains("PWPLANT"),
+        "{mode}: setup.py never ran\n{text}"
+    );
+    let planted = env.home.path().join(".cache/pip/wheels/PLANTED");
+    assert!(
+        !planted.exists(),
+        "{mode}: setup.py wrote pip's cache\n{text}"
+    );
+    let f = r.finding("tamper.manager-cache");
+    assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+}
+
+/// Class: the split of `~/.cache` compares the plan's caches with the real
+/// path of `~/.cache`; a cache that does not exist yet cannot be resolved,
+/// so when `~/.cache` is a link (dotfiles kept elsewhere, HOME reached
+/// through a link) pip's cache "is not in it" and `~/.cache` is granted
+/// whole. pip makes its cache during the install (the download), and
+/// package code then writes it. Secure: refused and reported.
+#[test]
+fn a_cache_not_made_yet_under_a_linked_home_cache_is_still_split_out() {
+    for mode in ["protect", "block"] {
+        let src = tempfile::tempdir().unwrap();
+        let mut dists = build_requirements();
+        let dir = src.path().join("pwc");
+        project(&dir);
+        dists.push(build_sdist(&PipFixture {
+            name: "pwc".into(),
+            version: "1.0.0".into(),
+            summary: Some("Inert pkgwarden fixture".into()),
+            requires_dist: vec![],
+            dir,
+        }));
+        let index = PypiIndex::start_with(dists);
+        let venv_home = TestHome::new();
+        let venv = venv(&venv_home);
+        let env = ShimEnv::new(&[&venv.join("bin")]);
+        let home = env.home.path();
+        let _ = fs::remove_dir_all(home.join(".cache"));
+        fs::create_dir_all(home.join("dotfiles/cache/other")).unwrap();
+        std::os::unix::fs::symlink(home.join("dotfiles/cache"), home.join(".cache")).unwrap();
+        let r = pip(&env, &index, mode, &["--use-pep517", "pwc"], home);
+        assert_not_planted(&env, mode, &r);
+    }
+}
+
+/// Class: the legacy `setup.py develop` shape (`writes_roots`) is given the
+/// spec's `own_roots`, which since the split also hold the manager's caches
+/// (so that uv's hooks may write their source tree in uv's cache): a local
+/// project's `setup.py` run by `pip install --no-use-pep517 -e` may write
+/// pip's cache whole. Secure: refused and reported.
+#[test]
+#[ignore = "bypass: the legacy setup.py shape's writes_roots grant includes the manager's caches (own_roots)"]
+fn legacy_setup_py_develop_cannot_write_pips_cache() {
+    for mode in ["protect", "block"] {
+        let index = PypiIndex::start_with(build_requirements());
+        let venv_home = TestHome::new();
+        let venv = venv(&venv_home);
+        let env = ShimEnv::new(&[&venv.join("bin")]);
+        let home = env.home.path();
+        fs::create_dir_all(home.join(".cache/pip/wheels")).unwrap();
+        // setuptools and wheel in the venv (legacy mode builds without isolation).
+        let url = index.index_url();
+        let out = run(env.bare(venv_bin(&venv, "pip")).args([
+            "install",
+            "--index-url",
+            &url,
+            "setuptools",
+            "wheel",
+        ]));
+        assert!(out.status.success(), "{}", stderr_str(&out));
+        let proj = home.join("proj");
+        project(&proj);
+        let r = pip(
+            &env,
+            &index,
+            mode,
+            &["--no-use-pep517", "--no-build-isolation", "-e", "."],
+            &proj,
+        );
+        assert_not_planted(&env, mode, &r);
+    }
+}
