@@ -122,7 +122,6 @@ fn a_cache_not_made_yet_under_a_linked_home_cache_is_still_split_out() {
 /// project's `setup.py` run by `pip install --no-use-pep517 -e` may write
 /// pip's cache whole. Secure: refused and reported.
 #[test]
-#[ignore = "bypass: the legacy setup.py shape's writes_roots grant includes the manager's caches (own_roots)"]
 fn legacy_setup_py_develop_cannot_write_pips_cache() {
     for mode in ["protect", "block"] {
         let index = PypiIndex::start_with(build_requirements());
