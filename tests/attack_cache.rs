@@ -152,3 +152,123 @@ fn legacy_setup_py_develop_cannot_write_pips_cache() {
         assert_not_planted(&env, mode, &r);
     }
 }
+
+/// setup.py that first runs `prep` (Python), then writes `target`.
+fn planter(prep: &str, target: &Path) -> String {
+    format!(
+        r#"import os, sys
+{prep}
+try:
+    with open({target:?}, "w") as f:
+        f.write("inert marker: package code wrote pip's cache\n")
+    print("PWPLANT ok", file=sys.stderr)
+except OSError as e:
+    print("PWPLANT refused %d" % e.errno, file=sys.stderr)
+from setuptools import setup
+setup(name="pwc", version="1.0.0", packages=["pwc"])
+"#
+    )
+}
+
+/// Installs sdist pwc whose setup.py is `setup` (pip's cache exists, with
+/// `wheels/`), with `vars` in the install's environment.
+fn plant_case(
+    mode: &str,
+    setup: impl Fn(&Path) -> String,
+    vars: impl Fn(&Path) -> Vec<(&'static str, String)>,
+) -> (ShimEnv, Installed) {
+    let src = tempfile::tempdir().unwrap();
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let home = env.home.path().to_path_buf();
+    let dir = src.path().join("pwc");
+    fs::create_dir_all(dir.join("pwc")).unwrap();
+    fs::write(dir.join("setup.py"), setup(&home)).unwrap();
+    fs::write(dir.join("pwc/__init__.py"), "").unwrap();
+    let mut dists = build_requirements();
+    dists.push(build_sdist(&PipFixture {
+        name: "pwc".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir,
+    }));
+    let index = PypiIndex::start_with(dists);
+    let url = index.index_url();
+    let r = install(
+        &env,
+        mode,
+        &[
+            "pip",
+            "install",
+            "-v",
+            "--use-pep517",
+            "--index-url",
+            &url,
+            "pwc",
+        ],
+        &home,
+        &vars(&home),
+    );
+    (env, r)
+}
+
+/// Class: a link package code makes at run time inside a part of `~/.cache`
+/// it may write (`~/.cache/other/lnk -> ~/.cache/pip`), written through.
+/// landlock judges what the path resolves to; the report must name the
+/// attempt although the path written does not start with pip's cache.
+#[test]
+fn a_link_made_in_a_granted_cache_dir_does_not_lead_into_pips_cache() {
+    for mode in ["protect", "block"] {
+        let (env, r) = plant_case(
+            mode,
+            |home| {
+                fs::create_dir_all(home.join(".cache/pip/wheels")).unwrap();
+                fs::create_dir_all(home.join(".cache/other")).unwrap();
+                planter(
+                    &format!(
+                        "try:\n    os.symlink({:?}, {:?})\nexcept OSError as e:\n    print('PWLINK refused %d' % e.errno, file=sys.stderr)",
+                        home.join(".cache/pip"),
+                        home.join(".cache/other/lnk")
+                    ),
+                    &home.join(".cache/other/lnk/wheels/PLANTED"),
+                )
+            },
+            |_| vec![],
+        );
+        if format!("{}{}", r.stdout, r.stderr).contains("PWLINK refused 13") {
+            // The link itself was refused (block grants no `~/.cache/other`).
+            assert_eq!(mode, "block", "{}", r.stderr);
+            assert!(!env.home.path().join(".cache/pip/wheels/PLANTED").exists());
+            continue;
+        }
+        assert_not_planted(&env, mode, &r);
+    }
+}
+
+/// Class: pip's cache outside `~/.cache` (`XDG_CACHE_HOME` set by the
+/// user): the split does not apply, and the cache must not be granted to
+/// package code at all; the attempt is reported.
+#[test]
+fn pips_cache_under_the_users_xdg_cache_home_is_not_granted() {
+    for mode in ["protect", "block"] {
+        let (env, r) = plant_case(
+            mode,
+            |home| {
+                fs::create_dir_all(home.join("xdg/pip/wheels")).unwrap();
+                fs::create_dir_all(home.join(".cache/pip/wheels")).unwrap();
+                planter("", &home.join("xdg/pip/wheels/PLANTED"))
+            },
+            |home| vec![("XDG_CACHE_HOME", home.join("xdg").display().to_string())],
+        );
+        let text = format!("{}\n{}", r.stdout, r.stderr);
+        assert!(text.contains("PWPLANT"), "{mode}: never ran\n{text}");
+        assert!(
+            !env.home.path().join("xdg/pip/wheels/PLANTED").exists(),
+            "{mode}: setup.py wrote pip's cache\n{text}"
+        );
+        let f = r.finding("tamper.manager-cache");
+        assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+    }
+}
