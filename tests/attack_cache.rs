@@ -366,3 +366,33 @@ fn a_uv_hook_cannot_change_uvs_unpacked_wheels_through_its_build_env() {
         );
     }
 }
+
+/// Class: package code starts a child whose command line has a shape with
+/// more rights (the legacy `setup.py install`, which may write the
+/// install's roots): the child's domain stacks on its parent's, so it
+/// gains nothing. Secure: site-packages refuses the child's write.
+#[test]
+fn a_child_of_package_code_gains_nothing_from_a_richer_shape() {
+    const CHILD: &str = r#"import os, subprocess, sys
+code = '''import sys, sysconfig, os
+p = os.path.join(sysconfig.get_paths()["purelib"], "PW-ESCALATED")
+try:
+    open(p, "w").write("inert marker\\n")
+    print("PWPLANT ok " + p, file=sys.stderr)
+except OSError as e:
+    print("PWPLANT refused %d" % e.errno, file=sys.stderr)
+'''
+subprocess.run([sys.executable, "-c", code, "setup.py", "install"])
+from setuptools import setup
+setup(name="pwc", version="1.0.0", packages=["pwc"])
+"#;
+    for mode in ["protect", "block"] {
+        let (_env, r) = plant_case(mode, |_| CHILD.to_string(), |_| vec![]);
+        let text = format!("{}\n{}", r.stdout, r.stderr);
+        assert!(
+            text.contains("PWPLANT refused"),
+            "{mode}: never ran\n{text}"
+        );
+        assert!(!text.contains("PWPLANT ok"), "{mode}: escalated\n{text}");
+    }
+}
