@@ -502,6 +502,9 @@ fn sandboxed(
         .args(&inv.args)
         .env(shim::SUPERVISOR_VAR, std::process::id().to_string())
         .env("TMPDIR", &tmp.0);
+    for (k, v) in &plan.env {
+        cmd.env(k, v);
+    }
     proxy_env(&mut cmd, &proxy.url());
     cmd.envs(crate::managers::yarn_pnpm::sandbox_env(&plan));
     // Package scripts start through the hook wrapper, in a nested domain.

@@ -229,6 +229,9 @@ pub struct InstallPlan {
     /// once after the install, in the sandbox, when a file it loads is new
     /// or changed (the start-up detonation).
     pub startup_probes: Vec<StartupProbe>,
+    /// Variables set in the install's environment (uv links copies, not
+    /// hard links, into build environments package code may write).
+    pub env: Vec<(String, String)>,
 }
 
 /// A start-up to observe after the install (data for `monitor::detonate`).
@@ -283,6 +286,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         facts: facts.clone(),
         facts_origin: origin,
         readable_credentials: Vec::new(),
+        env: Vec::new(),
         hook_shell: None,
         startup_probes: Vec::new(),
         package_code: Vec::new(),

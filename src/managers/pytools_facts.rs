@@ -70,6 +70,15 @@ pub(super) fn apply(p: &mut InstallPlan, cwd: &Path) {
             // sdists' built wheels), which a later install would trust.
             p.package_code_writes.push(c.join("builds-v0"));
         }
+        // uv hard-links its unpacked wheels (archive-v0) into the build
+        // environments in builds-v0, which package code may write: a write
+        // in place would change the cache every later install links from.
+        // Copies (or reflinks, or links that resolve into the cache, which
+        // package code may not write) keep the cache out of reach.
+        let mode = std::env::var("UV_LINK_MODE").unwrap_or_default();
+        if mode.is_empty() || mode == "hardlink" {
+            p.env.push(("UV_LINK_MODE".into(), "copy".into()));
+        }
     }
     if let Some(d) = p.facts.values.get("venv_cache") {
         p.build_dirs.push(PathBuf::from(d));
@@ -1009,6 +1018,7 @@ mod tests {
             facts,
             facts_origin: super::super::facts::Origin::Probe,
             readable_credentials: Vec::new(),
+            env: Vec::new(),
             hook_shell: None,
             startup_probes: Vec::new(),
             package_code: Vec::new(),

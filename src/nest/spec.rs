@@ -82,8 +82,14 @@ pub struct NestSpec {
     pub writes: Vec<PathBuf>,
     /// Single files it may write (devices, the terminal).
     pub write_files: Vec<PathBuf>,
-    /// Where a shape with `own_dir` may write its working directory.
+    /// Where a shape with `own_dir` may write its working directory (the
+    /// install's write roots; a `writes_roots` shape writes them whole).
     pub own_roots: Vec<PathBuf>,
+    /// The manager's caches: a shape with `own_dir` may also write its
+    /// working directory strictly beneath one (uv unpacks an sdist there),
+    /// but nothing else in them, whatever the shape.
+    #[serde(default)]
+    pub cache_roots: Vec<PathBuf>,
     /// Opened (read, and missing) by a process once it is confined: the
     /// supervisor sees the open, so a package-code process that never opens
     /// it ran unconfined (a static interpreter, no library).
@@ -112,12 +118,11 @@ impl NestSpec {
         if shape.writes_roots {
             w.extend(self.own_roots.iter().cloned());
         }
-        let beneath = |d: &Path| {
-            self.own_roots
-                .iter()
-                .any(|r| d.starts_with(r) && d != r.as_path())
+        let strictly = |d: &Path, roots: &[PathBuf]| {
+            roots.iter().any(|r| d.starts_with(r) && d != r.as_path())
         };
-        if shape.own_dir && beneath(cwd) {
+        let beneath = |d: &Path| strictly(d, &self.own_roots);
+        if shape.own_dir && (beneath(cwd) || strictly(cwd, &self.cache_roots)) {
             w.push(cwd.to_path_buf());
         }
         w.extend(dests.iter().filter(|d| beneath(d)).cloned());

@@ -88,12 +88,8 @@ pub fn spec(
             .collect(),
         // A hook's own directory may lie in the manager's cache (uv unpacks
         // an sdist there): strictly beneath it, never the cache itself.
-        own_roots: plan
-            .write_roots
-            .iter()
-            .chain(&plan.cache_dirs)
-            .cloned()
-            .collect(),
+        own_roots: plan.write_roots.clone(),
+        cache_roots: plan.cache_dirs.clone(),
         ack: ack_path(tmp),
         manager_parent: supervisor,
         cache_home,
@@ -184,6 +180,25 @@ mod tests {
         assert_eq!(
             spec.write_dirs(&rake, Path::new("/home/u"), &dests),
             vec![PathBuf::from("/t"), PathBuf::from("/g/ext/x")]
+        );
+        // The manager's caches: a hook's own directory strictly beneath
+        // one, never the caches themselves, even for a shape that writes
+        // the install's roots (legacy `setup.py develop`).
+        let spec = NestSpec {
+            cache_roots: vec![PathBuf::from("/c")],
+            ..spec
+        };
+        assert_eq!(
+            spec.write_dirs(&own, Path::new("/c/sdists/x/src"), &[]),
+            vec![PathBuf::from("/t"), PathBuf::from("/c/sdists/x/src")]
+        );
+        let legacy = Shape {
+            writes_roots: true,
+            ..Shape::default()
+        };
+        assert_eq!(
+            spec.write_dirs(&legacy, Path::new("/c/x"), &[PathBuf::from("/c/x")]),
+            vec![PathBuf::from("/t"), PathBuf::from("/g")]
         );
         let plain = Shape::default();
         assert_eq!(
