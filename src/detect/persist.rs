@@ -334,6 +334,12 @@ fn path_hijack(input: &Input, procs: &Procs) -> Vec<Finding> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // A dot-name shadows no command; one that nobody in the sandbox
+        // wrote is another tool's working file (pyenv's rehash keeps
+        // `.pyenv-shim` in its shims directory while it runs).
+        if pid.is_none() && name.starts_with('.') {
+            continue;
+        }
         let exists = std::fs::symlink_metadata(&p).is_ok();
         let executable = std::fs::metadata(&p)
             .map(|m| {
@@ -596,6 +602,7 @@ mod tests {
 mod check_tests {
     use super::*;
     use crate::monitor::notify::{Action, Event};
+    use crate::monitor::snapshot::{Change, ChangeKind};
 
     fn ev(kind: &str, path: &str) -> Event {
         Event {
@@ -625,6 +632,35 @@ mod check_tests {
         e.paths.push(b.into());
         e.seq = seq;
         e
+    }
+
+    #[test]
+    fn another_tools_dot_file_in_a_path_dir_is_no_hijack_but_a_named_command_is() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let bin = t.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let mut changes = Vec::new();
+        for name in [".pyenv-shim", "ls"] {
+            let p = bin.join(name);
+            std::fs::write(&p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            changes.push(Change {
+                path: p.to_string_lossy().into_owned(),
+                kind: ChangeKind::Added,
+                before: None,
+                after: None,
+                added_lines: Vec::new(),
+            });
+        }
+        let input = Input {
+            path_dirs: vec![bin.clone()],
+            changes: &changes,
+            ..Input::default()
+        };
+        let f = path_hijack(&input, &Procs::new(&[]));
+        let paths: Vec<&str> = f.iter().map(|f| f.evidence.paths[0].as_str()).collect();
+        assert_eq!(paths, vec![bin.join("ls").to_string_lossy()], "{f:#?}");
     }
 
     #[test]

@@ -285,8 +285,16 @@ pub fn build(
         };
         let fd = match PathFd::new(path) {
             Ok(fd) => fd,
-            // A path that vanished since it was listed grants nothing.
+            // A path that vanished since it was listed grants nothing, also
+            // when a new one of the same name has appeared since (another
+            // process's scratch directory, removed and made again): that is
+            // not what was listed.
             Err(_) if !path.exists() => continue,
+            Err(landlock::PathFdError::OpenCall { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                continue;
+            }
             Err(e) => {
                 return Err(LandlockError::Path {
                     path: path.clone(),
