@@ -8,37 +8,8 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 use support::installs::{Installed, install};
-use support::pypi::{Dist, PipFixture, build_sdist};
+use support::pypi::{Dist, PipFixture, build_requirements, build_sdist};
 use support::*;
-
-/// setuptools and wheel for pip's isolated build (tests/.wheels).
-fn build_requirements() -> Vec<Dist> {
-    let dir = crate_root().join("tests/.wheels");
-    let wheels: Vec<Dist> = fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let filename = e.file_name().to_string_lossy().into_owned();
-            let project = filename
-                .strip_suffix(".whl")?
-                .split('-')
-                .next()?
-                .to_string();
-            Some(Dist {
-                project,
-                filename,
-                bytes: fs::read(e.path()).ok()?,
-            })
-        })
-        .collect();
-    assert!(
-        wheels.iter().any(|w| w.project == "setuptools"),
-        "no setuptools wheel in {}: run .ci/run",
-        dir.display()
-    );
-    wheels
-}
 
 /// An sdist named `name` whose setup.py is `setup`.
 fn sdist(src: &Path, name: &str, setup: &str) -> Dist {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use support::installs::{Installed, install};
-use support::pypi::{Dist, PipFixture, build_sdist};
+use support::pypi::{PipFixture, build_requirements, build_sdist};
 use support::*;
 
 const BLOCKED: i32 = 90;
@@ -58,35 +58,6 @@ from setuptools import setup
 setup(name="{name}", version="1.0.0", packages=["{name}"])
 "##
     )
-}
-
-/// setuptools and wheel for pip's isolated build (tests/.wheels).
-fn build_requirements() -> Vec<Dist> {
-    let dir = crate_root().join("tests/.wheels");
-    let wheels: Vec<Dist> = fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let filename = e.file_name().to_string_lossy().into_owned();
-            let project = filename
-                .strip_suffix(".whl")?
-                .split('-')
-                .next()?
-                .to_string();
-            Some(Dist {
-                project,
-                filename,
-                bytes: fs::read(e.path()).ok()?,
-            })
-        })
-        .collect();
-    assert!(
-        wheels.iter().any(|w| w.project == "setuptools"),
-        "no setuptools wheel in {}: run .ci/run",
-        dir.display()
-    );
-    wheels
 }
 
 fn write_tree(dir: &Path, files: &[(&str, String)]) {

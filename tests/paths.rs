@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use support::installs::{Installed, check_finding, install};
-use support::pypi::build_sdist;
+use support::pypi::{build_requirements, build_sdist};
 use support::*;
 
 const BLOCKED: i32 = 90;
@@ -287,36 +287,6 @@ fn a_package_binary_run_with_version_from_its_own_dir_stays_quiet() {
         assert!(r.stdout.contains("esbuild-version done"), "{}", r.stdout);
         assert!(r.serious().is_empty(), "{mode}: {:#?}", r.serious());
     }
-}
-
-/// setuptools and wheel for pip's isolated build environment
-/// (tests/.wheels, from .ci/run).
-fn build_requirements() -> Vec<Dist> {
-    let dir = crate_root().join("tests/.wheels");
-    let wheels: Vec<Dist> = fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let filename = e.file_name().to_string_lossy().into_owned();
-            let project = filename
-                .strip_suffix(".whl")?
-                .split('-')
-                .next()?
-                .to_string();
-            Some(Dist {
-                project,
-                filename,
-                bytes: fs::read(e.path()).ok()?,
-            })
-        })
-        .collect();
-    assert!(
-        wheels.iter().any(|w| w.project == "setuptools"),
-        "no setuptools wheel in {}: run .ci/run",
-        dir.display()
-    );
-    wheels
 }
 
 /// A script staged in pip's own cache by setup.py (to run, then delete):

@@ -360,3 +360,33 @@ fn route(st: &IndexState, rq: &Incoming<'_>) -> Reply {
     }
     Reply::not_found_text()
 }
+
+/// setuptools and wheel for pip's isolated build environment
+/// (tests/.wheels, downloaded by .ci/run).
+pub fn build_requirements() -> Vec<Dist> {
+    let dir = super::crate_root().join("tests/.wheels");
+    let wheels: Vec<Dist> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let filename = e.file_name().to_string_lossy().into_owned();
+            let project = filename
+                .strip_suffix(".whl")?
+                .split('-')
+                .next()?
+                .to_string();
+            Some(Dist {
+                project,
+                filename,
+                bytes: std::fs::read(e.path()).ok()?,
+            })
+        })
+        .collect();
+    assert!(
+        wheels.iter().any(|w| w.project == "setuptools"),
+        "no setuptools wheel in {}: run .ci/run",
+        dir.display()
+    );
+    wheels
+}
