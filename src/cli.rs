@@ -1,9 +1,9 @@
 //! The `pkgwarden` command line (when not invoked through a shim).
 
 use crate::exit;
+use crate::invoke::{self as run, Invocation};
 use crate::managers::{Classified, Tool};
 use crate::policy::{self, Mode, Overrides};
-use crate::run::{self, Invocation};
 use crate::shim::{self, Shell};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;

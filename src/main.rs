@@ -3,9 +3,12 @@
 //! One binary. Called as `pkgwarden`, it is the command line; called through a
 //! shim (a link named `pip`, `npm`, `gem` …), it stands in for that manager.
 
+mod child;
 mod cli;
 mod detect;
 mod exit;
+mod invoke;
+mod judge;
 mod managers;
 mod monitor;
 mod paths;
@@ -15,6 +18,7 @@ mod report;
 mod run;
 mod sandbox;
 mod shim;
+mod verdict;
 
 use managers::Tool;
 use policy::Overrides;
@@ -41,13 +45,13 @@ fn main() {
             if !shim::inside_monitored_install() {
                 monitor::watch::print_notices();
             }
-            run::invoke(run::Invocation {
+            invoke::invoke(invoke::Invocation {
                 tool,
                 name,
                 args: args.collect(),
                 explicit: None,
                 overrides: Overrides::default(),
-                sandbox: run::SandboxOpts::from_env(),
+                sandbox: invoke::SandboxOpts::from_env(),
             })
         }
         None => cli::main(std::iter::once(argv0).chain(args).collect()),

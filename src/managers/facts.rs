@@ -232,6 +232,14 @@ pub struct InstallPlan {
     /// Variables set in the install's environment (uv links copies, not
     /// hard links, into build environments package code may write).
     pub env: Vec<(String, String)>,
+    /// Start-up locations only this manager has (RubyGems' plugin loaders,
+    /// conda's activation scripts in the target prefix), as snapshot
+    /// patterns: watched like the policy's `startup_paths`.
+    pub watch_patterns: Vec<String>,
+    /// Files whose `${VAR}` references keep a secret variable in the
+    /// install's environment: the manager's configuration and the
+    /// project's `.npmrc` (a build of any family may run npm).
+    pub secret_refs: Vec<PathBuf>,
 }
 
 /// A start-up to observe after the install (data for `monitor::detonate`).
@@ -291,6 +299,8 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         startup_probes: Vec::new(),
         package_code: Vec::new(),
         package_code_writes: Vec::new(),
+        watch_patterns: Vec::new(),
+        secret_refs: Vec::new(),
     };
     match request.tool.family() {
         Family::Pip => apply_pip(&mut p, cwd),
@@ -320,6 +330,13 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     p.registry_hosts = hosts;
     apply_credentials(&mut p, cwd, crate::paths::home().as_deref());
     apply_package_code(&mut p);
+    p.watch_patterns = super::gem::watch_patterns(&p);
+    p.watch_patterns.extend(super::conda::watched(&p));
+    let extra = super::yarn_pnpm::sandbox_env(&p);
+    p.env
+        .extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+    p.secret_refs = p.config_files.clone();
+    p.secret_refs.push(cwd.join(".npmrc"));
     Ok(p)
 }
 

@@ -1023,6 +1023,8 @@ mod tests {
             startup_probes: Vec::new(),
             package_code: Vec::new(),
             package_code_writes: Vec::new(),
+            watch_patterns: Vec::new(),
+            secret_refs: Vec::new(),
         };
         apply(&mut p, cwd);
         p

@@ -214,6 +214,16 @@ pub fn merge(into: &mut Vec<Event>, events: Vec<Event>) {
     }));
 }
 
+/// Findings of a detonation's processes carry its hook name when the rules
+/// gave them none.
+pub fn attribute(findings: &mut [crate::detect::Finding], pids: &BTreeSet<i32>) {
+    for f in findings.iter_mut() {
+        if f.hook.is_none() && f.pid.is_some_and(|p| pids.contains(&p)) {
+            f.hook = Some(HOOK.to_string());
+        }
+    }
+}
+
 /// The pids a detonation's events name.
 pub fn pids(events: &[Event]) -> BTreeSet<i32> {
     events.iter().map(|e| e.pid).collect()
@@ -225,6 +235,90 @@ pub fn command(probe: &Probe) -> Command {
     let mut cmd = Command::new(&probe.program);
     cmd.arg0(probe.program.as_os_str()).args(&probe.args);
     cmd
+}
+
+/// What the start-up detonations saw, and how long they took (`None`: none
+/// ran).
+#[derive(Default)]
+pub struct Detonations {
+    /// Their events, marked with the hook and package they belong to.
+    pub events: Vec<Event>,
+    /// Milliseconds spent, when one ran.
+    pub ms: Option<u64>,
+}
+
+/// The start-up detonation: each interpreter or manager whose start-up the
+/// install changed is started once in the same sandbox (never in audit,
+/// which would let its start-up do whatever it does).
+#[allow(clippy::too_many_arguments)]
+pub fn after_install(
+    before: &Snapshot,
+    site_dirs: &[PathBuf],
+    plan: &crate::managers::facts::InstallPlan,
+    at: &crate::sandbox::prepare::Place,
+    proxy_url: &str,
+    env_removed: &[String],
+    grants: &[crate::sandbox::landlock::Grant],
+    watch: &super::notify::Watch,
+) -> Detonations {
+    use crate::sandbox::{landlock, seccomp, spawn};
+    let started = Instant::now();
+    let mut probes = python_probes(
+        before,
+        site_dirs,
+        std::env::var_os("PATH").as_deref(),
+        crate::shim::shims_dir().as_deref(),
+    );
+    probes.extend(plan_probes(before, &plan.startup_probes));
+    let ran = !probes.is_empty();
+    let mut events = Vec::new();
+    for probe in probes {
+        let mut cmd = command(&probe);
+        cmd.current_dir(&at.cwd)
+            .env(crate::shim::SUPERVISOR_VAR, std::process::id().to_string())
+            .env("TMPDIR", &at.tmp);
+        crate::sandbox::prepare::proxy_env(&mut cmd, proxy_url);
+        for name in env_removed {
+            cmd.env_remove(name);
+        }
+        let prep = match landlock::build(grants, None, true) {
+            Ok((fd, _)) if fd.is_some() => spawn::Prepared {
+                landlock: fd,
+                program: seccomp::rules().program(),
+            },
+            Ok(_) | Err(_) => {
+                eprintln!(
+                    "pkgwarden: warning: no start-up detonation of {}: the sandbox could not be built again",
+                    probe.program.display()
+                );
+                continue;
+            }
+        };
+        // A manager's start-up is attributed by the rules (the plugin a
+        // process loaded); Python's by the distribution of the file.
+        let package = (probe.hook == HOOK)
+            .then(|| {
+                probe
+                    .because
+                    .iter()
+                    .find_map(|f| crate::detect::pth::owner(f.parent()?, f))
+            })
+            .flatten();
+        match run(&mut cmd, prep, watch.clone()) {
+            Ok(mut seen) => {
+                mark(&mut seen, package.as_deref(), probe.hook);
+                events.extend(seen);
+            }
+            Err(e) => eprintln!(
+                "pkgwarden: warning: no start-up detonation of {}: {e}",
+                probe.program.display()
+            ),
+        }
+    }
+    Detonations {
+        events,
+        ms: ran.then(|| started.elapsed().as_millis() as u64),
+    }
 }
 
 #[cfg(test)]

@@ -6,5 +6,7 @@ pub mod detonate;
 pub mod notify;
 pub mod procs;
 pub mod proxy;
+pub mod setup;
 pub mod snapshot;
+pub mod supervisor;
 pub mod watch;

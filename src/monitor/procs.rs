@@ -115,6 +115,37 @@ pub fn allowed_parent<'a>(allowed: &'a [String], chain: &[Proc]) -> Option<&'a s
         .map(String::as_str)
 }
 
+/// The install's descendants still running shortly after the manager
+/// exited (a job forked just before the exit is given a moment to become
+/// what it is). With `kill` (block mode, which leaves nothing running) they
+/// get SIGTERM, a short grace, then SIGKILL; the list is what lingered.
+pub fn settle(kill: bool) -> Vec<Lingering> {
+    let me = std::process::id() as i32;
+    let mut lingering = Vec::new();
+    for _ in 0..10 {
+        reap_zombies();
+        lingering = descendants(me);
+        if lingering.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if kill && !lingering.is_empty() {
+        for l in &lingering {
+            // SAFETY: signalling a pid from our own tree.
+            unsafe { libc::kill(l.pid, libc::SIGTERM) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        for l in descendants(me) {
+            // SAFETY: as above.
+            unsafe { libc::kill(l.pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        reap_zombies();
+    }
+    lingering
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1207,6 +1207,47 @@ fn notice(dir: &Path, id: &str, command: &str, found: &[Finding]) {
     }
 }
 
+/// Starts the watch window after an install whose report is stored: a
+/// detached watcher adds later writes to that report until the window
+/// closes. A watcher that cannot start leaves a report that says so (its
+/// `watch` is removed) and a warning.
+pub fn start_window(
+    report: &crate::report::model::Report,
+    scope: &super::snapshot::Scope,
+    after: &super::snapshot::Snapshot,
+    input: &crate::detect::Input,
+    window: Duration,
+) {
+    let ended_ms = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let mut spec = WatchSpec {
+        report_id: report.id.clone(),
+        ended_ms,
+        until_ms: ended_ms.saturating_add(window.as_millis() as u64),
+        scope: scope.clone(),
+        baseline: after.clone(),
+        contents: Default::default(),
+        mode: input.mode,
+        expected: input.expected.clone(),
+        manager_configs: input.manager_configs.clone(),
+        startup_patterns: input.startup_patterns.clone(),
+        entropy_threshold: input.entropy_threshold,
+        unsigned_binary_alerting: input.unsigned_binary_alerting,
+        project_package: input.project_package.clone(),
+        lingering: tracked(input.lingering.iter().map(|l| l.pid)),
+        planted: planted(input.changes),
+    };
+    spec.keep_contents();
+    if let Err(e) = spawn(&spec) {
+        eprintln!("pkgwarden: warning: no watch window after this install: {e}");
+        let mut r = report.clone();
+        r.watch = None;
+        let _ = crate::report::store::write(&r);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The audit report of each install: its model, where it is stored, and how
 //! it is shown (human, SARIF, Markdown, JSONL).
 
+pub mod build;
 pub mod human;
 pub mod jsonl;
 pub mod markdown;
@@ -291,6 +292,7 @@ pub(crate) mod testdata {
                 snapshot_incomplete: vec![],
                 supervisor_max_rss_kb: None,
                 package_code: None,
+                supervisor_failed: None,
             },
             outcome: Outcome {
                 status: "completed".into(),

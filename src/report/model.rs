@@ -188,6 +188,10 @@ pub struct SandboxStatus {
     /// `setup.py`, `extconf.rb`): whether each ran in the nested domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package_code: Option<PackageCode>,
+    /// Why the supervisor's record of the install is missing (it failed):
+    /// the report then rests on the snapshots alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisor_failed: Option<String>,
 }
 
 /// Whether the install's package code ran nested (README, "The sandbox").

@@ -41,6 +41,16 @@ pub fn reports_dir() -> Option<PathBuf> {
     crate::paths::state_dir().map(|p| p.join("reports"))
 }
 
+/// Says on stderr, before the install `what`, when its report cannot be
+/// stored ([`check_writable`]) and what repairs the directory.
+pub fn warn_unwritable(what: &str) {
+    if let Err(e) = check_writable() {
+        eprintln!(
+            "pkgwarden: WARNING: {what}: the report of this install cannot be stored ({e}); repair the directory's mode and owner (`chmod 700`, `chown` to you) or this install goes unrecorded"
+        );
+    }
+}
+
 /// Checks, before an install, that its report can be stored: the reports
 /// directory exists (or is made) and a file can be created in it. `Err`
 /// says why not (a mode changed by an earlier install, a full disk).

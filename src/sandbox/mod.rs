@@ -8,6 +8,7 @@ pub mod nest;
 /// The nested domain's spec, shared with the preload library.
 #[path = "../nest/spec.rs"]
 pub mod nest_spec;
+pub mod prepare;
 pub mod probe;
 pub mod seccomp;
 pub mod secrets;

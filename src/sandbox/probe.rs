@@ -29,6 +29,29 @@ impl Probe {
     pub fn complete(&self) -> bool {
         self.landlock_abi >= 1 && self.seccomp_filter && self.user_notification && self.pidfd_getfd
     }
+
+    /// The mechanisms an install needs that this kernel lacks, by name,
+    /// for a message (`pkgwarden doctor` says more).
+    pub fn missing(&self) -> String {
+        let mut v = Vec::new();
+        if self.landlock_abi == 0 {
+            v.push("landlock");
+        }
+        if !self.seccomp_filter {
+            v.push("seccomp filters");
+        }
+        if !self.user_notification {
+            v.push("seccomp user notification");
+        }
+        if !self.pidfd_getfd {
+            v.push("pidfd_getfd");
+        }
+        if v.is_empty() {
+            // The probe passed but building the ruleset found no landlock.
+            v.push("landlock");
+        }
+        v.join(", ")
+    }
 }
 
 /// The probe, cached per boot (the kernel cannot change without one). Only a

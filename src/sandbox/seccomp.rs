@@ -71,6 +71,14 @@ impl Rules {
     }
 }
 
+/// The rules for an install in `mode`: block refuses more at the socket.
+pub fn for_mode(mode: crate::policy::Mode) -> Rules {
+    match mode {
+        crate::policy::Mode::Block => block_rules(),
+        _ => rules(),
+    }
+}
+
 /// The rules of every sandboxed install.
 pub fn rules() -> Rules {
     use libc::{

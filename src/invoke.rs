@@ -1,0 +1,287 @@
+//! One manager invocation: find the real manager, classify the command,
+//! pass it through, or decide (policy, user scope, allowed parents, whether
+//! the manager can be sandboxed) how its install runs.
+
+use crate::child;
+use crate::exit;
+use crate::managers::{self, Classified, InstallRequest, Tool};
+use crate::monitor::procs;
+use crate::policy::{self, Mode, Overrides};
+use crate::shim;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// One call of a manager, through a shim or `pkgwarden run`.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The tool it stands for.
+    pub tool: Tool,
+    /// The command name to look up on PATH (`pip3.11`, `python3`, …).
+    pub name: String,
+    /// The arguments after argv[0].
+    pub args: Vec<OsString>,
+    /// The manager named by its path (`pkgwarden run -- v/bin/pip …`): that
+    /// one, not the first on PATH.
+    pub explicit: Option<PathBuf>,
+    /// Policy flags of `pkgwarden run`.
+    pub overrides: Overrides,
+    /// Sandbox options (`--sandbox`, `PKGWARDEN_SANDBOX`).
+    pub sandbox: SandboxOpts,
+}
+
+/// Options of the sandboxed install.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxOpts {
+    /// Run installs inside the sandbox: `Some(true)` forces it (`--sandbox`,
+    /// `PKGWARDEN_SANDBOX=1`), `Some(false)` turns it off
+    /// (`PKGWARDEN_SANDBOX=0`), `None` leaves it to the family (on where the
+    /// manager's facts are derived: every family but the skeletons).
+    pub enabled: Option<bool>,
+    /// Write the events as JSON here.
+    pub events_json: Option<PathBuf>,
+}
+
+impl SandboxOpts {
+    /// From `PKGWARDEN_SANDBOX` and `PKGWARDEN_EVENTS_JSON` (for shims).
+    pub fn from_env() -> SandboxOpts {
+        SandboxOpts {
+            enabled: match std::env::var("PKGWARDEN_SANDBOX").as_deref() {
+                Ok("1") => Some(true),
+                Ok("0") => Some(false),
+                _ => None,
+            },
+            events_json: std::env::var_os("PKGWARDEN_EVENTS_JSON").map(PathBuf::from),
+        }
+    }
+}
+
+/// Runs one invocation to completion and returns the exit code. Passthrough
+/// never returns: the process becomes the real manager.
+pub fn invoke(inv: Invocation) -> i32 {
+    let shims = shim::shims_dir();
+    let path_var = std::env::var_os("PATH");
+    // Named by its path (`pkgwarden run -- v/bin/pip`, or a shim in a
+    // shimmed virtualenv called as `v/bin/pip`): that manager, wherever PATH
+    // points; a pkgwarden link there hands off to what it moved aside.
+    let by_path = inv
+        .explicit
+        .clone()
+        .or_else(|| {
+            std::env::args_os().next().map(PathBuf::from).filter(|p| {
+                p.file_name().is_some_and(|n| *n == *inv.name)
+                    && p.parent().is_some_and(|d| !d.as_os_str().is_empty())
+            })
+        })
+        .and_then(|p| {
+            let p = std::env::current_dir().map(|c| c.join(&p)).unwrap_or(p);
+            if procs::file_id(&p).is_some() && procs::file_id(&p) == procs::self_id() {
+                shim::moved_real(&p, &inv.name)
+            } else {
+                p.is_file().then_some(p)
+            }
+        });
+    let Some(real) =
+        by_path.or_else(|| shim::find_real(&inv.name, path_var.as_deref(), shims.as_deref()))
+    else {
+        // The interpreter's shim exists whether or not a real one does: it
+        // answers as the shell would have.
+        if inv.tool == Tool::Python {
+            eprintln!("{}", shim::not_found_message(&inv.name));
+        } else {
+            eprintln!(
+                "pkgwarden: no real '{}' found on PATH (shims dir skipped)",
+                inv.name
+            );
+        }
+        return exit::NOT_FOUND;
+    };
+    let words: Vec<String> = inv
+        .args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let new_venvs = managers::new_venvs(inv.tool, &words);
+    let request = match managers::classify(inv.tool, &words) {
+        Classified::Passthrough { .. } => match new_venvs {
+            Some(dirs) if !shim::inside_monitored_install() => {
+                return create_venvs(&real, &inv, &dirs);
+            }
+            _ => return passthrough(&real, &inv),
+        },
+        Classified::Install(req) => req,
+    };
+    // Inside a monitored install, the manager calling itself is already watched.
+    if shim::inside_monitored_install() {
+        return passthrough(&real, &inv);
+    }
+    let code = install(&inv, &real, &request);
+    if let Some(dirs) = new_venvs
+        && code == 0
+    {
+        shim_new_venvs(&inv, &dirs);
+    }
+    code
+}
+
+/// `python -m venv DIR`, `uv venv`: with `shim_new_venvs = true`, run it as a
+/// child and put shims into the new virtualenvs; else pass it through.
+fn create_venvs(real: &Path, inv: &Invocation, dirs: &[String]) -> i32 {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let wanted = policy::load(&policy::Locations::default(), &env, &inv.overrides)
+        .is_ok_and(|e| e.policy.shim_new_venvs && e.policy.monitors(inv.tool));
+    if !wanted {
+        return passthrough(real, inv);
+    }
+    let code = child::run(real, real.as_os_str(), &inv.args);
+    if code == 0 {
+        shim_new_venvs(inv, dirs);
+    }
+    code
+}
+
+/// Puts pkgwarden shims into the `bin/` of the virtualenvs `dirs` when the
+/// policy asks (`shim_new_venvs`), so their `pip` called by absolute path is
+/// monitored too.
+fn shim_new_venvs(inv: &Invocation, dirs: &[String]) {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let Ok(eff) = policy::load(&policy::Locations::default(), &env, &inv.overrides) else {
+        return;
+    };
+    let p = &eff.policy;
+    if !p.shim_new_venvs {
+        return;
+    }
+    let Ok(target) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+        return;
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let monitored = |n: &str| Tool::from_command(n).is_some_and(|t| p.monitors(t));
+    for d in dirs {
+        let venv = cwd.join(d);
+        match shim::shim_venv(&venv, &target, monitored) {
+            Ok(names) if !names.is_empty() => eprintln!(
+                "pkgwarden: shimmed {} in {}/bin (shim_new_venvs): installs through them are monitored",
+                names.join(", "),
+                venv.display()
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "pkgwarden: warning: could not shim {}/bin: {e}; its pip runs unmonitored when called by path",
+                venv.display()
+            ),
+        }
+    }
+}
+
+/// Becomes the real manager; returns only when `execve` failed.
+///
+/// argv[0] is the real manager's path (same base name as typed): an
+/// interpreter that locates itself through argv[0] (Python finding its
+/// virtualenv) would otherwise search PATH, find the shim, and lose its prefix.
+fn passthrough(real: &Path, inv: &Invocation) -> i32 {
+    let err = shim::exec(real, real.as_os_str(), &inv.args);
+    eprintln!("pkgwarden: cannot run {}: {err}", real.display());
+    // A shell answers 126 for a command found but not executable.
+    126
+}
+
+/// The install path: the policy decides whether this install is monitored.
+fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let eff = match policy::load(&policy::Locations::default(), &env, &inv.overrides) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("pkgwarden: policy error, nothing was run\n{e}");
+            return exit::USAGE;
+        }
+    };
+    for w in &eff.warnings {
+        eprintln!("pkgwarden: warning: {w}");
+    }
+    let p = &eff.policy;
+    if !p.monitors(inv.tool) {
+        return passthrough(real, inv);
+    }
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    if !p.user_scope.includes(uid, user_name(uid).as_deref()) {
+        return passthrough(real, inv);
+    }
+    if !p.allowed_parents.is_empty()
+        && procs::allowed_parent(&p.allowed_parents, &procs::ancestors()).is_some()
+    {
+        return passthrough(real, inv);
+    }
+    let what = format!("{} {}", inv.tool, request.command);
+    // The sandbox needs the manager's facts (where it writes, its registries);
+    // families whose facts are still a skeleton run unmonitored by default.
+    // Any other family is sandboxed when its facts say they are derived.
+    // Why this install is not sandboxed by default, if it is not.
+    let not_derived = if inv.tool.always_sandboxed() {
+        None
+    } else {
+        match inv.sandbox.enabled {
+            Some(_) => None,
+            // A probe that cannot run sandboxed runs nothing at all.
+            None => match crate::managers::facts::not_derived(
+                real,
+                inv.tool,
+                &std::env::current_dir().unwrap_or_default(),
+            ) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("pkgwarden: {what}: {e}");
+                    return exit::SANDBOX_UNAVAILABLE;
+                }
+            },
+        }
+    };
+    if inv.sandbox.enabled.unwrap_or(not_derived.is_none()) {
+        return crate::run::sandboxed(inv, real, request, &eff, &what, &env);
+    }
+    let why = match (&inv.sandbox.enabled, &not_derived) {
+        (Some(false), _) => "PKGWARDEN_SANDBOX=0 (or --no-sandbox) asked for it".to_string(),
+        (_, Some(why)) => format!(
+            "where {} writes and downloads from is not known: {why}",
+            real.display()
+        ),
+        _ => "its facts are not derived".to_string(),
+    };
+    if p.mode == Mode::Block {
+        eprintln!(
+            "pkgwarden: {what}: block mode needs the sandbox, and this install cannot have one: {why}; nothing was run\n  hint: `pkgwarden run --sandbox` (or PKGWARDEN_SANDBOX=1) sandboxes it anyway, allowing writes only where the plan says"
+        );
+        return exit::SANDBOX_UNAVAILABLE;
+    }
+    let code = child::run(real, real.as_os_str(), &inv.args);
+    eprintln!(
+        "pkgwarden: {what} ran unmonitored ({} mode): {why}; no report was written\n  hint: `pkgwarden run --sandbox` (or PKGWARDEN_SANDBOX=1) sandboxes it anyway; mode = \"block\" refuses such installs",
+        p.mode
+    );
+    code
+}
+
+/// The account name of `uid`, from the password database.
+pub fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: a zeroed passwd is a valid out-parameter for getpwuid_r.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the sizes given.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name points at a NUL-terminated string inside buf.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+/// What `pkgwarden plan` reports: how pkgwarden understands a command line.
+pub fn resolve(tool: Tool, name: &str, args: &[String]) -> Result<(PathBuf, Classified), String> {
+    let shims = shim::shims_dir();
+    let path_var = std::env::var_os("PATH");
+    let real = shim::find_real(name, path_var.as_deref(), shims.as_deref())
+        .ok_or_else(|| format!("no real '{name}' found on PATH (shims dir skipped)"))?;
+    Ok((real, managers::classify(tool, args)))
+}

@@ -1,0 +1,267 @@
+//! What the monitors of one install are told, derived from the plan and the
+//! policy before the install starts: the snapshot's scope, the proxy's
+//! policy, and what the seccomp supervisor watches and refuses.
+
+use super::notify::{NetPolicy, Watch, WriteGrants};
+use super::proxy::{ProxyPolicy, Upstream};
+use super::snapshot::Scope;
+use crate::managers::facts::InstallPlan;
+use crate::policy::{DenyClass, Mode, Policy};
+use crate::sandbox::landlock::{FsSpec, Grant};
+use crate::sandbox::prepare::Place;
+use crate::sandbox::seccomp::Rules;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The site-packages (or dist-packages) among the install's write roots.
+pub fn site_dirs(plan: &InstallPlan) -> Vec<PathBuf> {
+    plan.write_roots
+        .iter()
+        .filter(|r| {
+            r.file_name()
+                .is_some_and(|n| n == "site-packages" || n == "dist-packages")
+        })
+        .cloned()
+        .collect()
+}
+
+/// The snapshot's scope: the policy's start-up paths and the plan's own,
+/// the site dirs, PATH, and — stat only — pkgwarden's own places and the
+/// credential stores (their mode and owner: a chmod or chown that slipped
+/// past the supervisor).
+pub fn scope(plan: &InstallPlan, policy: &Policy, at: &Place, fs: &FsSpec) -> Scope {
+    let mut watched = policy.startup_paths.linux.clone();
+    watched.extend(plan.watch_patterns.iter().cloned());
+    let mut scope = Scope::new(
+        at.home.clone(),
+        at.cwd.clone(),
+        &watched,
+        site_dirs(plan),
+        std::env::var_os("PATH").as_deref(),
+    );
+    scope
+        .stat_only
+        .extend(fs.protected.iter().chain(&fs.secrets).cloned());
+    if let Some(d) = crate::paths::state_dir() {
+        scope.stat_only.push(d.join("reports"));
+    }
+    scope
+}
+
+/// The proxy's policy: the install's only way out. It lets through the
+/// registries and the hosts the policy allows for this manager; unknown
+/// hosts pass in protect and audit (recorded as unexpected) and are refused
+/// in block. The manager's own proxy setting (conda's proxy_servers, pip's
+/// proxy …) is overridden inside the sandbox: the proxy chains to it.
+pub fn proxy_policy(plan: &InstallPlan, policy: &Policy, env: &[(String, String)]) -> ProxyPolicy {
+    let mut allowed: Vec<String> = plan
+        .registries
+        .iter()
+        .filter_map(|u| host_port_default(u))
+        .collect();
+    allowed.extend(plan.facts.download_hosts.iter().map(|h| with_port(h, 443)));
+    for host in policy
+        .endpoints
+        .allow
+        .get(plan.tool.name())
+        .into_iter()
+        .flatten()
+    {
+        if host
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+        {
+            allowed.push(host.to_ascii_lowercase());
+        } else {
+            allowed.push(with_port(host, 443));
+            allowed.push(with_port(host, 80));
+        }
+    }
+    ProxyPolicy {
+        allowed,
+        allow_unknown: policy.mode != Mode::Block,
+        deny_raw_ip: policy.endpoints.deny.contains(&DenyClass::RawIp),
+        upstream: Upstream::from_env(env).or_else(|| {
+            let mut own: Vec<(String, String)> = env
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("NO_PROXY"))
+                .cloned()
+                .collect();
+            own.push(("HTTPS_PROXY".into(), plan.proxy.clone()?));
+            Upstream::from_env(&own)
+        }),
+        limits: Default::default(),
+    }
+}
+
+/// `host:port` of a registry URL, with the scheme's port when none is given.
+fn host_port_default(url: &str) -> Option<String> {
+    let hp = crate::managers::facts::host_port(url)?;
+    let default = if url.starts_with("https") { 443 } else { 80 };
+    Some(with_port(&hp, default))
+}
+
+/// `host` with `port` appended unless it has one.
+fn with_port(host: &str, port: u16) -> String {
+    let h = host.to_ascii_lowercase();
+    let has_port = if let Some(rest) = h.strip_prefix('[') {
+        rest.contains("]:")
+    } else {
+        h.rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    };
+    if has_port { h } else { format!("{h}:{port}") }
+}
+
+/// The payload and the build directories: what the install runs from.
+pub fn exec_roots(plan: &InstallPlan) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = plan
+        .write_roots
+        .iter()
+        .chain(&plan.write_files)
+        .chain(&plan.build_dirs)
+        .cloned()
+        .collect();
+    roots.extend(crate::detect::data::python_envs(&plan.write_roots));
+    roots
+}
+
+/// The proxy as the supervisor sees it.
+pub struct ProxyEnd {
+    /// Its listening address: the one endpoint the install may connect to.
+    pub addr: std::net::SocketAddr,
+    /// Where it notes which pid owns each of its connections.
+    pub peers: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u16, i32>>>,
+}
+
+impl ProxyEnd {
+    /// The running proxy's end.
+    pub fn of(proxy: &super::proxy::Proxy) -> ProxyEnd {
+        ProxyEnd {
+            addr: proxy.addr,
+            peers: proxy.peers.clone(),
+        }
+    }
+}
+
+/// What the seccomp supervisor watches for and refuses.
+#[allow(clippy::too_many_arguments)]
+pub fn watch(
+    plan: &InstallPlan,
+    mode: Mode,
+    fs: &FsSpec,
+    grants: &[Grant],
+    at: &Place,
+    rules: Rules,
+    proxy: ProxyEnd,
+    start: Instant,
+) -> Watch {
+    let audit = mode == Mode::Audit;
+    let net = NetPolicy {
+        observe_only: audit,
+        allowed: vec![proxy.addr],
+        privileged_unix: privileged_sockets(at.home.as_deref()),
+        deny_all_unix: mode == Mode::Block,
+        peers: Some(proxy.peers),
+    };
+    // Reads recorded as evidence: the hidden stores, and the credentials the
+    // managers need readable (a hook reading them is the finding).
+    let mut secrets = fs.secrets.clone();
+    if let Some(h) = &at.home {
+        secrets.extend(
+            crate::sandbox::readable_credentials()
+                .iter()
+                .map(|f| h.join(f)),
+        );
+    }
+    secrets.extend(
+        [".env", ".env.local", ".env.production", ".env.development"]
+            .iter()
+            .map(|f| at.cwd.join(f)),
+    );
+    // A process confined by the preload library says so by opening this.
+    if !audit && !plan.package_code.is_empty() {
+        secrets.push(crate::sandbox::nest::ack_path(&at.tmp));
+    }
+    Watch {
+        rules,
+        observe_only: audit,
+        secrets,
+        net,
+        start,
+        // Block runs nothing the install wrote outside them.
+        exec_roots: (mode == Mode::Block).then(|| {
+            let mut r = exec_roots(plan);
+            r.push(at.tmp.clone());
+            r
+        }),
+        // chmod and chown take effect only where landlock lets it write.
+        perm: (!audit).then(|| WriteGrants::from_grants(grants)),
+    }
+}
+
+/// Unix sockets no install may use.
+pub fn privileged_sockets(home: Option<&Path>) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = [
+        "/var/run/docker.sock",
+        "/run/docker.sock",
+        "/run/containerd/containerd.sock",
+        "/run/systemd/resolve/io.systemd.Resolve",
+        "/var/run/nscd/socket",
+        "/run/dbus/system_bus_socket",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    if let Some(s) = std::env::var_os("SSH_AUTH_SOCK") {
+        v.push(PathBuf::from(s));
+    }
+    // The docker socket the user's docker client would use.
+    if let Some(path) = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(PathBuf::from))
+    {
+        v.push(path);
+    }
+    if let Some(h) = home {
+        v.push(h.join(".docker/run/docker.sock"));
+        v.push(h.join(".gnupg/S.gpg-agent"));
+    }
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    v.push(PathBuf::from(format!("/run/user/{uid}/bus")));
+    v.push(PathBuf::from(format!("/run/user/{uid}/docker.sock")));
+    v.push(PathBuf::from(format!("/run/user/{uid}/gnupg/S.gpg-agent")));
+    v
+}
+
+/// Where the install is expected to write: its roots, caches, logs and
+/// files, and every directory landlock lets it write.
+pub fn expected(plan: &InstallPlan, fs: &FsSpec) -> Vec<PathBuf> {
+    plan.write_roots
+        .iter()
+        .chain(&plan.cache_dirs)
+        .chain(&plan.log_dirs)
+        .chain(&plan.write_files)
+        .chain(&fs.write_dirs)
+        .chain(&fs.file_dirs)
+        .cloned()
+        .collect()
+}
+
+/// The configuration and credential files the manager itself reads (its
+/// reading them is no finding).
+pub fn manager_configs(plan: &InstallPlan) -> Vec<PathBuf> {
+    plan.config_files
+        .iter()
+        .chain(&plan.readable_credentials)
+        .cloned()
+        .collect()
+}
+
+/// The root project's package name, from `package.json` in `cwd`.
+pub fn project_package(cwd: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(cwd.join("package.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("name")?.as_str().map(str::to_string)
+}

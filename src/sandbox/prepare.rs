@@ -1,0 +1,301 @@
+//! What one install's sandbox is made of, prepared before the child starts:
+//! the directories that must exist, the private TMPDIR, landlock's grants,
+//! the child's command and environment, and the nested domains of package
+//! code (the hook wrapper, the preload library).
+
+use super::landlock::{self, FsSpec, Grant};
+use crate::detect::{HookDomain, NestDomain};
+use crate::managers::facts::InstallPlan;
+use crate::policy::Mode;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Creates what landlock must find existing before the sandbox closes over
+/// it (rules attach to existing files): the install's write roots, caches
+/// and logs, and pkgwarden's own state directory (a missing one would cost
+/// its parent the right to gain entries when the grants split around it).
+pub fn make_dirs(plan: &InstallPlan) {
+    for d in plan
+        .write_roots
+        .iter()
+        .chain(&plan.cache_dirs)
+        .chain(&plan.log_dirs)
+    {
+        // The site-packages of an environment the install itself creates
+        // (a pipx app's) is left to it: an empty one would look like an
+        // existing environment.
+        let env_root = d.ancestors().nth(3);
+        if d.file_name().is_some_and(|n| n == "site-packages")
+            && env_root.is_some_and(|e| !e.exists())
+        {
+            continue;
+        }
+        let _ = std::fs::create_dir_all(d);
+    }
+    if let Some(d) = crate::paths::state_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(d);
+    }
+}
+
+/// Removes the build outputs made for the grant and left unused (rmdir
+/// removes only empty directories).
+pub fn remove_transient(plan: &InstallPlan) {
+    for d in plan.transient_dirs.iter().rev() {
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
+/// The install's private temporary directory, removed when dropped.
+pub struct PrivateTmp(pub PathBuf);
+
+impl Drop for PrivateTmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Makes the install's private temporary directory (mode 0700).
+pub fn private_tmp() -> std::io::Result<PrivateTmp> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    for n in 0..100u32 {
+        let p = base.join(format!("pkgwarden-{}-{n}", std::process::id()));
+        match std::fs::DirBuilder::new().mode(0o700).create(&p) {
+            Ok(()) => return Ok(PrivateTmp(p)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free name"))
+}
+
+/// landlock's grants for `spec`; audit denies nothing (read and write
+/// everywhere, observe all).
+pub fn grants(spec: &FsSpec, mode: Mode) -> Vec<Grant> {
+    if mode == Mode::Audit {
+        vec![Grant::Write(PathBuf::from("/"))]
+    } else {
+        landlock::grants(spec)
+    }
+}
+
+/// The child's command: the real manager with the typed arguments, the
+/// private TMPDIR, the plan's variables, and every client pointed at the
+/// proxy.
+pub fn command(
+    real: &Path,
+    args: &[OsString],
+    plan: &InstallPlan,
+    tmp: &Path,
+    proxy: &str,
+) -> Command {
+    let mut cmd = Command::new(real);
+    cmd.arg0(real.as_os_str())
+        .args(args)
+        .env(crate::shim::SUPERVISOR_VAR, std::process::id().to_string())
+        .env("TMPDIR", tmp);
+    for (k, v) in &plan.env {
+        cmd.env(k, v);
+    }
+    proxy_env(&mut cmd, proxy);
+    cmd
+}
+
+/// Points every client in the sandbox at the proxy: the generic variables in
+/// both cases (Ruby's Net::HTTP reads only `http_proxy`, even for https),
+/// npm's, yarn's (yarn 4 ignores the generic ones) and pip's own. No host
+/// bypasses it: NO_PROXY is cleared. CA settings pass through untouched.
+pub fn proxy_env(cmd: &mut Command, url: &str) {
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "npm_config_proxy",
+        "npm_config_https_proxy",
+        "YARN_HTTP_PROXY",
+        "YARN_HTTPS_PROXY",
+        "PIP_PROXY",
+    ] {
+        cmd.env(var, url);
+    }
+    for var in [
+        "NO_PROXY",
+        "no_proxy",
+        "npm_config_noproxy",
+        "NPM_CONFIG_NOPROXY",
+    ] {
+        cmd.env_remove(var);
+    }
+}
+
+/// Where the install's package code runs: the places the nested domains
+/// need, for the detectors to judge by.
+#[derive(Default)]
+pub struct PackageCode {
+    /// Package scripts started through the hook wrapper.
+    pub hooks: HookDomain,
+    /// Package code confined by the preload library.
+    pub nest: NestDomain,
+}
+
+/// Sets up both nested domains of package code in `cmd` (none in audit).
+/// A domain that cannot be set up leaves that code with the install's
+/// rights, and says so on stderr and in the report.
+pub fn package_code(
+    cmd: &mut Command,
+    plan: &InstallPlan,
+    mode: Mode,
+    fs: &FsSpec,
+    at: &Place,
+    env: &[(String, String)],
+    what: &str,
+) -> PackageCode {
+    if mode == Mode::Audit {
+        return PackageCode::default();
+    }
+    PackageCode {
+        hooks: hooks(cmd, plan, fs, at, what),
+        nest: if plan.package_code.is_empty() {
+            NestDomain::default()
+        } else {
+            nest(cmd, plan, fs, at, env, what)
+        },
+    }
+}
+
+/// Where an install runs: HOME, the working directory, the private TMPDIR.
+pub struct Place {
+    /// The user's home directory.
+    pub home: Option<PathBuf>,
+    /// The working directory.
+    pub cwd: PathBuf,
+    /// The install's private temporary directory.
+    pub tmp: PathBuf,
+}
+
+/// Package scripts start through the hook wrapper, in a nested domain.
+fn hooks(cmd: &mut Command, plan: &InstallPlan, fs: &FsSpec, at: &Place, what: &str) -> HookDomain {
+    let Some(h) = &plan.hook_shell else {
+        return HookDomain::default();
+    };
+    let hook = super::hook::spec(plan, fs, at.home.as_deref(), &at.cwd, &at.tmp);
+    let written = hook.as_ref().map(|s| super::hook::write(s, &at.tmp));
+    match (h.overridden, std::env::current_exe(), hook, written) {
+        (false, Ok(exe), Some(hook), Some(Ok(var))) => {
+            cmd.env(&h.var, &exe).env(super::hook::VAR, var);
+            HookDomain {
+                exe: Some(exe),
+                hidden: hook.hide,
+                project: hook.project,
+                writes: hook.writes,
+            }
+        }
+        (true, ..) => {
+            eprintln!(
+                "pkgwarden: WARNING: {what}: package scripts run with the install's rights: the command line chose their shell (--script-shell)"
+            );
+            HookDomain::default()
+        }
+        (_, exe, _, written) => {
+            eprintln!(
+                "pkgwarden: WARNING: {what}: package scripts run with the install's rights: cannot set up their domain ({})",
+                match (exe, written) {
+                    (Err(e), _) | (_, Some(Err(e))) => e.to_string(),
+                    _ => "no spec".into(),
+                }
+            );
+            HookDomain::default()
+        }
+    }
+}
+
+/// Package code the manager starts as a plain child process (build
+/// backends, setup.py, extconf.rb) is confined by the preload library: its
+/// path and spec go into the install's environment. Without the library (or
+/// its spec) that code runs with the install's rights, and the report says so.
+fn nest(
+    cmd: &mut Command,
+    plan: &InstallPlan,
+    fs: &FsSpec,
+    at: &Place,
+    env: &[(String, String)],
+    what: &str,
+) -> NestDomain {
+    let spec = super::nest::spec(
+        plan,
+        fs,
+        at.home.as_deref(),
+        &at.cwd,
+        &at.tmp,
+        std::process::id() as i32,
+    );
+    let lib = std::env::current_exe()
+        .map_err(|e| e.to_string())
+        .and_then(|exe| {
+            super::nest::library(&exe).ok_or_else(|| {
+                format!(
+                    "{} not found beside {} (reinstall with install.sh)",
+                    super::nest::LIBRARY,
+                    exe.display()
+                )
+            })
+        });
+    let written = spec
+        .as_ref()
+        .map(|s| super::nest::write(s, &at.tmp).map_err(|e| e.to_string()));
+    match (lib, spec, written) {
+        (Ok(lib), Some(spec), Some(Ok(var))) => {
+            let existing = env
+                .iter()
+                .find(|(k, _)| k == "LD_PRELOAD")
+                .map(|(_, v)| OsString::from(v));
+            cmd.env("LD_PRELOAD", super::nest::preload(&lib, existing))
+                .env(super::nest_spec::VAR, var);
+            NestDomain {
+                spec: Some(spec),
+                missing: None,
+            }
+        }
+        (lib, spec, written) => {
+            let why = match (lib, written) {
+                (Err(e), _) | (_, Some(Err(e))) => e,
+                _ => "no spec".into(),
+            };
+            eprintln!(
+                "pkgwarden: WARNING: {what}: build backends and other package code run with the install's rights: {why}"
+            );
+            NestDomain {
+                spec: spec.map(|mut s| {
+                    // Nothing acknowledges: every run is reported unnested.
+                    s.ack = PathBuf::new();
+                    s
+                }),
+                missing: Some(why),
+            }
+        }
+    }
+}
+
+/// Removes from `cmd` the secrets in the environment that the install's
+/// scripts never get (unless the manager's own configuration names them);
+/// returns the names removed and the names kept.
+pub fn scrub(
+    cmd: &mut Command,
+    env: &[(String, String)],
+    plan: &InstallPlan,
+) -> (Vec<String>, Vec<String>) {
+    let (removed, kept) = super::scrub_env(env, &plan.secret_refs);
+    for name in &removed {
+        cmd.env_remove(name);
+    }
+    (removed, kept)
+}

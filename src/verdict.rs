@@ -1,0 +1,126 @@
+//! The verdict on an install's findings: which ones the policy's allow list
+//! accepts, whether the install fails (block mode), and what it left behind
+//! that goes into quarantine.
+
+use crate::detect::record::Tampered;
+use crate::detect::{self, Finding, Severity, Taken};
+use crate::monitor::snapshot::Change;
+use crate::policy::{AllowEntry, Mode, Policy};
+use crate::report::model::Quarantined;
+use std::collections::BTreeSet;
+use std::time::SystemTime;
+
+/// Marks the findings the policy's allow list accepts; returns warnings for
+/// expired entries that would have matched.
+pub fn accept(findings: &mut [Finding], allow: &[AllowEntry], now: SystemTime) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for f in findings.iter_mut() {
+        let Some(pkg) = &f.package else { continue };
+        for a in allow {
+            if &a.package != pkg || !(a.rules.is_empty() || a.rules.contains(&f.rule)) {
+                continue;
+            }
+            if a.expired(now) {
+                let w = format!(
+                    "allow entry for {} expired on {}; its findings count again",
+                    a.package,
+                    a.expires.as_deref().unwrap_or("")
+                );
+                if !warnings.contains(&w) {
+                    warnings.push(w);
+                }
+                continue;
+            }
+            f.allowed_by = Some(match &a.reason {
+                Some(r) => format!("allow {}: {r}", a.package),
+                None => format!("allow {}", a.package),
+            });
+            break;
+        }
+    }
+    warnings
+}
+
+/// True when a finding the allow list did not accept reaches `min`.
+pub fn failing(findings: &[Finding], min: Severity) -> bool {
+    findings
+        .iter()
+        .any(|f| f.allowed_by.is_none() && f.severity >= min)
+}
+
+/// What a failed install left in persistence locations and goes into
+/// quarantine: the changes the failing findings name as evidence, the
+/// RubyGems plugin loaders behind them, and a tampered file of another
+/// package (better a package that fails to import than one that runs what
+/// was added to it).
+pub fn to_hold(
+    findings: &[Finding],
+    min: Severity,
+    changes: &[Change],
+    tampered: &[Tampered],
+) -> Vec<Change> {
+    let evidence: BTreeSet<&String> = findings
+        .iter()
+        .filter(|f| f.severity >= min)
+        .flat_map(|f| &f.evidence.paths)
+        .collect();
+    let loaders = detect::gemplugin::loaders_to_hold(findings, min, changes);
+    let trojaned = detect::record::as_changes(tampered);
+    changes
+        .iter()
+        .chain(&trojaned)
+        .filter(|c| evidence.contains(&c.path))
+        .chain(&loaders)
+        .cloned()
+        .collect()
+}
+
+/// The install's outcome under the policy.
+pub struct Verdict {
+    /// The policy fails this install (block mode, a failing finding).
+    pub blocked: bool,
+    /// What went into quarantine.
+    pub quarantined: Vec<Quarantined>,
+}
+
+/// Applies the allow list, decides whether the install is blocked, and in
+/// block mode moves what a failed install left into quarantine under
+/// `report_id`, marking the findings whose evidence went there.
+pub fn decide(
+    findings: &mut [Finding],
+    policy: &Policy,
+    started: SystemTime,
+    report_id: &str,
+    changes: &[Change],
+    tampered: &[Tampered],
+) -> Verdict {
+    for w in accept(findings, &policy.allow, started) {
+        eprintln!("pkgwarden: warning: {w}");
+    }
+    let blocked = policy.mode == Mode::Block && failing(findings, policy.block_severity);
+    if !blocked {
+        return Verdict {
+            blocked,
+            quarantined: Vec::new(),
+        };
+    }
+    let held = to_hold(findings, policy.block_severity, changes, tampered);
+    let refs: Vec<&Change> = held.iter().collect();
+    let (q, errors) = crate::quarantine::isolate(report_id, &refs);
+    for e in errors {
+        eprintln!("pkgwarden: quarantine: {e}");
+    }
+    for f in findings.iter_mut() {
+        if f.evidence
+            .paths
+            .iter()
+            .any(|p| q.iter().any(|x| &x.original == p))
+        {
+            f.action = Taken::Quarantined;
+        }
+    }
+    Verdict {
+        blocked,
+        quarantined: q,
+    }
+}
