@@ -1954,3 +1954,131 @@ fn setup_py_forging_the_record_of_the_package_it_trojans() {
         fs::write(&record, &record0).unwrap();
     }
 }
+
+/// What varies from run to run in a report (ids, times, pids, syscall
+/// counts, temporary names, the loopback port) taken out, the rest kept as
+/// the report has it: the same install must give the same report whatever
+/// the code inside looks like (issue 12's golden test).
+fn normalized(report: &Value, places: &[(String, &str)]) -> Value {
+    const VARYING: &[&str] = &[
+        "id",
+        "started",
+        "duration_ms",
+        "timings",
+        "who",
+        "ms",
+        "seq",
+        "pid",
+        "ppid",
+        "notifications",
+        "snapshot_us",
+        "supervisor_max_rss_kb",
+        "until",
+        "mtime",
+        "mtime_ns",
+        "report_id",
+        "ctime_ns",
+        "ino",
+        "dev",
+        // landlock's rule count follows what /tmp holds (split directories).
+        "rules",
+        // The supervisor's raw record: its order and count follow thread
+        // scheduling; what the rules made of it is in `findings`.
+        "processes",
+        "network",
+        "endpoints",
+    ];
+    fn walk(v: &Value, places: &[(String, &str)]) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(k, _)| !VARYING.contains(&k.as_str()))
+                    .map(|(k, v)| (text(k, places), walk(v, places)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(|v| walk(v, places)).collect()),
+            Value::String(s) => Value::String(text(s, places)),
+            other => other.clone(),
+        }
+    }
+    fn text(s: &str, places: &[(String, &str)]) -> String {
+        {
+            let mut s = s.to_string();
+            for (from, to) in places {
+                s = s.replace(from.as_str(), to);
+            }
+            // The private TMPDIR and the quarantine's per-report names.
+            let re = |s: &str, prefix: &str, to: &str| -> String {
+                let mut out = String::new();
+                let mut rest = s;
+                while let Some(i) = rest.find(prefix) {
+                    out.push_str(&rest[..i]);
+                    out.push_str(to);
+                    let tail = &rest[i + prefix.len()..];
+                    let end = tail
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                        .unwrap_or(tail.len());
+                    rest = &tail[end..];
+                }
+                out.push_str(rest);
+                out
+            };
+            // A process chain's entries start with their pid.
+            let s = match s.split_once(' ') {
+                Some((pid, rest)) if pid.bytes().all(|b| b.is_ascii_digit()) && !pid.is_empty() => {
+                    format!("$PID {rest}")
+                }
+                _ => s,
+            };
+            re(&s, "pkgwarden-", "pkgwarden-$N")
+        }
+    }
+    let id = report["id"].as_str().unwrap_or("-").to_string();
+    let mut places = places.to_vec();
+    places.push((id, "$ID"));
+    walk(report, &places)
+}
+
+#[test]
+fn the_report_of_a_fixture_install_is_the_golden_one() {
+    let c = pip_case(
+        "pwgold",
+        &[
+            ("pwgold/__init__.py", b"".to_vec()),
+            ("pwgold.pth", incident("pth-exec.pth")),
+        ],
+        false,
+    );
+    // The interpreter's version names the venv's lib/pythonX.Y.
+    let py = fs::read_dir(c.venv.join("lib"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find(|n| n.starts_with("python"))
+        .unwrap();
+    let places = [
+        (c.index.base_url(), "$INDEX"),
+        (c.venv.display().to_string(), "$VENV"),
+        (py.clone(), "$PY"),
+        (c.env.home.path().display().to_string(), "$HOME"),
+        (std::env::temp_dir().display().to_string(), "$TMP"),
+    ];
+    let write = std::env::var_os("PKGWARDEN_GOLDEN_WRITE").map(PathBuf::from);
+    for mode in ["protect", "block"] {
+        let r = c.install(mode, &[]);
+        let got = normalized(&r.report, &places);
+        let name = format!("golden-pth-{mode}.json");
+        if let Some(dir) = &write {
+            fs::write(dir.join(&name), serde_json::to_string_pretty(&got).unwrap()).unwrap();
+            continue;
+        }
+        let want: Value =
+            serde_json::from_slice(&fs::read(crate_root().join("tests/data").join(&name)).unwrap())
+                .unwrap();
+        assert_eq!(
+            got,
+            want,
+            "{mode}: the report differs from tests/data/{name} (PKGWARDEN_GOLDEN_WRITE=DIR writes the new one):\n{}",
+            serde_json::to_string_pretty(&got).unwrap()
+        );
+    }
+}
