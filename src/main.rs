@@ -7,6 +7,7 @@ mod cli;
 mod detect;
 mod exit;
 mod managers;
+mod model;
 mod monitor;
 mod paths;
 mod policy;

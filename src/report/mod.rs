@@ -245,6 +245,7 @@ pub(crate) mod testdata {
 
     use super::model::*;
     use crate::detect::{Evidence, Finding, Severity, Taken};
+    use crate::model::RuleId;
     use crate::monitor::notify::{Action, Event};
     use crate::monitor::procs::{Lingering, ProcNode};
     use crate::monitor::proxy::{Request, Verdict};
@@ -458,25 +459,26 @@ pub(crate) mod testdata {
             sha256: "cd".repeat(32),
             restored_previous: false,
         }];
-        let f = |rule: &str, sev: Severity, attack: &[&str], evidence: Evidence, action: Taken| {
-            Finding {
-                rule: rule.into(),
-                title: format!("{rule} happened"),
-                severity: sev,
-                attack: attack.iter().map(|a| a.to_string()).collect(),
-                pid: Some(4242),
-                chain: vec!["10 pip".into(), "11 sh".into(), "4242 node".into()],
-                package: Some("evil-pkg@1.0.0".into()),
-                hook: Some("postinstall".into()),
-                evidence,
-                action,
-                allowed_by: None,
-                after_ms: None,
-            }
-        };
+        let f =
+            |rule: RuleId, sev: Severity, attack: &[&str], evidence: Evidence, action: Taken| {
+                Finding {
+                    rule,
+                    title: format!("{rule} happened"),
+                    severity: sev,
+                    attack: attack.iter().map(|a| a.to_string()).collect(),
+                    pid: Some(4242),
+                    chain: vec!["10 pip".into(), "11 sh".into(), "4242 node".into()],
+                    package: Some("evil-pkg@1.0.0".into()),
+                    hook: Some("postinstall".into()),
+                    evidence,
+                    action,
+                    allowed_by: None,
+                    after_ms: None,
+                }
+            };
         r.findings = vec![
             f(
-                "persist.shell-rc",
+                RuleId::PersistShellRc,
                 Severity::High,
                 &["T1546.004"],
                 Evidence {
@@ -488,7 +490,7 @@ pub(crate) mod testdata {
                 Taken::Quarantined,
             ),
             f(
-                "cred.read",
+                RuleId::CredRead,
                 Severity::Critical,
                 &["T1552.001", "T1552.004"],
                 Evidence {
@@ -501,7 +503,7 @@ pub(crate) mod testdata {
                 Taken::Blocked,
             ),
             f(
-                "net.exfil-service",
+                RuleId::NetExfilService,
                 Severity::High,
                 &["T1567"],
                 Evidence {
@@ -511,7 +513,7 @@ pub(crate) mod testdata {
                 Taken::Blocked,
             ),
             f(
-                "net.direct",
+                RuleId::NetDirect,
                 Severity::High,
                 &["T1571", "T1095"],
                 Evidence {
@@ -522,7 +524,7 @@ pub(crate) mod testdata {
                 Taken::Blocked,
             ),
             f(
-                "exec.suspicious",
+                RuleId::ExecSuspicious,
                 Severity::Medium,
                 &["T1059.004"],
                 Evidence {
@@ -532,7 +534,7 @@ pub(crate) mod testdata {
                 Taken::Observed,
             ),
             f(
-                "cred.env",
+                RuleId::CredEnv,
                 Severity::Low,
                 &["T1552.001"],
                 Evidence {
@@ -542,7 +544,7 @@ pub(crate) mod testdata {
                 Taken::Observed,
             ),
             f(
-                "sandbox.escape",
+                RuleId::SandboxEscape,
                 Severity::Info,
                 &["T1611"],
                 Evidence {
