@@ -10,6 +10,7 @@ mod exit;
 mod invoke;
 mod judge;
 mod managers;
+mod model;
 mod monitor;
 mod paths;
 mod policy;

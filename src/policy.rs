@@ -22,45 +22,7 @@ use std::time::Duration;
 /// The built-in layer, compiled in.
 pub const BUILTIN: &str = include_str!("../policy/default.toml");
 
-/// How much an install is allowed to do.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Observe and report; deny nothing.
-    Audit,
-    /// Deny never-legitimate actions; report the rest.
-    #[default]
-    Protect,
-    /// Allow only what the policy expects; any finding fails the install.
-    Block,
-}
-
-impl Mode {
-    /// The lowercase name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Audit => "audit",
-            Mode::Protect => "protect",
-            Mode::Block => "block",
-        }
-    }
-
-    /// Parses a mode name (for flags and variables).
-    pub fn parse(s: &str) -> Option<Mode> {
-        match s {
-            "audit" => Some(Mode::Audit),
-            "protect" => Some(Mode::Protect),
-            "block" => Some(Mode::Block),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::model::Mode;
 
 /// UserContextScope: which accounts are monitored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,7 +112,7 @@ pub struct Policy {
     /// Endpoint policy.
     pub endpoints: Endpoints,
     /// Block mode fails an install on findings of this severity and above.
-    pub block_severity: crate::detect::Severity,
+    pub block_severity: crate::model::Severity,
     /// Findings accepted for a package version (`name@version`).
     pub allow: Vec<AllowEntry>,
     /// Directories every sandboxed install may also write beneath (`~/`
@@ -170,9 +132,10 @@ pub struct Policy {
 pub struct AllowEntry {
     /// `name@version` as the report names it.
     pub package: String,
-    /// Rule ids; empty means every rule.
+    /// Rule ids; empty means every rule. An unknown id is an error (it
+    /// would accept nothing, silently).
     #[serde(default)]
-    pub rules: Vec<String>,
+    pub rules: Vec<crate::model::RuleId>,
     /// `YYYY-MM-DD`: the entry stops applying after this day.
     #[serde(default, deserialize_with = "de_date")]
     pub expires: Option<String>,
@@ -231,7 +194,7 @@ struct Layer {
     startup_paths: Option<StartupPaths>,
     unsigned_binary_alerting: Option<bool>,
     endpoints: Option<Endpoints>,
-    block_severity: Option<crate::detect::Severity>,
+    block_severity: Option<crate::model::Severity>,
     allow: Option<Vec<AllowEntry>>,
     extra_write_paths: Option<Vec<NonEmpty>>,
     shim_new_venvs: Option<bool>,
@@ -1075,6 +1038,18 @@ mod tests {
         fs::write(&f, "package_managers = [\"pip\", \"cargo\"]\n").unwrap();
         let e = check_file(&f).unwrap_err().to_string();
         assert!(e.contains("bad.toml:1:28:") && e.contains("cargo"), "{e}");
+
+        fs::write(
+            &f,
+            "[[allow]]\npackage = \"a@1\"\nrules = [\"cred.read\", \"cred.reads\"]\n",
+        )
+        .unwrap();
+        let e = check_file(&f).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.toml:3:9:") && e.contains("`cred.reads`"),
+            "{e}"
+        );
+        assert!(e.contains("cred.read, cred.env"), "{e}");
 
         fs::write(&f, "mode = \n").unwrap();
         let e = check_file(&f).unwrap_err().to_string();

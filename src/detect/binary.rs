@@ -3,6 +3,7 @@
 //! packed (UPX) or above the entropy threshold.
 
 use super::{Evidence, Finding, Input, Procs, Severity, finding};
+use crate::model::RuleId;
 use std::io::Read;
 use std::path::Path;
 
@@ -89,7 +90,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             p.display()
         );
         let mut f = finding(
-            "drop.binary",
+            RuleId::DropBinary,
             title,
             Some(e.pid),
             procs,

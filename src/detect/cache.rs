@@ -5,6 +5,7 @@
 //! domain refuses such writes; the attempt is the finding.
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::model::RuleId;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -49,7 +50,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             let changed = ev.paths.iter().any(|p| input.changed(Path::new(p)).is_some());
             let title = "Package code tried to write the manager's cache".to_string();
             finding(
-                "tamper.manager-cache",
+                RuleId::TamperManagerCache,
                 title,
                 Some(pid),
                 procs,

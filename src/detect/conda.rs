@@ -5,6 +5,7 @@
 //! (`persist.shell-rc`), although it sits in an expected root.
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding, pth, writer_of};
+use crate::model::RuleId;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -99,7 +100,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         };
         let pid = writer_of(input, &path);
         let mut f = finding(
-            "persist.shell-rc",
+            RuleId::PersistShellRc,
             format!("conda activation script {rel} runs `{}`", token.trim()),
             pid,
             procs,

@@ -3,6 +3,7 @@
 //! policy kept in the install's environment).
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::model::RuleId;
 use crate::sandbox::{home_secrets, readable_credentials, system_secrets};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -62,7 +63,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 };
                 let title = format!("Another process's /proc entry opened: {path}");
                 out.push(finding(
-                    "cred.read",
+                    RuleId::CredRead,
                     title,
                     Some(e.pid),
                     procs,
@@ -107,7 +108,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             || hook
                 && input.hooks.hidden.iter().any(|s| p.starts_with(s))
                 && input.hooks.confines(e.pid, input.tree, procs);
-        let action = if input.mode != crate::policy::Mode::Audit && hidden {
+        let action = if input.mode != crate::model::Mode::Audit && hidden {
             Taken::Blocked
         } else {
             Taken::Observed
@@ -117,7 +118,14 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             ..Evidence::default()
         };
         let title = format!("Credential store opened: {path}");
-        out.push(finding("cred.read", title, Some(e.pid), procs, ev, action));
+        out.push(finding(
+            RuleId::CredRead,
+            title,
+            Some(e.pid),
+            procs,
+            ev,
+            action,
+        ));
     }
     if !input.env_kept.is_empty() {
         let ev = Evidence {
@@ -128,7 +136,14 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             "{} secret-like variable(s) stayed in the install's environment (the manager's configuration refers to them)",
             input.env_kept.len()
         );
-        out.push(finding("cred.env", title, None, procs, ev, Taken::Observed));
+        out.push(finding(
+            RuleId::CredEnv,
+            title,
+            None,
+            procs,
+            ev,
+            Taken::Observed,
+        ));
     }
     out
 }

@@ -62,10 +62,10 @@ pub struct Endpoints {
 }
 
 /// One persistence family of THREATS.md (`policy/persistence.toml`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct Family {
     /// The rule id (`persist.shell-rc` …).
-    pub rule: String,
+    pub rule: crate::model::RuleId,
     /// A refused directory on the way to one of its directories is evidence.
     #[serde(default)]
     pub leads: bool,
@@ -239,7 +239,7 @@ mod tests {
         assert!(
             p.family
                 .iter()
-                .all(|f| f.rule.starts_with("persist.") && !f.paths.is_empty())
+                .all(|f| f.rule.family() == "persist" && !f.paths.is_empty())
         );
         assert!(e.exfil_hosts.iter().any(|h| h == "webhook.site"));
     }

@@ -3,6 +3,7 @@
 //! info; anything else is high.
 
 use super::{Evidence, Finding, Input, Procs, Severity, finding};
+use crate::model::RuleId;
 use std::collections::BTreeSet;
 
 /// One finding per (syscall, process).
@@ -25,7 +26,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         };
         let title = format!("Syscall a package install never needs: {}", e.syscall);
         let mut f = finding(
-            "sandbox.escape",
+            RuleId::SandboxEscape,
             title,
             Some(e.pid),
             procs,

@@ -3,6 +3,7 @@
 //! `exec.suspicious` (an install script runs a tool no install needs).
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::model::RuleId;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -114,7 +115,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 t.display()
             );
             out.push(finding(
-                "exec.dropped",
+                RuleId::ExecDropped,
                 title,
                 Some(e.pid),
                 procs,
@@ -132,7 +133,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             };
             let title = format!("Install script ran `{}`", shorten_cmd(&argv));
             out.push(finding(
-                "exec.suspicious",
+                RuleId::ExecSuspicious,
                 title,
                 Some(e.pid),
                 procs,
@@ -250,7 +251,7 @@ mod tests {
         };
         check(&input, &Procs::new(&[]))
             .into_iter()
-            .filter(|f| f.rule == "exec.dropped")
+            .filter(|f| f.rule == RuleId::ExecDropped)
             .collect()
     }
 

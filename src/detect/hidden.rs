@@ -4,6 +4,7 @@
 //! roots, the project and the target environments.
 
 use super::{Evidence, Finding, Input, Procs, data, finding};
+use crate::model::RuleId;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -144,7 +145,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             ..ev
         };
         out.push(finding(
-            "hidden.script",
+            RuleId::HiddenScript,
             title,
             Some(e.pid),
             procs,
@@ -202,7 +203,7 @@ fn refused_dir(input: &Input, procs: &Procs, p: &Path, pid: i32) -> Option<Findi
         ..Evidence::default()
     };
     let mut f = finding(
-        "hidden.script",
+        RuleId::HiddenScript,
         title,
         Some(pid),
         procs,

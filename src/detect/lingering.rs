@@ -2,7 +2,8 @@
 //! manager exited (detached by `setsid`, `nohup`, a double fork …).
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
-use crate::policy::Mode;
+use crate::model::Mode;
+use crate::model::RuleId;
 
 /// One finding per process left running. An ssh ControlPersist master that
 /// git started for an ssh dependency is the user's own tooling.
@@ -36,7 +37,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 "Process left running after the install: {}",
                 super::pth::shorten(&l.argv.join(" "))
             );
-            finding("proc.lingering", title, Some(l.pid), procs, ev, action)
+            finding(RuleId::ProcLingering, title, Some(l.pid), procs, ev, action)
         })
         .collect()
 }

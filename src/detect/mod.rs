@@ -4,40 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Worth knowing, nothing to do.
-    Info,
-    /// Exposure, not an attack.
-    Low,
-    /// Suspicious.
-    Medium,
-    /// Malicious in all likelihood.
-    High,
-    /// Malicious, and correlated with a second signal.
-    Critical,
-}
-
-impl Severity {
-    /// The lowercase name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::model::{RuleId, Severity};
 
 /// What pkgwarden did about a finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +49,7 @@ pub struct Evidence {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// Rule id from THREATS.md (`persist.shell-rc`, `cred.read` …).
-    pub rule: String,
+    pub rule: RuleId,
     /// One line saying what happened.
     pub title: String,
     /// How bad.
@@ -132,11 +99,11 @@ pub mod pth;
 pub mod record;
 pub mod tamper;
 
+use crate::model::Mode;
 use crate::monitor::notify::{Action, Event};
 use crate::monitor::procs::{Lingering, ProcNode};
 use crate::monitor::proxy::Request;
 use crate::monitor::snapshot::{Change, ChangeKind};
-use crate::policy::Mode;
 use crate::sandbox::landlock::FsSpec;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -612,144 +579,22 @@ fn short_cmd(argv: &[String], exe: &str) -> String {
     s
 }
 
-/// The ATT&CK techniques and the default severity of each rule.
-pub fn rule_meta(rule: &str) -> (&'static [&'static str], Severity, &'static str) {
-    use Severity::*;
-    match rule {
-        "persist.shell-rc" => (&["T1546.004"], High, "Shell start-up file written"),
-        "persist.systemd" => (&["T1543.002"], High, "systemd unit or timer created"),
-        "persist.autostart" => (&["T1547.013"], High, "XDG autostart entry"),
-        "persist.cron" => (&["T1053.003"], High, "cron or at job"),
-        "persist.python-startup" => (&["T1546.018"], High, "Python start-up hook"),
-        "tamper.installed-package" => (
-            &["T1195.002", "T1554"],
-            High,
-            "File of an installed package no longer matches its RECORD",
-        ),
-        "persist.path-hijack" => (
-            &["T1574.007"],
-            High,
-            "Executable placed ahead of system commands",
-        ),
-        "persist.ssh" => (&["T1098.004"], High, "SSH access or start-up file written"),
-        "persist.pm-config" => (
-            &["T1574", "T1546"],
-            High,
-            "Package-manager configuration tampered",
-        ),
-        "persist.git" => (&["T1546"], High, "Git hook or git configuration written"),
-        "persist.ci" => (
-            &["T1195.002", "T1219"],
-            High,
-            "CI pipeline or runner file written",
-        ),
-        "persist.agent-hook" => (&["T1546"], High, "AI agent or editor auto-run hook written"),
-        "persist.system" => (
-            &["T1574.006", "T1548.003", "T1037.004"],
-            High,
-            "System boot, loader or privilege file written",
-        ),
-        "persist.launchd" => (&["T1543.001", "T1543.004"], High, "Launch agent or daemon"),
-        "hidden.script" => (
-            &["T1564.001", "T1059"],
-            Medium,
-            "Script dropped in a hidden or scratch place",
-        ),
-        "drop.binary" => (
-            &["T1105", "T1027.002"],
-            Medium,
-            "Native executable written outside the package payload",
-        ),
-        "exec.dropped" => (
-            &["T1059", "T1620"],
-            High,
-            "A file written during the install was executed",
-        ),
-        "exec.suspicious" => (
-            &["T1059.004", "T1528", "T1080", "T1548.003", "T1496"],
-            Medium,
-            "Install script ran a tool no install needs",
-        ),
-        "cred.read" => (&["T1552.001", "T1552.004"], High, "Credential store opened"),
-        "cred.env" => (
-            &["T1552.001"],
-            Low,
-            "Secrets left in the install's environment",
-        ),
-        "net.unexpected-host" => (
-            &["T1071.001", "T1041"],
-            Medium,
-            "Request to a host outside the allowed set",
-        ),
-        "net.direct" => (&["T1571", "T1095"], High, "Traffic that bypasses the proxy"),
-        "net.exfil-service" => (&["T1567"], High, "Known exfiltration service contacted"),
-        "net.metadata" => (&["T1552.005"], High, "Cloud metadata service contacted"),
-        "net.dns" => (
-            &["T1071.004", "T1048"],
-            Medium,
-            "DNS resolved by the install itself",
-        ),
-        "net.local-socket" => (&["T1611", "T1552"], High, "Privileged local socket used"),
-        "proc.lingering" => (
-            &["T1059", "T1564"],
-            High,
-            "Process left running after the install",
-        ),
-        "sandbox.escape" => (
-            &["T1611", "T1055"],
-            High,
-            "Syscall a package install never needs",
-        ),
-        "tamper.pkgwarden" => (
-            &["T1562.001"],
-            High,
-            "pkgwarden's own policy, state or binary tampered with",
-        ),
-        "cred.perm" => (
-            &["T1222.002", "T1552.004"],
-            High,
-            "Credential store's permissions or owner changed",
-        ),
-        "perm.setuid" => (
-            &["T1548.001"],
-            High,
-            "Setuid or setgid bit asked for on a file",
-        ),
-        "perm.outside" => (
-            &["T1222.002"],
-            Medium,
-            "Permissions or owner changed outside the install's places",
-        ),
-        "tamper.manager-cache" => (
-            &["T1195.002", "T1554"],
-            High,
-            "Package code wrote into the manager's cache",
-        ),
-        "sandbox.unnested" => (
-            &["T1562.001"],
-            Medium,
-            "Package code ran with the install's rights",
-        ),
-        _ => (&[], Medium, "Finding"),
-    }
-}
-
 /// Builds a finding of `rule` for `pid` with the rule's defaults.
 pub fn finding(
-    rule: &str,
+    rule: RuleId,
     title: String,
     pid: Option<i32>,
     procs: &Procs,
     evidence: Evidence,
     action: Taken,
 ) -> Finding {
-    let (attack, severity, _) = rule_meta(rule);
+    let meta = rule.meta();
     let (package, hook) = pid.map(|p| procs.attribution(p)).unwrap_or((None, None));
     Finding {
-        rule: rule.to_string(),
+        rule,
         title,
-        severity,
-        attack: attack.iter().map(|s| s.to_string()).collect(),
+        severity: meta.severity,
+        attack: meta.attack.iter().map(|s| s.to_string()).collect(),
         pid,
         chain: pid.map(|p| procs.chain(p)).unwrap_or_default(),
         package,
@@ -822,7 +667,7 @@ pub fn run(input: &Input) -> Vec<Finding> {
 pub fn correlate(findings: &mut [Finding], procs: &Procs) {
     let creds: Vec<(i32, String)> = findings
         .iter()
-        .filter(|f| f.rule == "cred.read")
+        .filter(|f| f.rule == RuleId::CredRead)
         .filter_map(|f| {
             Some((
                 f.pid?,
@@ -832,8 +677,8 @@ pub fn correlate(findings: &mut [Finding], procs: &Procs) {
         .collect();
     for f in findings.iter_mut() {
         let net = matches!(
-            f.rule.as_str(),
-            "net.unexpected-host" | "net.direct" | "net.exfil-service"
+            f.rule,
+            RuleId::NetUnexpectedHost | RuleId::NetDirect | RuleId::NetExfilService
         );
         if let (true, Some(pid)) = (net, f.pid)
             && let Some((_, path)) = creds.iter().find(|(c, _)| procs.related(*c, pid))
@@ -848,10 +693,13 @@ pub fn correlate(findings: &mut [Finding], procs: &Procs) {
     }
     let hidden: Vec<String> = findings
         .iter()
-        .filter(|f| f.rule == "hidden.script")
+        .filter(|f| f.rule == RuleId::HiddenScript)
         .flat_map(|f| f.evidence.paths.clone())
         .collect();
-    for f in findings.iter_mut().filter(|f| f.rule == "exec.dropped") {
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.rule == RuleId::ExecDropped)
+    {
         if f.evidence.paths.iter().any(|p| hidden.contains(p)) {
             f.severity = Severity::Critical;
             f.evidence.detail = Some("a hidden script written and then executed".into());

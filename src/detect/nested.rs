@@ -5,6 +5,7 @@
 //! removed. Its code had the install's rights, not package code's.
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::model::RuleId;
 
 /// One finding per package-code process that ran unconfined.
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
@@ -31,7 +32,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         };
         let title = format!("Package code ({shape}) ran with the install's rights");
         out.push(finding(
-            "sandbox.unnested",
+            RuleId::SandboxUnnested,
             title,
             Some(node.pid),
             procs,

@@ -4,6 +4,7 @@
 
 use super::data;
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
+use crate::model::RuleId;
 use crate::monitor::notify::Action;
 use crate::monitor::proxy::Verdict;
 use std::collections::BTreeSet;
@@ -44,24 +45,24 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         let reason = r.reason.clone().unwrap_or_default();
         let (rule, title) = if data::is_metadata(&r.host) || reason.contains("metadata") {
             (
-                "net.metadata",
+                RuleId::NetMetadata,
                 format!("Cloud metadata service asked: {endpoint}"),
             )
         } else if let Some(svc) = data::exfil_service(&r.host, None) {
             (
-                "net.exfil-service",
+                RuleId::NetExfilService,
                 format!("Known exfiltration service contacted: {endpoint} ({svc})"),
             )
         } else if r.verdict == Verdict::Allowed {
             continue;
         } else if reason.contains("literal IP") {
             (
-                "net.direct",
+                RuleId::NetDirect,
                 format!("Request to a raw IP address: {endpoint}"),
             )
         } else {
             (
-                "net.unexpected-host",
+                RuleId::NetUnexpectedHost,
                 format!("Request to a host outside the allowed set: {endpoint}"),
             )
         };
@@ -90,7 +91,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         };
         let mut f = finding(rule, title, r.pid, procs, ev, action);
         // What pkgwarden could not derive from the tools is one policy line.
-        if rule == "net.unexpected-host"
+        if rule == RuleId::NetUnexpectedHost
             && r.verdict == Verdict::Denied
             && let Some(d) = f.evidence.detail.as_mut()
         {
@@ -100,7 +101,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             ));
         }
         let tld = r.host.rsplit('.').next().unwrap_or("");
-        if rule == "net.unexpected-host"
+        if rule == RuleId::NetUnexpectedHost
             && (data::endpoints().suspicious_tlds.iter().any(|t| t == tld)
                 || reason.contains("loopback, private"))
         {
@@ -125,14 +126,14 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 "a query"
             };
             (
-                "net.dns",
+                RuleId::NetDns,
                 format!("DNS query sent by the install itself: {q}"),
                 Some(sev.to_string()),
             )
         } else if let Some(path) = addr.strip_prefix("unix:") {
             if NSCD_SOCKETS.contains(&path) {
                 (
-                    "net.dns",
+                    RuleId::NetDns,
                     format!("Name service cache asked: {path}"),
                     Some(
                         "nscd also answers user and group lookups; a host lookup it \
@@ -142,19 +143,19 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 )
             } else if RESOLVER_SOCKETS.contains(&path) {
                 (
-                    "net.dns",
+                    RuleId::NetDns,
                     format!("Name lookup through the resolver socket {path}"),
                     None,
                 )
             } else if input.privileged_unix.iter().any(|p| Path::new(path) == p) {
                 (
-                    "net.local-socket",
+                    RuleId::NetLocalSocket,
                     format!("Privileged local socket used: {path}"),
                     None,
                 )
             } else if e.action == Action::Denied {
                 (
-                    "net.local-socket",
+                    RuleId::NetLocalSocket,
                     format!("Local socket refused: {path}"),
                     None,
                 )
@@ -162,7 +163,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 // A datagram to a named socket: a way out of the sandbox
                 // that no install needs (protect lets it through).
                 (
-                    "net.local-socket",
+                    RuleId::NetLocalSocket,
                     format!("Datagram sent to a local socket: {path}"),
                     Some("a unix datagram with a destination".to_string()),
                 )
@@ -172,13 +173,13 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         } else if let Ok(sa) = addr.parse::<SocketAddr>() {
             if data::is_metadata(&sa.ip().to_string()) {
                 (
-                    "net.metadata",
+                    RuleId::NetMetadata,
                     format!("Cloud metadata address contacted: {addr}"),
                     None,
                 )
             } else if sa.port() == 53 {
                 (
-                    "net.dns",
+                    RuleId::NetDns,
                     format!("DNS server contacted directly: {addr}"),
                     None,
                 )
@@ -186,7 +187,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 continue;
             } else {
                 (
-                    "net.direct",
+                    RuleId::NetDirect,
                     format!("Connection that bypasses the proxy: {addr}"),
                     None,
                 )
@@ -195,7 +196,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             // An address the supervisor could not read or does not know
             // (AF_UNSPEC, another family, a truncated one): refused.
             (
-                "net.direct",
+                RuleId::NetDirect,
                 format!("Socket address the sandbox cannot judge, refused: {addr}"),
                 None,
             )
@@ -217,13 +218,13 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             ..Evidence::default()
         };
         let mut f = finding(rule, title, Some(e.pid), procs, ev, action);
-        if rule == "net.dns" && e.dns_query.as_deref().is_some_and(encoded_name) {
+        if rule == RuleId::NetDns && e.dns_query.as_deref().is_some_and(encoded_name) {
             f.severity = Severity::High;
         }
         if nscd {
             f.severity = Severity::Info;
         }
-        if rule == "net.local-socket" && e.kind != "connect" && e.action != Action::Denied {
+        if rule == RuleId::NetLocalSocket && e.kind != "connect" && e.action != Action::Denied {
             f.severity = Severity::Medium;
         }
         out.push(f);
@@ -289,17 +290,15 @@ mod tests {
         };
         let procs = crate::detect::Procs::new(&[]);
         let f = check(&input, &procs);
-        let rules: Vec<(&str, Severity, Taken)> = f
-            .iter()
-            .map(|x| (x.rule.as_str(), x.severity, x.action))
-            .collect();
+        let rules: Vec<(RuleId, Severity, Taken)> =
+            f.iter().map(|x| (x.rule, x.severity, x.action)).collect();
         assert_eq!(
             rules,
             vec![
-                ("net.exfil-service", Severity::High, Taken::Observed),
-                ("net.metadata", Severity::High, Taken::Blocked),
-                ("net.unexpected-host", Severity::High, Taken::Observed),
-                ("net.direct", Severity::High, Taken::Blocked),
+                (RuleId::NetExfilService, Severity::High, Taken::Observed),
+                (RuleId::NetMetadata, Severity::High, Taken::Blocked),
+                (RuleId::NetUnexpectedHost, Severity::High, Taken::Observed),
+                (RuleId::NetDirect, Severity::High, Taken::Blocked),
             ]
         );
         assert_eq!(f[0].pid, Some(42));
@@ -341,15 +340,13 @@ mod tests {
             ..Input::default()
         };
         let f = check(&input, &crate::detect::Procs::new(&[]));
-        let got: Vec<(&str, Severity, Option<i32>)> = f
-            .iter()
-            .map(|x| (x.rule.as_str(), x.severity, x.pid))
-            .collect();
+        let got: Vec<(RuleId, Severity, Option<i32>)> =
+            f.iter().map(|x| (x.rule, x.severity, x.pid)).collect();
         assert_eq!(
             got,
             vec![
-                ("net.dns", Severity::Info, Some(10)),
-                ("net.dns", Severity::Medium, Some(12)),
+                (RuleId::NetDns, Severity::Info, Some(10)),
+                (RuleId::NetDns, Severity::Medium, Some(12)),
             ]
         );
         assert_eq!(f[0].action, Taken::Blocked);

@@ -9,6 +9,7 @@
 
 use super::persist::Classifier;
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::model::RuleId;
 use crate::monitor::notify::{Action, Event};
 use crate::monitor::snapshot::ChangeKind;
 use std::collections::BTreeSet;
@@ -35,7 +36,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let judged_elsewhere =
         |p: &Path| cls.classify(p).is_some() || input.fs.protected.iter().any(|d| p.starts_with(d));
     let is_cred = |p: &Path| super::cred::is_credential(p, home, &input.cwd);
-    let mut seen: BTreeSet<(&'static str, String)> = BTreeSet::new();
+    let mut seen: BTreeSet<(RuleId, String)> = BTreeSet::new();
     let mut out = Vec::new();
     for e in input
         .events
@@ -52,11 +53,11 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         let chown = e.kind == "chown";
         let refused = e.action == Action::Denied;
         let rule = if is_cred(p) && (chown || e.flags & OPEN_TO_OTHERS != 0) {
-            "cred.perm"
+            RuleId::CredPerm
         } else if !chown && refused && e.flags & 0o6000 != 0 {
-            "perm.setuid"
+            RuleId::PermSetuid
         } else if refused {
-            "perm.outside"
+            RuleId::PermOutside
         } else {
             continue;
         };
@@ -72,7 +73,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             }),
             ..Evidence::default()
         };
-        let (_, _, what) = super::rule_meta(rule);
+        let what = rule.meta().title;
         let title = format!("{what}: {path}");
         out.push(finding(rule, title, Some(e.pid), procs, ev, taken(e)));
     }
@@ -90,7 +91,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         if !moved || !is_cred(p) || judged_elsewhere(p) {
             continue;
         }
-        if !seen.insert(("cred.perm", c.path.clone())) {
+        if !seen.insert((RuleId::CredPerm, c.path.clone())) {
             continue;
         }
         let ev = Evidence {
@@ -106,9 +107,9 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             )),
             ..Evidence::default()
         };
-        let (_, _, what) = super::rule_meta("cred.perm");
+        let what = RuleId::CredPerm.meta().title;
         let title = format!("{what}: {}", c.path);
-        let mut f = finding("cred.perm", title, None, procs, ev, Taken::Observed);
+        let mut f = finding(RuleId::CredPerm, title, None, procs, ev, Taken::Observed);
         f.severity = super::Severity::Medium;
         out.push(f);
     }

@@ -6,6 +6,7 @@
 
 use super::data;
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::model::RuleId;
 use crate::monitor::snapshot::ChangeKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ struct Place {
     base: PathBuf,
     /// The pattern and the pattern with `/**`; `None` for a literal place.
     glob: Option<(String, String)>,
-    rule: &'static str,
+    rule: RuleId,
 }
 
 impl Classifier {
@@ -43,7 +44,7 @@ impl Classifier {
         extra: &[String],
     ) -> Classifier {
         let mut table = Vec::new();
-        let mut add = |text: String, rule: &'static str| {
+        let mut add = |text: String, rule: RuleId| {
             let cut = text.find(['*', '?', '[']).unwrap_or(text.len());
             if cut == text.len() {
                 table.push(Place {
@@ -62,26 +63,23 @@ impl Classifier {
             }
         };
         for fam in &data::persistence().family {
-            let Some(rule) = rule_name(&fam.rule) else {
-                continue;
-            };
             for pat in &fam.paths {
                 for text in data::expand_place(pat, home, cwd, envs) {
-                    add(text, rule);
+                    add(text, fam.rule);
                 }
             }
         }
         // The policy's own start-up paths: persistence the families lack.
         for pat in extra {
             for text in data::expand_place(pat, home, cwd, envs) {
-                add(text, "persist.system");
+                add(text, RuleId::PersistSystem);
             }
         }
         Classifier { table }
     }
 
     /// The `persist.*` rule `path` belongs to, if it is a persistence location.
-    pub fn classify(&self, path: &Path) -> Option<&'static str> {
+    pub fn classify(&self, path: &Path) -> Option<RuleId> {
         let mut text: Option<std::borrow::Cow<str>> = None;
         for Place { base, glob, rule } in &self.table {
             if !path.starts_with(base) {
@@ -96,52 +94,26 @@ impl Classifier {
                 }
             };
             if hit {
-                return Some(rule);
+                return Some(*rule);
             }
         }
         if crate::managers::gem::is_plugin_file(path) {
-            return Some("persist.pm-config");
+            return Some(RuleId::PersistPmConfig);
         }
         None
     }
 }
 
-/// The rule ids of the families, as `'static` names (findings carry them).
-fn rule_name(rule: &str) -> Option<&'static str> {
-    const RULES: &[&str] = &[
-        "persist.shell-rc",
-        "persist.systemd",
-        "persist.autostart",
-        "persist.cron",
-        "persist.ssh",
-        "persist.pm-config",
-        "persist.git",
-        "persist.ci",
-        "persist.agent-hook",
-        "persist.system",
-        "persist.launchd",
-    ];
-    RULES.iter().find(|r| **r == rule).copied()
-}
-
 /// The `persist.*` rule a path belongs to, if it is a persistence location
 /// (one path; [`Classifier`] for many).
-pub fn classify(
-    path: &Path,
-    home: Option<&Path>,
-    cwd: &Path,
-    extra: &[String],
-) -> Option<&'static str> {
+pub fn classify(path: &Path, home: Option<&Path>, cwd: &Path, extra: &[String]) -> Option<RuleId> {
     Classifier::new(home, cwd, extra).classify(path)
 }
 
 /// The rule of the persistence location a new directory `path` leads to
 /// (`~/.config/systemd` on the way to `~/.config/systemd/user`).
-pub fn leads_to(path: &Path, home: Option<&Path>, cwd: &Path) -> Option<&'static str> {
+pub fn leads_to(path: &Path, home: Option<&Path>, cwd: &Path) -> Option<RuleId> {
     for fam in data::persistence().family.iter().filter(|f| f.leads) {
-        let Some(rule) = rule_name(&fam.rule) else {
-            continue;
-        };
         for pat in &fam.paths {
             // Only literal places: a wildcard names no directory to lead to.
             if pat.contains(['*', '?', '[']) || pat.starts_with("{env}/") {
@@ -154,7 +126,7 @@ pub fn leads_to(path: &Path, home: Option<&Path>, cwd: &Path) -> Option<&'static
                     if depth <= 2
                         && path.components().count() > home.map_or(1, |h| h.components().count())
                     {
-                        return Some(rule);
+                        return Some(fam.rule);
                     }
                 }
             }
@@ -187,7 +159,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let home = input.home.as_deref();
     let cls = Classifier::with_envs(home, &input.cwd, &input.envs, &input.startup_patterns);
     // Path → (rule, first writer event pid, kind of write).
-    let mut hits: BTreeMap<PathBuf, (&'static str, Option<i32>, String)> = BTreeMap::new();
+    let mut hits: BTreeMap<PathBuf, (RuleId, Option<i32>, String)> = BTreeMap::new();
     // A chmod or chown of a persistence file is a change of it too.
     for (path, e) in input.written().into_iter().chain(input.perm_changes()) {
         // A directory that exists: what lands in it is the evidence.
@@ -252,7 +224,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         let hook = pid.is_some_and(|p| procs.is_hook(p));
         // A tool-managed block written by the manager itself (never by a
         // package's hook) is the user's own doing.
-        if rule == "persist.shell-rc"
+        if rule == RuleId::PersistShellRc
             && !hook
             && let Some(c) = change
             && let Some(text) = super::read_regular_text(&path, super::TEXT_MAX)
@@ -261,7 +233,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             continue;
         }
         // Git hooks the root project asks for from its own `prepare` script.
-        if rule == "persist.git"
+        if rule == RuleId::PersistGit
             && path.starts_with(input.cwd.join(".git/hooks"))
             && let Some(p) = pid
             && project_hook(input, procs, p)
@@ -281,7 +253,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             ev.detail =
                 Some("changed during the install; no sandboxed process was seen writing it".into());
         }
-        let (_, _, what) = super::rule_meta(rule);
+        let what = rule.meta().title;
         let title = format!("{what}: {}", path.display());
         let mut f = finding(rule, title, pid, procs, ev, action);
         if pid.is_none() {
@@ -385,7 +357,7 @@ fn path_hijack(input: &Input, procs: &Procs) -> Vec<Finding> {
             "Executable placed ahead of system commands: {}",
             p.display()
         );
-        let mut f = finding("persist.path-hijack", title, pid, procs, ev, action);
+        let mut f = finding(RuleId::PersistPathHijack, title, pid, procs, ev, action);
         if unseen && !shadows {
             f.severity = super::Severity::Medium;
         }
@@ -423,11 +395,11 @@ fn commands(input: &Input, procs: &Procs) -> Vec<Finding> {
                 if has("--user")
                     && (has("enable") || has("start") || has("daemon-reload") || has("link")) =>
             {
-                "persist.systemd"
+                RuleId::PersistSystemd
             }
-            "crontab" if !has("-l") => "persist.cron",
-            "at" | "batch" => "persist.cron",
-            "launchctl" if has("load") || has("bootstrap") => "persist.launchd",
+            "crontab" if !has("-l") => RuleId::PersistCron,
+            "at" | "batch" => RuleId::PersistCron,
+            "launchctl" if has("load") || has("bootstrap") => RuleId::PersistLaunchd,
             "git"
                 if has("config")
                     && (has("--global") || has("--system"))
@@ -438,7 +410,7 @@ fn commands(input: &Input, procs: &Procs) -> Vec<Finding> {
                             || a.starts_with("core.sshCommand")
                     }) =>
             {
-                "persist.git"
+                RuleId::PersistGit
             }
             _ => continue,
         };
@@ -446,7 +418,7 @@ fn commands(input: &Input, procs: &Procs) -> Vec<Finding> {
             argv: Some(argv.clone()),
             ..Evidence::default()
         };
-        let title = format!("{}: `{}`", super::rule_meta(rule).2, argv.join(" "));
+        let title = format!("{}: `{}`", rule.meta().title, argv.join(" "));
         out.push(finding(
             rule,
             title,
@@ -468,41 +440,47 @@ mod tests {
         let home = Some(Path::new("/home/u"));
         let cwd = Path::new("/work/proj");
         let c = |p: &str| classify(Path::new(p), home, cwd, &[]);
-        assert_eq!(c("/home/u/.bashrc"), Some("persist.shell-rc"));
+        assert_eq!(c("/home/u/.bashrc"), Some(RuleId::PersistShellRc));
         assert_eq!(
             c("/home/u/.config/fish/conf.d/x.fish"),
-            Some("persist.shell-rc")
+            Some(RuleId::PersistShellRc)
         );
-        assert_eq!(c("/etc/profile.d/evil.sh"), Some("persist.shell-rc"));
+        assert_eq!(c("/etc/profile.d/evil.sh"), Some(RuleId::PersistShellRc));
         assert_eq!(
             c("/home/u/.config/systemd/user/x.service"),
-            Some("persist.systemd")
+            Some(RuleId::PersistSystemd)
         );
         assert_eq!(
             c("/home/u/.config/autostart/x.desktop"),
-            Some("persist.autostart")
+            Some(RuleId::PersistAutostart)
         );
-        assert_eq!(c("/etc/cron.d/job"), Some("persist.cron"));
-        assert_eq!(c("/home/u/.ssh/authorized_keys"), Some("persist.ssh"));
-        assert_eq!(c("/work/proj/.npmrc"), Some("persist.pm-config"));
-        assert_eq!(c("/work/proj/.git/hooks/pre-commit"), Some("persist.git"));
-        assert_eq!(c("/work/proj/.github/workflows/ci.yml"), Some("persist.ci"));
+        assert_eq!(c("/etc/cron.d/job"), Some(RuleId::PersistCron));
+        assert_eq!(c("/home/u/.ssh/authorized_keys"), Some(RuleId::PersistSsh));
+        assert_eq!(c("/work/proj/.npmrc"), Some(RuleId::PersistPmConfig));
+        assert_eq!(
+            c("/work/proj/.git/hooks/pre-commit"),
+            Some(RuleId::PersistGit)
+        );
+        assert_eq!(
+            c("/work/proj/.github/workflows/ci.yml"),
+            Some(RuleId::PersistCi)
+        );
         assert_eq!(
             c("/work/proj/.claude/settings.json"),
-            Some("persist.agent-hook")
+            Some(RuleId::PersistAgentHook)
         );
-        assert_eq!(c("/etc/ld.so.preload"), Some("persist.system"));
+        assert_eq!(c("/etc/ld.so.preload"), Some(RuleId::PersistSystem));
         assert_eq!(
             c("/home/u/Library/LaunchAgents/x.plist"),
-            Some("persist.launchd")
+            Some(RuleId::PersistLaunchd)
         );
         assert_eq!(
             c("/x/lib/ruby/gems/3.1.0/gems/a/lib/rubygems_plugin.rb"),
-            Some("persist.pm-config")
+            Some(RuleId::PersistPmConfig)
         );
         assert_eq!(
             c("/home/u/.config/homebrew/brew.env"),
-            Some("persist.pm-config")
+            Some(RuleId::PersistPmConfig)
         );
         assert_eq!(c("/home/u/.bashrc.bak"), None);
         assert_eq!(c("/work/proj/node_modules/a/index.js"), None);
@@ -510,7 +488,7 @@ mod tests {
         let extra = vec!["~/.myrc".to_string()];
         assert_eq!(
             classify(Path::new("/home/u/.myrc"), home, cwd, &extra),
-            Some("persist.system")
+            Some(RuleId::PersistSystem)
         );
     }
 
@@ -691,7 +669,7 @@ mod check_tests {
         );
         let f = check(&input, &Procs::new(&[]));
         assert_eq!(f.len(), 1, "{f:#?}");
-        assert_eq!(f[0].rule, "persist.git");
+        assert_eq!(f[0].rule, RuleId::PersistGit);
         assert_eq!(f[0].severity, crate::detect::Severity::High);
     }
 
@@ -711,7 +689,7 @@ mod check_tests {
         };
         let f = check(&input, &Procs::new(&[]));
         assert_eq!(f.len(), 1, "{f:#?}");
-        assert_eq!(f[0].rule, "persist.shell-rc");
+        assert_eq!(f[0].rule, RuleId::PersistShellRc);
         assert_eq!(
             f[0].evidence.paths,
             vec!["/nonexistent-home/.bash_logout".to_string()]
@@ -739,36 +717,39 @@ mod check_tests {
         let c = |p: &str| classify(Path::new(p), home, cwd, &[]);
         assert_eq!(
             c("/home/u/src/other/.git/hooks/pre-commit"),
-            Some("persist.git")
+            Some(RuleId::PersistGit)
         );
-        assert_eq!(c("/home/u/src/other/.git/config"), Some("persist.git"));
+        assert_eq!(c("/home/u/src/other/.git/config"), Some(RuleId::PersistGit));
         assert_eq!(c("/home/u/src/other/.git/objects/ab"), None);
-        assert_eq!(c("/home/u/.config/git/config"), Some("persist.git"));
-        assert_eq!(c("/home/u/.bash_logout"), Some("persist.shell-rc"));
-        assert_eq!(c("/home/u/.vimrc"), Some("persist.agent-hook"));
+        assert_eq!(c("/home/u/.config/git/config"), Some(RuleId::PersistGit));
+        assert_eq!(c("/home/u/.bash_logout"), Some(RuleId::PersistShellRc));
+        assert_eq!(c("/home/u/.vimrc"), Some(RuleId::PersistAgentHook));
         assert_eq!(
             c("/home/u/.config/nvim/init.lua"),
-            Some("persist.agent-hook")
+            Some(RuleId::PersistAgentHook)
         );
-        assert_eq!(c("/home/u/.cargo/config.toml"), Some("persist.pm-config"));
+        assert_eq!(
+            c("/home/u/.cargo/config.toml"),
+            Some(RuleId::PersistPmConfig)
+        );
         assert_eq!(c("/home/u/.cargo/registry/x"), None);
         assert_eq!(
             c("/home/u/.config/environment.d/x.conf"),
-            Some("persist.systemd")
+            Some(RuleId::PersistSystemd)
         );
         assert_eq!(
             c("/home/u/.local/share/applications/x.desktop"),
-            Some("persist.autostart")
+            Some(RuleId::PersistAutostart)
         );
         let envs = [PathBuf::from("/v")];
         let cls = Classifier::with_envs(home, cwd, &envs, &[]);
         assert_eq!(
             cls.classify(Path::new("/v/pip.conf")),
-            Some("persist.pm-config")
+            Some(RuleId::PersistPmConfig)
         );
         assert_eq!(
             cls.classify(Path::new("/v/bin/activate.fish")),
-            Some("persist.shell-rc")
+            Some(RuleId::PersistShellRc)
         );
         assert_eq!(cls.classify(Path::new("/v/bin/pip")), None);
     }
@@ -785,7 +766,7 @@ mod check_tests {
         let procs = Procs::new(&[]);
         let f = check(&input, &procs);
         assert_eq!(f.len(), 1, "{f:#?}");
-        assert_eq!(f[0].rule, "persist.systemd");
+        assert_eq!(f[0].rule, RuleId::PersistSystemd);
         assert_eq!(f[0].action, Taken::Blocked);
     }
 }

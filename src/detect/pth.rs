@@ -11,6 +11,7 @@
 
 use super::data;
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
+use crate::model::RuleId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -342,7 +343,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 None => (Severity::High, format!("{name}: start-up file written")),
             }
         };
-        let mut f = finding("persist.python-startup", title, pid, procs, ev, action);
+        let mut f = finding(RuleId::PersistPythonStartup, title, pid, procs, ev, action);
         f.severity = severity;
         if f.package.is_none() {
             f.package = dist;
@@ -416,7 +417,7 @@ pub fn detonation(input: &Input, procs: &Procs) -> Vec<Finding> {
             "{HOOK}: the interpreter was started once after the install, in the sandbox, and its start-up {what} this"
         ));
         let mut f = finding(
-            "persist.python-startup",
+            RuleId::PersistPythonStartup,
             format!("{HOOK}: Python's start-up {what} {}", shorten(&target)),
             Some(e.pid),
             procs,

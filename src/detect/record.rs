@@ -10,6 +10,7 @@
 //! away was (re)installed or removed by the install, and is its own business.
 
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
+use crate::model::RuleId;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -359,7 +360,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 Taken::Observed
             };
             let mut f = finding(
-                "tamper.installed-package",
+                RuleId::TamperInstalledPackage,
                 format!("{verb} a file of installed package {}", t.dist),
                 pid,
                 procs,

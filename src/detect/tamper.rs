@@ -5,6 +5,7 @@
 //! landlock", a policy saying `mode = "audit"`, a forged report).
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::model::RuleId;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -56,7 +57,14 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             ..Evidence::default()
         };
         let title = format!("pkgwarden's own files tampered with: {}", path.display());
-        out.push(finding("tamper.pkgwarden", title, pid, procs, ev, action));
+        out.push(finding(
+            RuleId::TamperPkgwarden,
+            title,
+            pid,
+            procs,
+            ev,
+            action,
+        ));
     }
     out
 }

@@ -29,8 +29,8 @@
 //!   call or `pkgwarden report list` prints once ([`print_notices`]).
 
 use crate::detect::{self, Finding, Severity};
+use crate::model::Mode;
 use crate::monitor::snapshot::{self, Change, ChangeKind, Scope, Snapshot};
-use crate::policy::Mode;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -1131,7 +1131,7 @@ fn update(
                     // severity for an attributed write.
                     if let Some(pid) = l.pid {
                         f.pid = Some(pid);
-                        f.severity = f.severity.max(detect::rule_meta(&f.rule).1);
+                        f.severity = f.severity.max(f.rule.meta().severity);
                     }
                     format!(
                         "seen {} s after the install ended{gone}, {}",

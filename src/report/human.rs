@@ -226,7 +226,7 @@ pub fn summary(r: &Report, color: bool) -> String {
             out,
             "  {} {}  {}",
             tag(f.severity, color),
-            paint(&clean(&f.rule), Style::new().bold(), color),
+            paint(f.rule.as_str(), Style::new().bold(), color),
             clean(&shorten(&f.title, 100))
         );
         let who = who_did_it(f);
@@ -496,7 +496,7 @@ pub fn show(r: &Report, color: bool) -> String {
             out,
             "  {} {}  {}",
             tag(f.severity, color),
-            paint(&clean(&f.rule), Style::new().bold(), color),
+            paint(f.rule.as_str(), Style::new().bold(), color),
             clean(&f.title)
         );
         let pad = "           ";

@@ -6,6 +6,7 @@
 use super::model::Report;
 use super::{shell_join, taken_name};
 use crate::detect::{Finding, Severity, Taken};
+use crate::model::RuleId;
 use crate::monitor::notify::{Action, Event};
 use crate::monitor::proxy::Verdict;
 use serde_json::{Map, Value, json};
@@ -141,11 +142,11 @@ fn event_line(r: &Report, base: &Line, ts: &dyn Fn(u64) -> String, e: &Event) ->
 }
 
 /// ECS categories of a finding, by its rule family.
-fn finding_category(rule: &str) -> Value {
-    let family = match rule.split('.').next().unwrap_or("") {
+fn finding_category(rule: RuleId) -> Value {
+    let family = match rule.family() {
         "net" => "network",
         "exec" | "proc" | "sandbox" => "process",
-        _ if rule == "cred.env" => "process",
+        _ if rule == RuleId::CredEnv => "process",
         _ => "file",
     };
     json!(["intrusion_detection", family])
@@ -169,7 +170,7 @@ fn finding_line(r: &Report, base: &Line, start: &str, f: &Finding) -> Line {
     }
     l.set("@timestamp", start)
         .set("event.kind", "alert")
-        .set("event.category", finding_category(&f.rule))
+        .set("event.category", finding_category(f.rule))
         .set(
             "event.type",
             json!([if f.action == Taken::Blocked {
@@ -182,10 +183,7 @@ fn finding_line(r: &Report, base: &Line, start: &str, f: &Finding) -> Line {
         .set("event.severity", severity_number(f.severity))
         .set("message", f.title.as_str())
         .set("rule.id", f.rule.as_str())
-        .set(
-            "rule.name",
-            super::sarif::rule_name(&f.rule).unwrap_or(f.title.as_str()),
-        )
+        .set("rule.name", f.rule.meta().short)
         .set("rule.ruleset", "pkgwarden")
         .set("threat.framework", "MITRE ATT&CK")
         .set("threat.technique.id", techniques)

@@ -104,7 +104,7 @@ pub fn render(r: &Report) -> String {
                 "| {} {} | {} | {} | {} | {} | {} |",
                 marker(f.severity),
                 f.severity,
-                escape(&f.rule),
+                escape(f.rule.as_str()),
                 escape(&f.attack.join(", ")),
                 escape(&what),
                 escape(&who_did_it(f)),

@@ -246,6 +246,7 @@ pub(crate) mod testdata {
 
     use super::model::*;
     use crate::detect::{Evidence, Finding, Severity, Taken};
+    use crate::model::RuleId;
     use crate::monitor::notify::{Action, Event};
     use crate::monitor::procs::{Lingering, ProcNode};
     use crate::monitor::proxy::{Request, Verdict};
@@ -460,25 +461,26 @@ pub(crate) mod testdata {
             sha256: "cd".repeat(32),
             restored_previous: false,
         }];
-        let f = |rule: &str, sev: Severity, attack: &[&str], evidence: Evidence, action: Taken| {
-            Finding {
-                rule: rule.into(),
-                title: format!("{rule} happened"),
-                severity: sev,
-                attack: attack.iter().map(|a| a.to_string()).collect(),
-                pid: Some(4242),
-                chain: vec!["10 pip".into(), "11 sh".into(), "4242 node".into()],
-                package: Some("evil-pkg@1.0.0".into()),
-                hook: Some("postinstall".into()),
-                evidence,
-                action,
-                allowed_by: None,
-                after_ms: None,
-            }
-        };
+        let f =
+            |rule: RuleId, sev: Severity, attack: &[&str], evidence: Evidence, action: Taken| {
+                Finding {
+                    rule,
+                    title: format!("{rule} happened"),
+                    severity: sev,
+                    attack: attack.iter().map(|a| a.to_string()).collect(),
+                    pid: Some(4242),
+                    chain: vec!["10 pip".into(), "11 sh".into(), "4242 node".into()],
+                    package: Some("evil-pkg@1.0.0".into()),
+                    hook: Some("postinstall".into()),
+                    evidence,
+                    action,
+                    allowed_by: None,
+                    after_ms: None,
+                }
+            };
         r.findings = vec![
             f(
-                "persist.shell-rc",
+                RuleId::PersistShellRc,
                 Severity::High,
                 &["T1546.004"],
                 Evidence {
@@ -490,7 +492,7 @@ pub(crate) mod testdata {
                 Taken::Quarantined,
             ),
             f(
-                "cred.read",
+                RuleId::CredRead,
                 Severity::Critical,
                 &["T1552.001", "T1552.004"],
                 Evidence {
@@ -503,7 +505,7 @@ pub(crate) mod testdata {
                 Taken::Blocked,
             ),
             f(
-                "net.exfil-service",
+                RuleId::NetExfilService,
                 Severity::High,
                 &["T1567"],
                 Evidence {
@@ -513,7 +515,7 @@ pub(crate) mod testdata {
                 Taken::Blocked,
             ),
             f(
-                "net.direct",
+                RuleId::NetDirect,
                 Severity::High,
                 &["T1571", "T1095"],
                 Evidence {
@@ -524,7 +526,7 @@ pub(crate) mod testdata {
                 Taken::Blocked,
             ),
             f(
-                "exec.suspicious",
+                RuleId::ExecSuspicious,
                 Severity::Medium,
                 &["T1059.004"],
                 Evidence {
@@ -534,7 +536,7 @@ pub(crate) mod testdata {
                 Taken::Observed,
             ),
             f(
-                "cred.env",
+                RuleId::CredEnv,
                 Severity::Low,
                 &["T1552.001"],
                 Evidence {
@@ -544,7 +546,7 @@ pub(crate) mod testdata {
                 Taken::Observed,
             ),
             f(
-                "sandbox.escape",
+                RuleId::SandboxEscape,
                 Severity::Info,
                 &["T1611"],
                 Evidence {

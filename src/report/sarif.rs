@@ -4,277 +4,13 @@
 use super::model::Report;
 use super::{clean, command_line, evidence_line, taken_name, who_did_it};
 use crate::detect::{Finding, Severity};
+use crate::model::RuleId;
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
 
 /// The schema the output conforms to (OASIS SARIF 2.1.0, errata 01).
 pub const SCHEMA_URI: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
-
-/// What one rule family of THREATS.md is about.
-struct RuleInfo {
-    id: &'static str,
-    short: &'static str,
-    full: &'static str,
-    severity: Severity,
-    attack: &'static [&'static str],
-}
-
-const fn rule(
-    id: &'static str,
-    short: &'static str,
-    full: &'static str,
-    severity: Severity,
-    attack: &'static [&'static str],
-) -> RuleInfo {
-    RuleInfo {
-        id,
-        short,
-        full,
-        severity,
-        attack,
-    }
-}
-
-/// The rule families of THREATS.md with their default severities.
-const RULES: &[RuleInfo] = &[
-    rule(
-        "persist.shell-rc",
-        "Shell start-up file written or replaced",
-        "An install wrote, replaced, linked or truncated a shell start-up file (~/.bashrc, ~/.profile, ~/.zshrc, fish config, /etc/profile.d …), which runs code in every new shell.",
-        Severity::High,
-        &["T1546.004"],
-    ),
-    rule(
-        "persist.systemd",
-        "systemd unit or timer created",
-        "An install created a systemd unit or timer, or ran systemctl to enable or start one.",
-        Severity::High,
-        &["T1543.002"],
-    ),
-    rule(
-        "persist.autostart",
-        "XDG autostart entry created",
-        "An install created a desktop autostart entry that runs at the next login.",
-        Severity::High,
-        &["T1547.013"],
-    ),
-    rule(
-        "persist.cron",
-        "cron or at job created",
-        "An install ran crontab or at, or wrote to the cron spool or /etc/cron*.",
-        Severity::High,
-        &["T1053.003"],
-    ),
-    rule(
-        "persist.python-startup",
-        "Python start-up hook added",
-        "A .pth file with an executable line, or sitecustomize.py / usercustomize.py, was added or changed: it runs every time Python starts.",
-        Severity::High,
-        &["T1546.018"],
-    ),
-    rule(
-        "tamper.installed-package",
-        "Installed package modified",
-        "A file of a distribution the install did not install (pip/__init__.py …) no longer matches the sha256 its RECORD lists: code added to another package runs wherever it is imported.",
-        Severity::High,
-        &["T1195.002", "T1554"],
-    ),
-    rule(
-        "persist.path-hijack",
-        "Executable placed ahead of system commands",
-        "A new executable appeared in a PATH entry searched before /usr/bin that the package does not declare, or that shadows a common command.",
-        Severity::High,
-        &["T1574.007"],
-    ),
-    rule(
-        "persist.ssh",
-        "SSH access or start-up file written",
-        "An install wrote ~/.ssh/authorized_keys, ~/.ssh/rc or ~/.ssh/config.",
-        Severity::High,
-        &["T1098.004"],
-    ),
-    rule(
-        "persist.pm-config",
-        "Package-manager configuration tampered with",
-        "An install changed a package manager's configuration (.npmrc, pip.conf, .pypirc, .condarc, .gemrc …) or added a rubygems plugin.",
-        Severity::High,
-        &["T1574", "T1546"],
-    ),
-    rule(
-        "persist.git",
-        "Git hooks or git configuration written",
-        "An install wrote git hooks, ~/.gitconfig settings that run programs, or git template directories.",
-        Severity::High,
-        &["T1546"],
-    ),
-    rule(
-        "persist.ci",
-        "CI pipeline or runner files written",
-        "An install wrote CI workflow files or self-hosted runner files.",
-        Severity::High,
-        &["T1195.002", "T1219"],
-    ),
-    rule(
-        "persist.agent-hook",
-        "AI agent or editor auto-run hook written",
-        "An install wrote settings of an AI agent, editor task or MCP configuration that run commands automatically.",
-        Severity::High,
-        &["T1546"],
-    ),
-    rule(
-        "persist.system",
-        "System-wide boot, loader or privilege file written",
-        "An install wrote /etc/ld.so.preload, sudoers, rc.local, init scripts, motd scripts or udev rules.",
-        Severity::High,
-        &["T1574.006", "T1548.003", "T1037.004"],
-    ),
-    rule(
-        "persist.launchd",
-        "macOS launch agent or daemon created",
-        "An install created a LaunchAgent or LaunchDaemon, or ran launchctl to load one.",
-        Severity::High,
-        &["T1543.001", "T1543.004"],
-    ),
-    rule(
-        "hidden.script",
-        "Script dropped in a hidden or scratch directory",
-        "A new script or executable file appeared in a hidden directory of the home directory, or in ~/.local, ~/.cache, ~/.config, /tmp, /var/tmp or /dev/shm outside the places the install may write.",
-        Severity::Medium,
-        &["T1564.001", "T1059"],
-    ),
-    rule(
-        "drop.binary",
-        "Native executable written outside the package payload",
-        "A native executable (ELF, Mach-O, PE, also under a misleading name) was written outside the package's own files; packed or high-entropy ones are worse.",
-        Severity::Medium,
-        &["T1105", "T1027.002"],
-    ),
-    rule(
-        "exec.dropped",
-        "A file written during the install was executed",
-        "A process executed a file the install had just written, or ran from a scratch directory or anonymous memory.",
-        Severity::High,
-        &["T1059", "T1620"],
-    ),
-    rule(
-        "exec.suspicious",
-        "An install script ran a tool no install needs",
-        "A lifecycle script ran a downloader, a network tool, a credential helper, a secret scanner, a publish command, a privilege tool or a miner.",
-        Severity::Medium,
-        &["T1059.004", "T1528", "T1080", "T1548.003", "T1496"],
-    ),
-    rule(
-        "cred.read",
-        "Credential store opened",
-        "Something other than the package manager reading its own configuration opened SSH keys, cloud or registry credentials, tokens, browser profiles or wallets.",
-        Severity::High,
-        &["T1552.001", "T1552.004"],
-    ),
-    rule(
-        "cred.env",
-        "Secrets exposed in the install's environment",
-        "Variables named like tokens or keys stayed in the environment the install scripts ran with.",
-        Severity::Low,
-        &["T1552.001"],
-    ),
-    rule(
-        "net.unexpected-host",
-        "Connection to a host outside the allowed set",
-        "The install asked the proxy for a host that is neither a configured registry nor allowed by policy.",
-        Severity::Medium,
-        &["T1071.001", "T1041"],
-    ),
-    rule(
-        "net.direct",
-        "Network traffic that bypassed the proxy",
-        "A process connected or sent to an address other than pkgwarden's proxy: a raw IP, a non-standard port.",
-        Severity::High,
-        &["T1571", "T1095"],
-    ),
-    rule(
-        "net.exfil-service",
-        "Connection to an exfiltration, paste or tunnel service",
-        "The install contacted a service known for receiving stolen data, pastes or tunnels.",
-        Severity::High,
-        &["T1567"],
-    ),
-    rule(
-        "net.metadata",
-        "Cloud metadata service contacted",
-        "The install contacted a cloud instance metadata address, where machine credentials are served.",
-        Severity::High,
-        &["T1552.005"],
-    ),
-    rule(
-        "net.dns",
-        "DNS resolved by the install itself",
-        "A process sent DNS queries itself instead of going through the proxy; long or random-looking names suggest data smuggled out in DNS.",
-        Severity::Medium,
-        &["T1071.004", "T1048"],
-    ),
-    rule(
-        "net.local-socket",
-        "Privileged local socket opened",
-        "A process connected to the Docker or containerd socket, the SSH or GPG agent, or the D-Bus session bus.",
-        Severity::High,
-        &["T1611", "T1552"],
-    ),
-    rule(
-        "proc.lingering",
-        "Processes still running after the install",
-        "Descendants of the install were still alive when the package manager exited (detached, daemonised, double-forked).",
-        Severity::High,
-        &["T1059", "T1564"],
-    ),
-    rule(
-        "sandbox.escape",
-        "System call a package install never needs",
-        "A process called ptrace, bpf, mount, namespace or module calls, or other syscalls that only an escape attempt needs; harmless runtime probes are informational.",
-        Severity::High,
-        &["T1611", "T1055"],
-    ),
-    rule(
-        "cred.perm",
-        "Credential store's permissions or owner changed",
-        "A chmod that opens a credential store (~/.ssh and its keys, cloud and registry tokens) to other users, or a chown of one, tried or done. The sandbox refuses it outside the install's write grants.",
-        Severity::High,
-        &["T1222.002", "T1552.004"],
-    ),
-    rule(
-        "perm.setuid",
-        "Setuid or setgid bit asked for on a file",
-        "A chmod asking for a setuid or setgid bit on a file: a program that would run with its owner's rights after the install. No install needs one; the sandbox refuses it.",
-        Severity::High,
-        &["T1548.001"],
-    ),
-    rule(
-        "perm.outside",
-        "Permissions or owner changed outside the install's places",
-        "A chmod or chown of a file outside the install's write grants, refused by the sandbox (landlock has no right for them; the supervisor judges and performs them).",
-        Severity::Medium,
-        &["T1222.002"],
-    ),
-    rule(
-        "tamper.manager-cache",
-        "Package code wrote into the manager's cache",
-        "Package code (a build backend, setup.py, extconf.rb) tried to write the manager's own cache, where a later install takes a built wheel or a downloaded archive without building or checking it. The nested domain refuses it.",
-        Severity::High,
-        &["T1195.002", "T1554"],
-    ),
-    rule(
-        "tamper.pkgwarden",
-        "pkgwarden's own files tampered with",
-        "An install wrote, replaced or removed pkgwarden's policy, cache (kernel probe, manager facts), state (reports), shims or binary, which would blind or weaken the next install. The sandbox refuses it in every mode but audit.",
-        Severity::High,
-        &["T1562.001"],
-    ),
-];
-
-/// The one-line description of a rule family, when pkgwarden knows it.
-pub(crate) fn rule_name(id: &str) -> Option<&'static str> {
-    RULES.iter().find(|r| r.id == id).map(|r| r.short)
-}
 
 /// SARIF `level` of a severity.
 fn level(s: Severity) -> &'static str {
@@ -337,18 +73,11 @@ fn fnv(s: &str) -> u64 {
     })
 }
 
-/// The rule descriptor of `id`, as found in `findings`.
-fn descriptor(id: &str, findings: &[&Finding]) -> Value {
-    let info = RULES.iter().find(|r| r.id == id);
-    let worst = findings
-        .iter()
-        .map(|f| f.severity)
-        .max()
-        .unwrap_or(Severity::Medium);
-    let severity = info.map_or(worst, |i| i.severity);
-    let mut attack: Vec<String> = info
-        .map(|i| i.attack.iter().map(|a| a.to_string()).collect())
-        .unwrap_or_default();
+/// The rule descriptor of `id` from the catalog, with any further ATT&CK
+/// techniques its `findings` name.
+fn descriptor(id: RuleId, findings: &[&Finding]) -> Value {
+    let info = id.meta();
+    let mut attack: Vec<String> = info.attack.iter().map(|a| a.to_string()).collect();
     for f in findings {
         for a in &f.attack {
             if !attack.contains(a) {
@@ -358,20 +87,15 @@ fn descriptor(id: &str, findings: &[&Finding]) -> Value {
     }
     let mut tags = vec!["security".to_string(), "supply-chain".to_string()];
     tags.extend(attack.iter().map(|a| format!("external/attack/{a}")));
-    let short = info.map_or_else(|| clean(id), |i| i.short.to_string());
-    let full = info.map_or_else(
-        || clean(findings.first().map(|f| f.title.as_str()).unwrap_or(id)),
-        |i| i.full.to_string(),
-    );
     json!({
         "id": id,
-        "name": camel(id),
-        "shortDescription": {"text": short},
-        "fullDescription": {"text": full},
-        "defaultConfiguration": {"level": level(severity)},
+        "name": camel(id.as_str()),
+        "shortDescription": {"text": info.short},
+        "fullDescription": {"text": info.full},
+        "defaultConfiguration": {"level": level(info.severity)},
         "properties": {
             "tags": tags,
-            "security-severity": score(severity),
+            "security-severity": score(info.severity),
             "attack": attack,
         },
     })
@@ -511,17 +235,17 @@ fn result(r: &Report, f: &Finding, rule_index: usize) -> Value {
 /// `external/attack/…` tags), one result per finding.
 pub fn render(r: &Report) -> Value {
     // Rules in order of first appearance; results point at them by index.
-    let mut order: Vec<&str> = Vec::new();
+    let mut order: Vec<RuleId> = Vec::new();
     for f in &r.findings {
-        if !order.contains(&f.rule.as_str()) {
-            order.push(&f.rule);
+        if !order.contains(&f.rule) {
+            order.push(f.rule);
         }
     }
     let rules: Vec<Value> = order
         .iter()
         .map(|id| {
             let of: Vec<&Finding> = r.findings.iter().filter(|f| f.rule == *id).collect();
-            descriptor(id, &of)
+            descriptor(*id, &of)
         })
         .collect();
     let results: Vec<Value> = r
@@ -681,7 +405,7 @@ mod tests {
         r.findings[0].evidence.paths = vec!["relative/päth with #?.txt".into()];
         r.findings[0].evidence.line = Some(0);
         r.findings[1].evidence.paths = vec!["/same".into(), "/same".into(), "/same".into()];
-        r.findings[2].rule = "future.rule".into();
+        r.findings[2].rule = RuleId::SandboxUnnested;
         r.findings[2].attack = vec![];
         let v = render(&r);
         assert_valid(&v);
@@ -715,6 +439,53 @@ mod tests {
         let mut v = render(&dirty_report("7f3a12c4e5d6f7a8"));
         v["runs"][0]["invocations"][0]["startTimeUtc"] = json!("yesterday");
         assert!(!validator.is_valid(&v), "date-time formats are checked");
+    }
+
+    #[test]
+    fn the_rule_descriptors_are_the_catalogs() {
+        // One finding of every rule, its own severity and ATT&CK ids unlike
+        // the catalog's: the descriptors must still say the catalog's.
+        let mut r = dirty_report("7f3a12c4e5d6f7a8");
+        let template = r.findings[0].clone();
+        r.findings = RuleId::ALL
+            .iter()
+            .map(|id| Finding {
+                rule: *id,
+                severity: Severity::Info,
+                attack: Vec::new(),
+                ..template.clone()
+            })
+            .collect();
+        let v = render(&r);
+        assert_valid(&v);
+        let rules = v["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .expect("rules");
+        let ids: Vec<&str> = rules.iter().filter_map(|d| d["id"].as_str()).collect();
+        let catalog: Vec<&str> = RuleId::ALL.iter().map(|id| id.as_str()).collect();
+        assert_eq!(ids, catalog);
+        for (d, id) in rules.iter().zip(RuleId::ALL) {
+            let m = id.meta();
+            assert_eq!(d["shortDescription"]["text"], m.short, "{id}");
+            assert_eq!(d["fullDescription"]["text"], m.full, "{id}");
+            assert_eq!(
+                d["defaultConfiguration"]["level"],
+                level(m.severity),
+                "{id}"
+            );
+            assert_eq!(
+                d["properties"]["security-severity"],
+                score(m.severity),
+                "{id}"
+            );
+            assert_eq!(d["properties"]["attack"], json!(m.attack), "{id}");
+        }
+        // Not the same answer for every rule (cred.env is low, the rest not).
+        let env = RuleId::ALL.iter().position(|id| *id == RuleId::CredEnv);
+        assert_eq!(
+            env.map(|i| &rules[i]["defaultConfiguration"]["level"]),
+            Some(&json!("note"))
+        );
     }
 
     #[test]
