@@ -35,8 +35,7 @@ fn stat(pid: i32) -> Option<(String, i32)> {
 /// The parents of the current process, nearest first, up to (not including) pid 0.
 pub fn ancestors() -> Vec<Proc> {
     let mut out = Vec::new();
-    // SAFETY: getppid has no preconditions and cannot fail.
-    let mut pid = unsafe { libc::getppid() };
+    let mut pid = nix::unistd::getppid().as_raw();
     while pid > 0 && out.len() < 128 {
         let Some((comm, ppid)) = stat(pid) else { break };
         let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
@@ -167,8 +166,7 @@ mod tests {
     #[test]
     fn ancestors_reach_our_parent() {
         let chain = ancestors();
-        // SAFETY: getppid has no preconditions.
-        let ppid = unsafe { libc::getppid() };
+        let ppid = nix::unistd::getppid().as_raw();
         assert_eq!(chain.first().map(|p| p.pid), Some(ppid));
         assert!(chain.windows(2).all(|w| w[0].ppid == w[1].pid));
     }
@@ -245,16 +243,15 @@ pub fn descendants(root: i32) -> Vec<Lingering> {
 
 /// Makes this process the reaper of its orphaned descendants.
 pub fn become_subreaper() -> bool {
-    // SAFETY: a prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
+    nix::sys::prctl::set_child_subreaper(true).is_ok()
 }
 
 /// Reaps exited children without blocking (orphans re-parented to us).
 pub fn reap_zombies() {
-    loop {
-        // SAFETY: waitpid with WNOHANG and no status pointer.
-        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
-        if r <= 0 {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    // Until none is left (StillAlive) or there is no child at all (ECHILD).
+    while let Ok(s) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if s == WaitStatus::StillAlive {
             break;
         }
     }
