@@ -15,6 +15,7 @@ mod report;
 mod run;
 mod sandbox;
 mod shim;
+mod sys;
 
 use managers::Tool;
 use policy::Overrides;
