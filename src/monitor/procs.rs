@@ -35,7 +35,7 @@ fn stat(pid: i32) -> Option<(String, i32)> {
 /// The parents of the current process, nearest first, up to (not including) pid 0.
 pub fn ancestors() -> Vec<Proc> {
     let mut out = Vec::new();
-    let mut pid = nix::unistd::getppid().as_raw();
+    let mut pid = std::os::unix::process::parent_id() as i32;
     while pid > 0 && out.len() < 128 {
         let Some((comm, ppid)) = stat(pid) else { break };
         let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn ancestors_reach_our_parent() {
         let chain = ancestors();
-        let ppid = nix::unistd::getppid().as_raw();
+        let ppid = std::os::unix::process::parent_id() as i32;
         assert_eq!(chain.first().map(|p| p.pid), Some(ppid));
         assert!(chain.windows(2).all(|w| w[0].ppid == w[1].pid));
     }
