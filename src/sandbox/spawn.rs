@@ -174,7 +174,8 @@ where
     // SAFETY: the closure runs in the child between fork and execve. It
     // allocates nothing and makes only async-signal-safe system calls
     // (nix's and crate::sys's thin wrappers) on values prepared above (the
-    // program is the child's copy of the closure's own).
+    // program is the child's copy of the closure's own); the two pipe ends
+    // it borrows by number are open in the child until its execve.
     unsafe {
         cmd.pre_exec(move || {
             child_without_ptrace();
@@ -193,7 +194,6 @@ where
             let pid = unistd::getpid().as_raw().to_ne_bytes();
             let fd = listener.as_raw_fd().to_ne_bytes();
             let msg = [pid[0], pid[1], pid[2], pid[3], fd[0], fd[1], fd[2], fd[3]];
-            // The descriptors stay open in the child until its execve.
             let (hs_w, ack_r) = (
                 BorrowedFd::borrow_raw(hs_w_fd),
                 BorrowedFd::borrow_raw(ack_r_fd),
