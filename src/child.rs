@@ -3,6 +3,8 @@
 
 use crate::exit;
 use crate::shim;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, sigaction};
+use nix::unistd::Pid;
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::process::Command;
@@ -24,11 +26,12 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
     RECEIVED.store(sig, Ordering::SeqCst);
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let from_kernel = !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL;
-    if child > 0 && !from_kernel {
-        // SAFETY: kill is async-signal-safe.
-        unsafe {
-            libc::kill(child, sig);
-        }
+    if child > 0
+        && !from_kernel
+        && let Ok(sig) = Signal::try_from(sig)
+    {
+        // kill(2) is async-signal-safe; nix's wrapper only converts.
+        let _ = kill(Pid::from_raw(child), sig);
     }
 }
 
@@ -36,16 +39,20 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
 /// SIG_IGN: caught signals reset to default in the child at execve, ignored
 /// ones would stay ignored.
 pub fn install_forwarding() {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
-        // SAFETY: a zeroed sigaction is a valid starting value; the handler
-        // only reads an atomic and calls kill.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = forward as *const () as usize;
-            sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
+    let sa = SigAction::new(
+        SigHandler::SigAction(forward),
+        SaFlags::SA_SIGINFO | SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        // SAFETY: the handler is async-signal-safe: it reads and stores
+        // atomics and calls kill.
+        let _ = unsafe { sigaction(sig, &sa) };
     }
 }
 

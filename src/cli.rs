@@ -247,8 +247,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         // (`pkgwarden report show | head`), as other tools do; an install
         // and the watch window keep ignoring SIGPIPE, so a closed pipe
         // never kills a supervisor.
-        // SAFETY: resetting a signal's disposition before any thread exists.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        crate::sys::default_sigpipe();
     }
     match cli.command {
         Cmd::Run {

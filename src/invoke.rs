@@ -202,8 +202,7 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
     if !p.monitors(inv.tool) {
         return passthrough(real, inv);
     }
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     if !p.user_scope.includes(uid, user_name(uid).as_deref()) {
         return passthrough(real, inv);
     }
@@ -263,18 +262,10 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
 
 /// The account name of `uid`, from the password database.
 pub fn user_name(uid: u32) -> Option<String> {
-    let mut buf = vec![0 as libc::c_char; 4096];
-    // SAFETY: a zeroed passwd is a valid out-parameter for getpwuid_r.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the sizes given.
-    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-    if rc != 0 || result.is_null() {
-        return None;
-    }
-    // SAFETY: on success pw_name points at a NUL-terminated string inside buf.
-    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-    Some(name.to_string_lossy().into_owned())
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
 }
 
 /// What `pkgwarden plan` reports: how pkgwarden understands a command line.

@@ -19,6 +19,7 @@ mod report;
 mod run;
 mod sandbox;
 mod shim;
+mod sys;
 mod verdict;
 
 use managers::Tool;

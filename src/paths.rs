@@ -77,8 +77,7 @@ pub fn read_trusted(path: &std::path::Path) -> Option<Vec<u8>> {
         .open(path)
         .ok()?;
     let m = f.metadata().ok()?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = nix::unistd::geteuid().as_raw();
     if !m.is_file() || m.uid() != me || m.mode() & 0o022 != 0 {
         return None;
     }

@@ -946,11 +946,7 @@ fn apply_pip(p: &mut InstallPlan, cwd: &Path) {
 
 /// True when the current user may create files in `dir`.
 pub(super) fn writable(dir: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
-        return false;
-    };
-    // SAFETY: c is a valid NUL-terminated path.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_ok()
 }
 
 // ---------------------------------------------------------------- gem ----

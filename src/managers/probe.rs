@@ -85,7 +85,6 @@ fn exec(
     };
     let program = sandbox::seccomp::probe_rules().program();
     let ll_fd: RawFd = ll.as_raw_fd();
-    let (prog_ptr, prog_len) = (program.0.as_ptr() as usize, program.0.len());
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -99,30 +98,15 @@ fn exec(
     // The probe must not read pkgwarden's memory either.
     crate::sandbox::spawn::guard_self();
     // SAFETY: the closure runs in the child between fork and execve. It
-    // allocates nothing and makes only async-signal-safe system calls on
-    // values prepared above (the program's memory is the child's copy).
+    // allocates nothing and makes only async-signal-safe system calls
+    // (nix's and crate::sys's thin wrappers) on values prepared above (the
+    // program is the child's copy of the closure's own).
     unsafe {
         cmd.pre_exec(move || {
             crate::sandbox::spawn::child_without_ptrace();
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::syscall(libc::SYS_landlock_restrict_self, ll_fd, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let fprog = libc::sock_fprog {
-                len: prog_len as u16,
-                filter: prog_ptr as *mut libc::sock_filter,
-            };
-            if libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0,
-                &fprog as *const libc::sock_fprog,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
+            nix::sys::prctl::set_no_new_privs()?;
+            crate::sys::landlock_restrict_self(ll_fd)?;
+            crate::sys::seccomp_install(&program.0)?;
             Ok(())
         });
     }

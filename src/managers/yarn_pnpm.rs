@@ -252,12 +252,7 @@ fn pnpm_default_store(project: &Path, answer: &Path) -> PathBuf {
     {
         return h.join("store").join(version);
     }
-    let writable = |p: &Path| {
-        use std::os::unix::ffi::OsStrExt;
-        std::ffi::CString::new(p.as_os_str().as_bytes())
-            // SAFETY: access reads a NUL-terminated path we own.
-            .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0)
-    };
+    let writable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok();
     let top = project
         .ancestors()
         .take_while(|a| dev(a) == dev(project))

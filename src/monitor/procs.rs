@@ -35,8 +35,7 @@ fn stat(pid: i32) -> Option<(String, i32)> {
 /// The parents of the current process, nearest first, up to (not including) pid 0.
 pub fn ancestors() -> Vec<Proc> {
     let mut out = Vec::new();
-    // SAFETY: getppid has no preconditions and cannot fail.
-    let mut pid = unsafe { libc::getppid() };
+    let mut pid = std::os::unix::process::parent_id() as i32;
     while pid > 0 && out.len() < 128 {
         let Some((comm, ppid)) = stat(pid) else { break };
         let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
@@ -117,9 +116,11 @@ pub fn allowed_parent<'a>(allowed: &'a [String], chain: &[Proc]) -> Option<&'a s
 
 /// The install's descendants still running shortly after the manager
 /// exited (a job forked just before the exit is given a moment to become
-/// what it is). With `kill` (block mode, which leaves nothing running) they
+/// what it is). With `stop` (block mode, which leaves nothing running) they
 /// get SIGTERM, a short grace, then SIGKILL; the list is what lingered.
-pub fn settle(kill: bool) -> Vec<Lingering> {
+pub fn settle(stop: bool) -> Vec<Lingering> {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
     let me = std::process::id() as i32;
     let mut lingering = Vec::new();
     for _ in 0..10 {
@@ -130,15 +131,13 @@ pub fn settle(kill: bool) -> Vec<Lingering> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    if kill && !lingering.is_empty() {
+    if stop && !lingering.is_empty() {
         for l in &lingering {
-            // SAFETY: signalling a pid from our own tree.
-            unsafe { libc::kill(l.pid, libc::SIGTERM) };
+            let _ = kill(Pid::from_raw(l.pid), Signal::SIGTERM);
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
         for l in descendants(me) {
-            // SAFETY: as above.
-            unsafe { libc::kill(l.pid, libc::SIGKILL) };
+            let _ = kill(Pid::from_raw(l.pid), Signal::SIGKILL);
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
         reap_zombies();
@@ -198,8 +197,7 @@ mod tests {
     #[test]
     fn ancestors_reach_our_parent() {
         let chain = ancestors();
-        // SAFETY: getppid has no preconditions.
-        let ppid = unsafe { libc::getppid() };
+        let ppid = std::os::unix::process::parent_id() as i32;
         assert_eq!(chain.first().map(|p| p.pid), Some(ppid));
         assert!(chain.windows(2).all(|w| w[0].ppid == w[1].pid));
     }
@@ -276,16 +274,15 @@ pub fn descendants(root: i32) -> Vec<Lingering> {
 
 /// Makes this process the reaper of its orphaned descendants.
 pub fn become_subreaper() -> bool {
-    // SAFETY: a prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
+    nix::sys::prctl::set_child_subreaper(true).is_ok()
 }
 
 /// Reaps exited children without blocking (orphans re-parented to us).
 pub fn reap_zombies() {
-    loop {
-        // SAFETY: waitpid with WNOHANG and no status pointer.
-        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
-        if r <= 0 {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    // Until none is left (StillAlive) or there is no child at all (ECHILD).
+    while let Ok(s) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if s == WaitStatus::StillAlive {
             break;
         }
     }

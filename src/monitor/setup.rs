@@ -227,8 +227,7 @@ pub fn privileged_sockets(home: Option<&Path>) -> Vec<PathBuf> {
         v.push(h.join(".docker/run/docker.sock"));
         v.push(h.join(".gnupg/S.gpg-agent"));
     }
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     v.push(PathBuf::from(format!("/run/user/{uid}/bus")));
     v.push(PathBuf::from(format!("/run/user/{uid}/docker.sock")));
     v.push(PathBuf::from(format!("/run/user/{uid}/gnupg/S.gpg-agent")));

@@ -1366,9 +1366,8 @@ mod tests {
         let f = Fixture::new();
         let scope = f.scope(&["~/.bashrc"], vec![], None);
         let before = take(&scope);
-        let path = std::ffi::CString::new(f.h(".bashrc").to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path; mkfifo touches nothing else.
-        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+        let mode = nix::sys::stat::Mode::from_bits_retain(0o644);
+        nix::unistd::mkfifo(&f.h(".bashrc"), mode).unwrap();
         let changes = diff(&before, &take(&scope));
         assert_eq!(changes.len(), 1);
         let a = changes[0].after.as_ref().unwrap();

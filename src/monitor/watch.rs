@@ -34,7 +34,6 @@ use crate::monitor::snapshot::{self, Change, ChangeKind, Scope, Snapshot};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -258,13 +257,11 @@ fn open_lock(dir: &Path) -> std::io::Result<std::fs::File> {
 
 /// Takes the lock without waiting; false when another process holds it.
 fn try_lock(f: &std::fs::File) -> bool {
-    // SAFETY: flock on an fd this process owns.
-    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    f.try_lock().is_ok()
 }
 
 fn unlock(f: &std::fs::File) {
-    // SAFETY: as above.
-    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
+    let _ = f.unlock();
 }
 
 /// True when a watcher holds the lock of `dir`.
@@ -335,14 +332,15 @@ pub fn spawn(spec: &WatchSpec) -> Result<(), String> {
         // environment (tokens, keys), only what locates pkgwarden's files.
         .env_clear()
         .envs(watcher_env(std::env::vars_os()));
-    // SAFETY: setsid and close_range are plain syscalls and allocate nothing.
+    // SAFETY: setsid and close_range are thin syscall wrappers that
+    // allocate nothing (async-signal-safe between fork and execve).
     unsafe {
         cmd.pre_exec(|| {
-            libc::setsid();
+            let _ = nix::unistd::setsid();
             // No descriptor of the install's caller (a pipe someone reads
             // to its end) stays open in the watcher: close-on-exec for all
             // (CLOSE_RANGE_CLOEXEC), so spawn's own error pipe still works.
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 4u32);
+            let _ = crate::sys::cloexec_from(3);
             Ok(())
         });
     }
@@ -680,10 +678,7 @@ struct Watcher {
 /// another watcher holds the lock, else runs until no window is open.
 pub fn run(dir: &Path) -> i32 {
     // Low priority: the window must not slow down what the user does next.
-    // SAFETY: plain syscall on this process.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
-    }
+    let _ = crate::sys::set_nice(10);
     let lock = match open_lock(dir) {
         Ok(f) => f,
         Err(e) => {

@@ -50,8 +50,7 @@ fn confine(argc: c_int, argv: *const *const c_char) {
             refuse(&args, &why);
         }
     };
-    // SAFETY: getppid has no preconditions.
-    if unsafe { libc::getppid() } == spec.manager_parent {
+    if std::os::unix::process::parent_id() as i32 == spec.manager_parent {
         return;
     }
     let Some(shape) = spec.shape(&args) else {
@@ -73,14 +72,8 @@ fn confine(argc: c_int, argv: *const *const c_char) {
         // thread reads the environment yet.
         unsafe { std::env::set_var("XDG_CACHE_HOME", private) };
     }
-    if let Ok(ack) = std::ffi::CString::new(spec.ack.as_os_str().as_bytes()) {
-        // SAFETY: a valid C string; the descriptor, if any, is closed.
-        let fd = unsafe { libc::open(ack.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        if fd >= 0 {
-            // SAFETY: fd was just opened by us.
-            unsafe { libc::close(fd) };
-        }
-    }
+    // Opened (O_RDONLY | O_CLOEXEC) and closed at once.
+    let _ = std::fs::File::open(&spec.ack);
 }
 
 fn args(argc: c_int, argv: *const *const c_char) -> Vec<String> {

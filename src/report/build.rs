@@ -200,8 +200,7 @@ fn policy_hash(p: &Policy) -> String {
 
 /// Who runs this install.
 fn who() -> Who {
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     Who {
         user: crate::invoke::user_name(uid),
         uid,

@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -278,7 +277,7 @@ pub(crate) fn write_in(dir: &Path, report: &Report) -> Result<PathBuf, StoreErro
         .truncate(false)
         .mode(0o600)
         .open(dir.join(SEQ_LOCK))
-        .and_then(|f| flock(&f, libc::LOCK_EX).map(|()| f))
+        .and_then(|f| lock(&f, File::lock).map(|()| f))
         .map_err(|source| StoreError::Io {
             what: "lock",
             path: dir.join(SEQ_LOCK),
@@ -379,16 +378,13 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// Runs `flock(fd, op)`, retrying when a signal interrupts the wait.
-fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
+/// Takes `file`'s lock with `take` (`File::lock` or `File::lock_shared`),
+/// retrying when a signal interrupts the wait.
+fn lock(file: &File, take: fn(&File) -> io::Result<()>) -> io::Result<()> {
     loop {
-        // SAFETY: flock on a descriptor we own, with a valid operation.
-        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
+        match take(file) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
         }
     }
 }
@@ -416,7 +412,7 @@ fn append_index(dir: &Path, name: &str, path: &Path, report: &Report) -> io::Res
         .create(true)
         .mode(0o600)
         .open(dir.join(INDEX))?;
-    flock(&f, libc::LOCK_EX)?;
+    lock(&f, File::lock)?;
     // A writer that died mid-line left no newline: start on a fresh line so
     // that only its line is lost.
     let len = f.metadata()?.len();
@@ -435,7 +431,7 @@ fn read_index(dir: &Path) -> HashMap<String, IndexLine> {
     let Ok(mut f) = File::open(dir.join(INDEX)) else {
         return out;
     };
-    if flock(&f, libc::LOCK_SH).is_err() {
+    if lock(&f, File::lock_shared).is_err() {
         return out;
     }
     let mut text = String::new();

@@ -199,17 +199,7 @@ pub struct LandlockStatus {
 
 /// The kernel's landlock ABI version (0 when landlock is off).
 pub fn kernel_abi() -> u32 {
-    // SAFETY: landlock_create_ruleset with a NULL attr, size 0 and the
-    // VERSION flag only returns the ABI version (or an error).
-    let v = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<u8>(),
-            0usize,
-            1u32,
-        )
-    };
-    u32::try_from(v).unwrap_or(0)
+    crate::sys::landlock_abi()
 }
 
 /// Landlock errors: a ruleset that cannot be built is reported, never

@@ -3,9 +3,15 @@
 
 use super::bpf::{Action, Filter};
 use super::spawn::{set_sync_wakeup, take_fd};
+use crate::sys;
+use nix::fcntl::OFlag;
+use nix::sys::prctl;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::waitpid;
+use nix::unistd::{self, ForkResult};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 
 /// The protections available here.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -103,48 +109,35 @@ pub fn probe() -> Probe {
         yama_ptrace_scope: yama,
     };
     let program = Filter::default().compile(Action::Allow);
-    let fprog = libc::sock_fprog {
-        len: program.0.len() as u16,
-        filter: program.0.as_ptr() as *mut libc::sock_filter,
-    };
-    let mut fds = [0; 2];
-    // SAFETY: fds has room for two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+    let Ok((r, w)) = unistd::pipe2(OFlag::O_CLOEXEC) else {
         return p;
-    }
-    // SAFETY: pipe2 gave us both ends.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let wfd = fds[1];
-    // SAFETY: the child only makes async-signal-safe system calls on values
-    // prepared before the fork, then _exits.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        // SAFETY: as above.
-        unsafe {
-            let mut msg = [-1i32; 2];
+    };
+    // SAFETY: the child only makes async-signal-safe system calls (thin
+    // wrappers that allocate nothing) on values prepared before the fork,
+    // then waits to be killed.
+    let pid = match unsafe { unistd::fork() } {
+        Ok(ForkResult::Parent { child }) => child,
+        Ok(ForkResult::Child) => {
             // An undumpable parent (a supervisor already guarded) must
             // still be able to take the listener, as it will from a sandbox.
-            libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 {
-                msg[0] = 1;
-                let fd = libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                    &fprog as *const libc::sock_fprog,
-                );
-                msg[1] = fd as i32;
-            }
-            libc::write(wfd, msg.as_ptr().cast(), 8);
+            let _ = prctl::set_dumpable(true);
+            let nnp = prctl::set_no_new_privs().is_ok();
+            // Held open until the parent kills us.
+            let listener = nnp.then(|| sys::seccomp_install_listener(&program.0));
+            let ok = if nnp { 1i32 } else { -1 };
+            let fd = match &listener {
+                Some(Ok(l)) => l.as_raw_fd(),
+                _ => -1,
+            };
+            let (a, b) = (ok.to_ne_bytes(), fd.to_ne_bytes());
+            let _ = unistd::write(&w, &[a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]);
             // Wait until the parent has tried to take the listener and kills us.
             loop {
-                libc::pause();
+                unistd::pause();
             }
         }
-    }
-    if pid < 0 {
-        return p;
-    }
+        Err(_) => return p,
+    };
     drop(w);
     let mut buf = [0u8; 8];
     let mut file = std::fs::File::from(r);
@@ -154,18 +147,15 @@ pub fn probe() -> Probe {
         p.seccomp_filter = ok == 1;
         p.user_notification = fd >= 0;
         if fd >= 0
-            && let Ok(listener) = take_fd(pid, fd)
+            && let Ok(listener) = take_fd(pid.as_raw(), fd)
         {
             p.pidfd_getfd = true;
             p.sync_wakeup = set_sync_wakeup(&listener);
         }
     }
     // The child waits in pause(): kill it, then reap it.
-    // SAFETY: pid is our child.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-        libc::waitpid(pid, std::ptr::null_mut(), 0);
-    }
+    let _ = kill(pid, Signal::SIGKILL);
+    let _ = waitpid(pid, None);
     p
 }
 

@@ -11,8 +11,12 @@
 //! the child's own `execve`, trapped like every other, is answered.
 
 use super::bpf::Program;
+use crate::sys;
+use nix::fcntl::OFlag;
+use nix::sys::prctl;
+use nix::unistd;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::thread::JoinHandle;
@@ -34,7 +38,7 @@ pub struct Prepared {
 /// Kept: what installing as root uses (chown, DAC override, fowner, fsetid,
 /// setuid and setgid for npm's switch to the project owner, kill, nice,
 /// resource limits, IPC lock).
-const DROPPED_CAPS: &[libc::c_ulong] = &[
+const DROPPED_CAPS: &[u32] = &[
     2,  // CAP_DAC_READ_SEARCH
     8,  // CAP_SETPCAP
     9,  // CAP_LINUX_IMMUTABLE
@@ -68,45 +72,18 @@ const DROPPED_CAPS: &[libc::c_ulong] = &[
     40, // CAP_CHECKPOINT_RESTORE
 ];
 
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: fds has room for two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 returned two fresh descriptors we now own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
 /// Takes descriptor `fd` of process `pid`.
 pub fn take_fd(pid: i32, fd: i32) -> io::Result<OwnedFd> {
-    // SAFETY: plain syscalls on integers; the results are checked.
-    let mut pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if pidfd < 0 {
-        let err = io::Error::last_os_error();
+    let pidfd = sys::pidfd_open(pid).or_else(|err| {
         // A notification names the thread; pidfd_open takes only a thread
         // group leader (a tokio worker's connect, as in uv), and the
         // threads share one descriptor table.
         match thread_group(pid) {
-            Some(tgid) if tgid != pid => {
-                // SAFETY: as above.
-                pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0) };
-                if pidfd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            _ => return Err(err),
+            Some(tgid) if tgid != pid => sys::pidfd_open(tgid),
+            _ => Err(err),
         }
-    }
-    // SAFETY: pidfd is a descriptor we own from here on.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
-    // SAFETY: as above.
-    let got = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
-    if got < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pidfd_getfd returned a new descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(got as RawFd) })
+    })?;
+    sys::pidfd_getfd(&pidfd, fd)
 }
 
 /// The thread group (process) of thread `tid`, from `/proc`.
@@ -127,20 +104,14 @@ fn thread_group(tid: i32) -> Option<i32> {
 /// (6.18); unprivileged, either check suffices. The supervisor's own check of such opens is a check on a
 /// resolved path, which a swapped symlink can race; this is the kernel's.
 pub fn guard_self() {
-    // SAFETY: prctl with plain integer arguments.
-    unsafe {
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-    }
+    let _ = prctl::set_dumpable(false);
 }
 
 /// Undoes [`guard_self`] before a manager runs unsandboxed (nothing to
 /// guard against; its shims find pkgwarden as their parent through
 /// `/proc/<pid>/exe`, which an undumpable process closes).
 pub fn unguard_self() {
-    // SAFETY: prctl with plain integer arguments.
-    unsafe {
-        libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
-    }
+    let _ = prctl::set_dumpable(true);
 }
 
 /// The capabilities that open another process's memory and ptrace-checked
@@ -155,55 +126,14 @@ const INSPECTING_CAPS: [u32; 3] = [19, 21, 38];
 /// (bounding, ambient, inheritable, permitted and effective sets). Without
 /// `CAP_SETPCAP` (unprivileged) there is nothing to drop. Allocates
 /// nothing; errors are ignored (a capability not held is already dropped).
-///
-/// # Safety
 /// Call only in a `pre_exec` closure.
-pub unsafe fn child_without_ptrace() {
-    const VERSION_3: u32 = 0x2008_0522;
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
+pub fn child_without_ptrace() {
+    let _ = prctl::set_dumpable(true);
+    for cap in INSPECTING_CAPS {
+        let _ = sys::capbset_drop(cap);
     }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    // SAFETY: plain system calls on stack values of the kernel's layout.
-    unsafe {
-        libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
-        for cap in INSPECTING_CAPS {
-            libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0);
-        }
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
-        let mut h = Header {
-            version: VERSION_3,
-            pid: 0,
-        };
-        let mut d = [Data {
-            effective: 0,
-            permitted: 0,
-            inheritable: 0,
-        }; 2];
-        if libc::syscall(libc::SYS_capget, &mut h as *mut Header, d.as_mut_ptr()) == 0 {
-            for cap in INSPECTING_CAPS {
-                let (word, bit) = ((cap / 32) as usize, !(1u32 << (cap % 32)));
-                d[word].effective &= bit;
-                d[word].permitted &= bit;
-                d[word].inheritable &= bit;
-            }
-            libc::syscall(libc::SYS_capset, &mut h as *mut Header, d.as_ptr());
-        }
-    }
+    let _ = sys::clear_ambient_caps();
+    let _ = sys::drop_caps(&INSPECTING_CAPS);
 }
 
 /// Spawns `cmd` sandboxed. `supervise` runs on its own thread with the
@@ -219,8 +149,8 @@ where
     R: Send + 'static,
 {
     guard_self();
-    let (hs_r, hs_w) = pipe()?;
-    let (ack_r, ack_w) = pipe()?;
+    let (hs_r, hs_w) = unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let (ack_r, ack_w) = unistd::pipe2(OFlag::O_CLOEXEC)?;
     let handle = std::thread::spawn(move || {
         let mut hs = std::fs::File::from(hs_r);
         let mut buf = [0u8; 8];
@@ -236,13 +166,16 @@ where
         Some(supervise(listener))
     });
 
-    let ll_fd: RawFd = prep.landlock.as_ref().map_or(-1, |f| f.as_raw_fd());
-    // The closure must be Send: carry the program as an address and length.
-    let (prog_ptr, prog_len) = (prep.program.0.as_ptr() as usize, prep.program.0.len());
+    let Prepared { landlock, program } = prep;
+    let ll_fd: RawFd = landlock.as_ref().map_or(-1, |f| f.as_raw_fd());
+    // The child's ends are used by number: the parent closes its copies
+    // right after the fork (below), while the closure lives on in `cmd`.
     let (hs_w_fd, ack_r_fd) = (hs_w.as_raw_fd(), ack_r.as_raw_fd());
     // SAFETY: the closure runs in the child between fork and execve. It
-    // allocates nothing and makes only async-signal-safe system calls on
-    // values prepared above (the program's memory is the child's copy).
+    // allocates nothing and makes only async-signal-safe system calls
+    // (nix's and crate::sys's thin wrappers) on values prepared above (the
+    // program is the child's copy of the closure's own); the two pipe ends
+    // it borrows by number are open in the child until its execve.
     unsafe {
         cmd.pre_exec(move || {
             child_without_ptrace();
@@ -251,39 +184,29 @@ where
             // CAP_SETPCAP (any other user) there is nothing to drop and
             // the call fails harmlessly.
             for cap in DROPPED_CAPS {
-                libc::prctl(libc::PR_CAPBSET_DROP, *cap, 0, 0, 0);
+                let _ = sys::capbset_drop(*cap);
             }
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
+            prctl::set_no_new_privs()?;
+            if ll_fd >= 0 {
+                sys::landlock_restrict_self(ll_fd)?;
             }
-            if ll_fd >= 0 && libc::syscall(libc::SYS_landlock_restrict_self, ll_fd, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let fprog = libc::sock_fprog {
-                len: prog_len as u16,
-                filter: prog_ptr as *mut libc::sock_filter,
-            };
-            let listener = libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                &fprog as *const libc::sock_fprog,
-            );
-            if listener < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let pid = libc::getpid().to_ne_bytes();
-            let fd = (listener as i32).to_ne_bytes();
+            let listener = sys::seccomp_install_listener(&program.0)?;
+            let pid = unistd::getpid().as_raw().to_ne_bytes();
+            let fd = listener.as_raw_fd().to_ne_bytes();
             let msg = [pid[0], pid[1], pid[2], pid[3], fd[0], fd[1], fd[2], fd[3]];
-            if libc::write(hs_w_fd, msg.as_ptr().cast(), msg.len()) != 8 {
+            let (hs_w, ack_r) = (
+                BorrowedFd::borrow_raw(hs_w_fd),
+                BorrowedFd::borrow_raw(ack_r_fd),
+            );
+            if unistd::write(hs_w, &msg)? != 8 {
                 return Err(io::Error::last_os_error());
             }
-            let mut b = 0u8;
-            if libc::read(ack_r_fd, (&mut b as *mut u8).cast(), 1) != 1 {
+            let mut b = [0u8; 1];
+            if unistd::read(ack_r, &mut b) != Ok(1) {
                 return Err(io::Error::from_raw_os_error(libc::EPIPE));
             }
             // The sandboxed program must never hold its own listener.
-            libc::close(listener as i32);
+            drop(listener);
             Ok(())
         });
     }
@@ -292,7 +215,7 @@ where
     // child died before the hand-over.
     drop(hs_w);
     drop(ack_r);
-    drop(prep);
+    drop(landlock);
     let child = child?;
     Ok((child, handle))
 }
@@ -300,13 +223,5 @@ where
 /// Asks the kernel to wake the supervisor on the same CPU (much cheaper round
 /// trips); older kernels refuse, which only costs speed.
 pub fn set_sync_wakeup(listener: &OwnedFd) -> bool {
-    const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
-    // SAFETY: an ioctl on a descriptor we own, with an integer argument.
-    unsafe {
-        libc::ioctl(
-            listener.as_raw_fd(),
-            libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS as _,
-            SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
-        ) == 0
-    }
+    sys::notif_sync_wakeup(listener)
 }

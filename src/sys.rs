@@ -1,0 +1,293 @@
+//! The system calls that neither `nix` nor `std` wraps (seccomp, landlock,
+//! pidfd, capability sets, a few process attributes), each behind one small
+//! function. Everything else goes through `nix` or `std`.
+//!
+//! # Safety (stated once for every `unsafe` block in this file)
+//! Each block makes one system call whose arguments are integers,
+//! descriptor numbers (the kernel checks them; a wrong one is `EBADF`, never
+//! memory unsafety) and pointers to live values of the kernel's layout,
+//! borrowed for the call only, with their true length where one is passed.
+//! A descriptor the kernel returns is new and owned by the caller from then
+//! on. No function here allocates or takes a lock, so all of them may run
+//! between `fork` and `execve` (the `pre_exec` closures).
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// `-1` as an error from the last system call.
+fn check(rc: libc::c_long) -> io::Result<libc::c_long> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Wraps a descriptor number the kernel has just returned.
+fn owned(rc: libc::c_long) -> OwnedFd {
+    // SAFETY: see the module's contract (a fresh descriptor we own).
+    unsafe { OwnedFd::from_raw_fd(rc as RawFd) }
+}
+
+// ------------------------------------------------------------- landlock ----
+
+/// The kernel's landlock ABI version (0 when landlock is off). The landlock
+/// crate keeps its own query private.
+pub fn landlock_abi() -> u32 {
+    const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1;
+    // SAFETY: see the module's contract (a NULL attr of size 0: the VERSION
+    // flag only returns the version).
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    u32::try_from(v).unwrap_or(0)
+}
+
+/// Restricts this thread (and what it execs) to the landlock ruleset `ruleset`.
+pub fn landlock_restrict_self(ruleset: RawFd) -> io::Result<()> {
+    // SAFETY: see the module's contract.
+    check(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0) }).map(drop)
+}
+
+// -------------------------------------------------------------- seccomp ----
+
+/// Installs `program` as this thread's seccomp filter with `flags`; returns
+/// the syscall's result (the listener's number with `NEW_LISTENER`).
+fn seccomp_filter(program: &[libc::sock_filter], flags: libc::c_ulong) -> io::Result<libc::c_long> {
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        // The kernel only reads the program.
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: see the module's contract (fprog points at `len` filters).
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &fprog as *const libc::sock_fprog,
+        )
+    })
+}
+
+/// Installs `program` as this thread's seccomp filter.
+pub fn seccomp_install(program: &[libc::sock_filter]) -> io::Result<()> {
+    seccomp_filter(program, 0).map(drop)
+}
+
+/// Installs `program` as this thread's seccomp filter and returns its
+/// user-notification listener.
+pub fn seccomp_install_listener(program: &[libc::sock_filter]) -> io::Result<OwnedFd> {
+    seccomp_filter(program, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER).map(owned)
+}
+
+/// Waits for the next notification on `listener` (`SECCOMP_IOCTL_NOTIF_RECV`).
+pub fn notif_recv(listener: &OwnedFd) -> io::Result<libc::seccomp_notif> {
+    let mut req = libc::seccomp_notif {
+        id: 0,
+        pid: 0,
+        flags: 0,
+        data: libc::seccomp_data {
+            nr: 0,
+            arch: 0,
+            instruction_pointer: 0,
+            args: [0; 6],
+        },
+    };
+    // SAFETY: see the module's contract (RECV fills a zeroed seccomp_notif).
+    let rc = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_RECV as _,
+            &mut req,
+        )
+    };
+    check(rc.into()).map(|_| req)
+}
+
+/// Answers a notification (`SECCOMP_IOCTL_NOTIF_SEND`); a target that died
+/// meanwhile gives `ENOENT`.
+pub fn notif_send(listener: &OwnedFd, resp: &mut libc::seccomp_notif_resp) -> io::Result<()> {
+    // SAFETY: see the module's contract (SEND reads resp).
+    let rc = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SEND as _,
+            resp as *mut libc::seccomp_notif_resp,
+        )
+    };
+    check(rc.into()).map(drop)
+}
+
+/// True while notification `id` is still about the same live syscall
+/// (`SECCOMP_IOCTL_NOTIF_ID_VALID`).
+pub fn notif_id_valid(listener: &OwnedFd, id: u64) -> bool {
+    let mut id = id;
+    // SAFETY: see the module's contract (ID_VALID reads a u64).
+    let rc = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _,
+            &mut id,
+        )
+    };
+    rc == 0
+}
+
+/// Asks the kernel to wake the supervisor on the same CPU
+/// (`SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`); false where the kernel refuses.
+pub fn notif_sync_wakeup(listener: &OwnedFd) -> bool {
+    const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
+    // SAFETY: see the module's contract (an integer argument).
+    let rc = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS as _,
+            SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+        )
+    };
+    rc == 0
+}
+
+// ---------------------------------------------------------------- pidfd ----
+
+/// A pidfd of process `pid` (a thread group leader).
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: see the module's contract.
+    check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) }).map(owned)
+}
+
+/// A copy of descriptor `fd` of the process behind `pidfd`.
+pub fn pidfd_getfd(pidfd: &OwnedFd, fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: see the module's contract.
+    check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) }).map(owned)
+}
+
+// --------------------------------------------------------- capabilities ----
+
+/// Drops capability `cap` from this thread's bounding set
+/// (`PR_CAPBSET_DROP`; fails without `CAP_SETPCAP`).
+pub fn capbset_drop(cap: u32) -> io::Result<()> {
+    // SAFETY: see the module's contract.
+    let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) };
+    check(rc.into()).map(drop)
+}
+
+/// Empties this thread's ambient capability set.
+pub fn clear_ambient_caps() -> io::Result<()> {
+    // SAFETY: see the module's contract.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    check(rc.into()).map(drop)
+}
+
+/// Removes `caps` from this thread's effective, permitted and inheritable
+/// sets (`capget` then `capset`, version 3).
+pub fn drop_caps(caps: &[u32]) -> io::Result<()> {
+    const VERSION_3: u32 = 0x2008_0522;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut h = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut d = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: see the module's contract (version 3 takes two Data).
+    check(unsafe { libc::syscall(libc::SYS_capget, &mut h as *mut Header, d.as_mut_ptr()) })?;
+    for cap in caps {
+        let Some(data) = d.get_mut((cap / 32) as usize) else {
+            continue;
+        };
+        let bit = !(1u32 << (cap % 32));
+        data.effective &= bit;
+        data.permitted &= bit;
+        data.inheritable &= bit;
+    }
+    // SAFETY: as above.
+    check(unsafe { libc::syscall(libc::SYS_capset, &mut h as *mut Header, d.as_ptr()) }).map(drop)
+}
+
+// -------------------------------------------------------------- sockets ----
+
+/// Connects `sock` to the raw socket address `addr` (a `sockaddr` of any
+/// family, byte for byte as a sandboxed process passed it).
+pub fn connect_raw(sock: &OwnedFd, addr: &[u8]) -> io::Result<()> {
+    // SAFETY: see the module's contract (addr is addr.len() bytes).
+    let rc = unsafe {
+        libc::connect(
+            sock.as_raw_fd(),
+            addr.as_ptr().cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    check(rc.into()).map(drop)
+}
+
+/// The address family of socket `sock` (`SO_DOMAIN`).
+pub fn socket_domain(sock: &OwnedFd) -> Option<i32> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: see the module's contract (an int and its size).
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(v)
+}
+
+// ------------------------------------------------------------ processes ----
+
+/// Marks every descriptor from `first` up close-on-exec
+/// (`close_range(first, ~0, CLOSE_RANGE_CLOEXEC)`).
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 4;
+    // SAFETY: see the module's contract.
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })
+        .map(drop)
+}
+
+/// Sets this process's nice value.
+pub fn set_nice(nice: i32) -> io::Result<()> {
+    // SAFETY: see the module's contract.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+    check(rc.into()).map(drop)
+}
+
+/// Gives `SIGPIPE` its default action back (Rust's runtime ignores it).
+pub fn default_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: the default disposition runs no code of ours, so no handler
+    // can break an invariant (nix marks `signal` unsafe for handlers).
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
