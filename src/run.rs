@@ -884,12 +884,7 @@ fn sandboxed(
         network: observed
             .events
             .iter()
-            .filter(|e| {
-                matches!(
-                    e.kind.as_str(),
-                    "connect" | "send" | "dns" | "bind" | "listen"
-                )
-            })
+            .filter(|e| e.kind.is_network())
             .cloned()
             .collect(),
         env: crate::report::model::EnvReport {

@@ -3,6 +3,7 @@
 //! packed (UPX) or above the entropy threshold.
 
 use super::{Evidence, Finding, Input, Procs, Severity, finding};
+use crate::monitor::notify::EventKind;
 use std::io::Read;
 use std::path::Path;
 
@@ -49,7 +50,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     for (p, e) in input.written() {
-        if matches!(e.kind.as_str(), "symlink" | "mkdir") {
+        if matches!(e.kind, EventKind::Symlink | EventKind::Mkdir) {
             continue;
         }
         let payload = input.expected_path(&p) || input.tool_cache(&p);
