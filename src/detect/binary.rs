@@ -4,6 +4,7 @@
 
 use super::{Evidence, Finding, Input, Procs, Severity, finding};
 use crate::model::RuleId;
+use crate::monitor::notify::EventKind;
 use std::io::Read;
 use std::path::Path;
 
@@ -50,7 +51,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     for (p, e) in input.written() {
-        if matches!(e.kind.as_str(), "symlink" | "mkdir") {
+        if matches!(e.kind, EventKind::Symlink | EventKind::Mkdir) {
             continue;
         }
         let payload = input.expected_path(&p) || input.tool_cache(&p);

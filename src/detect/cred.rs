@@ -45,7 +45,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for e in input.events {
-        if !matches!(e.kind.as_str(), "open-read" | "open-write") {
+        if !e.kind.is_open() {
             continue;
         }
         let Some(path) = e.paths.first() else {

@@ -4,13 +4,14 @@
 
 use super::{Evidence, Finding, Input, Procs, Severity, finding};
 use crate::model::RuleId;
+use crate::monitor::notify::EventKind;
 use std::collections::BTreeSet;
 
 /// One finding per (syscall, process).
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    for e in input.events.iter().filter(|e| e.kind == "denied") {
+    for e in input.events.iter().filter(|e| e.kind == EventKind::Denied) {
         if !seen.insert((e.syscall.clone(), e.pid)) {
             continue;
         }

@@ -4,6 +4,7 @@
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
 use crate::model::RuleId;
+use crate::monitor::notify::EventKind;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +19,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let memfd_pids: BTreeSet<i32> = input
         .events
         .iter()
-        .filter(|e| e.kind == "memfd")
+        .filter(|e| e.kind == EventKind::Memfd)
         .map(|e| e.pid)
         .collect();
     // A scratch place outside $HOME (a home directory may itself live under
@@ -40,7 +41,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         place && fresh
     };
     let mut seen = BTreeSet::new();
-    for e in input.events.iter().filter(|e| e.kind == "exec") {
+    for e in input.events.iter().filter(|e| e.kind == EventKind::Exec) {
         let exe = e.paths.first().map(PathBuf::from).unwrap_or_default();
         let argv = e.argv.clone().unwrap_or_default();
         // The program (resolved, and as named: a symlink written during the
@@ -211,32 +212,20 @@ pub fn suspicious(argv: &[String]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::monitor::notify::{Action, Event};
+    use crate::monitor::notify::Event;
 
     fn v(s: &str) -> Vec<String> {
         s.split(' ').map(str::to_string).collect()
     }
 
-    fn event(seq: u64, kind: &str, path: &str, argv: Option<&[&str]>) -> Event {
+    fn event(seq: u64, kind: EventKind, path: &str, argv: Option<&[&str]>) -> Event {
         Event {
             seq,
-            ms: 0,
             pid: 9,
-            ppid: None,
-            syscall: kind.into(),
-            kind: kind.into(),
+            kind,
             paths: vec![path.into()],
-            raw_paths: Vec::new(),
             argv: argv.map(|a| a.iter().map(|s| s.to_string()).collect()),
-            cwd: None,
-            package: None,
-            hook: None,
-            addr: None,
-            flags: 0,
-            owner: None,
-            dns_query: None,
-            action: Action::Observed,
-            errno: None,
+            ..Default::default()
         }
     }
 
@@ -263,8 +252,8 @@ mod tests {
             "/nonexistent-home/.cache/other/x.sh",
         ] {
             let f = dropped(&[
-                event(0, "open-write", place, None),
-                event(1, "exec", "/bin/sh", Some(&["sh", place])),
+                event(0, EventKind::OpenWrite, place, None),
+                event(1, EventKind::Exec, "/bin/sh", Some(&["sh", place])),
             ]);
             assert_eq!(f.len(), 1, "{place}: {f:#?}");
             assert_eq!(f[0].evidence.paths, vec![place.to_string()]);
@@ -276,8 +265,8 @@ mod tests {
             "/nonexistent-tmp/pip-build-env-1/overlay/bin/cmake",
         ] {
             let f = dropped(&[
-                event(0, "open-write", place, None),
-                event(1, "exec", place, Some(&[place, "--version"])),
+                event(0, EventKind::OpenWrite, place, None),
+                event(1, EventKind::Exec, place, Some(&[place, "--version"])),
             ]);
             assert!(f.is_empty(), "{place}: {f:#?}");
         }

@@ -7,6 +7,7 @@
 
 use super::{Finding, Input, Procs, Severity};
 use crate::managers::gem::{is_plugin_file, plugin_gem};
+use crate::monitor::notify::EventKind;
 use crate::monitor::snapshot::{Change, ChangeKind};
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,7 +26,11 @@ fn is_loader(p: &Path) -> bool {
 pub fn attribute(input: &Input, procs: &Procs, findings: &mut [Finding]) {
     // pid → the plugin files it loaded, in order.
     let mut loaded: HashMap<i32, Vec<&str>> = HashMap::new();
-    for e in input.events.iter().filter(|e| e.kind == "open-read") {
+    for e in input
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::OpenRead)
+    {
         if let Some(p) = e.paths.first()
             && is_plugin_file(Path::new(p))
         {

@@ -5,6 +5,7 @@
 
 use super::{Evidence, Finding, Input, Procs, data, finding};
 use crate::model::RuleId;
+use crate::monitor::notify::EventKind;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -102,13 +103,13 @@ pub fn is_script(p: &Path) -> bool {
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut out = Vec::new();
     for (p, e) in input.written() {
-        if e.kind == "mkdir" {
+        if e.kind == EventKind::Mkdir {
             if let Some(f) = refused_dir(input, procs, &p, e.pid) {
                 out.push(f);
             }
             continue;
         }
-        if e.kind == "symlink" {
+        if e.kind == EventKind::Symlink {
             continue;
         }
         let Some(place) = place(input, &p) else {
@@ -236,37 +237,24 @@ pub fn sha256_file(p: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::monitor::notify::{Action, Event};
+    use crate::monitor::notify::Event;
 
     const HOME: &str = "/nonexistent-pw-home";
     const PROJECT: &str = "/tmp/nonexistent-pw-project";
     const VENV: &str = "/tmp/nonexistent-pw-venv";
 
-    fn event(seq: u64, kind: &str, path: &str) -> Event {
+    fn event(seq: u64, kind: EventKind, path: &str) -> Event {
         Event {
             seq,
-            ms: 0,
             pid: 9,
-            ppid: None,
-            syscall: kind.into(),
-            kind: kind.into(),
+            kind,
             paths: vec![path.into()],
-            raw_paths: Vec::new(),
-            argv: None,
-            cwd: None,
-            package: None,
-            hook: None,
-            addr: None,
-            flags: 0,
-            owner: None,
-            dns_query: None,
-            action: Action::Observed,
-            errno: None,
+            ..Default::default()
         }
     }
 
     /// The findings for `kind` events on `paths`, as (title, detail).
-    fn findings(home: &str, kind: &str, paths: &[&str]) -> Vec<(String, String)> {
+    fn findings(home: &str, kind: EventKind, paths: &[&str]) -> Vec<(String, String)> {
         let events: Vec<Event> = paths
             .iter()
             .enumerate()
@@ -290,7 +278,7 @@ mod tests {
     fn the_project_and_the_environment_under_tmp_are_not_hiding_places() {
         let f = findings(
             HOME,
-            "mkdir",
+            EventKind::Mkdir,
             &[
                 "/tmp/nonexistent-pw-project/src/tinypkg.egg-info",
                 "/tmp/nonexistent-pw-venv/share",
@@ -300,7 +288,7 @@ mod tests {
         assert!(f.is_empty(), "{f:#?}");
         let f = findings(
             HOME,
-            "open-write",
+            EventKind::OpenWrite,
             &[
                 "/tmp/nonexistent-pw-project/build/run.sh",
                 "/tmp/nonexistent-pw-venv/share/tool/run.sh",
@@ -312,9 +300,13 @@ mod tests {
     #[test]
     fn a_home_under_tmp_is_judged_as_a_home() {
         let home = "/tmp/nonexistent-pw-home";
-        let f = findings(home, "mkdir", &["/tmp/nonexistent-pw-home/work/build"]);
+        let f = findings(
+            home,
+            EventKind::Mkdir,
+            &["/tmp/nonexistent-pw-home/work/build"],
+        );
         assert!(f.is_empty(), "{f:#?}");
-        let f = findings(home, "mkdir", &["/tmp/nonexistent-pw-home/.stash"]);
+        let f = findings(home, EventKind::Mkdir, &["/tmp/nonexistent-pw-home/.stash"]);
         assert_eq!(f.len(), 1, "{f:#?}");
         assert!(f[0].0.starts_with("Creating a hidden directory refused: "));
     }
@@ -323,7 +315,7 @@ mod tests {
     fn each_refusal_says_what_and_why_in_true_words() {
         let f = findings(
             HOME,
-            "mkdir",
+            EventKind::Mkdir,
             &[
                 "/nonexistent-pw-home/.stash",
                 "/nonexistent-pw-home/.config/stash",
@@ -367,7 +359,7 @@ mod tests {
     fn dropped_scripts_name_their_place() {
         let f = findings(
             HOME,
-            "open-write",
+            EventKind::OpenWrite,
             &[
                 "/tmp/nonexistent-pw-drop/run.sh",
                 "/nonexistent-pw-home/.x/run.py",

@@ -100,7 +100,7 @@ pub mod record;
 pub mod tamper;
 
 use crate::model::Mode;
-use crate::monitor::notify::{Action, Event};
+use crate::monitor::notify::{Action, Event, EventKind};
 use crate::monitor::procs::{Lingering, ProcNode};
 use crate::monitor::proxy::Request;
 use crate::monitor::snapshot::{Change, ChangeKind};
@@ -203,7 +203,7 @@ impl NestDomain {
                 let shape = spec.shape(&n.argv)?;
                 let acked = input.events.iter().any(|e| {
                     e.pid == n.pid
-                        && e.kind == "open-read"
+                        && e.kind == EventKind::OpenRead
                         && e.paths.first().is_some_and(|p| *p == ack)
                 });
                 Some((n, shape.name.clone(), acked))
@@ -221,7 +221,9 @@ impl NestDomain {
         let ack = spec.ack.to_string_lossy();
         let acked = |p: i32| {
             input.events.iter().any(|e| {
-                e.pid == p && e.kind == "open-read" && e.paths.first().is_some_and(|x| *x == ack)
+                e.pid == p
+                    && e.kind == EventKind::OpenRead
+                    && e.paths.first().is_some_and(|x| *x == ack)
             })
         };
         // Stacked domains only narrow: the write is refused when any
@@ -350,7 +352,7 @@ impl Input<'_> {
         let mut pids = self
             .events
             .iter()
-            .filter(|e| e.kind != "open-read" && e.kind != "exec")
+            .filter(|e| !matches!(e.kind, EventKind::OpenRead | EventKind::Exec))
             .filter(|e| e.paths.iter().any(|x| Path::new(x) == p))
             .map(|e| e.pid)
             .peekable();
@@ -375,12 +377,8 @@ impl Input<'_> {
         let mut links: HashMap<PathBuf, PathBuf> = HashMap::new();
         for e in self.events {
             let mut targets: Vec<PathBuf> = Vec::new();
-            match e.kind.as_str() {
-                "open-write" | "chmod-exec" | "truncate" | "mknod" | "mkdir" => {
-                    targets.extend(e.paths.first().map(PathBuf::from));
-                }
-                "rename" | "symlink" => targets.extend(e.paths.get(1).map(PathBuf::from)),
-                "link" => {
+            match e.kind {
+                EventKind::Link => {
                     if let (Some(src), Some(dst)) = (e.paths.first(), e.paths.get(1)) {
                         let src = without_dot_dot(PathBuf::from(src));
                         let dst = without_dot_dot(PathBuf::from(dst));
@@ -390,11 +388,15 @@ impl Input<'_> {
                         targets.push(dst);
                     }
                 }
-                _ => {}
+                k => targets.extend(
+                    k.written_index()
+                        .and_then(|i| e.paths.get(i))
+                        .map(PathBuf::from),
+                ),
             }
             for t in targets {
                 let p = without_dot_dot(t);
-                let p = if e.kind == "link" {
+                let p = if e.kind == EventKind::Link {
                     p
                 } else {
                     links.get(&p).cloned().unwrap_or(p)
@@ -414,7 +416,7 @@ impl Input<'_> {
     pub fn perm_changes(&self) -> Vec<(PathBuf, &Event)> {
         self.events
             .iter()
-            .filter(|e| matches!(e.kind.as_str(), "chmod" | "chown"))
+            .filter(|e| matches!(e.kind, EventKind::Chmod | EventKind::Chown))
             .filter_map(|e| Some((without_dot_dot(PathBuf::from(e.paths.first()?)), e)))
             .collect()
     }
@@ -426,7 +428,7 @@ impl Input<'_> {
     pub fn symlinked(&self) -> Vec<(PathBuf, &Event)> {
         self.events
             .iter()
-            .filter(|e| e.kind == "symlink")
+            .filter(|e| e.kind == EventKind::Symlink)
             .filter_map(|e| {
                 let target = Path::new(e.paths.first()?);
                 let link = Path::new(e.paths.get(1)?);
@@ -618,9 +620,9 @@ pub fn taken_of(e: &Event) -> Taken {
 /// What an event did, for a finding's detail: the mode or owner of a
 /// chmod or chown, else its kind.
 pub fn how(e: &Event) -> String {
-    match e.kind.as_str() {
-        "chmod" | "chmod-exec" => format!("chmod {:04o}", e.flags & 0o7777),
-        "chown" => format!("chown {}", e.owner.as_deref().unwrap_or("?")),
+    match e.kind {
+        EventKind::Chmod | EventKind::ChmodExec => format!("chmod {:04o}", e.flags & 0o7777),
+        EventKind::Chown => format!("chown {}", e.owner.as_deref().unwrap_or("?")),
         k => k.to_string(),
     }
 }

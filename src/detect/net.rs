@@ -5,7 +5,7 @@
 use super::data;
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
 use crate::model::RuleId;
-use crate::monitor::notify::Action;
+use crate::monitor::notify::{Action, EventKind};
 use crate::monitor::proxy::Verdict;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -110,11 +110,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         out.push(f);
     }
     for e in input.events {
-        if !matches!(
-            e.kind.as_str(),
-            "connect" | "send" | "dns" | "bind" | "listen"
-        ) || e.action == Action::Allowed
-        {
+        if !e.kind.is_network() || e.action == Action::Allowed {
             continue;
         }
         let addr = e.addr.clone().unwrap_or_default();
@@ -159,7 +155,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                     format!("Local socket refused: {path}"),
                     None,
                 )
-            } else if e.kind == "send" {
+            } else if e.kind == EventKind::Send {
                 // A datagram to a named socket: a way out of the sandbox
                 // that no install needs (protect lets it through).
                 (
@@ -183,7 +179,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                     format!("DNS server contacted directly: {addr}"),
                     None,
                 )
-            } else if matches!(e.kind.as_str(), "bind" | "listen") {
+            } else if matches!(e.kind, EventKind::Bind | EventKind::Listen) {
                 continue;
             } else {
                 (
@@ -224,7 +220,10 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         if nscd {
             f.severity = Severity::Info;
         }
-        if rule == RuleId::NetLocalSocket && e.kind != "connect" && e.action != Action::Denied {
+        if rule == RuleId::NetLocalSocket
+            && e.kind != EventKind::Connect
+            && e.action != Action::Denied
+        {
             f.severity = Severity::Medium;
         }
         out.push(f);
@@ -307,24 +306,13 @@ mod tests {
 
     fn unix_connect(pid: i32, path: &str) -> crate::monitor::notify::Event {
         crate::monitor::notify::Event {
-            seq: 0,
-            ms: 0,
             pid,
-            ppid: None,
             syscall: "connect".into(),
-            kind: "connect".into(),
-            paths: Vec::new(),
-            raw_paths: Vec::new(),
-            argv: None,
-            cwd: None,
-            package: None,
-            hook: None,
+            kind: EventKind::Connect,
             addr: Some(format!("unix:{path}")),
-            flags: 0,
-            owner: None,
-            dns_query: None,
             action: Action::Denied,
             errno: Some(13),
+            ..Default::default()
         }
     }
 

@@ -10,7 +10,7 @@
 use super::persist::Classifier;
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
 use crate::model::RuleId;
-use crate::monitor::notify::{Action, Event};
+use crate::monitor::notify::{Action, Event, EventKind};
 use crate::monitor::snapshot::ChangeKind;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -38,11 +38,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let is_cred = |p: &Path| super::cred::is_credential(p, home, &input.cwd);
     let mut seen: BTreeSet<(RuleId, String)> = BTreeSet::new();
     let mut out = Vec::new();
-    for e in input
-        .events
-        .iter()
-        .filter(|e| matches!(e.kind.as_str(), "chmod" | "chmod-exec" | "chown"))
-    {
+    for e in input.events.iter().filter(|e| e.kind.is_perm()) {
         let Some(path) = e.paths.first() else {
             continue;
         };
@@ -50,7 +46,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         if judged_elsewhere(p) {
             continue;
         }
-        let chown = e.kind == "chown";
+        let chown = e.kind == EventKind::Chown;
         let refused = e.action == Action::Denied;
         let rule = if is_cred(p) && (chown || e.flags & OPEN_TO_OTHERS != 0) {
             RuleId::CredPerm

@@ -7,6 +7,7 @@
 use super::data;
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
 use crate::model::RuleId;
+use crate::monitor::notify::EventKind;
 use crate::monitor::snapshot::ChangeKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -163,12 +164,12 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     // A chmod or chown of a persistence file is a change of it too.
     for (path, e) in input.written().into_iter().chain(input.perm_changes()) {
         // A directory that exists: what lands in it is the evidence.
-        if e.kind == "mkdir" && path.exists() {
+        if e.kind == EventKind::Mkdir && path.exists() {
             continue;
         }
         let rule = cls.classify(&path).or_else(|| {
             // A directory on the way there, refused: the attempt is the evidence.
-            (e.kind == "mkdir")
+            (e.kind == EventKind::Mkdir)
                 .then(|| leads_to(&path, home, &input.cwd))
                 .flatten()
         });
@@ -182,7 +183,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     for (target, e) in input.symlinked() {
         if let Some(rule) = cls.classify(&target) {
             hits.entry(target)
-                .or_insert((rule, Some(e.pid), "symlink".into()));
+                .or_insert((rule, Some(e.pid), EventKind::Symlink.to_string()));
         }
     }
     for c in input.changes {
@@ -383,7 +384,7 @@ fn project_hook(input: &Input, procs: &Procs, pid: i32) -> bool {
 /// Commands that install persistence.
 fn commands(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut out = Vec::new();
-    for e in input.events.iter().filter(|e| e.kind == "exec") {
+    for e in input.events.iter().filter(|e| e.kind == EventKind::Exec) {
         let Some(argv) = &e.argv else { continue };
         let name = argv
             .first()
@@ -579,33 +580,19 @@ mod tests {
 #[cfg(test)]
 mod check_tests {
     use super::*;
-    use crate::monitor::notify::{Action, Event};
+    use crate::monitor::notify::{Event, EventKind};
     use crate::monitor::snapshot::{Change, ChangeKind};
 
-    fn ev(kind: &str, path: &str) -> Event {
+    fn ev(kind: EventKind, path: &str) -> Event {
         Event {
-            seq: 0,
-            ms: 0,
             pid: 7,
-            ppid: None,
-            syscall: kind.into(),
-            kind: kind.into(),
+            kind,
             paths: vec![path.into()],
-            raw_paths: Vec::new(),
-            argv: None,
-            cwd: None,
-            package: None,
-            hook: None,
-            addr: None,
-            flags: 0,
-            owner: None,
-            dns_query: None,
-            action: Action::Observed,
-            errno: None,
+            ..Default::default()
         }
     }
 
-    fn ev2(kind: &str, a: &str, b: &str, seq: u64) -> Event {
+    fn ev2(kind: EventKind, a: &str, b: &str, seq: u64) -> Event {
         let mut e = ev(kind, a);
         e.paths.push(b.into());
         e.seq = seq;
@@ -646,12 +633,12 @@ mod check_tests {
         let home = "/nonexistent-home";
         let events = vec![
             ev2(
-                "link",
+                EventKind::Link,
                 "/nonexistent-home/.config/git/config",
                 "/nonexistent-tmp/h",
                 0,
             ),
-            ev("open-write", "/nonexistent-tmp/h"),
+            ev(EventKind::OpenWrite, "/nonexistent-tmp/h"),
         ];
         let input = Input {
             home: Some(PathBuf::from(home)),
@@ -676,7 +663,7 @@ mod check_tests {
     #[test]
     fn a_symlink_planted_to_a_persistence_location_is_evidence() {
         let events = vec![ev2(
-            "symlink",
+            EventKind::Symlink,
             "../../nonexistent-home/.bash_logout",
             "/nonexistent-tmp/x/l",
             0,
@@ -696,7 +683,7 @@ mod check_tests {
         );
         // A link into the package's own tree is not.
         let events = vec![ev2(
-            "symlink",
+            EventKind::Symlink,
             "../pkg/cli.js",
             "/nonexistent-proj/node_modules/.bin/cli",
             0,
@@ -756,7 +743,7 @@ mod check_tests {
 
     #[test]
     fn a_refused_directory_on_the_way_to_a_unit_is_persistence() {
-        let events = vec![ev("mkdir", "/nonexistent-home/.config/systemd")];
+        let events = vec![ev(EventKind::Mkdir, "/nonexistent-home/.config/systemd")];
         let input = Input {
             home: Some(PathBuf::from("/nonexistent-home")),
             cwd: PathBuf::from("/nonexistent-proj"),

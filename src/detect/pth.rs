@@ -12,6 +12,7 @@
 use super::data;
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
 use crate::model::RuleId;
+use crate::monitor::notify::EventKind;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -367,12 +368,8 @@ pub fn detonation(input: &Input, procs: &Procs) -> Vec<Finding> {
         .iter()
         .filter(|e| e.hook.as_deref() == Some(HOOK))
     {
-        let (what, target) = match e.kind.as_str() {
-            "open-write" | "truncate" | "mknod" | "mkdir" | "chmod-exec" => {
-                ("wrote", e.paths.first().cloned())
-            }
-            "rename" | "link" | "symlink" => ("wrote", e.paths.get(1).cloned()),
-            "exec" => {
+        let (what, target) = match e.kind {
+            EventKind::Exec => {
                 let argv = e.argv.clone().unwrap_or_default();
                 // The interpreter the detonation started.
                 if argv.ends_with(&["-c".into(), "pass".into()]) && interpreters.insert(e.pid) {
@@ -380,8 +377,11 @@ pub fn detonation(input: &Input, procs: &Procs) -> Vec<Finding> {
                 }
                 ("ran", Some(argv.join(" ")))
             }
-            "connect" | "send" => ("connected to", e.addr.clone()),
-            _ => continue,
+            EventKind::Connect | EventKind::Send => ("connected to", e.addr.clone()),
+            k => match k.written_index() {
+                Some(i) => ("wrote", e.paths.get(i).cloned()),
+                None => continue,
+            },
         };
         let Some(target) = target else { continue };
         let mut ev = Evidence::default();

@@ -11,6 +11,7 @@
 
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
 use crate::model::RuleId;
+use crate::monitor::notify::EventKind;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -251,11 +252,13 @@ pub fn attempted(
 ) -> Vec<Tampered> {
     let mut targets: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for e in events {
-        match e.kind.as_str() {
-            "open-write" | "truncate" | "chmod-exec" => {
+        match e.kind {
+            EventKind::OpenWrite | EventKind::Truncate | EventKind::ChmodExec => {
                 targets.extend(e.paths.first().map(String::as_str))
             }
-            "rename" | "link" => targets.extend(e.paths.iter().map(String::as_str)),
+            EventKind::Rename | EventKind::Link => {
+                targets.extend(e.paths.iter().map(String::as_str))
+            }
             _ => {}
         }
     }

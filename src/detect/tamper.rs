@@ -6,6 +6,7 @@
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
 use crate::model::RuleId;
+use crate::monitor::notify::EventKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -26,12 +27,12 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     for e in input
         .events
         .iter()
-        .filter(|e| matches!(e.kind.as_str(), "unlink" | "rename"))
+        .filter(|e| matches!(e.kind, EventKind::Unlink | EventKind::Rename))
     {
         if let Some(p) = e.paths.first().map(PathBuf::from)
             && within(&p)
         {
-            hits.entry(p).or_insert((Some(e.pid), e.kind.clone()));
+            hits.entry(p).or_insert((Some(e.pid), e.kind.to_string()));
         }
     }
     for c in input.changes {

@@ -27,10 +27,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// What the supervisor did with a syscall.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Let it run (landlock still applies).
+    #[default]
     Observed,
     /// Performed or allowed on the supervisor's decision.
     Allowed,
@@ -38,8 +39,129 @@ pub enum Action {
     Denied,
 }
 
+/// What kind of thing a sandboxed process did. The names are the report's
+/// and the events file's `kind` strings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// An execve.
+    Exec,
+    /// An open for writing, creating or truncating.
+    OpenWrite,
+    /// An open for reading only (kept for credentials and plugins).
+    OpenRead,
+    /// A rename: `paths` are the old and the new name.
+    Rename,
+    /// A hard link: `paths` are the file linked and the new name.
+    Link,
+    /// A symlink: `paths` are the target as written and the link.
+    Symlink,
+    /// An unlink or rmdir.
+    Unlink,
+    /// A mkdir.
+    Mkdir,
+    /// A mknod.
+    Mknod,
+    /// A chmod to a mode with an execute bit.
+    ChmodExec,
+    /// A chmod to any other mode.
+    Chmod,
+    /// A chown.
+    Chown,
+    /// A truncate by path.
+    Truncate,
+    /// A memfd_create (`paths` holds its name).
+    Memfd,
+    /// A connect.
+    Connect,
+    /// A bind.
+    Bind,
+    /// A listen.
+    Listen,
+    /// A datagram sent to an address.
+    Send,
+    /// A datagram that is a DNS query.
+    Dns,
+    /// A syscall the rules refuse outright.
+    Denied,
+    /// A kind this version does not know (a report written by a newer one):
+    /// such a report still loads. Also the kind of an event not yet decoded.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl EventKind {
+    /// The name as the report writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exec => "exec",
+            Self::OpenWrite => "open-write",
+            Self::OpenRead => "open-read",
+            Self::Rename => "rename",
+            Self::Link => "link",
+            Self::Symlink => "symlink",
+            Self::Unlink => "unlink",
+            Self::Mkdir => "mkdir",
+            Self::Mknod => "mknod",
+            Self::ChmodExec => "chmod-exec",
+            Self::Chmod => "chmod",
+            Self::Chown => "chown",
+            Self::Truncate => "truncate",
+            Self::Memfd => "memfd",
+            Self::Connect => "connect",
+            Self::Bind => "bind",
+            Self::Listen => "listen",
+            Self::Send => "send",
+            Self::Dns => "dns",
+            Self::Denied => "denied",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// A network event: what the report's `network` section lists and the
+    /// network rules judge.
+    pub fn is_network(self) -> bool {
+        matches!(
+            self,
+            Self::Connect | Self::Send | Self::Dns | Self::Bind | Self::Listen
+        )
+    }
+
+    /// Which of the event's `paths` names what it writes (creates, fills,
+    /// makes executable or puts a new name on), or `None` when it writes
+    /// nothing. A hard link's source is written too (it becomes writable
+    /// under the new name); callers that judge that say so.
+    pub fn written_index(self) -> Option<usize> {
+        match self {
+            Self::OpenWrite | Self::ChmodExec | Self::Truncate | Self::Mknod | Self::Mkdir => {
+                Some(0)
+            }
+            Self::Rename | Self::Link | Self::Symlink => Some(1),
+            _ => None,
+        }
+    }
+
+    /// A change of mode or owner.
+    pub fn is_perm(self) -> bool {
+        matches!(self, Self::Chmod | Self::ChmodExec | Self::Chown)
+    }
+
+    /// An open of a file, for reading or writing.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::OpenRead | Self::OpenWrite)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that width and alignment in format strings apply.
+        f.pad(self.as_str())
+    }
+}
+
 /// One thing a sandboxed process did.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Event {
     /// Order of arrival.
     pub seq: u64,
@@ -52,11 +174,8 @@ pub struct Event {
     pub ppid: Option<i32>,
     /// The syscall.
     pub syscall: String,
-    /// `exec`, `open-write`, `open-read`, `rename`, `link`, `symlink`,
-    /// `unlink`, `mkdir`, `mknod`, `chmod-exec` (a mode with an execute
-    /// bit), `chmod` (any other mode), `chown`, `truncate`, `memfd`,
-    /// `connect`, `bind`, `listen`, `send`, `denied`.
-    pub kind: String,
+    /// What it did.
+    pub kind: EventKind,
     /// Paths involved, resolved to what they name (cwd or dirfd, symlinks,
     /// `..`, `/proc` aliases): what the rules judge. A symlink's own target
     /// text is kept as written.
@@ -245,17 +364,17 @@ pub fn supervise(
         }
         let (event, resp) = handle(&listener, &watch, &req, &members, &written);
         if let Some(mut e) = event {
-            let target = match e.kind.as_str() {
-                "open-write" | "chmod-exec" | "truncate" | "mknod" => e.paths.first(),
-                "rename" | "link" | "symlink" => e.paths.get(1),
-                _ => None,
+            // A directory holds no program to run.
+            let target = match e.kind {
+                EventKind::Mkdir => None,
+                k => k.written_index().and_then(|i| e.paths.get(i)),
             };
             if let Some(t) = target {
                 written.insert(t.clone());
             }
             e.seq = out.events.len() as u64;
             e.syscall = seccomp::name(i64::from(req.data.nr));
-            if e.kind == "exec" {
+            if e.kind == EventKind::Exec {
                 // After execve the caller is the leader: forget stale threads.
                 tgids.remove(&e.pid);
             } else if let Some(t) = tgids.get(&e.pid) {
@@ -387,35 +506,20 @@ fn handle(
     let a = req.data.args;
     let pid = req.pid as i32;
     let mut ev = Event {
-        seq: 0,
         ms: w.start.elapsed().as_millis() as u64,
         pid,
-        ppid: None,
-        syscall: String::new(),
-        kind: String::new(),
-        paths: Vec::new(),
-        raw_paths: Vec::new(),
-        argv: None,
-        cwd: None,
-        package: None,
-        hook: None,
-        addr: None,
-        owner: None,
-        dns_query: None,
-        flags: 0,
-        action: Action::Observed,
-        errno: None,
+        ..Default::default()
     };
     match w.rules.verdict(nr, a) {
         Verdict::Deny(errno) if !w.observe_only => {
-            ev.kind = "denied".into();
+            ev.kind = EventKind::Denied;
             ev.action = Action::Denied;
             ev.errno = Some(errno);
             ev.flags = a[0];
             return (Some(ev), Some(fail(errno)));
         }
         Verdict::Deny(_) => {
-            ev.kind = "denied".into();
+            ev.kind = EventKind::Denied;
             ev.flags = a[0];
             return (Some(ev), Some(cont()));
         }
@@ -443,7 +547,7 @@ fn handle(
                 let follow = a[4] as i32 & AT_SYMLINK_NOFOLLOW == 0;
                 (at_follow(a[0], a[1], follow), a[2], a[3])
             };
-            ev.kind = "exec".into();
+            ev.kind = EventKind::Exec;
             // A program that is no file on disk: a memfd, or a file deleted
             // after it was opened, run through its descriptor (execveat,
             // `/proc/self/fd/N`). Fileless code is exec.dropped.
@@ -542,7 +646,11 @@ fn handle(
             let write =
                 (flags as i32 & O_ACCMODE) != O_RDONLY || flags as i32 & (O_CREAT | O_TRUNC) != 0;
             ev.flags = flags;
-            ev.kind = if write { "open-write" } else { "open-read" }.into();
+            ev.kind = if write {
+                EventKind::OpenWrite
+            } else {
+                EventKind::OpenRead
+            };
             if let Some(m) = creation_mode(n, a, flags).filter(|m| m & SET_ID != 0)
                 && still_valid(listener, req.id)
             {
@@ -559,7 +667,11 @@ fn handle(
                 && still_valid(listener, req.id)
             {
                 ev.flags = flags;
-                ev.kind = if write { "open-write" } else { "open-read" }.into();
+                ev.kind = if write {
+                    EventKind::OpenWrite
+                } else {
+                    EventKind::OpenRead
+                };
                 ev.paths = vec![path];
                 return refuse(ev, EPERM, false);
             }
@@ -571,7 +683,7 @@ fn handle(
             write || secret || plugin
         }
         n if n == SYS_renameat || n == SYS_renameat2 || is_legacy(n, "rename") => {
-            ev.kind = "rename".into();
+            ev.kind = EventKind::Rename;
             ev.paths = if n == SYS_renameat || n == SYS_renameat2 {
                 vec![at(a[0], a[1]), at(a[2], a[3])]
             } else {
@@ -580,7 +692,7 @@ fn handle(
             true
         }
         n if n == SYS_linkat || is_legacy(n, "link") => {
-            ev.kind = "link".into();
+            ev.kind = EventKind::Link;
             // The source is the inode linked: the file it names is judged.
             ev.paths = if n == SYS_linkat {
                 let follow = a[4] as i32 & AT_SYMLINK_FOLLOW != 0;
@@ -591,7 +703,7 @@ fn handle(
             true
         }
         n if n == SYS_symlinkat || is_legacy(n, "symlink") => {
-            ev.kind = "symlink".into();
+            ev.kind = EventKind::Symlink;
             // The target is stored as written; the link path is resolved.
             ev.paths = if n == SYS_symlinkat {
                 let target = mem.string(a[0]);
@@ -605,7 +717,7 @@ fn handle(
             true
         }
         n if n == SYS_unlinkat || is_legacy(n, "unlink") || is_legacy(n, "rmdir") => {
-            ev.kind = "unlink".into();
+            ev.kind = EventKind::Unlink;
             ev.paths = vec![if n == SYS_unlinkat {
                 at(a[0], a[1])
             } else {
@@ -614,7 +726,7 @@ fn handle(
             true
         }
         n if n == SYS_mkdirat || is_legacy(n, "mkdir") => {
-            ev.kind = "mkdir".into();
+            ev.kind = EventKind::Mkdir;
             ev.paths = vec![if n == SYS_mkdirat {
                 at(a[0], a[1])
             } else {
@@ -623,7 +735,7 @@ fn handle(
             true
         }
         n if n == SYS_mknodat || is_legacy(n, "mknod") => {
-            ev.kind = "mknod".into();
+            ev.kind = EventKind::Mknod;
             let path = if n == SYS_mknodat {
                 at(a[0], a[1])
             } else {
@@ -649,12 +761,12 @@ fn handle(
             return permissions(listener, w, req, ev, &mem);
         }
         n if n == SYS_truncate => {
-            ev.kind = "truncate".into();
+            ev.kind = EventKind::Truncate;
             ev.paths = vec![at_follow(cwd, a[0], true)];
             true
         }
         n if n == SYS_memfd_create => {
-            ev.kind = "memfd".into();
+            ev.kind = EventKind::Memfd;
             ev.paths = vec![mem.string(a[0])];
             true
         }
@@ -667,7 +779,7 @@ fn handle(
             return network(listener, w, req, ev, &mem);
         }
         n if n == SYS_listen => {
-            ev.kind = "listen".into();
+            ev.kind = EventKind::Listen;
             true
         }
         _ => false,
@@ -834,13 +946,12 @@ fn network(
     let a = req.data.args;
     let pid = req.pid as i32;
     ev.kind = if nr == SYS_connect {
-        "connect"
+        EventKind::Connect
     } else if nr == SYS_bind {
-        "bind"
+        EventKind::Bind
     } else {
-        "send"
-    }
-    .into();
+        EventKind::Send
+    };
     let dests = destinations(nr, a, mem);
     if !still_valid(listener, req.id) {
         return (None, Some(cont()));
@@ -889,7 +1000,7 @@ fn network(
         // A datagram that is a DNS query (to port 53 or any other
         // resolver): the name is the evidence (a long encoded label is how
         // DNS exfiltration looks).
-        ev.kind = "dns".into();
+        ev.kind = EventKind::Dns;
     }
     match verdict {
         Judged::Quiet => (None, Some(cont())),
@@ -1058,15 +1169,14 @@ fn permissions(
     match change {
         PermChange::Mode(m) => {
             ev.kind = if m & 0o111 != 0 {
-                "chmod-exec"
+                EventKind::ChmodExec
             } else {
-                "chmod"
-            }
-            .into();
+                EventKind::Chmod
+            };
             ev.flags = u64::from(m);
         }
         PermChange::Owner(u, g) => {
-            ev.kind = "chown".into();
+            ev.kind = EventKind::Chown;
             ev.owner = Some(owner_text(u, g));
         }
     }
@@ -1223,11 +1333,10 @@ fn set_id_at_creation(
     observe_only: bool,
 ) -> (Option<Event>, Option<libc::seccomp_notif_resp>) {
     ev.kind = if mode & 0o111 != 0 {
-        "chmod-exec"
+        EventKind::ChmodExec
     } else {
-        "chmod"
-    }
-    .into();
+        EventKind::Chmod
+    };
     ev.flags = u64::from(mode);
     ev.paths = vec![path];
     refuse(ev, libc::EPERM, observe_only)
@@ -1886,6 +1995,122 @@ fn ppid(pid: i32) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The name each kind had in reports and events files when kinds were
+    /// strings (an exhaustive match: a new kind must be named here).
+    fn stored_name(k: EventKind) -> &'static str {
+        match k {
+            EventKind::Exec => "exec",
+            EventKind::OpenWrite => "open-write",
+            EventKind::OpenRead => "open-read",
+            EventKind::Rename => "rename",
+            EventKind::Link => "link",
+            EventKind::Symlink => "symlink",
+            EventKind::Unlink => "unlink",
+            EventKind::Mkdir => "mkdir",
+            EventKind::Mknod => "mknod",
+            EventKind::ChmodExec => "chmod-exec",
+            EventKind::Chmod => "chmod",
+            EventKind::Chown => "chown",
+            EventKind::Truncate => "truncate",
+            EventKind::Memfd => "memfd",
+            EventKind::Connect => "connect",
+            EventKind::Bind => "bind",
+            EventKind::Listen => "listen",
+            EventKind::Send => "send",
+            EventKind::Dns => "dns",
+            EventKind::Denied => "denied",
+            EventKind::Unknown => "unknown",
+        }
+    }
+
+    const ALL_KINDS: [EventKind; 21] = [
+        EventKind::Exec,
+        EventKind::OpenWrite,
+        EventKind::OpenRead,
+        EventKind::Rename,
+        EventKind::Link,
+        EventKind::Symlink,
+        EventKind::Unlink,
+        EventKind::Mkdir,
+        EventKind::Mknod,
+        EventKind::ChmodExec,
+        EventKind::Chmod,
+        EventKind::Chown,
+        EventKind::Truncate,
+        EventKind::Memfd,
+        EventKind::Connect,
+        EventKind::Bind,
+        EventKind::Listen,
+        EventKind::Send,
+        EventKind::Dns,
+        EventKind::Denied,
+        EventKind::Unknown,
+    ];
+
+    #[test]
+    fn each_event_kind_keeps_the_name_reports_stored() {
+        let names: std::collections::HashSet<&str> =
+            ALL_KINDS.iter().map(|k| stored_name(*k)).collect();
+        assert_eq!(names.len(), ALL_KINDS.len(), "a name is used twice");
+        for k in ALL_KINDS {
+            let name = stored_name(k);
+            assert_eq!(serde_json::to_value(k).unwrap(), serde_json::json!(name));
+            assert_eq!(k.as_str(), name);
+            assert_eq!(format!("{k:<11}|"), format!("{name:<11}|"));
+            let back: EventKind = serde_json::from_value(serde_json::json!(name)).unwrap();
+            assert_eq!(back, k);
+        }
+        // In an event, as the report and the events file write it.
+        let e = Event {
+            kind: EventKind::ChmodExec,
+            ..Default::default()
+        };
+        assert_eq!(serde_json::to_value(&e).unwrap()["kind"], "chmod-exec");
+    }
+
+    #[test]
+    fn an_unknown_kind_reads_as_unknown_and_the_event_survives() {
+        let v = serde_json::json!({
+            "seq": 3, "ms": 10, "pid": 7, "syscall": "frob",
+            "kind": "frobnicate", "paths": ["/x"], "flags": 0, "action": "denied"
+        });
+        let e: Event = serde_json::from_value(v).unwrap();
+        assert_eq!(e.kind, EventKind::Unknown);
+        assert_eq!((e.seq, e.pid, e.paths), (3, 7, vec!["/x".to_string()]));
+        assert_eq!(e.action, Action::Denied);
+    }
+
+    #[test]
+    fn kind_sets() {
+        let network: Vec<&str> = ALL_KINDS
+            .iter()
+            .filter(|k| k.is_network())
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(network, ["connect", "bind", "listen", "send", "dns"]);
+        let first: Vec<&str> = ALL_KINDS
+            .iter()
+            .filter(|k| k.written_index() == Some(0))
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            first,
+            ["open-write", "mkdir", "mknod", "chmod-exec", "truncate"]
+        );
+        let second: Vec<&str> = ALL_KINDS
+            .iter()
+            .filter(|k| k.written_index() == Some(1))
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(second, ["rename", "link", "symlink"]);
+        let perm: Vec<&str> = ALL_KINDS
+            .iter()
+            .filter(|k| k.is_perm())
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(perm, ["chmod-exec", "chmod", "chown"]);
+    }
 
     #[test]
     fn sockaddrs_parse() {

@@ -311,7 +311,10 @@ pub struct ProcNode {
 /// execs twice is two nodes with one pid, in order).
 pub fn tree(events: &[crate::monitor::notify::Event]) -> Vec<ProcNode> {
     let mut nodes: Vec<ProcNode> = Vec::new();
-    for e in events.iter().filter(|e| e.kind == "exec") {
+    for e in events
+        .iter()
+        .filter(|e| e.kind == crate::monitor::notify::EventKind::Exec)
+    {
         // A hook's sub-processes inherit its attribution.
         let inherited = e.ppid.and_then(|pp| {
             nodes

@@ -134,12 +134,7 @@ pub fn report(p: Parts<'_>) -> Report {
         network: input
             .events
             .iter()
-            .filter(|e| {
-                matches!(
-                    e.kind.as_str(),
-                    "connect" | "send" | "dns" | "bind" | "listen"
-                )
-            })
+            .filter(|e| e.kind.is_network())
             .cloned()
             .collect(),
         env: EnvReport {

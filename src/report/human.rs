@@ -732,21 +732,12 @@ mod tests {
             seq: 1,
             ms: 5,
             pid: 42,
-            ppid: None,
             syscall: "openat".into(),
-            kind: "open-write".into(),
+            kind: crate::monitor::notify::EventKind::OpenWrite,
             paths: vec!["/opt/tools/x.egg-info/PKG-INFO".into()],
-            raw_paths: vec![],
-            argv: None,
-            cwd: None,
-            package: None,
-            hook: None,
-            addr: None,
             flags: 0o101,
-            owner: None,
-            dns_query: None,
             action: crate::monitor::notify::Action::Denied,
-            errno: None,
+            ..Default::default()
         };
         r.files.outside = vec![denied.clone(), denied];
         r.files.refused = 2;

@@ -7,7 +7,7 @@ use super::model::Report;
 use super::{shell_join, taken_name};
 use crate::detect::{Finding, Severity, Taken};
 use crate::model::RuleId;
-use crate::monitor::notify::{Action, Event};
+use crate::monitor::notify::{Action, Event, EventKind};
 use crate::monitor::proxy::Verdict;
 use serde_json::{Map, Value, json};
 use std::net::IpAddr;
@@ -329,9 +329,11 @@ pub fn render(r: &Report) -> String {
     }
     for e in &r.files.outside {
         let mut l = event_line(r, &base, &ts, e);
-        let kind = match e.kind.as_str() {
-            "mkdir" | "mknod" | "symlink" | "link" => "creation",
-            "unlink" => "deletion",
+        let kind = match e.kind {
+            EventKind::Mkdir | EventKind::Mknod | EventKind::Symlink | EventKind::Link => {
+                "creation"
+            }
+            EventKind::Unlink => "deletion",
             _ => "change",
         };
         l.set("event.category", json!(["file"]))

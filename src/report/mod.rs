@@ -247,7 +247,7 @@ pub(crate) mod testdata {
     use super::model::*;
     use crate::detect::{Evidence, Finding, Severity, Taken};
     use crate::model::RuleId;
-    use crate::monitor::notify::{Action, Event};
+    use crate::monitor::notify::{Action, Event, EventKind};
     use crate::monitor::procs::{Lingering, ProcNode};
     use crate::monitor::proxy::{Request, Verdict};
     use crate::monitor::snapshot::{Change, ChangeKind, Entry};
@@ -368,26 +368,24 @@ pub(crate) mod testdata {
         }
     }
 
-    fn event(kind: &str, pid: i32, paths: &[&str], addr: Option<&str>, action: Action) -> Event {
+    fn event(
+        kind: EventKind,
+        pid: i32,
+        paths: &[&str],
+        addr: Option<&str>,
+        action: Action,
+    ) -> Event {
         Event {
             seq: 1,
             ms: 1500,
             pid,
             ppid: Some(11),
             syscall: "openat".into(),
-            kind: kind.into(),
+            kind,
             paths: paths.iter().map(|p| p.to_string()).collect(),
-            raw_paths: Vec::new(),
-            argv: None,
-            cwd: None,
-            package: None,
-            hook: None,
             addr: addr.map(str::to_string),
-            flags: 0,
-            owner: None,
-            dns_query: None,
             action,
-            errno: None,
+            ..Default::default()
         }
     }
 
@@ -403,21 +401,21 @@ pub(crate) mod testdata {
         r.endpoints
             .push(request("webhook.exfil.test", 443, Verdict::Denied));
         r.network = vec![event(
-            "connect",
+            EventKind::Connect,
             4242,
             &[],
             Some("203.0.113.9:8080"),
             Action::Denied,
         )];
         r.files.outside = vec![event(
-            "open-write",
+            EventKind::OpenWrite,
             4242,
             &["/home/alice/.bashrc"],
             None,
             Action::Observed,
         )];
         r.files.secret_reads = vec![event(
-            "open-read",
+            EventKind::OpenRead,
             4242,
             &["/home/alice/.ssh/id_ed25519"],
             None,

@@ -1,7 +1,7 @@
 //! The audit report of one install: a versioned JSON document.
 
 use crate::detect::{Finding, Severity};
-use crate::monitor::notify::Event;
+use crate::monitor::notify::{Event, EventKind};
 use crate::monitor::procs::{Lingering, ProcNode};
 use crate::monitor::proxy::Request;
 use crate::monitor::snapshot::Change;
@@ -303,7 +303,7 @@ impl Files {
         let mut out: Vec<String> = Vec::new();
         for (kind, p) in self.refused_events() {
             let path = std::path::Path::new(p);
-            let dir = if kind == "mkdir" {
+            let dir = if kind == EventKind::Mkdir {
                 Some(path)
             } else {
                 path.parent()
@@ -317,16 +317,14 @@ impl Files {
         out
     }
 
-    fn refused_events(&self) -> impl Iterator<Item = (&str, &str)> {
+    fn refused_events(&self) -> impl Iterator<Item = (EventKind, &str)> {
         self.outside
             .iter()
             .filter(|e| e.action == crate::monitor::notify::Action::Denied)
             .filter_map(|e| {
-                match e.kind.as_str() {
-                    "rename" | "link" | "symlink" => e.paths.get(1),
-                    _ => e.paths.first(),
-                }
-                .map(|p| (e.kind.as_str(), p.as_str()))
+                e.paths
+                    .get(e.kind.written_index().unwrap_or(0))
+                    .map(|p| (e.kind, p.as_str()))
             })
     }
 
@@ -340,7 +338,7 @@ impl Files {
             // did not happen, and the report says so.
             // A mkdir of a directory that exists failed with EEXIST before
             // any rule was asked: nothing was refused.
-            let existed = e.kind == "mkdir" && path.is_dir();
+            let existed = e.kind == EventKind::Mkdir && path.is_dir();
             if !existed && input.write_taken(&path) == crate::detect::Taken::Blocked {
                 f.refused += 1;
                 let mut denied = e.clone();
@@ -361,7 +359,7 @@ impl Files {
         f.secret_reads = input
             .events
             .iter()
-            .filter(|e| e.kind == "open-read")
+            .filter(|e| e.kind == EventKind::OpenRead)
             .filter(|e| {
                 e.paths.first().is_some_and(|p| {
                     crate::detect::cred::is_credential(

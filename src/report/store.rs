@@ -930,6 +930,28 @@ mod tests {
     }
 
     #[test]
+    fn a_report_with_an_event_kind_this_version_does_not_know_still_loads() {
+        use crate::monitor::notify::EventKind;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let r = dirty_report("00000000000000ab");
+        assert!(!r.network.is_empty() && !r.files.outside.is_empty());
+        let mut v = serde_json::to_value(&r).expect("json");
+        v["network"][0]["kind"] = serde_json::json!("quantum-tunnel");
+        v["files"]["outside"][0]["kind"] = serde_json::json!("teleport");
+        let path = tmp
+            .path()
+            .join("20260101T000000Z-npm-00000000000000ab.json");
+        fs::write(&path, v.to_string()).expect("write");
+        let back = load_in(tmp.path(), "00000000000000ab").expect("loads");
+        assert_eq!(back.network[0].kind, EventKind::Unknown);
+        assert_eq!(back.files.outside[0].kind, EventKind::Unknown);
+        // Everything else is as written.
+        assert_eq!(back.network[0].addr, r.network[0].addr);
+        assert_eq!(back.findings.len(), r.findings.len());
+        assert_eq!(back.files.secret_reads[0].kind, EventKind::OpenRead);
+    }
+
+    #[test]
     fn stamps_parse_back() {
         assert_eq!(
             parse_stamp("20260304T050607Z"),
