@@ -21,6 +21,91 @@ pub fn from_manager(code: i32) -> i32 {
     }
 }
 
+/// Why an install did not run: each says what happened, the exit code it
+/// ends with, and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A policy file is broken (its error names file, line and column).
+    #[error("policy error, nothing was run\n{0}")]
+    Policy(String),
+    /// The manager's facts could not be derived or asked for.
+    #[error("{0}")]
+    Facts(#[from] crate::managers::facts::FactsError),
+    /// The install's private temporary directory could not be made.
+    #[error("cannot make the install's private temporary directory: {0}")]
+    TempDir(std::io::Error),
+    /// landlock refused the ruleset.
+    #[error("{0}")]
+    Landlock(#[from] crate::sandbox::landlock::LandlockError),
+    /// Block mode needs mechanisms this kernel lacks.
+    #[error(
+        "block mode requires landlock, seccomp user notification and pidfd_getfd, which this kernel does not give ({missing})"
+    )]
+    Kernel {
+        /// The mechanisms missing, by name.
+        missing: String,
+    },
+    /// The loopback proxy could not start.
+    #[error("cannot start the proxy: {0}")]
+    Proxy(std::io::Error),
+    /// The sandboxed manager could not be started.
+    #[error("starting {}: {err}", .real.display())]
+    Spawn {
+        /// The real manager.
+        real: std::path::PathBuf,
+        /// Why.
+        err: std::io::Error,
+    },
+    /// Block mode, and this install cannot be sandboxed.
+    #[error("block mode needs the sandbox, and this install cannot have one: {0}")]
+    NeedsSandbox(String),
+}
+
+impl SetupError {
+    /// The exit code the install ends with.
+    pub fn code(&self) -> i32 {
+        match self {
+            SetupError::Policy(_) => USAGE,
+            _ => SANDBOX_UNAVAILABLE,
+        }
+    }
+
+    /// What to do about it, when there is more to say than the error.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            SetupError::Policy(_) | SetupError::Facts(_) => None,
+            SetupError::TempDir(_) => {
+                Some("point TMPDIR at a writable directory on a local file system")
+            }
+            SetupError::Landlock(_) | SetupError::Kernel { .. } => {
+                Some("`pkgwarden doctor` shows what this kernel gives and what is missing")
+            }
+            SetupError::Proxy(_) => {
+                Some("the proxy listens on 127.0.0.1: check that loopback is up")
+            }
+            SetupError::Spawn { .. } => Some("check that the manager runs bare (`command -v` it)"),
+            SetupError::NeedsSandbox(_) => Some(
+                "`pkgwarden run --sandbox` (or PKGWARDEN_SANDBOX=1) sandboxes it anyway, allowing writes only where the plan says",
+            ),
+        }
+    }
+
+    /// Says it on stderr for the install `what`; returns the exit code.
+    pub fn report(&self, what: &str) -> i32 {
+        let head = match self {
+            SetupError::Policy(_) => format!("pkgwarden: {self}"),
+            SetupError::Facts(_) => format!("pkgwarden: {what}: {self}"),
+            SetupError::NeedsSandbox(_) => format!("pkgwarden: {what}: {self}; nothing was run"),
+            _ => format!("pkgwarden: {what}: cannot set up the sandbox, nothing was run: {self}"),
+        };
+        match self.hint() {
+            Some(h) => eprintln!("{head}\n  hint: {h}"),
+            None => eprintln!("{head}"),
+        }
+        self.code()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,5 +119,24 @@ mod tests {
         assert_eq!(from_manager(92), 1);
         assert_eq!(from_manager(93), 93);
         assert_eq!(from_manager(130), 130);
+    }
+
+    #[test]
+    fn setup_errors_end_with_their_code_and_say_what_to_do() {
+        let policy = SetupError::Policy("x.toml:3:1: bad".into());
+        assert_eq!(policy.code(), USAGE);
+        let kernel = SetupError::Kernel {
+            missing: "landlock".into(),
+        };
+        assert_eq!(kernel.code(), SANDBOX_UNAVAILABLE);
+        assert!(kernel.to_string().contains("(landlock)"));
+        assert!(
+            kernel
+                .hint()
+                .is_some_and(|h| h.contains("pkgwarden doctor"))
+        );
+        let block = SetupError::NeedsSandbox("facts unknown".into());
+        assert_eq!(block.code(), SANDBOX_UNAVAILABLE);
+        assert!(block.hint().is_some_and(|h| h.contains("--sandbox")));
     }
 }

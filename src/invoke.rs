@@ -3,7 +3,7 @@
 //! the manager can be sandboxed) how its install runs.
 
 use crate::child;
-use crate::exit;
+use crate::exit::{self, SetupError};
 use crate::managers::{self, Classified, InstallRequest, Tool};
 use crate::monitor::procs;
 use crate::policy::{self, Mode, Overrides};
@@ -190,10 +190,7 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let eff = match policy::load(&policy::Locations::default(), &env, &inv.overrides) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("pkgwarden: policy error, nothing was run\n{e}");
-            return exit::USAGE;
-        }
+        Err(e) => return SetupError::Policy(e.to_string()).report(""),
     };
     for w in &eff.warnings {
         eprintln!("pkgwarden: warning: {w}");
@@ -228,10 +225,7 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
                 &std::env::current_dir().unwrap_or_default(),
             ) {
                 Ok(d) => d,
-                Err(e) => {
-                    eprintln!("pkgwarden: {what}: {e}");
-                    return exit::SANDBOX_UNAVAILABLE;
-                }
+                Err(e) => return SetupError::from(e).report(&what),
             },
         }
     };
@@ -247,10 +241,7 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
         _ => "its facts are not derived".to_string(),
     };
     if p.mode == Mode::Block {
-        eprintln!(
-            "pkgwarden: {what}: block mode needs the sandbox, and this install cannot have one: {why}; nothing was run\n  hint: `pkgwarden run --sandbox` (or PKGWARDEN_SANDBOX=1) sandboxes it anyway, allowing writes only where the plan says"
-        );
-        return exit::SANDBOX_UNAVAILABLE;
+        return SetupError::NeedsSandbox(why).report(&what);
     }
     let code = child::run(real, real.as_os_str(), &inv.args);
     eprintln!(

@@ -5,7 +5,7 @@
 
 use crate::child;
 use crate::detect;
-use crate::exit;
+use crate::exit::SetupError;
 use crate::invoke::Invocation;
 use crate::managers::InstallRequest;
 use crate::monitor::detonate;
@@ -37,19 +37,15 @@ pub fn sandboxed(
     // Open watch windows hold what changes while this install runs: its own
     // snapshot will say what it did.
     let _running = (!p.time_window.is_zero()).then(crate::monitor::watch::Running::mark);
-    let unavailable = |why: String| {
-        eprintln!("pkgwarden: {what}: cannot set up the sandbox, nothing was run: {why}");
-        exit::SANDBOX_UNAVAILABLE
-    };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let plan = match crate::managers::facts::plan(real, request, &cwd) {
         Ok(plan) => plan,
-        Err(e) => return unavailable(e.to_string()),
+        Err(e) => return SetupError::from(e).report(what),
     };
     prepare::make_dirs(&plan);
     let tmp = match prepare::private_tmp() {
         Ok(t) => t,
-        Err(e) => return unavailable(format!("private temporary directory: {e}")),
+        Err(e) => return SetupError::TempDir(e).report(what),
     };
     let at = Place {
         home: crate::paths::home(),
@@ -59,7 +55,7 @@ pub fn sandboxed(
     let precreated = sandbox::Precreated::create(&plan.create_files);
     let (fs, grants, ll_fd, landlock) = match close(&plan, p, &at, what) {
         Ok(c) => c,
-        Err(Some(why)) => return unavailable(why),
+        Err(Some(e)) => return e.report(what),
         Err(None) => return child::run(real, real.as_os_str(), &inv.args),
     };
     let audit = p.mode == Mode::Audit;
@@ -75,7 +71,7 @@ pub fn sandboxed(
     let program = rules.program();
     let proxy = match Proxy::start(setup::proxy_policy(&plan, p, env), start) {
         Ok(proxy) => proxy,
-        Err(e) => return unavailable(format!("cannot start the proxy: {e}")),
+        Err(e) => return SetupError::Proxy(e).report(what),
     };
     let end = setup::ProxyEnd::of(&proxy);
     let watch = setup::watch(&plan, p.mode, &fs, &grants, &at, rules, end, start);
@@ -92,7 +88,10 @@ pub fn sandboxed(
     let setup_ms = start.elapsed().as_millis() as u64;
     let mut sup = match supervisor::start(&mut cmd, prep, watch.clone()) {
         Ok(s) => s,
-        Err(e) => return unavailable(format!("starting {}: {e}", real.display())),
+        Err(err) => {
+            let real = real.to_path_buf();
+            return SetupError::Spawn { real, err }.report(what);
+        }
     };
     child::track(sup.child.id());
     let (code, signal) = child::wait(&mut sup.child, real);
@@ -146,7 +145,7 @@ pub fn sandboxed(
 
 /// The sandbox's file rules for this install, built into a landlock
 /// ruleset. Probe, then trust: block refuses to run with less than it
-/// requires (`Err(Some(why))`); the other modes run the install unmonitored,
+/// requires (`Err(Some(error))`); the other modes run the install unmonitored,
 /// and say so loudly (`Err(None)`).
 #[allow(clippy::type_complexity)]
 fn close(
@@ -161,21 +160,20 @@ fn close(
         Option<std::os::fd::OwnedFd>,
         landlock::LandlockStatus,
     ),
-    Option<String>,
+    Option<SetupError>,
 > {
     let fs = sandbox::fs_spec(plan, p, at.home.as_deref(), &at.cwd, &at.tmp);
     let grants = prepare::grants(&fs, p.mode);
     let (ll_fd, status) =
-        landlock::build(&grants, None, p.mode != Mode::Audit).map_err(|e| Some(e.to_string()))?;
+        landlock::build(&grants, None, p.mode != Mode::Audit).map_err(|e| Some(e.into()))?;
     let probe = sandbox::probe::probe_cached();
     if ll_fd.is_some() && probe.complete() {
         return Ok((fs, grants, ll_fd, status));
     }
     if p.mode == Mode::Block {
-        return Err(Some(format!(
-            "block mode requires landlock, seccomp user notification and pidfd_getfd, which this kernel does not give ({}); run `pkgwarden doctor`",
-            probe.missing()
-        )));
+        return Err(Some(SetupError::Kernel {
+            missing: probe.missing(),
+        }));
     }
     eprintln!(
         "pkgwarden: WARNING: {what}: this kernel cannot sandbox installs ({}); running it UNMONITORED (`pkgwarden doctor` says more)",
