@@ -111,6 +111,17 @@ impl Case {
 
     /// Runs `<manager> add <name>` through the shim in a fresh project.
     fn add(&self, name: &str, mode: &str, extra_manifest: Value) -> Installed {
+        self.add_with(name, mode, extra_manifest, &[])
+    }
+
+    /// [`Case::add`] with variables for the install.
+    fn add_with(
+        &self,
+        name: &str,
+        mode: &str,
+        extra_manifest: Value,
+        vars: &[(&str, &str)],
+    ) -> Installed {
         let _ = fs::remove_dir_all(self.project.join("node_modules"));
         for f in ["yarn.lock", "pnpm-lock.yaml"] {
             let _ = fs::remove_file(self.project.join(f));
@@ -134,6 +145,7 @@ impl Case {
             .shim(self.manager)
             .args(["add", name])
             .env("PKGWARDEN_MODE", mode)
+            .envs(vars.iter().copied())
             .current_dir(&self.project));
         let text = format!(
             "{} add {name} ({mode}): {}\nstdout:\n{}\nstderr:\n{}",
@@ -285,6 +297,158 @@ fn yarn_dependency_postinstall_appending_to_bashrc() {
 #[test]
 fn pnpm_dependency_postinstall_appending_to_bashrc() {
     malicious("pnpm");
+}
+
+/// A pnpm dependency's postinstall against pnpm's store and cache (inert:
+/// the test's HOME only): appending to a stored file, a new file in the
+/// store, a new metadata file in the cache; then what benign scripts do: a
+/// browser download into a new `~/.cache/puppeteer` (protect only) and a
+/// nested `npm install` from the same registry.
+const PNPM_CACHE: &str = r##"
+const fs = require("fs"), path = require("path"), os = require("os");
+const cp = require("child_process");
+const home = process.env.HOME, r = {};
+const data = path.join(home, ".local", "share", "pnpm", "store");
+const cache = path.join(home, ".cache", "pnpm");
+const M = ["PW", "POISON"].join("");
+function t(name, f) { try { f(); r[name] = "ok"; } catch (e) { r[name] = e.code || "failed"; } }
+const stored = [];
+(function walk(d) {
+  let es = []; try { es = fs.readdirSync(d, {withFileTypes: true}); } catch (e) { return; }
+  for (const e of es) { const p = path.join(d, e.name); if (e.isDirectory()) walk(p); else stored.push(p); }
+})(data);
+r.stored = stored.length;
+t("append_store", () => { for (const p of stored) fs.appendFileSync(p, "\n" + M); });
+t("new_store", () => fs.writeFileSync(path.join(data, "pwpoison"), M));
+t("new_cache", () => {
+  fs.mkdirSync(path.join(cache, "metadata"), {recursive: true});
+  fs.writeFileSync(path.join(cache, "metadata", "pwpoison.json"), M);
+});
+// Its own files are its own: a change must not reach the store they came from.
+t("own_inplace", () => fs.appendFileSync("index.js", "\n// " + M));
+// pnpm sets TMPDIR to the package's own node_modules/.tmp: the private
+// cache lies in the install's TMPDIR, outside HOME.
+const xdg = process.env.XDG_CACHE_HOME || "";
+r.xdg_private = xdg !== "" && !xdg.startsWith(home);
+if (process.env.PW_TOOL_CACHE) t("tool_cache", () => {
+  const bin = path.join(home, ".cache", "puppeteer", "chrome", "bin");
+  fs.mkdirSync(bin, {recursive: true});
+  fs.writeFileSync(path.join(bin, "chrome"), "#!/bin/sh\necho chrome\n", {mode: 0o755});
+});
+t("nested_install", () => {
+  const nested = path.join(os.tmpdir(), "pw-nested");
+  fs.mkdirSync(nested, {recursive: true});
+  cp.execFileSync("npm", ["install", "--no-save", "--prefix", nested, "--registry", process.argv[2], "pw-leaf@1.0.0"], {stdio: "pipe"});
+});
+fs.writeFileSync("result.json", JSON.stringify(r));
+"##;
+
+fn sha512_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha512::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn a_pnpm_dependency_script_cannot_write_pnpms_store_or_cache() {
+    let leaf = NpmPackage::new(
+        serde_json::json!({"name": "pw-leaf", "version": "1.0.0"}),
+        &[("index.js", b"module.exports = 3;\n")],
+    );
+    let name = "pw-pnpmcache";
+    let c = Case::new("pnpm", vec![leaf]);
+    c.registry.add(NpmPackage::new(
+        serde_json::json!({
+            "name": name, "version": "1.0.0",
+            "scripts": {"postinstall": format!("node poison.js {}", c.registry.registry_url())}
+        }),
+        &[
+            ("poison.js", PNPM_CACHE.as_bytes()),
+            ("index.js", b"module.exports = 1;\n"),
+        ],
+    ));
+    fs::write(
+        c.project.join("pnpm-workspace.yaml"),
+        format!("onlyBuiltDependencies:\n  - {name}\n"),
+    )
+    .unwrap();
+    let home = c.env.home.path();
+    for mode in ["protect", "block"] {
+        let _ = fs::remove_dir_all(home.join(".cache/puppeteer"));
+        let _ = fs::remove_dir_all(home.join(".cache/pnpm"));
+        // Block lets the install write nothing in HOME but the manager's
+        // caches, so no script's tool cache either: protect only.
+        let tool = mode == "protect";
+        let vars: &[(&str, &str)] = if tool { &[("PW_TOOL_CACHE", "1")] } else { &[] };
+        let r = c.add_with(name, mode, Value::Null, vars);
+        let result: Value = fs::read(c.project.join(format!("node_modules/{name}/result.json")))
+            .map(|b| serde_json::from_slice(&b).unwrap())
+            .unwrap_or_else(|_| panic!("{mode}: the script did not run\n{}", r.out));
+        assert!(
+            result["stored"].as_u64() > Some(0),
+            "{mode}: {result:#}\n{}",
+            r.out
+        );
+        for k in ["append_store", "new_store", "new_cache"] {
+            assert_eq!(result[k], "EACCES", "{mode}: {k}: {result:#}\n{}", r.out);
+        }
+        // Every file of the content-addressed store still holds what its
+        // name says (pnpm itself adds the build's result as new files).
+        let files = home.join(".local/share/pnpm/store/v10/files");
+        let mut changed = Vec::new();
+        for f in files_holding(&files, "") {
+            let name = f
+                .strip_prefix(&files)
+                .unwrap()
+                .to_string_lossy()
+                .replace('/', "");
+            let hash = name.strip_suffix("-exec").unwrap_or(&name);
+            let content = fs::read(&f).unwrap();
+            if hash.ends_with("-index.json") {
+                let text = String::from_utf8_lossy(&content);
+                assert!(!text.contains("PWPOISON"), "{mode}: {f:?}");
+                continue;
+            }
+            if sha512_hex(&content) != hash {
+                changed.push(f);
+            }
+        }
+        assert!(files.is_dir(), "{mode}: no store at {files:?}");
+        assert_eq!(
+            changed,
+            Vec::<PathBuf>::new(),
+            "{mode}: store files changed"
+        );
+        assert_eq!(
+            files_holding(&home.join(".cache/pnpm"), "PWPOISON"),
+            Vec::<PathBuf>::new(),
+            "{mode}"
+        );
+        let f = r.finding("tamper.manager-cache");
+        assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+        assert_eq!(f["package"], format!("{name}@1.0.0"), "{mode}: {f:#}");
+        let code = if mode == "block" { BLOCKED } else { 0 };
+        assert_eq!(r.code, code, "{mode}: {}", r.out);
+        // What benign scripts do still works, without a finding of its own.
+        assert_eq!(result["xdg_private"], true, "{mode}: {result:#}");
+        assert_eq!(
+            result["nested_install"], "ok",
+            "{mode}: {result:#}\n{}",
+            r.out
+        );
+        if tool {
+            assert_eq!(result["tool_cache"], "ok", "{mode}: {result:#}\n{}", r.out);
+            assert!(home.join(".cache/puppeteer/chrome/bin/chrome").is_file());
+        }
+        let others: Vec<&Value> = r
+            .serious()
+            .into_iter()
+            .filter(|f| f["rule"] != "tamper.manager-cache")
+            .collect();
+        assert_eq!(others, Vec::<&Value>::new(), "{mode}: {}", r.out);
+    }
 }
 
 /// Options that move the registry and the directories reach the plan.

@@ -1,8 +1,9 @@
-//! `tamper.manager-cache`: package code (a build backend, `setup.py`, …)
-//! writing into the manager's own caches. What lies there (a built wheel, a
-//! downloaded archive) is taken by a later install without a build or a
-//! check, so a file planted there runs outside any sandbox. The nested
-//! domain refuses such writes; the attempt is the finding.
+//! `tamper.manager-cache`: package code (a build backend, `setup.py`, a
+//! dependency's lifecycle script, …) writing into the manager's own caches.
+//! What lies there (a built wheel, a downloaded archive, npm's cacache index)
+//! is taken by a later install without a build or a check, so a file planted
+//! there runs outside any sandbox. The nested domains (the preload library's
+//! and the hook wrapper's) refuse such writes; the attempt is the finding.
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
 use crate::model::RuleId;
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// One finding per package-code process that tried to write a cache.
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
-    if input.caches.is_empty() || input.nest.spec.is_none() {
+    if input.caches.is_empty() || (input.nest.spec.is_none() && input.hooks.exe.is_none()) {
         return Vec::new();
     }
     // Rules attach to inodes: compare real paths, as the events are.
@@ -25,7 +26,9 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         if !caches.iter().any(|c| path.starts_with(c)) {
             continue;
         }
-        if !input.nest.refuses_write(e.pid, &path, input, procs) {
+        if !input.nest.refuses_write(e.pid, &path, input, procs)
+            && !input.hooks.refuses_write(e.pid, &path, input.tree, procs)
+        {
             continue;
         }
         let paths = by_pid.entry(e.pid).or_default();

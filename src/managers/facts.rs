@@ -1175,7 +1175,7 @@ fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsE
 /// node-gyp's devdir: `devdir` from npm's configuration (passed on as
 /// `npm_config_devdir`), else node-gyp's default, `node-gyp` in the user's
 /// cache directory.
-fn node_gyp_devdir(p: &InstallPlan) -> Option<PathBuf> {
+pub fn node_gyp_devdir(p: &InstallPlan) -> Option<PathBuf> {
     let configured = std::env::var("npm_config_devdir")
         .ok()
         .filter(|d| !d.is_empty())

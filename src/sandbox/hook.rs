@@ -6,8 +6,9 @@
 //! at pkgwarden itself. Called as `<shell> -c <script>` with [`VAR`] set, it
 //! confines itself — the manager's own credentials become unreadable, and a
 //! dependency's script may write only its own directory, the private TMPDIR
-//! and the caches — then execs the shell the manager would have used. The
-//! domain stacks on the install's: it can only take rights away.
+//! and `~/.cache` but the manager's caches — then execs the shell the
+//! manager would have used. The domain stacks on the install's: it can only
+//! take rights away.
 
 use super::landlock;
 use crate::managers::facts::InstallPlan;
@@ -38,6 +39,84 @@ pub struct HookSpec {
     pub writes: Vec<PathBuf>,
     /// Single files (devices, the terminal) any script may write.
     pub write_files: Vec<PathBuf>,
+    /// Variables a dependency's script gets: every npm-family manager's
+    /// cache (and `XDG_CACHE_HOME` when `~/.cache` is split) in the private
+    /// TMPDIR, so a nested `npm install` or `npx` works without the real
+    /// caches, which the script may not write; no user npmrc.
+    #[serde(default)]
+    pub env: Vec<(String, PathBuf)>,
+    /// Tool caches (`~/.cache/puppeteer`) the wrapper makes, when missing,
+    /// before it confines a dependency's script: with the manager's cache
+    /// inside `~/.cache`, the script may not make new entries there.
+    #[serde(default)]
+    pub make_dirs: Vec<PathBuf>,
+}
+
+/// The tool caches package scripts make for themselves in `~/.cache`
+/// (THREATS.md's benign downloads and builds, `policy/benign.toml`'s
+/// `tool_caches`; not a package manager's). Where the manager's own cache
+/// lies in `~/.cache` (yarn, pnpm), a script cannot make new entries there,
+/// so the wrapper makes these first when they are missing.
+const SCRIPT_TOOL_CACHES: &[&str] = &[
+    "puppeteer",
+    "ms-playwright",
+    "Cypress",
+    "electron",
+    "electron-builder",
+    "node-gyp",
+    "prisma",
+    "esbuild",
+    "sharp",
+    "node",
+];
+
+/// What a dependency's script may write and the variables it gets. Never the
+/// manager's caches: what lies there (npm's cacache index and contents,
+/// pnpm's store) is installed by a later install without a check, in this
+/// project or another. `~/.cache` stays writable, whole when no cache of the
+/// plan lies in it (npm); else its existing entries but those caches, the
+/// [`SCRIPT_TOOL_CACHES`] the wrapper makes, and a private `XDG_CACHE_HOME`
+/// for tools that follow it.
+fn dependency_writes(
+    caches: &[PathBuf],
+    script_caches: &[PathBuf],
+    home: Option<&Path>,
+    tmp: &Path,
+) -> (Vec<PathBuf>, Vec<(String, PathBuf)>, Vec<PathBuf>) {
+    let mut writes = vec![tmp.to_path_buf()];
+    writes.extend(script_caches.iter().cloned());
+    let mut env: Vec<(String, PathBuf)> = vec![
+        ("npm_config_cache".into(), tmp.join(".npm")),
+        ("npm_config_store_dir".into(), tmp.join(".pnpm-store")),
+        ("npm_config_cache_dir".into(), tmp.join(".cache/pnpm")),
+        ("YARN_CACHE_FOLDER".into(), tmp.join(".cache/yarn")),
+        // The user's npmrc holds the token and is hidden from package code;
+        // npm refuses to start when it cannot read it. Its settings still
+        // reach the script as the `npm_config_*` the manager exports.
+        ("npm_config_userconfig".into(), PathBuf::from("/dev/null")),
+    ];
+    let mut make_dirs = Vec::new();
+    if let Some(cache) = home.map(|h| h.join(".cache"))
+        && cache.is_dir()
+    {
+        let (real, own) = super::nest::caches_within(&cache, caches);
+        if own.is_empty() {
+            writes.push(real);
+        } else {
+            writes.extend(landlock::allow_all_except(&real, &own));
+            for name in SCRIPT_TOOL_CACHES {
+                let d = real.join(name);
+                if d.symlink_metadata().is_err()
+                    && !own.iter().any(|c| c.starts_with(&d) || d.starts_with(c))
+                {
+                    writes.push(d.clone());
+                    make_dirs.push(d);
+                }
+            }
+            env.push(("XDG_CACHE_HOME".into(), super::nest::private_cache(tmp)));
+        }
+    }
+    (writes, env, make_dirs)
 }
 
 /// The wrapper's spec for this install, or `None` when the manager starts
@@ -51,11 +130,15 @@ pub fn spec(
 ) -> Option<HookSpec> {
     let h = plan.hook_shell.as_ref()?;
     let (hide, read) = package_code_reads(plan, fs, home, cwd);
-    let mut writes = vec![tmp.to_path_buf()];
-    writes.extend(plan.cache_dirs.iter().cloned());
-    if let Some(home) = home {
-        writes.push(home.join(".cache"));
-    }
+    // node-gyp's headers are package code's cache, not the manager's: the
+    // scripts that build native modules download them.
+    let gyp = crate::managers::facts::node_gyp_devdir(plan);
+    let (caches, script_caches): (Vec<PathBuf>, Vec<PathBuf>) = plan
+        .cache_dirs
+        .iter()
+        .cloned()
+        .partition(|c| Some(c) != gyp.as_ref());
+    let (writes, env, make_dirs) = dependency_writes(&caches, &script_caches, home, tmp);
     Some(HookSpec {
         shell: h.shell.clone(),
         hide,
@@ -74,6 +157,8 @@ pub fn spec(
             .filter(|f| f.starts_with("/dev"))
             .cloned()
             .collect(),
+        env,
+        make_dirs,
     })
 }
 
@@ -149,13 +234,23 @@ fn confine_and_exec(args: Vec<OsString>) -> Result<std::convert::Infallible, Hoo
     let mut writes = spec.writes.clone();
     if own {
         writes.push(cwd);
+        // Made while the install's own domain still allows it (protect);
+        // granted only as a real directory: a link planted there would
+        // grant what it points to.
+        for d in &spec.make_dirs {
+            let _ = std::fs::create_dir(d);
+            if !d.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                writes.retain(|w| w != d);
+            }
+        }
     }
     let writes = own.then_some((writes.as_slice(), spec.write_files.as_slice()));
     landlock::restrict_nested(&spec.read, writes)?;
-    let err = std::process::Command::new(&spec.shell)
-        .arg0(&spec.shell)
-        .args(args.iter().skip(1))
-        .exec();
+    let mut cmd = std::process::Command::new(&spec.shell);
+    if own {
+        cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
+    }
+    let err = cmd.arg0(&spec.shell).args(args.iter().skip(1)).exec();
     Err(HookError::Exec(spec.shell, err))
 }
 
@@ -195,5 +290,53 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dependency_script_writes_no_manager_cache_but_keeps_tool_caches() {
+        let home = tempfile::tempdir().unwrap();
+        let home = home.path().canonicalize().unwrap();
+        let cache = home.join(".cache");
+        for d in ["yarn/v6", "other"] {
+            std::fs::create_dir_all(cache.join(d)).unwrap();
+        }
+        let tmp = Path::new("/t");
+        let var = |env: &[(String, PathBuf)], k: &str| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        };
+        // npm: its cache is not in ~/.cache, which stays writable whole.
+        let npm = [home.join(".npm")];
+        let (writes, env, make) = dependency_writes(&npm, &[], Some(&home), tmp);
+        assert_eq!(writes, vec![tmp.to_path_buf(), cache.clone()]);
+        assert!(make.is_empty());
+        assert_eq!(var(&env, "npm_config_cache"), Some(tmp.join(".npm")));
+        assert_eq!(var(&env, "XDG_CACHE_HOME"), None);
+        // yarn: its cache in ~/.cache is split out; the existing entries
+        // and the tool caches to make are granted, XDG_CACHE_HOME is private.
+        let yarn = [cache.join("yarn")];
+        let (writes, env, make) = dependency_writes(&yarn, &[], Some(&home), tmp);
+        assert!(
+            !writes
+                .iter()
+                .any(|w| w.starts_with(cache.join("yarn")) || *w == cache)
+        );
+        assert!(writes.contains(&cache.join("other")));
+        assert!(make.contains(&cache.join("puppeteer")));
+        assert!(make.iter().all(|d| writes.contains(d)));
+        assert_eq!(var(&env, "XDG_CACHE_HOME"), Some(tmp.join(".cache")));
+        assert_eq!(
+            var(&env, "YARN_CACHE_FOLDER"),
+            Some(tmp.join(".cache/yarn"))
+        );
+        // A manager cache named like a tool cache is never made or granted.
+        let odd = [cache.join("node")];
+        let (writes, _, make) = dependency_writes(&odd, &[], Some(&home), tmp);
+        assert!(!make.contains(&cache.join("node")));
+        assert!(!writes.contains(&cache.join("node")));
     }
 }

@@ -59,14 +59,7 @@ pub fn spec(
     {
         // `~/.cache` but the manager's own caches: a wheel or archive
         // planted there is installed by a later install without a build.
-        // Rules attach to inodes, so the split is made on real paths.
-        let real = cache.canonicalize().unwrap_or_else(|_| cache.clone());
-        let own: Vec<PathBuf> = plan
-            .cache_dirs
-            .iter()
-            .map(|c| c.canonicalize().unwrap_or_else(|_| c.clone()))
-            .filter(|c| c.starts_with(&real))
-            .collect();
+        let (real, own) = caches_within(&cache, &plan.cache_dirs);
         if own.is_empty() {
             writes.push(real);
         } else {
@@ -94,6 +87,18 @@ pub fn spec(
         manager_parent: supervisor,
         cache_home,
     })
+}
+
+/// `cache` (the home cache) and those of `caches` that lie in it, all as
+/// real paths: rules attach to inodes, so a split is made on real paths.
+pub fn caches_within(cache: &Path, caches: &[PathBuf]) -> (PathBuf, Vec<PathBuf>) {
+    let real = cache.canonicalize().unwrap_or_else(|_| cache.to_path_buf());
+    let own = caches
+        .iter()
+        .map(|c| c.canonicalize().unwrap_or_else(|_| c.clone()))
+        .filter(|c| c.starts_with(&real))
+        .collect();
+    (real, own)
 }
 
 /// The `XDG_CACHE_HOME` of package code when `~/.cache` is split.
