@@ -115,7 +115,7 @@ pub fn sandboxed(
     let detonation_pids = detonate::pids(&detonations.events);
     detonate::merge(&mut observed.events, detonations.events);
     let requests = proxy.finish();
-    prepare::remove_transient(&plan);
+    prepare::remove_transient(&plan, &domains);
     let ran = crate::judge::Ran {
         plan,
         fs,

@@ -43,10 +43,11 @@ pub fn make_dirs(plan: &InstallPlan) {
     }
 }
 
-/// Removes the build outputs made for the grant and left unused (rmdir
-/// removes only empty directories).
-pub fn remove_transient(plan: &InstallPlan) {
-    for d in plan.transient_dirs.iter().rev() {
+/// Removes the build outputs made for the grant and the tool caches made
+/// for package scripts, when they were left unused (rmdir removes only
+/// empty directories).
+pub fn remove_transient(plan: &InstallPlan, code: &PackageCode) {
+    for d in plan.transient_dirs.iter().rev().chain(&code.made) {
         let _ = std::fs::remove_dir(d);
     }
 }
@@ -145,6 +146,9 @@ pub struct PackageCode {
     pub hooks: HookDomain,
     /// Package code confined by the preload library.
     pub nest: NestDomain,
+    /// Tool caches the hook wrapper may make for package scripts (missing
+    /// before the install): removed after it when they stayed empty.
+    pub made: Vec<PathBuf>,
 }
 
 /// Sets up both nested domains of package code in `cmd` (none in audit).
@@ -162,8 +166,10 @@ pub fn package_code(
     if mode == Mode::Audit {
         return PackageCode::default();
     }
+    let (hooks, made) = hooks(cmd, plan, fs, at, what);
     PackageCode {
-        hooks: hooks(cmd, plan, fs, at, what),
+        hooks,
+        made,
         nest: if plan.package_code.is_empty() {
             NestDomain::default()
         } else {
@@ -183,27 +189,34 @@ pub struct Place {
 }
 
 /// Package scripts start through the hook wrapper, in a nested domain.
-fn hooks(cmd: &mut Command, plan: &InstallPlan, fs: &FsSpec, at: &Place, what: &str) -> HookDomain {
+fn hooks(
+    cmd: &mut Command,
+    plan: &InstallPlan,
+    fs: &FsSpec,
+    at: &Place,
+    what: &str,
+) -> (HookDomain, Vec<PathBuf>) {
     let Some(h) = &plan.hook_shell else {
-        return HookDomain::default();
+        return Default::default();
     };
     let hook = super::hook::spec(plan, fs, at.home.as_deref(), &at.cwd, &at.tmp);
     let written = hook.as_ref().map(|s| super::hook::write(s, &at.tmp));
     match (h.overridden, std::env::current_exe(), hook, written) {
         (false, Ok(exe), Some(hook), Some(Ok(var))) => {
             cmd.env(&h.var, &exe).env(super::hook::VAR, var);
-            HookDomain {
+            let domain = HookDomain {
                 exe: Some(exe),
                 hidden: hook.hide,
                 project: hook.project,
                 writes: hook.writes,
-            }
+            };
+            (domain, hook.make_dirs)
         }
         (true, ..) => {
             eprintln!(
                 "pkgwarden: WARNING: {what}: package scripts run with the install's rights: the command line chose their shell (--script-shell)"
             );
-            HookDomain::default()
+            Default::default()
         }
         (_, exe, _, written) => {
             eprintln!(
@@ -213,7 +226,7 @@ fn hooks(cmd: &mut Command, plan: &InstallPlan, fs: &FsSpec, at: &Place, what: &
                     _ => "no spec".into(),
                 }
             );
-            HookDomain::default()
+            Default::default()
         }
     }
 }
