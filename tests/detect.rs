@@ -2063,8 +2063,26 @@ fn the_report_of_a_fixture_install_is_the_golden_one() {
         (std::env::temp_dir().display().to_string(), "$TMP"),
     ];
     let write = std::env::var_os("PKGWARDEN_GOLDEN_WRITE").map(PathBuf::from);
+    // PATH as the unprivileged CI run has it: what the install finds on a
+    // developer's PATH (version managers' shims, rustup's proxies) would
+    // show in the report.
+    let mut path = std::ffi::OsString::from(c.env.shims.as_os_str());
+    path.push(":");
+    path.push(c.venv.join("bin"));
+    path.push(":/usr/local/bin:/usr/bin:/bin");
+    let url = c.index.index_url();
+    let args = [
+        "pip",
+        "install",
+        "--use-pep517",
+        "--index-url",
+        &url,
+        "pwgold",
+    ];
     for mode in ["protect", "block"] {
-        let r = c.install(mode, &[]);
+        let path = path.to_string_lossy().into_owned();
+        let r = install(&c.env, mode, &args, c.env.home.path(), &[("PATH", path)]);
+        c.uninstall();
         let got = normalized(&r.report, &places);
         let name = format!("golden-pth-{mode}.json");
         if let Some(dir) = &write {
