@@ -385,159 +385,8 @@ fn event_line(e: &crate::monitor::notify::Event) -> String {
 /// quarantine.
 pub fn show(r: &Report, color: bool) -> String {
     let mut out = String::new();
-    let label = |s: &str| paint(&format!("{s:<10}"), Style::new().bold(), color);
-    let _ = writeln!(
-        out,
-        "{}{}  started {} · took {:.1} s · format {}",
-        label("report"),
-        clean(&r.id),
-        clean(&r.started),
-        r.duration_ms as f64 / 1000.0,
-        r.version
-    );
-    let w = &r.who;
-    let _ = writeln!(
-        out,
-        "{}{} (uid {}) on {}",
-        label("who"),
-        clean(w.user.as_deref().unwrap_or("?")),
-        w.uid,
-        clean(w.host.as_deref().unwrap_or("?"))
-    );
-    if !w.parents.is_empty() {
-        let _ = writeln!(
-            out,
-            "{}{}",
-            label(""),
-            clean(&format!("parents: {}", w.parents.join(" ← ")))
-        );
-    }
-    let what = &r.what;
-    let _ = writeln!(
-        out,
-        "{}{}  ({}{})",
-        label("what"),
-        clean(&command_line(r)),
-        clean(&what.real_exe),
-        what.version
-            .as_deref()
-            .map(|v| clean(&format!(" {v}")))
-            .unwrap_or_default()
-    );
-    let _ = writeln!(
-        out,
-        "{}cwd {} · mode {} · policy {} from {}",
-        label(""),
-        clean(&what.cwd),
-        clean(&what.mode),
-        clean(short_id(&what.policy_hash)),
-        list(&what.policy_sources)
-    );
-    let sb = &r.sandbox;
-    let _ = writeln!(out, "{}enforced: {}", label("sandbox"), list(&sb.enforced));
-    if !sb.observed_only.is_empty() {
-        let warn = format!("observed only (not enforced): {}", list(&sb.observed_only));
-        let _ = writeln!(
-            out,
-            "{}{}",
-            label(""),
-            paint(&warn, Style::new().yellow(), color)
-        );
-    }
-    if !sb.readable_secrets.is_empty() {
-        let _ = writeln!(
-            out,
-            "{}credential stores left readable: {}",
-            label(""),
-            list(&sb.readable_secrets)
-        );
-    }
-    if sb.filter_still_held {
-        let _ = writeln!(
-            out,
-            "{}processes still held the seccomp filter after the grace period",
-            label("")
-        );
-    }
-    let _ = writeln!(
-        out,
-        "{}{} notifications handled",
-        label(""),
-        sb.notifications
-    );
-    let o = &r.outcome;
-    let mut outcome = clean(&o.status);
-    if let Some(c) = o.manager_exit {
-        outcome.push_str(&format!(" · manager exit {c}"));
-    }
-    if let Some(s) = o.signal {
-        outcome.push_str(&format!(" · signal {s}"));
-    }
-    outcome.push_str(&format!(" · pkgwarden exit {}", o.exit_code));
-    let _ = writeln!(out, "{}{outcome}", label("outcome"));
-
-    // Findings, worst first, each in full.
-    let title = if r.findings.is_empty() {
-        "findings".to_string()
-    } else {
-        format!("findings: {}", counts(r))
-    };
-    let _ = writeln!(
-        out,
-        "\n{} ({})",
-        paint(&title, Style::new().bold().underline(), color),
-        r.findings.len()
-    );
-    if r.findings.is_empty() {
-        let _ = writeln!(out, "  none");
-    }
-    for f in ranked(r) {
-        let _ = writeln!(
-            out,
-            "  {} {}  {}",
-            tag(f.severity, color),
-            paint(f.rule.as_str(), Style::new().bold(), color),
-            clean(&f.title)
-        );
-        let pad = "           ";
-        let mut facts = vec![format!("action {}", taken_name(f.action))];
-        if !f.attack.is_empty() {
-            facts.push(format!("ATT&CK {}", f.attack.join(", ")));
-        }
-        let who = who_did_it(f);
-        if !who.is_empty() {
-            facts.push(who);
-        }
-        let _ = writeln!(out, "{pad}{}", clean(&facts.join(" · ")));
-        if !f.chain.is_empty() {
-            let _ = writeln!(out, "{pad}chain {}", clean(&f.chain.join(" → ")));
-        }
-        let e = &f.evidence;
-        for (i, p) in e.paths.iter().enumerate() {
-            let line = e
-                .line
-                .filter(|_| i == 0)
-                .map(|l| format!(":{l}"))
-                .unwrap_or_default();
-            let _ = writeln!(out, "{pad}file {}{line}", clean(p));
-        }
-        if let Some(x) = &e.excerpt {
-            let _ = writeln!(out, "{pad}text {}", clean(x));
-        }
-        if let Some(ep) = &e.endpoint {
-            let _ = writeln!(out, "{pad}endpoint {}", clean(ep));
-        }
-        if let Some(a) = &e.argv {
-            let _ = writeln!(out, "{pad}command {}", clean(&shell_join(a)));
-        }
-        if let Some(h) = &e.sha256 {
-            let _ = writeln!(out, "{pad}sha256 {}", clean(h));
-        }
-        if let Some(d) = &e.detail {
-            let _ = writeln!(out, "{pad}detail {}", clean(d));
-        }
-    }
-
+    show_header(&mut out, r, color);
+    show_findings(&mut out, r, color);
     section(&mut out, "processes", r.processes.len(), tree(r), color);
     if !r.lingering.is_empty() {
         let lines = r
@@ -560,42 +409,7 @@ pub fn show(r: &Report, color: bool) -> String {
             color,
         );
     }
-    let endpoints = r
-        .endpoints
-        .iter()
-        .map(|e| {
-            let verdict = format!("{:<10}", format!("{:?}", e.verdict).to_lowercase());
-            let verdict = match e.verdict {
-                // Allowed, but the host never answered: say so first.
-                _ if e.upstream_failure.is_some() => {
-                    paint(&format!("{:<10}", "failed"), Style::new().yellow(), color)
-                }
-                crate::monitor::proxy::Verdict::Allowed => verdict,
-                _ => paint(&verdict, Style::new().yellow(), color),
-            };
-            let pid = e.pid.map(|p| format!(" pid {p}")).unwrap_or_default();
-            let reason = match (e.reason.as_deref(), e.open_at_end) {
-                (Some(r), true) => format!(" ({r}; open at end)"),
-                (None, true) => " (open at end)".to_string(),
-                (Some(r), false) => format!(" ({r})"),
-                (None, false) => String::new(),
-            };
-            let reason = match &e.upstream_failure {
-                Some(f) => format!(" (allowed; unreachable: {f}){reason}"),
-                None => reason,
-            };
-            format!(
-                "{verdict} {} {}:{}{pid} ↑{} ↓{} {} ms{}",
-                clean(&e.method),
-                clean(&e.host),
-                e.port,
-                bytes(e.bytes_up),
-                bytes(e.bytes_down),
-                e.duration_ms,
-                clean(&reason)
-            )
-        })
-        .collect();
+    let endpoints = endpoint_lines(r, color);
     section(
         &mut out,
         "endpoints (through the proxy)",
@@ -695,6 +509,215 @@ pub fn show(r: &Report, color: bool) -> String {
     out
 }
 
+/// `report show`'s first block: who ran what, the sandbox, the outcome.
+fn show_header(out: &mut String, r: &Report, color: bool) {
+    let label = |s: &str| paint(&format!("{s:<10}"), Style::new().bold(), color);
+    let _ = writeln!(
+        out,
+        "{}{}  started {} · took {:.1} s · format {}",
+        label("report"),
+        clean(&r.id),
+        clean(&r.started),
+        r.duration_ms as f64 / 1000.0,
+        r.version
+    );
+    let w = &r.who;
+    let _ = writeln!(
+        out,
+        "{}{} (uid {}) on {}",
+        label("who"),
+        clean(w.user.as_deref().unwrap_or("?")),
+        w.uid,
+        clean(w.host.as_deref().unwrap_or("?"))
+    );
+    if !w.parents.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}{}",
+            label(""),
+            clean(&format!("parents: {}", w.parents.join(" ← ")))
+        );
+    }
+    let what = &r.what;
+    let _ = writeln!(
+        out,
+        "{}{}  ({}{})",
+        label("what"),
+        clean(&command_line(r)),
+        clean(&what.real_exe),
+        what.version
+            .as_deref()
+            .map(|v| clean(&format!(" {v}")))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "{}cwd {} · mode {} · policy {} from {}",
+        label(""),
+        clean(&what.cwd),
+        clean(&what.mode),
+        clean(short_id(&what.policy_hash)),
+        list(&what.policy_sources)
+    );
+    let sb = &r.sandbox;
+    let _ = writeln!(out, "{}enforced: {}", label("sandbox"), list(&sb.enforced));
+    if !sb.observed_only.is_empty() {
+        let warn = format!("observed only (not enforced): {}", list(&sb.observed_only));
+        let _ = writeln!(
+            out,
+            "{}{}",
+            label(""),
+            paint(&warn, Style::new().yellow(), color)
+        );
+    }
+    if !sb.readable_secrets.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}credential stores left readable: {}",
+            label(""),
+            list(&sb.readable_secrets)
+        );
+    }
+    if sb.filter_still_held {
+        let _ = writeln!(
+            out,
+            "{}processes still held the seccomp filter after the grace period",
+            label("")
+        );
+    }
+    if let Some(why) = &sb.supervisor_failed {
+        let warn = format!(
+            "the supervisor failed ({}): no events were recorded; this report rests on the snapshots alone",
+            clean(why)
+        );
+        let _ = writeln!(
+            out,
+            "{}{}",
+            label(""),
+            paint(&warn, Style::new().yellow(), color)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{}{} notifications handled",
+        label(""),
+        sb.notifications
+    );
+    let o = &r.outcome;
+    let mut outcome = clean(&o.status);
+    if let Some(c) = o.manager_exit {
+        outcome.push_str(&format!(" · manager exit {c}"));
+    }
+    if let Some(s) = o.signal {
+        outcome.push_str(&format!(" · signal {s}"));
+    }
+    outcome.push_str(&format!(" · pkgwarden exit {}", o.exit_code));
+    let _ = writeln!(out, "{}{outcome}", label("outcome"));
+}
+
+/// `report show`'s findings, worst first, each in full.
+fn show_findings(out: &mut String, r: &Report, color: bool) {
+    let title = if r.findings.is_empty() {
+        "findings".to_string()
+    } else {
+        format!("findings: {}", counts(r))
+    };
+    let _ = writeln!(
+        out,
+        "\n{} ({})",
+        paint(&title, Style::new().bold().underline(), color),
+        r.findings.len()
+    );
+    if r.findings.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for f in ranked(r) {
+        let _ = writeln!(
+            out,
+            "  {} {}  {}",
+            tag(f.severity, color),
+            paint(f.rule.as_str(), Style::new().bold(), color),
+            clean(&f.title)
+        );
+        let pad = "           ";
+        let mut facts = vec![format!("action {}", taken_name(f.action))];
+        if !f.attack.is_empty() {
+            facts.push(format!("ATT&CK {}", f.attack.join(", ")));
+        }
+        let who = who_did_it(f);
+        if !who.is_empty() {
+            facts.push(who);
+        }
+        let _ = writeln!(out, "{pad}{}", clean(&facts.join(" · ")));
+        if !f.chain.is_empty() {
+            let _ = writeln!(out, "{pad}chain {}", clean(&f.chain.join(" → ")));
+        }
+        let e = &f.evidence;
+        for (i, p) in e.paths.iter().enumerate() {
+            let line = e
+                .line
+                .filter(|_| i == 0)
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "{pad}file {}{line}", clean(p));
+        }
+        if let Some(x) = &e.excerpt {
+            let _ = writeln!(out, "{pad}text {}", clean(x));
+        }
+        if let Some(ep) = &e.endpoint {
+            let _ = writeln!(out, "{pad}endpoint {}", clean(ep));
+        }
+        if let Some(a) = &e.argv {
+            let _ = writeln!(out, "{pad}command {}", clean(&shell_join(a)));
+        }
+        if let Some(h) = &e.sha256 {
+            let _ = writeln!(out, "{pad}sha256 {}", clean(h));
+        }
+        if let Some(d) = &e.detail {
+            let _ = writeln!(out, "{pad}detail {}", clean(d));
+        }
+    }
+}
+
+/// The proxy's records, a line each.
+fn endpoint_lines(r: &Report, color: bool) -> Vec<String> {
+    r.endpoints
+        .iter()
+        .map(|e| {
+            let verdict = format!("{:<10}", format!("{:?}", e.verdict).to_lowercase());
+            let verdict = match e.verdict {
+                // Allowed, but the host never answered: say so first.
+                _ if e.upstream_failure.is_some() => {
+                    paint(&format!("{:<10}", "failed"), Style::new().yellow(), color)
+                }
+                crate::monitor::proxy::Verdict::Allowed => verdict,
+                _ => paint(&verdict, Style::new().yellow(), color),
+            };
+            let pid = e.pid.map(|p| format!(" pid {p}")).unwrap_or_default();
+            let reason = match (e.reason.as_deref(), e.open_at_end) {
+                (Some(r), true) => format!(" ({r}; open at end)"),
+                (None, true) => " (open at end)".to_string(),
+                (Some(r), false) => format!(" ({r})"),
+                (None, false) => String::new(),
+            };
+            let reason = match &e.upstream_failure {
+                Some(f) => format!(" (allowed; unreachable: {f}){reason}"),
+                None => reason,
+            };
+            format!(
+                "{verdict} {} {}:{}{pid} ↑{} ↓{} {} ms{}",
+                clean(&e.method),
+                clean(&e.host),
+                e.port,
+                bytes(e.bytes_up),
+                bytes(e.bytes_down),
+                e.duration_ms,
+                clean(&reason)
+            )
+        })
+        .collect()
+}
+
 /// A changed persistence file and its added lines.
 fn change_lines(changes: &[crate::monitor::snapshot::Change]) -> Vec<String> {
     changes
@@ -787,6 +810,19 @@ mod tests {
         let colored = summary(&r, true);
         assert_eq!(colored.lines().count(), 1);
         assert!(colored.contains("\u{1b}["), "{colored:?}");
+    }
+
+    #[test]
+    fn a_failed_supervisor_is_said_in_the_report() {
+        let mut r = dirty_report("7f3a12c4e5d6f7a8");
+        assert!(!show(&r, false).contains("supervisor failed"));
+        r.sandbox.supervisor_failed = Some("its thread panicked".into());
+        let s = show(&r, false);
+        assert!(
+            s.contains("the supervisor failed (its thread panicked)")
+                && s.contains("rests on the snapshots alone"),
+            "{s}"
+        );
     }
 
     #[test]
