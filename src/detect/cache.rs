@@ -7,6 +7,7 @@
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
 use crate::model::RuleId;
+use crate::monitor::notify::EventKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,10 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         .flat_map(|c| [c.clone(), c.canonicalize().unwrap_or_else(|_| c.clone())])
         .collect();
     let mut by_pid: BTreeMap<i32, Vec<String>> = BTreeMap::new();
-    for (path, e) in input.written() {
+    // A chmod or chown is no landlock right: the nested domain cannot refuse
+    // it, and a cache made writable to others is poisoned by them later.
+    let mut perm_pids: Vec<i32> = Vec::new();
+    for (path, e) in attempts(input) {
         if !caches.iter().any(|c| path.starts_with(c)) {
             continue;
         }
@@ -30,6 +34,13 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             && !input.hooks.refuses_write(e.pid, &path, input.tree, procs)
         {
             continue;
+        }
+        let perm = matches!(
+            e.kind,
+            EventKind::Chmod | EventKind::ChmodExec | EventKind::Chown
+        ) && e.errno.is_none();
+        if perm && !perm_pids.contains(&e.pid) {
+            perm_pids.push(e.pid);
         }
         let paths = by_pid.entry(e.pid).or_default();
         let p = path.to_string_lossy().into_owned();
@@ -48,9 +59,11 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 paths,
                 ..Evidence::default()
             };
-            // The nested domain refused it: nothing changed, unless the
-            // snapshot says otherwise.
-            let changed = ev.paths.iter().any(|p| input.changed(Path::new(p)).is_some());
+            // The nested domain refused the writes: nothing changed, unless
+            // the snapshot says otherwise; a mode or owner change the
+            // supervisor let through happened.
+            let changed = perm_pids.contains(&pid)
+                || ev.paths.iter().any(|p| input.changed(Path::new(p)).is_some());
             let title = "Package code tried to write the manager's cache".to_string();
             finding(
                 RuleId::TamperManagerCache,
@@ -66,4 +79,23 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             )
         })
         .collect()
+}
+
+/// Every write and every mode or owner change of every process, with the
+/// path it named: [`Input::written`] keeps only the first event per path,
+/// which for a cache is the manager's own (it made the directory), and
+/// would hide package code's later attempt on the same path; a hard link's
+/// source is written too.
+fn attempts<'a>(input: &'a Input) -> Vec<(PathBuf, &'a crate::monitor::notify::Event)> {
+    let mut out = input.written();
+    for e in input.events {
+        let named = match e.kind {
+            EventKind::Link | EventKind::Chmod | EventKind::Chown => e.paths.first(),
+            k => k.written_index().and_then(|i| e.paths.get(i)),
+        };
+        if let Some(p) = named {
+            out.push((super::without_dot_dot(PathBuf::from(p)), e));
+        }
+    }
+    out
 }

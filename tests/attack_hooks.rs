@@ -1,0 +1,502 @@
+//! Attacks on the hook wrapper's nested domain (DESIGN.md principle 9: the
+//! manager's caches are not package code's): a dependency's lifecycle
+//! script, or a build it starts, that tries to leave something in a cache
+//! a later install (or run of the manager) trusts, by another name than
+//! the one the domain refuses, or from a place the domain does not cover.
+//! Real npm, pnpm and yarn, a loopback registry, inert fixtures: every
+//! marker is written in the test's temporary HOME. Root and unprivileged.
+
+mod support;
+
+use serde_json::Value;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use support::installs::{Installed, install};
+use support::*;
+
+/// What every probe starts with: `t(name, f)` records `ok` or the error
+/// code of `f` in `result.json` of the script's own directory.
+const PRELUDE: &str = r#"
+const fs = require("fs"), path = require("path");
+const home = process.env.HOME, r = {};
+const M = ["PW", "POISON"].join("");
+function t(name, f) { try { f(); r[name] = "ok"; } catch (e) { r[name] = e.code || String(e); } }
+function files(d) {
+  const out = [];
+  (function walk(d) {
+    let es = [];
+    try { es = fs.readdirSync(d, {withFileTypes: true}); } catch (e) { return; }
+    for (const e of es) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p); else if (e.isFile()) out.push(p);
+    }
+  })(d);
+  return out;
+}
+"#;
+
+const EPILOGUE: &str = r#"
+fs.writeFileSync("result.json", JSON.stringify(r));
+"#;
+
+/// A package whose postinstall runs `body` (after [`PRELUDE`]).
+fn probe(name: &str, body: &str) -> NpmPackage {
+    let script = format!("{PRELUDE}{body}{EPILOGUE}");
+    NpmPackage::new(
+        serde_json::json!({
+            "name": name, "version": "1.0.0", "license": "MIT",
+            "scripts": {"postinstall": "node probe.js"}
+        }),
+        &[
+            ("probe.js", script.as_bytes()),
+            ("index.js", b"module.exports = 1;\n"),
+        ],
+    )
+}
+
+/// A loopback registry serving [`probe`]`(name, body)` and a fresh HOME.
+fn probe_case(name: &str, body: &str) -> (NpmRegistry, ShimEnv) {
+    (
+        NpmRegistry::start_with(vec![probe(name, body)]),
+        ShimEnv::new(&[]),
+    )
+}
+
+/// `<manager> install|add` of `deps` in a fresh project; the report and the
+/// probe's `result.json` (Null when the script did not run).
+fn install_in(
+    env: &ShimEnv,
+    registry: &NpmRegistry,
+    manager: &str,
+    mode: &str,
+    manifest: Value,
+    probe_name: &str,
+) -> (Installed, Value, PathBuf) {
+    let project = env.home.subdir("proj");
+    let _ = fs::remove_dir_all(project.join("node_modules"));
+    for f in ["package-lock.json", "pnpm-lock.yaml", "yarn.lock"] {
+        let _ = fs::remove_file(project.join(f));
+    }
+    fs::write(project.join("package.json"), manifest.to_string()).unwrap();
+    let url = registry.registry_url();
+    let args: Vec<&str> = match manager {
+        "npm" => vec!["npm", "install", "--registry", &url],
+        "pnpm" => {
+            // pnpm runs only the scripts it is told to trust.
+            fs::write(
+                project.join("pnpm-workspace.yaml"),
+                format!("onlyBuiltDependencies:\n  - {probe_name}\n"),
+            )
+            .unwrap();
+            vec!["pnpm", "install", "--registry", &url]
+        }
+        _ => {
+            let cache = env.home.path().join(".cache/yarn");
+            fs::write(
+                project.join(".yarnrc"),
+                format!("registry \"{url}\"\ncache-folder \"{}\"\n", cache.display()),
+            )
+            .unwrap();
+            vec!["yarn", "install", "--non-interactive"]
+        }
+    };
+    let r = install(env, mode, &args, &project, &[]);
+    let result = fs::read(
+        project
+            .join("node_modules")
+            .join(probe_name)
+            .join("result.json"),
+    )
+    .map(|b| serde_json::from_slice(&b).unwrap())
+    .unwrap_or(Value::Null);
+    (r, result, project)
+}
+
+fn deps(name: &str) -> Value {
+    serde_json::json!({
+        "name": "proj", "version": "1.0.0", "license": "MIT",
+        "dependencies": {name: "1.0.0"}
+    })
+}
+
+fn assert_cache_finding(r: &Installed, package: &str, what: &str) {
+    let f = r.finding("tamper.manager-cache");
+    assert_eq!(f["package"], package, "{what}: {f:#}");
+    assert!(
+        matches!(f["severity"].as_str(), Some("high" | "critical")),
+        "{what}: {f:#}"
+    );
+}
+
+/// Nothing of the probe's marker in `dir`, and the attempt reported.
+fn assert_unpoisoned_and_reported(
+    r: &Installed,
+    result: &Value,
+    dir: &Path,
+    name: &str,
+    what: &str,
+) {
+    let planted = files_holding(dir, "PWPOISON");
+    assert_eq!(planted, Vec::<PathBuf>::new(), "{what}: {result:#}");
+    assert_cache_finding(r, &format!("{name}@1.0.0"), what);
+}
+
+fn mode_of(p: &Path) -> u32 {
+    fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// A chmod of a cache is no landlock right, so the nested domain cannot
+/// refuse it: it must then be reported, as done (`observed`).
+fn assert_chmod_refused_or_reported(r: &Installed, done: &Value, path: &Path, what: &str) {
+    if *done != "ok" {
+        assert_ne!(mode_of(path) & 0o022, 0o022, "{what}: made writable");
+        return;
+    }
+    let p = path.display().to_string();
+    let f = r
+        .findings("tamper.manager-cache")
+        .into_iter()
+        .find(|f| {
+            f["evidence"]["paths"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| *x == p))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{what}: chmod {p} with no finding: {:#}\n{}",
+                r.report["findings"], r.stderr
+            )
+        });
+    assert_eq!(f["action"], "observed", "{what}: {f:#}");
+}
+
+/// npm's cache by other names: `/proc/self/root`, a hard link or a rename
+/// of an index entry into `~/.cache` (writable whole under npm), a chmod
+/// that would let anyone write the index later.
+const NPM_ALIASES: &str = r#"
+const cache = path.join(home, ".npm", "_cacache");
+const entries = files(path.join(cache, "index-v5"));
+r.entries = entries.length;
+t("proc_root", () => {
+  fs.mkdirSync("/proc/self/root" + cache + "/index-v5/pw", {recursive: true});
+  fs.writeFileSync("/proc/self/root" + cache + "/index-v5/pw/proc", M);
+});
+t("hard_link", () => {
+  fs.linkSync(entries[0], path.join(home, ".cache", "pw-link"));
+  fs.appendFileSync(path.join(home, ".cache", "pw-link"), "\n" + M);
+});
+t("rename_out", () => {
+  fs.renameSync(entries[0], path.join(home, ".cache", "pw-moved"));
+  fs.writeFileSync(path.join(home, ".cache", "pw-moved"), M);
+});
+t("chmod_index", () => fs.chmodSync(path.join(cache, "index-v5"), 0o777));
+"#;
+
+/// Held: each other name of npm's cache is refused, the cache unchanged,
+/// and the attempt is `tamper.manager-cache`.
+#[test]
+fn npm_cache_by_another_name_is_refused() {
+    let name = "pw-npmalias";
+    let (registry, env) = probe_case(name, NPM_ALIASES);
+    let home = env.home.path();
+    let index = home.join(".npm/_cacache/index-v5");
+    for mode in ["protect", "block"] {
+        let (r, result, _) = install_in(&env, &registry, "npm", mode, deps(name), name);
+        assert!(
+            result["entries"].as_u64() > Some(0),
+            "{mode}: the script did not run: {result:#}\n{}",
+            r.stderr
+        );
+        for k in ["proc_root", "hard_link", "rename_out"] {
+            assert_ne!(result[k], "ok", "{mode}: {k}: {result:#}");
+        }
+        assert_eq!(
+            files_holding(&home.join(".npm"), "PWPOISON"),
+            Vec::<PathBuf>::new(),
+            "{mode}"
+        );
+        assert!(!home.join(".cache/pw-link").exists(), "{mode}");
+        assert!(!home.join(".cache/pw-moved").exists(), "{mode}");
+        assert_chmod_refused_or_reported(&r, &result["chmod_index"], &index, mode);
+        let _ = fs::set_permissions(&index, fs::Permissions::from_mode(0o755));
+        assert_cache_finding(&r, &format!("{name}@1.0.0"), mode);
+    }
+}
+
+/// pnpm's cache through its neighbours in `~/.cache`: a hard link into an
+/// existing entry, links named like the tool caches the wrapper makes
+/// (planted earlier, e.g. by an npm install whose scripts may write
+/// `~/.cache` whole), `/proc/self/root`, a rename into it, a chmod.
+const PNPM_NEIGHBOURS: &str = r#"
+const cache = path.join(home, ".cache"), pn = path.join(cache, "pnpm");
+const meta = files(pn);
+r.meta = meta.length;
+t("hard_link", () => {
+  fs.linkSync(meta[0], path.join(cache, "pw-other", "l"));
+  fs.appendFileSync(path.join(cache, "pw-other", "l"), M);
+});
+t("planted_cache_link", () => {
+  fs.mkdirSync(path.join(cache, "puppeteer", "pw"), {recursive: true});
+  fs.writeFileSync(path.join(cache, "puppeteer", "pw", "x"), M);
+});
+t("planted_store_link", () => {
+  fs.writeFileSync(path.join(cache, "sharp", "pw-store"), M);
+});
+t("proc_root", () => fs.writeFileSync("/proc/self/root" + pn + "/pw-proc", M));
+t("rename_in", () => fs.renameSync(path.join(cache, "pw-other"), path.join(pn, "pw-other")));
+t("new_entry", () => fs.mkdirSync(path.join(cache, "pw-new")));
+t("chmod_cache", () => fs.chmodSync(pn, 0o777));
+t("xdg_private", () => { if (process.env.XDG_CACHE_HOME === cache) throw new Error("shared"); });
+"#;
+
+/// Held: every way into pnpm's cache and store through `~/.cache` is
+/// refused, and the attempt is `tamper.manager-cache`.
+#[test]
+fn pnpm_cache_through_its_neighbours_is_refused() {
+    let name = "pw-pnpmalias";
+    let (registry, env) = probe_case(name, PNPM_NEIGHBOURS);
+    let home = env.home.path();
+    let cache = home.join(".cache");
+    let store = home.join(".local/share/pnpm/store");
+    fs::create_dir_all(cache.join("pw-other")).unwrap();
+    fs::create_dir_all(&store).unwrap();
+    // What an earlier install's script could leave (npm's scripts write
+    // `~/.cache` whole): tool-cache names that are links into the caches.
+    std::os::unix::fs::symlink(cache.join("pnpm"), cache.join("puppeteer")).unwrap();
+    std::os::unix::fs::symlink(&store, cache.join("sharp")).unwrap();
+    for mode in ["protect", "block"] {
+        // pnpm keeps what a build left (its side effects) in the store and
+        // does not run that postinstall again: each run starts empty.
+        let _ = fs::remove_dir_all(&store);
+        fs::create_dir_all(&store).unwrap();
+        let (r, result, _) = install_in(&env, &registry, "pnpm", mode, deps(name), name);
+        assert!(
+            result["meta"].as_u64() > Some(0),
+            "{mode}: the script did not run: {result:#}\n{}",
+            r.stderr
+        );
+        for k in [
+            "hard_link",
+            "planted_cache_link",
+            "planted_store_link",
+            "proc_root",
+            "rename_in",
+            "new_entry",
+        ] {
+            assert_ne!(result[k], "ok", "{mode}: {k}: {result:#}\n{}", r.stderr);
+        }
+        assert_eq!(result["xdg_private"], "ok", "{mode}: {result:#}");
+        for d in [&cache, &store] {
+            assert_eq!(
+                files_holding(d, "PWPOISON"),
+                Vec::<PathBuf>::new(),
+                "{mode}"
+            );
+        }
+        assert!(cache.join("pw-other").is_dir(), "{mode}");
+        assert!(!cache.join("pw-new").exists(), "{mode}");
+        let pn = cache.join("pnpm");
+        assert_chmod_refused_or_reported(&r, &result["chmod_cache"], &pn, mode);
+        let _ = fs::set_permissions(&pn, fs::Permissions::from_mode(0o755));
+        assert_cache_finding(&r, &format!("{name}@1.0.0"), mode);
+    }
+}
+
+/// A dependency's bin that the root project's own script runs (`"postinstall":
+/// "pw-tool"`, as projects run `patch-package` or `husky`): package code
+/// that is started from the root project's script.
+const ROOT_BIN: &str = r#"#!/usr/bin/env node
+const fs = require("fs"), path = require("path");
+const cache = path.join(process.env.HOME, ".npm", "_cacache");
+const M = ["PW", "POISON"].join("");
+try {
+  fs.mkdirSync(path.join(cache, "index-v5", "pw", "00"), {recursive: true});
+  fs.writeFileSync(path.join(cache, "index-v5", "pw", "00", "pwpoison"), M + "\n");
+} catch (e) {}
+"#;
+
+/// Bypass: the root project's scripts keep the install's rights, and what
+/// they run is often a dependency's code (`node_modules/.bin`): that code
+/// writes npm's cache with no finding.
+#[test]
+#[ignore = "bypass: the root project's own scripts are not confined (hook.rs confine_and_exec: `own` is false when the script's cwd is the project, and then no write rule is stacked), yet what they run is usually a dependency's bin (patch-package, husky, prisma generate); a malicious or compromised bin plants an index entry in ~/.npm/_cacache in protect with exit 0 and no finding, since detect/cache.rs reports only writes a nested domain refused"]
+fn a_dependency_bin_run_by_the_root_projects_script_cannot_poison_npms_cache() {
+    let tool = NpmPackage::new(
+        serde_json::json!({
+            "name": "pw-tool", "version": "1.0.0", "license": "MIT",
+            "bin": {"pw-tool": "cli.js"}
+        }),
+        &[("cli.js", ROOT_BIN.as_bytes())],
+    );
+    let registry = NpmRegistry::start_with(vec![tool]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path();
+    let manifest = serde_json::json!({
+        "name": "proj", "version": "1.0.0", "license": "MIT",
+        "dependencies": {"pw-tool": "1.0.0"},
+        "scripts": {"postinstall": "pw-tool"}
+    });
+    let (r, _, _) = install_in(&env, &registry, "npm", "protect", manifest, "pw-tool");
+    assert!(
+        home.join(".npm/_cacache/index-v5").is_dir(),
+        "npm did not cache: {}",
+        r.stderr
+    );
+    let planted = files_holding(&home.join(".npm"), "PWPOISON");
+    assert!(
+        planted.is_empty() || !r.serious().is_empty(),
+        "planted {planted:?} with no finding\n{}",
+        r.stderr
+    );
+}
+
+/// Corepack's cache (`~/.cache/node/corepack`): the package managers
+/// corepack runs (its `lastKnownGood.json` names the version, the files
+/// beside it are the manager's code). Stand-ins only: a fake `pnpm.cjs`.
+const COREPACK: &str = r#"
+const cp = path.join(home, ".cache", "node", "corepack");
+t("manager_code", () => fs.appendFileSync(path.join(cp, "v1", "pnpm", "10.0.0", "dist", "pnpm.cjs"), "\n// " + M + "\n"));
+t("last_known_good", () => fs.writeFileSync(path.join(cp, "lastKnownGood.json"), JSON.stringify({pnpm: M})));
+"#;
+
+/// Bypass: corepack's cache holds package managers' code that the next
+/// `pnpm` or `yarn` started through corepack runs as the manager (with the
+/// install's rights and its token); a dependency's script may rewrite it.
+#[test]
+#[ignore = "bypass: corepack's cache ~/.cache/node/corepack (its lastKnownGood.json and the managers' code it runs) is not among any plan's cache_dirs, and `node` is one of hook.rs SCRIPT_TOOL_CACHES: under npm ~/.cache is writable whole, so a dependency's postinstall rewrites the pnpm or yarn that corepack runs next (as the manager, outside the nested domain) in protect with exit 0 and no finding"]
+fn a_dependency_script_cannot_rewrite_corepacks_managers() {
+    let name = "pw-corepack";
+    let (registry, env) = probe_case(name, COREPACK);
+    let cp = env.home.path().join(".cache/node/corepack");
+    let code = cp.join("v1/pnpm/10.0.0/dist/pnpm.cjs");
+    fs::create_dir_all(code.parent().unwrap()).unwrap();
+    fs::write(&code, "// stand-in\n").unwrap();
+    fs::write(cp.join("lastKnownGood.json"), r#"{"pnpm":"10.0.0"}"#).unwrap();
+    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name);
+    assert!(!result.is_null(), "the script did not run\n{}", r.stderr);
+    assert_unpoisoned_and_reported(&r, &result, &cp, name, "corepack");
+}
+
+/// Another manager's cache in `~/.cache`: pip's built wheels and yarn's
+/// unpacked packages, which a later `pip install` or `yarn` takes without
+/// a build or a check.
+const OTHER_MANAGERS: &str = r#"
+const c = path.join(home, ".cache");
+t("pip_wheel", () => {
+  fs.mkdirSync(path.join(c, "pip", "wheels", "pw"), {recursive: true});
+  fs.writeFileSync(path.join(c, "pip", "wheels", "pw", "pw-1.0-py3-none-any.whl"), M);
+});
+t("yarn_package", () => {
+  const d = path.join(c, "yarn", "v6", "npm-pw-1.0.0-integrity", "node_modules", "pw");
+  fs.mkdirSync(d, {recursive: true});
+  fs.writeFileSync(path.join(d, "index.js"), M);
+});
+"#;
+
+/// Bypass (known, README "Left"): the caches of the managers the install
+/// did not start lie in `~/.cache` and stay writable to its scripts.
+#[test]
+#[ignore = "bypass (known, README: Left): under npm, ~/.cache is granted whole to dependency scripts (hook.rs dependency_writes, own.is_empty()), so pip's wheel cache and yarn's ~/.cache/yarn are writable; the plant is not in this install's cache_dirs, so detect/cache.rs has nothing to report: exit 0, no finding"]
+fn a_dependency_script_cannot_poison_another_managers_cache() {
+    let name = "pw-othercaches";
+    let (registry, env) = probe_case(name, OTHER_MANAGERS);
+    let cache = env.home.path().join(".cache");
+    fs::create_dir_all(cache.join("pip/wheels")).unwrap();
+    fs::create_dir_all(cache.join("yarn/v6")).unwrap();
+    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name);
+    assert!(!result.is_null(), "the script did not run\n{}", r.stderr);
+    let planted = files_holding(&cache, "PWPOISON");
+    assert!(
+        planted.is_empty() || !r.serious().is_empty(),
+        "planted {planted:?} with no finding: {result:#}\n{}",
+        r.stderr
+    );
+}
+
+/// yarn 1's own cache, from its dependency's script.
+const YARN_CACHE: &str = r#"
+const c = path.join(home, ".cache", "yarn");
+const entries = files(c).filter((p) => p.endsWith("index.js"));
+r.entries = entries.length;
+t("rewrite_cached", () => { for (const p of entries) fs.appendFileSync(p, "\n// " + M + "\n"); });
+t("new_cached", () => {
+  fs.mkdirSync(path.join(c, "v6", "npm-pw-1.0.0-x-integrity", "node_modules", "pw"), {recursive: true});
+  fs.writeFileSync(path.join(c, "v6", "npm-pw-1.0.0-x-integrity", "node_modules", "pw", "index.js"), M);
+});
+"#;
+
+/// Bypass (known, README "Not covered"): yarn 1 starts scripts with
+/// node's `shell: true`, always `/bin/sh`, so no wrapper runs.
+#[test]
+#[ignore = "bypass (known, README: Not covered): yarn 1 spawns lifecycle scripts with node's `shell: true` (always /bin/sh, npm_config_script_shell is not read), so the hook wrapper never runs and a dependency's postinstall rewrites the unpacked packages in yarn's cache (~/.cache/yarn/v6/*/node_modules/*), which a later `yarn install` copies without a check: exit 0 in protect, no finding"]
+fn a_yarn_dependency_script_cannot_poison_yarns_cache() {
+    let name = "pw-yarncache";
+    let (registry, env) = probe_case(name, YARN_CACHE);
+    let cache = env.home.path().join(".cache/yarn");
+    let (r, result, _) = install_in(&env, &registry, "yarn", "protect", deps(name), name);
+    assert!(
+        result["entries"].as_u64() > Some(0),
+        "the script did not run or yarn did not cache: {result:#}\n{}",
+        r.stderr
+    );
+    assert_unpoisoned_and_reported(&r, &result, &cache, name, "yarn");
+}
+
+/// Configuration a later install reads, planted to move its cache (or its
+/// registry) somewhere package code may write: the project's `.npmrc`,
+/// the user's, npm's global one under the prefix, pnpm's rc in
+/// `XDG_CONFIG_HOME`, yarn's `.yarnrc` in HOME and the project.
+const CONFIG: &str = r#"
+const line = "cache=" + path.join(home, ".cache", "pw-npm") + "\n# " + M + "\n";
+const places = {
+  project_npmrc: path.resolve("../../.npmrc"),
+  user_npmrc: path.join(home, ".npmrc"),
+  global_npmrc: path.join(home, ".npm-global", "etc", "npmrc"),
+  pnpm_rc: path.join(home, ".config", "pnpm", "rc"),
+  user_yarnrc: path.join(home, ".yarnrc"),
+  project_yarnrc: path.resolve("../../.yarnrc"),
+};
+for (const [k, p] of Object.entries(places)) {
+  t(k, () => { fs.mkdirSync(path.dirname(p), {recursive: true}); fs.appendFileSync(p, line); });
+}
+"#;
+
+/// Held: a dependency's script can leave no configuration that a later
+/// install reads (its writes are its own directory, the private TMPDIR
+/// and `~/.cache`, where no manager reads its configuration).
+#[test]
+fn a_dependency_script_cannot_leave_configuration_for_a_later_install() {
+    let name = "pw-config";
+    let (registry, env) = probe_case(name, CONFIG);
+    let home = env.home.path();
+    for mode in ["protect", "block"] {
+        let (r, result, project) = install_in(&env, &registry, "npm", mode, deps(name), name);
+        assert!(
+            !result.is_null(),
+            "{mode}: the script did not run\n{}",
+            r.stderr
+        );
+        for k in [
+            "project_npmrc",
+            "user_npmrc",
+            "global_npmrc",
+            "pnpm_rc",
+            "user_yarnrc",
+            "project_yarnrc",
+        ] {
+            assert_ne!(result[k], "ok", "{mode}: {k}: {result:#}");
+        }
+        for p in [
+            project.join(".npmrc"),
+            home.join(".npmrc"),
+            home.join(".npm-global/etc/npmrc"),
+            home.join(".config/pnpm/rc"),
+            home.join(".yarnrc"),
+            project.join(".yarnrc"),
+        ] {
+            let text = fs::read_to_string(&p).unwrap_or_default();
+            assert!(!text.contains("PWPOISON"), "{mode}: {}", p.display());
+        }
+    }
+}
