@@ -4,7 +4,8 @@
 
 use crate::child;
 use crate::exit::{self, SetupError};
-use crate::managers::{self, Classified, InstallRequest, Tool};
+use crate::managers::{self, Classified, InstallRequest};
+use crate::model::Tool;
 use crate::monitor::procs;
 use crate::policy::{self, Mode, Overrides};
 use crate::shim;

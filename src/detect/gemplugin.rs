@@ -7,8 +7,8 @@
 
 use super::{Finding, Input, Procs, Severity};
 use crate::managers::gem::{is_plugin_file, plugin_gem};
-use crate::monitor::notify::EventKind;
-use crate::monitor::snapshot::{Change, ChangeKind};
+use crate::model::EventKind;
+use crate::model::{Change, ChangeKind};
 use std::collections::HashMap;
 use std::path::Path;
 

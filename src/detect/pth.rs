@@ -11,8 +11,8 @@
 
 use super::data;
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
+use crate::model::EventKind;
 use crate::model::RuleId;
-use crate::monitor::notify::EventKind;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -395,7 +395,7 @@ pub fn detonation(input: &Input, procs: &Procs) -> Vec<Finding> {
                     continue;
                 }
                 ev.paths = vec![target.clone()];
-                if e.action == crate::monitor::notify::Action::Denied {
+                if e.action == crate::model::Action::Denied {
                     Taken::Blocked
                 } else {
                     input.write_taken(p)

@@ -216,7 +216,7 @@ pub fn merge(into: &mut Vec<Event>, events: Vec<Event>) {
 
 /// Findings of a detonation's processes carry its hook name when the rules
 /// gave them none.
-pub fn attribute(findings: &mut [crate::detect::Finding], pids: &BTreeSet<i32>) {
+pub fn attribute(findings: &mut [crate::model::Finding], pids: &BTreeSet<i32>) {
     for f in findings.iter_mut() {
         if f.hook.is_none() && f.pid.is_some_and(|p| pids.contains(&p)) {
             f.hook = Some(HOOK.to_string());
@@ -338,7 +338,7 @@ mod tests {
         let m = std::fs::symlink_metadata(site.join("old.pth")).unwrap();
         before.entries.insert(
             site.join("old.pth"),
-            crate::monitor::snapshot::Entry {
+            crate::model::change::Entry {
                 size: m.size(),
                 mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
                 mode: m.mode(),

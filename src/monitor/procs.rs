@@ -1,5 +1,6 @@
 //! Processes as /proc shows them: the parent chain of the current process.
 
+pub use crate::model::process::{Lingering, ProcNode};
 use serde::Serialize;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -145,99 +146,6 @@ pub fn settle(stop: bool) -> Vec<Lingering> {
     lingering
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn build_processes_are_attributed_by_their_directory() {
-        let argv = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
-        assert_eq!(
-            pip_build(
-                Some("/tmp/pkgwarden-1-0/pip-install-ab12/pwsetup_0f9e"),
-                Some(&argv("python setup.py egg_info"))
-            ),
-            Some(("pwsetup".into(), "setup.py".into()))
-        );
-        assert_eq!(
-            gem_build(
-                Some("/h/gems/gems/pwgem-1.0.0/ext/pwgem"),
-                Some(&argv("/usr/bin/ruby3.1 -I /x extconf.rb"))
-            ),
-            Some(("pwgem@1.0.0".into(), "extconf.rb".into()))
-        );
-        assert_eq!(
-            gem_build(
-                Some("/h/gems/gems/pwgem-1.0.0/ext/pwgem"),
-                Some(&argv("make"))
-            ),
-            Some(("pwgem@1.0.0".into(), "ext-build".into()))
-        );
-        assert_eq!(gem_build(Some("/h/gems/gems/pwgem-1.0.0/lib"), None), None);
-        assert_eq!(pip_build(Some("/home/u/proj"), None), None);
-        // uv: the unpacked source's PKG-INFO, only in uv's sdist cache.
-        let d = tempfile::tempdir().unwrap();
-        let src = d.path().join("uv/sdists-v11/index/ab/pwuv/1.0.0/xy/src");
-        std::fs::create_dir_all(&src).unwrap();
-        std::fs::write(
-            src.join("PKG-INFO"),
-            "Metadata-Version: 2.1\nName: pwuv\nVersion: 1.0.0\n",
-        )
-        .unwrap();
-        assert_eq!(
-            uv_build(src.to_str()),
-            Some(("pwuv@1.0.0".into(), "build-backend".into()))
-        );
-        let elsewhere = d.path().join("proj");
-        std::fs::create_dir_all(&elsewhere).unwrap();
-        std::fs::write(elsewhere.join("PKG-INFO"), "Name: x\n").unwrap();
-        assert_eq!(uv_build(elsewhere.to_str()), None);
-    }
-
-    #[test]
-    fn ancestors_reach_our_parent() {
-        let chain = ancestors();
-        let ppid = std::os::unix::process::parent_id() as i32;
-        assert_eq!(chain.first().map(|p| p.pid), Some(ppid));
-        assert!(chain.windows(2).all(|w| w[0].ppid == w[1].pid));
-    }
-
-    #[test]
-    fn allowed_parent_matches_by_path_or_name() {
-        let chain = vec![Proc {
-            pid: 10,
-            ppid: 1,
-            comm: "ansible-playboo".into(),
-            exe: Some(PathBuf::from("/usr/bin/python3.11")),
-        }];
-        let yes = vec!["/usr/bin/python3.11".to_string()];
-        assert_eq!(allowed_parent(&yes, &chain), Some("/usr/bin/python3.11"));
-        let by_name = vec!["python3.11".to_string()];
-        assert!(allowed_parent(&by_name, &chain).is_some());
-        let by_comm = vec!["ansible-playboo".to_string()];
-        assert!(allowed_parent(&by_comm, &chain).is_some());
-        let no = vec!["/usr/bin/python3".to_string(), "bash".to_string()];
-        assert_eq!(allowed_parent(&no, &chain), None);
-    }
-
-    #[test]
-    fn a_non_ancestor_is_not_a_supervisor() {
-        assert!(!is_supervising_ancestor(std::process::id() as i32));
-        assert!(!is_supervising_ancestor(i32::MAX));
-    }
-}
-
-/// A process still running in the install's tree after the manager exited.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Lingering {
-    /// Process id.
-    pub pid: i32,
-    /// Parent process id.
-    pub ppid: i32,
-    /// Its command line.
-    pub argv: Vec<String>,
-}
-
 /// Every live descendant of `root`, found through /proc (with pkgwarden a
 /// child subreaper, detached grandchildren are re-parented to it and stay in
 /// its tree).
@@ -288,32 +196,13 @@ pub fn reap_zombies() {
     }
 }
 
-/// One exec of the install: a node of its process tree.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ProcNode {
-    /// Process id.
-    pub pid: i32,
-    /// Parent process id.
-    pub ppid: Option<i32>,
-    /// The executable.
-    pub exe: String,
-    /// Its arguments.
-    pub argv: Vec<String>,
-    /// Its working directory.
-    pub cwd: Option<String>,
-    /// The package whose hook it runs, when known.
-    pub package: Option<String>,
-    /// The hook.
-    pub hook: Option<String>,
-}
-
 /// The process tree of an install, from its exec events (a process that
 /// execs twice is two nodes with one pid, in order).
-pub fn tree(events: &[crate::monitor::notify::Event]) -> Vec<ProcNode> {
+pub fn tree(events: &[crate::model::Event]) -> Vec<ProcNode> {
     let mut nodes: Vec<ProcNode> = Vec::new();
     for e in events
         .iter()
-        .filter(|e| e.kind == crate::monitor::notify::EventKind::Exec)
+        .filter(|e| e.kind == crate::model::EventKind::Exec)
     {
         // A hook's sub-processes inherit its attribution.
         let inherited = e.ppid.and_then(|pp| {
@@ -443,4 +332,86 @@ pub fn max_rss_kb() -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_processes_are_attributed_by_their_directory() {
+        let argv = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            pip_build(
+                Some("/tmp/pkgwarden-1-0/pip-install-ab12/pwsetup_0f9e"),
+                Some(&argv("python setup.py egg_info"))
+            ),
+            Some(("pwsetup".into(), "setup.py".into()))
+        );
+        assert_eq!(
+            gem_build(
+                Some("/h/gems/gems/pwgem-1.0.0/ext/pwgem"),
+                Some(&argv("/usr/bin/ruby3.1 -I /x extconf.rb"))
+            ),
+            Some(("pwgem@1.0.0".into(), "extconf.rb".into()))
+        );
+        assert_eq!(
+            gem_build(
+                Some("/h/gems/gems/pwgem-1.0.0/ext/pwgem"),
+                Some(&argv("make"))
+            ),
+            Some(("pwgem@1.0.0".into(), "ext-build".into()))
+        );
+        assert_eq!(gem_build(Some("/h/gems/gems/pwgem-1.0.0/lib"), None), None);
+        assert_eq!(pip_build(Some("/home/u/proj"), None), None);
+        // uv: the unpacked source's PKG-INFO, only in uv's sdist cache.
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("uv/sdists-v11/index/ab/pwuv/1.0.0/xy/src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join("PKG-INFO"),
+            "Metadata-Version: 2.1\nName: pwuv\nVersion: 1.0.0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            uv_build(src.to_str()),
+            Some(("pwuv@1.0.0".into(), "build-backend".into()))
+        );
+        let elsewhere = d.path().join("proj");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("PKG-INFO"), "Name: x\n").unwrap();
+        assert_eq!(uv_build(elsewhere.to_str()), None);
+    }
+
+    #[test]
+    fn ancestors_reach_our_parent() {
+        let chain = ancestors();
+        let ppid = std::os::unix::process::parent_id() as i32;
+        assert_eq!(chain.first().map(|p| p.pid), Some(ppid));
+        assert!(chain.windows(2).all(|w| w[0].ppid == w[1].pid));
+    }
+
+    #[test]
+    fn allowed_parent_matches_by_path_or_name() {
+        let chain = vec![Proc {
+            pid: 10,
+            ppid: 1,
+            comm: "ansible-playboo".into(),
+            exe: Some(PathBuf::from("/usr/bin/python3.11")),
+        }];
+        let yes = vec!["/usr/bin/python3.11".to_string()];
+        assert_eq!(allowed_parent(&yes, &chain), Some("/usr/bin/python3.11"));
+        let by_name = vec!["python3.11".to_string()];
+        assert!(allowed_parent(&by_name, &chain).is_some());
+        let by_comm = vec!["ansible-playboo".to_string()];
+        assert!(allowed_parent(&by_comm, &chain).is_some());
+        let no = vec!["/usr/bin/python3".to_string(), "bash".to_string()];
+        assert_eq!(allowed_parent(&no, &chain), None);
+    }
+
+    #[test]
+    fn a_non_ancestor_is_not_a_supervisor() {
+        assert!(!is_supervising_ancestor(std::process::id() as i32));
+        assert!(!is_supervising_ancestor(i32::MAX));
+    }
 }

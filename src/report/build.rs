@@ -5,8 +5,9 @@
 use super::model::{
     EnvReport, Files, Outcome, PackageCode, Report, SandboxStatus, Timings, What, Who,
 };
-use crate::detect::{Finding, Input};
-use crate::monitor::notify::Observed;
+use crate::detect::Input;
+use crate::model::Finding;
+use crate::model::Observed;
 use crate::monitor::procs;
 use crate::monitor::snapshot::Snapshot;
 use crate::policy::{Effective, Mode, Policy};
