@@ -5,7 +5,7 @@
 use crate::child;
 use crate::detect::{self, Input};
 use crate::exit;
-use crate::invoke::Invocation;
+use crate::invocation::Invocation;
 use crate::managers::facts::InstallPlan;
 use crate::model::Lingering;
 use crate::model::Observed;

@@ -6,7 +6,7 @@
 use crate::child;
 use crate::detect;
 use crate::exit::SetupError;
-use crate::invoke::Invocation;
+use crate::invocation::Invocation;
 use crate::managers::InstallRequest;
 use crate::monitor::detonate;
 use crate::monitor::procs;

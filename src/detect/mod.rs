@@ -4,6 +4,7 @@
 
 pub use crate::model::finding::{Evidence, Finding, Taken};
 pub use crate::model::{RuleId, Severity};
+pub use crate::sandbox::prepare::{HookDomain, NestDomain};
 
 pub mod binary;
 pub mod cache;
@@ -99,16 +100,6 @@ pub struct Input<'a> {
     pub nest: NestDomain,
 }
 
-/// The preload library's domain (`sandbox::nest`): which command lines are
-/// package code, what they may write, and how a confined one says so.
-#[derive(Clone, Debug, Default)]
-pub struct NestDomain {
-    /// The spec the library read; `None` when the install had none.
-    pub spec: Option<crate::sandbox::nest_spec::NestSpec>,
-    /// Why package code could not be confined at all (no library).
-    pub missing: Option<String>,
-}
-
 impl NestDomain {
     /// The processes that ran package code (a shape's command line, not
     /// the manager itself), each with its shape's name and whether it
@@ -177,20 +168,6 @@ impl NestDomain {
                     .any(|w| path.starts_with(w))
             })
     }
-}
-
-/// The hook wrapper's domain (`sandbox::hook`): which processes it confined
-/// and what it hid from them.
-#[derive(Clone, Debug, Default)]
-pub struct HookDomain {
-    /// The wrapper's executable (pkgwarden itself), as the manager ran it.
-    pub exe: Option<PathBuf>,
-    /// Files hidden from confined processes although the install reads them.
-    pub hidden: Vec<PathBuf>,
-    /// The root project (its own scripts are not write-confined).
-    pub project: PathBuf,
-    /// Where a dependency's script may write besides its own directory.
-    pub writes: Vec<PathBuf>,
 }
 
 impl HookDomain {

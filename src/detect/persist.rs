@@ -90,15 +90,14 @@ impl Classifier {
                 None => true,
                 Some((g, below)) => {
                     let t = text.get_or_insert_with(|| path.to_string_lossy());
-                    crate::monitor::snapshot::glob_match(g, t)
-                        || crate::monitor::snapshot::glob_match(below, t)
+                    crate::glob::glob_match(g, t) || crate::glob::glob_match(below, t)
                 }
             };
             if hit {
                 return Some(*rule);
             }
         }
-        if crate::managers::gem::is_plugin_file(path) {
+        if super::gemplugin::is_plugin_file(path) {
             return Some(RuleId::PersistPmConfig);
         }
         None

@@ -359,7 +359,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
 /// program run, each connection. Any of them is code that will run at every
 /// start of that interpreter.
 pub fn detonation(input: &Input, procs: &Procs) -> Vec<Finding> {
-    use crate::monitor::detonate::HOOK;
+    use crate::model::event::HOOK;
     let mut out = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut interpreters: BTreeSet<i32> = BTreeSet::new();

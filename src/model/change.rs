@@ -1,6 +1,8 @@
 //! Changes to the watched persistence files.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// One file as seen by a snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,4 +69,15 @@ pub struct Change {
     /// line number, text), for text files; capped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub added_lines: Vec<(u32, String)>,
+}
+/// All watched files at one moment.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Path → entry.
+    pub entries: BTreeMap<PathBuf, Entry>,
+    /// Microseconds the snapshot took.
+    pub took_us: u64,
+    /// Where a walk bound stopped the snapshot short (one line each), so a
+    /// report can say what was not fully watched.
+    pub incomplete: Vec<String>,
 }

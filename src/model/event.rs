@@ -2,6 +2,10 @@
 
 use serde::Serialize;
 
+/// The hook name the start-up detonation's processes and their findings
+/// carry (set by the monitor, judged by the rules).
+pub const HOOK: &str = "start-up detonation";
+
 /// What the supervisor did with a syscall.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The hook name detonation processes and their findings carry.
-pub const HOOK: &str = "start-up detonation";
+pub use crate::model::event::HOOK;
 
 /// The hook name of a manager's own start-up detonation (the plan's
 /// [`StartupProbe`](crate::managers::facts::StartupProbe)s): its events are

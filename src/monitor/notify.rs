@@ -476,7 +476,7 @@ fn handle(
             let secret = w.secrets.iter().any(|s| Path::new(&path).starts_with(s))
                 || is_other_environ(&path, pid);
             // A RubyGems plugin loaded: what that process does next is the plugin's.
-            let plugin = !write && crate::managers::gem::is_plugin_file(Path::new(&path));
+            let plugin = !write && crate::detect::gemplugin::is_plugin_file(Path::new(&path));
             ev.paths = vec![path];
             write || secret || plugin
         }

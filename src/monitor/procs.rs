@@ -1,98 +1,9 @@
 //! Processes as /proc shows them: the parent chain of the current process.
 
 pub use crate::model::process::{Lingering, ProcNode};
-use serde::Serialize;
-use std::fs;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-
-/// One process of the parent chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Proc {
-    /// Process id.
-    pub pid: i32,
-    /// Parent process id.
-    pub ppid: i32,
-    /// Short name (`comm`).
-    pub comm: String,
-    /// Executable, when readable.
-    pub exe: Option<PathBuf>,
-}
-
-/// Reads `/proc/<pid>/stat` for the command name and the parent pid.
-fn stat(pid: i32) -> Option<(String, i32)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // comm is in parentheses and may itself hold spaces or parentheses: the
-    // fields after it start at the last ')'.
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let comm = text.get(open + 1..close)?.to_string();
-    let mut rest = text.get(close + 1..)?.split_whitespace();
-    let _state = rest.next()?;
-    let ppid = rest.next()?.parse().ok()?;
-    Some((comm, ppid))
-}
-
-/// The parents of the current process, nearest first, up to (not including) pid 0.
-pub fn ancestors() -> Vec<Proc> {
-    let mut out = Vec::new();
-    let mut pid = std::os::unix::process::parent_id() as i32;
-    while pid > 0 && out.len() < 128 {
-        let Some((comm, ppid)) = stat(pid) else { break };
-        let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
-        out.push(Proc {
-            pid,
-            ppid,
-            comm,
-            exe,
-        });
-        pid = ppid;
-    }
-    out
-}
-
-/// Device and inode of a file, following symlinks.
-pub fn file_id(path: &Path) -> Option<(u64, u64)> {
-    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
-
-/// Device and inode of the running pkgwarden binary.
-pub fn self_id() -> Option<(u64, u64)> {
-    file_id(Path::new("/proc/self/exe"))
-}
-
-/// True when `pid` is one of our parents and runs the same binary as we do:
-/// the proof that an environment marker naming it was set by a pkgwarden
-/// supervisor that is still watching us, not copied from elsewhere.
-pub fn is_supervising_ancestor(pid: i32) -> bool {
-    // The walk reads only the entries of processes below `pid`: inside the
-    // sandbox the supervisor's own are refused (and reported), so there the
-    // filter this process inherited stands for it; outside, its executable.
-    let mut cur = std::process::id() as i32;
-    for _ in 0..64 {
-        let Some((_, ppid)) = stat(cur) else {
-            return false;
-        };
-        if ppid == pid {
-            return under_seccomp_filter()
-                || self_id()
-                    .is_some_and(|me| file_id(Path::new(&format!("/proc/{pid}/exe"))) == Some(me));
-        }
-        if ppid <= 1 {
-            return false;
-        }
-        cur = ppid;
-    }
-    false
-}
-
-/// True when this process runs under a seccomp filter (`Seccomp: 2`).
-fn under_seccomp_filter() -> bool {
-    fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.strip_prefix("Seccomp:").is_some_and(|v| v.trim() == "2"))
-    })
-}
+use crate::procfs::stat;
+pub use crate::procfs::{Proc, ancestors, file_id, self_id};
+use std::path::Path;
 
 /// True when an entry of `allowed` matches a parent: an entry holding a `/`
 /// is compared with the parent's executable path, any other with its name.
@@ -325,18 +236,11 @@ fn gem_build(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, Stri
     Some((format!("{name}@{version}"), hook.to_string()))
 }
 
-/// This process's peak resident set size, in KiB.
-pub fn max_rss_kb() -> Option<u64> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::procfs::is_supervising_ancestor;
+    use std::path::PathBuf;
 
     #[test]
     fn build_processes_are_attributed_by_their_directory() {

@@ -133,16 +133,6 @@ fn proc_stat(pid: i32) -> Option<(i32, u64, bool)> {
     Some((f.get(1)?.parse().ok()?, f.get(19)?.parse().ok()?, zombie))
 }
 
-/// The window as the report states it before the watcher has looked.
-pub fn pending(window: Duration) -> WatchReport {
-    WatchReport {
-        window_s: window.as_secs(),
-        until: crate::report::rfc3339(SystemTime::now() + window, 0, true).unwrap_or_default(),
-        ended: false,
-        changes: Vec::new(),
-    }
-}
-
 /// Where windows wait for the watcher.
 fn spec_dir() -> Option<PathBuf> {
     crate::paths::state_dir().map(|d| d.join("watch"))
