@@ -3,15 +3,14 @@
 //! the manager can be sandboxed) how its install runs.
 
 use crate::child;
-pub use crate::invocation::{Invocation, SandboxOpts};
 use crate::exit::{self, SetupError};
+pub use crate::invocation::{Invocation, SandboxOpts};
 use crate::managers::{self, Classified, InstallRequest};
 use crate::model::Tool;
 use crate::monitor::procs;
 use crate::policy::{self, Mode};
 use crate::shim;
 use std::path::{Path, PathBuf};
-
 
 /// Runs one invocation to completion and returns the exit code. Passthrough
 /// never returns: the process becomes the real manager.

@@ -149,7 +149,7 @@ pub fn sandboxed(
 /// and say so loudly (`Err(None)`).
 #[allow(clippy::type_complexity)]
 fn close(
-    plan: &crate::managers::facts::InstallPlan,
+    plan: &crate::model::plan::InstallPlan,
     p: &policy::Policy,
     at: &Place,
     what: &str,

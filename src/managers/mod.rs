@@ -30,6 +30,7 @@ pub fn new_venvs(tool: Tool, args: &[String]) -> Option<Vec<String>> {
 mod testkit;
 pub mod yarn_pnpm;
 
+pub use crate::model::plan::{InstallRequest, Opt};
 pub use crate::model::tool::{Family, Tool};
 use serde::Serialize;
 
@@ -45,54 +46,6 @@ pub enum PassReason {
     Version,
     /// A dry run that resolves but neither downloads packages nor runs their code.
     DryRun,
-}
-
-/// An option the user gave, with its canonical long name where the adapter
-/// knows it (`-i` → `index-url`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Opt {
-    /// Canonical option name without dashes.
-    pub name: String,
-    /// Its value, for options that take one.
-    pub value: Option<String>,
-}
-
-/// An install, as the adapter understood it from the command line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct InstallRequest {
-    /// The tool invoked.
-    pub tool: Tool,
-    /// The canonical verb: `install`, `exec`, `dlx`, `env create`, `-m pip install`…
-    pub command: String,
-    /// Package specs, requirement files or project words named on the line (best effort).
-    pub packages: Vec<String>,
-    /// The options the adapter recognised, in order.
-    pub options: Vec<Opt>,
-}
-
-impl InstallRequest {
-    /// The last value given for option `name`.
-    pub fn option(&self, name: &str) -> Option<&str> {
-        self.options
-            .iter()
-            .rev()
-            .find(|o| o.name == name)
-            .and_then(|o| o.value.as_deref())
-    }
-
-    /// Every value given for option `name`, in order.
-    pub fn option_values(&self, name: &str) -> Vec<&str> {
-        self.options
-            .iter()
-            .filter(|o| o.name == name)
-            .filter_map(|o| o.value.as_deref())
-            .collect()
-    }
-
-    /// True when flag `name` was given.
-    pub fn flag(&self, name: &str) -> bool {
-        self.options.iter().any(|o| o.name == name)
-    }
 }
 
 /// What the adapter made of a command line.

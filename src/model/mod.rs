@@ -7,6 +7,10 @@ pub mod change;
 pub mod event;
 pub mod finding;
 pub mod mode;
+/// The nested domain's spec, shared with the preload library.
+#[path = "../nest/spec.rs"]
+pub mod nest_spec;
+pub mod plan;
 pub mod process;
 pub mod report;
 pub mod request;

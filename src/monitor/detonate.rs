@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 pub use crate::model::event::HOOK;
 
 /// The hook name of a manager's own start-up detonation (the plan's
-/// [`StartupProbe`](crate::managers::facts::StartupProbe)s): its events are
+/// [`StartupProbe`](crate::model::plan::StartupProbe)s): its events are
 /// judged by the ordinary rules, not as an interpreter's start-up.
 pub const MANAGER_HOOK: &str = "start-up detonation of the manager";
 
@@ -131,10 +131,7 @@ pub fn python_probes(
 
 /// The manager start-ups the plan names whose loaded files the install
 /// added or changed (a new RubyGems plugin: `gem --version`).
-pub fn plan_probes(
-    before: &Snapshot,
-    startup: &[crate::managers::facts::StartupProbe],
-) -> Vec<Probe> {
+pub fn plan_probes(before: &Snapshot, startup: &[crate::model::plan::StartupProbe]) -> Vec<Probe> {
     startup
         .iter()
         .filter_map(|s| {
@@ -253,7 +250,7 @@ pub struct Detonations {
 pub fn after_install(
     before: &Snapshot,
     site_dirs: &[PathBuf],
-    plan: &crate::managers::facts::InstallPlan,
+    plan: &crate::model::plan::InstallPlan,
     at: &crate::sandbox::prepare::Place,
     proxy_url: &str,
     env_removed: &[String],
@@ -365,7 +362,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("plugins");
         std::fs::create_dir_all(&dir).unwrap();
-        let startup = vec![crate::managers::facts::StartupProbe {
+        let startup = vec![crate::model::plan::StartupProbe {
             program: PathBuf::from("/usr/bin/tool"),
             args: vec!["--version".into()],
             dir: dir.clone(),

@@ -4,7 +4,7 @@
 //! code (the hook wrapper, the preload library).
 
 use super::landlock::{self, FsSpec, Grant};
-use crate::managers::facts::InstallPlan;
+use crate::model::plan::InstallPlan;
 use crate::policy::Mode;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
