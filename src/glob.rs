@@ -13,6 +13,7 @@ pub enum Comp {
     Any,
 }
 
+/// The components of a pattern, split on `/` (empty and `.` ones dropped).
 pub fn parse(pattern: &str) -> Vec<Comp> {
     pattern
         .split('/')
