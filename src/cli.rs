@@ -2,7 +2,8 @@
 
 use crate::exit;
 use crate::invoke::{self as run, Invocation};
-use crate::managers::{Classified, Tool};
+use crate::managers::Classified;
+use crate::model::Tool;
 use crate::policy::{self, Mode, Overrides};
 use crate::shim::{self, Shell};
 use clap::{Parser, Subcommand};
@@ -141,7 +142,7 @@ enum ReportFormat {
 }
 
 /// One report in `format`; `several` when it is one of many on one stream.
-fn render_report(r: &crate::report::model::Report, format: ReportFormat, several: bool) -> String {
+fn render_report(r: &crate::model::report::Report, format: ReportFormat, several: bool) -> String {
     use crate::report::{human, jsonl, markdown, sarif};
     match format {
         ReportFormat::Human => human::show(r, human::use_color_stdout()),

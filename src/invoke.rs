@@ -4,56 +4,13 @@
 
 use crate::child;
 use crate::exit::{self, SetupError};
-use crate::managers::{self, Classified, InstallRequest, Tool};
+pub use crate::invocation::{Invocation, SandboxOpts};
+use crate::managers::{self, Classified, InstallRequest};
+use crate::model::Tool;
 use crate::monitor::procs;
-use crate::policy::{self, Mode, Overrides};
+use crate::policy::{self, Mode};
 use crate::shim;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-
-/// One call of a manager, through a shim or `pkgwarden run`.
-#[derive(Debug, Clone)]
-pub struct Invocation {
-    /// The tool it stands for.
-    pub tool: Tool,
-    /// The command name to look up on PATH (`pip3.11`, `python3`, …).
-    pub name: String,
-    /// The arguments after argv[0].
-    pub args: Vec<OsString>,
-    /// The manager named by its path (`pkgwarden run -- v/bin/pip …`): that
-    /// one, not the first on PATH.
-    pub explicit: Option<PathBuf>,
-    /// Policy flags of `pkgwarden run`.
-    pub overrides: Overrides,
-    /// Sandbox options (`--sandbox`, `PKGWARDEN_SANDBOX`).
-    pub sandbox: SandboxOpts,
-}
-
-/// Options of the sandboxed install.
-#[derive(Debug, Clone, Default)]
-pub struct SandboxOpts {
-    /// Run installs inside the sandbox: `Some(true)` forces it (`--sandbox`,
-    /// `PKGWARDEN_SANDBOX=1`), `Some(false)` turns it off
-    /// (`PKGWARDEN_SANDBOX=0`), `None` leaves it to the family (on where the
-    /// manager's facts are derived: every family but the skeletons).
-    pub enabled: Option<bool>,
-    /// Write the events as JSON here.
-    pub events_json: Option<PathBuf>,
-}
-
-impl SandboxOpts {
-    /// From `PKGWARDEN_SANDBOX` and `PKGWARDEN_EVENTS_JSON` (for shims).
-    pub fn from_env() -> SandboxOpts {
-        SandboxOpts {
-            enabled: match std::env::var("PKGWARDEN_SANDBOX").as_deref() {
-                Ok("1") => Some(true),
-                Ok("0") => Some(false),
-                _ => None,
-            },
-            events_json: std::env::var_os("PKGWARDEN_EVENTS_JSON").map(PathBuf::from),
-        }
-    }
-}
 
 /// Runs one invocation to completion and returns the exit code. Passthrough
 /// never returns: the process becomes the real manager.
@@ -200,7 +157,10 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
         return passthrough(real, inv);
     }
     let uid = nix::unistd::getuid().as_raw();
-    if !p.user_scope.includes(uid, user_name(uid).as_deref()) {
+    if !p
+        .user_scope
+        .includes(uid, crate::sys::user_name(uid).as_deref())
+    {
         return passthrough(real, inv);
     }
     if !p.allowed_parents.is_empty()
@@ -249,14 +209,6 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
         p.mode
     );
     code
-}
-
-/// The account name of `uid`, from the password database.
-pub fn user_name(uid: u32) -> Option<String> {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.name)
 }
 
 /// What `pkgwarden plan` reports: how pkgwarden understands a command line.

@@ -5,12 +5,13 @@
 use crate::child;
 use crate::detect::{self, Input};
 use crate::exit;
-use crate::invoke::Invocation;
-use crate::managers::facts::InstallPlan;
+use crate::invocation::Invocation;
+use crate::model::Lingering;
+use crate::model::Observed;
+use crate::model::Request;
+use crate::model::plan::InstallPlan;
 use crate::monitor::detonate;
-use crate::monitor::notify::Observed;
-use crate::monitor::procs::{self, Lingering};
-use crate::monitor::proxy::Request;
+use crate::monitor::procs;
 use crate::monitor::setup;
 use crate::monitor::snapshot::{self, Scope, Snapshot};
 use crate::policy::{self, Mode};

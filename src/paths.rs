@@ -85,3 +85,15 @@ pub fn read_trusted(path: &std::path::Path) -> Option<Vec<u8>> {
     f.read_to_end(&mut out).ok()?;
     Some(out)
 }
+
+/// node-gyp's devdir: `devdir` from npm's configuration (passed on as
+/// `npm_config_devdir`), else node-gyp's default, `node-gyp` in the user's
+/// cache directory.
+pub fn node_gyp_devdir() -> Option<std::path::PathBuf> {
+    let configured = std::env::var("npm_config_devdir")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from);
+    let cache_home = || cache_dir().and_then(|d| d.parent().map(|c| c.join("node-gyp")));
+    configured.or_else(cache_home)
+}

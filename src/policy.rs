@@ -12,7 +12,7 @@
 //! `allowed_parents`, `user_scope` or `package_managers`. Such lines are ignored and
 //! reported as warnings.
 
-use crate::managers::Tool;
+use crate::model::Tool;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;

@@ -3,8 +3,8 @@
 //! and a file it modified gets its earlier content back.
 //! `pkgwarden quarantine restore <id>` undoes it.
 
-use crate::monitor::snapshot::{Change, ChangeKind};
-use crate::report::model::Quarantined;
+use crate::model::report::Quarantined;
+use crate::model::{Change, ChangeKind};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@
 use crate::child;
 use crate::detect;
 use crate::exit::SetupError;
-use crate::invoke::Invocation;
+use crate::invocation::Invocation;
 use crate::managers::InstallRequest;
 use crate::monitor::detonate;
 use crate::monitor::procs;
@@ -149,7 +149,7 @@ pub fn sandboxed(
 /// and say so loudly (`Err(None)`).
 #[allow(clippy::type_complexity)]
 fn close(
-    plan: &crate::managers::facts::InstallPlan,
+    plan: &crate::model::plan::InstallPlan,
     p: &policy::Policy,
     at: &Place,
     what: &str,

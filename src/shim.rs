@@ -3,7 +3,7 @@
 //! This is the hot path of every `pip`/`npm`/… call: no policy is read and no
 //! process is started before a non-install command is `execve`d.
 
-use crate::monitor::procs;
+use crate::procfs as procs;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -291,3 +291,11 @@ pub fn default_sigpipe() {
     // can break an invariant (nix marks `signal` unsafe for handlers).
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
+
+/// The account name of `uid`, from the password database.
+pub fn user_name(uid: u32) -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+}

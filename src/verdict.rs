@@ -2,11 +2,12 @@
 //! accepts, whether the install fails (block mode), and what it left behind
 //! that goes into quarantine.
 
+use crate::detect;
 use crate::detect::record::Tampered;
-use crate::detect::{self, Finding, Severity, Taken};
-use crate::monitor::snapshot::Change;
+use crate::model::Change;
+use crate::model::report::Quarantined;
+use crate::model::{Finding, Severity, Taken};
 use crate::policy::{AllowEntry, Mode, Policy};
-use crate::report::model::Quarantined;
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 

@@ -3,8 +3,8 @@
 //! packed (UPX) or above the entropy threshold.
 
 use super::{Evidence, Finding, Input, Procs, Severity, finding};
+use crate::model::EventKind;
 use crate::model::RuleId;
-use crate::monitor::notify::EventKind;
 use std::io::Read;
 use std::path::Path;
 

@@ -52,7 +52,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             continue;
         };
         let p = Path::new(path);
-        if e.action == crate::monitor::notify::Action::Denied && is_proc_entry(path) {
+        if e.action == crate::model::Action::Denied && is_proc_entry(path) {
             // The supervisor refused an entry of a process outside the
             // sandbox (its environment, memory, descriptors, root).
             if seen.insert((path.clone(), e.pid)) {

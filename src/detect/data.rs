@@ -154,7 +154,7 @@ pub fn endpoints() -> &'static Endpoints {
 
 /// `*` and `?` within one name (the snapshot's matcher).
 pub fn wildcard(pattern: &str, text: &str) -> bool {
-    crate::monitor::snapshot::match_name(pattern, text)
+    crate::glob::match_name(pattern, text)
 }
 
 /// True when `path` lies at or under `pattern` (`~/` expanded; `*` matches

@@ -3,8 +3,8 @@
 //! info; anything else is high.
 
 use super::{Evidence, Finding, Input, Procs, Severity, finding};
+use crate::model::EventKind;
 use crate::model::RuleId;
-use crate::monitor::notify::EventKind;
 use std::collections::BTreeSet;
 
 /// One finding per (syscall, process).

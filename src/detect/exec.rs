@@ -3,8 +3,8 @@
 //! `exec.suspicious` (an install script runs a tool no install needs).
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::model::EventKind;
 use crate::model::RuleId;
-use crate::monitor::notify::EventKind;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -104,7 +104,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             };
             // The program started; whether the dropped file was there to run
             // is what the sandbox decided.
-            let action = if e.action == crate::monitor::notify::Action::Denied {
+            let action = if e.action == crate::model::Action::Denied {
                 Taken::Blocked
             } else if memfd || t.exists() {
                 Taken::Observed
@@ -212,7 +212,7 @@ pub fn suspicious(argv: &[String]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::monitor::notify::Event;
+    use crate::model::Event;
 
     fn v(s: &str) -> Vec<String> {
         s.split(' ').map(str::to_string).collect()

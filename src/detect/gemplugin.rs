@@ -6,9 +6,8 @@
 //! quarantines; findings about a plugin file name the gem it belongs to.
 
 use super::{Finding, Input, Procs, Severity};
-use crate::managers::gem::{is_plugin_file, plugin_gem};
-use crate::monitor::notify::EventKind;
-use crate::monitor::snapshot::{Change, ChangeKind};
+use crate::model::EventKind;
+use crate::model::{Change, ChangeKind};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -90,4 +89,69 @@ pub fn loaders_to_hold(findings: &[Finding], min: Severity, changes: &[Change]) 
         }
     }
     out
+}
+
+// A rule truly about one manager's file format: which files RubyGems loads
+// as plugins.
+
+/// True for a file RubyGems loads at the start of every later `gem`
+/// command: a gem's own `rubygems_plugin.rb`, or the loader RubyGems writes
+/// for it as `<gem home>/plugins/<name>_plugin.rb` (RubyGems 3.2 and later).
+pub fn is_plugin_file(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    if name == "rubygems_plugin.rb" {
+        return true;
+    }
+    let loader_name = name.ends_with("_plugin.rb") || name.ends_with("_plugin.so");
+    // Only a `plugins` directory beside `specifications` is a gem home's: a
+    // file of that name elsewhere (a Rails app, a package's sources) is not.
+    loader_name
+        && path
+            .parent()
+            .filter(|d| d.file_name().is_some_and(|n| n == "plugins"))
+            .and_then(Path::parent)
+            .is_some_and(|home| home.join("specifications").is_dir())
+}
+
+/// The gem (`name@version`) a plugin file belongs to: from the
+/// `gems/<name>-<version>/` directory it lies in, or, for a loader in
+/// `plugins/`, from the file it requires (else its name alone).
+pub fn plugin_gem(path: &Path) -> Option<String> {
+    if let Some(g) = gem_of_path(path) {
+        return Some(g);
+    }
+    let name = path.file_stem()?.to_str()?.strip_suffix("_plugin")?;
+    let head = super::binary::read_head(path, 4096).unwrap_or_default();
+    let text = String::from_utf8_lossy(&head);
+    let target = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("require_relative"))
+        .map(|r| {
+            r.trim()
+                .trim_matches(|c| c == '\'' || c == '"' || c == '(' || c == ')')
+        });
+    target
+        .and_then(|t| gem_of_path(Path::new(t)))
+        .or_else(|| Some(name.to_string()))
+}
+
+/// `name@version` of the `gems/<name>-<version>[-<platform>]` component of
+/// `path`.
+fn gem_of_path(path: &Path) -> Option<String> {
+    let comps: Vec<&str> = path.iter().filter_map(|c| c.to_str()).collect();
+    let full = comps
+        .windows(2)
+        .rev()
+        .find(|w| w[0] == "gems")
+        .map(|w| w[1])?;
+    // The version starts at the first `-` followed by a digit (names may
+    // hold dashes; versions start with a digit).
+    let cut = full
+        .char_indices()
+        .find(|(i, c)| *c == '-' && full[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
+        .map(|(i, _)| i)?;
+    let version = full[cut + 1..].split('-').next()?;
+    Some(format!("{}@{version}", &full[..cut]))
 }

@@ -4,8 +4,8 @@
 //! roots, the project and the target environments.
 
 use super::{Evidence, Finding, Input, Procs, data, finding};
+use crate::model::EventKind;
 use crate::model::RuleId;
-use crate::monitor::notify::EventKind;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -237,7 +237,7 @@ pub fn sha256_file(p: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::monitor::notify::Event;
+    use crate::model::Event;
 
     const HOME: &str = "/nonexistent-pw-home";
     const PROJECT: &str = "/tmp/nonexistent-pw-project";

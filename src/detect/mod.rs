@@ -2,84 +2,9 @@
 //! endpoints, snapshot diff, plan), one file per rule family of THREATS.md.
 //! Each rule is a plain function from [`Input`] to findings.
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::model::finding::{Evidence, Finding, Taken};
 pub use crate::model::{RuleId, Severity};
-
-/// What pkgwarden did about a finding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Taken {
-    /// Seen and reported; it happened.
-    Observed,
-    /// The sandbox or the proxy refused it; it did not happen.
-    Blocked,
-    /// It happened, and what it left was moved to the quarantine.
-    Quarantined,
-}
-
-/// What a finding points at. Every field is optional; renderers show what is
-/// there.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Evidence {
-    /// Files involved (absolute).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub paths: Vec<String>,
-    /// The command line involved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub argv: Option<Vec<String>>,
-    /// `host:port`, `ip:port` or a unix socket path.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    /// SHA-256 of the file's content after the install.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    /// The offending line of a text file (rc file, `.pth`), shortened.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub excerpt: Option<String>,
-    /// The 1-based line number of `excerpt`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-    /// Anything else, in a few words (entropy, errno, DNS name …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-/// One thing an install did that a person should look at.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Finding {
-    /// Rule id from THREATS.md (`persist.shell-rc`, `cred.read` …).
-    pub rule: RuleId,
-    /// One line saying what happened.
-    pub title: String,
-    /// How bad.
-    pub severity: Severity,
-    /// ATT&CK technique ids (`T1546.004` …).
-    pub attack: Vec<String>,
-    /// The process that did it, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid: Option<i32>,
-    /// The process chain from the manager down to `pid`: `pid name` each.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub chain: Vec<String>,
-    /// The package whose code did it (`name@version`), when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub package: Option<String>,
-    /// The lifecycle hook (`postinstall`, `setup.py`, …), when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hook: Option<String>,
-    /// What it points at.
-    pub evidence: Evidence,
-    /// What pkgwarden did.
-    pub action: Taken,
-    /// The policy's allow entry that accepts this finding, when one does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_by: Option<String>,
-    /// Milliseconds after the install ended, for a finding the watch window
-    /// saw (no process of the install did it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_ms: Option<u64>,
-}
+pub use crate::sandbox::prepare::{HookDomain, NestDomain};
 
 pub mod binary;
 pub mod cache;
@@ -100,10 +25,10 @@ pub mod record;
 pub mod tamper;
 
 use crate::model::Mode;
-use crate::monitor::notify::{Action, Event, EventKind};
-use crate::monitor::procs::{Lingering, ProcNode};
-use crate::monitor::proxy::Request;
-use crate::monitor::snapshot::{Change, ChangeKind};
+use crate::model::Request;
+use crate::model::{Action, Event, EventKind};
+use crate::model::{Change, ChangeKind};
+use crate::model::{Lingering, ProcNode};
 use crate::sandbox::landlock::FsSpec;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -175,16 +100,6 @@ pub struct Input<'a> {
     pub nest: NestDomain,
 }
 
-/// The preload library's domain (`sandbox::nest`): which command lines are
-/// package code, what they may write, and how a confined one says so.
-#[derive(Clone, Debug, Default)]
-pub struct NestDomain {
-    /// The spec the library read; `None` when the install had none.
-    pub spec: Option<crate::sandbox::nest_spec::NestSpec>,
-    /// Why package code could not be confined at all (no library).
-    pub missing: Option<String>,
-}
-
 impl NestDomain {
     /// The processes that ran package code (a shape's command line, not
     /// the manager itself), each with its shape's name and whether it
@@ -253,20 +168,6 @@ impl NestDomain {
                     .any(|w| path.starts_with(w))
             })
     }
-}
-
-/// The hook wrapper's domain (`sandbox::hook`): which processes it confined
-/// and what it hid from them.
-#[derive(Clone, Debug, Default)]
-pub struct HookDomain {
-    /// The wrapper's executable (pkgwarden itself), as the manager ran it.
-    pub exe: Option<PathBuf>,
-    /// Files hidden from confined processes although the install reads them.
-    pub hidden: Vec<PathBuf>,
-    /// The root project (its own scripts are not write-confined).
-    pub project: PathBuf,
-    /// Where a dependency's script may write besides its own directory.
-    pub writes: Vec<PathBuf>,
 }
 
 impl HookDomain {

@@ -5,8 +5,8 @@
 use super::data;
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
 use crate::model::RuleId;
-use crate::monitor::notify::{Action, EventKind};
-use crate::monitor::proxy::Verdict;
+use crate::model::request::Verdict;
+use crate::model::{Action, EventKind};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -235,7 +235,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::detect::Input;
-    use crate::monitor::proxy::Request;
+    use crate::model::Request;
 
     fn req(host: &str, port: u16, verdict: Verdict, reason: Option<&str>) -> Request {
         Request {
@@ -304,8 +304,8 @@ mod tests {
         assert_eq!(f[0].attack, vec!["T1567".to_string()]);
     }
 
-    fn unix_connect(pid: i32, path: &str) -> crate::monitor::notify::Event {
-        crate::monitor::notify::Event {
+    fn unix_connect(pid: i32, path: &str) -> crate::model::Event {
+        crate::model::Event {
             pid,
             syscall: "connect".into(),
             kind: EventKind::Connect,

@@ -9,9 +9,9 @@
 
 use super::persist::Classifier;
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::model::ChangeKind;
 use crate::model::RuleId;
-use crate::monitor::notify::{Action, Event, EventKind};
-use crate::monitor::snapshot::ChangeKind;
+use crate::model::{Action, Event, EventKind};
 use std::collections::BTreeSet;
 use std::path::Path;
 

@@ -6,9 +6,9 @@
 
 use super::data;
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::model::ChangeKind;
+use crate::model::EventKind;
 use crate::model::RuleId;
-use crate::monitor::notify::EventKind;
-use crate::monitor::snapshot::ChangeKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -90,15 +90,14 @@ impl Classifier {
                 None => true,
                 Some((g, below)) => {
                     let t = text.get_or_insert_with(|| path.to_string_lossy());
-                    crate::monitor::snapshot::glob_match(g, t)
-                        || crate::monitor::snapshot::glob_match(below, t)
+                    crate::glob::glob_match(g, t) || crate::glob::glob_match(below, t)
                 }
             };
             if hit {
                 return Some(*rule);
             }
         }
-        if crate::managers::gem::is_plugin_file(path) {
+        if super::gemplugin::is_plugin_file(path) {
             return Some(RuleId::PersistPmConfig);
         }
         None
@@ -580,8 +579,8 @@ mod tests {
 #[cfg(test)]
 mod check_tests {
     use super::*;
-    use crate::monitor::notify::{Event, EventKind};
-    use crate::monitor::snapshot::{Change, ChangeKind};
+    use crate::model::{Change, ChangeKind};
+    use crate::model::{Event, EventKind};
 
     fn ev(kind: EventKind, path: &str) -> Event {
         Event {
@@ -657,7 +656,7 @@ mod check_tests {
         let f = check(&input, &Procs::new(&[]));
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].rule, RuleId::PersistGit);
-        assert_eq!(f[0].severity, crate::detect::Severity::High);
+        assert_eq!(f[0].severity, crate::model::Severity::High);
     }
 
     #[test]

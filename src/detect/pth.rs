@@ -11,8 +11,8 @@
 
 use super::data;
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
+use crate::model::EventKind;
 use crate::model::RuleId;
-use crate::monitor::notify::EventKind;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -359,7 +359,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
 /// program run, each connection. Any of them is code that will run at every
 /// start of that interpreter.
 pub fn detonation(input: &Input, procs: &Procs) -> Vec<Finding> {
-    use crate::monitor::detonate::HOOK;
+    use crate::model::event::HOOK;
     let mut out = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut interpreters: BTreeSet<i32> = BTreeSet::new();
@@ -395,7 +395,7 @@ pub fn detonation(input: &Input, procs: &Procs) -> Vec<Finding> {
                     continue;
                 }
                 ev.paths = vec![target.clone()];
-                if e.action == crate::monitor::notify::Action::Denied {
+                if e.action == crate::model::Action::Denied {
                     Taken::Blocked
                 } else {
                     input.write_taken(p)

@@ -10,8 +10,8 @@
 //! away was (re)installed or removed by the install, and is its own business.
 
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
+use crate::model::EventKind;
 use crate::model::RuleId;
-use crate::monitor::notify::EventKind;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -247,7 +247,7 @@ pub fn verify(before: &Installed) -> (Vec<Tampered>, u64) {
 /// (not in `changed`): attempts the sandbox refused, judged by [`check`].
 pub fn attempted(
     before: &Installed,
-    events: &[crate::monitor::notify::Event],
+    events: &[crate::model::Event],
     changed: &[Tampered],
 ) -> Vec<Tampered> {
     let mut targets: std::collections::HashSet<&str> = std::collections::HashSet::new();
@@ -285,13 +285,13 @@ pub fn attempted(
 
 /// The modified files as snapshot changes, for the quarantine (no earlier
 /// content to put back: the distribution is to be reinstalled).
-pub fn as_changes(tampered: &[Tampered]) -> Vec<crate::monitor::snapshot::Change> {
+pub fn as_changes(tampered: &[Tampered]) -> Vec<crate::model::Change> {
     tampered
         .iter()
         .filter(|t| t.kind == Departure::Modified)
-        .map(|t| crate::monitor::snapshot::Change {
+        .map(|t| crate::model::Change {
             path: t.path.clone(),
-            kind: crate::monitor::snapshot::ChangeKind::Modified,
+            kind: crate::model::ChangeKind::Modified,
             before: None,
             after: None,
             added_lines: Vec::new(),

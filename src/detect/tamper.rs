@@ -5,8 +5,8 @@
 //! landlock", a policy saying `mode = "audit"`, a forged report).
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
+use crate::model::EventKind;
 use crate::model::RuleId;
-use crate::monitor::notify::EventKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -7,21 +7,13 @@
 //! them, so the common path runs no probe.
 
 use super::{Family, InstallRequest, Tool};
-use serde::{Deserialize, Serialize};
+pub use crate::model::plan::{Dep, HookShell, InstallPlan, ManagerFacts, Origin, StartupProbe};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// A file the facts were derived from, with what it looked like then.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Dep {
-    /// The file.
-    pub path: PathBuf,
-    /// `(mtime in ns, size)`, or `None` when it did not exist.
-    pub stamp: Option<(i128, u64)>,
-}
 
 impl Dep {
     /// The file `path` as it is now.
@@ -44,43 +36,6 @@ fn stamp(path: &Path) -> Option<(i128, u64)> {
             m.size(),
         )
     })
-}
-
-/// What one manager installation is and where it works, per its own config.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ManagerFacts {
-    /// The adapter family.
-    pub family: Family,
-    /// The real manager executable.
-    pub real_exe: PathBuf,
-    /// The manager's version, as it reports it.
-    pub version: Option<String>,
-    /// For Python managers: the interpreter that runs them.
-    pub interpreter: Option<PathBuf>,
-    /// Where a default install writes (site-packages, scripts dir, global prefix …).
-    pub write_roots: Vec<PathBuf>,
-    /// Cache directories.
-    pub cache_dirs: Vec<PathBuf>,
-    /// Log directories.
-    pub log_dirs: Vec<PathBuf>,
-    /// Configuration files the manager reads (existing or not).
-    pub config_files: Vec<PathBuf>,
-    /// Registry base URLs the manager is configured to use.
-    pub registries: Vec<String>,
-    /// Hosts the registry hands downloads to (e.g. pip's own file host).
-    pub download_hosts: Vec<String>,
-    /// A proxy the manager's own configuration names.
-    pub proxy: Option<String>,
-    /// Named values the plan needs (`user_site`, `global_prefix`, …).
-    pub values: BTreeMap<String, String>,
-    /// False for families whose facts are not derived yet (a skeleton).
-    pub derived: bool,
-    /// Why a skeleton is one (what the probe answered), for the message
-    /// that says an install ran unmonitored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_derived: Option<String>,
-    /// Files whose change invalidates these facts.
-    pub deps: Vec<Dep>,
 }
 
 impl ManagerFacts {
@@ -148,123 +103,6 @@ impl FactsError {
             e @ FactsError::Sandbox { .. } => Err(e),
         }
     }
-}
-
-/// Where the facts came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Origin {
-    /// Read from the facts cache.
-    Cache,
-    /// Derived by asking the manager now.
-    Probe,
-}
-
-/// The install as pkgwarden will run it: the facts applied to this command line.
-#[derive(Clone, Debug, Serialize)]
-pub struct InstallPlan {
-    /// The tool invoked.
-    pub tool: Tool,
-    /// The real manager.
-    pub real_exe: PathBuf,
-    /// The request as classified.
-    pub request: InstallRequest,
-    /// Directories this install may write beneath.
-    pub write_roots: Vec<PathBuf>,
-    /// Single files this install may write (a project's manifest and lockfile).
-    pub write_files: Vec<PathBuf>,
-    /// Write roots and caches pkgwarden makes before the install so that
-    /// they can be granted (a local project's build outputs, node-gyp's
-    /// devdir); removed after it when the install left them empty.
-    pub transient_dirs: Vec<PathBuf>,
-    /// What the plan could not derive and therefore does not grant.
-    pub notes: Vec<String>,
-    /// Those of `write_files` the install creates when they are missing (its
-    /// own lockfile). Landlock grants only existing files, so they are
-    /// created empty before the sandbox closes (npm, yarn and pnpm read an
-    /// empty lockfile as none) and removed afterwards if still empty.
-    pub create_files: Vec<PathBuf>,
-    /// Directories where the manager writes a file through a temporary one
-    /// beside it (pnpm's lockfile): regular files may be created, written
-    /// and removed there, nothing else (see README, "The sandbox").
-    pub file_dirs: Vec<PathBuf>,
-    /// Cache directories.
-    pub cache_dirs: Vec<PathBuf>,
-    /// Directories outside the write roots where the manager itself runs
-    /// what it wrote (its build environments, ephemeral tool environments):
-    /// executing a file written there is not `exec.dropped`. A cache as a
-    /// whole never is one.
-    pub build_dirs: Vec<PathBuf>,
-    /// Log directories.
-    pub log_dirs: Vec<PathBuf>,
-    /// Configuration files the manager reads.
-    pub config_files: Vec<PathBuf>,
-    /// Registry base URLs for this install.
-    pub registries: Vec<String>,
-    /// `host[:port]` of every registry and download host: the allowed endpoints.
-    pub registry_hosts: Vec<String>,
-    /// A proxy the manager is configured with.
-    pub proxy: Option<String>,
-    /// The full facts.
-    pub facts: ManagerFacts,
-    /// Cache or probe.
-    pub facts_origin: Origin,
-    /// Credential files this manager itself reads (its rc file with a token,
-    /// `~/.netrc` for its index): readable by the install, hidden from every
-    /// other manager's installs and from package code.
-    pub readable_credentials: Vec<PathBuf>,
-    /// How the manager starts package code, when it does so through a shell
-    /// it lets the environment choose: the sandbox puts its hook wrapper
-    /// there, so lifecycle scripts run in a tighter, nested domain.
-    pub hook_shell: Option<HookShell>,
-    /// How the manager starts package code as a plain child process (build
-    /// backends, `setup.py`, `extconf.rb`): the preload library confines
-    /// processes of these shapes in a nested domain.
-    pub package_code: Vec<crate::sandbox::nest_spec::Shape>,
-    /// What such package code may write besides the private TMPDIR and
-    /// `~/.cache`: a local project's build outputs.
-    pub package_code_writes: Vec<PathBuf>,
-    /// Programs the manager runs later that load code an install can add
-    /// (RubyGems loads every plugin when `gem` starts): each is started
-    /// once after the install, in the sandbox, when a file it loads is new
-    /// or changed (the start-up detonation).
-    pub startup_probes: Vec<StartupProbe>,
-    /// Variables set in the install's environment (uv links copies, not
-    /// hard links, into build environments package code may write).
-    pub env: Vec<(String, String)>,
-    /// Start-up locations only this manager has (RubyGems' plugin loaders,
-    /// conda's activation scripts in the target prefix), as snapshot
-    /// patterns: watched like the policy's `startup_paths`.
-    pub watch_patterns: Vec<String>,
-    /// Files whose `${VAR}` references keep a secret variable in the
-    /// install's environment: the manager's configuration and the
-    /// project's `.npmrc` (a build of any family may run npm).
-    pub secret_refs: Vec<PathBuf>,
-}
-
-/// A start-up to observe after the install (data for `monitor::detonate`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct StartupProbe {
-    /// The program to start.
-    pub program: PathBuf,
-    /// Its arguments (a command that does nothing but start).
-    pub args: Vec<String>,
-    /// The directory whose files it loads at start-up.
-    pub dir: PathBuf,
-    /// The names of the files it loads there (suffixes).
-    pub suffixes: Vec<String>,
-}
-
-/// A manager's configurable shell for package scripts (npm's `script-shell`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct HookShell {
-    /// The environment variable that names the shell.
-    pub var: String,
-    /// The shell the manager would use without pkgwarden.
-    pub shell: PathBuf,
-    /// Set when the command line chose the shell itself (it outranks the
-    /// environment): scripts then run unconfined, and the report says so.
-    pub overridden: bool,
 }
 
 /// Derives (or reads from cache) the facts, then applies the command line.
@@ -1172,19 +1010,6 @@ fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsE
     })
 }
 
-/// node-gyp's devdir: `devdir` from npm's configuration (passed on as
-/// `npm_config_devdir`), else node-gyp's default, `node-gyp` in the user's
-/// cache directory.
-pub fn node_gyp_devdir(p: &InstallPlan) -> Option<PathBuf> {
-    let configured = std::env::var("npm_config_devdir")
-        .ok()
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from);
-    let cache_home =
-        || crate::paths::cache_dir().and_then(|d| d.parent().map(|c| c.join("node-gyp")));
-    configured.or_else(cache_home).filter(|_| p.facts.derived)
-}
-
 /// Where the node that runs npm says its headers are
 /// (`process.release.headersUrl`): the node npm's first line names.
 fn node_headers_url(npm: &Path) -> Option<String> {
@@ -1279,7 +1104,7 @@ fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
     // node-gyp keeps the headers it downloads in its devdir: the
     // configured one, else its default cache directory. Made for the grant
     // and removed again when no build used it.
-    if let Some(dev) = node_gyp_devdir(p) {
+    if let Some(dev) = crate::paths::node_gyp_devdir().filter(|_| p.facts.derived) {
         if !dev.exists() {
             p.transient_dirs.push(dev.clone());
         }

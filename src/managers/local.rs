@@ -382,7 +382,8 @@ pub fn npm_packages(req: &InstallRequest, cwd: &Path, project: &Path) -> Vec<Pat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::managers::{Opt, Tool};
+    use crate::managers::Opt;
+    use crate::model::Tool;
 
     fn req(packages: &[&str], editable: &[&str]) -> InstallRequest {
         InstallRequest {

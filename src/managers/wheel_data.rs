@@ -202,7 +202,7 @@ fn zip_names(path: &Path) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::managers::Tool;
+    use crate::model::Tool;
 
     fn req(packages: &[&str]) -> InstallRequest {
         InstallRequest {

@@ -15,11 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The hook name detonation processes and their findings carry.
-pub const HOOK: &str = "start-up detonation";
+pub use crate::model::event::HOOK;
 
 /// The hook name of a manager's own start-up detonation (the plan's
-/// [`StartupProbe`](crate::managers::facts::StartupProbe)s): its events are
+/// [`StartupProbe`](crate::model::plan::StartupProbe)s): its events are
 /// judged by the ordinary rules, not as an interpreter's start-up.
 pub const MANAGER_HOOK: &str = "start-up detonation of the manager";
 
@@ -132,10 +131,7 @@ pub fn python_probes(
 
 /// The manager start-ups the plan names whose loaded files the install
 /// added or changed (a new RubyGems plugin: `gem --version`).
-pub fn plan_probes(
-    before: &Snapshot,
-    startup: &[crate::managers::facts::StartupProbe],
-) -> Vec<Probe> {
+pub fn plan_probes(before: &Snapshot, startup: &[crate::model::plan::StartupProbe]) -> Vec<Probe> {
     startup
         .iter()
         .filter_map(|s| {
@@ -216,7 +212,7 @@ pub fn merge(into: &mut Vec<Event>, events: Vec<Event>) {
 
 /// Findings of a detonation's processes carry its hook name when the rules
 /// gave them none.
-pub fn attribute(findings: &mut [crate::detect::Finding], pids: &BTreeSet<i32>) {
+pub fn attribute(findings: &mut [crate::model::Finding], pids: &BTreeSet<i32>) {
     for f in findings.iter_mut() {
         if f.hook.is_none() && f.pid.is_some_and(|p| pids.contains(&p)) {
             f.hook = Some(HOOK.to_string());
@@ -254,7 +250,7 @@ pub struct Detonations {
 pub fn after_install(
     before: &Snapshot,
     site_dirs: &[PathBuf],
-    plan: &crate::managers::facts::InstallPlan,
+    plan: &crate::model::plan::InstallPlan,
     at: &crate::sandbox::prepare::Place,
     proxy_url: &str,
     env_removed: &[String],
@@ -338,7 +334,7 @@ mod tests {
         let m = std::fs::symlink_metadata(site.join("old.pth")).unwrap();
         before.entries.insert(
             site.join("old.pth"),
-            crate::monitor::snapshot::Entry {
+            crate::model::change::Entry {
                 size: m.size(),
                 mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
                 mode: m.mode(),
@@ -366,7 +362,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("plugins");
         std::fs::create_dir_all(&dir).unwrap();
-        let startup = vec![crate::managers::facts::StartupProbe {
+        let startup = vec![crate::model::plan::StartupProbe {
             program: PathBuf::from("/usr/bin/tool"),
             args: vec!["--version".into()],
             dir: dir.clone(),

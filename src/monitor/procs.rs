@@ -1,97 +1,9 @@
 //! Processes as /proc shows them: the parent chain of the current process.
 
-use serde::Serialize;
-use std::fs;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-
-/// One process of the parent chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Proc {
-    /// Process id.
-    pub pid: i32,
-    /// Parent process id.
-    pub ppid: i32,
-    /// Short name (`comm`).
-    pub comm: String,
-    /// Executable, when readable.
-    pub exe: Option<PathBuf>,
-}
-
-/// Reads `/proc/<pid>/stat` for the command name and the parent pid.
-fn stat(pid: i32) -> Option<(String, i32)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // comm is in parentheses and may itself hold spaces or parentheses: the
-    // fields after it start at the last ')'.
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let comm = text.get(open + 1..close)?.to_string();
-    let mut rest = text.get(close + 1..)?.split_whitespace();
-    let _state = rest.next()?;
-    let ppid = rest.next()?.parse().ok()?;
-    Some((comm, ppid))
-}
-
-/// The parents of the current process, nearest first, up to (not including) pid 0.
-pub fn ancestors() -> Vec<Proc> {
-    let mut out = Vec::new();
-    let mut pid = std::os::unix::process::parent_id() as i32;
-    while pid > 0 && out.len() < 128 {
-        let Some((comm, ppid)) = stat(pid) else { break };
-        let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
-        out.push(Proc {
-            pid,
-            ppid,
-            comm,
-            exe,
-        });
-        pid = ppid;
-    }
-    out
-}
-
-/// Device and inode of a file, following symlinks.
-pub fn file_id(path: &Path) -> Option<(u64, u64)> {
-    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
-
-/// Device and inode of the running pkgwarden binary.
-pub fn self_id() -> Option<(u64, u64)> {
-    file_id(Path::new("/proc/self/exe"))
-}
-
-/// True when `pid` is one of our parents and runs the same binary as we do:
-/// the proof that an environment marker naming it was set by a pkgwarden
-/// supervisor that is still watching us, not copied from elsewhere.
-pub fn is_supervising_ancestor(pid: i32) -> bool {
-    // The walk reads only the entries of processes below `pid`: inside the
-    // sandbox the supervisor's own are refused (and reported), so there the
-    // filter this process inherited stands for it; outside, its executable.
-    let mut cur = std::process::id() as i32;
-    for _ in 0..64 {
-        let Some((_, ppid)) = stat(cur) else {
-            return false;
-        };
-        if ppid == pid {
-            return under_seccomp_filter()
-                || self_id()
-                    .is_some_and(|me| file_id(Path::new(&format!("/proc/{pid}/exe"))) == Some(me));
-        }
-        if ppid <= 1 {
-            return false;
-        }
-        cur = ppid;
-    }
-    false
-}
-
-/// True when this process runs under a seccomp filter (`Seccomp: 2`).
-fn under_seccomp_filter() -> bool {
-    fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.strip_prefix("Seccomp:").is_some_and(|v| v.trim() == "2"))
-    })
-}
+pub use crate::model::process::{Lingering, ProcNode};
+use crate::procfs::stat;
+pub use crate::procfs::{Proc, ancestors, file_id, self_id};
+use std::path::Path;
 
 /// True when an entry of `allowed` matches a parent: an entry holding a `/`
 /// is compared with the parent's executable path, any other with its name.
@@ -145,99 +57,6 @@ pub fn settle(stop: bool) -> Vec<Lingering> {
     lingering
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn build_processes_are_attributed_by_their_directory() {
-        let argv = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
-        assert_eq!(
-            pip_build(
-                Some("/tmp/pkgwarden-1-0/pip-install-ab12/pwsetup_0f9e"),
-                Some(&argv("python setup.py egg_info"))
-            ),
-            Some(("pwsetup".into(), "setup.py".into()))
-        );
-        assert_eq!(
-            gem_build(
-                Some("/h/gems/gems/pwgem-1.0.0/ext/pwgem"),
-                Some(&argv("/usr/bin/ruby3.1 -I /x extconf.rb"))
-            ),
-            Some(("pwgem@1.0.0".into(), "extconf.rb".into()))
-        );
-        assert_eq!(
-            gem_build(
-                Some("/h/gems/gems/pwgem-1.0.0/ext/pwgem"),
-                Some(&argv("make"))
-            ),
-            Some(("pwgem@1.0.0".into(), "ext-build".into()))
-        );
-        assert_eq!(gem_build(Some("/h/gems/gems/pwgem-1.0.0/lib"), None), None);
-        assert_eq!(pip_build(Some("/home/u/proj"), None), None);
-        // uv: the unpacked source's PKG-INFO, only in uv's sdist cache.
-        let d = tempfile::tempdir().unwrap();
-        let src = d.path().join("uv/sdists-v11/index/ab/pwuv/1.0.0/xy/src");
-        std::fs::create_dir_all(&src).unwrap();
-        std::fs::write(
-            src.join("PKG-INFO"),
-            "Metadata-Version: 2.1\nName: pwuv\nVersion: 1.0.0\n",
-        )
-        .unwrap();
-        assert_eq!(
-            uv_build(src.to_str()),
-            Some(("pwuv@1.0.0".into(), "build-backend".into()))
-        );
-        let elsewhere = d.path().join("proj");
-        std::fs::create_dir_all(&elsewhere).unwrap();
-        std::fs::write(elsewhere.join("PKG-INFO"), "Name: x\n").unwrap();
-        assert_eq!(uv_build(elsewhere.to_str()), None);
-    }
-
-    #[test]
-    fn ancestors_reach_our_parent() {
-        let chain = ancestors();
-        let ppid = std::os::unix::process::parent_id() as i32;
-        assert_eq!(chain.first().map(|p| p.pid), Some(ppid));
-        assert!(chain.windows(2).all(|w| w[0].ppid == w[1].pid));
-    }
-
-    #[test]
-    fn allowed_parent_matches_by_path_or_name() {
-        let chain = vec![Proc {
-            pid: 10,
-            ppid: 1,
-            comm: "ansible-playboo".into(),
-            exe: Some(PathBuf::from("/usr/bin/python3.11")),
-        }];
-        let yes = vec!["/usr/bin/python3.11".to_string()];
-        assert_eq!(allowed_parent(&yes, &chain), Some("/usr/bin/python3.11"));
-        let by_name = vec!["python3.11".to_string()];
-        assert!(allowed_parent(&by_name, &chain).is_some());
-        let by_comm = vec!["ansible-playboo".to_string()];
-        assert!(allowed_parent(&by_comm, &chain).is_some());
-        let no = vec!["/usr/bin/python3".to_string(), "bash".to_string()];
-        assert_eq!(allowed_parent(&no, &chain), None);
-    }
-
-    #[test]
-    fn a_non_ancestor_is_not_a_supervisor() {
-        assert!(!is_supervising_ancestor(std::process::id() as i32));
-        assert!(!is_supervising_ancestor(i32::MAX));
-    }
-}
-
-/// A process still running in the install's tree after the manager exited.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Lingering {
-    /// Process id.
-    pub pid: i32,
-    /// Parent process id.
-    pub ppid: i32,
-    /// Its command line.
-    pub argv: Vec<String>,
-}
-
 /// Every live descendant of `root`, found through /proc (with pkgwarden a
 /// child subreaper, detached grandchildren are re-parented to it and stay in
 /// its tree).
@@ -288,32 +107,13 @@ pub fn reap_zombies() {
     }
 }
 
-/// One exec of the install: a node of its process tree.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ProcNode {
-    /// Process id.
-    pub pid: i32,
-    /// Parent process id.
-    pub ppid: Option<i32>,
-    /// The executable.
-    pub exe: String,
-    /// Its arguments.
-    pub argv: Vec<String>,
-    /// Its working directory.
-    pub cwd: Option<String>,
-    /// The package whose hook it runs, when known.
-    pub package: Option<String>,
-    /// The hook.
-    pub hook: Option<String>,
-}
-
 /// The process tree of an install, from its exec events (a process that
 /// execs twice is two nodes with one pid, in order).
-pub fn tree(events: &[crate::monitor::notify::Event]) -> Vec<ProcNode> {
+pub fn tree(events: &[crate::model::Event]) -> Vec<ProcNode> {
     let mut nodes: Vec<ProcNode> = Vec::new();
     for e in events
         .iter()
-        .filter(|e| e.kind == crate::monitor::notify::EventKind::Exec)
+        .filter(|e| e.kind == crate::model::EventKind::Exec)
     {
         // A hook's sub-processes inherit its attribution.
         let inherited = e.ppid.and_then(|pp| {
@@ -436,11 +236,86 @@ fn gem_build(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, Stri
     Some((format!("{name}@{version}"), hook.to_string()))
 }
 
-/// This process's peak resident set size, in KiB.
-pub fn max_rss_kb() -> Option<u64> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::procfs::is_supervising_ancestor;
+    use std::path::PathBuf;
+
+    #[test]
+    fn build_processes_are_attributed_by_their_directory() {
+        let argv = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            pip_build(
+                Some("/tmp/pkgwarden-1-0/pip-install-ab12/pwsetup_0f9e"),
+                Some(&argv("python setup.py egg_info"))
+            ),
+            Some(("pwsetup".into(), "setup.py".into()))
+        );
+        assert_eq!(
+            gem_build(
+                Some("/h/gems/gems/pwgem-1.0.0/ext/pwgem"),
+                Some(&argv("/usr/bin/ruby3.1 -I /x extconf.rb"))
+            ),
+            Some(("pwgem@1.0.0".into(), "extconf.rb".into()))
+        );
+        assert_eq!(
+            gem_build(
+                Some("/h/gems/gems/pwgem-1.0.0/ext/pwgem"),
+                Some(&argv("make"))
+            ),
+            Some(("pwgem@1.0.0".into(), "ext-build".into()))
+        );
+        assert_eq!(gem_build(Some("/h/gems/gems/pwgem-1.0.0/lib"), None), None);
+        assert_eq!(pip_build(Some("/home/u/proj"), None), None);
+        // uv: the unpacked source's PKG-INFO, only in uv's sdist cache.
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("uv/sdists-v11/index/ab/pwuv/1.0.0/xy/src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join("PKG-INFO"),
+            "Metadata-Version: 2.1\nName: pwuv\nVersion: 1.0.0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            uv_build(src.to_str()),
+            Some(("pwuv@1.0.0".into(), "build-backend".into()))
+        );
+        let elsewhere = d.path().join("proj");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("PKG-INFO"), "Name: x\n").unwrap();
+        assert_eq!(uv_build(elsewhere.to_str()), None);
+    }
+
+    #[test]
+    fn ancestors_reach_our_parent() {
+        let chain = ancestors();
+        let ppid = std::os::unix::process::parent_id() as i32;
+        assert_eq!(chain.first().map(|p| p.pid), Some(ppid));
+        assert!(chain.windows(2).all(|w| w[0].ppid == w[1].pid));
+    }
+
+    #[test]
+    fn allowed_parent_matches_by_path_or_name() {
+        let chain = vec![Proc {
+            pid: 10,
+            ppid: 1,
+            comm: "ansible-playboo".into(),
+            exe: Some(PathBuf::from("/usr/bin/python3.11")),
+        }];
+        let yes = vec!["/usr/bin/python3.11".to_string()];
+        assert_eq!(allowed_parent(&yes, &chain), Some("/usr/bin/python3.11"));
+        let by_name = vec!["python3.11".to_string()];
+        assert!(allowed_parent(&by_name, &chain).is_some());
+        let by_comm = vec!["ansible-playboo".to_string()];
+        assert!(allowed_parent(&by_comm, &chain).is_some());
+        let no = vec!["/usr/bin/python3".to_string(), "bash".to_string()];
+        assert_eq!(allowed_parent(&no, &chain), None);
+    }
+
+    #[test]
+    fn a_non_ancestor_is_not_a_supervisor() {
+        assert!(!is_supervising_ancestor(std::process::id() as i32));
+        assert!(!is_supervising_ancestor(i32::MAX));
+    }
 }

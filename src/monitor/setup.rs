@@ -5,7 +5,7 @@
 use super::notify::{NetPolicy, Watch, WriteGrants};
 use super::proxy::{ProxyPolicy, Upstream};
 use super::snapshot::Scope;
-use crate::managers::facts::InstallPlan;
+use crate::model::plan::InstallPlan;
 use crate::policy::{DenyClass, Mode, Policy};
 use crate::sandbox::landlock::{FsSpec, Grant};
 use crate::sandbox::prepare::Place;

@@ -18,6 +18,9 @@
 //! - walks are bounded ([`WALK_DEPTH`], [`WALK_ENTRIES`], [`FLAT_ENTRIES`]);
 //!   where a bound cut a walk short, [`Snapshot::incomplete`] says so.
 
+use crate::glob::{Comp, parse};
+pub use crate::glob::{glob_match, match_name};
+pub use crate::model::change::{Change, ChangeKind, Entry, Snapshot};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -58,42 +61,6 @@ const S_IFMT: u32 = 0o170_000;
 const S_IFREG: u32 = 0o100_000;
 const S_IFDIR: u32 = 0o040_000;
 
-/// One file as seen by a snapshot.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time, nanoseconds since the epoch.
-    pub mtime_ns: i128,
-    /// `st_mode` (type and permission bits).
-    pub mode: u32,
-    /// Inode number: a rename-into-place gives the path a new inode even when
-    /// size and mtime were made to match.
-    #[serde(default)]
-    pub ino: u64,
-    /// Status-change time, nanoseconds since the epoch. Unlike mtime, a
-    /// process cannot set it back, so an in-place rewrite that restores the
-    /// old mtime still shows.
-    #[serde(default)]
-    pub ctime_ns: i128,
-    /// Owner: a chown is a change like a new mode.
-    #[serde(default)]
-    pub uid: u32,
-    /// Group.
-    #[serde(default)]
-    pub gid: u32,
-    /// Where a symlink points (lossy UTF-8); `None` for anything else.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link_target: Option<String>,
-    /// SHA-256 of the content, when it was hashed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    /// The content itself, kept before the install for small files so a
-    /// change can be shown line by line and undone. Never serialised.
-    #[serde(skip)]
-    pub content: Option<Vec<u8>>,
-}
-
 impl Entry {
     /// The entry for `meta` (from `lstat` or `fstat`), nothing hashed or kept.
     fn from_meta(meta: &Metadata, link_target: Option<String>) -> Entry {
@@ -130,49 +97,6 @@ impl Entry {
 
 fn nanos(secs: i64, nsec: i64) -> i128 {
     i128::from(secs) * 1_000_000_000 + i128::from(nsec)
-}
-
-/// All watched files at one moment.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Snapshot {
-    /// Path → entry.
-    pub entries: BTreeMap<PathBuf, Entry>,
-    /// Microseconds the snapshot took.
-    pub took_us: u64,
-    /// Where a walk bound stopped the snapshot short (one line each), so a
-    /// report can say what was not fully watched.
-    pub incomplete: Vec<String>,
-}
-
-/// How a watched file changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeKind {
-    /// It did not exist before.
-    Added,
-    /// Its content, mode (type or permissions), inode (replaced, e.g.
-    /// renamed into place) or symlink target changed. A new mtime over the
-    /// same content is not a change.
-    Modified,
-    /// It existed before and is gone.
-    Removed,
-}
-
-/// One changed persistence file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Change {
-    /// Absolute path.
-    pub path: String,
-    /// Added, modified or removed.
-    pub kind: ChangeKind,
-    /// Before the install.
-    pub before: Option<Entry>,
-    /// After the install.
-    pub after: Option<Entry>,
-    /// Lines of the new content that the old content did not have (1-based
-    /// line number, text), for text files; capped.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub added_lines: Vec<(u32, String)>,
 }
 
 /// What to watch for one install.
@@ -390,106 +314,6 @@ fn path_dirs(home: Option<&Path>, path_var: Option<&OsStr>) -> Vec<PathBuf> {
         push(h.join("bin"));
     }
     dirs
-}
-
-/// One pattern component.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Comp {
-    /// A name taken as written.
-    Lit(String),
-    /// A name with `*` or `?`.
-    Wild(String),
-    /// `**`: zero or more directories.
-    Any,
-}
-
-fn parse(pattern: &str) -> Vec<Comp> {
-    pattern
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .map(|c| {
-            if c == "**" {
-                Comp::Any
-            } else if c.contains(['*', '?']) {
-                Comp::Wild(c.to_string())
-            } else {
-                Comp::Lit(c.to_string())
-            }
-        })
-        .collect()
-}
-
-/// True when `path` matches `pattern`, component by component: `*` is any
-/// run of characters and `?` one character, within one component (both
-/// match a leading `.`); a `**` component is zero or more components. Both
-/// must be absolute or both relative; `~` is not expanded here.
-pub fn glob_match(pattern: &str, path: &str) -> bool {
-    if pattern.starts_with('/') != path.starts_with('/') {
-        return false;
-    }
-    let names: Vec<String> = path
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .map(str::to_string)
-        .collect();
-    match_comps(&parse(pattern), &names)
-}
-
-/// Dynamic programming over (pattern, path) suffixes, so that patterns
-/// with many `**` stay linear in their length times the path's.
-fn match_comps(pat: &[Comp], names: &[String]) -> bool {
-    let (np, ns) = (pat.len(), names.len());
-    // ok[i][j]: pat[i..] matches names[j..].
-    let mut ok = vec![vec![false; ns + 1]; np + 1];
-    if let Some(last) = ok.get_mut(np).and_then(|row| row.get_mut(ns)) {
-        *last = true;
-    }
-    for i in (0..np).rev() {
-        for j in (0..=ns).rev() {
-            let at = |a: usize, b: usize| ok.get(a).and_then(|r| r.get(b)).copied() == Some(true);
-            let v = match (pat.get(i), names.get(j)) {
-                (Some(Comp::Any), _) => at(i + 1, j) || (j < ns && at(i, j + 1)),
-                (Some(Comp::Lit(l)), Some(n)) => l == n && at(i + 1, j + 1),
-                (Some(Comp::Wild(w)), Some(n)) => match_name(w, n) && at(i + 1, j + 1),
-                _ => false,
-            };
-            if let Some(cell) = ok.get_mut(i).and_then(|r| r.get_mut(j)) {
-                *cell = v;
-            }
-        }
-    }
-    ok.first().and_then(|r| r.first()).copied() == Some(true)
-}
-
-/// `*` and `?` within one name; greedy with one backtrack point, linear in
-/// practice.
-pub fn match_name(pat: &str, name: &str) -> bool {
-    let p: Vec<char> = pat.chars().collect();
-    let s: Vec<char> = name.chars().collect();
-    let (mut i, mut j) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while let Some(&c) = s.get(j) {
-        match p.get(i) {
-            Some('*') => {
-                star = Some((i, j));
-                i += 1;
-            }
-            Some(&pc) if pc == '?' || pc == c => {
-                i += 1;
-                j += 1;
-            }
-            _ => match star {
-                Some((si, sj)) => {
-                    i = si + 1;
-                    j = sj + 1;
-                    star = Some((si, sj + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(i..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
 }
 
 /// Stats every watched file of `scope`; see the module doc.

@@ -28,9 +28,12 @@
 //! - A window finding above info leaves a one-line notice that the next shim
 //!   call or `pkgwarden report list` prints once ([`print_notices`]).
 
-use crate::detect::{self, Finding, Severity};
+use crate::detect;
 use crate::model::Mode;
-use crate::monitor::snapshot::{self, Change, ChangeKind, Scope, Snapshot};
+pub use crate::model::watch::WatchReport;
+use crate::model::{Change, ChangeKind};
+use crate::model::{Finding, Severity};
+use crate::monitor::snapshot::{self, Scope, Snapshot};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -128,33 +131,6 @@ fn proc_stat(pid: i32) -> Option<(i32, u64, bool)> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let zombie = matches!(f.first(), Some(&"Z" | &"X"));
     Some((f.get(1)?.parse().ok()?, f.get(19)?.parse().ok()?, zombie))
-}
-
-/// What the window saw, stored in the report.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct WatchReport {
-    /// The window's length in seconds.
-    pub window_s: u64,
-    /// When it closes (RFC 3339).
-    pub until: String,
-    /// True once the window has closed.
-    pub ended: bool,
-    /// Changes to persistence locations since the install ended that were
-    /// given to this report (linked to it, or linked to no install and seen
-    /// first here). A change with no `after` was written and gone before
-    /// the snapshot.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<Change>,
-}
-
-/// The window as the report states it before the watcher has looked.
-pub fn pending(window: Duration) -> WatchReport {
-    WatchReport {
-        window_s: window.as_secs(),
-        until: crate::report::rfc3339(SystemTime::now() + window, 0, true).unwrap_or_default(),
-        ended: false,
-        changes: Vec::new(),
-    }
 }
 
 /// Where windows wait for the watcher.
@@ -1207,7 +1183,7 @@ fn notice(dir: &Path, id: &str, command: &str, found: &[Finding]) {
 /// closes. A watcher that cannot start leaves a report that says so (its
 /// `watch` is removed) and a warning.
 pub fn start_window(
-    report: &crate::report::model::Report,
+    report: &crate::model::report::Report,
     scope: &super::snapshot::Scope,
     after: &super::snapshot::Snapshot,
     input: &crate::detect::Input,

@@ -5,11 +5,12 @@
 use super::model::{
     EnvReport, Files, Outcome, PackageCode, Report, SandboxStatus, Timings, What, Who,
 };
-use crate::detect::{Finding, Input};
-use crate::monitor::notify::Observed;
-use crate::monitor::procs;
-use crate::monitor::snapshot::Snapshot;
+use crate::detect::Input;
+use crate::model::Finding;
+use crate::model::Observed;
+use crate::model::change::Snapshot;
 use crate::policy::{Effective, Mode, Policy};
+use crate::procfs as procs;
 use crate::sandbox::landlock::LandlockStatus;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -144,7 +145,7 @@ pub fn report(p: Parts<'_>) -> Report {
         snapshot: input.changes.to_vec(),
         findings: p.findings,
         quarantine: p.quarantine,
-        watch: (!p.window.is_zero()).then(|| crate::monitor::watch::pending(p.window)),
+        watch: (!p.window.is_zero()).then(|| pending_watch(p.window)),
     }
 }
 
@@ -197,7 +198,7 @@ fn policy_hash(p: &Policy) -> String {
 fn who() -> Who {
     let uid = nix::unistd::getuid().as_raw();
     Who {
-        user: crate::invoke::user_name(uid),
+        user: crate::sys::user_name(uid),
         uid,
         host: std::fs::read_to_string("/proc/sys/kernel/hostname")
             .ok()
@@ -229,4 +230,14 @@ pub fn events_json(p: &Parts<'_>, exit_code: i32) -> serde_json::Value {
         "supervisor_max_rss_kb": procs::max_rss_kb(),
         "events": input.events,
     })
+}
+
+/// The window as the report states it before the watcher has looked.
+fn pending_watch(window: std::time::Duration) -> crate::model::WatchReport {
+    crate::model::WatchReport {
+        window_s: window.as_secs(),
+        until: super::rfc3339(std::time::SystemTime::now() + window, 0, true).unwrap_or_default(),
+        ended: false,
+        changes: Vec::new(),
+    }
 }

@@ -10,7 +10,7 @@ use super::{
     clean, command_line, evidence_line, hosts, shell_join, short_id, shorten, taken_name,
     who_did_it,
 };
-use crate::detect::{Finding, Severity};
+use crate::model::{Finding, Severity};
 use owo_colors::{OwoColorize, Style};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -117,7 +117,7 @@ fn refused_failure(r: &Report) -> bool {
         && r.files
             .outside
             .iter()
-            .any(|e| e.action == crate::monitor::notify::Action::Denied)
+            .any(|e| e.action == crate::model::Action::Denied)
 }
 
 /// When the manager failed after the sandbox refused writes, the likely
@@ -175,7 +175,7 @@ pub fn summary(r: &Report, color: bool) -> String {
     let infos = r
         .findings
         .iter()
-        .filter(|f| f.severity == crate::detect::Severity::Info)
+        .filter(|f| f.severity == crate::model::Severity::Info)
         .count();
     if r.findings.len() == infos {
         // No findings, but an install that failed on a refused write is not
@@ -232,7 +232,7 @@ pub fn summary(r: &Report, color: bool) -> String {
         let who = who_did_it(f);
         let action = taken_name(f.action);
         let action = match f.action {
-            crate::detect::Taken::Observed => action.to_string(),
+            crate::model::Taken::Observed => action.to_string(),
             _ => paint(action, Style::new().bold(), color),
         };
         let origin = if who.is_empty() {
@@ -359,7 +359,7 @@ fn tree(r: &Report) -> Vec<String> {
 }
 
 /// One event as a line: time, pid, kind, what, decision.
-fn event_line(e: &crate::monitor::notify::Event) -> String {
+fn event_line(e: &crate::model::Event) -> String {
     let mut what = e.paths.join(" → ");
     if let Some(a) = &e.addr {
         if !what.is_empty() {
@@ -690,7 +690,7 @@ fn endpoint_lines(r: &Report, color: bool) -> Vec<String> {
                 _ if e.upstream_failure.is_some() => {
                     paint(&format!("{:<10}", "failed"), Style::new().yellow(), color)
                 }
-                crate::monitor::proxy::Verdict::Allowed => verdict,
+                crate::model::request::Verdict::Allowed => verdict,
                 _ => paint(&verdict, Style::new().yellow(), color),
             };
             let pid = e.pid.map(|p| format!(" pid {p}")).unwrap_or_default();
@@ -719,7 +719,7 @@ fn endpoint_lines(r: &Report, color: bool) -> Vec<String> {
 }
 
 /// A changed persistence file and its added lines.
-fn change_lines(changes: &[crate::monitor::snapshot::Change]) -> Vec<String> {
+fn change_lines(changes: &[crate::model::Change]) -> Vec<String> {
     changes
         .iter()
         .flat_map(|c| {
@@ -751,15 +751,15 @@ mod tests {
     #[test]
     fn refused_writes_are_counted_and_named_as_the_likely_cause() {
         let mut r = clean_report("7f3a12c4e5d6f7a8");
-        let denied = crate::monitor::notify::Event {
+        let denied = crate::model::Event {
             seq: 1,
             ms: 5,
             pid: 42,
             syscall: "openat".into(),
-            kind: crate::monitor::notify::EventKind::OpenWrite,
+            kind: crate::model::EventKind::OpenWrite,
             paths: vec!["/opt/tools/x.egg-info/PKG-INFO".into()],
             flags: 0o101,
-            action: crate::monitor::notify::Action::Denied,
+            action: crate::model::Action::Denied,
             ..Default::default()
         };
         r.files.outside = vec![denied.clone(), denied];
@@ -791,7 +791,7 @@ mod tests {
     fn info_findings_keep_the_one_clean_line() {
         let mut r = clean_report("7f3a12c4e5d6f7a8");
         let mut info = dirty_report("x").findings[0].clone();
-        info.severity = crate::detect::Severity::Info;
+        info.severity = crate::model::Severity::Info;
         r.findings = vec![info];
         assert_eq!(
             summary(&r, false),

@@ -5,10 +5,10 @@
 
 use super::model::Report;
 use super::{shell_join, taken_name};
-use crate::detect::{Finding, Severity, Taken};
 use crate::model::RuleId;
-use crate::monitor::notify::{Action, Event, EventKind};
-use crate::monitor::proxy::Verdict;
+use crate::model::request::Verdict;
+use crate::model::{Action, Event, EventKind};
+use crate::model::{Finding, Severity, Taken};
 use serde_json::{Map, Value, json};
 use std::net::IpAddr;
 

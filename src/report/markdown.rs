@@ -6,7 +6,7 @@
 
 use super::model::Report;
 use super::{command_line, evidence_line, hosts, short_id, shorten, taken_name, who_did_it};
-use crate::detect::Severity;
+use crate::model::Severity;
 use std::fmt::Write as _;
 
 /// How many table rows one table shows at most.

@@ -9,7 +9,7 @@ pub mod model;
 pub mod sarif;
 pub mod store;
 
-use crate::detect::{Evidence, Finding, Taken};
+use crate::model::{Evidence, Finding, Taken};
 use model::Report;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -245,12 +245,13 @@ pub(crate) mod testdata {
     //! Reports for the renderers' and the store's tests.
 
     use super::model::*;
-    use crate::detect::{Evidence, Finding, Severity, Taken};
     use crate::model::RuleId;
-    use crate::monitor::notify::{Action, Event, EventKind};
-    use crate::monitor::procs::{Lingering, ProcNode};
-    use crate::monitor::proxy::{Request, Verdict};
-    use crate::monitor::snapshot::{Change, ChangeKind, Entry};
+    use crate::model::change::Entry;
+    use crate::model::{Action, Event, EventKind};
+    use crate::model::{Change, ChangeKind};
+    use crate::model::{Evidence, Finding, Severity, Taken};
+    use crate::model::{Lingering, ProcNode};
+    use crate::model::{Request, request::Verdict};
 
     /// A report with no findings.
     pub fn clean_report(id: &str) -> Report {
@@ -342,7 +343,7 @@ pub(crate) mod testdata {
             snapshot: vec![],
             findings: vec![],
             quarantine: vec![],
-            watch: Some(crate::monitor::watch::WatchReport {
+            watch: Some(crate::model::WatchReport {
                 window_s: 300,
                 until: "2026-11-27T10:05:00Z".into(),
                 ended: true,

@@ -3,8 +3,8 @@
 
 use super::model::Report;
 use super::{clean, command_line, evidence_line, taken_name, who_did_it};
-use crate::detect::{Finding, Severity};
 use crate::model::RuleId;
+use crate::model::{Finding, Severity};
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
 

@@ -14,7 +14,7 @@
 //! shared one.
 
 use super::model::{Report, VERSION};
-use crate::detect::Severity;
+use crate::model::Severity;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -931,7 +931,7 @@ mod tests {
 
     #[test]
     fn a_report_with_an_event_kind_this_version_does_not_know_still_loads() {
-        use crate::monitor::notify::EventKind;
+        use crate::model::EventKind;
         let tmp = tempfile::tempdir().expect("tempdir");
         let r = dirty_report("00000000000000ab");
         assert!(!r.network.is_empty() && !r.files.outside.is_empty());

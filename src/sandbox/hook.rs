@@ -11,7 +11,7 @@
 //! take rights away.
 
 use super::landlock;
-use crate::managers::facts::InstallPlan;
+use crate::model::plan::InstallPlan;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -132,7 +132,7 @@ pub fn spec(
     let (hide, read) = package_code_reads(plan, fs, home, cwd);
     // node-gyp's headers are package code's cache, not the manager's: the
     // scripts that build native modules download them.
-    let gyp = crate::managers::facts::node_gyp_devdir(plan);
+    let gyp = crate::paths::node_gyp_devdir().filter(|_| plan.facts.derived);
     let (caches, script_caches): (Vec<PathBuf>, Vec<PathBuf>) = plan
         .cache_dirs
         .iter()

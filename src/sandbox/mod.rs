@@ -5,16 +5,14 @@ pub mod bpf;
 pub mod hook;
 pub mod landlock;
 pub mod nest;
-/// The nested domain's spec, shared with the preload library.
-#[path = "../nest/spec.rs"]
-pub mod nest_spec;
+pub use crate::model::nest_spec;
 pub mod prepare;
 pub mod probe;
 pub mod seccomp;
 pub mod secrets;
 pub mod spawn;
 
-use crate::managers::facts::InstallPlan;
+use crate::model::plan::InstallPlan;
 use crate::policy::{Mode, Policy};
 use std::path::{Path, PathBuf};
 

@@ -9,7 +9,7 @@
 use super::hook;
 use super::landlock;
 use super::nest_spec::NestSpec;
-use crate::managers::facts::InstallPlan;
+use crate::model::plan::InstallPlan;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 

@@ -4,8 +4,7 @@
 //! code (the hook wrapper, the preload library).
 
 use super::landlock::{self, FsSpec, Grant};
-use crate::detect::{HookDomain, NestDomain};
-use crate::managers::facts::InstallPlan;
+use crate::model::plan::InstallPlan;
 use crate::policy::Mode;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -311,4 +310,28 @@ pub fn scrub(
         cmd.env_remove(name);
     }
     (removed, kept)
+}
+
+/// The hook wrapper's domain (`sandbox::hook`): which processes it confined
+/// and what it hid from them.
+#[derive(Clone, Debug, Default)]
+pub struct HookDomain {
+    /// The wrapper's executable (pkgwarden itself), as the manager ran it.
+    pub exe: Option<PathBuf>,
+    /// Files hidden from confined processes although the install reads them.
+    pub hidden: Vec<PathBuf>,
+    /// The root project (its own scripts are not write-confined).
+    pub project: PathBuf,
+    /// Where a dependency's script may write besides its own directory.
+    pub writes: Vec<PathBuf>,
+}
+
+/// The preload library's domain (`sandbox::nest`): which command lines are
+/// package code, what they may write, and how a confined one says so.
+#[derive(Clone, Debug, Default)]
+pub struct NestDomain {
+    /// The spec the library read; `None` when the install had none.
+    pub spec: Option<super::nest_spec::NestSpec>,
+    /// Why package code could not be confined at all (no library).
+    pub missing: Option<String>,
 }

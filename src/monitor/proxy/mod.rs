@@ -28,8 +28,8 @@ mod tests;
 
 pub use decide::decide;
 
+pub use crate::model::request::{Request, Verdict};
 use base64::Engine as _;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::net::SocketAddr;
@@ -144,53 +144,6 @@ impl Upstream {
             .iter()
             .any(|n| n == "*" || host == n || host.ends_with(&format!(".{n}")))
     }
-}
-
-/// What the proxy decided for one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// A registry or an allowed host.
-    Allowed,
-    /// Not expected, let through (protect, audit).
-    Unexpected,
-    /// Refused.
-    Denied,
-}
-
-/// One request through the proxy.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
-pub struct Request {
-    /// Milliseconds since the install started.
-    pub ms: u64,
-    /// The sandboxed process that opened the connection, when known.
-    pub pid: Option<i32>,
-    /// `CONNECT`, `GET`, …
-    pub method: String,
-    /// The host asked for.
-    pub host: String,
-    /// Its port.
-    pub port: u16,
-    /// The decision.
-    pub verdict: Verdict,
-    /// Why, when not plainly allowed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Bytes from the client.
-    pub bytes_up: u64,
-    /// Bytes to the client.
-    pub bytes_down: u64,
-    /// How long the request (or tunnel) lasted.
-    pub duration_ms: u64,
-    /// Still open when the install ended (a tunnel a detached process kept);
-    /// its bytes and duration are those seen until then.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub open_at_end: bool,
-    /// Allowed, but the host could not be reached: what failed, to which
-    /// `host:port`, and what the proxy answered (`connection refused to
-    /// 127.0.0.1:9 (502)`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upstream_failure: Option<String>,
 }
 
 /// A running proxy.

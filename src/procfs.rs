@@ -1,0 +1,103 @@
+//! Small readers of /proc shared by the shim (which must stay below the
+//! monitor) and the monitor's process views.
+
+use serde::Serialize;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Device and inode of a file, following symlinks.
+pub fn file_id(path: &Path) -> Option<(u64, u64)> {
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Device and inode of the running pkgwarden binary.
+pub fn self_id() -> Option<(u64, u64)> {
+    file_id(Path::new("/proc/self/exe"))
+}
+
+/// True when `pid` is one of our parents and runs the same binary as we do:
+/// the proof that an environment marker naming it was set by a pkgwarden
+/// supervisor that is still watching us, not copied from elsewhere.
+pub fn is_supervising_ancestor(pid: i32) -> bool {
+    // The walk reads only the entries of processes below `pid`: inside the
+    // sandbox the supervisor's own are refused (and reported), so there the
+    // filter this process inherited stands for it; outside, its executable.
+    let mut cur = std::process::id() as i32;
+    for _ in 0..64 {
+        let Some((_, ppid)) = stat(cur) else {
+            return false;
+        };
+        if ppid == pid {
+            return under_seccomp_filter()
+                || self_id()
+                    .is_some_and(|me| file_id(Path::new(&format!("/proc/{pid}/exe"))) == Some(me));
+        }
+        if ppid <= 1 {
+            return false;
+        }
+        cur = ppid;
+    }
+    false
+}
+
+/// True when this process runs under a seccomp filter (`Seccomp: 2`).
+fn under_seccomp_filter() -> bool {
+    fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.strip_prefix("Seccomp:").is_some_and(|v| v.trim() == "2"))
+    })
+}
+
+/// Reads `/proc/<pid>/stat` for the command name and the parent pid.
+pub fn stat(pid: i32) -> Option<(String, i32)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm is in parentheses and may itself hold spaces or parentheses: the
+    // fields after it start at the last ')'.
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_string();
+    let mut rest = text.get(close + 1..)?.split_whitespace();
+    let _state = rest.next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    Some((comm, ppid))
+}
+/// This process's peak resident set size, in KiB.
+pub fn max_rss_kb() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// One process of the parent chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Proc {
+    /// Process id.
+    pub pid: i32,
+    /// Parent process id.
+    pub ppid: i32,
+    /// Short name (`comm`).
+    pub comm: String,
+    /// Executable, when readable.
+    pub exe: Option<PathBuf>,
+}
+
+/// The parents of the current process, nearest first, up to (not including) pid 0.
+pub fn ancestors() -> Vec<Proc> {
+    let mut out = Vec::new();
+    let mut pid = std::os::unix::process::parent_id() as i32;
+    while pid > 0 && out.len() < 128 {
+        let Some((comm, ppid)) = stat(pid) else { break };
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
+        out.push(Proc {
+            pid,
+            ppid,
+            comm,
+            exe,
+        });
+        pid = ppid;
+    }
+    out
+}
