@@ -7,7 +7,7 @@
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
 use crate::model::RuleId;
-use crate::monitor::notify::EventKind;
+use crate::model::event::EventKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -86,7 +86,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
 /// which for a cache is the manager's own (it made the directory), and
 /// would hide package code's later attempt on the same path; a hard link's
 /// source is written too.
-fn attempts<'a>(input: &'a Input) -> Vec<(PathBuf, &'a crate::monitor::notify::Event)> {
+fn attempts<'a>(input: &'a Input) -> Vec<(PathBuf, &'a crate::model::event::Event)> {
     let mut out = input.written();
     for e in input.events {
         let named = match e.kind {
