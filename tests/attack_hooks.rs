@@ -316,11 +316,10 @@ try {
 } catch (e) {}
 "#;
 
-/// Bypass: the root project's scripts keep the install's rights, and what
-/// they run is often a dependency's code (`node_modules/.bin`): that code
-/// writes npm's cache with no finding.
+/// The root project's scripts keep the install's rights but the manager's
+/// caches: what they run is often a dependency's code (`node_modules/.bin`),
+/// which must not plant entries in npm's cache. Was a bypass (round 4).
 #[test]
-#[ignore = "bypass: the root project's own scripts are not confined (hook.rs confine_and_exec: `own` is false when the script's cwd is the project, and then no write rule is stacked), yet what they run is usually a dependency's bin (patch-package, husky, prisma generate); a malicious or compromised bin plants an index entry in ~/.npm/_cacache in protect with exit 0 and no finding, since detect/cache.rs reports only writes a nested domain refused"]
 fn a_dependency_bin_run_by_the_root_projects_script_cannot_poison_npms_cache() {
     let tool = NpmPackage::new(
         serde_json::json!({
@@ -330,25 +329,33 @@ fn a_dependency_bin_run_by_the_root_projects_script_cannot_poison_npms_cache() {
         &[("cli.js", ROOT_BIN.as_bytes())],
     );
     let registry = NpmRegistry::start_with(vec![tool]);
-    let env = ShimEnv::new(&[]);
-    let home = env.home.path();
-    let manifest = serde_json::json!({
-        "name": "proj", "version": "1.0.0", "license": "MIT",
-        "dependencies": {"pw-tool": "1.0.0"},
-        "scripts": {"postinstall": "pw-tool"}
-    });
-    let (r, _, _) = install_in(&env, &registry, "npm", "protect", manifest, "pw-tool");
-    assert!(
-        home.join(".npm/_cacache/index-v5").is_dir(),
-        "npm did not cache: {}",
-        r.stderr
-    );
-    let planted = files_holding(&home.join(".npm"), "PWPOISON");
-    assert!(
-        planted.is_empty() || !r.serious().is_empty(),
-        "planted {planted:?} with no finding\n{}",
-        r.stderr
-    );
+    for mode in ["protect", "block"] {
+        let env = ShimEnv::new(&[]);
+        let home = env.home.path();
+        let manifest = serde_json::json!({
+            "name": "proj", "version": "1.0.0", "license": "MIT",
+            "dependencies": {"pw-tool": "1.0.0"},
+            "scripts": {"postinstall": "pw-tool"}
+        });
+        let (r, _, _) = install_in(&env, &registry, "npm", mode, manifest, "pw-tool");
+        assert!(
+            home.join(".npm/_cacache/index-v5").is_dir(),
+            "{mode}: npm did not cache: {}",
+            r.stderr
+        );
+        let planted = files_holding(&home.join(".npm"), "PWPOISON");
+        assert!(
+            planted.is_empty(),
+            "{mode}: planted {planted:?}\n{}",
+            r.stderr
+        );
+        let f = r
+            .findings("tamper.manager-cache")
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("{mode}: no tamper.manager-cache finding\n{}", r.stderr));
+        assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+    }
 }
 
 /// Corepack's cache (`~/.cache/node/corepack`): the package managers

@@ -193,7 +193,8 @@ impl HookDomain {
 
     /// True when the nested domain refused `pid` a write to `path`: `pid`
     /// runs a dependency's script (started outside the root project) and
-    /// `path` is outside its own directory and the shared write places.
+    /// `path` is outside its own directory and the shared write places, or
+    /// runs the root project's script and `path` is in a manager cache.
     pub fn refuses_write(&self, pid: i32, path: &Path, tree: &[ProcNode], procs: &Procs) -> bool {
         let Some(own) = self
             .wrapper(pid, tree, procs)
@@ -202,8 +203,10 @@ impl HookDomain {
         else {
             return false;
         };
-        own != self.project
-            && !path.starts_with(&own)
+        if own == self.project {
+            return self.root_deny.iter().any(|c| path.starts_with(c));
+        }
+        !path.starts_with(&own)
             && !path.starts_with("/dev")
             && !self.writes.iter().any(|w| path.starts_with(w))
     }

@@ -50,6 +50,16 @@ pub struct HookSpec {
     /// inside `~/.cache`, the script may not make new entries there.
     #[serde(default)]
     pub make_dirs: Vec<PathBuf>,
+    /// The manager's caches the root project's own scripts may not write
+    /// either: what they run is often a dependency's code (`patch-package`,
+    /// `husky`, `prisma generate` from `node_modules/.bin`).
+    #[serde(default)]
+    pub root_deny: Vec<PathBuf>,
+    /// What the root project's scripts may write (the install's domain
+    /// narrows it further): everything but `root_deny`, as write-only
+    /// grants, so that what `read` hides stays hidden.
+    #[serde(default)]
+    pub root_writes: Vec<PathBuf>,
 }
 
 /// The tool caches package scripts make for themselves in `~/.cache`
@@ -139,17 +149,22 @@ pub fn spec(
         .cloned()
         .partition(|c| Some(c) != gyp.as_ref());
     let (writes, env, make_dirs) = dependency_writes(&caches, &script_caches, home, tmp);
+    let project = plan
+        .write_roots
+        .iter()
+        .find(|r| r.file_name().is_some_and(|n| n == "node_modules"))
+        .and_then(|r| r.parent())
+        .unwrap_or(cwd)
+        .to_path_buf();
+    let (root_deny, mut root_writes) = root_writes(&caches, &project);
+    if !root_deny.is_empty() {
+        root_writes.extend(make_dirs.iter().cloned());
+    }
     Some(HookSpec {
         shell: h.shell.clone(),
         hide,
         read,
-        project: plan
-            .write_roots
-            .iter()
-            .find(|r| r.file_name().is_some_and(|n| n == "node_modules"))
-            .and_then(|r| r.parent())
-            .unwrap_or(cwd)
-            .to_path_buf(),
+        project,
         writes,
         write_files: fs
             .write_files
@@ -159,7 +174,29 @@ pub fn spec(
             .collect(),
         env,
         make_dirs,
+        root_deny,
+        root_writes,
     })
+}
+
+/// The caches the root project's scripts may not write, by their real
+/// paths, and everything else as the places they may write. A cache inside
+/// the project itself stays theirs (splitting the project would refuse its
+/// build new entries at its top).
+fn root_writes(caches: &[PathBuf], project: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let project = project
+        .canonicalize()
+        .unwrap_or_else(|_| project.to_path_buf());
+    let deny: Vec<PathBuf> = caches
+        .iter()
+        .filter_map(|c| c.canonicalize().ok())
+        .filter(|c| !c.starts_with(&project))
+        .collect();
+    if deny.is_empty() {
+        return (deny, Vec::new());
+    }
+    let writes = landlock::allow_all_except(Path::new("/"), &deny);
+    (deny, writes)
 }
 
 /// What package code may not read although the install may (the
@@ -234,22 +271,36 @@ fn confine_and_exec(args: Vec<OsString>) -> Result<std::convert::Infallible, Hoo
     let mut writes = spec.writes.clone();
     if own {
         writes.push(cwd);
-        // Made while the install's own domain still allows it (protect);
-        // granted only as a real directory: a link planted there would
-        // grant what it points to.
-        for d in &spec.make_dirs {
-            let _ = std::fs::create_dir(d);
-            if !d.symlink_metadata().is_ok_and(|m| m.is_dir()) {
-                writes.retain(|w| w != d);
-            }
+    }
+    // Made while the install's own domain still allows it (protect);
+    // granted only as a real directory: a link planted there would grant
+    // what it points to.
+    for d in &spec.make_dirs {
+        let _ = std::fs::create_dir(d);
+        if !d.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            writes.retain(|w| w != d);
         }
     }
-    let writes = own.then_some((writes.as_slice(), spec.write_files.as_slice()));
-    landlock::restrict_nested(&spec.read, writes)?;
+    // A dependency's script writes its own places; the root project's
+    // writes all the install may but the manager's caches.
+    let root_writes: Vec<PathBuf> = spec
+        .root_writes
+        .iter()
+        .filter(|w| !spec.make_dirs.contains(w) || writes.contains(w))
+        .cloned()
+        .collect();
+    let (confined, write_only) = match own {
+        true => (
+            Some((writes.as_slice(), spec.write_files.as_slice())),
+            &[][..],
+        ),
+        false => (None, root_writes.as_slice()),
+    };
+    landlock::restrict_nested(&spec.read, confined, write_only)?;
+    // Both get private caches for a nested npm, pnpm or yarn (the real ones
+    // are not theirs) and no user npmrc (hidden from package code).
     let mut cmd = std::process::Command::new(&spec.shell);
-    if own {
-        cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
-    }
+    cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
     let err = cmd.arg0(&spec.shell).args(args.iter().skip(1)).exec();
     Err(HookError::Exec(spec.shell, err))
 }

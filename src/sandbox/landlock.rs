@@ -311,10 +311,14 @@ pub fn build(
 
 /// Restricts the calling process further, in a domain stacked on the one it
 /// runs in (the hook wrapper's): only `read` stays readable; with `writes`
-/// (directories, single files) nothing else is writable either.
+/// (directories, single files) nothing else is writable either. With
+/// `write_only` (directories), those may be written but grant no read: a
+/// domain that writes all but a few places without reopening what `read`
+/// hides.
 pub fn restrict_nested(
     read_grants: &[PathBuf],
     writes: Option<(&[PathBuf], &[PathBuf])>,
+    write_only: &[PathBuf],
 ) -> Result<(), LandlockError> {
     let abi = match kernel_abi() {
         0 => return Err(LandlockError::Unavailable),
@@ -327,7 +331,11 @@ pub fn restrict_nested(
     };
     let read = AccessFs::from_read(abi);
     let all = AccessFs::from_all(abi);
-    let handled = if writes.is_some() { all } else { read };
+    let handled = if writes.is_some() || !write_only.is_empty() {
+        all
+    } else {
+        read
+    };
     let mut created = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(handled)?
@@ -338,6 +346,7 @@ pub fn restrict_nested(
         rules.extend(dirs.iter().map(|d| (d.clone(), all)));
         rules.extend(files.iter().map(|f| (f.clone(), AccessFs::from_file(abi))));
     }
+    rules.extend(write_only.iter().map(|d| (d.clone(), all & !read)));
     for (path, access) in rules {
         let Ok(fd) = PathFd::new(&path) else {
             continue;

@@ -208,6 +208,7 @@ fn hooks(
                 hidden: hook.hide,
                 project: hook.project,
                 writes: hook.writes,
+                root_deny: hook.root_deny,
             };
             (domain, hook.make_dirs)
         }
@@ -324,6 +325,8 @@ pub struct HookDomain {
     pub project: PathBuf,
     /// Where a dependency's script may write besides its own directory.
     pub writes: Vec<PathBuf>,
+    /// The manager's caches the root project's scripts may not write.
+    pub root_deny: Vec<PathBuf>,
 }
 
 /// The preload library's domain (`sandbox::nest`): which command lines are
