@@ -9,59 +9,13 @@ mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use support::installs::{Installed, check_finding, install};
+use support::gems::{build_gem, gem_install, real_gem};
+use support::installs::check_finding;
 use support::*;
 
 const BLOCKED: i32 = 90;
 const RC: &str = "# rc\n";
 const MARKER: &str = "pkgwarden-test marker: pwplugin post_install";
-
-/// The real `gem` on the test's own PATH (the ShimEnv's PATH starts with
-/// the shims).
-fn real_gem() -> PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("gem"))
-        .find(|g| g.is_file())
-        .expect("no `gem` on PATH: .ci/run installs ruby, which brings it")
-}
-
-/// Builds the fixture gem `name` (tests/fixtures/gem/NAME) with the real
-/// `gem build`; the path of the `.gem`.
-fn build_gem(env: &ShimEnv, work: &Path, name: &str) -> PathBuf {
-    let src = work.join(name);
-    let copy = run(std::process::Command::new("cp")
-        .arg("-r")
-        .arg(fixtures_root().join("gem").join(name))
-        .arg(&src));
-    assert_success(&copy, "copy the gem fixture");
-    let built = run(env
-        .bare(real_gem())
-        .args(["build", &format!("{name}.gemspec")])
-        .current_dir(&src));
-    assert_success(
-        &built,
-        "gem build (RubyGems comes with ruby, which .ci/run installs)",
-    );
-    src.join(format!("{name}-1.0.0.gem"))
-}
-
-/// `gem install --local FILE` into the gem home `gems`, monitored in `mode`.
-fn gem_install(env: &ShimEnv, mode: &str, gems: &Path, file: &Path) -> Installed {
-    let home = env.home.path().to_path_buf();
-    install(
-        env,
-        mode,
-        &[
-            "gem",
-            "install",
-            "--local",
-            "--no-document",
-            file.to_str().unwrap(),
-        ],
-        &home,
-        &[("GEM_HOME", gems.display().to_string())],
-    )
-}
 
 /// A test HOME with `~/.bashrc`, both fixture gems built, and the gem home
 /// the installs use.

@@ -7,50 +7,10 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use support::installs::{Installed, install};
+use support::gems::{build_gem, gem_install};
 use support::*;
 
 const RC: &str = "# rc\n";
-
-fn real_gem() -> PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("gem"))
-        .find(|g| g.is_file())
-        .expect("no `gem` on PATH")
-}
-
-/// Builds tests/fixtures/gem/NAME with the real `gem build`.
-fn build_gem(env: &ShimEnv, work: &Path, name: &str) -> PathBuf {
-    let src = work.join(name);
-    let copy = run(std::process::Command::new("cp")
-        .arg("-r")
-        .arg(fixtures_root().join("gem").join(name))
-        .arg(&src));
-    assert_success(&copy, "copy the gem fixture");
-    let built = run(env
-        .bare(real_gem())
-        .args(["build", &format!("{name}.gemspec")])
-        .current_dir(&src));
-    assert_success(&built, "gem build");
-    src.join(format!("{name}-1.0.0.gem"))
-}
-
-fn gem_install(env: &ShimEnv, mode: &str, gems: &Path, file: &Path) -> Installed {
-    install(
-        env,
-        mode,
-        &[
-            "gem",
-            "install",
-            "--local",
-            "--no-document",
-            file.to_str().unwrap(),
-        ],
-        env.home.path(),
-        &[("GEM_HOME", gems.display().to_string())],
-    )
-}
 
 #[test]
 fn a_plugin_that_acts_when_loaded_is_caught_by_its_own_install() {

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 #![allow(unused_imports)]
 
+pub mod gems;
 pub mod http;
 pub mod installs;
 pub mod npm;
