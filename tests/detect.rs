@@ -13,8 +13,10 @@ use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use support::installs::{Installed, check_finding, install, report_files, static_server};
-use support::pypi::{build_sdist, build_wheel};
+use support::installs::{
+    Installed, check_finding, install, npm_install, report_files, static_server,
+};
+use support::pypi::{build_requirements, build_sdist, build_wheel};
 use support::*;
 
 const BLOCKED: i32 = 90;
@@ -54,25 +56,7 @@ fn install_one(
     let registry = NpmRegistry::start_with(vec![pkg]);
     let env = ShimEnv::new(&[]);
     let project = env.home.subdir("proj");
-    fs::write(
-        project.join("package.json"),
-        r#"{"name":"proj","version":"1.0.0"}"#,
-    )
-    .unwrap();
-    let r = install(
-        &env,
-        mode,
-        &[
-            "npm",
-            "install",
-            "--foreground-scripts",
-            "--registry",
-            &registry.registry_url(),
-            &name,
-        ],
-        &project,
-        vars,
-    );
+    let r = npm_install(&env, mode, &registry, &project, &name, vars);
     (env, project, r)
 }
 
@@ -111,26 +95,12 @@ fn npm_case(file: &str, hook: &str) -> NpmCase {
 
 impl NpmCase {
     fn install(&self, mode: &str, vars: &[(&str, String)]) -> Installed {
-        // A fresh project each time: the same install again would be a no-op.
-        let _ = fs::remove_dir_all(self.project.join("node_modules"));
-        let _ = fs::remove_file(self.project.join("package-lock.json"));
-        fs::write(
-            self.project.join("package.json"),
-            r#"{"name":"proj","version":"1.0.0"}"#,
-        )
-        .unwrap();
-        install(
+        npm_install(
             &self.env,
             mode,
-            &[
-                "npm",
-                "install",
-                "--foreground-scripts",
-                "--registry",
-                &self.registry.registry_url(),
-                &self.name,
-            ],
+            &self.registry,
             &self.project,
+            &self.name,
             vars,
         )
     }
@@ -465,36 +435,6 @@ struct PipCase {
     _venv_home: TestHome,
     venv: PathBuf,
     name: String,
-}
-
-/// setuptools and wheel (and their dependencies) for pip's isolated build
-/// environment, downloaded by .ci/run into tests/.wheels.
-fn build_requirements() -> Vec<Dist> {
-    let dir = crate_root().join("tests/.wheels");
-    let wheels: Vec<Dist> = fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let filename = e.file_name().to_string_lossy().into_owned();
-            let project = filename
-                .strip_suffix(".whl")?
-                .split('-')
-                .next()?
-                .to_string();
-            Some(Dist {
-                project,
-                filename,
-                bytes: fs::read(e.path()).ok()?,
-            })
-        })
-        .collect();
-    assert!(
-        wheels.iter().any(|w| w.project == "setuptools"),
-        "no setuptools wheel in {}: run .ci/run, or `python3 -m pip download --only-binary :all: --dest tests/.wheels setuptools wheel`",
-        dir.display()
-    );
-    wheels
 }
 
 /// A fixture directory with `files`, served as a wheel or an sdist.

@@ -7,7 +7,7 @@
 mod support;
 
 use std::fs;
-use support::installs::install;
+use support::installs::{install, npm_install};
 use support::origins::{PythonHttpServer, keep_alive_origin, keep_alive_origin_on};
 use support::pypi::build_wheel;
 use support::{PipFixture, ShimEnv, TestHome, venv};
@@ -338,25 +338,7 @@ fn a_tunnel_kept_open_by_a_detached_process_is_in_the_report() {
     let registry = support::NpmRegistry::start_with(vec![pkg]);
     let env = ShimEnv::new(&[]);
     let project = env.home.subdir("proj");
-    fs::write(
-        project.join("package.json"),
-        r#"{"name":"proj","version":"1.0.0"}"#,
-    )
-    .unwrap();
-    let r = install(
-        &env,
-        "protect",
-        &[
-            "npm",
-            "install",
-            "--foreground-scripts",
-            "--registry",
-            &registry.registry_url(),
-            "pwhold",
-        ],
-        &project,
-        &[],
-    );
+    let r = npm_install(&env, "protect", &registry, &project, "pwhold", &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let eps = endpoints(&r.report);
     let tunnel = eps

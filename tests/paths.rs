@@ -10,7 +10,7 @@ mod support;
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
-use support::installs::{Installed, check_finding, install};
+use support::installs::{Installed, check_finding, install, npm_install};
 use support::pypi::{build_requirements, build_sdist};
 use support::*;
 
@@ -53,25 +53,12 @@ fn npm_case(name: &str, file: &str, extra: &[(&str, &[u8])], manifest: Value) ->
 
 impl NpmCase {
     fn install(&self, mode: &str) -> Installed {
-        let _ = fs::remove_dir_all(self.project.join("node_modules"));
-        let _ = fs::remove_file(self.project.join("package-lock.json"));
-        fs::write(
-            self.project.join("package.json"),
-            r#"{"name":"proj","version":"1.0.0"}"#,
-        )
-        .unwrap();
-        install(
+        npm_install(
             &self.env,
             mode,
-            &[
-                "npm",
-                "install",
-                "--foreground-scripts",
-                "--registry",
-                &self.registry.registry_url(),
-                &self.name,
-            ],
+            &self.registry,
             &self.project,
+            &self.name,
             &[],
         )
     }

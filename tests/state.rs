@@ -10,7 +10,7 @@ mod support;
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
-use support::installs::{Installed, check_finding, install};
+use support::installs::{Installed, check_finding, install, npm_install};
 use support::*;
 
 const BLOCKED: i32 = 90;
@@ -64,29 +64,9 @@ impl Project {
 
     /// A fresh install of the package (no node_modules, no lockfile).
     fn install(&self, mode: &str, vars: &[(&str, String)]) -> Installed {
-        let _ = fs::remove_dir_all(self.dir.join("node_modules"));
-        let _ = fs::remove_file(self.dir.join("package-lock.json"));
         fs::write(self.dir.join(".git/config"), GIT_CONFIG).unwrap();
         fs::write(self.dir.join(".npmrc"), NPMRC).unwrap();
-        fs::write(
-            self.dir.join("package.json"),
-            r#"{"name":"proj","version":"1.0.0"}"#,
-        )
-        .unwrap();
-        install(
-            &self.env,
-            mode,
-            &[
-                "npm",
-                "install",
-                "--foreground-scripts",
-                "--registry",
-                &self.registry.registry_url(),
-                &self.name,
-            ],
-            &self.dir,
-            vars,
-        )
+        npm_install(&self.env, mode, &self.registry, &self.dir, &self.name, vars)
     }
 
     fn pkg(&self) -> String {

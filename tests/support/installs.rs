@@ -2,7 +2,7 @@
 //! --sandbox --mode MODE -- ARGS`, its exit code and the report it left.
 
 use super::http::{HttpServer, Incoming, Reply};
-use super::{ShimEnv, run, stderr_str, stdout_str};
+use super::{NpmRegistry, ShimEnv, run, stderr_str, stdout_str};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;
@@ -86,6 +86,45 @@ pub fn install(
         stderr: stderr_str(&out),
         report,
     }
+}
+
+/// Makes `project` a fresh npm project: a bare `package.json`, no
+/// `node_modules` and no lockfile (the same install again would be a no-op).
+pub fn fresh_npm_project(project: &Path) {
+    let _ = fs::remove_dir_all(project.join("node_modules"));
+    let _ = fs::remove_file(project.join("package-lock.json"));
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"proj","version":"1.0.0"}"#,
+    )
+    .unwrap();
+}
+
+/// `npm install --foreground-scripts NAME` from `registry` in `project`,
+/// made fresh first, monitored in `mode`.
+pub fn npm_install(
+    env: &ShimEnv,
+    mode: &str,
+    registry: &NpmRegistry,
+    project: &Path,
+    name: &str,
+    vars: &[(&str, String)],
+) -> Installed {
+    fresh_npm_project(project);
+    install(
+        env,
+        mode,
+        &[
+            "npm",
+            "install",
+            "--foreground-scripts",
+            "--registry",
+            &registry.registry_url(),
+            name,
+        ],
+        project,
+        vars,
+    )
 }
 
 /// Checks the common shape of a finding.

@@ -385,7 +385,7 @@ pub fn build_requirements() -> Vec<Dist> {
         .collect();
     assert!(
         wheels.iter().any(|w| w.project == "setuptools"),
-        "no setuptools wheel in {}: run .ci/run",
+        "no setuptools wheel in {}: run .ci/run, or `python3 -m pip download --only-binary :all: --dest tests/.wheels setuptools wheel`",
         dir.display()
     );
     wheels
