@@ -76,8 +76,9 @@ fn project_manifest(deps: &[&str], root_script: bool) -> Value {
 }
 
 /// `<manager> install` of `manifest` in `HOME/<dir>` (fresh node_modules and
-/// lockfiles); the report and `result.json` of `probe` (Null when it did
-/// not run).
+/// lockfiles, `settings` added to pnpm's `pnpm-workspace.yaml`); the report
+/// and `result.json` of `probe` (Null when it did not run).
+#[allow(clippy::too_many_arguments)]
 fn install_in(
     env: &ShimEnv,
     registry: &NpmRegistry,
@@ -86,6 +87,7 @@ fn install_in(
     dir: &str,
     manifest: Value,
     probe: &str,
+    settings: &str,
 ) -> (Installed, Value, PathBuf) {
     let project = env.home.subdir(dir);
     let _ = fs::remove_dir_all(project.join("node_modules"));
@@ -98,7 +100,7 @@ fn install_in(
         // pnpm runs only the dependency scripts it is told to trust.
         fs::write(
             project.join("pnpm-workspace.yaml"),
-            format!("onlyBuiltDependencies:\n  - {probe}\n"),
+            format!("onlyBuiltDependencies:\n  - {probe}\n{settings}"),
         )
         .unwrap();
     }
@@ -167,25 +169,44 @@ t("append", () => fs.appendFileSync(f, "\n// " + M + "\n"));
 /// file in node_modules is the project's own (`nlink` 1).
 #[test]
 fn a_root_script_cannot_change_pnpms_store_through_node_modules() {
-    let registry = NpmRegistry::start_with(vec![victim(), root_tool(ROOT_STORE_LINK)]);
     for mode in ["protect", "block"] {
-        let env = ShimEnv::new(&[]);
-        let home = env.home.path();
-        let manifest = project_manifest(&["pw-victim", "pw-tool"], true);
-        let (r, result, _) = install_in(&env, &registry, "pnpm", mode, "proj", manifest, "pw-tool");
-        assert_eq!(
-            result["append"], "ok",
-            "{mode}: pw-tool did not run: {result:#}\n{}",
-            r.stderr
-        );
-        assert_eq!(result["nlink"], 1, "{mode}: {result:#}");
-        let planted = files_holding(&pnpm_store(home), "PWPOISON");
-        assert!(
-            planted.is_empty(),
-            "{mode}: the store's file changed {planted:?}: {result:#}\n{:#}",
-            r.report["findings"]
-        );
+        store_link_case(mode, "");
     }
+}
+
+/// Bypass: the same when the project's `pnpm-workspace.yaml` asks for hard
+/// links, which outranks every variable (pnpm applies the workspace
+/// manifest's settings over all but the command line); the root domain
+/// writes that file, so a bin can set it for the next install.
+#[test]
+#[ignore = "bypass: pnpm applies pnpm-workspace.yaml settings over environment variables, so `packageImportMethod: hardlink` there undoes npm_config_package_import_method=clone-or-copy: node_modules files are the store's again (nlink 2) and the root script's append changes the store; the root domain may write pnpm-workspace.yaml (a plan write file) to set it for the next install: exit 0, no finding"]
+fn a_root_script_cannot_change_pnpms_store_when_the_project_asks_for_hard_links() {
+    store_link_case("protect", "packageImportMethod: hardlink\n");
+}
+
+/// [`ROOT_STORE_LINK`] in a pnpm install with `settings` in the workspace
+/// manifest: the file in node_modules is the project's own, and the store
+/// holds no marker.
+fn store_link_case(mode: &str, settings: &str) {
+    let registry = NpmRegistry::start_with(vec![victim(), root_tool(ROOT_STORE_LINK)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path();
+    let manifest = project_manifest(&["pw-victim", "pw-tool"], true);
+    let (r, result, _) = install_in(
+        &env, &registry, "pnpm", mode, "proj", manifest, "pw-tool", settings,
+    );
+    assert_eq!(
+        result["append"], "ok",
+        "{mode}: pw-tool did not run: {result:#}\n{}",
+        r.stderr
+    );
+    assert_eq!(result["nlink"], 1, "{mode}: {result:#}");
+    let planted = files_holding(&pnpm_store(home), "PWPOISON");
+    assert!(
+        planted.is_empty(),
+        "{mode}: the store's file changed {planted:?}: {result:#}\n{:#}",
+        r.report["findings"]
+    );
 }
 
 /// A dependency's own postinstall appends to a file in its own directory
@@ -215,7 +236,7 @@ fn a_dependency_script_cannot_change_another_package_through_pnpms_store() {
         let home = env.home.path();
         let manifest = project_manifest(&["pw-victim", name], false);
         let (r, result, project) =
-            install_in(&env, &registry, "pnpm", mode, "proj", manifest, name);
+            install_in(&env, &registry, "pnpm", mode, "proj", manifest, name, "");
         assert_eq!(
             result["append"], "ok",
             "{mode}: the script did not run: {result:#}\n{}",
@@ -251,11 +272,13 @@ const places = {
   pnpm_rc: path.join(home, ".config", "pnpm", "rc"),
   // npm's own code, where it lies in the prefix (nvm, `npm i -g npm`).
   npm_code: path.join(home, ".npm-global", "lib", "node_modules", "npm", "lib", "cli.js"),
+  // Another project of the user's: its installed code.
+  other_project: path.join(home, "app", "node_modules", "dep", "index.js"),
 };
 for (const [k, p] of Object.entries(places)) {
   t(k, () => {
     fs.mkdirSync(path.dirname(p), {recursive: true});
-    const line = k === "npm_code" ? "// " + M + "\n" : "cache=" + target + "\ncache-dir=" + target + "\n# " + M + "\n";
+    const line = k === "npm_code" || k === "other_project" ? "// " + M + "\n" : "cache=" + target + "\ncache-dir=" + target + "\n# " + M + "\n";
     fs.appendFileSync(p, line);
   });
 }
@@ -269,7 +292,7 @@ t("plant", () => {
 /// caches, and in protect that is the rest of HOME: the managers' global
 /// configuration is there, and moving the cache undoes the split.
 #[test]
-#[ignore = "bypass: in protect the root script's domain (hook.rs root_writes) writes all the install may but the caches, which includes npm's global npmrc ($prefix/etc/npmrc under HOME), pnpm's ~/.config/pnpm/rc and npm's own code when it lies in the prefix; none is in persist.pm-config nor split out, so a dependency's bin run by the root postinstall sets cache= to ~/.cache/pw-npm (writable to every script under npm), where npm run without the variable then takes its cache from: exit 0, no finding"]
+#[ignore = "bypass: in protect the root script's domain (hook.rs root_writes) writes all the install may but the caches, which includes npm's global npmrc ($prefix/etc/npmrc under HOME), pnpm's ~/.config/pnpm/rc, npm's own code when it lies in the prefix and other projects' node_modules; none is in persist.pm-config nor split out, so a dependency's bin run by the root postinstall sets cache= to ~/.cache/pw-npm (writable to every script under npm), where npm run without the variable then takes its cache from: exit 0, no finding"]
 fn a_root_script_cannot_move_the_managers_cache_by_global_configuration() {
     let registry = NpmRegistry::start_with(vec![root_tool(ROOT_CONFIG), victim()]);
     let env = ShimEnv::new(&[]);
@@ -282,15 +305,19 @@ fn a_root_script_cannot_move_the_managers_cache_by_global_configuration() {
     let cli = home.join(".npm-global/lib/node_modules/npm/lib/cli.js");
     fs::create_dir_all(cli.parent().unwrap()).unwrap();
     fs::write(&cli, "// stand-in\n").unwrap();
+    let other = home.join("app/node_modules/dep/index.js");
+    fs::create_dir_all(other.parent().unwrap()).unwrap();
+    fs::write(&other, "module.exports = 1;\n").unwrap();
     let manifest = project_manifest(&["pw-tool"], true);
     let (r, result, _) = install_in(
-        &env, &registry, "npm", "protect", "proj", manifest, "pw-tool",
+        &env, &registry, "npm", "protect", "proj", manifest, "pw-tool", "",
     );
     assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
     let rcs = [
         ("global_npmrc", home.join(".npm-global/etc/npmrc")),
         ("pnpm_rc", home.join(".config/pnpm/rc")),
         ("npm_code", cli),
+        ("other_project", other),
     ];
     // The effect: npm, run without the harness's `npm_config_cache`
     // (as a user's shell runs it), now takes its cache from where scripts
@@ -490,6 +517,7 @@ fn pnpms_side_effects_cache_does_not_follow_a_link_out_of_the_package() {
         "proj",
         project_manifest(&[name], false),
         name,
+        "",
     );
     assert_eq!(
         result["link"], "ok",
@@ -508,6 +536,7 @@ fn pnpms_side_effects_cache_does_not_follow_a_link_out_of_the_package() {
         "proj2",
         project_manifest(&[name], false),
         name,
+        "",
     );
     let leak = p2.join("node_modules").join(name).join("leak.txt");
     let meta = fs::symlink_metadata(&leak);
@@ -625,7 +654,8 @@ fn a_dependency_script_cannot_plant_what_the_root_scripts_npx_runs() {
         let env = ShimEnv::new(&[]);
         let mut manifest = project_manifest(&[name], false);
         manifest["scripts"] = serde_json::json!({"postinstall": "npx --yes pw-cli"});
-        let (r, result, project) = install_in(&env, &registry, "npm", mode, "proj", manifest, name);
+        let (r, result, project) =
+            install_in(&env, &registry, "npm", mode, "proj", manifest, name, "");
         assert_eq!(result["plant"], "ok", "{mode}: {result:#}\n{}", r.stderr);
         assert_ne!(result["own_domain"], "ok", "{mode}: {result:#}");
         let nm = project.join("node_modules");
