@@ -668,3 +668,74 @@ fn a_dependency_script_cannot_plant_what_the_root_scripts_npx_runs() {
         );
     }
 }
+
+/// A credential file hidden from package code but not a start-up path
+/// (`~/.netrc`, which pip's HTTP client and curl read): the root domain's
+/// write-only grant lets a bin truncate or append to what it cannot read.
+const NETRC: &str = r#"
+const rc = path.join(home, ".netrc");
+t("read", () => fs.readFileSync(rc, "utf8").length);
+t("append", () => fs.appendFileSync(rc, "\nmachine pw.invalid login pw password " + M + "\n"));
+t("truncate", () => { const fd = fs.openSync(rc, fs.constants.O_WRONLY); fs.ftruncateSync(fd, 0); fs.closeSync(fd); });
+"#;
+
+/// A credential file is neither readable nor changeable by package code.
+#[test]
+fn a_root_script_cannot_change_a_credential_file_it_cannot_read() {
+    let registry = NpmRegistry::start_with(vec![root_tool(NETRC)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path();
+    let netrc = "machine 127.0.0.1 login user password pw-secret-token\n";
+    fs::write(home.join(".netrc"), netrc).unwrap();
+    let manifest = project_manifest(&["pw-tool"], true);
+    let (r, result, _) = install_in(
+        &env, &registry, "npm", "protect", "proj", manifest, "pw-tool", "",
+    );
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    assert_ne!(result["read"], "ok", "{result:#}");
+    let now = fs::read_to_string(home.join(".netrc")).unwrap_or_default();
+    let p = home.join(".netrc").display().to_string();
+    let reported = r.serious().iter().any(|f| {
+        f["evidence"]["paths"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| *x == p))
+    });
+    assert!(
+        now == netrc || reported,
+        "~/.netrc is now {now:?}, no finding: {result:#}\n{:#}",
+        r.report["findings"]
+    );
+}
+
+/// A benign root script (`"postinstall": "pw-tool"`, which touches nothing)
+/// with credential stores in HOME: the wrapper must not open them while it
+/// builds the root domain (each grant is opened for its rule, and opening
+/// a hidden store is `cred.read`).
+#[test]
+fn a_benign_root_script_is_clean_with_credential_stores_in_home() {
+    let registry = NpmRegistry::start_with(vec![root_tool("")]);
+    for mode in ["protect", "block"] {
+        let env = ShimEnv::new(&[]);
+        let home = env.home.path();
+        fs::create_dir_all(home.join(".ssh")).unwrap();
+        fs::write(home.join(".ssh/id_ed25519"), "not a key\n").unwrap();
+        fs::create_dir_all(home.join(".aws")).unwrap();
+        fs::write(home.join(".aws/credentials"), "[default]\n").unwrap();
+        fs::write(home.join(".netrc"), "machine x login y password z\n").unwrap();
+        let manifest = project_manifest(&["pw-tool"], true);
+        let (r, result, _) = install_in(
+            &env, &registry, "npm", mode, "proj", manifest, "pw-tool", "",
+        );
+        assert!(
+            !result.is_null(),
+            "{mode}: pw-tool did not run\n{}",
+            r.stderr
+        );
+        assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
+        assert_eq!(
+            r.serious(),
+            Vec::<&Value>::new(),
+            "{mode}: a benign root script was reported"
+        );
+    }
+}

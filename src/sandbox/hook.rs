@@ -156,7 +156,8 @@ pub fn spec(
         .and_then(|r| r.parent())
         .unwrap_or(cwd)
         .to_path_buf();
-    let (root_deny, mut root_writes) = root_writes(&caches);
+    let unread: Vec<PathBuf> = hide.iter().chain(&fs.secrets).cloned().collect();
+    let (root_deny, mut root_writes) = root_writes(&caches, &unread);
     if !root_deny.is_empty() {
         root_writes.extend(make_dirs.iter().cloned());
     }
@@ -183,8 +184,11 @@ pub fn spec(
 /// paths, and everything else as the places they may write. A cache inside
 /// the project is split out too (`--cache .npm-cache`, which CI jobs save
 /// and restore for later runs): the install's own domain gives the project
-/// no new entries at its top anyway.
-fn root_writes(caches: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+/// no new entries at its top anyway. What package code may not read
+/// (`unread`) is left out of the grants as well: the install may not write
+/// it either, and the wrapper opens each grant, which for a hidden store is
+/// a `cred.read` finding.
+fn root_writes(caches: &[PathBuf], unread: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let deny: Vec<PathBuf> = caches
         .iter()
         .filter_map(|c| c.canonicalize().ok())
@@ -192,7 +196,13 @@ fn root_writes(caches: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
     if deny.is_empty() {
         return (deny, Vec::new());
     }
-    let writes = landlock::allow_all_except(Path::new("/"), &deny);
+    let mut out: Vec<PathBuf> = deny.clone();
+    out.extend(
+        unread
+            .iter()
+            .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone())),
+    );
+    let writes = landlock::allow_all_except(Path::new("/"), &out);
     (deny, writes)
 }
 
