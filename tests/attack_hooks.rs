@@ -22,18 +22,6 @@ const fs = require("fs"), path = require("path");
 const home = process.env.HOME, r = {};
 const M = ["PW", "POISON"].join("");
 function t(name, f) { try { f(); r[name] = "ok"; } catch (e) { r[name] = e.code || String(e); } }
-function files(d) {
-  const out = [];
-  (function walk(d) {
-    let es = [];
-    try { es = fs.readdirSync(d, {withFileTypes: true}); } catch (e) { return; }
-    for (const e of es) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p); else if (e.isFile()) out.push(p);
-    }
-  })(d);
-  return out;
-}
 "#;
 
 const EPILOGUE: &str = r#"
@@ -42,7 +30,7 @@ fs.writeFileSync("result.json", JSON.stringify(r));
 
 /// A package whose postinstall runs `body` (after [`PRELUDE`]).
 fn probe(name: &str, body: &str) -> NpmPackage {
-    let script = format!("{PRELUDE}{body}{EPILOGUE}");
+    let script = format!("{PRELUDE}{JS_FILES}{body}{EPILOGUE}");
     NpmPackage::new(
         serde_json::json!({
             "name": name, "version": "1.0.0", "license": "MIT",

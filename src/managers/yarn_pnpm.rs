@@ -355,6 +355,9 @@ fn pnpm_facts(real: &Path, pnpm: &Path, cwd: &Path) -> Result<ManagerFacts, Fact
     Ok(f)
 }
 
+/// pnpm's setting for how packages come from its store into node_modules.
+const IMPORT_METHOD: &str = "npm_config_package_import_method";
+
 /// Variables set for the sandboxed tool.
 ///
 /// yarn classic's daily update check (only at a terminal) asks a host
@@ -364,17 +367,30 @@ fn pnpm_facts(real: &Path, pnpm: &Path, cwd: &Path) -> Result<ManagerFacts, Fact
 /// creates and links a scratch directory in its data directory (next to
 /// global packages and, by default, its global bin directory) to choose the
 /// store; it is told the store it would have chosen, which it then uses as is.
+/// pnpm is told to copy (or reflink) packages from its store, never to
+/// hard-link them (see below).
 pub fn sandbox_env(plan: &InstallPlan) -> Vec<(&'static str, String)> {
     match plan.tool {
         Tool::Yarn if plan.facts.derived => {
             vec![("YARN_DISABLE_SELF_UPDATE_CHECK", "true".into())]
         }
-        Tool::Pnpm | Tool::Pnpx if plan.facts.derived => plan
-            .cache_dirs
-            .first()
-            .map(|s| ("npm_config_store_dir", s.display().to_string()))
-            .into_iter()
-            .collect(),
+        Tool::Pnpm | Tool::Pnpx if plan.facts.derived => {
+            let mut env: Vec<(&'static str, String)> = plan
+                .cache_dirs
+                .first()
+                .map(|s| ("npm_config_store_dir", s.display().to_string()))
+                .into_iter()
+                .collect();
+            // pnpm hard-links packages from its store into node_modules,
+            // which the root project's scripts may write: a write in place
+            // would change the store every project of the user links.
+            // Reflinks or copies keep the store out of reach.
+            let chosen = std::env::var(IMPORT_METHOD).unwrap_or_default();
+            if !matches!(chosen.as_str(), "copy" | "clone" | "clone-or-copy") {
+                env.push((IMPORT_METHOD, "clone-or-copy".into()));
+            }
+            env
+        }
         _ => Vec::new(),
     }
 }

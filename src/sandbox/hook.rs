@@ -156,7 +156,8 @@ pub fn spec(
         .and_then(|r| r.parent())
         .unwrap_or(cwd)
         .to_path_buf();
-    let (root_deny, mut root_writes) = root_writes(&caches, &project);
+    let unread: Vec<PathBuf> = hide.iter().chain(&fs.secrets).cloned().collect();
+    let (root_deny, mut root_writes) = root_writes(&caches, &unread);
     if !root_deny.is_empty() {
         root_writes.extend(make_dirs.iter().cloned());
     }
@@ -181,21 +182,27 @@ pub fn spec(
 
 /// The caches the root project's scripts may not write, by their real
 /// paths, and everything else as the places they may write. A cache inside
-/// the project itself stays theirs (splitting the project would refuse its
-/// build new entries at its top).
-fn root_writes(caches: &[PathBuf], project: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let project = project
-        .canonicalize()
-        .unwrap_or_else(|_| project.to_path_buf());
+/// the project is split out too (`--cache .npm-cache`, which CI jobs save
+/// and restore for later runs): the install's own domain gives the project
+/// no new entries at its top anyway. What package code may not read
+/// (`unread`) is left out of the grants as well: the install may not write
+/// it either, and the wrapper opens each grant, which for a hidden store is
+/// a `cred.read` finding.
+fn root_writes(caches: &[PathBuf], unread: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let deny: Vec<PathBuf> = caches
         .iter()
         .filter_map(|c| c.canonicalize().ok())
-        .filter(|c| !c.starts_with(&project))
         .collect();
     if deny.is_empty() {
         return (deny, Vec::new());
     }
-    let writes = landlock::allow_all_except(Path::new("/"), &deny);
+    let mut out: Vec<PathBuf> = deny.clone();
+    out.extend(
+        unread
+            .iter()
+            .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone())),
+    );
+    let writes = landlock::allow_all_except(Path::new("/"), &out);
     (deny, writes)
 }
 

@@ -18,7 +18,7 @@ pub mod pypi;
 pub mod shimenv;
 
 pub use http::{HttpServer, LoggedRequest, Reply};
-pub use npm::{NpmFixture, NpmPackage, NpmRegistry};
+pub use npm::{JS_FILES, NpmFixture, NpmPackage, NpmRegistry};
 pub use pypi::{Dist, PipFixture, PypiIndex};
 pub use shimenv::{SANDBOXED, ShimEnv, UNMONITORED, stand_in, wait_for};
 

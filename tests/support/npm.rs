@@ -347,3 +347,20 @@ fn route(st: &RegistryState, base_url: &str, rq: &Incoming<'_>) -> Reply {
     }
     not_found()
 }
+
+/// JavaScript for probe scripts: `files(d)`, every regular file beneath `d`
+/// (links not followed; needs `fs` and `path`).
+pub const JS_FILES: &str = r#"
+function files(d) {
+  const out = [];
+  (function walk(d) {
+    let es = [];
+    try { es = fs.readdirSync(d, {withFileTypes: true}); } catch (e) { return; }
+    for (const e of es) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p); else if (e.isFile()) out.push(p);
+    }
+  })(d);
+  return out;
+}
+"#;
