@@ -26,7 +26,6 @@ const DATA_TABLES: &[(&str, &str)] = &[];
 const NOT_YET_SPLIT: &[(&str, &str)] = &[
     ("monitor/notify.rs", "handle"),
     ("detect/net.rs", "check"),
-    ("sandbox/seccomp.rs", "rules"),
     ("monitor/notify.rs", "permissions"),
     ("report/jsonl.rs", "render"),
     ("monitor/watch.rs", "look"),
