@@ -28,7 +28,6 @@ const NOT_YET_SPLIT: &[(&str, &str)] = &[
     ("monitor/notify.rs", "permissions"),
     ("report/jsonl.rs", "render"),
     ("monitor/watch.rs", "look"),
-    ("detect/exec.rs", "check"),
     ("monitor/notify.rs", "network"),
     ("cli.rs", "cmd_shims"),
     ("report/human.rs", "show"),
