@@ -29,7 +29,6 @@ const NOT_YET_SPLIT: &[(&str, &str)] = &[
     ("monitor/watch.rs", "look"),
     ("monitor/notify.rs", "network"),
     ("cli.rs", "cmd_shims"),
-    ("report/human.rs", "show"),
     ("cli.rs", "cmd_report"),
 ];
 
