@@ -28,8 +28,6 @@ const NOT_YET_SPLIT: &[(&str, &str)] = &[
     ("monitor/notify.rs", "permissions"),
     ("monitor/watch.rs", "look"),
     ("monitor/notify.rs", "network"),
-    ("cli.rs", "cmd_shims"),
-    ("cli.rs", "cmd_report"),
 ];
 
 /// One function item: where it is and how many lines it spans.
