@@ -26,7 +26,6 @@ const DATA_TABLES: &[(&str, &str)] = &[];
 const NOT_YET_SPLIT: &[(&str, &str)] = &[
     ("monitor/notify.rs", "handle"),
     ("monitor/notify.rs", "permissions"),
-    ("monitor/watch.rs", "look"),
     ("monitor/notify.rs", "network"),
 ];
 
