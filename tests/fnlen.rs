@@ -21,14 +21,6 @@ const MAX_LINES: usize = 120;
 /// that is no longer over the limit fails the test, so it cannot rot.
 const DATA_TABLES: &[(&str, &str)] = &[];
 
-/// Functions over the limit that are still to be split (issue 12). Like
-/// `DATA_TABLES`, the list may only shrink.
-const NOT_YET_SPLIT: &[(&str, &str)] = &[
-    ("monitor/notify.rs", "handle"),
-    ("monitor/notify.rs", "permissions"),
-    ("monitor/notify.rs", "network"),
-];
-
 /// One function item: where it is and how many lines it spans.
 #[derive(Debug, PartialEq)]
 struct FnSpan {
@@ -53,12 +45,9 @@ fn no_function_outside_tests_is_longer_than_the_limit() {
     for (file, f) in all.iter().take(15) {
         println!("{:>4} {file}:{} {}", f.lines, f.line, f.name);
     }
-    let allowed = |file: &str, name: &str| {
-        DATA_TABLES.contains(&(file, name)) || NOT_YET_SPLIT.contains(&(file, name))
-    };
+    let allowed = |file: &str, name: &str| DATA_TABLES.contains(&(file, name));
     let stale: Vec<_> = DATA_TABLES
         .iter()
-        .chain(NOT_YET_SPLIT)
         .filter(|(file, name)| {
             !all.iter()
                 .any(|(f, s)| f == file && s.name == *name && s.lines > MAX_LINES)
@@ -66,7 +55,7 @@ fn no_function_outside_tests_is_longer_than_the_limit() {
         .collect();
     assert!(
         stale.is_empty(),
-        "DATA_TABLES or NOT_YET_SPLIT name functions no longer over {MAX_LINES} lines; \
+        "DATA_TABLES names functions no longer over {MAX_LINES} lines; \
          remove them: {stale:?}"
     );
     let long: Vec<String> = all
