@@ -8,7 +8,7 @@ use crate::policy::{self, Mode, Overrides};
 use crate::shim::{self, Shell};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// pkgwarden: runs package installs in a sandbox and reports what they did.
 #[derive(Debug, Parser)]
@@ -502,130 +502,135 @@ fn shims_dir_or(dir: Option<PathBuf>) -> Result<PathBuf, i32> {
 
 fn cmd_shims(action: ShimsCmd) -> i32 {
     match action {
-        ShimsCmd::Install { dir } => {
-            let dir = match shims_dir_or(dir) {
-                Ok(d) => d,
-                Err(c) => return c,
-            };
-            let env: Vec<(String, String)> = std::env::vars().collect();
-            let eff = match policy::load(&policy::Locations::default(), &env, &Overrides::default())
-            {
-                Ok(e) => e,
-                Err(e) => {
-                    eprintln!("pkgwarden: policy error, no shims changed\n{e}");
-                    return exit::USAGE;
-                }
-            };
-            let target = match std::env::current_exe().and_then(|p| p.canonicalize()) {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("pkgwarden: cannot find my own binary: {e}");
-                    return 1;
-                }
-            };
-            let path_var = std::env::var_os("PATH");
-            let names = shim::wanted_names(&eff.policy.package_managers, path_var.as_deref(), &dir);
-            match shim::install_shims(&dir, &target, &names) {
-                Ok(changes) => {
-                    let count = |c: shim::Change| changes.iter().filter(|(_, x)| *x == c).count();
-                    println!(
-                        "pkgwarden: {} shims in {} (created {}, updated {}, unchanged {}, removed {})",
-                        names.len() - count(shim::Change::Skipped),
-                        dir.display(),
-                        count(shim::Change::Created),
-                        count(shim::Change::Updated),
-                        count(shim::Change::Unchanged),
-                        count(shim::Change::Removed),
-                    );
-                    for (name, _) in changes.iter().filter(|(_, c)| *c == shim::Change::Skipped) {
-                        eprintln!(
-                            "pkgwarden: left {} alone: it is not a pkgwarden shim",
-                            dir.join(name).display()
-                        );
-                    }
-                    println!(
-                        "Put the shims first on PATH, and keep them first after `activate`, `nvm use`, `conda activate` …; pkgwarden never edits start-up files itself."
-                    );
-                    let me = target.display();
-                    println!("bash (~/.bashrc):");
-                    println!("  eval \"$('{me}' shims env --shell bash)\"");
-                    println!("zsh (~/.zshrc):");
-                    println!("  eval \"$('{me}' shims env --shell zsh)\"");
-                    println!("fish (~/.config/fish/config.fish):");
-                    println!("  '{me}' shims env --shell fish | source");
-                    println!("CI jobs and plain sh (no prompt to hook):");
-                    println!("  export PATH=\"{}:$PATH\"", dir.display());
-                    0
-                }
-                Err(e) => {
-                    eprintln!("pkgwarden: cannot write shims in {}: {e}", dir.display());
-                    1
-                }
-            }
+        ShimsCmd::Install { dir } => in_shims_dir(dir, shims_install),
+        ShimsCmd::Uninstall { dir } => in_shims_dir(dir, shims_uninstall),
+        ShimsCmd::List { dir, json } => in_shims_dir(dir, |d| shims_list(d, json)),
+        ShimsCmd::Env { shell, dir } => in_shims_dir(dir, |d| {
+            print!("{}", shim::activation(shell, d));
+            0
+        }),
+    }
+}
+
+/// Runs `step` on the shims directory (`--dir`, or the default one).
+fn in_shims_dir(dir: Option<PathBuf>, step: impl FnOnce(&Path) -> i32) -> i32 {
+    match shims_dir_or(dir) {
+        Ok(d) => step(&d),
+        Err(c) => c,
+    }
+}
+
+/// `shims install`: the shims the policy wants, then how to put them first.
+fn shims_install(dir: &Path) -> i32 {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let eff = match policy::load(&policy::Locations::default(), &env, &Overrides::default()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("pkgwarden: policy error, no shims changed\n{e}");
+            return exit::USAGE;
         }
-        ShimsCmd::Uninstall { dir } => {
-            let dir = match shims_dir_or(dir) {
-                Ok(d) => d,
-                Err(c) => return c,
-            };
-            match shim::uninstall_shims(&dir) {
-                Ok(removed) => {
-                    println!(
-                        "pkgwarden: removed {} shims from {}; remove the PATH line from your start-up file",
-                        removed.len(),
-                        dir.display()
-                    );
-                    0
-                }
-                Err(e) => {
-                    eprintln!("pkgwarden: cannot remove shims in {}: {e}", dir.display());
-                    1
-                }
-            }
+    };
+    let target = match std::env::current_exe().and_then(|p| p.canonicalize()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("pkgwarden: cannot find my own binary: {e}");
+            return 1;
         }
-        ShimsCmd::List { dir, json } => {
-            let dir = match shims_dir_or(dir) {
-                Ok(d) => d,
-                Err(c) => return c,
-            };
-            let path_var = std::env::var_os("PATH");
-            let entries = shim::list_shims(&dir, path_var.as_deref());
-            let first = path_var
-                .as_deref()
-                .and_then(|p| std::env::split_paths(p).next())
-                .is_some_and(|p| p == dir);
-            if json {
-                let v = serde_json::json!({"dir": dir, "first_on_path": first, "shims": entries});
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-                return 0;
-            }
+    };
+    let path_var = std::env::var_os("PATH");
+    let names = shim::wanted_names(&eff.policy.package_managers, path_var.as_deref(), dir);
+    match shim::install_shims(dir, &target, &names) {
+        Ok(changes) => {
+            let count = |c: shim::Change| changes.iter().filter(|(_, x)| *x == c).count();
             println!(
-                "{} ({})",
+                "pkgwarden: {} shims in {} (created {}, updated {}, unchanged {}, removed {})",
+                names.len() - count(shim::Change::Skipped),
                 dir.display(),
-                if first {
-                    "first on PATH"
-                } else {
-                    "NOT first on PATH: run `pkgwarden shims env`"
-                }
+                count(shim::Change::Created),
+                count(shim::Change::Updated),
+                count(shim::Change::Unchanged),
+                count(shim::Change::Removed),
             );
-            for e in entries {
-                let real = e
-                    .real
-                    .map(|r| r.display().to_string())
-                    .unwrap_or_else(|| "no real manager on PATH".into());
-                println!("  {:<12} -> {real}", e.name);
+            for (name, _) in changes.iter().filter(|(_, c)| *c == shim::Change::Skipped) {
+                eprintln!(
+                    "pkgwarden: left {} alone: it is not a pkgwarden shim",
+                    dir.join(name).display()
+                );
             }
+            print_shims_hints(&target, dir);
             0
         }
-        ShimsCmd::Env { shell, dir } => {
-            let dir = match shims_dir_or(dir) {
-                Ok(d) => d,
-                Err(c) => return c,
-            };
-            print!("{}", shim::activation(shell, &dir));
-            0
+        Err(e) => {
+            eprintln!("pkgwarden: cannot write shims in {}: {e}", dir.display());
+            1
         }
     }
+}
+
+/// How to put the shims in `dir` first on PATH, per shell.
+fn print_shims_hints(target: &Path, dir: &Path) {
+    println!(
+        "Put the shims first on PATH, and keep them first after `activate`, `nvm use`, `conda activate` …; pkgwarden never edits start-up files itself."
+    );
+    let me = target.display();
+    println!("bash (~/.bashrc):");
+    println!("  eval \"$('{me}' shims env --shell bash)\"");
+    println!("zsh (~/.zshrc):");
+    println!("  eval \"$('{me}' shims env --shell zsh)\"");
+    println!("fish (~/.config/fish/config.fish):");
+    println!("  '{me}' shims env --shell fish | source");
+    println!("CI jobs and plain sh (no prompt to hook):");
+    println!("  export PATH=\"{}:$PATH\"", dir.display());
+}
+
+/// `shims uninstall`.
+fn shims_uninstall(dir: &Path) -> i32 {
+    match shim::uninstall_shims(dir) {
+        Ok(removed) => {
+            println!(
+                "pkgwarden: removed {} shims from {}; remove the PATH line from your start-up file",
+                removed.len(),
+                dir.display()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("pkgwarden: cannot remove shims in {}: {e}", dir.display());
+            1
+        }
+    }
+}
+
+/// `shims list`: each shim and the real manager behind it.
+fn shims_list(dir: &Path, json: bool) -> i32 {
+    let path_var = std::env::var_os("PATH");
+    let entries = shim::list_shims(dir, path_var.as_deref());
+    let first = path_var
+        .as_deref()
+        .and_then(|p| std::env::split_paths(p).next())
+        .is_some_and(|p| p == dir);
+    if json {
+        let v = serde_json::json!({"dir": dir, "first_on_path": first, "shims": entries});
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return 0;
+    }
+    println!(
+        "{} ({})",
+        dir.display(),
+        if first {
+            "first on PATH"
+        } else {
+            "NOT first on PATH: run `pkgwarden shims env`"
+        }
+    );
+    for e in entries {
+        let real = e
+            .real
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|| "no real manager on PATH".into());
+        println!("  {:<12} -> {real}", e.name);
+    }
+    0
 }
 
 fn cmd_policy(action: PolicyCmd) -> i32 {
@@ -803,69 +808,14 @@ fn report_error(e: impl std::fmt::Display) -> i32 {
 }
 
 fn cmd_report(action: ReportCmd) -> i32 {
-    use crate::report::store;
     match action {
         ReportCmd::List {
             since,
             findings,
             json,
-        } => {
-            let since = match since.as_deref().map(parse_since).transpose() {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return exit::USAGE;
-                }
-            };
-            crate::monitor::watch::print_notices();
-            let all = match store::list(since, findings) {
-                Ok(a) => a,
-                Err(e) => return report_error(e),
-            };
-            if json {
-                return emit(&(serde_json::to_string_pretty(&all).unwrap_or_default() + "\n"));
-            }
-            if all.is_empty() {
-                let dir = store::reports_dir()
-                    .map(|d| d.display().to_string())
-                    .unwrap_or_default();
-                let which = if findings {
-                    "reports with findings"
-                } else {
-                    "reports"
-                };
-                eprintln!("pkgwarden: no {which} in {dir}");
-                return 0;
-            }
-            let mut table = format!(
-                "{:<16}  {:<20}  {:<8} {:<9} {:<8} {:<11} {:>4}  FINDINGS\n",
-                "ID", "STARTED", "MANAGER", "COMMAND", "MODE", "STATUS", "EXIT"
-            );
-            for s in all {
-                let started = humantime::parse_rfc3339_weak(&s.started)
-                    .ok()
-                    .and_then(|t| crate::report::rfc3339(t, 0, false))
-                    .unwrap_or(s.started);
-                let found = match s.worst {
-                    Some(w) if s.findings > 0 => format!("{} (worst {w})", s.findings),
-                    _ => s.findings.to_string(),
-                };
-                let cell = |v: &str, n: usize| crate::report::shorten(&crate::report::clean(v), n);
-                table.push_str(&format!(
-                    "{:<16}  {:<20}  {:<8} {:<9} {:<8} {:<11} {:>4}  {found}\n",
-                    cell(&s.id, 16),
-                    cell(&started, 20),
-                    cell(&s.manager, 8),
-                    cell(&s.command, 9),
-                    cell(&s.mode, 8),
-                    cell(&s.status, 11),
-                    s.exit_code,
-                ));
-            }
-            emit(&table)
-        }
+        } => report_list(since.as_deref(), findings, json),
         ReportCmd::Show { id, format } => {
-            let r = match store::load(&id) {
+            let r = match crate::report::store::load(&id) {
                 Ok(r) => r,
                 Err(e) => return report_error(e),
             };
@@ -876,51 +826,121 @@ fn cmd_report(action: ReportCmd) -> i32 {
             all,
             since,
             format,
-        } => {
-            if all && format == ReportFormat::Sarif {
-                eprintln!(
-                    "pkgwarden: a SARIF log holds one report here\n  hint: export one id with --format sarif, or use --format jsonl with --all"
-                );
-                return exit::USAGE;
-            }
-            let reports = if all {
-                let since = match since.as_deref().map(parse_since).transpose() {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("{e}");
-                        return exit::USAGE;
-                    }
-                };
-                let listed = match store::list(since, false) {
-                    Ok(l) => l,
-                    Err(e) => return report_error(e),
-                };
-                let mut loaded = Vec::new();
-                for s in listed {
-                    match store::load(&s.id) {
-                        Ok(r) => loaded.push(r),
-                        Err(e) => return report_error(e),
-                    }
-                }
-                loaded
-            } else {
-                match store::load(id.as_deref().unwrap_or("last")) {
-                    Ok(r) => vec![r],
-                    Err(e) => return report_error(e),
-                }
-            };
-            let mut out = std::io::stdout().lock();
-            for r in &reports {
-                use std::io::Write as _;
-                // A closed pipe (`| head`) ends the export quietly.
-                if out
-                    .write_all(render_report(r, format, all).as_bytes())
-                    .is_err()
-                {
-                    return 0;
-                }
-            }
-            0
+        } => report_export(id.as_deref(), all, since.as_deref(), format),
+    }
+}
+
+/// `--since WHEN`, or the exit code of a usage error (said on stderr).
+fn since_or_usage(since: Option<&str>) -> Result<Option<std::time::SystemTime>, i32> {
+    since.map(parse_since).transpose().map_err(|e| {
+        eprintln!("{e}");
+        exit::USAGE
+    })
+}
+
+/// `report list`: the stored reports as a table or JSON.
+fn report_list(since: Option<&str>, findings: bool, json: bool) -> i32 {
+    use crate::report::store;
+    let since = match since_or_usage(since) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    crate::monitor::watch::print_notices();
+    let all = match store::list(since, findings) {
+        Ok(a) => a,
+        Err(e) => return report_error(e),
+    };
+    if json {
+        return emit(&(serde_json::to_string_pretty(&all).unwrap_or_default() + "\n"));
+    }
+    if all.is_empty() {
+        let dir = store::reports_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        let which = if findings {
+            "reports with findings"
+        } else {
+            "reports"
+        };
+        eprintln!("pkgwarden: no {which} in {dir}");
+        return 0;
+    }
+    emit(&report_table(all))
+}
+
+/// One line per stored report, under a header.
+fn report_table(all: Vec<crate::report::store::Summary>) -> String {
+    let mut table = format!(
+        "{:<16}  {:<20}  {:<8} {:<9} {:<8} {:<11} {:>4}  FINDINGS\n",
+        "ID", "STARTED", "MANAGER", "COMMAND", "MODE", "STATUS", "EXIT"
+    );
+    for s in all {
+        let started = humantime::parse_rfc3339_weak(&s.started)
+            .ok()
+            .and_then(|t| crate::report::rfc3339(t, 0, false))
+            .unwrap_or(s.started);
+        let found = match s.worst {
+            Some(w) if s.findings > 0 => format!("{} (worst {w})", s.findings),
+            _ => s.findings.to_string(),
+        };
+        let cell = |v: &str, n: usize| crate::report::shorten(&crate::report::clean(v), n);
+        table.push_str(&format!(
+            "{:<16}  {:<20}  {:<8} {:<9} {:<8} {:<11} {:>4}  {found}\n",
+            cell(&s.id, 16),
+            cell(&started, 20),
+            cell(&s.manager, 8),
+            cell(&s.command, 9),
+            cell(&s.mode, 8),
+            cell(&s.status, 11),
+            s.exit_code,
+        ));
+    }
+    table
+}
+
+/// `report export`: one report, or every one since a time, on stdout.
+fn report_export(id: Option<&str>, all: bool, since: Option<&str>, format: ReportFormat) -> i32 {
+    use crate::report::store;
+    if all && format == ReportFormat::Sarif {
+        eprintln!(
+            "pkgwarden: a SARIF log holds one report here\n  hint: export one id with --format sarif, or use --format jsonl with --all"
+        );
+        return exit::USAGE;
+    }
+    let reports = if all {
+        match load_all_since(since) {
+            Ok(l) => l,
+            Err(c) => return c,
+        }
+    } else {
+        match store::load(id.unwrap_or("last")) {
+            Ok(r) => vec![r],
+            Err(e) => return report_error(e),
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for r in &reports {
+        use std::io::Write as _;
+        // A closed pipe (`| head`) ends the export quietly.
+        if out
+            .write_all(render_report(r, format, all).as_bytes())
+            .is_err()
+        {
+            return 0;
         }
     }
+    0
+}
+
+/// Every stored report started since `since`, or the exit code of the
+/// error (said on stderr).
+fn load_all_since(since: Option<&str>) -> Result<Vec<crate::model::report::Report>, i32> {
+    use crate::report::store;
+    let since = since_or_usage(since)?;
+    let listed = store::list(since, false).map_err(report_error)?;
+    let mut loaded = Vec::new();
+    for s in listed {
+        loaded.push(store::load(&s.id).map_err(report_error)?);
+    }
+    Ok(loaded)
 }

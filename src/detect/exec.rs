@@ -3,8 +3,8 @@
 //! `exec.suspicious` (an install script runs a tool no install needs).
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
-use crate::model::EventKind;
 use crate::model::RuleId;
+use crate::model::{Event, EventKind};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -22,65 +22,14 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         .filter(|e| e.kind == EventKind::Memfd)
         .map(|e| e.pid)
         .collect();
-    // A scratch place outside $HOME (a home directory may itself live under
-    // /tmp), or the user's cache; and a file that changed since the install
-    // began (the shims and tools that were already there are not dropped).
-    let scratch = |p: &Path| {
-        let home = input.home.as_deref();
-        let place = (super::data::benign()
-            .scratch_dirs
-            .iter()
-            .any(|s| p.starts_with(s))
-            && !home.is_some_and(|h| p.starts_with(h)))
-            || home.is_some_and(|h| p.starts_with(h.join(".cache")));
-        let fresh = std::fs::symlink_metadata(p)
-            .and_then(|m| m.modified())
-            .ok()
-            .zip(input.started)
-            .is_some_and(|(m, s)| m >= s);
-        place && fresh
-    };
     let mut seen = BTreeSet::new();
     for e in input.events.iter().filter(|e| e.kind == EventKind::Exec) {
         let exe = e.paths.first().map(PathBuf::from).unwrap_or_default();
         let argv = e.argv.clone().unwrap_or_default();
-        // The program (resolved, and as named: a symlink written during the
-        // install is dropped too), and the script it was handed: an
-        // interpreter takes it as its first operand (`sh x`, `python -u x`).
-        // Later operands, and files handed to any other program (`diff a b`,
-        // `chmod 755 p`, `tar xf`), are not programs it runs.
-        let mut targets = vec![exe.clone()];
-        targets.extend(e.raw_paths.first().map(PathBuf::from));
-        if super::data::is_interpreter(&exe.to_string_lossy())
-            || argv.first().is_some_and(|a| super::data::is_interpreter(a))
-        {
-            targets.extend(
-                argv.iter()
-                    .skip(1)
-                    .find(|a| !a.starts_with('-'))
-                    .filter(|a| a.starts_with('/'))
-                    .map(PathBuf::from),
-            );
-        }
-        let dropped = targets.iter().find(|t| {
-            // A device handed as an argument (`ld -o /dev/null`, as Python's
-            // ctypes.util.find_library runs it) is written, never run.
-            let device = std::fs::metadata(t).is_ok_and(|m| {
-                use std::os::unix::fs::FileTypeExt;
-                m.file_type().is_char_device() || m.file_type().is_block_device()
-            });
-            // Written then run: dropped wherever it was written (a tool
-            // cache too), unless it is the payload or a build directory.
-            // Found fresh in a scratch place without a write seen: the
-            // caches of tools that download binaries are their business.
-            !device
-                && !input.exec_root(t)
-                && (written.iter().any(|(w, seq)| w == *t && *seq < e.seq)
-                    || (scratch(t)
-                        && t.is_file()
-                        && !input.expected_path(t)
-                        && !input.tool_cache(t)))
-        });
+        let targets = exec_targets(&exe, e.raw_paths.first(), &argv);
+        let dropped = targets
+            .iter()
+            .find(|t| is_dropped(input, t, &written, e.seq));
         let memfd = exe.to_string_lossy().starts_with("/memfd:")
             || (e.syscall == "execveat" && memfd_pids.contains(&e.pid));
         // Run through a descriptor after its file was unlinked: fileless too.
@@ -90,39 +39,8 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             if !seen.insert((t.clone(), e.pid)) {
                 continue;
             }
-            let ev = Evidence {
-                paths: vec![t.display().to_string()],
-                argv: Some(argv.clone()),
-                detail: memfd.then(|| {
-                    if deleted {
-                        "executed from a file deleted before it ran".into()
-                    } else {
-                        "executed from an anonymous memory file".into()
-                    }
-                }),
-                ..Evidence::default()
-            };
-            // The program started; whether the dropped file was there to run
-            // is what the sandbox decided.
-            let action = if e.action == crate::model::Action::Denied {
-                Taken::Blocked
-            } else if memfd || t.exists() {
-                Taken::Observed
-            } else {
-                input.write_taken(&t)
-            };
-            let title = format!(
-                "Executed a file written during the install: {}",
-                t.display()
-            );
-            out.push(finding(
-                RuleId::ExecDropped,
-                title,
-                Some(e.pid),
-                procs,
-                ev,
-                action,
-            ));
+            let fileless = memfd.then_some(deleted);
+            out.push(dropped_finding(input, procs, e, &t, &argv, fileless));
         }
         if procs.is_hook(e.pid)
             && let Some(why) = suspicious(&argv)
@@ -144,6 +62,106 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// What an exec runs: the program (resolved, and as named: a symlink
+/// written during the install is dropped too), and the script it was
+/// handed: an interpreter takes it as its first operand (`sh x`, `python -u
+/// x`). Later operands, and files handed to any other program (`diff a b`,
+/// `chmod 755 p`, `tar xf`), are not programs it runs.
+fn exec_targets(exe: &Path, raw: Option<&String>, argv: &[String]) -> Vec<PathBuf> {
+    let mut targets = vec![exe.to_path_buf()];
+    targets.extend(raw.map(PathBuf::from));
+    if super::data::is_interpreter(&exe.to_string_lossy())
+        || argv.first().is_some_and(|a| super::data::is_interpreter(a))
+    {
+        targets.extend(
+            argv.iter()
+                .skip(1)
+                .find(|a| !a.starts_with('-'))
+                .filter(|a| a.starts_with('/'))
+                .map(PathBuf::from),
+        );
+    }
+    targets
+}
+
+/// Whether `t`, run at event `seq`, is a dropped file.
+fn is_dropped(input: &Input, t: &Path, written: &[(PathBuf, u64)], seq: u64) -> bool {
+    // A device handed as an argument (`ld -o /dev/null`, as Python's
+    // ctypes.util.find_library runs it) is written, never run.
+    let device = std::fs::metadata(t).is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_char_device() || m.file_type().is_block_device()
+    });
+    // Written then run: dropped wherever it was written (a tool
+    // cache too), unless it is the payload or a build directory.
+    // Found fresh in a scratch place without a write seen: the
+    // caches of tools that download binaries are their business.
+    !device
+        && !input.exec_root(t)
+        && (written.iter().any(|(w, s)| w == t && *s < seq)
+            || (is_fresh_scratch(input, t)
+                && t.is_file()
+                && !input.expected_path(t)
+                && !input.tool_cache(t)))
+}
+
+/// A scratch place outside $HOME (a home directory may itself live under
+/// /tmp), or the user's cache; and a file that changed since the install
+/// began (the shims and tools that were already there are not dropped).
+fn is_fresh_scratch(input: &Input, p: &Path) -> bool {
+    let home = input.home.as_deref();
+    let place = (super::data::benign()
+        .scratch_dirs
+        .iter()
+        .any(|s| p.starts_with(s))
+        && !home.is_some_and(|h| p.starts_with(h)))
+        || home.is_some_and(|h| p.starts_with(h.join(".cache")));
+    let fresh = std::fs::symlink_metadata(p)
+        .and_then(|m| m.modified())
+        .ok()
+        .zip(input.started)
+        .is_some_and(|(m, s)| m >= s);
+    place && fresh
+}
+
+/// The `exec.dropped` finding of running `t`; `fileless` is `Some(deleted)`
+/// when it ran from an anonymous memory file or a deleted one.
+fn dropped_finding(
+    input: &Input,
+    procs: &Procs,
+    e: &Event,
+    t: &Path,
+    argv: &[String],
+    fileless: Option<bool>,
+) -> Finding {
+    let ev = Evidence {
+        paths: vec![t.display().to_string()],
+        argv: Some(argv.to_vec()),
+        detail: fileless.map(|deleted| {
+            if deleted {
+                "executed from a file deleted before it ran".into()
+            } else {
+                "executed from an anonymous memory file".into()
+            }
+        }),
+        ..Evidence::default()
+    };
+    // The program started; whether the dropped file was there to run
+    // is what the sandbox decided.
+    let action = if e.action == crate::model::Action::Denied {
+        Taken::Blocked
+    } else if fileless.is_some() || t.exists() {
+        Taken::Observed
+    } else {
+        input.write_taken(t)
+    };
+    let title = format!(
+        "Executed a file written during the install: {}",
+        t.display()
+    );
+    finding(RuleId::ExecDropped, title, Some(e.pid), procs, ev, action)
 }
 
 fn shorten_cmd(argv: &[String]) -> String {

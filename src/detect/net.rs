@@ -6,10 +6,10 @@ use super::data;
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
 use crate::model::RuleId;
 use crate::model::request::Verdict;
-use crate::model::{Action, EventKind};
+use crate::model::{Action, Event, EventKind, Request};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// systemd-resolved's sockets: they answer host lookups only, so a connect
 /// is DNS by the install itself.
@@ -31,19 +31,71 @@ pub fn encoded_name(name: &str) -> bool {
         .any(|l| l.len() > 40 || (l.len() >= 20 && super::binary::entropy(l.as_bytes()) > 3.8))
 }
 
+/// Findings already made: one per rule, endpoint and process.
+type Seen = BTreeSet<(RuleId, String, Option<i32>)>;
+
 /// Finds endpoint findings.
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
+    let mut seen = Seen::new();
     for r in input.requests {
-        let endpoint = format!("{}:{}", r.host, r.port);
-        let action = if r.verdict == Verdict::Denied {
-            Taken::Blocked
-        } else {
-            Taken::Observed
-        };
-        let reason = r.reason.clone().unwrap_or_default();
-        let (rule, title) = if data::is_metadata(&r.host) || reason.contains("metadata") {
+        if let Some(f) = request_finding(r, procs, &mut seen) {
+            out.push(f);
+        }
+    }
+    for e in input.events {
+        if let Some(f) = event_finding(e, input, procs, &mut seen) {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// The finding of one request through the proxy, unless it is allowed and
+/// unremarkable or already found.
+fn request_finding(r: &Request, procs: &Procs, seen: &mut Seen) -> Option<Finding> {
+    let endpoint = format!("{}:{}", r.host, r.port);
+    let action = if r.verdict == Verdict::Denied {
+        Taken::Blocked
+    } else {
+        Taken::Observed
+    };
+    let reason = r.reason.clone().unwrap_or_default();
+    let (rule, title) = request_rule(r, &endpoint, &reason)?;
+    if !seen.insert((rule, endpoint.clone(), r.pid)) {
+        return None;
+    }
+    let ev = Evidence {
+        endpoint: Some(endpoint),
+        detail: Some(request_detail(r, &reason)),
+        ..Evidence::default()
+    };
+    let mut f = finding(rule, title, r.pid, procs, ev, action);
+    // What pkgwarden could not derive from the tools is one policy line.
+    if rule == RuleId::NetUnexpectedHost
+        && r.verdict == Verdict::Denied
+        && let Some(d) = f.evidence.detail.as_mut()
+    {
+        d.push_str(&format!(
+            "; no tool configuration names this host: to allow it, add `[endpoints.allow] <manager> = [\"{}\"]` to the policy",
+            r.host
+        ));
+    }
+    let tld = r.host.rsplit('.').next().unwrap_or("");
+    if rule == RuleId::NetUnexpectedHost
+        && (data::endpoints().suspicious_tlds.iter().any(|t| t == tld)
+            || reason.contains("loopback, private"))
+    {
+        f.severity = Severity::High;
+    }
+    Some(f)
+}
+
+/// The rule and title of a request, or `None` for an allowed request to no
+/// metadata or exfiltration service.
+fn request_rule(r: &Request, endpoint: &str, reason: &str) -> Option<(RuleId, String)> {
+    Some(
+        if data::is_metadata(&r.host) || reason.contains("metadata") {
             (
                 RuleId::NetMetadata,
                 format!("Cloud metadata service asked: {endpoint}"),
@@ -54,7 +106,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 format!("Known exfiltration service contacted: {endpoint} ({svc})"),
             )
         } else if r.verdict == Verdict::Allowed {
-            continue;
+            return None;
         } else if reason.contains("literal IP") {
             (
                 RuleId::NetDirect,
@@ -65,170 +117,169 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 RuleId::NetUnexpectedHost,
                 format!("Request to a host outside the allowed set: {endpoint}"),
             )
-        };
-        if !seen.insert((rule, endpoint.clone(), r.pid)) {
-            continue;
-        }
-        let ev = Evidence {
-            endpoint: Some(endpoint),
-            detail: Some(format!(
-                "{} {}, {} bytes up, {} down{}",
-                r.method,
-                match r.verdict {
-                    Verdict::Allowed => "allowed",
-                    Verdict::Unexpected => "let through",
-                    Verdict::Denied => "refused",
-                },
-                r.bytes_up,
-                r.bytes_down,
-                if reason.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {reason}")
-                }
-            )),
-            ..Evidence::default()
-        };
-        let mut f = finding(rule, title, r.pid, procs, ev, action);
-        // What pkgwarden could not derive from the tools is one policy line.
-        if rule == RuleId::NetUnexpectedHost
-            && r.verdict == Verdict::Denied
-            && let Some(d) = f.evidence.detail.as_mut()
-        {
-            d.push_str(&format!(
-                "; no tool configuration names this host: to allow it, add `[endpoints.allow] <manager> = [\"{}\"]` to the policy",
-                r.host
-            ));
-        }
-        let tld = r.host.rsplit('.').next().unwrap_or("");
-        if rule == RuleId::NetUnexpectedHost
-            && (data::endpoints().suspicious_tlds.iter().any(|t| t == tld)
-                || reason.contains("loopback, private"))
-        {
-            f.severity = Severity::High;
-        }
-        out.push(f);
-    }
-    for e in input.events {
-        if !e.kind.is_network() || e.action == Action::Allowed {
-            continue;
-        }
-        let addr = e.addr.clone().unwrap_or_default();
-        let action = super::taken_of(e);
-        let (rule, title, detail) = if let Some(q) = &e.dns_query {
-            let sev = if encoded_name(q) {
-                "a long encoded label"
-            } else {
-                "a query"
-            };
-            (
-                RuleId::NetDns,
-                format!("DNS query sent by the install itself: {q}"),
-                Some(sev.to_string()),
-            )
-        } else if let Some(path) = addr.strip_prefix("unix:") {
-            if NSCD_SOCKETS.contains(&path) {
-                (
-                    RuleId::NetDns,
-                    format!("Name service cache asked: {path}"),
-                    Some(
-                        "nscd also answers user and group lookups; a host lookup it \
-                         could not answer shows as a DNS query"
-                            .to_string(),
-                    ),
-                )
-            } else if RESOLVER_SOCKETS.contains(&path) {
-                (
-                    RuleId::NetDns,
-                    format!("Name lookup through the resolver socket {path}"),
-                    None,
-                )
-            } else if input.privileged_unix.iter().any(|p| Path::new(path) == p) {
-                (
-                    RuleId::NetLocalSocket,
-                    format!("Privileged local socket used: {path}"),
-                    None,
-                )
-            } else if e.action == Action::Denied {
-                (
-                    RuleId::NetLocalSocket,
-                    format!("Local socket refused: {path}"),
-                    None,
-                )
-            } else if e.kind == EventKind::Send {
-                // A datagram to a named socket: a way out of the sandbox
-                // that no install needs (protect lets it through).
-                (
-                    RuleId::NetLocalSocket,
-                    format!("Datagram sent to a local socket: {path}"),
-                    Some("a unix datagram with a destination".to_string()),
-                )
-            } else {
-                continue;
-            }
-        } else if let Ok(sa) = addr.parse::<SocketAddr>() {
-            if data::is_metadata(&sa.ip().to_string()) {
-                (
-                    RuleId::NetMetadata,
-                    format!("Cloud metadata address contacted: {addr}"),
-                    None,
-                )
-            } else if sa.port() == 53 {
-                (
-                    RuleId::NetDns,
-                    format!("DNS server contacted directly: {addr}"),
-                    None,
-                )
-            } else if matches!(e.kind, EventKind::Bind | EventKind::Listen) {
-                continue;
-            } else {
-                (
-                    RuleId::NetDirect,
-                    format!("Connection that bypasses the proxy: {addr}"),
-                    None,
-                )
-            }
-        } else if e.action == Action::Denied {
-            // An address the supervisor could not read or does not know
-            // (AF_UNSPEC, another family, a truncated one): refused.
-            (
-                RuleId::NetDirect,
-                format!("Socket address the sandbox cannot judge, refused: {addr}"),
-                None,
-            )
+        },
+    )
+}
+
+/// What was asked and what became of it: method, verdict, bytes, reason.
+fn request_detail(r: &Request, reason: &str) -> String {
+    format!(
+        "{} {}, {} bytes up, {} down{}",
+        r.method,
+        match r.verdict {
+            Verdict::Allowed => "allowed",
+            Verdict::Unexpected => "let through",
+            Verdict::Denied => "refused",
+        },
+        r.bytes_up,
+        r.bytes_down,
+        if reason.is_empty() {
+            String::new()
         } else {
-            continue;
-        };
-        let nscd = NSCD_SOCKETS
-            .iter()
-            .any(|p| addr.strip_prefix("unix:") == Some(*p));
-        // nscd is asked by every process that looks up a user: one finding
-        // per install, not one per process.
-        let pid = if nscd { None } else { Some(e.pid) };
-        if !seen.insert((rule, addr.clone(), pid)) {
-            continue;
+            format!("; {reason}")
         }
-        let ev = Evidence {
-            endpoint: Some(addr.clone()),
-            detail: detail.or_else(|| e.errno.map(|n| format!("refused with errno {n}"))),
-            ..Evidence::default()
-        };
-        let mut f = finding(rule, title, Some(e.pid), procs, ev, action);
-        if rule == RuleId::NetDns && e.dns_query.as_deref().is_some_and(encoded_name) {
-            f.severity = Severity::High;
-        }
-        if nscd {
-            f.severity = Severity::Info;
-        }
-        if rule == RuleId::NetLocalSocket
-            && e.kind != EventKind::Connect
-            && e.action != Action::Denied
-        {
-            f.severity = Severity::Medium;
-        }
-        out.push(f);
+    )
+}
+
+/// The finding of one network event the supervisor saw, unless it was
+/// allowed, is unremarkable or is already found.
+fn event_finding(e: &Event, input: &Input, procs: &Procs, seen: &mut Seen) -> Option<Finding> {
+    if !e.kind.is_network() || e.action == Action::Allowed {
+        return None;
     }
-    out
+    let addr = e.addr.clone().unwrap_or_default();
+    let action = super::taken_of(e);
+    let (rule, title, detail) = event_rule(e, &addr, &input.privileged_unix)?;
+    let nscd = NSCD_SOCKETS
+        .iter()
+        .any(|p| addr.strip_prefix("unix:") == Some(*p));
+    // nscd is asked by every process that looks up a user: one finding
+    // per install, not one per process.
+    let pid = if nscd { None } else { Some(e.pid) };
+    if !seen.insert((rule, addr.clone(), pid)) {
+        return None;
+    }
+    let ev = Evidence {
+        endpoint: Some(addr.clone()),
+        detail: detail.or_else(|| e.errno.map(|n| format!("refused with errno {n}"))),
+        ..Evidence::default()
+    };
+    let mut f = finding(rule, title, Some(e.pid), procs, ev, action);
+    if rule == RuleId::NetDns && e.dns_query.as_deref().is_some_and(encoded_name) {
+        f.severity = Severity::High;
+    }
+    if nscd {
+        f.severity = Severity::Info;
+    }
+    if rule == RuleId::NetLocalSocket && e.kind != EventKind::Connect && e.action != Action::Denied
+    {
+        f.severity = Severity::Medium;
+    }
+    Some(f)
+}
+
+/// A rule, a title and maybe a detail.
+type Judged = (RuleId, String, Option<String>);
+
+/// What a network event to `addr` is: a DNS query, a local socket, an IP
+/// address, or an address that cannot be read; `None` when unremarkable.
+fn event_rule(e: &Event, addr: &str, privileged_unix: &[PathBuf]) -> Option<Judged> {
+    Some(if let Some(q) = &e.dns_query {
+        let sev = if encoded_name(q) {
+            "a long encoded label"
+        } else {
+            "a query"
+        };
+        (
+            RuleId::NetDns,
+            format!("DNS query sent by the install itself: {q}"),
+            Some(sev.to_string()),
+        )
+    } else if let Some(path) = addr.strip_prefix("unix:") {
+        return unix_rule(e, path, privileged_unix);
+    } else if let Ok(sa) = addr.parse::<SocketAddr>() {
+        return ip_rule(e.kind, addr, sa);
+    } else if e.action == Action::Denied {
+        // An address the supervisor could not read or does not know
+        // (AF_UNSPEC, another family, a truncated one): refused.
+        (
+            RuleId::NetDirect,
+            format!("Socket address the sandbox cannot judge, refused: {addr}"),
+            None,
+        )
+    } else {
+        return None;
+    })
+}
+
+/// A unix socket at `path`: a name service, a privileged socket, a refusal
+/// or a datagram; `None` for other connections.
+fn unix_rule(e: &Event, path: &str, privileged_unix: &[PathBuf]) -> Option<Judged> {
+    Some(if NSCD_SOCKETS.contains(&path) {
+        (
+            RuleId::NetDns,
+            format!("Name service cache asked: {path}"),
+            Some(
+                "nscd also answers user and group lookups; a host lookup it \
+                 could not answer shows as a DNS query"
+                    .to_string(),
+            ),
+        )
+    } else if RESOLVER_SOCKETS.contains(&path) {
+        (
+            RuleId::NetDns,
+            format!("Name lookup through the resolver socket {path}"),
+            None,
+        )
+    } else if privileged_unix.iter().any(|p| Path::new(path) == p) {
+        (
+            RuleId::NetLocalSocket,
+            format!("Privileged local socket used: {path}"),
+            None,
+        )
+    } else if e.action == Action::Denied {
+        (
+            RuleId::NetLocalSocket,
+            format!("Local socket refused: {path}"),
+            None,
+        )
+    } else if e.kind == EventKind::Send {
+        // A datagram to a named socket: a way out of the sandbox
+        // that no install needs (protect lets it through).
+        (
+            RuleId::NetLocalSocket,
+            format!("Datagram sent to a local socket: {path}"),
+            Some("a unix datagram with a destination".to_string()),
+        )
+    } else {
+        return None;
+    })
+}
+
+/// An IP address: a metadata service, a DNS server, or a way around the
+/// proxy; `None` for a bind or listen.
+fn ip_rule(kind: EventKind, addr: &str, sa: SocketAddr) -> Option<Judged> {
+    Some(if data::is_metadata(&sa.ip().to_string()) {
+        (
+            RuleId::NetMetadata,
+            format!("Cloud metadata address contacted: {addr}"),
+            None,
+        )
+    } else if sa.port() == 53 {
+        (
+            RuleId::NetDns,
+            format!("DNS server contacted directly: {addr}"),
+            None,
+        )
+    } else if matches!(kind, EventKind::Bind | EventKind::Listen) {
+        return None;
+    } else {
+        (
+            RuleId::NetDirect,
+            format!("Connection that bypasses the proxy: {addr}"),
+            None,
+        )
+    })
 }
 
 #[cfg(test)]

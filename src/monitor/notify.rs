@@ -19,7 +19,9 @@ use nix::sys::stat::{FchmodatFlags, Mode, fstat};
 use nix::sys::statfs::{PROC_SUPER_MAGIC, statfs};
 use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::{Gid, Pid, Uid};
+use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -291,261 +293,155 @@ fn still_valid(listener: &OwnedFd, id: u64) -> bool {
     sys::notif_id_valid(listener, id)
 }
 
+/// What the supervisor does with one notification: the event to record
+/// (if any) and the answer (`None`: a worker thread answers it).
+type Answer = (Option<Event>, Option<libc::seccomp_notif_resp>);
+
 /// Records and decides one notification. `None` as the answer: a worker
 /// thread answers it.
 fn handle(
     listener: &Arc<OwnedFd>,
     w: &Watch,
     req: &libc::seccomp_notif,
-    members: &std::collections::HashSet<i32>,
-    written: &std::collections::HashSet<String>,
-) -> (Option<Event>, Option<libc::seccomp_notif_resp>) {
+    members: &HashSet<i32>,
+    written: &HashSet<String>,
+) -> Answer {
     let nr = i64::from(req.data.nr);
     let a = req.data.args;
     let pid = req.pid as i32;
-    let mut ev = Event {
+    let ev = Event {
         ms: w.start.elapsed().as_millis() as u64,
         pid,
         ..Default::default()
     };
+    let mut ev = match trapped(w, nr, a, ev) {
+        ControlFlow::Continue(ev) => ev,
+        ControlFlow::Break(answer) => return answer,
+    };
+    let mem = Mem { pid };
+    let mut paths = Paths {
+        mem: &mem,
+        pid,
+        raw: Vec::new(),
+    };
+    let call = Call {
+        listener,
+        w,
+        req,
+        nr,
+        a,
+        pid,
+        members,
+        written,
+    };
+    let keep = match record(&call, &mut ev, &mut paths) {
+        ControlFlow::Continue(keep) => keep,
+        ControlFlow::Break(answer) => return answer,
+    };
+    if !keep || !still_valid(listener, req.id) {
+        return (None, Some(cont()));
+    }
+    let raw = paths.raw;
+    if raw.len() == ev.paths.len() && raw != ev.paths {
+        ev.raw_paths = raw;
+    }
+    (Some(ev), Some(cont()))
+}
+
+/// The rules' verdict on a call: `Continue` with the event when it is trapped for
+/// the supervisor to read, else the answer (a denial is recorded).
+fn trapped(w: &Watch, nr: i64, a: [u64; 6], mut ev: Event) -> ControlFlow<Answer, Event> {
     match w.rules.verdict(nr, a) {
         Verdict::Deny(errno) if !w.observe_only => {
             ev.kind = EventKind::Denied;
             ev.action = Action::Denied;
             ev.errno = Some(errno);
             ev.flags = a[0];
-            return (Some(ev), Some(fail(errno)));
+            ControlFlow::Break((Some(ev), Some(fail(errno))))
         }
         Verdict::Deny(_) => {
             ev.kind = EventKind::Denied;
             ev.flags = a[0];
-            return (Some(ev), Some(cont()));
+            ControlFlow::Break((Some(ev), Some(cont())))
         }
-        Verdict::Allow | Verdict::KernelErrno(_) => return (None, Some(cont())),
-        Verdict::Trap => {}
+        Verdict::Allow | Verdict::KernelErrno(_) => ControlFlow::Break((None, Some(cont()))),
+        Verdict::Trap => ControlFlow::Continue(ev),
     }
-    let mem = Mem { pid };
-    // Each path as given, kept beside the resolved one as evidence.
-    let raw = std::cell::RefCell::new(Vec::<String>::new());
-    let at_follow = |dirfd: u64, ptr: u64, follow: bool| {
-        let given = mem.string(ptr);
-        let resolved = resolve(pid, dirfd as i64 as i32, &given, follow);
-        raw.borrow_mut().push(given);
+}
+
+/// The paths a call names, read from the process's memory and resolved
+/// for it; each as given is kept beside the resolved one as evidence.
+struct Paths<'a> {
+    mem: &'a Mem,
+    pid: i32,
+    raw: Vec<String>,
+}
+
+impl Paths<'_> {
+    /// The path at `ptr` relative to `dirfd`, a final symlink followed when
+    /// `follow`.
+    fn at_follow(&mut self, dirfd: u64, ptr: u64, follow: bool) -> String {
+        let given = self.mem.string(ptr);
+        let resolved = resolve(self.pid, dirfd as i64 as i32, &given, follow);
+        self.raw.push(given);
         resolved
-    };
-    // Most calls act on the last name itself (rename, unlink, mkdir …).
-    let at = |dirfd: u64, ptr: u64| at_follow(dirfd, ptr, false);
+    }
+
+    /// Most calls act on the last name itself (rename, unlink, mkdir …).
+    fn at(&mut self, dirfd: u64, ptr: u64) -> String {
+        self.at_follow(dirfd, ptr, false)
+    }
+}
+
+/// One trapped call being read: where it is answered, what the install is
+/// watched for, the call and its caller, and the install's processes and
+/// the files it wrote.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    listener: &'a Arc<OwnedFd>,
+    w: &'a Watch,
+    req: &'a libc::seccomp_notif,
+    nr: i64,
+    a: [u64; 6],
+    pid: i32,
+    members: &'a HashSet<i32>,
+    written: &'a HashSet<String>,
+}
+
+/// Reads one trapped call into `ev`: `Continue(true)` to record it,
+/// `Continue(false)` to let it go unrecorded, `Break` with the answer when
+/// it is decided here.
+fn record(c: &Call, ev: &mut Event, paths: &mut Paths) -> ControlFlow<Answer, bool> {
+    let &Call {
+        listener,
+        w,
+        req,
+        nr,
+        a,
+        ..
+    } = c;
     let cwd = libc::AT_FDCWD as u64;
     use libc::*;
-    let keep = match nr {
-        n if n == SYS_execve || n == SYS_execveat => {
-            let (path, argv, envp) = if n == SYS_execve {
-                (at_follow(cwd, a[0], true), a[1], a[2])
-            } else {
-                let follow = a[4] as i32 & AT_SYMLINK_NOFOLLOW == 0;
-                (at_follow(a[0], a[1], follow), a[2], a[3])
-            };
-            ev.kind = EventKind::Exec;
-            // A program that is no file on disk: a memfd, or a file deleted
-            // after it was opened, run through its descriptor (execveat,
-            // `/proc/self/fd/N`). Fileless code is exec.dropped.
-            let anonymous = is_anonymous_exec(&path);
-            // A PATH search tries names that do not exist: not an exec.
-            if !anonymous && !Path::new(&path).exists() {
-                return (None, Some(cont()));
-            }
-            ev.paths = vec![path];
-            ev.argv = Some(mem.argv(argv));
-            ev.ppid = ppid(pid);
-            ev.cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
-                .ok()
-                .map(|p| p.display().to_string());
-            let (package, hook) = lifecycle(&mem.env_values(
-                envp,
-                &[
-                    "npm_package_name",
-                    "npm_package_version",
-                    "npm_lifecycle_event",
-                ],
-            ));
-            ev.package = package;
-            ev.hook = hook;
-            if ev.package.is_none()
-                && let Some((p, h)) =
-                    crate::monitor::procs::build_attribution(ev.cwd.as_deref(), ev.argv.as_deref())
-            {
-                ev.package = Some(p);
-                ev.hook = Some(h);
-            }
-            // conda's link scripts: `bash -x $PREFIX/bin/.NAME-post-link.sh`.
-            if ev.package.is_none()
-                && let Some(argv) = ev.argv.as_deref()
-                && argv
-                    .iter()
-                    .any(|a| a.ends_with("-link.sh") || a.ends_with("-unlink.sh"))
-                && let Some((p, h)) = crate::managers::conda::link_script_attribution(
-                    argv,
-                    &mem.env_values(envp, &["PKG_NAME", "PKG_VERSION"]),
-                )
-            {
-                ev.package = Some(p);
-                ev.hook = Some(h);
-            }
-            // Block: a file this install wrote runs only from the payload or
-            // a build directory (the program, or a script handed to it).
-            if let Some(roots) = &w.exec_roots {
-                let argv = ev.argv.as_deref().unwrap_or(&[]);
-                // A script handed to an interpreter (its first operand)
-                // runs; later operands, and a file handed to any other
-                // program (`tar xf`), are only read.
-                let interp = ev
-                    .paths
-                    .iter()
-                    .chain(argv.first())
-                    .any(|p| crate::detect::data::is_interpreter(p));
-                let args = if interp { argv } else { &[] };
-                let dropped = ev
-                    .paths
-                    .iter()
-                    .chain(raw.borrow().iter())
-                    .chain(
-                        args.iter()
-                            .skip(1)
-                            .find(|a| !a.starts_with('-'))
-                            .filter(|a| a.starts_with('/')),
-                    )
-                    .any(|t| {
-                        written.contains(t)
-                            && !t.starts_with("/dev/")
-                            && !roots.iter().any(|r| Path::new(t).starts_with(r))
-                    });
-                if (dropped || anonymous) && still_valid(listener, req.id) {
-                    ev.action = Action::Denied;
-                    ev.errno = Some(EACCES);
-                    return (Some(ev), Some(fail(EACCES)));
-                }
-            }
-            true
-        }
+    match nr {
+        n if n == SYS_execve || n == SYS_execveat => exec_call(c, ev, paths),
         n if n == SYS_openat || is_legacy(n, "open") || is_legacy(n, "creat") => {
-            let (dirfd, flags) = if n == SYS_openat {
-                (a[0], a[2])
-            } else if is_legacy(n, "creat") {
-                (cwd, (O_CREAT | O_WRONLY | O_TRUNC) as u64)
-            } else {
-                (cwd, a[1])
-            };
-            // The kernel follows a final symlink unless told not to, or
-            // unless the file must be new (O_CREAT|O_EXCL).
-            let f = flags as i32;
-            let follow = f & O_NOFOLLOW == 0 && f & (O_CREAT | O_EXCL) != (O_CREAT | O_EXCL);
-            let ptr = if n == SYS_openat { a[1] } else { a[0] };
-            let path = at_follow(dirfd, ptr, follow);
-            let write =
-                (flags as i32 & O_ACCMODE) != O_RDONLY || flags as i32 & (O_CREAT | O_TRUNC) != 0;
-            ev.flags = flags;
-            ev.kind = if write {
-                EventKind::OpenWrite
-            } else {
-                EventKind::OpenRead
-            };
-            if let Some(m) = creation_mode(n, a, flags).filter(|m| m & SET_ID != 0)
-                && still_valid(listener, req.id)
-            {
-                return set_id_at_creation(ev, path, m, w.observe_only);
-            }
-            // Another process's /proc entry (its environment, memory,
-            // descriptors, root): refused unless that process is inside the
-            // sandbox. The open is held while we decide, so the answer is
-            // the kernel's.
-            if !w.observe_only
-                && other_procs(pid, &path)
-                    .into_iter()
-                    .any(|other| !in_sandbox(other, pid, members))
-                && still_valid(listener, req.id)
-            {
-                ev.flags = flags;
-                ev.kind = if write {
-                    EventKind::OpenWrite
-                } else {
-                    EventKind::OpenRead
-                };
-                ev.paths = vec![path];
-                return refuse(ev, EPERM, false);
-            }
-            let secret = w.secrets.iter().any(|s| Path::new(&path).starts_with(s))
-                || is_other_environ(&path, pid);
-            // A RubyGems plugin loaded: what that process does next is the plugin's.
-            let plugin = !write && crate::detect::gemplugin::is_plugin_file(Path::new(&path));
-            ev.paths = vec![path];
-            write || secret || plugin
-        }
-        n if n == SYS_renameat || n == SYS_renameat2 || is_legacy(n, "rename") => {
-            ev.kind = EventKind::Rename;
-            ev.paths = if n == SYS_renameat || n == SYS_renameat2 {
-                vec![at(a[0], a[1]), at(a[2], a[3])]
-            } else {
-                vec![at(cwd, a[0]), at(cwd, a[1])]
-            };
-            true
-        }
-        n if n == SYS_linkat || is_legacy(n, "link") => {
-            ev.kind = EventKind::Link;
-            // The source is the inode linked: the file it names is judged.
-            ev.paths = if n == SYS_linkat {
-                let follow = a[4] as i32 & AT_SYMLINK_FOLLOW != 0;
-                vec![at_follow(a[0], a[1], follow), at(a[2], a[3])]
-            } else {
-                vec![at(cwd, a[0]), at(cwd, a[1])]
-            };
-            true
-        }
-        n if n == SYS_symlinkat || is_legacy(n, "symlink") => {
-            ev.kind = EventKind::Symlink;
-            // The target is stored as written; the link path is resolved.
-            ev.paths = if n == SYS_symlinkat {
-                let target = mem.string(a[0]);
-                raw.borrow_mut().push(target.clone());
-                vec![target, at(a[1], a[2])]
-            } else {
-                let target = mem.string(a[0]);
-                raw.borrow_mut().push(target.clone());
-                vec![target, at(cwd, a[1])]
-            };
-            true
-        }
-        n if n == SYS_unlinkat || is_legacy(n, "unlink") || is_legacy(n, "rmdir") => {
-            ev.kind = EventKind::Unlink;
-            ev.paths = vec![if n == SYS_unlinkat {
-                at(a[0], a[1])
-            } else {
-                at(cwd, a[0])
-            }];
-            true
-        }
-        n if n == SYS_mkdirat || is_legacy(n, "mkdir") => {
-            ev.kind = EventKind::Mkdir;
-            ev.paths = vec![if n == SYS_mkdirat {
-                at(a[0], a[1])
-            } else {
-                at(cwd, a[0])
-            }];
-            true
+            open_call(c, ev, paths)
         }
         n if n == SYS_mknodat || is_legacy(n, "mknod") => {
             ev.kind = EventKind::Mknod;
             let path = if n == SYS_mknodat {
-                at(a[0], a[1])
+                paths.at(a[0], a[1])
             } else {
-                at(cwd, a[0])
+                paths.at(cwd, a[0])
             };
             if let Some(m) = creation_mode(n, a, 0).filter(|m| m & SET_ID != 0)
                 && still_valid(listener, req.id)
             {
-                return set_id_at_creation(ev, path, m, w.observe_only);
+                let ev = std::mem::take(ev);
+                return ControlFlow::Break(set_id_at_creation(ev, path, m, w.observe_only));
             }
             ev.paths = vec![path];
-            true
+            ControlFlow::Continue(true)
         }
         n if n == SYS_fchmod
             || n == SYS_fchmodat
@@ -556,17 +452,8 @@ fn handle(
             || is_legacy(n, "chown")
             || is_legacy(n, "lchown") =>
         {
-            return permissions(listener, w, req, ev, &mem);
-        }
-        n if n == SYS_truncate => {
-            ev.kind = EventKind::Truncate;
-            ev.paths = vec![at_follow(cwd, a[0], true)];
-            true
-        }
-        n if n == SYS_memfd_create => {
-            ev.kind = EventKind::Memfd;
-            ev.paths = vec![mem.string(a[0])];
-            true
+            let ev = std::mem::take(ev);
+            ControlFlow::Break(permissions(listener, w, req, ev, paths.mem))
         }
         n if n == SYS_connect
             || n == SYS_bind
@@ -574,22 +461,274 @@ fn handle(
             || n == SYS_sendmsg
             || n == SYS_sendmmsg =>
         {
-            return network(listener, w, req, ev, &mem);
+            let ev = std::mem::take(ev);
+            ControlFlow::Break(network(listener, w, req, ev, paths.mem))
+        }
+        _ => ControlFlow::Continue(file_change(nr, a, ev, paths)),
+    }
+}
+
+/// Calls that change the file tree and are only recorded (landlock
+/// decides them), and `listen`; true when `nr` is one of them.
+fn file_change(nr: i64, a: [u64; 6], ev: &mut Event, paths: &mut Paths) -> bool {
+    let cwd = libc::AT_FDCWD as u64;
+    use libc::*;
+    match nr {
+        n if n == SYS_renameat || n == SYS_renameat2 || is_legacy(n, "rename") => {
+            ev.kind = EventKind::Rename;
+            ev.paths = if n == SYS_renameat || n == SYS_renameat2 {
+                vec![paths.at(a[0], a[1]), paths.at(a[2], a[3])]
+            } else {
+                vec![paths.at(cwd, a[0]), paths.at(cwd, a[1])]
+            };
+            true
+        }
+        n if n == SYS_linkat || is_legacy(n, "link") => {
+            ev.kind = EventKind::Link;
+            // The source is the inode linked: the file it names is judged.
+            ev.paths = if n == SYS_linkat {
+                let follow = a[4] as i32 & AT_SYMLINK_FOLLOW != 0;
+                vec![paths.at_follow(a[0], a[1], follow), paths.at(a[2], a[3])]
+            } else {
+                vec![paths.at(cwd, a[0]), paths.at(cwd, a[1])]
+            };
+            true
+        }
+        n if n == SYS_symlinkat || is_legacy(n, "symlink") => {
+            ev.kind = EventKind::Symlink;
+            // The target is stored as written; the link path is resolved.
+            ev.paths = if n == SYS_symlinkat {
+                let target = paths.mem.string(a[0]);
+                paths.raw.push(target.clone());
+                vec![target, paths.at(a[1], a[2])]
+            } else {
+                let target = paths.mem.string(a[0]);
+                paths.raw.push(target.clone());
+                vec![target, paths.at(cwd, a[1])]
+            };
+            true
+        }
+        n if n == SYS_unlinkat || is_legacy(n, "unlink") || is_legacy(n, "rmdir") => {
+            ev.kind = EventKind::Unlink;
+            ev.paths = vec![if n == SYS_unlinkat {
+                paths.at(a[0], a[1])
+            } else {
+                paths.at(cwd, a[0])
+            }];
+            true
+        }
+        n if n == SYS_mkdirat || is_legacy(n, "mkdir") => {
+            ev.kind = EventKind::Mkdir;
+            ev.paths = vec![if n == SYS_mkdirat {
+                paths.at(a[0], a[1])
+            } else {
+                paths.at(cwd, a[0])
+            }];
+            true
+        }
+        n if n == SYS_truncate => {
+            ev.kind = EventKind::Truncate;
+            ev.paths = vec![paths.at_follow(cwd, a[0], true)];
+            true
+        }
+        n if n == SYS_memfd_create => {
+            ev.kind = EventKind::Memfd;
+            ev.paths = vec![paths.mem.string(a[0])];
+            true
         }
         n if n == SYS_listen => {
             ev.kind = EventKind::Listen;
             true
         }
         _ => false,
+    }
+}
+
+/// execve and execveat: the program, its arguments, its process and
+/// package. In block, a file this install wrote is refused unless it runs
+/// from the payload or a build directory.
+fn exec_call(c: &Call, ev: &mut Event, paths: &mut Paths) -> ControlFlow<Answer, bool> {
+    use libc::*;
+    let &Call {
+        listener,
+        w,
+        req,
+        nr: n,
+        a,
+        pid,
+        written,
+        ..
+    } = c;
+    let cwd = AT_FDCWD as u64;
+    let mem = paths.mem;
+    let (path, argv, envp) = if n == SYS_execve {
+        (paths.at_follow(cwd, a[0], true), a[1], a[2])
+    } else {
+        let follow = a[4] as i32 & AT_SYMLINK_NOFOLLOW == 0;
+        (paths.at_follow(a[0], a[1], follow), a[2], a[3])
     };
-    if !keep || !still_valid(listener, req.id) {
-        return (None, Some(cont()));
+    ev.kind = EventKind::Exec;
+    // A program that is no file on disk: a memfd, or a file deleted
+    // after it was opened, run through its descriptor (execveat,
+    // `/proc/self/fd/N`). Fileless code is exec.dropped.
+    let anonymous = is_anonymous_exec(&path);
+    // A PATH search tries names that do not exist: not an exec.
+    if !anonymous && !Path::new(&path).exists() {
+        return ControlFlow::Break((None, Some(cont())));
     }
-    let raw = raw.into_inner();
-    if raw.len() == ev.paths.len() && raw != ev.paths {
-        ev.raw_paths = raw;
+    ev.paths = vec![path];
+    ev.argv = Some(mem.argv(argv));
+    ev.ppid = ppid(pid);
+    ev.cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
+        .ok()
+        .map(|p| p.display().to_string());
+    exec_attribution(ev, mem, envp);
+    // Block: a file this install wrote runs only from the payload or
+    // a build directory (the program, or a script handed to it).
+    if let Some(roots) = &w.exec_roots {
+        let dropped = runs_dropped(ev, &paths.raw, roots, written);
+        if (dropped || anonymous) && still_valid(listener, req.id) {
+            ev.action = Action::Denied;
+            ev.errno = Some(EACCES);
+            return ControlFlow::Break((Some(std::mem::take(ev)), Some(fail(EACCES))));
+        }
     }
-    (Some(ev), Some(cont()))
+    ControlFlow::Continue(true)
+}
+
+/// The package and hook an exec runs for: npm's lifecycle variables, a
+/// build's working directory, or a conda link script.
+fn exec_attribution(ev: &mut Event, mem: &Mem, envp: u64) {
+    let (package, hook) = lifecycle(&mem.env_values(
+        envp,
+        &[
+            "npm_package_name",
+            "npm_package_version",
+            "npm_lifecycle_event",
+        ],
+    ));
+    ev.package = package;
+    ev.hook = hook;
+    if ev.package.is_none()
+        && let Some((p, h)) =
+            crate::monitor::procs::build_attribution(ev.cwd.as_deref(), ev.argv.as_deref())
+    {
+        ev.package = Some(p);
+        ev.hook = Some(h);
+    }
+    // conda's link scripts: `bash -x $PREFIX/bin/.NAME-post-link.sh`.
+    if ev.package.is_none()
+        && let Some(argv) = ev.argv.as_deref()
+        && argv
+            .iter()
+            .any(|a| a.ends_with("-link.sh") || a.ends_with("-unlink.sh"))
+        && let Some((p, h)) = crate::managers::conda::link_script_attribution(
+            argv,
+            &mem.env_values(envp, &["PKG_NAME", "PKG_VERSION"]),
+        )
+    {
+        ev.package = Some(p);
+        ev.hook = Some(h);
+    }
+}
+
+/// Whether an exec runs a file this install wrote from outside `roots`:
+/// the program (resolved or as given), or the script handed to an
+/// interpreter.
+fn runs_dropped(ev: &Event, raw: &[String], roots: &[PathBuf], written: &HashSet<String>) -> bool {
+    let argv = ev.argv.as_deref().unwrap_or(&[]);
+    // A script handed to an interpreter (its first operand)
+    // runs; later operands, and a file handed to any other
+    // program (`tar xf`), are only read.
+    let interp = ev
+        .paths
+        .iter()
+        .chain(argv.first())
+        .any(|p| crate::detect::data::is_interpreter(p));
+    let args = if interp { argv } else { &[] };
+    ev.paths
+        .iter()
+        .chain(raw.iter())
+        .chain(
+            args.iter()
+                .skip(1)
+                .find(|a| !a.starts_with('-'))
+                .filter(|a| a.starts_with('/')),
+        )
+        .any(|t| {
+            written.contains(t)
+                && !t.starts_with("/dev/")
+                && !roots.iter().any(|r| Path::new(t).starts_with(r))
+        })
+}
+
+/// open, openat and creat: a write, a credential read, a gem plugin
+/// loaded; a set-id mode at creation and another process's /proc entry
+/// are refused.
+fn open_call(c: &Call, ev: &mut Event, paths: &mut Paths) -> ControlFlow<Answer, bool> {
+    let &Call {
+        listener,
+        w,
+        req,
+        nr: n,
+        a,
+        pid,
+        members,
+        ..
+    } = c;
+    use libc::*;
+    let cwd = AT_FDCWD as u64;
+    let (dirfd, flags) = if n == SYS_openat {
+        (a[0], a[2])
+    } else if is_legacy(n, "creat") {
+        (cwd, (O_CREAT | O_WRONLY | O_TRUNC) as u64)
+    } else {
+        (cwd, a[1])
+    };
+    // The kernel follows a final symlink unless told not to, or
+    // unless the file must be new (O_CREAT|O_EXCL).
+    let f = flags as i32;
+    let follow = f & O_NOFOLLOW == 0 && f & (O_CREAT | O_EXCL) != (O_CREAT | O_EXCL);
+    let ptr = if n == SYS_openat { a[1] } else { a[0] };
+    let path = paths.at_follow(dirfd, ptr, follow);
+    let write = (flags as i32 & O_ACCMODE) != O_RDONLY || flags as i32 & (O_CREAT | O_TRUNC) != 0;
+    ev.flags = flags;
+    ev.kind = if write {
+        EventKind::OpenWrite
+    } else {
+        EventKind::OpenRead
+    };
+    if let Some(m) = creation_mode(n, a, flags).filter(|m| m & SET_ID != 0)
+        && still_valid(listener, req.id)
+    {
+        let ev = std::mem::take(ev);
+        return ControlFlow::Break(set_id_at_creation(ev, path, m, w.observe_only));
+    }
+    // Another process's /proc entry (its environment, memory,
+    // descriptors, root): refused unless that process is inside the
+    // sandbox. The open is held while we decide, so the answer is
+    // the kernel's.
+    if !w.observe_only
+        && other_procs(pid, &path)
+            .into_iter()
+            .any(|other| !in_sandbox(other, pid, members))
+        && still_valid(listener, req.id)
+    {
+        ev.flags = flags;
+        ev.kind = if write {
+            EventKind::OpenWrite
+        } else {
+            EventKind::OpenRead
+        };
+        ev.paths = vec![path];
+        return ControlFlow::Break(refuse(std::mem::take(ev), EPERM, false));
+    }
+    let secret =
+        w.secrets.iter().any(|s| Path::new(&path).starts_with(s)) || is_other_environ(&path, pid);
+    // A RubyGems plugin loaded: what that process does next is the plugin's.
+    let plugin = !write && crate::detect::gemplugin::is_plugin_file(Path::new(&path));
+    ev.paths = vec![path];
+    ControlFlow::Continue(write || secret || plugin)
 }
 
 /// The most messages of one `sendmmsg` the kernel looks at (`UIO_MAXIOV`).
@@ -765,28 +904,7 @@ fn network(
         // A connected socket: its destination was checked at connect.
         return (None, Some(cont()));
     }
-    let mut verdict = Judged::Quiet;
-    let mut chosen: Option<(Option<Target>, &Dest)> = None;
-    for d in &dests {
-        let target = parse_sockaddr(&d.raw);
-        if ev.dns_query.is_none() && nr != SYS_connect && nr != SYS_bind {
-            ev.dns_query = dns_query_name(&d.payload);
-        }
-        let privileged = match &target {
-            Some(Target::Unix(path)) => is_privileged_unix(pid, path, &w.net.privileged_unix),
-            _ => false,
-        };
-        let j = judge(nr, target.as_ref(), &w.net, privileged);
-        let worse = match (&verdict, &j) {
-            (_, Judged::Refuse(_)) => !matches!(verdict, Judged::Refuse(_)),
-            (Judged::Quiet, _) => true,
-            _ => false,
-        };
-        if worse {
-            verdict = j;
-            chosen = Some((target, d));
-        }
-    }
+    let (verdict, chosen) = worst_destination(nr, pid, &dests, &w.net, &mut ev);
     let Some((target, dest)) = chosen else {
         return (None, Some(cont()));
     };
@@ -818,55 +936,107 @@ fn network(
             (Some(ev), None)
         }
         Judged::ConnectForIt => refuse(ev, EPERM, false),
-        Judged::Continue => {
-            if w.net.observe_only
-                && nr == SYS_connect
-                && matches!(&target, Some(Target::Ip(sa)) if w.net.allowed.contains(sa))
-            {
-                ev.action = Action::Allowed;
-            }
-            // A connect to a pathname unix socket is made by the supervisor
-            // on the socket file it opened and judged by inode, so a link
-            // swapped after the check changes nothing.
-            if !w.net.observe_only
-                && nr == SYS_connect
-                && dests.len() == 1
-                && let Some(Target::Unix(path)) = &target
-                && !path.starts_with('@')
-            {
-                return match open_unix(pid, path) {
-                    Ok(file) if is_privileged_file(&file, &w.net.privileged_unix) => {
-                        refuse(ev, EACCES, false)
-                    }
-                    Ok(file) => {
-                        connect_for(
-                            listener,
-                            None,
-                            req.id,
-                            pid,
-                            a[0] as i32,
-                            unix_addr_of(&file),
-                            Some(file),
-                        );
-                        (Some(ev), None)
-                    }
-                    Err(errno) => refuse(ev, errno, false),
-                };
-            }
-            // Any other unix address (a datagram's) is left to the kernel,
-            // which reads it again: the socket must be a unix one, or a
-            // second thread swapping in an IP address after the check would
-            // be let through.
-            if !w.net.observe_only
-                && matches!(target, Some(Target::Unix(_)))
-                && nr != SYS_bind
-                && socket_family(pid, a[0] as i32) != Some(AF_UNIX)
-            {
-                return refuse(ev, EPERM, false);
-            }
-            (Some(ev), Some(cont()))
+        Judged::Continue => let_through(listener, w, req, ev, target, &dests),
+    }
+}
+
+/// The destination judged most severely (a refusal over anything, anything
+/// over quiet) and its verdict; the first DNS query a datagram carries is
+/// read into `ev`.
+fn worst_destination<'d>(
+    nr: i64,
+    pid: i32,
+    dests: &'d [Dest],
+    net: &NetPolicy,
+    ev: &mut Event,
+) -> (Judged, Option<(Option<Target>, &'d Dest)>) {
+    use libc::*;
+    let mut verdict = Judged::Quiet;
+    let mut chosen: Option<(Option<Target>, &Dest)> = None;
+    for d in dests {
+        let target = parse_sockaddr(&d.raw);
+        if ev.dns_query.is_none() && nr != SYS_connect && nr != SYS_bind {
+            ev.dns_query = dns_query_name(&d.payload);
+        }
+        let privileged = match &target {
+            Some(Target::Unix(path)) => is_privileged_unix(pid, path, &net.privileged_unix),
+            _ => false,
+        };
+        let j = judge(nr, target.as_ref(), net, privileged);
+        let worse = match (&verdict, &j) {
+            (_, Judged::Refuse(_)) => !matches!(verdict, Judged::Refuse(_)),
+            (Judged::Quiet, _) => true,
+            _ => false,
+        };
+        if worse {
+            verdict = j;
+            chosen = Some((target, d));
         }
     }
+    (verdict, chosen)
+}
+
+/// A destination the rules let through: in audit an allowed address is
+/// marked so; a connect to a pathname unix socket is made by the
+/// supervisor; any other unix address must go to a unix socket.
+fn let_through(
+    listener: &Arc<OwnedFd>,
+    w: &Watch,
+    req: &libc::seccomp_notif,
+    mut ev: Event,
+    target: Option<Target>,
+    dests: &[Dest],
+) -> Answer {
+    use libc::*;
+    let nr = i64::from(req.data.nr);
+    let a = req.data.args;
+    let pid = req.pid as i32;
+    if w.net.observe_only
+        && nr == SYS_connect
+        && matches!(&target, Some(Target::Ip(sa)) if w.net.allowed.contains(sa))
+    {
+        ev.action = Action::Allowed;
+    }
+    // A connect to a pathname unix socket is made by the supervisor
+    // on the socket file it opened and judged by inode, so a link
+    // swapped after the check changes nothing.
+    if !w.net.observe_only
+        && nr == SYS_connect
+        && dests.len() == 1
+        && let Some(Target::Unix(path)) = &target
+        && !path.starts_with('@')
+    {
+        return match open_unix(pid, path) {
+            Ok(file) if is_privileged_file(&file, &w.net.privileged_unix) => {
+                refuse(ev, EACCES, false)
+            }
+            Ok(file) => {
+                connect_for(
+                    listener,
+                    None,
+                    req.id,
+                    pid,
+                    a[0] as i32,
+                    unix_addr_of(&file),
+                    Some(file),
+                );
+                (Some(ev), None)
+            }
+            Err(errno) => refuse(ev, errno, false),
+        };
+    }
+    // Any other unix address (a datagram's) is left to the kernel,
+    // which reads it again: the socket must be a unix one, or a
+    // second thread swapping in an IP address after the check would
+    // be let through.
+    if !w.net.observe_only
+        && matches!(target, Some(Target::Unix(_)))
+        && nr != SYS_bind
+        && socket_family(pid, a[0] as i32) != Some(AF_UNIX)
+    {
+        return refuse(ev, EPERM, false);
+    }
+    (Some(ev), Some(cont()))
 }
 
 /// What a chmod or chown asks for.
@@ -958,57 +1128,14 @@ fn permissions(
     mem: &Mem,
 ) -> (Option<Event>, Option<libc::seccomp_notif_resp>) {
     use libc::*;
-    use std::os::unix::ffi::OsStrExt;
     let nr = i64::from(req.data.nr);
     let pid = req.pid as i32;
     let Some((target, change)) = perm_call(nr, req.data.args) else {
         return (None, Some(cont()));
     };
-    match change {
-        PermChange::Mode(m) => {
-            ev.kind = if m & 0o111 != 0 {
-                EventKind::ChmodExec
-            } else {
-                EventKind::Chmod
-            };
-            ev.flags = u64::from(m);
-        }
-        PermChange::Owner(u, g) => {
-            ev.kind = EventKind::Chown;
-            ev.owner = Some(owner_text(u, g));
-        }
-    }
+    describe_perm_change(&mut ev, change);
     // The file, as the process names it.
-    let mut via_fd = false;
-    let opened: Result<OwnedFd, i32> = match target {
-        PermTarget::Fd(fd) => {
-            via_fd = true;
-            take_fd(pid, fd).map_err(|e| e.raw_os_error().unwrap_or(EBADF))
-        }
-        PermTarget::Path {
-            dirfd,
-            ptr,
-            follow,
-            empty,
-        } => match mem.c_path(ptr) {
-            Err(errno) => Err(errno),
-            Ok(given) if given.is_empty() && !empty => Err(ENOENT),
-            Ok(given) if given.is_empty() && dirfd != AT_FDCWD => {
-                take_fd(pid, dirfd).map_err(|e| e.raw_os_error().unwrap_or(EBADF))
-            }
-            Ok(given) => {
-                let path = std::ffi::OsStr::from_bytes(&given);
-                ev.raw_paths = vec![String::from_utf8_lossy(&given).into_owned()];
-                match resolve_path(pid, dirfd, Path::new(path), follow) {
-                    Some(judged) => {
-                        ev.paths = vec![judged.display().to_string()];
-                        open_exact(&judged, follow)
-                    }
-                    None => Err(ENOENT),
-                }
-            }
-        },
-    };
+    let (opened, via_fd) = open_perm_target(pid, target, mem, &mut ev);
     let file = match opened {
         Ok(f) => f,
         Err(errno) => {
@@ -1063,30 +1190,7 @@ fn permissions(
         }
         None => return refuse(ev, EPERM, false),
     };
-    let name = format!("/proc/self/fd/{}", file.as_raw_fd());
-    // u32::MAX (-1) leaves the owner or group as it is.
-    let id = |v: u32| (v != u32::MAX).then_some(v);
-    let rc = match change {
-        // Symlinks have no mode of their own to change.
-        PermChange::Mode(_) if kind == S_IFLNK => Err(nix::errno::Errno::EOPNOTSUPP),
-        PermChange::Mode(m) if via_fd => nix::sys::stat::fchmod(&file, Mode::from_bits_retain(m)),
-        PermChange::Mode(m) => nix::sys::stat::fchmodat(
-            nix::fcntl::AT_FDCWD,
-            name.as_str(),
-            Mode::from_bits_retain(m),
-            FchmodatFlags::FollowSymlink,
-        ),
-        PermChange::Owner(u, g) if via_fd => {
-            nix::unistd::fchown(&file, id(u).map(Uid::from_raw), id(g).map(Gid::from_raw))
-        }
-        PermChange::Owner(u, g) => nix::unistd::fchownat(
-            &file,
-            "",
-            id(u).map(Uid::from_raw),
-            id(g).map(Gid::from_raw),
-            AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW,
-        ),
-    };
+    let rc = apply_perm_change(&file, kind, change, via_fd);
     match rc {
         Ok(()) => {
             ev.action = Action::Allowed;
@@ -1096,6 +1200,101 @@ fn permissions(
             ev.errno = Some(errno as i32);
             (Some(ev), Some(fail(errno as i32)))
         }
+    }
+}
+
+/// The event's kind and detail for a chmod or chown.
+fn describe_perm_change(ev: &mut Event, change: PermChange) {
+    match change {
+        PermChange::Mode(m) => {
+            ev.kind = if m & 0o111 != 0 {
+                EventKind::ChmodExec
+            } else {
+                EventKind::Chmod
+            };
+            ev.flags = u64::from(m);
+        }
+        PermChange::Owner(u, g) => {
+            ev.kind = EventKind::Chown;
+            ev.owner = Some(owner_text(u, g));
+        }
+    }
+}
+
+/// The file a chmod or chown names, opened by the supervisor (`O_PATH`)
+/// or taken from the process; true when it was the process's descriptor.
+fn open_perm_target(
+    pid: i32,
+    target: PermTarget,
+    mem: &Mem,
+    ev: &mut Event,
+) -> (Result<OwnedFd, i32>, bool) {
+    use libc::*;
+    use std::os::unix::ffi::OsStrExt;
+    let mut via_fd = false;
+    let opened: Result<OwnedFd, i32> = match target {
+        PermTarget::Fd(fd) => {
+            via_fd = true;
+            take_fd(pid, fd).map_err(|e| e.raw_os_error().unwrap_or(EBADF))
+        }
+        PermTarget::Path {
+            dirfd,
+            ptr,
+            follow,
+            empty,
+        } => match mem.c_path(ptr) {
+            Err(errno) => Err(errno),
+            Ok(given) if given.is_empty() && !empty => Err(ENOENT),
+            Ok(given) if given.is_empty() && dirfd != AT_FDCWD => {
+                take_fd(pid, dirfd).map_err(|e| e.raw_os_error().unwrap_or(EBADF))
+            }
+            Ok(given) => {
+                let path = std::ffi::OsStr::from_bytes(&given);
+                ev.raw_paths = vec![String::from_utf8_lossy(&given).into_owned()];
+                match resolve_path(pid, dirfd, Path::new(path), follow) {
+                    Some(judged) => {
+                        ev.paths = vec![judged.display().to_string()];
+                        open_exact(&judged, follow)
+                    }
+                    None => Err(ENOENT),
+                }
+            }
+        },
+    };
+    (opened, via_fd)
+}
+
+/// Performs the chmod or chown on the file the supervisor holds.
+fn apply_perm_change(
+    file: &OwnedFd,
+    kind: u32,
+    change: PermChange,
+    via_fd: bool,
+) -> Result<(), nix::errno::Errno> {
+    use libc::*;
+    let name = format!("/proc/self/fd/{}", file.as_raw_fd());
+    // u32::MAX (-1) leaves the owner or group as it is.
+    let id = |v: u32| (v != u32::MAX).then_some(v);
+    match change {
+        // Symlinks have no mode of their own to change.
+        PermChange::Mode(_) if kind == S_IFLNK => Err(nix::errno::Errno::EOPNOTSUPP),
+        PermChange::Mode(m) if via_fd => nix::sys::stat::fchmod(file, Mode::from_bits_retain(m)),
+        PermChange::Mode(m) => nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            name.as_str(),
+            Mode::from_bits_retain(m),
+            FchmodatFlags::FollowSymlink,
+        ),
+        PermChange::Owner(u, g) if via_fd => {
+            nix::unistd::fchown(file, id(u).map(Uid::from_raw), id(g).map(Gid::from_raw))
+        }
+        PermChange::Owner(u, g) => nix::unistd::fchownat(
+            file,
+            "",
+            id(u).map(Uid::from_raw),
+            id(g).map(Gid::from_raw),
+            AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW,
+        ),
     }
 }
 

@@ -885,13 +885,28 @@ impl Watcher {
         // them, or whose window is loaded by the time the marks are read
         // again (its own snapshot then says whether the change is its own).
         let running_before = installs_running(&self.dir);
+        let diffs = self.diffs(events);
+        // While an install runs, only a process link decides: the rest
+        // waits for that install's window (its snapshot covers it).
+        let running = running_before || installs_running(&self.dir);
+        if self.load_new() {
+            return false;
+        }
+        self.claim(&diffs, running, seen);
+        self.give(diffs, seen);
+        true
+    }
+
+    /// Each window's changes now, transients included: a snapshot per
+    /// scope against each window's baseline, and the paths of `events`
+    /// that are gone again by the snapshot.
+    fn diffs(&self, events: &[PathBuf]) -> Vec<Vec<Change>> {
         let mut snaps: HashMap<String, Snapshot> = HashMap::new();
         for x in &self.windows {
             if !snaps.contains_key(&x.scope_key) {
                 snaps.insert(x.scope_key.clone(), snapshot::take(&x.spec.scope));
             }
         }
-        // Each window's changes now, transients included.
         let mut diffs: Vec<Vec<Change>> = Vec::new();
         for x in &self.windows {
             let Some(snap) = snaps.get(&x.scope_key) else {
@@ -922,13 +937,14 @@ impl Watcher {
             }
             diffs.push(d);
         }
-        // While an install runs, only a process link decides: the rest
-        // waits for that install's window (its snapshot covers it).
-        let running = running_before || installs_running(&self.dir);
-        if self.load_new() {
-            return false;
-        }
-        // Owners of the changes not yet given to a report.
+        diffs
+    }
+
+    /// Gives each change not yet given to a report an owner: the window
+    /// (newest first) whose install's process made it, else the newest
+    /// that holds it; nothing while an install runs or a newer install's
+    /// own snapshot already had it, unless a process links it.
+    fn claim(&mut self, diffs: &[Vec<Change>], running: bool, seen: Instant) {
         for (i, d) in diffs.iter().enumerate() {
             for c in d {
                 let key = change_key(c);
@@ -980,6 +996,11 @@ impl Watcher {
                 }
             }
         }
+    }
+
+    /// Gives each window the changes it owns: the new ones are judged and
+    /// its report updated; a window whose report is gone is dropped.
+    fn give(&mut self, diffs: Vec<Vec<Change>>, seen: Instant) {
         let mut gone: Vec<usize> = Vec::new();
         for (i, d) in diffs.into_iter().enumerate() {
             let Some(x) = self.windows.get_mut(i) else {
@@ -1014,7 +1035,6 @@ impl Watcher {
             let x = self.windows.remove(i);
             let _ = std::fs::remove_file(&x.file);
         }
-        true
     }
 
     /// Closes the windows whose time is up (or whose home is gone).

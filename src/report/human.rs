@@ -387,7 +387,27 @@ pub fn show(r: &Report, color: bool) -> String {
     let mut out = String::new();
     show_header(&mut out, r, color);
     show_findings(&mut out, r, color);
-    section(&mut out, "processes", r.processes.len(), tree(r), color);
+    show_processes(&mut out, r, color);
+    show_network(&mut out, r, color);
+    show_files(&mut out, r, color);
+    let _ = writeln!(
+        out,
+        "\n{}\n  removed: {}\n  kept (secret-like): {}",
+        paint(
+            "environment (names only)",
+            Style::new().bold().underline(),
+            color
+        ),
+        list(&r.env.removed),
+        list(&r.env.kept)
+    );
+    show_after(&mut out, r, color);
+    out
+}
+
+/// The process tree and what still ran after the install.
+fn show_processes(out: &mut String, r: &Report, color: bool) {
+    section(out, "processes", r.processes.len(), tree(r), color);
     if !r.lingering.is_empty() {
         let lines = r
             .lingering
@@ -402,29 +422,36 @@ pub fn show(r: &Report, color: bool) -> String {
             })
             .collect();
         section(
-            &mut out,
+            out,
             "still running after the install",
             r.lingering.len(),
             lines,
             color,
         );
     }
+}
+
+/// Requests through the proxy and direct network calls.
+fn show_network(out: &mut String, r: &Report, color: bool) {
     let endpoints = endpoint_lines(r, color);
     section(
-        &mut out,
+        out,
         "endpoints (through the proxy)",
         r.endpoints.len(),
         endpoints,
         color,
     );
     section(
-        &mut out,
+        out,
         "network (direct)",
         r.network.len(),
         r.network.iter().map(event_line).collect(),
         color,
     );
+}
 
+/// Writes per root, writes outside the expected places, credential reads.
+fn show_files(out: &mut String, r: &Report, color: bool) {
     let f = &r.files;
     let files = f
         .per_root
@@ -432,40 +459,33 @@ pub fn show(r: &Report, color: bool) -> String {
         .map(|(root, n)| clean(&format!("{n:>7}  {root}")))
         .collect();
     section(
-        &mut out,
+        out,
         "file writes, in all",
         usize::try_from(f.writes).unwrap_or(usize::MAX),
         files,
         color,
     );
     section(
-        &mut out,
+        out,
         "writes outside the expected places",
         f.outside.len(),
         f.outside.iter().map(event_line).collect(),
         color,
     );
     section(
-        &mut out,
+        out,
         "credential reads",
         f.secret_reads.len(),
         f.secret_reads.iter().map(event_line).collect(),
         color,
     );
-    let _ = writeln!(
-        out,
-        "\n{}\n  removed: {}\n  kept (secret-like): {}",
-        paint(
-            "environment (names only)",
-            Style::new().bold().underline(),
-            color
-        ),
-        list(&r.env.removed),
-        list(&r.env.kept)
-    );
+}
+
+/// What the install left: persistence changes, quarantine, watch window.
+fn show_after(out: &mut String, r: &Report, color: bool) {
     let snapshot = change_lines(&r.snapshot);
     section(
-        &mut out,
+        out,
         "persistence locations changed",
         r.snapshot.len(),
         snapshot,
@@ -489,7 +509,7 @@ pub fn show(r: &Report, color: bool) -> String {
                 ))
             })
             .collect();
-        section(&mut out, "quarantine", r.quarantine.len(), lines, color);
+        section(out, "quarantine", r.quarantine.len(), lines, color);
     }
     if let Some(w) = &r.watch {
         let state = if w.ended { "closed at" } else { "open until" };
@@ -499,14 +519,13 @@ pub fn show(r: &Report, color: bool) -> String {
             clean(&w.until)
         );
         section(
-            &mut out,
+            out,
             &title,
             w.changes.len(),
             change_lines(&w.changes),
             color,
         );
     }
-    out
 }
 
 /// `report show`'s first block: who ran what, the sandbox, the outcome.

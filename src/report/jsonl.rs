@@ -9,6 +9,7 @@ use crate::model::RuleId;
 use crate::model::request::Verdict;
 use crate::model::{Action, Event, EventKind};
 use crate::model::{Finding, Severity, Taken};
+use crate::model::{Lingering, ProcNode, Request};
 use serde_json::{Map, Value, json};
 use std::net::IpAddr;
 
@@ -230,17 +231,7 @@ fn finding_line(r: &Report, base: &Line, start: &str, f: &Finding) -> Line {
 /// carries `@timestamp`, `event.kind`, `event.category`, `event.action`,
 /// `labels.report_id` and `labels.manager`.
 pub fn render(r: &Report) -> String {
-    let mut base = Line(Map::new());
-    base.set("labels.report_id", r.id.as_str())
-        .set("labels.manager", r.what.manager.as_str())
-        .set("labels.mode", r.what.mode.as_str())
-        .set("event.module", "pkgwarden")
-        .set("event.dataset", "pkgwarden.install")
-        .set("observer.product", "pkgwarden")
-        .set("observer.version", env!("CARGO_PKG_VERSION"))
-        .set("user.id", r.who.uid.to_string())
-        .opt("user.name", r.who.user.as_deref())
-        .opt("host.hostname", r.who.host.as_deref());
+    let base = base_line(r);
     // Event times are offsets from the start; unparsable starts are kept as
     // they are rather than invented.
     let start = humantime::parse_rfc3339_weak(&r.started).ok();
@@ -256,90 +247,16 @@ pub fn render(r: &Report) -> String {
         lines.push(finding_line(r, &base, &start_ts, f));
     }
     for n in &r.processes {
-        let mut l = Line(base.0.clone());
-        l.set("@timestamp", start_ts.as_str())
-            .set("event.kind", "event")
-            .set("event.category", json!(["process"]))
-            .set("event.type", json!(["start"]))
-            .set("event.action", "exec")
-            .set("process.pid", n.pid)
-            .opt("process.parent.pid", n.ppid)
-            .set("process.executable", n.exe.as_str())
-            .set("process.args", n.argv.clone())
-            .set("process.command_line", shell_join(&n.argv))
-            .opt("process.working_directory", n.cwd.as_deref())
-            .opt("pkgwarden.hook", n.hook.as_deref());
-        l.package(n.package.as_deref());
-        lines.push(l);
+        lines.push(process_line(&base, &start_ts, n));
     }
     for e in &r.network {
-        let mut l = event_line(r, &base, &ts, e);
-        let mut types = vec!["connection"];
-        match e.action {
-            Action::Denied => types.push("denied"),
-            Action::Allowed => types.push("allowed"),
-            Action::Observed => {}
-        }
-        l.set("event.category", json!(["network"]))
-            .set("event.type", json!(types));
-        lines.push(l);
+        lines.push(network_line(r, &base, &ts, e));
     }
     for q in &r.endpoints {
-        let mut l = Line(base.0.clone());
-        let verdict = match q.verdict {
-            Verdict::Allowed => "allowed",
-            Verdict::Unexpected => "unexpected",
-            Verdict::Denied => "denied",
-        };
-        l.set("@timestamp", ts(q.ms))
-            .set("event.kind", "event")
-            .set("event.category", json!(["network", "web"]))
-            .set(
-                "event.type",
-                json!([
-                    "connection",
-                    if q.verdict == Verdict::Denied {
-                        "denied"
-                    } else {
-                        "allowed"
-                    }
-                ]),
-            )
-            .set("event.action", "proxy-request")
-            .set(
-                "event.outcome",
-                if q.verdict == Verdict::Denied || q.upstream_failure.is_some() {
-                    "failure"
-                } else {
-                    "success"
-                },
-            )
-            .set("event.duration", q.duration_ms.saturating_mul(1_000_000))
-            .opt("event.reason", q.reason.as_deref())
-            .opt("error.message", q.upstream_failure.as_deref())
-            .set("http.request.method", q.method.as_str())
-            .set("source.bytes", q.bytes_up)
-            .set("destination.bytes", q.bytes_down)
-            .set("pkgwarden.verdict", verdict);
-        l.endpoint(&format!("{}:{}", bracket(&q.host), q.port));
-        if let Some(pid) = q.pid {
-            process(r, &mut l, pid, None);
-        }
-        lines.push(l);
+        lines.push(request_line(r, &base, &ts(q.ms), q));
     }
     for e in &r.files.outside {
-        let mut l = event_line(r, &base, &ts, e);
-        let kind = match e.kind {
-            EventKind::Mkdir | EventKind::Mknod | EventKind::Symlink | EventKind::Link => {
-                "creation"
-            }
-            EventKind::Unlink => "deletion",
-            _ => "change",
-        };
-        l.set("event.category", json!(["file"]))
-            .set("event.type", json!([kind]))
-            .set("pkgwarden.outside_expected", true);
-        lines.push(l);
+        lines.push(outside_write_line(r, &base, &ts, e));
     }
     for e in &r.files.secret_reads {
         let mut l = event_line(r, &base, &ts, e);
@@ -349,17 +266,7 @@ pub fn render(r: &Report) -> String {
         lines.push(l);
     }
     for p in &r.lingering {
-        let mut l = Line(base.0.clone());
-        l.set("@timestamp", ts(r.duration_ms))
-            .set("event.kind", "event")
-            .set("event.category", json!(["process"]))
-            .set("event.type", json!(["info"]))
-            .set("event.action", "lingering")
-            .set("process.pid", p.pid)
-            .set("process.parent.pid", p.ppid)
-            .set("process.args", p.argv.clone())
-            .set("process.command_line", shell_join(&p.argv));
-        lines.push(l);
+        lines.push(lingering_line(&base, &ts(r.duration_ms), p));
     }
 
     let mut out = String::new();
@@ -371,6 +278,129 @@ pub fn render(r: &Report) -> String {
         }
     }
     out
+}
+
+/// The fields every line carries: the report, the install and the host.
+fn base_line(r: &Report) -> Line {
+    let mut base = Line(Map::new());
+    base.set("labels.report_id", r.id.as_str())
+        .set("labels.manager", r.what.manager.as_str())
+        .set("labels.mode", r.what.mode.as_str())
+        .set("event.module", "pkgwarden")
+        .set("event.dataset", "pkgwarden.install")
+        .set("observer.product", "pkgwarden")
+        .set("observer.version", env!("CARGO_PKG_VERSION"))
+        .set("user.id", r.who.uid.to_string())
+        .opt("user.name", r.who.user.as_deref())
+        .opt("host.hostname", r.who.host.as_deref());
+    base
+}
+
+/// A line for one process of the install's tree.
+fn process_line(base: &Line, start_ts: &str, n: &ProcNode) -> Line {
+    let mut l = Line(base.0.clone());
+    l.set("@timestamp", start_ts)
+        .set("event.kind", "event")
+        .set("event.category", json!(["process"]))
+        .set("event.type", json!(["start"]))
+        .set("event.action", "exec")
+        .set("process.pid", n.pid)
+        .opt("process.parent.pid", n.ppid)
+        .set("process.executable", n.exe.as_str())
+        .set("process.args", n.argv.clone())
+        .set("process.command_line", shell_join(&n.argv))
+        .opt("process.working_directory", n.cwd.as_deref())
+        .opt("pkgwarden.hook", n.hook.as_deref());
+    l.package(n.package.as_deref());
+    l
+}
+
+/// A line for one direct network call.
+fn network_line(r: &Report, base: &Line, ts: &dyn Fn(u64) -> String, e: &Event) -> Line {
+    let mut l = event_line(r, base, ts, e);
+    let mut types = vec!["connection"];
+    match e.action {
+        Action::Denied => types.push("denied"),
+        Action::Allowed => types.push("allowed"),
+        Action::Observed => {}
+    }
+    l.set("event.category", json!(["network"]))
+        .set("event.type", json!(types));
+    l
+}
+
+/// A line for one request through the proxy, at `at`.
+fn request_line(r: &Report, base: &Line, at: &str, q: &Request) -> Line {
+    let mut l = Line(base.0.clone());
+    let verdict = match q.verdict {
+        Verdict::Allowed => "allowed",
+        Verdict::Unexpected => "unexpected",
+        Verdict::Denied => "denied",
+    };
+    l.set("@timestamp", at)
+        .set("event.kind", "event")
+        .set("event.category", json!(["network", "web"]))
+        .set(
+            "event.type",
+            json!([
+                "connection",
+                if q.verdict == Verdict::Denied {
+                    "denied"
+                } else {
+                    "allowed"
+                }
+            ]),
+        )
+        .set("event.action", "proxy-request")
+        .set(
+            "event.outcome",
+            if q.verdict == Verdict::Denied || q.upstream_failure.is_some() {
+                "failure"
+            } else {
+                "success"
+            },
+        )
+        .set("event.duration", q.duration_ms.saturating_mul(1_000_000))
+        .opt("event.reason", q.reason.as_deref())
+        .opt("error.message", q.upstream_failure.as_deref())
+        .set("http.request.method", q.method.as_str())
+        .set("source.bytes", q.bytes_up)
+        .set("destination.bytes", q.bytes_down)
+        .set("pkgwarden.verdict", verdict);
+    l.endpoint(&format!("{}:{}", bracket(&q.host), q.port));
+    if let Some(pid) = q.pid {
+        process(r, &mut l, pid, None);
+    }
+    l
+}
+
+/// A line for one write outside the expected places.
+fn outside_write_line(r: &Report, base: &Line, ts: &dyn Fn(u64) -> String, e: &Event) -> Line {
+    let mut l = event_line(r, base, ts, e);
+    let kind = match e.kind {
+        EventKind::Mkdir | EventKind::Mknod | EventKind::Symlink | EventKind::Link => "creation",
+        EventKind::Unlink => "deletion",
+        _ => "change",
+    };
+    l.set("event.category", json!(["file"]))
+        .set("event.type", json!([kind]))
+        .set("pkgwarden.outside_expected", true);
+    l
+}
+
+/// A line for one process still running when the install ended, at `at`.
+fn lingering_line(base: &Line, at: &str, p: &Lingering) -> Line {
+    let mut l = Line(base.0.clone());
+    l.set("@timestamp", at)
+        .set("event.kind", "event")
+        .set("event.category", json!(["process"]))
+        .set("event.type", json!(["info"]))
+        .set("event.action", "lingering")
+        .set("process.pid", p.pid)
+        .set("process.parent.pid", p.ppid)
+        .set("process.args", p.argv.clone())
+        .set("process.command_line", shell_join(&p.argv));
+    l
 }
 
 /// An IPv6 address in brackets, so that its port can be told apart.

@@ -81,25 +81,27 @@ pub fn for_mode(mode: crate::policy::Mode) -> Rules {
 
 /// The rules of every sandboxed install.
 pub fn rules() -> Rules {
+    let mut r = Rules::default();
+    trapped(&mut r);
+    never_needed(&mut r);
+    terminals_and_sockets(&mut r);
+    r
+}
+
+/// What the supervisor must see: exec, opens, changes to the file tree,
+/// mode and owner changes, and the network.
+fn trapped(r: &mut Rules) {
     use libc::{
-        AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_VSOCK, NETLINK_ROUTE, SOCK_RAW, SYS_add_key,
-        SYS_bind, SYS_bpf, SYS_clone, SYS_clone3, SYS_connect, SYS_delete_module, SYS_execve,
-        SYS_execveat, SYS_fchmod, SYS_fchmodat, SYS_fchmodat2, SYS_fchown, SYS_fchownat,
-        SYS_finit_module, SYS_fsmount, SYS_fsopen, SYS_init_module, SYS_io_uring_enter,
-        SYS_io_uring_register, SYS_io_uring_setup, SYS_ioctl, SYS_kexec_file_load, SYS_kexec_load,
-        SYS_keyctl, SYS_linkat, SYS_listen, SYS_memfd_create, SYS_mkdirat, SYS_mknodat, SYS_mount,
-        SYS_move_mount, SYS_open_tree, SYS_openat, SYS_openat2, SYS_perf_event_open,
-        SYS_pivot_root, SYS_process_vm_readv, SYS_process_vm_writev, SYS_ptrace, SYS_renameat,
-        SYS_renameat2, SYS_request_key, SYS_sendmmsg, SYS_sendmsg, SYS_sendto, SYS_setns,
-        SYS_socket, SYS_symlinkat, SYS_truncate, SYS_umount2, SYS_unlinkat, SYS_unshare,
-        SYS_userfaultfd,
+        SYS_bind, SYS_connect, SYS_execve, SYS_execveat, SYS_fchmod, SYS_fchmodat, SYS_fchmodat2,
+        SYS_fchown, SYS_fchownat, SYS_linkat, SYS_listen, SYS_memfd_create, SYS_mkdirat,
+        SYS_mknodat, SYS_openat, SYS_openat2, SYS_renameat, SYS_renameat2, SYS_sendmmsg,
+        SYS_sendmsg, SYS_sendto, SYS_symlinkat, SYS_truncate, SYS_unlinkat,
     };
     #[cfg(target_arch = "x86_64")]
     use libc::{
         SYS_chmod, SYS_chown, SYS_creat, SYS_lchown, SYS_link, SYS_mkdir, SYS_mknod, SYS_open,
         SYS_rename, SYS_rmdir, SYS_symlink, SYS_unlink,
     };
-    let mut r = Rules::default();
     let t = Verdict::Trap;
     // Exec and every open (a read of a credential is kept with its pid even
     // when landlock refuses it).
@@ -162,6 +164,19 @@ pub fn rules() -> Rules {
             r.add(nr, &[], t);
         }
     }
+}
+
+/// What no install needs, refused (and recorded) with the errno a tool
+/// copes with.
+fn never_needed(r: &mut Rules) {
+    use libc::{
+        SYS_add_key, SYS_bpf, SYS_clone, SYS_clone3, SYS_delete_module, SYS_finit_module,
+        SYS_fsmount, SYS_fsopen, SYS_init_module, SYS_io_uring_enter, SYS_io_uring_register,
+        SYS_io_uring_setup, SYS_kexec_file_load, SYS_kexec_load, SYS_keyctl, SYS_mount,
+        SYS_move_mount, SYS_open_tree, SYS_perf_event_open, SYS_pivot_root, SYS_process_vm_readv,
+        SYS_process_vm_writev, SYS_ptrace, SYS_request_key, SYS_setns, SYS_umount2, SYS_unshare,
+        SYS_userfaultfd,
+    };
     // Never needed by an install. libuv probes io_uring: ENOSYS makes it fall back.
     for nr in [
         SYS_io_uring_setup,
@@ -219,6 +234,14 @@ pub fn rules() -> Rules {
     ] {
         r.add(nr, &[], Verdict::Deny(libc::EOPNOTSUPP));
     }
+}
+
+/// Terminal input injection and sockets below IP, refused.
+fn terminals_and_sockets(r: &mut Rules) {
+    use libc::{
+        AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_VSOCK, NETLINK_ROUTE, SOCK_RAW, SYS_ioctl,
+        SYS_socket,
+    };
     // Typing into a terminal: TIOCSTI queues input that the user's shell
     // reads once the install is over (a command run outside the sandbox);
     // TIOCLINUX pastes a console selection the same way. The terminal the
@@ -249,7 +272,6 @@ pub fn rules() -> Rules {
             deny,
         );
     }
-    r
 }
 
 /// The bits of an `int` argument: the kernel reads only those, so a value
