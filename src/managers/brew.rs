@@ -319,6 +319,39 @@ pub fn post_install_attribution(argv: Option<&[String]>) -> Option<(String, Stri
     Some((package, "post_install".to_string()))
 }
 
+// ------------------------------------------------------------ adapter ----
+
+/// The adapter of brew. A `brew` that does not answer like Homebrew keeps
+/// the skeleton.
+pub struct BrewAdapter;
+
+impl super::Adapter for BrewAdapter {
+    fn family(&self) -> Family {
+        Family::Brew
+    }
+    fn tools(&self) -> &'static [Tool] {
+        &[Tool::Brew]
+    }
+    fn classify(&self, tool: Tool, args: &[String]) -> Classified {
+        classify(tool, args)
+    }
+    fn relevant_env(&self, k: &str) -> bool {
+        k.starts_with("HOMEBREW_")
+    }
+    fn facts(
+        &self,
+        real: &Path,
+        _tool: Tool,
+        _interpreter: Option<&Path>,
+        _cwd: &Path,
+    ) -> Result<ManagerFacts, FactsError> {
+        facts(real).or_else(|e| e.or_skeleton(Family::Brew, real))
+    }
+    fn plan(&self, p: &mut InstallPlan, _cwd: &Path) {
+        apply(p);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

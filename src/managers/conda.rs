@@ -365,7 +365,7 @@ pub fn apply(p: &mut InstallPlan, cwd: &Path) {
 /// Snapshot patterns for a conda install: the activation directories of
 /// the target prefixes (conda sources their scripts on every activate).
 pub fn watched(p: &InstallPlan) -> Vec<String> {
-    if p.tool.family() != Family::Conda || !p.facts.derived {
+    if !p.facts.derived {
         return Vec::new();
     }
     let dirs = &crate::detect::conda::data().activation_dirs;
@@ -408,6 +408,48 @@ pub fn link_script_attribution(
         None => name,
     };
     Some((package, hook.to_string()))
+}
+
+// ------------------------------------------------------------ adapter ----
+
+/// The adapter of conda, mamba and micromamba. Only `conda`'s facts are
+/// derived; a `conda` whose configuration cannot be read (a wrapper, a
+/// stub) keeps the skeleton, as gem does.
+pub struct CondaAdapter;
+
+impl super::Adapter for CondaAdapter {
+    fn family(&self) -> Family {
+        Family::Conda
+    }
+    fn tools(&self) -> &'static [Tool] {
+        &[Tool::Conda, Tool::Mamba, Tool::Micromamba]
+    }
+    fn classify(&self, tool: Tool, args: &[String]) -> Classified {
+        classify(tool, args)
+    }
+    fn relevant_env(&self, k: &str) -> bool {
+        k.starts_with("CONDA")
+    }
+    fn facts(
+        &self,
+        real: &Path,
+        tool: Tool,
+        _interpreter: Option<&Path>,
+        _cwd: &Path,
+    ) -> Result<ManagerFacts, FactsError> {
+        if tool != Tool::Conda {
+            return Ok(ManagerFacts::skeleton(Family::Conda, real));
+        }
+        facts(real).or_else(|e| e.or_skeleton(Family::Conda, real))
+    }
+    fn plan(&self, p: &mut InstallPlan, cwd: &Path) {
+        if p.tool == Tool::Conda {
+            apply(p, cwd);
+        }
+    }
+    fn watch_patterns(&self, p: &InstallPlan) -> Vec<String> {
+        watched(p)
+    }
 }
 
 #[cfg(test)]
