@@ -140,6 +140,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         package_code_writes: Vec::new(),
         watch_patterns: Vec::new(),
         secret_refs: Vec::new(),
+        attribution: super::attribution(),
     };
     // The family's part: the command line, the credentials its manager
     // reads, how it starts package code, its extra environment.

@@ -389,6 +389,18 @@ impl super::Adapter for GemAdapter {
     fn watch_patterns(&self, p: &InstallPlan) -> Vec<String> {
         watch_patterns(p)
     }
+    fn attribution(&self) -> Vec<super::Attribution> {
+        // RubyGems builds an extension in the installed gem,
+        // `…/gems/<name>-<version>/ext/…`: `extconf.rb`, then `make`.
+        vec![super::Attribution::InstalledDir {
+            before: "gems".into(),
+            after: "ext".into(),
+            hooks: super::ArgHooks {
+                by_arg: vec![("extconf.rb".into(), "extconf.rb".into())],
+                default: "ext-build".into(),
+            },
+        }]
+    }
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ mod testkit;
 pub mod wheel_data;
 pub mod yarn_pnpm;
 
-pub use crate::model::plan::{InstallRequest, Opt};
+pub use crate::model::plan::{ArgHooks, Attribution, InstallRequest, Opt};
 pub use crate::model::tool::{Family, Tool};
 use facts::{FactsError, InstallPlan, ManagerFacts};
 use serde::Serialize;
@@ -83,29 +83,42 @@ pub trait Adapter: Sync {
     fn watch_patterns(&self, _p: &InstallPlan) -> Vec<String> {
         Vec::new()
     }
+    /// How a process of an install is attributed to one of this family's
+    /// packages and its hook (the shapes `monitor::attribution` matches).
+    fn attribution(&self) -> Vec<Attribution> {
+        Vec::new()
+    }
 }
 
-/// The table of adapters, one per family.
+/// The table of adapters, one per family, in the order their attribution
+/// shapes are tried (a lifecycle script's own variables first).
 pub static ADAPTERS: [&dyn Adapter; 6] = [
-    &pip::PipAdapter,
     &npm::NpmAdapter,
-    &gem::GemAdapter,
-    &conda::CondaAdapter,
-    &brew::BrewAdapter,
+    &pip::PipAdapter,
     &pytools::PyToolsAdapter,
+    &gem::GemAdapter,
+    &brew::BrewAdapter,
+    &conda::CondaAdapter,
 ];
 
 /// The adapter of `tool`'s family.
 pub fn adapter(tool: Tool) -> &'static dyn Adapter {
     // Total by construction; a test checks it agrees with `tools()`.
     match tool.family() {
-        Family::Pip => ADAPTERS[0],
-        Family::Npm => ADAPTERS[1],
-        Family::Gem => ADAPTERS[2],
-        Family::Conda => ADAPTERS[3],
+        Family::Npm => ADAPTERS[0],
+        Family::Pip => ADAPTERS[1],
+        Family::PyTools => ADAPTERS[2],
+        Family::Gem => ADAPTERS[3],
         Family::Brew => ADAPTERS[4],
-        Family::PyTools => ADAPTERS[5],
+        Family::Conda => ADAPTERS[5],
     }
+}
+
+/// Every family's attribution shapes, in the table's order: an install of
+/// one family may run another's manager (pipx runs pip, a conda
+/// environment's pip section, a build that runs npm).
+pub fn attribution() -> Vec<Attribution> {
+    ADAPTERS.iter().flat_map(|a| a.attribution()).collect()
 }
 
 /// The virtualenvs a command line creates (`python -m venv DIR`, `python -m

@@ -1823,6 +1823,14 @@ impl super::Adapter for NpmAdapter {
         p.env
             .extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
     }
+    fn attribution(&self) -> Vec<super::Attribution> {
+        // npm, yarn and pnpm name a lifecycle script's package and event.
+        vec![super::Attribution::Env {
+            name: "npm_package_name".into(),
+            version: "npm_package_version".into(),
+            hook: "npm_lifecycle_event".into(),
+        }]
+    }
 }
 
 #[cfg(test)]

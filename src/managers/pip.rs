@@ -661,6 +661,25 @@ impl super::Adapter for PipAdapter {
         super::pip_facts::netrc_credentials(p, crate::paths::home().as_deref());
         p.package_code = super::package_code::shapes("pip");
     }
+    fn attribution(&self) -> Vec<super::Attribution> {
+        // pip runs an sdist's build (`setup.py`, a PEP 517 backend) in the
+        // unpacked source, `…/pip-install-XXXX/<name>_<hash>` (or
+        // `pip-req-build-XXXX` for a local path); its PKG-INFO has the
+        // version. The supervisor asks at exec time, while it exists.
+        vec![super::Attribution::BuildDir {
+            after: "pip-install-".into(),
+            cut: '_',
+            whole: "pip-req-build-".into(),
+            metadata: "PKG-INFO".into(),
+            hooks: super::ArgHooks {
+                by_arg: vec![
+                    ("setup.py".into(), "setup.py".into()),
+                    ("_in_process.py".into(), "build-backend".into()),
+                ],
+                default: "build".into(),
+            },
+        }]
+    }
 }
 
 #[cfg(test)]

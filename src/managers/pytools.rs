@@ -923,6 +923,15 @@ impl super::Adapter for PyToolsAdapter {
             p.package_code = super::package_code::shapes("pytools");
         }
     }
+    fn attribution(&self) -> Vec<super::Attribution> {
+        // uv runs an sdist's hooks in the source it unpacked in its cache,
+        // `…/sdists-vN/…/src`: the package is what its PKG-INFO names.
+        vec![super::Attribution::MetadataDir {
+            marker: "sdists-v".into(),
+            metadata: "PKG-INFO".into(),
+            hook: "build-backend".into(),
+        }]
+    }
 }
 
 #[cfg(test)]

@@ -1025,6 +1025,7 @@ mod tests {
             package_code: Vec::new(),
             package_code_writes: Vec::new(),
             watch_patterns: Vec::new(),
+            attribution: Vec::new(),
             secret_refs: Vec::new(),
         };
         apply(&mut p, cwd);

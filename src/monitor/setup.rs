@@ -197,6 +197,7 @@ pub fn watch(
         }),
         // chmod and chown take effect only where landlock lets it write.
         perm: (!audit).then(|| WriteGrants::from_grants(grants)),
+        attribution: plan.attribution.clone(),
     }
 }
 
