@@ -36,7 +36,6 @@ pub trait Adapter: Sync {
     /// The family (it keeps the families' cached facts apart).
     fn family(&self) -> Family;
     /// The tools (command names) this adapter stands in for.
-    #[allow(dead_code)] // Read by the table's test; public once lib.rs exists.
     fn tools(&self) -> &'static [Tool];
     /// What a command line (without argv[0]) asks for; pure. Never fails:
     /// an unknown shape is a passthrough only when nothing is installed.
