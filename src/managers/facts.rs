@@ -141,6 +141,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         watch_patterns: Vec::new(),
         secret_refs: Vec::new(),
         attribution: super::attribution(),
+        proxy_vars: super::proxy_vars(),
     };
     // The family's part: the command line, the credentials its manager
     // reads, how it starts package code, its extra environment.

@@ -23,7 +23,7 @@ mod testkit;
 pub mod wheel_data;
 pub mod yarn_pnpm;
 
-pub use crate::model::plan::{ArgHooks, Attribution, InstallRequest, Opt};
+pub use crate::model::plan::{ArgHooks, Attribution, InstallRequest, Opt, ProxyVars};
 pub use crate::model::tool::{Family, Tool};
 use facts::{FactsError, InstallPlan, ManagerFacts};
 use serde::Serialize;
@@ -87,6 +87,11 @@ pub trait Adapter: Sync {
     fn attribution(&self) -> Vec<Attribution> {
         Vec::new()
     }
+    /// The manager's own proxy variables (those it reads besides the
+    /// generic `HTTP_PROXY` family).
+    fn proxy_vars(&self) -> ProxyVars {
+        ProxyVars::default()
+    }
 }
 
 /// The table of adapters, one per family, in the order their attribution
@@ -118,6 +123,16 @@ pub fn adapter(tool: Tool) -> &'static dyn Adapter {
 /// environment's pip section, a build that runs npm).
 pub fn attribution() -> Vec<Attribution> {
     ADAPTERS.iter().flat_map(|a| a.attribution()).collect()
+}
+
+/// Every family's proxy variables: an install of one family may run
+/// another's manager, which must reach the registries through the proxy too.
+pub fn proxy_vars() -> ProxyVars {
+    let mut all = ProxyVars::default();
+    for a in ADAPTERS {
+        all.extend(a.proxy_vars());
+    }
+    all
 }
 
 /// The virtualenvs a command line creates (`python -m venv DIR`, `python -m
@@ -263,6 +278,23 @@ mod tests {
             always,
             [Tool::Pip, Tool::Pip3, Tool::Npm, Tool::Npx, Tool::Python]
         );
+    }
+
+    #[test]
+    fn every_install_points_every_managers_own_proxy_variables_at_the_proxy() {
+        let v = proxy_vars();
+        for var in [
+            "npm_config_proxy",
+            "npm_config_https_proxy",
+            "YARN_HTTP_PROXY",
+            "YARN_HTTPS_PROXY",
+            "PIP_PROXY",
+        ] {
+            assert!(v.set.iter().any(|s| s == var), "{var}");
+        }
+        for var in ["npm_config_noproxy", "NPM_CONFIG_NOPROXY"] {
+            assert!(v.clear.iter().any(|s| s == var), "{var}");
+        }
     }
 
     #[test]

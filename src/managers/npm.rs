@@ -1831,6 +1831,19 @@ impl super::Adapter for NpmAdapter {
             hook: "npm_lifecycle_event".into(),
         }]
     }
+    fn proxy_vars(&self) -> super::ProxyVars {
+        // npm's and yarn's own (yarn 4 ignores the generic ones).
+        let owned = |w: &[&str]| w.iter().map(|s| s.to_string()).collect();
+        super::ProxyVars {
+            set: owned(&[
+                "npm_config_proxy",
+                "npm_config_https_proxy",
+                "YARN_HTTP_PROXY",
+                "YARN_HTTPS_PROXY",
+            ]),
+            clear: owned(&["npm_config_noproxy", "NPM_CONFIG_NOPROXY"]),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -680,6 +680,12 @@ impl super::Adapter for PipAdapter {
             },
         }]
     }
+    fn proxy_vars(&self) -> super::ProxyVars {
+        super::ProxyVars {
+            set: vec!["PIP_PROXY".into()],
+            clear: Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1026,6 +1026,7 @@ mod tests {
             package_code_writes: Vec::new(),
             watch_patterns: Vec::new(),
             attribution: Vec::new(),
+            proxy_vars: Default::default(),
             secret_refs: Vec::new(),
         };
         apply(&mut p, cwd);

@@ -153,6 +153,28 @@ pub struct InstallPlan {
     /// install.
     #[serde(skip)]
     pub attribution: Vec<Attribution>,
+    /// The managers' own proxy variables, besides the generic ones: every
+    /// family's (a build may run another family's manager). Not shown by
+    /// `pkgwarden plan`: the same for every install.
+    #[serde(skip)]
+    pub proxy_vars: ProxyVars,
+}
+
+/// A manager's own proxy settings in the environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyVars {
+    /// Variables set to the proxy's URL.
+    pub set: Vec<String>,
+    /// Variables that exempt hosts from the proxy, removed.
+    pub clear: Vec<String>,
+}
+
+impl ProxyVars {
+    /// Both lists of `other` after this one's.
+    pub fn extend(&mut self, other: ProxyVars) {
+        self.set.extend(other.set);
+        self.clear.extend(other.clear);
+    }
 }
 
 /// A shape of process that names the package (and hook) it runs for: a
