@@ -175,7 +175,7 @@ fn input<'a>(
         startup_patterns: p.startup_paths.linux.clone(),
         entropy_threshold: p.executable_entropy_threshold,
         unsigned_binary_alerting: p.unsigned_binary_alerting,
-        project_package: setup::project_package(&r.at.cwd),
+        project_package: setup::project_package(r.plan.project_manifest.as_ref()),
         events: &r.observed.events,
         tree,
         requests: &r.requests,

@@ -142,6 +142,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         secret_refs: Vec::new(),
         attribution: super::attribution(),
         proxy_vars: super::proxy_vars(),
+        project_manifest: super::project_manifest(cwd),
     };
     // The family's part: the command line, the credentials its manager
     // reads, how it starts package code, its extra environment.

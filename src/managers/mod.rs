@@ -23,7 +23,9 @@ mod testkit;
 pub mod wheel_data;
 pub mod yarn_pnpm;
 
-pub use crate::model::plan::{ArgHooks, Attribution, InstallRequest, Opt, ProxyVars};
+pub use crate::model::plan::{
+    ArgHooks, Attribution, InstallRequest, Opt, ProjectManifest, ProxyVars,
+};
 pub use crate::model::tool::{Family, Tool};
 use facts::{FactsError, InstallPlan, ManagerFacts};
 use serde::Serialize;
@@ -92,6 +94,11 @@ pub trait Adapter: Sync {
     fn proxy_vars(&self) -> ProxyVars {
         ProxyVars::default()
     }
+    /// Where a project in `cwd` names its own package, when this family's
+    /// projects have such a manifest.
+    fn project_manifest(&self, _cwd: &Path) -> Option<ProjectManifest> {
+        None
+    }
 }
 
 /// The table of adapters, one per family, in the order their attribution
@@ -123,6 +130,11 @@ pub fn adapter(tool: Tool) -> &'static dyn Adapter {
 /// environment's pip section, a build that runs npm).
 pub fn attribution() -> Vec<Attribution> {
     ADAPTERS.iter().flat_map(|a| a.attribution()).collect()
+}
+
+/// The root project's manifest in `cwd`: the first family's that has one.
+pub fn project_manifest(cwd: &Path) -> Option<ProjectManifest> {
+    ADAPTERS.iter().find_map(|a| a.project_manifest(cwd))
 }
 
 /// Every family's proxy variables: an install of one family may run
@@ -295,6 +307,18 @@ mod tests {
         for var in ["npm_config_noproxy", "NPM_CONFIG_NOPROXY"] {
             assert!(v.clear.iter().any(|s| s == var), "{var}");
         }
+    }
+
+    #[test]
+    fn the_root_projects_manifest_is_its_package_json_for_every_family() {
+        let m = project_manifest(Path::new("/p"));
+        assert_eq!(
+            m,
+            Some(ProjectManifest {
+                file: PathBuf::from("/p/package.json"),
+                name_key: "name".into()
+            })
+        );
     }
 
     #[test]

@@ -1844,6 +1844,12 @@ impl super::Adapter for NpmAdapter {
             clear: owned(&["npm_config_noproxy", "NPM_CONFIG_NOPROXY"]),
         }
     }
+    fn project_manifest(&self, cwd: &std::path::Path) -> Option<super::ProjectManifest> {
+        Some(super::ProjectManifest {
+            file: cwd.join("package.json"),
+            name_key: "name".into(),
+        })
+    }
 }
 
 #[cfg(test)]

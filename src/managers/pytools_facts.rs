@@ -1027,6 +1027,7 @@ mod tests {
             watch_patterns: Vec::new(),
             attribution: Vec::new(),
             proxy_vars: Default::default(),
+            project_manifest: None,
             secret_refs: Vec::new(),
         };
         apply(&mut p, cwd);

@@ -158,6 +158,20 @@ pub struct InstallPlan {
     /// `pkgwarden plan`: the same for every install.
     #[serde(skip)]
     pub proxy_vars: ProxyVars,
+    /// Where the root project names its own package (read after the
+    /// install): a JSON manifest in the working directory, whichever the
+    /// install's family (its scripts may be any family's).
+    #[serde(skip)]
+    pub project_manifest: Option<ProjectManifest>,
+}
+
+/// A project's JSON manifest and the key of its package's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectManifest {
+    /// The manifest file.
+    pub file: PathBuf,
+    /// The top-level key holding the package's name.
+    pub name_key: String,
 }
 
 /// A manager's own proxy settings in the environment.
