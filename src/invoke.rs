@@ -173,7 +173,7 @@ fn install(inv: &Invocation, real: &Path, request: &InstallRequest) -> i32 {
     // families whose facts are still a skeleton run unmonitored by default.
     // Any other family is sandboxed when its facts say they are derived.
     // Why this install is not sandboxed by default, if it is not.
-    let not_derived = if inv.tool.always_sandboxed() {
+    let not_derived = if managers::always_sandboxed(inv.tool) {
         None
     } else {
         match inv.sandbox.enabled {

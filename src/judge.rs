@@ -62,7 +62,7 @@ pub fn judge(
     let (mut tampered, verify_us) = detect::record::verify(&r.installed);
     let attempted = detect::record::attempted(&r.installed, &r.observed.events, &tampered);
     tampered.extend(attempted);
-    let tree = procs::tree(&r.observed.events);
+    let tree = procs::tree(&r.observed.events, &r.plan.attribution);
     let input = input(p, &r, &tree, &changes, &tampered, started);
     let mut findings = detect::run(&input);
     detonate::attribute(&mut findings, &r.detonation_pids);
@@ -175,7 +175,7 @@ fn input<'a>(
         startup_patterns: p.startup_paths.linux.clone(),
         entropy_threshold: p.executable_entropy_threshold,
         unsigned_binary_alerting: p.unsigned_binary_alerting,
-        project_package: setup::project_package(&r.at.cwd),
+        project_package: setup::project_package(r.plan.project_manifest.as_ref()),
         events: &r.observed.events,
         tree,
         requests: &r.requests,

@@ -2,31 +2,11 @@
 //!
 //! One binary. Called as `pkgwarden`, it is the command line; called through a
 //! shim (a link named `pip`, `npm`, `gem` …), it stands in for that manager.
+//! It only dispatches on argv[0]; the stages are the library (`src/lib.rs`).
 
-mod child;
-mod cli;
-mod detect;
-mod exit;
-mod glob;
-mod invocation;
-mod invoke;
-mod judge;
-mod managers;
-mod model;
-mod monitor;
-mod paths;
-mod policy;
-mod procfs;
-mod quarantine;
-mod report;
-mod run;
-mod sandbox;
-mod shim;
-mod sys;
-mod verdict;
-
-use managers::Tool;
-use policy::Overrides;
+use pkgwarden::managers::Tool;
+use pkgwarden::policy::Overrides;
+use pkgwarden::{cli, invoke, monitor, sandbox, shim};
 use std::path::Path;
 
 fn main() {

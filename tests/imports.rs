@@ -61,7 +61,7 @@ fn module_edges(src: &Path) -> Edges {
         let rel = file.strip_prefix(src).expect("below src");
         let path = module_path(rel);
         let Some(top) = path.first().cloned() else {
-            continue; // main.rs: the wiring, which nothing imports.
+            continue; // main.rs and lib.rs: the crate root, which nothing imports.
         };
         let text = std::fs::read_to_string(file).expect("readable source");
         for name in imported_tops(&text, path.len()) {
@@ -76,7 +76,8 @@ fn module_edges(src: &Path) -> Edges {
     edges
 }
 
-/// `x.rs` and `x/` under `src/`, except the preload library's own crate.
+/// `x.rs` and `x/` under `src/`, except the crate roots (`main.rs`,
+/// `lib.rs`) and the preload library's own crate.
 fn top_modules(src: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for e in std::fs::read_dir(src).expect("src/").flatten() {
@@ -84,7 +85,8 @@ fn top_modules(src: &Path) -> BTreeSet<String> {
         let name = p.file_stem().map(|s| s.to_string_lossy().into_owned());
         let Some(name) = name else { continue };
         let module_dir = p.is_dir() && !p.join("Cargo.toml").exists();
-        let module_file = p.extension().is_some_and(|x| x == "rs") && name != "main";
+        let module_file =
+            p.extension().is_some_and(|x| x == "rs") && !matches!(name.as_str(), "main" | "lib");
         if module_dir || module_file {
             out.insert(name);
         }
@@ -93,7 +95,7 @@ fn top_modules(src: &Path) -> BTreeSet<String> {
 }
 
 /// The module path of a file below `src/` (`detect/net.rs` → `[detect,
-/// net]`, `detect/mod.rs` → `[detect]`, `main.rs` → `[]`).
+/// net]`, `detect/mod.rs` → `[detect]`, `main.rs` and `lib.rs` → `[]`).
 fn module_path(rel: &Path) -> Vec<String> {
     let mut parts: Vec<String> = rel
         .iter()

@@ -558,9 +558,11 @@ pub fn run(input: &Input) -> Vec<Finding> {
     out.extend(escape::check(input, &procs));
     out.extend(tamper::check(input, &procs));
     out.extend(perm::check(input, &procs));
+    // About conda's own file format (activation scripts in a prefix), so it may name conda.
     out.extend(conda::check(input, &procs));
     out.extend(nested::check(input, &procs));
     out.extend(cache::check(input, &procs));
+    // About RubyGems' own file format (plugin loaders), so it may name gem.
     gemplugin::attribute(input, &procs, &mut out);
     correlate(&mut out, &procs);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));

@@ -295,28 +295,48 @@ pub fn apply(p: &mut InstallPlan) {
     }
 }
 
-/// The formula whose `post_install` a process runs: Homebrew runs it as
-/// `ruby … Library/Homebrew/postinstall.rb <formula file>`. The package is
-/// the formula's name, with the version its file declares (`version "…"`)
-/// when it does.
-pub fn post_install_attribution(argv: Option<&[String]>) -> Option<(String, String)> {
-    let argv = argv?;
-    let runner = argv
-        .iter()
-        .position(|a| a.ends_with("/Library/Homebrew/postinstall.rb"))?;
-    let formula = argv[runner + 1..].last()?;
-    let path = Path::new(formula);
-    let name = path.file_name()?.to_str()?.strip_suffix(".rb")?.to_string();
-    let text = crate::detect::binary::read_head(path, 64 * 1024).unwrap_or_default();
-    let version = String::from_utf8_lossy(&text).lines().find_map(|l| {
-        let v = l.trim().strip_prefix("version ")?.trim();
-        Some(v.trim_matches(|c| c == '"' || c == '\'').to_string())
-    });
-    let package = match version {
-        Some(v) if !v.is_empty() => format!("{name}@{v}"),
-        _ => name,
-    };
-    Some((package, "post_install".to_string()))
+// ------------------------------------------------------------ adapter ----
+
+/// The adapter of brew. A `brew` that does not answer like Homebrew keeps
+/// the skeleton.
+pub struct BrewAdapter;
+
+impl super::Adapter for BrewAdapter {
+    fn family(&self) -> Family {
+        Family::Brew
+    }
+    fn tools(&self) -> &'static [Tool] {
+        &[Tool::Brew]
+    }
+    fn classify(&self, tool: Tool, args: &[String]) -> Classified {
+        classify(tool, args)
+    }
+    fn relevant_env(&self, k: &str) -> bool {
+        k.starts_with("HOMEBREW_")
+    }
+    fn facts(
+        &self,
+        real: &Path,
+        _tool: Tool,
+        _interpreter: Option<&Path>,
+        _cwd: &Path,
+    ) -> Result<ManagerFacts, FactsError> {
+        facts(real).or_else(|e| e.or_skeleton(Family::Brew, real))
+    }
+    fn plan(&self, p: &mut InstallPlan, _cwd: &Path) {
+        apply(p);
+    }
+    fn attribution(&self) -> Vec<super::Attribution> {
+        // Homebrew runs a formula's `post_install` as `ruby …
+        // Library/Homebrew/postinstall.rb <formula file>`; the formula's
+        // `version "…"` line names the version.
+        vec![super::Attribution::RunnerFile {
+            runner: "/Library/Homebrew/postinstall.rb".into(),
+            suffix: ".rb".into(),
+            version_key: "version ".into(),
+            hook: "post_install".into(),
+        }]
+    }
 }
 
 #[cfg(test)]
@@ -494,6 +514,13 @@ mod tests {
         );
     }
 
+    /// The attribution of a process by brew's shapes alone.
+    fn attribute(argv: Option<&[String]>) -> Option<(String, String)> {
+        use crate::managers::Adapter;
+        let rules = BrewAdapter.attribution();
+        crate::monitor::attribution::attribute(&rules, None, argv, None)
+    }
+
     #[test]
     fn post_install_runs_are_attributed_to_their_formula() {
         let t = tempfile::tempdir().unwrap();
@@ -509,11 +536,11 @@ mod tests {
             f.to_str().unwrap(),
         ]);
         assert_eq!(
-            post_install_attribution(Some(&argv)),
+            attribute(Some(&argv)),
             Some(("pw-x@2.1".into(), "post_install".into()))
         );
         assert_eq!(
-            post_install_attribution(Some(&v(&["/usr/bin/ruby", "/x/postinstall.rb", "a.rb"]))),
+            attribute(Some(&v(&["/usr/bin/ruby", "/x/postinstall.rb", "a.rb"]))),
             None
         );
     }

@@ -365,7 +365,7 @@ pub fn apply(p: &mut InstallPlan, cwd: &Path) {
 /// Snapshot patterns for a conda install: the activation directories of
 /// the target prefixes (conda sources their scripts on every activate).
 pub fn watched(p: &InstallPlan) -> Vec<String> {
-    if p.tool.family() != Family::Conda || !p.facts.derived {
+    if !p.facts.derived {
         return Vec::new();
     }
     let dirs = &crate::detect::conda::data().activation_dirs;
@@ -381,33 +381,60 @@ pub fn watched(p: &InstallPlan) -> Vec<String> {
         .collect()
 }
 
-/// The package and hook of a conda link script (`bash -x
-/// $PREFIX/bin/.NAME-post-link.sh`, as conda runs it), from its command line
-/// and the `PKG_NAME`/`PKG_VERSION` conda puts in its environment (`env`:
-/// those two values, in that order). The name must agree with the script's.
-pub fn link_script_attribution(
-    argv: &[String],
-    env: &[Option<String>],
-) -> Option<(String, String)> {
-    let script = argv.iter().skip(1).find_map(|a| {
-        let path = Path::new(a);
-        let dir = path.parent()?.file_name()?;
-        let file = path.file_name()?.to_str()?;
-        let stem = file.strip_prefix('.')?.strip_suffix(".sh")?;
-        (dir == "bin").then_some(stem.to_string())
-    })?;
-    let (name, hook) = ["post-link", "pre-unlink", "pre-link"]
-        .iter()
-        .find_map(|h| Some((script.strip_suffix(&format!("-{h}"))?.to_string(), *h)))?;
-    let pkg_name = env.first().cloned().flatten()?;
-    if pkg_name != name {
-        return None;
+// ------------------------------------------------------------ adapter ----
+
+/// The adapter of conda, mamba and micromamba. Only `conda`'s facts are
+/// derived; a `conda` whose configuration cannot be read (a wrapper, a
+/// stub) keeps the skeleton, as gem does.
+pub struct CondaAdapter;
+
+impl super::Adapter for CondaAdapter {
+    fn family(&self) -> Family {
+        Family::Conda
     }
-    let package = match env.get(1).cloned().flatten() {
-        Some(v) => format!("{name}@{v}"),
-        None => name,
-    };
-    Some((package, hook.to_string()))
+    fn tools(&self) -> &'static [Tool] {
+        &[Tool::Conda, Tool::Mamba, Tool::Micromamba]
+    }
+    fn classify(&self, tool: Tool, args: &[String]) -> Classified {
+        classify(tool, args)
+    }
+    fn relevant_env(&self, k: &str) -> bool {
+        k.starts_with("CONDA")
+    }
+    fn facts(
+        &self,
+        real: &Path,
+        tool: Tool,
+        _interpreter: Option<&Path>,
+        _cwd: &Path,
+    ) -> Result<ManagerFacts, FactsError> {
+        if tool != Tool::Conda {
+            return Ok(ManagerFacts::skeleton(Family::Conda, real));
+        }
+        facts(real).or_else(|e| e.or_skeleton(Family::Conda, real))
+    }
+    fn plan(&self, p: &mut InstallPlan, cwd: &Path) {
+        if p.tool == Tool::Conda {
+            apply(p, cwd);
+        }
+    }
+    fn watch_patterns(&self, p: &InstallPlan) -> Vec<String> {
+        watched(p)
+    }
+    fn attribution(&self) -> Vec<super::Attribution> {
+        // conda runs link scripts as `bash -x $PREFIX/bin/.NAME-post-link.sh`
+        // with PKG_NAME and PKG_VERSION set; the two names must agree.
+        let owned = |w: &[&str]| w.iter().map(|s| s.to_string()).collect();
+        vec![super::Attribution::Script {
+            trigger: owned(&["-link.sh", "-unlink.sh"]),
+            dir: "bin".into(),
+            prefix: ".".into(),
+            suffix: ".sh".into(),
+            hooks: owned(&["post-link", "pre-unlink", "pre-link"]),
+            name_var: "PKG_NAME".into(),
+            version_var: "PKG_VERSION".into(),
+        }]
+    }
 }
 
 #[cfg(test)]
@@ -669,26 +696,27 @@ mod tests {
 
     #[test]
     fn link_scripts_are_attributed_by_name_and_version() {
+        // conda's shapes alone, with this environment.
+        fn attribute(argv: &[String], env: &[Option<String>]) -> Option<(String, String)> {
+            use crate::managers::Adapter;
+            let rules = CondaAdapter.attribution();
+            let read = |_: &[&str]| env.to_vec();
+            crate::monitor::attribution::attribute(&rules, None, Some(argv), Some(&read))
+        }
         let argv = v(&["/usr/bin/bash", "-x", "/e/env/bin/.pw-evil-post-link.sh"]);
         assert_eq!(
-            link_script_attribution(&argv, &[Some("pw-evil".into()), Some("1.0".into())]),
+            attribute(&argv, &[Some("pw-evil".into()), Some("1.0".into())]),
             Some(("pw-evil@1.0".into(), "post-link".into()))
         );
         let argv = v(&["bash", "-x", "/e/env/bin/.pw-evil-pre-unlink.sh"]);
         assert_eq!(
-            link_script_attribution(&argv, &[Some("pw-evil".into()), None]),
+            attribute(&argv, &[Some("pw-evil".into()), None]),
             Some(("pw-evil".into(), "pre-unlink".into()))
         );
         // A PKG_NAME that disagrees with the script, or no PKG_NAME: no claim.
-        assert_eq!(
-            link_script_attribution(&argv, &[Some("other".into()), None]),
-            None
-        );
-        assert_eq!(link_script_attribution(&argv, &[None, None]), None);
+        assert_eq!(attribute(&argv, &[Some("other".into()), None]), None);
+        assert_eq!(attribute(&argv, &[None, None]), None);
         let argv = v(&["bash", "/e/env/share/.pw-evil-post-link.sh"]);
-        assert_eq!(
-            link_script_attribution(&argv, &[Some("pw-evil".into()), None]),
-            None
-        );
+        assert_eq!(attribute(&argv, &[Some("pw-evil".into()), None]), None);
     }
 }

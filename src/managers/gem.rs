@@ -321,9 +321,6 @@ fn resolve_bundle_command(word: &str) -> Option<&'static str> {
 /// the `plugins` directory of the gem home the plan writes to, so that block
 /// mode can quarantine a loader written there.
 pub fn watch_patterns(plan: &InstallPlan) -> Vec<String> {
-    if plan.tool.family() != super::Family::Gem {
-        return Vec::new();
-    }
     plan.write_roots
         .first()
         .map(|home| home.join("plugins"))
@@ -338,9 +335,6 @@ pub fn watch_patterns(plan: &InstallPlan) -> Vec<String> {
 /// plugin: `gem --version` loads every plugin of the gem home (its loaders
 /// in `<gem home>/plugins/`) before it answers.
 pub fn startup_probes(plan: &InstallPlan) -> Vec<super::facts::StartupProbe> {
-    if plan.tool.family() != super::Family::Gem {
-        return Vec::new();
-    }
     plan.write_roots
         .first()
         .map(|home| super::facts::StartupProbe {
@@ -351,6 +345,62 @@ pub fn startup_probes(plan: &InstallPlan) -> Vec<super::facts::StartupProbe> {
         })
         .into_iter()
         .collect()
+}
+
+// ------------------------------------------------------------ adapter ----
+
+/// The adapter of gem and bundle. A `gem` that is not RubyGems (a wrapper,
+/// a stand-in) and `bundle` keep the skeleton: not derived, so not
+/// sandboxed by default.
+pub struct GemAdapter;
+
+impl super::Adapter for GemAdapter {
+    fn family(&self) -> super::Family {
+        super::Family::Gem
+    }
+    fn tools(&self) -> &'static [Tool] {
+        &[Tool::Gem, Tool::Bundle]
+    }
+    fn classify(&self, tool: Tool, args: &[String]) -> Classified {
+        classify(tool, args)
+    }
+    fn relevant_env(&self, k: &str) -> bool {
+        k.starts_with("GEM_") || k.starts_with("RUBY")
+    }
+    fn facts(
+        &self,
+        real: &std::path::Path,
+        tool: Tool,
+        _interpreter: Option<&std::path::Path>,
+        _cwd: &std::path::Path,
+    ) -> Result<super::facts::ManagerFacts, super::facts::FactsError> {
+        let family = super::Family::Gem;
+        if tool != Tool::Gem {
+            return Ok(super::facts::ManagerFacts::skeleton(family, real));
+        }
+        super::gem_facts::gem_facts(real).or_else(|e| e.or_skeleton(family, real))
+    }
+    fn plan(&self, p: &mut InstallPlan, cwd: &std::path::Path) {
+        if p.tool == Tool::Gem {
+            super::gem_facts::apply_gem(p, cwd);
+            p.package_code = super::package_code::shapes("gem");
+        }
+    }
+    fn watch_patterns(&self, p: &InstallPlan) -> Vec<String> {
+        watch_patterns(p)
+    }
+    fn attribution(&self) -> Vec<super::Attribution> {
+        // RubyGems builds an extension in the installed gem,
+        // `…/gems/<name>-<version>/ext/…`: `extconf.rb`, then `make`.
+        vec![super::Attribution::InstalledDir {
+            before: "gems".into(),
+            after: "ext".into(),
+            hooks: super::ArgHooks {
+                by_arg: vec![("extconf.rb".into(), "extconf.rb".into())],
+                default: "ext-build".into(),
+            },
+        }]
+    }
 }
 
 #[cfg(test)]

@@ -1765,6 +1765,93 @@ fn pnpm(args: &[String], depth: usize, outer: Vec<Opt>) -> Classified {
     }
 }
 
+// ------------------------------------------------------------ adapter ----
+
+/// The adapter of npm, npx, yarn, pnpm and pnpx (yarn's and pnpm's facts and
+/// plans are in `yarn_pnpm`).
+pub struct NpmAdapter;
+
+impl super::Adapter for NpmAdapter {
+    fn family(&self) -> super::Family {
+        super::Family::Npm
+    }
+    fn tools(&self) -> &'static [Tool] {
+        &[Tool::Npm, Tool::Npx, Tool::Yarn, Tool::Pnpm, Tool::Pnpx]
+    }
+    fn classify(&self, tool: Tool, args: &[String]) -> Classified {
+        classify(tool, args)
+    }
+    fn always_sandboxed(&self, tool: Tool) -> bool {
+        matches!(tool, Tool::Npm | Tool::Npx)
+    }
+    fn facts_project(&self, tool: Tool, cwd: &std::path::Path) -> Option<std::path::PathBuf> {
+        // npm's configuration depends on the project only through its own
+        // `.npmrc`; projects without one share the facts (the project's
+        // own paths are applied to the plan, not cached).
+        if super::yarn_pnpm::handles(tool) {
+            return super::yarn_pnpm::cache_project(cwd);
+        }
+        Some(super::npm_facts::npm_local_prefix(cwd)).filter(|p| p.join(".npmrc").exists())
+    }
+    fn relevant_env(&self, k: &str) -> bool {
+        let l = k.to_ascii_lowercase();
+        l.starts_with("npm_config_") || l.starts_with("yarn_") || l == "prefix"
+            // pnpm's configuration, data, state and store.
+            || l.starts_with("pnpm_")
+            || matches!(k, "XDG_DATA_HOME" | "XDG_STATE_HOME")
+    }
+    fn facts(
+        &self,
+        real: &std::path::Path,
+        tool: Tool,
+        _interpreter: Option<&std::path::Path>,
+        cwd: &std::path::Path,
+    ) -> Result<super::facts::ManagerFacts, super::facts::FactsError> {
+        if super::yarn_pnpm::handles(tool) {
+            return super::yarn_pnpm::facts(real, tool, cwd);
+        }
+        super::npm_facts::npm_facts(real, tool, cwd)
+    }
+    fn plan(&self, p: &mut super::facts::InstallPlan, cwd: &std::path::Path) {
+        if super::yarn_pnpm::handles(p.tool) {
+            super::yarn_pnpm::apply(p, cwd);
+        } else {
+            super::npm_facts::apply_npm(p, cwd);
+        }
+        super::npm_facts::credentials(p, cwd, crate::paths::home().as_deref());
+        let extra = super::yarn_pnpm::sandbox_env(p);
+        p.env
+            .extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+    }
+    fn attribution(&self) -> Vec<super::Attribution> {
+        // npm, yarn and pnpm name a lifecycle script's package and event.
+        vec![super::Attribution::Env {
+            name: "npm_package_name".into(),
+            version: "npm_package_version".into(),
+            hook: "npm_lifecycle_event".into(),
+        }]
+    }
+    fn proxy_vars(&self) -> super::ProxyVars {
+        // npm's and yarn's own (yarn 4 ignores the generic ones).
+        let owned = |w: &[&str]| w.iter().map(|s| s.to_string()).collect();
+        super::ProxyVars {
+            set: owned(&[
+                "npm_config_proxy",
+                "npm_config_https_proxy",
+                "YARN_HTTP_PROXY",
+                "YARN_HTTPS_PROXY",
+            ]),
+            clear: owned(&["npm_config_noproxy", "NPM_CONFIG_NOPROXY"]),
+        }
+    }
+    fn project_manifest(&self, cwd: &std::path::Path) -> Option<super::ProjectManifest> {
+        Some(super::ProjectManifest {
+            file: cwd.join("package.json"),
+            name_key: "name".into(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -607,6 +607,87 @@ fn unique_prefix<'n>(word: &str, names: &[&'n str]) -> Option<&'n str> {
     }
 }
 
+// ------------------------------------------------------------ adapter ----
+
+/// The adapter of pip, pip3 and `python -m pip`.
+pub struct PipAdapter;
+
+impl super::Adapter for PipAdapter {
+    fn family(&self) -> super::Family {
+        super::Family::Pip
+    }
+    fn tools(&self) -> &'static [Tool] {
+        &[Tool::Pip, Tool::Pip3, Tool::Python]
+    }
+    fn classify(&self, tool: Tool, args: &[String]) -> Classified {
+        match tool {
+            Tool::Python => classify_python(args),
+            _ => classify(tool, args),
+        }
+    }
+    fn new_venvs(&self, tool: Tool, args: &[String]) -> Option<Vec<String>> {
+        (tool == Tool::Python).then(|| new_venvs(args)).flatten()
+    }
+    fn always_sandboxed(&self, _tool: Tool) -> bool {
+        true
+    }
+    fn target_interpreter(
+        &self,
+        real: &std::path::Path,
+        request: &InstallRequest,
+    ) -> Option<std::path::PathBuf> {
+        super::pip_facts::pip_target_interpreter(real, request)
+    }
+    fn relevant_env(&self, k: &str) -> bool {
+        k.starts_with("PIP_")
+            || k == "NETRC"
+            || k.starts_with("PYTHON")
+            || k == "VIRTUAL_ENV"
+            || k == "CONDA_PREFIX"
+    }
+    fn facts(
+        &self,
+        real: &std::path::Path,
+        _tool: Tool,
+        interpreter: Option<&std::path::Path>,
+        _cwd: &std::path::Path,
+    ) -> Result<super::facts::ManagerFacts, super::facts::FactsError> {
+        super::pip_facts::pip_facts(real, interpreter)
+    }
+    fn plan(&self, p: &mut super::facts::InstallPlan, cwd: &std::path::Path) {
+        super::pip_facts::apply_pip(p, cwd);
+        // install, download, wheel and lock all build a local project.
+        super::facts::apply_local_projects(p, cwd);
+        super::pip_facts::netrc_credentials(p, crate::paths::home().as_deref());
+        p.package_code = super::package_code::shapes("pip");
+    }
+    fn attribution(&self) -> Vec<super::Attribution> {
+        // pip runs an sdist's build (`setup.py`, a PEP 517 backend) in the
+        // unpacked source, `…/pip-install-XXXX/<name>_<hash>` (or
+        // `pip-req-build-XXXX` for a local path); its PKG-INFO has the
+        // version. The supervisor asks at exec time, while it exists.
+        vec![super::Attribution::BuildDir {
+            after: "pip-install-".into(),
+            cut: '_',
+            whole: "pip-req-build-".into(),
+            metadata: "PKG-INFO".into(),
+            hooks: super::ArgHooks {
+                by_arg: vec![
+                    ("setup.py".into(), "setup.py".into()),
+                    ("_in_process.py".into(), "build-backend".into()),
+                ],
+                default: "build".into(),
+            },
+        }]
+    }
+    fn proxy_vars(&self) -> super::ProxyVars {
+        super::ProxyVars {
+            set: vec!["PIP_PROXY".into()],
+            clear: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

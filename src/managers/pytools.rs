@@ -872,6 +872,68 @@ fn pass_command(rest: &[String], grammar: &Grammar, run_style: bool) -> Classifi
     }
 }
 
+// ------------------------------------------------------------ adapter ----
+
+/// The adapter of uv, uvx, poetry and pipx (facts and plans in
+/// `pytools_facts`). A tool that cannot tell its facts keeps the skeleton
+/// (unmonitored).
+pub struct PyToolsAdapter;
+
+impl super::Adapter for PyToolsAdapter {
+    fn family(&self) -> super::Family {
+        super::Family::PyTools
+    }
+    fn tools(&self) -> &'static [Tool] {
+        &[Tool::Uv, Tool::Uvx, Tool::Poetry, Tool::Pipx]
+    }
+    fn classify(&self, tool: Tool, args: &[String]) -> Classified {
+        classify(tool, args)
+    }
+    fn new_venvs(&self, tool: Tool, args: &[String]) -> Option<Vec<String>> {
+        (tool == Tool::Uv).then(|| new_venvs_uv(args)).flatten()
+    }
+    fn facts_project(&self, _tool: Tool, cwd: &std::path::Path) -> Option<std::path::PathBuf> {
+        // uv, pipx and poetry read the project's configuration and environment.
+        Some(cwd.to_path_buf())
+    }
+    fn relevant_env(&self, k: &str) -> bool {
+        super::pytools_facts::relevant_env(k)
+    }
+    fn facts(
+        &self,
+        real: &std::path::Path,
+        tool: Tool,
+        _interpreter: Option<&std::path::Path>,
+        cwd: &std::path::Path,
+    ) -> Result<super::facts::ManagerFacts, super::facts::FactsError> {
+        super::pytools_facts::facts(real, tool, cwd)
+            .or_else(|e| e.or_skeleton(super::Family::PyTools, real))
+    }
+    fn plan(&self, p: &mut super::facts::InstallPlan, cwd: &std::path::Path) {
+        let derived = p.facts.derived;
+        if derived {
+            super::pytools_facts::apply(p, cwd);
+        }
+        // `uv pip install` builds the local projects it names in place.
+        if derived && p.request.command == "pip install" {
+            super::facts::apply_local_projects(p, cwd);
+        }
+        super::pip_facts::netrc_credentials(p, crate::paths::home().as_deref());
+        if derived {
+            p.package_code = super::package_code::shapes("pytools");
+        }
+    }
+    fn attribution(&self) -> Vec<super::Attribution> {
+        // uv runs an sdist's hooks in the source it unpacked in its cache,
+        // `…/sdists-vN/…/src`: the package is what its PKG-INFO names.
+        vec![super::Attribution::MetadataDir {
+            marker: "sdists-v".into(),
+            metadata: "PKG-INFO".into(),
+            hook: "build-backend".into(),
+        }]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,8 @@
 //! config --list`); its sources are the project's `[[tool.poetry.source]]`.
 
 use super::Tool;
-use super::facts::{Dep, FactsError, InstallPlan, ManagerFacts, host_port, pip_facts, probe};
+use super::facts::{Dep, FactsError, InstallPlan, ManagerFacts, host_port, probe};
+use super::pip_facts::{pip_facts, shebang_python};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -589,7 +590,7 @@ fn pipx_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     ) {
         (Some("uv"), Some(uv_exe)) => uv_facts(real, &uv_exe, cwd)?,
         _ => {
-            let python = super::facts::shebang_python(real).ok_or_else(|| FactsError::Probe {
+            let python = shebang_python(real).ok_or_else(|| FactsError::Probe {
                 exe: real.display().to_string(),
                 why: "no Python named in its first line".into(),
             })?;
@@ -826,7 +827,7 @@ fn env_sites(root: &Path, prefix: &str) -> Vec<PathBuf> {
 }
 
 fn poetry_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
-    let python = super::facts::shebang_python(real).ok_or_else(|| FactsError::Probe {
+    let python = shebang_python(real).ok_or_else(|| FactsError::Probe {
         exe: real.display().to_string(),
         why: "no Python named in its first line".into(),
     })?;
@@ -1024,6 +1025,9 @@ mod tests {
             package_code: Vec::new(),
             package_code_writes: Vec::new(),
             watch_patterns: Vec::new(),
+            attribution: Vec::new(),
+            proxy_vars: Default::default(),
+            project_manifest: None,
             secret_refs: Vec::new(),
         };
         apply(&mut p, cwd);

@@ -8,9 +8,8 @@
 //! when the command is a global add. yarn 2+ ("berry") keeps the skeleton:
 //! its configuration is a different tool's.
 
-use super::facts::{
-    Dep, FactsError, InstallPlan, ManagerFacts, apply_registry_options, npm_local_prefix, probe,
-};
+use super::facts::{Dep, FactsError, InstallPlan, ManagerFacts, probe};
+use super::npm_facts::{apply_registry_options, npm_local_prefix};
 use super::{Family, Tool};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -147,6 +147,146 @@ pub struct InstallPlan {
     /// install's environment: the manager's configuration and the
     /// project's `.npmrc` (a build of any family may run npm).
     pub secret_refs: Vec<PathBuf>,
+    /// How the supervisor attributes a process to a package and its hook,
+    /// tried in order (every family's: one family's build may run another
+    /// family's manager). Not shown by `pkgwarden plan`: the same for every
+    /// install.
+    #[serde(skip)]
+    pub attribution: Vec<Attribution>,
+    /// The managers' own proxy variables, besides the generic ones: every
+    /// family's (a build may run another family's manager). Not shown by
+    /// `pkgwarden plan`: the same for every install.
+    #[serde(skip)]
+    pub proxy_vars: ProxyVars,
+    /// Where the root project names its own package (read after the
+    /// install): a JSON manifest in the working directory, whichever the
+    /// install's family (its scripts may be any family's).
+    #[serde(skip)]
+    pub project_manifest: Option<ProjectManifest>,
+}
+
+/// A project's JSON manifest and the key of its package's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectManifest {
+    /// The manifest file.
+    pub file: PathBuf,
+    /// The top-level key holding the package's name.
+    pub name_key: String,
+}
+
+/// A manager's own proxy settings in the environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyVars {
+    /// Variables set to the proxy's URL.
+    pub set: Vec<String>,
+    /// Variables that exempt hosts from the proxy, removed.
+    pub clear: Vec<String>,
+}
+
+impl ProxyVars {
+    /// Both lists of `other` after this one's.
+    pub fn extend(&mut self, other: ProxyVars) {
+        self.set.extend(other.set);
+        self.clear.extend(other.clear);
+    }
+}
+
+/// A shape of process that names the package (and hook) it runs for: a
+/// generic shape of its command line, working directory or environment,
+/// with the manager's own words as data (`monitor::attribution` matches).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attribution {
+    /// The manager's variables in the process's environment name the
+    /// package, its version and the hook (a lifecycle script).
+    Env {
+        /// The variable naming the package.
+        name: String,
+        /// The variable naming its version.
+        version: String,
+        /// The variable naming the hook.
+        hook: String,
+    },
+    /// A build run in the unpacked source, a directory inside a temporary
+    /// one: the first component of the working directory that starts with
+    /// `after` is followed by `<name><cut>…`; one that starts with `whole`
+    /// stands for the name itself. `Version:` of the `metadata` file there
+    /// gives the version.
+    BuildDir {
+        /// Prefix of the temporary directory holding the source.
+        after: String,
+        /// What ends the name in the source's directory name.
+        cut: char,
+        /// Prefix of a temporary directory that is the source itself.
+        whole: String,
+        /// The metadata file in the source.
+        metadata: String,
+        /// The hook, by the arguments.
+        hooks: ArgHooks,
+    },
+    /// A build in a cache directory (a component of the working directory
+    /// starts with `marker`): `Name:` and `Version:` of the `metadata` file
+    /// there name the package.
+    MetadataDir {
+        /// Prefix of a component of the working directory.
+        marker: String,
+        /// The metadata file in the working directory.
+        metadata: String,
+        /// The hook.
+        hook: String,
+    },
+    /// A build inside the installed package: the working directory holds
+    /// `<before>/<name>-<version>/<after>`.
+    InstalledDir {
+        /// The component before the package's directory.
+        before: String,
+        /// The component after it.
+        after: String,
+        /// The hook, by the arguments.
+        hooks: ArgHooks,
+    },
+    /// A runner (an argument ending with `runner`) handed the package's
+    /// file `<name><suffix>` as its last argument; the file's line
+    /// `<version_key> "…"` gives the version.
+    RunnerFile {
+        /// The runner's path suffix.
+        runner: String,
+        /// The package file's suffix.
+        suffix: String,
+        /// The word that starts the file's version line.
+        version_key: String,
+        /// The hook.
+        hook: String,
+    },
+    /// A hook script `<dir>/<prefix><name>-<hook><suffix>` among the
+    /// arguments (when one ends with one of `trigger`), confirmed by the
+    /// environment: `name_var` must name the same package; `version_var`
+    /// gives its version.
+    Script {
+        /// Argument suffixes that make a process a candidate.
+        trigger: Vec<String>,
+        /// The name of the script's directory.
+        dir: String,
+        /// The script's file name prefix.
+        prefix: String,
+        /// Its suffix.
+        suffix: String,
+        /// The hooks, in the order tried.
+        hooks: Vec<String>,
+        /// The variable naming the package.
+        name_var: String,
+        /// The variable naming its version.
+        version_var: String,
+    },
+}
+
+/// The hook of a build, from its arguments: the hook of the first
+/// `(suffix, hook)` some argument ends with, else `default`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgHooks {
+    /// `(argument suffix, hook)`, in order.
+    pub by_arg: Vec<(String, String)>,
+    /// The hook otherwise.
+    pub default: String,
 }
 
 /// A start-up to observe after the install (data for `monitor::detonate`).

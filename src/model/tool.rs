@@ -114,16 +114,6 @@ impl Tool {
             Tool::Uv | Tool::Uvx | Tool::Poetry | Tool::Pipx => Family::PyTools,
         }
     }
-
-    /// Whether this tool's installs are sandboxed without asking its facts
-    /// first: pip's and npm's are always planned; every other family is
-    /// sandboxed when its facts say they are derived.
-    pub fn always_sandboxed(self) -> bool {
-        matches!(
-            self,
-            Tool::Pip | Tool::Pip3 | Tool::Python | Tool::Npm | Tool::Npx
-        )
-    }
 }
 
 impl fmt::Display for Tool {

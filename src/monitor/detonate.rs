@@ -273,7 +273,7 @@ pub fn after_install(
         cmd.current_dir(&at.cwd)
             .env(crate::shim::SUPERVISOR_VAR, std::process::id().to_string())
             .env("TMPDIR", &at.tmp);
-        crate::sandbox::prepare::proxy_env(&mut cmd, proxy_url);
+        crate::sandbox::prepare::proxy_env(&mut cmd, proxy_url, &plan.proxy_vars);
         for name in env_removed {
             cmd.env_remove(name);
         }

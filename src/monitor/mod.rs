@@ -2,6 +2,7 @@
 //! (proxy), persistence files (snapshot), and them again after the install
 //! (watch).
 
+pub mod attribution;
 pub mod detonate;
 pub mod notify;
 pub mod procs;

@@ -64,6 +64,8 @@ pub struct Watch {
     /// Where a chmod or chown may take effect (the install's write grants);
     /// `None` lets every one continue (audit).
     pub perm: Option<WriteGrants>,
+    /// How a process is attributed to a package and hook (the plan's).
+    pub attribution: Vec<crate::model::plan::Attribution>,
 }
 
 /// The places landlock lets an install write, as paths: what a chmod or
@@ -582,7 +584,7 @@ fn exec_call(c: &Call, ev: &mut Event, paths: &mut Paths) -> ControlFlow<Answer,
     ev.cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
         .ok()
         .map(|p| p.display().to_string());
-    exec_attribution(ev, mem, envp);
+    exec_attribution(ev, w, mem, envp);
     // Block: a file this install wrote runs only from the payload or
     // a build directory (the program, or a script handed to it).
     if let Some(roots) = &w.exec_roots {
@@ -596,37 +598,18 @@ fn exec_call(c: &Call, ev: &mut Event, paths: &mut Paths) -> ControlFlow<Answer,
     ControlFlow::Continue(true)
 }
 
-/// The package and hook an exec runs for: npm's lifecycle variables, a
+/// The package and hook an exec runs for, by the plan's attribution
 /// build's working directory, or a conda link script.
-fn exec_attribution(ev: &mut Event, mem: &Mem, envp: u64) {
-    let (package, hook) = lifecycle(&mem.env_values(
-        envp,
-        &[
-            "npm_package_name",
-            "npm_package_version",
-            "npm_lifecycle_event",
-        ],
-    ));
-    ev.package = package;
-    ev.hook = hook;
-    if ev.package.is_none()
-        && let Some((p, h)) =
-            crate::monitor::procs::build_attribution(ev.cwd.as_deref(), ev.argv.as_deref())
-    {
-        ev.package = Some(p);
-        ev.hook = Some(h);
-    }
-    // conda's link scripts: `bash -x $PREFIX/bin/.NAME-post-link.sh`.
-    if ev.package.is_none()
-        && let Some(argv) = ev.argv.as_deref()
-        && argv
-            .iter()
-            .any(|a| a.ends_with("-link.sh") || a.ends_with("-unlink.sh"))
-        && let Some((p, h)) = crate::managers::conda::link_script_attribution(
-            argv,
-            &mem.env_values(envp, &["PKG_NAME", "PKG_VERSION"]),
-        )
-    {
+fn exec_attribution(ev: &mut Event, w: &Watch, mem: &Mem, envp: u64) {
+    // By the plan's attribution shapes (at exec time, while a build's
+    // directory and its metadata exist).
+    let env = |names: &[&str]| mem.env_values(envp, names);
+    if let Some((p, h)) = crate::monitor::attribution::attribute(
+        &w.attribution,
+        ev.cwd.as_deref(),
+        ev.argv.as_deref(),
+        Some(&env),
+    ) {
         ev.package = Some(p);
         ev.hook = Some(h);
     }
@@ -1949,24 +1932,6 @@ fn resolve_abs(pid: i32, path: &Path, follow_last: bool) -> PathBuf {
         }
     }
     cur
-}
-
-/// npm's lifecycle variables → (`name@version`, hook).
-fn lifecycle(v: &[Option<String>]) -> (Option<String>, Option<String>) {
-    match (
-        v.first().cloned().flatten(),
-        v.get(1).cloned().flatten(),
-        v.get(2).cloned().flatten(),
-    ) {
-        (Some(name), version, Some(hook)) => (
-            Some(match version {
-                Some(ver) => format!("{name}@{ver}"),
-                None => name,
-            }),
-            Some(hook),
-        ),
-        _ => (None, None),
-    }
 }
 
 /// The process (thread group) a thread belongs to.

@@ -109,7 +109,10 @@ pub fn reap_zombies() {
 
 /// The process tree of an install, from its exec events (a process that
 /// execs twice is two nodes with one pid, in order).
-pub fn tree(events: &[crate::model::Event]) -> Vec<ProcNode> {
+pub fn tree(
+    events: &[crate::model::Event],
+    attribution: &[crate::model::plan::Attribution],
+) -> Vec<ProcNode> {
     let mut nodes: Vec<ProcNode> = Vec::new();
     for e in events
         .iter()
@@ -126,7 +129,14 @@ pub fn tree(events: &[crate::model::Event]) -> Vec<ProcNode> {
         let (package, hook) = match (&e.package, inherited) {
             (Some(p), _) => (Some(p.clone()), e.hook.clone()),
             (None, Some((p, h))) => (Some(p), h),
-            (None, None) => match build_attribution(e.cwd.as_deref(), e.argv.as_deref()) {
+            // The environment is gone by now: only its directory and
+            // command line can name a build's package.
+            (None, None) => match super::attribution::attribute(
+                attribution,
+                e.cwd.as_deref(),
+                e.argv.as_deref(),
+                None,
+            ) {
                 Some((p, h)) => (Some(p), Some(h)),
                 None => (None, None),
             },
@@ -144,148 +154,11 @@ pub fn tree(events: &[crate::model::Event]) -> Vec<ProcNode> {
     nodes
 }
 
-/// The package and hook of a build process, from its directory: pip's
-/// unpacked sdists and RubyGems' extension directories. The supervisor asks
-/// at exec time, while pip's temporary directory (and its PKG-INFO) exists.
-pub fn build_attribution(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, String)> {
-    pip_build(cwd, argv)
-        .or_else(|| uv_build(cwd))
-        .or_else(|| gem_build(cwd, argv))
-        .or_else(|| crate::managers::brew::post_install_attribution(argv))
-}
-
-/// pip runs an sdist's build (`setup.py`, a PEP 517 backend) with its cwd in
-/// the unpacked source, `…/pip-install-XXXX/<name>_<hash>` (or
-/// `pip-req-build-XXXX` for a local path): the package and the hook.
-fn pip_build(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, String)> {
-    let cwd = cwd?;
-    let mut parts = cwd.split('/');
-    let name = loop {
-        let part = parts.next()?;
-        if part.starts_with("pip-install-") {
-            let dir = parts.next()?;
-            break dir.rsplit_once('_').map_or(dir, |(n, _)| n).to_string();
-        }
-        if part.starts_with("pip-req-build-") {
-            break part.to_string();
-        }
-    };
-    let argv = argv.unwrap_or_default();
-    let hook = if argv.iter().any(|a| a.ends_with("setup.py")) {
-        "setup.py"
-    } else if argv.iter().any(|a| a.ends_with("_in_process.py")) {
-        "build-backend"
-    } else {
-        "build"
-    };
-    // The sdist's own PKG-INFO names the version (`name@version`, as the
-    // policy's allow entries and npm's attribution spell it).
-    // Package code may have made it a FIFO: never a blocking read.
-    let version = crate::detect::read_regular_text(&Path::new(cwd).join("PKG-INFO"), 1 << 20)
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("Version:"))
-                .map(|v| v.trim().to_string())
-        });
-    let package = match version {
-        Some(v) if !v.is_empty() => format!("{name}@{v}"),
-        _ => name,
-    };
-    Some((package, hook.to_string()))
-}
-
-/// uv runs an sdist's hooks with its cwd in the source it unpacked in its
-/// cache, `…/sdists-vN/…/src`: the package is what that source's PKG-INFO
-/// names (its own claim, as pip's directory name is).
-fn uv_build(cwd: Option<&str>) -> Option<(String, String)> {
-    let cwd = cwd?;
-    if !cwd.split('/').any(|p| p.starts_with("sdists-v")) {
-        return None;
-    }
-    // Package code may have made it a FIFO: never a blocking read.
-    let text = crate::detect::read_regular_text(&Path::new(cwd).join("PKG-INFO"), 1 << 20)?;
-    let field = |k: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let name = field("Name:")?;
-    let package = match field("Version:") {
-        Some(v) => format!("{name}@{v}"),
-        None => name,
-    };
-    Some((package, "build-backend".to_string()))
-}
-
-/// RubyGems builds an extension with its cwd in the installed gem,
-/// `…/gems/<name>-<version>/ext/…`: `extconf.rb`, then `make`.
-fn gem_build(cwd: Option<&str>, argv: Option<&[String]>) -> Option<(String, String)> {
-    let parts: Vec<&str> = cwd?.split('/').collect();
-    let dir = parts
-        .windows(3)
-        .find(|w| w[0] == "gems" && w[2] == "ext")
-        .map(|w| w[1])?;
-    let (name, version) = dir.rsplit_once('-')?;
-    let argv = argv.unwrap_or_default();
-    let hook = if argv.iter().any(|a| a.ends_with("extconf.rb")) {
-        "extconf.rb"
-    } else {
-        "ext-build"
-    };
-    Some((format!("{name}@{version}"), hook.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::procfs::is_supervising_ancestor;
     use std::path::PathBuf;
-
-    #[test]
-    fn build_processes_are_attributed_by_their_directory() {
-        let argv = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
-        assert_eq!(
-            pip_build(
-                Some("/tmp/pkgwarden-1-0/pip-install-ab12/pwsetup_0f9e"),
-                Some(&argv("python setup.py egg_info"))
-            ),
-            Some(("pwsetup".into(), "setup.py".into()))
-        );
-        assert_eq!(
-            gem_build(
-                Some("/h/gems/gems/pwgem-1.0.0/ext/pwgem"),
-                Some(&argv("/usr/bin/ruby3.1 -I /x extconf.rb"))
-            ),
-            Some(("pwgem@1.0.0".into(), "extconf.rb".into()))
-        );
-        assert_eq!(
-            gem_build(
-                Some("/h/gems/gems/pwgem-1.0.0/ext/pwgem"),
-                Some(&argv("make"))
-            ),
-            Some(("pwgem@1.0.0".into(), "ext-build".into()))
-        );
-        assert_eq!(gem_build(Some("/h/gems/gems/pwgem-1.0.0/lib"), None), None);
-        assert_eq!(pip_build(Some("/home/u/proj"), None), None);
-        // uv: the unpacked source's PKG-INFO, only in uv's sdist cache.
-        let d = tempfile::tempdir().unwrap();
-        let src = d.path().join("uv/sdists-v11/index/ab/pwuv/1.0.0/xy/src");
-        std::fs::create_dir_all(&src).unwrap();
-        std::fs::write(
-            src.join("PKG-INFO"),
-            "Metadata-Version: 2.1\nName: pwuv\nVersion: 1.0.0\n",
-        )
-        .unwrap();
-        assert_eq!(
-            uv_build(src.to_str()),
-            Some(("pwuv@1.0.0".into(), "build-backend".into()))
-        );
-        let elsewhere = d.path().join("proj");
-        std::fs::create_dir_all(&elsewhere).unwrap();
-        std::fs::write(elsewhere.join("PKG-INFO"), "Name: x\n").unwrap();
-        assert_eq!(uv_build(elsewhere.to_str()), None);
-    }
 
     #[test]
     fn ancestors_reach_our_parent() {

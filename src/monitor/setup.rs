@@ -5,7 +5,7 @@
 use super::notify::{NetPolicy, Watch, WriteGrants};
 use super::proxy::{ProxyPolicy, Upstream};
 use super::snapshot::Scope;
-use crate::model::plan::InstallPlan;
+use crate::model::plan::{InstallPlan, ProjectManifest};
 use crate::policy::{DenyClass, Mode, Policy};
 use crate::sandbox::landlock::{FsSpec, Grant};
 use crate::sandbox::prepare::Place;
@@ -197,6 +197,7 @@ pub fn watch(
         }),
         // chmod and chown take effect only where landlock lets it write.
         perm: (!audit).then(|| WriteGrants::from_grants(grants)),
+        attribution: plan.attribution.clone(),
     }
 }
 
@@ -258,9 +259,10 @@ pub fn manager_configs(plan: &InstallPlan) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The root project's package name, from `package.json` in `cwd`.
-pub fn project_package(cwd: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(cwd.join("package.json")).ok()?;
+/// The root project's package name, from its manifest (the plan's).
+pub fn project_package(manifest: Option<&ProjectManifest>) -> Option<String> {
+    let m = manifest?;
+    let text = std::fs::read_to_string(&m.file).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v.get("name")?.as_str().map(str::to_string)
+    v.get(&m.name_key)?.as_str().map(str::to_string)
 }

@@ -4,7 +4,7 @@
 //! code (the hook wrapper, the preload library).
 
 use super::landlock::{self, FsSpec, Grant};
-use crate::model::plan::InstallPlan;
+use crate::model::plan::{InstallPlan, ProxyVars};
 use crate::policy::Mode;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -103,36 +103,34 @@ pub fn command(
     for (k, v) in &plan.env {
         cmd.env(k, v);
     }
-    proxy_env(&mut cmd, proxy);
+    proxy_env(&mut cmd, proxy, &plan.proxy_vars);
     cmd
 }
 
 /// Points every client in the sandbox at the proxy: the generic variables in
-/// both cases (Ruby's Net::HTTP reads only `http_proxy`, even for https),
-/// npm's, yarn's (yarn 4 ignores the generic ones) and pip's own. No host
-/// bypasses it: NO_PROXY is cleared. CA settings pass through untouched.
-pub fn proxy_env(cmd: &mut Command, url: &str) {
-    for var in [
+/// both cases (Ruby's Net::HTTP reads only `http_proxy`, even for https) and
+/// the managers' own (the plan's `proxy_vars`). No host bypasses it:
+/// NO_PROXY is cleared. CA settings pass through untouched.
+pub fn proxy_env(cmd: &mut Command, url: &str, own: &ProxyVars) {
+    let generic = [
         "HTTP_PROXY",
         "HTTPS_PROXY",
         "http_proxy",
         "https_proxy",
         "ALL_PROXY",
         "all_proxy",
-        "npm_config_proxy",
-        "npm_config_https_proxy",
-        "YARN_HTTP_PROXY",
-        "YARN_HTTPS_PROXY",
-        "PIP_PROXY",
-    ] {
+    ];
+    for var in generic
+        .iter()
+        .copied()
+        .chain(own.set.iter().map(String::as_str))
+    {
         cmd.env(var, url);
     }
-    for var in [
-        "NO_PROXY",
-        "no_proxy",
-        "npm_config_noproxy",
-        "NPM_CONFIG_NOPROXY",
-    ] {
+    for var in ["NO_PROXY", "no_proxy"]
+        .into_iter()
+        .chain(own.clear.iter().map(String::as_str))
+    {
         cmd.env_remove(var);
     }
 }
@@ -337,4 +335,33 @@ pub struct NestDomain {
     pub spec: Option<super::nest_spec::NestSpec>,
     /// Why package code could not be confined at all (no library).
     pub missing: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxy_variables_are_the_generic_ones_and_the_plans() {
+        let own = ProxyVars {
+            set: vec!["OWN_PROXY".into()],
+            clear: vec!["OWN_NOPROXY".into()],
+        };
+        let mut cmd = Command::new("/bin/true");
+        proxy_env(&mut cmd, "http://127.0.0.1:9", &own);
+        let envs: Vec<(String, Option<String>)> = cmd
+            .get_envs()
+            .map(|(k, v)| {
+                let s = |o: &std::ffi::OsStr| o.to_string_lossy().into_owned();
+                (s(k), v.map(s))
+            })
+            .collect();
+        let url = Some("http://127.0.0.1:9".to_string());
+        for set in ["HTTPS_PROXY", "http_proxy", "OWN_PROXY"] {
+            assert!(envs.contains(&(set.to_string(), url.clone())), "{set}");
+        }
+        for cleared in ["NO_PROXY", "OWN_NOPROXY"] {
+            assert!(envs.contains(&(cleared.to_string(), None)), "{cleared}");
+        }
+    }
 }

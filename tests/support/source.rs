@@ -39,7 +39,7 @@ pub fn test_only_files(files: &[PathBuf]) -> Vec<PathBuf> {
         let text = std::fs::read_to_string(file).expect("readable source");
         let code = blank_comments_and_strings(&text);
         let dir = match file.file_name().and_then(|n| n.to_str()) {
-            Some("mod.rs" | "main.rs") => file.parent().map(Path::to_path_buf),
+            Some("mod.rs" | "main.rs" | "lib.rs") => file.parent().map(Path::to_path_buf),
             _ => Some(file.with_extension("")),
         };
         let Some(dir) = dir else { continue };

@@ -1,0 +1,24 @@
+//! pkgwarden as a library: every stage, so that tests (and the binary's
+//! `main`) drive each one. See README.md, "Layout".
+
+pub mod child;
+pub mod cli;
+pub mod detect;
+pub mod exit;
+pub mod glob;
+pub mod invocation;
+pub mod invoke;
+pub mod judge;
+pub mod managers;
+pub mod model;
+pub mod monitor;
+pub mod paths;
+pub mod policy;
+pub mod procfs;
+pub mod quarantine;
+pub mod report;
+pub mod run;
+pub mod sandbox;
+pub mod shim;
+pub mod sys;
+pub mod verdict;

@@ -1,0 +1,273 @@
+//! npm's facts, read from `npm config`, and npm's and npx's command-line
+//! options applied to the plan.
+
+use super::facts::{Dep, FactsError, HookShell, InstallPlan, ManagerFacts, host_port, probe};
+use super::{Family, Tool};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// npm's local prefix: the nearest directory at or above `cwd` holding a
+/// `package.json` or `node_modules`, else `cwd` itself.
+pub fn npm_local_prefix(cwd: &Path) -> PathBuf {
+    cwd.ancestors()
+        .find(|d| d.join("package.json").is_file() || d.join("node_modules").is_dir())
+        .unwrap_or(cwd)
+        .to_path_buf()
+}
+
+pub(super) fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts, FactsError> {
+    // npm's config is what npx uses (yarn and pnpm have their own module).
+    let npm = match tool {
+        Tool::Npm => real.to_path_buf(),
+        Tool::Npx => real.with_file_name("npm"),
+        _ => return Ok(ManagerFacts::skeleton(Family::Npm, real)),
+    };
+    let out = probe(
+        Command::new(&npm)
+            .args(["config", "list", "--json"])
+            .current_dir(cwd)
+            .env("npm_config_update_notifier", "false"),
+        &npm,
+    )?;
+    let conf: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&out).map_err(|e| FactsError::Probe {
+            exe: npm.display().to_string(),
+            why: format!("unexpected `npm config list --json` output: {e}"),
+        })?;
+    let s = |k: &str| conf.get(k).and_then(|v| v.as_str()).map(String::from);
+    // npm's own package.json says its version: no second node start-up.
+    let npm_root = npm.canonicalize().ok().and_then(|p| {
+        p.ancestors()
+            .find(|a| {
+                std::fs::read(a.join("package.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .is_some_and(|v| v["name"] == "npm")
+            })
+            .map(Path::to_path_buf)
+    });
+    let version = npm_root.as_ref().and_then(|r| {
+        let b = std::fs::read(r.join("package.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&b).ok()?;
+        v["version"].as_str().map(str::to_string)
+    });
+    let mut registries: Vec<String> = s("registry").into_iter().collect();
+    registries.extend(
+        conf.iter()
+            .filter(|(k, _)| k.starts_with('@') && k.ends_with(":registry"))
+            .filter_map(|(_, v)| v.as_str().map(String::from)),
+    );
+    let cache = s("cache").map(PathBuf::from);
+    let logs = s("logs-dir")
+        .map(PathBuf::from)
+        .or_else(|| cache.as_ref().map(|c| c.join("_logs")));
+    let global_prefix = s("prefix").unwrap_or_default();
+    let project = npm_local_prefix(cwd);
+    let mut config_files: Vec<PathBuf> = ["userconfig", "globalconfig"]
+        .iter()
+        .filter_map(|k| s(k).map(PathBuf::from))
+        .collect();
+    if let Some(root) = npm_root.filter(|r| r.join("npmrc").exists()) {
+        config_files.push(root.join("npmrc"));
+    }
+    // node-gyp downloads the headers of the node that runs the build from
+    // the `disturl` the configuration gives (npm passes it on as
+    // `npm_config_disturl`), else from where that node says its headers are.
+    let disturl = ["disturl", "dist-url"]
+        .iter()
+        .find_map(|k| s(k))
+        .or_else(|| {
+            ["npm_config_disturl", "npm_config_dist_url"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok())
+        })
+        .filter(|u| !u.is_empty())
+        .or_else(|| node_headers_url(&npm));
+    let download_hosts: Vec<String> = disturl.as_deref().and_then(host_port).into_iter().collect();
+    let mut values = BTreeMap::new();
+    values.insert("global_prefix".into(), global_prefix);
+    if let Some(shell) = s("script-shell").filter(|v| !v.is_empty()) {
+        values.insert("script_shell".into(), shell);
+    }
+    if let Some(u) = &disturl {
+        values.insert("headers_url".into(), u.clone());
+    }
+    let mut deps: Vec<Dep> = config_files.iter().map(|p| Dep::of(p)).collect();
+    deps.push(Dep::of(real));
+    // Only a project with its own .npmrc has facts of its own.
+    let project_rc = project.join(".npmrc");
+    if project_rc.exists() {
+        deps.push(Dep::of(&project_rc));
+    }
+    Ok(ManagerFacts {
+        family: Family::Npm,
+        real_exe: real.to_path_buf(),
+        version,
+        interpreter: None,
+        write_roots: vec![project.join("node_modules")],
+        cache_dirs: cache.into_iter().collect(),
+        log_dirs: logs.into_iter().collect(),
+        config_files,
+        registries,
+        download_hosts,
+        proxy: s("https-proxy").or_else(|| s("proxy")),
+        values,
+        derived: true,
+        not_derived: None,
+        deps,
+    })
+}
+
+/// Where the node that runs npm says its headers are
+/// (`process.release.headersUrl`): the node npm's first line names.
+fn node_headers_url(npm: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let real = npm.canonicalize().ok()?;
+    let n = std::fs::File::open(&real).ok()?.read(&mut head).ok()?;
+    let first = std::str::from_utf8(&head[..n]).ok()?.lines().next()?;
+    let mut words = first.strip_prefix("#!")?.split_whitespace();
+    let interp = words.next()?;
+    let node = if interp.ends_with("/env") {
+        let name = words.find(|w| !w.starts_with('-'))?;
+        let path = std::env::var_os("PATH");
+        crate::shim::find_real(name, path.as_deref(), crate::shim::shims_dir().as_deref())?
+    } else {
+        PathBuf::from(interp)
+    };
+    let out = probe(
+        Command::new(&node)
+            .args(["-p", "process.release.headersUrl || ''"])
+            .env_remove("NODE_OPTIONS"),
+        &node,
+    )
+    .ok()?;
+    let url = String::from_utf8_lossy(&out).trim().to_string();
+    (!url.is_empty()).then_some(url)
+}
+
+/// `--registry` replaces the default registry (scoped ones stay);
+/// `--@scope:registry` adds one. npm, yarn and pnpm read them alike.
+pub(super) fn apply_registry_options(p: &mut InstallPlan) {
+    let req = &p.request;
+    if let Some(r) = req.option("registry") {
+        if let Some(first) = p.registries.first_mut() {
+            *first = r.to_string();
+        } else {
+            p.registries.push(r.to_string());
+        }
+    }
+    for o in &req.options {
+        if o.name.starts_with('@')
+            && o.name.ends_with(":registry")
+            && let Some(v) = &o.value
+        {
+            p.registries.push(v.clone());
+        }
+    }
+}
+
+/// Applies npm's command-line options to the plan.
+pub(super) fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
+    if !p.facts.derived {
+        return;
+    }
+    apply_registry_options(p);
+    let req = &p.request;
+    if let Some(c) = req.option("cache") {
+        p.cache_dirs = vec![cwd.join(c)];
+    }
+    let global = req.flag("global") || req.option("location") == Some("global");
+    let prefix = req.option("prefix").map(|v| cwd.join(v));
+    let mut local = Vec::new();
+    p.write_roots = if global {
+        let g = prefix.unwrap_or_else(|| {
+            PathBuf::from(
+                p.facts
+                    .values
+                    .get("global_prefix")
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        });
+        vec![g.join("lib/node_modules"), g.join("bin")]
+    } else {
+        let project = prefix.unwrap_or_else(|| npm_local_prefix(cwd));
+        // Local packages linked into the project are built in place.
+        local = super::local::npm_packages(req, cwd, &project);
+        // The project's own .npmrc is the manager's configuration too.
+        p.config_files.push(project.join(".npmrc"));
+        p.write_files = ["package.json", "package-lock.json", "npm-shrinkwrap.json"]
+            .iter()
+            .map(|f| project.join(f))
+            .collect();
+        // npm writes its lockfile in place (open, truncate, write): a missing
+        // one must exist before the sandbox closes. A shrinkwrap replaces it.
+        if !project.join("npm-shrinkwrap.json").exists() {
+            p.create_files = vec![project.join("package-lock.json")];
+        }
+        vec![project.join("node_modules")]
+    };
+    p.write_roots.extend(local);
+    // node-gyp keeps the headers it downloads in its devdir: the
+    // configured one, else its default cache directory. Made for the grant
+    // and removed again when no build used it.
+    if let Some(dev) = crate::paths::node_gyp_devdir().filter(|_| p.facts.derived) {
+        if !dev.exists() {
+            p.transient_dirs.push(dev.clone());
+        }
+        p.cache_dirs.push(dev);
+    }
+    // npx / npm exec install into the cache's _npx directory.
+    if matches!(req.command.as_str(), "exec") {
+        let npx: Vec<PathBuf> = p.cache_dirs.iter().map(|c| c.join("_npx")).collect();
+        p.write_roots.extend(npx);
+    }
+}
+
+/// The credential files npm-style managers read (their rc files, with
+/// tokens), and how their package scripts start (`script-shell`).
+pub(super) fn credentials(p: &mut InstallPlan, cwd: &Path, home: Option<&Path>) {
+    if !p.facts.derived {
+        return;
+    }
+    let project = npm_local_prefix(cwd);
+    if let Some(h) = home {
+        p.readable_credentials.push(h.join(".npmrc"));
+        if matches!(p.tool, Tool::Yarn) {
+            p.readable_credentials.push(h.join(".yarnrc"));
+            p.readable_credentials.push(h.join(".yarnrc.yml"));
+        }
+    }
+    p.readable_credentials.push(project.join(".npmrc"));
+    // yarn 1 starts scripts with node's `shell: true` (/bin/sh,
+    // whatever is configured): no place for the wrapper.
+    if matches!(p.tool, Tool::Yarn) {
+        return;
+    }
+    let cli = p.request.option("script-shell").map(PathBuf::from);
+    let configured = p.facts.values.get("script_shell").map(PathBuf::from);
+    p.hook_shell = Some(HookShell {
+        var: "npm_config_script_shell".into(),
+        overridden: cli.is_some(),
+        shell: cli
+            .or(configured)
+            .unwrap_or_else(|| PathBuf::from("/bin/sh")),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npm_local_prefix_walks_up() {
+        let t = tempfile::tempdir().unwrap();
+        let sub = t.path().join("a/b");
+        std::fs::create_dir_all(&sub).unwrap();
+        assert_eq!(npm_local_prefix(&sub), sub);
+        std::fs::write(t.path().join("a/package.json"), "{}").unwrap();
+        assert_eq!(npm_local_prefix(&sub), t.path().join("a"));
+    }
+}
