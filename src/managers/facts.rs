@@ -194,13 +194,22 @@ fn apply_credentials(p: &mut InstallPlan, cwd: &Path, home: Option<&Path>) {
                 }
             }
             p.readable_credentials.push(project.join(".npmrc"));
-            // yarn 1 starts scripts with node's `shell: true` (/bin/sh,
-            // whatever is configured): no place for the wrapper.
-            if matches!(p.tool, Tool::Yarn) {
-                return;
-            }
-            let cli = p.request.option("script-shell").map(PathBuf::from);
-            let configured = p.facts.values.get("script_shell").map(PathBuf::from);
+            // yarn 1 starts install scripts with node's `shell: true`
+            // (/bin/sh, whatever is configured): the preload library runs
+            // them under the wrapper (policy/package_code.toml), which then
+            // starts /bin/sh; a nested npm reads the variable.
+            let yarn = matches!(p.tool, Tool::Yarn);
+            let cli = p
+                .request
+                .option("script-shell")
+                .filter(|_| !yarn)
+                .map(PathBuf::from);
+            let configured = p
+                .facts
+                .values
+                .get("script_shell")
+                .filter(|_| !yarn)
+                .map(PathBuf::from);
             p.hook_shell = Some(HookShell {
                 var: "npm_config_script_shell".into(),
                 overridden: cli.is_some(),
@@ -234,6 +243,7 @@ fn apply_package_code(p: &mut InstallPlan) {
         Family::Pip => "pip",
         Family::PyTools if p.facts.derived => "pytools",
         Family::Gem if p.tool == Tool::Gem => "gem",
+        Family::Npm if p.tool == Tool::Yarn && p.facts.derived => "yarn",
         _ => return,
     };
     p.package_code = super::package_code::shapes(key);

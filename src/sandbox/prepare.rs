@@ -166,15 +166,17 @@ pub fn package_code(
         return PackageCode::default();
     }
     let (hooks, made) = hooks(cmd, plan, fs, at, what);
-    PackageCode {
-        hooks,
-        made,
-        nest: if plan.package_code.is_empty() {
-            NestDomain::default()
-        } else {
-            nest(cmd, plan, fs, at, env, what)
-        },
-    }
+    // A `hook` shape needs the wrapper: without it hooks() said so already.
+    let wrapper = hooks.exe.as_deref();
+    let nest = match plan
+        .package_code
+        .iter()
+        .any(|s| !s.hook || wrapper.is_some())
+    {
+        true => nest(cmd, plan, fs, at, env, what, wrapper),
+        false => NestDomain::default(),
+    };
+    PackageCode { hooks, made, nest }
 }
 
 /// Where an install runs: HOME, the working directory, the private TMPDIR.
@@ -242,6 +244,7 @@ fn nest(
     at: &Place,
     env: &[(String, String)],
     what: &str,
+    hook_wrapper: Option<&Path>,
 ) -> NestDomain {
     let spec = super::nest::spec(
         plan,
@@ -250,6 +253,7 @@ fn nest(
         &at.cwd,
         &at.tmp,
         std::process::id() as i32,
+        hook_wrapper,
     );
     let lib = std::env::current_exe()
         .map_err(|e| e.to_string())
