@@ -73,6 +73,19 @@ fn install_in(
     manifest: Value,
     probe_name: &str,
 ) -> (Installed, Value, PathBuf) {
+    install_in_with(env, registry, manager, mode, manifest, probe_name, &[])
+}
+
+/// [`install_in`] with variables in the user's environment.
+fn install_in_with(
+    env: &ShimEnv,
+    registry: &NpmRegistry,
+    manager: &str,
+    mode: &str,
+    manifest: Value,
+    probe_name: &str,
+    vars: &[(&str, String)],
+) -> (Installed, Value, PathBuf) {
     let project = env.home.subdir("proj");
     let _ = fs::remove_dir_all(project.join("node_modules"));
     for f in ["package-lock.json", "pnpm-lock.yaml", "yarn.lock"] {
@@ -101,7 +114,7 @@ fn install_in(
             vec!["yarn", "install", "--non-interactive"]
         }
     };
-    let r = install(env, mode, &args, &project, &[]);
+    let r = install(env, mode, &args, &project, vars);
     let result = fs::read(
         project
             .join("node_modules")
@@ -481,6 +494,8 @@ fn assert_yarn_cache_held(r: &Installed, result: &Value, cache: &Path, name: &st
 /// itself, and an `install` that starts its work again through `env` with
 /// neither the preload library nor the wrapper's mark (a shell that then
 /// does not know it is confined). The domain is inherited all the same.
+/// The user's environment carries a stale mark (say, from a shell started
+/// by a script): only the wrapper's counts.
 #[test]
 fn a_yarn_dependency_script_restarted_without_the_library_stays_confined() {
     let name = "pw-yarnvariant";
@@ -506,7 +521,9 @@ catch(e){r=e.code}fs.writeFileSync('pre.json',JSON.stringify(r))\"";
     let env = ShimEnv::new(&[]);
     let cache = env.home.path().join(".cache/yarn");
     for mode in ["protect", "block"] {
-        let (r, result, project) = install_in(&env, &registry, "yarn", mode, deps(name), name);
+        let stale = [("PKGWARDEN_HOOKED", "1".to_string())];
+        let (r, result, project) =
+            install_in_with(&env, &registry, "yarn", mode, deps(name), name, &stale);
         let pre = fs::read_to_string(project.join("node_modules").join(name).join("pre.json"))
             .unwrap_or_default();
         assert!(

@@ -162,6 +162,9 @@ pub fn package_code(
     env: &[(String, String)],
     what: &str,
 ) -> PackageCode {
+    // The preload library's mark is the wrapper's alone: one the install
+    // inherited would leave yarn's scripts unconfined.
+    cmd.env_remove(super::nest_spec::HOOKED);
     if mode == Mode::Audit {
         return PackageCode::default();
     }
