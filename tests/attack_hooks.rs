@@ -63,21 +63,10 @@ fn probe_case(name: &str, body: &str) -> (NpmRegistry, ShimEnv) {
     )
 }
 
-/// `<manager> install|add` of `deps` in a fresh project; the report and the
-/// probe's `result.json` (Null when the script did not run).
+/// `<manager> install|add` of `deps` in a fresh project, with `vars` in the
+/// user's environment; the report and the probe's `result.json` (Null when
+/// the script did not run).
 fn install_in(
-    env: &ShimEnv,
-    registry: &NpmRegistry,
-    manager: &str,
-    mode: &str,
-    manifest: Value,
-    probe_name: &str,
-) -> (Installed, Value, PathBuf) {
-    install_in_with(env, registry, manager, mode, manifest, probe_name, &[])
-}
-
-/// [`install_in`] with variables in the user's environment.
-fn install_in_with(
     env: &ShimEnv,
     registry: &NpmRegistry,
     manager: &str,
@@ -215,7 +204,7 @@ fn npm_cache_by_another_name_is_refused() {
     let home = env.home.path();
     let index = home.join(".npm/_cacache/index-v5");
     for mode in ["protect", "block"] {
-        let (r, result, _) = install_in(&env, &registry, "npm", mode, deps(name), name);
+        let (r, result, _) = install_in(&env, &registry, "npm", mode, deps(name), name, &[]);
         assert!(
             result["entries"].as_u64() > Some(0),
             "{mode}: the script did not run: {result:#}\n{}",
@@ -283,7 +272,7 @@ fn pnpm_cache_through_its_neighbours_is_refused() {
         // does not run that postinstall again: each run starts empty.
         let _ = fs::remove_dir_all(&store);
         fs::create_dir_all(&store).unwrap();
-        let (r, result, _) = install_in(&env, &registry, "pnpm", mode, deps(name), name);
+        let (r, result, _) = install_in(&env, &registry, "pnpm", mode, deps(name), name, &[]);
         assert!(
             result["meta"].as_u64() > Some(0),
             "{mode}: the script did not run: {result:#}\n{}",
@@ -367,7 +356,7 @@ fn root_bin_case(manager: &str, cache: &str, cached: &str) {
             "dependencies": {"pw-tool": "1.0.0"},
             "scripts": {"postinstall": "pw-tool"}
         });
-        let (r, _, _) = install_in(&env, &registry, manager, mode, manifest, "pw-tool");
+        let (r, _, _) = install_in(&env, &registry, manager, mode, manifest, "pw-tool", &[]);
         assert!(
             home.join(cache).join(cached).is_dir(),
             "{mode}: {manager} did not cache: {}",
@@ -410,7 +399,7 @@ fn a_dependency_script_cannot_rewrite_corepacks_managers() {
     fs::create_dir_all(code.parent().unwrap()).unwrap();
     fs::write(&code, "// stand-in\n").unwrap();
     fs::write(cp.join("lastKnownGood.json"), r#"{"pnpm":"10.0.0"}"#).unwrap();
-    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name);
+    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name, &[]);
     assert!(!result.is_null(), "the script did not run\n{}", r.stderr);
     assert_unpoisoned_and_reported(&r, &result, &cp, name, "corepack");
 }
@@ -441,7 +430,7 @@ fn a_dependency_script_cannot_poison_another_managers_cache() {
     let cache = env.home.path().join(".cache");
     fs::create_dir_all(cache.join("pip/wheels")).unwrap();
     fs::create_dir_all(cache.join("yarn/v6")).unwrap();
-    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name);
+    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name, &[]);
     assert!(!result.is_null(), "the script did not run\n{}", r.stderr);
     let planted = files_holding(&cache, "PWPOISON");
     assert!(
@@ -471,7 +460,7 @@ fn a_yarn_dependency_script_cannot_poison_yarns_cache() {
     let (registry, env) = probe_case(name, YARN_CACHE);
     let cache = env.home.path().join(".cache/yarn");
     for mode in ["protect", "block"] {
-        let (r, result, _) = install_in(&env, &registry, "yarn", mode, deps(name), name);
+        let (r, result, _) = install_in(&env, &registry, "yarn", mode, deps(name), name, &[]);
         assert_yarn_cache_held(&r, &result, &cache, name, mode);
     }
 }
@@ -523,7 +512,7 @@ catch(e){r=e.code}fs.writeFileSync('pre.json',JSON.stringify(r))\"";
     for mode in ["protect", "block"] {
         let stale = [("PKGWARDEN_HOOKED", "1".to_string())];
         let (r, result, project) =
-            install_in_with(&env, &registry, "yarn", mode, deps(name), name, &stale);
+            install_in(&env, &registry, "yarn", mode, deps(name), name, &stale);
         let pre = fs::read_to_string(project.join("node_modules").join(name).join("pre.json"))
             .unwrap_or_default();
         assert!(
@@ -564,7 +553,7 @@ t("tool_cache", () => {
                 serde_json::json!({"postinstall": "node -e \"require('fs').writeFileSync('node_modules/.pw-root', 'x')\""})
             }
         };
-        let (r, result, project) = install_in(&env, &registry, "yarn", mode, manifest, name);
+        let (r, result, project) = install_in(&env, &registry, "yarn", mode, manifest, name, &[]);
         assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
         // Block keeps the install itself out of `~/.cache` (the plan's roots).
         let wrote: &[&str] = match mode {
@@ -653,7 +642,7 @@ fn a_nested_yarn_install_in_a_yarn_script_works_and_stays_confined() {
     let registry = NpmRegistry::start_with(vec![probe(name, NESTED_YARN), leaf]);
     let env = ShimEnv::new(&[]);
     let cache = env.home.path().join(".cache/yarn");
-    let (r, result, _) = install_in(&env, &registry, "yarn", "protect", deps(name), name);
+    let (r, result, _) = install_in(&env, &registry, "yarn", "protect", deps(name), name, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(result["nested"], 0, "{result:#}\n{}", r.stderr);
     assert!(result["leaf"].is_object(), "{result:#}");
@@ -693,7 +682,7 @@ fn a_dependency_script_cannot_leave_configuration_for_a_later_install() {
     let (registry, env) = probe_case(name, CONFIG);
     let home = env.home.path();
     for mode in ["protect", "block"] {
-        let (r, result, project) = install_in(&env, &registry, "npm", mode, deps(name), name);
+        let (r, result, project) = install_in(&env, &registry, "npm", mode, deps(name), name, &[]);
         assert!(
             !result.is_null(),
             "{mode}: the script did not run\n{}",
