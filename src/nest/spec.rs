@@ -61,7 +61,8 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// True when `argv` (argv[0] excluded) has this shape.
+    /// True when `argv` has this shape (the patterns look at the arguments
+    /// after argv[0], `command` at the start of the whole line).
     pub fn matches(&self, argv: &[String]) -> bool {
         let rest = || argv.iter().skip(1);
         let pattern = rest().any(|a| {

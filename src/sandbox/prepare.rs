@@ -169,15 +169,9 @@ pub fn package_code(
         return PackageCode::default();
     }
     let (hooks, made) = hooks(cmd, plan, fs, at, what);
-    // A `hook` shape needs the wrapper: without it hooks() said so already.
-    let wrapper = hooks.exe.as_deref();
-    let nest = match plan
-        .package_code
-        .iter()
-        .any(|s| !s.hook || wrapper.is_some())
-    {
-        true => nest(cmd, plan, fs, at, env, what, wrapper),
-        false => NestDomain::default(),
+    let nest = match plan.package_code.is_empty() {
+        true => NestDomain::default(),
+        false => nest(cmd, plan, fs, at, env, what, hooks.exe.as_deref()),
     };
     PackageCode { hooks, made, nest }
 }
@@ -258,6 +252,11 @@ fn nest(
         std::process::id() as i32,
         hook_wrapper,
     );
+    if spec.is_none() {
+        // No shape applies: yarn's needs the wrapper, and hooks() already
+        // said that scripts keep the install's rights.
+        return NestDomain::default();
+    }
     let lib = std::env::current_exe()
         .map_err(|e| e.to_string())
         .and_then(|exe| {
