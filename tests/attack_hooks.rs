@@ -51,8 +51,9 @@ fn probe_case(name: &str, body: &str) -> (NpmRegistry, ShimEnv) {
     )
 }
 
-/// `<manager> install|add` of `deps` in a fresh project; the report and the
-/// probe's `result.json` (Null when the script did not run).
+/// `<manager> install|add` of `deps` in a fresh project, with `vars` in the
+/// user's environment; the report and the probe's `result.json` (Null when
+/// the script did not run).
 fn install_in(
     env: &ShimEnv,
     registry: &NpmRegistry,
@@ -60,6 +61,7 @@ fn install_in(
     mode: &str,
     manifest: Value,
     probe_name: &str,
+    vars: &[(&str, String)],
 ) -> (Installed, Value, PathBuf) {
     let project = env.home.subdir("proj");
     let _ = fs::remove_dir_all(project.join("node_modules"));
@@ -89,7 +91,7 @@ fn install_in(
             vec!["yarn", "install", "--non-interactive"]
         }
     };
-    let r = install(env, mode, &args, &project, &[]);
+    let r = install(env, mode, &args, &project, vars);
     let result = fs::read(
         project
             .join("node_modules")
@@ -190,7 +192,7 @@ fn npm_cache_by_another_name_is_refused() {
     let home = env.home.path();
     let index = home.join(".npm/_cacache/index-v5");
     for mode in ["protect", "block"] {
-        let (r, result, _) = install_in(&env, &registry, "npm", mode, deps(name), name);
+        let (r, result, _) = install_in(&env, &registry, "npm", mode, deps(name), name, &[]);
         assert!(
             result["entries"].as_u64() > Some(0),
             "{mode}: the script did not run: {result:#}\n{}",
@@ -258,7 +260,7 @@ fn pnpm_cache_through_its_neighbours_is_refused() {
         // does not run that postinstall again: each run starts empty.
         let _ = fs::remove_dir_all(&store);
         fs::create_dir_all(&store).unwrap();
-        let (r, result, _) = install_in(&env, &registry, "pnpm", mode, deps(name), name);
+        let (r, result, _) = install_in(&env, &registry, "pnpm", mode, deps(name), name, &[]);
         assert!(
             result["meta"].as_u64() > Some(0),
             "{mode}: the script did not run: {result:#}\n{}",
@@ -296,19 +298,36 @@ fn pnpm_cache_through_its_neighbours_is_refused() {
 /// that is started from the root project's script.
 const ROOT_BIN: &str = r#"#!/usr/bin/env node
 const fs = require("fs"), path = require("path");
-const cache = path.join(process.env.HOME, ".npm", "_cacache");
 const M = ["PW", "POISON"].join("");
-try {
-  fs.mkdirSync(path.join(cache, "index-v5", "pw", "00"), {recursive: true});
-  fs.writeFileSync(path.join(cache, "index-v5", "pw", "00", "pwpoison"), M + "\n");
-} catch (e) {}
+for (const d of [
+  path.join(process.env.HOME, ".npm", "_cacache", "index-v5", "pw", "00"),
+  path.join(process.env.HOME, ".cache", "yarn", "v6", "npm-pw-root-1.0.0-integrity", "node_modules", "pw"),
+]) {
+  try {
+    fs.mkdirSync(d, {recursive: true});
+    fs.writeFileSync(path.join(d, "pwpoison"), M + "\n");
+  } catch (e) {}
+}
 "#;
 
 /// The root project's scripts keep the install's rights but the manager's
 /// caches: what they run is often a dependency's code (`node_modules/.bin`),
-/// which must not plant entries in npm's cache. Was a bypass (round 4).
+/// which must not plant entries in npm's (or yarn's) cache. Was a bypass
+/// (round 4).
 #[test]
 fn a_dependency_bin_run_by_the_root_projects_script_cannot_poison_npms_cache() {
+    root_bin_case("npm", ".npm", "_cacache/index-v5");
+}
+
+/// [`a_dependency_bin_run_by_the_root_projects_script_cannot_poison_npms_cache`]
+/// under yarn 1, whose root scripts reach the wrapper through the preload
+/// library.
+#[test]
+fn a_dependency_bin_run_by_the_root_projects_script_cannot_poison_yarns_cache() {
+    root_bin_case("yarn", ".cache/yarn", "v6");
+}
+
+fn root_bin_case(manager: &str, cache: &str, cached: &str) {
     let tool = NpmPackage::new(
         serde_json::json!({
             "name": "pw-tool", "version": "1.0.0", "license": "MIT",
@@ -325,13 +344,13 @@ fn a_dependency_bin_run_by_the_root_projects_script_cannot_poison_npms_cache() {
             "dependencies": {"pw-tool": "1.0.0"},
             "scripts": {"postinstall": "pw-tool"}
         });
-        let (r, _, _) = install_in(&env, &registry, "npm", mode, manifest, "pw-tool");
+        let (r, _, _) = install_in(&env, &registry, manager, mode, manifest, "pw-tool", &[]);
         assert!(
-            home.join(".npm/_cacache/index-v5").is_dir(),
-            "{mode}: npm did not cache: {}",
+            home.join(cache).join(cached).is_dir(),
+            "{mode}: {manager} did not cache: {}",
             r.stderr
         );
-        let planted = files_holding(&home.join(".npm"), "PWPOISON");
+        let planted = files_holding(&home.join(cache), "PWPOISON");
         assert!(
             planted.is_empty(),
             "{mode}: planted {planted:?}\n{}",
@@ -368,7 +387,7 @@ fn a_dependency_script_cannot_rewrite_corepacks_managers() {
     fs::create_dir_all(code.parent().unwrap()).unwrap();
     fs::write(&code, "// stand-in\n").unwrap();
     fs::write(cp.join("lastKnownGood.json"), r#"{"pnpm":"10.0.0"}"#).unwrap();
-    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name);
+    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name, &[]);
     assert!(!result.is_null(), "the script did not run\n{}", r.stderr);
     assert_unpoisoned_and_reported(&r, &result, &cp, name, "corepack");
 }
@@ -399,7 +418,7 @@ fn a_dependency_script_cannot_poison_another_managers_cache() {
     let cache = env.home.path().join(".cache");
     fs::create_dir_all(cache.join("pip/wheels")).unwrap();
     fs::create_dir_all(cache.join("yarn/v6")).unwrap();
-    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name);
+    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name, &[]);
     assert!(!result.is_null(), "the script did not run\n{}", r.stderr);
     let planted = files_holding(&cache, "PWPOISON");
     assert!(
@@ -421,21 +440,206 @@ t("new_cached", () => {
 });
 "#;
 
-/// Bypass (known, README "Not covered"): yarn 1 starts scripts with
-/// node's `shell: true`, always `/bin/sh`, so no wrapper runs.
+/// yarn 1 starts scripts with node's `shell: true`, always `/bin/sh`: the
+/// preload library runs them under the hook wrapper. Was a bypass (round 4).
 #[test]
-#[ignore = "bypass (known, README: Not covered): yarn 1 spawns lifecycle scripts with node's `shell: true` (always /bin/sh, npm_config_script_shell is not read), so the hook wrapper never runs and a dependency's postinstall rewrites the unpacked packages in yarn's cache (~/.cache/yarn/v6/*/node_modules/*), which a later `yarn install` copies without a check: exit 0 in protect, no finding"]
 fn a_yarn_dependency_script_cannot_poison_yarns_cache() {
     let name = "pw-yarncache";
     let (registry, env) = probe_case(name, YARN_CACHE);
     let cache = env.home.path().join(".cache/yarn");
-    let (r, result, _) = install_in(&env, &registry, "yarn", "protect", deps(name), name);
+    for mode in ["protect", "block"] {
+        let (r, result, _) = install_in(&env, &registry, "yarn", mode, deps(name), name, &[]);
+        assert_yarn_cache_held(&r, &result, &cache, name, mode);
+    }
+}
+
+/// [`YARN_CACHE`] ran, each of its writes was refused, the cache holds
+/// none of them, and the attempt was reported.
+fn assert_yarn_cache_held(r: &Installed, result: &Value, cache: &Path, name: &str, mode: &str) {
     assert!(
         result["entries"].as_u64() > Some(0),
-        "the script did not run or yarn did not cache: {result:#}\n{}",
+        "{mode}: the script did not run or yarn did not cache: {result:#}\n{}",
         r.stderr
     );
-    assert_unpoisoned_and_reported(&r, &result, &cache, name, "yarn");
+    for k in ["rewrite_cached", "new_cached"] {
+        assert_ne!(result[k], "ok", "{mode}: {k}: {result:#}");
+    }
+    assert_unpoisoned_and_reported(r, result, cache, name, mode);
+}
+
+/// What the yarn fix was not written for: a `preinstall` that is `node -e`
+/// itself, and an `install` that starts its work again through `env` with
+/// neither the preload library nor the wrapper's mark (a shell that then
+/// does not know it is confined). The domain is inherited all the same.
+/// The user's environment carries a stale mark (say, from a shell started
+/// by a script): only the wrapper's counts.
+#[test]
+fn a_yarn_dependency_script_restarted_without_the_library_stays_confined() {
+    let name = "pw-yarnvariant";
+    let pre = "node -e \"const fs=require('fs'),p=require('path');\
+const d=p.join(process.env.HOME,'.cache','yarn','v6','npm-pw-pre-1.0.0-integrity','node_modules','pw');\
+let r='ok';try{fs.mkdirSync(d,{recursive:true});fs.writeFileSync(p.join(d,'index.js'),['PW','POISON'].join(''))}\
+catch(e){r=e.code}fs.writeFileSync('pre.json',JSON.stringify(r))\"";
+    let script = format!("{PRELUDE}{YARN_CACHE}{EPILOGUE}");
+    let pkg = NpmPackage::new(
+        serde_json::json!({
+            "name": name, "version": "1.0.0", "license": "MIT",
+            "scripts": {
+                "preinstall": pre,
+                "install": "env -u LD_PRELOAD -u PKGWARDEN_HOOKED -u PKGWARDEN_NEST /bin/sh -c 'node probe.js'"
+            }
+        }),
+        &[
+            ("probe.js", script.as_bytes()),
+            ("index.js", b"module.exports = 1;\n"),
+        ],
+    );
+    let registry = NpmRegistry::start_with(vec![pkg]);
+    let env = ShimEnv::new(&[]);
+    let cache = env.home.path().join(".cache/yarn");
+    for mode in ["protect", "block"] {
+        let stale = [("PKGWARDEN_HOOKED", "1".to_string())];
+        let (r, result, project) =
+            install_in(&env, &registry, "yarn", mode, deps(name), name, &stale);
+        let pre = fs::read_to_string(project.join("node_modules").join(name).join("pre.json"))
+            .unwrap_or_default();
+        assert!(
+            !pre.is_empty(),
+            "{mode}: preinstall did not run\n{}",
+            r.stderr
+        );
+        assert_ne!(pre, "\"ok\"", "{mode}: preinstall");
+        assert_yarn_cache_held(&r, &result, &cache, name, mode);
+    }
+}
+
+/// The benign twin: a dependency's postinstall that writes its own
+/// directory, the private TMPDIR and a tool cache, and the root project's
+/// husky-style `prepare` (a git hook in the project) stay quiet under yarn
+/// 1; in block (no tool cache there), the root's `postinstall` writes into
+/// `node_modules`.
+#[test]
+fn yarn_scripts_writing_their_own_places_stay_quiet() {
+    let name = "pw-yarnbenign";
+    const BENIGN: &str = r#"
+t("own", () => fs.writeFileSync("built.txt", "built"));
+t("tmp", () => fs.writeFileSync(path.join(require("os").tmpdir(), "pw-build"), "x"));
+t("tool_cache", () => {
+  fs.mkdirSync(path.join(home, ".cache", "puppeteer", "chrome"), {recursive: true});
+  fs.writeFileSync(path.join(home, ".cache", "puppeteer", "chrome", "v"), "1");
+});
+"#;
+    let (registry, env) = probe_case(name, BENIGN);
+    // A git checkout, as husky expects.
+    fs::create_dir_all(env.home.subdir("proj").join(".git/hooks")).unwrap();
+    let hook = "require('fs').writeFileSync('.git/hooks/pre-commit','#!/bin/sh\\nexit 0\\n')";
+    for mode in ["protect", "block"] {
+        let mut manifest = deps(name);
+        manifest["scripts"] = match mode {
+            "protect" => serde_json::json!({"prepare": format!("node -e \"{hook}\"")}),
+            _ => {
+                serde_json::json!({"postinstall": "node -e \"require('fs').writeFileSync('node_modules/.pw-root', 'x')\""})
+            }
+        };
+        let (r, result, project) = install_in(&env, &registry, "yarn", mode, manifest, name, &[]);
+        assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
+        // Block keeps the install itself out of `~/.cache` (the plan's roots).
+        let wrote: &[&str] = match mode {
+            "protect" => &["own", "tmp", "tool_cache"],
+            _ => &["own", "tmp"],
+        };
+        for k in wrote {
+            assert_eq!(result[k], "ok", "{mode}: {k}: {result:#}\n{}", r.stderr);
+        }
+        assert!(
+            project
+                .join("node_modules")
+                .join(name)
+                .join("built.txt")
+                .is_file(),
+            "{mode}"
+        );
+        let root = match mode {
+            "protect" => project.join(".git/hooks/pre-commit"),
+            _ => project.join("node_modules/.pw-root"),
+        };
+        assert!(
+            root.is_file(),
+            "{mode}: the root's script did not run\n{}",
+            r.stderr
+        );
+        assert!(r.serious().is_empty(), "{mode}: {:#?}", r.serious());
+        assert!(
+            r.findings("sandbox.unnested").is_empty(),
+            "{mode}: {:#}",
+            r.report["findings"]
+        );
+        // Both scripts ran under the wrapper, each counted once.
+        let pc = &r.report["sandbox"]["package_code"];
+        assert_eq!(pc["runs"], 2, "{mode}: {pc:#}");
+        assert_eq!(pc["nested"], 2, "{mode}: {pc:#}");
+    }
+}
+
+/// A nested `yarn install` in a dependency's script (into its private
+/// TMPDIR): its own scripts inherit the script's domain, and it works with
+/// the private cache the wrapper names (`YARN_CACHE_FOLDER`).
+const NESTED_YARN: &str = r#"
+const cp = require("child_process"), os = require("os");
+const d = path.join(os.tmpdir(), "pw-nested");
+fs.mkdirSync(d, {recursive: true});
+const rc = fs.readFileSync("../../.yarnrc", "utf8").split("\n").filter((l) => l.startsWith("registry"));
+fs.writeFileSync(path.join(d, ".yarnrc"), rc.join("\n") + "\n");
+fs.writeFileSync(path.join(d, "package.json"), JSON.stringify({
+  name: "nested", version: "1.0.0", license: "MIT", dependencies: {"pw-leaf": "1.0.0"},
+}));
+const out = cp.spawnSync("yarn", ["install", "--non-interactive", "--no-lockfile"], {cwd: d, encoding: "utf8"});
+r.nested = out.status;
+r.nested_err = String(out.stderr).slice(-1500);
+const leaf = path.join(d, "node_modules", "pw-leaf", "leaf.json");
+r.leaf = fs.existsSync(leaf) ? JSON.parse(fs.readFileSync(leaf, "utf8")) : "missing";
+"#;
+
+/// The nested install's dependency: writes its own directory, tries yarn's
+/// real cache.
+const LEAF: &str = r#"
+const fs = require("fs"), path = require("path");
+const r = {};
+try {
+  const d = path.join(process.env.HOME, ".cache", "yarn", "v6", "npm-pw-leaf-x-integrity");
+  fs.mkdirSync(d, {recursive: true});
+  fs.writeFileSync(path.join(d, "index.js"), ["PW", "POISON"].join(""));
+  r.cache = "ok";
+} catch (e) { r.cache = e.code; }
+fs.writeFileSync("leaf.json", JSON.stringify(r));
+"#;
+
+#[test]
+fn a_nested_yarn_install_in_a_yarn_script_works_and_stays_confined() {
+    let name = "pw-yarnnested";
+    let leaf = NpmPackage::new(
+        serde_json::json!({
+            "name": "pw-leaf", "version": "1.0.0", "license": "MIT",
+            "scripts": {"postinstall": "node leaf.js"}
+        }),
+        &[
+            ("leaf.js", LEAF.as_bytes()),
+            ("index.js", b"module.exports = 1;\n"),
+        ],
+    );
+    let registry = NpmRegistry::start_with(vec![probe(name, NESTED_YARN), leaf]);
+    let env = ShimEnv::new(&[]);
+    let cache = env.home.path().join(".cache/yarn");
+    let (r, result, _) = install_in(&env, &registry, "yarn", "protect", deps(name), name, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(result["nested"], 0, "{result:#}\n{}", r.stderr);
+    assert!(result["leaf"].is_object(), "{result:#}");
+    assert_ne!(result["leaf"]["cache"], "ok", "{result:#}");
+    assert_eq!(
+        files_holding(&cache, "PWPOISON"),
+        Vec::<PathBuf>::new(),
+        "{result:#}"
+    );
 }
 
 /// Configuration a later install reads, planted to move its cache (or its
@@ -466,7 +670,7 @@ fn a_dependency_script_cannot_leave_configuration_for_a_later_install() {
     let (registry, env) = probe_case(name, CONFIG);
     let home = env.home.path();
     for mode in ["protect", "block"] {
-        let (r, result, project) = install_in(&env, &registry, "npm", mode, deps(name), name);
+        let (r, result, project) = install_in(&env, &registry, "npm", mode, deps(name), name, &[]);
         assert!(
             !result.is_null(),
             "{mode}: the script did not run\n{}",

@@ -520,4 +520,15 @@ fn command_line_options_reach_the_plan() {
             );
         }
     }
+    // yarn 1's scripts reach the hook wrapper through the preload library
+    // (node's `shell: true` reads no script shell).
+    let v = plan(&["yarn", "add", "x"]);
+    let shapes = v["plan"]["package_code"].as_array().expect("shapes");
+    assert!(
+        shapes
+            .iter()
+            .any(|s| s["hook"] == true && s["command"] == serde_json::json!(["/bin/sh", "-c"])),
+        "{v:#}"
+    );
+    assert_eq!(v["plan"]["hook_shell"]["shell"], "/bin/sh", "{v:#}");
 }

@@ -110,12 +110,18 @@ impl NestDomain {
         };
         let manager = input.tree.first().map(|n| n.pid);
         let ack = spec.ack.to_string_lossy();
+        let mut seen = std::collections::HashSet::new();
         input
             .tree
             .iter()
             .filter(|n| Some(n.pid) != manager)
             .filter_map(|n| {
                 let shape = spec.shape(&n.argv)?;
+                // A yarn script's shell starts again under the wrapper:
+                // one run.
+                if !seen.insert((n.pid, &shape.name)) {
+                    return None;
+                }
                 let acked = input.events.iter().any(|e| {
                     e.pid == n.pid
                         && e.kind == EventKind::OpenRead
@@ -154,6 +160,10 @@ impl NestDomain {
                 ) else {
                     return false;
                 };
+                // The hook wrapper's domain: HookDomain judges it.
+                if shape.hook {
+                    return false;
+                }
                 let cwd = node.cwd.as_deref().map(PathBuf::from).unwrap_or_default();
                 // Resolved as the library resolved them (relative to cwd).
                 let dests: Vec<PathBuf> = shape

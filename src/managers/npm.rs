@@ -1819,6 +1819,11 @@ impl super::Adapter for NpmAdapter {
             super::npm_facts::apply_npm(p, cwd);
         }
         super::npm_facts::credentials(p, cwd, crate::paths::home().as_deref());
+        // yarn 1's install scripts: /bin/sh started by yarn's node, run
+        // under the hook wrapper by the preload library.
+        if p.tool == Tool::Yarn && p.facts.derived {
+            p.package_code = super::package_code::shapes("yarn");
+        }
         let extra = super::yarn_pnpm::sandbox_env(p);
         p.env
             .extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));

@@ -241,13 +241,22 @@ pub(super) fn credentials(p: &mut InstallPlan, cwd: &Path, home: Option<&Path>) 
         }
     }
     p.readable_credentials.push(project.join(".npmrc"));
-    // yarn 1 starts scripts with node's `shell: true` (/bin/sh,
-    // whatever is configured): no place for the wrapper.
-    if matches!(p.tool, Tool::Yarn) {
-        return;
-    }
-    let cli = p.request.option("script-shell").map(PathBuf::from);
-    let configured = p.facts.values.get("script_shell").map(PathBuf::from);
+    // yarn 1 starts install scripts with node's `shell: true` (/bin/sh,
+    // whatever is configured): the preload library runs them under the
+    // wrapper (policy/package_code.toml), which then starts /bin/sh; a
+    // nested npm reads the variable.
+    let yarn = matches!(p.tool, Tool::Yarn);
+    let cli = p
+        .request
+        .option("script-shell")
+        .filter(|_| !yarn)
+        .map(PathBuf::from);
+    let configured = p
+        .facts
+        .values
+        .get("script_shell")
+        .filter(|_| !yarn)
+        .map(PathBuf::from);
     p.hook_shell = Some(HookShell {
         var: "npm_config_script_shell".into(),
         overridden: cli.is_some(),

@@ -131,5 +131,23 @@ mod tests {
                 "import sys; from python.get_interpreter_info import main; main()"
             ]
         ));
+        // yarn 1's scripts: node's `shell: true`, exactly; they go through
+        // the hook wrapper. git's `sh -c` (an ssh command) and yarn itself
+        // are not scripts.
+        let yarn = shapes("yarn");
+        let script = yarn
+            .iter()
+            .find(|x| x.matches(&argv(&["/bin/sh", "-c", "node probe.js"])))
+            .unwrap();
+        assert!(script.hook, "{script:?}");
+        assert!(!any(&yarn, &["sh", "-c", "ssh git@host"]));
+        assert!(!any(&yarn, &["/bin/sh", "./build.sh"]));
+        assert!(!any(&yarn, &["/bin/sh"]));
+        assert!(!any(&yarn, &["/usr/bin/node", "/usr/bin/yarn", "install"]));
+        assert!(
+            ["pip", "pytools", "gem"]
+                .iter()
+                .all(|k| shapes(k).iter().all(|s| !s.hook && s.command.is_empty()))
+        );
     }
 }

@@ -9,6 +9,8 @@
 //! the build outputs, `~/.cache` but the manager's caches, with
 //! `XDG_CACHE_HOME` moved to a private directory), then opens the spec's `ack` path so that
 //! the supervisor knows. The domain is inherited and can only remove rights.
+//! A `hook` shape (yarn 1's `/bin/sh -c <script>`) is run under the hook
+//! wrapper instead, which gives it the domain npm's scripts get.
 //!
 //! Nothing here may crash the host: every failure of the spec in a process
 //! that is not package code leaves the process alone; in one that is, the
@@ -22,7 +24,7 @@ use landlock::{
     RulesetCreatedAttr, RulesetStatus,
 };
 use spec::{NestSpec, Shape};
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::{CStr, OsStr, OsString, c_char, c_int};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -41,7 +43,11 @@ fn confine(argc: c_int, argv: *const *const c_char) {
     let Some(var) = std::env::var_os(spec::VAR) else {
         return;
     };
-    let args = args(argc, argv);
+    let raw = raw_args(argc, argv);
+    let args: Vec<String> = raw
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let spec = match load(var.as_bytes()) {
         Ok(s) => s,
         Err(why) => {
@@ -56,6 +62,9 @@ fn confine(argc: c_int, argv: *const *const c_char) {
     let Some(shape) = spec.shape(&args) else {
         return;
     };
+    if shape.hook {
+        return under_wrapper(&spec, &raw, &args);
+    }
     let cwd = std::env::current_dir().unwrap_or_default();
     // Judged by what they resolve to; one that does not exist is not granted.
     let dests: Vec<PathBuf> = shape
@@ -76,7 +85,38 @@ fn confine(argc: c_int, argv: *const *const c_char) {
     let _ = std::fs::File::open(&spec.ack);
 }
 
-fn args(argc: c_int, argv: *const *const c_char) -> Vec<String> {
+/// A lifecycle script the manager started as `/bin/sh -c <script>` runs
+/// under the hook wrapper: it confines the script as npm's are (a
+/// dependency's to its own directory, the root project's but the caches,
+/// told apart by the working directory the manager set) and execs the shell
+/// again, marked with its own id: that shell, confined, says so. A process
+/// with another id in the mark descends from a confined script (a nested
+/// `sh -c`, a nested manager's scripts) and inherits its domain. Only what
+/// the manager starts lacks the mark: it builds a script's environment from
+/// its own, and package code can set the mark only in what it starts
+/// itself, inside its domain.
+fn under_wrapper(spec: &NestSpec, raw: &[OsString], args: &[String]) {
+    use std::os::unix::process::CommandExt;
+    if let Some(mark) = std::env::var_os(spec::HOOKED) {
+        if mark.as_bytes() == std::process::id().to_string().as_bytes() {
+            let _ = std::fs::File::open(&spec.ack);
+        }
+        return;
+    }
+    let Some(wrapper) = &spec.hook_wrapper else {
+        refuse(args, "the install has no hook wrapper for package scripts");
+    };
+    let err = std::process::Command::new(wrapper)
+        .arg0(wrapper)
+        .args(raw.iter().skip(1))
+        .exec();
+    refuse(
+        args,
+        &format!("cannot run the hook wrapper {}: {err}", wrapper.display()),
+    );
+}
+
+fn raw_args(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
     let mut out = Vec::new();
     if argv.is_null() {
         return out;
@@ -88,7 +128,7 @@ fn args(argc: c_int, argv: *const *const c_char) -> Vec<String> {
             break;
         }
         // SAFETY: each is a NUL-terminated string.
-        out.push(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned());
+        out.push(OsStr::from_bytes(unsafe { CStr::from_ptr(p) }.to_bytes()).to_os_string());
     }
     out
 }

@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 /// The variable naming the spec as `<sha256 of the file>:<path>`.
 pub const VAR: &str = "PKGWARDEN_NEST";
 
+/// Set by the hook wrapper in the shell it starts, to that process's id:
+/// a process of a `hook` shape carrying it runs a script the wrapper
+/// already confined (itself, or a process the script started).
+pub const HOOKED: &str = "PKGWARDEN_HOOKED";
+
 /// How a manager starts package code, recognised by its command line.
 /// Produced by the manager's adapter (policy/package_code.toml).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,16 +46,35 @@ pub struct Shape {
     /// built extension into `RUBYARCHDIR=<the gem's extension dir>`).
     #[serde(default)]
     pub dest_arg: Vec<String>,
+    /// When not empty, matches only a command line that starts with exactly
+    /// these (argv[0] included: `/bin/sh`, `-c`, as node starts a command
+    /// with `shell: true`); the argument patterns above are then optional.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// The process is a lifecycle script the manager started through a
+    /// shell it does not let the environment choose (yarn 1): the library
+    /// runs it under the hook wrapper (`NestSpec::hook_wrapper`), which
+    /// gives it the domain npm's scripts get, instead of confining it by
+    /// the fields above.
+    #[serde(default)]
+    pub hook: bool,
 }
 
 impl Shape {
-    /// True when `argv` (argv[0] excluded) has this shape.
+    /// True when `argv` has this shape (the patterns look at the arguments
+    /// after argv[0], `command` at the start of the whole line).
     pub fn matches(&self, argv: &[String]) -> bool {
         let rest = || argv.iter().skip(1);
-        rest().any(|a| {
+        let pattern = rest().any(|a| {
             self.arg_ends_with.iter().any(|s| a.ends_with(s.as_str()))
                 || self.arg_contains.iter().any(|s| a.contains(s.as_str()))
-        }) && (self.with_arg.is_empty() || rest().any(|a| self.with_arg.contains(a)))
+        });
+        let patterns = !self.arg_ends_with.is_empty() || !self.arg_contains.is_empty();
+        let head = match self.command.is_empty() {
+            true => pattern,
+            false => argv.starts_with(&self.command) && (pattern || !patterns),
+        };
+        head && (self.with_arg.is_empty() || rest().any(|a| self.with_arg.contains(a)))
     }
 
     /// The directories `argv` names through `dest_arg`, as written: the
@@ -103,6 +127,11 @@ pub struct NestSpec {
     /// where `XDG_CACHE_HOME` says).
     #[serde(default)]
     pub cache_home: Option<(PathBuf, PathBuf)>,
+    /// The hook wrapper (pkgwarden's executable), which a process of a
+    /// `hook` shape is run under; `None` when the install has none (those
+    /// shapes are then left out).
+    #[serde(default)]
+    pub hook_wrapper: Option<PathBuf>,
 }
 
 impl NestSpec {

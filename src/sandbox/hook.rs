@@ -308,6 +308,9 @@ fn confine_and_exec(args: Vec<OsString>) -> Result<std::convert::Infallible, Hoo
     // are not theirs) and no user npmrc (hidden from package code).
     let mut cmd = std::process::Command::new(&spec.shell);
     cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
+    // The preload library's mark: this shell (same id) and what it starts
+    // run a confined script (yarn 1 reaches the wrapper through it).
+    cmd.env(super::nest_spec::HOOKED, std::process::id().to_string());
     let err = cmd.arg0(&spec.shell).args(args.iter().skip(1)).exec();
     Err(HookError::Exec(spec.shell, err))
 }

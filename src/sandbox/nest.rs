@@ -1,6 +1,7 @@
 //! Package code started as a plain child process (pip's build backends and
-//! `setup.py`, gem's `extconf.rb` and `make`) runs in a nested landlock
-//! domain (DESIGN.md principle 9). Such managers offer no hook to put a
+//! `setup.py`, gem's `extconf.rb` and `make`, yarn 1's lifecycle scripts,
+//! which it runs under the hook wrapper) runs in a nested landlock domain
+//! (DESIGN.md principle 9). Such managers offer no hook to put a
 //! wrapper in, so pkgwarden's preload library (`src/nest/`, in `LD_PRELOAD`)
 //! confines, from its constructor, every process whose command line has one
 //! of the shapes the install plan names. This module prepares its spec and
@@ -37,8 +38,17 @@ pub fn spec(
     cwd: &Path,
     tmp: &Path,
     supervisor: i32,
+    hook_wrapper: Option<&Path>,
 ) -> Option<NestSpec> {
-    if plan.package_code.is_empty() {
+    // Scripts run under the hook wrapper only where the install has one
+    // (without it they keep the install's rights, and hooks() says so).
+    let shapes: Vec<_> = plan
+        .package_code
+        .iter()
+        .filter(|s| !s.hook || hook_wrapper.is_some())
+        .cloned()
+        .collect();
+    if shapes.is_empty() {
         return None;
     }
     let (_, mut read) = hook::package_code_reads(plan, fs, home, cwd);
@@ -70,7 +80,7 @@ pub fn spec(
         }
     }
     Some(NestSpec {
-        shapes: plan.package_code.clone(),
+        shapes,
         read,
         writes,
         write_files: fs
@@ -86,6 +96,7 @@ pub fn spec(
         ack: ack_path(tmp),
         manager_parent: supervisor,
         cache_home,
+        hook_wrapper: hook_wrapper.map(Path::to_path_buf),
     })
 }
 

@@ -160,19 +160,18 @@ pub fn package_code(
     env: &[(String, String)],
     what: &str,
 ) -> PackageCode {
+    // The preload library's mark is the wrapper's alone: one the install
+    // inherited would leave yarn's scripts unconfined.
+    cmd.env_remove(super::nest_spec::HOOKED);
     if mode == Mode::Audit {
         return PackageCode::default();
     }
     let (hooks, made) = hooks(cmd, plan, fs, at, what);
-    PackageCode {
-        hooks,
-        made,
-        nest: if plan.package_code.is_empty() {
-            NestDomain::default()
-        } else {
-            nest(cmd, plan, fs, at, env, what)
-        },
-    }
+    let nest = match plan.package_code.is_empty() {
+        true => NestDomain::default(),
+        false => nest(cmd, plan, fs, at, env, what, hooks.exe.as_deref()),
+    };
+    PackageCode { hooks, made, nest }
 }
 
 /// Where an install runs: HOME, the working directory, the private TMPDIR.
@@ -240,6 +239,7 @@ fn nest(
     at: &Place,
     env: &[(String, String)],
     what: &str,
+    hook_wrapper: Option<&Path>,
 ) -> NestDomain {
     let spec = super::nest::spec(
         plan,
@@ -248,7 +248,13 @@ fn nest(
         &at.cwd,
         &at.tmp,
         std::process::id() as i32,
+        hook_wrapper,
     );
+    if spec.is_none() {
+        // No shape applies: yarn's needs the wrapper, and hooks() already
+        // said that scripts keep the install's rights.
+        return NestDomain::default();
+    }
     let lib = std::env::current_exe()
         .map_err(|e| e.to_string())
         .and_then(|exe| {
