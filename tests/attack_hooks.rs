@@ -480,7 +480,7 @@ fn a_yarn_dependency_script_restarted_without_the_library_stays_confined() {
 const d=p.join(process.env.HOME,'.cache','yarn','v6','npm-pw-pre-1.0.0-integrity','node_modules','pw');\
 let r='ok';try{fs.mkdirSync(d,{recursive:true});fs.writeFileSync(p.join(d,'index.js'),['PW','POISON'].join(''))}\
 catch(e){r=e.code}fs.writeFileSync('pre.json',JSON.stringify(r))\"";
-    let script = format!("{PRELUDE}{YARN_CACHE}{EPILOGUE}");
+    let script = format!("{PRELUDE}{JS_FILES}{YARN_CACHE}{EPILOGUE}");
     let pkg = NpmPackage::new(
         serde_json::json!({
             "name": name, "version": "1.0.0", "license": "MIT",
