@@ -123,6 +123,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         create_files: Vec::new(),
         file_dirs: Vec::new(),
         cache_dirs: facts.cache_dirs.clone(),
+        guarded_caches: Vec::new(),
         build_dirs: Vec::new(),
         log_dirs: facts.log_dirs.clone(),
         config_files: facts.config_files.clone(),
@@ -166,7 +167,9 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     hosts.sort();
     hosts.dedup();
     p.registry_hosts = hosts;
-    apply_credentials(&mut p, cwd, crate::paths::home().as_deref());
+    let home = crate::paths::home();
+    apply_credentials(&mut p, cwd, home.as_deref());
+    apply_guarded_caches(&mut p, home.as_deref());
     apply_package_code(&mut p);
     p.watch_patterns = super::gem::watch_patterns(&p);
     p.watch_patterns.extend(super::conda::watched(&p));
@@ -176,6 +179,20 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     p.secret_refs = p.config_files.clone();
     p.secret_refs.push(cwd.join(".npmrc"));
     Ok(p)
+}
+
+/// Every manager's cache is guarded from package code; corepack's home is
+/// the npm family's own cache too (it starts the yarn or pnpm it keeps
+/// there, and may download one during the install).
+fn apply_guarded_caches(p: &mut InstallPlan, home: Option<&Path>) {
+    let var = |k: &str| std::env::var(k).ok();
+    p.guarded_caches = super::caches::guarded(var, home);
+    if p.tool.family() == Family::Npm
+        && let Some(c) = super::caches::corepack_home(var, home).filter(|c| c.is_dir())
+        && !p.cache_dirs.contains(&c)
+    {
+        p.cache_dirs.push(c);
+    }
 }
 
 /// Which credential files the manager itself reads, and how its package

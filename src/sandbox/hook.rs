@@ -6,7 +6,7 @@
 //! at pkgwarden itself. Called as `<shell> -c <script>` with [`VAR`] set, it
 //! confines itself — the manager's own credentials become unreadable, and a
 //! dependency's script may write only its own directory, the private TMPDIR
-//! and `~/.cache` but the manager's caches — then execs the shell the
+//! and `~/.cache` but every manager's caches — then execs the shell the
 //! manager would have used. The domain stacks on the install's: it can only
 //! take rights away.
 
@@ -40,17 +40,17 @@ pub struct HookSpec {
     /// Single files (devices, the terminal) any script may write.
     pub write_files: Vec<PathBuf>,
     /// Variables a dependency's script gets: every npm-family manager's
-    /// cache (and `XDG_CACHE_HOME` when `~/.cache` is split) in the private
+    /// cache (and `XDG_CACHE_HOME`, `~/.cache` being split) in the private
     /// TMPDIR, so a nested `npm install` or `npx` works without the real
     /// caches, which the script may not write; no user npmrc.
     #[serde(default)]
     pub env: Vec<(String, PathBuf)>,
     /// Tool caches (`~/.cache/puppeteer`) the wrapper makes, when missing,
-    /// before it confines a dependency's script: with the manager's cache
-    /// inside `~/.cache`, the script may not make new entries there.
+    /// before it confines a dependency's script: with the managers' caches
+    /// split out of `~/.cache`, the script may not make new entries there.
     #[serde(default)]
     pub make_dirs: Vec<PathBuf>,
-    /// The manager's caches the root project's own scripts may not write
+    /// The managers' caches the root project's own scripts may not write
     /// either: what they run is often a dependency's code (`patch-package`,
     /// `husky`, `prisma generate` from `node_modules/.bin`).
     #[serde(default)]
@@ -64,9 +64,10 @@ pub struct HookSpec {
 
 /// The tool caches package scripts make for themselves in `~/.cache`
 /// (THREATS.md's benign downloads and builds, `policy/benign.toml`'s
-/// `tool_caches`; not a package manager's). Where the manager's own cache
-/// lies in `~/.cache` (yarn, pnpm), a script cannot make new entries there,
-/// so the wrapper makes these first when they are missing.
+/// `tool_caches`; not a package manager's, so not `~/.cache/node`, which
+/// holds corepack's managers). Every manager's cache in `~/.cache` is split
+/// out, so a script cannot make new entries there: the wrapper makes these
+/// first when they are missing.
 const SCRIPT_TOOL_CACHES: &[&str] = &[
     "puppeteer",
     "ms-playwright",
@@ -77,16 +78,15 @@ const SCRIPT_TOOL_CACHES: &[&str] = &[
     "prisma",
     "esbuild",
     "sharp",
-    "node",
 ];
 
-/// What a dependency's script may write and the variables it gets. Never the
-/// manager's caches: what lies there (npm's cacache index and contents,
-/// pnpm's store) is installed by a later install without a check, in this
-/// project or another. `~/.cache` stays writable, whole when no cache of the
-/// plan lies in it (npm); else its existing entries but those caches, the
-/// [`SCRIPT_TOOL_CACHES`] the wrapper makes, and a private `XDG_CACHE_HOME`
-/// for tools that follow it.
+/// What a dependency's script may write and the variables it gets. Never a
+/// manager's cache (`caches`: the plan's and every manager's in `~/.cache`):
+/// what lies there (npm's cacache index, pnpm's store, pip's wheels,
+/// corepack's managers) is installed or run by a later install without a
+/// check, in this project or another. Of `~/.cache` it may write the
+/// existing entries but those caches, the [`SCRIPT_TOOL_CACHES`] the wrapper
+/// makes, and a private `XDG_CACHE_HOME` for tools that follow it.
 fn dependency_writes(
     caches: &[PathBuf],
     script_caches: &[PathBuf],
@@ -143,11 +143,18 @@ pub fn spec(
     // node-gyp's headers are package code's cache, not the manager's: the
     // scripts that build native modules download them.
     let gyp = crate::paths::node_gyp_devdir().filter(|_| plan.facts.derived);
-    let (caches, script_caches): (Vec<PathBuf>, Vec<PathBuf>) = plan
+    let (mut caches, script_caches): (Vec<PathBuf>, Vec<PathBuf>) = plan
         .cache_dirs
         .iter()
         .cloned()
         .partition(|c| Some(c) != gyp.as_ref());
+    caches.extend(
+        plan.guarded_caches
+            .iter()
+            .filter(|c| !caches.contains(c))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
     let (writes, env, make_dirs) = dependency_writes(&caches, &script_caches, home, tmp);
     let project = plan
         .write_roots
@@ -156,7 +163,7 @@ pub fn spec(
         .and_then(|r| r.parent())
         .unwrap_or(cwd)
         .to_path_buf();
-    let (root_deny, mut root_writes) = root_writes(&caches, &project);
+    let (root_deny, mut root_writes) = root_writes(&caches, &project, home);
     if !root_deny.is_empty() {
         root_writes.extend(make_dirs.iter().cloned());
     }
@@ -180,18 +187,31 @@ pub fn spec(
 }
 
 /// The caches the root project's scripts may not write, by their real
-/// paths, and everything else as the places they may write. A cache inside
+/// paths, and everything else as the places they may write: the existing
+/// ones, and in `~/.cache` the missing ones too (as for a dependency's
+/// script, no new entry is made there but the tool caches). A cache inside
 /// the project itself stays theirs (splitting the project would refuse its
 /// build new entries at its top).
-fn root_writes(caches: &[PathBuf], project: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+fn root_writes(
+    caches: &[PathBuf],
+    project: &Path,
+    home: Option<&Path>,
+) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let project = project
         .canonicalize()
         .unwrap_or_else(|_| project.to_path_buf());
-    let deny: Vec<PathBuf> = caches
+    let mut deny: Vec<PathBuf> = caches
         .iter()
         .filter_map(|c| c.canonicalize().ok())
-        .filter(|c| !c.starts_with(&project))
         .collect();
+    if let Some(cache) = home.map(|h| h.join(".cache"))
+        && cache.is_dir()
+    {
+        deny.extend(super::nest::caches_within(&cache, caches).1);
+    }
+    deny.retain(|c| !c.starts_with(&project));
+    deny.sort();
+    deny.dedup();
     if deny.is_empty() {
         return (deny, Vec::new());
     }
@@ -282,7 +302,7 @@ fn confine_and_exec(args: Vec<OsString>) -> Result<std::convert::Infallible, Hoo
         }
     }
     // A dependency's script writes its own places; the root project's
-    // writes all the install may but the manager's caches.
+    // writes all the install may but the managers' caches.
     let root_writes: Vec<PathBuf> = spec
         .root_writes
         .iter()
@@ -384,10 +404,60 @@ mod tests {
             var(&env, "YARN_CACHE_FOLDER"),
             Some(tmp.join(".cache/yarn"))
         );
-        // A manager cache named like a tool cache is never made or granted.
-        let odd = [cache.join("node")];
-        let (writes, _, make) = dependency_writes(&odd, &[], Some(&home), tmp);
+        // npm with every manager's cache guarded: `~/.cache` is split
+        // around yarn's and the missing corepack home (its parent is not
+        // made), `node` is no tool cache.
+        let guarded = [
+            home.join(".npm"),
+            cache.join("yarn"),
+            cache.join("node/corepack"),
+        ];
+        let (writes, env, make) = dependency_writes(&guarded, &[], Some(&home), tmp);
+        assert!(!writes.iter().any(|w| *w == cache
+            || w.starts_with(cache.join("yarn"))
+            || w.starts_with(cache.join("node"))));
+        assert!(writes.contains(&cache.join("other")));
         assert!(!make.contains(&cache.join("node")));
-        assert!(!writes.contains(&cache.join("node")));
+        assert!(make.contains(&cache.join("esbuild")));
+        assert_eq!(var(&env, "XDG_CACHE_HOME"), Some(tmp.join(".cache")));
+        // A manager cache named like a tool cache is never made or granted.
+        let odd = [cache.join("sharp")];
+        let (writes, _, make) = dependency_writes(&odd, &[], Some(&home), tmp);
+        assert!(!make.contains(&cache.join("sharp")));
+        assert!(!writes.contains(&cache.join("sharp")));
+    }
+
+    #[test]
+    fn root_scripts_may_write_no_managers_cache_existing_or_not() {
+        let home = tempfile::tempdir().unwrap();
+        let home = home.path().canonicalize().unwrap();
+        let cache = home.join(".cache");
+        for d in ["pip", "node/other", "pw-tool", "proj"] {
+            std::fs::create_dir_all(cache.join(d)).unwrap();
+        }
+        let caches = [
+            cache.join("pip"),
+            cache.join("uv"),
+            cache.join("node/corepack"),
+            home.join(".npm"),
+        ];
+        let (deny, writes) = root_writes(&caches, &home.join("proj"), Some(&home));
+        // The missing uv and corepack caches are kept from being made; a
+        // missing cache outside `~/.cache` splits nothing.
+        assert_eq!(
+            deny,
+            vec![
+                cache.join("node/corepack"),
+                cache.join("pip"),
+                cache.join("uv")
+            ]
+        );
+        assert!(writes.contains(&cache.join("pw-tool")));
+        assert!(writes.contains(&cache.join("node/other")));
+        assert!(
+            !writes
+                .iter()
+                .any(|w| *w == cache || *w == cache.join("node"))
+        );
     }
 }
