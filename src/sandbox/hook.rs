@@ -50,6 +50,11 @@ pub struct HookSpec {
     /// split out of `~/.cache`, the script may not make new entries there.
     #[serde(default)]
     pub make_dirs: Vec<PathBuf>,
+    /// `(link, tool cache)`: links the wrapper puts in the private
+    /// `XDG_CACHE_HOME` to the tool caches in `~/.cache`, so that a tool
+    /// that follows it (playwright) keeps its download after the install.
+    #[serde(default)]
+    pub cache_links: Vec<(PathBuf, PathBuf)>,
     /// The managers' caches the root project's own scripts may not write
     /// either: what they run is often a dependency's code (`patch-package`,
     /// `husky`, `prisma generate` from `node_modules/.bin`).
@@ -86,13 +91,14 @@ const SCRIPT_TOOL_CACHES: &[&str] = &[
 /// corepack's managers) is installed or run by a later install without a
 /// check, in this project or another. Of `~/.cache` it may write the
 /// existing entries but those caches, the [`SCRIPT_TOOL_CACHES`] the wrapper
-/// makes, and a private `XDG_CACHE_HOME` for tools that follow it.
+/// makes, and a private `XDG_CACHE_HOME` for tools that follow it, with
+/// links to those tool caches in it.
 fn dependency_writes(
     caches: &[PathBuf],
     script_caches: &[PathBuf],
     home: Option<&Path>,
     tmp: &Path,
-) -> (Vec<PathBuf>, Vec<(String, PathBuf)>, Vec<PathBuf>) {
+) -> DependencyWrites {
     let mut writes = vec![tmp.to_path_buf()];
     writes.extend(script_caches.iter().cloned());
     let mut env: Vec<(String, PathBuf)> = vec![
@@ -106,6 +112,7 @@ fn dependency_writes(
         ("npm_config_userconfig".into(), PathBuf::from("/dev/null")),
     ];
     let mut make_dirs = Vec::new();
+    let mut links = Vec::new();
     if let Some(cache) = home.map(|h| h.join(".cache"))
         && cache.is_dir()
     {
@@ -114,20 +121,32 @@ fn dependency_writes(
             writes.push(real);
         } else {
             writes.extend(landlock::allow_all_except(&real, &own));
+            let private = super::nest::private_cache(tmp);
             for name in SCRIPT_TOOL_CACHES {
                 let d = real.join(name);
-                if d.symlink_metadata().is_err()
-                    && !own.iter().any(|c| c.starts_with(&d) || d.starts_with(c))
-                {
+                if own.iter().any(|c| c.starts_with(&d) || d.starts_with(c)) {
+                    continue;
+                }
+                links.push((private.join(name), d.clone()));
+                if d.symlink_metadata().is_err() {
                     writes.push(d.clone());
                     make_dirs.push(d);
                 }
             }
-            env.push(("XDG_CACHE_HOME".into(), super::nest::private_cache(tmp)));
+            env.push(("XDG_CACHE_HOME".into(), private));
         }
     }
-    (writes, env, make_dirs)
+    (writes, env, make_dirs, links)
 }
+
+/// What [`dependency_writes`] decides: the writes, the variables, the tool
+/// caches to make and the links to them in the private cache.
+type DependencyWrites = (
+    Vec<PathBuf>,
+    Vec<(String, PathBuf)>,
+    Vec<PathBuf>,
+    Vec<(PathBuf, PathBuf)>,
+);
 
 /// The wrapper's spec for this install, or `None` when the manager starts
 /// its scripts some other way.
@@ -155,7 +174,8 @@ pub fn spec(
             .cloned()
             .collect::<Vec<_>>(),
     );
-    let (writes, env, make_dirs) = dependency_writes(&caches, &script_caches, home, tmp);
+    let (writes, env, make_dirs, cache_links) =
+        dependency_writes(&caches, &script_caches, home, tmp);
     let project = plan
         .write_roots
         .iter()
@@ -181,6 +201,7 @@ pub fn spec(
             .collect(),
         env,
         make_dirs,
+        cache_links,
         root_deny,
         root_writes,
     })
@@ -301,6 +322,17 @@ fn confine_and_exec(args: Vec<OsString>) -> Result<std::convert::Infallible, Hoo
             writes.retain(|w| w != d);
         }
     }
+    // A tool that follows `XDG_CACHE_HOME` finds its real cache through a
+    // link (only to a real directory; landlock judges what a write through
+    // it reaches).
+    for (link, target) in &spec.cache_links {
+        if target.symlink_metadata().is_ok_and(|m| m.is_dir())
+            && let Some(parent) = link.parent()
+        {
+            let _ = std::fs::create_dir_all(parent);
+            let _ = std::os::unix::fs::symlink(target, link);
+        }
+    }
     // A dependency's script writes its own places; the root project's
     // writes all the install may but the managers' caches.
     let root_writes: Vec<PathBuf> = spec
@@ -382,7 +414,7 @@ mod tests {
         };
         // npm: its cache is not in ~/.cache, which stays writable whole.
         let npm = [home.join(".npm")];
-        let (writes, env, make) = dependency_writes(&npm, &[], Some(&home), tmp);
+        let (writes, env, make, _) = dependency_writes(&npm, &[], Some(&home), tmp);
         assert_eq!(writes, vec![tmp.to_path_buf(), cache.clone()]);
         assert!(make.is_empty());
         assert_eq!(var(&env, "npm_config_cache"), Some(tmp.join(".npm")));
@@ -390,7 +422,9 @@ mod tests {
         // yarn: its cache in ~/.cache is split out; the existing entries
         // and the tool caches to make are granted, XDG_CACHE_HOME is private.
         let yarn = [cache.join("yarn")];
-        let (writes, env, make) = dependency_writes(&yarn, &[], Some(&home), tmp);
+        let (writes, env, make, links) = dependency_writes(&yarn, &[], Some(&home), tmp);
+        assert!(links.contains(&(tmp.join(".cache/puppeteer"), cache.join("puppeteer"))));
+        assert!(!links.iter().any(|(_, t)| t.starts_with(cache.join("yarn"))));
         assert!(
             !writes
                 .iter()
@@ -412,7 +446,7 @@ mod tests {
             cache.join("yarn"),
             cache.join("node/corepack"),
         ];
-        let (writes, env, make) = dependency_writes(&guarded, &[], Some(&home), tmp);
+        let (writes, env, make, _) = dependency_writes(&guarded, &[], Some(&home), tmp);
         assert!(!writes.iter().any(|w| *w == cache
             || w.starts_with(cache.join("yarn"))
             || w.starts_with(cache.join("node"))));
@@ -422,7 +456,7 @@ mod tests {
         assert_eq!(var(&env, "XDG_CACHE_HOME"), Some(tmp.join(".cache")));
         // A manager cache named like a tool cache is never made or granted.
         let odd = [cache.join("sharp")];
-        let (writes, _, make) = dependency_writes(&odd, &[], Some(&home), tmp);
+        let (writes, _, make, _) = dependency_writes(&odd, &[], Some(&home), tmp);
         assert!(!make.contains(&cache.join("sharp")));
         assert!(!writes.contains(&cache.join("sharp")));
     }
