@@ -184,7 +184,13 @@ fn input<'a>(
         env_kept: &r.env_kept,
         tampered,
         started: Some(started),
-        caches: r.plan.cache_dirs.clone(),
+        caches: r
+            .plan
+            .cache_dirs
+            .iter()
+            .chain(&r.plan.guarded_caches)
+            .cloned()
+            .collect(),
         hooks: r.domains.hooks.clone(),
         nest: r.domains.nest.clone(),
     }

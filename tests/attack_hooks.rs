@@ -162,7 +162,7 @@ fn assert_chmod_refused_or_reported(r: &Installed, done: &Value, path: &Path, wh
 }
 
 /// npm's cache by other names: `/proc/self/root`, a hard link or a rename
-/// of an index entry into `~/.cache` (writable whole under npm), a chmod
+/// of an index entry into `~/.cache` (its existing entries are writable), a chmod
 /// that would let anyone write the index later.
 const NPM_ALIASES: &str = r#"
 const cache = path.join(home, ".npm", "_cacache");
@@ -216,8 +216,8 @@ fn npm_cache_by_another_name_is_refused() {
 
 /// pnpm's cache through its neighbours in `~/.cache`: a hard link into an
 /// existing entry, links named like the tool caches the wrapper makes
-/// (planted earlier, e.g. by an npm install whose scripts may write
-/// `~/.cache` whole), `/proc/self/root`, a rename into it, a chmod.
+/// (planted earlier, by the user's tools or by an install before
+/// pkgwarden), `/proc/self/root`, a rename into it, a chmod.
 const PNPM_NEIGHBOURS: &str = r#"
 const cache = path.join(home, ".cache"), pn = path.join(cache, "pnpm");
 const meta = files(pn);
@@ -251,8 +251,8 @@ fn pnpm_cache_through_its_neighbours_is_refused() {
     let store = home.join(".local/share/pnpm/store");
     fs::create_dir_all(cache.join("pw-other")).unwrap();
     fs::create_dir_all(&store).unwrap();
-    // What an earlier install's script could leave (npm's scripts write
-    // `~/.cache` whole): tool-cache names that are links into the caches.
+    // What an earlier install could leave: tool-cache names that are links
+    // into the caches.
     std::os::unix::fs::symlink(cache.join("pnpm"), cache.join("puppeteer")).unwrap();
     std::os::unix::fs::symlink(&store, cache.join("sharp")).unwrap();
     for mode in ["protect", "block"] {
@@ -365,6 +365,30 @@ fn root_bin_case(manager: &str, cache: &str, cached: &str) {
     }
 }
 
+/// `npm install` of the probe `name` in protect and block: it ran, each of
+/// `keys` was refused, nothing of its marker is in `dir`, and the attempt
+/// is reported.
+fn npm_refuses_and_reports(
+    env: &ShimEnv,
+    registry: &NpmRegistry,
+    name: &str,
+    keys: &[&str],
+    dir: &Path,
+) {
+    for mode in ["protect", "block"] {
+        let (r, result, _) = install_in(env, registry, "npm", mode, deps(name), name, &[]);
+        assert!(
+            !result.is_null(),
+            "{mode}: the script did not run\n{}",
+            r.stderr
+        );
+        for k in keys {
+            assert_ne!(result[*k], "ok", "{mode}: {k}: {result:#}");
+        }
+        assert_unpoisoned_and_reported(&r, &result, dir, name, mode);
+    }
+}
+
 /// Corepack's cache (`~/.cache/node/corepack`): the package managers
 /// corepack runs (its `lastKnownGood.json` names the version, the files
 /// beside it are the manager's code). Stand-ins only: a fake `pnpm.cjs`.
@@ -374,11 +398,12 @@ t("manager_code", () => fs.appendFileSync(path.join(cp, "v1", "pnpm", "10.0.0", 
 t("last_known_good", () => fs.writeFileSync(path.join(cp, "lastKnownGood.json"), JSON.stringify({pnpm: M})));
 "#;
 
-/// Bypass: corepack's cache holds package managers' code that the next
-/// `pnpm` or `yarn` started through corepack runs as the manager (with the
-/// install's rights and its token); a dependency's script may rewrite it.
+/// Corepack's cache holds package managers' code that the next `pnpm` or
+/// `yarn` started through corepack runs as the manager (with the install's
+/// rights and its token): corepack's home is a manager cache of every
+/// npm-family install, and `~/.cache/node` no script tool cache. Was a
+/// bypass (round 4).
 #[test]
-#[ignore = "bypass: corepack's cache ~/.cache/node/corepack (its lastKnownGood.json and the managers' code it runs) is not among any plan's cache_dirs, and `node` is one of hook.rs SCRIPT_TOOL_CACHES: under npm ~/.cache is writable whole, so a dependency's postinstall rewrites the pnpm or yarn that corepack runs next (as the manager, outside the nested domain) in protect with exit 0 and no finding"]
 fn a_dependency_script_cannot_rewrite_corepacks_managers() {
     let name = "pw-corepack";
     let (registry, env) = probe_case(name, COREPACK);
@@ -387,9 +412,13 @@ fn a_dependency_script_cannot_rewrite_corepacks_managers() {
     fs::create_dir_all(code.parent().unwrap()).unwrap();
     fs::write(&code, "// stand-in\n").unwrap();
     fs::write(cp.join("lastKnownGood.json"), r#"{"pnpm":"10.0.0"}"#).unwrap();
-    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name, &[]);
-    assert!(!result.is_null(), "the script did not run\n{}", r.stderr);
-    assert_unpoisoned_and_reported(&r, &result, &cp, name, "corepack");
+    npm_refuses_and_reports(
+        &env,
+        &registry,
+        name,
+        &["manager_code", "last_known_good"],
+        &cp,
+    );
 }
 
 /// Another manager's cache in `~/.cache`: pip's built wheels and yarn's
@@ -408,24 +437,74 @@ t("yarn_package", () => {
 });
 "#;
 
-/// Bypass (known, README "Left"): the caches of the managers the install
-/// did not start lie in `~/.cache` and stay writable to its scripts.
+/// The caches of the managers the install did not start lie in
+/// `~/.cache` too: every manager's cache there is kept from package code,
+/// whichever manager runs the install, and the attempt is reported. Was a
+/// bypass (round 4, README "Left").
 #[test]
-#[ignore = "bypass (known, README: Left): under npm, ~/.cache is granted whole to dependency scripts (hook.rs dependency_writes, own.is_empty()), so pip's wheel cache and yarn's ~/.cache/yarn are writable; the plant is not in this install's cache_dirs, so detect/cache.rs has nothing to report: exit 0, no finding"]
 fn a_dependency_script_cannot_poison_another_managers_cache() {
     let name = "pw-othercaches";
     let (registry, env) = probe_case(name, OTHER_MANAGERS);
     let cache = env.home.path().join(".cache");
     fs::create_dir_all(cache.join("pip/wheels")).unwrap();
     fs::create_dir_all(cache.join("yarn/v6")).unwrap();
-    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name, &[]);
-    assert!(!result.is_null(), "the script did not run\n{}", r.stderr);
-    let planted = files_holding(&cache, "PWPOISON");
-    assert!(
-        planted.is_empty() || !r.serious().is_empty(),
-        "planted {planted:?} with no finding: {result:#}\n{}",
-        r.stderr
+    npm_refuses_and_reports(
+        &env,
+        &registry,
+        name,
+        &["pip_wheel", "yarn_package"],
+        &cache,
     );
+}
+
+/// Other managers' caches by ways the fix was not written for: uv's cache
+/// that does not exist yet (made whole by the script), pip's through a link
+/// planted earlier in `~/.cache`, pnpm's swapped (renamed away, a new one
+/// made in its place), corepack's home made under an existing `~/.cache/node`.
+const OTHER_MANAGERS_SIDEWAYS: &str = r#"
+const c = path.join(home, ".cache");
+t("uv_missing", () => {
+  fs.mkdirSync(path.join(c, "uv", "wheels-v5", "pw"), {recursive: true});
+  fs.writeFileSync(path.join(c, "uv", "wheels-v5", "pw", "pw-1.0-py3-none-any.whl"), M);
+});
+t("pip_by_link", () => {
+  fs.mkdirSync(path.join(c, "pw-pip", "wheels", "pw"), {recursive: true});
+  fs.writeFileSync(path.join(c, "pw-pip", "wheels", "pw", "pw-1.0-py3-none-any.whl"), M);
+});
+t("pnpm_swapped", () => {
+  fs.renameSync(path.join(c, "pnpm"), path.join(c, "pw-old-pnpm"));
+  fs.mkdirSync(path.join(c, "pnpm"));
+  fs.writeFileSync(path.join(c, "pnpm", "pw"), M);
+});
+t("corepack_made", () => {
+  fs.mkdirSync(path.join(c, "node", "corepack", "v1"), {recursive: true});
+  fs.writeFileSync(path.join(c, "node", "corepack", "lastKnownGood.json"), JSON.stringify({pnpm: M}));
+});
+"#;
+
+/// Held: none of those ways reaches another manager's cache (refused by
+/// the split of `~/.cache`, which neither makes new entries nor grants a
+/// link), and the attempt is reported.
+#[test]
+fn another_managers_cache_missing_linked_or_swapped_is_refused() {
+    let name = "pw-sideways";
+    let (registry, env) = probe_case(name, OTHER_MANAGERS_SIDEWAYS);
+    let cache = env.home.path().join(".cache");
+    fs::create_dir_all(cache.join("pip/wheels")).unwrap();
+    fs::create_dir_all(cache.join("pnpm/metadata")).unwrap();
+    fs::create_dir_all(cache.join("node/pw-other")).unwrap();
+    std::os::unix::fs::symlink(cache.join("pip"), cache.join("pw-pip")).unwrap();
+    npm_refuses_and_reports(
+        &env,
+        &registry,
+        name,
+        &["uv_missing", "pip_by_link", "pnpm_swapped", "corepack_made"],
+        &cache,
+    );
+    assert!(!cache.join("uv").exists());
+    assert!(!cache.join("node/corepack").exists());
+    assert!(cache.join("pnpm/metadata").is_dir());
+    assert!(!cache.join("pw-old-pnpm").exists());
 }
 
 /// yarn 1's own cache, from its dependency's script.

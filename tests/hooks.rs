@@ -316,7 +316,9 @@ fn a_dependency_script_cannot_poison_npms_cache() {
 
 /// A dependency's postinstall that does what benign ones do with caches: a
 /// nested `npm install` and an `npx` of a package from the same registry,
-/// and a browser download into its own new `~/.cache/puppeteer`.
+/// and a browser download into its own new `~/.cache/puppeteer`, and one
+/// where `XDG_CACHE_HOME` says (playwright's `ms-playwright`), which must
+/// outlive the install.
 const NESTED: &str = r##"
 const fs = require("fs"), path = require("path"), os = require("os");
 const cp = require("child_process");
@@ -334,6 +336,12 @@ t("npx", () => {
 });
 if (process.env.PW_TOOL_CACHE) t("tool_cache", () => {
   const bin = path.join(home, ".cache", "puppeteer", "chrome", "bin");
+  fs.mkdirSync(bin, {recursive: true});
+  fs.writeFileSync(path.join(bin, "chrome"), "#!/bin/sh\necho chrome\n", {mode: 0o755});
+});
+if (process.env.PW_TOOL_CACHE) t("xdg_tool_cache", () => {
+  const xdg = process.env.XDG_CACHE_HOME || path.join(home, ".cache");
+  const bin = path.join(xdg, "ms-playwright", "chromium-1", "chrome-linux");
   fs.mkdirSync(bin, {recursive: true});
   fs.writeFileSync(path.join(bin, "chrome"), "#!/bin/sh\necho chrome\n", {mode: 0o755});
 });
@@ -365,7 +373,9 @@ fn a_dependency_script_runs_a_nested_npm_and_writes_its_own_tool_cache() {
     // The user's token stays hidden from the script; npm inside it still works.
     with_npm_token(home);
     for mode in ["protect", "block"] {
-        let _ = fs::remove_dir_all(home.join(".cache/puppeteer"));
+        for d in ["puppeteer", "ms-playwright"] {
+            let _ = fs::remove_dir_all(home.join(".cache").join(d));
+        }
         // Block lets the install write nothing in HOME but the manager's
         // caches, so no script's tool cache either: protect only.
         let tool = mode == "protect";
@@ -389,15 +399,15 @@ fn a_dependency_script_runs_a_nested_npm_and_writes_its_own_tool_cache() {
             assert_eq!(result[k], "ok", "{mode}: {k}: {result:#}\n{}", r.stderr);
         }
         if tool {
-            assert_eq!(
-                result["tool_cache"], "ok",
-                "{mode}: {result:#}\n{}",
-                r.stderr
-            );
-            assert!(
-                home.join(".cache/puppeteer/chrome/bin/chrome").is_file(),
-                "{mode}"
-            );
+            for k in ["tool_cache", "xdg_tool_cache"] {
+                assert_eq!(result[k], "ok", "{mode}: {k}: {result:#}\n{}", r.stderr);
+            }
+            for f in [
+                "puppeteer/chrome/bin/chrome",
+                "ms-playwright/chromium-1/chrome-linux/chrome",
+            ] {
+                assert!(home.join(".cache").join(f).is_file(), "{mode}: {f}");
+            }
         }
         // The nested npm used a private cache: npm's own has only what the
         // install itself fetched.

@@ -386,7 +386,8 @@ fn uvs_build_hooks_write_neither_site_packages_nor_another_package() {
     }
 }
 
-/// A setup.py that writes pip's cache, a cache of its own where
+/// A setup.py that writes pip's cache, yarn's and corepack's (another
+/// manager's: the next `yarn` takes or runs what lies there), a cache of its own where
 /// `XDG_CACHE_HOME` says, an existing `~/.cache/<tool>`, and a new one
 /// hard-coded under `~/.cache`.
 fn cache_probe_setup(name: &str) -> String {
@@ -404,6 +405,8 @@ def t(k, d):
     except OSError as e:
         r[k] = {{13: "EACCES", 1: "EPERM", 2: "ENOENT"}}.get(e.errno, str(e.errno))
 t("manager_cache", os.path.join(home, ".cache", "pip", "pw-nest"))
+t("yarn_cache", os.path.join(home, ".cache", "yarn", "v6", "pw-nest"))
+t("corepack", os.path.join(home, ".cache", "node", "corepack", "v1"))
 t("xdg", os.path.join(xdg, "pwtool"))
 t("existing", os.path.join(home, ".cache", "pwold"))
 t("new_hardcoded", os.path.join(home, ".cache", "pwnew"))
@@ -415,8 +418,9 @@ setup(name="{name}", version="1.0.0", packages=["{name}"])
 }
 
 /// Package code may not write the manager's cache (a wheel planted there is
-/// installed by a later install without a build): its nested domain grants
-/// `~/.cache` but pip's cache, so it makes no new entry there either, and a
+/// installed by a later install without a build), nor another manager's
+/// (yarn's, corepack's): its nested domain grants `~/.cache` but every
+/// manager's cache, so it makes no new entry there either, and a
 /// build tool finds its own cache where `XDG_CACHE_HOME` says (a private
 /// directory). An existing `~/.cache/<tool>` stays writable in protect. The refused
 /// write is `tamper.manager-cache`, blocked, attributed to the package.
@@ -424,7 +428,9 @@ setup(name="{name}", version="1.0.0", packages=["{name}"])
 fn package_code_keeps_its_own_caches_but_never_writes_the_managers() {
     let c = case(&[("pwcaches", cache_probe_setup("pwcaches"))]);
     let home = c.env.home.path();
-    fs::create_dir_all(home.join(".cache/pwold")).unwrap();
+    for d in [".cache/pwold", ".cache/yarn/v6", ".cache/node/corepack"] {
+        fs::create_dir_all(home.join(d)).unwrap();
+    }
     let url = c.index.index_url();
     for mode in ["protect", "block"] {
         let a = [
@@ -444,7 +450,9 @@ fn package_code_keeps_its_own_caches_but_never_writes_the_managers() {
             r.stderr
         );
         for p in &probes {
-            assert_eq!(p["manager_cache"], "EACCES", "{mode}: {p:#}");
+            for k in ["manager_cache", "yarn_cache", "corepack"] {
+                assert_eq!(p[k], "EACCES", "{mode}: {k}: {p:#}");
+            }
             assert_eq!(p["xdg"], "ok", "{mode}: {p:#}");
             // Block grants the install nothing of HOME but its own places.
             let existing = if mode == "protect" { "ok" } else { "EACCES" };

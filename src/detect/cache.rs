@@ -1,5 +1,6 @@
 //! `tamper.manager-cache`: package code (a build backend, `setup.py`, a
-//! dependency's lifecycle script, …) writing into the manager's own caches.
+//! dependency's lifecycle script, …) writing into the manager's own caches
+//! or another manager's (pip's wheels from an npm script, corepack's).
 //! What lies there (a built wheel, a downloaded archive, npm's cacache index)
 //! is taken by a later install without a build or a check, so a file planted
 //! there runs outside any sandbox. The nested domains (the preload library's
@@ -54,7 +55,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             let ev = Evidence {
                 argv: procs.node(pid).map(|n| n.argv.clone()),
                 detail: Some(
-                    "package code may not write the manager's cache: a later install would take what it left there without building or checking it".into(),
+                    "package code may not write a package manager's cache: a later install would take what it left there without building or checking it".into(),
                 ),
                 paths,
                 ..Evidence::default()
@@ -64,7 +65,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             // supervisor let through happened.
             let changed = perm_pids.contains(&pid)
                 || ev.paths.iter().any(|p| input.changed(Path::new(p)).is_some());
-            let title = "Package code tried to write the manager's cache".to_string();
+            let title = "Package code tried to write a package manager's cache".to_string();
             finding(
                 RuleId::TamperManagerCache,
                 title,

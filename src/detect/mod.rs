@@ -91,8 +91,8 @@ pub struct Input<'a> {
     /// When the install started (files older than this were not dropped by
     /// it).
     pub started: Option<std::time::SystemTime>,
-    /// The manager's own caches (a later install takes what lies there
-    /// without building it).
+    /// The manager's own caches and every other manager's in the home
+    /// cache (a later install takes what lies there without building it).
     pub caches: Vec<PathBuf>,
     /// The nested domain package scripts ran in, when there was one.
     pub hooks: HookDomain,

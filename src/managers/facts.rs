@@ -124,6 +124,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         create_files: Vec::new(),
         file_dirs: Vec::new(),
         cache_dirs: facts.cache_dirs.clone(),
+        guarded_caches: Vec::new(),
         build_dirs: Vec::new(),
         log_dirs: facts.log_dirs.clone(),
         config_files: facts.config_files.clone(),
@@ -147,6 +148,10 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     // The family's part: the command line, the credentials its manager
     // reads, how it starts package code, its extra environment.
     adapter.plan(&mut p, cwd);
+    // Every manager's cache is guarded from package code, not only this
+    // manager's own.
+    let var = |k: &str| std::env::var(k).ok();
+    p.guarded_caches = super::caches::guarded(var, crate::paths::home().as_deref());
     // A version manager rehashes its shims after the install.
     if let Some(d) = super::shimdirs::shim_dir(real)
         && !p.write_roots.contains(&d)

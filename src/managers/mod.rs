@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod brew;
+pub mod caches;
 pub mod conda;
 pub mod facts;
 pub mod gem;

@@ -1818,7 +1818,16 @@ impl super::Adapter for NpmAdapter {
         } else {
             super::npm_facts::apply_npm(p, cwd);
         }
-        super::npm_facts::credentials(p, cwd, crate::paths::home().as_deref());
+        let home = crate::paths::home();
+        super::npm_facts::credentials(p, cwd, home.as_deref());
+        // corepack's home is the family's own cache too: it starts the yarn
+        // or pnpm it keeps there, and may download one during the install.
+        let var = |k: &str| std::env::var(k).ok();
+        if let Some(c) = super::caches::corepack_home(var, home.as_deref()).filter(|c| c.is_dir())
+            && !p.cache_dirs.contains(&c)
+        {
+            p.cache_dirs.push(c);
+        }
         // yarn 1's install scripts: /bin/sh started by yarn's node, run
         // under the hook wrapper by the preload library.
         if p.tool == Tool::Yarn && p.facts.derived {

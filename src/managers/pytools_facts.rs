@@ -1010,6 +1010,7 @@ mod tests {
             create_files: Vec::new(),
             file_dirs: Vec::new(),
             cache_dirs: vec![PathBuf::from("/c")],
+            guarded_caches: Vec::new(),
             build_dirs: Vec::new(),
             log_dirs: Vec::new(),
             config_files: Vec::new(),

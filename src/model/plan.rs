@@ -97,6 +97,10 @@ pub struct InstallPlan {
     pub file_dirs: Vec<PathBuf>,
     /// Cache directories.
     pub cache_dirs: Vec<PathBuf>,
+    /// Every package manager's cache in the home cache and corepack's home
+    /// (`policy/manager_caches.toml`), whichever manager this is: package
+    /// code may not write them. Neither made nor granted to the install.
+    pub guarded_caches: Vec<PathBuf>,
     /// Directories outside the write roots where the manager itself runs
     /// what it wrote (its build environments, ephemeral tool environments):
     /// executing a file written there is not `exec.dropped`. A cache as a

@@ -6,7 +6,7 @@
 //! program's own code; in a process whose command line has one of the
 //! shapes the install plan names, it stacks a nested landlock domain on the
 //! install's (reads: all but the credentials; writes: the private TMPDIR,
-//! the build outputs, `~/.cache` but the manager's caches, with
+//! the build outputs, `~/.cache` but every manager's caches, with
 //! `XDG_CACHE_HOME` moved to a private directory), then opens the spec's `ack` path so that
 //! the supervisor knows. The domain is inherited and can only remove rights.
 //! A `hook` shape (yarn 1's `/bin/sh -c <script>`) is run under the hook

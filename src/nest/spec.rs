@@ -102,7 +102,7 @@ pub struct NestSpec {
     /// the manager's own credentials), as landlock grants.
     pub read: Vec<PathBuf>,
     /// Directories package code may write (the private TMPDIR, a local
-    /// project's build outputs, `~/.cache` but the manager's caches).
+    /// project's build outputs, `~/.cache` but every manager's caches).
     pub writes: Vec<PathBuf>,
     /// Single files it may write (devices, the terminal).
     pub write_files: Vec<PathBuf>,
@@ -120,8 +120,8 @@ pub struct NestSpec {
     pub ack: PathBuf,
     /// The process id of the manager itself, which is never confined.
     pub manager_parent: i32,
-    /// `(home cache, private cache)`: package code may not write the
-    /// manager's caches inside `~/.cache`, so nor create new entries there;
+    /// `(home cache, private cache)`: package code may not write a
+    /// manager's cache inside `~/.cache`, so nor create new entries there;
     /// a confined process whose `XDG_CACHE_HOME` is unset or names the home
     /// cache gets the private one instead (build tools make their caches
     /// where `XDG_CACHE_HOME` says).

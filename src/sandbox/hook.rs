@@ -6,7 +6,7 @@
 //! at pkgwarden itself. Called as `<shell> -c <script>` with [`VAR`] set, it
 //! confines itself — the manager's own credentials become unreadable, and a
 //! dependency's script may write only its own directory, the private TMPDIR
-//! and `~/.cache` but the manager's caches — then execs the shell the
+//! and `~/.cache` but every manager's caches — then execs the shell the
 //! manager would have used. The domain stacks on the install's: it can only
 //! take rights away.
 
@@ -40,17 +40,22 @@ pub struct HookSpec {
     /// Single files (devices, the terminal) any script may write.
     pub write_files: Vec<PathBuf>,
     /// Variables a dependency's script gets: every npm-family manager's
-    /// cache (and `XDG_CACHE_HOME` when `~/.cache` is split) in the private
+    /// cache (and `XDG_CACHE_HOME`, `~/.cache` being split) in the private
     /// TMPDIR, so a nested `npm install` or `npx` works without the real
     /// caches, which the script may not write; no user npmrc.
     #[serde(default)]
     pub env: Vec<(String, PathBuf)>,
     /// Tool caches (`~/.cache/puppeteer`) the wrapper makes, when missing,
-    /// before it confines a dependency's script: with the manager's cache
-    /// inside `~/.cache`, the script may not make new entries there.
+    /// before it confines a dependency's script: with the managers' caches
+    /// split out of `~/.cache`, the script may not make new entries there.
     #[serde(default)]
     pub make_dirs: Vec<PathBuf>,
-    /// The manager's caches the root project's own scripts may not write
+    /// `(link, tool cache)`: links the wrapper puts in the private
+    /// `XDG_CACHE_HOME` to the tool caches in `~/.cache`, so that a tool
+    /// that follows it (playwright) keeps its download after the install.
+    #[serde(default)]
+    pub cache_links: Vec<(PathBuf, PathBuf)>,
+    /// The managers' caches the root project's own scripts may not write
     /// either: what they run is often a dependency's code (`patch-package`,
     /// `husky`, `prisma generate` from `node_modules/.bin`).
     #[serde(default)]
@@ -64,9 +69,10 @@ pub struct HookSpec {
 
 /// The tool caches package scripts make for themselves in `~/.cache`
 /// (THREATS.md's benign downloads and builds, `policy/benign.toml`'s
-/// `tool_caches`; not a package manager's). Where the manager's own cache
-/// lies in `~/.cache` (yarn, pnpm), a script cannot make new entries there,
-/// so the wrapper makes these first when they are missing.
+/// `tool_caches`; not a package manager's, so not `~/.cache/node`, which
+/// holds corepack's managers). Every manager's cache in `~/.cache` is split
+/// out, so a script cannot make new entries there: the wrapper makes these
+/// first when they are missing.
 const SCRIPT_TOOL_CACHES: &[&str] = &[
     "puppeteer",
     "ms-playwright",
@@ -77,22 +83,22 @@ const SCRIPT_TOOL_CACHES: &[&str] = &[
     "prisma",
     "esbuild",
     "sharp",
-    "node",
 ];
 
-/// What a dependency's script may write and the variables it gets. Never the
-/// manager's caches: what lies there (npm's cacache index and contents,
-/// pnpm's store) is installed by a later install without a check, in this
-/// project or another. `~/.cache` stays writable, whole when no cache of the
-/// plan lies in it (npm); else its existing entries but those caches, the
-/// [`SCRIPT_TOOL_CACHES`] the wrapper makes, and a private `XDG_CACHE_HOME`
-/// for tools that follow it.
+/// What a dependency's script may write and the variables it gets. Never a
+/// manager's cache (`caches`: the plan's and every manager's in `~/.cache`):
+/// what lies there (npm's cacache index, pnpm's store, pip's wheels,
+/// corepack's managers) is installed or run by a later install without a
+/// check, in this project or another. Of `~/.cache` it may write the
+/// existing entries but those caches, the [`SCRIPT_TOOL_CACHES`] the wrapper
+/// makes, and a private `XDG_CACHE_HOME` for tools that follow it, with
+/// links to those tool caches in it.
 fn dependency_writes(
     caches: &[PathBuf],
     script_caches: &[PathBuf],
     home: Option<&Path>,
     tmp: &Path,
-) -> (Vec<PathBuf>, Vec<(String, PathBuf)>, Vec<PathBuf>) {
+) -> DependencyWrites {
     let mut writes = vec![tmp.to_path_buf()];
     writes.extend(script_caches.iter().cloned());
     let mut env: Vec<(String, PathBuf)> = vec![
@@ -106,6 +112,7 @@ fn dependency_writes(
         ("npm_config_userconfig".into(), PathBuf::from("/dev/null")),
     ];
     let mut make_dirs = Vec::new();
+    let mut links = Vec::new();
     if let Some(cache) = home.map(|h| h.join(".cache"))
         && cache.is_dir()
     {
@@ -114,20 +121,32 @@ fn dependency_writes(
             writes.push(real);
         } else {
             writes.extend(landlock::allow_all_except(&real, &own));
+            let private = super::nest::private_cache(tmp);
             for name in SCRIPT_TOOL_CACHES {
                 let d = real.join(name);
-                if d.symlink_metadata().is_err()
-                    && !own.iter().any(|c| c.starts_with(&d) || d.starts_with(c))
-                {
+                if own.iter().any(|c| c.starts_with(&d) || d.starts_with(c)) {
+                    continue;
+                }
+                links.push((private.join(name), d.clone()));
+                if d.symlink_metadata().is_err() {
                     writes.push(d.clone());
                     make_dirs.push(d);
                 }
             }
-            env.push(("XDG_CACHE_HOME".into(), super::nest::private_cache(tmp)));
+            env.push(("XDG_CACHE_HOME".into(), private));
         }
     }
-    (writes, env, make_dirs)
+    (writes, env, make_dirs, links)
 }
+
+/// What [`dependency_writes`] decides: the writes, the variables, the tool
+/// caches to make and the links to them in the private cache.
+type DependencyWrites = (
+    Vec<PathBuf>,
+    Vec<(String, PathBuf)>,
+    Vec<PathBuf>,
+    Vec<(PathBuf, PathBuf)>,
+);
 
 /// The wrapper's spec for this install, or `None` when the manager starts
 /// its scripts some other way.
@@ -143,12 +162,20 @@ pub fn spec(
     // node-gyp's headers are package code's cache, not the manager's: the
     // scripts that build native modules download them.
     let gyp = crate::paths::node_gyp_devdir().filter(|_| plan.facts.derived);
-    let (caches, script_caches): (Vec<PathBuf>, Vec<PathBuf>) = plan
+    let (mut caches, script_caches): (Vec<PathBuf>, Vec<PathBuf>) = plan
         .cache_dirs
         .iter()
         .cloned()
         .partition(|c| Some(c) != gyp.as_ref());
-    let (writes, env, make_dirs) = dependency_writes(&caches, &script_caches, home, tmp);
+    caches.extend(
+        plan.guarded_caches
+            .iter()
+            .filter(|c| !caches.contains(c))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let (writes, env, make_dirs, cache_links) =
+        dependency_writes(&caches, &script_caches, home, tmp);
     let project = plan
         .write_roots
         .iter()
@@ -157,7 +184,7 @@ pub fn spec(
         .unwrap_or(cwd)
         .to_path_buf();
     let unread: Vec<PathBuf> = hide.iter().chain(&fs.secrets).cloned().collect();
-    let (root_deny, mut root_writes) = root_writes(&caches, &unread);
+    let (root_deny, mut root_writes) = root_writes(&caches, &unread, home);
     if !root_deny.is_empty() {
         root_writes.extend(make_dirs.iter().cloned());
     }
@@ -175,24 +202,38 @@ pub fn spec(
             .collect(),
         env,
         make_dirs,
+        cache_links,
         root_deny,
         root_writes,
     })
 }
 
 /// The caches the root project's scripts may not write, by their real
-/// paths, and everything else as the places they may write. A cache inside
+/// paths, and everything else as the places they may write: the existing
+/// ones, and in `~/.cache` the missing ones too (as for a dependency's
+/// script, no new entry is made there but the tool caches). A cache inside
 /// the project is split out too (`--cache .npm-cache`, which CI jobs save
 /// and restore for later runs): the install's own domain gives the project
 /// no new entries at its top anyway. What package code may not read
 /// (`unread`) is left out of the grants as well: the install may not write
 /// it either, and the wrapper opens each grant, which for a hidden store is
 /// a `cred.read` finding.
-fn root_writes(caches: &[PathBuf], unread: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let deny: Vec<PathBuf> = caches
+fn root_writes(
+    caches: &[PathBuf],
+    unread: &[PathBuf],
+    home: Option<&Path>,
+) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut deny: Vec<PathBuf> = caches
         .iter()
         .filter_map(|c| c.canonicalize().ok())
         .collect();
+    if let Some(cache) = home.map(|h| h.join(".cache"))
+        && cache.is_dir()
+    {
+        deny.extend(super::nest::caches_within(&cache, caches).1);
+    }
+    deny.sort();
+    deny.dedup();
     if deny.is_empty() {
         return (deny, Vec::new());
     }
@@ -288,8 +329,19 @@ fn confine_and_exec(args: Vec<OsString>) -> Result<std::convert::Infallible, Hoo
             writes.retain(|w| w != d);
         }
     }
+    // A tool that follows `XDG_CACHE_HOME` finds its real cache through a
+    // link (only to a real directory; landlock judges what a write through
+    // it reaches).
+    for (link, target) in &spec.cache_links {
+        if target.symlink_metadata().is_ok_and(|m| m.is_dir())
+            && let Some(parent) = link.parent()
+        {
+            let _ = std::fs::create_dir_all(parent);
+            let _ = std::os::unix::fs::symlink(target, link);
+        }
+    }
     // A dependency's script writes its own places; the root project's
-    // writes all the install may but the manager's caches.
+    // writes all the install may but the managers' caches.
     let root_writes: Vec<PathBuf> = spec
         .root_writes
         .iter()
@@ -372,7 +424,7 @@ mod tests {
         };
         // npm: its cache is not in ~/.cache, which stays writable whole.
         let npm = [home.join(".npm")];
-        let (writes, env, make) = dependency_writes(&npm, &[], Some(&home), tmp);
+        let (writes, env, make, _) = dependency_writes(&npm, &[], Some(&home), tmp);
         assert_eq!(writes, vec![tmp.to_path_buf(), cache.clone()]);
         assert!(make.is_empty());
         assert_eq!(var(&env, "npm_config_cache"), Some(tmp.join(".npm")));
@@ -380,7 +432,9 @@ mod tests {
         // yarn: its cache in ~/.cache is split out; the existing entries
         // and the tool caches to make are granted, XDG_CACHE_HOME is private.
         let yarn = [cache.join("yarn")];
-        let (writes, env, make) = dependency_writes(&yarn, &[], Some(&home), tmp);
+        let (writes, env, make, links) = dependency_writes(&yarn, &[], Some(&home), tmp);
+        assert!(links.contains(&(tmp.join(".cache/puppeteer"), cache.join("puppeteer"))));
+        assert!(!links.iter().any(|(_, t)| t.starts_with(cache.join("yarn"))));
         assert!(
             !writes
                 .iter()
@@ -394,10 +448,60 @@ mod tests {
             var(&env, "YARN_CACHE_FOLDER"),
             Some(tmp.join(".cache/yarn"))
         );
-        // A manager cache named like a tool cache is never made or granted.
-        let odd = [cache.join("node")];
-        let (writes, _, make) = dependency_writes(&odd, &[], Some(&home), tmp);
+        // npm with every manager's cache guarded: `~/.cache` is split
+        // around yarn's and the missing corepack home (its parent is not
+        // made), `node` is no tool cache.
+        let guarded = [
+            home.join(".npm"),
+            cache.join("yarn"),
+            cache.join("node/corepack"),
+        ];
+        let (writes, env, make, _) = dependency_writes(&guarded, &[], Some(&home), tmp);
+        assert!(!writes.iter().any(|w| *w == cache
+            || w.starts_with(cache.join("yarn"))
+            || w.starts_with(cache.join("node"))));
+        assert!(writes.contains(&cache.join("other")));
         assert!(!make.contains(&cache.join("node")));
-        assert!(!writes.contains(&cache.join("node")));
+        assert!(make.contains(&cache.join("esbuild")));
+        assert_eq!(var(&env, "XDG_CACHE_HOME"), Some(tmp.join(".cache")));
+        // A manager cache named like a tool cache is never made or granted.
+        let odd = [cache.join("sharp")];
+        let (writes, _, make, _) = dependency_writes(&odd, &[], Some(&home), tmp);
+        assert!(!make.contains(&cache.join("sharp")));
+        assert!(!writes.contains(&cache.join("sharp")));
+    }
+
+    #[test]
+    fn root_scripts_may_write_no_managers_cache_existing_or_not() {
+        let home = tempfile::tempdir().unwrap();
+        let home = home.path().canonicalize().unwrap();
+        let cache = home.join(".cache");
+        for d in ["pip", "node/other", "pw-tool", "proj"] {
+            std::fs::create_dir_all(cache.join(d)).unwrap();
+        }
+        let caches = [
+            cache.join("pip"),
+            cache.join("uv"),
+            cache.join("node/corepack"),
+            home.join(".npm"),
+        ];
+        let (deny, writes) = root_writes(&caches, &[], Some(&home));
+        // The missing uv and corepack caches are kept from being made; a
+        // missing cache outside `~/.cache` splits nothing.
+        assert_eq!(
+            deny,
+            vec![
+                cache.join("node/corepack"),
+                cache.join("pip"),
+                cache.join("uv")
+            ]
+        );
+        assert!(writes.contains(&cache.join("pw-tool")));
+        assert!(writes.contains(&cache.join("node/other")));
+        assert!(
+            !writes
+                .iter()
+                .any(|w| *w == cache || *w == cache.join("node"))
+        );
     }
 }

@@ -67,9 +67,16 @@ pub fn spec(
     if let Some(cache) = home.map(|h| h.join(".cache"))
         && cache.is_dir()
     {
-        // `~/.cache` but the manager's own caches: a wheel or archive
-        // planted there is installed by a later install without a build.
-        let (real, own) = caches_within(&cache, &plan.cache_dirs);
+        // `~/.cache` but every manager's caches: a wheel or archive planted
+        // there is installed by a later install without a build, whichever
+        // manager runs this one.
+        let caches: Vec<PathBuf> = plan
+            .cache_dirs
+            .iter()
+            .chain(&plan.guarded_caches)
+            .cloned()
+            .collect();
+        let (real, own) = caches_within(&cache, &caches);
         if own.is_empty() {
             writes.push(real);
         } else {
@@ -102,14 +109,42 @@ pub fn spec(
 
 /// `cache` (the home cache) and those of `caches` that lie in it, all as
 /// real paths: rules attach to inodes, so a split is made on real paths.
+/// A missing cache counts too: its nearest existing parent is split, so it
+/// cannot be made.
 pub fn caches_within(cache: &Path, caches: &[PathBuf]) -> (PathBuf, Vec<PathBuf>) {
     let real = cache.canonicalize().unwrap_or_else(|_| cache.to_path_buf());
-    let own = caches
+    let mut own: Vec<PathBuf> = caches
         .iter()
-        .map(|c| c.canonicalize().unwrap_or_else(|_| c.clone()))
+        .map(|c| real_path(c))
         .filter(|c| c.starts_with(&real))
         .collect();
+    own.sort();
+    own.dedup();
     (real, own)
+}
+
+/// `p` by its real path, cut after its first missing component (what
+/// landlock must keep from being made: `~/.cache/node` when corepack's
+/// `~/.cache/node/corepack` has no parent yet).
+pub fn real_path(p: &Path) -> PathBuf {
+    let mut existing = p;
+    let mut first_missing = None;
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                first_missing = Some(name);
+                existing = parent;
+            }
+            _ => break,
+        }
+    }
+    let base = existing
+        .canonicalize()
+        .unwrap_or_else(|_| existing.to_path_buf());
+    match first_missing {
+        Some(name) => base.join(name),
+        None => base,
+    }
 }
 
 /// The `XDG_CACHE_HOME` of package code when `~/.cache` is split.
