@@ -183,6 +183,8 @@ pub fn suspicious(argv: &[String]) -> Option<&'static str> {
         "xmrig" | "minerd" | "cpuminer" => Some("cryptocurrency miner"),
         "gh" if has("auth") && has("token") => Some("reads the GitHub CLI token"),
         "git" if has("credential") && (has("fill") || has("get")) => Some("reads git credentials"),
+        // Publishing is about managers' commands by nature (THREATS.md's
+        // self-propagation list), not about the install's manager.
         "npm" | "yarn" | "pnpm" if has("publish") => Some("publishes a package (self-propagation)"),
         "twine" if has("upload") => Some("publishes a package (self-propagation)"),
         "gem" if has("push") => Some("publishes a package (self-propagation)"),

@@ -267,7 +267,8 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
 }
 
 /// Commands a planted executable would shadow to catch credentials or run
-/// with the user's authority.
+/// with the user's authority (THREATS.md's list; the managers among them are
+/// commands the user types, not the install's manager).
 const SHADOWED: &[&str] = &[
     "sudo", "su", "doas", "git", "ssh", "scp", "gpg", "ls", "cd", "cat", "curl", "wget", "bash",
     "sh", "zsh", "python", "python3", "node", "npm", "npx", "pip", "pip3", "gem", "docker",
