@@ -1833,6 +1833,7 @@ impl super::Adapter for NpmAdapter {
         if p.tool == Tool::Yarn && p.facts.derived {
             p.package_code = super::package_code::shapes("yarn");
         }
+        super::npm_facts::root_script_dirs(p, home.as_deref());
         let extra = super::yarn_pnpm::sandbox_env(p);
         p.env
             .extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));

@@ -266,6 +266,55 @@ pub(super) fn credentials(p: &mut InstallPlan, cwd: &Path, home: Option<&Path>) 
     });
 }
 
+/// What the root projects of this install (the directories of the manifest
+/// and lockfiles it writes, never HOME itself) need for their own
+/// install-time scripts.
+pub(super) fn root_script_dirs(p: &mut InstallPlan, home: Option<&Path>) {
+    let mut projects: Vec<PathBuf> = p
+        .write_files
+        .iter()
+        .filter_map(|f| f.parent())
+        .filter(|d| home != Some(*d))
+        .map(Path::to_path_buf)
+        .collect();
+    projects.sort();
+    projects.dedup();
+    p.root_script_dirs = projects.iter().flat_map(|d| root_hook_dirs(d)).collect();
+}
+
+/// Directories of a node project that its own install-time scripts write
+/// (husky and simple-git-hooks install `.git/hooks` from `prepare`), granted
+/// in protect only when the project's `package.json` has such a script.
+/// Dependencies' scripts run in a nested domain that does not write there.
+fn root_hook_dirs(project: &Path) -> Vec<PathBuf> {
+    let scripts = std::fs::read(project.join("package.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get("scripts").cloned());
+    let runs_at_install = scripts.is_some_and(|s| {
+        ROOT_INSTALL_SCRIPTS
+            .iter()
+            .any(|n| s.get(n).is_some_and(|c| c.is_string()))
+    });
+    if !runs_at_install {
+        return Vec::new();
+    }
+    ROOT_HOOK_DIRS.iter().map(|d| project.join(d)).collect()
+}
+
+/// The root project's scripts npm, yarn and pnpm run on a plain install.
+const ROOT_INSTALL_SCRIPTS: &[&str] = &[
+    "preinstall",
+    "install",
+    "postinstall",
+    "preprepare",
+    "prepare",
+    "postprepare",
+];
+
+/// What those scripts may write in protect (relative to the project).
+const ROOT_HOOK_DIRS: &[&str] = &[".git/hooks"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +327,25 @@ mod tests {
         assert_eq!(npm_local_prefix(&sub), sub);
         std::fs::write(t.path().join("a/package.json"), "{}").unwrap();
         assert_eq!(npm_local_prefix(&sub), t.path().join("a"));
+    }
+
+    #[test]
+    fn only_a_root_project_with_install_scripts_gets_its_git_hooks() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path();
+        std::fs::write(
+            p.join("package.json"),
+            r#"{"name":"p","scripts":{"test":"x"}}"#,
+        )
+        .unwrap();
+        assert!(root_hook_dirs(p).is_empty());
+        std::fs::write(
+            p.join("package.json"),
+            r#"{"name":"p","scripts":{"prepare":"husky install"}}"#,
+        )
+        .unwrap();
+        assert_eq!(root_hook_dirs(p), vec![p.join(".git/hooks")]);
+        std::fs::write(p.join("package.json"), "not json").unwrap();
+        assert!(root_hook_dirs(p).is_empty());
     }
 }

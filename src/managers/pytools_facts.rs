@@ -1029,6 +1029,7 @@ mod tests {
             attribution: Vec::new(),
             proxy_vars: Default::default(),
             project_manifest: None,
+            root_script_dirs: Vec::new(),
             secret_refs: Vec::new(),
         };
         apply(&mut p, cwd);

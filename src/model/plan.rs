@@ -167,6 +167,11 @@ pub struct InstallPlan {
     /// install's family (its scripts may be any family's).
     #[serde(skip)]
     pub project_manifest: Option<ProjectManifest>,
+    /// Directories the root project's own install-time scripts write, granted
+    /// in protect only (husky's `prepare` installs `.git/hooks`): the
+    /// adapter names them when the project's manifest has such a script.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_script_dirs: Vec<PathBuf>,
 }
 
 /// A project's JSON manifest and the key of its package's name.

@@ -129,7 +129,8 @@ pub fn fs_spec(
         _ => None,
     };
     if policy.mode == Mode::Protect {
-        write_dirs.extend(projects.iter().flat_map(|p| root_hook_dirs(p)));
+        // What the root project's own hooks need (the adapter's data).
+        write_dirs.extend(plan.root_script_dirs.iter().cloned());
     }
     landlock::FsSpec {
         secrets,
@@ -158,40 +159,6 @@ fn local_projects(plan: &InstallPlan, home: Option<&Path>) -> Vec<PathBuf> {
     out.dedup();
     out
 }
-
-/// Directories of a node project that its own install-time scripts write
-/// (husky and simple-git-hooks install `.git/hooks` from `prepare`), granted
-/// in protect only when the project's `package.json` has such a script. A
-/// dependency's hook writing there is still reported (`persist.git`); only a
-/// nested domain per hook (DESIGN.md principle 9) can refuse it.
-fn root_hook_dirs(project: &Path) -> Vec<PathBuf> {
-    let scripts = std::fs::read(project.join("package.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v.get("scripts").cloned());
-    let runs_at_install = scripts.is_some_and(|s| {
-        ROOT_INSTALL_SCRIPTS
-            .iter()
-            .any(|n| s.get(n).is_some_and(|c| c.is_string()))
-    });
-    if !runs_at_install {
-        return Vec::new();
-    }
-    ROOT_HOOK_DIRS.iter().map(|d| project.join(d)).collect()
-}
-
-/// The root project's scripts npm, yarn and pnpm run on a plain install.
-const ROOT_INSTALL_SCRIPTS: &[&str] = &[
-    "preinstall",
-    "install",
-    "postinstall",
-    "preprepare",
-    "prepare",
-    "postprepare",
-];
-
-/// What those scripts may write in protect (relative to the project).
-const ROOT_HOOK_DIRS: &[&str] = &[".git/hooks"];
 
 /// Files created empty before the sandbox closes so that it can grant them
 /// (the plan's `create_files`); on drop, those still empty are removed, so
@@ -297,26 +264,6 @@ pub fn scrub_env(env: &[(String, String)], config_files: &[PathBuf]) -> (Vec<Str
 #[cfg(test)]
 mod env_tests {
     use super::*;
-
-    #[test]
-    fn only_a_root_project_with_install_scripts_gets_its_git_hooks() {
-        let t = tempfile::tempdir().unwrap();
-        let p = t.path();
-        std::fs::write(
-            p.join("package.json"),
-            r#"{"name":"p","scripts":{"test":"x"}}"#,
-        )
-        .unwrap();
-        assert!(root_hook_dirs(p).is_empty());
-        std::fs::write(
-            p.join("package.json"),
-            r#"{"name":"p","scripts":{"prepare":"husky install"}}"#,
-        )
-        .unwrap();
-        assert_eq!(root_hook_dirs(p), vec![p.join(".git/hooks")]);
-        std::fs::write(p.join("package.json"), "not json").unwrap();
-        assert!(root_hook_dirs(p).is_empty());
-    }
 
     #[test]
     fn a_precreated_file_goes_when_left_empty_and_stays_when_written() {
