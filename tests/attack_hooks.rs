@@ -421,6 +421,65 @@ fn a_dependency_script_cannot_rewrite_corepacks_managers() {
     );
 }
 
+/// node-gyp's headers of the node that builds, complete (`installVersion`
+/// is written last): every later native build reads their `common.gypi`,
+/// the root project's own `node-gyp rebuild` too, and its `<!(...)`
+/// expansions run commands there.
+const GYP_HEADERS: &str = r#"
+const dev = path.join(home, ".cache", "node-gyp"), v = process.version.slice(1);
+const inc = path.join(dev, v, "include", "node");
+t("common_gypi", () => fs.appendFileSync(path.join(inc, "common.gypi"), "\n# " + M + "\n"));
+t("new_gypi", () => fs.writeFileSync(path.join(inc, "pw.gypi"), M));
+t("other_version", () => fs.mkdirSync(path.join(dev, "0.0.1", "include"), {recursive: true}));
+"#;
+
+/// The running node's version without its `v` (node-gyp's directory name).
+fn node_version() -> String {
+    let out = run(std::process::Command::new(support::node()).args(["-p", "process.version"]));
+    stdout_str(&out).trim().trim_start_matches('v').to_string()
+}
+
+/// Once the headers are there, package code only reads them: a planted
+/// command in `common.gypi` would run in every later native build (an
+/// untested lead of round 4, now a test).
+#[test]
+fn a_dependency_script_cannot_rewrite_node_gyps_headers_once_they_are_there() {
+    let name = "pw-gypi";
+    let (registry, env) = probe_case(name, GYP_HEADERS);
+    let dev = env.home.path().join(".cache/node-gyp");
+    let version = dev.join(node_version());
+    fs::create_dir_all(version.join("include/node")).unwrap();
+    fs::write(version.join("include/node/common.gypi"), "{}\n").unwrap();
+    fs::write(version.join("installVersion"), "11\n").unwrap();
+    npm_refuses_and_reports(
+        &env,
+        &registry,
+        name,
+        &["common_gypi", "new_gypi", "other_version"],
+        &dev,
+    );
+}
+
+/// The benign twin: headers that are not there yet are downloaded by the
+/// build that needs them, as before.
+#[test]
+fn a_dependency_script_still_downloads_node_gyps_missing_headers() {
+    const DOWNLOAD: &str = r#"
+const d = path.join(home, ".cache", "node-gyp", process.version.slice(1));
+t("download", () => {
+  fs.mkdirSync(path.join(d, "include", "node"), {recursive: true});
+  fs.writeFileSync(path.join(d, "include", "node", "common.gypi"), "{}\n");
+  fs.writeFileSync(path.join(d, "installVersion"), "11\n");
+});
+"#;
+    let name = "pw-gypdl";
+    let (registry, env) = probe_case(name, DOWNLOAD);
+    let (r, result, _) = install_in(&env, &registry, "npm", "protect", deps(name), name, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(result["download"], "ok", "{result:#}\n{}", r.stderr);
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+}
+
 /// Another manager's cache in `~/.cache`: pip's built wheels and yarn's
 /// unpacked packages, which a later `pip install` or `yarn` takes without
 /// a build or a check.

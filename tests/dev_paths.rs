@@ -934,6 +934,43 @@ fn node_gyp_headers_come_from_the_configured_disturl() {
             report["endpoints"]
         );
     }
+    // The last build left the headers in node-gyp's devdir. Package code
+    // now only reads them (they are no longer its to write): the next build
+    // still works, and downloads nothing.
+    let dev = env.home.path().join(".cache/node-gyp").join(&version[1..]);
+    assert!(
+        dev.join("installVersion").is_file(),
+        "headers left in {dev:?}"
+    );
+    let app = place.path().join("app-again");
+    write_files(
+        &app,
+        &[("package.json", r#"{"name":"app","version":"1.0.0"}"#)],
+    );
+    let before = server.requests().len();
+    let mut cmd = env.shim("npm");
+    cmd.args(["install", "--no-audit", "--no-fund", "pw-native"])
+        .env("npm_config_registry", registry.registry_url())
+        .env("npm_config_disturl", server.base_url())
+        .current_dir(&app);
+    let (code, report) = through_shim(&env, "protect", &mut cmd, "npm install pw-native");
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        app.join("node_modules/pw-native/build/Release/pwnative.node")
+            .is_file(),
+        "built against the headers already there"
+    );
+    let downloads = &server.requests()[before..];
+    assert!(downloads.is_empty(), "downloaded again: {downloads:?}");
+    assert!(
+        !report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| matches!(f["severity"].as_str(), Some("medium" | "high" | "critical"))),
+        "{:#}",
+        report["findings"]
+    );
 }
 
 /// The machine's real pyenv, when `pip` on PATH is one of its shims (root's

@@ -82,8 +82,11 @@ pub(super) fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFa
                 .iter()
                 .find_map(|k| std::env::var(k).ok())
         })
-        .filter(|u| !u.is_empty())
-        .or_else(|| node_headers_url(&npm));
+        .filter(|u| !u.is_empty());
+    // The node that runs npm: its version names the headers node-gyp
+    // builds against (package code may only read them once they are there).
+    let node = node_release(&npm);
+    let disturl = disturl.or_else(|| node.as_ref().and_then(|n| n.headers_url.clone()));
     let download_hosts: Vec<String> = disturl.as_deref().and_then(host_port).into_iter().collect();
     let mut values = BTreeMap::new();
     values.insert("global_prefix".into(), global_prefix);
@@ -93,8 +96,15 @@ pub(super) fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFa
     if let Some(u) = &disturl {
         values.insert("headers_url".into(), u.clone());
     }
+    if let Some(v) = node.as_ref().map(|n| n.version.clone()) {
+        values.insert("node_version".into(), v);
+    }
     let mut deps: Vec<Dep> = config_files.iter().map(|p| Dep::of(p)).collect();
     deps.push(Dep::of(real));
+    // A new node (same npm) has other headers.
+    if let Some(n) = &node {
+        deps.push(Dep::of(&n.exe));
+    }
     // Only a project with its own .npmrc has facts of its own.
     let project_rc = project.join(".npmrc");
     if project_rc.exists() {
@@ -119,9 +129,16 @@ pub(super) fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFa
     })
 }
 
-/// Where the node that runs npm says its headers are
-/// (`process.release.headersUrl`): the node npm's first line names.
-fn node_headers_url(npm: &Path) -> Option<String> {
+/// The node that runs npm (by npm's `#!` line): where it is, its version
+/// (`20.20.2`: the name of node-gyp's headers directory) and where it says
+/// its headers are.
+struct NodeRelease {
+    exe: PathBuf,
+    version: String,
+    headers_url: Option<String>,
+}
+
+fn node_release(npm: &Path) -> Option<NodeRelease> {
     use std::io::Read;
     let mut head = [0u8; 256];
     let real = npm.canonicalize().ok()?;
@@ -138,13 +155,23 @@ fn node_headers_url(npm: &Path) -> Option<String> {
     };
     let out = probe(
         Command::new(&node)
-            .args(["-p", "process.release.headersUrl || ''"])
+            .args([
+                "-p",
+                "process.version + '\\n' + (process.release.headersUrl || '')",
+            ])
             .env_remove("NODE_OPTIONS"),
         &node,
     )
     .ok()?;
-    let url = String::from_utf8_lossy(&out).trim().to_string();
-    (!url.is_empty()).then_some(url)
+    let text = String::from_utf8_lossy(&out);
+    let mut lines = text.lines();
+    let version = lines.next()?.trim().trim_start_matches('v').to_string();
+    let url = lines.next().unwrap_or("").trim().to_string();
+    (!version.is_empty()).then(|| NodeRelease {
+        exe: node,
+        version,
+        headers_url: (!url.is_empty()).then_some(url),
+    })
 }
 
 /// `--registry` replaces the default registry (scoped ones stay);

@@ -160,8 +160,15 @@ pub fn spec(
     let h = plan.hook_shell.as_ref()?;
     let (hide, read) = package_code_reads(plan, fs, home, cwd);
     // node-gyp's headers are package code's cache, not the manager's: the
-    // scripts that build native modules download them.
-    let gyp = crate::paths::node_gyp_devdir().filter(|_| plan.facts.derived);
+    // scripts that build native modules download them. Once the headers of
+    // the node that builds are there, scripts only read them: a changed
+    // `common.gypi` runs its `<!(...)` commands in every later native build,
+    // the root project's own included.
+    let devdir = crate::paths::node_gyp_devdir().filter(|_| plan.facts.derived);
+    let read_only_gyp = devdir
+        .clone()
+        .filter(|d| headers_complete(d, plan.facts.values.get("node_version")));
+    let gyp = devdir.filter(|_| read_only_gyp.is_none());
     let (mut caches, script_caches): (Vec<PathBuf>, Vec<PathBuf>) = plan
         .cache_dirs
         .iter()
@@ -174,8 +181,13 @@ pub fn spec(
             .cloned()
             .collect::<Vec<_>>(),
     );
-    let (writes, env, make_dirs, cache_links) =
+    let (writes, mut env, make_dirs, cache_links) =
         dependency_writes(&caches, &script_caches, home, tmp);
+    // node-gyp finds its headers by `XDG_CACHE_HOME`, private to scripts:
+    // named outright, the ones there are read, not downloaded again.
+    if let Some(d) = read_only_gyp {
+        env.push(("npm_config_devdir".into(), d));
+    }
     let project = plan
         .write_roots
         .iter()
@@ -205,6 +217,14 @@ pub fn spec(
         cache_links,
         root_deny,
         root_writes,
+    })
+}
+
+/// Whether node-gyp's devdir holds the complete headers of `version` (it
+/// writes `installVersion` last).
+fn headers_complete(devdir: &Path, version: Option<&String>) -> bool {
+    version.is_some_and(|v| {
+        !v.is_empty() && !v.contains('/') && devdir.join(v).join("installVersion").is_file()
     })
 }
 
