@@ -165,7 +165,10 @@ fn input<'a>(
         cwd: r.at.cwd.clone(),
         expected: setup::expected(&r.plan, &r.fs),
         tmp: r.at.tmp.clone(),
-        exec_roots: setup::exec_roots(&r.plan),
+        exec_roots: setup::exec_roots(&r.plan)
+            .into_iter()
+            .chain([r.at.root_caches.clone()])
+            .collect(),
         fs: r.fs.clone(),
         manager_configs: setup::manager_configs(&r.plan),
         site_dirs: setup::site_dirs(&r.plan),

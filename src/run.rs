@@ -50,7 +50,8 @@ pub fn sandboxed(
     let at = Place {
         home: crate::paths::home(),
         cwd,
-        tmp: tmp.0.clone(),
+        tmp: tmp.tmp.clone(),
+        root_caches: tmp.root_caches.clone(),
     };
     let precreated = sandbox::Precreated::create(&plan.create_files);
     let (fs, grants, ll_fd, landlock) = match close(&plan, p, &at, what) {
@@ -162,7 +163,8 @@ fn close(
     ),
     Option<SetupError>,
 > {
-    let fs = sandbox::fs_spec(plan, p, at.home.as_deref(), &at.cwd, &at.tmp);
+    let private = [at.tmp.as_path(), &at.root_caches];
+    let fs = sandbox::fs_spec(plan, p, at.home.as_deref(), &at.cwd, &private);
     let grants = prepare::grants(&fs, p.mode);
     let (ll_fd, status) =
         landlock::build(&grants, None, p.mode != Mode::Audit).map_err(|e| Some(e.into()))?;

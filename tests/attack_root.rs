@@ -643,10 +643,10 @@ fn genuine_cli() -> NpmPackage {
     )
 }
 
-/// Bypass: a dependency's script reaches the root script's domain through
-/// the private caches they share.
+/// A dependency's script cannot reach the root script's domain through the
+/// private caches (the root scripts' lie beside the private TMPDIR, where
+/// dependency scripts may not write); the root script's `npx` still works.
 #[test]
-#[ignore = "bypass: hook.rs gives dependency scripts and the root project's scripts the same private caches (npm_config_cache=<TMPDIR>/.npm), and dependency scripts may write all of the private TMPDIR: a dependency's postinstall plants pw-cli@1.0.0 in <TMPDIR>/.npm/_npx/<sha512('pw-cli')[..16]> with the registry's resolved address, and the root project's `npx --yes pw-cli` runs it in the root domain (here it writes node_modules, which the dependency itself may not; in protect the rest of HOME): exit 0, no finding"]
 fn a_dependency_script_cannot_plant_what_the_root_scripts_npx_runs() {
     let name = "pw-npx";
     let registry = NpmRegistry::start_with(vec![dep_probe(name, NPX_PLANT, &[]), genuine_cli()]);
@@ -666,6 +666,7 @@ fn a_dependency_script_cannot_plant_what_the_root_scripts_npx_runs() {
             "{mode}: the planted pw-cli ran in the root script's domain (genuine ran: {genuine}): {result:#}\n{:#}\n{}",
             r.report["findings"], r.stdout
         );
+        assert!(genuine, "{mode}: npx did not run pw-cli\n{}", r.stderr);
     }
 }
 

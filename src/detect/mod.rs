@@ -49,8 +49,9 @@ pub struct Input<'a> {
     pub tmp: PathBuf,
     /// Where the install may run what it wrote: the package payload (the
     /// plan's write roots and files, the target environments) and the build
-    /// directories the plan names; the private temporary directory too.
-    /// Caches are not among them.
+    /// directories the plan names and the root scripts' private caches
+    /// (their `npx`); the private temporary directory too. The managers'
+    /// caches are not among them.
     pub exec_roots: Vec<PathBuf>,
     /// The filesystem rules the sandbox applied (what was refused).
     pub fs: FsSpec,

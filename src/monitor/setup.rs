@@ -192,7 +192,7 @@ pub fn watch(
         // Block runs nothing the install wrote outside them.
         exec_roots: (mode == Mode::Block).then(|| {
             let mut r = exec_roots(plan);
-            r.push(at.tmp.clone());
+            r.extend([at.tmp.clone(), at.root_caches.clone()]);
             r
         }),
         // chmod and chown take effect only where landlock lets it write.

@@ -11,6 +11,7 @@
 //! take rights away.
 
 use super::landlock;
+use super::prepare::Place;
 use crate::model::plan::InstallPlan;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -55,6 +56,15 @@ pub struct HookSpec {
     /// that follows it (playwright) keeps its download after the install.
     #[serde(default)]
     pub cache_links: Vec<(PathBuf, PathBuf)>,
+    /// [`env`](Self::env) and [`cache_links`](Self::cache_links) for the
+    /// root project's scripts: their private caches lie beside the private
+    /// TMPDIR, where dependency scripts cannot plant what a root script's
+    /// `npx` or nested install would run with the root domain's rights.
+    #[serde(default)]
+    pub root_env: Vec<(String, PathBuf)>,
+    /// See [`root_env`](Self::root_env).
+    #[serde(default)]
+    pub root_cache_links: Vec<(PathBuf, PathBuf)>,
     /// The managers' caches the root project's own scripts may not write
     /// either: what they run is often a dependency's code (`patch-package`,
     /// `husky`, `prisma generate` from `node_modules/.bin`).
@@ -141,22 +151,18 @@ fn dependency_writes(
 
 /// What [`dependency_writes`] decides: the writes, the variables, the tool
 /// caches to make and the links to them in the private cache.
-type DependencyWrites = (
-    Vec<PathBuf>,
-    Vec<(String, PathBuf)>,
-    Vec<PathBuf>,
-    Vec<(PathBuf, PathBuf)>,
-);
+type DependencyWrites = (Vec<PathBuf>, Vars, Vec<PathBuf>, Links);
+
+/// Variables naming directories.
+type Vars = Vec<(String, PathBuf)>;
+
+/// `(link, target)` pairs.
+type Links = Vec<(PathBuf, PathBuf)>;
 
 /// The wrapper's spec for this install, or `None` when the manager starts
 /// its scripts some other way.
-pub fn spec(
-    plan: &InstallPlan,
-    fs: &landlock::FsSpec,
-    home: Option<&Path>,
-    cwd: &Path,
-    tmp: &Path,
-) -> Option<HookSpec> {
+pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<HookSpec> {
+    let (home, cwd, tmp) = (at.home.as_deref(), at.cwd.as_path(), at.tmp.as_path());
     let h = plan.hook_shell.as_ref()?;
     let (hide, read) = package_code_reads(plan, fs, home, cwd);
     // node-gyp's headers are package code's cache, not the manager's: the
@@ -195,6 +201,7 @@ pub fn spec(
         .and_then(|r| r.parent())
         .unwrap_or(cwd)
         .to_path_buf();
+    let (root_env, root_cache_links) = root_private(&env, &cache_links, tmp, &at.root_caches);
     let unread: Vec<PathBuf> = hide.iter().chain(&fs.secrets).cloned().collect();
     let (root_deny, mut root_writes) = root_writes(&caches, &unread, home);
     if !root_deny.is_empty() {
@@ -215,6 +222,8 @@ pub fn spec(
         env,
         make_dirs,
         cache_links,
+        root_env,
+        root_cache_links,
         root_deny,
         root_writes,
     })
@@ -226,6 +235,24 @@ fn headers_complete(devdir: &Path, version: Option<&String>) -> bool {
     version.is_some_and(|v| {
         !v.is_empty() && !v.contains('/') && devdir.join(v).join("installVersion").is_file()
     })
+}
+
+/// A dependency's private caches (`env`, and the `links` in its
+/// `XDG_CACHE_HOME`) moved from the private TMPDIR to `root`: the root
+/// project's scripts' own.
+fn root_private(
+    env: &[(String, PathBuf)],
+    links: &[(PathBuf, PathBuf)],
+    tmp: &Path,
+    root: &Path,
+) -> (Vars, Links) {
+    let moved = |p: &PathBuf| match p.strip_prefix(tmp) {
+        Ok(rest) => root.join(rest),
+        Err(_) => p.clone(),
+    };
+    let env = env.iter().map(|(k, v)| (k.clone(), moved(v))).collect();
+    let links = links.iter().map(|(l, t)| (moved(l), t.clone())).collect();
+    (env, links)
 }
 
 /// The caches the root project's scripts may not write, by their real
@@ -352,7 +379,11 @@ fn confine_and_exec(args: Vec<OsString>) -> Result<std::convert::Infallible, Hoo
     // A tool that follows `XDG_CACHE_HOME` finds its real cache through a
     // link (only to a real directory; landlock judges what a write through
     // it reaches).
-    for (link, target) in &spec.cache_links {
+    let (env, links) = match own {
+        true => (&spec.env, &spec.cache_links),
+        false => (&spec.root_env, &spec.root_cache_links),
+    };
+    for (link, target) in links {
         if target.symlink_metadata().is_ok_and(|m| m.is_dir())
             && let Some(parent) = link.parent()
         {
@@ -377,9 +408,10 @@ fn confine_and_exec(args: Vec<OsString>) -> Result<std::convert::Infallible, Hoo
     };
     landlock::restrict_nested(&spec.read, confined, write_only)?;
     // Both get private caches for a nested npm, pnpm or yarn (the real ones
-    // are not theirs) and no user npmrc (hidden from package code).
+    // are not theirs; nor are a dependency's the root's) and no user npmrc
+    // (hidden from package code).
     let mut cmd = std::process::Command::new(&spec.shell);
-    cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     // The preload library's mark: this shell (same id) and what it starts
     // run a confined script (yarn 1 reaches the wrapper through it).
     cmd.env(super::nest_spec::HOOKED, std::process::id().to_string());
@@ -489,6 +521,31 @@ mod tests {
         let (writes, _, make, _) = dependency_writes(&odd, &[], Some(&home), tmp);
         assert!(!make.contains(&cache.join("sharp")));
         assert!(!writes.contains(&cache.join("sharp")));
+    }
+
+    #[test]
+    fn root_scripts_get_private_caches_outside_the_dependencies_writes() {
+        let home = tempfile::tempdir().unwrap();
+        let home = home.path().canonicalize().unwrap();
+        let cache = home.join(".cache");
+        std::fs::create_dir_all(cache.join("yarn")).unwrap();
+        let (tmp, root) = (Path::new("/t/pw-1"), Path::new("/t/pw-1-root"));
+        let (writes, env, _, links) =
+            dependency_writes(&[cache.join("yarn")], &[], Some(&home), tmp);
+        let (root_env, root_links) = root_private(&env, &links, tmp, root);
+        let names = |e: &[(String, PathBuf)]| e.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&root_env), names(&env));
+        assert!(root_env.iter().any(|(k, _)| k == "XDG_CACHE_HOME"));
+        // Every private cache moved (the user npmrc stays /dev/null), and
+        // none where a dependency's script may write.
+        for (k, v) in &root_env {
+            assert!(v.starts_with(root) || v == Path::new("/dev/null"), "{k}");
+            assert!(!writes.iter().any(|w| v.starts_with(w)), "{k}");
+        }
+        assert_eq!(root_links.len(), links.len());
+        for ((l, t), (rl, rt)) in links.iter().zip(&root_links) {
+            assert_eq!((rl, rt), (&root.join(l.strip_prefix(tmp).unwrap()), t));
+        }
     }
 
     #[test]

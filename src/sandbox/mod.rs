@@ -61,14 +61,15 @@ fn glob_base(pattern: &str) -> &str {
     pattern[..cut].trim_end_matches('/')
 }
 
-/// Where the install may write, per mode. `tmp` is the install's private
-/// temporary directory; `cwd` the directory the manager runs in.
+/// Where the install may write, per mode. `private` are the install's
+/// private directories (`prepare::PrivateTmp`); `cwd` the directory the
+/// manager runs in.
 pub fn fs_spec(
     plan: &InstallPlan,
     policy: &Policy,
     home: Option<&Path>,
     cwd: &Path,
-    tmp: &Path,
+    private: &[&Path],
 ) -> landlock::FsSpec {
     let mut secrets = secrets(home);
     // Another manager's credentials are as secret as any other store.
@@ -93,7 +94,7 @@ pub fn fs_spec(
             .cloned(),
     );
     write_files.extend(plan.write_files.iter().cloned());
-    write_dirs.push(tmp.to_path_buf());
+    write_dirs.extend(private.iter().map(|p| p.to_path_buf()));
     let projects = local_projects(plan, home);
     // The user's own additions; a relative entry means nothing here.
     write_dirs.extend(

@@ -51,25 +51,50 @@ pub fn remove_transient(plan: &InstallPlan, code: &PackageCode) {
     }
 }
 
-/// The install's private temporary directory, removed when dropped.
-pub struct PrivateTmp(pub PathBuf);
+/// The install's private directories, removed when dropped.
+pub struct PrivateTmp {
+    /// The TMPDIR of every process of the install.
+    pub tmp: PathBuf,
+    /// Beside it, the private caches of the root project's scripts: not in
+    /// `tmp`, which dependency scripts write whole.
+    pub root_caches: PathBuf,
+}
 
 impl Drop for PrivateTmp {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(&self.tmp);
+        let _ = std::fs::remove_dir_all(&self.root_caches);
     }
 }
 
-/// Makes the install's private temporary directory (mode 0700).
+/// Makes the install's private directories (mode 0700), under names no
+/// one had taken.
 pub fn private_tmp() -> std::io::Result<PrivateTmp> {
     use std::os::unix::fs::DirBuilderExt;
     let base = std::env::temp_dir();
+    let make = |p: &Path| std::fs::DirBuilder::new().mode(0o700).create(p);
+    let taken = |e: &std::io::Error| e.kind() == std::io::ErrorKind::AlreadyExists;
     for n in 0..100u32 {
         let p = base.join(format!("pkgwarden-{}-{n}", std::process::id()));
-        match std::fs::DirBuilder::new().mode(0o700).create(&p) {
-            Ok(()) => return Ok(PrivateTmp(p)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+        match make(&p) {
+            Ok(()) => {}
+            Err(e) if taken(&e) => continue,
             Err(e) => return Err(e),
+        }
+        let root = p.with_file_name(format!("pkgwarden-{}-{n}-root", std::process::id()));
+        match make(&root) {
+            Ok(()) => {
+                return Ok(PrivateTmp {
+                    tmp: p,
+                    root_caches: root,
+                });
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir(&p);
+                if !taken(&e) {
+                    return Err(e);
+                }
+            }
         }
     }
     Err(std::io::Error::other("no free name"))
@@ -182,6 +207,8 @@ pub struct Place {
     pub cwd: PathBuf,
     /// The install's private temporary directory.
     pub tmp: PathBuf,
+    /// The root project's scripts' private caches ([`PrivateTmp`]).
+    pub root_caches: PathBuf,
 }
 
 /// Package scripts start through the hook wrapper, in a nested domain.
@@ -195,7 +222,7 @@ fn hooks(
     let Some(h) = &plan.hook_shell else {
         return Default::default();
     };
-    let hook = super::hook::spec(plan, fs, at.home.as_deref(), &at.cwd, &at.tmp);
+    let hook = super::hook::spec(plan, fs, at);
     let written = hook.as_ref().map(|s| super::hook::write(s, &at.tmp));
     match (h.overridden, std::env::current_exe(), hook, written) {
         (false, Ok(exe), Some(hook), Some(Ok(var))) => {
@@ -346,6 +373,22 @@ pub struct NestDomain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_private_directories_are_separate_private_and_removed_together() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = private_tmp().unwrap();
+        let (tmp, root) = (t.tmp.clone(), t.root_caches.clone());
+        // Beside, not inside: a dependency's script writes `tmp` whole.
+        assert_eq!(tmp.parent(), root.parent());
+        for d in [&tmp, &root] {
+            let mode = std::fs::metadata(d).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", d.display());
+        }
+        std::fs::create_dir_all(root.join(".npm/_npx")).unwrap();
+        drop(t);
+        assert!(!tmp.exists() && !root.exists());
+    }
 
     #[test]
     fn the_proxy_variables_are_the_generic_ones_and_the_plans() {
