@@ -174,13 +174,70 @@ fn a_root_script_cannot_change_pnpms_store_through_node_modules() {
     }
 }
 
-/// Bypass: the same when the project's `pnpm-workspace.yaml` asks for hard
-/// links, which outranks every variable (pnpm applies the workspace
-/// manifest's settings over all but the command line); the root domain
-/// writes that file, so a bin can set it for the next install.
+/// A root script's bin asks for hard links in the project's
+/// `pnpm-workspace.yaml`, which outranks every variable (pnpm applies the
+/// workspace manifest's settings over all but the command line), or in a
+/// new `.npmrc`, or plants a `.pnpmfile.cjs`. Was a bypass (round 5): the
+/// root domain wrote them (the manifest is a plan write file, the project
+/// a file directory of pnpm's), so a bin could set them for the next
+/// install. The manager's configuration files are now out of every
+/// script's domain (the manager keeps writing its manifest): the attempt
+/// is `persist.pm-config` (blocked).
 #[test]
-#[ignore = "bypass: pnpm applies pnpm-workspace.yaml settings over environment variables, so `packageImportMethod: hardlink` there undoes npm_config_package_import_method=clone-or-copy: node_modules files are the store's again (nlink 2) and the root script's append changes the store; the root domain may write pnpm-workspace.yaml (a plan write file) to set it for the next install: exit 0, no finding"]
 fn a_root_script_cannot_change_pnpms_store_when_the_project_asks_for_hard_links() {
+    for mode in ["protect", "block"] {
+        workspace_case(mode);
+    }
+}
+
+/// A bin the root postinstall runs asks pnpm for hard links in the
+/// project's configuration, for the next install.
+const ROOT_WORKSPACE: &str = r#"
+t("workspace", () => fs.appendFileSync("pnpm-workspace.yaml", "packageImportMethod: hardlink\n# " + M + "\n"));
+t("pnpmfile", () => fs.writeFileSync(".pnpmfile.cjs", "// " + M + "\nmodule.exports = {};\n"));
+t("npmrc", () => fs.writeFileSync(".npmrc", "package-import-method=hardlink\n# " + M + "\n"));
+"#;
+
+/// [`ROOT_WORKSPACE`] in a pnpm install: the files stay as pnpm and the
+/// user wrote them, and the attempt is reported.
+fn workspace_case(mode: &str) {
+    let registry = NpmRegistry::start_with(vec![victim(), root_tool(ROOT_WORKSPACE)]);
+    let env = ShimEnv::new(&[]);
+    let manifest = project_manifest(&["pw-victim", "pw-tool"], true);
+    let (r, result, project) = install_in(
+        &env, &registry, "pnpm", mode, "proj", manifest, "pw-tool", "",
+    );
+    assert!(
+        !result.is_null(),
+        "{mode}: pw-tool did not run\n{}",
+        r.stderr
+    );
+    for (k, f) in [
+        ("workspace", "pnpm-workspace.yaml"),
+        ("pnpmfile", ".pnpmfile.cjs"),
+        ("npmrc", ".npmrc"),
+    ] {
+        assert_ne!(result[k], "ok", "{mode}: {k}: {result:#}");
+        let text = fs::read_to_string(project.join(f)).unwrap_or_default();
+        assert!(!text.contains("PWPOISON"), "{mode}: {f}: {text}");
+    }
+    let f = r
+        .findings("persist.pm-config")
+        .into_iter()
+        .find(|f| {
+            f["evidence"]["paths"][0]
+                .as_str()
+                .is_some_and(|p| p.ends_with("pnpm-workspace.yaml"))
+        })
+        .unwrap_or_else(|| panic!("{mode}: no persist.pm-config\n{:#}", r.report["findings"]));
+    assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
+}
+
+/// Bypass: the user's own `pnpm-workspace.yaml` asks for hard links, which
+/// outranks pkgwarden's variable: node_modules files are the store's again.
+#[test]
+#[ignore = "bypass: pnpm applies pnpm-workspace.yaml settings over environment variables, so the project's own `packageImportMethod: hardlink` undoes npm_config_package_import_method=clone-or-copy: node_modules files are the store's (nlink 2) and the root script's append changes the store; needs the setting on pnpm's command line or a refusal of an effective hardlink: exit 0, no finding"]
+fn a_root_script_cannot_change_pnpms_store_when_the_user_asks_for_hard_links() {
     store_link_case("protect", "packageImportMethod: hardlink\n");
 }
 
@@ -288,12 +345,31 @@ t("plant", () => {
 });
 "#;
 
-/// Bypass: the root domain writes every place the install may but the
-/// caches, and in protect that is the rest of HOME: the managers' global
-/// configuration is there, and moving the cache undoes the split.
+/// The managers' global configuration (npm's npmrc under a prefix in HOME,
+/// pnpm's rc), written by a bin the root postinstall runs in protect: was a
+/// bypass (round 5), the root domain writing all the install may but the
+/// caches. Now out of the root domain (the plan's configuration files, and
+/// pnpm's rc a start-up path): refused and reported. npm's own code in the
+/// prefix is `hidden.script` (medium).
 #[test]
-#[ignore = "bypass: in protect the root script's domain (hook.rs root_writes) writes all the install may but the caches, which includes npm's global npmrc ($prefix/etc/npmrc under HOME), pnpm's ~/.config/pnpm/rc, npm's own code when it lies in the prefix and other projects' node_modules; none is in persist.pm-config nor split out, so a dependency's bin run by the root postinstall sets cache= to ~/.cache/pw-npm (writable to every script under npm), where npm run without the variable then takes its cache from: exit 0, no finding"]
 fn a_root_script_cannot_move_the_managers_cache_by_global_configuration() {
+    for mode in ["protect", "block"] {
+        global_config_case(mode, &["global_npmrc", "pnpm_rc", "npm_code"]);
+    }
+}
+
+/// Bypass: in protect the root domain writes the rest of HOME, other
+/// projects' installed code included.
+#[test]
+#[ignore = "bypass: in protect the root script's domain (hook.rs root_writes) writes all the install may but the caches and the manager's configuration, which includes other projects' node_modules under HOME: exit 0, no finding"]
+fn a_root_script_cannot_change_another_project_under_home() {
+    global_config_case("protect", &["other_project"]);
+}
+
+/// [`ROOT_CONFIG`] in an npm install: none of the places named `keys` was
+/// written without a finding of medium or more naming it, and an attempt on
+/// a configuration file is `persist.pm-config`, written or not.
+fn global_config_case(mode: &str, keys: &[&str]) {
     let registry = NpmRegistry::start_with(vec![root_tool(ROOT_CONFIG), victim()]);
     let env = ShimEnv::new(&[]);
     let home = env.home.path();
@@ -310,9 +386,13 @@ fn a_root_script_cannot_move_the_managers_cache_by_global_configuration() {
     fs::write(&other, "module.exports = 1;\n").unwrap();
     let manifest = project_manifest(&["pw-tool"], true);
     let (r, result, _) = install_in(
-        &env, &registry, "npm", "protect", "proj", manifest, "pw-tool", "",
+        &env, &registry, "npm", mode, "proj", manifest, "pw-tool", "",
     );
-    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    assert!(
+        !result.is_null(),
+        "{mode}: pw-tool did not run\n{}",
+        r.stderr
+    );
     let rcs = [
         ("global_npmrc", home.join(".npm-global/etc/npmrc")),
         ("pnpm_rc", home.join(".config/pnpm/rc")),
@@ -329,13 +409,29 @@ fn a_root_script_cannot_move_the_managers_cache_by_global_configuration() {
         .env_remove("npm_config_cache"));
     let cache_now = stdout_str(&out);
     let moved = cache_now.contains("pw-npm");
+    assert!(
+        !(moved && keys.contains(&"global_npmrc")),
+        "{mode}: npm's cache moved to {cache_now}: {result:#}"
+    );
+    let pm_config = r.findings("persist.pm-config");
+    for (k, rc) in rcs.iter().take(2).filter(|(k, _)| keys.contains(k)) {
+        let p = rc.display().to_string();
+        assert!(
+            pm_config
+                .iter()
+                .any(|f| f["evidence"]["paths"][0] == p.as_str()),
+            "{mode}: {k}: no persist.pm-config for {p}: {result:#}\n{:#}",
+            r.report["findings"]
+        );
+    }
     let unreported: Vec<String> = rcs
         .iter()
         .filter(|(k, rc)| {
-            result[*k] == "ok"
-                || fs::read_to_string(rc)
-                    .unwrap_or_default()
-                    .contains("PWPOISON")
+            keys.contains(k)
+                && (result[*k] == "ok"
+                    || fs::read_to_string(rc)
+                        .unwrap_or_default()
+                        .contains("PWPOISON"))
         })
         .map(|(_, rc)| rc.display().to_string())
         .filter(|p| {
@@ -348,7 +444,7 @@ fn a_root_script_cannot_move_the_managers_cache_by_global_configuration() {
         .collect();
     assert!(
         unreported.is_empty(),
-        "wrote {unreported:?} (npm's cache moved: {moved}) with no finding: {result:#}\n{:#}\n{}",
+        "{mode}: wrote {unreported:?} (npm's cache moved: {moved}) with no finding: {result:#}\n{:#}\n{}",
         r.report["findings"],
         cache_now
     );

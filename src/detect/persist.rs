@@ -172,6 +172,13 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 .then(|| leads_to(&path, home, &input.cwd))
                 .flatten()
         });
+        // The manager's own configuration written by a script (the manager
+        // itself may: pnpm updates its workspace manifest).
+        let rule = rule.or_else(|| {
+            (input.hooks.configs.iter().any(|c| path.starts_with(c))
+                && input.hooks.confines(e.pid, input.tree, procs))
+            .then_some(RuleId::PersistPmConfig)
+        });
         if let Some(rule) = rule {
             hits.entry(path)
                 .or_insert((rule, Some(e.pid), super::how(e)));

@@ -424,7 +424,13 @@ pub fn apply(p: &mut InstallPlan, cwd: &Path) {
             } else {
                 let modules = req.option("modules-folder").map(abs);
                 let files = ["package.json", "yarn.lock", "yarn-error.log"];
-                local(p, &project, modules, &files, &[".yarnrc", ".npmrc"]);
+                local(
+                    p,
+                    &project,
+                    modules,
+                    &files,
+                    &[".yarnrc", ".yarnrc.yml", ".npmrc"],
+                );
                 p.create_files = ["yarn.lock", "yarn-error.log"]
                     .iter()
                     .map(|f| project.join(f))
@@ -448,7 +454,10 @@ pub fn apply(p: &mut InstallPlan, cwd: &Path) {
             } else {
                 let modules = req.option("modules-dir").map(abs);
                 let files = ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
-                local(p, &project, modules, &files, &[".npmrc"]);
+                // pnpm runs `.pnpmfile.cjs` and applies the workspace manifest's
+                // settings over every variable: configuration, like `.npmrc`.
+                let configs = [".npmrc", ".pnpmfile.cjs", "pnpm-workspace.yaml"];
+                local(p, &project, modules, &files, &configs);
                 // pnpm writes its lockfile through a temporary file beside
                 // it: the project gets file rights, not the whole tree's.
                 p.file_dirs = vec![project.clone()];

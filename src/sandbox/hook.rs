@@ -187,8 +187,12 @@ pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<Hoo
             .cloned()
             .collect::<Vec<_>>(),
     );
+    // The manager's configuration steers later installs (`cache=`,
+    // `packageImportMethod`): no script writes it, the manager itself may.
+    let configs = config_files(plan);
+    let guarded: Vec<PathBuf> = caches.iter().chain(&configs).cloned().collect();
     let (writes, mut env, make_dirs, cache_links) =
-        dependency_writes(&caches, &script_caches, home, tmp);
+        dependency_writes(&guarded, &script_caches, home, tmp);
     // node-gyp finds its headers by `XDG_CACHE_HOME`, private to scripts:
     // named outright, the ones there are read, not downloaded again.
     if let Some(d) = read_only_gyp {
@@ -203,7 +207,7 @@ pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<Hoo
         .to_path_buf();
     let (root_env, root_cache_links) = root_private(&env, &cache_links, tmp, &at.root_caches);
     let unread: Vec<PathBuf> = hide.iter().chain(&fs.secrets).cloned().collect();
-    let (root_deny, mut root_writes) = root_writes(&caches, &unread, home);
+    let (root_deny, mut root_writes) = root_writes(&caches, &configs, &unread, home);
     if !root_deny.is_empty() {
         root_writes.extend(make_dirs.iter().cloned());
     }
@@ -264,9 +268,12 @@ fn root_private(
 /// no new entries at its top anyway. What package code may not read
 /// (`unread`) is left out of the grants as well: the install may not write
 /// it either, and the wrapper opens each grant, which for a hidden store is
-/// a `cred.read` finding.
+/// a `cred.read` finding. The manager's configuration files (`configs`)
+/// are split out too, a missing one at its first missing component, so
+/// that no script makes it.
 fn root_writes(
     caches: &[PathBuf],
+    configs: &[PathBuf],
     unread: &[PathBuf],
     home: Option<&Path>,
 ) -> (Vec<PathBuf>, Vec<PathBuf>) {
@@ -274,6 +281,7 @@ fn root_writes(
         .iter()
         .filter_map(|c| c.canonicalize().ok())
         .collect();
+    deny.extend(configs.iter().map(|c| super::nest::real_path(c)));
     if let Some(cache) = home.map(|h| h.join(".cache"))
         && cache.is_dir()
     {
@@ -292,6 +300,19 @@ fn root_writes(
     );
     let writes = landlock::allow_all_except(Path::new("/"), &out);
     (deny, writes)
+}
+
+/// The manager's configuration files as the plan knows them, by real path
+/// (a missing one cut at its first missing component).
+pub fn config_files(plan: &InstallPlan) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = plan
+        .config_files
+        .iter()
+        .map(|c| super::nest::real_path(c))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// What package code may not read although the install may (the
@@ -562,7 +583,7 @@ mod tests {
             cache.join("node/corepack"),
             home.join(".npm"),
         ];
-        let (deny, writes) = root_writes(&caches, &[], Some(&home));
+        let (deny, writes) = root_writes(&caches, &[], &[], Some(&home));
         // The missing uv and corepack caches are kept from being made; a
         // missing cache outside `~/.cache` splits nothing.
         assert_eq!(
@@ -580,5 +601,37 @@ mod tests {
                 .iter()
                 .any(|w| *w == cache || *w == cache.join("node"))
         );
+    }
+
+    #[test]
+    fn root_scripts_may_write_no_manager_configuration_existing_or_not() {
+        let home = tempfile::tempdir().unwrap();
+        let home = home.path().canonicalize().unwrap();
+        let proj = home.join("proj");
+        for d in [".npm-global/etc", ".config/pnpm", "proj/node_modules"] {
+            std::fs::create_dir_all(home.join(d)).unwrap();
+        }
+        std::fs::write(proj.join("pnpm-workspace.yaml"), "").unwrap();
+        let configs = [
+            home.join(".npm-global/etc/npmrc"),
+            home.join(".config/pnpm/rc"),
+            proj.join("pnpm-workspace.yaml"),
+            proj.join(".pnpmfile.cjs"),
+            home.join(".config/yarn/rc"),
+        ];
+        let (deny, writes) = root_writes(&[], &configs, &[], Some(&home));
+        // Missing files are kept from being made: their existing parent is
+        // split; a missing directory on the way is denied itself.
+        for c in &configs[..4] {
+            assert!(deny.contains(c), "{c:?} not denied: {deny:?}");
+        }
+        assert!(deny.contains(&home.join(".config/yarn")));
+        assert!(writes.contains(&proj.join("node_modules")));
+        for w in &writes {
+            assert!(
+                !configs.iter().any(|c| c.starts_with(w)),
+                "{w:?} grants a config"
+            );
+        }
     }
 }

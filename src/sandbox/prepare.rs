@@ -233,6 +233,7 @@ fn hooks(
                 project: hook.project,
                 writes: hook.writes,
                 root_deny: hook.root_deny,
+                configs: super::hook::config_files(plan),
             };
             (domain, hook.make_dirs)
         }
@@ -358,6 +359,9 @@ pub struct HookDomain {
     pub writes: Vec<PathBuf>,
     /// The manager's caches the root project's scripts may not write.
     pub root_deny: Vec<PathBuf>,
+    /// The manager's configuration files (real paths): no script writes
+    /// them, the manager itself may.
+    pub configs: Vec<PathBuf>,
 }
 
 /// The preload library's domain (`sandbox::nest`): which command lines are
