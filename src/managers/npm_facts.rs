@@ -3,6 +3,7 @@
 
 use super::facts::{Dep, FactsError, HookShell, InstallPlan, ManagerFacts, host_port, probe};
 use super::{Family, Tool};
+use crate::model::plan::{ScriptPath, ScriptVar};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -284,13 +285,67 @@ pub(super) fn credentials(p: &mut InstallPlan, cwd: &Path, home: Option<&Path>) 
         .get("script_shell")
         .filter(|_| !yarn)
         .map(PathBuf::from);
+    let (mut env, own_caches) = node_gyp_headers(p);
+    env.extend(script_env());
     p.hook_shell = Some(HookShell {
         var: "npm_config_script_shell".into(),
         overridden: cli.is_some(),
         shell: cli
             .or(configured)
             .unwrap_or_else(|| PathBuf::from("/bin/sh")),
+        env,
+        own_caches,
     });
+}
+
+/// What a confined script gets so that a nested `npm install`, `npx` or
+/// `pnpm` works without the real caches, which it may not write: every
+/// npm-family manager's cache in its private directory (each variable
+/// outranks the rc files: checked against npm 11, pnpm 10 and yarn 1.22),
+/// and no user npmrc (it holds the token, is hidden from package code, and
+/// npm refuses to start when it cannot read it; the settings npm exports to
+/// scripts as `npm_config_*` still apply).
+fn script_env() -> Vec<ScriptVar> {
+    let private = |name: &str, rel: &str| ScriptVar {
+        name: name.into(),
+        value: ScriptPath::Private(PathBuf::from(rel)),
+    };
+    vec![
+        private("npm_config_cache", ".npm"),
+        private("npm_config_store_dir", ".pnpm-store"),
+        private("npm_config_cache_dir", ".cache/pnpm"),
+        private("YARN_CACHE_FOLDER", ".cache/yarn"),
+        ScriptVar {
+            name: "npm_config_userconfig".into(),
+            value: ScriptPath::Fixed(PathBuf::from("/dev/null")),
+        },
+    ]
+}
+
+/// node-gyp's headers are package code's cache, not the manager's: the
+/// scripts that build native modules download them. Once the headers of
+/// the node that builds are there, scripts only read them: a changed
+/// `common.gypi` runs its `<!(...)` commands in every later native build,
+/// the root project's own included. Scripts' `XDG_CACHE_HOME` is private,
+/// so the devdir is then named outright (`npm_config_devdir`), else node-gyp
+/// would download the headers again. Returns that variable, or the devdir
+/// as the scripts' own cache.
+fn node_gyp_headers(p: &InstallPlan) -> (Vec<ScriptVar>, Vec<PathBuf>) {
+    let Some(devdir) = crate::paths::node_gyp_devdir().filter(|_| p.facts.derived) else {
+        return (Vec::new(), Vec::new());
+    };
+    let complete = p.facts.values.get("node_version").is_some_and(|v| {
+        !v.is_empty() && !v.contains('/') && devdir.join(v).join("installVersion").is_file()
+    });
+    if complete {
+        let var = ScriptVar {
+            name: "npm_config_devdir".into(),
+            value: ScriptPath::Fixed(devdir),
+        };
+        (vec![var], Vec::new())
+    } else {
+        (Vec::new(), vec![devdir])
+    }
 }
 
 /// What the root projects of this install (the directories of the manifest

@@ -321,6 +321,34 @@ pub struct HookShell {
     /// Set when the command line chose the shell itself (it outranks the
     /// environment): scripts then run unconfined, and the report says so.
     pub overridden: bool,
+    /// Variables a confined script gets so that a nested run of the manager
+    /// uses private caches and no user configuration (the real ones are
+    /// not package code's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<ScriptVar>,
+    /// The plan's caches that are package code's own to write (node-gyp's
+    /// headers while the running node's are missing), not the manager's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub own_caches: Vec<PathBuf>,
+}
+
+/// One variable of a confined script's environment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScriptVar {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: ScriptPath,
+}
+
+/// A path a script variable names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptPath {
+    /// Relative to the script's private directory (its TMPDIR).
+    Private(PathBuf),
+    /// As it is.
+    Fixed(PathBuf),
 }
 
 /// What one manager installation is and where it works, per its own config.

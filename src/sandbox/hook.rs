@@ -12,7 +12,7 @@
 
 use super::landlock;
 use super::prepare::Place;
-use crate::model::plan::InstallPlan;
+use crate::model::plan::{InstallPlan, ScriptPath, ScriptVar};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -106,21 +106,24 @@ const SCRIPT_TOOL_CACHES: &[&str] = &[
 fn dependency_writes(
     caches: &[PathBuf],
     script_caches: &[PathBuf],
+    script_env: &[ScriptVar],
     home: Option<&Path>,
     tmp: &Path,
 ) -> DependencyWrites {
     let mut writes = vec![tmp.to_path_buf()];
     writes.extend(script_caches.iter().cloned());
-    let mut env: Vec<(String, PathBuf)> = vec![
-        ("npm_config_cache".into(), tmp.join(".npm")),
-        ("npm_config_store_dir".into(), tmp.join(".pnpm-store")),
-        ("npm_config_cache_dir".into(), tmp.join(".cache/pnpm")),
-        ("YARN_CACHE_FOLDER".into(), tmp.join(".cache/yarn")),
-        // The user's npmrc holds the token and is hidden from package code;
-        // npm refuses to start when it cannot read it. Its settings still
-        // reach the script as the `npm_config_*` the manager exports.
-        ("npm_config_userconfig".into(), PathBuf::from("/dev/null")),
-    ];
+    // The plan's variables (a nested manager's private caches, no user
+    // configuration), their private paths in this script's TMPDIR.
+    let mut env: Vars = script_env
+        .iter()
+        .map(|v| {
+            let path = match &v.value {
+                ScriptPath::Private(rel) => tmp.join(rel),
+                ScriptPath::Fixed(p) => p.clone(),
+            };
+            (v.name.clone(), path)
+        })
+        .collect();
     let mut make_dirs = Vec::new();
     let mut links = Vec::new();
     if let Some(cache) = home.map(|h| h.join(".cache"))
@@ -165,21 +168,13 @@ pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<Hoo
     let (home, cwd, tmp) = (at.home.as_deref(), at.cwd.as_path(), at.tmp.as_path());
     let h = plan.hook_shell.as_ref()?;
     let (hide, read) = package_code_reads(plan, fs, home, cwd);
-    // node-gyp's headers are package code's cache, not the manager's: the
-    // scripts that build native modules download them. Once the headers of
-    // the node that builds are there, scripts only read them: a changed
-    // `common.gypi` runs its `<!(...)` commands in every later native build,
-    // the root project's own included.
-    let devdir = crate::paths::node_gyp_devdir().filter(|_| plan.facts.derived);
-    let read_only_gyp = devdir
-        .clone()
-        .filter(|d| headers_complete(d, plan.facts.values.get("node_version")));
-    let gyp = devdir.filter(|_| read_only_gyp.is_none());
+    // The adapter says which of the plan's caches are package code's own
+    // (node-gyp's headers while they are missing); the rest are not.
     let (mut caches, script_caches): (Vec<PathBuf>, Vec<PathBuf>) = plan
         .cache_dirs
         .iter()
         .cloned()
-        .partition(|c| Some(c) != gyp.as_ref());
+        .partition(|c| !h.own_caches.contains(c));
     caches.extend(
         plan.guarded_caches
             .iter()
@@ -191,13 +186,8 @@ pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<Hoo
     // `packageImportMethod`): no script writes it, the manager itself may.
     let configs = config_files(plan);
     let guarded: Vec<PathBuf> = caches.iter().chain(&configs).cloned().collect();
-    let (writes, mut env, make_dirs, cache_links) =
-        dependency_writes(&guarded, &script_caches, home, tmp);
-    // node-gyp finds its headers by `XDG_CACHE_HOME`, private to scripts:
-    // named outright, the ones there are read, not downloaded again.
-    if let Some(d) = read_only_gyp {
-        env.push(("npm_config_devdir".into(), d));
-    }
+    let (writes, env, make_dirs, cache_links) =
+        dependency_writes(&guarded, &script_caches, &h.env, home, tmp);
     let project = plan
         .write_roots
         .iter()
@@ -230,14 +220,6 @@ pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<Hoo
         root_cache_links,
         root_deny,
         root_writes,
-    })
-}
-
-/// Whether node-gyp's devdir holds the complete headers of `version` (it
-/// writes `installVersion` last).
-fn headers_complete(devdir: &Path, version: Option<&String>) -> bool {
-    version.is_some_and(|v| {
-        !v.is_empty() && !v.contains('/') && devdir.join(v).join("installVersion").is_file()
     })
 }
 
@@ -483,6 +465,20 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 mod tests {
     use super::*;
 
+    /// A nested manager's private caches, as the npm adapter names them.
+    fn vars() -> Vec<ScriptVar> {
+        [
+            ("npm_config_cache", ".npm"),
+            ("YARN_CACHE_FOLDER", ".cache/yarn"),
+        ]
+        .iter()
+        .map(|(n, r)| ScriptVar {
+            name: n.to_string(),
+            value: ScriptPath::Private(PathBuf::from(r)),
+        })
+        .collect()
+    }
+
     #[test]
     fn a_dependency_script_writes_no_manager_cache_but_keeps_tool_caches() {
         let home = tempfile::tempdir().unwrap();
@@ -497,7 +493,7 @@ mod tests {
         };
         // npm: its cache is not in ~/.cache, which stays writable whole.
         let npm = [home.join(".npm")];
-        let (writes, env, make, _) = dependency_writes(&npm, &[], Some(&home), tmp);
+        let (writes, env, make, _) = dependency_writes(&npm, &[], &vars(), Some(&home), tmp);
         assert_eq!(writes, vec![tmp.to_path_buf(), cache.clone()]);
         assert!(make.is_empty());
         assert_eq!(var(&env, "npm_config_cache"), Some(tmp.join(".npm")));
@@ -505,7 +501,7 @@ mod tests {
         // yarn: its cache in ~/.cache is split out; the existing entries
         // and the tool caches to make are granted, XDG_CACHE_HOME is private.
         let yarn = [cache.join("yarn")];
-        let (writes, env, make, links) = dependency_writes(&yarn, &[], Some(&home), tmp);
+        let (writes, env, make, links) = dependency_writes(&yarn, &[], &vars(), Some(&home), tmp);
         assert!(links.contains(&(tmp.join(".cache/puppeteer"), cache.join("puppeteer"))));
         assert!(!links.iter().any(|(_, t)| t.starts_with(cache.join("yarn"))));
         assert!(
@@ -529,7 +525,7 @@ mod tests {
             cache.join("yarn"),
             cache.join("node/corepack"),
         ];
-        let (writes, env, make, _) = dependency_writes(&guarded, &[], Some(&home), tmp);
+        let (writes, env, make, _) = dependency_writes(&guarded, &[], &vars(), Some(&home), tmp);
         assert!(!writes.iter().any(|w| *w == cache
             || w.starts_with(cache.join("yarn"))
             || w.starts_with(cache.join("node"))));
@@ -539,7 +535,7 @@ mod tests {
         assert_eq!(var(&env, "XDG_CACHE_HOME"), Some(tmp.join(".cache")));
         // A manager cache named like a tool cache is never made or granted.
         let odd = [cache.join("sharp")];
-        let (writes, _, make, _) = dependency_writes(&odd, &[], Some(&home), tmp);
+        let (writes, _, make, _) = dependency_writes(&odd, &[], &vars(), Some(&home), tmp);
         assert!(!make.contains(&cache.join("sharp")));
         assert!(!writes.contains(&cache.join("sharp")));
     }
@@ -552,7 +548,7 @@ mod tests {
         std::fs::create_dir_all(cache.join("yarn")).unwrap();
         let (tmp, root) = (Path::new("/t/pw-1"), Path::new("/t/pw-1-root"));
         let (writes, env, _, links) =
-            dependency_writes(&[cache.join("yarn")], &[], Some(&home), tmp);
+            dependency_writes(&[cache.join("yarn")], &[], &vars(), Some(&home), tmp);
         let (root_env, root_links) = root_private(&env, &links, tmp, root);
         let names = |e: &[(String, PathBuf)]| e.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
         assert_eq!(names(&root_env), names(&env));
