@@ -10,7 +10,7 @@ use std::fs;
 use std::net::UdpSocket;
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::PathBuf;
-use support::installs::{Installed, install, serious};
+use support::installs::{Installed, install, npm_install, serious};
 use support::*;
 
 /// A stand-in `gem` that runs one of the fixtures in tests/fixtures/netsec.
@@ -228,27 +228,7 @@ fn an_npm_postinstall_sending_udp_reaches_nothing() {
     let project = env.home.subdir("proj");
     for mode in ["protect", "block"] {
         let l = Listeners::start();
-        let _ = fs::remove_dir_all(project.join("node_modules"));
-        let _ = fs::remove_file(project.join("package-lock.json"));
-        fs::write(
-            project.join("package.json"),
-            r#"{"name":"proj","version":"1.0.0"}"#,
-        )
-        .unwrap();
-        let r = install(
-            &env,
-            mode,
-            &[
-                "npm",
-                "install",
-                "--foreground-scripts",
-                "--registry",
-                &registry.registry_url(),
-                "pw-udp",
-            ],
-            &project,
-            &l.vars(),
-        );
+        let r = npm_install(&env, mode, &registry, &project, "pw-udp", &l.vars());
         assert!(
             r.stdout.contains("npmudp blocked"),
             "{mode}: {}\n{}",

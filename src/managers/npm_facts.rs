@@ -352,16 +352,11 @@ fn node_gyp_headers(p: &InstallPlan) -> (Vec<ScriptVar>, Vec<PathBuf>) {
 /// and lockfiles it writes, never HOME itself) need for their own
 /// install-time scripts.
 pub(super) fn root_script_dirs(p: &mut InstallPlan, home: Option<&Path>) {
-    let mut projects: Vec<PathBuf> = p
-        .write_files
+    p.root_script_dirs = p
+        .local_projects(home)
         .iter()
-        .filter_map(|f| f.parent())
-        .filter(|d| home != Some(*d))
-        .map(Path::to_path_buf)
+        .flat_map(|d| root_hook_dirs(d))
         .collect();
-    projects.sort();
-    projects.dedup();
-    p.root_script_dirs = projects.iter().flat_map(|d| root_hook_dirs(d)).collect();
 }
 
 /// Directories of a node project that its own install-time scripts write

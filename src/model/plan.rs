@@ -7,7 +7,7 @@ use crate::model::nest_spec::Shape;
 use crate::model::tool::{Family, Tool};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// An option the user gave, with its canonical long name where the adapter
 /// knows it (`-i` → `index-url`).
@@ -172,6 +172,26 @@ pub struct InstallPlan {
     /// adapter names them when the project's manifest has such a script.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub root_script_dirs: Vec<PathBuf>,
+}
+
+impl InstallPlan {
+    /// The projects a local install writes into: the directories of the
+    /// manifest and lockfiles the plan writes (npm, yarn, pnpm). Only the plan's
+    /// entries are writable there; the rest of the project (`.git/`,
+    /// `.github/`, `.npmrc`, editor and agent hooks, sources) is not, in any mode
+    /// but audit.
+    pub fn local_projects(&self, home: Option<&Path>) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .write_files
+            .iter()
+            .filter_map(|f| f.parent())
+            .filter(|p| home != Some(*p))
+            .map(Path::to_path_buf)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 /// A project's JSON manifest and the key of its package's name.

@@ -95,7 +95,7 @@ pub fn fs_spec(
     );
     write_files.extend(plan.write_files.iter().cloned());
     write_dirs.extend(private.iter().map(|p| p.to_path_buf()));
-    let projects = local_projects(plan, home);
+    let projects = plan.local_projects(home);
     // The user's own additions; a relative entry means nothing here.
     write_dirs.extend(
         policy
@@ -141,24 +141,6 @@ pub fn fs_spec(
         writable_tree,
         protected: own_paths(cwd),
     }
-}
-
-/// The projects a local install writes into: the directories of the
-/// manifest and lockfiles the plan writes (npm, yarn, pnpm). Only the plan's
-/// entries are writable there; the rest of the project (`.git/`,
-/// `.github/`, `.npmrc`, editor and agent hooks, sources) is not, in any mode
-/// but audit.
-fn local_projects(plan: &InstallPlan, home: Option<&Path>) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = plan
-        .write_files
-        .iter()
-        .filter_map(|f| f.parent())
-        .filter(|p| home != Some(*p))
-        .map(Path::to_path_buf)
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// Files created empty before the sandbox closes so that it can grant them
