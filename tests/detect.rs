@@ -552,6 +552,125 @@ fn pip_wheel_shipping_a_pth_that_execs() {
     assert_eq!(a.finding("persist.python-startup")["action"], "observed");
 }
 
+/// What another process writes to the user's start-up files and PATH while
+/// an install runs (the user in another terminal) is not the install's: in
+/// block mode it neither fails the install nor goes into quarantine, and the
+/// report says it happened outside the sandbox's reach. A file the sandbox
+/// could have changed through another hard link still counts.
+#[test]
+fn a_change_outside_the_sandboxs_reach_is_not_the_installs() {
+    let fx = tempfile::tempdir().unwrap();
+    fs::create_dir_all(fx.path().join("pwquiet")).unwrap();
+    fs::write(fx.path().join("pwquiet/__init__.py"), "").unwrap();
+    let wheel = build_wheel(&PipFixture {
+        name: "pwquiet".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir: fx.path().to_path_buf(),
+    });
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let rc = home.join(".bashrc");
+    let sudo = home.join(".local/bin/sudo");
+    fs::create_dir_all(sudo.parent().unwrap()).unwrap();
+    fs::write(&rc, "# rc\n").unwrap();
+    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let index = {
+        let (rc, sudo, writes) = (rc.clone(), sudo.clone(), writes.clone());
+        PypiIndex::start_with_hook(vec![wheel], move |path| {
+            if path.starts_with("/files/") {
+                let n = writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut f = fs::OpenOptions::new().append(true).open(&rc).unwrap();
+                std::io::Write::write_all(&mut f, format!("alias ll='ls -l' # {n}\n").as_bytes())
+                    .unwrap();
+                fs::write(&sudo, "#!/bin/sh\nexec /usr/bin/sudo \"$@\"\n").unwrap();
+                let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+                fs::set_permissions(&sudo, mode).unwrap();
+            }
+        })
+    };
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let url = index.index_url();
+    let pip = venv_bin(&venv, "pip");
+    let pip = pip.to_str().unwrap();
+    let args = [
+        pip,
+        "install",
+        "--no-cache-dir",
+        "--index-url",
+        &url,
+        "pwquiet",
+    ];
+    let uninstall = || {
+        let _ = run(env
+            .bare(venv_bin(&venv, "pip"))
+            .args(["uninstall", "-y", "pwquiet"]));
+        let _ = fs::remove_file(&sudo);
+    };
+
+    let b = install(&env, "block", &args, &home, &[]);
+    uninstall();
+    assert!(
+        writes.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the outside writer ran"
+    );
+    assert_eq!(
+        b.code, 0,
+        "another process's edit failed the install: {}",
+        b.stderr
+    );
+    assert!(b.serious().is_empty(), "{:#}", b.report["findings"]);
+    let f = b.finding("persist.shell-rc");
+    assert_eq!(f["severity"], "info", "{f:#}");
+    assert_eq!(f["action"], "observed", "{f:#}");
+    assert!(
+        f["evidence"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("outside what this install's sandbox could write"),
+        "{f:#}"
+    );
+    assert!(
+        b.report["quarantine"]
+            .as_array()
+            .is_none_or(|q| q.is_empty()),
+        "{:#}",
+        b.report["quarantine"]
+    );
+    assert!(
+        fs::read_to_string(&rc).unwrap().contains("alias ll"),
+        "the user's edit was moved away"
+    );
+
+    // Protect keeps the finding at medium (a process outside may have been
+    // asked over a socket protect allows), with the same note.
+    let p = install(&env, "protect", &args, &home, &[]);
+    uninstall();
+    let f = p.finding("persist.shell-rc");
+    assert_eq!(f["severity"], "medium", "{f:#}");
+    assert!(
+        f["evidence"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("outside"),
+        "{f:#}"
+    );
+
+    // ~/.bashrc hard-linked to a file in the venv, which the install may
+    // write: it may have changed through that name, so block fails it.
+    let other = venv.join("rc-copy");
+    fs::remove_file(&rc).unwrap();
+    fs::write(&other, "# rc\n").unwrap();
+    fs::hard_link(&other, &rc).unwrap();
+    let l = install(&env, "block", &args, &home, &[]);
+    uninstall();
+    assert_eq!(l.code, BLOCKED, "{}", l.stderr);
+    let f = l.finding("persist.shell-rc");
+    assert_ne!(f["severity"], "info", "{f:#}");
+}
+
 /// The stored report with `id`, read again.
 fn reread(env: &ShimEnv, id: &str) -> Value {
     let path = report_files(env)
