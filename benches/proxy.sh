@@ -9,5 +9,5 @@
 # The work is the ignored test monitor::proxy::bench in the binary crate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --release --bin pkgwarden bench_proxy -- --ignored --nocapture --test-threads 1 2>&1 |
+cargo test --release --lib bench_proxy -- --ignored --nocapture --test-threads 1 2>&1 |
   grep -E '^(latency|throughput|recorded) |panicked|FAILED'

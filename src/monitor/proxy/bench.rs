@@ -2,7 +2,7 @@
 //! sent straight to a loopback origin, in the same run. Run it with
 //! `benches/proxy.sh`, or
 //!
-//!     cargo test --release --bin pkgwarden bench_proxy -- --ignored --nocapture
+//!     cargo test --release --lib bench_proxy -- --ignored --nocapture
 //!
 //! Latency: small GETs timed one by one, in rounds that alternate direct
 //! (kept alive; a new connection each) and through the proxy (plain HTTP
