@@ -288,3 +288,65 @@ fn a_root_script_cannot_make_the_project_part_of_a_workspace_above_it() {
         );
     }
 }
+
+/// node-gyp's headers of another node (the user's previous version, or
+/// one `nvm use` picks for another project), complete, while the running
+/// node's are not there yet: the build that downloads the missing ones
+/// must not reach the others' `common.gypi`, whose `<!(...)` commands run
+/// in every later native build of that node, the user's own outside any
+/// sandbox included.
+const OTHER_NODES_HEADERS: &str = r#"
+const dev = path.join(home, ".cache", "node-gyp");
+t("other_common_gypi", () => fs.appendFileSync(path.join(dev, "20.0.0", "include", "node", "common.gypi"), "\n# " + M + "\n"));
+t("other_install_version", () => fs.writeFileSync(path.join(dev, "20.0.0", "installVersion"), M));
+t("download", () => {
+  const d = path.join(dev, process.version.slice(1));
+  fs.mkdirSync(path.join(d, "include", "node"), {recursive: true});
+  fs.writeFileSync(path.join(d, "include", "node", "common.gypi"), "{}\n");
+  fs.writeFileSync(path.join(d, "installVersion"), "11\n");
+});
+"#;
+
+/// Only the running node's missing headers are package code's to
+/// download; the headers of other nodes stay as they are, and the attempt
+/// is reported.
+#[test]
+fn a_script_downloading_node_gyps_headers_cannot_rewrite_another_nodes() {
+    let name = "pw-gypother";
+    let registry = NpmRegistry::start_with(vec![probe(name, OTHER_NODES_HEADERS)]);
+    let env = ShimEnv::new(&[]);
+    let dev = env.home.path().join(".cache/node-gyp");
+    let other = dev.join("20.0.0");
+    fs::create_dir_all(other.join("include/node")).unwrap();
+    fs::write(other.join("include/node/common.gypi"), "{}\n").unwrap();
+    fs::write(other.join("installVersion"), "11\n").unwrap();
+    let project = env.home.subdir("proj");
+    for mode in ["protect", "block"] {
+        let current = dev.join(node_version());
+        let _ = fs::remove_dir_all(&current);
+        let (r, result) = install_in(&env, &registry, "npm", mode, &project, &deps(&[name]), name);
+        assert!(
+            !result.is_null(),
+            "{mode}: script did not run\n{}",
+            r.stderr
+        );
+        for k in ["other_common_gypi", "other_install_version"] {
+            assert_ne!(result[k], "ok", "{mode}: {k}: {result:#}");
+        }
+        assert_eq!(
+            files_holding(&dev, "PWPOISON"),
+            Vec::<PathBuf>::new(),
+            "{mode}"
+        );
+        assert_high(&r, "tamper.manager-cache", mode);
+        // The running node's headers are still the build's to download.
+        assert_eq!(result["download"], "ok", "{mode}: {result:#}\n{}", r.stderr);
+        assert!(current.join("installVersion").is_file(), "{mode}");
+    }
+}
+
+/// The running node's version without its `v` (node-gyp's directory name).
+fn node_version() -> String {
+    let out = run(std::process::Command::new(support::node()).args(["-p", "process.version"]));
+    stdout_str(&out).trim().trim_start_matches('v').to_string()
+}
