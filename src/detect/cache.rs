@@ -31,6 +31,13 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         if !caches.iter().any(|c| path.starts_with(c)) {
             continue;
         }
+        // `mkdir -p` into a directory the scripts may write walks through
+        // the existing cache directory above it (node-gyp's devdir above
+        // the running node's headers): that makes nothing, and what it
+        // makes beneath is judged on its own.
+        if e.kind == EventKind::Mkdir && caches.contains(&path) && path.is_dir() {
+            continue;
+        }
         if !input.nest.refuses_write(e.pid, &path, input, procs)
             && !input.hooks.refuses_write(e.pid, &path, input.tree, procs)
         {

@@ -242,10 +242,15 @@ pub(super) fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
     // configured one, else its default cache directory. Made for the grant
     // and removed again when no build used it.
     if let Some(dev) = crate::paths::node_gyp_devdir().filter(|_| p.facts.derived) {
-        if !dev.exists() {
-            p.transient_dirs.push(dev.clone());
+        // The running node's headers when they are not complete: the
+        // scripts' own to download (node_gyp_headers), made for the grant.
+        let missing = running_headers(p, &dev).filter(|h| !h.join("installVersion").is_file());
+        for d in std::iter::once(dev).chain(missing) {
+            if !d.exists() {
+                p.transient_dirs.push(d.clone());
+            }
+            p.cache_dirs.push(d);
         }
-        p.cache_dirs.push(dev);
     }
     // npx / npm exec install into the cache's _npx directory.
     if matches!(req.command.as_str(), "exec") {
@@ -334,18 +339,28 @@ fn node_gyp_headers(p: &InstallPlan) -> (Vec<ScriptVar>, Vec<PathBuf>) {
     let Some(devdir) = crate::paths::node_gyp_devdir().filter(|_| p.facts.derived) else {
         return (Vec::new(), Vec::new());
     };
-    let complete = p.facts.values.get("node_version").is_some_and(|v| {
-        !v.is_empty() && !v.contains('/') && devdir.join(v).join("installVersion").is_file()
-    });
-    if complete {
-        let var = ScriptVar {
-            name: "npm_config_devdir".into(),
-            value: ScriptPath::Fixed(devdir),
-        };
-        (vec![var], Vec::new())
-    } else {
-        (Vec::new(), vec![devdir])
+    let var = ScriptVar {
+        name: "npm_config_devdir".into(),
+        value: ScriptPath::Fixed(devdir.clone()),
+    };
+    // Only the running node's missing headers are the scripts' to write:
+    // the complete headers of other nodes beside them (a previous version,
+    // one `nvm use` picks) feed those nodes' later builds.
+    match running_headers(p, &devdir) {
+        Some(h) if h.join("installVersion").is_file() => (vec![var], Vec::new()),
+        Some(h) => (vec![var], vec![h]),
+        None => (Vec::new(), vec![devdir]),
     }
+}
+
+/// Where node-gyp keeps the running node's headers in `devdir` (named by
+/// its version), when the facts know that version.
+fn running_headers(p: &InstallPlan, devdir: &Path) -> Option<PathBuf> {
+    p.facts
+        .values
+        .get("node_version")
+        .filter(|v| !v.is_empty() && !v.contains('/') && *v != "." && *v != "..")
+        .map(|v| devdir.join(v))
 }
 
 /// What the root projects of this install (the directories of the manifest

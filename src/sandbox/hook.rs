@@ -199,7 +199,9 @@ pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<Hoo
     let unread: Vec<PathBuf> = hide.iter().chain(&fs.secrets).cloned().collect();
     let (root_deny, mut root_writes) = root_writes(&caches, &configs, &unread, home);
     if !root_deny.is_empty() {
-        root_writes.extend(make_dirs.iter().cloned());
+        // The tool caches and the scripts' own caches (the running node's
+        // headers to download) are the root project's scripts' too.
+        root_writes.extend(make_dirs.iter().chain(&script_caches).cloned());
     }
     Some(HookSpec {
         shell: h.shell.clone(),
