@@ -70,6 +70,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The steps a CI job runs around its installs (README, "CI").
+    Ci {
+        #[command(subcommand)]
+        action: CiCmd,
+    },
     /// List, show and export the reports of past installs.
     Report {
         #[command(subcommand)]
@@ -80,6 +85,50 @@ enum Cmd {
     Watch {
         /// The directory where installs leave their windows.
         dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CiCmd {
+    /// Install the shims and print the lines that put them first on PATH and
+    /// set the mode: `eval "$(pkgwarden ci env)"`.
+    Env {
+        /// The shell to print for.
+        #[arg(long, value_enum, default_value = "sh")]
+        shell: crate::ci::CiShell,
+        /// The mode of the job's installs.
+        #[arg(long, value_enum, default_value = "block")]
+        mode: ModeArg,
+        /// Append to $GITHUB_PATH and $GITHUB_ENV instead of printing.
+        #[arg(long)]
+        github: bool,
+        /// The shim directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// The post step: fail when the shims were shadowed (exit 91) or an
+    /// install of the job was blocked (exit 90); write the summary and SARIF.
+    Check {
+        /// Append a Markdown summary of the job's installs (e.g. $GITHUB_STEP_SUMMARY).
+        #[arg(long, value_name = "FILE")]
+        summary: Option<PathBuf>,
+        /// Write the job's findings as a SARIF 2.1.0 log.
+        #[arg(long, value_name = "FILE")]
+        sarif: Option<PathBuf>,
+        /// Write the job's findings as a GitLab Code Quality report.
+        #[arg(long, value_name = "FILE")]
+        codequality: Option<PathBuf>,
+        /// The job's start (as for `report list`; default: $PKGWARDEN_CI_SINCE
+        /// set by `ci env`, else every stored report).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// The shim directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Leave out the PATH check (for a step that runs without the job's
+        /// PATH, as GitLab's after_script does).
+        #[arg(long)]
+        no_path_check: bool,
     },
 }
 
@@ -271,10 +320,49 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Cmd::Quarantine { action } => cmd_quarantine(action),
         Cmd::Doctor { json } => cmd_doctor(json),
         Cmd::Report { action } => cmd_report(action),
+        Cmd::Ci { action } => cmd_ci(action),
         Cmd::Watch { dir } => {
             // It outlives the install, beside later sandboxes.
             crate::sandbox::spawn::guard_self();
             crate::monitor::watch::run(&dir)
+        }
+    }
+}
+
+fn cmd_ci(action: CiCmd) -> i32 {
+    use crate::ci;
+    match action {
+        CiCmd::Env {
+            shell,
+            mode,
+            github,
+            dir,
+        } => ci::env(ci::EnvOpts {
+            shell,
+            mode: mode.into(),
+            github,
+            dir,
+        }),
+        CiCmd::Check {
+            summary,
+            sarif,
+            codequality,
+            since,
+            dir,
+            no_path_check,
+        } => {
+            let since = match since_or_usage(since.as_deref()) {
+                Ok(s) => s,
+                Err(c) => return c,
+            };
+            ci::check(ci::CheckOpts {
+                summary,
+                sarif,
+                codequality,
+                since,
+                dir,
+                skip_path: no_path_check,
+            })
         }
     }
 }

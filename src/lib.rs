@@ -2,6 +2,7 @@
 //! `main`) drive each one. See README.md, "Layout".
 
 pub mod child;
+pub mod ci;
 pub mod cli;
 pub mod detect;
 pub mod exit;
