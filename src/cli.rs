@@ -64,7 +64,8 @@ enum Cmd {
         #[command(subcommand)]
         action: QuarantineCmd,
     },
-    /// Show which protections this kernel gives (landlock, seccomp, notification).
+    /// What stands in pkgwarden's way: kernel features, PATH order, the shell
+    /// hook, the policy, its directories, the proxy, each manager's facts.
     Doctor {
         /// Print JSON.
         #[arg(long)]
@@ -780,91 +781,17 @@ fn cmd_policy(action: PolicyCmd) -> i32 {
     }
 }
 
-/// The monitored names that do not resolve to a shim on the current PATH
-/// (empty when no shim directory is known or the policy cannot be read).
-fn doctor_shadowed() -> (Option<PathBuf>, Vec<shim::Shadow>) {
-    let Some(dir) = shim::shims_dir() else {
-        return (None, Vec::new());
-    };
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let Ok(eff) = policy::load(&policy::Locations::default(), &env, &Overrides::default()) else {
-        return (Some(dir), Vec::new());
-    };
-    let path_var = std::env::var_os("PATH");
-    let names = shim::wanted_names(&eff.policy.package_managers, path_var.as_deref(), &dir);
-    let found = shim::shadowed(&names, path_var.as_deref(), &dir);
-    (Some(dir), found)
-}
-
 fn cmd_doctor(json: bool) -> i32 {
-    let p = crate::sandbox::probe::probe();
-    let (dir, shadowed) = doctor_shadowed();
+    let found = crate::doctor::examine();
     if json {
-        let mut v = serde_json::to_value(&p).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            o.insert("shims_dir".into(), serde_json::json!(dir));
-            o.insert("shadowed".into(), serde_json::json!(shadowed));
-        }
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        return 0;
-    }
-    let yes = |b: bool| if b { "yes" } else { "NO" };
-    println!("landlock ABI          {}", p.landlock_abi);
-    println!("seccomp filter        {}", yes(p.seccomp_filter));
-    println!("user notification     {}", yes(p.user_notification));
-    println!("sync wake-up          {}", yes(p.sync_wakeup));
-    println!("pidfd_getfd           {}", yes(p.pidfd_getfd));
-    println!(
-        "yama ptrace scope     {}",
-        p.yama_ptrace_scope
-            .map_or("absent".to_string(), |v| v.to_string())
-    );
-    match &dir {
-        Some(d) => println!("shims                 {}", d.display()),
-        None => println!("shims                 no shim directory (HOME unset)"),
-    }
-    if shadowed.is_empty() {
-        println!("PATH                  every monitored name resolves to a shim");
-    }
-    // One block per directory ahead of the shims.
-    let mut groups: Vec<(PathBuf, Vec<&shim::Shadow>)> = Vec::new();
-    for s in &shadowed {
-        let d = s
-            .resolves_to
-            .parent()
-            .map(PathBuf::from)
-            .unwrap_or_default();
-        match groups.iter_mut().find(|(g, _)| *g == d) {
-            Some((_, v)) => v.push(s),
-            None => groups.push((d, vec![s])),
-        }
-    }
-    for (d, group) in &groups {
-        let names: Vec<&str> = group.iter().map(|s| s.name.as_str()).collect();
         println!(
-            "NOT MONITORED         {} in {}",
-            names.join(", "),
-            d.display()
+            "{}",
+            serde_json::to_string_pretty(&found).unwrap_or_default()
         );
-        println!("  fix: {}", group[0].fix);
-    }
-    if !shadowed.is_empty() {
-        println!(
-            "  the shell hook keeps the shims first at every prompt (PKGWARDEN_SHELL_HOOK=0 turns it off):"
-        );
-        println!("    bash: eval \"$(pkgwarden shims env --shell bash)\"   in ~/.bashrc");
-        println!("    zsh:  eval \"$(pkgwarden shims env --shell zsh)\"    in ~/.zshrc");
-        println!(
-            "    fish: pkgwarden shims env --shell fish | source    in ~/.config/fish/config.fish"
-        );
-    }
-    if p.complete() {
-        println!("the sandbox can be set up in full");
-        0
     } else {
-        println!("the sandbox cannot be set up in full: block mode will refuse to run installs");
-        exit::SANDBOX_UNAVAILABLE
+        print!("{}", crate::doctor::render(&found));
     }
+    found.code()
 }
 
 /// `--since`: a duration back from now, or an RFC 3339 time.

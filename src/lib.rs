@@ -5,6 +5,7 @@ pub mod child;
 pub mod ci;
 pub mod cli;
 pub mod detect;
+pub mod doctor;
 pub mod exit;
 pub mod glob;
 pub mod invocation;
