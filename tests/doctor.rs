@@ -161,6 +161,26 @@ fn own_directories_and_the_upstream_proxy_are_shown() {
     );
 }
 
+#[test]
+fn the_loaded_shell_hook_is_seen() {
+    let env = ShimEnv::new(&[]);
+    let bin = support::pkgwarden_bin();
+    let script = format!(
+        "eval \"$('{0}' shims env --shell bash --dir '{1}')\"; '{0}' doctor --json",
+        bin.display(),
+        env.shims.display()
+    );
+    let out = run(env.bare("bash").args(["--norc", "-c", &script]));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["shell_hook"], "bash", "{v:#}");
+    let out = run(env.pkgwarden().arg("doctor"));
+    assert!(
+        stdout_str(&out).contains("shell hook            not loaded in this shell"),
+        "{}",
+        stdout_str(&out)
+    );
+}
+
 fn nix_is_root() -> bool {
     // SAFETY: getuid has no preconditions.
     unsafe { libc::getuid() == 0 }
