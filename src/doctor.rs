@@ -140,10 +140,8 @@ pub fn examine() -> Findings {
     let (path, shadowed) = match &dir {
         Some(d) => {
             let names = shim::wanted_names(&managers, path_var.as_deref(), d);
-            (
-                names_on_path(&names, d),
-                shim::shadowed(&names, path_var.as_deref(), d),
-            )
+            let shadowed = shim::shadowed(&names, path_var.as_deref(), d);
+            (names_on_path(&names, d, &shadowed), shadowed)
         }
         None => (Vec::new(), Vec::new()),
     };
@@ -200,20 +198,16 @@ fn read_policy(env: &[(String, String)]) -> (PolicyState, Vec<String>) {
     }
 }
 
-/// Per name: whether its first hit on PATH is the shim, and the real one.
-fn names_on_path(names: &[String], dir: &Path) -> Vec<NameOnPath> {
+/// Per name on PATH: whether its first hit is the shim (it is not one of
+/// `shadowed`, the same test `ci check` makes), and the real one behind it.
+fn names_on_path(names: &[String], dir: &Path, shadowed: &[shim::Shadow]) -> Vec<NameOnPath> {
     let path_var = std::env::var_os("PATH");
-    let first = |name: &str| {
-        which::which_in(name, path_var.as_ref(), "/")
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-    };
     names
         .iter()
         .filter_map(|n| {
             let real = shim::find_real(n, path_var.as_deref(), Some(dir));
-            let hit = first(n);
-            let shim_first = hit.as_deref() == Some(dir);
+            let on_path = which::which_in(n, path_var.as_ref(), "/").is_ok();
+            let shim_first = on_path && !shadowed.iter().any(|s| s.name == *n);
             (shim_first || real.is_some()).then(|| NameOnPath {
                 name: n.clone(),
                 shim_first,
