@@ -6,7 +6,7 @@
 #                                  library libpkgwarden_nest.so beside it goes too)
 #   ./install.sh --prefix DIR      install the binary to DIR/bin
 #   ./install.sh --shims-dir DIR   put the shims in DIR (default ~/.local/share/pkgwarden/shims)
-#   ./install.sh --ci              also print the lines for GitHub Actions and GitLab CI
+#   ./install.sh --ci              also print the CI recipes (pkgwarden ci env, the actions)
 #   ./install.sh --uninstall       remove the shims and the binary
 #
 # Re-running it changes nothing. It never edits shell start-up files.
@@ -105,10 +105,13 @@ esac
 
 if [ "$ci" = 1 ]; then
   cat <<TXT
-GitHub Actions (a step before the installs):
-  echo "$dir" >> "\$GITHUB_PATH"
-  echo "PKGWARDEN_MODE=block" >> "\$GITHUB_ENV"
-GitLab CI (before_script):
-  export PATH="$dir:\$PATH" PKGWARDEN_MODE=block
+Any runner (README, "CI"): shims first and block mode, then the post step:
+  eval "\$('$dest' ci env)"
+  '$dest' ci check --summary summary.md --sarif pkgwarden.sarif
+GitHub Actions: uses: OWNER/pkgwarden@REF, and last, with if: always(),
+  uses: OWNER/pkgwarden/ci/github/check@REF
+  (or a step running '$dest' ci env --github, which appends the shims
+  $dir to \$GITHUB_PATH and PKGWARDEN_MODE to \$GITHUB_ENV)
+GitLab CI: include ci/gitlab/pkgwarden.yml and extend .pkgwarden
 TXT
 fi

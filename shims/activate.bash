@@ -7,6 +7,8 @@
 # Builtins only: no process is started per prompt. PKGWARDEN_SHELL_HOOK=0
 # turns the per-prompt step off (the shims are then put first once, here).
 _pkgwarden_shims='@SHIMS_DIR@'
+# Exported so that `pkgwarden doctor` can tell the hook is loaded.
+export PKGWARDEN_SHELL_INTEGRATION=bash
 _pkgwarden_first() {
   case ":$PATH:" in
     ":$_pkgwarden_shims:"*) return ;;

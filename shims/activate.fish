@@ -7,6 +7,8 @@
 # Builtins only: no process is started per prompt. PKGWARDEN_SHELL_HOOK=0
 # turns the per-prompt step off (the shims are then put first once, here).
 set -g _pkgwarden_shims '@SHIMS_DIR@'
+# Exported so that `pkgwarden doctor` can tell the hook is loaded.
+set -gx PKGWARDEN_SHELL_INTEGRATION fish
 function _pkgwarden_first
     test "$PATH[1]" = "$_pkgwarden_shims"; and return
     set -l rest

@@ -7,6 +7,8 @@
 # Builtins only: no process is started per prompt. PKGWARDEN_SHELL_HOOK=0
 # turns the per-prompt step off (the shims are then put first once, here).
 typeset -g _pkgwarden_shims='@SHIMS_DIR@'
+# Exported so that `pkgwarden doctor` can tell the hook is loaded.
+export PKGWARDEN_SHELL_INTEGRATION=zsh
 _pkgwarden_first() {
   [[ "${path[1]}" == "$_pkgwarden_shims" ]] && return
   path=("$_pkgwarden_shims" ${path:#${(b)_pkgwarden_shims}})

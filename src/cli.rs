@@ -64,11 +64,17 @@ enum Cmd {
         #[command(subcommand)]
         action: QuarantineCmd,
     },
-    /// Show which protections this kernel gives (landlock, seccomp, notification).
+    /// What stands in pkgwarden's way: kernel features, PATH order, the shell
+    /// hook, the policy, its directories, the proxy, each manager's facts.
     Doctor {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// The steps a CI job runs around its installs (README, "CI").
+    Ci {
+        #[command(subcommand)]
+        action: CiCmd,
     },
     /// List, show and export the reports of past installs.
     Report {
@@ -80,6 +86,50 @@ enum Cmd {
     Watch {
         /// The directory where installs leave their windows.
         dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CiCmd {
+    /// Install the shims and print the lines that put them first on PATH and
+    /// set the mode: `eval "$(pkgwarden ci env)"`.
+    Env {
+        /// The shell to print for.
+        #[arg(long, value_enum, default_value = "sh")]
+        shell: crate::ci::CiShell,
+        /// The mode of the job's installs.
+        #[arg(long, value_enum, default_value = "block")]
+        mode: ModeArg,
+        /// Append to $GITHUB_PATH and $GITHUB_ENV instead of printing.
+        #[arg(long)]
+        github: bool,
+        /// The shim directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// The post step: fail when the shims were shadowed (exit 91) or an
+    /// install of the job was blocked (exit 90); write the summary and SARIF.
+    Check {
+        /// Append a Markdown summary of the job's installs (e.g. $GITHUB_STEP_SUMMARY).
+        #[arg(long, value_name = "FILE")]
+        summary: Option<PathBuf>,
+        /// Write the job's findings as a SARIF 2.1.0 log.
+        #[arg(long, value_name = "FILE")]
+        sarif: Option<PathBuf>,
+        /// Write the job's findings as a GitLab Code Quality report.
+        #[arg(long, value_name = "FILE")]
+        codequality: Option<PathBuf>,
+        /// The job's start (as for `report list`; default: $PKGWARDEN_CI_SINCE
+        /// set by `ci env`, else every stored report).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// The shim directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Leave out the PATH check (for a step that runs without the job's
+        /// PATH, as GitLab's after_script does).
+        #[arg(long)]
+        no_path_check: bool,
     },
 }
 
@@ -271,10 +321,49 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Cmd::Quarantine { action } => cmd_quarantine(action),
         Cmd::Doctor { json } => cmd_doctor(json),
         Cmd::Report { action } => cmd_report(action),
+        Cmd::Ci { action } => cmd_ci(action),
         Cmd::Watch { dir } => {
             // It outlives the install, beside later sandboxes.
             crate::sandbox::spawn::guard_self();
             crate::monitor::watch::run(&dir)
+        }
+    }
+}
+
+fn cmd_ci(action: CiCmd) -> i32 {
+    use crate::ci;
+    match action {
+        CiCmd::Env {
+            shell,
+            mode,
+            github,
+            dir,
+        } => ci::env(ci::EnvOpts {
+            shell,
+            mode: mode.into(),
+            github,
+            dir,
+        }),
+        CiCmd::Check {
+            summary,
+            sarif,
+            codequality,
+            since,
+            dir,
+            no_path_check,
+        } => {
+            let since = match since_or_usage(since.as_deref()) {
+                Ok(s) => s,
+                Err(c) => return c,
+            };
+            ci::check(ci::CheckOpts {
+                summary,
+                sarif,
+                codequality,
+                since,
+                dir,
+                skip_path: no_path_check,
+            })
         }
     }
 }
@@ -692,91 +781,17 @@ fn cmd_policy(action: PolicyCmd) -> i32 {
     }
 }
 
-/// The monitored names that do not resolve to a shim on the current PATH
-/// (empty when no shim directory is known or the policy cannot be read).
-fn doctor_shadowed() -> (Option<PathBuf>, Vec<shim::Shadow>) {
-    let Some(dir) = shim::shims_dir() else {
-        return (None, Vec::new());
-    };
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let Ok(eff) = policy::load(&policy::Locations::default(), &env, &Overrides::default()) else {
-        return (Some(dir), Vec::new());
-    };
-    let path_var = std::env::var_os("PATH");
-    let names = shim::wanted_names(&eff.policy.package_managers, path_var.as_deref(), &dir);
-    let found = shim::shadowed(&names, path_var.as_deref(), &dir);
-    (Some(dir), found)
-}
-
 fn cmd_doctor(json: bool) -> i32 {
-    let p = crate::sandbox::probe::probe();
-    let (dir, shadowed) = doctor_shadowed();
+    let found = crate::doctor::examine();
     if json {
-        let mut v = serde_json::to_value(&p).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            o.insert("shims_dir".into(), serde_json::json!(dir));
-            o.insert("shadowed".into(), serde_json::json!(shadowed));
-        }
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        return 0;
-    }
-    let yes = |b: bool| if b { "yes" } else { "NO" };
-    println!("landlock ABI          {}", p.landlock_abi);
-    println!("seccomp filter        {}", yes(p.seccomp_filter));
-    println!("user notification     {}", yes(p.user_notification));
-    println!("sync wake-up          {}", yes(p.sync_wakeup));
-    println!("pidfd_getfd           {}", yes(p.pidfd_getfd));
-    println!(
-        "yama ptrace scope     {}",
-        p.yama_ptrace_scope
-            .map_or("absent".to_string(), |v| v.to_string())
-    );
-    match &dir {
-        Some(d) => println!("shims                 {}", d.display()),
-        None => println!("shims                 no shim directory (HOME unset)"),
-    }
-    if shadowed.is_empty() {
-        println!("PATH                  every monitored name resolves to a shim");
-    }
-    // One block per directory ahead of the shims.
-    let mut groups: Vec<(PathBuf, Vec<&shim::Shadow>)> = Vec::new();
-    for s in &shadowed {
-        let d = s
-            .resolves_to
-            .parent()
-            .map(PathBuf::from)
-            .unwrap_or_default();
-        match groups.iter_mut().find(|(g, _)| *g == d) {
-            Some((_, v)) => v.push(s),
-            None => groups.push((d, vec![s])),
-        }
-    }
-    for (d, group) in &groups {
-        let names: Vec<&str> = group.iter().map(|s| s.name.as_str()).collect();
         println!(
-            "NOT MONITORED         {} in {}",
-            names.join(", "),
-            d.display()
+            "{}",
+            serde_json::to_string_pretty(&found).unwrap_or_default()
         );
-        println!("  fix: {}", group[0].fix);
-    }
-    if !shadowed.is_empty() {
-        println!(
-            "  the shell hook keeps the shims first at every prompt (PKGWARDEN_SHELL_HOOK=0 turns it off):"
-        );
-        println!("    bash: eval \"$(pkgwarden shims env --shell bash)\"   in ~/.bashrc");
-        println!("    zsh:  eval \"$(pkgwarden shims env --shell zsh)\"    in ~/.zshrc");
-        println!(
-            "    fish: pkgwarden shims env --shell fish | source    in ~/.config/fish/config.fish"
-        );
-    }
-    if p.complete() {
-        println!("the sandbox can be set up in full");
-        0
     } else {
-        println!("the sandbox cannot be set up in full: block mode will refuse to run installs");
-        exit::SANDBOX_UNAVAILABLE
+        print!("{}", crate::doctor::render(&found));
     }
+    found.code()
 }
 
 /// `--since`: a duration back from now, or an RFC 3339 time.

@@ -2,8 +2,10 @@
 //! `main`) drive each one. See README.md, "Layout".
 
 pub mod child;
+pub mod ci;
 pub mod cli;
 pub mod detect;
+pub mod doctor;
 pub mod exit;
 pub mod glob;
 pub mod invocation;

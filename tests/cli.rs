@@ -205,6 +205,10 @@ fn install_sh_installs_idempotently_and_uninstalls() {
         "{text}"
     );
     assert!(text.contains("GITHUB_PATH") && text.contains(&shims.display().to_string()));
+    assert!(
+        text.contains("ci env") && text.contains("ci check"),
+        "{text}"
+    );
     let un = install(&["--uninstall"]);
     assert_success(&un, "install.sh --uninstall");
     assert!(!prefix.join("bin/pkgwarden").exists());

@@ -30,7 +30,7 @@ fi
 mirror="$(mktemp -d /var/tmp/pkgwarden-tests.XXXXXX)"
 trap 'rm -rf "$mirror"' EXIT
 mkdir -p "$mirror/bin"
-cp -a tests policy shims install.sh Cargo.toml README.md docs "$mirror/"
+cp -a tests policy shims install.sh Cargo.toml README.md docs ci action.yml "$mirror/"
 cargo test --all-targets --no-run --message-format=json 2>/dev/null |
   python3 -c '
 import json, sys

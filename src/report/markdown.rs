@@ -163,6 +163,109 @@ pub fn render(r: &Report) -> String {
     out
 }
 
+/// The reports of one CI job as one table (install | mode | status |
+/// findings | what was blocked | report), under a heading that counts them:
+/// what `pkgwarden ci check --summary` appends to the job's step summary.
+pub fn job_summary(reports: &[Report]) -> String {
+    let mut out = String::new();
+    let blocked = reports.iter().filter(|r| is_blocked(r)).count();
+    let findings: usize = reports.iter().map(|r| r.findings.len()).sum();
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let _ = writeln!(
+        out,
+        "## pkgwarden: {}, {}, {} blocked\n",
+        plural(reports.len(), "install", "installs"),
+        plural(findings, "finding", "findings"),
+        blocked
+    );
+    if reports.is_empty() {
+        let _ = writeln!(out, "No install was monitored in this job.\n");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "| Install | Mode | Status | Findings | Blocked | Report |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for r in reports.iter().take(MAX_ROWS) {
+        let status = if is_blocked(r) {
+            format!("🟥 blocked (exit {})", r.outcome.exit_code)
+        } else {
+            format!(
+                "{} (exit {})",
+                escape(&r.outcome.status),
+                r.outcome.exit_code
+            )
+        };
+        let found = match r.worst() {
+            Some(w) => {
+                let mut rules: Vec<&str> = r.findings.iter().map(|f| f.rule.as_str()).collect();
+                rules.dedup();
+                format!(
+                    "{} {} ({w}): {}",
+                    marker(w),
+                    r.findings.len(),
+                    escape(&shorten(&rules.join(", "), 120))
+                )
+            }
+            None => "none".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {status} | {found} | {} | {} |",
+            escape(&shorten(&command_line(r), 80)),
+            escape(&r.what.mode),
+            what_was_blocked(r),
+            escape(short_id(&r.id)),
+        );
+    }
+    if reports.len() > MAX_ROWS {
+        let _ = writeln!(out, "\n… {} more installs.", reports.len() - MAX_ROWS);
+    }
+    let _ = writeln!(out, "\n`pkgwarden report show ID` shows one in full.\n");
+    out
+}
+
+/// True when block mode failed the install.
+fn is_blocked(r: &Report) -> bool {
+    r.outcome.status == "blocked"
+}
+
+/// The table cell naming what the sandbox or block mode stopped: the
+/// findings refused or quarantined, else the install itself when it was
+/// failed, else nothing.
+fn what_was_blocked(r: &Report) -> String {
+    let stopped: Vec<String> = r
+        .findings
+        .iter()
+        .filter(|f| !matches!(f.action, crate::model::Taken::Observed))
+        .map(|f| {
+            let ev = evidence_line(&f.evidence);
+            let what = if ev.is_empty() { f.title.clone() } else { ev };
+            format!(
+                "{} {}: {}",
+                taken_name(f.action),
+                f.rule.as_str(),
+                shorten(&what, 80)
+            )
+        })
+        .collect();
+    if !stopped.is_empty() {
+        let more = stopped.len().saturating_sub(5);
+        let mut cell: Vec<String> = stopped.iter().take(5).map(|s| escape(s)).collect();
+        if more > 0 {
+            cell.push(format!("… {more} more"));
+        }
+        return cell.join("<br>");
+    }
+    if is_blocked(r) {
+        "the install failed".to_string()
+    } else {
+        "—".to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

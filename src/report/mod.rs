@@ -2,6 +2,7 @@
 //! it is shown (human, SARIF, Markdown, JSONL).
 
 pub mod build;
+pub mod codequality;
 pub mod human;
 pub mod jsonl;
 pub mod markdown;

@@ -318,6 +318,31 @@ pub fn render(r: &Report) -> Value {
     })
 }
 
+/// The reports of several installs (one CI job) as one SARIF 2.1.0 log:
+/// each report's run, in order; with no report, one run of the driver with
+/// no results, so that an upload still says "nothing found".
+pub fn render_all(reports: &[Report]) -> Value {
+    let mut runs: Vec<Value> = reports
+        .iter()
+        .flat_map(|r| match render(r)["runs"].take() {
+            Value::Array(runs) => runs,
+            _ => Vec::new(),
+        })
+        .collect();
+    if runs.is_empty() {
+        runs.push(json!({
+            "tool": {"driver": {
+                "name": "pkgwarden",
+                "version": env!("CARGO_PKG_VERSION"),
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
+                "rules": [],
+            }},
+            "results": [],
+        }));
+    }
+    json!({"$schema": SCHEMA_URI, "version": "2.1.0", "runs": runs})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
