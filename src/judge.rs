@@ -67,14 +67,7 @@ pub fn judge(
     let mut findings = detect::run(&input);
     detonate::attribute(&mut findings, &r.detonation_pids);
     let id = report::store::new_id();
-    // What the sandbox could not have written is never the install's to
-    // quarantine (another process changed it meanwhile).
-    let reachable: Vec<snapshot::Change> = changes
-        .iter()
-        .filter(|c| !input.out_of_reach(Path::new(&c.path)))
-        .cloned()
-        .collect();
-    let verdict = crate::verdict::decide(&mut findings, p, started, &id, &reachable, &tampered);
+    let verdict = crate::verdict::decide(&mut findings, p, started, &id, &changes, &tampered);
     let failed_unwatched = p.mode == Mode::Block && r.supervisor_failed.is_some();
     let exit_code = match (verdict.blocked, failed_unwatched) {
         (true, _) => exit::BLOCKED,
@@ -177,7 +170,6 @@ fn input<'a>(
             .chain([r.at.root_caches.clone()])
             .collect(),
         fs: r.fs.clone(),
-        fs_enforced: r.landlock.filesystem,
         manager_configs: setup::manager_configs(&r.plan),
         site_dirs: setup::site_dirs(&r.plan),
         path_dirs: r.scope.path_dirs.clone(),

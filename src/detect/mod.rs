@@ -55,8 +55,6 @@ pub struct Input<'a> {
     pub exec_roots: Vec<PathBuf>,
     /// The filesystem rules the sandbox applied (what was refused).
     pub fs: FsSpec,
-    /// The kernel enforced `fs` (landlock's filesystem rules were applied).
-    pub fs_enforced: bool,
     /// The manager's own configuration files (reading them is its business).
     pub manager_configs: Vec<PathBuf>,
     /// Site-packages directories of the install (`.pth` files).
@@ -249,7 +247,7 @@ impl Input<'_> {
     /// happened when the file changed or exists; else the sandbox refused it
     /// unless the rules allowed it (then it was undone by the install).
     pub fn write_taken(&self, p: &Path) -> Taken {
-        if self.mode == Mode::Audit || (self.changed(p).is_some() && !self.out_of_reach(p)) {
+        if self.mode == Mode::Audit || self.changed(p).is_some() {
             return Taken::Observed;
         }
         if self.fs.allows_write(p) && !self.nest_refused(p) {
@@ -274,25 +272,6 @@ impl Input<'_> {
             .map(|e| e.pid)
             .peekable();
         pids.peek().is_some() && pids.all(|pid| self.nest.refuses_write(pid, p, self, &procs))
-    }
-
-    /// True when the install's own sandbox could not have changed `p`: the
-    /// kernel enforced the filesystem rules and they let no write reach `p`,
-    /// neither as named nor as it resolves now. A file with other hard links
-    /// may have changed through one of them, so it never counts as out of
-    /// reach. (A bind mount of `p` inside a write grant is not seen.)
-    pub fn out_of_reach(&self, p: &Path) -> bool {
-        if !self.fs_enforced || self.mode == Mode::Audit {
-            return false;
-        }
-        if std::fs::symlink_metadata(p).is_ok_and(|m| {
-            use std::os::unix::fs::MetadataExt;
-            m.is_file() && m.nlink() > 1
-        }) {
-            return false;
-        }
-        let resolved = crate::sandbox::nest::real_path(p);
-        !self.fs.allows_write(p) && !self.fs.allows_write(&resolved)
     }
 
     /// The snapshot change of `p`, if any.
@@ -596,39 +575,9 @@ pub fn run(input: &Input) -> Vec<Finding> {
     out.extend(cache::check(input, &procs));
     // About RubyGems' own file format (plugin loaders), so it may name gem.
     gemplugin::attribute(input, &procs, &mut out);
-    outside_reach(input, &mut out);
     correlate(&mut out, &procs);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
-}
-
-/// A finding no sandboxed process is behind, whose every path is a snapshot
-/// change the sandbox could not have made, was made by a process outside
-/// it: said so; in block mode, where nothing inside reaches a process
-/// outside (no unix sockets, no direct connections), it is information only,
-/// so the user's edit in another terminal neither fails the install nor goes
-/// into quarantine.
-fn outside_reach(input: &Input, findings: &mut [Finding]) {
-    for f in findings.iter_mut().filter(|f| f.pid.is_none()) {
-        let paths = &f.evidence.paths;
-        let outside = !paths.is_empty()
-            && paths.iter().all(|p| {
-                let p = Path::new(p);
-                input.changed(p).is_some() && input.out_of_reach(p)
-            });
-        if !outside {
-            continue;
-        }
-        let note =
-            "outside what this install's sandbox could write: changed by a process outside it";
-        f.evidence.detail = Some(match f.evidence.detail.take() {
-            Some(d) => format!("{d}; {note}"),
-            None => note.to_string(),
-        });
-        if input.mode == Mode::Block {
-            f.severity = Severity::Info;
-        }
-    }
 }
 
 /// Raises severities where two signals meet in one branch of the process

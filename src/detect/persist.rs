@@ -247,10 +247,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         {
             continue;
         }
-        // A change the sandbox could not have made is not a sandboxed
-        // attempt's outcome (another process changed the file meanwhile).
-        let outside = pid.is_some() && input.out_of_reach(&path);
-        let action = if change.is_some() && !outside {
+        let action = if change.is_some() {
             Taken::Observed
         } else if pid.is_some_and(|p| input.hooks.refuses_write(p, &path, input.tree, procs)) {
             Taken::Blocked

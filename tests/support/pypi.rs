@@ -218,13 +218,6 @@ impl PypiIndex {
 
     /// Serves arbitrary distribution files.
     pub fn start_with(dists: Vec<Dist>) -> PypiIndex {
-        PypiIndex::start_with_hook(dists, |_| {})
-    }
-
-    /// Serves `dists`, calling `before(path)` in the server (outside any
-    /// sandbox) before each answer: what another process does while the
-    /// install runs.
-    pub fn start_with_hook(dists: Vec<Dist>, before: impl Fn(&str) + Send + 'static) -> PypiIndex {
         let mut st = IndexState::default();
         for d in dists {
             st.add(d);
@@ -233,7 +226,6 @@ impl PypiIndex {
         let handler_state = Arc::clone(&state);
         let server = HttpServer::start(move |_port| {
             move |rq: &Incoming<'_>| {
-                before(rq.path);
                 let st = handler_state.lock().unwrap_or_else(|p| p.into_inner());
                 route(&st, rq)
             }
