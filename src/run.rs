@@ -165,6 +165,12 @@ fn close(
 > {
     let private = [at.tmp.as_path(), &at.root_caches];
     let fs = sandbox::fs_spec(plan, p, at.home.as_deref(), &at.cwd, &private);
+    for r in &fs.refused {
+        eprintln!(
+            "pkgwarden: {what}: not granting {r}; to allow writing {}, add it to `extra_write_paths`",
+            r.target.display()
+        );
+    }
     let grants = prepare::grants(&fs, p.mode);
     let (ll_fd, status) =
         landlock::build(&grants, None, p.mode != Mode::Audit).map_err(|e| Some(e.into()))?;

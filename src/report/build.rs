@@ -119,6 +119,7 @@ pub fn report(p: Parts<'_>) -> Report {
             },
             landlock: serde_json::to_value(s.landlock).ok(),
             readable_secrets: readable_secrets(s.readable_credentials, &input.cwd),
+            refused_grants: input.fs.refused.iter().map(|r| r.to_string()).collect(),
             filter_still_held: s.observed.still_held,
             notifications: s.observed.notifications,
             snapshot_us: s.before.took_us + s.after.took_us,

@@ -289,6 +289,7 @@ pub(crate) mod testdata {
                 observed_only: vec!["landlock-net".into()],
                 landlock: None,
                 readable_secrets: vec![],
+                refused_grants: vec![],
                 filter_still_held: false,
                 notifications: 1700,
                 snapshot_us: 2100,
