@@ -659,6 +659,38 @@ mod tests {
     }
 
     #[test]
+    fn a_unix_datagram_socket_receives_one_message_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("log");
+        let rx = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let r = dirty_report("5e5e5e5e5e5e5e5e");
+        let sinks = LogSinks {
+            jsonl: None,
+            syslog: Some(syslog_cfg(SyslogTarget::Unix(sock.display().to_string()))),
+        };
+        assert!(deliver(&Batch::Report(&r), &sinks).is_empty());
+        let mut buf = vec![0u8; 65536];
+        let mut ids = Vec::new();
+        for _ in 0..=r.findings.len() {
+            let n = rx.recv(&mut buf).unwrap();
+            let (pri, ver, .., app, _, msgid, params, _) =
+                parse_5424(std::str::from_utf8(&buf[..n]).unwrap());
+            assert_eq!(
+                (pri / 8, ver.as_str(), app.as_str()),
+                (19, "1", "pkgw-test")
+            );
+            assert!(params.contains(&("labels.report_id".into(), "5e5e5e5e5e5e5e5e".into())));
+            ids.push(msgid);
+        }
+        assert_eq!(
+            ids.iter().filter(|m| *m == "finding").count(),
+            r.findings.len()
+        );
+        assert_eq!(ids.last().map(String::as_str), Some("report"));
+    }
+
+    #[test]
     fn a_collector_that_accepts_and_never_reads_cannot_hang_the_sender() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
