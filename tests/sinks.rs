@@ -392,6 +392,36 @@ fn a_window_addition_is_appended_after_the_install() {
 }
 
 #[test]
+fn a_window_sink_failure_is_told_once_by_the_next_shim_call() {
+    let c = case();
+    let policy =
+        c.policy("time_window = \"8s\"\n[log.jsonl]\npath = \"/proc/pkgwarden-no-such/x.jsonl\"\n");
+    let r = c.install("pw-plain", "protect", &policy);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("log sink log.jsonl").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    fs::write(
+        c.env.home.path().join(".npmrc"),
+        "registry=http://127.0.0.1:9/\n",
+    )
+    .unwrap();
+    // The watcher has no terminal: its warning waits for the next shim call.
+    let told = poll(Duration::from_secs(15), || {
+        let err = stderr_str(&run(c.env.shim("npm").arg("--version")));
+        err.contains("log sink log.jsonl").then_some(err)
+    })
+    .expect("the window's sink failure was never told");
+    assert_eq!(told.matches("log sink log.jsonl").count(), 1, "{told}");
+    assert!(told.contains(&id(&r)[..8]), "{told}");
+    let again = stderr_str(&run(c.env.shim("npm").arg("--version")));
+    assert!(!again.contains("log sink"), "told twice: {again}");
+}
+
+#[test]
 fn failing_sinks_cost_one_warning_each_and_change_nothing_else() {
     let c = case();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -1172,8 +1172,13 @@ fn update(
         notice(dir, &x.spec.report_id, &command, &notable);
     }
     crate::report::store::write(&report).map_err(|e| e.to_string())?;
-    for w in crate::report::sink::send_window(&report, &added, &x.spec.log) {
-        eprintln!("{w}");
+    // The watcher has no terminal: a sink's failure is told by the next
+    // shim call, as a notice.
+    let warnings = crate::report::sink::send_window(&report, &added, &x.spec.log);
+    for (i, w) in warnings.iter().enumerate() {
+        // Named apart from the findings' notice of the same moment.
+        let name = format!("{}-sink{i}", x.spec.report_id);
+        leave_notice(dir, &name, &format!("{w}\n"));
     }
     Ok(true)
 }
@@ -1195,6 +1200,11 @@ fn notice(dir: &Path, id: &str, command: &str, found: &[Finding]) {
         "pkgwarden: after `{command}` ended: {} [{severity}]{more}; see `pkgwarden report show {id}`\n",
         worst.title
     );
+    leave_notice(dir, id, &line);
+}
+
+/// Leaves `line` for the next shim call to print once.
+fn leave_notice(dir: &Path, id: &str, line: &str) {
     let nd = notice_dir(dir);
     // Only the last level: never re-create a state directory removed meanwhile.
     let _ = std::fs::create_dir(&nd);

@@ -232,6 +232,11 @@ fn finding_line(r: &Report, base: &Line, start: &str, f: &Finding) -> Line {
 /// carries `@timestamp`, `event.kind`, `event.category`, `event.action`,
 /// `labels.report_id` and `labels.manager`.
 pub fn render(r: &Report) -> String {
+    to_text(objects(r))
+}
+
+/// The objects [`render`] writes, one per line.
+pub(crate) fn objects(r: &Report) -> Vec<Map<String, Value>> {
     let base = base_line(r);
     // Event times are offsets from the start; unparsable starts are kept as
     // they are rather than invented.
@@ -270,7 +275,7 @@ pub fn render(r: &Report) -> String {
         lines.push(lingering_line(&base, &ts(r.duration_ms), p));
     }
 
-    to_text(lines.into_iter().map(|l| l.0))
+    lines.into_iter().map(|l| l.0).collect()
 }
 
 /// Objects as JSON lines.

@@ -142,11 +142,7 @@ fn jsonl_objects(batch: &Batch) -> Vec<Map<String, Value>> {
     match batch {
         Batch::Report(r) => {
             let mut out = vec![jsonl::summary(r)];
-            out.extend(
-                jsonl::render(r)
-                    .lines()
-                    .filter_map(|l| serde_json::from_str::<Map<String, Value>>(l).ok()),
-            );
+            out.extend(jsonl::objects(r));
             out
         }
         Batch::Window(r, added) => {
@@ -191,13 +187,17 @@ pub(crate) fn append_rotating(path: &Path, bytes: &[u8], cfg: &JsonlSink) -> io:
     }
     use std::os::unix::fs::OpenOptionsExt;
     // Not through a symlink: a root install must not append where a link
-    // planted in a shared log directory points.
+    // planted in a shared log directory points. Non-blocking open: a FIFO
+    // put there fails instead of waiting for a reader.
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o660)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
     f.write_all(bytes)
     // The lock goes with its descriptor.
 }
@@ -643,7 +643,7 @@ mod tests {
     }
 
     #[test]
-    fn a_symlinked_log_file_is_refused() {
+    fn a_symlinked_or_fifo_log_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("victim");
         std::fs::write(&target, "keep\n").unwrap();
@@ -656,6 +656,10 @@ mod tests {
         };
         assert!(append_rotating(&path, b"{}\n", &cfg).is_err());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
+        // A FIFO with no reader fails at once rather than hang.
+        let fifo = dir.path().join("fifo.jsonl");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(append_rotating(&fifo, b"{}\n", &cfg).is_err());
     }
 
     #[test]
