@@ -264,7 +264,11 @@ fn syslog_over_udp_and_tcp_carries_every_finding_and_a_summary() {
         tcp.local_addr().unwrap()
     ));
     let reader = std::thread::spawn(move || {
-        let (mut s, _) = tcp.accept().unwrap();
+        // Fails rather than hangs when nothing connects.
+        tcp.set_nonblocking(true).unwrap();
+        let (mut s, _) = poll(Duration::from_secs(120), || tcp.accept().ok())
+            .expect("the install never connected to the collector");
+        s.set_nonblocking(false).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         let mut all = Vec::new();
         s.read_to_end(&mut all).unwrap();
