@@ -8,6 +8,7 @@ pub mod jsonl;
 pub mod markdown;
 pub mod model;
 pub mod sarif;
+pub mod sink;
 pub mod store;
 
 use crate::model::{Evidence, Finding, Taken};
