@@ -249,6 +249,36 @@ pub fn connect_raw(sock: &OwnedFd, addr: &[u8]) -> io::Result<()> {
     check(rc.into()).map(drop)
 }
 
+/// `bind` of `sock` to the raw `sockaddr` bytes `addr`.
+pub fn bind_raw(sock: &OwnedFd, addr: &[u8]) -> io::Result<()> {
+    // SAFETY: see the module's contract (addr is addr.len() bytes).
+    let rc = unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            addr.as_ptr().cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    check(rc.into()).map(drop)
+}
+
+/// `sendto` of `data` on `sock` to the raw `sockaddr` bytes `addr`: the
+/// bytes sent.
+pub fn sendto_raw(sock: &OwnedFd, data: &[u8], flags: i32, addr: &[u8]) -> io::Result<usize> {
+    // SAFETY: see the module's contract (data and addr with their lengths).
+    let rc = unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            flags,
+            addr.as_ptr().cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    check(rc as libc::c_long).map(|n| n as usize)
+}
+
 /// The address family of socket `sock` (`SO_DOMAIN`).
 pub fn socket_domain(sock: &OwnedFd) -> Option<i32> {
     let mut v: libc::c_int = 0;

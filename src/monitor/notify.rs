@@ -902,7 +902,7 @@ fn network(
         ev.kind = EventKind::Dns;
     }
     match verdict {
-        Judged::Quiet => (None, Some(cont())),
+        Judged::Quiet => (None, Some(perform_quiet(listener, req, &dests, mem))),
         Judged::Refuse(errno) => refuse(ev, errno, w.net.observe_only),
         Judged::ConnectForIt if dests.len() == 1 => {
             // Connect on our own copy of the socket, to the address we checked.
@@ -921,6 +921,100 @@ fn network(
         Judged::ConnectForIt => refuse(ev, EPERM, false),
         Judged::Continue => let_through(listener, w, req, ev, target, &dests),
     }
+}
+
+/// The most data one quiet send carries (the C library's and iproute's
+/// netlink requests are a few hundred bytes).
+const MAX_QUIET_SEND: usize = 64 * 1024;
+
+/// Performs a quiet call (a disconnect, a request to the kernel's netlink)
+/// on the supervisor's copy of the socket with the address it checked and
+/// the data it read. Continued instead, the kernel would read the address
+/// again, after a second thread could have put another there (an agent's
+/// socket, any UDP destination): principle 1.
+fn perform_quiet(
+    listener: &OwnedFd,
+    req: &libc::seccomp_notif,
+    dests: &[Dest],
+    mem: &Mem,
+) -> libc::seccomp_notif_resp {
+    use libc::*;
+    let nr = i64::from(req.data.nr);
+    let a = req.data.args;
+    let [dest] = dests else {
+        // sendmmsg to the kernel's netlink: nothing ordinary does it.
+        return fail(EPERM);
+    };
+    let data = match nr {
+        n if n == SYS_sendto => quiet_payload(mem, &[(a[1], a[2])]),
+        n if n == SYS_sendmsg => sendmsg_data(mem, a[1]),
+        _ => Ok(Vec::new()),
+    };
+    let Ok(sock) = take_fd(req.pid as i32, a[0] as i32) else {
+        return fail(EBADF);
+    };
+    if !still_valid(listener, req.id) {
+        return fail(EPERM);
+    }
+    let data = match data {
+        Ok(d) => d,
+        Err(errno) => return fail(errno),
+    };
+    // The flags are the caller's register (sendto's 4th, sendmsg's 3rd).
+    let flags = |v: u64| (v & 0xffff_ffff) as u32 as i32;
+    let done = match nr {
+        n if n == SYS_connect => sys::connect_raw(&sock, &dest.raw).map(|()| 0),
+        n if n == SYS_bind => sys::bind_raw(&sock, &dest.raw).map(|()| 0),
+        n if n == SYS_sendto => sys::sendto_raw(&sock, &data, flags(a[3]), &dest.raw),
+        n if n == SYS_sendmsg => sys::sendto_raw(&sock, &data, flags(a[2]), &dest.raw),
+        _ => return fail(EPERM),
+    };
+    match done {
+        Ok(n) => ok(n as i64),
+        Err(err) => fail(err.raw_os_error().unwrap_or(EPERM)),
+    }
+}
+
+/// The data of a `sendmsg` header at `hdr`, gathered from its iovecs; one
+/// with control data is refused (a quiet netlink request has none).
+fn sendmsg_data(mem: &Mem, hdr: u64) -> Result<Vec<u8>, i32> {
+    let h = mem.bytes(hdr, MSGHDR as usize);
+    if h.len() != MSGHDR as usize {
+        return Err(libc::EFAULT);
+    }
+    let word = |off: usize| u64::from_ne_bytes(h[off..off + 8].try_into().unwrap_or([0; 8]));
+    if word(40) != 0 {
+        return Err(libc::EPERM);
+    }
+    let (iov, iovlen) = (word(16), word(24));
+    if iovlen > MAX_MMSG {
+        return Err(libc::EMSGSIZE);
+    }
+    let mut parts = Vec::new();
+    for i in 0..iovlen {
+        let (Some(base), Some(len)) = (mem.u64(iov + 16 * i), mem.u64(iov + 16 * i + 8)) else {
+            return Err(libc::EFAULT);
+        };
+        parts.push((base, len));
+    }
+    quiet_payload(mem, &parts)
+}
+
+/// The bytes of `(address, length)` pieces, read whole or refused.
+fn quiet_payload(mem: &Mem, parts: &[(u64, u64)]) -> Result<Vec<u8>, i32> {
+    let mut out = Vec::new();
+    for &(base, len) in parts {
+        let len = usize::try_from(len).map_err(|_| libc::EMSGSIZE)?;
+        if len > MAX_QUIET_SEND - out.len() {
+            return Err(libc::EMSGSIZE);
+        }
+        let b = mem.bytes(base, len);
+        if b.len() != len {
+            return Err(libc::EFAULT);
+        }
+        out.extend(b);
+    }
+    Ok(out)
 }
 
 /// The destination judged most severely (a refusal over anything, anything
