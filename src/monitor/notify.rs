@@ -884,8 +884,7 @@ fn network(
         }
     };
     if dests.is_empty() {
-        // A connected socket: its destination was checked at connect.
-        return (None, Some(cont()));
+        return unnamed(listener, req, ev, mem, w.net.observe_only);
     }
     let (verdict, chosen) = worst_destination(nr, pid, &dests, &w.net, &mut ev);
     let Some((target, dest)) = chosen else {
@@ -923,6 +922,76 @@ fn network(
     }
 }
 
+/// The most data one datagram without a name carries, sent for the
+/// process (a unix datagram socket's default send buffer, rounded up).
+const MAX_UNNAMED_SEND: usize = 256 * 1024;
+
+/// A call that names no destination: it goes to the connected peer,
+/// checked at connect. connect, bind and sendto hold the name's pointer and
+/// length in registers, so the kernel reads none either. A `sendmsg`
+/// header is memory: continued, the kernel would read it again, and a name
+/// a second thread put there since would be used on any socket but a
+/// stream one (where only `MSG_FASTOPEN` reads it). So the supervisor sends
+/// the data it read on its copy of the socket; `sendmmsg` is refused.
+fn unnamed(
+    listener: &Arc<OwnedFd>,
+    req: &libc::seccomp_notif,
+    mut ev: Event,
+    mem: &Mem,
+    observe_only: bool,
+) -> Answer {
+    use libc::*;
+    let nr = i64::from(req.data.nr);
+    let a = req.data.args;
+    if nr != SYS_sendmsg && nr != SYS_sendmmsg {
+        return (None, Some(cont()));
+    }
+    let Ok(sock) = take_fd(req.pid as i32, a[0] as i32) else {
+        return (None, Some(fail(EBADF)));
+    };
+    let flags = (a[2] & 0xffff_ffff) as u32 as i32;
+    let stream = sys::socket_type(&sock) == Some(SOCK_STREAM);
+    if stream && flags & MSG_FASTOPEN == 0 {
+        return (None, Some(cont()));
+    }
+    if observe_only {
+        return (None, Some(cont()));
+    }
+    ev.addr = Some("none in the message header".into());
+    if nr == SYS_sendmmsg || stream {
+        return refuse(ev, EPERM, false);
+    }
+    let data = match sendmsg_data(mem, a[1], MAX_UNNAMED_SEND) {
+        Ok(d) => d,
+        Err(errno) => return refuse(ev, errno, false),
+    };
+    if !still_valid(listener, req.id) {
+        return (None, Some(fail(EPERM)));
+    }
+    send_for(listener, req.id, sock, data, flags);
+    (None, None)
+}
+
+/// Sends `data` on `sock` (the process's socket, taken) to its connected
+/// peer, on a worker thread: a full receiver must not stall the
+/// notifications of every other process.
+fn send_for(listener: &Arc<OwnedFd>, id: u64, sock: OwnedFd, data: Vec<u8>, flags: i32) {
+    if CONNECTS_IN_FLIGHT.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTS_IN_FLIGHT {
+        CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        send(listener, id, fail(libc::EAGAIN));
+        return;
+    }
+    let listener = Arc::clone(listener);
+    std::thread::spawn(move || {
+        let resp = match sys::sendto_raw(&sock, &data, flags, &[]) {
+            Ok(n) => ok(n as i64),
+            Err(err) => fail(err.raw_os_error().unwrap_or(libc::EPERM)),
+        };
+        send(&listener, id, resp);
+        CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    });
+}
+
 /// The most data one quiet send carries (the C library's and iproute's
 /// netlink requests are a few hundred bytes).
 const MAX_QUIET_SEND: usize = 64 * 1024;
@@ -946,8 +1015,8 @@ fn perform_quiet(
         return fail(EPERM);
     };
     let data = match nr {
-        n if n == SYS_sendto => quiet_payload(mem, &[(a[1], a[2])]),
-        n if n == SYS_sendmsg => sendmsg_data(mem, a[1]),
+        n if n == SYS_sendto => gather(mem, &[(a[1], a[2])], MAX_QUIET_SEND),
+        n if n == SYS_sendmsg => sendmsg_data(mem, a[1], MAX_QUIET_SEND),
         _ => Ok(Vec::new()),
     };
     let Ok(sock) = take_fd(req.pid as i32, a[0] as i32) else {
@@ -977,7 +1046,7 @@ fn perform_quiet(
 
 /// The data of a `sendmsg` header at `hdr`, gathered from its iovecs; one
 /// with control data is refused (a quiet netlink request has none).
-fn sendmsg_data(mem: &Mem, hdr: u64) -> Result<Vec<u8>, i32> {
+fn sendmsg_data(mem: &Mem, hdr: u64, max: usize) -> Result<Vec<u8>, i32> {
     let h = mem.bytes(hdr, MSGHDR as usize);
     if h.len() != MSGHDR as usize {
         return Err(libc::EFAULT);
@@ -997,15 +1066,16 @@ fn sendmsg_data(mem: &Mem, hdr: u64) -> Result<Vec<u8>, i32> {
         };
         parts.push((base, len));
     }
-    quiet_payload(mem, &parts)
+    gather(mem, &parts, max)
 }
 
-/// The bytes of `(address, length)` pieces, read whole or refused.
-fn quiet_payload(mem: &Mem, parts: &[(u64, u64)]) -> Result<Vec<u8>, i32> {
+/// The bytes of `(address, length)` pieces, read whole (at most `max`) or
+/// refused.
+fn gather(mem: &Mem, parts: &[(u64, u64)], max: usize) -> Result<Vec<u8>, i32> {
     let mut out = Vec::new();
     for &(base, len) in parts {
         let len = usize::try_from(len).map_err(|_| libc::EMSGSIZE)?;
-        if len > MAX_QUIET_SEND - out.len() {
+        if len > max - out.len() {
             return Err(libc::EMSGSIZE);
         }
         let b = mem.bytes(base, len);
