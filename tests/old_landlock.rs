@@ -90,6 +90,22 @@ fn below_abi_3_no_readable_file_is_truncated() {
                 );
                 assert!(not_enforced.contains("capped at"), "{at}: {not_enforced}");
                 assert!(enforced.contains("seccomp-truncate"), "{at}: {enforced}");
+                // Each refusal is evidence (the attempt, with its errno).
+                let escapes = r.report["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|f| f["rule"] == "sandbox.escape")
+                    .map(|f| f["evidence"]["detail"].to_string())
+                    .collect::<Vec<_>>();
+                for call in ["openat", "truncate"] {
+                    assert!(
+                        escapes
+                            .iter()
+                            .any(|d| d.contains(call) && d.contains("errno 13")),
+                        "{at}: {call}: {escapes:?}"
+                    );
+                }
                 assert_eq!(
                     r.report["sandbox"]["landlock"]["abi"],
                     cap.parse::<u32>().unwrap()
