@@ -260,6 +260,12 @@ fn an_unspec_connect_swapped_after_the_check_reaches_nothing() {
             r.stdout
         );
         assert_eq!(line_count(&r, "unix ", "landed"), 0, "{mode}: {}", r.stdout);
+        assert_eq!(
+            line_count(&r, "abstract ", "landed"),
+            0,
+            "{mode}: {}",
+            r.stdout
+        );
         if mode == "protect" {
             assert_eq!(line_count(&r, "udp ", "landed"), 0, "{mode}: {}", r.stdout);
         }

@@ -848,6 +848,12 @@ fn judge(nr: i64, target: Option<&Target>, net: &NetPolicy, privileged: bool) ->
         // names, the install needs no DNS of its own).
         Some(Target::Ip(_)) => Judged::Refuse(ECONNREFUSED),
         Some(Target::Unix(_)) if privileged || net.deny_all_unix => Judged::Refuse(EACCES),
+        // An abstract name is not a file the supervisor can open and pin,
+        // and connecting for the process would lose landlock's scoping of
+        // the abstract namespace (the supervisor is outside the domain).
+        // Continued, the kernel reads the address again: a thread swapping
+        // in the agent's path after the check reached it.
+        Some(Target::Unix(p)) if connect && p.starts_with('@') => Judged::Refuse(EACCES),
         Some(Target::Unix(_)) => Judged::Continue,
     }
 }
@@ -2354,6 +2360,17 @@ mod tests {
         assert_eq!(
             judge(SYS_sendto, Some(&proxy), &protect(), false),
             Judged::Refuse(libc::ECONNREFUSED)
+        );
+        // An abstract name is refused for connect (round 7: the kernel's
+        // second read may find a path), left to the kernel for a datagram.
+        let abstract_name = Target::Unix("@pw-test".into());
+        assert_eq!(
+            judge(SYS_connect, Some(&abstract_name), &protect(), false),
+            Judged::Refuse(libc::EACCES)
+        );
+        assert_eq!(
+            judge(SYS_sendto, Some(&abstract_name), &protect(), false),
+            Judged::Continue
         );
         // A privileged unix socket is refused in protect.
         let agent = Target::Unix("/tmp/agent.sock".into());
