@@ -331,11 +331,29 @@ pub struct LandlockStatus {
     pub scoping: bool,
     /// Number of path rules.
     pub rules: usize,
+    /// The kernel's ABI, when [`ABI_CAP_VAR`] made the sandbox use less.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capped_from: Option<u32>,
 }
 
 /// The kernel's landlock ABI version (0 when landlock is off).
 pub fn kernel_abi() -> u32 {
     crate::sys::landlock_abi()
+}
+
+/// Caps the landlock ABI the sandbox uses, for tests of what older kernels
+/// leave open. Never silent: a capped install warns, and its report lists
+/// the cap among what was not enforced.
+pub const ABI_CAP_VAR: &str = "PKGWARDEN_TEST_LANDLOCK_ABI_MAX";
+
+/// The landlock ABI the sandbox uses: the kernel's, or less under
+/// [`ABI_CAP_VAR`] (which can only lower it).
+pub fn sandbox_abi() -> u32 {
+    let cap = std::env::var(ABI_CAP_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok());
+    let k = kernel_abi();
+    cap.map_or(k, |c| k.min(c))
 }
 
 /// Landlock errors: a ruleset that cannot be built is reported, never
@@ -367,7 +385,7 @@ pub fn build(
     proxy_port: Option<u16>,
     restrict_net: bool,
 ) -> Result<(Option<OwnedFd>, LandlockStatus), LandlockError> {
-    let abi_n = kernel_abi();
+    let abi_n = sandbox_abi();
     let abi = match abi_n {
         0 => ABI::Unsupported,
         1 => ABI::V1,
@@ -383,6 +401,7 @@ pub fn build(
         network: restrict_net && abi_n >= 4,
         scoping: abi_n >= 6,
         rules: 0,
+        capped_from: Some(kernel_abi()).filter(|k| *k > abi_n),
     };
     if abi_n == 0 {
         return Ok((None, status));
@@ -469,7 +488,7 @@ pub fn restrict_nested(
     writes: Option<(&[PathBuf], &[PathBuf])>,
     write_only: &[PathBuf],
 ) -> Result<(), LandlockError> {
-    let abi = match kernel_abi() {
+    let abi = match sandbox_abi() {
         0 => return Err(LandlockError::Unavailable),
         1 => ABI::V1,
         2 => ABI::V2,
