@@ -278,7 +278,13 @@ fn read_facts(managers: &[String]) -> Vec<FactsState> {
                 serde_json::to_value(p.facts_origin)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string)),
-                p.facts.not_derived,
+                // An adapter builds its facts on a skeleton and marks them
+                // derived: only underived facts are a skeleton.
+                (!p.facts.derived).then(|| {
+                    p.facts
+                        .not_derived
+                        .unwrap_or_else(|| "its facts are not derived".into())
+                }),
                 None,
             ),
             Err(e) => (None, None, Some(e.to_string())),

@@ -142,6 +142,18 @@ fn own_directories_and_the_upstream_proxy_are_shown() {
             .any(|d| d["what"] == "reports" && d["error"].is_null()),
         "{v:#}"
     );
+    // yarn's facts are derived by its adapter (on a skeleton it fills):
+    // read, not a skeleton.
+    let yarn = v["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["manager"] == "yarn")
+        .unwrap_or_else(|| panic!("no yarn facts: {v:#}"));
+    assert!(
+        yarn["error"].is_null() && yarn["skeleton"].is_null(),
+        "{yarn:#}"
+    );
 
     // A reports directory that cannot be written is a problem with its fix.
     if nix_is_root() {
