@@ -18,7 +18,10 @@ pub fn accept(findings: &mut [Finding], allow: &[AllowEntry], now: SystemTime) -
     for f in findings.iter_mut() {
         let Some(pkg) = &f.package else { continue };
         for a in allow {
-            if &a.package != pkg || !(a.rules.is_empty() || a.rules.contains(&f.rule)) {
+            if &a.package != pkg
+                || !(a.rules.is_empty() || a.rules.contains(&f.rule))
+                || !in_scope(a, f)
+            {
                 continue;
             }
             if a.expired(now) {
@@ -40,6 +43,35 @@ pub fn accept(findings: &mut [Finding], allow: &[AllowEntry], now: SystemTime) -
         }
     }
     warnings
+}
+
+/// True when `f` lies within the entry's hook, endpoints and paths (each
+/// only when the entry names it).
+fn in_scope(a: &AllowEntry, f: &Finding) -> bool {
+    let hook = a.hook.is_none() || a.hook == f.hook;
+    let endpoint = a.endpoints.is_empty()
+        || f.evidence
+            .endpoint
+            .as_ref()
+            .is_some_and(|e| a.endpoints.contains(&e.to_ascii_lowercase()));
+    let home = std::env::var("HOME").unwrap_or_default();
+    let roots: Vec<String> = a
+        .paths
+        .iter()
+        .map(|r| match r.strip_prefix("~/") {
+            Some(rest) => format!("{}/{rest}", home.trim_end_matches('/')),
+            None => r.clone(),
+        })
+        .collect();
+    let under = |p: &String| {
+        roots.iter().any(|r| {
+            let r = r.trim_end_matches('/');
+            p == r || p.strip_prefix(r).is_some_and(|rest| rest.starts_with('/'))
+        })
+    };
+    let paths =
+        a.paths.is_empty() || (!f.evidence.paths.is_empty() && f.evidence.paths.iter().all(under));
+    hook && endpoint && paths
 }
 
 /// True when a finding the allow list did not accept reaches `min`.

@@ -92,7 +92,7 @@ pub fn decide(
             Vec::new(),
         );
     }
-    if policy.allow_unknown {
+    if policy.allow_unknown || policy.tolerated.iter().any(|t| *t == key(&host)) {
         (
             Verdict::Unexpected,
             Some("not a configured registry".into()),
@@ -116,6 +116,7 @@ mod tests {
         let p = ProxyPolicy {
             allowed: vec!["127.0.0.1:4873".into()],
             allow_unknown: true,
+            tolerated: Vec::new(),
             deny_raw_ip: false,
             upstream: None,
             limits: Default::default(),
@@ -133,6 +134,7 @@ mod tests {
         let q = ProxyPolicy {
             allowed: vec!["169.254.169.254:80".into()],
             allow_unknown: true,
+            tolerated: Vec::new(),
             deny_raw_ip: true,
             upstream: None,
             limits: Default::default(),
