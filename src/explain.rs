@@ -267,3 +267,100 @@ fn one(r: &Report, i: usize, f: &Finding) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Evidence, Severity, Taken};
+
+    fn finding(rule: RuleId, package: Option<&str>, ev: Evidence) -> Finding {
+        Finding {
+            rule,
+            title: "t".into(),
+            severity: Severity::Medium,
+            attack: Vec::new(),
+            pid: Some(3),
+            chain: Vec::new(),
+            package: package.map(String::from),
+            hook: Some("install".into()),
+            evidence: ev,
+            action: Taken::Observed,
+            allowed_by: None,
+            after_ms: None,
+        }
+    }
+
+    #[test]
+    fn never_legitimate_rules_get_no_scope_and_the_others_are_scoped() {
+        for rule in RuleId::ALL {
+            let f = finding(
+                *rule,
+                Some("a@1"),
+                Evidence {
+                    endpoint: Some("h.example:443".into()),
+                    paths: vec!["/srv/x/y.sh".into()],
+                    ..Evidence::default()
+                },
+            );
+            match (never_legitimate(*rule), scope(&f)) {
+                (Some(_), Ok(s)) => panic!("{rule:?} suggested: {s:?}"),
+                (None, Err(e)) => panic!("{rule:?} not scoped: {e}"),
+                (None, Ok(s)) => {
+                    assert_eq!(s.package, "a@1");
+                    assert_eq!(s.hook.as_deref(), Some("install"));
+                    assert_eq!(s.rule, Some(*rule));
+                }
+                (Some(_), Err(e)) => assert!(e.contains("will not suggest"), "{e}"),
+            }
+        }
+        for rule in [
+            "persist.shell-rc",
+            "cred.read",
+            "net.metadata",
+            "sandbox.escape",
+            "tamper.pkgwarden",
+        ] {
+            let id: RuleId = rule.parse().unwrap();
+            assert!(never_legitimate(id).is_some(), "{rule}");
+        }
+    }
+
+    #[test]
+    fn scopes_name_the_endpoint_or_the_directory_and_need_a_package() {
+        let net = finding(
+            RuleId::NetUnexpectedHost,
+            Some("a@1"),
+            Evidence {
+                endpoint: Some("Mirror.Example:8080".into()),
+                ..Evidence::default()
+            },
+        );
+        let s = scope(&net).unwrap();
+        assert_eq!(
+            s.endpoints.iter().collect::<Vec<_>>(),
+            ["mirror.example:8080"]
+        );
+        let toml = s.toml(&["from report r".into()]);
+        let v: toml::Table = toml.parse().unwrap();
+        assert_eq!(
+            v["allow"][0]["endpoints"][0].as_str(),
+            Some("mirror.example:8080")
+        );
+        let file = finding(
+            RuleId::HiddenScript,
+            Some("a@1"),
+            Evidence {
+                paths: vec!["/srv/cache/x.sh".into()],
+                ..Evidence::default()
+            },
+        );
+        assert_eq!(
+            scope(&file).unwrap().paths.iter().collect::<Vec<_>>(),
+            ["/srv/cache"]
+        );
+        let nameless = finding(RuleId::HiddenScript, None, file.evidence.clone());
+        assert!(scope(&nameless).unwrap_err().contains("no package version"));
+        let no_endpoint = finding(RuleId::NetUnexpectedHost, Some("a@1"), Evidence::default());
+        assert!(scope(&no_endpoint).is_err());
+    }
+}

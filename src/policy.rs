@@ -10,7 +10,8 @@
 //! A project file comes with the code being installed, so it may only make the policy
 //! stricter: it can raise `mode`, but not lower it, and it cannot set
 //! `allowed_parents`, `user_scope` or `package_managers`. Such lines are ignored and
-//! reported as warnings.
+//! reported as warnings. Of `allow` it keeps only host entries scoped to a package
+//! version ([`AllowEntry::endpoint_only`]).
 
 use crate::model::Tool;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -931,7 +932,7 @@ pub fn explain(key: &str) -> &'static str {
         "endpoints.deny" => "endpoint classes refused in every mode",
         "block_severity" => "in block mode, findings of this severity and above fail the install",
         "allow" => {
-            "accepted findings per package version: reported, but they do not fail a block-mode install"
+            "accepted findings per package version (scoped by hook, endpoints, paths): reported, but they do not fail a block-mode install"
         }
         "extra_write_paths" => "directories every sandboxed install may also write beneath",
         "shim_new_venvs" => "put pkgwarden shims in virtualenvs created through a shim",

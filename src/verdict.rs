@@ -157,3 +157,74 @@ pub fn decide(
         quarantined: q,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Evidence, RuleId};
+
+    fn finding(rule: RuleId, hook: &str, endpoint: Option<&str>, paths: &[&str]) -> Finding {
+        Finding {
+            rule,
+            title: String::new(),
+            severity: Severity::Medium,
+            attack: Vec::new(),
+            pid: Some(7),
+            chain: Vec::new(),
+            package: Some("a@1.0.0".into()),
+            hook: Some(hook.into()),
+            evidence: Evidence {
+                endpoint: endpoint.map(String::from),
+                paths: paths.iter().map(|p| p.to_string()).collect(),
+                ..Evidence::default()
+            },
+            action: Taken::Observed,
+            allowed_by: None,
+            after_ms: None,
+        }
+    }
+
+    fn entry(hook: Option<&str>, endpoints: &[&str], paths: &[&str]) -> AllowEntry {
+        AllowEntry {
+            package: "a@1.0.0".into(),
+            rules: Vec::new(),
+            expires: None,
+            reason: None,
+            hook: hook.map(String::from),
+            endpoints: endpoints.iter().map(|e| e.to_string()).collect(),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    fn accepted(f: Finding, a: AllowEntry) -> bool {
+        let mut fs = [f];
+        accept(&mut fs, &[a], SystemTime::now());
+        fs[0].allowed_by.is_some()
+    }
+
+    #[test]
+    fn scoped_entries_accept_only_their_hook_endpoint_and_paths() {
+        let net = |h, e| finding(RuleId::NetUnexpectedHost, h, Some(e), &[]);
+        let e = entry(Some("postinstall"), &["h.example:80"], &[]);
+        assert!(accepted(net("postinstall", "h.example:80"), e.clone()));
+        assert!(accepted(net("postinstall", "H.Example:80"), e.clone()));
+        assert!(!accepted(net("preinstall", "h.example:80"), e.clone()));
+        assert!(!accepted(net("postinstall", "h.example:443"), e.clone()));
+        assert!(!accepted(net("postinstall", "other.example:80"), e));
+        let file = |p: &[&str]| finding(RuleId::HiddenScript, "install", None, p);
+        let e = entry(None, &[], &["/srv/cache"]);
+        assert!(accepted(file(&["/srv/cache/x.sh"]), e.clone()));
+        assert!(accepted(
+            file(&["/srv/cache/d/x.sh", "/srv/cache/y"]),
+            e.clone()
+        ));
+        assert!(!accepted(
+            file(&["/srv/cache/x.sh", "/srv/other/y"]),
+            e.clone()
+        ));
+        assert!(!accepted(file(&["/srv/cachex/x.sh"]), e.clone()));
+        assert!(!accepted(file(&[]), e));
+        // An entry without scope keys accepts as before.
+        assert!(accepted(file(&["/anywhere"]), entry(None, &[], &[])));
+    }
+}
