@@ -118,6 +118,14 @@ fn audit_then_suggest_makes_the_same_install_pass_in_block_and_only_it() {
     let r = npm_install(&env, "block", &registry, &project, name, &vars);
     assert_eq!(r.code, BLOCKED, "{}", r.stderr);
     assert_eq!(unexpected(&r)["action"], "blocked");
+    // The summary of a blocked install points at explain.
+    let blocked_id = r.report["id"].as_str().unwrap();
+    assert!(
+        r.stderr
+            .contains(&format!("`pkgwarden explain {}`", &blocked_id[..8])),
+        "{}",
+        r.stderr
+    );
 
     // 2. Audit: the same install, observed.
     let r = npm_install(&env, "audit", &registry, &project, name, &vars);
@@ -201,6 +209,12 @@ fn audit_then_suggest_makes_the_same_install_pass_in_block_and_only_it() {
     assert!(
         seen.lock().unwrap().len() > asked,
         "the request did not go out"
+    );
+    assert!(
+        r.stderr
+            .contains("accepted (allow pw-fetch-unexpected@1.0.0"),
+        "{}",
+        r.stderr
     );
     assert!(
         unexpected(&r)["allowed_by"].is_string(),
