@@ -432,3 +432,59 @@ fn scoped_allow_keys_are_validated_and_a_project_may_only_scope_hosts() {
         v["warnings"]
     );
 }
+
+/// The brief's first case: a benign postinstall asking a loopback host by
+/// name (refused in every mode: a name that resolves inside). Audit records
+/// it with the package; the suggested entry lets exactly that `host:port`
+/// through for that package in block.
+#[test]
+fn a_postinstall_asking_a_loopback_host_is_learned_and_then_passes_block() {
+    let (service, seen) = user_proxy();
+    let port = service.rsplit(':').next().unwrap().to_string();
+    let vars = vec![("PW_HOST", format!("localhost:{port}"))];
+    let registry = NpmRegistry::start_with(vec![package("pw-fetch-local", "fetch-unexpected.js")]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    let name = "pw-fetch-local";
+    let endpoint = format!("localhost:{port}");
+
+    let r = npm_install(&env, "block", &registry, &project, name, &vars);
+    assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+    assert_eq!(unexpected(&r)["evidence"]["endpoint"], endpoint.as_str());
+    let r = npm_install(&env, "audit", &registry, &project, name, &vars);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(unexpected(&r)["package"], "pw-fetch-local@1.0.0");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "reached before it was allowed"
+    );
+
+    let out = pw(&env, &project, &["policy", "suggest"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let suggested = stdout_str(&out);
+    assert!(
+        suggested.contains(&format!("endpoints = [\"{endpoint}\"]")),
+        "{suggested}"
+    );
+    let file = env.home.path().join("suggested.toml");
+    fs::write(&file, &suggested).unwrap();
+    let r = npm_install(
+        &env,
+        "block",
+        &registry,
+        &project,
+        name,
+        &with_policy(&vars, &file),
+    );
+    assert_eq!(r.code, 0, "{}\n{:#}", r.stderr, r.report["findings"]);
+    assert!(
+        r.stdout.contains("fetch-unexpected got 200"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "the loopback host was not reached once"
+    );
+}
