@@ -135,7 +135,7 @@ pub fn judge(
         .is_ok();
     // The watch window goes on after the install, adding to the report.
     if stored && report.watch.is_some() {
-        crate::monitor::watch::start_window(&report, &r.scope, &after, &input, p.time_window);
+        crate::monitor::watch::start_window(&report, &r.scope, &after, &input, p);
     }
     if let Err(errors) = report::publish(&report) {
         for e in errors {
@@ -146,6 +146,9 @@ pub fn judge(
         "{}",
         report::human::summary(&report, report::human::use_color())
     );
+    // After the summary, so that a slow collector never delays it; a sink's
+    // failure is a warning and leaves the exit code alone.
+    report::sink::send_report(&report, &p.log);
     exit_code
 }
 

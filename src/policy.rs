@@ -124,6 +124,11 @@ pub struct Policy {
     /// shim (`python -m venv`, `virtualenv`, `uv venv`), so its `pip` called
     /// by absolute path is monitored too.
     pub shim_new_venvs: bool,
+    /// Log sinks (`[log.jsonl]`, `[log.syslog]`): where every stored report
+    /// also goes. Left out of the JSON when none is set, so that the
+    /// policy's hash stays what it was for policies without sinks.
+    #[serde(skip_serializing_if = "crate::model::log::LogSinks::is_empty")]
+    pub log: crate::model::log::LogSinks,
 }
 
 /// An accepted finding: a package version (and optionally some rules) whose
@@ -270,6 +275,7 @@ struct Layer {
     allow: Option<Vec<AllowEntry>>,
     extra_write_paths: Option<Vec<NonEmpty>>,
     shim_new_venvs: Option<bool>,
+    log: Option<crate::model::log::LogSinks>,
 }
 
 /// A manager name as written; checked against the known tools after parsing,
@@ -731,6 +737,7 @@ impl Merger {
             allow: b.allow.unwrap_or_default(),
             extra_write_paths: Vec::new(),
             shim_new_venvs: b.shim_new_venvs.unwrap_or(false),
+            log: b.log.unwrap_or_default(),
         };
         let sources = KEYS
             .iter()
@@ -784,6 +791,8 @@ impl Merger {
             "extra_write_paths",
             layer.extra_write_paths.take().is_some(),
         );
+        // Nor choose a file pkgwarden appends to, or where reports are sent.
+        refuse("log", layer.log.take().is_some());
         if let Some(sev) = layer.block_severity
             && sev > self.policy.block_severity
         {
@@ -857,6 +866,17 @@ impl Merger {
             p.shim_new_venvs = v;
             set.push("shim_new_venvs");
         }
+        if let Some(v) = layer.log {
+            // Per sink: a layer that sets one keeps the other from below.
+            if v.jsonl.is_some() {
+                p.log.jsonl = v.jsonl;
+                set.push("log.jsonl");
+            }
+            if v.syslog.is_some() {
+                p.log.syslog = v.syslog;
+                set.push("log.syslog");
+            }
+        }
         if let Some(v) = layer.endpoints {
             if !v.deny.is_empty() {
                 p.endpoints.deny = v.deny;
@@ -884,7 +904,7 @@ impl Merger {
 }
 
 /// Every key, as `policy show` lists them.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 17] = [
     "mode",
     "package_managers",
     "artifact_paths",
@@ -900,6 +920,8 @@ pub const KEYS: [&str; 15] = [
     "allow",
     "extra_write_paths",
     "shim_new_venvs",
+    "log.jsonl",
+    "log.syslog",
 ];
 
 /// What a key does, in one line (`policy show`).
@@ -936,6 +958,10 @@ pub fn explain(key: &str) -> &'static str {
         }
         "extra_write_paths" => "directories every sandboxed install may also write beneath",
         "shim_new_venvs" => "put pkgwarden shims in virtualenvs created through a shim",
+        "log.jsonl" => {
+            "also append every report as JSON lines (ECS fields) to this file, rotated by size"
+        }
+        "log.syslog" => "also send every report as RFC 5424 syslog messages (unix, udp or tcp)",
         _ => "",
     }
 }

@@ -68,7 +68,7 @@ pub fn sandboxed(
     // The installed distributions' files, stat only: after the install, the
     // ones that changed are checked against their RECORD.
     let installed = detect::record::stat_installed(&scope.site_dirs);
-    let rules = seccomp::for_mode(p.mode);
+    let rules = seccomp::for_mode(p.mode, landlock.abi);
     let program = rules.program();
     let proxy = match Proxy::start(setup::proxy_policy(&plan, p, env), start) {
         Ok(proxy) => proxy,
@@ -165,9 +165,22 @@ fn close(
 > {
     let private = [at.tmp.as_path(), &at.root_caches];
     let fs = sandbox::fs_spec(plan, p, at.home.as_deref(), &at.cwd, &private);
+    for r in &fs.refused {
+        eprintln!(
+            "pkgwarden: {what}: not granting {r}; to allow writing {}, add it to `extra_write_paths`",
+            r.target.display()
+        );
+    }
     let grants = prepare::grants(&fs, p.mode);
     let (ll_fd, status) =
         landlock::build(&grants, None, p.mode != Mode::Audit).map_err(|e| Some(e.into()))?;
+    if let Some(kernel) = status.capped_from {
+        eprintln!(
+            "pkgwarden: WARNING: {what}: landlock ABI capped at {} (the kernel has {kernel}) by {}: a test setting, weaker than this kernel allows",
+            status.abi,
+            landlock::ABI_CAP_VAR
+        );
+    }
     let probe = sandbox::probe::probe_cached();
     if ll_fd.is_some() && probe.complete() {
         return Ok((fs, grants, ll_fd, status));

@@ -249,8 +249,54 @@ pub fn connect_raw(sock: &OwnedFd, addr: &[u8]) -> io::Result<()> {
     check(rc.into()).map(drop)
 }
 
+/// `bind` of `sock` to the raw `sockaddr` bytes `addr`.
+pub fn bind_raw(sock: &OwnedFd, addr: &[u8]) -> io::Result<()> {
+    // SAFETY: see the module's contract (addr is addr.len() bytes).
+    let rc = unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            addr.as_ptr().cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    check(rc.into()).map(drop)
+}
+
+/// `sendto` of `data` on `sock` to the raw `sockaddr` bytes `addr` (none
+/// when empty: the connected peer): the bytes sent.
+pub fn sendto_raw(sock: &OwnedFd, data: &[u8], flags: i32, addr: &[u8]) -> io::Result<usize> {
+    // A name of length 0 is still a name to the kernel (EINVAL on UDP).
+    let name = if addr.is_empty() {
+        std::ptr::null()
+    } else {
+        addr.as_ptr()
+    };
+    // SAFETY: see the module's contract (data and addr with their lengths).
+    let rc = unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            flags,
+            name.cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    check(rc as libc::c_long).map(|n| n as usize)
+}
+
 /// The address family of socket `sock` (`SO_DOMAIN`).
 pub fn socket_domain(sock: &OwnedFd) -> Option<i32> {
+    socket_int(sock, libc::SO_DOMAIN)
+}
+
+/// The type of socket `sock` (`SO_TYPE`: `SOCK_STREAM`, `SOCK_DGRAM`, …).
+pub fn socket_type(sock: &OwnedFd) -> Option<i32> {
+    socket_int(sock, libc::SO_TYPE)
+}
+
+/// An `int` socket option of level `SOL_SOCKET`.
+fn socket_int(sock: &OwnedFd, opt: libc::c_int) -> Option<i32> {
     let mut v: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: see the module's contract (an int and its size).
@@ -258,7 +304,7 @@ pub fn socket_domain(sock: &OwnedFd) -> Option<i32> {
         libc::getsockopt(
             sock.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_DOMAIN,
+            opt,
             (&mut v as *mut libc::c_int).cast(),
             &mut len,
         )

@@ -180,3 +180,229 @@ fn a_link_swapped_to_the_supervisors_proc_entries_reads_nothing_of_it() {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// A loopback UDP listener that counts the datagrams it gets.
+struct CountingUdp {
+    port: u16,
+    count: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CountingUdp {
+    fn start() -> CountingUdp {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_millis(20)))
+            .unwrap();
+        let port = s.local_addr().unwrap().port();
+        let count = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, st) = (count.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            loop {
+                match s.recv(&mut buf) {
+                    Ok(_) => {
+                        c.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(_) if st.load(Ordering::SeqCst) => break,
+                    Err(_) => {}
+                }
+            }
+        });
+        CountingUdp {
+            port,
+            count,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> usize {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+/// Round 7, lead 2: a `connect(AF_UNSPEC)` (a disconnect) used to be let
+/// continue, so the kernel read the address again after the check and a
+/// second thread could swap in the agent's socket or a UDP destination.
+#[test]
+fn an_unspec_connect_swapped_after_the_check_reaches_nothing() {
+    let (env, _bin) = fixture_env("addrrace.py");
+    let work = env.home.path().join("work");
+    for mode in ["protect", "block"] {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = Counting::start(dir.path(), "agent.sock");
+        let udp = CountingUdp::start();
+        let vars = vec![
+            ("PY", python3().display().to_string()),
+            ("SSH_AUTH_SOCK", agent.path.display().to_string()),
+            ("UDP_PORT", udp.port.to_string()),
+            ("ROUNDS", "3000".to_string()),
+        ];
+        let r = install(&env, mode, &["gem", "install", "x"], &work, &vars);
+        assert!(
+            r.stdout.contains("done"),
+            "{mode}: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        let reached = agent.finish();
+        let datagrams = udp.finish();
+        assert_eq!(
+            (reached, datagrams),
+            (0, 0),
+            "{mode}: the agent got {reached} connections, the UDP listener {datagrams} datagrams\n{}",
+            r.stdout
+        );
+        assert_eq!(line_count(&r, "unix ", "landed"), 0, "{mode}: {}", r.stdout);
+        assert_eq!(
+            line_count(&r, "abstract ", "landed"),
+            0,
+            "{mode}: {}",
+            r.stdout
+        );
+        if mode == "protect" {
+            assert_eq!(line_count(&r, "udp ", "landed"), 0, "{mode}: {}", r.stdout);
+        }
+    }
+}
+
+/// A unix datagram socket that counts the datagrams it gets.
+struct CountingDgram {
+    path: PathBuf,
+    count: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CountingDgram {
+    fn start(dir: &std::path::Path) -> CountingDgram {
+        let path = dir.join("dgram.sock");
+        let s = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_millis(20)))
+            .unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, st) = (count.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            loop {
+                match s.recv(&mut buf) {
+                    Ok(_) => {
+                        c.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(_) if st.load(Ordering::SeqCst) => break,
+                    Err(_) => {}
+                }
+            }
+        });
+        CountingDgram {
+            path,
+            count,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> usize {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+/// A variation of lead 2: a `sendmsg` whose header names no destination
+/// when the supervisor reads it (a connected socket's peer was judged at
+/// connect) used to be let continue; the kernel read the header again, so a
+/// second thread could put a name there: any unix datagram socket (block
+/// refuses every one), any UDP destination.
+#[test]
+fn a_message_name_added_after_the_check_reaches_nothing() {
+    let (env, _bin) = fixture_env("namerace.py");
+    let work = env.home.path().join("work");
+    for mode in ["protect", "block"] {
+        let dir = tempfile::tempdir().unwrap();
+        let dgram = CountingDgram::start(dir.path());
+        let udp = CountingUdp::start();
+        let vars = vec![
+            ("PY", python3().display().to_string()),
+            ("DGRAM_SOCK", dgram.path.display().to_string()),
+            ("UDP_PORT", udp.port.to_string()),
+            ("ROUNDS", "3000".to_string()),
+        ];
+        let r = install(&env, mode, &["gem", "install", "x"], &work, &vars);
+        assert!(
+            r.stdout.contains("done"),
+            "{mode}: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        let unix = dgram.finish();
+        let datagrams = udp.finish();
+        // Protect lets datagrams reach unprivileged unix sockets by design.
+        let unix = if mode == "block" { unix } else { 0 };
+        assert_eq!(
+            (unix, datagrams),
+            (0, 0),
+            "{mode}: the unix listener got {unix} datagrams, the UDP one {datagrams}\n{}",
+            r.stdout
+        );
+        if mode == "block" {
+            assert_eq!(line_count(&r, "unix ", "sent"), 0, "{mode}: {}", r.stdout);
+        } else {
+            assert_eq!(line_count(&r, "udp ", "sent"), 0, "{mode}: {}", r.stdout);
+        }
+    }
+}
+
+/// The benign twin: the C library's netlink queries (`getaddrinfo` with
+/// `AI_ADDRCONFIG`, interface names), iproute's requests, a disconnect and
+/// messages without a name still work now that the supervisor performs
+/// them itself.
+#[test]
+fn quiet_calls_performed_by_the_supervisor_still_work() {
+    let (env, _bin) = fixture_env("quietnet.py");
+    let work = env.home.path().join("work");
+    for mode in ["protect", "block"] {
+        let vars = vec![("PY", python3().display().to_string())];
+        let r = install(&env, mode, &["gem", "install", "x"], &work, &vars);
+        assert!(
+            r.stdout.contains("done"),
+            "{mode}: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        assert!(
+            line_count(&r, "addrinfo ", "addrinfo") > 0,
+            "{mode}: {}",
+            r.stdout
+        );
+        assert!(
+            line_count(&r, "ifaces ", "ifaces") > 0,
+            "{mode}: {}",
+            r.stdout
+        );
+        assert_eq!(line_count(&r, "ip ", "ip"), 0, "{mode}: {}", r.stdout);
+        assert!(line_count(&r, "ip ", "links") > 0, "{mode}: {}", r.stdout);
+        assert_eq!(
+            line_count(&r, "unspec ", "unspec"),
+            0,
+            "{mode}: {}",
+            r.stdout
+        );
+        // Messages without a name on connected pairs: a datagram one is
+        // sent by the supervisor, a stream one continued.
+        for kind in ["dgram", "stream"] {
+            let prefix = format!("pair {kind} ");
+            assert_eq!(line_count(&r, &prefix, "sent"), 13, "{mode}: {}", r.stdout);
+            assert_eq!(line_count(&r, &prefix, "got"), 13, "{mode}: {}", r.stdout);
+        }
+    }
+}

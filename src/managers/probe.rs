@@ -158,9 +158,15 @@ fn grants(scratch: &Path) -> Vec<landlock::Grant> {
         file_dirs: Vec::new(),
         writable_tree: None,
         protected: Vec::new(),
-    };
+        guarded: Vec::new(),
+        refused: Vec::new(),
+    }
+    .resolved();
     let mut g = landlock::grants(&spec);
-    g.extend(home.filter(|h| h.is_dir()).map(landlock::Grant::MakeDir));
+    g.extend(
+        home.filter(|h| h.is_dir())
+            .map(|h| landlock::Grant::MakeDir(landlock::resolve(&h))),
+    );
     g
 }
 

@@ -6,6 +6,7 @@
 pub mod change;
 pub mod event;
 pub mod finding;
+pub mod log;
 pub mod mode;
 /// The nested domain's spec, shared with the preload library.
 #[path = "../nest/spec.rs"]

@@ -168,6 +168,10 @@ pub struct SandboxStatus {
     pub landlock: Option<serde_json::Value>,
     /// Credential stores that stayed readable.
     pub readable_secrets: Vec<String>,
+    /// Write grants of the plan not made, for what their names resolve to
+    /// (a lockfile that is a link to a start-up file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_grants: Vec<String>,
     /// True when processes still held the seccomp filter after the grace
     /// period.
     pub filter_still_held: bool,

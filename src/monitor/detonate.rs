@@ -278,9 +278,9 @@ pub fn after_install(
             cmd.env_remove(name);
         }
         let prep = match landlock::build(grants, None, true) {
-            Ok((fd, _)) if fd.is_some() => spawn::Prepared {
+            Ok((fd, status)) if fd.is_some() => spawn::Prepared {
                 landlock: fd,
-                program: seccomp::rules().program(),
+                program: seccomp::for_mode(crate::policy::Mode::Protect, status.abi).program(),
             },
             Ok(_) | Err(_) => {
                 eprintln!(

@@ -851,6 +851,12 @@ fn judge(nr: i64, target: Option<&Target>, net: &NetPolicy, privileged: bool) ->
         // names, the install needs no DNS of its own).
         Some(Target::Ip(_)) => Judged::Refuse(ECONNREFUSED),
         Some(Target::Unix(_)) if privileged || net.deny_all_unix => Judged::Refuse(EACCES),
+        // An abstract name is not a file the supervisor can open and pin,
+        // and connecting for the process would lose landlock's scoping of
+        // the abstract namespace (the supervisor is outside the domain).
+        // Continued, the kernel reads the address again: a thread swapping
+        // in the agent's path after the check reached it.
+        Some(Target::Unix(p)) if connect && p.starts_with('@') => Judged::Refuse(EACCES),
         Some(Target::Unix(_)) => Judged::Continue,
     }
 }
@@ -887,8 +893,7 @@ fn network(
         }
     };
     if dests.is_empty() {
-        // A connected socket: its destination was checked at connect.
-        return (None, Some(cont()));
+        return unnamed(listener, req, ev, mem, w.net.observe_only);
     }
     let (verdict, chosen) = worst_destination(nr, pid, &dests, &w.net, &mut ev);
     let Some((target, dest)) = chosen else {
@@ -905,7 +910,7 @@ fn network(
         ev.kind = EventKind::Dns;
     }
     match verdict {
-        Judged::Quiet => (None, Some(cont())),
+        Judged::Quiet => (None, Some(perform_quiet(listener, req, &dests, mem))),
         Judged::Refuse(errno) => refuse(ev, errno, w.net.observe_only),
         Judged::ConnectForIt if dests.len() == 1 => {
             // Connect on our own copy of the socket, to the address we checked.
@@ -924,6 +929,171 @@ fn network(
         Judged::ConnectForIt => refuse(ev, EPERM, false),
         Judged::Continue => let_through(listener, w, req, ev, target, &dests),
     }
+}
+
+/// The most data one datagram without a name carries, sent for the
+/// process (a unix datagram socket's default send buffer, rounded up).
+const MAX_UNNAMED_SEND: usize = 256 * 1024;
+
+/// A call that names no destination: it goes to the connected peer,
+/// checked at connect. connect, bind and sendto hold the name's pointer and
+/// length in registers, so the kernel reads none either. A `sendmsg`
+/// header is memory: continued, the kernel would read it again, and a name
+/// a second thread put there since would be used on any socket but a
+/// stream one (where only `MSG_FASTOPEN` reads it). So the supervisor sends
+/// the data it read on its copy of the socket; `sendmmsg` is refused.
+fn unnamed(
+    listener: &Arc<OwnedFd>,
+    req: &libc::seccomp_notif,
+    mut ev: Event,
+    mem: &Mem,
+    observe_only: bool,
+) -> Answer {
+    use libc::*;
+    let nr = i64::from(req.data.nr);
+    let a = req.data.args;
+    if nr != SYS_sendmsg && nr != SYS_sendmmsg {
+        return (None, Some(cont()));
+    }
+    let Ok(sock) = take_fd(req.pid as i32, a[0] as i32) else {
+        return (None, Some(fail(EBADF)));
+    };
+    let flags = (a[2] & 0xffff_ffff) as u32 as i32;
+    let stream = sys::socket_type(&sock) == Some(SOCK_STREAM);
+    if stream && flags & MSG_FASTOPEN == 0 {
+        return (None, Some(cont()));
+    }
+    if observe_only {
+        return (None, Some(cont()));
+    }
+    ev.addr = Some("none in the message header".into());
+    if nr == SYS_sendmmsg || stream {
+        return refuse(ev, EPERM, false);
+    }
+    let data = match sendmsg_data(mem, a[1], MAX_UNNAMED_SEND) {
+        Ok(d) => d,
+        Err(errno) => return refuse(ev, errno, false),
+    };
+    if !still_valid(listener, req.id) {
+        return (None, Some(fail(EPERM)));
+    }
+    send_for(listener, req.id, sock, data, flags);
+    (None, None)
+}
+
+/// Sends `data` on `sock` (the process's socket, taken) to its connected
+/// peer, on a worker thread: a full receiver must not stall the
+/// notifications of every other process.
+fn send_for(listener: &Arc<OwnedFd>, id: u64, sock: OwnedFd, data: Vec<u8>, flags: i32) {
+    if CONNECTS_IN_FLIGHT.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTS_IN_FLIGHT {
+        CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        send(listener, id, fail(libc::EAGAIN));
+        return;
+    }
+    let listener = Arc::clone(listener);
+    std::thread::spawn(move || {
+        let resp = match sys::sendto_raw(&sock, &data, flags, &[]) {
+            Ok(n) => ok(n as i64),
+            Err(err) => fail(err.raw_os_error().unwrap_or(libc::EPERM)),
+        };
+        send(&listener, id, resp);
+        CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    });
+}
+
+/// The most data one quiet send carries (the C library's and iproute's
+/// netlink requests are a few hundred bytes).
+const MAX_QUIET_SEND: usize = 64 * 1024;
+
+/// Performs a quiet call (a disconnect, a request to the kernel's netlink)
+/// on the supervisor's copy of the socket with the address it checked and
+/// the data it read. Continued instead, the kernel would read the address
+/// again, after a second thread could have put another there (an agent's
+/// socket, any UDP destination): principle 1.
+fn perform_quiet(
+    listener: &OwnedFd,
+    req: &libc::seccomp_notif,
+    dests: &[Dest],
+    mem: &Mem,
+) -> libc::seccomp_notif_resp {
+    use libc::*;
+    let nr = i64::from(req.data.nr);
+    let a = req.data.args;
+    let [dest] = dests else {
+        // sendmmsg to the kernel's netlink: nothing ordinary does it.
+        return fail(EPERM);
+    };
+    let data = match nr {
+        n if n == SYS_sendto => gather(mem, &[(a[1], a[2])], MAX_QUIET_SEND),
+        n if n == SYS_sendmsg => sendmsg_data(mem, a[1], MAX_QUIET_SEND),
+        _ => Ok(Vec::new()),
+    };
+    let Ok(sock) = take_fd(req.pid as i32, a[0] as i32) else {
+        return fail(EBADF);
+    };
+    if !still_valid(listener, req.id) {
+        return fail(EPERM);
+    }
+    let data = match data {
+        Ok(d) => d,
+        Err(errno) => return fail(errno),
+    };
+    // The flags are the caller's register (sendto's 4th, sendmsg's 3rd).
+    let flags = |v: u64| (v & 0xffff_ffff) as u32 as i32;
+    let done = match nr {
+        n if n == SYS_connect => sys::connect_raw(&sock, &dest.raw).map(|()| 0),
+        n if n == SYS_bind => sys::bind_raw(&sock, &dest.raw).map(|()| 0),
+        n if n == SYS_sendto => sys::sendto_raw(&sock, &data, flags(a[3]), &dest.raw),
+        n if n == SYS_sendmsg => sys::sendto_raw(&sock, &data, flags(a[2]), &dest.raw),
+        _ => return fail(EPERM),
+    };
+    match done {
+        Ok(n) => ok(n as i64),
+        Err(err) => fail(err.raw_os_error().unwrap_or(EPERM)),
+    }
+}
+
+/// The data of a `sendmsg` header at `hdr`, gathered from its iovecs; one
+/// with control data is refused (a quiet netlink request has none).
+fn sendmsg_data(mem: &Mem, hdr: u64, max: usize) -> Result<Vec<u8>, i32> {
+    let h = mem.bytes(hdr, MSGHDR as usize);
+    if h.len() != MSGHDR as usize {
+        return Err(libc::EFAULT);
+    }
+    let word = |off: usize| u64::from_ne_bytes(h[off..off + 8].try_into().unwrap_or([0; 8]));
+    if word(40) != 0 {
+        return Err(libc::EPERM);
+    }
+    let (iov, iovlen) = (word(16), word(24));
+    if iovlen > MAX_MMSG {
+        return Err(libc::EMSGSIZE);
+    }
+    let mut parts = Vec::new();
+    for i in 0..iovlen {
+        let (Some(base), Some(len)) = (mem.u64(iov + 16 * i), mem.u64(iov + 16 * i + 8)) else {
+            return Err(libc::EFAULT);
+        };
+        parts.push((base, len));
+    }
+    gather(mem, &parts, max)
+}
+
+/// The bytes of `(address, length)` pieces, read whole (at most `max`) or
+/// refused.
+fn gather(mem: &Mem, parts: &[(u64, u64)], max: usize) -> Result<Vec<u8>, i32> {
+    let mut out = Vec::new();
+    for &(base, len) in parts {
+        let len = usize::try_from(len).map_err(|_| libc::EMSGSIZE)?;
+        if len > max - out.len() {
+            return Err(libc::EMSGSIZE);
+        }
+        let b = mem.bytes(base, len);
+        if b.len() != len {
+            return Err(libc::EFAULT);
+        }
+        out.extend(b);
+    }
+    Ok(out)
 }
 
 /// The destination judged most severely (a refusal over anything, anything
@@ -2201,6 +2371,17 @@ mod tests {
         assert_eq!(
             judge(SYS_sendto, Some(&proxy), &protect(), false),
             Judged::Refuse(libc::ECONNREFUSED)
+        );
+        // An abstract name is refused for connect (round 7: the kernel's
+        // second read may find a path), left to the kernel for a datagram.
+        let abstract_name = Target::Unix("@pw-test".into());
+        assert_eq!(
+            judge(SYS_connect, Some(&abstract_name), &protect(), false),
+            Judged::Refuse(libc::EACCES)
+        );
+        assert_eq!(
+            judge(SYS_sendto, Some(&abstract_name), &protect(), false),
+            Judged::Continue
         );
         // A privileged unix socket is refused in protect.
         let agent = Target::Unix("/tmp/agent.sock".into());

@@ -101,6 +101,9 @@ pub struct WatchSpec {
     /// modules its `.pth` files import ([`planted`]).
     #[serde(default)]
     pub planted: Vec<PathBuf>,
+    /// The install's log sinks: what the window adds goes there too.
+    #[serde(default)]
+    pub log: crate::model::log::LogSinks,
 }
 
 /// A process, named so that a reused pid is not taken for it.
@@ -1099,6 +1102,7 @@ fn update(
     };
     let after = now_ms().saturating_sub(x.spec.ended_ms);
     let mut notable: Vec<Finding> = Vec::new();
+    let mut added: Vec<Finding> = Vec::new();
     for (c, link) in fresh {
         for mut f in judge(&x.spec, std::slice::from_ref(c)) {
             let known = report.findings.iter().any(|g| {
@@ -1148,6 +1152,7 @@ fn update(
             if f.severity > Severity::Info {
                 notable.push(f.clone());
             }
+            added.push(f.clone());
             report.findings.push(f);
         }
     }
@@ -1167,6 +1172,14 @@ fn update(
         notice(dir, &x.spec.report_id, &command, &notable);
     }
     crate::report::store::write(&report).map_err(|e| e.to_string())?;
+    // The watcher has no terminal: a sink's failure is told by the next
+    // shim call, as a notice.
+    let warnings = crate::report::sink::send_window(&report, &added, &x.spec.log);
+    for (i, w) in warnings.iter().enumerate() {
+        // Named apart from the findings' notice of the same moment.
+        let name = format!("{}-sink{i}", x.spec.report_id);
+        leave_notice(dir, &name, &format!("{w}\n"));
+    }
     Ok(true)
 }
 
@@ -1187,6 +1200,11 @@ fn notice(dir: &Path, id: &str, command: &str, found: &[Finding]) {
         "pkgwarden: after `{command}` ended: {} [{severity}]{more}; see `pkgwarden report show {id}`\n",
         worst.title
     );
+    leave_notice(dir, id, &line);
+}
+
+/// Leaves `line` for the next shim call to print once.
+fn leave_notice(dir: &Path, id: &str, line: &str) {
     let nd = notice_dir(dir);
     // Only the last level: never re-create a state directory removed meanwhile.
     let _ = std::fs::create_dir(&nd);
@@ -1207,8 +1225,9 @@ pub fn start_window(
     scope: &super::snapshot::Scope,
     after: &super::snapshot::Snapshot,
     input: &crate::detect::Input,
-    window: Duration,
+    policy: &crate::policy::Policy,
 ) {
+    let window = policy.time_window;
     let ended_ms = SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -1229,6 +1248,7 @@ pub fn start_window(
         project_package: input.project_package.clone(),
         lingering: tracked(input.lingering.iter().map(|l| l.pid)),
         planted: planted(input.changes),
+        log: policy.log.clone(),
     };
     spec.keep_contents();
     if let Err(e) = spawn(&spec) {
@@ -1348,6 +1368,7 @@ mod tests {
             project_package: None,
             lingering: Vec::new(),
             planted: vec![hook.clone(), d.path().join("own.pth")],
+            log: Default::default(),
         };
         let file = d.path().join("ab.json");
         std::fs::write(&file, serde_json::to_vec(&spec).unwrap()).unwrap();

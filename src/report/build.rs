@@ -115,10 +115,11 @@ pub fn report(p: Parts<'_>) -> Report {
             observed_only: if audit {
                 vec!["files".into(), "network".into(), "syscalls".into()]
             } else {
-                Vec::new()
+                capped(s.landlock)
             },
             landlock: serde_json::to_value(s.landlock).ok(),
             readable_secrets: readable_secrets(s.readable_credentials, &input.cwd),
+            refused_grants: input.fs.refused.iter().map(|r| r.to_string()).collect(),
             filter_still_held: s.observed.still_held,
             notifications: s.observed.notifications,
             snapshot_us: s.before.took_us + s.after.took_us,
@@ -165,12 +166,32 @@ fn enforced(audit: bool, ll: &LandlockStatus) -> Vec<String> {
     if ll.scoping {
         v.push("landlock-scope".into());
     }
+    // Landlock's truncate right is ABI 3: below, seccomp refuses read-only
+    // O_TRUNC opens and truncate(2) (seccomp.rs `truncation`).
+    if ll.filesystem && ll.abi < 3 {
+        v.push("seccomp-truncate".into());
+    }
     v.extend([
         "seccomp-deny".into(),
         "seccomp-notify".into(),
         "proxy".into(),
     ]);
     v
+}
+
+/// A landlock ABI capped below the kernel's (a test setting), as what was
+/// not enforced.
+fn capped(ll: &LandlockStatus) -> Vec<String> {
+    ll.capped_from
+        .map(|k| {
+            format!(
+                "landlock ABI {k} features (capped at {} by {})",
+                ll.abi,
+                crate::sandbox::landlock::ABI_CAP_VAR
+            )
+        })
+        .into_iter()
+        .collect()
 }
 
 /// Credential files that stayed readable inside the sandbox (the manager

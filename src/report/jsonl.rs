@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use std::net::IpAddr;
 
 /// ECS `event.severity` of a severity (higher is worse).
-fn severity_number(s: Severity) -> u8 {
+pub(crate) fn severity_number(s: Severity) -> u8 {
     match s {
         Severity::Info => 1,
         Severity::Low => 21,
@@ -190,7 +190,8 @@ fn finding_line(r: &Report, base: &Line, start: &str, f: &Finding) -> Line {
         .set("threat.technique.id", techniques)
         .set("pkgwarden.severity", f.severity.name())
         .set("pkgwarden.action", taken_name(f.action))
-        .opt("pkgwarden.hook", f.hook.as_deref());
+        .opt("pkgwarden.hook", f.hook.as_deref())
+        .opt("pkgwarden.after_ms", f.after_ms);
     if !subs.is_empty() {
         l.set("threat.technique.subtechnique.id", subs);
     }
@@ -231,6 +232,11 @@ fn finding_line(r: &Report, base: &Line, start: &str, f: &Finding) -> Line {
 /// carries `@timestamp`, `event.kind`, `event.category`, `event.action`,
 /// `labels.report_id` and `labels.manager`.
 pub fn render(r: &Report) -> String {
+    to_text(objects(r))
+}
+
+/// The objects [`render`] writes, one per line.
+pub(crate) fn objects(r: &Report) -> Vec<Map<String, Value>> {
     let base = base_line(r);
     // Event times are offsets from the start; unparsable starts are kept as
     // they are rather than invented.
@@ -269,15 +275,85 @@ pub fn render(r: &Report) -> String {
         lines.push(lingering_line(&base, &ts(r.duration_ms), p));
     }
 
+    lines.into_iter().map(|l| l.0).collect()
+}
+
+/// Objects as JSON lines.
+pub(crate) fn to_text(objects: impl IntoIterator<Item = Map<String, Value>>) -> String {
     let mut out = String::new();
-    for l in lines {
+    for o in objects {
         // serde_json escapes newlines inside strings: one object, one line.
-        if let Ok(s) = serde_json::to_string(&Value::Object(l.0)) {
+        if let Ok(s) = serde_json::to_string(&Value::Object(o)) {
             out.push_str(&s);
             out.push('\n');
         }
     }
     out
+}
+
+/// The alerts of `findings` (of `r`), as [`render`] writes them, stamped
+/// `at` (the report's start when `None`).
+pub(crate) fn alerts(
+    r: &Report,
+    findings: &[Finding],
+    at: Option<&str>,
+) -> Vec<Map<String, Value>> {
+    let base = base_line(r);
+    let start = humantime::parse_rfc3339_weak(&r.started)
+        .ok()
+        .and_then(|t| super::rfc3339(t, 0, true))
+        .unwrap_or_else(|| r.started.clone());
+    findings
+        .iter()
+        .map(|f| finding_line(r, &base, at.unwrap_or(&start), f).0)
+        .collect()
+}
+
+/// One event that sums the install up: its command, outcome, exit code and
+/// findings (`event.action` `install`).
+pub(crate) fn summary(r: &Report) -> Map<String, Value> {
+    let mut l = base_line(r);
+    let start = humantime::parse_rfc3339_weak(&r.started)
+        .ok()
+        .and_then(|t| super::rfc3339(t, 0, true))
+        .unwrap_or_else(|| r.started.clone());
+    let mut rules: Vec<&str> = r.findings.iter().map(|f| f.rule.as_str()).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let worst = r.worst();
+    let command = super::command_line(r);
+    l.set("@timestamp", start)
+        .set("event.kind", "event")
+        .set("event.category", json!(["package"]))
+        .set("event.type", json!(["installation"]))
+        .set("event.action", "install")
+        .set(
+            "event.outcome",
+            if r.outcome.exit_code == 0 {
+                "success"
+            } else {
+                "failure"
+            },
+        )
+        .set("event.severity", worst.map_or(0, severity_number))
+        .set("event.duration", r.duration_ms.saturating_mul(1_000_000))
+        .set(
+            "message",
+            format!(
+                "{command}: {}, {} finding(s)",
+                r.outcome.status,
+                r.findings.len()
+            ),
+        )
+        .set("process.command_line", command)
+        .set("process.executable", r.what.real_exe.as_str())
+        .set("process.exit_code", r.outcome.exit_code)
+        .set("process.working_directory", r.what.cwd.as_str())
+        .set("pkgwarden.status", r.outcome.status.as_str())
+        .set("pkgwarden.findings", r.findings.len())
+        .set("pkgwarden.rules", rules)
+        .opt("pkgwarden.severity", worst.map(|w| w.name()));
+    l.0
 }
 
 /// The fields every line carries: the report, the install and the host.

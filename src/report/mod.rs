@@ -8,6 +8,7 @@ pub mod jsonl;
 pub mod markdown;
 pub mod model;
 pub mod sarif;
+pub mod sink;
 pub mod store;
 
 use crate::model::{Evidence, Finding, Taken};
@@ -289,6 +290,7 @@ pub(crate) mod testdata {
                 observed_only: vec!["landlock-net".into()],
                 landlock: None,
                 readable_secrets: vec![],
+                refused_grants: vec![],
                 filter_still_held: false,
                 notifications: 1700,
                 snapshot_us: 2100,

@@ -12,7 +12,7 @@ use landlock::{
 };
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// What the sandboxed install may do with a path.
@@ -53,6 +53,74 @@ pub struct FsSpec {
     /// caches, shims and binary): a write directory that holds one is split
     /// around it, as the writable tree is around `keep`.
     pub protected: Vec<PathBuf>,
+    /// Persistence places (start-up files, the project's hooks): a write
+    /// grant named through a link may not be, hold, or lie in one.
+    pub guarded: Vec<PathBuf>,
+    /// Write grants not made because of what their name resolves to
+    /// (filled by [`FsSpec::resolved`]).
+    pub refused: Vec<Refused>,
+}
+
+/// A write grant the plan named through a symbolic link, or a file with a
+/// second hard link, that is not made: landlock would grant what the name
+/// leads to, and the name is the project's (git stores links), not the
+/// plan's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Refused {
+    /// The name the plan gave.
+    pub name: PathBuf,
+    /// What it resolves to.
+    pub target: PathBuf,
+    /// Why the target may not be granted.
+    pub why: &'static str,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.name == self.target {
+            write!(f, "{}: {}", self.name.display(), self.why)
+        } else {
+            write!(
+                f,
+                "{} (a link to {}): {}",
+                self.name.display(),
+                self.target.display(),
+                self.why
+            )
+        }
+    }
+}
+
+/// `p` by what it resolves to: its longest existing prefix by its real path
+/// (every symbolic link on the way followed), the missing rest as named. A
+/// dangling link stays as named (it resolves to nothing that exists).
+pub fn resolve(p: &Path) -> PathBuf {
+    let mut base = p;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = base.canonicalize() {
+            let mut out = real;
+            out.extend(rest.iter().rev());
+            return out;
+        }
+        match (base.parent(), base.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name);
+                base = parent;
+            }
+            _ => return p.to_path_buf(),
+        }
+    }
+}
+
+/// `set` with the real path of each entry added where it differs: rules
+/// attach to inodes, so what a protected name leads to is protected too.
+fn with_real_paths(set: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = set.to_vec();
+    out.extend(set.iter().map(|p| resolve(p)).filter(|r| !set.contains(r)));
+    out.sort();
+    out.dedup();
+    out
 }
 
 impl FsSpec {
@@ -60,6 +128,7 @@ impl FsSpec {
     /// judged after the fact for reports (the tree is split again as it is
     /// now; what the refused install did not create is not there).
     pub fn allows_write(&self, path: &Path) -> bool {
+        let path = &resolve(path);
         if is_within_any(path, &self.secrets) || is_within_any(path, &self.protected) {
             return false;
         }
@@ -93,6 +162,54 @@ impl FsSpec {
 }
 
 impl FsSpec {
+    /// The spec judged by what its names resolve to: every protected,
+    /// secret and guarded place also by its real path, every write grant
+    /// by its real path. A write grant whose name passes through a link to
+    /// a target that is, holds or lies in a secret, protected or guarded
+    /// place, and a single file with a second hard link, is not made (it
+    /// goes to `refused`).
+    pub fn resolved(mut self) -> FsSpec {
+        self.secrets = with_real_paths(&self.secrets);
+        self.protected = with_real_paths(&self.protected);
+        self.guarded = with_real_paths(&self.guarded);
+        let mut off_limits = self.denied();
+        off_limits.extend(self.guarded.iter().cloned());
+        let mut refused = Vec::new();
+        let mut judge = |paths: Vec<PathBuf>, files: bool| -> Vec<PathBuf> {
+            let mut kept = Vec::new();
+            for name in paths {
+                let target = resolve(&name);
+                // A link in the name's last component is the project's
+                // (or a previous install's) choice of what the grant is:
+                // its target may not even hold a place no install may
+                // write. A link further up (a home directory on another
+                // disk) is the user's: its target may only not lie in one.
+                let lies_in = off_limits.iter().any(|o| target.starts_with(o));
+                let holds = off_limits.iter().any(|o| o.starts_with(&target));
+                let why = if target != name && (lies_in || (last_is_link(&name) && holds)) {
+                    Some("it leads to a place no install may write")
+                } else if files && other_links(&target) {
+                    Some("the file has another hard link, which could be anything")
+                } else {
+                    None
+                };
+                match why {
+                    Some(why) => refused.push(Refused { name, target, why }),
+                    None => kept.push(target),
+                }
+            }
+            kept
+        };
+        self.write_dirs = judge(std::mem::take(&mut self.write_dirs), false);
+        self.write_files = judge(std::mem::take(&mut self.write_files), true);
+        self.file_dirs = judge(std::mem::take(&mut self.file_dirs), false);
+        self.refused = refused;
+        if let Some((root, keep)) = self.writable_tree.take() {
+            self.writable_tree = Some((resolve(&root), with_real_paths(&keep)));
+        }
+        self
+    }
+
     /// What no write grant may cover: the secrets and the protected paths.
     fn denied(&self) -> Vec<PathBuf> {
         self.secrets
@@ -139,6 +256,25 @@ pub fn grants(spec: &FsSpec) -> Vec<Grant> {
         }
     }
     out.into_iter().collect()
+}
+
+/// True when the last component of `p` (its parent resolved) is a
+/// symbolic link.
+fn last_is_link(p: &Path) -> bool {
+    match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) => resolve(parent)
+            .join(name)
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink()),
+        _ => false,
+    }
+}
+
+/// True when `p` is a regular file with more than one name: a grant on it
+/// grants every other name too.
+fn other_links(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file() && m.nlink() > 1)
 }
 
 fn is_within_any(p: &Path, set: &[PathBuf]) -> bool {
@@ -195,11 +331,29 @@ pub struct LandlockStatus {
     pub scoping: bool,
     /// Number of path rules.
     pub rules: usize,
+    /// The kernel's ABI, when [`ABI_CAP_VAR`] made the sandbox use less.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capped_from: Option<u32>,
 }
 
 /// The kernel's landlock ABI version (0 when landlock is off).
 pub fn kernel_abi() -> u32 {
     crate::sys::landlock_abi()
+}
+
+/// Caps the landlock ABI the sandbox uses, for tests of what older kernels
+/// leave open. Never silent: a capped install warns, and its report lists
+/// the cap among what was not enforced.
+pub const ABI_CAP_VAR: &str = "PKGWARDEN_TEST_LANDLOCK_ABI_MAX";
+
+/// The landlock ABI the sandbox uses: the kernel's, or less under
+/// [`ABI_CAP_VAR`] (which can only lower it).
+pub fn sandbox_abi() -> u32 {
+    let cap = std::env::var(ABI_CAP_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok());
+    let k = kernel_abi();
+    cap.map_or(k, |c| k.min(c))
 }
 
 /// Landlock errors: a ruleset that cannot be built is reported, never
@@ -231,7 +385,7 @@ pub fn build(
     proxy_port: Option<u16>,
     restrict_net: bool,
 ) -> Result<(Option<OwnedFd>, LandlockStatus), LandlockError> {
-    let abi_n = kernel_abi();
+    let abi_n = sandbox_abi();
     let abi = match abi_n {
         0 => ABI::Unsupported,
         1 => ABI::V1,
@@ -247,6 +401,7 @@ pub fn build(
         network: restrict_net && abi_n >= 4,
         scoping: abi_n >= 6,
         rules: 0,
+        capped_from: Some(kernel_abi()).filter(|k| *k > abi_n),
     };
     if abi_n == 0 {
         return Ok((None, status));
@@ -292,6 +447,11 @@ pub fn build(
                 });
             }
         };
+        // The grant is made from what was judged: a name that leads
+        // elsewhere now (a link swapped in since) grants nothing.
+        if !opened_as(&fd, path) {
+            continue;
+        }
         // A file cannot carry directory rights: keep only the file ones.
         let access = if path.is_dir() {
             access
@@ -309,6 +469,14 @@ pub fn build(
     Ok((Option::<OwnedFd>::from(created), status))
 }
 
+/// True when `fd` (an `O_PATH` descriptor) is the file `path` names, by
+/// the path the kernel keeps for it.
+fn opened_as(fd: &PathFd, path: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
+        .is_ok_and(|real| real == path)
+}
+
 /// Restricts the calling process further, in a domain stacked on the one it
 /// runs in (the hook wrapper's): only `read` stays readable; with `writes`
 /// (directories, single files) nothing else is writable either. With
@@ -320,7 +488,7 @@ pub fn restrict_nested(
     writes: Option<(&[PathBuf], &[PathBuf])>,
     write_only: &[PathBuf],
 ) -> Result<(), LandlockError> {
-    let abi = match kernel_abi() {
+    let abi = match sandbox_abi() {
         0 => return Err(LandlockError::Unavailable),
         1 => ABI::V1,
         2 => ABI::V2,
@@ -463,11 +631,118 @@ mod tests {
             file_dirs: Vec::new(),
             writable_tree: Some((home.clone(), vec![home.join(".bashrc")])),
             protected: Vec::new(),
+            guarded: Vec::new(),
+            refused: Vec::new(),
         };
         let g = grants(&spec);
         assert!(g.contains(&Grant::Write(home.join(".cache"))));
         assert!(g.contains(&Grant::Write(home.join("work"))));
         assert!(g.contains(&Grant::WriteFile(PathBuf::from("/dev/null"))));
         assert!(!g.iter().any(|x| matches!(x, Grant::Write(p) if p.starts_with(home.join(".ssh")) || *p == home.join(".bashrc") || *p == home)));
+    }
+
+    /// A home with a start-up file, a secret, a dotfiles directory holding
+    /// the real `~/.zshrc`, and a project.
+    fn linked_home() -> (tempfile::TempDir, PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().canonicalize().unwrap();
+        for d in [".ssh", "dotfiles", "proj/node_modules", "elsewhere"] {
+            fs::create_dir_all(home.join(d)).unwrap();
+        }
+        fs::write(home.join(".bashrc"), "").unwrap();
+        fs::write(home.join("dotfiles/zshrc"), "").unwrap();
+        fs::write(home.join("dotfiles/notes"), "").unwrap();
+        std::os::unix::fs::symlink("dotfiles/zshrc", home.join(".zshrc")).unwrap();
+        (t, home)
+    }
+
+    #[test]
+    fn a_write_grant_named_through_a_link_is_judged_by_its_target() {
+        let (_t, home) = linked_home();
+        let proj = home.join("proj");
+        let link = |target: &Path, name: &str| {
+            std::os::unix::fs::symlink(target, proj.join(name)).unwrap();
+            proj.join(name)
+        };
+        let to_rc = link(&home.join(".bashrc"), "yarn-error.log");
+        let to_home = link(&home, "home-link");
+        let to_keys = link(&home.join(".ssh"), "keys-link");
+        let harmless = link(&home.join("elsewhere"), "cache-link");
+        fs::write(proj.join("package.json"), "").unwrap();
+        fs::hard_link(proj.join("package.json"), home.join("elsewhere/second")).unwrap();
+        fs::write(proj.join("package-lock.json"), "").unwrap();
+        let spec = FsSpec {
+            secrets: vec![home.join(".ssh")],
+            write_dirs: vec![to_home.clone(), to_keys.clone(), harmless.clone()],
+            write_files: vec![
+                to_rc.clone(),
+                proj.join("package.json"),
+                proj.join("package-lock.json"),
+            ],
+            guarded: vec![home.join(".bashrc"), home.join(".zshrc")],
+            ..FsSpec::default()
+        }
+        .resolved();
+        let refused: Vec<&Path> = spec.refused.iter().map(|r| r.name.as_path()).collect();
+        assert_eq!(
+            refused,
+            [
+                to_home.as_path(),
+                &to_keys,
+                &to_rc,
+                &proj.join("package.json")
+            ]
+        );
+        assert_eq!(spec.refused[2].target, home.join(".bashrc"));
+        let g = grants(&spec);
+        assert!(g.contains(&Grant::Write(home.join("elsewhere"))), "{g:#?}");
+        assert!(g.contains(&Grant::WriteFile(proj.join("package-lock.json"))));
+        for p in [
+            home.clone(),
+            home.join(".bashrc"),
+            proj.join("package.json"),
+        ] {
+            assert!(
+                !g.iter().any(
+                    |x| matches!(x, Grant::Write(q) | Grant::WriteFile(q) if p.starts_with(q))
+                ),
+                "{p:?}: {g:#?}"
+            );
+        }
+        assert!(!spec.allows_write(&to_rc));
+        assert!(!spec.allows_write(&home.join(".bashrc")));
+        assert!(spec.allows_write(&harmless.join("x")));
+    }
+
+    #[test]
+    fn a_linked_start_up_file_is_kept_out_of_the_tree_where_it_lies() {
+        let (_t, home) = linked_home();
+        let spec = FsSpec {
+            writable_tree: Some((home.clone(), vec![home.join(".zshrc")])),
+            ..FsSpec::default()
+        }
+        .resolved();
+        let g = grants(&spec);
+        assert!(
+            g.contains(&Grant::Write(home.join("dotfiles/notes"))),
+            "{g:#?}"
+        );
+        assert!(
+            !g.iter().any(
+                |x| matches!(x, Grant::Write(q) if home.join("dotfiles/zshrc").starts_with(q))
+            ),
+            "{g:#?}"
+        );
+        assert!(!spec.allows_write(&home.join("dotfiles/zshrc")));
+        assert!(!spec.allows_write(&home.join(".zshrc")));
+    }
+
+    #[test]
+    fn resolve_follows_links_and_keeps_the_missing_rest() {
+        let (_t, home) = linked_home();
+        std::os::unix::fs::symlink(home.join("dotfiles"), home.join("df")).unwrap();
+        assert_eq!(resolve(&home.join("df/zshrc")), home.join("dotfiles/zshrc"));
+        assert_eq!(resolve(&home.join("df/new/x")), home.join("dotfiles/new/x"));
+        assert_eq!(resolve(&home.join(".zshrc")), home.join("dotfiles/zshrc"));
     }
 }

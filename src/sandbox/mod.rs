@@ -140,7 +140,34 @@ pub fn fs_spec(
         file_dirs: plan.file_dirs.clone(),
         writable_tree,
         protected: own_paths(cwd),
+        guarded: guarded(policy, home, cwd),
+        refused: Vec::new(),
     }
+    .resolved()
+}
+
+/// The persistence places of the policy's `startup_paths` and of the
+/// project, each as the directory or file its pattern starts from
+/// (`/etc/cron*` → `/etc`).
+fn guarded(policy: &Policy, home: Option<&Path>, cwd: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = PROJECT_PERSISTENCE.iter().map(|p| cwd.join(p)).collect();
+    for pattern in &policy.startup_paths.linux {
+        let base = glob_base(pattern);
+        // A wildcard inside the last component: the place is its parent.
+        let base = match pattern.len() > base.len() && !pattern[base.len()..].starts_with('/') {
+            true => base.rsplit_once('/').map_or("", |(parent, _)| parent),
+            false => base,
+        };
+        let place = match (base.strip_prefix("~/"), home) {
+            (Some(rest), Some(h)) => h.join(rest),
+            (Some(_), None) => continue,
+            (None, _) if base.starts_with('/') => PathBuf::from(base),
+            (None, _) if base.is_empty() => continue,
+            (None, _) => cwd.join(base),
+        };
+        out.push(place);
+    }
+    out
 }
 
 /// Files created empty before the sandbox closes so that it can grant them

@@ -71,12 +71,42 @@ impl Rules {
     }
 }
 
-/// The rules for an install in `mode`: block refuses more at the socket.
-pub fn for_mode(mode: crate::policy::Mode) -> Rules {
-    match mode {
+/// The rules for an install in `mode` in a sandbox of landlock ABI `abi`:
+/// block refuses more at the socket; below ABI 3 seccomp refuses truncation.
+pub fn for_mode(mode: crate::policy::Mode, abi: u32) -> Rules {
+    let mut r = Rules::default();
+    if abi < 3 {
+        truncation(&mut r);
+    }
+    let rest = match mode {
         crate::policy::Mode::Block => block_rules(),
         _ => rules(),
+    };
+    r.rules.extend(rest.rules);
+    r
+}
+
+/// Landlock before ABI 3 has no truncate right: an `O_TRUNC` open is checked
+/// only for the access mode it asks for, so a read-only one (or one with
+/// access mode 3, which asks for neither) truncates any file landlock lets
+/// the process read, and truncate(2) reaches any file at all. Refused from
+/// the registers alone, before the rules that trap these calls: a path is
+/// memory, racy in the allow direction. A writable `O_TRUNC` open still
+/// needs landlock's write right, as any write does.
+fn truncation(r: &mut Rules) {
+    use libc::{O_ACCMODE, O_RDONLY, O_TRUNC};
+    let deny = Verdict::Deny(libc::EACCES);
+    let mask = (O_TRUNC | O_ACCMODE) as u64;
+    let mut opens = vec![(libc::SYS_openat, 2u8), (libc::SYS_open_by_handle_at, 2)];
+    #[cfg(target_arch = "x86_64")]
+    opens.push((libc::SYS_open, 1));
+    for (nr, flags) in opens {
+        for access in [O_RDONLY, O_ACCMODE] {
+            let when = [Cond::MaskedEq(flags, mask, (O_TRUNC | access) as u64)];
+            r.add(nr, &when, deny);
+        }
     }
+    r.add(libc::SYS_truncate, &[], deny);
 }
 
 /// The rules of every sandboxed install.
@@ -581,6 +611,56 @@ mod tests {
             rules().program().run(AUDIT_ARCH, libc::SYS_ioctl, tcgets),
             SECCOMP_RET_ALLOW
         );
+    }
+
+    #[test]
+    fn below_landlock_abi_3_truncation_is_refused_from_the_registers() {
+        use crate::policy::Mode;
+        use libc::{O_ACCMODE, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
+        let eacces = Verdict::Deny(libc::EACCES);
+        for mode in [Mode::Protect, Mode::Block] {
+            let old = for_mode(mode, 2);
+            let new = for_mode(mode, 3);
+            let p = old.program();
+            let at = |flags: i32| [libc::AT_FDCWD as u64, 0x1000, flags as u64, 0, 0, 0];
+            // Read-only (and access mode 3) with O_TRUNC: refused, high
+            // register bits or not; the kernel still sees the notification.
+            for flags in [O_RDONLY | O_TRUNC, O_ACCMODE | O_TRUNC, O_TRUNC | O_CREAT] {
+                assert_eq!(
+                    old.verdict(libc::SYS_openat, at(flags)),
+                    eacces,
+                    "{flags:#o}"
+                );
+                let mut high = at(flags);
+                high[2] |= 1 << 40;
+                assert_eq!(old.verdict(libc::SYS_openat, high), eacces);
+                assert_eq!(
+                    p.run(AUDIT_ARCH, libc::SYS_openat, at(flags)),
+                    SECCOMP_RET_USER_NOTIF
+                );
+                assert_eq!(new.verdict(libc::SYS_openat, at(flags)), Verdict::Trap);
+            }
+            // Writable truncating opens need landlock's write right: trapped.
+            for flags in [O_WRONLY | O_TRUNC, O_RDWR | O_TRUNC, O_RDONLY] {
+                assert_eq!(old.verdict(libc::SYS_openat, at(flags)), Verdict::Trap);
+            }
+            let by_handle = [3, 0x1000, (O_RDONLY | O_TRUNC) as u64, 0, 0, 0];
+            assert_eq!(old.verdict(libc::SYS_open_by_handle_at, by_handle), eacces);
+            assert_eq!(
+                old.verdict(libc::SYS_truncate, [0x1000, 0, 0, 0, 0, 0]),
+                eacces
+            );
+            assert_eq!(
+                new.verdict(libc::SYS_truncate, [0x1000, 0, 0, 0, 0, 0]),
+                Verdict::Trap
+            );
+            #[cfg(target_arch = "x86_64")]
+            {
+                let open = [0x1000, (O_RDONLY | O_TRUNC) as u64, 0, 0, 0, 0];
+                assert_eq!(old.verdict(libc::SYS_open, open), eacces);
+                assert_eq!(new.verdict(libc::SYS_open, open), Verdict::Trap);
+            }
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod http;
 pub mod installs;
 pub mod npm;
 pub mod origins;
+pub mod probes;
 pub mod pypi;
 pub mod shimenv;
 

@@ -1,0 +1,85 @@
+//! Round 7: a grant is judged by what it resolves to. The files and
+//! directories an install may write are named by the plan (a project's
+//! lockfiles, yarn's error log, node_modules); a project can ship any of
+//! them as a symbolic link (git stores links), and a rule made from the
+//! name would land on the link's target. Real yarn 1 and npm, a loopback
+//! registry, inert fixtures: every marker is written in the test's
+//! temporary HOME. Root and unprivileged.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use support::probes::{deps, install_in, root_tool};
+use support::*;
+
+const USER_RC: &str = "# the user's own rc\n";
+
+/// The root project's postinstall runs `pw-tool` (cwd: the project),
+/// which writes through the project's `yarn-error.log`, whatever it is.
+const THROUGH_THE_LOG: &str = r#"
+const log = path.join(process.cwd(), "yarn-error.log");
+t("append", () => fs.appendFileSync(log, "\n# " + M + "\n"));
+t("rc_beneath", () => fs.appendFileSync(path.join(log, ".bashrc"), "\n# " + M + "\n"));
+t("keys_beneath", () => fs.appendFileSync(path.join(log, ".ssh", "authorized_keys"), M + "\n"));
+"#;
+
+/// The user's start-up file and SSH keys after the install: untouched.
+fn assert_home_untouched(home: &Path, what: &str) {
+    assert_eq!(
+        fs::read_to_string(home.join(".bashrc")).unwrap(),
+        USER_RC,
+        "{what}: ~/.bashrc changed"
+    );
+    let keys = fs::read_to_string(home.join(".ssh/authorized_keys")).unwrap();
+    assert!(
+        !keys.contains("PWPOISON"),
+        "{what}: authorized_keys changed"
+    );
+}
+
+/// yarn 1's plan grants the project's `yarn-error.log`; a project that
+/// ships it as a link to `~/.bashrc`, or to HOME itself, gains nothing:
+/// the grant is made from what the name resolves to, and a target that is
+/// or holds a protected place is not granted. pkgwarden says which grant
+/// it refused and why.
+#[test]
+fn a_linked_lockfile_or_log_grants_nothing_outside_the_project() {
+    let registry = NpmRegistry::start_with(vec![root_tool(THROUGH_THE_LOG)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    fs::write(home.join(".bashrc"), USER_RC).unwrap();
+    fs::create_dir_all(home.join(".ssh")).unwrap();
+    fs::write(home.join(".ssh/authorized_keys"), "ssh-ed25519 AAAA user\n").unwrap();
+    let project = env.home.subdir("proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    for (target, attempt) in [
+        (home.join(".bashrc"), "append"),
+        (home.clone(), "rc_beneath"),
+    ] {
+        let log = project.join("yarn-error.log");
+        let _ = fs::remove_file(&log);
+        symlink(&target, &log).unwrap();
+        for mode in ["protect", "block"] {
+            let what = format!("yarn-error.log -> {} ({mode})", target.display());
+            let (r, result) = install_in(
+                &env, &registry, "yarn", mode, &project, &manifest, "pw-tool",
+            );
+            assert!(
+                !result.is_null(),
+                "{what}: pw-tool did not run\n{}",
+                r.stderr
+            );
+            assert_ne!(result[attempt], "ok", "{what}: {result:#}");
+            assert_ne!(result["keys_beneath"], "ok", "{what}: {result:#}");
+            assert_home_untouched(&home, &what);
+            assert!(
+                r.stderr.contains("yarn-error.log") && r.stderr.contains("link"),
+                "{what}: the refused grant is not named\n{}",
+                r.stderr
+            );
+        }
+    }
+}
