@@ -76,6 +76,14 @@ enum Cmd {
         #[command(subcommand)]
         action: CiCmd,
     },
+    /// Why the findings of a report fired, and the smallest policy entry
+    /// that would allow each (none for what is never legitimate).
+    Explain {
+        /// A report id (or a unique prefix of one), or `last`.
+        report: String,
+        /// One finding: its number in the report (1, 2 …) or a rule id.
+        finding: Option<String>,
+    },
     /// List, show and export the reports of past installs.
     Report {
         #[command(subcommand)]
@@ -281,6 +289,24 @@ enum PolicyCmd {
         /// The file.
         file: PathBuf,
     },
+    /// Learn mode: the scoped allow entries that make the installs of past
+    /// audit or protect runs pass in block mode.
+    Suggest {
+        /// Report ids (or `last`) to learn from.
+        #[arg(long, value_name = "REPORT", num_args = 1.., conflicts_with = "last")]
+        from: Vec<String>,
+        /// Learn from the newest N reports (default: the newest one).
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+        /// For the project's .pkgwarden.toml (only hosts per package
+        /// version may go there).
+        #[arg(long)]
+        project: bool,
+        /// Append to the policy file (the project's with --project, else
+        /// the user's) instead of printing; the result is checked.
+        #[arg(long)]
+        write: bool,
+    },
 }
 
 /// Entry point for `pkgwarden …`; returns the exit code.
@@ -321,6 +347,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Cmd::Quarantine { action } => cmd_quarantine(action),
         Cmd::Doctor { json } => cmd_doctor(json),
         Cmd::Report { action } => cmd_report(action),
+        Cmd::Explain { report, finding } => cmd_explain(&report, finding.as_deref()),
         Cmd::Ci { action } => cmd_ci(action),
         Cmd::Watch { dir } => {
             // It outlives the install, beside later sandboxes.
@@ -724,6 +751,12 @@ fn shims_list(dir: &Path, json: bool) -> i32 {
 
 fn cmd_policy(action: PolicyCmd) -> i32 {
     match action {
+        PolicyCmd::Suggest {
+            from,
+            last,
+            project,
+            write,
+        } => cmd_suggest(&from, last, project, write),
         PolicyCmd::Check { file } => match policy::check_file(&file) {
             Ok(()) => {
                 println!("pkgwarden: {}: ok", file.display());
@@ -958,4 +991,98 @@ fn load_all_since(since: Option<&str>) -> Result<Vec<crate::model::report::Repor
         loaded.push(store::load(&s.id).map_err(report_error)?);
     }
     Ok(loaded)
+}
+
+/// A report lookup failed: the store's message, and how to get a report.
+fn no_report(e: crate::report::store::StoreError) -> i32 {
+    use crate::report::store::StoreError;
+    if matches!(e, StoreError::Empty { .. }) {
+        eprintln!(
+            "pkgwarden: no reports yet\n  hint: run the install once in audit mode (`PKGWARDEN_MODE=audit npm install …`), then ask again"
+        );
+        return exit::USAGE;
+    }
+    report_error(e)
+}
+
+/// `explain REPORT [FINDING]`.
+fn cmd_explain(report: &str, finding: Option<&str>) -> i32 {
+    let r = match crate::report::store::load(report) {
+        Ok(r) => r,
+        Err(e) => return no_report(e),
+    };
+    match crate::explain::render(&r, finding) {
+        Ok(text) => emit(&text),
+        Err(e) => report_error(e),
+    }
+}
+
+/// `policy suggest`: the reports to learn from, merged, printed or appended.
+fn cmd_suggest(from: &[String], last: Option<usize>, project: bool, write: bool) -> i32 {
+    use crate::report::store;
+    let ids: Vec<String> = if from.is_empty() {
+        let n = last.unwrap_or(1).max(1);
+        match store::list(None, false) {
+            Ok(all) if all.is_empty() => {
+                return no_report(store::StoreError::Empty {
+                    dir: PathBuf::new(),
+                });
+            }
+            Ok(all) => all
+                .iter()
+                .rev()
+                .take(n)
+                .map(|s| s.id.clone())
+                .rev()
+                .collect(),
+            Err(e) => return report_error(e),
+        }
+    } else {
+        from.to_vec()
+    };
+    let mut reports = Vec::new();
+    for id in &ids {
+        match store::load(id) {
+            Ok(r) => reports.push(r),
+            Err(e) => return no_report(e),
+        }
+    }
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let min = policy::load(&policy::Locations::default(), &env, &Overrides::default())
+        .map(|e| e.policy.block_severity)
+        .unwrap_or(crate::model::Severity::Medium);
+    let s = crate::suggest::suggest(&reports, min, project);
+    let text = crate::suggest::render(&s, project);
+    if !write {
+        return emit(&text);
+    }
+    if s.entries.is_empty() {
+        emit(&text);
+        eprintln!("pkgwarden: nothing to allow; no policy file was changed");
+        return 0;
+    }
+    let target = if project {
+        std::env::current_dir()
+            .ok()
+            .map(|d| policy::find_project_file(&d).unwrap_or_else(|| d.join(".pkgwarden.toml")))
+    } else {
+        crate::paths::config_dir().map(|d| d.join("policy.toml"))
+    };
+    let Some(target) = target else {
+        eprintln!(
+            "pkgwarden: cannot tell which policy file to write\n  hint: set HOME, or print the suggestion without --write"
+        );
+        return exit::USAGE;
+    };
+    match crate::suggest::append(&target, &text) {
+        Ok(()) => {
+            eprintln!(
+                "pkgwarden: {} entr(ies) appended to {}",
+                s.entries.len(),
+                target.display()
+            );
+            0
+        }
+        Err(e) => report_error(e),
+    }
 }

@@ -10,7 +10,8 @@
 //! A project file comes with the code being installed, so it may only make the policy
 //! stricter: it can raise `mode`, but not lower it, and it cannot set
 //! `allowed_parents`, `user_scope` or `package_managers`. Such lines are ignored and
-//! reported as warnings.
+//! reported as warnings. Of `allow` it keeps only host entries scoped to a package
+//! version ([`AllowEntry::endpoint_only`]).
 
 use crate::model::Tool;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -147,9 +148,80 @@ pub struct AllowEntry {
     /// Why it is accepted.
     #[serde(default)]
     pub reason: Option<String>,
+    /// Only findings of this lifecycle hook (`postinstall`, `setup.py` …).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_hook"
+    )]
+    pub hook: Option<String>,
+    /// Only findings about these `host:port` endpoints. In block mode the
+    /// proxy lets them through (recorded), and only this package's findings
+    /// about them are accepted: another package asking fails the install.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_endpoints"
+    )]
+    pub endpoints: Vec<String>,
+    /// Only findings whose files all lie under these directories (absolute
+    /// or `~/`).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_roots"
+    )]
+    pub paths: Vec<String>,
+}
+
+/// True when `e` is `host:port` with a host and a port number.
+pub fn is_host_port(e: &str) -> bool {
+    e.rsplit_once(':').is_some_and(|(h, p)| {
+        !h.is_empty()
+            && !h.contains('/')
+            && !h.contains(char::is_whitespace)
+            && p.parse::<u16>().is_ok_and(|p| p > 0)
+    })
+}
+
+fn de_hook<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().is_empty() {
+        return Err(serde::de::Error::custom("empty hook name"));
+    }
+    Ok(Some(s))
+}
+
+fn de_endpoints<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    if let Some(bad) = v.iter().find(|e| !is_host_port(e)) {
+        return Err(serde::de::Error::custom(format!(
+            "endpoint `{bad}` is not host:port; write it like \"mirror.example:443\""
+        )));
+    }
+    Ok(v.into_iter().map(|e| e.to_ascii_lowercase()).collect())
+}
+
+fn de_roots<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    if let Some(bad) = v
+        .iter()
+        .find(|p| !(p.starts_with('/') || p.starts_with("~/")) || p.split('/').any(|c| c == ".."))
+    {
+        return Err(serde::de::Error::custom(format!(
+            "path `{bad}` is not a directory under a root; write it absolute or from `~/`, without `..`"
+        )));
+    }
+    Ok(v)
 }
 
 impl AllowEntry {
+    /// True when the entry accepts only `net.unexpected-host` for named
+    /// endpoints: what a project file may hold.
+    pub fn endpoint_only(&self) -> bool {
+        !self.endpoints.is_empty() && self.rules == [crate::model::RuleId::NetUnexpectedHost]
+    }
+
     /// True when the entry has expired at `now`.
     pub fn expired(&self, now: std::time::SystemTime) -> bool {
         self.expires
@@ -701,8 +773,19 @@ impl Merger {
         refuse("allowed_parents", layer.allowed_parents.take().is_some());
         refuse("user_scope", layer.user_scope.take().is_some());
         refuse("package_managers", layer.package_managers.take().is_some());
-        // A project may not accept its own dependencies' findings.
-        refuse("allow", layer.allow.take().is_some());
+        // A project may not accept its own dependencies' findings, except
+        // a host scoped to one package version: narrower than the
+        // `endpoints.allow` it may already set.
+        if let Some(all) = layer.allow.take() {
+            let (scoped, other): (Vec<_>, Vec<_>) =
+                all.into_iter().partition(AllowEntry::endpoint_only);
+            refuse("allow", !other.is_empty());
+            if !scoped.is_empty() {
+                self.policy.allow.extend(scoped);
+                self.sources
+                    .insert("allow".into(), Source::Project(path.clone()));
+            }
+        }
         // Nor widen the sandbox it runs its own dependencies in.
         refuse(
             "extra_write_paths",
@@ -871,7 +954,7 @@ pub fn explain(key: &str) -> &'static str {
         "endpoints.deny" => "endpoint classes refused in every mode",
         "block_severity" => "in block mode, findings of this severity and above fail the install",
         "allow" => {
-            "accepted findings per package version: reported, but they do not fail a block-mode install"
+            "accepted findings per package version (scoped by hook, endpoints, paths): reported, but they do not fail a block-mode install"
         }
         "extra_write_paths" => "directories every sandboxed install may also write beneath",
         "shim_new_venvs" => "put pkgwarden shims in virtualenvs created through a shim",

@@ -18,7 +18,10 @@ pub fn accept(findings: &mut [Finding], allow: &[AllowEntry], now: SystemTime) -
     for f in findings.iter_mut() {
         let Some(pkg) = &f.package else { continue };
         for a in allow {
-            if &a.package != pkg || !(a.rules.is_empty() || a.rules.contains(&f.rule)) {
+            if &a.package != pkg
+                || !(a.rules.is_empty() || a.rules.contains(&f.rule))
+                || !in_scope(a, f)
+            {
                 continue;
             }
             if a.expired(now) {
@@ -40,6 +43,35 @@ pub fn accept(findings: &mut [Finding], allow: &[AllowEntry], now: SystemTime) -
         }
     }
     warnings
+}
+
+/// True when `f` lies within the entry's hook, endpoints and paths (each
+/// only when the entry names it).
+fn in_scope(a: &AllowEntry, f: &Finding) -> bool {
+    let hook = a.hook.is_none() || a.hook == f.hook;
+    let endpoint = a.endpoints.is_empty()
+        || f.evidence
+            .endpoint
+            .as_ref()
+            .is_some_and(|e| a.endpoints.contains(&e.to_ascii_lowercase()));
+    let home = std::env::var("HOME").unwrap_or_default();
+    let roots: Vec<String> = a
+        .paths
+        .iter()
+        .map(|r| match r.strip_prefix("~/") {
+            Some(rest) => format!("{}/{rest}", home.trim_end_matches('/')),
+            None => r.clone(),
+        })
+        .collect();
+    let under = |p: &String| {
+        roots.iter().any(|r| {
+            let r = r.trim_end_matches('/');
+            p == r || p.strip_prefix(r).is_some_and(|rest| rest.starts_with('/'))
+        })
+    };
+    let paths =
+        a.paths.is_empty() || (!f.evidence.paths.is_empty() && f.evidence.paths.iter().all(under));
+    hook && endpoint && paths
 }
 
 /// True when a finding the allow list did not accept reaches `min`.
@@ -123,5 +155,76 @@ pub fn decide(
     Verdict {
         blocked,
         quarantined: q,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Evidence, RuleId};
+
+    fn finding(rule: RuleId, hook: &str, endpoint: Option<&str>, paths: &[&str]) -> Finding {
+        Finding {
+            rule,
+            title: String::new(),
+            severity: Severity::Medium,
+            attack: Vec::new(),
+            pid: Some(7),
+            chain: Vec::new(),
+            package: Some("a@1.0.0".into()),
+            hook: Some(hook.into()),
+            evidence: Evidence {
+                endpoint: endpoint.map(String::from),
+                paths: paths.iter().map(|p| p.to_string()).collect(),
+                ..Evidence::default()
+            },
+            action: Taken::Observed,
+            allowed_by: None,
+            after_ms: None,
+        }
+    }
+
+    fn entry(hook: Option<&str>, endpoints: &[&str], paths: &[&str]) -> AllowEntry {
+        AllowEntry {
+            package: "a@1.0.0".into(),
+            rules: Vec::new(),
+            expires: None,
+            reason: None,
+            hook: hook.map(String::from),
+            endpoints: endpoints.iter().map(|e| e.to_string()).collect(),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    fn accepted(f: Finding, a: AllowEntry) -> bool {
+        let mut fs = [f];
+        accept(&mut fs, &[a], SystemTime::now());
+        fs[0].allowed_by.is_some()
+    }
+
+    #[test]
+    fn scoped_entries_accept_only_their_hook_endpoint_and_paths() {
+        let net = |h, e| finding(RuleId::NetUnexpectedHost, h, Some(e), &[]);
+        let e = entry(Some("postinstall"), &["h.example:80"], &[]);
+        assert!(accepted(net("postinstall", "h.example:80"), e.clone()));
+        assert!(accepted(net("postinstall", "H.Example:80"), e.clone()));
+        assert!(!accepted(net("preinstall", "h.example:80"), e.clone()));
+        assert!(!accepted(net("postinstall", "h.example:443"), e.clone()));
+        assert!(!accepted(net("postinstall", "other.example:80"), e));
+        let file = |p: &[&str]| finding(RuleId::HiddenScript, "install", None, p);
+        let e = entry(None, &[], &["/srv/cache"]);
+        assert!(accepted(file(&["/srv/cache/x.sh"]), e.clone()));
+        assert!(accepted(
+            file(&["/srv/cache/d/x.sh", "/srv/cache/y"]),
+            e.clone()
+        ));
+        assert!(!accepted(
+            file(&["/srv/cache/x.sh", "/srv/other/y"]),
+            e.clone()
+        ));
+        assert!(!accepted(file(&["/srv/cachex/x.sh"]), e.clone()));
+        assert!(!accepted(file(&[]), e));
+        // An entry without scope keys accepts as before.
+        assert!(accepted(file(&["/anywhere"]), entry(None, &[], &[])));
     }
 }

@@ -697,10 +697,9 @@ PY
             .find(|r| r["host"] == "127.0.0.2")
             .unwrap_or_else(|| panic!("{mode}: {doc:#}"));
         assert_eq!(to_c2["verdict"], "denied");
-        if mode == "protect" {
-            // The supervisor made the connection to the proxy, so it knows whose it is.
-            assert_eq!(to_c2["pid"].as_i64(), Some(pid));
-        }
+        // The supervisor made the connection to the proxy (in audit too),
+        // so it knows whose it is.
+        assert_eq!(to_c2["pid"].as_i64(), Some(pid), "{mode}");
         let to_metadata = requests
             .iter()
             .find(|r| r["host"] == "169.254.169.254")

@@ -840,10 +840,13 @@ fn judge(nr: i64, target: Option<&Target>, net: &NetPolicy, privileged: bool) ->
         // The C library's routing and interface queries go to the kernel.
         Some(Target::Netlink { pid: 0, groups: 0 }) => Judged::Quiet,
         Some(Target::Netlink { .. }) => Judged::Refuse(EPERM),
+        // The proxy is connected to for the process in audit too: then the
+        // proxy knows which process asked (the package a request is
+        // attributed to, which `policy suggest` scopes its entries by).
+        Some(Target::Ip(sa)) if connect && net.allowed.contains(sa) => Judged::ConnectForIt,
         _ if net.observe_only => Judged::Continue,
         // TCP binds are refused by landlock; the attempt is the evidence.
         Some(_) if bind => Judged::Continue,
-        Some(Target::Ip(sa)) if connect && net.allowed.contains(sa) => Judged::ConnectForIt,
         // Nothing else leaves by IP: datagrams included (the proxy resolves
         // names, the install needs no DNS of its own).
         Some(Target::Ip(_)) => Judged::Refuse(ECONNREFUSED),
@@ -2351,10 +2354,18 @@ mod tests {
             judge(SYS_sendto, unspec.as_ref(), &protect(), false),
             Judged::Refuse(libc::EPERM)
         );
-        // The proxy is connected to; a datagram to it is not.
+        // The proxy is connected to, in audit too; a datagram to it is not.
         let proxy = Target::Ip("127.0.0.1:3128".parse().unwrap());
         assert_eq!(
             judge(SYS_connect, Some(&proxy), &protect(), false),
+            Judged::ConnectForIt
+        );
+        let audit = NetPolicy {
+            observe_only: true,
+            ..protect()
+        };
+        assert_eq!(
+            judge(SYS_connect, Some(&proxy), &audit, false),
             Judged::ConnectForIt
         );
         assert_eq!(

@@ -80,6 +80,12 @@ pub fn proxy_policy(plan: &InstallPlan, policy: &Policy, env: &[(String, String)
     ProxyPolicy {
         allowed,
         allow_unknown: policy.mode != Mode::Block,
+        tolerated: policy
+            .allow
+            .iter()
+            .filter(|a| !a.expired(std::time::SystemTime::now()))
+            .flat_map(|a| a.endpoints.iter().cloned())
+            .collect(),
         deny_raw_ip: policy.endpoints.deny.contains(&DenyClass::RawIp),
         upstream: Upstream::from_env(env).or_else(|| {
             let mut own: Vec<(String, String)> = env

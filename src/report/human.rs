@@ -235,6 +235,10 @@ pub fn summary(r: &Report, color: bool) -> String {
             crate::model::Taken::Observed => action.to_string(),
             _ => paint(action, Style::new().bold(), color),
         };
+        let action = match &f.allowed_by {
+            Some(a) => format!("{action} · accepted ({})", clean(&shorten(a, 60))),
+            None => action,
+        };
         let origin = if who.is_empty() {
             action
         } else {
@@ -254,6 +258,12 @@ pub fn summary(r: &Report, color: bool) -> String {
         );
     } else {
         let _ = writeln!(out, "  details: `pkgwarden report show {id}`");
+    }
+    if r.outcome.status == "blocked" {
+        let _ = writeln!(
+            out,
+            "  why, and the policy entry that would allow it: `pkgwarden explain {id}`"
+        );
     }
     out
 }

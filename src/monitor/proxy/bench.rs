@@ -264,6 +264,7 @@ fn bench_proxy_latency_and_throughput() {
             // the proxy, as a registry's would be).
             allowed: vec![origin.to_string(), format!("localhost:{}", origin.port())],
             allow_unknown: false,
+            tolerated: Vec::new(),
             deny_raw_ip: true,
             upstream: None,
             limits: Default::default(),

@@ -85,6 +85,16 @@ pub fn decide(
             Vec::new(),
         );
     }
+    // A host the policy allows one package version to reach: let through
+    // and recorded (the verdict accepts only that package's requests), also
+    // where it resolves inside, as an `endpoints.allow` host would be.
+    if policy.tolerated.iter().any(|t| *t == key(&host)) {
+        return (
+            Verdict::Unexpected,
+            Some("allowed for one package version only".into()),
+            addrs,
+        );
+    }
     if addrs.iter().any(|a| is_internal(a.ip())) {
         return (
             Verdict::Denied,
@@ -116,6 +126,7 @@ mod tests {
         let p = ProxyPolicy {
             allowed: vec!["127.0.0.1:4873".into()],
             allow_unknown: true,
+            tolerated: Vec::new(),
             deny_raw_ip: false,
             upstream: None,
             limits: Default::default(),
@@ -133,11 +144,22 @@ mod tests {
         let q = ProxyPolicy {
             allowed: vec!["169.254.169.254:80".into()],
             allow_unknown: true,
+            tolerated: Vec::new(),
             deny_raw_ip: true,
             upstream: None,
             limits: Default::default(),
         };
         assert_eq!(decide(&q, "169.254.169.254", 80).0, Verdict::Denied);
+        // A tolerated host passes, recorded, in block too, where it resolves
+        // inside as well; a metadata name never does.
+        let t = ProxyPolicy {
+            allow_unknown: false,
+            tolerated: vec!["localhost:8080".into(), "169.254.169.254:80".into()],
+            ..q.clone()
+        };
+        assert_eq!(decide(&t, "localhost", 8080).0, Verdict::Unexpected);
+        assert_eq!(decide(&t, "localhost", 8081).0, Verdict::Denied);
+        assert_eq!(decide(&t, "169.254.169.254", 80).0, Verdict::Denied);
         let (v, reason, _) = decide(&q, "203.0.113.9", 443);
         assert_eq!(v, Verdict::Denied);
         assert!(reason.unwrap().contains("literal IP"));

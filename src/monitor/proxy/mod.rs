@@ -44,6 +44,10 @@ pub struct ProxyPolicy {
     pub allowed: Vec<String>,
     /// Let unknown hosts through (recorded as unexpected): protect and audit.
     pub allow_unknown: bool,
+    /// `host:port` let through in every mode but recorded as unexpected:
+    /// the policy accepts them for one package only, which the verdict on
+    /// the findings checks.
+    pub tolerated: Vec<String>,
     /// Refuse literal IP addresses that are not allowed (policy `raw-ip`).
     pub deny_raw_ip: bool,
     /// The user's own proxy, which the allowed requests go through.

@@ -55,6 +55,7 @@ fn policy(allowed: &[SocketAddr]) -> ProxyPolicy {
     ProxyPolicy {
         allowed: allowed.iter().map(|a| a.to_string()).collect(),
         allow_unknown: false,
+        tolerated: Vec::new(),
         deny_raw_ip: true,
         upstream: None,
         limits: Limits::default(),
