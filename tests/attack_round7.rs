@@ -83,3 +83,68 @@ fn a_linked_lockfile_or_log_grants_nothing_outside_the_project() {
         }
     }
 }
+
+/// The root project's postinstall runs `pw-tool`, which plants a program
+/// beneath whatever the project's `yarn-error.log` names.
+const BENEATH_THE_LOG: &str = r##"
+const log = path.join(process.cwd(), "yarn-error.log");
+t("plant", () => fs.writeFileSync(path.join(log, "pw-planted"), "#!/bin/sh\necho " + M + "\n", {mode: 0o755}));
+t("tamper", () => fs.appendFileSync(path.join(log, "tool"), "\necho " + M + "\n"));
+"##;
+
+/// A program of the user's in a `bin` directory.
+const TOOL: &str = "#!/bin/sh\necho the user's tool\n";
+
+/// Round 7b: a link to a place no persistence list names is still judged.
+/// `yarn-error.log -> ~/.local/bin` (or `~/bin`, where a planted `git`
+/// runs before the real one) would grant a directory protect keeps out of
+/// the writable HOME; in block a link to any directory outside the project
+/// (`~/tools/bin`, a version manager's `bin`) would grant what block never
+/// grants. Refused, and said.
+#[test]
+fn a_linked_log_grants_no_directory_the_mode_keeps_out() {
+    let registry = NpmRegistry::start_with(vec![root_tool(BENEATH_THE_LOG)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let project = env.home.subdir("proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    let cases = [
+        (home.join(".local/bin"), "protect"),
+        (home.join(".local/bin"), "block"),
+        (home.join("bin"), "protect"),
+        (home.join("tools/bin"), "block"),
+    ];
+    for (target, mode) in cases {
+        fs::create_dir_all(&target).unwrap();
+        fs::write(target.join("tool"), TOOL).unwrap();
+        let log = project.join("yarn-error.log");
+        let _ = fs::remove_file(&log);
+        symlink(&target, &log).unwrap();
+        let what = format!("yarn-error.log -> {} ({mode})", target.display());
+        let (r, result) = install_in(
+            &env, &registry, "yarn", mode, &project, &manifest, "pw-tool",
+        );
+        assert!(
+            !result.is_null(),
+            "{what}: pw-tool did not run\n{}",
+            r.stderr
+        );
+        assert_ne!(result["plant"], "ok", "{what}: {result:#}");
+        assert_ne!(result["tamper"], "ok", "{what}: {result:#}");
+        assert_eq!(
+            fs::read_to_string(target.join("tool")).unwrap(),
+            TOOL,
+            "{what}"
+        );
+        assert!(
+            !target.join("pw-planted").exists(),
+            "{what}: a program was planted"
+        );
+        assert!(
+            r.stderr.contains("yarn-error.log") && r.stderr.contains("link"),
+            "{what}: the refused grant is not named\n{}",
+            r.stderr
+        );
+    }
+}
