@@ -90,6 +90,8 @@ const BENEATH_THE_LOG: &str = r##"
 const log = path.join(process.cwd(), "yarn-error.log");
 t("plant", () => fs.writeFileSync(path.join(log, "pw-planted"), "#!/bin/sh\necho " + M + "\n", {mode: 0o755}));
 t("tamper", () => fs.appendFileSync(path.join(log, "tool"), "\necho " + M + "\n"));
+// A second name for ~/.bashrc in node_modules would be granted with it.
+t("hardlink", () => fs.linkSync(path.join(home, ".bashrc"), path.join(process.cwd(), "node_modules", "pw-rc")));
 "##;
 
 /// A program of the user's in a `bin` directory.
@@ -106,6 +108,7 @@ fn a_linked_log_grants_no_directory_the_mode_keeps_out() {
     let registry = NpmRegistry::start_with(vec![root_tool(BENEATH_THE_LOG)]);
     let env = ShimEnv::new(&[]);
     let home = env.home.path().to_path_buf();
+    fs::write(home.join(".bashrc"), USER_RC).unwrap();
     let project = env.home.subdir("proj");
     let mut manifest = deps(&["pw-tool"]);
     manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
@@ -132,6 +135,7 @@ fn a_linked_log_grants_no_directory_the_mode_keeps_out() {
         );
         assert_ne!(result["plant"], "ok", "{what}: {result:#}");
         assert_ne!(result["tamper"], "ok", "{what}: {result:#}");
+        assert_ne!(result["hardlink"], "ok", "{what}: {result:#}");
         assert_eq!(
             fs::read_to_string(target.join("tool")).unwrap(),
             TOOL,

@@ -833,6 +833,22 @@ mod tests {
         // to another disk): judged by what it leads to only.
         let elsewhere = spec(false, &home.join("elsewhere"));
         assert_eq!(refused(&elsewhere), [proj.join("yarn-error.log")]);
+        // Outside HOME (`/usr/local/bin` for a root install) protect grants
+        // nothing by name either.
+        let outside = tempfile::tempdir().unwrap();
+        let outside = outside.path().canonicalize().unwrap();
+        fs::remove_file(proj.join("venv")).unwrap();
+        std::os::unix::fs::symlink(&outside, proj.join("venv")).unwrap();
+        fs::create_dir(outside.join("bin")).unwrap();
+        let protect = spec(true, &proj);
+        assert!(
+            protect
+                .refused
+                .iter()
+                .any(|r| r.name == names[1] && r.target == outside.join("bin")),
+            "{:#?}",
+            protect.refused
+        );
     }
 
     #[test]

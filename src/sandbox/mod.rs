@@ -144,7 +144,8 @@ pub fn fs_spec(
         refused: Vec::new(),
         // An install run in HOME (or above it) has no project of its own:
         // the links there are the user's (`~/.npm -> /data/npm`).
-        project: Some(cwd.to_path_buf()).filter(|c| home.is_none_or(|h| !h.starts_with(c))),
+        project: Some(cwd.to_path_buf())
+            .filter(|c| home.is_none_or(|h| !landlock::resolve(h).starts_with(c))),
     }
     .resolved()
 }
