@@ -152,3 +152,51 @@ fn a_linked_log_grants_no_directory_the_mode_keeps_out() {
         );
     }
 }
+
+/// The root project's postinstall runs `pw-tool`, which plants a program
+/// in `~/.local/bin` and a user unit in `~/.config/systemd/user`.
+const INTO_THE_LOG_DIR: &str = r#"
+t("bin", () => fs.writeFileSync(path.join(home, ".local/bin/pw-planted"), M + "\n", {mode: 0o755}));
+t("unit", () => fs.writeFileSync(path.join(home, ".config/systemd/user/pw.service"), M + "\n"));
+"#;
+
+/// Round 7b: a grant can be named by the project's configuration too, no
+/// link needed: npm's `logs-dir` (and pnpm's `state-dir`) come from the
+/// project's `.npmrc`, and the log directory is the root project's scripts'
+/// to write. A cache or log directory that is, holds or lies in a
+/// persistence place or a PATH directory of HOME is not granted.
+#[test]
+fn a_project_npmrc_names_no_log_dir_in_a_persistence_place() {
+    let registry = NpmRegistry::start_with(vec![root_tool(INTO_THE_LOG_DIR)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let project = env.home.subdir("proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    for d in [".local/bin", ".config/systemd/user"] {
+        fs::create_dir_all(home.join(d)).unwrap();
+    }
+    for (dir, attempt) in [(".local/bin", "bin"), (".config/systemd/user", "unit")] {
+        fs::write(
+            project.join(".npmrc"),
+            format!("logs-dir={}\n", home.join(dir).display()),
+        )
+        .unwrap();
+        for mode in ["protect", "block"] {
+            let what = format!("logs-dir={dir} ({mode})");
+            let (r, result) =
+                install_in(&env, &registry, "npm", mode, &project, &manifest, "pw-tool");
+            assert!(
+                !result.is_null(),
+                "{what}: pw-tool did not run\n{}",
+                r.stderr
+            );
+            assert_ne!(result[attempt], "ok", "{what}: {result:#}");
+            assert!(!home.join(".local/bin/pw-planted").exists(), "{what}");
+            assert!(
+                !home.join(".config/systemd/user/pw.service").exists(),
+                "{what}"
+            );
+        }
+    }
+}

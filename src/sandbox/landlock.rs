@@ -215,7 +215,7 @@ impl FsSpec {
         self.write_dirs = judge(std::mem::take(&mut self.write_dirs), false);
         self.write_files = judge(std::mem::take(&mut self.write_files), true);
         self.file_dirs = judge(std::mem::take(&mut self.file_dirs), false);
-        self.refused = refused;
+        self.refused.extend(refused);
         self
     }
 
