@@ -200,3 +200,45 @@ fn a_project_npmrc_names_no_log_dir_in_a_persistence_place() {
         }
     }
 }
+
+/// The root project's postinstall runs `pw-tool`, which writes a git hook
+/// into the sibling project `webapp` (the project's `file:` dependency).
+const INTO_A_SIBLING_REPO: &str = r##"
+const hooks = path.join(process.cwd(), "..", "webapp", ".git", "hooks");
+t("hook", () => fs.writeFileSync(path.join(hooks, "pre-commit"), "#!/bin/sh\necho " + M + "\n", {mode: 0o755}));
+t("workflow", () => fs.writeFileSync(path.join(hooks, "..", "..", ".github", "workflows", "pw.yml"), M + "\n"));
+"##;
+
+/// Round 7b: a write root can be a whole project named by the project
+/// (npm builds a `file:` dependency in place; poetry writes its project):
+/// its persistence places (`.git/hooks`, workflows, editor and agent
+/// hooks) are split out of the grant like the install's own project's.
+#[test]
+fn a_file_dependency_grants_no_persistence_place_of_its_project() {
+    let registry = NpmRegistry::start_with(vec![root_tool(INTO_A_SIBLING_REPO)]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    let webapp = env.home.subdir("webapp");
+    fs::create_dir_all(webapp.join(".git/hooks")).unwrap();
+    fs::create_dir_all(webapp.join(".github/workflows")).unwrap();
+    fs::write(
+        webapp.join("package.json"),
+        r#"{"name": "webapp", "version": "1.0.0", "license": "MIT"}"#,
+    )
+    .unwrap();
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["dependencies"]["webapp"] = "file:../webapp".into();
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    for mode in ["protect", "block"] {
+        let (r, result) = install_in(&env, &registry, "npm", mode, &project, &manifest, "pw-tool");
+        assert!(
+            !result.is_null(),
+            "{mode}: pw-tool did not run\n{}",
+            r.stderr
+        );
+        assert_ne!(result["hook"], "ok", "{mode}: {result:#}");
+        assert_ne!(result["workflow"], "ok", "{mode}: {result:#}");
+        assert!(!webapp.join(".git/hooks/pre-commit").exists(), "{mode}");
+        assert!(!webapp.join(".github/workflows/pw.yml").exists(), "{mode}");
+    }
+}

@@ -160,6 +160,7 @@ fn grants(scratch: &Path) -> Vec<landlock::Grant> {
         protected: Vec::new(),
         guarded: Vec::new(),
         refused: Vec::new(),
+        kept_out: Vec::new(),
         project: None,
     }
     .resolved();

@@ -59,6 +59,9 @@ pub struct FsSpec {
     /// Write grants not made because of what their name resolves to
     /// (filled by [`FsSpec::resolved`]).
     pub refused: Vec<Refused>,
+    /// Persistence places of another repository a write root is (a
+    /// `file:` dependency's `.git/hooks`): split out of write grants.
+    pub kept_out: Vec<PathBuf>,
     /// The directory the install runs in: a link at or below it is the
     /// project's (git stores links), and a grant named through one may
     /// only lead where the install could write anyway.
@@ -136,15 +139,18 @@ impl FsSpec {
         if is_within_any(path, &self.secrets) || is_within_any(path, &self.protected) {
             return false;
         }
-        if self.write_files.iter().any(|f| f == path) || is_within_any(path, &self.file_dirs) {
+        let write_deny = self.write_denied();
+        if self.write_files.iter().any(|f| f == path) && !is_within_any(path, &write_deny)
+            || is_within_any(path, &self.file_dirs)
+        {
             return true;
         }
-        let deny = self.denied();
         // A write directory is split around what it must not cover, as in
         // `grants`.
         if self.write_dirs.iter().any(|d| {
             path.starts_with(d)
-                && allow_all_except(d, &deny)
+                && !is_within_any(d, &write_deny)
+                && allow_all_except(d, &write_deny)
                     .iter()
                     .any(|g| path.starts_with(g))
         }) {
@@ -155,7 +161,7 @@ impl FsSpec {
         match &self.writable_tree {
             Some((root, keep)) if path.starts_with(root) => {
                 let mut keep = keep.clone();
-                keep.extend(deny);
+                keep.extend(write_deny);
                 allow_all_except(root, &keep)
                     .iter()
                     .any(|g| g != root && path.starts_with(g))
@@ -176,6 +182,7 @@ impl FsSpec {
         self.secrets = with_real_paths(&self.secrets);
         self.protected = with_real_paths(&self.protected);
         self.guarded = with_real_paths(&self.guarded);
+        self.kept_out = with_real_paths(&self.kept_out);
         if let Some((root, keep)) = self.writable_tree.take() {
             self.writable_tree = Some((resolve(&root), with_real_paths(&keep)));
         }
@@ -236,6 +243,14 @@ impl FsSpec {
             .cloned()
             .collect()
     }
+
+    /// What no write directory or file grant may cover: the secrets, the
+    /// protected paths and `kept_out`.
+    fn write_denied(&self) -> Vec<PathBuf> {
+        let mut out = self.denied();
+        out.extend(self.kept_out.iter().cloned());
+        out
+    }
 }
 
 /// Turns the spec into grants: read on `/` minus the secrets, write on the
@@ -247,15 +262,16 @@ pub fn grants(spec: &FsSpec) -> Vec<Grant> {
         out.insert(Grant::Read(p));
     }
     let deny = spec.denied();
+    let write_deny = spec.write_denied();
     for d in &spec.write_dirs {
-        if d.exists() && !is_within_any(d, &deny) {
-            for p in allow_all_except(d, &deny) {
+        if d.exists() && !is_within_any(d, &write_deny) {
+            for p in allow_all_except(d, &write_deny) {
                 out.insert(Grant::Write(p));
             }
         }
     }
     for f in &spec.write_files {
-        if f.exists() && !is_within_any(f, &deny) {
+        if f.exists() && !is_within_any(f, &write_deny) {
             out.insert(Grant::WriteFile(f.clone()));
         }
     }
@@ -266,7 +282,7 @@ pub fn grants(spec: &FsSpec) -> Vec<Grant> {
     }
     if let Some((root, keep)) = &spec.writable_tree {
         let mut keep = keep.clone();
-        keep.extend(deny);
+        keep.extend(write_deny);
         for p in allow_all_except(root, &keep) {
             if p != *root {
                 out.insert(Grant::Write(p));
@@ -672,6 +688,7 @@ mod tests {
             protected: Vec::new(),
             guarded: Vec::new(),
             refused: Vec::new(),
+            kept_out: Vec::new(),
             project: None,
         };
         let g = grants(&spec);

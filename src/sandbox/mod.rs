@@ -137,6 +137,7 @@ pub fn fs_spec(
         writable_tree,
         protected: own_paths(cwd),
         guarded: guarded(policy, home, cwd),
+        kept_out: foreign_persistence(plan, cwd),
         refused,
         // An install run in HOME (or above it) has no project of its own:
         // the links there are the user's (`~/.npm -> /data/npm`).
@@ -144,6 +145,20 @@ pub fn fs_spec(
             .filter(|c| home.is_none_or(|h| !landlock::resolve(h).starts_with(c))),
     }
     .resolved()
+}
+
+/// The persistence places (`.git/hooks`, workflows, editor and agent
+/// hooks) that exist in a write root outside the project which is itself
+/// a repository: npm builds a `file:` dependency in place, and
+/// `file:../webapp` would otherwise grant the sibling repository's hooks.
+/// Split out of the write grants (the root then gains no new entries).
+fn foreign_persistence(plan: &InstallPlan, cwd: &Path) -> Vec<PathBuf> {
+    plan.write_roots
+        .iter()
+        .filter(|r| !r.starts_with(cwd) && r.join(".git").exists())
+        .flat_map(|r| PROJECT_PERSISTENCE.iter().map(move |p| r.join(p)))
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect()
 }
 
 /// The manager's caches and log directories, but those that are, hold or
