@@ -160,6 +160,8 @@ fn grants(scratch: &Path) -> Vec<landlock::Grant> {
         protected: Vec::new(),
         guarded: Vec::new(),
         refused: Vec::new(),
+        kept_out: Vec::new(),
+        project: None,
     }
     .resolved();
     let mut g = landlock::grants(&spec);

@@ -59,6 +59,13 @@ pub struct FsSpec {
     /// Write grants not made because of what their name resolves to
     /// (filled by [`FsSpec::resolved`]).
     pub refused: Vec<Refused>,
+    /// Persistence places of another repository a write root is (a
+    /// `file:` dependency's `.git/hooks`): split out of write grants.
+    pub kept_out: Vec<PathBuf>,
+    /// The directory the install runs in: a link at or below it is the
+    /// project's (git stores links), and a grant named through one may
+    /// only lead where the install could write anyway.
+    pub project: Option<PathBuf>,
 }
 
 /// A write grant the plan named through a symbolic link, or a file with a
@@ -132,15 +139,18 @@ impl FsSpec {
         if is_within_any(path, &self.secrets) || is_within_any(path, &self.protected) {
             return false;
         }
-        if self.write_files.iter().any(|f| f == path) || is_within_any(path, &self.file_dirs) {
+        let write_deny = self.write_denied();
+        if self.write_files.iter().any(|f| f == path) && !is_within_any(path, &write_deny)
+            || is_within_any(path, &self.file_dirs)
+        {
             return true;
         }
-        let deny = self.denied();
         // A write directory is split around what it must not cover, as in
         // `grants`.
         if self.write_dirs.iter().any(|d| {
             path.starts_with(d)
-                && allow_all_except(d, &deny)
+                && !is_within_any(d, &write_deny)
+                && allow_all_except(d, &write_deny)
                     .iter()
                     .any(|g| path.starts_with(g))
         }) {
@@ -151,7 +161,7 @@ impl FsSpec {
         match &self.writable_tree {
             Some((root, keep)) if path.starts_with(root) => {
                 let mut keep = keep.clone();
-                keep.extend(deny);
+                keep.extend(write_deny);
                 allow_all_except(root, &keep)
                     .iter()
                     .any(|g| g != root && path.starts_with(g))
@@ -172,6 +182,11 @@ impl FsSpec {
         self.secrets = with_real_paths(&self.secrets);
         self.protected = with_real_paths(&self.protected);
         self.guarded = with_real_paths(&self.guarded);
+        self.kept_out = with_real_paths(&self.kept_out);
+        if let Some((root, keep)) = self.writable_tree.take() {
+            self.writable_tree = Some((resolve(&root), with_real_paths(&keep)));
+        }
+        let within = self.reach();
         let mut off_limits = self.denied();
         off_limits.extend(self.guarded.iter().cloned());
         let mut refused = Vec::new();
@@ -188,6 +203,10 @@ impl FsSpec {
                 let holds = off_limits.iter().any(|o| o.starts_with(&target));
                 let why = if target != name && (lies_in || (last_is_link(&name) && holds)) {
                     Some("it leads to a place no install may write")
+                } else if within.project_link(&name, &target) && !within.reaches(&target) {
+                    Some("the project's link leads out of what this install may write")
+                } else if files && target.is_dir() {
+                    Some("it is a directory: a file grant on it grants every file beneath")
                 } else if files && other_links(&target) {
                     Some("the file has another hard link, which could be anything")
                 } else {
@@ -203,11 +222,17 @@ impl FsSpec {
         self.write_dirs = judge(std::mem::take(&mut self.write_dirs), false);
         self.write_files = judge(std::mem::take(&mut self.write_files), true);
         self.file_dirs = judge(std::mem::take(&mut self.file_dirs), false);
-        self.refused = refused;
-        if let Some((root, keep)) = self.writable_tree.take() {
-            self.writable_tree = Some((resolve(&root), with_real_paths(&keep)));
-        }
+        self.refused.extend(refused);
         self
+    }
+
+    /// Where a link the project made may lead a grant: the project itself
+    /// and, in protect, the writable tree (what the mode grants by name).
+    fn reach(&self) -> Reach {
+        Reach {
+            project: self.project.as_ref().map(|p| (p.clone(), resolve(p))),
+            tree: self.writable_tree.clone(),
+        }
     }
 
     /// What no write grant may cover: the secrets and the protected paths.
@@ -217,6 +242,14 @@ impl FsSpec {
             .chain(&self.protected)
             .cloned()
             .collect()
+    }
+
+    /// What no write directory or file grant may cover: the secrets, the
+    /// protected paths and `kept_out`.
+    fn write_denied(&self) -> Vec<PathBuf> {
+        let mut out = self.denied();
+        out.extend(self.kept_out.iter().cloned());
+        out
     }
 }
 
@@ -229,15 +262,16 @@ pub fn grants(spec: &FsSpec) -> Vec<Grant> {
         out.insert(Grant::Read(p));
     }
     let deny = spec.denied();
+    let write_deny = spec.write_denied();
     for d in &spec.write_dirs {
-        if d.exists() && !is_within_any(d, &deny) {
-            for p in allow_all_except(d, &deny) {
+        if d.exists() && !is_within_any(d, &write_deny) {
+            for p in allow_all_except(d, &write_deny) {
                 out.insert(Grant::Write(p));
             }
         }
     }
     for f in &spec.write_files {
-        if f.exists() && !is_within_any(f, &deny) {
+        if f.exists() && !is_within_any(f, &write_deny) {
             out.insert(Grant::WriteFile(f.clone()));
         }
     }
@@ -248,7 +282,7 @@ pub fn grants(spec: &FsSpec) -> Vec<Grant> {
     }
     if let Some((root, keep)) = &spec.writable_tree {
         let mut keep = keep.clone();
-        keep.extend(deny);
+        keep.extend(write_deny);
         for p in allow_all_except(root, &keep) {
             if p != *root {
                 out.insert(Grant::Write(p));
@@ -256,6 +290,46 @@ pub fn grants(spec: &FsSpec) -> Vec<Grant> {
         }
     }
     out.into_iter().collect()
+}
+
+/// Where the links a project ships may lead a write grant.
+struct Reach {
+    /// The project as named and as resolved.
+    project: Option<(PathBuf, PathBuf)>,
+    /// Protect's writable tree and what it keeps out.
+    tree: Option<(PathBuf, Vec<PathBuf>)>,
+}
+
+impl Reach {
+    /// True when `name` leads to `target` through a link the project
+    /// chose: one at or below the project's directory.
+    fn project_link(&self, name: &Path, target: &Path) -> bool {
+        let Some((named, real)) = &self.project else {
+            return false;
+        };
+        [named, real].iter().any(|p| {
+            name.strip_prefix(p)
+                .is_ok_and(|rest| target != real.join(rest).as_path())
+        })
+    }
+
+    /// True when the install may write `target` by its name anyway: it
+    /// lies in the project, or in the writable tree (not the tree's root,
+    /// not in or around what the tree keeps out).
+    fn reaches(&self, target: &Path) -> bool {
+        let in_project = self
+            .project
+            .as_ref()
+            .is_some_and(|(_, real)| target.starts_with(real));
+        let in_tree = self.tree.as_ref().is_some_and(|(root, keep)| {
+            target != root
+                && target.starts_with(root)
+                && !keep
+                    .iter()
+                    .any(|k| target.starts_with(k) || k.starts_with(target))
+        });
+        in_project || in_tree
+    }
 }
 
 /// True when the last component of `p` (its parent resolved) is a
@@ -633,6 +707,8 @@ mod tests {
             protected: Vec::new(),
             guarded: Vec::new(),
             refused: Vec::new(),
+            kept_out: Vec::new(),
+            project: None,
         };
         let g = grants(&spec);
         assert!(g.contains(&Grant::Write(home.join(".cache"))));
@@ -735,6 +811,80 @@ mod tests {
         );
         assert!(!spec.allows_write(&home.join("dotfiles/zshrc")));
         assert!(!spec.allows_write(&home.join(".zshrc")));
+    }
+
+    /// Round 7b: a link the project ships, in any component at or below
+    /// it, may lead a grant only where the install could write by name.
+    #[test]
+    fn a_project_link_leads_a_grant_only_where_the_mode_writes() {
+        let (_t, home) = linked_home();
+        let proj = home.join("proj");
+        for d in [".local/bin", "tools/bin", "proj/real"] {
+            fs::create_dir_all(home.join(d)).unwrap();
+        }
+        std::os::unix::fs::symlink(home.join(".local"), proj.join("prefix")).unwrap();
+        std::os::unix::fs::symlink(home.join("tools"), proj.join("venv")).unwrap();
+        std::os::unix::fs::symlink("real", proj.join("inside")).unwrap();
+        std::os::unix::fs::symlink(home.join("tools/bin"), proj.join("yarn-error.log")).unwrap();
+        let names = [
+            proj.join("prefix/bin"),
+            proj.join("venv/bin"),
+            proj.join("inside/x"),
+        ];
+        let spec = |tree: bool, project: &Path| {
+            FsSpec {
+                write_dirs: names.to_vec(),
+                write_files: vec![proj.join("yarn-error.log")],
+                writable_tree: tree.then(|| (home.clone(), vec![home.join(".local/bin")])),
+                project: Some(project.to_path_buf()),
+                ..FsSpec::default()
+            }
+            .resolved()
+        };
+        let refused =
+            |s: &FsSpec| -> Vec<PathBuf> { s.refused.iter().map(|r| r.name.clone()).collect() };
+        // block: only the link that stays in the project grants.
+        let block = spec(false, &proj);
+        assert_eq!(
+            refused(&block),
+            [
+                names[0].clone(),
+                names[1].clone(),
+                proj.join("yarn-error.log")
+            ]
+        );
+        assert_eq!(block.write_dirs, [proj.join("real/x")]);
+        // protect: HOME is writable by name, but not what it keeps out,
+        // and a file grant never names a directory.
+        let protect = spec(true, &proj);
+        assert_eq!(
+            refused(&protect),
+            [names[0].clone(), proj.join("yarn-error.log")]
+        );
+        assert_eq!(
+            protect.write_dirs,
+            [home.join("tools/bin"), proj.join("real/x")]
+        );
+        // A user's link outside the project is the user's (a cache moved
+        // to another disk): judged by what it leads to only.
+        let elsewhere = spec(false, &home.join("elsewhere"));
+        assert_eq!(refused(&elsewhere), [proj.join("yarn-error.log")]);
+        // Outside HOME (`/usr/local/bin` for a root install) protect grants
+        // nothing by name either.
+        let outside = tempfile::tempdir().unwrap();
+        let outside = outside.path().canonicalize().unwrap();
+        fs::remove_file(proj.join("venv")).unwrap();
+        std::os::unix::fs::symlink(&outside, proj.join("venv")).unwrap();
+        fs::create_dir(outside.join("bin")).unwrap();
+        let protect = spec(true, &proj);
+        assert!(
+            protect
+                .refused
+                .iter()
+                .any(|r| r.name == names[1] && r.target == outside.join("bin")),
+            "{:#?}",
+            protect.refused
+        );
     }
 
     #[test]

@@ -86,13 +86,9 @@ pub fn fs_spec(
         .iter()
         .map(PathBuf::from)
         .collect();
-    write_dirs.extend(
-        plan.write_roots
-            .iter()
-            .chain(&plan.cache_dirs)
-            .chain(&plan.log_dirs)
-            .cloned(),
-    );
+    write_dirs.extend(plan.write_roots.iter().cloned());
+    let (kept, refused) = manager_dirs(plan, policy, home, cwd);
+    write_dirs.extend(kept);
     write_files.extend(plan.write_files.iter().cloned());
     write_dirs.extend(private.iter().map(|p| p.to_path_buf()));
     let projects = plan.local_projects(home);
@@ -141,9 +137,67 @@ pub fn fs_spec(
         writable_tree,
         protected: own_paths(cwd),
         guarded: guarded(policy, home, cwd),
-        refused: Vec::new(),
+        kept_out: foreign_persistence(plan, cwd),
+        refused,
+        // An install run in HOME (or above it) has no project of its own:
+        // the links there are the user's (`~/.npm -> /data/npm`).
+        project: Some(cwd.to_path_buf())
+            .filter(|c| home.is_none_or(|h| !landlock::resolve(h).starts_with(c))),
     }
     .resolved()
+}
+
+/// The persistence places (`.git/hooks`, workflows, editor and agent
+/// hooks) that exist in a write root outside the project which is itself
+/// a repository: npm builds a `file:` dependency in place, and
+/// `file:../webapp` would otherwise grant the sibling repository's hooks.
+/// Split out of the write grants (the root then gains no new entries).
+fn foreign_persistence(plan: &InstallPlan, cwd: &Path) -> Vec<PathBuf> {
+    plan.write_roots
+        .iter()
+        .filter(|r| !r.starts_with(cwd) && r.join(".git").exists())
+        .flat_map(|r| PROJECT_PERSISTENCE.iter().map(move |p| r.join(p)))
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect()
+}
+
+/// The manager's caches and log directories, but those that are, hold or
+/// lie in a persistence place or a PATH directory of HOME (refused). Their
+/// names come from configuration the project may ship (npm's `logs-dir`
+/// and `cache`, pnpm's `state-dir`, yarn's `cache-folder`), and the log
+/// directory is the root project's scripts' to write: no manager keeps
+/// its cache in `~/.local/bin`.
+fn manager_dirs(
+    plan: &InstallPlan,
+    policy: &Policy,
+    home: Option<&Path>,
+    cwd: &Path,
+) -> (Vec<PathBuf>, Vec<landlock::Refused>) {
+    let mut places = guarded(policy, home, cwd);
+    places.extend(
+        home.iter()
+            .flat_map(|h| [h.join("bin"), h.join(".local/bin")]),
+    );
+    let places: Vec<PathBuf> = places
+        .iter()
+        .flat_map(|p| [p.clone(), landlock::resolve(p)])
+        .collect();
+    let mut kept = Vec::new();
+    let mut refused = Vec::new();
+    for d in plan.cache_dirs.iter().chain(&plan.log_dirs) {
+        let target = landlock::resolve(d);
+        let near = |t: &Path| places.iter().any(|p| t.starts_with(p) || p.starts_with(t));
+        if near(d) || near(&target) {
+            refused.push(landlock::Refused {
+                name: d.clone(),
+                target,
+                why: "a manager's cache or log directory may not be or hold a persistence place or a PATH directory",
+            });
+        } else {
+            kept.push(d.clone());
+        }
+    }
+    (kept, refused)
 }
 
 /// The persistence places of the policy's `startup_paths` and of the

@@ -15,13 +15,21 @@ use std::process::Command;
 /// it (rules attach to existing files): the install's write roots, caches
 /// and logs, and pkgwarden's own state directory (a missing one would cost
 /// its parent the right to gain entries when the grants split around it).
-pub fn make_dirs(plan: &InstallPlan) {
-    for d in plan
+/// Not a directory named in the project `cwd` that a link leads out of it
+/// (`vendor -> /etc` for `vendor/bundle`): the project's link would choose
+/// where pkgwarden, outside the sandbox, makes it.
+pub fn make_dirs(plan: &InstallPlan, cwd: &Path) {
+    let dirs = plan
         .write_roots
         .iter()
         .chain(&plan.cache_dirs)
-        .chain(&plan.log_dirs)
-    {
+        .chain(&plan.log_dirs);
+    // An install run in HOME or above it has no project: its links are
+    // the user's (`~/.cache -> /data/cache`).
+    let project = crate::paths::home()
+        .is_none_or(|h| !landlock::resolve(&h).starts_with(cwd))
+        .then_some(cwd);
+    for d in dirs.filter(|d| !project.is_some_and(|p| through_project_link(d, p))) {
         // The site-packages of an environment the install itself creates
         // (a pipx app's) is left to it: an empty one would look like an
         // existing environment.
@@ -40,6 +48,12 @@ pub fn make_dirs(plan: &InstallPlan) {
             .mode(0o700)
             .create(d);
     }
+}
+
+/// True when `d` is named in the project `cwd` but resolves out of it: a
+/// link of the project's on the way.
+fn through_project_link(d: &Path, cwd: &Path) -> bool {
+    d.starts_with(cwd) && !landlock::resolve(d).starts_with(landlock::resolve(cwd))
 }
 
 /// Removes the build outputs made for the grant and the tool caches made
@@ -377,6 +391,24 @@ pub struct NestDomain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_directory_is_made_through_a_link_of_the_project() {
+        let t = tempfile::tempdir().unwrap();
+        let base = t.path().canonicalize().unwrap();
+        let (proj, outside) = (base.join("proj"), base.join("outside"));
+        std::fs::create_dir_all(&proj).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, proj.join("vendor")).unwrap();
+        std::fs::create_dir_all(proj.join("build")).unwrap();
+        std::os::unix::fs::symlink("build", proj.join("inside")).unwrap();
+        assert!(through_project_link(&proj.join("vendor/bundle"), &proj));
+        assert!(!through_project_link(&proj.join("build/out"), &proj));
+        assert!(!through_project_link(&outside.join("cache"), &proj));
+        // A link that stays in the project (a venv's `lib64 -> lib`) is
+        // followed.
+        assert!(!through_project_link(&proj.join("inside/out"), &proj));
+    }
 
     #[test]
     fn the_private_directories_are_separate_private_and_removed_together() {
