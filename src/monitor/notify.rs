@@ -231,14 +231,8 @@ fn connect_for(
     raw: Vec<u8>,
     keep: Option<OwnedFd>,
 ) {
-    if CONNECTS_IN_FLIGHT.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTS_IN_FLIGHT {
-        CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-        send(listener, id, fail(libc::EAGAIN));
-        return;
-    }
-    let listener = Arc::clone(listener);
-    std::thread::spawn(move || {
-        let resp = match take_fd(pid, sockfd) {
+    on_worker(listener, id, move || {
+        match take_fd(pid, sockfd) {
             Ok(sock) => {
                 let rc = sys::connect_raw(&sock, &raw);
                 // The socket file it named stays open until the connect is done.
@@ -256,8 +250,26 @@ fn connect_for(
                 }
             }
             Err(_) => fail(libc::EACCES),
-        };
-        send(&listener, id, resp);
+        }
+    });
+}
+
+/// Answers notification `id` with what `work` returns, on a worker thread
+/// (a blocking connect or send must not stall the notifications of every
+/// other process); past [`MAX_CONNECTS_IN_FLIGHT`] waiting, with EAGAIN.
+fn on_worker(
+    listener: &Arc<OwnedFd>,
+    id: u64,
+    work: impl FnOnce() -> libc::seccomp_notif_resp + Send + 'static,
+) {
+    if CONNECTS_IN_FLIGHT.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTS_IN_FLIGHT {
+        CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        send(listener, id, fail(libc::EAGAIN));
+        return;
+    }
+    let listener = Arc::clone(listener);
+    std::thread::spawn(move || {
+        send(&listener, id, work());
         CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
     });
 }
@@ -985,19 +997,11 @@ fn unnamed(
 /// peer, on a worker thread: a full receiver must not stall the
 /// notifications of every other process.
 fn send_for(listener: &Arc<OwnedFd>, id: u64, sock: OwnedFd, data: Vec<u8>, flags: i32) {
-    if CONNECTS_IN_FLIGHT.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTS_IN_FLIGHT {
-        CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-        send(listener, id, fail(libc::EAGAIN));
-        return;
-    }
-    let listener = Arc::clone(listener);
-    std::thread::spawn(move || {
-        let resp = match sys::sendto_raw(&sock, &data, flags, &[]) {
+    on_worker(listener, id, move || {
+        match sys::sendto_raw(&sock, &data, flags, &[]) {
             Ok(n) => ok(n as i64),
             Err(err) => fail(err.raw_os_error().unwrap_or(libc::EPERM)),
-        };
-        send(&listener, id, resp);
-        CONNECTS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        }
     });
 }
 
