@@ -181,27 +181,23 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// A loopback UDP listener that counts the datagrams it gets.
-struct CountingUdp {
-    port: u16,
+/// A thread that counts the datagrams `recv` gets (it must time out now
+/// and then, so that [`Datagrams::finish`] can stop it).
+struct Datagrams {
     count: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl CountingUdp {
-    fn start() -> CountingUdp {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_millis(20)))
-            .unwrap();
-        let port = s.local_addr().unwrap().port();
+impl Datagrams {
+    fn count(mut recv: impl FnMut(&mut [u8]) -> std::io::Result<usize> + Send + 'static) -> Self {
         let count = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (c, st) = (count.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 64];
             loop {
-                match s.recv(&mut buf) {
+                match recv(&mut buf) {
                     Ok(_) => {
                         c.fetch_add(1, Ordering::SeqCst);
                     }
@@ -210,8 +206,7 @@ impl CountingUdp {
                 }
             }
         });
-        CountingUdp {
-            port,
+        Datagrams {
             count,
             stop,
             thread: Some(thread),
@@ -224,6 +219,29 @@ impl CountingUdp {
             t.join().unwrap();
         }
         self.count.load(Ordering::SeqCst)
+    }
+}
+
+/// A loopback UDP listener that counts the datagrams it gets.
+struct CountingUdp {
+    port: u16,
+    got: Datagrams,
+}
+
+impl CountingUdp {
+    fn start() -> CountingUdp {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_millis(20)))
+            .unwrap();
+        let port = s.local_addr().unwrap().port();
+        CountingUdp {
+            port,
+            got: Datagrams::count(move |buf| s.recv(buf)),
+        }
+    }
+
+    fn finish(self) -> usize {
+        self.got.finish()
     }
 }
 
@@ -275,9 +293,7 @@ fn an_unspec_connect_swapped_after_the_check_reaches_nothing() {
 /// A unix datagram socket that counts the datagrams it gets.
 struct CountingDgram {
     path: PathBuf,
-    count: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    got: Datagrams,
 }
 
 impl CountingDgram {
@@ -286,35 +302,14 @@ impl CountingDgram {
         let s = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
         s.set_read_timeout(Some(std::time::Duration::from_millis(20)))
             .unwrap();
-        let count = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (c, st) = (count.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 64];
-            loop {
-                match s.recv(&mut buf) {
-                    Ok(_) => {
-                        c.fetch_add(1, Ordering::SeqCst);
-                    }
-                    Err(_) if st.load(Ordering::SeqCst) => break,
-                    Err(_) => {}
-                }
-            }
-        });
         CountingDgram {
             path,
-            count,
-            stop,
-            thread: Some(thread),
+            got: Datagrams::count(move |buf| s.recv(buf)),
         }
     }
 
-    fn finish(mut self) -> usize {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        self.count.load(Ordering::SeqCst)
+    fn finish(self) -> usize {
+        self.got.finish()
     }
 }
 
