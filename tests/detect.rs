@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use support::installs::{
-    Installed, check_finding, install, npm_install, report_files, static_server,
+    Installed, behind, check_finding, install, npm_install, report_files, static_server, user_proxy,
 };
 use support::pypi::{build_requirements, build_sdist, build_wheel};
 use support::*;
@@ -1575,50 +1575,6 @@ fn npm_binding_gyp_command_expansion_runs_under_an_implicit_node_gyp_rebuild() {
 // ---------------------------------------------------------------------------
 // Hosts outside the allowed set
 // ---------------------------------------------------------------------------
-
-/// The user's own proxy, on loopback: answers every plain request `200 ok`
-/// and keeps the request lines. Names behind it need not resolve here, which
-/// lets a test ask for a host outside the allowed set without DNS.
-fn user_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{BufRead, BufReader, Write};
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for conn in l.incoming().flatten() {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(conn.try_clone().unwrap());
-                let mut line = String::new();
-                if r.read_line(&mut line).is_err() {
-                    return;
-                }
-                log.lock().unwrap().push(line.trim().to_string());
-                // The rest of the head.
-                let mut h = String::new();
-                while r.read_line(&mut h).is_ok_and(|n| n > 2) {
-                    h.clear();
-                }
-                let mut w = conn;
-                let _ = w.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                );
-            });
-        }
-    });
-    (url, seen)
-}
-
-/// The variables that make pkgwarden chain to the user's proxy, loopback
-/// registries excepted.
-fn behind(proxy: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("HTTP_PROXY", proxy.to_string()),
-        ("HTTPS_PROXY", proxy.to_string()),
-        ("NO_PROXY", "127.0.0.1,localhost".to_string()),
-    ]
-}
 
 fn check_unexpected(
     r: &Installed,

@@ -9,10 +9,8 @@ mod support;
 
 use serde_json::Value;
 use std::fs;
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use support::installs::{Installed, npm_install};
+use support::installs::{Installed, behind, npm_install, user_proxy};
 use support::*;
 
 const BLOCKED: i32 = 90;
@@ -35,47 +33,6 @@ fn package(name: &str, file: &str) -> NpmPackage {
             ("index.js", b"module.exports = 1;\n"),
         ],
     )
-}
-
-/// The user's own proxy, on loopback: answers every plain request `200 ok`
-/// and keeps the request lines, so a host outside the allowed set can be
-/// asked for without DNS.
-fn user_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
-    use std::io::{BufRead, BufReader, Write};
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for conn in l.incoming().flatten() {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(conn.try_clone().unwrap());
-                let mut line = String::new();
-                if r.read_line(&mut line).is_err() {
-                    return;
-                }
-                log.lock().unwrap().push(line.trim().to_string());
-                let mut h = String::new();
-                while r.read_line(&mut h).is_ok_and(|n| n > 2) {
-                    h.clear();
-                }
-                let mut w = conn;
-                let _ = w.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                );
-            });
-        }
-    });
-    (url, seen)
-}
-
-fn behind(proxy: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("HTTP_PROXY", proxy.to_string()),
-        ("HTTPS_PROXY", proxy.to_string()),
-        ("NO_PROXY", "127.0.0.1,localhost".to_string()),
-    ]
 }
 
 /// `pkgwarden ARGS` in `env`, from `cwd`.
