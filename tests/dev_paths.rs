@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use support::installs::serious;
 use support::pypi::build_wheel;
 use support::{
-    Dist, NpmRegistry, PipFixture, PypiIndex, ShimEnv, crate_root, python3, run, stderr_str,
+    Dist, NpmRegistry, PipFixture, PypiIndex, ShimEnv, crate_root, make_venv, run, stderr_str,
     stdout_str,
 };
 
@@ -63,10 +63,7 @@ fn outside() -> tempfile::TempDir {
 
 fn venv_at(dir: &Path) -> PathBuf {
     let v = dir.join("venv");
-    let out = run(std::process::Command::new(python3())
-        .args(["-m", "venv"])
-        .arg(&v));
-    assert!(out.status.success(), "venv: {}", stderr_str(&out));
+    make_venv(&v, &[]);
     v
 }
 
@@ -361,10 +358,7 @@ fn a_user_install_of_a_wheel_with_data_files() {
     fs::write(place.path().join(&persisting.filename), &persisting.bytes).unwrap();
     // `--user` needs the user site visible: a venv that sees the system's.
     let venv = place.path().join("venv");
-    let out = run(std::process::Command::new(python3())
-        .args(["-m", "venv", "--system-site-packages"])
-        .arg(&venv));
-    assert!(out.status.success(), "venv: {}", stderr_str(&out));
+    make_venv(&venv, &["--system-site-packages"]);
     let env = ShimEnv::new(&[&venv.join("bin")]);
     let local_base = env.home.path().join(".local");
     let man = local_base.join("share/man/man1/pwudata.1");
