@@ -84,6 +84,11 @@ enum Cmd {
         /// One finding: its number in the report (1, 2 …) or a rule id.
         finding: Option<String>,
     },
+    /// Known-malicious packages, offline: import OSV records, show what is held.
+    Intel {
+        #[command(subcommand)]
+        action: IntelCmd,
+    },
     /// List, show and export the reports of past installs.
     Report {
         #[command(subcommand)]
@@ -94,6 +99,24 @@ enum Cmd {
     Watch {
         /// The directory where installs leave their windows.
         dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IntelCmd {
+    /// Replace the index with the OSV records in FILE or DIR (`*.json`,
+    /// recursively), e.g. a checkout of the OpenSSF malicious-packages data
+    /// set's `osv/malicious` tree. Nothing is fetched.
+    Import {
+        /// OSV record files or directories of them.
+        #[arg(required = true, value_name = "FILE|DIR")]
+        sources: Vec<PathBuf>,
+    },
+    /// How many records the index holds, per ecosystem, and from when.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -347,6 +370,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Cmd::Quarantine { action } => cmd_quarantine(action),
         Cmd::Doctor { json } => cmd_doctor(json),
         Cmd::Report { action } => cmd_report(action),
+        Cmd::Intel { action } => cmd_intel(action),
         Cmd::Explain { report, finding } => cmd_explain(&report, finding.as_deref()),
         Cmd::Ci { action } => cmd_ci(action),
         Cmd::Watch { dir } => {
@@ -1006,6 +1030,55 @@ fn no_report(e: crate::report::store::StoreError) -> i32 {
 }
 
 /// `explain REPORT [FINDING]`.
+fn cmd_intel(action: IntelCmd) -> i32 {
+    use crate::intel;
+    let Some(dir) = intel::dir() else {
+        eprintln!("pkgwarden: {}", intel::IntelError::NoState);
+        return exit::USAGE;
+    };
+    match action {
+        IntelCmd::Import { sources } => match intel::import(&sources, &dir) {
+            Ok(meta) => {
+                println!(
+                    "pkgwarden: intel: {} records, {} packages indexed ({} of other ecosystems left out) in {}",
+                    meta.records,
+                    meta.entries,
+                    meta.skipped,
+                    dir.display()
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("pkgwarden: intel import: {e}");
+                exit::USAGE
+            }
+        },
+        IntelCmd::Status { json } => {
+            let meta = intel::status(&dir);
+            if json {
+                return emit(&(serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n"));
+            }
+            let Some(meta) = meta else {
+                return emit("intel: no feed imported (pkgwarden intel import FILE|DIR)\n");
+            };
+            let per: Vec<String> = meta
+                .per_ecosystem
+                .iter()
+                .map(|(e, n)| format!("{e} {n}"))
+                .collect();
+            emit(&format!(
+                "intel: {} records, {} packages ({}); newest record {}; imported {} from {}\n",
+                meta.records,
+                meta.entries,
+                per.join(", "),
+                meta.newest.as_deref().unwrap_or("undated"),
+                meta.imported_at,
+                meta.sources.join(", ")
+            ))
+        }
+    }
+}
+
 fn cmd_explain(report: &str, finding: Option<&str>) -> i32 {
     let r = match crate::report::store::load(report) {
         Ok(r) => r,

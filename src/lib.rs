@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod exit;
 pub mod explain;
 pub mod glob;
+pub mod intel;
 pub mod invocation;
 pub mod invoke;
 pub mod judge;

@@ -1,0 +1,439 @@
+//! Offline intel: known-malicious packages from OSV records.
+//!
+//! `pkgwarden intel import FILE|DIR…` reads OSV records (as the OpenSSF
+//! malicious-packages data set ships them) and writes one sorted index under
+//! pkgwarden's state directory, which the sandbox never grants. A lookup is a
+//! binary search over that file with positioned reads, so a feed of any size
+//! costs a few reads per package and an absent feed costs one failed open.
+//! pkgwarden fetches nothing: the user brings the data with their own tools.
+
+pub mod osv;
+
+use osv::{Ecosystem, Entry, Versions};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// The index file, one entry per line, sorted by ecosystem and name:
+/// `ecosystem \t name \t versions (comma-separated, or *) \t id \t summary`.
+pub const INDEX: &str = "index.tsv";
+/// What the last import read, as JSON ([`Meta`]).
+pub const META: &str = "meta.json";
+
+/// Why an import or a lookup could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum IntelError {
+    /// A file of the import could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file of the import is not an OSV record.
+    #[error(
+        "{path} is not an OSV record ({source}); nothing was imported: remove it or import the records one by one"
+    )]
+    NotOsv {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        source: serde_json::Error,
+    },
+    /// A zip export was given as it is.
+    #[error("{0} is a zip archive: unzip it first (`unzip -d DIR FILE`) and import DIR")]
+    Zip(PathBuf),
+    /// No state directory (no HOME).
+    #[error("no state directory: set HOME or XDG_STATE_HOME")]
+    NoState,
+    /// The index could not be written.
+    #[error("cannot write the intel index in {dir}: {source}")]
+    Write {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// What an import read, kept beside the index for `intel status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// OSV records read.
+    pub records: usize,
+    /// Index entries (affected packages of kept ecosystems).
+    pub entries: usize,
+    /// Affected packages of ecosystems the index does not keep.
+    pub skipped: usize,
+    /// Entries per ecosystem.
+    pub per_ecosystem: Vec<(String, usize)>,
+    /// The newest `modified` time among the records.
+    pub newest: Option<String>,
+    /// When the import ran (RFC 3339, UTC).
+    pub imported_at: String,
+    /// The paths given to the import.
+    pub sources: Vec<String>,
+}
+
+/// A known-malicious match.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Hit {
+    /// The OSV id.
+    pub id: String,
+    /// The record's summary.
+    pub summary: String,
+}
+
+/// `<state>/intel`.
+pub fn dir() -> Option<PathBuf> {
+    crate::paths::state_dir().map(|s| s.join("intel"))
+}
+
+/// Reads every OSV record under `sources` (files, and `*.json` in
+/// directories, recursively) and replaces the index in `dir` with them.
+/// Any file that is not an OSV record fails the import before anything is
+/// written.
+pub fn import(sources: &[PathBuf], dir: &Path) -> Result<Meta, IntelError> {
+    let mut files = Vec::new();
+    for source in sources {
+        collect(source, &mut files)?;
+    }
+    let mut entries = Vec::new();
+    let mut meta = Meta::default();
+    for path in &files {
+        let text = std::fs::read(path).map_err(|source| IntelError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        if text.starts_with(b"PK\x03\x04") {
+            return Err(IntelError::Zip(path.clone()));
+        }
+        let text = String::from_utf8_lossy(&text);
+        let parsed = osv::parse(&text).map_err(|source| IntelError::NotOsv {
+            path: path.clone(),
+            source,
+        })?;
+        meta.records += 1;
+        meta.skipped += parsed.skipped;
+        if parsed.modified > meta.newest {
+            meta.newest = parsed.modified;
+        }
+        entries.extend(parsed.entries);
+    }
+    let lines = index_lines(&entries);
+    meta.entries = lines.len();
+    let mut per: std::collections::BTreeMap<String, usize> = Default::default();
+    for e in &entries {
+        *per.entry(e.ecosystem.key().to_string()).or_default() += 1;
+    }
+    meta.per_ecosystem = per.into_iter().collect();
+    meta.imported_at =
+        crate::report::rfc3339(std::time::SystemTime::now(), 0, false).unwrap_or_default();
+    meta.sources = sources.iter().map(|s| s.display().to_string()).collect();
+    write(dir, &lines, &meta).map_err(|source| IntelError::Write {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(meta)
+}
+
+/// The files an import reads from `source`.
+fn collect(source: &Path, out: &mut Vec<PathBuf>) -> Result<(), IntelError> {
+    let meta = std::fs::metadata(source).map_err(|e| IntelError::Read {
+        path: source.to_path_buf(),
+        source: e,
+    })?;
+    if !meta.is_dir() {
+        out.push(source.to_path_buf());
+        return Ok(());
+    }
+    let read = std::fs::read_dir(source).map_err(|e| IntelError::Read {
+        path: source.to_path_buf(),
+        source: e,
+    })?;
+    let mut children: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    children.sort();
+    for child in children {
+        let is_dir = std::fs::symlink_metadata(&child).is_ok_and(|m| m.is_dir());
+        if is_dir {
+            collect(&child, out)?;
+        } else if child.extension().is_some_and(|e| e == "json") {
+            out.push(child);
+        }
+    }
+    Ok(())
+}
+
+/// The index's lines, sorted and without duplicates.
+fn index_lines(entries: &[Entry]) -> Vec<String> {
+    let mut lines: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            let versions = match &e.versions {
+                Versions::All => "*".to_string(),
+                Versions::Listed(v) => v.join(","),
+            };
+            format!(
+                "{}\t{}\t{}\t{}\t{}",
+                e.ecosystem.key(),
+                clean(&e.name),
+                clean(&versions),
+                clean(&e.id),
+                clean(&e.summary)
+            )
+        })
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
+/// A field without the index's separators.
+fn clean(field: &str) -> String {
+    field.replace(['\t', '\n', '\r'], " ")
+}
+
+/// Writes the index and its meta atomically (each replaced by a rename).
+fn write(dir: &Path, lines: &[String], meta: &Meta) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    for line in lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    replace(dir, INDEX, text.as_bytes())?;
+    let json = serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?;
+    replace(dir, META, &json)
+}
+
+fn replace(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))
+}
+
+/// The meta of the last import in `dir`, if any.
+pub fn status(dir: &Path) -> Option<Meta> {
+    let bytes = std::fs::read(dir.join(META)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// An open index.
+pub struct Index {
+    file: File,
+    len: u64,
+}
+
+impl Index {
+    /// Opens the index in `dir`; `None` when there is none (no feed: nothing
+    /// to check).
+    pub fn open(dir: &Path) -> Option<Self> {
+        let file = File::open(dir.join(INDEX)).ok()?;
+        let len = file.metadata().ok()?.len();
+        Some(Self { file, len })
+    }
+
+    /// The record naming `name` at `version` (any version when `None`) in
+    /// `ecosystem`, if the feed has one.
+    pub fn lookup(&self, ecosystem: Ecosystem, name: &str, version: Option<&str>) -> Option<Hit> {
+        let key = format!("{}\t{}\t", ecosystem.key(), ecosystem.normalize(name));
+        // The first line whose start is >= key: binary search over byte
+        // offsets, each probe reading the line that starts after it.
+        let (mut lo, mut hi) = (0u64, self.len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.line_after(mid) {
+                Some((start, line)) if line.as_bytes() < key.as_bytes() => {
+                    lo = start + line.len() as u64 + 1;
+                }
+                Some(_) | None => hi = mid,
+            }
+        }
+        let mut at = lo;
+        // `lo` is a line start (0, or just past a newline).
+        while let Some(line) = self.line_at(at) {
+            if !line.starts_with(&key) {
+                return None;
+            }
+            if let Some(hit) = matches(&line[key.len()..], version) {
+                return Some(hit);
+            }
+            at += line.len() as u64 + 1;
+        }
+        None
+    }
+
+    /// The first whole line starting at or after `offset` (the line `offset`
+    /// falls into is skipped unless `offset` is a line start), with its start.
+    fn line_after(&self, offset: u64) -> Option<(u64, String)> {
+        let start = if offset == 0 {
+            0
+        } else {
+            let mut at = offset - 1;
+            loop {
+                let chunk = self.read(at, 4096)?;
+                if let Some(i) = chunk.iter().position(|b| *b == b'\n') {
+                    break at + i as u64 + 1;
+                }
+                at += chunk.len() as u64;
+            }
+        };
+        self.line_at(start).map(|l| (start, l))
+    }
+
+    /// The line starting at `start`, without its newline.
+    fn line_at(&self, start: u64) -> Option<String> {
+        let mut bytes = Vec::new();
+        let mut at = start;
+        loop {
+            let chunk = self.read(at, 4096)?;
+            if let Some(i) = chunk.iter().position(|b| *b == b'\n') {
+                bytes.extend_from_slice(&chunk[..i]);
+                break;
+            }
+            bytes.extend_from_slice(&chunk);
+            at += chunk.len() as u64;
+        }
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Up to `n` bytes at `at`; `None` at the end of the file or on an error.
+    fn read(&self, at: u64, n: usize) -> Option<Vec<u8>> {
+        if at >= self.len {
+            return None;
+        }
+        let mut buf = vec![0; n.min((self.len - at) as usize)];
+        let got = self.file.read_at(&mut buf, at).ok()?;
+        if got == 0 {
+            return None;
+        }
+        buf.truncate(got);
+        Some(buf)
+    }
+}
+
+/// A hit when the rest of an index line (`versions \t id \t summary`) names
+/// `version` (or any version when `version` is `None`).
+fn matches(rest: &str, version: Option<&str>) -> Option<Hit> {
+    let mut fields = rest.splitn(3, '\t');
+    let versions = fields.next()?;
+    let id = fields.next()?.to_string();
+    let summary = fields.next().unwrap_or("").to_string();
+    let named = versions == "*"
+        || match version {
+            None => true,
+            Some(v) => versions.split(',').any(|x| x == v.trim()),
+        };
+    named.then_some(Hit { id, summary })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, eco: &str, name: &str, versions: &[&str], all: bool) -> String {
+        let ranges = if all {
+            r#","ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]"#
+        } else {
+            ""
+        };
+        format!(
+            r#"{{"id":"{id}","summary":"bad {name}","modified":"2026-0{}-01T00:00:00Z","affected":[{{"package":{{"ecosystem":"{eco}","name":"{name}"}},"versions":{}{ranges}}}]}}"#,
+            id.len() % 9 + 1,
+            serde_json::to_string(versions).unwrap()
+        )
+    }
+
+    #[test]
+    fn an_import_is_looked_up_by_name_and_version() {
+        let src = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        std::fs::create_dir(src.path().join("npm")).unwrap();
+        std::fs::write(
+            src.path().join("npm/MAL-1.json"),
+            record("MAL-1", "npm", "evil", &["1.0.0"], true),
+        )
+        .unwrap();
+        std::fs::write(
+            src.path().join("MAL-2.json"),
+            record("MAL-2", "PyPI", "Bad_Pkg", &["2.0", "2.1"], false),
+        )
+        .unwrap();
+        // Many neighbours, so the search crosses several probes.
+        for i in 0..500 {
+            std::fs::write(
+                src.path().join(format!("n{i}.json")),
+                record(
+                    &format!("MAL-N{i}"),
+                    "npm",
+                    &format!("pkg{i:04}"),
+                    &["1.0.0"],
+                    false,
+                ),
+            )
+            .unwrap();
+        }
+        std::fs::write(src.path().join("README.md"), "not read").unwrap();
+        let meta = import(&[src.path().to_path_buf()], state.path()).unwrap();
+        assert_eq!((meta.records, meta.entries), (502, 502));
+        let index = Index::open(state.path()).unwrap();
+        assert_eq!(
+            index
+                .lookup(Ecosystem::Npm, "evil", Some("9.9.9"))
+                .map(|h| h.id),
+            Some("MAL-1".to_string())
+        );
+        assert_eq!(
+            index
+                .lookup(Ecosystem::Pypi, "bad.pkg", Some("2.1"))
+                .map(|h| h.summary),
+            Some("bad Bad_Pkg".to_string())
+        );
+        assert_eq!(index.lookup(Ecosystem::Pypi, "bad-pkg", Some("2.2")), None);
+        assert_eq!(index.lookup(Ecosystem::Npm, "bad-pkg", None), None);
+        for i in [0, 1, 250, 498, 499] {
+            let name = format!("pkg{i:04}");
+            assert!(
+                index.lookup(Ecosystem::Npm, &name, Some("1.0.0")).is_some(),
+                "{name}"
+            );
+            assert!(index.lookup(Ecosystem::Npm, &name, Some("1.0.1")).is_none());
+        }
+        assert!(index.lookup(Ecosystem::Npm, "pkg", None).is_none());
+        assert!(index.lookup(Ecosystem::Npm, "zzz", None).is_none());
+        assert_eq!(status(state.path()).unwrap().records, 502);
+    }
+
+    #[test]
+    fn one_bad_file_fails_the_import_and_keeps_the_old_index() {
+        let src = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let good = src.path().join("a.json");
+        std::fs::write(&good, record("MAL-1", "npm", "evil", &["1.0.0"], true)).unwrap();
+        import(std::slice::from_ref(&good), state.path()).unwrap();
+        std::fs::write(src.path().join("b.json"), "{\"not\": \"osv\"}").unwrap();
+        let err = import(&[src.path().to_path_buf()], state.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("b.json is not an OSV record"),
+            "{err}"
+        );
+        let zip = src.path().join("all.zip");
+        std::fs::write(&zip, b"PK\x03\x04rest").unwrap();
+        let err = import(&[zip], state.path()).unwrap_err();
+        assert!(err.to_string().contains("unzip it first"), "{err}");
+        let index = Index::open(state.path()).unwrap();
+        assert!(index.lookup(Ecosystem::Npm, "evil", None).is_some());
+    }
+
+    #[test]
+    fn no_feed_is_no_index() {
+        let state = tempfile::tempdir().unwrap();
+        assert!(Index::open(state.path()).is_none());
+        assert!(status(state.path()).is_none());
+    }
+}
