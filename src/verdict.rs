@@ -130,10 +130,16 @@ pub fn decide(
     for w in accept(findings, &policy.allow, started) {
         eprintln!("pkgwarden: warning: {w}");
     }
+    // A download the offline feed names was refused in protect too: the
+    // install fails as blocked (audit only reports it).
+    let known_bad = policy.mode != Mode::Audit
+        && findings
+            .iter()
+            .any(|f| f.rule == crate::model::RuleId::IntelKnownMalicious && f.allowed_by.is_none());
     let blocked = policy.mode == Mode::Block && failing(findings, policy.block_severity);
     if !blocked {
         return Verdict {
-            blocked,
+            blocked: known_bad,
             quarantined: Vec::new(),
         };
     }

@@ -61,6 +61,9 @@ fn request_finding(r: &Request, procs: &Procs, seen: &mut Seen) -> Option<Findin
         Taken::Observed
     };
     let reason = r.reason.clone().unwrap_or_default();
+    if let Some(known) = &r.known_malicious {
+        return known_malicious(r, known, endpoint, action, procs, seen);
+    }
     let (rule, title) = request_rule(r, &endpoint, &reason)?;
     if !seen.insert((rule, endpoint.clone(), r.pid)) {
         return None;
@@ -88,6 +91,50 @@ fn request_finding(r: &Request, procs: &Procs, seen: &mut Seen) -> Option<Findin
     {
         f.severity = Severity::High;
     }
+    Some(f)
+}
+
+/// `intel.known-malicious`: one finding per package version and process.
+fn known_malicious(
+    r: &Request,
+    known: &crate::model::request::KnownMalicious,
+    endpoint: String,
+    action: Taken,
+    procs: &Procs,
+    seen: &mut Seen,
+) -> Option<Finding> {
+    let what = format!("{}@{}", known.package, known.version);
+    if !seen.insert((
+        RuleId::IntelKnownMalicious,
+        format!("{endpoint} {what}"),
+        r.pid,
+    )) {
+        return None;
+    }
+    let ev = Evidence {
+        endpoint: Some(endpoint),
+        detail: Some(format!(
+            "{} {what}: {} ({}); {}",
+            known.ecosystem,
+            known.id,
+            known.summary,
+            if action == Taken::Blocked {
+                "refused before its archive was downloaded"
+            } else {
+                "audit: downloaded"
+            }
+        )),
+        ..Evidence::default()
+    };
+    let mut f = finding(
+        RuleId::IntelKnownMalicious,
+        format!("Known malicious package: {what} ({})", known.id),
+        r.pid,
+        procs,
+        ev,
+        action,
+    );
+    f.package.get_or_insert_with(|| what.clone());
     Some(f)
 }
 
@@ -302,6 +349,7 @@ mod tests {
             duration_ms: 1,
             open_at_end: false,
             upstream_failure: None,
+            known_malicious: None,
         }
     }
 

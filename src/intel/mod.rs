@@ -7,8 +7,10 @@
 //! costs a few reads per package and an absent feed costs one failed open.
 //! pkgwarden fetches nothing: the user brings the data with their own tools.
 
+pub mod archive;
 pub mod osv;
 
+pub use crate::model::request::KnownMalicious;
 use osv::{Ecosystem, Entry, Versions};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -92,6 +94,54 @@ pub fn dir() -> Option<PathBuf> {
     crate::paths::state_dir().map(|s| s.join("intel"))
 }
 
+/// The ecosystem whose packages a manager family installs.
+pub fn ecosystem_of(family: crate::model::tool::Family) -> Ecosystem {
+    use crate::model::tool::Family;
+    match family {
+        Family::Pip | Family::PyTools => Ecosystem::Pypi,
+        Family::Npm => Ecosystem::Npm,
+        Family::Gem => Ecosystem::RubyGems,
+        Family::Conda => Ecosystem::Conda,
+        Family::Brew => Ecosystem::Homebrew,
+    }
+}
+
+/// One install's check of the archives it downloads against the feed.
+#[derive(Debug)]
+pub struct Check {
+    index: Index,
+    ecosystem: Ecosystem,
+}
+
+impl Check {
+    /// The check for installs of `ecosystem`, when a feed was imported into
+    /// `dir`; `None` (nothing to check, nothing read) otherwise.
+    pub fn open(dir: &Path, ecosystem: Ecosystem) -> Option<Self> {
+        Some(Self {
+            index: Index::open(dir)?,
+            ecosystem,
+        })
+    }
+
+    /// The feed's record for the archive a registry URL path downloads.
+    pub fn archive(&self, url_path: &str) -> Option<KnownMalicious> {
+        archive::readings(self.ecosystem, url_path)
+            .into_iter()
+            .find_map(|(package, version)| {
+                let hit = self
+                    .index
+                    .lookup(self.ecosystem, &package, Some(&version))?;
+                Some(KnownMalicious {
+                    ecosystem: self.ecosystem.key().to_string(),
+                    package,
+                    version,
+                    id: hit.id,
+                    summary: hit.summary,
+                })
+            })
+    }
+}
+
 /// Reads every OSV record under `sources` (files, and `*.json` in
 /// directories, recursively) and replaces the index in `dir` with them.
 /// Any file that is not an OSV record fails the import before anything is
@@ -130,8 +180,7 @@ pub fn import(sources: &[PathBuf], dir: &Path) -> Result<Meta, IntelError> {
         *per.entry(e.ecosystem.key().to_string()).or_default() += 1;
     }
     meta.per_ecosystem = per.into_iter().collect();
-    meta.imported_at =
-        crate::report::rfc3339(std::time::SystemTime::now(), 0, false).unwrap_or_default();
+    meta.imported_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     meta.sources = sources.iter().map(|s| s.display().to_string()).collect();
     write(dir, &lines, &meta).map_err(|source| IntelError::Write {
         dir: dir.to_path_buf(),
@@ -224,6 +273,7 @@ pub fn status(dir: &Path) -> Option<Meta> {
 }
 
 /// An open index.
+#[derive(Debug)]
 pub struct Index {
     file: File,
     len: u64,

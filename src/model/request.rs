@@ -47,4 +47,23 @@ pub struct Request {
     /// 127.0.0.1:9 (502)`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_failure: Option<String>,
+    /// The archive this request downloads is in the offline feed of known
+    /// malicious packages (`pkgwarden intel import`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_malicious: Option<KnownMalicious>,
+}
+
+/// A package archive the offline feed names as malicious.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct KnownMalicious {
+    /// The feed's ecosystem key (`npm`, `pypi` …).
+    pub ecosystem: String,
+    /// The package, as the URL named it.
+    pub package: String,
+    /// Its version.
+    pub version: String,
+    /// The OSV id.
+    pub id: String,
+    /// The record's summary.
+    pub summary: String,
 }

@@ -318,6 +318,13 @@ catalog! {
         short: "Package code ran outside its nested domain",
         full: "A process that runs package code (a build backend, setup.py, a lifecycle script) never acknowledged the nested domain the preload library confines it to (a static or setuid interpreter, LD_PRELOAD removed, the library missing), so it could write everything the install may write.",
     },
+    IntelKnownMalicious = "intel.known-malicious" {
+        severity: Critical,
+        attack: ["T1195.002", "T1204.005"],
+        title: "Known malicious package",
+        short: "Download of a package the offline feed names as malicious",
+        full: "The install asked its registry for the archive of a package version that the imported OSV feed (pkgwarden intel import) records as malicious; outside audit mode the proxy refused it before a byte was downloaded.",
+    },
 }
 
 impl RuleId {
@@ -424,6 +431,7 @@ mod tests {
         "tamper.manager-cache",
         "tamper.pkgwarden",
         "sandbox.unnested",
+        "intel.known-malicious",
     ];
 
     #[test]

@@ -97,6 +97,14 @@ pub fn proxy_policy(plan: &InstallPlan, policy: &Policy, env: &[(String, String)
             Upstream::from_env(&own)
         }),
         limits: Default::default(),
+        // The feed is read only when one was imported: no feed, one failed
+        // open per install.
+        intel: crate::intel::dir()
+            .and_then(|d| {
+                crate::intel::Check::open(&d, crate::intel::ecosystem_of(plan.tool.family()))
+            })
+            .map(std::sync::Arc::new),
+        intel_refuses: policy.mode != Mode::Audit,
     }
 }
 

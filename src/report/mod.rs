@@ -369,6 +369,7 @@ pub(crate) mod testdata {
             duration_ms: 300,
             open_at_end: false,
             upstream_failure: None,
+            known_malicious: None,
         }
     }
 

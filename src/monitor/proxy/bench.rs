@@ -268,6 +268,7 @@ fn bench_proxy_latency_and_throughput() {
             deny_raw_ip: true,
             upstream: None,
             limits: Default::default(),
+            ..ProxyPolicy::default()
         },
         Instant::now(),
     )

@@ -130,6 +130,7 @@ mod tests {
             deny_raw_ip: false,
             upstream: None,
             limits: Default::default(),
+            ..ProxyPolicy::default()
         };
         assert_eq!(decide(&p, "127.0.0.1", 4873).0, Verdict::Allowed);
         assert_eq!(decide(&p, "127.0.0.1", 22).0, Verdict::Denied);
@@ -148,6 +149,7 @@ mod tests {
             deny_raw_ip: true,
             upstream: None,
             limits: Default::default(),
+            ..ProxyPolicy::default()
         };
         assert_eq!(decide(&q, "169.254.169.254", 80).0, Verdict::Denied);
         // A tolerated host passes, recorded, in block too, where it resolves

@@ -54,6 +54,11 @@ pub struct ProxyPolicy {
     pub upstream: Option<Upstream>,
     /// Timeouts and sizes; `Limits::default()` unless a test needs others.
     pub limits: Limits,
+    /// The offline feed of known-malicious packages, checked against each
+    /// archive an allowed plain-HTTP request downloads; `None`: no feed.
+    pub intel: Option<Arc<crate::intel::Check>>,
+    /// Refuse (403) what the feed names: every mode but audit.
+    pub intel_refuses: bool,
 }
 
 /// The proxy's bounds: what a slow, huge or numerous client gets refused.

@@ -4,6 +4,7 @@
 //! process keeps open) is still in the report, marked `open_at_end`.
 
 use super::{Request, Verdict};
+use crate::model::request::KnownMalicious;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -65,6 +66,7 @@ impl Book {
             duration_ms: 0,
             open_at_end: false,
             upstream_failure: None,
+            known_malicious: None,
         };
         let up = Arc::new(AtomicU64::new(0));
         let down = Arc::new(AtomicU64::new(0));
@@ -107,6 +109,27 @@ impl Book {
                 Some(r) => format!("{r}; {reason}"),
                 None => reason.to_string(),
             });
+        }
+    }
+
+    /// Marks an entry as downloading what the feed names; a refused one
+    /// becomes denied.
+    fn flag(&self, index: usize, known: &KnownMalicious, refused: bool) {
+        if let Ok(mut inner) = self.inner.lock()
+            && !inner.closed
+            && let Some(e) = inner.entries.get_mut(index)
+        {
+            e.request.known_malicious = Some(known.clone());
+            let why = format!(
+                "{} {}@{} is known malicious ({})",
+                known.ecosystem, known.package, known.version, known.id
+            );
+            if refused {
+                e.request.verdict = Verdict::Denied;
+                e.request.reason = Some(format!("{why} (403)"));
+            } else {
+                e.request.reason = Some(format!("{why}; audit: let through"));
+            }
         }
     }
 
@@ -199,6 +222,14 @@ impl Open {
     pub fn note(&self, reason: &str) {
         if let Some(i) = self.index {
             self.book.note(i, reason);
+        }
+    }
+
+    /// Records that the archive is in the feed ([`Book::flag`]); the
+    /// caller answers a refused one.
+    pub fn flag(&self, known: &KnownMalicious, refused: bool) {
+        if let Some(i) = self.index {
+            self.book.flag(i, known, refused);
         }
     }
 

@@ -72,6 +72,24 @@ impl Ctx {
             .and_then(|p| p.get(&peer_port).copied())
     }
 
+    /// When the feed names the archive `path` downloads: the request is
+    /// marked, and, unless the mode is audit, refused with this answer
+    /// before a byte of it is asked of the registry.
+    fn known_malicious(&self, open: &Open, path: &str) -> Option<Response<Body>> {
+        let policy = self.policy.lock().ok()?.clone();
+        let known = policy.intel.as_ref()?.archive(path)?;
+        open.flag(&known, policy.intel_refuses);
+        policy.intel_refuses.then(|| {
+            text(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "pkgwarden: {} {}@{} is known malicious ({}: {}); refused before download\n",
+                    known.ecosystem, known.package, known.version, known.id, known.summary
+                ),
+            )
+        })
+    }
+
     /// Judges `host:port` and records the verdict now; allowed addresses are
     /// kept for the connection.
     async fn judge(&self, pid: Option<i32>, method: &str, host: &str, port: u16) -> Arc<Open> {
@@ -489,6 +507,11 @@ async fn plain(
         }
     }
     let open = ctx.judge(pid, &method, &host, port).await;
+    if open.verdict() == Verdict::Allowed
+        && let Some(refused) = ctx.known_malicious(&open, uri.path())
+    {
+        return refused;
+    }
     if open.verdict() == Verdict::Denied {
         return denied(&host, port, &open);
     }

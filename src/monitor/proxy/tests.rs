@@ -59,6 +59,7 @@ fn policy(allowed: &[SocketAddr]) -> ProxyPolicy {
         deny_raw_ip: true,
         upstream: None,
         limits: Limits::default(),
+        ..ProxyPolicy::default()
     }
 }
 
