@@ -1,0 +1,111 @@
+//! Round 8: attacks on round 7's fixes by an attacker who has read the
+//! source. A project's configuration names the manager's log directory
+//! (npm's `logs-dir` in the project's `.npmrc`), and the root project's
+//! scripts may write it: round 7b refused one that is, holds or lies in a
+//! persistence place of the project or HOME or `~/bin`/`~/.local/bin`.
+//! Real npm, a loopback registry, inert fixtures: every marker is written
+//! in the test's temporary HOME. Root and unprivileged.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use support::installs::{Installed, install};
+use support::probes::{deps, root_tool};
+use support::*;
+
+/// The root project's postinstall runs `pw-tool` (cwd: the project),
+/// which plants a git hook in the sibling repository `webapp` and a
+/// command in `~/.cargo/bin`.
+const INTO_THE_LOG_DIR: &str = r##"
+t("hook", () => fs.writeFileSync(path.join(process.cwd(), "..", "webapp", ".git", "hooks", "pre-commit"), "#!/bin/sh\necho " + M + "\n", {mode: 0o755}));
+t("bin", () => fs.writeFileSync(path.join(home, ".cargo", "bin", "pw-planted"), "#!/bin/sh\necho " + M + "\n", {mode: 0o755}));
+t("cargo", () => fs.appendFileSync(path.join(home, ".cargo", "bin", "cargo"), "\necho " + M + "\n"));
+"##;
+
+const CARGO: &str = "#!/bin/sh\necho the user's cargo\n";
+
+/// npm's install of `manifest` in `project` with `PATH` as given; the
+/// report and pw-tool's `result.json` (Null when it did not run).
+fn npm_install(
+    env: &ShimEnv,
+    registry: &NpmRegistry,
+    mode: &str,
+    project: &Path,
+    manifest: &serde_json::Value,
+    path: &std::ffi::OsStr,
+) -> (Installed, serde_json::Value) {
+    let _ = fs::remove_dir_all(project.join("node_modules"));
+    let _ = fs::remove_file(project.join("package-lock.json"));
+    fs::write(project.join("package.json"), manifest.to_string()).unwrap();
+    let url = registry.registry_url();
+    let path = path.to_string_lossy().into_owned();
+    let r = install(
+        env,
+        mode,
+        &["npm", "install", "--registry", &url],
+        project,
+        &[("PATH", path)],
+    );
+    let result = fs::read(project.join("node_modules/pw-tool/result.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    (r, result)
+}
+
+/// Round 8: the project's `.npmrc` names as npm's log directory a place
+/// round 7b's list did not name: another repository's `.git/hooks` (a
+/// sibling checkout, by a relative path), or a directory of the user's
+/// PATH other than `~/bin` and `~/.local/bin` (`~/.cargo/bin`). The root
+/// project's scripts may write the log directory; neither is granted.
+#[test]
+fn a_project_npmrc_names_no_log_dir_in_another_repo_or_a_path_dir() {
+    let registry = NpmRegistry::start_with(vec![root_tool(INTO_THE_LOG_DIR)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let project = env.home.subdir("proj");
+    let webapp = env.home.subdir("webapp");
+    fs::create_dir_all(webapp.join(".git/hooks")).unwrap();
+    let cargo_bin = home.join(".cargo/bin");
+    fs::create_dir_all(&cargo_bin).unwrap();
+    fs::write(cargo_bin.join("cargo"), CARGO).unwrap();
+    let mut entries = vec![cargo_bin.clone()];
+    entries.extend(std::env::split_paths(&env.path));
+    let path = std::env::join_paths(entries).unwrap();
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    // Protect's writable tree is HOME but what it keeps out: another
+    // repository under HOME is in it whatever npm's logs-dir says (round
+    // 5's "other projects" trade-off), a PATH directory is kept out.
+    let cargo = cargo_bin.display().to_string();
+    let mut landed = Vec::new();
+    for (logs, attempt, modes) in [
+        ("../webapp/.git/hooks", "hook", &["block"][..]),
+        ("../webapp", "hook", &["block"][..]),
+        (cargo.as_str(), "bin", &["protect", "block"][..]),
+        (cargo.as_str(), "cargo", &["protect", "block"][..]),
+    ] {
+        fs::write(project.join(".npmrc"), format!("logs-dir={logs}\n")).unwrap();
+        for &mode in modes {
+            let what = format!("logs-dir={logs} ({mode}, {attempt})");
+            let (r, result) = npm_install(&env, &registry, mode, &project, &manifest, &path);
+            assert!(
+                !result.is_null(),
+                "{what}: pw-tool did not run\n{}",
+                r.stderr
+            );
+            let planted = match attempt {
+                "hook" => webapp.join(".git/hooks/pre-commit").exists(),
+                "bin" => cargo_bin.join("pw-planted").exists(),
+                _ => fs::read_to_string(cargo_bin.join("cargo")).unwrap() != CARGO,
+            };
+            if result[attempt] == "ok" || planted {
+                landed.push(format!("{what}: {result}"));
+            }
+            let _ = fs::remove_file(webapp.join(".git/hooks/pre-commit"));
+            let _ = fs::remove_file(cargo_bin.join("pw-planted"));
+            fs::write(cargo_bin.join("cargo"), CARGO).unwrap();
+        }
+    }
+    assert!(landed.is_empty(), "written:\n{}", landed.join("\n"));
+}
