@@ -109,3 +109,72 @@ fn a_project_npmrc_names_no_log_dir_in_another_repo_or_a_path_dir() {
     }
     assert!(landed.is_empty(), "written:\n{}", landed.join("\n"));
 }
+
+/// The root project's postinstall runs `pw-tool`, which rewrites the code
+/// of another project of the user's (`~/app`).
+const INTO_ANOTHER_PROJECT: &str = r##"
+t("code", () => fs.appendFileSync(path.join(home, "app", "node_modules", "dep", "index.js"), "\nconsole.log('" + M + "');\n"));
+"##;
+
+const DEP_CODE: &str = "module.exports = 1;\n";
+
+/// Round 8: in block, the log directory named by the project's `.npmrc`
+/// was the root project's scripts' to write wherever it is: another
+/// project's `node_modules` (code the user runs later) is neither a
+/// persistence place nor a PATH directory. The root project's scripts no
+/// longer write the manager's log directories (their nested npm logs to
+/// its private cache, as it caches there).
+#[test]
+fn a_project_npmrc_names_no_log_dir_that_root_scripts_write() {
+    let registry = NpmRegistry::start_with(vec![root_tool(INTO_ANOTHER_PROJECT)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let project = env.home.subdir("proj");
+    let dep = home.join("app/node_modules/dep");
+    fs::create_dir_all(&dep).unwrap();
+    fs::write(home.join("app/package.json"), r#"{"name":"app"}"#).unwrap();
+    fs::write(dep.join("index.js"), DEP_CODE).unwrap();
+    fs::write(
+        project.join(".npmrc"),
+        format!("logs-dir={}\n", dep.display()),
+    )
+    .unwrap();
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    // Protect's writable tree holds another project under HOME anyway
+    // (round 5's "other projects" trade-off): block only.
+    let (r, result) = npm_install(&env, &registry, "block", &project, &manifest, &env.path);
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    assert_ne!(result["code"], "ok", "{result:#}");
+    assert_eq!(fs::read_to_string(dep.join("index.js")).unwrap(), DEP_CODE);
+}
+
+/// The benign twin: a project that names its own log directory and whose
+/// postinstall runs a nested `npm run` installs clean in block.
+#[test]
+fn a_root_scripts_nested_npm_works_with_a_configured_log_dir() {
+    let registry = NpmRegistry::start_with(vec![root_tool("")]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    let logs = env.home.subdir("npm-logs");
+    fs::write(
+        project.join(".npmrc"),
+        format!("logs-dir={}\n", logs.display()),
+    )
+    .unwrap();
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({
+        "postinstall": "npm run hello",
+        "hello": "echo PW-HELLO-RAN"
+    });
+    let (r, _) = npm_install(&env, &registry, "block", &project, &manifest, &env.path);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("PW-HELLO-RAN") || r.stderr.contains("PW-HELLO-RAN"),
+        "the nested npm run did not run\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    let findings = r.report["findings"].as_array().cloned().unwrap_or_default();
+    assert!(findings.is_empty(), "{findings:#?}");
+}
