@@ -178,3 +178,131 @@ fn a_root_scripts_nested_npm_works_with_a_configured_log_dir() {
     let findings = r.report["findings"].as_array().cloned().unwrap_or_default();
     assert!(findings.is_empty(), "{findings:#?}");
 }
+
+/// Counts what `recv` gets on a thread of its own until `finish`.
+struct Counter {
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Counter {
+    fn start(mut recv: impl FnMut(&mut [u8]) -> std::io::Result<usize> + Send + 'static) -> Self {
+        use std::sync::atomic::Ordering;
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (c, st) = (count.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            while !st.load(Ordering::SeqCst) {
+                if recv(&mut buf).is_ok() {
+                    c.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        Counter {
+            count,
+            stop,
+            thread,
+        }
+    }
+
+    fn finish(self) -> usize {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().unwrap();
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs fdrace.py's `races` in protect and block; what reached the test's
+/// listeners (unix datagrams count in block only: protect lets datagrams
+/// reach unprivileged unix sockets by design).
+fn fd_races(races: &str) -> Vec<String> {
+    let fixture = crate_root().join("tests/fixtures/races/fdrace.py");
+    let (env, _bin) = stand_in(&format!("#!/bin/sh\nexec \"$PY\" {}\n", fixture.display()));
+    let work = env.home.path().join("work");
+    let mut landed = Vec::new();
+    for mode in ["protect", "block"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dgram.sock");
+        let ux = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        ux.set_read_timeout(Some(std::time::Duration::from_millis(20)))
+            .unwrap();
+        udp.set_read_timeout(Some(std::time::Duration::from_millis(20)))
+            .unwrap();
+        let unix_count = Counter::start(move |b| ux.recv(b));
+        let udp_count = Counter::start(move |b| udp.recv(b));
+        let vars = vec![
+            ("PY", python3().display().to_string()),
+            ("DGRAM_SOCK", path.display().to_string()),
+            ("UDP_PORT", port.to_string()),
+            ("ROUNDS", "3000".to_string()),
+            ("RACES", races.to_string()),
+        ];
+        let r = install(&env, mode, &["gem", "install", "x"], &work, &vars);
+        assert!(
+            r.stdout.contains("done"),
+            "{mode}: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        let unix = unix_count.finish();
+        let datagrams = udp_count.finish();
+        let unix = if mode == "block" { unix } else { 0 };
+        if unix + datagrams > 0 {
+            landed.push(format!(
+                "{mode}: unix {unix}, udp {datagrams}\n{}",
+                r.stdout
+            ));
+        }
+    }
+    landed
+}
+
+/// Round 8: the supervisor judged a datagram to a unix name by the socket
+/// it found at the descriptor number (it had to be a unix one) and let the
+/// kernel continue; the kernel looks the number and the name up again, so a
+/// second thread `dup2`-ing a UDP socket onto the number and writing a
+/// loopback address into the name sent UDP in protect (47 of 3,000 as
+/// root, unfixed). The supervisor now sends it on its copy.
+#[test]
+fn a_udp_socket_moved_onto_a_unix_senders_descriptor_reaches_nothing() {
+    let landed = fd_races("named-udp");
+    assert!(landed.is_empty(), "{}", landed.join("\n"));
+}
+
+/// Round 8, not fixed: a `sendmsg` without a name on a stream socket is
+/// continued (the kernel ignores a stream socket's name). A second thread
+/// `dup2`-ing a datagram socket onto the number and adding a name sends it
+/// where the sandbox refuses: a unix datagram socket outside it in block,
+/// UDP in protect.
+#[test]
+#[ignore = "round 8: a nameless sendmsg on a stream socket is continued; dup2 of a datagram socket onto its number plus a name added after the check sends anywhere (block: outside unix datagram sockets; protect: UDP). Fix: the supervisor sends stream messages on its copy too, passing SCM_RIGHTS by pidfd_getfd (Python's forkserver and libuv pass descriptors this way), not done"]
+fn a_datagram_socket_moved_onto_a_stream_senders_descriptor_reaches_nothing() {
+    let landed = fd_races("stream-unix,stream-udp");
+    assert!(landed.is_empty(), "{}", landed.join("\n"));
+}
+
+/// The benign twin: in protect, datagrams to a unix name (absolute or
+/// relative to the cwd, by `sendto` and `sendmsg`) still arrive now that
+/// the supervisor sends them.
+#[test]
+fn datagrams_to_a_unix_name_still_arrive_in_protect() {
+    let fixture = crate_root().join("tests/fixtures/races/unixnamed.py");
+    let (env, _bin) = stand_in(&format!("#!/bin/sh\nexec \"$PY\" {}\n", fixture.display()));
+    let work = env.home.path().join("work");
+    let vars = vec![("PY", python3().display().to_string())];
+    let r = install(&env, "protect", &["gem", "install", "x"], &work, &vars);
+    assert!(r.stdout.contains("done"), "{}\n{}", r.stdout, r.stderr);
+    for how in ["sendto-abs", "sendto-rel"] {
+        assert!(
+            r.stdout.contains(&format!("{how} sent 11 got 11")),
+            "{how}: {}",
+            r.stdout
+        );
+    }
+    assert!(r.stdout.contains("sendmsg sent 11 got 11"), "{}", r.stdout);
+}
