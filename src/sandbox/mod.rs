@@ -367,6 +367,23 @@ mod env_tests {
     use super::*;
 
     #[test]
+    fn path_dirs_are_absolute_and_inside_home_when_asked() {
+        let path =
+            std::ffi::OsString::from("/h/.cargo/bin:.:node_modules/.bin:/h:/usr/bin:/:/h/x/bin");
+        let home = Path::new("/h");
+        assert_eq!(
+            path_dirs(Some(&path), Some(home)),
+            [PathBuf::from("/h/.cargo/bin"), PathBuf::from("/h/x/bin")]
+        );
+        // Anywhere: HOME and /usr/bin too, never a relative entry or `/`.
+        assert_eq!(
+            path_dirs(Some(&path), None),
+            ["/h/.cargo/bin", "/h", "/usr/bin", "/h/x/bin"].map(PathBuf::from)
+        );
+        assert!(path_dirs(None, Some(home)).is_empty());
+    }
+
+    #[test]
     fn a_precreated_file_goes_when_left_empty_and_stays_when_written() {
         let t = tempfile::tempdir().unwrap();
         let (a, b, c) = (t.path().join("a"), t.path().join("b"), t.path().join("c"));
