@@ -304,8 +304,9 @@ pub(super) fn credentials(p: &mut InstallPlan, cwd: &Path, home: Option<&Path>) 
 }
 
 /// What a confined script gets so that a nested `npm install`, `npx` or
-/// `pnpm` works without the real caches, which it may not write: every
-/// npm-family manager's cache in its private directory (each variable
+/// `pnpm` works without the real caches and log directories, which it may
+/// not write: every npm-family manager's cache and log directory in its
+/// private directory (each variable
 /// outranks the rc files: checked against npm 11, pnpm 10 and yarn 1.22),
 /// and no user npmrc (it holds the token, is hidden from package code, and
 /// npm refuses to start when it cannot read it; the settings npm exports to
@@ -320,6 +321,10 @@ fn script_env() -> Vec<ScriptVar> {
         private("npm_config_store_dir", ".pnpm-store"),
         private("npm_config_cache_dir", ".cache/pnpm"),
         private("YARN_CACHE_FOLDER", ".cache/yarn"),
+        // The log and state directories, which no script may write (the
+        // project's configuration can name any directory one).
+        private("npm_config_logs_dir", ".npm/_logs"),
+        private("npm_config_state_dir", ".local/state/pnpm"),
         ScriptVar {
             name: "npm_config_userconfig".into(),
             value: ScriptPath::Fixed(PathBuf::from("/dev/null")),

@@ -939,8 +939,74 @@ fn network(
             (Some(ev), None)
         }
         Judged::ConnectForIt => refuse(ev, EPERM, false),
-        Judged::Continue => let_through(listener, w, req, ev, target, &dests),
+        Judged::Continue => match &target {
+            Some(Target::Unix(path))
+                if !w.net.observe_only && nr != SYS_bind && nr != SYS_connect =>
+            {
+                send_unix_for(listener, w, req, ev, path, &dests, mem)
+            }
+            _ => let_through(listener, w, req, ev, target, &dests),
+        },
     }
+}
+
+/// A datagram to a unix name that the rules let through (protect): sent by
+/// the supervisor on its copy of the socket, with the data it read, to the
+/// socket file it opened and judged by inode. Continued, the kernel would
+/// look the descriptor number and the name up again: a second thread
+/// `dup2`-ing a UDP socket onto the number and writing an IP address into
+/// the name sent anywhere. An abstract name cannot be pinned, and several
+/// messages (`sendmmsg`) are not sent for the process: refused.
+fn send_unix_for(
+    listener: &Arc<OwnedFd>,
+    w: &Watch,
+    req: &libc::seccomp_notif,
+    ev: Event,
+    path: &str,
+    dests: &[Dest],
+    mem: &Mem,
+) -> Answer {
+    use libc::*;
+    let nr = i64::from(req.data.nr);
+    let a = req.data.args;
+    let pid = req.pid as i32;
+    if dests.len() != 1 || path.starts_with('@') {
+        return refuse(ev, EPERM, false);
+    }
+    let (data, flags) = match nr {
+        n if n == SYS_sendto => (gather(mem, &[(a[1], a[2])], MAX_UNNAMED_SEND), a[3]),
+        n if n == SYS_sendmsg => (sendmsg_data(mem, a[1], MAX_UNNAMED_SEND), a[2]),
+        _ => return refuse(ev, EPERM, false),
+    };
+    let data = match data {
+        Ok(d) => d,
+        Err(errno) => return refuse(ev, errno, false),
+    };
+    let Ok(sock) = take_fd(pid, a[0] as i32) else {
+        return refuse(ev, EBADF, false);
+    };
+    let file = match open_unix(pid, path) {
+        Ok(f) if is_privileged_file(&f, &w.net.privileged_unix) => {
+            return refuse(ev, EACCES, false);
+        }
+        Ok(f) => f,
+        Err(errno) => return refuse(ev, errno, false),
+    };
+    if !still_valid(listener, req.id) {
+        return (None, Some(fail(EPERM)));
+    }
+    let addr = unix_addr_of(&file);
+    let flags = (flags & 0xffff_ffff) as u32 as i32;
+    on_worker(listener, req.id, move || {
+        let done = sys::sendto_raw(&sock, &data, flags, &addr);
+        // The socket file it named stays open until the send is done.
+        drop(file);
+        match done {
+            Ok(n) => ok(n as i64),
+            Err(err) => fail(err.raw_os_error().unwrap_or(EPERM)),
+        }
+    });
+    (Some(ev), None)
 }
 
 /// The most data one datagram without a name carries, sent for the

@@ -175,9 +175,13 @@ pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<Hoo
         .iter()
         .cloned()
         .partition(|c| !h.own_caches.contains(c));
+    // The manager's log directories too: the project's configuration can
+    // name any directory one (`logs-dir=~/app/node_modules/dep`), and the
+    // adapter gives scripts private ones.
     caches.extend(
         plan.guarded_caches
             .iter()
+            .chain(&plan.log_dirs)
             .filter(|c| !caches.contains(c))
             .cloned()
             .collect::<Vec<_>>(),

@@ -117,6 +117,10 @@ pub fn fs_spec(
                 .map(|p| h.join(glob_base(p)))
                 .collect();
             keep.extend(["bin", ".local/bin"].iter().map(|p| h.join(p)));
+            // Every other command directory of the user's PATH in HOME
+            // (`~/.cargo/bin`, a version manager's): a new or changed file
+            // there is a command the user runs.
+            keep.extend(path_dirs(std::env::var_os("PATH").as_deref(), Some(h)));
             keep.extend(PROJECT_PERSISTENCE.iter().map(|p| cwd.join(p)));
             // A node project is writable only where its install writes
             // (granted above), plus what its own hooks need (below).
@@ -182,11 +186,32 @@ fn manager_dirs(
         .iter()
         .flat_map(|p| [p.clone(), landlock::resolve(p)])
         .collect();
+    // The user's command directories anywhere (`/usr/local/bin` for root):
+    // one may not be or lie beneath such a directory (pnpm keeps its store
+    // under PNPM_HOME, a PATH directory).
+    let commands: Vec<PathBuf> = path_dirs(std::env::var_os("PATH").as_deref(), None)
+        .iter()
+        .flat_map(|p| [p.clone(), landlock::resolve(p)])
+        .collect();
     let mut kept = Vec::new();
     let mut refused = Vec::new();
     for d in plan.cache_dirs.iter().chain(&plan.log_dirs) {
         let target = landlock::resolve(d);
-        let near = |t: &Path| places.iter().any(|p| t.starts_with(p) || p.starts_with(t));
+        // Another repository's persistence places count as the project's
+        // do: `logs-dir=../webapp/.git/hooks`, or `../webapp` itself.
+        let repos: Vec<PathBuf> = [d.as_path(), target.as_path()]
+            .iter()
+            .flat_map(|t| t.ancestors())
+            .filter(|a| a.join(".git").symlink_metadata().is_ok())
+            .flat_map(|r| PROJECT_PERSISTENCE.iter().map(move |p| r.join(p)))
+            .collect();
+        let near = |t: &Path| {
+            places
+                .iter()
+                .chain(&repos)
+                .any(|p| t.starts_with(p) || p.starts_with(t))
+                || commands.iter().any(|p| p.starts_with(t))
+        };
         if near(d) || near(&target) {
             refused.push(landlock::Refused {
                 name: d.clone(),
@@ -198,6 +223,18 @@ fn manager_dirs(
         }
     }
     (kept, refused)
+}
+
+/// The absolute directories of `path_var` (PATH), only those strictly
+/// inside `home` when it is given; pkgwarden's shims directory is one too.
+fn path_dirs(path_var: Option<&std::ffi::OsStr>, home: Option<&Path>) -> Vec<PathBuf> {
+    path_var
+        .map(std::env::split_paths)
+        .into_iter()
+        .flatten()
+        .filter(|d| d.is_absolute() && d.parent().is_some())
+        .filter(|d| home.is_none_or(|h| d.starts_with(h) && d != h))
+        .collect()
 }
 
 /// The persistence places of the policy's `startup_paths` and of the
@@ -328,6 +365,23 @@ pub fn scrub_env(env: &[(String, String)], config_files: &[PathBuf]) -> (Vec<Str
 #[cfg(test)]
 mod env_tests {
     use super::*;
+
+    #[test]
+    fn path_dirs_are_absolute_and_inside_home_when_asked() {
+        let path =
+            std::ffi::OsString::from("/h/.cargo/bin:.:node_modules/.bin:/h:/usr/bin:/:/h/x/bin");
+        let home = Path::new("/h");
+        assert_eq!(
+            path_dirs(Some(&path), Some(home)),
+            [PathBuf::from("/h/.cargo/bin"), PathBuf::from("/h/x/bin")]
+        );
+        // Anywhere: HOME and /usr/bin too, never a relative entry or `/`.
+        assert_eq!(
+            path_dirs(Some(&path), None),
+            ["/h/.cargo/bin", "/h", "/usr/bin", "/h/x/bin"].map(PathBuf::from)
+        );
+        assert!(path_dirs(None, Some(home)).is_empty());
+    }
 
     #[test]
     fn a_precreated_file_goes_when_left_empty_and_stays_when_written() {

@@ -1,0 +1,308 @@
+//! Round 8: attacks on round 7's fixes by an attacker who has read the
+//! source. A project's configuration names the manager's log directory
+//! (npm's `logs-dir` in the project's `.npmrc`), and the root project's
+//! scripts may write it: round 7b refused one that is, holds or lies in a
+//! persistence place of the project or HOME or `~/bin`/`~/.local/bin`.
+//! Real npm, a loopback registry, inert fixtures: every marker is written
+//! in the test's temporary HOME. Root and unprivileged.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use support::installs::{Installed, install};
+use support::probes::{deps, root_tool};
+use support::*;
+
+/// The root project's postinstall runs `pw-tool` (cwd: the project),
+/// which plants a git hook in the sibling repository `webapp` and a
+/// command in `~/.cargo/bin`.
+const INTO_THE_LOG_DIR: &str = r##"
+t("hook", () => fs.writeFileSync(path.join(process.cwd(), "..", "webapp", ".git", "hooks", "pre-commit"), "#!/bin/sh\necho " + M + "\n", {mode: 0o755}));
+t("bin", () => fs.writeFileSync(path.join(home, ".cargo", "bin", "pw-planted"), "#!/bin/sh\necho " + M + "\n", {mode: 0o755}));
+t("cargo", () => fs.appendFileSync(path.join(home, ".cargo", "bin", "cargo"), "\necho " + M + "\n"));
+"##;
+
+const CARGO: &str = "#!/bin/sh\necho the user's cargo\n";
+
+/// npm's install of `manifest` in `project` with `PATH` as given; the
+/// report and pw-tool's `result.json` (Null when it did not run).
+fn npm_install(
+    env: &ShimEnv,
+    registry: &NpmRegistry,
+    mode: &str,
+    project: &Path,
+    manifest: &serde_json::Value,
+    path: &std::ffi::OsStr,
+) -> (Installed, serde_json::Value) {
+    let _ = fs::remove_dir_all(project.join("node_modules"));
+    let _ = fs::remove_file(project.join("package-lock.json"));
+    fs::write(project.join("package.json"), manifest.to_string()).unwrap();
+    let url = registry.registry_url();
+    let path = path.to_string_lossy().into_owned();
+    let r = install(
+        env,
+        mode,
+        &["npm", "install", "--registry", &url],
+        project,
+        &[("PATH", path)],
+    );
+    let result = fs::read(project.join("node_modules/pw-tool/result.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    (r, result)
+}
+
+/// Round 8: the project's `.npmrc` names as npm's log directory a place
+/// round 7b's list did not name: another repository's `.git/hooks` (a
+/// sibling checkout, by a relative path), or a directory of the user's
+/// PATH other than `~/bin` and `~/.local/bin` (`~/.cargo/bin`). The root
+/// project's scripts may write the log directory; neither is granted.
+#[test]
+fn a_project_npmrc_names_no_log_dir_in_another_repo_or_a_path_dir() {
+    let registry = NpmRegistry::start_with(vec![root_tool(INTO_THE_LOG_DIR)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let project = env.home.subdir("proj");
+    let webapp = env.home.subdir("webapp");
+    fs::create_dir_all(webapp.join(".git/hooks")).unwrap();
+    let cargo_bin = home.join(".cargo/bin");
+    fs::create_dir_all(&cargo_bin).unwrap();
+    fs::write(cargo_bin.join("cargo"), CARGO).unwrap();
+    let mut entries = vec![cargo_bin.clone()];
+    entries.extend(std::env::split_paths(&env.path));
+    let path = std::env::join_paths(entries).unwrap();
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    // Protect's writable tree is HOME but what it keeps out: another
+    // repository under HOME is in it whatever npm's logs-dir says (round
+    // 5's "other projects" trade-off), a PATH directory is kept out.
+    let cargo = cargo_bin.display().to_string();
+    let mut landed = Vec::new();
+    for (logs, attempt, modes) in [
+        ("../webapp/.git/hooks", "hook", &["block"][..]),
+        ("../webapp", "hook", &["block"][..]),
+        (cargo.as_str(), "bin", &["protect", "block"][..]),
+        (cargo.as_str(), "cargo", &["protect", "block"][..]),
+    ] {
+        fs::write(project.join(".npmrc"), format!("logs-dir={logs}\n")).unwrap();
+        for &mode in modes {
+            let what = format!("logs-dir={logs} ({mode}, {attempt})");
+            let (r, result) = npm_install(&env, &registry, mode, &project, &manifest, &path);
+            assert!(
+                !result.is_null(),
+                "{what}: pw-tool did not run\n{}",
+                r.stderr
+            );
+            let planted = match attempt {
+                "hook" => webapp.join(".git/hooks/pre-commit").exists(),
+                "bin" => cargo_bin.join("pw-planted").exists(),
+                _ => fs::read_to_string(cargo_bin.join("cargo")).unwrap() != CARGO,
+            };
+            if result[attempt] == "ok" || planted {
+                landed.push(format!("{what}: {result}"));
+            }
+            let _ = fs::remove_file(webapp.join(".git/hooks/pre-commit"));
+            let _ = fs::remove_file(cargo_bin.join("pw-planted"));
+            fs::write(cargo_bin.join("cargo"), CARGO).unwrap();
+        }
+    }
+    assert!(landed.is_empty(), "written:\n{}", landed.join("\n"));
+}
+
+/// The root project's postinstall runs `pw-tool`, which rewrites the code
+/// of another project of the user's (`~/app`).
+const INTO_ANOTHER_PROJECT: &str = r##"
+t("code", () => fs.appendFileSync(path.join(home, "app", "node_modules", "dep", "index.js"), "\nconsole.log('" + M + "');\n"));
+"##;
+
+const DEP_CODE: &str = "module.exports = 1;\n";
+
+/// Round 8: in block, the log directory named by the project's `.npmrc`
+/// was the root project's scripts' to write wherever it is: another
+/// project's `node_modules` (code the user runs later) is neither a
+/// persistence place nor a PATH directory. The root project's scripts no
+/// longer write the manager's log directories (their nested npm logs to
+/// its private cache, as it caches there).
+#[test]
+fn a_project_npmrc_names_no_log_dir_that_root_scripts_write() {
+    let registry = NpmRegistry::start_with(vec![root_tool(INTO_ANOTHER_PROJECT)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let project = env.home.subdir("proj");
+    let dep = home.join("app/node_modules/dep");
+    fs::create_dir_all(&dep).unwrap();
+    fs::write(home.join("app/package.json"), r#"{"name":"app"}"#).unwrap();
+    fs::write(dep.join("index.js"), DEP_CODE).unwrap();
+    fs::write(
+        project.join(".npmrc"),
+        format!("logs-dir={}\n", dep.display()),
+    )
+    .unwrap();
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    // Protect's writable tree holds another project under HOME anyway
+    // (round 5's "other projects" trade-off): block only.
+    let (r, result) = npm_install(&env, &registry, "block", &project, &manifest, &env.path);
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    assert_ne!(result["code"], "ok", "{result:#}");
+    assert_eq!(fs::read_to_string(dep.join("index.js")).unwrap(), DEP_CODE);
+}
+
+/// The benign twin: a project that names its own log directory and whose
+/// postinstall runs a nested `npm run` installs clean in block.
+#[test]
+fn a_root_scripts_nested_npm_works_with_a_configured_log_dir() {
+    let registry = NpmRegistry::start_with(vec![root_tool("")]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    let logs = env.home.subdir("npm-logs");
+    fs::write(
+        project.join(".npmrc"),
+        format!("logs-dir={}\n", logs.display()),
+    )
+    .unwrap();
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({
+        "postinstall": "npm run hello",
+        "hello": "echo PW-HELLO-RAN"
+    });
+    let (r, _) = npm_install(&env, &registry, "block", &project, &manifest, &env.path);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("PW-HELLO-RAN") || r.stderr.contains("PW-HELLO-RAN"),
+        "the nested npm run did not run\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    let findings = r.report["findings"].as_array().cloned().unwrap_or_default();
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+/// Counts what `recv` gets on a thread of its own until `finish`.
+struct Counter {
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Counter {
+    fn start(mut recv: impl FnMut(&mut [u8]) -> std::io::Result<usize> + Send + 'static) -> Self {
+        use std::sync::atomic::Ordering;
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (c, st) = (count.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            while !st.load(Ordering::SeqCst) {
+                if recv(&mut buf).is_ok() {
+                    c.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        Counter {
+            count,
+            stop,
+            thread,
+        }
+    }
+
+    fn finish(self) -> usize {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().unwrap();
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs fdrace.py's `races` in protect and block; what reached the test's
+/// listeners (unix datagrams count in block only: protect lets datagrams
+/// reach unprivileged unix sockets by design).
+fn fd_races(races: &str) -> Vec<String> {
+    let fixture = crate_root().join("tests/fixtures/races/fdrace.py");
+    let (env, _bin) = stand_in(&format!("#!/bin/sh\nexec \"$PY\" {}\n", fixture.display()));
+    let work = env.home.path().join("work");
+    let mut landed = Vec::new();
+    for mode in ["protect", "block"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dgram.sock");
+        let ux = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        ux.set_read_timeout(Some(std::time::Duration::from_millis(20)))
+            .unwrap();
+        udp.set_read_timeout(Some(std::time::Duration::from_millis(20)))
+            .unwrap();
+        let unix_count = Counter::start(move |b| ux.recv(b));
+        let udp_count = Counter::start(move |b| udp.recv(b));
+        let vars = vec![
+            ("PY", python3().display().to_string()),
+            ("DGRAM_SOCK", path.display().to_string()),
+            ("UDP_PORT", port.to_string()),
+            ("ROUNDS", "3000".to_string()),
+            ("RACES", races.to_string()),
+        ];
+        let r = install(&env, mode, &["gem", "install", "x"], &work, &vars);
+        assert!(
+            r.stdout.contains("done"),
+            "{mode}: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        let unix = unix_count.finish();
+        let datagrams = udp_count.finish();
+        let unix = if mode == "block" { unix } else { 0 };
+        if unix + datagrams > 0 {
+            landed.push(format!(
+                "{mode}: unix {unix}, udp {datagrams}\n{}",
+                r.stdout
+            ));
+        }
+    }
+    landed
+}
+
+/// Round 8: the supervisor judged a datagram to a unix name by the socket
+/// it found at the descriptor number (it had to be a unix one) and let the
+/// kernel continue; the kernel looks the number and the name up again, so a
+/// second thread `dup2`-ing a UDP socket onto the number and writing a
+/// loopback address into the name sent UDP in protect (47 of 3,000 as
+/// root, unfixed). The supervisor now sends it on its copy.
+#[test]
+fn a_udp_socket_moved_onto_a_unix_senders_descriptor_reaches_nothing() {
+    let landed = fd_races("named-udp");
+    assert!(landed.is_empty(), "{}", landed.join("\n"));
+}
+
+/// Round 8, not fixed: a `sendmsg` without a name on a stream socket is
+/// continued (the kernel ignores a stream socket's name). A second thread
+/// `dup2`-ing a datagram socket onto the number and adding a name sends it
+/// where the sandbox refuses: a unix datagram socket outside it in block,
+/// UDP in protect.
+#[test]
+#[ignore = "round 8: a nameless sendmsg on a stream socket is continued; dup2 of a datagram socket onto its number plus a name added after the check sends anywhere (block: outside unix datagram sockets; protect: UDP). Fix: the supervisor sends stream messages on its copy too, passing SCM_RIGHTS by pidfd_getfd (Python's forkserver and libuv pass descriptors this way), not done"]
+fn a_datagram_socket_moved_onto_a_stream_senders_descriptor_reaches_nothing() {
+    let landed = fd_races("stream-unix,stream-udp");
+    assert!(landed.is_empty(), "{}", landed.join("\n"));
+}
+
+/// The benign twin: in protect, datagrams to a unix name (absolute or
+/// relative to the cwd, by `sendto` and `sendmsg`) still arrive now that
+/// the supervisor sends them.
+#[test]
+fn datagrams_to_a_unix_name_still_arrive_in_protect() {
+    let fixture = crate_root().join("tests/fixtures/races/unixnamed.py");
+    let (env, _bin) = stand_in(&format!("#!/bin/sh\nexec \"$PY\" {}\n", fixture.display()));
+    let work = env.home.path().join("work");
+    let vars = vec![("PY", python3().display().to_string())];
+    let r = install(&env, "protect", &["gem", "install", "x"], &work, &vars);
+    assert!(r.stdout.contains("done"), "{}\n{}", r.stdout, r.stderr);
+    for how in ["sendto-abs", "sendto-rel"] {
+        assert!(
+            r.stdout.contains(&format!("{how} sent 11 got 11")),
+            "{how}: {}",
+            r.stdout
+        );
+    }
+    assert!(r.stdout.contains("sendmsg sent 11 got 11"), "{}", r.stdout);
+}
