@@ -947,6 +947,23 @@ fn project_grants(p: &mut InstallPlan, values: &BTreeMap<String, String>) {
         p.write_roots.insert(0, env);
     }
     p.write_files.extend([project.join("pyproject.toml"), lock]);
+    // The root package, installed editable, is built in the project by its
+    // backend (setuptools' egg-info; poetry-core writes nothing there).
+    if !p.request.flag("no-root") && builds_root(&project) {
+        super::facts::grant_build_outputs(p, &project, true);
+    }
+}
+
+/// True unless the project says it is no package (`[tool.poetry]
+/// package-mode = false`): then poetry installs no root package.
+fn builds_root(project: &Path) -> bool {
+    let table = std::fs::read_to_string(project.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok());
+    let mode = table
+        .as_ref()
+        .and_then(|t| t.get("tool")?.get("poetry")?.get("package-mode")?.as_bool());
+    mode != Some(false)
 }
 
 #[cfg(test)]
@@ -1159,5 +1176,62 @@ mod tests {
     fn pipx_environment_names() {
         assert_eq!(canonical_name("Black_Formatter[d]>=24"), "black-formatter");
         assert_eq!(canonical_name("pwapp"), "pwapp");
+    }
+
+    #[test]
+    fn poetry_is_granted_its_lock_manifest_and_environment_once_they_exist() {
+        let t = tempfile::tempdir().unwrap();
+        let project = t.path().to_path_buf();
+        let manifest = project.join("pyproject.toml");
+        std::fs::write(&manifest, "[tool.poetry]\npackage-mode = false\n").unwrap();
+        let values = |in_project: &str| -> BTreeMap<String, String> {
+            [
+                ("project".to_string(), project.display().to_string()),
+                ("in_project".to_string(), in_project.to_string()),
+            ]
+            .into_iter()
+            .collect()
+        };
+        let granted = |in_project: &str| {
+            let mut p = plan_for(Tool::Poetry, &["install"], &project);
+            p.write_roots = vec![project.clone()];
+            project_grants(&mut p, &values(in_project));
+            (p.write_roots, p.write_files)
+        };
+        // Nothing made yet: poetry creates them in the project.
+        assert_eq!(granted("true").0, vec![project.clone()]);
+        std::fs::write(project.join("poetry.lock"), "# lock").unwrap();
+        assert_eq!(granted("true").0, vec![project.clone()]);
+        std::fs::create_dir_all(project.join(".venv")).unwrap();
+        std::fs::write(project.join(".venv/pyvenv.cfg"), "home = /usr").unwrap();
+        let files = vec![project.join("pyproject.toml"), project.join("poetry.lock")];
+        assert_eq!(
+            granted("true"),
+            (vec![project.join(".venv")], files.clone())
+        );
+        // The environment elsewhere (judged as a cache): the project
+        // grants its two files only.
+        assert_eq!(granted("false"), (Vec::new(), files));
+        // A root package is built in the project by its backend:
+        // poetry-core writes nothing there, setuptools its egg-info.
+        std::fs::write(
+            &manifest,
+            "[project]\nname = \"pw-app\"\n[build-system]\nbuild-backend = \"poetry.core.masonry.api\"\n",
+        )
+        .unwrap();
+        assert_eq!(granted("true").0, vec![project.join(".venv")]);
+        std::fs::write(
+            &manifest,
+            "[project]\nname = \"pw-app\"\n[build-system]\nbuild-backend = \"setuptools.build_meta\"\n",
+        )
+        .unwrap();
+        assert!(granted("true").0.contains(&project.join("pw_app.egg-info")));
+        // Facts cached before `in_project` was recorded: unchanged.
+        let mut p = plan_for(Tool::Poetry, &["install"], &project);
+        p.write_roots = vec![project.clone()];
+        let mut old = values("true");
+        old.remove("in_project");
+        project_grants(&mut p, &old);
+        assert_eq!(p.write_roots, vec![project.clone()]);
     }
 }

@@ -621,6 +621,33 @@ mod tests {
     }
 
     #[test]
+    fn root_scripts_may_write_no_persistence_place_of_the_project() {
+        let home = tempfile::tempdir().unwrap();
+        let home = home.path().canonicalize().unwrap();
+        let proj = home.join("proj");
+        for d in [".git/hooks", "src"] {
+            std::fs::create_dir_all(proj.join(d)).unwrap();
+        }
+        std::fs::write(proj.join(".git/config"), "").unwrap();
+        let places = [
+            proj.join(".git/hooks"),
+            proj.join(".git/config"),
+            proj.join(".github/workflows"),
+        ];
+        let (deny, writes) = root_writes(&[], &[], &places, &[], Some(&home));
+        // A missing place is denied at its first missing component.
+        for d in [&places[0], &places[1], &proj.join(".github")] {
+            assert!(deny.contains(d), "{d:?} not denied: {deny:?}");
+        }
+        assert!(writes.contains(&proj.join("src")));
+        assert!(
+            !writes
+                .iter()
+                .any(|w| places[0].starts_with(w) || w.starts_with(&proj.join(".github")))
+        );
+    }
+
+    #[test]
     fn root_scripts_may_write_no_manager_configuration_existing_or_not() {
         let home = tempfile::tempdir().unwrap();
         let home = home.path().canonicalize().unwrap();
