@@ -643,7 +643,7 @@ mod tests {
         assert!(
             !writes
                 .iter()
-                .any(|w| places[0].starts_with(w) || w.starts_with(&proj.join(".github")))
+                .any(|w| places[0].starts_with(w) || w.starts_with(proj.join(".github")))
         );
     }
 
