@@ -42,7 +42,7 @@ pub fn sandboxed(
         Ok(plan) => plan,
         Err(e) => return SetupError::from(e).report(what),
     };
-    prepare::make_dirs(&plan, &cwd);
+    prepare::make_dirs(&plan, p, &cwd);
     let tmp = match prepare::private_tmp() {
         Ok(t) => t,
         Err(e) => return SetupError::TempDir(e).report(what),

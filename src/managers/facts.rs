@@ -174,22 +174,28 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
 /// (pip's and `uv pip`'s installs build them in place).
 pub(super) fn apply_local_projects(p: &mut InstallPlan, cwd: &Path) {
     for (project, editable) in super::local::python_projects(&p.request, cwd) {
-        let out = super::local::build_outputs(&project, editable);
-        p.package_code_writes
-            .extend(out.existing.iter().chain(&out.transient).cloned());
-        for d in out.existing {
-            if !p.write_roots.contains(&d) {
-                p.write_roots.push(d);
-            }
-        }
-        for d in out.transient {
-            if !p.write_roots.contains(&d) {
-                p.write_roots.push(d.clone());
-                p.transient_dirs.push(d);
-            }
-        }
-        p.notes.extend(out.notes);
+        grant_build_outputs(p, &project, editable);
     }
+}
+
+/// Grants what building `project` writes in it (made beforehand when
+/// missing, removed after when left empty).
+pub(super) fn grant_build_outputs(p: &mut InstallPlan, project: &Path, editable: bool) {
+    let out = super::local::build_outputs(project, editable);
+    p.package_code_writes
+        .extend(out.existing.iter().chain(&out.transient).cloned());
+    for d in out.existing {
+        if !p.write_roots.contains(&d) {
+            p.write_roots.push(d);
+        }
+    }
+    for d in out.transient {
+        if !p.write_roots.contains(&d) {
+            p.write_roots.push(d.clone());
+            p.transient_dirs.push(d);
+        }
+    }
+    p.notes.extend(out.notes);
 }
 
 /// `Ok(None)` when the facts of this manager are derived (read from the

@@ -28,7 +28,11 @@ pub(super) fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFa
         Command::new(&npm)
             .args(["config", "list", "--json"])
             .current_dir(cwd)
-            .env("npm_config_update_notifier", "false"),
+            .env("npm_config_update_notifier", "false")
+            // npm makes its log directory at start-up, and the project's
+            // `.npmrc` may name it anywhere (`~/.config/systemd/user`): the
+            // probe writes no log, so makes none; the install judges it.
+            .env("npm_config_logs_max", "0"),
         &npm,
     )?;
     let conf: BTreeMap<String, serde_json::Value> =

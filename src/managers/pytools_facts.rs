@@ -846,14 +846,19 @@ fn poetry_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     f.interpreter = Some(python.clone());
     let venvs = PathBuf::from(&pr.venvs);
     if let Some(project) = pr.project.as_ref().map(PathBuf::from) {
-        // poetry rewrites pyproject.toml and poetry.lock in the project.
+        // poetry rewrites pyproject.toml and poetry.lock in the project
+        // (narrowed to them by `project_grants` once both exist).
         f.write_roots.push(project.clone());
         if pr.in_project {
             // Inside the project, which is a root already; its
             // site-packages, when it exists, for the snapshot.
             f.write_roots.extend(env_sites(&project, ".venv"));
         } else {
-            f.write_roots.push(venvs.clone());
+            // Named by configuration the project may ship (`poetry.toml`
+            // `virtualenvs.path`): judged as the managers' caches are
+            // (poetry's default lies in its cache), granted only when it
+            // is no persistence place.
+            f.cache_dirs.push(venvs.clone());
             if let Some(name) = &pr.env_name {
                 f.write_roots
                     .extend(env_sites(&venvs, &format!("{name}-py")));
@@ -863,10 +868,12 @@ fn poetry_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
         f.deps.push(Dep::of(&project.join(".venv/pyvenv.cfg")));
         f.values
             .insert("project".into(), project.display().to_string());
+        f.values
+            .insert("in_project".into(), pr.in_project.to_string());
     }
     // An environment made since (`poetry env use`) is a new target.
     f.deps.push(Dep::of(&venvs.join("envs.toml")));
-    f.cache_dirs = vec![PathBuf::from(&pr.cache_dir)];
+    f.cache_dirs.insert(0, PathBuf::from(&pr.cache_dir));
     f.cache_dirs.extend(pr.app_data.iter().map(PathBuf::from));
     f.config_files = pr.config_files.iter().map(PathBuf::from).collect();
     for (name, url) in &pr.repos {
@@ -903,15 +910,60 @@ fn apply_poetry(p: &mut InstallPlan, cwd: &Path) {
             .collect();
         return;
     }
+    let mut values = p.facts.values.clone();
     if let Some(dir) = req.option("project").or(req.option("directory")) {
         let dir = abs(cwd, dir);
         if let Ok(f) = poetry_facts(&p.real_exe, &dir) {
             p.write_roots = f.write_roots.clone();
+            p.cache_dirs = f.cache_dirs.clone();
             p.registries = f.registries.clone();
             p.config_files = f.config_files.clone();
             p.facts.download_hosts = f.download_hosts.clone();
+            values = f.values;
         }
     }
+    project_grants(p, &values);
+}
+
+/// poetry writes in its project `pyproject.toml` and `poetry.lock` (in
+/// place) and, in-project, its `.venv`: once the lock and the environment
+/// exist, those are the grants instead of the whole project (whose
+/// `.git/hooks` a whole-project grant would reach). A missing one is
+/// created in the project directory, which landlock can grant only with
+/// everything beneath: then the project stays the write root.
+fn project_grants(p: &mut InstallPlan, values: &BTreeMap<String, String>) {
+    let (Some(project), Some(in_project)) = (values.get("project"), values.get("in_project"))
+    else {
+        return;
+    };
+    let project = PathBuf::from(project);
+    let (lock, env) = (project.join("poetry.lock"), project.join(".venv"));
+    let env_made = in_project != "true" || env.join("pyvenv.cfg").is_file();
+    if !lock.is_file() || !env_made {
+        return;
+    }
+    p.write_roots.retain(|r| *r != project);
+    if in_project == "true" {
+        p.write_roots.insert(0, env);
+    }
+    p.write_files.extend([project.join("pyproject.toml"), lock]);
+    // The root package, installed editable, is built in the project by its
+    // backend (setuptools' egg-info; poetry-core writes nothing there).
+    if !p.request.flag("no-root") && builds_root(&project) {
+        super::facts::grant_build_outputs(p, &project, true);
+    }
+}
+
+/// True unless the project says it is no package (`[tool.poetry]
+/// package-mode = false`): then poetry installs no root package.
+fn builds_root(project: &Path) -> bool {
+    let table = std::fs::read_to_string(project.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok());
+    let mode = table
+        .as_ref()
+        .and_then(|t| t.get("tool")?.get("poetry")?.get("package-mode")?.as_bool());
+    mode != Some(false)
 }
 
 #[cfg(test)]
@@ -1124,5 +1176,62 @@ mod tests {
     fn pipx_environment_names() {
         assert_eq!(canonical_name("Black_Formatter[d]>=24"), "black-formatter");
         assert_eq!(canonical_name("pwapp"), "pwapp");
+    }
+
+    #[test]
+    fn poetry_is_granted_its_lock_manifest_and_environment_once_they_exist() {
+        let t = tempfile::tempdir().unwrap();
+        let project = t.path().to_path_buf();
+        let manifest = project.join("pyproject.toml");
+        std::fs::write(&manifest, "[tool.poetry]\npackage-mode = false\n").unwrap();
+        let values = |in_project: &str| -> BTreeMap<String, String> {
+            [
+                ("project".to_string(), project.display().to_string()),
+                ("in_project".to_string(), in_project.to_string()),
+            ]
+            .into_iter()
+            .collect()
+        };
+        let granted = |in_project: &str| {
+            let mut p = plan_for(Tool::Poetry, &["install"], &project);
+            p.write_roots = vec![project.clone()];
+            project_grants(&mut p, &values(in_project));
+            (p.write_roots, p.write_files)
+        };
+        // Nothing made yet: poetry creates them in the project.
+        assert_eq!(granted("true").0, vec![project.clone()]);
+        std::fs::write(project.join("poetry.lock"), "# lock").unwrap();
+        assert_eq!(granted("true").0, vec![project.clone()]);
+        std::fs::create_dir_all(project.join(".venv")).unwrap();
+        std::fs::write(project.join(".venv/pyvenv.cfg"), "home = /usr").unwrap();
+        let files = vec![project.join("pyproject.toml"), project.join("poetry.lock")];
+        assert_eq!(
+            granted("true"),
+            (vec![project.join(".venv")], files.clone())
+        );
+        // The environment elsewhere (judged as a cache): the project
+        // grants its two files only.
+        assert_eq!(granted("false"), (Vec::new(), files));
+        // A root package is built in the project by its backend:
+        // poetry-core writes nothing there, setuptools its egg-info.
+        std::fs::write(
+            &manifest,
+            "[project]\nname = \"pw-app\"\n[build-system]\nbuild-backend = \"poetry.core.masonry.api\"\n",
+        )
+        .unwrap();
+        assert_eq!(granted("true").0, vec![project.join(".venv")]);
+        std::fs::write(
+            &manifest,
+            "[project]\nname = \"pw-app\"\n[build-system]\nbuild-backend = \"setuptools.build_meta\"\n",
+        )
+        .unwrap();
+        assert!(granted("true").0.contains(&project.join("pw_app.egg-info")));
+        // Facts cached before `in_project` was recorded: unchanged.
+        let mut p = plan_for(Tool::Poetry, &["install"], &project);
+        p.write_roots = vec![project.clone()];
+        let mut old = values("true");
+        old.remove("in_project");
+        project_grants(&mut p, &old);
+        assert_eq!(p.write_roots, vec![project.clone()]);
     }
 }

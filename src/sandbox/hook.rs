@@ -201,7 +201,20 @@ pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<Hoo
         .to_path_buf();
     let (root_env, root_cache_links) = root_private(&env, &cache_links, tmp, &at.root_caches);
     let unread: Vec<PathBuf> = hide.iter().chain(&fs.secrets).cloned().collect();
-    let (root_deny, mut root_writes) = root_writes(&caches, &configs, &unread, home);
+    // The project's persistence places (`.git/hooks`, workflows, editor
+    // and agent hooks): the install's domain may give the project file
+    // rights beneath (pnpm's lockfile), which would reach them. Not those
+    // the mode grants the root project's hooks by name (husky's
+    // `.git/hooks` in protect).
+    let persistence: Vec<PathBuf> = [project.as_path(), cwd]
+        .iter()
+        .flat_map(|d| super::PROJECT_PERSISTENCE.iter().map(move |p| d.join(p)))
+        .filter(|p| {
+            let real = landlock::resolve(p);
+            !fs.write_dirs.iter().any(|w| real.starts_with(w))
+        })
+        .collect();
+    let (root_deny, mut root_writes) = root_writes(&caches, &configs, &persistence, &unread, home);
     if !root_deny.is_empty() {
         // The tool caches and the scripts' own caches (the running node's
         // headers to download) are the root project's scripts' too.
@@ -262,6 +275,7 @@ fn root_private(
 fn root_writes(
     caches: &[PathBuf],
     configs: &[PathBuf],
+    persistence: &[PathBuf],
     unread: &[PathBuf],
     home: Option<&Path>,
 ) -> (Vec<PathBuf>, Vec<PathBuf>) {
@@ -269,7 +283,12 @@ fn root_writes(
         .iter()
         .filter_map(|c| c.canonicalize().ok())
         .collect();
-    deny.extend(configs.iter().map(|c| super::nest::real_path(c)));
+    deny.extend(
+        configs
+            .iter()
+            .chain(persistence)
+            .map(|c| super::nest::real_path(c)),
+    );
     if let Some(cache) = home.map(|h| h.join(".cache"))
         && cache.is_dir()
     {
@@ -585,7 +604,7 @@ mod tests {
             cache.join("node/corepack"),
             home.join(".npm"),
         ];
-        let (deny, writes) = root_writes(&caches, &[], &[], Some(&home));
+        let (deny, writes) = root_writes(&caches, &[], &[], &[], Some(&home));
         // The missing uv and corepack caches are kept from being made; a
         // missing cache outside `~/.cache` splits nothing.
         assert_eq!(
@@ -606,6 +625,33 @@ mod tests {
     }
 
     #[test]
+    fn root_scripts_may_write_no_persistence_place_of_the_project() {
+        let home = tempfile::tempdir().unwrap();
+        let home = home.path().canonicalize().unwrap();
+        let proj = home.join("proj");
+        for d in [".git/hooks", "src"] {
+            std::fs::create_dir_all(proj.join(d)).unwrap();
+        }
+        std::fs::write(proj.join(".git/config"), "").unwrap();
+        let places = [
+            proj.join(".git/hooks"),
+            proj.join(".git/config"),
+            proj.join(".github/workflows"),
+        ];
+        let (deny, writes) = root_writes(&[], &[], &places, &[], Some(&home));
+        // A missing place is denied at its first missing component.
+        for d in [&places[0], &places[1], &proj.join(".github")] {
+            assert!(deny.contains(d), "{d:?} not denied: {deny:?}");
+        }
+        assert!(writes.contains(&proj.join("src")));
+        assert!(
+            !writes
+                .iter()
+                .any(|w| places[0].starts_with(w) || w.starts_with(proj.join(".github")))
+        );
+    }
+
+    #[test]
     fn root_scripts_may_write_no_manager_configuration_existing_or_not() {
         let home = tempfile::tempdir().unwrap();
         let home = home.path().canonicalize().unwrap();
@@ -621,7 +667,7 @@ mod tests {
             proj.join(".pnpmfile.cjs"),
             home.join(".config/yarn/rc"),
         ];
-        let (deny, writes) = root_writes(&[], &configs, &[], Some(&home));
+        let (deny, writes) = root_writes(&[], &configs, &[], &[], Some(&home));
         // Missing files are kept from being made: their existing parent is
         // split; a missing directory on the way is denied itself.
         for c in &configs[..4] {

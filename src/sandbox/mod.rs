@@ -86,8 +86,8 @@ pub fn fs_spec(
         .iter()
         .map(PathBuf::from)
         .collect();
-    write_dirs.extend(plan.write_roots.iter().cloned());
     let (kept, refused) = manager_dirs(plan, policy, home, cwd);
+    write_dirs.extend(unrefused(&plan.write_roots, &refused));
     write_dirs.extend(kept);
     write_files.extend(plan.write_files.iter().cloned());
     write_dirs.extend(private.iter().map(|p| p.to_path_buf()));
@@ -165,12 +165,23 @@ fn foreign_persistence(plan: &InstallPlan, cwd: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The write roots `roots` but those inside a refused manager directory
+/// (an environment's site-packages in poetry's refused `virtualenvs.path`).
+fn unrefused(roots: &[PathBuf], refused: &[landlock::Refused]) -> Vec<PathBuf> {
+    roots
+        .iter()
+        .filter(|r| !refused.iter().any(|x| r.starts_with(&x.name)))
+        .cloned()
+        .collect()
+}
+
 /// The manager's caches and log directories, but those that are, hold or
-/// lie in a persistence place or a PATH directory of HOME (refused). Their
-/// names come from configuration the project may ship (npm's `logs-dir`
-/// and `cache`, pnpm's `state-dir`, yarn's `cache-folder`), and the log
+/// lie in a persistence place, a PATH directory of HOME, a secret or
+/// pkgwarden's own files (refused). Their names come from configuration
+/// the project may ship (npm's `logs-dir` and `cache`, pnpm's `state-dir`,
+/// yarn's `cache-folder`, poetry's `virtualenvs.path`), and the log
 /// directory is the root project's scripts' to write: no manager keeps
-/// its cache in `~/.local/bin`.
+/// its cache in `~/.local/bin`. Judged by name, before anything is made.
 fn manager_dirs(
     plan: &InstallPlan,
     policy: &Policy,
@@ -182,6 +193,8 @@ fn manager_dirs(
         home.iter()
             .flat_map(|h| [h.join("bin"), h.join(".local/bin")]),
     );
+    places.extend(secrets(home));
+    places.extend(own_paths(cwd));
     let places: Vec<PathBuf> = places
         .iter()
         .flat_map(|p| [p.clone(), landlock::resolve(p)])
@@ -216,7 +229,7 @@ fn manager_dirs(
             refused.push(landlock::Refused {
                 name: d.clone(),
                 target,
-                why: "a manager's cache or log directory may not be or hold a persistence place or a PATH directory",
+                why: "a manager's cache, log or environment directory may not be, hold or lie in a persistence place, a PATH directory, a secret or pkgwarden's own files",
             });
         } else {
             kept.push(d.clone());

@@ -18,15 +18,18 @@ use std::process::Command;
 /// Not a directory named in the project `cwd` that a link leads out of it
 /// (`vendor -> /etc` for `vendor/bundle`): the project's link would choose
 /// where pkgwarden, outside the sandbox, makes it.
-pub fn make_dirs(plan: &InstallPlan, cwd: &Path) {
-    let dirs = plan
-        .write_roots
-        .iter()
-        .chain(&plan.cache_dirs)
-        .chain(&plan.log_dirs);
+pub fn make_dirs(plan: &InstallPlan, policy: &crate::policy::Policy, cwd: &Path) {
+    let home = crate::paths::home();
+    // Judged before made: a cache or log directory that will not be
+    // granted (one in a persistence place) is not made either, nor a
+    // write root inside it.
+    let (granted, refused) = super::manager_dirs(plan, policy, home.as_deref(), cwd);
+    let dirs = super::unrefused(&plan.write_roots, &refused)
+        .into_iter()
+        .chain(granted);
     // An install run in HOME or above it has no project: its links are
     // the user's (`~/.cache -> /data/cache`).
-    let project = crate::paths::home()
+    let project = home
         .is_none_or(|h| !landlock::resolve(&h).starts_with(cwd))
         .then_some(cwd);
     for d in dirs.filter(|d| !project.is_some_and(|p| through_project_link(d, p))) {
@@ -39,7 +42,7 @@ pub fn make_dirs(plan: &InstallPlan, cwd: &Path) {
         {
             continue;
         }
-        let _ = std::fs::create_dir_all(d);
+        let _ = std::fs::create_dir_all(&d);
     }
     if let Some(d) = crate::paths::state_dir() {
         use std::os::unix::fs::DirBuilderExt;
