@@ -1040,11 +1040,12 @@ fn cmd_intel(action: IntelCmd) -> i32 {
         IntelCmd::Import { sources } => match intel::import(&sources, &dir) {
             Ok(meta) => {
                 println!(
-                    "pkgwarden: intel: {} records, {} packages indexed ({} of other ecosystems left out) in {}",
+                    "pkgwarden: intel: {} records, {} packages indexed in {} ({} records that are no malicious-package record and {} packages of other ecosystems left out)",
                     meta.records,
                     meta.entries,
-                    meta.skipped,
-                    dir.display()
+                    dir.display(),
+                    meta.not_malicious,
+                    meta.skipped
                 );
                 0
             }
@@ -1061,10 +1062,14 @@ fn cmd_intel(action: IntelCmd) -> i32 {
             let Some(meta) = meta else {
                 return emit("intel: no feed imported (pkgwarden intel import FILE|DIR)\n");
             };
+            // brew downloads bottles by digest: its entries are kept, not consulted.
             let per: Vec<String> = meta
                 .per_ecosystem
                 .iter()
-                .map(|(e, n)| format!("{e} {n}"))
+                .map(|(e, n)| match e.as_str() {
+                    "homebrew" => format!("{e} {n} (not consulted: bottles are fetched by digest)"),
+                    _ => format!("{e} {n}"),
+                })
                 .collect();
             emit(&format!(
                 "intel: {} records, {} packages ({}); newest record {}; imported {} from {}\n",

@@ -18,10 +18,11 @@ pub fn accept(findings: &mut [Finding], allow: &[AllowEntry], now: SystemTime) -
     for f in findings.iter_mut() {
         let Some(pkg) = &f.package else { continue };
         for a in allow {
-            if &a.package != pkg
-                || !(a.rules.is_empty() || a.rules.contains(&f.rule))
-                || !in_scope(a, f)
-            {
+            // A known-malicious download is accepted only by an entry that
+            // names that rule, never by a package's blanket entry.
+            let named = a.rules.contains(&f.rule);
+            let blanket = a.rules.is_empty() && f.rule != crate::model::RuleId::IntelKnownMalicious;
+            if &a.package != pkg || !(blanket || named) || !in_scope(a, f) {
                 continue;
             }
             if a.expired(now) {

@@ -134,7 +134,8 @@ fn known_malicious(
         ev,
         action,
     );
-    f.package.get_or_insert_with(|| what.clone());
+    // The package is the one the feed names, not the process that asked.
+    f.package = Some(what);
     Some(f)
 }
 

@@ -8,9 +8,10 @@ use super::osv::Ecosystem;
 
 /// The `(name, version)` readings of the archive `path` fetches (a URL path,
 /// percent-encoded); none when it is not an archive (an index page, a
-/// packument, metadata).
+/// packument, metadata). The path is decoded and normalized first, as an
+/// origin would before serving it.
 pub fn readings(ecosystem: Ecosystem, path: &str) -> Vec<(String, String)> {
-    let path = decode(path);
+    let path = normalize(&decode(path));
     match ecosystem {
         Ecosystem::Npm => npm(&path).into_iter().collect(),
         Ecosystem::Pypi => python(&path),
@@ -20,11 +21,43 @@ pub fn readings(ecosystem: Ecosystem, path: &str) -> Vec<(String, String)> {
     }
 }
 
+/// True when `path` has the shape of an npm tarball, whatever the install's
+/// manager (a Python build that runs npm fetches through the same proxy).
+pub fn npm_shaped(path: &str) -> bool {
+    let path = normalize(&decode(path));
+    path.contains("/-/") && path.to_ascii_lowercase().ends_with(".tgz")
+}
+
+/// `/a//b/./c;x=1/../d/` as an origin serves it: each segment cut at `;`,
+/// empty and `.` segments dropped, `..` resolved.
+fn normalize(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        let seg = seg.split(';').next().unwrap_or("");
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+/// `stem` without `ext`, compared without case.
+fn strip_ext<'a>(file: &'a str, ext: &str) -> Option<&'a str> {
+    let cut = file.len().checked_sub(ext.len())?;
+    (file.is_char_boundary(cut) && file[cut..].eq_ignore_ascii_case(ext)).then(|| &file[..cut])
+}
+
 /// `/<name>/-/<base>-<version>.tgz`, `/@scope/<name>/-/…` (also with `%2f`),
-/// under any path prefix of the registry.
+/// and the file named with its scope (`/@s/x/-/@s/x-1.0.0.tgz`), under any
+/// path prefix of the registry.
 fn npm(path: &str) -> Option<(String, String)> {
     let (before, file) = path.rsplit_once("/-/")?;
-    let stem = file.strip_suffix(".tgz")?;
+    let file = file.rsplit('/').next()?;
+    let stem = strip_ext(file, ".tgz")?;
     let mut parts = before.rsplit('/');
     let last = parts.next()?;
     let name = match parts.next() {
@@ -32,15 +65,20 @@ fn npm(path: &str) -> Option<(String, String)> {
         _ => last.to_string(),
     };
     let base = name.rsplit('/').next()?;
-    let version = stem.strip_prefix(base)?.strip_prefix('-')?;
+    let cut = base.len();
+    let version = (stem.len() > cut + 1
+        && stem.is_char_boundary(cut)
+        && stem[..cut].eq_ignore_ascii_case(base))
+    .then(|| &stem[cut..])?
+    .strip_prefix('-')?;
     (!version.is_empty()).then(|| (name, version.to_string()))
 }
 
-/// A wheel (`<name>-<version>-….whl`) or an sdist (`<name>-<version>.tar.gz`,
-/// `.zip`, `.tar.bz2`, `.tgz`), the last path component.
+/// A wheel (`<name>-<version>-….whl`), an egg, or an sdist in any archive
+/// format pip reads, the last path component.
 fn python(path: &str) -> Vec<(String, String)> {
     let file = path.rsplit('/').next().unwrap_or("");
-    if let Some(stem) = file.strip_suffix(".whl") {
+    if let Some(stem) = strip_ext(file, ".whl").or_else(|| strip_ext(file, ".egg")) {
         let mut parts = stem.split('-');
         return match (parts.next(), parts.next()) {
             (Some(n), Some(v)) if !n.is_empty() && !v.is_empty() => {
@@ -49,48 +87,106 @@ fn python(path: &str) -> Vec<(String, String)> {
             _ => Vec::new(),
         };
     }
-    [".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz"]
+    const SDIST: [&str; 10] = [
+        ".tar.gz",
+        ".tgz",
+        ".zip",
+        ".tar.bz2",
+        ".tbz",
+        ".tar.xz",
+        ".txz",
+        ".tar",
+        ".tar.lz",
+        ".tar.lzma",
+    ];
+    SDIST
         .iter()
-        .find_map(|ext| file.strip_suffix(ext))
-        .map(|stem| splits(stem, |_| true))
+        .find_map(|ext| strip_ext(file, ext))
+        .map(|stem| splits(stem, pep440ish))
         .unwrap_or_default()
+}
+
+/// Whether `v` reads as a PEP 440 version (`1.0`, `v2.0rc1`, `1.0.post1`,
+/// `1.0-1`, `1.0+local`): its letters (before a local part) are only the
+/// standard's tags. Keeps `foo-2fa-1.0.tar.gz` from also reading as `foo`.
+fn pep440ish(v: &str) -> bool {
+    const TAGS: [&str; 12] = [
+        "a", "b", "c", "rc", "alpha", "beta", "pre", "preview", "post", "rev", "r", "dev",
+    ];
+    let public = v.split('+').next().unwrap_or("").to_ascii_lowercase();
+    let public = public.strip_prefix('v').unwrap_or(&public);
+    public.starts_with(|c: char| c.is_ascii_digit())
+        && public
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty())
+            .all(|w| TAGS.contains(&w))
+        && public
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '!'))
 }
 
 /// `<name>-<version>[-<platform>].gem`.
 fn gem(path: &str) -> Vec<(String, String)> {
     let file = path.rsplit('/').next().unwrap_or("");
-    let Some(stem) = file.strip_suffix(".gem") else {
+    let Some(stem) = strip_ext(file, ".gem") else {
         return Vec::new();
     };
-    let mut out = splits(stem, |_| true);
-    // The version without a platform suffix (`1.2.0-x86_64-linux`).
-    let more: Vec<(String, String)> = out
-        .iter()
-        .filter_map(|(n, v)| {
-            v.split_once('-')
-                .map(|(head, _)| (n.clone(), head.to_string()))
-        })
-        .collect();
-    out.extend(more);
+    let mut out = Vec::new();
+    for (name, version) in splits(stem, |_| true) {
+        match version.split_once('-') {
+            // The version without the platform it was built for.
+            Some((head, platform)) if platform_like(platform) => {
+                out.push((name.clone(), head.to_string()));
+                out.push((name, version));
+            }
+            Some(_) => {}
+            None => out.push((name, version)),
+        }
+    }
     out
+}
+
+/// `x86_64-linux`, `java`, `arm64-darwin-21`: a gem platform, not more name.
+fn platform_like(s: &str) -> bool {
+    const WORDS: [&str; 14] = [
+        "x86",
+        "x64",
+        "i386",
+        "i686",
+        "amd64",
+        "arm",
+        "aarch64",
+        "universal",
+        "java",
+        "linux",
+        "darwin",
+        "mingw",
+        "mswin",
+        "freebsd",
+    ];
+    let s = s.to_ascii_lowercase();
+    WORDS.iter().any(|w| s.contains(w))
 }
 
 /// `<name>-<version>-<build>.conda` or `.tar.bz2`.
 fn conda(path: &str) -> Option<(String, String)> {
     let file = path.rsplit('/').next()?;
-    let stem = file
-        .strip_suffix(".conda")
-        .or_else(|| file.strip_suffix(".tar.bz2"))?;
+    let stem = strip_ext(file, ".conda").or_else(|| strip_ext(file, ".tar.bz2"))?;
     let (rest, _build) = stem.rsplit_once('-')?;
     let (name, version) = rest.rsplit_once('-')?;
     (!name.is_empty() && !version.is_empty()).then(|| (name.to_string(), version.to_string()))
 }
 
-/// Every split of `stem` at a `-` followed by a digit, as (name, version).
+/// Every split of `stem` at a `-` followed by a digit (or by `v` and a
+/// digit), as (name, version), where `keep` accepts the version.
 fn splits(stem: &str, keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
     let bytes = stem.as_bytes();
+    let digit_at = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_digit);
     (1..bytes.len())
-        .filter(|&i| bytes[i - 1] == b'-' && bytes[i].is_ascii_digit())
+        .filter(|&i| {
+            bytes[i - 1] == b'-'
+                && (digit_at(i) || (matches!(bytes[i], b'v' | b'V') && digit_at(i + 1)))
+        })
         .map(|i| (stem[..i - 1].to_string(), stem[i..].to_string()))
         .filter(|(n, v)| !n.is_empty() && keep(v))
         .collect()
@@ -144,16 +240,39 @@ mod tests {
             one(Ecosystem::Npm, "/@s%2fx/-/x-1.0.0.tgz"),
             [pair("@s/x", "1.0.0")]
         );
+        // Verdaccio's and Artifactory's scoped file names.
+        assert_eq!(
+            one(Ecosystem::Npm, "/@s%2fx/-/@s/x-1.0.0.tgz"),
+            [pair("@s/x", "1.0.0")]
+        );
         assert!(one(Ecosystem::Npm, "/evil").is_empty());
         assert!(one(Ecosystem::Npm, "/evil/-/other-1.0.0.tgz").is_empty());
+        assert!(npm_shaped("/x/evil/-/evil-1.0.0.TGZ"));
+        assert!(!npm_shaped("/files/evil-1.0.tar.gz"));
     }
 
     #[test]
-    fn python_wheels_and_sdists_give_every_reading() {
+    fn paths_are_read_as_an_origin_serves_them() {
+        for p in [
+            "/evil/-//evil-1.0.0.tgz",
+            "/evil/-/evil-1.0.0.tgz/",
+            "/evil/-/evil-1.0.0.tgz;x=1",
+            "/x/../evil/./-/evil-1.0.0.tgz",
+            "/evil/-/%2e/evil-1.0.0.TGZ",
+            "/EVIL/-/Evil-1.0.0.tgz",
+        ] {
+            let r = one(Ecosystem::Npm, p);
+            assert_eq!(r.len(), 1, "{p}: {r:?}");
+            assert_eq!(r[0].1, "1.0.0", "{p}");
+        }
+    }
+
+    #[test]
+    fn python_wheels_and_sdists_give_every_plausible_reading() {
         assert_eq!(
             one(
                 Ecosystem::Pypi,
-                "/packages/ab/cd/Evil_Pkg-1.0-py3-none-any.whl"
+                "/packages/ab/cd/Evil_Pkg-1.0-py3-none-any.WHL"
             ),
             [pair("Evil_Pkg", "1.0")]
         );
@@ -165,6 +284,15 @@ mod tests {
             one(Ecosystem::Pypi, "/f/x-1.0%2Blocal.zip"),
             [pair("x", "1.0+local")]
         );
+        assert_eq!(
+            one(Ecosystem::Pypi, "/f/evil-v1.0.tbz"),
+            [pair("evil", "v1.0")]
+        );
+        // `2fa-1.0` is no version: the benign `foo-2fa` is not read as `foo`.
+        assert_eq!(
+            one(Ecosystem::Pypi, "/f/foo-2fa-1.0.tar.gz"),
+            [pair("foo-2fa", "1.0")]
+        );
         assert!(one(Ecosystem::Pypi, "/simple/evil/").is_empty());
     }
 
@@ -173,6 +301,10 @@ mod tests {
         let r = one(Ecosystem::RubyGems, "/gems/evil-gem-1.2.0-x86_64-linux.gem");
         assert!(r.contains(&pair("evil-gem", "1.2.0")), "{r:?}");
         assert!(r.contains(&pair("evil-gem", "1.2.0-x86_64-linux")), "{r:?}");
+        assert_eq!(
+            one(Ecosystem::RubyGems, "/gems/foo-2fa-1.0.gem"),
+            [pair("foo-2fa", "1.0")]
+        );
         assert_eq!(
             one(
                 Ecosystem::Conda,

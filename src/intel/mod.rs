@@ -70,6 +70,10 @@ pub struct Meta {
     pub entries: usize,
     /// Affected packages of ecosystems the index does not keep.
     pub skipped: usize,
+    /// Records that are no malicious-package record (no `MAL-` id or
+    /// alias), left out.
+    #[serde(default)]
+    pub not_malicious: usize,
     /// Entries per ecosystem.
     pub per_ecosystem: Vec<(String, usize)>,
     /// The newest `modified` time among the records.
@@ -168,6 +172,7 @@ pub fn import(sources: &[PathBuf], dir: &Path) -> Result<Meta, IntelError> {
         })?;
         meta.records += 1;
         meta.skipped += parsed.skipped;
+        meta.not_malicious += usize::from(parsed.not_malicious);
         if parsed.modified > meta.newest {
             meta.newest = parsed.modified;
         }
@@ -176,8 +181,9 @@ pub fn import(sources: &[PathBuf], dir: &Path) -> Result<Meta, IntelError> {
     let lines = index_lines(&entries);
     meta.entries = lines.len();
     let mut per: std::collections::BTreeMap<String, usize> = Default::default();
-    for e in &entries {
-        *per.entry(e.ecosystem.key().to_string()).or_default() += 1;
+    for line in &lines {
+        let key = line.split('\t').next().unwrap_or_default();
+        *per.entry(key.to_string()).or_default() += 1;
     }
     meta.per_ecosystem = per.into_iter().collect();
     meta.imported_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
@@ -255,7 +261,9 @@ fn write(dir: &Path, lines: &[String], meta: &Meta) -> std::io::Result<()> {
     }
     replace(dir, INDEX, text.as_bytes())?;
     let json = serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?;
-    replace(dir, META, &json)
+    replace(dir, META, &json)?;
+    // The renames themselves reach the disk.
+    File::open(dir)?.sync_all()
 }
 
 fn replace(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
@@ -310,7 +318,7 @@ impl Index {
             if !line.starts_with(&key) {
                 return None;
             }
-            if let Some(hit) = matches(&line[key.len()..], version) {
+            if let Some(hit) = matches(ecosystem, &line[key.len()..], version) {
                 return Some(hit);
             }
             at += line.len() as u64 + 1;
@@ -341,7 +349,13 @@ impl Index {
         let mut bytes = Vec::new();
         let mut at = start;
         loop {
-            let chunk = self.read(at, 4096)?;
+            let Some(chunk) = self.read(at, 4096) else {
+                // The end of the file: a last line without its newline.
+                if at == start {
+                    return None;
+                }
+                break;
+            };
             if let Some(i) = chunk.iter().position(|b| *b == b'\n') {
                 bytes.extend_from_slice(&chunk[..i]);
                 break;
@@ -369,7 +383,7 @@ impl Index {
 
 /// A hit when the rest of an index line (`versions \t id \t summary`) names
 /// `version` (or any version when `version` is `None`).
-fn matches(rest: &str, version: Option<&str>) -> Option<Hit> {
+fn matches(ecosystem: Ecosystem, rest: &str, version: Option<&str>) -> Option<Hit> {
     let mut fields = rest.splitn(3, '\t');
     let versions = fields.next()?;
     let id = fields.next()?.to_string();
@@ -377,9 +391,26 @@ fn matches(rest: &str, version: Option<&str>) -> Option<Hit> {
     let named = versions == "*"
         || match version {
             None => true,
-            Some(v) => versions.split(',').any(|x| x == v.trim()),
+            Some(v) => {
+                let v = canonical(ecosystem, v);
+                versions.split(',').any(|x| canonical(ecosystem, x) == v)
+            }
         };
     named.then_some(Hit { id, summary })
+}
+
+/// A version as compared: without case and a leading `v` for Python
+/// (PEP 440 spells `1.0RC1` and `v1.0` as `1.0rc1` and `1.0`), as written
+/// elsewhere.
+fn canonical(ecosystem: Ecosystem, version: &str) -> String {
+    let v = version.trim();
+    match ecosystem {
+        Ecosystem::Pypi => {
+            let v = v.to_ascii_lowercase();
+            v.strip_prefix('v').map(str::to_string).unwrap_or(v)
+        }
+        _ => v.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -120,11 +120,16 @@ pub struct Parsed {
     pub skipped: usize,
     /// The record's `modified` time, as written (RFC 3339).
     pub modified: Option<String>,
+    /// Not a malicious-package record (no `MAL-` id or alias: an ordinary
+    /// vulnerability advisory of a full OSV export), so not indexed.
+    pub not_malicious: bool,
 }
 
 #[derive(Deserialize)]
 struct Record {
     id: String,
+    #[serde(default)]
+    aliases: Vec<String>,
     #[serde(default)]
     summary: Option<String>,
     #[serde(default)]
@@ -152,9 +157,11 @@ struct Package {
     name: String,
 }
 
-/// A range is only counted (see [`versions`]); it must still be an object.
 #[derive(Deserialize)]
-struct Range {}
+struct Range {
+    #[serde(default)]
+    events: Vec<serde_json::Map<String, serde_json::Value>>,
+}
 
 /// Parses one OSV record. A withdrawn record gives no entries.
 pub fn parse(text: &str) -> Result<Parsed, serde_json::Error> {
@@ -164,6 +171,15 @@ pub fn parse(text: &str) -> Result<Parsed, serde_json::Error> {
         ..Parsed::default()
     };
     if record.withdrawn.is_some() {
+        return Ok(parsed);
+    }
+    // A vulnerable version is not a malicious package: a full OSV export
+    // holds every advisory, and only the malicious-packages ones belong here.
+    let malicious = std::iter::once(&record.id)
+        .chain(&record.aliases)
+        .any(|id| id.starts_with("MAL-"));
+    if !malicious {
+        parsed.not_malicious = true;
         return Ok(parsed);
     }
     let summary = one_line(
@@ -202,9 +218,10 @@ fn base_ecosystem(name: &str) -> &str {
     name.split(':').next().unwrap_or(name)
 }
 
-/// The versions an affected entry names: the listed ones when it has no
-/// range; a range (whose ends this reader does not order) counts as every
-/// version, as does an entry that lists none.
+/// The versions an affected entry names. A range whose events end it (a
+/// `fixed`, `last_affected` or `limit`) with a list of versions: those
+/// versions (a hijacked package's bad releases). A range open to the end (an
+/// `introduced` alone: later versions too), or no list: every version.
 fn versions(affected: &Affected) -> Versions {
     let mut listed: Vec<String> = affected
         .versions
@@ -214,7 +231,13 @@ fn versions(affected: &Affected) -> Versions {
         .collect();
     listed.sort();
     listed.dedup();
-    if !affected.ranges.is_empty() || listed.is_empty() {
+    let ends = |r: &Range| {
+        r.events.iter().any(|e| {
+            e.contains_key("fixed") || e.contains_key("last_affected") || e.contains_key("limit")
+        })
+    };
+    let open = affected.ranges.iter().any(|r| !ends(r));
+    if listed.is_empty() || open {
         Versions::All
     } else {
         Versions::Listed(listed)
@@ -277,14 +300,30 @@ mod tests {
     }
 
     #[test]
-    fn a_range_with_a_fix_counts_as_every_version_and_withdrawn_counts_nothing() {
+    fn a_closed_range_names_its_versions_and_withdrawn_or_vulnerable_counts_nothing() {
         let p = parse(
-            r#"{"id":"MAL-3","affected":[{"package":{"ecosystem":"npm","name":"a"},
+            r#"{"id":"GHSA-x","aliases":["MAL-3"],"affected":[{"package":{"ecosystem":"npm","name":"a"},
                 "versions":["1.0.0"],
                 "ranges":[{"type":"SEMVER","events":[{"introduced":"1.0.0"},{"fixed":"1.0.1"}]}]}]}"#,
         )
         .unwrap();
-        assert_eq!(p.entries[0].versions, Versions::All);
+        assert_eq!(
+            p.entries[0].versions,
+            Versions::Listed(vec!["1.0.0".into()])
+        );
+        let open = parse(
+            r#"{"id":"MAL-5","affected":[{"package":{"ecosystem":"npm","name":"a"},
+                "versions":["1.0.0"],
+                "ranges":[{"type":"SEMVER","events":[{"introduced":"1.0.0"}]}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(open.entries[0].versions, Versions::All);
+        let cve = parse(
+            r#"{"id":"GHSA-y","aliases":["CVE-1"],"affected":[{"package":{"ecosystem":"npm","name":"lodash"},
+                "ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"4.17.21"}]}]}]}"#,
+        )
+        .unwrap();
+        assert!(cve.entries.is_empty() && cve.not_malicious);
         let w = parse(
             r#"{"id":"MAL-4","withdrawn":"2025-01-01T00:00:00Z",
                 "affected":[{"package":{"ecosystem":"npm","name":"a"}}]}"#,

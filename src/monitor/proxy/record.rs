@@ -128,7 +128,10 @@ impl Book {
                 e.request.verdict = Verdict::Denied;
                 e.request.reason = Some(format!("{why} (403)"));
             } else {
-                e.request.reason = Some(format!("{why}; audit: let through"));
+                e.request.reason = Some(match e.request.reason.take() {
+                    Some(r) => format!("{r}; {why}; audit: let through"),
+                    None => format!("{why}; audit: let through"),
+                });
             }
         }
     }
