@@ -210,6 +210,18 @@ mod tests {
     }
 
     #[test]
+    fn a_known_malicious_download_is_accepted_only_by_an_entry_naming_its_rule() {
+        let bad = || finding(RuleId::IntelKnownMalicious, "install", None, &[]);
+        assert!(!accepted(bad(), entry(None, &[], &[])));
+        let mut named = entry(None, &[], &[]);
+        named.rules = vec![RuleId::IntelKnownMalicious];
+        assert!(accepted(bad(), named));
+        // Any other rule still takes a blanket entry.
+        let other = finding(RuleId::NetUnexpectedHost, "install", None, &[]);
+        assert!(accepted(other, entry(None, &[], &[])));
+    }
+
+    #[test]
     fn scoped_entries_accept_only_their_hook_endpoint_and_paths() {
         let net = |h, e| finding(RuleId::NetUnexpectedHost, h, Some(e), &[]);
         let e = entry(Some("postinstall"), &["h.example:80"], &[]);
