@@ -11,6 +11,7 @@ mod support;
 use std::fs;
 use std::path::Path;
 use support::installs::{Installed, install};
+use support::listeners::{CountingDgram, CountingUdp};
 use support::probes::{deps, root_tool};
 use support::*;
 
@@ -179,42 +180,6 @@ fn a_root_scripts_nested_npm_works_with_a_configured_log_dir() {
     assert!(findings.is_empty(), "{findings:#?}");
 }
 
-/// Counts what `recv` gets on a thread of its own until `finish`.
-struct Counter {
-    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Counter {
-    fn start(mut recv: impl FnMut(&mut [u8]) -> std::io::Result<usize> + Send + 'static) -> Self {
-        use std::sync::atomic::Ordering;
-        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (c, st) = (count.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 64];
-            while !st.load(Ordering::SeqCst) {
-                if recv(&mut buf).is_ok() {
-                    c.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        });
-        Counter {
-            count,
-            stop,
-            thread,
-        }
-    }
-
-    fn finish(self) -> usize {
-        use std::sync::atomic::Ordering;
-        self.stop.store(true, Ordering::SeqCst);
-        self.thread.join().unwrap();
-        self.count.load(Ordering::SeqCst)
-    }
-}
-
 /// Runs fdrace.py's `races` in protect and block; what reached the test's
 /// listeners (unix datagrams count in block only: protect lets datagrams
 /// reach unprivileged unix sockets by design).
@@ -225,20 +190,12 @@ fn fd_races(races: &str) -> Vec<String> {
     let mut landed = Vec::new();
     for mode in ["protect", "block"] {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dgram.sock");
-        let ux = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        ux.set_read_timeout(Some(std::time::Duration::from_millis(20)))
-            .unwrap();
-        udp.set_read_timeout(Some(std::time::Duration::from_millis(20)))
-            .unwrap();
-        let unix_count = Counter::start(move |b| ux.recv(b));
-        let udp_count = Counter::start(move |b| udp.recv(b));
+        let dgram = CountingDgram::start(dir.path());
+        let udp = CountingUdp::start();
         let vars = vec![
             ("PY", python3().display().to_string()),
-            ("DGRAM_SOCK", path.display().to_string()),
-            ("UDP_PORT", port.to_string()),
+            ("DGRAM_SOCK", dgram.path.display().to_string()),
+            ("UDP_PORT", udp.port.to_string()),
             ("ROUNDS", "3000".to_string()),
             ("RACES", races.to_string()),
         ];
@@ -249,8 +206,8 @@ fn fd_races(races: &str) -> Vec<String> {
             r.stdout,
             r.stderr
         );
-        let unix = unix_count.finish();
-        let datagrams = udp_count.finish();
+        let unix = dgram.finish();
+        let datagrams = udp.finish();
         let unix = if mode == "block" { unix } else { 0 };
         if unix + datagrams > 0 {
             landed.push(format!(

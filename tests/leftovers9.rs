@@ -9,6 +9,7 @@ use std::fs;
 use std::path::Path;
 use support::installs::Installed;
 use support::probes::{deps, install_in, root_tool};
+use support::pypi::poetry_project;
 use support::*;
 
 /// The report's refused grants, one line each.
@@ -141,33 +142,6 @@ fn poetry(env: &ShimEnv, mode: &str, args: &[&str], project: &Path) -> Installed
         stderr: stderr_str(&out),
         report: serde_json::from_slice(&fs::read(&new[0]).unwrap()).unwrap(),
     }
-}
-
-/// A poetry project with no dependencies whose only source is `index`,
-/// with `settings` in its `poetry.toml` (`poetry config --local`).
-fn poetry_project(
-    env: &ShimEnv,
-    name: &str,
-    index: &PypiIndex,
-    settings: &[(&str, &str)],
-) -> std::path::PathBuf {
-    let project = env.home.subdir(name);
-    fs::write(
-        project.join("pyproject.toml"),
-        format!(
-            "[project]\nname = \"{name}\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = []\n\n[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\nname = \"local\"\nurl = \"{}\"\npriority = \"primary\"\n",
-            index.index_url()
-        ),
-    )
-    .unwrap();
-    for (k, v) in settings {
-        let out = run(env
-            .shim("poetry")
-            .args(["config", "--local", k, v])
-            .current_dir(&project));
-        assert_success(&out, "poetry config --local");
-    }
-    project
 }
 
 /// poetry's `virtualenvs.path` comes from the project's `poetry.toml` too

@@ -372,23 +372,12 @@ fn pipx_install_of_a_wheel_shipping_an_exec_pth() {
 /// (sandboxed, block mode: nothing to install, nothing found).
 fn poetry_project(env: &ShimEnv, name: &str, index: &PypiIndex) -> PathBuf {
     need("poetry");
-    let project = env.home.subdir(name);
-    fs::write(
-        project.join("pyproject.toml"),
-        format!(
-            "[project]\nname = \"{name}\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = []\n\n[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\nname = \"local\"\nurl = \"{}\"\npriority = \"primary\"\n",
-            index.index_url()
-        ),
-    )
-    .unwrap();
     let before = env.report_files();
-    for setting in ["virtualenvs.in-project", "virtualenvs.use-poetry-python"] {
-        let out = run(env
-            .shim("poetry")
-            .args(["config", "--local", setting, "true"])
-            .current_dir(&project));
-        assert_success(&out, "poetry config --local");
-    }
+    let settings = [
+        ("virtualenvs.in-project", "true"),
+        ("virtualenvs.use-poetry-python", "true"),
+    ];
+    let project = support::pypi::poetry_project(env, name, index, &settings);
     assert_eq!(
         env.report_files(),
         before,

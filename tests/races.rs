@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use support::installs::{Installed, install};
+use support::listeners::{CountingDgram, CountingUdp};
 use support::*;
 
 /// A stand-in `gem` that runs one of the fixtures in tests/fixtures/races.
@@ -181,70 +182,6 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// A thread that counts the datagrams `recv` gets (it must time out now
-/// and then, so that [`Datagrams::finish`] can stop it).
-struct Datagrams {
-    count: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Datagrams {
-    fn count(mut recv: impl FnMut(&mut [u8]) -> std::io::Result<usize> + Send + 'static) -> Self {
-        let count = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (c, st) = (count.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 64];
-            loop {
-                match recv(&mut buf) {
-                    Ok(_) => {
-                        c.fetch_add(1, Ordering::SeqCst);
-                    }
-                    Err(_) if st.load(Ordering::SeqCst) => break,
-                    Err(_) => {}
-                }
-            }
-        });
-        Datagrams {
-            count,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn finish(mut self) -> usize {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        self.count.load(Ordering::SeqCst)
-    }
-}
-
-/// A loopback UDP listener that counts the datagrams it gets.
-struct CountingUdp {
-    port: u16,
-    got: Datagrams,
-}
-
-impl CountingUdp {
-    fn start() -> CountingUdp {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_millis(20)))
-            .unwrap();
-        let port = s.local_addr().unwrap().port();
-        CountingUdp {
-            port,
-            got: Datagrams::count(move |buf| s.recv(buf)),
-        }
-    }
-
-    fn finish(self) -> usize {
-        self.got.finish()
-    }
-}
-
 /// Round 7, lead 2: a `connect(AF_UNSPEC)` (a disconnect) used to be let
 /// continue, so the kernel read the address again after the check and a
 /// second thread could swap in the agent's socket or a UDP destination.
@@ -287,29 +224,6 @@ fn an_unspec_connect_swapped_after_the_check_reaches_nothing() {
         if mode == "protect" {
             assert_eq!(line_count(&r, "udp ", "landed"), 0, "{mode}: {}", r.stdout);
         }
-    }
-}
-
-/// A unix datagram socket that counts the datagrams it gets.
-struct CountingDgram {
-    path: PathBuf,
-    got: Datagrams,
-}
-
-impl CountingDgram {
-    fn start(dir: &std::path::Path) -> CountingDgram {
-        let path = dir.join("dgram.sock");
-        let s = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_millis(20)))
-            .unwrap();
-        CountingDgram {
-            path,
-            got: Datagrams::count(move |buf| s.recv(buf)),
-        }
-    }
-
-    fn finish(self) -> usize {
-        self.got.finish()
     }
 }
 

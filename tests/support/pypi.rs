@@ -390,3 +390,31 @@ pub fn build_requirements() -> Vec<Dist> {
     );
     wheels
 }
+
+/// A poetry project with no dependencies whose only source is `index`,
+/// with `settings` in its `poetry.toml` (`poetry config --local`).
+pub fn poetry_project(
+    env: &super::ShimEnv,
+    name: &str,
+    index: &PypiIndex,
+    settings: &[(&str, &str)],
+) -> std::path::PathBuf {
+    let project = env.home.subdir(name);
+    std::fs::write(
+        project.join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"{name}\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = []\n\n[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\nname = \"local\"\nurl = \"{}\"\npriority = \"primary\"\n",
+            index.index_url()
+        ),
+    )
+    .unwrap();
+    for (k, v) in settings {
+        let out = super::run(
+            env.shim("poetry")
+                .args(["config", "--local", k, v])
+                .current_dir(&project),
+        );
+        super::assert_success(&out, "poetry config --local");
+    }
+    project
+}
