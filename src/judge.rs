@@ -63,7 +63,16 @@ pub fn judge(
     let attempted = detect::record::attempted(&r.installed, &r.observed.events, &tampered);
     tampered.extend(attempted);
     let tree = procs::tree(&r.observed.events, &r.plan.attribution);
-    let input = input(p, &r, &tree, &changes, &tampered, started);
+    let mut input = input(p, &r, &tree, &changes, &tampered, started);
+    // The feed, once more, over what the install put on disk: archives the
+    // proxy never saw (a cache) are judged too.
+    let installed_known = crate::intel::dir()
+        .and_then(|d| {
+            crate::intel::Check::open(&d, crate::intel::ecosystem_of(r.plan.tool.family()))
+        })
+        .map(|c| c.installed(input.written().iter().map(|(p, _)| p.as_path())))
+        .unwrap_or_default();
+    input.installed_known = &installed_known;
     let mut findings = detect::run(&input);
     detonate::attribute(&mut findings, &r.detonation_pids);
     let id = report::store::new_id();
@@ -199,5 +208,6 @@ fn input<'a>(
             .collect(),
         hooks: r.domains.hooks.clone(),
         nest: r.domains.nest.clone(),
+        installed_known: &[],
     }
 }

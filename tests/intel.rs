@@ -180,3 +180,46 @@ fn a_known_malicious_wheel_is_refused_before_download() {
             .contains("MAL-TEST-5")
     );
 }
+
+/// An archive the proxy never sees: npm takes `pwdep` from its cache
+/// (downloaded before the feed knew it). After the install, the packages
+/// on disk are looked up too: the install fails with the blocked exit code
+/// and says where the package came from.
+#[test]
+fn a_known_malicious_package_taken_from_the_managers_cache_is_caught_on_disk() {
+    let registry = registry();
+    let env = ShimEnv::new(&[]);
+    let first = env.home.path().join("first");
+    fs::create_dir_all(&first).unwrap();
+    let r = npm_app(&env, &registry, "protect", &first);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let fetched = |reg: &NpmRegistry| {
+        reg.requests()
+            .iter()
+            .filter(|q| q.path.contains("/pwdep/-/"))
+            .count()
+    };
+    assert_eq!(fetched(&registry), 1, "the first install downloads pwdep");
+    import(&env, &[record("MAL-TEST-6", "npm", "pwdep", &["1.0.0"])]);
+    // npm reads packuments and tarballs from its cache without asking.
+    let offline = [("npm_config_prefer_offline", "true".to_string())];
+    for (mode, code) in [("protect", 90), ("block", 90), ("audit", 0)] {
+        let project = env.home.path().join(format!("proj-{mode}"));
+        fs::create_dir_all(&project).unwrap();
+        let r = npm_install(&env, mode, &registry, &project, "pwapp", &offline);
+        assert_eq!(r.code, code, "{mode}: {}", r.stderr);
+        assert_eq!(
+            fetched(&registry),
+            1,
+            "{mode}: the tarball came from the cache"
+        );
+        let f = r.finding("intel.known-malicious");
+        assert_eq!(f["severity"], "critical", "{mode}: {f:#}");
+        assert_eq!(f["package"], "pwdep@1.0.0", "{mode}: {f:#}");
+        let detail = f["evidence"]["detail"].as_str().unwrap_or("");
+        assert!(
+            detail.contains("MAL-TEST-6") && detail.contains("without its archive passing"),
+            "{mode}: {detail}"
+        );
+    }
+}

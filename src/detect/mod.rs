@@ -15,6 +15,7 @@ pub mod escape;
 pub mod exec;
 pub mod gemplugin;
 pub mod hidden;
+pub mod intel;
 pub mod lingering;
 pub mod nested;
 pub mod net;
@@ -99,6 +100,9 @@ pub struct Input<'a> {
     pub hooks: HookDomain,
     /// The nested domain of package code the preload library confines.
     pub nest: NestDomain,
+    /// Packages the install wrote that the offline feed names, with the
+    /// directory of each (looked up by the judging stage).
+    pub installed_known: &'a [(crate::model::request::KnownMalicious, PathBuf)],
 }
 
 impl NestDomain {
@@ -565,6 +569,7 @@ pub fn run(input: &Input) -> Vec<Finding> {
     out.extend(exec::check(input, &procs));
     out.extend(cred::check(input, &procs));
     out.extend(net::check(input, &procs));
+    out.extend(intel::check(input, &procs));
     out.extend(lingering::check(input, &procs));
     out.extend(escape::check(input, &procs));
     out.extend(tamper::check(input, &procs));

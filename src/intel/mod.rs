@@ -8,6 +8,7 @@
 //! pkgwarden fetches nothing: the user brings the data with their own tools.
 
 pub mod archive;
+pub mod installed;
 pub mod osv;
 
 pub use crate::model::request::KnownMalicious;
@@ -143,6 +144,40 @@ impl Check {
                     summary: hit.summary,
                 })
             })
+    }
+}
+
+impl Check {
+    /// The feed's records for the packages an install wrote (see
+    /// [`installed`]), each with the directory that holds it. A package
+    /// whose version could not be read is looked up as any version.
+    pub fn installed<'p>(
+        &self,
+        written: impl Iterator<Item = &'p Path>,
+    ) -> Vec<(KnownMalicious, PathBuf)> {
+        installed::packages(self.ecosystem, written)
+            .into_iter()
+            .filter_map(|p| {
+                let versions: Vec<Option<&str>> = if p.versions.is_empty() {
+                    vec![None]
+                } else {
+                    p.versions.iter().map(|v| Some(v.as_str())).collect()
+                };
+                versions.into_iter().find_map(|v| {
+                    let hit = self.index.lookup(self.ecosystem, &p.name, v)?;
+                    Some((
+                        KnownMalicious {
+                            ecosystem: self.ecosystem.key().to_string(),
+                            package: p.name.clone(),
+                            version: v.unwrap_or("(unknown)").to_string(),
+                            id: hit.id,
+                            summary: hit.summary,
+                        },
+                        p.dir.clone(),
+                    ))
+                })
+            })
+            .collect()
     }
 }
 
