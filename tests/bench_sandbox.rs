@@ -130,10 +130,9 @@ fn bench_pip_20_wheels() {
     timings(&env);
 }
 
-#[test]
-#[ignore = "benchmark: run with --ignored --nocapture"]
-fn bench_npm_300_packages() {
-    // root → 30 middles → 9 leaves each: 300 packages.
+/// A loopback registry holding a generated tree of 300 packages (root → 30
+/// middles → 9 leaves each), and the root's dependencies.
+fn npm_300_registry() -> (NpmRegistry, serde_json::Map<String, serde_json::Value>) {
     let mut pkgs = Vec::new();
     let mut root_deps = serde_json::Map::new();
     for m in 0..30 {
@@ -156,18 +155,33 @@ fn bench_npm_300_packages() {
             &[("index.js", b"module.exports = 2;\n")],
         ));
     }
-    let registry = NpmRegistry::start_with(pkgs);
+    (NpmRegistry::start_with(pkgs), root_deps)
+}
+
+/// A fresh project in `env`'s HOME that depends on `deps`.
+fn npm_project(
+    env: &ShimEnv,
+    tag: &str,
+    deps: &serde_json::Map<String, serde_json::Value>,
+) -> std::path::PathBuf {
+    let p = env.home.subdir(tag);
+    fs::write(
+        p.join("package.json"),
+        serde_json::to_vec(
+            &serde_json::json!({"name": "bench", "version": "1.0.0", "dependencies": deps}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn bench_npm_300_packages() {
+    let (registry, root_deps) = npm_300_registry();
     let env = ShimEnv::new(&[]);
     let npm = npm();
-    let project = |tag: &str| {
-        let p = env.home.subdir(tag);
-        fs::write(
-            p.join("package.json"),
-            serde_json::to_vec(&serde_json::json!({"name": "bench", "version": "1.0.0", "dependencies": root_deps.clone()})).unwrap(),
-        )
-        .unwrap();
-        p
-    };
     let args = ["install", "--no-audit", "--no-fund", "--registry"];
     let home = env.home.path().to_path_buf();
     let (b, s, n) = compare(
@@ -177,7 +191,7 @@ fn bench_npm_300_packages() {
                 env.bare(&npm)
                     .args(args)
                     .arg(registry.registry_url())
-                    .current_dir(project(&format!("bare-{i}"))),
+                    .current_dir(npm_project(&env, &format!("bare-{i}"), &root_deps)),
             )
         },
         |i| {
@@ -189,13 +203,108 @@ fn bench_npm_300_packages() {
                     .args(["--", "npm"])
                     .args(args)
                     .arg(registry.registry_url())
-                    .current_dir(project(&format!("sb-{i}"))),
+                    .current_dir(npm_project(&env, &format!("sb-{i}"), &root_deps)),
             );
             (d, notifications(&ev))
         },
     );
     report("npm install (300 packages)", b, s, n);
     timings(&env);
+}
+
+/// `n` inert OSV malicious-package records: npm and PyPI names the install
+/// never asks for, plus the benchmark's own leaves at a version it does not
+/// install (so lookups find the name and compare versions).
+fn synthetic_feed(dir: &std::path::Path, n: usize) {
+    // 256 directories: no one directory of 200,000 entries.
+    for d in 0..256 {
+        fs::create_dir_all(dir.join(d.to_string())).unwrap();
+    }
+    for i in 0..n {
+        let (eco, name, version) = match i % 4 {
+            0 => ("PyPI", format!("pwfeed-py-{i}"), "1.0.0".to_string()),
+            1 if i < 1200 => (
+                "npm",
+                format!("pwb-leaf-{}-{}", (i / 9) % 30, i % 9),
+                "9.9.9".into(),
+            ),
+            _ => ("npm", format!("pwfeed-{i:07}"), format!("1.{}.0", i % 7)),
+        };
+        let rec = serde_json::json!({
+            "id": format!("MAL-BENCH-{i}"),
+            "summary": "inert benchmark record",
+            "modified": "2026-11-30T00:00:00Z",
+            "affected": [{"package": {"ecosystem": eco, "name": name}, "versions": [version]}],
+        });
+        fs::write(dir.join(format!("{}/r{i}.json", i % 256)), rec.to_string()).unwrap();
+    }
+}
+
+/// Issue 15's cost: the same npm install, each run with a fresh cache (so
+/// every tarball passes the proxy's feed check), bare, sandboxed without a
+/// feed, and sandboxed with a 200,000-record feed; the order of the three
+/// rotates each round.
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn bench_npm_300_packages_intel_feed() {
+    let (registry, root_deps) = npm_300_registry();
+    let off = ShimEnv::new(&[]);
+    let on = ShimEnv::new(&[]);
+    let feed = on.home.path().join("feed");
+    synthetic_feed(&feed, 200_000);
+    let t = Instant::now();
+    let out = run(on.pkgwarden().args(["intel", "import"]).arg(&feed));
+    assert_success(&out, "pkgwarden intel import");
+    println!(
+        "{:<28} 200,000 records imported in {:.1} s",
+        "intel import",
+        t.elapsed().as_secs_f64()
+    );
+    let _ = fs::remove_dir_all(&feed);
+    let npm = npm();
+    let install = |env: &ShimEnv, cmd: &mut std::process::Command, tag: String| {
+        let cache = env.home.path().join(format!("cache-{tag}"));
+        timed(
+            cmd.args(["install", "--no-audit", "--no-fund", "--registry"])
+                .arg(registry.registry_url())
+                .arg("--cache")
+                .arg(&cache)
+                .current_dir(npm_project(env, &tag, &root_deps)),
+        )
+    };
+    let rounds = 5;
+    let mut times: [Vec<Duration>; 3] = Default::default();
+    for i in 0..=rounds {
+        for k in 0..3 {
+            let arm = (i + k) % 3;
+            let d = match arm {
+                0 => install(&off, &mut off.bare(&npm), format!("bare-{i}")),
+                1 => install(
+                    &off,
+                    off.pkgwarden().args(["run", "--", "npm"]),
+                    format!("off-{i}"),
+                ),
+                _ => install(
+                    &on,
+                    on.pkgwarden().args(["run", "--", "npm"]),
+                    format!("on-{i}"),
+                ),
+            };
+            // Round 0 warms up every arm.
+            if i > 0 {
+                times[arm].push(d);
+            }
+        }
+    }
+    let [bare, off_t, on_t] = times.map(median);
+    report("npm 300, no feed", bare, off_t, 0);
+    report("npm 300, 200,000-record feed", bare, on_t, 0);
+    println!(
+        "{:<28} feed on / feed off {:.3}",
+        "intel",
+        on_t.as_secs_f64() / off_t.as_secs_f64()
+    );
+    timings(&on);
 }
 
 #[test]
