@@ -2,11 +2,20 @@
 # Runs the whole test suite: as the current user, and, when run as root, once
 # more as an unprivileged user (developers run pkgwarden unprivileged).
 #
-#   tests/run.sh            cargo test; as root, the same test binaries also run
+#   tests/run.sh            every test; as root, the same test binaries also run
 #                           as $PKGWARDEN_TEST_USER (default pkgwarden-test) if
 #                           that user exists, overlapped with root's run (its
 #                           output follows root's); PKGWARDEN_TEST_SEQUENTIAL=1
 #                           runs the two one after the other
+#   tests/run.sh -E EXPR    only the tests a nextest filter expression selects
+#
+# The tests run under cargo-nextest when it is installed (the machine's
+# toolchain has it): one pool of $PKGWARDEN_TEST_THREADS (default 3) tests
+# across all test binaries, each test in its own process. cargo test runs the
+# binaries one after the other, each with one thread per CPU, so a binary's
+# slowest test left a CPU idle until it ended; most of the suite waits on
+# package managers, so a third thread fills the gaps. PKGWARDEN_TEST_RUNNER=cargo
+# keeps plain cargo test.
 #
 # The integration tests drive the release build of pkgwarden (what install.sh
 # installs and users run): in a debug build the supervisor's own work made
@@ -27,19 +36,33 @@ cargo build --release --quiet
 export PKGWARDEN_TEST_BIN="${PKGWARDEN_TEST_BIN:-$here/target/release/pkgwarden}"
 cargo test --all-targets --no-run --quiet 2>&1 | grep -v '^ *Executable' || true
 
+threads="${PKGWARDEN_TEST_THREADS:-3}"
+runner="${PKGWARDEN_TEST_RUNNER:-nextest}"
+if [ "$runner" = nextest ] && ! cargo nextest --version >/dev/null 2>&1; then
+  echo "tests/run.sh: cargo-nextest is not installed; running cargo test"
+  runner=cargo
+fi
+
 unprivileged=1
 if [ "$(id -u)" != 0 ] || ! id "$user" >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] && echo "tests/run.sh: no user '$user'; skipped the unprivileged run (.ci/run creates it)"
   unprivileged=0
 fi
 
+nextest_flags=(--no-fail-fast --test-threads "$threads" --failure-output immediate-final
+  --success-output never --status-level fail --final-status-level slow)
+
 root_run() {
-  echo "== tests as $(id -un) (uid $(id -u))"
-  cargo test --all-targets --no-fail-fast 2>&1
+  echo "== tests as $(id -un) (uid $(id -u)), $runner"
+  if [ "$runner" = nextest ]; then
+    cargo nextest run --workspace --all-targets --cargo-quiet "${nextest_flags[@]}" "$@" 2>&1
+  else
+    cargo test --all-targets --no-fail-fast 2>&1
+  fi
 }
 
 if [ "$unprivileged" = 0 ]; then
-  root_run || status=1
+  root_run "$@" || status=1
   exit "$status"
 fi
 
@@ -62,37 +85,59 @@ for line in sys.stdin:
         print(m["executable"])
 ' > "$mirror/tests.list"
 while read -r t; do cp "$t" "$mirror/bin/"; done < "$mirror/tests.list"
+if [ "$runner" = nextest ]; then
+  # The same binaries as an archive that cargo-nextest runs without cargo
+  # (the unprivileged user has none), extracted where that user may write.
+  cargo nextest archive --workspace --all-targets --cargo-quiet \
+    --archive-file "$mirror/tests.tar.zst" 2>&1 | grep -v '^ *\(Archiving\|Archived\)' || true
+  cp "$(command -v cargo-nextest)" "$mirror/cargo-nextest"
+  # Each test runs in its package's directory, remapped under the mirror.
+  mkdir -p "$mirror/src/nest"
+fi
 cp "$PKGWARDEN_TEST_BIN" "$mirror/pkgwarden"
 cp "$(dirname "$PKGWARDEN_TEST_BIN")/libpkgwarden_nest.so" "$mirror/"
 chmod -R a+rX "$mirror"
 user_home="$(getent passwd "$user" | cut -d: -f6)"
 
+as_user() {
+  (cd "$mirror" && runuser -u "$user" -- env -i \
+      HOME="$user_home" USER="$user" LOGNAME="$user" TMPDIR=/tmp \
+      PATH=/usr/local/bin:/usr/bin:/bin \
+      PKGWARDEN_TEST_ROOT="$mirror" PKGWARDEN_TEST_BIN="$mirror/pkgwarden" \
+      "$@")
+}
+
 unprivileged_run() {
-  echo "== tests as $user (uid $(id -u "$user"))"
+  echo "== tests as $user (uid $(id -u "$user")), $runner"
+  if [ "$runner" = nextest ]; then
+    local extract
+    extract="$(as_user mktemp -d /tmp/pkgwarden-nextest.XXXXXX)"
+    local st=0
+    as_user "$mirror/cargo-nextest" nextest run --archive-file "$mirror/tests.tar.zst" \
+      --workspace-remap "$mirror" --extract-to "$extract" "${nextest_flags[@]}" "$@" || st=1
+    rm -rf "$extract"
+    return "$st"
+  fi
   local st=0
   for t in "$mirror"/bin/*; do
     echo "-- $(basename "$t")"
-    (cd "$mirror" && runuser -u "$user" -- env -i \
-        HOME="$user_home" USER="$user" LOGNAME="$user" TMPDIR=/tmp \
-        PATH=/usr/local/bin:/usr/bin:/bin \
-        PKGWARDEN_TEST_ROOT="$mirror" PKGWARDEN_TEST_BIN="$mirror/pkgwarden" \
-        "$t") || st=1
+    as_user "$t" || st=1
   done
   return "$st"
 }
 
 if [ "${PKGWARDEN_TEST_SEQUENTIAL:-0}" = 1 ]; then
-  root_run || status=1
-  unprivileged_run || status=1
+  root_run "$@" || status=1
+  unprivileged_run "$@" || status=1
   exit "$status"
 fi
 
 # The two runs share nothing but the machine (each test has its own HOME,
 # registries and ports), and each spends much of its time on one slow test
 # per binary with the other CPU idle: overlapped, they finish sooner.
-unprivileged_run > "$mirror/unprivileged.log" 2>&1 &
+unprivileged_run "$@" > "$mirror/unprivileged.log" 2>&1 &
 upid=$!
-root_run || status=1
+root_run "$@" || status=1
 wait "$upid" || status=1
 cat "$mirror/unprivileged.log"
 exit "$status"
