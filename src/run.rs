@@ -38,10 +38,13 @@ pub fn sandboxed(
     // snapshot will say what it did.
     let _running = (!p.time_window.is_zero()).then(crate::monitor::watch::Running::mark);
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let plan = match crate::managers::facts::plan(real, request, &cwd) {
+    let mut plan = match crate::managers::facts::plan(real, request, &cwd) {
         Ok(plan) => plan,
         Err(e) => return SetupError::from(e).report(what),
     };
+    if let Err(e) = crate::cooldown::apply(&mut plan, p, &inv.args, &cwd, what) {
+        return e.report(what);
+    }
     prepare::make_dirs(&plan, p, &cwd);
     let tmp = match prepare::private_tmp() {
         Ok(t) => t,
