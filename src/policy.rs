@@ -132,7 +132,10 @@ pub struct Policy {
     /// The release-age cooldown: versions younger than this are not
     /// installed (zero: off). Left out of the JSON when off, like the
     /// other cooldown keys, so that the policy's hash stays what it was.
-    #[serde(serialize_with = "ser_duration", skip_serializing_if = "Duration::is_zero")]
+    #[serde(
+        serialize_with = "ser_duration",
+        skip_serializing_if = "Duration::is_zero"
+    )]
     pub cooldown: Duration,
     /// The cooldown per manager (`npm`, `uv` …), replacing `cooldown` for it.
     #[serde(
@@ -1118,7 +1121,9 @@ pub fn explain(key: &str) -> &'static str {
         "cooldown" => {
             "release-age cooldown: versions younger than this are not installed, through each manager's own date gate (off by default)"
         }
-        "cooldown_managers" => "the cooldown per manager (`npm = \"7d\"`, `pip = \"off\"`), replacing `cooldown` for it",
+        "cooldown_managers" => {
+            "the cooldown per manager (`npm = \"7d\"`, `pip = \"off\"`), replacing `cooldown` for it"
+        }
         "cooldown_exempt" => {
             "package names (npm globs too) the cooldown lets through at their newest version"
         }

@@ -82,12 +82,7 @@ pub fn at_least(version: Option<&str>, min: &[u64]) -> bool {
 /// cannot undo it), and `npm_config_min_release_age_exclude` always set
 /// (an empty value would let a project's `.npmrc` exclude list apply).
 pub fn npm(p: &InstallPlan, cut: &Cutoff, cwd: &Path) -> DateGate {
-    let exclude: Vec<&str> = cut
-        .exempt
-        .iter()
-        .map(String::as_str)
-        .chain(NONE)
-        .collect();
+    let exclude: Vec<&str> = cut.exempt.iter().map(String::as_str).chain(NONE).collect();
     let mut notes = Vec::new();
     let locks = ["package-lock.json", "npm-shrinkwrap.json"];
     if let Some(lock) = locks.iter().find(|l| cwd.join(l).is_file()) {
@@ -137,7 +132,9 @@ pub fn pnpm(p: &InstallPlan, cut: &Cutoff, cwd: &Path) -> Result<DateGate, Strin
     Ok(DateGate {
         args,
         args_at: 0,
-        mechanism: format!("pnpm's minimumReleaseAge: --config.minimum-release-age={minutes} (minutes)"),
+        mechanism: format!(
+            "pnpm's minimumReleaseAge: --config.minimum-release-age={minutes} (minutes)"
+        ),
         notes,
         ..DateGate::default()
     })
@@ -213,7 +210,10 @@ pub fn pip(p: &InstallPlan, cut: &Cutoff) -> Result<DateGate, String> {
     }
     Ok(DateGate {
         env: vec![("PIP_UPLOADED_PRIOR_TO".into(), cut.rfc3339.clone())],
-        mechanism: format!("pip's uploaded-prior-to: PIP_UPLOADED_PRIOR_TO={}", cut.rfc3339),
+        mechanism: format!(
+            "pip's uploaded-prior-to: PIP_UPLOADED_PRIOR_TO={}",
+            cut.rfc3339
+        ),
         notes,
         ..DateGate::default()
     })

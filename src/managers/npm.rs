@@ -1786,7 +1786,10 @@ impl super::Adapter for NpmAdapter {
         match p.tool {
             Tool::Npm | Tool::Npx => Ok(cooldown::npm(p, cut, cwd)),
             Tool::Pnpm => cooldown::pnpm(p, cut, cwd),
-            Tool::Pnpx => Err("pnpx: pnpm's minimumReleaseAge is not set for dlx (not verified); use `pnpm add`".into()),
+            Tool::Pnpx => Err(
+                "pnpx: pnpm's minimumReleaseAge is not set for dlx (not verified); use `pnpm add`"
+                    .into(),
+            ),
             _ => Err(format!(
                 "yarn {} has no date gate (yarn 1 has none; yarn 4.10's npmMinimalAgeGate is not wired yet)",
                 p.facts.version.as_deref().unwrap_or("(version unknown)")

@@ -214,10 +214,8 @@ impl RegistryState {
             "versions": vmap,
         });
         if let Some(times) = self.times.get(name) {
-            let mut t: serde_json::Map<String, Value> = times
-                .iter()
-                .map(|(v, at)| (v.clone(), json!(at)))
-                .collect();
+            let mut t: serde_json::Map<String, Value> =
+                times.iter().map(|(v, at)| (v.clone(), json!(at))).collect();
             if let (Some(first), Some(last)) = (times.values().min(), times.values().max()) {
                 t.insert("created".into(), json!(first));
                 t.insert("modified".into(), json!(last));

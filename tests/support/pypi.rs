@@ -354,7 +354,8 @@ fn route(st: &IndexState, rq: &Incoming<'_>) -> Reply {
         };
         // JSON only from an index that has upload times: the other tests
         // keep the HTML pages they were written against.
-        if !st.upload_times.is_empty() && rq.accept.contains("application/vnd.pypi.simple.v1+json") {
+        if !st.upload_times.is_empty() && rq.accept.contains("application/vnd.pypi.simple.v1+json")
+        {
             return json_page(st, &norm, files);
         }
         let mut links = String::new();
@@ -396,11 +397,7 @@ fn json_page(st: &IndexState, norm: &str, files: &[Dist]) -> Reply {
         })
         .collect();
     let body = serde_json::json!({"meta": {"api-version": "1.1"}, "name": norm, "files": files});
-    Reply::new(
-        200,
-        "application/vnd.pypi.simple.v1+json",
-        body.to_string(),
-    )
+    Reply::new(200, "application/vnd.pypi.simple.v1+json", body.to_string())
 }
 
 /// setuptools and wheel for pip's isolated build environment
