@@ -1290,6 +1290,69 @@ mod tests {
     }
 
     #[test]
+    fn cooldown_layers_per_manager_and_a_project_may_only_lengthen_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = locs(dir.path());
+        fs::create_dir_all(dir.path().join("project")).unwrap();
+        fs::write(
+            l.user.as_ref().unwrap(),
+            "cooldown = \"3d\"\ncooldown_exempt = [\"@myorg/*\"]\n[cooldown_managers]\npip = \"off\"\nuv = \"1d\"\n",
+        )
+        .unwrap();
+        let eff = load(&l, &[], &Overrides::default()).unwrap();
+        let p = &eff.policy;
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(p.cooldown_for(Tool::Npm), 3 * day);
+        assert_eq!(p.cooldown_for(Tool::Pip), Duration::ZERO);
+        assert_eq!(p.cooldown_for(Tool::Uv), day);
+        assert_eq!(p.cooldown_exempt, ["@myorg/*"]);
+        assert!(eff.warnings.is_empty(), "{:?}", eff.warnings);
+        // The project: lengthening npm's is kept; shortening, exempting,
+        // switching off and letting block run without are not.
+        fs::write(
+            dir.path().join("project/.pkgwarden.toml"),
+            "cooldown = \"1h\"\ncooldown_exempt = [\"evil\"]\ncooldown_allow_unenforced = true\n[cooldown_managers]\nnpm = \"7d\"\npip = \"2d\"\nuv = \"off\"\n",
+        )
+        .unwrap();
+        let eff = load(&l, &[], &Overrides::default()).unwrap();
+        let p = &eff.policy;
+        assert_eq!(p.cooldown, 3 * day);
+        assert_eq!(p.cooldown_for(Tool::Npm), 7 * day);
+        assert_eq!(p.cooldown_for(Tool::Pip), 2 * day, "lengthened from off");
+        assert_eq!(p.cooldown_for(Tool::Uv), day, "not shortened");
+        assert_eq!(p.cooldown_exempt, ["@myorg/*"]);
+        assert!(!p.cooldown_allow_unenforced);
+        assert_eq!(eff.warnings.len(), 4, "{:?}", eff.warnings);
+        // The variable, validated like the file.
+        let eff = load(
+            &locs(dir.path()),
+            &env(&[("PKGWARDEN_COOLDOWN", "72h")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(eff.policy.cooldown, 3 * day);
+        let e = load(
+            &locs(dir.path()),
+            &env(&[("PKGWARDEN_COOLDOWN", "soon")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("PKGWARDEN_COOLDOWN:") && e.contains("\"3d\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_policy_without_a_cooldown_hashes_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let eff = load(&locs(dir.path()), &[], &Overrides::default()).unwrap();
+        let json = serde_json::to_string(&eff.policy).unwrap();
+        assert!(!json.contains("cooldown"), "{json}");
+    }
+
+    #[test]
     fn errors_point_at_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("bad.toml");
@@ -1327,6 +1390,13 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("cred.read, cred.env"), "{e}");
+
+        fs::write(&f, "cooldown = \"3 fortnights\"\n").unwrap();
+        let e = check_file(&f).unwrap_err().to_string();
+        assert!(e.contains("bad.toml:1:12:") && e.contains("\"3d\""), "{e}");
+        fs::write(&f, "[cooldown_managers]\nnpm = \"1d\"\ncargo = \"1d\"\n").unwrap();
+        let e = check_file(&f).unwrap_err().to_string();
+        assert!(e.contains("bad.toml:3:1:") && e.contains("cargo"), "{e}");
 
         fs::write(&f, "mode = \n").unwrap();
         let e = check_file(&f).unwrap_err().to_string();
