@@ -423,3 +423,85 @@ fn a_broken_cooldown_runs_nothing() {
         assert_eq!(registry.request_count(), 0, "{text}: nothing ran");
     }
 }
+
+/// A venv whose pip is pip 26 (from tests/.wheels, which `.ci/run` fills):
+/// the one pip with a date gate.
+fn venv_with_pip26(env: &ShimEnv) -> PathBuf {
+    let wheels = crate_root().join("tests/.wheels");
+    let wheel = fs::read_dir(&wheels)
+        .unwrap_or_else(|e| panic!("{}: {e} (.ci/run downloads it)", wheels.display()))
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            let major = n
+                .strip_prefix("pip-")
+                .and_then(|r| r.split('.').next()?.parse::<u32>().ok());
+            n.ends_with(".whl") && major >= Some(26)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no pip 26+ wheel in {}: .ci/run downloads it",
+                wheels.display()
+            )
+        });
+    let venv = venv(&env.home);
+    // The venv's own interpreter by path, outside pkgwarden: setting up.
+    let out = run(std::process::Command::new(venv_bin(&venv, "python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--disable-pip-version-check",
+        ])
+        .arg(&wheel));
+    assert_success(&out, "pip install pip 26 into the test venv");
+    venv
+}
+
+#[test]
+fn pip_26_installs_the_older_version_under_a_cooldown() {
+    let index = pypi_index();
+    let env = ShimEnv::new(&[]);
+    let venv = venv_with_pip26(&env);
+    let pip = venv_bin(&venv, "pip");
+    let url = index.index_url();
+    let typed = |mode: &str, spec: &str| {
+        let before = env.report_files();
+        let out = run(env
+            .pkgwarden()
+            .args(["run", "--mode", mode, "--"])
+            .arg(&pip)
+            .args(["install", "--no-cache-dir", "--index-url", &url, spec])
+            .current_dir(env.home.path()));
+        let new = env.reports_since(&before);
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stderr: stderr_str(&out),
+            report: new
+                .first()
+                .map(|p| serde_json::from_slice(&fs::read(p).unwrap()).unwrap()),
+        }
+    };
+    for mode in ["protect", "block"] {
+        policy(&env, "cooldown = \"3d\"\n");
+        let r = typed(mode, "pwcool");
+        assert_eq!(r.code, 0, "pip {mode}: {}", r.stderr);
+        assert_eq!(py_installed(&venv).as_deref(), Some(OLD), "pip {mode}");
+        check_enforced(&r, &format!("pip {mode}"), "PIP_UPLOADED_PRIOR_TO=");
+        // A pinned version newer than the cut-off fails pip's resolution.
+        let r = typed(mode, "pwcool==1.1.0");
+        assert_ne!(r.code, 0, "pip {mode}: the pinned new one\n{}", r.stderr);
+        assert_eq!(py_installed(&venv), None, "pip {mode}");
+    }
+    policy(&env, "");
+    let r = typed("protect", "pwcool");
+    assert_eq!(r.code, 0, "pip: {}", r.stderr);
+    assert_eq!(
+        py_installed(&venv).as_deref(),
+        Some(NEW),
+        "pip, no cooldown"
+    );
+}
