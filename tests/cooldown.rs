@@ -505,3 +505,28 @@ fn pip_26_installs_the_older_version_under_a_cooldown() {
         "pip, no cooldown"
     );
 }
+
+/// What the gate does not cover, as measured: npm installs what
+/// `package-lock.json` pins, however young; the report notes the lockfile.
+#[test]
+fn npm_installs_a_locked_version_as_locked_and_the_report_says_so() {
+    let registry = npm_registry();
+    let env = ShimEnv::new(&[]);
+    let dir = env.home.path().join("proj");
+    policy(&env, "");
+    let r = js_install(&env, "npm", "protect", &registry, &dir);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(npm_installed(&dir), NEW, "the lock pins the new one");
+    fs::remove_dir_all(dir.join("node_modules")).unwrap();
+    policy(&env, "cooldown = \"3d\"\n");
+    let url = registry.registry_url();
+    let r = shim(&env, "block", "npm", &["ci", "--registry", &url], &dir);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        npm_installed(&dir),
+        NEW,
+        "npm ci installs what the lock pins"
+    );
+    let notes = r.cooldown()["notes"].to_string();
+    assert!(notes.contains("package-lock.json is present"), "{notes}");
+}
