@@ -143,6 +143,17 @@ fn js_install(env: &ShimEnv, tool: &str, mode: &str, registry: &NpmRegistry, dir
     shim(env, mode, tool, &[verb, "--registry", &url, "pwcool"], dir)
 }
 
+/// `pkgwarden report show` of the install's report.
+fn show(env: &ShimEnv, r: &Ran) -> String {
+    let id = r.report.as_ref().expect("a report")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = run(env.pkgwarden().args(["report", "show", &id]));
+    assert_success(&out, "pkgwarden report show");
+    stdout_str(&out)
+}
+
 fn check_enforced(r: &Ran, what: &str, gate: &str) {
     let c = r.cooldown();
     assert_eq!(c["enforced"], true, "{what}: {c:#}\n{}", r.stderr);
@@ -169,6 +180,11 @@ fn js_manager(tool: &str, gate: &str) {
         assert_eq!(npm_installed(&dir), OLD, "{tool} {mode}: the older one");
         check_enforced(&r, &format!("{tool} {mode}"), gate);
         assert!(!registry.tarball_fetched("pwcool", NEW), "{tool} {mode}");
+        let shown = show(&env, &r);
+        assert!(
+            shown.contains("cooldown  3days · nothing uploaded after"),
+            "{shown}"
+        );
     }
     // A per-package exemption lets the newest in.
     policy(&env, "cooldown = \"3d\"\ncooldown_exempt = [\"pwcool\"]\n");
@@ -375,6 +391,7 @@ fn a_pip_without_a_date_gate_says_so_and_block_refuses_it() {
     assert_eq!(c["enforced"], false, "{c:#}");
     assert!(c["mechanism"].as_str().unwrap().contains("pip 26"), "{c:#}");
     assert_eq!(py_installed(&venv).as_deref(), Some(NEW), "not held back");
+    assert!(show(&env, &r).contains("3days NOT ENFORCED: pip "));
     // Block refuses, before anything runs.
     let asked = index.request_count();
     let r = typed("block");
