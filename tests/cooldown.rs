@@ -547,3 +547,44 @@ fn npm_installs_a_locked_version_as_locked_and_the_report_says_so() {
     let notes = r.cooldown()["notes"].to_string();
     assert!(notes.contains("package-lock.json is present"), "{notes}");
 }
+
+/// `pkgwarden plan` says which gate an install would get, or that it would
+/// get none and why (yarn 1 and RubyGems have none).
+#[test]
+fn plan_names_the_gate_or_says_there_is_none() {
+    let env = ShimEnv::new(&[]);
+    policy(
+        &env,
+        "cooldown = \"3d\"\n[cooldown_managers]\nnpx = \"off\"\n",
+    );
+    let dir = env.home.subdir("proj");
+    let plan = |words: &[&str]| {
+        let out = run(env
+            .pkgwarden()
+            .args(["plan", "--"])
+            .args(words)
+            .current_dir(&dir));
+        assert_success(&out, "pkgwarden plan");
+        stdout_str(&out)
+    };
+    let npm = plan(&["npm", "install", "x"]);
+    assert!(
+        npm.contains("cooldown           3days: nothing uploaded after")
+            && npm.contains("npm_config_before="),
+        "{npm}"
+    );
+    for (words, why) in [
+        (
+            &["yarn", "add", "x"][..],
+            "has no date gate (yarn 1 has none",
+        ),
+        (&["gem", "install", "x"][..], "gem has no date gate"),
+    ] {
+        let out = plan(words);
+        assert!(
+            out.contains(&format!("cooldown           3days NOT ENFORCED: ")) && out.contains(why),
+            "{words:?}: {out}"
+        );
+    }
+    assert!(!plan(&["npx", "x"]).contains("cooldown"), "off for npx");
+}
