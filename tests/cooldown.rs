@@ -582,7 +582,7 @@ fn plan_names_the_gate_or_says_there_is_none() {
     ] {
         let out = plan(words);
         assert!(
-            out.contains(&format!("cooldown           3days NOT ENFORCED: ")) && out.contains(why),
+            out.contains("cooldown           3days NOT ENFORCED: ") && out.contains(why),
             "{words:?}: {out}"
         );
     }
