@@ -836,7 +836,9 @@ fn cmd_policy(action: PolicyCmd) -> i32 {
             let value = serde_json::to_value(&eff.policy).unwrap_or_default();
             for key in policy::KEYS {
                 let v = value.pointer(&format!("/{}", key.replace('.', "/")));
-                let shown = v.map(|v| v.to_string()).unwrap_or_default();
+                let shown = v
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| policy::unset(key).to_string());
                 let shown = if shown.len() > 70 {
                     format!("{}…", &shown[..shown.floor_char_boundary(69)])
                 } else {

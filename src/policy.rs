@@ -927,6 +927,13 @@ impl Merger {
                 keep
             });
         }
+        if layer
+            .cooldown_managers
+            .as_ref()
+            .is_some_and(BTreeMap::is_empty)
+        {
+            layer.cooldown_managers = None;
+        }
         if layer.cooldown_exempt.take().is_some() {
             ignored.push("ignored `cooldown_exempt`: a project file may not exempt packages from the cooldown; put it in your user or system policy".into());
         }
@@ -1079,6 +1086,18 @@ pub const KEYS: [&str; 21] = [
     "cooldown_exempt",
     "cooldown_allow_unenforced",
 ];
+
+/// How `policy show` writes a key left out of the policy's JSON (the
+/// cooldown's keys when they are off).
+pub fn unset(key: &str) -> &'static str {
+    match key {
+        "cooldown" => "\"off\"",
+        "cooldown_managers" => "{}",
+        "cooldown_exempt" => "[]",
+        "cooldown_allow_unenforced" => "false",
+        _ => "",
+    }
+}
 
 /// What a key does, in one line (`policy show`).
 pub fn explain(key: &str) -> &'static str {
