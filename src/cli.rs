@@ -543,7 +543,8 @@ fn cmd_plan(argv: Vec<OsString>, json: bool) -> i32 {
         Classified::Install(req) => {
             let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
             match crate::managers::facts::plan(&real, req, &cwd) {
-                Ok(p) => {
+                Ok(mut p) => {
+                    plan_cooldown(&mut p, &words, &cwd);
                     serde_json::json!({"tool": tool, "real_exe": real, "classified": classified, "plan": p})
                 }
                 Err(e) => {
@@ -562,6 +563,16 @@ fn cmd_plan(argv: Vec<OsString>, json: bool) -> i32 {
         print_plan_human(&value);
     }
     0
+}
+
+/// The policy's cooldown as the install would get it (a broken policy
+/// shows none: the install itself says what is wrong).
+fn plan_cooldown(p: &mut crate::model::plan::InstallPlan, words: &[String], cwd: &Path) {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    if let Ok(eff) = policy::load(&policy::Locations::default(), &env, &Default::default()) {
+        let now = std::time::SystemTime::now();
+        crate::managers::cooldown::apply(p, &eff.policy, now, words, cwd);
+    }
 }
 
 fn print_plan_human(v: &serde_json::Value) {
@@ -618,6 +629,23 @@ fn print_plan_human(v: &serde_json::Value) {
                 _ => format!("asking {tool} itself just now"),
             };
             println!("learned by         {origin}");
+            if let Some(c) = v.pointer("/plan/cooldown") {
+                let f = |k: &str| c.get(k).and_then(|x| x.as_str()).unwrap_or("");
+                if c.get("enforced").and_then(|x| x.as_bool()) == Some(true) {
+                    println!(
+                        "cooldown           {}: nothing uploaded after {} ({})",
+                        f("age"),
+                        f("cutoff"),
+                        f("mechanism")
+                    );
+                } else {
+                    println!(
+                        "cooldown           {} NOT ENFORCED: {}",
+                        f("age"),
+                        f("mechanism")
+                    );
+                }
+            }
             for note in v
                 .pointer("/plan/notes")
                 .and_then(|x| x.as_array())
@@ -808,7 +836,9 @@ fn cmd_policy(action: PolicyCmd) -> i32 {
             let value = serde_json::to_value(&eff.policy).unwrap_or_default();
             for key in policy::KEYS {
                 let v = value.pointer(&format!("/{}", key.replace('.', "/")));
-                let shown = v.map(|v| v.to_string()).unwrap_or_default();
+                let shown = v
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| policy::unset(key).to_string());
                 let shown = if shown.len() > 70 {
                     format!("{}…", &shown[..shown.floor_char_boundary(69)])
                 } else {

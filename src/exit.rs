@@ -59,6 +59,14 @@ pub enum SetupError {
     /// Block mode, and this install cannot be sandboxed.
     #[error("block mode needs the sandbox, and this install cannot have one: {0}")]
     NeedsSandbox(String),
+    /// Block mode, a cooldown, and a manager without a date gate.
+    #[error("block mode enforces the cooldown (cut-off {cutoff}), and {why}")]
+    CooldownUnenforced {
+        /// The cut-off the policy asked for.
+        cutoff: String,
+        /// Why this manager has no gate.
+        why: String,
+    },
 }
 
 impl SetupError {
@@ -87,6 +95,9 @@ impl SetupError {
             SetupError::NeedsSandbox(_) => Some(
                 "`pkgwarden run --sandbox` (or PKGWARDEN_SANDBOX=1) sandboxes it anyway, allowing writes only where the plan says",
             ),
+            SetupError::CooldownUnenforced { .. } => Some(
+                "to run it without the cooldown, set `cooldown_allow_unenforced = true`, or `cooldown_managers.<manager> = \"off\"`, in your user or system policy",
+            ),
         }
     }
 
@@ -95,7 +106,9 @@ impl SetupError {
         let head = match self {
             SetupError::Policy(_) => format!("pkgwarden: {self}"),
             SetupError::Facts(_) => format!("pkgwarden: {what}: {self}"),
-            SetupError::NeedsSandbox(_) => format!("pkgwarden: {what}: {self}; nothing was run"),
+            SetupError::NeedsSandbox(_) | SetupError::CooldownUnenforced { .. } => {
+                format!("pkgwarden: {what}: {self}; nothing was run")
+            }
             _ => format!("pkgwarden: {what}: cannot set up the sandbox, nothing was run: {self}"),
         };
         match self.hint() {

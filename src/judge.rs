@@ -109,6 +109,7 @@ pub fn judge(
                 args: &inv.args,
                 command: &r.plan.request.command,
                 cwd: &r.at.cwd,
+                cooldown: r.plan.cooldown.clone(),
             },
             eff,
         ),

@@ -4,6 +4,7 @@
 pub mod child;
 pub mod ci;
 pub mod cli;
+pub mod cooldown;
 pub mod detect;
 pub mod doctor;
 pub mod exit;

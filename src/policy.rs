@@ -129,6 +129,28 @@ pub struct Policy {
     /// policy's hash stays what it was for policies without sinks.
     #[serde(skip_serializing_if = "crate::model::log::LogSinks::is_empty")]
     pub log: crate::model::log::LogSinks,
+    /// The release-age cooldown: versions younger than this are not
+    /// installed (zero: off). Left out of the JSON when off, like the
+    /// other cooldown keys, so that the policy's hash stays what it was.
+    #[serde(
+        serialize_with = "ser_duration",
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub cooldown: Duration,
+    /// The cooldown per manager (`npm`, `uv` …), replacing `cooldown` for it.
+    #[serde(
+        serialize_with = "ser_durations",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub cooldown_managers: BTreeMap<String, Duration>,
+    /// Package names (npm globs like `@myorg/*` too) the cooldown lets
+    /// through at their newest version.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cooldown_exempt: Vec<String>,
+    /// In block mode, run an install whose manager has no date gate (the
+    /// cooldown is then not enforced) instead of refusing it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cooldown_allow_unenforced: bool,
 }
 
 /// An accepted finding: a package version (and optionally some rules) whose
@@ -246,6 +268,27 @@ impl Policy {
     pub fn monitors(&self, tool: Tool) -> bool {
         self.package_managers.iter().any(|m| m == tool.name())
     }
+
+    /// The cooldown for installs of `tool` (zero: none): its entry in
+    /// `cooldown_managers`, else `cooldown`.
+    pub fn cooldown_for(&self, tool: Tool) -> Duration {
+        self.cooldown_managers
+            .get(tool.name())
+            .copied()
+            .unwrap_or(self.cooldown)
+    }
+}
+
+fn ser_durations<S: serde::Serializer>(
+    m: &BTreeMap<String, Duration>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(m.len()))?;
+    for (k, d) in m {
+        map.serialize_entry(k, &humantime::format_duration(*d).to_string())?;
+    }
+    map.end()
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -276,11 +319,45 @@ struct Layer {
     extra_write_paths: Option<Vec<NonEmpty>>,
     shim_new_venvs: Option<bool>,
     log: Option<crate::model::log::LogSinks>,
+    cooldown: Option<CooldownAge>,
+    cooldown_managers: Option<BTreeMap<toml::Spanned<ManagerName>, CooldownAge>>,
+    cooldown_exempt: Option<Vec<NonEmpty>>,
+    cooldown_allow_unenforced: Option<bool>,
+}
+
+/// A cooldown as written: a duration (`"3d"`, `"72h"`, `"1w"`), or `"off"`
+/// (also `"0"`).
+#[derive(Debug, Clone, Copy)]
+struct CooldownAge(Duration);
+
+/// The longest cooldown accepted: a longer one is a typo more likely than
+/// a policy (it would freeze every dependency for years).
+const MAX_COOLDOWN: Duration = Duration::from_secs(366 * 24 * 3600);
+
+impl<'de> Deserialize<'de> for CooldownAge {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let t = s.trim();
+        if t == "off" || t == "0" {
+            return Ok(CooldownAge(Duration::ZERO));
+        }
+        let dur = humantime::parse_duration(t).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid cooldown `{s}` ({e}); write it like \"3d\", \"72h\" or \"1w\", or \"off\""
+            ))
+        })?;
+        if dur > MAX_COOLDOWN {
+            return Err(serde::de::Error::custom(format!(
+                "cooldown `{s}` is longer than a year"
+            )));
+        }
+        Ok(CooldownAge(dur))
+    }
 }
 
 /// A manager name as written; checked against the known tools after parsing,
 /// so that the error can point at the element rather than the whole list.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(transparent)]
 struct ManagerName(String);
 
@@ -552,7 +629,12 @@ fn parse(text: &str, name: &str) -> Result<Layer, PolicyError> {
     };
     let layer = toml::from_str::<Layer>(text)
         .map_err(|e| invalid(e.span(), e.message().trim().to_string()))?;
-    for m in layer.package_managers.iter().flatten() {
+    let named = layer
+        .package_managers
+        .iter()
+        .flatten()
+        .chain(layer.cooldown_managers.iter().flat_map(|m| m.keys()));
+    for m in named {
         if !m.get_ref().known() {
             return Err(invalid(
                 Some(m.span()),
@@ -635,7 +717,8 @@ fn env_layers<'a>(
     }
     // The remaining variables go through the same deserializers as files, so
     // their values are validated exactly alike.
-    let typed: [(&str, &str, Option<char>); 6] = [
+    let typed: [(&str, &str, Option<char>); 7] = [
+        ("PKGWARDEN_COOLDOWN", "cooldown", None),
         ("PKGWARDEN_PACKAGE_MANAGERS", "package_managers", Some(',')),
         ("PKGWARDEN_INSTALL_WRITE_PATHS", "artifact_paths", Some(':')),
         ("PKGWARDEN_ALLOWED_PARENTS", "allowed_parents", Some(':')),
@@ -738,6 +821,10 @@ impl Merger {
             extra_write_paths: Vec::new(),
             shim_new_venvs: b.shim_new_venvs.unwrap_or(false),
             log: b.log.unwrap_or_default(),
+            cooldown: b.cooldown.map_or(Duration::ZERO, |c| c.0),
+            cooldown_managers: BTreeMap::new(),
+            cooldown_exempt: Vec::new(),
+            cooldown_allow_unenforced: b.cooldown_allow_unenforced.unwrap_or(false),
         };
         let sources = KEYS
             .iter()
@@ -793,6 +880,7 @@ impl Merger {
         );
         // Nor choose a file pkgwarden appends to, or where reports are sent.
         refuse("log", layer.log.take().is_some());
+        self.project_cooldown(&mut layer, &shown);
         if let Some(sev) = layer.block_severity
             && sev > self.policy.block_severity
         {
@@ -803,6 +891,58 @@ impl Merger {
             layer.block_severity = None;
         }
         self.apply(layer, Source::Project(path));
+    }
+
+    /// A project may lengthen the cooldown, never shorten it, exempt
+    /// packages from it, or let block run without it: the project is what
+    /// the cooldown protects the user from.
+    fn project_cooldown(&mut self, layer: &mut Layer, shown: &str) {
+        let p = &self.policy;
+        let mut ignored = Vec::new();
+        if let Some(age) = layer.cooldown
+            && age.0 < p.cooldown
+        {
+            ignored.push(format!(
+                "ignored `cooldown = \"{}\"`: a project file may lengthen the cooldown, not shorten it (now {})",
+                humantime::format_duration(age.0),
+                humantime::format_duration(p.cooldown)
+            ));
+            layer.cooldown = None;
+        }
+        // Compared with what each manager would get once this layer's
+        // `cooldown` applies.
+        let base = layer.cooldown.map_or(p.cooldown, |c| c.0);
+        if let Some(map) = layer.cooldown_managers.as_mut() {
+            map.retain(|m, age| {
+                let now = p.cooldown_managers.get(&m.get_ref().0).copied().unwrap_or(base);
+                let keep = age.0 >= now;
+                if !keep {
+                    ignored.push(format!(
+                        "ignored `cooldown_managers.{} = \"{}\"`: a project file may lengthen a cooldown, not shorten it (now {})",
+                        m.get_ref().0,
+                        humantime::format_duration(age.0),
+                        humantime::format_duration(now)
+                    ));
+                }
+                keep
+            });
+        }
+        if layer
+            .cooldown_managers
+            .as_ref()
+            .is_some_and(BTreeMap::is_empty)
+        {
+            layer.cooldown_managers = None;
+        }
+        if layer.cooldown_exempt.take().is_some() {
+            ignored.push("ignored `cooldown_exempt`: a project file may not exempt packages from the cooldown; put it in your user or system policy".into());
+        }
+        if layer.cooldown_allow_unenforced == Some(true) {
+            ignored.push("ignored `cooldown_allow_unenforced = true`: a project file may not let block mode run without the cooldown".into());
+            layer.cooldown_allow_unenforced = None;
+        }
+        self.warnings
+            .extend(ignored.into_iter().map(|w| format!("{shown}: {w}")));
     }
 
     fn apply(&mut self, mut layer: Layer, source: Source) {
@@ -866,6 +1006,25 @@ impl Merger {
             p.shim_new_venvs = v;
             set.push("shim_new_venvs");
         }
+        if let Some(v) = layer.cooldown {
+            p.cooldown = v.0;
+            set.push("cooldown");
+        }
+        if let Some(v) = layer.cooldown_managers {
+            // Per manager: a layer that names one keeps the others from below.
+            for (m, age) in v {
+                p.cooldown_managers.insert(m.into_inner().0, age.0);
+            }
+            set.push("cooldown_managers");
+        }
+        if let Some(v) = layer.cooldown_exempt {
+            p.cooldown_exempt = v.into_iter().map(|a| a.0).collect();
+            set.push("cooldown_exempt");
+        }
+        if let Some(v) = layer.cooldown_allow_unenforced {
+            p.cooldown_allow_unenforced = v;
+            set.push("cooldown_allow_unenforced");
+        }
         if let Some(v) = layer.log {
             // Per sink: a layer that sets one keeps the other from below.
             if v.jsonl.is_some() {
@@ -904,7 +1063,7 @@ impl Merger {
 }
 
 /// Every key, as `policy show` lists them.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 21] = [
     "mode",
     "package_managers",
     "artifact_paths",
@@ -922,7 +1081,23 @@ pub const KEYS: [&str; 17] = [
     "shim_new_venvs",
     "log.jsonl",
     "log.syslog",
+    "cooldown",
+    "cooldown_managers",
+    "cooldown_exempt",
+    "cooldown_allow_unenforced",
 ];
+
+/// How `policy show` writes a key left out of the policy's JSON (the
+/// cooldown's keys when they are off).
+pub fn unset(key: &str) -> &'static str {
+    match key {
+        "cooldown" => "\"off\"",
+        "cooldown_managers" => "{}",
+        "cooldown_exempt" => "[]",
+        "cooldown_allow_unenforced" => "false",
+        _ => "",
+    }
+}
 
 /// What a key does, in one line (`policy show`).
 pub fn explain(key: &str) -> &'static str {
@@ -962,6 +1137,18 @@ pub fn explain(key: &str) -> &'static str {
             "also append every report as JSON lines (ECS fields) to this file, rotated by size"
         }
         "log.syslog" => "also send every report as RFC 5424 syslog messages (unix, udp or tcp)",
+        "cooldown" => {
+            "release-age cooldown: versions younger than this are not installed, through each manager's own date gate (off by default)"
+        }
+        "cooldown_managers" => {
+            "the cooldown per manager (`npm = \"7d\"`, `pip = \"off\"`), replacing `cooldown` for it"
+        }
+        "cooldown_exempt" => {
+            "package names (npm globs too) the cooldown lets through at their newest version"
+        }
+        "cooldown_allow_unenforced" => {
+            "in block mode, run an install whose manager has no date gate (cooldown not enforced) instead of refusing it"
+        }
         _ => "",
     }
 }
@@ -1122,6 +1309,69 @@ mod tests {
     }
 
     #[test]
+    fn cooldown_layers_per_manager_and_a_project_may_only_lengthen_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = locs(dir.path());
+        fs::create_dir_all(dir.path().join("project")).unwrap();
+        fs::write(
+            l.user.as_ref().unwrap(),
+            "cooldown = \"3d\"\ncooldown_exempt = [\"@myorg/*\"]\n[cooldown_managers]\npip = \"off\"\nuv = \"1d\"\n",
+        )
+        .unwrap();
+        let eff = load(&l, &[], &Overrides::default()).unwrap();
+        let p = &eff.policy;
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(p.cooldown_for(Tool::Npm), 3 * day);
+        assert_eq!(p.cooldown_for(Tool::Pip), Duration::ZERO);
+        assert_eq!(p.cooldown_for(Tool::Uv), day);
+        assert_eq!(p.cooldown_exempt, ["@myorg/*"]);
+        assert!(eff.warnings.is_empty(), "{:?}", eff.warnings);
+        // The project: lengthening npm's is kept; shortening, exempting,
+        // switching off and letting block run without are not.
+        fs::write(
+            dir.path().join("project/.pkgwarden.toml"),
+            "cooldown = \"1h\"\ncooldown_exempt = [\"evil\"]\ncooldown_allow_unenforced = true\n[cooldown_managers]\nnpm = \"7d\"\npip = \"2d\"\nuv = \"off\"\n",
+        )
+        .unwrap();
+        let eff = load(&l, &[], &Overrides::default()).unwrap();
+        let p = &eff.policy;
+        assert_eq!(p.cooldown, 3 * day);
+        assert_eq!(p.cooldown_for(Tool::Npm), 7 * day);
+        assert_eq!(p.cooldown_for(Tool::Pip), 2 * day, "lengthened from off");
+        assert_eq!(p.cooldown_for(Tool::Uv), day, "not shortened");
+        assert_eq!(p.cooldown_exempt, ["@myorg/*"]);
+        assert!(!p.cooldown_allow_unenforced);
+        assert_eq!(eff.warnings.len(), 4, "{:?}", eff.warnings);
+        // The variable, validated like the file.
+        let eff = load(
+            &locs(dir.path()),
+            &env(&[("PKGWARDEN_COOLDOWN", "72h")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(eff.policy.cooldown, 3 * day);
+        let e = load(
+            &locs(dir.path()),
+            &env(&[("PKGWARDEN_COOLDOWN", "soon")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("PKGWARDEN_COOLDOWN:") && e.contains("\"3d\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_policy_without_a_cooldown_hashes_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let eff = load(&locs(dir.path()), &[], &Overrides::default()).unwrap();
+        let json = serde_json::to_string(&eff.policy).unwrap();
+        assert!(!json.contains("cooldown"), "{json}");
+    }
+
+    #[test]
     fn errors_point_at_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("bad.toml");
@@ -1159,6 +1409,13 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("cred.read, cred.env"), "{e}");
+
+        fs::write(&f, "cooldown = \"3 fortnights\"\n").unwrap();
+        let e = check_file(&f).unwrap_err().to_string();
+        assert!(e.contains("bad.toml:1:12:") && e.contains("\"3d\""), "{e}");
+        fs::write(&f, "[cooldown_managers]\nnpm = \"1d\"\ncargo = \"1d\"\n").unwrap();
+        let e = check_file(&f).unwrap_err().to_string();
+        assert!(e.contains("bad.toml:3:1:") && e.contains("cargo"), "{e}");
 
         fs::write(&f, "mode = \n").unwrap();
         let e = check_file(&f).unwrap_err().to_string();

@@ -38,9 +38,9 @@ pub fn sandboxed(
     // snapshot will say what it did.
     let _running = (!p.time_window.is_zero()).then(crate::monitor::watch::Running::mark);
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let plan = match crate::managers::facts::plan(real, request, &cwd) {
+    let plan = match plan(inv, real, request, p, &cwd, what) {
         Ok(plan) => plan,
-        Err(e) => return SetupError::from(e).report(what),
+        Err(e) => return e.report(what),
     };
     prepare::make_dirs(&plan, p, &cwd);
     let tmp = match prepare::private_tmp() {
@@ -142,6 +142,21 @@ pub fn sandboxed(
     let code = crate::judge::judge(inv, real, eff, ran, started, start);
     drop(tmp);
     code
+}
+
+/// The plan: the manager's facts applied to the command line, with the
+/// policy's cooldown as this manager's date gate.
+fn plan(
+    inv: &Invocation,
+    real: &Path,
+    request: &InstallRequest,
+    p: &policy::Policy,
+    cwd: &Path,
+    what: &str,
+) -> Result<crate::model::plan::InstallPlan, SetupError> {
+    let mut plan = crate::managers::facts::plan(real, request, cwd)?;
+    crate::cooldown::apply(&mut plan, p, &inv.args, cwd, what)?;
+    Ok(plan)
 }
 
 /// The sandbox's file rules for this install, built into a landlock

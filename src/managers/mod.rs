@@ -6,6 +6,7 @@ pub mod args;
 pub mod brew;
 pub mod caches;
 pub mod conda;
+pub mod cooldown;
 pub mod facts;
 pub mod gem;
 pub mod gem_facts;
@@ -94,6 +95,19 @@ pub trait Adapter: Sync {
     /// generic `HTTP_PROXY` family).
     fn proxy_vars(&self) -> ProxyVars {
         ProxyVars::default()
+    }
+    /// The manager's own date gate for the release-age cooldown: what the
+    /// install's environment and command line (`args`, after argv[0]) need
+    /// so that no version uploaded after `cut` is installed; `Err` says why
+    /// this manager has none.
+    fn date_gate(
+        &self,
+        p: &InstallPlan,
+        _cut: &crate::model::cooldown::Cutoff,
+        _args: &[String],
+        _cwd: &Path,
+    ) -> Result<crate::model::cooldown::DateGate, String> {
+        Err(format!("{} has no date gate pkgwarden can set", p.tool))
     }
     /// Where a project in `cwd` names its own package, when this family's
     /// projects have such a manifest.

@@ -1775,6 +1775,27 @@ impl super::Adapter for NpmAdapter {
     fn family(&self) -> super::Family {
         super::Family::Npm
     }
+    fn date_gate(
+        &self,
+        p: &super::facts::InstallPlan,
+        cut: &crate::model::cooldown::Cutoff,
+        _args: &[String],
+        cwd: &std::path::Path,
+    ) -> Result<crate::model::cooldown::DateGate, String> {
+        use super::cooldown;
+        match p.tool {
+            Tool::Npm | Tool::Npx => Ok(cooldown::npm(p, cut, cwd)),
+            Tool::Pnpm => cooldown::pnpm(p, cut, cwd),
+            Tool::Pnpx => Err(
+                "pnpx: pnpm's minimumReleaseAge is not set for dlx (not verified); use `pnpm add`"
+                    .into(),
+            ),
+            _ => Err(format!(
+                "yarn {} has no date gate (yarn 1 has none; yarn 4.10's npmMinimalAgeGate is not wired yet)",
+                p.facts.version.as_deref().unwrap_or("(version unknown)")
+            )),
+        }
+    }
     fn tools(&self) -> &'static [Tool] {
         &[Tool::Npm, Tool::Npx, Tool::Yarn, Tool::Pnpm, Tool::Pnpx]
     }

@@ -616,6 +616,15 @@ impl super::Adapter for PipAdapter {
     fn family(&self) -> super::Family {
         super::Family::Pip
     }
+    fn date_gate(
+        &self,
+        p: &super::facts::InstallPlan,
+        cut: &crate::model::cooldown::Cutoff,
+        _args: &[String],
+        _cwd: &std::path::Path,
+    ) -> Result<crate::model::cooldown::DateGate, String> {
+        super::cooldown::pip(p, cut)
+    }
     fn tools(&self) -> &'static [Tool] {
         &[Tool::Pip, Tool::Pip3, Tool::Python]
     }

@@ -883,6 +883,19 @@ impl super::Adapter for PyToolsAdapter {
     fn family(&self) -> super::Family {
         super::Family::PyTools
     }
+    fn date_gate(
+        &self,
+        p: &super::facts::InstallPlan,
+        cut: &crate::model::cooldown::Cutoff,
+        args: &[String],
+        cwd: &std::path::Path,
+    ) -> Result<crate::model::cooldown::DateGate, String> {
+        match p.tool {
+            Tool::Uv | Tool::Uvx => Ok(super::cooldown::uv(p, cut, args, cwd)),
+            Tool::Poetry => Err("poetry has no date gate".into()),
+            _ => Err("pipx has no date gate of its own (the pip it runs is not given one)".into()),
+        }
+    }
     fn tools(&self) -> &'static [Tool] {
         &[Tool::Uv, Tool::Uvx, Tool::Poetry, Tool::Pipx]
     }

@@ -1082,6 +1082,9 @@ mod tests {
             proxy_vars: Default::default(),
             project_manifest: None,
             root_script_dirs: Vec::new(),
+            extra_args: Vec::new(),
+            extra_args_at: 0,
+            cooldown: None,
             secret_refs: Vec::new(),
         };
         apply(&mut p, cwd);

@@ -4,6 +4,7 @@
 //! module on none of them.
 
 pub mod change;
+pub mod cooldown;
 pub mod event;
 pub mod finding;
 pub mod log;

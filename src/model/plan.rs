@@ -172,6 +172,17 @@ pub struct InstallPlan {
     /// adapter names them when the project's manifest has such a script.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub root_script_dirs: Vec<PathBuf>,
+    /// Options inserted into the manager's arguments (after argv[0]) at
+    /// `extra_args_at`: a date gate only the command line can set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_args: Vec<String>,
+    /// Where `extra_args` go.
+    #[serde(default)]
+    pub extra_args_at: usize,
+    /// The release-age cooldown applied to this install, when the policy
+    /// sets one for this manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<crate::model::cooldown::Cooldown>,
 }
 
 impl InstallPlan {

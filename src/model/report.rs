@@ -142,6 +142,10 @@ pub struct What {
     pub policy_sources: Vec<String>,
     /// SHA-256 of the effective policy as JSON.
     pub policy_hash: String,
+    /// The release-age cooldown applied (its cut-off and the manager's
+    /// gate), or why it was not enforced; absent when the policy sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<crate::model::cooldown::Cooldown>,
 }
 
 impl What {

@@ -75,6 +75,8 @@ pub struct Command<'a> {
     pub command: &'a str,
     /// The working directory.
     pub cwd: &'a Path,
+    /// The cooldown the plan applied.
+    pub cooldown: Option<crate::model::cooldown::Cooldown>,
 }
 
 /// The report's `what`: the command, and the policy's mode, layers and hash.
@@ -94,6 +96,7 @@ pub fn what(c: Command<'_>, eff: &Effective) -> What {
         mode: eff.policy.mode.to_string(),
         policy_sources: eff.layers.iter().map(|l| l.to_string()).collect(),
         policy_hash: policy_hash(&eff.policy),
+        cooldown: c.cooldown,
     }
 }
 

@@ -396,6 +396,7 @@ fn event_line(e: &crate::model::Event) -> String {
 pub fn show(r: &Report, color: bool) -> String {
     let mut out = String::new();
     show_header(&mut out, r, color);
+    show_cooldown(&mut out, r, color);
     show_findings(&mut out, r, color);
     show_processes(&mut out, r, color);
     show_network(&mut out, r, color);
@@ -413,6 +414,38 @@ pub fn show(r: &Report, color: bool) -> String {
     );
     show_after(&mut out, r, color);
     out
+}
+
+/// The release-age cooldown the install ran under, when the policy set one.
+fn show_cooldown(out: &mut String, r: &Report, color: bool) {
+    let Some(c) = &r.what.cooldown else { return };
+    let label = paint(&format!("{:<10}", "cooldown"), Style::new().bold(), color);
+    let head = if c.enforced {
+        format!(
+            "{} · nothing uploaded after {} · {}",
+            clean(&c.age),
+            clean(&c.cutoff),
+            clean(&c.mechanism)
+        )
+    } else {
+        paint(
+            &format!(
+                "{} NOT ENFORCED: {} (cut-off {})",
+                clean(&c.age),
+                clean(&c.mechanism),
+                clean(&c.cutoff)
+            ),
+            Style::new().yellow(),
+            color,
+        )
+    };
+    let _ = writeln!(out, "{label}{head}");
+    if !c.exempt.is_empty() {
+        let _ = writeln!(out, "{:<10}exempt: {}", "", list(&c.exempt));
+    }
+    for n in &c.notes {
+        let _ = writeln!(out, "{:<10}{}", "", clean(n));
+    }
 }
 
 /// The process tree and what still ran after the install.

@@ -280,6 +280,7 @@ pub(crate) mod testdata {
                 mode: "protect".into(),
                 policy_sources: vec!["built-in".into()],
                 policy_hash: "ab".repeat(32),
+                cooldown: None,
             },
             sandbox: SandboxStatus {
                 enforced: vec![

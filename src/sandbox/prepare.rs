@@ -138,8 +138,12 @@ pub fn command(
     proxy: &str,
 ) -> Command {
     let mut cmd = Command::new(real);
+    // The plan's own options (a date gate) go where the adapter said.
+    let at = plan.extra_args_at.min(args.len());
     cmd.arg0(real.as_os_str())
-        .args(args)
+        .args(&args[..at])
+        .args(&plan.extra_args)
+        .args(&args[at..])
         .env(crate::shim::SUPERVISOR_VAR, std::process::id().to_string())
         .env("TMPDIR", tmp);
     for (k, v) in &plan.env {

@@ -47,6 +47,8 @@ pub struct Incoming<'a> {
     pub path: &'a str,
     /// The raw request target as sent (path and query, not decoded).
     pub raw_url: &'a str,
+    /// The `Accept` header ("" when none): a PEP 691 client asks for JSON.
+    pub accept: &'a str,
 }
 
 /// One served request, as recorded in the log.
@@ -168,10 +170,17 @@ fn serve<H>(
         let method = request.method().as_str().to_string();
         let raw_path = raw_url.split(['?', '#']).next().unwrap_or("");
         let path = percent_decode(raw_path);
+        let accept = request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Accept"))
+            .map(|h| h.value.as_str().to_string())
+            .unwrap_or_default();
         let reply = handler(&Incoming {
             method: &method,
             path: &path,
             raw_url: &raw_url,
+            accept: &accept,
         });
         log.lock()
             .unwrap_or_else(|p| p.into_inner())

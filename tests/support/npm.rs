@@ -149,6 +149,8 @@ struct RegistryState {
     dist_tags: BTreeMap<String, BTreeMap<String, String>>,
     /// tarball path -> (name, version)
     tarballs: BTreeMap<String, (String, String)>,
+    /// name -> version -> publication time (RFC 3339): the packument's `time`.
+    times: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl RegistryState {
@@ -205,12 +207,22 @@ impl RegistryState {
         for (v, pkg) in versions {
             vmap.insert(v.clone(), self.version_doc(base_url, pkg));
         }
-        Some(json!({
+        let mut doc = json!({
             "_id": name,
             "name": name,
             "dist-tags": self.tags(name),
             "versions": vmap,
-        }))
+        });
+        if let Some(times) = self.times.get(name) {
+            let mut t: serde_json::Map<String, Value> =
+                times.iter().map(|(v, at)| (v.clone(), json!(at))).collect();
+            if let (Some(first), Some(last)) = (times.values().min(), times.values().max()) {
+                t.insert("created".into(), json!(first));
+                t.insert("modified".into(), json!(last));
+            }
+            doc["time"] = Value::Object(t);
+        }
+        Some(doc)
     }
 }
 
@@ -257,6 +269,16 @@ impl NpmRegistry {
     /// Builds and adds the package of a fixture directory.
     pub fn add_fixture(&self, fixture: &str) {
         self.add(NpmFixture::load(fixture).package());
+    }
+
+    /// Sets when `name@version` was published (RFC 3339), served in the
+    /// packument's `time` field as a registry does.
+    pub fn set_time(&self, name: &str, version: &str, at: &str) {
+        self.lock()
+            .times
+            .entry(name.to_string())
+            .or_default()
+            .insert(version.to_string(), at.to_string());
     }
 
     /// Sets a dist-tag (overriding the computed `latest` if `tag == "latest"`).

@@ -184,6 +184,9 @@ pub fn build_sdist(fx: &PipFixture) -> Dist {
 struct IndexState {
     /// normalized project name -> files
     projects: BTreeMap<String, Vec<Dist>>,
+    /// file name -> upload time (RFC 3339): PEP 700's `upload-time`, served
+    /// to clients that ask for PEP 691 JSON.
+    upload_times: BTreeMap<String, String>,
 }
 
 impl IndexState {
@@ -239,6 +242,16 @@ impl PypiIndex {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .add(dist);
+    }
+
+    /// Sets when a file was uploaded (RFC 3339): its `upload-time` in the
+    /// PEP 691 JSON page (the HTML page has none, as on a real index).
+    pub fn set_upload_time(&self, filename: &str, at: &str) {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .upload_times
+            .insert(filename.to_string(), at.to_string());
     }
 
     /// Builds and adds the sdist of a fixture directory.
@@ -339,6 +352,12 @@ fn route(st: &IndexState, rq: &Incoming<'_>) -> Reply {
         let Some(files) = st.projects.get(&norm) else {
             return Reply::not_found_text();
         };
+        // JSON only from an index that has upload times: the other tests
+        // keep the HTML pages they were written against.
+        if !st.upload_times.is_empty() && rq.accept.contains("application/vnd.pypi.simple.v1+json")
+        {
+            return json_page(st, &norm, files);
+        }
         let mut links = String::new();
         for d in files {
             links.push_str(&format!(
@@ -359,6 +378,26 @@ fn route(st: &IndexState, rq: &Incoming<'_>) -> Reply {
         return Reply::ok("application/octet-stream", d.bytes.clone());
     }
     Reply::not_found_text()
+}
+
+/// A project's PEP 691 JSON page, with PEP 700 upload times where set.
+fn json_page(st: &IndexState, norm: &str, files: &[Dist]) -> Reply {
+    let files: Vec<serde_json::Value> = files
+        .iter()
+        .map(|d| {
+            let mut f = serde_json::json!({
+                "filename": d.filename,
+                "url": format!("/files/{norm}/{}", d.filename),
+                "hashes": {"sha256": d.sha256()},
+            });
+            if let Some(t) = st.upload_times.get(&d.filename) {
+                f["upload-time"] = serde_json::json!(t);
+            }
+            f
+        })
+        .collect();
+    let body = serde_json::json!({"meta": {"api-version": "1.1"}, "name": norm, "files": files});
+    Reply::new(200, "application/vnd.pypi.simple.v1+json", body.to_string())
 }
 
 /// setuptools and wheel for pip's isolated build environment

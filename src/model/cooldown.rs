@@ -1,0 +1,56 @@
+//! The release-age cooldown of one install: the policy's age for this
+//! manager, the cut-off date it gives, and how (or whether) the manager's
+//! own date gate enforces it. Set on the plan by the adapter, copied into
+//! the report.
+
+use serde::{Deserialize, Serialize};
+
+/// The cooldown as applied to one install.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cooldown {
+    /// The policy's age for this manager (`3d`).
+    pub age: String,
+    /// Versions uploaded after this instant (RFC 3339 UTC) are not
+    /// installed: now − age.
+    pub cutoff: String,
+    /// True when the manager's own date gate was set.
+    pub enforced: bool,
+    /// The gate and how pkgwarden set it (`npm_config_before=…`), or why
+    /// there is none.
+    pub mechanism: String,
+    /// Packages the policy exempts (`cooldown_exempt`), passed to the gate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exempt: Vec<String>,
+    /// What the gate does not cover in this install (a lockfile's pinned
+    /// versions, a project setting it had to override), and what the report
+    /// cannot say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// What an adapter's date gate asks of the install: variables, and options
+/// inserted into the command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DateGate {
+    /// Variables set in the install's environment.
+    pub env: Vec<(String, String)>,
+    /// Options inserted into the manager's arguments at `args_at`.
+    pub args: Vec<String>,
+    /// Where they go: an index into the arguments after argv[0].
+    pub args_at: usize,
+    /// How the gate was set, for the report.
+    pub mechanism: String,
+    /// What it does not cover here.
+    pub notes: Vec<String>,
+}
+
+/// The cut-off an adapter is asked to enforce.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cutoff {
+    /// The age, in seconds.
+    pub age_secs: u64,
+    /// The cut-off instant, RFC 3339 UTC to the second (`2026-12-04T03:52:03Z`).
+    pub rfc3339: String,
+    /// Package names (or npm globs) exempt from it.
+    pub exempt: Vec<String>,
+}
