@@ -70,15 +70,27 @@ pub fn sandboxed(
     let installed = detect::record::stat_installed(&scope.site_dirs);
     let rules = seccomp::for_mode(p.mode, landlock.abi);
     let program = rules.program();
-    let proxy = match Proxy::start(setup::proxy_policy(&plan, p, env), start) {
+    let proxy_policy = setup::proxy_policy(&plan, p, env);
+    let feed = proxy_policy.intel.is_some();
+    let proxy = match Proxy::start(proxy_policy.clone(), start) {
         Ok(proxy) => proxy,
         Err(e) => return SetupError::Proxy(e).report(what),
     };
+    let mut intel = setup::intel_use(&proxy_policy, &plan, proxy.inspection());
+    drop(proxy_policy);
+    if proxy.inspection().is_none()
+        && let Some(why) = intel.as_ref().and_then(|i| i.tls_not_inspected.as_deref())
+    {
+        eprintln!("pkgwarden: WARNING: {what}: the feed: {why}");
+    }
     let end = setup::ProxyEnd::of(&proxy);
     let watch = setup::watch(&plan, p.mode, &fs, &grants, &at, rules, end, start);
     let mut cmd = prepare::command(real, &inv.args, &plan, &at.tmp, &proxy.url());
     let domains = prepare::package_code(&mut cmd, &plan, p.mode, &fs, &at, env, what);
     let (env_removed, env_kept) = prepare::scrub(&mut cmd, env, &plan);
+    let _bundle = feed
+        .then(|| inspect_registries(&proxy, &plan, &at, &mut cmd, intel.as_mut(), what))
+        .flatten();
     child::install_forwarding();
     // Detached grandchildren stay in our tree, where they can be found.
     procs::become_subreaper();
@@ -138,10 +150,45 @@ pub fn sandboxed(
         env_removed,
         env_kept,
         domains,
+        intel,
     };
     let code = crate::judge::judge(inv, real, eff, ran, started, start);
     drop(tmp);
     code
+}
+
+/// With a feed: the manager told to trust the install's CA (the bundle,
+/// kept until the install ends), or, when that cannot be, said loudly.
+fn inspect_registries(
+    proxy: &Proxy,
+    plan: &crate::model::plan::InstallPlan,
+    at: &Place,
+    cmd: &mut std::process::Command,
+    intel: Option<&mut crate::model::report::IntelUse>,
+    what: &str,
+) -> Option<sandbox::trust::Bundle> {
+    let written = match proxy.inspection()? {
+        Ok(pem) => sandbox::trust::write(&plan.trust, pem, &at.tmp).map_err(|e| e.to_string()),
+        Err(why) => Err(why.to_string()),
+    };
+    match written {
+        Ok(bundle) => {
+            sandbox::trust::apply(cmd, &plan.trust, &bundle);
+            Some(bundle)
+        }
+        Err(why) => {
+            // Fail closed: the tunnels to the registries are refused (but in
+            // audit) rather than let through unchecked.
+            eprintln!(
+                "pkgwarden: WARNING: {what}: the feed cannot be checked on the registries over TLS ({why})"
+            );
+            if let Some(i) = intel {
+                i.tls_inspected.clear();
+                i.tls_not_inspected = Some(why);
+            }
+            None
+        }
+    }
 }
 
 /// The sandbox's file rules for this install, built into a landlock

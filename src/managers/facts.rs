@@ -145,6 +145,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         proxy_vars: super::proxy_vars(),
         project_manifest: super::project_manifest(cwd),
         root_script_dirs: Vec::new(),
+        trust: Default::default(),
     };
     // The family's part: the command line, the credentials its manager
     // reads, how it starts package code, its extra environment.

@@ -205,6 +205,10 @@ pub(super) fn pip_facts(
     if let Some(h) = &pr.file_host {
         values.insert("file_host".into(), h.clone());
     }
+    // The CA bundle pip verifies its index with, when configured.
+    if let Some(c) = conf("cert") {
+        values.insert("cert".into(), c);
+    }
     // The scheme's data path (a virtualenv's root, the interpreter's
     // prefix) is where a wheel's data files go (`share/man/…`, jupyter
     // kernels, desktop files) and pip's headers beneath `include/`.
@@ -271,6 +275,17 @@ pub(super) fn apply_pip(p: &mut InstallPlan, cwd: &Path) {
     if let Some(proxy) = req.option("proxy") {
         p.proxy = Some(proxy.to_string());
     }
+    // pip verifies with the one bundle `cert` names (else the system's):
+    // given another, it trusts only that one.
+    p.trust = crate::model::plan::Trust {
+        ca_file: req
+            .option("cert")
+            .map(abs)
+            .or_else(|| p.facts.values.get("cert").map(|c| abs(c))),
+        replaces_store: true,
+        bundle_vars: vec!["PIP_CERT".into()],
+        set: Vec::new(),
+    };
     if let Some(c) = req.option("cache-dir") {
         p.cache_dirs = vec![abs(c)];
     }

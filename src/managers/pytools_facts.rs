@@ -1082,6 +1082,7 @@ mod tests {
             proxy_vars: Default::default(),
             project_manifest: None,
             root_script_dirs: Vec::new(),
+            trust: Default::default(),
             secret_refs: Vec::new(),
         };
         apply(&mut p, cwd);
