@@ -54,6 +54,11 @@ pub fn sandboxed(
         root_caches: tmp.root_caches.clone(),
     };
     let precreated = sandbox::Precreated::create(&plan.create_files);
+    let proxy_policy = setup::proxy_policy(&plan, p, env);
+    let feed = proxy_policy.intel.is_some();
+    // Made before the sandbox's rules, which grant reads on what exists.
+    let reserved = (feed && !proxy_policy.inspect.is_empty())
+        .then(|| sandbox::trust::reserve(&at.tmp).map_err(|e| e.to_string()));
     let (fs, grants, ll_fd, landlock) = match close(&plan, p, &at, what) {
         Ok(c) => c,
         Err(Some(e)) => return e.report(what),
@@ -70,8 +75,6 @@ pub fn sandboxed(
     let installed = detect::record::stat_installed(&scope.site_dirs);
     let rules = seccomp::for_mode(p.mode, landlock.abi);
     let program = rules.program();
-    let proxy_policy = setup::proxy_policy(&plan, p, env);
-    let feed = proxy_policy.intel.is_some();
     let proxy = match Proxy::start(proxy_policy.clone(), start) {
         Ok(proxy) => proxy,
         Err(e) => return SetupError::Proxy(e).report(what),
@@ -88,9 +91,8 @@ pub fn sandboxed(
     let mut cmd = prepare::command(real, &inv.args, &plan, &at.tmp, &proxy.url());
     let domains = prepare::package_code(&mut cmd, &plan, p.mode, &fs, &at, env, what);
     let (env_removed, env_kept) = prepare::scrub(&mut cmd, env, &plan);
-    let _bundle = feed
-        .then(|| inspect_registries(&proxy, &plan, &at, &mut cmd, intel.as_mut(), what))
-        .flatten();
+    let _bundle = reserved
+        .and_then(|r| inspect_registries(&proxy, r, &plan.trust, &mut cmd, intel.as_mut(), what));
     child::install_forwarding();
     // Detached grandchildren stay in our tree, where they can be found.
     procs::become_subreaper();
@@ -161,19 +163,23 @@ pub fn sandboxed(
 /// kept until the install ends), or, when that cannot be, said loudly.
 fn inspect_registries(
     proxy: &Proxy,
-    plan: &crate::model::plan::InstallPlan,
-    at: &Place,
+    reserved: Result<sandbox::trust::Bundle, String>,
+    trust: &crate::model::plan::Trust,
     cmd: &mut std::process::Command,
     intel: Option<&mut crate::model::report::IntelUse>,
     what: &str,
 ) -> Option<sandbox::trust::Bundle> {
-    let written = match proxy.inspection()? {
-        Ok(pem) => sandbox::trust::write(&plan.trust, pem, &at.tmp).map_err(|e| e.to_string()),
-        Err(why) => Err(why.to_string()),
+    let written = match (proxy.inspection()?, reserved) {
+        (Ok(pem), Ok(bundle)) => bundle
+            .write(trust, pem)
+            .map(|()| bundle)
+            .map_err(|e| e.to_string()),
+        (Err(why), _) => Err(why.to_string()),
+        (_, Err(why)) => Err(why),
     };
     match written {
         Ok(bundle) => {
-            sandbox::trust::apply(cmd, &plan.trust, &bundle);
+            sandbox::trust::apply(cmd, trust, &bundle);
             Some(bundle)
         }
         Err(why) => {

@@ -50,45 +50,53 @@ pub fn system_bundle() -> Option<PathBuf> {
     openssl_probe::probe().cert_file
 }
 
-/// Writes the bundle for `trust` with `ca_pem` in `<tmp>-ca/`.
-pub fn write(trust: &Trust, ca_pem: &str, tmp: &Path) -> Result<Bundle, BundleError> {
-    let previous = match (&trust.ca_file, trust.replaces_store) {
-        (Some(f), _) => Some(f.clone()),
-        (None, true) => system_bundle(),
-        (None, false) => None,
-    };
-    let mut text = match &previous {
-        Some(p) => std::fs::read(p).map_err(|source| BundleError::Read {
-            path: p.clone(),
-            source,
-        })?,
-        None => Vec::new(),
-    };
-    if !text.is_empty() && !text.ends_with(b"\n") {
-        text.push(b'\n');
-    }
-    text.extend_from_slice(ca_pem.as_bytes());
+/// Makes the bundle's directory, `<tmp>-ca/`, before the sandbox's rules
+/// are built (landlock grants reads on what exists then; the file is written
+/// once the proxy has made the CA).
+pub fn reserve(tmp: &Path) -> Result<Bundle, BundleError> {
     let mut name = tmp.as_os_str().to_owned();
     name.push("-ca");
     let dir = PathBuf::from(name);
-    let write_err = |source| BundleError::Write {
-        dir: dir.clone(),
-        source,
-    };
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&dir)
-            .map_err(write_err)?;
-    }
-    let bundle = Bundle {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|source| BundleError::Write {
+            dir: dir.clone(),
+            source,
+        })?;
+    Ok(Bundle {
         path: dir.join("ca-bundle.pem"),
-        dir: dir.clone(),
-    };
-    let mut f = std::fs::File::create(&bundle.path).map_err(write_err)?;
-    f.write_all(&text).map_err(write_err)?;
-    Ok(bundle)
+        dir,
+    })
+}
+
+impl Bundle {
+    /// Writes the bundle for `trust` with `ca_pem`.
+    pub fn write(&self, trust: &Trust, ca_pem: &str) -> Result<(), BundleError> {
+        let previous = match (&trust.ca_file, trust.replaces_store) {
+            (Some(f), _) => Some(f.clone()),
+            (None, true) => system_bundle(),
+            (None, false) => None,
+        };
+        let mut text = match &previous {
+            Some(p) => std::fs::read(p).map_err(|source| BundleError::Read {
+                path: p.clone(),
+                source,
+            })?,
+            None => Vec::new(),
+        };
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        text.extend_from_slice(ca_pem.as_bytes());
+        let write_err = |source| BundleError::Write {
+            dir: self.dir.clone(),
+            source,
+        };
+        let mut f = std::fs::File::create(&self.path).map_err(write_err)?;
+        f.write_all(&text).map_err(write_err)
+    }
 }
 
 /// Points the manager at `bundle` through its own variables.
@@ -117,7 +125,8 @@ mod tests {
             bundle_vars: vec!["X_CERT".into()],
             set: Vec::new(),
         };
-        let b = write(&trust, "CA\n", &tmp).unwrap();
+        let b = reserve(&tmp).unwrap();
+        b.write(&trust, "CA\n").unwrap();
         assert_eq!(std::fs::read_to_string(&b.path).unwrap(), "OWN\nCA\n");
         let dir = b.path.parent().unwrap().to_path_buf();
         drop(b);
@@ -126,7 +135,8 @@ mod tests {
             replaces_store: false,
             ..Trust::default()
         };
-        let b = write(&adds, "CA\n", &d.path().join("u")).unwrap();
+        let b = reserve(&d.path().join("u")).unwrap();
+        b.write(&adds, "CA\n").unwrap();
         assert_eq!(std::fs::read_to_string(&b.path).unwrap(), "CA\n");
     }
 }
