@@ -211,6 +211,16 @@ fn pypi_tls(home: &Path) -> (PypiIndex, TlsFront, PathBuf) {
     (index, front, ca.pem)
 }
 
+/// pip told to trust `ca` through `PIP_CERT`; the HTTP library's own
+/// variables, which outrank it, emptied (this machine may set them).
+fn pip_trusts(ca: &Path) -> [(&'static str, String); 3] {
+    [
+        ("PIP_CERT", ca.display().to_string()),
+        ("REQUESTS_CA_BUNDLE", String::new()),
+        ("CURL_CA_BUNDLE", String::new()),
+    ]
+}
+
 fn pip_install(env: &ShimEnv, mode: &str, front: &TlsFront, ca: &Path) -> Installed {
     let venv = venv(&env.home);
     let pip = venv_bin(&venv, "pip");
@@ -227,7 +237,7 @@ fn pip_install(env: &ShimEnv, mode: &str, front: &TlsFront, ca: &Path) -> Instal
             "pwdemo",
         ],
         env.home.path(),
-        &[("PIP_CERT", ca.display().to_string())],
+        &pip_trusts(ca),
     )
 }
 
@@ -269,4 +279,16 @@ fn pip_over_tls_without_a_feed_and_with_a_clean_one_installs() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.report["sandbox"]["intel"]["consulted"], true);
     assert!(out.findings("intel.known-malicious").is_empty());
+    assert!(
+        connects(&out.report, front.port())
+            .iter()
+            .any(|reason| reason.contains("TLS terminated")),
+        "{:?}",
+        connects(&out.report, front.port())
+    );
+    assert!(
+        connects(&bare.report, front.port())
+            .iter()
+            .all(|reason| !reason.contains("TLS terminated"))
+    );
 }

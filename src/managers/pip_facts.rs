@@ -275,15 +275,20 @@ pub(super) fn apply_pip(p: &mut InstallPlan, cwd: &Path) {
     if let Some(proxy) = req.option("proxy") {
         p.proxy = Some(proxy.to_string());
     }
-    // pip verifies with the one bundle `cert` names (else the system's):
-    // given another, it trusts only that one.
+    // pip verifies with one bundle: `REQUESTS_CA_BUNDLE` (or
+    // `CURL_CA_BUNDLE`) when set, which its HTTP library lets outrank even
+    // `--cert`; else `cert`; else its default store. Given another bundle,
+    // it trusts only that one.
+    let env_bundle = ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
     p.trust = crate::model::plan::Trust {
-        ca_file: req
-            .option("cert")
-            .map(abs)
+        ca_file: env_bundle
+            .map(|b| abs(&b))
+            .or_else(|| req.option("cert").map(abs))
             .or_else(|| p.facts.values.get("cert").map(|c| abs(c))),
         replaces_store: true,
-        bundle_vars: vec!["PIP_CERT".into()],
+        bundle_vars: vec!["PIP_CERT".into(), "REQUESTS_CA_BUNDLE".into()],
         set: Vec::new(),
     };
     if let Some(c) = req.option("cache-dir") {
