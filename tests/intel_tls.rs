@@ -179,9 +179,14 @@ fn npm_over_tls_without_a_feed_is_a_tunnel_and_a_clean_feed_installs() {
     assert_eq!(bare.code, 0, "{}", bare.stderr);
     assert!(project.join("node_modules/pwdep/index.js").is_file());
     let tunnels = connects(&bare.report, port);
-    assert!(!tunnels.is_empty(), "npm reached the registry through CONNECT");
     assert!(
-        tunnels.iter().all(|reason| !reason.contains("TLS terminated")),
+        !tunnels.is_empty(),
+        "npm reached the registry through CONNECT"
+    );
+    assert!(
+        tunnels
+            .iter()
+            .all(|reason| !reason.contains("TLS terminated")),
         "no feed, no termination: {tunnels:?}"
     );
     assert!(bare.report["sandbox"]["intel"].is_null());
@@ -249,7 +254,10 @@ fn pip_over_tls_a_known_malicious_wheel_is_refused_before_download() {
         import(&env, &[record("MAL-TLS-5", "PyPI", "PwDemo", &["1.0.0"])]);
         let out = pip_install(&env, mode, &front, &ca);
         assert_eq!(out.code, 90, "{mode}: {}", out.stderr);
-        assert!(index.was_requested("/simple/pwdemo/"), "the index page is read");
+        assert!(
+            index.was_requested("/simple/pwdemo/"),
+            "the index page is read"
+        );
         assert!(
             !index
                 .requests()

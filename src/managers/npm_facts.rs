@@ -420,7 +420,6 @@ const ROOT_INSTALL_SCRIPTS: &[&str] = &[
 /// What those scripts may write in protect (relative to the project).
 const ROOT_HOOK_DIRS: &[&str] = &[".git/hooks"];
 
-
 /// How node's managers are told to trust another CA. `NODE_EXTRA_CA_CERTS`
 /// adds to node's own roots (keeping what the user had there); a `cafile`
 /// the configuration names replaces them for npm, yarn and pnpm, so the

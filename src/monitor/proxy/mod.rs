@@ -205,9 +205,11 @@ impl Proxy {
                 .map(Arc::new)
                 .map_err(|e| e.to_string())
         });
-        let inspection = authority
-            .as_ref()
-            .map(|a| a.as_ref().map(|a| a.ca_pem().to_string()).map_err(Clone::clone));
+        let inspection = authority.as_ref().map(|a| {
+            a.as_ref()
+                .map(|a| a.ca_pem().to_string())
+                .map_err(Clone::clone)
+        });
         let ctx = server::Ctx::new(
             policy,
             format!(

@@ -396,7 +396,12 @@ async fn handle(
 /// An allowed request whose host could not be reached: 504 when it timed
 /// out, else 502; the cause and `host:port` go to the record, to stderr
 /// and to the client.
-pub(super) fn unreachable(open: &Open, host: &str, port: u16, e: &std::io::Error) -> Response<Body> {
+pub(super) fn unreachable(
+    open: &Open,
+    host: &str,
+    port: u16,
+    e: &std::io::Error,
+) -> Response<Body> {
     let cause = super::upstream::failure_cause(e);
     let status = if cause.starts_with("timed out") {
         StatusCode::GATEWAY_TIMEOUT
@@ -430,15 +435,19 @@ async fn connect(ctx: Arc<Ctx>, pid: Option<i32>, req: Request<Incoming>) -> Res
         return denied(&host, port, &open);
     }
     match ctx.inspects(&host, port) {
-        Some(Ok(authority)) => return intercept::terminate(ctx, authority, pid, req, host, port, open),
+        Some(Ok(authority)) => {
+            return intercept::terminate(ctx, authority, pid, req, host, port, open);
+        }
         Some(Err(why)) => {
             // Fail closed: the feed cannot be checked on this registry.
-            let failure = format!(
-                "the registry's TLS could not be terminated for the feed's check ({why})"
-            );
+            let failure =
+                format!("the registry's TLS could not be terminated for the feed's check ({why})");
             if ctx.policy_refuses_intel() {
                 open.fail(&failure);
-                eprintln!("pkgwarden: proxy: {host}:{port}: {}; refused", crate::report::clean(&failure));
+                eprintln!(
+                    "pkgwarden: proxy: {host}:{port}: {}; refused",
+                    crate::report::clean(&failure)
+                );
                 return text(
                     StatusCode::FORBIDDEN,
                     format!("pkgwarden: {host}:{port} refused: {failure}\n"),

@@ -94,7 +94,10 @@ impl Authority {
         ];
         params.distinguished_name.push(
             rcgen::DnType::CommonName,
-            format!("pkgwarden install {} (registry inspection)", std::process::id()),
+            format!(
+                "pkgwarden install {} (registry inspection)",
+                std::process::id()
+            ),
         );
         validity(&mut params);
         let cert = params.self_signed(&key)?;
@@ -135,9 +138,7 @@ impl Authority {
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
         validity(&mut params);
         let leaf = params.signed_by(&self.leaf_key, &self.issuer)?;
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            self.leaf_key.serialize_der(),
-        ));
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf_key.serialize_der()));
         let mut config = rustls::ServerConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
