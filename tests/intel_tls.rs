@@ -300,3 +300,70 @@ fn pip_over_tls_without_a_feed_and_with_a_clean_one_installs() {
             .all(|reason| !reason.contains("TLS terminated"))
     );
 }
+
+/// `uv pip install pwdemo` from the TLS index, uv trusting the test CA
+/// through `SSL_CERT_FILE`.
+fn uv_install(env: &ShimEnv, mode: &str, front: &TlsFront, ca: &Path) -> Installed {
+    let venv = venv(&env.home);
+    let python = venv_bin(&venv, "python");
+    let index_url = format!("{}/simple/", front.base_url());
+    install(
+        env,
+        mode,
+        &[
+            "uv",
+            "pip",
+            "install",
+            "--no-cache",
+            "--python",
+            python.to_str().unwrap(),
+            "--index-url",
+            &index_url,
+            "pwdemo",
+        ],
+        env.home.path(),
+        &[
+            ("SSL_CERT_FILE", ca.display().to_string()),
+            ("SSL_CERT_DIR", String::new()),
+        ],
+    )
+}
+
+#[test]
+fn uv_over_tls_a_known_malicious_wheel_is_refused_and_a_clean_feed_installs() {
+    if which::which("uv").is_err() {
+        eprintln!("uv not installed: skipped");
+        return;
+    }
+    let env = ShimEnv::new(&[]);
+    let (index, front, ca) = pypi_tls(env.home.path());
+    let bare = uv_install(&env, "block", &front, &ca);
+    assert_eq!(bare.code, 0, "{}", bare.stderr);
+    assert!(index.was_downloaded("pwdemo"));
+    import(&env, &[record("MAL-TLS-7", "PyPI", "pwdemo", &["0.1"])]);
+    let clean = uv_install(&env, "block", &front, &ca);
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    assert!(
+        connects(&clean.report, front.port())
+            .iter()
+            .any(|reason| reason.contains("TLS terminated")),
+        "{:?}",
+        connects(&clean.report, front.port())
+    );
+    for mode in ["protect", "block"] {
+        let env = ShimEnv::new(&[]);
+        let (index, front, ca) = pypi_tls(env.home.path());
+        import(&env, &[record("MAL-TLS-8", "PyPI", "pwdemo", &["1.0.0"])]);
+        let out = uv_install(&env, mode, &front, &ca);
+        assert_eq!(out.code, 90, "{mode}: {}", out.stderr);
+        assert!(
+            !index
+                .requests()
+                .iter()
+                .any(|q| q.path.starts_with("/files/pwdemo/")),
+            "{mode}: the wheel was asked for: {:?}",
+            index.requests()
+        );
+        assert!(!out.findings("intel.known-malicious").is_empty());
+    }
+}
