@@ -367,3 +367,53 @@ fn uv_over_tls_a_known_malicious_wheel_is_refused_and_a_clean_feed_installs() {
         assert!(!out.findings("intel.known-malicious").is_empty());
     }
 }
+
+/// `pnpm add pwapp` from the TLS registry, pnpm trusting the test CA
+/// through npm's `cafile` setting (which pnpm reads).
+fn pnpm_app(env: &ShimEnv, r: &NpmTls, mode: &str, project: &Path) -> Installed {
+    fresh_npm_project(project);
+    let _ = fs::remove_dir_all(env.home.data_dir().join("pnpm"));
+    let registry = format!("{}/", r.front.named_url());
+    install(
+        env,
+        mode,
+        &["pnpm", "add", "--registry", &registry, "pwapp"],
+        project,
+        &[("npm_config_cafile", r.ca.display().to_string())],
+    )
+}
+
+#[test]
+fn pnpm_over_tls_a_known_malicious_dependency_is_refused_before_it_is_asked() {
+    if which::which("pnpm").is_err() {
+        eprintln!("pnpm not installed: skipped");
+        return;
+    }
+    let env = ShimEnv::new(&[]);
+    let r = npm_tls(env.home.path());
+    let project = env.home.path().join("proj");
+    fs::create_dir_all(&project).unwrap();
+    let bare = pnpm_app(&env, &r, "block", &project);
+    assert_eq!(bare.code, 0, "{}", bare.stderr);
+    assert!(r.registry.tarball_fetched("pwdep", "1.0.0"));
+    for mode in ["protect", "block"] {
+        let env = ShimEnv::new(&[]);
+        let r = npm_tls(env.home.path());
+        import(&env, &[record("MAL-TLS-9", "npm", "pwdep", &["1.0.0"])]);
+        let project = env.home.path().join("proj");
+        fs::create_dir_all(&project).unwrap();
+        let out = pnpm_app(&env, &r, mode, &project);
+        assert_eq!(out.code, 90, "{mode}: {}", out.stderr);
+        assert!(
+            r.registry.tarball_fetched("pwapp", "1.0.0"),
+            "{mode}: {:?}",
+            r.registry.requests()
+        );
+        assert!(
+            !tarball_asked(&r.registry, "pwdep"),
+            "{mode}: the registry was asked for the malicious tarball: {:?}",
+            r.registry.requests()
+        );
+        assert!(!out.findings("intel.known-malicious").is_empty());
+    }
+}

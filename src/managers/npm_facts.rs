@@ -431,6 +431,13 @@ pub(super) fn trust(p: &InstallPlan, cwd: &Path) -> crate::model::plan::Trust {
         .option("cafile")
         .map(str::to_string)
         .or_else(|| p.facts.values.get("cafile").cloned())
+        // yarn's and pnpm's facts do not read npm's configuration: its
+        // variable, which they read too.
+        .or_else(|| {
+            std::env::vars()
+                .find(|(k, v)| k.eq_ignore_ascii_case("npm_config_cafile") && !v.is_empty())
+                .map(|(_, v)| v)
+        })
         .map(|f| cwd.join(crate::paths::expand_tilde(&f)));
     let extra = std::env::var_os("NODE_EXTRA_CA_CERTS")
         .filter(|v| !v.is_empty())
