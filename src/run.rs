@@ -47,18 +47,9 @@ pub fn sandboxed(
         Ok(t) => t,
         Err(e) => return SetupError::TempDir(e).report(what),
     };
-    let at = Place {
-        home: crate::paths::home(),
-        cwd,
-        tmp: tmp.tmp.clone(),
-        root_caches: tmp.root_caches.clone(),
-    };
+    let at = Place::of(&tmp, cwd);
     let precreated = sandbox::Precreated::create(&plan.create_files);
-    let proxy_policy = setup::proxy_policy(&plan, p, env);
-    let feed = proxy_policy.intel.is_some();
-    // Made before the sandbox's rules, which grant reads on what exists.
-    let reserved = (feed && !proxy_policy.inspect.is_empty())
-        .then(|| sandbox::trust::reserve(&at.tmp).map_err(|e| e.to_string()));
+    let (proxy_policy, reserved) = feed_setup(&plan, p, env, &at);
     let (fs, grants, ll_fd, landlock) = match close(&plan, p, &at, what) {
         Ok(c) => c,
         Err(Some(e)) => return e.report(what),
@@ -75,24 +66,16 @@ pub fn sandboxed(
     let installed = detect::record::stat_installed(&scope.site_dirs);
     let rules = seccomp::for_mode(p.mode, landlock.abi);
     let program = rules.program();
-    let proxy = match Proxy::start(proxy_policy.clone(), start) {
-        Ok(proxy) => proxy,
+    let (proxy, mut intel) = match start_proxy(proxy_policy, &plan, start, what) {
+        Ok(started) => started,
         Err(e) => return SetupError::Proxy(e).report(what),
     };
-    let mut intel = setup::intel_use(&proxy_policy, &plan, proxy.inspection());
-    drop(proxy_policy);
-    if proxy.inspection().is_none()
-        && let Some(why) = intel.as_ref().and_then(|i| i.tls_not_inspected.as_deref())
-    {
-        eprintln!("pkgwarden: WARNING: {what}: the feed: {why}");
-    }
     let end = setup::ProxyEnd::of(&proxy);
     let watch = setup::watch(&plan, p.mode, &fs, &grants, &at, rules, end, start);
     let mut cmd = prepare::command(real, &inv.args, &plan, &at.tmp, &proxy.url());
     let domains = prepare::package_code(&mut cmd, &plan, p.mode, &fs, &at, env, what);
     let (env_removed, env_kept) = prepare::scrub(&mut cmd, env, &plan);
-    let _bundle = reserved
-        .and_then(|r| inspect_registries(&proxy, r, &plan.trust, &mut cmd, intel.as_mut(), what));
+    let _ca = trust_ca(&proxy, reserved, &plan, &mut cmd, &mut intel, what);
     child::install_forwarding();
     // Detached grandchildren stay in our tree, where they can be found.
     procs::become_subreaper();
@@ -159,17 +142,56 @@ pub fn sandboxed(
     code
 }
 
+/// The proxy's policy and, when registries over TLS are to be inspected,
+/// the CA bundle's directory: made before the sandbox's rules, which grant
+/// reads on what exists then.
+fn feed_setup(
+    plan: &crate::model::plan::InstallPlan,
+    p: &policy::Policy,
+    env: &[(String, String)],
+    at: &Place,
+) -> (
+    setup::ProxyPolicy,
+    Option<Result<sandbox::trust::Bundle, String>>,
+) {
+    let policy = setup::proxy_policy(plan, p, env);
+    let reserved = (policy.intel.is_some() && !policy.inspect.is_empty())
+        .then(|| sandbox::trust::reserve(&at.tmp).map_err(|e| e.to_string()));
+    (policy, reserved)
+}
+
+/// Starts the proxy; with a feed, says how it is consulted (and, loudly,
+/// when registries over TLS cannot be inspected for this manager).
+fn start_proxy(
+    policy: setup::ProxyPolicy,
+    plan: &crate::model::plan::InstallPlan,
+    start: Instant,
+    what: &str,
+) -> std::io::Result<(Proxy, Option<crate::model::report::IntelUse>)> {
+    let intel = policy.intel.is_some();
+    let kept = intel.then(|| policy.clone());
+    let proxy = Proxy::start(policy, start)?;
+    let used = kept.and_then(|k| setup::intel_use(&k, plan, proxy.inspection()));
+    if proxy.inspection().is_none()
+        && let Some(why) = used.as_ref().and_then(|i| i.tls_not_inspected.as_deref())
+    {
+        eprintln!("pkgwarden: WARNING: {what}: the feed: {why}");
+    }
+    Ok((proxy, used))
+}
+
 /// With a feed: the manager told to trust the install's CA (the bundle,
 /// kept until the install ends), or, when that cannot be, said loudly.
-fn inspect_registries(
+fn trust_ca(
     proxy: &Proxy,
-    reserved: Result<sandbox::trust::Bundle, String>,
-    trust: &crate::model::plan::Trust,
+    reserved: Option<Result<sandbox::trust::Bundle, String>>,
+    plan: &crate::model::plan::InstallPlan,
     cmd: &mut std::process::Command,
-    intel: Option<&mut crate::model::report::IntelUse>,
+    intel: &mut Option<crate::model::report::IntelUse>,
     what: &str,
 ) -> Option<sandbox::trust::Bundle> {
-    let written = match (proxy.inspection()?, reserved) {
+    let trust = &plan.trust;
+    let written = match (proxy.inspection()?, reserved?) {
         (Ok(pem), Ok(bundle)) => bundle
             .write(trust, pem)
             .map(|()| bundle)
@@ -188,7 +210,7 @@ fn inspect_registries(
             eprintln!(
                 "pkgwarden: WARNING: {what}: the feed cannot be checked on the registries over TLS ({why})"
             );
-            if let Some(i) = intel {
+            if let Some(i) = intel.as_mut() {
                 i.tls_inspected.clear();
                 i.tls_not_inspected = Some(why);
             }

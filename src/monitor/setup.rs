@@ -3,7 +3,8 @@
 //! policy, and what the seccomp supervisor watches and refuses.
 
 use super::notify::{NetPolicy, Watch, WriteGrants};
-use super::proxy::{ProxyPolicy, Upstream};
+pub use super::proxy::ProxyPolicy;
+use super::proxy::Upstream;
 use super::snapshot::Scope;
 use crate::model::plan::{InstallPlan, ProjectManifest};
 use crate::policy::{DenyClass, Mode, Policy};
