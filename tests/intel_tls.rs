@@ -417,3 +417,87 @@ fn pnpm_over_tls_a_known_malicious_dependency_is_refused_before_it_is_asked() {
         assert!(!out.findings("intel.known-malicious").is_empty());
     }
 }
+
+/// What inspecting a registry over TLS costs (benches/intel_tls.sh): one
+/// `npm install` of 40 packages from the TLS registry, with a feed present
+/// (terminated) and without (tunnelled), in order-balanced pairs (ABBA),
+/// same run; prints the medians and their ratio.
+#[test]
+#[ignore = "benchmark: benches/intel_tls.sh"]
+fn bench_npm_over_tls_with_and_without_a_feed() {
+    let pairs: usize = std::env::var("PW_BENCH_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
+    let env = ShimEnv::new(&[]);
+    let ca = TestCa::new(&env.home.path().join("ca"));
+    let mut front = TlsFront::bind(&ca);
+    let mut packages = Vec::new();
+    let mut deps = serde_json::Map::new();
+    for i in 0..39 {
+        let name = format!("pwb{i:02}");
+        packages.push(NpmPackage::new(
+            json!({"name": name, "version": "1.0.0", "license": "MIT"}),
+            &[("index.js", format!("module.exports = {i};\n").as_bytes())],
+        ));
+        deps.insert(name, json!("^1.0.0"));
+    }
+    packages.push(NpmPackage::new(
+        json!({"name": "pwbapp", "version": "1.0.0", "license": "MIT", "dependencies": deps}),
+        &[("index.js", b"module.exports = 0;\n")],
+    ));
+    let registry = NpmRegistry::start_at(packages, Some(front.named_url()));
+    front.start(registry.port());
+    let url = format!("{}/", front.named_url());
+    let project = env.home.path().join("proj");
+    fs::create_dir_all(&project).unwrap();
+    let feed_dir = env.home.state_dir().join("pkgwarden/intel");
+    import(&env, &[record("MAL-BENCH", "npm", "not-installed", &["1.0.0"])]);
+    let kept = env.home.path().join("intel-kept");
+    let once = |with_feed: bool| -> f64 {
+        // The feed is present or not: its directory moved aside.
+        if with_feed && kept.exists() {
+            fs::rename(&kept, &feed_dir).unwrap();
+        } else if !with_feed && feed_dir.exists() {
+            fs::rename(&feed_dir, &kept).unwrap();
+        }
+        fresh_npm_project(&project);
+        let _ = fs::remove_dir_all(env.home.path().join(".npm/_cacache"));
+        let t = std::time::Instant::now();
+        let out = install(
+            &env,
+            "protect",
+            &["npm", "install", "--registry", &url, "pwbapp"],
+            &project,
+            &[("npm_config_cafile", ca.pem.display().to_string())],
+        );
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(out.report["sandbox"]["intel"].is_null(), !with_feed);
+        ms
+    };
+    once(true);
+    once(false);
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for i in 0..pairs {
+        // ABBA: each pair's order alternates.
+        if i % 2 == 0 {
+            off.push(once(false));
+            on.push(once(true));
+        } else {
+            on.push(once(true));
+            off.push(once(false));
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let ratios: Vec<f64> = on.iter().zip(&off).map(|(a, b)| a / b).collect();
+    let (m_on, m_off) = (median(&mut on.clone()), median(&mut off.clone()));
+    println!(
+        "intel-tls npm 40 packages: feed (terminated) median {m_on:.0} ms, no feed (tunnel) median {m_off:.0} ms, ratio of medians {:.3}, median pair ratio {:.3}, pairs {pairs}",
+        m_on / m_off,
+        median(&mut ratios.clone())
+    );
+}
