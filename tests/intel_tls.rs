@@ -452,7 +452,10 @@ fn bench_npm_over_tls_with_and_without_a_feed() {
     let project = env.home.path().join("proj");
     fs::create_dir_all(&project).unwrap();
     let feed_dir = env.home.state_dir().join("pkgwarden/intel");
-    import(&env, &[record("MAL-BENCH", "npm", "not-installed", &["1.0.0"])]);
+    import(
+        &env,
+        &[record("MAL-BENCH", "npm", "not-installed", &["1.0.0"])],
+    );
     let kept = env.home.path().join("intel-kept");
     let once = |with_feed: bool| -> f64 {
         // The feed is present or not: its directory moved aside.

@@ -90,13 +90,21 @@ pub(super) fn terminate(
                 return;
             }
         };
-        let svc = hyper::service::service_fn(move |req| inner(conn.clone(), req));
+        let svc = {
+            let conn = conn.clone();
+            hyper::service::service_fn(move |req| inner(conn.clone(), req))
+        };
         let _ = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.head_timeout)
             .max_buf_size(limits.max_head)
             .serve_connection(TokioIo::new(stream), svc)
             .await;
+        // The registry connection waits for the next client connection: a
+        // fresh TLS handshake each doubled a new connection's cost.
+        if let Some(s) = conn.sender.lock().await.take() {
+            conn.ctx.routes().park_one(conn.pool_key(), s);
+        }
         drop(open);
     });
     Response::new(Full::new(Bytes::new()).map_err(|n| match n {}).boxed())
@@ -167,6 +175,12 @@ async fn inner(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<Body>
 }
 
 impl Conn {
+    /// Where idle registry connections of this host wait (apart from plain
+    /// HTTP's, which are not TLS).
+    fn pool_key(&self) -> String {
+        format!("tls:{}:{}", self.host.to_ascii_lowercase(), self.port)
+    }
+
     /// Sends on the kept registry connection, or a fresh one (also when the
     /// kept one had closed before the request went out).
     async fn send(&self, req: Request<Body>) -> io::Result<Response<Incoming>> {
@@ -177,6 +191,9 @@ impl Conn {
             && s.ready().await.is_ok()
         {
             kept = Some(s);
+        }
+        if kept.is_none() {
+            kept = self.ctx.routes().unpark(&self.pool_key());
         }
         let fresh = kept.is_none();
         let mut sender = match kept {
