@@ -43,6 +43,7 @@ pub struct Ran {
     pub env_removed: Vec<String>,
     pub env_kept: Vec<String>,
     pub domains: PackageCode,
+    pub intel: Option<crate::model::report::IntelUse>,
 }
 
 /// After the install: the snapshot's diff and the rules, the verdict, the
@@ -120,6 +121,7 @@ pub fn judge(
             after: &after,
             readable_credentials: &r.plan.readable_credentials,
             supervisor_failed: r.supervisor_failed.clone(),
+            intel: r.intel.clone(),
         },
         input: &input,
         env_removed: &r.env_removed,

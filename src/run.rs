@@ -47,13 +47,9 @@ pub fn sandboxed(
         Ok(t) => t,
         Err(e) => return SetupError::TempDir(e).report(what),
     };
-    let at = Place {
-        home: crate::paths::home(),
-        cwd,
-        tmp: tmp.tmp.clone(),
-        root_caches: tmp.root_caches.clone(),
-    };
+    let at = Place::of(&tmp, cwd);
     let precreated = sandbox::Precreated::create(&plan.create_files);
+    let (proxy_policy, reserved) = feed_setup(&plan, p, env, &at);
     let (fs, grants, ll_fd, landlock) = match close(&plan, p, &at, what) {
         Ok(c) => c,
         Err(Some(e)) => return e.report(what),
@@ -70,8 +66,8 @@ pub fn sandboxed(
     let installed = detect::record::stat_installed(&scope.site_dirs);
     let rules = seccomp::for_mode(p.mode, landlock.abi);
     let program = rules.program();
-    let proxy = match Proxy::start(setup::proxy_policy(&plan, p, env), start) {
-        Ok(proxy) => proxy,
+    let (proxy, mut intel) = match start_proxy(proxy_policy, &plan, start, what) {
+        Ok(started) => started,
         Err(e) => return SetupError::Proxy(e).report(what),
     };
     let end = setup::ProxyEnd::of(&proxy);
@@ -79,6 +75,7 @@ pub fn sandboxed(
     let mut cmd = prepare::command(real, &inv.args, &plan, &at.tmp, &proxy.url());
     let domains = prepare::package_code(&mut cmd, &plan, p.mode, &fs, &at, env, what);
     let (env_removed, env_kept) = prepare::scrub(&mut cmd, env, &plan);
+    let _ca = trust_ca(&proxy, reserved, &plan, &mut cmd, &mut intel, what);
     child::install_forwarding();
     // Detached grandchildren stay in our tree, where they can be found.
     procs::become_subreaper();
@@ -138,6 +135,7 @@ pub fn sandboxed(
         env_removed,
         env_kept,
         domains,
+        intel,
     };
     let code = crate::judge::judge(inv, real, eff, ran, started, start);
     drop(tmp);
@@ -157,6 +155,83 @@ fn plan(
     let mut plan = crate::managers::facts::plan(real, request, cwd)?;
     crate::cooldown::apply(&mut plan, p, &inv.args, cwd, what)?;
     Ok(plan)
+}
+
+/// The proxy's policy and, when registries over TLS are to be inspected,
+/// the CA bundle's directory: made before the sandbox's rules, which grant
+/// reads on what exists then.
+fn feed_setup(
+    plan: &crate::model::plan::InstallPlan,
+    p: &policy::Policy,
+    env: &[(String, String)],
+    at: &Place,
+) -> (
+    setup::ProxyPolicy,
+    Option<Result<sandbox::trust::Bundle, String>>,
+) {
+    let policy = setup::proxy_policy(plan, p, env);
+    let reserved = (policy.intel.is_some() && !policy.inspect.is_empty())
+        .then(|| sandbox::trust::reserve(&at.tmp).map_err(|e| e.to_string()));
+    (policy, reserved)
+}
+
+/// Starts the proxy; with a feed, says how it is consulted (and, loudly,
+/// when registries over TLS cannot be inspected for this manager).
+fn start_proxy(
+    policy: setup::ProxyPolicy,
+    plan: &crate::model::plan::InstallPlan,
+    start: Instant,
+    what: &str,
+) -> std::io::Result<(Proxy, Option<crate::model::report::IntelUse>)> {
+    let intel = policy.intel.is_some();
+    let kept = intel.then(|| policy.clone());
+    let proxy = Proxy::start(policy, start)?;
+    let used = kept.and_then(|k| setup::intel_use(&k, plan, proxy.inspection()));
+    if proxy.inspection().is_none()
+        && let Some(why) = used.as_ref().and_then(|i| i.tls_not_inspected.as_deref())
+    {
+        eprintln!("pkgwarden: WARNING: {what}: the feed: {why}");
+    }
+    Ok((proxy, used))
+}
+
+/// With a feed: the manager told to trust the install's CA (the bundle,
+/// kept until the install ends), or, when that cannot be, said loudly.
+fn trust_ca(
+    proxy: &Proxy,
+    reserved: Option<Result<sandbox::trust::Bundle, String>>,
+    plan: &crate::model::plan::InstallPlan,
+    cmd: &mut std::process::Command,
+    intel: &mut Option<crate::model::report::IntelUse>,
+    what: &str,
+) -> Option<sandbox::trust::Bundle> {
+    let trust = &plan.trust;
+    let written = match (proxy.inspection()?, reserved?) {
+        (Ok(pem), Ok(bundle)) => bundle
+            .write(trust, pem)
+            .map(|()| bundle)
+            .map_err(|e| e.to_string()),
+        (Err(why), _) => Err(why.to_string()),
+        (_, Err(why)) => Err(why),
+    };
+    match written {
+        Ok(bundle) => {
+            sandbox::trust::apply(cmd, trust, &bundle);
+            Some(bundle)
+        }
+        Err(why) => {
+            // Fail closed: the tunnels to the registries are refused (but in
+            // audit) rather than let through unchecked.
+            eprintln!(
+                "pkgwarden: WARNING: {what}: the feed cannot be checked on the registries over TLS ({why})"
+            );
+            if let Some(i) = intel.as_mut() {
+                i.tls_inspected.clear();
+                i.tls_not_inspected = Some(why);
+            }
+            None
+        }
+    }
 }
 
 /// The sandbox's file rules for this install, built into a landlock

@@ -148,6 +148,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         extra_args: Vec::new(),
         extra_args_at: 0,
         cooldown: None,
+        trust: Default::default(),
     };
     // The family's part: the command line, the credentials its manager
     // reads, how it starts package code, its extra environment.

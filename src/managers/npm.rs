@@ -1855,6 +1855,7 @@ impl super::Adapter for NpmAdapter {
             p.package_code = super::package_code::shapes("yarn");
         }
         super::npm_facts::root_script_dirs(p, home.as_deref());
+        p.trust = super::npm_facts::trust(p, cwd);
         let extra = super::yarn_pnpm::sandbox_env(p);
         p.env
             .extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));

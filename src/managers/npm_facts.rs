@@ -95,6 +95,10 @@ pub(super) fn npm_facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFa
     let download_hosts: Vec<String> = disturl.as_deref().and_then(host_port).into_iter().collect();
     let mut values = BTreeMap::new();
     values.insert("global_prefix".into(), global_prefix);
+    // The CA file npm verifies registries with, when configured.
+    if let Some(f) = s("cafile").filter(|v| !v.is_empty()) {
+        values.insert("cafile".into(), f);
+    }
     if let Some(shell) = s("script-shell").filter(|v| !v.is_empty()) {
         values.insert("script_shell".into(), shell);
     }
@@ -415,6 +419,44 @@ const ROOT_INSTALL_SCRIPTS: &[&str] = &[
 
 /// What those scripts may write in protect (relative to the project).
 const ROOT_HOOK_DIRS: &[&str] = &[".git/hooks"];
+
+/// How node's managers are told to trust another CA. `NODE_EXTRA_CA_CERTS`
+/// adds to node's own roots (keeping what the user had there); a `cafile`
+/// the configuration names replaces them for npm, yarn and pnpm, so the
+/// bundle (that file's certificates and the install's CA) goes there too,
+/// through `npm_config_cafile`, which outranks every `.npmrc`.
+pub(super) fn trust(p: &InstallPlan, cwd: &Path) -> crate::model::plan::Trust {
+    let cafile = p
+        .request
+        .option("cafile")
+        .map(str::to_string)
+        .or_else(|| p.facts.values.get("cafile").cloned())
+        // yarn's and pnpm's facts do not read npm's configuration: its
+        // variable, which they read too.
+        .or_else(|| {
+            std::env::vars()
+                .find(|(k, v)| k.eq_ignore_ascii_case("npm_config_cafile") && !v.is_empty())
+                .map(|(_, v)| v)
+        })
+        .map(|f| cwd.join(crate::paths::expand_tilde(&f)));
+    let extra = std::env::var_os("NODE_EXTRA_CA_CERTS")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    match cafile {
+        Some(f) => crate::model::plan::Trust {
+            ca_file: Some(f),
+            replaces_store: true,
+            bundle_vars: vec!["npm_config_cafile".into(), "NODE_EXTRA_CA_CERTS".into()],
+            set: Vec::new(),
+        },
+        None => crate::model::plan::Trust {
+            ca_file: extra,
+            replaces_store: false,
+            bundle_vars: vec!["NODE_EXTRA_CA_CERTS".into()],
+            set: Vec::new(),
+        },
+    }
+}
 
 #[cfg(test)]
 mod tests {

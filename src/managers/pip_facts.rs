@@ -205,6 +205,10 @@ pub(super) fn pip_facts(
     if let Some(h) = &pr.file_host {
         values.insert("file_host".into(), h.clone());
     }
+    // The CA bundle pip verifies its index with, when configured.
+    if let Some(c) = conf("cert") {
+        values.insert("cert".into(), c);
+    }
     // The scheme's data path (a virtualenv's root, the interpreter's
     // prefix) is where a wheel's data files go (`share/man/…`, jupyter
     // kernels, desktop files) and pip's headers beneath `include/`.
@@ -271,6 +275,22 @@ pub(super) fn apply_pip(p: &mut InstallPlan, cwd: &Path) {
     if let Some(proxy) = req.option("proxy") {
         p.proxy = Some(proxy.to_string());
     }
+    // pip verifies with one bundle: `REQUESTS_CA_BUNDLE` (or
+    // `CURL_CA_BUNDLE`) when set, which its HTTP library lets outrank even
+    // `--cert`; else `cert`; else its default store. Given another bundle,
+    // it trusts only that one.
+    let env_bundle = ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+    p.trust = crate::model::plan::Trust {
+        ca_file: env_bundle
+            .map(|b| abs(&b))
+            .or_else(|| req.option("cert").map(abs))
+            .or_else(|| p.facts.values.get("cert").map(|c| abs(c))),
+        replaces_store: true,
+        bundle_vars: vec!["PIP_CERT".into(), "REQUESTS_CA_BUNDLE".into()],
+        set: Vec::new(),
+    };
     if let Some(c) = req.option("cache-dir") {
         p.cache_dirs = vec![abs(c)];
     }

@@ -47,6 +47,33 @@ pub(super) fn facts(real: &Path, tool: Tool, cwd: &Path) -> Result<ManagerFacts,
     }
 }
 
+/// How each tool is told to trust another CA bundle, and what it trusts
+/// now. uv: `SSL_CERT_FILE` replaces its roots (bundled or native). poetry:
+/// requests' `REQUESTS_CA_BUNDLE` (a repository's own `cert` setting
+/// outranks it). pipx: pip's variables, and uv's for its uv backend.
+fn trust(tool: Tool) -> crate::model::plan::Trust {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let requests = || env("REQUESTS_CA_BUNDLE").or_else(|| env("CURL_CA_BUNDLE"));
+    let (ca_file, vars): (Option<PathBuf>, &[&str]) = match tool {
+        Tool::Uv | Tool::Uvx => (env("SSL_CERT_FILE"), &["SSL_CERT_FILE"]),
+        Tool::Poetry => (requests(), &["REQUESTS_CA_BUNDLE"]),
+        _ => (
+            requests().or_else(|| env("PIP_CERT")),
+            &["PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"],
+        ),
+    };
+    crate::model::plan::Trust {
+        ca_file,
+        replaces_store: true,
+        bundle_vars: vars.iter().map(|v| v.to_string()).collect(),
+        set: Vec::new(),
+    }
+}
+
 /// Applies the command line to the plan.
 pub(super) fn apply(p: &mut InstallPlan, cwd: &Path) {
     match p.tool {
@@ -55,6 +82,7 @@ pub(super) fn apply(p: &mut InstallPlan, cwd: &Path) {
         Tool::Poetry => apply_poetry(p, cwd),
         _ => {}
     }
+    p.trust = trust(p.tool);
     // uv builds sdists and runs ephemeral tools from directories of its
     // cache (also as pipx's backend); pipx runs apps from its venv cache.
     let uv =
@@ -1085,6 +1113,7 @@ mod tests {
             extra_args: Vec::new(),
             extra_args_at: 0,
             cooldown: None,
+            trust: Default::default(),
             secret_refs: Vec::new(),
         };
         apply(&mut p, cwd);

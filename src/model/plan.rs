@@ -183,6 +183,28 @@ pub struct InstallPlan {
     /// sets one for this manager.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown: Option<crate::model::cooldown::Cooldown>,
+    /// Which certificates the manager trusts and how it is told to trust
+    /// another bundle (the adapter's data): used only when the registries
+    /// over TLS are inspected (a feed is present).
+    pub trust: Trust,
+}
+
+/// How a manager decides which certificates to trust.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Trust {
+    /// The CA file the manager is configured with (its own setting, or the
+    /// variable it reads), if any: the proxy trusts it, besides the system
+    /// store, when it verifies a registry for this manager.
+    pub ca_file: Option<PathBuf>,
+    /// True when the bundle the manager is given replaces its whole store
+    /// (pip's `cert`): with no CA file configured, the system bundle goes
+    /// into it too. False when it adds to the manager's own roots (node's
+    /// `NODE_EXTRA_CA_CERTS`).
+    pub replaces_store: bool,
+    /// Variables set to the bundle's path in the install's environment.
+    pub bundle_vars: Vec<String>,
+    /// Variables set to fixed values beside them.
+    pub set: Vec<(String, String)>,
 }
 
 impl InstallPlan {

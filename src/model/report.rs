@@ -198,6 +198,32 @@ pub struct SandboxStatus {
     /// the report then rests on the snapshots alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supervisor_failed: Option<String>,
+    /// The offline feed of known-malicious packages, when one is present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel: Option<IntelUse>,
+}
+
+/// How the install consulted the feed of known-malicious packages.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntelUse {
+    /// The feed was consulted on every archive the proxy saw.
+    pub consulted: bool,
+    /// When the feed was imported (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_at: Option<String>,
+    /// Whole days since that import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_days: Option<u64>,
+    /// The newest record's `modified` time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_record: Option<String>,
+    /// The manager's registries over TLS whose connections were terminated
+    /// so the feed sees what they serve (`host:port`).
+    #[serde(default)]
+    pub tls_inspected: Vec<String>,
+    /// Why registries over TLS were not inspected, when they were not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_not_inspected: Option<String>,
 }
 
 /// Whether the install's package code ran nested (README, "The sandbox").

@@ -3,7 +3,8 @@
 //! policy, and what the seccomp supervisor watches and refuses.
 
 use super::notify::{NetPolicy, Watch, WriteGrants};
-use super::proxy::{ProxyPolicy, Upstream};
+pub use super::proxy::ProxyPolicy;
+use super::proxy::Upstream;
 use super::snapshot::Scope;
 use crate::model::plan::{InstallPlan, ProjectManifest};
 use crate::policy::{DenyClass, Mode, Policy};
@@ -105,7 +106,31 @@ pub fn proxy_policy(plan: &InstallPlan, policy: &Policy, env: &[(String, String)
             })
             .map(std::sync::Arc::new),
         intel_refuses: policy.mode != Mode::Audit,
+        inspect: inspected(plan),
+        manager_ca: plan.trust.ca_file.clone(),
     }
+}
+
+/// `host:port` of the manager's own registries reached over TLS (its
+/// registries with an `https` URL, and the hosts they hand downloads to):
+/// what the proxy terminates when a feed is present. Never a host the
+/// policy adds.
+fn inspected(plan: &InstallPlan) -> Vec<String> {
+    // A manager that cannot be told to trust the install's CA keeps its
+    // tunnels (the report says the feed was not checked there).
+    if plan.trust.bundle_vars.is_empty() {
+        return Vec::new();
+    }
+    let mut hosts: Vec<String> = plan
+        .registries
+        .iter()
+        .filter(|u| u.to_ascii_lowercase().starts_with("https://"))
+        .filter_map(|u| host_port_default(u))
+        .collect();
+    hosts.extend(plan.facts.download_hosts.iter().map(|h| with_port(h, 443)));
+    hosts.sort();
+    hosts.dedup();
+    hosts
 }
 
 /// `host:port` of a registry URL, with the scheme's port when none is given.
@@ -125,6 +150,51 @@ fn with_port(host: &str, port: u16) -> String {
             .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
     };
     if has_port { h } else { format!("{h}:{port}") }
+}
+
+/// How this install uses the feed (`None`: no feed), as far as known
+/// before it starts: when the feed was imported, and whether registries
+/// over TLS are inspected (`inspection` is the proxy's answer).
+pub fn intel_use(
+    proxy: &ProxyPolicy,
+    plan: &InstallPlan,
+    inspection: Option<Result<&str, &str>>,
+) -> Option<crate::model::report::IntelUse> {
+    proxy.intel.as_ref()?;
+    let meta = crate::intel::dir().and_then(|d| crate::intel::status(&d));
+    let imported_at = meta.as_ref().map(|m| m.imported_at.clone());
+    let age_days = imported_at
+        .as_deref()
+        .and_then(|t| humantime::parse_rfc3339(t).ok())
+        .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+        .map(|d| d.as_secs() / 86_400);
+    let over_tls = plan
+        .registries
+        .iter()
+        .any(|u| u.to_ascii_lowercase().starts_with("https://"))
+        || !plan.facts.download_hosts.is_empty();
+    let tls_not_inspected = match inspection {
+        Some(Ok(_)) => None,
+        Some(Err(why)) => Some(format!(
+            "the install's CA could not be made ({why}): their connections were refused but in audit"
+        )),
+        None if over_tls && plan.trust.bundle_vars.is_empty() => Some(
+            "this manager has no setting pkgwarden knows to make it trust another CA: its registries over TLS were not checked".into(),
+        ),
+        None => None,
+    };
+    Some(crate::model::report::IntelUse {
+        consulted: true,
+        imported_at,
+        age_days,
+        newest_record: meta.and_then(|m| m.newest),
+        tls_inspected: if matches!(inspection, Some(Ok(_))) {
+            proxy.inspect.clone()
+        } else {
+            Vec::new()
+        },
+        tls_not_inspected,
+    })
 }
 
 /// The payload and the build directories: what the install runs from.

@@ -29,6 +29,8 @@ pub struct Sandboxing<'a> {
     pub readable_credentials: &'a [PathBuf],
     /// Why the supervisor's record is missing, when it failed.
     pub supervisor_failed: Option<String>,
+    /// How the feed was consulted, when one is present.
+    pub intel: Option<crate::model::report::IntelUse>,
 }
 
 /// Everything the report of one install is made of.
@@ -130,6 +132,7 @@ pub fn report(p: Parts<'_>) -> Report {
             supervisor_max_rss_kb: procs::max_rss_kb(),
             package_code: PackageCode::summarise(input),
             supervisor_failed: s.supervisor_failed.clone(),
+            intel: s.intel.clone(),
         },
         outcome: p.outcome,
         files: Files::summarise(input),

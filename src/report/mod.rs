@@ -299,6 +299,7 @@ pub(crate) mod testdata {
                 supervisor_max_rss_kb: None,
                 package_code: None,
                 supervisor_failed: None,
+                intel: None,
             },
             outcome: Outcome {
                 status: "completed".into(),

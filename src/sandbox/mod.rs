@@ -11,6 +11,7 @@ pub mod probe;
 pub mod seccomp;
 pub mod secrets;
 pub mod spawn;
+pub mod trust;
 
 use crate::model::plan::InstallPlan;
 use crate::policy::{Mode, Policy};

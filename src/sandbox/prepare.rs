@@ -232,6 +232,18 @@ pub struct Place {
     pub root_caches: PathBuf,
 }
 
+impl Place {
+    /// The install run in `cwd` with the private directories `tmp`.
+    pub fn of(tmp: &PrivateTmp, cwd: PathBuf) -> Place {
+        Place {
+            home: crate::paths::home(),
+            cwd,
+            tmp: tmp.tmp.clone(),
+            root_caches: tmp.root_caches.clone(),
+        }
+    }
+}
+
 /// Package scripts start through the hook wrapper, in a nested domain.
 fn hooks(
     cmd: &mut Command,

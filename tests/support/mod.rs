@@ -18,6 +18,7 @@ pub mod origins;
 pub mod probes;
 pub mod pypi;
 pub mod shimenv;
+pub mod tls;
 
 pub use http::{HttpServer, LoggedRequest, Reply};
 pub use npm::{JS_FILES, NpmFixture, NpmPackage, NpmRegistry};

@@ -245,6 +245,12 @@ impl NpmRegistry {
 
     /// Serves arbitrary packages.
     pub fn start_with(packages: Vec<NpmPackage>) -> NpmRegistry {
+        NpmRegistry::start_at(packages, None)
+    }
+
+    /// Serves arbitrary packages, naming tarballs under `base` (a TLS
+    /// front's URL) instead of its own plain-HTTP address.
+    pub fn start_at(packages: Vec<NpmPackage>, base: Option<String>) -> NpmRegistry {
         let mut st = RegistryState::default();
         for p in packages {
             st.add(p);
@@ -252,7 +258,7 @@ impl NpmRegistry {
         let state = Arc::new(Mutex::new(st));
         let handler_state = Arc::clone(&state);
         let server = HttpServer::start(move |port| {
-            let base_url = format!("http://127.0.0.1:{port}");
+            let base_url = base.unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
             move |rq: &Incoming<'_>| {
                 let st = handler_state.lock().unwrap_or_else(|p| p.into_inner());
                 route(&st, &base_url, rq)

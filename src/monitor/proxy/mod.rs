@@ -3,7 +3,10 @@
 //! `CONNECT host:port` tunnels and absolute-URI plain HTTP requests, served by
 //! hyper on a tokio runtime of its own (one thread, started by
 //! [`Proxy::start`] only, so a shim that passes through never starts it).
-//! No TLS interception: the proxy sees names and byte counts, never content.
+//! No TLS interception but one: when a feed of known-malicious packages is
+//! present, `CONNECT`s to the manager's own registries are terminated with a
+//! per-install CA (`tls`, `intercept`) so archive paths can be checked;
+//! every other tunnel carries bytes the proxy never reads.
 //! Each request carries a per-install token in its proxy credentials; other
 //! local processes cannot use the proxy. The supervisor tells the proxy which
 //! sandboxed pid opened each connection (it performs those connects itself),
@@ -16,9 +19,11 @@
 //!   user's own proxy).
 
 mod decide;
+mod intercept;
 mod record;
 mod relay;
 mod server;
+mod tls;
 mod upstream;
 
 #[cfg(test)]
@@ -59,6 +64,13 @@ pub struct ProxyPolicy {
     pub intel: Option<Arc<crate::intel::Check>>,
     /// Refuse (403) what the feed names: every mode but audit.
     pub intel_refuses: bool,
+    /// `host:port` of the manager's registries reached over TLS: their
+    /// `CONNECT`s are terminated when a feed is present (`intel`), so the
+    /// feed sees what they download. Never the policy's extra hosts.
+    pub inspect: Vec<String>,
+    /// The CA file the manager is configured with: trusted, besides the
+    /// system store, when the proxy verifies a registry.
+    pub manager_ca: Option<std::path::PathBuf>,
 }
 
 /// The proxy's bounds: what a slow, huge or numerous client gets refused.
@@ -164,6 +176,9 @@ pub struct Proxy {
     /// Local port of a connection → the sandboxed pid that opened it.
     pub peers: Arc<Mutex<HashMap<u16, i32>>>,
     book: Arc<record::Book>,
+    /// The install's CA certificate (public part), when registries over TLS
+    /// are inspected; or why they could not be.
+    inspection: Option<Result<String, String>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -183,6 +198,18 @@ impl Proxy {
             .enable_time()
             .build()?;
         let (stop, stopped) = tokio::sync::oneshot::channel();
+        // Only with a feed and a registry over TLS: nothing of TLS is made
+        // otherwise.
+        let authority = (policy.intel.is_some() && !policy.inspect.is_empty()).then(|| {
+            tls::Authority::new(policy.manager_ca.as_deref())
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        });
+        let inspection = authority.as_ref().map(|a| {
+            a.as_ref()
+                .map(|a| a.ca_pem().to_string())
+                .map_err(Clone::clone)
+        });
         let ctx = server::Ctx::new(
             policy,
             format!(
@@ -191,6 +218,7 @@ impl Proxy {
             ),
             book.clone(),
             peers.clone(),
+            authority,
         );
         let thread = std::thread::Builder::new()
             .name("pkgwarden-proxy".into())
@@ -205,9 +233,20 @@ impl Proxy {
             token,
             peers,
             book,
+            inspection,
             stop: Some(stop),
             thread: Some(thread),
         })
+    }
+
+    /// The install's CA certificate (PEM, public part) when the registries
+    /// over TLS are inspected; `Err(why)` when they should be and cannot be
+    /// (their `CONNECT`s are then refused but in audit); `None` when there
+    /// is nothing to inspect (no feed, or no registry over TLS).
+    pub fn inspection(&self) -> Option<Result<&str, &str>> {
+        self.inspection
+            .as_ref()
+            .map(|r| r.as_deref().map_err(String::as_str))
     }
 
     /// The proxy URL with its credentials, for the child's environment.

@@ -4,8 +4,10 @@
 //! [`decide`](super::decide), recorded at once, then relayed: plain HTTP
 //! through the pooled client, `CONNECT` as an upgrade copied both ways.
 
+use super::intercept;
 use super::record::{Book, Open};
 use super::relay;
+use super::tls::Authority;
 use super::upstream::{Body, Kept, Routes};
 use super::{Limits, ProxyPolicy, Verdict, decide};
 use bytes::Bytes;
@@ -43,6 +45,9 @@ pub struct Ctx {
     book: Arc<Book>,
     peers: Arc<Mutex<HashMap<u16, i32>>>,
     routes: Arc<Routes>,
+    /// The install's CA when registries over TLS are inspected (a feed is
+    /// present), or why it could not be made.
+    tls: Option<Result<Arc<Authority>, String>>,
 }
 
 impl Ctx {
@@ -52,6 +57,7 @@ impl Ctx {
         expected_auth: String,
         book: Arc<Book>,
         peers: Arc<Mutex<HashMap<u16, i32>>>,
+        tls: Option<Result<Arc<Authority>, String>>,
     ) -> Ctx {
         Ctx {
             limits: policy.limits.clone(),
@@ -62,7 +68,35 @@ impl Ctx {
             expected_auth,
             book,
             peers,
+            tls,
         }
+    }
+
+    /// The proxy's record.
+    pub(super) fn book(&self) -> &Arc<Book> {
+        &self.book
+    }
+
+    /// Where connections go.
+    pub(super) fn routes(&self) -> &Routes {
+        &self.routes
+    }
+
+    /// The proxy's bounds.
+    pub(super) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether a `CONNECT` to `host:port` is terminated: `None` for a plain
+    /// tunnel (no feed, or not one of the manager's registries over TLS),
+    /// else the install's CA or why there is none.
+    fn inspects(&self, host: &str, port: u16) -> Option<Result<Arc<Authority>, String>> {
+        let tls = self.tls.as_ref()?;
+        let policy = self.policy.lock().ok()?.clone();
+        policy
+            .inspect
+            .contains(&hostport(host, port))
+            .then(|| tls.clone())
     }
 
     fn pid(&self, peer_port: u16) -> Option<i32> {
@@ -75,7 +109,7 @@ impl Ctx {
     /// When the feed names the archive `path` downloads: the request is
     /// marked, and, unless the mode is audit, refused with this answer
     /// before a byte of it is asked of the registry.
-    fn known_malicious(&self, open: &Open, path: &str) -> Option<Response<Body>> {
+    pub(super) fn known_malicious(&self, open: &Open, path: &str) -> Option<Response<Body>> {
         let policy = self.policy.lock().ok()?.clone();
         let known = policy.intel.as_ref()?.archive(path)?;
         open.flag(&known, policy.intel_refuses);
@@ -88,6 +122,11 @@ impl Ctx {
                 ),
             )
         })
+    }
+
+    /// True when the feed's hits are refused (every mode but audit).
+    fn policy_refuses_intel(&self) -> bool {
+        self.policy.lock().is_ok_and(|p| p.intel_refuses)
     }
 
     /// Judges `host:port` and records the verdict now; allowed addresses are
@@ -286,7 +325,7 @@ async fn serve(ctx: Arc<Ctx>, stream: tokio::net::TcpStream, peer: SocketAddr) {
     ctx.book.refusal(ctx.pid(peer.port()), "-", reason);
 }
 
-fn text(status: StatusCode, body: String) -> Response<Body> {
+pub(super) fn text(status: StatusCode, body: String) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|n| match n {}).boxed());
     *r.status_mut() = status;
     r.headers_mut()
@@ -357,7 +396,12 @@ async fn handle(
 /// An allowed request whose host could not be reached: 504 when it timed
 /// out, else 502; the cause and `host:port` go to the record, to stderr
 /// and to the client.
-fn unreachable(open: &Open, host: &str, port: u16, e: &std::io::Error) -> Response<Body> {
+pub(super) fn unreachable(
+    open: &Open,
+    host: &str,
+    port: u16,
+    e: &std::io::Error,
+) -> Response<Body> {
     let cause = super::upstream::failure_cause(e);
     let status = if cause.starts_with("timed out") {
         StatusCode::GATEWAY_TIMEOUT
@@ -389,6 +433,29 @@ async fn connect(ctx: Arc<Ctx>, pid: Option<i32>, req: Request<Incoming>) -> Res
     let open = ctx.judge(pid, "CONNECT", &host, port).await;
     if open.verdict() == Verdict::Denied {
         return denied(&host, port, &open);
+    }
+    match ctx.inspects(&host, port) {
+        Some(Ok(authority)) => {
+            return intercept::terminate(ctx, authority, pid, req, host, port, open);
+        }
+        Some(Err(why)) => {
+            // Fail closed: the feed cannot be checked on this registry.
+            let failure =
+                format!("the registry's TLS could not be terminated for the feed's check ({why})");
+            if ctx.policy_refuses_intel() {
+                open.fail(&failure);
+                eprintln!(
+                    "pkgwarden: proxy: {host}:{port}: {}; refused",
+                    crate::report::clean(&failure)
+                );
+                return text(
+                    StatusCode::FORBIDDEN,
+                    format!("pkgwarden: {host}:{port} refused: {failure}\n"),
+                );
+            }
+            open.note(&format!("{failure}; audit: tunnelled unchecked"));
+        }
+        None => {}
     }
     let far = match ctx.routes.tunnel(&host, port).await {
         Ok(s) => s,
@@ -429,7 +496,7 @@ const HOP: [&str; 9] = [
     "upgrade",
 ];
 
-fn strip_hop(headers: &mut HeaderMap) {
+pub(super) fn strip_hop(headers: &mut HeaderMap) {
     // Headers the Connection header names are hop-by-hop too.
     let named: Vec<String> = headers
         .get_all(header::CONNECTION)
@@ -561,10 +628,10 @@ async fn plain(
 
 /// A body whose data bytes count toward its request's record; the record
 /// ends when the last body referring to it is dropped.
-struct Metered {
-    inner: Incoming,
-    open: Arc<Open>,
-    up: bool,
+pub(super) struct Metered {
+    pub(super) inner: Incoming,
+    pub(super) open: Arc<Open>,
+    pub(super) up: bool,
 }
 
 impl hyper::body::Body for Metered {

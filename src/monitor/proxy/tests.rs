@@ -623,3 +623,167 @@ fn failure_causes_are_named() {
         failure_cause(&wrapped)
     );
 }
+
+/// A feed naming npm's `pwdep` (any version), in a temporary state dir.
+fn feed() -> (tempfile::TempDir, Arc<crate::intel::Check>) {
+    let src = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let record = r#"{"id":"MAL-UNIT-1","summary":"inert","modified":"2026-11-30T00:00:00Z",
+        "affected":[{"package":{"ecosystem":"npm","name":"pwdep"},
+        "ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}"#;
+    std::fs::write(src.path().join("r.json"), record).unwrap();
+    crate::intel::import(&[src.path().to_path_buf()], state.path()).unwrap();
+    let check = crate::intel::Check::open(state.path(), crate::intel::osv::Ecosystem::Npm).unwrap();
+    (state, Arc::new(check))
+}
+
+#[test]
+fn with_a_feed_only_registries_are_terminated_and_other_hosts_stay_tunnels() {
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let asked2 = asked.clone();
+    let registry = origin(move |_s| {
+        asked2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    let extra = origin(|mut s| {
+        let mut b = [0u8; 4];
+        if s.read_exact(&mut b).is_ok() {
+            let _ = s.write_all(b"pong");
+        }
+    });
+    let (_state, check) = feed();
+    let mut p = policy(&[registry, extra]);
+    p.intel = Some(check);
+    p.intel_refuses = true;
+    p.inspect = vec![registry.to_string()];
+    let proxy = Proxy::start(p, Instant::now()).unwrap();
+    let Some(Ok(ca)) = proxy.inspection() else {
+        panic!("no CA with a feed and a registry over TLS");
+    };
+    assert!(!ca.contains("PRIVATE"));
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    // The registry: TLS from the install's CA (IP SAN as named), the
+    // archive refused inside it before the registry is asked.
+    let (ok, out) = curl(
+        &proxy,
+        &[
+            "--cacert",
+            ca_file.to_str().unwrap(),
+            "-w",
+            "%{http_code}",
+            &format!("https://{registry}/pwdep/-/pwdep-1.0.0.tgz"),
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("known malicious") && out.ends_with("403"),
+        "{out}"
+    );
+    // The other host: the client's own bytes, both ways, untouched.
+    let auth = auth(&proxy);
+    let mut c = TcpStream::connect(proxy.addr).unwrap();
+    write!(
+        c,
+        "CONNECT {extra} HTTP/1.1\r\nHost: {extra}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+    )
+    .unwrap();
+    assert!(head(&mut c).unwrap().starts_with("HTTP/1.1 200"));
+    c.write_all(b"ping").unwrap();
+    let mut b = [0u8; 4];
+    c.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"pong");
+    drop(c);
+    let r = proxy.finish();
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0, "{r:?}");
+    let reason = |port: u16| {
+        r.iter()
+            .filter(|q| q.method == "CONNECT" && q.port == port)
+            .map(|q| q.reason.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        reason(registry.port())[0].contains("TLS terminated"),
+        "{r:?}"
+    );
+    assert!(!reason(extra.port())[0].contains("TLS terminated"), "{r:?}");
+    assert!(
+        r.iter()
+            .any(|q| q.method == "GET" && q.known_malicious.is_some()),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn without_a_feed_nothing_of_tls_is_made() {
+    let registry = origin(|_s| {});
+    let mut p = policy(&[registry]);
+    p.inspect = vec![registry.to_string()];
+    let proxy = Proxy::start(p, Instant::now()).unwrap();
+    assert!(proxy.inspection().is_none());
+}
+
+#[test]
+fn a_registry_certificate_the_manager_would_not_trust_fails_the_request() {
+    // A TLS registry whose certificate no trusted CA issued.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap(),
+    );
+    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let served2 = served.clone();
+    let registry = origin(move |s| {
+        let conn = rustls::ServerConnection::new(server.clone()).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, s);
+        let mut b = [0u8; 1];
+        if tls.read(&mut b).is_ok_and(|n| n > 0) {
+            served2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let (_state, check) = feed();
+    let mut p = policy(&[registry]);
+    p.intel = Some(check);
+    p.intel_refuses = true;
+    p.inspect = vec![registry.to_string()];
+    let proxy = Proxy::start(p, Instant::now()).unwrap();
+    let Some(Ok(ca)) = proxy.inspection() else {
+        panic!("no CA");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let (_, out) = curl(
+        &proxy,
+        &[
+            "--cacert",
+            ca_file.to_str().unwrap(),
+            "-w",
+            "%{http_code}",
+            &format!("https://{registry}/clean/-/clean-1.0.0.tgz"),
+        ],
+    );
+    assert!(out.ends_with("502") && out.contains("TLS failed"), "{out}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let r = proxy.finish();
+    assert!(
+        r.iter().any(|q| q
+            .upstream_failure
+            .as_deref()
+            .is_some_and(|f| f.contains("TLS failed"))),
+        "{r:?}"
+    );
+}

@@ -308,8 +308,22 @@ impl Routes {
         }
     }
 
+    /// Keeps one idle connection under `k` for the next client connection
+    /// (a terminated registry's: its key is apart from plain HTTP's).
+    pub fn park_one(&self, k: String, s: SendRequest<Body>) {
+        if !s.is_ready() || s.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            let list = idle.entry(k).or_default();
+            if list.len() < IDLE_PER_HOST {
+                list.push(s);
+            }
+        }
+    }
+
     /// An idle connection to `host:port` a closed client connection left.
-    fn unpark(&self, k: &str) -> Option<SendRequest<Body>> {
+    pub fn unpark(&self, k: &str) -> Option<SendRequest<Body>> {
         let mut idle = self.idle.lock().ok()?;
         let list = idle.get_mut(k)?;
         while let Some(s) = list.pop() {
