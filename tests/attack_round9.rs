@@ -1,0 +1,207 @@
+//! Round 9: an attacker who knows their package is in the offline feed
+//! (`pkgwarden intel import`) and has read how the proxy reads archive
+//! paths. The check judged a path only in the install's own ecosystem and
+//! compared versions as strings. Real npm and pip, loopback registries,
+//! inert fixtures: nothing runs from the flagged archives (they are only
+//! asked for), markers stay in the test's temporary HOME. Root and
+//! unprivileged.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::fs;
+use support::installs::{Installed, install, npm_install};
+use support::*;
+
+/// An OSV malicious-package record naming `versions` of `name`.
+fn record(id: &str, ecosystem: &str, name: &str, versions: &[&str]) -> Value {
+    json!({
+        "id": id,
+        "summary": format!("Malicious code in {name} (inert test record)"),
+        "modified": "2026-12-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": ecosystem, "name": name}, "versions": versions}],
+    })
+}
+
+/// Imports `records` with `pkgwarden intel import` in `env`'s HOME.
+fn import(env: &ShimEnv, records: &[Value]) {
+    let dir = env.home.path().join("feed");
+    fs::create_dir_all(&dir).unwrap();
+    for (i, r) in records.iter().enumerate() {
+        fs::write(dir.join(format!("r{i}.json")), r.to_string()).unwrap();
+    }
+    let out = run(env.pkgwarden().args(["intel", "import"]).arg(&dir));
+    assert_success(&out, "pkgwarden intel import");
+}
+
+/// A dependency whose postinstall asks the proxy (the `http_proxy` the
+/// sandbox gives it, as a nested `pip install`, `gem install` or `npm
+/// install` would) for each of `urls`, and records each status in
+/// `result.json`.
+fn fetcher(urls: &[String]) -> NpmPackage {
+    let script = r#"
+const http = require("http"), fs = require("fs");
+const p = new URL(process.env.http_proxy || process.env.HTTP_PROXY);
+const auth = "Basic " + Buffer.from(decodeURIComponent(p.username) + ":" + decodeURIComponent(p.password)).toString("base64");
+const urls = JSON.parse(fs.readFileSync("urls.json", "utf8")), r = {};
+let left = urls.length;
+const done = () => { if (--left === 0) fs.writeFileSync("result.json", JSON.stringify(r)); };
+for (const u of urls) {
+  const q = http.request({host: p.hostname, port: p.port, path: u,
+    headers: {"Proxy-Authorization": auth, Host: new URL(u).host}},
+    res => { r[u] = res.statusCode; res.resume(); res.on("end", done); });
+  q.on("error", e => { r[u] = e.code || String(e); done(); });
+  q.end();
+}
+"#;
+    NpmPackage::new(
+        json!({"name": "pw-fetch", "version": "1.0.0", "license": "MIT",
+               "scripts": {"postinstall": "node fetch.js"}}),
+        &[
+            ("fetch.js", script.as_bytes()),
+            ("urls.json", serde_json::to_string(urls).unwrap().as_bytes()),
+            ("index.js", b"module.exports = 1;\n"),
+        ],
+    )
+}
+
+fn known(r: &Installed) -> Vec<String> {
+    r.findings("intel.known-malicious")
+        .iter()
+        .map(|f| f["evidence"]["detail"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// The feed names a PyPI wheel, a gem and an npm tarball; an npm install's
+/// lifecycle script fetches each from the install's own registry host (a
+/// single-host mirror serving every ecosystem, as Nexus or Artifactory
+/// do). The check read every path as npm, the install's ecosystem, so the
+/// wheel and the gem were asked of the registry. An archive is judged by
+/// every ecosystem whose archive it can be.
+#[test]
+fn an_archive_of_another_ecosystem_is_checked_against_the_feed() {
+    for mode in ["protect", "block"] {
+        let registry = NpmRegistry::start_with(vec![]);
+        let base = registry.base_url();
+        let urls = vec![
+            format!("{base}/repository/pypi/packages/pw_evil-1.0-py3-none-any.whl"),
+            format!("{base}/repository/pypi/packages/pw-evil-sdist-2.0.tar.gz"),
+            format!("{base}/repository/gems/gems/pw-evil-gem-3.0.gem"),
+            format!("{base}/repository/npm/pw-evil-npm/-/pw-evil-npm-4.0.0.tgz"),
+        ];
+        registry.add(fetcher(&urls));
+        let env = ShimEnv::new(&[]);
+        import(
+            &env,
+            &[
+                record("MAL-R9-1", "PyPI", "pw-evil", &["1.0"]),
+                record("MAL-R9-2", "PyPI", "pw.evil.sdist", &["2.0"]),
+                record("MAL-R9-3", "RubyGems", "pw-evil-gem", &["3.0"]),
+                record("MAL-R9-4", "npm", "pw-evil-npm", &["4.0.0"]),
+            ],
+        );
+        let project = env.home.subdir("proj");
+        let r = npm_install(&env, mode, &registry, &project, "pw-fetch", &[]);
+        let result: Value = serde_json::from_slice(
+            &fs::read(project.join("node_modules/pw-fetch/result.json")).unwrap_or_default(),
+        )
+        .unwrap_or(Value::Null);
+        let asked: Vec<String> = registry
+            .requests()
+            .iter()
+            .map(|q| q.path.clone())
+            .filter(|p| p.starts_with("/repository/"))
+            .collect();
+        assert!(
+            asked.is_empty(),
+            "{mode}: the registry was asked for flagged archives: {asked:?}\nresult: {result}\n{}",
+            r.stderr
+        );
+        let details = known(&r);
+        for id in ["MAL-R9-1", "MAL-R9-2", "MAL-R9-3", "MAL-R9-4"] {
+            assert!(
+                details.iter().any(|d| d.contains(id)),
+                "{mode}: no finding for {id}: {details:?}"
+            );
+        }
+        assert_eq!(r.code, 90, "{mode}: blocked exit code\n{}", r.stderr);
+    }
+}
+
+/// The feed lists the PyPI release as `1.0`; the index serves the wheel as
+/// `pwdemo-1.0.0-….whl`. PEP 440 makes them one version (PyPI files an
+/// upload of `1.0.0` under an existing `1.0` release), but the check
+/// compared the strings. Versions are compared in their canonical form.
+#[test]
+fn a_python_version_spelled_another_way_is_the_same_version() {
+    for mode in ["protect", "block"] {
+        let index = PypiIndex::start(&["pwdemo"]);
+        let env = ShimEnv::new(&[]);
+        import(&env, &[record("MAL-R9-5", "PyPI", "PwDemo", &["1.0"])]);
+        let venv = venv(&env.home);
+        let pip = venv_bin(&venv, "pip");
+        let r = install(
+            &env,
+            mode,
+            &[
+                pip.to_str().unwrap(),
+                "install",
+                "--no-cache-dir",
+                "--index-url",
+                &index.index_url(),
+                "pwdemo",
+            ],
+            env.home.path(),
+            &[],
+        );
+        assert!(
+            !index
+                .requests()
+                .iter()
+                .any(|q| q.path.starts_with("/files/pwdemo/")),
+            "{mode}: the wheel was asked for: {:?}",
+            index.requests()
+        );
+        assert!(
+            known(&r).iter().any(|d| d.contains("MAL-R9-5")),
+            "{mode}: {:?}",
+            known(&r)
+        );
+        assert_eq!(r.code, 90, "{mode}\n{}", r.stderr);
+    }
+}
+
+/// The benign twin: the same lifecycle fetches and install with a feed
+/// that names other versions stay quiet (no finding of medium or more in
+/// block, exit 0).
+#[test]
+fn archives_the_feed_does_not_name_pass_from_any_ecosystem() {
+    let registry = NpmRegistry::start_with(vec![]);
+    let base = registry.base_url();
+    let urls = vec![
+        format!("{base}/repository/pypi/packages/pw_evil-1.0.1-py3-none-any.whl"),
+        format!("{base}/repository/gems/gems/pw-evil-gem-3.0.1.gem"),
+        format!("{base}/repository/npm/pw-evil-npm/-/pw-evil-npm-4.0.1.tgz"),
+    ];
+    registry.add(fetcher(&urls));
+    let env = ShimEnv::new(&[]);
+    import(
+        &env,
+        &[
+            record("MAL-R9-1", "PyPI", "pw-evil", &["1.0"]),
+            record("MAL-R9-3", "RubyGems", "pw-evil-gem", &["3.0"]),
+            record("MAL-R9-4", "npm", "pw-evil-npm", &["4.0.0"]),
+        ],
+    );
+    let project = env.home.subdir("proj");
+    let r = npm_install(&env, "block", &registry, &project, "pw-fetch", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(known(&r).is_empty(), "{:?}", known(&r));
+    assert!(r.serious().is_empty(), "{:#?}", r.serious());
+    let asked = registry
+        .requests()
+        .iter()
+        .filter(|q| q.path.starts_with("/repository/"))
+        .count();
+    assert_eq!(asked, 3, "{:?}", registry.requests());
+}
