@@ -199,5 +199,10 @@ fn input<'a>(
             .collect(),
         hooks: r.domains.hooks.clone(),
         nest: r.domains.nest.clone(),
+        intel: crate::intel::dir()
+            .and_then(|d| {
+                crate::intel::Check::open(&d, crate::intel::ecosystem_of(r.plan.tool.family()))
+            })
+            .map(std::sync::Arc::new),
     }
 }

@@ -205,3 +205,81 @@ fn archives_the_feed_does_not_name_pass_from_any_ecosystem() {
         .count();
     assert_eq!(asked, 3, "{:?}", registry.requests());
 }
+
+/// `pwapp@1.0.0`, which depends on `pwdep@^1.0.0`.
+fn app_and_dep() -> NpmRegistry {
+    let dep = NpmPackage::new(
+        json!({"name": "pwdep", "version": "1.0.0", "license": "MIT"}),
+        &[("index.js", b"module.exports = 1;\n")],
+    );
+    let app = NpmPackage::new(
+        json!({"name": "pwapp", "version": "1.0.0", "license": "MIT",
+               "dependencies": {"pwdep": "^1.0.0"}}),
+        &[("index.js", b"module.exports = require('pwdep');\n")],
+    );
+    NpmRegistry::start_with(vec![dep, app])
+}
+
+/// The flagged version was installed before the feed named it, so npm's
+/// cache holds its tarball; the next install takes it from there and the
+/// proxy never sees a download to refuse. What the install put in place
+/// is checked against the feed too.
+#[test]
+fn a_flagged_package_taken_from_the_managers_cache_is_still_found() {
+    for mode in ["protect", "block"] {
+        let registry = app_and_dep();
+        let env = ShimEnv::new(&[]);
+        let first = env.home.subdir("first");
+        let r = npm_install(&env, mode, &registry, &first, "pwapp", &[]);
+        assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
+        import(&env, &[record("MAL-R9-6", "npm", "pwdep", &["1.0.0"])]);
+        let project = env.home.subdir("proj");
+        let r = npm_install(&env, mode, &registry, &project, "pwapp", &[]);
+        let tarballs = registry
+            .requests()
+            .iter()
+            .filter(|q| q.path.contains("/pwdep/-/"))
+            .count();
+        assert!(
+            known(&r).iter().any(|d| d.contains("MAL-R9-6")),
+            "{mode}: no intel finding; pwdep's tarball was asked {tarballs} times\n{}",
+            r.stderr
+        );
+        assert_eq!(r.code, 90, "{mode}\n{}", r.stderr);
+    }
+}
+
+/// The same for a wheel installed from a local file: nothing is
+/// downloaded, so only what the install put in place (its `.dist-info`)
+/// tells which package it is.
+#[test]
+fn a_flagged_wheel_installed_from_a_file_is_found() {
+    for mode in ["protect", "block"] {
+        let env = ShimEnv::new(&[]);
+        import(&env, &[record("MAL-R9-7", "PyPI", "PwDemo", &["1.0"])]);
+        let wheel = support::pypi::build_wheel(&PipFixture::load("pwdemo"));
+        let file = env.home.path().join(&wheel.filename);
+        fs::write(&file, &wheel.bytes).unwrap();
+        let venv = venv(&env.home);
+        let pip = venv_bin(&venv, "pip");
+        let r = install(
+            &env,
+            mode,
+            &[
+                pip.to_str().unwrap(),
+                "install",
+                "--no-index",
+                file.to_str().unwrap(),
+            ],
+            env.home.path(),
+            &[],
+        );
+        assert!(
+            known(&r).iter().any(|d| d.contains("MAL-R9-7")),
+            "{mode}: {:?}\n{}",
+            known(&r),
+            r.stderr
+        );
+        assert_eq!(r.code, 90, "{mode}\n{}", r.stderr);
+    }
+}

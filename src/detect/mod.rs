@@ -15,6 +15,7 @@ pub mod escape;
 pub mod exec;
 pub mod gemplugin;
 pub mod hidden;
+pub mod intel;
 pub mod lingering;
 pub mod nested;
 pub mod net;
@@ -97,6 +98,8 @@ pub struct Input<'a> {
     pub caches: Vec<PathBuf>,
     /// The nested domain package scripts ran in, when there was one.
     pub hooks: HookDomain,
+    /// The offline feed of known-malicious packages, when one was imported.
+    pub intel: Option<std::sync::Arc<crate::intel::Check>>,
     /// The nested domain of package code the preload library confines.
     pub nest: NestDomain,
 }
@@ -573,6 +576,7 @@ pub fn run(input: &Input) -> Vec<Finding> {
     out.extend(conda::check(input, &procs));
     out.extend(nested::check(input, &procs));
     out.extend(cache::check(input, &procs));
+    out.extend(intel::check(input, &procs));
     // About RubyGems' own file format (plugin loaders), so it may name gem.
     gemplugin::attribute(input, &procs, &mut out);
     correlate(&mut out, &procs);

@@ -168,6 +168,26 @@ impl Check {
     }
 }
 
+impl Check {
+    /// The feed's record for `name` at `version` of `ecosystem`: an
+    /// installed package, judged by the record it installed.
+    pub fn package(
+        &self,
+        ecosystem: Ecosystem,
+        name: &str,
+        version: &str,
+    ) -> Option<KnownMalicious> {
+        let hit = self.index.lookup(ecosystem, name, Some(version))?;
+        Some(KnownMalicious {
+            ecosystem: ecosystem.key().to_string(),
+            package: name.to_string(),
+            version: version.to_string(),
+            id: hit.id,
+            summary: hit.summary,
+        })
+    }
+}
+
 /// Reads every OSV record under `sources` (files, and `*.json` in
 /// directories, recursively) and replaces the index in `dir` with them.
 /// Any file that is not an OSV record fails the import before anything is
