@@ -283,3 +283,88 @@ fn a_flagged_wheel_installed_from_a_file_is_found() {
         assert_eq!(r.code, 90, "{mode}\n{}", r.stderr);
     }
 }
+
+/// A dependency whose postinstall opens a `CONNECT` tunnel to the
+/// registry's own host and port (allowed: it is the registry) and asks
+/// plain HTTP inside it for each of `paths`, recording each status line.
+fn tunneller(registry: &NpmRegistry, paths: &[&str]) -> NpmPackage {
+    let script = r#"
+const http = require("http"), fs = require("fs");
+const p = new URL(process.env.http_proxy || process.env.HTTP_PROXY);
+const auth = "Basic " + Buffer.from(decodeURIComponent(p.username) + ":" + decodeURIComponent(p.password)).toString("base64");
+const [target, paths] = JSON.parse(fs.readFileSync("target.json", "utf8"));
+const r = {};
+const q = http.request({host: p.hostname, port: p.port, method: "CONNECT", path: target,
+  headers: {"Proxy-Authorization": auth, Host: target}});
+q.on("connect", (res, socket) => {
+  r.connect = res.statusCode;
+  let got = "";
+  socket.on("data", d => { got += d.toString("latin1"); });
+  socket.on("close", () => { r.lines = got.split("\r\n").filter(l => l.startsWith("HTTP/1.1 ")); fs.writeFileSync("result.json", JSON.stringify(r)); });
+  socket.on("error", e => { r.error = e.code; });
+  paths.forEach((path, i) => socket.write("GET " + path + " HTTP/1.1\r\nHost: " + target +
+    (i === paths.length - 1 ? "\r\nConnection: close" : "") + "\r\n\r\n"));
+});
+q.on("error", e => { r.error = e.code; fs.writeFileSync("result.json", JSON.stringify(r)); });
+q.end();
+"#;
+    let target = format!("127.0.0.1:{}", registry.port());
+    NpmPackage::new(
+        json!({"name": "pw-tunnel", "version": "1.0.0", "license": "MIT",
+               "scripts": {"postinstall": "node tunnel.js"}}),
+        &[
+            ("tunnel.js", script.as_bytes()),
+            ("target.json", json!([target, paths]).to_string().as_bytes()),
+            ("index.js", b"module.exports = 1;\n"),
+        ],
+    )
+}
+
+/// Plain HTTP inside a `CONNECT` tunnel to the registry's own host:port
+/// reached the registry unread: the check reads only absolute-form
+/// requests. With a feed imported, a tunnel whose client speaks plain HTTP
+/// is served request by request like any plain request (checked,
+/// recorded); a flagged archive is refused, the others pass.
+#[test]
+fn plain_http_inside_a_tunnel_to_the_registry_is_checked() {
+    for mode in ["protect", "block"] {
+        let registry = app_and_dep();
+        registry.add(tunneller(
+            &registry,
+            &[
+                "/pwapp",
+                "/pwdep/-/pwdep-1.0.0.tgz",
+                "/pwapp/-/pwapp-1.0.0.tgz",
+            ],
+        ));
+        let env = ShimEnv::new(&[]);
+        import(&env, &[record("MAL-R9-8", "npm", "pwdep", &["1.0.0"])]);
+        let project = env.home.subdir("proj");
+        let r = npm_install(&env, mode, &registry, &project, "pw-tunnel", &[]);
+        let result: Value = serde_json::from_slice(
+            &fs::read(project.join("node_modules/pw-tunnel/result.json")).unwrap_or_default(),
+        )
+        .unwrap_or(Value::Null);
+        assert!(
+            !registry
+                .requests()
+                .iter()
+                .any(|q| q.path.contains("/pwdep/-/")),
+            "{mode}: the flagged tarball was asked through the tunnel: {result}\n{:?}",
+            registry.requests()
+        );
+        assert!(
+            known(&r).iter().any(|d| d.contains("MAL-R9-8")),
+            "{mode}: {:?}\n{result}\n{}",
+            known(&r),
+            r.stderr
+        );
+        // The other requests of the same tunnel were served.
+        assert!(
+            registry.tarball_fetched("pwapp", "1.0.0"),
+            "{mode}: {result}\n{:?}",
+            registry.requests()
+        );
+        assert_eq!(r.code, 90, "{mode}\n{}", r.stderr);
+    }
+}
