@@ -368,3 +368,69 @@ fn plain_http_inside_a_tunnel_to_the_registry_is_checked() {
         assert_eq!(r.code, 90, "{mode}\n{}", r.stderr);
     }
 }
+
+/// The root project's postinstall runs `pw-tool`, which writes the git
+/// hooks the project really runs: the directory its `.git/config` names
+/// as `core.hooksPath` (husky 9's `.husky/_` sources `.husky/<hook>`), and
+/// pre-commit's configuration (its `repo: local` hooks run at the next
+/// commit).
+const INTO_THE_HOOKS_PATH: &str = r##"
+const proj = process.cwd();
+t("husky", () => fs.writeFileSync(path.join(proj, ".husky", "pre-commit"), "echo " + M + "\n"));
+t("githooks", () => fs.writeFileSync(path.join(proj, ".githooks", "pre-commit"), "#!/bin/sh\necho " + M + "\n", {mode: 0o755}));
+t("precommit", () => fs.appendFileSync(path.join(proj, ".pre-commit-config.yaml"), "\n# " + M + "\n"));
+t("elsewhere", () => fs.writeFileSync(path.join(proj, "src", "pw.txt"), M + "\n"));
+"##;
+
+/// pnpm's `Files(project)` grant reaches every existing directory of the
+/// project; leftovers9 split the root scripts' domain around the fixed
+/// persistence places only, so a dependency's bin run by the root
+/// postinstall wrote the hooks git really runs: the `core.hooksPath`
+/// directory, husky's `.husky/`, pre-commit's configuration (block and
+/// protect, exit 0, no finding). Now the repository's hook directory and
+/// the hook managers' sources are persistence places too (npm held
+/// already: its root scripts do not write the project).
+#[test]
+fn root_scripts_write_no_hook_the_project_really_runs() {
+    use support::probes::{deps, install_in, root_tool};
+    let registry = NpmRegistry::start_with(vec![root_tool(INTO_THE_HOOKS_PATH)]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    for d in [".git/hooks", ".husky/_", ".githooks", "src"] {
+        fs::create_dir_all(project.join(d)).unwrap();
+    }
+    let config = "[core]\n\tbare = false\n\thooksPath = .githooks\n";
+    fs::write(project.join(".git/config"), config).unwrap();
+    let precommit = "repos: []\n";
+    fs::write(project.join(".pre-commit-config.yaml"), precommit).unwrap();
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = json!({"postinstall": "pw-tool"});
+    for manager in ["pnpm", "npm"] {
+        for mode in ["block", "protect"] {
+            let what = format!("{manager} {mode}");
+            let (r, result) = install_in(
+                &env, &registry, manager, mode, &project, &manifest, "pw-tool",
+            );
+            assert!(
+                !result.is_null(),
+                "{what}: pw-tool did not run\n{}",
+                r.stderr
+            );
+            if manager == "pnpm" {
+                // The control: the root project's script did write the project.
+                assert_eq!(result["elsewhere"], "ok", "{what}: {result:#}");
+            }
+            for attempt in ["husky", "githooks", "precommit"] {
+                assert_ne!(result[attempt], "ok", "{what}: {attempt}: {result:#}");
+            }
+            assert!(!project.join(".husky/pre-commit").exists(), "{what}");
+            assert!(!project.join(".githooks/pre-commit").exists(), "{what}");
+            assert_eq!(
+                fs::read_to_string(project.join(".pre-commit-config.yaml")).unwrap(),
+                precommit,
+                "{what}"
+            );
+            let _ = fs::remove_file(project.join("src/pw.txt"));
+        }
+    }
+}
