@@ -280,7 +280,7 @@ fn manager_dirs(
             .iter()
             .flat_map(|t| t.ancestors())
             .filter(|a| a.join(".git").symlink_metadata().is_ok())
-            .flat_map(|r| project_persistence(r))
+            .flat_map(project_persistence)
             .collect();
         let near = |t: &Path| {
             places
