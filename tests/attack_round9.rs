@@ -430,6 +430,18 @@ fn root_scripts_write_no_hook_the_project_really_runs() {
                 precommit,
                 "{what}"
             );
+            if manager == "pnpm" && mode == "block" {
+                // The attempt on the configured hook directory is named.
+                let git: Vec<String> = r
+                    .findings("persist.git")
+                    .iter()
+                    .map(|f| f["evidence"]["paths"].to_string())
+                    .collect();
+                assert!(
+                    git.iter().any(|p| p.contains(".githooks/pre-commit")),
+                    "{what}: {git:?}"
+                );
+            }
             let _ = fs::remove_file(project.join("src/pw.txt"));
         }
     }

@@ -82,7 +82,7 @@ fn config_text(path: &Path) -> Option<String> {
 
 /// `core.hooksPath` of the repository at `root`, relative to `root` when
 /// relative (git runs hooks from the working tree's top).
-fn hooks_path(root: &Path) -> Option<PathBuf> {
+pub fn hooks_path(root: &Path) -> Option<PathBuf> {
     let text = config_text(&root.join(".git/config"))?;
     let mut in_core = false;
     for line in text.lines() {
