@@ -71,7 +71,10 @@ pub fn judge(
         .and_then(|d| {
             crate::intel::Check::open(&d, crate::intel::ecosystem_of(r.plan.tool.family()))
         })
-        .map(|c| c.installed(input.written().iter().map(|(p, _)| p.as_path())))
+        .map(|c| {
+            let written = input.written();
+            c.installed(&written.iter().map(|(p, _)| p.as_path()).collect::<Vec<_>>())
+        })
         .unwrap_or_default();
     input.installed_known = &installed_known;
     let mut findings = detect::run(&input);

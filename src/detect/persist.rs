@@ -70,6 +70,11 @@ impl Classifier {
                 }
             }
         }
+        // The hook directory the project's repository configures
+        // (`core.hooksPath`): git runs the hooks there, not in `.git/hooks`.
+        if let Some(hooks) = crate::sandbox::hooks_path(cwd) {
+            add(hooks.to_string_lossy().into_owned(), RuleId::PersistGit);
+        }
         // The policy's own start-up paths: persistence the families lack.
         for pat in extra {
             for text in data::expand_place(pat, home, cwd, envs) {

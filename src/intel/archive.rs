@@ -13,7 +13,7 @@ use super::osv::Ecosystem;
 pub fn readings(ecosystem: Ecosystem, path: &str) -> Vec<(String, String)> {
     let path = normalize(&decode(path));
     match ecosystem {
-        Ecosystem::Npm => npm(&path).into_iter().collect(),
+        Ecosystem::Npm => npm(&path),
         Ecosystem::Pypi => python(&path),
         Ecosystem::RubyGems => gem(&path),
         Ecosystem::Conda => conda(&path).into_iter().collect(),
@@ -24,8 +24,28 @@ pub fn readings(ecosystem: Ecosystem, path: &str) -> Vec<(String, String)> {
 /// True when `path` has the shape of an npm tarball, whatever the install's
 /// manager (a Python build that runs npm fetches through the same proxy).
 pub fn npm_shaped(path: &str) -> bool {
-    let path = normalize(&decode(path));
+    tarball_shaped(&normalize(&decode(path)))
+}
+
+/// [`npm_shaped`] of a decoded, normalized path.
+fn tarball_shaped(path: &str) -> bool {
     path.contains("/-/") && path.to_ascii_lowercase().ends_with(".tgz")
+}
+
+/// True when `path` has a shape of `ecosystem`'s archives that no other
+/// ecosystem's archives have: an npm tarball under `/-/`, a wheel or egg,
+/// a `.gem`, a `.conda`.
+pub fn exclusive(ecosystem: Ecosystem, path: &str) -> bool {
+    let path = normalize(&decode(path));
+    let file = path.rsplit('/').next().unwrap_or("");
+    let ends = |ext: &str| strip_ext(file, ext).is_some();
+    match ecosystem {
+        Ecosystem::Npm => tarball_shaped(&path),
+        Ecosystem::Pypi => ends(".whl") || ends(".egg"),
+        Ecosystem::RubyGems => ends(".gem"),
+        Ecosystem::Conda => ends(".conda"),
+        Ecosystem::Homebrew => false,
+    }
 }
 
 /// `/a//b/./c;x=1/../d/` as an origin serves it: each segment cut at `;`,
@@ -53,25 +73,43 @@ fn strip_ext<'a>(file: &'a str, ext: &str) -> Option<&'a str> {
 
 /// `/<name>/-/<base>-<version>.tgz`, `/@scope/<name>/-/…` (also with `%2f`),
 /// and the file named with its scope (`/@s/x/-/@s/x-1.0.0.tgz`), under any
-/// path prefix of the registry.
-fn npm(path: &str) -> Option<(String, String)> {
-    let (before, file) = path.rsplit_once("/-/")?;
-    let file = file.rsplit('/').next()?;
-    let stem = strip_ext(file, ".tgz")?;
-    let mut parts = before.rsplit('/');
-    let last = parts.next()?;
-    let name = match parts.next() {
-        Some(scope) if scope.starts_with('@') => format!("{scope}/{last}"),
-        _ => last.to_string(),
+/// path prefix of the registry. A file that does not carry the directory's
+/// name (`/x/-/evil-1.0.0.tgz`: no registry names its tarballs so, but an
+/// origin that serves by file name serves it) is read by the file name
+/// alone, every way it splits, with the directory's scope and without.
+fn npm(path: &str) -> Vec<(String, String)> {
+    let Some((before, file)) = path.rsplit_once("/-/") else {
+        return Vec::new();
     };
-    let base = name.rsplit('/').next()?;
-    let cut = base.len();
+    let file = file.rsplit('/').next().unwrap_or("");
+    let Some(stem) = strip_ext(file, ".tgz") else {
+        return Vec::new();
+    };
+    let mut parts = before.rsplit('/');
+    let last = parts.next().unwrap_or("");
+    let scope = parts.next().filter(|s| s.starts_with('@'));
+    let name = match scope {
+        Some(scope) => format!("{scope}/{last}"),
+        None => last.to_string(),
+    };
+    let cut = last.len();
     let version = (stem.len() > cut + 1
         && stem.is_char_boundary(cut)
-        && stem[..cut].eq_ignore_ascii_case(base))
-    .then(|| &stem[cut..])?
-    .strip_prefix('-')?;
-    (!version.is_empty()).then(|| (name, version.to_string()))
+        && stem[..cut].eq_ignore_ascii_case(last))
+    .then(|| &stem[cut..])
+    .and_then(|v| v.strip_prefix('-'))
+    .filter(|v| !v.is_empty());
+    if let Some(version) = version {
+        return vec![(name, version.to_string())];
+    }
+    let mut out = Vec::new();
+    for (base, version) in splits(stem, |_| true) {
+        if let Some(scope) = scope {
+            out.push((format!("{scope}/{base}"), version.clone()));
+        }
+        out.push((base, version));
+    }
+    out
 }
 
 /// A wheel (`<name>-<version>-….whl`), an egg, or an sdist in any archive
@@ -87,7 +125,7 @@ fn python(path: &str) -> Vec<(String, String)> {
             _ => Vec::new(),
         };
     }
-    const SDIST: [&str; 10] = [
+    const SDIST: [&str; 11] = [
         ".tar.gz",
         ".tgz",
         ".zip",
@@ -95,6 +133,7 @@ fn python(path: &str) -> Vec<(String, String)> {
         ".tbz",
         ".tar.xz",
         ".txz",
+        ".tlz",
         ".tar",
         ".tar.lz",
         ".tar.lzma",
@@ -246,7 +285,7 @@ mod tests {
             [pair("@s/x", "1.0.0")]
         );
         assert!(one(Ecosystem::Npm, "/evil").is_empty());
-        assert!(one(Ecosystem::Npm, "/evil/-/other-1.0.0.tgz").is_empty());
+        assert!(one(Ecosystem::Npm, "/evil/-/latest.tgz").is_empty());
         assert!(npm_shaped("/x/evil/-/evil-1.0.0.TGZ"));
         assert!(!npm_shaped("/files/evil-1.0.tar.gz"));
     }
@@ -294,6 +333,29 @@ mod tests {
             [pair("foo-2fa", "1.0")]
         );
         assert!(one(Ecosystem::Pypi, "/simple/evil/").is_empty());
+    }
+
+    #[test]
+    fn a_tarball_named_apart_from_its_directory_is_read_by_its_file_name() {
+        assert_eq!(
+            one(Ecosystem::Npm, "/innocent/-/evil-pkg-1.0.0.tgz"),
+            [pair("evil-pkg", "1.0.0")]
+        );
+        assert_eq!(
+            one(Ecosystem::Npm, "/@s/innocent/-/evil-1.0.0.tgz"),
+            [pair("@s/evil", "1.0.0"), pair("evil", "1.0.0")]
+        );
+        assert_eq!(
+            one(Ecosystem::Pypi, "/f/evil-1.0.tlz"),
+            [pair("evil", "1.0")]
+        );
+        assert!(exclusive(Ecosystem::Npm, "/x/-/x-1.0.0.tgz"));
+        assert!(!exclusive(Ecosystem::Pypi, "/x/-/x-1.0.0.tgz"));
+        assert!(exclusive(Ecosystem::Pypi, "/f/x-1.0-py3-none-any.WHL"));
+        assert!(!exclusive(Ecosystem::Pypi, "/f/x-1.0.tar.gz"));
+        assert!(exclusive(Ecosystem::RubyGems, "/gems/x-1.0.gem"));
+        assert!(exclusive(Ecosystem::Conda, "/c/x-1.0-0.conda"));
+        assert!(!exclusive(Ecosystem::Conda, "/c/x-1.0-0.tar.bz2"));
     }
 
     #[test]

@@ -20,6 +20,8 @@ use std::path::{Component, Path, PathBuf};
 /// A package an install wrote, with the versions the disk states for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Installed {
+    /// Its ecosystem (the layout it was read from).
+    pub ecosystem: Ecosystem,
     /// The package's name.
     pub name: String,
     /// Every version stated for it (empty: none could be read).
@@ -56,6 +58,7 @@ pub fn packages<'p>(
             found.entry(dir.clone()).or_insert((
                 i,
                 Installed {
+                    ecosystem,
                     name,
                     versions,
                     dir,
@@ -180,15 +183,13 @@ fn named_dir(
     })
 }
 
-/// `…/gems/<name>-<version>[-<platform>]/…` or
-/// `…/specifications/<name>-<version>[-<platform>].gemspec`.
+/// `…/specifications/<name>-<version>[-<platform>].gemspec`, which RubyGems
+/// writes for every gem it installs (a `gems/` directory alone is too
+/// common a name to read as RubyGems').
 fn gem_dir(p: &Path) -> Option<(PathBuf, String, Vec<String>)> {
     let parts = components(p);
-    let at = parts
-        .iter()
-        .rposition(|c| *c == "gems" || *c == "specifications")?;
-    let entry = parts.get(at + 1)?;
-    let stem = entry.strip_suffix(".gemspec").unwrap_or(entry);
+    let at = parts.iter().rposition(|c| *c == "specifications")?;
+    let stem = parts.get(at + 1)?.strip_suffix(".gemspec")?;
     let readings = archive::readings(Ecosystem::RubyGems, &format!("/{stem}.gem"));
     let (name, _) = readings.first()?.clone();
     let dir = std::iter::once("/")
@@ -308,6 +309,7 @@ mod tests {
                 Ecosystem::RubyGems,
                 &[
                     "/g/gems/nokogiri-1.16.0-x86_64-linux/lib/n.rb",
+                    "/g/specifications/nokogiri-1.16.0-x86_64-linux.gemspec",
                     "/g/specifications/pwgem-2.0.gemspec",
                 ]
             ),

@@ -10,6 +10,7 @@
 pub mod archive;
 pub mod installed;
 pub mod osv;
+pub mod version;
 
 pub use crate::model::request::KnownMalicious;
 use osv::{Ecosystem, Entry, Versions};
@@ -129,34 +130,56 @@ impl Check {
     }
 
     /// The feed's record for the archive a registry URL path downloads.
+    ///
+    /// An archive is judged by what it is, not by which manager's install
+    /// asked for it: a lifecycle script's nested `pip`, `gem` or `npm`, a
+    /// formula running npm, and a mirror serving every ecosystem from one
+    /// host all fetch other ecosystems' archives through this proxy. The
+    /// shapes only one ecosystem has (an npm `/-/….tgz`, a wheel, a `.gem`,
+    /// a `.conda`) are that ecosystem's, the shared ones (an sdist's
+    /// `.tar.gz`, conda's `.tar.bz2`) the install's; its owner reads an
+    /// archive against every record, the other ecosystems only against
+    /// records that list that version: a name flagged in one ecosystem is
+    /// often a legitimate package or release asset of another.
     pub fn archive(&self, url_path: &str) -> Option<KnownMalicious> {
-        archive::readings(self.ecosystem, url_path)
+        // The ecosystem whose shape this is alone, if any: the others
+        // (the install's own too) read it against listed versions only.
+        let owner = Ecosystem::ALL
             .into_iter()
-            .find_map(|(package, version)| {
-                let hit = self
-                    .index
-                    .lookup(self.ecosystem, &package, Some(&version))?;
-                Some(KnownMalicious {
-                    ecosystem: self.ecosystem.key().to_string(),
-                    package,
-                    version,
-                    id: hit.id,
-                    summary: hit.summary,
+            .find(|e| archive::exclusive(*e, url_path))
+            .unwrap_or(self.ecosystem);
+        let others = Ecosystem::ALL.into_iter().filter(|e| *e != owner);
+        std::iter::once(owner).chain(others).find_map(|ecosystem| {
+            let listed_only = ecosystem != owner;
+            archive::readings(ecosystem, url_path)
+                .into_iter()
+                .find_map(|(package, version)| {
+                    let hit =
+                        self.index
+                            .lookup_as(ecosystem, &package, Some(&version), listed_only)?;
+                    Some(KnownMalicious {
+                        ecosystem: ecosystem.key().to_string(),
+                        package,
+                        version,
+                        id: hit.id,
+                        summary: hit.summary,
+                    })
                 })
-            })
+        })
     }
 }
 
 impl Check {
     /// The feed's records for the packages an install wrote (see
-    /// [`installed`]), each with the directory that holds it. A package
-    /// whose version could not be read is looked up as any version.
-    pub fn installed<'p>(
-        &self,
-        written: impl Iterator<Item = &'p Path>,
-    ) -> Vec<(KnownMalicious, PathBuf)> {
-        installed::packages(self.ecosystem, written)
+    /// [`installed`]), each with the directory that holds it. Every
+    /// ecosystem's layout is read, whatever the install's manager (a
+    /// lifecycle script may run another manager), each looked up in its own
+    /// ecosystem. A package whose version could not be read is looked up as
+    /// any version.
+    pub fn installed(&self, written: &[&Path]) -> Vec<(KnownMalicious, PathBuf)> {
+        Ecosystem::ALL
             .into_iter()
+            .flat_map(|e| installed::packages(e, written.iter().copied()))
             .filter_map(|p| {
                 let versions: Vec<Option<&str>> = if p.versions.is_empty() {
                     vec![None]
@@ -164,10 +187,10 @@ impl Check {
                     p.versions.iter().map(|v| Some(v.as_str())).collect()
                 };
                 versions.into_iter().find_map(|v| {
-                    let hit = self.index.lookup(self.ecosystem, &p.name, v)?;
+                    let hit = self.index.lookup(p.ecosystem, &p.name, v)?;
                     Some((
                         KnownMalicious {
-                            ecosystem: self.ecosystem.key().to_string(),
+                            ecosystem: p.ecosystem.key().to_string(),
                             package: p.name.clone(),
                             version: v.unwrap_or("(unknown)").to_string(),
                             id: hit.id,
@@ -334,6 +357,18 @@ impl Index {
     /// The record naming `name` at `version` (any version when `None`) in
     /// `ecosystem`, if the feed has one.
     pub fn lookup(&self, ecosystem: Ecosystem, name: &str, version: Option<&str>) -> Option<Hit> {
+        self.lookup_as(ecosystem, name, version, false)
+    }
+
+    /// As [`Index::lookup`]; with `listed_only`, a record naming every
+    /// version does not count.
+    pub fn lookup_as(
+        &self,
+        ecosystem: Ecosystem,
+        name: &str,
+        version: Option<&str>,
+        listed_only: bool,
+    ) -> Option<Hit> {
         let key = format!("{}\t{}\t", ecosystem.key(), ecosystem.normalize(name));
         // The first line whose start is >= key: binary search over byte
         // offsets, each probe reading the line that starts after it.
@@ -353,7 +388,7 @@ impl Index {
             if !line.starts_with(&key) {
                 return None;
             }
-            if let Some(hit) = matches(ecosystem, &line[key.len()..], version) {
+            if let Some(hit) = matches(ecosystem, &line[key.len()..], version, listed_only) {
                 return Some(hit);
             }
             at += line.len() as u64 + 1;
@@ -417,35 +452,33 @@ impl Index {
 }
 
 /// A hit when the rest of an index line (`versions \t id \t summary`) names
-/// `version` (or any version when `version` is `None`).
-fn matches(ecosystem: Ecosystem, rest: &str, version: Option<&str>) -> Option<Hit> {
+/// `version` (or any version when `version` is `None`), compared as the
+/// registry compares versions ([`version::canonical`]); a record of every
+/// version (`*`) counts unless `listed_only`.
+fn matches(
+    ecosystem: Ecosystem,
+    rest: &str,
+    version: Option<&str>,
+    listed_only: bool,
+) -> Option<Hit> {
     let mut fields = rest.splitn(3, '\t');
     let versions = fields.next()?;
     let id = fields.next()?.to_string();
     let summary = fields.next().unwrap_or("").to_string();
-    let named = versions == "*"
-        || match version {
+    let named = if versions == "*" {
+        !listed_only
+    } else {
+        match version {
             None => true,
             Some(v) => {
-                let v = canonical(ecosystem, v);
-                versions.split(',').any(|x| canonical(ecosystem, x) == v)
+                let v = version::canonical(ecosystem, v);
+                versions
+                    .split(',')
+                    .any(|x| version::canonical(ecosystem, x) == v)
             }
-        };
-    named.then_some(Hit { id, summary })
-}
-
-/// A version as compared: without case and a leading `v` for Python
-/// (PEP 440 spells `1.0RC1` and `v1.0` as `1.0rc1` and `1.0`), as written
-/// elsewhere.
-fn canonical(ecosystem: Ecosystem, version: &str) -> String {
-    let v = version.trim();
-    match ecosystem {
-        Ecosystem::Pypi => {
-            let v = v.to_ascii_lowercase();
-            v.strip_prefix('v').map(str::to_string).unwrap_or(v)
         }
-        _ => v.to_string(),
-    }
+    };
+    named.then_some(Hit { id, summary })
 }
 
 #[cfg(test)]
@@ -544,6 +577,77 @@ mod tests {
         assert!(err.to_string().contains("unzip it first"), "{err}");
         let index = Index::open(state.path()).unwrap();
         assert!(index.lookup(Ecosystem::Npm, "evil", None).is_some());
+    }
+
+    /// Round 9: an archive is read by what it is, whichever manager's
+    /// install asks for it; a name flagged for every version in one
+    /// ecosystem does not flag a shared shape of another; versions compare
+    /// as the registry compares them.
+    #[test]
+    fn an_archive_is_judged_by_what_it_is_not_by_who_asks() {
+        let src = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let records = [
+            record("MAL-1", "PyPI", "pw-evil", &["1.0"], false),
+            record("MAL-2", "RubyGems", "pw-gem", &["3.0"], false),
+            record("MAL-3", "npm", "pw-npm", &["4.0.0"], false),
+            record("MAL-4", "PyPI", "request", &["1"], true),
+            record("MAL-5", "PyPI", "pw-sdist", &["2.0"], false),
+            record("MAL-6", "conda", "pw-conda", &["5.0"], false),
+        ];
+        for (i, r) in records.iter().enumerate() {
+            std::fs::write(src.path().join(format!("{i}.json")), r).unwrap();
+        }
+        import(&[src.path().to_path_buf()], state.path()).unwrap();
+        let id = |eco: Ecosystem, path: &str| {
+            Check::open(state.path(), eco)
+                .unwrap()
+                .archive(path)
+                .map(|k| format!("{} {}", k.ecosystem, k.id))
+        };
+        for eco in Ecosystem::ALL {
+            let hit = |p: &str| id(eco, p);
+            assert_eq!(
+                hit("/p/pw_evil-1.0.0-py3-none-any.whl"),
+                Some("pypi MAL-1".into()),
+                "{eco}"
+            );
+            assert_eq!(
+                hit("/g/pw-gem-3.0.gem"),
+                Some("rubygems MAL-2".into()),
+                "{eco}"
+            );
+            assert_eq!(
+                hit("/pw-npm/-/pw-npm-v4.0.0.tgz"),
+                Some("npm MAL-3".into()),
+                "{eco}"
+            );
+            // Served by file name under another package's directory.
+            assert_eq!(
+                hit("/pw-ok/-/pw-npm-4.0.0.tgz"),
+                Some("npm MAL-3".into()),
+                "{eco}"
+            );
+            assert_eq!(
+                hit("/f/pw-sdist-2.0.0.tar.gz"),
+                Some("pypi MAL-5".into()),
+                "{eco}"
+            );
+            assert_eq!(
+                hit("/c/noarch/pw-conda-5.0-py_0.conda"),
+                Some("conda MAL-6".into()),
+                "{eco}"
+            );
+            // npm's own `request` is not PyPI's flagged `request`.
+            assert_eq!(hit("/request/-/request-2.88.2.tgz"), None, "{eco}");
+            assert_eq!(hit("/p/pw_evil-1.0.1-py3-none-any.whl"), None, "{eco}");
+        }
+        // In a Python install the sdist shape is PyPI's own: every version.
+        assert_eq!(
+            id(Ecosystem::Pypi, "/f/request-2.88.2.tar.gz"),
+            Some("pypi MAL-4".into())
+        );
+        assert_eq!(id(Ecosystem::Npm, "/f/request-2.88.2.tar.gz"), None);
     }
 
     #[test]

@@ -25,6 +25,15 @@ pub enum Ecosystem {
 }
 
 impl Ecosystem {
+    /// Every ecosystem the index keeps.
+    pub const ALL: [Ecosystem; 5] = [
+        Self::Pypi,
+        Self::Npm,
+        Self::RubyGems,
+        Self::Conda,
+        Self::Homebrew,
+    ];
+
     /// The ecosystem OSV calls `name` (case-insensitive), if the index keeps it.
     pub fn from_osv(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().as_str() {

@@ -208,7 +208,7 @@ pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<Hoo
     // `.git/hooks` in protect).
     let persistence: Vec<PathBuf> = [project.as_path(), cwd]
         .iter()
-        .flat_map(|d| super::PROJECT_PERSISTENCE.iter().map(move |p| d.join(p)))
+        .flat_map(|d| super::project_persistence(d))
         .filter(|p| {
             let real = landlock::resolve(p);
             !fs.write_dirs.iter().any(|w| real.starts_with(w))

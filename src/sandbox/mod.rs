@@ -36,7 +36,10 @@ pub fn system_secrets() -> &'static [String] {
     &secrets::data().system_hidden
 }
 
-/// Persistence locations inside a project directory (THREATS.md).
+/// Persistence locations inside a project directory (THREATS.md), and the
+/// git hook managers' sources: husky's `.husky/<hook>` (its `.husky/_`
+/// shims source them), pre-commit's and lefthook's configuration (their
+/// local hooks are commands run at the next commit).
 pub const PROJECT_PERSISTENCE: &[&str] = &[
     ".git/hooks",
     ".git/config",
@@ -45,7 +48,68 @@ pub const PROJECT_PERSISTENCE: &[&str] = &[
     ".vscode/tasks.json",
     ".claude",
     ".cursor",
+    ".husky",
+    ".pre-commit-config.yaml",
+    "lefthook.yml",
+    ".lefthook.yml",
 ];
+
+/// The persistence places of the project (or repository) at `root`:
+/// [`PROJECT_PERSISTENCE`], and the hook directory its `.git/config` names
+/// (`core.hooksPath`: git runs the hooks there instead of `.git/hooks`).
+pub fn project_persistence(root: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = PROJECT_PERSISTENCE.iter().map(|p| root.join(p)).collect();
+    out.extend(hooks_path(root));
+    out
+}
+
+/// A repository's config file, when it is a regular file (a FIFO planted
+/// there would block; at most 1 MiB).
+fn config_text(path: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    f.take(1 << 20).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// `core.hooksPath` of the repository at `root`, relative to `root` when
+/// relative (git runs hooks from the working tree's top).
+pub fn hooks_path(root: &Path) -> Option<PathBuf> {
+    let text = config_text(&root.join(".git/config"))?;
+    let mut in_core = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_core = line
+                .trim_start_matches('[')
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("core")
+                && !line.contains('"');
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if in_core && key.trim().eq_ignore_ascii_case("hookspath") {
+            let value = value.trim().trim_matches('"');
+            if value.is_empty() || value.starts_with('~') {
+                return None;
+            }
+            return Some(root.join(value));
+        }
+    }
+    None
+}
 
 /// The secrets that exist for this user.
 pub fn secrets(home: Option<&Path>) -> Vec<PathBuf> {
@@ -122,7 +186,7 @@ pub fn fs_spec(
             // (`~/.cargo/bin`, a version manager's): a new or changed file
             // there is a command the user runs.
             keep.extend(path_dirs(std::env::var_os("PATH").as_deref(), Some(h)));
-            keep.extend(PROJECT_PERSISTENCE.iter().map(|p| cwd.join(p)));
+            keep.extend(project_persistence(cwd));
             // A node project is writable only where its install writes
             // (granted above), plus what its own hooks need (below).
             keep.extend(projects.iter().cloned());
@@ -161,7 +225,7 @@ fn foreign_persistence(plan: &InstallPlan, cwd: &Path) -> Vec<PathBuf> {
     plan.write_roots
         .iter()
         .filter(|r| !r.starts_with(cwd) && r.join(".git").exists())
-        .flat_map(|r| PROJECT_PERSISTENCE.iter().map(move |p| r.join(p)))
+        .flat_map(|r| project_persistence(r))
         .filter(|p| p.symlink_metadata().is_ok())
         .collect()
 }
@@ -217,7 +281,7 @@ fn manager_dirs(
             .iter()
             .flat_map(|t| t.ancestors())
             .filter(|a| a.join(".git").symlink_metadata().is_ok())
-            .flat_map(|r| PROJECT_PERSISTENCE.iter().map(move |p| r.join(p)))
+            .flat_map(project_persistence)
             .collect();
         let near = |t: &Path| {
             places
@@ -255,7 +319,7 @@ fn path_dirs(path_var: Option<&std::ffi::OsStr>, home: Option<&Path>) -> Vec<Pat
 /// project, each as the directory or file its pattern starts from
 /// (`/etc/cron*` → `/etc`).
 fn guarded(policy: &Policy, home: Option<&Path>, cwd: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = PROJECT_PERSISTENCE.iter().map(|p| cwd.join(p)).collect();
+    let mut out = project_persistence(cwd);
     for pattern in &policy.startup_paths.linux {
         let base = glob_base(pattern);
         // A wildcard inside the last component: the place is its parent.
@@ -379,6 +443,27 @@ pub fn scrub_env(env: &[(String, String)], config_files: &[PathBuf]) -> (Vec<Str
 #[cfg(test)]
 mod env_tests {
     use super::*;
+
+    #[test]
+    fn the_repositorys_hook_directory_is_a_persistence_place() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir(root.join(".git")).unwrap();
+        let has = |p: &str| project_persistence(root).contains(&root.join(p));
+        assert!(has(".git/hooks") && has(".husky") && has(".pre-commit-config.yaml"));
+        for (config, hooks) in [
+            ("[core]\n\thooksPath = .githooks\n", Some(".githooks")),
+            (
+                "[user]\nname=x\n[Core]\n  hookspath=\"tools/hooks\"\n",
+                Some("tools/hooks"),
+            ),
+            ("[remote \"core\"]\n\thooksPath = .nothere\n", None),
+            ("[core]\n\tbare = false\n", None),
+        ] {
+            std::fs::write(root.join(".git/config"), config).unwrap();
+            assert_eq!(hooks_path(root), hooks.map(|h| root.join(h)), "{config}");
+        }
+    }
 
     #[test]
     fn path_dirs_are_absolute_and_inside_home_when_asked() {

@@ -59,6 +59,80 @@ pub async fn tunnel(
     }
 }
 
+/// True when the client of a tunnel may be speaking plain HTTP: its first
+/// bytes (from `pending`, or peeked) are neither a TLS record nor an SSH
+/// banner, and the host did not speak first (SSH, SMTP). Fail closed: an
+/// origin accepts more than a request line (leading empty lines, methods it
+/// treats as GET), so whatever is not recognised as another protocol is
+/// served as HTTP, and hyper refuses what is no HTTP at all.
+pub async fn speaks_http(near: &TcpStream, pending: &[u8], far: &TcpStream) -> bool {
+    let mut buf = [0u8; 4];
+    let got = if pending.is_empty() {
+        // `peek` on the host's side too: `readable()` may wake without
+        // data, which would let an HTTP client through unread.
+        let mut one = [0u8; 1];
+        tokio::select! {
+            biased;
+            r = near.peek(&mut buf) => r.unwrap_or(0),
+            _ = far.peek(&mut one) => 0,
+        }
+    } else {
+        let n = pending.len().min(buf.len());
+        buf[..n].copy_from_slice(&pending[..n]);
+        n
+    };
+    let head = &buf[..got];
+    // 0x16: a TLS handshake record.
+    got > 0 && head[0] != 0x16 && !(got == 4 && head == b"SSH-")
+}
+
+/// The client's socket with the bytes already read from it first.
+pub struct Prefixed {
+    pending: bytes::Bytes,
+    inner: TcpStream,
+}
+
+impl Prefixed {
+    /// `inner`, whose next bytes are `pending`.
+    pub fn new(pending: bytes::Bytes, inner: TcpStream) -> Prefixed {
+        Prefixed { pending, inner }
+    }
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.pending.is_empty() {
+            let n = this.pending.len().min(buf.remaining());
+            buf.put_slice(&this.pending.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
 /// A tunnel's far end, counting what crosses it.
 struct Counted {
     inner: TcpStream,
@@ -99,5 +173,52 @@ impl AsyncWrite for Counted {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    /// A connected pair: (the proxy's side, the peer's side).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (ours, _) = l.accept().await.unwrap();
+        (ours, peer)
+    }
+
+    #[test]
+    fn a_tunnel_client_is_read_as_http_only_when_it_sends_a_request_line() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for (first, http) in [
+                (&b"GET /x HTTP/1.1\r\n"[..], true),
+                (b"HEA", true),
+                // What an origin may still read as a request.
+                (b"\r\nGET /x HTTP/1.1\r\n", true),
+                (b"get /x HTTP/1.1\r\n", true),
+                (b"FOO /x HTTP/1.1\r\n", true),
+                (b"\x16\x03\x01\x02\x00", false),
+                (b"SSH-2.0-OpenSSH_9.6\r\n", false),
+            ] {
+                let (near, mut client) = pair().await;
+                let (far, _host) = pair().await;
+                client.write_all(first).await.unwrap();
+                assert_eq!(speaks_http(&near, &[], &far).await, http, "{first:?}");
+                // Bytes hyper had read already decide without a peek.
+                assert_eq!(speaks_http(&near, first, &far).await, http, "{first:?}");
+            }
+            // The host speaks first (an SSH server's banner): no HTTP.
+            let (near, _client) = pair().await;
+            let (far, mut host) = pair().await;
+            host.write_all(b"SSH-2.0-server\r\n").await.unwrap();
+            assert!(!speaks_http(&near, &[], &far).await);
+        });
     }
 }

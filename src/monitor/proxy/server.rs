@@ -462,6 +462,7 @@ async fn connect(ctx: Arc<Ctx>, pid: Option<i32>, req: Request<Incoming>) -> Res
         Err(e) => return unreachable(&open, &host, port, &e),
     };
     let idle = ctx.limits.tunnel_idle;
+    let checked = ctx.policy.lock().is_ok_and(|p| p.intel.is_some());
     tokio::spawn(async move {
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
             return;
@@ -470,12 +471,65 @@ async fn connect(ctx: Arc<Ctx>, pid: Option<i32>, req: Request<Incoming>) -> Res
         // writes it directly, with what hyper had read past the head first.
         match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
             Ok(parts) => {
-                relay::tunnel(parts.io.into_inner(), &parts.read_buf, far, open, idle).await;
+                let near = parts.io.into_inner();
+                // Plain HTTP inside a tunnel would reach the host unread by
+                // the known-malicious check: with a feed, it is served
+                // request by request like absolute-form requests.
+                if checked && relay::speaks_http(&near, &parts.read_buf, &far).await {
+                    drop(far);
+                    open.note("plain HTTP inside the tunnel: served request by request");
+                    tunnelled(ctx, near, parts.read_buf, format!("{host}:{port}"), pid).await;
+                } else {
+                    relay::tunnel(near, &parts.read_buf, far, open, idle).await;
+                }
             }
             Err(_) => open.note("the client connection could not be taken over"),
         }
     });
     Response::new(Full::new(Bytes::new()).map_err(|n| match n {}).boxed())
+}
+
+/// Serves the plain HTTP a client speaks inside its tunnel to `authority`:
+/// each request, made absolute for that host, goes the way of an
+/// absolute-form request ([`plain`]: judged, recorded, checked against the
+/// feed, relayed).
+async fn tunnelled(
+    ctx: Arc<Ctx>,
+    near: tokio::net::TcpStream,
+    pending: Bytes,
+    authority: String,
+    pid: Option<i32>,
+) {
+    let kept = Arc::new(Mutex::new(Kept::default()));
+    let svc = {
+        let (ctx, kept) = (ctx.clone(), kept.clone());
+        hyper::service::service_fn(move |req: Request<Incoming>| {
+            let (ctx, kept, authority) = (ctx.clone(), kept.clone(), authority.clone());
+            async move {
+                let (mut parts, body) = req.into_parts();
+                let path = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_string();
+                let Ok(uri) = format!("http://{authority}{path}").parse::<Uri>() else {
+                    return Ok::<_, Infallible>(text(
+                        StatusCode::BAD_REQUEST,
+                        "pkgwarden: unreadable request target\n".into(),
+                    ));
+                };
+                parts.uri = uri;
+                Ok(plain(ctx, &kept, pid, Request::from_parts(parts, body)).await)
+            }
+        })
+    };
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(ctx.limits.head_timeout)
+        .max_buf_size(ctx.limits.max_head)
+        .serve_connection(TokioIo::new(relay::Prefixed::new(pending, near)), svc)
+        .await;
+    ctx.routes.park(&kept);
 }
 
 /// The 403 for a refused request.
