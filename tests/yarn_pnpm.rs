@@ -532,3 +532,105 @@ fn command_line_options_reach_the_plan() {
     );
     assert_eq!(v["plan"]["hook_shell"]["shell"], "/bin/sh", "{v:#}");
 }
+
+/// The facts a probe in one project cached are shared with projects that
+/// have no configuration of their own: the project's own configuration
+/// files (and what they set) come from the project being planned, never
+/// from the project where the facts were first asked.
+#[test]
+fn the_facts_of_one_project_name_no_file_of_another() {
+    let env = ShimEnv::new(&[]);
+    let project = |name: &str| {
+        let p = env.home.subdir(name);
+        fs::write(p.join("package.json"), r#"{"name":"p","version":"1.0.0"}"#).unwrap();
+        p
+    };
+    let (a, b) = (project("proj-a"), project("proj-b"));
+    let plan = |manager: &str, dir: &Path| -> Value {
+        let out = run(env
+            .pkgwarden()
+            .args(["plan", "--json", "--", manager, "add", "x"])
+            .current_dir(dir));
+        assert_success(
+            &out,
+            &format!("pkgwarden plan {manager} in {}", dir.display()),
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+        assert_eq!(v["plan"]["facts"]["derived"], true, "{v:#}");
+        v
+    };
+    let strings = |v: &Value, key: &str| -> Vec<String> {
+        v["plan"][key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key}: {v:#}"))
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect()
+    };
+    for manager in ["pnpm", "yarn"] {
+        tool(manager);
+        let _ = fs::remove_file(a.join(".npmrc"));
+        // Asked first in A (no configuration of its own: shared facts).
+        plan(manager, &a);
+        let in_b = plan(manager, &b);
+        let files = strings(&in_b, "config_files");
+        assert!(
+            files.contains(&b.join(".npmrc").display().to_string()),
+            "{manager}: B's .npmrc missing: {files:#?}"
+        );
+        assert!(
+            !files.iter().any(|f| Path::new(f).starts_with(&a)),
+            "{manager}: B's plan names A's files: {files:#?}"
+        );
+        // A's own registry stays A's.
+        let reg = "http://127.0.0.1:7/";
+        fs::write(a.join(".npmrc"), format!("registry={reg}\n")).unwrap();
+        let in_a = plan(manager, &a);
+        assert!(
+            strings(&in_a, "config_files").contains(&a.join(".npmrc").display().to_string()),
+            "{manager}: {in_a:#}"
+        );
+        let in_b = plan(manager, &b);
+        let files = strings(&in_b, "config_files");
+        assert!(
+            !files.iter().any(|f| Path::new(f).starts_with(&a)),
+            "{manager}: B's plan names A's files: {files:#?}"
+        );
+        let regs = strings(&in_b, "registries");
+        assert!(
+            !regs.iter().any(|r| r.starts_with("http://127.0.0.1:7")),
+            "{manager}: A's registry in B's plan: {regs:#?}"
+        );
+    }
+}
+
+/// A project's `.pkgwarden.toml` (pkgwarden's own file, never writable
+/// from the sandbox) does not cost pnpm the right to write its lockfile
+/// through a temporary file beside it; the root project's install script
+/// still cannot change it.
+#[test]
+#[ignore = "known gap: landlock cannot keep one file out of pnpm's file rights on the project directory (see the branch's report)"]
+fn pnpm_add_beside_a_project_policy_file() {
+    let c = Case::new(
+        "pnpm",
+        vec![
+            NpmFixture::load("pwdemo").package(),
+            NpmFixture::load("pwdemo-dep").package(),
+        ],
+    );
+    let policy = c.project.join(".pkgwarden.toml");
+    let text = "mode = \"protect\"\n";
+    fs::write(&policy, text).unwrap();
+    let script = serde_json::json!({"scripts": {"postinstall": "echo 'mode = \"audit\"' > .pkgwarden.toml; true"}});
+    for mode in ["protect", "block"] {
+        let r = c.add("pwdemo", mode, script.clone());
+        assert_eq!(r.code, 0, "{}", r.out);
+        assert!(
+            c.project.join("node_modules/pwdemo/package.json").is_file(),
+            "{}",
+            r.out
+        );
+        assert!(c.project.join("pnpm-lock.yaml").is_file(), "{}", r.out);
+        assert_eq!(fs::read_to_string(&policy).unwrap(), text, "{}", r.out);
+    }
+}

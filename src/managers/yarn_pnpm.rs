@@ -24,6 +24,13 @@ pub fn handles(tool: Tool) -> bool {
 /// Per-project configuration files yarn and pnpm read in `dir`.
 const PROJECT_CONFIGS: &[&str] = &[".npmrc", ".yarnrc", ".yarnrc.yml", "pnpm-workspace.yaml"];
 
+/// The configuration files yarn classic reads in the project and every
+/// directory above it.
+const YARN_PROJECT_CONFIGS: &[&str] = &[".yarnrc", ".npmrc"];
+
+/// The configuration files pnpm reads in the project.
+const PNPM_PROJECT_CONFIGS: &[&str] = &["pnpm-workspace.yaml", ".npmrc"];
+
 /// The project whose own configuration makes its facts its own: one with a
 /// config file at or above it (below HOME), or one on another filesystem
 /// than HOME (pnpm puts its store on the project's filesystem). Other
@@ -197,12 +204,19 @@ fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     for h in home.iter().chain(std::iter::once(&root_home)) {
         config_files.extend([h.join(".yarnrc"), h.join(".npmrc")]);
     }
-    config_files.extend(ancestor_files(cwd, &[".yarnrc", ".npmrc"]));
     if !root.as_os_str().is_empty() {
         config_files.push(root.join(".yarnrc"));
     }
     config_files.sort();
     config_files.dedup();
+    // The project's own files (those of `cwd` and its ancestors) are its
+    // plan's, not the facts' (shared by projects without configuration of
+    // their own): they only decide when the facts are asked again.
+    f.deps.extend(
+        ancestor_files(cwd, YARN_PROJECT_CONFIGS)
+            .iter()
+            .map(|p| Dep::of(p)),
+    );
     f.version = version;
     f.registries = registries;
     f.cache_dirs = vec![cache];
@@ -322,10 +336,13 @@ fn pnpm_facts(real: &Path, pnpm: &Path, cwd: &Path) -> Result<ManagerFacts, Fact
         config_files.push(h.join(".npmrc"));
     }
     let project = npm_local_prefix(cwd);
-    config_files.extend(
-        ["pnpm-workspace.yaml", ".npmrc"]
+    // The project's own files are its plan's, not the facts' (shared by
+    // projects without configuration of their own): they only decide when
+    // the facts are asked again.
+    f.deps.extend(
+        PNPM_PROJECT_CONFIGS
             .iter()
-            .map(|n| project.join(n)),
+            .map(|n| Dep::of(&project.join(n))),
     );
     if let Some((root, _)) = package_root(pnpm, "pnpm") {
         config_files.push(root.join("pnpmrc"));
@@ -463,6 +480,16 @@ pub fn apply(p: &mut InstallPlan, cwd: &Path) {
                 p.file_dirs = vec![project.clone()];
             }
         }
+    }
+    // The project's configuration, from this project (never in the facts,
+    // which other projects share).
+    match p.tool {
+        Tool::Yarn => p
+            .config_files
+            .extend(ancestor_files(&dir, YARN_PROJECT_CONFIGS)),
+        _ => p
+            .config_files
+            .extend(PNPM_PROJECT_CONFIGS.iter().map(|n| project.join(n))),
     }
     p.config_files.sort();
     p.config_files.dedup();
