@@ -609,7 +609,7 @@ fn the_facts_of_one_project_name_no_file_of_another() {
 /// through a temporary file beside it; the root project's install script
 /// still cannot change it.
 #[test]
-#[ignore = "known gap: landlock cannot keep one file out of pnpm's file rights on the project directory (see the branch's report)"]
+#[ignore = "known breakage: landlock cannot keep one file out of pnpm's file rights on the project directory (README, the sandbox: a node project)"]
 fn pnpm_add_beside_a_project_policy_file() {
     let c = Case::new(
         "pnpm",
