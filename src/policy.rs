@@ -270,10 +270,22 @@ impl Policy {
     }
 
     /// The cooldown for installs of `tool` (zero: none): its entry in
-    /// `cooldown_managers`, else `cooldown`.
+    /// `cooldown_managers`, else the entry of the command it is another
+    /// spelling of (`pip3` and `python -m pip` are pip's, `npx` npm's,
+    /// `uvx` uv's, `bundle` gem's, `mamba` conda's), else `cooldown`.
     pub fn cooldown_for(&self, tool: Tool) -> Duration {
+        let main = match tool {
+            Tool::Pip3 | Tool::Python => Some(Tool::Pip),
+            Tool::Npx => Some(Tool::Npm),
+            Tool::Pnpx => Some(Tool::Pnpm),
+            Tool::Uvx => Some(Tool::Uv),
+            Tool::Bundle => Some(Tool::Gem),
+            Tool::Mamba | Tool::Micromamba => Some(Tool::Conda),
+            _ => None,
+        };
         self.cooldown_managers
             .get(tool.name())
+            .or_else(|| self.cooldown_managers.get(main?.name()))
             .copied()
             .unwrap_or(self.cooldown)
     }
@@ -1323,6 +1335,9 @@ mod tests {
         let day = Duration::from_secs(24 * 3600);
         assert_eq!(p.cooldown_for(Tool::Npm), 3 * day);
         assert_eq!(p.cooldown_for(Tool::Pip), Duration::ZERO);
+        // Other spellings of pip take pip's entry.
+        assert_eq!(p.cooldown_for(Tool::Pip3), Duration::ZERO);
+        assert_eq!(p.cooldown_for(Tool::Python), Duration::ZERO);
         assert_eq!(p.cooldown_for(Tool::Uv), day);
         assert_eq!(p.cooldown_exempt, ["@myorg/*"]);
         assert!(eff.warnings.is_empty(), "{:?}", eff.warnings);

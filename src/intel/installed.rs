@@ -22,8 +22,10 @@ use std::path::{Component, Path, PathBuf};
 pub struct Installed {
     /// Its ecosystem (the layout it was read from).
     pub ecosystem: Ecosystem,
-    /// The package's name.
-    pub name: String,
+    /// The package's names: where the manager put it, and what the disk
+    /// records for it besides (an npm alias's real name, the core metadata's
+    /// `Name:`); each is looked up.
+    pub names: Vec<String>,
     /// Every version stated for it (empty: none could be read).
     pub versions: Vec<String>,
     /// Its directory (or the metadata directory that names it).
@@ -59,7 +61,7 @@ pub fn packages<'p>(
                 i,
                 Installed {
                     ecosystem,
-                    name,
+                    names: vec![name],
                     versions,
                     dir,
                 },
@@ -71,12 +73,50 @@ pub fn packages<'p>(
     let mut lockfiles = Lockfiles::default();
     out.into_iter()
         .map(|(_, mut p)| {
-            if ecosystem == Ecosystem::Npm {
-                p.versions = npm_versions(&p.dir, &mut lockfiles);
+            let (names, versions) = match ecosystem {
+                Ecosystem::Npm => npm_records(&p.dir, &p.names[0], &mut lockfiles),
+                Ecosystem::Pypi => core_metadata(&p.dir),
+                _ => (Vec::new(), Vec::new()),
+            };
+            for n in names {
+                add(&mut p.names, n);
+            }
+            for v in versions {
+                add(&mut p.versions, v);
             }
             p
         })
         .collect()
+}
+
+/// Adds `v` to `to` unless it is empty or already there.
+fn add(to: &mut Vec<String>, v: String) {
+    if !v.is_empty() && !to.contains(&v) {
+        to.push(v);
+    }
+}
+
+/// `Name:` and `Version:` of the core metadata in a `.dist-info`
+/// (`METADATA`) or `.egg-info` (`PKG-INFO`) directory: the wheel names its
+/// directory itself, so what its metadata says is looked up too.
+fn core_metadata(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let file = if dir.extension().is_some_and(|e| e == "dist-info") {
+        "METADATA"
+    } else {
+        "PKG-INFO"
+    };
+    let Some(text) = crate::detect::read_regular_text(&dir.join(file), MANIFEST_MAX) else {
+        return (Vec::new(), Vec::new());
+    };
+    let (mut names, mut versions) = (Vec::new(), Vec::new());
+    for line in text.lines().take_while(|l| !l.trim().is_empty()) {
+        if let Some(v) = line.strip_prefix("Name:") {
+            add(&mut names, v.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("Version:") {
+            add(&mut versions, v.trim().to_string());
+        }
+    }
+    (names, versions)
 }
 
 fn components(p: &Path) -> Vec<&str> {
@@ -109,41 +149,43 @@ fn npm_dir(p: &Path) -> Option<(PathBuf, String)> {
     Some((dir, name))
 }
 
-/// The versions the disk states for the npm package in `dir`: its
-/// `package.json`, the hidden lockfile of the outermost `node_modules`, and
-/// pnpm's store directory (`.pnpm/<name>@<version>…/node_modules/<name>`).
-fn npm_versions(dir: &Path, lockfiles: &mut Lockfiles) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut push = |v: Option<String>| {
-        if let Some(v) = v.filter(|v| !v.is_empty())
-            && !out.contains(&v)
-        {
-            out.push(v);
-        }
+/// The other names and the versions the disk states for the npm package
+/// in `dir`, installed as `name`: its `package.json` (an alias, `"x":
+/// "npm:evil@1"`, installs `evil`'s manifest under `x`), the hidden
+/// lockfile of the outermost `node_modules`, and pnpm's store directory
+/// (`.pnpm/<name>@<version>…/node_modules/<name>`, only when that entry is
+/// this package: its dependencies lie beside it as links).
+fn npm_records(dir: &Path, name: &str, lockfiles: &mut Lockfiles) -> (Vec<String>, Vec<String>) {
+    let (mut names, mut versions) = (Vec::new(), Vec::new());
+    let manifest = crate::detect::read_regular(&dir.join("package.json"), MANIFEST_MAX)
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    let field = |doc: Option<&serde_json::Value>, k: &str| {
+        doc.and_then(|d| d.get(k)?.as_str().map(str::to_string))
     };
-    push(
-        crate::detect::read_regular(&dir.join("package.json"), MANIFEST_MAX)
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| v.get("version")?.as_str().map(str::to_string)),
-    );
+    names.extend(field(manifest.as_ref(), "name"));
+    versions.extend(field(manifest.as_ref(), "version"));
     let parts = components(dir);
     if let Some(root) = parts.iter().position(|c| *c == "node_modules") {
         let base: PathBuf = std::iter::once("/")
             .chain(parts[..root].iter().copied())
             .collect();
-        let key = parts[root..].join("/");
-        push(lockfiles.version(&base, &key));
+        let entry = lockfiles.entry(&base, &parts[root..].join("/"));
+        names.extend(field(entry, "name"));
+        versions.extend(field(entry, "version"));
     }
     if let Some(store) = parts.iter().rposition(|c| *c == ".pnpm")
         && let Some(entry) = parts.get(store + 1)
     {
         // `name@1.0.0`, `@scope+name@1.0.0_peer`, `name@1.0.0(peer@2)`.
         let at = entry.get(1..).and_then(|s| s.find('@')).map(|i| i + 1);
-        if let Some(v) = at.map(|i| &entry[i + 1..]) {
-            push(Some(v.split(['_', '(']).next().unwrap_or(v).to_string()));
+        if let Some(i) = at
+            && entry[..i].replace('+', "/") == name
+        {
+            let v = &entry[i + 1..];
+            versions.push(v.split(['_', '(']).next().unwrap_or(v).to_string());
         }
     }
-    out
+    (names, versions)
 }
 
 /// The hidden lockfiles read so far, by project directory.
@@ -151,19 +193,14 @@ fn npm_versions(dir: &Path, lockfiles: &mut Lockfiles) -> Vec<String> {
 struct Lockfiles(BTreeMap<PathBuf, Option<serde_json::Value>>);
 
 impl Lockfiles {
-    /// The version `node_modules/.package-lock.json` under `base` records
-    /// for the package at `key` (`node_modules/a/node_modules/b`).
-    fn version(&mut self, base: &Path, key: &str) -> Option<String> {
+    /// What `node_modules/.package-lock.json` under `base` records for the
+    /// package at `key` (`node_modules/a/node_modules/b`).
+    fn entry(&mut self, base: &Path, key: &str) -> Option<&serde_json::Value> {
         let doc = self.0.entry(base.to_path_buf()).or_insert_with(|| {
             crate::detect::read_regular(&base.join("node_modules/.package-lock.json"), MANIFEST_MAX)
                 .and_then(|b| serde_json::from_slice(&b).ok())
         });
-        doc.as_ref()?
-            .get("packages")?
-            .get(key)?
-            .get("version")?
-            .as_str()
-            .map(str::to_string)
+        doc.as_ref()?.get("packages")?.get(key)
     }
 }
 
@@ -221,7 +258,7 @@ mod tests {
         let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
         packages(e, paths.iter().map(PathBuf::as_path))
             .into_iter()
-            .map(|p| (p.name, p.versions))
+            .map(|p| (p.names.join(" "), p.versions))
             .collect()
     }
 
@@ -238,9 +275,13 @@ mod tests {
             r#"{"name":"innocent","version":"0.0.1-safe"}"#,
         )
         .unwrap();
+        // An alias (`"pwalias": "npm:evil@3.0.0"`): the lockfile names the
+        // real package.
+        fs::create_dir_all(nm.join("pwalias")).unwrap();
         fs::write(
             nm.join(".package-lock.json"),
             r#"{"packages":{"node_modules/pwdep":{"version":"1.0.0"},
+               "node_modules/pwalias":{"name":"evil","version":"3.0.0"},
                "node_modules/@s/x/node_modules/inner":{"version":"2.0.0"}}}"#,
         )
         .unwrap();
@@ -253,13 +294,18 @@ mod tests {
                 &p(".bin/pwdep"),
                 &p(".package-lock.json"),
                 &p("@s/x/node_modules/inner/lib/a.js"),
+                &p("pwalias/index.js"),
             ],
         );
         assert_eq!(
             got,
             vec![
-                ("pwdep".into(), vec!["0.0.1-safe".into(), "1.0.0".into()]),
+                (
+                    "pwdep innocent".into(),
+                    vec!["0.0.1-safe".into(), "1.0.0".into()]
+                ),
                 ("inner".into(), vec!["2.0.0".into()]),
+                ("pwalias evil".into(), vec!["3.0.0".into()]),
             ]
         );
         // No manifest and no lockfile entry: no version, looked up as any.
@@ -285,6 +331,45 @@ mod tests {
                 ("pwdep".into(), vec!["1.2.3".into()]),
                 ("@s/x".into(), vec!["4.0.0".into()]),
             ]
+        );
+    }
+
+    /// pnpm links a package's dependencies beside it in its store entry:
+    /// `.pnpm/a@1.0.0/node_modules/b -> ../../b@2.0.0/node_modules/b`. `b`
+    /// is not at `a`'s version.
+    #[test]
+    fn a_dependency_linked_into_a_pnpm_store_entry_has_its_own_version() {
+        let d = tempfile::tempdir().unwrap();
+        let store = d.path().join("p/node_modules/.pnpm");
+        let b = store.join("b@2.0.0/node_modules/b");
+        fs::create_dir_all(&b).unwrap();
+        fs::write(b.join("package.json"), r#"{"name":"b","version":"2.0.0"}"#).unwrap();
+        fs::create_dir_all(store.join("a@1.0.0/node_modules")).unwrap();
+        let link = store.join("a@1.0.0/node_modules/b");
+        std::os::unix::fs::symlink("../../b@2.0.0/node_modules/b", &link).unwrap();
+        let got = names(Ecosystem::Npm, &[&link.display().to_string()]);
+        assert_eq!(got, vec![("b".into(), vec!["2.0.0".into()])]);
+    }
+
+    /// A wheel names its `.dist-info` itself: its metadata's name and
+    /// version are looked up too.
+    #[test]
+    fn a_dist_info_is_read_by_its_name_and_its_metadata() {
+        let d = tempfile::tempdir().unwrap();
+        let info = d.path().join("site-packages/evil-1.0.1.dist-info");
+        fs::create_dir_all(&info).unwrap();
+        fs::write(
+            info.join("METADATA"),
+            "Metadata-Version: 2.1\nName: Evil\nVersion: 1.0.0\n\nVersion: 9\n",
+        )
+        .unwrap();
+        let got = names(
+            Ecosystem::Pypi,
+            &[&info.join("RECORD").display().to_string()],
+        );
+        assert_eq!(
+            got,
+            vec![("evil Evil".into(), vec!["1.0.1".into(), "1.0.0".into()])]
         );
     }
 

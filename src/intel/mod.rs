@@ -137,18 +137,21 @@ impl Check {
     /// host all fetch other ecosystems' archives through this proxy. The
     /// shapes only one ecosystem has (an npm `/-/….tgz`, a wheel, a `.gem`,
     /// a `.conda`) are that ecosystem's, the shared ones (an sdist's
-    /// `.tar.gz`, conda's `.tar.bz2`) the install's; its owner reads an
-    /// archive against every record, the other ecosystems only against
-    /// records that list that version: a name flagged in one ecosystem is
-    /// often a legitimate package or release asset of another.
+    /// `.tar.gz`, conda's `.tar.bz2`) the install's. A shape only one
+    /// ecosystem has is read as that ecosystem's alone (an npm
+    /// `@babel/core/-/core-7.0.0.tgz` is not PyPI's `core 7`); a shared one
+    /// is read by the install's ecosystem against every record, by the
+    /// others only against records that list that version: a name flagged
+    /// in one ecosystem is often a legitimate package or release asset of
+    /// another.
     pub fn archive(&self, url_path: &str) -> Option<KnownMalicious> {
-        // The ecosystem whose shape this is alone, if any: the others
-        // (the install's own too) read it against listed versions only.
-        let owner = Ecosystem::ALL
+        let exclusive = Ecosystem::ALL
             .into_iter()
-            .find(|e| archive::exclusive(*e, url_path))
-            .unwrap_or(self.ecosystem);
-        let others = Ecosystem::ALL.into_iter().filter(|e| *e != owner);
+            .find(|e| archive::exclusive(*e, url_path));
+        let owner = exclusive.unwrap_or(self.ecosystem);
+        let others = Ecosystem::ALL
+            .into_iter()
+            .filter(|e| *e != owner && exclusive.is_none());
         std::iter::once(owner).chain(others).find_map(|ecosystem| {
             let listed_only = ecosystem != owner;
             archive::readings(ecosystem, url_path)
@@ -186,12 +189,16 @@ impl Check {
                 } else {
                     p.versions.iter().map(|v| Some(v.as_str())).collect()
                 };
-                versions.into_iter().find_map(|v| {
-                    let hit = self.index.lookup(p.ecosystem, &p.name, v)?;
+                let pairs = p
+                    .names
+                    .iter()
+                    .flat_map(|n| versions.iter().map(move |v| (n, *v)));
+                pairs.into_iter().find_map(|(name, v)| {
+                    let hit = self.index.lookup(p.ecosystem, name, v)?;
                     Some((
                         KnownMalicious {
                             ecosystem: p.ecosystem.key().to_string(),
-                            package: p.name.clone(),
+                            package: name.clone(),
                             version: v.unwrap_or("(unknown)").to_string(),
                             id: hit.id,
                             summary: hit.summary,
@@ -594,6 +601,7 @@ mod tests {
             record("MAL-4", "PyPI", "request", &["1"], true),
             record("MAL-5", "PyPI", "pw-sdist", &["2.0"], false),
             record("MAL-6", "conda", "pw-conda", &["5.0"], false),
+            record("MAL-7", "PyPI", "core", &["7.0.0"], false),
         ];
         for (i, r) in records.iter().enumerate() {
             std::fs::write(src.path().join(format!("{i}.json")), r).unwrap();
@@ -638,8 +646,10 @@ mod tests {
                 Some("conda MAL-6".into()),
                 "{eco}"
             );
-            // npm's own `request` is not PyPI's flagged `request`.
+            // npm's own `request` is not PyPI's flagged `request`, nor is
+            // `@babel/core@7.0.0` PyPI's `core 7.0.0`, which a record lists.
             assert_eq!(hit("/request/-/request-2.88.2.tgz"), None, "{eco}");
+            assert_eq!(hit("/@babel/core/-/core-7.0.0.tgz"), None, "{eco}");
             assert_eq!(hit("/p/pw_evil-1.0.1-py3-none-any.whl"), None, "{eco}");
         }
         // In a Python install the sdist shape is PyPI's own: every version.

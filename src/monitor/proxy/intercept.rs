@@ -122,6 +122,21 @@ async fn inner(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<Body>
         conn.verdict,
         Some("inside the registry's terminated TLS".into()),
     ));
+    // The connection goes to the registry the tunnel named; a request that
+    // names another host (Host header, absolute form) would reach that
+    // host's virtual server on a shared origin.
+    if let Some(shown) = another_host(&req, &conn.host, conn.port) {
+        open.fail(&format!(
+            "the request names {shown:?}, not the terminated registry (400)"
+        ));
+        return Ok(text(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "pkgwarden: {shown} is not {}:{}, the registry this tunnel reaches\n",
+                conn.host, conn.port
+            ),
+        ));
+    }
     if let Some(refused) = ctx.known_malicious(&open, req.uri().path()) {
         return Ok(refused);
     }
@@ -172,6 +187,39 @@ async fn inner(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<Body>
     }
     .boxed();
     Ok(Response::from_parts(parts, body))
+}
+
+/// The host a request inside the tunnel names, when it is not `host:port`
+/// (the default port: 443).
+fn another_host<B>(req: &Request<B>, host: &str, port: u16) -> Option<String> {
+    let want = (
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase(),
+        port,
+    );
+    let same = |a: &http::uri::Authority| {
+        let h = a
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        (h, a.port_u16().unwrap_or(443)) == want
+    };
+    if let Some(a) = req.uri().authority()
+        && !same(a)
+    {
+        return Some(a.to_string());
+    }
+    let v = req.headers().get(header::HOST)?;
+    let named = v
+        .to_str()
+        .ok()
+        .and_then(|t| t.trim().parse::<http::uri::Authority>().ok());
+    match named {
+        Some(a) if same(&a) => None,
+        _ => Some(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+    }
 }
 
 impl Conn {

@@ -680,6 +680,21 @@ fn with_a_feed_only_registries_are_terminated_and_other_hosts_stay_tunnels() {
         out.contains("known malicious") && out.ends_with("403"),
         "{out}"
     );
+    // Another host named inside the registry's TLS (a shared origin's
+    // other virtual server) is refused before the registry is asked.
+    let (_, out) = curl(
+        &proxy,
+        &[
+            "--cacert",
+            ca_file.to_str().unwrap(),
+            "-w",
+            "%{http_code}",
+            "-H",
+            "Host: elsewhere.example",
+            &format!("https://{registry}/pwok/"),
+        ],
+    );
+    assert!(out.ends_with("400"), "{out}");
     // The other host: the client's own bytes (a TLS record's start; with a
     // feed, a tunnel whose client speaks plain HTTP is served request by
     // request instead), both ways, untouched.
