@@ -184,31 +184,8 @@ fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
             _ => return Err(e),
         },
     };
-    // yarn classic asks npm's registry when .npmrc names one, its own otherwise.
-    let mut registries: Vec<String> = s(npm, "registry")
-        .or_else(|| s(yarn, "registry"))
-        .into_iter()
-        .collect();
-    for m in [yarn, npm] {
-        registries.extend(
-            m.iter()
-                .filter(|(k, _)| k.starts_with('@') && k.ends_with(":registry"))
-                .filter_map(|(_, v)| v.as_str().map(String::from)),
-        );
-    }
-    registries.dedup();
-    let home = crate::paths::home();
-    // yarn run by root keeps its own files in /usr/local/share, not HOME.
-    let root_home = PathBuf::from("/usr/local/share");
-    let mut config_files: Vec<PathBuf> = Vec::new();
-    for h in home.iter().chain(std::iter::once(&root_home)) {
-        config_files.extend([h.join(".yarnrc"), h.join(".npmrc")]);
-    }
-    if !root.as_os_str().is_empty() {
-        config_files.push(root.join(".yarnrc"));
-    }
-    config_files.sort();
-    config_files.dedup();
+    let registries = yarn_registries(yarn, npm);
+    let config_files = yarn_user_configs(&root);
     // The project's own files (those of `cwd` and its ancestors) are its
     // plan's, not the facts' (shared by projects without configuration of
     // their own): they only decide when the facts are asked again.
@@ -229,6 +206,43 @@ fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     f.config_files = config_files;
     f.derived = true;
     Ok(f)
+}
+
+/// The registries yarn classic asks: npm's when `.npmrc` names one, its own
+/// otherwise, and every scope's.
+fn yarn_registries(yarn: &BTreeMap<String, Value>, npm: &BTreeMap<String, Value>) -> Vec<String> {
+    let s =
+        |m: &BTreeMap<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(String::from);
+    let mut registries: Vec<String> = s(npm, "registry")
+        .or_else(|| s(yarn, "registry"))
+        .into_iter()
+        .collect();
+    for m in [yarn, npm] {
+        registries.extend(
+            m.iter()
+                .filter(|(k, _)| k.starts_with('@') && k.ends_with(":registry"))
+                .filter_map(|(_, v)| v.as_str().map(String::from)),
+        );
+    }
+    registries.dedup();
+    registries
+}
+
+/// yarn's and npm's rc files of the user (and of root, whose yarn keeps its
+/// own in /usr/local/share, not HOME) and of yarn's own package `root`.
+fn yarn_user_configs(root: &Path) -> Vec<PathBuf> {
+    let home = crate::paths::home();
+    let root_home = PathBuf::from("/usr/local/share");
+    let mut config_files: Vec<PathBuf> = Vec::new();
+    for h in home.iter().chain(std::iter::once(&root_home)) {
+        config_files.extend([h.join(".yarnrc"), h.join(".npmrc")]);
+    }
+    if !root.as_os_str().is_empty() {
+        config_files.push(root.join(".yarnrc"));
+    }
+    config_files.sort();
+    config_files.dedup();
+    config_files
 }
 
 // --------------------------------------------------------------- pnpm ----
