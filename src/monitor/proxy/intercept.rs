@@ -21,9 +21,6 @@ use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 
-/// Largest read buffer of a registry connection (as for plain HTTP).
-const UPSTREAM_BUF: usize = 1024 * 1024;
-
 /// One terminated client connection: where its requests go.
 struct Conn {
     ctx: Arc<Ctx>,
@@ -276,14 +273,6 @@ impl Conn {
             .connect(name, tcp)
             .await
             .map_err(|e| io::Error::other(format!("TLS failed: {e}")))?;
-        let (sender, conn) = hyper::client::conn::http1::Builder::new()
-            .max_buf_size(UPSTREAM_BUF)
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(io::Error::other)?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(sender)
+        super::upstream::handshake(stream).await
     }
 }

@@ -341,14 +341,23 @@ impl Routes {
             Some(u) => connect_named(&u.addr).await?,
             None => connect_any(&self.addrs(host, port)).await?,
         };
-        let (sender, conn) = hyper::client::conn::http1::Builder::new()
-            .max_buf_size(UPSTREAM_BUF)
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(io::Error::other)?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(sender)
+        handshake(stream).await
     }
+}
+
+/// An HTTP/1 client connection over `stream` (plain or TLS), its
+/// connection task on the runtime.
+pub(super) async fn handshake<S>(stream: S) -> io::Result<SendRequest<Body>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(UPSTREAM_BUF)
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(io::Error::other)?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
