@@ -11,28 +11,8 @@ mod support;
 use serde_json::{Value, json};
 use std::fs;
 use support::installs::{Installed, install, npm_install};
+use support::intel::{import, record};
 use support::*;
-
-/// An OSV malicious-package record naming `versions` of `name`.
-fn record(id: &str, ecosystem: &str, name: &str, versions: &[&str]) -> Value {
-    json!({
-        "id": id,
-        "summary": format!("Malicious code in {name} (inert test record)"),
-        "modified": "2026-12-01T00:00:00Z",
-        "affected": [{"package": {"ecosystem": ecosystem, "name": name}, "versions": versions}],
-    })
-}
-
-/// Imports `records` with `pkgwarden intel import` in `env`'s HOME.
-fn import(env: &ShimEnv, records: &[Value]) {
-    let dir = env.home.path().join("feed");
-    fs::create_dir_all(&dir).unwrap();
-    for (i, r) in records.iter().enumerate() {
-        fs::write(dir.join(format!("r{i}.json")), r.to_string()).unwrap();
-    }
-    let out = run(env.pkgwarden().args(["intel", "import"]).arg(&dir));
-    assert_success(&out, "pkgwarden intel import");
-}
 
 /// A dependency whose postinstall asks the proxy (the `http_proxy` the
 /// sandbox gives it, as a nested `pip install`, `gem install` or `npm

@@ -12,31 +12,9 @@ use serde_json::{Value, json};
 use std::fs;
 use std::path::{Path, PathBuf};
 use support::installs::{Installed, fresh_npm_project, install};
+use support::intel::{import, record};
 use support::tls::{TestCa, TlsFront};
 use support::*;
-
-/// An OSV record naming `name` at `versions`.
-fn record(id: &str, ecosystem: &str, name: &str, versions: &[&str]) -> Value {
-    json!({
-        "id": id,
-        "summary": format!("Malicious code in {name} (inert test record)"),
-        "modified": "2026-11-30T00:00:00Z",
-        "affected": [{"package": {"ecosystem": ecosystem, "name": name}, "versions": versions}],
-    })
-}
-
-/// Imports `records` into `env`'s feed.
-fn import(env: &ShimEnv, records: &[Value]) {
-    let dir = env.home.path().join("feed");
-    fs::create_dir_all(&dir).unwrap();
-    for (i, r) in records.iter().enumerate() {
-        fs::write(dir.join(format!("r{i}.json")), r.to_string()).unwrap();
-    }
-    assert_success(
-        &run(env.pkgwarden().args(["intel", "import"]).arg(&dir)),
-        "pkgwarden intel import",
-    );
-}
 
 /// An npm registry over TLS: `pwapp@1.0.0` depending on `pwdep@^1.0.0`.
 struct NpmTls {

@@ -12,6 +12,7 @@
 pub mod gems;
 pub mod http;
 pub mod installs;
+pub mod intel;
 pub mod listeners;
 pub mod npm;
 pub mod origins;
