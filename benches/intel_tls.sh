@@ -7,5 +7,5 @@
 # The work is the ignored test bench_npm_over_tls_with_and_without_a_feed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --test intel_tls bench_npm_over_tls -- --ignored --nocapture --test-threads 1 2>&1 |
+cargo test --test integration intel_tls::bench_npm_over_tls -- --ignored --nocapture --test-threads 1 2>&1 |
   grep -E '^intel-tls |panicked|FAILED'

@@ -8,5 +8,5 @@
 # notification. The work is in tests/bench_sandbox.rs (ignored as a test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --release --test bench_sandbox -- --ignored --nocapture --test-threads 1 2>&1 |
+cargo test --release --test integration bench_sandbox:: -- --ignored --nocapture --test-threads 1 2>&1 |
   grep -E "bare .* sandboxed|last sandboxed run|feed on / feed off|records imported|panicked|FAILED"

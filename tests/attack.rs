@@ -2,7 +2,7 @@
 //! fixes were not written for. Each test is an inert fixture (markers in the
 //! temporary HOME, loopback only) asserting the secure behaviour.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use support::*;

@@ -3,7 +3,7 @@
 //! pip's cache the split missed. Real pip, a loopback index, inert fixtures
 //! (markers in the temporary HOME).
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::Path;

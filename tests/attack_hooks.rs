@@ -6,7 +6,7 @@
 //! Real npm, pnpm and yarn, a loopback registry, inert fixtures: every
 //! marker is written in the test's temporary HOME. Root and unprivileged.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

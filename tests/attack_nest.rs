@@ -3,7 +3,7 @@
 //! through the places that domain still lets it write. Real pip, a
 //! loopback index, inert fixtures (markers in the temporary HOME).
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::{Path, PathBuf};

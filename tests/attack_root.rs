@@ -8,7 +8,7 @@
 //! inert fixtures: every marker is written in the test's temporary HOME.
 //! Root and unprivileged.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

@@ -6,7 +6,7 @@
 //! registry, inert fixtures: every marker is written in the test's
 //! temporary HOME. Root and unprivileged.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::fs::symlink;

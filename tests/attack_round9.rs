@@ -6,7 +6,7 @@
 //! asked for), markers stay in the test's temporary HOME. Root and
 //! unprivileged.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::fs;

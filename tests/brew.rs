@@ -5,7 +5,7 @@
 //! so brew installs are sandboxed by default. Bottles are served on loopback
 //! (HOMEBREW_BOTTLE_DOMAIN) and downloaded by curl through pkgwarden's proxy.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::PathBuf;

@@ -5,7 +5,7 @@
 //! shell, `after_script` in another) over benign and malicious installs from
 //! a loopback npm registry.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

@@ -1,6 +1,6 @@
 //! The `pkgwarden` command line: shims, policy, install.sh.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use support::*;

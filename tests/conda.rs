@@ -5,7 +5,7 @@
 //! test, with `.tar.bz2` packages built here; the channel's host reaches
 //! pkgwarden only through the stand-in's `conda config --show --json`.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::fs;

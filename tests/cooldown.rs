@@ -7,7 +7,7 @@
 //! without a gate says so loudly (and block refuses it); a broken value runs
 //! nothing.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::fs;

@@ -5,7 +5,7 @@
 //! block mode must fail with the reserved code and leave nothing persistent;
 //! benign twins must stay below medium.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -1,6 +1,6 @@
 //! The project's Markdown links point at files inside the repository.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! non-zero exit when there is one, and a broken policy reported without
 //! stopping the rest of the examination.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

@@ -5,7 +5,7 @@
 //! stays scoped to that package version; a malicious fixture's findings are
 //! explained but never suggested.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

@@ -2,7 +2,7 @@
 //! the recursion guard and a missing manager. The manager here is a stand-in
 //! shell script named `gem`, so each test controls exactly what it does.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -1,7 +1,7 @@
 //! The first ten minutes: install.sh on a clean machine, the `--help` texts
 //! and `plan` as a newcomer reads them.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -5,10 +5,9 @@
 //! The test reads the sources: each `fn` item's length runs from the line of
 //! `fn` to the line of its closing brace. Comments, string literals and
 //! `#[cfg(test)]` items are left out (see `support/source.rs`).
-//! `cargo test --test fnlen -- --nocapture` prints the longest functions.
+//! `cargo test --test integration fnlen:: -- --nocapture` prints the longest functions.
 
-#[path = "support/source.rs"]
-mod source;
+use crate::support::source;
 
 use source::{blank_comments_and_strings, ident_at, is_ident, non_test_files, without_cfg_test};
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! `Gem.post_install` hook it registers therefore fires on the *next*
 //! install, in the gem process itself, never during its own install.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! work when loaded is caught by the install that brought it, not by the
 //! next `gem` command. Real `gem`, inert fixture gems, protect and block.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use support::gems::{build_gem, gem_install};

@@ -5,7 +5,7 @@
 //! with its persistence finding (medium or more). Real npm, a loopback
 //! registry, protect and block, as root and unprivileged.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use support::installs::install;

@@ -7,7 +7,7 @@
 //! the root project's own scripts keep the install's rights. Real npm, a
 //! loopback registry, as root and unprivileged, in protect and block.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

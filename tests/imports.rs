@@ -7,8 +7,7 @@
 //! `#[cfg(test)]` items (inline test modules and `#[cfg(test)] mod x;` files)
 //! are left out: a test may reach anywhere.
 
-#[path = "support/source.rs"]
-mod source;
+use crate::support::source;
 
 use source::{
     blank_comments_and_strings, cfg_test_mod_decls, ident_at, is_ident, non_test_files, skip_ws,

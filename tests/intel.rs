@@ -4,7 +4,7 @@
 //! when it is a dependency; audit lets it through and reports it; without a
 //! feed nothing changes.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use std::fs;

@@ -6,7 +6,7 @@
 //! ones behind a TLS front whose CA the bare manager trusts through its own
 //! configuration (npm's `cafile`, pip's `PIP_CERT`).
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::fs;

@@ -3,7 +3,7 @@
 //! registries, inert fixtures: every marker is written in the test's
 //! temporary HOME. Root and unprivileged.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::Path;

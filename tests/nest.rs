@@ -6,7 +6,7 @@
 //! `pip install -e .` still install cleanly. Real pip, a loopback index, in
 //! protect and block, as root and unprivileged.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

@@ -7,7 +7,7 @@
 //! in protect and block, as root and unprivileged. The same for the
 //! Makefile an `extconf.rb` writes, which `make` runs.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

@@ -3,7 +3,7 @@
 //! this test starts; in block nothing arrives, in protect what is let
 //! through is reported (medium or more).
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

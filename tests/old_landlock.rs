@@ -3,7 +3,7 @@
 //! (a test setting the report and stderr both name); an inert fixture then
 //! tries to truncate files of the test's temporary HOME it may only read.
 
-mod support;
+use crate::support;
 
 use support::installs::{Installed, install};
 use support::*;

@@ -4,7 +4,7 @@
 //! a registry redirecting its downloads to a second loopback origin that no
 //! policy names (allowed because the registry sent the client there).
 
-mod support;
+use crate::support;
 
 use std::fs;
 use support::installs::{install, npm_install};

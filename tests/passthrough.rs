@@ -1,7 +1,7 @@
 //! Real pip and npm through the shims: non-install commands behave exactly as
 //! the bare managers; installs from loopback registries work through the shim.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use support::*;

@@ -5,7 +5,7 @@
 //! link) is refused or reported; a script written into a manager's own
 //! cache and run is `exec.dropped`; the benign twins stay quiet.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

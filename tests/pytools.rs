@@ -8,7 +8,7 @@
 //! uv and pipx come from `.ci/run` (a virtualenv under /opt linked into
 //! /usr/local/bin).
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

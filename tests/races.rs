@@ -3,7 +3,7 @@
 //! descriptor number behind `/proc/self/fd/N`) between something harmless
 //! and something the sandbox must keep out of reach; many rounds each.
 
-mod support;
+use crate::support;
 
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;

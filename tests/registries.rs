@@ -1,7 +1,7 @@
 //! Proves the loopback registries of `tests/support` work with the real pip
 //! and npm (no pkgwarden involved).
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 

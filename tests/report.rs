@@ -1,7 +1,7 @@
 //! `pkgwarden report list/show/export` over reports written by hand into a
 //! temporary XDG_STATE_HOME.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::fs;

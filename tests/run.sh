@@ -29,6 +29,9 @@ cd "$here"
 user="${PKGWARDEN_TEST_USER:-pkgwarden-test}"
 
 status=0
+# Each phase's start, so that a CI log shows where its time went.
+phase() { echo "tests/run.sh: $(date -u +%H:%M:%S) $*"; }
+phase "build"
 # The pkgwarden under test and its preload library (a cdylib, which cargo
 # test does not build) from a release build; the test binaries from cargo
 # test. Everything is built before any test runs, so the two runs overlap.
@@ -53,6 +56,7 @@ nextest_flags=(--no-fail-fast --test-threads "$threads" --failure-output immedia
   --success-output never --status-level fail --final-status-level slow)
 
 root_run() {
+  phase "tests as $(id -un) start"
   echo "== tests as $(id -un) (uid $(id -u)), $runner"
   if [ "$runner" = nextest ]; then
     cargo nextest run --workspace --all-targets --cargo-quiet "${nextest_flags[@]}" "$@" 2>&1
@@ -108,6 +112,7 @@ as_user() {
 }
 
 unprivileged_run() {
+  phase "tests as $user start"
   echo "== tests as $user (uid $(id -u "$user")), $runner"
   if [ "$runner" = nextest ]; then
     local extract
@@ -138,6 +143,8 @@ fi
 unprivileged_run "$@" > "$mirror/unprivileged.log" 2>&1 &
 upid=$!
 root_run "$@" || status=1
+phase "tests as $(id -un) done"
 wait "$upid" || status=1
+phase "tests as $user done"
 cat "$mirror/unprivileged.log"
 exit "$status"

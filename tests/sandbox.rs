@@ -2,7 +2,7 @@
 //! applied by the kernel, checked by a hook that tries to break out, and real
 //! pip and npm installs from loopback registries that still succeed.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

@@ -3,7 +3,7 @@
 //! directories; `pkgwarden doctor` naming what the hook cannot reach; the
 //! summary of refused writes; Ctrl-C during an install.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

@@ -5,7 +5,7 @@
 //! warning each and change neither the stored report nor the exit code,
 //! and broken or project-set sink keys.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

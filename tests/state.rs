@@ -5,7 +5,7 @@
 //! Inert fixtures (tests/fixtures/incidents), real npm and yarn against
 //! loopback registries, in protect and block (and audit where it differs).
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

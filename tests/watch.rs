@@ -4,7 +4,7 @@
 //! install left behind caught at full severity and announced once by the
 //! next shim call, and a file written and removed at once still seen.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

@@ -4,7 +4,7 @@
 //! (also in block mode, where only the derived roots are writable), and a
 //! dependency whose postinstall appends to `~/.bashrc`.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fs;

@@ -19,6 +19,7 @@ pub mod origins;
 pub mod probes;
 pub mod pypi;
 pub mod shimenv;
+pub mod source;
 pub mod tls;
 
 pub use http::{HttpServer, LoggedRequest, Reply};
