@@ -1,7 +1,7 @@
 //! Benchmark (not a test): a sandboxed install against the bare manager, in
 //! the same run, from loopback registries. Run with
 //!
-//!     cargo test --release --test bench_sandbox -- --ignored --nocapture
+//!     cargo test --release --test integration bench_sandbox:: -- --ignored --nocapture
 //!
 //! pip installs 20 generated wheels (`--target`, a fresh directory each run);
 //! npm installs a generated tree of 300 packages into a fresh project each
@@ -9,7 +9,7 @@
 //! reported, with the ratio, the notifications handled and the cost per
 //! notification.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::time::{Duration, Instant};
@@ -304,7 +304,37 @@ fn bench_npm_300_packages_intel_feed() {
         "intel",
         on_t.as_secs_f64() / off_t.as_secs_f64()
     );
-    timings(&on);
+    phases(&off, "no feed");
+    phases(&on, "feed");
+}
+
+/// The medians of the report's phases over every sandboxed run in `env`
+/// (where a difference between two arms is spent).
+fn phases(env: &ShimEnv, what: &str) {
+    let dir = env.home.state_dir().join("pkgwarden/reports");
+    let reports: Vec<serde_json::Value> = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| serde_json::from_slice(&fs::read(p).unwrap()).unwrap())
+        .collect();
+    let median_of = |key: &str| {
+        let mut v: Vec<u64> = reports
+            .iter()
+            .filter_map(|r| r["timings"][key].as_u64())
+            .collect();
+        v.sort_unstable();
+        v.get(v.len() / 2).copied().unwrap_or(0)
+    };
+    println!(
+        "{:<28} medians of {} runs: setup {} ms  manager {} ms  analysis {} ms",
+        format!("  {what}"),
+        reports.len(),
+        median_of("setup_ms"),
+        median_of("manager_ms"),
+        median_of("analysis_ms"),
+    );
 }
 
 #[test]

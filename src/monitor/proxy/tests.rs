@@ -72,9 +72,30 @@ fn auth(p: &Proxy) -> String {
 fn ask(proxy: &Proxy, request: String) -> String {
     let mut c = TcpStream::connect(proxy.addr).unwrap();
     c.write_all(request.as_bytes()).unwrap();
-    let mut out = String::new();
-    let _ = c.read_to_string(&mut out);
-    out
+    // One response: its head, then its `Content-Length` body when it has
+    // one (a refused CONNECT keeps the connection open until the idle
+    // timeout), else everything until the proxy closes.
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = c.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        if length.is_some_and(|len| out.len() >= end + 4 + len) {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// curl through the proxy; (exit success, stdout).
