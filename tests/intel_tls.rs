@@ -624,3 +624,108 @@ fn a_termination_that_fails_is_refused_in_block() {
         );
     }
 }
+
+/// A gem source over TLS (the real `gem build` and `gem generate_index`
+/// of the fixture `pwquiet`), which gem trusts through `~/.gemrc`'s
+/// `ssl_ca_cert`, as a user with a private source over TLS would.
+fn gem_tls(env: &ShimEnv) -> (HttpServer, TlsFront) {
+    let work = env.home.path().join("gemwork");
+    fs::create_dir_all(&work).unwrap();
+    let built = support::gems::build_gem(env, &work, "pwquiet");
+    let repo = work.join("repo");
+    fs::create_dir_all(repo.join("gems")).unwrap();
+    fs::copy(&built, repo.join("gems/pwquiet-1.0.0.gem")).unwrap();
+    let indexed = run(env
+        .bare(support::gems::real_gem())
+        .args(["generate_index", "--directory"])
+        .arg(&repo));
+    assert_success(&indexed, "gem generate_index");
+    let origin = support::installs::static_server(repo);
+    let ca = TestCa::new(&env.home.path().join("ca"));
+    let mut front = TlsFront::bind(&ca);
+    front.start(origin.port());
+    fs::write(
+        env.home.path().join(".gemrc"),
+        format!("---\n:ssl_ca_cert: {}\n", ca.pem.display()),
+    )
+    .unwrap();
+    (origin, front)
+}
+
+/// `gem install pwquiet` from the source over TLS only, into a fresh gem
+/// directory.
+fn gem_tls_install(env: &ShimEnv, mode: &str, front: &TlsFront) -> (Installed, PathBuf) {
+    let gems = env.home.path().join(format!("gems-{mode}"));
+    let _ = fs::remove_dir_all(&gems);
+    let source = format!("{}/", front.base_url());
+    let out = install(
+        env,
+        mode,
+        &[
+            "gem",
+            "install",
+            "--clear-sources",
+            "--source",
+            &source,
+            "--install-dir",
+            gems.to_str().unwrap(),
+            "--no-document",
+            "pwquiet",
+        ],
+        env.home.path(),
+        &[],
+    );
+    (out, gems)
+}
+
+/// gem is told to trust the install's CA through `SSL_CERT_FILE`: with a
+/// feed, its source over TLS is terminated; a clean gem installs through
+/// it, and a known-malicious one is refused before its `.gem` is asked of
+/// the origin (its log is the proof), in protect and block.
+#[test]
+fn gem_over_tls_a_known_malicious_gem_is_refused_before_it_is_asked() {
+    let env = ShimEnv::new(&[]);
+    let (origin, front) = gem_tls(&env);
+    let port = front.port();
+    import(
+        &env,
+        &[record("MAL-TLS-11", "RubyGems", "pwquiet", &["0.9.0"])],
+    );
+    let (out, gems) = gem_tls_install(&env, "block", &front);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(gems.join("gems/pwquiet-1.0.0/lib/pwquiet.rb").is_file());
+    assert!(origin.was_requested("/gems/pwquiet-1.0.0.gem"));
+    let reasons = connects(&out.report, port);
+    assert!(
+        !reasons.is_empty() && reasons.iter().all(|r| r.contains("TLS terminated")),
+        "{reasons:?}"
+    );
+    let intel = &out.report["sandbox"]["intel"];
+    assert_eq!(
+        intel["tls_inspected"],
+        json!([format!("127.0.0.1:{port}")]),
+        "{intel:#}"
+    );
+    import(
+        &env,
+        &[record("MAL-TLS-12", "RubyGems", "pwquiet", &["1.0.0"])],
+    );
+    for mode in ["protect", "block"] {
+        let asked = origin.requests().len();
+        let (out, gems) = gem_tls_install(&env, mode, &front);
+        assert_eq!(out.code, 90, "{mode}: {}\n{}", out.stdout, out.stderr);
+        let now = origin.requests();
+        assert!(now.len() > asked, "{mode}: the index was read: {now:?}");
+        assert!(
+            !now[asked..].iter().any(|q| q.path.ends_with(".gem")),
+            "{mode}: the .gem was asked for: {:?}",
+            &now[asked..]
+        );
+        let detail = out.finding("intel.known-malicious")["evidence"]["detail"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(detail.contains("MAL-TLS-12"), "{detail}");
+        assert!(!gems.join("gems/pwquiet-1.0.0").exists());
+    }
+}
