@@ -475,12 +475,22 @@ async fn connect(ctx: Arc<Ctx>, pid: Option<i32>, req: Request<Incoming>) -> Res
                 // Plain HTTP inside a tunnel would reach the host unread by
                 // the known-malicious check: with a feed, it is served
                 // request by request like absolute-form requests.
-                if checked && relay::speaks_http(&near, &parts.read_buf, &far).await {
-                    drop(far);
-                    open.note("plain HTTP inside the tunnel: served request by request");
-                    tunnelled(ctx, near, parts.read_buf, format!("{host}:{port}"), pid).await;
-                } else {
-                    relay::tunnel(near, &parts.read_buf, far, open, idle).await;
+                let http = match checked {
+                    true => relay::speaks_http(&near, &parts.read_buf, &far, idle).await,
+                    false => Some(false),
+                };
+                match http {
+                    Some(true) => {
+                        drop(far);
+                        open.note("plain HTTP inside the tunnel: served request by request");
+                        tunnelled(ctx, near, parts.read_buf, format!("{host}:{port}"), pid)
+                            .await;
+                    }
+                    Some(false) => relay::tunnel(near, &parts.read_buf, far, open, idle).await,
+                    None => open.note(&format!(
+                        "closed after {} s with no bytes either way (before the first bytes said how to read it)",
+                        idle.as_secs()
+                    )),
                 }
             }
             Err(_) => open.note("the client connection could not be taken over"),
