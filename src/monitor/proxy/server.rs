@@ -182,8 +182,11 @@ impl Ctx {
     }
 
     /// An allowed registry redirected to `location`: its host is allowed too,
-    /// because the registry sent it there (a mirror's download host).
-    fn learn_redirect(&self, from: &str, location: &str) {
+    /// because the registry sent it there (a mirror's download host). From a
+    /// terminated registry (`terminated`), an `https` target is terminated
+    /// too for this install's later `CONNECT`s: the registry chose it, and
+    /// an archive served there is the registry's as much as its own.
+    pub(super) fn learn_redirect(&self, from: &str, location: &str, terminated: bool) {
         let Ok(uri) = location.parse::<Uri>() else {
             return;
         };
@@ -195,6 +198,15 @@ impl Ctx {
             _ => 80,
         });
         let target = hostport(host, port);
+        if terminated
+            && scheme == "https"
+            && let Ok(mut p) = self.policy.lock()
+            && !p.inspect.contains(&target)
+        {
+            let mut next = (**p).clone();
+            next.inspect.push(target.clone());
+            *p = Arc::new(next);
+        }
         if let Ok(mut p) = self.policy.lock()
             && !p.allowed.contains(&target)
         {
@@ -213,7 +225,7 @@ impl Ctx {
 }
 
 /// `host:port` as the policy lists it (lowercase, IPv6 in brackets).
-fn hostport(host: &str, port: u16) -> String {
+pub(super) fn hostport(host: &str, port: u16) -> String {
     let h = host
         .trim_start_matches('[')
         .trim_end_matches(']')
@@ -678,7 +690,7 @@ async fn plain(
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
     {
-        ctx.learn_redirect(&hostport(&host, port), location);
+        ctx.learn_redirect(&hostport(&host, port), location, false);
     }
     strip_hop(&mut parts.headers);
     let body = Metered {
