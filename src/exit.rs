@@ -67,6 +67,14 @@ pub enum SetupError {
         /// Why this manager has no gate.
         why: String,
     },
+    /// Block mode, a feed, and registries over TLS it cannot check.
+    #[error(
+        "refused in block mode: {why}, so the feed of known-malicious packages cannot check its registries over TLS; nothing was run (`intel_allow_unchecked = true` in your user or system policy runs it unchecked)"
+    )]
+    IntelUnchecked {
+        /// Why they cannot be checked.
+        why: String,
+    },
 }
 
 impl SetupError {
@@ -81,7 +89,9 @@ impl SetupError {
     /// What to do about it, when there is more to say than the error.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            SetupError::Policy(_) | SetupError::Facts(_) => None,
+            SetupError::Policy(_) | SetupError::Facts(_) | SetupError::IntelUnchecked { .. } => {
+                None
+            }
             SetupError::TempDir(_) => {
                 Some("point TMPDIR at a writable directory on a local file system")
             }
@@ -105,7 +115,9 @@ impl SetupError {
     pub fn report(&self, what: &str) -> i32 {
         let head = match self {
             SetupError::Policy(_) => format!("pkgwarden: {self}"),
-            SetupError::Facts(_) => format!("pkgwarden: {what}: {self}"),
+            SetupError::Facts(_) | SetupError::IntelUnchecked { .. } => {
+                format!("pkgwarden: {what}: {self}")
+            }
             SetupError::NeedsSandbox(_) | SetupError::CooldownUnenforced { .. } => {
                 format!("pkgwarden: {what}: {self}; nothing was run")
             }

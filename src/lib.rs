@@ -27,4 +27,5 @@ pub mod sandbox;
 pub mod shim;
 pub mod suggest;
 pub mod sys;
+pub mod unchecked;
 pub mod verdict;

@@ -151,6 +151,11 @@ pub struct Policy {
     /// cooldown is then not enforced) instead of refusing it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub cooldown_allow_unenforced: bool,
+    /// In block mode, with a feed imported, run an install whose registries
+    /// over TLS cannot be inspected (the feed then checks nothing there)
+    /// instead of refusing it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub intel_allow_unchecked: bool,
 }
 
 /// An accepted finding: a package version (and optionally some rules) whose
@@ -335,6 +340,7 @@ struct Layer {
     cooldown_managers: Option<BTreeMap<toml::Spanned<ManagerName>, CooldownAge>>,
     cooldown_exempt: Option<Vec<NonEmpty>>,
     cooldown_allow_unenforced: Option<bool>,
+    intel_allow_unchecked: Option<bool>,
 }
 
 /// A cooldown as written: a duration (`"3d"`, `"72h"`, `"1w"`), or `"off"`
@@ -837,6 +843,7 @@ impl Merger {
             cooldown_managers: BTreeMap::new(),
             cooldown_exempt: Vec::new(),
             cooldown_allow_unenforced: b.cooldown_allow_unenforced.unwrap_or(false),
+            intel_allow_unchecked: b.intel_allow_unchecked.unwrap_or(false),
         };
         let sources = KEYS
             .iter()
@@ -953,6 +960,10 @@ impl Merger {
             ignored.push("ignored `cooldown_allow_unenforced = true`: a project file may not let block mode run without the cooldown".into());
             layer.cooldown_allow_unenforced = None;
         }
+        if layer.intel_allow_unchecked == Some(true) {
+            ignored.push("ignored `intel_allow_unchecked = true`: a project file may not let block mode run without the feed's check".into());
+            layer.intel_allow_unchecked = None;
+        }
         self.warnings
             .extend(ignored.into_iter().map(|w| format!("{shown}: {w}")));
     }
@@ -1037,6 +1048,10 @@ impl Merger {
             p.cooldown_allow_unenforced = v;
             set.push("cooldown_allow_unenforced");
         }
+        if let Some(v) = layer.intel_allow_unchecked {
+            p.intel_allow_unchecked = v;
+            set.push("intel_allow_unchecked");
+        }
         if let Some(v) = layer.log {
             // Per sink: a layer that sets one keeps the other from below.
             if v.jsonl.is_some() {
@@ -1075,7 +1090,7 @@ impl Merger {
 }
 
 /// Every key, as `policy show` lists them.
-pub const KEYS: [&str; 21] = [
+pub const KEYS: [&str; 22] = [
     "mode",
     "package_managers",
     "artifact_paths",
@@ -1097,6 +1112,7 @@ pub const KEYS: [&str; 21] = [
     "cooldown_managers",
     "cooldown_exempt",
     "cooldown_allow_unenforced",
+    "intel_allow_unchecked",
 ];
 
 /// How `policy show` writes a key left out of the policy's JSON (the
@@ -1106,7 +1122,7 @@ pub fn unset(key: &str) -> &'static str {
         "cooldown" => "\"off\"",
         "cooldown_managers" => "{}",
         "cooldown_exempt" => "[]",
-        "cooldown_allow_unenforced" => "false",
+        "cooldown_allow_unenforced" | "intel_allow_unchecked" => "false",
         _ => "",
     }
 }
@@ -1160,6 +1176,9 @@ pub fn explain(key: &str) -> &'static str {
         }
         "cooldown_allow_unenforced" => {
             "in block mode, run an install whose manager has no date gate (cooldown not enforced) instead of refusing it"
+        }
+        "intel_allow_unchecked" => {
+            "in block mode, with a feed, run an install whose registries over TLS cannot be inspected instead of refusing it"
         }
         _ => "",
     }

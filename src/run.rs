@@ -38,8 +38,8 @@ pub fn sandboxed(
     // snapshot will say what it did.
     let _running = (!p.time_window.is_zero()).then(crate::monitor::watch::Running::mark);
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let plan = match plan(inv, real, request, p, &cwd, what) {
-        Ok(plan) => plan,
+    let (plan, proxy_policy) = match plan(inv, real, request, p, &cwd, env, what) {
+        Ok(planned) => planned,
         Err(e) => return e.report(what),
     };
     prepare::make_dirs(&plan, p, &cwd);
@@ -49,7 +49,7 @@ pub fn sandboxed(
     };
     let at = Place::of(&tmp, cwd);
     let precreated = sandbox::Precreated::create(&plan.create_files);
-    let (proxy_policy, reserved) = feed_setup(&plan, p, env, &at);
+    let reserved = reserve_ca(&proxy_policy, &at);
     let (fs, grants, ll_fd, landlock) = match close(&plan, p, &at, what) {
         Ok(c) => c,
         Err(Some(e)) => return e.report(what),
@@ -66,7 +66,7 @@ pub fn sandboxed(
     let installed = detect::record::stat_installed(&scope.site_dirs);
     let rules = seccomp::for_mode(p.mode, landlock.abi);
     let program = rules.program();
-    let (proxy, mut intel) = match start_proxy(proxy_policy, &plan, start, what) {
+    let (proxy, mut intel) = match start_proxy(proxy_policy, &plan, start) {
         Ok(started) => started,
         Err(e) => return SetupError::Proxy(e).report(what),
     };
@@ -75,7 +75,10 @@ pub fn sandboxed(
     let mut cmd = prepare::command(real, &inv.args, &plan, &at.tmp, &proxy.url());
     let domains = prepare::package_code(&mut cmd, &plan, p.mode, &fs, &at, env, what);
     let (env_removed, env_kept) = prepare::scrub(&mut cmd, env, &plan);
-    let _ca = trust_ca(&proxy, reserved, &plan, &mut cmd, &mut intel, what);
+    let _ca = match trust_ca(&proxy, reserved, &plan, p, &mut cmd, &mut intel, what) {
+        Ok(ca) => ca,
+        Err(e) => return e.report(what),
+    };
     child::install_forwarding();
     // Detached grandchildren stay in our tree, where they can be found.
     procs::become_subreaper();
@@ -143,70 +146,80 @@ pub fn sandboxed(
 }
 
 /// The plan: the manager's facts applied to the command line, with the
-/// policy's cooldown as this manager's date gate.
+/// policy's cooldown as this manager's date gate; and the proxy's policy
+/// for it (with a feed, block may refuse the plan: [`feed_gate`]).
 fn plan(
     inv: &Invocation,
     real: &Path,
     request: &InstallRequest,
     p: &policy::Policy,
     cwd: &Path,
+    env: &[(String, String)],
     what: &str,
-) -> Result<crate::model::plan::InstallPlan, SetupError> {
+) -> Result<(crate::model::plan::InstallPlan, setup::ProxyPolicy), SetupError> {
     let mut plan = crate::managers::facts::plan(real, request, cwd)?;
     crate::cooldown::apply(&mut plan, p, &inv.args, cwd, what)?;
-    Ok(plan)
+    let proxy = feed_gate(&plan, p, env, what)?;
+    Ok((plan, proxy))
 }
 
-/// The proxy's policy and, when registries over TLS are to be inspected,
-/// the CA bundle's directory: made before the sandbox's rules, which grant
-/// reads on what exists then.
-fn feed_setup(
+/// The proxy's policy, decided from the plan before anything is set up:
+/// with a feed, an install whose registries over TLS cannot be inspected is
+/// refused in block mode unless the policy allows it (said loudly otherwise).
+fn feed_gate(
     plan: &crate::model::plan::InstallPlan,
     p: &policy::Policy,
     env: &[(String, String)],
-    at: &Place,
-) -> (
-    setup::ProxyPolicy,
-    Option<Result<sandbox::trust::Bundle, String>>,
-) {
+    what: &str,
+) -> Result<setup::ProxyPolicy, SetupError> {
     let policy = setup::proxy_policy(plan, p, env);
-    let reserved = (policy.intel.is_some() && !policy.inspect.is_empty())
-        .then(|| sandbox::trust::reserve(&at.tmp).map_err(|e| e.to_string()));
-    (policy, reserved)
+    if let Some(why) = setup::uninspectable(&policy, plan) {
+        crate::unchecked::before(p, &why, what)?;
+    }
+    Ok(policy)
 }
 
-/// Starts the proxy; with a feed, says how it is consulted (and, loudly,
-/// when registries over TLS cannot be inspected for this manager).
+/// When registries over TLS are to be inspected, the CA bundle's
+/// directory: made before the sandbox's rules, which grant reads on what
+/// exists then.
+fn reserve_ca(
+    policy: &setup::ProxyPolicy,
+    at: &Place,
+) -> Option<Result<sandbox::trust::Bundle, String>> {
+    (policy.intel.is_some() && !policy.inspect.is_empty())
+        .then(|| sandbox::trust::reserve(&at.tmp).map_err(|e| e.to_string()))
+}
+
+/// Starts the proxy; with a feed, says how it is consulted.
 fn start_proxy(
     policy: setup::ProxyPolicy,
     plan: &crate::model::plan::InstallPlan,
     start: Instant,
-    what: &str,
 ) -> std::io::Result<(Proxy, Option<crate::model::report::IntelUse>)> {
     let intel = policy.intel.is_some();
     let kept = intel.then(|| policy.clone());
     let proxy = Proxy::start(policy, start)?;
     let used = kept.and_then(|k| setup::intel_use(&k, plan, proxy.inspection()));
-    if proxy.inspection().is_none()
-        && let Some(why) = used.as_ref().and_then(|i| i.tls_not_inspected.as_deref())
-    {
-        eprintln!("pkgwarden: WARNING: {what}: the feed: {why}");
-    }
     Ok((proxy, used))
 }
 
 /// With a feed: the manager told to trust the install's CA (the bundle,
-/// kept until the install ends), or, when that cannot be, said loudly.
+/// kept until the install ends), or, when that cannot be, refused in block
+/// mode unless the policy allows it, and said loudly otherwise.
 fn trust_ca(
     proxy: &Proxy,
     reserved: Option<Result<sandbox::trust::Bundle, String>>,
     plan: &crate::model::plan::InstallPlan,
+    p: &policy::Policy,
     cmd: &mut std::process::Command,
     intel: &mut Option<crate::model::report::IntelUse>,
     what: &str,
-) -> Option<sandbox::trust::Bundle> {
+) -> Result<Option<sandbox::trust::Bundle>, SetupError> {
     let trust = &plan.trust;
-    let written = match (proxy.inspection()?, reserved?) {
+    let (Some(inspection), Some(reserved)) = (proxy.inspection(), reserved) else {
+        return Ok(None);
+    };
+    let written = match (inspection, reserved) {
         (Ok(pem), Ok(bundle)) => bundle
             .write(trust, pem)
             .map(|()| bundle)
@@ -217,9 +230,13 @@ fn trust_ca(
     match written {
         Ok(bundle) => {
             sandbox::trust::apply(cmd, trust, &bundle);
-            Some(bundle)
+            Ok(Some(bundle))
         }
         Err(why) => {
+            crate::unchecked::at_start(
+                p,
+                &format!("the install's CA could not be set up ({why})"),
+            )?;
             // Fail closed: the tunnels to the registries are refused (but in
             // audit) rather than let through unchecked.
             eprintln!(
@@ -229,7 +246,7 @@ fn trust_ca(
                 i.tls_inspected.clear();
                 i.tls_not_inspected = Some(why);
             }
-            None
+            Ok(None)
         }
     }
 }

@@ -482,3 +482,250 @@ fn bench_npm_over_tls_with_and_without_a_feed() {
         median(&mut ratios.clone())
     );
 }
+
+/// The conda stand-in's interpreter (py-rattler inside).
+const CONDA_PYTHON: &str = "/opt/pkgwarden-conda/bin/python";
+
+/// `pkgwarden run --sandbox --mode MODE -- conda create …` from a channel
+/// over TLS (conda has no trust data: pkgwarden knows no setting to make
+/// it trust the install's CA): exit code, stderr, and the report if any.
+fn conda_create(env: &ShimEnv, mode: &str, prefix: &Path) -> (i32, String, Option<Value>) {
+    let before = env.report_files();
+    let out = run(env
+        .pkgwarden()
+        .args(["run", "--sandbox", "--mode", mode, "--", "conda", "create"])
+        .args(["-y", "-p"])
+        .arg(prefix)
+        .arg("pwconda")
+        .current_dir(env.home.path()));
+    let new = env.reports_since(&before);
+    assert!(new.len() <= 1, "{new:?}");
+    let report = new
+        .first()
+        .map(|f| serde_json::from_slice(&fs::read(f).unwrap()).unwrap());
+    (out.status.code().unwrap_or(-1), stderr_str(&out), report)
+}
+
+/// Item 1 of issue 15's follow-up: with a feed, block mode refuses, before
+/// anything runs, an install whose registry is over TLS and whose manager
+/// cannot be told to trust the install's CA; `intel_allow_unchecked = true`
+/// lets it run; protect runs it, loudly, and the report says so.
+#[test]
+fn a_manager_without_trust_data_is_refused_in_block_with_a_feed() {
+    assert!(
+        Path::new(CONDA_PYTHON).is_file(),
+        "{CONDA_PYTHON} is missing: `bash .ci/run` installs it"
+    );
+    let bin = tempfile::tempdir().unwrap();
+    fs::copy(
+        crate_root().join("tests/standins/conda/conda"),
+        bin.path().join("conda"),
+    )
+    .unwrap();
+    let env = ShimEnv::new(&[bin.path()]);
+    let ca = TestCa::new(&env.home.path().join("ca"));
+    let mut front = TlsFront::bind(&ca);
+    front.start(1);
+    fs::write(
+        env.home.path().join(".condarc"),
+        format!("channels:\n  - pw\nchannel_alias: {}\n", front.base_url()),
+    )
+    .unwrap();
+    let prefix = env.home.path().join("envs/pw");
+    // No feed: block runs it (the channel is reached, and fails TLS).
+    let (_, stderr, report) = conda_create(&env, "block", &prefix);
+    assert!(report.is_some(), "no feed: it runs\n{stderr}");
+    assert!(front.connections() > 0, "{stderr}");
+    import(&env, &[record("MAL-TLS-9", "conda", "pwconda", &[])]);
+    let reached = front.connections();
+    let (code, stderr, report) = conda_create(&env, "block", &prefix);
+    assert_eq!(code, 91, "{stderr}");
+    assert!(report.is_none(), "nothing ran: {report:?}");
+    assert_eq!(front.connections(), reached, "nothing ran");
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("intel_allow_unchecked"))
+        .collect();
+    assert_eq!(said.len(), 1, "one line:\n{stderr}");
+    assert!(
+        said[0].starts_with("pkgwarden: ") && said[0].contains("refused in block mode"),
+        "{}",
+        said[0]
+    );
+    for (mode, policy) in [("protect", ""), ("block", "intel_allow_unchecked = true\n")] {
+        fs::write(env.home.path().join("etc-pkgwarden-policy.toml"), policy).unwrap();
+        let (code, stderr, report) = conda_create(&env, mode, &prefix);
+        assert_ne!(code, 91, "{mode}: {stderr}");
+        let report = report.unwrap_or_else(|| panic!("{mode}: it runs\n{stderr}"));
+        assert!(
+            stderr.contains("does NOT check") && stderr.contains("conda has no setting"),
+            "{mode}: {stderr}"
+        );
+        let intel = &report["sandbox"]["intel"];
+        assert!(
+            intel["tls_not_inspected"]
+                .as_str()
+                .unwrap_or("")
+                .contains("conda has no setting"),
+            "{mode}: {intel:#}"
+        );
+        assert_eq!(intel["tls_inspected"], json!([]), "{mode}: {intel:#}");
+    }
+    // A project's file may not allow it.
+    fs::write(env.home.path().join("etc-pkgwarden-policy.toml"), "").unwrap();
+    fs::write(
+        env.home.path().join(".pkgwarden.toml"),
+        "intel_allow_unchecked = true\n",
+    )
+    .unwrap();
+    let (code, stderr, _) = conda_create(&env, "block", &prefix);
+    assert_eq!(code, 91, "{stderr}");
+}
+
+/// The install's CA cannot be set up (the manager's configured CA file is
+/// missing): block refuses before anything runs. A CA file the proxy cannot
+/// use towards the registry fails each terminated request at run time: the
+/// registry is never asked, in block as in protect.
+#[test]
+fn a_termination_that_fails_is_refused_in_block() {
+    let env = ShimEnv::new(&[]);
+    let r = npm_tls(env.home.path());
+    import(&env, &[record("MAL-TLS-10", "npm", "pwdep", &["0.1.0"])]);
+    let project = env.home.path().join("proj");
+    fs::create_dir_all(&project).unwrap();
+    fresh_npm_project(&project);
+    let registry = format!("{}/", r.front.named_url());
+    let npm = |mode: &str, cafile: &Path| {
+        let out = run(env
+            .pkgwarden()
+            .args(["run", "--sandbox", "--mode", mode, "--"])
+            .args(["npm", "install", "--registry", &registry, "pwapp"])
+            .env("npm_config_cafile", cafile)
+            .env("npm_config_fetch_retries", "0")
+            .current_dir(&project));
+        (out.status.code().unwrap_or(-1), stderr_str(&out))
+    };
+    let before = env.report_files();
+    let (code, stderr) = npm("block", &env.home.path().join("missing-ca.pem"));
+    assert_eq!(code, 91, "{stderr}");
+    assert!(stderr.contains("intel_allow_unchecked"), "{stderr}");
+    assert!(env.reports_since(&before).is_empty(), "nothing ran");
+    assert_eq!(r.front.connections(), 0, "nothing ran");
+    // Readable, but no certificate in it: the proxy cannot verify the
+    // registry, so the terminated request fails before it is sent.
+    let empty = env.home.path().join("empty-ca.pem");
+    fs::write(&empty, "").unwrap();
+    for mode in ["protect", "block"] {
+        let (code, stderr) = npm(mode, &empty);
+        assert_ne!(code, 0, "{mode}: {stderr}");
+        assert!(
+            r.registry.requests().is_empty(),
+            "{mode}: the registry was asked"
+        );
+    }
+}
+
+/// A gem source over TLS (the real `gem build` and `gem generate_index`
+/// of the fixture `pwquiet`), which gem trusts through `~/.gemrc`'s
+/// `ssl_ca_cert`, as a user with a private source over TLS would.
+fn gem_tls(env: &ShimEnv) -> (HttpServer, TlsFront) {
+    let work = env.home.path().join("gemwork");
+    fs::create_dir_all(&work).unwrap();
+    let built = support::gems::build_gem(env, &work, "pwquiet");
+    let repo = work.join("repo");
+    fs::create_dir_all(repo.join("gems")).unwrap();
+    fs::copy(&built, repo.join("gems/pwquiet-1.0.0.gem")).unwrap();
+    let indexed = run(env
+        .bare(support::gems::real_gem())
+        .args(["generate_index", "--directory"])
+        .arg(&repo));
+    assert_success(&indexed, "gem generate_index");
+    let origin = support::installs::static_server(repo);
+    let ca = TestCa::new(&env.home.path().join("ca"));
+    let mut front = TlsFront::bind(&ca);
+    front.start(origin.port());
+    fs::write(
+        env.home.path().join(".gemrc"),
+        format!("---\n:ssl_ca_cert: {}\n", ca.pem.display()),
+    )
+    .unwrap();
+    (origin, front)
+}
+
+/// `gem install pwquiet` from the source over TLS only, into a fresh gem
+/// directory.
+fn gem_tls_install(env: &ShimEnv, mode: &str, front: &TlsFront) -> (Installed, PathBuf) {
+    let gems = env.home.path().join(format!("gems-{mode}"));
+    let _ = fs::remove_dir_all(&gems);
+    let source = format!("{}/", front.base_url());
+    let out = install(
+        env,
+        mode,
+        &[
+            "gem",
+            "install",
+            "--clear-sources",
+            "--source",
+            &source,
+            "--install-dir",
+            gems.to_str().unwrap(),
+            "--no-document",
+            "pwquiet",
+        ],
+        env.home.path(),
+        &[],
+    );
+    (out, gems)
+}
+
+/// gem is told to trust the install's CA through `SSL_CERT_FILE`: with a
+/// feed, its source over TLS is terminated; a clean gem installs through
+/// it, and a known-malicious one is refused before its `.gem` is asked of
+/// the origin (its log is the proof), in protect and block.
+#[test]
+fn gem_over_tls_a_known_malicious_gem_is_refused_before_it_is_asked() {
+    let env = ShimEnv::new(&[]);
+    let (origin, front) = gem_tls(&env);
+    let port = front.port();
+    import(
+        &env,
+        &[record("MAL-TLS-11", "RubyGems", "pwquiet", &["0.9.0"])],
+    );
+    let (out, gems) = gem_tls_install(&env, "block", &front);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(gems.join("gems/pwquiet-1.0.0/lib/pwquiet.rb").is_file());
+    assert!(origin.was_requested("/gems/pwquiet-1.0.0.gem"));
+    let reasons = connects(&out.report, port);
+    assert!(
+        !reasons.is_empty() && reasons.iter().all(|r| r.contains("TLS terminated")),
+        "{reasons:?}"
+    );
+    let intel = &out.report["sandbox"]["intel"];
+    assert_eq!(
+        intel["tls_inspected"],
+        json!([format!("127.0.0.1:{port}")]),
+        "{intel:#}"
+    );
+    import(
+        &env,
+        &[record("MAL-TLS-12", "RubyGems", "pwquiet", &["1.0.0"])],
+    );
+    for mode in ["protect", "block"] {
+        let asked = origin.requests().len();
+        let (out, gems) = gem_tls_install(&env, mode, &front);
+        assert_eq!(out.code, 90, "{mode}: {}\n{}", out.stdout, out.stderr);
+        let now = origin.requests();
+        assert!(now.len() > asked, "{mode}: the index was read: {now:?}");
+        assert!(
+            !now[asked..].iter().any(|q| q.path.ends_with(".gem")),
+            "{mode}: the .gem was asked for: {:?}",
+            &now[asked..]
+        );
+        let detail = out.finding("intel.known-malicious")["evidence"]["detail"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(detail.contains("MAL-TLS-12"), "{detail}");
+        assert!(!gems.join("gems/pwquiet-1.0.0").exists());
+    }
+}

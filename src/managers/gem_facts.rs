@@ -11,7 +11,8 @@ use std::process::Command;
 const GEM_PROBE: &str = r#"require "rubygems"; require "json"
 puts JSON.generate({"dir" => Gem.dir, "user_dir" => Gem.user_dir, "bindir" => Gem.bindir,
   "spec_cache" => Gem.spec_cache_dir, "sources" => Gem.sources.to_a.map(&:to_s),
-  "version" => Gem::VERSION, "config_file" => Gem.config_file})"#;
+  "version" => Gem::VERSION, "config_file" => Gem.config_file,
+  "ssl_ca_cert" => Gem.configuration.ssl_ca_cert})"#;
 
 #[derive(Deserialize)]
 struct GemProbe {
@@ -22,6 +23,9 @@ struct GemProbe {
     sources: Vec<String>,
     version: String,
     config_file: String,
+    /// `ssl_ca_cert` of the gemrc files: a CA file or directory.
+    #[serde(default)]
+    ssl_ca_cert: Option<String>,
 }
 
 /// The Ruby that runs `gem`, from its shebang (`#!/usr/bin/ruby3.1`,
@@ -73,6 +77,9 @@ pub(super) fn gem_facts(real: &Path) -> Result<ManagerFacts, FactsError> {
     .collect();
     f.registries = pr.sources;
     f.values.insert("user_dir".into(), pr.user_dir);
+    if let Some(ca) = pr.ssl_ca_cert {
+        f.values.insert("ssl_ca_cert".into(), ca);
+    }
     f.derived = true;
     f.deps.push(Dep::of(&ruby));
     f.deps.extend(f.config_files.iter().map(|c| Dep::of(c)));
@@ -112,4 +119,30 @@ pub(super) fn apply_gem(p: &mut InstallPlan, cwd: &Path) {
         p.registries.extend(sources);
     }
     p.startup_probes = super::gem::startup_probes(p);
+    p.trust = trust(p);
+}
+
+/// How gem is told to trust another CA. RubyGems verifies with a store of
+/// OpenSSL's default paths (`SSL_CERT_FILE`, else the build's
+/// `OpenSSL::X509::DEFAULT_CERT_FILE`, `/usr/lib/ssl/cert.pem` here; and the
+/// default directory), RubyGems' own bundled roots, and the gemrc's
+/// `ssl_ca_cert` (`Gem::Request.configure_connection_for_https`, RubyGems
+/// 3.3): `SSL_CERT_FILE` replaces only the default file, so the bundle is
+/// the system bundle (the user's `SSL_CERT_FILE` when set) plus the
+/// install's CA, and `ssl_ca_cert`, which gem keeps reading itself, is what
+/// the proxy trusts besides the system store.
+fn trust(p: &InstallPlan) -> crate::model::plan::Trust {
+    let ca_file = p
+        .facts
+        .values
+        .get("ssl_ca_cert")
+        .map(PathBuf::from)
+        .filter(|f| f.is_file());
+    crate::model::plan::Trust {
+        ca_file,
+        replaces_store: true,
+        keeps_system: true,
+        bundle_vars: vec!["SSL_CERT_FILE".into()],
+        set: Vec::new(),
+    }
 }

@@ -446,12 +446,14 @@ pub(super) fn trust(p: &InstallPlan, cwd: &Path) -> crate::model::plan::Trust {
         Some(f) => crate::model::plan::Trust {
             ca_file: Some(f),
             replaces_store: true,
+            keeps_system: false,
             bundle_vars: vec!["npm_config_cafile".into(), "NODE_EXTRA_CA_CERTS".into()],
             set: Vec::new(),
         },
         None => crate::model::plan::Trust {
             ca_file: extra,
             replaces_store: false,
+            keeps_system: false,
             bundle_vars: vec!["NODE_EXTRA_CA_CERTS".into()],
             set: Vec::new(),
         },

@@ -288,6 +288,7 @@ pub(super) fn apply_pip(p: &mut InstallPlan, cwd: &Path) {
             .or_else(|| req.option("cert").map(abs))
             .or_else(|| p.facts.values.get("cert").map(|c| abs(c))),
         replaces_store: true,
+        keeps_system: false,
         bundle_vars: vec!["PIP_CERT".into(), "REQUESTS_CA_BUNDLE".into()],
         set: Vec::new(),
     };

@@ -69,6 +69,7 @@ fn trust(tool: Tool) -> crate::model::plan::Trust {
     crate::model::plan::Trust {
         ca_file,
         replaces_store: true,
+        keeps_system: false,
         bundle_vars: vars.iter().map(|v| v.to_string()).collect(),
         set: Vec::new(),
     }

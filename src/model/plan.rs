@@ -201,6 +201,11 @@ pub struct Trust {
     /// into it too. False when it adds to the manager's own roots (node's
     /// `NODE_EXTRA_CA_CERTS`).
     pub replaces_store: bool,
+    /// True when the bundle starts from the system bundle even though a CA
+    /// file is configured: the manager reads that file itself besides the
+    /// bundle (gem's `ssl_ca_cert`), the proxy trusts it towards the
+    /// registry.
+    pub keeps_system: bool,
     /// Variables set to the bundle's path in the install's environment.
     pub bundle_vars: Vec<String>,
     /// Variables set to fixed values beside them.

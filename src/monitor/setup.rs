@@ -133,6 +133,25 @@ fn inspected(plan: &InstallPlan) -> Vec<String> {
     hosts
 }
 
+/// Why the feed cannot check this install's registries over TLS, known
+/// from the plan before it starts: a feed is present, a registry is
+/// reached over TLS, and the manager has no setting pkgwarden knows to make
+/// it trust the install's CA. `None` when there is nothing unchecked.
+pub fn uninspectable(proxy: &ProxyPolicy, plan: &InstallPlan) -> Option<String> {
+    proxy.intel.as_ref()?;
+    let over_tls = plan
+        .registries
+        .iter()
+        .any(|u| u.to_ascii_lowercase().starts_with("https://"))
+        || !plan.facts.download_hosts.is_empty();
+    (over_tls && plan.trust.bundle_vars.is_empty()).then(|| {
+        format!(
+            "{} has no setting pkgwarden knows to make it trust the install's CA",
+            plan.tool.name()
+        )
+    })
+}
+
 /// `host:port` of a registry URL, with the scheme's port when none is given.
 fn host_port_default(url: &str) -> Option<String> {
     let hp = crate::managers::facts::host_port(url)?;
@@ -168,20 +187,13 @@ pub fn intel_use(
         .and_then(|t| humantime::parse_rfc3339(t).ok())
         .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
         .map(|d| d.as_secs() / 86_400);
-    let over_tls = plan
-        .registries
-        .iter()
-        .any(|u| u.to_ascii_lowercase().starts_with("https://"))
-        || !plan.facts.download_hosts.is_empty();
     let tls_not_inspected = match inspection {
         Some(Ok(_)) => None,
         Some(Err(why)) => Some(format!(
             "the install's CA could not be made ({why}): their connections were refused but in audit"
         )),
-        None if over_tls && plan.trust.bundle_vars.is_empty() => Some(
-            "this manager has no setting pkgwarden knows to make it trust another CA: its registries over TLS were not checked".into(),
-        ),
-        None => None,
+        None => uninspectable(proxy, plan)
+            .map(|why| format!("{why}: its registries over TLS were not checked")),
     };
     Some(crate::model::report::IntelUse {
         consulted: true,

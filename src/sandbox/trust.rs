@@ -75,6 +75,7 @@ impl Bundle {
     /// Writes the bundle for `trust` with `ca_pem`.
     pub fn write(&self, trust: &Trust, ca_pem: &str) -> Result<(), BundleError> {
         let previous = match (&trust.ca_file, trust.replaces_store) {
+            _ if trust.keeps_system => system_bundle(),
             (Some(f), _) => Some(f.clone()),
             (None, true) => system_bundle(),
             (None, false) => None,
@@ -120,8 +121,9 @@ mod tests {
         std::fs::write(&own, "OWN").unwrap();
         let tmp = d.path().join("t");
         let trust = Trust {
-            ca_file: Some(own),
+            ca_file: Some(own.clone()),
             replaces_store: true,
+            keeps_system: false,
             bundle_vars: vec!["X_CERT".into()],
             set: Vec::new(),
         };
@@ -138,5 +140,19 @@ mod tests {
         let b = reserve(&d.path().join("u")).unwrap();
         b.write(&adds, "CA\n").unwrap();
         assert_eq!(std::fs::read_to_string(&b.path).unwrap(), "CA\n");
+        // gem: its own CA file is read by gem itself; the bundle starts
+        // from the system bundle.
+        if let Some(system) = system_bundle().filter(|s| s.is_file()) {
+            let keeps = Trust {
+                ca_file: Some(own),
+                keeps_system: true,
+                ..trust
+            };
+            let b = reserve(&d.path().join("v")).unwrap();
+            b.write(&keeps, "CA\n").unwrap();
+            let text = std::fs::read_to_string(&b.path).unwrap();
+            assert!(text.ends_with("CA\n") && !text.contains("OWN"));
+            assert!(text.len() > std::fs::metadata(system).unwrap().len() as usize);
+        }
     }
 }

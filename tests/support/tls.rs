@@ -63,6 +63,7 @@ impl TestCa {
 pub struct TlsFront {
     port: u16,
     handshakes: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
     listener: Option<TcpListener>,
     server: Arc<rustls::ServerConfig>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -76,6 +77,7 @@ impl TlsFront {
         TlsFront {
             port: listener.local_addr().unwrap().port(),
             handshakes: Arc::default(),
+            connections: Arc::default(),
             listener: Some(listener),
             server: ca.server.clone(),
             stop: None,
@@ -105,6 +107,11 @@ impl TlsFront {
         self.handshakes.load(Ordering::SeqCst)
     }
 
+    /// TCP connections accepted so far (a TLS handshake or not).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
     /// Starts relaying to `127.0.0.1:backend`.
     pub fn start(&mut self, backend: u16) {
         let listener = self.listener.take().expect("started once");
@@ -112,6 +119,7 @@ impl TlsFront {
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let acceptor = tokio_rustls::TlsAcceptor::from(self.server.clone());
         let handshakes = self.handshakes.clone();
+        let connections = self.connections.clone();
         self.stop = Some(stop);
         self.thread = Some(std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -124,6 +132,7 @@ impl TlsFront {
                     tokio::select! {
                         _ = &mut stopped => return,
                         Ok((tcp, _)) = listener.accept() => {
+                            connections.fetch_add(1, Ordering::SeqCst);
                             let acceptor = acceptor.clone();
                             let handshakes = handshakes.clone();
                             tokio::spawn(async move {

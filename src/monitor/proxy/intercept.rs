@@ -176,6 +176,18 @@ async fn inner(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<Body>
         Err(e) => return Ok(unreachable(&open, &conn.host, conn.port, &e)),
     };
     let (mut parts, body) = resp.into_parts();
+    if parts.status.is_redirection()
+        && let Some(location) = parts
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+    {
+        ctx.learn_redirect(
+            &super::server::hostport(&conn.host, conn.port),
+            location,
+            true,
+        );
+    }
     strip_hop(&mut parts.headers);
     let body = Metered {
         inner: body,

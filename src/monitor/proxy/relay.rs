@@ -59,13 +59,25 @@ pub async fn tunnel(
     }
 }
 
-/// True when the client of a tunnel may be speaking plain HTTP: its first
-/// bytes (from `pending`, or peeked) are neither a TLS record nor an SSH
-/// banner, and the host did not speak first (SSH, SMTP). Fail closed: an
-/// origin accepts more than a request line (leading empty lines, methods it
-/// treats as GET), so whatever is not recognised as another protocol is
+/// `Some(true)` when the client of a tunnel may be speaking plain HTTP:
+/// its first bytes (from `pending`, or peeked) are neither a TLS record nor
+/// an SSH banner, and the host did not speak first (SSH, SMTP). Fail closed:
+/// an origin accepts more than a request line (leading empty lines, methods
+/// it treats as GET), so whatever is not recognised as another protocol is
 /// served as HTTP, and hyper refuses what is no HTTP at all.
-pub async fn speaks_http(near: &TcpStream, pending: &[u8], far: &TcpStream) -> bool {
+///
+/// `None` when neither side sent a byte within `wait` (the tunnel's idle
+/// time): the caller closes the tunnel, as a relayed tunnel with no bytes
+/// either way for that long is closed. Not a plain tunnel: a client could
+/// otherwise wait out the bound and then send plain HTTP unread by the
+/// feed's check. A host that speaks first, however late within `wait`,
+/// still gets its plain tunnel (an SMTP server's delayed greeting).
+pub async fn speaks_http(
+    near: &TcpStream,
+    pending: &[u8],
+    far: &TcpStream,
+    wait: Duration,
+) -> Option<bool> {
     let mut buf = [0u8; 4];
     let got = if pending.is_empty() {
         // `peek` on the host's side too: `readable()` may wake without
@@ -75,6 +87,7 @@ pub async fn speaks_http(near: &TcpStream, pending: &[u8], far: &TcpStream) -> b
             biased;
             r = near.peek(&mut buf) => r.unwrap_or(0),
             _ = far.peek(&mut one) => 0,
+            _ = tokio::time::sleep(wait) => return None,
         }
     } else {
         let n = pending.len().min(buf.len());
@@ -83,7 +96,7 @@ pub async fn speaks_http(near: &TcpStream, pending: &[u8], far: &TcpStream) -> b
     };
     let head = &buf[..got];
     // 0x16: a TLS handshake record.
-    got > 0 && head[0] != 0x16 && !(got == 4 && head == b"SSH-")
+    Some(got > 0 && head[0] != 0x16 && !(got == 4 && head == b"SSH-"))
 }
 
 /// The client's socket with the bytes already read from it first.
@@ -210,15 +223,54 @@ mod tests {
                 let (near, mut client) = pair().await;
                 let (far, _host) = pair().await;
                 client.write_all(first).await.unwrap();
-                assert_eq!(speaks_http(&near, &[], &far).await, http, "{first:?}");
+                let got = speaks_http(&near, &[], &far, WAIT).await;
+                assert_eq!(got, Some(http), "{first:?}");
                 // Bytes hyper had read already decide without a peek.
-                assert_eq!(speaks_http(&near, first, &far).await, http, "{first:?}");
+                let got = speaks_http(&near, first, &far, WAIT).await;
+                assert_eq!(got, Some(http), "{first:?}");
             }
             // The host speaks first (an SSH server's banner): no HTTP.
             let (near, _client) = pair().await;
             let (far, mut host) = pair().await;
             host.write_all(b"SSH-2.0-server\r\n").await.unwrap();
-            assert!(!speaks_http(&near, &[], &far).await);
+            assert_eq!(speaks_http(&near, &[], &far, WAIT).await, Some(false));
+        });
+    }
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn a_silent_tunnel_is_closed_after_the_wait_and_a_late_host_still_speaks_first() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let short = Duration::from_millis(300);
+            let (near, _client) = pair().await;
+            let (far, _host) = pair().await;
+            let started = std::time::Instant::now();
+            assert_eq!(speaks_http(&near, &[], &far, short).await, None);
+            let took = started.elapsed();
+            assert!(took >= short && took < Duration::from_secs(3), "{took:?}");
+            // A host whose greeting comes late, within the wait: a tunnel.
+            let (near, _client) = pair().await;
+            let (far, mut host) = pair().await;
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                host.write_all(b"220 mail ready\r\n").await.unwrap();
+                tokio::time::sleep(WAIT).await;
+            });
+            assert_eq!(speaks_http(&near, &[], &far, WAIT).await, Some(false));
+            // A client whose request comes late, within the wait: HTTP.
+            let (near, mut client) = pair().await;
+            let (far, _host) = pair().await;
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+                tokio::time::sleep(WAIT).await;
+            });
+            assert_eq!(speaks_http(&near, &[], &far, WAIT).await, Some(true));
         });
     }
 }

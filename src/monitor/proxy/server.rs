@@ -182,8 +182,11 @@ impl Ctx {
     }
 
     /// An allowed registry redirected to `location`: its host is allowed too,
-    /// because the registry sent it there (a mirror's download host).
-    fn learn_redirect(&self, from: &str, location: &str) {
+    /// because the registry sent it there (a mirror's download host). From a
+    /// terminated registry (`terminated`), an `https` target is terminated
+    /// too for this install's later `CONNECT`s: the registry chose it, and
+    /// an archive served there is the registry's as much as its own.
+    pub(super) fn learn_redirect(&self, from: &str, location: &str, terminated: bool) {
         let Ok(uri) = location.parse::<Uri>() else {
             return;
         };
@@ -195,6 +198,15 @@ impl Ctx {
             _ => 80,
         });
         let target = hostport(host, port);
+        if terminated
+            && scheme == "https"
+            && let Ok(mut p) = self.policy.lock()
+            && !p.inspect.contains(&target)
+        {
+            let mut next = (**p).clone();
+            next.inspect.push(target.clone());
+            *p = Arc::new(next);
+        }
         if let Ok(mut p) = self.policy.lock()
             && !p.allowed.contains(&target)
         {
@@ -213,7 +225,7 @@ impl Ctx {
 }
 
 /// `host:port` as the policy lists it (lowercase, IPv6 in brackets).
-fn hostport(host: &str, port: u16) -> String {
+pub(super) fn hostport(host: &str, port: u16) -> String {
     let h = host
         .trim_start_matches('[')
         .trim_end_matches(']')
@@ -475,12 +487,22 @@ async fn connect(ctx: Arc<Ctx>, pid: Option<i32>, req: Request<Incoming>) -> Res
                 // Plain HTTP inside a tunnel would reach the host unread by
                 // the known-malicious check: with a feed, it is served
                 // request by request like absolute-form requests.
-                if checked && relay::speaks_http(&near, &parts.read_buf, &far).await {
-                    drop(far);
-                    open.note("plain HTTP inside the tunnel: served request by request");
-                    tunnelled(ctx, near, parts.read_buf, format!("{host}:{port}"), pid).await;
-                } else {
-                    relay::tunnel(near, &parts.read_buf, far, open, idle).await;
+                let http = match checked {
+                    true => relay::speaks_http(&near, &parts.read_buf, &far, idle).await,
+                    false => Some(false),
+                };
+                match http {
+                    Some(true) => {
+                        drop(far);
+                        open.note("plain HTTP inside the tunnel: served request by request");
+                        tunnelled(ctx, near, parts.read_buf, format!("{host}:{port}"), pid)
+                            .await;
+                    }
+                    Some(false) => relay::tunnel(near, &parts.read_buf, far, open, idle).await,
+                    None => open.note(&format!(
+                        "closed after {} s with no bytes either way (before the first bytes said how to read it)",
+                        idle.as_secs()
+                    )),
                 }
             }
             Err(_) => open.note("the client connection could not be taken over"),
@@ -668,7 +690,7 @@ async fn plain(
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
     {
-        ctx.learn_redirect(&hostport(&host, port), location);
+        ctx.learn_redirect(&hostport(&host, port), location, false);
     }
     strip_hop(&mut parts.headers);
     let body = Metered {

@@ -825,3 +825,109 @@ fn a_registry_certificate_the_manager_would_not_trust_fails_the_request() {
         "{r:?}"
     );
 }
+
+/// A test CA (its PEM) and a TLS server config for `127.0.0.1` it issued.
+fn test_ca() -> (String, Arc<rustls::ServerConfig>) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf = leaf.signed_by(&key, &issuer).unwrap();
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (ca_cert.pem(), Arc::new(server))
+}
+
+#[test]
+fn an_https_redirect_from_a_terminated_registry_is_terminated_too() {
+    let (ca_pem, server) = test_ca();
+    // The redirect's host: any connection to it is the archive asked.
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let asked2 = asked.clone();
+    let mirror = origin(move |_s| {
+        asked2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    // The registry over TLS sends its tarballs to the mirror.
+    let registry = origin(move |s| {
+        let conn = rustls::ServerConnection::new(server.clone()).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, s);
+        let mut h = Vec::new();
+        let mut b = [0u8; 1];
+        while !h.ends_with(b"\r\n\r\n") {
+            if tls.read(&mut b).unwrap_or(0) == 0 {
+                return;
+            }
+            h.push(b[0]);
+        }
+        let _ = write!(
+            tls,
+            "HTTP/1.1 302 Found\r\nLocation: https://{mirror}/pwdep/-/pwdep-1.0.0.tgz\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let _ = tls.flush();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let manager_ca = dir.path().join("registry-ca.pem");
+    std::fs::write(&manager_ca, ca_pem).unwrap();
+    let (_state, check) = feed();
+    let mut p = policy(&[registry]);
+    p.intel = Some(check);
+    p.intel_refuses = true;
+    p.inspect = vec![registry.to_string()];
+    p.manager_ca = Some(manager_ca);
+    let proxy = Proxy::start(p, Instant::now()).unwrap();
+    let Some(Ok(ca)) = proxy.inspection() else {
+        panic!("no CA");
+    };
+    let ca_file = dir.path().join("install-ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let (_, out) = curl(
+        &proxy,
+        &[
+            "--cacert",
+            ca_file.to_str().unwrap(),
+            "-L",
+            "-w",
+            "%{http_code}",
+            &format!("https://{registry}/pwdep"),
+        ],
+    );
+    assert!(
+        out.contains("known malicious") && out.ends_with("403"),
+        "{out}"
+    );
+    let r = proxy.finish();
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the mirror was asked: {r:?}"
+    );
+    let mirror_connects: Vec<_> = r
+        .iter()
+        .filter(|q| q.method == "CONNECT" && q.port == mirror.port())
+        .collect();
+    assert!(
+        !mirror_connects.is_empty()
+            && mirror_connects.iter().all(|q| q
+                .reason
+                .as_deref()
+                .is_some_and(|w| w.contains("TLS terminated"))),
+        "{r:?}"
+    );
+}
