@@ -63,7 +63,7 @@ pub fn judge(
     // Before the snapshot: the watch window starts from what was put back.
     let restored = r.kept.restore();
     let after = snapshot::take(&r.scope);
-    let changes = snapshot::diff(&r.before, &after);
+    let changes = crate::monitor::keep::unrestored(snapshot::diff(&r.before, &after), &restored);
     let (mut tampered, verify_us) = detect::record::verify(&r.installed);
     let attempted = detect::record::attempted(&r.installed, &r.observed.events, &tampered);
     tampered.extend(attempted);

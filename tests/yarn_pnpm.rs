@@ -734,6 +734,8 @@ fn a_pnpmfile_cannot_replace_or_write_through_links_to_the_policy_file() {
             );
             let f = r.finding("tamper.pkgwarden");
             assert_eq!(f["severity"], "high", "{out}\n{f:#}");
+            // Refused by the supervisor, not put back after the fact.
+            assert_eq!(f["action"], "blocked", "{out}\n{f:#}");
             assert!(
                 f["evidence"]["paths"][0]
                     .as_str()

@@ -172,6 +172,19 @@ impl Kept {
     }
 }
 
+/// `changes` without those of files put back: they are as they were
+/// (their finding says what happened), and nothing may take them into
+/// quarantine, which would move pkgwarden's own policy away.
+pub fn unrestored(
+    changes: Vec<crate::model::Change>,
+    restored: &[Restored],
+) -> Vec<crate::model::Change> {
+    changes
+        .into_iter()
+        .filter(|c| !restored.iter().any(|r| r.path == Path::new(&c.path)))
+        .collect()
+}
+
 /// Writes `kept` at `path` through a new file beside it.
 fn put_back(path: &Path, kept: &State) -> std::io::Result<()> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
@@ -257,6 +270,27 @@ mod tests {
         assert_eq!(kept.restore()[0].what, "its mode or owner changed");
         assert_eq!(fs::metadata(&policy).unwrap().mode() & 0o7777, 0o640);
         assert!(!t.path().join("..pkgwarden.toml.pkgwarden-restore").exists());
+    }
+
+    #[test]
+    fn changes_of_files_put_back_are_dropped() {
+        let change = |p: &str| crate::model::Change {
+            path: p.into(),
+            kind: crate::model::ChangeKind::Modified,
+            before: None,
+            after: None,
+            added_lines: Vec::new(),
+        };
+        let restored = vec![Restored {
+            path: PathBuf::from("/p/.pkgwarden.toml"),
+            what: "removed".into(),
+            error: None,
+        }];
+        let left = unrestored(
+            vec![change("/p/.pkgwarden.toml"), change("/h/.bashrc")],
+            &restored,
+        );
+        assert_eq!(left, vec![change("/h/.bashrc")]);
     }
 
     #[test]
