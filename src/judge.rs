@@ -28,6 +28,8 @@ pub struct Ran {
     pub at: Place,
     pub scope: Scope,
     pub before: Snapshot,
+    /// pkgwarden's own files the install's rights covered, as they were.
+    pub kept: crate::monitor::keep::Kept,
     pub installed: detect::record::Installed,
     pub landlock: LandlockStatus,
     pub observed: Observed,
@@ -58,13 +60,15 @@ pub fn judge(
 ) -> i32 {
     let p = &eff.policy;
     let analysis = Instant::now();
+    // Before the snapshot: the watch window starts from what was put back.
+    let restored = r.kept.restore();
     let after = snapshot::take(&r.scope);
-    let changes = snapshot::diff(&r.before, &after);
+    let changes = crate::monitor::keep::unrestored(snapshot::diff(&r.before, &after), &restored);
     let (mut tampered, verify_us) = detect::record::verify(&r.installed);
     let attempted = detect::record::attempted(&r.installed, &r.observed.events, &tampered);
     tampered.extend(attempted);
     let tree = procs::tree(&r.observed.events, &r.plan.attribution);
-    let mut input = input(p, &r, &tree, &changes, &tampered, started);
+    let mut input = input(p, &r, &tree, (&changes, &restored), &tampered, started);
     // The feed, once more, over what the install put on disk: archives the
     // proxy never saw (a cache) are judged too.
     let installed_known = crate::intel::dir()
@@ -173,7 +177,7 @@ fn input<'a>(
     p: &policy::Policy,
     r: &'a Ran,
     tree: &'a [procs::ProcNode],
-    changes: &'a [snapshot::Change],
+    (changes, restored): (&'a [snapshot::Change], &'a [crate::model::change::Restored]),
     tampered: &'a [detect::record::Tampered],
     started: SystemTime,
 ) -> Input<'a> {
@@ -215,5 +219,6 @@ fn input<'a>(
         hooks: r.domains.hooks.clone(),
         nest: r.domains.nest.clone(),
         installed_known: &[],
+        restored,
     }
 }

@@ -61,6 +61,8 @@ pub fn sandboxed(
     // (by an earlier install, say) loses this report and every later one.
     report::store::warn_unwritable(what);
     let before = snapshot::take(&scope);
+    // Ground truth for pkgwarden's own files the install's rights cover.
+    let kept = setup::kept(p.mode, &fs);
     // The installed distributions' files, stat only: after the install, the
     // ones that changed are checked against their RECORD.
     let installed = detect::record::stat_installed(&scope.site_dirs);
@@ -123,6 +125,7 @@ pub fn sandboxed(
         at,
         scope,
         before,
+        kept,
         installed,
         landlock,
         observed,

@@ -233,12 +233,18 @@ fn workspace_case(mode: &str) {
     assert_eq!(f["action"], "blocked", "{mode}: {f:#}");
 }
 
-/// Bypass: the user's own `pnpm-workspace.yaml` asks for hard links, which
-/// outranks pkgwarden's variable: node_modules files are the store's again.
+/// The user's own `pnpm-workspace.yaml` asks for hard links, which
+/// outranks every variable: it undid pkgwarden's
+/// `npm_config_package_import_method=clone-or-copy`, node_modules files
+/// were the store's again (nlink 2) and the root script's append changed
+/// the store (exit 0, no finding). The sandboxed pnpm now gets the setting
+/// on its command line (`--config.package-import-method`), which outranks
+/// the workspace manifest.
 #[test]
-#[ignore = "bypass: pnpm applies pnpm-workspace.yaml settings over environment variables, so the project's own `packageImportMethod: hardlink` undoes npm_config_package_import_method=clone-or-copy: node_modules files are the store's (nlink 2) and the root script's append changes the store; needs the setting on pnpm's command line or a refusal of an effective hardlink: exit 0, no finding"]
 fn a_root_script_cannot_change_pnpms_store_when_the_user_asks_for_hard_links() {
-    store_link_case("protect", "packageImportMethod: hardlink\n");
+    for mode in ["protect", "block"] {
+        store_link_case(mode, "packageImportMethod: hardlink\n");
+    }
 }
 
 /// [`ROOT_STORE_LINK`] in a pnpm install with `settings` in the workspace

@@ -426,3 +426,74 @@ fn root_scripts_write_no_hook_the_project_really_runs() {
         }
     }
 }
+
+/// `pw-tool` (run by the root project's postinstall) writes a hook into
+/// the directory the user's global git config names as `core.hooksPath`
+/// (`~/.githooks`: git runs it in every repository of the user), another
+/// into the one the XDG config names relative to the repository, and a
+/// file in another directory of HOME (the control: protect lets HOME's
+/// directories be written).
+const INTO_THE_USERS_HOOKS_PATH: &str = r##"
+t("global", () => fs.writeFileSync(path.join(home, ".githooks", "pre-commit"), "#!/bin/sh\necho " + M + "\n", {mode: 0o755}));
+t("relative", () => fs.writeFileSync(path.join(process.cwd(), ".hooks-rel", "post-checkout"), "#!/bin/sh\necho " + M + "\n", {mode: 0o755}));
+t("elsewhere", () => fs.writeFileSync(path.join(home, "notes", "pw-elsewhere.txt"), M + "\n"));
+"##;
+
+/// A hook directory outside the project, named by the user's global git
+/// config, was neither watched by the snapshot nor a persistence place:
+/// protect let an install write `~/.githooks/pre-commit` with no finding.
+/// Now it is kept out of protect's writable HOME and judged `persist.git`
+/// (npm, the root project's script, protect and block).
+#[test]
+fn a_hook_written_into_the_users_global_hooks_path_is_persist_git() {
+    use support::probes::{deps, install_in, root_tool};
+    let registry = NpmRegistry::start_with(vec![root_tool(INTO_THE_USERS_HOOKS_PATH)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let project = env.home.subdir("proj");
+    fs::create_dir_all(project.join(".git")).unwrap();
+    fs::create_dir_all(project.join(".hooks-rel")).unwrap();
+    for d in [".githooks", ".config/git", "notes"] {
+        fs::create_dir_all(home.join(d)).unwrap();
+    }
+    fs::write(
+        home.join(".gitconfig"),
+        "[core]\n\thooksPath = ~/.githooks\n",
+    )
+    .unwrap();
+    fs::write(
+        home.join(".config/git/config"),
+        "[core]\n\thooksPath = .hooks-rel\n",
+    )
+    .unwrap();
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = json!({"postinstall": "pw-tool"});
+    for mode in ["protect", "block"] {
+        let (r, result) = install_in(&env, &registry, "npm", mode, &project, &manifest, "pw-tool");
+        assert!(
+            !result.is_null(),
+            "{mode}: pw-tool did not run\n{}",
+            r.stderr
+        );
+        if mode == "protect" {
+            assert_eq!(result["elsewhere"], "ok", "{mode}: {result:#}");
+        }
+        for attempt in ["global", "relative"] {
+            assert_ne!(result[attempt], "ok", "{mode}: {attempt}: {result:#}");
+        }
+        assert!(!home.join(".githooks/pre-commit").exists(), "{mode}");
+        assert!(!project.join(".hooks-rel/post-checkout").exists(), "{mode}");
+        let git: Vec<String> = r
+            .findings("persist.git")
+            .iter()
+            .map(|f| f["evidence"]["paths"].to_string())
+            .collect();
+        for hook in [".githooks/pre-commit", ".hooks-rel/post-checkout"] {
+            assert!(
+                git.iter().any(|p| p.contains(hook)),
+                "{mode}: {hook}: {git:?}"
+            );
+        }
+        let _ = fs::remove_file(home.join("notes/pw-elsewhere.txt"));
+    }
+}

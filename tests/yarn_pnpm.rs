@@ -122,6 +122,28 @@ impl Case {
         extra_manifest: Value,
         vars: &[(&str, &str)],
     ) -> Installed {
+        self.run_with(&["add", name], mode, extra_manifest, vars)
+    }
+
+    /// `<manager> install` of the project with `pwdemo` as its dependency
+    /// and `scripts` as its own (a root `postinstall` runs on install, not
+    /// on add).
+    fn install_with_scripts(&self, mode: &str, scripts: Value) -> Installed {
+        let extra = serde_json::json!({
+            "dependencies": {"pwdemo": "1.0.0"},
+            "scripts": scripts,
+        });
+        self.run_with(&["install"], mode, extra, &[])
+    }
+
+    /// `<manager> <args>` through the shim in a fresh project.
+    fn run_with(
+        &self,
+        args: &[&str],
+        mode: &str,
+        extra_manifest: Value,
+        vars: &[(&str, &str)],
+    ) -> Installed {
         let _ = fs::remove_dir_all(self.project.join("node_modules"));
         for f in ["yarn.lock", "pnpm-lock.yaml"] {
             let _ = fs::remove_file(self.project.join(f));
@@ -143,13 +165,14 @@ impl Case {
         let out = run(self
             .env
             .shim(self.manager)
-            .args(["add", name])
+            .args(args)
             .env("PKGWARDEN_MODE", mode)
             .envs(vars.iter().copied())
             .current_dir(&self.project));
         let text = format!(
-            "{} add {name} ({mode}): {}\nstdout:\n{}\nstderr:\n{}",
+            "{} {} ({mode}): {}\nstdout:\n{}\nstderr:\n{}",
             self.manager,
+            args.join(" "),
             out.status,
             stdout_str(&out),
             stderr_str(&out)
@@ -604,12 +627,13 @@ fn the_facts_of_one_project_name_no_file_of_another() {
     }
 }
 
-/// A project's `.pkgwarden.toml` (pkgwarden's own file, never writable
+/// A project's `.pkgwarden.toml` (pkgwarden's own policy, never writable
 /// from the sandbox) does not cost pnpm the right to write its lockfile
-/// through a temporary file beside it; the root project's install script
-/// still cannot change it.
+/// through a temporary file beside it: the project keeps its file grant,
+/// and the supervisor refuses every change to the policy file. The root
+/// project's install script still cannot change it, and trying is a
+/// `tamper.pkgwarden` finding.
 #[test]
-#[ignore = "known breakage: landlock cannot keep one file out of pnpm's file rights on the project directory (README, the sandbox: a node project)"]
 fn pnpm_add_beside_a_project_policy_file() {
     let c = Case::new(
         "pnpm",
@@ -621,9 +645,10 @@ fn pnpm_add_beside_a_project_policy_file() {
     let policy = c.project.join(".pkgwarden.toml");
     let text = "mode = \"protect\"\n";
     fs::write(&policy, text).unwrap();
-    let script = serde_json::json!({"scripts": {"postinstall": "echo 'mode = \"audit\"' > .pkgwarden.toml; true"}});
+    let script =
+        serde_json::json!({"postinstall": "echo 'mode = \"audit\"' > .pkgwarden.toml; true"});
     for mode in ["protect", "block"] {
-        let r = c.add("pwdemo", mode, script.clone());
+        let r = c.add("pwdemo", mode, Value::Null);
         assert_eq!(r.code, 0, "{}", r.out);
         assert!(
             c.project.join("node_modules/pwdemo/package.json").is_file(),
@@ -631,6 +656,98 @@ fn pnpm_add_beside_a_project_policy_file() {
             r.out
         );
         assert!(c.project.join("pnpm-lock.yaml").is_file(), "{}", r.out);
+        assert!(r.serious().is_empty(), "{}\n{:#?}", r.out, r.serious());
         assert_eq!(fs::read_to_string(&policy).unwrap(), text, "{}", r.out);
+
+        let r = c.install_with_scripts(mode, script.clone());
+        assert_eq!(fs::read_to_string(&policy).unwrap(), text, "{}", r.out);
+        let f = r.finding("tamper.pkgwarden");
+        assert_eq!(f["severity"], "high", "{f:#}");
+        assert!(
+            f["evidence"]["paths"][0]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/.pkgwarden.toml")),
+            "{f:#}"
+        );
+        // Refused: protect goes on, block fails the install on it.
+        let want = if mode == "block" { BLOCKED } else { 0 };
+        assert_eq!(r.code, want, "{}", r.out);
+        assert!(c.project.join("pnpm-lock.yaml").is_file(), "{}", r.out);
+    }
+}
+
+/// The variations an attacker who read the supervisor would try on the
+/// policy file inside pnpm's file grant, from the project's
+/// `.pnpmfile.cjs` (code pnpm runs in its own process, with the install's
+/// rights): writing it, a new file renamed onto it, a symbolic link planted
+/// in the private TMPDIR and written through, a hard link beside it written
+/// through, its descriptor reopened for writing through `/proc/self/fd`,
+/// and removing it. None changes it; each attempt is a `tamper.pkgwarden`
+/// finding, and pnpm's own lockfile is still written.
+#[test]
+fn a_pnpmfile_cannot_replace_or_write_through_links_to_the_policy_file() {
+    let c = Case::new(
+        "pnpm",
+        vec![
+            NpmFixture::load("pwdemo").package(),
+            NpmFixture::load("pwdemo-dep").package(),
+        ],
+    );
+    let policy = c.project.join(".pkgwarden.toml");
+    let text = "mode = \"protect\"\n";
+    fs::write(&policy, text).unwrap();
+    let attacks = [
+        ("write", "fs.writeFileSync('.pkgwarden.toml', A);"),
+        (
+            "rename onto",
+            "fs.writeFileSync('.pw-new', A); fs.renameSync('.pw-new', '.pkgwarden.toml');",
+        ),
+        (
+            "symlink",
+            "const l = path.join(os.tmpdir(), 'pw-link'); fs.symlinkSync(path.resolve('.pkgwarden.toml'), l); fs.writeFileSync(l, A);",
+        ),
+        (
+            "hard link",
+            "fs.linkSync('.pkgwarden.toml', '.pw-hard'); fs.appendFileSync('.pw-hard', A);",
+        ),
+        (
+            "proc fd",
+            "const fd = fs.openSync('.pkgwarden.toml', 'r'); fs.writeFileSync('/proc/self/fd/' + fd, A);",
+        ),
+        ("unlink", "fs.unlinkSync('.pkgwarden.toml');"),
+    ];
+    for mode in ["protect", "block"] {
+        for (what, attack) in attacks {
+            let pnpmfile = format!(
+                "const fs = require('fs'), path = require('path'), os = require('os');\n\
+                 const A = 'mode = \"audit\"\\n';\n\
+                 try {{ {attack} }} catch (e) {{}}\n\
+                 module.exports = {{ hooks: {{}} }};\n"
+            );
+            fs::write(c.project.join(".pnpmfile.cjs"), pnpmfile).unwrap();
+            let r = c.add("pwdemo", mode, Value::Null);
+            let out = format!("{what} ({mode}): {}", r.out);
+            assert_eq!(fs::read_to_string(&policy).unwrap(), text, "{out}");
+            assert!(
+                !fs::symlink_metadata(&policy).unwrap().is_symlink(),
+                "{out}"
+            );
+            let f = r.finding("tamper.pkgwarden");
+            assert_eq!(f["severity"], "high", "{out}\n{f:#}");
+            // Refused by the supervisor, not put back after the fact.
+            assert_eq!(f["action"], "blocked", "{out}\n{f:#}");
+            assert!(
+                f["evidence"]["paths"][0]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("/.pkgwarden.toml")),
+                "{out}\n{f:#}"
+            );
+            let want = if mode == "block" { BLOCKED } else { 0 };
+            assert_eq!(r.code, want, "{out}");
+            assert!(c.project.join("pnpm-lock.yaml").is_file(), "{out}");
+            for leftover in [".pw-new", ".pw-hard"] {
+                let _ = fs::remove_file(c.project.join(leftover));
+            }
+        }
     }
 }

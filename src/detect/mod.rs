@@ -103,6 +103,9 @@ pub struct Input<'a> {
     /// Packages the install wrote that the offline feed names, with the
     /// directory of each (looked up by the judging stage).
     pub installed_known: &'a [(crate::model::request::KnownMalicious, PathBuf)],
+    /// pkgwarden's own files that changed past the supervisor and were
+    /// put back from their copy (`monitor::keep`).
+    pub restored: &'a [crate::model::change::Restored],
 }
 
 impl NestDomain {

@@ -72,8 +72,13 @@ impl Classifier {
         }
         // The hook directory the project's repository configures
         // (`core.hooksPath`): git runs the hooks there, not in `.git/hooks`.
-        if let Some(hooks) = crate::sandbox::hooks_path(cwd) {
-            add(hooks.to_string_lossy().into_owned(), RuleId::PersistGit);
+        // So do the ones the user's global config names, in every
+        // repository (`~/.githooks`).
+        let hooks = crate::sandbox::hooks_path(cwd)
+            .into_iter()
+            .chain(crate::sandbox::user_hooks_paths(home, cwd));
+        for dir in hooks {
+            add(dir.to_string_lossy().into_owned(), RuleId::PersistGit);
         }
         // The policy's own start-up paths: persistence the families lack.
         for pat in extra {
@@ -767,5 +772,24 @@ mod check_tests {
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].rule, RuleId::PersistSystemd);
         assert_eq!(f[0].action, Taken::Blocked);
+    }
+
+    #[test]
+    fn the_users_global_hook_directory_is_persist_git() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        let proj = home.join("proj");
+        std::fs::create_dir_all(&proj).unwrap();
+        std::fs::write(
+            home.join(".gitconfig"),
+            "[core]\n\thooksPath = ~/.githooks\n",
+        )
+        .unwrap();
+        let hook = home.join(".githooks/pre-commit");
+        let c = Classifier::new(Some(&home), &proj, &[]);
+        if std::env::var_os("GIT_CONFIG_GLOBAL").is_none() {
+            assert_eq!(c.classify(&hook), Some(RuleId::PersistGit));
+        }
+        assert_eq!(c.classify(&home.join(".githooks-not/x")), None);
     }
 }

@@ -42,19 +42,36 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 .or_insert((None, format!("{:?}", c.kind).to_lowercase()));
         }
     }
+    // A kept file that changed past the supervisor, put back since: the
+    // snapshot may no longer tell (the copy is the same bytes again).
+    for r in input.restored {
+        hits.entry(r.path.clone()).or_insert((None, r.what.clone()));
+    }
     let mut out = Vec::new();
     for (path, (pid, how)) in hits {
-        let action = if input.changed(&path).is_some() {
+        let restored = input.restored.iter().find(|r| r.path == path);
+        let action = if input.changed(&path).is_some() || restored.is_some() {
             Taken::Observed
         } else {
             input.write_taken(&path)
         };
+        let detail = match (action, restored) {
+            (_, Some(r)) => match &r.error {
+                None => format!(
+                    "{how}; it changed past the supervisor ({}): pkgwarden put back the copy it took before the install",
+                    r.what
+                ),
+                Some(e) => format!(
+                    "{how}; it changed past the supervisor ({}) and could not be put back: {e}",
+                    r.what
+                ),
+            },
+            (Taken::Blocked, None) => format!("attempted ({how}); refused by the sandbox"),
+            _ => format!("{how}; pkgwarden's own state may no longer be trusted"),
+        };
         let ev = Evidence {
             paths: vec![path.display().to_string()],
-            detail: Some(match action {
-                Taken::Blocked => format!("attempted ({how}); refused by the sandbox"),
-                _ => format!("{how}; pkgwarden's own state may no longer be trusted"),
-            }),
+            detail: Some(detail),
             ..Evidence::default()
         };
         let title = format!("pkgwarden's own files tampered with: {}", path.display());
@@ -68,4 +85,41 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::change::Restored;
+    use crate::sandbox::landlock::FsSpec;
+
+    #[test]
+    fn a_kept_file_put_back_is_a_finding_that_says_so() {
+        let policy = PathBuf::from("/nonexistent-proj/.pkgwarden.toml");
+        let restored = vec![Restored {
+            path: policy.clone(),
+            what: "its content changed".into(),
+            error: None,
+        }];
+        let input = Input {
+            fs: FsSpec {
+                protected: vec![policy.clone()],
+                ..FsSpec::default()
+            },
+            restored: &restored,
+            ..Input::default()
+        };
+        let f = check(&input, &Procs::new(&[]));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, RuleId::TamperPkgwarden);
+        assert_eq!(f[0].evidence.paths, vec![policy.display().to_string()]);
+        let detail = f[0].evidence.detail.as_deref().unwrap_or_default();
+        assert!(detail.contains("put back the copy"), "{detail}");
+        // Nothing restored, nothing touched: no finding.
+        let quiet = Input {
+            restored: &[],
+            ..input
+        };
+        assert!(check(&quiet, &Procs::new(&[])).is_empty());
+    }
 }

@@ -50,8 +50,10 @@ pub fn apply(p: &mut InstallPlan, policy: &Policy, now: SystemTime, args: &[Stri
     match super::adapter(p.tool).date_gate(p, &cut, args, cwd) {
         Ok(gate) => {
             p.env.extend(gate.env);
+            // Added to the adapter's own (pnpm's import method), which go
+            // where the gate's do: before the command.
             p.extra_args_at = gate.args_at;
-            p.extra_args = gate.args;
+            p.extra_args.extend(gate.args);
             record.enforced = true;
             record.mechanism = gate.mechanism;
             record.notes = gate.notes;

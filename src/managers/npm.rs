@@ -1859,6 +1859,12 @@ impl super::Adapter for NpmAdapter {
         let extra = super::yarn_pnpm::sandbox_env(p);
         p.env
             .extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+        // Before the command, where the cooldown's options go too.
+        let args = super::yarn_pnpm::sandbox_args(p);
+        if !args.is_empty() {
+            p.extra_args_at = 0;
+            p.extra_args.extend(args);
+        }
     }
     fn attribution(&self) -> Vec<super::Attribution> {
         // npm, yarn and pnpm name a lifecycle script's package and event.

@@ -414,12 +414,38 @@ pub fn sandbox_env(plan: &InstallPlan) -> Vec<(&'static str, String)> {
             // pnpm hard-links packages from its store into node_modules,
             // which the root project's scripts may write: a write in place
             // would change the store every project of the user links.
-            // Reflinks or copies keep the store out of reach.
-            let chosen = std::env::var(IMPORT_METHOD).unwrap_or_default();
-            if !matches!(chosen.as_str(), "copy" | "clone" | "clone-or-copy") {
-                env.push((IMPORT_METHOD, "clone-or-copy".into()));
-            }
+            // Reflinks or copies keep the store out of reach. The variable
+            // is for pnpx; pnpm itself gets `sandbox_args`, which a
+            // project's `pnpm-workspace.yaml` cannot outrank.
+            env.push((IMPORT_METHOD, import_method()));
             env
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The import method the sandboxed pnpm uses: the user's own when it
+/// copies or reflinks, else `clone-or-copy`.
+fn import_method() -> String {
+    let chosen = std::env::var(IMPORT_METHOD).unwrap_or_default();
+    match chosen.as_str() {
+        "copy" | "clone" | "clone-or-copy" => chosen,
+        _ => "clone-or-copy".into(),
+    }
+}
+
+/// Options put before the sandboxed pnpm's command: the import method
+/// (see `sandbox_env`) on the command line, the one place that outranks a
+/// project's `pnpm-workspace.yaml` (`packageImportMethod: hardlink` there
+/// beats every `npm_config_*` variable; measured with pnpm 10.34), as the
+/// cooldown's `--config.minimum-release-age` is.
+pub fn sandbox_args(plan: &InstallPlan) -> Vec<String> {
+    match plan.tool {
+        Tool::Pnpm if plan.facts.derived => {
+            vec![format!(
+                "--config.package-import-method={}",
+                import_method()
+            )]
         }
         _ => Vec::new(),
     }

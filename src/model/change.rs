@@ -81,3 +81,16 @@ pub struct Snapshot {
     /// report can say what was not fully watched.
     pub incomplete: Vec<String>,
 }
+
+/// One of pkgwarden's own files that an install changed past the
+/// supervisor (a race), put back from the copy taken before the install.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restored {
+    /// The file.
+    pub path: PathBuf,
+    /// How it had changed ("its content changed", "removed" …).
+    pub what: String,
+    /// Why it could not be put back, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

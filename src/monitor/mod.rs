@@ -4,6 +4,7 @@
 
 pub mod attribution;
 pub mod detonate;
+pub mod keep;
 pub mod notify;
 pub mod procs;
 pub mod proxy;

@@ -66,6 +66,9 @@ pub struct Watch {
     pub perm: Option<WriteGrants>,
     /// How a process is attributed to a package and hook (the plan's).
     pub attribution: Vec<crate::model::plan::Attribution>,
+    /// pkgwarden's own files inside a file grant: every change to them is
+    /// refused (`monitor::keep`).
+    pub kept: super::keep::Guard,
 }
 
 /// The places landlock lets an install write, as paths: what a chmod or
@@ -78,6 +81,9 @@ pub struct WriteGrants {
     pub file_dirs: Vec<PathBuf>,
     /// Single files.
     pub files: Vec<PathBuf>,
+    /// Files inside those grants that are not the install's (pkgwarden's
+    /// own, kept by the supervisor).
+    pub except: Vec<PathBuf>,
 }
 
 impl WriteGrants {
@@ -101,6 +107,9 @@ impl WriteGrants {
     /// True when `path` (a real path, as the kernel names an open file)
     /// lies within a write grant.
     pub fn allows(&self, path: &Path) -> bool {
+        if self.except.iter().any(|e| e == path) {
+            return false;
+        }
         self.dirs.iter().any(|d| path.starts_with(d))
             || self.files.iter().any(|f| f == path)
             || self
@@ -359,7 +368,32 @@ fn handle(
     if raw.len() == ev.paths.len() && raw != ev.paths {
         ev.raw_paths = raw;
     }
+    if changes_kept(&w.kept, &ev) {
+        return refuse(ev, libc::EPERM, w.observe_only);
+    }
     (Some(ev), Some(cont()))
+}
+
+/// True when the recorded call would change one of pkgwarden's own files
+/// that a file grant covers: a write open or truncate of what the path
+/// leads to, or a rename, link, unlink, symlink or mknod naming it (both
+/// ends of a rename or link). The path is the resolved one; a race on it
+/// is what the copy taken before the install is for.
+fn changes_kept(kept: &super::keep::Guard, ev: &Event) -> bool {
+    if kept.is_empty() {
+        return false;
+    }
+    match ev.kind {
+        EventKind::OpenWrite | EventKind::Truncate => {
+            ev.paths.first().is_some_and(|p| kept.touches(p, true))
+        }
+        EventKind::Rename | EventKind::Link | EventKind::Unlink | EventKind::Mknod => {
+            ev.paths.iter().any(|p| kept.touches(p, false))
+        }
+        // The link's own path, not the target it is given.
+        EventKind::Symlink => ev.paths.get(1).is_some_and(|p| kept.touches(p, false)),
+        _ => false,
+    }
 }
 
 /// The rules' verdict on a call: `Continue` with the event when it is trapped for

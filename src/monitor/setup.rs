@@ -49,6 +49,16 @@ pub fn scope(plan: &InstallPlan, policy: &Policy, at: &Place, fs: &FsSpec) -> Sc
     scope
 }
 
+/// The copy of pkgwarden's own files the install's rights cover, taken
+/// before it: put back after it if they changed anyway (audit changes
+/// nothing, this neither).
+pub fn kept(mode: Mode, fs: &FsSpec) -> super::keep::Kept {
+    match mode {
+        Mode::Audit => super::keep::Kept::default(),
+        _ => super::keep::take(&fs.supervised()),
+    }
+}
+
 /// The proxy's policy: the install's only way out. It lets through the
 /// registries and the hosts the policy allows for this manager; unknown
 /// hosts pass in protect and audit (recorded as unexpected) and are refused
@@ -292,8 +302,16 @@ pub fn watch(
             r
         }),
         // chmod and chown take effect only where landlock lets it write.
-        perm: (!audit).then(|| WriteGrants::from_grants(grants)),
+        perm: (!audit).then(|| WriteGrants {
+            except: fs.supervised(),
+            ..WriteGrants::from_grants(grants)
+        }),
         attribution: plan.attribution.clone(),
+        // Audit changes nothing, this neither.
+        kept: match audit {
+            true => super::keep::Guard::default(),
+            false => super::keep::Guard::of(&fs.supervised()),
+        },
     }
 }
 

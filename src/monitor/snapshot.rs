@@ -192,6 +192,21 @@ impl Scope {
         {
             add(&format!("{hooks}/*"));
         }
+        // The hook directories git runs instead of `.git/hooks`: the one
+        // the repository's config names and those of the user's global
+        // config (`core.hooksPath = ~/.githooks`), wherever they are.
+        let hooks_dirs = crate::sandbox::hooks_path(&cwd)
+            .into_iter()
+            .chain(crate::sandbox::user_hooks_paths(home.as_deref(), &cwd));
+        for dir in hooks_dirs {
+            if let Some(d) = dir
+                .to_str()
+                .filter(|d| d.starts_with('/') && !d.contains(['*', '?', '[']))
+            {
+                add(d);
+                add(&format!("{d}/**"));
+            }
+        }
 
         let user_sites = home.as_deref().map(user_site_dirs).unwrap_or_default();
         for d in site_dirs.into_iter().chain(user_sites) {
@@ -1129,6 +1144,29 @@ mod tests {
         let changes = diff(&before, &take(&scope));
         assert_eq!(changes.len(), 8, "{changes:#?}");
         assert!(changes.iter().all(|c| c.kind == ChangeKind::Added));
+    }
+
+    #[test]
+    fn the_hook_directories_git_config_names_are_watched() {
+        let f = Fixture::new();
+        // The user's global one (`~` expanded) and the repository's own
+        // (relative to the working tree's top).
+        write_old(&f.h(".gitconfig"), "[core]\n\thooksPath = ~/.githooks\n");
+        fs::create_dir_all(f.h(".githooks")).unwrap();
+        write_old(&f.c(".git/config"), "[core]\n\thooksPath = tools/hooks\n");
+        fs::create_dir_all(f.c("tools/hooks")).unwrap();
+        let scope = f.scope(&[], vec![], None);
+        let before = take(&scope);
+        write_old(&f.h(".githooks/pre-commit"), "#!/bin/sh\nevil\n");
+        write_old(&f.c("tools/hooks/post-checkout"), "#!/bin/sh\nevil\n");
+        let changes = diff(&before, &take(&scope));
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        let global = f.h(".githooks/pre-commit");
+        if std::env::var_os("GIT_CONFIG_GLOBAL").is_none() {
+            assert!(paths.contains(&global.to_str().unwrap()), "{paths:?}");
+        }
+        let own = f.c("tools/hooks/post-checkout");
+        assert!(paths.contains(&own.to_str().unwrap()), "{paths:?}");
     }
 
     #[test]

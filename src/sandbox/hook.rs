@@ -202,13 +202,15 @@ pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<Hoo
     let (root_env, root_cache_links) = root_private(&env, &cache_links, tmp, &at.root_caches);
     let unread: Vec<PathBuf> = hide.iter().chain(&fs.secrets).cloned().collect();
     // The project's persistence places (`.git/hooks`, workflows, editor
-    // and agent hooks): the install's domain may give the project file
+    // and agent hooks, a hook directory the user's global git config
+    // names relative to the repository): the install's domain may give the project file
     // rights beneath (pnpm's lockfile), which would reach them. Not those
     // the mode grants the root project's hooks by name (husky's
     // `.git/hooks` in protect).
     let persistence: Vec<PathBuf> = [project.as_path(), cwd]
         .iter()
         .flat_map(|d| super::project_persistence(d))
+        .chain(super::user_hooks_paths(home, cwd))
         .filter(|p| {
             let real = landlock::resolve(p);
             !fs.write_dirs.iter().any(|w| real.starts_with(w))

@@ -235,6 +235,22 @@ impl FsSpec {
         }
     }
 
+    /// pkgwarden's own files that a file grant covers (a project's
+    /// `.pkgwarden.toml` beside the lockfile pnpm writes through a
+    /// temporary file): landlock cannot keep one file out of a directory's
+    /// rights, so the grant is made and the supervisor refuses every change
+    /// to these (`monitor::keep`), their copy from before the install
+    /// being ground truth. Only files and links: a protected directory in a
+    /// file grant's directory still costs the grant.
+    pub fn supervised(&self) -> Vec<PathBuf> {
+        self.protected
+            .iter()
+            .filter(|p| self.file_dirs.iter().any(|d| p.starts_with(d) && *p != d))
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| !m.is_dir()))
+            .cloned()
+            .collect()
+    }
+
     /// What no write grant may cover: the secrets and the protected paths.
     fn denied(&self) -> Vec<PathBuf> {
         self.secrets
@@ -275,8 +291,15 @@ pub fn grants(spec: &FsSpec) -> Vec<Grant> {
             out.insert(Grant::WriteFile(f.clone()));
         }
     }
+    // A protected file in a file grant's directory does not cost the grant:
+    // the supervisor keeps it (`FsSpec::supervised`). A protected
+    // directory there does.
+    let supervised = spec.supervised();
     for d in &spec.file_dirs {
-        if d.is_dir() && !is_within_any(d, &deny) && !deny.iter().any(|p| p.starts_with(d)) {
+        let holds = deny
+            .iter()
+            .any(|p| p.starts_with(d) && !supervised.contains(p));
+        if d.is_dir() && !is_within_any(d, &deny) && !holds {
             out.insert(Grant::Files(d.clone()));
         }
     }
@@ -683,11 +706,20 @@ mod tests {
         assert!(!spec.allows_write(&root.join("bin/pkgwarden")));
         assert!(!spec.allows_write(&root.join("state/pkgwarden/reports/x.json")));
         assert!(spec.allows_write(&root.join("bin/tool")));
-        // A file grant on a directory holding a protected path is not made.
+        // A protected file in a file grant's directory is the supervisor's
+        // to keep: the grant is made, the file is still no place to write.
         let mut inside = spec.clone();
         inside.protected.push(root.join("proj/.pkgwarden.toml"));
         fs::write(root.join("proj/.pkgwarden.toml"), "").unwrap();
+        assert!(grants(&inside).contains(&Grant::Files(root.join("proj"))));
+        assert_eq!(inside.supervised(), vec![root.join("proj/.pkgwarden.toml")]);
+        assert!(!inside.allows_write(&root.join("proj/.pkgwarden.toml")));
+        assert!(inside.allows_write(&root.join("proj/pnpm-lock.yaml")));
+        // A protected directory there still costs the grant.
+        fs::create_dir_all(root.join("proj/.state")).unwrap();
+        inside.protected.push(root.join("proj/.state"));
         assert!(!grants(&inside).contains(&Grant::Files(root.join("proj"))));
+        assert_eq!(inside.supervised(), vec![root.join("proj/.pkgwarden.toml")]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the child setup between `fork` and `execve`.
 
 pub mod bpf;
+pub mod gitconfig;
 pub mod hook;
 pub mod landlock;
 pub mod nest;
@@ -15,6 +16,7 @@ pub mod trust;
 
 use crate::model::plan::InstallPlan;
 use crate::policy::{Mode, Policy};
+pub use gitconfig::{hooks_path, user_hooks_paths};
 use std::path::{Path, PathBuf};
 
 /// Credential stores under `$HOME` nobody in the sandbox may read (THREATS.md
@@ -61,54 +63,6 @@ pub fn project_persistence(root: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = PROJECT_PERSISTENCE.iter().map(|p| root.join(p)).collect();
     out.extend(hooks_path(root));
     out
-}
-
-/// A repository's config file, when it is a regular file (a FIFO planted
-/// there would block; at most 1 MiB).
-fn config_text(path: &Path) -> Option<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut text = String::new();
-    f.take(1 << 20).read_to_string(&mut text).ok()?;
-    Some(text)
-}
-
-/// `core.hooksPath` of the repository at `root`, relative to `root` when
-/// relative (git runs hooks from the working tree's top).
-pub fn hooks_path(root: &Path) -> Option<PathBuf> {
-    let text = config_text(&root.join(".git/config"))?;
-    let mut in_core = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_core = line
-                .trim_start_matches('[')
-                .trim_start()
-                .to_ascii_lowercase()
-                .starts_with("core")
-                && !line.contains('"');
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        if in_core && key.trim().eq_ignore_ascii_case("hookspath") {
-            let value = value.trim().trim_matches('"');
-            if value.is_empty() || value.starts_with('~') {
-                return None;
-            }
-            return Some(root.join(value));
-        }
-    }
-    None
 }
 
 /// The secrets that exist for this user.
@@ -187,6 +141,8 @@ pub fn fs_spec(
             // there is a command the user runs.
             keep.extend(path_dirs(std::env::var_os("PATH").as_deref(), Some(h)));
             keep.extend(project_persistence(cwd));
+            // The hook directories the user's global git config names.
+            keep.extend(user_hooks_paths(Some(h), cwd));
             // A node project is writable only where its install writes
             // (granted above), plus what its own hooks need (below).
             keep.extend(projects.iter().cloned());
@@ -320,6 +276,7 @@ fn path_dirs(path_var: Option<&std::ffi::OsStr>, home: Option<&Path>) -> Vec<Pat
 /// (`/etc/cron*` → `/etc`).
 fn guarded(policy: &Policy, home: Option<&Path>, cwd: &Path) -> Vec<PathBuf> {
     let mut out = project_persistence(cwd);
+    out.extend(user_hooks_paths(home, cwd));
     for pattern in &policy.startup_paths.linux {
         let base = glob_base(pattern);
         // A wildcard inside the last component: the place is its parent.
