@@ -71,6 +71,7 @@ pub fn judge(
     let mut input = input(p, &r, &tree, (&changes, &restored), &tampered, started);
     // The feed, once more, over what the install put on disk: archives the
     // proxy never saw (a cache) are judged too.
+    let intel_start = Instant::now();
     let installed_known = crate::intel::dir()
         .and_then(|d| {
             crate::intel::Check::open(&d, crate::intel::ecosystem_of(r.plan.tool.family()))
@@ -78,8 +79,11 @@ pub fn judge(
         .map(|c| {
             let written = input.written();
             c.installed(&written.iter().map(|(p, _)| p.as_path()).collect::<Vec<_>>())
-        })
-        .unwrap_or_default();
+        });
+    let intel_us = installed_known
+        .is_some()
+        .then(|| intel_start.elapsed().as_micros() as u64);
+    let installed_known = installed_known.unwrap_or_default();
     input.installed_known = &installed_known;
     let mut findings = detect::run(&input);
     detonate::attribute(&mut findings, &r.detonation_pids);
@@ -102,6 +106,7 @@ pub fn judge(
             verify_us,
         }),
         detonation_ms: r.detonation_ms,
+        intel_us,
     };
     let parts = build::Parts {
         id,

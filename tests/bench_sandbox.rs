@@ -328,12 +328,13 @@ fn phases(env: &ShimEnv, what: &str) {
         v.get(v.len() / 2).copied().unwrap_or(0)
     };
     println!(
-        "{:<28} medians of {} runs: setup {} ms  manager {} ms  analysis {} ms",
+        "{:<28} medians of {} runs: setup {} ms  manager {} ms  analysis {} ms (the feed's check {} µs)",
         format!("  {what}"),
         reports.len(),
         median_of("setup_ms"),
         median_of("manager_ms"),
         median_of("analysis_ms"),
+        median_of("intel_us"),
     );
 }
 

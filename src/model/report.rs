@@ -81,6 +81,10 @@ pub struct Timings {
     /// Of analysis: the start-up detonation, when one ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detonation_ms: Option<u64>,
+    /// Of analysis: the feed's check of the packages the install wrote
+    /// (microseconds), when a feed is imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_us: Option<u64>,
 }
 
 /// The cost of the RECORD verification of one install.
