@@ -715,6 +715,12 @@ fn a_pnpmfile_cannot_replace_or_write_through_links_to_the_policy_file() {
             "const fd = fs.openSync('.pkgwarden.toml', 'r'); fs.writeFileSync('/proc/self/fd/' + fd, A);",
         ),
         ("unlink", "fs.unlinkSync('.pkgwarden.toml');"),
+        (
+            // A link whose name is not UTF-8: judged by its bytes, not by
+            // a replacement character's name that leads nowhere.
+            "non-UTF-8 link",
+            "const l = Buffer.concat([Buffer.from(os.tmpdir() + '/'), Buffer.from([0xff])]); let made = 'made'; try { fs.symlinkSync(process.cwd(), l); } catch (e) { made = e.code; } fs.writeFileSync('.pw-nonutf8', made); fs.writeFileSync(Buffer.concat([l, Buffer.from('/.pkgwarden.toml')]), A);",
+        ),
     ];
     for mode in ["protect", "block"] {
         for (what, attack) in attacks {
@@ -732,6 +738,14 @@ fn a_pnpmfile_cannot_replace_or_write_through_links_to_the_policy_file() {
                 !fs::symlink_metadata(&policy).unwrap().is_symlink(),
                 "{out}"
             );
+            if what == "non-UTF-8 link" {
+                // Refused before it is a link: a name that is not UTF-8 is
+                // not made in the sandbox (the rules judge text).
+                let made = fs::read_to_string(c.project.join(".pw-nonutf8"));
+                assert_eq!(made.ok().as_deref(), Some("EACCES"), "{out}");
+                assert!(c.project.join("pnpm-lock.yaml").is_file(), "{out}");
+                continue;
+            }
             let f = r.finding("tamper.pkgwarden");
             assert_eq!(f["severity"], "high", "{out}\n{f:#}");
             // Refused by the supervisor, not put back after the fact.

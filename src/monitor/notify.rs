@@ -346,6 +346,7 @@ fn handle(
         mem: &mem,
         pid,
         raw: Vec::new(),
+        undecodable: false,
     };
     let call = Call {
         listener,
@@ -357,7 +358,14 @@ fn handle(
         members,
         written,
     };
-    let keep = match record(&call, &mut ev, &mut paths) {
+    let flow = record(&call, &mut ev, &mut paths);
+    if paths.undecodable {
+        if ev.paths.is_empty() {
+            ev.paths = paths.raw.clone();
+        }
+        return refuse(ev, libc::EACCES, w.observe_only);
+    }
+    let keep = match flow {
         ControlFlow::Continue(keep) => keep,
         ControlFlow::Break(answer) => return answer,
     };
@@ -423,16 +431,29 @@ struct Paths<'a> {
     mem: &'a Mem,
     pid: i32,
     raw: Vec<String>,
+    /// A path of the call resolved to a name that is not UTF-8: the rules,
+    /// which judge text, cannot judge it exactly, so the call is refused
+    /// (fail closed) but in audit.
+    undecodable: bool,
 }
 
 impl Paths<'_> {
     /// The path at `ptr` relative to `dirfd`, a final symlink followed when
-    /// `follow`.
+    /// `follow`. Resolved from its exact bytes (a `\xff` directory that is a
+    /// link leads where the kernel goes, not to a missing name).
     fn at_follow(&mut self, dirfd: u64, ptr: u64, follow: bool) -> String {
-        let given = self.mem.string(ptr);
-        let resolved = resolve(self.pid, dirfd as i64 as i32, &given, follow);
-        self.raw.push(given);
-        resolved
+        let given = self.mem.path(ptr);
+        let resolved = resolve_path(self.pid, dirfd as i64 as i32, &given, follow)
+            .unwrap_or_else(|| given.clone());
+        let text = match resolved.to_str() {
+            Some(t) => t.to_string(),
+            None => {
+                self.undecodable = true;
+                resolved.to_string_lossy().into_owned()
+            }
+        };
+        self.raw.push(given.to_string_lossy().into_owned());
+        text
     }
 
     /// Most calls act on the last name itself (rename, unlink, mkdir …).
@@ -2050,9 +2071,23 @@ impl Mem {
         Some(u64::from_ne_bytes(b.try_into().ok()?))
     }
 
-    /// A NUL-terminated string, read page by page (a single read across an
-    /// unmapped page would fail as a whole).
+    /// A NUL-terminated string, read page by page; bytes that are not
+    /// UTF-8 are replaced (for what is shown or matched as text, never for
+    /// a path that is resolved: see [`Mem::path`]).
     fn string(&self, addr: u64) -> String {
+        String::from_utf8_lossy(&self.raw_string(addr)).into_owned()
+    }
+
+    /// A NUL-terminated path, byte for byte (a name that is not UTF-8 names
+    /// another file than its replacement-character spelling).
+    fn path(&self, addr: u64) -> PathBuf {
+        use std::os::unix::ffi::OsStringExt;
+        PathBuf::from(std::ffi::OsString::from_vec(self.raw_string(addr)))
+    }
+
+    /// The bytes of a NUL-terminated string, read page by page (a single
+    /// read across an unmapped page would fail as a whole).
+    fn raw_string(&self, addr: u64) -> Vec<u8> {
         let mut out = Vec::new();
         let mut at = addr;
         while out.len() < 4096 {
@@ -2063,12 +2098,12 @@ impl Mem {
             }
             if let Some(end) = chunk.iter().position(|b| *b == 0) {
                 out.extend_from_slice(&chunk[..end]);
-                return String::from_utf8_lossy(&out).into_owned();
+                return out;
             }
             at += chunk.len() as u64;
             out.extend_from_slice(&chunk);
         }
-        String::from_utf8_lossy(&out).into_owned()
+        out
     }
 
     /// The values of the named variables in an `envp` array (nothing else
