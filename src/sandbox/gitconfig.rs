@@ -24,9 +24,12 @@ fn config_text(path: &Path) -> Option<String> {
     if !f.metadata().ok()?.is_file() {
         return None;
     }
-    let mut text = String::new();
-    f.take(1 << 20).read_to_string(&mut text).ok()?;
-    Some(text)
+    let mut bytes = Vec::new();
+    f.take(1 << 20).read_to_end(&mut bytes).ok()?;
+    // Git reads bytes: a name that is not UTF-8 elsewhere in the file does
+    // not make the file unread, and a byte-order mark is no header text.
+    let text = String::from_utf8_lossy(&bytes);
+    Some(text.strip_prefix('\u{feff}').unwrap_or(&text).to_string())
 }
 
 /// One `key = value` of a config file.
@@ -46,6 +49,8 @@ struct Entry {
 fn entries(text: &str) -> Vec<Entry> {
     let mut out = Vec::new();
     let (mut section, mut sub) = (String::new(), false);
+    // A backslash at the end of a line continues the value on the next.
+    let text = text.replace("\\\r\n", "").replace("\\\n", "");
     for line in text.lines() {
         let mut line = line.trim_start();
         if let Some(rest) = line.strip_prefix('[') {
@@ -236,6 +241,24 @@ fn user_hooks_paths_in(
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn continuations_a_byte_order_mark_and_foreign_bytes_do_not_hide_a_value() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("config");
+        let bytes =
+            b"\xef\xbb\xbf[user]\n\tname = Jos\xe9\n[core]\n\thooksPath = ~/.git\\\nhooks\n"
+                .to_vec();
+        fs::write(&f, &bytes).unwrap();
+        let got: Vec<(String, String)> = entries(&config_text(&f).unwrap())
+            .into_iter()
+            .map(|e| (e.key, e.value))
+            .collect();
+        assert!(
+            got.contains(&("hookspath".into(), "~/.githooks".into())),
+            "{got:?}"
+        );
+    }
 
     #[test]
     fn values_are_read_as_git_reads_them() {
