@@ -2,6 +2,7 @@
 //! (`core.hooksPath`): the repository's own (`.git/config`) and the user's
 //! global ones (`$GIT_CONFIG_GLOBAL`, else `$XDG_CONFIG_HOME/git/config` or
 //! `~/.config/git/config`, and `~/.gitconfig`, with the files they include),
+//! the system file (`$GIT_CONFIG_SYSTEM` or `/etc/gitconfig`) too,
 //! resolved as git resolves a path value: `~/` is HOME, a relative path is
 //! relative to the repository's top. Read as text, never by running git (a
 //! probe would run the user's configured programs).
@@ -167,12 +168,11 @@ fn hooks_values(file: &Path, home: Option<&Path>, depth: usize, out: &mut Vec<St
 /// wins, as in git.
 pub fn hooks_path(root: &Path) -> Option<PathBuf> {
     let home = crate::paths::home();
-    let text = config_text(&root.join(".git/config"))?;
-    let value = entries(&text)
-        .into_iter()
-        .rfind(|e| e.section == "core" && !e.sub && e.key == "hookspath")?
-        .value;
-    expand(&value, home.as_deref()).map(|p| root.join(p))
+    // With the files it includes (a relative include is relative to
+    // `.git/`, where the including file is).
+    let mut values = Vec::new();
+    hooks_values(&root.join(".git/config"), home.as_deref(), 0, &mut values);
+    expand(&values.pop()?, home.as_deref()).map(|p| root.join(p))
 }
 
 /// The user's global config files, as git picks them: `$GIT_CONFIG_GLOBAL`
@@ -221,7 +221,19 @@ fn user_hooks_paths_in(
     git_global: Option<&Path>,
 ) -> Vec<PathBuf> {
     let mut values = Vec::new();
-    for f in global_files(home, xdg_config, git_global) {
+    // The system file too (`$GIT_CONFIG_SYSTEM`, else `/etc/gitconfig`),
+    // unless git is told to skip it.
+    let system = match std::env::var_os("GIT_CONFIG_NOSYSTEM") {
+        Some(_) => None,
+        None => Some(
+            std::env::var_os("GIT_CONFIG_SYSTEM")
+                .map_or_else(|| PathBuf::from("/etc/gitconfig"), PathBuf::from),
+        ),
+    };
+    for f in system
+        .into_iter()
+        .chain(global_files(home, xdg_config, git_global))
+    {
         hooks_values(&f, home, 0, &mut values);
     }
     let top = repository_top(cwd);
