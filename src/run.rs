@@ -281,7 +281,7 @@ fn close(
             r.target.display()
         );
     }
-    let grants = prepare::grants(&fs, p.mode);
+    let grants = prepare::grants(&fs, p.mode, &at.cwd);
     let (ll_fd, status) =
         landlock::build(&grants, None, p.mode != Mode::Audit).map_err(|e| Some(e.into()))?;
     if let Some(kernel) = status.capped_from {

@@ -35,7 +35,7 @@ pub fn run(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
 /// store path` hard-links one from there to see whether its home store is on
 /// the same file system): the project stays read-only.
 pub fn run_in_scratch(cmd: &mut Command, what: &Path) -> Result<Vec<u8>, FactsError> {
-    exec(cmd, what, true, &[]).map(|(out, _)| out)
+    exec(cmd, what, true, &[], crate::paths::home()).map(|(out, _)| out)
 }
 
 /// [`run`] with each variable of `vars` set to a directory in the scratch,
@@ -46,7 +46,7 @@ pub fn run_with_scratch_vars(
     what: &Path,
     vars: &[&str],
 ) -> Result<Vec<u8>, FactsError> {
-    exec(cmd, what, false, vars).map(|(out, _)| out)
+    exec(cmd, what, false, vars, crate::paths::home()).map(|(out, _)| out)
 }
 
 /// [`run`], returning stderr too (uv says where its cache is there), with
@@ -56,7 +56,7 @@ pub fn output(
     what: &Path,
     scratch_vars: &[&str],
 ) -> Result<(Vec<u8>, Vec<u8>), FactsError> {
-    exec(cmd, what, false, scratch_vars)
+    exec(cmd, what, false, scratch_vars, crate::paths::home())
 }
 
 fn exec(
@@ -64,6 +64,7 @@ fn exec(
     what: &Path,
     in_scratch: bool,
     scratch_vars: &[&str],
+    home: Option<PathBuf>,
 ) -> Result<(Vec<u8>, Vec<u8>), FactsError> {
     let fail = |why: String| FactsError::Probe {
         exe: what.display().to_string(),
@@ -74,7 +75,17 @@ fn exec(
         why,
     };
     let scratch = Scratch::new().map_err(|e| sandbox_fail(format!("scratch directory: {e}")))?;
-    let grants = grants(&scratch.0);
+    if in_scratch {
+        cmd.current_dir(&scratch.0);
+    }
+    // Where the manager runs: the command's directory, else ours.
+    let cwd = std::env::current_dir()
+        .map(|here| match cmd.get_current_dir() {
+            Some(d) => here.join(d),
+            None => here,
+        })
+        .ok();
+    let grants = grants(&scratch.0, home.as_deref(), cwd.as_deref());
     let (ll, status) =
         landlock::build(&grants, None, true).map_err(|e| sandbox_fail(format!("landlock: {e}")))?;
     let Some(ll) = ll else {
@@ -89,9 +100,6 @@ fn exec(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .env("TMPDIR", &scratch.0);
-    if in_scratch {
-        cmd.current_dir(&scratch.0);
-    }
     for v in scratch_vars {
         cmd.env(v, scratch.0.join(v));
     }
@@ -148,11 +156,12 @@ fn exec(
 /// and the null device; create (empty) directories under `$HOME`, which
 /// pipx (its home and bin dirs), uv (its cache) and yarn (its cache folder)
 /// do before they answer anything. A directory runs no code; pkgwarden's
-/// own readers skip directories where they expect files.
-fn grants(scratch: &Path) -> Vec<landlock::Grant> {
-    let home = crate::paths::home();
+/// own readers skip directories where they expect files. And list `cwd`,
+/// where the manager runs, when the split around the stores left it no
+/// rule (pnpm lists it: `cd ~ && pnpm add -g x`).
+fn grants(scratch: &Path, home: Option<&Path>, cwd: Option<&Path>) -> Vec<landlock::Grant> {
     let spec = landlock::FsSpec {
-        secrets: sandbox::secrets(home.as_deref()),
+        secrets: sandbox::secrets(home),
         write_dirs: vec![scratch.to_path_buf()],
         write_files: vec![PathBuf::from("/dev/null")],
         file_dirs: Vec::new(),
@@ -165,9 +174,10 @@ fn grants(scratch: &Path) -> Vec<landlock::Grant> {
     }
     .resolved();
     let mut g = landlock::grants(&spec);
+    g.extend(cwd.and_then(|c| landlock::list_where_run(&g, c, &spec.secrets)));
     g.extend(
         home.filter(|h| h.is_dir())
-            .map(|h| landlock::Grant::MakeDir(landlock::resolve(&h))),
+            .map(|h| landlock::Grant::MakeDir(landlock::resolve(h))),
     );
     g
 }
@@ -243,6 +253,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(String::from_utf8_lossy(&py).trim(), "refused 1");
+    }
+
+    #[test]
+    fn a_probe_run_in_home_lists_it_but_reads_no_credential() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().to_path_buf();
+        std::fs::create_dir(home.join(".ssh")).unwrap();
+        std::fs::write(home.join(".ssh/id_pw"), "PW-KEY-MATERIAL").unwrap();
+        std::fs::write(home.join("notes"), "").unwrap();
+        // HOME is split around `.ssh`: without its own rule, not even
+        // listable (pnpm's `scandir` of where it runs).
+        let script = "ls . | tr '\\n' ' '; echo; cat .ssh/id_pw 2>/dev/null || echo refused";
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", script]).current_dir(&home);
+        let (out, _) = exec(&mut cmd, Path::new("sh"), false, &[], Some(home.clone())).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("notes"), "{text}");
+        assert!(text.contains("refused"), "{text}");
+        assert!(!text.contains("PW-KEY-MATERIAL"), "{text}");
     }
 
     #[test]

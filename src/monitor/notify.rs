@@ -98,7 +98,7 @@ impl WriteGrants {
                 Grant::Write(p) => out.dirs.push(real(p)),
                 Grant::Files(p) => out.file_dirs.push(real(p)),
                 Grant::WriteFile(p) => out.files.push(real(p)),
-                Grant::Read(_) | Grant::MakeDir(_) => {}
+                Grant::Read(_) | Grant::MakeDir(_) | Grant::ListDir(_) => {}
             }
         }
         out

@@ -32,6 +32,10 @@ pub enum Grant {
     /// links or moves across directories): a manager that writes a file
     /// through a temporary one beside it (pnpm's lockfile).
     Files(PathBuf),
+    /// List the entries of a directory and of every directory beneath,
+    /// open no file (the directory a manager runs in when it is split
+    /// around a credential store: [`list_where_run`]).
+    ListDir(PathBuf),
 }
 
 /// The inputs of the filesystem rules.
@@ -315,6 +319,30 @@ pub fn grants(spec: &FsSpec) -> Vec<Grant> {
     out.into_iter().collect()
 }
 
+/// The grant that lets a manager list the directory it runs in (`cwd`)
+/// when `grants` give it no right there: a directory split around a
+/// credential store (HOME, or one above it) gets no rule of its own, so
+/// `pnpm` run from `~` fails on `scandir(~)` where it works bare. None when
+/// `cwd` is already readable, or is or lies in a secret.
+///
+/// Only `ReadDir`, and only on `cwd`: landlock inherits a right to every
+/// directory beneath, so this lets the stores' own directories (`~/.ssh`)
+/// be listed too (their files' names), but no file anywhere beneath can
+/// be opened that could not be before (no `ReadFile`). Granting it on HOME
+/// itself, or on every directory split around a store (`/`, then all of
+/// them), would list more than the one directory the manager works in.
+pub fn list_where_run(grants: &[Grant], cwd: &Path, secrets: &[PathBuf]) -> Option<Grant> {
+    let cwd = resolve(cwd);
+    let covered = grants.iter().any(|g| match g {
+        Grant::Read(p) | Grant::Write(p) | Grant::ListDir(p) => cwd.starts_with(p),
+        _ => false,
+    });
+    let secret = secrets
+        .iter()
+        .any(|s| cwd.starts_with(s) || cwd.starts_with(resolve(s)));
+    (cwd.is_dir() && !covered && !secret).then_some(Grant::ListDir(cwd))
+}
+
 /// Where the links a project ships may lead a write grant.
 struct Reach {
     /// The project as named and as resolved.
@@ -524,6 +552,7 @@ pub fn build(
             Grant::WriteFile(p) => (p, file_rw),
             Grant::Files(p) => (p, files),
             Grant::MakeDir(p) => (p, AccessFs::MakeDir.into()),
+            Grant::ListDir(p) => (p, AccessFs::ReadDir.into()),
         };
         let fd = match PathFd::new(path) {
             Ok(fd) => fd,

@@ -117,14 +117,17 @@ pub fn private_tmp() -> std::io::Result<PrivateTmp> {
     Err(std::io::Error::other("no free name"))
 }
 
-/// landlock's grants for `spec`; audit denies nothing (read and write
+/// landlock's grants for `spec`, and the right to list `cwd` where the
+/// split around the stores left it none (the manager lists where it runs:
+/// `cd ~ && pnpm add -g x`); audit denies nothing (read and write
 /// everywhere, observe all).
-pub fn grants(spec: &FsSpec, mode: Mode) -> Vec<Grant> {
+pub fn grants(spec: &FsSpec, mode: Mode, cwd: &Path) -> Vec<Grant> {
     if mode == Mode::Audit {
-        vec![Grant::Write(PathBuf::from("/"))]
-    } else {
-        landlock::grants(spec)
+        return vec![Grant::Write(PathBuf::from("/"))];
     }
+    let mut g = landlock::grants(spec);
+    g.extend(landlock::list_where_run(&g, cwd, &spec.secrets));
+    g
 }
 
 /// The child's command: the real manager with the typed arguments, the

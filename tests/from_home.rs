@@ -1,0 +1,90 @@
+//! Installs run from the home directory (`cd ~ && pnpm add -g x`, `npm
+//! install` in `~`): the sandboxes split HOME around the credential stores,
+//! which leaves HOME itself without a rule of its own, and a manager that
+//! lists the directory it runs in (pnpm, before it asks anything) must still
+//! work as it does bare. The stores' contents stay out of reach.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use support::installs::{Installed, install};
+use support::*;
+
+/// A credential file in the test's HOME whose contents no sandbox may read.
+const KEY: &str = "PW-SECRET-KEY-MATERIAL";
+
+/// A HOME with a key in `~/.ssh`, the shims and a loopback registry.
+fn case() -> (ShimEnv, NpmRegistry) {
+    let env = ShimEnv::new(&[]);
+    let ssh = env.home.subdir(".ssh");
+    fs::write(ssh.join("id_pw"), KEY).unwrap();
+    let registry = NpmRegistry::start_with(vec![
+        NpmFixture::load("pwdemo").package(),
+        NpmFixture::load("pwdemo-dep").package(),
+    ]);
+    (env, registry)
+}
+
+/// Checks an install that must have worked, and the package it installed.
+fn installed(r: &Installed, what: &str, package_json: &Path) {
+    let text = format!("{what}\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{text}");
+    assert_eq!(r.report["outcome"]["status"], "completed", "{text}");
+    assert!(package_json.is_file(), "{what}: nothing installed\n{text}");
+    assert!(
+        support::installs::serious(&r.report).is_empty(),
+        "{text}\n{:#}",
+        r.report["findings"]
+    );
+    assert!(!r.stderr.contains(KEY) && !r.stdout.contains(KEY), "{text}");
+}
+
+/// `<manager> add -g pwdemo` run in HOME, in protect and block, with the
+/// variables `vars` makes from HOME; the package lands in the manager's
+/// global modules (`global`, relative to HOME) as it does bare.
+fn global_add_in_home(
+    manager: &str,
+    global: &str,
+    vars: impl Fn(&Path) -> Vec<(&'static str, String)>,
+) {
+    which::which(manager).unwrap_or_else(|e| panic!("{manager} on PATH: {e}"));
+    let (env, registry) = case();
+    let home = env.home.path();
+    let url = registry.registry_url();
+    let verb = if manager == "npm" { "install" } else { "add" };
+    let installed_at = home.join(global).join("pwdemo/package.json");
+    for mode in ["protect", "block"] {
+        let _ = fs::remove_dir_all(home.join(global));
+        let r = install(
+            &env,
+            mode,
+            &[manager, verb, "-g", "--registry", &url, "pwdemo"],
+            home,
+            &vars(home),
+        );
+        let what = format!("{mode}: {manager} {verb} -g pwdemo in HOME");
+        installed(&r, &what, &installed_at);
+        assert!(registry.tarball_fetched("pwdemo-dep", "1.0.0"), "{what}");
+    }
+}
+
+#[test]
+fn pnpm_global_add_run_from_home() {
+    // pnpm's global directory is under PNPM_HOME, which must be on PATH.
+    global_add_in_home("pnpm", ".local/share/pnpm/global/5/node_modules", |home| {
+        let pnpm_home = home.join(".local/share/pnpm");
+        let mut path = std::ffi::OsString::from(&pnpm_home);
+        path.push(":");
+        path.push(std::env::var_os("PATH").unwrap_or_default());
+        vec![
+            ("PNPM_HOME", pnpm_home.display().to_string()),
+            ("PATH", path.to_string_lossy().into_owned()),
+        ]
+    });
+}
+
+#[test]
+fn npm_global_install_run_from_home() {
+    global_add_in_home("npm", ".npm-global/lib/node_modules", |_| Vec::new());
+}
