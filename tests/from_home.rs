@@ -4,7 +4,7 @@
 //! lists the directory it runs in (pnpm, before it asks anything) must still
 //! work as it does bare. The stores' contents stay out of reach.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::Path;

@@ -27,6 +27,7 @@ mod explain;
 mod fidelity;
 mod first10;
 mod fnlen;
+mod from_home;
 mod gem_plugins;
 mod gem_startup;
 mod hook_aliases;
