@@ -88,3 +88,40 @@ fn pnpm_global_add_run_from_home() {
 fn npm_global_install_run_from_home() {
     global_add_in_home("npm", ".npm-global/lib/node_modules", |_| Vec::new());
 }
+
+/// yarn 1 with no `XDG_CACHE_HOME` and no cache folder yet (a fresh CI
+/// container): its facts probe cannot make the folder, so yarn answers
+/// with its fallback in the probe's scratch; the install must still get
+/// yarn's own folder (`~/.cache/yarn`, `/usr/local/share/.cache/yarn` for
+/// root), made before the sandbox, and nothing refused.
+#[test]
+fn yarn_makes_its_own_cache_folder_when_none_exists() {
+    which::which("yarn").unwrap_or_else(|e| panic!("yarn on PATH: {e}"));
+    let (env, registry) = case();
+    let url = registry.registry_url();
+    let project = env.home.subdir("proj");
+    let cache = if nix::unistd::getuid().is_root() {
+        Path::new("/usr/local/share/.cache/yarn").to_path_buf()
+    } else {
+        env.home.path().join(".cache/yarn")
+    };
+    for mode in ["protect", "block"] {
+        fs::write(
+            project.join("package.json"),
+            r#"{"name":"app","version":"1.0.0"}"#,
+        )
+        .unwrap();
+        let _ = fs::remove_dir_all(project.join("node_modules"));
+        let r = install(
+            &env,
+            mode,
+            &["yarn", "add", "--registry", &url, "pwdemo"],
+            &project,
+            &[("XDG_CACHE_HOME", String::new())],
+        );
+        let what = format!("{mode}: yarn add pwdemo without XDG_CACHE_HOME");
+        installed(&r, &what, &project.join("node_modules/pwdemo/package.json"));
+        assert!(!r.stderr.contains("refused"), "{what}\n{}", r.stderr);
+        assert!(cache.is_dir(), "{what}: no {}", cache.display());
+    }
+}

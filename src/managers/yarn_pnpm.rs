@@ -168,6 +168,16 @@ fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     let cache = match probe(&mut quiet(&["cache", "dir"]), real) {
         Ok(out) => {
             let cache = PathBuf::from(String::from_utf8_lossy(&out).trim());
+            // yarn falls back to `$TMPDIR/.yarn-cache-<uid>` when it cannot
+            // make its preferred folder, which the read-only probe never
+            // lets it: that answer names the probe's scratch, gone after
+            // it. The preferred folder is what the install will use (made
+            // before the sandbox starts, as for every cache that is missing).
+            let cache = if fallback_cache(&cache) {
+                configured.clone().unwrap_or_else(yarn_preferred_cache)
+            } else {
+                cache
+            };
             // `yarn cache dir` names the versioned folder (`…/v6`); yarn
             // writes its parent, the cache folder, too.
             let versioned = cache.file_name().is_some_and(|n| {
@@ -206,6 +216,31 @@ fn yarn_facts(real: &Path, cwd: &Path) -> Result<ManagerFacts, FactsError> {
     f.config_files = config_files;
     f.derived = true;
     Ok(f)
+}
+
+/// True for yarn's fallback cache folder in a temporary directory
+/// (`.yarn-cache-<uid>`, `.yarn-cache`, with or without its `v6`).
+fn fallback_cache(cache: &Path) -> bool {
+    cache
+        .ancestors()
+        .take(2)
+        .filter_map(Path::file_name)
+        .any(|n| n.to_string_lossy().starts_with(".yarn-cache"))
+}
+
+/// yarn classic's preferred cache folder: `$XDG_CACHE_HOME/yarn`, else
+/// `<home>/.cache/yarn`, where root's home is `/usr/local/share` (yarn's
+/// own choice for uid 0).
+fn yarn_preferred_cache() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("yarn");
+    }
+    let home = if nix::unistd::getuid().is_root() {
+        Some(PathBuf::from("/usr/local/share"))
+    } else {
+        crate::paths::home()
+    };
+    home.unwrap_or_else(std::env::temp_dir).join(".cache/yarn")
 }
 
 /// The registries yarn classic asks: npm's when `.npmrc` names one, its own
