@@ -245,3 +245,50 @@ fn an_npm_postinstall_sending_udp_reaches_nothing() {
         }
     }
 }
+
+/// A process listing (what `ps -A` reads: every `/proc/<pid>/stat`) is
+/// refused for processes outside the sandbox, as every entry of theirs is,
+/// but it is no credential read: one info finding, nothing that fails a
+/// block install. Another process's environment stays a high `cred.read`.
+#[test]
+fn a_process_listing_is_refused_quietly_and_an_environment_is_not() {
+    let script = "#!/bin/sh\nn=0\nfor d in /proc/[0-9]*; do cat \"$d/stat\" >/dev/null 2>&1 && n=$((n+1)); done\n\
+                  echo \"listed $n\"\nexit 0\n";
+    let (env, _bin) = support::stand_in(script);
+    for mode in ["protect", "block"] {
+        let r = install(
+            &env,
+            mode,
+            &["gem", "install", "x"],
+            &env.home.path().join("work"),
+            &[],
+        );
+        assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
+        assert!(
+            support::installs::serious(&r.report).is_empty(),
+            "{mode}: {:#}",
+            r.report["findings"]
+        );
+        let listing: Vec<&Value> = r.report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "cred.read")
+            .collect();
+        assert_eq!(listing.len(), 1, "{mode}: {listing:#?}");
+        assert_eq!(listing[0]["severity"], "info", "{mode}: {:#}", listing[0]);
+        assert_eq!(listing[0]["action"], "blocked", "{mode}: {:#}", listing[0]);
+    }
+    let script = "#!/bin/sh\ncat /proc/1/environ >/dev/null 2>&1\nexit 0\n";
+    let (env, _bin) = support::stand_in(script);
+    let r = install(
+        &env,
+        "block",
+        &["gem", "install", "x"],
+        &env.home.path().join("work"),
+        &[],
+    );
+    let f = r.finding("cred.read");
+    assert_eq!(f["severity"], "high", "{f:#}");
+    assert_eq!(r.code, 90, "{}", r.stderr);
+}

@@ -40,10 +40,32 @@ fn is_proc_entry(path: &str) -> bool {
     })
 }
 
+/// True for what `ps`, `pgrep` or a runtime's process probe reads of
+/// another process (`/proc/<pid>` itself, its `stat`, `status`, `statm`,
+/// `comm`): refused like every entry of a process outside the sandbox, but
+/// nothing secret. Any other entry (`environ`, `cmdline`, `mem`, `maps`,
+/// descriptors, root …) is a credential read.
+fn is_process_listing(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/proc/") else {
+        return false;
+    };
+    let mut parts = rest.split('/');
+    let pid = parts.next().unwrap_or("");
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    match (parts.next(), parts.next()) {
+        (None, _) | (Some(""), None) => true,
+        (Some(entry), None) => matches!(entry, "stat" | "status" | "statm" | "comm"),
+        _ => false,
+    }
+}
+
 /// Finds credential reads and exposed secret variables.
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
+    let mut listed: Vec<(String, i32)> = Vec::new();
     for e in input.events {
         if !e.kind.is_open() {
             continue;
@@ -52,6 +74,10 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             continue;
         };
         let p = Path::new(path);
+        if e.action == crate::model::Action::Denied && is_process_listing(path) {
+            listed.push((path.clone(), e.pid));
+            continue;
+        }
         if e.action == crate::model::Action::Denied && is_proc_entry(path) {
             // The supervisor refused an entry of a process outside the
             // sandbox (its environment, memory, descriptors, root).
@@ -127,6 +153,28 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             action,
         ));
     }
+    if let Some((first, pid)) = listed.first() {
+        // One finding for a whole listing (`ps -A` reads hundreds).
+        let ev = Evidence {
+            paths: listed.iter().take(20).map(|(p, _)| p.clone()).collect(),
+            detail: Some(format!(
+                "{} entries of processes outside the sandbox refused (process status only: no environment, memory or command line)",
+                listed.len()
+            )),
+            ..Evidence::default()
+        };
+        let title = format!("Other processes' status read (a process listing, refused): {first}…");
+        let mut f = finding(
+            RuleId::CredRead,
+            title,
+            Some(*pid),
+            procs,
+            ev,
+            Taken::Blocked,
+        );
+        f.severity = crate::model::Severity::Info;
+        out.push(f);
+    }
     if !input.env_kept.is_empty() {
         let ev = Evidence {
             detail: Some(format!("kept: {}", input.env_kept.join(", "))),
@@ -164,5 +212,31 @@ mod tests {
         assert!(!is_credential(Path::new("/proc/self/environ"), h, cwd));
         assert!(!is_credential(Path::new("/home/u/.bashrc"), h, cwd));
         assert!(!is_credential(Path::new("/p/src/.envrc/x"), h, cwd));
+    }
+
+    #[test]
+    fn a_process_listing_is_status_only() {
+        for p in [
+            "/proc/12",
+            "/proc/12/",
+            "/proc/12/stat",
+            "/proc/12/status",
+            "/proc/9/comm",
+        ] {
+            assert!(is_process_listing(p), "{p}");
+        }
+        for p in [
+            "/proc/12/environ",
+            "/proc/12/cmdline",
+            "/proc/12/mem",
+            "/proc/12/fd/3",
+            "/proc/12/root/home/u/.ssh/id_rsa",
+            "/proc/12/task/12/environ",
+            "/proc/12/task/12/stat",
+            "/proc/self/stat",
+            "/proc/x/stat",
+        ] {
+            assert!(!is_process_listing(p), "{p}");
+        }
     }
 }
