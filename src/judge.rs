@@ -71,19 +71,7 @@ pub fn judge(
     let mut input = input(p, &r, &tree, (&changes, &restored), &tampered, started);
     // The feed, once more, over what the install put on disk: archives the
     // proxy never saw (a cache) are judged too.
-    let intel_start = Instant::now();
-    let installed_known = crate::intel::dir()
-        .and_then(|d| {
-            crate::intel::Check::open(&d, crate::intel::ecosystem_of(r.plan.tool.family()))
-        })
-        .map(|c| {
-            let written = input.written();
-            c.installed(&written.iter().map(|(p, _)| p.as_path()).collect::<Vec<_>>())
-        });
-    let intel_us = installed_known
-        .is_some()
-        .then(|| intel_start.elapsed().as_micros() as u64);
-    let installed_known = installed_known.unwrap_or_default();
+    let (installed_known, intel_us) = feed_check(&r, &input);
     input.installed_known = &installed_known;
     let mut findings = detect::run(&input);
     detonate::attribute(&mut findings, &r.detonation_pids);
@@ -226,4 +214,24 @@ fn input<'a>(
         installed_known: &[],
         restored,
     }
+}
+
+/// The feed's check of the packages the install wrote, and its time in
+/// microseconds (`None`, and nothing read, without a feed).
+fn feed_check(
+    r: &Ran,
+    input: &Input,
+) -> (
+    Vec<(crate::intel::KnownMalicious, std::path::PathBuf)>,
+    Option<u64>,
+) {
+    let start = Instant::now();
+    let Some(check) = crate::intel::dir().and_then(|d| {
+        crate::intel::Check::open(&d, crate::intel::ecosystem_of(r.plan.tool.family()))
+    }) else {
+        return (Vec::new(), None);
+    };
+    let written = input.written();
+    let known = check.installed(&written.iter().map(|(p, _)| p.as_path()).collect::<Vec<_>>());
+    (known, Some(start.elapsed().as_micros() as u64))
 }

@@ -91,10 +91,7 @@ pub fn sandboxed(
     let setup_ms = start.elapsed().as_millis() as u64;
     let mut sup = match supervisor::start(&mut cmd, prep, watch.clone()) {
         Ok(s) => s,
-        Err(err) => {
-            let real = real.to_path_buf();
-            return SetupError::Spawn { real, err }.report(what);
-        }
+        Err(err) => return spawn_failed(real, err, what),
     };
     child::track(sup.child.id());
     let (code, signal) = child::wait(&mut sup.child, real);
@@ -146,6 +143,12 @@ pub fn sandboxed(
     let code = crate::judge::judge(inv, real, eff, ran, started, start);
     drop(tmp);
     code
+}
+
+/// The manager could not be started: said, with pkgwarden's exit code.
+fn spawn_failed(real: &Path, err: std::io::Error, what: &str) -> i32 {
+    let real = real.to_path_buf();
+    SetupError::Spawn { real, err }.report(what)
 }
 
 /// The plan: the manager's facts applied to the command line, with the

@@ -61,6 +61,31 @@ fn is_process_listing(path: &str) -> bool {
     }
 }
 
+/// One finding for a whole refused process listing (`ps -A` reads
+/// hundreds of entries): severity info, nothing secret was asked for.
+fn listing(listed: &[(String, i32)], procs: &Procs) -> Option<Finding> {
+    let (first, pid) = listed.first()?;
+    let ev = Evidence {
+        paths: listed.iter().take(20).map(|(p, _)| p.clone()).collect(),
+        detail: Some(format!(
+            "{} entries of processes outside the sandbox refused (process status only: no environment, memory or command line)",
+            listed.len()
+        )),
+        ..Evidence::default()
+    };
+    let title = format!("Other processes' status read (a process listing, refused): {first}…");
+    let mut f = finding(
+        RuleId::CredRead,
+        title,
+        Some(*pid),
+        procs,
+        ev,
+        Taken::Blocked,
+    );
+    f.severity = crate::model::Severity::Info;
+    Some(f)
+}
+
 /// Finds credential reads and exposed secret variables.
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -153,28 +178,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             action,
         ));
     }
-    if let Some((first, pid)) = listed.first() {
-        // One finding for a whole listing (`ps -A` reads hundreds).
-        let ev = Evidence {
-            paths: listed.iter().take(20).map(|(p, _)| p.clone()).collect(),
-            detail: Some(format!(
-                "{} entries of processes outside the sandbox refused (process status only: no environment, memory or command line)",
-                listed.len()
-            )),
-            ..Evidence::default()
-        };
-        let title = format!("Other processes' status read (a process listing, refused): {first}…");
-        let mut f = finding(
-            RuleId::CredRead,
-            title,
-            Some(*pid),
-            procs,
-            ev,
-            Taken::Blocked,
-        );
-        f.severity = crate::model::Severity::Info;
-        out.push(f);
-    }
+    out.extend(listing(&listed, procs));
     if !input.env_kept.is_empty() {
         let ev = Evidence {
             detail: Some(format!("kept: {}", input.env_kept.join(", "))),
