@@ -14,7 +14,8 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use support::installs::{
-    Installed, behind, check_finding, install, npm_install, report_files, static_server, user_proxy,
+    Installed, behind, check_finding, gem_install, install, npm_install, report_files,
+    static_server, user_proxy,
 };
 use support::pypi::{build_requirements, build_sdist, build_wheel};
 use support::*;
@@ -1400,23 +1401,8 @@ fn gem_extconf_reading_credentials_then_calling_home() {
     for mode in ["protect", "block"] {
         let _ = fs::remove_dir_all(&gems);
         // gem is sandboxed by default: its facts come from RubyGems itself.
-        let r = install(
-            &env,
-            mode,
-            &[
-                "gem",
-                "install",
-                "--clear-sources",
-                "--source",
-                &source,
-                "--install-dir",
-                gems.to_str().unwrap(),
-                "--no-document",
-                "pwgem",
-            ],
-            &home,
-            &[("C2_PORT", port.clone())],
-        );
+        let vars = [("C2_PORT", port.clone())];
+        let r = gem_install(&env, mode, &source, &gems, "pwgem", &home, &vars);
         let read = r.finding("cred.read");
         check_finding(
             read,

@@ -11,7 +11,7 @@ use crate::support;
 use serde_json::{Value, json};
 use std::fs;
 use std::path::{Path, PathBuf};
-use support::installs::{Installed, fresh_npm_project, install};
+use support::installs::{Installed, fresh_npm_project, gem_install, install};
 use support::intel::{import, record};
 use support::tls::{TestCa, TlsFront};
 use support::*;
@@ -658,23 +658,7 @@ fn gem_tls_install(env: &ShimEnv, mode: &str, front: &TlsFront) -> (Installed, P
     let gems = env.home.path().join(format!("gems-{mode}"));
     let _ = fs::remove_dir_all(&gems);
     let source = format!("{}/", front.base_url());
-    let out = install(
-        env,
-        mode,
-        &[
-            "gem",
-            "install",
-            "--clear-sources",
-            "--source",
-            &source,
-            "--install-dir",
-            gems.to_str().unwrap(),
-            "--no-document",
-            "pwquiet",
-        ],
-        env.home.path(),
-        &[],
-    );
+    let out = gem_install(env, mode, &source, &gems, "pwquiet", env.home.path(), &[]);
     (out, gems)
 }
 

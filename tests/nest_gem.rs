@@ -11,7 +11,7 @@ use crate::support;
 
 use serde_json::Value;
 use std::fs;
-use support::installs::{check_finding, install, static_server};
+use support::installs::{check_finding, gem_install, static_server};
 use support::*;
 
 const RC: &str = "# rc\n";
@@ -67,23 +67,7 @@ fn confined_build(name: &str, probe: &str) {
         let other = gems.join("gems/pwother-1.0.0/lib/pwother.rb");
         fs::create_dir_all(other.parent().unwrap()).unwrap();
         fs::write(&other, "# pwother\n").unwrap();
-        let r = install(
-            &env,
-            mode,
-            &[
-                "gem",
-                "install",
-                "--clear-sources",
-                "--source",
-                &source,
-                "--install-dir",
-                gems.to_str().unwrap(),
-                "--no-document",
-                name,
-            ],
-            &home,
-            &[],
-        );
+        let r = gem_install(&env, mode, &source, &gems, name, &home, &[]);
         let result = gems.join(format!(
             "gems/{name}-1.0.0/ext/{name}/pw-{probe}-result.json"
         ));

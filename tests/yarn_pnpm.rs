@@ -627,14 +627,9 @@ fn the_facts_of_one_project_name_no_file_of_another() {
     }
 }
 
-/// A project's `.pkgwarden.toml` (pkgwarden's own policy, never writable
-/// from the sandbox) does not cost pnpm the right to write its lockfile
-/// through a temporary file beside it: the project keeps its file grant,
-/// and the supervisor refuses every change to the policy file. The root
-/// project's install script still cannot change it, and trying is a
-/// `tamper.pkgwarden` finding.
-#[test]
-fn pnpm_add_beside_a_project_policy_file() {
+/// A pnpm project holding a `.pkgwarden.toml`: the case, the file, and
+/// what it says.
+fn policy_case() -> (Case, PathBuf, &'static str) {
     let c = Case::new(
         "pnpm",
         vec![
@@ -645,6 +640,18 @@ fn pnpm_add_beside_a_project_policy_file() {
     let policy = c.project.join(".pkgwarden.toml");
     let text = "mode = \"protect\"\n";
     fs::write(&policy, text).unwrap();
+    (c, policy, text)
+}
+
+/// A project's `.pkgwarden.toml` (pkgwarden's own policy, never writable
+/// from the sandbox) does not cost pnpm the right to write its lockfile
+/// through a temporary file beside it: the project keeps its file grant,
+/// and the supervisor refuses every change to the policy file. The root
+/// project's install script still cannot change it, and trying is a
+/// `tamper.pkgwarden` finding.
+#[test]
+fn pnpm_add_beside_a_project_policy_file() {
+    let (c, policy, text) = policy_case();
     let script =
         serde_json::json!({"postinstall": "echo 'mode = \"audit\"' > .pkgwarden.toml; true"});
     for mode in ["protect", "block"] {
@@ -686,16 +693,7 @@ fn pnpm_add_beside_a_project_policy_file() {
 /// finding, and pnpm's own lockfile is still written.
 #[test]
 fn a_pnpmfile_cannot_replace_or_write_through_links_to_the_policy_file() {
-    let c = Case::new(
-        "pnpm",
-        vec![
-            NpmFixture::load("pwdemo").package(),
-            NpmFixture::load("pwdemo-dep").package(),
-        ],
-    );
-    let policy = c.project.join(".pkgwarden.toml");
-    let text = "mode = \"protect\"\n";
-    fs::write(&policy, text).unwrap();
+    let (c, policy, text) = policy_case();
     let attacks = [
         ("write", "fs.writeFileSync('.pkgwarden.toml', A);"),
         (

@@ -55,6 +55,32 @@ pub fn report_files(env: &ShimEnv) -> BTreeSet<PathBuf> {
     env.report_files()
 }
 
+/// `gem install <name>` from `source` only, into the gem directory `gems`,
+/// without documentation, run in `cwd` with `vars` set.
+pub fn gem_install(
+    env: &ShimEnv,
+    mode: &str,
+    source: &str,
+    gems: &Path,
+    name: &str,
+    cwd: &Path,
+    vars: &[(&str, String)],
+) -> Installed {
+    let gems = gems.to_str().expect("a UTF-8 gem directory");
+    let args = [
+        "gem",
+        "install",
+        "--clear-sources",
+        "--source",
+        source,
+        "--install-dir",
+        gems,
+        "--no-document",
+        name,
+    ];
+    install(env, mode, &args, cwd, vars)
+}
+
 /// `pkgwarden run --sandbox --mode MODE -- ARGS` in `cwd`; the report it left.
 pub fn install(
     env: &ShimEnv,
