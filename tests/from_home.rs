@@ -125,3 +125,60 @@ fn yarn_makes_its_own_cache_folder_when_none_exists() {
         assert!(cache.is_dir(), "{what}: no {}", cache.display());
     }
 }
+
+/// `npm install pwdemo` without `-g` where no `package.json` is yet: in
+/// HOME and in a new empty directory. Bare npm makes `node_modules`,
+/// `package.json` and `package-lock.json` there (the directory is the
+/// project). Through pkgwarden it must do the same, in protect and block.
+#[test]
+fn npm_local_install_where_no_project_is_yet() {
+    which::which("npm").unwrap_or_else(|e| panic!("npm on PATH: {e}"));
+    let (env, registry) = case();
+    let home = env.home.path();
+    let url = registry.registry_url();
+    let fresh = env.home.subdir("fresh");
+    for dir in [fresh.as_path(), home] {
+        for mode in ["protect", "block"] {
+            for f in ["package.json", "package-lock.json"] {
+                let _ = fs::remove_file(dir.join(f));
+            }
+            let _ = fs::remove_dir_all(dir.join("node_modules"));
+            let r = install(
+                &env,
+                mode,
+                &["npm", "install", "--registry", &url, "pwdemo"],
+                dir,
+                &[],
+            );
+            let what = format!("{mode}: npm install pwdemo in {}", dir.display());
+            installed(&r, &what, &dir.join("node_modules/pwdemo/package.json"));
+            assert!(dir.join("package.json").is_file(), "{what}");
+        }
+    }
+}
+
+/// yarn 1 and pnpm `add` in a new empty directory: bare, each makes the
+/// manifest and its lockfile there. Through pkgwarden too, in protect and
+/// block.
+#[test]
+fn yarn_and_pnpm_add_where_no_project_is_yet() {
+    let (env, registry) = case();
+    let url = registry.registry_url();
+    for manager in ["yarn", "pnpm"] {
+        which::which(manager).unwrap_or_else(|e| panic!("{manager} on PATH: {e}"));
+        for mode in ["protect", "block"] {
+            let dir = env.home.subdir(&format!("fresh-{manager}-{mode}"));
+            let r = install(
+                &env,
+                mode,
+                &[manager, "add", "--registry", &url, "pwdemo"],
+                &dir,
+                &[],
+            );
+            let what = format!("{mode}: {manager} add pwdemo in a new directory");
+            installed(&r, &what, &dir.join("node_modules/pwdemo/package.json"));
+            let manifest = fs::read_to_string(dir.join("package.json")).unwrap();
+            assert!(manifest.contains("pwdemo"), "{what}: {manifest}");
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 use super::facts::{Dep, FactsError, HookShell, InstallPlan, ManagerFacts, host_port, probe};
 use super::{Family, Tool};
-use crate::model::plan::{ScriptPath, ScriptVar};
+use crate::model::plan::{Precreate, ScriptPath, ScriptVar};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -241,8 +241,15 @@ pub(super) fn apply_npm(p: &mut InstallPlan, cwd: &Path) {
         // npm writes its lockfile in place (open, truncate, write): a missing
         // one must exist before the sandbox closes. A shrinkwrap replaces it.
         if !project.join("npm-shrinkwrap.json").exists() {
-            p.create_files = vec![project.join("package-lock.json")];
+            p.create_files = vec![Precreate::empty(project.join("package-lock.json"))];
         }
+        // So must the manifest, which npm makes in a directory that has none
+        // (`npm install x` in a new one, or in HOME): as `{}`, which npm
+        // reads as an empty manifest, where an empty file is a parse error.
+        p.create_files.push(Precreate {
+            path: project.join("package.json"),
+            seed: "{}\n".into(),
+        });
         vec![project.join("node_modules")]
     };
     p.write_roots.extend(local);

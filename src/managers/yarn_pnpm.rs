@@ -11,6 +11,7 @@
 use super::facts::{Dep, FactsError, InstallPlan, ManagerFacts, probe};
 use super::npm_facts::{apply_registry_options, npm_local_prefix};
 use super::{Family, Tool};
+use crate::model::plan::Precreate;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -525,8 +526,13 @@ pub fn apply(p: &mut InstallPlan, cwd: &Path) {
                 );
                 p.create_files = ["yarn.lock", "yarn-error.log"]
                     .iter()
-                    .map(|f| project.join(f))
+                    .map(|f| Precreate::empty(project.join(f)))
                     .collect();
+                // yarn makes the manifest in a directory that has none.
+                p.create_files.push(Precreate {
+                    path: project.join("package.json"),
+                    seed: "{}\n".into(),
+                });
             }
         }
         _ => {

@@ -87,10 +87,11 @@ pub struct InstallPlan {
     /// What the plan could not derive and therefore does not grant.
     pub notes: Vec<String>,
     /// Those of `write_files` the install creates when they are missing (its
-    /// own lockfile). Landlock grants only existing files, so they are
-    /// created empty before the sandbox closes (npm, yarn and pnpm read an
-    /// empty lockfile as none) and removed afterwards if still empty.
-    pub create_files: Vec<PathBuf>,
+    /// own lockfile, the project's manifest). Landlock grants only existing
+    /// files, so they are created before the sandbox closes, holding their
+    /// seed (empty for a lockfile, which npm, yarn and pnpm read as none;
+    /// `{}` for a manifest), and removed afterwards if still the seed.
+    pub create_files: Vec<Precreate>,
     /// Directories where the manager writes a file through a temporary one
     /// beside it (pnpm's lockfile): regular files may be created, written
     /// and removed there, nothing else (see README, "The sandbox").
@@ -229,6 +230,25 @@ impl InstallPlan {
         out.sort();
         out.dedup();
         out
+    }
+}
+
+/// A file made before the sandbox closes so that it can be granted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Precreate {
+    /// The file.
+    pub path: PathBuf,
+    /// What it holds until the install writes it.
+    pub seed: String,
+}
+
+impl Precreate {
+    /// An empty file (a lockfile).
+    pub fn empty(path: PathBuf) -> Precreate {
+        Precreate {
+            path,
+            seed: String::new(),
+        }
     }
 }
 

@@ -224,7 +224,12 @@ impl FsSpec {
             kept
         };
         self.write_dirs = judge(std::mem::take(&mut self.write_dirs), false);
-        self.write_files = judge(std::mem::take(&mut self.write_files), true);
+        // A file that is not there when the sandbox closes gets no rule
+        // (landlock attaches rules to inodes, `grants` skips it): judged as
+        // writable after the fact, a refused write of it would read as done.
+        let mut files = std::mem::take(&mut self.write_files);
+        files.retain(|f| f.symlink_metadata().is_ok());
+        self.write_files = judge(files, true);
         self.file_dirs = judge(std::mem::take(&mut self.file_dirs), false);
         self.refused.extend(refused);
         self
@@ -776,6 +781,32 @@ mod tests {
         assert!(g.contains(&Grant::Write(home.join("work"))));
         assert!(g.contains(&Grant::WriteFile(PathBuf::from("/dev/null"))));
         assert!(!g.iter().any(|x| matches!(x, Grant::Write(p) if p.starts_with(home.join(".ssh")) || *p == home.join(".bashrc") || *p == home)));
+    }
+
+    /// A write file missing when the sandbox closes gets no rule, so the
+    /// report may not judge a write of it as allowed (an `npm install`
+    /// refused its new `package.json`, and the summary said clean).
+    #[test]
+    fn a_missing_write_file_is_not_judged_writable() {
+        let t = tempfile::tempdir().unwrap();
+        let proj = t.path().canonicalize().unwrap();
+        fs::write(proj.join("package-lock.json"), "").unwrap();
+        let spec = FsSpec {
+            secrets: Vec::new(),
+            write_dirs: Vec::new(),
+            write_files: vec![proj.join("package.json"), proj.join("package-lock.json")],
+            file_dirs: Vec::new(),
+            writable_tree: None,
+            protected: Vec::new(),
+            guarded: Vec::new(),
+            refused: Vec::new(),
+            kept_out: Vec::new(),
+            project: Some(proj.clone()),
+        }
+        .resolved();
+        assert!(!spec.allows_write(&proj.join("package.json")));
+        assert!(spec.allows_write(&proj.join("package-lock.json")));
+        assert!(!grants(&spec).contains(&Grant::WriteFile(proj.join("package.json"))));
     }
 
     /// A home with a start-up file, a secret, a dotfiles directory holding

@@ -14,7 +14,7 @@ pub mod secrets;
 pub mod spawn;
 pub mod trust;
 
-use crate::model::plan::InstallPlan;
+use crate::model::plan::{InstallPlan, Precreate};
 use crate::policy::{Mode, Policy};
 pub use gitconfig::{hooks_path, user_hooks_paths};
 use std::path::{Path, PathBuf};
@@ -296,22 +296,26 @@ fn guarded(policy: &Policy, home: Option<&Path>, cwd: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Files created empty before the sandbox closes so that it can grant them
-/// (the plan's `create_files`); on drop, those still empty are removed, so
-/// an install that did not write them leaves the project as it was.
+/// Files created before the sandbox closes so that it can grant them (the
+/// plan's `create_files`), holding their seed; on drop, those still holding
+/// it are removed, so an install that did not write them leaves the
+/// project as it was.
 #[derive(Debug, Default)]
-pub struct Precreated(Vec<PathBuf>);
+pub struct Precreated(Vec<Precreate>);
 
 impl Precreated {
-    /// Creates each missing file of `files` (never replacing one: O_EXCL).
-    pub fn create(files: &[PathBuf]) -> Precreated {
+    /// Creates each missing file of `files` with its seed (never replacing
+    /// one: O_EXCL).
+    pub fn create(files: &[Precreate]) -> Precreated {
+        use std::io::Write;
         let made = files
             .iter()
             .filter(|f| {
                 std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
-                    .open(f)
+                    .open(&f.path)
+                    .and_then(|mut file| file.write_all(f.seed.as_bytes()))
                     .is_ok()
             })
             .cloned()
@@ -323,8 +327,13 @@ impl Precreated {
 impl Drop for Precreated {
     fn drop(&mut self) {
         for f in &self.0 {
-            if std::fs::symlink_metadata(f).is_ok_and(|m| m.is_file() && m.len() == 0) {
-                let _ = std::fs::remove_file(f);
+            let untouched = std::fs::symlink_metadata(&f.path).is_ok_and(|m| {
+                m.is_file()
+                    && m.len() == f.seed.len() as u64
+                    && std::fs::read(&f.path).is_ok_and(|b| b == f.seed.as_bytes())
+            });
+            if untouched {
+                let _ = std::fs::remove_file(&f.path);
             }
         }
     }
@@ -444,12 +453,29 @@ mod env_tests {
         let t = tempfile::tempdir().unwrap();
         let (a, b, c) = (t.path().join("a"), t.path().join("b"), t.path().join("c"));
         std::fs::write(&c, "mine").unwrap();
-        let made = Precreated::create(&[a.clone(), b.clone(), c.clone()]);
+        let (d, e) = (t.path().join("d"), t.path().join("e"));
+        let seeded = |p: &PathBuf| Precreate {
+            path: p.clone(),
+            seed: "{}\n".into(),
+        };
+        let made = Precreated::create(&[
+            Precreate::empty(a.clone()),
+            Precreate::empty(b.clone()),
+            Precreate::empty(c.clone()),
+            seeded(&d),
+            seeded(&e),
+        ]);
         assert!(a.is_file() && b.is_file());
+        assert_eq!(std::fs::read_to_string(&d).unwrap(), "{}\n");
         std::fs::write(&b, "lock").unwrap();
+        std::fs::write(&e, "{\"dependencies\":{}}").unwrap();
         drop(made);
-        assert!(!a.exists());
+        assert!(!a.exists() && !d.exists());
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "lock");
+        assert_eq!(
+            std::fs::read_to_string(&e).unwrap(),
+            "{\"dependencies\":{}}"
+        );
         // An existing file was never created, so never removed.
         assert_eq!(std::fs::read_to_string(&c).unwrap(), "mine");
     }
