@@ -364,10 +364,11 @@ fn a_root_script_cannot_move_the_managers_cache_by_global_configuration() {
     }
 }
 
-/// Bypass: in protect the root domain writes the rest of HOME, other
-/// projects' installed code included.
+/// In protect the root domain writes the rest of HOME (it runs the
+/// project's own tools), other projects' installed code included: was a
+/// bypass (exit 0, no finding); now `tamper.installed-package` (high). In
+/// block nothing outside the install's roots is granted.
 #[test]
-#[ignore = "bypass: in protect the root script's domain (hook.rs root_writes) writes all the install may but the caches and the manager's configuration, which includes other projects' node_modules under HOME: exit 0, no finding"]
 fn a_root_script_cannot_change_another_project_under_home() {
     global_config_case("protect", &["other_project"]);
 }

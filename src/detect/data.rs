@@ -89,6 +89,21 @@ pub fn persistence() -> &'static Persistence {
     })
 }
 
+/// Directories of installed code (`policy/installed_code.toml`).
+#[derive(Debug, Default, Deserialize)]
+pub struct InstalledCode {
+    /// Whole path components (`node_modules`, `site-packages` …).
+    pub dirs: Vec<String>,
+}
+
+/// The compiled-in installed-code directories.
+pub fn installed_code() -> &'static InstalledCode {
+    static C: OnceLock<InstalledCode> = OnceLock::new();
+    C.get_or_init(|| {
+        toml::from_str(include_str!("../../policy/installed_code.toml")).unwrap_or_default()
+    })
+}
+
 /// A persistence pattern made concrete for one install: `~/` is `home`,
 /// `./` is `cwd`, `{env}/` each of `envs`; `None`s are left out (no home,
 /// no environment). Wildcards stay; a place whose own name holds `*`, `?`

@@ -13,6 +13,7 @@ pub mod cred;
 pub mod data;
 pub mod escape;
 pub mod exec;
+pub mod foreign;
 pub mod gemplugin;
 pub mod hidden;
 pub mod intel;
@@ -567,6 +568,7 @@ pub fn run(input: &Input) -> Vec<Finding> {
     out.extend(pth::check(input, &procs));
     out.extend(pth::detonation(input, &procs));
     out.extend(record::check(input, &procs));
+    out.extend(foreign::check(input, &procs));
     out.extend(hidden::check(input, &procs));
     out.extend(binary::check(input, &procs));
     out.extend(exec::check(input, &procs));
