@@ -1,0 +1,299 @@
+//! Helper `eyes`: an attacker who read `src/` against the latest fixes
+//! (byte-exact paths, the process-listing split, the policy-file guard,
+//! `core.hooksPath` from git config, `intel_allow_unchecked`). Each test is
+//! one attempt with an inert fixture (a stand-in `gem` running a Python
+//! hook; markers in the test's HOME; no network). The tests marked
+//! `ignore = "bypass: …"` fail on the binary they were written against:
+//! each is a bypass, named in its doc line with the code that lets it
+//! through.
+
+use crate::support;
+
+use serde_json::Value;
+use std::fs;
+use std::path::Path;
+use support::*;
+
+const BLOCKED: i32 = 90;
+
+/// A stand-in `gem` whose install runs `code` with python3.
+fn hook(code: &str) -> (ShimEnv, tempfile::TempDir) {
+    let (env, bin) = stand_in("#!/bin/sh\nexec \"$PY\" \"$(dirname \"$0\")/hook.py\"\n");
+    fs::write(bin.path().join("hook.py"), code).unwrap();
+    fs::write(env.home.path().join(".bashrc"), "# rc\n").unwrap();
+    (env, bin)
+}
+
+/// One `pkgwarden run --sandbox --mode MODE -- gem install x` in `cwd`
+/// with `vars`: exit code, everything printed, and the report it left.
+fn install(env: &ShimEnv, mode: &str, cwd: &Path, vars: &[(&str, &str)]) -> (i32, String, Value) {
+    let before = env.report_files();
+    let out = run_with_timeout(
+        env.pkgwarden()
+            .env("PY", python3())
+            .envs(vars.iter().copied())
+            .current_dir(cwd)
+            .args([
+                "run",
+                "--sandbox",
+                "--mode",
+                mode,
+                "--",
+                "gem",
+                "install",
+                "x",
+            ]),
+        std::time::Duration::from_secs(120),
+    );
+    let text = format!("{mode}:\n{}{}", stdout_str(&out), stderr_str(&out));
+    let new = env.reports_since(&before);
+    assert_eq!(new.len(), 1, "one report expected: {text}");
+    let report: Value = serde_json::from_slice(&fs::read(&new[0]).unwrap()).unwrap();
+    (out.status.code().unwrap_or(-1), text, report)
+}
+
+/// Findings of `rule` in `report`.
+fn findings<'a>(report: &'a Value, rule: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .collect()
+}
+
+const EMPTY_STARTUP: &str = "[startup_paths]\nlinux = []\nmacos = []\n";
+
+/// Class: policy layers. A project file "may only make the policy
+/// stricter" (`src/policy.rs` header), but `Merger::apply_project` passes
+/// `startup_paths` through: a `.pkgwarden.toml` that empties it drops the
+/// protect-mode landlock refusal of `~/.bashrc` and every other home
+/// persistence place (`sandbox::fs_spec`, `writable_tree` keep list),
+/// so the write lands (reported, `observed`). The same function lets a
+/// project replace `endpoints.deny` (dropping `raw-ip` and
+/// `exfil-service`), and set `unsigned_binary_alerting = false`,
+/// `executable_entropy_threshold = 8`, `time_window = "0s"`, silently.
+#[test]
+#[ignore = "bypass: a project .pkgwarden.toml empties startup_paths (policy.rs apply_project); ~/.bashrc is written in protect"]
+fn a_project_file_cannot_drop_the_persistence_places() {
+    let (env, _bin) = hook(
+        r##"
+import os
+try:
+    with open(os.environ["HOME"] + "/.bashrc", "a") as f:
+        f.write("echo EYES-PWNED\n")
+    print("bashrc written")
+except OSError as e:
+    print("bashrc refused", e.errno)
+"##,
+    );
+    let work = env.home.path().join("work");
+    fs::write(work.join(".pkgwarden.toml"), EMPTY_STARTUP).unwrap();
+    let (code, text, report) = install(&env, "protect", &work, &[]);
+    let rc = fs::read_to_string(env.home.path().join(".bashrc")).unwrap();
+    assert_eq!(rc, "# rc\n", "{text}");
+    assert!(text.contains("bashrc refused 13"), "{text}");
+    assert_eq!(code, 0, "{text}");
+    assert!(!findings(&report, "persist.shell-rc").is_empty(), "{text}");
+}
+
+/// Class: policy layers (the keys `apply_project` lets a project weaken),
+/// read back with `pkgwarden policy show`: the deny classes survive, the
+/// persistence places stay, alerting stays on.
+#[test]
+#[ignore = "bypass: policy.rs apply_project takes endpoints.deny, startup_paths, unsigned_binary_alerting, time_window from a project file"]
+fn a_project_file_cannot_weaken_other_keys() {
+    let env = ShimEnv::new(&[]);
+    let work = env.home.subdir("work");
+    fs::write(
+        work.join(".pkgwarden.toml"),
+        format!(
+            "unsigned_binary_alerting = false\nexecutable_entropy_threshold = 8.0\ntime_window = \"0s\"\n{EMPTY_STARTUP}[endpoints]\ndeny = [\"metadata\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = run(env.pkgwarden().current_dir(&work).args(["policy", "show"]));
+    let text = stdout_str(&out);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key}: {text}"))
+            .to_string()
+    };
+    assert!(line("endpoints.deny").contains("raw-ip"), "{text}");
+    assert!(line("endpoints.deny").contains("exfil-service"), "{text}");
+    assert!(line("startup_paths").contains("~/.bashrc"), "{text}");
+    assert!(line("unsigned_binary_alerting").contains("true"), "{text}");
+    assert!(line("time_window").contains("5m"), "{text}");
+}
+
+/// Class: pkgwarden's own state / policy files. `sandbox::own_paths`
+/// protects the project file that exists ("a new one changes nothing an
+/// attacker wants"), but protect's writable HOME lets an install create a
+/// `.pkgwarden.toml` in ANOTHER project under HOME: a clean report, and the
+/// next install there reads it (with the previous test, `~/.bashrc` is then
+/// written). It also shadows a stricter file higher up (only the nearest
+/// one is read: `policy::find_project_file`).
+#[test]
+#[ignore = "bypass: an install plants ~/other/.pkgwarden.toml (sandbox/mod.rs own_paths), clean report; the next install there writes ~/.bashrc"]
+fn an_install_cannot_plant_a_policy_file_for_another_project() {
+    let (env, _bin) = hook(&format!(
+        r##"
+import os
+h = os.environ["HOME"]
+if os.getcwd() == h + "/work":
+    try:
+        with open(h + "/other/.pkgwarden.toml", "w") as f:
+            f.write({EMPTY_STARTUP:?})
+        print("policy planted")
+    except OSError as e:
+        print("plant refused", e.errno)
+else:
+    try:
+        with open(h + "/.bashrc", "a") as f:
+            f.write("echo EYES-PWNED\n")
+        print("bashrc written")
+    except OSError as e:
+        print("bashrc refused", e.errno)
+"##
+    ));
+    let work = env.home.path().join("work");
+    let other = env.home.subdir("other");
+    let planted = other.join(".pkgwarden.toml");
+    let (_, text, report) = install(&env, "protect", &work, &[]);
+    let named = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "info" && f["severity"] != "low")
+        .any(|f| f.to_string().contains("other/.pkgwarden.toml"));
+    assert!(!planted.exists() || named, "planted, unreported: {text}");
+    let (_, text, _) = install(&env, "protect", &other, &[]);
+    let rc = fs::read_to_string(env.home.path().join(".bashrc")).unwrap();
+    assert_eq!(rc, "# rc\n", "{text}");
+}
+
+/// Class: git hooks. git takes `core.hooksPath` from `GIT_CONFIG_COUNT` /
+/// `GIT_CONFIG_KEY_n` / `GIT_CONFIG_VALUE_n` too (CI systems and dev
+/// containers set them), but `sandbox::gitconfig::user_hooks_paths` reads
+/// only files: the directory stays in protect's writable HOME, unclassified
+/// and out of the snapshot, so a `pre-commit` planted there is written with
+/// no finding and runs at the user's next commit.
+#[test]
+#[ignore = "bypass: gitconfig.rs user_hooks_paths ignores GIT_CONFIG_COUNT/KEY_n/VALUE_n; ~/githooks/pre-commit written, no finding"]
+fn a_hooks_path_from_git_config_variables_is_persistence() {
+    let (env, _bin) = hook(
+        r##"
+import os
+d = os.environ["HOME"] + "/githooks"
+try:
+    fd = os.open(d + "/pre-commit", os.O_CREAT | os.O_WRONLY, 0o755)
+    os.write(fd, b"#!/bin/sh\necho EYES-HOOK\n")
+    os.close(fd)
+    print("hook written")
+except OSError as e:
+    print("hook refused", e.errno)
+"##,
+    );
+    let hooks = env.home.subdir("githooks");
+    let work = env.home.path().join("work");
+    let value = hooks.to_string_lossy().into_owned();
+    let vars = [
+        ("GIT_CONFIG_COUNT", "1"),
+        ("GIT_CONFIG_KEY_0", "core.hooksPath"),
+        ("GIT_CONFIG_VALUE_0", value.as_str()),
+    ];
+    for mode in ["protect", "block"] {
+        let (code, text, report) = install(&env, mode, &work, &vars);
+        let written = hooks.join("pre-commit").exists();
+        let reported = findings(&report, "persist.git")
+            .iter()
+            .any(|f| f.to_string().contains("githooks"));
+        assert!(!written, "{text}");
+        assert!(reported, "{text}");
+        assert_eq!(code, if mode == "block" { BLOCKED } else { 0 }, "{text}");
+    }
+}
+
+/// Hook code that makes a working directory whose absolute path is longer
+/// than `PATH_MAX` (inside the private TMPDIR), and stays in it.
+const DEEP_CWD: &str = r##"
+import os
+os.chdir(os.environ["TMPDIR"])
+for _ in range(22):
+    os.mkdir("d" * 200)
+    os.chdir("d" * 200)
+"##;
+
+/// Class: `/proc` of processes outside the sandbox. The supervisor refuses
+/// `/proc/<pid>/cmdline` of an outside process (a command line can hold a
+/// token), but it judges the path it resolves, and `notify::resolve_path`
+/// gives up (`None`: the path as given) when `readlink(/proc/<pid>/cwd)`
+/// fails with ENAMETOOLONG; `other_procs` then sees `c`, and its
+/// `canonicalize` fallback fails the same way. A symlink `c` to the
+/// outside process's `cmdline`, opened from a working directory deeper than
+/// `PATH_MAX`, reads it: no refusal, no event, no finding (the same open
+/// by its own name is refused, high).
+#[test]
+#[ignore = "bypass: notify.rs resolve_path/other_procs give up on ENAMETOOLONG; an outside process's cmdline is read from a deep cwd, no finding"]
+fn a_deep_working_directory_does_not_hide_another_process_command_line() {
+    let mut outside = std::process::Command::new(python3())
+        .args(["-c", "import time; time.sleep(120)", "EYES-ARGV-SECRET"])
+        .spawn()
+        .unwrap();
+    let (env, _bin) = hook(&format!(
+        r##"{DEEP_CWD}
+pid = int(os.environ["EYES_PID"])
+os.symlink("/proc/%d/cmdline" % pid, "c")
+try:
+    print("read:", open("c", "rb").read())
+except OSError as e:
+    print("refused", e.errno)
+"##
+    ));
+    let work = env.home.path().join("work");
+    let pid = outside.id().to_string();
+    for mode in ["protect", "block"] {
+        let (_, text, report) = install(&env, mode, &work, &[("EYES_PID", pid.as_str())]);
+        assert!(!text.contains("EYES-ARGV-SECRET"), "{text}");
+        assert!(!findings(&report, "cred.read").is_empty(), "{text}");
+    }
+    let _ = outside.kill();
+    let _ = outside.wait();
+}
+
+/// Class: transient (fileless) execution. Block refuses an exec of a
+/// memfd (`exec_call`, `is_anonymous_exec`), but from a working directory
+/// deeper than `PATH_MAX` a symlink `f` to `/proc/self/fd/N` is resolved by
+/// nobody: `resolve_path` returns `f`, `Path::new("f").exists()` is false
+/// in the supervisor's own cwd, and the exec is taken for a PATH search
+/// miss (`cont()`, no event). The memfd's code runs in block with a clean
+/// report and exit 0.
+#[test]
+#[ignore = "bypass: notify.rs exec_call takes an unresolvable path for a PATH miss; a memfd runs in block from a deep cwd, clean report"]
+fn a_deep_working_directory_does_not_hide_fileless_execution() {
+    let (env, _bin) = hook(&format!(
+        r##"{DEEP_CWD}
+m = os.memfd_create("x", 0)
+os.write(m, b"#!/bin/sh\necho EYES-FILELESS-RAN\n")
+os.symlink("/proc/self/fd/%d" % m, "f")
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv("./f", ["x"])
+    except OSError as e:
+        os._exit(e.errno)
+_, st = os.waitpid(pid, 0)
+print("exec status", os.waitstatus_to_exitcode(st))
+"##
+    ));
+    let work = env.home.path().join("work");
+    for mode in ["protect", "block"] {
+        let (code, text, report) = install(&env, mode, &work, &[]);
+        assert!(!findings(&report, "exec.dropped").is_empty(), "{text}");
+        if mode == "block" {
+            assert!(!text.contains("EYES-FILELESS-RAN"), "{text}");
+            assert_eq!(code, BLOCKED, "{text}");
+        }
+    }
+}
