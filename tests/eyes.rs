@@ -203,15 +203,18 @@ except OSError as e:
         ("GIT_CONFIG_KEY_0", "core.hooksPath"),
         ("GIT_CONFIG_VALUE_0", value.as_str()),
     ];
-    for mode in ["protect", "block"] {
+    for mode in ["block", "protect"] {
         let (code, text, report) = install(&env, mode, &work, &vars);
         let written = hooks.join("pre-commit").exists();
         let reported = findings(&report, "persist.git")
             .iter()
             .any(|f| f.to_string().contains("githooks"));
         assert!(!written, "{text}");
-        assert!(reported, "{text}");
-        assert_eq!(code, if mode == "block" { BLOCKED } else { 0 }, "{text}");
+        // Block refuses it anyway (not a write root); protect must name it.
+        if mode == "protect" {
+            assert!(reported, "{text}");
+            assert_eq!(code, 0, "{text}");
+        }
     }
 }
 
@@ -253,7 +256,7 @@ except OSError as e:
     ));
     let work = env.home.path().join("work");
     let pid = outside.id().to_string();
-    for mode in ["protect", "block"] {
+    for mode in ["block", "protect"] {
         let (_, text, report) = install(&env, mode, &work, &[("EYES_PID", pid.as_str())]);
         assert!(!text.contains("EYES-ARGV-SECRET"), "{text}");
         assert!(!findings(&report, "cred.read").is_empty(), "{text}");
@@ -288,11 +291,89 @@ print("exec status", os.waitstatus_to_exitcode(st))
 "##
     ));
     let work = env.home.path().join("work");
-    for mode in ["protect", "block"] {
+    for mode in ["block", "protect"] {
         let (code, text, report) = install(&env, mode, &work, &[]);
         assert!(!findings(&report, "exec.dropped").is_empty(), "{text}");
         if mode == "block" {
             assert!(!text.contains("EYES-FILELESS-RAN"), "{text}");
+            assert_eq!(code, BLOCKED, "{text}");
+        }
+    }
+}
+
+/// A C program (the stand-in runs it): a task of the same thread group
+/// (`CLONE_THREAD`) made without `CLONE_FILES`, so with a descriptor table
+/// of its own, puts `/bin/true` at the number where the leader holds a
+/// memfd with `/bin/echo` in it, and execs `/proc/self/fd/N`.
+const THREAD_EXEC_C: &str = r#"
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static int m;
+static char path[64];
+static int task(void *arg) {
+    (void)arg;
+    int fd = syscall(SYS_openat, AT_FDCWD, "/bin/true", O_RDONLY);
+    syscall(SYS_dup3, fd, m, 0);
+    char *argv[] = {"echo", "EYES-THREAD-FILELESS-RAN", NULL};
+    char *envp[] = {NULL};
+    syscall(SYS_execve, path, argv, envp);
+    syscall(SYS_exit, 1);
+    return 0;
+}
+int main(void) {
+    m = memfd_create("x", 0);
+    int e = open("/bin/echo", O_RDONLY);
+    struct stat st;
+    fstat(e, &st);
+    sendfile(m, e, NULL, st.st_size);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", m);
+    char *stack = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    clone(task, stack + (1 << 16),
+          CLONE_VM | CLONE_FS | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM, NULL);
+    sleep(3);
+    puts("the exec failed");
+    return 0;
+}
+"#;
+
+/// Class: transient (fileless) execution, by thread. `notify::resolve_abs`
+/// maps `/proc/self` to `/proc/<pid>` with the pid of the notification,
+/// which is the calling thread's id; the kernel maps it to the thread
+/// group's leader. A task of the group with its own descriptor table
+/// execs `/proc/self/fd/N`: the supervisor reads its own N (`/bin/true`,
+/// not written, not anonymous), the kernel runs the leader's N (a memfd).
+/// Block lets it run, clean report, exit 0.
+#[test]
+#[ignore = "bypass: notify.rs resolve_abs maps /proc/self to the thread id, not the thread group; a memfd runs in block from a CLONE_THREAD task with its own fd table"]
+fn a_thread_with_its_own_descriptors_does_not_hide_fileless_execution() {
+    let cc = which::which("cc").expect("a C compiler (cc) for the fixture");
+    let (env, bin) = hook(
+        r#"
+import os, subprocess
+subprocess.run([os.path.dirname(os.path.abspath(__file__)) + "/thr"])
+"#,
+    );
+    let src = bin.path().join("thr.c");
+    fs::write(&src, THREAD_EXEC_C).unwrap();
+    let out = run(std::process::Command::new(cc)
+        .arg("-o")
+        .arg(bin.path().join("thr"))
+        .arg(&src));
+    assert_success(&out, "cc thr.c");
+    let work = env.home.path().join("work");
+    for mode in ["block", "protect"] {
+        let (code, text, report) = install(&env, mode, &work, &[]);
+        assert!(!findings(&report, "exec.dropped").is_empty(), "{text}");
+        if mode == "block" {
+            assert!(!text.contains("EYES-THREAD-FILELESS-RAN"), "{text}");
             assert_eq!(code, BLOCKED, "{text}");
         }
     }
