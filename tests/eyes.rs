@@ -174,13 +174,14 @@ else:
 }
 
 /// Class: git hooks. git takes `core.hooksPath` from `GIT_CONFIG_COUNT` /
-/// `GIT_CONFIG_KEY_n` / `GIT_CONFIG_VALUE_n` too (CI systems and dev
-/// containers set them), but `sandbox::gitconfig::user_hooks_paths` reads
+/// `GIT_CONFIG_KEY_n` / `GIT_CONFIG_VALUE_n` and `GIT_CONFIG_PARAMETERS`
+/// too (CI systems and dev containers set them; `git -c` passes the
+/// latter to the git it runs), but `sandbox::gitconfig::user_hooks_paths` reads
 /// only files: the directory stays in protect's writable HOME, unclassified
 /// and out of the snapshot, so a `pre-commit` planted there is written with
 /// no finding and runs at the user's next commit.
 #[test]
-#[ignore = "bypass: gitconfig.rs user_hooks_paths ignores GIT_CONFIG_COUNT/KEY_n/VALUE_n; ~/githooks/pre-commit written, no finding"]
+#[ignore = "bypass: gitconfig.rs user_hooks_paths ignores GIT_CONFIG_COUNT/KEY_n/VALUE_n and GIT_CONFIG_PARAMETERS; ~/githooks/pre-commit written, no finding"]
 fn a_hooks_path_from_git_config_variables_is_persistence() {
     let (env, _bin) = hook(
         r##"
@@ -198,13 +199,21 @@ except OSError as e:
     let hooks = env.home.subdir("githooks");
     let work = env.home.path().join("work");
     let value = hooks.to_string_lossy().into_owned();
-    let vars = [
+    let counted = [
         ("GIT_CONFIG_COUNT", "1"),
         ("GIT_CONFIG_KEY_0", "core.hooksPath"),
         ("GIT_CONFIG_VALUE_0", value.as_str()),
     ];
-    for mode in ["block", "protect"] {
-        let (code, text, report) = install(&env, mode, &work, &vars);
+    // What `git -c core.hooksPath=…` passes to the git it runs.
+    let param = format!("'core.hooksPath'='{value}'");
+    let params = [("GIT_CONFIG_PARAMETERS", param.as_str())];
+    for (mode, vars) in [
+        ("block", &counted[..]),
+        ("protect", &counted[..]),
+        ("protect", &params[..]),
+    ] {
+        let _ = fs::remove_file(hooks.join("pre-commit"));
+        let (code, text, report) = install(&env, mode, &work, vars);
         let written = hooks.join("pre-commit").exists();
         let reported = findings(&report, "persist.git")
             .iter()
