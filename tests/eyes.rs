@@ -387,3 +387,146 @@ subprocess.run([os.path.dirname(os.path.abspath(__file__)) + "/thr"])
         }
     }
 }
+
+/// A C program: a second thread rewrites the path of a call between the
+/// supervisor's read of it and the kernel's (after CONTINUE). `exec`: an
+/// execve of `/usr/bin/true` becomes one of `/proc/self/fd/N` (a memfd
+/// holding `/bin/echo`); `open PID`: an open of `/etc/hostname` becomes
+/// one of `/proc/PID/cmdline`.
+const RACE_C: &str = r#"
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <errno.h>
+/* The path a call names is read twice: by the supervisor (to judge) and by
+   the kernel after the supervisor says continue. A second thread rewrites
+   it in between. */
+static char buf[64] __attribute__((aligned(64)));
+static void put(const char *s) { for (int i = 0; i < 64; i++) ((volatile char *)buf)[i] = s[i]; }
+static char good[64], bad[64];
+static atomic_int go;
+static long delay;
+static void *flip(void *a) {
+    (void)a;
+    while (!atomic_load(&go)) {}
+    for (volatile long i = 0; i < delay; i++) {}
+    put(bad);
+    return NULL;
+}
+static int exec_race(int m) {
+    snprintf(good, sizeof good, "/usr/bin/true");
+    snprintf(bad, sizeof bad, "/proc/self/fd/%d", m);
+    memcpy(buf, good, sizeof buf);
+    pthread_t t;
+    pthread_create(&t, NULL, flip, NULL);
+    char *argv[] = {"echo", "EYES-RACE-EXEC-WON", NULL};
+    char *envp[] = {NULL};
+    atomic_store(&go, 1);
+    execve(buf, argv, envp);
+    return 1;
+}
+static void *flip_loop(void *a) {
+    (void)a;
+    for (;;) {
+        put(good);
+        for (volatile long i = 0; i < delay; i++) {}
+        put(bad);
+        for (volatile long i = 0; i < delay; i++) {}
+    }
+    return NULL;
+}
+int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "open") == 0) {
+        snprintf(good, sizeof good, "/etc/hostname");
+        snprintf(bad, sizeof bad, "/proc/%s/cmdline", argv[2]);
+        delay = argc > 3 ? atol(argv[3]) : 2000;
+        memcpy(buf, good, sizeof buf);
+        pthread_t t;
+        pthread_create(&t, NULL, flip_loop, NULL);
+        usleep(10000);
+
+        int okc = 0, errs[200] = {0};
+        for (int i = 0; i < 20000; i++) {
+            int fd = open(buf, O_RDONLY);
+            if (fd < 0) { errs[errno < 200 ? errno : 0]++; continue; }
+            okc++;
+            char out[256] = {0};
+            int n = read(fd, out, sizeof out - 1);
+            close(fd);
+            for (int j = 0; j < n; j++) if (!out[j]) out[j] = ' ';
+            if (strstr(out, "SECRET")) { printf("open race won after %d: %s\n", i, out); return 0; }
+        }
+        printf("open race lost: %d opened, EPERM %d, EACCES %d, ENOENT %d\n", okc, errs[1], errs[13], errs[2]);
+        return 1;
+    }
+    int e = open("/bin/echo", O_RDONLY);
+    struct stat st; fstat(e, &st);
+    int wins = 0, tries = 0;
+    for (delay = 0; delay < 200000 && !wins; delay = delay ? delay * 2 : 100) {
+        for (int k = 0; k < 10 && !wins; k++) {
+            int m = memfd_create("x", 0);
+            off_t off = 0; sendfile(m, e, &off, st.st_size);
+            int p[2]; pipe(p);
+            pid_t pid = fork();
+            if (pid == 0) { dup2(p[1], 1); exec_race(m); _exit(1); }
+            close(p[1]); close(m);
+            char out[128] = {0}; read(p[0], out, sizeof out - 1); close(p[0]);
+            waitpid(pid, NULL, 0); tries++;
+            if (strstr(out, "EYES-RACE-EXEC-WON")) { wins++; printf("exec race won at delay %ld after %d tries\n", delay, tries); }
+        }
+    }
+    if (!wins) printf("exec race lost after %d tries\n", tries);
+    return 0;
+}
+"#;
+
+/// Class: decisions on memory the process can change (DESIGN principle 1).
+/// `open_call` refuses another process's `/proc` entries and `exec_call`
+/// refuses a memfd in block from the path they read, then answer
+/// CONTINUE, and the kernel reads the path again ("the open is held while
+/// we decide, so the answer is the kernel's" is not so: CONTINUE re-reads
+/// the arguments). A thread flipping the path wins within a few tries: the
+/// memfd runs in block with a clean report (exit 0), and an outside
+/// process's command line is read (the refused attempts are `blocked`
+/// findings, but the read happened).
+#[test]
+#[ignore = "bypass: notify.rs open_call/exec_call judge a path the kernel re-reads after CONTINUE; a flipping thread runs a memfd in block and reads an outside cmdline"]
+fn a_path_rewritten_after_the_supervisor_read_it_is_not_what_runs() {
+    let cc = which::which("cc").expect("a C compiler (cc) for the fixture");
+    let mut outside = std::process::Command::new(python3())
+        .args(["-c", "import time; time.sleep(120)", "SECRET-EYES-RACE"])
+        .spawn()
+        .unwrap();
+    let (env, bin) = hook(
+        r#"
+import os, subprocess
+race = os.path.dirname(os.path.abspath(__file__)) + "/race"
+print(subprocess.run([race], capture_output=True, text=True).stdout)
+print(subprocess.run([race, "open", os.environ["EYES_PID"]], capture_output=True, text=True).stdout)
+"#,
+    );
+    let src = bin.path().join("race.c");
+    fs::write(&src, RACE_C).unwrap();
+    let out = run(std::process::Command::new(cc)
+        .args(["-O1", "-pthread", "-o"])
+        .arg(bin.path().join("race"))
+        .arg(&src));
+    assert_success(&out, "cc race.c");
+    let work = env.home.path().join("work");
+    let pid = outside.id().to_string();
+    let (code, text, _) = install(&env, "block", &work, &[("EYES_PID", pid.as_str())]);
+    let _ = outside.kill();
+    let _ = outside.wait();
+    assert!(!text.contains("exec race won"), "{text}");
+    assert!(!text.contains("SECRET-EYES-RACE"), "{text}");
+    assert_eq!(code, BLOCKED, "{text}");
+}
