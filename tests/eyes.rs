@@ -133,7 +133,9 @@ fn a_project_file_cannot_weaken_other_keys() {
 /// `.pkgwarden.toml` in ANOTHER project under HOME: a clean report, and the
 /// next install there reads it (with the previous test, `~/.bashrc` is then
 /// written). It also shadows a stricter file higher up (only the nearest
-/// one is read: `policy::find_project_file`).
+/// one is read: `policy::find_project_file`), and it removes another
+/// project's existing `mode = "block"` file the same way (only the file of
+/// the project being installed is protected).
 #[test]
 #[ignore = "bypass: an install plants ~/other/.pkgwarden.toml (sandbox/mod.rs own_paths), clean report; the next install there writes ~/.bashrc"]
 fn an_install_cannot_plant_a_policy_file_for_another_project() {
@@ -148,6 +150,11 @@ if os.getcwd() == h + "/work":
         print("policy planted")
     except OSError as e:
         print("plant refused", e.errno)
+    try:
+        os.unlink(h + "/strict/.pkgwarden.toml")
+        print("strict policy removed")
+    except OSError as e:
+        print("removal refused", e.errno)
 else:
     try:
         with open(h + "/.bashrc", "a") as f:
@@ -160,7 +167,11 @@ else:
     let work = env.home.path().join("work");
     let other = env.home.subdir("other");
     let planted = other.join(".pkgwarden.toml");
+    // Another project whose own file raises its installs to block.
+    let strict = env.home.subdir("strict").join(".pkgwarden.toml");
+    fs::write(&strict, "mode = \"block\"\n").unwrap();
     let (_, text, report) = install(&env, "protect", &work, &[]);
+    assert!(strict.exists(), "another project's policy removed: {text}");
     let named = report["findings"]
         .as_array()
         .unwrap()
