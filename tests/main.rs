@@ -24,6 +24,7 @@ mod dev_paths;
 mod docs;
 mod doctor;
 mod explain;
+mod eyes;
 mod fidelity;
 mod first10;
 mod fnlen;

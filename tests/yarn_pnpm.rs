@@ -763,3 +763,74 @@ fn a_pnpmfile_cannot_replace_or_write_through_links_to_the_policy_file() {
         }
     }
 }
+
+/// Helper `eyes` (a bypass, see tests/eyes.rs): the policy file that
+/// applies to the project is the NEAREST `.pkgwarden.toml`
+/// (`policy::find_project_file`); here it lies one level up (a monorepo's
+/// root, here HOME). `sandbox::own_paths` keeps that one, and
+/// `FsSpec::supervised` guards only protected files inside pnpm's file
+/// grant, so the `.pnpmfile.cjs` (pnpm's own process, the install's
+/// rights) creates `proj/.pkgwarden.toml` beside the lockfile, in protect
+/// and in block, with no finding: the next install in the project reads it
+/// instead of the stricter one above (an empty `startup_paths` there drops
+/// protect's refusal of `~/.bashrc`; tests/eyes.rs).
+#[test]
+#[ignore = "bypass: a pnpmfile creates a nearer .pkgwarden.toml in the project (sandbox/mod.rs own_paths, landlock.rs supervised); no finding"]
+fn a_pnpmfile_cannot_plant_a_nearer_policy_file() {
+    let (c, policy, _) = policy_case();
+    fs::remove_file(&policy).unwrap();
+    let above = c.env.home.path().join(".pkgwarden.toml");
+    fs::write(&above, "time_window = \"10m\"\n").unwrap();
+    fs::write(
+        c.project.join(".pnpmfile.cjs"),
+        "const fs = require('fs');\n\
+         try { fs.writeFileSync('.pkgwarden.toml', '[startup_paths]\\nlinux = []\\nmacos = []\\n'); } catch (e) {}\n\
+         module.exports = { hooks: {} };\n",
+    )
+    .unwrap();
+    for mode in ["block", "protect"] {
+        let _ = fs::remove_file(&policy);
+        let r = c.add("pwdemo", mode, Value::Null);
+        let out = format!("{mode}: {}", r.out);
+        let reported = r.report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "tamper.pkgwarden");
+        assert!(!policy.exists() || reported, "planted, unreported: {out}");
+    }
+}
+
+/// Helper `eyes`: the guard judges the path it resolves, and a working
+/// directory deeper than `PATH_MAX` leaves `notify::resolve_path` with the
+/// name as given (`l`), which is no kept file (tests/eyes.rs). A link `l`
+/// to the policy file, written from there: the supervisor lets the write
+/// through, and the copy taken before the install is what holds: the file
+/// is put back and the change is `tamper.pkgwarden`.
+#[test]
+fn a_pnpmfile_writing_the_policy_file_from_a_deep_directory_is_undone() {
+    let (c, policy, text) = policy_case();
+    fs::write(
+        c.project.join(".pnpmfile.cjs"),
+        "const fs = require('fs'), os = require('os'), path = require('path');\n\
+         const target = path.resolve('.pkgwarden.toml');\n\
+         try {\n\
+           process.chdir(os.tmpdir());\n\
+           for (let i = 0; i < 22; i++) { fs.mkdirSync('d'.repeat(200)); process.chdir('d'.repeat(200)); }\n\
+           fs.symlinkSync(target, 'l');\n\
+           fs.writeFileSync('l', 'mode = \"audit\"\\n');\n\
+         } catch (e) {}\n\
+         module.exports = { hooks: {} };\n",
+    )
+    .unwrap();
+    for mode in ["block", "protect"] {
+        let r = c.add("pwdemo", mode, Value::Null);
+        let out = format!("{mode}: {}", r.out);
+        assert_eq!(fs::read_to_string(&policy).unwrap(), text, "{out}");
+        let f = r.finding("tamper.pkgwarden");
+        // Past the supervisor (the guard did not see it), undone after.
+        let detail = f["evidence"]["detail"].as_str().unwrap_or("");
+        assert!(detail.contains("put back"), "{out}\n{f:#}");
+        assert_eq!(f["severity"], "high", "{out}\n{f:#}");
+    }
+}

