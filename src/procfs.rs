@@ -62,6 +62,19 @@ pub fn stat(pid: i32) -> Option<(String, i32)> {
     let ppid = rest.next()?.parse().ok()?;
     Some((comm, ppid))
 }
+/// When `pid` started, in clock ticks since boot (`/proc/<pid>/stat` field
+/// 22): with the pid, it names one process even after the pid is reused.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let close = text.rfind(')')?;
+    // Fields after comm start at the 3rd (state); starttime is the 22nd.
+    text.get(close + 1..)?
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
 /// This process's peak resident set size, in KiB.
 pub fn max_rss_kb() -> Option<u64> {
     std::fs::read_to_string("/proc/self/status")

@@ -134,8 +134,9 @@ pub fn supervise(
     let mut stop_seen: Option<Instant> = None;
     // Thread id → process id: events name processes, not threads.
     let mut tgids: std::collections::HashMap<i32, i32> = std::collections::HashMap::new();
-    // The processes seen inside the sandbox (thread group leaders).
-    let mut members: std::collections::HashSet<i32> = std::collections::HashSet::new();
+    // The processes seen inside the sandbox (thread group leaders), with
+    // their start times: a pid an outside process reuses is not a member.
+    let mut members = Members::new();
     // Every path the install has written so far (resolved).
     let mut written: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
@@ -171,7 +172,9 @@ pub fn supervise(
         if let std::collections::hash_map::Entry::Vacant(slot) = tgids.entry(caller) {
             let leader = tgid(caller).unwrap_or(caller);
             slot.insert(leader);
-            members.insert(leader);
+            if let Some(t) = crate::procfs::start_time(leader) {
+                members.insert(leader, t);
+            }
         }
         let (event, resp) = handle(&listener, &watch, &req, &members, &written);
         if let Some(mut e) = event {
@@ -326,7 +329,7 @@ fn handle(
     listener: &Arc<OwnedFd>,
     w: &Watch,
     req: &libc::seccomp_notif,
-    members: &HashSet<i32>,
+    members: &Members,
     written: &HashSet<String>,
 ) -> Answer {
     let nr = i64::from(req.data.nr);
@@ -473,7 +476,7 @@ struct Call<'a> {
     nr: i64,
     a: [u64; 6],
     pid: i32,
-    members: &'a HashSet<i32>,
+    members: &'a Members,
     written: &'a HashSet<String>,
 }
 
@@ -1995,14 +1998,25 @@ fn on_procfs(path: &Path) -> bool {
 /// True when process (or thread) `other` is inside the sandbox: the caller
 /// itself, a process seen trapping, or a descendant of one. Anything else —
 /// the supervisor, its watchers, the user's shell, pid 1 — is outside.
-fn in_sandbox(other: i32, caller: i32, members: &std::collections::HashSet<i32>) -> bool {
+/// The processes seen inside the sandbox: pid → start time.
+type Members = std::collections::HashMap<i32, u64>;
+
+/// True when `pid` is the member process that started at the time recorded
+/// (not an outside process that reused the pid of one that exited).
+fn is_member(members: &Members, pid: i32) -> bool {
+    members
+        .get(&pid)
+        .is_some_and(|&t| crate::procfs::start_time(pid) == Some(t))
+}
+
+fn in_sandbox(other: i32, caller: i32, members: &Members) -> bool {
     let me = std::process::id() as i32;
     let mut p = tgid(other).unwrap_or(other);
     if p == caller || tgid(caller) == Some(p) {
         return true;
     }
     for _ in 0..64 {
-        if members.contains(&p) && p != me {
+        if p != me && is_member(members, p) {
             return true;
         }
         if p <= 1 || p == me {
@@ -2647,10 +2661,34 @@ mod tests {
         assert_eq!(proc_pids_of("/home/u/proc/42"), Vec::<i32>::new());
         // The supervisor is outside its own sandbox; the caller is inside.
         let me = std::process::id() as i32;
-        let none = std::collections::HashSet::new();
+        let none = Members::new();
         assert!(!in_sandbox(me, 999_999, &none));
         assert!(in_sandbox(me, me, &none));
         assert!(!in_sandbox(1, 999_999, &none));
+    }
+
+    /// A member is a pid and its start time: a pid reused by an outside
+    /// process (here: a child started, recorded, exited, and a pid with
+    /// another start time) is not a member any more.
+    #[test]
+    fn a_reused_pid_is_not_a_member() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let started = crate::procfs::start_time(pid).unwrap();
+        let mut members = Members::new();
+        members.insert(pid, started);
+        assert!(is_member(&members, pid));
+        assert!(in_sandbox(pid, 999_999, &members));
+        // The same pid, recorded with another start time: not the same process.
+        members.insert(pid, started + 1);
+        assert!(!is_member(&members, pid));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        members.insert(pid, started);
+        assert!(!is_member(&members, pid));
     }
 
     #[test]
