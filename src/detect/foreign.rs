@@ -33,6 +33,17 @@ fn code_dir(p: &Path) -> Option<PathBuf> {
     found.filter(|d| d != p)
 }
 
+/// True for Python's bytecode cache (`__pycache__/`): every interpreter
+/// the install starts (the manager itself when it lives in an environment
+/// of its own, a build backend, the start-up detonation) tries to write the
+/// cache of what it imports from wherever that lies, and a refused attempt
+/// is harmless. A forged `.pyc` there is left to `tamper.installed-package`'s
+/// RECORD check of the target environment.
+fn is_bytecode_cache(p: &Path) -> bool {
+    p.components()
+        .any(|c| matches!(c, Component::Normal(n) if n == "__pycache__"))
+}
+
 /// The most paths one finding lists.
 const MAX_PATHS: usize = 20;
 
@@ -46,7 +57,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     };
     let mut hits: BTreeMap<PathBuf, Vec<(PathBuf, &Event)>> = BTreeMap::new();
     for (path, e) in input.written() {
-        if ours(&path) {
+        if ours(&path) || is_bytecode_cache(&path) {
             continue;
         }
         if let Some(dir) = code_dir(&path) {
@@ -104,5 +115,11 @@ mod tests {
         assert_eq!(code_dir(Path::new("/h/app/node_modules")), None);
         assert_eq!(code_dir(Path::new("/h/app/my_node_modules/x.js")), None);
         assert_eq!(code_dir(Path::new("/h/.node_modules/x.js")), None);
+        assert!(is_bytecode_cache(Path::new(
+            "/usr/lib/python3/dist-packages/yaml/__pycache__/x.cpython-311.pyc.123"
+        )));
+        assert!(!is_bytecode_cache(Path::new(
+            "/v/lib/site-packages/yaml/x.py"
+        )));
     }
 }
