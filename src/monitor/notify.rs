@@ -1071,10 +1071,13 @@ const MAX_UNNAMED_SEND: usize = 256 * 1024;
 /// A call that names no destination: it goes to the connected peer,
 /// checked at connect. connect, bind and sendto hold the name's pointer and
 /// length in registers, so the kernel reads none either. A `sendmsg`
-/// header is memory: continued, the kernel would read it again, and a name
-/// a second thread put there since would be used on any socket but a
-/// stream one (where only `MSG_FASTOPEN` reads it). So the supervisor sends
-/// the data it read on its copy of the socket; `sendmmsg` is refused.
+/// header is memory, and so is the descriptor table: continued, the kernel
+/// would look both up again, and a second thread that moved a datagram
+/// socket onto the number (`dup2`) and put a name in the header since
+/// would send anywhere, even where the socket judged was a stream one. So
+/// the supervisor sends the data it read, with the descriptors it took, on
+/// its copy of the socket; `sendmmsg` (which also writes each message's
+/// count back into the process) is refused.
 fn unnamed(
     listener: &Arc<OwnedFd>,
     req: &libc::seccomp_notif,
@@ -1085,43 +1088,111 @@ fn unnamed(
     use libc::*;
     let nr = i64::from(req.data.nr);
     let a = req.data.args;
-    if nr != SYS_sendmsg && nr != SYS_sendmmsg {
+    let pid = req.pid as i32;
+    if (nr != SYS_sendmsg && nr != SYS_sendmmsg) || observe_only {
         return (None, Some(cont()));
     }
-    let Ok(sock) = take_fd(req.pid as i32, a[0] as i32) else {
+    ev.addr = Some("none in the message header".into());
+    if nr == SYS_sendmmsg {
+        return refuse(ev, EPERM, false);
+    }
+    let Ok(sock) = take_fd(pid, a[0] as i32) else {
         return (None, Some(fail(EBADF)));
     };
     let flags = (a[2] & 0xffff_ffff) as u32 as i32;
     let stream = sys::socket_type(&sock) == Some(SOCK_STREAM);
-    if stream && flags & MSG_FASTOPEN == 0 {
-        return (None, Some(cont()));
-    }
-    if observe_only {
-        return (None, Some(cont()));
-    }
-    ev.addr = Some("none in the message header".into());
-    if nr == SYS_sendmmsg || stream {
+    // A fast open connects to the header's name: nothing ordinary does it
+    // on a socket already judged.
+    if stream && flags & MSG_FASTOPEN != 0 {
         return refuse(ev, EPERM, false);
     }
-    let data = match sendmsg_data(mem, a[1], MAX_UNNAMED_SEND) {
-        Ok(d) => d,
-        Err(errno) => return refuse(ev, errno, false),
+    let msg = match read_message(mem, pid, a[1], stream) {
+        Ok(m) => m,
+        Err((errno, why)) => {
+            ev.addr = Some(format!("none in the message header; {why}"));
+            return refuse(ev, errno, false);
+        }
     };
     if !still_valid(listener, req.id) {
         return (None, Some(fail(EPERM)));
     }
-    send_for(listener, req.id, sock, data, flags);
+    send_for(listener, req.id, sock, msg, flags);
     (None, None)
 }
 
-/// Sends `data` on `sock` (the process's socket, taken) to its connected
-/// peer, on a worker thread: a full receiver must not stall the
-/// notifications of every other process.
-fn send_for(listener: &Arc<OwnedFd>, id: u64, sock: OwnedFd, data: Vec<u8>, flags: i32) {
+/// A nameless message as the supervisor read it once: its data and its
+/// descriptors (the supervisor's copies, closed after the send).
+struct Message {
+    data: Vec<u8>,
+    fds: Vec<OwnedFd>,
+}
+
+/// Reads the `sendmsg` header at `hdr` of process `pid`: the data (on a
+/// stream socket at most [`MAX_UNNAMED_SEND`], sent as a short count the
+/// caller loops on; otherwise whole or EMSGSIZE, a datagram is not cut)
+/// and the descriptors its control data passes, taken from the process.
+/// `Err`: the errno and why, for the record.
+fn read_message(mem: &Mem, pid: i32, hdr: u64, stream: bool) -> Result<Message, (i32, String)> {
+    let h = mem.bytes(hdr, MSGHDR as usize);
+    if h.len() != MSGHDR as usize {
+        return Err((libc::EFAULT, "unreadable message header".into()));
+    }
+    let word = |off: usize| u64::from_ne_bytes(h[off..off + 8].try_into().unwrap_or([0; 8]));
+    let (iov, iovlen, control, controllen) = (word(16), word(24), word(32), word(40));
+    if iovlen > MAX_MMSG {
+        return Err((libc::EMSGSIZE, format!("{iovlen} iovecs")));
+    }
+    let mut parts = Vec::new();
+    for i in 0..iovlen {
+        let (Some(base), Some(len)) = (mem.u64(iov + 16 * i), mem.u64(iov + 16 * i + 8)) else {
+            return Err((libc::EFAULT, "unreadable iovec".into()));
+        };
+        parts.push((base, len));
+    }
+    let data = if stream {
+        gather_upto(mem, &parts, MAX_UNNAMED_SEND)
+    } else {
+        gather(mem, &parts, MAX_UNNAMED_SEND)
+    }
+    .map_err(|e| (e, "unreadable data".to_string()))?;
+    let numbers = match controllen {
+        0 => Vec::new(),
+        n if n > super::cmsg::MAX_CONTROL as u64 => {
+            return Err((libc::ENOBUFS, format!("{n} bytes of control data")));
+        }
+        n => {
+            let raw = mem.bytes(control, n as usize);
+            if raw.len() != n as usize {
+                return Err((libc::EFAULT, "unreadable control data".into()));
+            }
+            super::cmsg::rights(&raw).map_err(|r| (r.errno(), r.to_string()))?
+        }
+    };
+    let mut fds = Vec::with_capacity(numbers.len());
+    for n in numbers {
+        let fd = take_fd(pid, n).map_err(|_| (libc::EBADF, format!("descriptor {n} passed")))?;
+        fds.push(fd);
+    }
+    Ok(Message { data, fds })
+}
+
+/// Sends `msg` on `sock` (the process's socket, taken) to its connected
+/// peer with the caller's flags, on a worker thread: a full receiver must
+/// not stall the notifications of every other process.
+fn send_for(listener: &Arc<OwnedFd>, id: u64, sock: OwnedFd, msg: Message, flags: i32) {
+    use nix::sys::socket::{ControlMessage, MsgFlags, UnixAddr, sendmsg};
     on_worker(listener, id, move || {
-        match sys::sendto_raw(&sock, &data, flags, &[]) {
+        let raw: Vec<i32> = msg.fds.iter().map(|f| f.as_raw_fd()).collect();
+        let rights = [ControlMessage::ScmRights(&raw)];
+        let cmsgs: &[ControlMessage] = if raw.is_empty() { &[] } else { &rights };
+        let iov = [std::io::IoSlice::new(&msg.data)];
+        let flags = MsgFlags::from_bits_retain(flags);
+        let done = sendmsg::<UnixAddr>(sock.as_raw_fd(), &iov, cmsgs, flags, None);
+        // The copies passed go once the kernel holds its references.
+        drop(msg.fds);
+        match done {
             Ok(n) => ok(n as i64),
-            Err(err) => fail(err.raw_os_error().unwrap_or(libc::EPERM)),
+            Err(errno) => fail(errno as i32),
         }
     });
 }
@@ -1217,6 +1288,28 @@ fn gather(mem: &Mem, parts: &[(u64, u64)], max: usize) -> Result<Vec<u8>, i32> {
             return Err(libc::EFAULT);
         }
         out.extend(b);
+    }
+    Ok(out)
+}
+
+/// The bytes of `(address, length)` pieces up to `max` in all, as a stream
+/// send takes them: a piece readable only in part ends the data there (the
+/// kernel sends what it copied), and nothing readable at all is EFAULT.
+fn gather_upto(mem: &Mem, parts: &[(u64, u64)], max: usize) -> Result<Vec<u8>, i32> {
+    let mut out = Vec::new();
+    for &(base, len) in parts {
+        let want = usize::try_from(len)
+            .unwrap_or(usize::MAX)
+            .min(max - out.len());
+        let b = mem.bytes(base, want);
+        let short = b.len() < want;
+        out.extend(b);
+        if short && out.is_empty() {
+            return Err(libc::EFAULT);
+        }
+        if short || out.len() == max {
+            break;
+        }
     }
     Ok(out)
 }
