@@ -2636,6 +2636,102 @@ mod tests {
         v
     }
 
+    /// A `msghdr` over `parts` with control data `control`.
+    fn header(parts: &mut [libc::iovec], control: &[u8]) -> libc::msghdr {
+        // SAFETY: an all-zero msghdr is a valid value.
+        let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
+        h.msg_iov = parts.as_mut_ptr();
+        h.msg_iovlen = parts.len();
+        if !control.is_empty() {
+            h.msg_control = control.as_ptr() as *mut libc::c_void;
+            h.msg_controllen = control.len();
+        }
+        h
+    }
+
+    /// One control message: `level`, `kind` and `body`, padded.
+    fn cmsg(level: i32, kind: i32, body: &[u8]) -> Vec<u8> {
+        let mut out = ((16 + body.len()) as u64).to_ne_bytes().to_vec();
+        out.extend(level.to_ne_bytes());
+        out.extend(kind.to_ne_bytes());
+        out.extend(body);
+        out.resize(out.len().div_ceil(8) * 8, 0);
+        out
+    }
+
+    #[test]
+    fn a_nameless_message_is_read_once_with_its_descriptors() {
+        use std::os::fd::AsRawFd;
+        let pid = std::process::id() as i32;
+        let me = Mem { pid };
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let data = vec![7u8; MAX_UNNAMED_SEND + 100];
+        let mut parts = [
+            libc::iovec {
+                iov_base: b"head".as_ptr() as *mut libc::c_void,
+                iov_len: 4,
+            },
+            libc::iovec {
+                iov_base: data.as_ptr() as *mut libc::c_void,
+                iov_len: data.len(),
+            },
+        ];
+        let fds: Vec<u8> = [r.as_raw_fd(), w.as_raw_fd()]
+            .iter()
+            .flat_map(|f| f.to_ne_bytes())
+            .collect();
+        let rights = cmsg(libc::SOL_SOCKET, libc::SCM_RIGHTS, &fds);
+        let h = header(&mut parts, &rights);
+        let at = &h as *const libc::msghdr as u64;
+        // A stream message is cut at the cap; the descriptors are copies.
+        let msg = read_message(&me, pid, at, true).unwrap();
+        assert_eq!(msg.data.len(), MAX_UNNAMED_SEND);
+        assert_eq!(&msg.data[..5], b"head\x07");
+        assert_eq!(msg.fds.len(), 2);
+        assert_ne!(msg.fds[0].as_raw_fd(), r.as_raw_fd());
+        nix::unistd::write(&msg.fds[1], b"x").unwrap();
+        let mut got = [0u8; 1];
+        assert_eq!(nix::unistd::read(&r, &mut got), Ok(1));
+        // A datagram is not cut: refused whole.
+        let too_big = read_message(&me, pid, at, false).map(|m| m.data.len());
+        assert_eq!(too_big.map_err(|e| e.0), Err(libc::EMSGSIZE));
+        // Credentials, a descriptor the process lacks, a length past the
+        // control data: refused, nothing taken.
+        let creds = cmsg(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &[0; 12]);
+        let bad_fd = cmsg(libc::SOL_SOCKET, libc::SCM_RIGHTS, &(-1i32).to_ne_bytes());
+        let mut long = rights.clone();
+        long[0] = 64;
+        for (control, errno) in [
+            (creds, libc::EPERM),
+            (bad_fd, libc::EBADF),
+            (long, libc::EINVAL),
+        ] {
+            let h = header(&mut parts[..1], &control);
+            let at = &h as *const libc::msghdr as u64;
+            let got = read_message(&me, pid, at, true).map(|m| m.fds.len());
+            assert_eq!(got.map_err(|e| e.0), Err(errno));
+        }
+        // Unreadable data before anything readable is EFAULT; after, a
+        // short count.
+        let mut holes = [
+            libc::iovec {
+                iov_base: 8 as *mut libc::c_void,
+                iov_len: 4,
+            },
+            parts[0],
+        ];
+        let h = header(&mut holes, &[]);
+        let got = read_message(&me, pid, &h as *const libc::msghdr as u64, true);
+        assert_eq!(
+            got.map(|m| m.data.len()).map_err(|e| e.0),
+            Err(libc::EFAULT)
+        );
+        holes.swap(0, 1);
+        let h = header(&mut holes, &[]);
+        let got = read_message(&me, pid, &h as *const libc::msghdr as u64, true);
+        assert_eq!(got.map(|m| m.data).map_err(|e| e.0), Ok(b"head".to_vec()));
+    }
+
     #[test]
     fn the_name_of_every_message_is_read() {
         let me = Mem {
