@@ -306,8 +306,8 @@ fn quiet_calls_performed_by_the_supervisor_still_work() {
             "{mode}: {}",
             r.stdout
         );
-        // Messages without a name on connected pairs: a datagram one is
-        // sent by the supervisor, a stream one continued.
+        // Messages without a name on connected pairs: both are sent by the
+        // supervisor on its copy (a stream one since round 8).
         for kind in ["dgram", "stream"] {
             let prefix = format!("pair {kind} ");
             assert_eq!(line_count(&r, &prefix, "sent"), 13, "{mode}: {}", r.stdout);

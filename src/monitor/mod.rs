@@ -3,6 +3,7 @@
 //! (watch).
 
 pub mod attribution;
+pub mod cmsg;
 pub mod detonate;
 pub mod keep;
 pub mod notify;

@@ -1074,10 +1074,13 @@ const MAX_UNNAMED_SEND: usize = 256 * 1024;
 /// A call that names no destination: it goes to the connected peer,
 /// checked at connect. connect, bind and sendto hold the name's pointer and
 /// length in registers, so the kernel reads none either. A `sendmsg`
-/// header is memory: continued, the kernel would read it again, and a name
-/// a second thread put there since would be used on any socket but a
-/// stream one (where only `MSG_FASTOPEN` reads it). So the supervisor sends
-/// the data it read on its copy of the socket; `sendmmsg` is refused.
+/// header is memory, and so is the descriptor table: continued, the kernel
+/// would look both up again, and a second thread that moved a datagram
+/// socket onto the number (`dup2`) and put a name in the header since
+/// would send anywhere, even where the socket judged was a stream one. So
+/// the supervisor sends the data it read, with the descriptors it took, on
+/// its copy of the socket; `sendmmsg` (which also writes each message's
+/// count back into the process) is refused.
 fn unnamed(
     listener: &Arc<OwnedFd>,
     req: &libc::seccomp_notif,
@@ -1088,43 +1091,111 @@ fn unnamed(
     use libc::*;
     let nr = i64::from(req.data.nr);
     let a = req.data.args;
-    if nr != SYS_sendmsg && nr != SYS_sendmmsg {
+    let pid = req.pid as i32;
+    if (nr != SYS_sendmsg && nr != SYS_sendmmsg) || observe_only {
         return (None, Some(cont()));
     }
-    let Ok(sock) = take_fd(req.pid as i32, a[0] as i32) else {
+    ev.addr = Some("none in the message header".into());
+    if nr == SYS_sendmmsg {
+        return refuse(ev, EPERM, false);
+    }
+    let Ok(sock) = take_fd(pid, a[0] as i32) else {
         return (None, Some(fail(EBADF)));
     };
     let flags = (a[2] & 0xffff_ffff) as u32 as i32;
     let stream = sys::socket_type(&sock) == Some(SOCK_STREAM);
-    if stream && flags & MSG_FASTOPEN == 0 {
-        return (None, Some(cont()));
-    }
-    if observe_only {
-        return (None, Some(cont()));
-    }
-    ev.addr = Some("none in the message header".into());
-    if nr == SYS_sendmmsg || stream {
+    // A fast open connects to the header's name: nothing ordinary does it
+    // on a socket already judged.
+    if stream && flags & MSG_FASTOPEN != 0 {
         return refuse(ev, EPERM, false);
     }
-    let data = match sendmsg_data(mem, a[1], MAX_UNNAMED_SEND) {
-        Ok(d) => d,
-        Err(errno) => return refuse(ev, errno, false),
+    let msg = match read_message(mem, pid, a[1], stream) {
+        Ok(m) => m,
+        Err((errno, why)) => {
+            ev.addr = Some(format!("none in the message header; {why}"));
+            return refuse(ev, errno, false);
+        }
     };
     if !still_valid(listener, req.id) {
         return (None, Some(fail(EPERM)));
     }
-    send_for(listener, req.id, sock, data, flags);
+    send_for(listener, req.id, sock, msg, flags);
     (None, None)
 }
 
-/// Sends `data` on `sock` (the process's socket, taken) to its connected
-/// peer, on a worker thread: a full receiver must not stall the
-/// notifications of every other process.
-fn send_for(listener: &Arc<OwnedFd>, id: u64, sock: OwnedFd, data: Vec<u8>, flags: i32) {
+/// A nameless message as the supervisor read it once: its data and its
+/// descriptors (the supervisor's copies, closed after the send).
+struct Message {
+    data: Vec<u8>,
+    fds: Vec<OwnedFd>,
+}
+
+/// Reads the `sendmsg` header at `hdr` of process `pid`: the data (on a
+/// stream socket at most [`MAX_UNNAMED_SEND`], sent as a short count the
+/// caller loops on; otherwise whole or EMSGSIZE, a datagram is not cut)
+/// and the descriptors its control data passes, taken from the process.
+/// `Err`: the errno and why, for the record.
+fn read_message(mem: &Mem, pid: i32, hdr: u64, stream: bool) -> Result<Message, (i32, String)> {
+    let h = mem.bytes(hdr, MSGHDR as usize);
+    if h.len() != MSGHDR as usize {
+        return Err((libc::EFAULT, "unreadable message header".into()));
+    }
+    let word = |off: usize| u64::from_ne_bytes(h[off..off + 8].try_into().unwrap_or([0; 8]));
+    let (iov, iovlen, control, controllen) = (word(16), word(24), word(32), word(40));
+    if iovlen > MAX_MMSG {
+        return Err((libc::EMSGSIZE, format!("{iovlen} iovecs")));
+    }
+    let mut parts = Vec::new();
+    for i in 0..iovlen {
+        let (Some(base), Some(len)) = (mem.u64(iov + 16 * i), mem.u64(iov + 16 * i + 8)) else {
+            return Err((libc::EFAULT, "unreadable iovec".into()));
+        };
+        parts.push((base, len));
+    }
+    let data = if stream {
+        gather_upto(mem, &parts, MAX_UNNAMED_SEND)
+    } else {
+        gather(mem, &parts, MAX_UNNAMED_SEND)
+    }
+    .map_err(|e| (e, "unreadable data".to_string()))?;
+    let numbers = match controllen {
+        0 => Vec::new(),
+        n if n > super::cmsg::MAX_CONTROL as u64 => {
+            return Err((libc::ENOBUFS, format!("{n} bytes of control data")));
+        }
+        n => {
+            let raw = mem.bytes(control, n as usize);
+            if raw.len() != n as usize {
+                return Err((libc::EFAULT, "unreadable control data".into()));
+            }
+            super::cmsg::rights(&raw).map_err(|r| (r.errno(), r.to_string()))?
+        }
+    };
+    let mut fds = Vec::with_capacity(numbers.len());
+    for n in numbers {
+        let fd = take_fd(pid, n).map_err(|_| (libc::EBADF, format!("descriptor {n} passed")))?;
+        fds.push(fd);
+    }
+    Ok(Message { data, fds })
+}
+
+/// Sends `msg` on `sock` (the process's socket, taken) to its connected
+/// peer with the caller's flags, on a worker thread: a full receiver must
+/// not stall the notifications of every other process.
+fn send_for(listener: &Arc<OwnedFd>, id: u64, sock: OwnedFd, msg: Message, flags: i32) {
+    use nix::sys::socket::{ControlMessage, MsgFlags, UnixAddr, sendmsg};
     on_worker(listener, id, move || {
-        match sys::sendto_raw(&sock, &data, flags, &[]) {
+        let raw: Vec<i32> = msg.fds.iter().map(|f| f.as_raw_fd()).collect();
+        let rights = [ControlMessage::ScmRights(&raw)];
+        let cmsgs: &[ControlMessage] = if raw.is_empty() { &[] } else { &rights };
+        let iov = [std::io::IoSlice::new(&msg.data)];
+        let flags = MsgFlags::from_bits_retain(flags);
+        let done = sendmsg::<UnixAddr>(sock.as_raw_fd(), &iov, cmsgs, flags, None);
+        // The copies passed go once the kernel holds its references.
+        drop(msg.fds);
+        match done {
             Ok(n) => ok(n as i64),
-            Err(err) => fail(err.raw_os_error().unwrap_or(libc::EPERM)),
+            Err(errno) => fail(errno as i32),
         }
     });
 }
@@ -1220,6 +1291,28 @@ fn gather(mem: &Mem, parts: &[(u64, u64)], max: usize) -> Result<Vec<u8>, i32> {
             return Err(libc::EFAULT);
         }
         out.extend(b);
+    }
+    Ok(out)
+}
+
+/// The bytes of `(address, length)` pieces up to `max` in all, as a stream
+/// send takes them: a piece readable only in part ends the data there (the
+/// kernel sends what it copied), and nothing readable at all is EFAULT.
+fn gather_upto(mem: &Mem, parts: &[(u64, u64)], max: usize) -> Result<Vec<u8>, i32> {
+    let mut out = Vec::new();
+    for &(base, len) in parts {
+        let want = usize::try_from(len)
+            .unwrap_or(usize::MAX)
+            .min(max - out.len());
+        let b = mem.bytes(base, want);
+        let short = b.len() < want;
+        out.extend(b);
+        if short && out.is_empty() {
+            return Err(libc::EFAULT);
+        }
+        if short || out.len() == max {
+            break;
+        }
     }
     Ok(out)
 }
@@ -2555,6 +2648,102 @@ mod tests {
         v[4..8].copy_from_slice(&[127, 0, 0, 1]);
         v[8..].fill(0);
         v
+    }
+
+    /// A `msghdr` over `parts` with control data `control`.
+    fn header(parts: &mut [libc::iovec], control: &[u8]) -> libc::msghdr {
+        // SAFETY: an all-zero msghdr is a valid value.
+        let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
+        h.msg_iov = parts.as_mut_ptr();
+        h.msg_iovlen = parts.len();
+        if !control.is_empty() {
+            h.msg_control = control.as_ptr() as *mut libc::c_void;
+            h.msg_controllen = control.len();
+        }
+        h
+    }
+
+    /// One control message: `level`, `kind` and `body`, padded.
+    fn cmsg(level: i32, kind: i32, body: &[u8]) -> Vec<u8> {
+        let mut out = ((16 + body.len()) as u64).to_ne_bytes().to_vec();
+        out.extend(level.to_ne_bytes());
+        out.extend(kind.to_ne_bytes());
+        out.extend(body);
+        out.resize(out.len().div_ceil(8) * 8, 0);
+        out
+    }
+
+    #[test]
+    fn a_nameless_message_is_read_once_with_its_descriptors() {
+        use std::os::fd::AsRawFd;
+        let pid = std::process::id() as i32;
+        let me = Mem { pid };
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let data = vec![7u8; MAX_UNNAMED_SEND + 100];
+        let mut parts = [
+            libc::iovec {
+                iov_base: b"head".as_ptr() as *mut libc::c_void,
+                iov_len: 4,
+            },
+            libc::iovec {
+                iov_base: data.as_ptr() as *mut libc::c_void,
+                iov_len: data.len(),
+            },
+        ];
+        let fds: Vec<u8> = [r.as_raw_fd(), w.as_raw_fd()]
+            .iter()
+            .flat_map(|f| f.to_ne_bytes())
+            .collect();
+        let rights = cmsg(libc::SOL_SOCKET, libc::SCM_RIGHTS, &fds);
+        let h = header(&mut parts, &rights);
+        let at = &h as *const libc::msghdr as u64;
+        // A stream message is cut at the cap; the descriptors are copies.
+        let msg = read_message(&me, pid, at, true).unwrap();
+        assert_eq!(msg.data.len(), MAX_UNNAMED_SEND);
+        assert_eq!(&msg.data[..5], b"head\x07");
+        assert_eq!(msg.fds.len(), 2);
+        assert_ne!(msg.fds[0].as_raw_fd(), r.as_raw_fd());
+        nix::unistd::write(&msg.fds[1], b"x").unwrap();
+        let mut got = [0u8; 1];
+        assert_eq!(nix::unistd::read(&r, &mut got), Ok(1));
+        // A datagram is not cut: refused whole.
+        let too_big = read_message(&me, pid, at, false).map(|m| m.data.len());
+        assert_eq!(too_big.map_err(|e| e.0), Err(libc::EMSGSIZE));
+        // Credentials, a descriptor the process lacks, a length past the
+        // control data: refused, nothing taken.
+        let creds = cmsg(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &[0; 12]);
+        let bad_fd = cmsg(libc::SOL_SOCKET, libc::SCM_RIGHTS, &(-1i32).to_ne_bytes());
+        let mut long = rights.clone();
+        long[0] = 64;
+        for (control, errno) in [
+            (creds, libc::EPERM),
+            (bad_fd, libc::EBADF),
+            (long, libc::EINVAL),
+        ] {
+            let h = header(&mut parts[..1], &control);
+            let at = &h as *const libc::msghdr as u64;
+            let got = read_message(&me, pid, at, true).map(|m| m.fds.len());
+            assert_eq!(got.map_err(|e| e.0), Err(errno));
+        }
+        // Unreadable data before anything readable is EFAULT; after, a
+        // short count.
+        let mut holes = [
+            libc::iovec {
+                iov_base: 8 as *mut libc::c_void,
+                iov_len: 4,
+            },
+            parts[0],
+        ];
+        let h = header(&mut holes, &[]);
+        let got = read_message(&me, pid, &h as *const libc::msghdr as u64, true);
+        assert_eq!(
+            got.map(|m| m.data.len()).map_err(|e| e.0),
+            Err(libc::EFAULT)
+        );
+        holes.swap(0, 1);
+        let h = header(&mut holes, &[]);
+        let got = read_message(&me, pid, &h as *const libc::msghdr as u64, true);
+        assert_eq!(got.map(|m| m.data).map_err(|e| e.0), Ok(b"head".to_vec()));
     }
 
     #[test]
