@@ -610,7 +610,15 @@ fn pypi_index_with_dep(dated: bool) -> (PypiIndex, Vec<String>) {
         fs::create_dir_all(dir.path().join(name)).unwrap();
         fs::write(
             dir.path().join(format!("{name}/__init__.py")),
-            format!("V = '{v}'\n"),
+            format!("V = '{v}'\ndef main():\n    print(V)\n"),
+        )
+        .unwrap();
+        // A console script: pipx installs only packages with apps.
+        let info = dir.path().join(format!("{name}-{v}.dist-info"));
+        fs::create_dir_all(&info).unwrap();
+        fs::write(
+            info.join("entry_points.txt"),
+            format!("[console_scripts]\n{name} = {name}:main\n"),
         )
         .unwrap();
         build_wheel(&PipFixture {
@@ -921,5 +929,195 @@ fn pip_without_a_gate_over_tls_installs_the_older_versions() {
             front.handshakes() > 0,
             "{mode}: the index was reached over TLS"
         );
+    }
+}
+
+/// The filter's cost (README, "Release-age cooldown"): one install of a
+/// project of `n` packages (each with an old and a young version), cooldown
+/// on vs off, alternating (ABBA), fresh caches; medians printed.
+/// `cargo test --test integration bench_cooldown -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn bench_cooldown_proxy_filter_on_vs_off() {
+    let n = 40;
+    let pkg = |name: &str, v: &str| {
+        NpmPackage::new(
+            json!({"name": name, "version": v, "license": "MIT"}),
+            &[("index.js", format!("module.exports = '{v}';\n").as_bytes())],
+        )
+    };
+    let names: Vec<String> = (0..n).map(|i| format!("pwbench{i}")).collect();
+    let registry = NpmRegistry::start_with(
+        names
+            .iter()
+            .flat_map(|name| [pkg(name, OLD), pkg(name, NEW)])
+            .collect(),
+    );
+    for name in &names {
+        registry.set_time(name, OLD, &days_ago(400));
+        registry.set_time(name, NEW, &days_ago(1));
+    }
+    let env = ShimEnv::new(&[]);
+    let dir = env.home.path().join("proj");
+    let deps: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|d| (d.clone(), Value::from("^1.0.0")))
+        .collect();
+    let (index, _) = pypi_index_with_dep(true);
+    let (penv, venv, _place) = pip_env();
+    let url = index.index_url();
+    let mut yarn: [Vec<u128>; 2] = Default::default();
+    let mut pip: [Vec<u128>; 2] = Default::default();
+    for round in 0..4 {
+        let order = if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for on in order {
+            let text = if on { "cooldown = \"3d\"\n" } else { "" };
+            policy(&env, text);
+            policy(&penv, text);
+            npm_project(&dir);
+            fs::write(
+                dir.join("package.json"),
+                json!({"name": "proj", "version": "1.0.0", "license": "MIT", "dependencies": deps})
+                    .to_string(),
+            )
+            .unwrap();
+            let _ = fs::remove_file(dir.join("yarn.lock"));
+            let cache = env.home.path().join(".cache/yarn");
+            let _ = fs::remove_dir_all(&cache);
+            fs::write(
+                dir.join(".yarnrc"),
+                format!(
+                    "registry \"{}\"\ncache-folder \"{}\"\n",
+                    registry.registry_url(),
+                    cache.display()
+                ),
+            )
+            .unwrap();
+            let t = std::time::Instant::now();
+            let r = shim(
+                &env,
+                "protect",
+                "yarn",
+                &["install", "--non-interactive"],
+                &dir,
+            );
+            yarn[on as usize].push(t.elapsed().as_millis());
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let t = std::time::Instant::now();
+            let r = pip_shim(&penv, "protect", &url);
+            pip[on as usize].push(t.elapsed().as_millis());
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let want = if on { OLD } else { NEW };
+            assert_eq!(py_version(&venv, "pwcool").as_deref(), Some(want));
+            let _ = py_version(&venv, "pwdep");
+        }
+    }
+    let median = |v: &mut Vec<u128>| {
+        v.sort();
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2
+    };
+    for (what, runs) in [
+        ("yarn, 40 packages", &mut yarn),
+        ("pip, 2 packages", &mut pip),
+    ] {
+        println!(
+            "{what}: cooldown off {:?} ms (median {}), on {:?} ms (median {})",
+            runs[0].clone(),
+            median(&mut runs[0]),
+            runs[1].clone(),
+            median(&mut runs[1])
+        );
+    }
+}
+
+/// poetry (no gate; its legacy source's pages go through the filter):
+/// `poetry add pwcool` locks and installs the older versions.
+#[test]
+fn poetry_without_a_gate_locks_the_older_versions_through_the_proxys_filter() {
+    which::which("poetry").expect("poetry on PATH (.ci/run installs it)");
+    let (index, _) = pypi_index_with_dep(true);
+    let env = ShimEnv::new(&[]);
+    let settings = [
+        ("virtualenvs.in-project", "true"),
+        ("virtualenvs.use-poetry-python", "true"),
+    ];
+    for mode in ["protect", "block"] {
+        let project =
+            support::pypi::poetry_project(&env, &format!("poetry{mode}"), &index, &settings);
+        policy(&env, "cooldown = \"3d\"\n");
+        let r = shim(&env, mode, "poetry", &["add", "pwcool"], &project);
+        assert_eq!(r.code, 0, "poetry {mode}: {}", r.stderr);
+        let lock = fs::read_to_string(project.join("poetry.lock")).unwrap();
+        for name in ["pwcool", "pwdep"] {
+            assert!(
+                lock.contains(&format!("name = \"{name}\"\nversion = \"{OLD}\"")),
+                "poetry {mode}: {name}\n{lock}"
+            );
+        }
+        check_proxy(
+            &r,
+            &format!("poetry {mode}"),
+            &["pwcool 1.1.0", "pwdep 1.1.0"],
+        );
+    }
+}
+
+/// pipx (no gate of its own; the pip it runs is not given one): the app and
+/// its dependency are installed at their older versions.
+#[test]
+fn pipx_without_a_gate_installs_the_older_versions_through_the_proxys_filter() {
+    which::which("pipx").expect("pipx on PATH (.ci/run installs it)");
+    let (index, _) = pypi_index_with_dep(true);
+    let env = ShimEnv::new(&[]);
+    let local = env.home.path().join(".local/bin");
+    fs::create_dir_all(&local).unwrap();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&env.path).collect();
+    dirs.insert(1, local);
+    let path = std::env::join_paths(dirs).unwrap();
+    let url = index.index_url();
+    let venv = env.home.data_dir().join("pipx/venvs/pwcool");
+    for mode in ["protect", "block"] {
+        policy(&env, "cooldown = \"3d\"\n");
+        let before = env.report_files();
+        let out = run(env
+            .shim("pipx")
+            .args(["install", "--index-url", &url, "pwcool"])
+            .current_dir(env.home.path())
+            .env("PKGWARDEN_MODE", mode)
+            .env("PATH", &path));
+        let new = env.reports_since(&before);
+        let r = Ran {
+            code: out.status.code().unwrap_or(-1),
+            stderr: stderr_str(&out),
+            report: new
+                .first()
+                .map(|p| serde_json::from_slice(&fs::read(p).unwrap()).unwrap()),
+        };
+        assert_eq!(r.code, 0, "pipx {mode}: {}", r.stderr);
+        check_proxy(
+            &r,
+            &format!("pipx {mode}"),
+            &["pwcool 1.1.0", "pwdep 1.1.0"],
+        );
+        assert_eq!(
+            py_version(&venv, "pwcool").as_deref(),
+            Some(OLD),
+            "pipx {mode}"
+        );
+        assert_eq!(
+            py_version(&venv, "pwdep").as_deref(),
+            Some(OLD),
+            "pipx {mode}"
+        );
+        policy(&env, "");
+        let out = run(env
+            .shim("pipx")
+            .args(["uninstall", "pwcool"])
+            .env("PATH", &path));
+        assert_success(&out, "pipx uninstall");
     }
 }
