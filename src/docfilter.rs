@@ -464,6 +464,42 @@ mod tests {
         assert!(!html.contains("1.1.0"), "{html}");
     }
 
+    /// The filter's cost on a large document (README): `cargo test
+    /// --release --lib docfilter::tests::bench -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn bench_a_large_packument() {
+        let mut versions = Map::new();
+        let mut time = Map::new();
+        for i in 0..3000 {
+            let v = format!("1.{i}.0");
+            let deps: Map<String, Value> = (0..20)
+                .map(|d| (format!("dep-{d}"), json!("^1.0.0")))
+                .collect();
+            versions.insert(
+                v.clone(),
+                json!({"name": "big", "version": v, "dependencies": deps,
+                       "dist": {"tarball": format!("http://r/big/-/big-{v}.tgz"), "integrity": "sha512-".repeat(12)}}),
+            );
+            let day = if i < 2990 { "2025-01-01" } else { "2026-02-01" };
+            time.insert(v, json!(format!("{day}T00:00:00.000Z")));
+        }
+        let doc = json!({"name": "big", "dist-tags": {"latest": "1.2999.0"}, "versions": versions, "time": time})
+            .to_string()
+            .into_bytes();
+        let start = std::time::Instant::now();
+        let runs = 20;
+        for _ in 0..runs {
+            let f = packument(&doc, &cut(&[])).unwrap();
+            assert_eq!(f.held.len(), 10);
+        }
+        println!(
+            "packument of {} bytes, 3000 versions: {:?} per filter",
+            doc.len(),
+            start.elapsed() / runs
+        );
+    }
+
     #[test]
     fn python_versions_come_from_file_names() {
         assert_eq!(python_version("a_b-1.0-py3-none-any.whl"), "1.0");

@@ -968,7 +968,7 @@ fn bench_cooldown_proxy_filter_on_vs_off() {
     let url = index.index_url();
     let mut yarn: [Vec<u128>; 2] = Default::default();
     let mut pip: [Vec<u128>; 2] = Default::default();
-    for round in 0..4 {
+    for round in 0..6 {
         let order = if round % 2 == 0 {
             [true, false]
         } else {

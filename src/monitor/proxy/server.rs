@@ -218,6 +218,19 @@ impl Ctx {
             _ => 80,
         });
         let target = hostport(host, port);
+        // A registry's metadata answered from elsewhere is filtered there
+        // too: a redirect must not carry it past the cooldown.
+        if let Ok(mut p) = self.policy.lock()
+            && let Some(c) = p.cooldown.as_ref()
+            && c.hosts.iter().any(|h| h == from)
+            && !c.hosts.contains(&target)
+        {
+            let mut filter = (**c).clone();
+            filter.hosts.push(target.clone());
+            let mut next = (**p).clone();
+            next.cooldown = Some(Arc::new(filter));
+            *p = Arc::new(next);
+        }
         if terminated
             && scheme == "https"
             && let Ok(mut p) = self.policy.lock()
