@@ -106,7 +106,7 @@ impl CooldownFilter {
         Some(Asked { kind, html })
     }
 
-    /// The registry's `200` answer to an asked request, filtered: the
+    /// The registry's successful answer to an asked request, filtered: the
     /// versions held back are recorded on `open`; what cannot be filtered is
     /// refused or passed with a warning (`refuses`). `url` names it in
     /// messages.

@@ -719,10 +719,11 @@ async fn plain(
         Ok(r) => r,
         Err(e) => return unreachable(&open, &host, port, &e),
     };
+    // Any success is a document to filter (a 203 from a mirror too).
     if let Some((filter, asked)) = asked
-        && resp.status() == StatusCode::OK
+        && resp.status().is_success()
     {
-        let url = format!("{host}:{port}{}", uri.path());
+        let url = format!("http://{host}:{port}{}", uri.path());
         return filter.answer(asked, &open, &url, resp).await;
     }
     let (mut parts, body) = resp.into_parts();
