@@ -110,7 +110,7 @@ pub fn judge(
                 args: &inv.args,
                 command: &r.plan.request.command,
                 cwd: &r.at.cwd,
-                cooldown: r.plan.cooldown.clone(),
+                cooldown: crate::cooldown::observed(r.plan.cooldown.as_ref(), &r.requests),
             },
             eff,
         ),
@@ -158,6 +158,9 @@ pub fn judge(
         "{}",
         report::human::summary(&report, report::human::use_color())
     );
+    if let Some(line) = crate::cooldown::held_back_line(report.what.cooldown.as_ref()) {
+        eprintln!("{}", report::clean(&line));
+    }
     // After the summary, so that a slow collector never delays it; a sink's
     // failure is a warning and leaves the exit code alone.
     report::sink::send_report(&report, &p.log);

@@ -6,6 +6,7 @@ pub mod ci;
 pub mod cli;
 pub mod cooldown;
 pub mod detect;
+pub mod docfilter;
 pub mod doctor;
 pub mod exit;
 pub mod explain;

@@ -1166,7 +1166,7 @@ pub fn explain(key: &str) -> &'static str {
         }
         "log.syslog" => "also send every report as RFC 5424 syslog messages (unix, udp or tcp)",
         "cooldown" => {
-            "release-age cooldown: versions younger than this are not installed, through each manager's own date gate (off by default)"
+            "release-age cooldown: versions younger than this are not installed, through each manager's own date gate or, where it has none, pkgwarden's proxy's filter of the registry's metadata (off by default)"
         }
         "cooldown_managers" => {
             "the cooldown per manager (`npm = \"7d\"`, `pip = \"off\"`), replacing `cooldown` for it"
@@ -1175,7 +1175,7 @@ pub fn explain(key: &str) -> &'static str {
             "package names (npm globs too) the cooldown lets through at their newest version"
         }
         "cooldown_allow_unenforced" => {
-            "in block mode, run an install whose manager has no date gate (cooldown not enforced) instead of refusing it"
+            "in block mode, run an install whose cooldown cannot be enforced (no date gate or filter, a registry document the proxy cannot filter) instead of refusing it"
         }
         "intel_allow_unchecked" => {
             "in block mode, with a feed, run an install whose registries over TLS cannot be inspected instead of refusing it"

@@ -192,7 +192,8 @@ fn reserve_ca(
     policy: &setup::ProxyPolicy,
     at: &Place,
 ) -> Option<Result<sandbox::trust::Bundle, String>> {
-    (policy.intel.is_some() && !policy.inspect.is_empty())
+    policy
+        .terminates_tls()
         .then(|| sandbox::trust::reserve(&at.tmp).map_err(|e| e.to_string()))
 }
 

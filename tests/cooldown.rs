@@ -340,33 +340,22 @@ fn uv_installs_the_older_version_under_a_cooldown() {
     assert_eq!(py_installed(&venv).as_deref(), Some(NEW), "uv, no cooldown");
 }
 
-/// The pip of the venv template has no upload-date option (pip < 26): the
-/// cooldown is said not to be enforced, in one line and in the report;
-/// block refuses to run the install unless the policy allows it.
+/// gem has no date gate and its registry's metadata is not filtered by the
+/// proxy: the cooldown is said not to be enforced, in one line and in the
+/// report; block refuses to run the install unless the policy allows it.
 #[test]
-fn a_pip_without_a_date_gate_says_so_and_block_refuses_it() {
-    let index = pypi_index();
+fn a_manager_without_a_date_gate_says_so_and_block_refuses_it() {
     let env = ShimEnv::new(&[]);
-    let venv = venv(&env.home);
-    let pip = venv_bin(&venv, "pip");
-    let version = stdout_str(&run(env.bare(&pip).arg("--version")));
-    if version
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.split('.').next()?.parse::<u32>().ok())
-        >= Some(26)
-    {
-        panic!("this test needs a pip without --uploaded-prior-to; the template's is {version}");
-    }
-    let url = index.index_url();
-    let pip = pip.to_str().unwrap();
-    let args = ["install", "--no-cache-dir", "--index-url", &url, "pwcool"];
+    let gems = env.home.subdir("gems");
+    let missing = env.home.path().join("pwcool-1.0.0.gem");
     let typed = |mode: &str| {
         let before = env.report_files();
         let out = run(env
-            .pkgwarden()
-            .args(["run", "--mode", mode, "--", pip])
-            .args(args)
+            .shim("gem")
+            .args(["install", "--local", "--no-document"])
+            .arg(&missing)
+            .env("GEM_HOME", &gems)
+            .env("PKGWARDEN_MODE", mode)
             .current_dir(env.home.path()));
         let new = env.reports_since(&before);
         Ran {
@@ -379,21 +368,17 @@ fn a_pip_without_a_date_gate_says_so_and_block_refuses_it() {
     };
     policy(&env, "cooldown = \"3d\"\n");
     let r = typed("protect");
-    assert_eq!(r.code, 0, "{}", r.stderr);
     let loud: Vec<&str> = r
         .stderr
         .lines()
         .filter(|l| l.contains("NOT ENFORCED"))
         .collect();
     assert_eq!(loud.len(), 1, "one line\n{}", r.stderr);
-    assert!(loud[0].contains("has no upload-date option"), "{}", loud[0]);
+    assert!(loud[0].contains("gem has no date gate"), "{}", loud[0]);
     let c = r.cooldown();
     assert_eq!(c["enforced"], false, "{c:#}");
-    assert!(c["mechanism"].as_str().unwrap().contains("pip 26"), "{c:#}");
-    assert_eq!(py_installed(&venv).as_deref(), Some(NEW), "not held back");
-    assert!(show(&env, &r).contains("3days NOT ENFORCED: pip "));
+    assert!(show(&env, &r).contains("3days NOT ENFORCED: gem "));
     // Block refuses, before anything runs.
-    let asked = index.request_count();
     let r = typed("block");
     assert_eq!(r.code, 91, "{}", r.stderr);
     assert!(
@@ -402,16 +387,15 @@ fn a_pip_without_a_date_gate_says_so_and_block_refuses_it() {
         r.stderr
     );
     assert!(r.report.is_none(), "nothing ran");
-    assert_eq!(index.request_count(), asked, "nothing ran");
-    // Unless the policy allows it, or turns the cooldown off for pip.
+    // Unless the policy allows it, or turns the cooldown off for gem.
     for text in [
         "cooldown = \"3d\"\ncooldown_allow_unenforced = true\n",
-        "cooldown = \"3d\"\n[cooldown_managers]\npip = \"off\"\n",
+        "cooldown = \"3d\"\n[cooldown_managers]\ngem = \"off\"\n",
     ] {
         policy(&env, text);
         let r = typed("block");
-        assert_eq!(r.code, 0, "{text}: {}", r.stderr);
-        assert_eq!(py_installed(&venv).as_deref(), Some(NEW), "{text}");
+        assert_ne!(r.code, 91, "{text}: {}", r.stderr);
+        assert!(r.report.is_some(), "{text}: it ran\n{}", r.stderr);
     }
 }
 
@@ -549,7 +533,7 @@ fn npm_installs_a_locked_version_as_locked_and_the_report_says_so() {
 }
 
 /// `pkgwarden plan` says which gate an install would get, or that it would
-/// get none and why (yarn 1 and RubyGems have none).
+/// get none and why (RubyGems has none; yarn 1 gets pkgwarden's proxy).
 #[test]
 fn plan_names_the_gate_or_says_there_is_none() {
     let env = ShimEnv::new(&[]);
@@ -573,18 +557,567 @@ fn plan_names_the_gate_or_says_there_is_none() {
             && npm.contains("npm_config_before="),
         "{npm}"
     );
-    for (words, why) in [
-        (
-            &["yarn", "add", "x"][..],
-            "has no date gate (yarn 1 has none",
-        ),
-        (&["gem", "install", "x"][..], "gem has no date gate"),
-    ] {
-        let out = plan(words);
+    let gem = plan(&["gem", "install", "x"]);
+    assert!(
+        gem.contains("cooldown           3days NOT ENFORCED: ")
+            && gem.contains("gem has no date gate"),
+        "{gem}"
+    );
+    // yarn 1 has no gate: pkgwarden's proxy filters its registry's
+    // documents, over TLS too (yarn is told to trust the install's CA).
+    for registry in ["http://127.0.0.1:1/", "https://127.0.0.1:1/"] {
+        let yarn = plan(&["yarn", "add", "--registry", registry, "x"]);
         assert!(
-            out.contains("cooldown           3days NOT ENFORCED: ") && out.contains(why),
-            "{words:?}: {out}"
+            yarn.contains("cooldown           3days: nothing uploaded after")
+                && yarn.contains("pkgwarden's proxy"),
+            "{registry}: {yarn}"
         );
     }
     assert!(!plan(&["npx", "x"]).contains("cooldown"), "off for npx");
+}
+
+// ---- managers without a gate: pkgwarden's proxy filters the metadata ----
+
+/// An npm registry where `pwcool` and `pwdep` each have 1.0.0 (400 days
+/// old) and 1.1.0 (a day old); both `pwcool`s depend on `pwdep ^1.0.0`.
+fn npm_registry_with_dep() -> NpmRegistry {
+    let pkg = |name: &str, v: &str, deps: Value| {
+        NpmPackage::new(
+            json!({"name": name, "version": v, "license": "MIT", "dependencies": deps}),
+            &[("index.js", format!("module.exports = '{v}';\n").as_bytes())],
+        )
+    };
+    let dep = json!({"pwdep": "^1.0.0"});
+    let r = NpmRegistry::start_with(vec![
+        pkg("pwcool", OLD, dep.clone()),
+        pkg("pwcool", NEW, dep),
+        pkg("pwdep", OLD, json!({})),
+        pkg("pwdep", NEW, json!({})),
+    ]);
+    for name in ["pwcool", "pwdep"] {
+        r.set_time(name, OLD, &days_ago(400));
+        r.set_time(name, NEW, &days_ago(1));
+    }
+    r
+}
+
+/// A PEP 691 index with `pwcool` and `pwdep` wheels 1.0.0 (400 days old)
+/// and 1.1.0 (a day old); `pwcool` requires `pwdep`. `dated`: false serves
+/// PEP 503 HTML only (no upload times).
+fn pypi_index_with_dep(dated: bool) -> (PypiIndex, Vec<String>) {
+    let wheel = |name: &str, v: &str, requires: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join(name)).unwrap();
+        fs::write(
+            dir.path().join(format!("{name}/__init__.py")),
+            format!("V = '{v}'\ndef main():\n    print(V)\n"),
+        )
+        .unwrap();
+        // A console script: pipx installs only packages with apps.
+        let info = dir.path().join(format!("{name}-{v}.dist-info"));
+        fs::create_dir_all(&info).unwrap();
+        fs::write(
+            info.join("entry_points.txt"),
+            format!("[console_scripts]\n{name} = {name}:main\n"),
+        )
+        .unwrap();
+        build_wheel(&PipFixture {
+            name: name.into(),
+            version: v.into(),
+            summary: Some("Inert pkgwarden fixture".into()),
+            requires_dist: requires.iter().map(|r| r.to_string()).collect(),
+            dir: dir.path().to_path_buf(),
+        })
+    };
+    let dists = vec![
+        wheel("pwcool", OLD, &["pwdep"]),
+        wheel("pwcool", NEW, &["pwdep"]),
+        wheel("pwdep", OLD, &[]),
+        wheel("pwdep", NEW, &[]),
+    ];
+    let names: Vec<String> = dists.iter().map(|d| d.filename.clone()).collect();
+    let index = PypiIndex::start_with(dists);
+    if dated {
+        for (i, n) in names.iter().enumerate() {
+            let age = if i % 2 == 0 { 400 } else { 1 };
+            index.set_upload_time(n, &days_ago(age));
+        }
+    }
+    (index, names)
+}
+
+/// The version of `name` in the npm project at `dir`.
+fn npm_version(dir: &Path, name: &str) -> String {
+    let m = dir.join(format!("node_modules/{name}/package.json"));
+    let text = fs::read_to_string(&m).unwrap_or_else(|e| panic!("{}: {e}", m.display()));
+    serde_json::from_str::<Value>(&text).unwrap()["version"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The versions the report says the proxy held back, as `name version`.
+fn held_back(r: &Ran) -> Vec<String> {
+    let mut v: Vec<String> = r.cooldown()["held_back"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|h| {
+                    format!(
+                        "{} {}",
+                        h["package"].as_str().unwrap(),
+                        h["version"].as_str().unwrap()
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Enforced by the proxy, and what it held back, with release dates; one
+/// summary line on stderr.
+fn check_proxy(r: &Ran, what: &str, held: &[&str]) {
+    check_enforced(r, what, "pkgwarden's proxy");
+    assert_eq!(held_back(r), held, "{what}: {:#}", r.cooldown());
+    let day_old = SystemTime::now() - Duration::from_secs(24 * 3600);
+    for h in r.cooldown()["held_back"].as_array().unwrap() {
+        // The registry's own date: a day ago (when the registry started).
+        let at = humantime::parse_rfc3339(h["released"].as_str().unwrap()).unwrap();
+        let off = day_old.duration_since(at).unwrap_or_default();
+        assert!(off < Duration::from_secs(600), "{what}: {h}");
+    }
+    let lines: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("pkgwarden: cooldown 3days held back "))
+        .collect();
+    assert_eq!(lines.len(), 1, "{what}: one summary line\n{}", r.stderr);
+}
+
+/// `yarn add pwcool` (yarn 1) from `registry` in a fresh project, with a
+/// fresh cache.
+fn yarn_add(env: &ShimEnv, mode: &str, registry: &NpmRegistry, dir: &Path) -> Ran {
+    npm_project(dir);
+    let _ = fs::remove_file(dir.join("yarn.lock"));
+    let cache = env.home.path().join(".cache/yarn");
+    let _ = fs::remove_dir_all(&cache);
+    fs::write(
+        dir.join(".yarnrc"),
+        format!(
+            "registry \"{}\"\ncache-folder \"{}\"\n",
+            registry.registry_url(),
+            cache.display()
+        ),
+    )
+    .unwrap();
+    shim(
+        env,
+        mode,
+        "yarn",
+        &["add", "--non-interactive", "pwcool"],
+        dir,
+    )
+}
+
+#[test]
+fn yarn_1_installs_the_older_versions_through_the_proxys_filter() {
+    let registry = npm_registry_with_dep();
+    let env = ShimEnv::new(&[]);
+    let dir = env.home.path().join("proj");
+    for mode in ["protect", "block"] {
+        policy(&env, "cooldown = \"3d\"\n");
+        let r = yarn_add(&env, mode, &registry, &dir);
+        assert_eq!(r.code, 0, "yarn {mode}: {}", r.stderr);
+        assert_eq!(npm_version(&dir, "pwcool"), OLD, "yarn {mode}");
+        assert_eq!(npm_version(&dir, "pwdep"), OLD, "yarn {mode}: transitive");
+        check_proxy(
+            &r,
+            &format!("yarn {mode}"),
+            &["pwcool 1.1.0", "pwdep 1.1.0"],
+        );
+        assert!(!registry.tarball_fetched("pwcool", NEW), "yarn {mode}");
+        assert!(!registry.tarball_fetched("pwdep", NEW), "yarn {mode}");
+        let shown = show(&env, &r);
+        assert!(
+            shown.contains("held back: pwcool 1.1.0 (released "),
+            "{shown}"
+        );
+    }
+    // An exempt package gets its newest; its dependency is still held back.
+    policy(&env, "cooldown = \"3d\"\ncooldown_exempt = [\"pwcool\"]\n");
+    let r = yarn_add(&env, "block", &registry, &dir);
+    assert_eq!(r.code, 0, "yarn exempt: {}", r.stderr);
+    assert_eq!(npm_version(&dir, "pwcool"), NEW, "yarn: exempt");
+    assert_eq!(npm_version(&dir, "pwdep"), OLD, "yarn: exempt by name only");
+    assert_eq!(held_back(&r), ["pwdep 1.1.0"]);
+    // No cooldown: the newest, and no line.
+    policy(&env, "");
+    let r = yarn_add(&env, "protect", &registry, &dir);
+    assert_eq!(r.code, 0, "yarn: {}", r.stderr);
+    assert_eq!(npm_version(&dir, "pwcool"), NEW, "yarn, no cooldown");
+    assert_eq!(npm_version(&dir, "pwdep"), NEW, "yarn, no cooldown");
+    assert!(!r.stderr.contains("held back"), "{}", r.stderr);
+}
+
+/// `pip install pwcool` through the shim (the venv's pip: pip < 26, no date
+/// gate) from `url`, in `mode`.
+fn pip_shim(env: &ShimEnv, mode: &str, url: &str) -> Ran {
+    shim(
+        env,
+        mode,
+        "pip",
+        &["install", "--no-cache-dir", "--index-url", url, "pwcool"],
+        env.home.path(),
+    )
+}
+
+/// The version of `name` in `venv` (and uninstalls it).
+fn py_version(venv: &Path, name: &str) -> Option<String> {
+    let lib = venv.join("lib");
+    let py = fs::read_dir(&lib)
+        .ok()?
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("python"))?;
+    let site = py.path().join("site-packages");
+    let text = fs::read_to_string(site.join(format!("{name}/__init__.py"))).ok()?;
+    let _ = fs::remove_dir_all(site.join(name));
+    for v in [OLD, NEW] {
+        let _ = fs::remove_dir_all(site.join(format!("{name}-{v}.dist-info")));
+    }
+    text.split('\'').nth(1).map(str::to_string)
+}
+
+/// A venv whose pip has no date gate, on the PATH after the shims.
+fn pip_env() -> (ShimEnv, PathBuf, tempfile::TempDir) {
+    let place = tempfile::tempdir().unwrap();
+    let venv = place.path().join("venv");
+    make_venv(&venv, &[]);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let version = stdout_str(&run(env.bare(venv_bin(&venv, "pip")).arg("--version")));
+    let major = version
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.split('.').next()?.parse::<u32>().ok());
+    assert!(major < Some(26), "this test needs a pip < 26: {version}");
+    (env, venv, place)
+}
+
+#[test]
+fn pip_without_a_gate_installs_the_older_versions_through_the_proxys_filter() {
+    let (index, files) = pypi_index_with_dep(true);
+    let (env, venv, _place) = pip_env();
+    let url = index.index_url();
+    for mode in ["protect", "block"] {
+        policy(&env, "cooldown = \"3d\"\n");
+        let r = pip_shim(&env, mode, &url);
+        assert_eq!(r.code, 0, "pip {mode}: {}", r.stderr);
+        assert_eq!(
+            py_version(&venv, "pwcool").as_deref(),
+            Some(OLD),
+            "pip {mode}"
+        );
+        assert_eq!(
+            py_version(&venv, "pwdep").as_deref(),
+            Some(OLD),
+            "pip {mode}: transitive"
+        );
+        check_proxy(&r, &format!("pip {mode}"), &["pwcool 1.1.0", "pwdep 1.1.0"]);
+        for new in [&files[1], &files[3]] {
+            assert!(
+                !index
+                    .requests()
+                    .iter()
+                    .any(|q| q.path.ends_with(new.as_str())),
+                "pip {mode}: {new} downloaded"
+            );
+        }
+    }
+    policy(&env, "cooldown = \"3d\"\ncooldown_exempt = [\"PWCool\"]\n");
+    let r = pip_shim(&env, "block", &url);
+    assert_eq!(r.code, 0, "pip exempt: {}", r.stderr);
+    assert_eq!(
+        py_version(&venv, "pwcool").as_deref(),
+        Some(NEW),
+        "pip exempt"
+    );
+    assert_eq!(
+        py_version(&venv, "pwdep").as_deref(),
+        Some(OLD),
+        "pip exempt"
+    );
+    assert_eq!(held_back(&r), ["pwdep 1.1.0"]);
+    policy(&env, "");
+    let r = pip_shim(&env, "protect", &url);
+    assert_eq!(r.code, 0, "pip: {}", r.stderr);
+    assert_eq!(
+        py_version(&venv, "pwcool").as_deref(),
+        Some(NEW),
+        "pip, no cooldown"
+    );
+    assert_eq!(
+        py_version(&venv, "pwdep").as_deref(),
+        Some(NEW),
+        "pip, no cooldown"
+    );
+    assert!(r.cooldown().is_null(), "{:#}", r.cooldown());
+}
+
+/// An index that serves only PEP 503 HTML (no upload times): block refuses
+/// the page (403 naming pkgwarden and the policy key), protect passes it
+/// with a warning and the report says the cooldown was not enforced.
+#[test]
+fn an_index_without_dates_fails_closed_in_block() {
+    let (index, _) = pypi_index_with_dep(false);
+    let (env, venv, _place) = pip_env();
+    let url = index.index_url();
+    policy(&env, "cooldown = \"3d\"\n");
+    let r = pip_shim(&env, "block", &url);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot be enforced") && r.stderr.contains("PEP 503 HTML"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(py_version(&venv, "pwcool"), None, "block installed it");
+    let r = pip_shim(&env, "protect", &url);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("passed UNFILTERED"), "{}", r.stderr);
+    assert_eq!(r.cooldown()["enforced"], false, "{:#}", r.cooldown());
+    assert_eq!(py_version(&venv, "pwcool").as_deref(), Some(NEW));
+}
+
+/// Over TLS, without a feed: the proxy terminates the index's TLS for the
+/// cooldown alone (pip told to trust the install's CA), and filters there.
+#[test]
+fn pip_without_a_gate_over_tls_installs_the_older_versions() {
+    let (index, _) = pypi_index_with_dep(true);
+    let (env, venv, place) = pip_env();
+    let ca = support::tls::TestCa::new(&place.path().join("ca"));
+    let mut front = support::tls::TlsFront::bind(&ca);
+    front.start(index.port());
+    let url = format!("{}/simple/", front.base_url());
+    for mode in ["protect", "block"] {
+        policy(&env, "cooldown = \"3d\"\n");
+        let before = env.report_files();
+        let out = run(env
+            .shim("pip")
+            .args(["install", "--no-cache-dir", "--index-url", &url, "pwcool"])
+            .current_dir(env.home.path())
+            .env("PKGWARDEN_MODE", mode)
+            .env("PIP_CERT", &ca.pem)
+            .env("REQUESTS_CA_BUNDLE", "")
+            .env("CURL_CA_BUNDLE", ""));
+        let new = env.reports_since(&before);
+        let r = Ran {
+            code: out.status.code().unwrap_or(-1),
+            stderr: stderr_str(&out),
+            report: new
+                .first()
+                .map(|p| serde_json::from_slice(&fs::read(p).unwrap()).unwrap()),
+        };
+        assert_eq!(r.code, 0, "pip over TLS {mode}: {}", r.stderr);
+        assert_eq!(py_version(&venv, "pwcool").as_deref(), Some(OLD), "{mode}");
+        assert_eq!(py_version(&venv, "pwdep").as_deref(), Some(OLD), "{mode}");
+        check_proxy(
+            &r,
+            &format!("pip over TLS {mode}"),
+            &["pwcool 1.1.0", "pwdep 1.1.0"],
+        );
+        assert!(
+            front.handshakes() > 0,
+            "{mode}: the index was reached over TLS"
+        );
+    }
+}
+
+/// The filter's cost (README, "Release-age cooldown"): one install of a
+/// project of `n` packages (each with an old and a young version), cooldown
+/// on vs off, alternating (ABBA), fresh caches; medians printed.
+/// `cargo test --test integration bench_cooldown -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn bench_cooldown_proxy_filter_on_vs_off() {
+    let n = 40;
+    let pkg = |name: &str, v: &str| {
+        NpmPackage::new(
+            json!({"name": name, "version": v, "license": "MIT"}),
+            &[("index.js", format!("module.exports = '{v}';\n").as_bytes())],
+        )
+    };
+    let names: Vec<String> = (0..n).map(|i| format!("pwbench{i}")).collect();
+    let registry = NpmRegistry::start_with(
+        names
+            .iter()
+            .flat_map(|name| [pkg(name, OLD), pkg(name, NEW)])
+            .collect(),
+    );
+    for name in &names {
+        registry.set_time(name, OLD, &days_ago(400));
+        registry.set_time(name, NEW, &days_ago(1));
+    }
+    let env = ShimEnv::new(&[]);
+    let dir = env.home.path().join("proj");
+    let deps: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|d| (d.clone(), Value::from("^1.0.0")))
+        .collect();
+    let (index, _) = pypi_index_with_dep(true);
+    let (penv, venv, _place) = pip_env();
+    let url = index.index_url();
+    let mut yarn: [Vec<u128>; 2] = Default::default();
+    let mut pip: [Vec<u128>; 2] = Default::default();
+    for round in 0..6 {
+        let order = if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for on in order {
+            let text = if on { "cooldown = \"3d\"\n" } else { "" };
+            policy(&env, text);
+            policy(&penv, text);
+            npm_project(&dir);
+            fs::write(
+                dir.join("package.json"),
+                json!({"name": "proj", "version": "1.0.0", "license": "MIT", "dependencies": deps})
+                    .to_string(),
+            )
+            .unwrap();
+            let _ = fs::remove_file(dir.join("yarn.lock"));
+            let cache = env.home.path().join(".cache/yarn");
+            let _ = fs::remove_dir_all(&cache);
+            fs::write(
+                dir.join(".yarnrc"),
+                format!(
+                    "registry \"{}\"\ncache-folder \"{}\"\n",
+                    registry.registry_url(),
+                    cache.display()
+                ),
+            )
+            .unwrap();
+            let t = std::time::Instant::now();
+            let r = shim(
+                &env,
+                "protect",
+                "yarn",
+                &["install", "--non-interactive"],
+                &dir,
+            );
+            yarn[on as usize].push(t.elapsed().as_millis());
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let t = std::time::Instant::now();
+            let r = pip_shim(&penv, "protect", &url);
+            pip[on as usize].push(t.elapsed().as_millis());
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let want = if on { OLD } else { NEW };
+            assert_eq!(py_version(&venv, "pwcool").as_deref(), Some(want));
+            let _ = py_version(&venv, "pwdep");
+        }
+    }
+    let median = |v: &mut Vec<u128>| {
+        v.sort();
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2
+    };
+    for (what, runs) in [
+        ("yarn, 40 packages", &mut yarn),
+        ("pip, 2 packages", &mut pip),
+    ] {
+        println!(
+            "{what}: cooldown off {:?} ms (median {}), on {:?} ms (median {})",
+            runs[0].clone(),
+            median(&mut runs[0]),
+            runs[1].clone(),
+            median(&mut runs[1])
+        );
+    }
+}
+
+/// poetry (no gate; its legacy source's pages go through the filter):
+/// `poetry add pwcool` locks and installs the older versions.
+#[test]
+fn poetry_without_a_gate_locks_the_older_versions_through_the_proxys_filter() {
+    which::which("poetry").expect("poetry on PATH (.ci/run installs it)");
+    let (index, _) = pypi_index_with_dep(true);
+    let env = ShimEnv::new(&[]);
+    let settings = [
+        ("virtualenvs.in-project", "true"),
+        ("virtualenvs.use-poetry-python", "true"),
+    ];
+    for mode in ["protect", "block"] {
+        let project =
+            support::pypi::poetry_project(&env, &format!("poetry{mode}"), &index, &settings);
+        policy(&env, "cooldown = \"3d\"\n");
+        let r = shim(&env, mode, "poetry", &["add", "pwcool"], &project);
+        assert_eq!(r.code, 0, "poetry {mode}: {}", r.stderr);
+        let lock = fs::read_to_string(project.join("poetry.lock")).unwrap();
+        for name in ["pwcool", "pwdep"] {
+            assert!(
+                lock.contains(&format!("name = \"{name}\"\nversion = \"{OLD}\"")),
+                "poetry {mode}: {name}\n{lock}"
+            );
+        }
+        check_proxy(
+            &r,
+            &format!("poetry {mode}"),
+            &["pwcool 1.1.0", "pwdep 1.1.0"],
+        );
+    }
+}
+
+/// pipx (no gate of its own; the pip it runs is not given one): the app and
+/// its dependency are installed at their older versions.
+#[test]
+fn pipx_without_a_gate_installs_the_older_versions_through_the_proxys_filter() {
+    which::which("pipx").expect("pipx on PATH (.ci/run installs it)");
+    let (index, _) = pypi_index_with_dep(true);
+    let env = ShimEnv::new(&[]);
+    let local = env.home.path().join(".local/bin");
+    fs::create_dir_all(&local).unwrap();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&env.path).collect();
+    dirs.insert(1, local);
+    let path = std::env::join_paths(dirs).unwrap();
+    let url = index.index_url();
+    let venv = env.home.data_dir().join("pipx/venvs/pwcool");
+    for mode in ["protect", "block"] {
+        policy(&env, "cooldown = \"3d\"\n");
+        let before = env.report_files();
+        let out = run(env
+            .shim("pipx")
+            .args(["install", "--index-url", &url, "pwcool"])
+            .current_dir(env.home.path())
+            .env("PKGWARDEN_MODE", mode)
+            .env("PATH", &path));
+        let new = env.reports_since(&before);
+        let r = Ran {
+            code: out.status.code().unwrap_or(-1),
+            stderr: stderr_str(&out),
+            report: new
+                .first()
+                .map(|p| serde_json::from_slice(&fs::read(p).unwrap()).unwrap()),
+        };
+        assert_eq!(r.code, 0, "pipx {mode}: {}", r.stderr);
+        check_proxy(
+            &r,
+            &format!("pipx {mode}"),
+            &["pwcool 1.1.0", "pwdep 1.1.0"],
+        );
+        assert_eq!(
+            py_version(&venv, "pwcool").as_deref(),
+            Some(OLD),
+            "pipx {mode}"
+        );
+        assert_eq!(
+            py_version(&venv, "pwdep").as_deref(),
+            Some(OLD),
+            "pipx {mode}"
+        );
+        policy(&env, "");
+        let out = run(env
+            .shim("pipx")
+            .args(["uninstall", "pwcool"])
+            .env("PATH", &path));
+        assert_success(&out, "pipx uninstall");
+    }
 }

@@ -351,6 +351,8 @@ mod tests {
             open_at_end: false,
             upstream_failure: None,
             known_malicious: None,
+            held_back: Vec::new(),
+            cooldown_unfiltered: None,
         }
     }
 

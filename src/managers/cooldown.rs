@@ -45,9 +45,10 @@ pub fn apply(p: &mut InstallPlan, policy: &Policy, now: SystemTime, args: &[Stri
         enforced: false,
         mechanism: String::new(),
         exempt: cut.exempt.clone(),
-        notes: Vec::new(),
+        ..Cooldown::default()
     };
-    match super::adapter(p.tool).date_gate(p, &cut, args, cwd) {
+    let adapter = super::adapter(p.tool);
+    match adapter.date_gate(p, &cut, args, cwd) {
         Ok(gate) => {
             p.env.extend(gate.env);
             // Added to the adapter's own (pnpm's import method), which go
@@ -58,12 +59,52 @@ pub fn apply(p: &mut InstallPlan, policy: &Policy, now: SystemTime, args: &[Stri
             record.mechanism = gate.mechanism;
             record.notes = gate.notes;
         }
-        Err(why) => record.mechanism = why,
+        Err(why) => {
+            // No gate of its own: pkgwarden's proxy filters what the
+            // registry says, where it can read it.
+            let docs = adapter.registry_docs(p.tool);
+            match proxy_reads(p, &docs) {
+                Ok(()) => {
+                    record.enforced = true;
+                    record.mechanism = format!(
+                        "pkgwarden's proxy: versions released after the cut-off are removed from the registry's metadata ({why})"
+                    );
+                    record.proxy_filters = docs;
+                }
+                Err(no) => record.mechanism = format!("{why}; {no}"),
+            }
+        }
     }
-    record.notes.push(
-        "the report cannot say which versions the gate held back: only the manager saw the registry's dates, and its output is not evidence".into(),
-    );
+    if record.proxy_filters.is_empty() {
+        record.notes.push(
+            "the report cannot say which versions the gate held back: only the manager saw the registry's dates, and its output is not evidence".into(),
+        );
+    }
     p.cooldown = Some(record);
+}
+
+/// Whether pkgwarden's proxy can read this install's registry metadata:
+/// the adapter names the documents, and every registry is plain HTTP or
+/// reached over TLS the proxy terminates (the manager can be told to trust
+/// the install's CA). `Err` says why not.
+fn proxy_reads(p: &InstallPlan, docs: &[crate::model::cooldown::DocKind]) -> Result<(), String> {
+    if docs.is_empty() {
+        return Err("pkgwarden's proxy does not read its registries' metadata".into());
+    }
+    if p.registries.is_empty() {
+        return Err("no registry is known for this install".into());
+    }
+    let over_tls = p
+        .registries
+        .iter()
+        .any(|u| u.to_ascii_lowercase().starts_with("https://"));
+    if over_tls && p.trust.bundle_vars.is_empty() {
+        return Err(format!(
+            "its registry is reached over TLS and {} cannot be told to trust pkgwarden's proxy",
+            p.tool
+        ));
+    }
+    Ok(())
 }
 
 /// The leading numbers of a version (`10.34.9` → [10, 34, 9]).

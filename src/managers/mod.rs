@@ -109,6 +109,12 @@ pub trait Adapter: Sync {
     ) -> Result<crate::model::cooldown::DateGate, String> {
         Err(format!("{} has no date gate pkgwarden can set", p.tool))
     }
+    /// The kinds of metadata document this tool's registries serve, with
+    /// release dates pkgwarden's proxy can filter by: it enforces the
+    /// cooldown for a tool without a date gate of its own. Empty: none.
+    fn registry_docs(&self, _tool: Tool) -> Vec<crate::model::cooldown::DocKind> {
+        Vec::new()
+    }
     /// Where a project in `cwd` names its own package, when this family's
     /// projects have such a manifest.
     fn project_manifest(&self, _cwd: &Path) -> Option<ProjectManifest> {

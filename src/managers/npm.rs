@@ -1796,6 +1796,9 @@ impl super::Adapter for NpmAdapter {
             )),
         }
     }
+    fn registry_docs(&self, _tool: Tool) -> Vec<crate::model::cooldown::DocKind> {
+        vec![crate::model::cooldown::DocKind::Packument]
+    }
     fn tools(&self) -> &'static [Tool] {
         &[Tool::Npm, Tool::Npx, Tool::Yarn, Tool::Pnpm, Tool::Pnpx]
     }

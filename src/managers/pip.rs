@@ -625,6 +625,9 @@ impl super::Adapter for PipAdapter {
     ) -> Result<crate::model::cooldown::DateGate, String> {
         super::cooldown::pip(p, cut)
     }
+    fn registry_docs(&self, _tool: Tool) -> Vec<crate::model::cooldown::DocKind> {
+        vec![crate::model::cooldown::DocKind::SimpleIndex]
+    }
     fn tools(&self) -> &'static [Tool] {
         &[Tool::Pip, Tool::Pip3, Tool::Python]
     }

@@ -896,6 +896,9 @@ impl super::Adapter for PyToolsAdapter {
             _ => Err("pipx has no date gate of its own (the pip it runs is not given one)".into()),
         }
     }
+    fn registry_docs(&self, _tool: Tool) -> Vec<crate::model::cooldown::DocKind> {
+        vec![crate::model::cooldown::DocKind::SimpleIndex]
+    }
     fn tools(&self) -> &'static [Tool] {
         &[Tool::Uv, Tool::Uvx, Tool::Poetry, Tool::Pipx]
     }

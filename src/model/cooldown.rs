@@ -26,6 +26,41 @@ pub struct Cooldown {
     /// cannot say.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The registry documents pkgwarden's proxy filters at the cut-off,
+    /// when it enforces the cooldown itself (a manager without a gate whose
+    /// registry it can read); empty when the manager's own gate does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_filters: Vec<DocKind>,
+    /// The versions the proxy held back (seen by the supervisor: evidence),
+    /// with their release dates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<HeldBack>,
+}
+
+/// A kind of metadata document a registry serves, with release dates the
+/// proxy can filter by (the adapter's data: which kinds its registries
+/// serve).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DocKind {
+    /// A JSON package document listing `versions`, with `time[version]`
+    /// and `dist-tags` (an npm-style registry).
+    Packument,
+    /// A PEP 503/691 simple project page; only its JSON form (PEP 691,
+    /// with PEP 700 `upload-time`) carries dates.
+    SimpleIndex,
+}
+
+/// One version the proxy held back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldBack {
+    /// The package, as the registry's document names it.
+    pub package: String,
+    /// The version held back.
+    pub version: String,
+    /// When it was released (the registry's own date; `unknown` when the
+    /// document gives none for it, which holds it back too).
+    pub released: String,
 }
 
 /// What an adapter's date gate asks of the install: variables, and options

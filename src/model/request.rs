@@ -51,6 +51,14 @@ pub struct Request {
     /// malicious packages (`pkgwarden intel import`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_malicious: Option<KnownMalicious>,
+    /// Versions this metadata response no longer lists: the release-age
+    /// cooldown held them back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<crate::model::cooldown::HeldBack>,
+    /// A metadata response the cooldown's filter could not apply to (no
+    /// dates, unreadable): why, and whether it was refused or let through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_unfiltered: Option<String>,
 }
 
 /// A package archive the offline feed names as malicious.

@@ -118,7 +118,42 @@ pub fn proxy_policy(plan: &InstallPlan, policy: &Policy, env: &[(String, String)
         intel_refuses: policy.mode != Mode::Audit,
         inspect: inspected(plan),
         manager_ca: plan.trust.ca_file.clone(),
+        cooldown: cooldown_filter(plan, policy),
     }
+}
+
+/// The cooldown's filter, when the plan has the proxy enforce it (the
+/// manager has no date gate of its own): the cut-off, the exempt names, the
+/// documents its registries serve, and those registries.
+fn cooldown_filter(
+    plan: &InstallPlan,
+    policy: &Policy,
+) -> Option<std::sync::Arc<super::proxy::CooldownFilter>> {
+    let c = plan
+        .cooldown
+        .as_ref()
+        .filter(|c| c.enforced && !c.proxy_filters.is_empty())?;
+    // The plan wrote the cut-off itself; a cut-off it cannot read back is
+    // the epoch: everything held back rather than nothing (fail closed).
+    let at = crate::docfilter::parse_time(&c.cutoff).unwrap_or(std::time::UNIX_EPOCH);
+    let mut hosts: Vec<String> = plan
+        .registries
+        .iter()
+        .filter_map(|u| host_port_default(u))
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    Some(std::sync::Arc::new(super::proxy::CooldownFilter {
+        cut: crate::docfilter::Cut {
+            at,
+            exempt: c.exempt.clone(),
+        },
+        age: c.age.clone(),
+        cutoff: c.cutoff.clone(),
+        docs: c.proxy_filters.clone(),
+        hosts,
+        refuses: policy.mode == Mode::Block && !policy.cooldown_allow_unenforced,
+    }))
 }
 
 /// `host:port` of the manager's own registries reached over TLS (its

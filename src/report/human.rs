@@ -443,6 +443,16 @@ fn show_cooldown(out: &mut String, r: &Report, color: bool) {
     if !c.exempt.is_empty() {
         let _ = writeln!(out, "{:<10}exempt: {}", "", list(&c.exempt));
     }
+    for h in &c.held_back {
+        let _ = writeln!(
+            out,
+            "{:<10}held back: {} {} (released {})",
+            "",
+            clean(&h.package),
+            clean(&h.version),
+            clean(&h.released)
+        );
+    }
     for n in &c.notes {
         let _ = writeln!(out, "{:<10}{}", "", clean(n));
     }

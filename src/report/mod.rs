@@ -372,6 +372,8 @@ pub(crate) mod testdata {
             open_at_end: false,
             upstream_failure: None,
             known_malicious: None,
+            held_back: Vec::new(),
+            cooldown_unfiltered: None,
         }
     }
 

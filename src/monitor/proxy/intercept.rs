@@ -140,6 +140,7 @@ async fn inner(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<Body>
     let (mut parts, body) = req.into_parts();
     strip_hop(&mut parts.headers);
     parts.headers.remove(header::EXPECT);
+    let asked = ctx.cooldown_asks(&conn.host, conn.port, &mut parts);
     // The registry gets origin-form, and its own name as Host when the
     // client sent none.
     let path = parts
@@ -175,6 +176,13 @@ async fn inner(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<Body>
         Ok(r) => r,
         Err(e) => return Ok(unreachable(&open, &conn.host, conn.port, &e)),
     };
+    // Any success is a document to filter (a 203 from a mirror too).
+    if let Some((filter, asked)) = asked
+        && resp.status().is_success()
+    {
+        let url = format!("https://{}:{}{path}", conn.host, conn.port);
+        return Ok(filter.answer(asked, &open, &url, resp).await);
+    }
     let (mut parts, body) = resp.into_parts();
     if parts.status.is_redirection()
         && let Some(location) = parts

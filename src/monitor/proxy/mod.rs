@@ -18,6 +18,7 @@
 //! - `upstream`: the origin side (hyper-util's pooled client, tunnels, the
 //!   user's own proxy).
 
+mod cooldown;
 mod decide;
 mod intercept;
 mod record;
@@ -31,6 +32,7 @@ mod bench;
 #[cfg(test)]
 mod tests;
 
+pub use cooldown::CooldownFilter;
 pub use decide::decide;
 
 pub use crate::model::request::{Request, Verdict};
@@ -71,6 +73,18 @@ pub struct ProxyPolicy {
     /// The CA file the manager is configured with: trusted, besides the
     /// system store, when the proxy verifies a registry.
     pub manager_ca: Option<std::path::PathBuf>,
+    /// The release-age cooldown the proxy enforces (the manager has no date
+    /// gate of its own): its registries' metadata filtered at the cut-off.
+    pub cooldown: Option<Arc<CooldownFilter>>,
+}
+
+impl ProxyPolicy {
+    /// True when the `CONNECT`s to the manager's registries over TLS are
+    /// terminated: something must read them (the feed, the cooldown's
+    /// filter) and there are some.
+    pub fn terminates_tls(&self) -> bool {
+        (self.intel.is_some() || self.cooldown.is_some()) && !self.inspect.is_empty()
+    }
 }
 
 /// The proxy's bounds: what a slow, huge or numerous client gets refused.
@@ -198,9 +212,9 @@ impl Proxy {
             .enable_time()
             .build()?;
         let (stop, stopped) = tokio::sync::oneshot::channel();
-        // Only with a feed and a registry over TLS: nothing of TLS is made
-        // otherwise.
-        let authority = (policy.intel.is_some() && !policy.inspect.is_empty()).then(|| {
+        // Only with a feed or the cooldown's filter, and a registry over
+        // TLS: nothing of TLS is made otherwise.
+        let authority = policy.terminates_tls().then(|| {
             tls::Authority::new(policy.manager_ca.as_deref())
                 .map(Arc::new)
                 .map_err(|e| e.to_string())

@@ -4,6 +4,7 @@
 //! process keeps open) is still in the report, marked `open_at_end`.
 
 use super::{Request, Verdict};
+use crate::model::cooldown::HeldBack;
 use crate::model::request::KnownMalicious;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -67,6 +68,8 @@ impl Book {
             open_at_end: false,
             upstream_failure: None,
             known_malicious: None,
+            held_back: Vec::new(),
+            cooldown_unfiltered: None,
         };
         let up = Arc::new(AtomicU64::new(0));
         let down = Arc::new(AtomicU64::new(0));
@@ -132,6 +135,30 @@ impl Book {
                     Some(r) => format!("{r}; {why}; audit: let through"),
                     None => format!("{why}; audit: let through"),
                 });
+            }
+        }
+    }
+
+    /// Records the versions the cooldown held back from this response.
+    fn hold(&self, index: usize, held: &[HeldBack]) {
+        if let Ok(mut inner) = self.inner.lock()
+            && !inner.closed
+            && let Some(e) = inner.entries.get_mut(index)
+        {
+            e.request.held_back.extend(held.iter().cloned());
+        }
+    }
+
+    /// Records a metadata response the cooldown could not filter; a refused
+    /// one becomes denied.
+    fn unfiltered(&self, index: usize, why: &str, refused: bool) {
+        if let Ok(mut inner) = self.inner.lock()
+            && !inner.closed
+            && let Some(e) = inner.entries.get_mut(index)
+        {
+            e.request.cooldown_unfiltered = Some(why.to_string());
+            if refused {
+                e.request.verdict = Verdict::Denied;
             }
         }
     }
@@ -233,6 +260,23 @@ impl Open {
     pub fn flag(&self, known: &KnownMalicious, refused: bool) {
         if let Some(i) = self.index {
             self.book.flag(i, known, refused);
+        }
+    }
+
+    /// Records the versions the cooldown held back ([`Book::hold`]).
+    pub fn hold(&self, held: &[HeldBack]) {
+        if let Some(i) = self.index
+            && !held.is_empty()
+        {
+            self.book.hold(i, held);
+        }
+    }
+
+    /// Records a response the cooldown could not filter
+    /// ([`Book::unfiltered`]); the caller answers a refused one.
+    pub fn unfiltered(&self, why: &str, refused: bool) {
+        if let Some(i) = self.index {
+            self.book.unfiltered(i, why, refused);
         }
     }
 

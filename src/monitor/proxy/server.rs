@@ -4,6 +4,7 @@
 //! [`decide`](super::decide), recorded at once, then relayed: plain HTTP
 //! through the pooled client, `CONNECT` as an upgrade copied both ways.
 
+use super::cooldown::{Asked, CooldownFilter};
 use super::intercept;
 use super::record::{Book, Open};
 use super::relay;
@@ -124,6 +125,25 @@ impl Ctx {
         })
     }
 
+    /// The cooldown's filter, when this request asks one of the manager's
+    /// registries for metadata (its headers are then rewritten to ask for
+    /// the dated form).
+    pub(super) fn cooldown_asks(
+        &self,
+        host: &str,
+        port: u16,
+        parts: &mut hyper::http::request::Parts,
+    ) -> Option<(Arc<CooldownFilter>, Asked)> {
+        let filter = self.policy.lock().ok()?.cooldown.clone()?;
+        let asked = filter.ask(
+            &hostport(host, port),
+            &parts.method,
+            parts.uri.path(),
+            &mut parts.headers,
+        )?;
+        Some((filter, asked))
+    }
+
     /// True when the feed's hits are refused (every mode but audit).
     fn policy_refuses_intel(&self) -> bool {
         self.policy.lock().is_ok_and(|p| p.intel_refuses)
@@ -198,6 +218,19 @@ impl Ctx {
             _ => 80,
         });
         let target = hostport(host, port);
+        // A registry's metadata answered from elsewhere is filtered there
+        // too: a redirect must not carry it past the cooldown.
+        if let Ok(mut p) = self.policy.lock()
+            && let Some(c) = p.cooldown.as_ref()
+            && c.hosts.iter().any(|h| h == from)
+            && !c.hosts.contains(&target)
+        {
+            let mut filter = (**c).clone();
+            filter.hosts.push(target.clone());
+            let mut next = (**p).clone();
+            next.cooldown = Some(Arc::new(filter));
+            *p = Arc::new(next);
+        }
         if terminated
             && scheme == "https"
             && let Ok(mut p) = self.policy.lock()
@@ -474,7 +507,10 @@ async fn connect(ctx: Arc<Ctx>, pid: Option<i32>, req: Request<Incoming>) -> Res
         Err(e) => return unreachable(&open, &host, port, &e),
     };
     let idle = ctx.limits.tunnel_idle;
-    let checked = ctx.policy.lock().is_ok_and(|p| p.intel.is_some());
+    let checked = ctx
+        .policy
+        .lock()
+        .is_ok_and(|p| p.intel.is_some() || p.cooldown.is_some());
     tokio::spawn(async move {
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
             return;
@@ -666,6 +702,7 @@ async fn plain(
     // hyper answers `Expect: 100-continue` itself when the body is first
     // read; the origin gets the body without the wait.
     parts.headers.remove(header::EXPECT);
+    let asked = ctx.cooldown_asks(&host, port, &mut parts);
     if let Some(auth) = ctx.routes.chain(&host).and_then(|u| u.auth.clone())
         && let Ok(v) = HeaderValue::from_str(&auth)
     {
@@ -682,6 +719,13 @@ async fn plain(
         Ok(r) => r,
         Err(e) => return unreachable(&open, &host, port, &e),
     };
+    // Any success is a document to filter (a 203 from a mirror too).
+    if let Some((filter, asked)) = asked
+        && resp.status().is_success()
+    {
+        let url = format!("http://{host}:{port}{}", uri.path());
+        return filter.answer(asked, &open, &url, resp).await;
+    }
     let (mut parts, body) = resp.into_parts();
     if allowed
         && parts.status.is_redirection()

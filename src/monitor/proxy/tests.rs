@@ -931,3 +931,150 @@ fn an_https_redirect_from_a_terminated_registry_is_terminated_too() {
         "{r:?}"
     );
 }
+
+/// An origin that answers every request with `body` (gzip-encoded, with an
+/// ETag) as `ctype`, and keeps the request heads it got.
+fn packument_origin(ctype: &'static str, body: Vec<u8>) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    use flate2::write::GzEncoder;
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&body).unwrap();
+    let gz = gz.finish().unwrap();
+    let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = heads.clone();
+    let addr = origin(move |mut s| {
+        while let Some((h, _)) = request(&mut s) {
+            seen.lock().unwrap().push(h);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Encoding: gzip\r\nETag: \"v1\"\r\nContent-Length: {}\r\n\r\n",
+                gz.len()
+            );
+            if s.write_all(head.as_bytes()).is_err() || s.write_all(&gz).is_err() {
+                return;
+            }
+        }
+    });
+    (addr, heads)
+}
+
+fn a_packument() -> Vec<u8> {
+    serde_json::json!({
+        "name": "pwcool",
+        "dist-tags": {"latest": "1.1.0"},
+        "versions": {"1.0.0": {}, "1.1.0": {}},
+        "time": {"1.0.0": "2020-01-01T00:00:00.000Z", "1.1.0": "2030-01-01T00:00:00.000Z"}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn with_cooldown(addr: SocketAddr, refuses: bool) -> ProxyPolicy {
+    ProxyPolicy {
+        cooldown: Some(Arc::new(CooldownFilter {
+            cut: crate::docfilter::Cut {
+                at: crate::docfilter::parse_time("2025-01-01T00:00:00Z").unwrap(),
+                exempt: Vec::new(),
+            },
+            age: "3days".into(),
+            cutoff: "2025-01-01T00:00:00Z".into(),
+            docs: vec![crate::model::cooldown::DocKind::Packument],
+            hosts: vec![addr.to_string()],
+            refuses,
+        })),
+        ..policy(&[addr])
+    }
+}
+
+fn get_packument(proxy: &Proxy, addr: SocketAddr) -> String {
+    ask(
+        proxy,
+        format!(
+            "GET http://{addr}/pwcool HTTP/1.1\r\nHost: {addr}\r\nProxy-Authorization: Basic {}\r\nAccept: application/vnd.npm.install-v1+json\r\nAccept-Encoding: gzip\r\nIf-None-Match: \"v0\"\r\nConnection: close\r\n\r\n",
+            auth(proxy)
+        ),
+    )
+}
+
+#[test]
+fn without_a_cooldown_a_packument_passes_byte_for_byte() {
+    let (addr, heads) = packument_origin("application/json", a_packument());
+    let proxy = Proxy::start(policy(&[addr]), Instant::now()).unwrap();
+    let answer = get_packument(&proxy, addr);
+    let head = heads.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(
+        head.contains("application/vnd.npm.install-v1+json"),
+        "{head}"
+    );
+    assert!(head.contains("if-none-match"), "{head}");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&a_packument()).unwrap();
+    let want = gz.finish().unwrap();
+    let body = answer.find("\r\n\r\n").unwrap() + 4;
+    assert!(
+        answer.to_ascii_lowercase().contains("etag: \"v1\""),
+        "{answer}"
+    );
+    // The lossy text of the gzip bytes: the same bytes came through.
+    assert_eq!(&answer[body..], String::from_utf8_lossy(&want));
+    assert!(proxy.finish().iter().all(|r| r.held_back.is_empty()));
+}
+
+#[test]
+fn under_a_cooldown_a_packument_is_asked_whole_and_filtered() {
+    let (addr, heads) = packument_origin("application/json", a_packument());
+    let proxy = Proxy::start(with_cooldown(addr, true), Instant::now()).unwrap();
+    let answer = get_packument(&proxy, addr);
+    let head = heads.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(head.contains("accept: application/json\r\n"), "{head}");
+    assert!(head.contains("accept-encoding: identity"), "{head}");
+    assert!(!head.contains("if-none-match"), "{head}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(lower.starts_with("http/1.1 200"), "{answer}");
+    assert!(
+        !lower.contains("etag") && !lower.contains("content-encoding"),
+        "{answer}"
+    );
+    let (h, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert_eq!(content_length(h), body.len(), "{answer}");
+    let doc: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(doc["dist-tags"]["latest"], "1.0.0");
+    assert!(doc["versions"].get("1.1.0").is_none(), "{doc}");
+    let records = proxy.finish();
+    let held: Vec<_> = records.iter().flat_map(|r| r.held_back.clone()).collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        (held[0].version.as_str(), held[0].released.as_str()),
+        ("1.1.0", "2030-01-01T00:00:00.000Z")
+    );
+}
+
+#[test]
+fn under_a_cooldown_what_cannot_be_filtered_is_refused_or_passed_with_a_note() {
+    let (addr, _) = packument_origin("text/html", b"<html>busy</html>".to_vec());
+    let proxy = Proxy::start(with_cooldown(addr, true), Instant::now()).unwrap();
+    let answer = get_packument(&proxy, addr);
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(
+        answer.contains("pkgwarden: refused") && answer.contains("cooldown_allow_unenforced"),
+        "{answer}"
+    );
+    let records = proxy.finish();
+    assert!(records.iter().any(|r| {
+        r.verdict == Verdict::Denied
+            && r.cooldown_unfiltered
+                .as_deref()
+                .is_some_and(|w| w.contains("refused"))
+    }));
+    // Protect: passed as it came (decoded), and said.
+    let proxy = Proxy::start(with_cooldown(addr, false), Instant::now()).unwrap();
+    let answer = get_packument(&proxy, addr);
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("<html>busy</html>"),
+        "{answer}"
+    );
+    let records = proxy.finish();
+    assert!(records.iter().any(|r| {
+        r.cooldown_unfiltered
+            .as_deref()
+            .is_some_and(|w| w.contains("passed unfiltered"))
+    }));
+}

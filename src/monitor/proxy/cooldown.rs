@@ -1,0 +1,254 @@
+//! The release-age cooldown in the proxy, for a manager without a date gate
+//! of its own: a metadata request to one of its registries is asked in the
+//! form that carries release dates (a full package document, PEP 691 JSON),
+//! without encoding or validators, and the answer is filtered at the cut-off
+//! (`docfilter`) before the manager reads it. What cannot be filtered is
+//! refused in block (403) and passed with a warning in protect, never
+//! passed as if filtered. The kinds of document are the plan's data.
+
+use super::record::Open;
+use super::server::text;
+use super::upstream::Body;
+use crate::docfilter::{self, Cut, Unfiltered};
+use crate::model::cooldown::DocKind;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Response, StatusCode};
+use std::io::Read;
+
+/// A package document's full form (npm-style registries: the abbreviated
+/// one has no `time`).
+const FULL_DOCUMENT: &str = "application/json";
+/// PEP 691's JSON form of a simple page (PEP 503 HTML has no dates).
+const SIMPLE_JSON: &str = "application/vnd.pypi.simple.v1+json";
+/// The largest document read whole to be filtered.
+const MAX_DOCUMENT: usize = 256 << 20;
+
+/// The cooldown the proxy enforces for one install.
+#[derive(Clone, Debug)]
+pub struct CooldownFilter {
+    /// The cut-off and the exempt names.
+    pub cut: Cut,
+    /// The policy's age (`3days`) and the cut-off as written, for messages.
+    pub age: String,
+    /// The cut-off, RFC 3339.
+    pub cutoff: String,
+    /// The documents the manager's registries serve (the plan's data).
+    pub docs: Vec<DocKind>,
+    /// `host:port` of the manager's registries: only their answers are
+    /// filtered.
+    pub hosts: Vec<String>,
+    /// Refuse what cannot be filtered (block, unless the policy allows an
+    /// unenforced cooldown); else pass it with a warning.
+    pub refuses: bool,
+}
+
+/// A metadata request whose headers were rewritten: how its answer is read.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Asked {
+    kind: DocKind,
+    /// The client asked for PEP 503 HTML only: it gets the filtered page
+    /// as HTML.
+    html: bool,
+}
+
+impl CooldownFilter {
+    /// When `method path` to `hostport` asks one of the registries for a
+    /// package's metadata: its headers are rewritten to ask for the dated
+    /// form, unencoded, unconditionally (a validator would let a cached
+    /// unfiltered copy stand), and how to read the answer is returned.
+    pub(super) fn ask(
+        &self,
+        hostport: &str,
+        method: &Method,
+        path: &str,
+        headers: &mut HeaderMap,
+    ) -> Option<Asked> {
+        if method != Method::GET || !self.hosts.iter().any(|h| h == hostport) {
+            return None;
+        }
+        let last = path.rsplit('/').next().unwrap_or("");
+        let kind = if self.docs.contains(&DocKind::Packument)
+            && !path.contains("/-/")
+            && !last.ends_with(".tgz")
+        {
+            DocKind::Packument
+        } else if self.docs.contains(&DocKind::SimpleIndex) && !last.contains('.') {
+            DocKind::SimpleIndex
+        } else {
+            return None;
+        };
+        let accept = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let html = kind == DocKind::SimpleIndex && !accept.contains(SIMPLE_JSON);
+        let want = match kind {
+            DocKind::Packument => FULL_DOCUMENT,
+            DocKind::SimpleIndex => SIMPLE_JSON,
+        };
+        headers.insert(header::ACCEPT, HeaderValue::from_static(want));
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        for h in [
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            header::IF_MATCH,
+            header::IF_UNMODIFIED_SINCE,
+            header::RANGE,
+        ] {
+            headers.remove(h);
+        }
+        Some(Asked { kind, html })
+    }
+
+    /// The registry's successful answer to an asked request, filtered: the
+    /// versions held back are recorded on `open`; what cannot be filtered is
+    /// refused or passed with a warning (`refuses`). `url` names it in
+    /// messages.
+    pub(super) async fn answer(
+        &self,
+        asked: Asked,
+        open: &Open,
+        url: &str,
+        resp: Response<Incoming>,
+    ) -> Response<Body> {
+        let (mut parts, body) = resp.into_parts();
+        let raw = match Limited::new(body, MAX_DOCUMENT).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                let why = format!("the registry's answer could not be read whole ({e})");
+                return self.unfilterable(open, url, &why, None);
+            }
+        };
+        let encoding = parts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("identity")
+            .to_ascii_lowercase();
+        let plain = match decode(&encoding, &raw) {
+            Ok(p) => p,
+            Err(why) => return self.unfilterable(open, url, &why, None),
+        };
+        parts.headers.remove(header::CONTENT_ENCODING);
+        let ctype = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let filtered = match (asked.kind, ctype.contains("json")) {
+            (DocKind::Packument, true) => docfilter::packument(&plain, &self.cut),
+            (DocKind::Packument, false) => Err(Unfiltered::Unreadable(format!(
+                "the registry answered {ctype:?}, not a JSON package document"
+            ))),
+            (DocKind::SimpleIndex, true) => docfilter::simple_index(&plain, &self.cut, asked.html),
+            (DocKind::SimpleIndex, false) if ctype.starts_with("text/html") => {
+                Err(Unfiltered::Undated(
+                    "the index gives only PEP 503 HTML, which has no upload dates (asked for PEP 691 JSON)"
+                        .into(),
+                ))
+            }
+            // Not a page (a file without an extension): as it came.
+            (DocKind::SimpleIndex, false) => Ok(docfilter::Filtered::default()),
+        };
+        let f = match filtered {
+            Ok(f) => f,
+            Err(e) => {
+                let why = e.to_string();
+                return self.unfilterable(open, url, &why, Some((parts, plain)));
+            }
+        };
+        open.hold(&f.held);
+        if let Some(name) = &f.exempt {
+            open.note(&format!("cooldown: {name} is exempt"));
+        }
+        // What went through the filter is not the origin's representation:
+        // its validators go, and a rewritten one is not kept by caches.
+        parts.headers.remove(header::ETAG);
+        parts.headers.remove(header::LAST_MODIFIED);
+        let body = match f.body {
+            Some(b) => {
+                parts
+                    .headers
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                if asked.html {
+                    parts.headers.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/html; charset=utf-8"),
+                    );
+                }
+                Bytes::from(b)
+            }
+            None => plain,
+        };
+        respond(parts, body, open)
+    }
+
+    /// A document the filter could not apply to: refused (403 naming
+    /// pkgwarden and the policy key) or, in protect, passed with a warning.
+    /// Both are recorded and said on stderr.
+    fn unfilterable(
+        &self,
+        open: &Open,
+        url: &str,
+        why: &str,
+        passed: Option<(hyper::http::response::Parts, Bytes)>,
+    ) -> Response<Body> {
+        let what = format!(
+            "cooldown {} (cut-off {}) cannot be enforced on {url}: {why}",
+            self.age, self.cutoff
+        );
+        let clean = crate::report::clean(&what);
+        match passed {
+            Some((parts, body)) if !self.refuses => {
+                open.unfiltered(&format!("{what}; passed unfiltered"), false);
+                eprintln!("pkgwarden: WARNING: {clean}; passed UNFILTERED");
+                respond(parts, body, open)
+            }
+            _ => {
+                open.unfiltered(&format!("{what}; refused (403)"), true);
+                eprintln!("pkgwarden: proxy: {clean}; refused");
+                text(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "pkgwarden: refused: the release-age {what}. `cooldown_allow_unenforced = true` in your user or system policy lets such documents through unfiltered\n"
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// The response with `body`, its length set.
+fn respond(mut parts: hyper::http::response::Parts, body: Bytes, open: &Open) -> Response<Body> {
+    parts.headers.remove(header::TRANSFER_ENCODING);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    open.add_down(body.len() as u64);
+    Response::from_parts(parts, Full::new(body).map_err(|n| match n {}).boxed())
+}
+
+/// The body without its content coding (gzip, deflate); another coding
+/// cannot be read.
+fn decode(encoding: &str, raw: &Bytes) -> Result<Bytes, String> {
+    let mut out = Vec::new();
+    let read = match encoding.trim() {
+        "" | "identity" => return Ok(raw.clone()),
+        "gzip" | "x-gzip" => flate2::read::GzDecoder::new(&raw[..])
+            .take(MAX_DOCUMENT as u64)
+            .read_to_end(&mut out),
+        "deflate" => flate2::read::ZlibDecoder::new(&raw[..])
+            .take(MAX_DOCUMENT as u64)
+            .read_to_end(&mut out),
+        other => return Err(format!("the registry sent it encoded as {other:?}")),
+    };
+    read.map(|_| Bytes::from(out))
+        .map_err(|e| format!("its {encoding} encoding could not be read ({e})"))
+}
