@@ -3,6 +3,11 @@
 use std::env;
 use std::path::PathBuf;
 
+/// The name of a project's policy file. Every one from the project's
+/// directory up to `/` is read (`policy::project_files`), so no install may
+/// create, change or remove one anywhere (`monitor::keep::Guard`).
+pub const PROJECT_POLICY: &str = ".pkgwarden.toml";
+
 /// The user's home directory (`$HOME`), if set and absolute.
 pub fn home() -> Option<PathBuf> {
     env::var_os("HOME")

@@ -1,17 +1,23 @@
 //! The policy: its keys, the layers it is read from, merging and validation.
 //!
 //! Layers, lowest first: the built-in `policy/default.toml`, `/etc/pkgwarden/policy.toml`,
-//! `~/.config/pkgwarden/policy.toml`, the project's `.pkgwarden.toml` (nearest one at or
-//! above the working directory), `PKGWARDEN_POLICY` (a file), `PKGWARDEN_*` variables,
-//! then flags (`--policy FILE`, `--mode`). A later layer replaces single keys of the
-//! ones below it; `endpoints.allow` merges per manager. Any error in any layer stops
-//! everything: a broken policy runs nothing.
+//! `~/.config/pkgwarden/policy.toml`, the project files (every `.pkgwarden.toml` from `/`
+//! down to the working directory, the nearest last), `PKGWARDEN_POLICY` (a file),
+//! `PKGWARDEN_*` variables, then flags (`--policy FILE`, `--mode`). A later layer
+//! replaces single keys of the ones below it; `endpoints.allow` merges per manager. Any
+//! error in any layer stops everything: a broken policy runs nothing.
 //!
 //! A project file comes with the code being installed, so it may only make the policy
-//! stricter: it can raise `mode`, but not lower it, and it cannot set
-//! `allowed_parents`, `user_scope` or `package_managers`. Such lines are ignored and
-//! reported as warnings. Of `allow` it keeps only host entries scoped to a package
-//! version ([`AllowEntry::endpoint_only`]).
+//! stricter: it can raise `mode` and lengthen `time_window` and the cooldowns, lower
+//! `block_severity` and `executable_entropy_threshold`, turn `unsigned_binary_alerting`
+//! and `shim_new_venvs` on, and add to `startup_paths` and `endpoints.deny` (never
+//! replace them); it cannot set `allowed_parents`, `user_scope`, `package_managers`,
+//! `extra_write_paths`, `log`, `cooldown_exempt`. Such lines are ignored and reported as
+//! warnings naming the key and the file. Of `allow` it keeps only host entries scoped to
+//! a package version ([`AllowEntry::endpoint_only`]); `endpoints.allow` and
+//! `artifact_paths` (informational) it may set. Every project file above the working
+//! directory is read, each under the same rule, so a nearer file planted by an install
+//! cannot shadow a stricter one higher up.
 
 use crate::model::Tool;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -544,10 +550,19 @@ pub struct Overrides {
 
 /// Finds the nearest `.pkgwarden.toml` at or above `start`.
 pub fn find_project_file(start: &Path) -> Option<PathBuf> {
-    start
+    project_files(start).pop()
+}
+
+/// Every `.pkgwarden.toml` (a regular file, or a link to one) at or above
+/// `start`, the farthest first: the order they are applied in.
+pub fn project_files(start: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = start
         .ancestors()
-        .map(|d| d.join(".pkgwarden.toml"))
-        .find(|p| p.is_file())
+        .map(|d| d.join(crate::paths::PROJECT_POLICY))
+        .filter(|p| p.is_file())
+        .collect();
+    out.reverse();
+    out
 }
 
 /// Reads every layer and merges them. `env` is the process environment (passed in
@@ -566,10 +581,11 @@ pub fn load(
     {
         m.apply(layer, Source::User(user.clone()));
     }
-    if let Some(project) = loc.cwd.as_deref().and_then(find_project_file)
-        && let Some(layer) = read_file(&project)?
-    {
-        m.apply_project(layer, project);
+    // Each may only tighten, so none of them can undo another.
+    for project in loc.cwd.as_deref().map(project_files).unwrap_or_default() {
+        if let Some(layer) = read_file(&project)? {
+            m.apply_project(layer, project);
+        }
     }
     let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     if let Some(p) = var("PKGWARDEN_POLICY").filter(|p| !p.is_empty()) {
@@ -900,6 +916,7 @@ impl Merger {
         // Nor choose a file pkgwarden appends to, or where reports are sent.
         refuse("log", layer.log.take().is_some());
         self.project_cooldown(&mut layer, &shown);
+        self.project_detection(&mut layer, &shown);
         if let Some(sev) = layer.block_severity
             && sev > self.policy.block_severity
         {
@@ -963,6 +980,67 @@ impl Merger {
         if layer.intel_allow_unchecked == Some(true) {
             ignored.push("ignored `intel_allow_unchecked = true`: a project file may not let block mode run without the feed's check".into());
             layer.intel_allow_unchecked = None;
+        }
+        self.warnings
+            .extend(ignored.into_iter().map(|w| format!("{shown}: {w}")));
+    }
+
+    /// What a project may do to detection: watch longer, alert on more,
+    /// add persistence places and denied endpoint classes; never the
+    /// reverse. A list it gives is added to the policy's.
+    fn project_detection(&mut self, layer: &mut Layer, shown: &str) {
+        let p = &self.policy;
+        let mut ignored = Vec::new();
+        if let Some(w) = layer.time_window
+            && w < p.time_window
+        {
+            ignored.push(format!(
+                "ignored `time_window = \"{}\"`: a project file may lengthen the window, not shorten it (now {})",
+                humantime::format_duration(w),
+                humantime::format_duration(p.time_window)
+            ));
+            layer.time_window = None;
+        }
+        if let Some(t) = layer.executable_entropy_threshold
+            && t > p.executable_entropy_threshold
+        {
+            ignored.push(format!(
+                "ignored `executable_entropy_threshold = {t}`: a project file may lower the threshold, not raise it (now {})",
+                p.executable_entropy_threshold
+            ));
+            layer.executable_entropy_threshold = None;
+        }
+        for (key, on, now) in [
+            (
+                "unsigned_binary_alerting",
+                &mut layer.unsigned_binary_alerting,
+                p.unsigned_binary_alerting,
+            ),
+            (
+                "shim_new_venvs",
+                &mut layer.shim_new_venvs,
+                p.shim_new_venvs,
+            ),
+        ] {
+            if *on == Some(false) && now {
+                ignored.push(format!(
+                    "ignored `{key} = false`: a project file may turn it on, not off"
+                ));
+                *on = None;
+            }
+        }
+        if let Some(sp) = layer.startup_paths.as_mut() {
+            let dropped = union(&mut sp.linux, &p.startup_paths.linux)
+                | union(&mut sp.macos, &p.startup_paths.macos);
+            if dropped {
+                ignored.push("ignored the removals from `startup_paths`: a project file may add persistence places, not drop them; its entries were added".into());
+            }
+        }
+        if let Some(ep) = layer.endpoints.as_mut()
+            && !ep.deny.is_empty()
+            && union(&mut ep.deny, &p.endpoints.deny)
+        {
+            ignored.push("ignored the removals from `endpoints.deny`: a project file may add denied classes, not drop them; its entries were added".into());
         }
         self.warnings
             .extend(ignored.into_iter().map(|w| format!("{shown}: {w}")));
@@ -1087,6 +1165,20 @@ impl Merger {
             warnings: self.warnings,
         }
     }
+}
+
+/// Makes `list` the entries of `base` followed by its own new ones; true
+/// when `list` left out one of `base`'s.
+fn union<T: Clone + PartialEq>(list: &mut Vec<T>, base: &[T]) -> bool {
+    let dropped = base.iter().any(|b| !list.contains(b));
+    let mut out = base.to_vec();
+    for x in std::mem::take(list) {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    *list = out;
+    dropped
 }
 
 /// Every key, as `policy show` lists them.
@@ -1337,6 +1429,206 @@ mod tests {
         assert!(eff.policy.user_scope.root);
         assert_eq!(eff.warnings.len(), 4, "{:?}", eff.warnings);
         assert_eq!(eff.sources["mode"], Source::Builtin);
+    }
+
+    /// One project file `text` over a user file `user`: the policy and
+    /// the warnings.
+    fn with_project(user: &str, text: &str) -> Effective {
+        let dir = tempfile::tempdir().unwrap();
+        let l = locs(dir.path());
+        fs::create_dir_all(dir.path().join("project")).unwrap();
+        fs::write(l.user.as_ref().unwrap(), user).unwrap();
+        fs::write(dir.path().join("project/.pkgwarden.toml"), text).unwrap();
+        load(&l, &[], &Overrides::default()).unwrap()
+    }
+
+    /// Every key: what a project file may do to it (tighten) takes effect,
+    /// the reverse is ignored with one warning naming the key and the file.
+    #[test]
+    fn a_project_file_may_only_tighten_every_key() {
+        let user = "time_window = \"20m\"\nexecutable_entropy_threshold = 7.0\nshim_new_venvs = true\nunsigned_binary_alerting = false\n";
+        // (project line, what must hold, warned key or "" for none)
+        type Check = fn(&Policy) -> bool;
+        let cases: &[(&str, Check, &str)] = &[
+            ("mode = \"audit\"", |p| p.mode == Mode::Protect, "mode"),
+            ("mode = \"block\"", |p| p.mode == Mode::Block, ""),
+            (
+                "time_window = \"1m\"",
+                |p| p.time_window.as_secs() == 1200,
+                "time_window",
+            ),
+            (
+                "time_window = \"1h\"",
+                |p| p.time_window.as_secs() == 3600,
+                "",
+            ),
+            (
+                "executable_entropy_threshold = 7.9",
+                |p| p.executable_entropy_threshold == 7.0,
+                "executable_entropy_threshold",
+            ),
+            (
+                "executable_entropy_threshold = 6.0",
+                |p| p.executable_entropy_threshold == 6.0,
+                "",
+            ),
+            (
+                "shim_new_venvs = false",
+                |p| p.shim_new_venvs,
+                "shim_new_venvs",
+            ),
+            (
+                "unsigned_binary_alerting = true",
+                |p| p.unsigned_binary_alerting,
+                "",
+            ),
+            (
+                "unsigned_binary_alerting = false",
+                |p| !p.unsigned_binary_alerting,
+                "",
+            ),
+            (
+                "block_severity = \"critical\"",
+                |p| p.block_severity == crate::model::Severity::Medium,
+                "block_severity",
+            ),
+            (
+                "block_severity = \"low\"",
+                |p| p.block_severity == crate::model::Severity::Low,
+                "",
+            ),
+            (
+                "[startup_paths]\nlinux = [\"~/.x\"]\nmacos = []",
+                |p| {
+                    p.startup_paths.linux.iter().any(|s| s == "~/.bashrc")
+                        && p.startup_paths.linux.last().is_some_and(|s| s == "~/.x")
+                },
+                "startup_paths",
+            ),
+            (
+                "[endpoints]\ndeny = [\"metadata\"]",
+                |p| p.endpoints.deny.len() == 3,
+                "endpoints.deny",
+            ),
+            (
+                "allowed_parents = [\"make\"]",
+                |p| p.allowed_parents.is_empty(),
+                "allowed_parents",
+            ),
+            (
+                "package_managers = [\"gem\"]",
+                |p| p.monitors(Tool::Npm),
+                "package_managers",
+            ),
+            (
+                "[user_scope]\nmin_uid = 5\nmax_uid = 6\nroot = false",
+                |p| p.user_scope.root,
+                "user_scope",
+            ),
+            (
+                "extra_write_paths = [\"/tmp\"]",
+                |p| p.extra_write_paths.is_empty(),
+                "extra_write_paths",
+            ),
+            (
+                "[[allow]]\npackage = \"a@1\"",
+                |p| p.allow.is_empty(),
+                "allow",
+            ),
+            (
+                "[log.jsonl]\npath = \"/tmp/x.jsonl\"",
+                |p| p.log.jsonl.is_none(),
+                "log",
+            ),
+            (
+                "cooldown_exempt = [\"a\"]",
+                |p| p.cooldown_exempt.is_empty(),
+                "cooldown_exempt",
+            ),
+            (
+                "cooldown_allow_unenforced = true",
+                |p| !p.cooldown_allow_unenforced,
+                "cooldown_allow_unenforced",
+            ),
+            (
+                "intel_allow_unchecked = true",
+                |p| !p.intel_allow_unchecked,
+                "intel_allow_unchecked",
+            ),
+            ("cooldown = \"1d\"", |p| p.cooldown.as_secs() == 86400, ""),
+            // Informational, and a host list per manager (documented).
+            (
+                "artifact_paths = [\"/opt/x\"]",
+                |p| p.artifact_paths == ["/opt/x"],
+                "",
+            ),
+            (
+                "[endpoints.allow]\nnpm = [\"mirror.test\"]",
+                |p| p.endpoints.allow["npm"] == ["mirror.test"],
+                "",
+            ),
+        ];
+        for (line, holds, warned) in cases {
+            let eff = with_project(user, line);
+            assert!(holds(&eff.policy), "{line}: {:#?}", eff.policy);
+            let named: Vec<_> = eff
+                .warnings
+                .iter()
+                .filter(|w| w.contains(".pkgwarden.toml:") && w.contains("ignored"))
+                .collect();
+            match *warned {
+                "" => assert!(named.is_empty(), "{line}: {named:?}"),
+                key => {
+                    assert_eq!(named.len(), 1, "{line}: {named:?}");
+                    assert!(named[0].contains(&format!("`{key}")), "{line}: {named:?}");
+                }
+            }
+        }
+        // Every key has a case above (or in the cooldown test).
+        for key in KEYS {
+            let top = key.split('.').next().unwrap_or(key);
+            let covered = cases.iter().any(|(l, _, _)| l.contains(top))
+                || key.starts_with("log.")
+                || key == "cooldown_managers";
+            assert!(covered, "no tighten-only case for {key}");
+        }
+    }
+
+    /// Every project file from `/` down is read, the nearest last, and
+    /// none can loosen what one above it set.
+    #[test]
+    fn every_project_file_above_is_read_and_none_loosens_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = locs(dir.path());
+        let deep = dir.path().join("project/pkg/sub");
+        fs::create_dir_all(&deep).unwrap();
+        fs::write(
+            dir.path().join("project/.pkgwarden.toml"),
+            "mode = \"block\"\ntime_window = \"30m\"\n",
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("project/pkg/.pkgwarden.toml"),
+            "mode = \"audit\"\ntime_window = \"10m\"\nexecutable_entropy_threshold = 6.0\n",
+        )
+        .unwrap();
+        l.cwd = Some(deep.clone());
+        assert_eq!(
+            project_files(&deep),
+            vec![
+                dir.path().join("project/.pkgwarden.toml"),
+                dir.path().join("project/pkg/.pkgwarden.toml")
+            ]
+        );
+        let eff = load(&l, &[], &Overrides::default()).unwrap();
+        assert_eq!(eff.policy.mode, Mode::Block);
+        assert_eq!(eff.policy.time_window, Duration::from_secs(1800));
+        assert_eq!(eff.policy.executable_entropy_threshold, 6.0);
+        assert_eq!(eff.warnings.len(), 2, "{:?}", eff.warnings);
+        assert_eq!(
+            eff.sources["executable_entropy_threshold"],
+            Source::Project(dir.path().join("project/pkg/.pkgwarden.toml"))
+        );
     }
 
     #[test]

@@ -74,7 +74,6 @@ const EMPTY_STARTUP: &str = "[startup_paths]\nlinux = []\nmacos = []\n";
 /// `exfil-service`), and set `unsigned_binary_alerting = false`,
 /// `executable_entropy_threshold = 8`, `time_window = "0s"`, silently.
 #[test]
-#[ignore = "bypass: a project .pkgwarden.toml empties startup_paths (policy.rs apply_project); ~/.bashrc is written in protect"]
 fn a_project_file_cannot_drop_the_persistence_places() {
     let (env, _bin) = hook(
         r##"
@@ -101,7 +100,6 @@ except OSError as e:
 /// read back with `pkgwarden policy show`: the deny classes survive, the
 /// persistence places stay, alerting stays on.
 #[test]
-#[ignore = "bypass: policy.rs apply_project takes endpoints.deny, startup_paths, unsigned_binary_alerting, time_window from a project file"]
 fn a_project_file_cannot_weaken_other_keys() {
     let env = ShimEnv::new(&[]);
     let work = env.home.subdir("work");
@@ -137,7 +135,6 @@ fn a_project_file_cannot_weaken_other_keys() {
 /// project's existing `mode = "block"` file the same way (only the file of
 /// the project being installed is protected).
 #[test]
-#[ignore = "bypass: an install plants ~/other/.pkgwarden.toml (sandbox/mod.rs own_paths), clean report; the next install there writes ~/.bashrc"]
 fn an_install_cannot_plant_a_policy_file_for_another_project() {
     let (env, _bin) = hook(&format!(
         r##"
@@ -192,7 +189,6 @@ else:
 /// and out of the snapshot, so a `pre-commit` planted there is written with
 /// no finding and runs at the user's next commit.
 #[test]
-#[ignore = "bypass: gitconfig.rs user_hooks_paths ignores GIT_CONFIG_COUNT/KEY_n/VALUE_n and GIT_CONFIG_PARAMETERS; ~/githooks/pre-commit written, no finding"]
 fn a_hooks_path_from_git_config_variables_is_persistence() {
     let (env, _bin) = hook(
         r##"
@@ -235,6 +231,163 @@ except OSError as e:
             assert!(reported, "{text}");
             assert_eq!(code, 0, "{text}");
         }
+    }
+}
+
+/// Variation (helper `pol`) of the project-file class, on the keys the
+/// fix was not written against: over a user policy that watches longer
+/// and shims new virtualenvs, a project file that shortens the window (still
+/// longer than the built-in one) and turns the shims off is ignored, with
+/// one warning line per key naming the file; a nested project file under a
+/// monorepo's `mode = "block"` cannot lower the mode (both are read).
+#[test]
+fn a_project_file_cannot_undo_the_users_tighter_keys_nor_a_parents_mode() {
+    let env = ShimEnv::new(&[]);
+    let user = env.home.config_dir().join("pkgwarden");
+    fs::create_dir_all(&user).unwrap();
+    fs::write(
+        user.join("policy.toml"),
+        "time_window = \"20m\"\nshim_new_venvs = true\n",
+    )
+    .unwrap();
+    let mono = env.home.subdir("mono");
+    fs::write(mono.join(".pkgwarden.toml"), "mode = \"block\"\n").unwrap();
+    let pkg = env.home.subdir("mono/pkg");
+    let file = pkg.join(".pkgwarden.toml");
+    fs::write(
+        &file,
+        "mode = \"protect\"\ntime_window = \"6m\"\nshim_new_venvs = false\n[endpoints]\ndeny = [\"raw-ip\"]\n",
+    )
+    .unwrap();
+    let out = run(env.pkgwarden().current_dir(&pkg).args(["policy", "show"]));
+    let text = stdout_str(&out);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key}: {text}"))
+            .to_string()
+    };
+    assert!(line("mode").contains("block"), "{text}");
+    assert!(line("time_window").contains("20m"), "{text}");
+    assert!(line("shim_new_venvs").contains("true"), "{text}");
+    assert!(line("endpoints.deny").contains("metadata"), "{text}");
+    let shown = file.display().to_string();
+    for key in ["mode", "time_window", "shim_new_venvs", "endpoints.deny"] {
+        let warned = text
+            .lines()
+            .filter(|l| l.starts_with("# warning:") && l.contains(&shown))
+            .filter(|l| l.contains(&format!("`{key}")))
+            .count();
+        assert_eq!(warned, 1, "{key}: {text}");
+    }
+}
+
+/// Variation (helper `pol`) of the planted-policy class, on moves the fix
+/// was not written against: renaming another project's policy file away,
+/// planting one as a symbolic link (to a file the install wrote), and
+/// moving a whole project directory that holds one away (then making a
+/// fresh one in its place). Each is refused and reported.
+#[test]
+fn an_install_cannot_move_link_or_carry_away_a_policy_file() {
+    let (env, _bin) = hook(
+        r##"
+import os
+h = os.environ["HOME"]
+def attempt(what, f):
+    try:
+        f()
+        print(what, "done")
+    except OSError as e:
+        print(what, "refused", e.errno)
+attempt("rename", lambda: os.rename(h + "/strict/.pkgwarden.toml", h + "/strict/old.toml"))
+with open(h + "/other/weak.toml", "w") as f:
+    f.write("[startup_paths]\nlinux = []\nmacos = []\n")
+attempt("symlink", lambda: os.symlink(h + "/other/weak.toml", h + "/other/.pkgwarden.toml"))
+def carry():
+    os.rename(h + "/strict2", h + "/gone")
+    os.mkdir(h + "/strict2")
+attempt("carry", carry)
+"##,
+    );
+    let work = env.home.path().join("work");
+    let other = env.home.subdir("other");
+    let strict = env.home.subdir("strict").join(".pkgwarden.toml");
+    let strict2 = env.home.subdir("strict2").join(".pkgwarden.toml");
+    for f in [&strict, &strict2] {
+        fs::write(f, "mode = \"block\"\n").unwrap();
+    }
+    let (code, text, report) = install(&env, "protect", &work, &[]);
+    for what in ["rename", "symlink", "carry"] {
+        assert!(
+            text.contains(&format!("{what} refused 1")),
+            "{what}: {text}"
+        );
+    }
+    assert!(strict.is_file() && strict2.is_file(), "{text}");
+    assert!(
+        fs::symlink_metadata(other.join(".pkgwarden.toml")).is_err(),
+        "{text}"
+    );
+    let tampered = findings(&report, "tamper.pkgwarden");
+    assert!(
+        tampered
+            .iter()
+            .all(|f| f["severity"] == "high" && f["action"] == "blocked"),
+        "{text}"
+    );
+    for path in [
+        "strict/.pkgwarden.toml",
+        "other/.pkgwarden.toml",
+        "/strict2",
+    ] {
+        assert!(
+            tampered.iter().any(|f| f.to_string().contains(path)),
+            "{path}: {text}"
+        );
+    }
+    assert_eq!(code, 0, "{text}");
+}
+
+/// Variation (helper `pol`) of the git-variables class, on spellings the
+/// fix was not written against: the old `'key=value'` form of
+/// `GIT_CONFIG_PARAMETERS` with a lower-case key among other entries, a
+/// `~/` value, and the hooks path as the second of two counted pairs in
+/// upper case (git's section and key names ignore case).
+#[test]
+fn a_hooks_path_in_other_spellings_of_git_config_variables_is_persistence() {
+    let (env, _bin) = hook(
+        r##"
+import os
+d = os.environ["HOME"] + "/githooks"
+try:
+    with open(d + "/post-checkout", "w") as f:
+        f.write("#!/bin/sh\necho EYES-HOOK\n")
+    print("hook written")
+except OSError as e:
+    print("hook refused", e.errno)
+"##,
+    );
+    let hooks = env.home.subdir("githooks");
+    let work = env.home.path().join("work");
+    let value = hooks.to_string_lossy().into_owned();
+    let old = format!("'user.name=x' 'core.hookspath={value}' 'color.ui'");
+    let counted = [
+        ("GIT_CONFIG_COUNT", "2"),
+        ("GIT_CONFIG_KEY_0", "user.email"),
+        ("GIT_CONFIG_VALUE_0", "a@b"),
+        ("GIT_CONFIG_KEY_1", "CORE.HOOKSPATH"),
+        ("GIT_CONFIG_VALUE_1", "~/githooks"),
+    ];
+    for vars in [&[("GIT_CONFIG_PARAMETERS", old.as_str())][..], &counted[..]] {
+        let _ = fs::remove_file(hooks.join("post-checkout"));
+        let (code, text, report) = install(&env, "protect", &work, vars);
+        assert!(!hooks.join("post-checkout").exists(), "{text}");
+        assert!(text.contains("hook refused 13"), "{text}");
+        let reported = findings(&report, "persist.git")
+            .iter()
+            .any(|f| f.to_string().contains("githooks"));
+        assert!(reported, "{text}");
+        assert_eq!(code, 0, "{text}");
     }
 }
 

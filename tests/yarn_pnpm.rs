@@ -775,7 +775,6 @@ fn a_pnpmfile_cannot_replace_or_write_through_links_to_the_policy_file() {
 /// instead of the stricter one above (an empty `startup_paths` there drops
 /// protect's refusal of `~/.bashrc`; tests/eyes.rs).
 #[test]
-#[ignore = "bypass: a pnpmfile creates a nearer .pkgwarden.toml in the project (sandbox/mod.rs own_paths, landlock.rs supervised); no finding"]
 fn a_pnpmfile_cannot_plant_a_nearer_policy_file() {
     let (c, policy, _) = policy_case();
     fs::remove_file(&policy).unwrap();

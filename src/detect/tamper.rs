@@ -2,20 +2,30 @@
 //! own files (its policy, cache, state and reports, shims, binary). The
 //! sandbox never grants them; the attempt itself is the finding, because its
 //! only purpose is to blind the next install (a cached probe saying "no
-//! landlock", a policy saying `mode = "audit"`, a forged report).
+//! landlock", a policy saying `mode = "audit"`, a forged report). A
+//! project's policy file counts wherever it is (every one above a project
+//! is read), and so does a directory moved away with one in it.
 
 use super::{Evidence, Finding, Input, Procs, Taken, finding};
-use crate::model::EventKind;
 use crate::model::RuleId;
+use crate::model::{Action, EventKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// One finding per protected path touched.
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let protected = &input.fs.protected;
-    let within = |p: &Path| protected.iter().any(|d| p.starts_with(d));
+    let policy_file = |p: &Path| p.file_name() == Some(crate::paths::PROJECT_POLICY.as_ref());
+    let within = |p: &Path| protected.iter().any(|d| p.starts_with(d)) || policy_file(p);
     // Path → (first pid, what it did).
     let mut hits: BTreeMap<PathBuf, (Option<i32>, String)> = BTreeMap::new();
+    // What the supervisor refused (the policy files it keeps by name).
+    let refused = |p: &Path| {
+        input
+            .events
+            .iter()
+            .any(|e| e.action == Action::Denied && e.paths.iter().any(|x| Path::new(x) == p))
+    };
     // A mode or an owner changed is tampering too: a state directory made
     // unreadable to pkgwarden loses every later report.
     for (path, e) in input.written().into_iter().chain(input.perm_changes()) {
@@ -30,7 +40,11 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         .filter(|e| matches!(e.kind, EventKind::Unlink | EventKind::Rename))
     {
         if let Some(p) = e.paths.first().map(PathBuf::from)
-            && within(&p)
+            && (within(&p)
+                || e.kind == EventKind::Rename
+                    && p.join(crate::paths::PROJECT_POLICY)
+                        .symlink_metadata()
+                        .is_ok())
         {
             hits.entry(p).or_insert((Some(e.pid), e.kind.to_string()));
         }
@@ -52,6 +66,8 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         let restored = input.restored.iter().find(|r| r.path == path);
         let action = if input.changed(&path).is_some() || restored.is_some() {
             Taken::Observed
+        } else if input.mode != crate::model::Mode::Audit && refused(&path) {
+            Taken::Blocked
         } else {
             input.write_taken(&path)
         };

@@ -23,13 +23,16 @@ use std::path::{Path, PathBuf};
 /// Largest file kept (a policy file is a few lines).
 const KEEP_MAX: u64 = 1 << 20;
 
-/// What the supervisor refuses changes to: the kept names, and the inodes
-/// of the files they are (a hard link or a `/proc/<pid>/fd` name of one is
-/// the same file).
+/// What the supervisor refuses changes to: the kept names, the inodes of
+/// the files they are (a hard link or a `/proc/<pid>/fd` name of one is
+/// the same file), and file names refused anywhere (a project's policy
+/// file, wherever it is: one planted, changed or removed in another
+/// directory changes the policy of the installs run there).
 #[derive(Clone, Debug, Default)]
 pub struct Guard {
     paths: Vec<PathBuf>,
     ids: Vec<(u64, u64)>,
+    names: Vec<std::ffi::OsString>,
 }
 
 impl Guard {
@@ -44,20 +47,45 @@ impl Guard {
         Guard {
             paths: paths.to_vec(),
             ids,
+            names: Vec::new(),
         }
+    }
+
+    /// The guard also refuses every file called one of `names`, anywhere.
+    pub fn with_names(mut self, names: &[&str]) -> Guard {
+        self.names
+            .extend(names.iter().map(std::ffi::OsString::from));
+        self
     }
 
     /// True when there is nothing to guard.
     pub fn is_empty(&self) -> bool {
-        self.paths.is_empty()
+        self.paths.is_empty() && self.names.is_empty()
     }
 
     /// True when changing `path` (resolved) changes a kept file: it is one
-    /// by name, or by inode (what it leads to when `follow`, else the name
-    /// itself).
+    /// by name (its path, or its file name anywhere), or by inode (what it
+    /// leads to when `follow`, else the name itself).
     pub fn touches(&self, path: &str, follow: bool) -> bool {
         let p = Path::new(path);
-        if self.paths.iter().any(|k| k == p) {
+        if self.paths.iter().any(|k| k == p) || self.named(p) {
+            return true;
+        }
+        // The name a link leads to (a link `x` to `proj/.pkgwarden.toml`
+        // opened for writing); resolved by path, so a race may pass it.
+        if follow && p.is_absolute() && fs::canonicalize(p).is_ok_and(|r| self.named(&r)) {
+            return true;
+        }
+        // A directory moved away takes the policy file in it along (the
+        // project left without one); only the file right inside is looked
+        // for, a deeper one is the copy's and the snapshot's.
+        if !follow
+            && fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+            && self
+                .names
+                .iter()
+                .any(|n| fs::symlink_metadata(p.join(n)).is_ok())
+        {
             return true;
         }
         let meta = match follow {
@@ -65,6 +93,14 @@ impl Guard {
             false => fs::symlink_metadata(p),
         };
         meta.is_ok_and(|m| m.is_file() && self.ids.contains(&(m.dev(), m.ino())))
+    }
+}
+
+impl Guard {
+    /// True when `p`'s last component is a name refused anywhere.
+    fn named(&self, p: &Path) -> bool {
+        p.file_name()
+            .is_some_and(|n| self.names.iter().any(|k| k == n))
     }
 }
 

@@ -345,7 +345,11 @@ pub fn watch(
         // Audit changes nothing, this neither.
         kept: match audit {
             true => super::keep::Guard::default(),
-            false => super::keep::Guard::of(&fs.supervised()),
+            // Policy files everywhere: landlock keeps only those that
+            // exist on this install's way up; the name is the supervisor's.
+            false => {
+                super::keep::Guard::of(&fs.supervised()).with_names(&[crate::paths::PROJECT_POLICY])
+            }
         },
     }
 }

@@ -3,7 +3,11 @@
 //! global ones (`$GIT_CONFIG_GLOBAL`, else `$XDG_CONFIG_HOME/git/config` or
 //! `~/.config/git/config`, and `~/.gitconfig`, with the files they include),
 //! the system file (`$GIT_CONFIG_SYSTEM` or `/etc/gitconfig`) too,
-//! resolved as git resolves a path value: `~/` is HOME, a relative path is
+//! and, after the files as git reads them, the variables git takes
+//! configuration from (`GIT_CONFIG_COUNT` with `GIT_CONFIG_KEY_<n>` /
+//! `GIT_CONFIG_VALUE_<n>`, then `GIT_CONFIG_PARAMETERS`, what `git -c`
+//! passes on), resolved as git resolves a path value: `~/` is HOME,
+//! `%(prefix)/` the directory above git's `bin/`, a relative path is
 //! relative to the repository's top. Read as text, never by running git (a
 //! probe would run the user's configured programs).
 
@@ -118,9 +122,13 @@ fn unquote(raw: &str) -> String {
     out
 }
 
-/// A path value as git expands it: `~/…` and `~` are HOME; `None` for an
-/// empty value, `~user/…` and `%(prefix)/…` (not expanded here).
+/// A path value as git expands it: `~/…` and `~` are HOME, `%(prefix)/…`
+/// the installation prefix of the `git` on PATH; `None` for an empty value,
+/// `~user/…` and a prefix that cannot be found.
 fn expand(value: &str, home: Option<&Path>) -> Option<PathBuf> {
+    if let Some(rest) = value.strip_prefix("%(prefix)/") {
+        return git_prefix().map(|p| p.join(rest));
+    }
     if value.is_empty() || value.starts_with("%(") {
         return None;
     }
@@ -134,6 +142,106 @@ fn expand(value: &str, home: Option<&Path>) -> Option<PathBuf> {
         return None;
     }
     Some(PathBuf::from(value))
+}
+
+/// The directory above the `bin/` of the `git` on PATH (its links
+/// followed): where git's runtime prefix is for a relocatable build, and
+/// its compiled-in prefix for a usual one (`/usr/bin/git` → `/usr`).
+fn git_prefix() -> Option<PathBuf> {
+    let git = which::which("git").ok()?.canonicalize().ok()?;
+    Some(git.parent()?.parent()?.to_path_buf())
+}
+
+/// The `core.hooksPath` values of git's configuration variables, in the
+/// order git applies them (after every file): `GIT_CONFIG_COUNT` pairs,
+/// then `GIT_CONFIG_PARAMETERS`. `Err` names what git itself refuses
+/// ("bogus format", a missing key): git then runs nothing, so no hook.
+fn variable_values(var: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let wanted = |k: &str| k.eq_ignore_ascii_case("core.hookspath");
+    if let Some(count) = var("GIT_CONFIG_COUNT") {
+        let n: usize = match count.trim() {
+            "" => 0,
+            c => c
+                .parse()
+                .map_err(|_| format!("GIT_CONFIG_COUNT `{count}` is not a count"))?,
+        };
+        for i in 0..n {
+            let key = var(&format!("GIT_CONFIG_KEY_{i}"))
+                .ok_or_else(|| format!("GIT_CONFIG_KEY_{i} is missing"))?;
+            let value = var(&format!("GIT_CONFIG_VALUE_{i}"))
+                .ok_or_else(|| format!("GIT_CONFIG_VALUE_{i} is missing"))?;
+            if wanted(&key) {
+                out.push(value);
+            }
+        }
+    }
+    if let Some(params) = var("GIT_CONFIG_PARAMETERS") {
+        for (key, value) in parameters(&params)? {
+            if wanted(&key) {
+                out.extend(value);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `key=value` pairs of `GIT_CONFIG_PARAMETERS` as git's
+/// `parse_config_env_list` reads them: shell-quoted items separated by
+/// blanks, each `'key'='value'`, `'key'` (no value) or the old
+/// `'key=value'`; `'\''` inside a quoted word is a quote.
+fn parameters(text: &str) -> Result<Vec<(String, Option<String>)>, String> {
+    let bad = || "GIT_CONFIG_PARAMETERS is not in git's quoting".to_string();
+    let mut out = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let (key, after) = sq_word(rest).ok_or_else(bad)?;
+        rest = after;
+        if let Some(v) = rest.strip_prefix('=') {
+            // The new form: the value is its own quoted word (or empty).
+            match v.starts_with('\'') {
+                true => {
+                    let (value, after) = sq_word(v).ok_or_else(bad)?;
+                    out.push((key, Some(value)));
+                    rest = after;
+                }
+                false => {
+                    out.push((key, Some(String::new())));
+                    rest = v;
+                }
+            }
+        } else {
+            match key.split_once('=') {
+                Some((k, v)) => out.push((k.to_string(), Some(v.to_string()))),
+                None => out.push((key, None)),
+            }
+        }
+        if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+            return Err(bad());
+        }
+        rest = rest.trim_start();
+    }
+    Ok(out)
+}
+
+/// One shell-quoted word at the start of `s` (git's `sq_dequote_step`)
+/// and what follows it.
+fn sq_word(s: &str) -> Option<(String, &str)> {
+    let mut rest = s.strip_prefix('\'')?;
+    let mut word = String::new();
+    loop {
+        let end = rest.find('\'')?;
+        word.push_str(&rest[..end]);
+        rest = &rest[end + 1..];
+        // `'\''` and `'\!'`: a quoted quote or bang, then quoting again.
+        match rest.strip_prefix('\\') {
+            Some(r) if r.starts_with(['\'', '!']) && r[1..].starts_with('\'') => {
+                word.push_str(&r[..1]);
+                rest = &r[2..];
+            }
+            _ => return Some((word, rest)),
+        }
+    }
 }
 
 /// Every `core.hooksPath` value of `file` and of the files it includes
@@ -207,11 +315,17 @@ fn repository_top(cwd: &Path) -> &Path {
 /// (`core.hooksPath`), for an install run in `cwd`: git runs those hooks
 /// in every repository of the user. A relative one is the project's
 /// repository's (git takes it relative to the repository it runs in).
+/// With them, those git's configuration variables name (the install runs
+/// with pkgwarden's environment, and the user's git with the same).
 pub fn user_hooks_paths(home: Option<&Path>, cwd: &Path) -> Vec<PathBuf> {
     let xdg = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from);
     let global = std::env::var_os("GIT_CONFIG_GLOBAL").map(PathBuf::from);
-    user_hooks_paths_in(home, cwd, xdg.as_deref(), global.as_deref())
+    let var = |k: &str| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned());
+    user_hooks_paths_in(home, cwd, xdg.as_deref(), global.as_deref(), &var)
 }
+
+/// Said once per run: a variable git would refuse.
+static UNREADABLE: std::sync::Once = std::sync::Once::new();
 
 /// [`user_hooks_paths`] with the variables given.
 fn user_hooks_paths_in(
@@ -219,6 +333,7 @@ fn user_hooks_paths_in(
     cwd: &Path,
     xdg_config: Option<&Path>,
     git_global: Option<&Path>,
+    var: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<PathBuf> {
     let mut values = Vec::new();
     // The system file too (`$GIT_CONFIG_SYSTEM`, else `/etc/gitconfig`),
@@ -235,6 +350,16 @@ fn user_hooks_paths_in(
         .chain(global_files(home, xdg_config, git_global))
     {
         hooks_values(&f, home, 0, &mut values);
+    }
+    // What git cannot parse it refuses to start with ("bogus format"):
+    // no git runs a hook under it, so it names no place; said, not hidden.
+    match variable_values(var) {
+        Ok(v) => values.extend(v),
+        Err(e) => UNREADABLE.call_once(|| {
+            eprintln!(
+                "pkgwarden: {e}: git refuses to run with it, so no hook directory is taken from it; fix or unset it"
+            )
+        }),
     }
     let top = repository_top(cwd);
     let mut out: Vec<PathBuf> = Vec::new();
@@ -303,7 +428,7 @@ mod tests {
         fs::create_dir_all(proj.join("sub")).unwrap();
         fs::create_dir_all(home.join(".config/git")).unwrap();
         let h = Some(home.as_path());
-        let none = |cwd: &Path| user_hooks_paths_in(h, cwd, None, None);
+        let none = |cwd: &Path| user_hooks_paths_in(h, cwd, None, None, &|_| None);
         assert!(none(&proj).is_empty());
         // ~/.gitconfig with a `~` path, and an include naming another.
         fs::write(
@@ -334,15 +459,79 @@ mod tests {
         let xdg = t.path().join("xdg");
         fs::create_dir_all(xdg.join("git")).unwrap();
         fs::write(xdg.join("git/config"), "[core]\nhooksPath = ~/xdg-hooks\n").unwrap();
-        let got = user_hooks_paths_in(h, &proj, Some(&xdg), None);
+        let got = user_hooks_paths_in(h, &proj, Some(&xdg), None, &|_| None);
         assert_eq!(got[0], home.join("xdg-hooks"), "{got:?}");
         assert!(!got.contains(&proj.join(".hooks")), "{got:?}");
         // $GIT_CONFIG_GLOBAL replaces both.
         let g = t.path().join("global");
         fs::write(&g, "[core]\nhooksPath = ~/g-hooks\n").unwrap();
         assert_eq!(
-            user_hooks_paths_in(h, &proj, Some(&xdg), Some(&g)),
+            user_hooks_paths_in(h, &proj, Some(&xdg), Some(&g), &|_| None),
             vec![home.join("g-hooks")]
         );
+    }
+
+    #[test]
+    fn git_config_variables_name_hook_directories_after_the_files() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        let proj = home.join("proj");
+        fs::create_dir_all(proj.join(".git")).unwrap();
+        fs::write(
+            home.join(".gitconfig"),
+            "[core]\nhooksPath = ~/file-hooks\n",
+        )
+        .unwrap();
+        let vars = [
+            ("GIT_CONFIG_COUNT", "2"),
+            ("GIT_CONFIG_KEY_0", "user.name"),
+            ("GIT_CONFIG_VALUE_0", "x"),
+            ("GIT_CONFIG_KEY_1", "Core.HooksPath"),
+            ("GIT_CONFIG_VALUE_1", "~/counted"),
+            (
+                "GIT_CONFIG_PARAMETERS",
+                "'core.hooksPath'='/opt/it'\\''s' 'user.email'='a@b' 'core.hookspath=rel' 'core.bare'",
+            ),
+        ];
+        let var = |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        let h = Some(home.as_path());
+        assert_eq!(
+            user_hooks_paths_in(h, &proj, None, None, &var),
+            vec![
+                home.join("file-hooks"),
+                home.join("counted"),
+                PathBuf::from("/opt/it's"),
+                proj.join("rel"),
+            ]
+        );
+        // What git refuses names nothing (git runs no hook with it).
+        let broken =
+            |k: &str| (k == "GIT_CONFIG_PARAMETERS").then(|| "'core.hooksPath".to_string());
+        assert_eq!(
+            user_hooks_paths_in(h, &proj, None, None, &broken),
+            vec![home.join("file-hooks")]
+        );
+        let missing = |k: &str| (k == "GIT_CONFIG_COUNT").then(|| "1".to_string());
+        assert!(variable_values(&missing).is_err());
+    }
+
+    #[test]
+    fn parameters_are_dequoted_as_git_does() {
+        assert_eq!(
+            parameters("'a.b'='x y' 'c.d=e=f'  'g.h' 'i.j'=").unwrap(),
+            vec![
+                ("a.b".into(), Some("x y".into())),
+                ("c.d".into(), Some("e=f".into())),
+                ("g.h".into(), None),
+                ("i.j".into(), Some(String::new())),
+            ]
+        );
+        for bad in ["a.b=c", "'a.b'x", "'a.b"] {
+            assert!(parameters(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -143,6 +143,10 @@ impl FsSpec {
         if is_within_any(path, &self.secrets) || is_within_any(path, &self.protected) {
             return false;
         }
+        // A project's policy file, anywhere: the supervisor refuses it.
+        if path.file_name() == Some(crate::paths::PROJECT_POLICY.as_ref()) {
+            return false;
+        }
         let write_deny = self.write_denied();
         if self.write_files.iter().any(|f| f == path) && !is_within_any(path, &write_deny)
             || is_within_any(path, &self.file_dirs)

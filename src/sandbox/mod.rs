@@ -356,13 +356,14 @@ pub fn own_paths(cwd: &Path) -> Vec<PathBuf> {
         // `PKGWARDEN_POLICY` names a policy file too (`--policy` is read
         // before the plan and names one for this run only).
         std::env::var_os("PKGWARDEN_POLICY").map(PathBuf::from),
-        // A project file may only tighten the policy: an existing one is
-        // kept as it is; a new one changes nothing an attacker wants.
-        crate::policy::find_project_file(cwd),
     ]
     .into_iter()
     .flatten()
     .collect();
+    // Every project file read for this install (each only tightens, so
+    // removing one would loosen): landlock keeps those that exist; a new
+    // one anywhere is the supervisor's to refuse (`monitor::keep::Guard`).
+    raw.extend(crate::policy::project_files(cwd));
     let real: Vec<PathBuf> = raw.iter().filter_map(|p| p.canonicalize().ok()).collect();
     raw.extend(real);
     raw.sort();
