@@ -274,6 +274,111 @@ pub fn simple_index(body: &[u8], cut: &Cut, html: bool) -> Result<Filtered, Unfi
     Ok(out)
 }
 
+/// When a release of a JSON project document was uploaded: its first
+/// file's time (`upload_time_iso_8601`, else `upload_time`, which is UTC
+/// without a zone). `Ok(None)` for a release with no files (nothing to
+/// install); an undated file is `Undated`.
+fn release_time(
+    files: &[Value],
+    version: &str,
+) -> Result<Option<(SystemTime, String)>, Unfiltered> {
+    let mut first: Option<(SystemTime, String)> = None;
+    for f in files {
+        let shown = f
+            .get("upload_time_iso_8601")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| {
+                let t = f.get("upload_time")?.as_str()?;
+                Some(if t.ends_with('Z') {
+                    t.to_string()
+                } else {
+                    format!("{t}Z")
+                })
+            });
+        let Some(at) = shown.as_deref().and_then(parse_time) else {
+            return Err(Unfiltered::Undated(format!(
+                "a file of release {version} has no upload time"
+            )));
+        };
+        if first.as_ref().is_none_or(|(t, _)| at < *t) {
+            first = shown.map(|s| (at, s));
+        }
+    }
+    Ok(first)
+}
+
+/// A JSON project document (`…/pypi/<name>/json`): releases first uploaded
+/// after the cut-off are removed from `releases`, and when `info.version`
+/// was one of them it becomes the newest kept release, with `urls` its
+/// files.
+pub fn project_json(body: &[u8], cut: &Cut) -> Result<Filtered, Unfiltered> {
+    let mut doc: Map<String, Value> = match serde_json::from_slice(body) {
+        Ok(Value::Object(m)) => m,
+        _ => return Err(Unfiltered::Unreadable("not a JSON project document".into())),
+    };
+    let name = doc
+        .get("info")
+        .and_then(|i| i.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let Some(releases) = doc.get("releases").and_then(Value::as_object) else {
+        return Err(Unfiltered::Unreadable(format!(
+            "{name}'s document has no `releases`"
+        )));
+    };
+    if exempt(cut, &name, true) {
+        return Ok(Filtered {
+            exempt: Some(name),
+            ..Filtered::default()
+        });
+    }
+    let mut held = Vec::new();
+    let mut kept: Vec<(SystemTime, String)> = Vec::new();
+    for (version, files) in releases {
+        let files = files.as_array().map(Vec::as_slice).unwrap_or(&[]);
+        match release_time(files, version)? {
+            Some((at, shown)) if at > cut.at => held.push(HeldBack {
+                package: name.clone(),
+                version: version.clone(),
+                released: shown,
+            }),
+            Some((at, _)) => kept.push((at, version.clone())),
+            None => {}
+        }
+    }
+    if held.is_empty() {
+        return Ok(Filtered::default());
+    }
+    let gone = |v: &str| held.iter().any(|h| h.version == v);
+    let newest = kept.iter().max().map(|(_, v)| v.clone());
+    let mut newest_files = Value::Array(Vec::new());
+    if let Some(Value::Object(rs)) = doc.get_mut("releases") {
+        rs.retain(|v, _| !gone(v));
+        if let Some(files) = newest.as_ref().and_then(|n| rs.get(n)) {
+            newest_files = files.clone();
+        }
+    }
+    let shown = doc
+        .get("info")
+        .and_then(|i| i.get("version"))
+        .and_then(Value::as_str)
+        .is_some_and(gone);
+    if shown {
+        if let (Some(Value::Object(info)), Some(n)) = (doc.get_mut("info"), &newest) {
+            info.insert("version".into(), Value::String(n.clone()));
+        }
+        doc.insert("urls".into(), newest_files);
+    }
+    let body = serde_json::to_vec(&doc).map_err(|e| Unfiltered::Unreadable(e.to_string()))?;
+    Ok(Filtered {
+        body: Some(body),
+        held,
+        exempt: None,
+    })
+}
+
 /// `&`, `<`, `>`, `"` and `'` escaped for HTML text and attributes.
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -354,6 +459,76 @@ mod tests {
         Cut {
             at: parse_time("2026-01-10T00:00:00Z").unwrap(),
             exempt: exempt.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn project_doc() -> Vec<u8> {
+        let file = |name: &str, at: &str| json!({"filename": name, "upload_time_iso_8601": at});
+        json!({
+            "info": {"name": "Pw_Cool", "version": "1.1"},
+            "releases": {
+                "1.0": [file("pw_cool-1.0.tar.gz", "2025-01-01T00:00:00.000000Z"),
+                        file("pw_cool-1.0-py3-none-any.whl", "2026-02-01T00:00:00.000000Z")],
+                "1.1": [file("pw_cool-1.1.tar.gz", "2026-01-11T00:00:00.000000Z")],
+                "0.1": [],
+            },
+            "urls": [file("pw_cool-1.1.tar.gz", "2026-01-11T00:00:00.000000Z")],
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_json_project_document_keeps_releases_first_uploaded_before_the_cut() {
+        let f = project_json(&project_doc(), &cut(&[])).unwrap();
+        let doc: Value = serde_json::from_slice(&f.body.unwrap()).unwrap();
+        assert!(doc["releases"].get("1.1").is_none(), "{doc}");
+        // A release is dated by its first file: a wheel added later keeps it.
+        assert_eq!(doc["releases"]["1.0"].as_array().unwrap().len(), 2);
+        assert!(doc["releases"].get("0.1").is_some());
+        assert_eq!(doc["info"]["version"], "1.0");
+        assert_eq!(doc["urls"], doc["releases"]["1.0"]);
+        assert_eq!(
+            f.held,
+            vec![HeldBack {
+                package: "Pw_Cool".into(),
+                version: "1.1".into(),
+                released: "2026-01-11T00:00:00.000000Z".into()
+            }]
+        );
+        // Exempt by its normalized name; nothing held back.
+        let f = project_json(&project_doc(), &cut(&["pw-cool"])).unwrap();
+        assert_eq!((f.body, f.exempt.as_deref()), (None, Some("Pw_Cool")));
+        // Nothing newer than the cut: as it came.
+        let late = Cut {
+            at: parse_time("2027-01-01T00:00:00Z").unwrap(),
+            exempt: Vec::new(),
+        };
+        assert_eq!(
+            project_json(&project_doc(), &late).unwrap(),
+            Filtered::default()
+        );
+    }
+
+    #[test]
+    fn a_json_project_document_that_cannot_be_dated_is_not_passed_as_filtered() {
+        let undated = json!({"info": {"name": "x", "version": "1"},
+                             "releases": {"1": [{"filename": "x-1.tar.gz"}]}});
+        assert!(matches!(
+            project_json(undated.to_string().as_bytes(), &cut(&[])),
+            Err(Unfiltered::Undated(_))
+        ));
+        // `upload_time` without a zone is UTC.
+        let old_form = json!({"info": {"name": "x", "version": "2"},
+            "releases": {"1": [{"upload_time": "2025-01-01T00:00:00"}],
+                         "2": [{"upload_time": "2026-03-01T00:00:00"}]}});
+        let f = project_json(old_form.to_string().as_bytes(), &cut(&[])).unwrap();
+        assert_eq!(f.held.len(), 1);
+        for bad in [&b"[]"[..], b"not json", br#"{"info": {}}"#] {
+            assert!(matches!(
+                project_json(bad, &cut(&[])),
+                Err(Unfiltered::Unreadable(_))
+            ));
         }
     }
 

@@ -896,8 +896,13 @@ impl super::Adapter for PyToolsAdapter {
             _ => Err("pipx has no date gate of its own (the pip it runs is not given one)".into()),
         }
     }
-    fn registry_docs(&self, _tool: Tool) -> Vec<crate::model::cooldown::DocKind> {
-        vec![crate::model::cooldown::DocKind::SimpleIndex]
+    fn registry_docs(&self, tool: Tool) -> Vec<crate::model::cooldown::DocKind> {
+        use crate::model::cooldown::DocKind;
+        match tool {
+            // poetry reads its default source's JSON project documents.
+            Tool::Poetry => vec![DocKind::SimpleIndex, DocKind::ProjectJson],
+            _ => vec![DocKind::SimpleIndex],
+        }
     }
     fn tools(&self) -> &'static [Tool] {
         &[Tool::Uv, Tool::Uvx, Tool::Poetry, Tool::Pipx]

@@ -49,6 +49,10 @@ pub enum DocKind {
     /// A PEP 503/691 simple project page; only its JSON form (PEP 691,
     /// with PEP 700 `upload-time`) carries dates.
     SimpleIndex,
+    /// A JSON project document at `…/pypi/<name>/json` (`info`,
+    /// `releases` with each file's `upload_time_iso_8601`), which poetry
+    /// reads for its default source.
+    ProjectJson,
 }
 
 /// One version the proxy held back.

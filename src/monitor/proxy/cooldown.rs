@@ -54,6 +54,16 @@ pub(super) struct Asked {
     html: bool,
 }
 
+/// True for a project's whole JSON document, `…/pypi/<name>/json` (not
+/// one release's, `…/pypi/<name>/<version>/json`: a release the resolver
+/// picked from a filtered list, or one the user pinned, which then fails
+/// resolution as a gate's would).
+fn is_project_json(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    let parts: Vec<&str> = path.trim_end_matches('/').rsplit('/').take(3).collect();
+    matches!(parts.as_slice(), ["json", name, "pypi"] if !name.is_empty())
+}
+
 impl CooldownFilter {
     /// When `method path` to `hostport` asks one of the registries for a
     /// package's metadata: its headers are rewritten to ask for the dated
@@ -70,7 +80,9 @@ impl CooldownFilter {
             return None;
         }
         let last = path.rsplit('/').next().unwrap_or("");
-        let kind = if self.docs.contains(&DocKind::Packument)
+        let kind = if self.docs.contains(&DocKind::ProjectJson) && is_project_json(path) {
+            DocKind::ProjectJson
+        } else if self.docs.contains(&DocKind::Packument)
             && !path.contains("/-/")
             && !last.ends_with(".tgz")
         {
@@ -86,10 +98,14 @@ impl CooldownFilter {
             .unwrap_or("");
         let html = kind == DocKind::SimpleIndex && !accept.contains(SIMPLE_JSON);
         let want = match kind {
-            DocKind::Packument => FULL_DOCUMENT,
-            DocKind::SimpleIndex => SIMPLE_JSON,
+            DocKind::Packument => Some(FULL_DOCUMENT),
+            DocKind::SimpleIndex => Some(SIMPLE_JSON),
+            // There is one form, JSON.
+            DocKind::ProjectJson => None,
         };
-        headers.insert(header::ACCEPT, HeaderValue::from_static(want));
+        if let Some(want) = want {
+            headers.insert(header::ACCEPT, HeaderValue::from_static(want));
+        }
         headers.insert(
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
@@ -156,6 +172,10 @@ impl CooldownFilter {
             }
             // Not a page (a file without an extension): as it came.
             (DocKind::SimpleIndex, false) => Ok(docfilter::Filtered::default()),
+            (DocKind::ProjectJson, true) => docfilter::project_json(&plain, &self.cut),
+            (DocKind::ProjectJson, false) => Err(Unfiltered::Unreadable(format!(
+                "the registry answered {ctype:?}, not a JSON project document"
+            ))),
         };
         let f = match filtered {
             Ok(f) => f,
@@ -251,4 +271,28 @@ fn decode(encoding: &str, raw: &Bytes) -> Result<Bytes, String> {
     };
     read.map(|_| Bytes::from(out))
         .map_err(|e| format!("its {encoding} encoding could not be read ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_project_json;
+
+    #[test]
+    fn only_a_whole_project_document_is_a_json_project_document() {
+        for p in [
+            "/pypi/pw-cool/json",
+            "/pypi/pw-cool/json/",
+            "/x/pypi/a/json?x=1",
+        ] {
+            assert!(is_project_json(p), "{p}");
+        }
+        for p in [
+            "/pypi/pw-cool/1.0/json",
+            "/simple/pw-cool/",
+            "/pypi//json",
+            "/json",
+        ] {
+            assert!(!is_project_json(p), "{p}");
+        }
+    }
 }

@@ -1078,3 +1078,45 @@ fn under_a_cooldown_what_cannot_be_filtered_is_refused_or_passed_with_a_note() {
             .is_some_and(|w| w.contains("passed unfiltered"))
     }));
 }
+
+/// poetry's default source: a JSON project document at `/pypi/<name>/json`
+/// is filtered in its one form (its `Accept` left as the client sent it).
+#[test]
+fn under_a_cooldown_a_json_project_document_is_filtered() {
+    let doc = serde_json::json!({
+        "info": {"name": "pwcool", "version": "1.1"},
+        "releases": {
+            "1.0": [{"filename": "pwcool-1.0.tar.gz", "upload_time_iso_8601": "2020-01-01T00:00:00Z"}],
+            "1.1": [{"filename": "pwcool-1.1.tar.gz", "upload_time_iso_8601": "2030-01-01T00:00:00Z"}]
+        },
+        "urls": []
+    });
+    let (addr, heads) = packument_origin("application/json", doc.to_string().into_bytes());
+    let mut policy = with_cooldown(addr, true);
+    if let Some(c) = policy.cooldown.as_mut() {
+        Arc::get_mut(c).unwrap().docs = vec![crate::model::cooldown::DocKind::ProjectJson];
+    }
+    let proxy = Proxy::start(policy, Instant::now()).unwrap();
+    let answer = ask(
+        &proxy,
+        format!(
+            "GET http://{addr}/pypi/pwcool/json HTTP/1.1\r\nHost: {addr}\r\nProxy-Authorization: Basic {}\r\nAccept: application/json\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+            auth(&proxy)
+        ),
+    );
+    let head = heads.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(head.contains("accept: application/json\r\n"), "{head}");
+    assert!(head.contains("accept-encoding: identity"), "{head}");
+    let (h, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(h.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(content_length(h), body.len(), "{answer}");
+    let got: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert!(got["releases"].get("1.1").is_none(), "{got}");
+    assert_eq!(got["info"]["version"], "1.0");
+    let held: Vec<_> = proxy
+        .finish()
+        .iter()
+        .flat_map(|r| r.held_back.clone())
+        .collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+}
