@@ -2193,12 +2193,7 @@ struct Resolved {
 /// Any failure but a missing name (ENOENT, ENOTDIR: the kernel fails the
 /// call too) is the errno: the caller refuses the call (fail closed).
 fn resolve_path(tid: i32, dirfd: i32, path: &Path, follow_last: bool) -> Result<Resolved, i32> {
-    let group = tgid(tid).unwrap_or(tid);
-    let walk = Walk {
-        group,
-        tid,
-        follow_last,
-    };
+    let walk = Walk { tid, follow_last };
     if path.is_absolute() {
         return walk.from(open_path(None, Path::new("/"), false)?, "/".into(), path);
     }
@@ -2222,7 +2217,6 @@ fn resolve_path(tid: i32, dirfd: i32, path: &Path, follow_last: bool) -> Result<
 
 /// The walk of one path for thread `tid` of process `group`.
 struct Walk {
-    group: i32,
     tid: i32,
     follow_last: bool,
 }
@@ -2248,14 +2242,14 @@ impl Walk {
                 text.pop();
                 continue;
             }
-            if text == Path::new("/proc") {
-                if c == "self" {
-                    c = self.group.to_string().into();
-                } else if c == "thread-self" {
-                    c = self.group.to_string().into();
+            if text == Path::new("/proc") && (c == "self" || c == "thread-self") {
+                // Read only here: one more file read per path otherwise.
+                let group = tgid(self.tid).unwrap_or(self.tid);
+                if c == "thread-self" {
                     todo.push_front(self.tid.to_string().into());
                     todo.push_front("task".into());
                 }
+                c = group.to_string().into();
             }
             if missing {
                 text.push(&c);
