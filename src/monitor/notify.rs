@@ -2920,6 +2920,28 @@ mod tests {
         assert_eq!(resolve(me, fd, &up, true), target.display().to_string());
     }
 
+    /// The cost in README ("Paths are judged by what they name"): run with
+    /// `cargo test --release --lib resolving_costs -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn resolving_costs() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().canonicalize().unwrap();
+        let dir = root.join("a/b/c/d");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink(&dir, root.join("l")).unwrap();
+        let path = root.join("l/e");
+        let me = std::process::id() as i32;
+        let n = 20_000u32;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(resolve_path(me, libc::AT_FDCWD, &path, true).unwrap());
+        }
+        let per = start.elapsed() / n;
+        let depth = path.components().count();
+        println!("{per:?} per path of {depth} components, one symlink");
+    }
+
     #[test]
     fn proc_self_is_the_thread_group_and_thread_self_the_thread() {
         let me = std::process::id() as i32;
