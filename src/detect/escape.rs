@@ -11,7 +11,13 @@ use std::collections::BTreeSet;
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    for e in input.events.iter().filter(|e| e.kind == EventKind::Denied) {
+    // A refused executable memfd is fileless execution prevented
+    // (`exec.dropped`, `super::exec`), not an escape.
+    for e in input
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Denied && e.syscall != "memfd_create")
+    {
         if !seen.insert((e.syscall.clone(), e.pid)) {
             continue;
         }

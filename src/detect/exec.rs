@@ -23,6 +23,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         .map(|e| e.pid)
         .collect();
     let mut seen = BTreeSet::new();
+    out.extend(refused_memfds(input, procs));
     for e in input.events.iter().filter(|e| e.kind == EventKind::Exec) {
         let exe = e.paths.first().map(PathBuf::from).unwrap_or_default();
         let argv = e.argv.clone().unwrap_or_default();
@@ -62,6 +63,38 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Block refuses a memfd that could be executed (made without
+/// `MFD_NOEXEC_SEAL`, in the seccomp filter): fileless execution
+/// prevented, one finding per process.
+fn refused_memfds(input: &Input, procs: &Procs) -> Vec<Finding> {
+    let mut seen = BTreeSet::new();
+    input
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Denied && e.syscall == "memfd_create")
+        .filter(|e| seen.insert(e.pid))
+        .map(|e| {
+            let ev = Evidence {
+                detail: Some(
+                    "an executable anonymous memory file (memfd_create without \
+                     MFD_NOEXEC_SEAL), refused"
+                        .into(),
+                ),
+                ..Evidence::default()
+            };
+            let title = "Made an anonymous memory file that could be executed".to_string();
+            finding(
+                RuleId::ExecDropped,
+                title,
+                Some(e.pid),
+                procs,
+                ev,
+                super::taken_of(e),
+            )
+        })
+        .collect()
 }
 
 /// What an exec runs: the program (resolved, and as named: a symlink

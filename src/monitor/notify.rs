@@ -350,6 +350,8 @@ fn handle(
         pid,
         raw: Vec::new(),
         undecodable: false,
+        unresolved: false,
+        missing: false,
     };
     let call = Call {
         listener,
@@ -362,7 +364,7 @@ fn handle(
         written,
     };
     let flow = record(&call, &mut ev, &mut paths);
-    if paths.undecodable {
+    if paths.undecodable || paths.unresolved {
         if ev.paths.is_empty() {
             ev.paths = paths.raw.clone();
         }
@@ -438,6 +440,11 @@ struct Paths<'a> {
     /// which judge text, cannot judge it exactly, so the call is refused
     /// (fail closed) but in audit.
     undecodable: bool,
+    /// A path of the call could not be resolved (a failure other than a
+    /// missing name): refused the same way.
+    unresolved: bool,
+    /// The last path resolved names nothing (yet).
+    missing: bool,
 }
 
 impl Paths<'_> {
@@ -446,8 +453,17 @@ impl Paths<'_> {
     /// link leads where the kernel goes, not to a missing name).
     fn at_follow(&mut self, dirfd: u64, ptr: u64, follow: bool) -> String {
         let given = self.mem.path(ptr);
-        let resolved = resolve_path(self.pid, dirfd as i64 as i32, &given, follow)
-            .unwrap_or_else(|| given.clone());
+        let resolved = match resolve_path(self.pid, dirfd as i64 as i32, &given, follow) {
+            Ok(r) => {
+                self.missing = !r.exists;
+                r.path
+            }
+            Err(_) => {
+                self.unresolved = true;
+                self.missing = false;
+                given.clone()
+            }
+        };
         let text = match resolved.to_str() {
             Some(t) => t.to_string(),
             None => {
@@ -644,8 +660,9 @@ fn exec_call(c: &Call, ev: &mut Event, paths: &mut Paths) -> ControlFlow<Answer,
     // after it was opened, run through its descriptor (execveat,
     // `/proc/self/fd/N`). Fileless code is exec.dropped.
     let anonymous = is_anonymous_exec(&path);
-    // A PATH search tries names that do not exist: not an exec.
-    if !anonymous && !Path::new(&path).exists() {
+    // A PATH search tries names that do not exist: not an exec. A path
+    // that could not be resolved is no miss (`handle` refuses it).
+    if !anonymous && paths.missing {
         return ControlFlow::Break((None, Some(cont())));
     }
     ev.paths = vec![path];
@@ -1629,11 +1646,11 @@ fn open_perm_target(
                 let path = std::ffi::OsStr::from_bytes(&given);
                 ev.raw_paths = vec![String::from_utf8_lossy(&given).into_owned()];
                 match resolve_path(pid, dirfd, Path::new(path), follow) {
-                    Some(judged) => {
-                        ev.paths = vec![judged.display().to_string()];
-                        open_exact(&judged, follow)
+                    Ok(judged) => {
+                        ev.paths = vec![judged.path.display().to_string()];
+                        open_exact(&judged.path, follow)
                     }
-                    None => Err(ENOENT),
+                    Err(errno) => Err(errno),
                 }
             }
         },
@@ -2254,103 +2271,239 @@ const MAX_HOPS: usize = 40;
 /// paths against its cwd or `dirfd`, then every symlink on the way
 /// (`follow_last`: the final one too, as open, exec, truncate and chmod do),
 /// `..`, and the magic links of `/proc` read for the process
-/// (`/proc/self`, `/proc/thread-self`, `/proc/<pid>/root`, `/proc/*/fd/N`,
-/// `/proc/*/cwd`). What does not exist yet is kept as written, `..` applied.
-/// The walk is done by hand, component by component, because the
-/// supervisor's own `/proc/self` is not the process's. It is not race-free
-/// (the process may swap a link after the check): the snapshot covers the
-/// persistence locations for that.
+/// (`/proc/self` is its thread group, `/proc/thread-self` its thread, as
+/// the kernel has them; `/proc/<pid>/root`, `/proc/*/fd/N`, `/proc/*/cwd`).
+/// What does not exist yet is kept as written, `..` applied; a path that
+/// cannot be resolved is kept as given. It is not race-free (the process
+/// may swap a link after the check): the snapshot covers the persistence
+/// locations for that, and block's exec refusals are the kernel's.
 pub fn resolve(pid: i32, dirfd: i32, path: &str, follow_last: bool) -> String {
     match resolve_path(pid, dirfd, Path::new(path), follow_last) {
-        Some(p) => p.display().to_string(),
-        None => path.to_string(),
+        Ok(r) => r.path.display().to_string(),
+        Err(_) => path.to_string(),
     }
 }
 
-/// [`resolve`] on the exact bytes of a path; `None` when a relative path
-/// has no directory to start from.
-fn resolve_path(pid: i32, dirfd: i32, path: &Path, follow_last: bool) -> Option<PathBuf> {
-    let start = if path.is_absolute() {
-        path.to_path_buf()
+/// A path resolved for a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Resolved {
+    /// What it names (past a missing name, only spelled).
+    path: PathBuf,
+    /// False when a name on the way does not exist (or is no directory).
+    exists: bool,
+}
+
+/// [`resolve`] on the exact bytes of a path, walked by descriptor
+/// (`O_PATH`, one name at a time) from the process's cwd, its `dirfd`, or
+/// `/`, so that no depth makes it fail: a directory deeper than
+/// `PATH_MAX` is still walked, and its name is rebuilt from the inodes.
+/// Any failure but a missing name (ENOENT, ENOTDIR: the kernel fails the
+/// call too) is the errno: the caller refuses the call (fail closed).
+fn resolve_path(tid: i32, dirfd: i32, path: &Path, follow_last: bool) -> Result<Resolved, i32> {
+    let walk = Walk { tid, follow_last };
+    if path.is_absolute() {
+        return walk.from(open_path(None, Path::new("/"), false)?, "/".into(), path);
+    }
+    // The cwd and descriptors are the calling thread's own.
+    let link = PathBuf::from(if dirfd == libc::AT_FDCWD {
+        format!("/proc/{tid}/cwd")
     } else {
-        let base = if dirfd == libc::AT_FDCWD {
-            std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
-        } else {
-            std::fs::read_link(format!("/proc/{pid}/fd/{dirfd}")).ok()
-        };
-        match base {
-            Some(b) if path.as_os_str().is_empty() => b,
-            Some(b) if b.is_absolute() => b.join(path),
-            _ => return None,
-        }
-    };
-    Some(resolve_abs(pid, &start, follow_last))
+        format!("/proc/{tid}/fd/{dirfd}")
+    });
+    if path.as_os_str().is_empty() {
+        // The descriptor itself (AT_EMPTY_PATH): a memfd reads `/memfd:…`.
+        let text = std::fs::read_link(&link).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        return Ok(Resolved {
+            path: text,
+            exists: true,
+        });
+    }
+    let (dir, text) = follow_magic(&link)?;
+    walk.from(dir, text, path)
 }
 
-/// [`resolve`] of an absolute path.
-fn resolve_abs(pid: i32, path: &Path, follow_last: bool) -> PathBuf {
-    use std::collections::VecDeque;
-    use std::ffi::OsString;
-    use std::path::Component;
-    let comps = |p: &Path| -> Vec<OsString> {
-        p.components()
-            .filter_map(|c| match c {
-                Component::Normal(n) => Some(n.to_os_string()),
-                Component::ParentDir => Some(OsString::from("..")),
-                _ => None,
-            })
-            .collect()
-    };
-    let mut todo: VecDeque<OsString> = comps(path).into();
-    let mut cur = PathBuf::from("/");
-    let mut hops = 0;
-    // Past a name that does not exist, the rest is only spelled.
-    let mut missing = false;
-    while let Some(c) = todo.pop_front() {
-        if c == ".." {
-            cur.pop();
-            continue;
-        }
-        let mut next = cur.join(&c);
-        if cur == Path::new("/proc") {
-            if c == "self" {
-                next = PathBuf::from(format!("/proc/{pid}"));
-            } else if c == "thread-self" {
-                next = PathBuf::from(format!("/proc/{pid}/task/{pid}"));
+/// The walk of one path for thread `tid` of process `group`.
+struct Walk {
+    tid: i32,
+    follow_last: bool,
+}
+
+impl Walk {
+    /// Walks `path`'s names from `cur`, the directory named `text`.
+    fn from(&self, mut cur: OwnedFd, mut text: PathBuf, path: &Path) -> Result<Resolved, i32> {
+        use std::collections::VecDeque;
+        use std::ffi::OsString;
+        let mut todo: VecDeque<OsString> = names(path).into();
+        let mut hops = 0;
+        // Past a name that does not exist, the rest is only spelled.
+        let mut missing = false;
+        while let Some(mut c) = todo.pop_front() {
+            if c == ".." {
+                if !missing {
+                    match open_path(Some(&cur), Path::new(".."), false) {
+                        Ok(up) => cur = up,
+                        Err(libc::ENOTDIR) => missing = true,
+                        Err(e) => return Err(e),
+                    }
+                }
+                text.pop();
+                continue;
             }
-        }
-        if missing {
-            cur = next;
-            continue;
-        }
-        let last = todo.is_empty();
-        match std::fs::symlink_metadata(&next) {
-            Ok(m) if m.file_type().is_symlink() && (!last || follow_last) && hops < MAX_HOPS => {
-                let Ok(target) = std::fs::read_link(&next) else {
-                    cur = next;
-                    continue;
-                };
-                // A magic link to a socket, pipe or anonymous inode names no path.
-                if !target.is_absolute() && next.starts_with("/proc") {
-                    cur = next;
+            if text == Path::new("/proc") && (c == "self" || c == "thread-self") {
+                // Read only here: one more file read per path otherwise.
+                let group = tgid(self.tid).unwrap_or(self.tid);
+                if c == "thread-self" {
+                    todo.push_front(self.tid.to_string().into());
+                    todo.push_front("task".into());
+                }
+                c = group.to_string().into();
+            }
+            if missing {
+                text.push(&c);
+                continue;
+            }
+            let last = todo.is_empty();
+            let next = match open_path(Some(&cur), Path::new(&c), false) {
+                Ok(fd) => fd,
+                Err(libc::ENOENT | libc::ENOTDIR) => {
+                    missing = true;
+                    text.push(&c);
                     continue;
                 }
-                hops += 1;
-                let mut t = comps(&target);
-                t.extend(todo.drain(..));
-                todo = t.into();
-                if target.is_absolute() {
-                    cur = PathBuf::from("/");
-                }
-            }
-            Ok(_) => cur = next,
-            Err(_) => {
-                missing = true;
+                Err(e) => return Err(e),
+            };
+            let st = fstat(&next).map_err(|e| e as i32)?;
+            let link = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
+            if !(link && (!last || self.follow_last) && hops < MAX_HOPS) {
+                text.push(&c);
                 cur = next;
+                continue;
+            }
+            hops += 1;
+            match nix::fcntl::readlinkat(&next, "") {
+                // A magic link to a socket, pipe or anonymous inode names no path.
+                Ok(target)
+                    if !Path::new(&target).is_absolute()
+                        && text.starts_with("/proc")
+                        && target.to_string_lossy().contains(':') =>
+                {
+                    text.push(&c);
+                    cur = next;
+                }
+                Ok(target) => {
+                    let target = PathBuf::from(target);
+                    let mut t: VecDeque<OsString> = names(&target).into();
+                    t.extend(todo.drain(..));
+                    todo = t;
+                    if target.is_absolute() {
+                        cur = open_path(None, Path::new("/"), false)?;
+                        text = "/".into();
+                    }
+                }
+                // A magic link to a directory deeper than PATH_MAX (a cwd):
+                // followed by descriptor, as the kernel does.
+                Err(nix::errno::Errno::ENAMETOOLONG) if text.starts_with("/proc") => {
+                    let dir = open_path(Some(&cur), Path::new(&c), true)?;
+                    text = dir_text(&dir)?;
+                    cur = dir;
+                }
+                Err(e) => return Err(e as i32),
             }
         }
+        Ok(Resolved {
+            path: text,
+            exists: !missing,
+        })
     }
-    cur
+}
+
+/// The names of `p` (`.` dropped, `..` kept).
+fn names(p: &Path) -> Vec<std::ffi::OsString> {
+    use std::path::Component;
+    p.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `O_PATH` open of `name` in `dir` (or of an absolute path); a final
+/// symlink is followed only when `follow`.
+fn open_path(dir: Option<&OwnedFd>, name: &Path, follow: bool) -> Result<OwnedFd, i32> {
+    let mut flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
+    if !follow {
+        flags |= OFlag::O_NOFOLLOW;
+    }
+    let r = match dir {
+        Some(d) => nix::fcntl::openat(d, name, flags, Mode::empty()),
+        None => nix::fcntl::open(name, flags, Mode::empty()),
+    };
+    r.map_err(|e| e as i32)
+}
+
+/// The directory a magic link (`/proc/<tid>/cwd`, `/proc/<tid>/fd/N`)
+/// leads to, opened through the link, and its name: the link's text, or,
+/// when that is longer than `PATH_MAX`, rebuilt from the inodes.
+fn follow_magic(link: &Path) -> Result<(OwnedFd, PathBuf), i32> {
+    let dir = open_path(None, link, true)?;
+    let st = fstat(&dir).map_err(|e| e as i32)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        // A relative name against a file, socket or pipe: ENOTDIR.
+        return Err(libc::ENOTDIR);
+    }
+    let text = match std::fs::read_link(link) {
+        Ok(t) if t.is_absolute() => t,
+        Ok(_) => return Err(libc::ENOTDIR),
+        Err(e) if e.raw_os_error() == Some(libc::ENAMETOOLONG) => dir_text(&dir)?,
+        Err(e) => return Err(e.raw_os_error().unwrap_or(libc::EIO)),
+    };
+    Ok((dir, text))
+}
+
+/// Directories climbed at most when naming one (a name of 4096 levels of
+/// one byte is well past `PATH_MAX`).
+const MAX_DEPTH: usize = 4096;
+
+/// The name of directory `dir` from `/`, found as `getcwd` does in user
+/// space: each level's name is the entry of its parent with its device
+/// and inode. For directories whose name the kernel will not print.
+fn dir_text(dir: &OwnedFd) -> Result<PathBuf, i32> {
+    use std::os::unix::fs::DirEntryExt;
+    let mut up: Vec<std::ffi::OsString> = Vec::new();
+    let mut cur = open_path(Some(dir), Path::new("."), false)?;
+    for _ in 0..MAX_DEPTH {
+        let st = fstat(&cur).map_err(|e| e as i32)?;
+        let parent = open_path(Some(&cur), Path::new(".."), false)?;
+        let pst = fstat(&parent).map_err(|e| e as i32)?;
+        if (pst.st_dev, pst.st_ino) == (st.st_dev, st.st_ino) {
+            let mut text = PathBuf::from("/");
+            text.extend(up.iter().rev());
+            return Ok(text);
+        }
+        // The supervisor's own view of the parent, by descriptor.
+        let listing = format!("/proc/self/fd/{}", parent.as_raw_fd());
+        let entries: Vec<std::fs::DirEntry> = std::fs::read_dir(&listing)
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?
+            .filter_map(Result::ok)
+            .collect();
+        let same = |name: &std::ffi::OsStr| {
+            nix::sys::stat::fstatat(&parent, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+                .is_ok_and(|s| (s.st_dev, s.st_ino) == (st.st_dev, st.st_ino))
+        };
+        // The entry's inode first; a mount point's differs from its root's.
+        let name = entries
+            .iter()
+            .filter(|e| e.ino() == st.st_ino)
+            .chain(entries.iter())
+            .map(|e| e.file_name())
+            .find(|n| same(n))
+            .ok_or(libc::ENOENT)?;
+        up.push(name);
+        cur = parent;
+    }
+    Err(libc::ENAMETOOLONG)
 }
 
 /// The process (thread group) a thread belongs to.
@@ -2950,6 +3103,113 @@ mod tests {
         // A loop ends.
         std::os::unix::fs::symlink(tmp.join("loop"), tmp.join("loop")).unwrap();
         assert!(r(&tmp.join("loop"), true).ends_with("loop"));
+    }
+
+    #[test]
+    fn a_directory_deeper_than_path_max_is_walked_by_descriptor() {
+        use nix::fcntl::{OFlag, openat};
+        use std::os::fd::AsRawFd;
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().canonicalize().unwrap();
+        std::fs::write(root.join("target"), "x").unwrap();
+        let name = "d".repeat(200);
+        let mut dir = open_path(None, &root, true).unwrap();
+        for _ in 0..22 {
+            nix::sys::stat::mkdirat(&dir, name.as_str(), Mode::S_IRWXU).unwrap();
+            dir = openat(
+                &dir,
+                name.as_str(),
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+                Mode::empty(),
+            )
+            .unwrap();
+        }
+        let me = std::process::id() as i32;
+        let fd = dir.as_raw_fd();
+        // The kernel will not print its name; the walk rebuilds it.
+        let deep = std::iter::repeat_n(name.as_str(), 22).fold(root.clone(), |p, n| p.join(n));
+        assert!(deep.as_os_str().len() > libc::PATH_MAX as usize);
+        let made = resolve_path(me, fd, Path::new("new"), false).unwrap();
+        assert_eq!(made.path, deep.join("new"));
+        assert!(!made.exists);
+        // A link planted there leads where the kernel goes.
+        let target = root.join("target");
+        nix::unistd::symlinkat(&target, &dir, "c").unwrap();
+        let link = resolve_path(me, fd, Path::new("c"), true).unwrap();
+        assert_eq!(link.path, target);
+        assert!(link.exists);
+        let back = format!("/proc/self/fd/{fd}/c");
+        assert_eq!(
+            resolve(me, libc::AT_FDCWD, &back, true),
+            target.display().to_string()
+        );
+        let up = "../".repeat(22) + "target";
+        assert_eq!(resolve(me, fd, &up, true), target.display().to_string());
+    }
+
+    /// The cost in README ("Paths are judged by what they name"): run with
+    /// `cargo test --release --lib resolving_costs -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn resolving_costs() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().canonicalize().unwrap();
+        let dir = root.join("a/b/c/d");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink(&dir, root.join("l")).unwrap();
+        let path = root.join("l/e");
+        let me = std::process::id() as i32;
+        let n = 20_000u32;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(resolve_path(me, libc::AT_FDCWD, &path, true).unwrap());
+        }
+        let per = start.elapsed() / n;
+        let depth = path.components().count();
+        println!("{per:?} per path of {depth} components, one symlink");
+    }
+
+    #[test]
+    fn proc_self_is_the_thread_group_and_thread_self_the_thread() {
+        let me = std::process::id() as i32;
+        let (tid, r) = std::thread::spawn(move || {
+            let tid = nix::unistd::gettid().as_raw();
+            let r = |p: &str| resolve(tid, libc::AT_FDCWD, p, false);
+            (
+                tid,
+                [r("/proc/self"), r("/proc/thread-self"), r("/proc/self/fd")],
+            )
+        })
+        .join()
+        .unwrap();
+        assert_ne!(tid, me);
+        assert_eq!(r[0], format!("/proc/{me}"));
+        assert_eq!(r[1], format!("/proc/{me}/task/{tid}"));
+        assert_eq!(r[2], format!("/proc/{me}/fd"));
+    }
+
+    #[test]
+    fn a_path_that_cannot_be_resolved_is_an_error_not_a_name() {
+        use std::os::fd::AsRawFd;
+        let me = std::process::id() as i32;
+        let t = tempfile::tempdir().unwrap();
+        let long = t.path().join("a".repeat(300)).join("x");
+        let long = long.to_str().unwrap();
+        assert_eq!(
+            resolve_path(me, libc::AT_FDCWD, Path::new(long), false),
+            Err(libc::ENAMETOOLONG)
+        );
+        // A relative name against a file or a closed descriptor.
+        let f = std::fs::File::create(t.path().join("f")).unwrap();
+        assert_eq!(
+            resolve_path(me, f.as_raw_fd(), Path::new("x"), false),
+            Err(libc::ENOTDIR)
+        );
+        assert!(resolve_path(me, 100_000, Path::new("x"), false).is_err());
+        // A missing name is no error: the kernel fails the call itself.
+        let gone = t.path().join("no/such/x");
+        let r = resolve_path(me, libc::AT_FDCWD, &gone, true).unwrap();
+        assert_eq!((r.path, r.exists), (gone, false));
     }
 
     #[test]

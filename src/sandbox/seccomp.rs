@@ -340,7 +340,9 @@ pub fn probe_rules() -> Rules {
 /// nothing to the reading of addresses (AF_UNSPEC, `sendmmsg`'s later
 /// messages, a thread rewriting an address).
 pub fn block_rules() -> Rules {
-    let mut r = rules();
+    let mut r = Rules::default();
+    fileless(&mut r);
+    r.rules.extend(rules().rules);
     for af in [libc::AF_INET, libc::AF_INET6] {
         r.add(
             libc::SYS_socket,
@@ -352,6 +354,29 @@ pub fn block_rules() -> Rules {
         );
     }
     r
+}
+
+/// Block: code that is no file on disk, refused from the registers (the
+/// supervisor's reading of a path is advisory: the kernel reads it again
+/// after CONTINUE). A memfd is made only with `MFD_NOEXEC_SEAL` (Linux
+/// 6.3): without it the file could be run through `/proc/self/fd/N`, and
+/// ENOSYS is what callers fall back on (older kernels had no memfd: a file
+/// in TMPDIR, which the supervisor and landlock see). `execveat` with
+/// `AT_EMPTY_PATH` runs a descriptor (a deleted file) whatever path text
+/// the supervisor read; glibc's `fexecve` falls back on ENOSYS to
+/// `/proc/self/fd/N`, which is judged like any path. Must precede the
+/// rules that trap these calls (first match wins).
+fn fileless(r: &mut Rules) {
+    r.add(
+        libc::SYS_memfd_create,
+        &[Cond::MaskedEq(1, u64::from(libc::MFD_NOEXEC_SEAL), 0)],
+        Verdict::Deny(ENOSYS),
+    );
+    r.add(
+        libc::SYS_execveat,
+        &[Cond::AnyBits(4, libc::AT_EMPTY_PATH as u64)],
+        Verdict::Deny(ENOSYS),
+    );
 }
 
 /// The syscall's name, for events.
@@ -695,6 +720,36 @@ mod tests {
         }
         let unix = [libc::AF_UNIX as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0];
         assert_eq!(b.verdict(libc::SYS_socket, unix), Verdict::Allow);
+    }
+
+    #[test]
+    fn block_mode_refuses_executable_memfds_and_descriptor_exec_in_the_filter() {
+        let b = block_rules();
+        let p = b.program();
+        let seal = u64::from(libc::MFD_NOEXEC_SEAL);
+        let cloexec = u64::from(libc::MFD_CLOEXEC);
+        for flags in [0, cloexec, u64::from(libc::MFD_EXEC), 1 << 32] {
+            let args = [0, flags, 0, 0, 0, 0];
+            assert_eq!(
+                b.verdict(libc::SYS_memfd_create, args),
+                Verdict::Deny(ENOSYS),
+                "{flags:#x}"
+            );
+            assert_eq!(
+                p.run(AUDIT_ARCH, libc::SYS_memfd_create, args),
+                SECCOMP_RET_USER_NOTIF
+            );
+            assert_eq!(rules().verdict(libc::SYS_memfd_create, args), Verdict::Trap);
+        }
+        for flags in [seal, seal | cloexec, 1 << 32 | seal] {
+            let args = [0, flags, 0, 0, 0, 0];
+            assert_eq!(b.verdict(libc::SYS_memfd_create, args), Verdict::Trap);
+        }
+        let empty = [3, 0, 0, 0, libc::AT_EMPTY_PATH as u64, 0];
+        assert_eq!(b.verdict(libc::SYS_execveat, empty), Verdict::Deny(ENOSYS));
+        assert_eq!(rules().verdict(libc::SYS_execveat, empty), Verdict::Trap);
+        let named = [3, 0, 0, 0, 0, 0];
+        assert_eq!(b.verdict(libc::SYS_execveat, named), Verdict::Trap);
     }
 
     #[test]
