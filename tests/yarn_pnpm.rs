@@ -801,11 +801,12 @@ fn a_pnpmfile_cannot_plant_a_nearer_policy_file() {
 }
 
 /// Helper `eyes`: the guard judges the path it resolves, and a working
-/// directory deeper than `PATH_MAX` leaves `notify::resolve_path` with the
-/// name as given (`l`), which is no kept file (tests/eyes.rs). A link `l`
-/// to the policy file, written from there: the supervisor lets the write
-/// through, and the copy taken before the install is what holds: the file
-/// is put back and the change is `tamper.pkgwarden`.
+/// directory deeper than `PATH_MAX` left `notify::resolve_path` with the
+/// name as given (`l`), which is no kept file (tests/eyes.rs): the write
+/// got past the supervisor and the copy taken before the install was put
+/// back. Paths are now resolved by descriptor, so the guard refuses it;
+/// either way the file stays as it was and the attempt is
+/// `tamper.pkgwarden`.
 #[test]
 fn a_pnpmfile_writing_the_policy_file_from_a_deep_directory_is_undone() {
     let (c, policy, text) = policy_case();
@@ -827,9 +828,13 @@ fn a_pnpmfile_writing_the_policy_file_from_a_deep_directory_is_undone() {
         let out = format!("{mode}: {}", r.out);
         assert_eq!(fs::read_to_string(&policy).unwrap(), text, "{out}");
         let f = r.finding("tamper.pkgwarden");
-        // Past the supervisor (the guard did not see it), undone after.
+        // Refused by the guard now that paths are resolved by descriptor
+        // (round 10, B4); had it got past, the copy would be put back.
         let detail = f["evidence"]["detail"].as_str().unwrap_or("");
-        assert!(detail.contains("put back"), "{out}\n{f:#}");
+        assert!(
+            detail.contains("refused") || detail.contains("put back"),
+            "{out}\n{f:#}"
+        );
         assert_eq!(f["severity"], "high", "{out}\n{f:#}");
     }
 }
