@@ -74,22 +74,10 @@ fn exempt(cut: &Cut, name: &str, python: bool) -> bool {
         .any(|e| crate::glob::match_name(&norm(e), &name))
 }
 
-/// PEP 503 normalization: lowercase, runs of `-_.` become one `-`.
+/// PEP 503 normalization (`Foo_Bar.baz` is `foo-bar-baz`), as the feed
+/// compares Python names.
 pub fn normalize_python(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
+    crate::intel::osv::Ecosystem::Pypi.normalize(name)
 }
 
 /// An npm-style package document (`versions`, `time`, `dist-tags`):
