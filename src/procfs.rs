@@ -114,3 +114,76 @@ pub fn ancestors() -> Vec<Proc> {
     }
     out
 }
+
+/// Where a procfs is mounted (`/proc`, and any other mount of one), from
+/// `/proc/self/mountinfo`: what the sandbox reads there goes through the
+/// supervisor. `/proc` when the table cannot be read.
+pub fn procfs_mounts() -> Vec<PathBuf> {
+    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut out = parse_procfs_mounts(&text);
+    if out.is_empty() {
+        out.push("/proc".into());
+    }
+    out
+}
+
+/// The mount points of type `proc` in a mountinfo table (octal escapes
+/// such as `\040` decoded).
+fn parse_procfs_mounts(text: &str) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((head, tail)) = line.split_once(" - ") else {
+            continue;
+        };
+        if tail.split_whitespace().next() != Some("proc") {
+            continue;
+        }
+        let Some(point) = head.split_whitespace().nth(4) else {
+            continue;
+        };
+        let b = point.as_bytes();
+        let mut bytes = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let oct = b.get(i + 1..i + 4).and_then(|d| {
+                std::str::from_utf8(d)
+                    .ok()
+                    .and_then(|d| u8::from_str_radix(d, 8).ok())
+            });
+            match (b[i], oct) {
+                (b'\\', Some(v)) => {
+                    bytes.push(v);
+                    i += 4;
+                }
+                (c, _) => {
+                    bytes.push(c);
+                    i += 1;
+                }
+            }
+        }
+        let p = PathBuf::from(std::ffi::OsString::from_vec(bytes));
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod mount_tests {
+    use super::*;
+
+    #[test]
+    fn procfs_mount_points_are_read_from_mountinfo() {
+        let text = "22 1 0:21 / /proc rw,nosuid - proc proc rw\n\
+                    23 1 0:22 / /sys rw - sysfs sysfs rw\n\
+                    90 22 0:21 / /run/a\\040b/proc rw shared:1 - proc proc rw\n";
+        let got = parse_procfs_mounts(text);
+        assert_eq!(
+            got,
+            vec![PathBuf::from("/proc"), PathBuf::from("/run/a b/proc")]
+        );
+        assert!(procfs_mounts().contains(&PathBuf::from("/proc")));
+    }
+}

@@ -124,6 +124,40 @@ pub fn notif_send(listener: &OwnedFd, resp: &mut libc::seccomp_notif_resp) -> io
     check(rc.into()).map(drop)
 }
 
+/// Installs `src` (the supervisor's descriptor) in the table of the process
+/// behind notification `id` and, with `send`, answers the call with the
+/// new descriptor's number in one step (`SECCOMP_IOCTL_NOTIF_ADDFD`,
+/// `SECCOMP_ADDFD_FLAG_SEND`: the call returns it, atomically). Without
+/// `send` the caller answers. `cloexec` sets `O_CLOEXEC` on the new one.
+pub fn notif_addfd(
+    listener: &OwnedFd,
+    id: u64,
+    src: &OwnedFd,
+    cloexec: bool,
+    send: bool,
+) -> io::Result<RawFd> {
+    let mut add = libc::seccomp_notif_addfd {
+        id,
+        flags: if send {
+            libc::SECCOMP_ADDFD_FLAG_SEND as u32
+        } else {
+            0
+        },
+        srcfd: src.as_raw_fd() as u32,
+        newfd: 0,
+        newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+    };
+    // SAFETY: see the module's contract (ADDFD reads `add`).
+    let rc = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ADDFD as _,
+            &mut add as *mut libc::seccomp_notif_addfd,
+        )
+    };
+    check(rc.into()).map(|fd| fd as RawFd)
+}
+
 /// True while notification `id` is still about the same live syscall
 /// (`SECCOMP_IOCTL_NOTIF_ID_VALID`).
 pub fn notif_id_valid(listener: &OwnedFd, id: u64) -> bool {

@@ -688,14 +688,12 @@ fn a_path_rewritten_after_the_supervisor_read_it_is_not_what_runs() {
 }
 
 /// The same race on an open: `/etc/hostname` flipped to
-/// `/proc/<outside>/cmdline`. The supervisor's refusal of another
-/// process's `/proc` entries is decided on a path the kernel reads again;
-/// `cmdline`, `stat` and `status` are world-readable without `hidepid`
-/// and landlock's ptrace scope does not cover them, so nothing in the
-/// kernel refuses this read (README, sandbox: "Undetectable or not
-/// prevented by design").
+/// `/proc/<outside>/cmdline`. `cmdline`, `stat` and `status` are
+/// world-readable without `hidepid` and landlock's ptrace scope does not
+/// cover them; landlock now grants nothing on procfs and the supervisor
+/// opens procfs files itself (`monitor::procopen`), so the flipped path
+/// meets the kernel's refusal.
 #[test]
-#[ignore = "best effort by design: another process's cmdline is world-readable; the supervisor's refusal is a path check the kernel re-reads after CONTINUE (README sandbox section)"]
 fn a_path_rewritten_after_the_supervisor_read_it_does_not_read_another_command_line() {
     let mut outside = std::process::Command::new(python3())
         .args(["-c", "import time; time.sleep(120)", "SECRET-EYES-RACE"])

@@ -7,6 +7,7 @@ pub mod cmsg;
 pub mod detonate;
 pub mod keep;
 pub mod notify;
+pub mod procopen;
 pub mod procs;
 pub mod proxy;
 pub mod setup;

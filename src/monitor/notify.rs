@@ -69,6 +69,10 @@ pub struct Watch {
     /// pkgwarden's own files inside a file grant: every change to them is
     /// refused (`monitor::keep`).
     pub kept: super::keep::Guard,
+    /// The procfs mounts landlock grants nothing on: the supervisor opens
+    /// files there for the install (`monitor::procopen`). Empty: the kernel
+    /// opens them (audit).
+    pub through_supervisor: Vec<PathBuf>,
 }
 
 /// The places landlock lets an install write, as paths: what a chmod or
@@ -793,12 +797,55 @@ fn open_call(c: &Call, ev: &mut Event, paths: &mut Paths) -> ControlFlow<Answer,
         ev.paths = vec![path];
         return ControlFlow::Break(refuse(std::mem::take(ev), EPERM, false));
     }
+    // On a procfs the supervisor opens the file itself, by the path it
+    // resolved: the kernel refuses the install any path there.
+    if let Some(mount) = w
+        .through_supervisor
+        .iter()
+        .find(|m| Path::new(&path).starts_with(m))
+        && f & O_PATH == 0
+        && still_valid(listener, req.id)
+    {
+        let rel = Path::new(&path)
+            .strip_prefix(mount)
+            .unwrap_or(Path::new(""));
+        ev.paths = vec![path.clone()];
+        return ControlFlow::Break(open_for(c, std::mem::take(ev), rel, f, write));
+    }
     let secret =
         w.secrets.iter().any(|s| Path::new(&path).starts_with(s)) || is_other_environ(&path, pid);
     // A RubyGems plugin loaded: what that process does next is the plugin's.
     let plugin = !write && crate::detect::gemplugin::is_plugin_file(Path::new(&path));
     ev.paths = vec![path];
     ControlFlow::Continue(write || secret || plugin)
+}
+
+/// An open on a procfs, made here and handed over (`monitor::procopen`):
+/// answered with the new descriptor, or refused with the errno the open
+/// gave. Nothing is recorded: a read of the caller's own entries is no
+/// evidence, and another process outside the sandbox was refused before.
+fn open_for(c: &Call, ev: Event, rel: &Path, flags: i32, write: bool) -> Answer {
+    use super::procopen::{self, Handed};
+    let me = tgid(c.pid).unwrap_or(c.pid);
+    let path = PathBuf::from(ev.paths.first().cloned().unwrap_or_default());
+    let fd =
+        procopen::judge(rel, me, write, tgid).and_then(|how| procopen::open(&path, flags, &how));
+    let fd = match fd {
+        Ok(fd) => fd,
+        Err(errno) => return (None, Some(fail(errno))),
+    };
+    let cloexec = flags & libc::O_CLOEXEC != 0;
+    match procopen::hand_over(c.listener, c.req.id, &fd, cloexec) {
+        Handed::Answered => (None, None),
+        Handed::Installed(n) => (None, Some(ok(i64::from(n)))),
+        Handed::Failed(errno) => (None, Some(fail(errno))),
+    }
+}
+
+/// Opens (`O_PATH`) directory `path`, a path already resolved, following no
+/// symlink on the way. `Err` is the errno.
+pub(super) fn open_exact_dir(path: &Path) -> Result<OwnedFd, i32> {
+    open_no_symlinks(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
 }
 
 /// The most messages of one `sendmmsg` the kernel looks at (`UIO_MAXIOV`).

@@ -351,6 +351,10 @@ pub fn watch(
                 super::keep::Guard::of(&fs.supervised()).with_names(&[crate::paths::PROJECT_POLICY])
             }
         },
+        through_supervisor: match audit {
+            true => Vec::new(),
+            false => fs.through_supervisor.clone(),
+        },
     }
 }
 

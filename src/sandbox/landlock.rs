@@ -70,6 +70,11 @@ pub struct FsSpec {
     /// project's (git stores links), and a grant named through one may
     /// only lead where the install could write anyway.
     pub project: Option<PathBuf>,
+    /// Where the install reads only through the supervisor (the procfs
+    /// mounts): landlock grants nothing there, and the supervisor opens
+    /// what it allows and hands the descriptor over, so a path rewritten
+    /// after the supervisor read it meets the kernel's refusal.
+    pub through_supervisor: Vec<PathBuf>,
 }
 
 /// A write grant the plan named through a symbolic link, or a file with a
@@ -287,7 +292,9 @@ impl FsSpec {
 /// protected paths and (for the tree) what it must keep.
 pub fn grants(spec: &FsSpec) -> Vec<Grant> {
     let mut out = BTreeSet::new();
-    for p in allow_all_except(Path::new("/"), &spec.secrets) {
+    let mut unread = spec.secrets.clone();
+    unread.extend(spec.through_supervisor.iter().cloned());
+    for p in allow_all_except(Path::new("/"), &unread) {
         out.insert(Grant::Read(p));
     }
     let deny = spec.denied();
@@ -779,8 +786,14 @@ mod tests {
             refused: Vec::new(),
             kept_out: Vec::new(),
             project: None,
+            through_supervisor: vec![PathBuf::from("/proc")],
         };
         let g = grants(&spec);
+        // The supervisor opens on procfs for the install: no right there.
+        assert!(!g.iter().any(
+            |x| matches!(x, Grant::Read(p) if p.starts_with("/proc") || *p == Path::new("/"))
+        ));
+        assert!(g.contains(&Grant::Read(PathBuf::from("/etc"))));
         assert!(g.contains(&Grant::Write(home.join(".cache"))));
         assert!(g.contains(&Grant::Write(home.join("work"))));
         assert!(g.contains(&Grant::WriteFile(PathBuf::from("/dev/null"))));
@@ -806,6 +819,7 @@ mod tests {
             refused: Vec::new(),
             kept_out: Vec::new(),
             project: Some(proj.clone()),
+            through_supervisor: Vec::new(),
         }
         .resolved();
         assert!(!spec.allows_write(&proj.join("package.json")));

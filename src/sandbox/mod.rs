@@ -164,6 +164,9 @@ pub fn fs_spec(
         guarded: guarded(policy, home, cwd),
         kept_out: foreign_persistence(plan, cwd),
         refused,
+        // Read by the supervisor on the install's behalf (audit grants
+        // everything and never looks at this).
+        through_supervisor: crate::procfs::procfs_mounts(),
         // An install run in HOME (or above it) has no project of its own:
         // the links there are the user's (`~/.npm -> /data/npm`).
         project: Some(cwd.to_path_buf())
