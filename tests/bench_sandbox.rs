@@ -22,6 +22,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 /// Times `bare` and `sandboxed` alternately, `n` times each, after one warm-up of each.
+/// The CPU time each side used (user + system, the process and everything
+/// it waited for) is kept too, for [`report`]: on a busy machine it says
+/// what pkgwarden costs better than the wall clock.
 fn compare(
     n: usize,
     mut bare: impl FnMut(usize) -> Duration,
@@ -30,13 +33,24 @@ fn compare(
     bare(1000);
     sandboxed(1001);
     let (mut b, mut s, mut notes) = (Vec::new(), Vec::new(), 0);
+    let (mut bc, mut sc) = (Vec::new(), Vec::new());
     for i in 0..n {
         b.push(bare(i));
+        bc.push(LAST_CPU.get());
         let (d, k) = sandboxed(i);
         s.push(d);
+        sc.push(LAST_CPU.get());
         notes = k;
     }
+    CPU_MEDIANS.set(Some((median(bc), median(sc))));
     (median(b), median(s), notes)
+}
+
+thread_local! {
+    /// The CPU time of the last [`timed`] command.
+    static LAST_CPU: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) };
+    /// The medians of the last [`compare`]'s CPU times (bare, sandboxed).
+    static CPU_MEDIANS: std::cell::Cell<Option<(Duration, Duration)>> = const { std::cell::Cell::new(None) };
 }
 
 fn report(what: &str, bare: Duration, sandboxed: Duration, notes: u64) {
@@ -52,13 +66,34 @@ fn report(what: &str, bare: Duration, sandboxed: Duration, notes: u64) {
             0.0
         },
     );
+    if let Some((b, s)) = CPU_MEDIANS.take() {
+        println!(
+            "{:<28} cpu  {:>8.1} ms  sandboxed {:>8.1} ms  ratio {:.3}",
+            "",
+            b.as_secs_f64() * 1e3,
+            s.as_secs_f64() * 1e3,
+            s.as_secs_f64() / b.as_secs_f64().max(1e-9),
+        );
+    }
+}
+
+/// User + system CPU time of this process's waited-for children so far.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 fn timed(cmd: &mut std::process::Command) -> Duration {
+    let c = children_cpu();
     let t = Instant::now();
     let out = run(cmd);
     assert_success(&out, "benchmark run");
-    t.elapsed()
+    let d = t.elapsed();
+    LAST_CPU.set(children_cpu().saturating_sub(c));
+    d
 }
 
 fn notifications(events: &std::path::Path) -> u64 {
