@@ -52,16 +52,32 @@ pub(super) struct Asked {
     /// The client asked for PEP 503 HTML only: it gets the filtered page
     /// as HTML.
     html: bool,
+    /// The URL names a file (`index.html`, a `--find-links` page, an
+    /// archive): its answer is read only when it is a page, which lists
+    /// archives as an index page does (an archive goes as it came).
+    probe: bool,
 }
 
-/// True for a project's whole JSON document, `…/pypi/<name>/json` (not
-/// one release's, `…/pypi/<name>/<version>/json`: a release the resolver
-/// picked from a filtered list, or one the user pinned, which then fails
-/// resolution as a gate's would).
+/// True when a content type is one a manager reads links or versions from
+/// (HTML in any of its names, XML, JSON, text): a page, not an archive.
+fn page_type(ctype: &str) -> bool {
+    ["html", "xml", "json"].iter().any(|t| ctype.contains(t)) || ctype.starts_with("text/")
+}
+
+/// True for a project's whole JSON document, `…/pypi/<name>/json`.
 fn is_project_json(path: &str) -> bool {
     let path = path.split('?').next().unwrap_or(path);
     let parts: Vec<&str> = path.trim_end_matches('/').rsplit('/').take(3).collect();
     matches!(parts.as_slice(), ["json", name, "pypi"] if !name.is_empty())
+}
+
+/// True for one release's JSON document, `…/pypi/<name>/<version>/json`
+/// (poetry reads it for every package it locks or installs: a lockfile's
+/// pin reaches the registry there, not through a filtered list).
+fn is_release_json(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    let parts: Vec<&str> = path.trim_end_matches('/').rsplit('/').take(4).collect();
+    matches!(parts.as_slice(), ["json", v, name, "pypi"] if !name.is_empty() && !v.is_empty())
 }
 
 impl CooldownFilter {
@@ -80,18 +96,34 @@ impl CooldownFilter {
             return None;
         }
         let last = path.rsplit('/').next().unwrap_or("");
-        let kind = if self.docs.contains(&DocKind::ProjectJson) && is_project_json(path) {
+        let json_doc = is_project_json(path) || is_release_json(path);
+        let mut probe = false;
+        let kind = if self.docs.contains(&DocKind::ProjectJson) && json_doc {
             DocKind::ProjectJson
         } else if self.docs.contains(&DocKind::Packument)
             && !path.contains("/-/")
             && !last.ends_with(".tgz")
         {
             DocKind::Packument
-        } else if self.docs.contains(&DocKind::SimpleIndex) && !last.contains('.') {
+        } else if self.docs.contains(&DocKind::SimpleIndex) {
+            // A page at a file name is a page too (atk15): its answer says.
+            probe = last.contains('.');
             DocKind::SimpleIndex
         } else {
             return None;
         };
+        if probe {
+            // As the client asked (an archive keeps its `Range`), but never
+            // validated against a cached copy.
+            for h in [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE] {
+                headers.remove(h);
+            }
+            return Some(Asked {
+                kind,
+                html: false,
+                probe,
+            });
+        }
         let accept = headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -119,7 +151,22 @@ impl CooldownFilter {
         ] {
             headers.remove(h);
         }
-        Some(Asked { kind, html })
+        Some(Asked { kind, html, probe })
+    }
+
+    /// Whether the answer to an asked request is read by the filter: every
+    /// success, but for a URL that names a file only a page.
+    pub(super) fn reads(&self, asked: Asked, resp: &Response<Incoming>) -> bool {
+        if !resp.status().is_success() {
+            return false;
+        }
+        let ctype = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        !asked.probe || page_type(&ctype)
     }
 
     /// The registry's successful answer to an asked request, filtered: the
@@ -164,14 +211,16 @@ impl CooldownFilter {
                 "the registry answered {ctype:?}, not a JSON package document"
             ))),
             (DocKind::SimpleIndex, true) => docfilter::simple_index(&plain, &self.cut, asked.html),
-            (DocKind::SimpleIndex, false) if ctype.starts_with("text/html") => {
-                Err(Unfiltered::Undated(
-                    "the index gives only PEP 503 HTML, which has no upload dates (asked for PEP 691 JSON)"
-                        .into(),
-                ))
+            // Not a page (an archive at a URL without an extension): as it
+            // came.
+            (DocKind::SimpleIndex, false) if !ctype.is_empty() && !page_type(&ctype) => {
+                Ok(docfilter::Filtered::default())
             }
-            // Not a page (a file without an extension): as it came.
-            (DocKind::SimpleIndex, false) => Ok(docfilter::Filtered::default()),
+            // HTML under any name (PEP 691's `…simple.v1+html`, which pip
+            // reads), text, or no type (poetry reads any answer as HTML).
+            (DocKind::SimpleIndex, false) => Err(Unfiltered::Undated(format!(
+                "the index answered {ctype:?}: a page without upload dates (PEP 503 HTML has none; asked for PEP 691 JSON)"
+            ))),
             (DocKind::ProjectJson, true) => docfilter::project_json(&plain, &self.cut),
             (DocKind::ProjectJson, false) => Err(Unfiltered::Unreadable(format!(
                 "the registry answered {ctype:?}, not a JSON project document"
@@ -275,7 +324,7 @@ fn decode(encoding: &str, raw: &Bytes) -> Result<Bytes, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_project_json;
+    use super::{is_project_json, is_release_json};
 
     #[test]
     fn only_a_whole_project_document_is_a_json_project_document() {
@@ -286,6 +335,8 @@ mod tests {
         ] {
             assert!(is_project_json(p), "{p}");
         }
+        assert!(is_release_json("/pypi/pw-cool/1.0/json"));
+        assert!(!is_release_json("/pypi/pw-cool/json"));
         for p in [
             "/pypi/pw-cool/1.0/json",
             "/simple/pw-cool/",

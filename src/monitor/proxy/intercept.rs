@@ -176,9 +176,10 @@ async fn inner(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<Body>
         Ok(r) => r,
         Err(e) => return Ok(unreachable(&open, &conn.host, conn.port, &e)),
     };
-    // Any success is a document to filter (a 203 from a mirror too).
+    // Any success is a document to filter (a 203 from a mirror too; at a
+    // file's URL, only a page).
     if let Some((filter, asked)) = asked
-        && resp.status().is_success()
+        && filter.reads(asked, &resp)
     {
         let url = format!("https://{}:{}{path}", conn.host, conn.port);
         return Ok(filter.answer(asked, &open, &url, resp).await);

@@ -719,9 +719,10 @@ async fn plain(
         Ok(r) => r,
         Err(e) => return unreachable(&open, &host, port, &e),
     };
-    // Any success is a document to filter (a 203 from a mirror too).
+    // Any success is a document to filter (a 203 from a mirror too; at a
+    // file's URL, only a page).
     if let Some((filter, asked)) = asked
-        && resp.status().is_success()
+        && filter.reads(asked, &resp)
     {
         let url = format!("http://{host}:{port}{}", uri.path());
         return filter.answer(asked, &open, &url, resp).await;

@@ -1120,3 +1120,118 @@ fn under_a_cooldown_a_json_project_document_is_filtered() {
         .collect();
     assert_eq!(held.len(), 1, "{held:?}");
 }
+
+/// A cooldown for an index (`docs`), refusing what it cannot filter.
+fn with_index_cooldown(addr: SocketAddr, docs: &[crate::model::cooldown::DocKind]) -> ProxyPolicy {
+    let mut policy = with_cooldown(addr, true);
+    if let Some(c) = policy.cooldown.as_mut() {
+        Arc::get_mut(c).unwrap().docs = docs.to_vec();
+    }
+    policy
+}
+
+/// `GET http://addr{path}` through the proxy, as pip asks for a page.
+fn get_page(proxy: &Proxy, addr: SocketAddr, path: &str) -> String {
+    ask(
+        proxy,
+        format!(
+            "GET http://{addr}{path} HTTP/1.1\r\nHost: {addr}\r\nProxy-Authorization: Basic {}\r\nAccept: application/vnd.pypi.simple.v1+json, text/html; q=0.01\r\nConnection: close\r\n\r\n",
+            auth(proxy)
+        ),
+    )
+}
+
+const LINKS: &str = "<html><body><a href=\"/f/pwcool-1.1.0-py3-none-any.whl\">pwcool-1.1.0-py3-none-any.whl</a></body></html>";
+
+/// atk15: an index page is a page whatever the index calls its HTML (PEP
+/// 691's `application/vnd.pypi.simple.v1+html`, which pip reads, or no
+/// type at all): it has no dates, so it is refused, not passed as a file.
+#[test]
+fn an_index_page_in_any_html_type_is_not_passed_unfiltered() {
+    use crate::model::cooldown::DocKind;
+    for ctype in [
+        "application/vnd.pypi.simple.v1+html",
+        "application/xhtml+xml",
+        "text/plain",
+    ] {
+        let (addr, _) = packument_origin(ctype, LINKS.as_bytes().to_vec());
+        let proxy = Proxy::start(
+            with_index_cooldown(addr, &[DocKind::SimpleIndex]),
+            Instant::now(),
+        )
+        .unwrap();
+        let answer = get_page(&proxy, addr, "/simple/pwcool/");
+        assert!(answer.starts_with("HTTP/1.1 403"), "{ctype}: {answer}");
+        assert!(answer.contains("cooldown_allow_unenforced"), "{answer}");
+    }
+}
+
+/// atk15: a page whose URL names a file (`index.html`, a `--find-links`
+/// page) lists archives as an index page does; read as one (refused: HTML
+/// has no dates), while an archive on the same host goes as it came.
+#[test]
+fn a_page_at_a_file_name_on_an_index_is_read_as_an_index_page() {
+    use crate::model::cooldown::DocKind;
+    let (addr, _) = packument_origin("text/html", LINKS.as_bytes().to_vec());
+    let proxy = Proxy::start(
+        with_index_cooldown(addr, &[DocKind::SimpleIndex]),
+        Instant::now(),
+    )
+    .unwrap();
+    for path in ["/simple/pwcool/index.html", "/links/all.htm"] {
+        let answer = get_page(&proxy, addr, path);
+        assert!(answer.starts_with("HTTP/1.1 403"), "{path}: {answer}");
+    }
+    let (addr, _) = packument_origin("application/octet-stream", b"PK\x03\x04wheel".to_vec());
+    let proxy = Proxy::start(
+        with_index_cooldown(addr, &[DocKind::SimpleIndex]),
+        Instant::now(),
+    )
+    .unwrap();
+    let answer = get_page(&proxy, addr, "/f/pwcool-1.0.0-py3-none-any.whl");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        proxy
+            .finish()
+            .iter()
+            .all(|r| r.cooldown_unfiltered.is_none())
+    );
+}
+
+/// atk15: poetry's one-release JSON document (`/pypi/<name>/<version>/json`,
+/// which it reads for each package it locks or installs): an old release
+/// goes as it came; a young one (a lockfile's pin) loses its files, so it
+/// cannot be installed past the cooldown.
+#[test]
+fn a_release_json_document_is_passed_when_old_and_emptied_when_young() {
+    use crate::model::cooldown::DocKind;
+    let doc = |v: &str, at: &str| {
+        serde_json::json!({
+            "info": {"name": "pwcool", "version": v},
+            "urls": [{"filename": format!("pwcool-{v}.tar.gz"), "url": "/f/x", "upload_time_iso_8601": at}]
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let docs = [DocKind::SimpleIndex, DocKind::ProjectJson];
+    let (addr, _) = packument_origin("application/json", doc("1.0", "2020-01-01T00:00:00Z"));
+    let proxy = Proxy::start(with_index_cooldown(addr, &docs), Instant::now()).unwrap();
+    let answer = get_page(&proxy, addr, "/pypi/pwcool/1.0/json");
+    let (h, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(h.starts_with("HTTP/1.1 200"), "{answer}");
+    let got: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(got["urls"].as_array().map(Vec::len), Some(1), "{got}");
+    let (addr, _) = packument_origin("application/json", doc("1.1", "2030-01-01T00:00:00Z"));
+    let proxy = Proxy::start(with_index_cooldown(addr, &docs), Instant::now()).unwrap();
+    let answer = get_page(&proxy, addr, "/pypi/pwcool/1.1/json");
+    let (h, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(h.starts_with("HTTP/1.1 200"), "{answer}");
+    let got: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(got["urls"], serde_json::json!([]), "{got}");
+    let held: Vec<_> = proxy
+        .finish()
+        .iter()
+        .flat_map(|r| r.held_back.clone())
+        .collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+}

@@ -1,0 +1,80 @@
+//! Helper `atk15`: an attacker who read `src/` against issue 15's
+//! known-malicious refusal, release-age cooldown and other-project rule.
+//! Each test is one attempt with inert fixtures (loopback registries, a
+//! venv's pip < 26, which has no date gate: the proxy filters its index).
+//! Each first showed its bypass on the binary it was written against
+//! (bbf3a79); the fix is named in its doc line.
+
+use crate::cooldown::{NEW, OLD, pip_env, pip_shim, policy, py_version, pypi_index_with_dep, shim};
+
+/// An index that labels its HTML pages PEP 691's way
+/// (`application/vnd.pypi.simple.v1+html`, which pip reads) whatever the
+/// client asks: the proxy passed the undated page as "not a page" and pip
+/// installed the day-old version in block. Fixed in
+/// `monitor::proxy::cooldown` (any non-JSON page is undated: refused in
+/// block, passed with a warning in protect).
+#[test]
+fn an_index_page_labelled_pep_691_html_is_not_passed_unfiltered() {
+    let (index, files) = pypi_index_with_dep(true);
+    index.serve_html_as("application/vnd.pypi.simple.v1+html");
+    let (env, venv, _place) = pip_env();
+    let url = index.index_url();
+    policy(&env, "cooldown = \"3d\"\n");
+    let r = pip_shim(&env, "block", &url);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot be enforced"), "{}", r.stderr);
+    assert_eq!(py_version(&venv, "pwcool"), None, "block installed it");
+    assert!(
+        !index.requests().iter().any(|q| q.path.ends_with(&files[1])),
+        "block downloaded {}",
+        files[1]
+    );
+    let r = pip_shim(&env, "protect", &url);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("passed UNFILTERED"), "{}", r.stderr);
+    assert_eq!(r.cooldown()["enforced"], false, "{:#}", r.cooldown());
+    assert_eq!(py_version(&venv, "pwcool").as_deref(), Some(NEW));
+}
+
+/// A `--find-links` page on the index's own host at a file name
+/// (`…/index.html`, as static indexes serve): the proxy read only URLs
+/// without an extension as pages, so this undated list of links went as it
+/// came (here the index's PEP 691 JSON, as pip asks for it) and pip took
+/// the day-old wheel from it in block. Fixed: at a file's URL, an answer
+/// that is a page is read as one (filtered; HTML, undated, refused: the
+/// proxy's unit tests).
+#[test]
+fn a_find_links_page_at_a_file_name_does_not_carry_a_young_version() {
+    let (index, files) = pypi_index_with_dep(true);
+    let (env, venv, _place) = pip_env();
+    let url = index.index_url();
+    let links = format!("{url}pwcool/index.html");
+    policy(&env, "cooldown = \"3d\"\n");
+    let r = shim(
+        &env,
+        "block",
+        "pip",
+        &[
+            "install",
+            "--no-cache-dir",
+            "--index-url",
+            &url,
+            "--find-links",
+            &links,
+            "pwcool",
+        ],
+        env.home.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        py_version(&venv, "pwcool").as_deref(),
+        Some(OLD),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !index.requests().iter().any(|q| q.path.ends_with(&files[1])),
+        "block downloaded {}",
+        files[1]
+    );
+}
