@@ -5,7 +5,12 @@
 //! Each first showed its bypass on the binary it was written against
 //! (bbf3a79); the fix is named in its doc line.
 
-use crate::cooldown::{NEW, OLD, pip_env, pip_shim, policy, py_version, pypi_index_with_dep, shim};
+use crate::cooldown::{
+    NEW, OLD, npm_registry_with_dep, npm_version, pip_env, pip_shim, policy, py_version,
+    pypi_index_with_dep, shim, yarn_add,
+};
+use crate::support::ShimEnv;
+use std::fs;
 
 /// An index that labels its HTML pages PEP 691's way
 /// (`application/vnd.pypi.simple.v1+html`, which pip reads) whatever the
@@ -77,4 +82,56 @@ fn a_find_links_page_at_a_file_name_does_not_carry_a_young_version() {
         "block downloaded {}",
         files[1]
     );
+}
+
+/// A `yarn.lock` that pins the day-old versions (written before the
+/// cooldown, or by the attacker): yarn 1 asks the registry for no package
+/// document, so the proxy's filter never saw the versions and `yarn
+/// install` put them in, in block, with the cooldown reported enforced.
+/// Fixed in `monitor::proxy::cooldown`: a tarball from one of the
+/// registries is dated by its package's document (the one the filter read,
+/// else asked by the proxy) and a version released after the cut-off is
+/// refused; a lockfile pinning older versions installs as before.
+#[test]
+fn a_yarn_lock_pinning_young_versions_does_not_pass_the_cooldown() {
+    let registry = npm_registry_with_dep();
+    let env = ShimEnv::new(&[]);
+    let dir = env.home.path().join("proj");
+    policy(&env, "");
+    let r = yarn_add(&env, "protect", &registry, &dir);
+    assert_eq!(r.code, 0, "yarn: {}", r.stderr);
+    assert_eq!(npm_version(&dir, "pwcool"), NEW);
+    let install = |mode: &str| {
+        let _ = fs::remove_dir_all(dir.join("node_modules"));
+        let _ = fs::remove_dir_all(env.home.path().join(".cache/yarn"));
+        shim(
+            &env,
+            mode,
+            "yarn",
+            &["install", "--non-interactive", "--frozen-lockfile"],
+            &dir,
+        )
+    };
+    policy(&env, "cooldown = \"3d\"\n");
+    for mode in ["block", "protect"] {
+        let r = install(mode);
+        assert_ne!(r.code, 0, "yarn {mode} installed the pinned young versions");
+        assert!(
+            !dir.join("node_modules/pwcool/package.json").exists(),
+            "yarn {mode}"
+        );
+        assert!(
+            r.stderr.contains("released after the cut-off"),
+            "yarn {mode}: {}",
+            r.stderr
+        );
+    }
+    // A lockfile of older versions installs under the cooldown.
+    let r = yarn_add(&env, "block", &registry, &dir);
+    assert_eq!(r.code, 0, "yarn: {}", r.stderr);
+    assert_eq!(npm_version(&dir, "pwcool"), OLD);
+    let r = install("block");
+    assert_eq!(r.code, 0, "yarn locked old: {}", r.stderr);
+    assert_eq!(npm_version(&dir, "pwcool"), OLD);
+    assert_eq!(npm_version(&dir, "pwdep"), OLD);
 }

@@ -580,7 +580,7 @@ fn plan_names_the_gate_or_says_there_is_none() {
 
 /// An npm registry where `pwcool` and `pwdep` each have 1.0.0 (400 days
 /// old) and 1.1.0 (a day old); both `pwcool`s depend on `pwdep ^1.0.0`.
-fn npm_registry_with_dep() -> NpmRegistry {
+pub(crate) fn npm_registry_with_dep() -> NpmRegistry {
     let pkg = |name: &str, v: &str, deps: Value| {
         NpmPackage::new(
             json!({"name": name, "version": v, "license": "MIT", "dependencies": deps}),
@@ -647,7 +647,7 @@ pub(crate) fn pypi_index_with_dep(dated: bool) -> (PypiIndex, Vec<String>) {
 }
 
 /// The version of `name` in the npm project at `dir`.
-fn npm_version(dir: &Path, name: &str) -> String {
+pub(crate) fn npm_version(dir: &Path, name: &str) -> String {
     let m = dir.join(format!("node_modules/{name}/package.json"));
     let text = fs::read_to_string(&m).unwrap_or_else(|e| panic!("{}: {e}", m.display()));
     serde_json::from_str::<Value>(&text).unwrap()["version"]
@@ -698,7 +698,7 @@ fn check_proxy(r: &Ran, what: &str, held: &[&str]) {
 
 /// `yarn add pwcool` (yarn 1) from `registry` in a fresh project, with a
 /// fresh cache.
-fn yarn_add(env: &ShimEnv, mode: &str, registry: &NpmRegistry, dir: &Path) -> Ran {
+pub(crate) fn yarn_add(env: &ShimEnv, mode: &str, registry: &NpmRegistry, dir: &Path) -> Ran {
     npm_project(dir);
     let _ = fs::remove_file(dir.join("yarn.lock"));
     let cache = env.home.path().join(".cache/yarn");

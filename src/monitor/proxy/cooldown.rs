@@ -10,13 +10,17 @@ use super::record::Open;
 use super::server::text;
 use super::upstream::Body;
 use crate::docfilter::{self, Cut, Unfiltered};
+use crate::intel::osv::Ecosystem;
 use crate::model::cooldown::DocKind;
+use crate::model::cooldown::HeldBack;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::{Method, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
+use std::collections::HashMap;
 use std::io::Read;
+use std::sync::{Arc, Mutex};
 
 /// A package document's full form (npm-style registries: the abbreviated
 /// one has no `time`).
@@ -43,12 +47,60 @@ pub struct CooldownFilter {
     /// Refuse what cannot be filtered (block, unless the policy allows an
     /// unenforced cooldown); else pass it with a warning.
     pub refuses: bool,
+    /// The package documents read so far, by path: the versions each held
+    /// back (a tarball is dated by them without asking again).
+    pub dated: Dated,
+}
+
+/// The versions held back per package document read (its path, decoded),
+/// shared by the install's connections.
+#[derive(Clone, Debug, Default)]
+pub struct Dated(Arc<Mutex<HashMap<String, Vec<String>>>>);
+
+impl Dated {
+    fn get(&self, doc: &str) -> Option<Vec<String>> {
+        self.0.lock().ok()?.get(doc).cloned()
+    }
+
+    fn put(&self, doc: &str, held: &[HeldBack]) {
+        if let Ok(mut m) = self.0.lock() {
+            let versions = held.iter().map(|h| npm_version(&h.version)).collect();
+            m.insert(doc.to_string(), versions);
+        }
+    }
+}
+
+/// A version as npm compares it (no `v`, no build metadata).
+fn npm_version(v: &str) -> String {
+    crate::intel::version::canonical(Ecosystem::Npm, v)
+}
+
+/// A package document's path as a key: decoded (`@s%2fx` is `@s/x`),
+/// without a trailing `/`.
+fn doc_key(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    path.replace("%2f", "/")
+        .replace("%2F", "/")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// A tarball asked of one of the registries (npm-style), and the package
+/// document that dates it.
+#[derive(Clone, Debug)]
+pub(super) struct Tarball {
+    /// The document's path on the registry: the tarball's, up to `/-/`.
+    pub(super) doc: String,
+    name: String,
+    version: String,
 }
 
 /// A metadata request whose headers were rewritten: how its answer is read.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Asked {
     kind: DocKind,
+    /// The document's path ([`doc_key`]): what dates its tarballs.
+    doc: String,
     /// The client asked for PEP 503 HTML only: it gets the filtered page
     /// as HTML.
     html: bool,
@@ -120,6 +172,7 @@ impl CooldownFilter {
             }
             return Some(Asked {
                 kind,
+                doc: doc_key(path),
                 html: false,
                 probe,
             });
@@ -151,12 +204,17 @@ impl CooldownFilter {
         ] {
             headers.remove(h);
         }
-        Some(Asked { kind, html, probe })
+        Some(Asked {
+            kind,
+            doc: doc_key(path),
+            html,
+            probe,
+        })
     }
 
     /// Whether the answer to an asked request is read by the filter: every
     /// success, but for a URL that names a file only a page.
-    pub(super) fn reads(&self, asked: Asked, resp: &Response<Incoming>) -> bool {
+    pub(super) fn reads(&self, asked: &Asked, resp: &Response<Incoming>) -> bool {
         if !resp.status().is_success() {
             return false;
         }
@@ -234,6 +292,9 @@ impl CooldownFilter {
             }
         };
         open.hold(&f.held);
+        if asked.kind == DocKind::Packument {
+            self.dated.put(&asked.doc, &f.held);
+        }
         if let Some(name) = &f.exempt {
             open.note(&format!("cooldown: {name} is exempt"));
         }
@@ -291,6 +352,166 @@ impl CooldownFilter {
                 )
             }
         }
+    }
+}
+
+impl CooldownFilter {
+    /// When `method path` to `hostport` downloads an npm-style tarball
+    /// from one of the registries: the package and version it is, and the
+    /// document that dates it. A lockfile's or a URL's pin reaches the
+    /// registry without its document being asked (atk15).
+    pub(super) fn tarball(&self, hostport: &str, method: &Method, path: &str) -> Option<Tarball> {
+        if method != Method::GET
+            || !self.docs.contains(&DocKind::Packument)
+            || !self.hosts.iter().any(|h| h == hostport)
+        {
+            return None;
+        }
+        let path = path.split('?').next().unwrap_or(path);
+        let (doc, _) = path.rsplit_once("/-/")?;
+        let (name, version) = crate::intel::archive::readings(Ecosystem::Npm, path)
+            .into_iter()
+            .next()?;
+        let doc = if doc.is_empty() { "/" } else { doc };
+        Some(Tarball {
+            doc: doc.to_string(),
+            name,
+            version,
+        })
+    }
+
+    /// The tarball judged by a document already read: `None` when none
+    /// was; else the refusal of a version held back, or `Some(None)`.
+    pub(super) fn judged(&self, t: &Tarball, open: &Open) -> Option<Option<Response<Body>>> {
+        let held = self.dated.get(&doc_key(&t.doc))?;
+        let young = held.contains(&npm_version(&t.version));
+        Some(young.then(|| self.too_young(t, open, None)))
+    }
+
+    /// The proxy's own request for the document that dates `t` (`origin`:
+    /// `http://host:port`, or empty for origin-form), unencoded, whole.
+    pub(super) fn doc_request(t: &Tarball, origin: &str, host: &str) -> Option<Request<Body>> {
+        Request::get(format!("{origin}{}", t.doc))
+            .header(header::HOST, host)
+            .header(header::ACCEPT, FULL_DOCUMENT)
+            .header(header::ACCEPT_ENCODING, "identity")
+            .body(Full::new(Bytes::new()).map_err(|n| match n {}).boxed())
+            .ok()
+    }
+
+    /// The tarball `t` judged by the registry's answer to [`doc_request`]:
+    /// `None`, it may be fetched; else the refusal (a version released
+    /// after the cut-off, or, in block, one that cannot be dated).
+    pub(super) async fn judge_tarball(
+        &self,
+        t: &Tarball,
+        open: &Open,
+        url: &str,
+        answer: std::io::Result<Response<Incoming>>,
+    ) -> Option<Response<Body>> {
+        let dated = match answer {
+            Ok(resp) if resp.status().is_success() => date(t, self, resp).await,
+            Ok(resp) => Err(format!("its package document answered {}", resp.status())),
+            Err(e) => Err(format!("its package document could not be asked ({e})")),
+        };
+        match dated {
+            Ok(None) => None,
+            Ok(Some(released)) => Some(self.too_young(t, open, Some(released))),
+            Err(why) => self.undated_tarball(open, url, &why),
+        }
+    }
+
+    /// A tarball whose document does not date it: refused in block, else
+    /// fetched with a warning (the cooldown then not enforced).
+    fn undated_tarball(&self, open: &Open, url: &str, why: &str) -> Option<Response<Body>> {
+        let what = format!(
+            "cooldown {} (cut-off {}) cannot be enforced on {url}: the tarball cannot be dated: {why}",
+            self.age, self.cutoff
+        );
+        let clean = crate::report::clean(&what);
+        if !self.refuses {
+            open.unfiltered(&format!("{what}; passed unfiltered"), false);
+            eprintln!("pkgwarden: WARNING: {clean}; passed UNFILTERED");
+            return None;
+        }
+        open.unfiltered(&format!("{what}; refused (403)"), true);
+        eprintln!("pkgwarden: proxy: {clean}; refused");
+        Some(text(
+            StatusCode::FORBIDDEN,
+            format!(
+                "pkgwarden: refused: the release-age {what}. `cooldown_allow_unenforced = true` in your user or system policy lets such tarballs through\n"
+            ),
+        ))
+    }
+
+    /// The refusal of `t`, released after the cut-off: recorded as held
+    /// back (when its date is known here) and said.
+    fn too_young(&self, t: &Tarball, open: &Open, released: Option<String>) -> Response<Body> {
+        let shown = released.clone().unwrap_or_else(|| "recently".into());
+        if let Some(r) = released {
+            open.hold(&[HeldBack {
+                package: t.name.clone(),
+                version: t.version.clone(),
+                released: r,
+            }]);
+        }
+        let what = format!(
+            "{}@{} was released after the cut-off {} of the release-age cooldown {} (released {shown}); its tarball was asked without its registry's list (a lockfile's or a URL's pin)",
+            t.name, t.version, self.cutoff, self.age
+        );
+        open.unfiltered(&format!("{what}; refused (403)"), true);
+        eprintln!("pkgwarden: proxy: {}; refused", crate::report::clean(&what));
+        text(
+            StatusCode::FORBIDDEN,
+            format!(
+                "pkgwarden: refused: {what}. `cooldown_exempt` in your user or system policy lets a package through\n"
+            ),
+        )
+    }
+}
+
+/// When the package document in `resp` dates `t` after `filter`'s
+/// cut-off: its release time; `Ok(None)` when it is older (or exempt);
+/// `Err` when the document does not date it.
+async fn date(
+    t: &Tarball,
+    filter: &CooldownFilter,
+    resp: Response<Incoming>,
+) -> Result<Option<String>, String> {
+    let (parts, body) = resp.into_parts();
+    let raw = Limited::new(body, MAX_DOCUMENT)
+        .collect()
+        .await
+        .map_err(|e| format!("its package document could not be read whole ({e})"))?
+        .to_bytes();
+    let encoding = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .to_ascii_lowercase();
+    let plain = decode(&encoding, &raw)?;
+    let f = docfilter::packument(&plain, &filter.cut).map_err(|e| e.to_string())?;
+    // The package's other tarballs are dated without asking again.
+    filter.dated.put(&doc_key(&t.doc), &f.held);
+    if f.exempt.is_some() {
+        return Ok(None);
+    }
+    let want = npm_version(&t.version);
+    if let Some(h) = f.held.iter().find(|h| npm_version(&h.version) == want) {
+        return Ok(Some(h.released.clone()));
+    }
+    // Kept, or not listed at all: a version the document does not list has
+    // no date.
+    let doc: serde_json::Value =
+        serde_json::from_slice(&plain).map_err(|e| format!("not JSON ({e})"))?;
+    let listed = doc
+        .get("versions")
+        .and_then(|v| v.as_object())
+        .is_some_and(|vs| vs.keys().any(|k| npm_version(k) == want));
+    match listed {
+        true => Ok(None),
+        false => Err(format!("its package document does not list {}", t.version)),
     }
 }
 

@@ -979,6 +979,7 @@ fn with_cooldown(addr: SocketAddr, refuses: bool) -> ProxyPolicy {
             docs: vec![crate::model::cooldown::DocKind::Packument],
             hosts: vec![addr.to_string()],
             refuses,
+            dated: Default::default(),
         })),
         ..policy(&[addr])
     }
@@ -1234,4 +1235,36 @@ fn a_release_json_document_is_passed_when_old_and_emptied_when_young() {
         .flat_map(|r| r.held_back.clone())
         .collect();
     assert_eq!(held.len(), 1, "{held:?}");
+}
+
+/// atk15: a tarball asked of the registry without its package document
+/// (a lockfile's pin) is dated by the document the proxy asks itself: a
+/// version released after the cut-off is refused, an older one fetched.
+#[test]
+fn a_tarball_is_dated_by_its_package_document() {
+    let (addr, heads) = packument_origin("application/json", a_packument());
+    let proxy = Proxy::start(with_cooldown(addr, true), Instant::now()).unwrap();
+    let get = |path: &str| {
+        ask(
+            &proxy,
+            format!(
+                "GET http://{addr}{path} HTTP/1.1\r\nHost: {addr}\r\nProxy-Authorization: Basic {}\r\nConnection: close\r\n\r\n",
+                auth(&proxy)
+            ),
+        )
+    };
+    let answer = get("/pwcool/-/pwcool-1.1.0.tgz");
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("released after the cut-off"), "{answer}");
+    let asked: Vec<String> = heads.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].starts_with("GET /pwcool HTTP/1.1"), "{asked:?}");
+    let answer = get("/pwcool/-/pwcool-1.0.0.tgz");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Dated by the document already read: not asked again.
+    assert_eq!(heads.lock().unwrap().len(), 2);
+    let records = proxy.finish();
+    let held: Vec<_> = records.iter().flat_map(|r| r.held_back.clone()).collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].version, "1.1.0");
 }
