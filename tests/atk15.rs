@@ -5,11 +5,12 @@
 //! Each first showed its bypass on the binary it was written against
 //! (bbf3a79); the fix is named in its doc line.
 
+use crate::attack_root::{install_in, project_manifest, root_tool};
 use crate::cooldown::{
     NEW, OLD, npm_registry_with_dep, npm_version, pip_env, pip_shim, policy, py_version,
     pypi_index_with_dep, shim, yarn_add,
 };
-use crate::support::ShimEnv;
+use crate::support::{NpmRegistry, ShimEnv};
 use std::fs;
 
 /// An index that labels its HTML pages PEP 691's way
@@ -134,4 +135,40 @@ fn a_yarn_lock_pinning_young_versions_does_not_pass_the_cooldown() {
     assert_eq!(r.code, 0, "yarn locked old: {}", r.stderr);
     assert_eq!(npm_version(&dir, "pwcool"), OLD);
     assert_eq!(npm_version(&dir, "pwdep"), OLD);
+}
+
+/// Another project's Python environment changed through its bytecode
+/// cache: a root project's script (protect lets it write HOME) replaces
+/// `dep/__pycache__/__init__.cpython-311.pyc` in `~/app/.venv`'s
+/// `site-packages` (a forged `.pyc` whose header matches the source runs in
+/// place of it). `detect::foreign` leaves every `__pycache__` out (every
+/// interpreter the install starts caches what it imports, wherever), and
+/// the RECORD check lists `.pyc` files without a hash: no finding. Not
+/// fixed: telling a forged cache from an interpreter's needs the source
+/// compiled by the target's Python.
+#[test]
+#[ignore = "bypass (atk15, not fixed): a forged .pyc in another environment's __pycache__ is not reported"]
+fn a_root_script_cannot_forge_another_environments_bytecode_unreported() {
+    let body = r#"
+const c = path.join(home, "app", ".venv", "lib", "python3.11", "site-packages", "dep", "__pycache__");
+t("pyc", () => { fs.mkdirSync(c, {recursive: true}); fs.writeFileSync(path.join(c, "__init__.cpython-311.pyc"), M); });
+"#;
+    let registry = NpmRegistry::start_with(vec![root_tool(body)]);
+    let env = ShimEnv::new(&[]);
+    let site = env
+        .home
+        .path()
+        .join("app/.venv/lib/python3.11/site-packages/dep");
+    fs::create_dir_all(&site).unwrap();
+    fs::write(site.join("__init__.py"), "X = 1\n").unwrap();
+    let manifest = project_manifest(&["pw-tool"], true);
+    let (r, result, _) = install_in(
+        &env, &registry, "npm", "protect", "proj", manifest, "pw-tool", "",
+    );
+    assert_eq!(result["pyc"], "ok", "the script did not write: {result:#}");
+    assert!(
+        !r.findings("tamper.installed-package").is_empty(),
+        "no finding: {:#}",
+        r.report["findings"]
+    );
 }

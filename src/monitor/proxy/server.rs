@@ -171,7 +171,15 @@ impl Ctx {
             p => format!("{host}:{p}"),
         };
         let answer = match CooldownFilter::doc_request(&t, &format!("http://{named}"), &named) {
-            Some(req) => self.routes.send(kept, host, port, req).await,
+            Some(mut req) => {
+                // Through the user's proxy, with its credentials.
+                if let Some(auth) = self.routes.chain(host).and_then(|u| u.auth.clone())
+                    && let Ok(v) = HeaderValue::from_str(&auth)
+                {
+                    req.headers_mut().insert(header::PROXY_AUTHORIZATION, v);
+                }
+                self.routes.send(kept, host, port, req).await
+            }
             None => Err(std::io::Error::other("its path is not a URL path")),
         };
         let url = format!("http://{named}{path}");
