@@ -110,6 +110,30 @@ pub(super) struct Asked {
     probe: bool,
 }
 
+/// True for the name of a distribution file or its PEP 658 metadata, which
+/// an index may serve as text: never a page.
+fn archive_name(file: &str) -> bool {
+    const FILES: [&str; 15] = [
+        ".whl",
+        ".metadata",
+        ".tar.gz",
+        ".tgz",
+        ".zip",
+        ".tar.bz2",
+        ".tbz",
+        ".tar.xz",
+        ".txz",
+        ".tlz",
+        ".tar",
+        ".tar.lz",
+        ".tar.lzma",
+        ".egg",
+        ".asc",
+    ];
+    let lower = file.to_ascii_lowercase();
+    FILES.iter().any(|e| lower.ends_with(e))
+}
+
 /// True when a content type is one a manager reads links or versions from
 /// (HTML in any of its names, XML, JSON, text): a page, not an archive.
 fn page_type(ctype: &str) -> bool {
@@ -157,7 +181,7 @@ impl CooldownFilter {
             && !last.ends_with(".tgz")
         {
             DocKind::Packument
-        } else if self.docs.contains(&DocKind::SimpleIndex) {
+        } else if self.docs.contains(&DocKind::SimpleIndex) && !archive_name(last) {
             // A page at a file name is a page too (atk15): its answer says.
             probe = last.contains('.');
             DocKind::SimpleIndex

@@ -1191,6 +1191,15 @@ fn a_page_at_a_file_name_on_an_index_is_read_as_an_index_page() {
     .unwrap();
     let answer = get_page(&proxy, addr, "/f/pwcool-1.0.0-py3-none-any.whl");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // A file's PEP 658 metadata, served as text, is not a page.
+    let (addr, _) = packument_origin("text/plain", b"Metadata-Version: 2.1\n".to_vec());
+    let proxy2 = Proxy::start(
+        with_index_cooldown(addr, &[DocKind::SimpleIndex]),
+        Instant::now(),
+    )
+    .unwrap();
+    let answer = get_page(&proxy2, addr, "/f/pwcool-1.0.0-py3-none-any.whl.metadata");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(
         proxy
             .finish()
