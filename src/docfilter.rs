@@ -311,6 +311,9 @@ pub fn project_json(body: &[u8], cut: &Cut) -> Result<Filtered, Unfiltered> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
+    if doc.get("releases").is_none() && doc.get("urls").is_some_and(Value::is_array) {
+        return release_json(doc, &name, cut);
+    }
     let Some(releases) = doc.get("releases").and_then(Value::as_object) else {
         return Err(Unfiltered::Unreadable(format!(
             "{name}'s document has no `releases`"
@@ -363,6 +366,47 @@ pub fn project_json(body: &[u8], cut: &Cut) -> Result<Filtered, Unfiltered> {
     Ok(Filtered {
         body: Some(body),
         held,
+        exempt: None,
+    })
+}
+
+/// One release's JSON document (`…/pypi/<name>/<version>/json`: `info`,
+/// `urls`): a release first uploaded after the cut-off loses its files (a
+/// lockfile's pin then finds nothing to install, as a gate's would); an
+/// older one goes as it came.
+fn release_json(
+    mut doc: Map<String, Value>,
+    name: &str,
+    cut: &Cut,
+) -> Result<Filtered, Unfiltered> {
+    let version = doc
+        .get("info")
+        .and_then(|i| i.get("version"))
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string();
+    if exempt(cut, name, true) {
+        return Ok(Filtered {
+            exempt: Some(name.to_string()),
+            ..Filtered::default()
+        });
+    }
+    let files = doc.get("urls").and_then(Value::as_array).map(Vec::as_slice);
+    let Some((at, shown)) = release_time(files.unwrap_or(&[]), &version)? else {
+        return Ok(Filtered::default());
+    };
+    if at <= cut.at {
+        return Ok(Filtered::default());
+    }
+    doc.insert("urls".into(), Value::Array(Vec::new()));
+    let body = serde_json::to_vec(&doc).map_err(|e| Unfiltered::Unreadable(e.to_string()))?;
+    Ok(Filtered {
+        body: Some(body),
+        held: vec![HeldBack {
+            package: name.to_string(),
+            version,
+            released: shown,
+        }],
         exempt: None,
     })
 }
@@ -518,6 +562,30 @@ mod tests {
                 Err(Unfiltered::Unreadable(_))
             ));
         }
+    }
+
+    #[test]
+    fn a_release_json_document_is_dated_by_its_first_file() {
+        let doc = |at: &str| {
+            json!({"info": {"name": "Pw_Cool", "version": "1.1"},
+                   "urls": [{"filename": "pw_cool-1.1.tar.gz", "upload_time_iso_8601": at}]})
+            .to_string()
+            .into_bytes()
+        };
+        let f = project_json(&doc("2026-01-11T00:00:00Z"), &cut(&[])).unwrap();
+        let got: Value = serde_json::from_slice(&f.body.unwrap()).unwrap();
+        assert_eq!(got["urls"], json!([]));
+        assert_eq!(f.held[0].version, "1.1");
+        let old = project_json(&doc("2025-01-11T00:00:00Z"), &cut(&[])).unwrap();
+        assert_eq!(old, Filtered::default());
+        let f = project_json(&doc("2026-01-11T00:00:00Z"), &cut(&["pw-cool"])).unwrap();
+        assert_eq!((f.body, f.exempt.as_deref()), (None, Some("Pw_Cool")));
+        let undated =
+            json!({"info": {"name": "x", "version": "1"}, "urls": [{"filename": "x-1.tar.gz"}]});
+        assert!(matches!(
+            project_json(undated.to_string().as_bytes(), &cut(&[])),
+            Err(Unfiltered::Undated(_))
+        ));
     }
 
     fn packument_doc() -> Vec<u8> {

@@ -29,7 +29,7 @@ function t(name, f) { try { const v = f(); r[name] = v === undefined ? "ok" : v;
 /// A dependency whose bin `pw-tool` runs `body`; the root project's
 /// postinstall runs it (cwd: the project), and it leaves `result.json` in
 /// its own package directory.
-fn root_tool(body: &str) -> NpmPackage {
+pub(crate) fn root_tool(body: &str) -> NpmPackage {
     let script = format!(
         "#!/usr/bin/env node\n{PRELUDE}{JS_FILES}{body}\nfs.writeFileSync(path.join(__dirname, \"result.json\"), JSON.stringify(r));\n"
     );
@@ -60,7 +60,7 @@ fn dep_probe(name: &str, body: &str, extra: &[(&str, &[u8])]) -> NpmPackage {
 }
 
 /// The root project: `deps` and, with `root_script`, `"postinstall": "pw-tool"`.
-fn project_manifest(deps: &[&str], root_script: bool) -> Value {
+pub(crate) fn project_manifest(deps: &[&str], root_script: bool) -> Value {
     let deps: serde_json::Map<String, Value> = deps
         .iter()
         .map(|d| (d.to_string(), Value::from("1.0.0")))
@@ -79,7 +79,7 @@ fn project_manifest(deps: &[&str], root_script: bool) -> Value {
 /// lockfiles, `settings` added to pnpm's `pnpm-workspace.yaml`); the report
 /// and `result.json` of `probe` (Null when it did not run).
 #[allow(clippy::too_many_arguments)]
-fn install_in(
+pub(crate) fn install_in(
     env: &ShimEnv,
     registry: &NpmRegistry,
     manager: &str,

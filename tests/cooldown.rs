@@ -16,11 +16,11 @@ use std::time::{Duration, SystemTime};
 use support::pypi::build_wheel;
 use support::*;
 
-const OLD: &str = "1.0.0";
-const NEW: &str = "1.1.0";
+pub(crate) const OLD: &str = "1.0.0";
+pub(crate) const NEW: &str = "1.1.0";
 
 /// RFC 3339 of `days` ago.
-fn days_ago(days: u64) -> String {
+pub(crate) fn days_ago(days: u64) -> String {
     let at = SystemTime::now() - Duration::from_secs(days * 24 * 3600);
     humantime::format_rfc3339_seconds(at).to_string()
 }
@@ -67,20 +67,20 @@ fn pypi_index() -> PypiIndex {
 }
 
 /// The system policy of `env` (the layer the tests own).
-fn policy(env: &ShimEnv, text: &str) {
+pub(crate) fn policy(env: &ShimEnv, text: &str) {
     fs::write(env.home.path().join("etc-pkgwarden-policy.toml"), text).unwrap();
 }
 
 /// One install through a shim: exit code, stderr, and its report (when it
 /// left one).
-struct Ran {
-    code: i32,
-    stderr: String,
-    report: Option<Value>,
+pub(crate) struct Ran {
+    pub(crate) code: i32,
+    pub(crate) stderr: String,
+    pub(crate) report: Option<Value>,
 }
 
 impl Ran {
-    fn cooldown(&self) -> &Value {
+    pub(crate) fn cooldown(&self) -> &Value {
         let r = self
             .report
             .as_ref()
@@ -90,7 +90,7 @@ impl Ran {
 }
 
 /// `tool ARGS` typed in `cwd` through the shim, in `mode`.
-fn shim(env: &ShimEnv, mode: &str, tool: &str, args: &[&str], cwd: &Path) -> Ran {
+pub(crate) fn shim(env: &ShimEnv, mode: &str, tool: &str, args: &[&str], cwd: &Path) -> Ran {
     let before = env.report_files();
     let out = run(env
         .shim(tool)
@@ -580,7 +580,7 @@ fn plan_names_the_gate_or_says_there_is_none() {
 
 /// An npm registry where `pwcool` and `pwdep` each have 1.0.0 (400 days
 /// old) and 1.1.0 (a day old); both `pwcool`s depend on `pwdep ^1.0.0`.
-fn npm_registry_with_dep() -> NpmRegistry {
+pub(crate) fn npm_registry_with_dep() -> NpmRegistry {
     let pkg = |name: &str, v: &str, deps: Value| {
         NpmPackage::new(
             json!({"name": name, "version": v, "license": "MIT", "dependencies": deps}),
@@ -604,7 +604,7 @@ fn npm_registry_with_dep() -> NpmRegistry {
 /// A PEP 691 index with `pwcool` and `pwdep` wheels 1.0.0 (400 days old)
 /// and 1.1.0 (a day old); `pwcool` requires `pwdep`. `dated`: false serves
 /// PEP 503 HTML only (no upload times).
-fn pypi_index_with_dep(dated: bool) -> (PypiIndex, Vec<String>) {
+pub(crate) fn pypi_index_with_dep(dated: bool) -> (PypiIndex, Vec<String>) {
     let wheel = |name: &str, v: &str, requires: &[&str]| {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join(name)).unwrap();
@@ -647,7 +647,7 @@ fn pypi_index_with_dep(dated: bool) -> (PypiIndex, Vec<String>) {
 }
 
 /// The version of `name` in the npm project at `dir`.
-fn npm_version(dir: &Path, name: &str) -> String {
+pub(crate) fn npm_version(dir: &Path, name: &str) -> String {
     let m = dir.join(format!("node_modules/{name}/package.json"));
     let text = fs::read_to_string(&m).unwrap_or_else(|e| panic!("{}: {e}", m.display()));
     serde_json::from_str::<Value>(&text).unwrap()["version"]
@@ -657,7 +657,7 @@ fn npm_version(dir: &Path, name: &str) -> String {
 }
 
 /// The versions the report says the proxy held back, as `name version`.
-fn held_back(r: &Ran) -> Vec<String> {
+pub(crate) fn held_back(r: &Ran) -> Vec<String> {
     let mut v: Vec<String> = r.cooldown()["held_back"]
         .as_array()
         .map(|a| {
@@ -698,7 +698,7 @@ fn check_proxy(r: &Ran, what: &str, held: &[&str]) {
 
 /// `yarn add pwcool` (yarn 1) from `registry` in a fresh project, with a
 /// fresh cache.
-fn yarn_add(env: &ShimEnv, mode: &str, registry: &NpmRegistry, dir: &Path) -> Ran {
+pub(crate) fn yarn_add(env: &ShimEnv, mode: &str, registry: &NpmRegistry, dir: &Path) -> Ran {
     npm_project(dir);
     let _ = fs::remove_file(dir.join("yarn.lock"));
     let cache = env.home.path().join(".cache/yarn");
@@ -763,7 +763,7 @@ fn yarn_1_installs_the_older_versions_through_the_proxys_filter() {
 
 /// `pip install pwcool` through the shim (the venv's pip: pip < 26, no date
 /// gate) from `url`, in `mode`.
-fn pip_shim(env: &ShimEnv, mode: &str, url: &str) -> Ran {
+pub(crate) fn pip_shim(env: &ShimEnv, mode: &str, url: &str) -> Ran {
     shim(
         env,
         mode,
@@ -774,7 +774,7 @@ fn pip_shim(env: &ShimEnv, mode: &str, url: &str) -> Ran {
 }
 
 /// The version of `name` in `venv` (and uninstalls it).
-fn py_version(venv: &Path, name: &str) -> Option<String> {
+pub(crate) fn py_version(venv: &Path, name: &str) -> Option<String> {
     let lib = venv.join("lib");
     let py = fs::read_dir(&lib)
         .ok()?
@@ -790,7 +790,7 @@ fn py_version(venv: &Path, name: &str) -> Option<String> {
 }
 
 /// A venv whose pip has no date gate, on the PATH after the shims.
-fn pip_env() -> (ShimEnv, PathBuf, tempfile::TempDir) {
+pub(crate) fn pip_env() -> (ShimEnv, PathBuf, tempfile::TempDir) {
     let place = tempfile::tempdir().unwrap();
     let venv = place.path().join("venv");
     make_venv(&venv, &[]);

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod atk15;
 mod attack;
 mod attack_cache;
 mod attack_hooks;

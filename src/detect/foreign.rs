@@ -37,8 +37,9 @@ fn code_dir(p: &Path) -> Option<PathBuf> {
 /// the install starts (the manager itself when it lives in an environment
 /// of its own, a build backend, the start-up detonation) tries to write the
 /// cache of what it imports from wherever that lies, and a refused attempt
-/// is harmless. A forged `.pyc` there is left to `tamper.installed-package`'s
-/// RECORD check of the target environment.
+/// is harmless. A forged `.pyc` there is not found: RECORD lists `.pyc`
+/// files without a hash, so its check does not cover them either (atk15,
+/// `tests/atk15.rs`, ignored).
 fn is_bytecode_cache(p: &Path) -> bool {
     p.components()
         .any(|c| matches!(c, Component::Normal(n) if n == "__pycache__"))

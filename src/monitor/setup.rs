@@ -153,6 +153,7 @@ fn cooldown_filter(
         docs: c.proxy_filters.clone(),
         hosts,
         refuses: policy.mode == Mode::Block && !policy.cooldown_allow_unenforced,
+        dated: Default::default(),
     }))
 }
 

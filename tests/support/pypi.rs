@@ -187,6 +187,9 @@ struct IndexState {
     /// file name -> upload time (RFC 3339): PEP 700's `upload-time`, served
     /// to clients that ask for PEP 691 JSON.
     upload_times: BTreeMap<String, String>,
+    /// When set, project pages are HTML under this content type whatever
+    /// the client asks (an index that names its HTML its own way).
+    html_type: Option<&'static str>,
 }
 
 impl IndexState {
@@ -252,6 +255,14 @@ impl PypiIndex {
             .unwrap_or_else(|p| p.into_inner())
             .upload_times
             .insert(filename.to_string(), at.to_string());
+    }
+
+    /// Serves project pages as HTML labelled `ctype`, whatever is asked.
+    pub fn serve_html_as(&self, ctype: &'static str) {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .html_type = Some(ctype);
     }
 
     /// Builds and adds the sdist of a fixture directory.
@@ -344,6 +355,8 @@ fn route(st: &IndexState, rq: &Incoming<'_>) -> Reply {
         return page("Simple index", &links);
     }
     if let Some(rest) = path.strip_prefix("/simple/") {
+        // A static index's file for the same page.
+        let rest = rest.strip_suffix("index.html").unwrap_or(rest);
         let requested = rest.trim_end_matches('/');
         if requested.contains('/') {
             return Reply::not_found_text();
@@ -354,7 +367,9 @@ fn route(st: &IndexState, rq: &Incoming<'_>) -> Reply {
         };
         // JSON only from an index that has upload times: the other tests
         // keep the HTML pages they were written against.
-        if !st.upload_times.is_empty() && rq.accept.contains("application/vnd.pypi.simple.v1+json")
+        if !st.upload_times.is_empty()
+            && st.html_type.is_none()
+            && rq.accept.contains("application/vnd.pypi.simple.v1+json")
         {
             return json_page(st, &norm, files);
         }
@@ -366,7 +381,11 @@ fn route(st: &IndexState, rq: &Incoming<'_>) -> Reply {
                 h = d.sha256()
             ));
         }
-        return page(&format!("Links for {norm}"), &links);
+        let mut reply = page(&format!("Links for {norm}"), &links);
+        if let Some(t) = st.html_type {
+            reply.content_type = t;
+        }
+        return reply;
     }
     if let Some(rest) = path.strip_prefix("/files/")
         && let Some((norm, filename)) = rest.split_once('/')

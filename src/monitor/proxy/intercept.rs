@@ -137,6 +137,12 @@ async fn inner(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<Body>
     if let Some(refused) = ctx.known_malicious(&open, req.uri().path()) {
         return Ok(refused);
     }
+    if let Some(refused) = conn
+        .cooldown_tarball(&open, req.method(), req.uri().path())
+        .await
+    {
+        return Ok(refused);
+    }
     let (mut parts, body) = req.into_parts();
     strip_hop(&mut parts.headers);
     parts.headers.remove(header::EXPECT);
@@ -176,9 +182,10 @@ async fn inner(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<Body>
         Ok(r) => r,
         Err(e) => return Ok(unreachable(&open, &conn.host, conn.port, &e)),
     };
-    // Any success is a document to filter (a 203 from a mirror too).
+    // Any success is a document to filter (a 203 from a mirror too; at a
+    // file's URL, only a page).
     if let Some((filter, asked)) = asked
-        && resp.status().is_success()
+        && filter.reads(&asked, &resp)
     {
         let url = format!("https://{}:{}{path}", conn.host, conn.port);
         return Ok(filter.answer(asked, &open, &url, resp).await);
@@ -277,6 +284,36 @@ impl Conn {
         };
         *slot = Some(sender);
         Ok(resp)
+    }
+
+    /// The cooldown's check of a tarball asked inside the tunnel
+    /// ([`super::cooldown::CooldownFilter::tarball`]), its document asked on
+    /// this connection when no filtered one dated it: the refusal, if any.
+    async fn cooldown_tarball(
+        &self,
+        open: &Open,
+        method: &hyper::Method,
+        path: &str,
+    ) -> Option<Response<Body>> {
+        let filter = self.ctx.cooldown()?;
+        let t = filter.tarball(
+            &super::server::hostport(&self.host, self.port),
+            method,
+            path,
+        )?;
+        if let Some(judged) = filter.judged(&t, open) {
+            return judged;
+        }
+        let named = match self.port {
+            443 => self.host.clone(),
+            p => format!("{}:{p}", self.host),
+        };
+        let answer = match super::cooldown::CooldownFilter::doc_request(&t, "", &named) {
+            Some(req) => self.send(req).await,
+            None => Err(io::Error::other("its path is not a URL path")),
+        };
+        let url = format!("https://{named}{path}");
+        filter.judge_tarball(&t, open, &url, answer).await
     }
 
     /// A fresh verified TLS connection to the registry. A certificate the

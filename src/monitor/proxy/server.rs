@@ -144,6 +144,48 @@ impl Ctx {
         Some((filter, asked))
     }
 
+    /// The cooldown's filter, when the proxy enforces one.
+    pub(super) fn cooldown(&self) -> Option<Arc<CooldownFilter>> {
+        self.policy.lock().ok()?.cooldown.clone()
+    }
+
+    /// The cooldown's check of a tarball asked of one of the registries
+    /// over plain HTTP ([`CooldownFilter::tarball`]), its document asked
+    /// on the client's kept connections when no filtered one dated it: the
+    /// refusal, if any.
+    async fn cooldown_tarball(
+        &self,
+        open: &Open,
+        kept: &Mutex<Kept>,
+        (host, port): (&str, u16),
+        method: &Method,
+        path: &str,
+    ) -> Option<Response<Body>> {
+        let filter = self.cooldown()?;
+        let t = filter.tarball(&hostport(host, port), method, path)?;
+        if let Some(judged) = filter.judged(&t, open) {
+            return judged;
+        }
+        let named = match port {
+            80 => host.to_string(),
+            p => format!("{host}:{p}"),
+        };
+        let answer = match CooldownFilter::doc_request(&t, &format!("http://{named}"), &named) {
+            Some(mut req) => {
+                // Through the user's proxy, with its credentials.
+                if let Some(auth) = self.routes.chain(host).and_then(|u| u.auth.clone())
+                    && let Ok(v) = HeaderValue::from_str(&auth)
+                {
+                    req.headers_mut().insert(header::PROXY_AUTHORIZATION, v);
+                }
+                self.routes.send(kept, host, port, req).await
+            }
+            None => Err(std::io::Error::other("its path is not a URL path")),
+        };
+        let url = format!("http://{named}{path}");
+        filter.judge_tarball(&t, open, &url, answer).await
+    }
+
     /// True when the feed's hits are refused (every mode but audit).
     fn policy_refuses_intel(&self) -> bool {
         self.policy.lock().is_ok_and(|p| p.intel_refuses)
@@ -696,6 +738,12 @@ async fn plain(
     if open.verdict() == Verdict::Denied {
         return denied(&host, port, &open);
     }
+    if let Some(refused) = ctx
+        .cooldown_tarball(&open, kept, (&host, port), req.method(), uri.path())
+        .await
+    {
+        return refused;
+    }
     let allowed = open.verdict() == Verdict::Allowed;
     let (mut parts, body) = req.into_parts();
     strip_hop(&mut parts.headers);
@@ -719,9 +767,10 @@ async fn plain(
         Ok(r) => r,
         Err(e) => return unreachable(&open, &host, port, &e),
     };
-    // Any success is a document to filter (a 203 from a mirror too).
+    // Any success is a document to filter (a 203 from a mirror too; at a
+    // file's URL, only a page).
     if let Some((filter, asked)) = asked
-        && resp.status().is_success()
+        && filter.reads(&asked, &resp)
     {
         let url = format!("http://{host}:{port}{}", uri.path());
         return filter.answer(asked, &open, &url, resp).await;

@@ -979,6 +979,7 @@ fn with_cooldown(addr: SocketAddr, refuses: bool) -> ProxyPolicy {
             docs: vec![crate::model::cooldown::DocKind::Packument],
             hosts: vec![addr.to_string()],
             refuses,
+            dated: Default::default(),
         })),
         ..policy(&[addr])
     }
@@ -1119,4 +1120,160 @@ fn under_a_cooldown_a_json_project_document_is_filtered() {
         .flat_map(|r| r.held_back.clone())
         .collect();
     assert_eq!(held.len(), 1, "{held:?}");
+}
+
+/// A cooldown for an index (`docs`), refusing what it cannot filter.
+fn with_index_cooldown(addr: SocketAddr, docs: &[crate::model::cooldown::DocKind]) -> ProxyPolicy {
+    let mut policy = with_cooldown(addr, true);
+    if let Some(c) = policy.cooldown.as_mut() {
+        Arc::get_mut(c).unwrap().docs = docs.to_vec();
+    }
+    policy
+}
+
+/// `GET http://addr{path}` through the proxy, as pip asks for a page.
+fn get_page(proxy: &Proxy, addr: SocketAddr, path: &str) -> String {
+    ask(
+        proxy,
+        format!(
+            "GET http://{addr}{path} HTTP/1.1\r\nHost: {addr}\r\nProxy-Authorization: Basic {}\r\nAccept: application/vnd.pypi.simple.v1+json, text/html; q=0.01\r\nConnection: close\r\n\r\n",
+            auth(proxy)
+        ),
+    )
+}
+
+const LINKS: &str = "<html><body><a href=\"/f/pwcool-1.1.0-py3-none-any.whl\">pwcool-1.1.0-py3-none-any.whl</a></body></html>";
+
+/// atk15: an index page is a page whatever the index calls its HTML (PEP
+/// 691's `application/vnd.pypi.simple.v1+html`, which pip reads, or no
+/// type at all): it has no dates, so it is refused, not passed as a file.
+#[test]
+fn an_index_page_in_any_html_type_is_not_passed_unfiltered() {
+    use crate::model::cooldown::DocKind;
+    for ctype in [
+        "application/vnd.pypi.simple.v1+html",
+        "application/xhtml+xml",
+        "text/plain",
+    ] {
+        let (addr, _) = packument_origin(ctype, LINKS.as_bytes().to_vec());
+        let proxy = Proxy::start(
+            with_index_cooldown(addr, &[DocKind::SimpleIndex]),
+            Instant::now(),
+        )
+        .unwrap();
+        let answer = get_page(&proxy, addr, "/simple/pwcool/");
+        assert!(answer.starts_with("HTTP/1.1 403"), "{ctype}: {answer}");
+        assert!(answer.contains("cooldown_allow_unenforced"), "{answer}");
+    }
+}
+
+/// atk15: a page whose URL names a file (`index.html`, a `--find-links`
+/// page) lists archives as an index page does; read as one (refused: HTML
+/// has no dates), while an archive on the same host goes as it came.
+#[test]
+fn a_page_at_a_file_name_on_an_index_is_read_as_an_index_page() {
+    use crate::model::cooldown::DocKind;
+    let (addr, _) = packument_origin("text/html", LINKS.as_bytes().to_vec());
+    let proxy = Proxy::start(
+        with_index_cooldown(addr, &[DocKind::SimpleIndex]),
+        Instant::now(),
+    )
+    .unwrap();
+    for path in ["/simple/pwcool/index.html", "/links/all.htm"] {
+        let answer = get_page(&proxy, addr, path);
+        assert!(answer.starts_with("HTTP/1.1 403"), "{path}: {answer}");
+    }
+    let (addr, _) = packument_origin("application/octet-stream", b"PK\x03\x04wheel".to_vec());
+    let proxy = Proxy::start(
+        with_index_cooldown(addr, &[DocKind::SimpleIndex]),
+        Instant::now(),
+    )
+    .unwrap();
+    let answer = get_page(&proxy, addr, "/f/pwcool-1.0.0-py3-none-any.whl");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // A file's PEP 658 metadata, served as text, is not a page.
+    let (addr, _) = packument_origin("text/plain", b"Metadata-Version: 2.1\n".to_vec());
+    let proxy2 = Proxy::start(
+        with_index_cooldown(addr, &[DocKind::SimpleIndex]),
+        Instant::now(),
+    )
+    .unwrap();
+    let answer = get_page(&proxy2, addr, "/f/pwcool-1.0.0-py3-none-any.whl.metadata");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        proxy
+            .finish()
+            .iter()
+            .all(|r| r.cooldown_unfiltered.is_none())
+    );
+}
+
+/// atk15: poetry's one-release JSON document (`/pypi/<name>/<version>/json`,
+/// which it reads for each package it locks or installs): an old release
+/// goes as it came; a young one (a lockfile's pin) loses its files, so it
+/// cannot be installed past the cooldown.
+#[test]
+fn a_release_json_document_is_passed_when_old_and_emptied_when_young() {
+    use crate::model::cooldown::DocKind;
+    let doc = |v: &str, at: &str| {
+        serde_json::json!({
+            "info": {"name": "pwcool", "version": v},
+            "urls": [{"filename": format!("pwcool-{v}.tar.gz"), "url": "/f/x", "upload_time_iso_8601": at}]
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let docs = [DocKind::SimpleIndex, DocKind::ProjectJson];
+    let (addr, _) = packument_origin("application/json", doc("1.0", "2020-01-01T00:00:00Z"));
+    let proxy = Proxy::start(with_index_cooldown(addr, &docs), Instant::now()).unwrap();
+    let answer = get_page(&proxy, addr, "/pypi/pwcool/1.0/json");
+    let (h, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(h.starts_with("HTTP/1.1 200"), "{answer}");
+    let got: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(got["urls"].as_array().map(Vec::len), Some(1), "{got}");
+    let (addr, _) = packument_origin("application/json", doc("1.1", "2030-01-01T00:00:00Z"));
+    let proxy = Proxy::start(with_index_cooldown(addr, &docs), Instant::now()).unwrap();
+    let answer = get_page(&proxy, addr, "/pypi/pwcool/1.1/json");
+    let (h, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(h.starts_with("HTTP/1.1 200"), "{answer}");
+    let got: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(got["urls"], serde_json::json!([]), "{got}");
+    let held: Vec<_> = proxy
+        .finish()
+        .iter()
+        .flat_map(|r| r.held_back.clone())
+        .collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+}
+
+/// atk15: a tarball asked of the registry without its package document
+/// (a lockfile's pin) is dated by the document the proxy asks itself: a
+/// version released after the cut-off is refused, an older one fetched.
+#[test]
+fn a_tarball_is_dated_by_its_package_document() {
+    let (addr, heads) = packument_origin("application/json", a_packument());
+    let proxy = Proxy::start(with_cooldown(addr, true), Instant::now()).unwrap();
+    let get = |path: &str| {
+        ask(
+            &proxy,
+            format!(
+                "GET http://{addr}{path} HTTP/1.1\r\nHost: {addr}\r\nProxy-Authorization: Basic {}\r\nConnection: close\r\n\r\n",
+                auth(&proxy)
+            ),
+        )
+    };
+    let answer = get("/pwcool/-/pwcool-1.1.0.tgz");
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("released after the cut-off"), "{answer}");
+    let asked: Vec<String> = heads.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].starts_with("GET /pwcool HTTP/1.1"), "{asked:?}");
+    let answer = get("/pwcool/-/pwcool-1.0.0.tgz");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Dated by the document already read: not asked again.
+    assert_eq!(heads.lock().unwrap().len(), 2);
+    let records = proxy.finish();
+    let held: Vec<_> = records.iter().flat_map(|r| r.held_back.clone()).collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].version, "1.1.0");
 }
