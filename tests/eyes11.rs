@@ -116,9 +116,9 @@ int main(int argc, char **argv) {
 /// swapped in between (`dup2` of an `O_PATH` descriptor of `~/.bashrc`,
 /// which landlock refuses the install to write) is opened by the
 /// unsandboxed supervisor with `O_TRUNC`: the file is emptied although
-/// the descriptor is then refused.
+/// the descriptor is then refused. Fixed: the object is pinned with
+/// `O_PATH`, checked, and only it is opened.
 #[test]
-#[ignore = "round 11: a descriptor swapped under the supervisor's reopen is opened with O_TRUNC"]
 fn a_descriptor_swapped_under_a_reopen_does_not_truncate_a_refused_file() {
     let (env, _bin) = c_hook(TRUNC_C, ", os.environ[\"HOME\"] + \"/.bashrc\"");
     let work = env.home.path().join("work");

@@ -121,16 +121,18 @@ pub fn open(path: &Path, flags: i32, how: &Allowed) -> Result<OwnedFd, i32> {
     if !how.reopen || !names_object(&target) {
         return Err(libc::EACCES);
     }
-    let fd = nix::fcntl::openat(&dir, name, ours, Mode::empty()).map_err(|e| e as i32)?;
-    // What was opened is checked too: the descriptor may have been
-    // replaced by a file between the read of the link and the open.
-    let now = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-    if names_object(now.as_os_str()) {
-        Ok(fd)
-    } else {
-        Err(libc::EACCES)
+    // The caller may swap its descriptor after the read of the link: the
+    // object is pinned first (`O_PATH` opens nothing: no truncation, no
+    // FIFO wait), checked, and only that object is opened with the
+    // caller's flags (round 11: a file swapped in was truncated here).
+    let pinned = nix::fcntl::openat(&dir, name, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| e as i32)?;
+    let own = format!("/proc/self/fd/{}", pinned.as_raw_fd());
+    let now = std::fs::read_link(&own).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    if !names_object(now.as_os_str()) {
+        return Err(libc::EACCES);
     }
+    nix::fcntl::open(own.as_str(), ours, Mode::empty()).map_err(|e| e as i32)
 }
 
 /// How the call is answered after the descriptor was made.
