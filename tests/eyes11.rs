@@ -163,3 +163,154 @@ except OSError as e:
         "{text}"
     );
 }
+
+/// A dependency's postinstall (nested domain) that looks for `TOKEN` in
+/// every ancestor's command line and environment, and in its own
+/// environment, and writes what it found to `result.json`.
+const CMDLINE_PROBE: &str = r#"
+const fs = require("fs");
+const want = process.env.EYES11_WANT || "EYES11-CMDLINE-TOKEN";
+const r = {env: JSON.stringify(process.env).includes(want), cmdline: [], environ: []};
+let pid = process.pid;
+for (let i = 0; i < 16 && pid > 1; i++) {
+  try { if (fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").includes(want)) r.cmdline.push(pid); }
+  catch (e) { r.cmdline.push(e.code); }
+  try { if (fs.readFileSync(`/proc/${pid}/environ`, "latin1").includes(want)) r.environ.push(pid); }
+  catch (e) { r.environ.push(e.code); }
+  try { pid = parseInt(fs.readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1].split(" ")[1]); }
+  catch (e) { break; }
+}
+fs.writeFileSync("result.json", JSON.stringify(r));
+"#;
+
+/// Class: credentials readable by the wrong install (package code is not
+/// the manager, README "Package scripts in a nested domain": "no
+/// credential is readable, not even the manager's own token"). A token
+/// given on npm's command line (`--//host/:_authToken=…`, as CI jobs do)
+/// is not exported to scripts, and `/proc/<npm>/cmdline` is one of the
+/// world-readable files `procopen::judge` opens for any member, the
+/// nested domain's too. Held, by npm: it overwrites its arguments with
+/// its title (`npm install`). pip does not (next test).
+#[test]
+fn a_dependency_script_does_not_read_a_token_from_the_managers_command_line() {
+    let probe = NpmPackage::new(
+        serde_json::json!({
+            "name": "pw-cmdline", "version": "1.0.0",
+            "scripts": {"postinstall": "node probe.js"}
+        }),
+        &[("probe.js", CMDLINE_PROBE.as_bytes())],
+    );
+    let registry = NpmRegistry::start_with(vec![probe]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    fs::write(
+        project.join("package.json"),
+        serde_json::json!({"name": "proj", "version": "1.0.0",
+            "dependencies": {"pw-cmdline": "1.0.0"}})
+        .to_string(),
+    )
+    .unwrap();
+    let url = registry.registry_url();
+    let auth = format!(
+        "--{}:_authToken=EYES11-CMDLINE-TOKEN",
+        url.trim_start_matches("http:")
+    );
+    let r = support::installs::install(
+        &env,
+        "protect",
+        &["npm", "install", "--registry", &url, &auth],
+        &project,
+        &[],
+    );
+    let result: Value = serde_json::from_slice(
+        &fs::read(project.join("node_modules/pw-cmdline/result.json")).unwrap(),
+    )
+    .unwrap_or(Value::Null);
+    let found = |k: &str| {
+        result[k]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v.is_number()))
+    };
+    assert_eq!(result["env"], false, "{result:#}\n{}", r.stderr);
+    assert!(!found("environ"), "{result:#}");
+    assert!(!found("cmdline"), "{result:#}\n{}", r.stderr);
+}
+
+/// An sdist's setup.py (package code, pip's build backend in its nested
+/// domain) that looks for the index password in every ancestor's command
+/// line and in its own environment.
+const PIP_CMDLINE_SETUP: &str = r#"import os, sys
+want = "EYES11-PIP-TOKEN"
+found, pid = [], os.getpid()
+for _ in range(16):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            if want.encode() in f.read():
+                found.append(pid)
+        with open("/proc/%d/stat" % pid) as f:
+            pid = int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError as e:
+        found.append("errno %d" % e.errno)
+        break
+env = any(want in v for v in os.environ.values())
+print("EYES11-PIP cmdline=%r env=%r" % (found, env), file=sys.stderr)
+from setuptools import setup
+setup(name="pwtok", version="1.0.0", packages=["pwtok"])
+"#;
+
+/// The same with pip: `--index-url http://user:TOKEN@host/simple/` (how a
+/// private index's password is often given in CI) is on pip's command
+/// line; the build backend running the sdist's setup.py reads it there
+/// (its environment does not carry it).
+#[test]
+#[ignore = "round 11: a build backend reads the index password from pip's command line"]
+fn a_build_backend_does_not_read_the_index_password_from_pips_command_line() {
+    use support::pypi::{PipFixture, build_requirements, build_sdist};
+    let src = tempfile::tempdir().unwrap();
+    let dir = src.path().join("pwtok");
+    fs::create_dir_all(dir.join("pwtok")).unwrap();
+    fs::write(dir.join("setup.py"), PIP_CMDLINE_SETUP).unwrap();
+    fs::write(dir.join("pwtok/__init__.py"), "").unwrap();
+    let mut dists = build_requirements();
+    dists.push(build_sdist(&PipFixture {
+        name: "pwtok".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir,
+    }));
+    let index = support::pypi::PypiIndex::start_with(dists);
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let url = index
+        .index_url()
+        .replace("http://", "http://eyes11:EYES11-PIP-TOKEN@");
+    let r = support::installs::install(
+        &env,
+        "protect",
+        &[
+            "pip",
+            "install",
+            "-v",
+            "--use-pep517",
+            "--index-url",
+            &url,
+            "pwtok",
+        ],
+        env.home.path(),
+        &[],
+    );
+    let line = r
+        .stderr
+        .lines()
+        .chain(r.stdout.lines())
+        .find(|l| l.contains("EYES11-PIP cmdline="))
+        .unwrap_or_else(|| panic!("setup.py did not run: {}\n{}", r.stdout, r.stderr))
+        .to_string();
+    assert!(line.contains("env=False"), "{line}");
+    assert!(
+        line.contains("cmdline=[]") || line.contains("cmdline=['errno"),
+        "{line}"
+    );
+}
