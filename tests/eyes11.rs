@@ -360,9 +360,9 @@ const UNLISTED_STARTUP: &[(&str, &str)] = &[
 /// next start of a program). In protect, a hook appends to each of
 /// [`UNLISTED_STARTUP`] that the user already has (new entries directly
 /// in HOME and new hidden directories are refused): every write lands,
-/// with no finding that names it.
+/// with no finding that names it. Fixed: they are `persist.agent-hook`
+/// (`policy/persistence.toml`) and refused in protect (`startup_paths`).
 #[test]
-#[ignore = "round 11: start-up files of tmux, less, gdb, irb, R, psql … the user has are appended to in protect, unreported"]
 fn startup_files_of_everyday_programs_are_persistence() {
     let places: Vec<String> = UNLISTED_STARTUP
         .iter()
