@@ -467,3 +467,52 @@ for rel in {:?}:
         .collect();
     assert!(read.is_empty(), "read: {read:?}\n{text}");
 }
+
+/// Class: transient execution outside the sandbox. The user's tmux server
+/// (its socket in `$TMUX_TMPDIR/tmux-<uid>/default`, `/tmp` by default)
+/// runs whatever a client of the same user sends (`send-keys`): protect
+/// connects only privileged unix sockets for the install's refusal
+/// (`monitor::setup::privileged_sockets`: docker, containerd, agents,
+/// D-Bus, resolvers), so a hook types a command into the user's shell,
+/// which runs it unsandboxed (here it makes a file directly in HOME,
+/// which protect refuses the install itself).
+#[test]
+#[ignore = "round 11: a protect install types commands into the user's tmux, which runs them outside the sandbox"]
+fn an_install_cannot_type_into_the_users_tmux() {
+    let tmux = which::which("tmux").expect("tmux for the fixture");
+    let (env, _bin) = hook(
+        r##"
+import os, subprocess, time
+marker = os.path.join(os.environ["HOME"], "EYES11-TMUX")
+r = subprocess.run(["tmux", "send-keys", "-t", "eyes11", "touch " + marker, "Enter"],
+                   capture_output=True, text=True)
+print("send-keys", r.returncode, r.stderr.strip())
+for _ in range(50):
+    if os.path.exists(marker):
+        break
+    time.sleep(0.1)
+print("EYES11-TMUX-RAN" if os.path.exists(marker) else "EYES11-TMUX-NOT-RAN")
+"##,
+    );
+    let dir = env.home.path().join("tmuxdir");
+    fs::create_dir_all(&dir).unwrap();
+    let out = run(env
+        .bare(&tmux)
+        .env("TMUX_TMPDIR", &dir)
+        .env("SHELL", "/bin/sh")
+        .args(["new-session", "-d", "-s", "eyes11", "/bin/sh"]));
+    assert_success(&out, "tmux new-session");
+    let work = env.home.path().join("work");
+    let dir_text = dir.display().to_string();
+    let (_, text, _) = install(
+        &env,
+        "protect",
+        &work,
+        &[("TMUX_TMPDIR", dir_text.as_str())],
+    );
+    let _ = run(env
+        .bare(&tmux)
+        .env("TMUX_TMPDIR", &dir)
+        .args(["kill-server"]));
+    assert!(!env.home.path().join("EYES11-TMUX").exists(), "{text}");
+}
