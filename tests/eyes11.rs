@@ -475,9 +475,9 @@ for rel in {:?}:
 /// (`monitor::setup::privileged_sockets`: docker, containerd, agents,
 /// D-Bus, resolvers), so a hook types a command into the user's shell,
 /// which runs it unsandboxed (here it makes a file directly in HOME,
-/// which protect refuses the install itself).
+/// which protect refuses the install itself). No finding. Fixed: tmux's
+/// socket (and systemd's user manager's, rootless podman's) is privileged.
 #[test]
-#[ignore = "round 11: a protect install types commands into the user's tmux, which runs them outside the sandbox"]
 fn an_install_cannot_type_into_the_users_tmux() {
     let tmux = which::which("tmux").expect("tmux for the fixture");
     let (env, _bin) = hook(
