@@ -136,9 +136,9 @@ fn a_descriptor_swapped_under_a_reopen_does_not_truncate_a_refused_file() {
 /// `CAP_SYS_ADMIN`. A root install holds none (`spawn::INSPECTING_CAPS`);
 /// the supervisor, which now opens the install's own entries for it,
 /// holds it: the install reads its physical addresses. As
-/// pkgwarden-test neither holds it, and the test passes.
+/// pkgwarden-test neither holds it, and the test passes. Fixed: the
+/// supervisor opens procfs files without those capabilities in effect.
 #[test]
-#[ignore = "round 11: a root install reads physical addresses in its pagemap opened by the supervisor"]
 fn the_supervisor_does_not_lend_its_capabilities_to_a_procfs_open() {
     let (env, _bin) = hook(
         r##"
