@@ -411,3 +411,28 @@ pub fn user_name(uid: u32) -> Option<String> {
         .flatten()
         .map(|u| u.name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CAP_SYS_ADMIN in this thread's effective set.
+    fn admin_effective() -> bool {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let eff = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap();
+        eff & (1 << 21) != 0
+    }
+
+    #[test]
+    fn capabilities_are_out_of_effect_only_inside() {
+        let held = admin_effective();
+        let inside = without_effective_caps(&[21], admin_effective);
+        assert!(!inside);
+        // Put back (as root); nothing to put back unprivileged.
+        assert_eq!(admin_effective(), held);
+    }
+}
