@@ -227,6 +227,38 @@ pub fn clear_ambient_caps() -> io::Result<()> {
     check(rc.into()).map(drop)
 }
 
+/// Runs `f` with `caps` out of this thread's effective set and puts them
+/// back after (they stay permitted; capabilities are per thread, so the
+/// process's other threads keep theirs). What `f` opens is then judged by
+/// the kernel, and remembered in the file (`f_cred`), without them.
+pub fn without_effective_caps<T>(caps: &[u32], f: impl FnOnce() -> T) -> T {
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut h = [VERSION_3, 0u32];
+    // effective, permitted, inheritable; twice (version 3: 64 bits).
+    let mut before = [0u32; 6];
+    // SAFETY: see the module's contract (version 3 takes two triples).
+    let got = unsafe { libc::syscall(libc::SYS_capget, h.as_mut_ptr(), before.as_mut_ptr()) };
+    let mut less = before;
+    for cap in caps {
+        if let Some(e) = less.get_mut(3 * (*cap / 32) as usize) {
+            *e &= !(1u32 << (cap % 32));
+        }
+    }
+    // Nothing held (unprivileged) or nothing to take: no capset at all.
+    if got != 0 || less == before {
+        return f();
+    }
+    // SAFETY: as above.
+    let set = unsafe { libc::syscall(libc::SYS_capset, h.as_mut_ptr(), less.as_ptr()) };
+    let out = f();
+    if set == 0 {
+        // SAFETY: as above; raising the effective set within the permitted
+        // one cannot fail.
+        unsafe { libc::syscall(libc::SYS_capset, h.as_mut_ptr(), before.as_ptr()) };
+    }
+    out
+}
+
 /// Removes `caps` from this thread's effective, permitted and inheritable
 /// sets (`capget` then `capset`, version 3).
 pub fn drop_caps(caps: &[u32]) -> io::Result<()> {
@@ -378,4 +410,29 @@ pub fn user_name(uid: u32) -> Option<String> {
         .ok()
         .flatten()
         .map(|u| u.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CAP_SYS_ADMIN in this thread's effective set.
+    fn admin_effective() -> bool {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let eff = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap();
+        eff & (1 << 21) != 0
+    }
+
+    #[test]
+    fn capabilities_are_out_of_effect_only_inside() {
+        let held = admin_effective();
+        let inside = without_effective_caps(&[21], admin_effective);
+        assert!(!inside);
+        // Put back (as root); nothing to put back unprivileged.
+        assert_eq!(admin_effective(), held);
+    }
 }

@@ -26,6 +26,7 @@ mod docs;
 mod doctor;
 mod explain;
 mod eyes;
+mod eyes11;
 mod fidelity;
 mod first10;
 mod fnlen;

@@ -162,7 +162,7 @@ catalog! {
         attack: ["T1546"],
         title: "AI agent or editor auto-run hook written",
         short: "AI agent or editor auto-run hook written",
-        full: "An install wrote settings of an AI agent, editor task or MCP configuration that run commands automatically.",
+        full: "An install wrote settings of an AI agent, editor task or MCP configuration that run commands automatically, or the start-up file of an editor or another program (tmux, less, gdb, irb, IPython, R, psql …) that runs code when it starts.",
     },
     PersistSystem = "persist.system" {
         severity: High,

@@ -93,6 +93,16 @@ pub fn judge(
 /// it is a magic link to an object that has no path and `how` allows a
 /// reopen. `Err` is the errno the caller gets.
 pub fn open(path: &Path, flags: i32, how: &Allowed) -> Result<OwnedFd, i32> {
+    // procfs judges some files by their opener (`pagemap` shows physical
+    // addresses to `CAP_SYS_ADMIN`): opened without what the install lost
+    // (round 11: a root install read its page frame numbers).
+    sys::without_effective_caps(&crate::sandbox::spawn::INSPECTING_CAPS, || {
+        open_as_caller(path, flags, how)
+    })
+}
+
+/// [`open`], in the supervisor's thread with the install's capabilities.
+fn open_as_caller(path: &Path, flags: i32, how: &Allowed) -> Result<OwnedFd, i32> {
     let write =
         flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
     // The supervisor's own copy is close-on-exec; the caller's gets what
@@ -121,16 +131,18 @@ pub fn open(path: &Path, flags: i32, how: &Allowed) -> Result<OwnedFd, i32> {
     if !how.reopen || !names_object(&target) {
         return Err(libc::EACCES);
     }
-    let fd = nix::fcntl::openat(&dir, name, ours, Mode::empty()).map_err(|e| e as i32)?;
-    // What was opened is checked too: the descriptor may have been
-    // replaced by a file between the read of the link and the open.
-    let now = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-    if names_object(now.as_os_str()) {
-        Ok(fd)
-    } else {
-        Err(libc::EACCES)
+    // The caller may swap its descriptor after the read of the link: the
+    // object is pinned first (`O_PATH` opens nothing: no truncation, no
+    // FIFO wait), checked, and only that object is opened with the
+    // caller's flags (round 11: a file swapped in was truncated here).
+    let pinned = nix::fcntl::openat(&dir, name, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| e as i32)?;
+    let own = format!("/proc/self/fd/{}", pinned.as_raw_fd());
+    let now = std::fs::read_link(&own).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    if !names_object(now.as_os_str()) {
+        return Err(libc::EACCES);
     }
+    nix::fcntl::open(own.as_str(), ours, Mode::empty()).map_err(|e| e as i32)
 }
 
 /// How the call is answered after the descriptor was made.

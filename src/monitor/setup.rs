@@ -390,6 +390,23 @@ pub fn privileged_sockets(home: Option<&Path>) -> Vec<PathBuf> {
     v.push(PathBuf::from(format!("/run/user/{uid}/bus")));
     v.push(PathBuf::from(format!("/run/user/{uid}/docker.sock")));
     v.push(PathBuf::from(format!("/run/user/{uid}/gnupg/S.gpg-agent")));
+    v.push(PathBuf::from(format!(
+        "/run/user/{uid}/gnupg/S.gpg-agent.ssh"
+    )));
+    // Servers that run what a client of the same user asks, outside the
+    // sandbox (round 11): tmux (`send-keys`; its default socket, and the
+    // one `$TMUX` names when pkgwarden runs inside tmux), systemd's user
+    // manager (transient units), rootless podman.
+    let tmux = std::env::var_os("TMUX_TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    v.push(tmux.join(format!("tmux-{uid}/default")));
+    if let Some(t) = std::env::var("TMUX")
+        .ok()
+        .and_then(|t| t.split(',').next().map(PathBuf::from))
+    {
+        v.push(t);
+    }
+    v.push(PathBuf::from(format!("/run/user/{uid}/systemd/private")));
+    v.push(PathBuf::from(format!("/run/user/{uid}/podman/podman.sock")));
     v
 }
 

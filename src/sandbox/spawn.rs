@@ -118,7 +118,7 @@ pub fn unguard_self() {
 /// `/proc` entries: `CAP_SYS_PTRACE`, and (measured on 6.18, as root: either
 /// one alone reads an undumpable process's `environ` and `maps`)
 /// `CAP_SYS_ADMIN` and `CAP_PERFMON`. An install needs none of them.
-const INSPECTING_CAPS: [u32; 3] = [19, 21, 38];
+pub const INSPECTING_CAPS: [u32; 3] = [19, 21, 38];
 
 /// Between fork and execve: the child is dumpable again (it inherited the
 /// supervisor's flag; the supervisor must read its memory and take its
