@@ -810,7 +810,7 @@ fn open_call(c: &Call, ev: &mut Event, paths: &mut Paths) -> ControlFlow<Answer,
             .strip_prefix(mount)
             .unwrap_or(Path::new(""));
         ev.paths = vec![path.clone()];
-        return ControlFlow::Break(open_for(c, std::mem::take(ev), rel, f, write));
+        return ControlFlow::Break(open_for(c, std::mem::take(ev), rel, f));
     }
     let secret =
         w.secrets.iter().any(|s| Path::new(&path).starts_with(s)) || is_other_environ(&path, pid);
@@ -824,12 +824,12 @@ fn open_call(c: &Call, ev: &mut Event, paths: &mut Paths) -> ControlFlow<Answer,
 /// answered with the new descriptor, or refused with the errno the open
 /// gave. Nothing is recorded: a read of the caller's own entries is no
 /// evidence, and another process outside the sandbox was refused before.
-fn open_for(c: &Call, ev: Event, rel: &Path, flags: i32, write: bool) -> Answer {
+fn open_for(c: &Call, ev: Event, rel: &Path, flags: i32) -> Answer {
     use super::procopen::{self, Handed};
     let me = tgid(c.pid).unwrap_or(c.pid);
     let path = PathBuf::from(ev.paths.first().cloned().unwrap_or_default());
-    let fd =
-        procopen::judge(rel, me, write, tgid).and_then(|how| procopen::open(&path, flags, &how));
+    let fd = procopen::judge(rel, me, procopen::writes(flags), tgid)
+        .and_then(|how| procopen::open(&path, flags, &how));
     let fd = match fd {
         Ok(fd) => fd,
         Err(errno) => return (None, Some(fail(errno))),

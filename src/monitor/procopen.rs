@@ -103,8 +103,7 @@ pub fn open(path: &Path, flags: i32, how: &Allowed) -> Result<OwnedFd, i32> {
 
 /// [`open`], in the supervisor's thread with the install's capabilities.
 fn open_as_caller(path: &Path, flags: i32, how: &Allowed) -> Result<OwnedFd, i32> {
-    let write =
-        flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
+    let write = writes(flags);
     // The supervisor's own copy is close-on-exec; the caller's gets what
     // it asked for when handed over. No terminal becomes the supervisor's.
     let ours =
@@ -143,6 +142,13 @@ fn open_as_caller(path: &Path, flags: i32, how: &Allowed) -> Result<OwnedFd, i32
         return Err(libc::EACCES);
     }
     nix::fcntl::open(own.as_str(), ours, Mode::empty()).map_err(|e| e as i32)
+}
+
+/// True when an open with `flags` writes a procfs file. `O_CREAT` alone
+/// does not: procfs makes no file, and an existing one opens as asked (the
+/// kernel let `open(…, O_RDONLY|O_CREAT)` of `/proc/self/status` through).
+pub fn writes(flags: i32) -> bool {
+    flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0
 }
 
 /// How the call is answered after the descriptor was made.
@@ -255,6 +261,8 @@ mod tests {
             open(Path::new(&status), libc::O_WRONLY, &own).err(),
             Some(libc::EACCES)
         );
+        // `O_CREAT` on a file that exists opens it, as the kernel did.
+        assert!(open(Path::new(&status), libc::O_RDONLY | libc::O_CREAT, &own).is_ok());
         assert!(open(Path::new("/proc/self/status"), libc::O_RDONLY, &own).is_err());
     }
 }
