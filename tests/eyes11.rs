@@ -556,3 +556,56 @@ for k, v in sorted(os.environ.items()):
         .collect();
     assert!(seen.is_empty(), "seen: {seen:?}\n{text}");
 }
+
+/// Variation of the tmux case: GNU screen (and X11, tmux on another `-L`
+/// name) keep every session's socket in one directory, under names
+/// nobody can list in advance. A listener stands in for a screen session
+/// in `$SCREENDIR`; the hook connects to whatever it finds there. Fixed:
+/// every socket already in those directories is privileged.
+#[test]
+fn an_install_cannot_reach_a_screen_session_by_any_name() {
+    use std::io::Read;
+    let (env, _bin) = hook(
+        r##"
+import os, socket
+d = os.environ["SCREENDIR"]
+for name in sorted(os.listdir(d)):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(os.path.join(d, name))
+        s.sendall(b"EYES11-SCREEN")
+        print("EYES11-SCREEN-REACHED", name)
+    except OSError as e:
+        print("EYES11-SCREEN-REFUSED", name, e.errno)
+    finally:
+        s.close()
+"##,
+    );
+    let dir = env.home.path().join("screens");
+    fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("4242.pts-0.host");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let work = env.home.path().join("work");
+    let dir_text = dir.display().to_string();
+    for mode in ["protect", "block"] {
+        let (_, text, report) = install(&env, mode, &work, &[("SCREENDIR", dir_text.as_str())]);
+        let mut got = Vec::new();
+        while let Ok((mut c, _)) = listener.accept() {
+            let mut b = Vec::new();
+            let _ = c.read_to_end(&mut b);
+            got.extend(b);
+        }
+        assert!(got.is_empty(), "{mode}: the session was reached: {text}");
+        assert!(text.contains("EYES11-SCREEN-REFUSED"), "{text}");
+        let local = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "net.local-socket");
+        assert!(
+            local || mode == "block",
+            "{mode}: no net.local-socket: {text}"
+        );
+    }
+}

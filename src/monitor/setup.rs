@@ -407,7 +407,38 @@ pub fn privileged_sockets(home: Option<&Path>) -> Vec<PathBuf> {
     }
     v.push(PathBuf::from(format!("/run/user/{uid}/systemd/private")));
     v.push(PathBuf::from(format!("/run/user/{uid}/podman/podman.sock")));
+    // Every socket already in the directories of such servers, whatever
+    // its name: tmux servers on other `-L` names, GNU screen's sessions
+    // (`$SCREENDIR`), and X11 displays (any window can be typed into).
+    let user = std::env::var("USER")
+        .ok()
+        .or_else(|| crate::sys::user_name(uid));
+    let mut dirs = vec![
+        tmux.join(format!("tmux-{uid}")),
+        PathBuf::from("/tmp/.X11-unix"),
+    ];
+    dirs.extend(std::env::var_os("SCREENDIR").map(PathBuf::from));
+    if let Some(u) = &user {
+        dirs.push(PathBuf::from(format!("/run/screen/S-{u}")));
+        dirs.push(PathBuf::from(format!("/var/run/screen/S-{u}")));
+    }
+    dirs.extend(home.map(|h| h.join(".screen")));
+    for d in dirs {
+        v.extend(sockets_in(&d));
+    }
     v
+}
+
+/// The unix sockets directly in `dir` (none when it cannot be read).
+fn sockets_in(dir: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_socket()))
+        .map(|e| e.path())
+        .collect()
 }
 
 /// Where the install is expected to write: its roots, caches, logs and
