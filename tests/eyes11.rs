@@ -263,7 +263,6 @@ setup(name="pwtok", version="1.0.0", packages=["pwtok"])
 /// line; the build backend running the sdist's setup.py reads it there
 /// (its environment does not carry it).
 #[test]
-#[ignore = "round 11: a build backend reads the index password from pip's command line"]
 fn a_build_backend_does_not_read_the_index_password_from_pips_command_line() {
     use support::pypi::{PipFixture, build_requirements, build_sdist};
     let src = tempfile::tempdir().unwrap();

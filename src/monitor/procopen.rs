@@ -45,11 +45,16 @@ pub struct Allowed {
 /// world-readable ones are allowed; a write only as a reopen of one of the
 /// caller's own descriptors; anything else is EACCES (landlock grants no
 /// write on a procfs either, so this is what the kernel answered before).
+/// An ancestor's `cmdline` (`ancestor` says which pids are) is not one of
+/// them: a manager's command line may carry a credential (`pip install
+/// --index-url https://user:token@…`) that its package code must not read
+/// (round 11); `ps` then shows the ancestor by its name.
 pub fn judge(
     rel: &Path,
     me: i32,
     write: bool,
     group: impl Fn(i32) -> Option<i32>,
+    ancestor: impl Fn(i32) -> bool,
 ) -> Result<Allowed, i32> {
     let names: Vec<&OsStr> = rel
         .components()
@@ -78,6 +83,7 @@ pub fn judge(
     }
     let readable = match rest.as_slice() {
         [] | ["task"] | ["task", _] => true,
+        ["cmdline"] | ["task", _, "cmdline"] => !ancestor(group(pid).unwrap_or(pid)),
         [f] | ["task", _, f] => WORLD_READABLE.contains(f),
         _ => false,
     };
@@ -186,10 +192,17 @@ mod tests {
     fn j(rel: &str, write: bool) -> Result<Allowed, i32> {
         // Thread group 100 is the caller's (101 one of its threads); 200
         // another member's.
-        judge(Path::new(rel), 100, write, |p| match p {
-            101 => Some(100),
-            p => Some(p),
-        })
+        // 300 is an ancestor of the caller (the manager).
+        judge(
+            Path::new(rel),
+            100,
+            write,
+            |p| match p {
+                101 => Some(100),
+                p => Some(p),
+            },
+            |p| p == 300,
+        )
     }
 
     #[test]
@@ -223,6 +236,10 @@ mod tests {
             assert_eq!(j(no, false), Err(libc::EACCES), "{no}");
         }
         assert_eq!(j("200/cmdline", true), Err(libc::EACCES));
+        // An ancestor: what ps reads but its command line.
+        assert_eq!(j("300/stat", false), Ok(Allowed { reopen: false }));
+        assert_eq!(j("300/cmdline", false), Err(libc::EACCES));
+        assert_eq!(j("300/task/300/cmdline", false), Err(libc::EACCES));
     }
 
     #[test]
