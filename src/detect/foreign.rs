@@ -10,7 +10,7 @@
 //! not walk every project under HOME, so a write the events miss (a path
 //! swapped after the supervisor resolved it) is not found here.
 
-use super::{Evidence, Finding, Input, Procs, finding};
+use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
 use crate::model::{Event, EventKind, RuleId};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -37,9 +37,10 @@ fn code_dir(p: &Path) -> Option<PathBuf> {
 /// the install starts (the manager itself when it lives in an environment
 /// of its own, a build backend, the start-up detonation) tries to write the
 /// cache of what it imports from wherever that lies, and a refused attempt
-/// is harmless. A forged `.pyc` there is not found: RECORD lists `.pyc`
-/// files without a hash, so its check does not cover them either (atk15,
-/// `tests/atk15.rs`, ignored).
+/// is harmless. A `.pyc` written there is said at low severity
+/// ([`caches_written`]): RECORD lists `.pyc` files without a hash, so its
+/// check does not cover them, and a forged one runs in place of its source
+/// (atk15, `tests/atk15.rs`).
 fn is_bytecode_cache(p: &Path) -> bool {
     p.components()
         .any(|c| matches!(c, Component::Normal(n) if n == "__pycache__"))
@@ -47,6 +48,15 @@ fn is_bytecode_cache(p: &Path) -> bool {
 
 /// The most paths one finding lists.
 const MAX_PATHS: usize = 20;
+
+/// The paths of `written`, at most [`MAX_PATHS`].
+fn listed(written: &[(PathBuf, &Event)]) -> Vec<String> {
+    written
+        .iter()
+        .take(MAX_PATHS)
+        .map(|(p, _)| p.display().to_string())
+        .collect()
+}
 
 /// One finding per other installed-code directory written, naming the files
 /// written there before the directories made.
@@ -57,25 +67,28 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             || input.tool_cache(p)
     };
     let mut hits: BTreeMap<PathBuf, Vec<(PathBuf, &Event)>> = BTreeMap::new();
+    let mut caches: BTreeMap<PathBuf, Vec<(PathBuf, &Event)>> = BTreeMap::new();
     for (path, e) in input.written() {
-        if ours(&path) || is_bytecode_cache(&path) {
+        if ours(&path) {
             continue;
         }
-        if let Some(dir) = code_dir(&path) {
+        let Some(dir) = code_dir(&path) else {
+            continue;
+        };
+        if !is_bytecode_cache(&path) {
             hits.entry(dir).or_default().push((path, e));
+        } else if input.write_taken(&path) == Taken::Observed {
+            caches.entry(dir).or_default().push((path, e));
         }
     }
-    hits.into_iter()
+    let mut out = caches_written(caches, procs);
+    out.extend(hits.into_iter()
         .map(|(dir, mut written)| {
             written.sort_by_key(|(_, e)| e.kind == EventKind::Mkdir);
             let (path, first) = (written[0].0.clone(), written[0].1);
             let action = input.write_taken(&path);
             let ev = Evidence {
-                paths: written
-                    .iter()
-                    .take(MAX_PATHS)
-                    .map(|(p, _)| p.display().to_string())
-                    .collect(),
+                paths: listed(&written),
                 detail: Some(format!(
                     "{} in {}, which this install does not install into: code there runs when that project or environment next does",
                     super::how(first),
@@ -95,6 +108,48 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 ev,
                 action,
             )
+        }));
+    out
+}
+
+/// One low finding per other environment whose bytecode cache the install
+/// wrote: a forged `.pyc` runs in place of its source, and nothing tells
+/// it from the cache an interpreter writes when it imports from there (a
+/// tool's own environment the first time it runs), so it is said, not
+/// judged, with what clears it.
+fn caches_written(
+    caches: BTreeMap<PathBuf, Vec<(PathBuf, &Event)>>,
+    procs: &Procs,
+) -> Vec<Finding> {
+    caches
+        .into_iter()
+        .map(|(dir, written)| {
+            let (path, first) = (written[0].0.clone(), written[0].1);
+            let ev = Evidence {
+                paths: listed(&written),
+                detail: Some(format!(
+                    "{} {} bytecode file(s) in {}, which this install does not install into: a .pyc runs in place of its source; if nothing in this install had reason to import from there, delete them (`find {} -name '*.pyc' -delete`; Python rebuilds them)",
+                    super::how(first),
+                    written.len(),
+                    dir.display(),
+                    dir.display()
+                )),
+                ..Evidence::default()
+            };
+            let title = format!(
+                "Bytecode cache of another environment written: {}",
+                path.display()
+            );
+            let mut f = finding(
+                RuleId::TamperInstalledPackage,
+                title,
+                Some(first.pid),
+                procs,
+                ev,
+                Taken::Observed,
+            );
+            f.severity = Severity::Low;
+            f
         })
         .collect()
 }
