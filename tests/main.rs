@@ -27,6 +27,7 @@ mod doctor;
 mod explain;
 mod eyes;
 mod eyes11;
+mod eyes12;
 mod fidelity;
 mod first10;
 mod fnlen;
