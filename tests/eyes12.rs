@@ -173,3 +173,70 @@ fn a_root_script_cannot_change_other_ecosystems_installed_code_unseen() {
         r.report["findings"]
     );
 }
+
+/// A dependency's postinstall that asks the docker API socket of Docker
+/// Desktop for Linux (`~/.docker/desktop/docker.sock`, what its
+/// `desktop-linux` context names; no `DOCKER_HOST` is set) for `/_ping`.
+const DOCKER_DESKTOP_PROBE: &str = r#"
+const cp = require("child_process");
+const sock = path.join(home, ".docker", "desktop", "docker.sock");
+const js = `const s = require("net").connect(${JSON.stringify(sock)}, () => s.write("GET /_ping HTTP/1.0\\r\\n\\r\\n"));
+s.on("data", d => { process.stdout.write(String(d)); s.end(); });
+s.on("error", e => process.stdout.write("ERR " + e.code));`;
+t("docker_desktop", () => {
+  const out = cp.execFileSync(process.execPath, ["-e", js], {timeout: 10000}).toString();
+  if (!out.includes("PW-PONG")) throw new Error(out);
+});
+"#;
+
+/// Class: servers that run what a client asks, outside the sandbox
+/// (`privileged_sockets`). The list names docker's sockets by fixed paths,
+/// `$DOCKER_HOST` and `~/.docker/run/docker.sock`, but not Docker Desktop
+/// for Linux's `~/.docker/desktop/docker.sock` (docker finds it through
+/// its context, not the environment); in protect a stream connect to an
+/// unlisted socket is allowed and reported by nothing. A container there
+/// bind-mounts the shared HOME and writes what the sandbox refused.
+#[test]
+#[ignore = "round 12: a dependency script reaches Docker Desktop's ~/.docker/desktop/docker.sock with no finding"]
+fn a_dependency_script_does_not_reach_docker_desktops_socket_unseen() {
+    use std::io::{Read, Write};
+    use support::probes::{deps, install_in, probe};
+    let registry = NpmRegistry::start_with(vec![probe("pw-dd", DOCKER_DESKTOP_PROBE)]);
+    let env = ShimEnv::new(&[]);
+    let sock = env.home.path().join(".docker/desktop/docker.sock");
+    fs::create_dir_all(sock.parent().unwrap()).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let seen = asked.clone();
+    // Never joined: it waits for a client that may not come.
+    std::thread::spawn(move || {
+        if let Ok((mut c, _)) = listener.accept() {
+            let mut buf = [0u8; 256];
+            let n = c.read(&mut buf).unwrap_or(0);
+            *seen.lock().unwrap() = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let _ = c.write_all(b"HTTP/1.0 200 OK\r\n\r\nPW-PONG");
+        }
+    });
+    let project = env.home.subdir("proj");
+    let (r, result) = install_in(
+        &env,
+        &registry,
+        "npm",
+        "protect",
+        &project,
+        &deps(&["pw-dd"]),
+        "pw-dd",
+    );
+    assert!(!result.is_null(), "pw-dd did not run\n{}", r.stderr);
+    let reached = asked.lock().unwrap().contains("_ping");
+    let named = r
+        .serious()
+        .iter()
+        .any(|f| f.to_string().contains("docker.sock"));
+    assert!(
+        !reached || named,
+        "the socket was asked {:?} with no finding\n{result:#}\n{:#}",
+        asked.lock().unwrap(),
+        r.report["findings"]
+    );
+}
