@@ -47,7 +47,6 @@ setup(name="pwtok", version="1.0.0", packages=["pwtok"])
 /// is then "another member", whose `cmdline` is world-readable. Measured at
 /// 2c172dc: `cmdline=[<pip's pid>]`, the report has no finding.
 #[test]
-#[ignore = "round 12: an orphaned grandchild of the build backend reads pip's --index-url password from /proc/<pip>/cmdline"]
 fn an_orphaned_build_backend_does_not_read_the_index_password() {
     use support::pypi::{PipFixture, build_requirements, build_sdist};
     let src = tempfile::tempdir().unwrap();
@@ -197,7 +196,6 @@ t("docker_desktop", () => {
 /// unlisted socket is allowed and reported by nothing. A container there
 /// bind-mounts the shared HOME and writes what the sandbox refused.
 #[test]
-#[ignore = "round 12: a dependency script reaches Docker Desktop's ~/.docker/desktop/docker.sock with no finding"]
 fn a_dependency_script_does_not_reach_docker_desktops_socket_unseen() {
     use std::io::{Read, Write};
     use support::probes::{deps, install_in, probe};

@@ -828,18 +828,7 @@ fn open_for(c: &Call, ev: Event, rel: &Path, flags: i32) -> Answer {
     use super::procopen::{self, Handed};
     let me = tgid(c.pid).unwrap_or(c.pid);
     let path = PathBuf::from(ev.paths.first().cloned().unwrap_or_default());
-    let ancestor = |p: i32| {
-        let mut q = me;
-        for _ in 0..64 {
-            match ppid(q) {
-                Some(up) if up == p => return true,
-                Some(up) if up > 1 => q = up,
-                _ => return false,
-            }
-        }
-        false
-    };
-    let fd = procopen::judge(rel, me, procopen::writes(flags), tgid, ancestor)
+    let fd = procopen::judge(rel, me, procopen::writes(flags), tgid)
         .and_then(|how| procopen::open(&path, flags, &how));
     let fd = match fd {
         Ok(fd) => fd,

@@ -16,10 +16,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path};
 
 /// Files of another process that every user may read without `hidepid`
-/// (no ptrace check): what `ps` reads. A member of the install may read
-/// these of another member; everything else there is the process's own.
+/// (no ptrace check): what `ps` reads, but `cmdline` ([`judge`]). A member
+/// of the install may read these of another member; everything else there
+/// is the process's own.
 const WORLD_READABLE: &[&str] = &[
-    "cmdline",
     "comm",
     "stat",
     "statm",
@@ -45,16 +45,16 @@ pub struct Allowed {
 /// world-readable ones are allowed; a write only as a reopen of one of the
 /// caller's own descriptors; anything else is EACCES (landlock grants no
 /// write on a procfs either, so this is what the kernel answered before).
-/// An ancestor's `cmdline` (`ancestor` says which pids are) is not one of
-/// them: a manager's command line may carry a credential (`pip install
-/// --index-url https://user:token@…`) that its package code must not read
-/// (round 11); `ps` then shows the ancestor by its name.
+/// Another process's `cmdline` is not one of them: a manager's command
+/// line may carry a credential (`pip install --index-url
+/// https://user:token@…`) that its package code must not read, whether it
+/// is still the reader's ancestor (round 11) or the reader orphaned itself
+/// first (round 12); `ps` then shows the others by their names.
 pub fn judge(
     rel: &Path,
     me: i32,
     write: bool,
     group: impl Fn(i32) -> Option<i32>,
-    ancestor: impl Fn(i32) -> bool,
 ) -> Result<Allowed, i32> {
     let names: Vec<&OsStr> = rel
         .components()
@@ -83,7 +83,6 @@ pub fn judge(
     }
     let readable = match rest.as_slice() {
         [] | ["task"] | ["task", _] => true,
-        ["cmdline"] | ["task", _, "cmdline"] => !ancestor(group(pid).unwrap_or(pid)),
         [f] | ["task", _, f] => WORLD_READABLE.contains(f),
         _ => false,
     };
@@ -192,17 +191,10 @@ mod tests {
     fn j(rel: &str, write: bool) -> Result<Allowed, i32> {
         // Thread group 100 is the caller's (101 one of its threads); 200
         // another member's.
-        // 300 is an ancestor of the caller (the manager).
-        judge(
-            Path::new(rel),
-            100,
-            write,
-            |p| match p {
-                101 => Some(100),
-                p => Some(p),
-            },
-            |p| p == 300,
-        )
+        judge(Path::new(rel), 100, write, |p| match p {
+            101 => Some(100),
+            p => Some(p),
+        })
     }
 
     #[test]
@@ -214,13 +206,7 @@ mod tests {
 
     #[test]
     fn another_process_shows_only_what_ps_reads() {
-        for ok in [
-            "200",
-            "200/cmdline",
-            "200/stat",
-            "200/task",
-            "200/task/201/status",
-        ] {
+        for ok in ["200", "200/stat", "200/task", "200/task/201/status"] {
             assert_eq!(j(ok, false), Ok(Allowed { reopen: false }), "{ok}");
         }
         for no in [
@@ -236,10 +222,9 @@ mod tests {
             assert_eq!(j(no, false), Err(libc::EACCES), "{no}");
         }
         assert_eq!(j("200/cmdline", true), Err(libc::EACCES));
-        // An ancestor: what ps reads but its command line.
-        assert_eq!(j("300/stat", false), Ok(Allowed { reopen: false }));
-        assert_eq!(j("300/cmdline", false), Err(libc::EACCES));
-        assert_eq!(j("300/task/300/cmdline", false), Err(libc::EACCES));
+        // What ps reads, but a command line (it may carry a credential).
+        assert_eq!(j("200/cmdline", false), Err(libc::EACCES));
+        assert_eq!(j("200/task/201/cmdline", false), Err(libc::EACCES));
     }
 
     #[test]

@@ -382,9 +382,34 @@ pub fn privileged_sockets(home: Option<&Path>) -> Vec<PathBuf> {
     {
         v.push(path);
     }
+    // Container and VM managers: each runs what its client asks, as root or
+    // as the user, outside the sandbox (round 12: Docker Desktop's).
+    v.extend(
+        [
+            "/run/podman/podman.sock",
+            "/run/buildkit/buildkitd.sock",
+            "/run/k3s/containerd/containerd.sock",
+            "/var/snap/lxd/common/lxd/unix.socket",
+            "/var/lib/lxd/unix.socket",
+            "/var/lib/incus/unix.socket",
+        ]
+        .iter()
+        .map(PathBuf::from),
+    );
     if let Some(h) = home {
         v.push(h.join(".docker/run/docker.sock"));
+        v.push(h.join(".docker/desktop/docker.sock"));
+        v.push(h.join(".rd/docker.sock"));
         v.push(h.join(".gnupg/S.gpg-agent"));
+        // Every socket the docker client's contexts name (Colima, Rancher
+        // Desktop, podman machine, …).
+        v.extend(docker_context_sockets(&h.join(".docker/contexts/meta")));
+        for d in [".colima", ".lima"] {
+            for inst in std::fs::read_dir(h.join(d)).into_iter().flatten().flatten() {
+                v.extend(sockets_in(&inst.path()));
+                v.extend(sockets_in(&inst.path().join("sock")));
+            }
+        }
     }
     let uid = nix::unistd::getuid().as_raw();
     v.push(PathBuf::from(format!("/run/user/{uid}/bus")));
@@ -427,6 +452,24 @@ pub fn privileged_sockets(home: Option<&Path>) -> Vec<PathBuf> {
         v.extend(sockets_in(&d));
     }
     v
+}
+
+/// The unix sockets the docker client's contexts name (`Endpoints.docker.Host`
+/// of `<meta>/*/meta.json`, `unix://` ones).
+fn docker_context_sockets(meta: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(meta)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("meta.json")).ok())
+        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .filter_map(|doc| {
+            doc["Endpoints"]["docker"]["Host"]
+                .as_str()
+                .and_then(|h| h.strip_prefix("unix://"))
+                .map(PathBuf::from)
+        })
+        .collect()
 }
 
 /// The unix sockets directly in `dir` (none when it cannot be read).
