@@ -6,6 +6,20 @@
 
 use super::osv::Ecosystem;
 
+/// The file name endings of Python source distributions.
+pub const SDIST_SUFFIXES: [&str; 11] = [
+    ".tar.gz",
+    ".tgz",
+    ".zip",
+    ".tar.bz2",
+    ".tbz",
+    ".tar.xz",
+    ".txz",
+    ".tlz",
+    ".tar",
+    ".tar.lz",
+    ".tar.lzma",
+];
 /// The `(name, version)` readings of the archive `path` fetches (a URL path,
 /// percent-encoded); none when it is not an archive (an index page, a
 /// packument, metadata). The path is decoded and normalized first, as an
@@ -125,20 +139,7 @@ fn python(path: &str) -> Vec<(String, String)> {
             _ => Vec::new(),
         };
     }
-    const SDIST: [&str; 11] = [
-        ".tar.gz",
-        ".tgz",
-        ".zip",
-        ".tar.bz2",
-        ".tbz",
-        ".tar.xz",
-        ".txz",
-        ".tlz",
-        ".tar",
-        ".tar.lz",
-        ".tar.lzma",
-    ];
-    SDIST
+    SDIST_SUFFIXES
         .iter()
         .find_map(|ext| strip_ext(file, ext))
         .map(|stem| splits(stem, pep440ish))

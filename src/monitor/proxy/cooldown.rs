@@ -113,25 +113,11 @@ pub(super) struct Asked {
 /// True for the name of a distribution file or its PEP 658 metadata, which
 /// an index may serve as text: never a page.
 fn archive_name(file: &str) -> bool {
-    const FILES: [&str; 15] = [
-        ".whl",
-        ".metadata",
-        ".tar.gz",
-        ".tgz",
-        ".zip",
-        ".tar.bz2",
-        ".tbz",
-        ".tar.xz",
-        ".txz",
-        ".tlz",
-        ".tar",
-        ".tar.lz",
-        ".tar.lzma",
-        ".egg",
-        ".asc",
-    ];
     let lower = file.to_ascii_lowercase();
-    FILES.iter().any(|e| lower.ends_with(e))
+    [".whl", ".metadata", ".egg", ".asc"]
+        .iter()
+        .chain(&crate::intel::archive::SDIST_SUFFIXES)
+        .any(|e| lower.ends_with(e))
 }
 
 /// True when a content type is one a manager reads links or versions from
