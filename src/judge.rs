@@ -69,6 +69,7 @@ pub fn judge(
     tampered.extend(attempted);
     let tree = procs::tree(&r.observed.events, &r.plan.attribution);
     let mut input = input(p, &r, &tree, (&changes, &restored), &tampered, started);
+    input.packages = detect::foreign::Packages::of(&r.before, &after, r.at.home.as_deref());
     // The feed, once more, over what the install put on disk: archives the
     // proxy never saw (a cache) are judged too.
     let (installed_known, intel_us) = feed_check(&r, &input);
@@ -216,6 +217,7 @@ fn input<'a>(
         nest: r.domains.nest.clone(),
         installed_known: &[],
         restored,
+        packages: detect::foreign::Packages::default(),
     }
 }
 

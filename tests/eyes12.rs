@@ -119,7 +119,32 @@ const OTHER_CODE: &[(&str, &str)] = &[
         ".cargo/registry/src/index.example-1ecc/serde-1.0.200/build.rs",
     ),
     ("gomod", "go/pkg/mod/example.com/lib@v1.0.0/lib.go"),
+    ("pyenv", ".pyenv/versions/3.12.1/lib/python3.12/site.py"),
 ];
+
+/// A whole gem swapped: the old directory renamed away, a new one made
+/// under its name (the event stream sees only writes into a directory
+/// that did not exist before; the snapshot sees another inode).
+const SWAP_GEM: &str = r##"
+t("swap", () => {
+  const g = path.join(home, ".gem/ruby/3.1.0/gems/rack-3.0.0");
+  fs.renameSync(g, g + ".old");
+  fs.mkdirSync(path.join(g, "lib"), {recursive: true});
+  fs.writeFileSync(path.join(g, "lib", "rack.rb"), "# " + M + "\n");
+});
+"##;
+
+/// What a build does legitimately: a new crate extracted into cargo's
+/// registry sources, a new Go module into the module cache.
+const NEW_PACKAGES: &str = r#"
+t("new", () => {
+  for (const d of [".cargo/registry/src/index.example-1ecc/itoa-1.0.11",
+                   "go/pkg/mod/example.com/other@v0.2.0"]) {
+    fs.mkdirSync(path.join(home, d), {recursive: true});
+    fs.writeFileSync(path.join(home, d, "lib.rs"), "// new\n");
+  }
+});
+"#;
 
 /// Class: tampering with code another program runs later
 /// (`tamper.installed-package`, `policy/installed_code.toml`). In protect
@@ -127,16 +152,22 @@ const OTHER_CODE: &[(&str, &str)] = &[
 /// another project's `node_modules` or an environment's `site-packages` is
 /// reported (round 5), but the list names only those: the same write into
 /// a gem, a crate's sources or a Go module passes with no finding.
+///
+/// Fixed: the stores' package directories are `packages` in
+/// `policy/installed_code.toml`; one that existed before the install is
+/// judged (written beneath, or replaced: the snapshot records its inode),
+/// one the install adds is not (the variation and the benign twin below).
 #[test]
-#[ignore = "round 12: a root postinstall appends to a gem's library, a cargo registry crate's build.rs and a Go module in HOME with no finding"]
 fn a_root_script_cannot_change_other_ecosystems_installed_code_unseen() {
     use support::probes::{deps, install_in, root_tool};
-    let body: String = OTHER_CODE
+    let mut body: String = OTHER_CODE
         .iter()
         .map(|(k, p)| {
             format!("t({k:?}, () => fs.appendFileSync(path.join(home, {p:?}), \"// \" + M + \"\\n\"));\n")
         })
         .collect();
+    body.push_str(SWAP_GEM);
+    body.push_str(NEW_PACKAGES);
     let registry = NpmRegistry::start_with(vec![root_tool(&body)]);
     let env = ShimEnv::new(&[]);
     let home = env.home.path();
@@ -145,6 +176,10 @@ fn a_root_script_cannot_change_other_ecosystems_installed_code_unseen() {
         fs::create_dir_all(f.parent().unwrap()).unwrap();
         fs::write(&f, "// installed\n").unwrap();
     }
+    let rack = home.join(".gem/ruby/3.1.0/gems/rack-3.0.0/lib/rack.rb");
+    fs::create_dir_all(rack.parent().unwrap()).unwrap();
+    fs::write(&rack, "# installed\n").unwrap();
+    fs::create_dir_all(home.join(".cargo/registry/src/index.example-1ecc")).unwrap();
     let project = env.home.subdir("proj");
     let mut manifest = deps(&["pw-tool"]);
     manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
@@ -171,6 +206,31 @@ fn a_root_script_cannot_change_other_ecosystems_installed_code_unseen() {
         "written without a finding of medium or more: {unseen:?}\n{result:#}\n{:#}",
         r.report["findings"]
     );
+    // The swapped gem: found by the snapshot, named as replaced.
+    assert_eq!(result["swap"], "ok", "{result:#}");
+    let rack_dir = rack
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    assert!(
+        serious.iter().any(|x| x["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("replaced") && t.ends_with(&rack_dir))),
+        "the swapped gem is not named\n{:#}",
+        r.report["findings"]
+    );
+    // Packages the script added are a build's doing: nothing names them.
+    assert_eq!(result["new"], "ok", "{result:#}");
+    for new in ["itoa-1.0.11", "other@v0.2.0"] {
+        assert!(
+            !r.report["findings"].to_string().contains(new),
+            "a new package was reported\n{:#}",
+            r.report["findings"]
+        );
+    }
 }
 
 /// A dependency's postinstall that asks the docker API socket of Docker

@@ -94,6 +94,36 @@ pub fn persistence() -> &'static Persistence {
 pub struct InstalledCode {
     /// Whole path components (`node_modules`, `site-packages` …).
     pub dirs: Vec<String>,
+    /// Patterns of package directories in other stores (`~/.gem/ruby/*/gems/*`):
+    /// one match is one package, judged as a whole.
+    #[serde(default)]
+    pub packages: Vec<String>,
+}
+
+/// The package directory of another store that `path` is or lies in: the
+/// prefix of `path` one of [`InstalledCode::packages`] matches, component for
+/// component (`~/` is `home`).
+pub fn package_dir(path: &Path, home: Option<&Path>) -> Option<PathBuf> {
+    installed_code().packages.iter().find_map(|pattern| {
+        let expanded = match (pattern.strip_prefix("~/"), home) {
+            (Some(rest), Some(h)) => h.join(rest),
+            (Some(_), None) => return None,
+            (None, _) => PathBuf::from(pattern),
+        };
+        let mut out = PathBuf::new();
+        let mut tc = path.components();
+        for pc in expanded.components() {
+            let tc = tc.next()?;
+            match (pc, tc) {
+                (Component::Normal(p), Component::Normal(t))
+                    if wildcard(&p.to_string_lossy(), &t.to_string_lossy()) => {}
+                (p, t) if p == t && !matches!(p, Component::Normal(_)) => {}
+                _ => return None,
+            }
+            out.push(tc);
+        }
+        Some(out)
+    })
 }
 
 /// The compiled-in installed-code directories.

@@ -6,14 +6,59 @@
 //! of HOME (it runs the project's own tools), so the write is reported
 //! rather than refused; block grants none of it.
 //!
+//! The same holds for the package directories of other ecosystems' stores
+//! and of installed interpreters (`packages` in that file: a gem, a crate's
+//! sources, a Go module, a pyenv Python), with one difference: an install
+//! may add a package there (cargo, go and rustup extract into them), so
+//! only a package directory that existed before the install is judged.
+//!
 //! Judged from the supervisor's events by resolved path; the snapshot does
 //! not walk every project under HOME, so a write the events miss (a path
-//! swapped after the supervisor resolved it) is not found here.
+//! swapped after the supervisor resolved it) is not found here. The
+//! snapshot does record each store package directory's identity, so one
+//! replaced or removed is found whatever the events say ([`Packages`]).
 
 use super::{Evidence, Finding, Input, Procs, Severity, Taken, finding};
+use crate::model::change::Snapshot;
 use crate::model::{Event, EventKind, RuleId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
+
+/// Other stores' package directories, from the snapshots.
+#[derive(Clone, Debug, Default)]
+pub struct Packages {
+    /// Those that existed before the install.
+    pub before: BTreeSet<PathBuf>,
+    /// Those of `before` gone after it, or another file under the same
+    /// name (a different inode or type).
+    pub replaced: Vec<PathBuf>,
+}
+
+impl Packages {
+    /// The package directories in `before` (what [`super::data::package_dir`]
+    /// names as a whole), and which of them `after` no longer holds as
+    /// they were. One missing from `after` is looked at again, so a walk
+    /// bound that cut the second snapshot short is not taken for a removal.
+    pub fn of(before: &Snapshot, after: &Snapshot, home: Option<&Path>) -> Packages {
+        let mut out = Packages::default();
+        for (p, b) in &before.entries {
+            if super::data::package_dir(p, home).as_deref() != Some(p.as_path()) {
+                continue;
+            }
+            out.before.insert(p.clone());
+            let same = match after.entries.get(p) {
+                Some(a) => (a.ino, a.mode) == (b.ino, b.mode),
+                None => std::fs::symlink_metadata(p)
+                    .is_ok_and(|m| (m.ino(), m.mode()) == (b.ino, b.mode)),
+            };
+            if !same {
+                out.replaced.push(p.clone());
+            }
+        }
+        out
+    }
+}
 
 /// The installed-code directory `p` lies in, if any: the path up to the
 /// last component the policy names (`~/app/node_modules`).
@@ -59,7 +104,8 @@ fn listed(written: &[(PathBuf, &Event)]) -> Vec<String> {
 }
 
 /// One finding per other installed-code directory written, naming the files
-/// written there before the directories made.
+/// written there before the directories made, and one per store package
+/// directory replaced or removed.
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let ours = |p: &Path| {
         input.expected_path(p)
@@ -69,11 +115,20 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut hits: BTreeMap<PathBuf, Vec<(PathBuf, &Event)>> = BTreeMap::new();
     let mut caches: BTreeMap<PathBuf, Vec<(PathBuf, &Event)>> = BTreeMap::new();
     for (path, e) in input.written() {
-        if ours(&path) {
+        if input.expected_path(&path) {
             continue;
         }
-        let Some(dir) = code_dir(&path) else {
-            continue;
+        // A store's package directory: judged whatever cache list names the
+        // store, when it was there before (a package added is an install's
+        // or a build's own doing; the directory itself is the snapshot's).
+        let dir = match super::data::package_dir(&path, input.home.as_deref()) {
+            Some(pkg) if pkg != path && input.packages.before.contains(&pkg) => pkg,
+            Some(_) => continue,
+            None if ours(&path) => continue,
+            None => match code_dir(&path) {
+                Some(dir) => dir,
+                None => continue,
+            },
         };
         if !is_bytecode_cache(&path) {
             hits.entry(dir).or_default().push((path, e));
@@ -82,34 +137,82 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         }
     }
     let mut out = caches_written(caches, procs);
-    out.extend(hits.into_iter()
-        .map(|(dir, mut written)| {
-            written.sort_by_key(|(_, e)| e.kind == EventKind::Mkdir);
-            let (path, first) = (written[0].0.clone(), written[0].1);
-            let action = input.write_taken(&path);
+    out.extend(
+        hits.into_iter()
+            .map(|(dir, written)| changed(input, procs, &dir, written)),
+    );
+    out.extend(replaced(input, procs));
+    out
+}
+
+/// The finding for the files `written` in the installed-code directory
+/// `dir` (never empty).
+fn changed(
+    input: &Input,
+    procs: &Procs,
+    dir: &Path,
+    mut written: Vec<(PathBuf, &Event)>,
+) -> Finding {
+    written.sort_by_key(|(_, e)| e.kind == EventKind::Mkdir);
+    let (path, first) = (written[0].0.clone(), written[0].1);
+    let action = input.write_taken(&path);
+    let ev = Evidence {
+        paths: listed(&written),
+        detail: Some(format!(
+            "{} in {}, which this install does not install into: code there runs when that project or environment next does",
+            super::how(first),
+            dir.display()
+        )),
+        ..Evidence::default()
+    };
+    let title = format!(
+        "Installed code outside this install changed: {}",
+        path.display()
+    );
+    finding(
+        RuleId::TamperInstalledPackage,
+        title,
+        Some(first.pid),
+        procs,
+        ev,
+        action,
+    )
+}
+
+/// One finding per store package directory that the snapshots show
+/// replaced or removed, outside the install's own roots: found whether or
+/// not the supervisor saw the rename or the removal.
+fn replaced(input: &Input, procs: &Procs) -> Vec<Finding> {
+    input
+        .packages
+        .replaced
+        .iter()
+        .filter(|p| !input.expected_path(p))
+        .map(|p| {
+            let how = if p.symlink_metadata().is_ok() {
+                "replaced by another file or directory"
+            } else {
+                "removed"
+            };
             let ev = Evidence {
-                paths: listed(&written),
+                paths: vec![p.display().to_string()],
                 detail: Some(format!(
-                    "{} in {}, which this install does not install into: code there runs when that project or environment next does",
-                    super::how(first),
-                    dir.display()
+                    "{} during the install (the snapshots before and after disagree), which does not install there: what the next program to load it runs is not what was installed",
+                    how
                 )),
                 ..Evidence::default()
             };
-            let title = format!(
-                "Installed code outside this install changed: {}",
-                path.display()
-            );
+            let title = format!("Installed package {how}: {}", p.display());
             finding(
                 RuleId::TamperInstalledPackage,
                 title,
-                Some(first.pid),
+                None,
                 procs,
                 ev,
-                action,
+                Taken::Observed,
             )
-        }));
-    out
+        })
+        .collect()
 }
 
 /// One low finding per other environment whose bytecode cache the install
@@ -177,5 +280,67 @@ mod tests {
         assert!(!is_bytecode_cache(Path::new(
             "/v/lib/site-packages/yaml/x.py"
         )));
+    }
+
+    #[test]
+    fn store_packages_are_whole_directories() {
+        use crate::detect::data::package_dir;
+        let h = Some(Path::new("/h"));
+        let pkg = |p: &str| package_dir(Path::new(p), h).map(|d| d.display().to_string());
+        assert_eq!(
+            pkg("/h/.gem/ruby/3.1.0/gems/rake-13.0.6/lib/rake.rb").as_deref(),
+            Some("/h/.gem/ruby/3.1.0/gems/rake-13.0.6")
+        );
+        assert_eq!(
+            pkg("/h/.cargo/registry/src/idx-1/serde-1.0.0/build.rs").as_deref(),
+            Some("/h/.cargo/registry/src/idx-1/serde-1.0.0")
+        );
+        assert_eq!(
+            pkg("/h/go/pkg/mod/example.com/a/b@v1.2.3/x/y.go").as_deref(),
+            Some("/h/go/pkg/mod/example.com/a/b@v1.2.3")
+        );
+        // Go's download cache is not a module.
+        assert_eq!(
+            pkg("/h/go/pkg/mod/cache/download/example.com/a/@v/v1.zip"),
+            None
+        );
+        assert_eq!(pkg("/h/.gem/ruby/3.1.0/cache/rake-13.0.6.gem"), None);
+        assert_eq!(pkg("/other/.gem/ruby/3.1.0/gems/rake-13.0.6/x.rb"), None);
+        assert_eq!(
+            package_dir(Path::new("/h/.pyenv/versions/3.12.1/bin/python"), None),
+            None
+        );
+    }
+
+    #[test]
+    fn a_package_replaced_or_removed_is_told_apart_from_one_added() {
+        use crate::model::change::{Entry, Snapshot};
+        let dir = tempfile::tempdir().unwrap();
+        let h = dir.path();
+        let gems = h.join(".gem/ruby/3.1.0/gems");
+        let entry = |ino| Entry {
+            size: 0,
+            mtime_ns: 0,
+            mode: 0o040_755,
+            ino,
+            ctime_ns: 0,
+            uid: 0,
+            gid: 0,
+            link_target: None,
+            sha256: None,
+            content: None,
+        };
+        let snap = |e: &[(&str, u64)]| Snapshot {
+            entries: e.iter().map(|(n, i)| (gems.join(n), entry(*i))).collect(),
+            ..Snapshot::default()
+        };
+        let before = snap(&[("kept-1", 1), ("swapped-1", 2), ("gone-1", 3)]);
+        let after = snap(&[("kept-1", 1), ("swapped-1", 9), ("new-1", 4)]);
+        let p = Packages::of(&before, &after, Some(h));
+        assert_eq!(p.before.len(), 3);
+        assert_eq!(
+            p.replaced,
+            vec![gems.join("gone-1"), gems.join("swapped-1")]
+        );
     }
 }

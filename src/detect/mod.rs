@@ -107,6 +107,9 @@ pub struct Input<'a> {
     /// pkgwarden's own files that changed past the supervisor and were
     /// put back from their copy (`monitor::keep`).
     pub restored: &'a [crate::model::change::Restored],
+    /// Other stores' package directories before the install, and those
+    /// replaced or removed since (from the snapshots).
+    pub packages: foreign::Packages,
 }
 
 impl NestDomain {

@@ -126,6 +126,12 @@ pub struct Scope {
     /// `~/.ssh`) is still found.
     #[serde(default)]
     pub stat_only: Vec<PathBuf>,
+    /// Patterns of package directories in other ecosystems' stores
+    /// (`policy/installed_code.toml`, made absolute): each match is recorded
+    /// by its own stat, nothing below it, so a package directory replaced
+    /// or removed behind the event stream's back is still found.
+    #[serde(default)]
+    pub packages: Vec<String>,
 }
 
 impl Scope {
@@ -216,6 +222,11 @@ impl Scope {
             }
         }
 
+        let packages = crate::detect::data::installed_code()
+            .packages
+            .iter()
+            .flat_map(|p| place(p))
+            .collect();
         Scope {
             path_dirs: path_dirs(home.as_deref(), path_var),
             home,
@@ -224,6 +235,7 @@ impl Scope {
             site_dirs: sites,
             envs,
             stat_only: Vec::new(),
+            packages,
         }
     }
 
@@ -339,19 +351,11 @@ pub fn take(scope: &Scope) -> Snapshot {
         let Some((base, comps)) = scope.resolve(pattern) else {
             continue;
         };
-        let mut walk = Walk {
-            left: WALK_ENTRIES,
-            deep: false,
-        };
-        w.expand(&base, &comps, 0, &mut walk);
-        if walk.left == 0 {
-            w.incomplete.push(format!(
-                "{pattern}: stopped after {WALK_ENTRIES} directory entries"
-            ));
-        }
-        if walk.deep {
-            w.incomplete
-                .push(format!("{pattern}: not walked below {WALK_DEPTH} levels"));
+        w.walk(pattern, &base, &comps, false);
+    }
+    for pattern in &scope.packages {
+        if let Some((base, comps)) = scope.resolve(pattern) {
+            w.walk(pattern, &base, &comps, true);
         }
     }
     for dir in &scope.site_dirs {
@@ -383,6 +387,9 @@ struct Walk {
     left: usize,
     /// A `**` walk met a directory below [`WALK_DEPTH`].
     deep: bool,
+    /// A match is recorded by its own stat, a directory too (package
+    /// directories), instead of standing for the files in it.
+    whole: bool,
 }
 
 #[derive(Default)]
@@ -393,6 +400,25 @@ struct Walker {
 }
 
 impl Walker {
+    /// One pattern's walk from `base`, noting where a bound cut it short.
+    fn walk(&mut self, pattern: &str, base: &Path, comps: &[Comp], whole: bool) {
+        let mut walk = Walk {
+            left: WALK_ENTRIES,
+            deep: false,
+            whole,
+        };
+        self.expand(base, comps, 0, &mut walk);
+        if walk.left == 0 {
+            self.incomplete.push(format!(
+                "{pattern}: stopped after {WALK_ENTRIES} directory entries"
+            ));
+        }
+        if walk.deep {
+            self.incomplete
+                .push(format!("{pattern}: not walked below {WALK_DEPTH} levels"));
+        }
+    }
+
     /// Every file that `comps` matches below `path`.
     fn expand(&mut self, path: &Path, comps: &[Comp], depth: usize, walk: &mut Walk) {
         match comps.split_first() {
@@ -449,6 +475,10 @@ impl Walker {
     /// directory stands for the files directly in it (`/etc/cron*` →
     /// `/etc/cron.d/*`).
     fn matched(&mut self, path: PathBuf, meta: Metadata, walk: &mut Walk) {
+        if walk.whole {
+            self.record(path, &meta, 0);
+            return;
+        }
         if !meta.is_dir() {
             self.record(path, &meta, KEEP_MAX);
             return;

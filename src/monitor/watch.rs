@@ -1267,6 +1267,7 @@ mod tests {
         Scope {
             envs: Vec::new(),
             stat_only: Vec::new(),
+            packages: Vec::new(),
             home: Some(home.to_path_buf()),
             cwd: home.join("proj"),
             patterns: vec![
