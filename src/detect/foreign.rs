@@ -43,7 +43,11 @@ impl Packages {
     pub fn of(before: &Snapshot, after: &Snapshot, home: Option<&Path>) -> Packages {
         let mut out = Packages::default();
         for (p, b) in &before.entries {
-            if super::data::package_dir(p, home).as_deref() != Some(p.as_path()) {
+            // Package directories (or links to them); most entries are the
+            // watched files, not worth matching against every pattern.
+            if b.mode & 0o170_000 == 0o100_000
+                || super::data::package_dir(p, home).as_deref() != Some(p.as_path())
+            {
                 continue;
             }
             out.before.insert(p.clone());
