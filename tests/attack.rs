@@ -7,13 +7,6 @@ use crate::support;
 use std::fs;
 use support::*;
 
-/// A stand-in `gem` whose install runs `code` with python3.
-fn python_hook(code: &str) -> (ShimEnv, tempfile::TempDir) {
-    let (env, bin) = stand_in("#!/bin/sh\nexec \"$PY\" \"$(dirname \"$0\")/hook.py\"\n");
-    fs::write(bin.path().join("hook.py"), code).unwrap();
-    (env, bin)
-}
-
 /// Runs `pkgwarden run --mode <mode> -- gem install x` on a terminal, the
 /// way a user types it in an interactive shell, and then lets that shell
 /// read one line for up to 3 s: what the install typed into the terminal

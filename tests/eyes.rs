@@ -11,46 +11,9 @@ use crate::support;
 
 use serde_json::Value;
 use std::fs;
-use std::path::Path;
 use support::*;
 
 const BLOCKED: i32 = 90;
-
-/// A stand-in `gem` whose install runs `code` with python3.
-fn hook(code: &str) -> (ShimEnv, tempfile::TempDir) {
-    let (env, bin) = stand_in("#!/bin/sh\nexec \"$PY\" \"$(dirname \"$0\")/hook.py\"\n");
-    fs::write(bin.path().join("hook.py"), code).unwrap();
-    fs::write(env.home.path().join(".bashrc"), "# rc\n").unwrap();
-    (env, bin)
-}
-
-/// One `pkgwarden run --sandbox --mode MODE -- gem install x` in `cwd`
-/// with `vars`: exit code, everything printed, and the report it left.
-fn install(env: &ShimEnv, mode: &str, cwd: &Path, vars: &[(&str, &str)]) -> (i32, String, Value) {
-    let before = env.report_files();
-    let out = run_with_timeout(
-        env.pkgwarden()
-            .env("PY", python3())
-            .envs(vars.iter().copied())
-            .current_dir(cwd)
-            .args([
-                "run",
-                "--sandbox",
-                "--mode",
-                mode,
-                "--",
-                "gem",
-                "install",
-                "x",
-            ]),
-        std::time::Duration::from_secs(120),
-    );
-    let text = format!("{mode}:\n{}{}", stdout_str(&out), stderr_str(&out));
-    let new = env.reports_since(&before);
-    assert_eq!(new.len(), 1, "one report expected: {text}");
-    let report: Value = serde_json::from_slice(&fs::read(&new[0]).unwrap()).unwrap();
-    (out.status.code().unwrap_or(-1), text, report)
-}
 
 /// Findings of `rule` in `report`.
 fn findings<'a>(report: &'a Value, rule: &str) -> Vec<&'a Value> {
@@ -75,7 +38,7 @@ const EMPTY_STARTUP: &str = "[startup_paths]\nlinux = []\nmacos = []\n";
 /// `executable_entropy_threshold = 8`, `time_window = "0s"`, silently.
 #[test]
 fn a_project_file_cannot_drop_the_persistence_places() {
-    let (env, _bin) = hook(
+    let (env, _bin) = python_hook(
         r##"
 import os
 try:
@@ -88,7 +51,7 @@ except OSError as e:
     );
     let work = env.home.path().join("work");
     fs::write(work.join(".pkgwarden.toml"), EMPTY_STARTUP).unwrap();
-    let (code, text, report) = install(&env, "protect", &work, &[]);
+    let (code, text, report) = gem_install(&env, "protect", &work, &[]);
     let rc = fs::read_to_string(env.home.path().join(".bashrc")).unwrap();
     assert_eq!(rc, "# rc\n", "{text}");
     assert!(text.contains("bashrc refused 13"), "{text}");
@@ -136,7 +99,7 @@ fn a_project_file_cannot_weaken_other_keys() {
 /// the project being installed is protected).
 #[test]
 fn an_install_cannot_plant_a_policy_file_for_another_project() {
-    let (env, _bin) = hook(&format!(
+    let (env, _bin) = python_hook(&format!(
         r##"
 import os
 h = os.environ["HOME"]
@@ -167,7 +130,7 @@ else:
     // Another project whose own file raises its installs to block.
     let strict = env.home.subdir("strict").join(".pkgwarden.toml");
     fs::write(&strict, "mode = \"block\"\n").unwrap();
-    let (_, text, report) = install(&env, "protect", &work, &[]);
+    let (_, text, report) = gem_install(&env, "protect", &work, &[]);
     assert!(strict.exists(), "another project's policy removed: {text}");
     let named = report["findings"]
         .as_array()
@@ -176,7 +139,7 @@ else:
         .filter(|f| f["severity"] != "info" && f["severity"] != "low")
         .any(|f| f.to_string().contains("other/.pkgwarden.toml"));
     assert!(!planted.exists() || named, "planted, unreported: {text}");
-    let (_, text, _) = install(&env, "protect", &other, &[]);
+    let (_, text, _) = gem_install(&env, "protect", &other, &[]);
     let rc = fs::read_to_string(env.home.path().join(".bashrc")).unwrap();
     assert_eq!(rc, "# rc\n", "{text}");
 }
@@ -190,7 +153,7 @@ else:
 /// no finding and runs at the user's next commit.
 #[test]
 fn a_hooks_path_from_git_config_variables_is_persistence() {
-    let (env, _bin) = hook(
+    let (env, _bin) = python_hook(
         r##"
 import os
 d = os.environ["HOME"] + "/githooks"
@@ -220,7 +183,7 @@ except OSError as e:
         ("protect", &params[..]),
     ] {
         let _ = fs::remove_file(hooks.join("pre-commit"));
-        let (code, text, report) = install(&env, mode, &work, vars);
+        let (code, text, report) = gem_install(&env, mode, &work, vars);
         let written = hooks.join("pre-commit").exists();
         let reported = findings(&report, "persist.git")
             .iter()
@@ -289,7 +252,7 @@ fn a_project_file_cannot_undo_the_users_tighter_keys_nor_a_parents_mode() {
 /// fresh one in its place). Each is refused and reported.
 #[test]
 fn an_install_cannot_move_link_or_carry_away_a_policy_file() {
-    let (env, _bin) = hook(
+    let (env, _bin) = python_hook(
         r##"
 import os
 h = os.environ["HOME"]
@@ -316,7 +279,7 @@ attempt("carry", carry)
     for f in [&strict, &strict2] {
         fs::write(f, "mode = \"block\"\n").unwrap();
     }
-    let (code, text, report) = install(&env, "protect", &work, &[]);
+    let (code, text, report) = gem_install(&env, "protect", &work, &[]);
     for what in ["rename", "symlink", "carry"] {
         assert!(
             text.contains(&format!("{what} refused 1")),
@@ -355,7 +318,7 @@ attempt("carry", carry)
 /// upper case (git's section and key names ignore case).
 #[test]
 fn a_hooks_path_in_other_spellings_of_git_config_variables_is_persistence() {
-    let (env, _bin) = hook(
+    let (env, _bin) = python_hook(
         r##"
 import os
 d = os.environ["HOME"] + "/githooks"
@@ -380,7 +343,7 @@ except OSError as e:
     ];
     for vars in [&[("GIT_CONFIG_PARAMETERS", old.as_str())][..], &counted[..]] {
         let _ = fs::remove_file(hooks.join("post-checkout"));
-        let (code, text, report) = install(&env, "protect", &work, vars);
+        let (code, text, report) = gem_install(&env, "protect", &work, vars);
         assert!(!hooks.join("post-checkout").exists(), "{text}");
         assert!(text.contains("hook refused 13"), "{text}");
         let reported = findings(&report, "persist.git")
@@ -416,7 +379,7 @@ fn a_deep_working_directory_does_not_hide_another_process_command_line() {
         .args(["-c", "import time; time.sleep(120)", "EYES-ARGV-SECRET"])
         .spawn()
         .unwrap();
-    let (env, _bin) = hook(&format!(
+    let (env, _bin) = python_hook(&format!(
         r##"{DEEP_CWD}
 pid = int(os.environ["EYES_PID"])
 os.symlink("/proc/%d/cmdline" % pid, "c")
@@ -429,7 +392,7 @@ except OSError as e:
     let work = env.home.path().join("work");
     let pid = outside.id().to_string();
     for mode in ["block", "protect"] {
-        let (_, text, report) = install(&env, mode, &work, &[("EYES_PID", pid.as_str())]);
+        let (_, text, report) = gem_install(&env, mode, &work, &[("EYES_PID", pid.as_str())]);
         assert!(!text.contains("EYES-ARGV-SECRET"), "{text}");
         assert!(!findings(&report, "cred.read").is_empty(), "{text}");
     }
@@ -446,7 +409,7 @@ except OSError as e:
 /// report and exit 0.
 #[test]
 fn a_deep_working_directory_does_not_hide_fileless_execution() {
-    let (env, _bin) = hook(&format!(
+    let (env, _bin) = python_hook(&format!(
         r##"{DEEP_CWD}
 m = os.memfd_create("x", 0)
 os.write(m, b"#!/bin/sh\necho EYES-FILELESS-RAN\n")
@@ -463,7 +426,7 @@ print("exec status", os.waitstatus_to_exitcode(st))
     ));
     let work = env.home.path().join("work");
     for mode in ["block", "protect"] {
-        let (code, text, report) = install(&env, mode, &work, &[]);
+        let (code, text, report) = gem_install(&env, mode, &work, &[]);
         assert!(!findings(&report, "exec.dropped").is_empty(), "{text}");
         if mode == "block" {
             assert!(!text.contains("EYES-FILELESS-RAN"), "{text}");
@@ -525,7 +488,7 @@ int main(void) {
 #[test]
 fn a_thread_with_its_own_descriptors_does_not_hide_fileless_execution() {
     let cc = which::which("cc").expect("a C compiler (cc) for the fixture");
-    let (env, bin) = hook(
+    let (env, bin) = python_hook(
         r#"
 import os, subprocess
 subprocess.run([os.path.dirname(os.path.abspath(__file__)) + "/thr"])
@@ -540,7 +503,7 @@ subprocess.run([os.path.dirname(os.path.abspath(__file__)) + "/thr"])
     assert_success(&out, "cc thr.c");
     let work = env.home.path().join("work");
     for mode in ["block", "protect"] {
-        let (code, text, report) = install(&env, mode, &work, &[]);
+        let (code, text, report) = gem_install(&env, mode, &work, &[]);
         assert!(!findings(&report, "exec.dropped").is_empty(), "{text}");
         if mode == "block" {
             assert!(!text.contains("EYES-THREAD-FILELESS-RAN"), "{text}");
@@ -653,7 +616,7 @@ int main(int argc, char **argv) {
 /// Compiles [`RACE_C`] next to a hook that runs it with `args`.
 fn race_hook(args: &str) -> (ShimEnv, tempfile::TempDir) {
     let cc = which::which("cc").expect("a C compiler (cc) for the fixture");
-    let (env, bin) = hook(&format!(
+    let (env, bin) = python_hook(&format!(
         r#"
 import os, subprocess
 race = os.path.dirname(os.path.abspath(__file__)) + "/race"
@@ -681,7 +644,7 @@ print(subprocess.run([race{args}], capture_output=True, text=True).stdout)
 fn a_path_rewritten_after_the_supervisor_read_it_is_not_what_runs() {
     let (env, _bin) = race_hook("");
     let work = env.home.path().join("work");
-    let (code, text, report) = install(&env, "block", &work, &[]);
+    let (code, text, report) = gem_install(&env, "block", &work, &[]);
     assert!(!text.contains("exec race won"), "{text}");
     assert!(!findings(&report, "exec.dropped").is_empty(), "{text}");
     assert_eq!(code, BLOCKED, "{text}");
@@ -702,7 +665,7 @@ fn a_path_rewritten_after_the_supervisor_read_it_does_not_read_another_command_l
     let (env, _bin) = race_hook(", \"open\", os.environ[\"EYES_PID\"]");
     let work = env.home.path().join("work");
     let pid = outside.id().to_string();
-    let (_, text, _) = install(&env, "block", &work, &[("EYES_PID", pid.as_str())]);
+    let (_, text, _) = gem_install(&env, "block", &work, &[("EYES_PID", pid.as_str())]);
     let _ = outside.kill();
     let _ = outside.wait();
     assert!(!text.contains("SECRET-EYES-RACE"), "{text}");
@@ -716,7 +679,7 @@ fn a_path_rewritten_after_the_supervisor_read_it_does_not_read_another_command_l
 /// `/proc/self/fd/N`). Nothing runs, in block and in protect.
 #[test]
 fn a_sealed_memfd_cannot_be_made_to_run() {
-    let (env, _bin) = hook(
+    let (env, _bin) = python_hook(
         r##"
 import os
 m = os.memfd_create("x", 8)  # MFD_NOEXEC_SEAL
@@ -742,7 +705,7 @@ for how in ("path", "fd"):
     );
     let work = env.home.path().join("work");
     for mode in ["block", "protect"] {
-        let (_, text, _) = install(&env, mode, &work, &[]);
+        let (_, text, _) = gem_install(&env, mode, &work, &[]);
         assert!(!text.contains("EYES-SEALED-RAN"), "{text}");
         assert!(text.contains("fd exec status"), "{text}");
     }

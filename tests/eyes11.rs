@@ -9,22 +9,13 @@ use crate::support;
 
 use serde_json::Value;
 use std::fs;
-use std::path::Path;
 use support::*;
-
-/// A stand-in `gem` whose install runs `code` with python3.
-fn hook(code: &str) -> (ShimEnv, tempfile::TempDir) {
-    let (env, bin) = stand_in("#!/bin/sh\nexec \"$PY\" \"$(dirname \"$0\")/hook.py\"\n");
-    fs::write(bin.path().join("hook.py"), code).unwrap();
-    fs::write(env.home.path().join(".bashrc"), "# rc\n").unwrap();
-    (env, bin)
-}
 
 /// A hook that compiles nothing but runs `prog` (C source `src`, built
 /// here with `cc`) with `args` (Python expressions), printing its output.
 fn c_hook(src: &str, args: &str) -> (ShimEnv, tempfile::TempDir) {
     let cc = which::which("cc").expect("a C compiler (cc) for the fixture");
-    let (env, bin) = hook(&format!(
+    let (env, bin) = python_hook(&format!(
         r#"
 import os, subprocess
 prog = os.path.dirname(os.path.abspath(__file__)) + "/prog"
@@ -40,34 +31,6 @@ print(r.stdout, r.stderr)
         .arg(&file));
     assert_success(&out, "cc prog.c");
     (env, bin)
-}
-
-/// One `pkgwarden run --sandbox --mode MODE -- gem install x` in `cwd`
-/// with `vars`: exit code, everything printed, and the report it left.
-fn install(env: &ShimEnv, mode: &str, cwd: &Path, vars: &[(&str, &str)]) -> (i32, String, Value) {
-    let before = env.report_files();
-    let out = run_with_timeout(
-        env.pkgwarden()
-            .env("PY", python3())
-            .envs(vars.iter().copied())
-            .current_dir(cwd)
-            .args([
-                "run",
-                "--sandbox",
-                "--mode",
-                mode,
-                "--",
-                "gem",
-                "install",
-                "x",
-            ]),
-        std::time::Duration::from_secs(150),
-    );
-    let text = format!("{mode}:\n{}{}", stdout_str(&out), stderr_str(&out));
-    let new = env.reports_since(&before);
-    assert_eq!(new.len(), 1, "one report expected: {text}");
-    let report: Value = serde_json::from_slice(&fs::read(&new[0]).unwrap()).unwrap();
-    (out.status.code().unwrap_or(-1), text, report)
 }
 
 /// A C program racing the supervisor's reopen of a descriptor
@@ -122,7 +85,7 @@ int main(int argc, char **argv) {
 fn a_descriptor_swapped_under_a_reopen_does_not_truncate_a_refused_file() {
     let (env, _bin) = c_hook(TRUNC_C, ", os.environ[\"HOME\"] + \"/.bashrc\"");
     let work = env.home.path().join("work");
-    let (_, text, _) = install(&env, "protect", &work, &[]);
+    let (_, text, _) = gem_install(&env, "protect", &work, &[]);
     let rc = fs::read_to_string(env.home.path().join(".bashrc")).unwrap();
     assert_eq!(rc, "# rc\n", "{text}");
     assert!(!text.contains("EYES11-TRUNCATED"), "{text}");
@@ -140,7 +103,7 @@ fn a_descriptor_swapped_under_a_reopen_does_not_truncate_a_refused_file() {
 /// supervisor opens procfs files without those capabilities in effect.
 #[test]
 fn the_supervisor_does_not_lend_its_capabilities_to_a_procfs_open() {
-    let (env, _bin) = hook(
+    let (env, _bin) = python_hook(
         r##"
 import ctypes, mmap, struct
 m = mmap.mmap(-1, 4096)
@@ -156,7 +119,7 @@ except OSError as e:
 "##,
     );
     let work = env.home.path().join("work");
-    let (_, text, _) = install(&env, "protect", &work, &[]);
+    let (_, text, _) = gem_install(&env, "protect", &work, &[]);
     assert!(text.contains("EYES11-PAGEMAP"), "{text}");
     assert!(
         text.contains("pfn=0x0\n") || text.contains("pfn=0x0 ") || text.contains("refused"),
@@ -264,41 +227,10 @@ setup(name="pwtok", version="1.0.0", packages=["pwtok"])
 /// (its environment does not carry it).
 #[test]
 fn a_build_backend_does_not_read_the_index_password_from_pips_command_line() {
-    use support::pypi::{PipFixture, build_requirements, build_sdist};
-    let src = tempfile::tempdir().unwrap();
-    let dir = src.path().join("pwtok");
-    fs::create_dir_all(dir.join("pwtok")).unwrap();
-    fs::write(dir.join("setup.py"), PIP_CMDLINE_SETUP).unwrap();
-    fs::write(dir.join("pwtok/__init__.py"), "").unwrap();
-    let mut dists = build_requirements();
-    dists.push(build_sdist(&PipFixture {
-        name: "pwtok".into(),
-        version: "1.0.0".into(),
-        summary: Some("Inert pkgwarden fixture".into()),
-        requires_dist: vec![],
-        dir,
-    }));
-    let index = support::pypi::PypiIndex::start_with(dists);
-    let venv_home = TestHome::new();
-    let venv = venv(&venv_home);
-    let env = ShimEnv::new(&[&venv.join("bin")]);
-    let url = index
-        .index_url()
-        .replace("http://", "http://eyes11:EYES11-PIP-TOKEN@");
-    let r = support::installs::install(
-        &env,
+    let r = support::pypi::pip_sdist_with_password(
+        PIP_CMDLINE_SETUP,
+        "eyes11:EYES11-PIP-TOKEN",
         "protect",
-        &[
-            "pip",
-            "install",
-            "-v",
-            "--use-pep517",
-            "--index-url",
-            &url,
-            "pwtok",
-        ],
-        env.home.path(),
-        &[],
     );
     let line = r
         .stderr
@@ -367,7 +299,7 @@ fn startup_files_of_everyday_programs_are_persistence() {
         .iter()
         .map(|(p, c)| format!("({p:?}, {c:?})"))
         .collect();
-    let (env, _bin) = hook(&format!(
+    let (env, _bin) = python_hook(&format!(
         r##"
 import os
 home = os.environ["HOME"]
@@ -390,7 +322,7 @@ for rel, text in [{}]:
         fs::write(&p, "# the user's\n").unwrap();
     }
     let work = env.home.path().join("work");
-    let (_, text, report) = install(&env, "protect", &work, &[]);
+    let (_, text, report) = gem_install(&env, "protect", &work, &[]);
     let named = report["findings"].to_string();
     let mut missed = Vec::new();
     for (rel, _) in UNLISTED_STARTUP {
@@ -438,7 +370,7 @@ const UNLISTED_STORES: &[&str] = &[
 /// no `cred.read` finding. Fixed: they are in `home_hidden`.
 #[test]
 fn credential_stores_nobody_listed_are_hidden() {
-    let (env, _bin) = hook(&format!(
+    let (env, _bin) = python_hook(&format!(
         r##"
 import os
 home = os.environ["HOME"]
@@ -458,7 +390,7 @@ for rel in {:?}:
         fs::write(&p, "token = EYES11-CRED\n").unwrap();
     }
     let work = env.home.path().join("work");
-    let (_, text, _) = install(&env, "protect", &work, &[]);
+    let (_, text, _) = gem_install(&env, "protect", &work, &[]);
     let read: Vec<&str> = UNLISTED_STORES
         .iter()
         .copied()
@@ -479,7 +411,7 @@ for rel in {:?}:
 #[test]
 fn an_install_cannot_type_into_the_users_tmux() {
     let tmux = which::which("tmux").expect("tmux for the fixture");
-    let (env, _bin) = hook(
+    let (env, _bin) = python_hook(
         r##"
 import os, subprocess, time
 marker = os.path.join(os.environ["HOME"], "EYES11-TMUX")
@@ -503,7 +435,7 @@ print("EYES11-TMUX-RAN" if os.path.exists(marker) else "EYES11-TMUX-NOT-RAN")
     assert_success(&out, "tmux new-session");
     let work = env.home.path().join("work");
     let dir_text = dir.display().to_string();
-    let (_, text, _) = install(
+    let (_, text, _) = gem_install(
         &env,
         "protect",
         &work,
@@ -537,7 +469,7 @@ const UNLISTED_ENV: &[&str] = &[
 /// ten. Fixed: `PGPASSWORD` and the suffixes are in `[env]`.
 #[test]
 fn secret_variables_nobody_listed_are_removed() {
-    let (env, _bin) = hook(
+    let (env, _bin) = python_hook(
         r##"
 import os
 for k, v in sorted(os.environ.items()):
@@ -547,7 +479,7 @@ for k, v in sorted(os.environ.items()):
     );
     let work = env.home.path().join("work");
     let vars: Vec<(&str, &str)> = UNLISTED_ENV.iter().map(|k| (*k, "EYES11-ENV")).collect();
-    let (_, text, _) = install(&env, "protect", &work, &vars);
+    let (_, text, _) = gem_install(&env, "protect", &work, &vars);
     let seen: Vec<&str> = UNLISTED_ENV
         .iter()
         .copied()
@@ -564,7 +496,7 @@ for k, v in sorted(os.environ.items()):
 #[test]
 fn an_install_cannot_reach_a_screen_session_by_any_name() {
     use std::io::Read;
-    let (env, _bin) = hook(
+    let (env, _bin) = python_hook(
         r##"
 import os, socket
 d = os.environ["SCREENDIR"]
@@ -588,7 +520,7 @@ for name in sorted(os.listdir(d)):
     let work = env.home.path().join("work");
     let dir_text = dir.display().to_string();
     for mode in ["protect", "block"] {
-        let (_, text, report) = install(&env, mode, &work, &[("SCREENDIR", dir_text.as_str())]);
+        let (_, text, report) = gem_install(&env, mode, &work, &[("SCREENDIR", dir_text.as_str())]);
         let mut got = Vec::new();
         while let Ok((mut c, _)) = listener.accept() {
             let mut b = Vec::new();

@@ -48,42 +48,8 @@ setup(name="pwtok", version="1.0.0", packages=["pwtok"])
 /// 2c172dc: `cmdline=[<pip's pid>]`, the report has no finding.
 #[test]
 fn an_orphaned_build_backend_does_not_read_the_index_password() {
-    use support::pypi::{PipFixture, build_requirements, build_sdist};
-    let src = tempfile::tempdir().unwrap();
-    let dir = src.path().join("pwtok");
-    fs::create_dir_all(dir.join("pwtok")).unwrap();
-    fs::write(dir.join("setup.py"), ORPHAN_SETUP).unwrap();
-    fs::write(dir.join("pwtok/__init__.py"), "").unwrap();
-    let mut dists = build_requirements();
-    dists.push(build_sdist(&PipFixture {
-        name: "pwtok".into(),
-        version: "1.0.0".into(),
-        summary: Some("Inert pkgwarden fixture".into()),
-        requires_dist: vec![],
-        dir,
-    }));
-    let index = support::pypi::PypiIndex::start_with(dists);
-    let venv_home = TestHome::new();
-    let venv = venv(&venv_home);
-    let env = ShimEnv::new(&[&venv.join("bin")]);
-    let url = index
-        .index_url()
-        .replace("http://", "http://eyes12:EYES12-PIP-TOKEN@");
-    let r = support::installs::install(
-        &env,
-        "protect",
-        &[
-            "pip",
-            "install",
-            "-v",
-            "--use-pep517",
-            "--index-url",
-            &url,
-            "pwtok",
-        ],
-        env.home.path(),
-        &[],
-    );
+    let r =
+        support::pypi::pip_sdist_with_password(ORPHAN_SETUP, "eyes12:EYES12-PIP-TOKEN", "protect");
     let lines: Vec<&str> = r
         .stderr
         .lines()

@@ -476,3 +476,45 @@ pub fn poetry_project(
     }
     project
 }
+
+/// `pip install -v --use-pep517 --index-url <url> pwtok` in `mode`, through
+/// the shims from a fresh virtualenv: `pwtok` is an sdist whose `setup.py`
+/// is `setup_py`, served by a loopback index whose URL carries `userinfo`
+/// (`user:password`, the way a private index's password is often given in
+/// CI). `-v` shows what setup.py prints.
+pub fn pip_sdist_with_password(
+    setup_py: &str,
+    userinfo: &str,
+    mode: &str,
+) -> super::installs::Installed {
+    let src = tempfile::tempdir().expect("sdist source");
+    let dir = src.path().join("pwtok");
+    std::fs::create_dir_all(dir.join("pwtok")).expect("package dir");
+    std::fs::write(dir.join("setup.py"), setup_py).expect("setup.py");
+    std::fs::write(dir.join("pwtok/__init__.py"), "").expect("__init__.py");
+    let mut dists = build_requirements();
+    dists.push(build_sdist(&PipFixture {
+        name: "pwtok".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir,
+    }));
+    let index = PypiIndex::start_with(dists);
+    let venv_home = super::TestHome::new();
+    let venv = super::venv(&venv_home);
+    let env = super::ShimEnv::new(&[&venv.join("bin")]);
+    let url = index
+        .index_url()
+        .replace("http://", &format!("http://{userinfo}@"));
+    let args = [
+        "pip",
+        "install",
+        "-v",
+        "--use-pep517",
+        "--index-url",
+        &url,
+        "pwtok",
+    ];
+    super::installs::install(&env, mode, &args, env.home.path(), &[])
+}

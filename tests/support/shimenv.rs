@@ -107,6 +107,53 @@ pub fn stand_in(script: &str) -> (ShimEnv, tempfile::TempDir) {
     (env, bin)
 }
 
+/// A stand-in `gem` whose install runs `code` with python3 (`$PY`, which
+/// [`gem_install`] sets), in a new [`ShimEnv`] whose HOME has a `.bashrc`.
+pub fn python_hook(code: &str) -> (ShimEnv, tempfile::TempDir) {
+    let (env, bin) = stand_in("#!/bin/sh\nexec \"$PY\" \"$(dirname \"$0\")/hook.py\"\n");
+    std::fs::write(bin.path().join("hook.py"), code).expect("hook.py");
+    std::fs::write(env.home.path().join(".bashrc"), "# rc\n").expect(".bashrc");
+    (env, bin)
+}
+
+/// One `pkgwarden run --sandbox --mode MODE -- gem install x` of a
+/// [`python_hook`] in `cwd` with `vars`: exit code, everything printed
+/// (after a `MODE:` line), and the one report it left.
+pub fn gem_install(
+    env: &ShimEnv,
+    mode: &str,
+    cwd: &Path,
+    vars: &[(&str, &str)],
+) -> (i32, String, serde_json::Value) {
+    let before = env.report_files();
+    let out = super::run_with_timeout(
+        env.pkgwarden()
+            .env("PY", super::python3())
+            .envs(vars.iter().copied())
+            .current_dir(cwd)
+            .args([
+                "run",
+                "--sandbox",
+                "--mode",
+                mode,
+                "--",
+                "gem",
+                "install",
+                "x",
+            ]),
+        std::time::Duration::from_secs(150),
+    );
+    let text = format!(
+        "{mode}:\n{}{}",
+        super::stdout_str(&out),
+        super::stderr_str(&out)
+    );
+    let new = env.reports_since(&before);
+    assert_eq!(new.len(), 1, "one report expected: {text}");
+    let report = serde_json::from_slice(&std::fs::read(&new[0]).expect("report")).expect("json");
+    (out.status.code().unwrap_or(-1), text, report)
+}
+
 /// Waits up to 30 s for `path` to exist.
 pub fn wait_for(path: &Path, what: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
