@@ -1042,3 +1042,90 @@ fn real_pyenv_shims_when_present() {
         assert!(place.path().join(mode).join("pwcli").is_dir(), "{mode}");
     }
 }
+
+/// `pkgwarden plan --json -- pip install x` with `venv`'s pip first on PATH.
+fn pip_plan(home: &support::TestHome, venv: &Path) -> Value {
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = run(home
+        .command(support::pkgwarden_bin())
+        .env("PATH", path)
+        .args(["plan", "--json", "--", "pip", "install", "x"]));
+    support::assert_success(&out, "pkgwarden plan");
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()["plan"].clone()
+}
+
+/// Fresh virtualenvs share what pip says of itself (asked once: importing
+/// pip is most of a cold probe, paid by every CI job's new venv), and
+/// never what differs between them: each one's own `pip.conf` path, a
+/// venv with a `pip.conf` of its own, a user `pip.conf` changed since.
+#[test]
+fn fresh_virtualenvs_share_pips_own_facts_but_not_their_configuration() {
+    let home = support::TestHome::new();
+    let registries = |plan: &Value| plan["registries"].to_string();
+    let (a, b) = (support::venv(&home), support::venv(&home));
+    let first = pip_plan(&home, &a);
+    let facts = home.state_dir().join("pkgwarden/cache/facts");
+    let kept: Vec<PathBuf> = fs::read_dir(&facts)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("pip-core-")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    // The second venv's facts come from what the first one's pip said
+    // (a marker put into the kept answer shows through), with its own
+    // pip.conf in place of the first one's.
+    let text = fs::read_to_string(&kept[0]).unwrap();
+    let original = first["registries"][0].as_str().unwrap().to_string();
+    fs::write(
+        &kept[0],
+        text.replace(&original, "http://127.0.0.1:7/kept/simple/"),
+    )
+    .unwrap();
+    let second = pip_plan(&home, &b);
+    assert!(
+        registries(&second).contains("127.0.0.1:7/kept"),
+        "{second:#}"
+    );
+    let files = second["config_files"].to_string();
+    assert!(
+        files.contains(&b.join("pip.conf").display().to_string()),
+        "{files}"
+    );
+    assert!(
+        !files.contains(&a.join("pip.conf").display().to_string()),
+        "{files}"
+    );
+    // A venv with a pip.conf of its own is asked.
+    let c = support::venv(&home);
+    fs::write(
+        c.join("pip.conf"),
+        "[global]\nindex-url = http://127.0.0.1:9/own/simple/\n",
+    )
+    .unwrap();
+    let own = pip_plan(&home, &c);
+    assert!(registries(&own).contains("127.0.0.1:9/own"), "{own:#}");
+    // A user pip.conf written since: the next new venv is asked too.
+    let user = home.config_dir().join("pip/pip.conf");
+    fs::create_dir_all(user.parent().unwrap()).unwrap();
+    fs::write(
+        &user,
+        "[global]\nindex-url = http://127.0.0.1:8/user/simple/\n",
+    )
+    .unwrap();
+    let d = support::venv(&home);
+    let changed = pip_plan(&home, &d);
+    assert!(
+        registries(&changed).contains("127.0.0.1:8/user"),
+        "{changed:#}"
+    );
+}

@@ -23,7 +23,7 @@ impl Dep {
         }
     }
 
-    fn unchanged(&self) -> bool {
+    pub(super) fn unchanged(&self) -> bool {
         stamp(&self.path) == self.stamp
     }
 }
@@ -237,8 +237,7 @@ pub fn facts(
     let adapter = super::adapter(tool);
     let project = adapter.facts_project(tool, cwd);
     let key = cache_key(real, adapter, interpreter, project.as_deref());
-    let file =
-        crate::paths::own_cache_dir().map(|d| d.join("facts").join(format!("{key:016x}.json")));
+    let file = facts_dir().map(|d| d.join(format!("{key:016x}.json")));
     if let Some(f) = &file
         && let Some(cached) = read_cached(f)
     {
@@ -294,14 +293,24 @@ fn read_cached(file: &Path) -> Option<ManagerFacts> {
 }
 
 fn write_cached(file: &Path, facts: &ManagerFacts) -> std::io::Result<()> {
+    write_json(file, facts)
+}
+
+/// Writes `value` as JSON to `file` in the facts directory, atomically.
+pub(super) fn write_json<T: serde::Serialize>(file: &Path, value: &T) -> std::io::Result<()> {
     let dir = file.parent().ok_or(std::io::ErrorKind::NotFound)?;
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{}.tmp", std::process::id()));
     std::fs::write(
         &tmp,
-        serde_json::to_vec(facts).map_err(std::io::Error::other)?,
+        serde_json::to_vec(value).map_err(std::io::Error::other)?,
     )?;
     std::fs::rename(&tmp, file)
+}
+
+/// The directory facts are cached in.
+pub(super) fn facts_dir() -> Option<std::path::PathBuf> {
+    crate::paths::own_cache_dir().map(|d| d.join("facts"))
 }
 
 /// Runs a probe command with no input and returns its stdout: the one probe

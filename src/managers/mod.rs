@@ -15,6 +15,7 @@ pub mod npm;
 pub mod npm_facts;
 pub mod package_code;
 pub mod pip;
+pub mod pip_core;
 pub mod pip_facts;
 pub mod probe;
 pub mod pytools;

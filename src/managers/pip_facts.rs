@@ -79,8 +79,10 @@ pub(super) fn pip_target_interpreter(real: &Path, req: &InstallRequest) -> Optio
 }
 
 /// Asks the interpreter (isolated, without site hooks, so a project's files
-/// and `.pth` hooks run nothing here) where it installs and what pip's own
-/// configuration says.
+/// and `.pth` hooks run nothing here) where it installs, where pip is
+/// imported from, and — unless the argument `where` stops it before pip
+/// is imported, which is most of its time — what pip's own configuration
+/// says.
 const PIP_PROBE: &str = r#"
 import json, os, site, sys, sysconfig
 # Without site (-S) the interpreter does not know it runs in a virtualenv:
@@ -104,6 +106,14 @@ out["user_base"] = site.getuserbase()
 for p in [out["purelib"], out["platlib"]] + ([] if venv else site.getsitepackages()):
     if p not in sys.path:
         sys.path.append(p)
+# Where `import pip` finds pip, and the distribution installed there.
+home = next((p for p in sys.path if os.path.isfile(os.path.join(p or ".", "pip", "__init__.py"))), None)
+dists = sorted(n for n in os.listdir(home) if n.startswith("pip-") and n.endswith(".dist-info")) if home else []
+out["pip_dist"] = dists[0] if len(dists) == 1 else None
+out["site_config"] = os.path.join(prefix, "pip.conf")
+if sys.argv[1:] == ["where"]:
+    print(json.dumps(out))
+    sys.exit(0)
 try:
     import pip
     out["pip_version"] = pip.__version__
@@ -122,11 +132,14 @@ except Exception as e:
 print(json.dumps(out))
 "#;
 
+/// Where an interpreter installs, and where its pip comes from (the
+/// probe's `where` part).
 #[derive(Deserialize)]
-struct PipProbe {
+pub(super) struct PipWhere {
     executable: String,
     prefix: String,
-    version: String,
+    /// The Python version.
+    pub(super) version: String,
     in_venv: bool,
     purelib: String,
     platlib: String,
@@ -134,14 +147,20 @@ struct PipProbe {
     data: String,
     user_site: String,
     user_base: String,
-    pip_version: Option<String>,
-    default_index: Option<String>,
-    file_host: Option<String>,
-    cache_dir: Option<String>,
-    #[serde(default)]
-    config: BTreeMap<String, String>,
-    #[serde(default)]
-    config_files: Vec<String>,
+    /// The `pip-<version>.dist-info` beside the pip it imports, when there
+    /// is exactly one.
+    pub(super) pip_dist: Option<String>,
+    /// The environment's own pip configuration file (`<prefix>/pip.conf`).
+    pub(super) site_config: String,
+}
+
+/// The whole probe's answer: the place, and pip's own part.
+#[derive(Deserialize)]
+struct PipProbe {
+    #[serde(flatten)]
+    place: PipWhere,
+    #[serde(flatten)]
+    core: super::pip_core::PipCore,
     pip_error: Option<String>,
 }
 
@@ -153,22 +172,47 @@ pub(super) fn pip_facts(
         Some(p) => p.to_path_buf(),
         None => pip_interpreter(real)?,
     };
-    let out = probe(
-        Command::new(&interp)
-            .args(["-I", "-S", "-c", PIP_PROBE])
-            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
-        &interp,
-    )?;
-    let pr: PipProbe = serde_json::from_slice(&out).map_err(|e| FactsError::Probe {
+    let ask = |args: &[&str]| -> Result<Vec<u8>, FactsError> {
+        probe(
+            Command::new(&interp)
+                .args(["-I", "-S", "-c", PIP_PROBE])
+                .args(args)
+                .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+            &interp,
+        )
+    };
+    let bad = |e: serde_json::Error| FactsError::Probe {
         exe: interp.display().to_string(),
         why: format!("unexpected probe output: {e}"),
-    })?;
-    if let Some(err) = pr.pip_error {
-        return Err(FactsError::Probe {
-            exe: interp.display().to_string(),
-            why: format!("pip cannot be imported there: {err}"),
-        });
-    }
+    };
+    // pip's own part is the same for every environment with the same pip
+    // and configuration (a fresh virtualenv each CI job): asked once.
+    let place: PipWhere = serde_json::from_slice(&ask(&["where"])?).map_err(bad)?;
+    let (place, core) = match super::pip_core::cached(&place) {
+        Some(core) => (place, core),
+        None => {
+            let pr: PipProbe = serde_json::from_slice(&ask(&[])?).map_err(bad)?;
+            if let Some(err) = pr.pip_error {
+                return Err(FactsError::Probe {
+                    exe: interp.display().to_string(),
+                    why: format!("pip cannot be imported there: {err}"),
+                });
+            }
+            super::pip_core::keep(&pr.place, &pr.core);
+            (pr.place, pr.core)
+        }
+    };
+    Ok(facts_of(real, &interp, place, core))
+}
+
+/// pip's facts from the place its interpreter installs to and pip's own
+/// part.
+fn facts_of(
+    real: &Path,
+    interp: &Path,
+    pr: PipWhere,
+    core: super::pip_core::PipCore,
+) -> ManagerFacts {
     // pip's own option precedence: environment, then the install section, then global.
     let conf = |key: &str| -> Option<String> {
         [
@@ -177,11 +221,11 @@ pub(super) fn pip_facts(
             format!("global.{key}"),
         ]
         .iter()
-        .find_map(|k| pr.config.get(k).cloned())
+        .find_map(|k| core.config.get(k).cloned())
     };
     let mut registries = vec![
         conf("index-url")
-            .or(pr.default_index.clone())
+            .or(core.default_index.clone())
             .unwrap_or_default(),
     ];
     if let Some(extra) = conf("extra-index-url") {
@@ -192,17 +236,17 @@ pub(super) fn pip_facts(
     }
     registries.retain(|r| !r.is_empty());
     let uses_default_index = conf("index-url").is_none();
-    let cache = conf("cache-dir").or(pr.cache_dir.clone());
+    let cache = conf("cache-dir").or(core.cache_dir.clone());
     let mut values = BTreeMap::new();
     values.insert("user_site".into(), pr.user_site.clone());
     values.insert("user_scripts".into(), format!("{}/bin", pr.user_base));
     values.insert("in_venv".into(), pr.in_venv.to_string());
     values.insert("prefix".into(), pr.prefix.clone());
     values.insert("python_version".into(), pr.version.clone());
-    if let Some(i) = &pr.default_index {
+    if let Some(i) = &core.default_index {
         values.insert("default_index".into(), i.clone());
     }
-    if let Some(h) = &pr.file_host {
+    if let Some(h) = &core.file_host {
         values.insert("file_host".into(), h.clone());
     }
     // The CA bundle pip verifies its index with, when configured.
@@ -217,19 +261,19 @@ pub(super) fn pip_facts(
         .map(PathBuf::from)
         .collect();
     write_roots.dedup();
-    let mut config_files: Vec<PathBuf> = pr.config_files.iter().map(PathBuf::from).collect();
+    let mut config_files: Vec<PathBuf> = core.config_files.iter().map(PathBuf::from).collect();
     let mut deps: Vec<Dep> = config_files.iter().map(|p| Dep::of(p)).collect();
     deps.push(Dep::of(real));
-    deps.push(Dep::of(&interp));
+    deps.push(Dep::of(interp));
     // pip's HTTP client reads ~/.netrc (or $NETRC) for every index request.
     let netrc = std::env::var_os("NETRC")
         .map(PathBuf::from)
         .or_else(|| crate::paths::home().map(|h| h.join(".netrc")));
     config_files.extend(netrc);
-    Ok(ManagerFacts {
+    ManagerFacts {
         family: Family::Pip,
         real_exe: real.to_path_buf(),
-        version: pr.pip_version,
+        version: core.pip_version,
         interpreter: Some(PathBuf::from(pr.executable)),
         write_roots,
         cache_dirs: cache.map(PathBuf::from).into_iter().collect(),
@@ -237,7 +281,7 @@ pub(super) fn pip_facts(
         config_files,
         registries,
         download_hosts: if uses_default_index {
-            pr.file_host.into_iter().collect()
+            core.file_host.into_iter().collect()
         } else {
             Vec::new()
         },
@@ -246,7 +290,7 @@ pub(super) fn pip_facts(
         derived: true,
         not_derived: None,
         deps,
-    })
+    }
 }
 
 /// Applies pip's command-line options to the plan.
