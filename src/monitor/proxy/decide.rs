@@ -58,6 +58,19 @@ pub fn decide(
         }
     };
     let allowed = policy.allowed.iter().any(|a| *a == key(&host));
+    let tolerated = policy.tolerated.iter().any(|t| *t == key(&host));
+    // A name nothing lets through is refused before it is looked up: the
+    // lookup would carry the name to whichever server answers for its
+    // domain (DNS exfiltration from block). Protect and audit look unknown
+    // names up (to refuse internal and metadata addresses) and reach them.
+    if !allowed && !tolerated && !policy.allow_unknown {
+        let why = if literal.is_some() && policy.deny_raw_ip {
+            "a literal IP address that is not a registry"
+        } else {
+            "not a configured registry or allowed host"
+        };
+        return (Verdict::Denied, Some(why.into()), Vec::new());
+    }
     let addrs: Vec<SocketAddr> = (host.as_str(), port)
         .to_socket_addrs()
         .map(|a| a.collect())
@@ -88,7 +101,7 @@ pub fn decide(
     // A host the policy allows one package version to reach: let through
     // and recorded (the verdict accepts only that package's requests), also
     // where it resolves inside, as an `endpoints.allow` host would be.
-    if policy.tolerated.iter().any(|t| *t == key(&host)) {
+    if tolerated {
         return (
             Verdict::Unexpected,
             Some("allowed for one package version only".into()),
@@ -120,6 +133,34 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_refuses_an_unknown_name_without_looking_it_up() {
+        let block = ProxyPolicy {
+            allowed: vec!["127.0.0.1:4873".into()],
+            allow_unknown: false,
+            ..ProxyPolicy::default()
+        };
+        // `.invalid` never resolves: a lookup would answer "does not
+        // resolve"; the policy's answer comes first.
+        let (v, why, addrs) = decide(&block, "pw-secret-6c65.exfil.invalid", 443);
+        assert_eq!(v, Verdict::Denied);
+        assert_eq!(
+            why.as_deref(),
+            Some("not a configured registry or allowed host")
+        );
+        assert!(addrs.is_empty());
+        // Protect looks it up (and says so).
+        let protect = ProxyPolicy {
+            allow_unknown: true,
+            ..block
+        };
+        let (v, why, _) = decide(&protect, "pw-secret-6c65.exfil.invalid", 443);
+        assert_eq!(
+            (v, why.as_deref()),
+            (Verdict::Denied, Some("name does not resolve"))
+        );
+    }
 
     #[test]
     fn metadata_and_internal_addresses_are_refused_unless_allowed() {
