@@ -187,3 +187,136 @@ for (const rel of {:?}) {{
     }
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// Servers that run what a client of the same user asks, outside the
+/// sandbox, at the places they listen by default (`$XDG_RUNTIME_DIR` is
+/// the test's, in its HOME; with the usual `/run/user/<uid>` the names are
+/// the same and `privileged_sockets` names none of them either), or at the
+/// place the variable they set for their children names: Neovim's server
+/// (every instance since 0.9, `nvim --server … --remote-send ':!cmd<CR>'`),
+/// Emacs' (`emacsclient --eval '(shell-command …)'`), WezTerm's GUI
+/// (`wezterm cli send-text`), zellij's session (`zellij action
+/// write-chars`), kitty's remote control (`KITTY_LISTEN_ON`), VS Code's CLI
+/// hook (`VSCODE_IPC_HOOK_CLI`, set in its integrated terminal), and a
+/// D-Bus session bus a `dbus-launch` session names by path
+/// (`DBUS_SESSION_BUS_ADDRESS`; the systemd user manager behind it starts
+/// transient units).
+const COMMAND_SERVERS: &[(&str, &str)] = &[
+    ("nvim", "run/nvim.4242.0"),
+    ("emacs", "run/emacs/server"),
+    ("wezterm", "run/wezterm/gui-sock-4242"),
+    ("zellij", "run/zellij/0.41.2/eyes13"),
+    ("kitty", "run/kitty-4242"),
+    ("vscode", "run/vscode-ipc-eyes13.sock"),
+    ("dbus", "run/dbus-eyes13"),
+];
+
+/// The dependency's script: connects to each server's socket, by the
+/// variable that names it when set, else by its default place, and writes a
+/// line (the listener records it).
+const SERVER_PROBE: &str = r#"
+const cp = require("child_process");
+const xdg = process.env.XDG_RUNTIME_DIR || path.join(home, "run");
+const kitty = (process.env.KITTY_LISTEN_ON || "").replace(/^unix:/, "");
+const bus = (process.env.DBUS_SESSION_BUS_ADDRESS || "").replace(/^unix:path=/, "");
+const socks = {
+  nvim: path.join(xdg, "nvim.4242.0"),
+  emacs: path.join(xdg, "emacs", "server"),
+  wezterm: path.join(xdg, "wezterm", "gui-sock-4242"),
+  zellij: path.join(xdg, "zellij", "0.41.2", "eyes13"),
+  kitty: kitty || path.join(xdg, "kitty-4242"),
+  vscode: process.env.VSCODE_IPC_HOOK_CLI || path.join(xdg, "vscode-ipc-eyes13.sock"),
+  dbus: bus || path.join(xdg, "dbus-eyes13"),
+};
+const js = `const net = require("net"); const socks = ${JSON.stringify(socks)}; const out = {};
+let left = Object.keys(socks).length;
+const done = () => { if (--left === 0) process.stdout.write(JSON.stringify(out)); };
+for (const [k, p] of Object.entries(socks)) {
+  const s = net.connect(p, () => { s.write("EYES13 " + k + "\\n"); out[k] = "ok"; s.end(); done(); });
+  s.on("error", e => { out[k] = e.code; done(); });
+}`;
+const got = JSON.parse(cp.execFileSync(process.execPath, ["-e", js], {timeout: 10000}).toString());
+for (const [k, v] of Object.entries(got)) r[k] = v;
+r.paths = socks;
+"#;
+
+/// Class: transient execution outside the sandbox, through a server of the
+/// same user (round 11's tmux, round 12's docker). Protect refuses only the
+/// unix sockets `monitor::setup::privileged_sockets` lists, and lets any
+/// other stream connect through with no finding (`detect::net::unix_rule`):
+/// the editors' and terminals' servers of [`COMMAND_SERVERS`] each run a
+/// command or type into a shell for any client of the user. A dependency's
+/// script reaches every one of them. Block refuses every unix socket.
+#[test]
+#[ignore = "round 13: a dependency script reaches Neovim's, Emacs', WezTerm's, zellij's, kitty's, VS Code's and a D-Bus session's sockets in protect, no finding"]
+fn a_dependency_script_reaches_no_editor_or_terminal_server() {
+    use std::io::Read;
+    use support::probes::{deps, probe};
+    let registry = NpmRegistry::start_with(vec![probe("pw-srv", SERVER_PROBE)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    for (name, rel) in COMMAND_SERVERS {
+        let sock = home.join(rel);
+        fs::create_dir_all(sock.parent().unwrap()).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let heard = heard.clone();
+        let name = name.to_string();
+        // Never joined: it waits for a client that may not come.
+        std::thread::spawn(move || {
+            if let Ok((mut c, _)) = listener.accept() {
+                let mut buf = [0u8; 64];
+                let n = c.read(&mut buf).unwrap_or(0);
+                if String::from_utf8_lossy(&buf[..n]).contains("EYES13") {
+                    heard.lock().unwrap().push(name);
+                }
+            }
+        });
+    }
+    let run = home.join("run");
+    let vars = [
+        ("XDG_RUNTIME_DIR", run.display().to_string()),
+        (
+            "KITTY_LISTEN_ON",
+            format!("unix:{}", run.join("kitty-4242").display()),
+        ),
+        (
+            "VSCODE_IPC_HOOK_CLI",
+            run.join("vscode-ipc-eyes13.sock").display().to_string(),
+        ),
+        (
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}", run.join("dbus-eyes13").display()),
+        ),
+    ];
+    let project = env.home.subdir("proj");
+    let (r, result) = npm_install_with(
+        &env,
+        &registry,
+        "protect",
+        &project,
+        &deps(&["pw-srv"]),
+        "pw-srv",
+        &vars,
+    );
+    assert!(!result.is_null(), "pw-srv did not run\n{}", r.stderr);
+    // The listeners read what was written before the install ended.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let serious = r.serious();
+    let unseen: Vec<String> = heard
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|name| {
+            let rel = COMMAND_SERVERS.iter().find(|(n, _)| n == name).unwrap().1;
+            let p = home.join(rel).display().to_string();
+            !serious.iter().any(|f| f.to_string().contains(&p))
+        })
+        .cloned()
+        .collect();
+    assert!(
+        unseen.is_empty(),
+        "reached with no finding of medium or more: {unseen:?}\n{result:#}\n{:#}",
+        r.report["findings"]
+    );
+}
