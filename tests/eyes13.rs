@@ -492,3 +492,90 @@ fn what_the_shell_sources_at_start_is_persistence() {
         "written in protect: {landed:#?}\n{result:#}"
     );
 }
+
+/// An sdist's setup.py (the build backend, in the nested domain of package
+/// code) that looks for the index password in pip's user configuration and
+/// in its own environment.
+const CONF_SETUP: &str = r#"import os, sys
+want = "EYES13-PIP-TOKEN"
+home = os.environ["HOME"]
+seen = []
+for rel in [".config/pip/pip.conf", ".pip/pip.conf", ".netrc"]:
+    try:
+        with open(os.path.join(home, rel)) as f:
+            if want in f.read():
+                seen.append(rel)
+    except OSError as e:
+        seen.append("%s errno %d" % (rel, e.errno))
+env = [k for k, v in os.environ.items() if want in v]
+print("EYES13-CONF files=%r env=%r" % (seen, env), file=sys.stderr, flush=True)
+from setuptools import setup
+setup(name="pwconf", version="1.0.0", packages=["pwconf"])
+"#;
+
+/// Class 10, the manager's own credential. pip reads its index URL, with
+/// the password, from `~/.config/pip/pip.conf`; README says package code
+/// can read no credential, "not even the manager's own". The plan hides
+/// from package code `readable_credentials` and `home_readable` (`~/.netrc`
+/// for pip), not `config_files`: the build backend reads the password
+/// (while `~/.netrc`, the control, is refused to it).
+#[test]
+#[ignore = "round 13: pip's build backend reads the index password from ~/.config/pip/pip.conf (protect)"]
+fn a_build_backend_does_not_read_the_index_password_from_pip_conf() {
+    use support::pypi::{PipFixture, build_requirements, build_sdist};
+    let src = tempfile::tempdir().unwrap();
+    let dir = src.path().join("pwconf");
+    fs::create_dir_all(dir.join("pwconf")).unwrap();
+    fs::write(dir.join("setup.py"), CONF_SETUP).unwrap();
+    fs::write(dir.join("pwconf/__init__.py"), "").unwrap();
+    let mut dists = build_requirements();
+    dists.push(build_sdist(&PipFixture {
+        name: "pwconf".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir,
+    }));
+    let index = support::pypi::PypiIndex::start_with(dists);
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let url = index
+        .index_url()
+        .replace("http://", "http://eyes13:EYES13-PIP-TOKEN@");
+    let conf = env.home.path().join(".config/pip/pip.conf");
+    fs::create_dir_all(conf.parent().unwrap()).unwrap();
+    fs::write(&conf, format!("[global]\nindex-url = {url}\n")).unwrap();
+    // The control: `~/.netrc` with a `default` entry is pip's (readable by
+    // pip) and hidden from its package code.
+    fs::write(
+        env.home.path().join(".netrc"),
+        "default login eyes13 password EYES13-PIP-TOKEN\n",
+    )
+    .unwrap();
+    let r = support::installs::install(
+        &env,
+        "protect",
+        &["pip", "install", "-v", "--use-pep517", "pwconf"],
+        env.home.path(),
+        &[],
+    );
+    let lines: Vec<&str> = r
+        .stderr
+        .lines()
+        .chain(r.stdout.lines())
+        .filter(|l| l.contains("EYES13-CONF "))
+        .collect();
+    assert!(
+        !lines.is_empty(),
+        "setup.py did not report: {}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    eprintln!("findings: {:#}", r.report["findings"]);
+    for line in lines {
+        // Read: the name alone in the list (a refused read has its errno).
+        assert!(line.contains(".netrc errno 13"), "the control: {line}");
+        assert!(!line.contains("'.config/pip/pip.conf'"), "{line}");
+    }
+}
