@@ -579,3 +579,109 @@ fn a_build_backend_does_not_read_the_index_password_from_pip_conf() {
         assert!(!line.contains("'.config/pip/pip.conf'"), "{line}");
     }
 }
+
+/// ssh agents' sockets that `$SSH_AUTH_SOCK` does not name (the user's
+/// configuration picks one per host with `IdentityAgent`, or the desktop
+/// starts one beside the agent in use): gnome-keyring's and GNOME's gcr
+/// agent, systemd's `ssh-agent.socket` unit, 1Password's and Bitwarden's
+/// agents, an agent started with `-a ~/.ssh/agent.sock`, and a second
+/// `ssh-agent` at its default place (`/tmp/ssh-XXXXXXXXXX/agent.<ppid>`;
+/// here below the test's HOME, which the probe is told by its path).
+const OTHER_AGENTS: &[(&str, &str)] = &[
+    ("gnome_keyring", "run/keyring/ssh"),
+    ("gcr", "run/gcr/ssh"),
+    ("systemd_unit", "run/ssh-agent.socket"),
+    ("onepassword", ".1password/agent.sock"),
+    ("bitwarden", ".bitwarden-ssh-agent.sock"),
+    ("ssh_dir", ".ssh/agent.sock"),
+    ("second_agent", "tmp/ssh-EYES13abcd/agent.4242"),
+];
+
+/// Class 1's ssh-agent case (round 1: an alias of `$SSH_AUTH_SOCK`
+/// reached the agent). `privileged_sockets` lists the agent
+/// `$SSH_AUTH_SOCK` names and gpg-agent's; any other agent of the user
+/// signs for any client (a git push to the user's repositories as the
+/// user). A dependency's script asks each of [`OTHER_AGENTS`] for its keys
+/// (`SSH2_AGENTC_REQUEST_IDENTITIES`): every one is reached in protect,
+/// `~/.ssh/agent.sock` too (landlock hides `~/.ssh` from reads, but a
+/// connect is no read, and the supervisor connects for the install).
+#[test]
+#[ignore = "round 13: a dependency script reaches 7 ssh agents $SSH_AUTH_SOCK does not name (gnome-keyring, gcr, 1Password, ~/.ssh/agent.sock, ...) in protect, no finding"]
+fn a_dependency_script_reaches_no_other_ssh_agent() {
+    use std::io::Read;
+    use support::probes::{deps, probe};
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let socks: serde_json::Map<String, Value> = OTHER_AGENTS
+        .iter()
+        .map(|(k, rel)| {
+            (
+                k.to_string(),
+                Value::from(home.join(rel).display().to_string()),
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"
+const cp = require("child_process");
+const socks = {};
+const js = `const net = require("net"); const socks = ${{JSON.stringify(socks)}}; const out = {{}};
+let left = Object.keys(socks).length;
+const done = () => {{ if (--left === 0) process.stdout.write(JSON.stringify(out)); }};
+for (const [k, p] of Object.entries(socks)) {{
+  const s = net.connect(p, () => {{ s.write(Buffer.from([0, 0, 0, 1, 11])); out[k] = "ok"; s.end(); done(); }});
+  s.on("error", e => {{ out[k] = e.code; done(); }});
+}}`;
+const got = JSON.parse(cp.execFileSync(process.execPath, ["-e", js], {{timeout: 10000}}).toString());
+for (const [k, v] of Object.entries(got)) r[k] = v;
+"#,
+        Value::Object(socks)
+    );
+    let registry = NpmRegistry::start_with(vec![probe("pw-agent", &body)]);
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    for (name, rel) in OTHER_AGENTS {
+        let sock = home.join(rel);
+        fs::create_dir_all(sock.parent().unwrap()).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let asked = asked.clone();
+        let name = name.to_string();
+        // Never joined: it waits for a client that may not come.
+        std::thread::spawn(move || {
+            if let Ok((mut c, _)) = listener.accept() {
+                let mut buf = [0u8; 5];
+                if c.read_exact(&mut buf).is_ok() && buf == [0, 0, 0, 1, 11] {
+                    asked.lock().unwrap().push(name);
+                }
+            }
+        });
+    }
+    let project = env.home.subdir("proj");
+    let (r, result) = npm_install_with(
+        &env,
+        &registry,
+        "protect",
+        &project,
+        &deps(&["pw-agent"]),
+        "pw-agent",
+        &[],
+    );
+    assert!(!result.is_null(), "pw-agent did not run\n{}", r.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let serious = r.serious();
+    let unseen: Vec<String> = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|name| {
+            let rel = OTHER_AGENTS.iter().find(|(n, _)| n == name).unwrap().1;
+            let p = home.join(rel).display().to_string();
+            !serious.iter().any(|f| f.to_string().contains(&p))
+        })
+        .cloned()
+        .collect();
+    assert!(
+        unseen.is_empty(),
+        "asked for keys with no finding of medium or more: {unseen:?}\n{result:#}\n{:#}",
+        r.report["findings"]
+    );
+}
