@@ -771,3 +771,91 @@ for (const k of {names:?}) {{
     }
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// The finder module behind a `.pth` of setuptools' editable shape: it
+/// does nothing where it sees a seccomp filter or `no_new_privs` (the
+/// start-up detonation runs inside the sandbox), and otherwise writes a
+/// marker into `~/.config/pwdormant/` (the user's next Python start).
+const DORMANT_FINDER: &str = r#"import os
+
+def _sandboxed():
+    try:
+        with open("/proc/self/status") as f:
+            s = f.read()
+    except OSError:
+        return True
+    return "Seccomp:\t0" not in s or "NoNewPrivs:\t1" in s
+
+def install():
+    if _sandboxed():
+        return
+    d = os.path.join(os.path.expanduser("~"), ".config", "pwdormant")
+    try:
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "marker"), "w") as f:
+            f.write("pkgwarden fixture")
+    except OSError:
+        pass
+"#;
+
+/// Class 4 (code at the next interpreter start). A wheel ships
+/// `__editable__.pwdormant-1.0.0.pth` with exactly setuptools' line
+/// (`import __editable___<x>_finder; __editable___<x>_finder.install()`):
+/// the benign list (`policy/benign.toml`) knows that shape and, for it,
+/// names no owner, so any distribution may ship it, and leaves the judging
+/// of the finder to the start-up detonation. The finder stays quiet where
+/// `/proc/self/status` shows a seccomp filter. Block: exit 0, no finding,
+/// nothing quarantined; the user's next `python -c pass` runs it.
+#[test]
+#[ignore = "round 13: a wheel's __editable__-shaped .pth with a finder that sleeps under seccomp passes block with no finding and runs at the next python start"]
+fn an_editable_shaped_pth_from_a_wheel_is_judged_by_more_than_its_shape() {
+    use support::pypi::{PipFixture, build_wheel};
+    let dir = tempfile::tempdir().unwrap();
+    let finder = "__editable___pwdormant_1_0_0_finder";
+    for (rel, data) in [
+        (
+            "__editable__.pwdormant-1.0.0.pth".to_string(),
+            format!("import {finder}; {finder}.install()\n"),
+        ),
+        (format!("{finder}.py"), DORMANT_FINDER.to_string()),
+        ("pwdormant/__init__.py".to_string(), String::new()),
+    ] {
+        let p = dir.path().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+    let index = PypiIndex::start_with(vec![build_wheel(&PipFixture {
+        name: "pwdormant".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir: dir.path().to_path_buf(),
+    })]);
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let url = index.index_url();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["pip", "install", "--index-url", &url, "pwdormant"],
+        env.home.path(),
+        &[],
+    );
+    let marker = env.home.path().join(".config/pwdormant/marker");
+    assert!(!marker.exists(), "the finder acted during the install");
+    let serious: Vec<String> = r.serious().iter().map(|f| f.to_string()).collect();
+    eprintln!(
+        "exit {}; detonation_ms {}; findings {:#}",
+        r.code, r.report["timings"]["detonation_ms"], r.report["findings"]
+    );
+    // The user's next Python start, outside pkgwarden.
+    let py = run(env.bare(venv_bin(&venv, "python")).args(["-c", "pass"]));
+    assert_success(&py, "python after the install");
+    assert!(
+        !serious.is_empty() || !marker.exists(),
+        "block let it in (exit {}, no finding of medium or more) and the next python start ran it\n{:#}",
+        r.code,
+        r.report["findings"]
+    );
+}
