@@ -859,3 +859,137 @@ fn an_editable_shaped_pth_from_a_wheel_is_judged_by_more_than_its_shape() {
         r.report["findings"]
     );
 }
+
+/// Container engines' sockets round 12's fix does not find: a docker
+/// context in the configuration directory `$DOCKER_CONFIG` names (the
+/// fix reads `~/.docker/contexts/meta` only), podman's remote socket from
+/// `$CONTAINER_HOST`, Colima's instance under `~/.config/colima` (its
+/// place when `$XDG_CONFIG_HOME/colima` exists), podman machine's API
+/// socket beside rootless podman's (`$XDG_RUNTIME_DIR/podman/`), and podman
+/// machine's forwarded socket under `~/.local/share/containers`.
+const OTHER_ENGINES: &[(&str, &str)] = &[
+    ("docker_config_context", "ctx/docker.sock"),
+    ("container_host", "run/podman-remote.sock"),
+    ("colima_xdg", ".config/colima/default/docker.sock"),
+    (
+        "podman_machine_api",
+        "run/podman/podman-machine-default-api.sock",
+    ),
+    (
+        "podman_machine_qemu",
+        ".local/share/containers/podman/machine/qemu/podman.sock",
+    ),
+];
+
+/// Class: servers that run what a client asks (round 12, bypass 3,
+/// fixed by naming more places). Each engine of [`OTHER_ENGINES`] runs a
+/// container that bind-mounts HOME for any client; a dependency's script
+/// sends each `GET /_ping` in protect, with no finding.
+#[test]
+#[ignore = "round 13: a dependency script reaches docker/podman sockets named by $DOCKER_CONFIG's context, $CONTAINER_HOST, ~/.config/colima and podman machine (protect), no finding"]
+fn a_dependency_script_reaches_no_container_engine_found_another_way() {
+    use std::io::Read;
+    use support::probes::{deps, probe};
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let socks: serde_json::Map<String, Value> = OTHER_ENGINES
+        .iter()
+        .map(|(k, rel)| {
+            (
+                k.to_string(),
+                Value::from(home.join(rel).display().to_string()),
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"
+const cp = require("child_process");
+const socks = {};
+const js = `const net = require("net"); const socks = ${{JSON.stringify(socks)}}; const out = {{}};
+let left = Object.keys(socks).length;
+const done = () => {{ if (--left === 0) process.stdout.write(JSON.stringify(out)); }};
+for (const [k, p] of Object.entries(socks)) {{
+  const s = net.connect(p, () => {{ s.write("GET /_ping HTTP/1.0\\r\\n\\r\\n"); out[k] = "ok"; s.end(); done(); }});
+  s.on("error", e => {{ out[k] = e.code; done(); }});
+}}`;
+const got = JSON.parse(cp.execFileSync(process.execPath, ["-e", js], {{timeout: 10000}}).toString());
+for (const [k, v] of Object.entries(got)) r[k] = v;
+"#,
+        Value::Object(socks)
+    );
+    let registry = NpmRegistry::start_with(vec![probe("pw-engine", &body)]);
+    // The docker client's context, in the directory `$DOCKER_CONFIG` names.
+    let meta = home.join(".config/docker/contexts/meta/0123abcd");
+    fs::create_dir_all(&meta).unwrap();
+    fs::write(
+        meta.join("meta.json"),
+        serde_json::json!({"Name": "eyes13", "Endpoints": {"docker": {
+            "Host": format!("unix://{}", home.join("ctx/docker.sock").display())}}})
+        .to_string(),
+    )
+    .unwrap();
+    fs::write(
+        home.join(".config/docker/config.json"),
+        "{\"currentContext\": \"eyes13\"}",
+    )
+    .unwrap();
+    let pinged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    for (name, rel) in OTHER_ENGINES {
+        let sock = home.join(rel);
+        fs::create_dir_all(sock.parent().unwrap()).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let pinged = pinged.clone();
+        let name = name.to_string();
+        // Never joined: it waits for a client that may not come.
+        std::thread::spawn(move || {
+            if let Ok((mut c, _)) = listener.accept() {
+                let mut buf = [0u8; 64];
+                let n = c.read(&mut buf).unwrap_or(0);
+                if String::from_utf8_lossy(&buf[..n]).contains("_ping") {
+                    pinged.lock().unwrap().push(name);
+                }
+            }
+        });
+    }
+    let run = home.join("run");
+    let vars = [
+        ("XDG_RUNTIME_DIR", run.display().to_string()),
+        (
+            "DOCKER_CONFIG",
+            home.join(".config/docker").display().to_string(),
+        ),
+        (
+            "CONTAINER_HOST",
+            format!("unix://{}", run.join("podman-remote.sock").display()),
+        ),
+    ];
+    let project = env.home.subdir("proj");
+    let (r, result) = npm_install_with(
+        &env,
+        &registry,
+        "protect",
+        &project,
+        &deps(&["pw-engine"]),
+        "pw-engine",
+        &vars,
+    );
+    assert!(!result.is_null(), "pw-engine did not run\n{}", r.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let serious = r.serious();
+    let unseen: Vec<String> = pinged
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|name| {
+            let rel = OTHER_ENGINES.iter().find(|(n, _)| n == name).unwrap().1;
+            let p = home.join(rel).display().to_string();
+            !serious.iter().any(|f| f.to_string().contains(&p))
+        })
+        .cloned()
+        .collect();
+    assert!(
+        unseen.is_empty(),
+        "pinged with no finding of medium or more: {unseen:?}\n{result:#}\n{:#}",
+        r.report["findings"]
+    );
+}
