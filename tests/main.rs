@@ -28,6 +28,7 @@ mod explain;
 mod eyes;
 mod eyes11;
 mod eyes12;
+mod eyes13;
 mod fidelity;
 mod first10;
 mod fnlen;
