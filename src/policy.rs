@@ -91,6 +91,14 @@ pub struct Endpoints {
     /// Endpoint classes denied in every mode.
     #[serde(default)]
     pub deny: Vec<DenyClass>,
+    /// Unix sockets (files, or directories whose sockets count) an install
+    /// may connect to besides its own; privileged ones stay refused.
+    #[serde(
+        default,
+        deserialize_with = "de_sockets",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub unix: Vec<String>,
 }
 
 /// The effective policy: every key has a value.
@@ -233,6 +241,19 @@ fn de_endpoints<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
         )));
     }
     Ok(v.into_iter().map(|e| e.to_ascii_lowercase()).collect())
+}
+
+fn de_sockets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    if let Some(bad) = v
+        .iter()
+        .find(|e| !(e.starts_with('/') || e.starts_with("~/")))
+    {
+        return Err(serde::de::Error::custom(format!(
+            "unix socket `{bad}` is not an absolute path; write it like \"/run/user/1000/app.sock\" or \"~/.cache/app/\""
+        )));
+    }
+    Ok(v)
 }
 
 fn de_roots<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -895,6 +916,15 @@ impl Merger {
         refuse("allowed_parents", layer.allowed_parents.take().is_some());
         refuse("user_scope", layer.user_scope.take().is_some());
         refuse("package_managers", layer.package_managers.take().is_some());
+        // A socket is a way out of the sandbox (an agent, an editor's
+        // server): the user names them, never a project they cloned.
+        refuse(
+            "endpoints.unix",
+            layer
+                .endpoints
+                .as_mut()
+                .is_some_and(|e| !std::mem::take(&mut e.unix).is_empty()),
+        );
         // A project may not accept its own dependencies' findings, except
         // a host scoped to one package version: narrower than the
         // `endpoints.allow` it may already set.
@@ -1150,6 +1180,10 @@ impl Merger {
                 p.endpoints.allow.extend(v.allow);
                 set.push("endpoints.allow");
             }
+            if !v.unix.is_empty() {
+                p.endpoints.unix.extend(v.unix);
+                set.push("endpoints.unix");
+            }
         }
         for key in set {
             self.sources.insert(key.to_string(), source.clone());
@@ -1182,7 +1216,7 @@ fn union<T: Clone + PartialEq>(list: &mut Vec<T>, base: &[T]) -> bool {
 }
 
 /// Every key, as `policy show` lists them.
-pub const KEYS: [&str; 22] = [
+pub const KEYS: [&str; 23] = [
     "mode",
     "package_managers",
     "artifact_paths",
@@ -1194,6 +1228,7 @@ pub const KEYS: [&str; 22] = [
     "unsigned_binary_alerting",
     "endpoints.allow",
     "endpoints.deny",
+    "endpoints.unix",
     "block_severity",
     "allow",
     "extra_write_paths",
@@ -1213,7 +1248,7 @@ pub fn unset(key: &str) -> &'static str {
     match key {
         "cooldown" => "\"off\"",
         "cooldown_managers" => "{}",
-        "cooldown_exempt" => "[]",
+        "cooldown_exempt" | "endpoints.unix" => "[]",
         "cooldown_allow_unenforced" | "intel_allow_unchecked" => "false",
         _ => "",
     }
@@ -1247,6 +1282,9 @@ pub fn explain(key: &str) -> &'static str {
             "hosts each manager may reach through the proxy, besides its registries"
         }
         "endpoints.deny" => "endpoint classes refused in every mode",
+        "endpoints.unix" => {
+            "unix sockets an install may connect to besides its own (protect refuses the others, block all others); privileged sockets stay refused"
+        }
         "block_severity" => "in block mode, findings of this severity and above fail the install",
         "allow" => {
             "accepted findings per package version (scoped by hook, endpoints, paths): reported, but they do not fail a block-mode install"
@@ -1514,6 +1552,11 @@ mod tests {
                 "allowed_parents = [\"make\"]",
                 |p| p.allowed_parents.is_empty(),
                 "allowed_parents",
+            ),
+            (
+                "[endpoints]\nunix = [\"~/.ssh/agent.sock\"]",
+                |p| p.endpoints.unix.is_empty(),
+                "endpoints.unix",
             ),
             (
                 "package_managers = [\"gem\"]",

@@ -73,7 +73,7 @@ pub fn sandboxed(
         Err(e) => return SetupError::Proxy(e).report(what),
     };
     let end = setup::ProxyEnd::of(&proxy);
-    let watch = setup::watch(&plan, p.mode, &fs, &grants, &at, rules, end, start);
+    let watch = setup::watch(&plan, p, &fs, &grants, &at, rules, end, start);
     let mut cmd = prepare::command(real, &inv.args, &plan, &at.tmp, &proxy.url());
     let domains = prepare::package_code(&mut cmd, &plan, p.mode, &fs, &at, env, what);
     let (env_removed, env_kept) = prepare::scrub(&mut cmd, env, &plan);

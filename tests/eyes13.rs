@@ -248,7 +248,6 @@ r.paths = socks;
 /// command or type into a shell for any client of the user. A dependency's
 /// script reaches every one of them. Block refuses every unix socket.
 #[test]
-#[ignore = "round 13: a dependency script reaches Neovim's, Emacs', WezTerm's, zellij's, kitty's, VS Code's and a D-Bus session's sockets in protect, no finding"]
 fn a_dependency_script_reaches_no_editor_or_terminal_server() {
     use std::io::Read;
     use support::probes::{deps, probe};
@@ -317,6 +316,75 @@ fn a_dependency_script_reaches_no_editor_or_terminal_server() {
     assert!(
         unseen.is_empty(),
         "reached with no finding of medium or more: {unseen:?}\n{result:#}\n{:#}",
+        r.report["findings"]
+    );
+}
+
+/// One unix server of the user's that no list names (`~/app/app.sock`), and
+/// a dependency's script that connects to it and writes a line.
+const APP_PROBE: &str = r#"
+const cp = require("child_process");
+const sock = path.join(home, "app", "app.sock");
+const js = `const s = require("net").connect(${JSON.stringify(sock)}, () => { s.write("PW-APP\\n"); s.end(); process.stdout.write("ok"); });
+s.on("error", e => process.stdout.write(e.code));`;
+r.app = cp.execFileSync(process.execPath, ["-e", js], {timeout: 10000}).toString();
+"#;
+
+/// Variation (fixed with round 13): the default is by place, not by a list.
+/// A socket of the user's that nothing names is refused in protect with a
+/// high finding that names `endpoints.unix`; named there by the user's
+/// policy, the same socket is reached and nothing is reported.
+#[test]
+fn a_socket_outside_the_install_is_reached_only_when_the_user_names_it() {
+    use std::io::Read;
+    use support::probes::{deps, probe};
+    let registry = NpmRegistry::start_with(vec![probe("pw-app", APP_PROBE)]);
+    let env = ShimEnv::new(&[]);
+    let sock = env.home.path().join("app/app.sock");
+    fs::create_dir_all(sock.parent().unwrap()).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(0));
+    let count = heard.clone();
+    // Never joined: it serves both installs and may wait for no one.
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let mut buf = [0u8; 16];
+            if c.read(&mut buf).unwrap_or(0) > 0 {
+                *count.lock().unwrap() += 1;
+            }
+        }
+    });
+    let project = env.home.subdir("proj");
+    let install = || {
+        npm_install_with(
+            &env,
+            &registry,
+            "protect",
+            &project,
+            &deps(&["pw-app"]),
+            "pw-app",
+            &[],
+        )
+    };
+    let (r, result) = install();
+    assert_eq!(result["app"], "EACCES", "{result:#}\n{}", r.stderr);
+    let refused = r
+        .serious()
+        .into_iter()
+        .find(|f| f["title"].as_str().is_some_and(|t| t.contains("app.sock")))
+        .unwrap_or_else(|| panic!("no finding names the socket\n{:#}", r.report["findings"]))
+        .to_string();
+    assert!(refused.contains("endpoints.unix"), "{refused}");
+    let policy = env.home.path().join(".config/pkgwarden/policy.toml");
+    fs::create_dir_all(policy.parent().unwrap()).unwrap();
+    fs::write(&policy, "[endpoints]\nunix = [\"~/app/\"]\n").unwrap();
+    let (r, result) = install();
+    assert_eq!(result["app"], "ok", "{result:#}\n{}", r.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(*heard.lock().unwrap(), 1);
+    assert!(
+        !r.report["findings"].to_string().contains("app.sock"),
+        "{:#}",
         r.report["findings"]
     );
 }
@@ -606,7 +674,6 @@ const OTHER_AGENTS: &[(&str, &str)] = &[
 /// `~/.ssh/agent.sock` too (landlock hides `~/.ssh` from reads, but a
 /// connect is no read, and the supervisor connects for the install).
 #[test]
-#[ignore = "round 13: a dependency script reaches 7 ssh agents $SSH_AUTH_SOCK does not name (gnome-keyring, gcr, 1Password, ~/.ssh/agent.sock, ...) in protect, no finding"]
 fn a_dependency_script_reaches_no_other_ssh_agent() {
     use std::io::Read;
     use support::probes::{deps, probe};
@@ -697,10 +764,6 @@ for (const [k, v] of Object.entries(got)) r[k] = v;
 /// sops' `SOPS_AGE_KEY` (an age private key), a `DEPLOY_KEY`, and the
 /// `Authorization` header CI hands git by `GIT_CONFIG_VALUE_0`.
 const UNLISTED_VARS: &[(&str, &str)] = &[
-    ("npm_config__authToken", "EYES13-ENV"),
-    ("NPM_CONFIG__AUTH", "ZXllczEzOkVZRVMxMy1FTlY= EYES13-ENV"),
-    ("YARN_NPM_AUTH_IDENT", "eyes13:EYES13-ENV"),
-    ("BUNDLE_GEMS__INTERNAL__TEST", "eyes13:EYES13-ENV"),
     (
         "COMPOSER_AUTH",
         "{\"http-basic\":{\"repo.internal.test\":{\"username\":\"eyes13\",\"password\":\"EYES13-ENV\"}}}",
@@ -715,16 +778,47 @@ const UNLISTED_VARS: &[(&str, &str)] = &[
     ("GIT_CONFIG_VALUE_0", "AUTHORIZATION: basic EYES13-ENV"),
 ];
 
+/// The managers' own credential settings among round 13's variables: npm
+/// reads `npm_config__authToken` and `NPM_CONFIG__AUTH`, yarn 2+
+/// `YARN_NPM_AUTH_IDENT`, Bundler `BUNDLE_<HOST>`; they are kept for the
+/// manager (reported `cred.env`, as a private index URL is), and reach
+/// its package code too.
+const MANAGER_VARS: &[(&str, &str)] = &[
+    ("npm_config__authToken", "EYES13-ENV"),
+    ("NPM_CONFIG__AUTH", "ZXllczEzOkVZRVMxMy1FTlY= EYES13-ENV"),
+    ("YARN_NPM_AUTH_IDENT", "eyes13:EYES13-ENV"),
+    ("BUNDLE_GEMS__INTERNAL__TEST", "eyes13:EYES13-ENV"),
+];
+
+/// The manager's own credential variables must reach the manager but not
+/// its package code: that needs the nested domain (the hook wrapper, the
+/// preload library) to drop them before a lifecycle script starts.
+#[test]
+#[ignore = "round 13, left: the manager's own credential variables (npm_config__authToken, YARN_NPM_AUTH_IDENT, BUNDLE_<host>) reach its dependency scripts"]
+fn the_managers_own_credential_variables_do_not_reach_package_code() {
+    assert!(absent_from_package_code(MANAGER_VARS).is_empty());
+}
+
 /// Class 7 (secrets nobody listed), the environment's half. Each variable
 /// of [`UNLISTED_VARS`] is set for pkgwarden; a dependency's postinstall
 /// (npm's nested hook domain) finds every one in its own environment, in
 /// protect and in block, with no `cred.env` finding (the names match no
 /// pattern and the values are no URL with credentials).
+///
+/// Fixed: `_AUTH`, `_AUTHTOKEN`, `_AUTH_IDENT`, `_SESSION`, `_KEY` name
+/// endings, `TF_TOKEN_` and `OP_SESSION_` beginnings, and an
+/// `Authorization:` header as a value are secret.
 #[test]
-#[ignore = "round 13: npm_config__authToken, BUNDLE_<host>, YARN_NPM_AUTH_IDENT, BW_SESSION, OP_SESSION_*, TF_TOKEN_*, SOPS_AGE_KEY and 6 more reach a dependency script, protect and block"]
 fn secret_variables_of_other_shapes_are_removed() {
+    let failed = absent_from_package_code(UNLISTED_VARS);
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+/// Which of `vars`, set for pkgwarden, a dependency's postinstall finds in
+/// its environment, per mode (empty: none, in protect and block).
+fn absent_from_package_code(vars: &[(&str, &str)]) -> Vec<String> {
     use support::probes::{deps, probe};
-    let names: Vec<&str> = UNLISTED_VARS.iter().map(|(k, _)| *k).collect();
+    let names: Vec<&str> = vars.iter().map(|(k, _)| *k).collect();
     let body = format!(
         r#"
 for (const k of {names:?}) {{
@@ -733,10 +827,7 @@ for (const k of {names:?}) {{
 "#
     );
     let registry = NpmRegistry::start_with(vec![probe("pw-env", &body)]);
-    let vars: Vec<(&str, String)> = UNLISTED_VARS
-        .iter()
-        .map(|(k, v)| (*k, v.to_string()))
-        .collect();
+    let vars: Vec<(&str, String)> = vars.iter().map(|(k, v)| (*k, v.to_string())).collect();
     let mut failed = Vec::new();
     for mode in ["protect", "block"] {
         let env = ShimEnv::new(&[]);
@@ -769,7 +860,7 @@ for (const k of {names:?}) {{
             ));
         }
     }
-    assert!(failed.is_empty(), "{failed:#?}");
+    failed
 }
 
 /// The finder module behind a `.pth` of setuptools' editable shape: it
@@ -886,7 +977,6 @@ const OTHER_ENGINES: &[(&str, &str)] = &[
 /// container that bind-mounts HOME for any client; a dependency's script
 /// sends each `GET /_ping` in protect, with no finding.
 #[test]
-#[ignore = "round 13: a dependency script reaches docker/podman sockets named by $DOCKER_CONFIG's context, $CONTAINER_HOST, ~/.config/colima and podman machine (protect), no finding"]
 fn a_dependency_script_reaches_no_container_engine_found_another_way() {
     use std::io::Read;
     use support::probes::{deps, probe};
@@ -1020,7 +1110,6 @@ r.answer = cp.execFileSync(process.execPath, ["-e", js], {timeout: 15000}).toStr
 /// `/etc/resolv.conf` names a UDP listener the test binds on loopback, and
 /// reads what that listener hears. Block mode.
 #[test]
-#[ignore = "round 13: in block, a CONNECT to a host no policy allows makes the proxy send that name to the DNS resolver (DNS exfiltration through pkgwarden)"]
 fn the_proxy_resolves_no_name_the_policy_refuses() {
     use support::probes::{deps, probe};
     if !nix::unistd::geteuid().is_root() {
@@ -1124,7 +1213,6 @@ const GNUPG_SOCKETS: &[(&str, &str)] = &[
 /// [`GNUPG_SOCKETS`] is reached, with no finding (`~/.gnupg` is hidden from
 /// reads, but a connect is no read).
 #[test]
-#[ignore = "round 13: a dependency script reaches dirmngr (fetches any URL), gpg-agent's extra socket and keyboxd in ~/.gnupg and $XDG_RUNTIME_DIR/gnupg (protect), no finding"]
 fn a_dependency_script_reaches_no_gnupg_socket() {
     use std::io::Read;
     use support::probes::{deps, probe};

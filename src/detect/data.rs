@@ -59,6 +59,10 @@ pub struct Endpoints {
     pub suspicious_tlds: Vec<String>,
     /// Cloud metadata names and addresses.
     pub metadata: Vec<String>,
+    /// System services an install may reach by unix socket in protect
+    /// (files, or directories whose sockets count).
+    #[serde(default)]
+    pub unix_services: Vec<String>,
 }
 
 /// One persistence family of THREATS.md (`policy/persistence.toml`).

@@ -289,7 +289,10 @@ fn unix_rule(e: &Event, path: &str, privileged_unix: &[PathBuf]) -> Option<Judge
         (
             RuleId::NetLocalSocket,
             format!("Local socket refused: {path}"),
-            None,
+            Some(
+                "protect and block refuse sockets outside the install's own directories                  (a server there runs what any client of the user asks); if an install                  needs this one, name it in `endpoints.unix` of your user policy"
+                    .to_string(),
+            ),
         )
     } else if e.kind == EventKind::Send {
         // A datagram to a named socket: a way out of the sandbox

@@ -37,8 +37,18 @@ pub struct NetPolicy {
     pub allowed: Vec<SocketAddr>,
     /// Unix sockets never allowed (docker, ssh-agent, D-Bus …).
     pub privileged_unix: Vec<PathBuf>,
-    /// Refuse every unix socket connection (block mode).
+    /// Refuse every unix socket connection but to [`Self::unix_allowed`]
+    /// (block mode).
     pub deny_all_unix: bool,
+    /// Refuse a connect to a pathname socket outside [`Self::unix_allowed`]
+    /// (protect: editors', terminals', agents' and container engines'
+    /// servers run what any client of the user asks; no list of them is
+    /// ever complete).
+    pub unix_confined: bool,
+    /// Where a socket may be connected to (resolved: a socket file at or
+    /// below one of these): the install's own directories, the name
+    /// services (protect), the policy's `endpoints.unix`.
+    pub unix_allowed: Vec<PathBuf>,
     /// Where to note which pid owns each connection made on its behalf
     /// (local port → pid), for the proxy's records.
     pub peers: Option<Arc<std::sync::Mutex<std::collections::HashMap<u16, i32>>>>,
@@ -984,7 +994,13 @@ fn judge(nr: i64, target: Option<&Target>, net: &NetPolicy, privileged: bool) ->
         // Nothing else leaves by IP: datagrams included (the proxy resolves
         // names, the install needs no DNS of its own).
         Some(Target::Ip(_)) => Judged::Refuse(ECONNREFUSED),
-        Some(Target::Unix(_)) if privileged || net.deny_all_unix => Judged::Refuse(EACCES),
+        Some(Target::Unix(_)) if privileged => Judged::Refuse(EACCES),
+        // Judged again on the file itself before the supervisor connects
+        // (`let_through`): whether it lies where sockets may be reached.
+        Some(Target::Unix(p)) if connect && !p.starts_with('@') && !net.unix_allowed.is_empty() => {
+            Judged::Continue
+        }
+        Some(Target::Unix(_)) if net.deny_all_unix => Judged::Refuse(EACCES),
         // An abstract name is not a file the supervisor can open and pin,
         // and connecting for the process would lose landlock's scoping of
         // the abstract namespace (the supervisor is outside the domain).
@@ -1108,10 +1124,11 @@ fn send_unix_for(
         return refuse(ev, EBADF, false);
     };
     let file = match open_unix(pid, path) {
-        Ok(f) if is_privileged_file(&f, &w.net.privileged_unix) => {
+        Ok((f, _)) if is_privileged_file(&f, &w.net.privileged_unix) => {
             return refuse(ev, EACCES, false);
         }
-        Ok(f) => f,
+        Ok((_, at)) if !unix_reachable(&w.net, &at) => return refuse(ev, EACCES, false),
+        Ok((f, _)) => f,
         Err(errno) => return refuse(ev, errno, false),
     };
     if !still_valid(listener, req.id) {
@@ -1448,10 +1465,11 @@ fn let_through(
         && !path.starts_with('@')
     {
         return match open_unix(pid, path) {
-            Ok(file) if is_privileged_file(&file, &w.net.privileged_unix) => {
+            Ok((file, _)) if is_privileged_file(&file, &w.net.privileged_unix) => {
                 refuse(ev, EACCES, false)
             }
-            Ok(file) => {
+            Ok((_, at)) if !unix_reachable(&w.net, &at) => refuse(ev, EACCES, false),
+            Ok((file, _)) => {
                 connect_for(
                     listener,
                     None,
@@ -1917,12 +1935,21 @@ fn socket_family(pid: i32, fd: i32) -> Option<i32> {
 /// followed (`RESOLVE_NO_SYMLINKS`), so the file opened is the one the
 /// resolution reached or none (a link planted since gives `ELOOP`). The
 /// descriptor pins the inode the connect will reach. `Err` is the errno.
-fn open_unix(pid: i32, path: &str) -> Result<OwnedFd, i32> {
+fn open_unix(pid: i32, path: &str) -> Result<(OwnedFd, PathBuf), i32> {
     let judged = resolve(pid, libc::AT_FDCWD, path, true);
     if !judged.starts_with('/') {
         return Err(libc::ENOENT);
     }
+    // Opened with no symlink on the way: the file is the one at `judged`.
     open_no_symlinks(Path::new(&judged), OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .map(|f| (f, PathBuf::from(judged)))
+}
+
+/// True when the socket file at `at` (resolved, opened) may be reached:
+/// anywhere in audit's and an unconfined policy's view, else at or below
+/// one of the allowed places.
+fn unix_reachable(net: &NetPolicy, at: &Path) -> bool {
+    !(net.deny_all_unix || net.unix_confined) || net.unix_allowed.iter().any(|a| at.starts_with(a))
 }
 
 /// True when the opened socket file is one of the privileged sockets
@@ -2839,6 +2866,71 @@ mod tests {
             judge(SYS_sendto, Some(&agent), &block, false),
             Judged::Refuse(libc::EACCES)
         );
+    }
+
+    #[test]
+    fn unix_sockets_are_reached_only_where_the_policy_allows() {
+        use libc::{SYS_connect, SYS_sendto};
+        let own = PathBuf::from("/tmp/pw-install-tmp");
+        let confined = NetPolicy {
+            unix_confined: true,
+            unix_allowed: vec![own.clone()],
+            ..protect()
+        };
+        // A pathname connect goes on to be judged on the file it opens.
+        let server = Target::Unix("/run/user/1000/nvim.1.0".into());
+        assert_eq!(
+            judge(SYS_connect, Some(&server), &confined, false),
+            Judged::Continue
+        );
+        assert!(unix_reachable(&confined, &own.join("sub/x.sock")));
+        assert!(!unix_reachable(
+            &confined,
+            Path::new("/run/user/1000/nvim.1.0")
+        ));
+        assert!(!unix_reachable(
+            &confined,
+            Path::new("/tmp/pw-install-tmpx/s")
+        ));
+        // Block refuses every socket but the allowed ones, datagrams all.
+        let block = NetPolicy {
+            deny_all_unix: true,
+            ..protect()
+        };
+        assert_eq!(
+            judge(SYS_connect, Some(&server), &block, false),
+            Judged::Refuse(libc::EACCES)
+        );
+        let listed = NetPolicy {
+            unix_allowed: vec![PathBuf::from("/run/user/1000/app.sock")],
+            ..block
+        };
+        assert_eq!(
+            judge(SYS_connect, Some(&server), &listed, false),
+            Judged::Continue
+        );
+        assert!(!unix_reachable(
+            &listed,
+            Path::new("/run/user/1000/nvim.1.0")
+        ));
+        assert!(unix_reachable(
+            &listed,
+            Path::new("/run/user/1000/app.sock")
+        ));
+        assert_eq!(
+            judge(SYS_sendto, Some(&server), &listed, false),
+            Judged::Refuse(libc::EACCES)
+        );
+        // Privileged sockets stay refused whatever is allowed; audit and an
+        // unconfined policy reach every other one.
+        assert_eq!(
+            judge(SYS_connect, Some(&server), &listed, true),
+            Judged::Refuse(libc::EACCES)
+        );
+        assert!(unix_reachable(
+            &protect(),
+            Path::new("/run/user/1000/nvim.1.0")
+        ));
     }
 
     /// A sockaddr_in for `port` on 127.0.0.1.

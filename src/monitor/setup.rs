@@ -287,10 +287,42 @@ impl ProxyEnd {
 }
 
 /// What the seccomp supervisor watches for and refuses.
+/// Where the install may connect to a unix socket (resolved): in protect its
+/// own directories (the private TMPDIR, the plan's roots, caches and logs)
+/// and the system services of `policy/endpoints.toml`; in both protect and
+/// block the policy's `endpoints.unix` (`unix`, `~/` expanded). Directories
+/// are canonicalised, so a socket is compared with what they resolve to.
+pub fn unix_allowed(plan: &InstallPlan, mode: Mode, at: &Place, unix: &[String]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = unix
+        .iter()
+        .map(|u| crate::paths::expand_tilde(u))
+        .filter(|p| p.is_absolute())
+        .collect();
+    if mode == Mode::Protect {
+        out.push(at.tmp.clone());
+        out.extend(
+            plan.write_roots
+                .iter()
+                .chain(&plan.cache_dirs)
+                .chain(&plan.log_dirs)
+                .cloned(),
+        );
+        out.extend(
+            crate::detect::data::endpoints()
+                .unix_services
+                .iter()
+                .map(PathBuf::from),
+        );
+    }
+    out.into_iter()
+        .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+        .collect()
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn watch(
     plan: &InstallPlan,
-    mode: Mode,
+    policy: &Policy,
     fs: &FsSpec,
     grants: &[Grant],
     at: &Place,
@@ -298,12 +330,15 @@ pub fn watch(
     proxy: ProxyEnd,
     start: Instant,
 ) -> Watch {
+    let mode = policy.mode;
     let audit = mode == Mode::Audit;
     let net = NetPolicy {
         observe_only: audit,
         allowed: vec![proxy.addr],
         privileged_unix: privileged_sockets(at.home.as_deref()),
         deny_all_unix: mode == Mode::Block,
+        unix_confined: mode == Mode::Protect,
+        unix_allowed: unix_allowed(plan, mode, at, &policy.endpoints.unix),
         peers: Some(proxy.peers),
     };
     // Reads recorded as evidence: the hidden stores, and the credentials the

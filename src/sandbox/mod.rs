@@ -399,7 +399,10 @@ pub fn scrub_env(env: &[(String, String)], config_files: &[PathBuf]) -> (Vec<Str
         if secrets::is_replaced(k) || !(by_name || secrets::is_secret_value(v)) {
             continue;
         }
-        if referenced.contains(&format!("${{{k}}}")) || (!by_name && secrets::is_manager_var(k)) {
+        if referenced.contains(&format!("${{{k}}}"))
+            || (!by_name && secrets::is_manager_var(k))
+            || (by_name && secrets::is_manager_auth(k))
+        {
             kept.push(k.clone());
         } else {
             removed.push(k.clone());
@@ -494,6 +497,14 @@ mod env_tests {
             "MY_API_KEY",
             "DB_PASSWORD",
             "CLIENT_SECRET_X",
+            "COMPOSER_AUTH",
+            "NGROK_AUTHTOKEN",
+            "BW_SESSION",
+            "OP_SESSION_acme",
+            "TF_TOKEN_app_example",
+            "SOPS_AGE_KEY",
+            "DEPLOY_KEY",
+            "npm_config__authToken",
         ] {
             assert!(is_secret_var(s), "{s}");
         }
@@ -518,13 +529,20 @@ mod env_tests {
             ("HTTPS_PROXY", "http://u:not-real@127.0.0.1:3128"),
             ("DATABASE_URL", "postgres://127.0.0.1/db"),
             ("HOMEPAGE", "https://127.0.0.1/"),
+            ("GIT_CONFIG_VALUE_0", "AUTHORIZATION: basic bm90LXJlYWw="),
+            ("BW_SESSION", "not-real"),
+            ("npm_config__authToken", "not-real"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let (removed, kept) = scrub_env(&env, &[]);
-        assert_eq!(removed, vec!["DATABASE_URL", "MIRROR"]);
-        assert_eq!(kept, vec!["PIP_INDEX_URL"]);
+        assert_eq!(
+            removed,
+            vec!["BW_SESSION", "DATABASE_URL", "GIT_CONFIG_VALUE_0", "MIRROR"]
+        );
+        // npm's own token setting: npm needs it (kept, reported).
+        assert_eq!(kept, vec!["PIP_INDEX_URL", "npm_config__authToken"]);
     }
 
     #[test]

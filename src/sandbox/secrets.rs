@@ -33,6 +33,10 @@ pub struct SecretEnv {
     pub not_secret: Vec<String>,
     /// The managers' own configuration variables.
     pub manager_prefixes: Vec<String>,
+    /// Beginnings of a manager's own credential settings: kept although
+    /// their name says secret.
+    #[serde(default)]
+    pub manager_auth: Vec<String>,
     /// Variables pkgwarden replaces inside the sandbox.
     pub replaced: Vec<String>,
 }
@@ -60,6 +64,12 @@ pub fn is_secret_name(name: &str) -> bool {
 /// True when the value carries credentials in a URL (`scheme://user:pass@`),
 /// anywhere in it (a list of URLs, a connection string).
 pub fn is_secret_value(value: &str) -> bool {
+    // An HTTP `Authorization` header handed to git (`GIT_CONFIG_VALUE_0`
+    // of an `http.extraHeader`) or to any other tool.
+    let lower = value.to_ascii_lowercase();
+    if lower.contains("authorization:") && (lower.contains("basic ") || lower.contains("bearer ")) {
+        return true;
+    }
     value.match_indices("://").any(|(i, _)| {
         let rest = &value[i + 3..];
         let authority = rest
@@ -71,6 +81,16 @@ pub fn is_secret_value(value: &str) -> bool {
             .and_then(|(userinfo, _)| userinfo.split_once(':'))
             .is_some_and(|(user, pass)| !user.is_empty() && !pass.is_empty())
     })
+}
+
+/// True for a manager's own credential setting (`npm_config__authToken`).
+pub fn is_manager_auth(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    data()
+        .env
+        .manager_auth
+        .iter()
+        .any(|p| n.starts_with(p.as_str()))
 }
 
 /// True for a manager's own configuration variable.
