@@ -109,7 +109,8 @@ const LABEL: &str = "c2VjcmV0LXRva2VuLXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gtdG8tbm9
 #[test]
 fn traffic_that_skips_the_proxy_is_refused_or_reported() {
     // protect: every IP datagram and the agent's aliases refused; a unix
-    // datagram to an ordinary socket goes through and is reported.
+    // datagram to a socket outside the install's own places too (round
+    // 13: sockets are judged by place, not by a list of names), reported.
     let l = Listeners::start();
     let (env, _bin) = fixture_env("tricks.py");
     let work = env.home.path().join("work");
@@ -121,14 +122,14 @@ fn traffic_that_skips_the_proxy_is_refused_or_reported() {
         "dnsudp blocked 111",
         "v6mapped blocked 111",
         "agentlink blocked 13",
-        "unixdgram ESCAPED",
-        "dnsunix ESCAPED",
+        "unixdgram blocked 13",
+        "dnsunix blocked 13",
     ] {
         has(&r, line);
     }
     let (udp, unix) = l.received();
     assert!(udp.is_empty(), "protect: the UDP listener got {udp:?}");
-    assert_eq!(unix.len(), 2, "protect: {unix:?}");
+    assert!(unix.is_empty(), "protect: {unix:?}");
     assert!(l.agent.accept().is_err(), "protect: the agent was reached");
     reported(&r, "net.direct", "unspec");
     reported(&r, "net.dns", &format!("{LABEL}.udp.example"));

@@ -92,6 +92,15 @@ fn a_unix_socket_swapped_after_the_check_is_never_the_agent() {
             ("SSH_AUTH_SOCK", agent.path.display().to_string()),
             ("ROUNDS", "400".to_string()),
         ];
+        // In protect the user names the harmless socket (`endpoints.unix`):
+        // the race is between a socket the install may reach and the agent.
+        let policy = env.home.path().join(".config/pkgwarden/policy.toml");
+        std::fs::create_dir_all(policy.parent().unwrap()).unwrap();
+        let unix = format!(
+            "[endpoints]\nunix = [{:?}]\n",
+            harmless.path.display().to_string()
+        );
+        std::fs::write(&policy, if mode == "protect" { unix.as_str() } else { "" }).unwrap();
         let r = install(&env, mode, &["gem", "install", "x"], &work, &vars);
         assert!(
             r.stdout.contains("done"),

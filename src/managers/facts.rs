@@ -153,6 +153,16 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     // The family's part: the command line, the credentials its manager
     // reads, how it starts package code, its extra environment.
     adapter.plan(&mut p, cwd);
+    // The credential files this manager reads as its own configuration
+    // (pip's pip.conf with an index password, poetry's auth.toml): readable
+    // to its install, hidden from every other install and from package code.
+    if let Some(home) = crate::paths::home() {
+        for c in crate::sandbox::own_credentials(request.tool.name(), &home, &p.config_files) {
+            if !p.readable_credentials.contains(&c) {
+                p.readable_credentials.push(c);
+            }
+        }
+    }
     // Every manager's cache is guarded from package code, not only this
     // manager's own.
     let var = |k: &str| std::env::var(k).ok();

@@ -33,6 +33,19 @@ pub fn readable_credentials() -> &'static [String] {
     &secrets::data().home_readable
 }
 
+/// The credential files of `home_readable` that the install of `tool`
+/// (its name) reads itself: those its configuration files name, and those
+/// `manager_credentials` gives it. Readable to that manager's install only,
+/// never to its package code.
+pub fn own_credentials(tool: &str, home: &Path, config_files: &[PathBuf]) -> Vec<PathBuf> {
+    let named = secrets::data().manager_credentials.get(tool);
+    readable_credentials()
+        .iter()
+        .filter(|c| named.is_some_and(|n| n.contains(c)) || config_files.contains(&home.join(c)))
+        .map(|c| home.join(c))
+        .collect()
+}
+
 /// System-wide secrets (`system_hidden`).
 pub fn system_secrets() -> &'static [String] {
     &secrets::data().system_hidden

@@ -14,6 +14,10 @@ pub struct Secrets {
     pub home_readable: Vec<String>,
     /// System-wide secrets.
     pub system_hidden: Vec<String>,
+    /// Per manager name: which of `home_readable` it reads besides the
+    /// configuration files its facts name.
+    #[serde(default)]
+    pub manager_credentials: std::collections::BTreeMap<String, Vec<String>>,
     /// Secret-shaped variables.
     pub env: SecretEnv,
 }
