@@ -357,7 +357,6 @@ t("loader", () => ran("/lib64/ld-linux-x86-64.so.2", [path.join(dir, "tool"), "E
 /// write), while the control (`sh <absolute path>`) is `exec.dropped`
 /// critical. (In `~/.cache` each file also gets `hidden.script` medium.)
 #[test]
-#[ignore = "round 13: a dropped script run by a relative name or after `-W ignore`, or an ELF run through ld.so, is no exec.dropped (protect, root project's script)"]
 fn a_dropped_program_is_seen_however_it_is_started() {
     use support::probes::{deps, install_in, root_tool};
     let registry = NpmRegistry::start_with(vec![root_tool(DROP_PROBE)]);
@@ -399,6 +398,72 @@ fn a_dropped_program_is_seen_however_it_is_started() {
     assert!(
         unseen.is_empty(),
         "ran with no exec.dropped: {unseen:?}\n{result:#}\n{:#}",
+        r.report["findings"]
+    );
+}
+
+/// Other shapes of [`DROP_PROBE`]'s starts (fix13's variation, not what
+/// the fix was written against): a relative name through `..` from a sibling directory, a
+/// dropped preload handed to node's `-r` before an inline script, and the
+/// loader handed a relative name after `--argv0 <name>`.
+const DROP_PROBE_OTHER: &str = r#"
+const cp = require("child_process");
+const dir = path.join(home, "eyes13-drop");
+const side = path.join(home, "eyes13-side");
+fs.mkdirSync(dir, {recursive: true});
+fs.mkdirSync(side, {recursive: true});
+fs.writeFileSync(path.join(dir, "run.sh"), "echo EYES13-RAN\n");
+fs.writeFileSync(path.join(dir, "hook.js"), "console.log('EYES13-RAN');\n");
+fs.copyFileSync("/bin/echo", path.join(dir, "tool"));
+const ran = (cmd, args, opts) => {
+  const out = cp.execFileSync(cmd, args, Object.assign({timeout: 10000}, opts || {})).toString();
+  if (!out.includes("EYES13-RAN")) throw new Error(out);
+};
+t("dotdot", () => ran("bash", ["--norc", "../eyes13-drop/run.sh"], {cwd: side}));
+t("preload", () => ran("node", ["-r", path.join(dir, "hook.js"), "-e", "0"]));
+t("loader_argv0", () => ran("/lib64/ld-linux-x86-64.so.2", ["--argv0", "x", "./tool", "EYES13-RAN"], {cwd: dir}));
+"#;
+
+/// The same class (protect, root project's script), other shapes: each
+/// start of a file the install wrote is `exec.dropped`. (Block refuses the
+/// writes themselves: the root project's script cannot write outside the
+/// payload, where running what it wrote is allowed.)
+#[test]
+fn a_dropped_program_started_other_ways_is_dropped() {
+    use support::probes::{deps, install_in, root_tool};
+    let registry = NpmRegistry::start_with(vec![root_tool(DROP_PROBE_OTHER)]);
+    let env = ShimEnv::new(&[]);
+    let dir = env.home.path().join("eyes13-drop");
+    fs::create_dir_all(&dir).unwrap();
+    fs::create_dir_all(env.home.path().join("eyes13-side")).unwrap();
+    let project = env.home.subdir("proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    let (r, result) = install_in(
+        &env, &registry, "npm", "protect", &project, &manifest, "pw-tool",
+    );
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    let dropped: Vec<String> = r
+        .serious()
+        .iter()
+        .filter(|f| f["rule"].as_str() == Some("exec.dropped"))
+        .map(|f| f.to_string())
+        .collect();
+    let unseen: Vec<&str> = [
+        ("dotdot", "run.sh"),
+        ("preload", "hook.js"),
+        ("loader_argv0", "tool"),
+    ]
+    .into_iter()
+    .filter(|(k, file)| {
+        let p = dir.join(file).display().to_string();
+        result[*k] != "ok" || !dropped.iter().any(|f| f.contains(&p))
+    })
+    .map(|(k, _)| k)
+    .collect();
+    assert!(
+        unseen.is_empty(),
+        "failed, or ran with no exec.dropped: {unseen:?}\n{result:#}\n{:#}",
         r.report["findings"]
     );
 }
