@@ -872,7 +872,6 @@ def install():
 /// `/proc/self/status` shows a seccomp filter. Block: exit 0, no finding,
 /// nothing quarantined; the user's next `python -c pass` runs it.
 #[test]
-#[ignore = "round 13: a wheel's __editable__-shaped .pth with a finder that sleeps under seccomp passes block with no finding and runs at the next python start"]
 fn an_editable_shaped_pth_from_a_wheel_is_judged_by_more_than_its_shape() {
     use support::pypi::{PipFixture, build_wheel};
     let dir = tempfile::tempdir().unwrap();
@@ -921,6 +920,95 @@ fn an_editable_shaped_pth_from_a_wheel_is_judged_by_more_than_its_shape() {
         !serious.is_empty() || !marker.exists(),
         "block let it in (exit {}, no finding of medium or more) and the next python start ran it\n{:#}",
         r.code,
+        r.report["findings"]
+    );
+}
+
+/// Variation (fix13's, not what the fix was written against): the wheel
+/// also ships its own `direct_url.json` claiming an editable install of the
+/// very project the user installs editable in the same command (a CI path
+/// is guessable), and pip keeps a wheel's `direct_url.json`. That project
+/// (`setup.py` only) is named `pwlocal`; the wheel is `pwforged`: block
+/// refuses it, and the next Python start runs nothing.
+#[test]
+fn an_editable_shaped_pth_with_a_forged_editable_claim_is_refused() {
+    use support::pypi::{PipFixture, build_requirements, build_wheel};
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let proj = env.home.subdir("proj");
+    fs::write(
+        proj.join("setup.py"),
+        "from setuptools import setup\nsetup(name='pwlocal', version='1.0.0', packages=['pwlocal'])\n",
+    )
+    .unwrap();
+    fs::create_dir_all(proj.join("pwlocal")).unwrap();
+    fs::write(proj.join("pwlocal/__init__.py"), "").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let finder = "__editable___pwforged_1_0_0_finder";
+    let claim = format!(
+        r#"{{"url": "file://{}", "dir_info": {{"editable": true}}}}"#,
+        proj.canonicalize().unwrap().display()
+    );
+    for (rel, data) in [
+        (
+            "__editable__.pwforged-1.0.0.pth".to_string(),
+            format!("import {finder}; {finder}.install()\n"),
+        ),
+        (
+            format!("{finder}.py"),
+            DORMANT_FINDER.replace("pwdormant", "pwforged"),
+        ),
+        ("pwforged/__init__.py".to_string(), String::new()),
+        (
+            "pwforged-1.0.0.dist-info/direct_url.json".to_string(),
+            claim,
+        ),
+    ] {
+        let p = dir.path().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+    let mut dists = build_requirements();
+    dists.push(build_wheel(&PipFixture {
+        name: "pwforged".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir: dir.path().to_path_buf(),
+    }));
+    let index = PypiIndex::start_with(dists);
+    let url = index.index_url();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &[
+            "pip",
+            "install",
+            "--use-pep517",
+            "--no-cache-dir",
+            "--index-url",
+            &url,
+            "-e",
+            ".",
+            "pwforged",
+        ],
+        &proj,
+        &[],
+    );
+    let marker = env.home.path().join(".config/pwforged/marker");
+    let py = run(env.bare(venv_bin(&venv, "python")).args(["-c", "pass"]));
+    assert_success(&py, "python after the install");
+    let pth = r
+        .findings("persist.python-startup")
+        .iter()
+        .any(|f| f.to_string().contains("__editable__.pwforged"));
+    assert!(
+        pth && r.code == 90 && !marker.exists(),
+        "exit {}, marker {}\n{}\n{:#}",
+        r.code,
+        marker.exists(),
+        r.stderr,
         r.report["findings"]
     );
 }
