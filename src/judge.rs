@@ -206,6 +206,7 @@ fn input<'a>(
         env_kept: &r.env_kept,
         tampered,
         started: Some(started),
+        editable_projects: r.plan.editable_projects.clone(),
         caches: r
             .plan
             .cache_dirs

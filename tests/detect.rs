@@ -1732,14 +1732,15 @@ fn setuptools_finder(finder: &str, package: &str, source: &Path) -> Vec<u8> {
     out.stdout
 }
 
-/// What `pip install -e` of a setuptools project installs: the
-/// `__editable__` .pth and setuptools' own finder module (rendered from the
-/// real wheel), pointing at a project directory. Quiet in block; the
-/// detonation runs the finder and finds nothing to report. (A real
-/// `pip install -e` is refused further up today: the sandbox keeps the
-/// project directory read-only, where setuptools writes its egg-info.)
+/// What `pip install -e` of a setuptools project installs (the
+/// `__editable__` .pth and setuptools' own finder module, rendered from the
+/// real wheel, pointing at a project directory), shipped in a wheel from
+/// the index instead: no editable install made it, so it is a finding and
+/// block refuses it, however faithful the finder (round 13, bypass 7). The
+/// real `pip install -e` stays quiet: `tests/nest.rs`,
+/// `a_local_editable_install_with_setuptools_finder_stays_clean`.
 #[test]
-fn setuptools_editable_finder_stays_quiet() {
+fn setuptools_editable_finder_shipped_in_a_wheel_is_a_finding() {
     let source_home = TestHome::new();
     let source = source_home.subdir("pwedit");
     fs::write(source.join("__init__.py"), "X = 1\n").unwrap();
@@ -1759,9 +1760,12 @@ fn setuptools_editable_finder_stays_quiet() {
         false,
     );
     let r = c.install("block", &[]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.serious().is_empty(), "{:#?}", r.serious());
-    assert!(r.report["timings"]["detonation_ms"].is_u64());
+    assert_eq!(r.code, BLOCKED, "{}", r.stderr);
+    assert!(
+        !r.findings("persist.python-startup").is_empty(),
+        "{:#}",
+        r.report["findings"]
+    );
 }
 
 /// Variation: the import line hidden behind a lone carriage return, which

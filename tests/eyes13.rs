@@ -422,7 +422,6 @@ t("loader", () => ran("/lib64/ld-linux-x86-64.so.2", [path.join(dir, "tool"), "E
 /// write), while the control (`sh <absolute path>`) is `exec.dropped`
 /// critical. (In `~/.cache` each file also gets `hidden.script` medium.)
 #[test]
-#[ignore = "round 13: a dropped script run by a relative name or after `-W ignore`, or an ELF run through ld.so, is no exec.dropped (protect, root project's script)"]
 fn a_dropped_program_is_seen_however_it_is_started() {
     use support::probes::{deps, install_in, root_tool};
     let registry = NpmRegistry::start_with(vec![root_tool(DROP_PROBE)]);
@@ -464,6 +463,72 @@ fn a_dropped_program_is_seen_however_it_is_started() {
     assert!(
         unseen.is_empty(),
         "ran with no exec.dropped: {unseen:?}\n{result:#}\n{:#}",
+        r.report["findings"]
+    );
+}
+
+/// Other shapes of [`DROP_PROBE`]'s starts (fix13's variation, not what
+/// the fix was written against): a relative name through `..` from a sibling directory, a
+/// dropped preload handed to node's `-r` before an inline script, and the
+/// loader handed a relative name after `--argv0 <name>`.
+const DROP_PROBE_OTHER: &str = r#"
+const cp = require("child_process");
+const dir = path.join(home, "eyes13-drop");
+const side = path.join(home, "eyes13-side");
+fs.mkdirSync(dir, {recursive: true});
+fs.mkdirSync(side, {recursive: true});
+fs.writeFileSync(path.join(dir, "run.sh"), "echo EYES13-RAN\n");
+fs.writeFileSync(path.join(dir, "hook.js"), "console.log('EYES13-RAN');\n");
+fs.copyFileSync("/bin/echo", path.join(dir, "tool"));
+const ran = (cmd, args, opts) => {
+  const out = cp.execFileSync(cmd, args, Object.assign({timeout: 10000}, opts || {})).toString();
+  if (!out.includes("EYES13-RAN")) throw new Error(out);
+};
+t("dotdot", () => ran("bash", ["--norc", "../eyes13-drop/run.sh"], {cwd: side}));
+t("preload", () => ran("node", ["-r", path.join(dir, "hook.js"), "-e", "0"]));
+t("loader_argv0", () => ran("/lib64/ld-linux-x86-64.so.2", ["--argv0", "x", "./tool", "EYES13-RAN"], {cwd: dir}));
+"#;
+
+/// The same class (protect, root project's script), other shapes: each
+/// start of a file the install wrote is `exec.dropped`. (Block refuses the
+/// writes themselves: the root project's script cannot write outside the
+/// payload, where running what it wrote is allowed.)
+#[test]
+fn a_dropped_program_started_other_ways_is_dropped() {
+    use support::probes::{deps, install_in, root_tool};
+    let registry = NpmRegistry::start_with(vec![root_tool(DROP_PROBE_OTHER)]);
+    let env = ShimEnv::new(&[]);
+    let dir = env.home.path().join("eyes13-drop");
+    fs::create_dir_all(&dir).unwrap();
+    fs::create_dir_all(env.home.path().join("eyes13-side")).unwrap();
+    let project = env.home.subdir("proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    let (r, result) = install_in(
+        &env, &registry, "npm", "protect", &project, &manifest, "pw-tool",
+    );
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    let dropped: Vec<String> = r
+        .serious()
+        .iter()
+        .filter(|f| f["rule"].as_str() == Some("exec.dropped"))
+        .map(|f| f.to_string())
+        .collect();
+    let unseen: Vec<&str> = [
+        ("dotdot", "run.sh"),
+        ("preload", "hook.js"),
+        ("loader_argv0", "tool"),
+    ]
+    .into_iter()
+    .filter(|(k, file)| {
+        let p = dir.join(file).display().to_string();
+        result[*k] != "ok" || !dropped.iter().any(|f| f.contains(&p))
+    })
+    .map(|(k, _)| k)
+    .collect();
+    assert!(
+        unseen.is_empty(),
+        "failed, or ran with no exec.dropped: {unseen:?}\n{result:#}\n{:#}",
         r.report["findings"]
     );
 }
@@ -905,7 +970,6 @@ def install():
 /// `/proc/self/status` shows a seccomp filter. Block: exit 0, no finding,
 /// nothing quarantined; the user's next `python -c pass` runs it.
 #[test]
-#[ignore = "round 13: a wheel's __editable__-shaped .pth with a finder that sleeps under seccomp passes block with no finding and runs at the next python start"]
 fn an_editable_shaped_pth_from_a_wheel_is_judged_by_more_than_its_shape() {
     use support::pypi::{PipFixture, build_wheel};
     let dir = tempfile::tempdir().unwrap();
@@ -954,6 +1018,95 @@ fn an_editable_shaped_pth_from_a_wheel_is_judged_by_more_than_its_shape() {
         !serious.is_empty() || !marker.exists(),
         "block let it in (exit {}, no finding of medium or more) and the next python start ran it\n{:#}",
         r.code,
+        r.report["findings"]
+    );
+}
+
+/// Variation (fix13's, not what the fix was written against): the wheel
+/// also ships its own `direct_url.json` claiming an editable install of the
+/// very project the user installs editable in the same command (a CI path
+/// is guessable), and pip keeps a wheel's `direct_url.json`. That project
+/// (`setup.py` only) is named `pwlocal`; the wheel is `pwforged`: block
+/// refuses it, and the next Python start runs nothing.
+#[test]
+fn an_editable_shaped_pth_with_a_forged_editable_claim_is_refused() {
+    use support::pypi::{PipFixture, build_requirements, build_wheel};
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let proj = env.home.subdir("proj");
+    fs::write(
+        proj.join("setup.py"),
+        "from setuptools import setup\nsetup(name='pwlocal', version='1.0.0', packages=['pwlocal'])\n",
+    )
+    .unwrap();
+    fs::create_dir_all(proj.join("pwlocal")).unwrap();
+    fs::write(proj.join("pwlocal/__init__.py"), "").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let finder = "__editable___pwforged_1_0_0_finder";
+    let claim = format!(
+        r#"{{"url": "file://{}", "dir_info": {{"editable": true}}}}"#,
+        proj.canonicalize().unwrap().display()
+    );
+    for (rel, data) in [
+        (
+            "__editable__.pwforged-1.0.0.pth".to_string(),
+            format!("import {finder}; {finder}.install()\n"),
+        ),
+        (
+            format!("{finder}.py"),
+            DORMANT_FINDER.replace("pwdormant", "pwforged"),
+        ),
+        ("pwforged/__init__.py".to_string(), String::new()),
+        (
+            "pwforged-1.0.0.dist-info/direct_url.json".to_string(),
+            claim,
+        ),
+    ] {
+        let p = dir.path().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+    let mut dists = build_requirements();
+    dists.push(build_wheel(&PipFixture {
+        name: "pwforged".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir: dir.path().to_path_buf(),
+    }));
+    let index = PypiIndex::start_with(dists);
+    let url = index.index_url();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &[
+            "pip",
+            "install",
+            "--use-pep517",
+            "--no-cache-dir",
+            "--index-url",
+            &url,
+            "-e",
+            ".",
+            "pwforged",
+        ],
+        &proj,
+        &[],
+    );
+    let marker = env.home.path().join(".config/pwforged/marker");
+    let py = run(env.bare(venv_bin(&venv, "python")).args(["-c", "pass"]));
+    assert_success(&py, "python after the install");
+    let pth = r
+        .findings("persist.python-startup")
+        .iter()
+        .any(|f| f.to_string().contains("__editable__.pwforged"));
+    assert!(
+        pth && r.code == 90 && !marker.exists(),
+        "exit {}, marker {}\n{}\n{:#}",
+        r.code,
+        marker.exists(),
+        r.stderr,
         r.report["findings"]
     );
 }

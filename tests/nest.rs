@@ -362,6 +362,53 @@ fn a_benign_sdist_and_a_local_editable_install_stay_clean() {
     }
 }
 
+/// The benign twin of round 13's bypass 7: `pip install -e` of a local
+/// setuptools project whose layout makes setuptools install its finder (a
+/// `package_dir` mapping: `__editable__.*.pth` with setuptools' import line
+/// and its finder module), as the editable install writes them. Quiet in
+/// protect and block; the package imports.
+#[test]
+fn a_local_editable_install_with_setuptools_finder_stays_clean() {
+    let c = case(&[]);
+    let proj = c.env.home.subdir("proj");
+    let setup = "from setuptools import setup\nsetup(name='pwfinder', version='1.0.0', packages=['pwfinder'], package_dir={'pwfinder': 'lib'})\n";
+    write_tree(
+        &proj,
+        &[
+            ("setup.py", setup.to_string()),
+            ("lib/__init__.py", "X = 1\n".to_string()),
+        ],
+    );
+    for mode in ["protect", "block"] {
+        let r = c.pip(mode, &["-e", "."], &proj);
+        assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
+        let pth = fs::read_dir(&c.site)
+            .unwrap()
+            .flatten()
+            .find(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with("__editable__.") && n.ends_with(".pth")
+            })
+            .map(|e| fs::read_to_string(e.path()).unwrap())
+            .unwrap_or_default();
+        assert!(pth.starts_with("import __editable___"), "{mode}: {pth:?}");
+        assert!(
+            medium_or_more(&r).is_empty(),
+            "{mode}: {:#}",
+            r.report["findings"]
+        );
+        let check = run(c
+            .env
+            .bare(venv_bin(&c.venv, "python"))
+            .args(["-c", "import pwfinder; assert pwfinder.X == 1"]));
+        assert!(
+            check.status.success(),
+            "{mode}: the editable install does not import"
+        );
+        c.uninstall("pwfinder");
+    }
+}
+
 #[test]
 fn uvs_build_hooks_write_neither_site_packages_nor_another_package() {
     let c = case(&[("pwnestuv", probe_setup("pwnestuv"))]);

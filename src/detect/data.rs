@@ -282,6 +282,8 @@ mod tests {
         assert!(b.pth_max_line > 0);
         assert!(is_interpreter("/usr/bin/python3.12") && is_interpreter("sh"));
         assert!(!is_interpreter("/usr/bin/tar") && !is_interpreter("ld"));
+        assert!(is_interpreter("/lib64/ld-linux-x86-64.so.2") && is_interpreter("ld.so"));
+        assert!(is_interpreter("ld-musl-x86_64.so.1") && !is_interpreter("ldconfig"));
         let e: Endpoints = toml::from_str(include_str!("../../policy/endpoints.toml")).unwrap();
         let p: Persistence = toml::from_str(include_str!("../../policy/persistence.toml")).unwrap();
         assert!(p.family.len() >= 11);

@@ -27,7 +27,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     for e in input.events.iter().filter(|e| e.kind == EventKind::Exec) {
         let exe = e.paths.first().map(PathBuf::from).unwrap_or_default();
         let argv = e.argv.clone().unwrap_or_default();
-        let targets = exec_targets(&exe, e.raw_paths.first(), &argv);
+        let targets = exec_targets(&exe, e.raw_paths.first(), &argv, e.cwd.as_deref());
         let dropped = targets
             .iter()
             .find(|t| is_dropped(input, t, &written, e.seq));
@@ -98,25 +98,75 @@ fn refused_memfds(input: &Input, procs: &Procs) -> Vec<Finding> {
 }
 
 /// What an exec runs: the program (resolved, and as named: a symlink
-/// written during the install is dropped too), and the script it was
-/// handed: an interpreter takes it as its first operand (`sh x`, `python -u
-/// x`). Later operands, and files handed to any other program (`diff a b`,
-/// `chmod 755 p`, `tar xf`), are not programs it runs.
-fn exec_targets(exe: &Path, raw: Option<&String>, argv: &[String]) -> Vec<PathBuf> {
+/// written during the install is dropped too), and, for an interpreter
+/// (the dynamic loader is one), every operand that may be the script or
+/// program it is handed ([`program_operands`]), resolved against the
+/// exec's working directory. Files handed to any other program (`diff a
+/// b`, `chmod 755 p`, `tar xf`) are not programs it runs.
+fn exec_targets(
+    exe: &Path,
+    raw: Option<&String>,
+    argv: &[String],
+    cwd: Option<&str>,
+) -> Vec<PathBuf> {
     let mut targets = vec![exe.to_path_buf()];
     targets.extend(raw.map(PathBuf::from));
     if super::data::is_interpreter(&exe.to_string_lossy())
         || argv.first().is_some_and(|a| super::data::is_interpreter(a))
     {
-        targets.extend(
-            argv.iter()
-                .skip(1)
-                .find(|a| !a.starts_with('-'))
-                .filter(|a| a.starts_with('/'))
-                .map(PathBuf::from),
-        );
+        for op in program_operands(argv) {
+            targets.extend(resolve_operand(cwd, op));
+        }
     }
     targets
+}
+
+/// The operands of an interpreter's command line that may name the program
+/// it runs: each one up to the first that follows no option. An option's
+/// value is one too, since whether an option takes a value is each
+/// interpreter's business (`python3 -W ignore x.py` runs `x.py`, `node -r
+/// ./x.js y.js` and `ld.so --preload x.so tool` run both), and an applet's
+/// name does not end the search (`busybox sh x`). Later operands are the
+/// program's arguments (gyp's `-I common.gypi`, pip's backend's control
+/// directory), which it reads, not runs.
+pub fn program_operands(argv: &[String]) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut after_option = false;
+    for a in argv.iter().skip(1) {
+        // A lone `-` is standard input, an operand.
+        if a.starts_with('-') && a.len() > 1 {
+            after_option = true;
+            continue;
+        }
+        out.push(a.as_str());
+        if !after_option && !super::data::is_interpreter(a) {
+            break;
+        }
+        after_option = false;
+    }
+    out
+}
+
+/// The files operand `op` names, as the exec's working directory `cwd`
+/// resolves it (a relative name: `sh run.sh`), with `.` and `..` and the
+/// symlinks of its directories resolved as the recorded paths are, and
+/// the file it names when that is a symlink.
+pub fn resolve_operand(cwd: Option<&str>, op: &str) -> Vec<PathBuf> {
+    let p = match cwd {
+        _ if op.starts_with('/') => PathBuf::from(op),
+        Some(c) => Path::new(c).join(op),
+        None => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    if let (Some(Ok(dir)), Some(name)) = (p.parent().map(Path::canonicalize), p.file_name()) {
+        out.push(dir.join(name));
+    }
+    out.extend(p.canonicalize().ok());
+    if out.is_empty() {
+        out.push(p);
+    }
+    out.dedup();
+    out
 }
 
 /// Whether `t`, run at event `seq`, is a dropped file.
@@ -322,6 +372,56 @@ mod tests {
                 event(1, EventKind::Exec, place, Some(&[place, "--version"])),
             ]);
             assert!(f.is_empty(), "{place}: {f:#?}");
+        }
+    }
+
+    #[test]
+    fn a_dropped_file_is_seen_however_the_interpreter_is_handed_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().canonicalize().unwrap();
+        let f = |n: &str| d.join(n).display().to_string();
+        for n in ["run.sh", "run.py", "tool", "common.gypi", "ignore"] {
+            std::fs::write(d.join(n), "x").unwrap();
+        }
+        std::fs::create_dir(d.join("sub")).unwrap();
+        let cwd = Some(d.display().to_string());
+        let run = |written: &str, argv: &[&str]| {
+            let mut exec = event(1, EventKind::Exec, argv[0], Some(argv));
+            exec.cwd = cwd.clone();
+            dropped(&[event(0, EventKind::OpenWrite, &f(written), None), exec])
+        };
+        let (py, abs_py) = ("/usr/bin/python3", f("run.py"));
+        for (written, argv) in [
+            ("run.sh", vec!["/bin/sh", "run.sh"]),
+            ("run.sh", vec!["/bin/sh", "./sub/../run.sh"]),
+            ("run.py", vec![py, "-W", "ignore", &abs_py]),
+            (
+                "run.py",
+                vec![py, "-X", "dev", "-W", "ignore", "run.py", "a"],
+            ),
+            ("run.sh", vec!["/bin/busybox", "sh", "run.sh"]),
+            ("tool", vec!["/lib64/ld-linux-x86-64.so.2", "tool", "x"]),
+            (
+                "tool",
+                vec!["/lib/ld-musl-x86_64.so.1", "--argv0", "t", "tool"],
+            ),
+        ] {
+            let got = run(written, &argv);
+            assert_eq!(got.len(), 1, "{argv:?}: {got:#?}");
+            assert_eq!(got[0].evidence.paths, vec![f(written)], "{argv:?}");
+        }
+        // Arguments of the program, read and not run: gyp's include of the
+        // headers a build just downloaded; a file handed to a non-interpreter.
+        for (written, argv) in [
+            ("common.gypi", vec![py, "gyp_main.py", "-I", "common.gypi"]),
+            (
+                "common.gypi",
+                vec![py, "-W", "ignore", "gyp_main.py", "common.gypi"],
+            ),
+            ("tool", vec!["/usr/bin/strip", "tool"]),
+        ] {
+            let got = run(written, &argv);
+            assert!(got.is_empty(), "{argv:?}: {got:#?}");
         }
     }
 

@@ -97,6 +97,10 @@ pub struct Input<'a> {
     /// The manager's own caches and every other manager's in the home
     /// cache (a later install takes what lies there without building it).
     pub caches: Vec<PathBuf>,
+    /// Local projects the install installs editable (the plan's
+    /// `editable_projects`): an editable `.pth` of any other distribution
+    /// was shipped, not made by an editable install.
+    pub editable_projects: Vec<PathBuf>,
     /// The nested domain package scripts ran in, when there was one.
     pub hooks: HookDomain,
     /// The nested domain of package code the preload library confines.

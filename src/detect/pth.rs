@@ -44,10 +44,16 @@ fn executes(line: &str) -> bool {
 }
 
 /// Judges a `.pth` file's content. `owner`: the distribution (`name@version`)
-/// whose RECORD lists it.
+/// whose RECORD lists it, installed from an index or a file (not editable).
 pub fn judge(name: &str, content: &str, owner: Option<&str>) -> Verdict {
+    judge_owned(name, content, owner, false)
+}
+
+/// [`judge`], where `editable` says that the owner was installed editable
+/// from a project this install names (see [`editable_install`]).
+pub fn judge_owned(name: &str, content: &str, owner: Option<&str>, editable: bool) -> Verdict {
     let b = data::benign();
-    let known = known_shape(name, content, owner);
+    let known = known_shape(name, content, owner, editable);
     let mut first_exec = None;
     for (i, line) in pth_lines(content).enumerate() {
         let n = i as u32 + 1;
@@ -81,10 +87,10 @@ pub fn judge(name: &str, content: &str, owner: Option<&str>) -> Verdict {
 
 /// True when `content` is a known tool's file: its name, owner and every
 /// executing line match one entry of the benign list.
-fn known_shape(name: &str, content: &str, owner: Option<&str>) -> bool {
+fn known_shape(name: &str, content: &str, owner: Option<&str>, editable: bool) -> bool {
     data::benign().pth_benign.iter().any(|shape| {
         data::wildcard(&shape.name, name)
-            && owner_matches(shape.owner.as_deref(), owner)
+            && owner_matches(shape.owner.as_deref(), owner, editable)
             && pth_lines(content).filter(|l| executes(l)).all(|l| {
                 shape
                     .lines
@@ -94,11 +100,13 @@ fn known_shape(name: &str, content: &str, owner: Option<&str>) -> bool {
     })
 }
 
-/// True when the owner the shape asks for is the one the RECORD names.
-fn owner_matches(wanted: Option<&str>, owner: Option<&str>) -> bool {
+/// True when the owner the shape asks for is the one the RECORD names
+/// (`editable`: an editable install of a project the install names).
+fn owner_matches(wanted: Option<&str>, owner: Option<&str>, editable: bool) -> bool {
     match (wanted, owner) {
         (None, _) => true,
         (Some("none"), o) => o.is_none(),
+        (Some("editable"), o) => o.is_some() && editable,
         (Some(w), Some(o)) => {
             let name = o.rsplit_once('@').map_or(o, |(n, _)| n);
             normalize(w) == normalize(name)
@@ -230,29 +238,118 @@ fn hole_ends(kind: &str, text: &str) -> Vec<usize> {
 
 /// The distribution (`name@version`) whose RECORD lists `file`.
 pub fn owner(site: &Path, file: &Path) -> Option<String> {
+    let info = record_owner(site, file)?;
+    let name = info.file_name()?.to_string_lossy().into_owned();
+    let stem = name.strip_suffix(".dist-info")?;
+    Some(match stem.rsplit_once('-') {
+        Some((n, v)) => format!("{n}@{v}"),
+        None => stem.to_string(),
+    })
+}
+
+/// The `.dist-info` directory whose RECORD lists `file`.
+fn record_owner(site: &Path, file: &Path) -> Option<PathBuf> {
     let rel = file.strip_prefix(site).ok()?.to_string_lossy().into_owned();
-    for e in std::fs::read_dir(site).ok()?.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(stem) = name.strip_suffix(".dist-info") else {
-            continue;
-        };
-        let Some(record) = super::read_regular_text(&e.path().join("RECORD"), super::TEXT_MAX)
-        else {
-            continue;
-        };
-        if !record
+    std::fs::read_dir(site).ok()?.flatten().find_map(|e| {
+        let dir = e.path();
+        let is_info = e.file_name().to_string_lossy().ends_with(".dist-info");
+        let record = super::read_regular_text(&dir.join("RECORD"), super::TEXT_MAX)?;
+        let listed = record
             .lines()
             .filter_map(|l| l.split(',').next())
-            .any(|f| f == rel)
-        {
-            continue;
-        }
-        return Some(match stem.rsplit_once('-') {
-            Some((n, v)) => format!("{n}@{v}"),
-            None => stem.to_string(),
+            .any(|f| f == rel);
+        (is_info && listed).then_some(dir)
+    })
+}
+
+/// True when `file` is listed in the RECORD of a distribution installed
+/// editable (its PEP 610 `direct_url.json` says `dir_info.editable`) from
+/// one of `projects`, the local projects the install names as editable,
+/// and, where that project's `pyproject.toml` names it, under that name.
+/// A wheel from an index is none: pip keeps a `direct_url.json` the wheel
+/// ships, so the claim alone is no proof; it must name a project of this
+/// install, whose own distribution is the only one installed from it.
+pub fn editable_install(site: &Path, file: &Path, projects: &[PathBuf]) -> bool {
+    let Some(info) = record_owner(site, file) else {
+        return false;
+    };
+    let Some(text) = super::read_regular_text(&info.join("direct_url.json"), super::TEXT_MAX)
+    else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    let editable = v["dir_info"]["editable"].as_bool() == Some(true);
+    let Some(dir) = v["url"].as_str().and_then(|u| u.strip_prefix("file://")) else {
+        return false;
+    };
+    let dir = PathBuf::from(percent_decoded(dir));
+    let dir = dir.canonicalize().unwrap_or(dir);
+    let named = projects.iter().any(|p| {
+        let p = p.canonicalize().unwrap_or_else(|_| p.clone());
+        dir.starts_with(&p)
+    });
+    let dist = info
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .and_then(|n| {
+            Some(
+                n.strip_suffix(".dist-info")?
+                    .rsplit_once('-')?
+                    .0
+                    .to_string(),
+            )
         });
+    let declared = declared_names(&dir);
+    let same_name = declared.is_empty()
+        || dist.is_some_and(|n| declared.iter().any(|d| normalize(d) == normalize(&n)));
+    editable && named && same_name
+}
+
+/// The distribution names project `dir` declares: `[project] name` in its
+/// `pyproject.toml`, and the `Name:` of the egg-info setuptools' build
+/// writes in it (a `setup.py`-only project).
+fn declared_names(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_to_string(dir.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| Some(t.get("project")?.get("name")?.as_str()?.to_string()))
+        .into_iter()
+        .collect();
+    let infos = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    for e in infos.filter(|e| e.file_name().to_string_lossy().ends_with(".egg-info")) {
+        let pkg_info = super::read_regular_text(&e.path().join("PKG-INFO"), super::TEXT_MAX);
+        out.extend(pkg_info.and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("Name:").map(|n| n.trim().to_string()))
+        }));
     }
-    None
+    out
+}
+
+/// `s` with its `%XX` escapes decoded (a file URL's path).
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(c)) => {
+                out.push(c);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The site-packages directory a path lies directly in.
@@ -303,6 +400,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
             input.write_taken(&p)
         };
         let dist = owner(&site, &p);
+        let editable = editable_install(&site, &p, &input.editable_projects);
         let mut ev = Evidence {
             paths: vec![p.display().to_string()],
             sha256: input
@@ -318,7 +416,10 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 format!("{name} written in {}", site.display()),
             )
         } else {
-            match content.as_deref().map(|c| judge(&name, c, dist.as_deref())) {
+            match content
+                .as_deref()
+                .map(|c| judge_owned(&name, c, dist.as_deref(), editable))
+            {
                 Some(Verdict::Benign) => continue,
                 Some(Verdict::Executes(n, l)) => {
                     ev.line = Some(n);
@@ -518,12 +619,19 @@ mod tests {
     }
 
     #[test]
-    fn editable_finders_are_benign_in_their_shape() {
+    fn editable_finders_are_benign_in_their_shape_from_an_editable_install_only() {
         let ok = "import __editable___foo_1_0_finder; __editable___foo_1_0_finder.install()\n";
         assert_eq!(
-            judge("__editable__.foo-1.0.pth", ok, Some("foo@1.0")),
+            judge_owned("__editable__.foo-1.0.pth", ok, Some("foo@1.0"), true),
             Verdict::Benign
         );
+        // A wheel shipping it (not installed editable), or no RECORD at all.
+        for (owner, editable) in [(Some("foo@1.0"), false), (None, true), (None, false)] {
+            assert!(matches!(
+                judge_owned("__editable__.foo-1.0.pth", ok, owner, editable),
+                Verdict::Executes(1, _)
+            ));
+        }
         let twisted = "import __editable___foo_1_0_finder; __editable___bar_finder.install()\n";
         assert!(matches!(
             judge("__editable__.foo-1.0.pth", twisted, None),
@@ -625,5 +733,51 @@ mod tests {
         .unwrap();
         assert_eq!(owner(site, &site.join("foo.pth")).unwrap(), "foo@1.0");
         assert!(owner(site, &site.join("other.pth")).is_none());
+    }
+
+    #[test]
+    fn an_editable_install_is_one_of_a_project_the_install_names() {
+        let t = tempfile::tempdir().unwrap();
+        let site = t.path().join("site");
+        let (proj, other) = (t.path().join("my proj"), t.path().join("other"));
+        for d in [&site.join("foo-1.0.dist-info"), &proj, &other] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let info = site.join("foo-1.0.dist-info");
+        std::fs::write(info.join("RECORD"), "__editable__.foo-1.0.pth,,\n").unwrap();
+        let pth = site.join("__editable__.foo-1.0.pth");
+        let url = |d: &Path, e: bool| {
+            let u = format!("file://{}", d.display()).replace(' ', "%20");
+            format!(r#"{{"url": "{u}", "dir_info": {{"editable": {e}}}}}"#)
+        };
+        let projects = vec![proj.clone()];
+        assert!(
+            !editable_install(&site, &pth, &projects),
+            "no direct_url.json"
+        );
+        std::fs::write(info.join("direct_url.json"), url(&proj, true)).unwrap();
+        assert!(editable_install(&site, &pth, &projects));
+        assert!(
+            !editable_install(&site, &pth, &[]),
+            "a non-editable install"
+        );
+        assert!(!editable_install(&site, &site.join("x.pth"), &projects));
+        std::fs::write(info.join("direct_url.json"), url(&proj, false)).unwrap();
+        assert!(!editable_install(&site, &pth, &projects));
+        // A wheel's forged claim names a project this install does not,
+        // or this install's project under another distribution's name.
+        std::fs::write(info.join("direct_url.json"), url(&other, true)).unwrap();
+        assert!(!editable_install(&site, &pth, &projects));
+        std::fs::write(info.join("direct_url.json"), url(&proj, true)).unwrap();
+        let pyproject = proj.join("pyproject.toml");
+        std::fs::write(&pyproject, "[project]\nname = \"my-proj\"\n").unwrap();
+        assert!(!editable_install(&site, &pth, &projects));
+        std::fs::write(&pyproject, "[project]\nname = \"Foo\"\n").unwrap();
+        assert!(editable_install(&site, &pth, &projects));
+        // A setup.py project: the name its build wrote in the egg-info.
+        std::fs::remove_file(&pyproject).unwrap();
+        std::fs::create_dir(proj.join("bar.egg-info")).unwrap();
+        std::fs::write(proj.join("bar.egg-info/PKG-INFO"), "Name: bar\n").unwrap();
+        assert!(!editable_install(&site, &pth, &projects));
     }
 }

@@ -126,6 +126,7 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         cache_dirs: facts.cache_dirs.clone(),
         guarded_caches: Vec::new(),
         build_dirs: Vec::new(),
+        editable_projects: Vec::new(),
         log_dirs: facts.log_dirs.clone(),
         config_files: facts.config_files.clone(),
         registries: facts.registries.clone(),
@@ -196,6 +197,9 @@ pub(super) fn apply_local_projects(p: &mut InstallPlan, cwd: &Path) {
 /// missing, removed after when left empty).
 pub(super) fn grant_build_outputs(p: &mut InstallPlan, project: &Path, editable: bool) {
     let out = super::local::build_outputs(project, editable);
+    if editable && !p.editable_projects.iter().any(|e| e == project) {
+        p.editable_projects.push(project.to_path_buf());
+    }
     p.package_code_writes
         .extend(out.existing.iter().chain(&out.transient).cloned());
     for d in out.existing {

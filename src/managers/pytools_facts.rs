@@ -547,6 +547,9 @@ fn apply_uv(p: &mut InstallPlan, cwd: &Path) {
                 .map(|e| abs(&project, &e))
                 .unwrap_or_else(|_| project.join(".venv"));
             p.write_files = vec![project.join("pyproject.toml"), project.join("uv.lock")];
+            // uv installs the project (and its workspace members, below it)
+            // editable.
+            p.editable_projects.push(project.clone());
             p.config_files.push(project.join("uv.toml"));
             // uv replaces the manifest and lockfile by renaming a temporary
             // file from the project directory onto them, so the directory
@@ -1093,6 +1096,7 @@ mod tests {
             cache_dirs: vec![PathBuf::from("/c")],
             guarded_caches: Vec::new(),
             build_dirs: Vec::new(),
+            editable_projects: Vec::new(),
             log_dirs: Vec::new(),
             config_files: Vec::new(),
             registries: facts.registries.clone(),

@@ -107,6 +107,10 @@ pub struct InstallPlan {
     /// executing a file written there is not `exec.dropped`. A cache as a
     /// whole never is one.
     pub build_dirs: Vec<PathBuf>,
+    /// Local projects this install installs editable (`pip install -e
+    /// DIR`, a uv or poetry project's root): the only distributions whose
+    /// editable `.pth` (setuptools' `__editable__.*.pth`) is expected.
+    pub editable_projects: Vec<PathBuf>,
     /// Log directories.
     pub log_dirs: Vec<PathBuf>,
     /// Configuration files the manager reads.

@@ -717,28 +717,29 @@ fn exec_attribution(ev: &mut Event, w: &Watch, mem: &Mem, envp: u64) {
 }
 
 /// Whether an exec runs a file this install wrote from outside `roots`:
-/// the program (resolved or as given), or the script handed to an
-/// interpreter.
+/// the program (resolved or as given), or what an interpreter (the
+/// dynamic loader too) may take as its program, resolved against the
+/// exec's working directory (`detect::exec::program_operands`).
 fn runs_dropped(ev: &Event, raw: &[String], roots: &[PathBuf], written: &HashSet<String>) -> bool {
+    use crate::detect::exec::{program_operands, resolve_operand};
     let argv = ev.argv.as_deref().unwrap_or(&[]);
-    // A script handed to an interpreter (its first operand)
-    // runs; later operands, and a file handed to any other
-    // program (`tar xf`), are only read.
+    // Later operands, and a file handed to any other program (`tar xf`),
+    // are only read.
     let interp = ev
         .paths
         .iter()
         .chain(argv.first())
         .any(|p| crate::detect::data::is_interpreter(p));
-    let args = if interp { argv } else { &[] };
+    let ops: &[String] = if interp { argv } else { &[] };
+    let operands: Vec<String> = program_operands(ops)
+        .into_iter()
+        .flat_map(|op| resolve_operand(ev.cwd.as_deref(), op))
+        .map(|p| p.display().to_string())
+        .collect();
     ev.paths
         .iter()
         .chain(raw.iter())
-        .chain(
-            args.iter()
-                .skip(1)
-                .find(|a| !a.starts_with('-'))
-                .filter(|a| a.starts_with('/')),
-        )
+        .chain(operands.iter())
         .any(|t| {
             written.contains(t)
                 && !t.starts_with("/dev/")
