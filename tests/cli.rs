@@ -5,18 +5,6 @@ use crate::support;
 use std::fs;
 use support::*;
 
-/// What the shims link to: the shim executable beside pkgwarden, or
-/// pkgwarden itself (with a warning) where it is missing.
-fn shim_target() -> std::path::PathBuf {
-    let shim = pkgwarden_bin().with_file_name("pkgwarden-shim");
-    fs::canonicalize(if shim.is_file() {
-        shim
-    } else {
-        pkgwarden_bin()
-    })
-    .unwrap()
-}
-
 #[test]
 fn shims_install_is_idempotent_lists_and_uninstalls() {
     let env = ShimEnv::new(&[]);

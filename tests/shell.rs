@@ -10,8 +10,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use support::{
-    PypiIndex, ShimEnv, assert_success, pkgwarden_bin, run, run_with_timeout, stderr_str,
-    stdout_str, venv, venv_bin,
+    PypiIndex, ShimEnv, assert_success, pkgwarden_bin, run, run_with_timeout, shim_target,
+    stderr_str, stdout_str, venv, venv_bin,
 };
 
 /// What an interactive session printed: the values of the `mark NAME VALUE`
