@@ -45,7 +45,9 @@ run() { # name, shim command, full-binary command, bare command, runs
   for r in $(seq "$rounds"); do
     local cmds=(-n shim "$2" -n full "$3" -n bare "$4")
     [ $((r % 2)) = 0 ] && cmds=(-n bare "$4" -n full "$3" -n shim "$2")
-    hyperfine -N --warmup 5 --runs "$5" --export-json "$work/$1.$r.json" "${cmds[@]}" >/dev/null
+    # Its warnings about outliers go to a file: the rounds show the spread.
+    hyperfine -N --warmup 5 --runs "$5" --export-json "$work/$1.$r.json" "${cmds[@]}" \
+      >/dev/null 2>>"$work/hyperfine.log"
   done
   python3 - "$1" "$work/$1".*.json <<'PY'
 import json, statistics, sys
@@ -54,11 +56,11 @@ for f in sys.argv[2:]:
     r = {x["command"]: x for x in json.load(open(f))["results"]}
     rows.append({k: v["median"] * 1e3 for k, v in r.items()})
 med = {k: statistics.median(row[k] for row in rows) for k in ("bare", "shim", "full")}
-spread = lambda k: f'{min(r[k]-r["bare"] for r in rows):.2f}–{max(r[k]-r["bare"] for r in rows):.2f}'
-print(f'{sys.argv[1]:<16} bare {med["bare"]:8.2f} ms   shim {med["shim"]:8.2f} ms '
-      f'(added {med["shim"]-med["bare"]:5.2f}, rounds {spread("shim")})   '
-      f'full binary {med["full"]:8.2f} ms (added {med["full"]-med["bare"]:5.2f}, rounds {spread("full")})   '
-      f'ratio shim {med["shim"]/med["bare"]:5.3f}')
+added = lambda k: statistics.median(r[k] - r["bare"] for r in rows)
+spread = lambda k: f'{min(r[k]-r["bare"] for r in rows):.2f}…{max(r[k]-r["bare"] for r in rows):.2f}'
+ratio = statistics.median(r["shim"] / r["bare"] for r in rows)
+print(f'{sys.argv[1]:<16} bare {med["bare"]:8.2f} ms   shim +{added("shim"):.2f} ms ({spread("shim")})   '
+      f'full binary +{added("full"):.2f} ms ({spread("full")})   ratio shim {ratio:5.3f}')
 PY
 }
 
@@ -68,7 +70,7 @@ run "pip --version" "$shims/pip --version" "$work/full/pip --version" "$real_pip
 run "npm --version" "$shims/npm --version" "$work/full/npm --version" "$real_npm --version" 40
 # pkgwarden's own start-up against /bin/true.
 hyperfine -N --warmup 5 --runs 300 --export-json "$work/version.json" \
-  -n pkgwarden "$bin --version" -n true "/bin/true --version" >/dev/null
+  -n pkgwarden "$bin --version" -n true "/bin/true --version" >/dev/null 2>>"$work/hyperfine.log"
 python3 - "$work/version.json" <<'PY'
 import json, sys
 r = {x["command"]: x["median"] * 1e3 for x in json.load(open(sys.argv[1]))["results"]}
