@@ -17,7 +17,7 @@ fn shim_bin() -> PathBuf {
     let p = pkgwarden_bin().with_file_name("pkgwarden-shim");
     assert!(
         p.is_file(),
-        "{} is missing: cargo build --release builds it",
+        "{} is missing: cargo build --release builds it; a copy of pkgwarden elsewhere needs it beside (tests/run.sh copies both)",
         p.display()
     );
     p
