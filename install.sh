@@ -2,8 +2,9 @@
 # Builds pkgwarden, installs the binary and the shims, and prints the PATH line.
 #
 #   ./install.sh                   build (cargo build --release) and install to ~/.local/bin
-#   ./install.sh --bin PATH        install a binary built elsewhere (its preload
-#                                  library libpkgwarden_nest.so beside it goes too)
+#   ./install.sh --bin PATH        install a binary built elsewhere (the shim
+#                                  executable pkgwarden-shim and the preload library
+#                                  libpkgwarden_nest.so beside it go too)
 #   ./install.sh --prefix DIR      install the binary to DIR/bin
 #   ./install.sh --shims-dir DIR   put the shims in DIR (default ~/.local/share/pkgwarden/shims)
 #   ./install.sh --ci              also print the CI recipes (pkgwarden ci env, the actions)
@@ -35,10 +36,11 @@ dir_args=()
 [ -n "$shims_dir" ] && dir_args=(--dir "$shims_dir")
 
 lib_dest="$prefix/lib/pkgwarden/libpkgwarden_nest.so"
+shim_dest="$prefix/bin/pkgwarden-shim"
 if [ "$uninstall" = 1 ]; then
   if [ -x "$dest" ]; then
     "$dest" shims uninstall "${dir_args[@]}"
-    rm -f "$dest" "$lib_dest"
+    rm -f "$dest" "$shim_dest" "$lib_dest"
     echo "install.sh: removed $dest"
   else
     echo "install.sh: no pkgwarden at $dest; nothing to remove"
@@ -55,6 +57,13 @@ if [ -z "$bin" ]; then
     exit 1
   fi
   (cd "$here" && cargo build --release --quiet)
+  # The shim executable linked statically: no dynamic loader on the path
+  # of every non-install call (README, "Performance"). Where the static C
+  # library is missing, the dynamic one cargo build made stays.
+  if ! (cd "$here" && cargo rustc --release --quiet --bin pkgwarden-shim -- -C target-feature=+crt-static); then
+    echo "install.sh: note: could not link pkgwarden-shim statically (libc6-dev missing?); the dynamic one is installed, each non-install call costs about 0.2 ms more" >&2
+    (cd "$here" && cargo build --release --quiet)
+  fi
   bin="$here/target/release/pkgwarden"
 fi
 [ -x "$bin" ] || { echo "install.sh: $bin is not an executable" >&2; exit 1; }
@@ -68,6 +77,20 @@ else
   chmod 755 "$dest.new.$$"
   mv -f "$dest.new.$$" "$dest"
   echo "install.sh: installed $dest"
+fi
+
+# The shim executable the shims link to (pkgwarden finds it beside itself).
+shim="$(dirname "$bin")/pkgwarden-shim"
+if [ -f "$shim" ]; then
+  if ! cmp -s "$shim" "$shim_dest"; then
+    cp "$shim" "$shim_dest.new.$$"
+    chmod 755 "$shim_dest.new.$$"
+    mv -f "$shim_dest.new.$$" "$shim_dest"
+    echo "install.sh: installed $shim_dest"
+  fi
+else
+  rm -f "$shim_dest"
+  echo "install.sh: WARNING: no pkgwarden-shim beside $bin: the shims link to pkgwarden itself, and each non-install call pays its full start-up (build with cargo build --release, which makes it)" >&2
 fi
 
 # The preload library that confines build backends, setup.py and extconf.rb

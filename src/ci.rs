@@ -110,7 +110,7 @@ pub fn env(o: EnvOpts) -> i32 {
     };
     let path_var = std::env::var_os("PATH");
     let names = shim::wanted_names(&eff.policy.package_managers, path_var.as_deref(), &dir);
-    if let Err(e) = shim::install_shims(&dir, &target, &names) {
+    if let Err(e) = shim::install_shims(&dir, &shim::shim_target_or_self(&target), &names) {
         eprintln!(
             "pkgwarden: cannot write shims in {}: {e}; fix: pass --dir with a writable directory",
             dir.display()

@@ -707,7 +707,8 @@ fn shims_install(dir: &Path) -> i32 {
     };
     let path_var = std::env::var_os("PATH");
     let names = shim::wanted_names(&eff.policy.package_managers, path_var.as_deref(), dir);
-    match shim::install_shims(dir, &target, &names) {
+    let link_to = shim::shim_target_or_self(&target);
+    match shim::install_shims(dir, &link_to, &names) {
         Ok(changes) => {
             let count = |c: shim::Change| changes.iter().filter(|(_, x)| *x == c).count();
             println!(

@@ -15,31 +15,8 @@ use std::path::{Path, PathBuf};
 /// Runs one invocation to completion and returns the exit code. Passthrough
 /// never returns: the process becomes the real manager.
 pub fn invoke(inv: Invocation) -> i32 {
-    let shims = shim::shims_dir();
-    let path_var = std::env::var_os("PATH");
-    // Named by its path (`pkgwarden run -- v/bin/pip`, or a shim in a
-    // shimmed virtualenv called as `v/bin/pip`): that manager, wherever PATH
-    // points; a pkgwarden link there hands off to what it moved aside.
-    let by_path = inv
-        .explicit
-        .clone()
-        .or_else(|| {
-            std::env::args_os().next().map(PathBuf::from).filter(|p| {
-                p.file_name().is_some_and(|n| *n == *inv.name)
-                    && p.parent().is_some_and(|d| !d.as_os_str().is_empty())
-            })
-        })
-        .and_then(|p| {
-            let p = std::env::current_dir().map(|c| c.join(&p)).unwrap_or(p);
-            if procs::file_id(&p).is_some() && procs::file_id(&p) == procs::self_id() {
-                shim::moved_real(&p, &inv.name)
-            } else {
-                p.is_file().then_some(p)
-            }
-        });
-    let Some(real) =
-        by_path.or_else(|| shim::find_real(&inv.name, path_var.as_deref(), shims.as_deref()))
-    else {
+    let argv0 = std::env::args_os().next();
+    let Some(real) = shim::real_for(&inv.name, argv0.as_deref(), inv.explicit.clone()) else {
         // The interpreter's shim exists whether or not a real one does: it
         // answers as the shell would have.
         if inv.tool == Tool::Python {
@@ -108,9 +85,10 @@ fn shim_new_venvs(inv: &Invocation, dirs: &[String]) {
     if !p.shim_new_venvs {
         return;
     }
-    let Ok(target) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+    let Ok(exe) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
         return;
     };
+    let target = shim::shim_target_or_self(&exe);
     let cwd = std::env::current_dir().unwrap_or_default();
     let monitored = |n: &str| Tool::from_command(n).is_some_and(|t| p.monitors(t));
     for d in dirs {

@@ -18,6 +18,7 @@ pub mod judge;
 pub mod managers;
 pub mod model;
 pub mod monitor;
+pub mod passthrough;
 pub mod paths;
 pub mod policy;
 pub mod procfs;

@@ -16,6 +16,27 @@ pub fn self_id() -> Option<(u64, u64)> {
     file_id(Path::new("/proc/self/exe"))
 }
 
+/// The names of pkgwarden's two executables: the full one, and the small
+/// shim executable that the shims link to ([`crate::shim::SHIM_BIN`]).
+pub const BINARIES: [&str; 2] = ["pkgwarden", "pkgwarden-shim"];
+
+/// True when `path` is this pkgwarden: the running binary, or its sibling
+/// executable (`pkgwarden` beside `pkgwarden-shim`, and back). A shim that
+/// looked for the real manager and found the other binary would hand the
+/// command back and forth forever.
+pub fn is_self(path: &Path) -> bool {
+    static IDS: std::sync::OnceLock<Vec<(u64, u64)>> = std::sync::OnceLock::new();
+    let ids = IDS.get_or_init(|| {
+        let exe = fs::read_link("/proc/self/exe").ok();
+        let dir = exe.as_deref().and_then(Path::parent);
+        let siblings = BINARIES
+            .iter()
+            .filter_map(|n| dir.and_then(|d| file_id(&d.join(n))));
+        self_id().into_iter().chain(siblings).collect()
+    });
+    !ids.is_empty() && file_id(path).is_some_and(|id| ids.contains(&id))
+}
+
 /// True when `pid` is one of our parents and runs the same binary as we do:
 /// the proof that an environment marker naming it was set by a pkgwarden
 /// supervisor that is still watching us, not copied from elsewhere.

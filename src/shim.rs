@@ -37,17 +37,70 @@ pub fn find_real(name: &str, path_var: Option<&OsStr>, shims: Option<&Path>) -> 
     });
     let filtered = std::env::join_paths(dirs).ok()?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let me = procs::self_id();
     which::which_in_all(name, Some(filtered), cwd)
         .ok()?
         .find_map(|cand| {
-            if me.is_none() || procs::file_id(&cand) != me {
+            if !procs::is_self(&cand) {
                 Some(cand)
             } else {
                 // A shimmed virtualenv's bin/: its own manager moved aside.
                 moved_real(&cand, name)
             }
         })
+}
+
+/// The real manager a shim called as `argv0` (with arguments for `name`)
+/// hands off to: the one named by path (`explicit`, as `pkgwarden run --
+/// v/bin/pip` gives it, or `argv0` itself when it has a directory: a shim in
+/// a shimmed virtualenv called as `v/bin/pip`), wherever PATH points (a
+/// pkgwarden link there hands off to what it moved aside); else the first
+/// on PATH that is not a shim.
+pub fn real_for(name: &str, argv0: Option<&OsStr>, explicit: Option<PathBuf>) -> Option<PathBuf> {
+    let by_path = explicit
+        .or_else(|| {
+            argv0.map(PathBuf::from).filter(|p| {
+                p.file_name().is_some_and(|n| *n == *name)
+                    && p.parent().is_some_and(|d| !d.as_os_str().is_empty())
+            })
+        })
+        .and_then(|p| {
+            let p = std::env::current_dir().map(|c| c.join(&p)).unwrap_or(p);
+            if procs::is_self(&p) {
+                moved_real(&p, name)
+            } else {
+                p.is_file().then_some(p)
+            }
+        });
+    let shims = shims_dir();
+    let path_var = std::env::var_os("PATH");
+    by_path.or_else(|| find_real(name, path_var.as_deref(), shims.as_deref()))
+}
+
+/// The name of the small executable the shims link to: it classifies the
+/// command and execs the real manager, or the full `pkgwarden` beside it.
+pub const SHIM_BIN: &str = "pkgwarden-shim";
+
+/// What the shims link to, for the pkgwarden binary at `exe`: the shim
+/// executable beside it; `Err` says why not and what to do (the caller
+/// links to `exe` itself, which behaves the same, only slower).
+pub fn shim_target(exe: &Path) -> Result<PathBuf, String> {
+    let sibling = exe.with_file_name(SHIM_BIN);
+    match sibling.canonicalize() {
+        Ok(p) if p.is_file() => Ok(p),
+        _ => Err(format!(
+            "no {SHIM_BIN} beside {}: the shims link to pkgwarden itself, and each non-install call pays its full start-up (about 0.6 ms more); fix: install both executables (install.sh does; `cargo build --release` builds both into target/release)",
+            exe.display()
+        )),
+    }
+}
+
+/// What the shims link to: [`shim_target`] of `exe`, or `exe` itself with
+/// the reason printed as a warning.
+pub fn shim_target_or_self(exe: &Path) -> PathBuf {
+    shim_target(exe).unwrap_or_else(|why| {
+        eprintln!("pkgwarden: warning: {why}");
+        exe.to_path_buf()
+    })
 }
 
 /// Where [`shim_venv`] moves a virtualenv's own manager: `bin/.pkgwarden-real/`.
@@ -161,11 +214,13 @@ pub enum Change {
     Removed,
 }
 
-/// True when `link` is a symlink to a pkgwarden binary (this one or another).
+/// True when `link` is a symlink to a pkgwarden binary (this one or another,
+/// the full one or the shim executable).
 fn is_our_link(link: &Path) -> bool {
     std::fs::read_link(link).is_ok_and(|t| {
-        t.file_name().is_some_and(|n| n == "pkgwarden")
-            || procs::file_id(&t).is_some() && procs::file_id(&t) == procs::self_id()
+        t.file_name()
+            .is_some_and(|n| procs::BINARIES.iter().any(|b| n == *b))
+            || procs::is_self(&t)
     })
 }
 

@@ -37,17 +37,13 @@ fn shims_install_is_idempotent_lists_and_uninstalls() {
         "pipx",
     ] {
         let link = env.shims.join(name);
-        assert_eq!(
-            fs::canonicalize(&link).unwrap(),
-            fs::canonicalize(pkgwarden_bin()).unwrap(),
-            "{name}"
-        );
+        assert_eq!(fs::canonicalize(&link).unwrap(), shim_target(), "{name}");
     }
     // The interpreter names get a shim whether or not a real one is on PATH.
     for name in ["python", "python3"] {
         assert_eq!(
             fs::canonicalize(env.shims.join(name)).unwrap(),
-            fs::canonicalize(pkgwarden_bin()).unwrap(),
+            shim_target(),
             "{name}"
         );
     }

@@ -54,6 +54,7 @@ mod registries;
 mod report;
 mod sandbox;
 mod shell;
+mod shim_exec;
 mod sinks;
 mod stages;
 mod state;

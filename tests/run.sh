@@ -36,6 +36,10 @@ phase "build"
 # test does not build) from a release build; the test binaries from cargo
 # test. Everything is built before any test runs, so the two runs overlap.
 cargo build --release --quiet
+# The shim executable as install.sh links it (statically), so that the
+# tests drive what is installed; the dynamic one where that cannot link.
+cargo rustc --release --quiet --bin pkgwarden-shim -- -C target-feature=+crt-static \
+  || cargo build --release --quiet
 export PKGWARDEN_TEST_BIN="${PKGWARDEN_TEST_BIN:-$here/target/release/pkgwarden}"
 cargo test --all-targets --no-run --quiet 2>&1 | grep -v '^ *Executable' || true
 
@@ -99,6 +103,9 @@ if [ "$runner" = nextest ]; then
   mkdir -p "$mirror/src/nest"
 fi
 cp "$PKGWARDEN_TEST_BIN" "$mirror/pkgwarden"
+# The shims link to the shim executable beside pkgwarden.
+shim_bin="$(dirname "$PKGWARDEN_TEST_BIN")/pkgwarden-shim"
+[ -f "$shim_bin" ] && cp "$shim_bin" "$mirror/pkgwarden-shim"
 cp "$(dirname "$PKGWARDEN_TEST_BIN")/libpkgwarden_nest.so" "$mirror/"
 chmod -R a+rX "$mirror"
 user_home="$(getent passwd "$user" | cut -d: -f6)"

@@ -10,8 +10,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use support::{
-    PypiIndex, ShimEnv, assert_success, pkgwarden_bin, run, run_with_timeout, stderr_str,
-    stdout_str, venv, venv_bin,
+    PypiIndex, ShimEnv, assert_success, pkgwarden_bin, run, run_with_timeout, shim_target,
+    stderr_str, stdout_str, venv, venv_bin,
 };
 
 /// What an interactive session printed: the values of the `mark NAME VALUE`
@@ -559,10 +559,7 @@ fn shim_new_venvs_monitors_a_venv_pip_called_by_its_path() {
         "{}",
         stderr_str(&out)
     );
-    assert_eq!(
-        fs::read_link(v.join("bin/pip")).unwrap(),
-        fs::canonicalize(pkgwarden_bin()).unwrap()
-    );
+    assert_eq!(fs::read_link(v.join("bin/pip")).unwrap(), shim_target());
     // A script calling v/bin/pip by its path, shims nowhere on PATH.
     let before = env.report_files();
     let mut cmd = env.bare(v.join("bin/pip"));

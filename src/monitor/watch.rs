@@ -406,6 +406,20 @@ fn installs_running(dir: &Path) -> bool {
     any
 }
 
+/// True when a notice waits for [`print_notices`] (the shim executable
+/// hands the call to the full pkgwarden then, which prints it). One
+/// directory read; no directory, no notice.
+pub fn notices_pending() -> bool {
+    let Some(dir) = spec_dir().map(|d| notice_dir(&d)) else {
+        return false;
+    };
+    std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| !e.file_name().as_encoded_bytes().starts_with(b"."))
+}
+
 /// Prints, once each, the notices the watcher left: one line per report
 /// that gained findings above info after its install ended.
 pub fn print_notices() {

@@ -356,8 +356,8 @@ impl Drop for Precreated {
 }
 
 /// pkgwarden's own files, never writable from the sandbox: the policy files,
-/// its configuration, cache, state (reports) and data directories, the shims
-/// and the running binary. Each existing one is given by its real path too
+/// its configuration, cache, state (reports) and data directories, the shims,
+/// the running binary and the shim executable beside it (every shim runs it). Each existing one is given by its real path too
 /// (landlock rules attach to inodes; the grants compare real paths).
 pub fn own_paths(cwd: &Path) -> Vec<PathBuf> {
     let loc = crate::policy::Locations::default();
@@ -367,6 +367,9 @@ pub fn own_paths(cwd: &Path) -> Vec<PathBuf> {
         crate::paths::data_dir(),
         crate::shim::shims_dir(),
         std::env::current_exe().ok(),
+        std::env::current_exe()
+            .ok()
+            .map(|e| e.with_file_name(crate::shim::SHIM_BIN)),
         Some(loc.system),
         loc.user,
         // `PKGWARDEN_POLICY` names a policy file too (`--policy` is read
@@ -571,5 +574,23 @@ mod env_tests {
         let (removed, kept) = scrub_env(&env, &[npmrc]);
         assert_eq!(removed, vec!["GITHUB_TOKEN"]);
         assert_eq!(kept, vec!["NPM_TOKEN"]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shim_executable_beside_the_binary_is_one_of_our_own_paths() {
+        // Every shim runs it: a package that rewrote it would run at every
+        // later `pip`, `npm` or `python` call, outside any sandbox.
+        let exe = std::env::current_exe().unwrap();
+        let own = own_paths(Path::new("/nonexistent"));
+        assert!(
+            own.contains(&exe.with_file_name(crate::shim::SHIM_BIN)),
+            "{own:?}"
+        );
+        assert!(own.contains(&exe), "{own:?}");
     }
 }

@@ -25,7 +25,9 @@ pub mod tls;
 pub use http::{HttpServer, LoggedRequest, Reply};
 pub use npm::{JS_FILES, NpmFixture, NpmPackage, NpmRegistry};
 pub use pypi::{Dist, PipFixture, PypiIndex};
-pub use shimenv::{SANDBOXED, ShimEnv, UNMONITORED, gem_install, python_hook, stand_in, wait_for};
+pub use shimenv::{
+    SANDBOXED, ShimEnv, UNMONITORED, gem_install, python_hook, shim_target, stand_in, wait_for,
+};
 
 use std::ffi::OsStr;
 use std::io::Read;

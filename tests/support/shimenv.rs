@@ -12,6 +12,19 @@ pub const UNMONITORED: &str = "ran unmonitored";
 /// report it left.
 pub const SANDBOXED: &str = " · report ";
 
+/// What the shims link to: the shim executable beside pkgwarden
+/// (`pkgwarden-shim`), or pkgwarden itself (with a warning) where it is
+/// missing; canonical.
+pub fn shim_target() -> PathBuf {
+    let shim = pkgwarden_bin().with_file_name("pkgwarden-shim");
+    let target = if shim.is_file() {
+        shim
+    } else {
+        pkgwarden_bin()
+    };
+    std::fs::canonicalize(target).expect("the shims' target")
+}
+
 /// A test HOME whose PATH is: shims, then `dirs`, then the test's own PATH.
 pub struct ShimEnv {
     /// The HOME.
