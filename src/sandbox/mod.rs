@@ -41,6 +41,9 @@ pub fn own_credentials(tool: &str, home: &Path, config_files: &[PathBuf]) -> Vec
     let named = secrets::data().manager_credentials.get(tool);
     readable_credentials()
         .iter()
+        // `~/.netrc` is any host's: readable only when it names one of the
+        // install's registries (the Python adapters decide).
+        .filter(|c| c.as_str() != ".netrc")
         .filter(|c| named.is_some_and(|n| n.contains(c)) || config_files.contains(&home.join(c)))
         .map(|c| home.join(c))
         .collect()
