@@ -10,15 +10,22 @@
 //! `no_main`: the Rust runtime's start-up (a read of /proc/self/maps for
 //! the main thread's stack guard, the signal handlers for stack overflow)
 //! is skipped; std still has argv and the environment (glibc hands them
-//! to its constructors).
-#![no_main]
+//! to its constructors). A test build (`cargo test --all-targets`) is an
+//! ordinary harness with no tests: the decision is tested in the library
+//! (`passthrough`) and by tests/shim_exec.rs.
+#![cfg_attr(not(test), no_main)]
 
+#[cfg(not(test))]
 use pkgwarden::passthrough::{self, Decision};
+#[cfg(not(test))]
 use pkgwarden::shim;
+#[cfg(not(test))]
 use std::ffi::OsString;
+#[cfg(not(test))]
 use std::path::PathBuf;
 
 /// The C entry point; the arguments are read through std.
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
     let mut all = std::env::args_os();
@@ -47,6 +54,7 @@ extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
 }
 
 /// The full pkgwarden: the `pkgwarden` beside this executable's real path.
+#[cfg(not(test))]
 fn full_binary() -> Option<PathBuf> {
     let me = std::env::current_exe().ok()?;
     let full = me.with_file_name(pkgwarden::procfs::BINARIES[0]);
