@@ -662,21 +662,7 @@ setup(name="pwconf", version="1.0.0", packages=["pwconf"])
 /// (while `~/.netrc`, the control, is refused to it).
 #[test]
 fn a_build_backend_does_not_read_the_index_password_from_pip_conf() {
-    use support::pypi::{PipFixture, build_requirements, build_sdist};
-    let src = tempfile::tempdir().unwrap();
-    let dir = src.path().join("pwconf");
-    fs::create_dir_all(dir.join("pwconf")).unwrap();
-    fs::write(dir.join("setup.py"), CONF_SETUP).unwrap();
-    fs::write(dir.join("pwconf/__init__.py"), "").unwrap();
-    let mut dists = build_requirements();
-    dists.push(build_sdist(&PipFixture {
-        name: "pwconf".into(),
-        version: "1.0.0".into(),
-        summary: Some("Inert pkgwarden fixture".into()),
-        requires_dist: vec![],
-        dir,
-    }));
-    let index = support::pypi::PypiIndex::start_with(dists);
+    let index = support::pypi::sdist_index("pwconf", CONF_SETUP);
     let venv_home = TestHome::new();
     let venv = venv(&venv_home);
     let env = ShimEnv::new(&[&venv.join("bin")]);

@@ -477,30 +477,36 @@ pub fn poetry_project(
     project
 }
 
-/// `pip install -v --use-pep517 --index-url <url> pwtok` in `mode`, through
-/// the shims from a fresh virtualenv: `pwtok` is an sdist whose `setup.py`
-/// is `setup_py`, served by a loopback index whose URL carries `userinfo`
-/// (`user:password`, the way a private index's password is often given in
-/// CI). `-v` shows what setup.py prints.
-pub fn pip_sdist_with_password(
-    setup_py: &str,
-    userinfo: &str,
-    mode: &str,
-) -> super::installs::Installed {
+/// A loopback index serving pip's build requirements and `name`, an sdist
+/// whose `setup.py` is `setup_py` (an empty package `name` beside it).
+pub fn sdist_index(name: &str, setup_py: &str) -> PypiIndex {
     let src = tempfile::tempdir().expect("sdist source");
-    let dir = src.path().join("pwtok");
-    std::fs::create_dir_all(dir.join("pwtok")).expect("package dir");
+    let dir = src.path().join(name);
+    std::fs::create_dir_all(dir.join(name)).expect("package dir");
     std::fs::write(dir.join("setup.py"), setup_py).expect("setup.py");
-    std::fs::write(dir.join("pwtok/__init__.py"), "").expect("__init__.py");
+    std::fs::write(dir.join(name).join("__init__.py"), "").expect("__init__.py");
     let mut dists = build_requirements();
     dists.push(build_sdist(&PipFixture {
-        name: "pwtok".into(),
+        name: name.into(),
         version: "1.0.0".into(),
         summary: Some("Inert pkgwarden fixture".into()),
         requires_dist: vec![],
         dir,
     }));
-    let index = PypiIndex::start_with(dists);
+    PypiIndex::start_with(dists)
+}
+
+/// `pip install -v --use-pep517 --index-url <url> pwtok` in `mode`, through
+/// the shims from a fresh virtualenv: `pwtok` is an sdist whose `setup.py`
+/// is `setup_py` ([`sdist_index`]), served from a URL that carries
+/// `userinfo` (`user:password`, the way a private index's password is often
+/// given in CI). `-v` shows what setup.py prints.
+pub fn pip_sdist_with_password(
+    setup_py: &str,
+    userinfo: &str,
+    mode: &str,
+) -> super::installs::Installed {
+    let index = sdist_index("pwtok", setup_py);
     let venv_home = super::TestHome::new();
     let venv = super::venv(&venv_home);
     let env = super::ShimEnv::new(&[&venv.join("bin")]);
