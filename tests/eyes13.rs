@@ -851,10 +851,83 @@ const MANAGER_VARS: &[(&str, &str)] = &[
 /// The manager's own credential variables must reach the manager but not
 /// its package code: that needs the nested domain (the hook wrapper, the
 /// preload library) to drop them before a lifecycle script starts.
+///
+/// Fixed: the hook wrapper starts a script's shell without them (and
+/// without any other secret the manager passes on); Bundler's per-host
+/// settings are secret.
 #[test]
-#[ignore = "round 13, left: the manager's own credential variables (npm_config__authToken, YARN_NPM_AUTH_IDENT, BUNDLE_<host>) reach its dependency scripts"]
 fn the_managers_own_credential_variables_do_not_reach_package_code() {
-    assert!(absent_from_package_code(MANAGER_VARS).is_empty());
+    let failed = absent_from_package_code(MANAGER_VARS);
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+/// A `setup.py` that looks for the index password in its environment, in
+/// `/proc/self/environ` (what a process unset stays there) and in pip's.
+const PIP_ENV_SETUP: &str = r#"import os, sys
+want = "EYES13-PIPENV"
+env = any(want in v for v in os.environ.values())
+def raw(path):
+    try:
+        with open(path, "rb") as f:
+            return want.encode() in f.read()
+    except OSError as e:
+        return "errno %d" % e.errno
+print("EYES13-PIPENV env=%r self=%r parent=%r" % (env, raw("/proc/self/environ"), raw("/proc/%d/environ" % os.getppid())), file=sys.stderr)
+from setuptools import setup
+setup(name="pwtok", version="1.0.0", packages=["pwtok"])
+"#;
+
+/// pip's own credential variable (`PIP_INDEX_URL` with a password, kept
+/// for pip) reaches pip, which installs from that index, but not the build
+/// backend running the sdist's `setup.py` (the preload library starts it
+/// again without it), in its environment or in `/proc/self/environ`.
+#[test]
+fn pips_index_password_in_its_variable_does_not_reach_the_build_backend() {
+    use support::pypi::sdist_index;
+    let index = sdist_index("pwtok", PIP_ENV_SETUP);
+    let venv_home = support::TestHome::new();
+    let venv = support::venv(&venv_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let url = index
+        .index_url()
+        .replace("http://", "http://eyes13:EYES13-PIPENV@");
+    for mode in ["protect", "block"] {
+        let args = [
+            "pip",
+            "install",
+            "-v",
+            "--use-pep517",
+            "--no-cache-dir",
+            "pwtok",
+        ];
+        let r = support::installs::install(
+            &env,
+            mode,
+            &args,
+            env.home.path(),
+            &[("PIP_INDEX_URL", url.clone())],
+        );
+        let line = r
+            .stderr
+            .lines()
+            .chain(r.stdout.lines())
+            .find(|l| l.contains("EYES13-PIPENV env="))
+            .unwrap_or_else(|| panic!("{mode}: setup.py did not run: {}\n{}", r.stdout, r.stderr))
+            .to_string();
+        assert!(
+            line.contains("env=False")
+                && line.contains("self=False")
+                && !line.contains("parent=True"),
+            "{mode}: {line}"
+        );
+        // Block fails the install on the attempt at pip's environment.
+        if mode == "protect" {
+            assert_eq!(r.code, 0, "{mode}: the install failed: {}", r.stderr);
+        }
+        let _ = std::process::Command::new(venv.join("bin/pip"))
+            .args(["uninstall", "-y", "pwtok"])
+            .output();
+    }
 }
 
 /// Class 7 (secrets nobody listed), the environment's half. Each variable

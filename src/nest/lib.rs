@@ -65,6 +65,7 @@ fn confine(argc: c_int, argv: *const *const c_char) {
     if shape.hook {
         return under_wrapper(&spec, &raw, &args);
     }
+    without_dropped(&spec, &raw, &args);
     let cwd = std::env::current_dir().unwrap_or_default();
     // Judged by what they resolve to; one that does not exist is not granted.
     let dests: Vec<PathBuf> = shape
@@ -83,6 +84,42 @@ fn confine(argc: c_int, argv: *const *const c_char) {
     }
     // Opened (O_RDONLY | O_CLOEXEC) and closed at once.
     let _ = std::fs::File::open(&spec.ack);
+}
+
+/// Package code gets none of the manager's own credentials: a process
+/// started with one is started again without them, the same program with
+/// the same arguments (unsetting it here would leave the value in its
+/// memory and in `/proc/self/environ`). The new process finds none and
+/// goes on to be confined. Returns only when there is nothing to drop.
+fn without_dropped(spec: &NestSpec, raw: &[OsString], args: &[String]) {
+    use std::os::unix::process::CommandExt;
+    let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    if !vars
+        .iter()
+        .any(|(k, _)| spec::dropped(&spec.drop_env, k.as_bytes()))
+    {
+        return;
+    }
+    let Some(arg0) = raw.first() else {
+        refuse(
+            args,
+            "no command line to start again without the manager's credentials",
+        );
+    };
+    let err = std::process::Command::new("/proc/self/exe")
+        .arg0(arg0)
+        .args(raw.iter().skip(1))
+        .env_clear()
+        .envs(
+            vars.iter()
+                .filter(|(k, _)| !spec::dropped(&spec.drop_env, k.as_bytes()))
+                .map(|(k, v)| (k, v)),
+        )
+        .exec();
+    refuse(
+        args,
+        &format!("cannot start again without the manager's credentials: {err}"),
+    );
 }
 
 /// A lifecycle script the manager started as `/bin/sh -c <script>` runs

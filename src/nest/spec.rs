@@ -132,6 +132,12 @@ pub struct NestSpec {
     /// shapes are then left out).
     #[serde(default)]
     pub hook_wrapper: Option<PathBuf>,
+    /// Variables the manager keeps (its own credentials) that package code
+    /// must not get: a confined process holding one is started again
+    /// without them, since its own memory and `/proc/self/environ` would
+    /// still show a value it merely unset.
+    #[serde(default)]
+    pub drop_env: Vec<String>,
 }
 
 impl NestSpec {
@@ -169,6 +175,12 @@ impl NestSpec {
             Some(_) => None,
         }
     }
+}
+
+/// True when `name` is one of `drop` (compared without case: a manager
+/// may pass its setting on under another case).
+pub fn dropped(drop: &[String], name: &[u8]) -> bool {
+    drop.iter().any(|d| d.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Lower-case hex of a digest.

@@ -75,6 +75,11 @@ pub struct HookSpec {
     /// grants, so that what `read` hides stays hidden.
     #[serde(default)]
     pub root_writes: Vec<PathBuf>,
+    /// Variables the manager keeps (its own credentials) that no script
+    /// gets, the root project's included: what those run is often a
+    /// dependency's code.
+    #[serde(default)]
+    pub drop_env: Vec<String>,
 }
 
 /// The tool caches package scripts make for themselves in `~/.cache`
@@ -241,6 +246,7 @@ pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<Hoo
         root_cache_links,
         root_deny,
         root_writes,
+        drop_env: Vec::new(),
     })
 }
 
@@ -441,12 +447,28 @@ fn confine_and_exec(args: Vec<OsString>) -> Result<std::convert::Infallible, Hoo
     // are not theirs; nor are a dependency's the root's) and no user npmrc
     // (hidden from package code).
     let mut cmd = std::process::Command::new(&spec.shell);
+    for (name, value) in std::env::vars_os() {
+        if package_code_lacks(&spec.drop_env, &name, &value) {
+            cmd.env_remove(name);
+        }
+    }
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
     // The preload library's mark: this shell (same id) and what it starts
     // run a confined script (yarn 1 reaches the wrapper through it).
     cmd.env(super::nest_spec::HOOKED, std::process::id().to_string());
     let err = cmd.arg0(&spec.shell).args(args.iter().skip(1)).exec();
     Err(HookError::Exec(spec.shell, err))
+}
+
+/// True for a variable no script gets: one the manager keeps as its own
+/// credential, or any other secret the manager passes on (yarn 1 exports
+/// its configuration, tokens included, as `npm_config_*`).
+fn package_code_lacks(drop: &[String], name: &std::ffi::OsStr, value: &std::ffi::OsStr) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let (n, v) = (name.to_string_lossy(), value.to_string_lossy());
+    super::nest_spec::dropped(drop, name.as_bytes())
+        || (!super::secrets::is_replaced(&n)
+            && (super::secrets::is_secret_name(&n) || super::secrets::is_secret_value(&v)))
 }
 
 /// Writes the spec into the private TMPDIR (readable inside the sandbox,

@@ -104,6 +104,7 @@ pub fn spec(
         manager_parent: supervisor,
         cache_home,
         hook_wrapper: hook_wrapper.map(Path::to_path_buf),
+        drop_env: Vec::new(),
     })
 }
 

@@ -199,14 +199,16 @@ pub struct PackageCode {
 
 /// Sets up both nested domains of package code in `cmd` (none in audit).
 /// A domain that cannot be set up leaves that code with the install's
-/// rights, and says so on stderr and in the report.
+/// rights, and says so on stderr and in the report. `env` is the install's
+/// environment; `kept`, the secrets in it the manager keeps and package
+/// code does not get.
 pub fn package_code(
     cmd: &mut Command,
     plan: &InstallPlan,
     mode: Mode,
     fs: &FsSpec,
     at: &Place,
-    env: &[(String, String)],
+    (env, kept): (&[(String, String)], &[String]),
     what: &str,
 ) -> PackageCode {
     // The preload library's mark is the wrapper's alone: one the install
@@ -215,10 +217,10 @@ pub fn package_code(
     if mode == Mode::Audit {
         return PackageCode::default();
     }
-    let (hooks, made) = hooks(cmd, plan, fs, at, what);
+    let (hooks, made) = hooks(cmd, plan, fs, at, kept, what);
     let nest = match plan.package_code.is_empty() {
         true => NestDomain::default(),
-        false => nest(cmd, plan, fs, at, env, what, hooks.exe.as_deref()),
+        false => nest(cmd, plan, fs, at, (env, kept), what, hooks.exe.as_deref()),
     };
     PackageCode { hooks, made, nest }
 }
@@ -253,12 +255,16 @@ fn hooks(
     plan: &InstallPlan,
     fs: &FsSpec,
     at: &Place,
+    kept: &[String],
     what: &str,
 ) -> (HookDomain, Vec<PathBuf>) {
     let Some(h) = &plan.hook_shell else {
         return Default::default();
     };
-    let hook = super::hook::spec(plan, fs, at);
+    let hook = super::hook::spec(plan, fs, at).map(|mut s| {
+        s.drop_env = kept.to_vec();
+        s
+    });
     let written = hook.as_ref().map(|s| super::hook::write(s, &at.tmp));
     match (h.overridden, std::env::current_exe(), hook, written) {
         (false, Ok(exe), Some(hook), Some(Ok(var))) => {
@@ -301,7 +307,7 @@ fn nest(
     plan: &InstallPlan,
     fs: &FsSpec,
     at: &Place,
-    env: &[(String, String)],
+    (env, kept): (&[(String, String)], &[String]),
     what: &str,
     hook_wrapper: Option<&Path>,
 ) -> NestDomain {
@@ -313,7 +319,11 @@ fn nest(
         &at.tmp,
         std::process::id() as i32,
         hook_wrapper,
-    );
+    )
+    .map(|mut s| {
+        s.drop_env = kept.to_vec();
+        s
+    });
     if spec.is_none() {
         // No shape applies: yarn's needs the wrapper, and hooks() already
         // said that scripts keep the install's rights.

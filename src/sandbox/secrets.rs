@@ -43,6 +43,30 @@ pub struct SecretEnv {
     pub manager_auth: Vec<String>,
     /// Variables pkgwarden replaces inside the sandbox.
     pub replaced: Vec<String>,
+    /// Settings keyed by a host name that hold its credentials.
+    #[serde(default)]
+    pub per_host: Vec<PerHost>,
+}
+
+/// A manager's per-host credential settings, recognised by name.
+#[derive(Debug, Default, Deserialize)]
+pub struct PerHost {
+    /// What the name starts with.
+    pub prefix: String,
+    /// How a dot of the host is written in the name.
+    pub dot: String,
+    /// Beginnings of the settings of the same shape that are not credentials.
+    #[serde(default)]
+    pub not: Vec<String>,
+}
+
+impl PerHost {
+    /// True when `name` (upper case) is such a setting.
+    fn matches(&self, name: &str) -> bool {
+        name.strip_prefix(self.prefix.as_str())
+            .is_some_and(|host| host.contains(self.dot.as_str()))
+            && !self.not.iter().any(|n| name.starts_with(n.as_str()))
+    }
 }
 
 /// The compiled-in lists. A broken file is a build-time mistake the tests
@@ -63,6 +87,7 @@ pub fn is_secret_name(name: &str) -> bool {
         || e.contains.iter().any(|s| n.contains(s.as_str()))
         || e.suffixes.iter().any(|s| n.ends_with(s.as_str()))
         || e.prefixes.iter().any(|s| n.starts_with(s.as_str()))
+        || e.per_host.iter().any(|h| h.matches(&n))
 }
 
 /// True when the value carries credentials in a URL (`scheme://user:pass@`),
@@ -139,7 +164,20 @@ mod tests {
         ] {
             assert!(is_secret_name(n), "{n}");
         }
-        for n in ["PATH", "PATCH_LEVEL", "DSN_HOST", "AWS_REGION", "URL"] {
+        for n in ["BUNDLE_GEMS__INTERNAL__TEST", "bundle_my___gems__test"] {
+            assert!(is_secret_name(n) && is_manager_auth(n), "{n}");
+        }
+        for n in [
+            "PATH",
+            "PATCH_LEVEL",
+            "DSN_HOST",
+            "AWS_REGION",
+            "URL",
+            "BUNDLE_PATH",
+            "BUNDLE_BUILD__NOKOGIRI",
+            "BUNDLE_MIRROR__HTTPS://GEMS__TEST",
+            "BUNDLE_GEM__TEST",
+        ] {
             assert!(!is_secret_name(n), "{n}");
         }
         for v in [
