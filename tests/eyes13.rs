@@ -109,6 +109,11 @@ const UNLISTED_CREDENTIALS: &[(&str, &str)] = &[
         ".config/sops/age/keys.txt",
         "# public key: age1eyes13\nAGE-SECRET-KEY-EYES13-CRED\n",
     ),
+    (
+        ".config/configstore/firebase-tools.json",
+        "{\"tokens\": {\"refresh_token\": \"EYES13-CRED\"}}\n",
+    ),
+    (".cache/huggingface/token", "hf_EYES13-CRED\n"),
 ];
 
 /// Class 10 (credentials readable by the wrong installs) and 7 (secrets
@@ -122,11 +127,11 @@ const UNLISTED_CREDENTIALS: &[(&str, &str)] = &[
 /// readable by every install's package code, their own manager's included.
 ///
 /// Fixed: each is `home_hidden` or `home_readable` (readable only to its own
-/// manager's install, never to package code). Left: the Firebase CLI's
-/// token in `~/.config/configstore/` and Hugging Face's in `~/.cache`,
-/// directories package code may write (hiding a file there splits the
-/// grant and refuses every new tool cache), and pnpm's global rc (a nested
-/// pnpm in package code reads it as its configuration).
+/// manager's install, never to package code). The Firebase CLI's token
+/// in `~/.config/configstore/` is hidden; Hugging Face's in `~/.cache` is
+/// hidden from package code (`package_code_hidden`: its grants in
+/// `~/.cache` are split around it). Left: pnpm's global rc (a nested pnpm
+/// in package code reads it as its configuration).
 #[test]
 fn a_dependency_script_reads_no_unlisted_credential_store() {
     use support::probes::{deps, probe};

@@ -372,6 +372,10 @@ fn a_dependency_script_runs_a_nested_npm_and_writes_its_own_tool_cache() {
     let home = env.home.path();
     // The user's token stays hidden from the script; npm inside it still works.
     with_npm_token(home);
+    // A token hidden inside `~/.cache` (Hugging Face's) splits the grants
+    // there: tool caches are still made.
+    fs::create_dir_all(home.join(".cache/huggingface")).unwrap();
+    fs::write(home.join(".cache/huggingface/token"), "hf_fixture\n").unwrap();
     for mode in ["protect", "block"] {
         for d in ["puppeteer", "ms-playwright"] {
             let _ = fs::remove_dir_all(home.join(".cache").join(d));

@@ -28,6 +28,7 @@ pub fn is_credential(p: &Path, home: Option<&Path>, cwd: &Path) -> bool {
         home_secrets()
             .iter()
             .chain(readable_credentials())
+            .chain(&crate::sandbox::secrets::data().package_code_hidden)
             .any(|c| p.starts_with(h.join(c)))
     })
 }

@@ -194,7 +194,14 @@ pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<Hoo
     // The manager's configuration steers later installs (`cache=`,
     // `packageImportMethod`): no script writes it, the manager itself may.
     let configs = config_files(plan);
-    let guarded: Vec<PathBuf> = caches.iter().chain(&configs).cloned().collect();
+    // The credentials inside `~/.cache` are split out like the caches.
+    let inside: Vec<PathBuf> = home.map(super::package_code_secrets).unwrap_or_default();
+    let guarded: Vec<PathBuf> = caches
+        .iter()
+        .chain(&configs)
+        .chain(&inside)
+        .cloned()
+        .collect();
     let (writes, env, make_dirs, cache_links) =
         dependency_writes(&guarded, &script_caches, &h.env, home, tmp);
     let project = plan
@@ -343,6 +350,7 @@ pub fn package_code_reads(
     let mut hide: Vec<PathBuf> = plan.readable_credentials.clone();
     if let Some(home) = home {
         hide.extend(super::readable_credentials().iter().map(|c| home.join(c)));
+        hide.extend(super::package_code_secrets(home));
     }
     if let Ok(entries) = std::fs::read_dir(cwd) {
         hide.extend(

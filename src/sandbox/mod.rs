@@ -33,6 +33,17 @@ pub fn readable_credentials() -> &'static [String] {
     &secrets::data().home_readable
 }
 
+/// The credential files of `package_code_hidden` that exist: hidden from
+/// package code, whose write grants are split around them.
+pub fn package_code_secrets(home: &Path) -> Vec<PathBuf> {
+    secrets::data()
+        .package_code_hidden
+        .iter()
+        .map(|c| home.join(c))
+        .filter(|c| c.symlink_metadata().is_ok())
+        .collect()
+}
+
 /// The credential files of `home_readable` that the install of `tool`
 /// (its name) reads itself: those its configuration files name, and those
 /// `manager_credentials` gives it. Readable to that manager's install only,

@@ -70,10 +70,13 @@ pub fn spec(
         // `~/.cache` but every manager's caches: a wheel or archive planted
         // there is installed by a later install without a build, whichever
         // manager runs this one.
+        // And the credentials inside it (`package_code_hidden`).
+        let inside = home.map(super::package_code_secrets).unwrap_or_default();
         let caches: Vec<PathBuf> = plan
             .cache_dirs
             .iter()
             .chain(&plan.guarded_caches)
+            .chain(&inside)
             .cloned()
             .collect();
         let (real, own) = caches_within(&cache, &caches);

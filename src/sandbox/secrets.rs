@@ -14,6 +14,10 @@ pub struct Secrets {
     pub home_readable: Vec<String>,
     /// System-wide secrets.
     pub system_hidden: Vec<String>,
+    /// Credential files under `$HOME` hidden from package code only: they
+    /// lie in a place the install writes.
+    #[serde(default)]
+    pub package_code_hidden: Vec<String>,
     /// Per manager name: which of `home_readable` it reads besides the
     /// configuration files its facts name.
     #[serde(default)]
