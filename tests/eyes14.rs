@@ -1,0 +1,170 @@
+//! Helper `eyes14`: round 14 of the fresh-eyes attack (issue 9), at
+//! d9e1ac4. Each test is one attempt with an inert fixture; markers stay in
+//! the test's HOME; no network but the loopback registry or index the test
+//! starts, and unix listeners the test binds in its HOME. A test marked
+//! `ignore = "round 14: …"` fails on the binary it was written against.
+
+use crate::support;
+
+use serde_json::Value;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use support::*;
+
+/// `npm install` of `manifest` in `project` from `registry`, with `vars`
+/// set for pkgwarden: the report and `probe`'s `result.json` (Null when it
+/// did not run).
+fn npm_install_with(
+    env: &ShimEnv,
+    registry: &NpmRegistry,
+    mode: &str,
+    project: &Path,
+    manifest: &Value,
+    probe: &str,
+    vars: &[(&str, String)],
+) -> (support::installs::Installed, Value) {
+    let _ = fs::remove_dir_all(project.join("node_modules"));
+    let _ = fs::remove_file(project.join("package-lock.json"));
+    fs::write(project.join("package.json"), manifest.to_string()).unwrap();
+    let url = registry.registry_url();
+    let r = support::installs::install(
+        env,
+        mode,
+        &["npm", "install", "--registry", &url],
+        project,
+        vars,
+    );
+    let result = fs::read(project.join("node_modules").join(probe).join("result.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(Value::Null);
+    (r, result)
+}
+
+/// Unix listeners at `socks` (name, path); the names of those a client
+/// wrote a line containing "EYES14" to.
+fn listen(socks: &[(&str, PathBuf)]) -> Arc<Mutex<Vec<String>>> {
+    let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+    for (name, sock) in socks {
+        fs::create_dir_all(sock.parent().unwrap()).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+        let heard = heard.clone();
+        let name = name.to_string();
+        // Never joined: it waits for a client that may not come.
+        std::thread::spawn(move || {
+            for mut c in listener.incoming().flatten() {
+                let mut buf = [0u8; 64];
+                let n = c.read(&mut buf).unwrap_or(0);
+                if String::from_utf8_lossy(&buf[..n]).contains("EYES14") {
+                    heard.lock().unwrap().push(name.clone());
+                }
+            }
+        });
+    }
+    heard
+}
+
+/// A dependency's postinstall that connects to every socket of the JSON
+/// object in `$PW_SOCKS` (name → path) and writes a line: `r[name]` is `ok`
+/// or the error code.
+const CONNECT_PROBE: &str = r#"
+const cp = require("child_process");
+const socks = JSON.parse(process.env.PW_SOCKS || "{}");
+const js = `const net = require("net"); const socks = ${JSON.stringify(socks)}; const out = {};
+let left = Object.keys(socks).length;
+const done = () => { if (--left === 0) process.stdout.write(JSON.stringify(out)); };
+for (const [k, p] of Object.entries(socks)) {
+  const s = net.connect(p, () => { s.write("EYES14 " + k + "\\n"); out[k] = "ok"; s.end(); done(); });
+  s.on("error", e => { out[k] = e.code; done(); });
+}`;
+const got = JSON.parse(cp.execFileSync(process.execPath, ["-e", js], {timeout: 10000}).toString());
+for (const [k, v] of Object.entries(got)) r[k] = v;
+"#;
+
+/// The names in `heard` whose socket no finding of medium or more names.
+fn unseen(
+    heard: &Arc<Mutex<Vec<String>>>,
+    socks: &[(&str, PathBuf)],
+    r: &support::installs::Installed,
+) -> Vec<String> {
+    let serious = r.serious();
+    heard
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|name| {
+            let p = &socks.iter().find(|(n, _)| n == name).unwrap().1;
+            !serious
+                .iter()
+                .any(|f| f.to_string().contains(&p.display().to_string()))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Round 13's fix for unix sockets is by place: protect connects only to
+/// sockets below the install's own places, the plan's write roots, caches
+/// and logs among them (`setup::unix_allowed`). The plan's log directory
+/// comes from the project's `.npmrc` (`logs-dir`), a file of the cloned
+/// repository: `logs-dir=${XDG_RUNTIME_DIR}` makes the user's runtime
+/// directory one of the install's own places, and a dependency's
+/// postinstall reaches the editors', terminals' and ssh agents' sockets
+/// there (round 13's bypasses 2 and 5 again). A second install shows that
+/// even a grant pkgwarden refuses (`logs-dir=~/.ssh`, a secret store, in
+/// `refused_grants`) still counts as a place for sockets: `~/.ssh/agent.sock`.
+#[test]
+#[ignore = "round 14: a project's .npmrc logs-dir (or cache) makes any directory a place whose unix sockets protect connects to"]
+fn a_project_npmrc_makes_no_place_for_sockets() {
+    use support::probes::{deps, probe};
+    let registry = NpmRegistry::start_with(vec![probe("pw-sock", CONNECT_PROBE)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let run = home.join("run");
+    let socks: Vec<(&str, PathBuf)> = vec![
+        ("nvim", run.join("nvim.4242.0")),
+        ("gcr_ssh", run.join("gcr/ssh")),
+        ("ssh_agent", home.join(".ssh/agent.sock")),
+    ];
+    let heard = listen(&socks);
+    let project = env.home.subdir("proj");
+    let json = |s: &[(&str, PathBuf)]| {
+        let m: serde_json::Map<String, Value> = s
+            .iter()
+            .map(|(k, p)| (k.to_string(), Value::from(p.display().to_string())))
+            .collect();
+        Value::Object(m).to_string()
+    };
+    let mut failures = Vec::new();
+    for (npmrc, wanted) in [
+        ("logs-dir=${XDG_RUNTIME_DIR}\n", &socks[..2]),
+        ("logs-dir=~/.ssh\n", &socks[2..]),
+    ] {
+        fs::write(project.join(".npmrc"), npmrc).unwrap();
+        heard.lock().unwrap().clear();
+        let vars = [
+            ("XDG_RUNTIME_DIR", run.display().to_string()),
+            ("PW_SOCKS", json(wanted)),
+        ];
+        let (r, result) = npm_install_with(
+            &env,
+            &registry,
+            "protect",
+            &project,
+            &deps(&["pw-sock"]),
+            "pw-sock",
+            &vars,
+        );
+        assert!(!result.is_null(), "pw-sock did not run\n{}", r.stderr);
+        // The listeners read what was written before the install ended.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let missed = unseen(&heard, wanted, &r);
+        if !missed.is_empty() {
+            failures.push(format!(
+                "{npmrc:?}: reached with no finding of medium or more: {missed:?}\n{result:#}\n{:#}",
+                r.report["findings"]
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
