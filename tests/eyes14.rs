@@ -56,8 +56,12 @@ fn listen(socks: &[(&str, PathBuf)]) -> Arc<Mutex<Vec<String>>> {
             for mut c in listener.incoming().flatten() {
                 let mut buf = [0u8; 64];
                 let n = c.read(&mut buf).unwrap_or(0);
-                if String::from_utf8_lossy(&buf[..n]).contains("EYES14") {
-                    heard.lock().unwrap().push(name.clone());
+                let line = String::from_utf8_lossy(&buf[..n]).to_string();
+                if line.contains("EYES14") {
+                    heard
+                        .lock()
+                        .unwrap()
+                        .push(format!("{name}: {}", line.trim()));
                 }
             }
         });
@@ -93,8 +97,9 @@ fn unseen(
         .lock()
         .unwrap()
         .iter()
-        .filter(|name| {
-            let p = &socks.iter().find(|(n, _)| n == name).unwrap().1;
+        .filter(|line| {
+            let name = line.split(':').next().unwrap();
+            let p = &socks.iter().find(|(n, _)| *n == name).unwrap().1;
             !serious
                 .iter()
                 .any(|f| f.to_string().contains(&p.display().to_string()))
@@ -167,4 +172,70 @@ fn a_project_npmrc_makes_no_place_for_sockets() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A bin the root project's postinstall runs: hard-links the socket
+/// `~/app/app.sock` into its own package directory (below the write root
+/// `node_modules`), into the private TMPDIR and into HOME, symlinks it (a
+/// control), and connects to each name and to the socket itself (a
+/// control).
+const LINK_PROBE: &str = r#"
+const cp = require("child_process");
+const sock = path.join(home, "app", "app.sock");
+const here = __dirname;
+const tmp = require("os").tmpdir();
+t("hardlink", () => fs.linkSync(sock, path.join(here, "hard.sock")));
+t("hardlink_tmp", () => fs.linkSync(sock, path.join(tmp, "hard.sock")));
+t("hardlink_home", () => fs.linkSync(sock, path.join(home, "hard.sock")));
+t("symlink", () => fs.symlinkSync(sock, path.join(here, "soft.sock")));
+const socks = {direct: sock, hard: path.join(here, "hard.sock"), hard_tmp: path.join(tmp, "hard.sock"), hard_home: path.join(home, "hard.sock"), soft: path.join(here, "soft.sock")};
+const js = `const net = require("net"); const socks = ${JSON.stringify(socks)}; const out = {};
+let left = Object.keys(socks).length;
+const done = () => { if (--left === 0) process.stdout.write(JSON.stringify(out)); };
+for (const [k, p] of Object.entries(socks)) {
+  const s = net.connect(p, () => { s.write("EYES14 " + k + "\\n"); out[k] = "ok"; s.end(); done(); });
+  s.on("error", e => { out[k] = e.code; done(); });
+}`;
+const got = JSON.parse(cp.execFileSync(process.execPath, ["-e", js], {timeout: 10000}).toString());
+for (const [k, v] of Object.entries(got)) r["connect_" + k] = v;
+"#;
+
+/// Round 13's socket rule judges the socket file by the place its path
+/// resolves to. A hard link is a second name for the same inode in
+/// another place: in protect, HOME's writable tree, the write roots and
+/// the private TMPDIR all carry landlock's `REFER` right for the root
+/// project's scripts, so its postinstall links a socket of the user's
+/// (`~/app/app.sock` here; 1Password's `~/.1password/agent.sock`,
+/// Bitwarden's `~/.bitwarden-ssh-agent.sock`, podman machine's below
+/// `~/.local/share/containers`, … in life) into `node_modules` or TMPDIR
+/// and connects to that name: reached, no finding (the link is no write
+/// pkgwarden reports; the direct connect and the symlink are refused,
+/// high). A dependency's postinstall (nested domain) gets EXDEV for the
+/// link.
+#[test]
+#[ignore = "round 14: a root script hard-links a user's socket from HOME into node_modules or TMPDIR and connects to it in protect"]
+fn a_hard_link_does_not_bring_a_socket_into_the_install() {
+    use support::probes::{deps, install_in, root_tool};
+    let registry = NpmRegistry::start_with(vec![root_tool(LINK_PROBE)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let socks: Vec<(&str, PathBuf)> = vec![("app", home.join("app/app.sock"))];
+    let heard = listen(&socks);
+    let project = env.home.subdir("proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    let (r, result) = install_in(
+        &env, &registry, "npm", "protect", &project, &manifest, "pw-tool",
+    );
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The direct connect is refused (the control); any line heard came
+    // through a link.
+    assert_eq!(result["connect_direct"], "EACCES", "{result:#}");
+    let heard = heard.lock().unwrap().clone();
+    assert!(
+        heard.is_empty(),
+        "~/app/app.sock reached through a hard link: {heard:?}\n{result:#}\n{:#}",
+        r.report["findings"]
+    );
 }
