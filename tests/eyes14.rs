@@ -323,3 +323,102 @@ fn code_other_programs_load_later_is_not_changed_unseen() {
         "written in protect with no high finding: {landed:#?}\n{result:#}"
     );
 }
+
+/// Installed code in the stores round 12's fix lists, at places its
+/// patterns (`packages` in `policy/installed_code.toml`) do not cover, and
+/// in stores of the same kind it does not list: RubyGems' gemspecs (Ruby
+/// code `Gem::Specification.load` evaluates when RubyGems loads its
+/// specifications) and Bundler's git checkouts beside `gems/`, a Go module
+/// five components deep (the AWS SDK v2's `service/s3`), a crate's
+/// sources when `~/.cargo` is a link to another disk, fnm's and Volta's
+/// Node installs, a jar in Maven's and Gradle's caches.
+const STORE_CODE: &[&str] = &[
+    ".gem/ruby/3.1.0/specifications/rake-13.0.6.gemspec",
+    ".gem/ruby/3.1.0/bundler/gems/rails-0123456789ab/railties/lib/rails.rb",
+    "go/pkg/mod/github.com/aws/aws-sdk-go-v2/service/s3@v1.50.0/api_client.go",
+    ".cargo/registry/src/index.crates.io-6f17d22bba15001f/serde-1.0.200/build.rs",
+    ".local/share/fnm/node-versions/v20.11.0/installation/lib/node_modules/npm/index.js",
+    ".volta/tools/image/node/20.11.0/lib/node_modules/npm/index.js",
+    ".local/share/fnm/node-versions/v20.11.0/installation/bin/npx",
+    ".volta/tools/image/node/20.11.0/bin/npx",
+    ".m2/repository/org/example/lib/1.0/lib-1.0.jar",
+    ".gradle/caches/modules-2/files-2.1/org.example/lib/1.0/0123abcd/lib-1.0.jar",
+];
+
+/// Class 4 (installed code), round 12's fix from its edges. The root
+/// project's postinstall (protect) appends a line to each existing file of
+/// [`STORE_CODE`] (with `~/.cargo` a link to `~/disk/cargo`, as a user
+/// with a big cache on another disk has it). Each runs later, outside the
+/// sandbox. A control, `~/.gem/ruby/3.1.0/gems/rake-13.0.6/lib/rake.rb`,
+/// is `tamper.installed-package` high.
+#[test]
+#[ignore = "round 14: gemspecs, Bundler's git gems, a Go module 5 deep, a crate under a linked ~/.cargo, fnm's and Volta's Node, Maven/Gradle jars are changed in protect with no high finding"]
+fn store_code_at_the_patterns_edges_is_not_changed_unseen() {
+    use support::probes::{deps, install_in, root_tool};
+    let control = ".gem/ruby/3.1.0/gems/rake-13.0.6/lib/rake.rb";
+    let all: Vec<&str> = STORE_CODE.iter().copied().chain([control]).collect();
+    let body: String = all
+        .iter()
+        .map(|p| {
+            format!(
+                "t({p:?}, () => fs.appendFileSync(path.join(home, {p:?}), \"\\n# \" + M + \"\\n\"));\n"
+            )
+        })
+        .collect();
+    let registry = NpmRegistry::start_with(vec![root_tool(&body)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path();
+    fs::create_dir_all(home.join("disk/cargo")).unwrap();
+    std::os::unix::fs::symlink(home.join("disk/cargo"), home.join(".cargo")).unwrap();
+    for p in &all {
+        let f = home.join(p);
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        if p.contains("/bin/") {
+            use std::os::unix::fs::PermissionsExt;
+            fs::write(&f, "#!/usr/bin/env node\n// installed\n").unwrap();
+            fs::set_permissions(&f, fs::Permissions::from_mode(0o755)).unwrap();
+        } else {
+            fs::write(&f, "# installed\n").unwrap();
+        }
+    }
+    let project = env.home.subdir("proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    let (r, result) = install_in(
+        &env, &registry, "npm", "protect", &project, &manifest, "pw-tool",
+    );
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    let findings = r.report["findings"].as_array().cloned().unwrap_or_default();
+    let said = |f: &Path| -> Vec<String> {
+        let real = f.canonicalize().unwrap_or(f.to_path_buf());
+        findings
+            .iter()
+            .filter(|x| {
+                let s = x.to_string();
+                s.contains(&f.display().to_string()) || s.contains(&real.display().to_string())
+            })
+            .map(|x| format!("{} {}", x["rule"], x["severity"]))
+            .collect()
+    };
+    let high = |s: &[String]| {
+        s.iter()
+            .any(|x| x.contains("high") || x.contains("critical"))
+    };
+    let ctl = said(&home.join(control));
+    assert!(high(&ctl), "the control is not high: {ctl:?}\n{result:#}");
+    let mut landed = Vec::new();
+    for p in STORE_CODE {
+        let f = home.join(p);
+        let written = fs::read_to_string(&f)
+            .unwrap_or_default()
+            .contains("PWPOISON");
+        let s = said(&f);
+        if written && !high(&s) {
+            landed.push(format!("{p} (findings: {s:?})"));
+        }
+    }
+    assert!(
+        landed.is_empty(),
+        "written in protect with no high finding: {landed:#?}\n{result:#}"
+    );
+}
