@@ -506,3 +506,89 @@ fn removing_one_dependency_does_not_install_the_rest_unmonitored() {
     }
     assert!(ran.is_empty(), "{ran:#?}");
 }
+
+/// An sdist's setup.py that leaves `~/eyes14-ran/<$PW_CMD>` when it can.
+const MARK_SETUP: &str = r#"import os
+d = os.path.join(os.environ["HOME"], "eyes14-ran")
+try:
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, os.environ.get("PW_CMD", "unknown")), "w") as f:
+        f.write("ran\n")
+except OSError:
+    pass
+from setuptools import setup
+setup(name="pwrun", version="1.0.0", packages=["pwrun"])
+"#;
+
+/// Issue 9 focus: the shim and `python` shapes. `classify_python` counts
+/// only `-m pip`/`-m pip.__main__`/`-m ensurepip` as installs. pip ships
+/// `pip/__pip-runner__.py` (pip ≥ 22.3; what pip itself runs for build
+/// dependencies), which runs pip's main: `python -m pip.__pip-runner__
+/// install X` installs; and a script operand that is pip's own directory
+/// (`python …/site-packages/pip install X`, the shape of pip's zipapp
+/// `python pip.pyz install X`) runs `pip/__main__.py`. Through the
+/// `python3` shim both exec the real interpreter directly: the sdist's
+/// setup.py runs with no sandbox, no report. Control: `-m pip install`
+/// is monitored (a report).
+#[test]
+#[ignore = "round 14: python -m pip.__pip-runner__ install / python <pip dir or pip.pyz> install reach the real pip without the sandbox"]
+fn pip_run_another_way_is_still_an_install() {
+    let index = support::pypi::sdist_index("pwrun", MARK_SETUP);
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let site = fs::read_dir(venv.join("lib"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.join("pip/__pip-runner__.py").is_file())
+        .expect("a pip with __pip-runner__.py in the test venv");
+    let pip_dir = site.join("pip").display().to_string();
+    let url = index.index_url();
+    let target = |t: &str| {
+        env.home
+            .path()
+            .join("targets")
+            .join(t)
+            .display()
+            .to_string()
+    };
+    let mut unmonitored = Vec::new();
+    for (tag, lead) in [
+        ("control", vec!["-m", "pip"]),
+        ("runner", vec!["-m", "pip.__pip-runner__"]),
+        ("pip_dir", vec![pip_dir.as_str()]),
+    ] {
+        let before = env.report_files();
+        let t = target(tag);
+        let mut cmd = env.shim("python3");
+        cmd.args(&lead)
+            .args([
+                "install",
+                "--no-cache-dir",
+                "--use-pep517",
+                "--index-url",
+                &url,
+                "--target",
+                &t,
+                "pwrun",
+            ])
+            .current_dir(env.home.path())
+            .env("PW_CMD", tag);
+        let out = run(&mut cmd);
+        let ran = env.home.path().join("eyes14-ran").join(tag).exists();
+        let reports = env.report_files().len() - before.len();
+        if tag == "control" {
+            assert_eq!(reports, 1, "the control is monitored\n{}", stderr_str(&out));
+            continue;
+        }
+        let installed = Path::new(&t).join("pwrun").is_dir();
+        if reports == 0 && (ran || installed) {
+            unmonitored.push(format!(
+                "python3 {} install: setup.py ran: {ran}, installed: {installed}, no report",
+                lead.join(" ")
+            ));
+        }
+    }
+    assert!(unmonitored.is_empty(), "{unmonitored:#?}");
+}
