@@ -592,3 +592,98 @@ fn pip_run_another_way_is_still_an_install() {
     }
     assert!(unmonitored.is_empty(), "{unmonitored:#?}");
 }
+
+/// A bin the root project's postinstall runs: drops programs in
+/// `~/eyes14-drop` and runs each once in a way that names no dropped file
+/// as the program or an interpreter's operand: a shell sourcing it from a
+/// command string, node requiring it from an inline script, python
+/// exec-ing its text, make running a dropped makefile's recipe, a dropped
+/// shared library preloaded into `echo`, and a dropped directory run by
+/// node (its `index.js`) and by python (its `__main__.py`). A control:
+/// `sh <abs>/ctl.sh`.
+const DROP_PROBE14: &str = r#"
+const cp = require("child_process");
+const dir = path.join(home, "eyes14-drop");
+fs.mkdirSync(path.join(dir, "nodeapp"), {recursive: true});
+fs.mkdirSync(path.join(dir, "pyapp"), {recursive: true});
+fs.writeFileSync(path.join(dir, "ctl.sh"), "echo EYES14-RAN\n");
+fs.writeFileSync(path.join(dir, "src.sh"), "echo EYES14-RAN\n");
+fs.writeFileSync(path.join(dir, "req.js"), "console.log('EYES14-RAN');\n");
+fs.writeFileSync(path.join(dir, "exec.py"), "print('EYES14-RAN')\n");
+fs.writeFileSync(path.join(dir, "drop.mk"), "all:\n\t@echo EYES14-RAN\n");
+fs.copyFileSync("/lib/x86_64-linux-gnu/libm.so.6", path.join(dir, "pre.so"));
+fs.writeFileSync(path.join(dir, "nodeapp", "index.js"), "console.log('EYES14-RAN');\n");
+fs.writeFileSync(path.join(dir, "pyapp", "__main__.py"), "print('EYES14-RAN')\n");
+const ran = (cmd, args, opts) => {
+  const out = cp.execFileSync(cmd, args, Object.assign({timeout: 10000}, opts || {})).toString();
+  if (!out.includes("EYES14-RAN")) throw new Error(out);
+};
+t("control", () => ran("sh", [path.join(dir, "ctl.sh")]));
+t("source_c", () => ran("sh", ["-c", ". " + path.join(dir, "src.sh")]));
+t("node_require", () => ran("node", ["-e", "require(" + JSON.stringify(path.join(dir, "req.js")) + ")"]));
+t("python_exec", () => ran("python3", ["-c", "exec(open(" + JSON.stringify(path.join(dir, "exec.py")) + ").read())"]));
+t("make_f", () => ran("make", ["-s", "-f", path.join(dir, "drop.mk")]));
+t("ld_preload", () => ran("/bin/echo", ["EYES14-RAN"], {env: Object.assign({}, process.env, {LD_PRELOAD: path.join(dir, "pre.so")})}));
+t("node_dir", () => ran("node", [path.join(dir, "nodeapp")]));
+t("python_dir", () => ran("python3", [path.join(dir, "pyapp")]));
+"#;
+
+/// Class 8 (transient execution), past round 13's fix: `exec.dropped`
+/// judges the executable and an interpreter's operands. The root
+/// project's postinstall (protect) runs each program of [`DROP_PROBE14`]:
+/// the control is `exec.dropped`; the others run what was dropped with no
+/// `exec.dropped` finding (in a hidden or scratch place a `hidden.script`
+/// would still say the write; here, a plain directory of HOME, nothing
+/// does but `drop.binary` for the library).
+#[test]
+#[ignore = "round 14: a dropped file sourced, required, exec'd from -c/-e, run as a makefile, preloaded, or run as a directory is no exec.dropped"]
+fn a_dropped_program_run_without_naming_it_is_dropped() {
+    use support::probes::{deps, install_in, root_tool};
+    let registry = NpmRegistry::start_with(vec![root_tool(DROP_PROBE14)]);
+    let env = ShimEnv::new(&[]);
+    // A directory of the user's, already there (protect lets no new
+    // top-level entry of HOME be made).
+    let dir = env.home.subdir("eyes14-drop");
+    let project = env.home.subdir("proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    let (r, result) = install_in(
+        &env, &registry, "npm", "protect", &project, &manifest, "pw-tool",
+    );
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    let dropped: Vec<String> = r.report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"].as_str() == Some("exec.dropped"))
+        .map(|f| f.to_string())
+        .collect();
+    let seen = |file: &str| {
+        let p = dir.join(file).display().to_string();
+        dropped.iter().any(|f| f.contains(&p))
+    };
+    assert_eq!(result["control"], "ok", "{result:#}");
+    assert!(
+        seen("ctl.sh"),
+        "the control is not exec.dropped\n{:#}",
+        r.report["findings"]
+    );
+    let unseen: Vec<&str> = [
+        ("source_c", "src.sh"),
+        ("node_require", "req.js"),
+        ("python_exec", "exec.py"),
+        ("make_f", "drop.mk"),
+        ("ld_preload", "pre.so"),
+        ("node_dir", "nodeapp"),
+        ("python_dir", "pyapp"),
+    ]
+    .into_iter()
+    .filter(|(k, file)| result[*k] == "ok" && !seen(file))
+    .map(|(k, _)| k)
+    .collect();
+    assert!(
+        unseen.is_empty(),
+        "ran with no exec.dropped: {unseen:?}\n{result:#}\n{:#}",
+        r.report["findings"]
+    );
+}
