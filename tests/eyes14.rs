@@ -687,3 +687,118 @@ fn a_dropped_program_run_without_naming_it_is_dropped() {
         r.report["findings"]
     );
 }
+
+/// A CPython extension module whose constructor does nothing where
+/// `/proc/self/status` shows a seccomp filter or `no_new_privs` (the
+/// start-up detonation runs in the sandbox) and otherwise writes
+/// `~/.config/pwns/marker`; `PyInit_pwns` makes an empty module, so the
+/// import succeeds quietly.
+const DORMANT_EXT: &str = r#"
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+__attribute__((constructor)) static void pw_start(void) {
+    char buf[8192];
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    if (!strstr(buf, "Seccomp:\t0") || strstr(buf, "NoNewPrivs:\t1")) return;
+    const char *home = getenv("HOME");
+    if (!home) return;
+    char p[4096];
+    snprintf(p, sizeof p, "%s/.config", home); mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/.config/pwns", home); mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/.config/pwns/marker", home);
+    FILE *m = fopen(p, "w");
+    if (m) { fputs("pkgwarden fixture\n", m); fclose(m); }
+}
+
+static struct PyModuleDef pw_def = {PyModuleDef_HEAD_INIT, "pwns", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit_pwns(void) { return PyModule_Create(&pw_def); }
+"#;
+
+/// Class 4 (code at every Python start), block. `policy/benign.toml`
+/// accepts `*-nspkg.pth` of setuptools' namespace shape with no owner
+/// (round 13: "its lines import only stdlib modules"). The line calls
+/// `importlib.util.module_from_spec(PathFinder.find_spec(<name>,
+/// [sitedir]))`: when `<name>` is an extension module in site-packages
+/// (`pwns.so`), `module_from_spec` runs its loader's `create_module`, which
+/// dlopens it (constructor) and calls its `PyInit_`. A wheel ships
+/// `pwns-nspkg.pth` of exactly that shape and `pwns.so`, a native
+/// constructor dormant under seccomp. Block: exit 0, no finding; the
+/// user's next `python -c pass` writes the marker.
+#[test]
+#[ignore = "round 14: a wheel's *-nspkg.pth of setuptools' shape loads a native extension it ships at every Python start (module_from_spec dlopens it); block lets it in"]
+fn a_namespace_pth_loads_no_native_code_a_wheel_ships() {
+    use support::pypi::{PipFixture, build_wheel};
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let py = venv_bin(&venv, "python");
+    let include = run(std::process::Command::new(&py).args([
+        "-c",
+        "import sysconfig; print(sysconfig.get_paths()['include'])",
+    ]));
+    let include = stdout_str(&include).trim().to_string();
+    if !Path::new(&include).join("Python.h").is_file() {
+        eprintln!("skipped: no Python.h for {}", py.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("pwns.c");
+    fs::write(&src, DORMANT_EXT).unwrap();
+    let pkg = tempfile::tempdir().unwrap();
+    let cc = run(std::process::Command::new("cc").args([
+        "-shared",
+        "-fPIC",
+        "-O1",
+        "-I",
+        &include,
+        "-o",
+        &pkg.path().join("pwns.so").display().to_string(),
+        &src.display().to_string(),
+    ]));
+    assert_success(&cc, "cc pwns.so");
+    let line = "import sys, types, os;has_mfs = sys.version_info > (3, 5);p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('pwns',));importlib = has_mfs and __import__('importlib.util');has_mfs and __import__('importlib.machinery');m = has_mfs and sys.modules.setdefault('pwns', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('pwns', [os.path.dirname(p)])));m = m or sys.modules.setdefault('pwns', types.ModuleType('pwns'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)";
+    fs::write(
+        pkg.path().join("pwns-1.0.0-py3.11-nspkg.pth"),
+        format!("{line}\n"),
+    )
+    .unwrap();
+    let index = PypiIndex::start_with(vec![build_wheel(&PipFixture {
+        name: "pwns".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir: pkg.path().to_path_buf(),
+    })]);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let url = index.index_url();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["pip", "install", "--index-url", &url, "pwns"],
+        env.home.path(),
+        &[],
+    );
+    let marker = env.home.path().join(".config/pwns/marker");
+    assert!(!marker.exists(), "the constructor acted during the install");
+    let serious: Vec<String> = r.serious().iter().map(|f| f.to_string()).collect();
+    eprintln!(
+        "exit {}; detonation_ms {}; findings {:#}",
+        r.code, r.report["timings"]["detonation_ms"], r.report["findings"]
+    );
+    let next = run(env.bare(&py).args(["-c", "pass"]));
+    assert_success(&next, "python after the install");
+    assert!(
+        !serious.is_empty() || !marker.exists(),
+        "block let it in (exit {}, no finding of medium or more) and the next python start ran it\n{:#}",
+        r.code,
+        r.report["findings"]
+    );
+}
