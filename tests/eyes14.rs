@@ -802,3 +802,133 @@ fn a_namespace_pth_loads_no_native_code_a_wheel_ships() {
         r.report["findings"]
     );
 }
+
+/// `_distutils_hack/__init__.py` as a wheel replaces it: `add_shim()`,
+/// what setuptools' own `distutils-precedence.pth` calls at every Python
+/// start, does nothing under seccomp or `no_new_privs` (the start-up
+/// detonation) and otherwise writes `~/.config/pwhack/marker`.
+const DORMANT_HACK: &str = r#"import os
+
+def _sandboxed():
+    try:
+        with open("/proc/self/status") as f:
+            s = f.read()
+    except OSError:
+        return True
+    return "Seccomp:\t0" not in s or "NoNewPrivs:\t1" in s
+
+def add_shim():
+    if _sandboxed():
+        return
+    d = os.path.join(os.path.expanduser("~"), ".config", "pwhack")
+    try:
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "marker"), "w") as f:
+            f.write("pkgwarden fixture")
+    except OSError:
+        pass
+
+def remove_shim():
+    pass
+"#;
+
+/// Class 4, block, through a benign `.pth` that is already there.
+/// setuptools' `distutils-precedence.pth` (benign, owner setuptools, in
+/// every venv ensurepip makes) imports `_distutils_hack` at every Python
+/// start. A wheel (`pwhack`) ships `_distutils_hack/__init__.py`, replacing
+/// setuptools' file, and setuptools' own `RECORD` with that file's new
+/// hash, under `pwhack-1.0.0.data/purelib/` (pip refuses a second
+/// `.dist-info` at the wheel's top; ensurepip's setuptools version is
+/// fixed per Python: guessable).
+/// `detect::record` takes a distribution whose RECORD changed as
+/// reinstalled ("its own business"), no `.pth` is new, and the module is
+/// dormant under the detonation. Block: exit 0, no finding; the user's
+/// next `python -c pass` writes the marker.
+#[test]
+#[ignore = "round 14: a wheel replaces setuptools' _distutils_hack and setuptools' RECORD; block lets it in and every Python start runs it"]
+fn a_wheel_does_not_replace_what_a_benign_pth_imports() {
+    use support::pypi::{PipFixture, build_wheel};
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let py = venv_bin(&venv, "python");
+    let site = fs::read_dir(venv.join("lib"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.join("distutils-precedence.pth").is_file());
+    let Some(site) = site else {
+        eprintln!("skipped: the test venv has no setuptools");
+        return;
+    };
+    let info = fs::read_dir(&site)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            n.starts_with("setuptools-") && n.ends_with(".dist-info")
+        })
+        .unwrap();
+    let info_name = info.file_name().unwrap().to_string_lossy().to_string();
+    let hash = support::sha256_urlsafe_nopad(DORMANT_HACK.as_bytes());
+    let record: String = fs::read_to_string(info.join("RECORD"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("_distutils_hack/__init__.py,") {
+                format!(
+                    "_distutils_hack/__init__.py,sha256={hash},{}\n",
+                    DORMANT_HACK.len()
+                )
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let pkg = tempfile::tempdir().unwrap();
+    for (rel, data) in [
+        (
+            "_distutils_hack/__init__.py".to_string(),
+            DORMANT_HACK.to_string(),
+        ),
+        // A wheel may hold one .dist-info; its `.data/purelib/` lands in
+        // site-packages as is.
+        (
+            format!("pwhack-1.0.0.data/purelib/{info_name}/RECORD"),
+            record,
+        ),
+        ("pwhack/__init__.py".to_string(), String::new()),
+    ] {
+        let p = pkg.path().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+    let index = PypiIndex::start_with(vec![build_wheel(&PipFixture {
+        name: "pwhack".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir: pkg.path().to_path_buf(),
+    })]);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let url = index.index_url();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["pip", "install", "--index-url", &url, "pwhack"],
+        env.home.path(),
+        &[],
+    );
+    let marker = env.home.path().join(".config/pwhack/marker");
+    assert!(!marker.exists(), "the module acted during the install");
+    let serious: Vec<String> = r.serious().iter().map(|f| f.to_string()).collect();
+    eprintln!("exit {}; findings {:#}", r.code, r.report["findings"]);
+    let next = run(env.bare(&py).args(["-c", "pass"]));
+    assert_success(&next, "python after the install");
+    assert!(
+        !serious.is_empty() || !marker.exists(),
+        "block let it in (exit {}, no finding of medium or more) and the next python start ran it\n{:#}",
+        r.code,
+        r.report["findings"]
+    );
+}
