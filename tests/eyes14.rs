@@ -932,3 +932,62 @@ fn a_wheel_does_not_replace_what_a_benign_pth_imports() {
         r.report["findings"]
     );
 }
+
+/// Class 3, block: a wheel's `.data/scripts/` lands in the environment's
+/// `bin/` as is (pip rewrites only a `#!python` first line). `pwact` ships
+/// `activate`, replacing the venv's own (what the user's shell sources:
+/// `. venv/bin/activate`; no distribution's RECORD lists it), with a line
+/// first that writes `~/.config/pwact/activate` outside a sandbox. (A
+/// wheel replacing `bin/pip` the same way is `tamper.installed-package`:
+/// pip's RECORD lists it.)
+#[test]
+#[ignore = "round 14: a wheel's .data/scripts/activate replaces the venv's bin/activate (sourced by the user's shell); block lets it in"]
+fn a_wheel_does_not_replace_the_venvs_activate() {
+    use support::pypi::{PipFixture, build_wheel};
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let original = fs::read_to_string(venv.join("bin/activate")).unwrap();
+    let activate = format!(
+        "grep -q 'Seccomp:\t0' /proc/self/status 2>/dev/null && ! grep -q 'NoNewPrivs:\t1' /proc/self/status && mkdir -p \"$HOME/.config/pwact\" && echo fixture > \"$HOME/.config/pwact/activate\"\n{original}"
+    );
+    let pkg = tempfile::tempdir().unwrap();
+    for (rel, data) in [
+        ("pwact-1.0.0.data/scripts/activate", activate),
+        ("pwact/__init__.py", String::new()),
+    ] {
+        let p = pkg.path().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+    let index = PypiIndex::start_with(vec![build_wheel(&PipFixture {
+        name: "pwact".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir: pkg.path().to_path_buf(),
+    })]);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let url = index.index_url();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["pip", "install", "--index-url", &url, "pwact"],
+        env.home.path(),
+        &[],
+    );
+    let marker = env.home.path().join(".config/pwact/activate");
+    assert!(!marker.exists(), "activate ran during the install");
+    let serious: Vec<String> = r.serious().iter().map(|f| f.to_string()).collect();
+    eprintln!("exit {}; findings {:#}", r.code, r.report["findings"]);
+    // The user, later, activates the venv.
+    let act = run(env
+        .bare("bash")
+        .args(["-c", &format!(". {}/bin/activate; true", venv.display())]));
+    assert_success(&act, "activate");
+    assert!(
+        !serious.is_empty() || !marker.exists(),
+        "block let it in (exit {}, no finding of medium or more) and the next activate ran it\n{:#}",
+        r.code,
+        r.report["findings"]
+    );
+}
