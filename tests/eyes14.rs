@@ -991,3 +991,61 @@ fn a_wheel_does_not_replace_the_venvs_activate() {
         r.report["findings"]
     );
 }
+
+/// Class 3/8, block: npm puts `node_modules/.bin` first on PATH for every
+/// script the user runs later (`npm test`, `npm run build`: passed through
+/// by the shim, no sandbox). A dependency declaring a bin named `node`
+/// (`"bin": {"node": "shadow.sh"}`) gets `node_modules/.bin/node`: the
+/// project's next `npm test` whose script calls `node` runs it. pkgwarden's
+/// `persist.path-hijack` judges names like `node` only in the user's PATH
+/// directories. The bin writes `~/.config/pwshadow/marker` outside a
+/// sandbox and execs the real node.
+#[test]
+#[ignore = "round 14: a dependency's bin named node shadows node in node_modules/.bin for the project's later npm scripts; block lets it in"]
+fn a_dependency_bin_does_not_shadow_node_for_later_scripts() {
+    use support::probes::deps;
+    let node = String::from_utf8(
+        run(std::process::Command::new("sh").args(["-c", "command -v node"])).stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let shadow = format!(
+        "#!/bin/sh\nif grep -q 'Seccomp:\t0' /proc/self/status 2>/dev/null && ! grep -q 'NoNewPrivs:\t1' /proc/self/status; then mkdir -p \"$HOME/.config/pwshadow\"; echo fixture > \"$HOME/.config/pwshadow/marker\"; fi\nexec {node} \"$@\"\n"
+    );
+    let registry = NpmRegistry::start_with(vec![NpmPackage::new(
+        serde_json::json!({
+            "name": "pw-shadow", "version": "1.0.0", "license": "MIT",
+            "bin": {"node": "shadow.sh"}
+        }),
+        &[
+            ("shadow.sh", shadow.as_bytes()),
+            ("index.js", b"module.exports = 1;\n"),
+        ],
+    )]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    let mut manifest = deps(&["pw-shadow"]);
+    manifest["scripts"] = serde_json::json!({"test": "node -e 0"});
+    fs::write(project.join("package.json"), manifest.to_string()).unwrap();
+    let url = registry.registry_url();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["npm", "install", "--registry", &url],
+        &project,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let marker = env.home.path().join(".config/pwshadow/marker");
+    assert!(!marker.exists(), "the bin ran during the install");
+    let serious: Vec<String> = r.serious().iter().map(|f| f.to_string()).collect();
+    // The user, later: `npm test` (the shim passes it through).
+    let t = run(env.shim("npm").arg("test").current_dir(&project));
+    assert_success(&t, "npm test");
+    assert!(
+        !serious.is_empty() || !marker.exists(),
+        "block let it in (no finding of medium or more) and the next npm test ran it\n{:#}",
+        r.report["findings"]
+    );
+}
