@@ -1125,3 +1125,101 @@ for (const k of {names:?}) {{
     }
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// Credential stores where a variable of the user's moves them (the XDG
+/// layouts dotfile guides recommend): `(variable, value below HOME, file
+/// below HOME that holds the secret)`. `policy/secrets.toml` names each
+/// store by its default place only.
+const MOVED_STORES: &[(&str, &str, &str)] = &[
+    (
+        "DOCKER_CONFIG",
+        ".config/docker",
+        ".config/docker/config.json",
+    ),
+    (
+        "NPM_CONFIG_USERCONFIG",
+        ".config/npm/npmrc",
+        ".config/npm/npmrc",
+    ),
+    (
+        "CARGO_HOME",
+        ".local/share/cargo",
+        ".local/share/cargo/credentials.toml",
+    ),
+    (
+        "GNUPGHOME",
+        ".local/share/gnupg",
+        ".local/share/gnupg/private-keys-v1.d/EYES14.key",
+    ),
+    (
+        "AWS_SHARED_CREDENTIALS_FILE",
+        ".config/aws/credentials",
+        ".config/aws/credentials",
+    ),
+    ("KUBECONFIG", ".config/kube/config", ".config/kube/config"),
+    ("NETRC", ".config/netrc", ".config/netrc"),
+    ("XDG_CONFIG_HOME", ".xdgconfig", ".xdgconfig/gh/hosts.yml"),
+    (
+        "HISTFILE",
+        ".local/state/bash/history",
+        ".local/state/bash/history",
+    ),
+];
+
+/// Class 10 (credentials), the stores' places. With each variable of
+/// [`MOVED_STORES`] set for pkgwarden, as the user's shell sets it, an npm
+/// dependency's postinstall reads the moved store (docker's registry
+/// auths, npm's own token, cargo's and AWS's credentials, GnuPG's private
+/// keys, the kubeconfig, the netrc, gh's token under a moved
+/// `XDG_CONFIG_HOME`, the shell history), in protect and block.
+#[test]
+#[ignore = "round 14: credential stores moved by DOCKER_CONFIG, NPM_CONFIG_USERCONFIG, CARGO_HOME, GNUPGHOME, AWS_SHARED_CREDENTIALS_FILE, KUBECONFIG, NETRC, XDG_CONFIG_HOME, HISTFILE are readable by package code"]
+fn credential_stores_a_variable_moves_are_hidden() {
+    use support::probes::{deps, probe};
+    let files: Vec<&str> = MOVED_STORES.iter().map(|(_, _, f)| *f).collect();
+    let body = format!(
+        r#"
+for (const f of {files:?}) {{
+  t(f, () => {{ if (!fs.readFileSync(path.join(home, f), "utf8").includes("EYES14-CRED")) throw new Error("other"); }});
+}}
+"#
+    );
+    let registry = NpmRegistry::start_with(vec![probe("pw-moved", &body)]);
+    let mut failed = Vec::new();
+    for mode in ["protect", "block"] {
+        let env = ShimEnv::new(&[]);
+        let home = env.home.path().to_path_buf();
+        let mut vars: Vec<(&str, String)> = Vec::new();
+        for (var, value, file) in MOVED_STORES {
+            let f = home.join(file);
+            fs::create_dir_all(f.parent().unwrap()).unwrap();
+            fs::write(&f, "secret = EYES14-CRED\n").unwrap();
+            vars.push((var, home.join(value).display().to_string()));
+        }
+        let project = env.home.subdir("proj");
+        let (r, result) = npm_install_with(
+            &env,
+            &registry,
+            mode,
+            &project,
+            &deps(&["pw-moved"]),
+            "pw-moved",
+            &vars,
+        );
+        assert!(
+            !result.is_null(),
+            "{mode}: pw-moved did not run\n{}",
+            r.stderr
+        );
+        let read: Vec<&str> = files
+            .iter()
+            .copied()
+            .filter(|f| result[*f] == "ok")
+            .collect();
+        if !read.is_empty() {
+            let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+            failed.push(format!("{mode}: read {read:?}; serious findings {said:?}"));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
