@@ -1223,3 +1223,59 @@ for (const f of {files:?}) {{
     }
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// Issue 9 focus: `python -m <tool>` shapes. pipx's, uv's, poetry's and
+/// conda's own modules install as their commands do (`python3 -m pipx
+/// install X` is how pipx's documentation installs tools where pipx is a
+/// pip package; `python -m uv pip install`, `python -m poetry install`),
+/// but `classify_module` knows only pip and ensurepip: the `python3` shim
+/// execs the real interpreter. Measured with a copy of the shim executable
+/// whose "full pkgwarden" is a stand-in that says it was called, and a
+/// stand-in `python3` (tests/shim_exec.rs' harness).
+#[test]
+#[ignore = "round 14: python3 -m pipx install / -m uv pip install / -m poetry install / -m conda install go to the real interpreter, unmonitored"]
+fn python_m_other_managers_is_an_install() {
+    let home = TestHome::new();
+    let bin = home.subdir("pwbin");
+    let shim = pkgwarden_bin().with_file_name("pkgwarden-shim");
+    fs::copy(&shim, bin.join("pkgwarden-shim")).unwrap();
+    let script = |p: &Path, text: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        fs::write(p, text).unwrap();
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    script(&bin.join("pkgwarden"), "#!/bin/sh\necho full pkgwarden\n");
+    let shims = home.subdir("shims");
+    let real = home.subdir("real");
+    std::os::unix::fs::symlink(bin.join("pkgwarden-shim"), shims.join("python3")).unwrap();
+    script(&real.join("python3"), "#!/bin/sh\necho real python3\n");
+    let mut direct = Vec::new();
+    for args in [
+        &["-m", "pip", "install", "x"][..],
+        &["-m", "pipx", "install", "x"],
+        &["-m", "uv", "pip", "install", "x"],
+        &["-m", "uv", "tool", "install", "x"],
+        &["-m", "poetry", "install"],
+        &["-m", "conda", "install", "x"],
+    ] {
+        let mut cmd = home.command(shims.join("python3"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("PKGWARDEN_") {
+                cmd.env_remove(&k);
+            }
+        }
+        cmd.env("PATH", std::env::join_paths([&shims, &real]).unwrap())
+            .env("PKGWARDEN_SHIMS_DIR", &shims)
+            .args(args);
+        std::os::unix::process::CommandExt::arg0(&mut cmd, "python3");
+        let out = run(&mut cmd);
+        if stdout_str(&out).trim() == "real python3" {
+            direct.push(args.join(" "));
+        }
+    }
+    assert!(
+        !direct.contains(&"-m pip install x".to_string()),
+        "the control went to the real python3"
+    );
+    assert!(direct.is_empty(), "went to the real python3: {direct:#?}");
+}
