@@ -1358,3 +1358,71 @@ for (const f of {rels:?}) {{
     }
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// Class 3 (PATH hijack), block. `persist::path_hijack` passes a console
+/// script the manager writes into a PATH directory unless its name is in
+/// `SHADOWED` (sudo, git, ssh, node, pip, docker, …). A wheel declaring
+/// console scripts named `make`, `cargo`, `apt` and `systemctl` (none
+/// listed) gets them into the environment's `bin/`, on PATH when the venv is
+/// active (and `~/.local/bin` for `--user`, `/usr/local/bin` for root,
+/// both ahead of `/usr/bin`): the user's next `make` runs the package.
+#[test]
+#[ignore = "round 14: a wheel's console scripts named make, cargo, apt, systemctl shadow system commands from a PATH directory; block lets them in"]
+fn a_wheel_does_not_shadow_system_commands() {
+    use support::pypi::{PipFixture, build_wheel};
+    let names = ["make", "cargo", "apt", "systemctl"];
+    let pkg = tempfile::tempdir().unwrap();
+    let ep: String = names
+        .iter()
+        .map(|n| format!("{n} = pwmake:main\n"))
+        .collect();
+    for (rel, data) in [
+        (
+            "pwmake/__init__.py".to_string(),
+            "import os, sys\ndef main():\n    d = os.path.join(os.path.expanduser('~'), '.config', 'pwmake')\n    os.makedirs(d, exist_ok=True)\n    open(os.path.join(d, os.path.basename(sys.argv[0])), 'w').write('fixture')\n".to_string(),
+        ),
+        (
+            "pwmake-1.0.0.dist-info/entry_points.txt".to_string(),
+            format!("[console_scripts]\n{ep}"),
+        ),
+    ] {
+        let p = pkg.path().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+    let index = PypiIndex::start_with(vec![build_wheel(&PipFixture {
+        name: "pwmake".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir: pkg.path().to_path_buf(),
+    })]);
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let url = index.index_url();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["pip", "install", "--index-url", &url, "pwmake"],
+        env.home.path(),
+        &[],
+    );
+    eprintln!("exit {}; findings {:#}", r.code, r.report["findings"]);
+    let serious: Vec<String> = r.serious().iter().map(|f| f.to_string()).collect();
+    let planted: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| venv.join("bin").join(n).is_file())
+        .collect();
+    // The user, later, in the activated venv: `make`.
+    let out = run(env.bare("sh").args(["-c", "make >/dev/null 2>&1; true"]));
+    assert_success(&out, "make");
+    let ran = env.home.path().join(".config/pwmake/make").exists();
+    assert!(
+        !serious.is_empty() || planted.is_empty(),
+        "block let in {planted:?} (exit {}, no finding of medium or more); the next `make` ran the package: {ran}\n{:#}",
+        r.code,
+        r.report["findings"]
+    );
+}
