@@ -29,6 +29,7 @@ mod eyes;
 mod eyes11;
 mod eyes12;
 mod eyes13;
+mod eyes14;
 mod fidelity;
 mod first10;
 mod fnlen;
