@@ -119,7 +119,6 @@ fn unseen(
 /// even a grant pkgwarden refuses (`logs-dir=~/.ssh`, a secret store, in
 /// `refused_grants`) still counts as a place for sockets: `~/.ssh/agent.sock`.
 #[test]
-#[ignore = "round 14: a project's .npmrc logs-dir (or cache) makes any directory a place whose unix sockets protect connects to"]
 fn a_project_npmrc_makes_no_place_for_sockets() {
     use support::probes::{deps, probe};
     let registry = NpmRegistry::start_with(vec![probe("pw-sock", CONNECT_PROBE)]);
@@ -213,7 +212,6 @@ for (const [k, v] of Object.entries(got)) r["connect_" + k] = v;
 /// high). A dependency's postinstall (nested domain) gets EXDEV for the
 /// link.
 #[test]
-#[ignore = "round 14: a root script hard-links a user's socket from HOME into node_modules or TMPDIR and connects to it in protect"]
 fn a_hard_link_does_not_bring_a_socket_into_the_install() {
     use support::probes::{deps, install_in, root_tool};
     let registry = NpmRegistry::start_with(vec![root_tool(LINK_PROBE)]);
@@ -1081,7 +1079,6 @@ const MISSED_VARS: &[(&str, &str)] = &[
 /// is in an npm dependency's postinstall's environment, in protect and
 /// block, with no `cred.env` finding.
 #[test]
-#[ignore = "round 14: SYSTEM_ACCESSTOKEN, CI_JOB_JWT(_V2), a Slack webhook URL, redis://:password@, *_CREDS reach package code in protect and block"]
 fn secret_variables_round_13_missed_are_removed() {
     use support::probes::{deps, probe};
     let names: Vec<&str> = MISSED_VARS.iter().map(|(k, _)| *k).collect();

@@ -1128,7 +1128,7 @@ fn send_unix_for(
         Ok((f, _)) if is_privileged_file(&f, &w.net.privileged_unix) => {
             return refuse(ev, EACCES, false);
         }
-        Ok((_, at)) if !unix_reachable(&w.net, &at) => return refuse(ev, EACCES, false),
+        Ok((f, at)) if !unix_file_reachable(&w.net, &f, &at) => return refuse(ev, EACCES, false),
         Ok((f, _)) => f,
         Err(errno) => return refuse(ev, errno, false),
     };
@@ -1469,7 +1469,7 @@ fn let_through(
             Ok((file, _)) if is_privileged_file(&file, &w.net.privileged_unix) => {
                 refuse(ev, EACCES, false)
             }
-            Ok((_, at)) if !unix_reachable(&w.net, &at) => refuse(ev, EACCES, false),
+            Ok((file, at)) if !unix_file_reachable(&w.net, &file, &at) => refuse(ev, EACCES, false),
             Ok((file, _)) => {
                 connect_for(
                     listener,
@@ -1949,6 +1949,15 @@ fn open_unix(pid: i32, path: &str) -> Result<(OwnedFd, PathBuf), i32> {
 /// True when the socket file at `at` (resolved, opened) may be reached:
 /// anywhere in audit's and an unconfined policy's view, else at or below
 /// one of the allowed places.
+/// [`unix_reachable`] for the opened socket file: where the policy
+/// confines sockets, one with another name (a hard link: `link(2)` of a
+/// user's socket into the install's places) is judged by no place at all,
+/// and refused.
+fn unix_file_reachable(net: &NetPolicy, file: &OwnedFd, at: &Path) -> bool {
+    let confined = net.deny_all_unix || net.unix_confined;
+    unix_reachable(net, at) && !(confined && stat_of(file).is_none_or(|st| st.st_nlink > 1))
+}
+
 fn unix_reachable(net: &NetPolicy, at: &Path) -> bool {
     !(net.deny_all_unix || net.unix_confined) || net.unix_allowed.iter().any(|a| at.starts_with(a))
 }

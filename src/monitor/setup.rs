@@ -288,11 +288,13 @@ impl ProxyEnd {
 
 /// What the seccomp supervisor watches for and refuses.
 /// Where the install may connect to a unix socket (resolved): in protect its
-/// own directories (the private TMPDIR, the plan's roots, caches and logs)
-/// and the system services of `policy/endpoints.toml`; in both protect and
-/// block the policy's `endpoints.unix` (`unix`, `~/` expanded). Directories
-/// are canonicalised, so a socket is compared with what they resolve to.
-pub fn unix_allowed(plan: &InstallPlan, mode: Mode, at: &Place, unix: &[String]) -> Vec<PathBuf> {
+/// private TMPDIR (and the root scripts' private caches beside it) and the
+/// system services of `policy/endpoints.toml`; in both protect and block the
+/// policy's `endpoints.unix` (`unix`, `~/` expanded). Never a directory of
+/// the plan: a project's own configuration names those (`logs-dir`,
+/// `cache`, a `file:` dependency), and may name any. Directories are
+/// canonicalised, so a socket is compared with what they resolve to.
+pub fn unix_allowed(mode: Mode, at: &Place, unix: &[String]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = unix
         .iter()
         .map(|u| crate::paths::expand_tilde(u))
@@ -300,13 +302,7 @@ pub fn unix_allowed(plan: &InstallPlan, mode: Mode, at: &Place, unix: &[String])
         .collect();
     if mode == Mode::Protect {
         out.push(at.tmp.clone());
-        out.extend(
-            plan.write_roots
-                .iter()
-                .chain(&plan.cache_dirs)
-                .chain(&plan.log_dirs)
-                .cloned(),
-        );
+        out.push(at.root_caches.clone());
         out.extend(
             crate::detect::data::endpoints()
                 .unix_services
@@ -338,7 +334,7 @@ pub fn watch(
         privileged_unix: privileged_sockets(at.home.as_deref()),
         deny_all_unix: mode == Mode::Block,
         unix_confined: mode == Mode::Protect,
-        unix_allowed: unix_allowed(plan, mode, at, &policy.endpoints.unix),
+        unix_allowed: unix_allowed(mode, at, &policy.endpoints.unix),
         peers: Some(proxy.peers),
     };
     // Reads recorded as evidence: the hidden stores, and the credentials the

@@ -112,7 +112,8 @@ pub fn is_secret_value(value: &str) -> bool {
         authority
             .rsplit_once('@')
             .and_then(|(userinfo, _)| userinfo.split_once(':'))
-            .is_some_and(|(user, pass)| !user.is_empty() && !pass.is_empty())
+            // A password with no user name (`redis://:pw@host`) too.
+            .is_some_and(|(_, pass)| !pass.is_empty())
     })
 }
 
@@ -160,6 +161,10 @@ mod tests {
     #[test]
     fn names_and_values() {
         for n in [
+            "SYSTEM_ACCESSTOKEN",
+            "CI_JOB_JWT_V2",
+            "SLACK_WEBHOOK_URL",
+            "DOCKER_CREDS",
             "DATABASE_URL",
             "DEPLOY_PAT",
             "SENTRY_DSN",
@@ -189,6 +194,7 @@ mod tests {
             "https://user:tok@127.0.0.1/simple",
             "a https://x:y@h b",
             "redis://default:pw@h:6379",
+            "redis://:pw@h:6379/0",
         ] {
             assert!(is_secret_value(v), "{v}");
         }
