@@ -1174,7 +1174,6 @@ const MOVED_STORES: &[(&str, &str, &str)] = &[
 /// keys, the kubeconfig, the netrc, gh's token under a moved
 /// `XDG_CONFIG_HOME`, the shell history), in protect and block.
 #[test]
-#[ignore = "round 14: credential stores moved by DOCKER_CONFIG, NPM_CONFIG_USERCONFIG, CARGO_HOME, GNUPGHOME, AWS_SHARED_CREDENTIALS_FILE, KUBECONFIG, NETRC, XDG_CONFIG_HOME, HISTFILE are readable by package code"]
 fn credential_stores_a_variable_moves_are_hidden() {
     use support::probes::{deps, probe};
     let files: Vec<&str> = MOVED_STORES.iter().map(|(_, _, f)| *f).collect();
@@ -1289,7 +1288,6 @@ fn python_m_other_managers_is_an_install() {
 /// reads `.env` files by path from the project root (its cwd is its own
 /// package directory: `../../` is the project).
 #[test]
-#[ignore = "round 14: .env files of a monorepo's packages, and the project's own when npm runs in a subdirectory, are readable by package code"]
 fn the_projects_env_files_are_hidden_wherever_they_lie() {
     use support::probes::{deps, probe};
     let rels = [".env", "apps/web/.env.local", "packages/api/.env"];

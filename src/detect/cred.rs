@@ -17,10 +17,21 @@ pub fn is_credential(p: &Path, home: Option<&Path>, cwd: &Path) -> bool {
     if s.starts_with("/proc/") && s.ends_with("/environ") && !s.starts_with("/proc/self/") {
         return true;
     }
-    if p.parent() == Some(cwd)
-        && p.file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with(".env"))
+    // A project's `.env*`: beneath the working directory (not in what it
+    // installed), or beside one of its parents inside HOME (the project
+    // above a subdirectory the manager ran in).
+    if p.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with(".env"))
+        && p.parent().is_some_and(|dir| {
+            (dir.starts_with(cwd) && !p.components().any(|c| c.as_os_str() == "node_modules"))
+                || (cwd.starts_with(dir) && home.is_some_and(|h| dir.starts_with(h) && dir != h))
+        })
     {
+        return true;
+    }
+    // Where a variable moved a store.
+    let (hidden, readable) = crate::sandbox::moved();
+    if hidden.iter().chain(readable).any(|m| p.starts_with(m)) {
         return true;
     }
     // The stores the sandbox hides, and those the managers need readable.

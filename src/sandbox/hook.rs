@@ -337,6 +337,48 @@ pub fn config_files(plan: &InstallPlan) -> Vec<PathBuf> {
     out
 }
 
+/// Directories a project's `.env*` search does not enter: installed code,
+/// environments, build outputs, version control.
+const NOT_PROJECT: &[&str] = &[
+    "node_modules",
+    ".git",
+    ".venv",
+    "venv",
+    "__pycache__",
+    "target",
+    ".tox",
+    ".nox",
+];
+
+/// The `.env*` files of the project at `root`, at most five directories deep
+/// and 5,000 directory entries read (a project's own tree, not what it
+/// installed), links not followed.
+pub fn env_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut budget = 5_000usize;
+    let mut dirs = vec![(root.to_path_buf(), 0usize)];
+    while let Some((dir, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if budget == 0 {
+                return out;
+            }
+            budget -= 1;
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            let Ok(t) = e.file_type() else { continue };
+            if name.starts_with(".env") && !t.is_dir() {
+                out.push(e.path());
+            } else if t.is_dir() && depth < 5 && !NOT_PROJECT.contains(&name.as_ref()) {
+                dirs.push((e.path(), depth + 1));
+            }
+        }
+    }
+    out
+}
+
 /// What package code may not read although the install may (the
 /// manager's own credentials, the project's `.env*`), and what it may read
 /// as landlock grants: everything but those and the install's hidden
@@ -352,13 +394,21 @@ pub fn package_code_reads(
         hide.extend(super::readable_credentials().iter().map(|c| home.join(c)));
         hide.extend(super::package_code_secrets(home));
     }
-    if let Ok(entries) = std::fs::read_dir(cwd) {
-        hide.extend(
-            entries
-                .flatten()
-                .filter(|e| e.file_name().to_string_lossy().starts_with(".env"))
-                .map(|e| e.path()),
-        );
+    hide.extend(super::moved_readable());
+    // The project's `.env*` files: the working directory's, and those
+    // anywhere in the project the install runs in (a monorepo's
+    // `apps/web/.env.local`; the project above a subdirectory npm ran in).
+    let mut roots = vec![cwd.to_path_buf()];
+    roots.extend(
+        plan.write_roots
+            .iter()
+            .filter(|r| r.file_name().is_some_and(|n| n == "node_modules"))
+            .filter_map(|r| r.parent().map(Path::to_path_buf)),
+    );
+    roots.sort();
+    roots.dedup();
+    for root in &roots {
+        hide.extend(env_files(root));
     }
     hide.retain(|p| p.symlink_metadata().is_ok());
     hide.sort();

@@ -92,13 +92,29 @@ pub fn project_persistence(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The secrets that exist for this user.
+/// The secrets that exist for this user: the default places, and those a
+/// variable of this environment moved them to.
 pub fn secrets(home: Option<&Path>) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = system_secrets().iter().map(PathBuf::from).collect();
     if let Some(h) = home {
         out.extend(home_secrets().iter().map(|s| h.join(s)));
     }
+    out.extend(moved().0.iter().cloned());
     out
+}
+
+/// The credential stores a variable of this environment moved (its
+/// variables do not change while pkgwarden runs): `(hidden, readable)`.
+pub fn moved() -> &'static (Vec<PathBuf>, Vec<PathBuf>) {
+    static MOVED: std::sync::OnceLock<(Vec<PathBuf>, Vec<PathBuf>)> = std::sync::OnceLock::new();
+    MOVED.get_or_init(|| secrets::moved_stores(|k| std::env::var_os(k)))
+}
+
+/// The credential files a manager reads at the place a variable of this
+/// environment moved them to (`NPM_CONFIG_USERCONFIG`, `NETRC`): hidden
+/// from package code.
+pub fn moved_readable() -> Vec<PathBuf> {
+    moved().1.clone()
 }
 
 /// The fixed part of a glob: `~/.config/fish/**` → `~/.config/fish`.

@@ -3,6 +3,7 @@
 //! never reach the install.
 
 use serde::Deserialize;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// `policy/secrets.toml`.
@@ -24,6 +25,72 @@ pub struct Secrets {
     pub manager_credentials: std::collections::BTreeMap<String, Vec<String>>,
     /// Secret-shaped variables.
     pub env: SecretEnv,
+    /// Variables that move a credential store.
+    #[serde(default)]
+    pub moved: Vec<Moved>,
+}
+
+/// A variable that moves a credential store (`policy/secrets.toml` `moved`).
+#[derive(Debug, Default, Deserialize)]
+pub struct Moved {
+    /// The variable.
+    pub var: String,
+    /// The stores inside the place it names; none: the place itself.
+    #[serde(default)]
+    pub entries: Vec<String>,
+    /// Its value is a `:`-separated list of places.
+    #[serde(default)]
+    pub list: bool,
+    /// A manager reads the store: hidden from package code only.
+    #[serde(default)]
+    pub readable: bool,
+    /// The directory of HOME the variable stands for, for every listed
+    /// store beneath it.
+    #[serde(default)]
+    pub home: Option<String>,
+}
+
+/// The credential stores that `env` (a variable's value by name) moved:
+/// `(hidden, readable)`, those hidden from the whole install and those a
+/// manager reads (hidden from package code only). Relative values are
+/// ignored, as the tools ignore them.
+pub fn moved_stores(
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let d = data();
+    let (mut hidden, mut readable) = (Vec::new(), Vec::new());
+    for m in &d.moved {
+        let Some(value) = env(&m.var).or_else(|| env(&m.var.to_ascii_lowercase())) else {
+            continue;
+        };
+        let places: Vec<PathBuf> = match m.list {
+            true => std::env::split_paths(&value).collect(),
+            false => vec![PathBuf::from(&value)],
+        };
+        for place in places.into_iter().filter(|p| p.is_absolute()) {
+            if let Some(dir) = &m.home {
+                // Every store listed beneath HOME's `dir`, at its new place.
+                let under = |list: &[String]| -> Vec<PathBuf> {
+                    list.iter()
+                        .filter_map(|c| c.strip_prefix(dir.as_str())?.strip_prefix('/'))
+                        .map(|rest| place.join(rest))
+                        .collect()
+                };
+                hidden.extend(under(&d.home_hidden));
+                readable.extend(under(&d.home_readable));
+                continue;
+            }
+            let stores: Vec<PathBuf> = match m.entries.is_empty() {
+                true => vec![place.clone()],
+                false => m.entries.iter().map(|e| place.join(e)).collect(),
+            };
+            match m.readable {
+                true => readable.extend(stores),
+                false => hidden.extend(stores),
+            }
+        }
+    }
+    (hidden, readable)
 }
 
 /// Which environment variables hold secrets.
@@ -156,6 +223,32 @@ mod tests {
         assert!(s.home_hidden.iter().any(|p| p == ".config/git/credentials"));
         assert!(s.home_hidden.iter().any(|p| p == ".bash_history"));
         assert!(!s.env.exact.is_empty() && !s.env.suffixes.is_empty());
+    }
+
+    #[test]
+    fn stores_a_variable_moves() {
+        let env = |k: &str| -> Option<std::ffi::OsString> {
+            match k {
+                "XDG_CONFIG_HOME" => Some("/h/xdg".into()),
+                "KUBECONFIG" => Some("/h/a:/h/b:rel".into()),
+                "npm_config_userconfig" => Some("/h/npmrc".into()),
+                "CARGO_HOME" => Some("relative".into()),
+                _ => None,
+            }
+        };
+        let (hidden, readable) = moved_stores(env);
+        for p in ["/h/xdg/gh", "/h/xdg/git/credentials", "/h/a", "/h/b"] {
+            assert!(hidden.contains(&PathBuf::from(p)), "{p}: {hidden:?}");
+        }
+        for p in ["/h/npmrc", "/h/xdg/pip/pip.conf"] {
+            assert!(readable.contains(&PathBuf::from(p)), "{p}: {readable:?}");
+        }
+        assert!(
+            !hidden
+                .iter()
+                .chain(&readable)
+                .any(|p| p.ends_with("credentials.toml"))
+        );
     }
 
     #[test]
