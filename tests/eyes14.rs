@@ -943,7 +943,6 @@ fn a_wheel_does_not_replace_what_a_benign_pth_imports() {
 /// wheel replacing `bin/pip` the same way is `tamper.installed-package`:
 /// pip's RECORD lists it.)
 #[test]
-#[ignore = "round 14: a wheel's .data/scripts/activate replaces the venv's bin/activate (sourced by the user's shell); block lets it in"]
 fn a_wheel_does_not_replace_the_venvs_activate() {
     use support::pypi::{PipFixture, build_wheel};
     let venv_home = TestHome::new();
@@ -1362,7 +1361,6 @@ for (const f of {rels:?}) {{
 /// active (and `~/.local/bin` for `--user`, `/usr/local/bin` for root,
 /// both ahead of `/usr/bin`): the user's next `make` runs the package.
 #[test]
-#[ignore = "round 14: a wheel's console scripts named make, cargo, apt, systemctl shadow system commands from a PATH directory; block lets them in"]
 fn a_wheel_does_not_shadow_system_commands() {
     use support::pypi::{PipFixture, build_wheel};
     let names = ["make", "cargo", "apt", "systemctl"];

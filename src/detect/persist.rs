@@ -211,10 +211,13 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     for (path, (rule, pid, how)) in hits {
-        // Executables in PATH directories have their own rule.
-        if path
-            .parent()
-            .is_some_and(|d| input.path_dirs.iter().any(|x| x == d))
+        // Executables in PATH directories have their own rule; not what a
+        // shell sources from one (a virtualenv's `bin/activate*` is a
+        // start-up file of every shell that activates it).
+        if rule != RuleId::PersistShellRc
+            && path
+                .parent()
+                .is_some_and(|d| input.path_dirs.iter().any(|x| x == d))
         {
             continue;
         }
@@ -287,10 +290,122 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
 /// with the user's authority (THREATS.md's list; the managers among them are
 /// commands the user types, not the install's manager).
 const SHADOWED: &[&str] = &[
-    "sudo", "su", "doas", "git", "ssh", "scp", "gpg", "ls", "cd", "cat", "curl", "wget", "bash",
-    "sh", "zsh", "python", "python3", "node", "npm", "npx", "pip", "pip3", "gem", "docker",
-    "kubectl", "aws", "gh",
+    "sudo",
+    "su",
+    "doas",
+    "git",
+    "ssh",
+    "scp",
+    "gpg",
+    "ls",
+    "cd",
+    "cat",
+    "curl",
+    "wget",
+    "bash",
+    "sh",
+    "zsh",
+    "python",
+    "python3",
+    "node",
+    "npm",
+    "npx",
+    "pip",
+    "pip3",
+    "gem",
+    "docker",
+    "kubectl",
+    "aws",
+    "gh",
+    // Round 14: the build tools, system managers and core utilities a user
+    // or a script runs by name (no package of the supported registries
+    // ships one as its own command).
+    "make",
+    "cargo",
+    "rustc",
+    "rustup",
+    "go",
+    "gcc",
+    "cc",
+    "g++",
+    "c++",
+    "ld",
+    "apt",
+    "apt-get",
+    "dpkg",
+    "yum",
+    "dnf",
+    "rpm",
+    "apk",
+    "systemctl",
+    "service",
+    "journalctl",
+    "crontab",
+    "passwd",
+    "chsh",
+    "login",
+    "mount",
+    "umount",
+    "chmod",
+    "chown",
+    "cp",
+    "mv",
+    "rm",
+    "ln",
+    "env",
+    "ps",
+    "kill",
+    "id",
+    "whoami",
+    "grep",
+    "find",
+    "xargs",
+    "sed",
+    "awk",
+    "tar",
+    "rsync",
+    "ssh-add",
+    "ssh-agent",
+    "ssh-keygen",
+    "openssl",
+    "vi",
+    "vim",
+    "nano",
+    "less",
+    "more",
+    "man",
+    "fish",
+    "ruby",
+    "perl",
+    "java",
+    "yarn",
+    "pnpm",
+    "bundle",
+    "brew",
+    "conda",
+    "mamba",
+    "uv",
+    "poetry",
+    "pipx",
+    "code",
+    "claude",
+    "codex",
 ];
+
+/// System directories of administrative commands: a new entry point that
+/// takes the name of one of theirs shadows it as much as one [`SHADOWED`]
+/// lists.
+const ADMIN_DIRS: &[&str] = &["/usr/sbin", "/sbin", "/usr/local/sbin"];
+
+/// True when an entry point named `name` would shadow a command the user
+/// relies on: a listed one, or any administrative command.
+fn shadows_command(name: &str) -> bool {
+    SHADOWED.contains(&name)
+        || (!name.is_empty()
+            && ADMIN_DIRS
+                .iter()
+                .any(|d| Path::new(d).join(name).symlink_metadata().is_ok()))
+}
 
 /// `persist.path-hijack`: a new executable in a PATH directory ahead of
 /// `/usr/bin`. The manager itself installing a package's declared entry
@@ -340,7 +455,7 @@ fn path_hijack(input: &Input, procs: &Procs) -> Vec<Finding> {
         if exists && !executable {
             continue;
         }
-        let shadows = SHADOWED.contains(&name.as_str());
+        let shadows = shadows_command(&name);
         let hook = pid.is_some_and(|p| procs.is_hook(p));
         let unseen = pid.is_none();
         // The manager's own entry points: the manager process wrote them.
