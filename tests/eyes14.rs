@@ -451,7 +451,6 @@ fn marking(name: &str) -> NpmPackage {
 /// non-installs and execs the real manager: the dependency's postinstall
 /// runs with no sandbox and no report.
 #[test]
-#[ignore = "round 14: npm uninstall / npm prune / yarn remove / pnpm remove on a fresh clone install the other dependencies, scripts included, through the shim with no sandbox"]
 fn removing_one_dependency_does_not_install_the_rest_unmonitored() {
     let registry = NpmRegistry::start_with(vec![marking("pw-mark"), marking("pw-gone")]);
     let env = ShimEnv::new(&[]);
@@ -498,6 +497,8 @@ fn removing_one_dependency_does_not_install_the_rest_unmonitored() {
         let out = run(&mut cmd);
         let marker = env.home.path().join("eyes14-ran").join(tag);
         let reports = env.report_files().len() - before.len();
+        // fix14: monitored, and it still works there.
+        assert_success(&out, &format!("{manager} {}", args.join(" ")));
         if marker.exists() && reports == 0 {
             ran.push(format!(
                 "{manager} {}: pw-mark's postinstall ran, no report (exit {:?})",
@@ -533,7 +534,6 @@ setup(name="pwrun", version="1.0.0", packages=["pwrun"])
 /// setup.py runs with no sandbox, no report. Control: `-m pip install`
 /// is monitored (a report).
 #[test]
-#[ignore = "round 14: python -m pip.__pip-runner__ install / python <pip's directory> install reach the real pip without the sandbox"]
 fn pip_run_another_way_is_still_an_install() {
     let index = support::pypi::sdist_index("pwrun", MARK_SETUP);
     let venv_home = TestHome::new();
@@ -580,6 +580,9 @@ fn pip_run_another_way_is_still_an_install() {
         let out = run(&mut cmd);
         let ran = env.home.path().join("eyes14-ran").join(tag).exists();
         let reports = env.report_files().len() - before.len();
+        // fix14: monitored, and it still installs there.
+        assert_success(&out, &format!("python3 {} install", lead.join(" ")));
+        assert!(Path::new(&t).join("pwrun").is_dir(), "{tag}: not installed");
         if tag == "control" {
             assert_eq!(reports, 1, "the control is monitored\n{}", stderr_str(&out));
             continue;
@@ -1232,7 +1235,6 @@ for (const f of {files:?}) {{
 /// whose "full pkgwarden" is a stand-in that says it was called, and a
 /// stand-in `python3` (tests/shim_exec.rs' harness).
 #[test]
-#[ignore = "round 14: python3 -m pipx install / -m uv pip install / -m poetry install / -m conda install go to the real interpreter, unmonitored"]
 fn python_m_other_managers_is_an_install() {
     let home = TestHome::new();
     let bin = home.subdir("pwbin");

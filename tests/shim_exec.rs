@@ -29,7 +29,7 @@ fn script(path: &Path, text: &str) {
 }
 
 /// A copy of the shim executable whose "full pkgwarden" beside it is a
-/// script that records it was called; `conda`, `pip` and `python3` stand-ins
+/// script that records it was called; `conda`, `pip`, `python3` and `npm` stand-ins
 /// that say they ran.
 struct Fake {
     home: TestHome,
@@ -48,7 +48,7 @@ impl Fake {
         );
         let shims = home.subdir("shims");
         let real = home.subdir("real");
-        for n in ["conda", "pip", "python3"] {
+        for n in ["conda", "pip", "python3", "npm"] {
             std::os::unix::fs::symlink(bin.join("pkgwarden-shim"), shims.join(n)).unwrap();
             script(&real.join(n), &format!("#!/bin/sh\necho real {n} \"$*\"\n"));
         }
@@ -96,6 +96,19 @@ fn a_non_install_execs_the_real_manager_without_the_full_binary() {
         &run(&mut f.shim("python3", &["-c", "print(1)"])),
         "real python3 -c print(1)",
     );
+    // fix14: the twins of the installs below stay direct.
+    fs::write(f.home.path().join("script.py"), "print(1)\n").unwrap();
+    for (name, args) in [
+        ("python3", &["script.py", "install", "x"][..]),
+        ("python3", &["-m", "pytest", "-x"]),
+        ("python3", &["-m", "pipx", "list"]),
+        ("python3", &["-m", "uv", "pip", "list"]),
+        ("npm", &["ls"]),
+        ("npm", &["run", "build"]),
+    ] {
+        let line = format!("real {name} {}", args.join(" "));
+        ran_real(&run(f.shim(name, args).current_dir(f.home.path())), &line);
+    }
     // Policy variables do not change a non-install: still direct.
     let out = run(f
         .shim("conda", &["list"])
@@ -113,6 +126,13 @@ fn installs_and_new_virtualenvs_go_to_the_full_binary() {
         ("pip", &["install", "requests"]),
         ("python3", &["-m", "pip", "install", "x"]),
         ("python3", &["-m", "venv", "v"]),
+        // fix14: other managers through python, pip run another way,
+        // removals that reify the tree.
+        ("python3", &["-m", "pipx", "install", "x"]),
+        ("python3", &["-m", "uv", "tool", "install", "x"]),
+        ("python3", &["-m", "pip.__pip-runner__", "install", "x"]),
+        ("npm", &["uninstall", "x"]),
+        ("npm", &["prune"]),
     ] {
         let out = run(&mut f.shim(name, args));
         assert_eq!(out.status.code(), Some(42), "{name} {args:?}");

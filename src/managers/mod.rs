@@ -18,6 +18,7 @@ pub mod pip;
 pub mod pip_core;
 pub mod pip_facts;
 pub mod probe;
+pub mod pyrun;
 pub mod pytools;
 pub mod pytools_facts;
 pub mod shimdirs;
@@ -42,8 +43,10 @@ pub trait Adapter: Sync {
     fn family(&self) -> Family;
     /// The tools (command names) this adapter stands in for.
     fn tools(&self) -> &'static [Tool];
-    /// What a command line (without argv[0]) asks for; pure. Never fails:
-    /// an unknown shape is a passthrough only when nothing is installed.
+    /// What a command line (without argv[0]) asks for; pure, but for a
+    /// `python` line's script operand (`pyrun` reads its start). Never
+    /// fails: an unknown shape is a passthrough only when nothing is
+    /// installed.
     fn classify(&self, tool: Tool, args: &[String]) -> Classified;
     /// The virtualenvs a command line creates, as written; `None` when it
     /// creates none.

@@ -821,6 +821,15 @@ fn npm(args: &[String]) -> Classified {
             ("cache add", rest.into_iter().skip(1).collect())
         }
         "pack" if !rest.is_empty() => ("pack", rest),
+        // Both reify the whole tree as `install` does (a fresh clone's
+        // dependencies fetched, their scripts run); the words name what
+        // goes, not what comes.
+        "uninstall" | "prune" => {
+            if dry_run && command == "prune" {
+                return Classified::pass(PassReason::DryRun);
+            }
+            (command, Vec::new())
+        }
         _ => return Classified::pass(PassReason::NotAnInstall),
     };
     install(Tool::Npm, verb, packages, parsed.opts)
@@ -1099,6 +1108,27 @@ fn plain(
         }
     }
     install(tool, command, packages, options)
+}
+
+/// A command that removes or unlinks packages and then reifies the rest of
+/// the tree (`yarn remove`, `pnpm remove`, `pnpm unlink`): an install of
+/// the project's dependencies; the words name what goes, so they are no
+/// packages to fetch.
+fn removal(
+    tool: Tool,
+    command: &str,
+    rest: &[String],
+    verbatim: bool,
+    spec: &Spec,
+    options: Vec<Opt>,
+) -> Classified {
+    match plain(tool, command, rest, verbatim, spec, options, false) {
+        Classified::Install(mut req) => {
+            req.packages.clear();
+            Classified::Install(req)
+        }
+        pass => pass,
+    }
 }
 
 /// A run-a-package command (`yarn dlx`, `pnpm dlx`, `create`, pnpx): only
@@ -1404,6 +1434,8 @@ fn yarn_line(args: &[String], depth: usize, outer: Vec<Opt>) -> Classified {
         "install" | "add" | "up" | "upgrade" | "upgrade-interactive" | "import" | "rebuild" => {
             plain(TOOL, command, rest, false, &YARN_SPEC, options, false)
         }
+        // Installs the rest of the tree as `install` does.
+        "remove" => removal(TOOL, command, rest, false, &YARN_SPEC, options),
         // Options after the package belong to it.
         "dlx" | "create" => run_style(TOOL, command, rest, &YARN_DLX_SPEC, options),
         "global" | "set" | "policies" | "plugin" | "workspaces" => {
@@ -1416,6 +1448,9 @@ fn yarn_line(args: &[String], depth: usize, outer: Vec<Opt>) -> Classified {
                 ("global", Some("add")) => "global add",
                 ("global", Some("upgrade")) => "global upgrade",
                 ("global", Some("upgrade-interactive")) => "global upgrade-interactive",
+                ("global", Some("remove")) => {
+                    return removal(TOOL, "global remove", after, false, &YARN_SPEC, options);
+                }
                 // The package manager itself or a plugin: code yarn will run.
                 ("set", Some("version")) => "set version",
                 ("policies", Some("set-version")) => "policies set-version",
@@ -1730,6 +1765,20 @@ fn pnpm(args: &[String], depth: usize, outer: Vec<Opt>) -> Classified {
         "install-test" | "it" => dry("install-test"),
         "link" | "ln" => dry("link"),
         "add" | "import" | "fetch" | "dedupe" | "deploy" => dry(command),
+        // Each reifies the tree as `install` does: `unlink` reinstalls the
+        // linked packages from the registry, `patch-commit` and
+        // `patch-remove` install with the patch changed.
+        "remove" | "rm" | "uninstall" | "un" => {
+            removal(TOOL, "remove", rest, verbatim, &PNPM_SPEC, options)
+        }
+        "unlink" | "dislink" | "prune" | "patch-commit" | "patch-remove" => {
+            let verb = if command == "dislink" {
+                "unlink"
+            } else {
+                command
+            };
+            removal(TOOL, verb, rest, verbatim, &PNPM_SPEC, options)
+        }
         // Runs the build scripts of the dependencies it approves.
         "approve-builds" | "self-update" => {
             plain(TOOL, command, rest, verbatim, &PNPM_SPEC, options, false)
@@ -2041,9 +2090,18 @@ mod tests {
                 (&["config", "get", "registry"], None),
                 (&["help", "install"], None),
                 (&["hlep"], None),
-                (&["uninstall", "x"], None),
-                (&["un", "x"], None),
-                (&["prune"], None),
+                (&["uninstall", "x"], Some("uninstall")),
+                (&["un", "x"], Some("uninstall")),
+                (&["rm", "x"], Some("uninstall")),
+                (&["r", "x"], Some("uninstall")),
+                (&["remove", "x"], Some("uninstall")),
+                (&["unlink", "x"], Some("uninstall")),
+                (&["uni", "x"], Some("uninstall")),
+                (&["uninstall", "-g", "x"], Some("uninstall")),
+                (&["prune"], Some("prune")),
+                (&["prune", "--omit=dev"], Some("prune")),
+                (&["prune", "--dry-run"], None),
+                (&["uninstall", "--help"], None),
                 (&["audit"], None),
                 (&["audit", "signatures"], None),
                 (&["init"], None),
@@ -2385,9 +2443,10 @@ mod tests {
                 (&["why", "x"], None),
                 (&["exec", "node", "x.js"], None),
                 (&["node", "x.js"], None),
-                (&["remove", "x"], None),
+                (&["remove", "x"], Some("remove")),
+                (&["remove", "--help"], None),
                 (&["global", "list"], None),
-                (&["global", "remove", "x"], None),
+                (&["global", "remove", "x"], Some("global remove")),
                 (&["workspaces", "run", "build"], None),
                 (&["workspaces", "info"], None),
                 (&["workspaces", "foreach", "-A", "run", "build"], None),
@@ -2521,7 +2580,16 @@ mod tests {
                 (&["test"], None),
                 (&["ls"], None),
                 (&["why", "x"], None),
-                (&["remove", "x"], None),
+                (&["remove", "x"], Some("remove")),
+                (&["rm", "x"], Some("remove")),
+                (&["uninstall", "x"], Some("remove")),
+                (&["un", "-g", "x"], Some("remove")),
+                (&["unlink"], Some("unlink")),
+                (&["dislink", "x"], Some("unlink")),
+                (&["prune"], Some("prune")),
+                (&["patch-commit", "/tmp/p"], Some("patch-commit")),
+                (&["patch-remove", "x"], Some("patch-remove")),
+                (&["remove", "--help"], None),
                 (&["env", "list"], None),
                 (&["store", "prune"], None),
                 (&["build"], None),

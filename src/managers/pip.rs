@@ -1,5 +1,5 @@
-//! pip adapter: classifies `pip`/`pip3` command lines and `python -m pip` /
-//! `python -m ensurepip`.
+//! pip adapter: classifies `pip`/`pip3` command lines and `python` lines
+//! (`-m pip`, `-m ensurepip`, and the managers `pyrun` finds in them).
 //!
 //! pip parses its general options up to the subcommand (optparse with
 //! interspersed arguments disabled), then hands everything else to the
@@ -12,6 +12,7 @@
 //! their `setup.py` / build backend) to learn their metadata.
 
 use super::args::{self, Spec, Token};
+use super::pyrun;
 use super::{Classified, InstallRequest, Opt, PassReason, Tool, to_opts};
 
 /// pip's general options that take a value.
@@ -238,16 +239,26 @@ pub fn classify(tool: Tool, args: &[String]) -> Classified {
     }
 }
 
-/// Classifies a `python`/`python3` command line: only `-m pip <install verb>`
-/// and `-m ensurepip` are installs.
+/// Classifies a `python`/`python3` command line: a manager it runs
+/// (`-m pip`, `-m ensurepip`, `-m pipx`, `-m uv`, a module of their
+/// packages, a script operand that is one: see `pyrun`) is read with that
+/// manager's grammar; anything else is the interpreter's own business.
 pub fn classify_python(args: &[String]) -> Classified {
     let mut version = false;
     let mut i = 0;
     while i < args.len() {
         let arg = args[i].as_str();
-        // `--` , `-` (stdin) or a script path end the interpreter options.
-        if arg == "--" || arg == "-" || !arg.starts_with('-') {
+        // `-` (stdin) ends the interpreter options; `--` or a script path
+        // too, the script then runs with the words after it.
+        if arg == "-" {
             break;
+        }
+        if arg == "--" || !arg.starts_with('-') {
+            let at = if arg == "--" { i + 1 } else { i };
+            return match args.get(at) {
+                Some(script) if !version => classify_script(script, &args[at + 1..]),
+                _ => interpreter_only(version),
+            };
         }
         if let Some(long) = arg.strip_prefix("--") {
             let (name, value) = match long.split_once('=') {
@@ -274,7 +285,20 @@ pub fn classify_python(args: &[String]) -> Classified {
                 // Help is printed as soon as the option is seen.
                 'h' | '?' => return Classified::pass(PassReason::Help),
                 'V' => version = true,
-                'c' => return interpreter_only(version),
+                'c' => {
+                    // The code, attached or next; the words after it are
+                    // its `sys.argv`.
+                    let (code, after) = if rest.is_empty() {
+                        (args.get(i + 1), args.get(i + 2..).unwrap_or(&[]))
+                    } else {
+                        (None, args.get(i + 1..).unwrap_or(&[]))
+                    };
+                    let code = code.map(String::as_str).unwrap_or(rest);
+                    return match super::pyrun::imports(code.as_bytes()) {
+                        Some(m) if !version => classify_as(m, after),
+                        _ => interpreter_only(version),
+                    };
+                }
                 'm' => {
                     // The version is printed before any module runs.
                     if version {
@@ -359,24 +383,64 @@ fn interpreter_only(version: bool) -> Classified {
     }
 }
 
-/// `python -m <module> <args>`.
+/// `python -m <module> <args>`: any module of a manager's package is that
+/// manager (`pip.__pip-runner__` runs pip's main too).
 fn classify_module(module: &str, args: &[String]) -> Classified {
     match module {
-        "pip" | "pip.__main__" => match classify_pip(args) {
-            Pip::Pass(reason) => Classified::pass(reason),
-            Pip::Install {
-                command,
-                packages,
-                options,
-            } => Classified::Install(InstallRequest {
-                tool: Tool::Python,
-                command: format!("-m pip {command}"),
-                packages,
-                options,
-            }),
+        // Uninstalls what ensurepip installed.
+        "ensurepip._uninstall" => Classified::pass(PassReason::NotAnInstall),
+        _ => match pyrun::module_manager(module) {
+            Some(m) => classify_as(m, args),
+            None => Classified::pass(PassReason::NotAnInstall),
         },
-        "ensurepip" | "ensurepip.__main__" => classify_ensurepip(args),
-        _ => Classified::pass(PassReason::NotAnInstall),
+    }
+}
+
+/// `python <script> <args>`: a script operand that is a manager is read
+/// with its grammar; a directory or archive nothing can read is an install
+/// when any manager would install with these words (fail closed).
+fn classify_script(script: &str, args: &[String]) -> Classified {
+    match pyrun::operand(script) {
+        pyrun::Operand::Manager(m) => classify_as(m, args),
+        pyrun::Operand::Script => Classified::pass(PassReason::NotAnInstall),
+        pyrun::Operand::Unknown => pyrun::ANY
+            .iter()
+            .map(|m| classify_as(*m, args))
+            .find(|c| matches!(c, Classified::Install(r) if !pyrun::runs_a_program(r)))
+            .unwrap_or(Classified::pass(PassReason::NotAnInstall)),
+    }
+}
+
+/// `args` read by manager `m`'s grammar, as an install of the interpreter.
+fn classify_as(m: pyrun::PyManager, args: &[String]) -> Classified {
+    let pip_args: Vec<String>;
+    let args = match m {
+        pyrun::PyManager::Ensurepip => return classify_ensurepip(args),
+        pyrun::PyManager::Pip => args,
+        // get-pip.py takes pip install's options and packages, no verb.
+        pyrun::PyManager::GetPip => {
+            pip_args = std::iter::once("install".to_string())
+                .chain(args.iter().cloned())
+                .collect();
+            &pip_args
+        }
+        other => {
+            return pyrun::classify_other(other, args)
+                .unwrap_or(Classified::pass(PassReason::NotAnInstall));
+        }
+    };
+    match classify_pip(args) {
+        Pip::Pass(reason) => Classified::pass(reason),
+        Pip::Install {
+            command,
+            packages,
+            options,
+        } => Classified::Install(InstallRequest {
+            tool: Tool::Python,
+            command: format!("-m pip {command}"),
+            packages,
+            options,
+        }),
     }
 }
 
@@ -1049,6 +1113,134 @@ mod tests {
             if let Classified::Install(r) = &got {
                 assert_eq!(r.tool, Tool::Python);
             }
+        }
+    }
+
+    #[test]
+    fn python_runs_other_managers_by_their_grammars() {
+        let table: &[(&[&str], Option<&str>)] = &[
+            (&["-m", "pipx", "install", "x"], Some("-m pipx install")),
+            (
+                &["-m", "pipx.__main__", "inject", "a", "b"],
+                Some("-m pipx inject"),
+            ),
+            (
+                &["-m", "uv", "pip", "install", "x"],
+                Some("-m uv pip install"),
+            ),
+            (
+                &["-m", "uv", "tool", "install", "x"],
+                Some("-m uv tool install"),
+            ),
+            (&["-m", "uv", "sync"], Some("-m uv sync")),
+            (&["-m", "poetry", "install"], Some("-m poetry install")),
+            (&["-m", "poetry", "add", "x"], Some("-m poetry add")),
+            (&["-m", "conda", "install", "x"], Some("-m conda install")),
+            (
+                &["-m", "conda", "create", "-n", "e", "x"],
+                Some("-m conda create"),
+            ),
+            (&["-Impipx", "install", "x"], Some("-m pipx install")),
+            (
+                &["-m", "pip.__pip-runner__", "install", "x"],
+                Some("-m pip install"),
+            ),
+            (
+                &["-m", "pip._internal.cli.main", "install", "x"],
+                Some("-m pip install"),
+            ),
+            (
+                &[
+                    "-c",
+                    "from pip._internal.cli.main import main; main()",
+                    "install",
+                    "x",
+                ],
+                Some("-m pip install"),
+            ),
+            // Their non-install twins.
+            (&["-m", "pipx", "list"], None),
+            (&["-m", "pipx", "--version"], None),
+            (&["-m", "uv", "pip", "list"], None),
+            (&["-m", "uv", "--help"], None),
+            (&["-m", "poetry", "show"], None),
+            (&["-m", "conda", "list"], None),
+            (&["-m", "conda", "info"], None),
+            (&["-m", "pip.__pip-runner__", "list"], None),
+            (&["-m", "ensurepip._uninstall"], None),
+            (&["-m", "pytest", "install", "x"], None),
+            (&["-m", "flask", "run"], None),
+            (&["-m", "pipenv", "install"], None),
+            (&["-c", "import pip; print(pip.__version__)"], None),
+            (&["-c", "import json", "install", "x"], None),
+            (&["-V", "-m", "pipx", "install", "x"], None),
+        ];
+        for (words, want) in table {
+            let got = classify_python(&v(words));
+            assert_eq!(command(&got).as_deref(), *want, "python {words:?}: {got:?}");
+            if let Classified::Install(r) = &got {
+                assert_eq!(r.tool, Tool::Python);
+            }
+        }
+        // The tool's own `--python` names its interpreter, not the target.
+        let got = classify_python(&v(&["-m", "pipx", "install", "--python", "3.12", "x"]));
+        assert_eq!(install(&got).option("python"), None);
+        assert_eq!(install(&got).packages, vec!["x".to_string()]);
+    }
+
+    #[test]
+    fn python_script_operands_that_are_managers_install() {
+        let d = tempfile::tempdir().unwrap();
+        let site = d.path().join("lib/python3.11/site-packages");
+        let pip = site.join("pip");
+        std::fs::create_dir_all(&pip).unwrap();
+        std::fs::write(pip.join("__main__.py"), "import sys\n").unwrap();
+        std::fs::write(pip.join("__pip-runner__.py"), "import sys\n").unwrap();
+        let app = d.path().join("app");
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(app.join("__main__.py"), "print(1)\n").unwrap();
+        let pyz = d.path().join("tool.pyz");
+        std::fs::write(&pyz, b"PK\x03\x04").unwrap();
+        let script = d.path().join("script.py");
+        std::fs::write(&script, "print(1)\n").unwrap();
+        let getpip = d.path().join("get-pip.py");
+        std::fs::write(&getpip, "print(1)\n").unwrap();
+        let s = |p: &std::path::Path| p.display().to_string();
+        let runner = s(&pip.join("__pip-runner__.py"));
+        let table: Vec<(Vec<String>, Option<&str>)> = vec![
+            (v(&[&s(&pip), "install", "x"]), Some("-m pip install")),
+            (
+                v(&[&s(&pip.join("__main__.py")), "install", "x"]),
+                Some("-m pip install"),
+            ),
+            (v(&[&runner, "install", "x"]), Some("-m pip install")),
+            (
+                v(&["-I", "--", &s(&pip), "install", "x"]),
+                Some("-m pip install"),
+            ),
+            (v(&[&s(&getpip)]), Some("-m pip install")),
+            (v(&[&s(&getpip), "--user"]), Some("-m pip install")),
+            // A directory or archive nothing reads: any manager's install.
+            (v(&[&s(&app), "install", "x"]), Some("-m pip install")),
+            (v(&[&s(&pyz), "install", "x"]), Some("-m pip install")),
+            (
+                v(&[&s(&pyz), "tool", "install", "x"]),
+                Some("-m uv tool install"),
+            ),
+            // Their non-install twins.
+            (v(&[&s(&pip), "list"]), None),
+            (v(&[&s(&pip), "--version"]), None),
+            (v(&[&s(&getpip), "--help"]), None),
+            (v(&[&s(&app)]), None),
+            (v(&[&s(&app), "serve", "--port", "8000"]), None),
+            (v(&[&s(&pyz), "run", "x"]), None),
+            (v(&[&s(&script), "install", "x"]), None),
+            (v(&[&s(&script)]), None),
+            (v(&["-V", &s(&pip), "install", "x"]), None),
+        ];
+        for (words, want) in table {
+            let got = classify_python(&words);
+            assert_eq!(command(&got).as_deref(), want, "python {words:?}: {got:?}");
         }
     }
 
