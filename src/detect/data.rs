@@ -108,12 +108,7 @@ pub struct InstalledCode {
 /// prefix of `path` one of [`InstalledCode::packages`] matches, component for
 /// component (`~/` is `home`).
 pub fn package_dir(path: &Path, home: Option<&Path>) -> Option<PathBuf> {
-    installed_code().packages.iter().find_map(|pattern| {
-        let expanded = match (pattern.strip_prefix("~/"), home) {
-            (Some(rest), Some(h)) => h.join(rest),
-            (Some(_), None) => return None,
-            (None, _) => PathBuf::from(pattern),
-        };
+    package_patterns(home).iter().find_map(|expanded| {
         let mut out = PathBuf::new();
         let mut tc = path.components();
         for pc in expanded.components() {
@@ -128,6 +123,43 @@ pub fn package_dir(path: &Path, home: Option<&Path>) -> Option<PathBuf> {
         }
         Some(out)
     })
+}
+
+/// The home a pattern list was made for, and the list.
+type PatternCache = (Option<PathBuf>, std::sync::Arc<Vec<PathBuf>>);
+
+/// [`InstalledCode::packages`] with `~/` expanded, each also through its
+/// fixed part's real path when that differs (`~/.cargo` a link to another
+/// disk: what the supervisor records are resolved paths). Made once per
+/// home.
+pub fn package_patterns(home: Option<&Path>) -> std::sync::Arc<Vec<PathBuf>> {
+    use std::sync::{Arc, Mutex};
+    static CACHE: Mutex<Option<PatternCache>> = Mutex::new(None);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((h, list)) = cache.as_ref()
+        && h.as_deref() == home
+    {
+        return list.clone();
+    }
+    let mut list = Vec::new();
+    for pattern in &installed_code().packages {
+        let expanded = match (pattern.strip_prefix("~/"), home) {
+            (Some(rest), Some(h)) => h.join(rest),
+            (Some(_), None) => continue,
+            (None, _) => PathBuf::from(pattern),
+        };
+        let fixed: PathBuf = expanded
+            .components()
+            .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?']))
+            .collect();
+        let real = std::fs::canonicalize(&fixed).ok().filter(|r| *r != fixed);
+        let alias = real.and_then(|r| Some(r.join(expanded.strip_prefix(&fixed).ok()?)));
+        list.push(expanded);
+        list.extend(alias);
+    }
+    let list = Arc::new(list);
+    *cache = Some((home.map(Path::to_path_buf), list.clone()));
+    list
 }
 
 /// The compiled-in installed-code directories.

@@ -43,11 +43,9 @@ impl Packages {
     pub fn of(before: &Snapshot, after: &Snapshot, home: Option<&Path>) -> Packages {
         let mut out = Packages::default();
         for (p, b) in &before.entries {
-            // Package directories (or links to them); most entries are the
-            // watched files, not worth matching against every pattern.
-            if b.mode & 0o170_000 == 0o100_000
-                || super::data::package_dir(p, home).as_deref() != Some(p.as_path())
-            {
+            // Package directories (or links to them), and the few packages
+            // that are files (a gem's specification).
+            if super::data::package_dir(p, home).as_deref() != Some(p.as_path()) {
                 continue;
             }
             out.before.insert(p.clone());
@@ -126,7 +124,12 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
         // store, when it was there before (a package added is an install's
         // or a build's own doing; the directory itself is the snapshot's).
         let dir = match super::data::package_dir(&path, input.home.as_deref()) {
-            Some(pkg) if pkg != path && input.packages.before.contains(&pkg) => pkg,
+            // Written beneath it, or, for a package that is a file, itself.
+            Some(pkg)
+                if (pkg != path || !path.is_dir()) && input.packages.before.contains(&pkg) =>
+            {
+                pkg
+            }
             Some(_) => continue,
             None if ours(&path) => continue,
             None => match code_dir(&path) {

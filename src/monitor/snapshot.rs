@@ -222,10 +222,11 @@ impl Scope {
             }
         }
 
-        let packages = crate::detect::data::installed_code()
-            .packages
+        // Each store also through its real path (a linked `~/.cargo`).
+        let packages = crate::detect::data::package_patterns(home.as_deref())
             .iter()
-            .flat_map(|p| place(p))
+            .filter_map(|p| p.to_str())
+            .flat_map(place)
             .collect();
         Scope {
             path_dirs: path_dirs(home.as_deref(), path_var),
