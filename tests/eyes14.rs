@@ -737,7 +737,6 @@ PyMODINIT_FUNC PyInit_pwns(void) { return PyModule_Create(&pw_def); }
 /// constructor dormant under seccomp. Block: exit 0, no finding; the
 /// user's next `python -c pass` writes the marker.
 #[test]
-#[ignore = "round 14: a wheel's *-nspkg.pth of setuptools' shape loads a native extension it ships at every Python start (module_from_spec dlopens it); block lets it in"]
 fn a_namespace_pth_loads_no_native_code_a_wheel_ships() {
     use support::pypi::{PipFixture, build_wheel};
     let venv_home = TestHome::new();
@@ -848,7 +847,6 @@ def remove_shim():
 /// dormant under the detonation. Block: exit 0, no finding; the user's
 /// next `python -c pass` writes the marker.
 #[test]
-#[ignore = "round 14: a wheel replaces setuptools' _distutils_hack and setuptools' RECORD; block lets it in and every Python start runs it"]
 fn a_wheel_does_not_replace_what_a_benign_pth_imports() {
     use support::pypi::{PipFixture, build_wheel};
     let venv_home = TestHome::new();

@@ -43,6 +43,30 @@ fn executes(line: &str) -> bool {
     t.starts_with("import ") || t.starts_with("import\t")
 }
 
+/// The native extension module at the top of `site` that an executing
+/// line of `content` names by a quoted name (`'pwns'` → `pwns.*.so`), if
+/// any.
+fn native_named(site: &Path, content: &str) -> Option<String> {
+    let names: Vec<&str> = pth_lines(content)
+        .filter(|l| executes(l))
+        .flat_map(|l| l.split(['\'', '"']).skip(1).step_by(2))
+        .filter_map(|q| q.split('.').next())
+        .filter(|q| !q.is_empty() && q.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    std::fs::read_dir(site).ok()?.flatten().find_map(|e| {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let native = n.ends_with(".so") || n.ends_with(".pyd");
+        (native
+            && names
+                .iter()
+                .any(|m| n.strip_prefix(m).is_some_and(|r| r.starts_with('.'))))
+        .then_some(n)
+    })
+}
+
 /// Judges a `.pth` file's content. `owner`: the distribution (`name@version`)
 /// whose RECORD lists it, installed from an index or a file (not editable).
 pub fn judge(name: &str, content: &str, owner: Option<&str>) -> Verdict {
@@ -416,10 +440,20 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 format!("{name} written in {}", site.display()),
             )
         } else {
-            match content
-                .as_deref()
-                .map(|c| judge_owned(&name, c, dist.as_deref(), editable))
-            {
+            match content.as_deref().map(|c| {
+                let v = judge_owned(&name, c, dist.as_deref(), editable);
+                match (v, native_named(&site, c)) {
+                    // A known shape that would load native code the site
+                    // directory holds (a namespace line's `module_from_spec`
+                    // dlopens an extension module of that name).
+                    (Verdict::Benign, Some(m)) => Verdict::Malicious(
+                        1,
+                        c.lines().find(|l| executes(l)).unwrap_or_default().to_string(),
+                        format!("names the native extension module {m} beside it: loading it runs its code"),
+                    ),
+                    (v, _) => v,
+                }
+            }) {
                 Some(Verdict::Benign) => continue,
                 Some(Verdict::Executes(n, l)) => {
                     ev.line = Some(n);

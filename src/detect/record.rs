@@ -299,6 +299,33 @@ pub fn as_changes(tampered: &[Tampered]) -> Vec<crate::model::Change> {
         .collect()
 }
 
+/// True when another distribution's RECORD lists `record` (a
+/// `.dist-info/RECORD`) as its own file: the manager wrote it as that
+/// distribution's payload (a wheel's `.data/purelib/<other>.dist-info/RECORD`),
+/// not as a reinstall of its owner.
+fn claimed(record: &Path) -> bool {
+    let (Some(info), Some(site)) = (record.parent(), record.parent().and_then(Path::parent)) else {
+        return false;
+    };
+    let Ok(rel) = record.strip_prefix(site) else {
+        return false;
+    };
+    let rel = rel.to_string_lossy();
+    let Ok(entries) = std::fs::read_dir(site) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let other = e.path();
+        other != info
+            && other.extension().is_some_and(|x| x == "dist-info")
+            && super::read_regular_text(&other.join("RECORD"), 16 << 20).is_some_and(|text| {
+                text.lines()
+                    .filter_map(record_line)
+                    .any(|(path, _)| lexical_join(Path::new(""), path) == Path::new(rel.as_ref()))
+            })
+    })
+}
+
 /// Findings for the files [`verify`] found changed.
 pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut by_file: BTreeMap<&str, &Tampered> = BTreeMap::new();
@@ -316,7 +343,7 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                 None => false,
                 Some(rec) => {
                     let writer = super::writer_of(input, Path::new(rec));
-                    if !writer.is_some_and(|w| procs.is_hook(w)) {
+                    if !writer.is_some_and(|w| procs.is_hook(w)) && !claimed(Path::new(rec)) {
                         return None;
                     }
                     true
