@@ -224,19 +224,7 @@ const ENSUREPIP_SPEC: Spec = Spec {
 
 /// Classifies a `pip`/`pip3` command line.
 pub fn classify(tool: Tool, args: &[String]) -> Classified {
-    match classify_pip(args) {
-        Pip::Pass(reason) => Classified::pass(reason),
-        Pip::Install {
-            command,
-            packages,
-            options,
-        } => Classified::Install(InstallRequest {
-            tool,
-            command: command.to_string(),
-            packages,
-            options,
-        }),
-    }
+    classify_pip(args).request(tool, "")
 }
 
 /// Classifies a `python`/`python3` command line: a manager it runs
@@ -429,19 +417,7 @@ fn classify_as(m: pyrun::PyManager, args: &[String]) -> Classified {
                 .unwrap_or(Classified::pass(PassReason::NotAnInstall));
         }
     };
-    match classify_pip(args) {
-        Pip::Pass(reason) => Classified::pass(reason),
-        Pip::Install {
-            command,
-            packages,
-            options,
-        } => Classified::Install(InstallRequest {
-            tool: Tool::Python,
-            command: format!("-m pip {command}"),
-            packages,
-            options,
-        }),
-    }
+    classify_pip(args).request(Tool::Python, "-m pip ")
 }
 
 /// `python -m ensurepip [options]`: installs the bundled pip wheel, which
@@ -472,6 +448,26 @@ enum Pip {
         packages: Vec<String>,
         options: Vec<Opt>,
     },
+}
+
+impl Pip {
+    /// The install request of `tool` (its command written after `prefix`),
+    /// or the pass-through.
+    fn request(self, tool: Tool, prefix: &str) -> Classified {
+        match self {
+            Pip::Pass(reason) => Classified::pass(reason),
+            Pip::Install {
+                command,
+                packages,
+                options,
+            } => Classified::Install(InstallRequest {
+                tool,
+                command: format!("{prefix}{command}"),
+                packages,
+                options,
+            }),
+        }
+    }
 }
 
 /// Classifies pip's own arguments (after `pip` or `python -m pip`).
