@@ -108,10 +108,20 @@ pub struct InstalledCode {
 /// prefix of `path` one of [`InstalledCode::packages`] matches, component for
 /// component (`~/` is `home`).
 pub fn package_dir(path: &Path, home: Option<&Path>) -> Option<PathBuf> {
-    package_patterns(home).iter().find_map(|expanded| {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    package_patterns(home).iter().find_map(|pattern| {
+        // Most paths lie under no store: a byte comparison of the fixed part
+        // rules them out before the component-wise match.
+        let fixed = &pattern.fixed;
+        let at_boundary =
+            fixed.ends_with(b"/") || matches!(bytes.get(fixed.len()), None | Some(b'/'));
+        if !bytes.starts_with(fixed) || !at_boundary {
+            return None;
+        }
         let mut out = PathBuf::new();
         let mut tc = path.components();
-        for pc in expanded.components() {
+        for pc in pattern.path.components() {
             let tc = tc.next()?;
             match (pc, tc) {
                 (Component::Normal(p), Component::Normal(t))
@@ -125,14 +135,25 @@ pub fn package_dir(path: &Path, home: Option<&Path>) -> Option<PathBuf> {
     })
 }
 
+/// One pattern of [`InstalledCode::packages`], made concrete.
+#[derive(Debug)]
+pub struct PackagePattern {
+    /// The pattern, `~/` expanded (wildcards stay).
+    pub path: PathBuf,
+    /// Its components before the first wildcard: a path it matches starts
+    /// with these bytes, then ends or goes on with `/`.
+    fixed: Vec<u8>,
+}
+
 /// The home a pattern list was made for, and the list.
-type PatternCache = (Option<PathBuf>, std::sync::Arc<Vec<PathBuf>>);
+type PatternCache = (Option<PathBuf>, std::sync::Arc<Vec<PackagePattern>>);
 
 /// [`InstalledCode::packages`] with `~/` expanded, each also through its
 /// fixed part's real path when that differs (`~/.cargo` a link to another
 /// disk: what the supervisor records are resolved paths). Made once per
 /// home.
-pub fn package_patterns(home: Option<&Path>) -> std::sync::Arc<Vec<PathBuf>> {
+pub fn package_patterns(home: Option<&Path>) -> std::sync::Arc<Vec<PackagePattern>> {
+    use std::os::unix::ffi::OsStrExt;
     use std::sync::{Arc, Mutex};
     static CACHE: Mutex<Option<PatternCache>> = Mutex::new(None);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
@@ -141,6 +162,10 @@ pub fn package_patterns(home: Option<&Path>) -> std::sync::Arc<Vec<PathBuf>> {
     {
         return list.clone();
     }
+    let made = |path: PathBuf, fixed: &Path| PackagePattern {
+        path,
+        fixed: fixed.as_os_str().as_bytes().to_vec(),
+    };
     let mut list = Vec::new();
     for pattern in &installed_code().packages {
         let expanded = match (pattern.strip_prefix("~/"), home) {
@@ -153,8 +178,11 @@ pub fn package_patterns(home: Option<&Path>) -> std::sync::Arc<Vec<PathBuf>> {
             .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?']))
             .collect();
         let real = std::fs::canonicalize(&fixed).ok().filter(|r| *r != fixed);
-        let alias = real.and_then(|r| Some(r.join(expanded.strip_prefix(&fixed).ok()?)));
-        list.push(expanded);
+        let alias = real.and_then(|r| {
+            let path = r.join(expanded.strip_prefix(&fixed).ok()?);
+            Some(made(path, &r))
+        });
+        list.push(made(expanded.clone(), &fixed));
         list.extend(alias);
     }
     let list = Arc::new(list);

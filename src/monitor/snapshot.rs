@@ -225,7 +225,7 @@ impl Scope {
         // Each store also through its real path (a linked `~/.cargo`).
         let packages = crate::detect::data::package_patterns(home.as_deref())
             .iter()
-            .filter_map(|p| p.to_str())
+            .filter_map(|p| p.path.to_str())
             .flat_map(place)
             .collect();
         Scope {

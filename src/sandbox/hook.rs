@@ -169,10 +169,15 @@ type Links = Vec<(PathBuf, PathBuf)>;
 
 /// The wrapper's spec for this install, or `None` when the manager starts
 /// its scripts some other way.
-pub fn spec(plan: &InstallPlan, fs: &landlock::FsSpec, at: &Place) -> Option<HookSpec> {
+pub fn spec(
+    plan: &InstallPlan,
+    fs: &landlock::FsSpec,
+    at: &Place,
+    (hide, read): &Reads,
+) -> Option<HookSpec> {
     let (home, cwd, tmp) = (at.home.as_deref(), at.cwd.as_path(), at.tmp.as_path());
     let h = plan.hook_shell.as_ref()?;
-    let (hide, read) = package_code_reads(plan, fs, home, cwd);
+    let (hide, read) = (hide.clone(), read.clone());
     // The adapter says which of the plan's caches are package code's own
     // (node-gyp's headers while they are missing); the rest are not.
     let (mut caches, script_caches): (Vec<PathBuf>, Vec<PathBuf>) = plan
@@ -379,6 +384,10 @@ pub fn env_files(root: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// What [`package_code_reads`] decides: what is hidden from package code,
+/// and its read grants.
+pub type Reads = (Vec<PathBuf>, Vec<PathBuf>);
+
 /// What package code may not read although the install may (the
 /// manager's own credentials, the project's `.env*`), and what it may read
 /// as landlock grants: everything but those and the install's hidden
@@ -388,7 +397,7 @@ pub fn package_code_reads(
     fs: &landlock::FsSpec,
     home: Option<&Path>,
     cwd: &Path,
-) -> (Vec<PathBuf>, Vec<PathBuf>) {
+) -> Reads {
     let mut hide: Vec<PathBuf> = plan.readable_credentials.clone();
     if let Some(home) = home {
         hide.extend(super::readable_credentials().iter().map(|c| home.join(c)));

@@ -7,7 +7,6 @@
 //! of the shapes the install plan names. This module prepares its spec and
 //! finds the library.
 
-use super::hook;
 use super::landlock;
 use super::nest_spec::NestSpec;
 use crate::model::plan::InstallPlan;
@@ -34,8 +33,8 @@ pub fn library(exe: &Path) -> Option<PathBuf> {
 pub fn spec(
     plan: &InstallPlan,
     fs: &landlock::FsSpec,
+    read: &[PathBuf],
     home: Option<&Path>,
-    cwd: &Path,
     tmp: &Path,
     supervisor: i32,
     hook_wrapper: Option<&Path>,
@@ -51,7 +50,7 @@ pub fn spec(
     if shapes.is_empty() {
         return None;
     }
-    let (_, mut read) = hook::package_code_reads(plan, fs, home, cwd);
+    let mut read = read.to_vec();
     // Grants split inside /proc name other processes' entries (opening
     // them is refused by the supervisor, and they are gone by the time the
     // library runs): /proc is one grant, and the supervisor keeps judging

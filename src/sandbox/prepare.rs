@@ -217,10 +217,23 @@ pub fn package_code(
     if mode == Mode::Audit {
         return PackageCode::default();
     }
-    let (hooks, made) = hooks(cmd, plan, fs, at, kept, what);
+    if plan.hook_shell.is_none() && plan.package_code.is_empty() {
+        return PackageCode::default();
+    }
+    // Both domains read alike: one walk of the project for `.env*` files.
+    let reads = super::hook::package_code_reads(plan, fs, at.home.as_deref(), &at.cwd);
+    let (hooks, made) = hooks(cmd, plan, fs, at, &reads, kept, what);
     let nest = match plan.package_code.is_empty() {
         true => NestDomain::default(),
-        false => nest(cmd, plan, fs, at, (env, kept), what, hooks.exe.as_deref()),
+        false => nest(
+            cmd,
+            plan,
+            (fs, &reads.1),
+            at,
+            (env, kept),
+            what,
+            hooks.exe.as_deref(),
+        ),
     };
     PackageCode { hooks, made, nest }
 }
@@ -255,13 +268,14 @@ fn hooks(
     plan: &InstallPlan,
     fs: &FsSpec,
     at: &Place,
+    reads: &super::hook::Reads,
     kept: &[String],
     what: &str,
 ) -> (HookDomain, Vec<PathBuf>) {
     let Some(h) = &plan.hook_shell else {
         return Default::default();
     };
-    let hook = super::hook::spec(plan, fs, at).map(|mut s| {
+    let hook = super::hook::spec(plan, fs, at, reads).map(|mut s| {
         s.drop_env = kept.to_vec();
         s
     });
@@ -305,7 +319,7 @@ fn hooks(
 fn nest(
     cmd: &mut Command,
     plan: &InstallPlan,
-    fs: &FsSpec,
+    (fs, read): (&FsSpec, &[PathBuf]),
     at: &Place,
     (env, kept): (&[(String, String)], &[String]),
     what: &str,
@@ -314,8 +328,8 @@ fn nest(
     let spec = super::nest::spec(
         plan,
         fs,
+        read,
         at.home.as_deref(),
-        &at.cwd,
         &at.tmp,
         std::process::id() as i32,
         hook_wrapper,
