@@ -1,0 +1,344 @@
+//! Helper `eyes15`: round 15 of the fresh-eyes attack (issue 9), at
+//! 3993bd8. Each test is one attempt with an inert fixture; markers stay in
+//! the test's HOME; no network but the loopback registry the test starts.
+//! A test marked `ignore = "round 15: …"` fails on the binary it was
+//! written against.
+
+use crate::support;
+
+use serde_json::Value;
+use std::fs;
+use std::path::Path;
+use support::*;
+
+/// `npm install` of `manifest` in `project` from `registry`, with `vars`
+/// set for pkgwarden: the report and `probe`'s `result.json` (Null when it
+/// did not run).
+fn npm_install_with(
+    env: &ShimEnv,
+    registry: &NpmRegistry,
+    mode: &str,
+    project: &Path,
+    manifest: &Value,
+    probe: &str,
+    vars: &[(&str, String)],
+) -> (support::installs::Installed, Value) {
+    let _ = fs::remove_dir_all(project.join("node_modules"));
+    let _ = fs::remove_file(project.join("package-lock.json"));
+    fs::write(project.join("package.json"), manifest.to_string()).unwrap();
+    let url = registry.registry_url();
+    let r = support::installs::install(
+        env,
+        mode,
+        &["npm", "install", "--registry", &url],
+        project,
+        vars,
+    );
+    let result = fs::read(project.join("node_modules").join(probe).join("result.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(Value::Null);
+    (r, result)
+}
+
+/// Secret variables of shapes `policy/secrets.toml` still misses after
+/// round 14 (name, value). Every value carries `EYES15-ENV`.
+const MISSED_VARS: &[(&str, &str)] = &[
+    // Jenkins' `usernamePassword(passwordVariable: 'PASSWORD')`, the shape
+    // its documentation shows: no `_` before PASSWORD.
+    ("PASSWORD", "EYES15-ENV-jenkins"),
+    // sshpass reads the password from `SSHPASS`; Perforce from `P4PASSWD`.
+    ("SSHPASS", "EYES15-ENV-sshpass"),
+    ("P4PASSWD", "EYES15-ENV-perforce"),
+    ("APIKEY", "EYES15-ENV-apikey"),
+    // SonarQube's scanner token (`sonar.login`).
+    ("SONAR_LOGIN", "EYES15-ENV-sonar"),
+    // A whole kubeconfig in a CI variable (GitLab's `KUBE_CONFIG` shape).
+    (
+        "KUBE_CONFIG",
+        "apiVersion: v1\nusers:\n- name: ci\n  user:\n    token: EYES15-ENV-kube\n",
+    ),
+    ("HONEYCOMB_WRITEKEY", "EYES15-ENV-honeycomb"),
+    // A password in a JDBC URL's query, not in its authority.
+    (
+        "SPRING_DATASOURCE_URL",
+        "jdbc:postgresql://127.0.0.1:5432/app?user=app&password=EYES15-ENV-jdbc",
+    ),
+    // Azure Functions' storage connection string (`AccountKey=`).
+    (
+        "AzureWebJobsStorage",
+        "DefaultEndpointsProtocol=https;AccountName=eyes15;AccountKey=EYES15-ENV-azure;EndpointSuffix=eyes15.test",
+    ),
+    // A private key by value under a name of no listed shape.
+    (
+        "ID_RSA",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nEYES15-ENV-pem\n-----END OPENSSH PRIVATE KEY-----\n",
+    ),
+];
+
+/// Class 7 (secret variables), after round 14's fix: each of
+/// [`MISSED_VARS`], set for pkgwarden, is in an npm dependency's
+/// postinstall's environment, in protect and block, with no `cred.env`
+/// finding. Control: `GITHUB_TOKEN` is removed.
+#[test]
+#[ignore = "round 15: PASSWORD, SSHPASS, P4PASSWD, APIKEY, SONAR_LOGIN, KUBE_CONFIG, *_WRITEKEY, a JDBC password, an Azure AccountKey, a PEM private key reach package code"]
+fn secret_variables_round_14_missed_are_removed() {
+    use support::probes::{deps, probe};
+    let mut names: Vec<&str> = MISSED_VARS.iter().map(|(k, _)| *k).collect();
+    names.push("GITHUB_TOKEN");
+    let body = format!(
+        r#"
+for (const k of {names:?}) {{
+  t(k, () => {{ if (!(process.env[k] || "").includes("EYES15-ENV")) throw new Error("absent"); }});
+}}
+"#
+    );
+    let registry = NpmRegistry::start_with(vec![probe("pw-env15", &body)]);
+    let mut vars: Vec<(&str, String)> = MISSED_VARS
+        .iter()
+        .map(|(k, v)| (*k, v.to_string()))
+        .collect();
+    vars.push(("GITHUB_TOKEN", "EYES15-ENV-control".into()));
+    let mut failed = Vec::new();
+    for mode in ["protect", "block"] {
+        let env = ShimEnv::new(&[]);
+        let project = env.home.subdir("proj");
+        let (r, result) = npm_install_with(
+            &env,
+            &registry,
+            mode,
+            &project,
+            &deps(&["pw-env15"]),
+            "pw-env15",
+            &vars,
+        );
+        assert!(
+            !result.is_null(),
+            "{mode}: pw-env15 did not run\n{}",
+            r.stderr
+        );
+        assert_ne!(
+            result["GITHUB_TOKEN"], "ok",
+            "{mode}: the control reached the script"
+        );
+        let seen: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|k| result[*k] == "ok")
+            .collect();
+        if !seen.is_empty() {
+            failed.push(format!(
+                "{mode}: in a dependency script's environment: {seen:?}; findings {}",
+                r.report["findings"]
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+/// Credential stores a variable moves that `moved` in
+/// `policy/secrets.toml` does not list: `(variable, value below HOME, file
+/// below HOME that holds the secret)`. Several move a store whose default
+/// place is hidden (`~/.terraformrc`, `~/.config/sops/age`,
+/// `~/.codex/auth.json`, `~/.claude/.credentials.json`, `~/.pgpass`,
+/// `~/.config/composer/auth.json`, `~/.boto`, `~/.config/rclone`,
+/// `~/.databrickscfg`, `~/.Xauthority`, Hugging Face's token).
+const UNLISTED_MOVES: &[(&str, &str, &str)] = &[
+    (
+        "TF_CLI_CONFIG_FILE",
+        ".config/terraform/terraformrc",
+        ".config/terraform/terraformrc",
+    ),
+    (
+        "SOPS_AGE_KEY_FILE",
+        ".secrets/age/keys.txt",
+        ".secrets/age/keys.txt",
+    ),
+    ("CODEX_HOME", ".config/codex", ".config/codex/auth.json"),
+    (
+        "CLAUDE_CONFIG_DIR",
+        ".config/claude",
+        ".config/claude/.credentials.json",
+    ),
+    ("PGPASSFILE", ".config/pg/pgpass", ".config/pg/pgpass"),
+    ("HF_HOME", ".local/share/hf", ".local/share/hf/token"),
+    (
+        "COMPOSER_HOME",
+        ".local/share/composer",
+        ".local/share/composer/auth.json",
+    ),
+    (
+        "BOTO_CONFIG",
+        ".config/boto/boto.cfg",
+        ".config/boto/boto.cfg",
+    ),
+    (
+        "RCLONE_CONFIG",
+        ".local/share/rclone/rclone.conf",
+        ".local/share/rclone/rclone.conf",
+    ),
+    (
+        "DATABRICKS_CONFIG_FILE",
+        ".config/databricks/cfg",
+        ".config/databricks/cfg",
+    ),
+    (
+        "XAUTHORITY",
+        ".local/state/Xauthority",
+        ".local/state/Xauthority",
+    ),
+];
+
+/// Token stores at their default places that no list names: Chromium
+/// browsers besides Chrome, Chromium and Brave (Edge, Opera, Vivaldi: the
+/// same cookie and login databases token stealers read), Discord's and
+/// Slack's local storage (session tokens), the Stripe, Pulumi, Kaggle,
+/// Sentry and ngrok CLIs' tokens, Teleport's keys, MinIO's client keys.
+const UNLISTED_STORES: &[&str] = &[
+    ".config/microsoft-edge/Default/Cookies",
+    ".config/opera/Default/Login Data",
+    ".config/vivaldi/Default/Cookies",
+    ".config/discord/Local Storage/leveldb/000003.log",
+    ".config/Slack/Cookies",
+    ".config/stripe/config.toml",
+    ".pulumi/credentials.json",
+    ".kaggle/kaggle.json",
+    ".sentryclirc",
+    ".config/ngrok/ngrok.yml",
+    ".tsh/keys/eyes15.test/user",
+    ".mc/config.json",
+];
+
+/// Class 10 (credentials), after round 14's `moved`: with each variable
+/// of [`UNLISTED_MOVES`] set for pkgwarden, and the stores of
+/// [`UNLISTED_STORES`] at their default places, an npm dependency's
+/// postinstall reads them all, in protect and block. Control: a store
+/// `moved` lists (`DOCKER_CONFIG`) is refused.
+#[test]
+#[ignore = "round 15: stores moved by TF_CLI_CONFIG_FILE, SOPS_AGE_KEY_FILE, CODEX_HOME, CLAUDE_CONFIG_DIR, PGPASSFILE, HF_HOME, … and Edge/Opera/Vivaldi, Discord, Slack, Stripe, Pulumi, Kaggle tokens are read by package code"]
+fn credential_stores_no_list_names_are_hidden() {
+    use support::probes::{deps, probe};
+    let mut files: Vec<&str> = UNLISTED_MOVES.iter().map(|(_, _, f)| *f).collect();
+    files.extend(UNLISTED_STORES);
+    let control = ".config/docker15/config.json";
+    files.push(control);
+    let body = format!(
+        r#"
+for (const f of {files:?}) {{
+  t(f, () => {{ if (!fs.readFileSync(path.join(home, f), "utf8").includes("EYES15-CRED")) throw new Error("other"); }});
+}}
+"#
+    );
+    let registry = NpmRegistry::start_with(vec![probe("pw-stores", &body)]);
+    let mut failed = Vec::new();
+    for mode in ["protect", "block"] {
+        let env = ShimEnv::new(&[]);
+        let home = env.home.path().to_path_buf();
+        let mut vars: Vec<(&str, String)> = vec![(
+            "DOCKER_CONFIG",
+            home.join(".config/docker15").display().to_string(),
+        )];
+        for (var, value, _) in UNLISTED_MOVES {
+            vars.push((var, home.join(value).display().to_string()));
+        }
+        for f in &files {
+            let f = home.join(f);
+            fs::create_dir_all(f.parent().unwrap()).unwrap();
+            fs::write(&f, "token = EYES15-CRED\n").unwrap();
+        }
+        let project = env.home.subdir("proj");
+        let (r, result) = npm_install_with(
+            &env,
+            &registry,
+            mode,
+            &project,
+            &deps(&["pw-stores"]),
+            "pw-stores",
+            &vars,
+        );
+        assert!(
+            !result.is_null(),
+            "{mode}: pw-stores did not run\n{}",
+            r.stderr
+        );
+        assert_ne!(result[control], "ok", "{mode}: the control was read");
+        let read: Vec<&str> = files
+            .iter()
+            .copied()
+            .filter(|f| result[*f] == "ok")
+            .collect();
+        if !read.is_empty() {
+            let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+            failed.push(format!("{mode}: read {read:?}; serious findings {said:?}"));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+/// Class 10, the project's and the user's other secrets. CI checkouts
+/// persist the job's token in the repository's `.git/config`
+/// (`http.<url>.extraheader = AUTHORIZATION: basic …`, what a checkout
+/// action writes by default), and a clone made with a token keeps it in
+/// `remote.origin.url`; the user's other projects under HOME keep their
+/// `.env`. A dependency's postinstall reads the project's `.git/config`
+/// (`../../.git/config` from its own directory) and a sibling project's
+/// `.env` (`~/src/other/.env`), in block. Control: the project's own
+/// `.env` is refused.
+#[test]
+#[ignore = "round 15: the project's .git/config (a CI checkout's persisted token) and another project's .env under HOME are read by package code"]
+fn a_dependency_reads_no_repository_token_nor_another_projects_env() {
+    use support::probes::{deps, probe};
+    let body = r#"
+const root = path.resolve(process.cwd(), "..", "..");
+const has = (p) => { if (!fs.readFileSync(p, "utf8").includes("EYES15")) throw new Error("other"); };
+t("own .env", () => has(path.join(root, ".env")));
+t(".git/config", () => has(path.join(root, ".git/config")));
+t("other .env", () => has(path.join(home, "src/other/.env")));
+t("other .env.production", () => has(path.join(home, "src/other/.env.production")));
+"#;
+    let registry = NpmRegistry::start_with(vec![probe("pw-gitcfg", body)]);
+    let mut failed = Vec::new();
+    for mode in ["protect", "block"] {
+        let env = ShimEnv::new(&[]);
+        let project = env.home.subdir("proj");
+        fs::write(project.join(".env"), "API_KEY=EYES15-own\n").unwrap();
+        fs::create_dir_all(project.join(".git")).unwrap();
+        fs::write(
+            project.join(".git/config"),
+            "[core]\n\trepositoryformatversion = 0\n\tbare = false\n\
+             [remote \"origin\"]\n\turl = http://x-access-token:EYES15-url@127.0.0.1:9/org/proj.git\n\
+             [http \"http://127.0.0.1:9/\"]\n\textraheader = AUTHORIZATION: basic RVlFUzE1LWhlYWRlcg==\n",
+        )
+        .unwrap();
+        let other = env.home.subdir("src/other");
+        fs::write(other.join(".env"), "STRIPE_SECRET_KEY=EYES15-other\n").unwrap();
+        fs::write(
+            other.join(".env.production"),
+            "DATABASE_URL=postgres://app:EYES15-prod@127.0.0.1/app\n",
+        )
+        .unwrap();
+        let (r, result) = npm_install_with(
+            &env,
+            &registry,
+            mode,
+            &project,
+            &deps(&["pw-gitcfg"]),
+            "pw-gitcfg",
+            &[],
+        );
+        assert!(
+            !result.is_null(),
+            "{mode}: pw-gitcfg did not run\n{}",
+            r.stderr
+        );
+        assert_ne!(result["own .env"], "ok", "{mode}: the control was read");
+        let read: Vec<&str> = [".git/config", "other .env", "other .env.production"]
+            .into_iter()
+            .filter(|f| result[*f] == "ok")
+            .collect();
+        if !read.is_empty() {
+            let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+            failed.push(format!("{mode}: read {read:?}; serious findings {said:?}"));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
