@@ -342,3 +342,189 @@ t("other .env.production", () => has(path.join(home, "src/other/.env.production"
     }
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// A bin the root project's postinstall runs: renames the user's socket
+/// `~/app/app.sock` into the private TMPDIR (one name, `st_nlink` 1),
+/// connects to it there and writes a line, then renames it back; and
+/// connects to the socket at its own place (the control, refused).
+const RENAME_PROBE: &str = r#"
+const cp = require("child_process");
+const sock = path.join(home, "app", "app.sock");
+const tmp = require("os").tmpdir();
+const moved = path.join(tmp, "moved.sock");
+const connect = (p, tag) => {
+  const js = `const net = require("net"); const s = net.connect(${JSON.stringify(p)}, () => { s.write("EYES15 ${tag}\\n"); s.end(); process.stdout.write("ok"); }); s.on("error", e => process.stdout.write(e.code));`;
+  return cp.execFileSync(process.execPath, ["-e", js], {timeout: 10000}).toString();
+};
+r.connect_direct = connect(sock, "direct");
+t("rename_in", () => fs.renameSync(sock, moved));
+r.connect_moved = connect(moved, "moved");
+t("rename_back", () => fs.renameSync(moved, sock));
+"#;
+
+/// Round 14's fix for hard links refuses a socket file with a second name
+/// (`st_nlink > 1`); protect's places for sockets are the private TMPDIR
+/// and the root scripts' caches beside it. A rename keeps one name: the
+/// root project's postinstall (protect: it may write HOME's tree, and
+/// rename with landlock's `REFER`) moves `~/app/app.sock` (a user's
+/// server: 1Password's `~/.1password/agent.sock`, Docker Desktop's
+/// `~/.docker/desktop/docker.sock`, podman machine's socket, in life) into
+/// its TMPDIR, connects there (the server still listens on the inode), and
+/// moves it back. Needs HOME and TMPDIR on one filesystem (`/tmp` not a
+/// tmpfs: Debian's and Ubuntu's default).
+#[test]
+#[ignore = "round 15: a root script renames a user's socket from HOME into its TMPDIR (one name) and connects there in protect, no finding"]
+fn a_rename_does_not_bring_a_socket_into_the_install() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    use support::probes::{deps, install_in, root_tool};
+    let registry = NpmRegistry::start_with(vec![root_tool(RENAME_PROBE)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    let sock = home.join("app/app.sock");
+    fs::create_dir_all(sock.parent().unwrap()).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+    let h = heard.clone();
+    // Never joined: it waits for a client that may not come.
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let mut buf = [0u8; 64];
+            let n = c.read(&mut buf).unwrap_or(0);
+            h.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).trim().to_string());
+        }
+    });
+    let project = env.home.subdir("proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    let (r, result) = install_in(
+        &env, &registry, "npm", "protect", &project, &manifest, "pw-tool",
+    );
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(result["connect_direct"], "EACCES", "{result:#}");
+    let heard = heard.lock().unwrap().clone();
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert!(
+        heard.is_empty(),
+        "~/app/app.sock reached after a rename: {heard:?}\n{result:#}\nserious findings {said:?}"
+    );
+}
+
+/// A CPython extension module whose constructor does nothing where
+/// `/proc/self/status` shows a seccomp filter or `no_new_privs` (the
+/// start-up detonation runs in the sandbox) and otherwise writes
+/// `~/.config/pwns15/marker`; `PyInit_pwns15` makes an empty module.
+const DORMANT_EXT: &str = r#"
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+__attribute__((constructor)) static void pw_start(void) {
+    char buf[8192];
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    if (!strstr(buf, "Seccomp:\t0") || strstr(buf, "NoNewPrivs:\t1")) return;
+    const char *home = getenv("HOME");
+    if (!home) return;
+    char p[4096];
+    snprintf(p, sizeof p, "%s/.config", home); mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/.config/pwns15", home); mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/.config/pwns15/marker", home);
+    FILE *m = fopen(p, "w");
+    if (m) { fputs("pkgwarden fixture\n", m); fclose(m); }
+}
+
+static struct PyModuleDef pw_def = {PyModuleDef_HEAD_INIT, "pwns15", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit_pwns15(void) { return PyModule_Create(&pw_def); }
+"#;
+
+/// Class 4 (code at every Python start), block, after round 14's fix 9
+/// (`pth::native_named`: a known `.pth` shape whose line names an
+/// extension module at the top of its site directory is malicious). The
+/// namespace line's `PathFinder.find_spec('pwns15', [sitedir])` also finds
+/// a *package* whose `__init__` is an extension module
+/// (`pwns15/__init__.so`: `FileFinder` tries the extension suffixes for
+/// `__init__` first), and `module_from_spec` dlopens it the same way; the
+/// rule lists only the top level's files. A wheel ships
+/// `pwns15-1.0.0-py3.11-nspkg.pth` of setuptools' shape and
+/// `pwns15/__init__.so`, dormant under the detonation. Block: the install
+/// is let in when the next `python -c pass` writes the marker.
+#[test]
+#[ignore = "round 15: a nspkg .pth naming a package whose __init__ is an extension module (pwns15/__init__.so) dlopens it at every Python start; block lets it in"]
+fn a_namespace_pth_loads_no_native_package_init() {
+    use support::pypi::{PipFixture, build_wheel};
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let py = venv_bin(&venv, "python");
+    let include = run(std::process::Command::new(&py).args([
+        "-c",
+        "import sysconfig; print(sysconfig.get_paths()['include'])",
+    ]));
+    let include = stdout_str(&include).trim().to_string();
+    if !Path::new(&include).join("Python.h").is_file() {
+        eprintln!("skipped: no Python.h for {}", py.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("pwns15.c");
+    fs::write(&src, DORMANT_EXT).unwrap();
+    let pkg = tempfile::tempdir().unwrap();
+    fs::create_dir_all(pkg.path().join("pwns15")).unwrap();
+    let cc = run(std::process::Command::new("cc").args([
+        "-shared",
+        "-fPIC",
+        "-O1",
+        "-I",
+        &include,
+        "-o",
+        &pkg.path().join("pwns15/__init__.so").display().to_string(),
+        &src.display().to_string(),
+    ]));
+    assert_success(&cc, "cc pwns15/__init__.so");
+    let line = "import sys, types, os;has_mfs = sys.version_info > (3, 5);p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('pwns15',));importlib = has_mfs and __import__('importlib.util');has_mfs and __import__('importlib.machinery');m = has_mfs and sys.modules.setdefault('pwns15', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('pwns15', [os.path.dirname(p)])));m = m or sys.modules.setdefault('pwns15', types.ModuleType('pwns15'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)";
+    fs::write(
+        pkg.path().join("pwns15-1.0.0-py3.11-nspkg.pth"),
+        format!("{line}\n"),
+    )
+    .unwrap();
+    let index = PypiIndex::start_with(vec![build_wheel(&PipFixture {
+        name: "pwns15".into(),
+        version: "1.0.0".into(),
+        summary: Some("Inert pkgwarden fixture".into()),
+        requires_dist: vec![],
+        dir: pkg.path().to_path_buf(),
+    })]);
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let url = index.index_url();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["pip", "install", "--index-url", &url, "pwns15"],
+        env.home.path(),
+        &[],
+    );
+    let marker = env.home.path().join(".config/pwns15/marker");
+    assert!(!marker.exists(), "the constructor acted during the install");
+    let serious: Vec<String> = r.serious().iter().map(|f| f.to_string()).collect();
+    eprintln!(
+        "exit {}; detonation_ms {}; findings {:#}",
+        r.code, r.report["timings"]["detonation_ms"], r.report["findings"]
+    );
+    let next = run(env.bare(&py).args(["-c", "pass"]));
+    assert_success(&next, "python after the install");
+    assert!(
+        !serious.is_empty() || !marker.exists(),
+        "block let it in (exit {}, no finding of medium or more) and the next python start ran it\n{:#}",
+        r.code,
+        r.report["findings"]
+    );
+}
