@@ -528,3 +528,66 @@ fn a_namespace_pth_loads_no_native_package_init() {
         r.report["findings"]
     );
 }
+
+/// Secret files of a project that `hook::env_files` does not match (it
+/// takes names starting `.env`, five directories deep): docker compose's
+/// `env_file` naming (`config/app.env`), Cloudflare Workers' `.dev.vars`,
+/// Streamlit's `.streamlit/secrets.toml`, Rails' `config/master.key`,
+/// the Google API quickstart's `credentials.json` and `token.json`,
+/// Terraform's `terraform.tfvars`, and a `.env` six directories deep.
+const PROJECT_SECRETS: &[&str] = &[
+    "config/app.env",
+    ".dev.vars",
+    ".streamlit/secrets.toml",
+    "config/master.key",
+    "credentials.json",
+    "token.json",
+    "infra/terraform.tfvars",
+    "infra/terraform/envs/prod/app/config/.env",
+];
+
+/// Class 10, the project's secrets beyond `.env*` (round 14's fix 15
+/// hides every `.env*` of the project's tree): a dependency's postinstall
+/// reads each of [`PROJECT_SECRETS`] by path from the project root, in
+/// block. Control: the root's `.env` is refused.
+#[test]
+#[ignore = "round 15: a project's app.env, .dev.vars, .streamlit/secrets.toml, config/master.key, credentials.json, token.json, terraform.tfvars and a .env six levels deep are read by package code"]
+fn the_projects_other_secret_files_are_hidden() {
+    use support::probes::{deps, probe};
+    let mut rels: Vec<&str> = PROJECT_SECRETS.to_vec();
+    rels.push(".env");
+    let body = format!(
+        r#"
+const root = path.resolve(process.cwd(), "..", "..");
+for (const f of {rels:?}) {{
+  t(f, () => {{ if (!fs.readFileSync(path.join(root, f), "utf8").includes("EYES15-PROJ")) throw new Error("other"); }});
+}}
+"#
+    );
+    let registry = NpmRegistry::start_with(vec![probe("pw-projsec", &body)]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    for r in &rels {
+        let f = project.join(r);
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        fs::write(&f, "secret = EYES15-PROJ\n").unwrap();
+    }
+    let (r, result) = npm_install_with(
+        &env,
+        &registry,
+        "block",
+        &project,
+        &deps(&["pw-projsec"]),
+        "pw-projsec",
+        &[],
+    );
+    assert!(!result.is_null(), "pw-projsec did not run\n{}", r.stderr);
+    assert_ne!(result[".env"], "ok", "the control was read");
+    let read: Vec<&str> = PROJECT_SECRETS
+        .iter()
+        .copied()
+        .filter(|f| result[*f] == "ok")
+        .collect();
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert!(read.is_empty(), "read {read:?}; serious findings {said:?}");
+}
