@@ -591,3 +591,70 @@ for (const f of {rels:?}) {{
     let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
     assert!(read.is_empty(), "read {read:?}; serious findings {said:?}");
 }
+
+/// Issue 9 focus: the shim and Bundler. `bundle remove GEM` edits the
+/// Gemfile and then runs `Installer.install` (Bundler's
+/// `cli/remove.rb`): every other gem of the Gemfile is fetched and its
+/// extension built, as `bundle install` does. With Bundler's
+/// `auto_install` setting (`BUNDLE_AUTO_INSTALL`, or the project's
+/// `.bundle/config`), `bundle exec`, `show`, `outdated`, `binstubs`,
+/// `console`, `open`, `licenses` and `clean` install missing gems first
+/// (`cli.rb` `AUTO_INSTALL_CMDS`). The shim classifies them as
+/// non-installs and execs the real bundle: in block, where `bundle
+/// install` is refused (exit 91), these install with no sandbox. Measured
+/// with a copy of the shim executable whose "full pkgwarden" is a
+/// stand-in that says it was called, and a stand-in `bundle`.
+#[test]
+#[ignore = "round 15: bundle remove (Installer.install) and bundle exec/show/outdated with auto_install go through the shim to the real bundle"]
+fn bundle_commands_that_install_are_installs() {
+    let home = TestHome::new();
+    let bin = home.subdir("pwbin");
+    let shim = pkgwarden_bin().with_file_name("pkgwarden-shim");
+    fs::copy(&shim, bin.join("pkgwarden-shim")).unwrap();
+    let script = |p: &Path, text: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        fs::write(p, text).unwrap();
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    script(&bin.join("pkgwarden"), "#!/bin/sh\necho full pkgwarden\n");
+    let shims = home.subdir("shims");
+    let real = home.subdir("real");
+    std::os::unix::fs::symlink(bin.join("pkgwarden-shim"), shims.join("bundle")).unwrap();
+    script(&real.join("bundle"), "#!/bin/sh\necho real bundle\n");
+    let mut direct = Vec::new();
+    for (args, auto) in [
+        (&["install"][..], false),
+        (&["remove", "rake"], false),
+        (&["exec", "rake"], true),
+        (&["outdated"], true),
+        (&["show"], true),
+    ] {
+        let mut cmd = home.command(shims.join("bundle"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("PKGWARDEN_") {
+                cmd.env_remove(&k);
+            }
+        }
+        cmd.env("PATH", std::env::join_paths([&shims, &real]).unwrap())
+            .env("PKGWARDEN_SHIMS_DIR", &shims)
+            .env("PKGWARDEN_MODE", "block")
+            .args(args);
+        if auto {
+            cmd.env("BUNDLE_AUTO_INSTALL", "true");
+        }
+        std::os::unix::process::CommandExt::arg0(&mut cmd, "bundle");
+        let out = run(&mut cmd);
+        if stdout_str(&out).trim() == "real bundle" {
+            direct.push(format!(
+                "{}{}",
+                args.join(" "),
+                if auto { " (auto_install)" } else { "" }
+            ));
+        }
+    }
+    assert!(
+        !direct.contains(&"install".to_string()),
+        "the control went to the real bundle"
+    );
+    assert!(direct.is_empty(), "went to the real bundle: {direct:#?}");
+}
