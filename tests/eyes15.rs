@@ -775,3 +775,83 @@ fn store_files_other_projects_load_are_not_changed_unseen() {
         "written in protect with no high finding: {landed:#?}\n{result:#}"
     );
 }
+
+/// An sdist's setup.py that reads the `.env` of the directory above the
+/// shell's working directory (`$PWD/..`) and fails the build with what it
+/// read, so that uv prints it.
+const ENV_ABOVE_SETUP: &str = r#"import os
+p = os.path.join(os.environ.get("PWD", "."), "..", ".env")
+try:
+    got = open(p).read().strip()
+except OSError as e:
+    got = "refused: " + type(e).__name__
+raise SystemExit("EYES15-READ[" + got + "]")
+"#;
+
+/// Class 10, round 14's fix 15 for Python projects. `package_code_reads`
+/// hides the `.env*` of the working directory and of the project whose
+/// `node_modules` the install writes; a uv project's root is found above
+/// the working directory, as npm's is, but nothing hides its `.env` when
+/// `uv sync` runs in a subdirectory (`uvproj/src`). The build backend
+/// (setup.py of a dependency's sdist, nested domain) reads
+/// `uvproj/.env` through `$PWD/..`, in protect and block. Control: the
+/// same from the project root is refused (`.env` in the working directory).
+#[test]
+#[ignore = "round 15: uv sync in a subdirectory of a uv project: a dependency's build backend reads the project root's .env"]
+fn a_uv_projects_env_is_hidden_from_a_subdirectory() {
+    if which::which("uv").is_err() {
+        eprintln!("skipped: no uv");
+        return;
+    }
+    let index = support::pypi::sdist_index("pwenvread", ENV_ABOVE_SETUP);
+    let mut failed = Vec::new();
+    for mode in ["protect", "block"] {
+        let env = ShimEnv::new(&[]);
+        let project = env.home.subdir("uvproj");
+        fs::write(
+            project.join("pyproject.toml"),
+            "[project]\nname = \"uvproj\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"pwenvread\"]\n",
+        )
+        .unwrap();
+        fs::write(project.join(".env"), "API_KEY=EYES15-UVENV\n").unwrap();
+        let src = env.home.subdir("uvproj/src");
+        let url = index.index_url();
+        let args = [
+            "uv",
+            "sync",
+            "--no-cache",
+            "--python",
+            &python3().display().to_string(),
+            "--default-index",
+            &url,
+        ];
+        let args: Vec<&str> = args.to_vec();
+        for (tag, cwd, pwd) in [
+            ("root", &project, project.join("x")),
+            ("subdir", &src, src.clone()),
+        ] {
+            let r = support::installs::install(
+                &env,
+                mode,
+                &args,
+                cwd,
+                &[("PWD", pwd.display().to_string())],
+            );
+            let out = format!("{}{}", r.stdout, r.stderr);
+            let leaked = out.contains("EYES15-READ[API_KEY=EYES15-UVENV]");
+            assert!(
+                out.contains("EYES15-READ["),
+                "{mode} {tag}: the backend did not run\n{out}"
+            );
+            if tag == "root" {
+                assert!(!leaked, "{mode}: the control leaked\n{out}");
+            } else if leaked {
+                failed.push(format!(
+                    "{mode}: the backend read uvproj/.env from uvproj/src; findings {}",
+                    r.report["findings"]
+                ));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
