@@ -855,3 +855,94 @@ fn a_uv_projects_env_is_hidden_from_a_subdirectory() {
     }
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// Credential stores a configuration file names instead of a variable:
+/// `(file that names it, its text, the store)`. git's `credential.helper
+/// = store --file …`, the client key a kubeconfig names (minikube's
+/// cluster-admin key), Git Credential Manager's plaintext store
+/// (`credential.credentialStore = plaintext`).
+const CONFIG_NAMED: &[(&str, &str, &str)] = &[
+    (
+        ".gitconfig",
+        "[credential]\n\thelper = store --file ~/.config/git-store/creds\n",
+        ".config/git-store/creds",
+    ),
+    (
+        ".kube/config",
+        "apiVersion: v1\nusers:\n- name: minikube\n  user:\n    client-key: ~/.minikube/profiles/minikube/client.key\n",
+        ".minikube/profiles/minikube/client.key",
+    ),
+    (
+        ".gitconfig",
+        "[credential]\n\tcredentialStore = plaintext\n",
+        ".gcm/store/git/https/127.0.0.1/eyes15.credential",
+    ),
+];
+
+/// Class 10, stores a configuration file moves (the brief's "a store moved
+/// by a config file instead of a var"): an npm dependency's postinstall
+/// reads each store of [`CONFIG_NAMED`] (its path is in a file pkgwarden
+/// could read, or a tool's fixed default), in protect and block; the
+/// configuration files themselves are in place. Control: `~/.git-credentials`
+/// is refused.
+#[test]
+#[ignore = "round 15: a git credential store named by credential.helper, minikube's client key a kubeconfig names and Git Credential Manager's plaintext store are read by package code"]
+fn credential_stores_a_config_file_names_are_hidden() {
+    use support::probes::{deps, probe};
+    let mut files: Vec<&str> = CONFIG_NAMED.iter().map(|(_, _, s)| *s).collect();
+    files.push(".git-credentials");
+    let body = format!(
+        r#"
+for (const f of {files:?}) {{
+  t(f, () => {{ if (!fs.readFileSync(path.join(home, f), "utf8").includes("EYES15-CFG")) throw new Error("other"); }});
+}}
+"#
+    );
+    let registry = NpmRegistry::start_with(vec![probe("pw-cfgstores", &body)]);
+    let mut failed = Vec::new();
+    for mode in ["protect", "block"] {
+        let env = ShimEnv::new(&[]);
+        let home = env.home.path().to_path_buf();
+        for (cfg, text, _) in CONFIG_NAMED {
+            let c = home.join(cfg);
+            fs::create_dir_all(c.parent().unwrap()).unwrap();
+            let mut old = fs::read_to_string(&c).unwrap_or_default();
+            old.push_str(text);
+            fs::write(&c, old).unwrap();
+        }
+        for f in &files {
+            let f = home.join(f);
+            fs::create_dir_all(f.parent().unwrap()).unwrap();
+            fs::write(&f, "http://eyes15:EYES15-CFG@127.0.0.1\n").unwrap();
+        }
+        let project = env.home.subdir("proj");
+        let (r, result) = npm_install_with(
+            &env,
+            &registry,
+            mode,
+            &project,
+            &deps(&["pw-cfgstores"]),
+            "pw-cfgstores",
+            &[],
+        );
+        assert!(
+            !result.is_null(),
+            "{mode}: pw-cfgstores did not run\n{}",
+            r.stderr
+        );
+        assert_ne!(
+            result[".git-credentials"], "ok",
+            "{mode}: the control was read"
+        );
+        let read: Vec<&str> = CONFIG_NAMED
+            .iter()
+            .map(|(_, _, s)| *s)
+            .filter(|f| result[*f] == "ok")
+            .collect();
+        if !read.is_empty() {
+            let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+            failed.push(format!("{mode}: read {read:?}; serious findings {said:?}"));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
