@@ -947,8 +947,9 @@ for (const f of {files:?}) {{
     assert!(failed.is_empty(), "{failed:#?}");
 }
 
-/// A loopback "registry" that answers 404 to everything and keeps the
-/// `Authorization` headers it was sent.
+/// A loopback "registry" that answers 401 (a Basic challenge) to a request
+/// without credentials and 404 to one with, and keeps the `Authorization`
+/// headers it was sent.
 fn header_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
@@ -962,14 +963,20 @@ fn header_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
             let mut buf = vec![0u8; 8192];
             let n = c.read(&mut buf).unwrap_or(0);
             let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let mut authorized = false;
             for line in req.lines() {
                 if line.to_ascii_lowercase().starts_with("authorization:") {
                     h.lock().unwrap().push(line.to_string());
+                    authorized = true;
                 }
             }
-            let _ = c.write_all(
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-            );
+            // A client that sends credentials only when challenged gets
+            // the challenge first.
+            let answer: &[u8] = match authorized {
+                true => b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                false => b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"eyes15\"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            };
+            let _ = c.write_all(answer);
         }
     });
     (port, heard)
@@ -1024,4 +1031,50 @@ fn a_project_npmrc_does_not_unlock_secret_variables() {
         }
     }
     assert!(failed.is_empty(), "{failed:#?}");
+}
+
+/// Bypass 11's twin for uv: a uv project's `pyproject.toml` (a file of the
+/// cloned repository) declares an index named like the user's private
+/// one (`internal`) at its own URL; uv takes that index's login from
+/// `UV_INDEX_INTERNAL_USERNAME`/`_PASSWORD` (kept for the manager by
+/// `manager_auth`) and sends it there, in block (the project's index is a
+/// host the plan allows).
+#[test]
+#[ignore = "round 15: a uv project's pyproject.toml naming an index like the user's private one gets UV_INDEX_<NAME>_PASSWORD sent to its own URL by uv, in block"]
+fn a_uv_project_does_not_get_the_users_index_password() {
+    if which::which("uv").is_err() {
+        eprintln!("skipped: no uv");
+        return;
+    }
+    let (port, heard) = header_sink();
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("uvproj");
+    fs::write(
+        project.join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"uvproj\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"pwanything\"]\n\n[[tool.uv.index]]\nname = \"internal\"\nurl = \"http://127.0.0.1:{port}/simple/\"\ndefault = true\n"
+        ),
+    )
+    .unwrap();
+    let py = python3().display().to_string();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["uv", "sync", "--no-cache", "--python", &py],
+        &project,
+        &[
+            ("UV_INDEX_INTERNAL_USERNAME", "eyes15".to_string()),
+            ("UV_INDEX_INTERNAL_PASSWORD", "EYES15-UV-SECRET".to_string()),
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let heard = heard.lock().unwrap().clone();
+    use base64::Engine as _;
+    let want = base64::engine::general_purpose::STANDARD.encode("eyes15:EYES15-UV-SECRET");
+    let leaked = heard.iter().any(|h| h.contains(&want));
+    assert!(
+        !leaked,
+        "uv sent the user's index password to the project's index: {heard:?} (exit {}); findings {}",
+        r.code, r.report["findings"]
+    );
 }
