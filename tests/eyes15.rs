@@ -1078,3 +1078,51 @@ fn a_uv_project_does_not_get_the_users_index_password() {
         r.code, r.report["findings"]
     );
 }
+
+/// Bypass 12's poetry twin: the project's `[[tool.poetry.source]]` named
+/// like the user's private source gets `POETRY_HTTP_BASIC_<NAME>_*` sent
+/// to its own URL by `poetry lock`, in block (no environment of its own:
+/// `POETRY_VIRTUALENVS_CREATE=false`, as a CI job sets it).
+#[test]
+#[ignore = "round 15: a poetry project's source named like the user's private one gets POETRY_HTTP_BASIC_<NAME>_PASSWORD sent to its own URL, in block"]
+fn a_poetry_project_does_not_get_the_users_source_password() {
+    if which::which("poetry").is_err() {
+        eprintln!("skipped: no poetry");
+        return;
+    }
+    let (port, heard) = header_sink();
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("poproj");
+    fs::write(
+        project.join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"poproj\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"pwanything\"]\n\n[[tool.poetry.source]]\nname = \"internal\"\nurl = \"http://127.0.0.1:{port}/simple/\"\npriority = \"primary\"\n"
+        ),
+    )
+    .unwrap();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["poetry", "lock"],
+        &project,
+        &[
+            // lock needs no environment of its own.
+            ("POETRY_VIRTUALENVS_CREATE", "false".to_string()),
+            ("POETRY_HTTP_BASIC_INTERNAL_USERNAME", "eyes15".to_string()),
+            (
+                "POETRY_HTTP_BASIC_INTERNAL_PASSWORD",
+                "EYES15-POETRY-SECRET".to_string(),
+            ),
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let heard = heard.lock().unwrap().clone();
+    use base64::Engine as _;
+    let want = base64::engine::general_purpose::STANDARD.encode("eyes15:EYES15-POETRY-SECRET");
+    let leaked = heard.iter().any(|h| h.contains(&want));
+    assert!(
+        !leaked,
+        "poetry sent the user's source password to the project's source: {heard:?} (exit {}); findings {}\n{}",
+        r.code, r.report["findings"], r.stderr
+    );
+}
