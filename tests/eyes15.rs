@@ -1234,3 +1234,71 @@ fn a_package_does_not_replace_the_venvs_pyvenv_cfg() {
         r.report["findings"]
     );
 }
+
+/// A dependency whose postinstall leaves `~/eyes15-ran/<$PW_CMD>`.
+fn marking(name: &str) -> NpmPackage {
+    NpmPackage::new(
+        serde_json::json!({
+            "name": name, "version": "1.0.0", "license": "MIT",
+            "scripts": {"postinstall": "node mark.js"}
+        }),
+        &[(
+            "mark.js",
+            b"const fs = require('fs'), path = require('path');\nconst d = path.join(process.env.HOME, 'eyes15-ran');\ntry {\n  fs.mkdirSync(d, {recursive: true});\n  fs.writeFileSync(path.join(d, process.env.PW_CMD || 'unknown'), 'ran\\n');\n} catch (e) {}\n",
+        )],
+    )
+}
+
+/// Issue 9 focus: the shim, round 14's bypass 7 for node. npm is a
+/// script of node (`npm` → `…/npm/bin/npm-cli.js`), and `node` has no
+/// shim: `node <npm's npm-cli.js> install` (how some CI scripts and
+/// wrappers call a given npm; likewise yarn 1's committed
+/// `node .yarn/releases/yarn-1.22.22.cjs`, `node …/pnpm.cjs`) installs
+/// with no sandbox. Measured with the real npm found through the shim
+/// environment's PATH: the dependency's postinstall ran, no report.
+/// Control: `npm install` through the shim is monitored.
+#[test]
+#[ignore = "round 15: node <npm-cli.js> install (npm run as node's script) installs with no sandbox and no report"]
+fn npm_run_as_a_node_script_is_still_an_install() {
+    let registry = NpmRegistry::start_with(vec![marking("pw-mark15")]);
+    let env = ShimEnv::new(&[]);
+    let url = registry.registry_url();
+    let npm = which::which("npm").unwrap().canonicalize().unwrap();
+    let node = which::which("node").unwrap();
+    let mut ran = Vec::new();
+    for (tag, via_node) in [("shim", false), ("node-script", true)] {
+        let project = env.home.subdir(tag);
+        fs::write(
+            project.join("package.json"),
+            support::probes::deps(&["pw-mark15"]).to_string(),
+        )
+        .unwrap();
+        let before = env.report_files();
+        let mut cmd = match via_node {
+            false => env.shim("npm"),
+            true => {
+                let mut c = env.bare(&node);
+                c.arg(&npm);
+                c
+            }
+        };
+        cmd.args(["install", "--registry", &url])
+            .current_dir(&project)
+            .env("PW_CMD", tag);
+        let out = run(&mut cmd);
+        let reports = env.report_files().len() - before.len();
+        let marker = env.home.path().join("eyes15-ran").join(tag);
+        if !via_node {
+            assert!(reports > 0, "the control left no report");
+            continue;
+        }
+        if marker.exists() && reports == 0 {
+            ran.push(format!(
+                "node {} install: pw-mark15's postinstall ran, no report (exit {:?})",
+                npm.display(),
+                out.status.code()
+            ));
+        }
+    }
+    assert!(ran.is_empty(), "{ran:#?}");
+}
