@@ -1302,3 +1302,61 @@ fn npm_run_as_a_node_script_is_still_an_install() {
     }
     assert!(ran.is_empty(), "{ran:#?}");
 }
+
+/// Class 3 (persistence), in CI. GitHub Actions gives each step the files
+/// `$GITHUB_ENV` and `$GITHUB_PATH` (below the runner's HOME,
+/// `work/_temp/_runner_file_commands/`): a line appended to one sets a
+/// variable (`LD_PRELOAD`, `NODE_OPTIONS`, `BASH_ENV`) or puts a
+/// directory first on PATH (ahead of the shims) for every later step of
+/// the job, the deploy steps with their secrets included. The root
+/// project's postinstall (protect: HOME's tree) appends to both; no list
+/// names them. (Block grants none of HOME; a dependency's script, nested,
+/// none either: protect's root scripts only.)
+#[test]
+#[ignore = "round 15: a root script appends to $GITHUB_ENV and $GITHUB_PATH (later CI steps' environment and PATH) in protect, no finding"]
+fn a_root_script_does_not_write_the_ci_steps_command_files() {
+    use support::probes::{deps, install_in, root_tool};
+    let body = r#"
+t("env", () => fs.appendFileSync(process.env.GITHUB_ENV, "LD_PRELOAD=" + path.join(home, "x.so") + "\n"));
+t("path", () => fs.appendFileSync(process.env.GITHUB_PATH, path.join(home, "bin15") + "\n"));
+"#;
+    let registry = NpmRegistry::start_with(vec![root_tool(body)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path();
+    let cmds = env.home.subdir("work/_temp/_runner_file_commands");
+    let (genv, gpath) = (cmds.join("set_env_eyes15"), cmds.join("add_path_eyes15"));
+    fs::write(&genv, "").unwrap();
+    fs::write(&gpath, "").unwrap();
+    let project = env.home.subdir("work/proj/proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    let _ = fs::remove_dir_all(project.join("node_modules"));
+    fs::write(project.join("package.json"), manifest.to_string()).unwrap();
+    let url = registry.registry_url();
+    let r = support::installs::install(
+        &env,
+        "protect",
+        &["npm", "install", "--registry", &url],
+        &project,
+        &[
+            ("GITHUB_ENV", genv.display().to_string()),
+            ("GITHUB_PATH", gpath.display().to_string()),
+            ("GITHUB_ACTIONS", "true".to_string()),
+        ],
+    );
+    let result: Value = fs::read(project.join("node_modules/pw-tool/result.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(Value::Null);
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    let written: Vec<String> = [&genv, &gpath]
+        .iter()
+        .filter(|f| !fs::read_to_string(f).unwrap_or_default().is_empty())
+        .map(|f| f.strip_prefix(home).unwrap().display().to_string())
+        .collect();
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert!(
+        written.is_empty() || !said.is_empty(),
+        "written {written:?} with no finding of medium or more\n{result:#}\nfindings {:#}",
+        r.report["findings"]
+    );
+}
