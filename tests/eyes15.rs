@@ -1315,7 +1315,7 @@ fn npm_run_as_a_node_script_is_still_an_install() {
 #[test]
 #[ignore = "round 15: a root script appends to $GITHUB_ENV and $GITHUB_PATH (later CI steps' environment and PATH) in protect, no finding"]
 fn a_root_script_does_not_write_the_ci_steps_command_files() {
-    use support::probes::{deps, install_in, root_tool};
+    use support::probes::{deps, root_tool};
     let body = r#"
 t("env", () => fs.appendFileSync(process.env.GITHUB_ENV, "LD_PRELOAD=" + path.join(home, "x.so") + "\n"));
 t("path", () => fs.appendFileSync(process.env.GITHUB_PATH, path.join(home, "bin15") + "\n"));
