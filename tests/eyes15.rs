@@ -1360,3 +1360,51 @@ t("path", () => fs.appendFileSync(process.env.GITHUB_PATH, path.join(home, "bin1
         r.report["findings"]
     );
 }
+
+/// Class 3 (persistence) in CI, through the log. CI agents read commands
+/// from any line a step prints: Azure Pipelines' `##vso[task.prependpath]`
+/// and `##vso[task.setvariable variable=…]`, TeamCity's `##teamcity[setParameter
+/// name='env.…']` set PATH or a variable for every later step of the job
+/// (the agent parses the step's output; nothing needs to be written).
+/// pnpm prints a dependency's lifecycle output as it runs. In block, a
+/// dependency's postinstall prints both commands: they reach the
+/// install's output unchanged, with no finding.
+#[test]
+#[ignore = "round 15: a dependency's postinstall prints CI agents' log commands (##vso[task.prependpath], ##teamcity[setParameter]) that reach the step's output unchanged in block"]
+fn a_dependency_sends_no_ci_log_command() {
+    let pkg = NpmPackage::new(
+        serde_json::json!({
+            "name": "pw-logcmd", "version": "1.0.0", "license": "MIT",
+            "scripts": {"postinstall": "node say.js"}
+        }),
+        &[(
+            "say.js",
+            b"console.log('##vso[task.prependpath]' + process.env.HOME + '/bin15');\nconsole.log(\"##teamcity[setParameter name='env.LD_PRELOAD' value='\" + process.env.HOME + \"/x15.so']\");\n",
+        )],
+    );
+    let registry = NpmRegistry::start_with(vec![pkg]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    let mut manifest = support::probes::deps(&["pw-logcmd"]);
+    manifest["pnpm"] = serde_json::json!({"onlyBuiltDependencies": ["pw-logcmd"]});
+    fs::write(project.join("package.json"), manifest.to_string()).unwrap();
+    let url = registry.registry_url();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["pnpm", "install", "--registry", &url],
+        &project,
+        &[("npm_config_side_effects_cache", "false".to_string())],
+    );
+    let out = format!("{}\n{}", r.stdout, r.stderr);
+    let commands: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("##vso[") || l.contains("##teamcity["))
+        .collect();
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert!(
+        commands.is_empty() || !said.is_empty(),
+        "exit {}; the step's output carries {commands:#?}; no finding of medium or more",
+        r.code
+    );
+}
