@@ -1408,3 +1408,100 @@ fn a_dependency_sends_no_ci_log_command() {
         r.code
     );
 }
+
+/// Files other programs of the user's run as code or commands at their
+/// next start, outside `persistence.toml`: tmux's `run-shell`, Vim's and
+/// Emacs' init files, WezTerm's Lua configuration, kitty's `shell`,
+/// IPython's and Jupyter's Python configuration, starship's `custom`
+/// commands, direnv's `direnvrc` (sourced for every `.envrc`), R's and
+/// irb's start-up files, a `.desktop` entry overriding an application
+/// the user starts from the menu, and the global git configuration
+/// `GIT_CONFIG_GLOBAL` moves (`core.fsmonitor` runs a command at every
+/// `git status`; `~/.gitconfig` itself is refused).
+const RUN_AT_START: &[&str] = &[
+    ".tmux.conf",
+    ".vimrc",
+    ".emacs.d/init.el",
+    ".wezterm.lua",
+    ".config/kitty/kitty.conf",
+    ".ipython/profile_default/ipython_config.py",
+    ".jupyter/jupyter_server_config.py",
+    ".config/starship.toml",
+    ".config/direnv/direnvrc",
+    ".Rprofile",
+    ".irbrc",
+    ".local/share/applications/firefox.desktop",
+    "dotfiles/gitconfig",
+];
+
+/// Class 3 (persistence), protect, root project's script: appends a line
+/// to each existing file of [`RUN_AT_START`] (with `GIT_CONFIG_GLOBAL`
+/// naming `~/dotfiles/gitconfig`). Control: `~/.gitconfig` is refused.
+/// Held on 3993bd8 (EACCES): tmux, Vim, Emacs, direnv, R, irb, the
+/// `.desktop` override; written but reported (medium or more): IPython's
+/// and Jupyter's configuration. Written with no such finding: WezTerm's
+/// Lua, kitty's configuration, starship's, the moved git configuration.
+#[test]
+#[ignore = "round 15: WezTerm's Lua configuration, kitty.conf, starship.toml and the GIT_CONFIG_GLOBAL file are written by a root script in protect with no finding of medium or more"]
+fn what_other_programs_run_at_start_is_persistence() {
+    use support::probes::{deps, root_tool};
+    let control = ".gitconfig";
+    let all: Vec<&str> = RUN_AT_START.iter().copied().chain([control]).collect();
+    let body: String = all
+        .iter()
+        .map(|p| {
+            format!(
+                "t({p:?}, () => fs.appendFileSync(path.join(home, {p:?}), \"\\n# \" + M + \"\\n\"));\n"
+            )
+        })
+        .collect();
+    let registry = NpmRegistry::start_with(vec![root_tool(&body)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path();
+    for p in &all {
+        let f = home.join(p);
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        fs::write(&f, "# the user's\n").unwrap();
+    }
+    let project = env.home.subdir("proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    fs::write(project.join("package.json"), manifest.to_string()).unwrap();
+    let url = registry.registry_url();
+    let r = support::installs::install(
+        &env,
+        "protect",
+        &["npm", "install", "--registry", &url],
+        &project,
+        &[(
+            "GIT_CONFIG_GLOBAL",
+            home.join("dotfiles/gitconfig").display().to_string(),
+        )],
+    );
+    let result: Value = fs::read(project.join("node_modules/pw-tool/result.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(Value::Null);
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    assert_ne!(result[control], "ok", "the control was written\n{result:#}");
+    let findings = r.report["findings"].as_array().cloned().unwrap_or_default();
+    let landed: Vec<String> = RUN_AT_START
+        .iter()
+        .filter(|p| {
+            fs::read_to_string(home.join(p))
+                .unwrap_or_default()
+                .contains("PWPOISON")
+        })
+        .filter(|p| {
+            let f = home.join(p).display().to_string();
+            !findings.iter().any(|x| {
+                x.to_string().contains(&f)
+                    && matches!(x["severity"].as_str(), Some("medium" | "high" | "critical"))
+            })
+        })
+        .map(|p| p.to_string())
+        .collect();
+    assert!(
+        landed.is_empty(),
+        "written in protect with no finding of medium or more: {landed:#?}\n{result:#}"
+    );
+}
