@@ -30,6 +30,7 @@ mod eyes11;
 mod eyes12;
 mod eyes13;
 mod eyes14;
+mod eyes15;
 mod fidelity;
 mod first10;
 mod fnlen;
