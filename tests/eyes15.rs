@@ -80,7 +80,6 @@ const MISSED_VARS: &[(&str, &str)] = &[
 /// postinstall's environment, in protect and block, with no `cred.env`
 /// finding. Control: `GITHUB_TOKEN` is removed.
 #[test]
-#[ignore = "round 15: PASSWORD, SSHPASS, P4PASSWD, APIKEY, SONAR_LOGIN, KUBE_CONFIG, *_WRITEKEY, a JDBC password, an Azure AccountKey, a PEM private key reach package code"]
 fn secret_variables_round_14_missed_are_removed() {
     use support::probes::{deps, probe};
     let mut names: Vec<&str> = MISSED_VARS.iter().map(|(k, _)| *k).collect();
@@ -214,7 +213,6 @@ const UNLISTED_STORES: &[&str] = &[
 /// postinstall reads them all, in protect and block. Control: a store
 /// `moved` lists (`DOCKER_CONFIG`) is refused.
 #[test]
-#[ignore = "round 15: stores moved by TF_CLI_CONFIG_FILE, SOPS_AGE_KEY_FILE, CODEX_HOME, CLAUDE_CONFIG_DIR, PGPASSFILE, HF_HOME, … and Edge/Opera/Vivaldi, Discord, Slack, Stripe, Pulumi, Kaggle tokens are read by package code"]
 fn credential_stores_no_list_names_are_hidden() {
     use support::probes::{deps, probe};
     let mut files: Vec<&str> = UNLISTED_MOVES.iter().map(|(_, _, f)| *f).collect();
@@ -357,6 +355,10 @@ const connect = (p, tag) => {
   return cp.execFileSync(process.execPath, ["-e", js], {timeout: 10000}).toString();
 };
 r.connect_direct = connect(sock, "direct");
+// A socket the install makes in its TMPDIR stays its own to reach.
+const own = JSON.stringify(path.join(tmp, "own.sock"));
+const serve = `const net = require("net"); const srv = net.createServer(c => c.on("data", () => { process.stdout.write("ok"); process.exit(0); })); srv.listen(${own}, () => { const s = net.connect(${own}, () => s.write("x")); s.on("error", e => { process.stdout.write(e.code); process.exit(0); }); });`;
+r.own_socket = cp.execFileSync(process.execPath, ["-e", serve], {timeout: 10000}).toString();
 t("rename_in", () => fs.renameSync(sock, moved));
 r.connect_moved = connect(moved, "moved");
 t("rename_back", () => fs.renameSync(moved, sock));
@@ -373,7 +375,6 @@ t("rename_back", () => fs.renameSync(moved, sock));
 /// moves it back. Needs HOME and TMPDIR on one filesystem (`/tmp` not a
 /// tmpfs: Debian's and Ubuntu's default).
 #[test]
-#[ignore = "round 15: a root script renames a user's socket from HOME into its TMPDIR (one name) and connects there in protect, no finding"]
 fn a_rename_does_not_bring_a_socket_into_the_install() {
     use std::io::Read;
     use std::sync::{Arc, Mutex};
@@ -405,6 +406,7 @@ fn a_rename_does_not_bring_a_socket_into_the_install() {
     assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(result["connect_direct"], "EACCES", "{result:#}");
+    assert_eq!(result["own_socket"], "ok", "{result:#}");
     let heard = heard.lock().unwrap().clone();
     let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
     assert!(
@@ -551,7 +553,6 @@ const PROJECT_SECRETS: &[&str] = &[
 /// reads each of [`PROJECT_SECRETS`] by path from the project root, in
 /// block. Control: the root's `.env` is refused.
 #[test]
-#[ignore = "round 15: a project's app.env, .dev.vars, .streamlit/secrets.toml, config/master.key, credentials.json, token.json, terraform.tfvars and a .env six levels deep are read by package code"]
 fn the_projects_other_secret_files_are_hidden() {
     use support::probes::{deps, probe};
     let mut rels: Vec<&str> = PROJECT_SECRETS.to_vec();
@@ -797,7 +798,6 @@ raise SystemExit("EYES15-READ[" + got + "]")
 /// `uvproj/.env` through `$PWD/..`, in protect and block. Control: the
 /// same from the project root is refused (`.env` in the working directory).
 #[test]
-#[ignore = "round 15: uv sync in a subdirectory of a uv project: a dependency's build backend reads the project root's .env"]
 fn a_uv_projects_env_is_hidden_from_a_subdirectory() {
     if which::which("uv").is_err() {
         eprintln!("skipped: no uv");
@@ -886,7 +886,6 @@ const CONFIG_NAMED: &[(&str, &str, &str)] = &[
 /// configuration files themselves are in place. Control: `~/.git-credentials`
 /// is refused.
 #[test]
-#[ignore = "round 15: a git credential store named by credential.helper, minikube's client key a kubeconfig names and Git Credential Manager's plaintext store are read by package code"]
 fn credential_stores_a_config_file_names_are_hidden() {
     use support::probes::{deps, probe};
     let mut files: Vec<&str> = CONFIG_NAMED.iter().map(|(_, _, s)| *s).collect();

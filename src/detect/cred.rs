@@ -17,13 +17,17 @@ pub fn is_credential(p: &Path, home: Option<&Path>, cwd: &Path) -> bool {
     if s.starts_with("/proc/") && s.ends_with("/environ") && !s.starts_with("/proc/self/") {
         return true;
     }
-    // A project's `.env*`: beneath the working directory (not in what it
+    // A project's secret files (`.env*`, `master.key`): beneath the working directory (not in what it
     // installed), or beside one of its parents inside HOME (the project
     // above a subdirectory the manager ran in).
     if p.file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with(".env"))
+        .is_some_and(|n| crate::sandbox::secrets::is_project_secret(&n.to_string_lossy()))
         && p.parent().is_some_and(|dir| {
-            (dir.starts_with(cwd) && !p.components().any(|c| c.as_os_str() == "node_modules"))
+            (dir.starts_with(cwd)
+                && !p.components().any(|c| {
+                    let c = c.as_os_str().to_string_lossy();
+                    crate::sandbox::hook::NOT_PROJECT.contains(&c.as_ref())
+                }))
                 || (cwd.starts_with(dir) && home.is_some_and(|h| dir.starts_with(h) && dir != h))
         })
     {

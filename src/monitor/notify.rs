@@ -49,6 +49,11 @@ pub struct NetPolicy {
     /// below one of these): the install's own directories, the name
     /// services (protect), the policy's `endpoints.unix`.
     pub unix_allowed: Vec<PathBuf>,
+    /// Of [`Self::unix_allowed`], the install's own directories (its
+    /// private TMPDIR) and when each was made: a socket file there counts
+    /// only when it was made since (both times are the filesystem's). A
+    /// user's socket renamed in keeps its birth time (and its single name).
+    pub unix_own: Vec<(PathBuf, Option<std::time::SystemTime>)>,
     /// Where to note which pid owns each connection made on its behalf
     /// (local port → pid), for the proxy's records.
     pub peers: Option<Arc<std::sync::Mutex<std::collections::HashMap<u16, i32>>>>,
@@ -1953,9 +1958,23 @@ fn open_unix(pid: i32, path: &str) -> Result<(OwnedFd, PathBuf), i32> {
 /// confines sockets, one with another name (a hard link: `link(2)` of a
 /// user's socket into the install's places) is judged by no place at all,
 /// and refused.
+/// In the install's own directories, one made before the install (renamed
+/// in), or of no known birth time, is refused too.
 fn unix_file_reachable(net: &NetPolicy, file: &OwnedFd, at: &Path) -> bool {
     let confined = net.deny_all_unix || net.unix_confined;
-    unix_reachable(net, at) && !(confined && stat_of(file).is_none_or(|st| st.st_nlink > 1))
+    let listed = |a: &PathBuf| at.starts_with(a) && !net.unix_own.iter().any(|(o, _)| o == a);
+    let stale = !net.unix_allowed.iter().any(listed)
+        && net.unix_own.iter().any(|(own, made)| {
+            at.starts_with(own) && made.is_none_or(|made| born(file).is_none_or(|b| b < made))
+        });
+    unix_reachable(net, at)
+        && !(confined && (stale || stat_of(file).is_none_or(|st| st.st_nlink > 1)))
+}
+
+/// When the file was made (statx's birth time), where its filesystem keeps it.
+fn born(file: &OwnedFd) -> Option<std::time::SystemTime> {
+    let dup = file.try_clone().ok()?;
+    std::fs::File::from(dup).metadata().ok()?.created().ok()
 }
 
 fn unix_reachable(net: &NetPolicy, at: &Path) -> bool {
@@ -2876,6 +2895,33 @@ mod tests {
             judge(SYS_sendto, Some(&agent), &block, false),
             Judged::Refuse(libc::EACCES)
         );
+    }
+
+    #[test]
+    fn a_socket_older_than_the_install_is_not_its_own() {
+        use std::time::{Duration, SystemTime};
+        let d = tempfile::tempdir().unwrap();
+        let own = d.path().canonicalize().unwrap();
+        let path = own.join("s.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let file = open_exact(&path, false).unwrap();
+        let at_start = |since| NetPolicy {
+            unix_confined: true,
+            unix_allowed: vec![own.clone()],
+            unix_own: vec![(own.clone(), Some(since))],
+            ..protect()
+        };
+        let earlier = SystemTime::now() - Duration::from_secs(60);
+        assert!(unix_file_reachable(&at_start(earlier), &file, &path));
+        // Made before the install started: renamed in from elsewhere.
+        let later = SystemTime::now() + Duration::from_secs(60);
+        assert!(!unix_file_reachable(&at_start(later), &file, &path));
+        // Allowed by the user's own list as well: the birth time is not asked.
+        let listed = NetPolicy {
+            unix_allowed: vec![own.clone(), path.clone()],
+            ..at_start(later)
+        };
+        assert!(unix_file_reachable(&listed, &file, &path));
     }
 
     #[test]

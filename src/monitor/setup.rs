@@ -335,6 +335,13 @@ pub fn watch(
         deny_all_unix: mode == Mode::Block,
         unix_confined: mode == Mode::Protect,
         unix_allowed: unix_allowed(mode, at, &policy.endpoints.unix),
+        unix_own: [&at.tmp, &at.root_caches]
+            .into_iter()
+            .map(|p| {
+                let made = std::fs::metadata(p).and_then(|m| m.created()).ok();
+                (std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()), made)
+            })
+            .collect(),
         peers: Some(proxy.peers),
     };
     // Reads recorded as evidence: the hidden stores, and the credentials the

@@ -344,7 +344,7 @@ pub fn config_files(plan: &InstallPlan) -> Vec<PathBuf> {
 
 /// Directories a project's `.env*` search does not enter: installed code,
 /// environments, build outputs, version control.
-const NOT_PROJECT: &[&str] = &[
+pub const NOT_PROJECT: &[&str] = &[
     "node_modules",
     ".git",
     ".venv",
@@ -353,14 +353,17 @@ const NOT_PROJECT: &[&str] = &[
     "target",
     ".tox",
     ".nox",
+    "site-packages",
+    "dist-packages",
 ];
 
-/// The `.env*` files of the project at `root`, at most five directories deep
-/// and 5,000 directory entries read (a project's own tree, not what it
-/// installed), links not followed.
+/// The secret files of the project at `root` (`.env*` and the other
+/// shapes of `policy/secrets.toml` `project`), at most eight directories
+/// deep and 10,000 directory entries read (a project's own tree, not what
+/// it installed), links not followed.
 pub fn env_files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut budget = 5_000usize;
+    let mut budget = 10_000usize;
     let mut dirs = vec![(root.to_path_buf(), 0usize)];
     while let Some((dir, depth)) = dirs.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -374,9 +377,9 @@ pub fn env_files(root: &Path) -> Vec<PathBuf> {
             let name = e.file_name();
             let name = name.to_string_lossy();
             let Ok(t) = e.file_type() else { continue };
-            if name.starts_with(".env") && !t.is_dir() {
+            if !t.is_dir() && super::secrets::is_project_secret(&name) {
                 out.push(e.path());
-            } else if t.is_dir() && depth < 5 && !NOT_PROJECT.contains(&name.as_ref()) {
+            } else if t.is_dir() && depth < 8 && !NOT_PROJECT.contains(&name.as_ref()) {
                 dirs.push((e.path(), depth + 1));
             }
         }
@@ -411,9 +414,27 @@ pub fn package_code_reads(
     roots.extend(
         plan.write_roots
             .iter()
-            .filter(|r| r.file_name().is_some_and(|n| n == "node_modules"))
+            .filter(|r| {
+                r.file_name()
+                    .is_some_and(|n| n == "node_modules" || n == ".venv")
+            })
             .filter_map(|r| r.parent().map(Path::to_path_buf)),
     );
+    // The projects the plan names above the working directory (a uv or
+    // poetry project synced from a subdirectory: its manifest, lockfile and
+    // editable root), and the repository the working directory lies in;
+    // never HOME or `/` as a whole.
+    let named = plan
+        .write_files
+        .iter()
+        .filter_map(|f| f.parent())
+        .chain(plan.editable_projects.iter().map(PathBuf::as_path));
+    let repo = cwd.ancestors().skip(1).find(|a| a.join(".git").exists());
+    for top in named.chain(repo) {
+        if Some(top) != home && top.parent().is_some() {
+            roots.push(top.to_path_buf());
+        }
+    }
     roots.sort();
     roots.dedup();
     for root in &roots {

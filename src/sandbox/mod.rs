@@ -104,10 +104,19 @@ pub fn secrets(home: Option<&Path>) -> Vec<PathBuf> {
 }
 
 /// The credential stores a variable of this environment moved (its
-/// variables do not change while pkgwarden runs): `(hidden, readable)`.
+/// variables do not change while pkgwarden runs), and those the user's git
+/// and kube configuration name: `(hidden, readable)`.
 pub fn moved() -> &'static (Vec<PathBuf>, Vec<PathBuf>) {
     static MOVED: std::sync::OnceLock<(Vec<PathBuf>, Vec<PathBuf>)> = std::sync::OnceLock::new();
-    MOVED.get_or_init(|| secrets::moved_stores(|k| std::env::var_os(k)))
+    MOVED.get_or_init(|| {
+        let (mut hidden, readable) = secrets::moved_stores(|k| std::env::var_os(k));
+        // And those the user's configuration files name.
+        if let Some(home) = crate::paths::home() {
+            let kube = std::env::var_os("KUBECONFIG");
+            hidden.extend(secrets::config_named_stores(&home, kube.as_deref()));
+        }
+        (hidden, readable)
+    })
 }
 
 /// The credential files a manager reads at the place a variable of this

@@ -3,7 +3,7 @@
 //! never reach the install.
 
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// `policy/secrets.toml`.
@@ -28,6 +28,29 @@ pub struct Secrets {
     /// Variables that move a credential store.
     #[serde(default)]
     pub moved: Vec<Moved>,
+    /// A project's secret files, by name.
+    #[serde(default)]
+    pub project: ProjectSecrets,
+}
+
+/// The names of a project's secret files (`policy/secrets.toml` `project`).
+#[derive(Debug, Default, Deserialize)]
+pub struct ProjectSecrets {
+    /// Whole names.
+    pub names: Vec<String>,
+    /// Name beginnings.
+    pub prefixes: Vec<String>,
+    /// Name endings.
+    pub suffixes: Vec<String>,
+}
+
+/// True when a file of this name in a project's tree holds its secrets
+/// (`.env.local`, `config/master.key`, `prod.tfvars`).
+pub fn is_project_secret(name: &str) -> bool {
+    let p = &data().project;
+    p.names.iter().any(|n| n == name)
+        || p.prefixes.iter().any(|x| name.starts_with(x.as_str()))
+        || p.suffixes.iter().any(|x| name.ends_with(x.as_str()))
 }
 
 /// A variable that moves a credential store (`policy/secrets.toml` `moved`).
@@ -93,6 +116,69 @@ pub fn moved_stores(
     (hidden, readable)
 }
 
+/// The credential stores the user's configuration files name (round 15):
+/// git's `credential.helper = store --file <path>`, and the client keys and
+/// token files a kubeconfig names (`client-key: ~/.minikube/…`). Read from
+/// `home`'s git configuration and the kubeconfigs `kubeconfig` lists (the
+/// default one when `None`); only absolute (or `~/`) paths, and a
+/// kubeconfig's relative ones against its directory.
+pub fn config_named_stores(home: &Path, kubeconfig: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
+    let expand = |p: &str, base: &Path| -> Option<PathBuf> {
+        let p = p.trim().trim_matches(['"', '\'']);
+        match p.strip_prefix("~/") {
+            Some(rest) => Some(home.join(rest)),
+            None if p.is_empty() || p.starts_with('~') => None,
+            None => Some(base.join(p)),
+        }
+    };
+    let mut out = Vec::new();
+    for git in [".gitconfig", ".config/git/config"] {
+        let Ok(text) = std::fs::read_to_string(home.join(git)) else {
+            continue;
+        };
+        for line in text.lines() {
+            let line = line.trim();
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            if !key.trim().eq_ignore_ascii_case("helper") {
+                continue;
+            }
+            let words: Vec<&str> = value.split_whitespace().collect();
+            for (i, w) in words.iter().enumerate() {
+                let file = match w.strip_prefix("--file=") {
+                    Some(f) => Some(f),
+                    None if *w == "--file" => words.get(i + 1).copied(),
+                    None => None,
+                };
+                out.extend(file.and_then(|f| expand(f, home).filter(|p| p.is_absolute())));
+            }
+        }
+    }
+    let kubeconfigs: Vec<PathBuf> = match kubeconfig {
+        Some(list) => std::env::split_paths(list).collect(),
+        None => vec![home.join(".kube/config")],
+    };
+    for k in kubeconfigs.iter().filter(|k| k.is_absolute()) {
+        let Ok(text) = std::fs::read_to_string(k) else {
+            continue;
+        };
+        let dir = k.parent().unwrap_or(home);
+        for line in text.lines() {
+            let Some((key, value)) = line.trim().trim_start_matches("- ").split_once(':') else {
+                continue;
+            };
+            if matches!(
+                key.trim(),
+                "client-key" | "client-certificate" | "tokenFile" | "token-file"
+            ) {
+                out.extend(expand(value, dir));
+            }
+        }
+    }
+    out
+}
+
 /// Which environment variables hold secrets.
 #[derive(Debug, Default, Deserialize)]
 pub struct SecretEnv {
@@ -117,6 +203,9 @@ pub struct SecretEnv {
     /// Settings keyed by a host name that hold its credentials.
     #[serde(default)]
     pub per_host: Vec<PerHost>,
+    /// Markers of a secret inside a value (`password=`), lower case.
+    #[serde(default)]
+    pub value_markers: Vec<String>,
 }
 
 /// A manager's per-host credential settings, recognised by name.
@@ -170,6 +259,21 @@ pub fn is_secret_value(value: &str) -> bool {
     if lower.contains("authorization:") && (lower.contains("basic ") || lower.contains("bearer ")) {
         return true;
     }
+    // A private key by value, under any name.
+    if lower.contains("-----begin") && lower.contains("private key-----") {
+        return true;
+    }
+    // A connection string's password or key (`…;AccountKey=…`, `?password=…`).
+    let marked = data().env.value_markers.iter().any(|m| {
+        lower.match_indices(m.as_str()).any(|(i, _)| {
+            let starts = i == 0 || matches!(lower.as_bytes()[i - 1], b';' | b'&' | b'?' | b' ');
+            let rest = &lower[i + m.len()..];
+            starts && !rest.is_empty() && !rest.starts_with([';', '&', ' '])
+        })
+    });
+    if marked {
+        return true;
+    }
     value.match_indices("://").any(|(i, _)| {
         let rest = &value[i + 3..];
         let authority = rest
@@ -216,6 +320,39 @@ pub fn is_replaced(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stores_the_users_configuration_names_are_found() {
+        let d = tempfile::tempdir().unwrap();
+        let h = d.path();
+        std::fs::create_dir_all(h.join(".kube")).unwrap();
+        std::fs::write(
+            h.join(".gitconfig"),
+            "[credential]\n\thelper = store --file ~/.config/s/creds\n\thelper = store --file=/srv/c\n[core]\n\tpager = less\n",
+        )
+        .unwrap();
+        std::fs::write(
+            h.join(".kube/config"),
+            "users:\n- name: m\n  user:\n    client-key: ~/.minikube/k.key\n    client-certificate: certs/c.crt\n    token: abc\n",
+        )
+        .unwrap();
+        let found = config_named_stores(h, None);
+        assert_eq!(
+            found,
+            vec![
+                h.join(".config/s/creds"),
+                PathBuf::from("/srv/c"),
+                h.join(".minikube/k.key"),
+                h.join(".kube/certs/c.crt"),
+            ]
+        );
+        // A KUBECONFIG list replaces the default file.
+        let other = h.join("other.yaml");
+        std::fs::write(&other, "- client-key: /etc/k.key\n").unwrap();
+        let found = config_named_stores(h, Some(other.as_os_str()));
+        assert!(found.contains(&PathBuf::from("/etc/k.key")));
+        assert!(!found.contains(&h.join(".minikube/k.key")));
+    }
 
     #[test]
     fn the_policy_file_parses() {
@@ -288,17 +425,53 @@ mod tests {
             "a https://x:y@h b",
             "redis://default:pw@h:6379",
             "redis://:pw@h:6379/0",
+            "jdbc:postgresql://127.0.0.1:5432/app?user=app&password=x",
+            "Server=h;Database=d;User Id=u;Password=x;",
+            "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=x",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----",
         ] {
             assert!(is_secret_value(v), "{v}");
+        }
+        for n in [
+            "PASSWORD",
+            "SSHPASS",
+            "HONEYCOMB_WRITEKEY",
+            "MYAPIKEY",
+            "DB_PASSWORD_FILE",
+        ] {
+            assert!(is_secret_name(n), "{n}");
         }
         for v in [
             "https://127.0.0.1/simple",
             "ssh://git@127.0.0.1/repo.git",
             "https://127.0.0.1/a@b:c",
             "mailto:someone@example",
+            "OLDPWD=/tmp",
+            "password=",
+            "Password=;Server=h",
+            "-----BEGIN CERTIFICATE-----",
             "",
         ] {
             assert!(!is_secret_value(v), "{v}");
+        }
+        for n in [
+            ".env",
+            ".env.local",
+            "app.env",
+            "master.key",
+            "prod.tfvars",
+            "token.json",
+        ] {
+            assert!(is_project_secret(n), "{n}");
+        }
+        for n in [
+            "env.ts",
+            "package.json",
+            "README.md",
+            "keys.ts",
+            "environment.yml",
+        ] {
+            assert!(!is_project_secret(n), "{n}");
         }
         assert!(is_manager_var("PIP_INDEX_URL") && is_manager_var("npm_config_registry"));
         assert!(!is_manager_var("MIRROR"));
