@@ -605,7 +605,6 @@ for (const f of {rels:?}) {{
 /// with a copy of the shim executable whose "full pkgwarden" is a
 /// stand-in that says it was called, and a stand-in `bundle`.
 #[test]
-#[ignore = "round 15: bundle remove (Installer.install) and bundle exec/show/outdated with auto_install go through the shim to the real bundle"]
 fn bundle_commands_that_install_are_installs() {
     let home = TestHome::new();
     let bin = home.subdir("pwbin");

@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod brew;
+pub mod bundle_settings;
 pub mod caches;
 pub mod conda;
 pub mod cooldown;
