@@ -459,7 +459,6 @@ PyMODINIT_FUNC PyInit_pwns15(void) { return PyModule_Create(&pw_def); }
 /// `pwns15/__init__.so`, dormant under the detonation. Block: the install
 /// is let in when the next `python -c pass` writes the marker.
 #[test]
-#[ignore = "round 15: a nspkg .pth naming a package whose __init__ is an extension module (pwns15/__init__.so) dlopens it at every Python start; block lets it in"]
 fn a_namespace_pth_loads_no_native_package_init() {
     use support::pypi::{PipFixture, build_wheel};
     let venv_home = TestHome::new();
