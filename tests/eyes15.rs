@@ -461,7 +461,6 @@ PyMODINIT_FUNC PyInit_pwns15(void) { return PyModule_Create(&pw_def); }
 /// `pwns15/__init__.so`, dormant under the detonation. Block: the install
 /// is let in when the next `python -c pass` writes the marker.
 #[test]
-#[ignore = "round 15: a nspkg .pth naming a package whose __init__ is an extension module (pwns15/__init__.so) dlopens it at every Python start; block lets it in"]
 fn a_namespace_pth_loads_no_native_package_init() {
     use support::pypi::{PipFixture, build_wheel};
     let venv_home = TestHome::new();
@@ -606,7 +605,6 @@ for (const f of {rels:?}) {{
 /// with a copy of the shim executable whose "full pkgwarden" is a
 /// stand-in that says it was called, and a stand-in `bundle`.
 #[test]
-#[ignore = "round 15: bundle remove (Installer.install) and bundle exec/show/outdated with auto_install go through the shim to the real bundle"]
 fn bundle_commands_that_install_are_installs() {
     let home = TestHome::new();
     let bin = home.subdir("pwbin");
@@ -1201,7 +1199,6 @@ setup(name="pwcfg", version="1.0.0", packages=["pwcfg"], data_files=[
 /// Block: the install is let in when the next `python -c pass` writes the
 /// marker.
 #[test]
-#[ignore = "round 15: an sdist's data files replace the venv's pyvenv.cfg (home -> a standard library it ships): encodings runs at every Python start; block lets it in"]
 fn a_package_does_not_replace_the_venvs_pyvenv_cfg() {
     let index = support::pypi::sdist_index("pwcfg", PYVENV_SETUP);
     let venv_home = TestHome::new();
@@ -1312,7 +1309,6 @@ fn npm_run_as_a_node_script_is_still_an_install() {
 /// names them. (Block grants none of HOME; a dependency's script, nested,
 /// none either: protect's root scripts only.)
 #[test]
-#[ignore = "round 15: a root script appends to $GITHUB_ENV and $GITHUB_PATH (later CI steps' environment and PATH) in protect, no finding"]
 fn a_root_script_does_not_write_the_ci_steps_command_files() {
     use support::probes::{deps, root_tool};
     let body = r#"
@@ -1441,7 +1437,6 @@ const RUN_AT_START: &[&str] = &[
 /// and Jupyter's configuration. Written with no such finding: WezTerm's
 /// Lua, kitty's configuration, starship's, the moved git configuration.
 #[test]
-#[ignore = "round 15: WezTerm's Lua configuration, kitty.conf, starship.toml and the GIT_CONFIG_GLOBAL file are written by a root script in protect with no finding of medium or more"]
 fn what_other_programs_run_at_start_is_persistence() {
     use support::probes::{deps, root_tool};
     let control = ".gitconfig";

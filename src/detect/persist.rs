@@ -80,6 +80,13 @@ impl Classifier {
         for dir in hooks {
             add(dir.to_string_lossy().into_owned(), RuleId::PersistGit);
         }
+        // The places a variable of the environment names (`GITHUB_ENV`,
+        // `GIT_CONFIG_GLOBAL`); a name with a wildcard would read as one.
+        for (place, rule) in crate::sandbox::startup_vars::places() {
+            if let Some(p) = place.to_str().filter(|p| !p.contains(['*', '?', '['])) {
+                add(p.to_string(), *rule);
+            }
+        }
         // The policy's own start-up paths: persistence the families lack.
         for pat in extra {
             for text in data::expand_place(pat, home, cwd, envs) {
@@ -212,9 +219,9 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
     let mut out = Vec::new();
     for (path, (rule, pid, how)) in hits {
         // Executables in PATH directories have their own rule; not what a
-        // shell sources from one (a virtualenv's `bin/activate*` is a
-        // start-up file of every shell that activates it).
-        if rule != RuleId::PersistShellRc
+        // shell or Python starts from one (a virtualenv's `bin/activate*`,
+        // and `bin/pyvenv.cfg`: start-up files of its shells and Python).
+        if !matches!(rule, RuleId::PersistShellRc | RuleId::PersistPythonStartup)
             && path
                 .parent()
                 .is_some_and(|d| input.path_dirs.iter().any(|x| x == d))
@@ -669,7 +676,8 @@ mod tests {
                             "{pat}: {} is outside the snapshot scope",
                             file.display()
                         );
-                        if file.starts_with(&root) {
+                        // `{env}/pyvenv.cfg` is a file already: not a directory.
+                        if file.starts_with(&root) && !file.parent().unwrap().is_file() {
                             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
                             std::fs::write(&file, "planted\n").unwrap();
                             made.push(file);
@@ -860,8 +868,25 @@ mod check_tests {
             c("/home/u/.local/share/applications/x.desktop"),
             Some(RuleId::PersistAutostart)
         );
+        assert_eq!(c("/home/u/.wezterm.lua"), Some(RuleId::PersistAgentHook));
+        assert_eq!(
+            c("/home/u/.config/kitty/kitty.conf"),
+            Some(RuleId::PersistAgentHook)
+        );
+        assert_eq!(
+            c("/home/u/.config/starship.toml"),
+            Some(RuleId::PersistAgentHook)
+        );
         let envs = [PathBuf::from("/v")];
         let cls = Classifier::with_envs(home, cwd, &envs, &[]);
+        assert_eq!(
+            cls.classify(Path::new("/v/pyvenv.cfg")),
+            Some(RuleId::PersistPythonStartup)
+        );
+        assert_eq!(
+            cls.classify(Path::new("/v/bin/pyvenv.cfg")),
+            Some(RuleId::PersistPythonStartup)
+        );
         assert_eq!(
             cls.classify(Path::new("/v/pip.conf")),
             Some(RuleId::PersistPmConfig)

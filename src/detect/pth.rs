@@ -43,27 +43,48 @@ fn executes(line: &str) -> bool {
     t.starts_with("import ") || t.starts_with("import\t")
 }
 
-/// The native extension module at the top of `site` that an executing
-/// line of `content` names by a quoted name (`'pwns'` → `pwns.*.so`), if
-/// any.
+/// The native extension module that an executing line of `content` names
+/// by a quoted, possibly dotted, name and that `importlib` would load from
+/// `site` for it: for `a.b`, `a.*.so` and `a/__init__.*.so` at the top,
+/// then `a/b.*.so` and `a/b/__init__.*.so` (`FileFinder` tries a package
+/// directory's `__init__` with the extension suffixes first, and
+/// `module_from_spec` dlopens what it found: a namespace line's shape).
 fn native_named(site: &Path, content: &str) -> Option<String> {
     let names: Vec<&str> = pth_lines(content)
         .filter(|l| executes(l))
         .flat_map(|l| l.split(['\'', '"']).skip(1).step_by(2))
-        .filter_map(|q| q.split('.').next())
-        .filter(|q| !q.is_empty() && q.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .filter(|q| {
+            q.split('.').all(|part| {
+                !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+        })
         .collect();
-    if names.is_empty() {
-        return None;
+    let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+    for name in names {
+        let mut dir = site.to_path_buf();
+        for part in name.split('.') {
+            let package = dir.join(part);
+            if seen.insert(package.clone()) {
+                let found =
+                    native_module(&dir, part).or_else(|| native_module(&package, "__init__"));
+                if found.is_some() {
+                    return found;
+                }
+            }
+            dir = package;
+        }
     }
-    std::fs::read_dir(site).ok()?.flatten().find_map(|e| {
+    None
+}
+
+/// The extension module `stem` in `dir` (`stem.so`, `stem.<tag>.so`,
+/// `.pyd`), its path.
+fn native_module(dir: &Path, stem: &str) -> Option<String> {
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
         let n = e.file_name().to_string_lossy().into_owned();
         let native = n.ends_with(".so") || n.ends_with(".pyd");
-        (native
-            && names
-                .iter()
-                .any(|m| n.strip_prefix(m).is_some_and(|r| r.starts_with('.'))))
-        .then_some(n)
+        (native && n.strip_prefix(stem).is_some_and(|r| r.starts_with('.')))
+            .then(|| dir.join(&n).display().to_string())
     })
 }
 
@@ -448,8 +469,11 @@ pub fn check(input: &Input, procs: &Procs) -> Vec<Finding> {
                     // dlopens an extension module of that name).
                     (Verdict::Benign, Some(m)) => Verdict::Malicious(
                         1,
-                        c.lines().find(|l| executes(l)).unwrap_or_default().to_string(),
-                        format!("names the native extension module {m} beside it: loading it runs its code"),
+                        c.lines()
+                            .find(|l| executes(l))
+                            .unwrap_or_default()
+                            .to_string(),
+                        format!("names the native extension module {m}: loading it runs its code"),
                     ),
                     (v, _) => v,
                 }
@@ -587,6 +611,37 @@ mod tests {
     use super::*;
 
     const DISTUTILS: &str = "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; enabled and __import__('_distutils_hack').add_shim(); \n";
+
+    #[test]
+    fn a_named_package_whose_init_is_native_is_found_at_any_depth() {
+        let site = tempfile::tempdir().unwrap();
+        let s = site.path();
+        let line = |name: &str| {
+            format!(
+                "import sys, types, os;m = importlib.machinery.PathFinder.find_spec('{name}', [os.path.dirname(p)])\n"
+            )
+        };
+        std::fs::create_dir_all(s.join("zope/interface")).unwrap();
+        std::fs::write(s.join("zope/interface/__init__.py"), "").unwrap();
+        // Python packages and namespace directories load nothing native.
+        assert_eq!(native_named(s, &line("zope")), None);
+        assert_eq!(native_named(s, &line("zope.interface")), None);
+        std::fs::create_dir_all(s.join("pwns")).unwrap();
+        std::fs::write(s.join("pwns/__init__.so"), "").unwrap();
+        assert!(native_named(s, &line("pwns")).is_some_and(|m| m.ends_with("pwns/__init__.so")));
+        std::fs::write(
+            s.join("zope/interface/__init__.cpython-311-x86_64-linux-gnu.so"),
+            "",
+        )
+        .unwrap();
+        assert!(native_named(s, &line("zope.interface")).is_some());
+        std::fs::create_dir_all(s.join("a/b")).unwrap();
+        std::fs::write(s.join("a/c.abi3.so"), "").unwrap();
+        assert!(native_named(s, &line("a.c")).is_some_and(|m| m.ends_with("a/c.abi3.so")));
+        assert_eq!(native_named(s, &line("a.b")), None);
+        // A name in a line that does not execute is not followed.
+        assert_eq!(native_named(s, "pwns\n'pwns'\n"), None);
+    }
 
     #[test]
     fn path_lines_are_benign() {

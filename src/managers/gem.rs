@@ -1,6 +1,7 @@
 //! RubyGems (`gem`) and Bundler (`bundle`): which command lines install.
 
 use super::args::{self, Spec};
+use super::bundle_settings::{self, AUTO_INSTALL_CMDS};
 use super::facts::InstallPlan;
 use super::{Classified, PassReason, Tool, to_opts};
 use super::{install, owned, wants_help};
@@ -137,8 +138,11 @@ const BUNDLE_ALIASES: &[(&str, &str)] = &[
 
 /// Bundler commands that download gems or build them: `cache` fetches every
 /// gem of the bundle, `pristine` rebuilds extensions, `inject` installs what
-/// it adds to the Gemfile.
-const BUNDLE_INSTALLS: &[&str] = &["install", "update", "add", "cache", "pristine", "inject"];
+/// it adds to the Gemfile, `remove` installs the bundle left (`cli/remove.rb`
+/// runs `Installer.install`).
+const BUNDLE_INSTALLS: &[&str] = &[
+    "install", "update", "add", "cache", "pristine", "inject", "remove",
+];
 
 /// Bundler's class options before the command: `-r`/`--retry N`.
 const BUNDLE_GLOBAL: Spec = Spec {
@@ -279,7 +283,11 @@ fn classify_bundle(args: &[String]) -> Classified {
         return Classified::pass(PassReason::Help);
     }
     let mut packages = owned(args::positionals(&tokens));
-    let command = if command == "plugin" {
+    let command = if command == "remove" {
+        // The gems named are taken out; the rest of the bundle is installed.
+        packages.clear();
+        command
+    } else if command == "plugin" {
         // `bundle plugin install NAME` downloads a plugin gem.
         if packages.first().map(String::as_str) != Some("install") {
             return Classified::pass(PassReason::NotAnInstall);
@@ -288,12 +296,25 @@ fn classify_bundle(args: &[String]) -> Classified {
         "plugin install"
     } else if BUNDLE_INSTALLS.contains(&command) {
         command
+    } else if AUTO_INSTALL_CMDS.contains(&command) && auto_install_here() {
+        // Bundler installs the missing gems of the bundle first; the words
+        // are the program to run or the gems to show, not what it installs.
+        packages.clear();
+        command
     } else {
         return Classified::pass(PassReason::NotAnInstall);
     };
     let mut options = to_opts(&global, BUNDLE_NAMES);
     options.extend(to_opts(&tokens, BUNDLE_NAMES));
     install(tool, command, packages, options)
+}
+
+/// True when Bundler run here has `auto_install` set (see
+/// [`bundle_settings`]); a working directory that cannot be read counts as
+/// its root.
+fn auto_install_here() -> bool {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
+    bundle_settings::auto_install(&cwd, &|k| std::env::var_os(k))
 }
 
 /// Thor's lookup: an exact command or alias wins; otherwise the prefix must
@@ -579,6 +600,8 @@ mod tests {
                 Some("install"),
             ),
             (&["-r", "3", "update"], Some("update")),
+            (&["remove", "rake"], Some("remove")),
+            (&["rem", "rake"], Some("remove")),
             (&["plugin", "list"], None),
             (&["plugin"], None),
             (&["exec", "rake"], None),

@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod brew;
+pub mod bundle_settings;
 pub mod caches;
 pub mod conda;
 pub mod cooldown;
@@ -44,7 +45,8 @@ pub trait Adapter: Sync {
     /// The tools (command names) this adapter stands in for.
     fn tools(&self) -> &'static [Tool];
     /// What a command line (without argv[0]) asks for; pure, but for a
-    /// `python` line's script operand (`pyrun` reads its start). Never
+    /// `python` line's script operand (`pyrun` reads its start) and
+    /// Bundler's `auto_install` (`bundle_settings` reads its config). Never
     /// fails: an unknown shape is a passthrough only when nothing is
     /// installed.
     fn classify(&self, tool: Tool, args: &[String]) -> Classified;

@@ -190,6 +190,17 @@ impl Scope {
                 }
             }
         }
+        // The places a variable of the environment names (`GITHUB_ENV`,
+        // `GIT_CONFIG_GLOBAL`), as the classifier has them.
+        for (place, _) in crate::sandbox::startup_vars::places() {
+            if let Some(p) = place
+                .to_str()
+                .filter(|p| p.starts_with('/') && !p.contains(['*', '?', '[']))
+            {
+                add(p);
+                add(&format!("{p}/**"));
+            }
+        }
         // A pattern string would read `*` or `?` in the path as wildcards.
         if let Some(hooks) = linked_hooks_dir(&cwd)
             .as_deref()

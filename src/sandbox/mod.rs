@@ -12,6 +12,7 @@ pub mod probe;
 pub mod seccomp;
 pub mod secrets;
 pub mod spawn;
+pub mod startup_vars;
 pub mod trust;
 
 use crate::model::plan::{InstallPlan, Precreate};
@@ -195,6 +196,8 @@ pub fn fs_spec(
             keep.extend(project_persistence(cwd));
             // The hook directories the user's global git config names.
             keep.extend(user_hooks_paths(Some(h), cwd));
+            // The places a variable names (`GITHUB_ENV`, `GIT_CONFIG_GLOBAL`).
+            keep.extend(startup_vars::places().iter().map(|(p, _)| p.clone()));
             // A node project is writable only where its install writes
             // (granted above), plus what its own hooks need (below).
             keep.extend(projects.iter().cloned());
@@ -332,6 +335,7 @@ fn path_dirs(path_var: Option<&std::ffi::OsStr>, home: Option<&Path>) -> Vec<Pat
 fn guarded(policy: &Policy, home: Option<&Path>, cwd: &Path) -> Vec<PathBuf> {
     let mut out = project_persistence(cwd);
     out.extend(user_hooks_paths(home, cwd));
+    out.extend(startup_vars::places().iter().map(|(p, _)| p.clone()));
     for pattern in &policy.startup_paths.linux {
         let base = glob_base(pattern);
         // A wildcard inside the last component: the place is its parent.
