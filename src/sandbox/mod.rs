@@ -114,7 +114,12 @@ pub fn moved() -> &'static (Vec<PathBuf>, Vec<PathBuf>) {
         // And those the user's configuration files name.
         if let Some(home) = crate::paths::home() {
             let kube = std::env::var_os("KUBECONFIG");
-            hidden.extend(secrets::config_named_stores(&home, kube.as_deref()));
+            let git = std::env::var_os("GIT_CONFIG_GLOBAL");
+            hidden.extend(secrets::config_named_stores(
+                &home,
+                kube.as_deref(),
+                git.as_deref(),
+            ));
         }
         (hidden, readable)
     })

@@ -119,10 +119,16 @@ pub fn moved_stores(
 /// The credential stores the user's configuration files name (round 15):
 /// git's `credential.helper = store --file <path>`, and the client keys and
 /// token files a kubeconfig names (`client-key: ~/.minikube/…`). Read from
-/// `home`'s git configuration and the kubeconfigs `kubeconfig` lists (the
+/// `home`'s git configuration (and the file `git_global` names, git's
+/// `GIT_CONFIG_GLOBAL`) and the kubeconfigs `kubeconfig` lists (the
 /// default one when `None`); only absolute (or `~/`) paths, and a
-/// kubeconfig's relative ones against its directory.
-pub fn config_named_stores(home: &Path, kubeconfig: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
+/// kubeconfig's relative ones against its directory. A directory is no
+/// store (a typo would hide all of it).
+pub fn config_named_stores(
+    home: &Path,
+    kubeconfig: Option<&std::ffi::OsStr>,
+    git_global: Option<&std::ffi::OsStr>,
+) -> Vec<PathBuf> {
     let expand = |p: &str, base: &Path| -> Option<PathBuf> {
         let p = p.trim().trim_matches(['"', '\'']);
         match p.strip_prefix("~/") {
@@ -132,8 +138,10 @@ pub fn config_named_stores(home: &Path, kubeconfig: Option<&std::ffi::OsStr>) ->
         }
     };
     let mut out = Vec::new();
-    for git in [".gitconfig", ".config/git/config"] {
-        let Ok(text) = std::fs::read_to_string(home.join(git)) else {
+    let mut gits = vec![home.join(".gitconfig"), home.join(".config/git/config")];
+    gits.extend(git_global.map(PathBuf::from).filter(|g| g.is_absolute()));
+    for git in gits {
+        let Ok(text) = std::fs::read_to_string(git) else {
             continue;
         };
         for line in text.lines() {
@@ -176,6 +184,7 @@ pub fn config_named_stores(home: &Path, kubeconfig: Option<&std::ffi::OsStr>) ->
             }
         }
     }
+    out.retain(|p| !p.is_dir());
     out
 }
 
@@ -336,7 +345,7 @@ mod tests {
             "users:\n- name: m\n  user:\n    client-key: ~/.minikube/k.key\n    client-certificate: certs/c.crt\n    token: abc\n",
         )
         .unwrap();
-        let found = config_named_stores(h, None);
+        let found = config_named_stores(h, None, None);
         assert_eq!(
             found,
             vec![
@@ -349,9 +358,19 @@ mod tests {
         // A KUBECONFIG list replaces the default file.
         let other = h.join("other.yaml");
         std::fs::write(&other, "- client-key: /etc/k.key\n").unwrap();
-        let found = config_named_stores(h, Some(other.as_os_str()));
+        let found = config_named_stores(h, Some(other.as_os_str()), None);
         assert!(found.contains(&PathBuf::from("/etc/k.key")));
         assert!(!found.contains(&h.join(".minikube/k.key")));
+        // The file GIT_CONFIG_GLOBAL names; a directory named is no store.
+        let global = h.join("git-global");
+        std::fs::write(
+            &global,
+            "[credential]\n\thelper = store --file /srv/g\n\thelper = store --file ~/\n",
+        )
+        .unwrap();
+        let found = config_named_stores(h, None, Some(global.as_os_str()));
+        assert!(found.contains(&PathBuf::from("/srv/g")));
+        assert!(!found.contains(&h.to_path_buf()) && !found.contains(&h.join("")));
     }
 
     #[test]
