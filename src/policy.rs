@@ -12,7 +12,7 @@
 //! `block_severity` and `executable_entropy_threshold`, turn `unsigned_binary_alerting`
 //! and `shim_new_venvs` on, and add to `startup_paths` and `endpoints.deny` (never
 //! replace them); it cannot set `allowed_parents`, `user_scope`, `package_managers`,
-//! `extra_write_paths`, `log`, `cooldown_exempt`. Such lines are ignored and reported as
+//! `extra_write_paths`, `log`, `cooldown_exempt`, `project_credentials`. Such lines are ignored and reported as
 //! warnings naming the key and the file. Of `allow` it keeps only host entries scoped to
 //! a package version ([`AllowEntry::endpoint_only`]); `endpoints.allow` and
 //! `artifact_paths` (informational) it may set. Every project file above the working
@@ -170,6 +170,12 @@ pub struct Policy {
     /// instead of refusing it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub intel_allow_unchecked: bool,
+    /// Secret variables a project's own configuration may have the manager
+    /// send to the registry it names (`${NPM_TOKEN}` in a project
+    /// `.npmrc`, a uv index the project defines). Left out of the JSON
+    /// when empty, so that the policy's hash stays what it was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub project_credentials: Vec<String>,
 }
 
 /// An accepted finding: a package version (and optionally some rules) whose
@@ -368,6 +374,7 @@ struct Layer {
     cooldown_exempt: Option<Vec<NonEmpty>>,
     cooldown_allow_unenforced: Option<bool>,
     intel_allow_unchecked: Option<bool>,
+    project_credentials: Option<Vec<NonEmpty>>,
 }
 
 /// A cooldown as written: a duration (`"3d"`, `"72h"`, `"1w"`), or `"off"`
@@ -874,6 +881,7 @@ impl Merger {
             block_severity: b.block_severity.ok_or_else(|| missing("block_severity"))?,
             allow: b.allow.unwrap_or_default(),
             extra_write_paths: Vec::new(),
+            project_credentials: Vec::new(),
             shim_new_venvs: b.shim_new_venvs.unwrap_or(false),
             log: b.log.unwrap_or_default(),
             cooldown: b.cooldown.map_or(Duration::ZERO, |c| c.0),
@@ -945,6 +953,11 @@ impl Merger {
         );
         // Nor choose a file pkgwarden appends to, or where reports are sent.
         refuse("log", layer.log.take().is_some());
+        // Nor hand its own configuration the user's secrets.
+        refuse(
+            "project_credentials",
+            layer.project_credentials.take().is_some(),
+        );
         self.project_cooldown(&mut layer, &shown);
         self.project_detection(&mut layer, &shown);
         if let Some(sev) = layer.block_severity
@@ -1133,6 +1146,10 @@ impl Merger {
             p.extra_write_paths = v.into_iter().map(|a| a.0).collect();
             set.push("extra_write_paths");
         }
+        if let Some(v) = layer.project_credentials {
+            p.project_credentials = v.into_iter().map(|a| a.0).collect();
+            set.push("project_credentials");
+        }
         if let Some(v) = layer.shim_new_venvs {
             p.shim_new_venvs = v;
             set.push("shim_new_venvs");
@@ -1216,7 +1233,7 @@ fn union<T: Clone + PartialEq>(list: &mut Vec<T>, base: &[T]) -> bool {
 }
 
 /// Every key, as `policy show` lists them.
-pub const KEYS: [&str; 23] = [
+pub const KEYS: [&str; 24] = [
     "mode",
     "package_managers",
     "artifact_paths",
@@ -1240,6 +1257,7 @@ pub const KEYS: [&str; 23] = [
     "cooldown_exempt",
     "cooldown_allow_unenforced",
     "intel_allow_unchecked",
+    "project_credentials",
 ];
 
 /// How `policy show` writes a key left out of the policy's JSON (the
@@ -1248,7 +1266,7 @@ pub fn unset(key: &str) -> &'static str {
     match key {
         "cooldown" => "\"off\"",
         "cooldown_managers" => "{}",
-        "cooldown_exempt" | "endpoints.unix" => "[]",
+        "cooldown_exempt" | "endpoints.unix" | "project_credentials" => "[]",
         "cooldown_allow_unenforced" | "intel_allow_unchecked" => "false",
         _ => "",
     }
@@ -1290,6 +1308,9 @@ pub fn explain(key: &str) -> &'static str {
             "accepted findings per package version (scoped by hook, endpoints, paths): reported, but they do not fail a block-mode install"
         }
         "extra_write_paths" => "directories every sandboxed install may also write beneath",
+        "project_credentials" => {
+            "secret variables a project's own configuration may have the manager send to the registry it names"
+        }
         "shim_new_venvs" => "put pkgwarden shims in virtualenvs created through a shim",
         "log.jsonl" => {
             "also append every report as JSON lines (ECS fields) to this file, rotated by size"
@@ -1572,6 +1593,11 @@ mod tests {
                 "extra_write_paths = [\"/tmp\"]",
                 |p| p.extra_write_paths.is_empty(),
                 "extra_write_paths",
+            ),
+            (
+                "project_credentials = [\"AWS_SECRET_ACCESS_KEY\"]",
+                |p| p.project_credentials.is_empty(),
+                "project_credentials",
             ),
             (
                 "[[allow]]\npackage = \"a@1\"",

@@ -75,7 +75,7 @@ pub fn sandboxed(
     let end = setup::ProxyEnd::of(&proxy);
     let watch = setup::watch(&plan, p, &fs, &grants, &at, rules, end, start);
     let mut cmd = prepare::command(real, &inv.args, &plan, &at.tmp, &proxy.url());
-    let (env_removed, env_kept) = prepare::scrub(&mut cmd, env, &plan);
+    let (env_removed, env_kept) = prepare::scrub(&mut cmd, env, &plan, &p.project_credentials);
     let domains = prepare::package_code(&mut cmd, &plan, p.mode, &fs, &at, (env, &env_kept), what);
     let _ca = match trust_ca(&proxy, reserved, &plan, p, &mut cmd, &mut intel, what) {
         Ok(ca) => ca,

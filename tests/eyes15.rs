@@ -944,41 +944,6 @@ for (const f of {files:?}) {{
     assert!(failed.is_empty(), "{failed:#?}");
 }
 
-/// A loopback "registry" that answers 401 (a Basic challenge) to a request
-/// without credentials and 404 to one with, and keeps the `Authorization`
-/// headers it was sent.
-fn header_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{Read, Write};
-    use std::sync::{Arc, Mutex};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let heard = Arc::new(Mutex::new(Vec::<String>::new()));
-    let h = heard.clone();
-    // Never joined: it waits for clients that may not come.
-    std::thread::spawn(move || {
-        for mut c in listener.incoming().flatten() {
-            let mut buf = vec![0u8; 8192];
-            let n = c.read(&mut buf).unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            let mut authorized = false;
-            for line in req.lines() {
-                if line.to_ascii_lowercase().starts_with("authorization:") {
-                    h.lock().unwrap().push(line.to_string());
-                    authorized = true;
-                }
-            }
-            // A client that sends credentials only when challenged gets
-            // the challenge first.
-            let answer: &[u8] = match authorized {
-                true => b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-                false => b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"eyes15\"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-            };
-            let _ = c.write_all(answer);
-        }
-    });
-    (port, heard)
-}
-
 /// Class 7/10 (secret variables), through the manager. `scrub_env` keeps
 /// any secret variable a configuration file of the plan names as
 /// `${NAME}`, the project's `.npmrc` among them: a file of the cloned
@@ -989,11 +954,10 @@ fn header_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
 /// `Authorization` headers. Control: without the reference, the variables
 /// are removed and nothing is sent.
 #[test]
-#[ignore = "round 15: a cloned project's .npmrc naming ${AWS_SECRET_ACCESS_KEY} as its registry's token makes pkgwarden keep the variable and npm send it to the project's registry, in block"]
 fn a_project_npmrc_does_not_unlock_secret_variables() {
     let mut failed = Vec::new();
     for (tag, reference) in [("control", false), ("referenced", true)] {
-        let (port, heard) = header_sink();
+        let (port, heard) = support::listeners::header_sink();
         let env = ShimEnv::new(&[]);
         let project = env.home.subdir("proj");
         fs::write(
@@ -1037,41 +1001,16 @@ fn a_project_npmrc_does_not_unlock_secret_variables() {
 /// `manager_auth`) and sends it there, in block (the project's index is a
 /// host the plan allows).
 #[test]
-#[ignore = "round 15: a uv project's pyproject.toml naming an index like the user's private one gets UV_INDEX_<NAME>_PASSWORD sent to its own URL by uv, in block"]
 fn a_uv_project_does_not_get_the_users_index_password() {
     if which::which("uv").is_err() {
         eprintln!("skipped: no uv");
         return;
     }
-    let (port, heard) = header_sink();
-    let env = ShimEnv::new(&[]);
-    let project = env.home.subdir("uvproj");
-    fs::write(
-        project.join("pyproject.toml"),
-        format!(
-            "[project]\nname = \"uvproj\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"pwanything\"]\n\n[[tool.uv.index]]\nname = \"internal\"\nurl = \"http://127.0.0.1:{port}/simple/\"\ndefault = true\n"
-        ),
-    )
-    .unwrap();
-    let py = python3().display().to_string();
-    let r = support::installs::install(
-        &env,
-        "block",
-        &["uv", "sync", "--no-cache", "--python", &py],
-        &project,
-        &[
-            ("UV_INDEX_INTERNAL_USERNAME", "eyes15".to_string()),
-            ("UV_INDEX_INTERNAL_PASSWORD", "EYES15-UV-SECRET".to_string()),
-        ],
-    );
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let heard = heard.lock().unwrap().clone();
-    use base64::Engine as _;
-    let want = base64::engine::general_purpose::STANDARD.encode("eyes15:EYES15-UV-SECRET");
-    let leaked = heard.iter().any(|h| h.contains(&want));
+    let (leaked, r) =
+        support::installs::uv_index_login_sent("eyes15", "EYES15-UV-SECRET", |_, _| {});
     assert!(
         !leaked,
-        "uv sent the user's index password to the project's index: {heard:?} (exit {}); findings {}",
+        "uv sent the user's index password to the project's index (exit {}); findings {}",
         r.code, r.report["findings"]
     );
 }
@@ -1081,13 +1020,12 @@ fn a_uv_project_does_not_get_the_users_index_password() {
 /// to its own URL by `poetry lock`, in block (no environment of its own:
 /// `POETRY_VIRTUALENVS_CREATE=false`, as a CI job sets it).
 #[test]
-#[ignore = "round 15: a poetry project's source named like the user's private one gets POETRY_HTTP_BASIC_<NAME>_PASSWORD sent to its own URL, in block"]
 fn a_poetry_project_does_not_get_the_users_source_password() {
     if which::which("poetry").is_err() {
         eprintln!("skipped: no poetry");
         return;
     }
-    let (port, heard) = header_sink();
+    let (port, heard) = support::listeners::header_sink();
     let env = ShimEnv::new(&[]);
     let project = env.home.subdir("poproj");
     fs::write(

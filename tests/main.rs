@@ -50,6 +50,7 @@ mod old_landlock;
 mod origins;
 mod passthrough;
 mod paths;
+mod project_creds;
 mod pytools;
 mod races;
 mod registries;

@@ -142,6 +142,8 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
         package_code_writes: Vec::new(),
         watch_patterns: Vec::new(),
         secret_refs: Vec::new(),
+        project_refs: Vec::new(),
+        directed: Vec::new(),
         attribution: super::attribution(),
         proxy_vars: super::proxy_vars(),
         project_manifest: super::project_manifest(cwd),
@@ -180,8 +182,16 @@ pub fn plan(real: &Path, request: &InstallRequest, cwd: &Path) -> Result<Install
     hosts.dedup();
     p.registry_hosts = hosts;
     p.watch_patterns = adapter.watch_patterns(&p);
-    p.secret_refs = p.config_files.clone();
-    p.secret_refs.push(cwd.join(".npmrc"));
+    // The user's own files bind a secret to a registry; the project's
+    // files (a cloned repository's) only where the user's agree.
+    let home = crate::paths::home();
+    let mut refs = p.config_files.clone();
+    refs.push(cwd.join(".npmrc"));
+    refs.sort();
+    refs.dedup();
+    (p.project_refs, p.secret_refs) = refs
+        .into_iter()
+        .partition(|f| crate::sandbox::scrub::is_project_file(f, cwd, home.as_deref()));
     Ok(p)
 }
 

@@ -11,6 +11,7 @@ pub mod cooldown;
 pub mod facts;
 pub mod gem;
 pub mod gem_facts;
+pub mod index_names;
 pub mod local;
 pub mod npm;
 pub mod npm_facts;

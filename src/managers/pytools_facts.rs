@@ -13,6 +13,7 @@
 
 use super::Tool;
 use super::facts::{Dep, FactsError, InstallPlan, ManagerFacts, host_port, probe};
+use super::index_names;
 use super::pip_facts::{pip_facts, shebang_python};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -455,6 +456,111 @@ fn apply_uv_indexes(p: &mut InstallPlan) {
     }
 }
 
+/// The index logins (`UV_INDEX_<NAME>_*`) that the project's index names
+/// would send to the project's own URLs (`index_names`).
+fn uv_directed(p: &InstallPlan, cwd: &Path, dir: &Path) -> Vec<crate::model::plan::Directed> {
+    let home = crate::paths::home();
+    let project = uv_project(dir, p.request.option("project"));
+    let mut files = p.config_files.clone();
+    for d in index_names::project_dirs(&project, home.as_deref())
+        .into_iter()
+        .chain(index_names::project_dirs(cwd, home.as_deref()))
+    {
+        files.extend([d.join("pyproject.toml"), d.join("uv.toml")]);
+    }
+    files.sort();
+    files.dedup();
+    let theirs = |f: &Path| {
+        f.starts_with(&project) || crate::sandbox::scrub::is_project_file(f, cwd, home.as_deref())
+    };
+    let table = |f: &Path| match f.file_name().is_some_and(|n| n == "pyproject.toml") {
+        true => index_names::table_at(f, &["tool", "uv"]),
+        false => index_names::table_at(f, &[]),
+    };
+    let mut projects = Vec::new();
+    let mut user = Vec::new();
+    for f in &files {
+        let named = index_names::in_table(&table(f), "index");
+        match theirs(f) {
+            true => projects.extend(named.into_iter().map(|n| (f.clone(), n))),
+            false => user.extend(named),
+        }
+    }
+    for k in ["UV_INDEX", "UV_DEFAULT_INDEX"] {
+        if let Ok(v) = std::env::var(k) {
+            user.extend(index_names::from_list(&v));
+        }
+    }
+    for k in ["index", "default-index"] {
+        for v in p.request.option_values(k) {
+            user.extend(index_names::from_list(v));
+        }
+    }
+    index_names::directed(
+        &projects,
+        &user,
+        &["UV_INDEX_{}_USERNAME", "UV_INDEX_{}_PASSWORD"],
+    )
+}
+
+/// The source logins (`POETRY_HTTP_BASIC_<NAME>_*`) that the project's
+/// sources would send to the project's own URLs: poetry's sources are the
+/// project's, so a name is the user's only where the user's configuration
+/// (`repositories.<name>.url`, `POETRY_REPOSITORIES_<NAME>_URL`) gives it
+/// the same URL.
+fn poetry_directed(
+    p: &InstallPlan,
+    cwd: &Path,
+    values: &BTreeMap<String, String>,
+) -> Vec<crate::model::plan::Directed> {
+    let Some(project) = values.get("project").map(PathBuf::from) else {
+        return Vec::new();
+    };
+    let home = crate::paths::home();
+    let manifest = project.join("pyproject.toml");
+    let projects: Vec<_> = index_names::in_table(
+        &index_names::table_at(&manifest, &["tool", "poetry"]),
+        "source",
+    )
+    .into_iter()
+    .map(|n| (manifest.clone(), n))
+    .collect();
+    let mut user = Vec::new();
+    for f in &p.config_files {
+        if f.starts_with(&project)
+            || crate::sandbox::scrub::is_project_file(f, cwd, home.as_deref())
+        {
+            continue;
+        }
+        let repos = index_names::table_at(f, &["repositories"]);
+        user.extend(repos.iter().filter_map(|(name, v)| {
+            Some(index_names::Named {
+                name: name.clone(),
+                url: v.get("url")?.as_str()?.to_string(),
+            })
+        }));
+    }
+    for (k, v) in std::env::vars() {
+        if let Some(name) = k
+            .strip_prefix("POETRY_REPOSITORIES_")
+            .and_then(|r| r.strip_suffix("_URL"))
+        {
+            user.push(index_names::Named {
+                name: name.to_string(),
+                url: v,
+            });
+        }
+    }
+    index_names::directed(
+        &projects,
+        &user,
+        &[
+            "POETRY_HTTP_BASIC_{}_USERNAME",
+            "POETRY_HTTP_BASIC_{}_PASSWORD",
+        ],
+    )
+}
+
 /// The project a uv project command works on: `--project`, else the
 /// nearest directory holding a `pyproject.toml`, else `dir`.
 fn uv_project(dir: &Path, project: Option<&str>) -> PathBuf {
@@ -474,6 +580,7 @@ fn apply_uv(p: &mut InstallPlan, cwd: &Path) {
         .option("directory")
         .map(|d| abs(cwd, d))
         .unwrap_or_else(|| cwd.to_path_buf());
+    p.directed = uv_directed(p, cwd, &dir);
     if let Some(c) = req.option("cache-dir") {
         p.cache_dirs = vec![abs(cwd, c)];
     }
@@ -954,6 +1061,7 @@ fn apply_poetry(p: &mut InstallPlan, cwd: &Path) {
             values = f.values;
         }
     }
+    p.directed = poetry_directed(p, cwd, &values);
     project_grants(p, &values);
 }
 
@@ -1120,6 +1228,8 @@ mod tests {
             cooldown: None,
             trust: Default::default(),
             secret_refs: Vec::new(),
+            project_refs: Vec::new(),
+            directed: Vec::new(),
         };
         apply(&mut p, cwd);
         p

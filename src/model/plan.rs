@@ -57,6 +57,16 @@ impl InstallRequest {
     }
 }
 
+/// A secret variable a project's file directs: the manager would send it
+/// to a place that file names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Directed {
+    /// The variable.
+    pub var: String,
+    /// The project's file that names the place.
+    pub file: PathBuf,
+}
+
 /// Where the facts came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -153,9 +163,19 @@ pub struct InstallPlan {
     /// patterns: watched like the policy's `startup_paths`.
     pub watch_patterns: Vec<String>,
     /// Files whose `${VAR}` references keep a secret variable in the
-    /// install's environment: the manager's configuration and the
-    /// project's `.npmrc` (a build of any family may run npm).
+    /// install's environment: the user's own configuration of the manager
+    /// (`~/.npmrc`, the global rc, the file `NPM_CONFIG_USERCONFIG` names).
     pub secret_refs: Vec<PathBuf>,
+    /// The project's files that reference variables the same way (its
+    /// `.npmrc`, `.yarnrc.yml`: a build of any family may run npm). A
+    /// cloned repository wrote them, so a reference there keeps a secret
+    /// only where the user's own files bind it to the same registry.
+    pub project_refs: Vec<PathBuf>,
+    /// Secret variables the project's configuration would have the manager
+    /// send where the project chooses (a uv index the project names like
+    /// the user's private one): removed unless the policy's
+    /// `project_credentials` names them.
+    pub directed: Vec<Directed>,
     /// How the supervisor attributes a process to a package and its hook,
     /// tried in order (every family's: one family's build may run another
     /// family's manager). Not shown by `pkgwarden plan`: the same for every

@@ -9,6 +9,7 @@ pub mod nest;
 pub use crate::model::nest_spec;
 pub mod prepare;
 pub mod probe;
+pub mod scrub;
 pub mod seccomp;
 pub mod secrets;
 pub mod spawn;
@@ -444,39 +445,6 @@ pub fn is_secret_var(name: &str) -> bool {
     secrets::is_secret_name(name)
 }
 
-/// Which secret-looking variables of `env` the install keeps: those the
-/// manager's own configuration files reference as `${NAME}` (an `.npmrc`
-/// with `_authToken=${NPM_TOKEN}` needs it), and a manager's own setting
-/// whose value is a URL with credentials (a private index). A variable is
-/// secret-looking by its name or by such a value. The proxy variables are
-/// replaced by pkgwarden, not removed. Returns (removed, kept) names.
-pub fn scrub_env(env: &[(String, String)], config_files: &[PathBuf]) -> (Vec<String>, Vec<String>) {
-    let referenced: String = config_files
-        .iter()
-        .filter_map(|f| std::fs::read_to_string(f).ok())
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut removed = Vec::new();
-    let mut kept = Vec::new();
-    for (k, v) in env {
-        let by_name = is_secret_var(k);
-        if secrets::is_replaced(k) || !(by_name || secrets::is_secret_value(v)) {
-            continue;
-        }
-        if referenced.contains(&format!("${{{k}}}"))
-            || (!by_name && secrets::is_manager_var(k))
-            || (by_name && secrets::is_manager_auth(k))
-        {
-            kept.push(k.clone());
-        } else {
-            removed.push(k.clone());
-        }
-    }
-    removed.sort();
-    kept.sort();
-    (removed, kept)
-}
-
 #[cfg(test)]
 mod env_tests {
     use super::*;
@@ -583,45 +551,6 @@ mod env_tests {
         ] {
             assert!(!is_secret_var(s), "{s}");
         }
-    }
-
-    #[test]
-    fn credentials_in_values_go_unless_the_manager_reads_them() {
-        let env: Vec<(String, String)> = [
-            ("MIRROR", "https://u:not-real@127.0.0.1/simple"),
-            ("PIP_INDEX_URL", "https://u:not-real@127.0.0.1/simple"),
-            ("HTTPS_PROXY", "http://u:not-real@127.0.0.1:3128"),
-            ("DATABASE_URL", "postgres://127.0.0.1/db"),
-            ("HOMEPAGE", "https://127.0.0.1/"),
-            ("GIT_CONFIG_VALUE_0", "AUTHORIZATION: basic bm90LXJlYWw="),
-            ("BW_SESSION", "not-real"),
-            ("npm_config__authToken", "not-real"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let (removed, kept) = scrub_env(&env, &[]);
-        assert_eq!(
-            removed,
-            vec!["BW_SESSION", "DATABASE_URL", "GIT_CONFIG_VALUE_0", "MIRROR"]
-        );
-        // npm's own token setting: npm needs it (kept, reported).
-        assert_eq!(kept, vec!["PIP_INDEX_URL", "npm_config__authToken"]);
-    }
-
-    #[test]
-    fn variables_the_managers_config_references_are_kept() {
-        let t = tempfile::tempdir().unwrap();
-        let npmrc = t.path().join(".npmrc");
-        std::fs::write(&npmrc, "//127.0.0.1:4873/:_authToken=${NPM_TOKEN}\n").unwrap();
-        let env: Vec<(String, String)> =
-            [("NPM_TOKEN", "x"), ("GITHUB_TOKEN", "y"), ("PATH", "/bin")]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-        let (removed, kept) = scrub_env(&env, &[npmrc]);
-        assert_eq!(removed, vec!["GITHUB_TOKEN"]);
-        assert_eq!(kept, vec!["NPM_TOKEN"]);
     }
 }
 

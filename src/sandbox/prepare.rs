@@ -390,19 +390,34 @@ fn nest(
     }
 }
 
-/// Removes from `cmd` the secrets in the environment that the install's
-/// scripts never get (unless the manager's own configuration names them);
-/// returns the names removed and the names kept.
+/// Removes from `cmd` the secrets in the environment that the install
+/// never gets (unless the user's configuration of the manager names them,
+/// or `project_credentials` lets a project's file direct them); says each
+/// one a project file directed, and returns the names removed and kept.
 pub fn scrub(
     cmd: &mut Command,
     env: &[(String, String)],
     plan: &InstallPlan,
+    project_credentials: &[String],
 ) -> (Vec<String>, Vec<String>) {
-    let (removed, kept) = super::scrub_env(env, &plan.secret_refs);
-    for name in &removed {
+    let refs = super::scrub::Refs {
+        user: &plan.secret_refs,
+        project: &plan.project_refs,
+        directed: &plan.directed,
+    };
+    let s = super::scrub::scrub_env(env, &refs, project_credentials);
+    for name in &s.removed {
         cmd.env_remove(name);
     }
-    (removed, kept)
+    for d in &s.directed {
+        eprintln!(
+            "pkgwarden: removed {} from the install: {} (the project's) would have the manager send it where that file says; if that is your own registry, add \"{}\" to `project_credentials` in your user policy",
+            d.var,
+            d.file.display(),
+            d.var
+        );
+    }
+    (s.removed, s.kept)
 }
 
 /// The hook wrapper's domain (`sandbox::hook`): which processes it confined

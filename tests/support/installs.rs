@@ -228,3 +228,46 @@ pub fn behind(proxy: &str) -> Vec<(&'static str, String)> {
         ("NO_PROXY", "127.0.0.1,localhost".to_string()),
     ]
 }
+
+/// What a loopback index heard of the login `user`:`password` (as
+/// `UV_INDEX_INTERNAL_*`) after a block-mode `uv sync` of a project that
+/// names the index `internal` at that index's URL, with `setup` run on the
+/// environment and the URL first (a user's `uv.toml`). True when the login
+/// was sent; the install's result with it.
+pub fn uv_index_login_sent(
+    user: &str,
+    password: &str,
+    setup: impl FnOnce(&ShimEnv, &str),
+) -> (bool, Installed) {
+    use base64::Engine as _;
+    let (port, heard) = super::listeners::header_sink();
+    let env = ShimEnv::new(&[]);
+    let url = format!("http://127.0.0.1:{port}/simple/");
+    setup(&env, &url);
+    let project = env.home.subdir("uvproj");
+    fs::write(
+        project.join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"uvproj\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"pwanything\"]\n\n[[tool.uv.index]]\nname = \"internal\"\nurl = \"{url}\"\ndefault = true\n"
+        ),
+    )
+    .unwrap();
+    let py = which::which("python3")
+        .expect("python3")
+        .display()
+        .to_string();
+    let r = install(
+        &env,
+        "block",
+        &["uv", "sync", "--no-cache", "--python", &py],
+        &project,
+        &[
+            ("UV_INDEX_INTERNAL_USERNAME", user.to_string()),
+            ("UV_INDEX_INTERNAL_PASSWORD", password.to_string()),
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let want = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let sent = heard.lock().unwrap().iter().any(|h| h.contains(&want));
+    (sent, r)
+}

@@ -93,3 +93,38 @@ impl CountingDgram {
         self.got.finish()
     }
 }
+
+/// A loopback "registry" that answers 401 (a Basic challenge) to a request
+/// without credentials and 404 to one with, and keeps the `Authorization`
+/// headers it was sent.
+pub fn header_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+    let h = heard.clone();
+    // Never joined: it waits for clients that may not come.
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let mut buf = vec![0u8; 8192];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let mut authorized = false;
+            for line in req.lines() {
+                if line.to_ascii_lowercase().starts_with("authorization:") {
+                    h.lock().unwrap().push(line.to_string());
+                    authorized = true;
+                }
+            }
+            // A client that sends credentials only when challenged gets
+            // the challenge first.
+            let answer: &[u8] = match authorized {
+                true => b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                false => b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"pkgwarden-test\"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            };
+            let _ = c.write_all(answer);
+        }
+    });
+    (port, heard)
+}
