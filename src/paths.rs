@@ -15,6 +15,18 @@ pub fn home() -> Option<PathBuf> {
         .filter(|p| p.is_absolute())
 }
 
+/// The places a variable's value names: each entry of a `:`-separated list
+/// when `list` (`KUBECONFIG`), else the whole value; only absolute paths
+/// (the tools resolve a relative one against a working directory that
+/// changes, so it names no fixed place).
+pub fn named_by(value: &std::ffi::OsStr, list: bool) -> Vec<PathBuf> {
+    let named: Vec<PathBuf> = match list {
+        true => env::split_paths(value).collect(),
+        false => vec![PathBuf::from(value)],
+    };
+    named.into_iter().filter(|p| p.is_absolute()).collect()
+}
+
 /// `$<var>` when set to an absolute path, else `$HOME/<fallback>`.
 fn xdg(var: &str, fallback: &str) -> Option<PathBuf> {
     env::var_os(var)

@@ -1962,13 +1962,21 @@ fn open_unix(pid: i32, path: &str) -> Result<(OwnedFd, PathBuf), i32> {
 /// in), or of no known birth time, is refused too.
 fn unix_file_reachable(net: &NetPolicy, file: &OwnedFd, at: &Path) -> bool {
     let confined = net.deny_all_unix || net.unix_confined;
+    if !unix_reachable(net, at) {
+        return false;
+    }
+    if !confined {
+        return true;
+    }
+    // Only a confined install pays the birth-time and link-count lookups.
     let listed = |a: &PathBuf| at.starts_with(a) && !net.unix_own.iter().any(|(o, _)| o == a);
-    let stale = !net.unix_allowed.iter().any(listed)
-        && net.unix_own.iter().any(|(own, made)| {
-            at.starts_with(own) && made.is_none_or(|made| born(file).is_none_or(|b| b < made))
-        });
-    unix_reachable(net, at)
-        && !(confined && (stale || stat_of(file).is_none_or(|st| st.st_nlink > 1)))
+    let stale = || {
+        !net.unix_allowed.iter().any(listed)
+            && net.unix_own.iter().any(|(own, made)| {
+                at.starts_with(own) && made.is_none_or(|made| born(file).is_none_or(|b| b < made))
+            })
+    };
+    !(stale() || stat_of(file).is_none_or(|st| st.st_nlink > 1))
 }
 
 /// When the file was made (statx's birth time), where its filesystem keeps it.

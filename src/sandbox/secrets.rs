@@ -86,11 +86,7 @@ pub fn moved_stores(
         let Some(value) = env(&m.var).or_else(|| env(&m.var.to_ascii_lowercase())) else {
             continue;
         };
-        let places: Vec<PathBuf> = match m.list {
-            true => std::env::split_paths(&value).collect(),
-            false => vec![PathBuf::from(&value)],
-        };
-        for place in places.into_iter().filter(|p| p.is_absolute()) {
+        for place in crate::paths::named_by(&value, m.list) {
             if let Some(dir) = &m.home {
                 // Every store listed beneath HOME's `dir`, at its new place.
                 let under = |list: &[String]| -> Vec<PathBuf> {

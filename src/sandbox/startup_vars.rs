@@ -54,11 +54,7 @@ pub fn places_in(env: impl Fn(&str) -> Option<OsString>) -> Vec<(PathBuf, RuleId
         let Some(value) = env(&m.var).filter(|v| !v.is_empty()) else {
             continue;
         };
-        let named: Vec<PathBuf> = match m.list {
-            true => std::env::split_paths(&value).collect(),
-            false => vec![PathBuf::from(&value)],
-        };
-        for place in named.into_iter().filter(|p| p.is_absolute()) {
+        for place in crate::paths::named_by(&value, m.list) {
             match m.entries.is_empty() {
                 true if place.is_dir() => {}
                 true => out.push((place, m.rule)),
