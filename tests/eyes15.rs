@@ -272,18 +272,20 @@ for (const f of {files:?}) {{
     assert!(failed.is_empty(), "{failed:#?}");
 }
 
-/// Class 10, the project's and the user's other secrets. CI checkouts
-/// persist the job's token in the repository's `.git/config`
-/// (`http.<url>.extraheader = AUTHORIZATION: basic …`, what a checkout
-/// action writes by default), and a clone made with a token keeps it in
-/// `remote.origin.url`; the user's other projects under HOME keep their
-/// `.env`. A dependency's postinstall reads the project's `.git/config`
-/// (`../../.git/config` from its own directory) and a sibling project's
-/// `.env` (`~/src/other/.env`), in block. Control: the project's own
-/// `.env` is refused.
-#[test]
-#[ignore = "round 15: the project's .git/config (a CI checkout's persisted token) and another project's .env under HOME are read by package code"]
-fn a_dependency_reads_no_repository_token_nor_another_projects_env() {
+/// A CI checkout's `.git/config`: the job's token as an `extraheader`
+/// (what a checkout action writes by default) and in `remote.origin.url`.
+const TOKEN_GIT_CONFIG: &str = "[core]\n\trepositoryformatversion = 0\n\tbare = false\n\
+     [remote \"origin\"]\n\turl = http://x-access-token:EYES15-url@127.0.0.1:9/org/proj.git\n\
+     [http \"http://127.0.0.1:9/\"]\n\textraheader = AUTHORIZATION: basic RVlFUzE1LWhlYWRlcg==\n";
+
+/// Class 10, the project's and the user's other secrets: what
+/// `pw-gitcfg`'s postinstall (a dependency) could read of `files`, in
+/// protect and block, in a project whose `.git/config` is
+/// [`TOKEN_GIT_CONFIG`] and a sibling project `~/src/other` with `.env`
+/// files. Control: the project's own `.env` is refused. The root
+/// project's own postinstall copies `.git/config` to `node_modules/root-read.txt`
+/// (its scripts run git: it must still read it).
+fn dependency_reads(files: &[&str]) -> Vec<String> {
     use support::probes::{deps, probe};
     let body = r#"
 const root = path.resolve(process.cwd(), "..", "..");
@@ -300,13 +302,7 @@ t("other .env.production", () => has(path.join(home, "src/other/.env.production"
         let project = env.home.subdir("proj");
         fs::write(project.join(".env"), "API_KEY=EYES15-own\n").unwrap();
         fs::create_dir_all(project.join(".git")).unwrap();
-        fs::write(
-            project.join(".git/config"),
-            "[core]\n\trepositoryformatversion = 0\n\tbare = false\n\
-             [remote \"origin\"]\n\turl = http://x-access-token:EYES15-url@127.0.0.1:9/org/proj.git\n\
-             [http \"http://127.0.0.1:9/\"]\n\textraheader = AUTHORIZATION: basic RVlFUzE1LWhlYWRlcg==\n",
-        )
-        .unwrap();
+        fs::write(project.join(".git/config"), TOKEN_GIT_CONFIG).unwrap();
         let other = env.home.subdir("src/other");
         fs::write(other.join(".env"), "STRIPE_SECRET_KEY=EYES15-other\n").unwrap();
         fs::write(
@@ -314,23 +310,28 @@ t("other .env.production", () => has(path.join(home, "src/other/.env.production"
             "DATABASE_URL=postgres://app:EYES15-prod@127.0.0.1/app\n",
         )
         .unwrap();
-        let (r, result) = npm_install_with(
-            &env,
-            &registry,
-            mode,
-            &project,
-            &deps(&["pw-gitcfg"]),
-            "pw-gitcfg",
-            &[],
-        );
+        let mut manifest = deps(&["pw-gitcfg"]);
+        manifest["scripts"] = serde_json::json!({
+            "postinstall": "node -e \"require('fs').copyFileSync('.git/config', 'node_modules/root-read.txt')\""
+        });
+        let (r, result) =
+            npm_install_with(&env, &registry, mode, &project, &manifest, "pw-gitcfg", &[]);
         assert!(
             !result.is_null(),
             "{mode}: pw-gitcfg did not run\n{}",
             r.stderr
         );
         assert_ne!(result["own .env"], "ok", "{mode}: the control was read");
-        let read: Vec<&str> = [".git/config", "other .env", "other .env.production"]
-            .into_iter()
+        let copied =
+            fs::read_to_string(project.join("node_modules/root-read.txt")).unwrap_or_default();
+        assert!(
+            copied.contains("EYES15"),
+            "{mode}: the root project's script could not read .git/config\n{}",
+            r.stderr
+        );
+        let read: Vec<&str> = files
+            .iter()
+            .copied()
             .filter(|f| result[*f] == "ok")
             .collect();
         if !read.is_empty() {
@@ -338,6 +339,19 @@ t("other .env.production", () => has(path.join(home, "src/other/.env.production"
             failed.push(format!("{mode}: read {read:?}; serious findings {said:?}"));
         }
     }
+    failed
+}
+
+#[test]
+fn a_dependency_reads_no_repository_token() {
+    let failed = dependency_reads(&[".git/config"]);
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+#[test]
+#[ignore = "round 15: another project's .env under HOME is read by package code"]
+fn a_dependency_reads_no_other_projects_env() {
+    let failed = dependency_reads(&["other .env", "other .env.production"]);
     assert!(failed.is_empty(), "{failed:#?}");
 }
 
@@ -852,6 +866,58 @@ fn a_uv_projects_env_is_hidden_from_a_subdirectory() {
         }
     }
     assert!(failed.is_empty(), "{failed:#?}");
+}
+
+/// The repository's token-bearing `.git/config` from a dependency's build
+/// backend (uv builds its sdist in uv's cache: a dependency's, not the
+/// project's own build), in protect and block: refused.
+#[test]
+fn a_dependency_build_reads_no_repository_token() {
+    if which::which("uv").is_err() {
+        eprintln!("skipped: no uv");
+        return;
+    }
+    let setup = ENV_ABOVE_SETUP.replace(r#""..", ".env""#, r#"".git", "config""#);
+    assert_ne!(setup, ENV_ABOVE_SETUP);
+    let index = support::pypi::sdist_index("pwgitread", &setup);
+    for mode in ["protect", "block"] {
+        let env = ShimEnv::new(&[]);
+        let project = env.home.subdir("uvproj");
+        fs::write(
+            project.join("pyproject.toml"),
+            "[project]\nname = \"uvproj\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"pwgitread\"]\n",
+        )
+        .unwrap();
+        fs::create_dir_all(project.join(".git")).unwrap();
+        fs::write(project.join(".git/config"), TOKEN_GIT_CONFIG).unwrap();
+        let py = python3().display().to_string();
+        let url = index.index_url();
+        let args = [
+            "uv",
+            "sync",
+            "--no-cache",
+            "--python",
+            &py,
+            "--default-index",
+            &url,
+        ];
+        let r = support::installs::install(
+            &env,
+            mode,
+            &args,
+            &project,
+            &[("PWD", project.display().to_string())],
+        );
+        let out = format!("{}{}", r.stdout, r.stderr);
+        assert!(
+            out.contains("EYES15-READ["),
+            "{mode}: the backend did not run\n{out}"
+        );
+        assert!(
+            out.contains("EYES15-READ[refused: PermissionError]"),
+            "{mode}: the backend read the repository's token\n{out}"
+        );
+    }
 }
 
 /// Credential stores a configuration file names instead of a variable:

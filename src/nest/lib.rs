@@ -202,7 +202,11 @@ fn restrict(spec: &NestSpec, shape: &Shape, cwd: &Path, dests: &[PathBuf]) -> Re
         .handle_access(all)
         .and_then(|r| r.create())
         .map_err(|e| e.to_string())?;
-    let mut rules: Vec<(&Path, _)> = spec.read.iter().map(|p| (p.as_path(), read)).collect();
+    let mut rules: Vec<(&Path, _)> = spec
+        .read_for(cwd)
+        .iter()
+        .map(|p| (p.as_path(), read))
+        .collect();
     let dirs: Vec<PathBuf> = spec.write_dirs(shape, cwd, dests);
     rules.extend(dirs.iter().map(|d| (d.as_path(), all)));
     rules.extend(spec.write_files.iter().map(|f| (f.as_path(), file)));

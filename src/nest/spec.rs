@@ -14,6 +14,16 @@ pub const VAR: &str = "PKGWARDEN_NEST";
 /// already confined (itself, or a process the script started).
 pub const HOOKED: &str = "PKGWARDEN_HOOKED";
 
+/// Directories of a project that hold installed packages, not its own code.
+const INSTALLED: &[&str] = &[
+    "node_modules",
+    "site-packages",
+    "dist-packages",
+    "vendor",
+    ".venv",
+    "venv",
+];
+
 /// How a manager starts package code, recognised by its command line.
 /// Produced by the manager's adapter (policy/package_code.toml).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +111,14 @@ pub struct NestSpec {
     /// What package code may read (everything but the credential stores and
     /// the manager's own credentials), as landlock grants.
     pub read: Vec<PathBuf>,
+    /// What a dependency's code may read, when it is less than `read` (the
+    /// repository's git configuration holds a token); empty: `read`.
+    #[serde(default)]
+    pub dep_read: Vec<PathBuf>,
+    /// The project's directories: package code running in one, outside
+    /// the packages installed there, is the root project's own build.
+    #[serde(default)]
+    pub projects: Vec<PathBuf>,
     /// Directories package code may write (the private TMPDIR, a local
     /// project's build outputs, `~/.cache` but every manager's caches).
     pub writes: Vec<PathBuf>,
@@ -144,6 +162,23 @@ impl NestSpec {
     /// The shape `argv` has, if any.
     pub fn shape(&self, argv: &[String]) -> Option<&Shape> {
         self.shapes.iter().find(|s| s.matches(argv))
+    }
+
+    /// The read grants of package code running in `cwd`: a dependency's,
+    /// unless `cwd` lies in the project outside what is installed there.
+    pub fn read_for(&self, cwd: &Path) -> &[PathBuf] {
+        let installed = |rest: &Path| {
+            rest.components()
+                .any(|c| INSTALLED.contains(&c.as_os_str().to_str().unwrap_or_default()))
+        };
+        let root = self
+            .projects
+            .iter()
+            .any(|p| cwd.strip_prefix(p).is_ok_and(|rest| !installed(rest)));
+        match root || self.dep_read.is_empty() {
+            true => &self.read,
+            false => &self.dep_read,
+        }
     }
 
     /// The directories a process of `shape` running in `cwd` may write;

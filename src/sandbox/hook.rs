@@ -34,6 +34,10 @@ pub struct HookSpec {
     /// grants. Computed outside the sandbox, where every directory on the
     /// way to a hidden file can be listed (inside, it cannot).
     pub read: Vec<PathBuf>,
+    /// What a dependency's script may read, when it is less than `read`
+    /// (the repository's git configuration holds a token); empty: `read`.
+    #[serde(default)]
+    pub dep_read: Vec<PathBuf>,
     /// The root project: its own scripts keep the install's write rights.
     pub project: PathBuf,
     /// Directories a dependency's script may write besides its own.
@@ -173,11 +177,11 @@ pub fn spec(
     plan: &InstallPlan,
     fs: &landlock::FsSpec,
     at: &Place,
-    (hide, read): &Reads,
+    reads: &Reads,
 ) -> Option<HookSpec> {
     let (home, cwd, tmp) = (at.home.as_deref(), at.cwd.as_path(), at.tmp.as_path());
     let h = plan.hook_shell.as_ref()?;
-    let (hide, read) = (hide.clone(), read.clone());
+    let (hide, read) = (reads.hide.clone(), reads.read.clone());
     // The adapter says which of the plan's caches are package code's own
     // (node-gyp's headers while they are missing); the rest are not.
     let (mut caches, script_caches): (Vec<PathBuf>, Vec<PathBuf>) = plan
@@ -243,6 +247,7 @@ pub fn spec(
         shell: h.shell.clone(),
         hide,
         read,
+        dep_read: reads.dep_read.clone(),
         project,
         writes,
         write_files: fs
@@ -387,9 +392,25 @@ pub fn env_files(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// What [`package_code_reads`] decides: what is hidden from package code,
-/// and its read grants.
-pub type Reads = (Vec<PathBuf>, Vec<PathBuf>);
+/// What [`package_code_reads`] decides.
+#[derive(Clone, Debug, Default)]
+pub struct Reads {
+    /// What package code may not read although the install may.
+    pub hide: Vec<PathBuf>,
+    /// Package code's read grants: everything but `hide` and the install's
+    /// hidden stores.
+    pub read: Vec<PathBuf>,
+    /// What a dependency's code may not read besides (the repository's
+    /// git configuration when it holds a token): the root project's own
+    /// scripts and builds run git there.
+    pub dep_hide: Vec<PathBuf>,
+    /// A dependency's read grants; empty when `dep_hide` is (then `read`).
+    pub dep_read: Vec<PathBuf>,
+    /// The project's directories (the working directory, the projects the
+    /// plan names, the enclosing repository): package code built there is
+    /// the root project's own.
+    pub projects: Vec<PathBuf>,
+}
 
 /// What package code may not read although the install may (the
 /// manager's own credentials, the project's `.env*`), and what it may read
@@ -448,7 +469,21 @@ pub fn package_code_reads(
     let mut unread = hide.clone();
     unread.extend(fs.secrets.iter().cloned());
     let read = landlock::allow_all_except(Path::new("/"), &unread);
-    (hide, read)
+    let dep_hide = super::secrets::repo_token_configs(cwd);
+    let dep_read = match dep_hide.is_empty() {
+        true => Vec::new(),
+        false => {
+            unread.extend(dep_hide.iter().cloned());
+            landlock::allow_all_except(Path::new("/"), &unread)
+        }
+    };
+    Reads {
+        hide,
+        read,
+        dep_hide,
+        dep_read,
+        projects: roots,
+    }
 }
 
 /// True when this process is the wrapper: [`VAR`] is set and it was called
@@ -530,7 +565,11 @@ fn confine_and_exec(args: Vec<OsString>) -> Result<std::convert::Infallible, Hoo
         ),
         false => (None, root_writes.as_slice()),
     };
-    landlock::restrict_nested(&spec.read, confined, write_only)?;
+    let read = match own && !spec.dep_read.is_empty() {
+        true => &spec.dep_read,
+        false => &spec.read,
+    };
+    landlock::restrict_nested(read, confined, write_only)?;
     // Both get private caches for a nested npm, pnpm or yarn (the real ones
     // are not theirs; nor are a dependency's the root's) and no user npmrc
     // (hidden from package code).

@@ -33,7 +33,7 @@ pub fn library(exe: &Path) -> Option<PathBuf> {
 pub fn spec(
     plan: &InstallPlan,
     fs: &landlock::FsSpec,
-    read: &[PathBuf],
+    reads: &super::hook::Reads,
     home: Option<&Path>,
     tmp: &Path,
     supervisor: i32,
@@ -50,16 +50,20 @@ pub fn spec(
     if shapes.is_empty() {
         return None;
     }
-    let mut read = read.to_vec();
     // Grants split inside /proc name other processes' entries (opening
     // them is refused by the supervisor, and they are gone by the time the
     // library runs): /proc is one grant, and the supervisor keeps judging
     // which process's entry is opened.
-    let proc = Path::new("/proc");
-    if read.iter().any(|r| r.starts_with(proc)) {
-        read.retain(|r| !r.starts_with(proc));
-        read.push(proc.to_path_buf());
-    }
+    let whole_proc = |grants: &[PathBuf]| {
+        let proc = Path::new("/proc");
+        let mut read = grants.to_vec();
+        if read.iter().any(|r| r.starts_with(proc)) {
+            read.retain(|r| !r.starts_with(proc));
+            read.push(proc.to_path_buf());
+        }
+        read
+    };
+    let (read, dep_read) = (whole_proc(&reads.read), whole_proc(&reads.dep_read));
     let mut writes = vec![tmp.to_path_buf()];
     writes.extend(plan.package_code_writes.iter().cloned());
     let mut cache_home = None;
@@ -91,6 +95,8 @@ pub fn spec(
     Some(NestSpec {
         shapes,
         read,
+        dep_read,
+        projects: reads.projects.clone(),
         writes,
         write_files: fs
             .write_files
@@ -188,6 +194,29 @@ pub fn preload(lib: &Path, existing: Option<OsString>) -> OsString {
 mod tests {
     use super::*;
     use crate::sandbox::nest_spec::Shape;
+
+    #[test]
+    fn only_the_projects_own_builds_read_what_dependencies_may_not() {
+        let spec = NestSpec {
+            read: vec![PathBuf::from("/all")],
+            dep_read: vec![PathBuf::from("/less")],
+            projects: vec![PathBuf::from("/p")],
+            ..NestSpec::default()
+        };
+        let read = |cwd: &str| spec.read_for(Path::new(cwd))[0].display().to_string();
+        assert_eq!(read("/p"), "/all");
+        assert_eq!(read("/p/sub/pkg"), "/all");
+        assert_eq!(read("/p/node_modules/dep"), "/less");
+        assert_eq!(read("/p/.venv/lib/x"), "/less");
+        assert_eq!(read("/tmp/pip-install-x/dep"), "/less");
+        assert_eq!(read("/pother"), "/less");
+        // Nothing more to hide: everyone reads alike.
+        let spec = NestSpec {
+            dep_read: Vec::new(),
+            ..spec
+        };
+        assert_eq!(spec.read_for(Path::new("/tmp/x"))[0], PathBuf::from("/all"));
+    }
 
     #[test]
     fn own_dir_is_granted_only_strictly_below_a_write_root() {

@@ -228,7 +228,7 @@ pub fn package_code(
         false => nest(
             cmd,
             plan,
-            (fs, &reads.1),
+            (fs, &reads),
             at,
             (env, kept),
             what,
@@ -319,7 +319,7 @@ fn hooks(
 fn nest(
     cmd: &mut Command,
     plan: &InstallPlan,
-    (fs, read): (&FsSpec, &[PathBuf]),
+    (fs, reads): (&FsSpec, &super::hook::Reads),
     at: &Place,
     (env, kept): (&[(String, String)], &[String]),
     what: &str,
@@ -328,7 +328,7 @@ fn nest(
     let spec = super::nest::spec(
         plan,
         fs,
-        read,
+        reads,
         at.home.as_deref(),
         &at.tmp,
         std::process::id() as i32,

@@ -112,6 +112,35 @@ pub fn moved_stores(
     (hidden, readable)
 }
 
+/// The git configuration of the repository `cwd` lies in, when it holds a
+/// credential (a CI checkout's `http.extraHeader = AUTHORIZATION: basic …`,
+/// a remote URL with a password): the root project's own scripts and
+/// builds run git there, a dependency's code has no need of it. For a
+/// worktree or submodule (`.git` a file naming the git directory), that
+/// directory's `config` and its common directory's.
+pub fn repo_token_configs(cwd: &Path) -> Vec<PathBuf> {
+    let Some(top) = cwd.ancestors().find(|a| a.join(".git").exists()) else {
+        return Vec::new();
+    };
+    let dot = top.join(".git");
+    let mut dirs = Vec::new();
+    if dot.is_dir() {
+        dirs.push(dot);
+    } else if let Ok(text) = std::fs::read_to_string(&dot)
+        && let Some(dir) = text.trim().strip_prefix("gitdir:")
+    {
+        let dir = top.join(dir.trim());
+        if let Ok(common) = std::fs::read_to_string(dir.join("commondir")) {
+            dirs.push(dir.join(common.trim()));
+        }
+        dirs.push(dir);
+    }
+    dirs.iter()
+        .flat_map(|d| [d.join("config"), d.join("config.worktree")])
+        .filter(|c| std::fs::read_to_string(c).is_ok_and(|t| t.lines().any(is_secret_value)))
+        .collect()
+}
+
 /// The credential stores the user's configuration files name (round 15):
 /// git's `credential.helper = store --file <path>`, and the client keys and
 /// token files a kubeconfig names (`client-key: ~/.minikube/…`). Read from
@@ -325,6 +354,38 @@ pub fn is_replaced(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repositorys_config_is_a_store_when_it_holds_a_token() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = t.path().join("repo");
+        let sub = repo.join("app/src");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        let config = repo.join(".git/config");
+        std::fs::write(&config, "[core]\n\tbare = false\n").unwrap();
+        assert!(repo_token_configs(&sub).is_empty());
+        std::fs::write(
+            &config,
+            "[http \"https://h/\"]\n\textraheader = AUTHORIZATION: basic eDp5\n",
+        )
+        .unwrap();
+        assert_eq!(repo_token_configs(&sub), std::slice::from_ref(&config));
+        // A worktree: `.git` names its git directory, whose common
+        // directory holds the shared config.
+        let wt = t.path().join("wt");
+        let gitdir = repo.join(".git/worktrees/wt");
+        std::fs::create_dir_all(&gitdir).unwrap();
+        std::fs::create_dir_all(&wt).unwrap();
+        std::fs::write(wt.join(".git"), format!("gitdir: {}\n", gitdir.display())).unwrap();
+        std::fs::write(gitdir.join("commondir"), "../..\n").unwrap();
+        let found = repo_token_configs(&wt);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].canonicalize().unwrap(),
+            config.canonicalize().unwrap()
+        );
+    }
 
     #[test]
     fn stores_the_users_configuration_names_are_found() {
