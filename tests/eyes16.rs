@@ -523,3 +523,87 @@ fn a_venvs_pip_conf_is_hidden_from_package_code() {
         r.code
     );
 }
+
+/// A dependency whose postinstall leaves `~/eyes16-ran/<$PW_CMD>`.
+fn marking(name: &str) -> NpmPackage {
+    NpmPackage::new(
+        serde_json::json!({
+            "name": name, "version": "1.0.0", "license": "MIT",
+            "scripts": {"postinstall": "node mark.js"}
+        }),
+        &[(
+            "mark.js",
+            b"const fs = require('fs'), path = require('path');\nconst d = path.join(process.env.HOME, 'eyes16-ran');\ntry {\n  fs.mkdirSync(d, {recursive: true});\n  fs.writeFileSync(path.join(d, process.env.PW_CMD || 'unknown'), 'ran\\n');\n} catch (e) {}\n",
+        )],
+    )
+}
+
+/// Issue 9 focus: the shim, by the managers' other command names. yarn's
+/// package declares two bins, `yarn` and `yarnpkg` (the same
+/// `bin/yarn.js`; Debian's and Ubuntu's `yarnpkg` package installs only
+/// `/usr/bin/yarnpkg`, as `yarn` is another program there); Bundler's gem
+/// installs `bundle` and `bundler` (the same CLI; Debian's `ruby-bundler`
+/// ships both). `pkgwarden shims install` makes neither `yarnpkg` nor
+/// `bundler`, so `yarnpkg install` runs the real yarn with no sandbox in
+/// block: the dependency's postinstall ran, no report. Control: `yarn
+/// install` through its shim is monitored.
+#[test]
+#[ignore = "round 16: yarnpkg (yarn's second bin, Debian's only name for yarn) and bundler (Bundler's second executable) have no shim: yarnpkg install runs with no sandbox and no report"]
+fn every_name_a_manager_installs_as_is_shimmed() {
+    let registry = NpmRegistry::start_with(vec![marking("pw-mark16")]);
+    let env = ShimEnv::new(&[]);
+    let url = registry.registry_url();
+    let cache = env.home.path().join(".cache/yarn");
+    let mut ran = Vec::new();
+    for name in ["yarn", "yarnpkg"] {
+        let project = env.home.subdir(name);
+        fs::write(
+            project.join("package.json"),
+            support::probes::deps(&["pw-mark16"]).to_string(),
+        )
+        .unwrap();
+        fs::write(
+            project.join(".yarnrc"),
+            format!("registry \"{url}\"\ncache-folder \"{}\"\n", cache.display()),
+        )
+        .unwrap();
+        fs::write(
+            env.home.path().join("etc-pkgwarden-policy.toml"),
+            "mode = \"block\"\n",
+        )
+        .unwrap();
+        let before = env.report_files();
+        let program = which::which_in(name, Some(&env.path), &project).unwrap();
+        let mut cmd = env.bare(&program);
+        std::os::unix::process::CommandExt::arg0(&mut cmd, name);
+        cmd.args(["install", "--non-interactive"])
+            .current_dir(&project)
+            .env("PW_CMD", name);
+        let out = run(&mut cmd);
+        let reports = env.report_files().len() - before.len();
+        let marker = env.home.path().join("eyes16-ran").join(name);
+        if name == "yarn" {
+            assert!(
+                reports > 0,
+                "the control left no report\n{}",
+                stderr_str(&out)
+            );
+            continue;
+        }
+        if marker.exists() && reports == 0 {
+            ran.push(format!(
+                "{name} install ({}): pw-mark16's postinstall ran, no report (exit {:?})",
+                program.display(),
+                out.status.code()
+            ));
+        }
+    }
+    let missing: Vec<&str> = ["yarnpkg", "bundler"]
+        .into_iter()
+        .filter(|n| !env.shims.join(n).exists())
+        .collect();
+    assert!(
+        ran.is_empty() && missing.is_empty(),
+        "{ran:#?}; no shim for {missing:?}"
+    );
+}
