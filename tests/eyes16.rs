@@ -694,3 +694,93 @@ for (const k of {names:?}) {{
         r.report["findings"]
     );
 }
+
+/// Removes the paths it holds when dropped.
+struct Cleanup(Vec<std::path::PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = fs::remove_dir_all(p);
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// Class 1, as root (a container build, `sudo pkgwarden …`): secrets
+/// outside HOME that no list names. BuildKit mounts a build secret
+/// (`RUN --mount=type=secret,id=npmrc npm ci`, the documented way to give
+/// an install its token) at `/run/secrets/<id>`, as Docker's and compose's
+/// `secrets:` do; Kubernetes mounts a pod's service account token at
+/// `/var/run/secrets/kubernetes.io/serviceaccount/token` (CI runners on
+/// Kubernetes). As root, other users' homes are readable too (`sudo npm
+/// install -g` with HOME=/root: `/home/<user>/.ssh`). `system_hidden`
+/// names only `/etc/shadow`, `/etc/gshadow`, `/etc/sudoers`. Made for the
+/// test (and removed): `/run/secrets/eyes16-<pid>`,
+/// `/run/secrets/eyes16-<pid>-sa/token`, `/home/eyes16-<pid>/.ssh/id_ed25519`.
+/// An npm dependency's postinstall reads them, in block. Control:
+/// `/etc/shadow` is refused. Skipped when not root.
+#[test]
+#[ignore = "round 16: as root, /run/secrets/<id> (BuildKit secret mounts, the pod's service account token) and other users' ~/.ssh are read by package code in block"]
+fn secrets_outside_home_are_hidden_as_root() {
+    use support::probes::{deps, probe};
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let pid = std::process::id();
+    let files = [
+        format!("/run/secrets/eyes16-{pid}"),
+        format!("/run/secrets/eyes16-{pid}-sa/token"),
+        format!("/home/eyes16-{pid}/.ssh/id_ed25519"),
+    ];
+    let made_run = !Path::new("/run/secrets").exists();
+    let mut cleanup = vec![
+        std::path::PathBuf::from(&files[0]),
+        std::path::PathBuf::from(format!("/run/secrets/eyes16-{pid}-sa")),
+        std::path::PathBuf::from(format!("/home/eyes16-{pid}")),
+    ];
+    if made_run {
+        cleanup.push("/run/secrets".into());
+    }
+    let _cleanup = Cleanup(cleanup);
+    for f in &files {
+        let p = Path::new(f);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, "EYES16-SYS\n").unwrap();
+    }
+    let mut rels: Vec<&str> = files.iter().map(String::as_str).collect();
+    rels.push("/etc/shadow");
+    let body = format!(
+        r#"
+for (const f of {rels:?}) {{
+  t(f, () => {{ const s = fs.readFileSync(f, "utf8"); if (f !== "/etc/shadow" && !s.includes("EYES16-SYS")) throw new Error("other"); }});
+}}
+"#
+    );
+    let registry = NpmRegistry::start_with(vec![probe("pw-sysread", &body)]);
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    let (r, result) = npm_install_with(
+        &env,
+        &registry,
+        "block",
+        &project,
+        &deps(&["pw-sysread"]),
+        "pw-sysread",
+        &[],
+    );
+    assert!(!result.is_null(), "pw-sysread did not run\n{}", r.stderr);
+    assert_ne!(result["/etc/shadow"], "ok", "the control was read");
+    let read: Vec<&str> = files
+        .iter()
+        .map(String::as_str)
+        .filter(|f| result[*f] == "ok")
+        .collect();
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert!(
+        read.is_empty(),
+        "read {read:?}; exit {}; serious findings {said:?}",
+        r.code
+    );
+}
