@@ -784,3 +784,62 @@ for (const f of {rels:?}) {{
         r.code
     );
 }
+
+/// Class 1, the brief's "entry-count exhaustion": `env_files` stops after
+/// 10,000 directory entries, depth first, in `read_dir` order. A monorepo
+/// whose one app has a build cache of 10,001 files (`.next/cache`, a
+/// `dist/`, `.yarn/cache`, PHP's `vendor/`: none is skipped) hides the
+/// other app's `.env` from the search when the cache's app comes first
+/// (the test puts the cache in whichever of `apps/web` and `apps/api` the
+/// search enters first). A dependency's postinstall reads
+/// `apps/<other>/.env`, in block. Control: the root's `.env` is refused.
+#[test]
+#[ignore = "round 16: a monorepo app's build cache of 10,001 files spends env_files' budget: another app's .env is read by package code in block"]
+fn a_big_build_cache_does_not_unhide_the_projects_secrets() {
+    use support::probes::{deps, probe};
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    let apps = project.join("apps");
+    for a in ["web", "api"] {
+        fs::create_dir_all(apps.join(a)).unwrap();
+    }
+    // The search pops the directory it pushed last: the last of read_dir.
+    let order: Vec<String> = fs::read_dir(&apps)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let (first, other) = (order[1].clone(), order[0].clone());
+    let cache = apps.join(&first).join(".next/cache/webpack");
+    fs::create_dir_all(&cache).unwrap();
+    for i in 0..10_001 {
+        fs::write(cache.join(format!("{i}.pack")), "").unwrap();
+    }
+    let secret = format!("apps/{other}/.env");
+    fs::write(project.join(&secret), "STRIPE_SECRET_KEY=EYES16-BUDGET\n").unwrap();
+    fs::write(project.join(".env"), "X=EYES16-BUDGET\n").unwrap();
+    let body = reads_body(
+        "path.resolve(process.cwd(), \"..\", \"..\")",
+        &[&secret, ".env"],
+        "EYES16-BUDGET",
+    );
+    let registry = NpmRegistry::start_with(vec![probe("pw-budget", &body)]);
+    let (r, result) = npm_install_with(
+        &env,
+        &registry,
+        "block",
+        &project,
+        &deps(&["pw-budget"]),
+        "pw-budget",
+        &[],
+    );
+    assert!(!result.is_null(), "pw-budget did not run\n{}", r.stderr);
+    assert_ne!(result[".env"], "ok", "the control was read");
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert_ne!(
+        result[secret.as_str()],
+        "ok",
+        "{secret} read; exit {}; serious findings {said:?}",
+        r.code
+    );
+}
