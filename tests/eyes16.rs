@@ -843,3 +843,103 @@ fn a_big_build_cache_does_not_unhide_the_projects_secrets() {
         r.code
     );
 }
+
+/// Places under HOME whose files another program runs later (relative
+/// path; made before the install, as the user has them): executables in
+/// PATH directories that toolchains put ahead of `/usr/bin` (rustup's
+/// `~/.cargo/env`, bun's, deno's, pnpm's `PNPM_HOME`, Volta's: a new
+/// `sudo` or `git` there runs instead of the real one), Docker's CLI
+/// plugins (`docker compose` runs `~/.docker/cli-plugins/docker-compose`
+/// first), Gradle's init scripts (every build), Go's `go env -w` file
+/// (`GOFLAGS=-toolexec=…`: every compile), sbt's global settings, Neovim's
+/// and Vim's runtime files beyond `init.*` and `plugin/` (LazyVim's
+/// `lua/config/*.lua`, `after/plugin`, a Vim package's `start/`), window
+/// managers' configurations (`exec` lines run at login: i3, sway,
+/// Hyprland), KDE Plasma's login scripts, and `~/.xsession`.
+const LATER_RUN: &[&str] = &[
+    ".cargo/bin/sudo",
+    ".bun/bin/ssh",
+    ".deno/bin/docker",
+    ".local/share/pnpm/sudo",
+    ".volta/bin/git",
+    ".docker/cli-plugins/docker-compose",
+    ".gradle/init.d/eyes16.gradle",
+    ".config/go/env",
+    ".sbt/1.0/global.sbt",
+    ".config/nvim/lua/config/options.lua",
+    ".config/nvim/after/plugin/eyes16.lua",
+    ".vim/pack/eyes16/start/x/plugin/x.vim",
+    ".config/i3/config",
+    ".config/sway/config",
+    ".config/hypr/hyprland.conf",
+    ".config/plasma-workspace/env/eyes16.sh",
+    ".xsession",
+];
+
+/// Class 3 (persistence), protect, the root project's script (a
+/// dependency's bin its postinstall runs): it writes each place of
+/// [`LATER_RUN`] (the directories exist, as on a developer's machine).
+/// Control: `~/.bashrc` is refused.
+#[test]
+#[ignore = "round 16: a root script in protect writes $PNPM_HOME/sudo (PATH ahead of /usr/bin), ~/.gradle/init.d, ~/.config/go/env, ~/.sbt/1.0/global.sbt, i3/sway/Hyprland configs with no finding of medium or more"]
+fn what_other_programs_run_later_is_persistence() {
+    use support::probes::{deps, root_tool};
+    let mut rels: Vec<&str> = LATER_RUN.to_vec();
+    rels.push(".bashrc");
+    let body = format!(
+        r#"
+for (const f of {rels:?}) {{
+  t(f, () => {{
+    const p = path.join(home, f);
+    fs.appendFileSync(p, "\n# EYES16-LATER\n");
+    // What PATH or the docker CLI runs must be executable.
+    if (/(^|\/)(bin|pnpm|cli-plugins)\//.test(f)) fs.chmodSync(p, 0o755);
+  }});
+}}
+"#
+    );
+    let registry = NpmRegistry::start_with(vec![root_tool(&body)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    for f in &rels {
+        let p = home.join(f);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        if f.starts_with(".config/") || f.ends_with(".lua") || *f == ".bashrc" {
+            fs::write(&p, "# the user's\n").unwrap();
+        }
+    }
+    let project = env.home.subdir("work/proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    fs::write(project.join("package.json"), manifest.to_string()).unwrap();
+    let url = registry.registry_url();
+    let r = support::installs::install(
+        &env,
+        "protect",
+        &["npm", "install", "--registry", &url],
+        &project,
+        &[],
+    );
+    let result: Value = fs::read(project.join("node_modules/pw-tool/result.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(Value::Null);
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    assert_ne!(result[".bashrc"], "ok", "the control was written");
+    let serious: Vec<String> = r
+        .serious()
+        .iter()
+        .map(|f| f["title"].as_str().unwrap_or("").to_string())
+        .collect();
+    // A place counts as held when its write was refused or a finding of
+    // medium or more names it.
+    let unseen: Vec<&str> = LATER_RUN
+        .iter()
+        .copied()
+        .filter(|f| result[*f] == "ok")
+        .filter(|f| !serious.iter().any(|s| s.contains(f)))
+        .collect();
+    assert!(
+        unseen.is_empty(),
+        "written with no finding of medium or more naming them: {unseen:?}\nserious findings {serious:#?}"
+    );
+}
