@@ -1055,3 +1055,48 @@ fn a_projects_yarn_path_does_not_get_the_users_npm_token() {
         r.stderr
     );
 }
+
+/// Bypass 11's twin for pnpm: a cloned project's `.pnpmfile.cjs` (pnpm's
+/// documented hooks file, loaded into the pnpm process itself) runs
+/// [`YARN_PATH_JS`]'s code at load, with the registry the project's
+/// `.npmrc` names; the user's `~/.npmrc` is readable to a pnpm install.
+#[test]
+#[ignore = "round 16: a cloned project's .pnpmfile.cjs runs inside pnpm in block, reads the user's ~/.npmrc token and sends it to the project's registry through the proxy"]
+fn a_projects_pnpmfile_does_not_get_the_users_npm_token() {
+    let (port, heard) = line_sink();
+    let env = ShimEnv::new(&[]);
+    let project = env.home.subdir("proj");
+    fs::write(
+        env.home.path().join(".npmrc"),
+        "//127.0.0.1:9/:_authToken=EYES16-NPMTOKEN\n",
+    )
+    .unwrap();
+    let reg = format!("http://127.0.0.1:{port}/");
+    let js = YARN_PATH_JS
+        .replace(
+            r#"fs.readFileSync(path.join(process.cwd(), ".yarnrc"), "utf8").match(/registry "([^"]+)"/)[1]"#,
+            &format!("{reg:?}"),
+        )
+        .replace("process.exit(0)", "0");
+    fs::write(
+        project.join(".pnpmfile.cjs"),
+        format!("{js}\nmodule.exports = {{ hooks: {{}} }};\n"),
+    )
+    .unwrap();
+    fs::write(project.join(".npmrc"), format!("registry={reg}\n")).unwrap();
+    fs::write(
+        project.join("package.json"),
+        support::probes::deps(&[]).to_string(),
+    )
+    .unwrap();
+    let r = support::installs::install(&env, "block", &["pnpm", "install"], &project, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let heard = heard.lock().unwrap().clone();
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert!(
+        !heard.iter().any(|l| l.contains("EYES16-NPMTOKEN")),
+        "the project's pnpmfile sent the user's npm token to the project's registry: {heard:?}; exit {}; serious findings {said:?}\n{}",
+        r.code,
+        r.stderr
+    );
+}
