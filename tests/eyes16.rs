@@ -1100,3 +1100,75 @@ fn a_projects_pnpmfile_does_not_get_the_users_npm_token() {
         r.stderr
     );
 }
+
+/// The brief's `bundle_settings` focus: `bundle exec --gemfile=<path>`
+/// (Bundler's `CLI#initialize` sets `BUNDLE_GEMFILE` from the option and
+/// reloads the settings, read in Ruby 3.1's Bundler 2.3.7 `cli.rb`), so
+/// the app configuration read is `<path>`'s directory's `.bundle/config`.
+/// There `auto_install` is on; in the working directory it is not. The
+/// shim (a copy of `pkgwarden-shim` whose "full pkgwarden" is a stand-in,
+/// eyes15's harness) asks the settings of the working directory only and
+/// execs the real bundle in block. Control: the same `exec` run inside
+/// `other/` is deferred.
+#[test]
+#[ignore = "round 16: bundle exec --gemfile=other/Gemfile (auto_install set in other/.bundle/config) goes to the real bundle in block"]
+fn bundle_exec_gemfile_option_is_followed() {
+    let home = TestHome::new();
+    let bin = home.subdir("pwbin");
+    let shim = pkgwarden_bin().with_file_name("pkgwarden-shim");
+    fs::copy(&shim, bin.join("pkgwarden-shim")).unwrap();
+    let script = |p: &Path, text: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        fs::write(p, text).unwrap();
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    script(&bin.join("pkgwarden"), "#!/bin/sh\necho full pkgwarden\n");
+    let shims = home.subdir("shims");
+    let real = home.subdir("real");
+    std::os::unix::fs::symlink(bin.join("pkgwarden-shim"), shims.join("bundle")).unwrap();
+    script(&real.join("bundle"), "#!/bin/sh\necho real bundle\n");
+    let project = home.subdir("proj");
+    fs::write(project.join("Gemfile"), "source \"http://127.0.0.1:9\"\n").unwrap();
+    let other = home.subdir("proj/other");
+    fs::write(
+        other.join("Gemfile"),
+        "source \"http://127.0.0.1:9\"\ngem \"rake\"\n",
+    )
+    .unwrap();
+    fs::create_dir_all(other.join(".bundle")).unwrap();
+    fs::write(
+        other.join(".bundle/config"),
+        "---\nBUNDLE_AUTO_INSTALL: \"true\"\n",
+    )
+    .unwrap();
+    let mut direct = Vec::new();
+    for (args, at) in [
+        (&["exec", "rake"][..], &other),
+        (&["exec", "--gemfile=other/Gemfile", "rake"], &project),
+        (&["exec", "--gemfile", "other/Gemfile", "rake"], &project),
+    ] {
+        let mut cmd = home.command(shims.join("bundle"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("PKGWARDEN_")
+                || k.to_string_lossy().starts_with("BUNDLE_")
+            {
+                cmd.env_remove(&k);
+            }
+        }
+        cmd.env("PATH", std::env::join_paths([&shims, &real]).unwrap())
+            .env("PKGWARDEN_SHIMS_DIR", &shims)
+            .env("PKGWARDEN_MODE", "block")
+            .current_dir(at)
+            .args(args);
+        std::os::unix::process::CommandExt::arg0(&mut cmd, "bundle");
+        let out = run(&mut cmd);
+        if stdout_str(&out).trim() == "real bundle" {
+            direct.push(args.join(" "));
+        }
+    }
+    assert!(
+        !direct.contains(&"exec rake".to_string()),
+        "the control went to the real bundle"
+    );
+    assert!(direct.is_empty(), "went to the real bundle: {direct:#?}");
+}
