@@ -872,7 +872,8 @@ fn a_big_build_cache_does_not_unhide_the_projects_secrets() {
 /// and Vim's runtime files beyond `init.*` and `plugin/` (LazyVim's
 /// `lua/config/*.lua`, `after/plugin`, a Vim package's `start/`), window
 /// managers' configurations (`exec` lines run at login: i3, sway,
-/// Hyprland), KDE Plasma's login scripts, and `~/.xsession`.
+/// Hyprland), KDE Plasma's login scripts, `~/.xsession`, zsh's files
+/// under a `ZDOTDIR`, and the user site's `.pth` and `usercustomize.py`.
 const LATER_RUN: &[&str] = &[
     ".cargo/bin/sudo",
     ".bun/bin/ssh",
@@ -891,6 +892,13 @@ const LATER_RUN: &[&str] = &[
     ".config/hypr/hyprland.conf",
     ".config/plasma-workspace/env/eyes16.sh",
     ".xsession",
+    // zsh's files where `ZDOTDIR` (set in `~/.zshenv`) moves them, the
+    // XDG layout dotfile guides recommend.
+    ".config/zsh/.zshrc",
+    // The user site (`python -m site --user-site`): a `.pth` line and
+    // `usercustomize` run at every start of every Python of that version.
+    ".local/lib/python3.11/site-packages/eyes16.pth",
+    ".local/lib/python3.11/site-packages/usercustomize.py",
 ];
 
 /// Class 3 (persistence), protect, the root project's script (a
@@ -908,7 +916,7 @@ fn what_other_programs_run_later_is_persistence() {
 for (const f of {rels:?}) {{
   t(f, () => {{
     const p = path.join(home, f);
-    fs.appendFileSync(p, "\n# EYES16-LATER\n");
+    fs.appendFileSync(p, f.endsWith(".pth") ? "import os\n" : "\n# EYES16-LATER\n");
     // What PATH or the docker CLI runs must be executable.
     if (/(^|\/)(bin|pnpm|cli-plugins)\//.test(f)) fs.chmodSync(p, 0o755);
   }});
