@@ -1265,3 +1265,62 @@ fn a_projects_poetry_plugin_dir_does_not_get_the_users_auth() {
         r.stderr
     );
 }
+
+/// Browser and chat profiles where Ubuntu's snaps and Flatpak keep them
+/// (Ubuntu ships Firefox and Chromium as snaps: the default browser of
+/// the commonest developer desktop), the files token stealers take
+/// (cookies, saved logins and their key, session storage).
+const SANDBOXED_APP_PROFILES: &[&str] = &[
+    "snap/firefox/common/.mozilla/firefox/ab12cd34.default/cookies.sqlite",
+    "snap/firefox/common/.mozilla/firefox/ab12cd34.default/logins.json",
+    "snap/firefox/common/.mozilla/firefox/ab12cd34.default/key4.db",
+    "snap/chromium/common/chromium/Default/Cookies",
+    ".var/app/org.mozilla.firefox/.mozilla/firefox/ab12cd34.default/logins.json",
+    ".var/app/com.google.Chrome/config/google-chrome/Default/Login Data",
+    ".var/app/com.discordapp.Discord/config/discord/Local Storage/leveldb/000003.log",
+    ".var/app/com.slack.Slack/config/Slack/Cookies",
+];
+
+/// Class 7/1 (credential stores no list names), round 15's bypass 2 at
+/// the places snaps and Flatpak move the same profiles to: `home_hidden`
+/// names `.mozilla`, `.config/google-chrome`, `.config/chromium`,
+/// `.config/discord`, `.config/Slack`, not `~/snap/<app>/common/…` or
+/// `~/.var/app/<id>/…`. A dependency's postinstall reads each, in block.
+/// Control: `~/.mozilla/firefox/…/logins.json` is refused.
+#[test]
+#[ignore = "round 16: browser and chat profiles of snaps and Flatpaks (~/snap/firefox, ~/.var/app/…: Ubuntu's default Firefox) are read by package code in block"]
+fn browser_profiles_of_snaps_and_flatpaks_are_hidden() {
+    use support::probes::{deps, probe};
+    let mut rels: Vec<&str> = SANDBOXED_APP_PROFILES.to_vec();
+    rels.push(".mozilla/firefox/ab12cd34.default/logins.json");
+    let body = reads_body("home", &rels, "EYES16-PROFILE");
+    let registry = NpmRegistry::start_with(vec![probe("pw-profiles", &body)]);
+    let env = ShimEnv::new(&[]);
+    for f in &rels {
+        let p = env.home.path().join(f);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, "EYES16-PROFILE\n").unwrap();
+    }
+    let project = env.home.subdir("proj");
+    let (r, result) = npm_install_with(
+        &env,
+        &registry,
+        "block",
+        &project,
+        &deps(&["pw-profiles"]),
+        "pw-profiles",
+        &[],
+    );
+    assert!(!result.is_null(), "pw-profiles did not run\n{}", r.stderr);
+    assert_ne!(
+        result[".mozilla/firefox/ab12cd34.default/logins.json"], "ok",
+        "the control was read"
+    );
+    let read: Vec<&str> = SANDBOXED_APP_PROFILES
+        .iter()
+        .copied()
+        .filter(|f| result[*f] == "ok")
+        .collect();
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert!(read.is_empty(), "read {read:?}; serious findings {said:?}");
+}
