@@ -1324,3 +1324,76 @@ fn browser_profiles_of_snaps_and_flatpaks_are_hidden() {
     let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
     assert!(read.is_empty(), "read {read:?}; serious findings {said:?}");
 }
+
+/// Class 3 (persistence) in CI, round 15's bypass 15 by the actions
+/// themselves. A GitHub Actions runner downloads every action a job uses
+/// when the job starts, to `<runner work>/_actions/<owner>/<repo>/<ref>/`
+/// (hosted runners: `/home/runner/work/_actions`, below HOME, beside the
+/// workspace `/home/runner/work/<repo>/<repo>`), and each later step runs
+/// its action's code from there with that step's inputs, secrets and
+/// `ACTIONS_RUNTIME_TOKEN`. The root project's postinstall (protect: HOME's
+/// tree) appends to `actions/upload-artifact`'s `dist/upload/index.js` and
+/// to the self-hosted runner's tool cache (`_work/_tool/node/…/bin/npm`,
+/// `RUNNER_TOOL_CACHE`, what `setup-node` puts on PATH for later steps).
+#[test]
+#[ignore = "round 16: a root script in protect changes the code of actions later steps run (~/work/_actions/<owner>/<repo>/<ref>/…) and the runner's tool cache, no finding of medium or more"]
+fn a_root_script_does_not_change_the_actions_later_steps_run() {
+    use support::probes::{deps, root_tool};
+    let rels = [
+        "work/_actions/actions/upload-artifact/v4/dist/upload/index.js",
+        "work/_tool/node/20.19.0/x64/bin/npm",
+    ];
+    let body = format!(
+        r#"
+for (const f of {rels:?}) {{
+  t(f, () => fs.appendFileSync(path.join(home, f), "\n// EYES16-ACTION\n"));
+}}
+"#
+    );
+    let registry = NpmRegistry::start_with(vec![root_tool(&body)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    for f in rels {
+        let p = home.join(f);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, "// the action's code\n").unwrap();
+    }
+    let project = env.home.subdir("work/proj/proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    fs::write(project.join("package.json"), manifest.to_string()).unwrap();
+    let url = registry.registry_url();
+    let r = support::installs::install(
+        &env,
+        "protect",
+        &["npm", "install", "--registry", &url],
+        &project,
+        &[
+            ("GITHUB_ACTIONS", "true".to_string()),
+            ("RUNNER_TEMP", home.join("work/_temp").display().to_string()),
+            (
+                "RUNNER_TOOL_CACHE",
+                home.join("work/_tool").display().to_string(),
+            ),
+        ],
+    );
+    let result: Value = fs::read(project.join("node_modules/pw-tool/result.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(Value::Null);
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    let written: Vec<&str> = rels
+        .iter()
+        .copied()
+        .filter(|f| {
+            fs::read_to_string(home.join(f))
+                .unwrap_or_default()
+                .contains("EYES16-ACTION")
+        })
+        .collect();
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert!(
+        written.is_empty() || !said.is_empty(),
+        "written {written:?}, exit {}, no finding of medium or more",
+        r.code
+    );
+}
