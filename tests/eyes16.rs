@@ -1397,3 +1397,88 @@ for (const f of {rels:?}) {{
         r.code
     );
 }
+
+/// Installed code of other tools under HOME that `installed_code.toml`
+/// does not list (each file made before the install, as the tool left
+/// it): npm's global packages under the prefix npm's docs recommend
+/// (`~/.npm-global`), yarn 1's global packages, bun's global packages, VS
+/// Code Insiders' extensions, Neovim's mason (language servers run at
+/// each edit), Emacs' ELPA packages, vim-plug's plugins, tmux's plugins
+/// (tpm: run at tmux start), SDKMAN's candidates (the `gradle`, `java`,
+/// `mvn` on PATH), JetBrains IDEs' plugins, zinit's plugins.
+const OTHER_INSTALLED: &[&str] = &[
+    ".npm-global/lib/node_modules/typescript/lib/tsc.js",
+    ".config/yarn/global/node_modules/eslint/bin/eslint.js",
+    ".bun/install/global/node_modules/prettier/index.js",
+    ".vscode-insiders/extensions/ms-python.python-2026.1.0/out/extension.js",
+    ".local/share/nvim/mason/packages/pyright/node_modules/pyright/index.js",
+    ".emacs.d/elpa/magit-4.1.0/magit.el",
+    ".vim/plugged/fzf.vim/plugin/fzf.vim",
+    ".tmux/plugins/tmux-sensible/sensible.tmux",
+    ".sdkman/candidates/gradle/8.10/bin/gradle",
+    ".local/share/JetBrains/IntelliJIdea2025.3/eyes16-plugin/lib/eyes16.jar",
+    ".local/share/zinit/plugins/zsh-users---zsh-autosuggestions/zsh-autosuggestions.zsh",
+];
+
+/// Class 4 (installed code), the root project's script in protect: it
+/// appends a line to each file of [`OTHER_INSTALLED`]. Control: a gem's
+/// file (`~/.gem/ruby/3.1.0/gems/rake-13.0.6/lib/rake.rb`) is
+/// `tamper.installed-package` high.
+#[test]
+#[ignore = "round 16: a root script in protect changes ~/.npm-global's global packages, yarn's and bun's globals, VS Code Insiders' extensions, mason, ELPA, vim-plug, tpm, SDKMAN, JetBrains and zinit plugins with no finding of medium or more"]
+fn other_tools_installed_code_is_watched() {
+    use support::probes::{deps, root_tool};
+    let control = ".gem/ruby/3.1.0/gems/rake-13.0.6/lib/rake.rb";
+    let mut rels: Vec<&str> = OTHER_INSTALLED.to_vec();
+    rels.push(control);
+    let body = format!(
+        r#"
+for (const f of {rels:?}) {{
+  t(f, () => fs.appendFileSync(path.join(home, f), "\n// EYES16-INSTALLED\n"));
+}}
+"#
+    );
+    let registry = NpmRegistry::start_with(vec![root_tool(&body)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    for f in &rels {
+        let p = home.join(f);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, "// the tool's code\n").unwrap();
+    }
+    let project = env.home.subdir("work/proj");
+    let mut manifest = deps(&["pw-tool"]);
+    manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
+    fs::write(project.join("package.json"), manifest.to_string()).unwrap();
+    let url = registry.registry_url();
+    let r = support::installs::install(
+        &env,
+        "protect",
+        &["npm", "install", "--registry", &url],
+        &project,
+        &[],
+    );
+    let result: Value = fs::read(project.join("node_modules/pw-tool/result.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(Value::Null);
+    assert!(!result.is_null(), "pw-tool did not run\n{}", r.stderr);
+    let serious: Vec<String> = r
+        .serious()
+        .iter()
+        .map(|f| f["title"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        result[control] != "ok" || serious.iter().any(|s| s.contains("rake.rb")),
+        "the control was written unseen: {serious:#?}"
+    );
+    let unseen: Vec<&str> = OTHER_INSTALLED
+        .iter()
+        .copied()
+        .filter(|f| result[*f] == "ok")
+        .filter(|f| !serious.iter().any(|s| s.contains(f)))
+        .collect();
+    assert!(
+        unseen.is_empty(),
+        "written with no finding of medium or more naming them: {unseen:?}\nserious findings {serious:#?}"
+    );
+}
