@@ -1482,3 +1482,72 @@ for (const f of {rels:?}) {{
         "written with no finding of medium or more naming them: {unseen:?}\nserious findings {serious:#?}"
     );
 }
+
+/// Credential stores at their tools' default places that no list names
+/// after round 15 (each holds a token, a password or a private key).
+const MORE_STORES: &[&str] = &[
+    // Docker's default TLS client key (`DOCKER_TLS_VERIFY` without
+    // `DOCKER_CERT_PATH`), a docker context's key, docker-machine's.
+    ".docker/key.pem",
+    ".docker/contexts/tls/0a1b2c3d/docker/key.pem",
+    ".docker/machine/certs/key.pem",
+    // Cloudflare Tunnel's origin certificate (the account's token).
+    ".cloudflared/cert.pem",
+    // dbt's warehouse logins, Snowflake CLI's connections.
+    ".dbt/profiles.yml",
+    ".snowflake/connections.toml",
+    // Hetzner's, Supabase's, Railway's, Expo's CLI tokens; Snyk's (in
+    // configstore); Talos' admin key.
+    ".config/hcloud/cli.toml",
+    ".supabase/access-token",
+    ".railway/config.json",
+    ".expo/state.json",
+    ".config/configstore/snyk.json",
+    ".talos/config",
+    // Package registries of other ecosystems: NuGet, Dart, Hex, sbt/Ivy.
+    ".nuget/NuGet/NuGet.Config",
+    ".pub-cache/credentials.json",
+    ".hex/hex.config",
+    ".ivy2/.credentials",
+    ".sbt/.credentials",
+    // R's environment file (`GITHUB_PAT=…` by usethis' advice).
+    ".Renviron",
+];
+
+/// Class 7/1 (credential stores no list names), round 15's bypass 2
+/// again: a dependency's postinstall reads each of [`MORE_STORES`] in
+/// block. Control: `~/.docker/config.json` is refused.
+#[test]
+#[ignore = "round 16: more credential stores no list names (~/.docker/key.pem and contexts, cloudflared, dbt, Snowflake, hcloud, Supabase, Railway, Expo, Snyk, Talos, NuGet, pub, Hex, Ivy/sbt, .Renviron) are read by package code in block"]
+fn more_credential_stores_are_hidden() {
+    use support::probes::{deps, probe};
+    let mut rels: Vec<&str> = MORE_STORES.to_vec();
+    rels.push(".docker/config.json");
+    let body = reads_body("home", &rels, "EYES16-STORE");
+    let registry = NpmRegistry::start_with(vec![probe("pw-stores16", &body)]);
+    let env = ShimEnv::new(&[]);
+    for f in &rels {
+        let p = env.home.path().join(f);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, "token = EYES16-STORE\n").unwrap();
+    }
+    let project = env.home.subdir("proj");
+    let (r, result) = npm_install_with(
+        &env,
+        &registry,
+        "block",
+        &project,
+        &deps(&["pw-stores16"]),
+        "pw-stores16",
+        &[],
+    );
+    assert!(!result.is_null(), "pw-stores16 did not run\n{}", r.stderr);
+    assert_ne!(result[".docker/config.json"], "ok", "the control was read");
+    let read: Vec<&str> = MORE_STORES
+        .iter()
+        .copied()
+        .filter(|f| result[*f] == "ok")
+        .collect();
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert!(read.is_empty(), "read {read:?}; serious findings {said:?}");
+}
