@@ -873,7 +873,8 @@ fn a_big_build_cache_does_not_unhide_the_projects_secrets() {
 /// `lua/config/*.lua`, `after/plugin`, a Vim package's `start/`), window
 /// managers' configurations (`exec` lines run at login: i3, sway,
 /// Hyprland), KDE Plasma's login scripts, `~/.xsession`, zsh's files
-/// under a `ZDOTDIR`, and the user site's `.pth` and `usercustomize.py`.
+/// under a `ZDOTDIR`, the user site's `.pth` and `usercustomize.py`, curl's
+/// and wget's configuration, bun's global `bunfig.toml`.
 const LATER_RUN: &[&str] = &[
     ".cargo/bin/sudo",
     ".bun/bin/ssh",
@@ -899,6 +900,13 @@ const LATER_RUN: &[&str] = &[
     // `usercustomize` run at every start of every Python of that version.
     ".local/lib/python3.11/site-packages/eyes16.pth",
     ".local/lib/python3.11/site-packages/usercustomize.py",
+    // Read by every curl and wget run: `proxy = http://…` sends every
+    // later request (with its `Authorization` header) through a host the
+    // package names. bun's global configuration: `preload` runs code at
+    // every `bun` start.
+    ".curlrc",
+    ".wgetrc",
+    ".bunfig.toml",
 ];
 
 /// Class 3 (persistence), protect, the root project's script (a
@@ -929,7 +937,10 @@ for (const f of {rels:?}) {{
     for f in &rels {
         let p = home.join(f);
         fs::create_dir_all(p.parent().unwrap()).unwrap();
-        if f.starts_with(".config/") || f.ends_with(".lua") || *f == ".bashrc" {
+        if f.starts_with(".config/")
+            || f.ends_with(".lua")
+            || [".bashrc", ".curlrc", ".wgetrc", ".bunfig.toml"].contains(f)
+        {
             fs::write(&p, "# the user's\n").unwrap();
         }
     }
