@@ -865,7 +865,8 @@ fn a_big_build_cache_does_not_unhide_the_projects_secrets() {
 /// path; made before the install, as the user has them): executables in
 /// PATH directories that toolchains put ahead of `/usr/bin` (rustup's
 /// `~/.cargo/env`, bun's, deno's, pnpm's `PNPM_HOME`, Volta's: a new
-/// `sudo` or `git` there runs instead of the real one), Docker's CLI
+/// `sudo` or `git` there runs instead of the real one; held while they
+/// are on the PATH pkgwarden sees, as the test sets it), Docker's CLI
 /// plugins (`docker compose` runs `~/.docker/cli-plugins/docker-compose`
 /// first), Gradle's init scripts (every build), Go's `go env -w` file
 /// (`GOFLAGS=-toolexec=…`: every compile), sbt's global settings, Neovim's
@@ -914,7 +915,7 @@ const LATER_RUN: &[&str] = &[
 /// [`LATER_RUN`] (the directories exist, as on a developer's machine).
 /// Control: `~/.bashrc` is refused.
 #[test]
-#[ignore = "round 16: a root script in protect writes $PNPM_HOME/sudo (PATH ahead of /usr/bin), ~/.gradle/init.d, ~/.config/go/env, ~/.sbt/1.0/global.sbt, i3/sway/Hyprland configs with no finding of medium or more"]
+#[ignore = "round 16: a root script in protect writes ~/.gradle/init.d, ~/.config/go/env, ~/.sbt/1.0/global.sbt, i3/sway/Hyprland configs, $ZDOTDIR/.zshrc, ~/.curlrc, ~/.wgetrc, ~/.bunfig.toml with no finding of medium or more"]
 fn what_other_programs_run_later_is_persistence() {
     use support::probes::{deps, root_tool};
     let mut rels: Vec<&str> = LATER_RUN.to_vec();
@@ -949,12 +950,28 @@ for (const f of {rels:?}) {{
     manifest["scripts"] = serde_json::json!({"postinstall": "pw-tool"});
     fs::write(project.join("package.json"), manifest.to_string()).unwrap();
     let url = registry.registry_url();
+    // The user's shell has the toolchains' command directories on PATH.
+    let mut path: Vec<std::path::PathBuf> = [
+        ".local/share/pnpm",
+        ".cargo/bin",
+        ".bun/bin",
+        ".deno/bin",
+        ".volta/bin",
+    ]
+    .iter()
+    .map(|d| home.join(d))
+    .collect();
+    path.extend(std::env::split_paths(&env.path));
+    let path = std::env::join_paths(path)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let r = support::installs::install(
         &env,
         "protect",
         &["npm", "install", "--registry", &url],
         &project,
-        &[],
+        &[("PATH", path)],
     );
     let result: Value = fs::read(project.join("node_modules/pw-tool/result.json"))
         .map(|b| serde_json::from_slice(&b).unwrap())
