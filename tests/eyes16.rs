@@ -1360,11 +1360,12 @@ fn browser_profiles_of_snaps_and_flatpaks_are_hidden() {
 /// workspace `/home/runner/work/<repo>/<repo>`), and each later step runs
 /// its action's code from there with that step's inputs, secrets and
 /// `ACTIONS_RUNTIME_TOKEN`. The root project's postinstall (protect: HOME's
-/// tree) appends to `actions/upload-artifact`'s `dist/upload/index.js` and
-/// to the self-hosted runner's tool cache (`_work/_tool/node/…/bin/npm`,
-/// `RUNNER_TOOL_CACHE`, what `setup-node` puts on PATH for later steps).
+/// tree) appends to `actions/upload-artifact`'s `dist/upload/index.js`;
+/// and to the self-hosted runner's tool cache (`_work/_tool/node/…/bin/npm`,
+/// `RUNNER_TOOL_CACHE`), held while that `bin` is on PATH (as `setup-node`
+/// leaves it), as the test sets it.
 #[test]
-#[ignore = "round 16: a root script in protect changes the code of actions later steps run (~/work/_actions/<owner>/<repo>/<ref>/…) and the runner's tool cache, no finding of medium or more"]
+#[ignore = "round 16: a root script in protect changes the code of actions later steps run (~/work/_actions/<owner>/<repo>/<ref>/…), no finding of medium or more"]
 fn a_root_script_does_not_change_the_actions_later_steps_run() {
     use support::probes::{deps, root_tool};
     let rels = [
@@ -1398,6 +1399,15 @@ for (const f of {rels:?}) {{
         &project,
         &[
             ("GITHUB_ACTIONS", "true".to_string()),
+            // setup-node put the tool cache's node first on PATH.
+            (
+                "PATH",
+                format!(
+                    "{}:{}",
+                    home.join("work/_tool/node/20.19.0/x64/bin").display(),
+                    env.path.to_string_lossy()
+                ),
+            ),
             ("RUNNER_TEMP", home.join("work/_temp").display().to_string()),
             (
                 "RUNNER_TOOL_CACHE",
