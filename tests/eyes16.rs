@@ -1453,7 +1453,9 @@ const OTHER_INSTALLED: &[&str] = &[
     ".emacs.d/elpa/magit-4.1.0/magit.el",
     ".vim/plugged/fzf.vim/plugin/fzf.vim",
     ".tmux/plugins/tmux-sensible/sensible.tmux",
-    ".sdkman/candidates/gradle/8.10/bin/gradle",
+    // The launcher jar the `gradle` script on PATH loads (its `bin`, on
+    // PATH through `current`, is kept out of protect's writable tree).
+    ".sdkman/candidates/gradle/8.10/lib/gradle-launcher-8.10.jar",
     ".local/share/JetBrains/IntelliJIdea2025.3/eyes16-plugin/lib/eyes16.jar",
     ".local/share/zinit/plugins/zsh-users---zsh-autosuggestions/zsh-autosuggestions.zsh",
 ];
