@@ -1591,3 +1591,56 @@ fn more_credential_stores_are_hidden() {
     let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
     assert!(read.is_empty(), "read {read:?}; serious findings {said:?}");
 }
+
+/// Class 10 (credentials read by package code), a monorepo: CI writes the
+/// registry token into the repository root's `.npmrc` (`echo
+/// "//host/:_authToken=$NPM_TOKEN" > .npmrc`, the common recipe) and runs
+/// the install in a package's directory. pkgwarden hides the `.npmrc` of
+/// the nearest `package.json` (npm's local prefix as `npm_local_prefix`
+/// finds it); the root's is neither that nor a `[project]` name. A
+/// dependency's postinstall reads it, in block. Control: the package's own
+/// `.npmrc` is refused.
+#[test]
+#[ignore = "round 16: a monorepo root's .npmrc (the CI token) is read by package code when the install runs in a package's directory, in block"]
+fn a_monorepo_roots_npmrc_is_hidden() {
+    use support::probes::{deps, probe};
+    let body = r#"
+const root = path.resolve(process.cwd(), "..", "..", "..", "..");
+const app = path.resolve(process.cwd(), "..", "..");
+t("root", () => { if (!fs.readFileSync(path.join(root, ".npmrc"), "utf8").includes("EYES16-ROOTNPMRC")) throw new Error("other"); });
+t("app", () => fs.readFileSync(path.join(app, ".npmrc"), "utf8"));
+"#;
+    let registry = NpmRegistry::start_with(vec![probe("pw-rootrc", body)]);
+    let env = ShimEnv::new(&[]);
+    let repo = env.home.subdir("repo");
+    fs::create_dir_all(repo.join(".git")).unwrap();
+    fs::write(
+        repo.join(".npmrc"),
+        "//127.0.0.1:9/:_authToken=EYES16-ROOTNPMRC\n",
+    )
+    .unwrap();
+    fs::write(
+        repo.join("package.json"),
+        r#"{"name":"repo","private":true}"#,
+    )
+    .unwrap();
+    let app = env.home.subdir("repo/packages/app");
+    fs::write(app.join(".npmrc"), "# the package's own\n").unwrap();
+    let (r, result) = npm_install_with(
+        &env,
+        &registry,
+        "block",
+        &app,
+        &deps(&["pw-rootrc"]),
+        "pw-rootrc",
+        &[],
+    );
+    assert!(!result.is_null(), "pw-rootrc did not run\n{}", r.stderr);
+    assert_ne!(result["app"], "ok", "the control was read");
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert_ne!(
+        result["root"], "ok",
+        "the root's .npmrc was read; exit {}; serious findings {said:?}",
+        r.code
+    );
+}
