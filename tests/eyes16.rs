@@ -1601,7 +1601,7 @@ fn more_credential_stores_are_hidden() {
 /// dependency's postinstall reads it, in block. Control: the package's own
 /// `.npmrc` is refused.
 #[test]
-#[ignore = "round 16: a monorepo root's .npmrc (the CI token) is read by package code when the install runs in a package's directory, in block"]
+#[ignore = "round 16: a monorepo root's .npmrc (the CI token) and a project's .yarnrc.yml (npmAuthToken) are read by package code when the install runs in a package's directory, in block"]
 fn a_monorepo_roots_npmrc_is_hidden() {
     use support::probes::{deps, probe};
     let body = r#"
@@ -1609,6 +1609,7 @@ const root = path.resolve(process.cwd(), "..", "..", "..", "..");
 const app = path.resolve(process.cwd(), "..", "..");
 t("root", () => { if (!fs.readFileSync(path.join(root, ".npmrc"), "utf8").includes("EYES16-ROOTNPMRC")) throw new Error("other"); });
 t("app", () => fs.readFileSync(path.join(app, ".npmrc"), "utf8"));
+t("yarnrc", () => { if (!fs.readFileSync(path.join(app, ".yarnrc.yml"), "utf8").includes("EYES16-YARNRC")) throw new Error("other"); });
 "#;
     let registry = NpmRegistry::start_with(vec![probe("pw-rootrc", body)]);
     let env = ShimEnv::new(&[]);
@@ -1626,6 +1627,9 @@ t("app", () => fs.readFileSync(path.join(app, ".npmrc"), "utf8"));
     .unwrap();
     let app = env.home.subdir("repo/packages/app");
     fs::write(app.join(".npmrc"), "# the package's own\n").unwrap();
+    // yarn 2+'s project configuration with its token (`yarn config set
+    // npmAuthToken` writes the project's file).
+    fs::write(app.join(".yarnrc.yml"), "npmAuthToken: EYES16-YARNRC\n").unwrap();
     let (r, result) = npm_install_with(
         &env,
         &registry,
@@ -1638,9 +1642,13 @@ t("app", () => fs.readFileSync(path.join(app, ".npmrc"), "utf8"));
     assert!(!result.is_null(), "pw-rootrc did not run\n{}", r.stderr);
     assert_ne!(result["app"], "ok", "the control was read");
     let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
-    assert_ne!(
-        result["root"], "ok",
-        "the root's .npmrc was read; exit {}; serious findings {said:?}",
+    let read: Vec<&str> = ["root", "yarnrc"]
+        .into_iter()
+        .filter(|k| result[*k] == "ok")
+        .collect();
+    assert!(
+        read.is_empty(),
+        "read {read:?} (the root's .npmrc, the package's .yarnrc.yml); exit {}; serious findings {said:?}",
         r.code
     );
 }
