@@ -1710,3 +1710,75 @@ t("npmrc", () => fs.readFileSync(path.join(home, ".npmrc"), "utf8"));
         r.code
     );
 }
+
+/// Stores a manager reads (`home_readable`) kept in a dotfiles repository
+/// and linked into HOME (GNU Stow, dotbot, rcm make these links): the
+/// link's name, its target.
+const LINKED_HOME_STORES: &[(&str, &str)] = &[
+    (".npmrc", "dotfiles/npm/.npmrc"),
+    (".netrc", "dotfiles/netrc/.netrc"),
+    (".config/pip/pip.conf", "dotfiles/pip/pip.conf"),
+    (".config/pypoetry/auth.toml", "dotfiles/poetry/auth.toml"),
+    // `home_hidden` stores whose files are links into the repository (stow
+    // links files inside a directory that already exists: `~/.aws` made by
+    // the AWS CLI, `~/.kube` by kubectl).
+    (".aws/credentials", "dotfiles/aws/credentials"),
+    (".kube/config", "dotfiles/kube/config"),
+];
+
+/// Class 10, bypass 2's mechanism for HOME's stores: package code's hide
+/// list (`home_readable`: `~/.npmrc`, `~/.netrc`, pip's and poetry's
+/// files) is not resolved to the links' targets, and the grants take a
+/// link's target where it lies; inside a hidden directory (`~/.aws`,
+/// `~/.kube`), a file that is a link is followed through it (landlock
+/// does not restrict walking a path) to a target granted where it lies.
+/// A dependency's postinstall reads them through their HOME names, in
+/// block: `~/.npmrc` (npm's own, hidden from package code only),
+/// `~/.aws/credentials`, `~/.kube/config`; `~/.netrc`, pip's and poetry's
+/// files held (other managers' stores: in the install's own hidden list,
+/// which is resolved). Control: `~/.ssh/id_ed25519`, a plain file, is
+/// refused.
+#[test]
+#[ignore = "round 16: ~/.npmrc, ~/.aws/credentials, ~/.kube/config linked from a dotfiles repository (stow) are read through the link by package code in block"]
+fn the_managers_stores_are_hidden_when_they_are_links() {
+    use support::probes::{deps, probe};
+    let mut rels: Vec<&str> = LINKED_HOME_STORES.iter().map(|(l, _)| *l).collect();
+    rels.push(".ssh/id_ed25519");
+    let body = reads_body("home", &rels, "EYES16-DOTFILE");
+    let registry = NpmRegistry::start_with(vec![probe("pw-dotfiles", &body)]);
+    let env = ShimEnv::new(&[]);
+    let home = env.home.path().to_path_buf();
+    for (link, target) in LINKED_HOME_STORES {
+        let t = home.join(target);
+        fs::create_dir_all(t.parent().unwrap()).unwrap();
+        fs::write(&t, "//127.0.0.1:9/:_authToken=EYES16-DOTFILE\n").unwrap();
+        let l = home.join(link);
+        fs::create_dir_all(l.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&t, &l).unwrap();
+    }
+    fs::create_dir_all(home.join(".ssh")).unwrap();
+    fs::write(home.join(".ssh/id_ed25519"), "EYES16-DOTFILE\n").unwrap();
+    let project = env.home.subdir("proj");
+    let (r, result) = npm_install_with(
+        &env,
+        &registry,
+        "block",
+        &project,
+        &deps(&["pw-dotfiles"]),
+        "pw-dotfiles",
+        &[],
+    );
+    assert!(!result.is_null(), "pw-dotfiles did not run\n{}", r.stderr);
+    assert_ne!(result[".ssh/id_ed25519"], "ok", "the control was read");
+    let read: Vec<&str> = rels[..rels.len() - 1]
+        .iter()
+        .copied()
+        .filter(|f| result[*f] == "ok")
+        .collect();
+    let said: Vec<String> = r.serious().iter().map(|f| f["title"].to_string()).collect();
+    assert!(
+        read.is_empty(),
+        "read {read:?}; exit {}; serious findings {said:?}",
+        r.code
+    );
+}
