@@ -1552,13 +1552,24 @@ const MORE_STORES: &[&str] = &[
     ".sbt/.credentials",
     // R's environment file (`GITHUB_PAT=…` by usethis' advice).
     ".Renviron",
+    // Editors' and IDEs' secret storage: Cursor's access token and VS
+    // Code's sessions in `state.vscdb` (plain SQLite; with no keyring the
+    // rest is encrypted with a fixed key), the same on a remote host,
+    // JetBrains' KeePass file with its key file beside it, DBeaver's
+    // saved database passwords (a fixed AES key).
+    ".config/Cursor/User/globalStorage/state.vscdb",
+    ".config/Code/User/globalStorage/state.vscdb",
+    ".vscode-server/data/User/globalStorage/state.vscdb",
+    ".config/JetBrains/IntelliJIdea2025.3/c.kdbx",
+    ".config/JetBrains/IntelliJIdea2025.3/c.pwd",
+    ".local/share/DBeaverData/workspace6/General/.dbeaver/credentials-config.json",
 ];
 
 /// Class 7/1 (credential stores no list names), round 15's bypass 2
 /// again: a dependency's postinstall reads each of [`MORE_STORES`] in
 /// block. Control: `~/.docker/config.json` is refused.
 #[test]
-#[ignore = "round 16: more credential stores no list names (~/.docker/key.pem and contexts, cloudflared, dbt, Snowflake, hcloud, Supabase, Railway, Expo, Snyk, Talos, NuGet, pub, Hex, Ivy/sbt, .Renviron) are read by package code in block"]
+#[ignore = "round 16: more credential stores no list names (~/.docker/key.pem and contexts, cloudflared, dbt, Snowflake, hcloud, Supabase, Railway, Expo, Snyk, Talos, NuGet, pub, Hex, Ivy/sbt, .Renviron, Cursor/VS Code state.vscdb, JetBrains c.kdbx, DBeaver) are read by package code in block"]
 fn more_credential_stores_are_hidden() {
     use support::probes::{deps, probe};
     let mut rels: Vec<&str> = MORE_STORES.to_vec();
