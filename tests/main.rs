@@ -31,6 +31,7 @@ mod eyes12;
 mod eyes13;
 mod eyes14;
 mod eyes15;
+mod eyes16;
 mod fidelity;
 mod first10;
 mod fnlen;
