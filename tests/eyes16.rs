@@ -147,7 +147,6 @@ fn project_secret_files_the_list_misses_are_hidden() {
 /// names, in protect and block. Control: a plain `.env.local` in the
 /// release is refused.
 #[test]
-#[ignore = "round 16: a project's .env and master.key that are symlinks (a Capistrano/Deployer release's linked_files) are read through the link by package code, protect and block"]
 fn linked_secret_files_are_hidden_where_they_point() {
     use support::probes::{deps, probe};
     let rels = [
@@ -1750,7 +1749,6 @@ const LINKED_HOME_STORES: &[(&str, &str)] = &[
 /// which is resolved). Control: `~/.ssh/id_ed25519`, a plain file, is
 /// refused.
 #[test]
-#[ignore = "round 16: ~/.npmrc, ~/.aws/credentials, ~/.kube/config linked from a dotfiles repository (stow) are read through the link by package code in block"]
 fn the_managers_stores_are_hidden_when_they_are_links() {
     use support::probes::{deps, probe};
     let mut rels: Vec<&str> = LINKED_HOME_STORES.iter().map(|(l, _)| *l).collect();

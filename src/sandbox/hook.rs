@@ -365,7 +365,7 @@ pub const NOT_PROJECT: &[&str] = &[
 /// The secret files of the project at `root` (`.env*` and the other
 /// shapes of `policy/secrets.toml` `project`), at most eight directories
 /// deep and 10,000 directory entries read (a project's own tree, not what
-/// it installed), links not followed.
+/// it installed), linked directories followed.
 pub fn env_files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut budget = 10_000usize;
@@ -382,9 +382,13 @@ pub fn env_files(root: &Path) -> Vec<PathBuf> {
             let name = e.file_name();
             let name = name.to_string_lossy();
             let Ok(t) = e.file_type() else { continue };
-            if !t.is_dir() && super::secrets::is_project_secret(&name) {
+            // A linked directory is searched too (a release's
+            // `config/credentials -> ../shared/…`): the depth and the
+            // budget bound a link that loops.
+            let dir = t.is_dir() || (t.is_symlink() && e.path().is_dir());
+            if !dir && super::secrets::is_project_secret(&name) {
                 out.push(e.path());
-            } else if t.is_dir() && depth < 8 && !NOT_PROJECT.contains(&name.as_ref()) {
+            } else if dir && depth < 8 && !NOT_PROJECT.contains(&name.as_ref()) {
                 dirs.push((e.path(), depth + 1));
             }
         }
@@ -462,8 +466,10 @@ pub fn package_code_reads(
         hide.extend(env_files(root));
     }
     hide.retain(|p| p.symlink_metadata().is_ok());
-    hide.sort();
-    hide.dedup();
+    // A hidden name that is a link (a dotfiles repository's `~/.npmrc`, a
+    // release's linked `.env`) is hidden where it points too: landlock
+    // judges the file a path resolves to.
+    let hide = landlock::with_link_targets(&hide);
     // The grants leave out what the install's own domain hides too: the
     // wrapper opens each grant, and opening a hidden store is a finding.
     let mut unread = hide.clone();

@@ -131,9 +131,54 @@ pub fn resolve(p: &Path) -> PathBuf {
 
 /// `set` with the real path of each entry added where it differs: rules
 /// attach to inodes, so what a protected name leads to is protected too.
-fn with_real_paths(set: &[PathBuf]) -> Vec<PathBuf> {
+pub fn with_real_paths(set: &[PathBuf]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = set.to_vec();
     out.extend(set.iter().map(|p| resolve(p)).filter(|r| !set.contains(r)));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `set` with the targets of the links inside its directories added (a
+/// dotfiles repository's `~/.aws/credentials -> ~/dotfiles/aws/…`): walking
+/// a path through a hidden directory is no access landlock restricts, so
+/// what a link there leads to must be hidden where it lies. Files only (a
+/// link to a directory such as `/usr` would hide what installs need); two
+/// levels deep, at most 2,000 entries per hidden directory (stores are
+/// small; a browser profile is cut short).
+pub fn with_link_targets(set: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = with_real_paths(set);
+    let mut found = Vec::new();
+    for top in set
+        .iter()
+        .filter(|p| p.symlink_metadata().is_ok_and(|m| m.is_dir()))
+    {
+        let mut dirs = vec![(top.clone(), 0)];
+        let mut budget = 2000usize;
+        while let Some((dir, depth)) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if budget == 0 {
+                    break;
+                }
+                budget -= 1;
+                let Ok(t) = e.file_type() else { continue };
+                // A dangling link's target is hidden where it would be made.
+                let target = || match std::fs::read_link(e.path()) {
+                    Ok(to) if !e.path().exists() => resolve(&dir.join(to)),
+                    _ => resolve(&e.path()),
+                };
+                if t.is_symlink() && !e.path().is_dir() {
+                    found.push(target());
+                } else if t.is_dir() && depth < 2 {
+                    dirs.push((e.path(), depth + 1));
+                }
+            }
+        }
+    }
+    out.extend(found);
     out.sort();
     out.dedup();
     out
@@ -192,7 +237,7 @@ impl FsSpec {
     /// place, and a single file with a second hard link, is not made (it
     /// goes to `refused`).
     pub fn resolved(mut self) -> FsSpec {
-        self.secrets = with_real_paths(&self.secrets);
+        self.secrets = with_link_targets(&self.secrets);
         self.protected = with_real_paths(&self.protected);
         self.guarded = with_real_paths(&self.guarded);
         self.kept_out = with_real_paths(&self.kept_out);
@@ -678,6 +723,24 @@ pub fn restrict_nested(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_inside_hidden_directories_are_hidden_where_they_point() {
+        let t = tempfile::tempdir().unwrap();
+        let (store, dots) = (t.path().join(".aws"), t.path().join("dotfiles"));
+        std::fs::create_dir_all(store.join("sso")).unwrap();
+        std::fs::create_dir_all(&dots).unwrap();
+        std::fs::write(dots.join("credentials"), "x").unwrap();
+        std::os::unix::fs::symlink(dots.join("credentials"), store.join("credentials")).unwrap();
+        std::os::unix::fs::symlink(dots.join("gone"), store.join("sso/cache")).unwrap();
+        // A link to a directory is left alone.
+        std::os::unix::fs::symlink("/usr", store.join("usr")).unwrap();
+        let got = with_link_targets(std::slice::from_ref(&store));
+        let real = |p: &Path| resolve(p);
+        assert!(got.contains(&real(&dots.join("credentials"))), "{got:?}");
+        assert!(got.contains(&real(&dots.join("gone"))), "{got:?}");
+        assert!(!got.iter().any(|p| p == Path::new("/usr")), "{got:?}");
+    }
     use std::fs;
 
     #[test]
