@@ -244,7 +244,7 @@ pub fn not_found_message(name: &str) -> String {
 }
 
 /// The shim names to create for `managers` (policy names): each name, plus
-/// `python3` with `python`, plus the versioned `pip3.N`/`python3.N` found on
+/// `python3` with `python`, each tool's other names (`yarnpkg`), plus the versioned `pip3.N`/`python3.N` found on
 /// PATH. `python` and `python3` get a shim whether or not a real one is on
 /// PATH now: a virtualenv activated later brings its own `python` (where the
 /// system has only `python3`), and `python -m pip` there must be monitored;
@@ -254,6 +254,11 @@ pub fn wanted_names(managers: &[String], path_var: Option<&OsStr>, dir: &Path) -
     let mut names: Vec<String> = managers.to_vec();
     if managers.iter().any(|m| m == "python") {
         names.push("python3".into());
+    }
+    for (alias, tool) in crate::model::Tool::ALIASES {
+        if managers.iter().any(|m| m == tool.name()) {
+            names.push(alias.into());
+        }
     }
     let versioned = |n: &str, prefix: &str| {
         n.strip_prefix(prefix)

@@ -564,7 +564,6 @@ fn marking(name: &str) -> NpmPackage {
 /// block: the dependency's postinstall ran, no report. Control: `yarn
 /// install` through its shim is monitored.
 #[test]
-#[ignore = "round 16: yarnpkg (yarn's second bin, Debian's only name for yarn) and bundler (Bundler's second executable) have no shim: yarnpkg install runs with no sandbox and no report"]
 fn every_name_a_manager_installs_as_is_shimmed() {
     let registry = NpmRegistry::start_with(vec![marking("pw-mark16")]);
     let env = ShimEnv::new(&[]);
@@ -664,7 +663,6 @@ const MISSED_VARS: &[(&str, &str)] = &[
 /// [`MISSED_VARS`], set for pkgwarden, reaches an npm dependency's
 /// postinstall's environment in block. Control: `GITHUB_TOKEN` is removed.
 #[test]
-#[ignore = "round 16: ORG_GRADLE_PROJECT_signingKey/signingInMemoryKey (an armored PGP private key), MATCH_GIT_BASIC_AUTHORIZATION, KUBE_CONFIG_DATA, a whole .env in ENV_FILE reach package code in block"]
 fn secret_variables_round_15_missed_are_removed() {
     use support::probes::{deps, probe};
     let mut names: Vec<&str> = MISSED_VARS.iter().map(|(k, _)| *k).collect();

@@ -88,11 +88,21 @@ impl Tool {
         }
     }
 
-    /// The tool a command name stands for: exact names, plus versioned
-    /// spellings of pip and python (`pip3.11`, `python3`, `python3.12`).
+    /// Other names a manager is installed as: yarn's `yarnpkg` (Debian's
+    /// only name for it), Bundler's `bundler`. Each gets a shim wherever
+    /// its tool does.
+    pub const ALIASES: [(&'static str, Tool); 2] =
+        [("yarnpkg", Tool::Yarn), ("bundler", Tool::Bundle)];
+
+    /// The tool a command name stands for: exact names, the
+    /// [`ALIASES`](Self::ALIASES), plus versioned spellings of pip and
+    /// python (`pip3.11`, `python3`, `python3.12`).
     pub fn from_command(name: &str) -> Option<Tool> {
         if let Some(t) = Tool::ALL.iter().copied().find(|t| t.name() == name) {
             return Some(t);
+        }
+        if let Some((_, t)) = Tool::ALIASES.iter().find(|(a, _)| *a == name) {
+            return Some(*t);
         }
         if name == "python3" || is_versioned(name, "python3.") {
             return Some(Tool::Python);

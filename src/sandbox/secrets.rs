@@ -293,8 +293,23 @@ pub fn is_secret_value(value: &str) -> bool {
     if lower.contains("authorization:") && (lower.contains("basic ") || lower.contains("bearer ")) {
         return true;
     }
-    // A private key by value, under any name.
-    if lower.contains("-----begin") && lower.contains("private key-----") {
+    // A private key by value, under any name (PEM's `PRIVATE KEY-----`,
+    // an armored PGP key's `PRIVATE KEY BLOCK-----`).
+    if lower.contains("-----begin") && lower.contains("private key") {
+        return true;
+    }
+    // A whole `.env` in one variable: a line that assigns a secret name.
+    if value.contains('\n')
+        && value.lines().any(|l| {
+            l.split_once('=').is_some_and(|(k, v)| {
+                let k = k.trim().trim_start_matches("export ");
+                !v.trim().is_empty()
+                    && !k.is_empty()
+                    && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    && is_secret_name(k)
+            })
+        })
+    {
         return true;
     }
     // A connection string's password or key (`…;AccountKey=…`, `?password=…`).
