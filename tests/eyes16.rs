@@ -808,7 +808,6 @@ for (const f of {rels:?}) {{
 /// search enters first). A dependency's postinstall reads
 /// `apps/<other>/.env`, in block. Control: the root's `.env` is refused.
 #[test]
-#[ignore = "round 16: a monorepo app's build cache of 10,001 files spends env_files' budget: another app's .env is read by package code in block"]
 fn a_big_build_cache_does_not_unhide_the_projects_secrets() {
     use support::probes::{deps, probe};
     let env = ShimEnv::new(&[]);

@@ -360,6 +360,14 @@ pub const NOT_PROJECT: &[&str] = &[
     ".nox",
     "site-packages",
     "dist-packages",
+    // Build caches of thousands of files (round 16: a `.next/cache` spent
+    // the whole budget before another app's `.env` was reached).
+    ".next",
+    ".nuxt",
+    ".turbo",
+    ".parcel-cache",
+    ".svelte-kit",
+    ".angular",
 ];
 
 /// The secret files of the project at `root` (`.env*` and the other
@@ -376,6 +384,12 @@ pub fn env_files(root: &Path) -> Vec<PathBuf> {
         };
         for e in entries.flatten() {
             if budget == 0 {
+                // Said, not silent: what lies beyond stays readable.
+                eprintln!(
+                    "pkgwarden: WARNING: the search for {}'s secret files stopped after 10,000 entries (in {}): secret files beyond stay readable to package code",
+                    root.display(),
+                    dir.display()
+                );
                 return out;
             }
             budget -= 1;
