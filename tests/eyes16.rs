@@ -1143,7 +1143,6 @@ fn a_projects_pnpmfile_does_not_get_the_users_npm_token() {
 /// execs the real bundle in block. Control: the same `exec` run inside
 /// `other/` is deferred.
 #[test]
-#[ignore = "round 16: bundle exec --gemfile=other/Gemfile (auto_install set in other/.bundle/config) goes to the real bundle in block"]
 fn bundle_exec_gemfile_option_is_followed() {
     let home = TestHome::new();
     let bin = home.subdir("pwbin");

@@ -296,7 +296,9 @@ fn classify_bundle(args: &[String]) -> Classified {
         "plugin install"
     } else if BUNDLE_INSTALLS.contains(&command) {
         command
-    } else if AUTO_INSTALL_CMDS.contains(&command) && auto_install_here() {
+    } else if AUTO_INSTALL_CMDS.contains(&command)
+        && auto_install_here(gemfile_option(&tokens).or(gemfile_option(&global)))
+    {
         // Bundler installs the missing gems of the bundle first; the words
         // are the program to run or the gems to show, not what it installs.
         packages.clear();
@@ -309,12 +311,30 @@ fn classify_bundle(args: &[String]) -> Classified {
     install(tool, command, packages, options)
 }
 
-/// True when Bundler run here has `auto_install` set (see
-/// [`bundle_settings`]); a working directory that cannot be read counts as
-/// its root.
-fn auto_install_here() -> bool {
+/// The Gemfile a command's `--gemfile` names (`bundle exec --gemfile=…`):
+/// Bundler sets `BUNDLE_GEMFILE` from it before it reads its settings.
+fn gemfile_option<'a>(tokens: &[args::Token<'a>]) -> Option<&'a str> {
+    tokens.iter().find_map(|t| match t {
+        args::Token::Long {
+            name: "gemfile",
+            value,
+        } => *value,
+        _ => None,
+    })
+}
+
+/// True when Bundler run here (with the Gemfile `gemfile` names, if any)
+/// has `auto_install` set (see [`bundle_settings`]); a working directory
+/// that cannot be read counts as its root.
+fn auto_install_here(gemfile: Option<&str>) -> bool {
     let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
-    bundle_settings::auto_install(&cwd, &|k| std::env::var_os(k))
+    match gemfile {
+        Some(g) => bundle_settings::auto_install(&cwd, &|k| match k {
+            "BUNDLE_GEMFILE" => Some(g.into()),
+            _ => std::env::var_os(k),
+        }),
+        None => bundle_settings::auto_install(&cwd, &|k| std::env::var_os(k)),
+    }
 }
 
 /// Thor's lookup: an exact command or alias wins; otherwise the prefix must
