@@ -418,11 +418,10 @@ pub struct Reads {
     /// Package code's read grants: everything but `hide` and the install's
     /// hidden stores.
     pub read: Vec<PathBuf>,
-    /// What a dependency's code may not read besides (the repository's
-    /// git configuration when it holds a token): the root project's own
-    /// scripts and builds run git there.
-    pub dep_hide: Vec<PathBuf>,
-    /// A dependency's read grants; empty when `dep_hide` is (then `read`).
+    /// A dependency's read grants, which also leave out the repository's
+    /// git configuration when it holds a token (the root project's own
+    /// scripts and builds run git there); empty when there is none (then
+    /// `read`).
     pub dep_read: Vec<PathBuf>,
     /// The project's directories (the working directory, the projects the
     /// plan names, the enclosing repository): package code built there is
@@ -500,7 +499,6 @@ pub fn package_code_reads(
     Reads {
         hide,
         read,
-        dep_hide,
         dep_read,
         projects: roots,
     }

@@ -97,17 +97,23 @@ fn references_of(files: &[PathBuf]) -> Vec<(PathBuf, String, String)> {
 
 /// The variables a project file references other than as the user's own
 /// files do: bound to no host, or to a host no user file binds it to.
-fn directed_by_references(refs: &Refs<'_>) -> Vec<Directed> {
-    let user: BTreeSet<(String, String)> = references_of(refs.user)
-        .into_iter()
-        .map(|(_, scope, name)| (scope, name))
+fn directed_by_references(
+    user: &[(PathBuf, String, String)],
+    project: &[(PathBuf, String, String)],
+) -> Vec<Directed> {
+    let user: BTreeSet<(&str, &str)> = user
+        .iter()
+        .map(|(_, scope, name)| (scope.as_str(), name.as_str()))
         .collect();
-    references_of(refs.project)
-        .into_iter()
+    project
+        .iter()
         .filter(|(_, scope, name)| {
-            scope.is_empty() || !user.contains(&(scope.clone(), name.clone()))
+            scope.is_empty() || !user.contains(&(scope.as_str(), name.as_str()))
         })
-        .map(|(file, _, var)| Directed { var, file })
+        .map(|(file, _, var)| Directed {
+            var: var.clone(),
+            file: file.clone(),
+        })
         .collect()
 }
 
@@ -119,12 +125,14 @@ fn directed_by_references(refs: &Refs<'_>) -> Vec<Directed> {
 /// (the policy's `project_credentials`) names it. The proxy variables are
 /// replaced by pkgwarden, not removed.
 pub fn scrub_env(env: &[(String, String)], refs: &Refs<'_>, allowed: &[String]) -> Scrubbed {
+    // Each file read once: for what it binds, and for the names it uses.
+    let (user, project) = (references_of(refs.user), references_of(refs.project));
     let mut directed: Vec<Directed> = refs.directed.to_vec();
-    directed.extend(directed_by_references(refs));
-    let referenced: BTreeSet<String> = references_of(refs.user)
-        .into_iter()
-        .chain(references_of(refs.project))
-        .map(|(_, _, name)| name)
+    directed.extend(directed_by_references(&user, &project));
+    let referenced: BTreeSet<&str> = user
+        .iter()
+        .chain(&project)
+        .map(|(_, _, name)| name.as_str())
         .collect();
     let mut out = Scrubbed::default();
     for (k, v) in env {
@@ -143,7 +151,7 @@ pub fn scrub_env(env: &[(String, String)], refs: &Refs<'_>, allowed: &[String]) 
         if !(by_name || secrets::is_secret_value(v)) {
             continue;
         }
-        if referenced.contains(k)
+        if referenced.contains(k.as_str())
             || (!by_name && secrets::is_manager_var(k))
             || (by_name && secrets::is_manager_auth(k))
         {
